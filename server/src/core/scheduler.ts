@@ -1,0 +1,298 @@
+import type { CoreConfig } from './config';
+import { Heartbeat } from './heartbeat';
+import { Reaper } from './reaper';
+import type { Ack, LeasedJob, Outcome, Queue } from './types';
+import { makeWorkerId } from './worker-id';
+
+export interface HandlerContext {
+  /** Fires when the lease is lost (reclaimed, requeued, expired) or the scheduler stops. */
+  signal: AbortSignal;
+  workerId: string;
+}
+
+/** Runs one job. Resolving with nothing means done; throwing means a retryable failure. */
+export type Handler = (job: LeasedJob, ctx: HandlerContext) => Promise<Outcome | void>;
+
+export type LogLevel = 'info' | 'warn' | 'error';
+export type Logger = (level: LogLevel, message: string) => void;
+
+/** The abort reasons a handler can see on its signal. */
+export const ABORT_LOST = 'lease lost';
+export const ABORT_STOP = 'scheduler stopping';
+
+export interface SchedulerStatus {
+  workerId: string;
+  paused: boolean;
+  stopping: boolean;
+  running: number;
+  maxWorkers: number;
+  /** Why leasing is failing now (database locked or full), or null. */
+  lastError: string | null;
+  completed: number;
+}
+
+interface Running {
+  job: LeasedJob;
+  abort: AbortController;
+  settled: Promise<void>;
+}
+
+/**
+ * The dispatcher, the bounded worker pool, the heartbeat and the reaper of one process.
+ * The dispatcher leases in batches sized to the free slots and sleeps when nothing is ready,
+ * woken by local changes, by another process's commits, or by the next backoff's end.
+ * Acknowledgements are batched: all handlers finishing in one tick are acked in one transaction.
+ */
+export class Scheduler {
+  readonly workerId: string;
+  private readonly running = new Map<number, Running>();
+  private readonly pendingAcks: Ack[] = [];
+  private readonly ackWaiters: (() => void)[] = [];
+  private flushScheduled = false;
+  private readonly heartbeat: Heartbeat;
+  private readonly reaper: Reaper;
+  private paused = false;
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private dirty = false;
+  private lastError: string | null = null;
+  private completed = 0;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(
+    private readonly queue: Queue,
+    private readonly handlers: Record<string, Handler>,
+    private config: CoreConfig,
+    private readonly log: Logger = () => {},
+    workerId = makeWorkerId(),
+  ) {
+    this.workerId = workerId;
+    this.heartbeat = new Heartbeat(
+      queue, workerId, config.leaseTtlMs, config.heartbeatMs,
+      () => [...this.running.values()].map((r) => ({ id: r.job.id, token: r.job.leaseToken })),
+      (ids) => this.leasesLost(ids),
+      (err) => this.log('warn', `heartbeat failed: ${message(err)}`),
+    );
+    this.reaper = new Reaper(
+      queue, Math.min(5_000, Math.max(50, config.leaseTtlMs / 4)),
+      (r) => this.log('info', `reclaimed ${r.requeued} job(s), failed ${r.failed}${r.deadWorkers.length ? ` (dead workers: ${r.deadWorkers.join(', ')})` : ''}`),
+      (err) => this.log('warn', `reaper failed: ${message(err)}`),
+    );
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.unsubscribe = this.queue.onChange(() => this.poke());
+    this.heartbeat.start();
+    this.reaper.start();
+    this.loop = this.dispatch();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.poke();
+  }
+
+  /** Applies a new max-workers and per-host default while running. */
+  reconfigure(config: CoreConfig): void {
+    this.config = config;
+    this.poke();
+  }
+
+  status(): SchedulerStatus {
+    return {
+      workerId: this.workerId, paused: this.paused, stopping: this.stopping, running: this.running.size,
+      maxWorkers: this.config.maxWorkers, lastError: this.lastError, completed: this.completed,
+    };
+  }
+
+  /** The jobs running in this process now. */
+  runningJobs(): LeasedJob[] {
+    return [...this.running.values()].map((r) => r.job);
+  }
+
+  /**
+   * Graceful stop: no new leases; in-flight jobs get the deadline to finish; what is left is
+   * aborted and given back to the queue at once rather than left to expire.
+   */
+  async stop(deadlineMs = this.config.stopDeadlineMs): Promise<void> {
+    if (this.stopping) return this.loop ?? undefined;
+    this.stopping = true;
+    this.poke();
+    await this.loop;
+    const all = () => Promise.all([...this.running.values()].map((r) => r.settled));
+    if (!(await settlesWithin(all(), deadlineMs))) {
+      for (const r of this.running.values()) r.abort.abort(ABORT_STOP);
+      if (!(await settlesWithin(all(), ABORT_GRACE_MS))) {
+        // Handlers deaf to their signal: give their jobs back anyway; their late acks are fenced.
+        for (const r of this.running.values()) {
+          this.log('warn', `job ${r.job.id} ignored the stop; releasing its lease`);
+          this.pendingAcks.push({ id: r.job.id, token: r.job.leaseToken, outcome: { type: 'release', reason: 'worker stopping' } });
+        }
+      }
+    }
+    await this.flushAcks();
+    this.unsubscribe?.();
+    await Promise.all([this.heartbeat.stop(), this.reaper.stop()]);
+  }
+
+  private poke(): void {
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  private async dispatch(): Promise<void> {
+    while (!this.stopping) {
+      const free = this.config.maxWorkers - this.running.size;
+      if (this.paused || free <= 0) {
+        await this.sleep(null, false);
+        continue;
+      }
+      let jobs: LeasedJob[];
+      try {
+        jobs = await this.queue.lease(this.workerId, free, { ttlMs: this.config.leaseTtlMs, defaultLimit: this.config.perHostLimit });
+        this.lastError = null;
+      } catch (err) {
+        this.reportError('leasing', err);
+        await this.sleep(Date.now() + 1000, false);
+        continue;
+      }
+      for (const job of jobs) this.run(job);
+      if (jobs.length < free) {
+        let wakeAt: number | null = null;
+        try {
+          wakeAt = await this.queue.nextWakeAt();
+        } catch (err) {
+          this.reportError('reading the queue', err);
+          wakeAt = Date.now() + 1000;
+        }
+        await this.sleep(wakeAt, true);
+      }
+    }
+  }
+
+  /** Sleeps until poked, until `untilMs`, or (when `watchOthers`) until another process commits. */
+  private async sleep(untilMs: number | null, watchOthers: boolean): Promise<void> {
+    if (this.dirty) {
+      this.dirty = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timers: NodeJS.Timeout[] = [];
+      const done = () => {
+        timers.forEach(clearTimeout);
+        this.wake = null;
+        resolve();
+      };
+      this.wake = done;
+      if (untilMs !== null) timers.push(setTimeout(done, Math.max(0, untilMs - Date.now())));
+      if (watchOthers) {
+        const seen = this.queue.changeCounter();
+        const poll = () => {
+          try {
+            if (this.queue.changeCounter() !== seen) return done();
+          } catch {
+            // A closed or failing database: the dispatcher's next lease reports it.
+            return done();
+          }
+          timers.push(setTimeout(poll, this.config.pollMs));
+        };
+        timers.push(setTimeout(poll, this.config.pollMs));
+      }
+    });
+    this.dirty = false;
+  }
+
+  private run(job: LeasedJob): void {
+    const abort = new AbortController();
+    const handler = this.handlers[job.kind];
+    const settled = (async (): Promise<Outcome> => {
+      if (!handler) return { type: 'fail', error: `no handler for job kind "${job.kind}"`, retryable: false };
+      try {
+        return (await handler(job, { signal: abort.signal, workerId: this.workerId })) ?? { type: 'done' };
+      } catch (err) {
+        if (abort.signal.aborted) return { type: 'fail', error: String(abort.signal.reason) };
+        return { type: 'fail', error: message(err), retryable: (err as { retryable?: boolean }).retryable !== false };
+      }
+    })().then((outcome) => {
+      // Stopped mid-job: the job goes back untouched, its attempt not counted.
+      if (abort.signal.reason === ABORT_STOP) outcome = { type: 'release', reason: 'worker stopping' };
+      return this.ack({ id: job.id, token: job.leaseToken, outcome });
+    });
+    this.running.set(job.id, { job, abort, settled });
+  }
+
+  private leasesLost(ids: number[]): void {
+    for (const id of ids) {
+      const r = this.running.get(id);
+      if (!r) continue;
+      this.log('warn', `lease on job ${id} lost; aborting its handler`);
+      r.abort.abort(ABORT_LOST);
+    }
+  }
+
+  /** Queues an acknowledgement; the slot frees once it is committed. */
+  private ack(a: Ack): Promise<void> {
+    this.pendingAcks.push(a);
+    return new Promise<void>((resolve) => {
+      this.ackWaiters.push(resolve);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flushAcks());
+      }
+    });
+  }
+
+  private async flushAcks(): Promise<void> {
+    this.flushScheduled = false;
+    if (this.pendingAcks.length === 0) return;
+    const acks = this.pendingAcks.splice(0);
+    const waiters = this.ackWaiters.splice(0);
+    try {
+      const results = await this.queue.ack(this.workerId, acks);
+      for (const r of results) {
+        if (!r.ok) this.log('warn', `job ${r.id}: result refused, the lease had passed to another worker`);
+        else this.completed++;
+      }
+    } catch (err) {
+      // Kept and retried: the leases stay ours while the heartbeat runs.
+      this.reportError('acknowledging', err);
+      this.pendingAcks.unshift(...acks);
+      this.ackWaiters.unshift(...waiters);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setTimeout(() => void this.flushAcks(), 500).unref();
+      }
+      return;
+    }
+    for (const a of acks) this.running.delete(a.id);
+    for (const w of waiters) w();
+    this.poke();
+  }
+
+  private reportError(what: string, err: unknown): void {
+    const text = `${what} failed: ${message(err)}`;
+    if (text !== this.lastError) this.log('error', text);
+    this.lastError = text;
+  }
+}
+
+/** How long aborted handlers get to wind down before their jobs are released regardless. */
+const ABORT_GRACE_MS = 2_000;
+
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  const ok = await Promise.race([p.then(() => true), late]);
+  clearTimeout(timer);
+  return ok;
+}
+
+export function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

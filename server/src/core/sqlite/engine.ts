@@ -1,0 +1,455 @@
+import type Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import { MIGRATIONS } from './schema';
+import { openDatabase } from './open';
+import { SQL, listSql } from './sql';
+import { Tally } from './tally';
+import { QueueError } from '../errors';
+import {
+  JOB_STATES,
+  type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
+  type JobEvent, type JobPage, type JobState, type KeySummary, type LeaseInfo, type LeaseOptions,
+  type LeasedJob, type ListFilter, type NewJob, type Queue, type ReapResult, type RequeueFilter,
+  type Stats, type CancelFilter,
+} from '../types';
+
+export interface SqliteQueueOptions {
+  busyTimeoutMs?: number;
+  /** Default max attempts for jobs enqueued without one. */
+  maxAttempts?: number;
+  /** Retry backoff: base * 2^(attempt-1), capped, times a jitter in [0.5, 1). */
+  backoff?: { baseMs: number; maxMs: number };
+  /** Leases lost to dead workers before a job fails for good (a job that kills its worker). */
+  maxReclaims?: number;
+  /** Events kept per job when it goes round again. */
+  eventsPerJob?: number;
+  /** Tables of other components sharing this database (the crawl kind's, say). */
+  components?: { name: string; migrations: readonly string[] }[];
+  clock?: () => number;
+  random?: () => number;
+}
+
+interface MovedRow {
+  id: number;
+  key: string;
+  crawl_id: string | null;
+  priority: number;
+  state: JobState;
+  attempts: number;
+  max_attempts: number;
+  reclaims: number;
+  run_after?: number;
+}
+
+type Row = Record<string, unknown>;
+
+/** The embedded engine: one long-lived connection, statements prepared once, WAL. */
+export class SqliteQueue implements Queue {
+  readonly db: Database.Database;
+  private readonly s: { [K in keyof typeof SQL]: Statement };
+  private readonly listStatements = new Map<string, Statement>();
+  private readonly listeners = new Set<() => void>();
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly maxAttempts: number;
+  private readonly backoff: { baseMs: number; maxMs: number };
+  private readonly maxReclaims: number;
+  private readonly eventsPerJob: number;
+
+  constructor(readonly path: string, opts: SqliteQueueOptions = {}) {
+    this.db = openDatabase(path, [{ name: 'queue', migrations: MIGRATIONS }, ...(opts.components ?? [])], {
+      busyTimeoutMs: opts.busyTimeoutMs,
+    });
+    this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, this.db.prepare(sql)])) as SqliteQueue['s'];
+    this.now = opts.clock ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.maxAttempts = opts.maxAttempts ?? 3;
+    this.backoff = opts.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 };
+    this.maxReclaims = opts.maxReclaims ?? 3;
+    this.eventsPerJob = opts.eventsPerJob ?? 50;
+  }
+
+  /** Called after every local commit that changed jobs, so a sleeping dispatcher can wake. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  /** Runs fn in a BEGIN IMMEDIATE transaction with a fresh tally, applied before commit. */
+  private write<T>(fn: (tally: Tally, now: number) => T): T {
+    const result = this.db.transaction(() => {
+      const tally = new Tally();
+      const out = fn(tally, this.now());
+      tally.apply(this.s);
+      return out;
+    }).immediate();
+    this.changed();
+    return result;
+  }
+
+  private event(jobId: number, at: number, type: EventType, workerId: string | null, detail: string | null): void {
+    this.s.insertEvent.run(jobId, at, type, workerId, detail);
+  }
+
+  async enqueue(jobs: NewJob[]): Promise<EnqueueResult> {
+    for (const j of jobs) validateNewJob(j);
+    return this.write((tally, now) => {
+      const ids: (number | null)[] = [];
+      let enqueued = 0;
+      for (const j of jobs) {
+        const state: JobState = j.skipReason === undefined ? 'queued' : 'skipped';
+        const row = this.s.insertJob.get({
+          kind: j.kind, url: j.url, key: j.key, dedupeKey: j.dedupeKey, crawlId: j.crawlId ?? null,
+          depth: j.depth ?? null, priority: j.priority ?? 0, state, maxAttempts: j.maxAttempts ?? this.maxAttempts,
+          lastError: j.skipReason ?? null, payload: j.payload ? JSON.stringify(j.payload) : null, now,
+          finishedAt: state === 'skipped' ? now : null,
+        }) as { id: number } | undefined;
+        if (!row) {
+          ids.push(null);
+          continue;
+        }
+        ids.push(row.id);
+        enqueued++;
+        tally.move({ key: j.key, crawl_id: j.crawlId ?? null, priority: j.priority ?? 0 }, null, state);
+        this.event(row.id, now, 'enqueued', null, null);
+        if (state === 'skipped') this.event(row.id, now, 'skipped', null, j.skipReason ?? null);
+      }
+      return { ids, enqueued, duplicates: jobs.length - enqueued };
+    });
+  }
+
+  async lease(workerId: string, n: number, opts: LeaseOptions): Promise<LeasedJob[]> {
+    if (!(n >= 1)) return [];
+    return this.write((tally, now) => {
+      const ids = this.pickReadyJobs(Math.floor(n), opts.defaultLimit, now);
+      if (ids.length === 0) return [];
+      const rows = this.s.leaseJobs.all({ workerId, now, ttlMs: opts.ttlMs, ids: JSON.stringify(ids) }) as Row[];
+      const jobs = rows.map((r) => toJob(r) as LeasedJob);
+      for (const job of jobs) {
+        tally.move({ key: job.key, crawl_id: job.crawlId, priority: job.priority }, 'queued', 'in_progress');
+        this.event(job.id, now, 'leased', workerId, `attempt ${job.attempts}/${job.maxAttempts}`);
+      }
+      return jobs;
+    });
+  }
+
+  /**
+   * Round robin over the keys that may start a job now: one job per key per round, as many rounds
+   * as the batch needs and the keys' limits allow. Reads only keys with work, then an index seek
+   * per key, so its cost does not grow with the depth of the queue.
+   */
+  private pickReadyJobs(n: number, defaultLimit: number, now: number): number[] {
+    const seq = this.s.nextLeaseSeq.pluck().get() as number;
+    const ids: number[] = [];
+    let offset = 0;
+    while (ids.length < n) {
+      const candidates = this.s.leaseCandidates.all({ defaultLimit, now, limit: n, offset }) as {
+        key: string; queued: number; inFlight: number; lim: number; delayMs: number;
+      }[];
+      if (candidates.length === 0) break;
+      offset += candidates.length;
+      const room = candidates.map((c) => (c.delayMs > 0 ? 1 : Math.min(c.lim - c.inFlight, c.queued)));
+      const take = candidates.map(() => 0);
+      let left = n - ids.length;
+      for (let progress = true; left > 0 && progress;) {
+        progress = false;
+        for (let i = 0; i < candidates.length && left > 0; i++) {
+          if (take[i] < room[i]) { take[i]++; left--; progress = true; }
+        }
+      }
+      candidates.forEach((c, i) => {
+        if (take[i] === 0) return;
+        const got = this.s.readyJobsOfKey.pluck().all({ key: c.key, now, limit: take[i] }) as number[];
+        if (got.length === 0) return;
+        ids.push(...got);
+        this.s.markServed.run({ key: c.key, seq, delayMs: c.delayMs, now });
+      });
+      if (candidates.length < n) break;
+    }
+    return ids;
+  }
+
+  async heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult> {
+    const rows = this.s.heartbeat.all({ workerId, ttlMs, now: this.now() }) as { id: number; token: string }[];
+    const live = new Map(rows.map((r) => [r.id, r.token]));
+    return { extended: rows.length, lost: held.filter((h) => live.get(h.id) !== h.token).map((h) => h.id) };
+  }
+
+  async ack(workerId: string, acks: Ack[]): Promise<AckResult[]> {
+    if (acks.length === 0) return [];
+    return this.write((tally, now) => acks.map((a) => this.ackOne(tally, now, workerId, a)));
+  }
+
+  /** Where a lease is fenced: the UPDATE matches only (id, token, in_progress). */
+  private ackOne(tally: Tally, now: number, workerId: string, { id, token, outcome }: Ack): AckResult {
+    const result = 'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null;
+    let row: MovedRow | undefined;
+    switch (outcome.type) {
+      case 'done':
+        row = this.s.ackDone.get({ id, token, now, result }) as MovedRow | undefined;
+        break;
+      case 'skip':
+        row = this.s.ackSkip.get({ id, token, now, result, reason: outcome.reason }) as MovedRow | undefined;
+        break;
+      case 'fail':
+        row = this.s.ackFail.get({
+          id, token, now, result, error: outcome.error, retryable: outcome.retryable === false ? 0 : 1,
+          baseMs: this.backoff.baseMs, maxMs: this.backoff.maxMs, jitter: 0.5 + this.random() / 2,
+        }) as MovedRow | undefined;
+        break;
+      case 'defer':
+        row = this.s.ackDefer.get({ id, token, now, reason: outcome.reason, delayMs: Math.max(0, Math.round(outcome.delayMs)) }) as MovedRow | undefined;
+        break;
+      case 'release':
+        row = this.s.ackRelease.get({ id, token, now }) as MovedRow | undefined;
+        break;
+    }
+    if (!row) {
+      this.s.insertEventIfJob.run(now, 'lost_lease', workerId, `${outcome.type} refused: the lease was no longer held`, id);
+      return { id, ok: false };
+    }
+    tally.move(row, 'in_progress', row.state);
+    const [type, detail] = ackEvent(outcome, row);
+    this.event(id, now, type, workerId, detail);
+    if (row.state === 'queued') this.s.trimEvents.run({ id, keep: this.eventsPerJob });
+    return { id, ok: true, state: row.state };
+  }
+
+  async reap(): Promise<ReapResult> {
+    // Most reaper ticks find nothing: look before taking the write lock.
+    if (!this.s.anyExpired.get({ now: this.now() })) return { requeued: 0, failed: 0 };
+    return this.reclaim(this.s.reapExpired, {}, 'expired', 'lease expired');
+  }
+
+  async reclaimWorkers(workerIds: string[], reason: string): Promise<ReapResult> {
+    if (workerIds.length === 0) return { requeued: 0, failed: 0 };
+    return this.reclaim(this.s.reclaimWorkers, { workers: JSON.stringify(workerIds) }, 'expired', reason);
+  }
+
+  private reclaim(stmt: Statement, params: Row, type: EventType, reason: string): ReapResult {
+    return this.write((tally, now) => {
+      const rows = stmt.all({ ...params, now, reason, maxReclaims: this.maxReclaims }) as MovedRow[];
+      let failed = 0;
+      for (const row of rows) {
+        tally.move(row, 'in_progress', row.state);
+        if (row.state === 'error') failed++;
+        this.event(row.id, now, type, null, row.state === 'error' ? `${reason}; gave up after ${row.reclaims} lost workers` : reason);
+        this.s.trimEvents.run({ id: row.id, keep: this.eventsPerJob });
+      }
+      return { requeued: rows.length - failed, failed };
+    });
+  }
+
+  async leaseHolders(): Promise<string[]> {
+    return this.s.leaseHolders.pluck().all() as string[];
+  }
+
+  async requeue(filter: RequeueFilter): Promise<number> {
+    const from: JobState[] = filter.state ? [filter.state]
+      : filter.ids ? ['error', 'skipped', 'done', 'in_progress'] : ['error'];
+    const params = {
+      ids: filter.ids ? JSON.stringify(filter.ids) : null, key: filter.key ?? null, crawlId: filter.crawlId ?? null,
+    };
+    return this.write((tally, now) => {
+      let n = 0;
+      for (const state of from) {
+        const rows = this.s.requeue.all({ ...params, from: state, now }) as MovedRow[];
+        for (const row of rows) {
+          tally.move(row, state, 'queued');
+          this.event(row.id, now, 'requeued', null, `was ${state}`);
+          this.s.trimEvents.run({ id: row.id, keep: this.eventsPerJob });
+        }
+        n += rows.length;
+      }
+      return n;
+    });
+  }
+
+  async cancel(filter: CancelFilter): Promise<number> {
+    if (!filter.ids && !filter.crawlId) return 0;
+    return this.write((tally, now) => {
+      const rows = this.s.cancel.all({
+        ids: filter.ids ? JSON.stringify(filter.ids) : null, crawlId: filter.crawlId ?? null, now,
+      }) as MovedRow[];
+      for (const row of rows) {
+        tally.move(row, 'queued', 'skipped');
+        this.event(row.id, now, 'cancelled', null, 'cancelled');
+      }
+      return rows.length;
+    });
+  }
+
+  async stats(): Promise<Stats> {
+    const out = { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, total: 0 };
+    for (const { state, n } of this.s.stats.all() as { state: JobState; n: number }[]) {
+      out[state] = n;
+      out.total += n;
+    }
+    return out;
+  }
+
+  /** The same counts the slow way; tests compare it with stats(). */
+  countByState(): Stats {
+    const out = { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, total: 0 };
+    for (const { state, n } of this.s.countByState.all() as { state: JobState; n: number }[]) {
+      out[state] = n;
+      out.total += n;
+    }
+    return out;
+  }
+
+  async crawlStats(crawlId: string): Promise<Stats> {
+    const row = this.s.crawlStats.get(crawlId) as Omit<Stats, 'total'> | undefined;
+    const s = row ?? { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0 };
+    return { ...s, total: JOB_STATES.reduce((t, st) => t + s[st], 0) };
+  }
+
+  async list(filter: ListFilter): Promise<JobPage> {
+    const limit = filter.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new QueueError('limit must be an integer from 1 to 1000');
+    const after = decodeCursor(filter.cursor);
+    const shape = { state: filter.state !== undefined, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined };
+    const name = JSON.stringify(shape);
+    let stmt = this.listStatements.get(name);
+    if (!stmt) this.listStatements.set(name, (stmt = this.db.prepare(listSql(shape))));
+    const rows = stmt.all({
+      after, limit: limit + 1,
+      ...(shape.state && { state: filter.state }), ...(shape.key && { key: filter.key }), ...(shape.crawlId && { crawlId: filter.crawlId }),
+    }) as Row[];
+    const more = rows.length > limit;
+    const jobs = rows.slice(0, limit).map(toJob);
+    return { jobs, nextCursor: more ? String(jobs[jobs.length - 1].id) : null };
+  }
+
+  async get(id: number): Promise<{ job: Job; events: JobEvent[] } | null> {
+    const row = this.s.getJob.get(id) as Row | undefined;
+    if (!row) return null;
+    return { job: toJob(row), events: this.s.jobEvents.all(id) as JobEvent[] };
+  }
+
+  async leases(): Promise<LeaseInfo[]> {
+    return this.s.leases.all() as LeaseInfo[];
+  }
+
+  async keys(opts: { limit?: number; defaultLimit: number }): Promise<KeySummary[]> {
+    const rows = this.s.keySummaries.all({ defaultLimit: opts.defaultLimit, limit: opts.limit ?? 1000 }) as Row[];
+    return rows.map((r) => ({
+      key: r.key as string, limit: r.lim as number, inFlight: r.inFlight as number, queued: r.queued as number,
+      done: r.done as number, error: r.error as number, minDelayMs: r.minDelayMs as number,
+      nextStartAt: (r.nextStartAt as number | null) || null,
+      deferredUntil: (r.deferredUntil as number | null) || null,
+      deferReason: (r.deferReason as string | null) ?? null,
+    }));
+  }
+
+  async setKeyLimit(key: string, limit: number | null): Promise<void> {
+    if (limit !== null && !(Number.isInteger(limit) && limit >= 1)) throw new QueueError('limit must be an integer ≥ 1');
+    this.db.transaction(() => {
+      this.s.setKeyLimit.run({ key, limit });
+      this.s.dropEmptySettings.run(key);
+    }).immediate();
+    this.changed();
+  }
+
+  async setKeyDelay(key: string, delayMs: number | null): Promise<void> {
+    if (delayMs !== null && !(Number.isFinite(delayMs) && delayMs >= 0)) throw new QueueError('delay must be a number ≥ 0');
+    this.db.transaction(() => {
+      this.s.setKeyDelay.run({ key, delayMs: delayMs === null ? null : Math.round(delayMs) });
+      this.s.dropEmptySettings.run(key);
+    }).immediate();
+    this.changed();
+  }
+
+  async deferKey(key: string, until: number, reason: string): Promise<void> {
+    this.s.deferKey.run({ key, until: Math.round(until), reason });
+    this.changed();
+  }
+
+  async nextWakeAt(): Promise<number | null> {
+    const now = this.now();
+    const job = this.s.nextDelayedJob.pluck().get({ now }) as number | null;
+    const key = this.s.nextKeyStart.pluck().get({ now }) as number | null;
+    if (job === null) return key;
+    return key === null ? job : Math.min(job, key);
+  }
+
+  async evictIdleKeys(): Promise<number> {
+    return this.s.evictIdleKeys.run({ now: this.now() }).changes;
+  }
+
+  /** Rows of per-key bookkeeping held now (bounded: idle keys are evicted). */
+  keyRows(): number {
+    return this.s.countKeys.pluck().get() as number;
+  }
+
+  changeCounter(): number {
+    return this.s.dataVersion.pluck().get() as number;
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    if (this.db.open) this.db.close();
+  }
+}
+
+function ackEvent(outcome: Ack['outcome'], row: MovedRow): [EventType, string | null] {
+  switch (outcome.type) {
+    case 'done': return ['done', null];
+    case 'skip': return ['skipped', outcome.reason];
+    case 'fail':
+      return row.state === 'queued'
+        ? ['retry', `${outcome.error}; retry at ${new Date(row.run_after ?? 0).toISOString()} (attempt ${row.attempts}/${row.max_attempts} failed)`]
+        : ['failed', `${outcome.error} (attempt ${row.attempts}/${row.max_attempts})`];
+    case 'defer': return ['deferred', `${outcome.reason}; not before ${new Date(Date.now() + outcome.delayMs).toISOString()}`];
+    case 'release': return ['released', outcome.reason];
+  }
+}
+
+function validateNewJob(j: NewJob): void {
+  if (typeof j.kind !== 'string' || j.kind === '') throw new QueueError('a job needs a kind');
+  if (typeof j.url !== 'string' || j.url === '') throw new QueueError('a job needs a url');
+  if (typeof j.key !== 'string' || j.key === '') throw new QueueError(`job ${j.url} needs a key`);
+  if (typeof j.dedupeKey !== 'string' || j.dedupeKey === '') throw new QueueError(`job ${j.url} needs a dedupe key`);
+  if (j.maxAttempts !== undefined && !(Number.isInteger(j.maxAttempts) && j.maxAttempts >= 1)) {
+    throw new QueueError(`maxAttempts must be an integer ≥ 1 (got ${j.maxAttempts})`);
+  }
+  if (j.priority !== undefined && !Number.isInteger(j.priority)) throw new QueueError('priority must be an integer');
+}
+
+function decodeCursor(cursor: string | null | undefined): number {
+  if (cursor === undefined || cursor === null || cursor === '') return 0;
+  if (!/^\d{1,15}$/.test(cursor)) throw new QueueError('cursor is not one this server gave out');
+  return Number(cursor);
+}
+
+export function toJob(r: Row): Job {
+  return {
+    id: r.id as number,
+    kind: r.kind as string,
+    url: r.url as string,
+    key: r.key as string,
+    crawlId: r.crawl_id as string | null,
+    depth: r.depth as number | null,
+    priority: r.priority as number,
+    state: r.state as JobState,
+    attempts: r.attempts as number,
+    maxAttempts: r.max_attempts as number,
+    reclaims: r.reclaims as number,
+    runAfter: r.run_after as number,
+    workerId: r.worker_id as string | null,
+    leaseToken: r.lease_token as string | null,
+    leasedAt: r.leased_at as number | null,
+    leaseExpiresAt: r.lease_expires_at as number | null,
+    heartbeatAt: r.heartbeat_at as number | null,
+    lastError: r.last_error as string | null,
+    result: r.result ? JSON.parse(r.result as string) : null,
+    payload: r.payload ? JSON.parse(r.payload as string) : null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    finishedAt: r.finished_at as number | null,
+  };
+}

@@ -1,0 +1,102 @@
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+
+/** Marks a database file as ours ('CRAW'), so a foreign SQLite file is refused, not migrated. */
+const APPLICATION_ID = 0x43524157;
+
+export class DatabaseOpenError extends Error {
+  constructor(message: string, readonly path: string) {
+    super(message);
+    this.name = 'DatabaseOpenError';
+  }
+}
+
+/** A plain sentence for the SQLite failures a user can cause and fix. */
+export function describeSqliteError(err: unknown, path: string): string {
+  const code = (err as { code?: string }).code ?? '';
+  const msg = err instanceof Error ? err.message : String(err);
+  if (code === 'SQLITE_NOTADB') return `${path} is not a SQLite database (or it is encrypted or corrupt)`;
+  if (code.startsWith('SQLITE_CORRUPT')) return `${path} is corrupt: ${msg}`;
+  if (code.startsWith('SQLITE_READONLY')) return `${path} is read-only: the queue needs to write to it and to its folder`;
+  if (code.startsWith('SQLITE_CANTOPEN')) return `cannot open ${path}: check that its folder exists and is writable`;
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return `${path} is locked by another program beyond the busy timeout`;
+  }
+  if (code === 'SQLITE_FULL') return `${path}: the database or disk is full`;
+  return `${path}: ${msg}`;
+}
+
+export interface OpenOptions {
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (creating if needed) one long-lived connection, refusing files that are not ours before
+ * writing a single byte to them, then sets WAL and applies pending migrations.
+ */
+export function openDatabase(path: string, components: Component[], opts: OpenOptions = {}): Database.Database {
+  const existed = path !== ':memory:' && fs.existsSync(path) && fs.statSync(path).size > 0;
+  let db: Database.Database;
+  try {
+    db = new Database(path, { fileMustExist: false });
+  } catch (err) {
+    throw new DatabaseOpenError(describeSqliteError(err, path), path);
+  }
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    if (existed) {
+      checkOwnership(db, path);
+      checkVersions(db, path, components);
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    migrate(db, components);
+    return db;
+  } catch (err) {
+    db.close();
+    if (err instanceof DatabaseOpenError) throw err;
+    throw new DatabaseOpenError(describeSqliteError(err, path), path);
+  }
+}
+
+function checkOwnership(db: Database.Database, path: string): void {
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  if (appId === APPLICATION_ID) return;
+  const tables = db.prepare(`SELECT count(*) FROM sqlite_schema`).pluck().get() as number;
+  if (appId !== 0 || tables > 0) {
+    throw new DatabaseOpenError(`${path} is a SQLite database of another program; refusing to touch it`, path);
+  }
+}
+
+type Component = { name: string; migrations: readonly string[] };
+
+/** Refuses a schema newer than this build before anything is written (WAL mode included). */
+function checkVersions(db: Database.Database, path: string, components: Component[]): void {
+  const hasTable = db.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_versions'`).get();
+  if (!hasTable) return;
+  const current = db.prepare(`SELECT version FROM schema_versions WHERE component = ?`).pluck();
+  for (const { name, migrations } of components) {
+    const have = (current.get(name) as number | undefined) ?? 0;
+    if (have > migrations.length) {
+      throw new DatabaseOpenError(
+        `${path} has ${name} schema version ${have}, newer than this build knows (${migrations.length}); upgrade Crawl Orchestrator`,
+        path,
+      );
+    }
+  }
+}
+
+function migrate(db: Database.Database, components: Component[]): void {
+  db.transaction(() => {
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID`);
+    const current = db.prepare(`SELECT version FROM schema_versions WHERE component = ?`).pluck();
+    const record = db.prepare(`INSERT INTO schema_versions (component, version) VALUES (?, ?)
+      ON CONFLICT (component) DO UPDATE SET version = excluded.version`);
+    for (const { name, migrations } of components) {
+      const have = (current.get(name) as number | undefined) ?? 0;
+      for (let v = have; v < migrations.length; v++) db.exec(migrations[v]);
+      if (have < migrations.length) record.run(name, migrations.length);
+    }
+  }).immediate();
+}

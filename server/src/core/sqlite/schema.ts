@@ -1,0 +1,111 @@
+/**
+ * The queue's schema, versioned through `PRAGMA user_version`. Each migration runs once, in order,
+ * in one transaction. The comments are the design: read them before the engine.
+ */
+export const MIGRATIONS: readonly string[] = [
+  /* 1 */ `
+  -- One row per job. A job is in exactly one state; a lease is (worker_id, lease_token,
+  -- lease_expires_at) and is only meaningful while state = 'in_progress'. lease_token changes at
+  -- every lease, so an acknowledgement carrying an old token is fenced off.
+  CREATE TABLE jobs (
+    id               INTEGER PRIMARY KEY,
+    kind             TEXT    NOT NULL,
+    url              TEXT    NOT NULL,
+    key              TEXT    NOT NULL,           -- limit bucket: the host for crawl jobs
+    dedupe_key       TEXT    NOT NULL,           -- normalized URL
+    crawl_id         TEXT,
+    depth            INTEGER,
+    priority         INTEGER NOT NULL DEFAULT 0,
+    state            TEXT    NOT NULL CHECK (state IN ('queued','in_progress','done','skipped','error')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL,
+    reclaims         INTEGER NOT NULL DEFAULT 0, -- leases lost to dead workers
+    run_after        INTEGER NOT NULL DEFAULT 0, -- 0: ready now; otherwise a backoff's end
+    worker_id        TEXT,
+    lease_token      TEXT,
+    leased_at        INTEGER,
+    lease_expires_at INTEGER,
+    heartbeat_at     INTEGER,
+    last_error       TEXT,
+    result           TEXT,                       -- JSON
+    payload          TEXT,                       -- JSON, the handler's own
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    finished_at      INTEGER
+  );
+
+  -- Deduplication: one job per normalized URL per crawl, and one among standalone jobs.
+  CREATE UNIQUE INDEX jobs_dedupe ON jobs (ifnull(crawl_id, ''), dedupe_key);
+  -- Leasing: the ready jobs of one key, best first. Partial, so done jobs cost it nothing.
+  CREATE INDEX jobs_ready ON jobs (key, priority DESC, id) WHERE state = 'queued';
+  -- Backoffs: only delayed queued jobs are here, to find when the next one comes due.
+  CREATE INDEX jobs_delayed ON jobs (run_after) WHERE state = 'queued' AND run_after > 0;
+  -- Heartbeats, reaping and the lease list: only live leases are here.
+  CREATE INDEX jobs_leased ON jobs (worker_id, lease_expires_at) WHERE state = 'in_progress';
+  -- Listing with keyset paging, by state, host or crawl.
+  CREATE INDEX jobs_state ON jobs (state, id);
+  CREATE INDEX jobs_key ON jobs (key, state, id);
+  CREATE INDEX jobs_crawl ON jobs (crawl_id, state, id) WHERE crawl_id IS NOT NULL;
+
+  -- A job's history, attempt by attempt. Trimmed to the newest rows per job whenever a job
+  -- goes round again (retry, reclaim, requeue), so it cannot grow without bound.
+  CREATE TABLE events (
+    id        INTEGER PRIMARY KEY,
+    job_id    INTEGER NOT NULL,
+    at        INTEGER NOT NULL,
+    type      TEXT    NOT NULL,
+    worker_id TEXT,
+    detail    TEXT
+  );
+  CREATE INDEX events_job ON events (job_id, id);
+
+  -- Counts by state, kept in the same transactions as the changes: stats in O(1).
+  CREATE TABLE counts (
+    state TEXT PRIMARY KEY,
+    n     INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO counts (state, n) VALUES ('queued',0),('in_progress',0),('done',0),('skipped',0),('error',0);
+
+  -- The same counts per crawl: a crawl is finished when its queued and in_progress are 0.
+  CREATE TABLE crawl_counts (
+    crawl_id    TEXT PRIMARY KEY,
+    queued      INTEGER NOT NULL DEFAULT 0,
+    in_progress INTEGER NOT NULL DEFAULT 0,
+    done        INTEGER NOT NULL DEFAULT 0,
+    skipped     INTEGER NOT NULL DEFAULT 0,
+    error       INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+
+  -- Live per-key bookkeeping, shared by every process on the database: the lease transaction
+  -- reads and writes it under the write lock, so limits hold exactly across processes. A row
+  -- exists only while the key has work, leases, or a delay still running; idle rows are evicted.
+  CREATE TABLE keys (
+    key            TEXT PRIMARY KEY,
+    queued         INTEGER NOT NULL DEFAULT 0,   -- queued jobs, ready or backing off
+    in_flight      INTEGER NOT NULL DEFAULT 0,   -- leases held now, by any process
+    top_priority   INTEGER NOT NULL DEFAULT 0,   -- best priority among its queued jobs
+    last_served    INTEGER NOT NULL DEFAULT 0,   -- lease sequence number: round robin order
+    next_start_at  INTEGER NOT NULL DEFAULT 0,   -- the minimum delay's next allowed start
+    deferred_until INTEGER NOT NULL DEFAULT 0,   -- the whole key held back (host backoff)
+    defer_reason   TEXT
+  ) WITHOUT ROWID;
+  -- The dispatcher's scan: keys with work, best priority first, least recently served first.
+  CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > 0;
+
+  -- Per-key overrides set by users or learned (Crawl-delay). Few rows; never evicted.
+  CREATE TABLE key_settings (
+    key          TEXT PRIMARY KEY,
+    lim          INTEGER CHECK (lim IS NULL OR lim >= 1),
+    min_delay_ms INTEGER CHECK (min_delay_ms IS NULL OR min_delay_ms >= 0)
+  ) WITHOUT ROWID;
+
+  -- Small named values: the lease sequence.
+  CREATE TABLE meta (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO meta (name, value) VALUES ('lease_seq', 0);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

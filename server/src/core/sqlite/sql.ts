@@ -1,0 +1,214 @@
+/**
+ * Every SQL statement of the SQLite queue engine, in one place. Each state change of a job is one
+ * statement with RETURNING; the engine turns what comes back into counter and per-key deltas.
+ * Named parameters (:name) are bound, never spliced: nothing from a client becomes SQL text.
+ */
+
+const LEASE_CLEARED = `lease_token = NULL, leased_at = NULL, lease_expires_at = NULL, heartbeat_at = NULL`;
+/** What every transition returns, so the engine can keep its counters. worker_id is kept after a
+ * lease ends: it names the last worker that held the job, which is what a user debugging wants. */
+const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims`;
+
+export const SQL = {
+  insertJob: `
+    INSERT INTO jobs (kind, url, key, dedupe_key, crawl_id, depth, priority, state, max_attempts,
+                      last_error, payload, created_at, updated_at, finished_at)
+    VALUES (:kind, :url, :key, :dedupeKey, :crawlId, :depth, :priority, :state, :maxAttempts,
+            :lastError, :payload, :now, :now, :finishedAt)
+    ON CONFLICT DO NOTHING
+    RETURNING id`,
+
+  insertEvent: `INSERT INTO events (job_id, at, type, worker_id, detail) VALUES (?, ?, ?, ?, ?)`,
+  insertEventIfJob: `INSERT INTO events (job_id, at, type, worker_id, detail)
+    SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ?`,
+  trimEvents: `
+    DELETE FROM events WHERE job_id = :id AND id <
+      (SELECT id FROM events WHERE job_id = :id ORDER BY id DESC LIMIT 1 OFFSET :keep - 1)`,
+
+  nextLeaseSeq: `UPDATE meta SET value = value + 1 WHERE name = 'lease_seq' RETURNING value`,
+
+  /** Keys that may start a job now, best priority first, then least recently served (round robin). */
+  leaseCandidates: `
+    SELECT k.key, k.queued, k.in_flight AS inFlight,
+           coalesce(s.lim, :defaultLimit) AS lim, coalesce(s.min_delay_ms, 0) AS delayMs
+      FROM keys k LEFT JOIN key_settings s ON s.key = k.key
+     WHERE k.queued > 0
+       AND k.in_flight < coalesce(s.lim, :defaultLimit)
+       AND k.next_start_at <= :now AND k.deferred_until <= :now
+     ORDER BY k.top_priority DESC, k.last_served
+     LIMIT :limit OFFSET :offset`,
+
+  readyJobsOfKey: `
+    SELECT id FROM jobs
+     WHERE key = :key AND state = 'queued' AND run_after <= :now
+     ORDER BY priority DESC, id
+     LIMIT :limit`,
+
+  /** Where a lease is taken: a fresh token per job, attempts counted. */
+  leaseJobs: `
+    UPDATE jobs SET state = 'in_progress', worker_id = :workerId,
+           lease_token = lower(hex(randomblob(8))), leased_at = :now,
+           lease_expires_at = :now + :ttlMs, heartbeat_at = :now,
+           attempts = attempts + 1, updated_at = :now
+     WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'queued'
+    RETURNING *`,
+
+  heartbeat: `
+    UPDATE jobs SET lease_expires_at = :now + :ttlMs, heartbeat_at = :now
+     WHERE worker_id = :workerId AND state = 'in_progress'
+    RETURNING id, lease_token AS token`,
+
+  // Fenced acknowledgements: each matches only the holder's live lease (id AND token AND state).
+  ackDone: `
+    UPDATE jobs SET state = 'done', result = :result, last_error = NULL, lease_token = NULL,
+           lease_expires_at = NULL, updated_at = :now, finished_at = :now
+     WHERE id = :id AND lease_token = :token AND state = 'in_progress'
+    ${MOVED}`,
+  ackSkip: `
+    UPDATE jobs SET state = 'skipped', result = :result, last_error = :reason, lease_token = NULL,
+           lease_expires_at = NULL, updated_at = :now, finished_at = :now
+     WHERE id = :id AND lease_token = :token AND state = 'in_progress'
+    ${MOVED}`,
+  /** A failure retries with capped exponential backoff and jitter until max attempts, then errors. */
+  ackFail: `
+    UPDATE jobs SET
+           state = CASE WHEN :retryable AND attempts < max_attempts THEN 'queued' ELSE 'error' END,
+           run_after = CASE WHEN :retryable AND attempts < max_attempts
+                            THEN :now + CAST(min(:maxMs, :baseMs * (1 << min(attempts - 1, 30))) * :jitter AS INTEGER)
+                            ELSE 0 END,
+           finished_at = CASE WHEN :retryable AND attempts < max_attempts THEN NULL ELSE :now END,
+           result = :result, last_error = :error, lease_token = NULL, lease_expires_at = NULL,
+           updated_at = :now
+     WHERE id = :id AND lease_token = :token AND state = 'in_progress'
+    ${MOVED}, run_after`,
+  /** Not the job's fault: later, without spending the attempt. */
+  ackDefer: `
+    UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = :now + :delayMs,
+           last_error = :reason, ${LEASE_CLEARED}, updated_at = :now
+     WHERE id = :id AND lease_token = :token AND state = 'in_progress'
+    ${MOVED}`,
+  ackRelease: `
+    UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = 0,
+           ${LEASE_CLEARED}, updated_at = :now
+     WHERE id = :id AND lease_token = :token AND state = 'in_progress'
+    ${MOVED}`,
+
+  /** Reclaims: a dead worker's jobs go round again, until they have killed :maxReclaims workers. */
+  reapExpired: `
+    UPDATE jobs SET
+           state = CASE WHEN reclaims + 1 >= :maxReclaims THEN 'error' ELSE 'queued' END,
+           last_error = CASE WHEN reclaims + 1 >= :maxReclaims
+                             THEN 'lost its worker ' || (reclaims + 1) || ' times (' || :reason || ')'
+                             ELSE last_error END,
+           finished_at = CASE WHEN reclaims + 1 >= :maxReclaims THEN :now ELSE NULL END,
+           reclaims = reclaims + 1, attempts = attempts - 1, run_after = 0,
+           ${LEASE_CLEARED}, updated_at = :now
+     WHERE state = 'in_progress' AND lease_expires_at < :now
+    ${MOVED}`,
+  reclaimWorkers: `
+    UPDATE jobs SET
+           state = CASE WHEN reclaims + 1 >= :maxReclaims THEN 'error' ELSE 'queued' END,
+           last_error = CASE WHEN reclaims + 1 >= :maxReclaims
+                             THEN 'lost its worker ' || (reclaims + 1) || ' times (' || :reason || ')'
+                             ELSE last_error END,
+           finished_at = CASE WHEN reclaims + 1 >= :maxReclaims THEN :now ELSE NULL END,
+           reclaims = reclaims + 1, attempts = attempts - 1, run_after = 0,
+           ${LEASE_CLEARED}, updated_at = :now
+     WHERE state = 'in_progress' AND worker_id IN (SELECT value FROM json_each(:workers))
+    ${MOVED}`,
+  anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < :now LIMIT 1`,
+  leaseHolders: `SELECT DISTINCT worker_id FROM jobs WHERE state = 'in_progress'`,
+
+  /** Requeue from one state at a time, so the counters know where each job came from. */
+  requeue: `
+    UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, run_after = 0, result = NULL,
+           last_error = NULL, finished_at = NULL, worker_id = NULL, ${LEASE_CLEARED}, updated_at = :now
+     WHERE state = :from
+       AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
+       AND (:key IS NULL OR key = :key)
+       AND (:crawlId IS NULL OR crawl_id = :crawlId)
+    ${MOVED}`,
+  cancel: `
+    UPDATE jobs SET state = 'skipped', last_error = 'cancelled', updated_at = :now, finished_at = :now
+     WHERE state = 'queued'
+       AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
+       AND (:crawlId IS NULL OR crawl_id = :crawlId)
+    ${MOVED}`,
+
+  // Counter bookkeeping, applied once per transaction with the summed deltas.
+  bumpCount: `UPDATE counts SET n = n + ? WHERE state = ?`,
+  bumpCrawl: `
+    INSERT INTO crawl_counts (crawl_id, queued, in_progress, done, skipped, error)
+    VALUES (:crawlId, :queued, :in_progress, :done, :skipped, :error)
+    ON CONFLICT (crawl_id) DO UPDATE SET
+      queued = queued + excluded.queued, in_progress = in_progress + excluded.in_progress,
+      done = done + excluded.done, skipped = skipped + excluded.skipped, error = error + excluded.error`,
+  bumpKey: `
+    INSERT INTO keys (key, queued, in_flight, top_priority) VALUES (:key, :queued, :inFlight, coalesce(:priority, 0))
+    ON CONFLICT (key) DO UPDATE SET
+      queued = queued + excluded.queued, in_flight = in_flight + excluded.in_flight,
+      top_priority = CASE WHEN :priority IS NULL THEN top_priority ELSE max(top_priority, :priority) END`,
+  /** After jobs leave the queue, the key's best remaining priority (an index seek). */
+  recomputeTopPriority: `
+    UPDATE keys SET top_priority = coalesce(
+      (SELECT priority FROM jobs WHERE key = :key AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
+     WHERE key = :key`,
+  markServed: `
+    UPDATE keys SET last_served = :seq,
+           next_start_at = CASE WHEN :delayMs > 0 THEN :now + :delayMs ELSE next_start_at END
+     WHERE key = :key`,
+
+  stats: `SELECT state, n FROM counts`,
+  crawlStats: `SELECT queued, in_progress, done, skipped, error FROM crawl_counts WHERE crawl_id = ?`,
+  countByState: `SELECT state, count(*) AS n FROM jobs GROUP BY state`,
+
+  getJob: `SELECT * FROM jobs WHERE id = ?`,
+  jobEvents: `SELECT at, type, worker_id AS workerId, detail FROM events WHERE job_id = ? ORDER BY id`,
+  leases: `
+    SELECT id AS jobId, url, key, worker_id AS workerId, lease_token AS leaseToken, leased_at AS leasedAt,
+           lease_expires_at AS expiresAt, heartbeat_at AS heartbeatAt
+      FROM jobs WHERE state = 'in_progress' ORDER BY lease_expires_at`,
+
+  /** Per-key totals from the covering index (key, state, id), with the live bookkeeping beside them. */
+  keySummaries: `
+    SELECT t.key, t.queued, t.inFlight, t.done, t.error,
+           coalesce(s.lim, :defaultLimit) AS lim, coalesce(s.min_delay_ms, 0) AS minDelayMs,
+           k.next_start_at AS nextStartAt, k.deferred_until AS deferredUntil, k.defer_reason AS deferReason
+      FROM (SELECT key, sum(state = 'queued') AS queued, sum(state = 'in_progress') AS inFlight,
+                   sum(state = 'done') AS done, sum(state = 'error') AS error
+              FROM jobs GROUP BY key) t
+      LEFT JOIN keys k ON k.key = t.key
+      LEFT JOIN key_settings s ON s.key = t.key
+     ORDER BY t.inFlight DESC, t.queued DESC, t.key
+     LIMIT :limit`,
+
+  setKeyLimit: `
+    INSERT INTO key_settings (key, lim) VALUES (:key, :limit)
+    ON CONFLICT (key) DO UPDATE SET lim = excluded.lim`,
+  setKeyDelay: `
+    INSERT INTO key_settings (key, min_delay_ms) VALUES (:key, :delayMs)
+    ON CONFLICT (key) DO UPDATE SET min_delay_ms = excluded.min_delay_ms`,
+  dropEmptySettings: `DELETE FROM key_settings WHERE key = ? AND lim IS NULL AND min_delay_ms IS NULL`,
+  deferKey: `
+    INSERT INTO keys (key, deferred_until, defer_reason) VALUES (:key, :until, :reason)
+    ON CONFLICT (key) DO UPDATE SET deferred_until = excluded.deferred_until, defer_reason = excluded.defer_reason`,
+
+  nextDelayedJob: `SELECT min(run_after) FROM jobs WHERE state = 'queued' AND run_after > :now`,
+  nextKeyStart: `
+    SELECT min(max(next_start_at, deferred_until)) FROM keys
+     WHERE queued > 0 AND max(next_start_at, deferred_until) > :now`,
+  evictIdleKeys: `
+    DELETE FROM keys WHERE queued = 0 AND in_flight = 0 AND next_start_at <= :now AND deferred_until <= :now`,
+  countKeys: `SELECT count(*) FROM keys`,
+
+  dataVersion: `PRAGMA data_version`,
+} as const;
+
+/** Listing statements, one per filter combination so each can use its index; keyset paging on id. */
+export function listSql(filter: { state: boolean; key: boolean; crawlId: boolean }): string {
+  const where = ['id > :after'];
+  if (filter.state) where.push('state = :state');
+  if (filter.key) where.push('key = :key');
+  if (filter.crawlId) where.push('crawl_id = :crawlId');
+  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id LIMIT :limit`;
+}

@@ -1,0 +1,68 @@
+import type { Statement } from 'better-sqlite3';
+import { JOB_STATES, type JobState } from '../types';
+
+type StateDeltas = Record<JobState, number>;
+const zero = (): StateDeltas => ({ queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0 });
+
+interface KeyDelta {
+  queued: number;
+  inFlight: number;
+  /** Best priority among jobs entering the queue. */
+  priority: number;
+  /** Jobs left the queue: the key's top priority must be looked up again. */
+  recompute: boolean;
+}
+
+export interface TallyStatements {
+  bumpCount: Statement;
+  bumpCrawl: Statement;
+  bumpKey: Statement;
+  recomputeTopPriority: Statement;
+}
+
+/**
+ * Sums the state moves of one transaction and writes them as a handful of counter updates at its
+ * end: one per state, per crawl and per key touched, however many jobs moved. This is what keeps
+ * stats O(1) and per-key in-flight counts exact without a trigger per row.
+ */
+export class Tally {
+  private readonly counts = zero();
+  private readonly crawls = new Map<string, StateDeltas>();
+  private readonly keys = new Map<string, KeyDelta>();
+
+  move(job: { key: string; crawl_id: string | null; priority: number }, from: JobState | null, to: JobState): void {
+    if (from === to) return;
+    if (from) this.counts[from]--;
+    this.counts[to]++;
+    if (job.crawl_id !== null) {
+      let c = this.crawls.get(job.crawl_id);
+      if (!c) this.crawls.set(job.crawl_id, (c = zero()));
+      if (from) c[from]--;
+      c[to]++;
+    }
+    const touchesKey = from === 'queued' || from === 'in_progress' || to === 'queued' || to === 'in_progress';
+    if (!touchesKey) return;
+    let k = this.keys.get(job.key);
+    if (!k) this.keys.set(job.key, (k = { queued: 0, inFlight: 0, priority: Number.MIN_SAFE_INTEGER, recompute: false }));
+    if (from === 'queued') { k.queued--; k.recompute = true; }
+    if (from === 'in_progress') k.inFlight--;
+    if (to === 'queued') { k.queued++; k.priority = Math.max(k.priority, job.priority); }
+    if (to === 'in_progress') k.inFlight++;
+  }
+
+  /** Keys whose counters this transaction changed. */
+  touchedKeys(): IterableIterator<string> {
+    return this.keys.keys();
+  }
+
+  apply(s: TallyStatements): void {
+    for (const state of JOB_STATES) if (this.counts[state] !== 0) s.bumpCount.run(this.counts[state], state);
+    for (const [crawlId, d] of this.crawls) s.bumpCrawl.run({ crawlId, ...d });
+    for (const [key, d] of this.keys) {
+      if (d.queued === 0 && d.inFlight === 0 && !d.recompute) continue;
+      const priority = d.priority === Number.MIN_SAFE_INTEGER ? null : d.priority;
+      s.bumpKey.run({ key, queued: d.queued, inFlight: d.inFlight, priority });
+      if (d.recompute) s.recomputeTopPriority.run({ key });
+    }
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The queue's vocabulary. The queue knows jobs, keys (per-host limit buckets) and workers;
+ * it knows nothing of crawling, RPC or editors. Times are milliseconds since the epoch.
+ */
+
+export const JOB_STATES = ['queued', 'in_progress', 'done', 'skipped', 'error'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export const EVENT_TYPES = [
+  'enqueued', 'leased', 'done', 'skipped', 'failed', 'retry', 'deferred', 'expired',
+  'released', 'requeued', 'cancelled', 'lost_lease',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface JobResult {
+  status?: number;
+  contentType?: string | null;
+  bytes?: number;
+  durationMs?: number;
+  finalUrl?: string;
+  title?: string | null;
+  [extra: string]: unknown;
+}
+
+export interface Job {
+  id: number;
+  kind: string;
+  url: string;
+  /** The limit key: for crawl jobs the URL's hostname, lowercased, without port. */
+  key: string;
+  crawlId: string | null;
+  depth: number | null;
+  priority: number;
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  /** Times a worker died holding this job (its lease expired or its process was gone). */
+  reclaims: number;
+  runAfter: number;
+  workerId: string | null;
+  leaseToken: string | null;
+  leasedAt: number | null;
+  leaseExpiresAt: number | null;
+  heartbeatAt: number | null;
+  lastError: string | null;
+  result: JobResult | null;
+  /** Handler-specific data, opaque to the queue. */
+  payload: Record<string, unknown> | null;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+/** A job as a worker holds it: the lease token fences every acknowledgement. */
+export interface LeasedJob extends Job {
+  workerId: string;
+  leaseToken: string;
+}
+
+export interface NewJob {
+  kind: string;
+  url: string;
+  key: string;
+  /** Deduplication key, usually the normalized URL; unique per crawl (or among standalone jobs). */
+  dedupeKey: string;
+  crawlId?: string | null;
+  depth?: number | null;
+  priority?: number;
+  maxAttempts?: number;
+  payload?: Record<string, unknown> | null;
+  /** Start as `skipped` with this reason instead of `queued` (a page robots.txt forbids, say). */
+  skipReason?: string;
+}
+
+export interface EnqueueResult {
+  /** One entry per input: the new job's id, or null where it was a duplicate. */
+  ids: (number | null)[];
+  enqueued: number;
+  duplicates: number;
+}
+
+/** How a handler's attempt ended; acknowledged under the lease token. */
+export type Outcome =
+  | { type: 'done'; result?: JobResult }
+  | { type: 'skip'; reason: string; result?: JobResult }
+  | { type: 'fail'; error: string; retryable?: boolean; result?: JobResult }
+  /** Not the job's fault (a 429, a 503 with Retry-After): run again later without spending an attempt. */
+  | { type: 'defer'; reason: string; delayMs: number }
+  /** Give the job back untouched (graceful stop): queued at once, the attempt not counted. */
+  | { type: 'release'; reason: string };
+
+export interface Ack {
+  id: number;
+  token: string;
+  outcome: Outcome;
+}
+
+export interface AckResult {
+  id: number;
+  /** False when the lease was no longer ours: nothing was written but a `lost_lease` event. */
+  ok: boolean;
+  state?: JobState;
+}
+
+export interface HeartbeatResult {
+  extended: number;
+  /** Leases the worker believed it held but no longer does; their handlers must be aborted. */
+  lost: number[];
+}
+
+export interface ReapResult {
+  requeued: number;
+  failed: number;
+}
+
+export interface Stats {
+  queued: number;
+  in_progress: number;
+  done: number;
+  skipped: number;
+  error: number;
+  total: number;
+}
+
+export interface ListFilter {
+  state?: JobState;
+  key?: string;
+  crawlId?: string;
+  /** Page size, 1..1000. */
+  limit?: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string | null;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  nextCursor: string | null;
+}
+
+export interface JobEvent {
+  at: number;
+  type: EventType;
+  workerId: string | null;
+  detail: string | null;
+}
+
+export interface LeaseInfo {
+  jobId: number;
+  url: string;
+  key: string;
+  workerId: string;
+  leaseToken: string;
+  leasedAt: number;
+  expiresAt: number;
+  heartbeatAt: number;
+}
+
+export interface KeySummary {
+  key: string;
+  limit: number;
+  inFlight: number;
+  queued: number;
+  done: number;
+  error: number;
+  /** Earliest next start allowed by the minimum delay. */
+  nextStartAt: number | null;
+  /** A deferral of the whole key (a host backing off), with its reason. */
+  deferredUntil: number | null;
+  deferReason: string | null;
+  minDelayMs: number;
+}
+
+export interface RequeueFilter {
+  ids?: number[];
+  /** Requeue every job in this finished state. */
+  state?: 'done' | 'skipped' | 'error';
+  key?: string;
+  crawlId?: string;
+}
+
+export interface CancelFilter {
+  ids?: number[];
+  crawlId?: string;
+}
+
+export interface LeaseOptions {
+  ttlMs: number;
+  /** The per-key limit for keys without an override. */
+  defaultLimit: number;
+}
+
+/**
+ * The queue, engine-agnostic. Every method is async so that a networked engine (PostgreSQL)
+ * can implement the same contract as the embedded SQLite one.
+ */
+export interface Queue {
+  enqueue(jobs: NewJob[]): Promise<EnqueueResult>;
+  /** Up to n ready jobs, by priority then FIFO, round robin across keys, never past a key's limit. */
+  lease(workerId: string, n: number, opts: LeaseOptions): Promise<LeasedJob[]>;
+  /** Extends every live lease of the worker by ttl; reports which of `held` it no longer holds. */
+  heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult>;
+  /** Fenced acknowledgements, applied in one transaction. */
+  ack(workerId: string, acks: Ack[]): Promise<AckResult[]>;
+  /** Expired leases back to queued (or to error past the reclaim cap). */
+  reap(): Promise<ReapResult>;
+  /** Every lease of these workers back to queued at once (their processes are known to be gone). */
+  reclaimWorkers(workerIds: string[], reason: string): Promise<ReapResult>;
+  /** Worker ids that hold leases now. */
+  leaseHolders(): Promise<string[]>;
+  requeue(filter: RequeueFilter): Promise<number>;
+  /** Queued jobs become `skipped`, reason `cancelled`. */
+  cancel(filter: CancelFilter): Promise<number>;
+  stats(): Promise<Stats>;
+  crawlStats(crawlId: string): Promise<Stats>;
+  list(filter: ListFilter): Promise<JobPage>;
+  get(id: number): Promise<{ job: Job; events: JobEvent[] } | null>;
+  leases(): Promise<LeaseInfo[]>;
+  keys(opts?: { limit?: number; defaultLimit: number }): Promise<KeySummary[]>;
+  /** A per-key concurrency limit (null: back to the default). */
+  setKeyLimit(key: string, limit: number | null): Promise<void>;
+  /** A per-key minimum delay between lease starts (null: none). */
+  setKeyDelay(key: string, delayMs: number | null): Promise<void>;
+  /** Hold back every job of a key until `until` (a host backing off), with the reason. */
+  deferKey(key: string, until: number, reason: string): Promise<void>;
+  /** When something not ready now becomes ready (a backoff or delay ends), or null. */
+  nextWakeAt(): Promise<number | null>;
+  /** Drops bookkeeping rows of idle keys; returns how many. */
+  evictIdleKeys(): Promise<number>;
+  /** Cheap change detector: differs after any other connection's commit. */
+  changeCounter(): number;
+  /** Called after each local commit that changed jobs or keys (to wake a sleeping dispatcher). */
+  onChange(listener: () => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,36 @@
+import * as assert from 'node:assert/strict';
+import type { SqliteQueue } from '../../../server/src/core/sqlite/engine';
+
+/**
+ * What must hold between any two transactions: every counter equals the COUNT it stands for,
+ * and every live lease is whole.
+ */
+export function checkInvariants(q: SqliteQueue): void {
+  assert.deepEqual(statsNow(q), q.countByState(), 'stats counters equal COUNT(*) by state');
+  const keyCounts = q.db.prepare(`
+    SELECT key, sum(state = 'queued') AS queued, sum(state = 'in_progress') AS in_flight
+      FROM jobs GROUP BY key HAVING queued > 0 OR in_flight > 0 ORDER BY key`).all();
+  const keyRows = q.db.prepare(`SELECT key, queued, in_flight FROM keys WHERE queued > 0 OR in_flight > 0 ORDER BY key`).all();
+  assert.deepEqual(keyRows, keyCounts, 'per-key queued and in-flight counters equal COUNT(*)');
+  const crawlCounts = q.db.prepare(`
+    SELECT crawl_id, sum(state='queued') AS queued, sum(state='in_progress') AS in_progress, sum(state='done') AS done,
+           sum(state='skipped') AS skipped, sum(state='error') AS error
+      FROM jobs WHERE crawl_id IS NOT NULL GROUP BY crawl_id ORDER BY crawl_id`).all();
+  const crawlRows = q.db.prepare(`SELECT * FROM crawl_counts WHERE queued + in_progress + done + skipped + error > 0 ORDER BY crawl_id`).all();
+  assert.deepEqual(crawlRows, crawlCounts, 'per-crawl counters equal COUNT(*)');
+  const broken = q.db.prepare(`
+    SELECT count(*) FROM jobs WHERE state = 'in_progress'
+       AND (lease_token IS NULL OR worker_id IS NULL OR lease_expires_at IS NULL)`).pluck().get();
+  assert.equal(broken, 0, 'every in-progress job has a whole lease');
+  const negative = q.db.prepare(`SELECT count(*) FROM keys WHERE queued < 0 OR in_flight < 0`).pluck().get();
+  assert.equal(negative, 0, 'no negative key counters');
+}
+
+function statsNow(q: SqliteQueue) {
+  const out = { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, total: 0 };
+  for (const { state, n } of q.db.prepare(`SELECT state, n FROM counts`).all() as { state: keyof typeof out; n: number }[]) {
+    out[state] = n;
+    out.total += n;
+  }
+  return out;
+}
