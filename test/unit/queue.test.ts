@@ -21,7 +21,7 @@ describe('enqueue', () => {
   test('deduplicates per crawl and among standalone jobs, counting duplicates', async () => {
     const { q } = open();
     const r1 = await q.enqueue([job('a', 1), job('a', 1), job('a', 2)]);
-    assert.deepEqual(r1, { ids: [1, null, 2], enqueued: 2, duplicates: 1 });
+    assert.deepEqual(r1, { ids: [1, null, 2], enqueued: 2, duplicates: 1, capped: 0 });
     const r2 = await q.enqueue([job('a', 1, { crawlId: 'c1' }), job('a', 1, { crawlId: 'c2' }), job('a', 1, { crawlId: 'c1' })]);
     assert.equal(r2.enqueued, 2);
     assert.equal(r2.duplicates, 1);
@@ -191,6 +191,48 @@ describe('acknowledgements', () => {
     assert.equal(released.job.attempts, 0);
     assert.equal(released.job.runAfter, 0);
     checkInvariants(q);
+  });
+});
+
+describe('follow-up jobs and crawl caps', () => {
+  test('a done ack enqueues its follow-ups atomically; a fenced ack enqueues nothing', async () => {
+    const { q, clock } = open();
+    await q.enqueue([job('a', 0, { crawlId: 'c' })]);
+    const [j] = await q.lease('w1', 1, { ttlMs: 100, defaultLimit: 2 });
+    clock.now += 101;
+    await q.reap();
+    const [again] = await q.lease('w2', 1, { ttlMs: 100, defaultLimit: 2 });
+    const links = [job('a', 1, { crawlId: 'c' }), job('b', 1, { crawlId: 'c' })];
+    const [late] = await q.ack('w1', [{ id: j.id, token: j.leaseToken, outcome: { type: 'done', enqueue: links } }]);
+    assert.equal(late.ok, false);
+    assert.equal((await q.stats()).total, 1, 'the stale attempt added no jobs');
+    const [ok] = await q.ack('w2', [{ id: again.id, token: again.leaseToken, outcome: { type: 'done', enqueue: [...links, job('a', 0, { crawlId: 'c' })] } }]);
+    assert.deepEqual(ok.enqueued, { ids: [2, 3, null], enqueued: 2, duplicates: 1, capped: 0 });
+    checkInvariants(q);
+  });
+
+  test('a crawl cap counts every job of the crawl and reports the rest as capped', async () => {
+    const { q } = open();
+    const r1 = await q.enqueue(jobs(['a'], 3, { crawlId: 'c' }), { crawlCap: 5 });
+    assert.equal(r1.enqueued, 3);
+    const r2 = await q.enqueue([...jobs(['b'], 4, { crawlId: 'c' }), job('a', 0, { crawlId: 'c' })], { crawlCap: 5 });
+    assert.deepEqual([r2.enqueued, r2.capped, r2.duplicates], [2, 3, 0]);
+    const other = await q.enqueue(jobs(['b'], 4, { crawlId: 'd' }), { crawlCap: 5 });
+    assert.equal(other.enqueued, 4, 'caps are per crawl');
+    const stats = await q.crawlStats('c');
+    assert.equal(stats.total, 5);
+    assert.equal(stats.capped, 3);
+    checkInvariants(q);
+  });
+
+  test('held jobs of a paused crawl are not leased until released', async () => {
+    const { q } = open();
+    await q.enqueue([...jobs(['a'], 2, { crawlId: 'p' }), job('a', 9)]);
+    assert.equal(await q.holdCrawl('p', true), 2);
+    assert.deepEqual((await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 10 })).map((j) => j.url), ['http://a/9']);
+    assert.equal(await q.nextWakeAt(), null, 'a hold is not a backoff to wake for');
+    assert.equal(await q.holdCrawl('p', false), 2);
+    assert.equal((await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 10 })).length, 2);
   });
 });
 

@@ -7,6 +7,8 @@ export interface CoreConfig {
   maxWorkers: number;
   /** Concurrent leases per key (host) unless overridden, counted across every process. */
   perHostLimit: number;
+  /** Minimum time between two lease starts on one key unless overridden (Crawl-delay overrides). */
+  perHostDelayMs: number;
   leaseTtlMs: number;
   /** Must be below the lease TTL, or leases would lapse between beats. */
   heartbeatMs: number;
@@ -24,6 +26,7 @@ export interface CoreConfig {
 export const DEFAULT_CONFIG: CoreConfig = {
   maxWorkers: 16,
   perHostLimit: 2,
+  perHostDelayMs: 0,
   leaseTtlMs: 30_000,
   heartbeatMs: 10_000,
   maxAttempts: 3,
@@ -44,6 +47,7 @@ export class ConfigError extends Error {
 const RULES: { [K in keyof CoreConfig]: { min: number; max: number; integer: boolean; what: string } } = {
   maxWorkers: { min: 1, max: 10_000, integer: true, what: 'max workers' },
   perHostLimit: { min: 1, max: 10_000, integer: true, what: 'per-host limit' },
+  perHostDelayMs: { min: 0, max: 3600_000, integer: false, what: 'per-host delay (ms)' },
   leaseTtlMs: { min: 100, max: 24 * 3600_000, integer: false, what: 'lease TTL (ms)' },
   heartbeatMs: { min: 10, max: 24 * 3600_000, integer: false, what: 'heartbeat interval (ms)' },
   maxAttempts: { min: 1, max: 1000, integer: true, what: 'max attempts' },

@@ -155,7 +155,9 @@ export class Scheduler {
       }
       let jobs: LeasedJob[];
       try {
-        jobs = await this.queue.lease(this.workerId, free, { ttlMs: this.config.leaseTtlMs, defaultLimit: this.config.perHostLimit });
+        jobs = await this.queue.lease(this.workerId, free, {
+          ttlMs: this.config.leaseTtlMs, defaultLimit: this.config.perHostLimit, defaultDelayMs: this.config.perHostDelayMs,
+        });
         this.lastError = null;
       } catch (err) {
         this.reportError('leasing', err);

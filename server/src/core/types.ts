@@ -57,6 +57,9 @@ export interface LeasedJob extends Job {
   leaseToken: string;
 }
 
+/** run_after of a job held back until further notice (its crawl is paused). */
+export const HELD = Number.MAX_SAFE_INTEGER;
+
 export interface NewJob {
   kind: string;
   url: string;
@@ -68,20 +71,31 @@ export interface NewJob {
   priority?: number;
   maxAttempts?: number;
   payload?: Record<string, unknown> | null;
+  /** Not before this time (a paused crawl's jobs are held this way). */
+  runAfter?: number;
   /** Start as `skipped` with this reason instead of `queued` (a page robots.txt forbids, say). */
   skipReason?: string;
 }
 
 export interface EnqueueResult {
-  /** One entry per input: the new job's id, or null where it was a duplicate. */
+  /** One entry per input: the new job's id, or null where it was a duplicate or over the cap. */
   ids: (number | null)[];
   enqueued: number;
   duplicates: number;
+  /** Jobs refused because their crawl had reached its cap. */
+  capped: number;
+}
+
+export interface EnqueueOptions {
+  /** The most jobs a crawl may hold in all; jobs past it are counted, not inserted. */
+  crawlCap?: number;
 }
 
 /** How a handler's attempt ended; acknowledged under the lease token. */
 export type Outcome =
-  | { type: 'done'; result?: JobResult }
+  /** `enqueue`: follow-up jobs (a page's links), inserted in the same transaction as the ack, so
+   * they exist if and only if the attempt that found them is the one that counted. */
+  | { type: 'done'; result?: JobResult; enqueue?: NewJob[]; crawlCap?: number }
   | { type: 'skip'; reason: string; result?: JobResult }
   | { type: 'fail'; error: string; retryable?: boolean; result?: JobResult }
   /** Not the job's fault (a 429, a 503 with Retry-After): run again later without spending an attempt. */
@@ -100,6 +114,8 @@ export interface AckResult {
   /** False when the lease was no longer ours: nothing was written but a `lost_lease` event. */
   ok: boolean;
   state?: JobState;
+  /** What became of the outcome's follow-up jobs. */
+  enqueued?: EnqueueResult;
 }
 
 export interface HeartbeatResult {
@@ -120,6 +136,11 @@ export interface Stats {
   skipped: number;
   error: number;
   total: number;
+}
+
+export interface CrawlCounts extends Stats {
+  /** Jobs refused because the crawl had reached its cap. */
+  capped: number;
 }
 
 export interface ListFilter {
@@ -187,6 +208,8 @@ export interface LeaseOptions {
   ttlMs: number;
   /** The per-key limit for keys without an override. */
   defaultLimit: number;
+  /** The minimum delay between lease starts on one key, for keys without an override. */
+  defaultDelayMs?: number;
 }
 
 /**
@@ -194,7 +217,7 @@ export interface LeaseOptions {
  * can implement the same contract as the embedded SQLite one.
  */
 export interface Queue {
-  enqueue(jobs: NewJob[]): Promise<EnqueueResult>;
+  enqueue(jobs: NewJob[], opts?: EnqueueOptions): Promise<EnqueueResult>;
   /** Up to n ready jobs, by priority then FIFO, round robin across keys, never past a key's limit. */
   lease(workerId: string, n: number, opts: LeaseOptions): Promise<LeasedJob[]>;
   /** Extends every live lease of the worker by ttl; reports which of `held` it no longer holds. */
@@ -211,11 +234,13 @@ export interface Queue {
   /** Queued jobs become `skipped`, reason `cancelled`. */
   cancel(filter: CancelFilter): Promise<number>;
   stats(): Promise<Stats>;
-  crawlStats(crawlId: string): Promise<Stats>;
+  crawlStats(crawlId: string): Promise<CrawlCounts>;
   list(filter: ListFilter): Promise<JobPage>;
   get(id: number): Promise<{ job: Job; events: JobEvent[] } | null>;
+  /** Jobs by dedupe key (normalized URL) within a crawl, or among standalone jobs when crawlId is null. */
+  findByDedupeKeys(crawlId: string | null, dedupeKeys: string[]): Promise<Job[]>;
   leases(): Promise<LeaseInfo[]>;
-  keys(opts?: { limit?: number; defaultLimit: number }): Promise<KeySummary[]>;
+  keys(opts: { limit?: number; defaultLimit: number; defaultDelayMs?: number }): Promise<KeySummary[]>;
   /** A per-key concurrency limit (null: back to the default). */
   setKeyLimit(key: string, limit: number | null): Promise<void>;
   /** A per-key minimum delay between lease starts (null: none). */
@@ -224,6 +249,8 @@ export interface Queue {
   deferKey(key: string, until: number, reason: string): Promise<void>;
   /** When something not ready now becomes ready (a backoff or delay ends), or null. */
   nextWakeAt(): Promise<number | null>;
+  /** Holds a crawl's queued jobs (paused) or makes them ready again; returns how many. */
+  holdCrawl(crawlId: string, held: boolean): Promise<number>;
   /** Drops bookkeeping rows of idle keys; returns how many. */
   evictIdleKeys(): Promise<number>;
   /** Cheap change detector: differs after any other connection's commit. */

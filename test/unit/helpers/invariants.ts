@@ -16,7 +16,9 @@ export function checkInvariants(q: SqliteQueue): void {
     SELECT crawl_id, sum(state='queued') AS queued, sum(state='in_progress') AS in_progress, sum(state='done') AS done,
            sum(state='skipped') AS skipped, sum(state='error') AS error
       FROM jobs WHERE crawl_id IS NOT NULL GROUP BY crawl_id ORDER BY crawl_id`).all();
-  const crawlRows = q.db.prepare(`SELECT * FROM crawl_counts WHERE queued + in_progress + done + skipped + error > 0 ORDER BY crawl_id`).all();
+  const crawlRows = q.db.prepare(`
+    SELECT crawl_id, queued, in_progress, done, skipped, error FROM crawl_counts
+     WHERE queued + in_progress + done + skipped + error > 0 ORDER BY crawl_id`).all();
   assert.deepEqual(crawlRows, crawlCounts, 'per-crawl counters equal COUNT(*)');
   const broken = q.db.prepare(`
     SELECT count(*) FROM jobs WHERE state = 'in_progress'

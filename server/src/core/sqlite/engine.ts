@@ -6,11 +6,11 @@ import { SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { QueueError } from '../errors';
 import {
-  JOB_STATES,
+  HELD, JOB_STATES,
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
   type JobEvent, type JobPage, type JobState, type KeySummary, type LeaseInfo, type LeaseOptions,
   type LeasedJob, type ListFilter, type NewJob, type Queue, type ReapResult, type RequeueFilter,
-  type Stats, type CancelFilter,
+  type Stats, type CancelFilter, type CrawlCounts, type EnqueueOptions,
 } from '../types';
 
 export interface SqliteQueueOptions {
@@ -95,37 +95,61 @@ export class SqliteQueue implements Queue {
     this.s.insertEvent.run(jobId, at, type, workerId, detail);
   }
 
-  async enqueue(jobs: NewJob[]): Promise<EnqueueResult> {
+  async enqueue(jobs: NewJob[], opts: EnqueueOptions = {}): Promise<EnqueueResult> {
     for (const j of jobs) validateNewJob(j);
-    return this.write((tally, now) => {
-      const ids: (number | null)[] = [];
-      let enqueued = 0;
-      for (const j of jobs) {
-        const state: JobState = j.skipReason === undefined ? 'queued' : 'skipped';
-        const row = this.s.insertJob.get({
-          kind: j.kind, url: j.url, key: j.key, dedupeKey: j.dedupeKey, crawlId: j.crawlId ?? null,
-          depth: j.depth ?? null, priority: j.priority ?? 0, state, maxAttempts: j.maxAttempts ?? this.maxAttempts,
-          lastError: j.skipReason ?? null, payload: j.payload ? JSON.stringify(j.payload) : null, now,
-          finishedAt: state === 'skipped' ? now : null,
-        }) as { id: number } | undefined;
-        if (!row) {
+    return this.write((tally, now) => this.insertJobs(tally, now, jobs, opts.crawlCap));
+  }
+
+  /** Inserts new jobs, skipping duplicates and, per crawl, whatever would pass `crawlCap`. */
+  private insertJobs(tally: Tally, now: number, jobs: NewJob[], crawlCap?: number): EnqueueResult {
+    const ids: (number | null)[] = [];
+    const room = new Map<string, number>();
+    const capped = new Map<string, number>();
+    let enqueued = 0;
+    for (const j of jobs) {
+      const crawlId = j.crawlId ?? null;
+      if (crawlId !== null && crawlCap !== undefined) {
+        if (!room.has(crawlId)) {
+          const stored = (this.s.crawlTotal.pluck().get(crawlId) as number | undefined) ?? 0;
+          room.set(crawlId, crawlCap - stored - tally.crawlAdded(crawlId));
+        }
+        if (room.get(crawlId)! <= 0) {
           ids.push(null);
+          capped.set(crawlId, (capped.get(crawlId) ?? 0) + 1);
           continue;
         }
-        ids.push(row.id);
-        enqueued++;
-        tally.move({ key: j.key, crawl_id: j.crawlId ?? null, priority: j.priority ?? 0 }, null, state);
-        this.event(row.id, now, 'enqueued', null, null);
-        if (state === 'skipped') this.event(row.id, now, 'skipped', null, j.skipReason ?? null);
       }
-      return { ids, enqueued, duplicates: jobs.length - enqueued };
-    });
+      const state: JobState = j.skipReason === undefined ? 'queued' : 'skipped';
+      const row = this.s.insertJob.get({
+        kind: j.kind, url: j.url, key: j.key, dedupeKey: j.dedupeKey, crawlId,
+        depth: j.depth ?? null, priority: j.priority ?? 0, state, maxAttempts: j.maxAttempts ?? this.maxAttempts,
+        runAfter: j.runAfter ?? 0,
+        lastError: j.skipReason ?? null, payload: j.payload ? JSON.stringify(j.payload) : null, now,
+        finishedAt: state === 'skipped' ? now : null,
+      }) as { id: number } | undefined;
+      if (!row) {
+        ids.push(null);
+        continue;
+      }
+      ids.push(row.id);
+      enqueued++;
+      if (crawlId !== null && room.has(crawlId)) room.set(crawlId, room.get(crawlId)! - 1);
+      tally.move({ key: j.key, crawl_id: crawlId, priority: j.priority ?? 0 }, null, state);
+      this.event(row.id, now, 'enqueued', null, null);
+      if (state === 'skipped') this.event(row.id, now, 'skipped', null, j.skipReason ?? null);
+    }
+    let cappedTotal = 0;
+    for (const [crawlId, n] of capped) {
+      this.s.bumpCapped.run({ crawlId, n });
+      cappedTotal += n;
+    }
+    return { ids, enqueued, duplicates: jobs.length - enqueued - cappedTotal, capped: cappedTotal };
   }
 
   async lease(workerId: string, n: number, opts: LeaseOptions): Promise<LeasedJob[]> {
     if (!(n >= 1)) return [];
     return this.write((tally, now) => {
-      const ids = this.pickReadyJobs(Math.floor(n), opts.defaultLimit, now);
+      const ids = this.pickReadyJobs(Math.floor(n), opts.defaultLimit, opts.defaultDelayMs ?? 0, now);
       if (ids.length === 0) return [];
       const rows = this.s.leaseJobs.all({ workerId, now, ttlMs: opts.ttlMs, ids: JSON.stringify(ids) }) as Row[];
       const jobs = rows.map((r) => toJob(r) as LeasedJob);
@@ -142,12 +166,12 @@ export class SqliteQueue implements Queue {
    * as the batch needs and the keys' limits allow. Reads only keys with work, then an index seek
    * per key, so its cost does not grow with the depth of the queue.
    */
-  private pickReadyJobs(n: number, defaultLimit: number, now: number): number[] {
+  private pickReadyJobs(n: number, defaultLimit: number, defaultDelayMs: number, now: number): number[] {
     const seq = this.s.nextLeaseSeq.pluck().get() as number;
     const ids: number[] = [];
     let offset = 0;
     while (ids.length < n) {
-      const candidates = this.s.leaseCandidates.all({ defaultLimit, now, limit: n, offset }) as {
+      const candidates = this.s.leaseCandidates.all({ defaultLimit, defaultDelayMs, now, limit: n, offset }) as {
         key: string; queued: number; inFlight: number; lim: number; delayMs: number;
       }[];
       if (candidates.length === 0) break;
@@ -181,6 +205,7 @@ export class SqliteQueue implements Queue {
 
   async ack(workerId: string, acks: Ack[]): Promise<AckResult[]> {
     if (acks.length === 0) return [];
+    for (const a of acks) if (a.outcome.type === 'done') a.outcome.enqueue?.forEach(validateNewJob);
     return this.write((tally, now) => acks.map((a) => this.ackOne(tally, now, workerId, a)));
   }
 
@@ -216,6 +241,9 @@ export class SqliteQueue implements Queue {
     const [type, detail] = ackEvent(outcome, row);
     this.event(id, now, type, workerId, detail);
     if (row.state === 'queued') this.s.trimEvents.run({ id, keep: this.eventsPerJob });
+    if (outcome.type === 'done' && outcome.enqueue?.length) {
+      return { id, ok: true, state: row.state, enqueued: this.insertJobs(tally, now, outcome.enqueue, outcome.crawlCap) };
+    }
     return { id, ok: true, state: row.state };
   }
 
@@ -302,9 +330,9 @@ export class SqliteQueue implements Queue {
     return out;
   }
 
-  async crawlStats(crawlId: string): Promise<Stats> {
-    const row = this.s.crawlStats.get(crawlId) as Omit<Stats, 'total'> | undefined;
-    const s = row ?? { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0 };
+  async crawlStats(crawlId: string): Promise<CrawlCounts> {
+    const row = this.s.crawlStats.get(crawlId) as Omit<CrawlCounts, 'total'> | undefined;
+    const s = row ?? { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, capped: 0 };
     return { ...s, total: JOB_STATES.reduce((t, st) => t + s[st], 0) };
   }
 
@@ -331,12 +359,19 @@ export class SqliteQueue implements Queue {
     return { job: toJob(row), events: this.s.jobEvents.all(id) as JobEvent[] };
   }
 
+  async findByDedupeKeys(crawlId: string | null, dedupeKeys: string[]): Promise<Job[]> {
+    if (dedupeKeys.length === 0) return [];
+    return (this.s.findByDedupeKeys.all({ crawlId, keys: JSON.stringify(dedupeKeys) }) as Row[]).map(toJob);
+  }
+
   async leases(): Promise<LeaseInfo[]> {
     return this.s.leases.all() as LeaseInfo[];
   }
 
-  async keys(opts: { limit?: number; defaultLimit: number }): Promise<KeySummary[]> {
-    const rows = this.s.keySummaries.all({ defaultLimit: opts.defaultLimit, limit: opts.limit ?? 1000 }) as Row[];
+  async keys(opts: { limit?: number; defaultLimit: number; defaultDelayMs?: number }): Promise<KeySummary[]> {
+    const rows = this.s.keySummaries.all({
+      defaultLimit: opts.defaultLimit, defaultDelayMs: opts.defaultDelayMs ?? 0, limit: opts.limit ?? 1000,
+    }) as Row[];
     return rows.map((r) => ({
       key: r.key as string, limit: r.lim as number, inFlight: r.inFlight as number, queued: r.queued as number,
       done: r.done as number, error: r.error as number, minDelayMs: r.minDelayMs as number,
@@ -369,9 +404,16 @@ export class SqliteQueue implements Queue {
     this.changed();
   }
 
+  async holdCrawl(crawlId: string, held: boolean): Promise<number> {
+    const stmt = held ? this.s.holdCrawl : this.s.releaseCrawl;
+    const n = stmt.run({ crawlId, held: HELD, now: this.now() }).changes;
+    this.changed();
+    return n;
+  }
+
   async nextWakeAt(): Promise<number | null> {
     const now = this.now();
-    const job = this.s.nextDelayedJob.pluck().get({ now }) as number | null;
+    const job = this.s.nextDelayedJob.pluck().get({ now, held: HELD }) as number | null;
     const key = this.s.nextKeyStart.pluck().get({ now }) as number | null;
     if (job === null) return key;
     return key === null ? job : Math.min(job, key);

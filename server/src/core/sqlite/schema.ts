@@ -73,7 +73,8 @@ export const MIGRATIONS: readonly string[] = [
     in_progress INTEGER NOT NULL DEFAULT 0,
     done        INTEGER NOT NULL DEFAULT 0,
     skipped     INTEGER NOT NULL DEFAULT 0,
-    error       INTEGER NOT NULL DEFAULT 0
+    error       INTEGER NOT NULL DEFAULT 0,
+    capped      INTEGER NOT NULL DEFAULT 0       -- jobs refused past the crawl's cap
   ) WITHOUT ROWID;
 
   -- Live per-key bookkeeping, shared by every process on the database: the lease transaction

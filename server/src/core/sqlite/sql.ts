@@ -12,9 +12,9 @@ const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attem
 export const SQL = {
   insertJob: `
     INSERT INTO jobs (kind, url, key, dedupe_key, crawl_id, depth, priority, state, max_attempts,
-                      last_error, payload, created_at, updated_at, finished_at)
+                      run_after, last_error, payload, created_at, updated_at, finished_at)
     VALUES (:kind, :url, :key, :dedupeKey, :crawlId, :depth, :priority, :state, :maxAttempts,
-            :lastError, :payload, :now, :now, :finishedAt)
+            :runAfter, :lastError, :payload, :now, :now, :finishedAt)
     ON CONFLICT DO NOTHING
     RETURNING id`,
 
@@ -30,7 +30,7 @@ export const SQL = {
   /** Keys that may start a job now, best priority first, then least recently served (round robin). */
   leaseCandidates: `
     SELECT k.key, k.queued, k.in_flight AS inFlight,
-           coalesce(s.lim, :defaultLimit) AS lim, coalesce(s.min_delay_ms, 0) AS delayMs
+           coalesce(s.lim, :defaultLimit) AS lim, coalesce(s.min_delay_ms, :defaultDelayMs) AS delayMs
       FROM keys k LEFT JOIN key_settings s ON s.key = k.key
      WHERE k.queued > 0
        AND k.in_flight < coalesce(s.lim, :defaultLimit)
@@ -159,10 +159,17 @@ export const SQL = {
      WHERE key = :key`,
 
   stats: `SELECT state, n FROM counts`,
-  crawlStats: `SELECT queued, in_progress, done, skipped, error FROM crawl_counts WHERE crawl_id = ?`,
+  crawlStats: `SELECT queued, in_progress, done, skipped, error, capped FROM crawl_counts WHERE crawl_id = ?`,
+  crawlTotal: `SELECT queued + in_progress + done + skipped + error FROM crawl_counts WHERE crawl_id = ?`,
+  bumpCapped: `
+    INSERT INTO crawl_counts (crawl_id, capped) VALUES (:crawlId, :n)
+    ON CONFLICT (crawl_id) DO UPDATE SET capped = capped + excluded.capped`,
   countByState: `SELECT state, count(*) AS n FROM jobs GROUP BY state`,
 
   getJob: `SELECT * FROM jobs WHERE id = ?`,
+  findByDedupeKeys: `
+    SELECT * FROM jobs WHERE ifnull(crawl_id, '') = ifnull(:crawlId, '')
+       AND dedupe_key IN (SELECT value FROM json_each(:keys))`,
   jobEvents: `SELECT at, type, worker_id AS workerId, detail FROM events WHERE job_id = ? ORDER BY id`,
   leases: `
     SELECT id AS jobId, url, key, worker_id AS workerId, lease_token AS leaseToken, leased_at AS leasedAt,
@@ -172,7 +179,7 @@ export const SQL = {
   /** Per-key totals from the covering index (key, state, id), with the live bookkeeping beside them. */
   keySummaries: `
     SELECT t.key, t.queued, t.inFlight, t.done, t.error,
-           coalesce(s.lim, :defaultLimit) AS lim, coalesce(s.min_delay_ms, 0) AS minDelayMs,
+           coalesce(s.lim, :defaultLimit) AS lim, coalesce(s.min_delay_ms, :defaultDelayMs) AS minDelayMs,
            k.next_start_at AS nextStartAt, k.deferred_until AS deferredUntil, k.defer_reason AS deferReason
       FROM (SELECT key, sum(state = 'queued') AS queued, sum(state = 'in_progress') AS inFlight,
                    sum(state = 'done') AS done, sum(state = 'error') AS error
@@ -193,7 +200,10 @@ export const SQL = {
     INSERT INTO keys (key, deferred_until, defer_reason) VALUES (:key, :until, :reason)
     ON CONFLICT (key) DO UPDATE SET deferred_until = excluded.deferred_until, defer_reason = excluded.defer_reason`,
 
-  nextDelayedJob: `SELECT min(run_after) FROM jobs WHERE state = 'queued' AND run_after > :now`,
+  nextDelayedJob: `SELECT min(run_after) FROM jobs WHERE state = 'queued' AND run_after > :now AND run_after < :held`,
+  /** A paused crawl's queued jobs wait with run_after at the HELD sentinel; resuming makes them ready. */
+  holdCrawl: `UPDATE jobs SET run_after = :held, updated_at = :now WHERE crawl_id = :crawlId AND state = 'queued' AND run_after < :held`,
+  releaseCrawl: `UPDATE jobs SET run_after = 0, updated_at = :now WHERE crawl_id = :crawlId AND state = 'queued' AND run_after = :held`,
   nextKeyStart: `
     SELECT min(max(next_start_at, deferred_until)) FROM keys
      WHERE queued > 0 AND max(next_start_at, deferred_until) > :now`,

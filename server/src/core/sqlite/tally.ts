@@ -50,9 +50,10 @@ export class Tally {
     if (to === 'in_progress') k.inFlight++;
   }
 
-  /** Keys whose counters this transaction changed. */
-  touchedKeys(): IterableIterator<string> {
-    return this.keys.keys();
+  /** Net jobs this transaction has added to a crawl so far (not yet in crawl_counts). */
+  crawlAdded(crawlId: string): number {
+    const c = this.crawls.get(crawlId);
+    return c ? c.queued + c.in_progress + c.done + c.skipped + c.error : 0;
   }
 
   apply(s: TallyStatements): void {

@@ -1,0 +1,260 @@
+/**
+ * The wire contract: every method, its params and result, and every notification, with the same
+ * names on both transports (LSP custom requests and the JSON-RPC socket). The extension, the
+ * daemon and `crawlctl` all import this one module. Params are zod schemas, so the daemon
+ * validates what it receives with the very definitions clients are typed against.
+ * Timestamps on the wire are ISO-8601 UTC strings.
+ */
+import { z } from 'zod';
+
+export const JOB_STATES = ['queued', 'in_progress', 'done', 'skipped', 'error'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const FINISHED_STATES = ['done', 'skipped', 'error'] as const;
+export const SCOPES = ['host', 'domain', 'any'] as const;
+export type Scope = (typeof SCOPES)[number];
+export const HOST_STATES = ['ready', 'busy', 'delayed', 'backoff', 'blocked'] as const;
+export type HostState = (typeof HOST_STATES)[number];
+export const CRAWL_STATES = ['running', 'paused', 'finished', 'cancelled'] as const;
+export type CrawlState = (typeof CRAWL_STATES)[number];
+
+/** URLs longer than this are refused everywhere. */
+export const MAX_URL_BYTES = 8192;
+/** The socket's longest accepted line. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Records
+
+export interface PageResult {
+  status: number | null;
+  contentType: string | null;
+  bytes: number | null;
+  durationMs: number | null;
+  finalUrl: string | null;
+  title: string | null;
+}
+
+export interface Job {
+  id: number;
+  url: string;
+  host: string;
+  crawlId: string | null;
+  depth: number | null;
+  state: JobState;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  workerId: string | null;
+  leasedAt: string | null;
+  leaseExpiresAt: string | null;
+  heartbeatAt: string | null;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+  result: PageResult | null;
+}
+
+export interface JobEvent {
+  at: string;
+  type: string;
+  workerId: string | null;
+  detail: string | null;
+}
+
+export interface StateCounts {
+  queued: number;
+  in_progress: number;
+  done: number;
+  skipped: number;
+  error: number;
+}
+
+export interface CrawlOptions {
+  maxDepth: number;
+  maxPages: number;
+  scope: Scope;
+  include: string[];
+  exclude: string[];
+  followNofollow: boolean;
+  storeBodies: boolean;
+}
+
+export interface Crawl {
+  crawlId: string;
+  name: string | null;
+  seeds: string[];
+  options: CrawlOptions;
+  state: CrawlState;
+  counts: StateCounts;
+  pages: number;
+  bytes: number;
+  /** Links seen but not enqueued, by reason: out of scope, past max depth or max pages, excluded. */
+  dropped: Record<string, number>;
+  pagesPerSecond: number;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface Lease {
+  jobId: number;
+  url: string;
+  host: string;
+  workerId: string;
+  leasedAt: string;
+  expiresAt: string;
+  heartbeatAt: string;
+}
+
+export interface Host {
+  host: string;
+  limit: number;
+  inFlight: number;
+  queued: number;
+  done: number;
+  error: number;
+  state: HostState;
+  /** When a delayed, backing-off or blocked host may start again. */
+  until: string | null;
+  reason: string | null;
+}
+
+export interface Rejected {
+  url: string;
+  reason: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Params (validated by the daemon) and results
+
+const url = z.string().min(1, 'must not be empty');
+const crawlId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a crawl id such as c_1a2b3c');
+const jobId = z.number().int().positive();
+const strict = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
+
+export const Params = {
+  'crawl/start': strict({
+    seeds: z.array(url).min(1, 'needs at least one seed URL').max(10_000),
+    name: z.string().max(200).optional(),
+    maxDepth: z.number().int().min(0).max(1000).optional(),
+    maxPages: z.number().int().min(1).max(100_000_000).optional(),
+    scope: z.enum(SCOPES).optional(),
+    include: z.array(z.string().min(1).max(1000)).max(100).optional(),
+    exclude: z.array(z.string().min(1).max(1000)).max(100).optional(),
+    followNofollow: z.boolean().optional(),
+    storeBodies: z.boolean().optional(),
+  }),
+  'crawl/list': strict({}),
+  'crawl/get': strict({ crawlId }),
+  'crawl/pause': strict({ crawlId }),
+  'crawl/resume': strict({ crawlId }),
+  'crawl/cancel': strict({ crawlId }),
+  'jobs/enqueue': strict({
+    urls: z.array(z.string()).min(1, 'needs at least one URL').max(100_000),
+    crawlId: crawlId.optional(),
+    priority: z.number().int().min(-1000).max(1000).optional(),
+    maxAttempts: z.number().int().min(1).max(100).optional(),
+  }),
+  'jobs/list': strict({
+    state: z.enum(JOB_STATES).optional(),
+    host: z.string().min(1).max(253).optional(),
+    crawlId: crawlId.optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+    cursor: z.string().max(32).nullable().optional(),
+  }),
+  'jobs/get': strict({ id: jobId }),
+  'jobs/requeue': strict({
+    ids: z.array(jobId).min(1).max(100_000).optional(),
+    state: z.enum(FINISHED_STATES).optional(),
+    host: z.string().min(1).max(253).optional(),
+    crawlId: crawlId.optional(),
+  }),
+  'jobs/cancel': strict({ ids: z.array(jobId).min(1).max(100_000) }),
+  'queue/stats': strict({}),
+  'leases/list': strict({}),
+  'hosts/list': strict({ limit: z.number().int().min(1).max(10_000).optional() }),
+  'hosts/setLimit': strict({ host: z.string().min(1).max(253), limit: z.number().int().min(1).max(10_000) }),
+  'scheduler/status': strict({}),
+  'scheduler/pause': strict({}),
+  'scheduler/resume': strict({}),
+  'daemon/configure': strict({
+    maxWorkers: z.number().int().min(1).max(10_000).optional(),
+    perHostLimit: z.number().int().min(1).max(10_000).optional(),
+  }),
+  'daemon/shutdown': strict({}),
+  'events/subscribe': strict({}),
+  /** Parses a seed file (`*.crawl`) into crawl/start params, or says what is wrong where. */
+  'seeds/parse': strict({ text: z.string().max(10 * 1024 * 1024) }),
+} as const;
+
+export type Method = keyof typeof Params;
+export type ParamsOf<M extends Method> = z.input<(typeof Params)[M]>;
+
+export interface Results {
+  'crawl/start': { crawlId: string; enqueued: number; rejected: Rejected[] };
+  'crawl/list': { crawls: Crawl[] };
+  'crawl/get': { crawl: Crawl };
+  'crawl/pause': { crawl: Crawl };
+  'crawl/resume': { crawl: Crawl };
+  'crawl/cancel': { crawl: Crawl; cancelled: number };
+  'jobs/enqueue': { enqueued: number; duplicates: number; ids: number[]; rejected: Rejected[] };
+  'jobs/list': { jobs: Job[]; nextCursor: string | null };
+  'jobs/get': { job: Job; events: JobEvent[] };
+  'jobs/requeue': { requeued: number };
+  'jobs/cancel': { cancelled: number };
+  'queue/stats': StateCounts & { total: number; jobsPerSecond: number };
+  'leases/list': { leases: Lease[] };
+  'hosts/list': { hosts: Host[] };
+  'hosts/setLimit': { host: string; limit: number };
+  'scheduler/status': {
+    workerId: string;
+    paused: boolean;
+    running: number;
+    maxWorkers: number;
+    /** Why nothing runs while jobs are queued, in a sentence; null when work runs or none waits. */
+    idleReason: string | null;
+  };
+  'scheduler/pause': { paused: boolean };
+  'scheduler/resume': { paused: boolean };
+  'daemon/configure': { maxWorkers: number; perHostLimit: number };
+  'daemon/shutdown': { stopping: boolean };
+  'events/subscribe': { subscribed: boolean };
+  'seeds/parse': { start: ParamsOf<'crawl/start'> | null; problems: { line: number; message: string }[] };
+}
+
+export type ResultOf<M extends Method> = Results[M];
+
+// ---------------------------------------------------------------------------------------------
+// Notifications (daemon → client), sent to subscribers, batched, a few per second at most.
+
+export interface Notifications {
+  'jobs/changed': { changes: { id: number; state: JobState }[]; /** True when too many to list: refetch. */ truncated: boolean };
+  'queue/statsChanged': ResultOf<'queue/stats'>;
+  'crawl/changed': { crawl: Crawl };
+}
+export type Notification = keyof Notifications;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+export const ErrorCodes = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** Application errors: a job or crawl that does not exist. */
+  NotFound: -32001,
+  /** The request was understood but cannot be done now (the daemon is stopping, the disk is full). */
+  Unavailable: -32002,
+  /** The request conflicts with the state of things (resume a cancelled crawl). */
+  Conflict: -32003,
+} as const;
+
+/** Where clients find the daemon: file names inside the state folder. */
+export const STATE_FILES = {
+  db: 'queue.db',
+  socket: 'crawld.sock',
+  /** Written when the socket had to live elsewhere (a state folder path too long for a socket). */
+  socketPointer: 'crawld.sock.path',
+  bodies: 'bodies',
+} as const;
