@@ -247,7 +247,7 @@ describe('heartbeat and reaping', () => {
     for (const l of await q.leases()) assert.equal(l.expiresAt, clock.now + 45_000);
     await q.requeue({ ids: [held[1].id] });
     const r2 = await q.heartbeat('w', 45_000, held.map((j) => ({ id: j.id, token: j.leaseToken })));
-    assert.deepEqual(r2, { extended: 2, lost: [held[1].id] });
+    assert.deepEqual(r2, { extended: 2, lost: [{ id: held[1].id, token: held[1].leaseToken }] });
     checkInvariants(q);
   });
 

@@ -14,7 +14,7 @@ export class Heartbeat {
     ttlMs: number,
     intervalMs: number,
     held: () => { id: number; token: string }[],
-    onLost: (ids: number[]) => void,
+    onLost: (lost: { id: number; token: string }[]) => void,
     onError: (err: unknown) => void,
   ) {
     this.ticker = new Ticker(intervalMs, async () => {

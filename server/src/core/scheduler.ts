@@ -45,7 +45,8 @@ interface Running {
  */
 export class Scheduler {
   readonly workerId: string;
-  private readonly running = new Map<number, Running>();
+  /** By lease token: the same job can be leased again here while a stale attempt still winds down. */
+  private readonly running = new Map<string, Running>();
   private readonly pendingAcks: Ack[] = [];
   private readonly ackWaiters: (() => void)[] = [];
   private flushScheduled = false;
@@ -71,7 +72,7 @@ export class Scheduler {
     this.heartbeat = new Heartbeat(
       queue, workerId, config.leaseTtlMs, config.heartbeatMs,
       () => [...this.running.values()].map((r) => ({ id: r.job.id, token: r.job.leaseToken })),
-      (ids) => this.leasesLost(ids),
+      (lost) => this.leasesLost(lost),
       (err) => this.log('warn', `heartbeat failed: ${message(err)}`),
     );
     this.reaper = new Reaper(
@@ -182,6 +183,8 @@ export class Scheduler {
   private async sleep(untilMs: number | null, watchOthers: boolean): Promise<void> {
     if (this.dirty) {
       this.dirty = false;
+      // Still yield to timers and I/O: a stream of pokes must not starve the event loop.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       return;
     }
     await new Promise<void>((resolve) => {
@@ -226,12 +229,12 @@ export class Scheduler {
       if (abort.signal.reason === ABORT_STOP) outcome = { type: 'release', reason: 'worker stopping' };
       return this.ack({ id: job.id, token: job.leaseToken, outcome });
     });
-    this.running.set(job.id, { job, abort, settled });
+    this.running.set(job.leaseToken, { job, abort, settled });
   }
 
-  private leasesLost(ids: number[]): void {
-    for (const id of ids) {
-      const r = this.running.get(id);
+  private leasesLost(lost: { id: number; token: string }[]): void {
+    for (const { id, token } of lost) {
+      const r = this.running.get(token);
       if (!r) continue;
       this.log('warn', `lease on job ${id} lost; aborting its handler`);
       r.abort.abort(ABORT_LOST);
@@ -272,7 +275,7 @@ export class Scheduler {
       }
       return;
     }
-    for (const a of acks) this.running.delete(a.id);
+    for (const a of acks) this.running.delete(a.token);
     for (const w of waiters) w();
     this.poke();
   }

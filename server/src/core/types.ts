@@ -121,7 +121,7 @@ export interface AckResult {
 export interface HeartbeatResult {
   extended: number;
   /** Leases the worker believed it held but no longer does; their handlers must be aborted. */
-  lost: number[];
+  lost: { id: number; token: string }[];
 }
 
 export interface ReapResult {

@@ -79,15 +79,19 @@ export class SqliteQueue implements Queue {
     for (const l of this.listeners) l();
   }
 
-  /** Runs fn in a BEGIN IMMEDIATE transaction with a fresh tally, applied before commit. */
-  private write<T>(fn: (tally: Tally, now: number) => T): T {
+  /**
+   * Runs fn in a BEGIN IMMEDIATE transaction with a fresh tally, applied before commit. Listeners
+   * hear of it unless `quiet`: a lease makes no work ready, and waking the dispatcher for its own
+   * lease would spin it.
+   */
+  private write<T>(fn: (tally: Tally, now: number) => T, quiet = false): T {
     const result = this.db.transaction(() => {
       const tally = new Tally();
       const out = fn(tally, this.now());
       tally.apply(this.s);
       return out;
     }).immediate();
-    this.changed();
+    if (!quiet) this.changed();
     return result;
   }
 
@@ -158,7 +162,7 @@ export class SqliteQueue implements Queue {
         this.event(job.id, now, 'leased', workerId, `attempt ${job.attempts}/${job.maxAttempts}`);
       }
       return jobs;
-    });
+    }, true);
   }
 
   /**
@@ -200,7 +204,7 @@ export class SqliteQueue implements Queue {
   async heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult> {
     const rows = this.s.heartbeat.all({ workerId, ttlMs, now: this.now() }) as { id: number; token: string }[];
     const live = new Map(rows.map((r) => [r.id, r.token]));
-    return { extended: rows.length, lost: held.filter((h) => live.get(h.id) !== h.token).map((h) => h.id) };
+    return { extended: rows.length, lost: held.filter((h) => live.get(h.id) !== h.token) };
   }
 
   async ack(workerId: string, acks: Ack[]): Promise<AckResult[]> {

@@ -1,0 +1,354 @@
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { ConflictError, NotFoundError, QueueError } from '../core/errors';
+import type { SqliteQueue } from '../core/sqlite/engine';
+import { Ticker } from '../core/ticker';
+import type { NewJob, Stats } from '../core/types';
+import type { CrawlOptions, Rejected, Scope } from '../protocol';
+import { PRODUCT, VERSION } from '../version';
+import { BodyStore } from './bodies';
+import { Fetcher } from './fetcher';
+import { CRAWL_KIND, DROP, pageJob, type Frontier } from './frontier';
+import { pageHandler } from './page';
+import { Politeness, ROBOTS_BLOCKED } from './politeness';
+import { compileScope, ScopeError } from './scope';
+import type { CrawlRecord, CrawlService, EnqueueUrls, HostRecord, StartCrawl } from './service';
+import { CrawlStore, type CrawlRow } from './store';
+import { normalizeUrl } from './url';
+
+export { CRAWL_COMPONENT } from './store';
+
+export interface CrawlSettings {
+  userAgent: string;
+  robots: boolean;
+  /** Where stored bodies go (content-addressed). */
+  bodiesDir: string;
+  defaultMaxDepth: number;
+  defaultMaxPages: number;
+  defaultScope: Scope;
+  /** The per-host minimum delay the scheduler applies by default, owed after a robots.txt fetch too. */
+  defaultDelayMs: number;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  totalTimeoutMs: number;
+  maxBodyBytes: number;
+  maxRedirects: number;
+  maxRetryAfterMs: number;
+  robotsTtlMs: number;
+  robotsRetryMs: number;
+  maxCrawlDelayMs: number;
+  hostFailuresBeforeBackoff: number;
+  hostBackoffBaseMs: number;
+  hostBackoffMaxMs: number;
+}
+
+export const DEFAULT_USER_AGENT = `${PRODUCT}/${VERSION} (+https://github.com/crawl-orchestrator/crawl-orchestrator)`;
+
+export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
+  userAgent: DEFAULT_USER_AGENT,
+  robots: true,
+  bodiesDir: path.join('.crawl', 'bodies'),
+  defaultMaxDepth: 3,
+  defaultMaxPages: 10_000,
+  defaultScope: 'host',
+  defaultDelayMs: 0,
+  connectTimeoutMs: 10_000,
+  headersTimeoutMs: 15_000,
+  bodyTimeoutMs: 15_000,
+  totalTimeoutMs: 60_000,
+  maxBodyBytes: 10 * 1024 * 1024,
+  maxRedirects: 10,
+  maxRetryAfterMs: 3600_000,
+  robotsTtlMs: 24 * 3600_000,
+  robotsRetryMs: 60_000,
+  maxCrawlDelayMs: 30_000,
+  hostFailuresBeforeBackoff: 3,
+  hostBackoffBaseMs: 5_000,
+  hostBackoffMaxMs: 10 * 60_000,
+};
+
+/** How often page totals are written and running crawls checked for their end. */
+const FLUSH_MS = 250;
+/** pages/s is measured over this window. */
+const RATE_WINDOW_MS = 10_000;
+
+interface Totals {
+  pages: number;
+  bytes: number;
+  dropped: Map<string, number>;
+}
+
+/**
+ * Crawls: seeds, options and state in the crawl store; their pages as jobs of the `crawl` kind in
+ * the queue. A crawl is finished when none of its jobs is queued or in progress.
+ */
+class Crawls implements CrawlService {
+  readonly handler;
+  private readonly store: CrawlStore;
+  private readonly fetcher: Fetcher;
+  private readonly robotsFetcher: Fetcher;
+  private readonly politeness: Politeness;
+  private readonly bodies: BodyStore;
+  private readonly frontiers = new Map<string, Frontier>();
+  private readonly totals = new Map<string, Totals>();
+  private readonly rates = new Map<string, { at: number; pages: number }[]>();
+  private readonly listeners = new Set<(c: CrawlRecord) => void>();
+  private readonly ticker: Ticker;
+
+  constructor(private readonly queue: SqliteQueue, private readonly settings: CrawlSettings) {
+    this.store = new CrawlStore(queue.db);
+    const fetchOpts = {
+      userAgent: settings.userAgent, connectTimeoutMs: settings.connectTimeoutMs, headersTimeoutMs: settings.headersTimeoutMs,
+      bodyTimeoutMs: settings.bodyTimeoutMs, totalTimeoutMs: settings.totalTimeoutMs,
+    };
+    this.fetcher = new Fetcher({ ...fetchOpts, maxBodyBytes: settings.maxBodyBytes, maxRedirects: settings.maxRedirects });
+    // RFC 9309: follow at least five redirects for robots.txt; parse at least 500 KiB of it.
+    this.robotsFetcher = new Fetcher({ ...fetchOpts, maxBodyBytes: 1024 * 1024, maxRedirects: 5 });
+    this.politeness = new Politeness(queue, this.store, this.robotsFetcher, settings);
+    this.bodies = new BodyStore(settings.bodiesDir);
+    this.handler = pageHandler({
+      fetcher: this.fetcher,
+      politeness: this.politeness,
+      settings,
+      frontierOf: (id) => this.frontierOf(id),
+      bodiesFor: (id) => (id !== null && this.frontierOf(id)?.options.storeBodies ? this.bodies : null),
+      delayOf: () => settings.defaultDelayMs,
+      count: (id, pages, bytes, dropped) => this.count(id, pages, bytes, dropped),
+    });
+    this.ticker = new Ticker(FLUSH_MS, async () => this.tick(), () => {});
+    this.ticker.start();
+  }
+
+  async start(p: StartCrawl): Promise<{ crawlId: string; enqueued: number; rejected: Rejected[] }> {
+    const options: CrawlOptions = {
+      maxDepth: p.maxDepth ?? this.settings.defaultMaxDepth,
+      maxPages: p.maxPages ?? this.settings.defaultMaxPages,
+      scope: p.scope ?? this.settings.defaultScope,
+      include: p.include ?? [],
+      exclude: p.exclude ?? [],
+      followNofollow: p.followNofollow ?? false,
+      storeBodies: p.storeBodies ?? false,
+    };
+    const { valid, rejected } = sortUrls(p.seeds);
+    if (valid.length === 0) {
+      throw new QueueError(`no valid seed URL: ${rejected.map((r) => `${r.url} (${r.reason})`).join(', ')}`);
+    }
+    try {
+      compileScope({ seeds: valid.map((v) => v.url), scope: options.scope, include: options.include, exclude: options.exclude });
+    } catch (err) {
+      if (err instanceof ScopeError) throw new QueueError(err.message);
+      throw err;
+    }
+    const crawlId = `c_${randomBytes(4).toString('hex')}`;
+    this.store.insert({ id: crawlId, name: p.name ?? null, seeds: valid.map((v) => v.url), options, now: Date.now() });
+    const frontier = this.frontierOf(crawlId)!;
+    const jobs = valid.map((v) => pageJob(v.url, v.host, {
+      crawlId, depth: 0, robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null,
+      userAgent: this.settings.userAgent,
+    }));
+    const r = await this.queue.enqueue(jobs, { crawlCap: frontier.options.maxPages });
+    this.emit(crawlId);
+    return { crawlId, enqueued: r.enqueued, rejected };
+  }
+
+  async list(): Promise<CrawlRecord[]> {
+    return Promise.all(this.store.list().map((row) => this.record(row)));
+  }
+
+  async get(crawlId: string): Promise<CrawlRecord> {
+    return this.record(this.row(crawlId));
+  }
+
+  async pause(crawlId: string): Promise<CrawlRecord> {
+    const row = this.row(crawlId);
+    if (row.state === 'cancelled' || row.state === 'finished') throw new ConflictError(`crawl ${crawlId} is ${row.state}`);
+    this.store.setState(crawlId, 'paused', null);
+    await this.queue.holdCrawl(crawlId, true);
+    return this.changed(crawlId);
+  }
+
+  async resume(crawlId: string): Promise<CrawlRecord> {
+    const row = this.row(crawlId);
+    if (row.state === 'cancelled' || row.state === 'finished') throw new ConflictError(`crawl ${crawlId} is ${row.state}; start a new one`);
+    this.store.setState(crawlId, 'running', null);
+    await this.queue.holdCrawl(crawlId, false);
+    return this.changed(crawlId);
+  }
+
+  async cancel(crawlId: string): Promise<{ crawl: CrawlRecord; cancelled: number }> {
+    const row = this.row(crawlId);
+    if (row.state === 'cancelled' || row.state === 'finished') return { crawl: await this.record(row), cancelled: 0 };
+    // State first: pages in flight then find the crawl gone and enqueue nothing more.
+    this.store.setState(crawlId, 'cancelled', Date.now());
+    const cancelled = await this.queue.cancel({ crawlId });
+    return { crawl: await this.changed(crawlId), cancelled };
+  }
+
+  async enqueue(p: EnqueueUrls): Promise<{ enqueued: number; duplicates: number; ids: number[]; rejected: Rejected[] }> {
+    const { valid, rejected } = sortUrls(p.urls);
+    let frontier: Frontier | null = null;
+    if (p.crawlId !== undefined) {
+      const row = this.row(p.crawlId);
+      if (row.state === 'cancelled') throw new ConflictError(`crawl ${p.crawlId} is cancelled`);
+      frontier = this.frontierOf(p.crawlId);
+    }
+    const jobs: NewJob[] = valid.map((v) => pageJob(v.url, v.host, {
+      crawlId: p.crawlId ?? null, depth: p.crawlId ? 0 : null, priority: p.priority, maxAttempts: p.maxAttempts,
+      robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null, userAgent: this.settings.userAgent,
+    }));
+    const r = await this.queue.enqueue(jobs, { crawlCap: frontier?.options.maxPages });
+    if (frontier && this.store.get(frontier.crawlId)?.state === 'finished' && r.enqueued > 0) {
+      this.store.setState(frontier.crawlId, 'running', null);
+      this.emit(frontier.crawlId);
+    }
+    return { enqueued: r.enqueued, duplicates: r.duplicates + r.capped, ids: r.ids.filter((id): id is number => id !== null), rejected };
+  }
+
+  async hosts(opts: { limit?: number; defaultLimit: number }): Promise<HostRecord[]> {
+    const now = Date.now();
+    const keys = await this.queue.keys({ ...opts, defaultDelayMs: this.settings.defaultDelayMs });
+    return keys.map((k) => {
+      const base = { host: k.key, limit: k.limit, inFlight: k.inFlight, queued: k.queued, done: k.done, error: k.error };
+      if (k.deferredUntil !== null && k.deferredUntil > now) {
+        const blocked = k.deferReason?.startsWith(ROBOTS_BLOCKED) ?? false;
+        return { ...base, state: blocked ? 'blocked' : 'backoff', until: k.deferredUntil, reason: k.deferReason };
+      }
+      if (k.inFlight >= k.limit) return { ...base, state: 'busy', until: null, reason: `${k.inFlight} of ${k.limit} requests in flight` };
+      if (k.nextStartAt !== null && k.nextStartAt > now) {
+        return { ...base, state: 'delayed', until: k.nextStartAt, reason: `minimum delay of ${k.minDelayMs} ms between requests` };
+      }
+      return { ...base, state: 'ready', until: null, reason: null };
+    });
+  }
+
+  onCrawlChanged(listener: (crawl: CrawlRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    await this.ticker.stop();
+    this.flush();
+    this.listeners.clear();
+    await Promise.all([this.fetcher.close(), this.robotsFetcher.close()]);
+  }
+
+  /** The crawl's frontier while it may still grow; rebuilt from the store after a restart. */
+  private frontierOf(crawlId: string): Frontier | null {
+    const row = this.store.get(crawlId);
+    if (!row || row.state === 'cancelled') {
+      this.frontiers.delete(crawlId);
+      return null;
+    }
+    let f = this.frontiers.get(crawlId);
+    if (!f) {
+      f = {
+        crawlId, options: row.options, paused: false,
+        scope: compileScope({ seeds: row.seeds, scope: row.options.scope, include: row.options.include, exclude: row.options.exclude }),
+      };
+      this.frontiers.set(crawlId, f);
+    }
+    f.paused = row.state === 'paused';
+    return f;
+  }
+
+  private row(crawlId: string): CrawlRow {
+    const row = this.store.get(crawlId);
+    if (!row) throw new NotFoundError(`no crawl ${crawlId}`);
+    return row;
+  }
+
+  private count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>): void {
+    let t = this.totals.get(crawlId);
+    if (!t) this.totals.set(crawlId, (t = { pages: 0, bytes: 0, dropped: new Map() }));
+    t.pages += pages;
+    t.bytes += bytes;
+    for (const [reason, n] of dropped) t.dropped.set(reason, (t.dropped.get(reason) ?? 0) + n);
+  }
+
+  private flush(): void {
+    if (this.totals.size === 0) return;
+    const totals = new Map(this.totals);
+    this.totals.clear();
+    this.store.addTotals(totals);
+  }
+
+  /** Writes page totals, then finishes running crawls with nothing left queued or in flight. */
+  private async tick(): Promise<void> {
+    this.flush();
+    for (const row of this.store.active()) {
+      this.sampleRate(row);
+      if (row.state !== 'running') continue;
+      const s = await this.queue.crawlStats(row.id);
+      if (s.queued === 0 && s.in_progress === 0 && this.store.finish(row.id, Date.now())) {
+        this.frontiers.delete(row.id);
+        this.emit(row.id);
+      }
+    }
+    this.politeness.sweep();
+  }
+
+  private sampleRate(row: CrawlRow): void {
+    const now = Date.now();
+    const samples = this.rates.get(row.id) ?? [];
+    samples.push({ at: now, pages: row.pages });
+    while (samples.length > 2 && samples[0].at < now - RATE_WINDOW_MS) samples.shift();
+    this.rates.set(row.id, samples);
+  }
+
+  private pagesPerSecond(row: CrawlRow): number {
+    const samples = this.rates.get(row.id);
+    if (row.state === 'running' && samples && samples.length >= 2) {
+      const first = samples[0];
+      const last = samples[samples.length - 1];
+      return last.at > first.at ? ((last.pages - first.pages) * 1000) / (last.at - first.at) : 0;
+    }
+    const end = row.finishedAt ?? Date.now();
+    return end > row.createdAt ? (row.pages * 1000) / (end - row.createdAt) : 0;
+  }
+
+  private async record(row: CrawlRow): Promise<CrawlRecord> {
+    const counts = await this.queue.crawlStats(row.id);
+    const dropped = this.store.dropped(row.id);
+    if (counts.capped > 0) dropped[DROP.pages] = counts.capped;
+    const stats: Stats = {
+      queued: counts.queued, in_progress: counts.in_progress, done: counts.done, skipped: counts.skipped,
+      error: counts.error, total: counts.total,
+    };
+    return {
+      id: row.id, name: row.name, seeds: row.seeds, options: row.options, state: row.state, counts: stats,
+      pages: row.pages, bytes: row.bytes, dropped, pagesPerSecond: Math.round(this.pagesPerSecond(row) * 10) / 10,
+      createdAt: row.createdAt, finishedAt: row.finishedAt,
+    };
+  }
+
+  private async changed(crawlId: string): Promise<CrawlRecord> {
+    const rec = await this.get(crawlId);
+    for (const l of this.listeners) l(rec);
+    return rec;
+  }
+
+  private emit(crawlId: string): void {
+    if (this.listeners.size === 0) return;
+    void this.changed(crawlId).catch(() => {});
+  }
+}
+
+/** Splits input URLs into normalized valid ones and rejected ones with the reason. */
+function sortUrls(urls: readonly string[]): { valid: { url: string; host: string }[]; rejected: Rejected[] } {
+  const valid: { url: string; host: string }[] = [];
+  const rejected: Rejected[] = [];
+  for (const url of urls) {
+    const n = typeof url === 'string' ? normalizeUrl(url.trim()) : { ok: false as const, reason: 'not a string' };
+    if (n.ok) valid.push({ url: n.url, host: n.host });
+    else rejected.push({ url: String(url).slice(0, 200), reason: n.reason });
+  }
+  return { valid, rejected };
+}
+
+export function createCrawlService(queue: SqliteQueue, settings: Partial<CrawlSettings> = {}): CrawlService {
+  return new Crawls(queue, { ...DEFAULT_CRAWL_SETTINGS, ...settings });
+}
+
+export { CRAWL_KIND };

@@ -1,0 +1,372 @@
+/**
+ * HTTP(S) fetching for the crawler on top of an undici Agent (keep-alive,
+ * one connection pool per origin).
+ *
+ * Redirects are followed by hand so every hop is normalized, checked for
+ * loops and scheme, and offered to the caller's checkRedirect (or, with
+ * followRedirects: false, handed back for the caller to schedule). Bodies are
+ * decompressed here (gzip, deflate in its RFC 9110 zlib form, br) and capped
+ * both before and after decompression; going over a cap, a timeout or the
+ * caller's abort destroys the response body, which makes undici close the
+ * connection instead of leaving it half-read in the pool.
+ */
+
+import { createHash } from 'node:crypto';
+import { Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import { Agent } from 'undici';
+import { normalizeUrl, requestTarget } from './url';
+
+export type FetchErrorCode =
+  | 'timeout'
+  | 'network'
+  | 'too_large'
+  | 'redirect_loop'
+  | 'too_many_redirects'
+  | 'bad_redirect'
+  | 'aborted'
+  | 'decode'
+  | 'blocked';
+
+export class FetchError extends Error {
+  constructor(
+    readonly code: FetchErrorCode,
+    message: string,
+    /** Whether trying the same URL later may succeed. */
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'FetchError';
+  }
+}
+
+export interface FetcherOptions {
+  userAgent: string;
+  connectTimeoutMs: number;
+  /** From sending the request until the response headers are complete. */
+  headersTimeoutMs: number;
+  /** Longest pause between two body chunks. */
+  bodyTimeoutMs: number;
+  /** The whole fetch, redirects and body included. */
+  totalTimeoutMs: number;
+  /** Cap on the body, both as received and decompressed. */
+  maxBodyBytes: number;
+  maxRedirects: number;
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal;
+  /** Called for each redirect hop (normalized URLs); a string refuses it with that reason. An exception from it is rethrown as is. */
+  checkRedirect?: (from: string, to: string) => true | string;
+  /** Receives each decompressed body chunk as it arrives; an exception from it ends the fetch and is rethrown as is. */
+  onBody?: (chunk: Buffer) => void;
+  /** Accept header; defaults to preferring HTML. */
+  accept?: string;
+  /**
+   * Default true. When false a redirect is returned as the response, its normalized target in
+   * `location` (a target that is not http(s) still fails with bad_redirect).
+   */
+  followRedirects?: boolean;
+}
+
+export interface FetchResult {
+  /** The requested URL, normalized. */
+  url: string;
+  finalUrl: string;
+  status: number;
+  /** Lowercased names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  /** MIME type without parameters, lowercased; null without a Content-Type. */
+  contentType: string | null;
+  /** charset parameter of Content-Type, if any. */
+  charset: string | null;
+  /** Decompressed body. */
+  body: Buffer;
+  /** Decompressed size. */
+  bytes: number;
+  /** Size as received on the wire. */
+  rawBytes: number;
+  /** Hex SHA-256 of the decompressed body. */
+  sha256: string;
+  durationMs: number;
+  /** Each hop: the URL that answered with a redirect and its status. */
+  redirects: { url: string; status: number }[];
+  /** The normalized redirect target of a redirect that was not followed (followRedirects: false), else null. */
+  location: string | null;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const DEFAULT_ACCEPT = 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8';
+/** A redirect body up to this size is read so the connection can be reused; larger ones close it. */
+const REDIRECT_BODY_DUMP_LIMIT = 64 * 1024;
+const ASCTIME = /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/**
+ * Header values reach us as Latin-1, but servers put UTF-8 in Location
+ * (browsers read it as UTF-8); re-decode when the bytes are valid UTF-8.
+ */
+function headerUtf8(value: string): string {
+  if (!/[\u0080-\u00ff]/.test(value)) return value;
+  const decoded = Buffer.from(value, 'latin1').toString('utf8');
+  return decoded.includes('\uFFFD') ? value : decoded;
+}
+
+function decoderFor(encoding: string): Transform | null {
+  switch (encoding) {
+    case 'gzip':
+    case 'x-gzip':
+      // Sync flush tolerates a missing gzip trailer, as browsers do.
+      return zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    case 'deflate':
+      return zlib.createInflate({ finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    case 'br':
+      return zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
+    default:
+      return null;
+  }
+}
+
+type Failures = { decode: WeakSet<object>; caller: WeakSet<object> };
+
+/** Runs a caller callback, marking what it throws so it is rethrown as is rather than wrapped. */
+function callerCode<T>(failures: Failures, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (typeof err === 'object' && err !== null) failures.caller.add(err);
+    throw err;
+  }
+}
+
+function tooLarge(what: string, max: number): FetchError {
+  return new FetchError('too_large', `${what} exceeds the ${max}-byte limit`, false);
+}
+
+/** Counts bytes flowing through and fails once they pass `max`. */
+class ByteLimit extends Transform {
+  bytes = 0;
+  constructor(
+    private readonly max: number,
+    private readonly what: string,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
+    this.bytes += chunk.length;
+    done(this.bytes > this.max ? tooLarge(this.what, this.max) : null, chunk);
+  }
+}
+
+export class Fetcher {
+  private readonly agent: Agent;
+
+  constructor(private readonly options: FetcherOptions) {
+    this.agent = new Agent({
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+    });
+  }
+
+  /** Closes the agent's pooled connections once in-flight requests finish. */
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+
+  /** Fetches `url` (must be an http(s) URL; throws TypeError otherwise). Failures are FetchErrors. */
+  async fetch(url: string, options: FetchOptions = {}): Promise<FetchResult> {
+    const start = performance.now();
+    const first = normalizeUrl(url);
+    if (!first.ok) throw new TypeError(`cannot fetch ${url}: ${first.reason}`);
+    if (options.signal?.aborted) throw new FetchError('aborted', `fetch of ${first.url} aborted`, true);
+
+    const controller = new AbortController();
+    let stopped: 'timeout' | 'aborted' | null = null;
+    const stop = (why: 'timeout' | 'aborted') => {
+      stopped ??= why;
+      controller.abort();
+    };
+    const onCallerAbort = () => stop('aborted');
+    options.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const timer = setTimeout(() => stop('timeout'), this.options.totalTimeoutMs);
+    const failures: Failures = { decode: new WeakSet(), caller: new WeakSet() };
+    try {
+      const result = await this.run(first.url, options, controller.signal, failures);
+      return { ...result, durationMs: Math.round(performance.now() - start) };
+    } catch (err) {
+      throw this.toFetchError(err, first.url, stopped, failures);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  private async run(
+    url: string,
+    options: FetchOptions,
+    signal: AbortSignal,
+    failures: Failures,
+  ): Promise<Omit<FetchResult, 'durationMs'>> {
+    const { maxBodyBytes, maxRedirects } = this.options;
+    const { checkRedirect, onBody } = options;
+    const follow = options.followRedirects ?? true;
+    const redirects: { url: string; status: number }[] = [];
+    const seen = new Set([url]);
+    let current = url;
+    for (;;) {
+      const res = await this.agent.request({
+        origin: new URL(current).origin,
+        path: requestTarget(current),
+        method: 'GET',
+        headers: {
+          'user-agent': this.options.userAgent,
+          accept: options.accept ?? DEFAULT_ACCEPT,
+          'accept-encoding': 'gzip, deflate, br',
+        },
+        signal,
+      });
+      const headers = flattenHeaders(res.headers);
+      const status = res.statusCode;
+
+      let location: string | null = null;
+      if (REDIRECT_STATUSES.has(status) && headers.location !== undefined) {
+        const target = headerUtf8(headers.location);
+        const next = normalizeUrl(target, current);
+        if (next.ok && !follow) {
+          location = next.url;
+        } else {
+          // Reading a small body lets the connection return to the pool; failures here only cost that connection.
+          await res.body.dump({ limit: REDIRECT_BODY_DUMP_LIMIT }).catch(() => undefined);
+          if (!next.ok) throw new FetchError('bad_redirect', `${current} redirects to ${target}: ${next.reason}`, false);
+          redirects.push({ url: current, status });
+          if (seen.has(next.url)) throw new FetchError('redirect_loop', `redirect loop: ${current} redirects back to ${next.url}`, false);
+          if (redirects.length > maxRedirects) {
+            throw new FetchError('too_many_redirects', `more than ${maxRedirects} redirects starting at ${url}`, false);
+          }
+          const verdict = checkRedirect ? callerCode(failures, () => checkRedirect(current, next.url)) : true;
+          if (verdict !== true) throw new FetchError('blocked', `redirect to ${next.url} refused: ${verdict}`, false);
+          seen.add(next.url);
+          current = next.url;
+          continue;
+        }
+      }
+
+      const chunks: Buffer[] = [];
+      const hash = createHash('sha256');
+      const raw = new ByteLimit(maxBodyBytes, 'response body');
+      let bytes = 0;
+      try {
+        const declared = Number(headers['content-length']);
+        if (declared > maxBodyBytes) throw tooLarge(`declared Content-Length ${declared}`, maxBodyBytes);
+        const decoders: Transform[] = [];
+        const encodings = (headers['content-encoding'] ?? '').toLowerCase().split(',').map((e) => e.trim());
+        // Encodings are listed in the order they were applied, so undo them from the last.
+        for (const encoding of encodings.filter((e) => e !== '' && e !== 'identity').reverse()) {
+          const decoder = decoderFor(encoding);
+          if (decoder === null) throw new FetchError('decode', `unsupported Content-Encoding ${encoding}`, false);
+          decoder.once('error', (err) => failures.decode.add(err));
+          decoders.push(decoder);
+        }
+        const sink = new Writable({
+          write(chunk: Buffer, _enc, done) {
+            bytes += chunk.length;
+            if (bytes > maxBodyBytes) return done(tooLarge('decompressed body', maxBodyBytes));
+            hash.update(chunk);
+            chunks.push(chunk);
+            try {
+              if (onBody) callerCode(failures, () => onBody(chunk));
+            } catch (err) {
+              return done(err as Error);
+            }
+            done();
+          },
+        });
+        await pipeline([res.body, raw, ...decoders, sink]);
+      } catch (err) {
+        // Abandoning the body mid-stream must close the connection, not leave it stalled in the pool.
+        // The abort error destroy() emits is expected; without a listener it would be an uncaught exception.
+        res.body.on('error', () => undefined);
+        res.body.destroy();
+        throw err;
+      }
+
+      const contentTypeHeader = headers['content-type'] ?? '';
+      return {
+        url,
+        finalUrl: current,
+        status,
+        headers,
+        contentType: contentTypeHeader.split(';')[0].trim().toLowerCase() || null,
+        charset: /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentTypeHeader)?.[1].toLowerCase() ?? null,
+        body: Buffer.concat(chunks),
+        bytes,
+        rawBytes: raw.bytes,
+        sha256: hash.digest('hex'),
+        redirects,
+        location,
+      };
+    }
+  }
+
+  private toFetchError(
+    err: unknown,
+    url: string,
+    stopped: 'timeout' | 'aborted' | null,
+    failures: Failures,
+  ): unknown {
+    if (err instanceof FetchError) return err;
+    if (typeof err === 'object' && err !== null && failures.caller.has(err)) return err;
+    if (stopped === 'timeout') {
+      return new FetchError('timeout', `fetch of ${url} took longer than ${this.options.totalTimeoutMs} ms`, true, { cause: err });
+    }
+    if (stopped === 'aborted') return new FetchError('aborted', `fetch of ${url} aborted`, true, { cause: err });
+    const e = err as { code?: string; message?: string };
+    if (typeof err === 'object' && err !== null && failures.decode.has(err)) {
+      return new FetchError('decode', `cannot decompress ${url}: ${e.message}`, false, { cause: err });
+    }
+    const code = e.code ?? '';
+    if (TIMEOUT_CODES.has(code)) return new FetchError('timeout', `${url}: ${e.message} (${code})`, true, { cause: err });
+    // A response llhttp cannot parse will not get better by asking again.
+    const retryable = !code.startsWith('HPE_');
+    return new FetchError('network', `${url}: ${e.message ?? String(err)}${code ? ` (${code})` : ''}`, retryable, { cause: err });
+  }
+}
+
+/**
+ * Milliseconds to wait according to a Retry-After value (delta-seconds or an
+ * HTTP-date), clamped to [0, maxMs]; null when absent or unparsable.
+ */
+export function parseRetryAfter(value: string | null | undefined, now: number, maxMs: number): number | null {
+  if (value === null || value === undefined) return null;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Math.min(Number(v) * 1000, maxMs);
+  // Every HTTP-date form names a day or month; this keeps Date.parse from reading bare numbers as years.
+  if (!/[a-z]/i.test(v)) return null;
+  // asctime() dates carry no zone and Date.parse would read them as local time; HTTP dates are GMT.
+  const date = Date.parse(ASCTIME.test(v) ? `${v} GMT` : v);
+  return Number.isFinite(date) ? Math.min(Math.max(date - now, 0), maxMs) : null;
+}
+
+export type StatusClass = { outcome: 'done' | 'retry' | 'error'; reason: string };
+
+/** What a final status (after redirects) means for the job. */
+export function classifyStatus(status: number): StatusClass {
+  if (status >= 200 && status < 300) return { outcome: 'done', reason: `HTTP ${status}` };
+  if (status === 408 || status === 429 || (status >= 500 && status < 600)) {
+    return { outcome: 'retry', reason: `HTTP ${status} (temporary)` };
+  }
+  if (status >= 400 && status < 500) return { outcome: 'error', reason: `HTTP ${status}` };
+  if (status >= 300 && status < 400) return { outcome: 'error', reason: `HTTP ${status} redirect not followed` };
+  return { outcome: 'error', reason: `unexpected HTTP status ${status}` };
+}

@@ -1,0 +1,79 @@
+import { HELD, type NewJob } from '../core/types';
+import type { CrawlOptions } from '../protocol';
+import type { ExtractedLink } from './links';
+import type { Robots } from './robots';
+import type { ScopeMatcher } from './scope';
+import { normalizeUrl } from './url';
+
+/** The job kind of every page fetch. */
+export const CRAWL_KIND = 'crawl';
+
+/** Why a link was seen but not enqueued; the crawl counts each. */
+export const DROP = {
+  nofollow: 'nofollow',
+  depth: 'past max depth',
+  scope: 'out of scope',
+  pattern: 'excluded by pattern',
+  pages: 'past max pages',
+} as const;
+
+export interface Frontier {
+  crawlId: string;
+  options: CrawlOptions;
+  scope: ScopeMatcher;
+  paused: boolean;
+}
+
+export interface Planned {
+  jobs: NewJob[];
+  dropped: Map<string, number>;
+}
+
+/** What a redirect-follow job carries: the chain so far, to end loops and over-long chains. */
+export interface RedirectPayload {
+  via: string[];
+}
+
+/** A job for one normalized URL; robots.txt, when known to forbid it, makes it a `skipped` job with the rule. */
+export function pageJob(url: string, host: string, extra: Partial<NewJob> & { robots?: Robots | null; userAgent?: string }): NewJob {
+  const { robots, userAgent, ...rest } = extra;
+  const job: NewJob = { kind: CRAWL_KIND, url, key: host, dedupeKey: url, ...rest };
+  if (robots && userAgent) {
+    const verdict = robots.verdict(url, userAgent);
+    if (!verdict.allowed) job.skipReason = `robots.txt: ${verdict.rule ?? 'disallowed'}`;
+  }
+  return job;
+}
+
+/**
+ * Turns a page's links into jobs: nofollow, depth and scope are applied here and counted; robots.txt
+ * where it is already known; duplicates and max pages are left to the queue, which decides them
+ * atomically with every other worker's links.
+ */
+export function planLinks(
+  f: Frontier,
+  depth: number,
+  links: readonly ExtractedLink[],
+  robotsOf: (origin: string) => Robots | null,
+  userAgent: string,
+): Planned {
+  const jobs: NewJob[] = [];
+  const dropped = new Map<string, number>();
+  const drop = (reason: string) => dropped.set(reason, (dropped.get(reason) ?? 0) + 1);
+  const next = depth + 1;
+  for (const link of links) {
+    if (link.nofollow && !f.options.followNofollow) { drop(DROP.nofollow); continue; }
+    if (next > f.options.maxDepth) { drop(DROP.depth); continue; }
+    const verdict = f.scope.allows(link.url);
+    if (verdict !== true) {
+      drop(verdict.startsWith('excluded') || verdict.startsWith('matches no include') ? DROP.pattern : DROP.scope);
+      continue;
+    }
+    const n = normalizeUrl(link.url);
+    if (!n.ok) continue;
+    jobs.push(pageJob(n.url, n.host, {
+      crawlId: f.crawlId, depth: next, runAfter: f.paused ? HELD : 0, robots: robotsOf(new URL(n.url).origin), userAgent,
+    }));
+  }
+  return { jobs, dropped };
+}

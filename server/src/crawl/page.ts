@@ -1,0 +1,138 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { HandlerContext } from '../core/scheduler';
+import type { JobResult, LeasedJob, Outcome } from '../core/types';
+import type { BodyStore } from './bodies';
+import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
+import { pageJob, planLinks, type Frontier, type RedirectPayload } from './frontier';
+import { extractLinks } from './links';
+import type { Politeness } from './politeness';
+import { productToken } from './robots';
+
+export interface PageSettings {
+  userAgent: string;
+  robots: boolean;
+  maxRedirects: number;
+  /** A Retry-After longer than this is cut to it. */
+  maxRetryAfterMs: number;
+  /** How long to wait before retrying a host whose robots.txt could not be read. */
+  robotsRetryMs: number;
+  maxCrawlDelayMs: number;
+}
+
+export interface PageDeps {
+  fetcher: Fetcher;
+  politeness: Politeness;
+  settings: PageSettings;
+  /** The crawl a job belongs to, if it may still fetch (null: cancelled or unknown). */
+  frontierOf(crawlId: string): Frontier | null;
+  /** Where to keep bodies for a crawl (null: not stored). */
+  bodiesFor(crawlId: string | null): BodyStore | null;
+  /** The minimum delay owed between two requests to a host. */
+  delayOf(host: string): number;
+  /** Page totals and dropped links for a crawl's figures. */
+  count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>): void;
+}
+
+const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
+
+/**
+ * The `crawl` job kind: fetch one page politely, record what came back, and hand its links to
+ * the frontier. Every outcome maps to the queue's: 2xx done; 4xx (but 408 and 429) an error with
+ * no retry; 408, 429, 5xx, timeouts and network errors retried with backoff; a Retry-After
+ * waited out without spending an attempt, by the whole host.
+ */
+export function pageHandler(deps: PageDeps) {
+  const { settings, politeness } = deps;
+  const botToken = productToken(settings.userAgent);
+
+  return async (job: LeasedJob, { signal }: HandlerContext): Promise<Outcome> => {
+    const frontier = job.crawlId === null ? null : deps.frontierOf(job.crawlId);
+    if (job.crawlId !== null && frontier === null) return { type: 'skip', reason: 'crawl cancelled' };
+    const origin = new URL(job.url).origin;
+    const host = job.key;
+
+    if (settings.robots) {
+      const { robots, fresh } = await politeness.robotsFor(origin, host, signal);
+      if (robots.retryLater) {
+        return { type: 'defer', reason: 'robots.txt could not be read', delayMs: settings.robotsRetryMs };
+      }
+      const verdict = robots.verdict(job.url, settings.userAgent);
+      if (!verdict.allowed) return { type: 'skip', reason: `robots.txt: ${verdict.rule ?? 'disallowed'}` };
+      // robots.txt was fetched within this slot: the host's delay is owed before the page.
+      const owed = fresh ? robots.crawlDelayMs(settings.userAgent, settings.maxCrawlDelayMs) ?? deps.delayOf(host) : 0;
+      if (owed > 0) await sleep(owed, undefined, { signal });
+    }
+
+    let res: FetchResult;
+    try {
+      res = await deps.fetcher.fetch(job.url, { signal, followRedirects: false });
+    } catch (err) {
+      if (!(err instanceof FetchError)) throw err;
+      if (err.retryable && err.code !== 'aborted') await politeness.failed(host, err.message);
+      return { type: 'fail', error: err.message, retryable: err.retryable };
+    }
+    const result: JobResult = {
+      status: res.status, contentType: res.contentType, bytes: res.bytes, durationMs: res.durationMs,
+      finalUrl: res.finalUrl, title: null, sha256: res.sha256,
+    };
+    if (res.status < 500 && res.status !== 429) politeness.succeeded(host);
+
+    if (res.location) return redirect(job, res.location, result, frontier);
+
+    const verdict = classifyStatus(res.status);
+    if (verdict.outcome === 'retry') {
+      const wait = res.status === 429 || res.status === 503
+        ? parseRetryAfter(res.headers['retry-after'], Date.now(), settings.maxRetryAfterMs) : null;
+      if (wait !== null) {
+        const reason = `HTTP ${res.status} with Retry-After ${Math.round(wait / 1000)}s`;
+        await politeness.retryAfter(host, wait, reason);
+        return { type: 'defer', reason, delayMs: wait };
+      }
+      await politeness.failed(host, `HTTP ${res.status}`);
+      return { type: 'fail', error: verdict.reason, retryable: true, result };
+    }
+    if (verdict.outcome === 'error') return { type: 'fail', error: verdict.reason, retryable: false, result };
+
+    let links: ReturnType<typeof extractLinks> | null = null;
+    if (res.contentType !== null && HTML_TYPES.has(res.contentType)) {
+      links = extractLinks(res.body, res.finalUrl, { botToken, encoding: res.charset ?? undefined });
+      result.title = links.title;
+      result.outlinks = links.links.length;
+    }
+    await deps.bodiesFor(job.crawlId)?.put(res.sha256, res.body);
+    if (frontier === null) return { type: 'done', result };
+
+    const planned = links && !links.metaNofollow
+      ? planLinks(frontier, job.depth ?? 0, links.links, (o) => (settings.robots ? politeness.cached(o) : null), settings.userAgent)
+      : { jobs: [], dropped: new Map<string, number>() };
+    deps.count(frontier.crawlId, 1, res.bytes, planned.dropped);
+    return { type: 'done', result, enqueue: planned.jobs, crawlCap: frontier.options.maxPages };
+  };
+
+  /**
+   * A redirect is handed on as a job of its own for the target, so the target's host limit, delay,
+   * robots.txt and the crawl's scope apply to it like to any link, and a target the crawl already
+   * has is a duplicate rather than a second fetch. The chain travels with it to end loops.
+   */
+  function redirect(job: LeasedJob, target: string, result: JobResult, frontier: Frontier | null): Outcome {
+    const via = [...((job.payload as RedirectPayload | null)?.via ?? []), job.url];
+    result.finalUrl = target;
+    result.redirectTo = target;
+    if (via.includes(target)) {
+      return { type: 'fail', error: `redirect loop: ${[...via, target].join(' → ')}`, retryable: false, result };
+    }
+    if (via.length > settings.maxRedirects) {
+      return { type: 'fail', error: `more than ${settings.maxRedirects} redirects from ${via[0]}`, retryable: false, result };
+    }
+    if (frontier !== null) {
+      const inScope = frontier.scope.allows(target);
+      if (inScope !== true) return { type: 'skip', reason: `redirects to ${target}, ${inScope}`, result };
+    }
+    const url = new URL(target);
+    const next = pageJob(target, url.hostname, {
+      crawlId: job.crawlId, depth: job.depth, payload: { via } satisfies RedirectPayload as unknown as Record<string, unknown>,
+      robots: settings.robots ? politeness.cached(url.origin) : null, userAgent: settings.userAgent,
+    });
+    return { type: 'done', result, enqueue: [next], crawlCap: frontier?.options.maxPages };
+  }
+}

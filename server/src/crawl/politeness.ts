@@ -1,0 +1,133 @@
+import type { Queue } from '../core/types';
+import { FetchError, type Fetcher } from './fetcher';
+import { Robots } from './robots';
+import type { CrawlStore } from './store';
+
+/** Reasons a key is deferred for, as the hosts view shows them. */
+export const ROBOTS_BLOCKED = 'robots.txt unreachable';
+
+export interface PolitenessSettings {
+  userAgent: string;
+  /** How long a fetched robots.txt is trusted. */
+  robotsTtlMs: number;
+  /** When robots.txt could not be read (5xx, 429, unreachable): the host is blocked this long, then tried again. */
+  robotsRetryMs: number;
+  /** Crawl-delay is honoured up to this. */
+  maxCrawlDelayMs: number;
+  /** Consecutive failures on a host before the whole host backs off. */
+  hostFailuresBeforeBackoff: number;
+  hostBackoffBaseMs: number;
+  hostBackoffMaxMs: number;
+}
+
+/** Bounded maps: what no longer fits is forgotten oldest first (a Map iterates in insertion order). */
+const MAX_CACHED_HOSTS = 10_000;
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_CACHED_HOSTS) map.delete(map.keys().next().value as K);
+}
+
+export interface RobotsAnswer {
+  robots: Robots;
+  /** Fetched just now, within this job's slot: a minimum delay is owed before the next request. */
+  fresh: boolean;
+}
+
+/**
+ * robots.txt per origin, fetched once (one fetch per origin at a time in this process), cached in
+ * memory and in the database with an expiry; and each host's health: repeated failures back the
+ * whole host off with capped exponential backoff, and a success eases it.
+ */
+export class Politeness {
+  private readonly robots = new Map<string, { robots: Robots; expiresAt: number }>();
+  private readonly loading = new Map<string, Promise<RobotsAnswer>>();
+  private readonly failures = new Map<string, number>();
+
+  constructor(
+    private readonly queue: Queue,
+    private readonly store: CrawlStore,
+    private readonly fetcher: Fetcher,
+    private readonly settings: PolitenessSettings,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The cached robots.txt of an origin, without fetching; null when unknown or expired. */
+  cached(origin: string): Robots | null {
+    const hit = this.robots.get(origin);
+    if (hit && hit.expiresAt > this.now()) return hit.robots;
+    const row = this.store.getRobots(origin);
+    if (!row || row.expiresAt <= this.now()) return null;
+    const robots = Robots.fromJSON(row.data);
+    remember(this.robots, origin, { robots, expiresAt: row.expiresAt });
+    return robots;
+  }
+
+  /** The robots.txt of an origin, fetched if not cached. Its Crawl-delay becomes the host's minimum delay. */
+  async robotsFor(origin: string, host: string, signal: AbortSignal): Promise<RobotsAnswer> {
+    const hit = this.cached(origin);
+    if (hit) return { robots: hit, fresh: false };
+    let loading = this.loading.get(origin);
+    if (!loading) {
+      loading = this.fetchRobots(origin, host, signal).finally(() => this.loading.delete(origin));
+      this.loading.set(origin, loading);
+      return loading;
+    }
+    // Another job of this process is fetching it; that request was its own.
+    return { robots: (await loading).robots, fresh: false };
+  }
+
+  private async fetchRobots(origin: string, host: string, signal: AbortSignal): Promise<RobotsAnswer> {
+    let robots: Robots;
+    try {
+      const res = await this.fetcher.fetch(`${origin}/robots.txt`, { signal, accept: 'text/plain,*/*;q=0.5' });
+      robots = Robots.fromResponse(res.status, res.body);
+    } catch (err) {
+      if (err instanceof FetchError && err.code === 'aborted') throw err;
+      // Too large, undecodable or a redirect gone wrong: unreadable, like an unreachable one.
+      robots = Robots.fromResponse(null);
+    }
+    const now = this.now();
+    const expiresAt = now + (robots.retryLater ? this.settings.robotsRetryMs : this.settings.robotsTtlMs);
+    this.store.putRobots(origin, robots.toJSON(), expiresAt);
+    remember(this.robots, origin, { robots, expiresAt });
+    if (robots.retryLater) {
+      await this.queue.deferKey(host, expiresAt, `${ROBOTS_BLOCKED}; trying again at ${new Date(expiresAt).toISOString()}`);
+    } else {
+      const delay = robots.crawlDelayMs(this.settings.userAgent, this.settings.maxCrawlDelayMs);
+      if (delay !== null) await this.queue.setKeyDelay(host, delay);
+    }
+    return { robots, fresh: true };
+  }
+
+  /** A response came back from the host: its failure streak ends. */
+  succeeded(host: string): void {
+    this.failures.delete(host);
+  }
+
+  /**
+   * A temporary failure (5xx, timeout, network error). After a few in a row the whole host backs
+   * off, doubling each further failure up to the cap. Returns the backoff's end, if any.
+   */
+  async failed(host: string, reason: string): Promise<number | null> {
+    const n = (this.failures.get(host) ?? 0) + 1;
+    remember(this.failures, host, n);
+    const over = n - this.settings.hostFailuresBeforeBackoff;
+    if (over < 0) return null;
+    const ms = Math.min(this.settings.hostBackoffMaxMs, this.settings.hostBackoffBaseMs * 2 ** Math.min(over, 30));
+    const until = this.now() + ms;
+    await this.queue.deferKey(host, until, `${n} failures in a row (last: ${reason})`);
+    return until;
+  }
+
+  /** A server asked us to slow down (429 or 503 with Retry-After): the whole host waits. */
+  async retryAfter(host: string, delayMs: number, reason: string): Promise<void> {
+    await this.queue.deferKey(host, this.now() + delayMs, reason);
+  }
+
+  /** Drops expired robots.txt rows, keeping the table as small as the set of live hosts. */
+  sweep(): void {
+    this.store.dropExpiredRobots(this.now());
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * robots.txt per RFC 9309.
+ *
+ * Parsing: only the first 500 KiB are read; a BOM, CR/LF/CRLF line endings,
+ * comments and lines that are not `key: value` are tolerated. One or more
+ * consecutive `user-agent` lines start a group; the `allow`/`disallow` lines
+ * after them belong to it. Rules before any user-agent line are ignored.
+ * `crawl-delay` counts as a group member like a rule, so the common
+ * "User-agent: * / Crawl-delay: 10 / User-agent: x / Disallow: /y" keeps
+ * two groups; `sitemap` and unknown lines are neutral.
+ *
+ * Group selection: the crawler's product token (the leading `[A-Za-z_-]+` of
+ * its User-Agent) is compared case-insensitively with each group's tokens. A
+ * group token matches if it equals ours or is a `-`-separated prefix of it
+ * (group `examplebot` applies to `examplebot-news`); the longest matching
+ * token wins and all groups naming it are merged. Without a match the `*`
+ * groups apply (merged); without those, everything is allowed.
+ *
+ * Matching: rule paths and the URL's path+query are compared in canonical
+ * percent-encoding (see canonicalEscapes in url.ts). `*` matches any run of
+ * characters, a final `$` anchors the end, otherwise a rule is a prefix. The
+ * longest matching rule (in octets) wins; on a tie Allow wins. An empty
+ * Disallow disallows nothing. /robots.txt itself is always allowed.
+ *
+ * Crawl-delay is not in the RFC; it is read from the selected group(s) and
+ * capped by the caller.
+ */
+
+import { canonicalEscapes, normalizeUrl, QUERY_LITERALS, requestTarget } from './url';
+import { globMatch } from './scope';
+
+export const ROBOTS_MAX_BYTES = 500 * 1024;
+
+export interface RobotsRule {
+  allow: boolean;
+  /** The path pattern as written in the file. */
+  pattern: string;
+}
+
+export interface RobotsGroup {
+  /** Lowercased product tokens, or `*`. */
+  agents: string[];
+  rules: RobotsRule[];
+  /** Seconds, as written in the first valid crawl-delay line of the group. */
+  crawlDelay: number | null;
+}
+
+/** Plain JSON form of a robots.txt verdict source, for caching in the database. */
+export type RobotsData =
+  | { v: 1; kind: 'rules'; groups: RobotsGroup[]; sitemaps: string[] }
+  | { v: 1; kind: 'allow_all'; reason: string }
+  | { v: 1; kind: 'disallow_all'; reason: string };
+
+/** What to do with a robots.txt response, by status (RFC 9309 section 2.3.1). */
+export type RobotsStatusPolicy =
+  | { action: 'parse' }
+  | { action: 'allow_all'; reason: string }
+  /** Temporary: the caller should fetch robots.txt again later. */
+  | { action: 'disallow_all'; reason: string; retry: true };
+
+export interface RobotsVerdict {
+  allowed: boolean;
+  /**
+   * Why: the rule that decided (`Disallow: /private`), the policy reason for a
+   * whole-site verdict (`robots.txt returned 503`), or null when no rule matched.
+   */
+  rule: string | null;
+}
+
+/**
+ * `status` is the final HTTP status after following redirects, or null when
+ * robots.txt could not be fetched at all (DNS, connection, timeout).
+ */
+export function robotsFromStatus(status: number | null): RobotsStatusPolicy {
+  if (status === null) return { action: 'disallow_all', reason: 'robots.txt unreachable', retry: true };
+  if (status >= 200 && status < 300) return { action: 'parse' };
+  // Too many redirects: the RFC allows treating the file as unavailable, like a 4xx.
+  if (status >= 300 && status < 400) return { action: 'allow_all', reason: `robots.txt returned ${status} after redirects` };
+  if (status === 429 || status >= 500 || status < 200) {
+    return { action: 'disallow_all', reason: `robots.txt returned ${status}`, retry: true };
+  }
+  return { action: 'allow_all', reason: `robots.txt returned ${status}` };
+}
+
+/** The lowercased product token of a User-Agent string or user-agent line, '*' for the wildcard, '' if none. */
+export function productToken(userAgent: string): string {
+  const s = userAgent.trim();
+  if (s.startsWith('*')) return '*';
+  return (/^[A-Za-z_-]+/.exec(s)?.[0] ?? '').toLowerCase();
+}
+
+function limitBody(body: string | Uint8Array): string {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return bytes.subarray(0, ROBOTS_MAX_BYTES).toString('utf8');
+}
+
+function parseCrawlDelay(value: string): number | null {
+  return /^(\d+(\.\d*)?|\.\d+)$/.test(value) ? Number(value) : null;
+}
+
+/** Parses a robots.txt body into its serializable form. */
+export function parseRobots(body: string | Uint8Array): RobotsData {
+  const text = limitBody(body).replace(/^\uFEFF/, '');
+  const groups: RobotsGroup[] = [];
+  const sitemaps: string[] = [];
+  let current: RobotsGroup | null = null;
+  let currentHasRules = false;
+  for (const raw of text.split(/\r\n|\r|\n/)) {
+    const hash = raw.indexOf('#');
+    const line = (hash === -1 ? raw : raw.slice(0, hash)).trim();
+    const colon = line.indexOf(':');
+    if (colon === -1) continue;
+    const key = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    switch (key) {
+      case 'user-agent': {
+        if (current === null || currentHasRules) {
+          current = { agents: [], rules: [], crawlDelay: null };
+          currentHasRules = false;
+          groups.push(current);
+        }
+        const token = productToken(value);
+        if (token !== '' && !current.agents.includes(token)) current.agents.push(token);
+        break;
+      }
+      case 'allow':
+      case 'disallow':
+        if (current === null) break;
+        currentHasRules = true;
+        if (value !== '') current.rules.push({ allow: key === 'allow', pattern: value });
+        break;
+      case 'crawl-delay':
+        if (current === null) break;
+        currentHasRules = true;
+        current.crawlDelay ??= parseCrawlDelay(value);
+        break;
+      case 'sitemap':
+        if (value !== '') sitemaps.push(value);
+        break;
+    }
+  }
+  return { v: 1, kind: 'rules', groups, sitemaps };
+}
+
+/** `pattern` is a whole-string glob: rules without a final `$` get a trailing `*` to act as prefixes. */
+type CompiledRule = { allow: boolean; text: string; pattern: string; length: number };
+type Selected = { rules: CompiledRule[]; crawlDelay: number | null };
+
+function compileRule(rule: RobotsRule): CompiledRule {
+  // A path not starting with / or * could never match; reading it as rooted honours the author's intent.
+  const rooted = rule.pattern.startsWith('/') || rule.pattern.startsWith('*') ? rule.pattern : '/' + rule.pattern;
+  const canonical = canonicalEscapes(rooted, QUERY_LITERALS);
+  const anchored = canonical.endsWith('$');
+  return {
+    allow: rule.allow,
+    text: `${rule.allow ? 'Allow' : 'Disallow'}: ${rule.pattern}`,
+    pattern: anchored ? canonical.slice(0, -1) : canonical + '*',
+    length: canonical.length,
+  };
+}
+
+function pathAndQuery(url: string): string | null {
+  if (url.startsWith('/')) return canonicalEscapes(url, QUERY_LITERALS);
+  const n = normalizeUrl(url);
+  if (!n.ok) return null;
+  return requestTarget(n.url);
+}
+
+/** Parsed robots.txt (or a whole-site policy) answering per-URL questions for any user agent. */
+export class Robots {
+  private readonly selected = new Map<string, Selected>();
+
+  private constructor(private readonly data: RobotsData) {}
+
+  static parse(body: string | Uint8Array): Robots {
+    return new Robots(parseRobots(body));
+  }
+
+  /** Applies the RFC status policy: `status` null means robots.txt was unreachable. */
+  static fromResponse(status: number | null, body: string | Uint8Array = ''): Robots {
+    const policy = robotsFromStatus(status);
+    if (policy.action === 'parse') return Robots.parse(body);
+    return new Robots({ v: 1, kind: policy.action, reason: policy.reason });
+  }
+
+  /** Loads what toJSON produced; throws on anything else. */
+  static fromJSON(data: unknown): Robots {
+    const d = data as RobotsData;
+    const valid =
+      typeof d === 'object' && d !== null && d.v === 1 &&
+      (d.kind === 'rules'
+        ? Array.isArray(d.groups) && Array.isArray(d.sitemaps) && d.sitemaps.every((s) => typeof s === 'string') &&
+          d.groups.every((g) => Array.isArray(g.agents) && g.agents.every((a) => typeof a === 'string') && Array.isArray(g.rules) &&
+            (g.crawlDelay === null || typeof g.crawlDelay === 'number') &&
+            g.rules.every((r) => typeof r.allow === 'boolean' && typeof r.pattern === 'string'))
+        : (d.kind === 'allow_all' || d.kind === 'disallow_all') && typeof d.reason === 'string');
+    if (!valid) throw new TypeError('not serialized robots.txt data');
+    return new Robots(d);
+  }
+
+  toJSON(): RobotsData {
+    return this.data;
+  }
+
+  /** True when the whole site is disallowed only because robots.txt could not be read; fetch it again later. */
+  get retryLater(): boolean {
+    return this.data.kind === 'disallow_all';
+  }
+
+  get sitemaps(): readonly string[] {
+    return this.data.kind === 'rules' ? this.data.sitemaps : [];
+  }
+
+  /** May `userAgent` fetch `url` (an absolute URL, or a path starting with `/`)? */
+  verdict(url: string, userAgent: string): RobotsVerdict {
+    const target = pathAndQuery(url);
+    if (target === null) return { allowed: false, rule: 'not a crawlable URL' };
+    const q = target.indexOf('?');
+    if ((q === -1 ? target : target.slice(0, q)) === '/robots.txt') {
+      return { allowed: true, rule: '/robots.txt is always allowed' };
+    }
+    if (this.data.kind !== 'rules') return { allowed: this.data.kind === 'allow_all', rule: this.data.reason };
+    let best: CompiledRule | null = null;
+    for (const rule of this.select(userAgent).rules) {
+      if (best !== null && (rule.length < best.length || (rule.length === best.length && !rule.allow))) continue;
+      if (globMatch(rule.pattern, target)) best = rule;
+    }
+    return best === null ? { allowed: true, rule: null } : { allowed: best.allow, rule: best.text };
+  }
+
+  /** Crawl-delay for `userAgent` in milliseconds, capped at `maxMs`; null when none is given. */
+  crawlDelayMs(userAgent: string, maxMs: number): number | null {
+    if (this.data.kind !== 'rules') return null;
+    const seconds = this.select(userAgent).crawlDelay;
+    return seconds === null ? null : Math.min(Math.round(seconds * 1000), maxMs);
+  }
+
+  private select(userAgent: string): Selected {
+    const token = productToken(userAgent);
+    const cached = this.selected.get(token);
+    if (cached) return cached;
+    const groups = (this.data as Extract<RobotsData, { kind: 'rules' }>).groups;
+    let bestLength = 0;
+    for (const g of groups) {
+      for (const a of g.agents) {
+        if (a !== '*' && (token === a || token.startsWith(a + '-')) && a.length > bestLength) bestLength = a.length;
+      }
+    }
+    const chosen = groups.filter((g) =>
+      bestLength > 0
+        ? g.agents.some((a) => a.length === bestLength && (token === a || token.startsWith(a + '-')))
+        : g.agents.includes('*'),
+    );
+    const selected: Selected = {
+      rules: chosen.flatMap((g) => g.rules.map(compileRule)),
+      crawlDelay: chosen.find((g) => g.crawlDelay !== null)?.crawlDelay ?? null,
+    };
+    this.selected.set(token, selected);
+    return selected;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Crawl scope: which URLs a crawl may enqueue.
+ *
+ * - `host`: only URLs whose host is one of the seeds' hosts.
+ * - `domain`: only URLs sharing a registrable domain with a seed
+ *   (a.example.co.uk and b.example.co.uk share example.co.uk). Private
+ *   suffixes from the public suffix list count as suffixes, so two users'
+ *   sites on github.io are different domains rather than one huge scope.
+ *   Hosts without a registrable domain (IP addresses, `localhost`) are their
+ *   own domain.
+ * - `any`: no host restriction.
+ *
+ * Then include/exclude patterns are applied to the whole normalized URL.
+ * A pattern written `/.../` (optionally followed by flags from `imsu`) is a
+ * regular expression, searched anywhere in the URL (anchor it with ^ and $ if
+ * needed); anything else is a glob where `*` matches any run of characters
+ * (including `/`) and every other character matches itself, anchored at both
+ * ends. Exclude wins over include; with no include patterns everything in
+ * scope is included.
+ */
+
+import { getDomain } from 'tldts';
+import type { Scope } from '../protocol';
+import { normalizeUrl } from './url';
+
+export type ScopeMode = Scope;
+
+export interface ScopeOptions {
+  seeds: readonly string[];
+  scope: ScopeMode;
+  include?: readonly string[];
+  exclude?: readonly string[];
+}
+
+export interface ScopeMatcher {
+  /** `true` if the URL may be crawled, otherwise the reason it may not. */
+  allows(url: string): true | string;
+}
+
+/** Thrown by compileScope; lists every bad seed and pattern, each named. */
+export class ScopeError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+    this.name = 'ScopeError';
+  }
+}
+
+type Pattern = { source: string; test(url: string): boolean };
+
+const REGEX_PATTERN = /^\/(.+)\/([a-z]*)$/s;
+
+/** Registrable domain of a host, or the host itself when it has none (IPs, single labels). */
+export function domainOf(host: string): string {
+  return getDomain(host, { allowPrivateDomains: true }) ?? host;
+}
+
+/**
+ * Whole-string glob match where `*` matches any run of characters. Done by
+ * hand instead of converting to a RegExp so patterns with many stars cannot
+ * backtrack exponentially: on a mismatch only the most recent star is
+ * extended, which is enough because a star subsumes all earlier ones.
+ */
+export function globMatch(glob: string, text: string): boolean {
+  let g = 0;
+  let t = 0;
+  let star = -1;
+  let starText = 0;
+  while (t < text.length) {
+    if (g < glob.length && glob[g] === '*') {
+      star = g++;
+      starText = t;
+    } else if (g < glob.length && glob[g] === text[t]) {
+      g++;
+      t++;
+    } else if (star !== -1) {
+      g = star + 1;
+      t = ++starText;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === '*') g++;
+  return g === glob.length;
+}
+
+function compilePattern(source: string, problems: string[]): Pattern | null {
+  const m = REGEX_PATTERN.exec(source);
+  if (!m) return { source, test: (url) => globMatch(source, url) };
+  const [, body, flags] = m;
+  // g and y make RegExp.test stateful between calls, which would make matching depend on history.
+  if (/[^imsu]/.test(flags)) {
+    problems.push(`pattern ${source}: unsupported regex flags "${flags}" (allowed: i, m, s, u)`);
+    return null;
+  }
+  try {
+    const re = new RegExp(body, flags);
+    return { source, test: (url) => re.test(url) };
+  } catch (err) {
+    problems.push(`pattern ${source}: invalid regular expression (${(err as Error).message})`);
+    return null;
+  }
+}
+
+/** Compiles the scope once per crawl; throws ScopeError naming every invalid seed or pattern. */
+export function compileScope(options: ScopeOptions): ScopeMatcher {
+  const problems: string[] = [];
+  const hosts = new Set<string>();
+  for (const seed of options.seeds) {
+    const n = normalizeUrl(seed);
+    if (n.ok) hosts.add(n.host);
+    else problems.push(`seed ${seed}: ${n.reason}`);
+  }
+  if (options.scope !== 'any' && options.seeds.length === 0) {
+    problems.push(`scope "${options.scope}" needs at least one seed`);
+  }
+  const domains = new Set([...hosts].map(domainOf));
+  const compileAll = (list: readonly string[] | undefined) =>
+    (list ?? []).map((p) => compilePattern(p, problems)).filter((p): p is Pattern => p !== null);
+  const include = compileAll(options.include);
+  const exclude = compileAll(options.exclude);
+  if (problems.length > 0) throw new ScopeError(problems);
+
+  const mode = options.scope;
+  return {
+    allows(url: string): true | string {
+      const n = normalizeUrl(url);
+      if (!n.ok) return n.reason;
+      if (mode === 'host' && !hosts.has(n.host)) return `host ${n.host} is not a seed host`;
+      if (mode === 'domain') {
+        const domain = domainOf(n.host);
+        if (!domains.has(domain)) return `domain ${domain} is not a seed domain`;
+      }
+      const excluded = exclude.find((p) => p.test(n.url));
+      if (excluded) return `excluded by ${excluded.source}`;
+      if (include.length > 0 && !include.some((p) => p.test(n.url))) return 'matches no include pattern';
+      return true;
+    },
+  };
+}

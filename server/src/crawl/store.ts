@@ -1,0 +1,150 @@
+import type Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import type { CrawlOptions, CrawlState } from '../protocol';
+
+/**
+ * The crawl kind's own tables, in the queue's database file, versioned as the `crawl` component.
+ * Jobs stay the queue's; a crawl row holds what the queue does not know: seeds, options, state,
+ * and page and byte totals.
+ */
+export const CRAWL_COMPONENT = {
+  name: 'crawl',
+  migrations: [
+    /* 1 */ `
+    CREATE TABLE crawls (
+      id          TEXT    PRIMARY KEY,
+      name        TEXT,
+      seeds       TEXT    NOT NULL,                -- JSON array of normalized seed URLs
+      options     TEXT    NOT NULL,                -- JSON CrawlOptions
+      state       TEXT    NOT NULL CHECK (state IN ('running','paused','finished','cancelled')),
+      pages       INTEGER NOT NULL DEFAULT 0,      -- 2xx pages fetched
+      bytes       INTEGER NOT NULL DEFAULT 0,      -- their decoded bytes
+      created_at  INTEGER NOT NULL,
+      finished_at INTEGER
+    ) WITHOUT ROWID;
+
+    -- Links seen but not enqueued, by reason (out of scope, max depth, nofollow...).
+    CREATE TABLE crawl_dropped (
+      crawl_id TEXT    NOT NULL,
+      reason   TEXT    NOT NULL,
+      n        INTEGER NOT NULL,
+      PRIMARY KEY (crawl_id, reason)
+    ) WITHOUT ROWID;
+
+    -- robots.txt per origin, parsed, with an expiry (RFC 9309 allows caching up to 24 hours).
+    CREATE TABLE robots (
+      origin     TEXT    PRIMARY KEY,
+      data       TEXT    NOT NULL,                 -- JSON from Robots.toJSON()
+      expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    `,
+  ],
+};
+
+export interface CrawlRow {
+  id: string;
+  name: string | null;
+  seeds: string[];
+  options: CrawlOptions;
+  state: CrawlState;
+  pages: number;
+  bytes: number;
+  createdAt: number;
+  finishedAt: number | null;
+}
+
+const SQL = {
+  insert: `INSERT INTO crawls (id, name, seeds, options, state, created_at) VALUES (:id, :name, :seeds, :options, 'running', :now)`,
+  get: `SELECT * FROM crawls WHERE id = ?`,
+  list: `SELECT * FROM crawls ORDER BY created_at DESC, id`,
+  active: `SELECT * FROM crawls WHERE state IN ('running', 'paused')`,
+  setState: `UPDATE crawls SET state = :state, finished_at = :finishedAt WHERE id = :id`,
+  /** Finishes a running crawl only if it still is one (another process may have got there first). */
+  finish: `UPDATE crawls SET state = 'finished', finished_at = :now WHERE id = :id AND state = 'running'`,
+  addTotals: `UPDATE crawls SET pages = pages + :pages, bytes = bytes + :bytes WHERE id = :id`,
+  addDropped: `
+    INSERT INTO crawl_dropped (crawl_id, reason, n) VALUES (:id, :reason, :n)
+    ON CONFLICT (crawl_id, reason) DO UPDATE SET n = n + excluded.n`,
+  dropped: `SELECT reason, n FROM crawl_dropped WHERE crawl_id = ?`,
+  getRobots: `SELECT data, expires_at AS expiresAt FROM robots WHERE origin = ?`,
+  putRobots: `
+    INSERT INTO robots (origin, data, expires_at) VALUES (:origin, :data, :expiresAt)
+    ON CONFLICT (origin) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at`,
+  dropExpiredRobots: `DELETE FROM robots WHERE expires_at < ?`,
+} as const;
+
+type Row = Record<string, unknown>;
+
+export class CrawlStore {
+  private readonly s: { [K in keyof typeof SQL]: Statement };
+
+  constructor(private readonly db: Database.Database) {
+    this.s = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, db.prepare(v)])) as CrawlStore['s'];
+  }
+
+  insert(c: { id: string; name: string | null; seeds: string[]; options: CrawlOptions; now: number }): void {
+    this.s.insert.run({ id: c.id, name: c.name, seeds: JSON.stringify(c.seeds), options: JSON.stringify(c.options), now: c.now });
+  }
+
+  get(id: string): CrawlRow | null {
+    const r = this.s.get.get(id) as Row | undefined;
+    return r ? toCrawl(r) : null;
+  }
+
+  list(): CrawlRow[] {
+    return (this.s.list.all() as Row[]).map(toCrawl);
+  }
+
+  active(): CrawlRow[] {
+    return (this.s.active.all() as Row[]).map(toCrawl);
+  }
+
+  setState(id: string, state: CrawlState, finishedAt: number | null): void {
+    this.s.setState.run({ id, state, finishedAt });
+  }
+
+  finish(id: string, now: number): boolean {
+    return this.s.finish.run({ id, now }).changes > 0;
+  }
+
+  /** Adds page totals and drop counts gathered since the last flush, in one transaction. */
+  addTotals(totals: Map<string, { pages: number; bytes: number; dropped: Map<string, number> }>): void {
+    this.db.transaction(() => {
+      for (const [id, t] of totals) {
+        if (t.pages || t.bytes) this.s.addTotals.run({ id, pages: t.pages, bytes: t.bytes });
+        for (const [reason, n] of t.dropped) this.s.addDropped.run({ id, reason, n });
+      }
+    }).immediate();
+  }
+
+  dropped(id: string): Record<string, number> {
+    return Object.fromEntries((this.s.dropped.all(id) as { reason: string; n: number }[]).map((r) => [r.reason, r.n]));
+  }
+
+  getRobots(origin: string): { data: unknown; expiresAt: number } | null {
+    const r = this.s.getRobots.get(origin) as { data: string; expiresAt: number } | undefined;
+    return r ? { data: JSON.parse(r.data), expiresAt: r.expiresAt } : null;
+  }
+
+  putRobots(origin: string, data: unknown, expiresAt: number): void {
+    this.s.putRobots.run({ origin, data: JSON.stringify(data), expiresAt });
+  }
+
+  dropExpiredRobots(now: number): void {
+    this.s.dropExpiredRobots.run(now);
+  }
+}
+
+function toCrawl(r: Row): CrawlRow {
+  return {
+    id: r.id as string,
+    name: r.name as string | null,
+    seeds: JSON.parse(r.seeds as string),
+    options: JSON.parse(r.options as string),
+    state: r.state as CrawlState,
+    pages: r.pages as number,
+    bytes: r.bytes as number,
+    createdAt: r.created_at as number,
+    finishedAt: r.finished_at as number | null,
+  };
+}

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { extractLinks, LinkExtractor } from '../../server/src/crawl/links';
+
+const PAGE = 'https://example.com/dir/page.html';
+
+function urls(html: string, page = PAGE): string[] {
+  return extractLinks(html, page).links.map((l) => l.url);
+}
+
+describe('link extraction', () => {
+  it('takes <a href> and <area href>, resolved and normalized', () => {
+    const r = extractLinks(
+      `<a href="other.html#frag">x</a><a href="/ROOT/%7euser">y</a><map><area href="../Area" alt=""></map>
+       <a href="HTTPS://Other.Example:443/x">z</a><a>no href</a><link href="/not-a-link"><img src="/img.png">`,
+      PAGE,
+    );
+    assert.deepEqual(r.links, [
+      { url: 'https://example.com/dir/other.html', nofollow: false },
+      { url: 'https://example.com/ROOT/~user', nofollow: false },
+      { url: 'https://example.com/Area', nofollow: false },
+      { url: 'https://other.example/x', nofollow: false },
+    ]);
+    assert.equal(r.dropped, 0);
+    assert.equal(r.baseUrl, PAGE);
+  });
+
+  it('resolves against the first <base href>, including links written before it', () => {
+    const r = extractLinks(
+      `<a href="early">e</a><head><base target="_blank"><base href="/sub/"><base href="https://ignored.example/"></head>
+       <a href="late">l</a><a href="https://abs.example/">a</a>`,
+      PAGE,
+    );
+    assert.equal(r.baseUrl, 'https://example.com/sub/');
+    assert.deepEqual(
+      r.links.map((l) => l.url),
+      ['https://example.com/sub/early', 'https://example.com/sub/late', 'https://abs.example/'],
+    );
+  });
+
+  it('ignores a javascript: or unparsable base, as browsers do', () => {
+    assert.deepEqual(urls('<base href="javascript:alert(1)"><a href="x">x</a>'), ['https://example.com/dir/x']);
+    assert.deepEqual(urls('<base href="http://[bad"><a href="x">x</a>'), ['https://example.com/dir/x']);
+  });
+
+  it('drops links relative to a non-http(s) base', () => {
+    const r = extractLinks('<base href="ftp://files.example/"><a href="x">x</a><a href="https://ok.example/">ok</a>', PAGE);
+    assert.deepEqual(r.links, [{ url: 'https://ok.example/', nofollow: false }]);
+    assert.equal(r.dropped, 1);
+  });
+
+  it('marks rel=nofollow per link; a link is followed if any occurrence is', () => {
+    const r = extractLinks(
+      `<a href="/a" rel="NoFollow noopener">a</a><a href="/b" rel="nofollowing">b</a>
+       <a href="/c" rel="nofollow">c</a><a href="/c">c again</a><a href="/d" rel=" ugc  nofollow ">d</a><a href="/d" rel="nofollow">d</a>`,
+      PAGE,
+    );
+    assert.deepEqual(r.links, [
+      { url: 'https://example.com/a', nofollow: true },
+      { url: 'https://example.com/b', nofollow: false },
+      { url: 'https://example.com/c', nofollow: false },
+      { url: 'https://example.com/d', nofollow: true },
+    ]);
+  });
+
+  it('reads meta robots', () => {
+    const none = extractLinks('<meta name="robots" content="index,follow">', PAGE);
+    assert.equal(none.metaNofollow, false);
+    assert.equal(none.metaNoindex, false);
+
+    const both = extractLinks('<META NAME="Robots" CONTENT="NOINDEX, NoFollow">', PAGE);
+    assert.equal(both.metaNofollow, true);
+    assert.equal(both.metaNoindex, true);
+
+    const all = extractLinks('<meta name=robots content=none>', PAGE);
+    assert.deepEqual([all.metaNofollow, all.metaNoindex], [true, true]);
+
+    const other = extractLinks('<meta name="googlebot" content="nofollow"><meta name="description" content="noindex">', PAGE);
+    assert.deepEqual([other.metaNofollow, other.metaNoindex], [false, false]);
+  });
+
+  it('honours a meta tag named after our bot token when given', () => {
+    const html = '<meta name="CrawlOrchestrator" content="noindex">';
+    assert.equal(extractLinks(html, PAGE).metaNoindex, false);
+    assert.equal(extractLinks(html, PAGE, { botToken: 'crawlorchestrator' }).metaNoindex, true);
+  });
+
+  it('extracts the title: entities decoded, whitespace collapsed, tags inside kept as text', () => {
+    const r = extractLinks('<html><head><title>\n  Fish &amp; Chips\t <b>now</b>  </title><title>second</title>', PAGE);
+    assert.equal(r.title, 'Fish & Chips <b>now</b>');
+  });
+
+  it('ignores <title> inside <svg> and returns null without a title', () => {
+    assert.equal(extractLinks('<body><svg><title>icon</title></svg><p>x</p></body>', PAGE).title, null);
+    assert.equal(extractLinks('<svg><title>icon</title></svg><title>Real</title>', PAGE).title, 'Real');
+    assert.equal(extractLinks('<title>   </title>', PAGE).title, null);
+  });
+
+  it('caps the title length', () => {
+    const r = extractLinks(`<title>${'word '.repeat(1000)}</title>`, PAGE, { maxTitleChars: 12 });
+    assert.equal(r.title, 'word word wo');
+    assert.equal(extractLinks(`<title>${'x'.repeat(5000)}`, PAGE).title?.length, 512);
+  });
+
+  it('counts non-crawlable hrefs as dropped', () => {
+    const r = extractLinks(
+      `<a href="javascript:void(0)">j</a><a href="mailto:a@example.com">m</a><a href="data:text/html,hi">d</a>
+       <a href="tel:+123">t</a><a href="http://">bad</a><a href="ftp://f.example/">f</a><a href="https://example.com/${'a'.repeat(9000)}">long</a><a href="ok">ok</a>`,
+      PAGE,
+    );
+    assert.deepEqual(r.links, [{ url: 'https://example.com/dir/ok', nofollow: false }]);
+    assert.equal(r.dropped, 7);
+  });
+
+  it('copes with malformed HTML', () => {
+    const r = extractLinks(
+      `<<a href=/unquoted>x<a href='/single' rel=nofollow>y</a><p <a href="/in-garbage">z
+       <div><a href="/unclosed-quote>q</a></div><a href="/after">w</a>
+       <a href="/dup" href="/second">dup attr</a><script>document.write('<a href="/in-script">')</script><a href="/last"`,
+      PAGE,
+    );
+    const got = r.links.map((l) => l.url);
+    // Like a browser, the unclosed quote swallows markup up to the next quote, making one odd link.
+    assert.equal(got.length, 4);
+    assert.ok(got.includes('https://example.com/unquoted'));
+    assert.ok(got.includes('https://example.com/single'));
+    assert.ok(got.includes('https://example.com/dup'));
+    assert.ok(!got.includes('https://example.com/second'), 'the first of duplicate attributes wins');
+    assert.ok(!got.includes('https://example.com/in-script'), 'script content is not markup');
+    assert.equal(r.links.find((l) => l.url === 'https://example.com/single')?.nofollow, true);
+  });
+
+  it('gives the same result when fed one byte at a time, splitting tags and UTF-8 sequences', () => {
+    const html =
+      '<html><head><title>Café ☕ 😀</title><base href="/b/"><meta name="robots" content="noindex"></head>' +
+      '<body><a href="x?q=ü" rel="nofollow">x</a><AREA HREF="y">' +
+      '<a href="z&amp;w">z</a></body></html>';
+    const whole = extractLinks(html, PAGE);
+    const bytes = Buffer.from(html, 'utf8');
+    const extractor = new LinkExtractor(PAGE);
+    for (let i = 0; i < bytes.length; i++) extractor.write(bytes.subarray(i, i + 1));
+    const chunked = extractor.end();
+    assert.deepEqual(chunked, whole);
+    assert.equal(chunked.title, 'Café ☕ 😀');
+    assert.deepEqual(chunked.links, [
+      { url: 'https://example.com/b/x?q=%C3%BC', nofollow: true },
+      { url: 'https://example.com/b/y', nofollow: false },
+      { url: 'https://example.com/b/z&w', nofollow: false },
+    ]);
+    assert.equal(chunked.metaNoindex, true);
+  });
+
+  it('accepts string chunks that split tags', () => {
+    const extractor = new LinkExtractor(PAGE);
+    for (const part of ['<a hr', 'ef="/spl', 'it" r', 'el="nof', 'ollow">t</', 'a><tit', 'le>T</ti', 'tle>']) extractor.write(part);
+    const r = extractor.end();
+    assert.deepEqual(r.links, [{ url: 'https://example.com/split', nofollow: true }]);
+    assert.equal(r.title, 'T');
+    assert.throws(() => extractor.write('more'), /after end/);
+  });
+
+  it('decodes Buffer chunks in the given encoding', () => {
+    const latin1 = Buffer.from('<title>Fran\xe7ais</title><a href="/caf\xe9">c</a>', 'latin1');
+    const r = extractLinks(latin1, PAGE, { encoding: 'windows-1252' });
+    assert.equal(r.title, 'Français');
+    assert.deepEqual(r.links.map((l) => l.url), ['https://example.com/caf%C3%A9']);
+    assert.equal(extractLinks(Buffer.from('<title>ok</title>'), PAGE, { encoding: 'no-such-charset' }).title, 'ok');
+  });
+
+  it('keeps at most maxLinks distinct links and counts the rest', () => {
+    let html = '';
+    for (let i = 0; i < 10; i++) html += `<a href="/p${i}">${i}</a><a href="/p0">again</a>`;
+    const r = extractLinks(html, PAGE, { maxLinks: 4 });
+    assert.deepEqual(r.links.map((l) => l.url), ['/p0', '/p1', '/p2', '/p3'].map((p) => 'https://example.com' + p));
+    assert.equal(r.truncated, 6);
+  });
+
+  it('applies the default cap of 20,000', () => {
+    const html = Array.from({ length: 20_005 }, (_, i) => `<a href="/${i}">`).join('');
+    const r = extractLinks(html, PAGE);
+    assert.equal(r.links.length, 20_000);
+    assert.equal(r.truncated, 5);
+  });
+
+  it('refuses a page URL it could not resolve against', () => {
+    assert.throws(() => new LinkExtractor('mailto:x@example.com'), TypeError);
+  });
+});

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { compileScope, globMatch, ScopeError } from '../../server/src/crawl/scope';
+import { canonicalEscapes, hostOf, MAX_URL_BYTES, normalizeUrl, PATH_LITERALS, requestTarget } from '../../server/src/crawl/url';
+
+describe('normalizeUrl', () => {
+  const accepted: [input: string, expected: string, base?: string][] = [
+    ['HTTP://Example.COM/Path', 'http://example.com/Path'],
+    ['http://example.com', 'http://example.com/'],
+    ['http://example.com:80/a', 'http://example.com/a'],
+    ['https://example.com:443/', 'https://example.com/'],
+    ['http://example.com:8080/', 'http://example.com:8080/'],
+    ['https://example.com:80/', 'https://example.com:80/'],
+    ['http://example.com/a#section', 'http://example.com/a'],
+    ['http://example.com/a?x=1#section', 'http://example.com/a?x=1'],
+    ['http://example.com/a/./b/../c', 'http://example.com/a/c'],
+    ['http://example.com/a/%2e%2E/b', 'http://example.com/b'],
+    ['http://example.com/../../a', 'http://example.com/a'],
+    ['http://example.com/%7Euser/%7e', 'http://example.com/~user/~'],
+    ['http://example.com/%41%62c%2D%5f%2E', 'http://example.com/Abc-_.'],
+    ['http://example.com/a%2fb%3a', 'http://example.com/a%2Fb%3A'],
+    ['http://example.com/a b', 'http://example.com/a%20b'],
+    ['http://example.com/a|b^c[d]{e}`', 'http://example.com/a%7Cb%5Ec%5Bd%5D%7Be%7D%60'],
+    ['http://example.com/100%/%zz', 'http://example.com/100%25/%25zz'],
+    ['http://example.com/café', 'http://example.com/caf%C3%A9'],
+    ['http://example.com/%e2%82%ac', 'http://example.com/%E2%82%AC'],
+    ['http://Bücher.Example/', 'http://xn--bcher-kva.example/'],
+    ['http://example.com/dir/', 'http://example.com/dir/'],
+    ['http://example.com/dir', 'http://example.com/dir'],
+    ['http://example.com/?', 'http://example.com/?'],
+    ['http://example.com/p?b=2&a=1&a=1', 'http://example.com/p?b=2&a=1&a=1'],
+    ['http://example.com/p?q=%7e%2f%3d%41', 'http://example.com/p?q=~%2F%3DA'],
+    ['http://example.com/p?q=a b&r=<x>|^', 'http://example.com/p?q=a%20b&r=%3Cx%3E%7C%5E'],
+    ['http://example.com/p?next=/a?b', 'http://example.com/p?next=/a?b'],
+    ['http://0x7f.0.0.1/', 'http://127.0.0.1/'],
+    ['http://[::1]:80/x', 'http://[::1]/x'],
+    ['  http://example.com/a\tb\n  ', 'http://example.com/ab'],
+    ['http://example.com\\a\\b', 'http://example.com/a/b'],
+    ['http://user:pw@Example.com/', 'http://user:pw@example.com/'],
+    ['../x?y#z', 'http://example.com/a/x?y', 'http://example.com/a/b/c'],
+    ['//other.example/p', 'https://other.example/p', 'https://example.com/'],
+  ];
+  for (const [input, expected, base] of accepted) {
+    it(`${JSON.stringify(input)}${base ? ` against ${base}` : ''} → ${expected}`, () => {
+      const n = normalizeUrl(input, base);
+      assert.deepEqual(n, { ok: true, url: expected, host: new URL(expected).hostname });
+      assert.deepEqual(normalizeUrl(expected), n, 'normalization is idempotent');
+    });
+  }
+
+  const rejected: [input: string, reason: string, base?: string][] = [
+    ['ftp://example.com/file', 'scheme ftp: is not http(s)'],
+    ['javascript:alert(1)', 'scheme javascript: is not http(s)'],
+    ['mailto:someone@example.com', 'scheme mailto: is not http(s)'],
+    ['file:///etc/passwd', 'scheme file: is not http(s)'],
+    ['data:text/html,hi', 'scheme data: is not http(s)'],
+    ['not a url', 'not a URL'],
+    ['http://', 'not a URL'],
+    ['http://exa mple.com/', 'not a URL'],
+    ['/relative/without/base', 'not a URL'],
+    ['x', 'not a URL', 'not a base either'],
+  ];
+  for (const [input, reason, base] of rejected) {
+    it(`rejects ${JSON.stringify(input)}: ${reason}`, () => {
+      assert.deepEqual(normalizeUrl(input, base), { ok: false, reason });
+    });
+  }
+
+  it('accepts exactly 8 KiB and rejects one byte more', () => {
+    const prefix = 'http://example.com/';
+    const max = prefix + 'a'.repeat(MAX_URL_BYTES - prefix.length);
+    assert.equal(MAX_URL_BYTES, 8192);
+    assert.equal(normalizeUrl(max).ok, true);
+    assert.deepEqual(normalizeUrl(max + 'a'), { ok: false, reason: 'longer than 8 KiB' });
+  });
+
+  it('measures the normalized length, so escapes that decode can bring a URL under the limit', () => {
+    const input = 'http://example.com/' + '%41'.repeat(3000);
+    assert.ok(input.length > MAX_URL_BYTES);
+    const n = normalizeUrl(input);
+    assert.equal(n.ok && n.url, 'http://example.com/' + 'A'.repeat(3000));
+  });
+
+  it('counts bytes, not characters, against the limit', () => {
+    // Each é becomes %C3%A9: six bytes.
+    const n = normalizeUrl('http://example.com/' + 'é'.repeat(1400));
+    assert.deepEqual(n, { ok: false, reason: 'longer than 8 KiB' });
+  });
+
+  it('hostOf gives the lowercase hostname without port, or null', () => {
+    assert.equal(hostOf('HTTPS://WWW.Example.com:8443/x'), 'www.example.com');
+    assert.equal(hostOf('http://[::1]:9000/'), '[::1]');
+    assert.equal(hostOf('mailto:a@b.c'), null);
+  });
+
+  it('requestTarget is the path and query of a normalized URL', () => {
+    assert.equal(requestTarget('http://u:p@example.com:8080/a/b?c=/d'), '/a/b?c=/d');
+    assert.equal(requestTarget('http://[::1]/'), '/');
+  });
+
+  it('canonicalEscapes escapes astral characters as four UTF-8 bytes', () => {
+    assert.equal(canonicalEscapes('/😀', PATH_LITERALS), '/%F0%9F%98%80');
+  });
+});
+
+describe('globMatch', () => {
+  it('anchors at both ends and lets * span slashes', () => {
+    assert.equal(globMatch('http://a/*', 'http://a/x/y/z'), true);
+    assert.equal(globMatch('*/private', 'http://a/private'), true);
+    assert.equal(globMatch('*/private', 'http://a/private/x'), false);
+    assert.equal(globMatch('http://a/*.pdf', 'http://a/b.pdf?x'), false);
+    assert.equal(globMatch('a*b*c', 'abc'), true);
+    assert.equal(globMatch('a**', 'a'), true);
+    assert.equal(globMatch('', ''), true);
+  });
+
+  it('treats regex metacharacters literally', () => {
+    assert.equal(globMatch('http://a/?q=(x)+.', 'http://a/?q=(x)+.'), true);
+    assert.equal(globMatch('http://a/.', 'http://a/b'), false);
+  });
+
+  it('handles many stars over a long input', () => {
+    assert.equal(globMatch('*a*a*a*a*a*a*a*a*b', 'a'.repeat(20000)), false);
+    assert.equal(globMatch('*a*a*a*a*a*a*a*a*b', 'a'.repeat(20000) + 'b'), true);
+  });
+});
+
+describe('compileScope', () => {
+  it('host scope allows only the seeds hosts, any scheme or port', () => {
+    const s = compileScope({ seeds: ['https://a.example.co.uk/start', 'http://127.0.0.1:8080/'], scope: 'host' });
+    assert.equal(s.allows('http://A.example.co.uk:8443/x'), true);
+    assert.equal(s.allows('http://127.0.0.1/'), true);
+    assert.equal(s.allows('https://b.example.co.uk/'), 'host b.example.co.uk is not a seed host');
+    assert.equal(s.allows('javascript:void(0)'), 'scheme javascript: is not http(s)');
+  });
+
+  it('domain scope groups hosts by registrable domain', () => {
+    const s = compileScope({ seeds: ['https://a.example.co.uk/'], scope: 'domain' });
+    assert.equal(s.allows('https://b.example.co.uk/x'), true);
+    assert.equal(s.allows('https://example.co.uk/'), true);
+    assert.equal(s.allows('https://deep.er.example.co.uk/'), true);
+    assert.equal(s.allows('https://other.co.uk/'), 'domain other.co.uk is not a seed domain');
+    assert.equal(s.allows('https://example.com/'), 'domain example.com is not a seed domain');
+  });
+
+  it('domain scope treats private suffixes and IP addresses as their own domains', () => {
+    const s = compileScope({ seeds: ['https://alice.github.io/', 'http://127.0.0.2:9000/'], scope: 'domain' });
+    assert.equal(s.allows('https://alice.github.io/repo'), true);
+    assert.equal(s.allows('https://bob.github.io/'), 'domain bob.github.io is not a seed domain');
+    assert.equal(s.allows('http://127.0.0.2/other-port'), true);
+    assert.equal(s.allows('http://127.0.0.3/'), 'domain 127.0.0.3 is not a seed domain');
+  });
+
+  it('any scope allows every crawlable URL', () => {
+    const s = compileScope({ seeds: [], scope: 'any' });
+    assert.equal(s.allows('https://anything.example/'), true);
+    assert.equal(s.allows('ftp://anything.example/'), 'scheme ftp: is not http(s)');
+  });
+
+  it('include globs restrict, exclude wins over include', () => {
+    const s = compileScope({
+      seeds: ['https://example.com/'],
+      scope: 'host',
+      include: ['https://example.com/docs/*', 'https://example.com/'],
+      exclude: ['*.pdf', '*/private/*'],
+    });
+    assert.equal(s.allows('https://example.com/'), true);
+    assert.equal(s.allows('https://example.com/docs/a/b'), true);
+    assert.equal(s.allows('https://example.com/blog'), 'matches no include pattern');
+    assert.equal(s.allows('https://example.com/docs/manual.pdf'), 'excluded by *.pdf');
+    assert.equal(s.allows('https://example.com/docs/private/x'), 'excluded by */private/*');
+    assert.equal(s.allows('https://example.com/docs/manual.pdf?v=2'), true, 'globs are anchored at the end');
+  });
+
+  it('matches patterns against the normalized URL', () => {
+    const s = compileScope({ seeds: ['https://example.com/'], scope: 'host', exclude: ['https://example.com/~*'] });
+    assert.equal(s.allows('HTTPS://EXAMPLE.COM:443/%7Ejoe#top'), 'excluded by https://example.com/~*');
+  });
+
+  it('/.../ patterns are regular expressions, searched in the URL, with flags', () => {
+    const s = compileScope({
+      seeds: ['https://example.com/'],
+      scope: 'any',
+      include: ['/^https://example\\.com/(a|b)/i'],
+      exclude: ['/[?&]sessionid=/'],
+    });
+    assert.equal(s.allows('https://example.com/a/1'), true);
+    assert.equal(s.allows('https://example.com/B/1'), true);
+    assert.equal(s.allows('https://example.com/c/1'), 'matches no include pattern');
+    assert.equal(s.allows('https://example.com/a/1?x=1&sessionid=9'), 'excluded by /[?&]sessionid=/');
+  });
+
+  it('reports every invalid regex, flag and seed at compile time, naming each', () => {
+    assert.throws(
+      () =>
+        compileScope({
+          seeds: ['https://example.com/', 'gopher://old.example/'],
+          scope: 'host',
+          include: ['/(unclosed/'],
+          exclude: ['/ok/', '/x/g'],
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ScopeError);
+        assert.equal(err.problems.length, 3);
+        assert.match(err.problems[0], /^seed gopher:\/\/old\.example\/: scheme gopher: is not http\(s\)$/);
+        assert.match(err.problems[1], /^pattern \/\(unclosed\/: invalid regular expression/);
+        assert.match(err.problems[2], /^pattern \/x\/g: unsupported regex flags "g"/);
+        return true;
+      },
+    );
+  });
+
+  it('host and domain scopes need a seed', () => {
+    assert.throws(() => compileScope({ seeds: [], scope: 'domain' }), /scope "domain" needs at least one seed/);
+  });
+});
