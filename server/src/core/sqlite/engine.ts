@@ -173,25 +173,25 @@ export class SqliteQueue implements Queue {
   private pickReadyJobs(n: number, defaultLimit: number, defaultDelayMs: number, now: number): number[] {
     const seq = this.s.nextLeaseSeq.pluck().get() as number;
     const ids: number[] = [];
-    let offset = 0;
+    let skip = 0;
     while (ids.length < n) {
-      const candidates = this.s.leaseCandidates.all({ defaultLimit, defaultDelayMs, now, limit: n, offset }) as {
+      const candidates = take(this.s.leaseCandidates.iterate({ defaultLimit, defaultDelayMs, now }), skip, n) as {
         key: string; queued: number; inFlight: number; lim: number; delayMs: number;
       }[];
       if (candidates.length === 0) break;
-      offset += candidates.length;
+      skip += candidates.length;
       const room = candidates.map((c) => (c.delayMs > 0 ? 1 : Math.min(c.lim - c.inFlight, c.queued)));
-      const take = candidates.map(() => 0);
+      const share = candidates.map(() => 0);
       let left = n - ids.length;
       for (let progress = true; left > 0 && progress;) {
         progress = false;
         for (let i = 0; i < candidates.length && left > 0; i++) {
-          if (take[i] < room[i]) { take[i]++; left--; progress = true; }
+          if (share[i] < room[i]) { share[i]++; left--; progress = true; }
         }
       }
       candidates.forEach((c, i) => {
-        if (take[i] === 0) return;
-        const got = this.s.readyJobsOfKey.pluck().all({ key: c.key, now, limit: take[i] }) as number[];
+        if (share[i] === 0) return;
+        const got = take(this.s.readyJobsOfKey.pluck().iterate({ key: c.key, now }), 0, share[i]) as number[];
         if (got.length === 0) return;
         ids.push(...got);
         this.s.markServed.run({ key: c.key, seq, delayMs: c.delayMs, now });
@@ -453,6 +453,18 @@ function ackEvent(outcome: Ack['outcome'], row: MovedRow): [EventType, string | 
     case 'defer': return ['deferred', `${outcome.reason}; not before ${new Date(Date.now() + outcome.delayMs).toISOString()}`];
     case 'release': return ['released', outcome.reason];
   }
+}
+
+/** Rows `skip` to `skip + count` of a statement's iterator; ending the loop early resets the statement. */
+function take<T>(rows: IterableIterator<T>, skip: number, count: number): T[] {
+  const out: T[] = [];
+  let i = 0;
+  for (const row of rows) {
+    if (i++ < skip) continue;
+    out.push(row);
+    if (out.length === count) break;
+  }
+  return out;
 }
 
 function validateNewJob(j: NewJob): void {
