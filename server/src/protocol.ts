@@ -184,6 +184,12 @@ export const Params = {
   'events/subscribe': strict({}),
   /** Parses a seed file (`*.crawl`) into crawl/start params, or says what is wrong where. */
   'seeds/parse': strict({ text: z.string().max(10 * 1024 * 1024) }),
+  /**
+   * Starts a crawl from a seed file and remembers that the file started it, so the file's hints,
+   * diagnostics and lenses follow that crawl. `uri` is only a name, never opened: the text is
+   * `text`, or, over LSP, the open document's. Option lines or no valid URL: invalid params.
+   */
+  'seeds/start': strict({ uri: z.string().min(1).max(4096), text: z.string().max(10 * 1024 * 1024).optional() }),
 } as const;
 
 export type Method = keyof typeof Params;
@@ -218,7 +224,9 @@ export interface Results {
   'daemon/configure': { maxWorkers: number; perHostLimit: number };
   'daemon/shutdown': { stopping: boolean };
   'events/subscribe': { subscribed: boolean };
+  /** `start` is null when the file cannot start a crawl (bad options, no valid URL); lines are 1-based. */
   'seeds/parse': { start: ParamsOf<'crawl/start'> | null; problems: { line: number; message: string }[] };
+  'seeds/start': Results['crawl/start'];
 }
 
 export type ResultOf<M extends Method> = Results[M];
@@ -232,6 +240,29 @@ export interface Notifications {
   'crawl/changed': { crawl: Crawl };
 }
 export type Notification = keyof Notifications;
+
+// ---------------------------------------------------------------------------------------------
+// Seed-file code lenses (language server → extension). Each lens carries one of these command ids
+// with the arguments below; the extension registers the commands and sends the request named.
+
+export const SEED_COMMANDS = {
+  /** Args `[{ uri }]`: send `seeds/start` with them. */
+  startCrawl: 'crawlOrchestrator.startCrawl',
+  /** Args `[ParamsOf<'jobs/requeue'>]`: send `jobs/requeue` with them as they are. */
+  requeueFailed: 'crawlOrchestrator.requeueFailed',
+  /** Args `[{ crawlId, jobIds }]`: show the jobs view filtered to the crawl (or to those jobs when crawlId is null). */
+  revealJobs: 'crawlOrchestrator.revealJobs',
+} as const;
+
+export interface SeedCommandArgs {
+  [SEED_COMMANDS.startCrawl]: [{ uri: string }];
+  [SEED_COMMANDS.requeueFailed]: [ParamsOf<'jobs/requeue'>];
+  [SEED_COMMANDS.revealJobs]: [{ crawlId: string | null; jobIds: number[] }];
+}
+
+/** The seed files' language id and extension. */
+export const SEED_LANGUAGE_ID = 'crawl';
+export const SEED_FILE_EXTENSION = '.crawl';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -257,4 +288,6 @@ export const STATE_FILES = {
   /** Written when the socket had to live elsewhere (a state folder path too long for a socket). */
   socketPointer: 'crawld.sock.path',
   bodies: 'bodies',
+  /** Which seed file started which crawl (written by the daemon, JSON). */
+  seedFiles: 'seedfiles.json',
 } as const;

@@ -245,6 +245,11 @@ export interface Queue {
   setKeyLimit(key: string, limit: number | null): Promise<void>;
   /** A per-key minimum delay between lease starts (null: none). */
   setKeyDelay(key: string, delayMs: number | null): Promise<void>;
+  /**
+   * Claims a request start on the key at least `delayMs` after the previous claim, across every
+   * process; returns when the request may start (now or later).
+   */
+  claimStart(key: string, delayMs: number): Promise<number>;
   /** Hold back every job of a key until `until` (a host backing off), with the reason. */
   deferKey(key: string, until: number, reason: string): Promise<void>;
   /** When something not ready now becomes ready (a backoff or delay ends), or null. */

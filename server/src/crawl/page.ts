@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { HandlerContext } from '../core/scheduler';
 import type { JobResult, LeasedJob, Outcome } from '../core/types';
 import type { BodyStore } from './bodies';
@@ -51,21 +50,21 @@ export function pageHandler(deps: PageDeps) {
     const origin = new URL(job.url).origin;
     const host = job.key;
 
+    let delay = deps.delayOf(host);
     if (settings.robots) {
-      const { robots, fresh } = await politeness.robotsFor(origin, host, signal);
+      const robots = await politeness.robotsFor(origin, host, signal);
       if (robots.retryLater) {
         return { type: 'defer', reason: 'robots.txt could not be read', delayMs: settings.robotsRetryMs };
       }
       const verdict = robots.verdict(job.url, settings.userAgent);
       if (!verdict.allowed) return { type: 'skip', reason: `robots.txt: ${verdict.rule ?? 'disallowed'}` };
-      // robots.txt was fetched within this slot: the host's delay is owed before the page.
-      const owed = fresh ? robots.crawlDelayMs(settings.userAgent, settings.maxCrawlDelayMs) ?? deps.delayOf(host) : 0;
-      if (owed > 0) await sleep(owed, undefined, { signal });
+      delay = robots.crawlDelayMs(settings.userAgent, settings.maxCrawlDelayMs) ?? delay;
     }
 
     let res: FetchResult;
     try {
-      res = await deps.fetcher.fetch(job.url, { signal, followRedirects: false });
+      const fetch = () => deps.fetcher.fetch(job.url, { signal, followRedirects: false });
+      res = delay > 0 ? await politeness.inSlot(host, delay, signal, fetch) : await fetch();
     } catch (err) {
       if (!(err instanceof FetchError)) throw err;
       if (err.retryable && err.code !== 'aborted') await politeness.failed(host, err.message);

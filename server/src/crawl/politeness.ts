@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from '../core/types';
 import { FetchError, type Fetcher } from './fetcher';
 import { Robots } from './robots';
@@ -18,6 +19,8 @@ export interface PolitenessSettings {
   hostFailuresBeforeBackoff: number;
   hostBackoffBaseMs: number;
   hostBackoffMaxMs: number;
+  /** The minimum delay between requests to a host when robots.txt names none. */
+  defaultDelayMs: number;
 }
 
 /** Bounded maps: what no longer fits is forgotten oldest first (a Map iterates in insertion order). */
@@ -29,12 +32,6 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   if (map.size > MAX_CACHED_HOSTS) map.delete(map.keys().next().value as K);
 }
 
-export interface RobotsAnswer {
-  robots: Robots;
-  /** Fetched just now, within this job's slot: a minimum delay is owed before the next request. */
-  fresh: boolean;
-}
-
 /**
  * robots.txt per origin, fetched once (one fetch per origin at a time in this process), cached in
  * memory and in the database with an expiry; and each host's health: repeated failures back the
@@ -42,7 +39,7 @@ export interface RobotsAnswer {
  */
 export class Politeness {
   private readonly robots = new Map<string, { robots: Robots; expiresAt: number }>();
-  private readonly loading = new Map<string, Promise<RobotsAnswer>>();
+  private readonly loading = new Map<string, Promise<Robots>>();
   private readonly failures = new Map<string, number>();
 
   constructor(
@@ -65,26 +62,43 @@ export class Politeness {
   }
 
   /** The robots.txt of an origin, fetched if not cached. Its Crawl-delay becomes the host's minimum delay. */
-  async robotsFor(origin: string, host: string, signal: AbortSignal): Promise<RobotsAnswer> {
+  async robotsFor(origin: string, host: string, signal: AbortSignal): Promise<Robots> {
     const hit = this.cached(origin);
-    if (hit) return { robots: hit, fresh: false };
+    if (hit) return hit;
     let loading = this.loading.get(origin);
     if (!loading) {
       loading = this.fetchRobots(origin, host, signal).finally(() => this.loading.delete(origin));
       this.loading.set(origin, loading);
-      return loading;
     }
-    // Another job of this process is fetching it; that request was its own.
-    return { robots: (await loading).robots, fresh: false };
+    return loading;
   }
 
-  private async fetchRobots(origin: string, host: string, signal: AbortSignal): Promise<RobotsAnswer> {
+  /**
+   * Runs one request in its slot on the host, claimed across every process, so the minimum delay
+   * holds between requests themselves, robots.txt included. The slot's end is recorded too: the
+   * next claim then counts the delay from this response's end, so no jitter between a claim and
+   * its request can bring two requests closer than the delay.
+   */
+  async inSlot<T>(host: string, delayMs: number, signal: AbortSignal, request: () => Promise<T>): Promise<T> {
+    const at = await this.queue.claimStart(host, delayMs);
+    const wait = at - this.now();
+    if (wait > 0) await sleep(wait, undefined, { signal });
+    try {
+      return await request();
+    } finally {
+      await this.queue.claimStart(host, 0);
+    }
+  }
+
+  private async fetchRobots(origin: string, host: string, signal: AbortSignal): Promise<Robots> {
     let robots: Robots;
     try {
-      const res = await this.fetcher.fetch(`${origin}/robots.txt`, { signal, accept: 'text/plain,*/*;q=0.5' });
+      // The crawl-delay is not known yet; the slot records this request for the page's to follow.
+      const res = await this.inSlot(host, this.settings.defaultDelayMs, signal,
+        () => this.fetcher.fetch(`${origin}/robots.txt`, { signal, accept: 'text/plain,*/*;q=0.5' }));
       robots = Robots.fromResponse(res.status, res.body);
     } catch (err) {
-      if (err instanceof FetchError && err.code === 'aborted') throw err;
+      if (!(err instanceof FetchError) || err.code === 'aborted') throw err;
       // Too large, undecodable or a redirect gone wrong: unreadable, like an unreachable one.
       robots = Robots.fromResponse(null);
     }
@@ -98,7 +112,7 @@ export class Politeness {
       const delay = robots.crawlDelayMs(this.settings.userAgent, this.settings.maxCrawlDelayMs);
       if (delay !== null) await this.queue.setKeyDelay(host, delay);
     }
-    return { robots, fresh: true };
+    return robots;
   }
 
   /** A response came back from the host: its failure streak ends. */

@@ -403,6 +403,10 @@ export class SqliteQueue implements Queue {
     this.changed();
   }
 
+  async claimStart(key: string, delayMs: number): Promise<number> {
+    return this.s.claimStart.pluck().get({ key, delayMs: Math.max(0, Math.round(delayMs)), now: this.now() }) as number;
+  }
+
   async deferKey(key: string, until: number, reason: string): Promise<void> {
     this.s.deferKey.run({ key, until: Math.round(until), reason });
     this.changed();

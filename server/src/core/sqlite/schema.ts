@@ -80,13 +80,17 @@ export const MIGRATIONS: readonly string[] = [
   -- Live per-key bookkeeping, shared by every process on the database: the lease transaction
   -- reads and writes it under the write lock, so limits hold exactly across processes. A row
   -- exists only while the key has work, leases, or a delay still running; idle rows are evicted.
+  -- A minimum delay is kept twice: leases are paced by next_start_at, so no worker leases a job
+  -- only to wait; and each request claims its start (last_start_at), so the delay holds between
+  -- the requests themselves whatever the jitter between a lease and its request.
   CREATE TABLE keys (
     key            TEXT PRIMARY KEY,
     queued         INTEGER NOT NULL DEFAULT 0,   -- queued jobs, ready or backing off
     in_flight      INTEGER NOT NULL DEFAULT 0,   -- leases held now, by any process
     top_priority   INTEGER NOT NULL DEFAULT 0,   -- best priority among its queued jobs
     last_served    INTEGER NOT NULL DEFAULT 0,   -- lease sequence number: round robin order
-    next_start_at  INTEGER NOT NULL DEFAULT 0,   -- the minimum delay's next allowed start
+    next_start_at  INTEGER NOT NULL DEFAULT 0,   -- the minimum delay's next allowed lease start
+    last_start_at  INTEGER NOT NULL DEFAULT 0,   -- the latest request start claimed (claimStart)
     deferred_until INTEGER NOT NULL DEFAULT 0,   -- the whole key held back (host backoff)
     defer_reason   TEXT
   ) WITHOUT ROWID;

@@ -198,6 +198,13 @@ export const SQL = {
     INSERT INTO key_settings (key, min_delay_ms) VALUES (:key, :delayMs)
     ON CONFLICT (key) DO UPDATE SET min_delay_ms = excluded.min_delay_ms`,
   dropEmptySettings: `DELETE FROM key_settings WHERE key = ? AND lim IS NULL AND min_delay_ms IS NULL`,
+  /** A request's start slot: at least :delayMs after the last one claimed (old values on the right). */
+  claimStart: `
+    INSERT INTO keys (key, last_start_at, next_start_at) VALUES (:key, :now, :now + :delayMs)
+    ON CONFLICT (key) DO UPDATE SET
+      last_start_at = max(:now, last_start_at + :delayMs),
+      next_start_at = max(next_start_at, max(:now, last_start_at + :delayMs) + :delayMs)
+    RETURNING last_start_at`,
   deferKey: `
     INSERT INTO keys (key, deferred_until, defer_reason) VALUES (:key, :until, :reason)
     ON CONFLICT (key) DO UPDATE SET deferred_until = excluded.deferred_until, defer_reason = excluded.defer_reason`,
@@ -213,7 +220,8 @@ export const SQL = {
     SELECT min(max(next_start_at, deferred_until)) FROM keys
      WHERE queued > 0 AND max(next_start_at, deferred_until) > :now`,
   evictIdleKeys: `
-    DELETE FROM keys WHERE queued = 0 AND in_flight = 0 AND next_start_at <= :now AND deferred_until <= :now`,
+    DELETE FROM keys WHERE queued = 0 AND in_flight = 0 AND next_start_at <= :now AND deferred_until <= :now
+       AND last_start_at <= :now`,
   countKeys: `SELECT count(*) FROM keys`,
 
   dataVersion: `PRAGMA data_version`,

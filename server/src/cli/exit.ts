@@ -1,0 +1,10 @@
+/**
+ * crawlctl's exit codes, which scripts may rely on:
+ *   0    done
+ *   1    the daemon refused the request or part of it (an error answer, rejected URLs, a crawl
+ *        that ended cancelled), or a daemon could not start
+ *   2    usage: an unknown command or flag, a bad value; nothing was done
+ *   3    no daemon is running where the command looked (see --state-dir / --socket)
+ *   130  interrupted (Ctrl-C)
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, noDaemon: 3, interrupted: 130 } as const;

@@ -1,0 +1,81 @@
+/** Text for people: aligned tables, sizes, durations, a progress bar. */
+
+export interface Column {
+  title: string;
+  align?: 'left' | 'right';
+  /** May be cut to fit the terminal (URLs, error messages). */
+  flexible?: boolean;
+}
+
+/** Display width, counting each code point as one column (good enough for our symbols). */
+function width(s: string): number {
+  return [...s].length;
+}
+
+function cut(s: string, w: number): string {
+  if (width(s) <= w) return s;
+  if (w <= 1) return [...s].slice(0, w).join('');
+  return `${[...s].slice(0, w - 1).join('')}…`;
+}
+
+/** A table; when `maxWidth` is given, flexible columns are cut so each line fits. */
+export function table(columns: Column[], rows: string[][], maxWidth?: number): string {
+  const clean = rows.map((r) => r.map((c) => c.replace(/[\r\n\t]+/g, ' ')));
+  const widths = columns.map((c, i) => Math.max(width(c.title), ...clean.map((r) => width(r[i] ?? ''))));
+  if (maxWidth !== undefined) {
+    const gap = 2 * (columns.length - 1);
+    let over = widths.reduce((a, b) => a + b, 0) + gap - maxWidth;
+    for (let i = columns.length - 1; i >= 0 && over > 0; i--) {
+      if (!columns[i].flexible) continue;
+      const floor = Math.max(width(columns[i].title), 20);
+      const take = Math.min(over, widths[i] - floor);
+      if (take > 0) {
+        widths[i] -= take;
+        over -= take;
+      }
+    }
+  }
+  const line = (cells: string[]) => cells.map((cell, i) => {
+    const text = cut(cell, widths[i]);
+    const pad = ' '.repeat(Math.max(0, widths[i] - width(text)));
+    if (i === cells.length - 1 && columns[i].align !== 'right') return text;
+    return columns[i].align === 'right' ? pad + text : text + pad;
+  }).join('  ');
+  return [line(columns.map((c) => c.title)), ...clean.map(line)].join('\n');
+}
+
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+export function duration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** "in 12 s" / "3 s ago" relative to now, from an ISO time. */
+export function relative(isoTime: string | null, now = Date.now()): string {
+  if (!isoTime) return '';
+  const d = Date.parse(isoTime) - now;
+  const text = duration(Math.abs(d));
+  return d >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
+}
+
+/** `[██████░░░░]` for a fraction in [0, 1]. */
+export function bar(fraction: number, cells = 24): string {
+  const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+  const full = Math.round(f * cells);
+  return `[${'█'.repeat(full)}${'░'.repeat(cells - full)}]`;
+}

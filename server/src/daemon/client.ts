@@ -1,0 +1,133 @@
+/**
+ * A client of the daemon's socket: JSON-RPC 2.0, one message per line. Used by `crawlctl`, the
+ * demo and a daemon checking whether a socket is already served.
+ */
+import * as net from 'node:net';
+import { JSONRPCClient, JSONRPCErrorException, type JSONRPCResponse } from 'json-rpc-2.0';
+import type { Method, Notification, Notifications, ParamsOf, ResultOf } from '../protocol';
+
+/** Nobody answers on the socket: no daemon runs there (or a dead one left its file behind). */
+export class NoDaemonError extends Error {
+  constructor(readonly socketPath: string, readonly reason: NodeJS.ErrnoException) {
+    super(`no daemon is running at ${socketPath}`);
+    this.name = 'NoDaemonError';
+  }
+}
+
+/** The daemon answered with an error. */
+export class RemoteError extends Error {
+  constructor(readonly code: number, message: string, readonly data?: unknown) {
+    super(message);
+    this.name = 'RemoteError';
+  }
+}
+
+type NotificationHandler = <N extends Notification>(method: N, params: Notifications[N]) => void;
+
+export class DaemonClient {
+  private readonly rpc: JSONRPCClient;
+  private readonly handlers = new Set<NotificationHandler>();
+  private readonly closeHandlers = new Set<() => void>();
+  private buffered = '';
+  private closed = false;
+
+  private constructor(private readonly socket: net.Socket) {
+    this.rpc = new JSONRPCClient((request) => {
+      if (this.closed) throw new Error('the connection to the daemon is closed');
+      socket.write(`${JSON.stringify(request)}\n`);
+    });
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => this.receive(chunk));
+    socket.on('error', () => {
+      // 'close' follows and fails whatever is pending.
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.rpc.rejectAllPendingRequests('the daemon closed the connection');
+      for (const h of this.closeHandlers) h();
+    });
+  }
+
+  /** Connects, or rejects with NoDaemonError when nothing listens there. */
+  static connect(socketPath: string, timeoutMs = 5_000): Promise<DaemonClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.createConnection(socketPath);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`the daemon at ${socketPath} did not accept the connection within ${timeoutMs / 1000}s`));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new DaemonClient(socket));
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK') reject(new NoDaemonError(socketPath, err));
+        else reject(err);
+      });
+    });
+  }
+
+  async request<M extends Method>(method: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
+    try {
+      return (await this.rpc.request(method, params)) as ResultOf<M>;
+    } catch (err) {
+      if (err instanceof JSONRPCErrorException) throw new RemoteError(err.code, err.message, err.data);
+      throw err;
+    }
+  }
+
+  /** Like request, but a timeout turns a hung daemon into an error. */
+  async requestWithin<M extends Method>(method: M, params: ParamsOf<M>, ms: number): Promise<ResultOf<M>> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the daemon did not answer ${method} within ${ms / 1000}s`)), ms);
+    });
+    try {
+      return await Promise.race([this.request(method, params), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  onNotification(handler: NotificationHandler): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  onClose(handler: () => void): void {
+    if (this.closed) handler();
+    else this.closeHandlers.add(handler);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    this.socket.end();
+    this.socket.destroy();
+  }
+
+  private receive(chunk: string): void {
+    this.buffered += chunk;
+    let nl: number;
+    while ((nl = this.buffered.indexOf('\n')) >= 0) {
+      const line = this.buffered.slice(0, nl);
+      this.buffered = this.buffered.slice(nl + 1);
+      if (line.trim() === '') continue;
+      let msg: { method?: unknown; params?: unknown };
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        continue; // The daemon only writes JSON; a torn line would be a bug there, not here.
+      }
+      if (typeof msg.method === 'string') {
+        for (const h of this.handlers) h(msg.method as Notification, msg.params as never);
+      } else {
+        this.rpc.receive(msg as JSONRPCResponse);
+      }
+    }
+  }
+}

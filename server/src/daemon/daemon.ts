@@ -1,0 +1,177 @@
+/**
+ * One daemon: the database, the crawl service, the scheduler, the change feed and the method
+ * table, served on the Unix socket and, when the editor launched it, over LSP too.
+ */
+import * as fs from 'node:fs';
+import type { CoreConfig } from '../core/config';
+import { validateConfig } from '../core/config';
+import { Scheduler, type Logger } from '../core/scheduler';
+import { SqliteQueue } from '../core/sqlite/engine';
+import { CRAWL_COMPONENT, createCrawlService } from '../crawl/crawls';
+import type { CrawlService } from '../crawl/service';
+import { Params } from '../protocol';
+import { createMethods, invoke, type CallContext, type DaemonServices, type MethodTable } from './methods';
+import { ChangeFeed, type ChangeBatch } from './notify';
+import type { DaemonOptions } from './options';
+import { ensurePrivateDir, prepareStateDir, resolvePaths, writeFileAtomic, type StatePaths } from './paths';
+import { RateMeter, finishedTotal } from './rate';
+import { SeedMap } from './seedmap';
+import { SocketInUseError, SocketServer } from './socket';
+
+export interface StartOptions extends DaemonOptions {
+  log: Logger;
+  /**
+   * When the socket is already served by another daemon: refuse to start (headless), or run without
+   * the socket (the editor's daemon still serves the editor, as one more worker on the database).
+   */
+  socketInUse: 'refuse' | 'continue';
+}
+
+export class Daemon {
+  readonly paths: StatePaths;
+  readonly queue: SqliteQueue;
+  readonly crawls: CrawlService;
+  readonly scheduler: Scheduler;
+  readonly feed: ChangeFeed;
+  readonly seeds: SeedMap;
+  readonly services: DaemonServices;
+  private readonly methods: MethodTable;
+  private socket: SocketServer | null = null;
+  private config: CoreConfig;
+  private stopPromise: Promise<void> | null = null;
+  private readonly rate = new RateMeter();
+  private rateTimer: NodeJS.Timeout | null = null;
+  private readonly log: Logger;
+  private markStopped!: () => void;
+  /** Settles once a stop, however asked for, has finished. */
+  readonly stopped = new Promise<void>((resolve) => {
+    this.markStopped = resolve;
+  });
+
+  private constructor(opts: StartOptions, paths: StatePaths) {
+    this.log = opts.log;
+    this.paths = paths;
+    this.config = opts.config;
+    this.queue = new SqliteQueue(paths.db, {
+      components: [CRAWL_COMPONENT],
+      maxAttempts: opts.config.maxAttempts,
+      backoff: { baseMs: opts.config.backoffBaseMs, maxMs: opts.config.backoffMaxMs },
+      maxReclaims: opts.config.maxReclaims,
+      busyTimeoutMs: 5_000,
+    });
+    try {
+      this.crawls = createCrawlService(this.queue, {
+        bodiesDir: paths.bodiesDir,
+        defaultDelayMs: opts.config.perHostDelayMs,
+        ...(opts.userAgent !== undefined && { userAgent: opts.userAgent }),
+      });
+    } catch (err) {
+      void this.queue.close();
+      throw err;
+    }
+    this.scheduler = new Scheduler(this.queue, { crawl: this.crawls.handler }, this.config, this.log);
+    this.seeds = new SeedMap(paths.seedFiles, this.log);
+    this.feed = new ChangeFeed(this.queue, this.crawls, this.rate, { pollMs: this.config.pollMs }, this.log);
+    this.services = {
+      queue: this.queue, crawls: this.crawls, scheduler: this.scheduler, rate: this.rate, seeds: this.seeds,
+      config: () => this.config,
+      reconfigure: (change) => {
+        const defined = Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined));
+        this.config = validateConfig({ ...this.config, ...defined });
+        this.scheduler.reconfigure(this.config);
+        return this.config;
+      },
+      shutdown: () => void this.stop('asked by a client'),
+      stopping: () => this.stopPromise !== null,
+      log: this.log,
+    };
+    this.methods = createMethods(this.services);
+  }
+
+  /** Opens everything and starts serving; throws with a message for the user when it cannot. */
+  static async start(opts: StartOptions): Promise<Daemon> {
+    const paths = resolvePaths(opts.paths);
+    prepareStateDir(paths);
+    ensurePrivateDir(paths.bodiesDir, 'the bodies folder');
+    const d = new Daemon(opts, paths);
+    try {
+      await d.listen(opts.socketInUse);
+    } catch (err) {
+      await d.close();
+      throw err;
+    }
+    d.feed.on((b) => d.forward(b));
+    d.scheduler.start();
+    d.feed.start();
+    // Sampled steadily so jobs/s reflects the last seconds even when nobody asked for a while.
+    d.rateTimer = setInterval(() => {
+      d.queue.stats().then((s) => d.rate.sample(finishedTotal(s)), () => {});
+    }, 1_000).unref();
+    d.log('info', `daemon ${d.scheduler.workerId} started: database ${paths.db}${d.socket ? `, socket ${d.socket.path}` : ', no socket'}`);
+    return d;
+  }
+
+  private async listen(socketInUse: StartOptions['socketInUse']): Promise<void> {
+    const server = new SocketServer(this.paths.socket, Object.keys(Params), (m, p, call) => this.call(m, p, call), this.log);
+    try {
+      await server.listen();
+    } catch (err) {
+      if (err instanceof SocketInUseError && socketInUse === 'continue') {
+        this.log('warn', `${err.message}; serving the editor only`);
+        return;
+      }
+      throw err;
+    }
+    this.socket = server;
+    if (this.paths.pointerFile) writeFileAtomic(this.paths.pointerFile, `${this.paths.socket}\n`);
+  }
+
+  /** The one way into the method table, for both transports. */
+  call(method: string, params: unknown, ctx: CallContext): Promise<unknown> {
+    return invoke(this.methods, this.services, method, params, ctx);
+  }
+
+  get socketServer(): SocketServer | null {
+    return this.socket;
+  }
+
+  /** Notifications to socket subscribers; the LSP transport listens on the feed itself. */
+  private forward(batch: ChangeBatch): void {
+    if (!this.socket) return;
+    if (batch.jobs) this.socket.notify('jobs/changed', batch.jobs);
+    if (batch.stats) this.socket.notify('queue/statsChanged', batch.stats);
+    for (const c of batch.crawls) this.socket.notify('crawl/changed', c);
+  }
+
+  /**
+   * Graceful stop: no new connections or leases; running jobs get the deadline, then are handed
+   * back to the queue; answers owed are written; the database is closed; the socket file goes.
+   */
+  stop(reason: string, deadlineMs = this.config.stopDeadlineMs): Promise<void> {
+    if (this.stopPromise) return this.stopPromise;
+    this.log('info', `stopping (${reason})`);
+    this.stopPromise = (async () => {
+      this.socket?.stopAccepting();
+      await this.scheduler.stop(deadlineMs);
+      await this.close();
+      this.log('info', 'stopped');
+      this.markStopped();
+    })();
+    return this.stopPromise;
+  }
+
+  private async close(): Promise<void> {
+    if (this.rateTimer) clearInterval(this.rateTimer);
+    this.feed.stop();
+    await this.socket?.closeConnections();
+    await this.crawls.close().catch((err) => this.log('warn', `closing crawls: ${(err as Error).message}`));
+    await this.queue.close();
+    if (this.socket && this.paths.pointerFile) {
+      try {
+        if (fs.readFileSync(this.paths.pointerFile, 'utf8').trim() === this.paths.socket) fs.unlinkSync(this.paths.pointerFile);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}

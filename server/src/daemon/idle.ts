@@ -1,0 +1,56 @@
+/**
+ * Why nothing runs while jobs wait, in a sentence a user can act on: the scheduler is paused,
+ * leasing fails, every host with work is at its limit, backing off or delayed (and until when),
+ * crawls are paused, retries are waiting out their backoff.
+ */
+import type { SchedulerStatus } from '../core/scheduler';
+import type { SqliteQueue } from '../core/sqlite/engine';
+import type { CrawlService } from '../crawl/service';
+import { iso } from './wire';
+
+/** Hosts named one by one before the rest are summed up. */
+const NAMED_HOSTS = 3;
+
+export async function idleReason(
+  queue: SqliteQueue,
+  crawls: CrawlService,
+  status: SchedulerStatus,
+  defaultLimit: number,
+  now = Date.now(),
+): Promise<string | null> {
+  const { queued } = await queue.stats();
+  if (queued === 0) return null;
+  const waiting = `${queued} job${queued === 1 ? ' is' : 's are'} queued`;
+  if (status.paused) return `The scheduler is paused while ${waiting}; resume it to continue.`;
+  if (status.running > 0) return null;
+  if (status.lastError) return `Nothing runs although ${waiting}: ${status.lastError}.`;
+
+  const atLimit: string[] = [];
+  const backingOff: string[] = [];
+  const delayed: string[] = [];
+  for (const k of await queue.keys({ defaultLimit, limit: 1000 })) {
+    if (k.queued === 0) continue;
+    if (k.inFlight >= k.limit) atLimit.push(`${k.key} (${k.inFlight}/${k.limit})`);
+    else if (k.deferredUntil !== null && k.deferredUntil > now) {
+      backingOff.push(`${k.key} until ${iso(k.deferredUntil)}${k.deferReason ? ` (${k.deferReason})` : ''}`);
+    } else if (k.nextStartAt !== null && k.nextStartAt > now) delayed.push(`${k.key} until ${iso(k.nextStartAt)}`);
+  }
+  const paused = (await crawls.list()).filter((c) => c.state === 'paused' && c.counts.queued > 0);
+  const parts: string[] = [];
+  if (atLimit.length) parts.push(`at the per-host limit, held by other workers: ${hosts(atLimit)}`);
+  if (backingOff.length) parts.push(`backing off: ${hosts(backingOff)}`);
+  if (delayed.length) parts.push(`waiting out a crawl delay: ${hosts(delayed)}`);
+  if (paused.length) {
+    const held = paused.reduce((n, c) => n + c.counts.queued, 0);
+    parts.push(`${held} job${held === 1 ? ' belongs' : 's belong'} to paused crawl${paused.length === 1 ? '' : 's'} ${paused.map((c) => c.id).slice(0, NAMED_HOSTS).join(', ')}${paused.length > NAMED_HOSTS ? ', …' : ''}`);
+  }
+  const wake = await queue.nextWakeAt();
+  if (wake !== null && wake > now && !backingOff.length && !delayed.length) parts.push(`retries wait out their backoff, the next at ${iso(wake)}`);
+  if (parts.length === 0) return null;
+  return `Nothing runs although ${waiting}: ${parts.join('; ')}.`;
+}
+
+function hosts(list: string[]): string {
+  if (list.length <= NAMED_HOSTS) return list.join(', ');
+  return `${list.slice(0, NAMED_HOSTS).join(', ')} and ${list.length - NAMED_HOSTS} more host${list.length - NAMED_HOSTS === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,118 @@
+/**
+ * The LSP transport (vscode-languageserver) on stdio or the Node IPC channel, for the editor: the
+ * method table as custom requests, change notifications to the client once it subscribes, and the
+ * seed-file features.
+ *
+ * The connection is built from the library's transport-neutral core with our own watchdog: the
+ * stock node entry exits the process the moment the editor or its stream goes away, which would
+ * leave running jobs leased until their TTL ran out. Here every way out is a graceful stop.
+ */
+import { ResponseError, TextDocumentSyncKind, createConnection, type _Connection } from 'vscode-languageserver/lib/common/api';
+import {
+  IPCMessageReader, IPCMessageWriter, StreamMessageReader, StreamMessageWriter, createProtocolConnection,
+  type MessageReader, type MessageWriter,
+} from 'vscode-languageserver-protocol/node';
+import { Params } from '../protocol';
+import type { Daemon } from './daemon';
+import type { CallContext } from './methods';
+import { RpcError } from './rpc';
+import { SeedFeatures } from './seedlsp';
+import { VERSION } from '../version';
+
+/** How long running jobs get to finish when the editor closes: it will not wait for long. */
+const EDITOR_STOP_DEADLINE_MS = 1_500;
+
+export interface LspServer {
+  connection: _Connection;
+  features: SeedFeatures;
+  /** The exit code the editor's protocol asks for (0 after shutdown, 1 otherwise), once it has left. */
+  exitCode(): number | null;
+}
+
+export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId: number | null): LspServer {
+  const log = daemon.services.log;
+  let reader: MessageReader;
+  let writer: MessageWriter;
+  if (mode === 'ipc') {
+    reader = new IPCMessageReader(process);
+    writer = new IPCMessageWriter(process);
+  } else {
+    reader = new StreamMessageReader(process.stdin);
+    writer = new StreamMessageWriter(process.stdout);
+  }
+
+  let exitCode: number | null = null;
+  let shutdownReceived = false;
+  const leave = (code: number, why: string) => {
+    exitCode ??= code;
+    void daemon.stop(why, EDITOR_STOP_DEADLINE_MS);
+  };
+  const watchParent = (pid: number) => {
+    setInterval(() => {
+      try {
+        process.kill(pid, 0);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') leave(1, `the editor (pid ${pid}) is gone`);
+      }
+    }, 3_000).unref();
+  };
+  if (clientProcessId !== null) watchParent(clientProcessId);
+
+  const connection = createConnection(
+    (logger) => createProtocolConnection(reader, writer, logger),
+    {
+      get shutdownReceived() { return shutdownReceived; },
+      set shutdownReceived(v: boolean) { shutdownReceived = v; },
+      initialize: (params) => {
+        if (clientProcessId === null && typeof params.processId === 'number') watchParent(params.processId);
+      },
+      exit: (code) => leave(code, 'the editor asked the server to exit'),
+    },
+  );
+  reader.onClose(() => leave(shutdownReceived ? 0 : 1, 'the editor closed the connection'));
+  reader.onError((err) => log('warn', `LSP read error: ${err.message}`));
+
+  const features = new SeedFeatures(connection, daemon.queue, daemon.seeds, log);
+  let subscribed = false;
+  const call: CallContext = {
+    subscribe: () => { subscribed = true; },
+    documentText: (uri) => features.documents.get(uri)?.getText(),
+  };
+  for (const method of Object.keys(Params)) {
+    connection.onRequest(method, async (params: unknown) => {
+      try {
+        return await daemon.call(method, params, call);
+      } catch (err) {
+        const e = err as RpcError;
+        throw new ResponseError(e.code, e.message, e.data);
+      }
+    });
+  }
+  daemon.feed.on((batch) => {
+    if (batch.jobs || batch.crawls.length) features.jobsChanged();
+    if (!subscribed) return;
+    if (batch.jobs) void connection.sendNotification('jobs/changed', batch.jobs);
+    if (batch.stats) void connection.sendNotification('queue/statsChanged', batch.stats);
+    for (const c of batch.crawls) void connection.sendNotification('crawl/changed', c);
+  });
+
+  connection.onInitialize((params) => {
+    features.setCapabilities(params.capabilities);
+    return {
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        hoverProvider: true,
+        codeLensProvider: { resolveProvider: false },
+        inlayHintProvider: { resolveProvider: false },
+      },
+      serverInfo: { name: 'crawld', version: VERSION },
+    };
+  });
+  // Running jobs are handed back before the answer, so the editor may exit right after it.
+  connection.onShutdown(() => daemon.stop('the editor is shutting down', EDITOR_STOP_DEADLINE_MS));
+  void daemon.stopped.then(() => features.close());
+
+  features.listen();
+  connection.listen();
+  return { connection, features, exitCode: () => exitCode };
+}

@@ -1,0 +1,162 @@
+/**
+ * The one method table both transports serve. Each method receives params already validated by
+ * the contract's zod schema and returns the contract's result; `invoke` is the single way in.
+ */
+import type { z } from 'zod';
+import type { CoreConfig } from '../core/config';
+import type { Scheduler } from '../core/scheduler';
+import type { SqliteQueue } from '../core/sqlite/engine';
+import type { CrawlService } from '../crawl/service';
+import { normalizeUrl } from '../crawl/url';
+import { ErrorCodes, Params, type Method, type Results } from '../protocol';
+import type { Logger } from '../core/scheduler';
+import { idleReason } from './idle';
+import { finishedTotal, type RateMeter } from './rate';
+import { RpcError, formatIssues, invalidParams, notFound, toRpcError, unavailable } from './rpc';
+import { parseSeedFile, startParams, whyNotStartable } from './seedfile';
+import type { SeedMap } from './seedmap';
+import { wireCrawl, wireEvent, wireHost, wireJob, wireLease } from './wire';
+
+/** What a method may know of the connection that called it. */
+export interface CallContext {
+  /** Turns on change notifications for this connection. */
+  subscribe(): void;
+  /** The text of a document open in the editor (LSP transport only). */
+  documentText?(uri: string): string | undefined;
+}
+
+export interface DaemonServices {
+  queue: SqliteQueue;
+  crawls: CrawlService;
+  scheduler: Scheduler;
+  rate: RateMeter;
+  seeds: SeedMap;
+  config(): CoreConfig;
+  /** Applies and returns a new configuration; throws ConfigError when it is invalid. */
+  reconfigure(change: Partial<CoreConfig>): CoreConfig;
+  /** Starts a graceful stop once the current responses are out. */
+  shutdown(): void;
+  stopping(): boolean;
+  log: Logger;
+}
+
+type ParsedParams<M extends Method> = z.output<(typeof Params)[M]>;
+export type MethodTable = { [M in Method]: (params: ParsedParams<M>, call: CallContext) => Promise<Results[M]> };
+
+/** idleReason reads every host's totals; a status poll more often than this reuses the last one. */
+const IDLE_REASON_TTL_MS = 1_000;
+
+export function createMethods(d: DaemonServices): MethodTable {
+  const { queue, crawls, scheduler } = d;
+  let idleCache: { at: number; value: string | null } | null = null;
+
+  return {
+    'crawl/start': async (p) => crawls.start(p),
+    'crawl/list': async () => ({ crawls: (await crawls.list()).map(wireCrawl) }),
+    'crawl/get': async (p) => ({ crawl: wireCrawl(await crawls.get(p.crawlId)) }),
+    'crawl/pause': async (p) => ({ crawl: wireCrawl(await crawls.pause(p.crawlId)) }),
+    'crawl/resume': async (p) => ({ crawl: wireCrawl(await crawls.resume(p.crawlId)) }),
+    'crawl/cancel': async (p) => {
+      const r = await crawls.cancel(p.crawlId);
+      return { crawl: wireCrawl(r.crawl), cancelled: r.cancelled };
+    },
+    'jobs/enqueue': async (p) => crawls.enqueue(p),
+    'jobs/list': async (p) => {
+      const page = await queue.list({ state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, limit: p.limit, cursor: p.cursor });
+      return { jobs: page.jobs.map(wireJob), nextCursor: page.nextCursor };
+    },
+    'jobs/get': async (p) => {
+      const found = await queue.get(p.id);
+      if (!found) throw notFound(`job ${p.id} does not exist`);
+      return { job: wireJob(found.job), events: found.events.map(wireEvent) };
+    },
+    'jobs/requeue': async (p) => {
+      if (!p.ids && !p.state && !p.host && !p.crawlId) throw invalidParams('params: give ids, state, host or crawlId to say which jobs');
+      return { requeued: await queue.requeue({ ids: p.ids, state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId }) };
+    },
+    'jobs/cancel': async (p) => ({ cancelled: await queue.cancel({ ids: p.ids }) }),
+    'queue/stats': async () => {
+      const s = await queue.stats();
+      return { ...s, jobsPerSecond: d.rate.rate(finishedTotal(s)) };
+    },
+    'leases/list': async () => ({ leases: (await queue.leases()).map(wireLease) }),
+    'hosts/list': async (p) => ({ hosts: (await crawls.hosts({ limit: p.limit, defaultLimit: d.config().perHostLimit })).map(wireHost) }),
+    'hosts/setLimit': async (p) => {
+      const n = normalizeUrl(`http://${p.host}/`);
+      if (!n.ok || n.host !== p.host.toLowerCase()) throw invalidParams(`host: "${p.host}" is not a host name`);
+      await queue.setKeyLimit(n.host, p.limit);
+      return { host: n.host, limit: p.limit };
+    },
+    'scheduler/status': async () => {
+      const s = scheduler.status();
+      const now = Date.now();
+      if (!idleCache || now - idleCache.at > IDLE_REASON_TTL_MS) {
+        idleCache = { at: now, value: await idleReason(queue, crawls, s, d.config().perHostLimit, now) };
+      }
+      return { workerId: s.workerId, paused: s.paused, running: s.running, maxWorkers: s.maxWorkers, idleReason: idleCache.value };
+    },
+    'scheduler/pause': async () => {
+      scheduler.pause();
+      idleCache = null;
+      return { paused: true };
+    },
+    'scheduler/resume': async () => {
+      scheduler.resume();
+      idleCache = null;
+      return { paused: false };
+    },
+    'daemon/configure': async (p) => {
+      const c = d.reconfigure({ maxWorkers: p.maxWorkers, perHostLimit: p.perHostLimit });
+      idleCache = null;
+      return { maxWorkers: c.maxWorkers, perHostLimit: c.perHostLimit };
+    },
+    'daemon/shutdown': async () => {
+      d.shutdown();
+      return { stopping: true };
+    },
+    'events/subscribe': async (_p, call) => {
+      call.subscribe();
+      return { subscribed: true };
+    },
+    'seeds/parse': async (p) => {
+      const file = parseSeedFile(p.text);
+      return { start: startParams(file), problems: file.problems.map((x) => ({ line: x.line + 1, message: x.message })) };
+    },
+    'seeds/start': async (p, call) => {
+      const text = p.text ?? call.documentText?.(p.uri);
+      if (text === undefined) throw notFound(`${p.uri} is not open in the editor; send its text`);
+      const file = parseSeedFile(text);
+      const start = startParams(file);
+      if (!start) throw invalidParams(whyNotStartable(file));
+      const r = await crawls.start(start);
+      d.seeds.set(p.uri, r.crawlId);
+      return r;
+    },
+  };
+}
+
+const METHOD_NAMES = new Set<string>(Object.keys(Params));
+
+export function isMethod(name: string): name is Method {
+  return METHOD_NAMES.has(name);
+}
+
+/** Methods still answered while the daemon stops: they only read memory. */
+const WHILE_STOPPING = new Set<string>(['scheduler/status', 'daemon/shutdown', 'seeds/parse']);
+
+/**
+ * Validates and runs one call. Always settles with the result or an RpcError: unknown method,
+ * params by position, schema failures (each field named), and every domain error mapped.
+ */
+export async function invoke(table: MethodTable, d: DaemonServices, method: string, params: unknown, call: CallContext): Promise<unknown> {
+  if (!isMethod(method)) throw new RpcError(ErrorCodes.MethodNotFound, `unknown method "${method.slice(0, 100)}"`);
+  if (Array.isArray(params)) throw invalidParams('params: pass parameters by name (an object), not by position');
+  const parsed = Params[method].safeParse(params === undefined ? {} : params);
+  if (!parsed.success) throw invalidParams(formatIssues(parsed.error.issues));
+  if (d.stopping() && !WHILE_STOPPING.has(method)) throw unavailable('the daemon is stopping');
+  try {
+    return await (table[method] as (p: unknown, c: CallContext) => Promise<unknown>)(parsed.data, call);
+  } catch (err) {
+    throw toRpcError(err, d.log, method);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The daemon's flags, shared by `crawlctl daemon`, the process entry (`main.js`, which the editor
+ * extension launches with `--node-ipc` or `--stdio`) and `crawlctl crawl --wait` running its own.
+ */
+import { validateConfig, type CoreConfig } from '../core/config';
+import { UsageError, parseFlags, type FlagSpecs } from './args';
+import type { PathFlags } from './paths';
+
+export const PATH_FLAGS = {
+  'state-dir': { type: 'string', value: 'DIR', help: 'the state folder (default: .crawl in the current folder)' },
+  db: { type: 'string', value: 'FILE', help: 'the queue database (default: STATE-DIR/queue.db)' },
+  socket: { type: 'string', value: 'FILE', help: 'the Unix socket (default: STATE-DIR/crawld.sock)' },
+} as const satisfies FlagSpecs;
+
+export const WORKER_FLAGS = {
+  'max-workers': { type: 'int', min: 1, max: 10_000, value: 'N', help: 'jobs this daemon runs at once (default 16)' },
+  'per-host': { type: 'int', min: 1, max: 10_000, value: 'N', help: 'requests in flight per host, across every daemon (default 2)' },
+  'per-host-delay': { type: 'number', min: 0, max: 3600, value: 'SECONDS', help: 'minimum time between requests to one host (default 0; robots.txt Crawl-delay overrides)' },
+  'lease-ttl': { type: 'number', min: 0, exclusiveMin: true, max: 86_400, value: 'SECONDS', help: 'how long a job stays leased without a heartbeat (default 30)' },
+  heartbeat: { type: 'number', min: 0, exclusiveMin: true, max: 86_400, value: 'SECONDS', help: 'how often leases are extended, below the lease TTL (default 10)' },
+  'stop-deadline': { type: 'number', min: 0, max: 3600, value: 'SECONDS', help: 'on stop, how long running jobs may take before they are handed back (default 10)' },
+  'user-agent': { type: 'string', value: 'TEXT', help: 'the User-Agent sent with every request' },
+} as const satisfies FlagSpecs;
+
+/** Flags the editor's language client adds when it launches the daemon. */
+export const LSP_FLAGS = {
+  stdio: { type: 'boolean', help: 'also speak LSP on stdin/stdout (for the editor)' },
+  'node-ipc': { type: 'boolean', help: 'also speak LSP over the Node IPC channel (for the editor)' },
+  clientProcessId: { type: 'int', min: 1, value: 'PID', help: 'stop when this process (the editor) is gone' },
+} as const satisfies FlagSpecs;
+
+export const DAEMON_FLAGS = { ...PATH_FLAGS, ...WORKER_FLAGS, ...LSP_FLAGS, help: { type: 'boolean', help: 'show this help' } } as const satisfies FlagSpecs;
+
+export interface DaemonOptions {
+  paths: PathFlags;
+  config: CoreConfig;
+  userAgent?: string;
+  lsp: 'stdio' | 'ipc' | null;
+  clientProcessId: number | null;
+}
+
+type Values = ReturnType<typeof parseFlags<typeof DAEMON_FLAGS>>['flags'];
+
+/** Daemon options from parsed flags; a bad combination is a usage error naming the flags. */
+export function daemonOptions(f: Partial<Values>): DaemonOptions {
+  const secs = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
+  let config: CoreConfig;
+  try {
+    config = validateConfig({
+      maxWorkers: f['max-workers'],
+      perHostLimit: f['per-host'],
+      perHostDelayMs: secs(f['per-host-delay']),
+      leaseTtlMs: secs(f['lease-ttl']),
+      heartbeatMs: secs(f.heartbeat),
+      stopDeadlineMs: secs(f['stop-deadline']),
+    });
+  } catch (err) {
+    // The core speaks of settings; on the command line they are flags.
+    throw new UsageError((err as Error).message
+      .replace(/heartbeat interval \(([\d.]+)s\)/, '--heartbeat ($1 s)')
+      .replace(/lease TTL \(([\d.]+)s\)/, '--lease-ttl ($1 s)'));
+  }
+  if (f.stdio && f['node-ipc']) throw new UsageError('--stdio and --node-ipc: choose one');
+  return {
+    paths: { stateDir: f['state-dir'], db: f.db, socket: f.socket },
+    config,
+    userAgent: f['user-agent'],
+    lsp: f.stdio ? 'stdio' : f['node-ipc'] ? 'ipc' : null,
+    clientProcessId: f.clientProcessId ?? null,
+  };
+}
+
+export function parseDaemonArgs(argv: readonly string[], command = 'crawlctl daemon'): { options: DaemonOptions; help: boolean } {
+  const { flags, positionals } = parseFlags(argv, DAEMON_FLAGS, command);
+  if (positionals.length) throw new UsageError(`${command}: unexpected argument "${positionals[0]}"`);
+  return { options: daemonOptions(flags), help: flags.help === true };
+}

@@ -1,0 +1,37 @@
+/**
+ * Jobs finished per second, from the growth of the finished counters (done + skipped + error,
+ * counted across every process on the database) over a sliding window.
+ */
+export class RateMeter {
+  private samples: { at: number; total: number }[] = [];
+
+  constructor(
+    private readonly windowMs = 5_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Records the finished total now; a total that went down (jobs requeued) restarts the window. */
+  sample(total: number): void {
+    const at = this.now();
+    const last = this.samples[this.samples.length - 1];
+    if (last && total < last.total) this.samples = [];
+    // One sample per 100 ms is plenty; the newest wins within that.
+    if (last && at - last.at < 100 && this.samples.length > 1) this.samples[this.samples.length - 1] = { at, total };
+    else this.samples.push({ at, total });
+    while (this.samples.length > 2 && this.samples[1].at <= at - this.windowMs) this.samples.shift();
+  }
+
+  /** Per second over the window, taking `total` as the count now; 0 until a second has been seen. */
+  rate(total: number): number {
+    this.sample(total);
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    const span = last.at - first.at;
+    if (span < 1_000) return 0;
+    return Math.round(((last.total - first.total) / span) * 1000 * 10) / 10;
+  }
+}
+
+export function finishedTotal(s: { done: number; skipped: number; error: number }): number {
+  return s.done + s.skipped + s.error;
+}

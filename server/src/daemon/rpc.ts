@@ -1,0 +1,56 @@
+/**
+ * Errors as the wire sees them, for both transports: every exception a method can raise becomes
+ * a JSON-RPC error with a code from the contract and a plain message. Nothing a client sends
+ * can make a method throw anything else but an internal error, which is logged.
+ */
+import type { z } from 'zod';
+import { ConfigError } from '../core/config';
+import { ConflictError, NotFoundError, QueueError } from '../core/errors';
+import { DatabaseOpenError, describeSqliteError } from '../core/sqlite/open';
+import { ScopeError } from '../crawl/scope';
+import { ErrorCodes } from '../protocol';
+import type { Logger } from '../core/scheduler';
+
+export class RpcError extends Error {
+  constructor(readonly code: number, message: string, readonly data?: unknown) {
+    super(message);
+    this.name = 'RpcError';
+  }
+}
+
+export const invalidParams = (message: string) => new RpcError(ErrorCodes.InvalidParams, message);
+export const notFound = (message: string) => new RpcError(ErrorCodes.NotFound, message);
+export const unavailable = (message: string) => new RpcError(ErrorCodes.Unavailable, message);
+
+/** `field: message` per issue, the field as a dotted path (`seeds.2`), `params` for the whole. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues.map((issue) => {
+    const at = issue.path.length ? issue.path.map(String).join('.') : 'params';
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => `${issue.path.length ? `${at}.` : ''}${k}: unknown field`).join('; ');
+    }
+    return `${at}: ${issue.message}`;
+  }).join('; ');
+}
+
+/** SQLite result codes that mean "not now" rather than "never": disk full, locked, read-only. */
+const UNAVAILABLE_SQLITE = /^SQLITE_(FULL|BUSY|LOCKED|READONLY|IOERR|CANTOPEN)/;
+
+export function toRpcError(err: unknown, log: Logger, method: string): RpcError {
+  if (err instanceof RpcError) return err;
+  if (err instanceof QueueError || err instanceof ConfigError || err instanceof ScopeError) {
+    return new RpcError(ErrorCodes.InvalidParams, err.message);
+  }
+  if (err instanceof NotFoundError) return new RpcError(ErrorCodes.NotFound, err.message);
+  if (err instanceof ConflictError) return new RpcError(ErrorCodes.Conflict, err.message);
+  if (err instanceof DatabaseOpenError) return new RpcError(ErrorCodes.Unavailable, err.message);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && UNAVAILABLE_SQLITE.test(code)) {
+    return new RpcError(ErrorCodes.Unavailable, describeSqliteError(err, 'the queue database'));
+  }
+  if (err instanceof TypeError && /database connection is not open/.test(err.message)) {
+    return new RpcError(ErrorCodes.Unavailable, 'the daemon is stopping');
+  }
+  log('error', `${method} failed unexpectedly: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  return new RpcError(ErrorCodes.InternalError, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+}

@@ -1,0 +1,340 @@
+/**
+ * The daemon's Unix socket: JSON-RPC 2.0 (json-rpc-2.0), one message per line. A Unix socket
+ * only, never TCP; the file is 0600 in a 0700 folder. Every line gets a valid answer or, for a
+ * client that will not read its answers, a closed connection; nothing a client sends can stop
+ * the daemon.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import {
+  JSONRPCServer, createJSONRPCErrorResponse, type JSONRPCID, type JSONRPCRequest, type JSONRPCResponse,
+} from 'json-rpc-2.0';
+import type { Logger } from '../core/scheduler';
+import { parseWorkerId } from '../core/worker-id';
+import { ErrorCodes, MAX_LINE_BYTES } from '../protocol';
+import { DaemonClient, NoDaemonError } from './client';
+import type { CallContext } from './methods';
+import { RpcError } from './rpc';
+
+export type Handle = (method: string, params: unknown, call: CallContext) => Promise<unknown>;
+
+/** A live daemon already serves the socket. */
+export class SocketInUseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SocketInUseError';
+  }
+}
+
+/** Requests of one connection running at once; past it, reading pauses until some finish. */
+const MAX_IN_FLIGHT = 64;
+/** Answers a client has not read yet, in bytes; past it, the client is cut off. */
+const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
+/** Requests in one batch. */
+const MAX_BATCH = 1_000;
+
+export class SocketServer {
+  private readonly rpc = new JSONRPCServer<CallContext>({ errorListener: () => {} });
+  private readonly server: net.Server;
+  private readonly connections = new Set<Connection>();
+  private inode: number | null = null;
+
+  constructor(
+    readonly path: string,
+    methods: readonly string[],
+    handle: Handle,
+    private readonly log: Logger,
+  ) {
+    for (const name of methods) this.rpc.addMethod(name, (params, call) => handle(name, params, call));
+    this.rpc.mapErrorToJSONRPCErrorResponse = (id: JSONRPCID, err: unknown) => {
+      const e = err instanceof RpcError ? err : new RpcError(ErrorCodes.InternalError, `internal error: ${(err as Error)?.message ?? String(err)}`);
+      return createJSONRPCErrorResponse(id, e.code, e.message, e.data);
+    };
+    this.server = net.createServer((socket) => {
+      const c = new Connection(socket, this.rpc, this.log);
+      this.connections.add(c);
+      socket.once('close', () => this.connections.delete(c));
+    });
+    this.server.on('error', (err) => this.log('error', `socket server: ${err.message}`));
+  }
+
+  /**
+   * Takes the socket path: refuses when a live daemon answers there, replaces a stale file left by
+   * a dead one, never replaces anything that is not a socket. A lock file beside it keeps two
+   * daemons starting at the same moment from both deciding the socket is stale.
+   */
+  async listen(): Promise<void> {
+    const release = await lockFor(`${this.path}.lock`);
+    try {
+      await refuseIfServed(this.path);
+      const old = statOrNull(this.path);
+      if (old) {
+        if (!old.isSocket()) throw new SocketInUseError(`${this.path} exists and is not a socket; refusing to replace it`);
+        fs.unlinkSync(this.path);
+        this.log('info', `replaced the stale socket ${this.path}`);
+      }
+      // Created 0600 from the start (umask), then made sure of it (chmod).
+      const mask = process.umask(0o177);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.server.once('error', reject);
+          this.server.listen(this.path, () => {
+            this.server.off('error', reject);
+            resolve();
+          });
+        });
+      } finally {
+        process.umask(mask);
+      }
+      fs.chmodSync(this.path, 0o600);
+      this.inode = fs.statSync(this.path).ino;
+    } finally {
+      release();
+    }
+  }
+
+  /** Sends a notification to every connection that subscribed. */
+  notify(method: string, params: unknown): void {
+    const line = `${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`;
+    for (const c of this.connections) if (c.subscribed) c.write(line);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Stops accepting; the file goes unless another daemon has taken the path since. */
+  stopAccepting(): void {
+    this.server.close();
+    const st = statOrNull(this.path);
+    if (st && this.inode !== null && st.ino === this.inode) {
+      try {
+        fs.unlinkSync(this.path);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /** Ends every connection once what it is owed has been written. */
+  async closeConnections(): Promise<void> {
+    await Promise.all([...this.connections].map((c) => c.end()));
+  }
+}
+
+class Connection {
+  subscribed = false;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Past a line over the limit: everything up to the next newline is dropped. */
+  private discarding = false;
+  private inFlight = 0;
+  private readonly call: CallContext = { subscribe: () => { this.subscribed = true; } };
+
+  constructor(private readonly socket: net.Socket, private readonly rpc: JSONRPCServer<CallContext>, private readonly log: Logger) {
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', () => {
+      // A client that went away mid-answer: nothing to do but forget it.
+    });
+  }
+
+  write(line: string): void {
+    if (this.socket.destroyed || !this.socket.writable) return;
+    if (this.socket.writableLength > MAX_UNREAD_BYTES) {
+      this.log('warn', 'a client stopped reading its answers; closing its connection');
+      this.socket.destroy();
+      return;
+    }
+    this.socket.write(line);
+  }
+
+  end(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.socket.destroyed) return resolve();
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+      // A client that never reads would hold the end forever.
+      setTimeout(() => this.socket.destroy(), 2_000).unref();
+    });
+  }
+
+  private receive(chunk: Buffer): void {
+    let start = 0;
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, nl);
+      start = nl + 1;
+      if (this.discarding) {
+        this.discarding = false;
+        continue;
+      }
+      if (this.pendingBytes + piece.length > MAX_LINE_BYTES) {
+        this.tooLong();
+        this.pending = [];
+        this.pendingBytes = 0;
+        continue;
+      }
+      const line = this.pendingBytes ? Buffer.concat([...this.pending, piece]) : piece;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.handleLine(line.toString('utf8'));
+    }
+    const rest = chunk.subarray(start);
+    if (this.discarding || rest.length === 0) return;
+    if (this.pendingBytes + rest.length > MAX_LINE_BYTES) {
+      this.tooLong();
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.discarding = true;
+      return;
+    }
+    // Copied: the chunk's memory is Node's to reuse.
+    this.pending.push(Buffer.from(rest));
+    this.pendingBytes += rest.length;
+  }
+
+  private tooLong(): void {
+    this.respond(createJSONRPCErrorResponse(null, ErrorCodes.InvalidRequest, `request line longer than ${MAX_LINE_BYTES} bytes; it was dropped`));
+  }
+
+  private respond(response: JSONRPCResponse | JSONRPCResponse[] | null): void {
+    if (response === null || (Array.isArray(response) && response.length === 0)) return;
+    this.write(`${JSON.stringify(response)}\n`);
+  }
+
+  private handleLine(text: string): void {
+    if (text.trim() === '') return;
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return this.respond(createJSONRPCErrorResponse(null, ErrorCodes.ParseError, 'parse error: the line is not valid JSON'));
+    }
+    if (Array.isArray(message)) {
+      if (message.length === 0) return this.respond(invalid(null, 'an empty batch'));
+      if (message.length > MAX_BATCH) return this.respond(invalid(null, `a batch of more than ${MAX_BATCH} requests`));
+      this.track(Promise.all(message.map((m) => this.dispatch(m))).then((rs) => rs.filter((r): r is JSONRPCResponse => r !== null)));
+      return;
+    }
+    this.track(this.dispatch(message));
+  }
+
+  /** Runs one request; reading pauses while too many are running, so a flood cannot pile up. */
+  private track(p: Promise<JSONRPCResponse | JSONRPCResponse[] | null>): void {
+    this.inFlight++;
+    if (this.inFlight >= MAX_IN_FLIGHT) this.socket.pause();
+    p.then((r) => this.respond(r), (err) => this.log('error', `socket request failed: ${(err as Error).message}`))
+      .finally(() => {
+        this.inFlight--;
+        if (this.inFlight < MAX_IN_FLIGHT && this.socket.isPaused()) this.socket.resume();
+      });
+  }
+
+  /** The envelope checked here, strictly; json-rpc-2.0 then runs the method. */
+  private async dispatch(m: unknown): Promise<JSONRPCResponse | null> {
+    if (typeof m !== 'object' || m === null) return invalid(null, 'a request must be an object');
+    const r = m as Record<string, unknown>;
+    const id = r.id;
+    const validId = id === undefined || id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
+    const answerId = validId && id !== undefined ? (id as JSONRPCID) : null;
+    if (!validId) return invalid(null, 'id must be a string, a number or null');
+    if (r.jsonrpc !== '2.0') return invalid(answerId, 'jsonrpc must be "2.0"');
+    if (typeof r.method !== 'string') return invalid(answerId, 'method must be a string');
+    if (r.params !== undefined && (typeof r.params !== 'object' || r.params === null)) {
+      return invalid(answerId, 'params must be an object (or omitted)');
+    }
+    if ('result' in r || 'error' in r) return invalid(answerId, 'a request has no result or error');
+    if (!this.rpc.hasMethod(r.method)) {
+      if (id === undefined) return null;
+      return createJSONRPCErrorResponse(answerId, ErrorCodes.MethodNotFound, `unknown method "${r.method.slice(0, 100)}"`);
+    }
+    return this.rpc.receive(r as unknown as JSONRPCRequest, this.call);
+  }
+}
+
+function invalid(id: JSONRPCID, what: string): JSONRPCResponse {
+  return createJSONRPCErrorResponse(id, ErrorCodes.InvalidRequest, `invalid request: ${what}`);
+}
+
+function statOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** Refuses when a daemon answers on the socket, naming it by its worker id and pid. */
+async function refuseIfServed(socketPath: string): Promise<void> {
+  let client: DaemonClient;
+  try {
+    client = await DaemonClient.connect(socketPath, 2_000);
+  } catch (err) {
+    if (err instanceof NoDaemonError) return;
+    throw new SocketInUseError(`cannot tell whether ${socketPath} is in use: ${(err as Error).message}`);
+  }
+  let holder = 'another daemon';
+  try {
+    const { workerId } = await client.requestWithin('scheduler/status', {}, 2_000);
+    const pid = parseWorkerId(workerId)?.pid;
+    holder = `the daemon with worker id ${workerId}${pid ? ` (pid ${pid})` : ''}`;
+  } catch {
+    // It accepts connections but does not answer: still live enough not to be replaced.
+  } finally {
+    client.close();
+  }
+  throw new SocketInUseError(`${socketPath} is served by ${holder}; stop it first (crawlctl stop), or give this daemon another --socket`);
+}
+
+/**
+ * A lock file held for the moment of claiming the socket. A lock left by a dead process (its pid
+ * gone) is taken over; a live holder is waited for, a few seconds at most.
+ */
+async function lockFor(file: string): Promise<() => void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    try {
+      const fd = fs.openSync(file, 'wx', 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return () => {
+        try {
+          fs.unlinkSync(file);
+        } catch {
+          // Already gone.
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let text: string;
+    let age: number;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+      age = Date.now() - fs.statSync(file).mtimeMs;
+    } catch {
+      continue; // Released between our attempts: try again at once.
+    }
+    const holder = Number(text);
+    // An empty lock is one being written this instant, unless it has been empty for a while.
+    const writing = text === '' && age < 2_000;
+    if (!writing && (!Number.isInteger(holder) || holder <= 0 || !alive(holder))) {
+      try {
+        fs.unlinkSync(file);
+      } catch {
+        // Another starter took it over first.
+      }
+      continue;
+    }
+    if (Date.now() > deadline) throw new SocketInUseError(`another daemon (pid ${holder}) is claiming this socket right now (${file})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Domain records → wire records: epoch milliseconds become ISO-8601 strings, the queue's limit
+ * key becomes the host, and fields the wire does not carry (lease tokens, payloads) stay behind.
+ */
+import type * as core from '../core/types';
+import type { CrawlRecord, HostRecord } from '../crawl/service';
+import type { Crawl, Host, Job, JobEvent, Lease, PageResult, StateCounts } from '../protocol';
+
+/** Largest time a Date can hold; sentinels beyond it (a held job's run_after) have no date. */
+const MAX_DATE_MS = 8.64e15;
+
+export function iso(ms: number | null | undefined): string | null {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) return null;
+  return new Date(ms).toISOString();
+}
+
+/** For fields that always hold a time (created, updated). */
+function isoAlways(ms: number): string {
+  return iso(ms) ?? new Date(0).toISOString();
+}
+
+function numOrNull(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function strOrNull(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+export function wireResult(r: core.JobResult | null): PageResult | null {
+  if (!r) return null;
+  return {
+    status: numOrNull(r.status),
+    contentType: strOrNull(r.contentType),
+    bytes: numOrNull(r.bytes),
+    durationMs: numOrNull(r.durationMs),
+    finalUrl: strOrNull(r.finalUrl),
+    title: strOrNull(r.title),
+  };
+}
+
+export function wireJob(j: core.Job): Job {
+  const leased = j.state === 'in_progress';
+  return {
+    id: j.id,
+    url: j.url,
+    host: j.key,
+    crawlId: j.crawlId,
+    depth: j.depth,
+    state: j.state,
+    priority: j.priority,
+    attempts: j.attempts,
+    maxAttempts: j.maxAttempts,
+    workerId: j.workerId,
+    // The lease columns outlive a lease in part (worker_id names the last holder): only a live
+    // lease has times on the wire.
+    leasedAt: leased ? iso(j.leasedAt) : null,
+    leaseExpiresAt: leased ? iso(j.leaseExpiresAt) : null,
+    heartbeatAt: leased ? iso(j.heartbeatAt) : null,
+    lastError: j.lastError,
+    createdAt: isoAlways(j.createdAt),
+    updatedAt: isoAlways(j.updatedAt),
+    result: wireResult(j.result),
+  };
+}
+
+export function wireEvent(e: core.JobEvent): JobEvent {
+  return { at: isoAlways(e.at), type: e.type, workerId: e.workerId, detail: e.detail };
+}
+
+export function wireCounts(s: core.Stats): StateCounts {
+  return { queued: s.queued, in_progress: s.in_progress, done: s.done, skipped: s.skipped, error: s.error };
+}
+
+export function wireCrawl(c: CrawlRecord): Crawl {
+  return {
+    crawlId: c.id,
+    name: c.name,
+    seeds: c.seeds,
+    options: c.options,
+    state: c.state,
+    counts: wireCounts(c.counts),
+    pages: c.pages,
+    bytes: c.bytes,
+    dropped: c.dropped,
+    pagesPerSecond: c.pagesPerSecond,
+    createdAt: isoAlways(c.createdAt),
+    finishedAt: iso(c.finishedAt),
+  };
+}
+
+export function wireLease(l: core.LeaseInfo): Lease {
+  return {
+    jobId: l.jobId,
+    url: l.url,
+    host: l.key,
+    workerId: l.workerId,
+    leasedAt: isoAlways(l.leasedAt),
+    expiresAt: isoAlways(l.expiresAt),
+    heartbeatAt: isoAlways(l.heartbeatAt),
+  };
+}
+
+export function wireHost(h: HostRecord): Host {
+  return {
+    host: h.host,
+    limit: h.limit,
+    inFlight: h.inFlight,
+    queued: h.queued,
+    done: h.done,
+    error: h.error,
+    state: h.state,
+    until: iso(h.until),
+    reason: h.reason,
+  };
+}

@@ -1,0 +1,201 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { DEFAULT_USER_AGENT } from '../../server/src/crawl/crawls';
+import { VERSION } from '../../server/src/version';
+import { crawler } from './helpers/crawler';
+import { checkInvariants } from './helpers/invariants';
+import { page, startHost, status, text, type TestHost } from './helpers/testsite';
+
+const hosts: TestHost[] = [];
+after(() => Promise.all(hosts.map((h) => h.close())));
+async function host(ip: string, routes: Parameters<typeof startHost>[1], delayMs = 0) {
+  const h = await startHost(ip, routes, delayMs);
+  hosts.push(h);
+  return h;
+}
+
+describe('crawling a site', () => {
+  test('every reachable page in scope once; robots.txt and Crawl-delay obeyed; limits held', async () => {
+    const b = await host('127.0.0.3', {
+      '/robots.txt': text('User-agent: *\nCrawl-delay: 0.2\n'),
+      '/': page(['/b1', '/b2']),
+      '/b1': page(['/', '/b2']),
+      '/b2': page(['/b1']),
+    });
+    const c = await host('127.0.0.4', { '/robots.txt': text(''), '/': page([]) });
+    const a = await host('127.0.0.2', {
+      '/robots.txt': text('User-agent: *\nDisallow: /private\nAllow: /private/ok\n'),
+      '/': page(['/a1', '/a2', '/a3', '/a4', '/private/x', '/private/ok', b.url('/'), c.url('/'), '#top', 'mailto:x@y.z']),
+      '/a1': page(['/a2', '/a3', '/']),
+      '/a2': page(['/a1', '/a4', '/a5']),
+      '/a3': page(['/a5', '/a1']),
+      '/a4': page(['/a5']),
+      '/a5': page(['/']),
+      '/private/ok': page([]),
+    }, 30);
+    const cr = crawler({ config: { perHostLimit: 2, maxWorkers: 8 } });
+    const crawl = await cr.run({ seeds: [a.url('/'), b.url('/')], scope: 'host' });
+
+    for (const p of ['/', '/a1', '/a2', '/a3', '/a4', '/a5', '/private/ok']) assert.equal(a.hits.get(p), 1, `${p} fetched once`);
+    for (const p of ['/', '/b1', '/b2']) assert.equal(b.hits.get(p), 1, `b${p} fetched once`);
+    assert.equal(a.hits.get('/robots.txt'), 1, 'robots.txt fetched once per host');
+    assert.equal(a.hits.get('/private/x'), undefined, 'a disallowed page is never fetched');
+    assert.equal(c.hits.size, 0, 'an out-of-scope host is never contacted');
+
+    const blocked = await cr.byUrl(crawl.id, a.url('/private/x'));
+    assert.equal(blocked.job.state, 'skipped');
+    assert.equal(blocked.job.lastError, 'robots.txt: Disallow: /private');
+
+    assert.ok(a.maxConcurrent() <= 2, `host a: at most 2 at once (saw ${a.maxConcurrent()})`);
+    assert.ok(b.minInterval() >= 180, `host b: Crawl-delay 0.2 s kept (shortest gap ${b.minInterval().toFixed(0)} ms)`);
+    assert.equal(crawl.counts.done, 10);
+    assert.equal(crawl.counts.skipped, 1);
+    assert.equal(crawl.pages, 10);
+    assert.ok(crawl.dropped['out of scope'] >= 1, 'the out-of-scope link was counted');
+    const home = await cr.byUrl(crawl.id, a.url('/'));
+    assert.equal(home.job.result!.title, 'page');
+    assert.equal(home.job.result!.status, 200);
+    assert.match(String(home.job.result!.sha256), /^[0-9a-f]{64}$/);
+    checkInvariants(cr.queue);
+  });
+
+  test('redirects: chains, loops, out of scope, onto a known URL', async () => {
+    const other = await host('127.0.0.6', { '/': page([]) });
+    const a = await host('127.0.0.5', {
+      '/': page(['/r1', '/loop1', '/out', '/dup']),
+      '/r1': status(302, { location: '/r2' }),
+      '/r2': status(301, { location: '/final' }),
+      '/final': page([], 'Final'),
+      '/loop1': status(302, { location: '/loop2' }),
+      '/loop2': status(302, { location: '/loop1' }),
+      '/out': status(301, { location: other.url('/') }),
+      '/dup': status(301, { location: '/' }),
+    });
+    const cr = crawler({ settings: { robots: false } });
+    const crawl = await cr.run({ seeds: [a.url('/')] });
+    assert.equal(a.hits.get('/final'), 1);
+    assert.equal(a.hits.get('/'), 1, 'a redirect onto a URL the crawl has is not a second fetch');
+    const r1 = await cr.byUrl(crawl.id, a.url('/r1'));
+    assert.equal(r1.job.state, 'done');
+    assert.equal(r1.job.result!.status, 302);
+    assert.equal(r1.job.result!.finalUrl, a.url('/r2'));
+    assert.equal((await cr.byUrl(crawl.id, a.url('/final'))).job.result!.title, 'Final');
+    const loop2 = await cr.byUrl(crawl.id, a.url('/loop2'));
+    assert.equal(loop2.job.state, 'error');
+    assert.match(loop2.job.lastError!, /redirect loop: .*loop1 → .*loop2 → .*loop1/);
+    const out = await cr.byUrl(crawl.id, a.url('/out'));
+    assert.equal(out.job.state, 'skipped');
+    assert.match(out.job.lastError!, /host 127\.0\.0\.6 is not a seed host/);
+    assert.equal(other.hits.size, 0);
+  });
+
+  test('429 with Retry-After waits without spending an attempt; a 503 that recovers is retried', async () => {
+    const a = await host('127.0.0.7', {
+      '/': page(['/busy', '/flaky']),
+      '/busy': (req, res, hit) => (hit === 1 ? status(429, { 'retry-after': '1' }) : page([]))(req, res, hit),
+      '/flaky': (req, res, hit) => (hit <= 2 ? status(503) : page([]))(req, res, hit),
+    });
+    const cr = crawler({ settings: { robots: false }, queue: { maxAttempts: 5, backoff: { baseMs: 50, maxMs: 100 } } });
+    const crawl = await cr.run({ seeds: [a.url('/')] });
+    const busy = await cr.byUrl(crawl.id, a.url('/busy'));
+    assert.equal(busy.job.state, 'done');
+    assert.equal(busy.job.attempts, 1, 'the 429 did not spend an attempt');
+    assert.ok(busy.events.some((e) => e.type === 'deferred' && /Retry-After 1s/.test(e.detail ?? '')));
+    const flaky = await cr.byUrl(crawl.id, a.url('/flaky'));
+    assert.equal(flaky.job.state, 'done');
+    assert.equal(flaky.job.attempts, 3);
+    assert.equal(flaky.events.filter((e) => e.type === 'retry').length, 2);
+  });
+
+  test('4xx ends in error without a retry; a stalled body and an oversized one end in error', async () => {
+    const a = await host('127.0.0.8', {
+      '/': page(['/gone', '/stall', '/huge']),
+      '/gone': status(410),
+      '/stall': (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html', 'content-length': '1000' });
+        res.write('<html><body>half');
+      },
+      '/huge': (_req, res) => {
+        res.setHeader('content-type', 'text/html');
+        res.end('x'.repeat(64 * 1024));
+      },
+    });
+    const cr = crawler({
+      settings: { robots: false, bodyTimeoutMs: 300, maxBodyBytes: 16 * 1024 },
+      queue: { maxAttempts: 2, backoff: { baseMs: 20, maxMs: 20 } },
+    });
+    const crawl = await cr.run({ seeds: [a.url('/')] });
+    const gone = await cr.byUrl(crawl.id, a.url('/gone'));
+    assert.deepEqual([gone.job.state, gone.job.attempts, gone.job.lastError], ['error', 1, 'HTTP 410']);
+    const stall = await cr.byUrl(crawl.id, a.url('/stall'));
+    assert.equal(stall.job.state, 'error');
+    assert.equal(stall.job.attempts, 2, 'a timeout is retried');
+    assert.match(stall.job.lastError!, /timeout|Timeout/);
+    const huge = await cr.byUrl(crawl.id, a.url('/huge'));
+    assert.deepEqual([huge.job.state, huge.job.attempts], ['error', 1]);
+    assert.match(huge.job.lastError!, /exceeds the 16384-byte limit/);
+    assert.equal(crawl.counts.error, 3);
+  });
+
+  test('gzip, a PDF, malformed HTML, and a configurable User-Agent naming the product', async () => {
+    let userAgent = '';
+    const a = await host('127.0.0.9', {
+      '/': (req, res) => {
+        userAgent = req.headers['user-agent'] ?? '';
+        res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' });
+        res.end(gzipSync('<title>zipped</title><a href="/doc.pdf">pdf</a><a href="/messy">m</a>'));
+      },
+      '/doc.pdf': text('%PDF-1.4 <a href="/never">', 'application/pdf'),
+      '/messy': text('<html><body><a href=/m1>one<a href=\'/m2\'><div><p><a href="/m3" rel="nofollow">3</a><a href="/m4"', 'text/html'),
+      '/m1': page([]), '/m2': page([]), '/m3': page([]), '/m4': page([]),
+    });
+    const cr = crawler({ settings: { robots: false } });
+    const crawl = await cr.run({ seeds: [a.url('/')] });
+    assert.equal(userAgent, DEFAULT_USER_AGENT);
+    assert.match(userAgent, new RegExp(`^CrawlOrchestrator/${VERSION.replace(/\./g, '\\.')} `));
+    assert.equal((await cr.byUrl(crawl.id, a.url('/'))).job.result!.title, 'zipped');
+    const pdf = await cr.byUrl(crawl.id, a.url('/doc.pdf'));
+    assert.equal(pdf.job.result!.contentType, 'application/pdf');
+    assert.equal(a.hits.get('/never'), undefined, 'no links are read out of a PDF');
+    assert.equal(a.hits.get('/m1'), 1);
+    assert.equal(a.hits.get('/m2'), 1);
+    assert.equal(a.hits.get('/m3'), undefined, 'rel=nofollow honoured');
+    assert.equal(crawl.dropped.nofollow, 1);
+  });
+
+  test('a link trap (an endless calendar) is bounded by max depth, then by max pages', async () => {
+    const calendar = (req: { url?: string }, res: import('node:http').ServerResponse) => {
+      const n = Number(/\/cal\/(\d+)/.exec(req.url ?? '')?.[1] ?? 0);
+      page([`/cal/${n + 1}`, `/cal/${n + 2}`])(req as never, res, 1);
+    };
+    const routes = new Proxy({} as Record<string, typeof calendar>, { get: (_t, p) => (String(p).startsWith('/cal/') ? calendar : undefined) });
+    const a = await host('127.0.0.10', routes);
+    const cr = crawler({ settings: { robots: false } });
+    const byDepth = await cr.run({ seeds: [a.url('/cal/0')], maxDepth: 4 });
+    assert.equal(byDepth.counts.done, 9, 'depths 0 to 4 of a two-link chain reach /cal/0 to /cal/8');
+    assert.ok(byDepth.dropped['past max depth'] > 0);
+    const byPages = await cr.run({ seeds: [a.url('/cal/0')], maxDepth: 1000, maxPages: 5 });
+    assert.equal(byPages.counts.total, 5);
+    assert.ok(byPages.dropped['past max pages'] > 0, 'links past max pages are counted, not enqueued');
+  });
+
+  test('robots.txt unreachable blocks the host until a retry succeeds; bodies are stored by hash', async () => {
+    const a = await host('127.0.0.11', {
+      '/robots.txt': (req, res, hit) => (hit === 1 ? status(503) : text('User-agent: *\nAllow: /\n'))(req, res, hit),
+      '/': page([], 'Stored'),
+    });
+    const cr = crawler();
+    const crawl = await cr.run({ seeds: [a.url('/')], storeBodies: true });
+    const crawlId = crawl.id;
+    assert.equal(crawl.counts.done, 1);
+    assert.equal(a.hits.get('/robots.txt'), 2, 'robots.txt tried again after the 503');
+    const home = await cr.byUrl(crawlId, a.url('/'));
+    assert.equal(home.job.attempts, 1, 'waiting for robots.txt spent no attempt');
+    assert.ok(home.events.some((e) => e.type === 'deferred' && /robots.txt could not be read/.test(e.detail ?? '')));
+    const file = path.join(cr.dir, 'bodies', String(home.job.result!.sha256).slice(0, 2), String(home.job.result!.sha256));
+    assert.match(fs.readFileSync(file, 'utf8'), /<title>Stored<\/title>/);
+  });
+});

@@ -1,0 +1,54 @@
+import * as path from 'node:path';
+import { after } from 'node:test';
+import { validateConfig, type CoreConfig } from '../../../server/src/core/config';
+import { Scheduler } from '../../../server/src/core/scheduler';
+import { SqliteQueue, type SqliteQueueOptions } from '../../../server/src/core/sqlite/engine';
+import { CRAWL_COMPONENT, createCrawlService, type CrawlSettings } from '../../../server/src/crawl/crawls';
+import type { CrawlRecord, StartCrawl } from '../../../server/src/crawl/service';
+import { eventually, tempDir } from './tmp';
+
+/** Settings that keep crawl tests quick: short timeouts and retries, bodies in a temp folder. */
+export const QUICK: Partial<CrawlSettings> = {
+  connectTimeoutMs: 2000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, totalTimeoutMs: 5000,
+  robotsRetryMs: 500, hostBackoffBaseMs: 100, hostBackoffMaxMs: 500,
+};
+
+/** The real thing: a queue file, the crawl service and a scheduler, stopped when the test file ends. */
+export function crawler(opts: { db?: string; settings?: Partial<CrawlSettings>; config?: Partial<CoreConfig>; queue?: SqliteQueueOptions } = {}) {
+  const dir = tempDir();
+  const db = opts.db ?? path.join(dir, 'queue.db');
+  const queue = new SqliteQueue(db, { components: [CRAWL_COMPONENT], backoff: { baseMs: 50, maxMs: 200 }, ...opts.queue });
+  const crawls = createCrawlService(queue, { ...QUICK, bodiesDir: path.join(dir, 'bodies'), ...opts.settings });
+  const logs: string[] = [];
+  const scheduler = new Scheduler(queue, { crawl: crawls.handler },
+    validateConfig({ maxWorkers: 8, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20, ...opts.config }),
+    (level, m) => logs.push(`${level}: ${m}`));
+  scheduler.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await scheduler.stop(1000);
+    await crawls.close();
+    await queue.close();
+  };
+  after(stop);
+  return {
+    db, dir, queue, crawls, scheduler, logs, stop,
+    /** Starts a crawl and waits for it to finish. */
+    async run(p: StartCrawl, ms = 30_000): Promise<CrawlRecord> {
+      const { crawlId } = await crawls.start(p);
+      const done = await eventually(`crawl ${crawlId} finished`, async () => {
+        const c = await crawls.get(crawlId);
+        return c.state === 'finished' ? c : null;
+      }, ms);
+      return done!;
+    },
+    /** A job's record and events by its URL. */
+    async byUrl(crawlId: string | null, url: string) {
+      const [j] = await queue.findByDedupeKeys(crawlId, [url]);
+      if (!j) throw new Error(`no job for ${url}`);
+      return (await queue.get(j.id))!;
+    },
+  };
+}
