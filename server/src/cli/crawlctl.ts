@@ -39,6 +39,8 @@ const CRAWL_FLAGS = {
   ...WORKER_FLAGS,
 } as const satisfies FlagSpecs;
 
+/** Long enough for the biggest requeue; short enough that a hung daemon does not hang scripts. */
+const REQUEST_TIMEOUT_MS = 60_000;
 /** On Ctrl-C, running pages get this long before they go back to the queue. */
 const INTERRUPT_STOP_DEADLINE_MS = 1_000;
 
@@ -79,17 +81,22 @@ const COMMANDS: Record<string, Command> = {
       } catch (err) {
         if (!(err instanceof NoDaemonError) || !f.wait) throw err;
         own = await startOwnDaemon(ctx, f);
-        client = await ctx.connect();
+        try {
+          client = await ctx.connect();
+        } catch (again) {
+          await own.stop('its client could not connect');
+          throw again;
+        }
       }
       const workerFlags = Object.keys(WORKER_FLAGS).filter((k) => k in f);
       if (!own && (workerFlags.length || f.db)) {
         ctx.ui.err(`note: ${[...workerFlags, ...(f.db ? ['db'] : [])].map((k) => `--${k}`).join(', ')} ignored: a daemon is already running; they apply to a daemon this command starts`);
       }
       try {
-        const started = await client.request('crawl/start', {
+        const started = await client.requestWithin('crawl/start', {
           seeds, name: f.name, maxDepth: f['max-depth'], maxPages: f['max-pages'], scope: f.scope as (typeof SCOPES)[number] | undefined,
           include: f.include, exclude: f.exclude, followNofollow: f['follow-nofollow'], storeBodies: f['store-bodies'],
-        });
+        }, REQUEST_TIMEOUT_MS);
         for (const r of started.rejected) ctx.ui.err(`rejected ${r.url}: ${r.reason}`);
         const partial = started.rejected.length ? EXIT.failed : EXIT.ok;
         if (!f.wait) {
@@ -166,7 +173,7 @@ const COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const client = await ctx.connect();
       try {
-        const [s, sched] = await Promise.all([client.request('queue/stats', {}), client.request('scheduler/status', {})]);
+        const [s, sched] = await Promise.all([client.requestWithin('queue/stats', {}, REQUEST_TIMEOUT_MS), client.requestWithin('scheduler/status', {}, REQUEST_TIMEOUT_MS)]);
         if (ctx.ui.json) return show(ctx, s);
         ctx.ui.out(table([{ title: 'STATE' }, { title: 'JOBS', align: 'right' }], [
           ...JOB_STATES.map((st) => [st, String(s[st])]), ['total', String(s.total)],
@@ -199,10 +206,10 @@ const COMMANDS: Record<string, Command> = {
           state: f.state as Job['state'] | undefined, host: f.host as string | undefined, crawlId: f.crawl as string | undefined,
           limit: (f.limit as number | undefined) ?? 50,
         };
-        let page = await client.request('jobs/list', { ...filter, cursor: (f.cursor as string | undefined) ?? null });
+        let page = await client.requestWithin('jobs/list', { ...filter, cursor: (f.cursor as string | undefined) ?? null }, REQUEST_TIMEOUT_MS);
         const jobs = [...page.jobs];
         while (f.all && page.nextCursor) {
-          page = await client.request('jobs/list', { ...filter, limit: 1000, cursor: page.nextCursor });
+          page = await client.requestWithin('jobs/list', { ...filter, limit: 1000, cursor: page.nextCursor }, REQUEST_TIMEOUT_MS);
           jobs.push(...page.jobs);
         }
         if (ctx.ui.json) return show(ctx, { jobs, nextCursor: page.nextCursor });
@@ -333,7 +340,7 @@ const COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const client = await ctx.connect();
       const closed = new Promise<void>((resolve) => client.onClose(resolve));
-      const r = await client.request('daemon/shutdown', {});
+      const r = await client.requestWithin('daemon/shutdown', {}, REQUEST_TIMEOUT_MS);
       if (!ctx.ui.json) ctx.ui.err('Stopping: running jobs finish or go back to the queue…');
       // The daemon ends every connection last of all, once its jobs are handed back.
       await closed;
@@ -363,7 +370,7 @@ async function startOwnDaemon(ctx: Context, f: FlagValues<typeof CRAWL_FLAGS>): 
 async function request<M extends Method>(ctx: Context, method: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
   const client = await ctx.connect();
   try {
-    return await client.request(method, params);
+    return await client.requestWithin(method, params, REQUEST_TIMEOUT_MS);
   } finally {
     client.close();
   }

@@ -63,6 +63,7 @@ export class Daemon {
       this.crawls = createCrawlService(this.queue, {
         bodiesDir: paths.bodiesDir,
         defaultDelayMs: opts.config.perHostDelayMs,
+        robots: opts.robots,
         ...(opts.userAgent !== undefined && { userAgent: opts.userAgent }),
       });
     } catch (err) {
@@ -131,10 +132,6 @@ export class Daemon {
     return invoke(this.methods, this.services, method, params, ctx);
   }
 
-  get socketServer(): SocketServer | null {
-    return this.socket;
-  }
-
   /** Notifications to socket subscribers; the LSP transport listens on the feed itself. */
   private forward(batch: ChangeBatch): void {
     if (!this.socket) return;
@@ -151,11 +148,17 @@ export class Daemon {
     if (this.stopPromise) return this.stopPromise;
     this.log('info', `stopping (${reason})`);
     this.stopPromise = (async () => {
-      this.socket?.stopAccepting();
-      await this.scheduler.stop(deadlineMs);
-      await this.close();
-      this.log('info', 'stopped');
-      this.markStopped();
+      try {
+        this.socket?.stopAccepting();
+        await this.scheduler.stop(deadlineMs);
+        await this.close();
+        this.log('info', 'stopped');
+      } catch (err) {
+        // Whatever failed, the process must still be able to exit.
+        this.log('error', `stopping failed: ${(err as Error).message}`);
+      } finally {
+        this.markStopped();
+      }
     })();
     return this.stopPromise;
   }

@@ -21,12 +21,18 @@ import { VERSION } from '../version';
 
 /** How long running jobs get to finish when the editor closes: it will not wait for long. */
 const EDITOR_STOP_DEADLINE_MS = 1_500;
+/** After answering shutdown, how long to wait for the exit notification. */
+const EXIT_NOTIFICATION_WAIT_MS = 5_000;
 
 export interface LspServer {
   connection: _Connection;
   features: SeedFeatures;
-  /** The exit code the editor's protocol asks for (0 after shutdown, 1 otherwise), once it has left. */
-  exitCode(): number | null;
+  /**
+   * Settles with the exit code once the daemon has stopped and the editor is done with it: after
+   * `shutdown`, the `exit` notification that follows (0), or the editor going away (1 without a
+   * shutdown); at once when something else stopped the daemon.
+   */
+  finished: Promise<number>;
 }
 
 export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId: number | null): LspServer {
@@ -43,10 +49,19 @@ export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId:
 
   let exitCode: number | null = null;
   let shutdownReceived = false;
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => { finish = resolve; });
+  const deadline = () => Math.min(EDITOR_STOP_DEADLINE_MS, daemon.services.config().stopDeadlineMs);
   const leave = (code: number, why: string) => {
     exitCode ??= code;
-    void daemon.stop(why, EDITOR_STOP_DEADLINE_MS);
+    void daemon.stop(why, deadline()).then(() => finish(exitCode!));
   };
+  void daemon.stopped.then(() => {
+    if (exitCode !== null) return;
+    // Stopped by shutdown: the exit notification is due next, but do not wait on it forever.
+    if (shutdownReceived) setTimeout(() => finish(0), EXIT_NOTIFICATION_WAIT_MS).unref();
+    else finish(0);
+  });
   const watchParent = (pid: number) => {
     setInterval(() => {
       try {
@@ -70,6 +85,8 @@ export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId:
     },
   );
   reader.onClose(() => leave(shutdownReceived ? 0 : 1, 'the editor closed the connection'));
+  // The IPC reader hears no 'close' from a process; the channel going away is 'disconnect'.
+  if (mode === 'ipc') process.once('disconnect', () => leave(shutdownReceived ? 0 : 1, 'the editor closed the connection'));
   reader.onError((err) => log('warn', `LSP read error: ${err.message}`));
 
   const features = new SeedFeatures(connection, daemon.queue, daemon.seeds, log);
@@ -109,10 +126,10 @@ export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId:
     };
   });
   // Running jobs are handed back before the answer, so the editor may exit right after it.
-  connection.onShutdown(() => daemon.stop('the editor is shutting down', EDITOR_STOP_DEADLINE_MS));
+  connection.onShutdown(() => daemon.stop('the editor is shutting down', deadline()));
   void daemon.stopped.then(() => features.close());
 
   features.listen();
   connection.listen();
-  return { connection, features, exitCode: () => exitCode };
+  return { connection, features, finished };
 }

@@ -21,6 +21,7 @@ ${flagHelp(DAEMON_FLAGS)}`;
 
 /** Log lines on stderr: stdout may be the editor's LSP channel. */
 export function stderrLogger(prefix = 'crawld'): Logger {
+  process.stderr.on('error', () => {});
   return (level, message) => {
     process.stderr.write(`${new Date().toISOString()} ${prefix} ${level}: ${message}\n`);
   };
@@ -68,8 +69,9 @@ export async function runDaemon(options: DaemonOptions, log: Logger): Promise<nu
   if (early) void daemon.stop(early);
   const lsp = options.lsp ? startLsp(daemon, options.lsp, options.clientProcessId) : null;
   await daemon.stopped;
+  const code = lsp ? await lsp.finished : EXIT.ok;
   done();
-  return lsp?.exitCode() ?? EXIT.ok;
+  return code;
 }
 
 /** `crawlctl daemon` and `main.js`: parse the flags, run, exit with the code. */

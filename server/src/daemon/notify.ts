@@ -1,13 +1,15 @@
 /**
  * Change notifications, batched: at most one batch per `minIntervalMs`. A batch is due after a
- * local commit (the queue's onChange), a crawl's state change, or another process's commit
- * (noticed by polling `PRAGMA data_version` and the newest event id, reads that cost next to
- * nothing).
+ * local commit (the queue's onChange), a crawl's state change, or anything the poll notices: other
+ * processes' commits (`PRAGMA data_version`) and this process's quiet commits (leases).
  *
- * SQLite has no change feed, but every job state change writes a row to the events table, whose
- * rowid only grows: the ids past the last one seen are the jobs that changed, found by a range
- * scan of the primary key however large the queue. Too many to list: `truncated`, and clients
- * refetch.
+ * SQLite has no change feed, so the jobs that changed are found from what the queue leaves behind,
+ * each by a range or index scan that costs nothing like the queue's size:
+ *   - new jobs: ids past the highest seen (ids only grow);
+ *   - ended attempts, requeues, cancels: events rows past the last seen (their ids only grow);
+ *   - new leases, which write no event: the in-progress set (as small as the leases held),
+ *     compared with the last one.
+ * More than `maxChanges` at once: `truncated`, and clients refetch.
  */
 import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../core/scheduler';
@@ -32,17 +34,26 @@ export interface ChangeFeedOptions {
   maxCrawls?: number;
 }
 
+interface Marks {
+  version: number;
+  event: number;
+  job: number;
+  leased: number;
+}
+
 export class ChangeFeed {
   private readonly listeners = new Set<(batch: ChangeBatch) => void>();
   private readonly pendingCrawls = new Set<string>();
-  private readonly maxEventId: Statement;
-  private readonly eventsSince: Statement;
-  private readonly jobStates: Statement;
+  private readonly s: Record<'maxEvent' | 'maxJob' | 'leasedCount' | 'eventsSince' | 'jobsSince' | 'leased' | 'states', Statement>;
   private readonly minIntervalMs: number;
   private readonly maxChanges: number;
   private readonly maxCrawls: number;
-  private cursor = 0;
-  private seenVersion = 0;
+  /** What the last batch covered. */
+  private eventCursor = 0;
+  private jobCursor = 0;
+  private leasedIds = new Set<number>();
+  /** What the last poll saw. */
+  private marks: Marks = { version: 0, event: 0, job: 0, leased: 0 };
   private lastFlush = 0;
   private flushTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
@@ -62,9 +73,16 @@ export class ChangeFeed {
     this.minIntervalMs = opts.minIntervalMs ?? 300;
     this.maxChanges = opts.maxChanges ?? 500;
     this.maxCrawls = opts.maxCrawls ?? 20;
-    this.maxEventId = queue.db.prepare(`SELECT coalesce(max(id), 0) FROM events`).pluck();
-    this.eventsSince = queue.db.prepare(`SELECT id, job_id AS jobId FROM events WHERE id > ? ORDER BY id LIMIT ?`);
-    this.jobStates = queue.db.prepare(`SELECT id, state, crawl_id AS crawlId FROM jobs WHERE id IN (SELECT value FROM json_each(?))`);
+    const db = queue.db;
+    this.s = {
+      maxEvent: db.prepare(`SELECT coalesce(max(id), 0) FROM events`).pluck(),
+      maxJob: db.prepare(`SELECT coalesce(max(id), 0) FROM jobs`).pluck(),
+      leasedCount: db.prepare(`SELECT count(*) FROM jobs WHERE state = 'in_progress'`).pluck(),
+      eventsSince: db.prepare(`SELECT id, job_id AS jobId FROM events WHERE id > ? ORDER BY id LIMIT ?`),
+      jobsSince: db.prepare(`SELECT id FROM jobs WHERE id > ? ORDER BY id LIMIT ?`).pluck(),
+      leased: db.prepare(`SELECT id FROM jobs WHERE state = 'in_progress' LIMIT ?`).pluck(),
+      states: db.prepare(`SELECT id, state, crawl_id AS crawlId FROM jobs WHERE id IN (SELECT value FROM json_each(?))`),
+    };
   }
 
   on(listener: (batch: ChangeBatch) => void): () => void {
@@ -73,20 +91,21 @@ export class ChangeFeed {
   }
 
   start(): void {
-    this.cursor = this.maxEventId.get() as number;
-    this.seenVersion = this.queue.changeCounter();
+    this.eventCursor = this.s.maxEvent.get() as number;
+    this.jobCursor = this.s.maxJob.get() as number;
+    this.leasedIds = new Set(this.s.leased.all(this.maxChanges + 1) as number[]);
+    this.marks = this.readMarks();
     this.unsubscribe.push(this.queue.onChange(() => this.kick()));
     this.unsubscribe.push(this.crawls.onCrawlChanged((c) => {
       this.pendingCrawls.add(c.id);
       this.kick();
     }));
-    // Two cheap reads: data_version moves on other connections' commits (crawl rows included);
-    // the newest event id moves on every job change, our own quiet ones (leases) included.
     const poll = () => {
       try {
-        const v = this.queue.changeCounter();
-        if (v !== this.seenVersion || (this.maxEventId.get() as number) > this.cursor) {
-          this.seenVersion = v;
+        const now = this.readMarks();
+        const m = this.marks;
+        if (now.version !== m.version || now.event !== m.event || now.job !== m.job || now.leased !== m.leased) {
+          this.marks = now;
           this.kick();
         }
       } catch (err) {
@@ -120,6 +139,16 @@ export class ChangeFeed {
     }, wait);
   }
 
+  /** Four reads of an index's edge: a poll costs next to nothing. */
+  private readMarks(): Marks {
+    return {
+      version: this.queue.changeCounter(),
+      event: this.s.maxEvent.get() as number,
+      job: this.s.maxJob.get() as number,
+      leased: this.s.leasedCount.get() as number,
+    };
+  }
+
   private async flush(): Promise<void> {
     if (this.stopped) return;
     this.flushing = true;
@@ -146,21 +175,36 @@ export class ChangeFeed {
     }
   }
 
+  /** The ids of jobs that changed since the last batch, or null when there are too many to list. */
+  private changedIds(): Set<number> | null {
+    const limit = this.maxChanges * 4;
+    const events = this.s.eventsSince.all(this.eventCursor, limit + 1) as { id: number; jobId: number }[];
+    const created = this.s.jobsSince.all(this.jobCursor, limit + 1) as number[];
+    const leased = this.s.leased.all(this.maxChanges + 1) as number[];
+    const previous = this.leasedIds;
+    this.leasedIds = new Set(leased);
+    if (events.length > limit || created.length > limit || leased.length > this.maxChanges) {
+      this.eventCursor = this.s.maxEvent.get() as number;
+      this.jobCursor = this.s.maxJob.get() as number;
+      return null;
+    }
+    if (events.length) this.eventCursor = events[events.length - 1].id;
+    if (created.length) this.jobCursor = created[created.length - 1];
+    const ids = new Set<number>([...events.map((e) => e.jobId), ...created]);
+    for (const id of leased) if (!previous.has(id)) ids.add(id);
+    return ids.size > this.maxChanges ? null : ids;
+  }
+
   private async collect(): Promise<ChangeBatch> {
-    const rows = this.eventsSince.all(this.cursor, this.maxChanges * 4 + 1) as { id: number; jobId: number }[];
-    let jobs: ChangeBatch['jobs'] = null;
     const crawlIds = new Set(this.pendingCrawls);
     this.pendingCrawls.clear();
-    let truncated = rows.length > this.maxChanges * 4;
-    const ids = [...new Set(rows.map((r) => r.jobId))];
-    if (ids.length > this.maxChanges) truncated = true;
-    if (truncated) {
-      this.cursor = this.maxEventId.get() as number;
+    const ids = this.changedIds();
+    let jobs: ChangeBatch['jobs'] = null;
+    if (ids === null) {
       jobs = { changes: [], truncated: true };
       for (const c of await this.crawls.list()) if (c.state === 'running') crawlIds.add(c.id);
-    } else if (rows.length) {
-      this.cursor = rows[rows.length - 1].id;
-      const states = this.jobStates.all(JSON.stringify(ids)) as { id: number; state: JobState; crawlId: string | null }[];
+    } else if (ids.size) {
+      const states = this.s.states.all(JSON.stringify([...ids])) as { id: number; state: JobState; crawlId: string | null }[];
       jobs = { changes: states.map((s) => ({ id: s.id, state: s.state })), truncated: false };
       for (const s of states) if (s.crawlId) crawlIds.add(s.crawlId);
     }

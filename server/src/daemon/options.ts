@@ -19,7 +19,9 @@ export const WORKER_FLAGS = {
   'lease-ttl': { type: 'number', min: 0, exclusiveMin: true, max: 86_400, value: 'SECONDS', help: 'how long a job stays leased without a heartbeat (default 30)' },
   heartbeat: { type: 'number', min: 0, exclusiveMin: true, max: 86_400, value: 'SECONDS', help: 'how often leases are extended, below the lease TTL (default 10)' },
   'stop-deadline': { type: 'number', min: 0, max: 3600, value: 'SECONDS', help: 'on stop, how long running jobs may take before they are handed back (default 10)' },
+  'max-attempts': { type: 'int', min: 1, max: 1000, value: 'N', help: 'attempts before a job fails for good (default 3)' },
   'user-agent': { type: 'string', value: 'TEXT', help: 'the User-Agent sent with every request' },
+  robots: { type: 'boolean', help: 'obey robots.txt (the default; --robots=false ignores it)' },
 } as const satisfies FlagSpecs;
 
 /** Flags the editor's language client adds when it launches the daemon. */
@@ -35,6 +37,7 @@ export interface DaemonOptions {
   paths: PathFlags;
   config: CoreConfig;
   userAgent?: string;
+  robots: boolean;
   lsp: 'stdio' | 'ipc' | null;
   clientProcessId: number | null;
 }
@@ -53,6 +56,7 @@ export function daemonOptions(f: Partial<Values>): DaemonOptions {
       leaseTtlMs: secs(f['lease-ttl']),
       heartbeatMs: secs(f.heartbeat),
       stopDeadlineMs: secs(f['stop-deadline']),
+      maxAttempts: f['max-attempts'],
     });
   } catch (err) {
     // The core speaks of settings; on the command line they are flags.
@@ -65,6 +69,7 @@ export function daemonOptions(f: Partial<Values>): DaemonOptions {
     paths: { stateDir: f['state-dir'], db: f.db, socket: f.socket },
     config,
     userAgent: f['user-agent'],
+    robots: f.robots !== false,
     lsp: f.stdio ? 'stdio' : f['node-ipc'] ? 'ipc' : null,
     clientProcessId: f.clientProcessId ?? null,
   };

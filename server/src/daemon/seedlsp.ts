@@ -30,13 +30,15 @@ interface Snapshot {
   crawlId: string | null;
   /** Jobs by normalized URL: the crawl's job when there is one, else the standalone job. */
   jobs: Map<string, Job>;
-  /** Changes whenever anything shown changes; compared to skip needless refreshes. */
+  /** Changes when diagnostics or lenses would; compared to skip needless refreshes. */
   fingerprint: string;
 }
 
 export class SeedFeatures {
   readonly documents = new TextDocuments(TextDocument);
   private readonly snapshots = new Map<string, Snapshot>();
+  /** What each file's diagnostics were last sent for: hints and hovers refresh snapshots too. */
+  private readonly published = new Map<string, string>();
   private capabilities: ClientCapabilities = {};
   private refreshTimer: NodeJS.Timeout | null = null;
   private readonly dirty = new Set<string>();
@@ -55,6 +57,7 @@ export class SeedFeatures {
     this.documents.onDidChangeContent((e) => this.schedule(e.document.uri));
     this.documents.onDidClose((e) => {
       this.snapshots.delete(e.document.uri);
+      this.published.delete(e.document.uri);
       void c.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
     });
     c.languages.inlayHint.on(async (p) => this.hints(await this.snapshot(p.textDocument.uri)));
@@ -92,19 +95,19 @@ export class SeedFeatures {
     }, 100);
   }
 
-  private async refresh(uris: string[]): Promise<void> {
+  private async refresh(uris: string[], redraw = false): Promise<void> {
     let changed = false;
     for (const uri of uris) {
       if (!this.isSeedFile(uri)) continue;
-      const before = this.snapshots.get(uri)?.fingerprint;
       const snap = await this.snapshot(uri, true);
       if (!snap) continue;
-      if (snap.fingerprint !== before) {
+      if (snap.fingerprint !== this.published.get(uri)) {
+        this.published.set(uri, snap.fingerprint);
         changed = true;
         await this.connection.sendDiagnostics({ uri, version: snap.version, diagnostics: this.diagnostics(snap) });
       }
     }
-    if (changed) this.askClientToRedraw(true);
+    if (changed || redraw) this.askClientToRedraw(changed);
     this.watchLeases();
   }
 
@@ -114,12 +117,18 @@ export class SeedFeatures {
     if (lenses && ws?.codeLens?.refreshSupport) void this.connection.sendRequest(CodeLensRefreshRequest.type).catch(() => {});
   }
 
-  /** Lease clocks tick between job changes: redraw hints each second while an open file has one. */
+  /**
+   * Lease clocks tick between job changes, and heartbeats (which write no event) move them: while
+   * an open file has a leased job, its jobs are read again and its hints redrawn every second.
+   */
   private watchLeases(): void {
-    const leased = [...this.snapshots.values()].some((s) => [...s.jobs.values()].some((j) => j.state === 'in_progress'));
-    if (leased && !this.leaseTimer && !this.closed) {
-      this.leaseTimer = setInterval(() => this.askClientToRedraw(false), LEASE_TICK_MS).unref();
-    } else if (!leased && this.leaseTimer) {
+    const leased = () => [...this.snapshots.entries()]
+      .filter(([, s]) => [...s.jobs.values()].some((j) => j.state === 'in_progress')).map(([uri]) => uri);
+    if (leased().length && !this.leaseTimer && !this.closed) {
+      this.leaseTimer = setInterval(() => {
+        void this.refresh(leased(), true).catch((err) => this.log('warn', `seed file refresh failed: ${(err as Error).message}`));
+      }, LEASE_TICK_MS).unref();
+    } else if (!leased().length && this.leaseTimer) {
       clearInterval(this.leaseTimer);
       this.leaseTimer = null;
     }
@@ -142,7 +151,8 @@ export class SeedFeatures {
     const jobs = new Map<string, Job>();
     for (const j of await this.queue.findByDedupeKeys(null, keys)) jobs.set(j.url, j);
     if (crawlId) for (const j of await this.queue.findByDedupeKeys(crawlId, keys)) jobs.set(j.url, j);
-    const fingerprint = JSON.stringify([doc.version, crawlId, [...jobs.values()].map((j) => [j.id, j.state, j.updatedAt, j.heartbeatAt])]);
+    // What diagnostics and lenses show; heartbeats are left out (they only move the hints' clocks).
+    const fingerprint = JSON.stringify([doc.version, crawlId, [...jobs.values()].map((j) => [j.id, j.state, j.attempts, j.lastError])]);
     const snap: Snapshot = { version: doc.version, file, crawlId, jobs, fingerprint };
     this.snapshots.set(uri, snap);
     return snap;

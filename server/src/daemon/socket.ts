@@ -32,6 +32,8 @@ const MAX_IN_FLIGHT = 64;
 const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 /** Requests in one batch. */
 const MAX_BATCH = 1_000;
+/** Connections at once; more are closed as they come, so a runaway client cannot exhaust descriptors. */
+const MAX_CONNECTIONS = 1_024;
 
 export class SocketServer {
   private readonly rpc = new JSONRPCServer<CallContext>({ errorListener: () => {} });
@@ -55,6 +57,7 @@ export class SocketServer {
       this.connections.add(c);
       socket.once('close', () => this.connections.delete(c));
     });
+    this.server.maxConnections = MAX_CONNECTIONS;
     this.server.on('error', (err) => this.log('error', `socket server: ${err.message}`));
   }
 
@@ -73,10 +76,12 @@ export class SocketServer {
         fs.unlinkSync(this.path);
         this.log('info', `replaced the stale socket ${this.path}`);
       }
-      // Created 0600 from the start (umask), then made sure of it (chmod).
+      // Created 0600 from the start (umask), then made sure of it (chmod). The bind happens inside
+      // listen(), synchronously, so the process-wide umask is narrowed for that call alone.
       const mask = process.umask(0o177);
+      let listening: Promise<void>;
       try {
-        await new Promise<void>((resolve, reject) => {
+        listening = new Promise<void>((resolve, reject) => {
           this.server.once('error', reject);
           this.server.listen(this.path, () => {
             this.server.off('error', reject);
@@ -86,6 +91,7 @@ export class SocketServer {
       } finally {
         process.umask(mask);
       }
+      await listening;
       fs.chmodSync(this.path, 0o600);
       this.inode = fs.statSync(this.path).ino;
     } finally {
@@ -97,10 +103,6 @@ export class SocketServer {
   notify(method: string, params: unknown): void {
     const line = `${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`;
     for (const c of this.connections) if (c.subscribed) c.write(line);
-  }
-
-  get connectionCount(): number {
-    return this.connections.size;
   }
 
   /** Stops accepting; the file goes unless another daemon has taken the path since. */
@@ -325,7 +327,7 @@ async function lockFor(file: string): Promise<() => void> {
       }
       continue;
     }
-    if (Date.now() > deadline) throw new SocketInUseError(`another daemon (pid ${holder}) is claiming this socket right now (${file})`);
+    if (Date.now() > deadline) throw new SocketInUseError(`another daemon (pid ${text || 'unknown'}) is claiming this socket right now (${file})`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -38,11 +38,18 @@ export function crawler(opts: { db?: string; settings?: Partial<CrawlSettings>; 
     /** Starts a crawl and waits for it to finish. */
     async run(p: StartCrawl, ms = 30_000): Promise<CrawlRecord> {
       const { crawlId } = await crawls.start(p);
-      const done = await eventually(`crawl ${crawlId} finished`, async () => {
-        const c = await crawls.get(crawlId);
-        return c.state === 'finished' ? c : null;
-      }, ms);
-      return done!;
+      try {
+        const done = await eventually(`crawl ${crawlId} finished`, async () => {
+          const c = await crawls.get(crawlId);
+          return c.state === 'finished' ? c : null;
+        }, ms);
+        return done!;
+      } catch (err) {
+        // Say where it stood: the jobs, their histories and the scheduler's log.
+        const { jobs } = await queue.list({ crawlId, limit: 50 });
+        const states = await Promise.all(jobs.map(async (j) => `${j.url} ${j.state} ${JSON.stringify((await queue.get(j.id))!.events)}`));
+        throw new Error(`${(err as Error).message}\n${states.join('\n')}\nkeys: ${JSON.stringify(await queue.keys({ defaultLimit: 2 }))}\nlog: ${logs.join('\n')}`);
+      }
     },
     /** A job's record and events by its URL. */
     async byUrl(crawlId: string | null, url: string) {

@@ -12,6 +12,11 @@ export function checkInvariants(q: SqliteQueue): void {
       FROM jobs GROUP BY key HAVING queued > 0 OR in_flight > 0 ORDER BY key`).all();
   const keyRows = q.db.prepare(`SELECT key, queued, in_flight FROM keys WHERE queued > 0 OR in_flight > 0 ORDER BY key`).all();
   assert.deepEqual(keyRows, keyCounts, 'per-key queued and in-flight counters equal COUNT(*)');
+  const totals = q.db.prepare(`
+    SELECT key, sum(state = 'done') AS done, sum(state = 'skipped') AS skipped, sum(state = 'error') AS error
+      FROM jobs GROUP BY key HAVING done + skipped + error > 0 ORDER BY key`).all();
+  const totalRows = q.db.prepare(`SELECT key, done, skipped, error FROM key_totals WHERE done + skipped + error > 0 ORDER BY key`).all();
+  assert.deepEqual(totalRows, totals, 'per-key finished counters equal COUNT(*)');
   const crawlCounts = q.db.prepare(`
     SELECT crawl_id, sum(state='queued') AS queued, sum(state='in_progress') AS in_progress, sum(state='done') AS done,
            sum(state='skipped') AS skipped, sum(state='error') AS error

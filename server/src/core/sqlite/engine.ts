@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { MIGRATIONS } from './schema';
@@ -38,7 +39,8 @@ interface MovedRow {
   attempts: number;
   max_attempts: number;
   reclaims: number;
-  run_after?: number;
+  worker_id: string | null;
+  leased_at: number | null;
 }
 
 type Row = Record<string, unknown>;
@@ -95,8 +97,10 @@ export class SqliteQueue implements Queue {
     return result;
   }
 
-  private event(jobId: number, at: number, type: EventType, workerId: string | null, detail: string | null): void {
-    this.s.insertEvent.run(jobId, at, type, workerId, detail);
+  /** An event row; one that ends an attempt carries the attempt's lease (number and start). */
+  private event(id: number, at: number, type: EventType, workerId: string | null, detail: string | null,
+    lease: { attempt: number | null; leasedAt: number | null } | null = null): void {
+    this.s.insertEvent.run({ id, at, type, workerId, detail, attempt: lease?.attempt ?? null, leasedAt: lease?.leasedAt ?? null });
   }
 
   async enqueue(jobs: NewJob[], opts: EnqueueOptions = {}): Promise<EnqueueResult> {
@@ -124,23 +128,23 @@ export class SqliteQueue implements Queue {
         }
       }
       const state: JobState = j.skipReason === undefined ? 'queued' : 'skipped';
-      const row = this.s.insertJob.get({
+      const inserted = this.s.insertJob.run({
         kind: j.kind, url: j.url, key: j.key, dedupeKey: j.dedupeKey, crawlId,
         depth: j.depth ?? null, priority: j.priority ?? 0, state, maxAttempts: j.maxAttempts ?? this.maxAttempts,
         runAfter: j.runAfter ?? 0,
         lastError: j.skipReason ?? null, payload: j.payload ? JSON.stringify(j.payload) : null, now,
         finishedAt: state === 'skipped' ? now : null,
-      }) as { id: number } | undefined;
-      if (!row) {
+      });
+      if (inserted.changes === 0) {
         ids.push(null);
         continue;
       }
-      ids.push(row.id);
+      const id = Number(inserted.lastInsertRowid);
+      ids.push(id);
       enqueued++;
       if (crawlId !== null && room.has(crawlId)) room.set(crawlId, room.get(crawlId)! - 1);
       tally.move({ key: j.key, crawl_id: crawlId, priority: j.priority ?? 0 }, null, state);
-      this.event(row.id, now, 'enqueued', null, null);
-      if (state === 'skipped') this.event(row.id, now, 'skipped', null, j.skipReason ?? null);
+      if (state === 'skipped') this.event(id, now, 'skipped', null, j.skipReason ?? null);
     }
     let cappedTotal = 0;
     for (const [crawlId, n] of capped) {
@@ -155,12 +159,10 @@ export class SqliteQueue implements Queue {
     return this.write((tally, now) => {
       const ids = this.pickReadyJobs(Math.floor(n), opts.defaultLimit, opts.defaultDelayMs ?? 0, now);
       if (ids.length === 0) return [];
-      const rows = this.s.leaseJobs.all({ workerId, now, ttlMs: opts.ttlMs, ids: JSON.stringify(ids) }) as Row[];
-      const jobs = rows.map((r) => toJob(r) as LeasedJob);
-      for (const job of jobs) {
-        tally.move({ key: job.key, crawl_id: job.crawlId, priority: job.priority }, 'queued', 'in_progress');
-        this.event(job.id, now, 'leased', workerId, `attempt ${job.attempts}/${job.maxAttempts}`);
-      }
+      const idList = JSON.stringify(ids);
+      this.s.leaseJobs.run({ workerId, now, ttlMs: opts.ttlMs, ids: idList, batch: randomBytes(8).toString('hex') });
+      const jobs = (this.s.jobsByIds.all({ ids: idList }) as Row[]).map((r) => toJob(r) as LeasedJob);
+      for (const job of jobs) tally.move({ key: job.key, crawl_id: job.crawlId, priority: job.priority }, 'queued', 'in_progress');
       return jobs;
     }, true);
   }
@@ -213,42 +215,67 @@ export class SqliteQueue implements Queue {
     return this.write((tally, now) => acks.map((a) => this.ackOne(tally, now, workerId, a)));
   }
 
-  /** Where a lease is fenced: the UPDATE matches only (id, token, in_progress). */
+  /** Where a lease is fenced: the update matches only (id, token, in_progress). */
   private ackOne(tally: Tally, now: number, workerId: string, { id, token, outcome }: Ack): AckResult {
-    const result = 'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null;
-    let row: MovedRow | undefined;
-    switch (outcome.type) {
-      case 'done':
-        row = this.s.ackDone.get({ id, token, now, result }) as MovedRow | undefined;
-        break;
-      case 'skip':
-        row = this.s.ackSkip.get({ id, token, now, result, reason: outcome.reason }) as MovedRow | undefined;
-        break;
-      case 'fail':
-        row = this.s.ackFail.get({
-          id, token, now, result, error: outcome.error, retryable: outcome.retryable === false ? 0 : 1,
-          baseMs: this.backoff.baseMs, maxMs: this.backoff.maxMs, jitter: 0.5 + this.random() / 2,
-        }) as MovedRow | undefined;
-        break;
-      case 'defer':
-        row = this.s.ackDefer.get({ id, token, now, reason: outcome.reason, delayMs: Math.max(0, Math.round(outcome.delayMs)) }) as MovedRow | undefined;
-        break;
-      case 'release':
-        row = this.s.ackRelease.get({ id, token, now }) as MovedRow | undefined;
-        break;
-    }
-    if (!row) {
-      this.s.insertEventIfJob.run(now, 'lost_lease', workerId, `${outcome.type} refused: the lease was no longer held`, id);
+    const held = this.s.heldLease.get({ id, token }) as
+      | { key: string; crawl_id: string | null; priority: number; attempts: number; max_attempts: number; leased_at: number }
+      | undefined;
+    if (!held) {
+      this.s.insertEventIfJob.run({ at: now, type: 'lost_lease', workerId, detail: `${outcome.type} refused: the lease was no longer held`, id });
       return { id, ok: false };
     }
-    tally.move(row, 'in_progress', row.state);
-    const [type, detail] = ackEvent(outcome, row);
-    this.event(id, now, type, workerId, detail);
-    if (row.state === 'queued') this.s.trimEvents.run({ id, keep: this.eventsPerJob });
+    const next = this.settle(outcome, held.attempts, held.max_attempts, now);
+    this.s.ack.run({ id, token, now, ...next.row });
+    tally.move(held, 'in_progress', next.row.state);
+    const attempt = { attempt: held.attempts, leasedAt: held.leased_at };
+    this.event(id, now, next.event, workerId, next.detail, attempt);
+    if (next.row.state === 'queued') this.s.trimEvents.run({ id, keep: this.eventsPerJob });
     if (outcome.type === 'done' && outcome.enqueue?.length) {
-      return { id, ok: true, state: row.state, enqueued: this.insertJobs(tally, now, outcome.enqueue, outcome.crawlCap) };
+      return { id, ok: true, state: next.row.state, enqueued: this.insertJobs(tally, now, outcome.enqueue, outcome.crawlCap) };
     }
-    return { id, ok: true, state: row.state };
+    return { id, ok: true, state: next.row.state };
+  }
+
+  /**
+   * What an outcome makes of the job: its next row values and the event that records it. A failure
+   * retries with capped exponential backoff and jitter until max attempts, then errors; a deferral
+   * or a release gives the attempt back.
+   */
+  private settle(outcome: Ack['outcome'], attempts: number, maxAttempts: number, now: number) {
+    const result = 'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null;
+    const row = { state: 'done' as JobState, runAfter: 0, finishedAt: now as number | null, result, lastError: null as string | null, attemptsDelta: 0 };
+    const of = `attempt ${attempts}/${maxAttempts}`;
+    switch (outcome.type) {
+      case 'done':
+        return { row, event: 'done' as EventType, detail: null };
+      case 'skip':
+        return { row: { ...row, state: 'skipped' as JobState, lastError: outcome.reason }, event: 'skipped' as EventType, detail: outcome.reason };
+      case 'fail': {
+        if (outcome.retryable === false || attempts >= maxAttempts) {
+          return { row: { ...row, state: 'error' as JobState, lastError: outcome.error }, event: 'failed' as EventType, detail: `${outcome.error} (${of})` };
+        }
+        const delay = Math.floor(Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** Math.min(attempts - 1, 30)) * (0.5 + this.random() / 2));
+        return {
+          row: { ...row, state: 'queued' as JobState, runAfter: now + delay, finishedAt: null, lastError: outcome.error },
+          event: 'retry' as EventType,
+          detail: `${outcome.error}; retry at ${new Date(now + delay).toISOString()} (${of} failed)`,
+        };
+      }
+      case 'defer': {
+        const delay = Math.max(0, Math.round(outcome.delayMs));
+        return {
+          row: { ...row, state: 'queued' as JobState, runAfter: now + delay, finishedAt: null, result: null, lastError: outcome.reason, attemptsDelta: -1 },
+          event: 'deferred' as EventType,
+          detail: `${outcome.reason}; not before ${new Date(now + delay).toISOString()}`,
+        };
+      }
+      case 'release':
+        return {
+          row: { ...row, state: 'queued' as JobState, finishedAt: null, result: null, attemptsDelta: -1 },
+          event: 'released' as EventType,
+          detail: outcome.reason,
+        };
+    }
   }
 
   async reap(): Promise<ReapResult> {
@@ -269,7 +296,8 @@ export class SqliteQueue implements Queue {
       for (const row of rows) {
         tally.move(row, 'in_progress', row.state);
         if (row.state === 'error') failed++;
-        this.event(row.id, now, type, null, row.state === 'error' ? `${reason}; gave up after ${row.reclaims} lost workers` : reason);
+        const detail = row.state === 'error' ? `${reason}; gave up after ${row.reclaims} lost workers` : reason;
+        this.event(row.id, now, type, row.worker_id, detail, { attempt: row.attempts + 1, leasedAt: row.leased_at });
         this.s.trimEvents.run({ id: row.id, keep: this.eventsPerJob });
       }
       return { requeued: rows.length - failed, failed };
@@ -292,7 +320,9 @@ export class SqliteQueue implements Queue {
         const rows = this.s.requeue.all({ ...params, from: state, now }) as MovedRow[];
         for (const row of rows) {
           tally.move(row, state, 'queued');
-          this.event(row.id, now, 'requeued', null, `was ${state}`);
+          // A lease taken back is recorded with the requeue, or the history would lose it.
+          const taken = state === 'in_progress' ? { attempt: null, leasedAt: row.leased_at } : null;
+          this.event(row.id, now, 'requeued', taken ? row.worker_id : null, `was ${state}`, taken);
           this.s.trimEvents.run({ id: row.id, keep: this.eventsPerJob });
         }
         n += rows.length;
@@ -360,7 +390,8 @@ export class SqliteQueue implements Queue {
   async get(id: number): Promise<{ job: Job; events: JobEvent[] } | null> {
     const row = this.s.getJob.get(id) as Row | undefined;
     if (!row) return null;
-    return { job: toJob(row), events: this.s.jobEvents.all(id) as JobEvent[] };
+    const job = toJob(row);
+    return { job, events: history(job, this.s.jobEvents.all(id) as StoredEvent[]) };
   }
 
   async findByDedupeKeys(crawlId: string | null, dedupeKeys: string[]): Promise<Job[]> {
@@ -446,17 +477,31 @@ export class SqliteQueue implements Queue {
   }
 }
 
-function ackEvent(outcome: Ack['outcome'], row: MovedRow): [EventType, string | null] {
-  switch (outcome.type) {
-    case 'done': return ['done', null];
-    case 'skip': return ['skipped', outcome.reason];
-    case 'fail':
-      return row.state === 'queued'
-        ? ['retry', `${outcome.error}; retry at ${new Date(row.run_after ?? 0).toISOString()} (attempt ${row.attempts}/${row.max_attempts} failed)`]
-        : ['failed', `${outcome.error} (attempt ${row.attempts}/${row.max_attempts})`];
-    case 'defer': return ['deferred', `${outcome.reason}; not before ${new Date(Date.now() + outcome.delayMs).toISOString()}`];
-    case 'release': return ['released', outcome.reason];
+interface StoredEvent extends JobEvent {
+  attempt: number | null;
+  leasedAt: number | null;
+}
+
+/**
+ * A job's history as users read it: enqueued, then each attempt as `leased` and how it ended.
+ * The `enqueued` and `leased` entries are read back from the job row and from each attempt's
+ * closing row (which records its lease), so the queue writes one event row per attempt.
+ */
+function history(job: Job, stored: StoredEvent[]): JobEvent[] {
+  const out: JobEvent[] = [{ at: job.createdAt, type: 'enqueued', workerId: null, detail: null }];
+  // A lease began after everything before it but the stale acks (`lost_lease`) that may have
+  // come during it; among those it goes by time, first on a tie.
+  const lease = (at: number, workerId: string | null, attempt: number | null) => {
+    let i = out.length;
+    while (i > 1 && out[i - 1].type === 'lost_lease' && out[i - 1].at >= at) i--;
+    out.splice(i, 0, { at, type: 'leased', workerId, detail: attempt === null ? null : `attempt ${attempt}/${job.maxAttempts}` });
+  };
+  for (const e of stored) {
+    if (e.leasedAt !== null) lease(e.leasedAt, e.workerId, e.attempt);
+    out.push({ at: e.at, type: e.type, workerId: e.workerId, detail: e.detail });
   }
+  if (job.state === 'in_progress' && job.leasedAt !== null) lease(job.leasedAt, job.workerId, job.attempts);
+  return out;
 }
 
 /** Rows `skip` to `skip + count` of a statement's iterator; ending the loop early resets the statement. */

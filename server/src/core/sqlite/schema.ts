@@ -16,7 +16,9 @@ export const MIGRATIONS: readonly string[] = [
     crawl_id         TEXT,
     depth            INTEGER,
     priority         INTEGER NOT NULL DEFAULT 0,
-    state            TEXT    NOT NULL CHECK (state IN ('queued','in_progress','done','skipped','error')),
+    -- queued, in_progress, done, skipped or error; set only by the statements in sql.ts. (A CHECK
+    -- constraint here would cost a third of every state change: measured.)
+    state            TEXT    NOT NULL,
     attempts         INTEGER NOT NULL DEFAULT 0,
     max_attempts     INTEGER NOT NULL,
     reclaims         INTEGER NOT NULL DEFAULT 0, -- leases lost to dead workers
@@ -40,22 +42,28 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_ready ON jobs (key, priority DESC, id) WHERE state = 'queued';
   -- Backoffs: only delayed queued jobs are here, to find when the next one comes due.
   CREATE INDEX jobs_delayed ON jobs (run_after) WHERE state = 'queued' AND run_after > 0;
-  -- Heartbeats, reaping and the lease list: only live leases are here.
-  CREATE INDEX jobs_leased ON jobs (worker_id, lease_expires_at) WHERE state = 'in_progress';
-  -- Listing with keyset paging, by state, host or crawl.
+  -- Listing with keyset paging by state; heartbeats, reaping and the lease list read its
+  -- in_progress range, which is as small as the number of leases held.
   CREATE INDEX jobs_state ON jobs (state, id);
-  CREATE INDEX jobs_key ON jobs (key, state, id);
-  CREATE INDEX jobs_crawl ON jobs (crawl_id, state, id) WHERE crawl_id IS NOT NULL;
+  -- Listing by host or crawl. Without the state, these never change after the insert: every
+  -- state change would otherwise rewrite two more index entries.
+  CREATE INDEX jobs_key ON jobs (key, id);
+  CREATE INDEX jobs_crawl ON jobs (crawl_id, id) WHERE crawl_id IS NOT NULL;
 
-  -- A job's history, attempt by attempt. Trimmed to the newest rows per job whenever a job
-  -- goes round again (retry, reclaim, requeue), so it cannot grow without bound.
+  -- A job's history, attempt by attempt. The row that ends an attempt (done, failed, retry,
+  -- expired...) also records its lease (attempt, leased_at, worker_id): one row per attempt, not
+  -- one per transition, and the 'enqueued' and 'leased' events are read back from these and the
+  -- job row. Trimmed to the newest rows per job whenever a job goes round again (retry, reclaim,
+  -- requeue), so it cannot grow without bound.
   CREATE TABLE events (
     id        INTEGER PRIMARY KEY,
     job_id    INTEGER NOT NULL,
     at        INTEGER NOT NULL,
     type      TEXT    NOT NULL,
     worker_id TEXT,
-    detail    TEXT
+    detail    TEXT,
+    attempt   INTEGER,
+    leased_at INTEGER
   );
   CREATE INDEX events_job ON events (job_id, id);
 
@@ -96,6 +104,15 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   -- The dispatcher's scan: keys with work, best priority first, least recently served first.
   CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > 0;
+
+  -- Finished jobs per key, for the hosts summary (queued and in-flight counts live in keys).
+  -- Never evicted: like the jobs themselves, it grows with the hosts crawled, not with time.
+  CREATE TABLE key_totals (
+    key     TEXT    PRIMARY KEY,
+    done    INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    error   INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
 
   -- Per-key overrides set by users or learned (Crawl-delay). Few rows; never evicted.
   CREATE TABLE key_settings (

@@ -1,13 +1,16 @@
 /**
  * Every SQL statement of the SQLite queue engine, in one place. Each state change of a job is one
- * statement with RETURNING; the engine turns what comes back into counter and per-key deltas.
- * Named parameters (:name) are bound, never spliced: nothing from a client becomes SQL text.
+ * statement; the engine turns what moved into counter and per-key deltas. The per-job statements
+ * of the hot path (enqueue, lease, ack) avoid RETURNING, which SQLite implements by buffering
+ * rows and which costs more than the update itself; the rarer bulk changes (reap, requeue,
+ * cancel) use it. Parameters are bound, never spliced: nothing from a client becomes SQL text.
  */
 
-const LEASE_CLEARED = `lease_token = NULL, leased_at = NULL, lease_expires_at = NULL, heartbeat_at = NULL`;
-/** What every transition returns, so the engine can keep its counters. worker_id is kept after a
- * lease ends: it names the last worker that held the job, which is what a user debugging wants. */
-const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims`;
+/** A live lease is its token and expiry. worker_id and leased_at stay: the last holder is what a
+ * user debugging a job wants to see. */
+const LEASE_CLEARED = `lease_token = NULL, lease_expires_at = NULL`;
+/** What the bulk transitions return, so the engine can keep its counters and write the events. */
+const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at`;
 
 export const SQL = {
   insertJob: `
@@ -15,12 +18,14 @@ export const SQL = {
                       run_after, last_error, payload, created_at, updated_at, finished_at)
     VALUES (:kind, :url, :key, :dedupeKey, :crawlId, :depth, :priority, :state, :maxAttempts,
             :runAfter, :lastError, :payload, :now, :now, :finishedAt)
-    ON CONFLICT DO NOTHING
-    RETURNING id`,
+    ON CONFLICT DO NOTHING`,
 
-  insertEvent: `INSERT INTO events (job_id, at, type, worker_id, detail) VALUES (?, ?, ?, ?, ?)`,
-  insertEventIfJob: `INSERT INTO events (job_id, at, type, worker_id, detail)
-    SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ?`,
+  insertEvent: `
+    INSERT INTO events (job_id, at, type, worker_id, detail, attempt, leased_at)
+    VALUES (:id, :at, :type, :workerId, :detail, :attempt, :leasedAt)`,
+  insertEventIfJob: `
+    INSERT INTO events (job_id, at, type, worker_id, detail)
+    SELECT id, :at, :type, :workerId, :detail FROM jobs WHERE id = :id`,
   trimEvents: `
     DELETE FROM events WHERE job_id = :id AND id <
       (SELECT id FROM events WHERE job_id = :id ORDER BY id DESC LIMIT 1 OFFSET :keep - 1)`,
@@ -46,54 +51,29 @@ export const SQL = {
      WHERE key = :key AND state = 'queued' AND run_after <= :now
      ORDER BY priority DESC, id`,
 
-  /** Where a lease is taken: a fresh token per job, attempts counted. */
+  /** Where a lease is taken: a token new to every lease (a random batch part and the id), attempts counted. */
   leaseJobs: `
     UPDATE jobs SET state = 'in_progress', worker_id = :workerId,
-           lease_token = lower(hex(randomblob(8))), leased_at = :now,
+           lease_token = :batch || '.' || id, leased_at = :now,
            lease_expires_at = :now + :ttlMs, heartbeat_at = :now,
            attempts = attempts + 1, updated_at = :now
-     WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'queued'
-    RETURNING *`,
+     WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'queued'`,
+  jobsByIds: `SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY priority DESC, id`,
 
   heartbeat: `
     UPDATE jobs SET lease_expires_at = :now + :ttlMs, heartbeat_at = :now
-     WHERE worker_id = :workerId AND state = 'in_progress'
+     WHERE state = 'in_progress' AND worker_id = :workerId
     RETURNING id, lease_token AS token`,
 
-  // Fenced acknowledgements: each matches only the holder's live lease (id AND token AND state).
-  ackDone: `
-    UPDATE jobs SET state = 'done', result = :result, last_error = NULL, lease_token = NULL,
-           lease_expires_at = NULL, updated_at = :now, finished_at = :now
-     WHERE id = :id AND lease_token = :token AND state = 'in_progress'
-    ${MOVED}`,
-  ackSkip: `
-    UPDATE jobs SET state = 'skipped', result = :result, last_error = :reason, lease_token = NULL,
-           lease_expires_at = NULL, updated_at = :now, finished_at = :now
-     WHERE id = :id AND lease_token = :token AND state = 'in_progress'
-    ${MOVED}`,
-  /** A failure retries with capped exponential backoff and jitter until max attempts, then errors. */
-  ackFail: `
-    UPDATE jobs SET
-           state = CASE WHEN :retryable AND attempts < max_attempts THEN 'queued' ELSE 'error' END,
-           run_after = CASE WHEN :retryable AND attempts < max_attempts
-                            THEN :now + CAST(min(:maxMs, :baseMs * (1 << min(attempts - 1, 30))) * :jitter AS INTEGER)
-                            ELSE 0 END,
-           finished_at = CASE WHEN :retryable AND attempts < max_attempts THEN NULL ELSE :now END,
-           result = :result, last_error = :error, lease_token = NULL, lease_expires_at = NULL,
-           updated_at = :now
-     WHERE id = :id AND lease_token = :token AND state = 'in_progress'
-    ${MOVED}, run_after`,
-  /** Not the job's fault: later, without spending the attempt. */
-  ackDefer: `
-    UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = :now + :delayMs,
-           last_error = :reason, ${LEASE_CLEARED}, updated_at = :now
-     WHERE id = :id AND lease_token = :token AND state = 'in_progress'
-    ${MOVED}`,
-  ackRelease: `
-    UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = 0,
-           ${LEASE_CLEARED}, updated_at = :now
-     WHERE id = :id AND lease_token = :token AND state = 'in_progress'
-    ${MOVED}`,
+  /** The lease an acknowledgement claims to hold, if it still does. */
+  heldLease: `
+    SELECT key, crawl_id, priority, attempts, max_attempts, leased_at FROM jobs
+     WHERE id = :id AND lease_token = :token AND state = 'in_progress'`,
+  /** Where a lease is fenced: only the holder's live lease (id AND token AND state) matches. */
+  ack: `
+    UPDATE jobs SET state = :state, run_after = :runAfter, finished_at = :finishedAt, result = :result,
+           last_error = :lastError, attempts = attempts + :attemptsDelta, ${LEASE_CLEARED}, updated_at = :now
+     WHERE id = :id AND lease_token = :token AND state = 'in_progress'`,
 
   /** Reclaims: a dead worker's jobs go round again, until they have killed :maxReclaims workers. */
   reapExpired: `
@@ -124,7 +104,7 @@ export const SQL = {
   /** Requeue from one state at a time, so the counters know where each job came from. */
   requeue: `
     UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, run_after = 0, result = NULL,
-           last_error = NULL, finished_at = NULL, worker_id = NULL, ${LEASE_CLEARED}, updated_at = :now
+           last_error = NULL, finished_at = NULL, ${LEASE_CLEARED}, updated_at = :now
      WHERE state = :from
        AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
        AND (:key IS NULL OR key = :key)
@@ -150,6 +130,10 @@ export const SQL = {
     ON CONFLICT (key) DO UPDATE SET
       queued = queued + excluded.queued, in_flight = in_flight + excluded.in_flight,
       top_priority = CASE WHEN :priority IS NULL THEN top_priority ELSE max(top_priority, :priority) END`,
+  bumpKeyTotals: `
+    INSERT INTO key_totals (key, done, skipped, error) VALUES (:key, :done, :skipped, :error)
+    ON CONFLICT (key) DO UPDATE SET
+      done = done + excluded.done, skipped = skipped + excluded.skipped, error = error + excluded.error`,
   /** After jobs leave the queue, the key's best remaining priority (an index seek). */
   recomputeTopPriority: `
     UPDATE keys SET top_priority = coalesce(
@@ -172,23 +156,23 @@ export const SQL = {
   findByDedupeKeys: `
     SELECT * FROM jobs WHERE ifnull(crawl_id, '') = ifnull(:crawlId, '')
        AND dedupe_key IN (SELECT value FROM json_each(:keys))`,
-  jobEvents: `SELECT at, type, worker_id AS workerId, detail FROM events WHERE job_id = ? ORDER BY id`,
+  jobEvents: `SELECT at, type, worker_id AS workerId, detail, attempt, leased_at AS leasedAt FROM events WHERE job_id = ? ORDER BY id`,
   leases: `
     SELECT id AS jobId, url, key, worker_id AS workerId, lease_token AS leaseToken, leased_at AS leasedAt,
            lease_expires_at AS expiresAt, heartbeat_at AS heartbeatAt
       FROM jobs WHERE state = 'in_progress' ORDER BY lease_expires_at`,
 
-  /** Per-key totals from the covering index (key, state, id), with the live bookkeeping beside them. */
+  /** Every key with live work or finished jobs, busiest first: from per-key counters, not from jobs. */
   keySummaries: `
-    SELECT t.key, t.queued, t.inFlight, t.done, t.error,
+    SELECT a.key, coalesce(k.queued, 0) AS queued, coalesce(k.in_flight, 0) AS inFlight,
+           coalesce(t.done, 0) AS done, coalesce(t.error, 0) AS error,
            coalesce(s.lim, :defaultLimit) AS lim, coalesce(s.min_delay_ms, :defaultDelayMs) AS minDelayMs,
            k.next_start_at AS nextStartAt, k.deferred_until AS deferredUntil, k.defer_reason AS deferReason
-      FROM (SELECT key, sum(state = 'queued') AS queued, sum(state = 'in_progress') AS inFlight,
-                   sum(state = 'done') AS done, sum(state = 'error') AS error
-              FROM jobs GROUP BY key) t
-      LEFT JOIN keys k ON k.key = t.key
-      LEFT JOIN key_settings s ON s.key = t.key
-     ORDER BY t.inFlight DESC, t.queued DESC, t.key
+      FROM (SELECT key FROM keys UNION SELECT key FROM key_totals) a
+      LEFT JOIN keys k ON k.key = a.key
+      LEFT JOIN key_totals t ON t.key = a.key
+      LEFT JOIN key_settings s ON s.key = a.key
+     ORDER BY inFlight DESC, queued DESC, a.key
      LIMIT :limit`,
 
   setKeyLimit: `

@@ -7,6 +7,9 @@ const zero = (): StateDeltas => ({ queued: 0, in_progress: 0, done: 0, skipped: 
 interface KeyDelta {
   queued: number;
   inFlight: number;
+  done: number;
+  skipped: number;
+  error: number;
   /** Best priority among jobs entering the queue. */
   priority: number;
   /** Jobs left the queue: the key's top priority must be looked up again. */
@@ -17,6 +20,7 @@ export interface TallyStatements {
   bumpCount: Statement;
   bumpCrawl: Statement;
   bumpKey: Statement;
+  bumpKeyTotals: Statement;
   recomputeTopPriority: Statement;
 }
 
@@ -40,14 +44,17 @@ export class Tally {
       if (from) c[from]--;
       c[to]++;
     }
-    const touchesKey = from === 'queued' || from === 'in_progress' || to === 'queued' || to === 'in_progress';
-    if (!touchesKey) return;
     let k = this.keys.get(job.key);
-    if (!k) this.keys.set(job.key, (k = { queued: 0, inFlight: 0, priority: Number.MIN_SAFE_INTEGER, recompute: false }));
+    if (!k) {
+      k = { queued: 0, inFlight: 0, done: 0, skipped: 0, error: 0, priority: Number.MIN_SAFE_INTEGER, recompute: false };
+      this.keys.set(job.key, k);
+    }
     if (from === 'queued') { k.queued--; k.recompute = true; }
-    if (from === 'in_progress') k.inFlight--;
+    else if (from === 'in_progress') k.inFlight--;
+    else if (from) k[from]--;
     if (to === 'queued') { k.queued++; k.priority = Math.max(k.priority, job.priority); }
-    if (to === 'in_progress') k.inFlight++;
+    else if (to === 'in_progress') k.inFlight++;
+    else k[to]++;
   }
 
   /** Net jobs this transaction has added to a crawl so far (not yet in crawl_counts). */
@@ -60,6 +67,7 @@ export class Tally {
     for (const state of JOB_STATES) if (this.counts[state] !== 0) s.bumpCount.run(this.counts[state], state);
     for (const [crawlId, d] of this.crawls) s.bumpCrawl.run({ crawlId, ...d });
     for (const [key, d] of this.keys) {
+      if (d.done !== 0 || d.skipped !== 0 || d.error !== 0) s.bumpKeyTotals.run({ key, done: d.done, skipped: d.skipped, error: d.error });
       if (d.queued === 0 && d.inFlight === 0 && !d.recompute) continue;
       const priority = d.priority === Number.MIN_SAFE_INTEGER ? null : d.priority;
       s.bumpKey.run({ key, queued: d.queued, inFlight: d.inFlight, priority });

@@ -1,0 +1,79 @@
+/**
+ * The frame of a crawler child process: the parent passes the crawl as JSON in argv[2]; the child
+ * crawls, measures itself (wall time and CPU over the crawl, peak RSS over its whole life, modules
+ * included) and sends one CrawlReport over IPC. Running each crawler in a process of its own makes
+ * CPU and memory attributable to it alone.
+ */
+import { PeakRss } from './measure';
+
+export interface CrawlJob {
+  seeds: string[];
+  origins: string[];
+  concurrency: number;
+  perHostLimit: number;
+  /** Upper bound on pages, above the site's size: a run-away crawl ends. */
+  maxPages: number;
+  maxDepth: number;
+  tmpDir: string;
+  /** The crawl is abandoned past this, and reported incomplete. */
+  deadlineMs: number;
+}
+
+export interface CrawlOutcome {
+  pages: number;
+  /** Pages robots.txt kept the crawler from (counted by the crawler itself). */
+  skipped: number;
+  errors: number;
+  complete: boolean;
+  detail?: string;
+}
+
+export interface CrawlReport extends CrawlOutcome {
+  crawler: string;
+  wallMs: number;
+  cpuMs: number;
+  peakRssMb: number;
+}
+
+/**
+ * The crawl's window: `begin` once set up and about to crawl, `end` once the crawler says it is
+ * done (before its teardown). Wall time and CPU count between the two, so that opening a database
+ * or building a crawler object is not counted as crawling.
+ */
+export interface Clock {
+  begin(): void;
+  end(): void;
+}
+
+export function runChild(crawler: string, crawl: (job: CrawlJob, clock: Clock) => Promise<CrawlOutcome>): void {
+  const rss = new PeakRss();
+  const job = JSON.parse(process.argv[2]) as CrawlJob;
+  void (async () => {
+    let report: CrawlReport;
+    let cpu0 = process.cpuUsage();
+    let t0 = performance.now();
+    let measured: { wallMs: number; cpuMs: number } | null = null;
+    const clock: Clock = {
+      begin: () => {
+        cpu0 = process.cpuUsage();
+        t0 = performance.now();
+      },
+      end: () => {
+        const cpu = process.cpuUsage(cpu0);
+        measured ??= { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
+      },
+    };
+    try {
+      const outcome = await crawl(job, clock);
+      clock.end();
+      const peak = rss.stop();
+      report = { crawler, ...outcome, ...measured!, peakRssMb: Math.max(peak.sampledMb, peak.maxRssMb) };
+    } catch (err) {
+      report = {
+        crawler, pages: 0, skipped: 0, errors: 0, complete: false, detail: `failed: ${(err as Error).stack ?? String(err)}`,
+        wallMs: performance.now() - t0, cpuMs: 0, peakRssMb: rss.stop().maxRssMb,
+      };
+    }
+    process.send!(report, () => process.exit(0));
+  })();
+}

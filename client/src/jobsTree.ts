@@ -1,0 +1,458 @@
+/**
+ * The Jobs view: the queue grouped by state, by host or by crawl, paged so that a million jobs
+ * cost one page of rows, refreshed from the daemon's notifications with ids that survive a refresh
+ * (so expansion and selection stay put).
+ *
+ * Rows, for menus and end-to-end tests (label, then contextValue):
+ *   by state   "Queued" "In progress" "Done" "Skipped" "Error" (count as description)  stateGroup.<state>
+ *   by host    the host name without port, e.g. "127.0.0.1" or "example.com"         host.<hostState>[ hasFailed]
+ *              (description "1/2 in flight · ready · 5 queued · 1 failed")
+ *   by crawl   the crawl's name, else its id                                          crawl.<crawlState>[ hasFailed]
+ *              under a crawl, its states that have jobs, labelled as by state         stateGroup.<state>
+ *   a job      its URL's path and query, e.g. "/docs/a.html?x=1"                      job.<state>
+ *              (description "example.com · attempt 1/3 · lease 12s left"; a click shows its details)
+ *   paging     "Load more" (description "100 of 5,000 shown")                        loadMore
+ *   notes      e.g. "Could not list jobs: ...", "7 jobs outside any crawl"            note
+ * States are queued, in_progress, done, skipped, error; host states ready, busy, delayed, backoff,
+ * blocked; crawl states running, paused, finished, cancelled. With a filter (a seed file's "Open in
+ * jobs view"), the root holds the crawl's state groups, or the given jobs.
+ * Ids: "state:<s>", "host:<h>", "crawl:<id>", "crawl:<id>/state:<s>", "<group id>/job:<n>",
+ * "filter/job:<n>", "<group id>/more", "hosts/more".
+ */
+import * as vscode from 'vscode';
+import { JOB_STATES, type Crawl, type Host, type Job, type JobState, type ResultOf } from '../../server/src/protocol';
+import { DaemonUnavailable, type DaemonApi } from './daemonApi';
+import { formatCount, plural } from './format';
+import {
+  STATE_ICONS,
+  STATE_LABELS,
+  countTotal,
+  crawlDescription,
+  crawlTooltip,
+  hostDescription,
+  hostTooltip,
+  jobDescription,
+  jobLabel,
+  jobTooltip,
+  stateSentence,
+} from './jobsTreeText';
+
+export type GroupBy = 'state' | 'host' | 'crawl';
+export const GROUP_BY: readonly GroupBy[] = ['state', 'host', 'crawl'];
+
+export interface JobsFilter {
+  state?: JobState;
+  host?: string;
+  crawlId?: string;
+}
+
+export interface GroupNode {
+  readonly kind: 'group';
+  readonly id: string;
+  label: string;
+  description: string;
+  tooltip: string | undefined;
+  icon: vscode.ThemeIcon;
+  contextValue: string;
+  expanded: boolean;
+  /** How many jobs it holds, where known: "100 of 5,000 shown" on its "Load more" row. */
+  total: number | undefined;
+  /** Selects the jobs listed under it; a crawl row lists state groups instead. */
+  filter: JobsFilter;
+  crawl?: Crawl;
+  host?: Host;
+}
+
+export interface JobNode {
+  readonly kind: 'job';
+  readonly id: string;
+  readonly job: Job;
+}
+
+export interface MoreNode {
+  readonly kind: 'more';
+  readonly id: string;
+  /** undefined: more hosts at the root. */
+  readonly parent: GroupNode | undefined;
+  readonly shown: number;
+  readonly total: number | undefined;
+}
+
+export interface NoteNode {
+  readonly kind: 'note';
+  readonly id: string;
+  readonly label: string;
+  readonly tooltip: string;
+  readonly icon: vscode.ThemeIcon;
+}
+
+export type TreeNode = GroupNode | JobNode | MoreNode | NoteNode;
+
+/** Narrows the view to one crawl, or to given jobs (a seed file's "Open in jobs view" lens). */
+export type JobsFilterScope = { crawlId: string } | { jobIds: number[] };
+
+/** Rows fetched per page: enough to fill a tall view, little enough to stay instant. */
+export const PAGE_SIZE = 100;
+/** jobs/list's own ceiling per request. */
+const MAX_LIMIT = 1000;
+const HOST_PAGE = 200;
+/** hosts/list's own ceiling. */
+const MAX_HOSTS = 10_000;
+
+const HOST_ICONS: Record<Host['state'], [string, string]> = {
+  ready: ['circle-large-outline', 'charts.green'],
+  busy: ['sync', 'charts.yellow'],
+  delayed: ['clock', 'charts.blue'],
+  backoff: ['warning', 'charts.orange'],
+  blocked: ['circle-slash', 'errorForeground'],
+};
+
+const CRAWL_ICONS: Record<Crawl['state'], [string, string]> = {
+  running: ['play-circle', 'charts.green'],
+  paused: ['debug-pause', 'charts.yellow'],
+  finished: ['check-all', 'testing.iconPassed'],
+  cancelled: ['circle-slash', 'disabledForeground'],
+};
+
+function stateIcon(state: JobState): vscode.ThemeIcon {
+  const [id, color] = STATE_ICONS[state];
+  return new vscode.ThemeIcon(id, new vscode.ThemeColor(color));
+}
+
+/** A group's icon: its state's, but an empty "In progress" does not spin. */
+function groupIcon(state: JobState, count: number): vscode.ThemeIcon {
+  return state === 'in_progress' && count === 0 ? icon(['sync', STATE_ICONS.in_progress[1]]) : stateIcon(state);
+}
+
+function icon([id, color]: [string, string]): vscode.ThemeIcon {
+  return new vscode.ThemeIcon(id, new vscode.ThemeColor(color));
+}
+
+interface Page {
+  jobs: Job[];
+  nextCursor: string | null;
+  /** A notification came since it was read: re-read as many rows on the next expansion. */
+  stale: boolean;
+}
+
+export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
+  private mode: GroupBy;
+  /** Group rows are kept and updated in place, so `onDidChangeTreeData.fire(group)` finds them. */
+  private readonly groups = new Map<string, GroupNode>();
+  private readonly pages = new Map<string, Page>();
+  private hostLimit = HOST_PAGE;
+  private scope: JobsFilterScope | undefined;
+  private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+
+  constructor(
+    private readonly daemon: DaemonApi,
+    groupBy: GroupBy = 'state',
+    private readonly now: () => number = Date.now,
+  ) {
+    this.mode = groupBy;
+  }
+
+  get groupBy(): GroupBy {
+    return this.mode;
+  }
+
+  get filter(): JobsFilterScope | undefined {
+    return this.scope;
+  }
+
+  setGroupBy(mode: GroupBy): void {
+    if (mode === this.mode && this.scope === undefined) return;
+    this.mode = mode;
+    this.scope = undefined;
+    this.reset();
+  }
+
+  /** Shows only a crawl's jobs, or only the given jobs; undefined shows everything again. */
+  setFilter(scope: JobsFilterScope | undefined): void {
+    this.scope = scope;
+    this.reset();
+  }
+
+  private reset(): void {
+    this.groups.clear();
+    this.pages.clear();
+    this.hostLimit = HOST_PAGE;
+    this.changed.fire(undefined);
+  }
+
+  /** Re-reads the groups and, as the view asks for them, every expanded group's loaded rows. */
+  refresh(): void {
+    for (const page of this.pages.values()) page.stale = true;
+    this.changed.fire(undefined);
+  }
+
+  /**
+   * Redraws the rows of running jobs from memory, for their lease countdown: the times left are
+   * computed when a row is drawn, so nothing needs to be read again.
+   */
+  redrawLeases(): void {
+    for (const [id, page] of this.pages) {
+      const group = this.groups.get(id);
+      if (group && page.jobs.some((j) => j.state === 'in_progress')) this.changed.fire(group);
+    }
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+
+  async getChildren(node?: TreeNode): Promise<TreeNode[]> {
+    try {
+      if (node === undefined) return await this.roots();
+      if (node.kind !== 'group') return [];
+      if (node.crawl) return this.crawlStates(node.crawl);
+      return await this.jobRows(node);
+    } catch (err) {
+      // No daemon: the welcome view says why and offers what to do.
+      if (err instanceof DaemonUnavailable) return [];
+      const message = err instanceof Error ? err.message : String(err);
+      return [{ kind: 'note', id: `${node?.id ?? 'root'}/error`, label: `Could not list jobs: ${message}`, tooltip: message, icon: icon(['error', 'errorForeground']) }];
+    }
+  }
+
+  getTreeItem(node: TreeNode): vscode.TreeItem {
+    switch (node.kind) {
+      case 'group': {
+        const item = new vscode.TreeItem(
+          node.label,
+          node.expanded ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
+        );
+        item.id = node.id;
+        item.description = node.description;
+        item.iconPath = node.icon;
+        item.contextValue = node.contextValue;
+        if (node.tooltip) item.tooltip = markdown(node.tooltip);
+        item.accessibilityInformation = { label: `${node.label}, ${node.description}` };
+        return item;
+      }
+      case 'job': {
+        const { job } = node;
+        const item = new vscode.TreeItem(jobLabel(job.url), vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.description = jobDescription(job, this.now());
+        item.iconPath = stateIcon(job.state);
+        item.contextValue = `job.${job.state}`;
+        // The tooltip is left unset so that resolveTreeItem fetches it on hover.
+        item.command = { command: 'crawlOrchestrator.showJobDetails', title: 'Show Job Details', arguments: [node] };
+        item.accessibilityInformation = { label: `Job ${job.id}, ${STATE_LABELS[job.state]}, ${job.url}, ${item.description}` };
+        return item;
+      }
+      case 'more': {
+        const item = new vscode.TreeItem('Load more', vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.description = node.total === undefined ? `${formatCount(node.shown)} shown` : `${formatCount(node.shown)} of ${formatCount(node.total)} shown`;
+        item.iconPath = new vscode.ThemeIcon('ellipsis');
+        item.contextValue = 'loadMore';
+        item.command = { command: 'crawlOrchestrator.loadMore', title: 'Load More', arguments: [node] };
+        return item;
+      }
+      case 'note': {
+        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.tooltip = node.tooltip;
+        item.iconPath = node.icon;
+        item.contextValue = 'note';
+        return item;
+      }
+    }
+  }
+
+  async resolveTreeItem(item: vscode.TreeItem, node: TreeNode, token: vscode.CancellationToken): Promise<vscode.TreeItem> {
+    if (node.kind !== 'job') return item;
+    try {
+      const { job, events } = await this.daemon.request('jobs/get', { id: node.job.id });
+      if (!token.isCancellationRequested) item.tooltip = markdown(jobTooltip(job, events, this.now()));
+    } catch (err) {
+      item.tooltip = `Job ${node.job.id}: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    return item;
+  }
+
+  /** Appends the next page under the "Load more" row's group (or more hosts at the root). */
+  async loadMore(more: MoreNode): Promise<void> {
+    const group = more.parent;
+    if (group === undefined) {
+      this.hostLimit += HOST_PAGE;
+      this.changed.fire(undefined);
+      return;
+    }
+    const page = this.pages.get(group.id);
+    if (!page?.nextCursor) return;
+    const next = await this.daemon.request('jobs/list', { ...group.filter, limit: PAGE_SIZE, cursor: page.nextCursor });
+    // Rows may shift between two pages as jobs change state: keep each job once.
+    const seen = new Set(page.jobs.map((j) => j.id));
+    page.jobs.push(...next.jobs.filter((j) => !seen.has(j.id)));
+    page.nextCursor = next.nextCursor;
+    this.changed.fire(group);
+  }
+
+  private async roots(): Promise<TreeNode[]> {
+    if (this.scope && 'crawlId' in this.scope) {
+      const { crawl } = await this.daemon.request('crawl/get', { crawlId: this.scope.crawlId });
+      return this.crawlStates(crawl);
+    }
+    if (this.scope) return this.listedJobs(this.scope.jobIds);
+    switch (this.mode) {
+      case 'state':
+        return this.stateRoots();
+      case 'host':
+        return this.hostRoots();
+      case 'crawl':
+        return this.crawlRoots();
+    }
+  }
+
+  private async stateRoots(): Promise<TreeNode[]> {
+    const stats = await this.daemon.request('queue/stats', {});
+    if (stats.total === 0) return [];
+    return JOB_STATES.map((state) =>
+      this.group(`state:${state}`, {
+        label: STATE_LABELS[state],
+        description: formatCount(stats[state]),
+        tooltip: `${plural(stats[state], 'job')} ${stateSentence(state)}`,
+        icon: groupIcon(state, stats[state]),
+        contextValue: `stateGroup.${state}`,
+        expanded: state === 'in_progress' || state === 'error',
+        total: stats[state],
+        filter: { state },
+      }),
+    );
+  }
+
+  private async hostRoots(): Promise<TreeNode[]> {
+    const limit = Math.min(this.hostLimit, MAX_HOSTS);
+    const { hosts } = await this.daemon.request('hosts/list', { limit });
+    const rows: TreeNode[] = [...hosts]
+      .sort((a, b) => a.host.localeCompare(b.host))
+      .map((host) =>
+        this.group(`host:${host.host}`, {
+          label: host.host,
+          description: hostDescription(host, this.now()),
+          tooltip: hostTooltip(host, this.now()),
+          icon: icon(HOST_ICONS[host.state]),
+          contextValue: `host.${host.state}${host.error > 0 ? ' hasFailed' : ''}`,
+          expanded: false,
+          // Hosts do not count skipped jobs, so their total is unknown.
+          total: undefined,
+          filter: { host: host.host },
+          host,
+        }),
+      );
+    if (hosts.length >= limit && limit < MAX_HOSTS) rows.push({ kind: 'more', id: 'hosts/more', parent: undefined, shown: hosts.length, total: undefined });
+    return rows;
+  }
+
+  private async crawlRoots(): Promise<TreeNode[]> {
+    const [{ crawls }, stats] = await Promise.all([
+      this.daemon.request('crawl/list', {}),
+      this.daemon.request('queue/stats', {}),
+    ]);
+    const rows: TreeNode[] = [...crawls]
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .map((crawl) =>
+        this.group(`crawl:${crawl.crawlId}`, {
+          label: crawl.name ?? crawl.crawlId,
+          description: crawlDescription(crawl),
+          tooltip: crawlTooltip(crawl, this.now()),
+          icon: crawl.state === 'running' && crawl.counts.in_progress > 0 ? stateIcon('in_progress') : icon(CRAWL_ICONS[crawl.state]),
+          contextValue: `crawl.${crawl.state}${crawl.counts.error > 0 ? ' hasFailed' : ''}`,
+          expanded: false,
+          total: countTotal(crawl.counts),
+          filter: { crawlId: crawl.crawlId },
+          crawl,
+        }),
+      );
+    const inCrawls = crawls.reduce((sum, c) => sum + countTotal(c.counts), 0);
+    if (stats.total > inCrawls) {
+      const n = stats.total - inCrawls;
+      rows.push({
+        kind: 'note',
+        id: 'crawl:none',
+        label: `${plural(n, 'job')} outside any crawl`,
+        tooltip: 'Jobs enqueued on their own (Enqueue URL) belong to no crawl. Group by state or by host to see them.',
+        icon: new vscode.ThemeIcon('info'),
+      });
+    }
+    return rows;
+  }
+
+  private crawlStates(crawl: Crawl): TreeNode[] {
+    return JOB_STATES.filter((state) => crawl.counts[state] > 0).map((state) =>
+      this.group(`crawl:${crawl.crawlId}/state:${state}`, {
+        label: STATE_LABELS[state],
+        description: formatCount(crawl.counts[state]),
+        tooltip: `${plural(crawl.counts[state], 'job')} of ${crawl.name ?? crawl.crawlId} ${stateSentence(state)}`,
+        icon: groupIcon(state, crawl.counts[state]),
+        contextValue: `stateGroup.${state}`,
+        expanded: state === 'in_progress' || state === 'error',
+        total: crawl.counts[state],
+        filter: { crawlId: crawl.crawlId, state },
+      }),
+    );
+  }
+
+  private async listedJobs(ids: number[]): Promise<TreeNode[]> {
+    return Promise.all(
+      ids.slice(0, PAGE_SIZE).map(async (id): Promise<TreeNode> => {
+        try {
+          const { job } = await this.daemon.request('jobs/get', { id });
+          return { kind: 'job', id: `filter/job:${id}`, job };
+        } catch (err) {
+          if (err instanceof DaemonUnavailable) throw err;
+          const message = err instanceof Error ? err.message : String(err);
+          return { kind: 'note', id: `filter/job:${id}`, label: `Job ${id}: ${message}`, tooltip: message, icon: new vscode.ThemeIcon('warning') };
+        }
+      }),
+    );
+  }
+
+  private async jobRows(group: GroupNode): Promise<TreeNode[]> {
+    let page = this.pages.get(group.id);
+    if (!page || page.stale) {
+      page = await this.readPage(group.filter, Math.max(PAGE_SIZE, page?.jobs.length ?? 0));
+      this.pages.set(group.id, page);
+    }
+    const rows: TreeNode[] = page.jobs.map((job) => ({ kind: 'job', id: `${group.id}/job:${job.id}`, job }));
+    if (page.nextCursor !== null) {
+      rows.push({ kind: 'more', id: `${group.id}/more`, parent: group, shown: page.jobs.length, total: group.total });
+    }
+    return rows;
+  }
+
+  /** The first `want` rows, in requests of at most jobs/list's limit. */
+  private async readPage(filter: JobsFilter, want: number): Promise<Page> {
+    const jobs: Job[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: ResultOf<'jobs/list'> = await this.daemon.request('jobs/list', { ...filter, limit: Math.min(MAX_LIMIT, want - jobs.length), cursor });
+      jobs.push(...res.jobs);
+      cursor = res.nextCursor;
+    } while (cursor !== null && jobs.length < want);
+    return { jobs, nextCursor: cursor, stale: false };
+  }
+
+  private group(id: string, fields: Omit<GroupNode, 'kind' | 'id'>): GroupNode {
+    const existing = this.groups.get(id);
+    if (existing) {
+      // The view keeps its own expansion state per id; only the first appearance sets it.
+      Object.assign(existing, { ...fields, expanded: existing.expanded });
+      return existing;
+    }
+    const node: GroupNode = { kind: 'group', id, ...fields };
+    this.groups.set(id, node);
+    return node;
+  }
+}
+
+function markdown(text: string): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(text, true);
+  md.supportHtml = false;
+  return md;
+}
+

@@ -1,0 +1,126 @@
+/**
+ * The Jobs view around its tree: the badge with the error count, the message line (paused, the
+ * idle reason, an active filter), and when to refresh. Notifications come in bursts while a crawl
+ * runs, so refreshes are debounced, yet never postponed past a second; rows of running jobs are
+ * redrawn every few seconds so that "lease 12s left" stays true between notifications.
+ */
+import * as vscode from 'vscode';
+import type { Daemon } from './daemon';
+import { plural } from './format';
+import { GROUP_BY, JobsTreeProvider, type GroupBy, type JobsFilterScope, type TreeNode } from './jobsTree';
+import type { QueueOverview } from './overview';
+
+export const VIEW_ID = 'crawlOrchestrator.jobs';
+/** Where the grouping is remembered, per workspace. */
+const GROUP_BY_KEY = 'crawlOrchestrator.groupBy';
+const DEBOUNCE_MS = 250;
+const MAX_DELAY_MS = 1_000;
+const LEASE_TICK_MS = 5_000;
+
+export class JobsView implements vscode.Disposable {
+  readonly provider: JobsTreeProvider;
+  readonly treeView: vscode.TreeView<TreeNode>;
+  private readonly disposables: vscode.Disposable[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private firstPending = 0;
+  private lastRefresh = 0;
+  private readonly leaseTick: NodeJS.Timeout;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly daemon: Daemon,
+    private readonly overview: QueueOverview,
+  ) {
+    const saved = context.workspaceState.get<GroupBy>(GROUP_BY_KEY);
+    this.provider = new JobsTreeProvider(daemon, saved && GROUP_BY.includes(saved) ? saved : 'state');
+    this.treeView = vscode.window.createTreeView(VIEW_ID, {
+      treeDataProvider: this.provider,
+      showCollapseAll: true,
+      canSelectMany: true,
+    });
+    this.disposables.push(
+      this.provider,
+      this.treeView,
+      daemon.onJobsChanged(() => this.scheduleRefresh()),
+      daemon.onStatsChanged(() => this.scheduleRefresh()),
+      daemon.onCrawlChanged(() => this.scheduleRefresh()),
+      daemon.onDidChangeStatus(() => this.refreshNow()),
+      overview.onDidChange(() => this.renderChrome()),
+      this.treeView.onDidChangeVisibility(({ visible }) => {
+        if (visible) this.scheduleRefresh();
+      }),
+    );
+    this.leaseTick = setInterval(() => {
+      if (this.treeView.visible && Date.now() - this.lastRefresh >= LEASE_TICK_MS) this.provider.redrawLeases();
+    }, LEASE_TICK_MS);
+    void this.setFilteredContext();
+    this.renderChrome();
+  }
+
+  get groupBy(): GroupBy {
+    return this.provider.groupBy;
+  }
+
+  async setGroupBy(mode: GroupBy): Promise<void> {
+    this.provider.setGroupBy(mode);
+    await this.context.workspaceState.update(GROUP_BY_KEY, mode);
+    await this.setFilteredContext();
+    this.renderChrome();
+  }
+
+  async setFilter(scope: JobsFilterScope | undefined): Promise<void> {
+    this.provider.setFilter(scope);
+    await this.setFilteredContext();
+    this.renderChrome();
+  }
+
+  refreshNow(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.lastRefresh = Date.now();
+    this.provider.refresh();
+  }
+
+  async reveal(): Promise<void> {
+    await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    clearInterval(this.leaseTick);
+    for (const d of this.disposables) d.dispose();
+  }
+
+  private scheduleRefresh(): void {
+    // A hidden view is not asked for rows; it refreshes when shown again.
+    if (!this.treeView.visible) return;
+    const now = Date.now();
+    if (this.timer === undefined) this.firstPending = now;
+    clearTimeout(this.timer);
+    const wait = Math.min(DEBOUNCE_MS, Math.max(0, this.firstPending + MAX_DELAY_MS - now));
+    this.timer = setTimeout(() => this.refreshNow(), wait);
+  }
+
+  private async setFilteredContext(): Promise<void> {
+    await vscode.commands.executeCommand('setContext', 'crawlOrchestrator.filtered', this.provider.filter !== undefined);
+  }
+
+  /** Badge, message line, and the context keys that pick the title actions. */
+  private renderChrome(): void {
+    const { stats, scheduler } = this.overview;
+    const running = this.daemon.status.kind === 'running';
+    const errors = running ? stats?.error ?? 0 : 0;
+    this.treeView.badge = errors > 0 ? { value: errors, tooltip: plural(errors, 'failed job') } : undefined;
+
+    const filter = this.provider.filter;
+    let message: string | undefined;
+    if (filter && 'crawlId' in filter) message = `Only crawl ${filter.crawlId} is shown.`;
+    else if (filter) message = `Only ${plural(filter.jobIds.length, 'job')} from a seed file ${filter.jobIds.length === 1 ? 'is' : 'are'} shown.`;
+    else if (running && scheduler?.idleReason) message = scheduler.idleReason;
+    else if (running && scheduler?.paused) message = 'Paused: no new jobs start until you resume.';
+    this.treeView.message = message;
+
+    void vscode.commands.executeCommand('setContext', 'crawlOrchestrator.paused', running && scheduler?.paused === true);
+    void vscode.commands.executeCommand('setContext', 'crawlOrchestrator.hasFailed', errors > 0);
+  }
+}

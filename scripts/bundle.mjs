@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Bundles what the packaged extension runs, each into one file:
+//   client/src/extension.ts  -> dist/client/extension.js  (`vscode` is the host's)
+//   server/src/daemon/main.ts -> dist/server/daemon.js    (better-sqlite3 stays a real package:
+//                                                           its native binary cannot be inlined)
+// Minified, with source maps beside them for the debugger (the .vsix leaves the maps out).
+import * as esbuild from 'esbuild';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** @type {import('esbuild').BuildOptions} */
+const common = {
+  absWorkingDir: root,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  minify: true,
+  // Error stacks in the log keep readable function and class names.
+  keepNames: true,
+  sourcemap: 'linked',
+  sourcesContent: false,
+  logLevel: 'info',
+  // vscode-languageclient/server ship UMD-wrapped modules whose `module` field is ESM: prefer main.
+  mainFields: ['main', 'module'],
+};
+
+const builds = [
+  { ...common, entryPoints: ['client/src/extension.ts'], outfile: 'dist/client/extension.js', external: ['vscode'] },
+  { ...common, entryPoints: ['server/src/daemon/main.ts'], outfile: 'dist/server/daemon.js', external: ['better-sqlite3'] },
+];
+
+rmSync(join(root, 'dist'), { recursive: true, force: true });
+await Promise.all(builds.map((options) => esbuild.build(options)));

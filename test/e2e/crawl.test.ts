@@ -1,0 +1,618 @@
+// The extension end to end, as a user meets it: the packaged .vsix installed
+// into code-server, driven in headless Chromium, crawling a test site on
+// loopback addresses. One code-server session runs the steps in order; each
+// step saves a screenshot under test/e2e/artifacts/ and a failed step skips
+// the ones after it (they build on it), keeps the session's logs and prints
+// where they are.
+//
+// Run: npm run test:e2e (tsc -b, npm run package, node --test out/test/e2e).
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { promisify } from 'node:util';
+import type { Locator, Page } from 'playwright-core';
+import { REPO_ROOT, start, type CodeServerSession } from './harness';
+import { EXPECTED_FIRST_CRAWL, startTestSite, type TestSite } from './site';
+import {
+  activityBadge, codeLens, expandRow, paletteCommand, quickInputBox, quickInputMessage, quickInputRow, quickInputTitled,
+  readEditorText, sleep, treeRows, until, viewPane, waitForEditorLines, waitForEditorText,
+} from './workbench';
+
+/** What `npm run package` made; E2E_VSIX runs the suite on another build. */
+const VSIX = path.resolve(process.env.E2E_VSIX ?? path.join(REPO_ROOT, 'crawl-orchestrator.vsix'));
+const CRAWLCTL = path.join(REPO_ROOT, 'bin', 'crawlctl.js');
+const EXTENSION_ID = 'crawl-orchestrator.crawl-orchestrator';
+/** `<publisher>.<name>.<id given to createStatusBarItem>` (client/src/statusBar.ts). */
+const STATUS_ITEM_ID = `${EXTENSION_ID}.crawlOrchestrator.status`;
+const LEASE_TTL_SECONDS = 4;
+const USER_AGENT = 'crawl-orchestrator-e2e/1.0';
+
+const STATE_GROUPS = { Queued: 'queued', 'In progress': 'in_progress', Done: 'done', Skipped: 'skipped', Error: 'error' } as const;
+type Counts = Record<(typeof STATE_GROUPS)[keyof typeof STATE_GROUPS], number>;
+
+const execFileP = promisify(execFile);
+
+describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60_000 }, () => {
+  let site: TestSite;
+  let workspace: string;
+  let stateDir: string;
+  let vscode: CodeServerSession | undefined;
+  let page: Page;
+  /** The step that failed or did not finish: later steps build on it and are skipped. */
+  let broken: string | undefined;
+  let sessionUp = false;
+  const begun = Date.now();
+  let recorder: StatusRecorder;
+  let crawlId: string;
+  let failedJobId: number;
+
+  // --- steps ------------------------------------------------------------------------------
+
+  /**
+   * A step of the walk-through. Each builds on the one before, so after a failure the rest are
+   * skipped; `standalone` steps need only a running session (step 1).
+   */
+  function step(name: string, fn: () => Promise<void>, opts: { timeout?: number; standalone?: boolean } = {}): void {
+    it(name, { timeout: opts.timeout ?? 120_000 }, async (t) => {
+      if (opts.standalone ? !sessionUp : broken !== undefined) return t.skip(`"${broken ?? 'step 1'}" failed`);
+      const t0 = Date.now();
+      const previous = broken;
+      broken = name;
+      try {
+        await fn();
+      } catch (err) {
+        await vscode?.screenshot(`failed-${name.slice(0, 1)}`).catch(() => undefined);
+        throw err;
+      }
+      broken = previous;
+      t.diagnostic(`${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    });
+  }
+
+  before(async () => {
+    assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first`);
+    recorder = new StatusRecorder();
+    site = await startTestSite();
+    workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-crawl-ws-'));
+    stateDir = path.join(workspace, '.crawl');
+    fs.mkdirSync(path.join(workspace, '.vscode'));
+    fs.writeFileSync(
+      path.join(workspace, '.vscode', 'settings.json'),
+      JSON.stringify(
+        {
+          'crawlOrchestrator.maxWorkers': 2,
+          'crawlOrchestrator.perHostLimit': 2,
+          // Shorter than /slow takes: only heartbeats keep its lease.
+          'crawlOrchestrator.leaseTtlSeconds': LEASE_TTL_SECONDS,
+          'crawlOrchestrator.heartbeatSeconds': 1,
+          'crawlOrchestrator.defaultMaxDepth': 2,
+          'crawlOrchestrator.userAgent': USER_AGENT,
+        },
+        null,
+        2,
+      ),
+    );
+    // Also what activates the extension (workspaceContains:**/*.crawl).
+    fs.writeFileSync(
+      path.join(workspace, 'seeds.crawl'),
+      [
+        '# Seeds for the end-to-end test',
+        'name: e2e-seeds',
+        'max-depth: 0',
+        '',
+        `${site.a}/a`,
+        `${site.a}/gone`,
+        'not-a-url',
+        `${site.b}/b1`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  after(async () => {
+    recorder?.stop();
+    const failed = broken !== undefined;
+    if (vscode) {
+      if (failed) report(vscode, workspace);
+      await vscode.stop({ keepTemp: failed });
+    }
+    await site?.close();
+    if (workspace && !failed) fs.rmSync(workspace, { recursive: true, force: true });
+    console.log(`e2e suite: ${((Date.now() - begun) / 1000).toFixed(1)} s in all${vscode ? `; code-server ready in ${(vscode.timings.extensionHostReadyMs / 1000).toFixed(1)} s` : ''}`);
+  });
+
+  step('1. installs the .vsix, activates on the workspace and starts the daemon', async () => {
+    vscode = await start({ workspace, extensions: [VSIX] });
+    page = vscode.page;
+    await vscode.waitForActivation(EXTENSION_ID, { timeout: 60_000 });
+
+    // Running, on an empty queue: the status bar says so ...
+    const text = await until(async () => {
+      const t = await vscode!.statusBarText({ id: STATUS_ITEM_ID });
+      return t !== undefined && /running/.test(t) ? t : undefined;
+    }, { timeout: 60_000, message: 'the status bar item to show the running daemon' }).catch(async (err: Error) => {
+      throw new Error(`${err.message}; status bar item: ${JSON.stringify(await vscode!.statusBarText({ id: STATUS_ITEM_ID }))}`);
+    });
+    assert.equal(text, '0 running · 0 queued · 0 failed');
+    assert.equal(
+      await vscode.statusBarItem({ id: STATUS_ITEM_ID }).first().getAttribute('aria-label'),
+      'Crawl Orchestrator status: 0 running, 0 queued, 0 failed',
+    );
+    // ... the Jobs view welcomes with Start Crawl ...
+    await vscode.openView('Jobs');
+    const welcome = jobsPane(page).locator('.welcome-view-content');
+    await welcome.filter({ hasText: 'The queue is empty.' }).waitFor({ state: 'visible', timeout: 20_000 });
+    await welcome.locator('.monaco-button').filter({ hasText: /^Start Crawl$/ }).waitFor({ state: 'visible' });
+    // ... and crawlctl reaches the very daemon the extension started.
+    assert.ok(fs.existsSync(path.join(stateDir, 'crawld.sock')), `no socket in ${stateDir}`);
+    assert.deepEqual(countsOf(await crawlctl(stateDir, 'stats')), { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0 });
+    await vscode.screenshot('1-activated');
+    sessionUp = true;
+  });
+
+  step('2. Start Crawl from the command palette asks for seeds, scope and depth', async () => {
+    recorder.start(vscode!);
+    await paletteCommand(page, 'Crawl Orchestrator: Start Crawl');
+    await quickInputTitled(page, 'Start Crawl (1/3): seed URLs');
+    const box = quickInputBox(page);
+    // Validated as typed: a bad URL is refused, a good one counted.
+    await box.fill('example.com/no-scheme');
+    await quickInputMessage(page, /not an absolute URL/);
+    await box.fill(site.seed);
+    await quickInputMessage(page, /^1 URL$/);
+    await vscode!.screenshot('2-start-crawl-seed-input');
+    await box.press('Enter');
+
+    await quickInputTitled(page, 'Start Crawl (2/3): scope');
+    // Each row's first .label-name is its label (the detail line has one too).
+    const rows = await page
+      .locator('.quick-input-widget .monaco-list-row')
+      .evaluateAll((els) => els.map((el) => (el.querySelector('.label-name') as HTMLElement | null)?.innerText.trim()));
+    assert.deepEqual(rows, ['host', 'domain', 'any'], 'scope choices, the default (host) first');
+    await box.fill('any');
+    await quickInputRow(page, 'any').and(page.locator('.focused')).waitFor({ state: 'visible', timeout: 10_000 });
+    await box.press('Enter');
+
+    await quickInputTitled(page, 'Start Crawl (3/3): max depth');
+    assert.equal(await box.inputValue(), '2', 'the suggested depth is crawlOrchestrator.defaultMaxDepth from the workspace settings');
+    await box.fill('2');
+    await box.press('Enter');
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+
+    const note = await until(
+      async () => (await vscode!.notifications()).find((n) => /^Crawl c_\w+ started/.test(n)),
+      { timeout: 20_000, message: 'the "Crawl ... started" notification' },
+    );
+    assert.match(note, /^Crawl (c_\w+) started: 1 of 1 seed enqueued\.$/);
+    crawlId = /^Crawl (c_\w+)/.exec(note)![1]!;
+    // The view leaves its welcome for the state groups.
+    await until(async () => (await treeRows(jobsPane(page))).some((r) => r.level === 1), {
+      timeout: 10_000,
+      message: 'the Jobs view to list the state groups',
+    });
+    await vscode!.screenshot('2-crawl-started');
+  });
+
+  step('3. the status bar counts move, and the Jobs view shows the slow page\'s lease', async () => {
+    // The slow page holds a worker for seconds: the item spins and counts it.
+    await until(() => recorder.samples.some((s) => s.running >= 1 && s.spinning), {
+      timeout: 30_000,
+      message: 'the status bar to count a running job, spinning',
+    }, () => ({ seen: recorder.samples }));
+    // The view, open since step 1, fills as the crawl runs; the slow page's row carries its lease.
+    const slow = jobRow(page, `${site.a}/slow`);
+    const description = await until(
+      async () => {
+        const row = (await jobRows(page)).find((r) => r.url === `${site.a}/slow` && r.state === 'In progress');
+        return row && /lease \d+s left/.test(row.description) ? row.description : undefined;
+      },
+      { timeout: site.slowMs, message: 'the running /slow job\'s row with its lease' },
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}; rows: ${JSON.stringify(await jobRows(page).catch(() => []))}`);
+    });
+    const leaseLeft = Number(/lease (\d+)s left/.exec(description)![1]);
+    assert.ok(leaseLeft <= LEASE_TTL_SECONDS, `the lease follows crawlOrchestrator.leaseTtlSeconds (${LEASE_TTL_SECONDS}): "${description}"`);
+    assert.match(description, /^127\.0\.0\.21 · attempt 1\/3 · lease \d+s left$/);
+    // Its tooltip, resolved when hovered, tells the lease: worker, token age, expiry, heartbeat.
+    // Hovered once the rest of the crawl is done: a hover starts on the pointer's arrival, and a
+    // refresh of the view (it follows the daemon's notifications) may drop it before it shows,
+    // as for a user, who then moves the mouse again: so does this.
+    await until(() => recorder.last()?.text === '1 running · 0 queued · 1 failed', {
+      timeout: site.slowMs,
+      message: 'every page but /slow to be done',
+    }, () => ({ seen: recorder.texts() }));
+    const tooltip = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: /Lease:/ }).first();
+    await until(
+      async () => {
+        await page.mouse.move(800, 500);
+        await slow.first().hover({ timeout: 2_000 });
+        return tooltip.waitFor({ state: 'visible', timeout: 2_500 }).then(() => true, () => false);
+      },
+      { timeout: site.slowMs, interval: 0, message: 'the running job\'s tooltip' },
+    );
+    const tip = (await tooltip.innerText()).replace(/\s+/g, ' ');
+    assert.match(tip, /In progress · job \d+ · attempt 1\/3 · crawl c_\w+ · depth 1/, tip);
+    assert.match(tip, /Lease: worker \S+ · token age \S+ · expires in \S+ \(\d\d:\d\d:\d\d\) · last heartbeat \S+ ago/, tip);
+    assert.match(tip, /Recent events \(2 of 2, newest first\)/, tip);
+    await vscode!.screenshot('3-running-with-lease');
+    await page.mouse.move(0, 0);
+
+    // The crawl ends with one failure: counts settle, the item turns to a warning.
+    const final = '0 running · 0 queued · 1 failed';
+    await until(() => recorder.last()?.text === final, {
+      timeout: 60_000,
+      message: `the status bar to read "${final}"`,
+    }, async () => ({ seen: recorder.texts(), crawlctl: await crawlctl(stateDir, 'stats') }));
+    recorder.stop();
+    const texts = recorder.texts();
+    assert.equal(texts[0], '0 running · 0 queued · 0 failed', `the counts started from an empty queue: ${JSON.stringify(texts)}`);
+    assert.ok(texts.length >= 3, `the counts moved through several values: ${JSON.stringify(texts)}`);
+    assert.ok(!recorder.last()!.spinning, 'no spinning icon once nothing runs');
+    assert.ok(recorder.last()!.warning, `a warning background once a job failed (classes: ${recorder.last()!.classes})`);
+    assert.ok(recorder.samples.filter((s) => s.failed === 0).every((s) => !s.warning), 'no warning background before any job failed');
+    assert.equal(
+      await vscode!.statusBarItem({ id: STATUS_ITEM_ID }).first().getAttribute('aria-label'),
+      'Crawl Orchestrator status: 0 running, 0 queued, 1 failed',
+    );
+    await vscode!.screenshot('3-status-bar-finished');
+  });
+
+  step('4. the Jobs view\'s groups match `crawlctl stats --json` on the same state folder', async () => {
+    const stats = countsOf(await crawlctl(stateDir, 'stats'));
+    assert.deepEqual(stats, EXPECTED_FIRST_CRAWL, 'the test site crawled to depth 2: 6 pages done, robots.txt skipped 1, the 404 failed');
+    // The view refreshes from the daemon's notifications (debounced): wait until it caught up.
+    const groups = await until(
+      async () => {
+        const g = await groupCounts(page);
+        return JSON.stringify(g) === JSON.stringify(stats) ? g : undefined;
+      },
+      { timeout: 15_000, message: `the view's groups to equal crawlctl's ${JSON.stringify(stats)}` },
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}; the view shows ${JSON.stringify(await groupCounts(page).catch((e: Error) => e.message))}`);
+    });
+    assert.deepEqual(groups, stats);
+    assert.equal(await activityBadge(page, 'Crawl Orchestrator'), '1', 'the Jobs view\'s badge counts the failed job');
+
+    // Every page is listed in its group: expand Done and Skipped.
+    await expandRow(jobsPane(page), 'Done');
+    await expandRow(jobsPane(page), 'Skipped');
+    const rows = await until(
+      async () => {
+        const r = await jobRows(page);
+        return r.filter((x) => x.state === 'Done').length === stats.done ? r : undefined;
+      },
+      { timeout: 15_000, message: 'the Done group\'s rows' },
+    );
+    const byState = (state: string) => rows.filter((r) => r.state === state).map((r) => r.url).sort();
+    assert.deepEqual(byState('Done'), [`${site.a}/`, `${site.a}/a`, `${site.a}/b`, `${site.a}/slow`, `${site.b}/`, `${site.b}/b1`].sort());
+    assert.deepEqual(byState('Skipped'), [`${site.a}/private/report`]);
+    assert.deepEqual(byState('Error'), [`${site.a}/missing`]);
+    for (const r of rows) assert.equal(r.group, r.state, `job ${r.id} (${r.url}) is listed under its own state's group`);
+    const failed = rows.find((r) => r.state === 'Error')!;
+    failedJobId = failed.id;
+    assert.equal(failed.label, '/missing');
+
+    // The slow page took longer than the lease TTL: heartbeats kept its one lease.
+    const slowJob = rows.find((r) => r.url === `${site.a}/slow`)!;
+    const { job, events } = (await crawlctl(stateDir, 'job', String(slowJob.id))) as { job: { state: string; attempts: number }; events: { type: string }[] };
+    assert.equal(job.state, 'done');
+    assert.equal(job.attempts, 1, `/slow (${site.slowMs} ms, lease TTL ${LEASE_TTL_SECONDS} s) was fetched once`);
+    assert.deepEqual(events.map((e) => e.type), ['enqueued', 'leased', 'done']);
+    // crawlOrchestrator.userAgent reached the daemon: every request, robots.txt included, carried it.
+    assert.deepEqual(site.userAgents(), [USER_AGENT]);
+    await vscode!.screenshot('4-jobs-view');
+  });
+
+  step('5. Show Job Details opens the failed job\'s read-only crawl-job: document', async () => {
+    await vscode!.contextMenu('/missing', 'Show Job Details', { view: 'Jobs', timeout: 15_000 });
+    const title = `Job ${failedJobId}.md`;
+    await page.locator('.tabs-container .tab.active .label-name').filter({ hasText: title }).waitFor({ state: 'visible', timeout: 15_000 });
+    await waitForEditorText(page, (text) => text.startsWith(`# Job ${failedJobId}: Error`), 'the job document');
+    await vscode!.screenshot('5-job-details');
+
+    const text = await readEditorText(page);
+    assert.match(text, new RegExp(`^# Job ${failedJobId}: Error$`, 'm'));
+    assert.ok(text.includes(`<${site.a}/missing>`), text);
+    assert.match(text, /^\| state \| error \|$/m);
+    assert.match(text, /^\| last error \| HTTP 404 \|$/m);
+    assert.match(text, /^- status: 404$/m);
+    assert.match(text, /^## History \(3 events\)$/m);
+    assert.match(text, /^\| \S+ \| \+\S+ \| enqueued \| +\| +\|$/m);
+    assert.match(text, /^### Lease 1: attempt 1\/3, worker \S+$/m);
+    assert.match(text, /^\| \S+ \| \+\S+ \| leased \| \S+ \| attempt 1\/3 \|$/m);
+    assert.match(text, /^\| \S+ \| \+\S+ \| failed \| \S+ \| HTTP 404 \(attempt 1\/3\) \|$/m);
+
+    // Read-only: typing changes nothing.
+    await page.locator('.part.editor .editor-group-container.active .monaco-editor .view-lines').first().click();
+    await page.keyboard.type('x');
+    assert.equal((await readEditorText(page)).split('\n')[0], `# Job ${failedJobId}: Error`);
+    assert.equal(await page.locator('.tabs-container .tab.active.dirty').count(), 0, 'the job document never becomes dirty');
+  });
+
+  step('6. Requeue Job from the failed row\'s context menu runs it again, and it succeeds', async () => {
+    assert.equal(site.hits(`${site.a}/missing`), 1);
+    await vscode!.contextMenu('/missing', 'Requeue Job', { view: 'Jobs', timeout: 15_000 });
+    await until(async () => (await vscode!.notifications()).includes('Requeued 1 job.'), {
+      timeout: 15_000,
+      message: 'the "Requeued 1 job." notification',
+    });
+    const final = '0 running · 0 queued · 0 failed';
+    await until(async () => (await vscode!.statusBarText({ id: STATUS_ITEM_ID })) === final, {
+      timeout: 30_000,
+      message: `the status bar to read "${final}"`,
+    });
+    assert.equal(site.hits(`${site.a}/missing`), 2, 'the requeued job fetched the page again');
+    const { job } = (await crawlctl(stateDir, 'job', String(failedJobId))) as { job: { state: string; result: { status: number } } };
+    assert.equal(job.state, 'done');
+    assert.equal(job.result.status, 200);
+
+    const stats = countsOf(await crawlctl(stateDir, 'stats'));
+    assert.deepEqual(stats, { queued: 0, in_progress: 0, done: 7, skipped: 1, error: 0 });
+    await until(async () => JSON.stringify(await groupCounts(page)) === JSON.stringify(stats), {
+      timeout: 15_000,
+      message: `the view's groups to equal crawlctl's ${JSON.stringify(stats)}`,
+    });
+    await until(async () => (await jobRows(page)).some((r) => r.id === failedJobId && r.state === 'Done' && r.group === 'Done'), {
+      timeout: 15_000,
+      message: `job ${failedJobId} listed under Done`,
+    });
+    assert.equal(await activityBadge(page, 'Crawl Orchestrator'), undefined, 'no badge once nothing failed');
+    // The open job document follows the job.
+    await waitForEditorText(page, (t) => t.startsWith(`# Job ${failedJobId}: Done`), 'the job document to show the job done');
+    await vscode!.screenshot('6-requeued-done');
+    const text = await readEditorText(page);
+    assert.match(text, /^\| \S+ \| \+\S+ \| requeued \| +\| was error \|$/m);
+    assert.match(text, /^- status: 200$/m);
+    assert.match(text, /^- title: Found on the second try$/m);
+  });
+
+  step('7. a .crawl seed file shows inline hints and diagnostics, and starts its crawl', async () => {
+    await vscode!.runCommand('Notifications: Clear All Notifications');
+    await vscode!.openFile('seeds.crawl');
+    const urls = { a: `${site.a}/a`, gone: `${site.a}/gone`, b1: `${site.b}/b1` };
+    // Not started from this file yet: each URL's hint says so; the bad line has none.
+    let lines = await waitForEditorLines(
+      page,
+      (l) => [urls.a, urls.gone, urls.b1].every((u) => l.includes(`${u} not crawled yet`)),
+      'the seed file\'s hints',
+    );
+    assert.ok(lines.includes('not-a-url'), `the invalid line has no hint: ${JSON.stringify(lines)}`);
+    await codeLens(page, /^▶ Start crawl \(3 URLs\)$/).waitFor({ state: 'visible', timeout: 15_000 });
+    await page.locator('.part.editor .monaco-editor .squiggly-error').first().waitFor({ state: 'attached', timeout: 15_000 });
+
+    await vscode!.openView('Problems');
+    const problem = page.locator('.markers-panel .monaco-list-row').filter({ hasText: 'not-a-url: not a URL' });
+    await problem.first().waitFor({ state: 'visible', timeout: 15_000 });
+    assert.match(await problem.first().innerText(), /crawl/, 'the diagnostic comes from the crawl language server');
+    await vscode!.screenshot('7-seed-file-hints');
+
+    // Start Crawl with the seed file active takes its URLs and options (max-depth 0), no questions.
+    await paletteCommand(page, 'Crawl Orchestrator: Start Crawl');
+    const note = await until(
+      async () => (await vscode!.notifications()).find((n) => /^Crawl c_\w+ started/.test(n)),
+      { timeout: 20_000, message: 'the "Crawl ... started" notification' },
+    );
+    assert.match(note, /^Crawl c_\w+ started: 3 of 3 seeds enqueued\. seeds\.crawl has 1 problem; lines with one were left out\.$/);
+    assert.notEqual(/^Crawl (c_\w+)/.exec(note)![1], crawlId);
+
+    lines = await waitForEditorLines(
+      page,
+      (l) =>
+        l.some((x) => x.startsWith(`${urls.a} ✓ done · 200 · `)) &&
+        l.some((x) => x.startsWith(`${urls.b1} ✓ done · 200 · `)) &&
+        l.includes(`${urls.gone} ✗ error · HTTP 410`),
+      'the hints to show the crawl\'s outcome',
+      30_000,
+    );
+    await page.locator('.markers-panel .monaco-list-row').filter({ hasText: 'HTTP 410' }).first().waitFor({ state: 'visible', timeout: 15_000 });
+    await codeLens(page, /^↻ Requeue failed \(1\)$/).waitFor({ state: 'visible', timeout: 15_000 });
+    await vscode!.screenshot('7-seed-file-crawled');
+  });
+
+  step('8. the daemon does not outlive its extension host', async () => {
+    const daemons = daemonProcesses(stateDir);
+    assert.equal(daemons.length, 1, `one daemon on ${stateDir}: ${JSON.stringify(daemons)}`);
+    const daemon = daemons[0]!;
+    const host = readProc(daemon.ppid);
+    assert.match(host?.args ?? '', /--type=extensionHost/, `the daemon's parent is the extension host: ${JSON.stringify(host)}`);
+    // The extension host crashes. The daemon watches it (--clientProcessId, polled every 3 s) and
+    // should stop on its own, handing back its leases (it gets 1.5 s for running jobs).
+    process.kill(daemon.ppid, 'SIGKILL');
+    const cpuAtKill = daemon.cpuSeconds;
+    try {
+      await until(() => !isAlive(daemon.pid), { timeout: 15_000, interval: 250, message: `daemon ${daemon.pid} to exit after its extension host ${daemon.ppid} died` }, () => {
+        const now = readProc(daemon.pid);
+        return now && { pid: now.pid, ppid: now.ppid, state: now.state, cpuSecondsSinceHostDied: +(now.cpuSeconds - cpuAtKill).toFixed(2) };
+      });
+    } finally {
+      // Ours to clean up: it was started by this test's code-server, and may be spinning.
+      if (isAlive(daemon.pid)) process.kill(daemon.pid, 'SIGKILL');
+    }
+  }, { standalone: true });
+});
+
+// --- the status bar -----------------------------------------------------------------------
+
+interface StatusSample {
+  at: number;
+  text: string;
+  running: number;
+  queued: number;
+  failed: number;
+  spinning: boolean;
+  warning: boolean;
+  classes: string;
+}
+
+/** Samples the status bar item every 100 ms, keeping each distinct rendering. */
+class StatusRecorder {
+  readonly samples: StatusSample[] = [];
+  private running = false;
+
+  start(session: CodeServerSession): void {
+    if (this.running) return;
+    this.running = true;
+    const item = session.statusBarItem({ id: STATUS_ITEM_ID }).first();
+    void (async () => {
+      while (this.running) {
+        const s = await item
+          .evaluate((el) => ({
+            text: (el as HTMLElement).innerText.trim(),
+            spinning: el.querySelector('.codicon-modifier-spin') !== null,
+            classes: el.className,
+          }), undefined, { timeout: 2_000 })
+          .catch(() => undefined);
+        if (s) {
+          const m = /^(\d+) running · (\d+) queued · (\d+) failed$/.exec(s.text);
+          const sample: StatusSample = {
+            at: Date.now(),
+            ...s,
+            running: Number(m?.[1] ?? NaN),
+            queued: Number(m?.[2] ?? NaN),
+            failed: Number(m?.[3] ?? NaN),
+            warning: /\bwarning-kind\b/.test(s.classes),
+          };
+          const last = this.last();
+          if (!last || last.text !== sample.text || last.spinning !== sample.spinning || last.warning !== sample.warning) this.samples.push(sample);
+        }
+        await sleep(100);
+      }
+    })();
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  last(): StatusSample | undefined {
+    return this.samples[this.samples.length - 1];
+  }
+
+  /** Distinct texts in the order seen. */
+  texts(): string[] {
+    return this.samples.map((s) => s.text).filter((t, i, all) => i === 0 || all[i - 1] !== t);
+  }
+}
+
+// --- the Jobs view --------------------------------------------------------------------------
+
+function jobsPane(page: Page): Locator {
+  return viewPane(page, 'Jobs');
+}
+
+interface JobRow {
+  id: number;
+  /** The state the row says. */
+  state: string;
+  url: string;
+  label: string;
+  description: string;
+  /** The group it is listed under. */
+  group: string | undefined;
+}
+
+/** Counts by state as the view's groups show them (their descriptions). */
+async function groupCounts(page: Page): Promise<Counts> {
+  const rows = (await treeRows(jobsPane(page))).filter((r) => r.level === 1);
+  const counts: Partial<Counts> = {};
+  for (const r of rows) {
+    const state = STATE_GROUPS[r.label as keyof typeof STATE_GROUPS];
+    if (!state) throw new Error(`unexpected group row ${JSON.stringify(r)}`);
+    counts[state] = Number(r.description.replace(/,/g, ''));
+  }
+  return { queued: counts.queued!, in_progress: counts.in_progress!, done: counts.done!, skipped: counts.skipped!, error: counts.error! };
+}
+
+/** Job rows, each with its group; the aria label reads "Job <id>, <State>, <url>, <description>". */
+async function jobRows(page: Page): Promise<JobRow[]> {
+  let group: string | undefined;
+  const out: JobRow[] = [];
+  for (const r of await treeRows(jobsPane(page))) {
+    if (r.level === 1) {
+      group = r.label;
+      continue;
+    }
+    const m = /^Job (\d+), ([^,]+), (\S+), /.exec(r.aria);
+    if (m) out.push({ id: Number(m[1]), state: m[2]!, url: m[3]!, label: r.label, description: r.description, group });
+  }
+  return out;
+}
+
+function jobRow(page: Page, url: string): Locator {
+  return jobsPane(page).locator(`.monaco-list-row[role="treeitem"][aria-label*=${JSON.stringify(`, ${url}, `)}]`);
+}
+
+// --- crawlctl and diagnostics ---------------------------------------------------------------
+
+/** `node bin/crawlctl.js <args> --json --state-dir <stateDir>`, its output parsed. */
+async function crawlctl(stateDir: string, ...args: string[]): Promise<unknown> {
+  const argv = [CRAWLCTL, ...args, '--json', '--state-dir', stateDir];
+  try {
+    const { stdout } = await execFileP(process.execPath, argv, { timeout: 30_000 });
+    return JSON.parse(stdout);
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: string; stderr?: string; message: string };
+    throw new Error(`crawlctl ${args.join(' ')} failed (exit ${String(e.code)}): ${e.stderr || e.stdout || e.message}`);
+  }
+}
+
+function countsOf(stats: unknown): Counts {
+  const s = stats as Counts;
+  return { queued: s.queued, in_progress: s.in_progress, done: s.done, skipped: s.skipped, error: s.error };
+}
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  state: string;
+  cpuSeconds: number;
+  args: string;
+}
+
+function readProc(pid: number): Proc | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    // utime and stime, in clock ticks (100 a second on Linux).
+    return { pid, ppid: Number(f[1]), state: f[0]!, cpuSeconds: (Number(f[11]) + Number(f[12])) / 100, args };
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  const p = readProc(pid);
+  return p !== undefined && p.state !== 'Z';
+}
+
+/** Daemons (the extension's bundled dist/server/daemon.js) running on `stateDir`. */
+function daemonProcesses(stateDir: string): Proc[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map((e) => readProc(Number(e)))
+    .filter((p): p is Proc => p !== undefined && p.state !== 'Z' && /dist\/server\/daemon\.js /.test(p.args) && p.args.includes(`--state-dir ${stateDir} `));
+}
+
+/** Says where to look after a failure: the logs are kept, and their tails printed. */
+function report(session: CodeServerSession, workspace: string): void {
+  const logs = path.join(session.userDataDir, 'logs');
+  const files = fs.existsSync(logs) ? fs.readdirSync(logs, { recursive: true, encoding: 'utf8' }) : [];
+  const daemonLog = files.find((f) => f.endsWith('Crawl Orchestrator.log'));
+  const tail = (file: string, n = 40) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').slice(-n).join('\n') : '(missing)');
+  console.log(
+    [
+      `e2e: kept ${session.tempDir} and ${workspace}`,
+      `--- code-server log (${session.logPath}):`,
+      tail(session.logPath, 20),
+      '--- extension host log:',
+      session.extensionHostLog().split('\n').slice(-30).join('\n'),
+      `--- daemon log (Crawl Orchestrator output channel${daemonLog ? `, ${path.join(logs, daemonLog)}` : ''}):`,
+      daemonLog ? tail(path.join(logs, daemonLog), 60) : '(none written)',
+    ].join('\n'),
+  );
+}

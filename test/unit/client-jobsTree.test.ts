@@ -1,0 +1,273 @@
+// The Jobs tree's logic against a real in-process daemon: grouping, counts, paging, ids that
+// survive a refresh, row wording, lazily resolved tooltips, and what the view shows without a daemon.
+import { CancellationTokenNone, MarkdownString, ThemeIcon } from './helpers/vscode';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type * as vscode from 'vscode';
+import type { Job } from '../../server/src/protocol';
+import { DaemonUnavailable } from '../../client/src/daemonApi';
+import { JobsTreeProvider, PAGE_SIZE, type GroupNode, type JobNode, type MoreNode, type TreeNode } from '../../client/src/jobsTree';
+import { hostDescription, jobDescription, jobLabel, jobTooltip } from '../../client/src/jobsTreeText';
+import { TestDaemon } from './helpers/client-daemon';
+
+const token = CancellationTokenNone as unknown as vscode.CancellationToken;
+
+function items(tree: JobsTreeProvider, nodes: TreeNode[]) {
+  return nodes.map((n) => tree.getTreeItem(n));
+}
+
+function group(nodes: TreeNode[], label: string): GroupNode {
+  const g = nodes.find((n): n is GroupNode => n.kind === 'group' && n.label === label);
+  assert.ok(g, `no group labelled ${label} among ${nodes.map((n) => ('label' in n ? n.label : n.id)).join(', ')}`);
+  return g;
+}
+
+async function urls(d: TestDaemon, host: string, n: number, from = 0): Promise<void> {
+  const list = Array.from({ length: n }, (_, i) => `http://${host}/page/${from + i}?q=${i}`);
+  await d.request('jobs/enqueue', { urls: list });
+}
+
+describe('grouped by state', () => {
+  let d: TestDaemon;
+  let tree: JobsTreeProvider;
+  before(async () => {
+    d = await TestDaemon.start();
+    tree = new JobsTreeProvider(d, 'state');
+  });
+  after(() => d.stop());
+
+  test('an empty queue has no rows, so the welcome view shows', async () => {
+    assert.deepEqual(await tree.getChildren(), []);
+  });
+
+  test('five state groups with counts from queue/stats, in a fixed order', async () => {
+    await urls(d, 'a.test', 250);
+    await urls(d, 'b.test', 10);
+    await d.fail(3, 'HTTP 500 Internal Server Error');
+    await d.finish(2);
+    await d.lease(1);
+    const roots = await tree.getChildren();
+    const shown = items(tree, roots);
+    assert.deepEqual(shown.map((i) => i.label), ['Queued', 'In progress', 'Done', 'Skipped', 'Error']);
+    assert.deepEqual(shown.map((i) => i.description), ['254', '1', '2', '0', '3']);
+    assert.deepEqual(shown.map((i) => i.contextValue), [
+      'stateGroup.queued', 'stateGroup.in_progress', 'stateGroup.done', 'stateGroup.skipped', 'stateGroup.error',
+    ]);
+    assert.deepEqual(shown.map((i) => i.id), ['state:queued', 'state:in_progress', 'state:done', 'state:skipped', 'state:error']);
+    assert.equal((shown[4]!.iconPath as ThemeIcon).id, 'error');
+    assert.equal((shown[1]!.iconPath as ThemeIcon).id, 'sync~spin', 'spins while a job runs');
+  });
+
+  test('group rows keep their identity across a refresh, so the view keeps them expanded', async () => {
+    const first = await tree.getChildren();
+    tree.refresh();
+    const second = await tree.getChildren();
+    assert.equal(second.length, 5);
+    for (let i = 0; i < 5; i++) assert.equal(second[i], first[i]);
+  });
+
+  test('a large group shows one page and a "Load more" row; each load appends one page', async () => {
+    const queued = group(await tree.getChildren(), 'Queued');
+    d.calls.length = 0;
+    let rows = await tree.getChildren(queued);
+    assert.equal(rows.length, PAGE_SIZE + 1);
+    const more = rows[PAGE_SIZE] as MoreNode;
+    assert.equal(more.kind, 'more');
+    const moreItem = tree.getTreeItem(more);
+    assert.equal(moreItem.label, 'Load more');
+    assert.equal(moreItem.description, '100 of 254 shown');
+    assert.equal(moreItem.contextValue, 'loadMore');
+    assert.deepEqual(moreItem.command?.arguments, [more]);
+    assert.deepEqual(d.callsOf('jobs/list'), [{ state: 'queued', limit: PAGE_SIZE, cursor: null }]);
+
+    await tree.loadMore(more);
+    rows = await tree.getChildren(queued);
+    assert.equal(rows.length, 2 * PAGE_SIZE + 1);
+    await tree.loadMore(rows[rows.length - 1] as MoreNode);
+    rows = await tree.getChildren(queued);
+    assert.equal(rows.length, 254, 'all rows, and no "Load more" once the list is complete');
+    assert.ok(rows.every((r) => r.kind === 'job'));
+    const ids = rows.map((r) => (r as JobNode).job.id);
+    assert.equal(new Set(ids).size, ids.length, 'no job listed twice');
+  });
+
+  test('a refresh re-reads as many rows as were loaded, in one request, with the same row ids', async () => {
+    const queued = group(await tree.getChildren(), 'Queued');
+    const before = (await tree.getChildren(queued)).map((r) => r.id);
+    tree.refresh();
+    d.calls.length = 0;
+    const after = (await tree.getChildren(queued)).map((r) => r.id);
+    assert.deepEqual(after, before);
+    assert.deepEqual(d.callsOf('jobs/list'), [{ state: 'queued', limit: 254, cursor: null }]);
+  });
+
+  test('rows without a refresh come from memory: expanding again asks nothing', async () => {
+    const queued = group(await tree.getChildren(), 'Queued');
+    d.calls.length = 0;
+    await tree.getChildren(queued);
+    assert.deepEqual(d.callsOf('jobs/list'), []);
+  });
+
+  test('a job row: path as label, host and attempt as description, state icon, menus by state', async () => {
+    const failed = group(await tree.getChildren(), 'Error');
+    const [row] = (await tree.getChildren(failed)) as JobNode[];
+    const item = tree.getTreeItem(row!);
+    assert.match(String(item.label), /^\/page\/\d+\?q=\d+$/);
+    assert.equal(item.description, 'a.test · attempt 1/3');
+    assert.equal(item.contextValue, 'job.error');
+    assert.equal(item.id, `state:error/job:${row!.job.id}`);
+    assert.equal((item.iconPath as ThemeIcon).id, 'error');
+    assert.equal(item.tooltip, undefined, 'left for resolveTreeItem');
+    assert.equal(item.command?.command, 'crawlOrchestrator.showJobDetails');
+  });
+
+  test('a leased job shows the time its lease has left, and its tooltip the lease in full', async () => {
+    const running = group(await tree.getChildren(), 'In progress');
+    const [row] = (await tree.getChildren(running)) as JobNode[];
+    const job = row!.job;
+    assert.equal(job.workerId, 'w-test');
+    const item = tree.getTreeItem(row!);
+    assert.match(String(item.description), /^a\.test · attempt 1\/3 · lease \d+s left$/);
+    assert.equal((item.iconPath as ThemeIcon).id, 'sync~spin');
+
+    const resolved = await tree.resolveTreeItem(item, row!, token);
+    const md = (resolved.tooltip as MarkdownString).value;
+    assert.match(md, /\*\*Lease:\*\* worker `w-test` · token age \d+(ms|s) · expires in \d+s \(\d\d:\d\d:\d\d\) · last heartbeat \d+(ms|s) ago/);
+    assert.match(md, /\*\*Recent events\*\* \(2 of 2, newest first\)/);
+    assert.match(md, /- \d\d:\d\d:\d\d \*\*leased\*\* `w-test`: attempt 1\/3/);
+ 
+    const redrawn: (TreeNode | undefined)[] = [];
+    const sub = tree.onDidChangeTreeData((e) => redrawn.push(e as TreeNode | undefined));
+    d.calls.length = 0;
+    tree.redrawLeases();
+    sub.dispose();
+    assert.deepEqual(redrawn, [running], 'only the group holding running jobs, from memory');
+    assert.deepEqual(d.calls, []);
+  });
+
+  test('a failed job\'s tooltip has its last error', async () => {
+    const failed = group(await tree.getChildren(), 'Error');
+    const [row] = (await tree.getChildren(failed)) as JobNode[];
+    const resolved = await tree.resolveTreeItem(tree.getTreeItem(row!), row!, token);
+    const md = (resolved.tooltip as MarkdownString).value;
+    assert.match(md, /\*\*Last error:\*\* HTTP 500 Internal Server Error/);
+    assert.match(md, /\*\*failed\*\* `w-test`/);
+    assert.doesNotMatch(md, /\*\*Lease:\*\*/, 'no lease once it failed');
+  });
+
+  test('without a daemon the tree is empty (the welcome view explains); a failing request shows a note', async () => {
+    const tree2 = new JobsTreeProvider(d, 'state');
+    d.failWith = new DaemonUnavailable('The Crawl Orchestrator daemon is stopped.');
+    try {
+      assert.deepEqual(await tree2.getChildren(), []);
+      d.failWith = new Error('the daemon is stopping');
+      const rows = await tree2.getChildren();
+      assert.equal(rows.length, 1);
+      const item = tree2.getTreeItem(rows[0]!);
+      assert.equal(item.label, 'Could not list jobs: the daemon is stopping');
+      assert.equal(item.contextValue, 'note');
+    } finally {
+      d.failWith = undefined;
+    }
+  });
+});
+
+describe('grouped by host and by crawl, and filtered', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await TestDaemon.start();
+  });
+  after(() => d.stop());
+
+  test('hosts with in-flight/limit and state; a host with failures offers Requeue', async () => {
+    // beta's jobs arrive after alpha's are leased, so which host each lease takes is certain.
+    await urls(d, 'alpha.test', 4);
+    await d.fail(1, 'timeout');
+    await d.lease(1);
+    await urls(d, 'beta.test', 3);
+    const tree = new JobsTreeProvider(d, 'host');
+    const roots = await tree.getChildren();
+    const shown = items(tree, roots);
+    assert.deepEqual(shown.map((i) => i.label), ['alpha.test', 'beta.test']);
+    assert.equal(shown[0]!.description, '1/2 in flight · ready · 2 queued · 1 failed');
+    assert.equal(shown[0]!.contextValue, 'host.ready hasFailed');
+    assert.equal(shown[1]!.description, '0/2 in flight · ready · 3 queued');
+    assert.equal(shown[1]!.contextValue, 'host.ready');
+
+    d.calls.length = 0;
+    const rows = (await tree.getChildren(roots[1]!)) as JobNode[];
+    assert.equal(rows.length, 3);
+    assert.ok(rows.every((r) => r.job.host === 'beta.test'));
+    assert.deepEqual(d.callsOf('jobs/list'), [{ host: 'beta.test', limit: PAGE_SIZE, cursor: null }]);
+  });
+
+  test('crawls newest first, each holding its states that have jobs; jobs outside crawls are counted', async () => {
+    const started = await d.request('crawl/start', { seeds: ['http://gamma.test/', 'http://gamma.test/b'], name: 'docs', maxDepth: 1 });
+    assert.equal(started.enqueued, 2);
+    const tree = new JobsTreeProvider(d, 'crawl');
+    const roots = await tree.getChildren();
+    const crawlRow = group(roots, 'docs');
+    const item = tree.getTreeItem(crawlRow);
+    assert.equal(item.id, `crawl:${started.crawlId}`);
+    assert.equal(item.contextValue, 'crawl.running');
+    assert.match(String(item.description), /^running · 0\/2 finished · \d+(\.\d)? pages\/s$/);
+    const note = roots.find((n) => n.kind === 'note');
+    assert.equal(note && tree.getTreeItem(note).label, '7 jobs outside any crawl');
+
+    const states = await tree.getChildren(crawlRow);
+    assert.deepEqual(items(tree, states).map((i) => [i.label, i.description, i.contextValue]), [['Queued', '2', 'stateGroup.queued']]);
+    d.calls.length = 0;
+    const jobs = (await tree.getChildren(states[0]!)) as JobNode[];
+    assert.deepEqual(jobs.map((j) => j.job.url).sort(), ['http://gamma.test/', 'http://gamma.test/b']);
+    assert.deepEqual(d.callsOf('jobs/list'), [{ crawlId: started.crawlId, state: 'queued', limit: PAGE_SIZE, cursor: null }]);
+  });
+
+  test('a filter on job ids lists just those jobs; clearing it groups again', async () => {
+    const tree = new JobsTreeProvider(d, 'state');
+    const { jobs } = await d.request('jobs/list', { host: 'beta.test' });
+    tree.setFilter({ jobIds: [jobs[0]!.id, jobs[2]!.id] });
+    const rows = (await tree.getChildren()) as JobNode[];
+    assert.deepEqual(rows.map((r) => r.job.id), [jobs[0]!.id, jobs[2]!.id]);
+    assert.deepEqual(rows.map((r) => r.kind), ['job', 'job']);
+    tree.setFilter(undefined);
+    assert.deepEqual(items(tree, await tree.getChildren()).map((i) => i.label), ['Queued', 'In progress', 'Done', 'Skipped', 'Error']);
+  });
+});
+
+describe('row wording', () => {
+  const now = Date.parse('2026-01-02T10:00:00.000Z');
+  const job: Job = {
+    id: 7, url: 'https://example.com/docs/a.html?x=1#top', host: 'example.com', crawlId: 'c_1', depth: 2, state: 'in_progress',
+    priority: 0, attempts: 2, maxAttempts: 3, workerId: 'vm:1:2', leasedAt: '2026-01-02T09:59:50.000Z',
+    leaseExpiresAt: '2026-01-02T10:00:12.000Z', heartbeatAt: '2026-01-02T09:59:58.000Z', lastError: 'HTTP 503',
+    createdAt: '2026-01-02T09:00:00.000Z', updatedAt: '2026-01-02T09:59:58.000Z', result: null,
+  };
+
+  test('labels are the path and query; a URL that does not parse stays whole', () => {
+    assert.equal(jobLabel(job.url), '/docs/a.html?x=1');
+    assert.equal(jobLabel('not a url'), 'not a url');
+  });
+
+  test('descriptions count attempts and the lease, expired leases included', () => {
+    assert.equal(jobDescription(job, now), 'example.com · attempt 2/3 · lease 12s left');
+    assert.equal(jobDescription(job, now + 15_000), 'example.com · attempt 2/3 · lease expired 3s ago');
+    assert.equal(jobDescription({ ...job, state: 'queued', leaseExpiresAt: null }, now), 'example.com · attempt 2/3');
+  });
+
+  test('the tooltip escapes Markdown in URLs and errors', () => {
+    const md = jobTooltip({ ...job, url: 'https://example.com/*a*', lastError: 'bad [link](x)' }, [], now);
+    assert.match(md, /\*\*https:\/\/example\\\.com\/\\\*a\\\*\*\*/);
+    assert.match(md, /bad \\\[link\\\]\\\(x\\\)/);
+    assert.match(md, /token age 10s · expires in 12s/);
+  });
+
+  test('a host backing off says until when and why', () => {
+    const until = new Date(now + 90_000);
+    const text = hostDescription(
+      { host: 'example.com', limit: 2, inFlight: 0, queued: 5, done: 1, error: 0, state: 'backoff', until: until.toISOString(), reason: 'HTTP 429' },
+      now,
+    );
+    const clock = `${String(until.getHours()).padStart(2, '0')}:${String(until.getMinutes()).padStart(2, '0')}:${String(until.getSeconds()).padStart(2, '0')}`;
+    assert.equal(text, `0/2 in flight · backing off until ${clock} (HTTP 429) · 5 queued`);
+  });
+});

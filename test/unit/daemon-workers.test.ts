@@ -1,0 +1,93 @@
+/**
+ * Several daemons on one database, and stopping a daemon on a signal in the middle of a crawl.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { SqliteQueue } from '../../server/src/core/sqlite/engine';
+import { CRAWL_COMPONENT } from '../../server/src/crawl/crawls';
+import { STATE_FILES } from '../../server/src/protocol';
+import { RawClient, scratch, startDaemon } from './helpers/daemon-proc';
+import { startWeb } from './helpers/daemon-sites';
+import { checkInvariants } from './helpers/invariants';
+import { eventually } from './helpers/tmp';
+
+describe('several daemons, one database', () => {
+  test('each is a worker of its own; work started on one is done by another, and both see it', async () => {
+    const web = await startWeb('127.0.0.4', { '/': ['/a', '/b'], '/a': [], '/b': [], '/later': [] });
+    const one = await startDaemon();
+    const two = await startDaemon({ stateDir: scratch(), args: ['--db', path.join(one.stateDir, STATE_FILES.db)] });
+    const c1 = await RawClient.connect(one.socket);
+    const c2 = await RawClient.connect(two.socket);
+    const w1 = (await c1.request('scheduler/status')).workerId;
+    const w2 = (await c2.request('scheduler/status')).workerId;
+    assert.notEqual(w1, w2);
+    await c1.request('events/subscribe');
+
+    await c1.request('scheduler/pause');
+    const { crawlId } = await c1.request('crawl/start', { seeds: [web.url('/')] });
+    const crawl = await eventually('daemon two to crawl it', async () => {
+      const { crawl: x } = await c2.request('crawl/get', { crawlId });
+      return x.state === 'finished' ? x : null;
+    });
+    assert.equal(crawl.counts.done, 3);
+    const { jobs } = await c1.request('jobs/list', { crawlId });
+    for (const j of jobs) assert.equal(j.workerId, w2, `${j.url} was run by daemon two`);
+    for (const p of ['/', '/a', '/b']) assert.equal(web.hits(p), 1, `${p} fetched once`);
+    // Daemon one did none of it, but heard of all of it (another process's commits).
+    await eventually('daemon one to be told of the jobs daemon two finished', () => jobs.every((j: { id: number }) =>
+      c1.notifications.some((n) => n.method === 'jobs/changed' && n.params.changes.some((ch: { id: number; state: string }) => ch.id === j.id && ch.state === 'done'))));
+
+    await c2.request('scheduler/pause');
+    await c1.request('scheduler/resume');
+    const { ids: [id] } = await c2.request('jobs/enqueue', { urls: [web.url('/later')] });
+    await eventually('daemon one to run the job enqueued on two', async () => (await c2.request('jobs/get', { id })).job.state === 'done');
+    assert.equal((await c2.request('jobs/get', { id })).job.workerId, w1);
+    c1.close();
+    c2.close();
+    assert.deepEqual((await Promise.all([one.stop(), two.stop()])).map((x) => x.code), [0, 0]);
+  });
+});
+
+describe('stopping', () => {
+  test('SIGTERM during a crawl: exit 0, the running page handed back, nothing lost on restart', async () => {
+    const web = await startWeb('127.0.0.5', { '/': ['/p1', '/p2', '/slow'], '/p1': ['/p2'], '/p2': [] }, ['/slow']);
+    const d = await startDaemon({ args: ['--stop-deadline', '0.5'] });
+    const c = await RawClient.connect(d.socket);
+    const { crawlId } = await c.request('crawl/start', { seeds: [web.url('/')] });
+    const lease = await eventually('the slow page to be leased', async () =>
+      (await c.request('leases/list')).leases.find((l: { url: string }) => l.url === web.url('/slow')));
+    await eventually('the slow page to be requested', () => web.waiting('/slow') === 1);
+    c.close();
+    const { code, signal } = await d.stop('SIGTERM');
+    assert.deepEqual({ code, signal }, { code: 0, signal: null });
+    assert.match(d.stderr(), /stopping \(SIGTERM\)/);
+    assert.ok(!fs.existsSync(d.socket), 'the socket file is gone');
+
+    const q = new SqliteQueue(path.join(d.stateDir, STATE_FILES.db), { components: [CRAWL_COMPONENT] });
+    try {
+      assert.equal((await q.stats()).in_progress, 0, 'no lease left behind');
+      const slow = await q.get(lease.jobId);
+      assert.equal(slow?.job.state, 'queued');
+      assert.equal(slow?.job.attempts, 0, 'the interrupted attempt is not counted');
+      assert.ok(slow?.events.some((e) => e.type === 'released'));
+      checkInvariants(q);
+    } finally {
+      await q.close();
+    }
+
+    web.open('/slow');
+    const again = await startDaemon({ stateDir: d.stateDir });
+    const c2 = await RawClient.connect(again.socket);
+    const crawl = await eventually('the crawl to finish after the restart', async () => {
+      const { crawl: x } = await c2.request('crawl/get', { crawlId });
+      return x.state === 'finished' ? x : null;
+    });
+    assert.deepEqual(crawl.counts, { queued: 0, in_progress: 0, done: 4, skipped: 0, error: 0 });
+    for (const p of ['/', '/p1', '/p2']) assert.equal(web.hits(p), 1, `${p} fetched exactly once`);
+    assert.equal(web.hits('/slow'), 2, 'the handed-back page was fetched again, once');
+    c2.close();
+    assert.equal((await again.stop('SIGINT')).code, 0, 'SIGINT stops gracefully too');
+  });
+});
