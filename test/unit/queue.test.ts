@@ -105,6 +105,18 @@ describe('lease', () => {
     assert.deepEqual((await q.lease('w', 10, L)).map((j) => j.key), ['a']);
   });
 
+  test('what comes due between a lease and the next wake-up is not missed', async () => {
+    const { q, clock } = open();
+    await q.enqueue([job('a', 1)]);
+    const [j] = await q.lease('w', 1, L);
+    await q.ack('w', [{ id: j.id, token: j.leaseToken, outcome: { type: 'defer', reason: 'wait', delayMs: 100 } }]);
+    const leasedAt = clock.now;
+    assert.deepEqual(await q.lease('w', 1, L), []);
+    clock.now += 100;
+    assert.equal(await q.nextWakeAt(leasedAt), leasedAt + 100, 'due since the lease: wake now');
+    assert.equal(await q.nextWakeAt(), null, 'nothing due later than now');
+  });
+
   test('keys whose only jobs back off do not block the others', async () => {
     const { q, clock } = open({ backoff: { baseMs: 60_000, maxMs: 60_000 } });
     await q.enqueue([job('a', 1)]);

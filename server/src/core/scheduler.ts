@@ -133,7 +133,7 @@ export class Scheduler {
         // Handlers deaf to their signal: give their jobs back anyway; their late acks are fenced.
         for (const r of this.running.values()) {
           this.log('warn', `job ${r.job.id} ignored the stop; releasing its lease`);
-          this.pendingAcks.push({ id: r.job.id, token: r.job.leaseToken, outcome: { type: 'release', reason: 'worker stopping' } });
+          this.pendingAcks.push({ id: r.job.id, token: r.job.leaseToken, outcome: { type: 'release', reason: 'worker stopping' }, job: r.job });
         }
       }
     }
@@ -155,6 +155,7 @@ export class Scheduler {
         continue;
       }
       let jobs: LeasedJob[];
+      const leasedAt = Date.now();
       try {
         jobs = await this.queue.lease(this.workerId, free, {
           ttlMs: this.config.leaseTtlMs, defaultLimit: this.config.perHostLimit, defaultDelayMs: this.config.perHostDelayMs,
@@ -169,7 +170,7 @@ export class Scheduler {
       if (jobs.length < free) {
         let wakeAt: number | null = null;
         try {
-          wakeAt = await this.queue.nextWakeAt();
+          wakeAt = await this.queue.nextWakeAt(leasedAt);
         } catch (err) {
           this.reportError('reading the queue', err);
           wakeAt = Date.now() + 1000;
@@ -227,7 +228,7 @@ export class Scheduler {
     })().then((outcome) => {
       // Stopped mid-job: the job goes back untouched, its attempt not counted.
       if (abort.signal.reason === ABORT_STOP) outcome = { type: 'release', reason: 'worker stopping' };
-      return this.ack({ id: job.id, token: job.leaseToken, outcome });
+      return this.ack({ id: job.id, token: job.leaseToken, outcome, job });
     });
     this.running.set(job.leaseToken, { job, abort, settled });
   }

@@ -107,6 +107,12 @@ export interface Ack {
   id: number;
   token: string;
   outcome: Outcome;
+  /**
+   * The leased job as the lease handed it out, when the caller has it: what the queue needs for its
+   * counters never changes while the lease is held, so the queue need not read it back. Without
+   * it the queue reads the lease first.
+   */
+  job?: Pick<LeasedJob, 'key' | 'crawlId' | 'priority' | 'attempts' | 'maxAttempts' | 'leasedAt'>;
 }
 
 export interface AckResult {
@@ -252,8 +258,12 @@ export interface Queue {
   claimStart(key: string, delayMs: number): Promise<number>;
   /** Hold back every job of a key until `until` (a host backing off), with the reason. */
   deferKey(key: string, until: number, reason: string): Promise<void>;
-  /** When something not ready now becomes ready (a backoff or delay ends), or null. */
-  nextWakeAt(): Promise<number | null>;
+  /**
+   * When something not ready at `after` (default: now) becomes ready (a backoff or delay ends), or
+   * null. A dispatcher passes the time of its last lease, so that what came due between that lease
+   * and this call is not missed.
+   */
+  nextWakeAt(after?: number): Promise<number | null>;
   /** Holds a crawl's queued jobs (paused) or makes them ready again; returns how many. */
   holdCrawl(crawlId: string, held: boolean): Promise<number>;
   /** Drops bookkeeping rows of idle keys; returns how many. */

@@ -128,13 +128,12 @@ export class SqliteQueue implements Queue {
         }
       }
       const state: JobState = j.skipReason === undefined ? 'queued' : 'skipped';
-      const inserted = this.s.insertJob.run({
-        kind: j.kind, url: j.url, key: j.key, dedupeKey: j.dedupeKey, crawlId,
-        depth: j.depth ?? null, priority: j.priority ?? 0, state, maxAttempts: j.maxAttempts ?? this.maxAttempts,
-        runAfter: j.runAfter ?? 0,
-        lastError: j.skipReason ?? null, payload: j.payload ? JSON.stringify(j.payload) : null, now,
-        finishedAt: state === 'skipped' ? now : null,
-      });
+      const skipped = state === 'skipped';
+      const inserted = this.s.insertJob.run(
+        j.kind, j.url, j.key, j.dedupeKey, crawlId, j.depth ?? null, j.priority ?? 0, state, j.maxAttempts ?? this.maxAttempts,
+        j.runAfter ?? 0, j.skipReason ?? null, j.payload ? JSON.stringify(j.payload) : null, now, now,
+        skipped ? now : null, skipped ? 'skipped' : null,
+      );
       if (inserted.changes === 0) {
         ids.push(null);
         continue;
@@ -144,7 +143,6 @@ export class SqliteQueue implements Queue {
       enqueued++;
       if (crawlId !== null && room.has(crawlId)) room.set(crawlId, room.get(crawlId)! - 1);
       tally.move({ key: j.key, crawl_id: crawlId, priority: j.priority ?? 0 }, null, state);
-      if (state === 'skipped') this.event(id, now, 'skipped', null, j.skipReason ?? null);
     }
     let cappedTotal = 0;
     for (const [crawlId, n] of capped) {
@@ -157,12 +155,16 @@ export class SqliteQueue implements Queue {
   async lease(workerId: string, n: number, opts: LeaseOptions): Promise<LeasedJob[]> {
     if (!(n >= 1)) return [];
     return this.write((tally, now) => {
-      const ids = this.pickReadyJobs(Math.floor(n), opts.defaultLimit, opts.defaultDelayMs ?? 0, now);
+      const { ids, served, seq } = this.pickReadyJobs(Math.floor(n), opts.defaultLimit, opts.defaultDelayMs ?? 0, now);
       if (ids.length === 0) return [];
       const idList = JSON.stringify(ids);
-      this.s.leaseJobs.run({ workerId, now, ttlMs: opts.ttlMs, ids: idList, batch: randomBytes(8).toString('hex') });
-      const jobs = (this.s.jobsByIds.all({ ids: idList }) as Row[]).map((r) => toJob(r) as LeasedJob);
+      const batch = randomBytes(8).toString('hex');
+      this.s.leaseJobs.run({ workerId, now, ttlMs: opts.ttlMs, ids: idList, batch });
+      // Raw rows: building objects column by column costs more than the lease itself.
+      const rows = this.s.leasedJobs.raw(true).all({ ids: idList }) as unknown[][];
+      const jobs = rows.map((r) => leasedJob(r, workerId, `${batch}.${r[0]}`, now, opts.ttlMs));
       for (const job of jobs) tally.move({ key: job.key, crawl_id: job.crawlId, priority: job.priority }, 'queued', 'in_progress');
+      for (const [key, delayMs] of served) tally.served(key, seq, delayMs, now);
       return jobs;
     }, true);
   }
@@ -172,9 +174,11 @@ export class SqliteQueue implements Queue {
    * as the batch needs and the keys' limits allow. Reads only keys with work, then an index seek
    * per key, so its cost does not grow with the depth of the queue.
    */
-  private pickReadyJobs(n: number, defaultLimit: number, defaultDelayMs: number, now: number): number[] {
+  private pickReadyJobs(n: number, defaultLimit: number, defaultDelayMs: number, now: number) {
     const seq = this.s.nextLeaseSeq.pluck().get() as number;
     const ids: number[] = [];
+    /** Keys leased from, with their minimum delay. */
+    const served = new Map<string, number>();
     let skip = 0;
     while (ids.length < n) {
       const candidates = take(this.s.leaseCandidates.iterate({ defaultLimit, defaultDelayMs, now }), skip, n) as {
@@ -193,14 +197,17 @@ export class SqliteQueue implements Queue {
       }
       candidates.forEach((c, i) => {
         if (share[i] === 0) return;
-        const got = take(this.s.readyJobsOfKey.pluck().iterate({ key: c.key, now }), 0, share[i]) as number[];
+        const ready = this.s.readyJobsOfKey.pluck();
+        const got = share[i] === 1
+          ? [ready.get({ key: c.key, now }) as number | undefined].filter((id): id is number => id !== undefined)
+          : take(ready.iterate({ key: c.key, now }), 0, share[i]) as number[];
         if (got.length === 0) return;
         ids.push(...got);
-        this.s.markServed.run({ key: c.key, seq, delayMs: c.delayMs, now });
+        served.set(c.key, c.delayMs);
       });
       if (candidates.length < n) break;
     }
-    return ids;
+    return { ids, served, seq };
   }
 
   async heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult> {
@@ -216,20 +223,25 @@ export class SqliteQueue implements Queue {
   }
 
   /** Where a lease is fenced: the update matches only (id, token, in_progress). */
-  private ackOne(tally: Tally, now: number, workerId: string, { id, token, outcome }: Ack): AckResult {
-    const held = this.s.heldLease.get({ id, token }) as
-      | { key: string; crawl_id: string | null; priority: number; attempts: number; max_attempts: number; leased_at: number }
-      | undefined;
-    if (!held) {
+  private ackOne(tally: Tally, now: number, workerId: string, { id, token, outcome, job }: Ack): AckResult {
+    const held = job
+      ? { key: job.key, crawl_id: job.crawlId, priority: job.priority, attempts: job.attempts, max_attempts: job.maxAttempts, leased_at: job.leasedAt }
+      : this.s.heldLease.get({ id, token }) as
+        | { key: string; crawl_id: string | null; priority: number; attempts: number; max_attempts: number; leased_at: number | null }
+        | undefined;
+    const next = held && this.settle(outcome, held.attempts, held.max_attempts, now);
+    const r = next?.row;
+    if (!held || !r || this.s.ack.run(r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.attemptsDelta, r.outcome, now, id, token).changes === 0) {
       this.s.insertEventIfJob.run({ at: now, type: 'lost_lease', workerId, detail: `${outcome.type} refused: the lease was no longer held`, id });
       return { id, ok: false };
     }
-    const next = this.settle(outcome, held.attempts, held.max_attempts, now);
-    this.s.ack.run({ id, token, now, ...next.row });
     tally.move(held, 'in_progress', next.row.state);
-    const attempt = { attempt: held.attempts, leasedAt: held.leased_at };
-    this.event(id, now, next.event, workerId, next.detail, attempt);
-    if (next.row.state === 'queued') this.s.trimEvents.run({ id, keep: this.eventsPerJob });
+    // An attempt that ends the job is told by the job row itself (see history()); one that sends
+    // it round again is written down, with its lease.
+    if (next.row.state === 'queued') {
+      this.event(id, now, next.event, workerId, next.detail, { attempt: held.attempts, leasedAt: held.leased_at });
+      this.s.trimEvents.run({ id, keep: this.eventsPerJob });
+    }
     if (outcome.type === 'done' && outcome.enqueue?.length) {
       return { id, ok: true, state: next.row.state, enqueued: this.insertJobs(tally, now, outcome.enqueue, outcome.crawlCap) };
     }
@@ -243,20 +255,23 @@ export class SqliteQueue implements Queue {
    */
   private settle(outcome: Ack['outcome'], attempts: number, maxAttempts: number, now: number) {
     const result = 'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null;
-    const row = { state: 'done' as JobState, runAfter: 0, finishedAt: now as number | null, result, lastError: null as string | null, attemptsDelta: 0 };
+    const row = {
+      state: 'done' as JobState, runAfter: 0, finishedAt: now as number | null, result, lastError: null as string | null,
+      attemptsDelta: 0, outcome: 'done' as string | null,
+    };
     const of = `attempt ${attempts}/${maxAttempts}`;
     switch (outcome.type) {
       case 'done':
         return { row, event: 'done' as EventType, detail: null };
       case 'skip':
-        return { row: { ...row, state: 'skipped' as JobState, lastError: outcome.reason }, event: 'skipped' as EventType, detail: outcome.reason };
+        return { row: { ...row, state: 'skipped' as JobState, lastError: outcome.reason, outcome: 'skipped' }, event: 'skipped' as EventType, detail: outcome.reason };
       case 'fail': {
         if (outcome.retryable === false || attempts >= maxAttempts) {
-          return { row: { ...row, state: 'error' as JobState, lastError: outcome.error }, event: 'failed' as EventType, detail: `${outcome.error} (${of})` };
+          return { row: { ...row, state: 'error' as JobState, lastError: outcome.error, outcome: 'failed' }, event: 'failed' as EventType, detail: `${outcome.error} (${of})` };
         }
         const delay = Math.floor(Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** Math.min(attempts - 1, 30)) * (0.5 + this.random() / 2));
         return {
-          row: { ...row, state: 'queued' as JobState, runAfter: now + delay, finishedAt: null, lastError: outcome.error },
+          row: { ...row, state: 'queued' as JobState, runAfter: now + delay, finishedAt: null, lastError: outcome.error, outcome: null },
           event: 'retry' as EventType,
           detail: `${outcome.error}; retry at ${new Date(now + delay).toISOString()} (${of} failed)`,
         };
@@ -264,14 +279,14 @@ export class SqliteQueue implements Queue {
       case 'defer': {
         const delay = Math.max(0, Math.round(outcome.delayMs));
         return {
-          row: { ...row, state: 'queued' as JobState, runAfter: now + delay, finishedAt: null, result: null, lastError: outcome.reason, attemptsDelta: -1 },
+          row: { ...row, state: 'queued' as JobState, runAfter: now + delay, finishedAt: null, result: null, lastError: outcome.reason, attemptsDelta: -1, outcome: null },
           event: 'deferred' as EventType,
           detail: `${outcome.reason}; not before ${new Date(now + delay).toISOString()}`,
         };
       }
       case 'release':
         return {
-          row: { ...row, state: 'queued' as JobState, finishedAt: null, result: null, attemptsDelta: -1 },
+          row: { ...row, state: 'queued' as JobState, finishedAt: null, result: null, attemptsDelta: -1, outcome: null },
           event: 'released' as EventType,
           detail: outcome.reason,
         };
@@ -317,6 +332,7 @@ export class SqliteQueue implements Queue {
     return this.write((tally, now) => {
       let n = 0;
       for (const state of from) {
+        this.s.recordClosing.run({ ...params, from: state });
         const rows = this.s.requeue.all({ ...params, from: state, now }) as MovedRow[];
         for (const row of rows) {
           tally.move(row, state, 'queued');
@@ -339,7 +355,6 @@ export class SqliteQueue implements Queue {
       }) as MovedRow[];
       for (const row of rows) {
         tally.move(row, 'queued', 'skipped');
-        this.event(row.id, now, 'cancelled', null, 'cancelled');
       }
       return rows.length;
     });
@@ -391,7 +406,7 @@ export class SqliteQueue implements Queue {
     const row = this.s.getJob.get(id) as Row | undefined;
     if (!row) return null;
     const job = toJob(row);
-    return { job, events: history(job, this.s.jobEvents.all(id) as StoredEvent[]) };
+    return { job, events: history(job, row.outcome as EventType | null, this.s.jobEvents.all(id) as StoredEvent[]) };
   }
 
   async findByDedupeKeys(crawlId: string | null, dedupeKeys: string[]): Promise<Job[]> {
@@ -450,8 +465,8 @@ export class SqliteQueue implements Queue {
     return n;
   }
 
-  async nextWakeAt(): Promise<number | null> {
-    const now = this.now();
+  async nextWakeAt(after = this.now()): Promise<number | null> {
+    const now = after;
     const job = this.s.nextDelayedJob.pluck().get({ now, held: HELD }) as number | null;
     const key = this.s.nextKeyStart.pluck().get({ now }) as number | null;
     if (job === null) return key;
@@ -487,21 +502,41 @@ interface StoredEvent extends JobEvent {
  * The `enqueued` and `leased` entries are read back from the job row and from each attempt's
  * closing row (which records its lease), so the queue writes one event row per attempt.
  */
-function history(job: Job, stored: StoredEvent[]): JobEvent[] {
+function history(job: Job, outcome: EventType | null, stored: StoredEvent[]): JobEvent[] {
   const out: JobEvent[] = [{ at: job.createdAt, type: 'enqueued', workerId: null, detail: null }];
-  // A lease began after everything before it but the stale acks (`lost_lease`) that may have
-  // come during it; among those it goes by time, first on a tie.
-  const lease = (at: number, workerId: string | null, attempt: number | null) => {
+  // Anything written after it goes by time, but the stale acks (`lost_lease`) that may have come
+  // meanwhile; a lease or an ending goes before those that are not earlier than it.
+  const place = (e: JobEvent) => {
     let i = out.length;
-    while (i > 1 && out[i - 1].type === 'lost_lease' && out[i - 1].at >= at) i--;
-    out.splice(i, 0, { at, type: 'leased', workerId, detail: attempt === null ? null : `attempt ${attempt}/${job.maxAttempts}` });
+    while (i > 1 && out[i - 1].type === 'lost_lease' && out[i - 1].at >= e.at) i--;
+    out.splice(i, 0, e);
   };
+  const lease = (at: number, workerId: string | null, attempt: number | null) =>
+    place({ at, type: 'leased', workerId, detail: attempt === null ? null : `attempt ${attempt}/${job.maxAttempts}` });
   for (const e of stored) {
     if (e.leasedAt !== null) lease(e.leasedAt, e.workerId, e.attempt);
     out.push({ at: e.at, type: e.type, workerId: e.workerId, detail: e.detail });
   }
   if (job.state === 'in_progress' && job.leasedAt !== null) lease(job.leasedAt, job.workerId, job.attempts);
+  // A finished job whose ending no event row tells: the job row is that record.
+  if (outcome !== null && job.finishedAt !== null) {
+    const byWorker = outcome !== 'cancelled' && job.leasedAt !== null;
+    if (byWorker) lease(job.leasedAt!, job.workerId, job.attempts);
+    const detail = outcome === 'failed' ? `${job.lastError} (attempt ${job.attempts}/${job.maxAttempts})` : job.lastError;
+    place({ at: job.finishedAt, type: outcome, workerId: byWorker ? job.workerId : null, detail });
+  }
   return out;
+}
+
+/** A leased job from a raw `leasedJobs` row and the lease just taken. */
+function leasedJob(r: unknown[], workerId: string, leaseToken: string, now: number, ttlMs: number): LeasedJob {
+  return {
+    id: r[0] as number, kind: r[1] as string, url: r[2] as string, key: r[3] as string, crawlId: r[4] as string | null,
+    depth: r[5] as number | null, priority: r[6] as number, state: 'in_progress', attempts: r[7] as number,
+    maxAttempts: r[8] as number, reclaims: r[9] as number, runAfter: 0, workerId, leaseToken, leasedAt: now,
+    leaseExpiresAt: now + ttlMs, heartbeatAt: now, lastError: r[10] as string | null, result: null,
+    payload: r[11] ? JSON.parse(r[11] as string) : null, createdAt: r[12] as number, updatedAt: now, finishedAt: null,
+  };
 }
 
 /** Rows `skip` to `skip + count` of a statement's iterator; ending the loop early resets the statement. */

@@ -33,7 +33,10 @@ export const MIGRATIONS: readonly string[] = [
     payload          TEXT,                       -- JSON, the handler's own
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
-    finished_at      INTEGER
+    finished_at      INTEGER,
+    -- How a finished job's last step ended (done, skipped, failed, cancelled) when this row is its
+    -- only record: the common path writes no event row. NULL when an event row tells it.
+    outcome          TEXT
   );
 
   -- Deduplication: one job per normalized URL per crawl, and one among standalone jobs.

@@ -13,11 +13,11 @@ const LEASE_CLEARED = `lease_token = NULL, lease_expires_at = NULL`;
 const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at`;
 
 export const SQL = {
+  /** Positional: binding sixteen named parameters costs a third of the insert (measured). */
   insertJob: `
     INSERT INTO jobs (kind, url, key, dedupe_key, crawl_id, depth, priority, state, max_attempts,
-                      run_after, last_error, payload, created_at, updated_at, finished_at)
-    VALUES (:kind, :url, :key, :dedupeKey, :crawlId, :depth, :priority, :state, :maxAttempts,
-            :runAfter, :lastError, :payload, :now, :now, :finishedAt)
+                      run_after, last_error, payload, created_at, updated_at, finished_at, outcome)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT DO NOTHING`,
 
   insertEvent: `
@@ -58,7 +58,11 @@ export const SQL = {
            lease_expires_at = :now + :ttlMs, heartbeat_at = :now,
            attempts = attempts + 1, updated_at = :now
      WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'queued'`,
-  jobsByIds: `SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY priority DESC, id`,
+  /** What a worker needs of the jobs it just leased; the lease itself it is told by the engine. */
+  leasedJobs: `
+    SELECT id, kind, url, key, crawl_id, depth, priority, attempts, max_attempts, reclaims, last_error,
+           payload, created_at
+      FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))`,
 
   heartbeat: `
     UPDATE jobs SET lease_expires_at = :now + :ttlMs, heartbeat_at = :now
@@ -71,9 +75,9 @@ export const SQL = {
      WHERE id = :id AND lease_token = :token AND state = 'in_progress'`,
   /** Where a lease is fenced: only the holder's live lease (id AND token AND state) matches. */
   ack: `
-    UPDATE jobs SET state = :state, run_after = :runAfter, finished_at = :finishedAt, result = :result,
-           last_error = :lastError, attempts = attempts + :attemptsDelta, ${LEASE_CLEARED}, updated_at = :now
-     WHERE id = :id AND lease_token = :token AND state = 'in_progress'`,
+    UPDATE jobs SET state = ?, run_after = ?, finished_at = ?, result = ?, last_error = ?,
+           attempts = attempts + ?, outcome = ?, ${LEASE_CLEARED}, updated_at = ?
+     WHERE id = ? AND lease_token = ? AND state = 'in_progress'`,
 
   /** Reclaims: a dead worker's jobs go round again, until they have killed :maxReclaims workers. */
   reapExpired: `
@@ -101,17 +105,33 @@ export const SQL = {
   anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < :now LIMIT 1`,
   leaseHolders: `SELECT DISTINCT worker_id FROM jobs WHERE state = 'in_progress'`,
 
+  /**
+   * Before a finished job is requeued, the event that closed it is written down: until then the
+   * job row itself told it (history() in the engine), unless a stored row did (cancelled, given
+   * up after lost workers, skipped at enqueue).
+   */
+  recordClosing: `
+    INSERT INTO events (job_id, at, type, worker_id, detail, attempt, leased_at)
+    SELECT id, finished_at, outcome, CASE WHEN outcome = 'cancelled' THEN NULL ELSE worker_id END,
+           CASE WHEN outcome = 'failed' THEN last_error || ' (attempt ' || attempts || '/' || max_attempts || ')' ELSE last_error END,
+           CASE WHEN outcome = 'cancelled' OR leased_at IS NULL THEN NULL ELSE attempts END,
+           CASE WHEN outcome = 'cancelled' THEN NULL ELSE leased_at END
+      FROM jobs
+     WHERE state = :from AND outcome IS NOT NULL
+       AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
+       AND (:key IS NULL OR key = :key)
+       AND (:crawlId IS NULL OR crawl_id = :crawlId)`,
   /** Requeue from one state at a time, so the counters know where each job came from. */
   requeue: `
     UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, run_after = 0, result = NULL,
-           last_error = NULL, finished_at = NULL, ${LEASE_CLEARED}, updated_at = :now
+           last_error = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = :now
      WHERE state = :from
        AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
        AND (:key IS NULL OR key = :key)
        AND (:crawlId IS NULL OR crawl_id = :crawlId)
     ${MOVED}`,
   cancel: `
-    UPDATE jobs SET state = 'skipped', last_error = 'cancelled', updated_at = :now, finished_at = :now
+    UPDATE jobs SET state = 'skipped', last_error = 'cancelled', outcome = 'cancelled', updated_at = :now, finished_at = :now
      WHERE state = 'queued'
        AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
        AND (:crawlId IS NULL OR crawl_id = :crawlId)
@@ -139,9 +159,12 @@ export const SQL = {
     UPDATE keys SET top_priority = coalesce(
       (SELECT priority FROM jobs WHERE key = :key AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
      WHERE key = :key`,
-  markServed: `
-    UPDATE keys SET last_served = :seq,
-           next_start_at = CASE WHEN :delayMs > 0 THEN :now + :delayMs ELSE next_start_at END
+  /** A key's bookkeeping after a lease, in one statement: counters, round-robin turn, pacing, best priority. */
+  keyLeased: `
+    UPDATE keys SET queued = queued + :queued, in_flight = in_flight + :inFlight, last_served = :seq,
+           next_start_at = CASE WHEN :delayMs > 0 THEN :now + :delayMs ELSE next_start_at END,
+           top_priority = coalesce(
+             (SELECT priority FROM jobs WHERE key = :key AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
      WHERE key = :key`,
 
   stats: `SELECT state, n FROM counts`,

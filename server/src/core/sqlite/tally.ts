@@ -14,6 +14,8 @@ interface KeyDelta {
   priority: number;
   /** Jobs left the queue: the key's top priority must be looked up again. */
   recompute: boolean;
+  /** Leased from in this transaction: its round-robin turn and pacing. */
+  served: { seq: number; delayMs: number; now: number } | null;
 }
 
 export interface TallyStatements {
@@ -22,6 +24,7 @@ export interface TallyStatements {
   bumpKey: Statement;
   bumpKeyTotals: Statement;
   recomputeTopPriority: Statement;
+  keyLeased: Statement;
 }
 
 /**
@@ -46,7 +49,7 @@ export class Tally {
     }
     let k = this.keys.get(job.key);
     if (!k) {
-      k = { queued: 0, inFlight: 0, done: 0, skipped: 0, error: 0, priority: Number.MIN_SAFE_INTEGER, recompute: false };
+      k = { queued: 0, inFlight: 0, done: 0, skipped: 0, error: 0, priority: Number.MIN_SAFE_INTEGER, recompute: false, served: null };
       this.keys.set(job.key, k);
     }
     if (from === 'queued') { k.queued--; k.recompute = true; }
@@ -55,6 +58,12 @@ export class Tally {
     if (to === 'queued') { k.queued++; k.priority = Math.max(k.priority, job.priority); }
     else if (to === 'in_progress') k.inFlight++;
     else k[to]++;
+  }
+
+  /** A lease took jobs from this key: its turn in the round robin and its next start are due. */
+  served(key: string, seq: number, delayMs: number, now: number): void {
+    const k = this.keys.get(key);
+    if (k) k.served = { seq, delayMs, now };
   }
 
   /** Net jobs this transaction has added to a crawl so far (not yet in crawl_counts). */
@@ -68,6 +77,11 @@ export class Tally {
     for (const [crawlId, d] of this.crawls) s.bumpCrawl.run({ crawlId, ...d });
     for (const [key, d] of this.keys) {
       if (d.done !== 0 || d.skipped !== 0 || d.error !== 0) s.bumpKeyTotals.run({ key, done: d.done, skipped: d.skipped, error: d.error });
+      if (d.served) {
+        // The key has queued jobs (it was just leased from), so its row exists: one update does all.
+        s.keyLeased.run({ key, queued: d.queued, inFlight: d.inFlight, ...d.served });
+        continue;
+      }
       if (d.queued === 0 && d.inFlight === 0 && !d.recompute) continue;
       const priority = d.priority === Number.MIN_SAFE_INTEGER ? null : d.priority;
       s.bumpKey.run({ key, queued: d.queued, inFlight: d.inFlight, priority });
