@@ -8,7 +8,6 @@ import { PeakRss } from './measure';
 
 export interface CrawlJob {
   seeds: string[];
-  origins: string[];
   concurrency: number;
   perHostLimit: number;
   /** Upper bound on pages, above the site's size: a run-away crawl ends. */

@@ -52,7 +52,7 @@ export async function crawlWith(
 ): Promise<CrawlRun> {
   site.reset();
   const job: CrawlJob = {
-    seeds: site.seeds, origins: site.origins, concurrency: opts.concurrency, perHostLimit: opts.perHostLimit,
+    seeds: site.seeds, concurrency: opts.concurrency, perHostLimit: opts.perHostLimit,
     maxPages: site.allowedPages + site.disallowedLinks + 1_000, maxDepth: 50,
     tmpDir: tempDir(root, `crawl-${crawler}`), deadlineMs: opts.deadlineMs,
   };

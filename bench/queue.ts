@@ -15,7 +15,8 @@ function newJob(j: BenchJob): NewJob {
   return { kind: 'bench', url: j.url, key: j.key, dedupeKey: j.url };
 }
 
-const done = (j: LeasedJob): Ack => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done' } });
+/** Acknowledged as the Scheduler does it: with the leased job, so the queue need not read it back. */
+const done = (j: LeasedJob): Ack => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done' }, job: j });
 
 /** The lifecycle through SqliteQueue; limits set high enough not to bind (that is section 2). */
 export async function lifecycleOurs(dir: string, jobs: number, hosts: number): Promise<LifecycleResult> {

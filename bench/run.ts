@@ -8,6 +8,7 @@
  * (lease and stats latency at a million jobs, then the daemon on the same database), crawl.
  * BENCH_CPU_PROF=<dir> writes a CPU profile of each crawler child there.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -283,6 +284,18 @@ function printTable(): void {
   process.stdout.write(`\n${out.join('\n')}\n\nNotes:\n${notes.join('\n')}\n`);
 }
 
+/** The commit measured, marked dirty when server/ has uncommitted changes; null outside a git checkout. */
+function commit(): string | null {
+  const root = path.join(__dirname, '..', '..');
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'server'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}-dirty` : head;
+  } catch {
+    return null;
+  }
+}
+
 function machine(): Record<string, unknown> {
   const sqlite = new Database(':memory:');
   const version = sqlite.prepare('SELECT sqlite_version()').pluck().get();
@@ -317,13 +330,14 @@ async function main(): Promise<void> {
   }
   const loadAfter = os.loadavg();
   const wallSeconds = elapsedMs(started) / 1000;
+  const measured = commit();
   printTable();
-  process.stdout.write(`\nWall time ${wallSeconds.toFixed(0)} s. Load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs` +
+  process.stdout.write(`\nCommit ${measured ?? 'unknown'}. Wall time ${wallSeconds.toFixed(0)} s. Load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs` +
     ' (a load above the CPU count means other processes shared the machine and every figure is lower for it).\n');
   const out = path.join(__dirname, '..', '..', 'bench', 'results');
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'latest.json'), `${JSON.stringify({
-    startedAt, wallSeconds, sections, machine: machine(), loadAverage: { before: loadBefore, after: loadAfter }, sizes: SIZES, figures, raw,
+    startedAt, wallSeconds, sections, commit: measured, machine: machine(), loadAverage: { before: loadBefore, after: loadAfter }, sizes: SIZES, figures, raw,
   }, null, 2)}\n`);
   process.stdout.write(`Figures written to ${path.relative(process.cwd(), path.join(out, 'latest.json'))}\n`);
 }

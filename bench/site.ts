@@ -26,7 +26,6 @@ export interface HostCounters {
 }
 
 export interface Site {
-  origins: string[];
   /** One seed per host: its root page. */
   seeds: string[];
   /** Pages that exist and robots.txt allows: what a complete crawl fetches. */
@@ -122,7 +121,6 @@ export async function startSite(hosts: number, pages: number): Promise<Site> {
   }
   const disallowedPerHost = Math.ceil(pages / 50);
   return {
-    origins,
     seeds: origins.map((o) => `${o}/`),
     allowedPages: hosts * pages,
     disallowedLinks: hosts * disallowedPerHost,

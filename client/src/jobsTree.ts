@@ -20,7 +20,7 @@
  * "filter/job:<n>", "<group id>/more", "hosts/more".
  */
 import * as vscode from 'vscode';
-import { JOB_STATES, type Crawl, type Host, type Job, type JobState, type ResultOf } from '../../server/src/protocol';
+import { JOB_STATES, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
 import { formatCount, plural } from './format';
 import {
@@ -57,6 +57,8 @@ export interface GroupNode {
   expanded: boolean;
   /** How many jobs it holds, where known: "100 of 5,000 shown" on its "Load more" row. */
   total: number | undefined;
+  /** What the root read says of its jobs; a loaded page read under another one is read again. */
+  signature: string;
   /** Selects the jobs listed under it; a crawl row lists state groups instead. */
   filter: JobsFilter;
   crawl?: Crawl;
@@ -90,6 +92,23 @@ export type TreeNode = GroupNode | JobNode | MoreNode | NoteNode;
 
 /** Narrows the view to one crawl, or to given jobs (a seed file's "Open in jobs view" lens). */
 export type JobsFilterScope = { crawlId: string } | { jobIds: number[] };
+
+/** What the daemon's notifications said since the view last caught up with them. */
+export interface TreeChanges {
+  /** Jobs that changed, with their new state; null when there were too many to list. */
+  jobs: Map<number, JobState> | null;
+  /** The latest counts, when any came. */
+  stats: StateCounts | undefined;
+  crawls: Set<string>;
+}
+
+export function noChanges(): TreeChanges {
+  return { jobs: new Map(), stats: undefined, crawls: new Set() };
+}
+
+function countsKey(counts: StateCounts): string {
+  return JOB_STATES.map((s) => counts[s]).join(',');
+}
 
 /** Rows fetched per page: enough to fill a tall view, little enough to stay instant. */
 export const PAGE_SIZE = 100;
@@ -131,8 +150,10 @@ function icon([id, color]: [string, string]): vscode.ThemeIcon {
 interface Page {
   jobs: Job[];
   nextCursor: string | null;
-  /** A notification came since it was read: re-read as many rows on the next expansion. */
+  /** A notification touched it since it was read: re-read as many rows on the next expansion. */
   stale: boolean;
+  /** Its group's signature when it was read. */
+  signature: string;
 }
 
 export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
@@ -142,6 +163,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private readonly pages = new Map<string, Page>();
   private hostLimit = HOST_PAGE;
   private scope: JobsFilterScope | undefined;
+  /** The counts the root rows were last built from (by state, and the crawls' "outside any crawl"). */
+  private shownCounts: string | undefined;
   private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
 
@@ -188,14 +211,65 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   /**
-   * Redraws the rows of running jobs from memory, for their lease countdown: the times left are
-   * computed when a row is drawn, so nothing needs to be read again.
+   * Catches up with notifications, reading again only what may show them: the root when its rows
+   * may differ, and loaded pages that hold a changed job or may have gained one (any page whose
+   * group's count moved is read again too, see `jobRows`). Returns whether anything is redrawn.
    */
-  redrawLeases(): void {
+  update(changes: TreeChanges): boolean {
+    const { jobs } = changes;
+    if (jobs === null) {
+      this.refresh();
+      return true;
+    }
+    const states = new Set(jobs.values());
+    const touched: GroupNode[] = [];
     for (const [id, page] of this.pages) {
       const group = this.groups.get(id);
-      if (group && page.jobs.some((j) => j.state === 'in_progress')) this.changed.fire(group);
+      if (!group || page.stale) continue;
+      const entered = group.filter.state !== undefined && states.has(group.filter.state);
+      if (entered || page.jobs.some((j) => jobs.has(j.id))) {
+        page.stale = true;
+        touched.push(group);
+      }
     }
+    if (this.rootMayChange(changes, jobs)) {
+      this.changed.fire(undefined);
+      return true;
+    }
+    for (const group of touched) this.changed.fire(group);
+    return touched.length > 0;
+  }
+
+  private rootMayChange(changes: TreeChanges, jobs: Map<number, JobState>): boolean {
+    const counts = changes.stats !== undefined && countsKey(changes.stats) !== this.shownCounts;
+    if (this.scope && 'crawlId' in this.scope) return changes.crawls.has(this.scope.crawlId);
+    if (this.scope) return this.scope.jobIds.some((id) => jobs.has(id));
+    switch (this.mode) {
+      case 'state':
+        return counts;
+      case 'host':
+        // A host's counts and state move with its jobs.
+        return jobs.size > 0;
+      case 'crawl':
+        return counts || changes.crawls.size > 0;
+    }
+  }
+
+  /**
+   * Reads again the loaded pages that hold running jobs, for "lease 12s left": heartbeats move a
+   * lease on without any notification. Returns whether there were any.
+   */
+  refreshLeases(): boolean {
+    let any = false;
+    for (const [id, page] of this.pages) {
+      const group = this.groups.get(id);
+      if (group && page.jobs.some((j) => j.state === 'in_progress')) {
+        page.stale = true;
+        this.changed.fire(group);
+        any = true;
+      }
+    }
+    return any;
   }
 
   dispose(): void {
@@ -310,6 +384,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 
   private async stateRoots(): Promise<TreeNode[]> {
     const stats = await this.daemon.request('queue/stats', {});
+    this.shownCounts = countsKey(stats);
     if (stats.total === 0) return [];
     return JOB_STATES.map((state) =>
       this.group(`state:${state}`, {
@@ -320,6 +395,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         contextValue: `stateGroup.${state}`,
         expanded: state === 'in_progress' || state === 'error',
         total: stats[state],
+        signature: String(stats[state]),
         filter: { state },
       }),
     );
@@ -340,6 +416,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
           expanded: false,
           // Hosts do not count skipped jobs, so their total is unknown.
           total: undefined,
+          signature: [host.inFlight, host.queued, host.done, host.error].join(','),
           filter: { host: host.host },
           host,
         }),
@@ -353,6 +430,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       this.daemon.request('crawl/list', {}),
       this.daemon.request('queue/stats', {}),
     ]);
+    this.shownCounts = countsKey(stats);
     const rows: TreeNode[] = [...crawls]
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .map((crawl) =>
@@ -364,6 +442,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
           contextValue: `crawl.${crawl.state}${crawl.counts.error > 0 ? ' hasFailed' : ''}`,
           expanded: false,
           total: countTotal(crawl.counts),
+          signature: countsKey(crawl.counts),
           filter: { crawlId: crawl.crawlId },
           crawl,
         }),
@@ -392,6 +471,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         contextValue: `stateGroup.${state}`,
         expanded: state === 'in_progress' || state === 'error',
         total: crawl.counts[state],
+        signature: String(crawl.counts[state]),
         filter: { crawlId: crawl.crawlId, state },
       }),
     );
@@ -414,8 +494,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 
   private async jobRows(group: GroupNode): Promise<TreeNode[]> {
     let page = this.pages.get(group.id);
-    if (!page || page.stale) {
-      page = await this.readPage(group.filter, Math.max(PAGE_SIZE, page?.jobs.length ?? 0));
+    if (!page || page.stale || page.signature !== group.signature) {
+      page = { ...(await this.readPage(group.filter, Math.max(PAGE_SIZE, page?.jobs.length ?? 0))), signature: group.signature };
       this.pages.set(group.id, page);
     }
     const rows: TreeNode[] = page.jobs.map((job) => ({ kind: 'job', id: `${group.id}/job:${job.id}`, job }));
@@ -426,7 +506,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   /** The first `want` rows, in requests of at most jobs/list's limit. */
-  private async readPage(filter: JobsFilter, want: number): Promise<Page> {
+  private async readPage(filter: JobsFilter, want: number): Promise<Omit<Page, 'signature'>> {
     const jobs: Job[] = [];
     let cursor: string | null = null;
     do {

@@ -1,13 +1,14 @@
 /**
  * The Jobs view around its tree: the badge with the error count, the message line (paused, the
  * idle reason, an active filter), and when to refresh. Notifications come in bursts while a crawl
- * runs, so refreshes are debounced, yet never postponed past a second; rows of running jobs are
- * redrawn every few seconds so that "lease 12s left" stays true between notifications.
+ * runs, so they are gathered and the tree catches up with them debounced, yet never postponed
+ * past a second, reading again only what they may change; rows of running jobs are read again
+ * every few seconds so that "lease 12s left" stays true between notifications.
  */
 import * as vscode from 'vscode';
 import type { Daemon } from './daemon';
 import { plural } from './format';
-import { GROUP_BY, JobsTreeProvider, type GroupBy, type JobsFilterScope, type TreeNode } from './jobsTree';
+import { GROUP_BY, JobsTreeProvider, noChanges, type GroupBy, type JobsFilterScope, type TreeNode } from './jobsTree';
 import type { QueueOverview } from './overview';
 
 export const VIEW_ID = 'crawlOrchestrator.jobs';
@@ -24,6 +25,10 @@ export class JobsView implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private firstPending = 0;
   private lastRefresh = 0;
+  /** Gathered since the tree last caught up. */
+  private pending = noChanges();
+  /** Notifications came while the view was hidden: it reads everything again when shown. */
+  private missed = false;
   private readonly leaseTick: NodeJS.Timeout;
 
   constructor(
@@ -41,17 +46,27 @@ export class JobsView implements vscode.Disposable {
     this.disposables.push(
       this.provider,
       this.treeView,
-      daemon.onJobsChanged(() => this.scheduleRefresh()),
-      daemon.onStatsChanged(() => this.scheduleRefresh()),
-      daemon.onCrawlChanged(() => this.scheduleRefresh()),
+      daemon.onJobsChanged(({ changes, truncated }) => {
+        if (truncated) this.pending.jobs = null;
+        else for (const c of changes) this.pending.jobs?.set(c.id, c.state);
+        this.scheduleCatchUp();
+      }),
+      daemon.onStatsChanged((stats) => {
+        this.pending.stats = stats;
+        this.scheduleCatchUp();
+      }),
+      daemon.onCrawlChanged(({ crawl }) => {
+        this.pending.crawls.add(crawl.crawlId);
+        this.scheduleCatchUp();
+      }),
       daemon.onDidChangeStatus(() => this.refreshNow()),
       overview.onDidChange(() => this.renderChrome()),
       this.treeView.onDidChangeVisibility(({ visible }) => {
-        if (visible) this.scheduleRefresh();
+        if (visible && this.missed) this.refreshNow();
       }),
     );
     this.leaseTick = setInterval(() => {
-      if (this.treeView.visible && Date.now() - this.lastRefresh >= LEASE_TICK_MS) this.provider.redrawLeases();
+      if (this.treeView.visible && Date.now() - this.lastRefresh >= LEASE_TICK_MS && this.provider.refreshLeases()) this.lastRefresh = Date.now();
     }, LEASE_TICK_MS);
     void this.setFilteredContext();
     this.renderChrome();
@@ -74,9 +89,12 @@ export class JobsView implements vscode.Disposable {
     this.renderChrome();
   }
 
+  /** Reads everything again: a new daemon, or the user asked. */
   refreshNow(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.pending = noChanges();
+    this.missed = false;
     this.lastRefresh = Date.now();
     this.provider.refresh();
   }
@@ -91,14 +109,25 @@ export class JobsView implements vscode.Disposable {
     for (const d of this.disposables) d.dispose();
   }
 
-  private scheduleRefresh(): void {
-    // A hidden view is not asked for rows; it refreshes when shown again.
-    if (!this.treeView.visible) return;
+  private scheduleCatchUp(): void {
+    // A hidden view is not asked for rows; it reads everything again when shown.
+    if (!this.treeView.visible) {
+      this.missed = true;
+      this.pending = noChanges();
+      return;
+    }
     const now = Date.now();
     if (this.timer === undefined) this.firstPending = now;
     clearTimeout(this.timer);
     const wait = Math.min(DEBOUNCE_MS, Math.max(0, this.firstPending + MAX_DELAY_MS - now));
-    this.timer = setTimeout(() => this.refreshNow(), wait);
+    this.timer = setTimeout(() => this.catchUp(), wait);
+  }
+
+  private catchUp(): void {
+    this.timer = undefined;
+    const changes = this.pending;
+    this.pending = noChanges();
+    if (this.provider.update(changes)) this.lastRefresh = Date.now();
   }
 
   private async setFilteredContext(): Promise<void> {

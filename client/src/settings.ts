@@ -49,7 +49,11 @@ const NUMBERS: Record<NumberKey, { min: number; max: number; integer: boolean }>
 
 /** Settings the running daemon takes through `daemon/configure`, without a restart. */
 export const LIVE_KEYS = ['maxWorkers', 'perHostLimit'] as const satisfies readonly (keyof Settings)[];
-/** Settings read by the extension when a command runs: nothing to apply. */
+/**
+ * Settings read by the extension when a command runs: nothing to apply. Those also passed to the
+ * daemon (`daemonArgs`) reach the crawls it starts by itself (seed files) at its next start; like
+ * max attempts, they do not force one.
+ */
 export const CLIENT_KEYS = ['maxAttempts', 'defaultMaxDepth', 'defaultScope'] as const satisfies readonly (keyof Settings)[];
 /** Everything else is a daemon argument: a change takes a restart. */
 export const RESTART_KEYS = (Object.keys(DEFAULTS) as (keyof Settings)[]).filter(
@@ -139,8 +143,8 @@ export function resolveStateDir(
 
 /**
  * The daemon's command-line flags for these settings (the state folder resolved). The language
- * client appends `--node-ipc` and `--clientProcessId` itself. Robots and max attempts are passed
- * only when changed from their defaults, which are also the daemon's.
+ * client appends `--node-ipc` and `--clientProcessId` itself. Robots, max attempts and the crawl
+ * defaults are passed only when changed from their defaults, which are also the daemon's.
  */
 export function daemonArgs(settings: Settings, stateDir: string): string[] {
   const args = [
@@ -153,5 +157,7 @@ export function daemonArgs(settings: Settings, stateDir: string): string[] {
   if (settings.userAgent) args.push('--user-agent', settings.userAgent);
   if (!settings.robots) args.push('--robots=false');
   if (settings.maxAttempts !== DEFAULTS.maxAttempts) args.push('--max-attempts', String(settings.maxAttempts));
+  if (settings.defaultMaxDepth !== DEFAULTS.defaultMaxDepth) args.push('--default-max-depth', String(settings.defaultMaxDepth));
+  if (settings.defaultScope !== DEFAULTS.defaultScope) args.push('--default-scope', settings.defaultScope);
   return args;
 }

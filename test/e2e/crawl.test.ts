@@ -89,6 +89,8 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
           'crawlOrchestrator.leaseTtlSeconds': LEASE_TTL_SECONDS,
           'crawlOrchestrator.heartbeatSeconds': 1,
           'crawlOrchestrator.defaultMaxDepth': 2,
+          // Not the built-in default: seed files must get it from the daemon's flags (step 7).
+          'crawlOrchestrator.defaultScope': 'domain',
           'crawlOrchestrator.userAgent': USER_AGENT,
         },
         null,
@@ -171,7 +173,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     const rows = await page
       .locator('.quick-input-widget .monaco-list-row')
       .evaluateAll((els) => els.map((el) => (el.querySelector('.label-name') as HTMLElement | null)?.innerText.trim()));
-    assert.deepEqual(rows, ['host', 'domain', 'any'], 'scope choices, the default (host) first');
+    assert.deepEqual(rows, ['domain', 'host', 'any'], 'scope choices, crawlOrchestrator.defaultScope (domain) first');
     await box.fill('any');
     await quickInputRow(page, 'any').and(page.locator('.focused')).waitFor({ state: 'visible', timeout: 10_000 });
     await box.press('Enter');
@@ -396,7 +398,12 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       { timeout: 20_000, message: 'the "Crawl ... started" notification' },
     );
     assert.match(note, /^Crawl c_\w+ started: 3 of 3 seeds enqueued\. seeds\.crawl has 1 problem; lines with one were left out\.$/);
-    assert.notEqual(/^Crawl (c_\w+)/.exec(note)![1], crawlId);
+    const seedCrawlId = /^Crawl (c_\w+)/.exec(note)![1]!;
+    assert.notEqual(seedCrawlId, crawlId);
+    // The file sets max-depth but no scope: the scope is crawlOrchestrator.defaultScope, passed to the daemon.
+    const { crawls } = (await crawlctl(stateDir, 'crawls')) as { crawls: { crawlId: string; options: { maxDepth: number; scope: string } }[] };
+    const seedCrawl = crawls.find((c) => c.crawlId === seedCrawlId);
+    assert.deepEqual(seedCrawl && { maxDepth: seedCrawl.options.maxDepth, scope: seedCrawl.options.scope }, { maxDepth: 0, scope: 'domain' });
 
     lines = await waitForEditorLines(
       page,

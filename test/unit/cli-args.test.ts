@@ -54,6 +54,16 @@ describe('daemon flags', () => {
     assert.deepEqual([other.robots, other.config.maxAttempts, other.config.perHostDelayMs], [false, 5, 200]);
   });
 
+  test('crawl defaults: a depth and a scope for crawls that set none, checked like the other flags', () => {
+    const { options } = parseDaemonArgs(['--default-max-depth', '0', '--default-scope=domain']);
+    assert.deepEqual([options.defaultMaxDepth, options.defaultScope], [0, 'domain']);
+    const unset = parseDaemonArgs([]).options;
+    assert.deepEqual([unset.defaultMaxDepth, unset.defaultScope], [undefined, undefined], 'the crawl service\'s own defaults');
+    assert.throws(() => parseDaemonArgs(['--default-max-depth', '1001']), /^UsageError: --default-max-depth: must be a whole number from 0 to 1000 \(got 1001\)$/);
+    assert.throws(() => parseDaemonArgs(['--default-max-depth', '-1']), /--default-max-depth: must be a whole number from 0 to 1000/);
+    assert.throws(() => parseDaemonArgs(['--default-scope', 'planet']), /--default-scope: must be one of host, domain, any \(got "planet"\)/);
+  });
+
   test('a heartbeat not below the lease TTL is refused, naming both flags', () => {
     assert.throws(() => parseDaemonArgs(['--heartbeat', '30']), (e: Error) =>
       e instanceof UsageError && /--heartbeat \(30 s\) must be below the --lease-ttl \(30 s\)/.test(e.message));

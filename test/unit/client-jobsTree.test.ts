@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type * as vscode from 'vscode';
 import type { Job } from '../../server/src/protocol';
 import { DaemonUnavailable } from '../../client/src/daemonApi';
-import { JobsTreeProvider, PAGE_SIZE, type GroupNode, type JobNode, type MoreNode, type TreeNode } from '../../client/src/jobsTree';
+import { JobsTreeProvider, PAGE_SIZE, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
 import { hostDescription, jobDescription, jobLabel, jobTooltip } from '../../client/src/jobsTreeText';
 import { TestDaemon } from './helpers/client-daemon';
 
@@ -136,13 +136,15 @@ describe('grouped by state', () => {
     assert.match(md, /\*\*Recent events\*\* \(2 of 2, newest first\)/);
     assert.match(md, /- \d\d:\d\d:\d\d \*\*leased\*\* `w-test`: attempt 1\/3/);
  
+    // Heartbeats move the lease on without a notification: the lease tick reads running rows again.
     const redrawn: (TreeNode | undefined)[] = [];
     const sub = tree.onDidChangeTreeData((e) => redrawn.push(e as TreeNode | undefined));
     d.calls.length = 0;
-    tree.redrawLeases();
+    assert.equal(tree.refreshLeases(), true);
     sub.dispose();
-    assert.deepEqual(redrawn, [running], 'only the group holding running jobs, from memory');
-    assert.deepEqual(d.calls, []);
+    assert.deepEqual(redrawn, [running], 'only the group holding running jobs');
+    await tree.getChildren(running);
+    assert.deepEqual(d.callsOf('jobs/list'), [{ state: 'in_progress', limit: PAGE_SIZE, cursor: null }]);
   });
 
   test('a failed job\'s tooltip has its last error', async () => {
@@ -231,6 +233,70 @@ describe('grouped by host and by crawl, and filtered', () => {
     assert.deepEqual(rows.map((r) => r.kind), ['job', 'job']);
     tree.setFilter(undefined);
     assert.deepEqual(items(tree, await tree.getChildren()).map((i) => i.label), ['Queued', 'In progress', 'Done', 'Skipped', 'Error']);
+  });
+});
+
+describe('catching up with notifications', () => {
+  let d: TestDaemon;
+  let tree: JobsTreeProvider;
+  let roots: TreeNode[];
+  before(async () => {
+    d = await TestDaemon.start();
+    await urls(d, 'a.test', 6);
+    await d.finish(2);
+    await d.fail(1, 'HTTP 404');
+    tree = new JobsTreeProvider(d, 'state');
+    roots = await tree.getChildren();
+    for (const label of ['Queued', 'Done', 'Error']) await tree.getChildren(group(roots, label));
+  });
+  after(() => d.stop());
+
+  /** Runs `update` and then asks for rows as the view would: the root and loaded groups, or just the groups fired. */
+  async function catchUp(changes: TreeChanges): Promise<{ redrawn: (string | undefined)[]; lists: unknown[] }> {
+    const fired: (TreeNode | undefined)[] = [];
+    const sub = tree.onDidChangeTreeData((e) => fired.push(e as TreeNode | undefined));
+    d.calls.length = 0;
+    tree.update(changes);
+    sub.dispose();
+    if (fired.includes(undefined)) {
+      roots = await tree.getChildren();
+      for (const label of ['Queued', 'Done', 'Error']) await tree.getChildren(group(roots, label));
+    } else {
+      for (const node of fired) await tree.getChildren(node);
+    }
+    return { redrawn: fired.map((n) => n?.id), lists: d.callsOf('jobs/list') };
+  }
+
+  const stats = () => d.request('queue/stats', {});
+
+  test('stats whose counts are those shown (the rate moved) read nothing again', async () => {
+    const same = { ...(await stats()), jobsPerSecond: 4.2 };
+    const { redrawn, lists } = await catchUp({ ...noChanges(), stats: same });
+    assert.deepEqual(redrawn, []);
+    assert.deepEqual(lists, []);
+    assert.deepEqual(d.calls, []);
+  });
+
+  test('a job that finished: the root, the page it left and the group it joined are read again, not the others', async () => {
+    const [id] = await d.finish(1);
+    const { redrawn, lists } = await catchUp({ jobs: new Map([[id!, 'done']]), stats: await stats(), crawls: new Set() });
+    assert.deepEqual(redrawn, [undefined]);
+    assert.deepEqual(d.callsOf('queue/stats'), [{}]);
+    assert.deepEqual(lists.map((l) => (l as { state: string }).state), ['queued', 'done']);
+    assert.ok((await tree.getChildren(group(roots, 'Done'))).some((r) => r.kind === 'job' && r.job.id === id));
+  });
+
+  test('a job that changed while the counts did not: only its group is redrawn', async () => {
+    const [row] = (await tree.getChildren(group(roots, 'Error'))) as JobNode[];
+    const { redrawn, lists } = await catchUp({ jobs: new Map([[row!.job.id, 'error']]), stats: await stats(), crawls: new Set() });
+    assert.deepEqual(redrawn, ['state:error']);
+    assert.deepEqual(lists, [{ state: 'error', limit: PAGE_SIZE, cursor: null }]);
+  });
+
+  test('too many changes to list: everything is read again', async () => {
+    const { redrawn, lists } = await catchUp({ jobs: null, stats: undefined, crawls: new Set() });
+    assert.deepEqual(redrawn, [undefined]);
+    assert.deepEqual(lists.map((l) => (l as { state: string }).state), ['queued', 'done', 'error']);
   });
 });
 

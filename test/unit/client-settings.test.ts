@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { DEFAULTS, daemonArgs, diffSettings, readSettings, resolveStateDir } from '../../client/src/settings';
+import { DEFAULT_CRAWL_SETTINGS } from '../../server/src/crawl/crawls';
+import { daemonOptions } from '../../server/src/daemon/options';
 
 const from = (values: Record<string, unknown>) => (key: string) => values[key];
 
@@ -52,4 +54,14 @@ test('daemon flags: always the state folder and worker settings; the rest only w
   ]);
   const args = daemonArgs({ ...DEFAULTS, userAgent: 'MyBot/1.0', robots: false, maxAttempts: 5, heartbeatSeconds: 0.5 }, '/s');
   assert.deepEqual(args.slice(9), ['0.5', '--user-agent', 'MyBot/1.0', '--robots=false', '--max-attempts', '5']);
+  // What seed files started in the daemon (seeds/start) get when they set no max-depth or scope.
+  const crawl = daemonArgs({ ...DEFAULTS, defaultMaxDepth: 0, defaultScope: 'any' }, '/s');
+  assert.deepEqual(crawl.slice(10), ['--default-max-depth', '0', '--default-scope', 'any']);
+});
+
+test('defaults left out of the flags are the daemon\'s own', () => {
+  assert.deepEqual(
+    [DEFAULTS.defaultMaxDepth, DEFAULTS.defaultScope, DEFAULTS.maxAttempts],
+    [DEFAULT_CRAWL_SETTINGS.defaultMaxDepth, DEFAULT_CRAWL_SETTINGS.defaultScope, daemonOptions({}).config.maxAttempts],
+  );
 });

@@ -3,6 +3,7 @@
  * and foreign files.
  */
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
@@ -11,6 +12,10 @@ import { describe, test } from 'node:test';
 import { STATE_FILES } from '../../server/src/protocol';
 import { MAX_SOCKET_PATH_BYTES } from '../../server/src/daemon/paths';
 import { RawClient, crawlctl, fileMode, runMain, scratch, startDaemon } from './helpers/daemon-proc';
+
+function pick(options: { maxDepth: number; scope: string }): { maxDepth: number; scope: string } {
+  return { maxDepth: options.maxDepth, scope: options.scope };
+}
 
 /** Inodes of TCP sockets in LISTEN state that the process holds (Linux /proc). */
 function listeningTcp(pid: number): string[] {
@@ -109,6 +114,29 @@ describe('flags and files', () => {
       assert.match(r.stderr, message, args.join(' '));
     }
     assert.deepEqual(fs.readdirSync(dir), [], 'nothing was created');
+  });
+
+  test('--default-max-depth and --default-scope are what a seed file without those options gets', async () => {
+    const daemon = await startDaemon({ args: ['--default-max-depth', '0', '--default-scope', 'any'] });
+    const c = await RawClient.connect(daemon.socket);
+    await c.request('scheduler/pause');
+    const plain = await c.request('seeds/start', { uri: 'file:///w/plain.crawl', text: 'http://127.0.0.1:9/\n' });
+    assert.deepEqual(pick((await c.request('crawl/get', { crawlId: plain.crawlId })).crawl.options), { maxDepth: 0, scope: 'any' });
+    const own = await c.request('seeds/start', { uri: 'file:///w/own.crawl', text: 'max-depth: 2\nscope: host\nhttp://127.0.0.1:9/\n' });
+    assert.deepEqual(pick((await c.request('crawl/get', { crawlId: own.crawlId })).crawl.options), { maxDepth: 2, scope: 'host' }, 'the file\'s own options win');
+    c.close();
+    await daemon.stop();
+  });
+
+  test('--clientProcessId without the editor: the daemon stops once that process is gone', async () => {
+    const parent = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    const daemon = await startDaemon({ args: [`--clientProcessId=${parent.pid}`] });
+    parent.kill('SIGKILL');
+    const t0 = Date.now();
+    const { code } = await daemon.exited;
+    assert.equal(code, 0);
+    assert.ok(Date.now() - t0 < 8_000, `stopped ${Date.now() - t0} ms after`);
+    assert.match(daemon.stderr(), new RegExp(`stopping \\(process ${parent.pid} \\(--clientProcessId\\) is gone\\)`));
   });
 
   test('a database of another program is refused with a clear message, and left untouched', async () => {

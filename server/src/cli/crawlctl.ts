@@ -26,9 +26,9 @@ const COMMON = {
 
 const CRAWL_FLAGS = {
   ...COMMON,
-  'max-depth': { type: 'int', min: 0, max: 1000, value: 'N', help: 'links followed from the seeds, at most (default 3)' },
+  'max-depth': { type: 'int', min: 0, max: 1000, value: 'N', help: 'links followed from the seeds, at most (default: the daemon\'s --default-max-depth)' },
   'max-pages': { type: 'int', min: 1, max: 100_000_000, value: 'N', help: 'pages in the crawl, at most (default 10000)' },
-  scope: { type: 'string', choices: SCOPES, value: 'S', help: 'which links to follow: host, domain or any (default host)' },
+  scope: { type: 'string', choices: SCOPES, value: 'S', help: 'which links to follow: host, domain or any (default: the daemon\'s --default-scope)' },
   include: { type: 'list', value: 'PATTERN', help: 'only URLs matching this glob (or /regex/); repeatable' },
   exclude: { type: 'list', value: 'PATTERN', help: 'no URLs matching this glob (or /regex/); repeatable' },
   name: { type: 'string', value: 'TEXT', help: 'a name for the crawl' },
@@ -424,6 +424,12 @@ ${lines.map(([l, h]) => `  ${l.padEnd(w)}  ${h}`).join('\n')}
 
 Every command takes --state-dir DIR (default .crawl here) or --socket FILE to find the daemon,
 --json for machine-readable output and --help for its flags.
+
+A crawl that sets no max depth or scope (crawl without --max-depth or --scope, a seed file
+without max-depth or scope) takes the daemon's:
+  crawlctl daemon --default-max-depth N   links followed from the seeds, 0 to 1000 (default 3)
+  crawlctl daemon --default-scope S       host, domain or any (default host)
+"crawlctl daemon --help" lists all of the daemon's flags.
 
 Exit codes: 0 ok · 1 the daemon refused the request or part of it · 2 usage error ·
 3 no daemon running · 130 interrupted.`;

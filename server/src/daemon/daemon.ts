@@ -65,6 +65,8 @@ export class Daemon {
         defaultDelayMs: opts.config.perHostDelayMs,
         robots: opts.robots,
         ...(opts.userAgent !== undefined && { userAgent: opts.userAgent }),
+        ...(opts.defaultMaxDepth !== undefined && { defaultMaxDepth: opts.defaultMaxDepth }),
+        ...(opts.defaultScope !== undefined && { defaultScope: opts.defaultScope }),
       });
     } catch (err) {
       void this.queue.close();

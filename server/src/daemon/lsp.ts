@@ -15,6 +15,7 @@ import {
 import { Params } from '../protocol';
 import type { Daemon } from './daemon';
 import type { CallContext } from './methods';
+import { whenGone } from './parent';
 import { RpcError } from './rpc';
 import { SeedFeatures } from './seedlsp';
 import { VERSION } from '../version';
@@ -62,15 +63,7 @@ export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId:
     if (shutdownReceived) setTimeout(() => finish(0), EXIT_NOTIFICATION_WAIT_MS).unref();
     else finish(0);
   });
-  const watchParent = (pid: number) => {
-    setInterval(() => {
-      try {
-        process.kill(pid, 0);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ESRCH') leave(1, `the editor (pid ${pid}) is gone`);
-      }
-    }, 3_000).unref();
-  };
+  const watchParent = (pid: number) => whenGone(pid, () => leave(1, `the editor (pid ${pid}) is gone`));
   if (clientProcessId !== null) watchParent(clientProcessId);
 
   const connection = createConnection(

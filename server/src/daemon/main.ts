@@ -10,6 +10,7 @@ import type { Logger } from '../core/scheduler';
 import { UsageError, flagHelp } from './args';
 import type { Daemon } from './daemon';
 import { DAEMON_FLAGS, parseDaemonArgs, type DaemonOptions } from './options';
+import { whenGone } from './parent';
 
 export const DAEMON_USAGE = `Usage: crawlctl daemon [flags]
 
@@ -68,6 +69,12 @@ export async function runDaemon(options: DaemonOptions, log: Logger): Promise<nu
   }
   if (early) void daemon.stop(early);
   const lsp = options.lsp ? startLsp(daemon, options.lsp, options.clientProcessId) : null;
+  // Over LSP the transport watches the editor; headless, the flag names whoever started the daemon.
+  const pid = options.clientProcessId;
+  if (!lsp && pid !== null) {
+    const running = daemon;
+    whenGone(pid, () => void running.stop(`process ${pid} (--clientProcessId) is gone`));
+  }
   await daemon.stopped;
   const code = lsp ? await lsp.finished : EXIT.ok;
   done();

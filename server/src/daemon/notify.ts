@@ -6,10 +6,15 @@
  * SQLite has no change feed, so the jobs that changed are found from what the queue leaves behind,
  * each by a range or index scan that costs nothing like the queue's size:
  *   - new jobs: ids past the highest seen (ids only grow);
- *   - ended attempts, requeues, cancels: events rows past the last seen (their ids only grow);
- *   - new leases, which write no event: the in-progress set (as small as the leases held),
- *     compared with the last one.
+ *   - attempts that send a job round again, and requeues: events rows past the last seen (their
+ *     ids only grow);
+ *   - leases taken and ended, which write no event row: the in-progress set (as small as the
+ *     leases held), compared with the last one;
+ *   - anything else that moved the counts (a cancel): a truncated batch, and clients refetch.
  * More than `maxChanges` at once: `truncated`, and clients refetch.
+ *
+ * Queue stats go out when they say something new: counts that changed, at once; a rate that moved
+ * on its own (RateMeter rounds it to 0.1 job/s), at most once a second.
  */
 import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../core/scheduler';
@@ -34,12 +39,18 @@ export interface ChangeFeedOptions {
   maxCrawls?: number;
 }
 
+/** How often the rate alone may be sent, and looked at again while it may still move. */
+const RATE_ONLY_MS = 1_000;
+
 interface Marks {
   version: number;
   event: number;
   job: number;
   leased: number;
 }
+
+/** Unfinished jobs whose state the feed keeps an eye on, at most. */
+const WATCHED_MAX = 5000;
 
 export class ChangeFeed {
   private readonly listeners = new Set<(batch: ChangeBatch) => void>();
@@ -52,6 +63,10 @@ export class ChangeFeed {
   private eventCursor = 0;
   private jobCursor = 0;
   private leasedIds = new Set<number>();
+  /** Unfinished jobs seen, by id, with the state they had. */
+  private readonly watched = new Map<number, JobState>();
+  /** Some job fell off the watch list: the next move of the counts is sent as a refetch. */
+  private forgot = false;
   /** What the last poll saw. */
   private marks: Marks = { version: 0, event: 0, job: 0, leased: 0 };
   private lastFlush = 0;
@@ -59,7 +74,9 @@ export class ChangeFeed {
   private pollTimer: NodeJS.Timeout | null = null;
   private flushing = false;
   private again = false;
-  private lastStats = '';
+  /** What the last stats sent said: the counts (as JSON) and the rate, and when. */
+  private sentStats: { counts: string; rate: number; at: number } | null = null;
+  private rateTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly unsubscribe: (() => void)[] = [];
 
@@ -121,6 +138,7 @@ export class ChangeFeed {
     for (const u of this.unsubscribe.splice(0)) u();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.rateTimer) clearTimeout(this.rateTimer);
     this.listeners.clear();
   }
 
@@ -191,7 +209,24 @@ export class ChangeFeed {
     if (events.length) this.eventCursor = events[events.length - 1].id;
     if (created.length) this.jobCursor = created[created.length - 1];
     const ids = new Set<number>([...events.map((e) => e.jobId), ...created]);
+    // Leases taken and leases ended.
     for (const id of leased) if (!previous.has(id)) ids.add(id);
+    for (const id of previous) if (!this.leasedIds.has(id)) ids.add(id);
+    // An attempt that finishes a job writes no event row, and a job can be leased and finished
+    // between two looks: the unfinished jobs seen so far are watched and their states compared.
+    const now = this.s.states.all(JSON.stringify([...this.watched.keys(), ...ids])) as { id: number; state: JobState }[];
+    for (const { id, state } of now) {
+      const before = this.watched.get(id);
+      if (before !== undefined && before !== state) ids.add(id);
+      this.watched.delete(id);
+      if (state === 'queued' || state === 'in_progress') this.watched.set(id, state);
+    }
+    // Past what can be watched, the oldest are forgotten; their changes go out as a refetch.
+    for (const id of this.watched.keys()) {
+      if (this.watched.size <= WATCHED_MAX) break;
+      this.watched.delete(id);
+      this.forgot = true;
+    }
     return ids.size > this.maxChanges ? null : ids;
   }
 
@@ -210,12 +245,15 @@ export class ChangeFeed {
     }
 
     const s = await this.queue.stats();
-    const stats = { ...s, jobsPerSecond: this.rate.rate(finishedTotal(s)) };
-    const key = JSON.stringify(stats);
-    const statsChanged = key !== this.lastStats;
-    this.lastStats = key;
-    // The rate decays after the last change: look again shortly so the last word is not stale.
-    if (stats.jobsPerSecond > 0) setTimeout(() => this.kick(), 1_000).unref();
+    const counts = JSON.stringify(s);
+    const countsMoved = counts !== this.sentStats?.counts;
+    const stats = this.newStats(counts, { ...s, jobsPerSecond: this.rate.rate(finishedTotal(s)) });
+    // Counts moved but no job could be named (a cancel by another process, a job off the watch
+    // list): clients refetch.
+    if (countsMoved && (!jobs || this.forgot)) {
+      jobs = { changes: jobs?.changes ?? [], truncated: true };
+      this.forgot = false;
+    }
 
     const crawls: ChangeBatch['crawls'] = [];
     for (const id of [...crawlIds].slice(0, this.maxCrawls)) {
@@ -227,6 +265,23 @@ export class ChangeFeed {
       }
       crawls.push({ crawl: wireCrawl(c) });
     }
-    return { jobs, stats: statsChanged ? stats : null, crawls };
+    return { jobs, stats, crawls };
+  }
+
+  /** The stats if they are worth sending (see the top of the file), else null. */
+  private newStats(counts: string, stats: Notifications['queue/statsChanged']): Notifications['queue/statsChanged'] | null {
+    const now = Date.now();
+    const last = this.sentStats;
+    const send = last === null || counts !== last.counts || (stats.jobsPerSecond !== last.rate && now - last.at >= RATE_ONLY_MS);
+    if (send) this.sentStats = { counts, rate: stats.jobsPerSecond, at: now };
+    // The rate moves with no job changing (it decays after the last one finished), so while it
+    // may, or while what was sent is behind it, one timer brings a batch later.
+    if ((this.rate.moving || stats.jobsPerSecond !== this.sentStats!.rate) && !this.rateTimer && !this.stopped) {
+      this.rateTimer = setTimeout(() => {
+        this.rateTimer = null;
+        this.kick();
+      }, RATE_ONLY_MS).unref();
+    }
+    return send ? stats : null;
   }
 }

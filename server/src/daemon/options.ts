@@ -3,6 +3,7 @@
  * extension launches with `--node-ipc` or `--stdio`) and `crawlctl crawl --wait` running its own.
  */
 import { validateConfig, type CoreConfig } from '../core/config';
+import { SCOPES, type Scope } from '../protocol';
 import { UsageError, parseFlags, type FlagSpecs } from './args';
 import type { PathFlags } from './paths';
 
@@ -24,20 +25,29 @@ export const WORKER_FLAGS = {
   robots: { type: 'boolean', help: 'obey robots.txt (the default; --robots=false ignores it)' },
 } as const satisfies FlagSpecs;
 
+/** What a crawl that does not say gets: seed files without those options, `crawl/start` without them. */
+export const CRAWL_DEFAULT_FLAGS = {
+  'default-max-depth': { type: 'int', min: 0, max: 1000, value: 'N', help: 'max depth of crawls that set none, such as seed files without max-depth (default 3)' },
+  'default-scope': { type: 'string', choices: SCOPES, value: 'S', help: 'scope of crawls that set none: host, domain or any (default host)' },
+} as const satisfies FlagSpecs;
+
 /** Flags the editor's language client adds when it launches the daemon. */
 export const LSP_FLAGS = {
   stdio: { type: 'boolean', help: 'also speak LSP on stdin/stdout (for the editor)' },
   'node-ipc': { type: 'boolean', help: 'also speak LSP over the Node IPC channel (for the editor)' },
-  clientProcessId: { type: 'int', min: 1, value: 'PID', help: 'stop when this process (the editor) is gone' },
+  clientProcessId: { type: 'int', min: 1, value: 'PID', help: 'stop when this process (the editor, or a script that started the daemon) is gone' },
 } as const satisfies FlagSpecs;
 
-export const DAEMON_FLAGS = { ...PATH_FLAGS, ...WORKER_FLAGS, ...LSP_FLAGS, help: { type: 'boolean', help: 'show this help' } } as const satisfies FlagSpecs;
+export const DAEMON_FLAGS = { ...PATH_FLAGS, ...WORKER_FLAGS, ...CRAWL_DEFAULT_FLAGS, ...LSP_FLAGS, help: { type: 'boolean', help: 'show this help' } } as const satisfies FlagSpecs;
 
 export interface DaemonOptions {
   paths: PathFlags;
   config: CoreConfig;
   userAgent?: string;
   robots: boolean;
+  /** Unset: the crawl service's own defaults. */
+  defaultMaxDepth?: number;
+  defaultScope?: Scope;
   lsp: 'stdio' | 'ipc' | null;
   clientProcessId: number | null;
 }
@@ -70,6 +80,8 @@ export function daemonOptions(f: Partial<Values>): DaemonOptions {
     config,
     userAgent: f['user-agent'],
     robots: f.robots !== false,
+    defaultMaxDepth: f['default-max-depth'],
+    defaultScope: f['default-scope'] as Scope | undefined,
     lsp: f.stdio ? 'stdio' : f['node-ipc'] ? 'ipc' : null,
     clientProcessId: f.clientProcessId ?? null,
   };

@@ -21,6 +21,11 @@ export class RateMeter {
     while (this.samples.length > 2 && this.samples[1].at <= at - this.windowMs) this.samples.shift();
   }
 
+  /** Whether jobs finished within the window: then the rate changes even if no more do. */
+  get moving(): boolean {
+    return this.samples.length > 1 && this.samples[this.samples.length - 1].total !== this.samples[0].total;
+  }
+
   /** Per second over the window, taking `total` as the count now; 0 until a second has been seen. */
   rate(total: number): number {
     this.sample(total);

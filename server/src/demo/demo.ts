@@ -61,7 +61,8 @@ async function main(): Promise<number> {
   say('a nofollow link and a page that takes a few seconds. Two requests per host at most, across every worker.\n');
 
   let daemonLog = '';
-  const daemon = spawn(process.execPath, [CRAWLCTL, 'daemon', ...at, '--per-host', '2', '--max-workers', '8'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // --clientProcessId: a demo killed part-way takes its daemon with it.
+  const daemon = spawn(process.execPath, [CRAWLCTL, 'daemon', ...at, '--per-host', '2', '--max-workers', '8', `--clientProcessId=${process.pid}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   daemon.stderr!.setEncoding('utf8').on('data', (d: string) => { daemonLog += d; });
   let code = 1;
   try {

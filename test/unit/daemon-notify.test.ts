@@ -1,0 +1,71 @@
+/**
+ * The change feed's queue stats: sent when the counts change, and when the rate alone moves at most
+ * once a second until it has settled; never for a batch that changes neither.
+ */
+import * as assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ChangeFeed, type ChangeBatch } from '../../server/src/daemon/notify';
+import { RateMeter } from '../../server/src/daemon/rate';
+import { TestDaemon } from './helpers/client-daemon';
+import { eventually } from './helpers/tmp';
+
+type Stats = NonNullable<ChangeBatch['stats']>;
+
+let d: TestDaemon;
+let feed: ChangeFeed;
+const sent: { at: number; stats: Stats; jobs: ChangeBatch['jobs'] }[] = [];
+
+before(async () => {
+  d = await TestDaemon.start();
+  // Its own feed, with a short rate window so that the rate settles within the test.
+  feed = new ChangeFeed(d.queue, d.daemon.crawls, new RateMeter(1_500), { pollMs: 20, minIntervalMs: 20 }, () => {});
+  feed.on((b) => {
+    if (b.stats) sent.push({ at: Date.now(), stats: b.stats, jobs: b.jobs });
+  });
+  feed.start();
+});
+
+after(async () => {
+  feed.stop();
+  await d.stop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('a batch that changes no count sends no stats', async () => {
+  await d.request('jobs/enqueue', { urls: ['http://a.test/1', 'http://a.test/2', 'http://a.test/3'] });
+  await eventually('stats with 3 queued', () => sent.some((s) => s.stats.queued === 3));
+  const seen = sent.length;
+  for (let i = 0; i < 5; i++) {
+    feed.kick();
+    await sleep(50);
+  }
+  assert.equal(sent.length, seen);
+});
+
+test('after jobs finish, the rate alone is sent at most once a second, until it is back to 0', async () => {
+  // A second after the last count, so the rate meter has a span to measure.
+  await sleep(1_100);
+  await d.finish(2);
+  await eventually('stats with 2 done', () => sent.some((s) => s.stats.done === 2));
+  const from = sent.findIndex((s) => s.stats.done === 2);
+  // Batches keep coming for other reasons (crawl totals, other processes' commits).
+  const busy = setInterval(() => feed.kick(), 100);
+  try {
+    await eventually('the rate back to 0', () => sent.at(-1)!.stats.jobsPerSecond === 0 && sent.length > from + 1, 10_000);
+    const settled = sent.length;
+    await sleep(1_500);
+    assert.equal(sent.length, settled, 'nothing once the rate has settled');
+  } finally {
+    clearInterval(busy);
+  }
+
+  const after = sent.slice(from);
+  assert.ok(after.some((s) => s.stats.jobsPerSecond > 0), JSON.stringify(after));
+  for (let i = 1; i < after.length; i++) {
+    assert.equal(after[i]!.stats.done, 2, 'no count changed');
+    assert.equal(after[i]!.jobs, null, 'no job changed either: clients have nothing to refetch');
+    assert.notEqual(after[i]!.stats.jobsPerSecond, after[i - 1]!.stats.jobsPerSecond, 'each says a new rate');
+    assert.ok(after[i]!.at - after[i - 1]!.at >= 950, `a second apart: ${JSON.stringify(after.map((s) => [s.at - after[0]!.at, s.stats.jobsPerSecond]))}`);
+  }
+});
