@@ -23,9 +23,9 @@ import { buildMillion, fastFillMatches, fill, leaseLatency, lifecycleOurs, perHo
 import { startSite } from './site';
 
 /**
- * Sizes. The lifecycle runs are short, so each is repeated and the best kept. The original pattern opens a
- * connection per job and is slow, so it gets fewer jobs (its cost per job does not depend on the
- * count); so does plainjob. Rates are per job, comparable across sizes.
+ * Sizes. The lifecycle runs are short, so each is repeated and the best kept. The original
+ * pattern opens a connection per job and is slow, so it gets fewer jobs (its cost per job does not
+ * depend on the count); so does plainjob. Rates are per job, comparable across sizes.
  */
 const SIZES = {
   lifecycle: { ours: 20_000, bare: 100_000, original: 500, plainjob: 20_000, hosts: 100, repeats: 3 },

@@ -7,10 +7,10 @@ import type { NewJob, Stats } from '../core/types';
 import type { CrawlOptions, Rejected, Scope } from '../protocol';
 import { PRODUCT, VERSION } from '../version';
 import { BodyStore } from './bodies';
-import { Fetcher } from './fetcher';
+import { Fetcher, type FetcherOptions } from './fetcher';
 import { CRAWL_KIND, DROP, pageJob, type Frontier } from './frontier';
-import { pageHandler } from './page';
-import { Politeness, ROBOTS_BLOCKED } from './politeness';
+import { pageHandler, type PageSettings } from './page';
+import { Politeness, ROBOTS_BLOCKED, type PolitenessSettings } from './politeness';
 import { compileScope, ScopeError } from './scope';
 import type { CrawlRecord, CrawlService, EnqueueUrls, HostRecord, StartCrawl } from './service';
 import { CrawlStore, type CrawlRow } from './store';
@@ -18,29 +18,13 @@ import { normalizeUrl } from './url';
 
 export { CRAWL_COMPONENT } from './store';
 
-export interface CrawlSettings {
-  userAgent: string;
-  robots: boolean;
+/** Everything the crawl kind is configured by: its own options, the fetcher's, politeness's and a page's. */
+export interface CrawlSettings extends FetcherOptions, PolitenessSettings, PageSettings {
   /** Where stored bodies go (content-addressed). */
   bodiesDir: string;
   defaultMaxDepth: number;
   defaultMaxPages: number;
   defaultScope: Scope;
-  /** The per-host minimum delay the scheduler applies by default, owed after a robots.txt fetch too. */
-  defaultDelayMs: number;
-  connectTimeoutMs: number;
-  headersTimeoutMs: number;
-  bodyTimeoutMs: number;
-  totalTimeoutMs: number;
-  maxBodyBytes: number;
-  maxRedirects: number;
-  maxRetryAfterMs: number;
-  robotsTtlMs: number;
-  robotsRetryMs: number;
-  maxCrawlDelayMs: number;
-  hostFailuresBeforeBackoff: number;
-  hostBackoffBaseMs: number;
-  hostBackoffMaxMs: number;
 }
 
 export const DEFAULT_USER_AGENT = `${PRODUCT}/${VERSION} (+https://github.com/crawl-orchestrator/crawl-orchestrator)`;

@@ -4,7 +4,7 @@
  * their politeness state. Times are milliseconds since the epoch; the daemon turns them into
  * the wire's ISO strings.
  */
-import type { CrawlOptions, CrawlState, HostState, Rejected, Scope } from '../protocol';
+import type { CrawlOptions, CrawlState, Host, Rejected, Scope } from '../protocol';
 import type { Handler } from '../core/scheduler';
 import type { Stats } from '../core/types';
 
@@ -35,17 +35,8 @@ export interface CrawlRecord {
   finishedAt: number | null;
 }
 
-export interface HostRecord {
-  host: string;
-  limit: number;
-  inFlight: number;
-  queued: number;
-  done: number;
-  error: number;
-  state: HostState;
-  until: number | null;
-  reason: string | null;
-}
+/** A host as the wire shows it, with its time in epoch milliseconds. */
+export type HostRecord = Omit<Host, 'until'> & { until: number | null };
 
 export interface EnqueueUrls {
   urls: string[];

@@ -39,7 +39,8 @@ const scheduler = new Scheduler(
     test: async (job) => {
       if (cfg.mode === 'hang') {
         process.stdout.write(`leased ${job.id}\n`);
-        await new Promise(() => {});
+        // Never finishes; the interval keeps the process alive until it is killed.
+        await new Promise(() => setInterval(() => {}, 60_000));
       }
       await get(`${cfg.probe}/${encodeURIComponent(job.key)}/${job.id}`);
     },
