@@ -345,6 +345,16 @@ describe('requeue, cancel, list, events', () => {
 });
 
 describe('keys', () => {
+  test('the live view lists only hosts with queued work, with their totals', async () => {
+    const { q } = open();
+    await q.enqueue([job('a', 1), job('b', 1), job('b', 2)]);
+    const leased = await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 1 });
+    await q.ack('w', leased.filter((j) => j.key === 'a').map(done));
+    assert.deepEqual((await q.keys({ defaultLimit: 1 })).map((k) => k.key).sort(), ['a', 'b']);
+    const live = await q.keys({ defaultLimit: 1, live: true });
+    assert.deepEqual(live.map((k) => [k.key, k.queued, k.inFlight]), [['b', 1, 1]]);
+  });
+
   test('idle keys are evicted, busy and delayed ones kept', async () => {
     const { q, clock } = open();
     await q.enqueue([job('a', 1), job('b', 1), job('c', 1)]);

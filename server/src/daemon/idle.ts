@@ -28,7 +28,7 @@ export async function idleReason(
   const atLimit: string[] = [];
   const backingOff: string[] = [];
   const delayed: string[] = [];
-  for (const k of await queue.keys({ defaultLimit, limit: 1000 })) {
+  for (const k of await queue.keys({ defaultLimit, limit: 1000, live: true })) {
     if (k.queued === 0) continue;
     if (k.inFlight >= k.limit) atLimit.push(`${k.key} (${k.inFlight}/${k.limit})`);
     else if (k.deferredUntil !== null && k.deferredUntil > now) {

@@ -418,8 +418,8 @@ export class SqliteQueue implements Queue {
     return this.s.leases.all() as LeaseInfo[];
   }
 
-  async keys(opts: { limit?: number; defaultLimit: number; defaultDelayMs?: number }): Promise<KeySummary[]> {
-    const rows = this.s.keySummaries.all({
+  async keys(opts: { limit?: number; defaultLimit: number; defaultDelayMs?: number; live?: boolean }): Promise<KeySummary[]> {
+    const rows = (opts.live ? this.s.liveKeySummaries : this.s.keySummaries).all({
       defaultLimit: opts.defaultLimit, defaultDelayMs: opts.defaultDelayMs ?? 0, limit: opts.limit ?? 1000,
     }) as Row[];
     return rows.map((r) => ({

@@ -198,6 +198,18 @@ export const SQL = {
      ORDER BY inFlight DESC, queued DESC, a.key
      LIMIT :limit`,
 
+  /** Only keys with queued work, in the dispatcher's order (its partial index: no sort, no scan of idle hosts). */
+  liveKeySummaries: `
+    SELECT k.key, k.queued, k.in_flight AS inFlight, coalesce(t.done, 0) AS done, coalesce(t.error, 0) AS error,
+           coalesce(s.lim, :defaultLimit) AS lim, coalesce(s.min_delay_ms, :defaultDelayMs) AS minDelayMs,
+           k.next_start_at AS nextStartAt, k.deferred_until AS deferredUntil, k.defer_reason AS deferReason
+      FROM keys k
+      LEFT JOIN key_totals t ON t.key = k.key
+      LEFT JOIN key_settings s ON s.key = k.key
+     WHERE k.queued > 0
+     ORDER BY k.top_priority DESC, k.last_served
+     LIMIT :limit`,
+
   setKeyLimit: `
     INSERT INTO key_settings (key, lim) VALUES (:key, :limit)
     ON CONFLICT (key) DO UPDATE SET lim = excluded.lim`,
