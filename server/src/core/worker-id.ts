@@ -15,7 +15,7 @@ export function parseWorkerId(id: string): { host: string; pid: number; nonce: s
   return m ? { host: m[1], pid: Number(m[2]), nonce: m[3] } : null;
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

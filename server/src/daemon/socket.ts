@@ -10,7 +10,7 @@ import {
   JSONRPCServer, createJSONRPCErrorResponse, type JSONRPCID, type JSONRPCRequest, type JSONRPCResponse,
 } from 'json-rpc-2.0';
 import type { Logger } from '../core/scheduler';
-import { parseWorkerId } from '../core/worker-id';
+import { parseWorkerId, processAlive } from '../core/worker-id';
 import { ErrorCodes, MAX_LINE_BYTES } from '../protocol';
 import { DaemonClient, NoDaemonError } from './client';
 import type { CallContext } from './methods';
@@ -319,7 +319,7 @@ async function lockFor(file: string): Promise<() => void> {
     const holder = Number(text);
     // An empty lock is one being written this instant, unless it has been empty for a while.
     const writing = text === '' && age < 2_000;
-    if (!writing && (!Number.isInteger(holder) || holder <= 0 || !alive(holder))) {
+    if (!writing && (!Number.isInteger(holder) || holder <= 0 || !processAlive(holder))) {
       try {
         fs.unlinkSync(file);
       } catch {
@@ -332,11 +332,3 @@ async function lockFor(file: string): Promise<() => void> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
