@@ -6,7 +6,7 @@
 // the seed file's error diagnostic) and a slow page (a lease held long enough
 // to be seen, and longer than the lease TTL, so heartbeats must keep it).
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen as listenOn } from '../../server/src/demo/site';
 
 export interface TestSite {
   /** Origins, e.g. http://127.0.0.21:40123. */
@@ -90,17 +90,10 @@ export async function startTestSite(opts: { addresses?: [string, string]; slowMs
       else send();
     });
 
-  const listen = async (server: http.Server, host: string): Promise<string> => {
+  const listen = (server: http.Server, host: string): Promise<string> => {
     servers.push(server);
     server.keepAliveTimeout = 1_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return `http://${host}:${(server.address() as AddressInfo).port}`;
+    return listenOn(server, host);
   };
 
   const site: TestSite = {

@@ -29,7 +29,8 @@ function html(title: string, links: string[], nofollow: string[]): string {
   return `<!doctype html><html><head><title>${title}</title></head><body><h1>${title}</h1><ul>\n${items}\n</ul></body></html>`;
 }
 
-async function listen(server: http.Server, host: string): Promise<string> {
+/** Listens on a free port of `host` (a loopback address); resolves with the origin. */
+export async function listen(server: http.Server, host: string): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, () => {
