@@ -61,6 +61,17 @@ after(() => {
   child?.kill('SIGKILL');
 });
 
+/** A daemon as the editor starts it, over node IPC, with an LSP connection to it and its log. */
+function editorDaemon(args: string[]) {
+  const ipc = fork(MAIN_JS, [...args, ...QUICK], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  let text = '';
+  ipc.stderr!.setEncoding('utf8').on('data', (d: string) => { text += d; });
+  const exited = new Promise<number | null>((resolve) => ipc.once('exit', (code) => resolve(code)));
+  const c = createProtocolConnection(new IPCMessageReader(ipc), new IPCMessageWriter(ipc));
+  c.listen();
+  return { ipc, c, exited, log: () => text };
+}
+
 const wholeDoc = { start: { line: 0, character: 0 }, end: { line: 100, character: 0 } };
 const hints = () => conn.sendRequest(InlayHintRequest.type, { textDocument: { uri }, range: wholeDoc }) as Promise<InlayHint[]>;
 const lenses = () => conn.sendRequest(CodeLensRequest.type, { textDocument: { uri } }) as Promise<CodeLens[]>;
@@ -167,12 +178,7 @@ describe('language server', () => {
 describe('over Node IPC, as the extension launches it', () => {
   test('requests work; the editor going away stops the daemon and frees the socket', async () => {
     const dir = scratch('crawld-ipc-');
-    const ipc = fork(MAIN_JS, ['--state-dir', dir, ...QUICK, '--node-ipc', `--clientProcessId=${process.pid}`], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    let log = '';
-    ipc.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; });
-    const exited = new Promise<number | null>((resolve) => ipc.once('exit', (code) => resolve(code)));
-    const c = createProtocolConnection(new IPCMessageReader(ipc), new IPCMessageWriter(ipc));
-    c.listen();
+    const { ipc, c, exited, log } = editorDaemon(['--state-dir', dir, '--node-ipc', `--clientProcessId=${process.pid}`]);
     try {
       await c.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: null, workspaceFolders: null, capabilities: {} });
       assert.equal((await c.sendRequest('queue/stats', {}) as { total: number }).total, 0);
@@ -182,26 +188,21 @@ describe('over Node IPC, as the extension launches it', () => {
     }
     ipc.disconnect();
     assert.equal(await exited, 1, 'no shutdown was asked for: exit 1, as LSP says');
-    assert.match(log, /stopping \(the editor closed the connection\)/);
-    assert.match(log, /stopped/);
+    assert.match(log(), /stopping \(the editor closed the connection\)/);
+    assert.match(log(), /stopped/);
     assert.ok(!fs.existsSync(path.join(dir, STATE_FILES.socket)));
   });
 
   test('with a headless daemon already on the folder, the editor\'s still starts, as one more worker', async () => {
     const headless = await startDaemon();
-    const ipc = fork(MAIN_JS, ['--state-dir', headless.stateDir, ...QUICK, '--node-ipc'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    let log = '';
-    ipc.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; });
-    const exited = new Promise<number | null>((resolve) => ipc.once('exit', (code) => resolve(code)));
-    const c = createProtocolConnection(new IPCMessageReader(ipc), new IPCMessageWriter(ipc));
-    c.listen();
+    const { c, exited, log } = editorDaemon(['--state-dir', headless.stateDir, '--node-ipc']);
     try {
       await c.sendRequest(InitializeRequest.type, { processId: null, rootUri: null, workspaceFolders: null, capabilities: {} });
       const mine = await c.sendRequest('scheduler/status', {}) as { workerId: string };
       const k = await RawClient.connect(headless.socket);
       assert.notEqual((await k.request('scheduler/status')).workerId, mine.workerId, 'the socket stays with the headless daemon');
       k.close();
-      assert.match(log, /is served by the daemon with worker id .*; serving the editor only/);
+      assert.match(log(), /is served by the daemon with worker id .*; serving the editor only/);
       await c.sendRequest(ShutdownRequest.type);
       await c.sendNotification(ExitNotification.type);
     } finally {
