@@ -210,6 +210,30 @@ export interface CancelFilter {
   crawlId?: string;
 }
 
+/** A job's state as the change feed reports it. */
+export interface JobStateRow {
+  id: number;
+  state: JobState;
+  crawlId: string | null;
+}
+
+/**
+ * Which jobs changed, as one reader sees every writer's commits: this process's, other processes'
+ * on the same database, and (with a networked engine) other machines'. The reader is told that
+ * something may have changed, then asks which jobs.
+ */
+export interface JobChanges {
+  /** Called when something may have changed; the reader then calls `take`. */
+  onSignal(listener: () => void): () => void;
+  /**
+   * The jobs changed since the last take: their ids, or null when more than `max` changed (the
+   * reader refetches everything). `missed`: some change may have gone unnamed (the reader
+   * refetches when the counts move).
+   */
+  take(max: number): Promise<{ ids: number[] | null; missed: boolean }>;
+  close(): void;
+}
+
 export interface LeaseOptions {
   ttlMs: number;
   /** The per-key limit for keys without an override. */
@@ -269,6 +293,10 @@ export interface Queue {
   holdCrawl(crawlId: string, held: boolean): Promise<number>;
   /** Drops bookkeeping rows of idle keys; returns how many. */
   evictIdleKeys(): Promise<number>;
+  /** A reader of job changes; `pollMs`: how often an engine that has no change feed looks. */
+  changes(opts: { pollMs: number }): JobChanges;
+  /** The states of these jobs (ids not found are left out). */
+  jobStates(ids: number[]): Promise<JobStateRow[]>;
   /** Cheap change detector: differs after any other connection's commit. */
   changeCounter(): number;
   /** Called after each local commit that changed jobs or keys (to wake a sleeping dispatcher). */

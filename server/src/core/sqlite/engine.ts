@@ -3,7 +3,8 @@ import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { MIGRATIONS } from './schema';
 import { openDatabase } from './open';
-import { SQL, listSql } from './sql';
+import { SqliteJobChanges } from './changes';
+import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { QueueError } from '../errors';
 import {
@@ -11,7 +12,7 @@ import {
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
   type JobEvent, type JobPage, type JobState, type KeySummary, type LeaseInfo, type LeaseOptions,
   type LeasedJob, type ListFilter, type NewJob, type Queue, type ReapResult, type RequeueFilter,
-  type Stats, type CancelFilter, type CrawlCounts, type EnqueueOptions,
+  type Stats, type CancelFilter, type CrawlCounts, type EnqueueOptions, type JobChanges, type JobStateRow,
 } from '../types';
 
 export interface SqliteQueueOptions {
@@ -50,6 +51,7 @@ export class SqliteQueue implements Queue {
   readonly db: Database.Database;
   private readonly s: { [K in keyof typeof SQL]: Statement };
   private readonly listStatements = new Map<string, Statement>();
+  private statesStatement: Statement | undefined;
   private readonly listeners = new Set<() => void>();
   private readonly now: () => number;
   private readonly random: () => number;
@@ -480,6 +482,15 @@ export class SqliteQueue implements Queue {
   /** Rows of per-key bookkeeping held now (bounded: idle keys are evicted). */
   keyRows(): number {
     return this.s.countKeys.pluck().get() as number;
+  }
+
+  changes(opts: { pollMs: number }): JobChanges {
+    return new SqliteJobChanges(this.db, () => this.changeCounter(), (l) => this.onChange(l), opts.pollMs);
+  }
+
+  async jobStates(ids: number[]): Promise<JobStateRow[]> {
+    this.statesStatement ??= this.db.prepare(CHANGES_SQL.states);
+    return this.statesStatement.all(JSON.stringify(ids)) as JobStateRow[];
   }
 
   changeCounter(): number {

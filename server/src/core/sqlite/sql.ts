@@ -246,6 +246,20 @@ export const SQL = {
   dataVersion: `PRAGMA data_version`,
 } as const;
 
+/**
+ * The change feed's reads (changes.ts): each an index edge or a range scan, so a look costs
+ * nothing like the queue's size.
+ */
+export const CHANGES_SQL = {
+  maxEvent: `SELECT coalesce(max(id), 0) FROM events`,
+  maxJob: `SELECT coalesce(max(id), 0) FROM jobs`,
+  leasedCount: `SELECT count(*) FROM jobs WHERE state = 'in_progress'`,
+  eventsSince: `SELECT id, job_id AS jobId FROM events WHERE id > ? ORDER BY id LIMIT ?`,
+  jobsSince: `SELECT id FROM jobs WHERE id > ? ORDER BY id LIMIT ?`,
+  leased: `SELECT id FROM jobs WHERE state = 'in_progress' LIMIT ?`,
+  states: `SELECT id, state, crawl_id AS crawlId FROM jobs WHERE id IN (SELECT value FROM json_each(?))`,
+} as const;
+
 /** Listing statements, one per filter combination so each can use its index; keyset paging on id. */
 export function listSql(filter: { state: boolean; key: boolean; crawlId: boolean }): string {
   const where = ['id > :after'];
