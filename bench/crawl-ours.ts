@@ -7,13 +7,13 @@ import * as path from 'node:path';
 import { validateConfig } from '../server/src/core/config';
 import { Scheduler } from '../server/src/core/scheduler';
 import { SqliteQueue } from '../server/src/core/sqlite/engine';
-import { CRAWL_COMPONENT, createCrawlService } from '../server/src/crawl/crawls';
+import { CRAWL_COMPONENT, createCrawlService, SqliteCrawlStore } from '../server/src/crawl/crawls';
 import type { CrawlRecord } from '../server/src/crawl/service';
 import { runChild } from './child';
 
 runChild('ours', async (job, clock) => {
   const queue = new SqliteQueue(path.join(job.tmpDir, 'queue.db'), { components: [CRAWL_COMPONENT] });
-  const crawls = createCrawlService(queue, { robots: true, bodiesDir: path.join(job.tmpDir, 'bodies') });
+  const crawls = createCrawlService(queue, new SqliteCrawlStore(queue.db), { robots: true, bodiesDir: path.join(job.tmpDir, 'bodies') });
   const problems: string[] = [];
   const scheduler = new Scheduler(
     queue, { crawl: crawls.handler },

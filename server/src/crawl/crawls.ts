@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ConflictError, NotFoundError, QueueError } from '../core/errors';
-import type { SqliteQueue } from '../core/sqlite/engine';
 import { Ticker } from '../core/ticker';
-import type { NewJob, Stats } from '../core/types';
+import type { NewJob, Queue, Stats } from '../core/types';
 import type { CrawlOptions, Rejected, Scope } from '../protocol';
 import { PRODUCT, VERSION } from '../version';
 import { BodyStore } from './bodies';
@@ -13,10 +12,10 @@ import { pageHandler, type PageSettings } from './page';
 import { Politeness, ROBOTS_BLOCKED, type PolitenessSettings } from './politeness';
 import { compileScope, ScopeError } from './scope';
 import type { CrawlRecord, CrawlService, EnqueueUrls, HostRecord, StartCrawl } from './service';
-import { CrawlStore, type CrawlRow } from './store';
+import type { CrawlRow, CrawlStore, CrawlTotals } from './store';
 import { normalizeUrl } from './url';
 
-export { CRAWL_COMPONENT } from './store';
+export { CRAWL_COMPONENT, SqliteCrawlStore } from './store';
 
 /** Everything the crawl kind is configured by: its own options, the fetcher's, politeness's and a page's. */
 export interface CrawlSettings extends FetcherOptions, PolitenessSettings, PageSettings {
@@ -69,7 +68,6 @@ interface Totals {
  */
 class Crawls implements CrawlService {
   readonly handler;
-  private readonly store: CrawlStore;
   private readonly fetcher: Fetcher;
   private readonly robotsFetcher: Fetcher;
   private readonly politeness: Politeness;
@@ -80,8 +78,7 @@ class Crawls implements CrawlService {
   private readonly listeners = new Set<(c: CrawlRecord) => void>();
   private readonly ticker: Ticker;
 
-  constructor(private readonly queue: SqliteQueue, private readonly settings: CrawlSettings) {
-    this.store = new CrawlStore(queue.db);
+  constructor(private readonly queue: Queue, private readonly store: CrawlStore, private readonly settings: CrawlSettings) {
     const fetchOpts = {
       userAgent: settings.userAgent, connectTimeoutMs: settings.connectTimeoutMs, headersTimeoutMs: settings.headersTimeoutMs,
       bodyTimeoutMs: settings.bodyTimeoutMs, totalTimeoutMs: settings.totalTimeoutMs,
@@ -96,7 +93,7 @@ class Crawls implements CrawlService {
       politeness: this.politeness,
       settings,
       frontierOf: (id) => this.frontierOf(id),
-      bodiesFor: (id) => (id !== null && this.frontierOf(id)?.options.storeBodies ? this.bodies : null),
+      bodiesFor: (frontier) => (frontier?.options.storeBodies ? this.bodies : null),
       delayOf: () => settings.defaultDelayMs,
       count: (id, pages, bytes, dropped) => this.count(id, pages, bytes, dropped),
     });
@@ -125,8 +122,8 @@ class Crawls implements CrawlService {
       throw err;
     }
     const crawlId = `c_${randomBytes(4).toString('hex')}`;
-    this.store.insert({ id: crawlId, name: p.name ?? null, seeds: valid.map((v) => v.url), options, now: Date.now() });
-    const frontier = this.frontierOf(crawlId)!;
+    await this.store.insert({ id: crawlId, name: p.name ?? null, seeds: valid.map((v) => v.url), options, now: Date.now() });
+    const frontier = (await this.frontierOf(crawlId))!;
     const jobs = valid.map((v) => pageJob(v.url, v.host, {
       crawlId, depth: 0, robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null,
       userAgent: this.settings.userAgent,
@@ -137,34 +134,34 @@ class Crawls implements CrawlService {
   }
 
   async list(): Promise<CrawlRecord[]> {
-    return Promise.all(this.store.list().map((row) => this.record(row)));
+    return Promise.all((await this.store.list()).map((row) => this.record(row)));
   }
 
   async get(crawlId: string): Promise<CrawlRecord> {
-    return this.record(this.row(crawlId));
+    return this.record(await this.row(crawlId));
   }
 
   async pause(crawlId: string): Promise<CrawlRecord> {
-    const row = this.row(crawlId);
+    const row = await this.row(crawlId);
     if (row.state === 'cancelled' || row.state === 'finished') throw new ConflictError(`crawl ${crawlId} is ${row.state}`);
-    this.store.setState(crawlId, 'paused', null);
+    await this.store.setState(crawlId, 'paused', null);
     await this.queue.holdCrawl(crawlId, true);
     return this.changed(crawlId);
   }
 
   async resume(crawlId: string): Promise<CrawlRecord> {
-    const row = this.row(crawlId);
+    const row = await this.row(crawlId);
     if (row.state === 'cancelled' || row.state === 'finished') throw new ConflictError(`crawl ${crawlId} is ${row.state}; start a new one`);
-    this.store.setState(crawlId, 'running', null);
+    await this.store.setState(crawlId, 'running', null);
     await this.queue.holdCrawl(crawlId, false);
     return this.changed(crawlId);
   }
 
   async cancel(crawlId: string): Promise<{ crawl: CrawlRecord; cancelled: number }> {
-    const row = this.row(crawlId);
+    const row = await this.row(crawlId);
     if (row.state === 'cancelled' || row.state === 'finished') return { crawl: await this.record(row), cancelled: 0 };
     // State first: pages in flight then find the crawl gone and enqueue nothing more.
-    this.store.setState(crawlId, 'cancelled', Date.now());
+    await this.store.setState(crawlId, 'cancelled', Date.now());
     const cancelled = await this.queue.cancel({ crawlId });
     return { crawl: await this.changed(crawlId), cancelled };
   }
@@ -173,17 +170,17 @@ class Crawls implements CrawlService {
     const { valid, rejected } = sortUrls(p.urls);
     let frontier: Frontier | null = null;
     if (p.crawlId !== undefined) {
-      const row = this.row(p.crawlId);
+      const row = await this.row(p.crawlId);
       if (row.state === 'cancelled') throw new ConflictError(`crawl ${p.crawlId} is cancelled`);
-      frontier = this.frontierOf(p.crawlId);
+      frontier = this.frontierFor(row);
     }
     const jobs: NewJob[] = valid.map((v) => pageJob(v.url, v.host, {
       crawlId: p.crawlId ?? null, depth: p.crawlId ? 0 : null, priority: p.priority, maxAttempts: p.maxAttempts,
       robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null, userAgent: this.settings.userAgent,
     }));
     const r = await this.queue.enqueue(jobs, { crawlCap: frontier?.options.maxPages });
-    if (frontier && this.store.get(frontier.crawlId)?.state === 'finished' && r.enqueued > 0) {
-      this.store.setState(frontier.crawlId, 'running', null);
+    if (frontier && (await this.store.get(frontier.crawlId))?.state === 'finished' && r.enqueued > 0) {
+      await this.store.setState(frontier.crawlId, 'running', null);
       this.emit(frontier.crawlId);
     }
     return { enqueued: r.enqueued, duplicates: r.duplicates + r.capped, ids: r.ids.filter((id): id is number => id !== null), rejected };
@@ -213,18 +210,23 @@ class Crawls implements CrawlService {
 
   async close(): Promise<void> {
     await this.ticker.stop();
-    this.flush();
+    await this.flush();
     this.listeners.clear();
     await Promise.all([this.fetcher.close(), this.robotsFetcher.close()]);
   }
 
   /** The crawl's frontier while it may still grow; rebuilt from the store after a restart. */
-  private frontierOf(crawlId: string): Frontier | null {
-    const row = this.store.get(crawlId);
+  private async frontierOf(crawlId: string): Promise<Frontier | null> {
+    const row = await this.store.get(crawlId);
     if (!row || row.state === 'cancelled') {
       this.frontiers.delete(crawlId);
       return null;
     }
+    return this.frontierFor(row);
+  }
+
+  private frontierFor(row: CrawlRow): Frontier {
+    const crawlId = row.id;
     let f = this.frontiers.get(crawlId);
     if (!f) {
       f = {
@@ -237,8 +239,8 @@ class Crawls implements CrawlService {
     return f;
   }
 
-  private row(crawlId: string): CrawlRow {
-    const row = this.store.get(crawlId);
+  private async row(crawlId: string): Promise<CrawlRow> {
+    const row = await this.store.get(crawlId);
     if (!row) throw new NotFoundError(`no crawl ${crawlId}`);
     return row;
   }
@@ -251,26 +253,26 @@ class Crawls implements CrawlService {
     for (const [reason, n] of dropped) t.dropped.set(reason, (t.dropped.get(reason) ?? 0) + n);
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     if (this.totals.size === 0) return;
-    const totals = new Map(this.totals);
+    const totals: CrawlTotals = new Map(this.totals);
     this.totals.clear();
-    this.store.addTotals(totals);
+    await this.store.addTotals(totals);
   }
 
   /** Writes page totals, then finishes running crawls with nothing left queued or in flight. */
   private async tick(): Promise<void> {
-    this.flush();
-    for (const row of this.store.active()) {
+    await this.flush();
+    for (const row of await this.store.active()) {
       this.sampleRate(row);
       if (row.state !== 'running') continue;
       const s = await this.queue.crawlStats(row.id);
-      if (s.queued === 0 && s.in_progress === 0 && this.store.finish(row.id, Date.now())) {
+      if (s.queued === 0 && s.in_progress === 0 && (await this.store.finish(row.id, Date.now()))) {
         this.frontiers.delete(row.id);
         this.emit(row.id);
       }
     }
-    this.politeness.sweep();
+    await this.politeness.sweep();
   }
 
   private sampleRate(row: CrawlRow): void {
@@ -294,7 +296,7 @@ class Crawls implements CrawlService {
 
   private async record(row: CrawlRow): Promise<CrawlRecord> {
     const counts = await this.queue.crawlStats(row.id);
-    const dropped = this.store.dropped(row.id);
+    const dropped = await this.store.dropped(row.id);
     if (counts.capped > 0) dropped[DROP.pages] = counts.capped;
     const stats: Stats = {
       queued: counts.queued, in_progress: counts.in_progress, done: counts.done, skipped: counts.skipped,
@@ -331,8 +333,8 @@ function sortUrls(urls: readonly string[]): { valid: { url: string; host: string
   return { valid, rejected };
 }
 
-export function createCrawlService(queue: SqliteQueue, settings: Partial<CrawlSettings> = {}): CrawlService {
-  return new Crawls(queue, { ...DEFAULT_CRAWL_SETTINGS, ...settings });
+export function createCrawlService(queue: Queue, store: CrawlStore, settings: Partial<CrawlSettings> = {}): CrawlService {
+  return new Crawls(queue, store, { ...DEFAULT_CRAWL_SETTINGS, ...settings });
 }
 
 export { CRAWL_KIND };

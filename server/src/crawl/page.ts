@@ -23,9 +23,9 @@ export interface PageDeps {
   politeness: Politeness;
   settings: PageSettings;
   /** The crawl a job belongs to, if it may still fetch (null: cancelled or unknown). */
-  frontierOf(crawlId: string): Frontier | null;
+  frontierOf(crawlId: string): Promise<Frontier | null>;
   /** Where to keep bodies for a crawl (null: not stored). */
-  bodiesFor(crawlId: string | null): BodyStore | null;
+  bodiesFor(frontier: Frontier | null): BodyStore | null;
   /** The minimum delay owed between two requests to a host. */
   delayOf(host: string): number;
   /** Page totals and dropped links for a crawl's figures. */
@@ -45,7 +45,7 @@ export function pageHandler(deps: PageDeps) {
   const botToken = productToken(settings.userAgent);
 
   return async (job: LeasedJob, { signal }: HandlerContext): Promise<Outcome> => {
-    const frontier = job.crawlId === null ? null : deps.frontierOf(job.crawlId);
+    const frontier = job.crawlId === null ? null : await deps.frontierOf(job.crawlId);
     if (job.crawlId !== null && frontier === null) return { type: 'skip', reason: 'crawl cancelled' };
     const origin = new URL(job.url).origin;
     const host = job.key;
@@ -98,7 +98,7 @@ export function pageHandler(deps: PageDeps) {
       result.title = links.title;
       result.outlinks = links.links.length;
     }
-    await deps.bodiesFor(job.crawlId)?.put(res.sha256, res.body);
+    await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
     if (frontier === null) return { type: 'done', result };
 
     const planned = links && !links.metaNofollow

@@ -50,27 +50,38 @@ export class Politeness {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The cached robots.txt of an origin, without fetching; null when unknown or expired. */
+  /**
+   * The robots.txt of an origin as this process knows it, without waiting; null when unknown or
+   * expired. Links to an origin not yet known are checked when their page is fetched.
+   */
   cached(origin: string): Robots | null {
     const hit = this.robots.get(origin);
-    if (hit && hit.expiresAt > this.now()) return hit.robots;
-    const row = this.store.getRobots(origin);
-    if (!row || row.expiresAt <= this.now()) return null;
-    const robots = Robots.fromJSON(row.data);
-    remember(this.robots, origin, { robots, expiresAt: row.expiresAt });
-    return robots;
+    return hit && hit.expiresAt > this.now() ? hit.robots : null;
   }
 
-  /** The robots.txt of an origin, fetched if not cached. Its Crawl-delay becomes the host's minimum delay. */
+  /**
+   * The robots.txt of an origin: from memory, else from the store (another process or an earlier
+   * run fetched it), else fetched. Its Crawl-delay becomes the host's minimum delay.
+   */
   async robotsFor(origin: string, host: string, signal: AbortSignal): Promise<Robots> {
     const hit = this.cached(origin);
     if (hit) return hit;
     let loading = this.loading.get(origin);
     if (!loading) {
-      loading = this.fetchRobots(origin, host, signal).finally(() => this.loading.delete(origin));
+      loading = this.loadRobots(origin, host, signal).finally(() => this.loading.delete(origin));
       this.loading.set(origin, loading);
     }
     return loading;
+  }
+
+  private async loadRobots(origin: string, host: string, signal: AbortSignal): Promise<Robots> {
+    const row = await this.store.getRobots(origin);
+    if (row && row.expiresAt > this.now()) {
+      const robots = Robots.fromJSON(row.data);
+      remember(this.robots, origin, { robots, expiresAt: row.expiresAt });
+      return robots;
+    }
+    return this.fetchRobots(origin, host, signal);
   }
 
   /**
@@ -104,7 +115,7 @@ export class Politeness {
     }
     const now = this.now();
     const expiresAt = now + (robots.retryLater ? this.settings.robotsRetryMs : this.settings.robotsTtlMs);
-    this.store.putRobots(origin, robots.toJSON(), expiresAt);
+    await this.store.putRobots(origin, robots.toJSON(), expiresAt);
     remember(this.robots, origin, { robots, expiresAt });
     if (robots.retryLater) {
       await this.queue.deferKey(host, expiresAt, `${ROBOTS_BLOCKED}; trying again at ${new Date(expiresAt).toISOString()}`);
@@ -141,7 +152,7 @@ export class Politeness {
   }
 
   /** Drops expired robots.txt rows, keeping the table as small as the set of live hosts. */
-  sweep(): void {
-    this.store.dropExpiredRobots(this.now());
+  async sweep(): Promise<void> {
+    await this.store.dropExpiredRobots(this.now());
   }
 }

@@ -75,40 +75,61 @@ const SQL = {
 
 type Row = Record<string, unknown>;
 
-export class CrawlStore {
+/** Page and byte totals and drop counts of a crawl, gathered since the last flush. */
+export type CrawlTotals = Map<string, { pages: number; bytes: number; dropped: Map<string, number> }>;
+
+/** Where crawls live beside the queue's jobs: one implementation per queue engine. */
+export interface CrawlStore {
+  insert(c: { id: string; name: string | null; seeds: string[]; options: CrawlOptions; now: number }): Promise<void>;
+  get(id: string): Promise<CrawlRow | null>;
+  list(): Promise<CrawlRow[]>;
+  /** Running and paused crawls. */
+  active(): Promise<CrawlRow[]>;
+  setState(id: string, state: CrawlState, finishedAt: number | null): Promise<void>;
+  /** Finishes a running crawl; false when it was not running (another process got there first). */
+  finish(id: string, now: number): Promise<boolean>;
+  /** Adds totals gathered since the last flush, in one transaction. */
+  addTotals(totals: CrawlTotals): Promise<void>;
+  dropped(id: string): Promise<Record<string, number>>;
+  getRobots(origin: string): Promise<{ data: unknown; expiresAt: number } | null>;
+  putRobots(origin: string, data: unknown, expiresAt: number): Promise<void>;
+  dropExpiredRobots(now: number): Promise<void>;
+}
+
+/** The crawl store in the SQLite queue's own file and connection. */
+export class SqliteCrawlStore implements CrawlStore {
   private readonly s: { [K in keyof typeof SQL]: Statement };
 
   constructor(private readonly db: Database.Database) {
-    this.s = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, db.prepare(v)])) as CrawlStore['s'];
+    this.s = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, db.prepare(v)])) as SqliteCrawlStore['s'];
   }
 
-  insert(c: { id: string; name: string | null; seeds: string[]; options: CrawlOptions; now: number }): void {
+  async insert(c: { id: string; name: string | null; seeds: string[]; options: CrawlOptions; now: number }): Promise<void> {
     this.s.insert.run({ id: c.id, name: c.name, seeds: JSON.stringify(c.seeds), options: JSON.stringify(c.options), now: c.now });
   }
 
-  get(id: string): CrawlRow | null {
+  async get(id: string): Promise<CrawlRow | null> {
     const r = this.s.get.get(id) as Row | undefined;
     return r ? toCrawl(r) : null;
   }
 
-  list(): CrawlRow[] {
+  async list(): Promise<CrawlRow[]> {
     return (this.s.list.all() as Row[]).map(toCrawl);
   }
 
-  active(): CrawlRow[] {
+  async active(): Promise<CrawlRow[]> {
     return (this.s.active.all() as Row[]).map(toCrawl);
   }
 
-  setState(id: string, state: CrawlState, finishedAt: number | null): void {
+  async setState(id: string, state: CrawlState, finishedAt: number | null): Promise<void> {
     this.s.setState.run({ id, state, finishedAt });
   }
 
-  finish(id: string, now: number): boolean {
+  async finish(id: string, now: number): Promise<boolean> {
     return this.s.finish.run({ id, now }).changes > 0;
   }
 
-  /** Adds page totals and drop counts gathered since the last flush, in one transaction. */
-  addTotals(totals: Map<string, { pages: number; bytes: number; dropped: Map<string, number> }>): void {
+  async addTotals(totals: CrawlTotals): Promise<void> {
     this.db.transaction(() => {
       for (const [id, t] of totals) {
         if (t.pages || t.bytes) this.s.addTotals.run({ id, pages: t.pages, bytes: t.bytes });
@@ -117,20 +138,20 @@ export class CrawlStore {
     }).immediate();
   }
 
-  dropped(id: string): Record<string, number> {
+  async dropped(id: string): Promise<Record<string, number>> {
     return Object.fromEntries((this.s.dropped.all(id) as { reason: string; n: number }[]).map((r) => [r.reason, r.n]));
   }
 
-  getRobots(origin: string): { data: unknown; expiresAt: number } | null {
+  async getRobots(origin: string): Promise<{ data: unknown; expiresAt: number } | null> {
     const r = this.s.getRobots.get(origin) as { data: string; expiresAt: number } | undefined;
     return r ? { data: JSON.parse(r.data), expiresAt: r.expiresAt } : null;
   }
 
-  putRobots(origin: string, data: unknown, expiresAt: number): void {
+  async putRobots(origin: string, data: unknown, expiresAt: number): Promise<void> {
     this.s.putRobots.run({ origin, data: JSON.stringify(data), expiresAt });
   }
 
-  dropExpiredRobots(now: number): void {
+  async dropExpiredRobots(now: number): Promise<void> {
     this.s.dropExpiredRobots.run(now);
   }
 }

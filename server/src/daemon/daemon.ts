@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import type { CoreConfig } from '../core/config';
 import { validateConfig } from '../core/config';
 import { Scheduler, type Logger } from '../core/scheduler';
-import { SqliteQueue } from '../core/sqlite/engine';
-import { CRAWL_COMPONENT, createCrawlService } from '../crawl/crawls';
+import type { Queue } from '../core/types';
+import { createCrawlService } from '../crawl/crawls';
 import type { CrawlService } from '../crawl/service';
 import { Params } from '../protocol';
 import { createMethods, invoke, type CallContext, type DaemonServices, type MethodTable } from './methods';
@@ -17,6 +17,7 @@ import { ensurePrivateDir, prepareStateDir, resolvePaths, writeFileAtomic, type 
 import { RateMeter, finishedTotal } from './rate';
 import { SeedMap } from './seedmap';
 import { SocketInUseError, SocketServer } from './socket';
+import { openStorage, type Storage } from './storage';
 
 export interface StartOptions extends DaemonOptions {
   log: Logger;
@@ -29,7 +30,7 @@ export interface StartOptions extends DaemonOptions {
 
 export class Daemon {
   readonly paths: StatePaths;
-  readonly queue: SqliteQueue;
+  readonly queue: Queue;
   readonly crawls: CrawlService;
   readonly scheduler: Scheduler;
   readonly feed: ChangeFeed;
@@ -48,19 +49,13 @@ export class Daemon {
     this.markStopped = resolve;
   });
 
-  private constructor(opts: StartOptions, paths: StatePaths) {
+  private constructor(opts: StartOptions, paths: StatePaths, storage: Storage) {
     this.log = opts.log;
     this.paths = paths;
     this.config = opts.config;
-    this.queue = new SqliteQueue(paths.db, {
-      components: [CRAWL_COMPONENT],
-      maxAttempts: opts.config.maxAttempts,
-      backoff: { baseMs: opts.config.backoffBaseMs, maxMs: opts.config.backoffMaxMs },
-      maxReclaims: opts.config.maxReclaims,
-      busyTimeoutMs: 5_000,
-    });
+    this.queue = storage.queue;
     try {
-      this.crawls = createCrawlService(this.queue, {
+      this.crawls = createCrawlService(this.queue, storage.store, {
         bodiesDir: paths.bodiesDir,
         defaultDelayMs: opts.config.perHostDelayMs,
         robots: opts.robots,
@@ -96,7 +91,7 @@ export class Daemon {
     const paths = resolvePaths(opts.paths);
     prepareStateDir(paths);
     ensurePrivateDir(paths.bodiesDir, 'the bodies folder');
-    const d = new Daemon(opts, paths);
+    const d = new Daemon(opts, paths, await openStorage(paths.db, opts.config));
     try {
       await d.listen(opts.socketInUse);
     } catch (err) {

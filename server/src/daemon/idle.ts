@@ -1,10 +1,10 @@
 /**
  * Why nothing runs while jobs wait, in a sentence a user can act on: the scheduler is paused,
- * leasing fails, every host with work is at its limit, backing off or delayed (and until when),
+ * leasing or committing fails, every host with work is at its limit, backing off or delayed (and until when),
  * crawls are paused, retries are waiting out their backoff.
  */
+import type { Queue } from '../core/types';
 import type { SchedulerStatus } from '../core/scheduler';
-import type { SqliteQueue } from '../core/sqlite/engine';
 import type { CrawlService } from '../crawl/service';
 import { iso } from './wire';
 
@@ -12,7 +12,7 @@ import { iso } from './wire';
 const NAMED_HOSTS = 3;
 
 export async function idleReason(
-  queue: SqliteQueue,
+  queue: Queue,
   crawls: CrawlService,
   status: SchedulerStatus,
   defaultLimit: number,
@@ -22,8 +22,9 @@ export async function idleReason(
   if (queued === 0) return null;
   const waiting = `${queued} job${queued === 1 ? ' is' : 's are'} queued`;
   if (status.paused) return `The scheduler is paused while ${waiting}; resume it to continue.`;
+  // Before the running check: jobs that cannot be committed hold their slots and stop leasing.
+  if (status.lastError) return `Nothing ${status.running > 0 ? 'more ' : ''}runs although ${waiting}: ${status.lastError}.`;
   if (status.running > 0) return null;
-  if (status.lastError) return `Nothing runs although ${waiting}: ${status.lastError}.`;
 
   const atLimit: string[] = [];
   const backingOff: string[] = [];

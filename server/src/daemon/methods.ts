@@ -2,10 +2,10 @@
  * The one method table both transports serve. Each method receives params already validated by
  * the contract's zod schema and returns the contract's result; `invoke` is the single way in.
  */
+import type { Queue } from '../core/types';
 import type { z } from 'zod';
 import type { CoreConfig } from '../core/config';
 import type { Scheduler } from '../core/scheduler';
-import type { SqliteQueue } from '../core/sqlite/engine';
 import type { CrawlService } from '../crawl/service';
 import { normalizeUrl } from '../crawl/url';
 import { ErrorCodes, Params, type Method, type Results } from '../protocol';
@@ -26,7 +26,7 @@ export interface CallContext {
 }
 
 export interface DaemonServices {
-  queue: SqliteQueue;
+  queue: Queue;
   crawls: CrawlService;
   scheduler: Scheduler;
   rate: RateMeter;

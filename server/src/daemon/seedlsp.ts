@@ -5,12 +5,12 @@
  * jobs view. A file's URLs are matched to jobs by their normalized form, within the crawl the file
  * last started and among standalone jobs; everything is refreshed as jobs change.
  */
+import type { Queue } from '../core/types';
 import {
   CodeLensRefreshRequest, DiagnosticSeverity, InlayHintRefreshRequest, MarkupKind, TextDocuments,
   type ClientCapabilities, type CodeLens, type Diagnostic, type Hover, type InlayHint, type _Connection,
 } from 'vscode-languageserver/lib/common/api';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { SqliteQueue } from '../core/sqlite/engine';
 import type { Job, JobEvent } from '../core/types';
 import type { Logger } from '../core/scheduler';
 import { SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type ParamsOf, type SeedCommandArgs } from '../protocol';
@@ -47,7 +47,7 @@ export class SeedFeatures {
 
   constructor(
     private readonly connection: _Connection,
-    private readonly queue: SqliteQueue,
+    private readonly queue: Queue,
     private readonly seeds: SeedMap,
     private readonly log: Logger,
   ) {}

@@ -39,8 +39,9 @@ export class TestDaemon {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** The test daemon runs on SQLite (a file in its state folder). */
   get queue(): SqliteQueue {
-    return this.daemon.queue;
+    return this.daemon.queue as SqliteQueue;
   }
 
   async request<M extends Method>(method: M, params: ParamsOf<M>): Promise<ResultOf<M>> {

@@ -3,7 +3,7 @@ import { after } from 'node:test';
 import { validateConfig, type CoreConfig } from '../../../server/src/core/config';
 import { Scheduler } from '../../../server/src/core/scheduler';
 import { SqliteQueue, type SqliteQueueOptions } from '../../../server/src/core/sqlite/engine';
-import { CRAWL_COMPONENT, createCrawlService, type CrawlSettings } from '../../../server/src/crawl/crawls';
+import { CRAWL_COMPONENT, createCrawlService, SqliteCrawlStore, type CrawlSettings } from '../../../server/src/crawl/crawls';
 import type { CrawlRecord, StartCrawl } from '../../../server/src/crawl/service';
 import { eventually, tempDir } from './tmp';
 
@@ -18,7 +18,7 @@ export function crawler(opts: { db?: string; settings?: Partial<CrawlSettings>; 
   const dir = tempDir();
   const db = opts.db ?? path.join(dir, 'queue.db');
   const queue = new SqliteQueue(db, { components: [CRAWL_COMPONENT], backoff: { baseMs: 50, maxMs: 200 }, ...opts.queue });
-  const crawls = createCrawlService(queue, { ...QUICK, bodiesDir: path.join(dir, 'bodies'), ...opts.settings });
+  const crawls = createCrawlService(queue, new SqliteCrawlStore(queue.db), { ...QUICK, bodiesDir: path.join(dir, 'bodies'), ...opts.settings });
   const logs: string[] = [];
   const scheduler = new Scheduler(queue, { crawl: crawls.handler },
     validateConfig({ maxWorkers: 8, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20, ...opts.config }),
