@@ -4,17 +4,8 @@ import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import type { JobState, LeasedJob, Outcome } from '../../server/src/core/types';
 import { checkInvariants } from './helpers/invariants';
 import { job } from './helpers/jobs';
+import { prng } from './helpers/prng';
 import { tempDb } from './helpers/tmp';
-
-/** A small seeded PRNG, so a failing interleaving can be replayed from its seed. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The state each event leaves a job in, and the states it may come from. */
 const TRANSITIONS: Record<string, { from: (JobState | null)[]; to: JobState | 'same' | 'queued|error' }> = {

@@ -26,7 +26,7 @@ export interface SchedulerStatus {
   stopping: boolean;
   running: number;
   maxWorkers: number;
-  /** Why leasing is failing now (database locked or full), or null. */
+  /** Why writing to the queue fails now (database locked or full), or null. */
   lastError: string | null;
   completed: number;
 }
@@ -57,7 +57,13 @@ export class Scheduler {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private dirty = false;
-  private lastError: string | null = null;
+  /** What fails now, by what was tried ('leasing', 'acknowledging', ...), the latest last. */
+  private readonly faults = new Map<string, string>();
+  /**
+   * Finished work that could not be committed (a full or locked database): nothing more is
+   * leased until it is, since work leased meanwhile could not be committed either.
+   */
+  private acksFailing = false;
   private completed = 0;
   private unsubscribe: (() => void) | null = null;
 
@@ -73,12 +79,12 @@ export class Scheduler {
       queue, workerId, config.leaseTtlMs, config.heartbeatMs,
       () => [...this.running.values()].map((r) => ({ id: r.job.id, token: r.job.leaseToken })),
       (lost) => this.leasesLost(lost),
-      (err) => this.log('warn', `heartbeat failed: ${message(err)}`),
+      (err) => this.reportError('heartbeat', err, 'warn'),
     );
     this.reaper = new Reaper(
       queue, Math.min(5_000, Math.max(50, config.leaseTtlMs / 4)),
       (r) => this.log('info', `reclaimed ${r.requeued} job(s), failed ${r.failed}${r.deadWorkers.length ? ` (dead workers: ${r.deadWorkers.join(', ')})` : ''}`),
-      (err) => this.log('warn', `reaper failed: ${message(err)}`),
+      (err) => this.reportError('reaper', err, 'warn'),
     );
   }
 
@@ -108,7 +114,7 @@ export class Scheduler {
   status(): SchedulerStatus {
     return {
       workerId: this.workerId, paused: this.paused, stopping: this.stopping, running: this.running.size,
-      maxWorkers: this.config.maxWorkers, lastError: this.lastError, completed: this.completed,
+      maxWorkers: this.config.maxWorkers, lastError: [...this.faults.values()].pop() ?? null, completed: this.completed,
     };
   }
 
@@ -150,7 +156,7 @@ export class Scheduler {
   private async dispatch(): Promise<void> {
     while (!this.stopping) {
       const free = this.config.maxWorkers - this.running.size;
-      if (this.paused || free <= 0) {
+      if (this.paused || free <= 0 || this.acksFailing) {
         await this.sleep(null, false);
         continue;
       }
@@ -160,7 +166,7 @@ export class Scheduler {
         jobs = await this.queue.lease(this.workerId, free, {
           ttlMs: this.config.leaseTtlMs, defaultLimit: this.config.perHostLimit, defaultDelayMs: this.config.perHostDelayMs,
         });
-        this.lastError = null;
+        this.writesWork();
       } catch (err) {
         this.reportError('leasing', err);
         await this.sleep(Date.now() + 1000, false);
@@ -268,6 +274,7 @@ export class Scheduler {
     } catch (err) {
       // Kept and retried: the leases stay ours while the heartbeat runs.
       this.reportError('acknowledging', err);
+      this.acksFailing = true;
       this.pendingAcks.unshift(...acks);
       this.ackWaiters.unshift(...waiters);
       if (!this.flushScheduled) {
@@ -276,15 +283,26 @@ export class Scheduler {
       }
       return;
     }
+    this.acksFailing = false;
+    this.writesWork();
     for (const a of acks) this.running.delete(a.token);
     for (const w of waiters) w();
     this.poke();
   }
 
-  private reportError(what: string, err: unknown): void {
+  /** Logged once per kind of failure, not once per retry: a full disk must not flood the log. */
+  private reportError(what: string, err: unknown, level: LogLevel = 'error'): void {
     const text = `${what} failed: ${message(err)}`;
-    if (text !== this.lastError) this.log('error', text);
-    this.lastError = text;
+    if (this.faults.get(what) !== text) this.log(level, text);
+    this.faults.delete(what);
+    this.faults.set(what, text);
+  }
+
+  /** A write was committed: the failures seen so far (locked, full) are over. */
+  private writesWork(): void {
+    if (this.faults.size === 0) return;
+    this.log('info', `the queue takes writes again (after: ${[...this.faults.values()].join('; ')})`);
+    this.faults.clear();
   }
 }
 

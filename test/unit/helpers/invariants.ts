@@ -1,12 +1,34 @@
+import Database from 'better-sqlite3';
 import * as assert from 'node:assert/strict';
 import type { SqliteQueue } from '../../../server/src/core/sqlite/engine';
 
 /**
  * What must hold between any two transactions: every counter equals the COUNT it stands for,
- * and every live lease is whole.
+ * and every live lease is whole. Takes the queue of this process, or a connection to a database
+ * another process owns (see `openReadOnly`); either way the checks read one snapshot.
  */
-export function checkInvariants(q: SqliteQueue): void {
-  assert.deepEqual(statsNow(q), q.countByState(), 'stats counters equal COUNT(*) by state');
+export function checkInvariants(queueOrDb: SqliteQueue | Database.Database): void {
+  const q = { db: 'db' in queueOrDb ? queueOrDb.db : queueOrDb };
+  q.db.transaction(() => checkSnapshot(q))();
+}
+
+/** A read-only connection to a queue database, closed when `use` returns. */
+export function withReadOnly<T>(dbPath: string, use: (db: Database.Database) => T): T {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    return use(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** `PRAGMA integrity_check` reads "ok" (it lists what is wrong otherwise). */
+export function checkIntegrity(db: Database.Database): void {
+  assert.deepEqual(db.pragma('integrity_check', { simple: false }), [{ integrity_check: 'ok' }], 'PRAGMA integrity_check is ok');
+}
+
+function checkSnapshot(q: { db: Database.Database }): void {
+  assert.deepEqual(statsNow(q), countByState(q), 'stats counters equal COUNT(*) by state');
   const keyCounts = q.db.prepare(`
     SELECT key, sum(state = 'queued') AS queued, sum(state = 'in_progress') AS in_flight
       FROM jobs GROUP BY key HAVING queued > 0 OR in_flight > 0 ORDER BY key`).all();
@@ -33,7 +55,16 @@ export function checkInvariants(q: SqliteQueue): void {
   assert.equal(negative, 0, 'no negative key counters');
 }
 
-function statsNow(q: SqliteQueue) {
+function countByState(q: { db: Database.Database }) {
+  const out = { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, total: 0 };
+  for (const { state, n } of q.db.prepare(`SELECT state, count(*) AS n FROM jobs GROUP BY state`).all() as { state: keyof typeof out; n: number }[]) {
+    out[state] = n;
+    out.total += n;
+  }
+  return out;
+}
+
+function statsNow(q: { db: Database.Database }) {
   const out = { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, total: 0 };
   for (const { state, n } of q.db.prepare(`SELECT state, n FROM counts`).all() as { state: keyof typeof out; n: number }[]) {
     out[state] = n;
