@@ -10,6 +10,8 @@ export const SECTION = 'crawlOrchestrator';
 export interface Settings {
   /** As configured; resolved against the workspace by `resolveStateDir`. */
   stateDir: string;
+  /** Empty: the SQLite file in the state folder; else a PostgreSQL connection URL. */
+  database: string;
   maxWorkers: number;
   perHostLimit: number;
   leaseTtlSeconds: number;
@@ -24,6 +26,7 @@ export interface Settings {
 
 export const DEFAULTS: Settings = {
   stateDir: '',
+  database: '',
   maxWorkers: 4,
   perHostLimit: 2,
   leaseTtlSeconds: 30,
@@ -60,6 +63,9 @@ export const RESTART_KEYS = (Object.keys(DEFAULTS) as (keyof Settings)[]).filter
   (k) => !(LIVE_KEYS as readonly string[]).includes(k) && !(CLIENT_KEYS as readonly string[]).includes(k),
 );
 
+/** What the daemon takes as a PostgreSQL database rather than a file. */
+const POSTGRES_URL = /^postgres(ql)?:\/\/\S+$/;
+
 export interface ReadSettings {
   settings: Settings;
   /** Each names the setting, the bad value and what is used instead. */
@@ -81,11 +87,15 @@ export function readSettings(get: (key: string) => unknown): ReadSettings {
     else if (value < rule.min || value > rule.max) bad(key, value, `must be from ${rule.min} to ${rule.max}`);
     else settings[key] = value;
   }
-  for (const key of ['stateDir', 'userAgent', 'nodePath'] as const) {
+  for (const key of ['stateDir', 'database', 'userAgent', 'nodePath'] as const) {
     const value = get(key);
     if (value === undefined || value === null) continue;
     if (typeof value !== 'string') bad(key, value, 'must be a string');
     else settings[key] = value.trim();
+  }
+  if (settings.database !== '' && !POSTGRES_URL.test(settings.database)) {
+    bad('database', settings.database, 'must be empty (SQLite in the state folder) or a postgres:// URL');
+    settings.database = DEFAULTS.database;
   }
   if (/[\r\n]/.test(settings.userAgent)) {
     bad('userAgent', settings.userAgent, 'must be a single line');
@@ -149,6 +159,7 @@ export function resolveStateDir(
 export function daemonArgs(settings: Settings, stateDir: string): string[] {
   const args = [
     '--state-dir', stateDir,
+    ...(settings.database ? ['--db', settings.database] : []),
     '--max-workers', String(settings.maxWorkers),
     '--per-host', String(settings.perHostLimit),
     '--lease-ttl', String(settings.leaseTtlSeconds),

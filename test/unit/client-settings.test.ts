@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { DEFAULTS, daemonArgs, diffSettings, readSettings, resolveStateDir } from '../../client/src/settings';
 import { DEFAULT_CRAWL_SETTINGS } from '../../server/src/crawl/crawls';
 import { daemonOptions } from '../../server/src/daemon/options';
+import { databaseLabel, resolvePaths } from '../../server/src/daemon/paths';
 
 const from = (values: Record<string, unknown>) => (key: string) => values[key];
 
@@ -64,4 +65,17 @@ test('defaults left out of the flags are the daemon\'s own', () => {
     [DEFAULTS.defaultMaxDepth, DEFAULTS.defaultScope, DEFAULTS.maxAttempts],
     [DEFAULT_CRAWL_SETTINGS.defaultMaxDepth, DEFAULT_CRAWL_SETTINGS.defaultScope, daemonOptions({}).config.maxAttempts],
   );
+});
+
+test('the database: empty for SQLite in the state folder, a postgres URL passed on as --db, anything else refused', () => {
+  const { settings, problems } = readSettings(from({ database: 'mysql://db/crawls' }));
+  assert.deepEqual(problems, ['crawlOrchestrator.database must be empty (SQLite in the state folder) or a postgres:// URL (got "mysql://db/crawls"); using ""']);
+  assert.ok(!daemonArgs(settings, '/w/.crawl').includes('--db'));
+  const url = 'postgres://crawler@db.internal:5432/crawls';
+  const pg = readSettings(from({ database: ` ${url} ` })).settings;
+  const args = daemonArgs(pg, '/w/.crawl');
+  assert.equal(args[args.indexOf('--db') + 1], url);
+  assert.equal(resolvePaths(daemonOptions({ db: url, 'state-dir': '/w/.crawl' }).paths).db, url, 'a URL is not taken for a path');
+  assert.equal(databaseLabel('postgres://crawler:s3cret@db/crawls'), 'postgres://crawler:***@db/crawls', 'logs never show the password');
+  assert.deepEqual(diffSettings(DEFAULTS, pg).restart, ['database'], 'a new database takes a restart');
 });

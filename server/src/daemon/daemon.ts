@@ -13,7 +13,7 @@ import { Params } from '../protocol';
 import { createMethods, invoke, type CallContext, type DaemonServices, type MethodTable } from './methods';
 import { ChangeFeed, type ChangeBatch } from './notify';
 import type { DaemonOptions } from './options';
-import { ensurePrivateDir, prepareStateDir, resolvePaths, writeFileAtomic, type StatePaths } from './paths';
+import { databaseLabel, ensurePrivateDir, prepareStateDir, resolvePaths, writeFileAtomic, type StatePaths } from './paths';
 import { RateMeter, finishedTotal } from './rate';
 import { SeedMap } from './seedmap';
 import { SocketInUseError, SocketServer } from './socket';
@@ -105,7 +105,7 @@ export class Daemon {
     d.rateTimer = setInterval(() => {
       d.queue.stats().then((s) => d.rate.sample(finishedTotal(s)), () => {});
     }, 1_000).unref();
-    d.log('info', `daemon ${d.scheduler.workerId} started: database ${paths.db}${d.socket ? `, socket ${d.socket.path}` : ', no socket'}`);
+    d.log('info', `daemon ${d.scheduler.workerId} started: database ${databaseLabel(paths.db)}${d.socket ? `, socket ${d.socket.path}` : ', no socket'}`);
     return d;
   }
 

@@ -9,7 +9,7 @@ import type { PathFlags } from './paths';
 
 export const PATH_FLAGS = {
   'state-dir': { type: 'string', value: 'DIR', help: 'the state folder (default: .crawl in the current folder)' },
-  db: { type: 'string', value: 'FILE', help: 'the queue database (default: STATE-DIR/queue.db)' },
+  db: { type: 'string', value: 'FILE|URL', help: 'the queue database: a SQLite file (default: STATE-DIR/queue.db) or a postgres:// URL shared by daemons on several machines' },
   socket: { type: 'string', value: 'FILE', help: 'the Unix socket (default: STATE-DIR/crawld.sock)' },
 } as const satisfies FlagSpecs;
 

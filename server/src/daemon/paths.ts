@@ -31,6 +31,23 @@ export interface StatePaths {
   seedFiles: string;
 }
 
+/** `--db` names a PostgreSQL server rather than a SQLite file. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
+
+/** The database as logs and status show it: a URL without its password. */
+export function databaseLabel(db: string): string {
+  if (!isPostgresUrl(db)) return db;
+  try {
+    const url = new URL(db);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return 'a postgres:// URL that does not parse';
+  }
+}
+
 /** A path the user gave (or implied) that cannot work; the message names the flag. */
 export class PathError extends Error {
   constructor(message: string) {
@@ -46,7 +63,7 @@ export function fitsSocket(p: string): boolean {
 /** Resolves every path from the flags, without touching the disk. */
 export function resolvePaths(flags: PathFlags, cwd = process.cwd()): StatePaths {
   const stateDir = path.resolve(cwd, flags.stateDir ?? DEFAULT_STATE_DIR);
-  const db = flags.db !== undefined ? path.resolve(cwd, flags.db) : path.join(stateDir, STATE_FILES.db);
+  const db = flags.db === undefined ? path.join(stateDir, STATE_FILES.db) : isPostgresUrl(flags.db) ? flags.db : path.resolve(cwd, flags.db);
   let socket: string;
   let pointerFile: string | null = null;
   if (flags.socket !== undefined) {
