@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders, RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import zlib from 'node:zlib';
-import { classifyStatus, Fetcher, FetchError, type FetcherOptions, parseRetryAfter } from '../../server/src/crawl/fetcher';
+import { classifyStatus, Fetcher, FetchError, type FetcherOptions, MAX_HEADER_BYTES, parseRetryAfter } from '../../server/src/crawl/fetcher';
 import { LinkExtractor } from '../../server/src/crawl/links';
 import { compileScope } from '../../server/src/crawl/scope';
 import { type Site, startSite } from './helpers/sites';
@@ -432,6 +432,18 @@ describe('Fetcher: limits and failures', TEST_TIMEOUT, () => {
     const err = await fetchError(fetcher.fetch(site.url('/reset')));
     assert.equal(err.code, 'network');
     assert.equal(err.retryable, true);
+    assert.match(err.message, /\/reset: connection lost after \d+ of 50000 bytes of the body: /);
+  });
+
+  it('refuses a response head over MAX_HEADER_BYTES without a retry', async (t) => {
+    const { site, fetcher } = await setup(t, (_req, res) => {
+      for (let i = 0; i < 1000; i++) res.setHeader(`x-h${i}`, 'v'.repeat(100));
+      res.end('ok');
+    });
+    const err = await fetchError(fetcher.fetch(site.url('/heads')));
+    assert.equal(err.code, 'network');
+    assert.equal(err.retryable, false);
+    assert.match(err.message, new RegExp(`/heads: response headers larger than ${MAX_HEADER_BYTES} bytes$`));
   });
 
   it('reports a refused connection as a retryable network error', async (t) => {

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { Agent } from 'undici';
+import { Agent, errors } from 'undici';
 import { normalizeUrl, requestTarget } from './url';
 
 export type FetchErrorCode =
@@ -103,6 +103,8 @@ const DEFAULT_ACCEPT = 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8';
 const REDIRECT_BODY_DUMP_LIMIT = 64 * 1024;
 const ASCTIME = /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+/** Room for big cookies and policies; a response head past it is refused (Node's own default is 16 KiB). */
+export const MAX_HEADER_BYTES = 64 * 1024;
 
 function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -137,7 +139,13 @@ function decoderFor(encoding: string): Transform | null {
   }
 }
 
-type Failures = { decode: WeakSet<object>; caller: WeakSet<object> };
+/** What one fetch knows when it fails: whose errors are whose, and how far into a body it got. */
+type Failures = {
+  decode: WeakSet<object>;
+  caller: WeakSet<object>;
+  /** Set once a body is being read: bytes received so far and the declared Content-Length. */
+  body: { raw: ByteLimit; declared: number | null } | null;
+};
 
 /** Runs a caller callback, marking what it throws so it is rethrown as is rather than wrapped. */
 function callerCode<T>(failures: Failures, fn: () => T): T {
@@ -176,6 +184,7 @@ export class Fetcher {
       connect: { timeout: options.connectTimeoutMs },
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs,
+      maxHeaderSize: MAX_HEADER_BYTES,
     });
   }
 
@@ -200,7 +209,7 @@ export class Fetcher {
     const onCallerAbort = () => stop('aborted');
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const timer = setTimeout(() => stop('timeout'), this.options.totalTimeoutMs);
-    const failures: Failures = { decode: new WeakSet(), caller: new WeakSet() };
+    const failures: Failures = { decode: new WeakSet(), caller: new WeakSet(), body: null };
     try {
       const result = await this.run(first.url, options, controller.signal, failures);
       return { ...result, durationMs: Math.round(performance.now() - start) };
@@ -269,6 +278,7 @@ export class Fetcher {
       try {
         const declared = Number(headers['content-length']);
         if (declared > maxBodyBytes) throw tooLarge(`declared Content-Length ${declared}`, maxBodyBytes);
+        failures.body = { raw, declared: Number.isSafeInteger(declared) ? declared : null };
         const decoders: Transform[] = [];
         const encodings = (headers['content-encoding'] ?? '').toLowerCase().split(',').map((e) => e.trim());
         // Encodings are listed in the order they were applied, so undo them from the last.
@@ -337,9 +347,20 @@ export class Fetcher {
     }
     const code = e.code ?? '';
     if (TIMEOUT_CODES.has(code)) return new FetchError('timeout', `${url}: ${e.message} (${code})`, true, { cause: err });
-    // A response llhttp cannot parse will not get better by asking again.
-    const retryable = !code.startsWith('HPE_');
-    return new FetchError('network', `${url}: ${e.message ?? String(err)}${code ? ` (${code})` : ''}`, retryable, { cause: err });
+    if (code === 'UND_ERR_HEADERS_OVERFLOW') {
+      return new FetchError('network', `${url}: response headers larger than ${MAX_HEADER_BYTES} bytes`, false, { cause: err });
+    }
+    const detail = `${e.message ?? String(err)}${code ? ` (${code})` : ''}`;
+    // A response llhttp cannot parse will not get better by asking again (undici leaves its code unset mid-body).
+    if (err instanceof errors.HTTPParserError || code.startsWith('HPE_')) {
+      return new FetchError('network', `${url}: ${detail}`, false, { cause: err });
+    }
+    if (failures.body !== null) {
+      const { raw, declared } = failures.body;
+      const got = declared === null ? `${raw.bytes} bytes` : `${raw.bytes} of ${declared} bytes`;
+      return new FetchError('network', `${url}: connection lost after ${got} of the body: ${detail}`, true, { cause: err });
+    }
+    return new FetchError('network', `${url}: ${detail}`, true, { cause: err });
   }
 }
 
