@@ -64,7 +64,7 @@ const OPTIONS: Record<string, { key: OptionKey; kind: 'string' | 'int' | 'bool' 
 };
 const OPTION_NAMES = Object.keys(OPTIONS).join(', ');
 
-const OPTION_LINE = /^(\s*)([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)$/;
+const OPTION_LINE = /^(\s*)([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)$/s;
 
 /** Splits off a comment: `#` at the start of the content or after whitespace (URLs hold no spaces). */
 function stripComment(line: string): string {
@@ -72,8 +72,11 @@ function stripComment(line: string): string {
   return m ? line.slice(0, m.index) : line;
 }
 
+/** Line breaks as LSP counts them (a lone CR too), so problems land on the lines the editor shows. */
+const LINE_BREAK = /\r\n|\r|\n/;
+
 export function parseSeedFile(text: string): SeedFile {
-  const lines = text.split(/\r?\n/);
+  const lines = text.split(LINE_BREAK);
   const urls: SeedUrl[] = [];
   const problems: SeedProblem[] = [];
   const options: Record<string, unknown> = {};
@@ -119,7 +122,8 @@ export function parseSeedFile(text: string): SeedFile {
       }
       return;
     }
-    const m = /^(\s*)(\S+)(.*)$/.exec(content)!;
+    // `s`: other line terminators (U+2028) stay inside the line, as they do for the editor.
+    const m = /^(\s*)(\S+)(.*)$/s.exec(content)!;
     const start = m[1].length;
     const url: SeedUrl = { line, start, end: start + m[2].length, text: m[2], normalized: null, error: null, duplicateOf: null };
     const n = normalizeUrl(m[2]);
