@@ -203,6 +203,22 @@ describe('every method with random and adversarial params', () => {
 });
 
 describe('envelopes and ids', () => {
+  test('errors stay short however much input they are about', async () => {
+    const long = 'x'.repeat(2_000);
+    const cases: [string, unknown][] = [
+      ['crawl/start', { seeds: Array.from({ length: 400 }, (_, i) => `ftp://${i}.example/${long}`) }],
+      ['jobs/enqueue', { urls: Array.from({ length: 5_000 }, (_, i) => i) }],
+      ['jobs/cancel', { ids: Array.from({ length: 5_000 }, () => 'x') }],
+      ['queue/stats', Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`${long}${i}`, 1]))],
+      ['crawl/start', { seeds: ['http://127.0.0.9:9/'], include: Array.from({ length: 100 }, (_, i) => `/[${i}${'y'.repeat(900)}/`) }],
+      ['seeds/start', { uri: 'u', text: Array.from({ length: 300 }, () => `bogus${long}: 1`).join('\n') }],
+    ];
+    for (const [method, params] of cases) {
+      const r = await sendChecked(method, params, nextId++);
+      assert.ok(r.error, method);
+    }
+  });
+
   test('odd ids: each echoed, or refused with id null', async () => {
     const cases: [string, unknown][] = [
       ['1e999', null], ['-1e999', null], ['-0', 0], ['1e-400', 0], ['9007199254740993', 9007199254740992],

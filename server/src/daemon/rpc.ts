@@ -11,9 +11,18 @@ import { ScopeError } from '../crawl/scope';
 import { ErrorCodes } from '../protocol';
 import type { Logger } from '../core/scheduler';
 
+/** The longest error message sent: an error about a huge input need not repeat all of it. */
+const MAX_MESSAGE = 2_000;
+/** Issues listed in one invalid-params message; the rest are counted. */
+const MAX_ISSUES = 10;
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
 export class RpcError extends Error {
   constructor(readonly code: number, message: string, readonly data?: unknown) {
-    super(message);
+    super(clip(message, MAX_MESSAGE));
     this.name = 'RpcError';
   }
 }
@@ -24,13 +33,15 @@ export const unavailable = (message: string) => new RpcError(ErrorCodes.Unavaila
 
 /** `field: message` per issue, the field as a dotted path (`seeds.2`), `params` for the whole. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues.map((issue) => {
-    const at = issue.path.length ? issue.path.map(String).join('.') : 'params';
+  const lines = issues.flatMap((issue) => {
+    const at = issue.path.length ? issue.path.map((p) => clip(String(p), 100)).join('.') : 'params';
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => `${issue.path.length ? `${at}.` : ''}${k}: unknown field`).join('; ');
+      return issue.keys.map((k) => `${issue.path.length ? `${at}.` : ''}${clip(k, 100)}: unknown field`);
     }
-    return `${at}: ${issue.message}`;
-  }).join('; ');
+    return [`${at}: ${clip(issue.message, 200)}`];
+  });
+  const more = lines.length > MAX_ISSUES ? `; and ${lines.length - MAX_ISSUES} more` : '';
+  return lines.slice(0, MAX_ISSUES).join('; ') + more;
 }
 
 /** SQLite result codes that mean "not now" rather than "never": disk full, locked, read-only. */
