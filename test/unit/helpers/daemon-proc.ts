@@ -46,10 +46,10 @@ export function scratch(prefix = 'crawld-'): string {
 export const QUICK = ['--lease-ttl', '3', '--heartbeat', '0.5', '--stop-deadline', '2'];
 
 /** Starts `main.js` and resolves once it says it has started (or rejects with its stderr). */
-export async function startDaemon(opts: { stateDir?: string; args?: string[]; waitFor?: RegExp } = {}): Promise<DaemonProc> {
+export async function startDaemon(opts: { stateDir?: string; args?: string[]; waitFor?: RegExp; env?: NodeJS.ProcessEnv } = {}): Promise<DaemonProc> {
   const stateDir = opts.stateDir ?? scratch();
   const args = [MAIN_JS, '--state-dir', stateDir, ...QUICK, ...(opts.args ?? [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   live.add(child);
   let err = '';
   child.stderr!.setEncoding('utf8');
