@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DROP, KnownUrls, knownUrls, planLinks, type Frontier } from '../../server/src/crawl/frontier';
 import { extractLinks, LinkExtractor } from '../../server/src/crawl/links';
+import { compileScope } from '../../server/src/crawl/scope';
 
 const PAGE = 'https://example.com/dir/page.html';
 
@@ -16,10 +18,10 @@ describe('link extraction', () => {
       PAGE,
     );
     assert.deepEqual(r.links, [
-      { url: 'https://example.com/dir/other.html', nofollow: false },
-      { url: 'https://example.com/ROOT/~user', nofollow: false },
-      { url: 'https://example.com/Area', nofollow: false },
-      { url: 'https://other.example/x', nofollow: false },
+      { url: 'https://example.com/dir/other.html', host: 'example.com', nofollow: false },
+      { url: 'https://example.com/ROOT/~user', host: 'example.com', nofollow: false },
+      { url: 'https://example.com/Area', host: 'example.com', nofollow: false },
+      { url: 'https://other.example/x', host: 'other.example', nofollow: false },
     ]);
     assert.equal(r.dropped, 0);
     assert.equal(r.baseUrl, PAGE);
@@ -45,7 +47,7 @@ describe('link extraction', () => {
 
   it('drops links relative to a non-http(s) base', () => {
     const r = extractLinks('<base href="ftp://files.example/"><a href="x">x</a><a href="https://ok.example/">ok</a>', PAGE);
-    assert.deepEqual(r.links, [{ url: 'https://ok.example/', nofollow: false }]);
+    assert.deepEqual(r.links, [{ url: 'https://ok.example/', host: 'ok.example', nofollow: false }]);
     assert.equal(r.dropped, 1);
   });
 
@@ -56,10 +58,10 @@ describe('link extraction', () => {
       PAGE,
     );
     assert.deepEqual(r.links, [
-      { url: 'https://example.com/a', nofollow: true },
-      { url: 'https://example.com/b', nofollow: false },
-      { url: 'https://example.com/c', nofollow: false },
-      { url: 'https://example.com/d', nofollow: true },
+      { url: 'https://example.com/a', host: 'example.com', nofollow: true },
+      { url: 'https://example.com/b', host: 'example.com', nofollow: false },
+      { url: 'https://example.com/c', host: 'example.com', nofollow: false },
+      { url: 'https://example.com/d', host: 'example.com', nofollow: true },
     ]);
   });
 
@@ -108,7 +110,7 @@ describe('link extraction', () => {
        <a href="tel:+123">t</a><a href="http://">bad</a><a href="ftp://f.example/">f</a><a href="https://example.com/${'a'.repeat(9000)}">long</a><a href="ok">ok</a>`,
       PAGE,
     );
-    assert.deepEqual(r.links, [{ url: 'https://example.com/dir/ok', nofollow: false }]);
+    assert.deepEqual(r.links, [{ url: 'https://example.com/dir/ok', host: 'example.com', nofollow: false }]);
     assert.equal(r.dropped, 7);
   });
 
@@ -143,9 +145,9 @@ describe('link extraction', () => {
     assert.deepEqual(chunked, whole);
     assert.equal(chunked.title, 'Café ☕ 😀');
     assert.deepEqual(chunked.links, [
-      { url: 'https://example.com/b/x?q=%C3%BC', nofollow: true },
-      { url: 'https://example.com/b/y', nofollow: false },
-      { url: 'https://example.com/b/z&w', nofollow: false },
+      { url: 'https://example.com/b/x?q=%C3%BC', host: 'example.com', nofollow: true },
+      { url: 'https://example.com/b/y', host: 'example.com', nofollow: false },
+      { url: 'https://example.com/b/z&w', host: 'example.com', nofollow: false },
     ]);
     assert.equal(chunked.metaNoindex, true);
   });
@@ -154,7 +156,7 @@ describe('link extraction', () => {
     const extractor = new LinkExtractor(PAGE);
     for (const part of ['<a hr', 'ef="/spl', 'it" r', 'el="nof', 'ollow">t</', 'a><tit', 'le>T</ti', 'tle>']) extractor.write(part);
     const r = extractor.end();
-    assert.deepEqual(r.links, [{ url: 'https://example.com/split', nofollow: true }]);
+    assert.deepEqual(r.links, [{ url: 'https://example.com/split', host: 'example.com', nofollow: true }]);
     assert.equal(r.title, 'T');
     assert.throws(() => extractor.write('more'), /after end/);
   });
@@ -184,5 +186,32 @@ describe('link extraction', () => {
 
   it('refuses a page URL it could not resolve against', () => {
     assert.throws(() => new LinkExtractor('mailto:x@example.com'), TypeError);
+  });
+});
+
+describe('planning links', () => {
+  const frontier = (): Frontier => ({
+    crawlId: 'c_test', paused: false,
+    options: { maxDepth: 5, maxPages: 100, scope: 'host', include: [], exclude: [], followNofollow: false, storeBodies: false },
+    scope: compileScope({ seeds: [PAGE], scope: 'host' }),
+  });
+  const html = '<a href="/a">a</a><a href="/b">b</a><a href="/c" rel="nofollow">c</a><a href="https://other.example/">o</a>';
+
+  it('leaves out links to URLs known to be queued, and still counts what it drops', () => {
+    const f = frontier();
+    const links = extractLinks(html, PAGE).links;
+    const first = planLinks(f, 0, links, () => null, 'bot');
+    assert.deepEqual(first.jobs.map((j) => [j.url, j.key, j.depth]), [['https://example.com/a', 'example.com', 1], ['https://example.com/b', 'example.com', 1]]);
+    knownUrls(f).add('https://example.com/a');
+    knownUrls(f).add('https://example.com/c');
+    const again = planLinks(f, 0, links, () => null, 'bot');
+    assert.deepEqual(again.jobs.map((j) => j.url), ['https://example.com/b']);
+    assert.deepEqual(again.dropped, new Map([[DROP.nofollow, 1], [DROP.scope, 1]]));
+  });
+
+  it('KnownUrls forgets the oldest past its bound', () => {
+    const known = new KnownUrls(2);
+    for (const u of ['u1', 'u2', 'u1', 'u3']) known.add(u);
+    assert.deepEqual(['u1', 'u2', 'u3'].map((u) => known.has(u)), [false, true, true]);
   });
 });

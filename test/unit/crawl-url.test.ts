@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compileScope, globMatch, ScopeError } from '../../server/src/crawl/scope';
-import { canonicalEscapes, hostOf, MAX_URL_BYTES, normalizeUrl, PATH_LITERALS, requestTarget } from '../../server/src/crawl/url';
+import { canonicalEscapes, hostOf, MAX_URL_BYTES, normalizeUrl, originOf, PATH_LITERALS, requestTarget } from '../../server/src/crawl/url';
 
 describe('normalizeUrl', () => {
   const accepted: [input: string, expected: string, base?: string][] = [
@@ -98,6 +98,23 @@ describe('normalizeUrl', () => {
     assert.equal(requestTarget('http://[::1]/'), '/');
   });
 
+  it('originOf reads the origin of a normalized URL as the URL parser would', () => {
+    for (const input of [
+      'http://example.com/', 'https://Example.com:8443/a/b?c=d@e', 'http://user:p%40ss@host.example:81/x@y',
+      'http://u@h.example/', 'http://[::1]:8080/p', 'http://127.0.0.2:4000/?q=//x/', 'https://xn--caf-dma.example/é',
+    ]) {
+      const n = normalizeUrl(input);
+      assert.ok(n.ok, input);
+      assert.equal(originOf(n.url), new URL(n.url).origin, input);
+    }
+  });
+
+  it('canonicalEscapes returns canonical input unchanged and rewrites from the first change on', () => {
+    assert.equal(canonicalEscapes("/a-b_c.d~e/!$&'()*+,;=:@", PATH_LITERALS), "/a-b_c.d~e/!$&'()*+,;=:@");
+    assert.equal(canonicalEscapes('/ok/then%7e%2f space', PATH_LITERALS), '/ok/then~%2F%20space');
+    assert.equal(canonicalEscapes('/100%', PATH_LITERALS), '/100%25');
+  });
+
   it('canonicalEscapes escapes astral characters as four UTF-8 bytes', () => {
     assert.equal(canonicalEscapes('/😀', PATH_LITERALS), '/%F0%9F%98%80');
   });
@@ -132,6 +149,15 @@ describe('compileScope', () => {
     assert.equal(s.allows('http://127.0.0.1/'), true);
     assert.equal(s.allows('https://b.example.co.uk/'), 'host b.example.co.uk is not a seed host');
     assert.equal(s.allows('javascript:void(0)'), 'scheme javascript: is not http(s)');
+  });
+
+  it('allowsNormalized gives the verdict allows gives, without parsing again', () => {
+    const s = compileScope({ seeds: ['https://example.com/'], scope: 'host', exclude: ['*/private/*'] });
+    for (const url of ['https://example.com/a', 'http://example.com:8080/b', 'https://other.example/', 'https://example.com/private/x']) {
+      const n = normalizeUrl(url);
+      assert.ok(n.ok);
+      assert.equal(s.allowsNormalized(n), s.allows(url), url);
+    }
   });
 
   it('domain scope groups hosts by registrable domain', () => {

@@ -12,11 +12,10 @@
  */
 
 import { createHash } from 'node:crypto';
-import { Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { Agent, errors } from 'undici';
-import { normalizeUrl, requestTarget } from './url';
+import { normalizeUrl, originOf, requestTarget } from './url';
 
 export type FetchErrorCode =
   | 'timeout'
@@ -144,7 +143,7 @@ type Failures = {
   decode: WeakSet<object>;
   caller: WeakSet<object>;
   /** Set once a body is being read: bytes received so far and the declared Content-Length. */
-  body: { raw: ByteLimit; declared: number | null } | null;
+  body: { received: { bytes: number }; declared: number | null } | null;
 };
 
 /** Runs a caller callback, marking what it throws so it is rethrown as is rather than wrapped. */
@@ -161,19 +160,53 @@ function tooLarge(what: string, max: number): FetchError {
   return new FetchError('too_large', `${what} exceeds the ${max}-byte limit`, false);
 }
 
-/** Counts bytes flowing through and fails once they pass `max`. */
-class ByteLimit extends Transform {
-  bytes = 0;
-  constructor(
-    private readonly max: number,
-    private readonly what: string,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
-    this.bytes += chunk.length;
-    done(this.bytes > this.max ? tooLarge(this.what, this.max) : null, chunk);
-  }
+/**
+ * Reads `body` through its decoders (each feeding the next) into `sink`, failing once more than
+ * `maxRaw` bytes arrive. Plain listeners rather than stream.pipeline: this runs for every page, and
+ * pipeline's own AbortController and its abort on completion cost more than the rest of the read.
+ */
+function drain(body: Readable, decoders: Transform[], received: { bytes: number }, maxRaw: number, sink: (chunk: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let failed = false;
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      for (const d of decoders) d.destroy();
+      reject(err);
+    };
+    let bodyEnded = false;
+    body.once('end', () => (bodyEnded = true));
+    body.once('close', () => {
+      if (!bodyEnded) fail(new Error('response body closed before its end'));
+    });
+    const stages: Readable[] = [body, ...decoders];
+    stages.forEach((stage, i) => {
+      const next: Transform | undefined = decoders[i];
+      stage.on('error', fail);
+      stage.on('data', (chunk: Buffer) => {
+        if (failed) return;
+        try {
+          if (i === 0) {
+            received.bytes += chunk.length;
+            if (received.bytes > maxRaw) throw tooLarge('response body', maxRaw);
+          }
+          if (next === undefined) {
+            sink(chunk);
+          } else if (!next.write(chunk)) {
+            stage.pause();
+            next.once('drain', () => stage.resume());
+          }
+        } catch (err) {
+          fail(err);
+        }
+      });
+      stage.on('end', () => {
+        if (failed) return;
+        if (next === undefined) resolve();
+        else next.end();
+      });
+    });
+  });
 }
 
 export class Fetcher {
@@ -235,7 +268,7 @@ export class Fetcher {
     let current = url;
     for (;;) {
       const res = await this.agent.request({
-        origin: new URL(current).origin,
+        origin: originOf(current),
         path: requestTarget(current),
         method: 'GET',
         headers: {
@@ -273,12 +306,12 @@ export class Fetcher {
 
       const chunks: Buffer[] = [];
       const hash = createHash('sha256');
-      const raw = new ByteLimit(maxBodyBytes, 'response body');
+      const received = { bytes: 0 };
       let bytes = 0;
       try {
         const declared = Number(headers['content-length']);
         if (declared > maxBodyBytes) throw tooLarge(`declared Content-Length ${declared}`, maxBodyBytes);
-        failures.body = { raw, declared: Number.isSafeInteger(declared) ? declared : null };
+        failures.body = { received, declared: Number.isSafeInteger(declared) ? declared : null };
         const decoders: Transform[] = [];
         const encodings = (headers['content-encoding'] ?? '').toLowerCase().split(',').map((e) => e.trim());
         // Encodings are listed in the order they were applied, so undo them from the last.
@@ -288,21 +321,13 @@ export class Fetcher {
           decoder.once('error', (err) => failures.decode.add(err));
           decoders.push(decoder);
         }
-        const sink = new Writable({
-          write(chunk: Buffer, _enc, done) {
-            bytes += chunk.length;
-            if (bytes > maxBodyBytes) return done(tooLarge('decompressed body', maxBodyBytes));
-            hash.update(chunk);
-            chunks.push(chunk);
-            try {
-              if (onBody) callerCode(failures, () => onBody(chunk));
-            } catch (err) {
-              return done(err as Error);
-            }
-            done();
-          },
+        await drain(res.body, decoders, received, maxBodyBytes, (chunk) => {
+          bytes += chunk.length;
+          if (bytes > maxBodyBytes) throw tooLarge('decompressed body', maxBodyBytes);
+          hash.update(chunk);
+          chunks.push(chunk);
+          if (onBody) callerCode(failures, () => onBody(chunk));
         });
-        await pipeline([res.body, raw, ...decoders, sink]);
       } catch (err) {
         // Abandoning the body mid-stream must close the connection, not leave it stalled in the pool.
         // The abort error destroy() emits is expected; without a listener it would be an uncaught exception.
@@ -321,7 +346,7 @@ export class Fetcher {
         charset: /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentTypeHeader)?.[1].toLowerCase() ?? null,
         body: Buffer.concat(chunks),
         bytes,
-        rawBytes: raw.bytes,
+        rawBytes: received.bytes,
         sha256: hash.digest('hex'),
         redirects,
         location,
@@ -356,8 +381,8 @@ export class Fetcher {
       return new FetchError('network', `${url}: ${detail}`, false, { cause: err });
     }
     if (failures.body !== null) {
-      const { raw, declared } = failures.body;
-      const got = declared === null ? `${raw.bytes} bytes` : `${raw.bytes} of ${declared} bytes`;
+      const { received, declared } = failures.body;
+      const got = declared === null ? `${received.bytes} bytes` : `${received.bytes} of ${declared} bytes`;
       return new FetchError('network', `${url}: connection lost after ${got} of the body: ${detail}`, true, { cause: err });
     }
     return new FetchError('network', `${url}: ${detail}`, true, { cause: err });

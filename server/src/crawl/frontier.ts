@@ -3,7 +3,7 @@ import type { CrawlOptions } from '../protocol';
 import type { ExtractedLink } from './links';
 import type { Robots } from './robots';
 import type { ScopeMatcher } from './scope';
-import { normalizeUrl } from './url';
+import { originOf } from './url';
 
 /** The job kind of every page fetch. */
 export const CRAWL_KIND = 'crawl';
@@ -22,6 +22,36 @@ export interface Frontier {
   options: CrawlOptions;
   scope: ScopeMatcher;
   paused: boolean;
+  /** Made on first use by knownUrls. */
+  known?: KnownUrls;
+}
+
+/** How many URLs per crawl knownUrls remembers. */
+export const KNOWN_URLS_PER_CRAWL = 50_000;
+
+/**
+ * URLs a crawl certainly has in the queue (a job for each was leased here), so links to them can
+ * be dropped before they reach SQL. Only an optimization: the queue's unique index still decides
+ * duplicates, so forgetting (the oldest go first past the bound) or never knowing costs only
+ * a wasted insert. Nothing enters that is not yet committed, so no link is ever lost to it.
+ */
+export class KnownUrls {
+  private readonly urls = new Set<string>();
+  constructor(private readonly max: number) {}
+
+  add(url: string): void {
+    if (this.urls.has(url)) return;
+    if (this.urls.size >= this.max) this.urls.delete(this.urls.values().next().value as string);
+    this.urls.add(url);
+  }
+
+  has(url: string): boolean {
+    return this.urls.has(url);
+  }
+}
+
+export function knownUrls(f: Frontier): KnownUrls {
+  return (f.known ??= new KnownUrls(KNOWN_URLS_PER_CRAWL));
 }
 
 export interface Planned {
@@ -47,8 +77,8 @@ export function pageJob(url: string, host: string, extra: Partial<NewJob> & { ro
 
 /**
  * Turns a page's links into jobs: nofollow, depth and scope are applied here and counted; robots.txt
- * where it is already known; duplicates and max pages are left to the queue, which decides them
- * atomically with every other worker's links.
+ * where it is already known; links to URLs known to be queued are left out; other duplicates and
+ * max pages are left to the queue, which decides them atomically with every other worker's links.
  */
 export function planLinks(
   f: Frontier,
@@ -61,18 +91,18 @@ export function planLinks(
   const dropped = new Map<string, number>();
   const drop = (reason: string) => dropped.set(reason, (dropped.get(reason) ?? 0) + 1);
   const next = depth + 1;
+  const known = knownUrls(f);
   for (const link of links) {
     if (link.nofollow && !f.options.followNofollow) { drop(DROP.nofollow); continue; }
     if (next > f.options.maxDepth) { drop(DROP.depth); continue; }
-    const verdict = f.scope.allows(link.url);
+    const verdict = f.scope.allowsNormalized(link);
     if (verdict !== true) {
       drop(verdict.startsWith('excluded') || verdict.startsWith('matches no include') ? DROP.pattern : DROP.scope);
       continue;
     }
-    const n = normalizeUrl(link.url);
-    if (!n.ok) continue;
-    jobs.push(pageJob(n.url, n.host, {
-      crawlId: f.crawlId, depth: next, runAfter: f.paused ? HELD : 0, robots: robotsOf(new URL(n.url).origin), userAgent,
+    if (known.has(link.url)) continue;
+    jobs.push(pageJob(link.url, link.host, {
+      crawlId: f.crawlId, depth: next, runAfter: f.paused ? HELD : 0, robots: robotsOf(originOf(link.url)), userAgent,
     }));
   }
   return { jobs, dropped };

@@ -24,7 +24,10 @@ import { Parser } from 'htmlparser2';
 import { normalizeUrl } from './url';
 
 export interface ExtractedLink {
+  /** Normalized. */
   url: string;
+  /** Its host, as normalizeUrl gives it (so nobody parses the URL again). */
+  host: string;
   nofollow: boolean;
 }
 
@@ -74,7 +77,7 @@ export class LinkExtractor {
   private readonly maxLinks: number;
   private readonly maxTitleChars: number;
   private readonly metaNames: Set<string>;
-  private readonly links = new Map<string, boolean>();
+  private readonly links = new Map<string, ExtractedLink>();
   /** Links seen before the base URL is known. */
   private pending: { href: string; nofollow: boolean }[] = [];
   private base: string | null = null;
@@ -119,7 +122,7 @@ export class LinkExtractor {
     }
     return {
       title: this.finishTitle(),
-      links: [...this.links].map(([url, nofollow]) => ({ url, nofollow })),
+      links: [...this.links.values()],
       metaNofollow: this.metaNofollow,
       metaNoindex: this.metaNoindex,
       dropped: this.dropped,
@@ -197,8 +200,8 @@ export class LinkExtractor {
       return;
     }
     const seen = this.links.get(n.url);
-    if (seen !== undefined) this.links.set(n.url, seen && nofollow);
-    else if (this.links.size < this.maxLinks) this.links.set(n.url, nofollow);
+    if (seen !== undefined) seen.nofollow &&= nofollow;
+    else if (this.links.size < this.maxLinks) this.links.set(n.url, { url: n.url, host: n.host, nofollow });
     else this.truncated++;
   }
 }

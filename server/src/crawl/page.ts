@@ -2,10 +2,11 @@ import type { HandlerContext } from '../core/scheduler';
 import type { JobResult, LeasedJob, Outcome } from '../core/types';
 import type { BodyStore } from './bodies';
 import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
-import { pageJob, planLinks, type Frontier, type RedirectPayload } from './frontier';
+import { knownUrls, pageJob, planLinks, type Frontier, type RedirectPayload } from './frontier';
 import { extractLinks } from './links';
 import type { Politeness } from './politeness';
 import { productToken } from './robots';
+import { originOf } from './url';
 
 export interface PageSettings {
   userAgent: string;
@@ -47,7 +48,9 @@ export function pageHandler(deps: PageDeps) {
   return async (job: LeasedJob, { signal }: HandlerContext): Promise<Outcome> => {
     const frontier = job.crawlId === null ? null : await deps.frontierOf(job.crawlId);
     if (job.crawlId !== null && frontier === null) return { type: 'skip', reason: 'crawl cancelled' };
-    const origin = new URL(job.url).origin;
+    // Leased, so committed: links to it from now on need not reach the queue.
+    if (frontier !== null) knownUrls(frontier).add(job.url);
+    const origin = originOf(job.url);
     const host = job.key;
 
     let delay = deps.delayOf(host);

@@ -21,7 +21,7 @@
 
 import { getDomain } from 'tldts';
 import type { Scope } from '../protocol';
-import { normalizeUrl } from './url';
+import { normalizeUrl, type NormalizedUrl } from './url';
 
 export type ScopeMode = Scope;
 
@@ -35,6 +35,8 @@ export interface ScopeOptions {
 export interface ScopeMatcher {
   /** `true` if the URL may be crawled, otherwise the reason it may not. */
   allows(url: string): true | string;
+  /** The same for a URL normalizeUrl already produced, with its host: no second parse. */
+  allowsNormalized(n: Pick<NormalizedUrl, 'url' | 'host'>): true | string;
 }
 
 /** Thrown by compileScope; lists every bad seed and pattern, each named. */
@@ -121,10 +123,12 @@ export function compileScope(options: ScopeOptions): ScopeMatcher {
   if (problems.length > 0) throw new ScopeError(problems);
 
   const mode = options.scope;
-  return {
+  const matcher: ScopeMatcher = {
     allows(url: string): true | string {
       const n = normalizeUrl(url);
-      if (!n.ok) return n.reason;
+      return n.ok ? matcher.allowsNormalized(n) : n.reason;
+    },
+    allowsNormalized(n: Pick<NormalizedUrl, 'url' | 'host'>): true | string {
       if (mode === 'host' && !hosts.has(n.host)) return `host ${n.host} is not a seed host`;
       if (mode === 'domain') {
         const domain = domainOf(n.host);
@@ -136,4 +140,5 @@ export function compileScope(options: ScopeOptions): ScopeMatcher {
       return true;
     },
   };
+  return matcher;
 }

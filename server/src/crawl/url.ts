@@ -63,14 +63,37 @@ function escapeByte(byte: number): string {
   return '%' + HEX[byte >> 4] + HEX[byte & 15];
 }
 
+/** Per set of literals, which ASCII codes pass through as they are: unreserved ones and those literals. */
+const keepTables = new Map<string, Uint8Array>();
+
+function keepTable(literals: string): Uint8Array {
+  let table = keepTables.get(literals);
+  if (!table) {
+    table = new Uint8Array(128);
+    // '%' never passes: an escape is always rewritten canonically.
+    for (let c = 0; c < 128; c++) if (c !== 0x25 && (isUnreserved(c) || literals.includes(String.fromCharCode(c)))) table[c] = 1;
+    keepTables.set(literals, table);
+  }
+  return table;
+}
+
 /**
  * Rewrites `s` into canonical RFC 3986 percent-encoding: unreserved escapes
  * decoded, other escapes upper-cased, a stray `%` escaped, and every character
  * that is neither unreserved nor in `literals` escaped as UTF-8.
  */
 export function canonicalEscapes(s: string, literals: string): string {
-  let out = '';
-  for (let i = 0; i < s.length; ) {
+  const keep = keepTable(literals);
+  // Most paths and queries are already canonical: check that before building a new string.
+  let i = 0;
+  while (i < s.length) {
+    const code = s.charCodeAt(i);
+    if (code >= 0x80 || keep[code] === 0) break;
+    i++;
+  }
+  if (i === s.length) return s;
+  let out = s.slice(0, i);
+  while (i < s.length) {
     const code = s.charCodeAt(i);
     if (code === 0x25 /* % */) {
       const hi = i + 2 < s.length ? hexValue(s.charCodeAt(i + 1)) : -1;
@@ -85,7 +108,7 @@ export function canonicalEscapes(s: string, literals: string): string {
       }
       continue;
     }
-    if (code < 0x80 && (isUnreserved(code) || literals.includes(s[i]))) {
+    if (code < 0x80 && keep[code] === 1) {
       out += s[i];
       i += 1;
       continue;
@@ -128,6 +151,17 @@ export function normalizeUrl(input: string, base?: string): NormalizedUrl | Reje
 export function hostOf(url: string): string | null {
   const n = normalizeUrl(url);
   return n.ok ? n.host : null;
+}
+
+/**
+ * The origin (scheme, host, port; user info left out) of a URL that normalizeUrl produced, read
+ * from the string: its authority always ends at the path's first `/`, and an `@` in user info is escaped.
+ */
+export function originOf(normalized: string): string {
+  const start = normalized.indexOf('//') + 2;
+  const end = normalized.indexOf('/', start);
+  const at = normalized.lastIndexOf('@', end);
+  return normalized.slice(0, start) + normalized.slice(at >= start ? at + 1 : start, end);
 }
 
 /** Path and query of a URL that normalizeUrl produced: what goes on the HTTP request line. */
