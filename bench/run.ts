@@ -5,7 +5,8 @@
  * Figures, not a test: nothing here fails on a missed target.
  *
  * `node out/bench/run.js [section...]` runs some sections only: lifecycle, binding, million
- * (lease and stats latency at a million jobs, then the daemon on the same database), crawl.
+ * (lease and stats latency at a million jobs, then the daemon on the same database), crawl, soak
+ * (a million jobs through the scheduler, memory and file descriptors sampled; `SOAK_JOBS=n` for fewer).
  * BENCH_CPU_PROF=<dir> writes a CPU profile of each crawler child there.
  */
 import { execFileSync } from 'node:child_process';
@@ -21,6 +22,7 @@ import type { LifecycleResult } from './lifecycle';
 import { elapsedMs, fmt, fmtRatio, log, makeRoot, now, tempDir, type Figure } from './measure';
 import { buildMillion, fastFillMatches, fill, leaseLatency, lifecycleOurs, perHostBinding, statsLatency } from './queue';
 import { startSite } from './site';
+import { soak, soakJobs, soakSummary, soakTable } from './soak';
 
 /**
  * Sizes. The lifecycle runs are short, so each is repeated and the best kept. The original
@@ -32,9 +34,10 @@ const SIZES = {
   binding: { hosts: 200, perHost: 100, limit: 2, repeats: 3 },
   million: { queued: 1_000_000, hosts: 100_000, smallQueued: 1_000, smallHosts: 100, samples: 300, statsCalls: 10_000, countCalls: 3, daemonRounds: 16 },
   crawl: { hosts: 20, pages: 1_000, concurrency: 16, perHostLimit: 2, deadlineMs: { ours: 150_000, bare: 60_000, crawlee: 120_000 } },
+  soak: { jobs: soakJobs() },
 };
 
-const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl'] as const;
+const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl', 'soak'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const figures: Figure[] = [];
@@ -257,6 +260,26 @@ async function crawlSection(root: string): Promise<void> {
   });
 }
 
+async function soakSection(root: string): Promise<void> {
+  const section = '7. Soak';
+  log(`soak: ${SIZES.soak.jobs.toLocaleString('en-US')} jobs through the scheduler...`);
+  const r = await soak(tempDir(root, 'soak'), SIZES.soak.jobs);
+  raw.soak = r;
+  process.stdout.write(`\nSoak, sampled at every 5% of the jobs:\n${soakTable(r)}\n${soakSummary(r)}\n`);
+  const warm = `after warm-up (${r.warm.done.toLocaleString('en-US')} jobs)`;
+  add({ section, name: `${r.jobs.toLocaleString('en-US')} jobs through the scheduler, one GET each`, value: r.jobsPerSecond, unit: 'jobs/s', met: null, note: `${r.failed} failed; database ${r.last.dbMb.toFixed(0)} MB at the end` });
+  add({
+    section, name: `RSS at the end vs ${warm}`, value: r.last.rssMb, unit: 'MB', baseline: { name: 'after warm-up', value: r.warm.rssMb, unit: 'MB' },
+    ratio: r.rssRatio, ratioLabel: 'last / after warm-up', target: 'flat (≤ 1.2×)', met: r.rssRatio <= 1.2,
+  });
+  add({
+    section, name: `heap after GC at the end vs ${warm}`, value: r.last.heapMb, unit: 'MB', baseline: { name: 'after warm-up', value: r.warm.heapMb, unit: 'MB' },
+    ratio: r.heapRatio, ratioLabel: 'last / after warm-up', target: 'flat (≤ 1.1×)', met: r.heapRatio <= 1.1,
+  });
+  add({ section, name: `open file descriptors at the end vs ${warm}`, value: r.last.fds, unit: '', baseline: { name: 'after warm-up', value: r.warm.fds, unit: '' }, target: 'no growth', met: r.last.fds <= r.warm.fds });
+  add({ section, name: 'max concurrent requests per host (server-measured)', value: r.maxPerHost, unit: '', target: `≤ ${r.perHostLimit}`, met: r.maxPerHost <= r.perHostLimit });
+}
+
 function printTable(): void {
   // By section number: the daemon's figures are measured before the crawl's but numbered after.
   figures.sort((a, b) => a.section.localeCompare(b.section, 'en', { numeric: true }));
@@ -316,7 +339,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   const root = makeRoot();
   log(`temp folder ${root}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
-  const run: Record<Section, (root: string) => Promise<void>> = { lifecycle: lifecycleSection, binding: bindingSection, million: millionSection, crawl: crawlSection };
+  const run: Record<Section, (root: string) => Promise<void>> = { lifecycle: lifecycleSection, binding: bindingSection, million: millionSection, crawl: crawlSection, soak: soakSection };
   try {
     for (const s of sections) {
       try {
