@@ -1,370 +1,373 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { QueueError } from '../../server/src/core/errors';
 import type { LeasedJob } from '../../server/src/core/types';
-import { checkInvariants } from './helpers/invariants';
+import { ENGINES, openQueue, type EngineOptions } from './helpers/engines';
 import { job, jobs } from './helpers/jobs';
-import { tempDb } from './helpers/tmp';
-
-/** A queue on a real file with a clock the test moves by hand. */
-function open(opts: ConstructorParameters<typeof SqliteQueue>[1] = {}) {
-  const clock = { now: 1_700_000_000_000 };
-  const q = new SqliteQueue(tempDb(), { clock: () => clock.now, random: () => 0.5, ...opts });
-  return { q, clock };
-}
 
 const L = { ttlMs: 10_000, defaultLimit: 2 };
 const done = (j: LeasedJob) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done' as const } });
 
-describe('enqueue', () => {
-  test('deduplicates per crawl and among standalone jobs, counting duplicates', async () => {
-    const { q } = open();
-    const r1 = await q.enqueue([job('a', 1), job('a', 1), job('a', 2)]);
-    assert.deepEqual(r1, { ids: [1, null, 2], enqueued: 2, duplicates: 1, capped: 0 });
-    const r2 = await q.enqueue([job('a', 1, { crawlId: 'c1' }), job('a', 1, { crawlId: 'c2' }), job('a', 1, { crawlId: 'c1' })]);
-    assert.equal(r2.enqueued, 2);
-    assert.equal(r2.duplicates, 1);
-    assert.equal((await q.stats()).queued, 4);
-    checkInvariants(q);
+for (const engine of ENGINES) {
+describe(engine.name, () => {
+  /** A queue on a real database of its own with a clock the test moves by hand. */
+  async function open(opts: EngineOptions = {}) {
+    const clock = { now: 1_700_000_000_000 };
+    const { q } = await openQueue(engine, { clock: () => clock.now, random: () => 0.5, ...opts });
+    return { q, clock };
+  }
+  const checkInvariants = (q: Parameters<typeof engine.check>[0]) => engine.check(q);
+
+  describe('enqueue', () => {
+    test('deduplicates per crawl and among standalone jobs, counting duplicates', async () => {
+      const { q } = await open();
+      const r1 = await q.enqueue([job('a', 1), job('a', 1), job('a', 2)]);
+      assert.deepEqual(r1, { ids: [1, null, 2], enqueued: 2, duplicates: 1, capped: 0 });
+      const r2 = await q.enqueue([job('a', 1, { crawlId: 'c1' }), job('a', 1, { crawlId: 'c2' }), job('a', 1, { crawlId: 'c1' })]);
+      assert.equal(r2.enqueued, 2);
+      assert.equal(r2.duplicates, 1);
+      assert.equal((await q.stats()).queued, 4);
+      await checkInvariants(q);
+    });
+
+    test('rejects malformed jobs with a clear error and writes nothing', async () => {
+      const { q } = await open();
+      await assert.rejects(q.enqueue([job('a', 1), { ...job('b', 1), key: '' }]), (e: Error) => e instanceof QueueError && /needs a key/.test(e.message));
+      await assert.rejects(q.enqueue([job('a', 1, { maxAttempts: 0 })]), /maxAttempts/);
+      assert.equal((await q.stats()).total, 0);
+    });
+
+    test('a job enqueued with a skip reason is kept as skipped, never leased', async () => {
+      const { q } = await open();
+      await q.enqueue([job('a', 1, { skipReason: 'robots.txt: Disallow: /1' })]);
+      assert.deepEqual(await q.lease('w', 10, L), []);
+      const { job: j, events } = (await q.get(1))!;
+      assert.equal(j.state, 'skipped');
+      assert.equal(j.lastError, 'robots.txt: Disallow: /1');
+      assert.deepEqual(events.map((e) => e.type), ['enqueued', 'skipped']);
+      await checkInvariants(q);
+    });
   });
 
-  test('rejects malformed jobs with a clear error and writes nothing', async () => {
-    const { q } = open();
-    await assert.rejects(q.enqueue([job('a', 1), { ...job('b', 1), key: '' }]), (e: Error) => e instanceof QueueError && /needs a key/.test(e.message));
-    await assert.rejects(q.enqueue([job('a', 1, { maxAttempts: 0 })]), /maxAttempts/);
-    assert.equal((await q.stats()).total, 0);
-  });
+  describe('lease', () => {
+    test('takes jobs by priority, then FIFO, round robin across keys', async () => {
+      const { q } = await open();
+      await q.enqueue([job('a', 1), job('a', 2), job('a', 3), job('b', 1), job('c', 1, { priority: 5 })]);
+      const got = await q.lease('w', 3, { ttlMs: 1000, defaultLimit: 10 });
+      assert.deepEqual(got.map((j) => j.url).sort(), ['http://a/1', 'http://b/1', 'http://c/1']);
+      const next = await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 10 });
+      assert.deepEqual(next.map((j) => j.url), ['http://a/2', 'http://a/3']);
+      await checkInvariants(q);
+    });
 
-  test('a job enqueued with a skip reason is kept as skipped, never leased', async () => {
-    const { q } = open();
-    await q.enqueue([job('a', 1, { skipReason: 'robots.txt: Disallow: /1' })]);
-    assert.deepEqual(await q.lease('w', 10, L), []);
-    const { job: j, events } = (await q.get(1))!;
-    assert.equal(j.state, 'skipped');
-    assert.equal(j.lastError, 'robots.txt: Disallow: /1');
-    assert.deepEqual(events.map((e) => e.type), ['enqueued', 'skipped']);
-    checkInvariants(q);
-  });
-});
+    test('never goes past a key limit, and a freed slot is taken again', async () => {
+      const { q } = await open();
+      await q.enqueue(jobs(['a', 'b'], 5));
+      const first = await q.lease('w', 100, L);
+      assert.equal(first.length, 4, 'two per key');
+      assert.deepEqual(await q.lease('w', 100, L), []);
+      await q.ack('w', [done(first[0])]);
+      const again = await q.lease('w', 100, L);
+      assert.equal(again.length, 1);
+      assert.equal(again[0].key, first[0].key);
+      await checkInvariants(q);
+    });
 
-describe('lease', () => {
-  test('takes jobs by priority, then FIFO, round robin across keys', async () => {
-    const { q } = open();
-    await q.enqueue([job('a', 1), job('a', 2), job('a', 3), job('b', 1), job('c', 1, { priority: 5 })]);
-    const got = await q.lease('w', 3, { ttlMs: 1000, defaultLimit: 10 });
-    assert.deepEqual(got.map((j) => j.url).sort(), ['http://a/1', 'http://b/1', 'http://c/1']);
-    const next = await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 10 });
-    assert.deepEqual(next.map((j) => j.url), ['http://a/2', 'http://a/3']);
-    checkInvariants(q);
-  });
+    test('per-key overrides and minimum delay between starts', async () => {
+      const { q, clock } = await open();
+      await q.enqueue(jobs(['a', 'b'], 5));
+      await q.setKeyLimit('a', 4);
+      await q.setKeyDelay('b', 1000);
+      const got = await q.lease('w', 100, L);
+      assert.equal(got.filter((j) => j.key === 'a').length, 4);
+      assert.equal(got.filter((j) => j.key === 'b').length, 1, 'one start per delay');
+      assert.equal(await q.nextWakeAt(), clock.now + 1000);
+      clock.now += 999;
+      assert.equal((await q.lease('w', 100, L)).length, 0);
+      clock.now += 1;
+      assert.deepEqual((await q.lease('w', 100, L)).map((j) => j.key), ['b']);
+      await q.setKeyLimit('a', null);
+      const keyA = (await q.keys({ defaultLimit: 2 })).find((k) => k.key === 'a')!;
+      assert.equal(keyA.limit, 2);
+      assert.equal(keyA.inFlight, 4);
+      await checkInvariants(q);
+    });
 
-  test('never goes past a key limit, and a freed slot is taken again', async () => {
-    const { q } = open();
-    await q.enqueue(jobs(['a', 'b'], 5));
-    const first = await q.lease('w', 100, L);
-    assert.equal(first.length, 4, 'two per key');
-    assert.deepEqual(await q.lease('w', 100, L), []);
-    await q.ack('w', [done(first[0])]);
-    const again = await q.lease('w', 100, L);
-    assert.equal(again.length, 1);
-    assert.equal(again[0].key, first[0].key);
-    checkInvariants(q);
-  });
+    test('a deferred key is held back until its time, with the reason kept', async () => {
+      const { q, clock } = await open();
+      await q.enqueue([job('a', 1), job('b', 1)]);
+      await q.deferKey('a', clock.now + 5000, 'HTTP 429');
+      assert.deepEqual((await q.lease('w', 10, L)).map((j) => j.key), ['b']);
+      const a = (await q.keys({ defaultLimit: 2 })).find((k) => k.key === 'a')!;
+      assert.equal(a.deferReason, 'HTTP 429');
+      assert.equal(a.deferredUntil, clock.now + 5000);
+      assert.equal(await q.nextWakeAt(), clock.now + 5000);
+      clock.now += 5000;
+      assert.deepEqual((await q.lease('w', 10, L)).map((j) => j.key), ['a']);
+    });
 
-  test('per-key overrides and minimum delay between starts', async () => {
-    const { q, clock } = open();
-    await q.enqueue(jobs(['a', 'b'], 5));
-    await q.setKeyLimit('a', 4);
-    await q.setKeyDelay('b', 1000);
-    const got = await q.lease('w', 100, L);
-    assert.equal(got.filter((j) => j.key === 'a').length, 4);
-    assert.equal(got.filter((j) => j.key === 'b').length, 1, 'one start per delay');
-    assert.equal(await q.nextWakeAt(), clock.now + 1000);
-    clock.now += 999;
-    assert.equal((await q.lease('w', 100, L)).length, 0);
-    clock.now += 1;
-    assert.deepEqual((await q.lease('w', 100, L)).map((j) => j.key), ['b']);
-    await q.setKeyLimit('a', null);
-    const keyA = (await q.keys({ defaultLimit: 2 })).find((k) => k.key === 'a')!;
-    assert.equal(keyA.limit, 2);
-    assert.equal(keyA.inFlight, 4);
-    checkInvariants(q);
-  });
-
-  test('a deferred key is held back until its time, with the reason kept', async () => {
-    const { q, clock } = open();
-    await q.enqueue([job('a', 1), job('b', 1)]);
-    await q.deferKey('a', clock.now + 5000, 'HTTP 429');
-    assert.deepEqual((await q.lease('w', 10, L)).map((j) => j.key), ['b']);
-    const a = (await q.keys({ defaultLimit: 2 })).find((k) => k.key === 'a')!;
-    assert.equal(a.deferReason, 'HTTP 429');
-    assert.equal(a.deferredUntil, clock.now + 5000);
-    assert.equal(await q.nextWakeAt(), clock.now + 5000);
-    clock.now += 5000;
-    assert.deepEqual((await q.lease('w', 10, L)).map((j) => j.key), ['a']);
-  });
-
-  test('what comes due between a lease and the next wake-up is not missed', async () => {
-    const { q, clock } = open();
-    await q.enqueue([job('a', 1)]);
-    const [j] = await q.lease('w', 1, L);
-    await q.ack('w', [{ id: j.id, token: j.leaseToken, outcome: { type: 'defer', reason: 'wait', delayMs: 100 } }]);
-    const leasedAt = clock.now;
-    assert.deepEqual(await q.lease('w', 1, L), []);
-    clock.now += 100;
-    assert.equal(await q.nextWakeAt(leasedAt), leasedAt + 100, 'due since the lease: wake now');
-    assert.equal(await q.nextWakeAt(), null, 'nothing due later than now');
-  });
-
-  test('keys whose only jobs back off do not block the others', async () => {
-    const { q, clock } = open({ backoff: { baseMs: 60_000, maxMs: 60_000 } });
-    await q.enqueue([job('a', 1)]);
-    const [a] = await q.lease('w', 1, L);
-    await q.ack('w', [{ id: a.id, token: a.leaseToken, outcome: { type: 'fail', error: 'boom' } }]);
-    await q.enqueue(jobs(['k1', 'k2', 'k3'], 1));
-    assert.equal((await q.lease('w', 3, L)).length, 3);
-    assert.equal(await q.nextWakeAt(), clock.now + 45_000, 'the 60 s base times a jitter of 0.75');
-  });
-});
-
-describe('acknowledgements', () => {
-  test('done, skip and a fenced late ack', async () => {
-    const { q, clock } = open();
-    await q.enqueue([job('a', 1), job('a', 2)]);
-    const [j1, j2] = await q.lease('w1', 2, { ttlMs: 1000, defaultLimit: 5 });
-    const r = await q.ack('w1', [
-      { id: j1.id, token: j1.leaseToken, outcome: { type: 'done', result: { status: 200, title: 'Hi' } } },
-      { id: j2.id, token: j2.leaseToken, outcome: { type: 'skip', reason: 'not HTML' } },
-    ]);
-    assert.deepEqual(r, [{ id: j1.id, ok: true, state: 'done' }, { id: j2.id, ok: true, state: 'skipped' }]);
-    assert.deepEqual((await q.get(j1.id))!.job.result, { status: 200, title: 'Hi' });
-    assert.equal((await q.get(j2.id))!.job.lastError, 'not HTML');
-
-    // A lease that expires and passes to another worker: the first worker can no longer ack.
-    await q.enqueue([job('b', 1)]);
-    const [old] = await q.lease('w1', 1, { ttlMs: 1000, defaultLimit: 5 });
-    clock.now += 1001;
-    assert.deepEqual(await q.reap(), { requeued: 1, failed: 0 });
-    const [fresh] = await q.lease('w2', 1, { ttlMs: 1000, defaultLimit: 5 });
-    assert.equal(fresh.id, old.id);
-    assert.notEqual(fresh.leaseToken, old.leaseToken, 'a new token at every lease');
-    assert.deepEqual(await q.ack('w1', [done(old)]), [{ id: old.id, ok: false }]);
-    const after = (await q.get(old.id))!;
-    assert.equal(after.job.state, 'in_progress');
-    assert.equal(after.job.workerId, 'w2');
-    assert.deepEqual(after.events.map((e) => e.type), ['enqueued', 'leased', 'expired', 'leased', 'lost_lease']);
-    assert.deepEqual(await q.ack('w2', [done(fresh)]), [{ id: fresh.id, ok: true, state: 'done' }]);
-    checkInvariants(q);
-  });
-
-  test('fail retries with capped exponential backoff, then errors', async () => {
-    const { q, clock } = open({ backoff: { baseMs: 1000, maxMs: 3000 }, random: () => 0.999999 });
-    await q.enqueue([job('a', 1, { maxAttempts: 4 })]);
-    const delays: number[] = [];
-    for (let attempt = 1; attempt <= 4; attempt++) {
+    test('what comes due between a lease and the next wake-up is not missed', async () => {
+      const { q, clock } = await open();
+      await q.enqueue([job('a', 1)]);
       const [j] = await q.lease('w', 1, L);
-      assert.equal(j.attempts, attempt);
-      const [r] = await q.ack('w', [{ id: j.id, token: j.leaseToken, outcome: { type: 'fail', error: `boom ${attempt}` } }]);
-      const after = (await q.get(j.id))!.job;
-      if (attempt < 4) {
-        assert.equal(r.state, 'queued');
-        delays.push(after.runAfter - clock.now);
-        assert.deepEqual(await q.lease('w', 1, L), [], 'not before its backoff ends');
-        clock.now = after.runAfter;
-      } else {
-        assert.equal(r.state, 'error');
-        assert.equal(after.lastError, 'boom 4');
+      await q.ack('w', [{ id: j.id, token: j.leaseToken, outcome: { type: 'defer', reason: 'wait', delayMs: 100 } }]);
+      const leasedAt = clock.now;
+      assert.deepEqual(await q.lease('w', 1, L), []);
+      clock.now += 100;
+      assert.equal(await q.nextWakeAt(leasedAt), leasedAt + 100, 'due since the lease: wake now');
+      assert.equal(await q.nextWakeAt(), null, 'nothing due later than now');
+    });
+
+    test('keys whose only jobs back off do not block the others', async () => {
+      const { q, clock } = await open({ backoff: { baseMs: 60_000, maxMs: 60_000 } });
+      await q.enqueue([job('a', 1)]);
+      const [a] = await q.lease('w', 1, L);
+      await q.ack('w', [{ id: a.id, token: a.leaseToken, outcome: { type: 'fail', error: 'boom' } }]);
+      await q.enqueue(jobs(['k1', 'k2', 'k3'], 1));
+      assert.equal((await q.lease('w', 3, L)).length, 3);
+      assert.equal(await q.nextWakeAt(), clock.now + 45_000, 'the 60 s base times a jitter of 0.75');
+    });
+  });
+
+  describe('acknowledgements', () => {
+    test('done, skip and a fenced late ack', async () => {
+      const { q, clock } = await open();
+      await q.enqueue([job('a', 1), job('a', 2)]);
+      const [j1, j2] = await q.lease('w1', 2, { ttlMs: 1000, defaultLimit: 5 });
+      const r = await q.ack('w1', [
+        { id: j1.id, token: j1.leaseToken, outcome: { type: 'done', result: { status: 200, title: 'Hi' } } },
+        { id: j2.id, token: j2.leaseToken, outcome: { type: 'skip', reason: 'not HTML' } },
+      ]);
+      assert.deepEqual(r, [{ id: j1.id, ok: true, state: 'done' }, { id: j2.id, ok: true, state: 'skipped' }]);
+      assert.deepEqual((await q.get(j1.id))!.job.result, { status: 200, title: 'Hi' });
+      assert.equal((await q.get(j2.id))!.job.lastError, 'not HTML');
+
+      // A lease that expires and passes to another worker: the first worker can no longer ack.
+      await q.enqueue([job('b', 1)]);
+      const [old] = await q.lease('w1', 1, { ttlMs: 1000, defaultLimit: 5 });
+      clock.now += 1001;
+      assert.deepEqual(await q.reap(), { requeued: 1, failed: 0 });
+      const [fresh] = await q.lease('w2', 1, { ttlMs: 1000, defaultLimit: 5 });
+      assert.equal(fresh.id, old.id);
+      assert.notEqual(fresh.leaseToken, old.leaseToken, 'a new token at every lease');
+      assert.deepEqual(await q.ack('w1', [done(old)]), [{ id: old.id, ok: false }]);
+      const after = (await q.get(old.id))!;
+      assert.equal(after.job.state, 'in_progress');
+      assert.equal(after.job.workerId, 'w2');
+      assert.deepEqual(after.events.map((e) => e.type), ['enqueued', 'leased', 'expired', 'leased', 'lost_lease']);
+      assert.deepEqual(await q.ack('w2', [done(fresh)]), [{ id: fresh.id, ok: true, state: 'done' }]);
+      await checkInvariants(q);
+    });
+
+    test('fail retries with capped exponential backoff, then errors', async () => {
+      const { q, clock } = await open({ backoff: { baseMs: 1000, maxMs: 3000 }, random: () => 0.999999 });
+      await q.enqueue([job('a', 1, { maxAttempts: 4 })]);
+      const delays: number[] = [];
+      for (let attempt = 1; attempt <= 4; attempt++) {
+        const [j] = await q.lease('w', 1, L);
+        assert.equal(j.attempts, attempt);
+        const [r] = await q.ack('w', [{ id: j.id, token: j.leaseToken, outcome: { type: 'fail', error: `boom ${attempt}` } }]);
+        const after = (await q.get(j.id))!.job;
+        if (attempt < 4) {
+          assert.equal(r.state, 'queued');
+          delays.push(after.runAfter - clock.now);
+          assert.deepEqual(await q.lease('w', 1, L), [], 'not before its backoff ends');
+          clock.now = after.runAfter;
+        } else {
+          assert.equal(r.state, 'error');
+          assert.equal(after.lastError, 'boom 4');
+        }
       }
-    }
-    assert.deepEqual(delays, [999, 1999, 2999], 'doubling, capped at 3 s, with jitter below 1');
-    checkInvariants(q);
+      assert.deepEqual(delays, [999, 1999, 2999], 'doubling, capped at 3 s, with jitter below 1');
+      await checkInvariants(q);
+    });
+
+    test('a non-retryable failure errors at once; defer and release spend no attempt', async () => {
+      const { q, clock } = await open();
+      await q.enqueue([job('a', 1), job('a', 2)]);
+      const [j1, j2] = await q.lease('w', 2, L);
+      await q.ack('w', [
+        { id: j1.id, token: j1.leaseToken, outcome: { type: 'fail', error: 'HTTP 404', retryable: false } },
+        { id: j2.id, token: j2.leaseToken, outcome: { type: 'defer', reason: 'HTTP 429', delayMs: 7000 } },
+      ]);
+      assert.equal((await q.get(j1.id))!.job.state, 'error');
+      const deferred = (await q.get(j2.id))!.job;
+      assert.equal(deferred.state, 'queued');
+      assert.equal(deferred.attempts, 0);
+      assert.equal(deferred.runAfter, clock.now + 7000);
+      clock.now += 7000;
+      const [again] = await q.lease('w', 1, L);
+      assert.equal(again.attempts, 1);
+      await q.ack('w', [{ id: again.id, token: again.leaseToken, outcome: { type: 'release', reason: 'stopping' } }]);
+      const released = (await q.get(again.id))!;
+      assert.equal(released.job.state, 'queued');
+      assert.equal(released.job.attempts, 0);
+      assert.equal(released.job.runAfter, 0);
+      await checkInvariants(q);
+    });
   });
 
-  test('a non-retryable failure errors at once; defer and release spend no attempt', async () => {
-    const { q, clock } = open();
-    await q.enqueue([job('a', 1), job('a', 2)]);
-    const [j1, j2] = await q.lease('w', 2, L);
-    await q.ack('w', [
-      { id: j1.id, token: j1.leaseToken, outcome: { type: 'fail', error: 'HTTP 404', retryable: false } },
-      { id: j2.id, token: j2.leaseToken, outcome: { type: 'defer', reason: 'HTTP 429', delayMs: 7000 } },
-    ]);
-    assert.equal((await q.get(j1.id))!.job.state, 'error');
-    const deferred = (await q.get(j2.id))!.job;
-    assert.equal(deferred.state, 'queued');
-    assert.equal(deferred.attempts, 0);
-    assert.equal(deferred.runAfter, clock.now + 7000);
-    clock.now += 7000;
-    const [again] = await q.lease('w', 1, L);
-    assert.equal(again.attempts, 1);
-    await q.ack('w', [{ id: again.id, token: again.leaseToken, outcome: { type: 'release', reason: 'stopping' } }]);
-    const released = (await q.get(again.id))!;
-    assert.equal(released.job.state, 'queued');
-    assert.equal(released.job.attempts, 0);
-    assert.equal(released.job.runAfter, 0);
-    checkInvariants(q);
-  });
-});
-
-describe('follow-up jobs and crawl caps', () => {
-  test('a done ack enqueues its follow-ups atomically; a fenced ack enqueues nothing', async () => {
-    const { q, clock } = open();
-    await q.enqueue([job('a', 0, { crawlId: 'c' })]);
-    const [j] = await q.lease('w1', 1, { ttlMs: 100, defaultLimit: 2 });
-    clock.now += 101;
-    await q.reap();
-    const [again] = await q.lease('w2', 1, { ttlMs: 100, defaultLimit: 2 });
-    const links = [job('a', 1, { crawlId: 'c' }), job('b', 1, { crawlId: 'c' })];
-    const [late] = await q.ack('w1', [{ id: j.id, token: j.leaseToken, outcome: { type: 'done', enqueue: links } }]);
-    assert.equal(late.ok, false);
-    assert.equal((await q.stats()).total, 1, 'the stale attempt added no jobs');
-    const [ok] = await q.ack('w2', [{ id: again.id, token: again.leaseToken, outcome: { type: 'done', enqueue: [...links, job('a', 0, { crawlId: 'c' })] } }]);
-    assert.deepEqual(ok.enqueued, { ids: [2, 3, null], enqueued: 2, duplicates: 1, capped: 0 });
-    checkInvariants(q);
-  });
-
-  test('a crawl cap counts every job of the crawl and reports the rest as capped', async () => {
-    const { q } = open();
-    const r1 = await q.enqueue(jobs(['a'], 3, { crawlId: 'c' }), { crawlCap: 5 });
-    assert.equal(r1.enqueued, 3);
-    const r2 = await q.enqueue([...jobs(['b'], 4, { crawlId: 'c' }), job('a', 0, { crawlId: 'c' })], { crawlCap: 5 });
-    assert.deepEqual([r2.enqueued, r2.capped, r2.duplicates], [2, 3, 0]);
-    const other = await q.enqueue(jobs(['b'], 4, { crawlId: 'd' }), { crawlCap: 5 });
-    assert.equal(other.enqueued, 4, 'caps are per crawl');
-    const stats = await q.crawlStats('c');
-    assert.equal(stats.total, 5);
-    assert.equal(stats.capped, 3);
-    checkInvariants(q);
-  });
-
-  test('held jobs of a paused crawl are not leased until released', async () => {
-    const { q } = open();
-    await q.enqueue([...jobs(['a'], 2, { crawlId: 'p' }), job('a', 9)]);
-    assert.equal(await q.holdCrawl('p', true), 2);
-    assert.deepEqual((await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 10 })).map((j) => j.url), ['http://a/9']);
-    assert.equal(await q.nextWakeAt(), null, 'a hold is not a backoff to wake for');
-    assert.equal(await q.holdCrawl('p', false), 2);
-    assert.equal((await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 10 })).length, 2);
-  });
-});
-
-describe('heartbeat and reaping', () => {
-  test('heartbeat extends by the TTL it is given and reports lost leases', async () => {
-    const { q, clock } = open();
-    await q.enqueue(jobs(['a'], 3));
-    const held = await q.lease('w', 3, { ttlMs: 1000, defaultLimit: 5 });
-    clock.now += 500;
-    const r = await q.heartbeat('w', 45_000, held.map((j) => ({ id: j.id, token: j.leaseToken })));
-    assert.deepEqual(r, { extended: 3, lost: [] });
-    for (const l of await q.leases()) assert.equal(l.expiresAt, clock.now + 45_000);
-    await q.requeue({ ids: [held[1].id] });
-    const r2 = await q.heartbeat('w', 45_000, held.map((j) => ({ id: j.id, token: j.leaseToken })));
-    assert.deepEqual(r2, { extended: 2, lost: [{ id: held[1].id, token: held[1].leaseToken }] });
-    checkInvariants(q);
-  });
-
-  test('reclaims are capped: a job that keeps killing its worker fails with that reason', async () => {
-    const { q, clock } = open({ maxReclaims: 2 });
-    await q.enqueue([job('a', 1)]);
-    for (let i = 0; i < 2; i++) {
-      await q.lease('w', 1, { ttlMs: 100, defaultLimit: 2 });
+  describe('follow-up jobs and crawl caps', () => {
+    test('a done ack enqueues its follow-ups atomically; a fenced ack enqueues nothing', async () => {
+      const { q, clock } = await open();
+      await q.enqueue([job('a', 0, { crawlId: 'c' })]);
+      const [j] = await q.lease('w1', 1, { ttlMs: 100, defaultLimit: 2 });
       clock.now += 101;
       await q.reap();
-    }
-    const { job: j, events } = (await q.get(1))!;
-    assert.equal(j.state, 'error');
-    assert.match(j.lastError!, /lost its worker 2 times/);
-    assert.equal(events.filter((e) => e.type === 'expired').length, 2);
-    checkInvariants(q);
+      const [again] = await q.lease('w2', 1, { ttlMs: 100, defaultLimit: 2 });
+      const links = [job('a', 1, { crawlId: 'c' }), job('b', 1, { crawlId: 'c' })];
+      const [late] = await q.ack('w1', [{ id: j.id, token: j.leaseToken, outcome: { type: 'done', enqueue: links } }]);
+      assert.equal(late.ok, false);
+      assert.equal((await q.stats()).total, 1, 'the stale attempt added no jobs');
+      const [ok] = await q.ack('w2', [{ id: again.id, token: again.leaseToken, outcome: { type: 'done', enqueue: [...links, job('a', 0, { crawlId: 'c' })] } }]);
+      assert.deepEqual(ok.enqueued, { ids: [2, 3, null], enqueued: 2, duplicates: 1, capped: 0 });
+      await checkInvariants(q);
+    });
+
+    test('a crawl cap counts every job of the crawl and reports the rest as capped', async () => {
+      const { q } = await open();
+      const r1 = await q.enqueue(jobs(['a'], 3, { crawlId: 'c' }), { crawlCap: 5 });
+      assert.equal(r1.enqueued, 3);
+      const r2 = await q.enqueue([...jobs(['b'], 4, { crawlId: 'c' }), job('a', 0, { crawlId: 'c' })], { crawlCap: 5 });
+      assert.deepEqual([r2.enqueued, r2.capped, r2.duplicates], [2, 3, 0]);
+      const other = await q.enqueue(jobs(['b'], 4, { crawlId: 'd' }), { crawlCap: 5 });
+      assert.equal(other.enqueued, 4, 'caps are per crawl');
+      const stats = await q.crawlStats('c');
+      assert.equal(stats.total, 5);
+      assert.equal(stats.capped, 3);
+      await checkInvariants(q);
+    });
+
+    test('held jobs of a paused crawl are not leased until released', async () => {
+      const { q } = await open();
+      await q.enqueue([...jobs(['a'], 2, { crawlId: 'p' }), job('a', 9)]);
+      assert.equal(await q.holdCrawl('p', true), 2);
+      assert.deepEqual((await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 10 })).map((j) => j.url), ['http://a/9']);
+      assert.equal(await q.nextWakeAt(), null, 'a hold is not a backoff to wake for');
+      assert.equal(await q.holdCrawl('p', false), 2);
+      assert.equal((await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 10 })).length, 2);
+    });
   });
 
-  test('reclaimWorkers returns a dead worker\'s leases at once', async () => {
-    const { q } = open();
-    await q.enqueue(jobs(['a', 'b'], 2));
-    await q.lease('dead', 2, L);
-    await q.lease('alive', 2, L);
-    assert.deepEqual((await q.leaseHolders()).sort(), ['alive', 'dead']);
-    assert.deepEqual(await q.reclaimWorkers(['dead'], 'worker process is gone'), { requeued: 2, failed: 0 });
-    assert.deepEqual(await q.leaseHolders(), ['alive']);
-    checkInvariants(q);
+  describe('heartbeat and reaping', () => {
+    test('heartbeat extends by the TTL it is given and reports lost leases', async () => {
+      const { q, clock } = await open();
+      await q.enqueue(jobs(['a'], 3));
+      const held = await q.lease('w', 3, { ttlMs: 1000, defaultLimit: 5 });
+      clock.now += 500;
+      const r = await q.heartbeat('w', 45_000, held.map((j) => ({ id: j.id, token: j.leaseToken })));
+      assert.deepEqual(r, { extended: 3, lost: [] });
+      for (const l of await q.leases()) assert.equal(l.expiresAt, clock.now + 45_000);
+      await q.requeue({ ids: [held[1].id] });
+      const r2 = await q.heartbeat('w', 45_000, held.map((j) => ({ id: j.id, token: j.leaseToken })));
+      assert.deepEqual(r2, { extended: 2, lost: [{ id: held[1].id, token: held[1].leaseToken }] });
+      await checkInvariants(q);
+    });
+
+    test('reclaims are capped: a job that keeps killing its worker fails with that reason', async () => {
+      const { q, clock } = await open({ maxReclaims: 2 });
+      await q.enqueue([job('a', 1)]);
+      for (let i = 0; i < 2; i++) {
+        await q.lease('w', 1, { ttlMs: 100, defaultLimit: 2 });
+        clock.now += 101;
+        await q.reap();
+      }
+      const { job: j, events } = (await q.get(1))!;
+      assert.equal(j.state, 'error');
+      assert.match(j.lastError!, /lost its worker 2 times/);
+      assert.equal(events.filter((e) => e.type === 'expired').length, 2);
+      await checkInvariants(q);
+    });
+
+    test('reclaimWorkers returns a dead worker\'s leases at once', async () => {
+      const { q } = await open();
+      await q.enqueue(jobs(['a', 'b'], 2));
+      await q.lease('dead', 2, L);
+      await q.lease('alive', 2, L);
+      assert.deepEqual((await q.leaseHolders()).sort(), ['alive', 'dead']);
+      assert.deepEqual(await q.reclaimWorkers(['dead'], 'worker process is gone'), { requeued: 2, failed: 0 });
+      assert.deepEqual(await q.leaseHolders(), ['alive']);
+      await checkInvariants(q);
+    });
+  });
+
+  describe('requeue, cancel, list, events', () => {
+    test('requeue by ids, by state, by key; cancel queued jobs', async () => {
+      const { q } = await open();
+      await q.enqueue(jobs(['a', 'b'], 3));
+      const leased = await q.lease('w', 4, L);
+      await q.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'fail' as const, error: 'x', retryable: false } })));
+      assert.equal((await q.stats()).error, 4);
+      assert.equal(await q.requeue({ state: 'error', key: 'a' }), 2);
+      assert.equal(await q.requeue({ ids: [leased.find((j) => j.key === 'b')!.id] }), 1);
+      assert.equal(await q.requeue({}), 1, 'the default is every failed job');
+      assert.equal((await q.stats()).error, 0);
+      const requeued = (await q.get(leased[0].id))!;
+      assert.equal(requeued.job.attempts, 0);
+      assert.equal(requeued.events.at(-1)!.type, 'requeued');
+      assert.equal(await q.cancel({ ids: [1, 2, 999] }), 2);
+      assert.equal((await q.get(1))!.job.lastError, 'cancelled');
+      assert.equal(await q.cancel({ ids: [1] }), 0, 'only queued jobs are cancelled');
+      await checkInvariants(q);
+    });
+
+    test('list pages with a cursor through filters, and refuses a forged cursor', async () => {
+      const { q } = await open();
+      await q.enqueue(jobs(['a', 'b', 'c'], 10, { crawlId: 'c1' }));
+      const seen: number[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await q.list({ key: 'b', limit: 3, cursor });
+        seen.push(...page.jobs.map((j) => j.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      assert.equal(seen.length, 10);
+      assert.deepEqual(seen, [...seen].sort((x, y) => x - y));
+      assert.equal((await q.list({ state: 'queued', crawlId: 'c1', limit: 1000 })).jobs.length, 30);
+      assert.equal((await q.list({ state: 'done' })).jobs.length, 0);
+      await assert.rejects(q.list({ cursor: "1; DROP TABLE jobs" }), /cursor/);
+      await assert.rejects(q.list({ limit: 0 }), /limit/);
+      assert.equal((await q.crawlStats('c1')).queued, 30);
+    });
+
+    test('events are trimmed when a job goes round again', async () => {
+      const { q, clock } = await open({ eventsPerJob: 5, maxReclaims: 100 });
+      await q.enqueue([job('a', 1, { maxAttempts: 100 })]);
+      for (let i = 0; i < 20; i++) {
+        await q.lease('w', 1, { ttlMs: 10, defaultLimit: 1 });
+        clock.now += 11;
+        await q.reap();
+      }
+      const rows = await engine.eventRows(q, 1);
+      assert.ok(rows <= 5, `kept ${rows} event rows`);
+      const { events } = (await q.get(1))!;
+      assert.deepEqual(events.slice(-2).map((e) => e.type), ['leased', 'expired'], 'each kept attempt shows its lease and its end');
+    });
+  });
+
+  describe('keys', () => {
+    test('the live view lists only hosts with queued work, with their totals', async () => {
+      const { q } = await open();
+      await q.enqueue([job('a', 1), job('b', 1), job('b', 2)]);
+      const leased = await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 1 });
+      await q.ack('w', leased.filter((j) => j.key === 'a').map(done));
+      assert.deepEqual((await q.keys({ defaultLimit: 1 })).map((k) => k.key).sort(), ['a', 'b']);
+      const live = await q.keys({ defaultLimit: 1, live: true });
+      assert.deepEqual(live.map((k) => [k.key, k.queued, k.inFlight]), [['b', 1, 1]]);
+    });
+
+    test('idle keys are evicted, busy and delayed ones kept', async () => {
+      const { q, clock } = await open();
+      await q.enqueue([job('a', 1), job('b', 1), job('c', 1)]);
+      await q.setKeyDelay('c', 1000);
+      const got = await q.lease('w', 3, L);
+      await q.ack('w', got.filter((j) => j.key !== 'b').map(done));
+      assert.equal(await q.evictIdleKeys(), 1, 'only a: b is in flight, c waits out its delay');
+      clock.now += 1000;
+      assert.equal(await q.evictIdleKeys(), 1);
+      assert.equal(await engine.keyRows(q), 1);
+      await checkInvariants(q);
+    });
   });
 });
-
-describe('requeue, cancel, list, events', () => {
-  test('requeue by ids, by state, by key; cancel queued jobs', async () => {
-    const { q } = open();
-    await q.enqueue(jobs(['a', 'b'], 3));
-    const leased = await q.lease('w', 4, L);
-    await q.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'fail' as const, error: 'x', retryable: false } })));
-    assert.equal((await q.stats()).error, 4);
-    assert.equal(await q.requeue({ state: 'error', key: 'a' }), 2);
-    assert.equal(await q.requeue({ ids: [leased.find((j) => j.key === 'b')!.id] }), 1);
-    assert.equal(await q.requeue({}), 1, 'the default is every failed job');
-    assert.equal((await q.stats()).error, 0);
-    const requeued = (await q.get(leased[0].id))!;
-    assert.equal(requeued.job.attempts, 0);
-    assert.equal(requeued.events.at(-1)!.type, 'requeued');
-    assert.equal(await q.cancel({ ids: [1, 2, 999] }), 2);
-    assert.equal((await q.get(1))!.job.lastError, 'cancelled');
-    assert.equal(await q.cancel({ ids: [1] }), 0, 'only queued jobs are cancelled');
-    checkInvariants(q);
-  });
-
-  test('list pages with a cursor through filters, and refuses a forged cursor', async () => {
-    const { q } = open();
-    await q.enqueue(jobs(['a', 'b', 'c'], 10, { crawlId: 'c1' }));
-    const seen: number[] = [];
-    let cursor: string | null = null;
-    do {
-      const page = await q.list({ key: 'b', limit: 3, cursor });
-      seen.push(...page.jobs.map((j) => j.id));
-      cursor = page.nextCursor;
-    } while (cursor);
-    assert.equal(seen.length, 10);
-    assert.deepEqual(seen, [...seen].sort((x, y) => x - y));
-    assert.equal((await q.list({ state: 'queued', crawlId: 'c1', limit: 1000 })).jobs.length, 30);
-    assert.equal((await q.list({ state: 'done' })).jobs.length, 0);
-    await assert.rejects(q.list({ cursor: "1; DROP TABLE jobs" }), /cursor/);
-    await assert.rejects(q.list({ limit: 0 }), /limit/);
-    assert.equal((await q.crawlStats('c1')).queued, 30);
-  });
-
-  test('events are trimmed when a job goes round again', async () => {
-    const { q, clock } = open({ eventsPerJob: 5, maxReclaims: 100 });
-    await q.enqueue([job('a', 1, { maxAttempts: 100 })]);
-    for (let i = 0; i < 20; i++) {
-      await q.lease('w', 1, { ttlMs: 10, defaultLimit: 1 });
-      clock.now += 11;
-      await q.reap();
-    }
-    const rows = q.db.prepare('SELECT count(*) FROM events WHERE job_id = 1').pluck().get() as number;
-    assert.ok(rows <= 5, `kept ${rows} event rows`);
-    const { events } = (await q.get(1))!;
-    assert.deepEqual(events.slice(-2).map((e) => e.type), ['leased', 'expired'], 'each kept attempt shows its lease and its end');
-  });
-});
-
-describe('keys', () => {
-  test('the live view lists only hosts with queued work, with their totals', async () => {
-    const { q } = open();
-    await q.enqueue([job('a', 1), job('b', 1), job('b', 2)]);
-    const leased = await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 1 });
-    await q.ack('w', leased.filter((j) => j.key === 'a').map(done));
-    assert.deepEqual((await q.keys({ defaultLimit: 1 })).map((k) => k.key).sort(), ['a', 'b']);
-    const live = await q.keys({ defaultLimit: 1, live: true });
-    assert.deepEqual(live.map((k) => [k.key, k.queued, k.inFlight]), [['b', 1, 1]]);
-  });
-
-  test('idle keys are evicted, busy and delayed ones kept', async () => {
-    const { q, clock } = open();
-    await q.enqueue([job('a', 1), job('b', 1), job('c', 1)]);
-    await q.setKeyDelay('c', 1000);
-    const got = await q.lease('w', 3, L);
-    await q.ack('w', got.filter((j) => j.key !== 'b').map(done));
-    assert.equal(await q.evictIdleKeys(), 1, 'only a: b is in flight, c waits out its delay');
-    clock.now += 1000;
-    assert.equal(await q.evictIdleKeys(), 1);
-    assert.equal(q.keyRows(), 1);
-    checkInvariants(q);
-  });
-});
+}

@@ -1,0 +1,124 @@
+/**
+ * The queue's rules that do not depend on an engine: what a job must carry, what an outcome makes
+ * of a job, how a job's history reads, what a list cursor is. The PostgreSQL engine uses them;
+ * the SQLite engine has the same rules inline (to move here once its tuning settles).
+ */
+import { QueueError } from './errors';
+import type { Ack, EventType, Job, JobEvent, JobState, NewJob } from './types';
+
+export function validateNewJob(j: NewJob): void {
+  if (typeof j.kind !== 'string' || j.kind === '') throw new QueueError('a job needs a kind');
+  if (typeof j.url !== 'string' || j.url === '') throw new QueueError('a job needs a url');
+  if (typeof j.key !== 'string' || j.key === '') throw new QueueError(`job ${j.url} needs a key`);
+  if (typeof j.dedupeKey !== 'string' || j.dedupeKey === '') throw new QueueError(`job ${j.url} needs a dedupe key`);
+  if (j.maxAttempts !== undefined && !(Number.isInteger(j.maxAttempts) && j.maxAttempts >= 1)) {
+    throw new QueueError(`maxAttempts must be an integer ≥ 1 (got ${j.maxAttempts})`);
+  }
+  if (j.priority !== undefined && !Number.isInteger(j.priority)) throw new QueueError('priority must be an integer');
+}
+
+export function decodeCursor(cursor: string | null | undefined): number {
+  if (cursor === undefined || cursor === null || cursor === '') return 0;
+  if (!/^\d{1,15}$/.test(cursor)) throw new QueueError('cursor is not one this server gave out');
+  return Number(cursor);
+}
+
+export function checkPageLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new QueueError('limit must be an integer from 1 to 1000');
+}
+
+/** The job row's values after an acknowledged outcome. */
+export interface Settled {
+  state: JobState;
+  runAfter: number;
+  finishedAt: number | null;
+  result: string | null;
+  lastError: string | null;
+  attemptsDelta: number;
+  /** How the attempt ended when the row alone records it (the job finished); else null. */
+  outcome: string | null;
+}
+
+export interface Backoff {
+  baseMs: number;
+  maxMs: number;
+}
+
+/**
+ * What an outcome makes of the job: its next row values and the event that records it. A failure
+ * retries with capped exponential backoff and jitter until max attempts, then errors; a deferral
+ * or a release gives the attempt back.
+ */
+export function settle(outcome: Ack['outcome'], attempts: number, maxAttempts: number, now: number, backoff: Backoff, random: () => number):
+  { row: Settled; event: EventType; detail: string | null } {
+  const result = 'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null;
+  const row: Settled = { state: 'done', runAfter: 0, finishedAt: now, result, lastError: null, attemptsDelta: 0, outcome: 'done' };
+  const of = `attempt ${attempts}/${maxAttempts}`;
+  switch (outcome.type) {
+    case 'done':
+      return { row, event: 'done', detail: null };
+    case 'skip':
+      return { row: { ...row, state: 'skipped', lastError: outcome.reason, outcome: 'skipped' }, event: 'skipped', detail: outcome.reason };
+    case 'fail': {
+      if (outcome.retryable === false || attempts >= maxAttempts) {
+        return { row: { ...row, state: 'error', lastError: outcome.error, outcome: 'failed' }, event: 'failed', detail: `${outcome.error} (${of})` };
+      }
+      const delay = Math.floor(Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(attempts - 1, 30)) * (0.5 + random() / 2));
+      return {
+        row: { ...row, state: 'queued', runAfter: now + delay, finishedAt: null, lastError: outcome.error, outcome: null },
+        event: 'retry',
+        detail: `${outcome.error}; retry at ${new Date(now + delay).toISOString()} (${of} failed)`,
+      };
+    }
+    case 'defer': {
+      const delay = Math.max(0, Math.round(outcome.delayMs));
+      return {
+        row: { ...row, state: 'queued', runAfter: now + delay, finishedAt: null, result: null, lastError: outcome.reason, attemptsDelta: -1, outcome: null },
+        event: 'deferred',
+        detail: `${outcome.reason}; not before ${new Date(now + delay).toISOString()}`,
+      };
+    }
+    case 'release':
+      return {
+        row: { ...row, state: 'queued', finishedAt: null, result: null, attemptsDelta: -1, outcome: null },
+        event: 'released',
+        detail: outcome.reason,
+      };
+  }
+}
+
+export interface StoredEvent extends JobEvent {
+  attempt: number | null;
+  leasedAt: number | null;
+}
+
+/**
+ * A job's history as users read it: enqueued, then each attempt as `leased` and how it ended.
+ * The `enqueued` and `leased` entries are read back from the job row and from each attempt's
+ * closing row (which records its lease), so the queue writes one event row per attempt.
+ */
+export function history(job: Job, outcome: EventType | null, stored: StoredEvent[]): JobEvent[] {
+  const out: JobEvent[] = [{ at: job.createdAt, type: 'enqueued', workerId: null, detail: null }];
+  // Anything written after it goes by time, but the stale acks (`lost_lease`) that may have come
+  // meanwhile; a lease or an ending goes before those that are not earlier than it.
+  const place = (e: JobEvent) => {
+    let i = out.length;
+    while (i > 1 && out[i - 1].type === 'lost_lease' && out[i - 1].at >= e.at) i--;
+    out.splice(i, 0, e);
+  };
+  const lease = (at: number, workerId: string | null, attempt: number | null) =>
+    place({ at, type: 'leased', workerId, detail: attempt === null ? null : `attempt ${attempt}/${job.maxAttempts}` });
+  for (const e of stored) {
+    if (e.leasedAt !== null) lease(e.leasedAt, e.workerId, e.attempt);
+    out.push({ at: e.at, type: e.type, workerId: e.workerId, detail: e.detail });
+  }
+  if (job.state === 'in_progress' && job.leasedAt !== null) lease(job.leasedAt, job.workerId, job.attempts);
+  // A finished job whose ending no event row tells: the job row is that record.
+  if (outcome !== null && job.finishedAt !== null) {
+    const byWorker = outcome !== 'cancelled' && job.leasedAt !== null;
+    if (byWorker) lease(job.leasedAt!, job.workerId, job.attempts);
+    const detail = outcome === 'failed' ? `${job.lastError} (attempt ${job.attempts}/${job.maxAttempts})` : job.lastError;
+    place({ at: job.finishedAt, type: outcome, workerId: byWorker ? job.workerId : null, detail });
+  }
+  return out;
+}

@@ -1,0 +1,598 @@
+/**
+ * The networked engine: the queue on PostgreSQL, for daemons on several machines sharing one
+ * crawl. The same contract and semantics as the SQLite engine (read docs/design.md); what differs
+ * is how they hold across processes that share no lock:
+ *   - a lease locks the rows of the keys it takes from (FOR UPDATE SKIP LOCKED), so a per-host
+ *     limit is read and raised under that key's lock by one daemon at a time, and no lease waits;
+ *   - the jobs it takes are locked the same way; acknowledgements are fenced by the lease token;
+ *   - counters are sharded rows (schema.ts), so transactions do not queue on one hot row;
+ *   - every commit that changes jobs notifies the others (changes.ts), which wakes their
+ *     dispatchers at once: nobody polls.
+ * Transactions that lose a deadlock or a serialization race are run again from the start.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { QueueError } from '../errors';
+import { checkPageLimit, decodeCursor, history, settle, validateNewJob, type Backoff, type Settled, type StoredEvent } from '../job-rules';
+import type { SqliteQueueOptions } from '../sqlite/engine';
+import { toJob } from '../sqlite/engine';
+import {
+  HELD, JOB_STATES,
+  type Ack, type AckResult, type CancelFilter, type CrawlCounts, type EnqueueOptions, type EnqueueResult, type EventType,
+  type HeartbeatResult, type Job, type JobChanges, type JobEvent, type JobPage, type JobState, type JobStateRow,
+  type KeySummary, type LeaseInfo, type LeaseOptions, type LeasedJob, type ListFilter, type NewJob, type Queue,
+  type ReapResult, type RequeueFilter, type Stats,
+} from '../types';
+import { CHANNEL, Listener, PgJobChanges, decodePayload, encodePayload, type Changed } from './changes';
+import { QUEUE_COMPONENT, clientConfig, openPool, type Component } from './open';
+import { COUNTER_SHARDS } from './schema';
+import { PG_SQL as SQL, pgListSql } from './sql';
+import { PgTally } from './tally';
+
+export interface PgQueueOptions extends Omit<SqliteQueueOptions, 'busyTimeoutMs'> {
+  /** Connections in the pool (default 10); the listening connection is one more. */
+  poolSize?: number;
+}
+
+interface MovedRow {
+  id: number;
+  key: string;
+  crawl_id: string | null;
+  priority: number;
+  state: JobState;
+  attempts: number;
+  max_attempts: number;
+  reclaims: number;
+  worker_id: string | null;
+  leased_at: number | null;
+}
+
+type Row = Record<string, unknown>;
+
+/** Deadlock detected, serialization failure: the transaction is safe to run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+const MAX_TRIES = 10;
+
+/** One write transaction's state: its connection, counters, events and the jobs it changed. */
+class Tx {
+  readonly tally = new PgTally();
+  readonly changed = new Set<number>();
+  everything = false;
+  private readonly events: unknown[][] = [[], [], [], [], [], [], []];
+  private readonly trims = new Set<number>();
+
+  constructor(readonly client: pg.PoolClient, readonly now: number) {}
+
+  query<R extends pg.QueryResultRow = Row>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.client.query<R>(text, values);
+  }
+
+  /** An event row, written at the end of the transaction in the order given. */
+  event(id: number, type: EventType, workerId: string | null, detail: string | null,
+    lease: { attempt: number | null; leasedAt: number | null } | null = null, trim = false): void {
+    [id, this.now, type, workerId, detail, lease?.attempt ?? null, lease?.leasedAt ?? null].forEach((v, i) => this.events[i].push(v));
+    if (trim) this.trims.add(id);
+  }
+
+  touch(ids: Iterable<number>): void {
+    for (const id of ids) this.changed.add(id);
+  }
+
+  async finish(eventsPerJob: number, notify: string | null): Promise<void> {
+    if (this.events[0].length) await this.query(SQL.insertEvents, this.events);
+    if (this.trims.size) await this.query(SQL.trimEvents, [[...this.trims], eventsPerJob]);
+    const a = this.tally.arrays();
+    if (a.update[0].length) await this.query(SQL.keysUpdate, [...a.update, this.now]);
+    if (a.bump[0].length) await this.query(SQL.keysBump, a.bump);
+    const counters = a.totals[0].length + a.crawls[0].length + a.states[0].length > 0;
+    if (counters) {
+      const shard = Math.floor(Math.random() * COUNTER_SHARDS);
+      await this.query(SQL.counters, [shard, ...a.totals, ...a.crawls, ...a.states, CHANNEL, notify]);
+    } else if (notify !== null) {
+      await this.query(SQL.notify, [CHANNEL, notify]);
+    }
+  }
+}
+
+/** The PostgreSQL engine. Open with `await PgQueue.open(url, opts)`. */
+export class PgQueue implements Queue {
+  /** Names this queue's notifications, so it can tell its own from other processes'. */
+  private readonly origin = randomBytes(4).toString('hex');
+  private readonly listeners = new Set<() => void>();
+  private readonly readers = new Set<PgJobChanges>();
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly maxAttempts: number;
+  private readonly backoff: Backoff;
+  private readonly maxReclaims: number;
+  private readonly eventsPerJob: number;
+  private counter = 0;
+  private listener: Listener | null = null;
+  private closed = false;
+
+  private constructor(readonly pool: pg.Pool, opts: PgQueueOptions) {
+    this.now = opts.clock ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.maxAttempts = opts.maxAttempts ?? 3;
+    this.backoff = opts.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 };
+    this.maxReclaims = opts.maxReclaims ?? 3;
+    this.eventsPerJob = opts.eventsPerJob ?? 50;
+  }
+
+  /**
+   * Connects, refuses a foreign or newer schema before writing anything, migrates the queue's
+   * tables and those of `opts.components` (each versioned on its own), and starts listening.
+   */
+  static async open(url: string, opts: PgQueueOptions = {}): Promise<PgQueue> {
+    const components: Component[] = [QUEUE_COMPONENT, ...(opts.components ?? [])];
+    const pool = await openPool(url, components, { max: opts.poolSize });
+    const q = new PgQueue(pool, opts);
+    q.listener = new Listener(clientConfig(url), (p) => q.heard(p), () => q.feed(null, false, true));
+    try {
+      await q.listener.start();
+    } catch (err) {
+      await q.close();
+      throw err;
+    }
+    return q;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** A commit's changes to the readers and, unless quiet, to the onChange listeners. */
+  private feed(ids: Changed, quiet: boolean, foreign: boolean): void {
+    if (foreign && !quiet) this.counter++;
+    for (const r of this.readers) r.add(ids);
+    if (!quiet) for (const l of this.listeners) l();
+  }
+
+  private heard(payload: string): void {
+    const p = decodePayload(payload);
+    if (!p) return this.feed(null, false, true);
+    if (p.origin === this.origin) return;
+    this.feed(p.ids, p.quiet, true);
+  }
+
+  /**
+   * Runs fn in a transaction and commits with the tally, the events and a notification of the
+   * jobs changed; run again from the start if it lost a deadlock. Listeners hear of it unless
+   * `quiet` (a lease makes no work ready: waking dispatchers for it would spin them).
+   */
+  private async write<T>(fn: (tx: Tx) => Promise<T>, quiet = false, notifyAlways = false): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const tx = new Tx(client, this.now());
+        const out = await fn(tx);
+        const touched = tx.everything || tx.changed.size > 0 || notifyAlways;
+        const ids = tx.everything ? null : tx.changed;
+        await tx.finish(this.eventsPerJob, touched ? encodePayload(this.origin, quiet, ids) : null);
+        await client.query('COMMIT');
+        if (touched) this.feed(ids === null ? null : [...ids], quiet, false);
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
+        if (attempt < MAX_TRIES && RETRYABLE.has((err as { code?: string }).code ?? '')) {
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+          continue;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async enqueue(jobs: NewJob[], opts: EnqueueOptions = {}): Promise<EnqueueResult> {
+    for (const j of jobs) validateNewJob(j);
+    if (jobs.length === 0) return { ids: [], enqueued: 0, duplicates: 0, capped: 0 };
+    return this.write((tx) => this.insertJobs(tx, jobs, opts.crawlCap));
+  }
+
+  /** Inserts new jobs, skipping duplicates and, per crawl, whatever would pass `crawlCap`. */
+  private async insertJobs(tx: Tx, jobs: NewJob[], crawlCap?: number): Promise<EnqueueResult> {
+    const pair = (j: NewJob) => `${j.crawlId ?? ''}\u0000${j.dedupeKey}`;
+    // Duplicates are found before the insert: one that reached ON CONFLICT would spend an id.
+    const firsts = new Map<string, NewJob>();
+    for (const j of jobs) if (!firsts.has(pair(j))) firsts.set(pair(j), j);
+    const probe = [...firsts.values()];
+    const { rows: existing } = await tx.query<{ c: string; d: string }>(SQL.existing, [probe.map((j) => j.crawlId ?? ''), probe.map((j) => j.dedupeKey)]);
+    const taken = new Set(existing.map((r) => `${r.c}\u0000${r.d}`));
+
+    const room = new Map<string, number>();
+    const capped = new Map<string, number>();
+    const toInsert: NewJob[] = [];
+    const planned = new Set<string>();
+    const cappedAt = new Set<number>();
+    for (const [ord, j] of jobs.entries()) {
+      const p = pair(j);
+      const crawlId = j.crawlId ?? null;
+      if (crawlId !== null && crawlCap !== undefined) {
+        if (!room.has(crawlId)) {
+          await tx.query(SQL.lockCrawl, [crawlId]);
+          const { rows } = await tx.query<{ n: number }>(SQL.crawlTotal, [crawlId]);
+          room.set(crawlId, crawlCap - rows[0].n - tx.tally.crawlAdded(crawlId));
+        }
+        if (room.get(crawlId)! <= 0) {
+          capped.set(crawlId, (capped.get(crawlId) ?? 0) + 1);
+          cappedAt.add(ord);
+          continue;
+        }
+      }
+      if (taken.has(p) || planned.has(p)) continue;
+      if (crawlId !== null && room.has(crawlId)) room.set(crawlId, room.get(crawlId)! - 1);
+      planned.add(p);
+      toInsert.push(j);
+    }
+
+    const idOf = new Map<string, number>();
+    if (toInsert.length) {
+      const cols: unknown[][] = Array.from({ length: 12 }, () => []);
+      for (const j of toInsert) {
+        [j.kind, j.url, j.key, j.dedupeKey, j.crawlId ?? '', j.depth ?? null, j.priority ?? 0, j.skipReason === undefined ? 'queued' : 'skipped',
+          j.maxAttempts ?? this.maxAttempts, j.runAfter ?? 0, j.skipReason ?? null, j.payload ? JSON.stringify(j.payload) : null,
+        ].forEach((v, i) => cols[i].push(v));
+      }
+      // crawl_id travels as '' for "none" (arrays of text keep NULLs, but the pair is matched on coalesce).
+      cols[4] = cols[4].map((c) => (c === '' ? null : c));
+      const { rows } = await tx.query<{ id: number; c: string; d: string }>(SQL.insertJobs, [...cols, tx.now]);
+      for (const r of rows) idOf.set(`${r.c}\u0000${r.d}`, r.id);
+    }
+
+    const ids: (number | null)[] = [];
+    const seen = new Set<string>();
+    let enqueued = 0;
+    for (const [ord, j] of jobs.entries()) {
+      const p = pair(j);
+      const id = seen.has(p) || cappedAt.has(ord) ? undefined : idOf.get(p);
+      if (!cappedAt.has(ord)) seen.add(p);
+      if (id === undefined) {
+        ids.push(null);
+        continue;
+      }
+      ids.push(id);
+      enqueued++;
+      tx.tally.move({ key: j.key, crawl_id: j.crawlId ?? null, priority: j.priority ?? 0 }, null, j.skipReason === undefined ? 'queued' : 'skipped');
+    }
+    tx.touch(idOf.values());
+    let cappedTotal = 0;
+    for (const [crawlId, n] of capped) {
+      tx.tally.capped(crawlId, n);
+      cappedTotal += n;
+    }
+    return { ids, enqueued, duplicates: jobs.length - enqueued - cappedTotal, capped: cappedTotal };
+  }
+
+  async lease(workerId: string, n: number, opts: LeaseOptions): Promise<LeasedJob[]> {
+    if (!(n >= 1)) return [];
+    return this.write(async (tx) => {
+      const batch = randomBytes(8).toString('hex');
+      const rows = await this.leaseRounds(tx, Math.floor(n), opts, workerId, batch);
+      if (rows.length === 0) return [];
+      const jobs = rows.map((r) => leasedJob(r, workerId, `${batch}.${r.id}`, tx.now, opts.ttlMs));
+      const { rows: [{ seq }] } = await tx.query<{ seq: number }>(SQL.nextLeaseSeq, []);
+      for (const job of jobs) tx.tally.move({ key: job.key, crawl_id: job.crawlId, priority: job.priority }, 'queued', 'in_progress');
+      for (const r of rows) tx.tally.served(r.key as string, seq, r.delayMs);
+      tx.touch(jobs.map((j) => j.id));
+      return jobs;
+    }, true);
+  }
+
+  /**
+   * Round robin over the keys that may start a job now, as the SQLite engine does: one job per key
+   * per round, as many rounds as the batch needs and the keys' limits allow. Each key row is
+   * locked as it is read, so its in-flight count cannot move until this transaction ends; the
+   * jobs are leased in the same round trip as they are picked.
+   */
+  private async leaseRounds(tx: Tx, n: number, opts: LeaseOptions, workerId: string, batch: string) {
+    const out: (Row & { delayMs: number })[] = [];
+    const seen: string[] = [];
+    for (;;) {
+      const { rows: candidates } = await tx.query<{ key: string; queued: number; inFlight: number; lim: number; delayMs: number }>(
+        SQL.leaseCandidates, [opts.defaultLimit, opts.defaultDelayMs ?? 0, tx.now, seen, n]);
+      if (candidates.length === 0) break;
+      seen.push(...candidates.map((c) => c.key));
+      const room = candidates.map((c) => (c.delayMs > 0 ? 1 : Math.min(c.lim - c.inFlight, c.queued)));
+      const share = candidates.map(() => 0);
+      let left = n - out.length;
+      for (let progress = true; left > 0 && progress;) {
+        progress = false;
+        for (let i = 0; i < candidates.length && left > 0; i++) {
+          if (share[i] < room[i]) { share[i]++; left--; progress = true; }
+        }
+      }
+      const chosen = candidates.map((c, i) => ({ ...c, share: share[i] })).filter((c) => c.share > 0);
+      const { rows } = await tx.query<Row & { ord: number }>(SQL.leaseJobs,
+        [chosen.map((c) => c.key), chosen.map((c) => c.share), tx.now, workerId, batch, opts.ttlMs]);
+      rows.sort((a, b) => a.ord - b.ord || (b.priority as number) - (a.priority as number) || (a.id as number) - (b.id as number));
+      for (const r of rows) out.push({ ...r, delayMs: chosen[r.ord - 1].delayMs });
+      // Fewer keys than asked for: every candidate was seen.
+      if (candidates.length < n || out.length >= n) break;
+    }
+    return out;
+  }
+
+  async heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult> {
+    const { rows } = await this.pool.query<{ id: number; token: string }>(SQL.heartbeat, [workerId, this.now(), ttlMs]);
+    const live = new Map(rows.map((r) => [r.id, r.token]));
+    return { extended: rows.length, lost: held.filter((h) => live.get(h.id) !== h.token) };
+  }
+
+  async ack(workerId: string, acks: Ack[]): Promise<AckResult[]> {
+    if (acks.length === 0) return [];
+    for (const a of acks) if (a.outcome.type === 'done') a.outcome.enqueue?.forEach(validateNewJob);
+    return this.write((tx) => this.ackAll(tx, workerId, acks));
+  }
+
+  /** Every ack in one fenced update: only rows whose (id, token, in_progress) still match change. */
+  private async ackAll(tx: Tx, workerId: string, acks: Ack[]): Promise<AckResult[]> {
+    type Held = { key: string; crawl_id: string | null; priority: number; attempts: number; max_attempts: number; leased_at: number | null };
+    const unknown = acks.filter((a) => !a.job).map((a) => a.id);
+    const read = new Map<string, Held>();
+    if (unknown.length) {
+      const { rows } = await tx.query<Held & { id: number; lease_token: string }>(SQL.heldLeases, [unknown]);
+      for (const r of rows) read.set(`${r.id}.${r.lease_token}`, r);
+    }
+    const plans: ({ held: Held; next: ReturnType<typeof settle> } | null)[] = acks.map((a) => {
+      const held: Held | undefined = a.job
+        ? { key: a.job.key, crawl_id: a.job.crawlId, priority: a.job.priority, attempts: a.job.attempts, max_attempts: a.job.maxAttempts, leased_at: a.job.leasedAt }
+        : read.get(`${a.id}.${a.token}`);
+      return held ? { held, next: settle(a.outcome, held.attempts, held.max_attempts, tx.now, this.backoff, this.random) } : null;
+    });
+    const cols: unknown[][] = Array.from({ length: 10 }, () => []);
+    plans.forEach((p, ord) => {
+      if (!p) return;
+      const r: Settled = p.next.row;
+      [ord, acks[ord].id, acks[ord].token, r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.attemptsDelta, r.outcome]
+        .forEach((v, i) => cols[i].push(v));
+    });
+    const matched = new Set<number>();
+    if (cols[0].length) {
+      const { rows } = await tx.query<{ ord: number }>(SQL.ack, [...cols, tx.now]);
+      for (const r of rows) matched.add(r.ord);
+    }
+    const out: AckResult[] = [];
+    for (let ord = 0; ord < acks.length; ord++) {
+      const { id, outcome } = acks[ord];
+      const plan = plans[ord];
+      if (!plan || !matched.has(ord)) {
+        tx.event(id, 'lost_lease', workerId, `${outcome.type} refused: the lease was no longer held`);
+        out.push({ id, ok: false });
+        continue;
+      }
+      const { held, next } = plan;
+      tx.tally.move(held, 'in_progress', next.row.state);
+      tx.touch([id]);
+      // An attempt that ends the job is told by the job row itself; one that sends it round again is written down.
+      if (next.row.state === 'queued') tx.event(id, next.event, workerId, next.detail, { attempt: held.attempts, leasedAt: held.leased_at }, true);
+      if (outcome.type === 'done' && outcome.enqueue?.length) {
+        out.push({ id, ok: true, state: next.row.state, enqueued: await this.insertJobs(tx, outcome.enqueue, outcome.crawlCap) });
+      } else {
+        out.push({ id, ok: true, state: next.row.state });
+      }
+    }
+    return out;
+  }
+
+  async reap(): Promise<ReapResult> {
+    // Most reaper ticks find nothing: look before writing.
+    const { rowCount } = await this.pool.query(SQL.anyExpired, [this.now()]);
+    if (!rowCount) return { requeued: 0, failed: 0 };
+    return this.reclaim(SQL.reapExpired, [], 'lease expired');
+  }
+
+  async reclaimWorkers(workerIds: string[], reason: string): Promise<ReapResult> {
+    if (workerIds.length === 0) return { requeued: 0, failed: 0 };
+    return this.reclaim(SQL.reclaimWorkers, [workerIds], reason);
+  }
+
+  private reclaim(sql: string, params: unknown[], reason: string): Promise<ReapResult> {
+    return this.write(async (tx) => {
+      const { rows } = await tx.query<MovedRow>(sql, [tx.now, reason, this.maxReclaims, ...params]);
+      let failed = 0;
+      for (const row of rows.sort((a, b) => a.id - b.id)) {
+        tx.tally.move(row, 'in_progress', row.state);
+        if (row.state === 'error') failed++;
+        const detail = row.state === 'error' ? `${reason}; gave up after ${row.reclaims} lost workers` : reason;
+        tx.event(row.id, 'expired', row.worker_id, detail, { attempt: row.attempts + 1, leasedAt: row.leased_at }, true);
+      }
+      tx.touch(rows.map((r) => r.id));
+      return { requeued: rows.length - failed, failed };
+    });
+  }
+
+  async leaseHolders(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ worker_id: string }>(SQL.leaseHolders);
+    return rows.map((r) => r.worker_id);
+  }
+
+  async requeue(filter: RequeueFilter): Promise<number> {
+    const from: JobState[] = filter.state ? [filter.state]
+      : filter.ids ? ['error', 'skipped', 'done', 'in_progress'] : ['error'];
+    const params = [filter.ids ?? null, filter.key ?? null, filter.crawlId ?? null];
+    return this.write(async (tx) => {
+      let n = 0;
+      for (const state of from) {
+        await tx.query(SQL.recordClosing, [state, ...params]);
+        const { rows } = await tx.query<MovedRow>(SQL.requeue, [state, ...params, tx.now]);
+        for (const row of rows.sort((a, b) => a.id - b.id)) {
+          tx.tally.move(row, state, 'queued');
+          // A lease taken back is recorded with the requeue, or the history would lose it.
+          const taken = state === 'in_progress' ? { attempt: null, leasedAt: row.leased_at } : null;
+          tx.event(row.id, 'requeued', taken ? row.worker_id : null, `was ${state}`, taken, true);
+        }
+        tx.touch(rows.map((r) => r.id));
+        n += rows.length;
+      }
+      return n;
+    });
+  }
+
+  async cancel(filter: CancelFilter): Promise<number> {
+    if (!filter.ids && !filter.crawlId) return 0;
+    return this.write(async (tx) => {
+      const { rows } = await tx.query<MovedRow>(SQL.cancel, [filter.ids ?? null, filter.crawlId ?? null, tx.now]);
+      for (const row of rows) tx.tally.move(row, 'queued', 'skipped');
+      tx.touch(rows.map((r) => r.id));
+      return rows.length;
+    });
+  }
+
+  async stats(): Promise<Stats> {
+    return byState((await this.pool.query<{ state: JobState; n: number }>(SQL.stats)).rows);
+  }
+
+  /** The same counts the slow way; tests compare it with stats(). */
+  async countByState(): Promise<Stats> {
+    return byState((await this.pool.query<{ state: JobState; n: number }>(SQL.countByState)).rows);
+  }
+
+  async crawlStats(crawlId: string): Promise<CrawlCounts> {
+    const { rows: [r] } = await this.pool.query<Omit<CrawlCounts, 'total'>>(SQL.crawlStats, [crawlId]);
+    const s = { queued: r.queued ?? 0, in_progress: r.in_progress ?? 0, done: r.done ?? 0, skipped: r.skipped ?? 0, error: r.error ?? 0, capped: r.capped ?? 0 };
+    return { ...s, total: JOB_STATES.reduce((t, st) => t + s[st], 0) };
+  }
+
+  async list(filter: ListFilter): Promise<JobPage> {
+    const limit = filter.limit ?? 100;
+    checkPageLimit(limit);
+    const after = decodeCursor(filter.cursor);
+    const shape = { state: filter.state !== undefined, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined };
+    const params: unknown[] = [after];
+    if (shape.state) params.push(filter.state);
+    if (shape.key) params.push(filter.key);
+    if (shape.crawlId) params.push(filter.crawlId);
+    params.push(limit + 1);
+    const { rows } = await this.pool.query<Row>(pgListSql(shape), params);
+    const more = rows.length > limit;
+    const jobs = rows.slice(0, limit).map(toJob);
+    return { jobs, nextCursor: more ? String(jobs[jobs.length - 1].id) : null };
+  }
+
+  async get(id: number): Promise<{ job: Job; events: JobEvent[] } | null> {
+    if (!Number.isSafeInteger(id)) return null;
+    const { rows: [row] } = await this.pool.query<Row>(SQL.getJob, [id]);
+    if (!row) return null;
+    const job = toJob(row);
+    const { rows: events } = await this.pool.query<StoredEvent>(SQL.jobEvents, [id]);
+    return { job, events: history(job, row.outcome as EventType | null, events) };
+  }
+
+  async findByDedupeKeys(crawlId: string | null, dedupeKeys: string[]): Promise<Job[]> {
+    if (dedupeKeys.length === 0) return [];
+    return (await this.pool.query<Row>(SQL.findByDedupeKeys, [crawlId, dedupeKeys])).rows.map(toJob);
+  }
+
+  async leases(): Promise<LeaseInfo[]> {
+    return (await this.pool.query<LeaseInfo>(SQL.leases)).rows;
+  }
+
+  async keys(opts: { limit?: number; defaultLimit: number; defaultDelayMs?: number; live?: boolean }): Promise<KeySummary[]> {
+    const { rows } = await this.pool.query<Row>(opts.live ? SQL.liveKeySummaries : SQL.keySummaries,
+      [opts.defaultLimit, opts.defaultDelayMs ?? 0, opts.limit ?? 1000]);
+    return rows.map((r) => ({
+      key: r.key as string, limit: r.lim as number, inFlight: r.inFlight as number, queued: r.queued as number,
+      done: r.done as number, error: r.error as number, minDelayMs: r.minDelayMs as number,
+      nextStartAt: (r.nextStartAt as number | null) || null,
+      deferredUntil: (r.deferredUntil as number | null) || null,
+      deferReason: (r.deferReason as string | null) ?? null,
+    }));
+  }
+
+  async setKeyLimit(key: string, limit: number | null): Promise<void> {
+    if (limit !== null && !(Number.isInteger(limit) && limit >= 1)) throw new QueueError('limit must be an integer ≥ 1');
+    await this.write(async (tx) => {
+      await tx.query(SQL.setKeyLimit, [key, limit]);
+      await tx.query(SQL.dropEmptySettings, [key]);
+    }, false, true);
+  }
+
+  async setKeyDelay(key: string, delayMs: number | null): Promise<void> {
+    if (delayMs !== null && !(Number.isFinite(delayMs) && delayMs >= 0)) throw new QueueError('delay must be a number ≥ 0');
+    await this.write(async (tx) => {
+      await tx.query(SQL.setKeyDelay, [key, delayMs === null ? null : Math.round(delayMs)]);
+      await tx.query(SQL.dropEmptySettings, [key]);
+    }, false, true);
+  }
+
+  async claimStart(key: string, delayMs: number): Promise<number> {
+    const { rows: [r] } = await this.pool.query<{ last_start_at: number }>(SQL.claimStart, [key, this.now(), Math.max(0, Math.round(delayMs))]);
+    return r.last_start_at;
+  }
+
+  async deferKey(key: string, until: number, reason: string): Promise<void> {
+    await this.write(async (tx) => { await tx.query(SQL.deferKey, [key, Math.round(until), reason]); }, false, true);
+  }
+
+  async holdCrawl(crawlId: string, held: boolean): Promise<number> {
+    return this.write(async (tx) => {
+      const { rows } = await tx.query<{ id: number }>(held ? SQL.holdCrawl : SQL.releaseCrawl, [crawlId, HELD, tx.now]);
+      tx.touch(rows.map((r) => r.id));
+      return rows.length;
+    }, false, true);
+  }
+
+  async nextWakeAt(after = this.now()): Promise<number | null> {
+    const { rows: [r] } = await this.pool.query<{ at: number | null }>(SQL.nextWake, [after, HELD]);
+    return r.at;
+  }
+
+  async evictIdleKeys(): Promise<number> {
+    return (await this.pool.query(SQL.evictIdleKeys, [this.now()])).rowCount ?? 0;
+  }
+
+  /** Rows of per-key bookkeeping held now (bounded: idle keys are evicted). */
+  async keyRows(): Promise<number> {
+    return (await this.pool.query<{ n: number }>(SQL.countKeys)).rows[0].n;
+  }
+
+  changes(_opts: { pollMs: number }): JobChanges {
+    const reader = new PgJobChanges((r) => this.readers.delete(r));
+    this.readers.add(reader);
+    return reader;
+  }
+
+  async jobStates(ids: number[]): Promise<JobStateRow[]> {
+    if (ids.length === 0) return [];
+    return (await this.pool.query<JobStateRow>(SQL.states, [ids])).rows;
+  }
+
+  /** Notifications heard from other processes' commits (every one but leases). */
+  changeCounter(): number {
+    return this.counter;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    for (const r of [...this.readers]) r.close();
+    await this.listener?.close();
+    await this.pool.end();
+  }
+}
+
+function byState(rows: { state: JobState; n: number }[]): Stats {
+  const out = { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, total: 0 };
+  for (const { state, n } of rows) {
+    out[state] = n;
+    out.total += n;
+  }
+  return out;
+}
+
+/** A leased job from a `leaseJobs` row and the lease just taken. */
+function leasedJob(r: Row, workerId: string, leaseToken: string, now: number, ttlMs: number): LeasedJob {
+  return {
+    id: r.id as number, kind: r.kind as string, url: r.url as string, key: r.key as string, crawlId: r.crawl_id as string | null,
+    depth: r.depth as number | null, priority: r.priority as number, state: 'in_progress', attempts: r.attempts as number,
+    maxAttempts: r.max_attempts as number, reclaims: r.reclaims as number, runAfter: 0, workerId, leaseToken, leasedAt: now,
+    leaseExpiresAt: now + ttlMs, heartbeatAt: now, lastError: r.last_error as string | null, result: null,
+    payload: r.payload ? JSON.parse(r.payload as string) : null, createdAt: r.created_at as number, updatedAt: now, finishedAt: null,
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * The connection pool and the schema: a URL checked before anything connects, the server's
+ * refusals turned into sentences, the versions of every component compared before anything is
+ * written, then the pending migrations applied under a lock (two daemons starting at once
+ * migrate once).
+ */
+import pg from 'pg';
+import { DatabaseOpenError } from '../sqlite/open';
+import { PG_MIGRATIONS, SCHEMA } from './schema';
+
+/** A component's versioned tables (the queue's own, the crawl kind's...). */
+export interface Component {
+  name: string;
+  migrations: readonly string[];
+}
+
+export const QUEUE_COMPONENT: Component = { name: 'queue', migrations: PG_MIGRATIONS };
+
+/** Serializes migrations across processes (any constant unlikely to collide). */
+const MIGRATION_LOCK = 0x43524157;
+
+/** The URL as it may be shown: without its password. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+export function isPostgresUrl(s: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(s);
+}
+
+/**
+ * bigint and numeric (what sum() of a bigint gives) as JS numbers: every count and time here is
+ * far below 2^53. Set on this pool's clients only, never globally.
+ */
+const TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === pg.types.builtins.INT8 || oid === pg.types.builtins.NUMERIC) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+export interface PoolOptions {
+  /** Connections in the pool (the listening connection is one more). */
+  max?: number;
+}
+
+/** The settings every connection of the queue is made with, the listener's included. */
+export function clientConfig(url: string): pg.ClientConfig {
+  if (!isPostgresUrl(url)) throw new DatabaseOpenError(`${redactUrl(url)} is not a postgres:// or postgresql:// URL`, redactUrl(url));
+  try {
+    new URL(url);
+  } catch {
+    throw new DatabaseOpenError(`the PostgreSQL URL is malformed: ${redactUrl(url)}`, redactUrl(url));
+  }
+  return {
+    connectionString: url,
+    types: TYPES,
+    options: `-c search_path=${SCHEMA}`,
+    application_name: 'crawl-orchestrator',
+    connectionTimeoutMillis: 10_000,
+  };
+}
+
+/** A plain sentence for the failures a user can cause and fix. */
+export function describePgError(err: unknown, url: string): string {
+  const where = redactUrl(url);
+  const e = err as { code?: string; message?: string };
+  const msg = e.message ?? String(err);
+  switch (e.code) {
+    case 'ECONNREFUSED': return `PostgreSQL at ${where} refused the connection: is the server running there?`;
+    case 'ENOENT': return `PostgreSQL at ${where}: no server socket there: is the server running?`;
+    case 'ENOTFOUND': case 'EAI_AGAIN': return `PostgreSQL at ${where}: the host name does not resolve`;
+    case 'ETIMEDOUT': return `PostgreSQL at ${where} did not answer in time`;
+    case '28P01': case '28000': return `PostgreSQL at ${where} refused the login: ${msg}`;
+    case '3D000': return `PostgreSQL at ${where}: ${msg} (create it first, e.g. createdb)`;
+    case '42501': return `PostgreSQL at ${where}: permission denied: ${msg}`;
+    case '53300': return `PostgreSQL at ${where} has too many connections: ${msg}`;
+    default: return `PostgreSQL at ${where}: ${msg}`;
+  }
+}
+
+/**
+ * A pool on the database, checked and migrated: refuses a namespace of another program or a
+ * schema newer than this build before writing anything.
+ */
+export async function openPool(url: string, components: Component[], opts: PoolOptions = {}): Promise<pg.Pool> {
+  const config = clientConfig(url);
+  const pool = new pg.Pool({ ...config, max: opts.max ?? 10 });
+  // An idle connection dropped by the server must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  try {
+    await checkVersions(pool, url, components);
+    await migrate(pool, url, components);
+    return pool;
+  } catch (err) {
+    await pool.end().catch(() => {});
+    if (err instanceof DatabaseOpenError) throw err;
+    throw new DatabaseOpenError(describePgError(err, url), redactUrl(url));
+  }
+}
+
+async function versions(db: pg.Pool | pg.PoolClient): Promise<Map<string, number> | null> {
+  const { rows } = await db.query(`SELECT to_regclass($1) AS t`, [`${SCHEMA}.schema_versions`]);
+  if (rows[0].t === null) return null;
+  const got = await db.query(`SELECT component, version FROM ${SCHEMA}.schema_versions`);
+  return new Map(got.rows.map((r: { component: string; version: number }) => [r.component, r.version]));
+}
+
+function refuseNewer(have: Map<string, number>, url: string, components: Component[]): void {
+  for (const { name, migrations } of components) {
+    const v = have.get(name) ?? 0;
+    if (v > migrations.length) {
+      throw new DatabaseOpenError(
+        `${redactUrl(url)} has ${name} schema version ${v}, newer than this build knows (${migrations.length}); upgrade Crawl Orchestrator`,
+        redactUrl(url),
+      );
+    }
+  }
+}
+
+async function checkVersions(pool: pg.Pool, url: string, components: Component[]): Promise<void> {
+  const have = await versions(pool);
+  if (have) return refuseNewer(have, url, components);
+  const { rows } = await pool.query(
+    `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1`, [SCHEMA]);
+  if (rows[0].n > 0) {
+    throw new DatabaseOpenError(
+      `${redactUrl(url)}: schema "${SCHEMA}" holds tables of another program (no schema_versions); refusing to touch it`, redactUrl(url));
+  }
+}
+
+async function migrate(pool: pg.Pool, url: string, components: Component[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock($1)`, [MIGRATION_LOCK]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA}.schema_versions (component text PRIMARY KEY, version integer NOT NULL)`);
+    // Read again under the lock: another process may have migrated meanwhile.
+    const have = (await versions(client))!;
+    refuseNewer(have, url, components);
+    for (const { name, migrations } of components) {
+      const from = have.get(name) ?? 0;
+      for (let v = from; v < migrations.length; v++) await client.query(migrations[v]);
+      if (from < migrations.length) {
+        await client.query(`INSERT INTO ${SCHEMA}.schema_versions (component, version) VALUES ($1, $2)
+          ON CONFLICT (component) DO UPDATE SET version = excluded.version`, [name, migrations.length]);
+      }
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

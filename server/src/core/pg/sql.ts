@@ -1,0 +1,253 @@
+/**
+ * Every SQL statement of the PostgreSQL queue engine, in one place. Batches travel as arrays
+ * (unnest), so a statement moves a hundred jobs in one round trip. Times come in as parameters
+ * from the engine's clock, never now(). Parameters are bound, never spliced.
+ */
+
+const LEASE_CLEARED = `lease_token = NULL, lease_expires_at = NULL`;
+const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at`;
+
+/** A dead worker's jobs go round again, until they have killed $3 (maxReclaims) workers. */
+const RECLAIM_SET = `
+  state = CASE WHEN reclaims + 1 >= $3 THEN 'error' ELSE 'queued' END,
+  last_error = CASE WHEN reclaims + 1 >= $3 THEN 'lost its worker ' || (reclaims + 1) || ' times (' || $2 || ')' ELSE last_error END,
+  finished_at = CASE WHEN reclaims + 1 >= $3 THEN $1::bigint ELSE NULL END,
+  reclaims = reclaims + 1, attempts = attempts - 1, run_after = 0, ${LEASE_CLEARED}, updated_at = $1`;
+
+/** The filters requeue and cancel share: $ids, $key, $crawlId, each null for "any". */
+const FILTERS = `
+  AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
+  AND ($3::text IS NULL OR key = $3)
+  AND ($4::text IS NULL OR crawl_id = $4)`;
+
+export const PG_SQL = {
+  /** Which of a batch's (crawl, dedupe key) pairs exist already: an index probe each. */
+  existing: `
+    SELECT u.c, u.d FROM unnest($1::text[], $2::text[]) AS u(c, d)
+      JOIN jobs j ON coalesce(j.crawl_id, '') = u.c AND j.dedupe_key = u.d`,
+  /** In input order, so ids grow as the batch goes. */
+  insertJobs: `
+    INSERT INTO jobs (kind, url, key, dedupe_key, crawl_id, depth, priority, state, max_attempts,
+                      run_after, last_error, payload, created_at, updated_at, finished_at, outcome)
+    SELECT kind, url, key, d, c, depth, priority, state, max_attempts, run_after, last_error, payload, $13, $13,
+           CASE WHEN state = 'skipped' THEN $13::bigint END, CASE WHEN state = 'skipped' THEN 'skipped' END
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[],
+                  $9::int[], $10::bigint[], $11::text[], $12::text[])
+           WITH ORDINALITY AS u(kind, url, key, d, c, depth, priority, state, max_attempts, run_after, last_error, payload, ord)
+     ORDER BY ord
+    ON CONFLICT DO NOTHING
+    RETURNING id, coalesce(crawl_id, '') AS c, dedupe_key AS d`,
+  /** A crawl's cap is checked under this lock, so two daemons cannot both fill its last places. */
+  lockCrawl: `SELECT pg_advisory_xact_lock(hashtextextended('crawl-cap:' || $1, 0))`,
+  crawlTotal: `SELECT coalesce(sum(queued + in_progress + done + skipped + error), 0) AS n FROM crawl_counts WHERE crawl_id = $1`,
+
+  /** Events in input order; a stale ack's event only for a job that exists. */
+  insertEvents: `
+    INSERT INTO events (job_id, at, type, worker_id, detail, attempt, leased_at)
+    SELECT job_id, at, type, worker_id, detail, attempt, leased_at
+      FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[])
+           WITH ORDINALITY AS u(job_id, at, type, worker_id, detail, attempt, leased_at, ord)
+     WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.id = u.job_id)
+     ORDER BY ord`,
+  trimEvents: `
+    DELETE FROM events e USING (
+      SELECT u.id, (SELECT id FROM events WHERE job_id = u.id ORDER BY id DESC OFFSET $2 - 1 LIMIT 1) AS edge
+        FROM unnest($1::bigint[]) AS u(id)) t
+     WHERE e.job_id = t.id AND e.id < t.edge`,
+
+  nextLeaseSeq: `SELECT nextval('lease_seq') AS seq`,
+  /**
+   * Keys that may start a job now, best priority first, then least recently served, each locked
+   * (SKIP LOCKED: a key another lease holds is left to it). Under the lock, in_flight is current.
+   */
+  leaseCandidates: `
+    SELECT k.key, k.queued, k.in_flight AS "inFlight", coalesce(s.lim, $1) AS lim, coalesce(s.min_delay_ms, $2) AS "delayMs"
+      FROM keys k LEFT JOIN key_settings s ON s.key = k.key
+     WHERE k.queued > 0 AND k.in_flight < coalesce(s.lim, $1)
+       AND k.next_start_at <= $3 AND k.deferred_until <= $3
+       AND k.key <> ALL($4::text[])
+     ORDER BY k.top_priority DESC, k.last_served
+     LIMIT $5
+       FOR UPDATE OF k SKIP LOCKED`,
+  /** Each chosen key's next ready jobs (an index seek), leased in the same statement. */
+  leaseJobs: `
+    WITH picked AS (
+      SELECT u.ord, j.id FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS u(key, share, ord)
+      CROSS JOIN LATERAL (
+        SELECT id FROM jobs WHERE key = u.key AND state = 'queued' AND run_after <= $3
+         ORDER BY priority DESC, id LIMIT u.share FOR UPDATE SKIP LOCKED) j)
+    UPDATE jobs SET state = 'in_progress', worker_id = $4, lease_token = $5 || '.' || jobs.id, leased_at = $3,
+           lease_expires_at = $3 + $6, heartbeat_at = $3, attempts = attempts + 1, updated_at = $3
+      FROM picked WHERE jobs.id = picked.id AND jobs.state = 'queued'
+    RETURNING picked.ord, jobs.id, kind, url, key, crawl_id, depth, priority, attempts, max_attempts, reclaims,
+              last_error, payload, created_at`,
+
+  heartbeat: `
+    UPDATE jobs SET lease_expires_at = $2::bigint + $3::bigint, heartbeat_at = $2
+     WHERE state = 'in_progress' AND worker_id = $1
+    RETURNING id, lease_token AS token`,
+
+  heldLeases: `
+    SELECT id, lease_token, key, crawl_id, priority, attempts, max_attempts, leased_at FROM jobs
+     WHERE id = ANY($1::bigint[]) AND state = 'in_progress'`,
+  /** Where leases are fenced: only the holder's live lease (id AND token AND state) matches. */
+  ack: `
+    UPDATE jobs SET state = u.state, run_after = u.run_after, finished_at = u.finished_at, result = u.result,
+           last_error = u.last_error, attempts = jobs.attempts + u.delta, outcome = u.outcome, ${LEASE_CLEARED}, updated_at = $11
+      FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[],
+                  $9::int[], $10::text[])
+           AS u(ord, id, token, state, run_after, finished_at, result, last_error, delta, outcome)
+     WHERE jobs.id = u.id AND jobs.lease_token = u.token AND jobs.state = 'in_progress'
+    RETURNING u.ord`,
+
+  anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < $1 LIMIT 1`,
+  reapExpired: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND lease_expires_at < $1 ${MOVED}`,
+  reclaimWorkers: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND worker_id = ANY($4::text[]) ${MOVED}`,
+  leaseHolders: `SELECT DISTINCT worker_id FROM jobs WHERE state = 'in_progress'`,
+
+  /** The event that closed a finished job, written down before it is requeued (see the SQLite engine). */
+  recordClosing: `
+    INSERT INTO events (job_id, at, type, worker_id, detail, attempt, leased_at)
+    SELECT id, finished_at, outcome, CASE WHEN outcome = 'cancelled' THEN NULL ELSE worker_id END,
+           CASE WHEN outcome = 'failed' THEN last_error || ' (attempt ' || attempts || '/' || max_attempts || ')' ELSE last_error END,
+           CASE WHEN outcome = 'cancelled' OR leased_at IS NULL THEN NULL ELSE attempts END,
+           CASE WHEN outcome = 'cancelled' THEN NULL ELSE leased_at END
+      FROM jobs
+     WHERE state = $1 AND outcome IS NOT NULL ${FILTERS}
+     ORDER BY id`,
+  requeue: `
+    UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, run_after = 0, result = NULL,
+           last_error = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = $5
+     WHERE state = $1 ${FILTERS}
+    ${MOVED}`,
+  cancel: `
+    UPDATE jobs SET state = 'skipped', last_error = 'cancelled', outcome = 'cancelled', updated_at = $3, finished_at = $3
+     WHERE state = 'queued'
+       AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))
+       AND ($2::text IS NULL OR crawl_id = $2)
+    ${MOVED}`,
+
+  /**
+   * Keys whose queued jobs left the queue (the key was leased from, or jobs were cancelled or
+   * reclaimed...): its row exists, and its best remaining priority is looked up again (an index
+   * seek that sees this transaction's changes). Served keys also take their round-robin turn and pacing.
+   */
+  keysUpdate: `
+    UPDATE keys k SET queued = k.queued + u.dq, in_flight = k.in_flight + u.df,
+           last_served = coalesce(u.seq, k.last_served),
+           next_start_at = CASE WHEN u.delay > 0 THEN $6 + u.delay ELSE k.next_start_at END,
+           top_priority = coalesce(
+             (SELECT priority FROM jobs WHERE key = k.key AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
+      FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(key, dq, df, seq, delay)
+     WHERE k.key = u.key`,
+  /** Keys that only gained jobs or lost leases: created if need be, best priority raised. */
+  keysBump: `
+    INSERT INTO keys (key, queued, in_flight, top_priority)
+    SELECT key, dq, df, coalesce(p, 0) FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[]) AS u(key, dq, df, p)
+    ON CONFLICT (key) DO UPDATE SET
+      queued = keys.queued + excluded.queued, in_flight = keys.in_flight + excluded.in_flight,
+      top_priority = CASE WHEN excluded.queued > 0 THEN greatest(keys.top_priority, excluded.top_priority) ELSE keys.top_priority END`,
+  /**
+   * The counters of one transaction in one statement, ending with its notification (delivered on
+   * commit): finished jobs per key, per crawl and per state, each in this transaction's shard ($1).
+   */
+  counters: `
+    WITH totals AS (
+      INSERT INTO key_totals (key, done, skipped, error)
+      SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
+      ON CONFLICT (key) DO UPDATE SET done = key_totals.done + excluded.done,
+        skipped = key_totals.skipped + excluded.skipped, error = key_totals.error + excluded.error),
+    crawls AS (
+      INSERT INTO crawl_counts (crawl_id, shard, queued, in_progress, done, skipped, error, capped)
+      SELECT c, $1, q, ip, d, s, e, cap
+        FROM unnest($6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+             AS u(c, q, ip, d, s, e, cap)
+      ON CONFLICT (crawl_id, shard) DO UPDATE SET
+        queued = crawl_counts.queued + excluded.queued, in_progress = crawl_counts.in_progress + excluded.in_progress,
+        done = crawl_counts.done + excluded.done, skipped = crawl_counts.skipped + excluded.skipped,
+        error = crawl_counts.error + excluded.error, capped = crawl_counts.capped + excluded.capped),
+    states AS (
+      INSERT INTO counts (state, shard, n)
+      SELECT st, $1, n FROM unnest($13::text[], $14::bigint[]) AS u(st, n)
+      ON CONFLICT (state, shard) DO UPDATE SET n = counts.n + excluded.n)
+    SELECT pg_notify($15, $16) WHERE $16::text IS NOT NULL`,
+  notify: `SELECT pg_notify($1, $2)`,
+
+  stats: `SELECT state, sum(n) AS n FROM counts GROUP BY state`,
+  crawlStats: `
+    SELECT sum(queued) AS queued, sum(in_progress) AS in_progress, sum(done) AS done, sum(skipped) AS skipped,
+           sum(error) AS error, sum(capped) AS capped, count(*) AS shards
+      FROM crawl_counts WHERE crawl_id = $1`,
+  countByState: `SELECT state, count(*) AS n FROM jobs GROUP BY state`,
+
+  getJob: `SELECT * FROM jobs WHERE id = $1`,
+  findByDedupeKeys: `SELECT * FROM jobs WHERE coalesce(crawl_id, '') = coalesce($1, '') AND dedupe_key = ANY($2::text[])`,
+  jobEvents: `SELECT at, type, worker_id AS "workerId", detail, attempt, leased_at AS "leasedAt" FROM events WHERE job_id = $1 ORDER BY id`,
+  leases: `
+    SELECT id AS "jobId", url, key, worker_id AS "workerId", lease_token AS "leaseToken", leased_at AS "leasedAt",
+           lease_expires_at AS "expiresAt", heartbeat_at AS "heartbeatAt"
+      FROM jobs WHERE state = 'in_progress' ORDER BY lease_expires_at`,
+
+  keySummaries: `
+    SELECT a.key, coalesce(k.queued, 0) AS queued, coalesce(k.in_flight, 0) AS "inFlight",
+           coalesce(t.done, 0) AS done, coalesce(t.error, 0) AS error,
+           coalesce(s.lim, $1) AS lim, coalesce(s.min_delay_ms, $2) AS "minDelayMs",
+           k.next_start_at AS "nextStartAt", k.deferred_until AS "deferredUntil", k.defer_reason AS "deferReason"
+      FROM (SELECT key FROM keys UNION SELECT key FROM key_totals) a
+      LEFT JOIN keys k ON k.key = a.key
+      LEFT JOIN key_totals t ON t.key = a.key
+      LEFT JOIN key_settings s ON s.key = a.key
+     ORDER BY "inFlight" DESC, queued DESC, a.key
+     LIMIT $3`,
+  liveKeySummaries: `
+    SELECT k.key, k.queued, k.in_flight AS "inFlight", coalesce(t.done, 0) AS done, coalesce(t.error, 0) AS error,
+           coalesce(s.lim, $1) AS lim, coalesce(s.min_delay_ms, $2) AS "minDelayMs",
+           k.next_start_at AS "nextStartAt", k.deferred_until AS "deferredUntil", k.defer_reason AS "deferReason"
+      FROM keys k
+      LEFT JOIN key_totals t ON t.key = k.key
+      LEFT JOIN key_settings s ON s.key = k.key
+     WHERE k.queued > 0
+     ORDER BY k.top_priority DESC, k.last_served
+     LIMIT $3`,
+
+  setKeyLimit: `
+    INSERT INTO key_settings (key, lim) VALUES ($1, $2)
+    ON CONFLICT (key) DO UPDATE SET lim = excluded.lim`,
+  setKeyDelay: `
+    INSERT INTO key_settings (key, min_delay_ms) VALUES ($1, $2)
+    ON CONFLICT (key) DO UPDATE SET min_delay_ms = excluded.min_delay_ms`,
+  dropEmptySettings: `DELETE FROM key_settings WHERE key = $1 AND lim IS NULL AND min_delay_ms IS NULL`,
+  /** A request's start slot: at least $3 after the last one claimed; the row lock orders claimers. */
+  claimStart: `
+    INSERT INTO keys (key, last_start_at, next_start_at) VALUES ($1, $2::bigint, $2::bigint + $3::bigint)
+    ON CONFLICT (key) DO UPDATE SET
+      last_start_at = greatest($2, keys.last_start_at + $3),
+      next_start_at = greatest(keys.next_start_at, greatest($2, keys.last_start_at + $3) + $3)
+    RETURNING last_start_at`,
+  deferKey: `
+    INSERT INTO keys (key, deferred_until, defer_reason) VALUES ($1, $2, $3)
+    ON CONFLICT (key) DO UPDATE SET deferred_until = excluded.deferred_until, defer_reason = excluded.defer_reason`,
+
+  nextWake: `
+    SELECT least(
+      (SELECT min(run_after) FROM jobs WHERE state = 'queued' AND run_after > 0 AND run_after > $1 AND run_after < $2),
+      (SELECT min(greatest(next_start_at, deferred_until)) FROM keys
+        WHERE queued > 0 AND greatest(next_start_at, deferred_until) > $1)) AS at`,
+  holdCrawl: `UPDATE jobs SET run_after = $2, updated_at = $3 WHERE crawl_id = $1 AND state = 'queued' AND run_after < $2 RETURNING id`,
+  releaseCrawl: `UPDATE jobs SET run_after = 0, updated_at = $3 WHERE crawl_id = $1 AND state = 'queued' AND run_after = $2 RETURNING id`,
+  evictIdleKeys: `
+    DELETE FROM keys WHERE queued = 0 AND in_flight = 0 AND next_start_at <= $1 AND deferred_until <= $1
+       AND last_start_at <= $1`,
+  countKeys: `SELECT count(*) AS n FROM keys`,
+  states: `SELECT id, state, crawl_id AS "crawlId" FROM jobs WHERE id = ANY($1::bigint[])`,
+} as const;
+
+/** Listing statements, one per filter combination so each can use its index; keyset paging on id. */
+export function pgListSql(filter: { state: boolean; key: boolean; crawlId: boolean }): string {
+  const where = ['id > $1'];
+  let n = 2;
+  if (filter.state) where.push(`state = $${n++}`);
+  if (filter.key) where.push(`key = $${n++}`);
+  if (filter.crawlId) where.push(`crawl_id = $${n++}`);
+  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${n}`;
+}

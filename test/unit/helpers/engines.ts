@@ -1,0 +1,71 @@
+/**
+ * The queue engines the contract tests run against: `for (const engine of ENGINES)` around a
+ * suite runs it on SQLite (a file in a temp folder) and on PostgreSQL (a fresh database on the
+ * test cluster, helpers/pg.ts). Each opens a queue on a database of its own, opens more
+ * connections onto the same database (as other processes would), and checks its invariants.
+ */
+import { after } from 'node:test';
+import { PgQueue, type PgQueueOptions } from '../../../server/src/core/pg/engine';
+import { SqliteQueue, type SqliteQueueOptions } from '../../../server/src/core/sqlite/engine';
+import type { Queue } from '../../../server/src/core/types';
+import { checkInvariants } from './invariants';
+import { pgDatabase } from './pg';
+import { checkPgInvariants, pgValue } from './pg-invariants';
+import { tempDb } from './tmp';
+
+export type EngineOptions = Omit<SqliteQueueOptions & PgQueueOptions, 'busyTimeoutMs' | 'poolSize'>;
+
+export interface Engine {
+  name: 'sqlite' | 'postgres';
+  /** A new database: a file path or a URL. */
+  database(): Promise<string>;
+  /** A queue on that database, closed when the test file ends. */
+  connect(where: string, opts?: EngineOptions): Promise<Queue>;
+  /** Counters equal COUNT(*), leases whole; with `maxInFlight`, no key past it. */
+  check(q: Queue, maxInFlight?: number): Promise<void>;
+  /** Event rows stored for a job (after trimming). */
+  eventRows(q: Queue, jobId: number): Promise<number>;
+  /** Per-key bookkeeping rows held. */
+  keyRows(q: Queue): Promise<number>;
+}
+
+const sqlite: Engine = {
+  name: 'sqlite',
+  database: async () => tempDb(),
+  connect: async (where, opts) => {
+    const q = new SqliteQueue(where, opts);
+    after(() => q.close());
+    return q;
+  },
+  check: async (q, maxInFlight) => {
+    const s = q as SqliteQueue;
+    checkInvariants(s);
+    if (maxInFlight !== undefined) {
+      const over = s.db.prepare(`SELECT key FROM keys WHERE in_flight > ?`).all(maxInFlight);
+      if (over.length) throw new Error(`keys past ${maxInFlight} leases: ${JSON.stringify(over)}`);
+    }
+  },
+  eventRows: async (q, id) => (q as SqliteQueue).db.prepare('SELECT count(*) FROM events WHERE job_id = ?').pluck().get(id) as number,
+  keyRows: async (q) => (q as SqliteQueue).keyRows(),
+};
+
+const postgres: Engine = {
+  name: 'postgres',
+  database: () => pgDatabase(),
+  connect: async (where, opts) => {
+    const q = await PgQueue.open(where, opts);
+    after(() => q.close());
+    return q;
+  },
+  check: (q, maxInFlight) => checkPgInvariants(q as PgQueue, maxInFlight),
+  eventRows: (q, id) => pgValue<number>(q as PgQueue, 'SELECT count(*) FROM events WHERE job_id = $1', [id]),
+  keyRows: (q) => (q as PgQueue).keyRows(),
+};
+
+export const ENGINES: readonly Engine[] = [sqlite, postgres];
+
+/** A queue on a fresh database of the engine. */
+export async function openQueue(engine: Engine, opts?: EngineOptions): Promise<{ q: Queue; where: string }> {
+  const where = await engine.database();
+  return { q: await engine.connect(where, opts), where };
+}

@@ -1,0 +1,57 @@
+import * as assert from 'node:assert/strict';
+import pg from 'pg';
+import type { PgQueue } from '../../../server/src/core/pg/engine';
+
+/**
+ * What must hold between any two transactions of the PostgreSQL engine, read in one snapshot:
+ * every counter (summed over its shards) equals the COUNT it stands for, every live lease is
+ * whole, and no key holds more leases than `maxInFlight` (when given).
+ */
+export async function checkPgInvariants(q: PgQueue, maxInFlight?: number): Promise<void> {
+  const client = await q.pool.connect();
+  const all = async (sql: string) => (await client.query(sql)).rows;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const states = (rows: { state: string; n: number }[]) => Object.fromEntries(rows.filter((r) => r.n !== 0).map((r) => [r.state, r.n]));
+    assert.deepEqual(
+      states(await all(`SELECT state, sum(n) AS n FROM counts GROUP BY state ORDER BY state`) as { state: string; n: number }[]),
+      states(await all(`SELECT state, count(*) AS n FROM jobs GROUP BY state ORDER BY state`) as { state: string; n: number }[]),
+      'stats counters equal COUNT(*) by state');
+    assert.deepEqual(
+      await all(`SELECT key, queued, in_flight FROM keys WHERE queued <> 0 OR in_flight <> 0 ORDER BY key`),
+      await all(`SELECT key, count(*) FILTER (WHERE state = 'queued') AS queued, count(*) FILTER (WHERE state = 'in_progress') AS in_flight
+                   FROM jobs GROUP BY key HAVING count(*) FILTER (WHERE state IN ('queued', 'in_progress')) > 0 ORDER BY key`),
+      'per-key queued and in-flight counters equal COUNT(*)');
+    assert.deepEqual(
+      await all(`SELECT key, done, skipped, error FROM key_totals WHERE done + skipped + error > 0 ORDER BY key`),
+      await all(`SELECT key, count(*) FILTER (WHERE state = 'done') AS done, count(*) FILTER (WHERE state = 'skipped') AS skipped,
+                        count(*) FILTER (WHERE state = 'error') AS error
+                   FROM jobs GROUP BY key HAVING count(*) FILTER (WHERE state IN ('done', 'skipped', 'error')) > 0 ORDER BY key`),
+      'per-key finished counters equal COUNT(*)');
+    assert.deepEqual(
+      await all(`SELECT crawl_id, sum(queued) AS queued, sum(in_progress) AS in_progress, sum(done) AS done, sum(skipped) AS skipped, sum(error) AS error
+                   FROM crawl_counts GROUP BY crawl_id HAVING sum(queued + in_progress + done + skipped + error) > 0 ORDER BY crawl_id`),
+      await all(`SELECT crawl_id, count(*) FILTER (WHERE state = 'queued') AS queued, count(*) FILTER (WHERE state = 'in_progress') AS in_progress,
+                        count(*) FILTER (WHERE state = 'done') AS done, count(*) FILTER (WHERE state = 'skipped') AS skipped,
+                        count(*) FILTER (WHERE state = 'error') AS error
+                   FROM jobs WHERE crawl_id IS NOT NULL GROUP BY crawl_id ORDER BY crawl_id`),
+      'per-crawl counters equal COUNT(*)');
+    const [broken] = await all(`SELECT count(*) AS n FROM jobs WHERE state = 'in_progress'
+      AND (lease_token IS NULL OR worker_id IS NULL OR lease_expires_at IS NULL)`);
+    assert.equal(broken.n, 0, 'every in-progress job has a whole lease');
+    const [negative] = await all(`SELECT count(*) AS n FROM keys WHERE queued < 0 OR in_flight < 0`);
+    assert.equal(negative.n, 0, 'no negative key counters');
+    if (maxInFlight !== undefined) {
+      assert.deepEqual(await all(`SELECT key, in_flight FROM keys WHERE in_flight > ${Number(maxInFlight)}`), [], `no key past ${maxInFlight} leases`);
+    }
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
+/** One value of a test's own read (a count, say) on the queue's database. */
+export async function pgValue<T>(q: PgQueue, sql: string, params: unknown[] = []): Promise<T> {
+  const { rows } = await q.pool.query(sql, params);
+  return Object.values(rows[0] as pg.QueryResultRow)[0] as T;
+}
