@@ -3,7 +3,7 @@
  * default and reported with what is wrong, rather than handed to the daemon to fail on.
  * Pure: it reads through a getter, so it is tested without an editor.
  */
-import { SCOPES, type Scope } from '../../server/src/protocol';
+import { SCOPES, USER_AGENT, type Scope } from '../../server/src/protocol';
 
 export const SECTION = 'crawlOrchestrator';
 
@@ -91,14 +91,16 @@ export function readSettings(get: (key: string) => unknown): ReadSettings {
     const value = get(key);
     if (value === undefined || value === null) continue;
     if (typeof value !== 'string') bad(key, value, 'must be a string');
+    else if (value.includes('\0')) bad(key, value, 'must not contain a NUL character');
     else settings[key] = value.trim();
   }
   if (settings.database !== '' && !POSTGRES_URL.test(settings.database)) {
     bad('database', settings.database, 'must be empty (SQLite in the state folder) or a postgres:// URL');
     settings.database = DEFAULTS.database;
   }
-  if (/[\r\n]/.test(settings.userAgent)) {
-    bad('userAgent', settings.userAgent, 'must be a single line');
+  if (!USER_AGENT.test(settings.userAgent)) {
+    // It goes in every request's header, which holds one line of ASCII.
+    bad('userAgent', settings.userAgent, /[\r\n]/.test(settings.userAgent) ? 'must be a single line' : 'must be printable ASCII');
     settings.userAgent = DEFAULTS.userAgent;
   }
   const robots = get('robots');

@@ -19,6 +19,8 @@ export type CrawlState = (typeof CRAWL_STATES)[number];
 
 /** URLs longer than this are refused everywhere. */
 export const MAX_URL_BYTES = 8192;
+/** A User-Agent that can go in an HTTP header: printable ASCII and tabs, one line. */
+export const USER_AGENT = /^[\x20-\x7e\t]*$/;
 /** The socket's longest accepted line. */
 export const MAX_LINE_BYTES = 1024 * 1024;
 

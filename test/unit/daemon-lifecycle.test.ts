@@ -102,7 +102,7 @@ describe('flags and files', () => {
     const cases: [string[], RegExp][] = [
       [['--max-workers', '0'], /--max-workers: must be a whole number from 1 to 10000 \(got 0\)/],
       [['--per-host', 'two'], /--per-host: must be a whole number/],
-      [['--lease-ttl', '-1'], /--lease-ttl: must be a number above 0/],
+      [['--lease-ttl', '-1'], /--lease-ttl: must be a number from 0.1 to 86400/],
       [['--heartbeat', '5', '--lease-ttl', '2'], /heartbeat/],
       [['--frobnicate'], /unknown flag --frobnicate/],
       [['--state-dir'], /--state-dir: needs a value/],

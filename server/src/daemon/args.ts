@@ -52,7 +52,7 @@ export function parseFlags<S extends FlagSpecs>(argv: readonly string[], specs: 
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
     const spec = Object.prototype.hasOwnProperty.call(specs, name) ? specs[name] : undefined;
-    if (!spec) throw new UsageError(`${command}: unknown flag --${name}`);
+    if (!spec) throw new UsageError(`${command}: unknown flag ${name ? `--${name}` : JSON.stringify(arg)}`);
     if (spec.type === 'boolean') {
       if (eq !== -1) {
         const v = arg.slice(eq + 1);

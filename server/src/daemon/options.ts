@@ -3,7 +3,7 @@
  * extension launches with `--node-ipc` or `--stdio`) and `crawlctl crawl --wait` running its own.
  */
 import { validateConfig, type CoreConfig } from '../core/config';
-import { SCOPES, type Scope } from '../protocol';
+import { SCOPES, USER_AGENT, type Scope } from '../protocol';
 import { UsageError, parseFlags, type FlagSpecs } from './args';
 import type { PathFlags } from './paths';
 
@@ -17,8 +17,9 @@ export const WORKER_FLAGS = {
   'max-workers': { type: 'int', min: 1, max: 10_000, value: 'N', help: 'jobs this daemon runs at once (default 16)' },
   'per-host': { type: 'int', min: 1, max: 10_000, value: 'N', help: 'requests in flight per host, across every daemon (default 2)' },
   'per-host-delay': { type: 'number', min: 0, max: 3600, value: 'SECONDS', help: 'minimum time between requests to one host (default 0; robots.txt Crawl-delay overrides)' },
-  'lease-ttl': { type: 'number', min: 0, exclusiveMin: true, max: 86_400, value: 'SECONDS', help: 'how long a job stays leased without a heartbeat (default 30)' },
-  heartbeat: { type: 'number', min: 0, exclusiveMin: true, max: 86_400, value: 'SECONDS', help: 'how often leases are extended, below the lease TTL (default 10)' },
+  // The core's bounds (100 ms, 10 ms), so a value out of them is refused naming the flag.
+  'lease-ttl': { type: 'number', min: 0.1, max: 86_400, value: 'SECONDS', help: 'how long a job stays leased without a heartbeat (default 30)' },
+  heartbeat: { type: 'number', min: 0.01, max: 86_400, value: 'SECONDS', help: 'how often leases are extended, below the lease TTL (default 10)' },
   'stop-deadline': { type: 'number', min: 0, max: 3600, value: 'SECONDS', help: 'on stop, how long running jobs may take before they are handed back (default 10)' },
   'max-attempts': { type: 'int', min: 1, max: 1000, value: 'N', help: 'attempts before a job fails for good (default 3)' },
   'user-agent': { type: 'string', value: 'TEXT', help: 'the User-Agent sent with every request' },
@@ -75,6 +76,10 @@ export function daemonOptions(f: Partial<Values>): DaemonOptions {
       .replace(/lease TTL \(([\d.]+)s\)/, '--lease-ttl ($1 s)'));
   }
   if (f.stdio && f['node-ipc']) throw new UsageError('--stdio and --node-ipc: choose one');
+  // Sent in every request's header: a character a header cannot hold would fail every fetch.
+  if (f['user-agent'] !== undefined && !USER_AGENT.test(f['user-agent'])) {
+    throw new UsageError(`--user-agent: must be printable ASCII on one line (got ${JSON.stringify(f['user-agent'])})`);
+  }
   return {
     paths: { stateDir: f['state-dir'], db: f.db, socket: f.socket },
     config,
