@@ -5,194 +5,198 @@ import { validateConfig, type CoreConfig } from '../../server/src/core/config';
 import { ABORT_LOST, Scheduler, type Handler } from '../../server/src/core/scheduler';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { parseWorkerId } from '../../server/src/core/worker-id';
-import { checkInvariants } from './helpers/invariants';
+import { ENGINES, type Engine } from './helpers/engines';
 import { job, jobs } from './helpers/jobs';
-import { eventually, tempDb } from './helpers/tmp';
+import { eventually } from './helpers/tmp';
 
 function config(over: Partial<CoreConfig> = {}): CoreConfig {
   return validateConfig({ maxWorkers: 4, perHostLimit: 2, leaseTtlMs: 2000, heartbeatMs: 200, pollMs: 20, ...over });
 }
 
-function setup(handlers: Record<string, Handler>, over: Partial<CoreConfig> = {}) {
-  const path = tempDb();
-  const queue = new SqliteQueue(path);
+async function setup(engine: Engine, handlers: Record<string, Handler>, over: Partial<CoreConfig> = {}) {
+  const where = await engine.database();
+  const queue = await engine.connect(where);
   const logs: string[] = [];
   const scheduler = new Scheduler(queue, handlers, config(over), (level, m) => logs.push(`${level}: ${m}`));
-  return { path, queue, scheduler, logs };
+  return { where, queue, scheduler, logs };
 }
 
-describe('scheduler', () => {
-  test('runs every job once, never more than max workers at a time nor past a host limit', async () => {
-    let running = 0;
-    let most = 0;
-    const perKey = new Map<string, number>();
-    let mostPerKey = 0;
-    const ran: number[] = [];
-    const { queue, scheduler } = setup({
-      test: async (j) => {
-        running++;
-        perKey.set(j.key, (perKey.get(j.key) ?? 0) + 1);
-        most = Math.max(most, running);
-        mostPerKey = Math.max(mostPerKey, perKey.get(j.key)!);
-        await sleep(5);
-        ran.push(j.id);
-        perKey.set(j.key, perKey.get(j.key)! - 1);
-        running--;
-      },
-    }, { maxWorkers: 5, perHostLimit: 2 });
-    await queue.enqueue(jobs(['a', 'b', 'c', 'd'], 10));
-    scheduler.start();
-    await eventually('all done', async () => (await queue.stats()).done === 40);
-    await scheduler.stop();
-    assert.equal(new Set(ran).size, 40);
-    assert.equal(ran.length, 40);
-    assert.ok(most <= 5, `at most 5 at once (saw ${most})`);
-    assert.ok(mostPerKey <= 2, `at most 2 per host (saw ${mostPerKey})`);
-    checkInvariants(queue);
-    await queue.close();
-  });
-
-  test('the worker id names host, process and a random part', () => {
-    const { scheduler } = setup({});
-    const w = parseWorkerId(scheduler.workerId);
-    assert.ok(w);
-    assert.equal(w.pid, process.pid);
-    assert.match(w.nonce, /^[0-9a-f]{6}$/);
-  });
-
-  test('a handler that throws is retried; an unknown kind errors at once', async () => {
-    let calls = 0;
-    const { queue, scheduler } = setup({
-      flaky: async () => {
-        if (++calls < 2) throw new Error('flaked');
-      },
+for (const engine of ENGINES) {
+  describe(`scheduler (${engine.name})`, () => {
+    test('runs every job once, never more than max workers at a time nor past a host limit', async () => {
+      let running = 0;
+      let most = 0;
+      const perKey = new Map<string, number>();
+      let mostPerKey = 0;
+      const ran: number[] = [];
+      const { queue, scheduler } = await setup(engine, {
+        test: async (j) => {
+          running++;
+          perKey.set(j.key, (perKey.get(j.key) ?? 0) + 1);
+          most = Math.max(most, running);
+          mostPerKey = Math.max(mostPerKey, perKey.get(j.key)!);
+          await sleep(5);
+          ran.push(j.id);
+          perKey.set(j.key, perKey.get(j.key)! - 1);
+          running--;
+        },
+      }, { maxWorkers: 5, perHostLimit: 2 });
+      await queue.enqueue(jobs(['a', 'b', 'c', 'd'], 10));
+      scheduler.start();
+      await eventually('all done', async () => (await queue.stats()).done === 40);
+      await scheduler.stop();
+      assert.equal(new Set(ran).size, 40);
+      assert.equal(ran.length, 40);
+      assert.ok(most <= 5, `at most 5 at once (saw ${most})`);
+      assert.ok(mostPerKey <= 2, `at most 2 per host (saw ${mostPerKey})`);
+      await engine.check(queue);
+      await queue.close();
     });
-    await queue.enqueue([job('a', 1, { kind: 'flaky' }), job('a', 2, { kind: 'nobody' })]);
-    // Retries are due after the backoff; the test's queue has the default 1 s base.
-    scheduler.start();
-    await eventually('retried to done', async () => (await queue.get(1))!.job.state === 'done', 15_000);
-    const unknown = (await queue.get(2))!.job;
-    assert.equal(unknown.state, 'error');
-    assert.match(unknown.lastError!, /no handler for job kind "nobody"/);
-    assert.deepEqual((await queue.get(1))!.events.map((e) => e.type), ['enqueued', 'leased', 'retry', 'leased', 'done']);
-    await scheduler.stop();
-    await queue.close();
-  });
 
-  test('heartbeats extend leases by the configured TTL', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const { queue, scheduler } = setup({ test: () => gate }, { leaseTtlMs: 1234, heartbeatMs: 50 });
-    await queue.enqueue([job('a', 1)]);
-    scheduler.start();
-    const leased = await eventually('a heartbeat after the lease', async () => {
-      const [l] = await queue.leases();
-      return l && l.heartbeatAt > l.leasedAt ? l : null;
+    test('the worker id names host, process and a random part', async () => {
+      const { scheduler } = await setup(engine, {});
+      const w = parseWorkerId(scheduler.workerId);
+      assert.ok(w);
+      assert.equal(w.pid, process.pid);
+      assert.match(w.nonce, /^[0-9a-f]{6}$/);
     });
-    assert.equal(leased!.expiresAt - leased!.heartbeatAt, 1234);
-    release();
-    await scheduler.stop();
-    await queue.close();
-  });
 
-  test('a lost lease aborts its handler, and its late result is fenced', async () => {
-    let reason: unknown = null;
-    const { path, queue, scheduler } = setup({
-      test: (_j, { signal }) => new Promise((_resolve, reject) => {
-        signal.addEventListener('abort', () => {
-          reason = signal.reason;
-          reject(new Error('aborted'));
-        });
-      }),
-    }, { heartbeatMs: 30 });
-    await queue.enqueue([job('a', 1)]);
-    scheduler.start();
-    await eventually('leased', async () => (await queue.stats()).in_progress === 1);
-    const other = new SqliteQueue(path);
-    assert.equal(await other.requeue({ ids: [1] }), 1, 'a user takes the stuck lease back');
-    await eventually('handler aborted', () => reason === ABORT_LOST);
-    await eventually('fenced ack logged', async () => (await queue.get(1))!.events.some((e) => e.type === 'lost_lease'));
-    await scheduler.stop();
-    const j = (await other.get(1))!.job;
-    assert.ok(j.state === 'queued' || j.state === 'in_progress', 'the stale result changed nothing');
-    await other.close();
-    await queue.close();
-  });
-
-  test('graceful stop: finishers finish, the rest go back to queued at once', async () => {
-    const { queue, scheduler } = setup({
-      quick: async () => { await sleep(20); },
-      slow: (_j, { signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve())),
+    test('a handler that throws is retried; an unknown kind errors at once', async () => {
+      let calls = 0;
+      const { queue, scheduler } = await setup(engine, {
+        flaky: async () => {
+          if (++calls < 2) throw new Error('flaked');
+        },
+      });
+      await queue.enqueue([job('a', 1, { kind: 'flaky' }), job('a', 2, { kind: 'nobody' })]);
+      // Retries are due after the backoff; the test's queue has the default 1 s base.
+      scheduler.start();
+      await eventually('retried to done', async () => (await queue.get(1))!.job.state === 'done', 15_000);
+      const unknown = (await queue.get(2))!.job;
+      assert.equal(unknown.state, 'error');
+      assert.match(unknown.lastError!, /no handler for job kind "nobody"/);
+      assert.deepEqual((await queue.get(1))!.events.map((e) => e.type), ['enqueued', 'leased', 'retry', 'leased', 'done']);
+      await scheduler.stop();
+      await queue.close();
     });
-    await queue.enqueue([job('a', 1, { kind: 'quick' }), job('b', 1, { kind: 'slow' }), job('c', 1, { kind: 'slow' })]);
-    scheduler.start();
-    await eventually('all three leased', async () => (await queue.stats()).in_progress + (await queue.stats()).done === 3);
-    await scheduler.stop(300);
-    const s = await queue.stats();
-    assert.equal(s.done, 1);
-    assert.equal(s.queued, 2);
-    assert.equal(s.in_progress, 0, 'nothing left to expire');
-    const slow = (await queue.get(2))!;
-    assert.equal(slow.job.attempts, 0, 'a stopped attempt is not counted');
-    assert.equal(slow.events.at(-1)!.type, 'released');
-    checkInvariants(queue);
-    await queue.close();
+
+    test('heartbeats extend leases by the configured TTL', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const { queue, scheduler } = await setup(engine, { test: () => gate }, { leaseTtlMs: 1234, heartbeatMs: 50 });
+      await queue.enqueue([job('a', 1)]);
+      scheduler.start();
+      const leased = await eventually('a heartbeat after the lease', async () => {
+        const [l] = await queue.leases();
+        return l && l.heartbeatAt > l.leasedAt ? l : null;
+      });
+      assert.equal(leased!.expiresAt - leased!.heartbeatAt, 1234);
+      release();
+      await scheduler.stop();
+      await queue.close();
+    });
+
+    test('a lost lease aborts its handler, and its late result is fenced', async () => {
+      let reason: unknown = null;
+      const { where, queue, scheduler } = await setup(engine, {
+        test: (_j, { signal }) => new Promise((_resolve, reject) => {
+          signal.addEventListener('abort', () => {
+            reason = signal.reason;
+            reject(new Error('aborted'));
+          });
+        }),
+      }, { heartbeatMs: 30 });
+      await queue.enqueue([job('a', 1)]);
+      scheduler.start();
+      await eventually('leased', async () => (await queue.stats()).in_progress === 1);
+      const other = await engine.connect(where);
+      assert.equal(await other.requeue({ ids: [1] }), 1, 'a user takes the stuck lease back');
+      await eventually('handler aborted', () => reason === ABORT_LOST);
+      await eventually('fenced ack logged', async () => (await queue.get(1))!.events.some((e) => e.type === 'lost_lease'));
+      await scheduler.stop();
+      const j = (await other.get(1))!.job;
+      assert.ok(j.state === 'queued' || j.state === 'in_progress', 'the stale result changed nothing');
+      await other.close();
+      await queue.close();
+    });
+
+    test('graceful stop: finishers finish, the rest go back to queued at once', async () => {
+      const { queue, scheduler } = await setup(engine, {
+        quick: async () => { await sleep(20); },
+        slow: (_j, { signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve())),
+      });
+      await queue.enqueue([job('a', 1, { kind: 'quick' }), job('b', 1, { kind: 'slow' }), job('c', 1, { kind: 'slow' })]);
+      scheduler.start();
+      await eventually('all three leased', async () => (await queue.stats()).in_progress + (await queue.stats()).done === 3);
+      await scheduler.stop(300);
+      const s = await queue.stats();
+      assert.equal(s.done, 1);
+      assert.equal(s.queued, 2);
+      assert.equal(s.in_progress, 0, 'nothing left to expire');
+      const slow = (await queue.get(2))!;
+      assert.equal(slow.job.attempts, 0, 'a stopped attempt is not counted');
+      assert.equal(slow.events.at(-1)!.type, 'released');
+      await engine.check(queue);
+      await queue.close();
+    });
+
+    test('a handler deaf to its signal has its job released anyway', async () => {
+      const { queue, scheduler, logs } = await setup(engine, { deaf: () => new Promise(() => {}) });
+      await queue.enqueue([job('a', 1, { kind: 'deaf' })]);
+      scheduler.start();
+      await eventually('leased', async () => (await queue.stats()).in_progress === 1);
+      await scheduler.stop(50);
+      assert.equal((await queue.stats()).queued, 1);
+      assert.ok(logs.some((l) => /ignored the stop/.test(l)));
+      await queue.close();
+    });
+
+    test('pause and resume', async () => {
+      const { queue, scheduler } = await setup(engine, { test: async () => {} });
+      scheduler.start();
+      scheduler.pause();
+      await queue.enqueue(jobs(['a'], 3));
+      await sleep(100);
+      assert.equal((await queue.stats()).queued, 3, 'nothing leased while paused');
+      assert.equal(scheduler.status().paused, true);
+      scheduler.resume();
+      await eventually('done after resume', async () => (await queue.stats()).done === 3);
+      await scheduler.stop();
+      await queue.close();
+    });
+
+    test('sleeps while idle and wakes for local and other processes\' work and for a backoff end', async () => {
+      const { where, queue, scheduler } = await setup(engine, { test: async () => {} });
+      let leases = 0;
+      const lease = queue.lease.bind(queue);
+      queue.lease = (...args) => { leases++; return lease(...args); };
+      scheduler.start();
+      await sleep(50);
+      const before = leases;
+      await sleep(400);
+      assert.ok(leases - before <= 1, `no busy polling while idle (${leases - before} lease calls in 400 ms)`);
+
+      await queue.enqueue([job('a', 1)]);
+      await eventually('local enqueue runs', async () => (await queue.stats()).done === 1);
+
+      const other = await engine.connect(where);
+      await other.enqueue([job('b', 1)]);
+      await eventually('another connection\'s enqueue runs', async () => (await queue.stats()).done === 2);
+
+      await other.enqueue([job('c', 1)]);
+      await other.deferKey('c', Date.now() + 300, 'test backoff');
+      await eventually('runs when the backoff ends', async () => (await queue.stats()).done === 3);
+      await scheduler.stop();
+      await other.close();
+      await queue.close();
+    });
   });
+}
 
-  test('a handler deaf to its signal has its job released anyway', async () => {
-    const { queue, scheduler, logs } = setup({ deaf: () => new Promise(() => {}) });
-    await queue.enqueue([job('a', 1, { kind: 'deaf' })]);
-    scheduler.start();
-    await eventually('leased', async () => (await queue.stats()).in_progress === 1);
-    await scheduler.stop(50);
-    assert.equal((await queue.stats()).queued, 1);
-    assert.ok(logs.some((l) => /ignored the stop/.test(l)));
-    await queue.close();
-  });
-
-  test('pause and resume', async () => {
-    const { queue, scheduler } = setup({ test: async () => {} });
-    scheduler.start();
-    scheduler.pause();
-    await queue.enqueue(jobs(['a'], 3));
-    await sleep(100);
-    assert.equal((await queue.stats()).queued, 3, 'nothing leased while paused');
-    assert.equal(scheduler.status().paused, true);
-    scheduler.resume();
-    await eventually('done after resume', async () => (await queue.stats()).done === 3);
-    await scheduler.stop();
-    await queue.close();
-  });
-
-  test('sleeps while idle and wakes for local and other processes\' work and for a backoff end', async () => {
-    const { path, queue, scheduler } = setup({ test: async () => {} });
-    let leases = 0;
-    const lease = queue.lease.bind(queue);
-    queue.lease = (...args) => { leases++; return lease(...args); };
-    scheduler.start();
-    await sleep(50);
-    const before = leases;
-    await sleep(400);
-    assert.ok(leases - before <= 1, `no busy polling while idle (${leases - before} lease calls in 400 ms)`);
-
-    await queue.enqueue([job('a', 1)]);
-    await eventually('local enqueue runs', async () => (await queue.stats()).done === 1);
-
-    const other = new SqliteQueue(path);
-    await other.enqueue([job('b', 1)]);
-    await eventually('another connection\'s enqueue runs', async () => (await queue.stats()).done === 2);
-
-    await other.enqueue([job('c', 1)]);
-    await other.deferKey('c', Date.now() + 300, 'test backoff');
-    await eventually('runs when the backoff ends', async () => (await queue.stats()).done === 3);
-    await scheduler.stop();
-    await other.close();
-    await queue.close();
-  });
-
+describe('scheduler on SQLite', () => {
   test('a locked database is reported and survived', async () => {
-    const { path, queue, scheduler } = setup({ test: async () => {} });
-    queue.db.pragma('busy_timeout = 50');
+    const { where: path, queue, scheduler } = await setup(ENGINES.find((e) => e.name === 'sqlite')!, { test: async () => {} });
+    (queue as SqliteQueue).db.pragma('busy_timeout = 50');
     scheduler.pause();
     scheduler.start();
     await queue.enqueue([job('a', 1)]);
