@@ -137,35 +137,50 @@ export const SQL = {
        AND (:crawlId IS NULL OR crawl_id = :crawlId)
     ${MOVED}`,
 
-  // Counter bookkeeping, applied once per transaction with the summed deltas.
-  bumpCount: `UPDATE counts SET n = n + ? WHERE state = ?`,
+  // Counter bookkeeping, applied once per transaction with the summed deltas (tally.ts): one
+  // statement per table, the deltas of every key as one JSON array.
+  /** {state: delta, ...} */
+  bumpCounts: `UPDATE counts SET n = n + d.value FROM json_each(?) d WHERE counts.state = d.key`,
   bumpCrawl: `
     INSERT INTO crawl_counts (crawl_id, queued, in_progress, done, skipped, error)
     VALUES (:crawlId, :queued, :in_progress, :done, :skipped, :error)
     ON CONFLICT (crawl_id) DO UPDATE SET
       queued = queued + excluded.queued, in_progress = in_progress + excluded.in_progress,
       done = done + excluded.done, skipped = skipped + excluded.skipped, error = error + excluded.error`,
-  bumpKey: `
-    INSERT INTO keys (key, queued, in_flight, top_priority) VALUES (:key, :queued, :inFlight, coalesce(:priority, 0))
-    ON CONFLICT (key) DO UPDATE SET
-      queued = queued + excluded.queued, in_flight = in_flight + excluded.in_flight,
-      top_priority = CASE WHEN :priority IS NULL THEN top_priority ELSE max(top_priority, :priority) END`,
+  /** [[key, done, skipped, error], ...] */
   bumpKeyTotals: `
-    INSERT INTO key_totals (key, done, skipped, error) VALUES (:key, :done, :skipped, :error)
+    INSERT INTO key_totals (key, done, skipped, error)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
     ON CONFLICT (key) DO UPDATE SET
       done = done + excluded.done, skipped = skipped + excluded.skipped, error = error + excluded.error`,
-  /** After jobs leave the queue, the key's best remaining priority (an index seek). */
-  recomputeTopPriority: `
-    UPDATE keys SET top_priority = coalesce(
-      (SELECT priority FROM jobs WHERE key = :key AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
-     WHERE key = :key`,
-  /** A key's bookkeeping after a lease, in one statement: counters, round-robin turn, pacing, best priority. */
-  keyLeased: `
-    UPDATE keys SET queued = queued + :queued, in_flight = in_flight + :inFlight, last_served = :seq,
-           next_start_at = CASE WHEN :delayMs > 0 THEN :now + :delayMs ELSE next_start_at END,
-           top_priority = coalesce(
-             (SELECT priority FROM jobs WHERE key = :key AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
-     WHERE key = :key`,
+  // Per-key counters, two ways. Upserts fed from a JSON array, so one statement writes each key's
+  // row once (an UPDATE … FROM would materialize the join first: measured slower). A NOT NULL
+  // column is checked before the conflict is, so every candidate value is a valid fresh row.
+  /**
+   * [[key, queued, inFlight, priority], ...] for keys no job left the queue of: counters, and the
+   * best priority raised by the jobs that entered it (queued > 0; priority is then theirs).
+   */
+  keysBump: `
+    INSERT INTO keys (key, queued, in_flight, top_priority)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+    ON CONFLICT (key) DO UPDATE SET
+      queued = queued + excluded.queued, in_flight = in_flight + excluded.in_flight,
+      top_priority = CASE WHEN excluded.queued > 0 THEN max(top_priority, excluded.top_priority) ELSE top_priority END`,
+  /**
+   * [[key, queued, inFlight, seq, nextStartAt], ...] for keys jobs left the queue of (leased from,
+   * or cancelled): counters, the best remaining priority (an index seek), and for a lease its
+   * round-robin turn (seq > 0) and pacing (nextStartAt > 0).
+   */
+  keysRecount: `
+    INSERT INTO keys (key, queued, in_flight, last_served, next_start_at, top_priority)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,
+           coalesce((SELECT priority FROM jobs WHERE key = value ->> 0 AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
+      FROM json_each(?) WHERE true
+    ON CONFLICT (key) DO UPDATE SET
+      queued = queued + excluded.queued, in_flight = in_flight + excluded.in_flight,
+      last_served = max(last_served, excluded.last_served),
+      next_start_at = CASE WHEN excluded.next_start_at > 0 THEN excluded.next_start_at ELSE next_start_at END,
+      top_priority = excluded.top_priority`,
 
   stats: `SELECT state, n FROM counts`,
   crawlStats: `SELECT queued, in_progress, done, skipped, error, capped FROM crawl_counts WHERE crawl_id = ?`,
