@@ -128,10 +128,27 @@ export function ensurePrivateDir(dir: string, what: string): void {
   if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
 }
 
-/** Creates the state folder and, when the socket lives elsewhere, its private folder. */
+/**
+ * Creates the state folder and, when the socket lives elsewhere, its private folder; and a new
+ * database file, private to this user.
+ */
 export function prepareStateDir(paths: StatePaths): void {
   ensurePrivateDir(paths.stateDir, 'the state folder');
   if (paths.pointerFile !== null) ensurePrivateDir(path.dirname(paths.socket), 'the socket folder');
+  if (!isPostgresUrl(paths.db)) createPrivateFile(paths.db);
+}
+
+/**
+ * Creates an empty file 0600 where none is, before SQLite would create it by the umask (often
+ * 0644; a `--db` outside the state folder has no private folder around it). SQLite opens an
+ * empty file as a new database and gives its -wal and -shm files the same mode.
+ */
+function createPrivateFile(file: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, 'wx', 0o600));
+  } catch {
+    // Already there (left as it is), or its folder is missing: opening the database says so.
+  }
 }
 
 /** Writes a small file atomically (temp file, then rename), private to this user. */
