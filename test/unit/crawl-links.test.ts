@@ -185,7 +185,10 @@ describe('link extraction', () => {
   });
 
   it('refuses a page URL it could not resolve against', () => {
-    assert.throws(() => new LinkExtractor('mailto:x@example.com'), TypeError);
+    for (const bad of ['mailto:x@example.com', 'ftp://files.example/', 'http://', 'https-ish://example.com/']) {
+      assert.throws(() => new LinkExtractor(bad), TypeError, bad);
+    }
+    assert.deepEqual(extractLinks('<a href="/x">x</a>', 'HTTPS://Example.com/dir/').links.map((l) => l.url), ['https://example.com/x']);
   });
 });
 

@@ -94,7 +94,8 @@ export class LinkExtractor {
     private readonly pageUrl: string,
     options: LinkExtractorOptions = {},
   ) {
-    if (!normalizeUrl(pageUrl).ok) throw new TypeError(`page URL ${pageUrl} is not a crawlable URL`);
+    // Only checked here, not normalized: it is usually a fetched page's normalized final URL already.
+    if (!/^https?:/i.test(pageUrl) || !URL.canParse(pageUrl)) throw new TypeError(`page URL ${pageUrl} is not a crawlable URL`);
     this.maxLinks = options.maxLinks ?? DEFAULT_MAX_LINKS;
     this.maxTitleChars = options.maxTitleChars ?? DEFAULT_MAX_TITLE_CHARS;
     this.metaNames = new Set(['robots', ...(options.botToken ? [options.botToken.toLowerCase()] : [])]);
