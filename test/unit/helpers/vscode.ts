@@ -96,4 +96,10 @@ export const window = {
   },
 };
 
+/** Workspace Trust and the open folders, as a test sets them. */
+export const workspace: { isTrusted: boolean; workspaceFolders: { uri: { scheme: string; fsPath: string } }[] | undefined } = {
+  isTrusted: true,
+  workspaceFolders: undefined,
+};
+
 export const CancellationTokenNone = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
