@@ -419,7 +419,41 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await vscode!.screenshot('7-seed-file-crawled');
   });
 
-  step('8. the daemon does not outlive its extension host', async () => {
+  step('8. the daemon killed with SIGKILL: the client restarts it, and the status bar and Jobs view recover', async () => {
+    const [before] = daemonProcesses(stateDir);
+    assert.ok(before, `a daemon on ${stateDir}`);
+    const stats = countsOf(await crawlctl(stateDir, 'stats'));
+    const counts = `${stats.in_progress} running · ${stats.queued} queued · ${stats.error} failed`;
+    await until(async () => (await vscode!.statusBarText({ id: STATUS_ITEM_ID })) === counts, { timeout: 15_000, message: `the status bar to read "${counts}"` });
+    const seenBefore = recorder.samples.length;
+    recorder.start(vscode!);
+
+    process.kill(before.pid, 'SIGKILL');
+    const after = await until(() => daemonProcesses(stateDir).find((p) => p.pid !== before.pid), { timeout: 30_000, interval: 250, message: 'the client to start a new daemon' });
+    assert.equal(after.ppid, before.ppid, 'restarted by the same extension host');
+    // The status bar said so meanwhile, then shows the counts again, read from the new daemon.
+    await until(async () => (await vscode!.statusBarText({ id: STATUS_ITEM_ID })) === counts, { timeout: 30_000, message: `the status bar to read "${counts}" again` });
+    recorder.stop();
+    const meanwhile = recorder.samples.slice(seenBefore).map((x) => x.text);
+    assert.ok(meanwhile.some((t) => /Crawl: (starting|connecting)/.test(t)), `the status bar showed the restart: ${JSON.stringify(meanwhile)}`);
+    // The view re-reads the new daemon (its rows are gone while the daemon starts).
+    await until(async () => JSON.stringify(await groupCounts(page).catch(() => undefined)) === JSON.stringify(stats), {
+      timeout: 15_000, message: `the Jobs view's groups to read ${JSON.stringify(stats)} again`,
+    });
+
+    // Live again: a crawl started now shows in the view by the new daemon's notifications alone.
+    const { crawlId: again } = (await crawlctl(stateDir, 'crawl', `${site.b}/`, '--max-depth', '0')) as { crawlId: string };
+    assert.ok(again);
+    const expected = { ...stats, done: stats.done + 1 };
+    await until(async () => JSON.stringify(await groupCounts(page).catch(() => undefined)) === JSON.stringify(expected), { timeout: 30_000, message: `the view's groups to reach ${JSON.stringify(expected)}` })
+      .catch(async (err: Error) => {
+        throw new Error(`${err.message}; the view shows ${JSON.stringify(await groupCounts(page).catch((e: Error) => e.message))}`);
+      });
+    assert.deepEqual(countsOf(await crawlctl(stateDir, 'stats')), expected);
+    await vscode!.screenshot('8-daemon-restarted');
+  });
+
+  step('9. the daemon does not outlive its extension host', async () => {
     const daemons = daemonProcesses(stateDir);
     assert.equal(daemons.length, 1, `one daemon on ${stateDir}: ${JSON.stringify(daemons)}`);
     const daemon = daemons[0]!;
