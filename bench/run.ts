@@ -7,6 +7,7 @@
  * `node out/bench/run.js [section...]` runs some sections only: lifecycle, binding, million
  * (lease and stats latency at a million jobs, then the daemon on the same database), crawl, soak
  * (a million jobs through the scheduler, memory and file descriptors sampled; `SOAK_JOBS=n` for fewer).
+ * postgres (the lifecycle on PostgreSQL with 1, 2 and 4 worker processes, beside SqliteQueue; bench/pg.ts).
  * BENCH_CPU_PROF=<dir> writes a CPU profile of each crawler child there.
  */
 import { execFileSync } from 'node:child_process';
@@ -20,6 +21,7 @@ import { crawlWith, type CrawlRun } from './crawl';
 import { DAEMON_MAIN, daemonOverSocket } from './daemon';
 import type { LifecycleResult } from './lifecycle';
 import { elapsedMs, fmt, fmtRatio, log, makeRoot, now, tempDir, type Figure } from './measure';
+import { pgLifecycle } from './pg';
 import { buildMillion, fastFillMatches, fill, leaseLatency, lifecycleOurs, perHostBinding, statsLatency } from './queue';
 import { startSite } from './site';
 import { soak, soakJobs, soakSummary, soakTable } from './soak';
@@ -37,7 +39,7 @@ const SIZES = {
   soak: { jobs: soakJobs() },
 };
 
-const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl', 'soak'] as const;
+const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl', 'soak', 'postgres'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const figures: Figure[] = [];
@@ -260,6 +262,10 @@ async function crawlSection(root: string): Promise<void> {
   });
 }
 
+async function postgresSection(root: string): Promise<void> {
+  for (const f of await pgLifecycle(root)) add(f);
+}
+
 async function soakSection(root: string): Promise<void> {
   const section = '7. Soak';
   log(`soak: ${SIZES.soak.jobs.toLocaleString('en-US')} jobs through the scheduler...`);
@@ -339,7 +345,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   const root = makeRoot();
   log(`temp folder ${root}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
-  const run: Record<Section, (root: string) => Promise<void>> = { lifecycle: lifecycleSection, binding: bindingSection, million: millionSection, crawl: crawlSection, soak: soakSection };
+  const run: Record<Section, (root: string) => Promise<void>> = { lifecycle: lifecycleSection, binding: bindingSection, million: millionSection, crawl: crawlSection, soak: soakSection, postgres: postgresSection };
   try {
     for (const s of sections) {
       try {
