@@ -24,7 +24,8 @@ import {
   type ReapResult, type RequeueFilter, type Stats,
 } from '../types';
 import { CHANNEL, Listener, PgJobChanges, decodePayload, encodePayload, type Changed } from './changes';
-import { QUEUE_COMPONENT, clientConfig, openPool, type Component } from './open';
+import { DatabaseOpenError } from '../sqlite/open';
+import { QUEUE_COMPONENT, clientConfig, describePgError, openPool, redactUrl, type Component } from './open';
 import { COUNTER_SHARDS } from './schema';
 import { PG_SQL as SQL, pgListSql } from './sql';
 import { PgTally } from './tally';
@@ -132,7 +133,7 @@ export class PgQueue implements Queue {
       await q.listener.start();
     } catch (err) {
       await q.close();
-      throw err;
+      throw new DatabaseOpenError(describePgError(err, url), redactUrl(url));
     }
     return q;
   }

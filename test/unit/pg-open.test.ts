@@ -1,0 +1,100 @@
+import * as assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { PgQueue } from '../../server/src/core/pg/engine';
+import { DatabaseOpenError } from '../../server/src/core/sqlite/open';
+import { job, jobs } from './helpers/jobs';
+import { pgClient, pgDatabase } from './helpers/pg';
+import { eventually, tempDir } from './helpers/tmp';
+
+async function open(url: string, opts: Parameters<typeof PgQueue.open>[1] = {}): Promise<PgQueue> {
+  const q = await PgQueue.open(url, opts);
+  after(() => q.close());
+  return q;
+}
+
+const refused = (pattern: RegExp) => (e: Error) => e instanceof DatabaseOpenError && pattern.test(e.message);
+
+describe('opening a PostgreSQL queue', () => {
+  test('a URL that is not PostgreSQL\'s, or malformed, is refused before connecting', async () => {
+    await assert.rejects(PgQueue.open('mysql://db.example/crawls'), refused(/not a postgres:\/\/ or postgresql:\/\/ URL/));
+    await assert.rejects(PgQueue.open('postgres://user:secret@[bad/crawls'), (e: Error) => refused(/malformed/)(e) && !/secret/.test(e.message));
+  });
+
+  test('no server, or no such database: a sentence that says so', async () => {
+    const nowhere = tempDir('crawl-pg-none-');
+    await assert.rejects(PgQueue.open(`postgresql://postgres@localhost/x?host=${encodeURIComponent(nowhere)}`), refused(/no server socket there/));
+    const url = new URL(await pgDatabase());
+    url.pathname = '/no_such_database';
+    await assert.rejects(PgQueue.open(url.toString()), refused(/does not exist.*createdb/));
+  });
+
+  test('a newer schema version is refused, and nothing is written', async () => {
+    const url = await pgDatabase();
+    await (await PgQueue.open(url)).close();
+    const db = await pgClient(url);
+    await db.query(`UPDATE schema_versions SET version = 99 WHERE component = 'queue'`);
+    await assert.rejects(PgQueue.open(url), refused(/queue schema version 99, newer than this build knows \(1\); upgrade/));
+    await assert.rejects(PgQueue.open(url, { components: [{ name: 'crawl', migrations: ['CREATE TABLE crawl_things (id int)'] }] }), /newer/);
+    const { rows } = await db.query(`SELECT component, version FROM schema_versions ORDER BY component`);
+    assert.deepEqual(rows, [{ component: 'queue', version: 99 }], 'no component was migrated');
+  });
+
+  test('a namespace of another program is refused untouched', async () => {
+    const url = await pgDatabase();
+    const db = await pgClient(url);
+    await db.query(`CREATE SCHEMA crawl_orchestrator; CREATE TABLE crawl_orchestrator.theirs (id int)`);
+    await assert.rejects(PgQueue.open(url), refused(/another program/));
+    const { rows } = await db.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'crawl_orchestrator'`);
+    assert.deepEqual(rows, [{ table_name: 'theirs' }]);
+  });
+
+  test('components add their own versioned tables beside the queue\'s, migrated once each', async () => {
+    const url = await pgDatabase();
+    const v1 = ['CREATE TABLE crawl_things (id int PRIMARY KEY)'];
+    await Promise.all([open(url, { components: [{ name: 'crawl', migrations: v1 }] }), open(url, { components: [{ name: 'crawl', migrations: v1 }] })]);
+    const q = await open(url, { components: [{ name: 'crawl', migrations: [...v1, 'ALTER TABLE crawl_things ADD COLUMN name text'] }] });
+    await q.pool.query(`INSERT INTO crawl_things (id, name) VALUES (1, 'x')`);
+    const db = await pgClient(url);
+    const { rows } = await db.query(`SELECT component, version FROM schema_versions ORDER BY component`);
+    assert.deepEqual(rows, [{ component: 'crawl', version: 2 }, { component: 'queue', version: 1 }]);
+  });
+});
+
+describe('changes across processes (LISTEN/NOTIFY)', () => {
+  test('another queue\'s commits reach this one\'s listeners, counter and change reader', async () => {
+    const url = await pgDatabase();
+    const here = await open(url);
+    const there = await open(url);
+    let woken = 0;
+    here.onChange(() => woken++);
+    const reader = here.changes({ pollMs: 60_000 });
+    let signals = 0;
+    reader.onSignal(() => signals++);
+    const before = here.changeCounter();
+    const { ids } = await there.enqueue([job('a', 1), job('b', 1)]);
+    await eventually('the notification arrives', () => here.changeCounter() > before);
+    assert.ok(woken >= 1 && signals >= 1);
+    assert.deepEqual((await reader.take(100)).ids!.sort(), ids);
+
+    const [leased] = await there.lease('w', 1, { ttlMs: 1000, defaultLimit: 2 });
+    await eventually('the lease is named', async () => {
+      const t = await reader.take(100);
+      return t.ids?.includes(leased.id);
+    });
+    await there.ack('w', [{ id: leased.id, token: leased.leaseToken, outcome: { type: 'done' } }]);
+    await eventually('the ack is named', async () => (await reader.take(100)).ids?.includes(leased.id));
+    assert.deepEqual((await here.jobStates([leased.id])).map((s) => s.state), ['done']);
+  });
+
+  test('a commit changing more jobs than a payload holds says "refetch everything"', async () => {
+    const url = await pgDatabase();
+    const here = await open(url);
+    const there = await open(url);
+    const reader = here.changes({ pollMs: 60_000 });
+    const before = here.changeCounter();
+    await there.enqueue(jobs(['a', 'b', 'c', 'd'], 500));
+    await eventually('the notification arrives', () => here.changeCounter() > before);
+    assert.deepEqual(await reader.take(5000), { ids: null, missed: false });
+    assert.deepEqual(await reader.take(5000), { ids: [], missed: false }, 'then nothing until the next change');
+  });
+});
