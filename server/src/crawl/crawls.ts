@@ -53,6 +53,11 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
 
 /** How often page totals are written and running crawls checked for their end. */
 const FLUSH_MS = 250;
+/**
+ * A crawl with no jobs yet is left running this long: its seeds are enqueued just after its row is
+ * written, and another process's tick may look in between.
+ */
+const SEEDING_GRACE_MS = 60_000;
 /** pages/s is measured over this window. */
 const RATE_WINDOW_MS = 10_000;
 
@@ -128,7 +133,14 @@ class Crawls implements CrawlService {
       crawlId, depth: 0, robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null,
       userAgent: this.settings.userAgent,
     }));
-    const r = await this.queue.enqueue(jobs, { crawlCap: frontier.options.maxPages });
+    let r;
+    try {
+      r = await this.queue.enqueue(jobs, { crawlCap: frontier.options.maxPages });
+    } catch (err) {
+      // No seed made it in: the crawl would wait for them forever.
+      await this.store.setState(crawlId, 'cancelled', Date.now()).catch(() => {});
+      throw err;
+    }
     this.emit(crawlId);
     return { crawlId, enqueued: r.enqueued, rejected };
   }
@@ -267,7 +279,8 @@ class Crawls implements CrawlService {
       this.sampleRate(row);
       if (row.state !== 'running') continue;
       const s = await this.queue.crawlStats(row.id);
-      if (s.queued === 0 && s.in_progress === 0 && (await this.store.finish(row.id, Date.now()))) {
+      const seeding = s.total === 0 && Date.now() - row.createdAt < SEEDING_GRACE_MS;
+      if (s.queued === 0 && s.in_progress === 0 && !seeding && (await this.store.finish(row.id, Date.now()))) {
         this.frontiers.delete(row.id);
         this.emit(row.id);
       }

@@ -156,7 +156,7 @@ export class SqliteCrawlStore implements CrawlStore {
   }
 }
 
-function toCrawl(r: Row): CrawlRow {
+export function toCrawl(r: Row): CrawlRow {
   return {
     id: r.id as string,
     name: r.name as string | null,

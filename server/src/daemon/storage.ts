@@ -1,11 +1,15 @@
 /**
  * Where a daemon keeps its queue and crawls: the queue engine and the crawl kind's store on the
- * same database. SQLite is the default (a file in the state folder).
+ * same database. SQLite (a file in the state folder) is the default; a postgres:// URL puts both
+ * on a PostgreSQL server that daemons on several machines share.
  */
 import type { CoreConfig } from '../core/config';
+import { PgQueue } from '../core/pg/engine';
 import { SqliteQueue } from '../core/sqlite/engine';
 import type { Queue } from '../core/types';
+import { PG_CRAWL_COMPONENT, PgCrawlStore } from '../crawl/pg-store';
 import { CRAWL_COMPONENT, SqliteCrawlStore, type CrawlStore } from '../crawl/store';
+import { isPostgresUrl } from './paths';
 
 export interface Storage {
   queue: Queue;
@@ -13,12 +17,19 @@ export interface Storage {
 }
 
 export async function openStorage(db: string, config: CoreConfig): Promise<Storage> {
-  const queue = new SqliteQueue(db, {
-    components: [CRAWL_COMPONENT],
+  const opts = {
     maxAttempts: config.maxAttempts,
     backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
     maxReclaims: config.maxReclaims,
-    busyTimeoutMs: 5_000,
-  });
+  };
+  if (isPostgresUrl(db)) {
+    const queue = await PgQueue.open(db, { ...opts, components: [PG_CRAWL_COMPONENT] });
+    return { queue, store: new PgCrawlStore(queue.pool) };
+  }
+  const queue = new SqliteQueue(db, { ...opts, components: [CRAWL_COMPONENT], busyTimeoutMs: 5_000 });
+  // For tests only: caps this connection's database size in pages (max_page_count does not
+  // persist), so the fault tests fill the database without filling a disk.
+  const cap = process.env.CRAWLD_TEST_MAX_PAGE_COUNT;
+  if (cap !== undefined && /^\d+$/.test(cap)) queue.db.pragma(`max_page_count = ${cap}`);
   return { queue, store: new SqliteCrawlStore(queue.db) };
 }

@@ -95,7 +95,6 @@ export async function openPool(url: string, components: Component[], opts: PoolO
   // An idle connection dropped by the server must not crash the process; the next query reports it.
   pool.on('error', () => {});
   try {
-    await checkVersions(pool, url, components);
     await migrate(pool, url, components);
     return pool;
   } catch (err) {
@@ -124,15 +123,20 @@ function refuseNewer(have: Map<string, number>, url: string, components: Compone
   }
 }
 
-async function checkVersions(pool: pg.Pool, url: string, components: Component[]): Promise<void> {
-  const have = await versions(pool);
-  if (have) return refuseNewer(have, url, components);
-  const { rows } = await pool.query(
+/** Refuses a namespace of another program or a schema newer than this build, before any write. */
+async function checkVersions(client: pg.PoolClient, url: string, components: Component[]): Promise<Map<string, number>> {
+  const have = await versions(client);
+  if (have) {
+    refuseNewer(have, url, components);
+    return have;
+  }
+  const { rows } = await client.query(
     `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1`, [SCHEMA]);
   if (rows[0].n > 0) {
     throw new DatabaseOpenError(
       `${redactUrl(url)}: schema "${SCHEMA}" holds tables of another program (no schema_versions); refusing to touch it`, redactUrl(url));
   }
+  return new Map();
 }
 
 async function migrate(pool: pg.Pool, url: string, components: Component[]): Promise<void> {
@@ -140,11 +144,10 @@ async function migrate(pool: pg.Pool, url: string, components: Component[]): Pro
   try {
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock($1)`, [MIGRATION_LOCK]);
+    // Checked under the lock: a daemon starting beside us may be migrating right now.
+    const have = await checkVersions(client, url, components);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA}.schema_versions (component text PRIMARY KEY, version integer NOT NULL)`);
-    // Read again under the lock: another process may have migrated meanwhile.
-    const have = (await versions(client))!;
-    refuseNewer(have, url, components);
     for (const { name, migrations } of components) {
       const from = have.get(name) ?? 0;
       for (let v = from; v < migrations.length; v++) await client.query(migrations[v]);
