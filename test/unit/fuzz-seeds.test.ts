@@ -3,8 +3,9 @@
  * reports lies inside the document as the editor counts lines and characters (UTF-16, CR, LF
  * and CRLF line breaks), and what it would start is what `crawl/start` accepts. Then the same
  * texts through the language server of a real daemon, over a real LSP connection: diagnostics
- * with valid ranges, and hints, hovers and lenses answered, never failed. Seeded: see
- * helpers/fuzz.ts to replay a failure.
+ * with valid ranges, and hints, hovers and lenses answered, never failed. And the contract's
+ * methods over that transport with adversarial params: a result or an error with a contract code,
+ * never an internal one. Seeded: see helpers/fuzz.ts to replay a failure.
  */
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,12 +15,12 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import {
   CodeLensRequest, DidCloseTextDocumentNotification, DidOpenTextDocumentNotification, HoverRequest, InitializeRequest,
   InitializedNotification, InlayHintRequest, PublishDiagnosticsNotification, StreamMessageReader, StreamMessageWriter,
-  createProtocolConnection, type Diagnostic, type Position, type ProtocolConnection, type Range,
+  ResponseError, createProtocolConnection, type Diagnostic, type Position, type ProtocolConnection, type Range,
 } from 'vscode-languageserver-protocol/node';
 import { parseSeedFile, startParams, whyNotStartable } from '../../server/src/daemon/seedfile';
-import { Params } from '../../server/src/protocol';
+import { MAX_LINE_BYTES, Params, type Method } from '../../server/src/protocol';
 import { MAIN_JS, QUICK, scratch } from './helpers/daemon-proc';
-import { check, checkSync, seedText } from './helpers/fuzz';
+import { answerProblem, check, checkSync, paramsFor, seedText, toJson } from './helpers/fuzz';
 import { eventually } from './helpers/tmp';
 
 /** Any text a file may hold: seed-like lines, or anything at all. */
@@ -33,6 +34,23 @@ const anyText = fc.oneof(
 function inside(doc: TextDocument, p: Position): boolean {
   const back = doc.positionAt(doc.offsetAt(p));
   return back.line === p.line && back.character === p.character;
+}
+
+/** How deep arrays and objects nest in JSON text. */
+function nesting(json: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const ch = json[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === '[' || ch === '{') max = Math.max(max, ++depth);
+    else if (ch === ']' || ch === '}') depth--;
+  }
+  return max;
 }
 
 function rangeProblem(doc: TextDocument, r: Range): string | null {
@@ -122,5 +140,27 @@ describe('seed files in the language server', () => {
     }), 150);
     assert.equal(child.exitCode, null, `the daemon lives:\n${stderr}`);
     assert.equal(((await conn.sendRequest('queue/stats', {})) as { total: number }).total, 0, 'nothing was enqueued');
+  });
+
+  test('every method as an LSP request with adversarial params: a result, or an error with a contract code', async () => {
+    const { crawlId } = await conn.sendRequest('crawl/start', { seeds: ['http://127.0.0.9:9/'] }) as { crawlId: string };
+    const { ids } = await conn.sendRequest('jobs/enqueue', { urls: ['http://127.0.0.9:9/a'] }) as { ids: number[] };
+    const real = { crawlId: fc.constant(crawlId), jobId: fc.constant(ids[0]!) };
+    const methods = (Object.keys(Params) as Method[]).filter((m) => m !== 'daemon/shutdown' && m !== 'scheduler/resume');
+    await check(fc.asyncProperty(fc.constantFrom(...methods).chain((m) => fc.tuple(fc.constant(m), paramsFor(m, real))), async ([method, params]) => {
+      // As a client library would send it: parsed JSON (a `__proto__` key stays an own key).
+      // Deep nesting is the socket suite's: the LSP client library itself cannot write it.
+      const text = toJson(params);
+      fc.pre(text.length < MAX_LINE_BYTES && nesting(text) < 1_000);
+      try {
+        await conn.sendRequest(method, JSON.parse(text));
+      } catch (err) {
+        assert.ok(err instanceof ResponseError, String(err));
+        const problem = answerProblem({ jsonrpc: '2.0', id: 1, error: { code: err.code, message: err.message } }, 1);
+        assert.equal(problem, null, `${method} ${text.slice(0, 300)}`);
+      }
+    }), 400);
+    assert.equal(child.exitCode, null, `the daemon lives:\n${stderr}`);
+    assert.equal(((await conn.sendRequest('scheduler/status', {})) as { paused: boolean }).paused, true);
   });
 });
