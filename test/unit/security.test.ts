@@ -115,6 +115,18 @@ describe('permissions', () => {
     }
   });
 
+  test('a database given with --db outside the state folder is created 0600 all the same', async () => {
+    const elsewhere = scratch('crawld-sec-db-');
+    fs.chmodSync(elsewhere, 0o755);
+    const db = path.join(elsewhere, 'q.db');
+    const d = await startDaemon({ args: ['--db', db] });
+    try {
+      for (const f of [db, `${db}-wal`]) assert.equal(fileMode(f), 0o600, f);
+    } finally {
+      await d.stop();
+    }
+  });
+
   test('a socket moved out of a state folder with a long path sits in a private folder', async () => {
     const deep = path.join(scratch('crawld-sec-long-'), 'x'.repeat(60), 'y'.repeat(40), 'state');
     const d = await startDaemon({ stateDir: deep });
