@@ -6,7 +6,8 @@
 import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import type { CrawlJob, CrawlReport } from './child';
-import { log, tempDir } from './measure';
+import type { PgCrawlJob, PgCrawlMessage } from './crawl-pg-child';
+import { elapsedMs, log, now, tempDir } from './measure';
 import type { Site } from './site';
 
 export interface CrawlRun extends CrawlReport {
@@ -57,7 +58,11 @@ export async function crawlWith(
     tmpDir: tempDir(root, `crawl-${crawler}`), deadlineMs: opts.deadlineMs,
   };
   log(`crawl: ${crawler}...`);
-  const r = await runChildProcess(`crawl-${crawler}.js`, job);
+  return measured(site, await runChildProcess(`crawl-${crawler}.js`, job));
+}
+
+/** A crawler's own report and what the site's servers saw of it. */
+function measured(site: Site, r: CrawlReport): CrawlRun {
   const pageRequests = site.counters.reduce((n, c) => n + c.pages, 0);
   const run: CrawlRun = {
     ...r,
@@ -70,7 +75,59 @@ export async function crawlWith(
     notFound: site.counters.reduce((n, c) => n + c.notFound, 0),
     requests: site.counters.reduce((n, c) => n + c.requests, 0),
   };
-  log(`crawl: ${crawler}: ${r.pages} pages in ${(r.wallMs / 1000).toFixed(1)} s (${run.pagesPerSecond.toFixed(0)}/s), ` +
+  log(`crawl: ${r.crawler}: ${r.pages} pages in ${(r.wallMs / 1000).toFixed(1)} s (${run.pagesPerSecond.toFixed(0)}/s), ` +
     `peak RSS ${r.peakRssMb.toFixed(0)} MB, max ${run.maxPerHost} per host${r.complete ? '' : ', INCOMPLETE'}${r.detail ? ` (${r.detail})` : ''}`);
   return run;
+}
+
+/**
+ * The same crawl by `daemons` processes sharing one PostgreSQL queue (issue 7): each a daemon's
+ * crawler, its own worker pool of `concurrency`; the per-host limit holds across all of them.
+ * Wall time from "go" to the crawl's end; CPU and RSS summed and maxed over the processes.
+ */
+export async function crawlOnPostgres(
+  site: Site, url: string, root: string, daemons: number,
+  opts: { concurrency: number; perHostLimit: number; deadlineMs: number },
+): Promise<CrawlRun> {
+  site.reset();
+  const crawler = `PostgreSQL × ${daemons}`;
+  log(`crawl: ${crawler}...`);
+  const base = {
+    url, seeds: site.seeds, concurrency: opts.concurrency, perHostLimit: opts.perHostLimit,
+    maxPages: site.allowedPages + site.disallowedLinks + 1_000, maxDepth: 50, deadlineMs: opts.deadlineMs,
+  };
+  const children = Array.from({ length: daemons }, (_, i) => {
+    const job: PgCrawlJob = { ...base, leader: i === 0, tmpDir: tempDir(root, `crawl-pg-${daemons}-${i}`) };
+    return fork(path.join(__dirname, 'crawl-pg-child.js'), [JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  });
+  const next = (c: ReturnType<typeof fork>, type: PgCrawlMessage['type']) => new Promise<PgCrawlMessage>((resolve, reject) => {
+    const onMessage = (m: PgCrawlMessage) => {
+      if (m.type !== type) return;
+      c.off('message', onMessage);
+      resolve(m);
+    };
+    c.on('message', onMessage);
+    c.once('exit', (code) => reject(new Error(`a crawler process exited (${code}) before "${type}"`)));
+  });
+  const timer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), opts.deadlineMs + CHILD_GRACE_MS);
+  try {
+    await Promise.all(children.map((c) => next(c, 'ready')));
+    const start = now();
+    const finished = next(children[0], 'finished');
+    for (const c of children) c.send('go');
+    const end = (await Promise.race([finished, new Promise<null>((r) => setTimeout(() => r(null), opts.deadlineMs))])) as Extract<PgCrawlMessage, { type: 'finished' }> | null;
+    const wallMs = elapsedMs(start);
+    const stopped = children.map((c) => next(c, 'stopped') as Promise<Extract<PgCrawlMessage, { type: 'stopped' }>>);
+    for (const c of children) c.send('stop');
+    const reports = await Promise.all(stopped);
+    const problems = reports.flatMap((r) => r.problems);
+    return measured(site, {
+      crawler, pages: end?.pages ?? 0, skipped: end?.skipped ?? 0, errors: end?.errors ?? 0, complete: end !== null,
+      detail: problems.length ? problems.slice(0, 3).join('; ') : undefined,
+      wallMs, cpuMs: reports.reduce((n, r) => n + r.cpuMs, 0), peakRssMb: Math.max(...reports.map((r) => r.peakRssMb)),
+    });
+  } finally {
+    clearTimeout(timer);
+    for (const c of children) c.kill();
+  }
 }

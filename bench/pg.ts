@@ -16,7 +16,8 @@ const CHILD = path.join(__dirname, 'pg-child.js');
 
 export const PG_SIZES = { jobs: 20_000, hosts: 100, workers: [1, 2, 4], repeats: 2 };
 
-function server(): { adminUrl: string; urlFor(db: string): string; stop(): void } {
+/** The benchmark's PostgreSQL: a throwaway cluster, or CRAWL_BENCH_PG_URL's server. */
+export function pgServer(): { adminUrl: string; urlFor(db: string): string; stop(): void } {
   const own = process.env.CRAWL_BENCH_PG_URL;
   if (!own) return startCluster({ fsync: 'on', full_page_writes: 'on', synchronous_commit: 'off' }) satisfies Cluster;
   return {
@@ -54,7 +55,7 @@ async function lifecycleProcesses(url: string, jobs: number, hosts: number, work
 export async function pgLifecycle(root: string): Promise<Figure[]> {
   const S = PG_SIZES;
   const section = '5. PostgreSQL engine';
-  const pgServer = server();
+  const server = pgServer();
   try {
     let db = 0;
     const sqlite: number[] = [];
@@ -66,8 +67,8 @@ export async function pgLifecycle(root: string): Promise<Figure[]> {
       sqlite.push(s.jobsPerSecond);
       for (const w of S.workers) {
         const name = `crawl_bench_${process.pid}_${db++}`;
-        await createDatabase(pgServer.adminUrl, name);
-        const rate = await lifecycleProcesses(pgServer.urlFor(name), S.jobs, S.hosts, w);
+        await createDatabase(server.adminUrl, name);
+        const rate = await lifecycleProcesses(server.urlFor(name), S.jobs, S.hosts, w);
         log(`postgres: PgQueue, ${w} process(es): ${Math.round(rate).toLocaleString('en-US')} jobs/s`);
         byWorkers.get(w)!.push(rate);
       }
@@ -82,6 +83,6 @@ export async function pgLifecycle(root: string): Promise<Figure[]> {
       };
     });
   } finally {
-    pgServer.stop();
+    server.stop();
   }
 }

@@ -17,11 +17,12 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteQueue } from '../server/src/core/sqlite/engine';
 import { lifecycleBare, lifecycleOriginal, lifecyclePlainjob, originalCountsLatency } from './baselines';
-import { crawlWith, type CrawlRun } from './crawl';
+import { crawlOnPostgres, crawlWith, type CrawlRun } from './crawl';
 import { DAEMON_MAIN, daemonOverSocket } from './daemon';
 import type { LifecycleResult } from './lifecycle';
 import { elapsedMs, fmt, fmtRatio, log, makeRoot, now, tempDir, type Figure } from './measure';
-import { pgLifecycle } from './pg';
+import { createDatabase } from '../server/src/demo/pg-cluster';
+import { pgLifecycle, pgServer } from './pg';
 import { buildMillion, fastFillMatches, fill, leaseLatency, lifecycleOurs, perHostBinding, statsLatency } from './queue';
 import { startSite } from './site';
 import { soak, soakJobs, soakSummary, soakTable } from './soak';
@@ -264,6 +265,45 @@ async function crawlSection(root: string): Promise<void> {
 
 async function postgresSection(root: string): Promise<void> {
   for (const f of await pgLifecycle(root)) add(f);
+  await postgresCrawl(root);
+}
+
+/**
+ * Issue 7's target: the local-site crawl by 1, 2 and 4 daemons on one PostgreSQL, beside one
+ * SQLite daemon in the same run, the per-host limit held across them all.
+ */
+async function postgresCrawl(root: string): Promise<void> {
+  const S = SIZES.crawl;
+  const section = '6. PostgreSQL engine: local site crawl';
+  const site = await startSite(S.hosts, S.pages);
+  const server = pgServer();
+  const opts = { concurrency: S.concurrency, perHostLimit: S.perHostLimit, deadlineMs: S.deadlineMs.ours };
+  try {
+    const sqlite = await crawlWith(site, 'ours', root, opts);
+    const setting = `${S.hosts} hosts × ${S.pages} pages, ${S.concurrency} workers per daemon, per-host limit ${S.perHostLimit} across all daemons`;
+    for (const daemons of [1, 2, 4]) {
+      const name = `crawl_bench_crawl_${process.pid}_${daemons}`;
+      await createDatabase(server.adminUrl, name);
+      let r: CrawlRun;
+      try {
+        r = await crawlOnPostgres(site, server.urlFor(name), root, daemons, opts);
+      } catch (err) {
+        failed(section, `${daemons} daemon(s)`, err);
+        continue;
+      }
+      const ratio = r.pagesPerSecond / sqlite.pagesPerSecond;
+      add({
+        section, name: `${daemons} daemon${daemons > 1 ? 's' : ''} on PostgreSQL: pages/s`, value: r.pagesPerSecond, unit: 'pages/s',
+        baseline: { name: 'one SQLite daemon', value: sqlite.pagesPerSecond, unit: 'pages/s' }, ratio, ratioLabel: 'PostgreSQL / SQLite',
+        ...(daemons === 4 ? { target: '> 1× one SQLite daemon', met: ratio > 1 && r.maxPerHost <= S.perHostLimit } : { met: null }),
+        note: `${setting}; ${r.pages}/${site.allowedPages} pages${r.complete ? '' : ' (INCOMPLETE)'}; max ${r.maxPerHost} per host (server-measured); ` +
+          `${r.duplicateFetches} duplicate fetches; CPU ${r.cpuSecondsPer1000.toFixed(2)} s per 1,000 pages over all daemons`,
+      });
+    }
+  } finally {
+    server.stop();
+    await site.close();
+  }
 }
 
 async function soakSection(root: string): Promise<void> {
