@@ -83,15 +83,10 @@ class Tx {
     if (this.events[0].length) await this.query(SQL.insertEvents, this.events);
     if (this.trims.size) await this.query(SQL.trimEvents, [[...this.trims], eventsPerJob]);
     const a = this.tally.arrays();
-    if (a.update[0].length) await this.query(SQL.keysUpdate, [...a.update, this.now]);
-    if (a.bump[0].length) await this.query(SQL.keysBump, a.bump);
-    const counters = a.totals[0].length + a.crawls[0].length + a.states[0].length > 0;
-    if (counters) {
-      const shard = Math.floor(Math.random() * COUNTER_SHARDS);
-      await this.query(SQL.counters, [shard, ...a.totals, ...a.crawls, ...a.states, CHANNEL, notify]);
-    } else if (notify !== null) {
-      await this.query(SQL.notify, [CHANNEL, notify]);
-    }
+    const work = a.update[0].length + a.bump[0].length + a.totals[0].length + a.crawls[0].length + a.states[0].length;
+    if (work === 0 && notify === null) return;
+    const shard = Math.floor(Math.random() * COUNTER_SHARDS);
+    await this.query(SQL.finish, [shard, ...a.update, this.tally.anyServed(), this.now, ...a.bump, ...a.totals, ...a.crawls, ...a.states, CHANNEL, notify]);
   }
 }
 
@@ -198,12 +193,15 @@ export class PgQueue implements Queue {
   /** Inserts new jobs, skipping duplicates and, per crawl, whatever would pass `crawlCap`. */
   private async insertJobs(tx: Tx, jobs: NewJob[], crawlCap?: number): Promise<EnqueueResult> {
     const pair = (j: NewJob) => `${j.crawlId ?? ''}\u0000${j.dedupeKey}`;
-    // Duplicates are found before the insert: one that reached ON CONFLICT would spend an id.
-    const firsts = new Map<string, NewJob>();
-    for (const j of jobs) if (!firsts.has(pair(j))) firsts.set(pair(j), j);
-    const probe = [...firsts.values()];
-    const { rows: existing } = await tx.query<{ c: string; d: string }>(SQL.existing, [probe.map((j) => j.crawlId ?? ''), probe.map((j) => j.dedupeKey)]);
-    const taken = new Set(existing.map((r) => `${r.c}\u0000${r.d}`));
+    // Under a crawl cap, a duplicate takes no room: those already there are known before counting.
+    const taken = new Set<string>();
+    if (crawlCap !== undefined && jobs.some((j) => j.crawlId)) {
+      const firsts = new Map<string, NewJob>();
+      for (const j of jobs) if (!firsts.has(pair(j))) firsts.set(pair(j), j);
+      const probe = [...firsts.values()];
+      const { rows } = await tx.query<{ c: string; d: string }>(SQL.existing, [probe.map((j) => j.crawlId ?? ''), probe.map((j) => j.dedupeKey)]);
+      for (const r of rows) taken.add(`${r.c}\u0000${r.d}`);
+    }
 
     const room = new Map<string, number>();
     const capped = new Map<string, number>();
@@ -276,9 +274,8 @@ export class PgQueue implements Queue {
       const rows = await this.leaseRounds(tx, Math.floor(n), opts, workerId, batch);
       if (rows.length === 0) return [];
       const jobs = rows.map((r) => leasedJob(r, workerId, `${batch}.${r.id}`, tx.now, opts.ttlMs));
-      const { rows: [{ seq }] } = await tx.query<{ seq: number }>(SQL.nextLeaseSeq, []);
       for (const job of jobs) tx.tally.move({ key: job.key, crawl_id: job.crawlId, priority: job.priority }, 'queued', 'in_progress');
-      for (const r of rows) tx.tally.served(r.key as string, seq, r.delayMs);
+      for (const r of rows) tx.tally.served(r.key as string, r.delayMs);
       tx.touch(jobs.map((j) => j.id));
       return jobs;
     }, true);

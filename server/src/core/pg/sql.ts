@@ -25,7 +25,10 @@ export const PG_SQL = {
   existing: `
     SELECT u.c, u.d FROM unnest($1::text[], $2::text[]) AS u(c, d)
       JOIN jobs j ON coalesce(j.crawl_id, '') = u.c AND j.dedupe_key = u.d`,
-  /** In input order, so ids grow as the batch goes. */
+  /**
+   * In input order, so ids grow as the batch goes. Jobs already there are filtered out before
+   * they are given an id (ON CONFLICT alone would spend one); ON CONFLICT catches a concurrent twin.
+   */
   insertJobs: `
     INSERT INTO jobs (kind, url, key, dedupe_key, crawl_id, depth, priority, state, max_attempts,
                       run_after, last_error, payload, created_at, updated_at, finished_at, outcome)
@@ -34,6 +37,7 @@ export const PG_SQL = {
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[],
                   $9::int[], $10::bigint[], $11::text[], $12::text[])
            WITH ORDINALITY AS u(kind, url, key, d, c, depth, priority, state, max_attempts, run_after, last_error, payload, ord)
+     WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE coalesce(j.crawl_id, '') = coalesce(u.c, '') AND j.dedupe_key = u.d)
      ORDER BY ord
     ON CONFLICT DO NOTHING
     RETURNING id, coalesce(crawl_id, '') AS c, dedupe_key AS d`,
@@ -55,7 +59,6 @@ export const PG_SQL = {
         FROM unnest($1::bigint[]) AS u(id)) t
      WHERE e.job_id = t.id AND e.id < t.edge`,
 
-  nextLeaseSeq: `SELECT nextval('lease_seq') AS seq`,
   /**
    * Keys that may start a job now, best priority first, then least recently served, each locked
    * (SKIP LOCKED: a key another lease holds is left to it). Under the lock, in_flight is current.
@@ -128,39 +131,38 @@ export const PG_SQL = {
     ${MOVED}`,
 
   /**
-   * Keys whose queued jobs left the queue (the key was leased from, or jobs were cancelled or
-   * reclaimed...): its row exists, and its best remaining priority is looked up again (an index
-   * seek that sees this transaction's changes). Served keys also take their round-robin turn and pacing.
+   * One transaction's bookkeeping in one statement, ending with its notification (delivered on
+   * commit). Per key: keys whose queued jobs left the queue (leased from, cancelled, reclaimed...)
+   * have a row, and their best remaining priority is looked up again (an index seek that sees this
+   * transaction's changes), the keys leased from taking their round-robin turn (one lease sequence
+   * number per transaction) and pacing; keys that only gained jobs or lost leases are created if
+   * need be. Then finished jobs per key, per crawl and per state, each in this transaction's shard ($1).
    */
-  keysUpdate: `
-    UPDATE keys k SET queued = k.queued + u.dq, in_flight = k.in_flight + u.df,
-           last_served = coalesce(u.seq, k.last_served),
-           next_start_at = CASE WHEN u.delay > 0 THEN $6 + u.delay ELSE k.next_start_at END,
-           top_priority = coalesce(
-             (SELECT priority FROM jobs WHERE key = k.key AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
-      FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(key, dq, df, seq, delay)
-     WHERE k.key = u.key`,
-  /** Keys that only gained jobs or lost leases: created if need be, best priority raised. */
-  keysBump: `
-    INSERT INTO keys (key, queued, in_flight, top_priority)
-    SELECT key, dq, df, coalesce(p, 0) FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[]) AS u(key, dq, df, p)
-    ON CONFLICT (key) DO UPDATE SET
-      queued = keys.queued + excluded.queued, in_flight = keys.in_flight + excluded.in_flight,
-      top_priority = CASE WHEN excluded.queued > 0 THEN greatest(keys.top_priority, excluded.top_priority) ELSE keys.top_priority END`,
-  /**
-   * The counters of one transaction in one statement, ending with its notification (delivered on
-   * commit): finished jobs per key, per crawl and per state, each in this transaction's shard ($1).
-   */
-  counters: `
-    WITH totals AS (
+  finish: `
+    WITH seq AS (SELECT CASE WHEN $7::boolean THEN nextval('lease_seq') END AS n),
+    updated AS (
+      UPDATE keys k SET queued = k.queued + u.dq, in_flight = k.in_flight + u.df,
+             last_served = CASE WHEN u.served THEN (SELECT n FROM seq) ELSE k.last_served END,
+             next_start_at = CASE WHEN u.delay > 0 THEN $8 + u.delay ELSE k.next_start_at END,
+             top_priority = coalesce(
+               (SELECT priority FROM jobs WHERE key = k.key AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
+        FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bigint[]) AS u(key, dq, df, served, delay)
+       WHERE k.key = u.key),
+    bumped AS (
+      INSERT INTO keys (key, queued, in_flight, top_priority)
+      SELECT key, dq, df, coalesce(p, 0) FROM unnest($9::text[], $10::bigint[], $11::bigint[], $12::int[]) AS u(key, dq, df, p)
+      ON CONFLICT (key) DO UPDATE SET
+        queued = keys.queued + excluded.queued, in_flight = keys.in_flight + excluded.in_flight,
+        top_priority = CASE WHEN excluded.queued > 0 THEN greatest(keys.top_priority, excluded.top_priority) ELSE keys.top_priority END),
+    totals AS (
       INSERT INTO key_totals (key, done, skipped, error)
-      SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
+      SELECT * FROM unnest($13::text[], $14::bigint[], $15::bigint[], $16::bigint[])
       ON CONFLICT (key) DO UPDATE SET done = key_totals.done + excluded.done,
         skipped = key_totals.skipped + excluded.skipped, error = key_totals.error + excluded.error),
     crawls AS (
       INSERT INTO crawl_counts (crawl_id, shard, queued, in_progress, done, skipped, error, capped)
       SELECT c, $1, q, ip, d, s, e, cap
-        FROM unnest($6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+        FROM unnest($17::text[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[])
              AS u(c, q, ip, d, s, e, cap)
       ON CONFLICT (crawl_id, shard) DO UPDATE SET
         queued = crawl_counts.queued + excluded.queued, in_progress = crawl_counts.in_progress + excluded.in_progress,
@@ -168,9 +170,9 @@ export const PG_SQL = {
         error = crawl_counts.error + excluded.error, capped = crawl_counts.capped + excluded.capped),
     states AS (
       INSERT INTO counts (state, shard, n)
-      SELECT st, $1, n FROM unnest($13::text[], $14::bigint[]) AS u(st, n)
+      SELECT st, $1, n FROM unnest($24::text[], $25::bigint[]) AS u(st, n)
       ON CONFLICT (state, shard) DO UPDATE SET n = counts.n + excluded.n)
-    SELECT pg_notify($15, $16) WHERE $16::text IS NOT NULL`,
+    SELECT pg_notify($26, $27) WHERE $27::text IS NOT NULL`,
   notify: `SELECT pg_notify($1, $2)`,
 
   stats: `SELECT state, sum(n) AS n FROM counts GROUP BY state`,

@@ -14,12 +14,12 @@ interface KeyDelta {
   /** Jobs left the queue: the key's top priority must be looked up again. */
   recompute: boolean;
   /** Leased from in this transaction: its round-robin turn and pacing. */
-  served: { seq: number; delayMs: number } | null;
+  served: { delayMs: number } | null;
 }
 
-/** The arrays of one transaction's counter statements (sql.ts: keysUpdate, keysBump, counters). */
+/** The arrays of one transaction's bookkeeping statement (sql.ts: finish). */
 export interface TallyArrays {
-  update: [string[], number[], number[], (number | null)[], number[]];
+  update: [string[], number[], number[], boolean[], number[]];
   bump: [string[], number[], number[], (number | null)[]];
   totals: [string[], number[], number[], number[]];
   crawls: [string[], number[], number[], number[], number[], number[], number[]];
@@ -27,9 +27,9 @@ export interface TallyArrays {
 }
 
 /**
- * Sums the state moves of one transaction, written at its end as three statements however many
- * jobs moved: the per-key rows (in key order, so that two transactions lock them in one order),
- * then the finished totals, per-crawl and per-state counters. The same bookkeeping as the SQLite
+ * Sums the state moves of one transaction, written at its end in one statement however many jobs
+ * moved: the per-key rows (in key order, so that two transactions lock them in one order), the
+ * finished totals, per-crawl and per-state counters. The same bookkeeping as the SQLite
  * engine's tally, shaped for arrays.
  */
 export class PgTally {
@@ -59,9 +59,10 @@ export class PgTally {
     else k[to]++;
   }
 
-  served(key: string, seq: number, delayMs: number): void {
+  /** A lease took jobs from this key: its turn in the round robin and its next start are due. */
+  served(key: string, delayMs: number): void {
     const k = this.keys.get(key);
-    if (k) k.served = { seq, delayMs };
+    if (k) k.served = { delayMs };
   }
 
   capped(crawlId: string, n: number): void {
@@ -74,12 +75,18 @@ export class PgTally {
     return c ? c.queued + c.in_progress + c.done + c.skipped + c.error : 0;
   }
 
+  /** Some key was leased from (the transaction takes a round-robin turn). */
+  anyServed(): boolean {
+    for (const k of this.keys.values()) if (k.served) return true;
+    return false;
+  }
+
   arrays(): TallyArrays {
     const out: TallyArrays = { update: [[], [], [], [], []], bump: [[], [], [], []], totals: [[], [], [], []], crawls: [[], [], [], [], [], [], []], states: [[], []] };
     for (const key of [...this.keys.keys()].sort()) {
       const d = this.keys.get(key)!;
       if (d.done !== 0 || d.skipped !== 0 || d.error !== 0) push(out.totals, key, d.done, d.skipped, d.error);
-      if (d.recompute || d.served) push(out.update, key, d.queued, d.inFlight, d.served?.seq ?? null, d.served?.delayMs ?? 0);
+      if (d.recompute || d.served) push(out.update, key, d.queued, d.inFlight, d.served !== null, d.served?.delayMs ?? 0);
       else if (d.queued !== 0 || d.inFlight !== 0) push(out.bump, key, d.queued, d.inFlight, d.priority);
     }
     for (const crawlId of [...this.crawls.keys()].sort()) {
