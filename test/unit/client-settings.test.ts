@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { DEFAULTS, daemonArgs, diffSettings, readSettings, resolveStateDir } from '../../client/src/settings';
 import { DEFAULT_CRAWL_SETTINGS } from '../../server/src/crawl/crawls';
 import { daemonOptions } from '../../server/src/daemon/options';
-import { databaseLabel, resolvePaths } from '../../server/src/daemon/paths';
+import { redactUrl } from '../../server/src/core/db-url';
+import { resolvePaths } from '../../server/src/daemon/paths';
 
 const from = (values: Record<string, unknown>) => (key: string) => values[key];
 
@@ -76,6 +77,6 @@ test('the database: empty for SQLite in the state folder, a postgres URL passed 
   const args = daemonArgs(pg, '/w/.crawl');
   assert.equal(args[args.indexOf('--db') + 1], url);
   assert.equal(resolvePaths(daemonOptions({ db: url, 'state-dir': '/w/.crawl' }).paths).db, url, 'a URL is not taken for a path');
-  assert.equal(databaseLabel('postgres://crawler:s3cret@db/crawls'), 'postgres://crawler:***@db/crawls', 'logs never show the password');
+  assert.equal(redactUrl('postgres://crawler:s3cret@db/crawls'), 'postgres://crawler:***@db/crawls', 'logs never show the password');
   assert.deepEqual(diffSettings(DEFAULTS, pg).restart, ['database'], 'a new database takes a restart');
 });

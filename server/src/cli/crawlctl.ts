@@ -9,7 +9,8 @@ import { UsageError, flagHelp, parseFlags, type FlagSpecs, type FlagValues } fro
 import type { Daemon } from '../daemon/daemon';
 import { DAEMON_USAGE, daemonCommand } from '../daemon/main';
 import { PATH_FLAGS, WORKER_FLAGS, daemonOptions } from '../daemon/options';
-import { databaseLabel, locateSocket, type PathFlags } from '../daemon/paths';
+import { redactUrl } from '../core/db-url';
+import { locateSocket, type PathFlags } from '../daemon/paths';
 import { FINISHED_STATES, JOB_STATES, SCOPES, type Job, type Method, type ParamsOf, type ResultOf } from '../protocol';
 import { VERSION } from '../version';
 import { EXIT } from './exit';
@@ -104,7 +105,7 @@ const COMMANDS: Record<string, Command> = {
           else ctx.ui.out(`Started crawl ${started.crawlId}: ${plural(started.enqueued, 'seed')} queued. Follow it with "crawlctl stats" or "crawlctl jobs --crawl ${started.crawlId}".`);
           return partial;
         }
-        if (!ctx.ui.json) ctx.ui.err(`Crawl ${started.crawlId} started${own ? ` on a daemon of its own (${databaseLabel(own.paths.db)})` : ''}; Ctrl-C to stop waiting.`);
+        if (!ctx.ui.json) ctx.ui.err(`Crawl ${started.crawlId} started${own ? ` on a daemon of its own (${redactUrl(own.paths.db)})` : ''}; Ctrl-C to stop waiting.`);
         const end = await watchCrawl(client, started.crawlId, ctx.ui, ctx.interrupted);
         if (end.how !== 'ended') {
           if (end.how === 'daemon-gone') throw new CommandError('the daemon stopped before the crawl finished', EXIT.failed);

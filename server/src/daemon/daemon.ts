@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import type { CoreConfig } from '../core/config';
 import { validateConfig } from '../core/config';
 import { Scheduler, type Logger } from '../core/scheduler';
+import { redactUrl } from '../core/db-url';
 import type { Queue } from '../core/types';
 import { createCrawlService } from '../crawl/crawls';
 import type { CrawlService } from '../crawl/service';
@@ -13,7 +14,7 @@ import { Params } from '../protocol';
 import { createMethods, invoke, type CallContext, type DaemonServices, type MethodTable } from './methods';
 import { ChangeFeed, type ChangeBatch } from './notify';
 import type { DaemonOptions } from './options';
-import { databaseLabel, ensurePrivateDir, prepareStateDir, resolvePaths, writeFileAtomic, type StatePaths } from './paths';
+import { ensurePrivateDir, prepareStateDir, resolvePaths, writeFileAtomic, type StatePaths } from './paths';
 import { RateMeter, finishedTotal } from './rate';
 import { SeedMap } from './seedmap';
 import { SocketInUseError, SocketServer } from './socket';
@@ -105,7 +106,7 @@ export class Daemon {
     d.rateTimer = setInterval(() => {
       d.queue.stats().then((s) => d.rate.sample(finishedTotal(s)), () => {});
     }, 1_000).unref();
-    d.log('info', `daemon ${d.scheduler.workerId} started: database ${databaseLabel(paths.db)}${d.socket ? `, socket ${d.socket.path}` : ', no socket'}`);
+    d.log('info', `daemon ${d.scheduler.workerId} started: database ${redactUrl(paths.db)}${d.socket ? `, socket ${d.socket.path}` : ', no socket'}`);
     return d;
   }
 

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isPostgresUrl } from '../core/db-url';
 import { STATE_FILES } from '../protocol';
 
 /** sun_path is 108 bytes on Linux and 104 on macOS, each including the terminating NUL. */
@@ -29,23 +30,6 @@ export interface StatePaths {
   pointerFile: string | null;
   bodiesDir: string;
   seedFiles: string;
-}
-
-/** `--db` names a PostgreSQL server rather than a SQLite file. */
-export function isPostgresUrl(db: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(db);
-}
-
-/** The database as logs and status show it: a URL without its password. */
-export function databaseLabel(db: string): string {
-  if (!isPostgresUrl(db)) return db;
-  try {
-    const url = new URL(db);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return 'a postgres:// URL that does not parse';
-  }
 }
 
 /** A path the user gave (or implied) that cannot work; the message names the flag. */

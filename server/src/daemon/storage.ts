@@ -4,12 +4,12 @@
  * on a PostgreSQL server that daemons on several machines share.
  */
 import type { CoreConfig } from '../core/config';
+import { isPostgresUrl } from '../core/db-url';
 import { PgQueue } from '../core/pg/engine';
 import { SqliteQueue } from '../core/sqlite/engine';
 import type { Queue } from '../core/types';
 import { PG_CRAWL_COMPONENT, PgCrawlStore } from '../crawl/pg-store';
 import { CRAWL_COMPONENT, SqliteCrawlStore, type CrawlStore } from '../crawl/store';
-import { isPostgresUrl } from './paths';
 
 export interface Storage {
   queue: Queue;

@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { DatabaseOpenError } from '../sqlite/open';
+import { isPostgresUrl, redactUrl } from '../db-url';
 import { PG_MIGRATIONS, SCHEMA } from './schema';
 
 /** A component's versioned tables (the queue's own, the crawl kind's...). */
@@ -18,21 +19,6 @@ export const QUEUE_COMPONENT: Component = { name: 'queue', migrations: PG_MIGRAT
 
 /** Serializes migrations across processes (any constant unlikely to collide). */
 const MIGRATION_LOCK = 0x43524157;
-
-/** The URL as it may be shown: without its password. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
-}
-
-export function isPostgresUrl(s: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(s);
-}
 
 /**
  * bigint and numeric (what sum() of a bigint gives) as JS numbers: every count and time here is
