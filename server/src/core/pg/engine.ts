@@ -6,6 +6,8 @@
  *     limit is read and raised under that key's lock by one daemon at a time, and no lease waits;
  *   - the jobs it takes are locked the same way; acknowledgements are fenced by the lease token;
  *   - counters are sharded rows (schema.ts), so transactions do not queue on one hot row;
+ *   - a crawl's cap is counted under an advisory lock of that crawl, so two daemons cannot both
+ *     take its last places;
  *   - every commit that changes jobs notifies the others (changes.ts), which wakes their
  *     dispatchers at once: nobody polls.
  * Transactions that lose a deadlock or a serialization race are run again from the start.
@@ -25,7 +27,8 @@ import {
 } from '../types';
 import { CHANNEL, Listener, PgJobChanges, decodePayload, encodePayload, type Changed } from './changes';
 import { DatabaseOpenError } from '../sqlite/open';
-import { QUEUE_COMPONENT, clientConfig, describePgError, openPool, redactUrl, type Component } from './open';
+import { redactUrl } from '../db-url';
+import { QUEUE_COMPONENT, clientConfig, describePgError, openPool, type Component } from './open';
 import { COUNTER_SHARDS } from './schema';
 import { PG_SQL as SQL, pgListSql } from './sql';
 import { PgTally } from './tally';

@@ -173,12 +173,11 @@ export const PG_SQL = {
       SELECT st, $1, n FROM unnest($24::text[], $25::bigint[]) AS u(st, n)
       ON CONFLICT (state, shard) DO UPDATE SET n = counts.n + excluded.n)
     SELECT pg_notify($26, $27) WHERE $27::text IS NOT NULL`,
-  notify: `SELECT pg_notify($1, $2)`,
 
   stats: `SELECT state, sum(n) AS n FROM counts GROUP BY state`,
   crawlStats: `
     SELECT sum(queued) AS queued, sum(in_progress) AS in_progress, sum(done) AS done, sum(skipped) AS skipped,
-           sum(error) AS error, sum(capped) AS capped, count(*) AS shards
+           sum(error) AS error, sum(capped) AS capped
       FROM crawl_counts WHERE crawl_id = $1`,
   countByState: `SELECT state, count(*) AS n FROM jobs GROUP BY state`,
 
