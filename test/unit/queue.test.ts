@@ -37,6 +37,18 @@ describe(engine.name, () => {
       assert.equal((await q.stats()).total, 0);
     });
 
+    test('jobs are found by dedupe key within their crawl, or among standalone jobs', async () => {
+      const { q } = await open();
+      await q.enqueue([job('a', 1), job('a', 2, { crawlId: 'c' }), job('a', 1, { crawlId: 'c' })]);
+      assert.deepEqual((await q.findByDedupeKeys(null, ['http://a/1', 'http://a/2'])).map((j) => [j.id, j.crawlId]), [[1, null]]);
+      const inCrawl = await q.findByDedupeKeys('c', ['http://a/1', 'http://a/2', 'http://a/3']);
+      assert.deepEqual(inCrawl.map((j) => j.id).sort(), [2, 3]);
+      assert.deepEqual(await q.findByDedupeKeys('c', []), []);
+      assert.deepEqual((await q.jobStates([1, 3, 99])).sort((x, y) => x.id - y.id), [
+        { id: 1, state: 'queued', crawlId: null }, { id: 3, state: 'queued', crawlId: 'c' }]);
+      assert.deepEqual(await q.crawlStats('nobody'), { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, capped: 0, total: 0 });
+    });
+
     test('a job enqueued with a skip reason is kept as skipped, never leased', async () => {
       const { q } = await open();
       await q.enqueue([job('a', 1, { skipReason: 'robots.txt: Disallow: /1' })]);
