@@ -1,7 +1,4 @@
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import { validateConfig } from '../../server/src/core/config';
 import { Scheduler } from '../../server/src/core/scheduler';
@@ -10,28 +7,8 @@ import { parseWorkerId } from '../../server/src/core/worker-id';
 import { checkInvariants } from './helpers/invariants';
 import { job, jobs } from './helpers/jobs';
 import { startProbe } from './helpers/probe';
+import { worker } from './helpers/workers';
 import { eventually, tempDb } from './helpers/tmp';
-
-const CHILD = path.join(__dirname, 'helpers', 'worker-child.js');
-const children: ChildProcess[] = [];
-after(() => children.forEach((c) => c.kill('SIGKILL')));
-
-/** Starts a worker process; resolves with it and its worker id once it is running. */
-function worker(config: Record<string, unknown>, onLine: (line: string) => void = () => {}): Promise<{ child: ChildProcess; workerId: string }> {
-  const child = spawn(process.execPath, [CHILD], {
-    env: { ...process.env, CHILD_CONFIG: JSON.stringify(config) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const m = /^ready (.+)$/.exec(line);
-      if (m) resolve({ child, workerId: m[1] });
-      onLine(line);
-    });
-  });
-}
 
 describe('several processes on one database', () => {
   test('no double lease, and the per-host limit holds exactly across processes', async () => {

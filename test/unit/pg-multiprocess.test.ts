@@ -1,7 +1,4 @@
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import { PgQueue } from '../../server/src/core/pg/engine';
 import { parseWorkerId } from '../../server/src/core/worker-id';
@@ -9,28 +6,8 @@ import { job, jobs } from './helpers/jobs';
 import { pgDatabase } from './helpers/pg';
 import { checkPgInvariants, pgValue } from './helpers/pg-invariants';
 import { startProbe } from './helpers/probe';
+import { worker } from './helpers/workers';
 import { eventually } from './helpers/tmp';
-
-const CHILD = path.join(__dirname, 'helpers', 'pg-worker-child.js');
-const children: ChildProcess[] = [];
-after(() => children.forEach((c) => c.kill('SIGKILL')));
-
-/** Starts a worker process; resolves with it and its worker id once it is running. */
-function worker(config: Record<string, unknown>, onLine: (line: string) => void = () => {}): Promise<{ child: ChildProcess; workerId: string }> {
-  const child = spawn(process.execPath, [CHILD], {
-    env: { ...process.env, CHILD_CONFIG: JSON.stringify({ pollMs: 20, ...config }) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const m = /^ready (.+)$/.exec(line);
-      if (m) resolve({ child, workerId: m[1] });
-      onLine(line);
-    });
-  });
-}
 
 async function open(url: string): Promise<PgQueue> {
   const q = await PgQueue.open(url);
@@ -46,7 +23,7 @@ describe('several processes on one PostgreSQL database', () => {
     const queue = await open(url);
     const keys = Array.from({ length: 12 }, (_, i) => `host${i}`);
     await queue.enqueue(jobs(keys, 15));
-    const config = { url, probe: probe.url, mode: 'probe', maxWorkers: 6, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500 };
+    const config = { db: url, probe: probe.url, mode: 'probe', maxWorkers: 6, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500 };
     await Promise.all([worker(config), worker(config), worker(config), worker(config)]);
     await eventually('every job done', async () => (await queue.stats()).done === 180, 60_000);
     assert.equal(probe.seen.size, 180, 'every job reached the outside world');
@@ -64,7 +41,7 @@ describe('several processes on one PostgreSQL database', () => {
     after(() => probe.close());
     const queue = await open(url);
     // It would look for other processes' work once a minute: only the notification can wake it in time.
-    await worker({ url, probe: probe.url, mode: 'probe', maxWorkers: 2, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 60_000 });
+    await worker({ db: url, probe: probe.url, mode: 'probe', maxWorkers: 2, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 60_000 });
     await new Promise((r) => setTimeout(r, 300));
     await queue.enqueue([job('a', 1)]);
     await eventually('the sleeping worker ran it', async () => (await queue.stats()).done === 1, 20_000);
@@ -80,14 +57,14 @@ describe('several processes on one PostgreSQL database', () => {
     const leased: string[] = [];
     // A long TTL: only the dead-process check can bring the jobs back within the test's time.
     const long = { leaseTtlMs: 600_000, heartbeatMs: 1000 };
-    const { child, workerId } = await worker({ url, mode: 'hang', maxWorkers: 3, perHostLimit: 2, ...long },
+    const { child, workerId } = await worker({ db: url, mode: 'hang', maxWorkers: 3, perHostLimit: 2, ...long },
       (line) => line.startsWith('leased') && leased.push(line));
     await eventually('three leases held', () => leased.length === 3);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     assert.equal((await queue.stats()).in_progress, 3);
 
-    await worker({ url, probe: probe.url, mode: 'probe', maxWorkers: 4, perHostLimit: 2, ...long });
+    await worker({ db: url, probe: probe.url, mode: 'probe', maxWorkers: 4, perHostLimit: 2, ...long });
     await eventually('all six done by the other worker', async () => (await queue.stats()).done === 6, 30_000);
     const details = (await queue.pool.query(`SELECT DISTINCT detail FROM events WHERE type = 'expired'`)).rows.map((r) => r.detail);
     assert.deepEqual(details, ['worker process is gone']);
