@@ -11,13 +11,20 @@ import { STATE_FILES } from '../../server/src/protocol';
 import { RawClient, scratch, startDaemon } from './helpers/daemon-proc';
 import { startWeb } from './helpers/daemon-sites';
 import { checkInvariants } from './helpers/invariants';
+import { pgDatabase } from './helpers/pg';
 import { eventually } from './helpers/tmp';
 
-describe('several daemons, one database', () => {
+/** A database for several daemons: a SQLite file, or a PostgreSQL database (issue 7). */
+const DATABASES = {
+  SQLite: async () => path.join(scratch(), STATE_FILES.db),
+  PostgreSQL: pgDatabase,
+};
+
+for (const [engine, database] of Object.entries(DATABASES)) describe(`several daemons, one ${engine} database`, () => {
   test('each is a worker of its own; work started on one is done by another, and both see it', async () => {
     const web = await startWeb('127.0.0.4', { '/': ['/a', '/b'], '/a': [], '/b': [], '/later': [] });
-    const one = await startDaemon();
-    const two = await startDaemon({ stateDir: scratch(), args: ['--db', path.join(one.stateDir, STATE_FILES.db)] });
+    const db = await database();
+    const [one, two] = await Promise.all([startDaemon({ args: ['--db', db] }), startDaemon({ args: ['--db', db] })]);
     const c1 = await RawClient.connect(one.socket);
     const c2 = await RawClient.connect(two.socket);
     const w1 = (await c1.request('scheduler/status')).workerId;
@@ -38,7 +45,13 @@ describe('several daemons, one database', () => {
     // Daemon one did none of it, but heard of all of it (another process's commits).
     await eventually('daemon one to be told of the jobs daemon two finished', () => jobs.every((j: { id: number }) =>
       c1.notifications.some((n) => n.method === 'jobs/changed' && n.params.changes.some((ch: { id: number; state: string }) => ch.id === j.id && ch.state === 'done'))));
+    const counts = async (c: RawClient) => {
+      const { jobsPerSecond: _, ...rest } = await c.request('queue/stats');
+      return rest;
+    };
+    assert.deepEqual(await counts(c1), await counts(c2), 'both daemons count the same shared queue');
 
+    // An idle dispatcher wakes when another daemon enqueues.
     await c2.request('scheduler/pause');
     await c1.request('scheduler/resume');
     const { ids: [id] } = await c2.request('jobs/enqueue', { urls: [web.url('/later')] });
