@@ -157,6 +157,13 @@ export const SQL = {
   // row once (an UPDATE … FROM would materialize the join first: measured slower). A NOT NULL
   // column is checked before the conflict is, so every candidate value is a valid fresh row.
   /**
+   * [[key, inFlight], ...] for keys whose leases alone changed (acks that finish jobs): the SET
+   * leaves queued and top_priority alone, so SQLite leaves keys_rr alone too.
+   */
+  keysInFlight: `
+    INSERT INTO keys (key, in_flight) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
+    ON CONFLICT (key) DO UPDATE SET in_flight = in_flight + excluded.in_flight`,
+  /**
    * [[key, queued, inFlight, priority], ...] for keys no job left the queue of: counters, and the
    * best priority raised by the jobs that entered it (queued > 0; priority is then theirs).
    */

@@ -22,6 +22,7 @@ export interface TallyStatements {
   bumpCounts: Statement;
   bumpCrawl: Statement;
   keysBump: Statement;
+  keysInFlight: Statement;
   keysRecount: Statement;
   bumpKeyTotals: Statement;
 }
@@ -85,6 +86,7 @@ export class Tally {
     const totals: (string | number)[][] = [];
     const bumps: (string | number)[][] = [];
     const recounts: (string | number)[][] = [];
+    const inFlight: (string | number)[][] = [];
     for (const [key, d] of this.keys) {
       if (d.done !== 0 || d.skipped !== 0 || d.error !== 0) totals.push([key, d.done, d.skipped, d.error]);
       if (d.served) {
@@ -92,12 +94,15 @@ export class Tally {
         recounts.push([key, d.queued, d.inFlight, seq, delayMs > 0 ? now + delayMs : 0]);
       } else if (d.recompute) {
         recounts.push([key, d.queued, d.inFlight, 0, 0]);
-      } else if (d.queued !== 0 || d.inFlight !== 0) {
+      } else if (d.queued !== 0) {
         bumps.push([key, d.queued, d.inFlight, d.queued > 0 ? d.priority : 0]);
+      } else if (d.inFlight !== 0) {
+        inFlight.push([key, d.inFlight]);
       }
     }
     if (totals.length) s.bumpKeyTotals.run(JSON.stringify(totals));
     if (bumps.length) s.keysBump.run(JSON.stringify(bumps));
+    if (inFlight.length) s.keysInFlight.run(JSON.stringify(inFlight));
     if (recounts.length) s.keysRecount.run(JSON.stringify(recounts));
   }
 }
