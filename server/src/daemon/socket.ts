@@ -32,6 +32,8 @@ const MAX_IN_FLIGHT = 64;
 const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 /** Requests in one batch. */
 const MAX_BATCH = 1_000;
+/** A batch's answers, in bytes; the members past it are refused rather than answered. */
+const MAX_BATCH_ANSWER_BYTES = 16 * 1024 * 1024;
 /** Connections at once; more are closed as they come, so a runaway client cannot exhaust descriptors. */
 const MAX_CONNECTIONS = 1_024;
 
@@ -198,9 +200,9 @@ class Connection {
     this.respond(createJSONRPCErrorResponse(null, ErrorCodes.InvalidRequest, `request line longer than ${MAX_LINE_BYTES} bytes; it was dropped`));
   }
 
-  private respond(response: JSONRPCResponse | JSONRPCResponse[] | null): void {
-    if (response === null || (Array.isArray(response) && response.length === 0)) return;
-    this.write(`${JSON.stringify(response)}\n`);
+  private respond(response: JSONRPCResponse | string | null): void {
+    if (response === null) return;
+    this.write(`${typeof response === 'string' ? response : JSON.stringify(response)}\n`);
   }
 
   private handleLine(text: string): void {
@@ -214,14 +216,32 @@ class Connection {
     if (Array.isArray(message)) {
       if (message.length === 0) return this.respond(invalid(null, 'an empty batch'));
       if (message.length > MAX_BATCH) return this.respond(invalid(null, `a batch of more than ${MAX_BATCH} requests`));
-      this.track(Promise.all(message.map((m) => this.dispatch(m))).then((rs) => rs.filter((r): r is JSONRPCResponse => r !== null)));
+      this.track(this.batch(message));
       return;
     }
     this.track(this.dispatch(message));
   }
 
+  /**
+   * A batch's members run one after another, their answers written as one array. Once the
+   * answers pass MAX_BATCH_ANSWER_BYTES the rest are refused, so one line of a few KB cannot make
+   * the daemon build gigabytes of answers (a thousand pages of a thousand jobs).
+   */
+  private async batch(members: unknown[]): Promise<string | null> {
+    const parts: string[] = [];
+    let bytes = 0;
+    for (const m of members) {
+      const r = bytes > MAX_BATCH_ANSWER_BYTES ? refuseInBatch(m) : await this.dispatch(m);
+      if (r === null) continue;
+      const text = JSON.stringify(r);
+      bytes += text.length;
+      parts.push(text);
+    }
+    return parts.length ? `[${parts.join(',')}]` : null;
+  }
+
   /** Runs one request; reading pauses while too many are running, so a flood cannot pile up. */
-  private track(p: Promise<JSONRPCResponse | JSONRPCResponse[] | null>): void {
+  private track(p: Promise<JSONRPCResponse | string | null>): void {
     this.inFlight++;
     if (this.inFlight >= MAX_IN_FLIGHT) this.socket.pause();
     p.then((r) => this.respond(r), (err) => this.log('error', `socket request failed: ${(err as Error).message}`))
@@ -251,6 +271,14 @@ class Connection {
     }
     return this.rpc.receive(r as unknown as JSONRPCRequest, this.call);
   }
+}
+
+/** The answer to a batch member past the batch's answer budget: none for a notification. */
+function refuseInBatch(m: unknown): JSONRPCResponse | null {
+  const id = (m as { id?: unknown } | null)?.id;
+  if (id === undefined && typeof m === 'object' && m !== null) return null;
+  const answerId = typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
+  return createJSONRPCErrorResponse(answerId, ErrorCodes.Unavailable, `the batch's answers passed ${MAX_BATCH_ANSWER_BYTES} bytes; send fewer requests in one batch`);
 }
 
 function invalid(id: JSONRPCID, what: string): JSONRPCResponse {
