@@ -1,7 +1,6 @@
 /**
  * The queue's rules that do not depend on an engine: what a job must carry, what an outcome makes
- * of a job, how a job's history reads, what a list cursor is. The PostgreSQL engine uses them;
- * the SQLite engine has the same rules inline (to move here once its tuning settles).
+ * of a job, how a job's history reads, what a list cursor is. Both engines use them.
  */
 import { QueueError } from './errors';
 import type { Ack, EventType, Job, JobEvent, JobState, NewJob } from './types';

@@ -7,6 +7,7 @@ import { SqliteJobChanges } from './changes';
 import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { QueueError } from '../errors';
+import { checkPageLimit, decodeCursor, history, settle, validateNewJob, type StoredEvent } from '../job-rules';
 import {
   HELD, JOB_STATES,
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
@@ -231,7 +232,7 @@ export class SqliteQueue implements Queue {
       : this.s.heldLease.get({ id, token }) as
         | { key: string; crawl_id: string | null; priority: number; attempts: number; max_attempts: number; leased_at: number | null }
         | undefined;
-    const next = held && this.settle(outcome, held.attempts, held.max_attempts, now);
+    const next = held && settle(outcome, held.attempts, held.max_attempts, now, this.backoff, this.random);
     const r = next?.row;
     if (!held || !r || this.s.ack.run(r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.attemptsDelta, r.outcome, now, id, token).changes === 0) {
       this.s.insertEventIfJob.run({ at: now, type: 'lost_lease', workerId, detail: `${outcome.type} refused: the lease was no longer held`, id });
@@ -248,51 +249,6 @@ export class SqliteQueue implements Queue {
       return { id, ok: true, state: next.row.state, enqueued: this.insertJobs(tally, now, outcome.enqueue, outcome.crawlCap) };
     }
     return { id, ok: true, state: next.row.state };
-  }
-
-  /**
-   * What an outcome makes of the job: its next row values and the event that records it. A failure
-   * retries with capped exponential backoff and jitter until max attempts, then errors; a deferral
-   * or a release gives the attempt back.
-   */
-  private settle(outcome: Ack['outcome'], attempts: number, maxAttempts: number, now: number) {
-    const result = 'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null;
-    const row = {
-      state: 'done' as JobState, runAfter: 0, finishedAt: now as number | null, result, lastError: null as string | null,
-      attemptsDelta: 0, outcome: 'done' as string | null,
-    };
-    const of = `attempt ${attempts}/${maxAttempts}`;
-    switch (outcome.type) {
-      case 'done':
-        return { row, event: 'done' as EventType, detail: null };
-      case 'skip':
-        return { row: { ...row, state: 'skipped' as JobState, lastError: outcome.reason, outcome: 'skipped' }, event: 'skipped' as EventType, detail: outcome.reason };
-      case 'fail': {
-        if (outcome.retryable === false || attempts >= maxAttempts) {
-          return { row: { ...row, state: 'error' as JobState, lastError: outcome.error, outcome: 'failed' }, event: 'failed' as EventType, detail: `${outcome.error} (${of})` };
-        }
-        const delay = Math.floor(Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** Math.min(attempts - 1, 30)) * (0.5 + this.random() / 2));
-        return {
-          row: { ...row, state: 'queued' as JobState, runAfter: now + delay, finishedAt: null, lastError: outcome.error, outcome: null },
-          event: 'retry' as EventType,
-          detail: `${outcome.error}; retry at ${new Date(now + delay).toISOString()} (${of} failed)`,
-        };
-      }
-      case 'defer': {
-        const delay = Math.max(0, Math.round(outcome.delayMs));
-        return {
-          row: { ...row, state: 'queued' as JobState, runAfter: now + delay, finishedAt: null, result: null, lastError: outcome.reason, attemptsDelta: -1, outcome: null },
-          event: 'deferred' as EventType,
-          detail: `${outcome.reason}; not before ${new Date(now + delay).toISOString()}`,
-        };
-      }
-      case 'release':
-        return {
-          row: { ...row, state: 'queued' as JobState, finishedAt: null, result: null, attemptsDelta: -1, outcome: null },
-          event: 'released' as EventType,
-          detail: outcome.reason,
-        };
-    }
   }
 
   async reap(): Promise<ReapResult> {
@@ -389,7 +345,7 @@ export class SqliteQueue implements Queue {
 
   async list(filter: ListFilter): Promise<JobPage> {
     const limit = filter.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new QueueError('limit must be an integer from 1 to 1000');
+    checkPageLimit(limit);
     const after = decodeCursor(filter.cursor);
     const shape = { state: filter.state !== undefined, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined };
     const name = JSON.stringify(shape);
@@ -503,42 +459,6 @@ export class SqliteQueue implements Queue {
   }
 }
 
-interface StoredEvent extends JobEvent {
-  attempt: number | null;
-  leasedAt: number | null;
-}
-
-/**
- * A job's history as users read it: enqueued, then each attempt as `leased` and how it ended.
- * The `enqueued` and `leased` entries are read back from the job row and from each attempt's
- * closing row (which records its lease), so the queue writes one event row per attempt.
- */
-function history(job: Job, outcome: EventType | null, stored: StoredEvent[]): JobEvent[] {
-  const out: JobEvent[] = [{ at: job.createdAt, type: 'enqueued', workerId: null, detail: null }];
-  // Anything written after it goes by time, but the stale acks (`lost_lease`) that may have come
-  // meanwhile; a lease or an ending goes before those that are not earlier than it.
-  const place = (e: JobEvent) => {
-    let i = out.length;
-    while (i > 1 && out[i - 1].type === 'lost_lease' && out[i - 1].at >= e.at) i--;
-    out.splice(i, 0, e);
-  };
-  const lease = (at: number, workerId: string | null, attempt: number | null) =>
-    place({ at, type: 'leased', workerId, detail: attempt === null ? null : `attempt ${attempt}/${job.maxAttempts}` });
-  for (const e of stored) {
-    if (e.leasedAt !== null) lease(e.leasedAt, e.workerId, e.attempt);
-    out.push({ at: e.at, type: e.type, workerId: e.workerId, detail: e.detail });
-  }
-  if (job.state === 'in_progress' && job.leasedAt !== null) lease(job.leasedAt, job.workerId, job.attempts);
-  // A finished job whose ending no event row tells: the job row is that record.
-  if (outcome !== null && job.finishedAt !== null) {
-    const byWorker = outcome !== 'cancelled' && job.leasedAt !== null;
-    if (byWorker) lease(job.leasedAt!, job.workerId, job.attempts);
-    const detail = outcome === 'failed' ? `${job.lastError} (attempt ${job.attempts}/${job.maxAttempts})` : job.lastError;
-    place({ at: job.finishedAt, type: outcome, workerId: byWorker ? job.workerId : null, detail });
-  }
-  return out;
-}
-
 /** A leased job from a raw `leasedJobs` row and the lease just taken. */
 function leasedJob(r: unknown[], workerId: string, leaseToken: string, now: number, ttlMs: number): LeasedJob {
   return {
@@ -560,23 +480,6 @@ function take<T>(rows: IterableIterator<T>, skip: number, count: number): T[] {
     if (out.length === count) break;
   }
   return out;
-}
-
-function validateNewJob(j: NewJob): void {
-  if (typeof j.kind !== 'string' || j.kind === '') throw new QueueError('a job needs a kind');
-  if (typeof j.url !== 'string' || j.url === '') throw new QueueError('a job needs a url');
-  if (typeof j.key !== 'string' || j.key === '') throw new QueueError(`job ${j.url} needs a key`);
-  if (typeof j.dedupeKey !== 'string' || j.dedupeKey === '') throw new QueueError(`job ${j.url} needs a dedupe key`);
-  if (j.maxAttempts !== undefined && !(Number.isInteger(j.maxAttempts) && j.maxAttempts >= 1)) {
-    throw new QueueError(`maxAttempts must be an integer ≥ 1 (got ${j.maxAttempts})`);
-  }
-  if (j.priority !== undefined && !Number.isInteger(j.priority)) throw new QueueError('priority must be an integer');
-}
-
-function decodeCursor(cursor: string | null | undefined): number {
-  if (cursor === undefined || cursor === null || cursor === '') return 0;
-  if (!/^\d{1,15}$/.test(cursor)) throw new QueueError('cursor is not one this server gave out');
-  return Number(cursor);
 }
 
 export function toJob(r: Row): Job {
