@@ -9,13 +9,16 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { validateConfig } from '../../server/src/core/config';
+import { Scheduler } from '../../server/src/core/scheduler';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { CRAWL_COMPONENT } from '../../server/src/crawl/store';
 import { STATE_FILES } from '../../server/src/protocol';
 import { RawClient, scratch, startDaemon } from './helpers/daemon-proc';
 import { checkIntegrity, checkInvariants, withReadOnly } from './helpers/invariants';
+import { job } from './helpers/jobs';
 import { page, startHost, type Route } from './helpers/testsite';
-import { eventually } from './helpers/tmp';
+import { eventually, tempDb } from './helpers/tmp';
 
 const PAGES = 400;
 
@@ -97,4 +100,45 @@ test('a full database: reported, no more leases, reads still served, and the cra
     }
   });
   assert.ok(host.maxConcurrent() <= 2, `at most 2 requests at once (saw ${host.maxConcurrent()})`);
+});
+
+test('the scheduler leases nothing while its finished work cannot be committed, and catches up when it can', async () => {
+  const db = tempDb();
+  const queue = new SqliteQueue(db);
+  await queue.enqueue([job('a', 1), job('a', 2)]);
+  // Each job finds many links: its acknowledgement needs pages the capped file does not have.
+  const links = Array.from({ length: 200 }, (_, i) => job('links.example', `${i}/${'x'.repeat(200)}`));
+  const started: string[] = [];
+  const logs: string[] = [];
+  const scheduler = new Scheduler(queue, { test: async (j) => {
+    started.push(j.url);
+    return { type: 'done', enqueue: j.key === 'a' ? links.map((l) => ({ ...l, dedupeKey: `${j.url} ${l.url}` })) : [] };
+  } }, validateConfig({ maxWorkers: 8, perHostLimit: 2, leaseTtlMs: 60_000, heartbeatMs: 1_000, pollMs: 20 }), (level, m) => logs.push(`${level}: ${m}`));
+  queue.db.pragma(`max_page_count = ${queue.db.pragma('page_count', { simple: true }) as number}`);
+  const other = new SqliteQueue(db);
+  scheduler.start();
+  try {
+    await eventually('the acknowledgements to fail', () => /acknowledging failed: database or disk is full/.test(scheduler.status().lastError ?? ''));
+    assert.equal(started.length, 2);
+
+    // Work another connection adds (it has no cap) is not leased here while acks fail:
+    // it could not be committed either. Six slots are free; 'b' is under its limit.
+    await other.enqueue([job('b', 1)]);
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.deepEqual(started, ['http://a/1', 'http://a/2'], 'nothing more leased while full');
+    assert.equal(logs.filter((l) => /full/.test(l)).length, 1, `one log line, not one per retry: ${logs.join('\n')}`);
+
+    // Room returns: the acks go through with their links, then the rest runs.
+    queue.db.pragma('max_page_count = 1000000');
+    await eventually('every job done', async () => (await queue.stats()).done === 2 + 1 + links.length * 2, 20_000);
+    assert.equal(scheduler.status().lastError, null);
+    assert.ok(logs.some((l) => /the queue takes writes again/.test(l)));
+    assert.equal(started.filter((u) => u.startsWith('http://a/')).length, 2, 'the jobs whose acks waited ran once');
+  } finally {
+    queue.db.pragma('max_page_count = 1000000');
+    await scheduler.stop();
+    await other.close();
+  }
+  checkInvariants(queue);
+  await queue.close();
 });
