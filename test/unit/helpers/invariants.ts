@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import * as assert from 'node:assert/strict';
 import type { SqliteQueue } from '../../../server/src/core/sqlite/engine';
+import { HELD } from '../../../server/src/core/types';
 
 /**
  * What must hold between any two transactions: every counter equals the COUNT it stands for,
@@ -30,10 +31,11 @@ export function checkIntegrity(db: Database.Database): void {
 function checkSnapshot(q: { db: Database.Database }): void {
   assert.deepEqual(statsNow(q), countByState(q), 'stats counters equal COUNT(*) by state');
   const keyCounts = q.db.prepare(`
-    SELECT key, sum(state = 'queued') AS queued, sum(state = 'in_progress') AS in_flight
-      FROM jobs GROUP BY key HAVING queued > 0 OR in_flight > 0 ORDER BY key`).all();
-  const keyRows = q.db.prepare(`SELECT key, queued, in_flight FROM keys WHERE queued > 0 OR in_flight > 0 ORDER BY key`).all();
-  assert.deepEqual(keyRows, keyCounts, 'per-key queued and in-flight counters equal COUNT(*)');
+    SELECT key, sum(state = 'queued') AS queued, sum(state = 'in_progress') AS in_flight,
+           sum(state = 'queued' AND run_after >= :held) AS held
+      FROM jobs GROUP BY key HAVING queued > 0 OR in_flight > 0 ORDER BY key`).all({ held: HELD });
+  const keyRows = q.db.prepare(`SELECT key, queued, in_flight, held FROM keys WHERE queued > 0 OR in_flight > 0 ORDER BY key`).all();
+  assert.deepEqual(keyRows, keyCounts, 'per-key queued, in-flight and held counters equal COUNT(*)');
   const totals = q.db.prepare(`
     SELECT key, sum(state = 'done') AS done, sum(state = 'skipped') AS skipped, sum(state = 'error') AS error
       FROM jobs GROUP BY key HAVING done + skipped + error > 0 ORDER BY key`).all();
@@ -51,8 +53,8 @@ function checkSnapshot(q: { db: Database.Database }): void {
     SELECT count(*) FROM jobs WHERE state = 'in_progress'
        AND (lease_token IS NULL OR worker_id IS NULL OR lease_expires_at IS NULL)`).pluck().get();
   assert.equal(broken, 0, 'every in-progress job has a whole lease');
-  const negative = q.db.prepare(`SELECT count(*) FROM keys WHERE queued < 0 OR in_flight < 0`).pluck().get();
-  assert.equal(negative, 0, 'no negative key counters');
+  const negative = q.db.prepare(`SELECT count(*) FROM keys WHERE queued < 0 OR in_flight < 0 OR held < 0 OR held > queued`).pluck().get();
+  assert.equal(negative, 0, 'no negative key counters, no more held than queued');
 }
 
 function countByState(q: { db: Database.Database }) {

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import pg from 'pg';
 import type { PgQueue } from '../../../server/src/core/pg/engine';
+import { HELD } from '../../../server/src/core/types';
 
 /**
  * What must hold between any two transactions of the PostgreSQL engine, read in one snapshot:
@@ -9,7 +10,7 @@ import type { PgQueue } from '../../../server/src/core/pg/engine';
  */
 export async function checkPgInvariants(q: PgQueue, maxInFlight?: number): Promise<void> {
   const client = await q.pool.connect();
-  const all = async (sql: string) => (await client.query(sql)).rows;
+  const all = async (sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const states = (rows: { state: string; n: number }[]) => Object.fromEntries(rows.filter((r) => r.n !== 0).map((r) => [r.state, r.n]));
@@ -18,10 +19,11 @@ export async function checkPgInvariants(q: PgQueue, maxInFlight?: number): Promi
       states(await all(`SELECT state, count(*) AS n FROM jobs GROUP BY state ORDER BY state`) as { state: string; n: number }[]),
       'stats counters equal COUNT(*) by state');
     assert.deepEqual(
-      await all(`SELECT key, queued, in_flight FROM keys WHERE queued <> 0 OR in_flight <> 0 ORDER BY key`),
-      await all(`SELECT key, count(*) FILTER (WHERE state = 'queued') AS queued, count(*) FILTER (WHERE state = 'in_progress') AS in_flight
-                   FROM jobs GROUP BY key HAVING count(*) FILTER (WHERE state IN ('queued', 'in_progress')) > 0 ORDER BY key`),
-      'per-key queued and in-flight counters equal COUNT(*)');
+      await all(`SELECT key, queued, in_flight, held FROM keys WHERE queued <> 0 OR in_flight <> 0 OR held <> 0 ORDER BY key`),
+      await all(`SELECT key, count(*) FILTER (WHERE state = 'queued') AS queued, count(*) FILTER (WHERE state = 'in_progress') AS in_flight,
+                        count(*) FILTER (WHERE state = 'queued' AND run_after >= $1) AS held
+                   FROM jobs GROUP BY key HAVING count(*) FILTER (WHERE state IN ('queued', 'in_progress')) > 0 ORDER BY key`, [HELD]),
+      'per-key queued, in-flight and held counters equal COUNT(*)');
     assert.deepEqual(
       await all(`SELECT key, done, skipped, error FROM key_totals WHERE done + skipped + error > 0 ORDER BY key`),
       await all(`SELECT key, count(*) FILTER (WHERE state = 'done') AS done, count(*) FILTER (WHERE state = 'skipped') AS skipped,
@@ -39,8 +41,8 @@ export async function checkPgInvariants(q: PgQueue, maxInFlight?: number): Promi
     const [broken] = await all(`SELECT count(*) AS n FROM jobs WHERE state = 'in_progress'
       AND (lease_token IS NULL OR worker_id IS NULL OR lease_expires_at IS NULL)`);
     assert.equal(broken.n, 0, 'every in-progress job has a whole lease');
-    const [negative] = await all(`SELECT count(*) AS n FROM keys WHERE queued < 0 OR in_flight < 0`);
-    assert.equal(negative.n, 0, 'no negative key counters');
+    const [negative] = await all(`SELECT count(*) AS n FROM keys WHERE queued < 0 OR in_flight < 0 OR held < 0 OR held > queued`);
+    assert.equal(negative.n, 0, 'no negative key counters, no more held than queued');
     if (maxInFlight !== undefined) {
       assert.deepEqual(await all(`SELECT key, in_flight FROM keys WHERE in_flight > ${Number(maxInFlight)}`), [], `no key past ${maxInFlight} leases`);
     }

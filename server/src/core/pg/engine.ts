@@ -49,6 +49,7 @@ interface MovedRow {
   reclaims: number;
   worker_id: string | null;
   leased_at: number | null;
+  run_after: number;
 }
 
 type Row = Record<string, unknown>;
@@ -260,6 +261,7 @@ export class PgQueue implements Queue {
       ids.push(id);
       enqueued++;
       tx.tally.move({ key: j.key, crawl_id: j.crawlId ?? null, priority: j.priority ?? 0 }, null, j.skipReason === undefined ? 'queued' : 'skipped');
+      if (j.skipReason === undefined && (j.runAfter ?? 0) >= HELD) tx.tally.held(j.key, 1);
     }
     tx.touch(idOf.values());
     let cappedTotal = 0;
@@ -368,6 +370,7 @@ export class PgQueue implements Queue {
       }
       const { held, next } = plan;
       tx.tally.move(held, 'in_progress', next.row.state);
+      if (next.row.state === 'queued' && next.row.runAfter >= HELD) tx.tally.held(held.key, 1);
       tx.touch([id]);
       // An attempt that ends the job is told by the job row itself; one that sends it round again is written down.
       if (next.row.state === 'queued') tx.event(id, next.event, workerId, next.detail, { attempt: held.attempts, leasedAt: held.leased_at }, true);
@@ -438,7 +441,10 @@ export class PgQueue implements Queue {
     if (!filter.ids && !filter.crawlId) return 0;
     return this.write(async (tx) => {
       const { rows } = await tx.query<MovedRow>(SQL.cancel, [filter.ids ?? null, filter.crawlId ?? null, tx.now]);
-      for (const row of rows) tx.tally.move(row, 'queued', 'skipped');
+      for (const row of rows) {
+        tx.tally.move(row, 'queued', 'skipped');
+        if (row.run_after >= HELD) tx.tally.held(row.key, -1);
+      }
       tx.touch(rows.map((r) => r.id));
       return rows.length;
     });

@@ -5,6 +5,8 @@
  * schema's (sqlite/schema.ts, read its comments first); what differs is said here.
  */
 
+import { HELD } from '../types';
+
 /** The namespace every table lives in; each connection's search_path is set to it alone. */
 export const SCHEMA = 'crawl_orchestrator';
 
@@ -112,5 +114,15 @@ export const PG_MIGRATIONS: readonly string[] = [
 
   -- The round robin's turn counter: a sequence, so leases never wait on one another for it.
   CREATE SEQUENCE lease_seq;
+  `,
+  /* 2 */ `
+  -- Held jobs (a paused crawl's) counted per key, so keys_rr leaves out the keys whose every queued
+  -- job is held (see the SQLite schema's migration 2).
+  ALTER TABLE keys ADD COLUMN held bigint NOT NULL DEFAULT 0;
+  UPDATE keys SET held = h.n
+    FROM (SELECT key, count(*) AS n FROM jobs WHERE state = 'queued' AND run_after > 0 AND run_after >= ${HELD} GROUP BY key) h
+   WHERE keys.key = h.key;
+  DROP INDEX keys_rr;
+  CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > held;
   `,
 ];

@@ -5,7 +5,7 @@
  */
 
 const LEASE_CLEARED = `lease_token = NULL, lease_expires_at = NULL`;
-const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at`;
+const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at, run_after`;
 
 /** A dead worker's jobs go round again, until they have killed $3 (maxReclaims) workers. */
 const RECLAIM_SET = `
@@ -62,11 +62,13 @@ export const PG_SQL = {
   /**
    * Keys that may start a job now, best priority first, then least recently served, each locked
    * (SKIP LOCKED: a key another lease holds is left to it). Under the lock, in_flight is current.
+   * `queued > held` is keys_rr's condition: a key whose every job is held (a paused crawl's) is
+   * not in the index, so the scan never meets it.
    */
   leaseCandidates: `
-    SELECT k.key, k.queued, k.in_flight AS "inFlight", coalesce(s.lim, $1) AS lim, coalesce(s.min_delay_ms, $2) AS "delayMs"
+    SELECT k.key, k.queued - k.held AS queued, k.in_flight AS "inFlight", coalesce(s.lim, $1) AS lim, coalesce(s.min_delay_ms, $2) AS "delayMs"
       FROM keys k LEFT JOIN key_settings s ON s.key = k.key
-     WHERE k.queued > 0 AND k.in_flight < coalesce(s.lim, $1)
+     WHERE k.queued > k.held AND k.in_flight < coalesce(s.lim, $1)
        AND k.next_start_at <= $3 AND k.deferred_until <= $3
        AND k.key <> ALL($4::text[])
      ORDER BY k.top_priority DESC, k.last_served
@@ -139,30 +141,30 @@ export const PG_SQL = {
    * need be. Then finished jobs per key, per crawl and per state, each in this transaction's shard ($1).
    */
   finish: `
-    WITH seq AS (SELECT CASE WHEN $7::boolean THEN nextval('lease_seq') END AS n),
+    WITH seq AS (SELECT CASE WHEN $8::boolean THEN nextval('lease_seq') END AS n),
     updated AS (
-      UPDATE keys k SET queued = k.queued + u.dq, in_flight = k.in_flight + u.df,
+      UPDATE keys k SET queued = k.queued + u.dq, in_flight = k.in_flight + u.df, held = k.held + u.dh,
              last_served = CASE WHEN u.served THEN (SELECT n FROM seq) ELSE k.last_served END,
-             next_start_at = CASE WHEN u.delay > 0 THEN $8 + u.delay ELSE k.next_start_at END,
+             next_start_at = CASE WHEN u.delay > 0 THEN $9 + u.delay ELSE k.next_start_at END,
              top_priority = coalesce(
                (SELECT priority FROM jobs WHERE key = k.key AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
-        FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bigint[]) AS u(key, dq, df, served, delay)
+        FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bigint[], $7::bigint[]) AS u(key, dq, df, served, delay, dh)
        WHERE k.key = u.key),
     bumped AS (
-      INSERT INTO keys (key, queued, in_flight, top_priority)
-      SELECT key, dq, df, coalesce(p, 0) FROM unnest($9::text[], $10::bigint[], $11::bigint[], $12::int[]) AS u(key, dq, df, p)
+      INSERT INTO keys (key, queued, in_flight, top_priority, held)
+      SELECT key, dq, df, coalesce(p, 0), dh FROM unnest($10::text[], $11::bigint[], $12::bigint[], $13::int[], $14::bigint[]) AS u(key, dq, df, p, dh)
       ON CONFLICT (key) DO UPDATE SET
-        queued = keys.queued + excluded.queued, in_flight = keys.in_flight + excluded.in_flight,
+        queued = keys.queued + excluded.queued, in_flight = keys.in_flight + excluded.in_flight, held = keys.held + excluded.held,
         top_priority = CASE WHEN excluded.queued > 0 THEN greatest(keys.top_priority, excluded.top_priority) ELSE keys.top_priority END),
     totals AS (
       INSERT INTO key_totals (key, done, skipped, error)
-      SELECT * FROM unnest($13::text[], $14::bigint[], $15::bigint[], $16::bigint[])
+      SELECT * FROM unnest($15::text[], $16::bigint[], $17::bigint[], $18::bigint[])
       ON CONFLICT (key) DO UPDATE SET done = key_totals.done + excluded.done,
         skipped = key_totals.skipped + excluded.skipped, error = key_totals.error + excluded.error),
     crawls AS (
       INSERT INTO crawl_counts (crawl_id, shard, queued, in_progress, done, skipped, error, capped)
       SELECT c, $1, q, ip, d, s, e, cap
-        FROM unnest($17::text[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[])
+        FROM unnest($19::text[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[])
              AS u(c, q, ip, d, s, e, cap)
       ON CONFLICT (crawl_id, shard) DO UPDATE SET
         queued = crawl_counts.queued + excluded.queued, in_progress = crawl_counts.in_progress + excluded.in_progress,
@@ -170,9 +172,9 @@ export const PG_SQL = {
         error = crawl_counts.error + excluded.error, capped = crawl_counts.capped + excluded.capped),
     states AS (
       INSERT INTO counts (state, shard, n)
-      SELECT st, $1, n FROM unnest($24::text[], $25::bigint[]) AS u(st, n)
+      SELECT st, $1, n FROM unnest($26::text[], $27::bigint[]) AS u(st, n)
       ON CONFLICT (state, shard) DO UPDATE SET n = counts.n + excluded.n)
-    SELECT pg_notify($26, $27) WHERE $27::text IS NOT NULL`,
+    SELECT pg_notify($28, $29) WHERE $29::text IS NOT NULL`,
 
   stats: `SELECT state, sum(n) AS n FROM counts GROUP BY state`,
   crawlStats: `
@@ -207,7 +209,7 @@ export const PG_SQL = {
       FROM keys k
       LEFT JOIN key_totals t ON t.key = k.key
       LEFT JOIN key_settings s ON s.key = k.key
-     WHERE k.queued > 0
+     WHERE k.queued > k.held
      ORDER BY k.top_priority DESC, k.last_served
      LIMIT $3`,
 
@@ -233,9 +235,23 @@ export const PG_SQL = {
     SELECT least(
       (SELECT min(run_after) FROM jobs WHERE state = 'queued' AND run_after > 0 AND run_after > $1 AND run_after < $2),
       (SELECT min(greatest(next_start_at, deferred_until)) FROM keys
-        WHERE queued > 0 AND greatest(next_start_at, deferred_until) > $1)) AS at`,
-  holdCrawl: `UPDATE jobs SET run_after = $2, updated_at = $3 WHERE crawl_id = $1 AND state = 'queued' AND run_after < $2 RETURNING id`,
-  releaseCrawl: `UPDATE jobs SET run_after = 0, updated_at = $3 WHERE crawl_id = $1 AND state = 'queued' AND run_after = $2 RETURNING id`,
+        WHERE queued > held AND greatest(next_start_at, deferred_until) > $1)) AS at`,
+  /**
+   * A paused crawl's queued jobs wait with run_after at the HELD sentinel ($2); resuming makes
+   * them ready. The keys' held counts move in the same statement, by the jobs it moved.
+   */
+  holdCrawl: `
+    WITH moved AS (
+      UPDATE jobs SET run_after = $2, updated_at = $3 WHERE crawl_id = $1 AND state = 'queued' AND run_after < $2 RETURNING id, key),
+    counted AS (
+      UPDATE keys SET held = keys.held + m.n FROM (SELECT key, count(*) AS n FROM moved GROUP BY key) m WHERE keys.key = m.key)
+    SELECT id FROM moved`,
+  releaseCrawl: `
+    WITH moved AS (
+      UPDATE jobs SET run_after = 0, updated_at = $3 WHERE crawl_id = $1 AND state = 'queued' AND run_after = $2 RETURNING id, key),
+    counted AS (
+      UPDATE keys SET held = keys.held - m.n FROM (SELECT key, count(*) AS n FROM moved GROUP BY key) m WHERE keys.key = m.key)
+    SELECT id FROM moved`,
   evictIdleKeys: `
     DELETE FROM keys WHERE queued = 0 AND in_flight = 0 AND next_start_at <= $1 AND deferred_until <= $1
        AND last_start_at <= $1`,

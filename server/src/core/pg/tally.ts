@@ -5,6 +5,8 @@ const zero = (): StateDeltas => ({ queued: 0, in_progress: 0, done: 0, skipped: 
 
 interface KeyDelta {
   queued: number;
+  /** Queued jobs held (a paused crawl's), a part of queued. */
+  held: number;
   inFlight: number;
   done: number;
   skipped: number;
@@ -19,8 +21,8 @@ interface KeyDelta {
 
 /** The arrays of one transaction's bookkeeping statement (sql.ts: finish). */
 export interface TallyArrays {
-  update: [string[], number[], number[], boolean[], number[]];
-  bump: [string[], number[], number[], (number | null)[]];
+  update: [string[], number[], number[], boolean[], number[], number[]];
+  bump: [string[], number[], number[], (number | null)[], number[]];
   totals: [string[], number[], number[], number[]];
   crawls: [string[], number[], number[], number[], number[], number[], number[]];
   states: [string[], number[]];
@@ -46,17 +48,27 @@ export class PgTally {
       if (from) c[from]--;
       c[to]++;
     }
-    let k = this.keys.get(job.key);
-    if (!k) {
-      k = { queued: 0, inFlight: 0, done: 0, skipped: 0, error: 0, priority: null, recompute: false, served: null };
-      this.keys.set(job.key, k);
-    }
+    const k = this.key(job.key);
     if (from === 'queued') { k.queued--; k.recompute = true; }
     else if (from === 'in_progress') k.inFlight--;
     else if (from) k[from]--;
     if (to === 'queued') { k.queued++; k.priority = Math.max(k.priority ?? job.priority, job.priority); }
     else if (to === 'in_progress') k.inFlight++;
     else k[to]++;
+  }
+
+  /** Held jobs (a paused crawl's) entered (n > 0) or left (n < 0) this key's queue. */
+  held(key: string, n: number): void {
+    this.key(key).held += n;
+  }
+
+  private key(key: string): KeyDelta {
+    let k = this.keys.get(key);
+    if (!k) {
+      k = { queued: 0, held: 0, inFlight: 0, done: 0, skipped: 0, error: 0, priority: null, recompute: false, served: null };
+      this.keys.set(key, k);
+    }
+    return k;
   }
 
   /** A lease took jobs from this key: its turn in the round robin and its next start are due. */
@@ -82,12 +94,12 @@ export class PgTally {
   }
 
   arrays(): TallyArrays {
-    const out: TallyArrays = { update: [[], [], [], [], []], bump: [[], [], [], []], totals: [[], [], [], []], crawls: [[], [], [], [], [], [], []], states: [[], []] };
+    const out: TallyArrays = { update: [[], [], [], [], [], []], bump: [[], [], [], [], []], totals: [[], [], [], []], crawls: [[], [], [], [], [], [], []], states: [[], []] };
     for (const key of [...this.keys.keys()].sort()) {
       const d = this.keys.get(key)!;
       if (d.done !== 0 || d.skipped !== 0 || d.error !== 0) push(out.totals, key, d.done, d.skipped, d.error);
-      if (d.recompute || d.served) push(out.update, key, d.queued, d.inFlight, d.served !== null, d.served?.delayMs ?? 0);
-      else if (d.queued !== 0 || d.inFlight !== 0) push(out.bump, key, d.queued, d.inFlight, d.priority);
+      if (d.recompute || d.served) push(out.update, key, d.queued, d.inFlight, d.served !== null, d.served?.delayMs ?? 0, d.held);
+      else if (d.queued !== 0 || d.inFlight !== 0 || d.held !== 0) push(out.bump, key, d.queued, d.inFlight, d.priority, d.held);
     }
     for (const crawlId of [...this.crawls.keys()].sort()) {
       const c = this.crawls.get(crawlId)!;

@@ -43,6 +43,7 @@ interface MovedRow {
   reclaims: number;
   worker_id: string | null;
   leased_at: number | null;
+  run_after: number;
 }
 
 type Row = Record<string, unknown>;
@@ -146,6 +147,7 @@ export class SqliteQueue implements Queue {
       enqueued++;
       if (crawlId !== null && room.has(crawlId)) room.set(crawlId, room.get(crawlId)! - 1);
       tally.move({ key: j.key, crawl_id: crawlId, priority: j.priority ?? 0 }, null, state);
+      if (!skipped && (j.runAfter ?? 0) >= HELD) tally.held(j.key, 1);
     }
     let cappedTotal = 0;
     for (const [crawlId, n] of capped) {
@@ -239,6 +241,7 @@ export class SqliteQueue implements Queue {
       return { id, ok: false };
     }
     tally.move(held, 'in_progress', next.row.state);
+    if (next.row.state === 'queued' && next.row.runAfter >= HELD) tally.held(held.key, 1);
     // An attempt that ends the job is told by the job row itself (see history()); one that sends
     // it round again is written down, with its lease.
     if (next.row.state === 'queued') {
@@ -313,6 +316,7 @@ export class SqliteQueue implements Queue {
       }) as MovedRow[];
       for (const row of rows) {
         tally.move(row, 'queued', 'skipped');
+        if (row.run_after >= HELD) tally.held(row.key, -1);
       }
       return rows.length;
     });
@@ -417,8 +421,12 @@ export class SqliteQueue implements Queue {
   }
 
   async holdCrawl(crawlId: string, held: boolean): Promise<number> {
-    const stmt = held ? this.s.holdCrawl : this.s.releaseCrawl;
-    const n = stmt.run({ crawlId, held: HELD, now: this.now() }).changes;
+    const [keys, jobs] = held ? [this.s.holdCrawlKeys, this.s.holdCrawl] : [this.s.releaseCrawlKeys, this.s.releaseCrawl];
+    // The keys' held counts first, from the very jobs the second statement moves (one write lock).
+    const n = this.db.transaction(() => {
+      keys.run({ crawlId, held: HELD });
+      return jobs.run({ crawlId, held: HELD, now: this.now() }).changes;
+    }).immediate();
     this.changed();
     return n;
   }

@@ -1,5 +1,7 @@
+import { HELD } from '../types';
+
 /**
- * The queue's schema, versioned through `PRAGMA user_version`. Each migration runs once, in order,
+ * The queue's schema, versioned in `schema_versions` (open.ts). Each migration runs once, in order,
  * in one transaction. The comments are the design: read them before the engine.
  */
 export const MIGRATIONS: readonly string[] = [
@@ -130,6 +132,18 @@ export const MIGRATIONS: readonly string[] = [
     value INTEGER NOT NULL
   ) WITHOUT ROWID;
   INSERT INTO meta (name, value) VALUES ('lease_seq', 0);
+  `,
+  /* 2 */ `
+  -- A paused crawl's queued jobs wait with run_after at the HELD sentinel (or beyond). Counted per
+  -- key, in the same transactions as queued, so the dispatcher's scan (keys_rr) leaves out the
+  -- keys whose every queued job is held: a paused crawl over many hosts costs a lease nothing.
+  -- queued still counts them (what users see); queued - held is the work a lease may find.
+  ALTER TABLE keys ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+  UPDATE keys SET held = h.n
+    FROM (SELECT key, count(*) AS n FROM jobs WHERE state = 'queued' AND run_after > 0 AND run_after >= ${HELD} GROUP BY key) h
+   WHERE keys.key = h.key;
+  DROP INDEX keys_rr;
+  CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > held;
   `,
 ];
 

@@ -10,7 +10,7 @@
  * user debugging a job wants to see. */
 const LEASE_CLEARED = `lease_token = NULL, lease_expires_at = NULL`;
 /** What the bulk transitions return, so the engine can keep its counters and write the events. */
-const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at`;
+const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at, run_after`;
 
 export const SQL = {
   /** Positional: binding sixteen named parameters costs a third of the insert (measured). */
@@ -35,13 +35,14 @@ export const SQL = {
   /**
    * Keys that may start a job now, best priority first, then least recently served (round robin).
    * No bound LIMIT here or below: SQLite plans `LIMIT ?` five times slower; the engine stops
-   * stepping once it has enough rows.
+   * stepping once it has enough rows. `queued > held` is keys_rr's condition, so the scan walks
+   * that index and never meets a key whose jobs are all held (a paused crawl's).
    */
   leaseCandidates: `
-    SELECT k.key, k.queued, k.in_flight AS inFlight,
+    SELECT k.key, k.queued - k.held AS queued, k.in_flight AS inFlight,
            coalesce(s.lim, :defaultLimit) AS lim, coalesce(s.min_delay_ms, :defaultDelayMs) AS delayMs
       FROM keys k LEFT JOIN key_settings s ON s.key = k.key
-     WHERE k.queued > 0
+     WHERE k.queued > k.held
        AND k.in_flight < coalesce(s.lim, :defaultLimit)
        AND k.next_start_at <= :now AND k.deferred_until <= :now
      ORDER BY k.top_priority DESC, k.last_served`,
@@ -164,27 +165,27 @@ export const SQL = {
     INSERT INTO keys (key, in_flight) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true
     ON CONFLICT (key) DO UPDATE SET in_flight = in_flight + excluded.in_flight`,
   /**
-   * [[key, queued, inFlight, priority], ...] for keys no job left the queue of: counters, and the
-   * best priority raised by the jobs that entered it (queued > 0; priority is then theirs).
+   * [[key, queued, inFlight, priority, held], ...] for keys no job left the queue of: counters, and
+   * the best priority raised by the jobs that entered it (queued > 0; priority is then theirs).
    */
   keysBump: `
-    INSERT INTO keys (key, queued, in_flight, top_priority)
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+    INSERT INTO keys (key, queued, in_flight, top_priority, held)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?) WHERE true
     ON CONFLICT (key) DO UPDATE SET
-      queued = queued + excluded.queued, in_flight = in_flight + excluded.in_flight,
+      queued = queued + excluded.queued, in_flight = in_flight + excluded.in_flight, held = held + excluded.held,
       top_priority = CASE WHEN excluded.queued > 0 THEN max(top_priority, excluded.top_priority) ELSE top_priority END`,
   /**
-   * [[key, queued, inFlight, seq, nextStartAt], ...] for keys jobs left the queue of (leased from,
-   * or cancelled): counters, the best remaining priority (an index seek), and for a lease its
+   * [[key, queued, inFlight, seq, nextStartAt, held], ...] for keys jobs left the queue of (leased
+   * from, or cancelled): counters, the best remaining priority (an index seek), and for a lease its
    * round-robin turn (seq > 0) and pacing (nextStartAt > 0).
    */
   keysRecount: `
-    INSERT INTO keys (key, queued, in_flight, last_served, next_start_at, top_priority)
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,
+    INSERT INTO keys (key, queued, in_flight, last_served, next_start_at, held, top_priority)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
            coalesce((SELECT priority FROM jobs WHERE key = value ->> 0 AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
       FROM json_each(?) WHERE true
     ON CONFLICT (key) DO UPDATE SET
-      queued = queued + excluded.queued, in_flight = in_flight + excluded.in_flight,
+      queued = queued + excluded.queued, in_flight = in_flight + excluded.in_flight, held = held + excluded.held,
       last_served = max(last_served, excluded.last_served),
       next_start_at = CASE WHEN excluded.next_start_at > 0 THEN excluded.next_start_at ELSE next_start_at END,
       top_priority = excluded.top_priority`,
@@ -220,7 +221,10 @@ export const SQL = {
      ORDER BY inFlight DESC, queued DESC, a.key
      LIMIT :limit`,
 
-  /** Only keys with queued work, in the dispatcher's order (its partial index: no sort, no scan of idle hosts). */
+  /**
+   * Only keys with queued work a lease may take (not all held), in the dispatcher's order (its
+   * partial index: no sort, no scan of idle or paused hosts).
+   */
   liveKeySummaries: `
     SELECT k.key, k.queued, k.in_flight AS inFlight, coalesce(t.done, 0) AS done, coalesce(t.error, 0) AS error,
            coalesce(s.lim, :defaultLimit) AS lim, coalesce(s.min_delay_ms, :defaultDelayMs) AS minDelayMs,
@@ -228,7 +232,7 @@ export const SQL = {
       FROM keys k
       LEFT JOIN key_totals t ON t.key = k.key
       LEFT JOIN key_settings s ON s.key = k.key
-     WHERE k.queued > 0
+     WHERE k.queued > k.held
      ORDER BY k.top_priority DESC, k.last_served
      LIMIT :limit`,
 
@@ -254,12 +258,23 @@ export const SQL = {
   nextDelayedJob: `
     SELECT min(run_after) FROM jobs
      WHERE state = 'queued' AND run_after > 0 AND run_after > :now AND run_after < :held`,
-  /** A paused crawl's queued jobs wait with run_after at the HELD sentinel; resuming makes them ready. */
+  /**
+   * A paused crawl's queued jobs wait with run_after at the HELD sentinel; resuming makes them
+   * ready. Each runs after its keys' held counts are moved by the same jobs, counted per key.
+   */
   holdCrawl: `UPDATE jobs SET run_after = :held, updated_at = :now WHERE crawl_id = :crawlId AND state = 'queued' AND run_after < :held`,
+  holdCrawlKeys: `
+    UPDATE keys SET held = held + h.n
+      FROM (SELECT key, count(*) AS n FROM jobs WHERE crawl_id = :crawlId AND state = 'queued' AND run_after < :held GROUP BY key) h
+     WHERE keys.key = h.key`,
   releaseCrawl: `UPDATE jobs SET run_after = 0, updated_at = :now WHERE crawl_id = :crawlId AND state = 'queued' AND run_after = :held`,
+  releaseCrawlKeys: `
+    UPDATE keys SET held = held - h.n
+      FROM (SELECT key, count(*) AS n FROM jobs WHERE crawl_id = :crawlId AND state = 'queued' AND run_after = :held GROUP BY key) h
+     WHERE keys.key = h.key`,
   nextKeyStart: `
     SELECT min(max(next_start_at, deferred_until)) FROM keys
-     WHERE queued > 0 AND max(next_start_at, deferred_until) > :now`,
+     WHERE queued > held AND max(next_start_at, deferred_until) > :now`,
   evictIdleKeys: `
     DELETE FROM keys WHERE queued = 0 AND in_flight = 0 AND next_start_at <= :now AND deferred_until <= :now
        AND last_start_at <= :now`,

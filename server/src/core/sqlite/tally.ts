@@ -6,6 +6,8 @@ const zero = (): StateDeltas => ({ queued: 0, in_progress: 0, done: 0, skipped: 
 
 interface KeyDelta {
   queued: number;
+  /** Queued jobs held (a paused crawl's), a part of queued. */
+  held: number;
   inFlight: number;
   done: number;
   skipped: number;
@@ -47,17 +49,27 @@ export class Tally {
       if (from) c[from]--;
       c[to]++;
     }
-    let k = this.keys.get(job.key);
-    if (!k) {
-      k = { queued: 0, inFlight: 0, done: 0, skipped: 0, error: 0, priority: Number.MIN_SAFE_INTEGER, recompute: false, served: null };
-      this.keys.set(job.key, k);
-    }
+    const k = this.key(job.key);
     if (from === 'queued') { k.queued--; k.recompute = true; }
     else if (from === 'in_progress') k.inFlight--;
     else if (from) k[from]--;
     if (to === 'queued') { k.queued++; k.priority = Math.max(k.priority, job.priority); }
     else if (to === 'in_progress') k.inFlight++;
     else k[to]++;
+  }
+
+  /** Held jobs (a paused crawl's) entered (n > 0) or left (n < 0) this key's queue. */
+  held(key: string, n: number): void {
+    this.key(key).held += n;
+  }
+
+  private key(key: string): KeyDelta {
+    let k = this.keys.get(key);
+    if (!k) {
+      k = { queued: 0, held: 0, inFlight: 0, done: 0, skipped: 0, error: 0, priority: Number.MIN_SAFE_INTEGER, recompute: false, served: null };
+      this.keys.set(key, k);
+    }
+    return k;
   }
 
   /** A lease took jobs from this key: its turn in the round robin and its next start are due. */
@@ -91,11 +103,11 @@ export class Tally {
       if (d.done !== 0 || d.skipped !== 0 || d.error !== 0) totals.push([key, d.done, d.skipped, d.error]);
       if (d.served) {
         const { seq, delayMs, now } = d.served;
-        recounts.push([key, d.queued, d.inFlight, seq, delayMs > 0 ? now + delayMs : 0]);
+        recounts.push([key, d.queued, d.inFlight, seq, delayMs > 0 ? now + delayMs : 0, d.held]);
       } else if (d.recompute) {
-        recounts.push([key, d.queued, d.inFlight, 0, 0]);
-      } else if (d.queued !== 0) {
-        bumps.push([key, d.queued, d.inFlight, d.queued > 0 ? d.priority : 0]);
+        recounts.push([key, d.queued, d.inFlight, 0, 0, d.held]);
+      } else if (d.queued !== 0 || d.held !== 0) {
+        bumps.push([key, d.queued, d.inFlight, d.queued > 0 ? d.priority : 0, d.held]);
       } else if (d.inFlight !== 0) {
         inFlight.push([key, d.inFlight]);
       }
