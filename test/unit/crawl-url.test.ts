@@ -229,11 +229,21 @@ describe('compileScope', () => {
         assert.ok(err instanceof ScopeError);
         assert.equal(err.problems.length, 3);
         assert.match(err.problems[0], /^seed gopher:\/\/old\.example\/: scheme gopher: is not http\(s\)$/);
-        assert.match(err.problems[1], /^pattern \/\(unclosed\/: invalid regular expression/);
+        assert.match(err.problems[1], /^pattern \/\(unclosed\/: invalid or unsupported regular expression/);
         assert.match(err.problems[2], /^pattern \/x\/g: unsupported regex flags "g"/);
         return true;
       },
     );
+  });
+
+  it('a regex is matched in linear time: a catastrophic pattern cannot hang the daemon, a backreference is refused', () => {
+    const evil = '/(a+)+$/';
+    const s = compileScope({ seeds: ['https://example.com/'], scope: 'host', exclude: [evil] });
+    // A backtracking engine needs about 2^n steps on n a's and one b: this would not return.
+    assert.equal(s.allows(`https://example.com/${'a'.repeat(5_000)}b`), true);
+    assert.equal(s.allows('https://example.com/aaa'), `excluded by ${evil}`);
+    assert.throws(() => compileScope({ seeds: ['https://example.com/'], scope: 'host', include: ['/(a)\\1/'] }),
+      (err: unknown) => err instanceof ScopeError && /no backreferences/.test(err.problems[0]));
   });
 
   it('host and domain scopes need a seed', () => {

@@ -12,13 +12,15 @@
  *
  * Then include/exclude patterns are applied to the whole normalized URL.
  * A pattern written `/.../` (optionally followed by flags from `imsu`) is a
- * regular expression, searched anywhere in the URL (anchor it with ^ and $ if
+ * regular expression in RE2's syntax (linear-time: no backreferences or
+ * lookarounds), searched anywhere in the URL (anchor it with ^ and $ if
  * needed); anything else is a glob where `*` matches any run of characters
  * (including `/`) and every other character matches itself, anchored at both
  * ends. Exclude wins over include; with no include patterns everything in
  * scope is included.
  */
 
+import { RE2JS } from 're2js';
 import { getDomain } from 'tldts';
 import type { Scope } from '../protocol';
 import { normalizeUrl, type NormalizedUrl } from './url';
@@ -94,11 +96,17 @@ function compilePattern(source: string, problems: string[]): Pattern | null {
     problems.push(`pattern ${source}: unsupported regex flags "${flags}" (allowed: i, m, s, u)`);
     return null;
   }
+  // RE2 matches in time linear in the URL: a client's pattern such as /(a+)+$/ cannot hang the
+  // daemon, as a backtracking RegExp would. It has no backreferences or lookarounds.
+  let mode = 0;
+  if (flags.includes('i')) mode |= RE2JS.CASE_INSENSITIVE;
+  if (flags.includes('m')) mode |= RE2JS.MULTILINE;
+  if (flags.includes('s')) mode |= RE2JS.DOTALL;
   try {
-    const re = new RegExp(body, flags);
+    const re = RE2JS.compile(body, mode);
     return { source, test: (url) => re.test(url) };
   } catch (err) {
-    problems.push(`pattern ${source}: invalid regular expression (${(err as Error).message})`);
+    problems.push(`pattern ${source}: invalid or unsupported regular expression (${(err as Error).message}; RE2 syntax, no backreferences or lookarounds)`);
     return null;
   }
 }
