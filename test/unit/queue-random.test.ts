@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { JobState, LeasedJob, Outcome, Queue } from '../../server/src/core/types';
+import { HELD, type JobState, type LeasedJob, type Outcome, type Queue } from '../../server/src/core/types';
 import { ENGINES } from './helpers/engines';
 import { job } from './helpers/jobs';
 import { prng } from './helpers/prng';
@@ -65,6 +65,10 @@ for (const seed of SEEDS) {
     const workers = ['w1', 'w2', 'w3', 'w4'];
     const held = new Map<string, LeasedJob[]>(workers.map((w) => [w, []]));
     const keys = ['a', 'b', 'c', 'd', 'e'];
+    // Crawls paused now: their new jobs are enqueued held, as the frontier does.
+    const paused = new Set<string>();
+    const crawlJob = (key: string, crawlId: string | null) =>
+      job(key, n++ % 40, { crawlId, ...(crawlId !== null && paused.has(crawlId) && { runAfter: HELD }) });
     let n = 0;
     const limit = { ttlMs: 1000, defaultLimit: 2 };
 
@@ -73,10 +77,13 @@ for (const seed of SEEDS) {
       const w = pick(workers);
       const r = rand();
       if (r < 0.2) {
-        const batch = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => job(pick(keys), n++ % 40, { crawlId: pick(['x', 'y', null]) }));
+        const batch = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => crawlJob(pick(keys), pick(['x', 'y', null])));
         await q.enqueue(batch);
       } else if (r < 0.4) {
+        const { jobs: queued } = await q.list({ state: 'queued', limit: 1000 });
+        const heldIds = new Set(queued.filter((j) => j.runAfter >= HELD).map((j) => j.id));
         const got = await q.lease(w, 1 + Math.floor(rand() * 4), limit);
+        assert.ok(got.every((j) => !heldIds.has(j.id)), `seed ${seed} step ${step}: a held job was leased`);
         held.get(w)!.push(...got);
       } else if (r < 0.65) {
         const mine = held.get(w)!;
@@ -86,7 +93,7 @@ for (const seed of SEEDS) {
           { type: 'done' }, { type: 'skip', reason: 'x' }, { type: 'fail', error: 'e' },
           { type: 'fail', error: 'e', retryable: false }, { type: 'defer', reason: 'd', delayMs: 500 },
           { type: 'release', reason: 'r' },
-          { type: 'done', enqueue: [job(pick(keys), n++ % 40, { crawlId: 'x' })], crawlCap: 30 },
+          { type: 'done', enqueue: [crawlJob(pick(keys), 'x')], crawlCap: 30 },
         ]);
         await q.ack(w, [{ id: j.id, token: j.leaseToken, outcome }]);
       } else if (r < 0.72) {
@@ -103,8 +110,14 @@ for (const seed of SEEDS) {
       } else if (r < 0.93) {
         await q.reclaimWorkers([w], 'test: worker died');
         held.set(w, []);
-      } else if (r < 0.96) {
+      } else if (r < 0.945) {
         await q.setKeyLimit(pick(keys), pick([1, 3, null]));
+      } else if (r < 0.98) {
+        const crawl = pick(['x', 'y']);
+        const hold = !paused.has(crawl);
+        await q.holdCrawl(crawl, hold);
+        if (hold) paused.add(crawl);
+        else paused.delete(crawl);
       } else {
         clock.now += 100;
       }

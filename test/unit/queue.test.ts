@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { QueueError } from '../../server/src/core/errors';
-import type { LeasedJob } from '../../server/src/core/types';
+import { HELD, type LeasedJob } from '../../server/src/core/types';
 import { ENGINES, openQueue, type EngineOptions } from './helpers/engines';
 import { job, jobs } from './helpers/jobs';
 
@@ -258,6 +258,87 @@ describe(engine.name, () => {
       assert.equal(await q.nextWakeAt(), null, 'a hold is not a backoff to wake for');
       assert.equal(await q.holdCrawl('p', false), 2);
       assert.equal((await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 10 })).length, 2);
+    });
+  });
+
+  describe('paused crawls', () => {
+    const wide = { ttlMs: 10_000, defaultLimit: 10 };
+
+    test('a paused crawl over many hosts is out of the lease\'s scan; the other crawl leases at once', async () => {
+      const { q } = await open();
+      await q.enqueue(jobs(Array.from({ length: 1000 }, (_, i) => `p${i}`), 2, { crawlId: 'p' }));
+      await q.enqueue(jobs(['r1', 'r2'], 3, { crawlId: 'r' }));
+      assert.equal((await engine.leaseScan(q)).rows, 1002, 'before the pause, every host with work is scanned');
+      assert.equal(await q.holdCrawl('p', true), 2000);
+      assert.deepEqual(await engine.leaseScan(q), { index: 'keys_rr', rows: 2 }, 'only the running crawl\'s hosts are scanned');
+      assert.deepEqual((await q.keys({ defaultLimit: 10, live: true })).map((k) => k.key).sort(), ['r1', 'r2'], 'live: hosts with work to lease');
+      const got = await q.lease('w', 100, wide);
+      assert.deepEqual(got.map((j) => j.url).sort(), ['http://r1/0', 'http://r1/1', 'http://r1/2', 'http://r2/0', 'http://r2/1', 'http://r2/2']);
+      assert.deepEqual(await q.lease('w', 100, wide), []);
+      assert.equal(await q.nextWakeAt(), null, 'nothing held comes due');
+      // What users see still counts the held jobs as queued.
+      assert.equal((await q.stats()).queued, 2000);
+      assert.equal((await q.crawlStats('p')).queued, 2000);
+      assert.equal((await q.keys({ defaultLimit: 10 })).find((k) => k.key === 'p7')?.queued, 2);
+      await checkInvariants(q);
+    });
+
+    test('resume makes held jobs leasable again, by priority then FIFO', async () => {
+      const { q } = await open();
+      await q.enqueue([job('a', 1, { crawlId: 'p' }), job('a', 2, { crawlId: 'p', priority: 5 }), job('a', 3, { crawlId: 'p' }), job('b', 1, { crawlId: 'p' })]);
+      assert.equal(await q.holdCrawl('p', true), 4);
+      assert.equal(await q.holdCrawl('p', true), 0, 'holding twice holds nothing more');
+      await q.enqueue([job('a', 4, { crawlId: 'p', runAfter: HELD })]);
+      assert.deepEqual(await q.keys({ defaultLimit: 10, live: true }), [], 'no host has work to lease');
+      assert.deepEqual(await q.lease('w', 10, wide), []);
+      await checkInvariants(q);
+      assert.equal(await q.holdCrawl('p', false), 5);
+      assert.equal(await q.holdCrawl('p', false), 0);
+      assert.deepEqual((await q.keys({ defaultLimit: 10, live: true })).map((k) => [k.key, k.queued]), [['a', 4], ['b', 1]]);
+      await checkInvariants(q);
+      const order: string[] = [];
+      for (let got = await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 1 }); got.length; got = await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 1 })) {
+        order.push(...got.map((j) => j.url).sort());
+        await q.ack('w', got.map(done));
+      }
+      assert.deepEqual(order, ['http://a/2', 'http://b/1', 'http://a/1', 'http://a/3', 'http://a/4']);
+      await checkInvariants(q);
+    });
+
+    test('a paused crawl takes new jobs held, even from a page in flight, and cancelling it clears them', async () => {
+      const { q } = await open();
+      await q.enqueue(jobs(['a', 'b'], 2, { crawlId: 'p' }));
+      const [page] = await q.lease('w', 1, wide);
+      assert.equal(await q.holdCrawl('p', true), 3);
+      // The page in flight ends; its links join the crawl held, as the frontier enqueues them.
+      await q.ack('w', [{ id: page.id, token: page.leaseToken, outcome: {
+        type: 'done', enqueue: [job('c', 1, { crawlId: 'p', runAfter: HELD }), job('a', 9, { crawlId: 'p', runAfter: HELD })] } }]);
+      assert.deepEqual(await q.lease('w', 10, wide), []);
+      assert.deepEqual(await q.keys({ defaultLimit: 10, live: true }), []);
+      await checkInvariants(q);
+      const [c1] = await q.findByDedupeKeys('p', ['http://c/1']);
+      assert.equal(await q.cancel({ ids: [c1.id] }), 1);
+      await checkInvariants(q);
+      assert.equal(await q.cancel({ crawlId: 'p' }), 4);
+      assert.equal((await q.stats()).queued, 0);
+      assert.equal(await q.evictIdleKeys(), 3, 'no held count keeps a host\'s row');
+      await checkInvariants(q);
+    });
+
+    test('the migration to held counts counts the held jobs already there', async () => {
+      const where = await engine.database();
+      const old = await engine.connect(where);
+      await old.enqueue([...jobs(Array.from({ length: 1000 }, (_, i) => `p${i}`), 1, { crawlId: 'p' }), job('a', 9), job('p0', 9)]);
+      await old.holdCrawl('p', true);
+      await engine.backToSchema1(old);
+      await old.close();
+      const q = await engine.connect(where);
+      await checkInvariants(q);
+      assert.deepEqual(await engine.leaseScan(q), { index: 'keys_rr', rows: 2 }, 'only the hosts with ready jobs');
+      assert.deepEqual((await q.lease('w', 10, wide)).map((j) => j.url).sort(), ['http://a/9', 'http://p0/9']);
+      assert.equal(await q.holdCrawl('p', false), 1000);
+      assert.equal((await q.lease('w', 2000, wide)).length, 1000);
+      await checkInvariants(q);
     });
   });
 

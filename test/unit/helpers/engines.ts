@@ -8,9 +8,9 @@ import { after } from 'node:test';
 import { PgQueue, type PgQueueOptions } from '../../../server/src/core/pg/engine';
 import { SqliteQueue, type SqliteQueueOptions } from '../../../server/src/core/sqlite/engine';
 import type { Queue } from '../../../server/src/core/types';
-import { checkInvariants } from './invariants';
+import { checkInvariants, sqliteBackToSchema1, sqliteLeaseScan } from './invariants';
 import { pgDatabase } from './pg';
-import { checkPgInvariants, pgValue } from './pg-invariants';
+import { checkPgInvariants, pgBackToSchema1, pgLeaseScan, pgValue } from './pg-invariants';
 import { tempDb } from './tmp';
 
 export type EngineOptions = Omit<SqliteQueueOptions & PgQueueOptions, 'busyTimeoutMs' | 'poolSize'>;
@@ -27,6 +27,10 @@ export interface Engine {
   eventRows(q: Queue, jobId: number): Promise<number>;
   /** Per-key bookkeeping rows held. */
   keyRows(q: Queue): Promise<number>;
+  /** The index a lease's scan of keys walks, and how many key rows it reads at most. */
+  leaseScan(q: Queue): Promise<{ index: string | null; rows: number }>;
+  /** Takes the database back to the queue's schema version 1 (a migration test reopens it). */
+  backToSchema1(q: Queue): Promise<void>;
 }
 
 const sqlite: Engine = {
@@ -47,6 +51,8 @@ const sqlite: Engine = {
   },
   eventRows: async (q, id) => (q as SqliteQueue).db.prepare('SELECT count(*) FROM events WHERE job_id = ?').pluck().get(id) as number,
   keyRows: async (q) => (q as SqliteQueue).keyRows(),
+  leaseScan: async (q) => sqliteLeaseScan(q as SqliteQueue),
+  backToSchema1: async (q) => sqliteBackToSchema1(q as SqliteQueue),
 };
 
 const postgres: Engine = {
@@ -60,6 +66,8 @@ const postgres: Engine = {
   check: (q, maxInFlight) => checkPgInvariants(q as PgQueue, maxInFlight),
   eventRows: (q, id) => pgValue<number>(q as PgQueue, 'SELECT count(*) FROM events WHERE job_id = $1', [id]),
   keyRows: (q) => (q as PgQueue).keyRows(),
+  leaseScan: (q) => pgLeaseScan(q as PgQueue),
+  backToSchema1: (q) => pgBackToSchema1(q as PgQueue),
 };
 
 export const ENGINES: readonly Engine[] = [sqlite, postgres];

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import * as assert from 'node:assert/strict';
 import type { SqliteQueue } from '../../../server/src/core/sqlite/engine';
+import { SQL } from '../../../server/src/core/sqlite/sql';
 import { HELD } from '../../../server/src/core/types';
 
 /**
@@ -73,4 +74,25 @@ function statsNow(q: { db: Database.Database }) {
     out.total += n;
   }
   return out;
+}
+
+/**
+ * What the lease's scan of keys reads, told without timing: the index its plan walks, and the
+ * entries in that index (the most the walk can read: it stops early, never reads past them).
+ */
+export function sqliteLeaseScan(q: SqliteQueue): { index: string | null; rows: number } {
+  const plan = q.db.prepare(`EXPLAIN QUERY PLAN ${SQL.leaseCandidates}`).all({ defaultLimit: 1, defaultDelayMs: 0, now: 0 }) as { detail: string }[];
+  const index = plan.map((p) => /^SCAN k USING (?:COVERING )?INDEX (\w+)/.exec(p.detail)?.[1]).find((i) => i !== undefined) ?? null;
+  if (index === null) return { index, rows: q.db.prepare(`SELECT count(*) FROM keys`).pluck().get() as number };
+  // dbstat reads the b-tree itself: in an index every cell, interior or leaf, is one entry.
+  return { index, rows: q.db.prepare(`SELECT coalesce(sum(ncell), 0) FROM dbstat WHERE name = ?`).pluck().get(index) as number };
+}
+
+/** The database as the queue's schema version 1 left it: no held counts, keys_rr on queued > 0. */
+export function sqliteBackToSchema1(q: SqliteQueue): void {
+  q.db.exec(`
+    DROP INDEX keys_rr;
+    ALTER TABLE keys DROP COLUMN held;
+    CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > 0;
+    UPDATE schema_versions SET version = 1 WHERE component = 'queue';`);
 }

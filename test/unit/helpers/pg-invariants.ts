@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import pg from 'pg';
 import type { PgQueue } from '../../../server/src/core/pg/engine';
+import { PG_SQL } from '../../../server/src/core/pg/sql';
 import { HELD } from '../../../server/src/core/types';
 
 /**
@@ -56,4 +57,40 @@ export async function checkPgInvariants(q: PgQueue, maxInFlight?: number): Promi
 export async function pgValue<T>(q: PgQueue, sql: string, params: unknown[] = []): Promise<T> {
   const { rows } = await q.pool.query(sql, params);
   return Object.values(rows[0] as pg.QueryResultRow)[0] as T;
+}
+
+interface PlanNode {
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
+  Plans?: PlanNode[];
+}
+
+/**
+ * What the lease's scan of keys reads, told without timing: the index it walks (null: a
+ * sequential scan) and the key rows it read, from the executed plan (EXPLAIN ANALYZE). Nothing is
+ * at its limit, so the scan reads every row it can.
+ */
+export async function pgLeaseScan(q: PgQueue): Promise<{ index: string | null; rows: number }> {
+  const { rows: [r] } = await q.pool.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${PG_SQL.leaseCandidates}`, [1, 0, 0, [], 1_000_000]);
+  const nodes: PlanNode[] = [];
+  const walk = (n: PlanNode) => { if (n['Relation Name'] === 'keys') nodes.push(n); n.Plans?.forEach(walk); };
+  walk((r['QUERY PLAN'] as { Plan: PlanNode }[])[0].Plan);
+  assert.equal(nodes.length, 1, 'the keys are read once');
+  const [k] = nodes;
+  // An index scan names its index; a bitmap heap scan's comes from its bitmap index scan below.
+  const index = k['Index Name'] ?? k.Plans?.find((p) => p['Index Name'])?.['Index Name'] ?? null;
+  return { index, rows: k['Actual Rows'] * k['Actual Loops'] + (k['Rows Removed by Filter'] ?? 0) + (k['Rows Removed by Index Recheck'] ?? 0) };
+}
+
+/** The database as the queue's schema version 1 left it: no held counts, keys_rr on queued > 0. */
+export async function pgBackToSchema1(q: PgQueue): Promise<void> {
+  await q.pool.query(`
+    DROP INDEX keys_rr;
+    ALTER TABLE keys DROP COLUMN held;
+    CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > 0;
+    UPDATE schema_versions SET version = 1 WHERE component = 'queue';`);
 }
