@@ -250,6 +250,20 @@ describe(engine.name, () => {
       await checkInvariants(q);
     });
 
+    test('a crawl cap stays exact when many enqueues race, and duplicates take no place', async () => {
+      const { q } = await open();
+      // Twenty at once, ten new jobs each: on PostgreSQL these are twenty transactions.
+      const racing = await Promise.all(Array.from({ length: 20 }, (_, i) => q.enqueue(jobs([`h${i}`], 10, { crawlId: 'c' }), { crawlCap: 55 })));
+      assert.equal(racing.reduce((n, r) => n + r.enqueued, 0), 55);
+      assert.equal(racing.reduce((n, r) => n + r.capped, 0), 145);
+      const twins = await Promise.all(Array.from({ length: 5 }, () => q.enqueue(jobs(['t'], 10, { crawlId: 'd' }), { crawlCap: 20 })));
+      assert.equal(twins.reduce((n, r) => n + r.enqueued, 0), 10, 'each job once');
+      const more = await q.enqueue(jobs(['u'], 10, { crawlId: 'd' }), { crawlCap: 20 });
+      assert.equal(more.enqueued, 10, 'the places the duplicates did not fill went back');
+      assert.equal((await q.crawlStats('c')).total, 55);
+      await checkInvariants(q);
+    });
+
     test('held jobs of a paused crawl are not leased until released', async () => {
       const { q } = await open();
       await q.enqueue([...jobs(['a'], 2, { crawlId: 'p' }), job('a', 9)]);

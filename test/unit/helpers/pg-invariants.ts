@@ -89,6 +89,7 @@ export async function pgLeaseScan(q: PgQueue): Promise<{ index: string | null; r
 /** The database as the queue's schema version 1 left it: no held counts, keys_rr on queued > 0. */
 export async function pgBackToSchema1(q: PgQueue): Promise<void> {
   await q.pool.query(`
+    DROP TABLE crawl_room;
     DROP INDEX keys_rr;
     ALTER TABLE keys DROP COLUMN held;
     CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > 0;

@@ -62,6 +62,9 @@ const MAX_TRIES = 10;
 class Tx {
   readonly tally = new PgTally();
   readonly changed = new Set<number>();
+  /** Places reserved under crawl caps (PgQueue.reserve), and those filled by new jobs. */
+  readonly reserved = new Map<string, number>();
+  readonly placed = new Map<string, number>();
   everything = false;
   private readonly events: unknown[][] = [[], [], [], [], [], [], []];
   private readonly trims = new Set<number>();
@@ -108,6 +111,8 @@ export class PgQueue implements Queue {
   private readonly eventsPerJob: number;
   private counter = 0;
   private listener: Listener | null = null;
+  /** Reservations under crawl caps run here, each committed at once, apart from any transaction. */
+  private reserver: pg.Client | null = null;
   private closed = false;
 
   private constructor(readonly pool: pg.Pool, opts: PgQueueOptions) {
@@ -128,8 +133,12 @@ export class PgQueue implements Queue {
     const pool = await openPool(url, components, { max: opts.poolSize });
     const q = new PgQueue(pool, opts);
     q.listener = new Listener(clientConfig(url), (p) => q.heard(p), () => q.feed(null, false, true));
+    q.reserver = new pg.Client(clientConfig(url));
+    // A dropped connection must not crash the process; the next reservation reports it.
+    q.reserver.on('error', () => {});
     try {
       await q.listener.start();
+      await q.reserver.connect();
     } catch (err) {
       await q.close();
       throw new DatabaseOpenError(describePgError(err, url), redactUrl(url));
@@ -165,18 +174,21 @@ export class PgQueue implements Queue {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
+      let tx: Tx | undefined;
       try {
         await client.query('BEGIN');
-        const tx = new Tx(client, this.now());
+        tx = new Tx(client, this.now());
         const out = await fn(tx);
         const touched = tx.everything || tx.changed.size > 0 || notifyAlways;
         const ids = tx.everything ? null : tx.changed;
         await tx.finish(this.eventsPerJob, touched ? encodePayload(this.origin, quiet, ids) : null);
         await client.query('COMMIT');
+        await this.releaseRoom(tx, true);
         if (touched) this.feed(ids === null ? null : [...ids], quiet, false);
         return out;
       } catch (err) {
         await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
+        if (tx) await this.releaseRoom(tx, false);
         if (attempt < MAX_TRIES && RETRYABLE.has((err as { code?: string }).code ?? '')) {
           await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
           continue;
@@ -185,6 +197,33 @@ export class PgQueue implements Queue {
       } finally {
         client.release(broken);
       }
+    }
+  }
+
+  /**
+   * Places for `want` new jobs under a crawl's cap, reserved at once in a statement of its own, so
+   * that no lock is held through the transaction that fills them; what it does not fill goes back
+   * when it ends (releaseRoom). A process killed in between leaves its places taken: the crawl may
+   * then stop that many jobs short of its cap, never past it.
+   */
+  private async reserve(tx: Tx, crawlId: string, want: number, cap: number): Promise<number> {
+    if (want === 0) return 0;
+    const reserver = this.reserver!;
+    let r = await reserver.query<{ granted: number }>(SQL.reserveRoom, [crawlId, want, cap]);
+    if (r.rowCount === 0) {
+      await reserver.query(SQL.newRoom, [crawlId]);
+      r = await reserver.query<{ granted: number }>(SQL.reserveRoom, [crawlId, want, cap]);
+    }
+    const granted = r.rows[0].granted;
+    tx.reserved.set(crawlId, (tx.reserved.get(crawlId) ?? 0) + granted);
+    return granted;
+  }
+
+  /** Gives back the places a transaction reserved and did not fill (all of them if it rolled back). */
+  private async releaseRoom(tx: Tx, committed: boolean): Promise<void> {
+    for (const [crawlId, n] of tx.reserved) {
+      const unused = n - (committed ? tx.placed.get(crawlId) ?? 0 : 0);
+      if (unused > 0) await this.reserver!.query(SQL.releaseRoom, [crawlId, unused]).catch(() => {});
     }
   }
 
@@ -207,6 +246,17 @@ export class PgQueue implements Queue {
       for (const r of rows) taken.add(`${r.c}\u0000${r.d}`);
     }
 
+    // New jobs each capped crawl would take, so that one reservation covers the batch.
+    const wanted = new Map<string, number>();
+    if (crawlCap !== undefined) {
+      const counted = new Set<string>();
+      for (const j of jobs) {
+        const p = pair(j);
+        if (!j.crawlId || taken.has(p) || counted.has(p)) continue;
+        counted.add(p);
+        wanted.set(j.crawlId, (wanted.get(j.crawlId) ?? 0) + 1);
+      }
+    }
     const room = new Map<string, number>();
     const capped = new Map<string, number>();
     const toInsert: NewJob[] = [];
@@ -216,11 +266,7 @@ export class PgQueue implements Queue {
       const p = pair(j);
       const crawlId = j.crawlId ?? null;
       if (crawlId !== null && crawlCap !== undefined) {
-        if (!room.has(crawlId)) {
-          await tx.query(SQL.lockCrawl, [crawlId]);
-          const { rows } = await tx.query<{ n: number }>(SQL.crawlTotal, [crawlId]);
-          room.set(crawlId, crawlCap - rows[0].n - tx.tally.crawlAdded(crawlId));
-        }
+        if (!room.has(crawlId)) room.set(crawlId, await this.reserve(tx, crawlId, wanted.get(crawlId) ?? 0, crawlCap));
         if (room.get(crawlId)! <= 0) {
           capped.set(crawlId, (capped.get(crawlId) ?? 0) + 1);
           cappedAt.add(ord);
@@ -244,7 +290,10 @@ export class PgQueue implements Queue {
       // crawl_id travels as '' for "none" (arrays of text keep NULLs, but the pair is matched on coalesce).
       cols[4] = cols[4].map((c) => (c === '' ? null : c));
       const { rows } = await tx.query<{ id: number; c: string; d: string }>(SQL.insertJobs, [...cols, tx.now]);
-      for (const r of rows) idOf.set(`${r.c}\u0000${r.d}`, r.id);
+      for (const r of rows) {
+        idOf.set(`${r.c}\u0000${r.d}`, r.id);
+        if (room.has(r.c)) tx.placed.set(r.c, (tx.placed.get(r.c) ?? 0) + 1);
+      }
     }
 
     const ids: (number | null)[] = [];
@@ -580,6 +629,7 @@ export class PgQueue implements Queue {
     this.listeners.clear();
     for (const r of [...this.readers]) r.close();
     await this.listener?.close();
+    await this.reserver?.end().catch(() => {});
     await this.pool.end();
   }
 }

@@ -125,4 +125,14 @@ export const PG_MIGRATIONS: readonly string[] = [
   DROP INDEX keys_rr;
   CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > held;
   `,
+  /* 3 */ `
+  -- Places taken under each capped crawl, reserved in short statements of their own rather than
+  -- under a lock held through every acknowledgement that finds links (PgQueue.reserve): a crawl's
+  -- cap stays exact across daemons, and daemons acknowledging at once do not queue behind it.
+  CREATE TABLE crawl_room (
+    crawl_id text   PRIMARY KEY,
+    used     bigint NOT NULL,   -- the crawl's jobs, with the places reserved by transactions in flight
+    granted  bigint NOT NULL    -- the last reservation's grant, read back by RETURNING
+  );
+  `,
 ];

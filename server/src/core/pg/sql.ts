@@ -42,8 +42,21 @@ export const PG_SQL = {
     ON CONFLICT DO NOTHING
     RETURNING id, coalesce(crawl_id, '') AS c, dedupe_key AS d`,
   /** A crawl's cap is checked under this lock, so two daemons cannot both fill its last places. */
-  lockCrawl: `SELECT pg_advisory_xact_lock(hashtextextended('crawl-cap:' || $1, 0))`,
-  crawlTotal: `SELECT coalesce(sum(queued + in_progress + done + skipped + error), 0) AS n FROM crawl_counts WHERE crawl_id = $1`,
+  /**
+   * Up to $2 places under cap $3 for crawl $1, in a statement of its own: the row is locked only
+   * for it. What is taken is the larger of the places counted so far and the crawl's committed
+   * jobs (jobs enqueued without a cap count too).
+   */
+  reserveRoom: `
+    UPDATE crawl_room
+       SET granted = least($2::bigint, greatest($3::bigint - greatest(used, t.n), 0)),
+           used = greatest(used, t.n) + least($2::bigint, greatest($3::bigint - greatest(used, t.n), 0))
+      FROM (SELECT coalesce(sum(queued + in_progress + done + skipped + error), 0) AS n FROM crawl_counts WHERE crawl_id = $1) t
+     WHERE crawl_id = $1
+    RETURNING granted`,
+  newRoom: `INSERT INTO crawl_room (crawl_id, used, granted) VALUES ($1, 0, 0) ON CONFLICT DO NOTHING`,
+  /** Places reserved and not used (duplicates met at insert, a rolled-back transaction) go back. */
+  releaseRoom: `UPDATE crawl_room SET used = used - $2 WHERE crawl_id = $1`,
 
   /** Events in input order; a stale ack's event only for a job that exists. */
   insertEvents: `
