@@ -81,18 +81,6 @@ export class PgTally {
     this.crawl(crawlId).capped += n;
   }
 
-  /** Net jobs this transaction has added to a crawl so far. */
-  crawlAdded(crawlId: string): number {
-    const c = this.crawls.get(crawlId);
-    return c ? c.queued + c.in_progress + c.done + c.skipped + c.error : 0;
-  }
-
-  /** Some key was leased from (the transaction takes a round-robin turn). */
-  anyServed(): boolean {
-    for (const k of this.keys.values()) if (k.served) return true;
-    return false;
-  }
-
   arrays(): TallyArrays {
     const out: TallyArrays = { update: [[], [], [], [], [], []], bump: [[], [], [], [], []], totals: [[], [], [], []], crawls: [[], [], [], [], [], [], []], states: [[], []] };
     for (const key of [...this.keys.keys()].sort()) {
