@@ -226,3 +226,45 @@ export async function buildMillion(file: string, queued: number, hosts: number, 
   log(`built ${queued.toLocaleString('en-US')} queued jobs over ${hosts.toLocaleString('en-US')} hosts ${fast ? 'by the checked fast path' : 'through enqueue'} in ${(ms / 1000).toFixed(1)} s`);
   return { ms };
 }
+
+export interface PausedResult {
+  held: number;
+  heldHosts: number;
+  holdMs: number;
+  releaseMs: number;
+  none: LatencyResult;
+  paused: LatencyResult;
+}
+
+/**
+ * Lease latency beside a paused crawl: two queues of `queued` ready jobs over `hosts` hosts, one
+ * of them also holding a paused crawl of `held` jobs over `heldHosts` other hosts, sampled in
+ * turns (leaseLatency). The paused crawl's hosts must cost a lease nothing. Pausing and resuming
+ * that crawl are timed once each, at the end.
+ */
+export async function pausedLatency(dir: string, queued: number, hosts: number, held: number, heldHosts: number, samples: number): Promise<PausedResult> {
+  const none = new SqliteQueue(path.join(dir, 'unpaused.db'));
+  const paused = new SqliteQueue(path.join(dir, 'paused.db'));
+  try {
+    for (const q of [none, paused]) await fill(q, queued, hosts, queued);
+    for (let i = 0; i < held; i += 20_000) {
+      const batch: NewJob[] = [];
+      for (let j = i; j < Math.min(held, i + 20_000); j++) {
+        const key = `p${j % heldHosts}.test`;
+        batch.push({ kind: 'bench', url: `http://${key}/page/${j}`, key, dedupeKey: `http://${key}/page/${j}`, crawlId: 'paused' });
+      }
+      await paused.enqueue(batch);
+    }
+    let start = now();
+    if (await paused.holdCrawl('paused', true) !== held) throw new Error('the paused crawl was not held whole');
+    const holdMs = elapsedMs(start);
+    const [a, b] = await leaseLatency([{ q: none, queued, hosts }, { q: paused, queued, hosts }], samples);
+    start = now();
+    await paused.holdCrawl('paused', false);
+    const releaseMs = elapsedMs(start);
+    return { held, heldHosts, holdMs, releaseMs, none: a, paused: b };
+  } finally {
+    await none.close();
+    await paused.close();
+  }
+}

@@ -7,7 +7,8 @@
  * `node out/bench/run.js [section...]` runs some sections only: lifecycle, binding, million
  * (lease and stats latency at a million jobs, then the daemon on the same database), crawl, soak
  * (a million jobs through the scheduler, memory and file descriptors sampled; `SOAK_JOBS=n` for fewer).
- * postgres (the lifecycle on PostgreSQL with 1, 2 and 4 worker processes, beside SqliteQueue; bench/pg.ts).
+ * postgres (the lifecycle on PostgreSQL with 1, 2 and 4 worker processes, beside SqliteQueue; bench/pg.ts),
+ * paused (lease latency beside a paused crawl of many held jobs, against none).
  * BENCH_CPU_PROF=<dir> writes a CPU profile of each crawler child there.
  */
 import { execFileSync } from 'node:child_process';
@@ -23,7 +24,7 @@ import type { LifecycleResult } from './lifecycle';
 import { elapsedMs, fmt, fmtRatio, log, makeRoot, now, tempDir, type Figure } from './measure';
 import { createDatabase } from '../server/src/demo/pg-cluster';
 import { pgLifecycle, pgServer } from './pg';
-import { buildMillion, fastFillMatches, fill, leaseLatency, lifecycleOurs, perHostBinding, statsLatency } from './queue';
+import { buildMillion, fastFillMatches, fill, leaseLatency, lifecycleOurs, pausedLatency, perHostBinding, statsLatency } from './queue';
 import { startSite } from './site';
 import { soak, soakJobs, soakSummary, soakTable } from './soak';
 
@@ -38,9 +39,10 @@ const SIZES = {
   million: { queued: 1_000_000, hosts: 100_000, smallQueued: 1_000, smallHosts: 100, samples: 300, statsCalls: 10_000, countCalls: 3, daemonRounds: 16 },
   crawl: { hosts: 20, pages: 1_000, concurrency: 16, perHostLimit: 2, deadlineMs: { ours: 150_000, bare: 60_000, crawlee: 120_000 } },
   soak: { jobs: soakJobs() },
+  paused: { queued: 1_000, hosts: 100, held: 200_000, heldHosts: 20_000, samples: 300 },
 };
 
-const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl', 'soak', 'postgres'] as const;
+const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl', 'soak', 'postgres', 'paused'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const figures: Figure[] = [];
@@ -326,6 +328,28 @@ async function soakSection(root: string): Promise<void> {
   add({ section, name: 'max concurrent requests per host (server-measured)', value: r.maxPerHost, unit: '', target: `≤ ${r.perHostLimit}`, met: r.maxPerHost <= r.perHostLimit });
 }
 
+async function pausedSection(root: string): Promise<void> {
+  const S = SIZES.paused;
+  const section = '8. Lease latency beside a paused crawl';
+  const count = (n: number) => n.toLocaleString('en-US');
+  try {
+    const r = await pausedLatency(tempDir(root, 'paused'), S.queued, S.hosts, S.held, S.heldHosts, S.samples);
+    raw.paused = r;
+    const note = `lease(…, 100, limit 2) then ack; ${S.samples} samples; ${count(S.queued)} ready jobs over ${S.hosts} hosts in both`;
+    for (const [which, key] of [['median', 'medianMs'], ['p99', 'p99Ms']] as const) {
+      const ratio = r.paused[key] / r.none[key];
+      add({
+        section, name: `lease+ack ${which} beside ${count(S.held)} held jobs over ${count(S.heldHosts)} hosts`, value: r.paused[key], unit: 'ms',
+        baseline: { name: 'no paused crawl', value: r.none[key], unit: 'ms' }, ratio, ratioLabel: 'paused / none', target: '≤ 1.5×', met: ratio <= 1.5, note,
+      });
+    }
+    add({ section, name: `pause (holdCrawl) of ${count(S.held)} jobs`, value: r.holdMs, unit: 'ms', met: null });
+    add({ section, name: `resume (holdCrawl false) of ${count(S.held)} jobs`, value: r.releaseMs, unit: 'ms', met: null });
+  } catch (err) {
+    failed(section, 'paused crawl', err);
+  }
+}
+
 function printTable(): void {
   // By section number: the daemon's figures are measured before the crawl's but numbered after.
   figures.sort((a, b) => a.section.localeCompare(b.section, 'en', { numeric: true }));
@@ -385,7 +409,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   const root = makeRoot();
   log(`temp folder ${root}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
-  const run: Record<Section, (root: string) => Promise<void>> = { lifecycle: lifecycleSection, binding: bindingSection, million: millionSection, crawl: crawlSection, soak: soakSection, postgres: postgresSection };
+  const run: Record<Section, (root: string) => Promise<void>> = { lifecycle: lifecycleSection, binding: bindingSection, million: millionSection, crawl: crawlSection, soak: soakSection, postgres: postgresSection, paused: pausedSection };
   try {
     for (const s of sections) {
       try {
