@@ -81,6 +81,12 @@ export class PgTally {
     this.crawl(crawlId).capped += n;
   }
 
+  /** Some key was leased from (the transaction takes a round-robin turn). */
+  anyServed(): boolean {
+    for (const k of this.keys.values()) if (k.served) return true;
+    return false;
+  }
+
   arrays(): TallyArrays {
     const out: TallyArrays = { update: [[], [], [], [], [], []], bump: [[], [], [], [], []], totals: [[], [], [], []], crawls: [[], [], [], [], [], [], []], states: [[], []] };
     for (const key of [...this.keys.keys()].sort()) {
