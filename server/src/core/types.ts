@@ -270,7 +270,7 @@ export interface Queue {
   /** Jobs by dedupe key (normalized URL) within a crawl, or among standalone jobs when crawlId is null. */
   findByDedupeKeys(crawlId: string | null, dedupeKeys: string[]): Promise<Job[]>;
   leases(): Promise<LeaseInfo[]>;
-  /** Keys busiest first; `live`: only those with queued work, cheaply, however many hosts there are. */
+  /** Keys busiest first; `live`: only those with queued work a lease may take (not all held), cheaply, however many hosts there are. */
   keys(opts: { limit?: number; defaultLimit: number; defaultDelayMs?: number; live?: boolean }): Promise<KeySummary[]>;
   /** A per-key concurrency limit (null: back to the default). */
   setKeyLimit(key: string, limit: number | null): Promise<void>;
