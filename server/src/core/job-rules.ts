@@ -86,6 +86,21 @@ export function settle(outcome: Ack['outcome'], attempts: number, maxAttempts: n
   }
 }
 
+/** A job as the bulk transitions (reap, reclaim, requeue, cancel) return it, for counters and events. */
+export interface MovedRow {
+  id: number;
+  key: string;
+  crawl_id: string | null;
+  priority: number;
+  state: JobState;
+  attempts: number;
+  max_attempts: number;
+  reclaims: number;
+  worker_id: string | null;
+  leased_at: number | null;
+  run_after: number;
+}
+
 export interface StoredEvent extends JobEvent {
   attempt: number | null;
   leasedAt: number | null;

@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { QueueError } from '../errors';
-import { checkPageLimit, decodeCursor, history, settle, validateNewJob, type Backoff, type Settled, type StoredEvent } from '../job-rules';
+import { checkPageLimit, decodeCursor, history, settle, validateNewJob, type Backoff, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
 import type { SqliteQueueOptions } from '../sqlite/engine';
 import { toJob } from '../sqlite/engine';
 import {
@@ -36,20 +36,6 @@ import { PgTally } from './tally';
 export interface PgQueueOptions extends Omit<SqliteQueueOptions, 'busyTimeoutMs'> {
   /** Connections in the pool (default 10); the listening connection is one more. */
   poolSize?: number;
-}
-
-interface MovedRow {
-  id: number;
-  key: string;
-  crawl_id: string | null;
-  priority: number;
-  state: JobState;
-  attempts: number;
-  max_attempts: number;
-  reclaims: number;
-  worker_id: string | null;
-  leased_at: number | null;
-  run_after: number;
 }
 
 type Row = Record<string, unknown>;

@@ -7,7 +7,7 @@ import { SqliteJobChanges } from './changes';
 import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { QueueError } from '../errors';
-import { checkPageLimit, decodeCursor, history, settle, validateNewJob, type StoredEvent } from '../job-rules';
+import { checkPageLimit, decodeCursor, history, settle, validateNewJob, type MovedRow, type StoredEvent } from '../job-rules';
 import {
   HELD, JOB_STATES,
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
@@ -30,20 +30,6 @@ export interface SqliteQueueOptions {
   components?: { name: string; migrations: readonly string[] }[];
   clock?: () => number;
   random?: () => number;
-}
-
-interface MovedRow {
-  id: number;
-  key: string;
-  crawl_id: string | null;
-  priority: number;
-  state: JobState;
-  attempts: number;
-  max_attempts: number;
-  reclaims: number;
-  worker_id: string | null;
-  leased_at: number | null;
-  run_after: number;
 }
 
 type Row = Record<string, unknown>;
