@@ -3,7 +3,7 @@
  * of a job, how a job's history reads, what a list cursor is. Both engines use them.
  */
 import { QueueError } from './errors';
-import type { Ack, EventType, Job, JobEvent, JobState, NewJob } from './types';
+import type { Ack, EventType, Job, JobEvent, JobState, KeySummary, NewJob } from './types';
 
 export function validateNewJob(j: NewJob): void {
   if (typeof j.kind !== 'string' || j.kind === '') throw new QueueError('a job needs a kind');
@@ -135,4 +135,15 @@ export function history(job: Job, outcome: EventType | null, stored: StoredEvent
     place({ at: job.finishedAt, type: outcome, workerId: byWorker ? job.workerId : null, detail });
   }
   return out;
+}
+
+/** A host's row as both engines' key summaries read it (times of 0 mean none). */
+export function toKeySummary(r: Record<string, unknown>): KeySummary {
+  return {
+    key: r.key as string, limit: r.lim as number, inFlight: r.inFlight as number, queued: r.queued as number,
+    done: r.done as number, error: r.error as number, minDelayMs: r.minDelayMs as number,
+    nextStartAt: (r.nextStartAt as number | null) || null,
+    deferredUntil: (r.deferredUntil as number | null) || null,
+    deferReason: (r.deferReason as string | null) ?? null,
+  };
 }

@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { QueueError } from '../errors';
-import { checkPageLimit, decodeCursor, history, settle, validateNewJob, type Backoff, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
+import { checkPageLimit, decodeCursor, history, settle, toKeySummary, validateNewJob, type Backoff, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
 import type { SqliteQueueOptions } from '../sqlite/engine';
 import { toJob } from '../sqlite/engine';
 import {
@@ -537,13 +537,7 @@ export class PgQueue implements Queue {
   async keys(opts: { limit?: number; defaultLimit: number; defaultDelayMs?: number; live?: boolean }): Promise<KeySummary[]> {
     const { rows } = await this.pool.query<Row>(opts.live ? SQL.liveKeySummaries : SQL.keySummaries,
       [opts.defaultLimit, opts.defaultDelayMs ?? 0, opts.limit ?? 1000]);
-    return rows.map((r) => ({
-      key: r.key as string, limit: r.lim as number, inFlight: r.inFlight as number, queued: r.queued as number,
-      done: r.done as number, error: r.error as number, minDelayMs: r.minDelayMs as number,
-      nextStartAt: (r.nextStartAt as number | null) || null,
-      deferredUntil: (r.deferredUntil as number | null) || null,
-      deferReason: (r.deferReason as string | null) ?? null,
-    }));
+    return rows.map(toKeySummary);
   }
 
   async setKeyLimit(key: string, limit: number | null): Promise<void> {

@@ -7,7 +7,7 @@ import { SqliteJobChanges } from './changes';
 import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { QueueError } from '../errors';
-import { checkPageLimit, decodeCursor, history, settle, validateNewJob, type MovedRow, type StoredEvent } from '../job-rules';
+import { checkPageLimit, decodeCursor, history, settle, toKeySummary, validateNewJob, type MovedRow, type StoredEvent } from '../job-rules';
 import {
   HELD, JOB_STATES,
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
@@ -370,13 +370,7 @@ export class SqliteQueue implements Queue {
     const rows = (opts.live ? this.s.liveKeySummaries : this.s.keySummaries).all({
       defaultLimit: opts.defaultLimit, defaultDelayMs: opts.defaultDelayMs ?? 0, limit: opts.limit ?? 1000,
     }) as Row[];
-    return rows.map((r) => ({
-      key: r.key as string, limit: r.lim as number, inFlight: r.inFlight as number, queued: r.queued as number,
-      done: r.done as number, error: r.error as number, minDelayMs: r.minDelayMs as number,
-      nextStartAt: (r.nextStartAt as number | null) || null,
-      deferredUntil: (r.deferredUntil as number | null) || null,
-      deferReason: (r.deferReason as string | null) ?? null,
-    }));
+    return rows.map(toKeySummary);
   }
 
   async setKeyLimit(key: string, limit: number | null): Promise<void> {
