@@ -78,6 +78,8 @@ class Tx {
     const a = this.tally.arrays();
     const work = a.update[0].length + a.bump[0].length + a.totals[0].length + a.crawls[0].length + a.states[0].length;
     if (work === 0 && notify === null) return;
+    const keys = [...a.update[0], ...a.bump[0]].sort();
+    if (keys.length) await this.query(SQL.lockKeys, [keys]);
     const shard = Math.floor(Math.random() * COUNTER_SHARDS);
     await this.query(SQL.finish, [shard, ...a.update, this.tally.anyServed(), this.now, ...a.bump, ...a.totals, ...a.crawls, ...a.states, CHANNEL, notify]);
   }
@@ -220,7 +222,7 @@ export class PgQueue implements Queue {
   }
 
   /** Inserts new jobs, skipping duplicates and, per crawl, whatever would pass `crawlCap`. */
-  private async insertJobs(tx: Tx, jobs: NewJob[], crawlCap?: number): Promise<EnqueueResult> {
+  private async insertJobs(tx: Tx, jobs: NewJob[], crawlCap?: number, links = false): Promise<EnqueueResult> {
     const pair = (j: NewJob) => `${j.crawlId ?? ''}\u0000${j.dedupeKey}`;
     // Under a crawl cap, a duplicate takes no room: those already there are known before counting.
     const taken = new Set<string>();
@@ -275,7 +277,7 @@ export class PgQueue implements Queue {
       }
       // crawl_id travels as '' for "none" (arrays of text keep NULLs, but the pair is matched on coalesce).
       cols[4] = cols[4].map((c) => (c === '' ? null : c));
-      const { rows } = await tx.query<{ id: number; c: string; d: string }>(SQL.insertJobs, [...cols, tx.now]);
+      const { rows } = await tx.query<{ id: number; c: string; d: string }>(links ? SQL.insertLinks : SQL.insertJobs, [...cols, tx.now]);
       for (const r of rows) {
         idOf.set(`${r.c}\u0000${r.d}`, r.id);
         if (room.has(r.c)) tx.placed.set(r.c, (tx.placed.get(r.c) ?? 0) + 1);
@@ -410,7 +412,7 @@ export class PgQueue implements Queue {
       // An attempt that ends the job is told by the job row itself; one that sends it round again is written down.
       if (next.row.state === 'queued') tx.event(id, next.event, workerId, next.detail, { attempt: held.attempts, leasedAt: held.leased_at }, true);
       if (outcome.type === 'done' && outcome.enqueue?.length) {
-        out.push({ id, ok: true, state: next.row.state, enqueued: await this.insertJobs(tx, outcome.enqueue, outcome.crawlCap) });
+        out.push({ id, ok: true, state: next.row.state, enqueued: await this.insertJobs(tx, outcome.enqueue, outcome.crawlCap, true) });
       } else {
         out.push({ id, ok: true, state: next.row.state });
       }

@@ -25,23 +25,14 @@ export const PG_SQL = {
   existing: `
     SELECT u.c, u.d FROM unnest($1::text[], $2::text[]) AS u(c, d)
       JOIN jobs j ON coalesce(j.crawl_id, '') = u.c AND j.dedupe_key = u.d`,
+  /** A batch of new jobs in the order given, so that ids, and so the queue's FIFO, follow it. */
+  insertJobs: insertJobs('ord'),
   /**
-   * In input order, so ids grow as the batch goes. Jobs already there are filtered out before
-   * they are given an id (ON CONFLICT alone would spend one); ON CONFLICT catches a concurrent twin.
+   * A page's links in dedupe-key order instead: acknowledgements inserting the same links (pages
+   * of one site link to the same pages) take their index locks in one order, so one waits for the
+   * other rather than deadlocking (found with two daemons: about one a second, each costing one).
    */
-  insertJobs: `
-    INSERT INTO jobs (kind, url, key, dedupe_key, crawl_id, depth, priority, state, max_attempts,
-                      run_after, last_error, payload, created_at, updated_at, finished_at, outcome)
-    SELECT kind, url, key, d, c, depth, priority, state, max_attempts, run_after, last_error, payload, $13, $13,
-           CASE WHEN state = 'skipped' THEN $13::bigint END, CASE WHEN state = 'skipped' THEN 'skipped' END
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[],
-                  $9::int[], $10::bigint[], $11::text[], $12::text[])
-           WITH ORDINALITY AS u(kind, url, key, d, c, depth, priority, state, max_attempts, run_after, last_error, payload, ord)
-     WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE coalesce(j.crawl_id, '') = coalesce(u.c, '') AND j.dedupe_key = u.d)
-     ORDER BY ord
-    ON CONFLICT DO NOTHING
-    RETURNING id, coalesce(crawl_id, '') AS c, dedupe_key AS d`,
-  /** A crawl's cap is checked under this lock, so two daemons cannot both fill its last places. */
+  insertLinks: insertJobs('c, d'),
   /**
    * Up to $2 places under cap $3 for crawl $1, in a statement of its own: the row is locked only
    * for it. What is taken is the larger of the places counted so far and the crawl's committed
@@ -153,6 +144,12 @@ export const PG_SQL = {
    * number per transaction) and pacing; keys that only gained jobs or lost leases are created if
    * need be. Then finished jobs per key, per crawl and per state, each in this transaction's shard ($1).
    */
+  /**
+   * The key rows a transaction's bookkeeping will write, locked first and in key order: the
+   * bookkeeping statement's parts run in no set order, and two transactions locking the same hosts
+   * in different orders would deadlock (found at two daemons: about one a second, each a second).
+   */
+  lockKeys: `SELECT 1 FROM keys WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE`,
   finish: `
     WITH seq AS (SELECT CASE WHEN $8::boolean THEN nextval('lease_seq') END AS n),
     updated AS (
@@ -280,4 +277,23 @@ export function pgListSql(filter: { state: boolean; key: boolean; crawlId: boole
   if (filter.key) where.push(`key = $${n++}`);
   if (filter.crawlId) where.push(`crawl_id = $${n++}`);
   return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${n}`;
+}
+
+/**
+ * New jobs from column arrays. Jobs already there are filtered out before they are given an id
+ * (ON CONFLICT alone would spend one); ON CONFLICT catches a concurrent twin.
+ */
+function insertJobs(order: 'ord' | 'c, d'): string {
+  return `
+    INSERT INTO jobs (kind, url, key, dedupe_key, crawl_id, depth, priority, state, max_attempts,
+                      run_after, last_error, payload, created_at, updated_at, finished_at, outcome)
+    SELECT kind, url, key, d, c, depth, priority, state, max_attempts, run_after, last_error, payload, $13, $13,
+           CASE WHEN state = 'skipped' THEN $13::bigint END, CASE WHEN state = 'skipped' THEN 'skipped' END
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[],
+                  $9::int[], $10::bigint[], $11::text[], $12::text[])
+           WITH ORDINALITY AS u(kind, url, key, d, c, depth, priority, state, max_attempts, run_after, last_error, payload, ord)
+     WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE coalesce(j.crawl_id, '') = coalesce(u.c, '') AND j.dedupe_key = u.d)
+     ORDER BY ${order}
+    ON CONFLICT DO NOTHING
+    RETURNING id, coalesce(crawl_id, '') AS c, dedupe_key AS d`;
 }
