@@ -35,6 +35,8 @@ interface Running {
   job: LeasedJob;
   abort: AbortController;
   settled: Promise<void>;
+  /** The handler has returned: its acknowledgement is queued or being committed. */
+  handled: boolean;
 }
 
 /**
@@ -232,17 +234,21 @@ export class Scheduler {
         return { type: 'fail', error: message(err), retryable: (err as { retryable?: boolean }).retryable !== false };
       }
     })().then((outcome) => {
+      running.handled = true;
       // Stopped mid-job: the job goes back untouched, its attempt not counted.
       if (abort.signal.reason === ABORT_STOP) outcome = { type: 'release', reason: 'worker stopping' };
       return this.ack({ id: job.id, token: job.leaseToken, outcome, job });
     });
-    this.running.set(job.leaseToken, { job, abort, settled });
+    const running: Running = { job, abort, settled, handled: false };
+    this.running.set(job.leaseToken, running);
   }
 
   private leasesLost(lost: { id: number; token: string }[]): void {
     for (const { id, token } of lost) {
       const r = this.running.get(token);
-      if (!r) continue;
+      // A handler already done has nothing to abort: the heartbeat may have seen its own ack's
+      // commit before the dispatcher did, and an ack after a real loss is fenced anyway.
+      if (!r || r.handled) continue;
       this.log('warn', `lease on job ${id} lost; aborting its handler`);
       r.abort.abort(ABORT_LOST);
     }
