@@ -3,7 +3,7 @@
  * of a job, how a job's history reads, what a list cursor is. Both engines use them.
  */
 import { QueueError } from './errors';
-import type { Ack, EventType, Job, JobEvent, JobState, KeySummary, NewJob } from './types';
+import { JOB_STATES, type Ack, type CrawlCounts, type EventType, type Job, type JobEvent, type JobState, type KeySummary, type ListFilter, type NewJob } from './types';
 
 export function validateNewJob(j: NewJob): void {
   if (typeof j.kind !== 'string' || j.kind === '') throw new QueueError('a job needs a kind');
@@ -16,14 +16,26 @@ export function validateNewJob(j: NewJob): void {
   if (j.priority !== undefined && !Number.isInteger(j.priority)) throw new QueueError('priority must be an integer');
 }
 
-export function decodeCursor(cursor: string | null | undefined): number {
+function decodeCursor(cursor: string | null | undefined): number {
   if (cursor === undefined || cursor === null || cursor === '') return 0;
   if (!/^\d{1,15}$/.test(cursor)) throw new QueueError('cursor is not one this server gave out');
   return Number(cursor);
 }
 
-export function checkPageLimit(limit: number): void {
+/** A list filter checked: its page size, the id to start after, and which filters are set. */
+export function pageOf(filter: ListFilter): { limit: number; after: number; shape: { state: boolean; key: boolean; crawlId: boolean } } {
+  const limit = filter.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new QueueError('limit must be an integer from 1 to 1000');
+  return {
+    limit, after: decodeCursor(filter.cursor),
+    shape: { state: filter.state !== undefined, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined },
+  };
+}
+
+/** A crawl's counters as read (none yet: zeros), with their total. */
+export function crawlCounts(row: Omit<CrawlCounts, 'total'> | undefined): CrawlCounts {
+  const s = { queued: row?.queued ?? 0, in_progress: row?.in_progress ?? 0, done: row?.done ?? 0, skipped: row?.skipped ?? 0, error: row?.error ?? 0, capped: row?.capped ?? 0 };
+  return { ...s, total: JOB_STATES.reduce((t, st) => t + s[st], 0) };
 }
 
 /** The job row's values after an acknowledged outcome. */

@@ -15,11 +15,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { QueueError } from '../errors';
-import { checkPageLimit, decodeCursor, history, settle, toKeySummary, validateNewJob, type Backoff, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
+import { crawlCounts, history, pageOf, settle, toKeySummary, validateNewJob, type Backoff, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
 import type { SqliteQueueOptions } from '../sqlite/engine';
 import { toJob } from '../sqlite/engine';
 import {
-  HELD, JOB_STATES,
+  HELD,
   type Ack, type AckResult, type CancelFilter, type CrawlCounts, type EnqueueOptions, type EnqueueResult, type EventType,
   type HeartbeatResult, type Job, type JobChanges, type JobEvent, type JobPage, type JobState, type JobStateRow,
   type KeySummary, type LeaseInfo, type LeaseOptions, type LeasedJob, type ListFilter, type NewJob, type Queue,
@@ -498,15 +498,11 @@ export class PgQueue implements Queue {
 
   async crawlStats(crawlId: string): Promise<CrawlCounts> {
     const { rows: [r] } = await this.pool.query<Omit<CrawlCounts, 'total'>>(SQL.crawlStats, [crawlId]);
-    const s = { queued: r.queued ?? 0, in_progress: r.in_progress ?? 0, done: r.done ?? 0, skipped: r.skipped ?? 0, error: r.error ?? 0, capped: r.capped ?? 0 };
-    return { ...s, total: JOB_STATES.reduce((t, st) => t + s[st], 0) };
+    return crawlCounts(r);
   }
 
   async list(filter: ListFilter): Promise<JobPage> {
-    const limit = filter.limit ?? 100;
-    checkPageLimit(limit);
-    const after = decodeCursor(filter.cursor);
-    const shape = { state: filter.state !== undefined, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined };
+    const { limit, after, shape } = pageOf(filter);
     const params: unknown[] = [after];
     if (shape.state) params.push(filter.state);
     if (shape.key) params.push(filter.key);

@@ -7,9 +7,9 @@ import { SqliteJobChanges } from './changes';
 import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { QueueError } from '../errors';
-import { checkPageLimit, decodeCursor, history, settle, toKeySummary, validateNewJob, type MovedRow, type StoredEvent } from '../job-rules';
+import { crawlCounts, history, pageOf, settle, toKeySummary, validateNewJob, type MovedRow, type StoredEvent } from '../job-rules';
 import {
-  HELD, JOB_STATES,
+  HELD,
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
   type JobEvent, type JobPage, type JobState, type KeySummary, type LeaseInfo, type LeaseOptions,
   type LeasedJob, type ListFilter, type NewJob, type Queue, type ReapResult, type RequeueFilter,
@@ -328,16 +328,11 @@ export class SqliteQueue implements Queue {
   }
 
   async crawlStats(crawlId: string): Promise<CrawlCounts> {
-    const row = this.s.crawlStats.get(crawlId) as Omit<CrawlCounts, 'total'> | undefined;
-    const s = row ?? { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, capped: 0 };
-    return { ...s, total: JOB_STATES.reduce((t, st) => t + s[st], 0) };
+    return crawlCounts(this.s.crawlStats.get(crawlId) as Omit<CrawlCounts, 'total'> | undefined);
   }
 
   async list(filter: ListFilter): Promise<JobPage> {
-    const limit = filter.limit ?? 100;
-    checkPageLimit(limit);
-    const after = decodeCursor(filter.cursor);
-    const shape = { state: filter.state !== undefined, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined };
+    const { limit, after, shape } = pageOf(filter);
     const name = JSON.stringify(shape);
     let stmt = this.listStatements.get(name);
     if (!stmt) this.listStatements.set(name, (stmt = this.db.prepare(listSql(shape))));
