@@ -159,3 +159,20 @@ export function toKeySummary(r: Record<string, unknown>): KeySummary {
     deferReason: (r.deferReason as string | null) ?? null,
   };
 }
+
+/**
+ * How many of `n` jobs each candidate key gets: one per key per round, as many rounds as the keys'
+ * room allows (a key under a minimum delay starts one job per lease), in the candidates' order.
+ */
+export function roundRobinShares(candidates: { queued: number; inFlight: number; lim: number; delayMs: number }[], n: number): number[] {
+  const room = candidates.map((c) => (c.delayMs > 0 ? 1 : Math.min(c.lim - c.inFlight, c.queued)));
+  const share = candidates.map(() => 0);
+  let left = n;
+  for (let progress = true; left > 0 && progress;) {
+    progress = false;
+    for (let i = 0; i < candidates.length && left > 0; i++) {
+      if (share[i] < room[i]) { share[i]++; left--; progress = true; }
+    }
+  }
+  return share;
+}

@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { QueueError } from '../errors';
-import { crawlCounts, history, pageOf, settle, toKeySummary, validateNewJob, type Backoff, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
+import { crawlCounts, history, pageOf, roundRobinShares, settle, toKeySummary, validateNewJob, type Backoff, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
 import type { SqliteQueueOptions } from '../sqlite/engine';
 import { toJob } from '../sqlite/engine';
 import {
@@ -337,15 +337,7 @@ export class PgQueue implements Queue {
         SQL.leaseCandidates, [opts.defaultLimit, opts.defaultDelayMs ?? 0, tx.now, seen, n]);
       if (candidates.length === 0) break;
       seen.push(...candidates.map((c) => c.key));
-      const room = candidates.map((c) => (c.delayMs > 0 ? 1 : Math.min(c.lim - c.inFlight, c.queued)));
-      const share = candidates.map(() => 0);
-      let left = n - out.length;
-      for (let progress = true; left > 0 && progress;) {
-        progress = false;
-        for (let i = 0; i < candidates.length && left > 0; i++) {
-          if (share[i] < room[i]) { share[i]++; left--; progress = true; }
-        }
-      }
+      const share = roundRobinShares(candidates, n - out.length);
       const chosen = candidates.map((c, i) => ({ ...c, share: share[i] })).filter((c) => c.share > 0);
       const { rows } = await tx.query<Row & { ord: number }>(SQL.leaseJobs,
         [chosen.map((c) => c.key), chosen.map((c) => c.share), tx.now, workerId, batch, opts.ttlMs]);

@@ -7,7 +7,7 @@ import { SqliteJobChanges } from './changes';
 import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { QueueError } from '../errors';
-import { crawlCounts, history, pageOf, settle, toKeySummary, validateNewJob, type MovedRow, type StoredEvent } from '../job-rules';
+import { crawlCounts, history, pageOf, roundRobinShares, settle, toKeySummary, validateNewJob, type MovedRow, type StoredEvent } from '../job-rules';
 import {
   HELD,
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
@@ -177,15 +177,7 @@ export class SqliteQueue implements Queue {
       }[];
       if (candidates.length === 0) break;
       skip += candidates.length;
-      const room = candidates.map((c) => (c.delayMs > 0 ? 1 : Math.min(c.lim - c.inFlight, c.queued)));
-      const share = candidates.map(() => 0);
-      let left = n - ids.length;
-      for (let progress = true; left > 0 && progress;) {
-        progress = false;
-        for (let i = 0; i < candidates.length && left > 0; i++) {
-          if (share[i] < room[i]) { share[i]++; left--; progress = true; }
-        }
-      }
+      const share = roundRobinShares(candidates, n - ids.length);
       candidates.forEach((c, i) => {
         if (share[i] === 0) return;
         const ready = this.s.readyJobsOfKey.pluck();
