@@ -10,6 +10,7 @@ import { PgQueue } from '../server/src/core/pg/engine';
 import { Scheduler } from '../server/src/core/scheduler';
 import { createCrawlService } from '../server/src/crawl/crawls';
 import { PG_CRAWL_COMPONENT, PgCrawlStore } from '../server/src/crawl/pg-store';
+import { tuneHeap } from '../server/src/daemon/heap';
 import type { CrawlJob } from './child';
 import { PeakRss } from './measure';
 
@@ -25,6 +26,8 @@ export type PgCrawlMessage =
 
 const job = JSON.parse(process.argv[2]) as PgCrawlJob;
 const send = (m: PgCrawlMessage): void => void process.send!(m);
+
+tuneHeap(); // as the daemon does
 
 void (async () => {
   const rss = new PeakRss();

@@ -17,6 +17,7 @@ import { validateConfig } from '../server/src/core/config';
 import { Scheduler } from '../server/src/core/scheduler';
 import { SqliteQueue } from '../server/src/core/sqlite/engine';
 import type { LeasedJob, NewJob } from '../server/src/core/types';
+import { tuneHeap } from '../server/src/daemon/heap';
 import { fmt, log, makeRoot } from './measure';
 
 export const SOAK_DEFAULT_JOBS = 1_000_000;
@@ -209,6 +210,7 @@ async function child(jobs: number, file: string, origins: string[]): Promise<voi
 
 if (require.main === module) {
   if (process.argv[2] === '--child') {
+    tuneHeap(); // as the daemon does
     const [jobs, file, ...origins] = process.argv.slice(3);
     child(Number(jobs), file, origins).then(() => process.exit(0), (err) => {
       process.stderr.write(`soak: ${(err as Error).stack ?? String(err)}\n`);

@@ -9,6 +9,7 @@ import { EXIT } from '../cli/exit';
 import type { Logger } from '../core/scheduler';
 import { UsageError, flagHelp } from './args';
 import type { Daemon } from './daemon';
+import { tuneHeap } from './heap';
 import { DAEMON_FLAGS, parseDaemonArgs, type DaemonOptions } from './options';
 import { whenGone } from './parent';
 
@@ -30,6 +31,7 @@ export function stderrLogger(prefix = 'crawld'): Logger {
 
 /** Runs a daemon until it is stopped; resolves with the process exit code. */
 export async function runDaemon(options: DaemonOptions, log: Logger): Promise<number> {
+  tuneHeap();
   // Loaded here, not at the top: a usage error or --help answers without loading the crawler.
   const { Daemon } = require('./daemon') as typeof import('./daemon');
   const { startLsp } = require('./lsp') as typeof import('./lsp');

@@ -6,6 +6,7 @@ import { openDatabase } from './open';
 import { SqliteJobChanges } from './changes';
 import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
+import { WalFlusher } from './wal-flush';
 import { QueueError } from '../errors';
 import { crawlCounts, history, pageOf, roundRobinShares, settle, toKeySummary, validateNewJob, type MovedRow, type StoredEvent } from '../job-rules';
 import {
@@ -47,6 +48,7 @@ export class SqliteQueue implements Queue {
   private readonly backoff: { baseMs: number; maxMs: number };
   private readonly maxReclaims: number;
   private readonly eventsPerJob: number;
+  private readonly flusher: WalFlusher | null;
 
   constructor(readonly path: string, opts: SqliteQueueOptions = {}) {
     this.db = openDatabase(path, [{ name: 'queue', migrations: MIGRATIONS }, ...(opts.components ?? [])], {
@@ -59,6 +61,7 @@ export class SqliteQueue implements Queue {
     this.backoff = opts.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 };
     this.maxReclaims = opts.maxReclaims ?? 3;
     this.eventsPerJob = opts.eventsPerJob ?? 50;
+    this.flusher = path === ':memory:' ? null : new WalFlusher(`${path}-wal`);
   }
 
   /** Called after every local commit that changed jobs, so a sleeping dispatcher can wake. */
@@ -83,6 +86,7 @@ export class SqliteQueue implements Queue {
       tally.apply(this.s);
       return out;
     }).immediate();
+    this.flusher?.committed();
     if (!quiet) this.changed();
     return result;
   }
@@ -430,6 +434,7 @@ export class SqliteQueue implements Queue {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    await this.flusher?.close();
     if (this.db.open) this.db.close();
   }
 }
