@@ -54,7 +54,7 @@ async function lifecycleProcesses(url: string, jobs: number, hosts: number, work
 /** Section 5's figures: SqliteQueue's lifecycle, then PostgreSQL's with 1, 2 and 4 processes. */
 export async function pgLifecycle(root: string): Promise<Figure[]> {
   const S = PG_SIZES;
-  const section = '5. PostgreSQL engine';
+  const section = '9. PostgreSQL engine: lifecycle';
   const server = pgServer();
   try {
     let db = 0;

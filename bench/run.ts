@@ -276,7 +276,7 @@ async function postgresSection(root: string): Promise<void> {
  */
 async function postgresCrawl(root: string): Promise<void> {
   const S = SIZES.crawl;
-  const section = '6. PostgreSQL engine: local site crawl';
+  const section = '10. PostgreSQL engine: local site crawl';
   const site = await startSite(S.hosts, S.pages);
   const server = pgServer();
   const opts = { concurrency: S.concurrency, perHostLimit: S.perHostLimit, deadlineMs: S.deadlineMs.ours };
