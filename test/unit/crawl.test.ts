@@ -3,11 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { DEFAULT_USER_AGENT } from '../../server/src/crawl/crawls';
+import { SqliteQueue } from '../../server/src/core/sqlite/engine';
+import { HELD, type LeasedJob, type NewJob, type Outcome } from '../../server/src/core/types';
+import { CRAWL_COMPONENT, createCrawlService, DEFAULT_USER_AGENT, SqliteCrawlStore } from '../../server/src/crawl/crawls';
 import { VERSION } from '../../server/src/version';
-import { crawler } from './helpers/crawler';
+import { crawler, QUICK } from './helpers/crawler';
 import { checkInvariants } from './helpers/invariants';
 import { page, startHost, status, text, type TestHost } from './helpers/testsite';
+import { tempDir } from './helpers/tmp';
 
 const hosts: TestHost[] = [];
 after(() => Promise.all(hosts.map((h) => h.close())));
@@ -197,5 +200,44 @@ describe('crawling a site', () => {
     assert.ok(home.events.some((e) => e.type === 'deferred' && /robots.txt could not be read/.test(e.detail ?? '')));
     const file = path.join(cr.dir, 'bodies', String(home.job.result!.sha256).slice(0, 2), String(home.job.result!.sha256));
     assert.match(fs.readFileSync(file, 'utf8'), /<title>Stored<\/title>/);
+  });
+});
+
+describe('a crawl changed by another process', () => {
+  test('a worker that has built the crawl\'s frontier sees it paused, resumed and cancelled', async () => {
+    const a = await host('127.0.0.12', {
+      '/robots.txt': text(''), '/': page([]), '/one': page(['/one-link']), '/two': page(['/two-link']), '/three': page([]),
+    });
+    // Two processes' worth of queue and crawl service on one file; the second runs the pages.
+    const dir = tempDir();
+    const open = () => {
+      const queue = new SqliteQueue(path.join(dir, 'queue.db'), { components: [CRAWL_COMPONENT] });
+      return { queue, crawls: createCrawlService(queue, new SqliteCrawlStore(queue.db), { ...QUICK, bodiesDir: path.join(dir, 'bodies') }) };
+    };
+    const [one, two] = [open(), open()];
+    after(async () => {
+      for (const p of [one, two]) {
+        await p.crawls.close();
+        await p.queue.close();
+      }
+    });
+    const { crawlId } = await one.crawls.start({ seeds: ['/', '/one', '/two', '/three'].map((u) => a.url(u)) });
+    const leased = await two.queue.lease('two', 4, { ttlMs: 60_000, defaultLimit: 4 });
+    const run = async (path: string): Promise<Outcome | void> => {
+      const job = leased.find((j: LeasedJob) => j.url === a.url(path))!;
+      return two.crawls.handler(job, { signal: new AbortController().signal, workerId: 'two' });
+    };
+    const links = (o: Outcome | void): NewJob[] => (o?.type === 'done' ? o.enqueue ?? [] : []);
+
+    assert.equal((await run('/'))?.type, 'done', 'the first page builds the frontier');
+    await one.crawls.pause(crawlId);
+    const paused = links(await run('/one'));
+    assert.deepEqual(paused.map((j) => [j.url, j.runAfter]), [[a.url('/one-link'), HELD]], 'links found while paused wait held');
+    await one.crawls.resume(crawlId);
+    const resumed = links(await run('/two'));
+    assert.deepEqual(resumed.map((j) => [j.url, j.runAfter]), [[a.url('/two-link'), 0]]);
+    await one.crawls.cancel(crawlId);
+    assert.deepEqual(await run('/three'), { type: 'skip', reason: 'crawl cancelled' });
+    assert.equal(a.hits.get('/three'), undefined, 'a cancelled crawl\'s page is not fetched');
   });
 });

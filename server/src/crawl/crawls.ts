@@ -229,7 +229,15 @@ class Crawls implements CrawlService {
 
   /** The crawl's frontier while it may still grow; rebuilt from the store after a restart. */
   private async frontierOf(crawlId: string): Promise<Frontier | null> {
-    const row = await this.store.get(crawlId);
+    const known = this.frontiers.get(crawlId);
+    // A frontier built once needs only the crawl's state after: paused, resumed or cancelled,
+    // perhaps by another process.
+    const state = known ? await this.store.state(crawlId) : undefined;
+    if (known && state !== null && state !== 'cancelled') {
+      known.paused = state === 'paused';
+      return known;
+    }
+    const row = state === undefined ? await this.store.get(crawlId) : null;
     if (!row || row.state === 'cancelled') {
       this.frontiers.delete(crawlId);
       return null;

@@ -40,6 +40,7 @@ export const PG_CRAWL_COMPONENT: Component = {
 const SQL = {
   insert: `INSERT INTO crawls (id, name, seeds, options, state, created_at) VALUES ($1, $2, $3, $4, 'running', $5)`,
   get: `SELECT * FROM crawls WHERE id = $1`,
+  state: `SELECT state FROM crawls WHERE id = $1`,
   list: `SELECT * FROM crawls ORDER BY created_at DESC, id`,
   active: `SELECT * FROM crawls WHERE state IN ('running', 'paused')`,
   setState: `UPDATE crawls SET state = $2, finished_at = $3 WHERE id = $1`,
@@ -73,6 +74,11 @@ export class PgCrawlStore implements CrawlStore {
   async get(id: string): Promise<CrawlRow | null> {
     const { rows } = await this.pool.query(SQL.get, [id]);
     return rows.length ? toCrawl(rows[0]) : null;
+  }
+
+  async state(id: string): Promise<CrawlState | null> {
+    const { rows } = await this.pool.query<{ state: CrawlState }>(SQL.state, [id]);
+    return rows.length ? rows[0].state : null;
   }
 
   async list(): Promise<CrawlRow[]> {

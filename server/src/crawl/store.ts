@@ -56,6 +56,7 @@ export interface CrawlRow {
 const SQL = {
   insert: `INSERT INTO crawls (id, name, seeds, options, state, created_at) VALUES (:id, :name, :seeds, :options, 'running', :now)`,
   get: `SELECT * FROM crawls WHERE id = ?`,
+  state: `SELECT state FROM crawls WHERE id = ?`,
   list: `SELECT * FROM crawls ORDER BY created_at DESC, id`,
   active: `SELECT * FROM crawls WHERE state IN ('running', 'paused')`,
   setState: `UPDATE crawls SET state = :state, finished_at = :finishedAt WHERE id = :id`,
@@ -82,6 +83,8 @@ export type CrawlTotals = Map<string, { pages: number; bytes: number; dropped: M
 export interface CrawlStore {
   insert(c: { id: string; name: string | null; seeds: string[]; options: CrawlOptions; now: number }): Promise<void>;
   get(id: string): Promise<CrawlRow | null>;
+  /** Only the state: what every page checks before fetching (a whole row costs two JSON parses). */
+  state(id: string): Promise<CrawlState | null>;
   list(): Promise<CrawlRow[]>;
   /** Running and paused crawls. */
   active(): Promise<CrawlRow[]>;
@@ -111,6 +114,10 @@ export class SqliteCrawlStore implements CrawlStore {
   async get(id: string): Promise<CrawlRow | null> {
     const r = this.s.get.get(id) as Row | undefined;
     return r ? toCrawl(r) : null;
+  }
+
+  async state(id: string): Promise<CrawlState | null> {
+    return (this.s.state.pluck().get(id) as CrawlState | undefined) ?? null;
   }
 
   async list(): Promise<CrawlRow[]> {
