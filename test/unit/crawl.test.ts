@@ -6,6 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { HELD, type LeasedJob, type NewJob, type Outcome } from '../../server/src/core/types';
 import { CRAWL_COMPONENT, createCrawlService, DEFAULT_USER_AGENT, SqliteCrawlStore } from '../../server/src/crawl/crawls';
+import { PAUSED_RECHECK_MS } from '../../server/src/crawl/page';
 import { VERSION } from '../../server/src/version';
 import { crawler, QUICK } from './helpers/crawler';
 import { checkInvariants } from './helpers/invariants';
@@ -204,7 +205,7 @@ describe('crawling a site', () => {
 });
 
 describe('a crawl changed by another process', () => {
-  test('a worker that has built the crawl\'s frontier sees it paused, resumed and cancelled', async () => {
+  test('a worker that has built the crawl\'s frontier sees it paused, resumed and cancelled; nothing is fetched while paused', async () => {
     const a = await host('127.0.0.12', {
       '/robots.txt': text(''), '/': page([]), '/one': page(['/one-link']), '/two': page(['/two-link']), '/three': page([]),
     });
@@ -231,9 +232,17 @@ describe('a crawl changed by another process', () => {
 
     assert.equal((await run('/'))?.type, 'done', 'the first page builds the frontier');
     await one.crawls.pause(crawlId);
-    const paused = links(await run('/one'));
-    assert.deepEqual(paused.map((j) => [j.url, j.runAfter]), [[a.url('/one-link'), HELD]], 'links found while paused wait held');
+    // A job that reaches a worker while its crawl is paused (a retry, a reclaim) is not fetched.
+    assert.deepEqual(await run('/one'), { type: 'defer', reason: 'crawl paused', delayMs: PAUSED_RECHECK_MS });
+    assert.equal(a.hits.get('/one'), undefined, 'a paused crawl\'s page is not fetched');
+    // Links added while paused (crawl/enqueue) wait held.
+    const { jobs: [added] } = await two.queue.list({ crawlId, state: 'queued', limit: 10 });
+    assert.equal(added, undefined, 'pausing held nothing here: every job was leased');
+    await one.crawls.enqueue({ crawlId, urls: [a.url('/added')] });
+    const held = (await two.queue.list({ crawlId, state: 'queued', limit: 10 })).jobs;
+    assert.deepEqual(held.map((j) => [j.url, j.runAfter]), [[a.url('/added'), HELD]]);
     await one.crawls.resume(crawlId);
+    assert.deepEqual((await two.queue.list({ crawlId, state: 'queued', limit: 10 })).jobs.map((j) => j.runAfter), [0], 'released by the resume');
     const resumed = links(await run('/two'));
     assert.deepEqual(resumed.map((j) => [j.url, j.runAfter]), [[a.url('/two-link'), 0]]);
     await one.crawls.cancel(crawlId);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ConflictError, NotFoundError, QueueError } from '../core/errors';
 import { Ticker } from '../core/ticker';
-import type { NewJob, Queue, Stats } from '../core/types';
+import { HELD, type NewJob, type Queue, type Stats } from '../core/types';
 import type { CrawlOptions, Rejected, Scope } from '../protocol';
 import { PRODUCT, VERSION } from '../version';
 import { BodyStore } from './bodies';
@@ -188,6 +188,8 @@ class Crawls implements CrawlService {
     }
     const jobs: NewJob[] = valid.map((v) => pageJob(v.url, v.host, {
       crawlId: p.crawlId ?? null, depth: p.crawlId ? 0 : null, priority: p.priority, maxAttempts: p.maxAttempts,
+      // Added to a paused crawl: held with the rest of it until it resumes.
+      runAfter: frontier?.paused ? HELD : 0,
       robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null, userAgent: this.settings.userAgent,
     }));
     const r = await this.queue.enqueue(jobs, { crawlCap: frontier?.options.maxPages });

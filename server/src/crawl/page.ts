@@ -36,6 +36,14 @@ export interface PageDeps {
 const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
 
 /**
+ * How long a job of a paused crawl waits before it is looked at again. Pausing holds the crawl's
+ * queued jobs; this is for those that were in flight then and came back unheld (a retry, a
+ * reclaim). Not held in turn: a resume racing this job's acknowledgement would leave it held for
+ * good, where a short deferral only costs a lease now and then while the crawl stays paused.
+ */
+export const PAUSED_RECHECK_MS = 5_000;
+
+/**
  * The `crawl` job kind: fetch one page politely, record what came back, and hand its links to
  * the frontier. Every outcome maps to the queue's: 2xx done; 4xx (but 408 and 429) an error with
  * no retry; 408, 429, 5xx, timeouts and network errors retried with backoff; a Retry-After
@@ -48,6 +56,7 @@ export function pageHandler(deps: PageDeps) {
   return async (job: LeasedJob, { signal }: HandlerContext): Promise<Outcome> => {
     const frontier = job.crawlId === null ? null : await deps.frontierOf(job.crawlId);
     if (job.crawlId !== null && frontier === null) return { type: 'skip', reason: 'crawl cancelled' };
+    if (frontier?.paused) return { type: 'defer', reason: 'crawl paused', delayMs: PAUSED_RECHECK_MS };
     // Leased, so committed: links to it from now on need not reach the queue.
     if (frontier !== null) knownUrls(frontier).add(job.url);
     const origin = originOf(job.url);
