@@ -23,10 +23,14 @@ export class WalFlusher {
   private timer: NodeJS.Timeout | null = null;
   private lastStart = 0;
   private closed = false;
-  /** Flushes started so far. */
-  flushes = 0;
+  private started = 0;
 
   constructor(private readonly walPath: string) {}
+
+  /** Flushes started so far. */
+  get flushes(): number {
+    return this.started;
+  }
 
   /** A transaction committed: its WAL pages are due for a flush. */
   committed(): void {
@@ -52,7 +56,7 @@ export class WalFlusher {
     }
     this.pending = false;
     this.lastStart = Date.now();
-    this.flushes++;
+    this.started++;
     const fd = this.fd;
     this.inFlight = new Promise<void>((resolve) => fs.fdatasync(fd, () => resolve())).then(() => {
       this.inFlight = null;
