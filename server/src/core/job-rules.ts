@@ -55,6 +55,32 @@ export interface Backoff {
   maxMs: number;
 }
 
+/** The engine options that shape the job rules, the same for every engine. */
+export interface RuleOptions {
+  /** Default max attempts for jobs enqueued without one. */
+  maxAttempts?: number;
+  /** Retry backoff: base * 2^(attempt-1), capped, times a jitter in [0.5, 1). */
+  backoff?: Backoff;
+  /** Leases lost to dead workers before a job fails for good (a job that kills its worker). */
+  maxReclaims?: number;
+  /** Events kept per job when it goes round again. */
+  eventsPerJob?: number;
+  clock?: () => number;
+  random?: () => number;
+}
+
+/** Those options with their defaults. */
+export function ruleDefaults(opts: RuleOptions) {
+  return {
+    now: opts.clock ?? Date.now,
+    random: opts.random ?? Math.random,
+    maxAttempts: opts.maxAttempts ?? 3,
+    backoff: opts.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 },
+    maxReclaims: opts.maxReclaims ?? 3,
+    eventsPerJob: opts.eventsPerJob ?? 50,
+  };
+}
+
 /**
  * What an outcome makes of the job: its next row values and the event that records it. A failure
  * retries with capped exponential backoff and jitter until max attempts, then errors; a deferral

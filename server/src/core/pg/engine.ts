@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { QueueError } from '../errors';
-import { crawlCounts, history, pageOf, roundRobinShares, settle, toKeySummary, validateNewJob, type Backoff, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
+import { crawlCounts, history, pageOf, roundRobinShares, ruleDefaults, settle, toKeySummary, validateNewJob, type Backoff, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
 import type { SqliteQueueOptions } from '../sqlite/engine';
 import { toJob } from '../sqlite/engine';
 import {
@@ -104,12 +104,8 @@ export class PgQueue implements Queue {
   private closed = false;
 
   private constructor(readonly pool: pg.Pool, opts: PgQueueOptions) {
-    this.now = opts.clock ?? Date.now;
-    this.random = opts.random ?? Math.random;
-    this.maxAttempts = opts.maxAttempts ?? 3;
-    this.backoff = opts.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 };
-    this.maxReclaims = opts.maxReclaims ?? 3;
-    this.eventsPerJob = opts.eventsPerJob ?? 50;
+    ({ now: this.now, random: this.random, maxAttempts: this.maxAttempts, backoff: this.backoff, maxReclaims: this.maxReclaims,
+      eventsPerJob: this.eventsPerJob } = ruleDefaults(opts));
   }
 
   /**

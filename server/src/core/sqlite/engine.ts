@@ -8,7 +8,7 @@ import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { WalFlusher } from './wal-flush';
 import { QueueError } from '../errors';
-import { crawlCounts, history, pageOf, roundRobinShares, settle, toKeySummary, validateNewJob, type MovedRow, type StoredEvent } from '../job-rules';
+import { crawlCounts, history, pageOf, roundRobinShares, ruleDefaults, settle, toKeySummary, validateNewJob, type Backoff, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
 import {
   HELD,
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
@@ -17,20 +17,10 @@ import {
   type Stats, type CancelFilter, type CrawlCounts, type EnqueueOptions, type JobChanges, type JobStateRow,
 } from '../types';
 
-export interface SqliteQueueOptions {
+export interface SqliteQueueOptions extends RuleOptions {
   busyTimeoutMs?: number;
-  /** Default max attempts for jobs enqueued without one. */
-  maxAttempts?: number;
-  /** Retry backoff: base * 2^(attempt-1), capped, times a jitter in [0.5, 1). */
-  backoff?: { baseMs: number; maxMs: number };
-  /** Leases lost to dead workers before a job fails for good (a job that kills its worker). */
-  maxReclaims?: number;
-  /** Events kept per job when it goes round again. */
-  eventsPerJob?: number;
   /** Tables of other components sharing this database (the crawl kind's, say). */
   components?: { name: string; migrations: readonly string[] }[];
-  clock?: () => number;
-  random?: () => number;
 }
 
 type Row = Record<string, unknown>;
@@ -45,7 +35,7 @@ export class SqliteQueue implements Queue {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly maxAttempts: number;
-  private readonly backoff: { baseMs: number; maxMs: number };
+  private readonly backoff: Backoff;
   private readonly maxReclaims: number;
   private readonly eventsPerJob: number;
   private readonly flusher: WalFlusher | null;
@@ -55,12 +45,8 @@ export class SqliteQueue implements Queue {
       busyTimeoutMs: opts.busyTimeoutMs,
     });
     this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, this.db.prepare(sql)])) as SqliteQueue['s'];
-    this.now = opts.clock ?? Date.now;
-    this.random = opts.random ?? Math.random;
-    this.maxAttempts = opts.maxAttempts ?? 3;
-    this.backoff = opts.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 };
-    this.maxReclaims = opts.maxReclaims ?? 3;
-    this.eventsPerJob = opts.eventsPerJob ?? 50;
+    ({ now: this.now, random: this.random, maxAttempts: this.maxAttempts, backoff: this.backoff, maxReclaims: this.maxReclaims,
+      eventsPerJob: this.eventsPerJob } = ruleDefaults(opts));
     this.flusher = path === ':memory:' ? null : new WalFlusher(`${path}-wal`);
   }
 
@@ -82,8 +68,9 @@ export class SqliteQueue implements Queue {
   private write<T>(fn: (tally: Tally, now: number) => T, quiet = false): T {
     const result = this.db.transaction(() => {
       const tally = new Tally();
-      const out = fn(tally, this.now());
-      tally.apply(this.s);
+      const now = this.now();
+      const out = fn(tally, now);
+      tally.apply(this.s, now);
       return out;
     }).immediate();
     this.flusher?.committed();
@@ -159,7 +146,8 @@ export class SqliteQueue implements Queue {
       const rows = this.s.leasedJobs.raw(true).all({ ids: idList }) as unknown[][];
       const jobs = rows.map((r) => leasedJob(r, workerId, `${batch}.${r[0]}`, now, opts.ttlMs));
       for (const job of jobs) tally.move({ key: job.key, crawl_id: job.crawlId, priority: job.priority }, 'queued', 'in_progress');
-      for (const [key, delayMs] of served) tally.served(key, seq, delayMs, now);
+      tally.leaseSeq = seq;
+      for (const [key, delayMs] of served) tally.served(key, delayMs);
       return jobs;
     }, true);
   }
