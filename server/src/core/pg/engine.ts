@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { QueueError } from '../errors';
-import { crawlCounts, history, pageOf, roundRobinShares, ruleDefaults, settle, toKeySummary, validateNewJob, type Backoff, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
+import { crawlCounts, history, pageOf, roundRobinShares, ruleDefaults, settle, toKeySummary, validateNewJob, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
 import type { SqliteQueueOptions } from '../sqlite/engine';
 import { toJob } from '../sqlite/engine';
 import {
@@ -91,12 +91,8 @@ export class PgQueue implements Queue {
   private readonly origin = randomBytes(4).toString('hex');
   private readonly listeners = new Set<() => void>();
   private readonly readers = new Set<PgJobChanges>();
-  private readonly now: () => number;
-  private readonly random: () => number;
-  private readonly maxAttempts: number;
-  private readonly backoff: Backoff;
-  private readonly maxReclaims: number;
-  private readonly eventsPerJob: number;
+  /** The job rules' options with their defaults (clock, retries, backoff, history). */
+  private readonly rules: ReturnType<typeof ruleDefaults>;
   private counter = 0;
   private listener: Listener | null = null;
   /** Reservations under crawl caps run here, each committed at once, apart from any transaction. */
@@ -104,8 +100,7 @@ export class PgQueue implements Queue {
   private closed = false;
 
   private constructor(readonly pool: pg.Pool, opts: PgQueueOptions) {
-    ({ now: this.now, random: this.random, maxAttempts: this.maxAttempts, backoff: this.backoff, maxReclaims: this.maxReclaims,
-      eventsPerJob: this.eventsPerJob } = ruleDefaults(opts));
+    this.rules = ruleDefaults(opts);
   }
 
   /**
@@ -161,11 +156,11 @@ export class PgQueue implements Queue {
       let tx: Tx | undefined;
       try {
         await client.query('BEGIN');
-        tx = new Tx(client, this.now());
+        tx = new Tx(client, this.rules.now());
         const out = await fn(tx);
         const touched = tx.everything || tx.changed.size > 0 || notifyAlways;
         const ids = tx.everything ? null : tx.changed;
-        await tx.finish(this.eventsPerJob, touched ? encodePayload(this.origin, quiet, ids) : null);
+        await tx.finish(this.rules.eventsPerJob, touched ? encodePayload(this.origin, quiet, ids) : null);
         await client.query('COMMIT');
         await this.releaseRoom(tx, true);
         if (touched) this.feed(ids === null ? null : [...ids], quiet, false);
@@ -268,7 +263,7 @@ export class PgQueue implements Queue {
       const cols: unknown[][] = Array.from({ length: 12 }, () => []);
       for (const j of toInsert) {
         [j.kind, j.url, j.key, j.dedupeKey, j.crawlId ?? '', j.depth ?? null, j.priority ?? 0, j.skipReason === undefined ? 'queued' : 'skipped',
-          j.maxAttempts ?? this.maxAttempts, j.runAfter ?? 0, j.skipReason ?? null, j.payload ? JSON.stringify(j.payload) : null,
+          j.maxAttempts ?? this.rules.maxAttempts, j.runAfter ?? 0, j.skipReason ?? null, j.payload ? JSON.stringify(j.payload) : null,
         ].forEach((v, i) => cols[i].push(v));
       }
       // crawl_id travels as '' for "none" (arrays of text keep NULLs, but the pair is matched on coalesce).
@@ -346,7 +341,7 @@ export class PgQueue implements Queue {
   }
 
   async heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult> {
-    const { rows } = await this.pool.query<{ id: number; token: string }>(SQL.heartbeat, [workerId, this.now(), ttlMs]);
+    const { rows } = await this.pool.query<{ id: number; token: string }>(SQL.heartbeat, [workerId, this.rules.now(), ttlMs]);
     const live = new Map(rows.map((r) => [r.id, r.token]));
     return { extended: rows.length, lost: held.filter((h) => live.get(h.id) !== h.token) };
   }
@@ -370,7 +365,7 @@ export class PgQueue implements Queue {
       const held: Held | undefined = a.job
         ? { key: a.job.key, crawl_id: a.job.crawlId, priority: a.job.priority, attempts: a.job.attempts, max_attempts: a.job.maxAttempts, leased_at: a.job.leasedAt }
         : read.get(`${a.id}.${a.token}`);
-      return held ? { held, next: settle(a.outcome, held.attempts, held.max_attempts, tx.now, this.backoff, this.random) } : null;
+      return held ? { held, next: settle(a.outcome, held.attempts, held.max_attempts, tx.now, this.rules.backoff, this.rules.random) } : null;
     });
     const cols: unknown[][] = Array.from({ length: 10 }, () => []);
     plans.forEach((p, ord) => {
@@ -410,7 +405,7 @@ export class PgQueue implements Queue {
 
   async reap(): Promise<ReapResult> {
     // Most reaper ticks find nothing: look before writing.
-    const { rowCount } = await this.pool.query(SQL.anyExpired, [this.now()]);
+    const { rowCount } = await this.pool.query(SQL.anyExpired, [this.rules.now()]);
     if (!rowCount) return { requeued: 0, failed: 0 };
     return this.reclaim(SQL.reapExpired, [], 'lease expired');
   }
@@ -422,7 +417,7 @@ export class PgQueue implements Queue {
 
   private reclaim(sql: string, params: unknown[], reason: string): Promise<ReapResult> {
     return this.write(async (tx) => {
-      const { rows } = await tx.query<MovedRow>(sql, [tx.now, reason, this.maxReclaims, ...params]);
+      const { rows } = await tx.query<MovedRow>(sql, [tx.now, reason, this.rules.maxReclaims, ...params]);
       let failed = 0;
       for (const row of rows.sort((a, b) => a.id - b.id)) {
         tx.tally.move(row, 'in_progress', row.state);
@@ -543,7 +538,7 @@ export class PgQueue implements Queue {
   }
 
   async claimStart(key: string, delayMs: number): Promise<number> {
-    const { rows: [r] } = await this.pool.query<{ last_start_at: number }>(SQL.claimStart, [key, this.now(), Math.max(0, Math.round(delayMs))]);
+    const { rows: [r] } = await this.pool.query<{ last_start_at: number }>(SQL.claimStart, [key, this.rules.now(), Math.max(0, Math.round(delayMs))]);
     return r.last_start_at;
   }
 
@@ -559,13 +554,13 @@ export class PgQueue implements Queue {
     }, false, true);
   }
 
-  async nextWakeAt(after = this.now()): Promise<number | null> {
+  async nextWakeAt(after = this.rules.now()): Promise<number | null> {
     const { rows: [r] } = await this.pool.query<{ at: number | null }>(SQL.nextWake, [after, HELD]);
     return r.at;
   }
 
   async evictIdleKeys(): Promise<number> {
-    return (await this.pool.query(SQL.evictIdleKeys, [this.now()])).rowCount ?? 0;
+    return (await this.pool.query(SQL.evictIdleKeys, [this.rules.now()])).rowCount ?? 0;
   }
 
   /** Rows of per-key bookkeeping held now (bounded: idle keys are evicted). */

@@ -8,7 +8,7 @@ import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { WalFlusher } from './wal-flush';
 import { QueueError } from '../errors';
-import { crawlCounts, history, pageOf, roundRobinShares, ruleDefaults, settle, toKeySummary, validateNewJob, type Backoff, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
+import { crawlCounts, history, pageOf, roundRobinShares, ruleDefaults, settle, toKeySummary, validateNewJob, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
 import {
   HELD,
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
@@ -32,12 +32,8 @@ export class SqliteQueue implements Queue {
   private readonly listStatements = new Map<string, Statement>();
   private statesStatement: Statement | undefined;
   private readonly listeners = new Set<() => void>();
-  private readonly now: () => number;
-  private readonly random: () => number;
-  private readonly maxAttempts: number;
-  private readonly backoff: Backoff;
-  private readonly maxReclaims: number;
-  private readonly eventsPerJob: number;
+  /** The job rules' options with their defaults (clock, retries, backoff, history). */
+  private readonly rules: ReturnType<typeof ruleDefaults>;
   private readonly flusher: WalFlusher | null;
 
   constructor(readonly path: string, opts: SqliteQueueOptions = {}) {
@@ -45,8 +41,7 @@ export class SqliteQueue implements Queue {
       busyTimeoutMs: opts.busyTimeoutMs,
     });
     this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, this.db.prepare(sql)])) as SqliteQueue['s'];
-    ({ now: this.now, random: this.random, maxAttempts: this.maxAttempts, backoff: this.backoff, maxReclaims: this.maxReclaims,
-      eventsPerJob: this.eventsPerJob } = ruleDefaults(opts));
+    this.rules = ruleDefaults(opts);
     this.flusher = path === ':memory:' ? null : new WalFlusher(`${path}-wal`);
   }
 
@@ -68,7 +63,7 @@ export class SqliteQueue implements Queue {
   private write<T>(fn: (tally: Tally, now: number) => T, quiet = false): T {
     const result = this.db.transaction(() => {
       const tally = new Tally();
-      const now = this.now();
+      const now = this.rules.now();
       const out = fn(tally, now);
       tally.apply(this.s, now);
       return out;
@@ -111,7 +106,7 @@ export class SqliteQueue implements Queue {
       const state: JobState = j.skipReason === undefined ? 'queued' : 'skipped';
       const skipped = state === 'skipped';
       const inserted = this.s.insertJob.run(
-        j.kind, j.url, j.key, j.dedupeKey, crawlId, j.depth ?? null, j.priority ?? 0, state, j.maxAttempts ?? this.maxAttempts,
+        j.kind, j.url, j.key, j.dedupeKey, crawlId, j.depth ?? null, j.priority ?? 0, state, j.maxAttempts ?? this.rules.maxAttempts,
         j.runAfter ?? 0, j.skipReason ?? null, j.payload ? JSON.stringify(j.payload) : null, now, now,
         skipped ? now : null, skipped ? 'skipped' : null,
       );
@@ -186,7 +181,7 @@ export class SqliteQueue implements Queue {
   }
 
   async heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult> {
-    const rows = this.s.heartbeat.all({ workerId, ttlMs, now: this.now() }) as { id: number; token: string }[];
+    const rows = this.s.heartbeat.all({ workerId, ttlMs, now: this.rules.now() }) as { id: number; token: string }[];
     const live = new Map(rows.map((r) => [r.id, r.token]));
     return { extended: rows.length, lost: held.filter((h) => live.get(h.id) !== h.token) };
   }
@@ -204,7 +199,7 @@ export class SqliteQueue implements Queue {
       : this.s.heldLease.get({ id, token }) as
         | { key: string; crawl_id: string | null; priority: number; attempts: number; max_attempts: number; leased_at: number | null }
         | undefined;
-    const next = held && settle(outcome, held.attempts, held.max_attempts, now, this.backoff, this.random);
+    const next = held && settle(outcome, held.attempts, held.max_attempts, now, this.rules.backoff, this.rules.random);
     const r = next?.row;
     if (!held || !r || this.s.ack.run(r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.attemptsDelta, r.outcome, now, id, token).changes === 0) {
       this.s.insertEventIfJob.run({ at: now, type: 'lost_lease', workerId, detail: `${outcome.type} refused: the lease was no longer held`, id });
@@ -216,7 +211,7 @@ export class SqliteQueue implements Queue {
     // it round again is written down, with its lease.
     if (next.row.state === 'queued') {
       this.event(id, now, next.event, workerId, next.detail, { attempt: held.attempts, leasedAt: held.leased_at });
-      this.s.trimEvents.run({ id, keep: this.eventsPerJob });
+      this.s.trimEvents.run({ id, keep: this.rules.eventsPerJob });
     }
     if (outcome.type === 'done' && outcome.enqueue?.length) {
       return { id, ok: true, state: next.row.state, enqueued: this.insertJobs(tally, now, outcome.enqueue, outcome.crawlCap) };
@@ -226,7 +221,7 @@ export class SqliteQueue implements Queue {
 
   async reap(): Promise<ReapResult> {
     // Most reaper ticks find nothing: look before taking the write lock.
-    if (!this.s.anyExpired.get({ now: this.now() })) return { requeued: 0, failed: 0 };
+    if (!this.s.anyExpired.get({ now: this.rules.now() })) return { requeued: 0, failed: 0 };
     return this.reclaim(this.s.reapExpired, {}, 'expired', 'lease expired');
   }
 
@@ -237,14 +232,14 @@ export class SqliteQueue implements Queue {
 
   private reclaim(stmt: Statement, params: Row, type: EventType, reason: string): ReapResult {
     return this.write((tally, now) => {
-      const rows = stmt.all({ ...params, now, reason, maxReclaims: this.maxReclaims }) as MovedRow[];
+      const rows = stmt.all({ ...params, now, reason, maxReclaims: this.rules.maxReclaims }) as MovedRow[];
       let failed = 0;
       for (const row of rows) {
         tally.move(row, 'in_progress', row.state);
         if (row.state === 'error') failed++;
         const detail = row.state === 'error' ? `${reason}; gave up after ${row.reclaims} lost workers` : reason;
         this.event(row.id, now, type, row.worker_id, detail, { attempt: row.attempts + 1, leasedAt: row.leased_at });
-        this.s.trimEvents.run({ id: row.id, keep: this.eventsPerJob });
+        this.s.trimEvents.run({ id: row.id, keep: this.rules.eventsPerJob });
       }
       return { requeued: rows.length - failed, failed };
     });
@@ -270,7 +265,7 @@ export class SqliteQueue implements Queue {
           // A lease taken back is recorded with the requeue, or the history would lose it.
           const taken = state === 'in_progress' ? { attempt: null, leasedAt: row.leased_at } : null;
           this.event(row.id, now, 'requeued', taken ? row.worker_id : null, `was ${state}`, taken);
-          this.s.trimEvents.run({ id: row.id, keep: this.eventsPerJob });
+          this.s.trimEvents.run({ id: row.id, keep: this.rules.eventsPerJob });
         }
         n += rows.length;
       }
@@ -371,7 +366,7 @@ export class SqliteQueue implements Queue {
   }
 
   async claimStart(key: string, delayMs: number): Promise<number> {
-    return this.s.claimStart.pluck().get({ key, delayMs: Math.max(0, Math.round(delayMs)), now: this.now() }) as number;
+    return this.s.claimStart.pluck().get({ key, delayMs: Math.max(0, Math.round(delayMs)), now: this.rules.now() }) as number;
   }
 
   async deferKey(key: string, until: number, reason: string): Promise<void> {
@@ -384,13 +379,13 @@ export class SqliteQueue implements Queue {
     // The keys' held counts first, from the very jobs the second statement moves (one write lock).
     const n = this.db.transaction(() => {
       keys.run({ crawlId, held: HELD });
-      return jobs.run({ crawlId, held: HELD, now: this.now() }).changes;
+      return jobs.run({ crawlId, held: HELD, now: this.rules.now() }).changes;
     }).immediate();
     this.changed();
     return n;
   }
 
-  async nextWakeAt(after = this.now()): Promise<number | null> {
+  async nextWakeAt(after = this.rules.now()): Promise<number | null> {
     const now = after;
     const job = this.s.nextDelayedJob.pluck().get({ now, held: HELD }) as number | null;
     const key = this.s.nextKeyStart.pluck().get({ now }) as number | null;
@@ -399,7 +394,7 @@ export class SqliteQueue implements Queue {
   }
 
   async evictIdleKeys(): Promise<number> {
-    return this.s.evictIdleKeys.run({ now: this.now() }).changes;
+    return this.s.evictIdleKeys.run({ now: this.rules.now() }).changes;
   }
 
   /** Rows of per-key bookkeeping held now (bounded: idle keys are evicted). */
