@@ -15,6 +15,7 @@ import { ErrorCodes, MAX_LINE_BYTES } from '../protocol';
 import { DaemonClient, NoDaemonError } from './client';
 import type { CallContext } from './methods';
 import { RpcError } from './rpc';
+import { Seat, Turns } from './turns';
 
 export type Handle = (method: string, params: unknown, call: CallContext) => Promise<unknown>;
 
@@ -41,6 +42,7 @@ export class SocketServer {
   private readonly rpc = new JSONRPCServer<CallContext>({ errorListener: () => {} });
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
+  private readonly turns = new Turns();
   private inode: number | null = null;
 
   constructor(
@@ -55,9 +57,12 @@ export class SocketServer {
       return createJSONRPCErrorResponse(id, e.code, e.message, e.data);
     };
     this.server = net.createServer((socket) => {
-      const c = new Connection(socket, this.rpc, this.log);
+      const c = new Connection(socket, this.rpc, this.turns, this.log);
       this.connections.add(c);
-      socket.once('close', () => this.connections.delete(c));
+      socket.once('close', () => {
+        this.connections.delete(c);
+        this.turns.close(c.seat);
+      });
     });
     this.server.maxConnections = MAX_CONNECTIONS;
     this.server.on('error', (err) => this.log('error', `socket server: ${err.message}`));
@@ -128,6 +133,8 @@ export class SocketServer {
 
 class Connection {
   subscribed = false;
+  /** This connection's place in the round robin of requests (turns.ts). */
+  readonly seat = new Seat();
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Past a line over the limit: everything up to the next newline is dropped. */
@@ -135,7 +142,12 @@ class Connection {
   private inFlight = 0;
   private readonly call: CallContext = { subscribe: () => { this.subscribed = true; } };
 
-  constructor(private readonly socket: net.Socket, private readonly rpc: JSONRPCServer<CallContext>, private readonly log: Logger) {
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly rpc: JSONRPCServer<CallContext>,
+    private readonly turns: Turns,
+    private readonly log: Logger,
+  ) {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', () => {
       // A client that went away mid-answer: nothing to do but forget it.
@@ -219,7 +231,7 @@ class Connection {
       this.track(this.batch(message));
       return;
     }
-    this.track(this.dispatch(message));
+    this.track(this.inTurn(message));
   }
 
   /**
@@ -231,7 +243,7 @@ class Connection {
     const parts: string[] = [];
     let bytes = 0;
     for (const m of members) {
-      const r = bytes > MAX_BATCH_ANSWER_BYTES ? refuseInBatch(m) : await this.dispatch(m);
+      const r = bytes > MAX_BATCH_ANSWER_BYTES ? refuseInBatch(m) : await this.inTurn(m);
       if (r === null) continue;
       const text = JSON.stringify(r);
       bytes += text.length;
@@ -249,6 +261,11 @@ class Connection {
         this.inFlight--;
         if (this.inFlight < MAX_IN_FLIGHT && this.socket.isPaused()) this.socket.resume();
       });
+  }
+
+  /** One request, run in this connection's next turn: a flood from one client cannot hold up the rest. */
+  private inTurn(m: unknown): Promise<JSONRPCResponse | null> {
+    return this.turns.take(this.seat, () => this.dispatch(m));
   }
 
   /** The envelope checked here, strictly; json-rpc-2.0 then runs the method. */

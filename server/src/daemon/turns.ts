@@ -1,0 +1,105 @@
+/**
+ * Turns for the socket's clients. A request's SQLite work runs synchronously, so without turns a
+ * client that sent thousands of heavy requests at once held the event loop until the last was
+ * done: one `queue/stats` from another client waited 24 s behind 2,000 `jobs/list` of 1,000 jobs
+ * (measured), and so did the editor, the heartbeats and the workers.
+ *
+ * Each connection holds one seat. Seats with requests waiting are served in a round robin, one
+ * request per turn, so a request that arrives waits for at most one request of every other
+ * client. A turn lasts until the request is answered or, if it awaits I/O (the network, say),
+ * until the event loop moves on. Turns are granted back to back for at most SLICE_MS; then the event loop gets its own
+ * turn (I/O, timers, the scheduler) before the next slice.
+ */
+
+/** Work between two visits of the event loop, at most (a request started inside it may run past it). */
+export const SLICE_MS = 10;
+
+export class Seat {
+  /** Requests of this seat waiting for a turn, in order: each is told whether to run. */
+  readonly waiting: ((run: boolean) => void)[] = [];
+  enlisted = false;
+  closed = false;
+}
+
+export class Turns {
+  private readonly ring: Seat[] = [];
+  /** A turn is out: its request has not yet returned from its synchronous part. */
+  private granted = false;
+  /** When the current slice began; null when the event loop has had its turn since. */
+  private sliceStart: number | null = null;
+  private readonly clock: () => number;
+
+  constructor(clock: () => number = () => performance.now()) {
+    this.clock = clock;
+  }
+
+  /**
+   * Runs `fn` in one of `seat`'s turns, after the requests the seat sent before it. Resolves to
+   * null, without running `fn`, if the seat is closed first: nobody is left to answer.
+   */
+  async take<T>(seat: Seat, fn: () => Promise<T>): Promise<T | null> {
+    if (seat.closed) return null;
+    const run = await new Promise<boolean>((resolve) => {
+      seat.waiting.push(resolve);
+      if (!seat.enlisted) {
+        seat.enlisted = true;
+        this.ring.push(seat);
+      }
+      this.grant();
+    });
+    if (!run) return null;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      this.release();
+    };
+    try {
+      const p = fn();
+      p.then(end, end);
+      // A request that awaits I/O gives its turn back when the event loop moves on.
+      setImmediate(end);
+      return await p;
+    } catch (err) {
+      end();
+      throw err;
+    }
+  }
+
+  /** The seat's connection went away: its waiting requests are dropped, unrun. */
+  close(seat: Seat): void {
+    seat.closed = true;
+    for (const resolve of seat.waiting.splice(0)) resolve(false);
+  }
+
+  private release(): void {
+    this.granted = false;
+    this.grant();
+  }
+
+  private grant(): void {
+    if (this.granted) return;
+    const now = this.clock();
+    if (this.sliceStart === null) {
+      this.sliceStart = now;
+      // Runs once the event loop has been round (I/O first): the slice ends there.
+      setImmediate(() => {
+        this.sliceStart = null;
+        this.grant();
+      });
+    } else if (now - this.sliceStart > SLICE_MS) {
+      return;
+    }
+    for (;;) {
+      const seat = this.ring.shift();
+      if (!seat) return;
+      const resolve = seat.waiting.shift();
+      if (seat.waiting.length > 0) this.ring.push(seat);
+      else seat.enlisted = false;
+      if (!resolve) continue;
+      this.granted = true;
+      resolve(true);
+      return;
+    }
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The socket's turns (server/src/daemon/turns.ts): round robin across connections, the event loop
+ * let in between slices, requests awaiting I/O not holding a turn, a closed connection's requests
+ * dropped. A fake clock stands for the work each request does; the daemon itself is tested under a
+ * real flood in daemon-fairness.test.ts.
+ */
+import * as assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SLICE_MS, Seat, Turns } from '../../server/src/daemon/turns';
+
+/** A clock that requests move by hand: each "costs" what it adds. */
+function fakeClock() {
+  let t = 0;
+  return { now: () => t, spend: (ms: number) => { t += ms; } };
+}
+
+describe('turns', () => {
+  test('seats are served in a round robin, one request per turn, each seat in its own order', async () => {
+    const turns = new Turns(fakeClock().now);
+    const a = new Seat();
+    const b = new Seat();
+    const ran: string[] = [];
+    const req = (seat: Seat, name: string) => turns.take(seat, async () => { ran.push(name); return name; });
+    const all = [req(a, 'a1'), req(a, 'a2'), req(a, 'a3'), req(b, 'b1'), req(b, 'b2')];
+    assert.deepEqual(await Promise.all(all), ['a1', 'a2', 'a3', 'b1', 'b2']);
+    // a1 took the free turn at once, and a2 was waiting before b1 came; from then on, one each.
+    assert.deepEqual(ran, ['a1', 'a2', 'b1', 'a3', 'b2']);
+  });
+
+  test('after a slice of work the event loop runs before the next request', async () => {
+    const clock = fakeClock();
+    const turns = new Turns(clock.now);
+    const seat = new Seat();
+    // Counts the event loop's rounds, from before the first request.
+    let rounds = 0;
+    let counting = true;
+    const count = () => {
+      rounds++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    const seen: number[] = [];
+    await Promise.all(Array.from({ length: 6 }, () => turns.take(seat, async () => {
+      seen.push(rounds);
+      clock.spend(SLICE_MS / 2.5);
+    })));
+    counting = false;
+    // Three requests pass SLICE_MS: the fourth waits for the event loop to come round.
+    assert.deepEqual(seen, [0, 0, 0, 1, 1, 1]);
+  });
+
+  test('a request that awaits I/O gives its turn back; its answer still comes', async () => {
+    const turns = new Turns(fakeClock().now);
+    const a = new Seat();
+    const b = new Seat();
+    const ran: string[] = [];
+    const slow = turns.take(a, async () => {
+      ran.push('a: start');
+      await new Promise((r) => setTimeout(r, 20));
+      ran.push('a: end');
+      return 'slow';
+    });
+    const quick = turns.take(b, async () => { ran.push('b'); return 'quick'; });
+    assert.equal(await quick, 'quick');
+    assert.equal(await slow, 'slow');
+    assert.deepEqual(ran, ['a: start', 'b', 'a: end']);
+  });
+
+  test('a request that throws ends its turn and the next one runs', async () => {
+    const turns = new Turns(fakeClock().now);
+    const seat = new Seat();
+    const failing = turns.take(seat, () => { throw new Error('bad'); });
+    const next = turns.take(seat, async () => 'next');
+    await assert.rejects(failing, /bad/);
+    assert.equal(await next, 'next');
+  });
+
+  test('a closed seat drops its waiting requests unrun; the other seats go on', async () => {
+    const turns = new Turns(fakeClock().now);
+    const a = new Seat();
+    const b = new Seat();
+    const ran: string[] = [];
+    const first = turns.take(a, async () => { ran.push('a1'); return 'a1'; });
+    const dropped = turns.take(a, async () => { ran.push('a2'); return 'a2'; });
+    const other = turns.take(b, async () => { ran.push('b1'); return 'b1'; });
+    turns.close(a);
+    assert.equal(await dropped, null);
+    assert.equal(await other, 'b1');
+    // a1 had its turn before the close: it runs, as a request already started would.
+    assert.equal(await first, 'a1');
+    assert.equal(await turns.take(a, async () => 'late'), null);
+    assert.deepEqual(ran, ['a1', 'b1']);
+  });
+});
