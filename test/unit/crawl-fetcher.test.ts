@@ -386,6 +386,25 @@ describe('Fetcher: limits and failures', TEST_TIMEOUT, () => {
     assert.match(err.message, /^decompressed body exceeds/);
   });
 
+  it('truncateAt keeps the first bytes of a body past the cap, declared or not, compressed or not, and closes the connection', async (t) => {
+    const sockets: Socket[] = [];
+    const { site, fetcher } = await setup(t, (req, res) => {
+      if (req.url === '/declared') return endless(sockets, { 'content-length': 10 * 1024 * 1024 }, Buffer.alloc(16 * 1024, 'd'), 5)(req, res);
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      res.end(zlib.gzipSync(Buffer.alloc(4 * 1024 * 1024, 'z')));
+    });
+    const declared = await fetcher.fetch(site.url('/declared'), { truncateAt: 20_000 });
+    assert.equal(declared.truncated, true);
+    assert.equal(declared.body.length, 20_000);
+    assert.ok(declared.body.every((b) => b === 'd'.charCodeAt(0)));
+    await site.closed(sockets[0]);
+    const bomb = await fetcher.fetch(site.url('/bomb'), { truncateAt: 30_000 });
+    assert.equal(bomb.truncated, true);
+    assert.equal(bomb.body.length, 30_000);
+    const whole = await fetcher.fetch(site.url('/bomb'), { truncateAt: 8 * 1024 * 1024 }).catch((e: FetchError) => e);
+    assert.ok(whole instanceof FetchError && whole.code === 'too_large', 'truncateAt above the cap: the cap still holds');
+  });
+
   it('times out a body that stalls midway, and closes the connection', async (t) => {
     const sockets: Socket[] = [];
     const { site, fetcher } = await setup(

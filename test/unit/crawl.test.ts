@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { HELD, type LeasedJob, type NewJob, type Outcome } from '../../server/src/core/types';
 import { CRAWL_COMPONENT, createCrawlService, DEFAULT_USER_AGENT, SqliteCrawlStore } from '../../server/src/crawl/crawls';
-import { PAUSED_RECHECK_MS } from '../../server/src/crawl/page';
+import { MAX_ROBOTS_TRIES, MAX_WAITS_IN_A_ROW, PAUSED_RECHECK_MS } from '../../server/src/crawl/page';
 import { VERSION } from '../../server/src/version';
 import { crawler, QUICK } from './helpers/crawler';
 import { checkInvariants } from './helpers/invariants';
@@ -201,6 +201,71 @@ describe('crawling a site', () => {
     assert.ok(home.events.some((e) => e.type === 'deferred' && /robots.txt could not be read/.test(e.detail ?? '')));
     const file = path.join(cr.dir, 'bodies', String(home.job.result!.sha256).slice(0, 2), String(home.job.result!.sha256));
     assert.match(fs.readFileSync(file, 'utf8'), /<title>Stored<\/title>/);
+  });
+});
+
+describe('hosts that never get better, and robots.txt that cannot be used as it comes', () => {
+  test('a host that only ever answers 503 with Retry-After: 0 is asked again after a floor, and its page ends in error', async () => {
+    const a = await host('127.0.0.12', { '/': page(['/maint']), '/maint': status(503, { 'retry-after': '0' }) });
+    const cr = crawler({ settings: { robots: false }, queue: { maxAttempts: 2, backoff: { baseMs: 50, maxMs: 100 } } });
+    const crawl = await cr.run({ seeds: [a.url('/')] });
+    assert.equal(crawl.state, 'finished');
+    const maint = await cr.byUrl(crawl.id, a.url('/maint'));
+    assert.equal(maint.job.state, 'error');
+    assert.match(maint.job.lastError!, /asked to wait \d+ times in a row/);
+    // The waits in a row, then the attempts: not the hundreds a zero wait would bring.
+    assert.equal(a.hits.get('/maint'), MAX_WAITS_IN_A_ROW + 2);
+    assert.equal(maint.events.filter((e) => e.type === 'deferred' && /Retry-After 1s/.test(e.detail ?? '')).length, MAX_WAITS_IN_A_ROW);
+  });
+
+  test('a robots.txt that is never readable ends its host\'s pages in error, and the crawl finishes', async () => {
+    const a = await host('127.0.0.13', { '/robots.txt': status(503), '/': page([]) });
+    const cr = crawler();
+    const crawl = await cr.run({ seeds: [a.url('/')] });
+    assert.equal(crawl.state, 'finished');
+    const home = await cr.byUrl(crawl.id, a.url('/'));
+    assert.equal(home.job.state, 'error');
+    assert.match(home.job.lastError!, new RegExp(`robots.txt could not be read in ${MAX_ROBOTS_TRIES} tries \\(robots.txt returned 503\\)`));
+    assert.equal(a.hits.get('/robots.txt'), MAX_ROBOTS_TRIES);
+    assert.equal(a.hits.get('/') ?? 0, 0, 'the page itself was never fetched');
+  });
+
+  test('a link found while its host\'s robots.txt is briefly unreadable is still crawled', async () => {
+    const later = await host('127.0.0.14', {
+      '/robots.txt': (req, res, hit) => (hit === 1 ? status(503) : text('User-agent: *\nAllow: /\n'))(req, res, hit),
+      '/': page([]),
+      '/a': page([]),
+    });
+    // Its page is slow, so its link to /a is planned while the other host's robots.txt is still unreadable.
+    const linking = await host('127.0.0.15', { '/': page([later.url('/a')]) }, 300);
+    const cr = crawler();
+    const crawl = await cr.run({ seeds: [later.url('/'), linking.url('/')], scope: 'host' });
+    const a = await cr.byUrl(crawl.id, later.url('/a'));
+    assert.equal(a.job.state, 'done', `${a.job.state}: ${a.job.lastError}`);
+    assert.equal(later.hits.get('/a'), 1);
+    assert.equal(later.hits.get('/robots.txt'), 2);
+  });
+
+  test('robots.txt: past 500 KiB only the first 500 KiB count; a redirect loop means no robots.txt', async () => {
+    const padding = `# ${'x'.repeat(1000)}\n`.repeat(600);
+    const big = await host('127.0.0.16', {
+      '/robots.txt': text(`User-agent: *\nDisallow: /private\n${padding}Disallow: /late\n`),
+      '/': page(['/private', '/late']),
+      '/private': page([]),
+      '/late': page([]),
+    });
+    const looping = await host('127.0.0.17', {
+      '/robots.txt': (_req, res) => { res.writeHead(302, { location: '/robots2.txt' }); res.end(); },
+      '/robots2.txt': (_req, res) => { res.writeHead(302, { location: '/robots.txt' }); res.end(); },
+      '/': page([]),
+    });
+    const cr = crawler();
+    const crawl = await cr.run({ seeds: [big.url('/'), looping.url('/')], scope: 'host' });
+    assert.equal((await cr.byUrl(crawl.id, big.url('/private'))).job.state, 'skipped');
+    assert.equal((await cr.byUrl(crawl.id, big.url('/late'))).job.state, 'done', 'a rule past 500 KiB is not read');
+    assert.equal(big.hits.get('/private') ?? 0, 0);
+    assert.equal((await cr.byUrl(crawl.id, looping.url('/'))).job.state, 'done');
+    assert.equal(looping.hits.get('/robots.txt'), 1, 'read once, then taken as unavailable');
   });
 });
 

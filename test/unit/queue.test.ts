@@ -236,14 +236,18 @@ describe(engine.name, () => {
       await checkInvariants(q);
     });
 
-    test('a crawl cap counts every job of the crawl and reports the rest as capped', async () => {
+    test('a crawl cap counts every job of the crawl and reports the rest as capped, duplicates as duplicates', async () => {
       const { q } = await open();
       const r1 = await q.enqueue(jobs(['a'], 3, { crawlId: 'c' }), { crawlCap: 5 });
       assert.equal(r1.enqueued, 3);
       const r2 = await q.enqueue([...jobs(['b'], 4, { crawlId: 'c' }), job('a', 0, { crawlId: 'c' })], { crawlCap: 5 });
-      assert.deepEqual([r2.enqueued, r2.capped, r2.duplicates], [2, 3, 0]);
+      // a0 is one the crawl has: a duplicate, even past the cap.
+      assert.deepEqual([r2.enqueued, r2.capped, r2.duplicates], [2, 2, 1]);
       const other = await q.enqueue(jobs(['b'], 4, { crawlId: 'd' }), { crawlCap: 5 });
       assert.equal(other.enqueued, 4, 'caps are per crawl');
+      // Past the cap, a job the crawl already has, and the twin of one refused, are duplicates.
+      const r3 = await q.enqueue([job('a', 0, { crawlId: 'c' }), job('b', 9, { crawlId: 'c' }), job('b', 9, { crawlId: 'c' })], { crawlCap: 5 });
+      assert.deepEqual([r3.enqueued, r3.capped, r3.duplicates], [0, 1, 2]);
       const stats = await q.crawlStats('c');
       assert.equal(stats.total, 5);
       assert.equal(stats.capped, 3);

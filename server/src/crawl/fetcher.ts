@@ -64,6 +64,11 @@ export interface FetchOptions {
   /** Accept header; defaults to preferring HTML. */
   accept?: string;
   /**
+   * Keep at most this many decompressed bytes of the body and stop reading there, with
+   * `truncated` set, rather than fail as too large (robots.txt: only its first 500 KiB count).
+   */
+  truncateAt?: number;
+  /**
    * Default true. When false a redirect is returned as the response, its normalized target in
    * `location` (a target that is not http(s) still fails with bad_redirect).
    */
@@ -94,6 +99,8 @@ export interface FetchResult {
   redirects: { url: string; status: number }[];
   /** The normalized redirect target of a redirect that was not followed (followRedirects: false), else null. */
   location: string | null;
+  /** Set when the body was cut at `truncateAt`. */
+  truncated?: true;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -155,6 +162,9 @@ function callerCode<T>(failures: Failures, fn: () => T): T {
     throw err;
   }
 }
+
+/** Thrown from the body's sink to stop reading at `truncateAt`; never leaves `run`. */
+const TRUNCATED = new Error('truncated');
 
 function tooLarge(what: string, max: number): FetchError {
   return new FetchError('too_large', `${what} exceeds the ${max}-byte limit`, false);
@@ -308,9 +318,11 @@ export class Fetcher {
       const hash = createHash('sha256');
       const received = { bytes: 0 };
       let bytes = 0;
+      const { truncateAt } = options;
+      let truncated = false;
       try {
         const declared = Number(headers['content-length']);
-        if (declared > maxBodyBytes) throw tooLarge(`declared Content-Length ${declared}`, maxBodyBytes);
+        if (declared > maxBodyBytes && truncateAt === undefined) throw tooLarge(`declared Content-Length ${declared}`, maxBodyBytes);
         failures.body = { received, declared: Number.isSafeInteger(declared) ? declared : null };
         const decoders: Transform[] = [];
         const encodings = (headers['content-encoding'] ?? '').toLowerCase().split(',').map((e) => e.trim());
@@ -321,19 +333,22 @@ export class Fetcher {
           decoder.once('error', (err) => failures.decode.add(err));
           decoders.push(decoder);
         }
-        await drain(res.body, decoders, received, maxBodyBytes, (chunk) => {
+        await drain(res.body, decoders, received, maxBodyBytes, (whole) => {
+          const chunk = truncateAt !== undefined && bytes + whole.length > truncateAt ? whole.subarray(0, truncateAt - bytes) : whole;
           bytes += chunk.length;
           if (bytes > maxBodyBytes) throw tooLarge('decompressed body', maxBodyBytes);
           hash.update(chunk);
           chunks.push(chunk);
           if (onBody) callerCode(failures, () => onBody(chunk));
+          if (chunk !== whole) throw TRUNCATED;
         });
       } catch (err) {
+        if (err === TRUNCATED) truncated = true;
         // Abandoning the body mid-stream must close the connection, not leave it stalled in the pool.
         // The abort error destroy() emits is expected; without a listener it would be an uncaught exception.
         res.body.on('error', () => undefined);
         res.body.destroy();
-        throw err;
+        if (!truncated) throw err;
       }
 
       const contentTypeHeader = headers['content-type'] ?? '';
@@ -350,6 +365,7 @@ export class Fetcher {
         sha256: hash.digest('hex'),
         redirects,
         location,
+        ...(truncated && { truncated }),
       };
     }
   }

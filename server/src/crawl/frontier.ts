@@ -64,11 +64,15 @@ export interface RedirectPayload {
   via: string[];
 }
 
-/** A job for one normalized URL; robots.txt, when known to forbid it, makes it a `skipped` job with the rule. */
+/**
+ * A job for one normalized URL; robots.txt, when read and known to forbid it, makes it a `skipped`
+ * job with the rule. One that could not be read yet decides nothing here: the page handler waits
+ * for it, where a skip would be for good.
+ */
 export function pageJob(url: string, host: string, extra: Partial<NewJob> & { robots?: Robots | null; userAgent?: string }): NewJob {
   const { robots, userAgent, ...rest } = extra;
   const job: NewJob = { kind: CRAWL_KIND, url, key: host, dedupeKey: url, ...rest };
-  if (robots && userAgent) {
+  if (robots && !robots.retryLater && userAgent) {
     const verdict = robots.verdict(url, userAgent);
     if (!verdict.allowed) job.skipReason = `robots.txt: ${verdict.rule ?? 'disallowed'}`;
   }

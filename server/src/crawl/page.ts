@@ -44,6 +44,17 @@ const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
 export const PAUSED_RECHECK_MS = 5_000;
 
 /**
+ * Retry-After is waited out without spending an attempt, but not forever: past this many in a row
+ * from one host, its 429s and 503s spend attempts like any temporary failure, so a host that only
+ * ever asks to wait ends in errors rather than in a crawl that never finishes.
+ */
+export const MAX_WAITS_IN_A_ROW = 5;
+/** The least wait for a Retry-After: `0` or a date gone by would otherwise ask again at once. */
+export const MIN_RETRY_AFTER_MS = 1_000;
+/** Reads of a robots.txt that found it unreadable before its host's pages fail rather than wait again. */
+export const MAX_ROBOTS_TRIES = 5;
+
+/**
  * The `crawl` job kind: fetch one page politely, record what came back, and hand its links to
  * the frontier. Every outcome maps to the queue's: 2xx done; 4xx (but 408 and 429) an error with
  * no retry; 408, 429, 5xx, timeouts and network errors retried with backoff; a Retry-After
@@ -66,6 +77,10 @@ export function pageHandler(deps: PageDeps) {
     if (settings.robots) {
       const robots = await politeness.robotsFor(origin, host, signal);
       if (robots.retryLater) {
+        const tries = politeness.unreadableTries(origin);
+        if (tries >= MAX_ROBOTS_TRIES) {
+          return { type: 'fail', error: `robots.txt could not be read in ${tries} tries (${robots.verdict(job.url, settings.userAgent).rule})`, retryable: false };
+        }
         return { type: 'defer', reason: 'robots.txt could not be read', delayMs: settings.robotsRetryMs };
       }
       const verdict = robots.verdict(job.url, settings.userAgent);
@@ -92,12 +107,13 @@ export function pageHandler(deps: PageDeps) {
 
     const verdict = classifyStatus(res.status);
     if (verdict.outcome === 'retry') {
-      const wait = res.status === 429 || res.status === 503
+      const asked = res.status === 429 || res.status === 503
         ? parseRetryAfter(res.headers['retry-after'], Date.now(), settings.maxRetryAfterMs) : null;
-      if (wait !== null) {
+      if (asked !== null) {
+        const wait = Math.max(asked, MIN_RETRY_AFTER_MS);
         const reason = `HTTP ${res.status} with Retry-After ${Math.round(wait / 1000)}s`;
-        await politeness.retryAfter(host, wait, reason);
-        return { type: 'defer', reason, delayMs: wait };
+        if (await politeness.retryAfter(host, wait, reason) <= MAX_WAITS_IN_A_ROW) return { type: 'defer', reason, delayMs: wait };
+        return { type: 'fail', error: `${verdict.reason}; asked to wait ${MAX_WAITS_IN_A_ROW + 1} times in a row`, retryable: true, result };
       }
       await politeness.failed(host, `HTTP ${res.status}`);
       return { type: 'fail', error: verdict.reason, retryable: true, result };

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from '../core/types';
 import { FetchError, type Fetcher } from './fetcher';
-import { Robots } from './robots';
+import { ROBOTS_MAX_BYTES, Robots } from './robots';
 import type { CrawlStore } from './store';
 
 /** Reasons a key is deferred for, as the hosts view shows them. */
@@ -23,6 +23,9 @@ export interface PolitenessSettings {
   defaultDelayMs: number;
 }
 
+/** A redirect gone wrong on the way to robots.txt: the RFC lets a crawler take the file as unavailable. */
+const REDIRECT_FAILURES = new Set(['redirect_loop', 'too_many_redirects', 'bad_redirect', 'blocked']);
+
 /** Bounded maps: what no longer fits is forgotten oldest first (a Map iterates in insertion order). */
 const MAX_CACHED_HOSTS = 10_000;
 
@@ -41,6 +44,10 @@ export class Politeness {
   private readonly robots = new Map<string, { robots: Robots; expiresAt: number }>();
   private readonly loading = new Map<string, Promise<Robots>>();
   private readonly failures = new Map<string, number>();
+  /** Retry-After answers in a row per host, with no other answer between them. */
+  private readonly waits = new Map<string, number>();
+  /** Fetches in a row per origin that found robots.txt unreadable. */
+  private readonly unreadable = new Map<string, number>();
 
   constructor(
     private readonly queue: Queue,
@@ -106,13 +113,15 @@ export class Politeness {
     try {
       // The crawl-delay is not known yet; the slot records this request for the page's to follow.
       const res = await this.inSlot(host, this.settings.defaultDelayMs, signal,
-        () => this.fetcher.fetch(`${origin}/robots.txt`, { signal, accept: 'text/plain,*/*;q=0.5' }));
+        () => this.fetcher.fetch(`${origin}/robots.txt`, { signal, accept: 'text/plain,*/*;q=0.5', truncateAt: ROBOTS_MAX_BYTES }));
       robots = Robots.fromResponse(res.status, res.body);
     } catch (err) {
       if (!(err instanceof FetchError) || err.code === 'aborted') throw err;
-      // Too large, undecodable or a redirect gone wrong: unreadable, like an unreachable one.
-      robots = Robots.fromResponse(null);
+      // Undecodable, timed out, connection refused: unreachable, tried again later.
+      robots = REDIRECT_FAILURES.has(err.code) ? Robots.unavailable(`robots.txt unavailable: ${err.message}`) : Robots.fromResponse(null);
     }
+    if (robots.retryLater) remember(this.unreadable, origin, (this.unreadable.get(origin) ?? 0) + 1);
+    else this.unreadable.delete(origin);
     const now = this.now();
     const expiresAt = now + (robots.retryLater ? this.settings.robotsRetryMs : this.settings.robotsTtlMs);
     await this.store.putRobots(origin, robots.toJSON(), expiresAt);
@@ -126,9 +135,15 @@ export class Politeness {
     return robots;
   }
 
-  /** A response came back from the host: its failure streak ends. */
+  /** Fetches of an origin's robots.txt in a row, by this process, that could not read it. */
+  unreadableTries(origin: string): number {
+    return this.unreadable.get(origin) ?? 0;
+  }
+
+  /** A response came back from the host: its failure streak ends, and so does its run of Retry-Afters. */
   succeeded(host: string): void {
     this.failures.delete(host);
+    this.waits.delete(host);
   }
 
   /**
@@ -146,9 +161,15 @@ export class Politeness {
     return until;
   }
 
-  /** A server asked us to slow down (429 or 503 with Retry-After): the whole host waits. */
-  async retryAfter(host: string, delayMs: number, reason: string): Promise<void> {
+  /**
+   * A server asked us to slow down (429 or 503 with Retry-After): the whole host waits. Returns
+   * how many times in a row the host has now asked.
+   */
+  async retryAfter(host: string, delayMs: number, reason: string): Promise<number> {
+    const n = (this.waits.get(host) ?? 0) + 1;
+    remember(this.waits, host, n);
     await this.queue.deferKey(host, this.now() + delayMs, reason);
+    return n;
   }
 
   /** Drops expired robots.txt rows, keeping the table as small as the set of live hosts. */

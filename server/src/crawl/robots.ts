@@ -183,6 +183,11 @@ export class Robots {
     return new Robots({ v: 1, kind: policy.action, reason: policy.reason });
   }
 
+  /** robots.txt exists in no usable form (the RFC's "unavailable", like a 4xx): everything is allowed. */
+  static unavailable(reason: string): Robots {
+    return new Robots({ v: 1, kind: 'allow_all', reason });
+  }
+
   /** Loads what toJSON produced; throws on anything else. */
   static fromJSON(data: unknown): Robots {
     const d = data as RobotsData;

@@ -241,18 +241,22 @@ export class PgQueue implements Queue {
     const toInsert: NewJob[] = [];
     const planned = new Set<string>();
     const cappedAt = new Set<number>();
+    /** Jobs refused past a cap here: their twins are duplicates, not capped again. */
+    const refused = new Set<string>();
     for (const [ord, j] of jobs.entries()) {
       const p = pair(j);
       const crawlId = j.crawlId ?? null;
+      // A duplicate takes no room, and is counted as one even past the cap.
+      if (taken.has(p) || planned.has(p) || refused.has(p)) continue;
       if (crawlId !== null && crawlCap !== undefined) {
         if (!room.has(crawlId)) room.set(crawlId, await this.reserve(tx, crawlId, wanted.get(crawlId) ?? 0, crawlCap));
         if (room.get(crawlId)! <= 0) {
           capped.set(crawlId, (capped.get(crawlId) ?? 0) + 1);
           cappedAt.add(ord);
+          refused.add(p);
           continue;
         }
       }
-      if (taken.has(p) || planned.has(p)) continue;
       if (crawlId !== null && room.has(crawlId)) room.set(crawlId, room.get(crawlId)! - 1);
       planned.add(p);
       toInsert.push(j);

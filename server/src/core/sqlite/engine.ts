@@ -89,6 +89,8 @@ export class SqliteQueue implements Queue {
     const ids: (number | null)[] = [];
     const room = new Map<string, number>();
     const capped = new Map<string, number>();
+    /** Crawl and dedupe key of each job refused past a cap here: its twins are duplicates. */
+    const refused = new Set<string>();
     let enqueued = 0;
     for (const j of jobs) {
       const crawlId = j.crawlId ?? null;
@@ -99,7 +101,12 @@ export class SqliteQueue implements Queue {
         }
         if (room.get(crawlId)! <= 0) {
           ids.push(null);
-          capped.set(crawlId, (capped.get(crawlId) ?? 0) + 1);
+          // A duplicate takes no room: it is counted as one, not as capped (as before the cap).
+          const pair = `${crawlId}\u0000${j.dedupeKey}`;
+          if (!refused.has(pair) && !this.s.hasDedupeKey.get(crawlId, j.dedupeKey)) {
+            refused.add(pair);
+            capped.set(crawlId, (capped.get(crawlId) ?? 0) + 1);
+          }
           continue;
         }
       }

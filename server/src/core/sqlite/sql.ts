@@ -199,6 +199,8 @@ export const SQL = {
   countByState: `SELECT state, count(*) AS n FROM jobs GROUP BY state`,
 
   getJob: `SELECT * FROM jobs WHERE id = ?`,
+  /** Whether a crawl (or the standalone jobs, '') already has this dedupe key: jobs_dedupe's seek. */
+  hasDedupeKey: `SELECT 1 FROM jobs WHERE ifnull(crawl_id, '') = ? AND dedupe_key = ?`,
   findByDedupeKeys: `
     SELECT * FROM jobs WHERE ifnull(crawl_id, '') = ifnull(:crawlId, '')
        AND dedupe_key IN (SELECT value FROM json_each(:keys))`,
