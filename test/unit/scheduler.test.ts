@@ -190,12 +190,87 @@ for (const engine of ENGINES) {
       await other.close();
       await queue.close();
     });
+
+    test('an outcome that cannot be recorded fails its own job only; the others go on, and so does a stop', async () => {
+      const { queue, scheduler } = await setup(engine, {
+        good: async () => ({ type: 'done' }),
+        badChild: async () => ({ type: 'done', enqueue: [{ kind: 'test', url: 'http://x/', key: '', dedupeKey: 'http://x/' }] }),
+        badResult: async () => ({ type: 'done', result: { big: 10n } as never }),
+        badDefer: async () => ({ type: 'defer', reason: 'no delay' } as never),
+      });
+      await queue.enqueue(['good', 'badChild', 'badResult', 'badDefer'].map((kind, i) => job('a', i, { kind })));
+      scheduler.start();
+      await eventually('every job finished', async () => {
+        const s = await queue.stats();
+        return s.done === 1 && s.error === 3;
+      });
+      const errors = (await queue.list({ state: 'error' })).jobs;
+      assert.deepEqual(errors.map((j) => j.kind).sort(), ['badChild', 'badDefer', 'badResult']);
+      for (const j of errors) assert.match(j.lastError!, /^the handler's outcome could not be recorded: /, j.kind);
+      assert.equal((await queue.stats()).total, 4, 'the invalid follow-up job was not enqueued');
+      await queue.enqueue([job('b', 1, { kind: 'good' })]);
+      await eventually('work after them runs', async () => (await queue.stats()).done === 2);
+      await scheduler.stop();
+      assert.equal((await queue.stats()).in_progress, 0);
+      await engine.check(queue);
+      await queue.close();
+    });
+
+    test('a backoff weeks away (past the longest Node timer) does not spin the dispatcher', async () => {
+      const { queue, scheduler } = await setup(engine, { test: async () => {} });
+      await queue.enqueue([job('a', 1, { runAfter: Date.now() + 30 * 86_400_000 })]);
+      let leases = 0;
+      const lease = queue.lease.bind(queue);
+      queue.lease = (...args) => { leases++; return lease(...args); };
+      scheduler.start();
+      await sleep(300);
+      await scheduler.stop();
+      // A timer past 2^31 - 1 ms fires at once: the bug leased hundreds of times here.
+      assert.ok(leases <= 3, `${leases} lease calls with nothing ready`);
+      await queue.close();
+    });
   });
 }
 
 describe('scheduler on SQLite', () => {
+  const sqlite = ENGINES.find((e) => e.name === 'sqlite')!;
+
+  test('another process\'s commit while a lease is running still wakes the dispatcher', async () => {
+    const { where, queue, scheduler } = await setup(sqlite, { test: async () => {} });
+    const other = new SqliteQueue(where);
+    const lease = queue.lease.bind(queue);
+    let first = true;
+    // The other process enqueues between the (empty) lease and the dispatcher's sleep.
+    queue.lease = async (...args) => {
+      const leased = await lease(...args);
+      if (first) {
+        first = false;
+        await other.enqueue([job('b', 1)]);
+      }
+      return leased;
+    };
+    scheduler.start();
+    await eventually('the job enqueued during the lease runs', async () => (await queue.stats()).done === 1, 3000);
+    await scheduler.stop();
+    await other.close();
+    await queue.close();
+  });
+
+  test('an empty lease writes nothing, so it wakes no other process', async () => {
+    const where = await sqlite.database();
+    const q = new SqliteQueue(where);
+    const other = new SqliteQueue(where);
+    const seen = other.changeCounter();
+    assert.deepEqual(await q.lease('w', 10, { ttlMs: 1000, defaultLimit: 2 }), []);
+    assert.equal(other.changeCounter(), seen);
+    await q.enqueue([job('a', 1)]);
+    assert.notEqual(other.changeCounter(), seen, 'a write is seen (the check can fail)');
+    await other.close();
+    await q.close();
+  });
+
   test('a locked database is reported and survived', async () => {
-    const { where: path, queue, scheduler } = await setup(ENGINES.find((e) => e.name === 'sqlite')!, { test: async () => {} });
+    const { where: path, queue, scheduler } = await setup(sqlite, { test: async () => {} });
     (queue as SqliteQueue).db.pragma('busy_timeout = 50');
     scheduler.pause();
     scheduler.start();

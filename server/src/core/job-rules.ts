@@ -3,7 +3,7 @@
  * of a job, how a job's history reads, what a list cursor is. Both engines use them.
  */
 import { QueueError } from './errors';
-import { JOB_STATES, type Ack, type CrawlCounts, type EventType, type Job, type JobEvent, type JobState, type KeySummary, type ListFilter, type NewJob } from './types';
+import { JOB_STATES, type Ack, type CrawlCounts, type EventType, type Job, type JobEvent, type JobState, type KeySummary, type ListFilter, type NewJob, type Outcome } from './types';
 
 export function validateNewJob(j: NewJob): void {
   if (typeof j.kind !== 'string' || j.kind === '') throw new QueueError('a job needs a kind');
@@ -14,6 +14,40 @@ export function validateNewJob(j: NewJob): void {
     throw new QueueError(`maxAttempts must be an integer ≥ 1 (got ${j.maxAttempts})`);
   }
   if (j.priority !== undefined && !Number.isInteger(j.priority)) throw new QueueError('priority must be an integer');
+}
+
+/**
+ * Whether a handler's outcome can be recorded, checked before it joins a batch of acknowledgements:
+ * one that cannot (a result with no JSON form, an invalid follow-up job, a deferral without a
+ * delay) would otherwise fail the whole batch's transaction, every time it is tried again.
+ */
+export function checkOutcome(o: Outcome): void {
+  const text = (v: unknown, what: string) => {
+    if (typeof v !== 'string') throw new QueueError(`${o.type}: ${what} must be a string`);
+  };
+  switch (o.type) {
+    case 'done':
+      if (o.enqueue !== undefined) {
+        if (!Array.isArray(o.enqueue)) throw new QueueError('done: enqueue must be an array of jobs');
+        o.enqueue.forEach(validateNewJob);
+      }
+      break;
+    case 'skip': text(o.reason, 'reason'); break;
+    case 'fail': text(o.error, 'error'); break;
+    case 'defer':
+      text(o.reason, 'reason');
+      if (!(Number.isFinite(o.delayMs) && o.delayMs >= 0)) throw new QueueError(`defer: delayMs must be a number ≥ 0 (got ${String(o.delayMs)})`);
+      break;
+    case 'release': text(o.reason, 'reason'); break;
+    default: throw new QueueError(`unknown outcome type ${JSON.stringify((o as { type?: unknown }).type)}`);
+  }
+  if ('result' in o && o.result !== undefined) {
+    try {
+      JSON.stringify(o.result);
+    } catch (err) {
+      throw new QueueError(`${o.type}: the result has no JSON form (${(err as Error).message})`);
+    }
+  }
 }
 
 function decodeCursor(cursor: string | null | undefined): number {

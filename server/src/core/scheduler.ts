@@ -1,6 +1,7 @@
 import type { CoreConfig } from './config';
 import { Heartbeat } from './heartbeat';
 import { Reaper } from './reaper';
+import { checkOutcome } from './job-rules';
 import type { Ack, LeasedJob, Outcome, Queue } from './types';
 import { makeWorkerId } from './worker-id';
 
@@ -19,6 +20,8 @@ export type Logger = (level: LogLevel, message: string) => void;
 /** The abort reasons a handler can see on its signal. */
 export const ABORT_LOST = 'lease lost';
 export const ABORT_STOP = 'scheduler stopping';
+/** The longest delay a Node timer keeps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface SchedulerStatus {
   workerId: string;
@@ -159,11 +162,18 @@ export class Scheduler {
     while (!this.stopping) {
       const free = this.config.maxWorkers - this.running.size;
       if (this.paused || free <= 0 || this.acksFailing) {
-        await this.sleep(null, false);
+        await this.sleep(null, null);
         continue;
       }
       let jobs: LeasedJob[];
       const leasedAt = Date.now();
+      // Read before the lease: another process's commit from here on must end the sleep below.
+      let seen: number | null = null;
+      try {
+        seen = this.queue.changeCounter();
+      } catch {
+        // A closed or failing database: the lease reports it.
+      }
       try {
         jobs = await this.queue.lease(this.workerId, free, {
           ttlMs: this.config.leaseTtlMs, defaultLimit: this.config.perHostLimit, defaultDelayMs: this.config.perHostDelayMs,
@@ -171,7 +181,7 @@ export class Scheduler {
         this.writesWork();
       } catch (err) {
         this.reportError('leasing', err);
-        await this.sleep(Date.now() + 1000, false);
+        await this.sleep(Date.now() + 1000, null);
         continue;
       }
       for (const job of jobs) this.run(job);
@@ -183,13 +193,16 @@ export class Scheduler {
           this.reportError('reading the queue', err);
           wakeAt = Date.now() + 1000;
         }
-        await this.sleep(wakeAt, true);
+        await this.sleep(wakeAt, seen);
       }
     }
   }
 
-  /** Sleeps until poked, until `untilMs`, or (when `watchOthers`) until another process commits. */
-  private async sleep(untilMs: number | null, watchOthers: boolean): Promise<void> {
+  /**
+   * Sleeps until poked, until `untilMs`, or (given the change counter as it was read) until
+   * another process commits.
+   */
+  private async sleep(untilMs: number | null, seen: number | null): Promise<void> {
     if (this.dirty) {
       this.dirty = false;
       // Still yield to timers and I/O: a stream of pokes must not starve the event loop.
@@ -204,9 +217,9 @@ export class Scheduler {
         resolve();
       };
       this.wake = done;
-      if (untilMs !== null) timers.push(setTimeout(done, Math.max(0, untilMs - Date.now())));
-      if (watchOthers) {
-        const seen = this.queue.changeCounter();
+      // Node fires a timer past 2^31 - 1 ms at once: a backoff weeks away would spin the loop.
+      if (untilMs !== null) timers.push(setTimeout(done, Math.min(Math.max(0, untilMs - Date.now()), MAX_TIMER_MS)));
+      if (seen !== null) {
         const poll = () => {
           try {
             if (this.queue.changeCounter() !== seen) return done();
@@ -233,8 +246,14 @@ export class Scheduler {
         if (abort.signal.aborted) return { type: 'fail', error: String(abort.signal.reason) };
         return { type: 'fail', error: message(err), retryable: (err as { retryable?: boolean }).retryable !== false };
       }
-    })().then((outcome) => {
+    })().then((returned) => {
       running.handled = true;
+      let outcome = returned;
+      try {
+        checkOutcome(outcome);
+      } catch (err) {
+        outcome = { type: 'fail', error: `the handler's outcome could not be recorded: ${message(err)}`, retryable: false };
+      }
       // Stopped mid-job: the job goes back untouched, its attempt not counted.
       if (abort.signal.reason === ABORT_STOP) outcome = { type: 'release', reason: 'worker stopping' };
       return this.ack({ id: job.id, token: job.leaseToken, outcome, job });

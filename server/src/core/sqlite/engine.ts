@@ -160,7 +160,6 @@ export class SqliteQueue implements Queue {
    * per key, so its cost does not grow with the depth of the queue.
    */
   private pickReadyJobs(n: number, defaultLimit: number, defaultDelayMs: number, now: number) {
-    const seq = this.s.nextLeaseSeq.pluck().get() as number;
     const ids: number[] = [];
     /** Keys leased from, with their minimum delay. */
     const served = new Map<string, number>();
@@ -184,6 +183,8 @@ export class SqliteQueue implements Queue {
       });
       if (candidates.length < n) break;
     }
+    // Taken only for a lease that found work: an empty one writes nothing, so it wakes no other process.
+    const seq = ids.length > 0 ? this.s.nextLeaseSeq.pluck().get() as number : 0;
     return { ids, served, seq };
   }
 
