@@ -5,6 +5,7 @@
  * dropped. No timings: the other client's answers tell how far the flood had got.
  */
 import * as assert from 'node:assert/strict';
+import * as net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { RawClient, startDaemon, type DaemonProc } from './helpers/daemon-proc';
 import { eventually } from './helpers/tmp';
@@ -66,8 +67,9 @@ describe('a flooding client', () => {
     const quitter = await RawClient.connect(daemon.socket);
     let lines = '';
     for (let i = 1; i <= REQUESTS; i++) lines += `${JSON.stringify(enqueueRequest(i, 'gone'))}\n`;
-    quitter.socket.end(lines);
-    await eventually('the connection to close', () => quitter.closed);
+    quitter.send(lines);
+    await eventually('the first of them to commit', async () => (await total()) > start);
+    quitter.close();
     // Whatever ran has committed by the time the totals stop moving.
     let last = -1;
     const settled = (await eventually('the totals to settle', async () => {
@@ -78,5 +80,22 @@ describe('a flooding client', () => {
     }))!.n;
     assert.ok(settled - start < REQUESTS * URLS_PER_REQUEST, `fewer than all ${REQUESTS} requests ran (${(settled - start) / URLS_PER_REQUEST})`);
     assert.equal((await other.request('queue/stats')).total, settled, 'the daemon still answers');
+  });
+
+  test('a client that writes its requests and ends its side gets every answer, the last line without its newline too', async () => {
+    const socket = net.createConnection(daemon.socket);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => { text += chunk; });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const ask = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'queue/stats' });
+    let lines = '';
+    for (let id = 1; id < REQUESTS; id++) lines += `${ask(id)}\n`;
+    socket.end(lines + ask(REQUESTS));
+    await closed;
+    const answers = text.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(answers.map((a) => a.id).sort((x, y) => x - y), Array.from({ length: REQUESTS }, (_, i) => i + 1));
+    assert.ok(answers.every((a) => typeof a.result?.total === 'number'));
   });
 });

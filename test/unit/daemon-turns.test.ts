@@ -75,6 +75,24 @@ describe('turns', () => {
     assert.equal(await next, 'next');
   });
 
+  test('with nothing waiting no slice runs: an idle daemon schedules nothing', async () => {
+    const turns = new Turns();
+    assert.equal(await turns.take(new Seat(), async () => 'x'), 'x');
+    await new Promise((r) => setTimeout(r, 20));
+    let scheduled = 0;
+    const real = global.setImmediate;
+    global.setImmediate = ((...args: Parameters<typeof setImmediate>) => {
+      scheduled++;
+      return real(...args);
+    }) as typeof setImmediate;
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      global.setImmediate = real;
+    }
+    assert.equal(scheduled, 0);
+  });
+
   test('a closed seat drops its waiting requests unrun; the other seats go on', async () => {
     const turns = new Turns(fakeClock().now);
     const a = new Seat();

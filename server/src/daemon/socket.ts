@@ -56,7 +56,9 @@ export class SocketServer {
       const e = err instanceof RpcError ? err : new RpcError(ErrorCodes.InternalError, `internal error: ${(err as Error)?.message ?? String(err)}`);
       return createJSONRPCErrorResponse(id, e.code, e.message, e.data);
     };
-    this.server = net.createServer((socket) => {
+    // Half-open: a client that writes its requests and then ends its side (`nc -N`, `socket.end()`)
+    // still gets every answer; the connection ends once they are all written.
+    this.server = net.createServer({ allowHalfOpen: true }, (socket) => {
       const c = new Connection(socket, this.rpc, this.turns, this.log);
       this.connections.add(c);
       socket.once('close', () => {
@@ -140,6 +142,8 @@ class Connection {
   /** Past a line over the limit: everything up to the next newline is dropped. */
   private discarding = false;
   private inFlight = 0;
+  /** The client has ended its side: no more requests will come. */
+  private ended = false;
   private readonly call: CallContext = { subscribe: () => { this.subscribed = true; } };
 
   constructor(
@@ -149,6 +153,17 @@ class Connection {
     private readonly log: Logger,
   ) {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('end', () => {
+      this.ended = true;
+      // A last request without its newline is still a request.
+      if (this.pendingBytes > 0 && !this.discarding) {
+        const line = Buffer.concat(this.pending).toString('utf8');
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.handleLine(line);
+      }
+      this.endIfDone();
+    });
     socket.on('error', () => {
       // A client that went away mid-answer: nothing to do but forget it.
     });
@@ -260,12 +275,18 @@ class Connection {
       .finally(() => {
         this.inFlight--;
         if (this.inFlight < MAX_IN_FLIGHT && this.socket.isPaused()) this.socket.resume();
+        this.endIfDone();
       });
   }
 
   /** One request, run in this connection's next turn: a flood from one client cannot hold up the rest. */
   private inTurn(m: unknown): Promise<JSONRPCResponse | null> {
     return this.turns.take(this.seat, () => this.dispatch(m));
+  }
+
+  /** Ends our side once the client has ended its own and every request it sent is answered. */
+  private endIfDone(): void {
+    if (this.ended && this.inFlight === 0 && !this.socket.destroyed) this.socket.end();
   }
 
   /** The envelope checked here, strictly; json-rpc-2.0 then runs the method. */

@@ -78,7 +78,8 @@ export class Turns {
   }
 
   private grant(): void {
-    if (this.granted) return;
+    // Nothing waiting starts no slice: an idle daemon schedules nothing.
+    if (this.granted || this.ring.length === 0) return;
     const now = this.clock();
     if (this.sliceStart === null) {
       this.sliceStart = now;
