@@ -124,6 +124,12 @@ describe('flags and files', () => {
     assert.deepEqual(pick((await c.request('crawl/get', { crawlId: plain.crawlId })).crawl.options), { maxDepth: 0, scope: 'any' });
     const own = await c.request('seeds/start', { uri: 'file:///w/own.crawl', text: 'max-depth: 2\nscope: host\nhttp://127.0.0.1:9/\n' });
     assert.deepEqual(pick((await c.request('crawl/get', { crawlId: own.crawlId })).crawl.options), { maxDepth: 2, scope: 'host' }, 'the file\'s own options win');
+    // A file that crawl/start would refuse (past 10,000 seeds) is refused the same way, nothing started.
+    const many = Array.from({ length: 10_001 }, (_, i) => `http://127.0.0.1:9/${i}`).join('\n');
+    const refused = await c.call('seeds/start', { uri: 'file:///w/many.crawl', text: many });
+    assert.equal(refused.error?.code, -32602);
+    assert.match(refused.error.message, /^seeds: /);
+    assert.equal((await c.request('crawl/list')).crawls.length, 2);
     c.close();
     await daemon.stop();
   });

@@ -80,6 +80,9 @@ const hintOn = (all: InlayHint[], line: number) => String(all.find((h) => h.posi
 describe('language server', () => {
   test('the method table as custom requests, with the same error codes', async () => {
     const stats = await conn.sendRequest('queue/stats', {}) as { total: number };
+    // Params omitted, as the socket allows: the same answer, not an error about the cancellation token.
+    assert.equal(((await conn.sendRequest('queue/stats')) as { total: number }).total, stats.total);
+    assert.ok(Array.isArray(((await conn.sendRequest('crawl/list')) as { crawls: unknown[] }).crawls));
     assert.equal(stats.total, 0);
     await assert.rejects(conn.sendRequest('jobs/get', { id: 'seven' }), (e: ResponseError<unknown>) =>
       e.code === ErrorCodes.InvalidParams && /^id: /.test(e.message));

@@ -69,3 +69,19 @@ test('after jobs finish, the rate alone is sent at most once a second, until it 
     assert.ok(after[i]!.at - after[i - 1]!.at >= 950, `a second apart: ${JSON.stringify(after.map((s) => [s.at - after[0]!.at, s.stats.jobsPerSecond]))}`);
   }
 });
+
+test('more crawls changed than a batch names: the rest come in the next batches, none dropped', async () => {
+  const few = new ChangeFeed(d.queue, d.daemon.crawls, new RateMeter(), { pollMs: 20, minIntervalMs: 20, maxCrawls: 2 }, () => {});
+  const told = new Map<string, string>();
+  few.on((b) => { for (const { crawl } of b.crawls) told.set(crawl.crawlId, crawl.state); });
+  await d.request('scheduler/pause', {});
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) ids.push((await d.request('crawl/start', { seeds: [`http://c${i}.test/`] })).crawlId);
+  few.start();
+  try {
+    for (const crawlId of ids) await d.request('crawl/pause', { crawlId });
+    await eventually('every pause told', () => ids.every((id) => told.get(id) === 'paused'));
+  } finally {
+    few.stop();
+  }
+});

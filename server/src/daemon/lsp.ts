@@ -89,9 +89,10 @@ export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId:
     documentText: (uri) => features.documents.get(uri)?.getText(),
   };
   for (const method of Object.keys(Params)) {
-    connection.onRequest(method, async (params: unknown) => {
+    // Without params, vscode-jsonrpc passes the cancellation token alone: params are then undefined.
+    connection.onRequest(method, async (...args: unknown[]) => {
       try {
-        return await daemon.call(method, params, call);
+        return await daemon.call(method, args.length > 1 ? args[0] : undefined, call);
       } catch (err) {
         const e = err as RpcError;
         throw new ResponseError(e.code, e.message, e.data);

@@ -128,7 +128,10 @@ export function createMethods(d: DaemonServices): MethodTable {
       const file = parseSeedFile(text);
       const start = startParams(file);
       if (!start) throw invalidParams(whyNotStartable(file));
-      const r = await crawls.start(start);
+      // The file's crawl must pass what crawl/start would (at most 10,000 seeds, say).
+      const checked = Params['crawl/start'].safeParse(start);
+      if (!checked.success) throw invalidParams(formatIssues(checked.error.issues));
+      const r = await crawls.start(checked.data);
       d.seeds.set(p.uri, r.crawlId);
       return r;
     },

@@ -153,7 +153,13 @@ export class ChangeFeed {
     }
 
     const crawls: ChangeBatch['crawls'] = [];
-    for (const id of [...crawlIds].slice(0, this.maxCrawls)) {
+    const named = [...crawlIds];
+    // Past the batch's share, the rest wait for the next batch: a change is never dropped.
+    if (named.length > this.maxCrawls) {
+      for (const id of named.slice(this.maxCrawls)) this.pendingCrawls.add(id);
+      this.again = true;
+    }
+    for (const id of named.slice(0, this.maxCrawls)) {
       let c: CrawlRecord;
       try {
         c = await this.crawls.get(id);
