@@ -139,6 +139,19 @@ describe(engine.name, () => {
       assert.equal((await q.lease('w', 3, L)).length, 3);
       assert.equal(await q.nextWakeAt(), clock.now + 45_000, 'the 60 s base times a jitter of 0.75');
     });
+
+    test('a key with fewer jobs ready than queued leaves its share to the others: the batch is still full', async () => {
+      const { q, clock } = await open();
+      await q.enqueue([job('a', 0), job('a', 1, { runAfter: clock.now + 60_000 }), job('a', 2, { runAfter: clock.now + 60_000 }), ...jobs(['b'], 3)]);
+      const leased = await q.lease('w', 4, { ttlMs: 1000, defaultLimit: 3 });
+      assert.deepEqual(leased.map((j) => j.url).sort(), ['http://a/0', 'http://b/0', 'http://b/1', 'http://b/2']);
+      // A key under a minimum delay still starts one job per lease, whatever the others leave.
+      await q.enqueue([...jobs(['c'], 3), job('d', 0)]);
+      await q.setKeyDelay('c', 50);
+      const paced = await q.lease('w', 4, { ttlMs: 1000, defaultLimit: 3 });
+      assert.deepEqual(paced.map((j) => j.key).sort(), ['c', 'd']);
+      await checkInvariants(q);
+    });
   });
 
   describe('acknowledgements', () => {

@@ -220,17 +220,43 @@ export function toKeySummary(r: Record<string, unknown>): KeySummary {
   };
 }
 
+/** A key a lease may take jobs from, and what the lease has taken from it so far. */
+export interface KeyOffer {
+  key: string;
+  /** Queued jobs, some of them perhaps still backing off. */
+  queued: number;
+  inFlight: number;
+  lim: number;
+  delayMs: number;
+  taken: number;
+  /** It gave fewer than asked: what else it has queued is not ready. */
+  dry: boolean;
+}
+
+export function offers<C extends Omit<KeyOffer, 'taken' | 'dry'>>(candidates: C[]): (C & KeyOffer)[] {
+  return candidates.map((c) => ({ ...c, taken: 0, dry: false }));
+}
+
+/** Records what a key gave for its share. */
+export function took(offer: KeyOffer, share: number, got: number): void {
+  offer.taken += got;
+  if (got < share) offer.dry = true;
+}
+
 /**
- * How many of `n` jobs each candidate key gets: one per key per round, as many rounds as the keys'
- * room allows (a key under a minimum delay starts one job per lease), in the candidates' order.
+ * How many more of `n` jobs each key gets: one per key per round, as many rounds as the keys' room
+ * allows, in the keys' order. Room counts what the lease took already: a key's queued count
+ * includes jobs backing off, so one may give fewer than its share, and the others are asked again
+ * for the rest (none left, or all dry, is all zeros). A key under a minimum delay starts one job
+ * per lease.
  */
-export function roundRobinShares(candidates: { queued: number; inFlight: number; lim: number; delayMs: number }[], n: number): number[] {
-  const room = candidates.map((c) => (c.delayMs > 0 ? 1 : Math.min(c.lim - c.inFlight, c.queued)));
-  const share = candidates.map(() => 0);
+export function roundRobinShares(keys: KeyOffer[], n: number): number[] {
+  const room = keys.map((c) => (c.dry ? 0 : (c.delayMs > 0 ? 1 : Math.min(c.lim - c.inFlight, c.queued)) - c.taken));
+  const share = keys.map(() => 0);
   let left = n;
   for (let progress = true; left > 0 && progress;) {
     progress = false;
-    for (let i = 0; i < candidates.length && left > 0; i++) {
+    for (let i = 0; i < keys.length && left > 0; i++) {
       if (share[i] < room[i]) { share[i]++; left--; progress = true; }
     }
   }

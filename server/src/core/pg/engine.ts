@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { QueueError } from '../errors';
-import { crawlCounts, history, pageOf, roundRobinShares, ruleDefaults, settle, toKeySummary, validateNewJob, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
+import { crawlCounts, history, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
 import type { SqliteQueueOptions } from '../sqlite/engine';
 import { toJob } from '../sqlite/engine';
 import {
@@ -332,12 +332,20 @@ export class PgQueue implements Queue {
         SQL.leaseCandidates, [opts.defaultLimit, opts.defaultDelayMs ?? 0, tx.now, seen, n]);
       if (candidates.length === 0) break;
       seen.push(...candidates.map((c) => c.key));
-      const share = roundRobinShares(candidates, n - out.length);
-      const chosen = candidates.map((c, i) => ({ ...c, share: share[i] })).filter((c) => c.share > 0);
-      const { rows } = await tx.query<Row & { ord: number }>(SQL.leaseJobs,
-        [chosen.map((c) => c.key), chosen.map((c) => c.share), tx.now, workerId, batch, opts.ttlMs]);
-      rows.sort((a, b) => a.ord - b.ord || (b.priority as number) - (a.priority as number) || (a.id as number) - (b.id as number));
-      for (const r of rows) out.push({ ...r, delayMs: chosen[r.ord - 1].delayMs });
+      const page = offers(candidates);
+      for (let share = roundRobinShares(page, n - out.length); share.some((s) => s > 0); share = roundRobinShares(page, n - out.length)) {
+        const chosen = page.map((c, i) => ({ c, share: share[i] })).filter((x) => x.share > 0);
+        // Jobs this lease took already are in_progress now: each key gives its next ones.
+        const { rows } = await tx.query<Row & { ord: number }>(SQL.leaseJobs,
+          [chosen.map((x) => x.c.key), chosen.map((x) => x.share), tx.now, workerId, batch, opts.ttlMs]);
+        rows.sort((a, b) => a.ord - b.ord || (b.priority as number) - (a.priority as number) || (a.id as number) - (b.id as number));
+        const got = chosen.map(() => 0);
+        for (const r of rows) {
+          got[r.ord - 1]++;
+          out.push({ ...r, delayMs: chosen[r.ord - 1].c.delayMs });
+        }
+        chosen.forEach((x, i) => took(x.c, x.share, got[i]));
+      }
       // Fewer keys than asked for: every candidate was seen.
       if (candidates.length < n || out.length >= n) break;
     }

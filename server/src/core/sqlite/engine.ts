@@ -8,7 +8,7 @@ import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { WalFlusher } from './wal-flush';
 import { QueueError } from '../errors';
-import { crawlCounts, history, pageOf, roundRobinShares, ruleDefaults, settle, toKeySummary, validateNewJob, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
+import { crawlCounts, history, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
 import {
   HELD,
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
@@ -170,17 +170,21 @@ export class SqliteQueue implements Queue {
       }[];
       if (candidates.length === 0) break;
       skip += candidates.length;
-      const share = roundRobinShares(candidates, n - ids.length);
-      candidates.forEach((c, i) => {
-        if (share[i] === 0) return;
-        const ready = this.s.readyJobsOfKey.pluck();
-        const got = share[i] === 1
-          ? [ready.get({ key: c.key, now }) as number | undefined].filter((id): id is number => id !== undefined)
-          : take(ready.iterate({ key: c.key, now }), 0, share[i]) as number[];
-        if (got.length === 0) return;
-        ids.push(...got);
-        served.set(c.key, c.delayMs);
-      });
+      const page = offers(candidates);
+      for (let share = roundRobinShares(page, n - ids.length); share.some((s) => s > 0); share = roundRobinShares(page, n - ids.length)) {
+        page.forEach((c, i) => {
+          if (share[i] === 0) return;
+          const ready = this.s.readyJobsOfKey.pluck();
+          // Past the jobs this lease took from the key already (they are leased after the picking).
+          const got = share[i] === 1 && c.taken === 0
+            ? [ready.get({ key: c.key, now }) as number | undefined].filter((id): id is number => id !== undefined)
+            : take(ready.iterate({ key: c.key, now }), c.taken, share[i]) as number[];
+          took(c, share[i], got.length);
+          if (got.length === 0) return;
+          ids.push(...got);
+          served.set(c.key, c.delayMs);
+        });
+      }
       if (candidates.length < n) break;
     }
     // Taken only for a lease that found work: an empty one writes nothing, so it wakes no other process.
