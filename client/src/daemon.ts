@@ -21,7 +21,7 @@ import {
 import type { Method, Notifications, ParamsOf, ResultOf } from '../../server/src/protocol';
 import { chooseRuntime, candidates, minimumVersion, noRuntimeMessage } from './runtime';
 import { DaemonUnavailable, describeStatus, type DaemonApi, type DaemonStatus } from './daemonApi';
-import { daemonArgs, resolveStateDir, type Settings } from './settings';
+import { daemonArgs, diffSettings, resolveStateDir, type Settings } from './settings';
 
 /** Crashes tolerated in this window before restarts stop and the user is asked. */
 const CRASH_WINDOW_MS = 3 * 60_000;
@@ -174,7 +174,7 @@ export class Daemon implements DaemonApi, vscode.Disposable {
     client.onDidChangeState(({ newState }) => {
       if (this.client !== client) return;
       life.ran = newState === State.Running;
-      if (newState === State.Running) void this.subscribe(client, stateDir, runtime);
+      if (newState === State.Running) void this.subscribe(client, settings, stateDir, runtime);
       else if (newState === State.Starting) this.setStatus({ kind: 'starting' });
     });
     try {
@@ -184,12 +184,27 @@ export class Daemon implements DaemonApi, vscode.Disposable {
     }
   }
 
-  private async subscribe(client: LanguageClient, stateDir: string, runtime: string): Promise<void> {
+  /**
+   * Once the daemon serves (at its start, and again when the client restarts it after a crash):
+   * change notifications on, and the live settings as they are now. The process runs with the
+   * flags of the start, so a change made since (while starting, or applied with daemon/configure
+   * to the process that crashed) would otherwise be undone.
+   */
+  private async subscribe(client: LanguageClient, startedWith: Settings, stateDir: string, runtime: string): Promise<void> {
     try {
       await client.sendRequest('events/subscribe', {});
     } catch (err) {
       // Requests still work; only the live updates are missing, which the log says.
       this.log.appendLine(`[extension] events/subscribe failed, views will not update by themselves: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const { live } = diffSettings(startedWith, this.settings());
+    if (Object.keys(live).length > 0) {
+      try {
+        await client.sendRequest('daemon/configure', live);
+        this.log.appendLine(`[extension] applied settings changed since the daemon's start: ${JSON.stringify(live)}`);
+      } catch (err) {
+        this.log.appendLine(`[extension] daemon/configure failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
     if (this.client === client) this.setStatus({ kind: 'running', stateDir, runtime });
   }

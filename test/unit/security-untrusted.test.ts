@@ -10,53 +10,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { REPO } from './helpers/daemon-proc';
+import { channel, restoreProcesses, started } from './helpers/fake-client';
 
-/** Every process the extension tried to start, and every language client it made and started. */
-const started: string[] = [];
-
-// The module object itself (an `import *` would be a read-only copy), as the client reads it at each call.
-const cp = require('node:child_process') as Record<string, unknown>;
-const saved = Object.fromEntries(['spawn', 'fork', 'exec', 'execFile', 'spawnSync', 'execSync', 'execFileSync'].map((k) => [k, cp[k]]));
-for (const name of Object.keys(saved)) {
-  cp[name] = (...args: unknown[]) => {
-    started.push(`${name} ${String(args[0])}`);
-    // The runtime probe, answered as a Node.js that loads the addon would answer.
-    const callback = args.find((a): a is (...r: unknown[]) => void => typeof a === 'function');
-    callback?.(null, `${JSON.stringify({ version: 'v22.12.0', electron: null })}\n`, '');
-    return { on() {}, once() {}, kill() {} };
-  };
-}
-after(() => Object.assign(cp, saved));
-
-class FakeLanguageClient {
-  constructor(id: string) {
-    started.push(`language client ${id}`);
-  }
-  onNotification() {
-    return { dispose() {} };
-  }
-  onDidChangeState() {
-    return { dispose() {} };
-  }
-  async start() {
-    started.push('language client start');
-  }
-  async dispose() {}
-  error() {}
-}
-const clientModule = require.resolve('vscode-languageclient/node');
-require.cache[clientModule] = {
-  id: clientModule, filename: clientModule, loaded: true,
-  exports: {
-    LanguageClient: FakeLanguageClient, CloseAction: { DoNotRestart: 1, Restart: 2 }, ErrorAction: { Continue: 1, Shutdown: 2 },
-    RevealOutputChannelOn: { Never: 4 }, State: { Stopped: 1, Starting: 3, Running: 2 }, TransportKind: { stdio: 0, ipc: 1 },
-  },
-} as unknown as NodeModule;
+after(restoreProcesses);
 // Loaded after the recorders are in place.
 const { Daemon } = require('../../client/src/daemon') as typeof import('../../client/src/daemon');
 const { DEFAULTS } = require('../../client/src/settings') as typeof import('../../client/src/settings');
 
-const channel = { name: 'log', append() {}, appendLine() {}, replace() {}, clear() {}, show() {}, hide() {}, dispose() {} };
 const context = { extensionPath: REPO, extension: { packageJSON: { engines: { node: '>=20.18.1' } } }, subscriptions: [] };
 const newDaemon = () => new Daemon(context as never, channel as never, channel as never, () => DEFAULTS);
 
