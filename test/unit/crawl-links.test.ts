@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DROP, KnownUrls, knownUrls, planLinks, type Frontier } from '../../server/src/crawl/frontier';
-import { extractLinks, LinkExtractor } from '../../server/src/crawl/links';
+import { extractLinks, LinkExtractor, sniffEncoding } from '../../server/src/crawl/links';
 import { compileScope } from '../../server/src/crawl/scope';
 
 const PAGE = 'https://example.com/dir/page.html';
@@ -167,6 +167,19 @@ describe('link extraction', () => {
     assert.equal(r.title, 'Français');
     assert.deepEqual(r.links.map((l) => l.url), ['https://example.com/caf%C3%A9']);
     assert.equal(extractLinks(Buffer.from('<title>ok</title>'), PAGE, { encoding: 'no-such-charset' }).title, 'ok');
+  });
+
+  it('settles the encoding as a browser would: BOM, then Content-Type, then <meta> in the first 1024 bytes', () => {
+    const latin = (s: string) => Buffer.from(s, 'latin1');
+    assert.equal(sniffEncoding(latin('<meta charset="windows-1252"><a href="/x">'), null), 'windows-1252');
+    assert.equal(sniffEncoding(latin('<meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS">'), null), 'shift_jis');
+    assert.equal(sniffEncoding(latin('<meta charset="windows-1252">'), 'iso-8859-2'), 'iso-8859-2', 'the header wins over <meta>');
+    assert.equal(sniffEncoding(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), latin('<meta charset="windows-1252">')]), 'iso-8859-2'), 'utf-8', 'a BOM wins over both');
+    assert.equal(sniffEncoding(latin('<meta charset="utf-16">'), null), 'utf-8', 'UTF-16 named in an ASCII-compatible page means UTF-8');
+    assert.equal(sniffEncoding(latin(`${' '.repeat(1100)}<meta charset="windows-1252">`), null), undefined, 'past 1024 bytes: not looked at');
+    assert.equal(sniffEncoding(latin('<p>no declaration</p>'), null), undefined);
+    const page = latin('<html><head><meta charset="windows-1252"></head><body><a href="/caf\xe9">caf\xe9</a></body></html>');
+    assert.deepEqual(extractLinks(page, PAGE, { encoding: sniffEncoding(page, null) }).links.map((l) => l.url), ['https://example.com/caf%C3%A9']);
   });
 
   it('keeps at most maxLinks distinct links and counts the rest', () => {

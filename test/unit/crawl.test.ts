@@ -246,6 +246,21 @@ describe('hosts that never get better, and robots.txt that cannot be used as it 
     assert.equal(later.hits.get('/robots.txt'), 2);
   });
 
+  test('a page whose charset only its <meta> names: its links are read in that charset', async () => {
+    const a = await host('127.0.0.18', {
+      '/': (_req, res) => {
+        res.setHeader('content-type', 'text/html');
+        res.end(Buffer.from('<html><head><meta charset="windows-1252"></head><body><a href="/caf\xe9">caf\xe9</a></body></html>', 'latin1'));
+      },
+      '/caf%C3%A9': page([]),
+    });
+    const cr = crawler({ settings: { robots: false } });
+    const crawl = await cr.run({ seeds: [a.url('/')] });
+    assert.equal((await cr.byUrl(crawl.id, a.url('/caf%C3%A9'))).job.state, 'done');
+    assert.equal(a.hits.get('/caf%C3%A9'), 1);
+    assert.equal(crawl.counts.total, 2, 'no mis-decoded URL beside it');
+  });
+
   test('robots.txt: past 500 KiB only the first 500 KiB count; a redirect loop means no robots.txt', async () => {
     const padding = `# ${'x'.repeat(1000)}\n`.repeat(600);
     const big = await host('127.0.0.16', {

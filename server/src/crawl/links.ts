@@ -67,6 +67,26 @@ function makeDecoder(label: string | undefined): TextDecoder {
   }
 }
 
+/** Where the HTML standard's prescan looks for a `<meta>` charset: the first 1024 bytes. */
+const PRESCAN_BYTES = 1024;
+const META_CHARSET = /<meta\s[^>]*?charset\s*=\s*["']?\s*([a-z0-9_:.()-]+)/i;
+
+/**
+ * A page's encoding as a browser would settle it, simplified: a byte order mark first, then the
+ * Content-Type's charset, then a `<meta charset>` or `<meta http-equiv … charset=…>` in the
+ * first 1024 bytes (a UTF-16 label there means UTF-8, as the standard says); undefined for none.
+ */
+export function sniffEncoding(body: Uint8Array, declared: string | null): string | undefined {
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'utf-8';
+  if (body[0] === 0xfe && body[1] === 0xff) return 'utf-16be';
+  if (body[0] === 0xff && body[1] === 0xfe) return 'utf-16le';
+  if (declared) return declared;
+  const head = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, PRESCAN_BYTES)).toString('latin1');
+  const label = META_CHARSET.exec(head)?.[1].toLowerCase();
+  if (label === undefined) return undefined;
+  return label.startsWith('utf-16') ? 'utf-8' : label;
+}
+
 function tokens(value: string | undefined, separators: RegExp): string[] {
   return (value ?? '').toLowerCase().split(separators).filter((t) => t !== '');
 }

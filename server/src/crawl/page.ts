@@ -3,7 +3,7 @@ import type { JobResult, LeasedJob, Outcome } from '../core/types';
 import type { BodyStore } from './bodies';
 import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
 import { knownUrls, pageJob, planLinks, type Frontier, type RedirectPayload } from './frontier';
-import { extractLinks } from './links';
+import { extractLinks, sniffEncoding } from './links';
 import type { Politeness } from './politeness';
 import { productToken } from './robots';
 import { originOf } from './url';
@@ -122,7 +122,7 @@ export function pageHandler(deps: PageDeps) {
 
     let links: ReturnType<typeof extractLinks> | null = null;
     if (res.contentType !== null && HTML_TYPES.has(res.contentType)) {
-      links = extractLinks(res.body, res.finalUrl, { botToken, encoding: res.charset ?? undefined });
+      links = extractLinks(res.body, res.finalUrl, { botToken, encoding: sniffEncoding(res.body, res.charset) });
       result.title = links.title;
       result.outlinks = links.links.length;
     }
