@@ -7,8 +7,8 @@
  * Each connection holds one seat. Seats with requests waiting are served in a round robin, one
  * request per turn, so a request that arrives waits for at most one request of every other
  * client. A turn lasts until the request is answered or, if it awaits I/O (the network, say),
- * until the event loop moves on. Turns are granted back to back for at most SLICE_MS; then the event loop gets its own
- * turn (I/O, timers, the scheduler) before the next slice.
+ * until the event loop moves on. Turns are granted back to back for at most SLICE_MS; then the
+ * event loop gets a turn of its own (I/O, timers, the scheduler) before the next slice.
  */
 
 /** Work between two visits of the event loop, at most (a request started inside it may run past it). */
@@ -23,15 +23,12 @@ export class Seat {
 
 export class Turns {
   private readonly ring: Seat[] = [];
-  /** A turn is out: its request has not yet returned from its synchronous part. */
+  /** A turn is out: its request is neither answered nor waiting on I/O yet. */
   private granted = false;
   /** When the current slice began; null when the event loop has had its turn since. */
   private sliceStart: number | null = null;
-  private readonly clock: () => number;
 
-  constructor(clock: () => number = () => performance.now()) {
-    this.clock = clock;
-  }
+  constructor(private readonly clock: () => number = () => performance.now()) {}
 
   /**
    * Runs `fn` in one of `seat`'s turns, after the requests the seat sent before it. Resolves to
