@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import {
+  MAX_SEEDS,
   SCOPES,
   SEED_COMMANDS,
   type Job,
@@ -283,7 +284,7 @@ async function startCrawl(deps: CommandDeps, arg: unknown): Promise<void> {
     placeHolder: 'https://example.com/',
     value: selectedUrls(),
     ignoreFocusOut: true,
-    validateInput: urlValidation,
+    validateInput: (value) => urlValidation(value, { count: MAX_SEEDS, what: `a crawl starts from at most ${MAX_SEEDS.toLocaleString('en-US')} seeds` }),
   });
   if (seedsText === undefined) return;
   const scopePick = await vscode.window.showQuickPick(
@@ -373,8 +374,8 @@ async function crawlAction(deps: CommandDeps, node: unknown, method: 'crawl/paus
 
 // --- URLs and hosts -------------------------------------------------------------------------
 
-function urlValidation(value: string): vscode.InputBoxValidationMessage | undefined {
-  const verdict = describeUrlInput(value);
+function urlValidation(value: string, max?: Parameters<typeof describeUrlInput>[1]): vscode.InputBoxValidationMessage | undefined {
+  const verdict = describeUrlInput(value, max);
   if (verdict.error) return { message: verdict.error, severity: vscode.InputBoxValidationSeverity.Error };
   return { message: verdict.info!, severity: vscode.InputBoxValidationSeverity.Info };
 }

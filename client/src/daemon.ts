@@ -249,6 +249,8 @@ export class Daemon implements DaemonApi, vscode.Disposable {
     const client = this.client;
     this.client = undefined;
     if (client) {
+      // Requests are refused from here on: the status says so at once, not once the process is gone.
+      this.setStatus({ kind: 'stopped' });
       this.log.appendLine('[extension] stopping the daemon');
       try {
         // Disposing stops the client for good: a daemon that exits now is not restarted.

@@ -356,9 +356,11 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       this.changed.fire(undefined);
       return;
     }
-    const page = this.pages.get(group.id);
-    if (!page?.nextCursor) return;
-    const next = await this.daemon.request('jobs/list', { ...group.filter, limit: PAGE_SIZE, cursor: page.nextCursor });
+    const asked = this.pages.get(group.id);
+    if (!asked?.nextCursor) return;
+    const next = await this.daemon.request('jobs/list', { ...group.filter, limit: PAGE_SIZE, cursor: asked.nextCursor });
+    // The group may have been read again meanwhile (a change came): the rows go to the page shown now.
+    const page = this.pages.get(group.id) ?? asked;
     // Rows may shift between two pages as jobs change state: keep each job once.
     const seen = new Set(page.jobs.map((j) => j.id));
     page.jobs.push(...next.jobs.filter((j) => !seen.has(j.id)));

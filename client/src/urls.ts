@@ -47,13 +47,17 @@ export function urlProblem(entry: string): string | undefined {
   return undefined;
 }
 
-/** The input box's live verdict: an error naming the first bad entry, or how many will go. */
-export function describeUrlInput(text: string): { error?: string; info?: string } {
+/**
+ * The input box's live verdict: an error naming the first bad entry, or too many for `max` (what
+ * the daemon would refuse, said before the rest of the questions), or how many will go.
+ */
+export function describeUrlInput(text: string, max?: { count: number; what: string }): { error?: string; info?: string } {
   const { urls, problems } = parseUrlList(text);
   if (problems.length > 0) {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
     return { error: `${problems[0]}${more}` };
   }
   if (urls.length === 0) return { error: 'Enter at least one http:// or https:// URL' };
+  if (max && urls.length > max.count) return { error: `${urls.length.toLocaleString('en-US')} URLs: ${max.what}` };
   return { info: urls.length === 1 ? '1 URL' : `${urls.length} URLs` };
 }

@@ -23,6 +23,8 @@ export const MAX_URL_BYTES = 8192;
 export const USER_AGENT = /^[\x20-\x7e\t]*$/;
 /** The socket's longest accepted line. */
 export const MAX_LINE_BYTES = 1024 * 1024;
+/** Seed URLs one crawl may start from. */
+export const MAX_SEEDS = 10_000;
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -135,7 +137,7 @@ const strict = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
 
 export const Params = {
   'crawl/start': strict({
-    seeds: z.array(url).min(1, 'needs at least one seed URL').max(10_000),
+    seeds: z.array(url).min(1, 'needs at least one seed URL').max(MAX_SEEDS),
     name: z.string().max(200).optional(),
     maxDepth: z.number().int().min(0).max(1000).optional(),
     maxPages: z.number().int().min(1).max(100_000_000).optional(),

@@ -42,3 +42,18 @@ test('settings changed since the daemon started are sent when it serves, and aga
   assert.deepEqual(client.requests[1].params, { maxWorkers: DEFAULTS.maxWorkers + 3, perHostLimit: DEFAULTS.perHostLimit + 1 });
   await daemon.stop();
 });
+
+test('while the daemon is stopping its status says so at once, not "running" until the process is gone', async () => {
+  const daemon = new Daemon(context as never, channel as never, channel as never, () => DEFAULTS);
+  await daemon.start();
+  const client = clients.at(-1)!;
+  client.setState(State.Running);
+  await eventually('running', () => daemon.status.kind === 'running');
+  let exited!: () => void;
+  client.dispose = () => new Promise<void>((resolve) => { exited = resolve; });
+  const stopping = daemon.stop();
+  await eventually('the stop under way', () => exited !== undefined);
+  assert.equal(daemon.status.kind, 'stopped');
+  exited();
+  await stopping;
+});

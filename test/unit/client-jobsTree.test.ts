@@ -337,3 +337,32 @@ describe('row wording', () => {
     assert.equal(text, `0/2 in flight · backing off until ${clock} (HTTP 429) · 5 queued`);
   });
 });
+
+describe('paging while the group changes', () => {
+  test('a page that comes back after its group was read again goes to the rows shown, not lost', async () => {
+    const d = await TestDaemon.start();
+    try {
+      await urls(d, 'race.test', 250);
+      const tree = new JobsTreeProvider(d, 'state');
+      const queued = group(await tree.getChildren(), 'Queued');
+      const more = (await tree.getChildren(queued))[PAGE_SIZE] as MoreNode;
+      // The "Load more" answer is held until the group has been read again, as when a change comes meanwhile.
+      const request = d.request.bind(d);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      d.request = (async (method: string, params: { cursor?: string | null }) => {
+        if (method === 'jobs/list' && params.cursor) await gate;
+        return request(method as never, params as never);
+      }) as typeof d.request;
+      const loading = tree.loadMore(more);
+      tree.refresh();
+      await tree.getChildren(queued);
+      release();
+      await loading;
+      const rows = await tree.getChildren(queued);
+      assert.equal(rows.filter((r) => r.kind === 'job').length, 2 * PAGE_SIZE);
+    } finally {
+      await d.stop();
+    }
+  });
+});

@@ -24,6 +24,9 @@ test('each bad entry says what is wrong', () => {
 
 test('the live verdict: an error for the first problem, else how many URLs', () => {
   assert.deepEqual(describeUrlInput(''), { error: 'Enter at least one http:// or https:// URL' });
+  const three = 'https://a.test/1 https://a.test/2 https://a.test/3';
+  assert.deepEqual(describeUrlInput(three, { count: 2, what: 'at most 2 seeds' }), { error: '3 URLs: at most 2 seeds' });
+  assert.deepEqual(describeUrlInput(three, { count: 3, what: 'at most 3 seeds' }), { info: '3 URLs' });
   assert.deepEqual(describeUrlInput('https://a.test/ nope also-bad'), { error: '"nope" is not an absolute URL (it needs http:// or https://) (and 1 more)' });
   assert.deepEqual(describeUrlInput('https://a.test/'), { info: '1 URL' });
   assert.deepEqual(describeUrlInput('https://a.test/ https://b.test/'), { info: '2 URLs' });
