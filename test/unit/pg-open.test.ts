@@ -99,3 +99,39 @@ describe('changes across processes (LISTEN/NOTIFY)', () => {
     assert.deepEqual(await reader.take(5000), { ids: [], missed: false }, 'then nothing until the next change');
   });
 });
+
+describe('connections the server drops', () => {
+  const capped = (n: number) => job('a.test', n, { crawlId: 'c' });
+  /** Backends of this database other than the asking one, by what they are doing. */
+  const backends = async (c: Awaited<ReturnType<typeof pgClient>>, where: string) => (await c.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND ${where}`)).rows;
+
+  test('one dropped in the middle of a write fails that write, not the process; the next write works', async () => {
+    const url = await pgDatabase();
+    const q = await open(url);
+    await q.enqueue([capped(1)], { crawlCap: 10 });
+    // Another process holds the crawl's reservation row, so our write waits inside its transaction.
+    const other = await pgClient(url);
+    await other.query('BEGIN');
+    await other.query(`SELECT * FROM crawl_room WHERE crawl_id = 'c' FOR UPDATE`);
+    const waiting = q.enqueue([capped(2)], { crawlCap: 10 });
+    const inTransaction = await eventually('our transaction waiting', () => backends(other, `state = 'idle in transaction'`).then((r) => r[0]));
+    await other.query('SELECT pg_terminate_backend($1)', [inTransaction.pid]);
+    await other.query('ROLLBACK');
+    await assert.rejects(waiting);
+    assert.equal((await q.enqueue([capped(3)], { crawlCap: 10 })).enqueued, 1);
+  });
+
+  test('the reservations\' own connection, dropped, is replaced at the next reservation', async () => {
+    const url = await pgDatabase();
+    const q = await open(url);
+    await q.enqueue([capped(1)], { crawlCap: 1000 });
+    const other = await pgClient(url);
+    const [reserver] = await backends(other, `query LIKE '%crawl_room%'`);
+    await other.query('SELECT pg_terminate_backend($1)', [reserver.pid]);
+    await eventually('the connection gone', () => backends(other, `pid = ${Number(reserver.pid)}`).then((r) => r.length === 0));
+    // At most the reservation in flight when it dropped fails; those after it reconnect.
+    await q.enqueue([capped(2)], { crawlCap: 1000 }).catch(() => {});
+    assert.equal((await q.enqueue([capped(3)], { crawlCap: 1000 })).enqueued, 1, 'capped enqueues work again');
+  });
+});

@@ -28,7 +28,7 @@ import {
 import { CHANNEL, Listener, PgJobChanges, decodePayload, encodePayload, type Changed } from './changes';
 import { DatabaseOpenError } from '../sqlite/open';
 import { redactUrl } from '../db-url';
-import { QUEUE_COMPONENT, clientConfig, describePgError, openPool, type Component } from './open';
+import { QUEUE_COMPONENT, SideConnection, clientConfig, describePgError, openPool, type Component } from './open';
 import { COUNTER_SHARDS } from './schema';
 import { PG_SQL as SQL, pgListSql } from './sql';
 import { PgTally } from './tally';
@@ -96,7 +96,7 @@ export class PgQueue implements Queue {
   private counter = 0;
   private listener: Listener | null = null;
   /** Reservations under crawl caps run here, each committed at once, apart from any transaction. */
-  private reserver: pg.Client | null = null;
+  private reserver: SideConnection | null = null;
   private closed = false;
 
   private constructor(readonly pool: pg.Pool, opts: PgQueueOptions) {
@@ -112,12 +112,9 @@ export class PgQueue implements Queue {
     const pool = await openPool(url, components, { max: opts.poolSize });
     const q = new PgQueue(pool, opts);
     q.listener = new Listener(clientConfig(url), (p) => q.heard(p), () => q.feed(null, false, true));
-    q.reserver = new pg.Client(clientConfig(url));
-    // A dropped connection must not crash the process; the next reservation reports it.
-    q.reserver.on('error', () => {});
+    q.reserver = new SideConnection(clientConfig(url));
     try {
       await q.listener.start();
-      await q.reserver.connect();
     } catch (err) {
       await q.close();
       throw new DatabaseOpenError(describePgError(err, url), redactUrl(url));
@@ -153,6 +150,10 @@ export class PgQueue implements Queue {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
+      // Checked out, a client has no listener of the pool's: a connection dropped mid-transaction
+      // would be an unhandled 'error' and end the process. The statement in flight fails instead.
+      const dropped = (err: Error) => { broken = err; };
+      client.on('error', dropped);
       let tx: Tx | undefined;
       try {
         await client.query('BEGIN');
@@ -174,6 +175,7 @@ export class PgQueue implements Queue {
         }
         throw err;
       } finally {
+        client.off('error', dropped);
         client.release(broken);
       }
     }

@@ -150,3 +150,45 @@ async function migrate(pool: pg.Pool, url: string, components: Component[]): Pro
     client.release();
   }
 }
+
+/**
+ * A connection of its own for short statements that commit apart from any transaction of the
+ * pool (the crawl-cap reservations), so that a pool whose every connection is in a transaction
+ * waiting on one cannot starve it. Statements run one at a time; a connection that drops (a server
+ * restart, a killed backend) is replaced at the next statement instead of failing every one after.
+ */
+export class SideConnection {
+  private client: pg.Client | null = null;
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly config: pg.ClientConfig) {}
+
+  query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    const run = this.tail.then(async () => {
+      if (this.closed) throw new Error('the queue is closed');
+      return (this.client ?? await this.connect()).query<R>(text, values);
+    });
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  private async connect(): Promise<pg.Client> {
+    const client = new pg.Client(this.config);
+    // A drop must not crash the process: the statement in flight fails, the next one reconnects.
+    const lost = () => { if (this.client === client) this.client = null; };
+    client.on('error', lost);
+    client.on('end', lost);
+    await client.connect();
+    this.client = client;
+    return client;
+  }
+
+  async end(): Promise<void> {
+    this.closed = true;
+    await this.tail;
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => {});
+  }
+}
