@@ -3,12 +3,13 @@
  * a daemon started with `crawlctl daemon`. Exit codes: 0 ok, 1 refused, 2 usage, 3 no daemon.
  */
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { STATE_FILES } from '../../server/src/protocol';
 import { VERSION } from '../../server/src/version';
-import { QUICK, RawClient, crawlctl, scratch, spawnCrawlctl } from './helpers/daemon-proc';
+import { CRAWLCTL_JS, QUICK, RawClient, crawlctl, scratch, spawnCrawlctl } from './helpers/daemon-proc';
 import { startWeb, type TestWeb } from './helpers/daemon-sites';
 import { eventually } from './helpers/tmp';
 
@@ -53,6 +54,7 @@ describe('usage', () => {
     }
     assert.match(help.stdout, /Exit codes: 0 ok/);
     assert.match((await crawlctl(['jobs', '--help'])).stdout, /--state STATE/);
+    assert.match((await crawlctl(['stats', '--help'])).stdout, /^Usage: crawlctl stats \[flags\]$/m);
     assert.equal((await crawlctl(['--version'])).stdout.trim(), VERSION);
 
     // Each kind of usage error once, as a process (the messages in full: cli-args.test).
@@ -62,6 +64,9 @@ describe('usage', () => {
       [['stats', '--verbose'], /unknown flag --verbose/],
       [['requeue'], /give job ids, or --state/],
       [['daemon', '--heartbeat', 'soon'], /--heartbeat: must be a number/],
+      // A word meant as a flag's value is not ignored: it would list every job instead.
+      [['jobs', 'error'], /^crawlctl jobs: takes no arguments \(got "error"\)/],
+      [['help', 'frob'], /no command "frob"/],
     ];
     const empty = scratch();
     for (const [args, message] of cases) {
@@ -85,6 +90,10 @@ describe('usage', () => {
     assert.equal(crawl.code, 3);
     assert.match(crawl.stderr, /add --wait to run one for this crawl/);
     assert.deepEqual(fs.readdirSync(empty), [], 'a client creates nothing');
+    // A state folder that is a file: nothing can answer there either.
+    const file = path.join(empty, 'a-file');
+    fs.writeFileSync(file, '');
+    assert.equal((await crawlctl(['stats', '--state-dir', file])).code, 3);
   });
 });
 
@@ -138,9 +147,18 @@ describe('with a daemon', () => {
     assert.match(missing.stderr, /job 987654 does not exist/);
     const missingJson = await crawlctl(['job', '987654', '--json', ...at()]);
     assert.deepEqual(JSON.parse(missingJson.stdout), { error: { code: -32001, message: 'job 987654 does not exist' } });
+
+    // Piped into a reader that stops early: a quiet stop, no stack trace about EPIPE.
+    const piped = spawnSync('bash', ['-c', `"$0" "$1" job ${all.jobs[0].id} --state-dir "$2" | head -1`, process.execPath, CRAWLCTL_JS, stateDir], { encoding: 'utf8' });
+    assert.match(piped.stdout, /^\S/);
+    assert.equal(piped.stderr, '');
   });
 
   test('requeue, pause, resume, leases, hosts', async () => {
+    // Ids that do not go back (no such job, or one not in the state asked for): exit 1, saying so.
+    const missing = await crawlctl(['requeue', '999999', ...at()]);
+    assert.deepEqual([missing.code, missing.stdout.trim()], [1, 'Requeued 0 jobs of 1.']);
+    assert.match(missing.stderr, /1 of the ids given were not requeued: no such job/);
     const r = await crawlctl(['requeue', '--state', 'error', ...at()]);
     assert.deepEqual([r.code, r.stdout.trim()], [0, 'Requeued 1 job.']);
     await drained();

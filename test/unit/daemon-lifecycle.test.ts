@@ -157,4 +157,19 @@ describe('flags and files', () => {
     assert.match(r.stderr, /another program; refusing to touch it/);
     assert.equal(createHash('sha256').update(fs.readFileSync(file)).digest('hex'), before);
   });
+
+  test('a state folder that is a file, or a --db that is a folder, is named for what it is', async () => {
+    const dir = scratch();
+    const file = path.join(dir, 'a-file');
+    fs.writeFileSync(file, 'mine');
+    const asFolder = await runMain(['--state-dir', file]);
+    assert.equal(asFolder.code, 1);
+    assert.match(asFolder.stderr, new RegExp(`the state folder ${file} is not a folder`));
+    assert.equal(fs.readFileSync(file, 'utf8'), 'mine');
+    const folder = path.join(dir, 'a-folder');
+    fs.mkdirSync(folder);
+    const asDb = await runMain(['--state-dir', path.join(dir, 'state'), '--db', folder]);
+    assert.equal(asDb.code, 1);
+    assert.match(asDb.stderr, new RegExp(`${folder} is a folder, not a database file`));
+  });
 });

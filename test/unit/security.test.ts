@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import ts from 'typescript';
 import { ErrorCodes, Params, STATE_FILES, type Method } from '../../server/src/protocol';
+import { ensurePrivateDir } from '../../server/src/daemon/paths';
 import { MAIN_JS, QUICK, REPO, RawClient, fileMode, scratch, startDaemon, type DaemonProc } from './helpers/daemon-proc';
 import { SQL_INJECTION } from './helpers/fuzz';
 import { startSite, type Site } from './helpers/sites';
@@ -113,6 +114,11 @@ describe('permissions', () => {
     } finally {
       await d.stop();
     }
+    // Closing to others adds nothing for the owner: a folder the owner made read-only stays so.
+    fs.chmodSync(dir, 0o555);
+    ensurePrivateDir(dir, 'the state folder');
+    assert.equal(fileMode(dir), 0o500);
+    fs.chmodSync(dir, 0o700);
   });
 
   test('a database given with --db outside the state folder is created 0600 all the same', async () => {

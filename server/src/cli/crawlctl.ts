@@ -272,8 +272,17 @@ const COMMANDS: Record<string, Command> = {
         ids: args.length ? args.map(Number) : undefined, state: f.state as (typeof FINISHED_STATES)[number] | undefined,
         host: f.host as string | undefined, crawlId: f.crawl as string | undefined,
       });
-      if (ctx.ui.json) return show(ctx, r);
-      return say(ctx, `Requeued ${plural(r.requeued, 'job')}.`);
+      if (ctx.ui.json) {
+        show(ctx, r);
+      } else {
+        const of = args.length ? ` of ${args.length}` : '';
+        say(ctx, `Requeued ${plural(r.requeued, 'job')}${of}.`);
+      }
+      // Ids that did not go back (no such job, or not in the state asked for): part of it was refused.
+      if (args.length > 0 && r.requeued < args.length) {
+        throw new CommandError(`${args.length - r.requeued} of the ids given were not requeued: no such job, or not ${f.state ? `in state ${String(f.state)}` : 'finished or running'}`, EXIT.failed);
+      }
+      return EXIT.ok;
     },
   },
 
@@ -438,7 +447,7 @@ Exit codes: 0 ok · 1 the daemon refused the request or part of it · 2 usage er
 
 function commandUsage(name: string): string {
   const c = COMMANDS[name];
-  return `Usage: crawlctl ${name} ${c.args} [flags]\n\n${c.summary}\n\n${flagHelp(c.flags)}`;
+  return `Usage: crawlctl ${name}${c.args ? ` ${c.args}` : ''} [flags]\n\n${c.summary}\n\n${flagHelp(c.flags)}`;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -447,7 +456,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     const topic = name === 'help' ? rest[0] : undefined;
     if (topic === 'daemon') process.stdout.write(`${DAEMON_USAGE}\n`);
     else if (topic && Object.prototype.hasOwnProperty.call(COMMANDS, topic)) process.stdout.write(`${commandUsage(topic)}\n`);
-    else process.stdout.write(`${usage()}\n`);
+    else if (topic) {
+      process.stderr.write(`crawlctl help: no command "${topic}"\nRun "crawlctl help" for the list.\n`);
+      return EXIT.usage;
+    } else process.stdout.write(`${usage()}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === '--version' || name === 'version') {
@@ -472,6 +484,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (flags.help) {
     process.stdout.write(`${commandUsage(name)}\n`);
     return EXIT.ok;
+  }
+  // `crawlctl jobs error` meant --state error: a word ignored would do something else than asked.
+  if (command.args === '' && positionals.length > 0) {
+    process.stderr.write(`crawlctl ${name}: takes no arguments (got "${positionals[0]}")\nRun "crawlctl ${name} --help" for its flags.\n`);
+    return EXIT.usage;
   }
 
   const ui = new Ui(flags.json === true);
@@ -533,6 +550,11 @@ function report(ui: Ui, name: string, err: unknown, paths: PathFlags): number {
 
 // Run when loaded as the program: directly, or through the package's bin/crawlctl.js.
 if (require.main === module || /[\\/]bin[\\/]crawlctl(\.js)?$/.test(require.main?.filename ?? '')) {
+  // Output piped into a reader that stopped (`crawlctl jobs --all | head`): stop quietly, as Unix tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.ok);
+    throw err;
+  });
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
     // Open handles (a daemon's timers) must not hold the command open once it is done.

@@ -100,16 +100,28 @@ export function locateSocket(flags: PathFlags, cwd = process.cwd()): string {
 }
 
 /**
- * Makes a folder private to this user (0700), creating it if needed. An existing folder of ours
- * with wider permissions is tightened; a symlink or somebody else's folder is refused.
+ * Makes a folder private to this user, creating it (0700) if needed. An existing folder of ours
+ * with wider permissions loses what others could do, and gains nothing (a read-only folder stays
+ * so, and says so when written to); a file, a symlink or somebody else's folder is refused.
  */
 export function ensurePrivateDir(dir: string, what: string): void {
+  const existing = statOrNull(dir);
+  if (existing && !existing.isDirectory()) throw new PathError(`${what} ${dir} is not a folder`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = fs.lstatSync(dir);
   if (!st.isDirectory()) throw new PathError(`${what} ${dir} is not a folder`);
   const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid;
   if (st.uid !== uid) throw new PathError(`${what} ${dir} belongs to another user; refusing to use it`);
-  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, st.mode & 0o700);
+}
+
+/** The entry itself (a symlink is not followed), or null when there is none. */
+export function statOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ import { ErrorCodes, MAX_LINE_BYTES } from '../protocol';
 import { DaemonClient, NoDaemonError } from './client';
 import type { CallContext } from './methods';
 import { RpcError } from './rpc';
+import { statOrNull } from './paths';
 import { Seat, Turns } from './turns';
 
 export type Handle = (method: string, params: unknown, call: CallContext) => Promise<unknown>;
@@ -321,14 +322,6 @@ function refuseInBatch(m: unknown): JSONRPCResponse | null {
 
 function invalid(id: JSONRPCID, what: string): JSONRPCResponse {
   return createJSONRPCErrorResponse(id, ErrorCodes.InvalidRequest, `invalid request: ${what}`);
-}
-
-function statOrNull(p: string): fs.Stats | null {
-  try {
-    return fs.lstatSync(p);
-  } catch {
-    return null;
-  }
 }
 
 /** Refuses when a daemon answers on the socket, naming it by its worker id and pid. */

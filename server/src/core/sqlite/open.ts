@@ -18,12 +18,23 @@ export function describeSqliteError(err: unknown, path: string): string {
   if (code === 'SQLITE_NOTADB') return `${path} is not a SQLite database (or it is encrypted or corrupt)`;
   if (code.startsWith('SQLITE_CORRUPT')) return `${path} is corrupt: ${msg}`;
   if (code.startsWith('SQLITE_READONLY')) return `${path} is read-only: the queue needs to write to it and to its folder`;
-  if (code.startsWith('SQLITE_CANTOPEN')) return `cannot open ${path}: check that its folder exists and is writable`;
+  if (code.startsWith('SQLITE_CANTOPEN')) {
+    if (isFolder(path)) return `${path} is a folder, not a database file`;
+    return `cannot open ${path}: check that its folder exists and is writable`;
+  }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return `${path} is locked by another program beyond the busy timeout`;
   }
   if (code === 'SQLITE_FULL') return `${path}: the database or disk is full`;
   return `${path}: ${msg}`;
+}
+
+function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 export interface OpenOptions {
