@@ -11,7 +11,7 @@ import { VERSION } from '../../server/src/version';
 import { crawler, QUICK } from './helpers/crawler';
 import { checkInvariants } from './helpers/invariants';
 import { page, startHost, status, text, type TestHost } from './helpers/testsite';
-import { tempDir } from './helpers/tmp';
+import { eventually, tempDir } from './helpers/tmp';
 
 const hosts: TestHost[] = [];
 after(() => Promise.all(hosts.map((h) => h.close())));
@@ -244,6 +244,24 @@ describe('hosts that never get better, and robots.txt that cannot be used as it 
     assert.equal(a.job.state, 'done', `${a.job.state}: ${a.job.lastError}`);
     assert.equal(later.hits.get('/a'), 1);
     assert.equal(later.hits.get('/robots.txt'), 2);
+  });
+
+  test('a finished crawl whose failed jobs are requeued runs again, then finishes again', async () => {
+    const a = await host('127.0.0.19', {
+      '/': page(['/flaky']),
+      '/flaky': (req, res, hit) => (hit === 1 ? status(404) : page([]))(req, res, hit),
+    });
+    const cr = crawler({ settings: { robots: false } });
+    const first = await cr.run({ seeds: [a.url('/')] });
+    assert.deepEqual([first.state, first.counts.error], ['finished', 1]);
+    assert.equal(await cr.crawls.requeue({ state: 'error', crawlId: first.id }), 1);
+    assert.equal((await cr.crawls.get(first.id)).state, 'running', 'work again: running again');
+    const again = await eventually('finished again', async () => {
+      const c = await cr.crawls.get(first.id);
+      return c.state === 'finished' ? c : null;
+    });
+    assert.deepEqual([again!.counts.done, again!.counts.error], [2, 0]);
+    assert.equal(a.hits.get('/flaky'), 2);
   });
 
   test('a page whose charset only its <meta> names: its links are read in that charset', async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ConflictError, NotFoundError, QueueError } from '../core/errors';
 import { Ticker } from '../core/ticker';
-import { HELD, type NewJob, type Queue, type Stats } from '../core/types';
+import { HELD, type NewJob, type Queue, type RequeueFilter, type Stats } from '../core/types';
 import type { CrawlOptions, Rejected, Scope } from '../protocol';
 import { PRODUCT, VERSION } from '../version';
 import { BodyStore } from './bodies';
@@ -193,11 +193,30 @@ class Crawls implements CrawlService {
       robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null, userAgent: this.settings.userAgent,
     }));
     const r = await this.queue.enqueue(jobs, { crawlCap: frontier?.options.maxPages });
-    if (frontier && (await this.store.get(frontier.crawlId))?.state === 'finished' && r.enqueued > 0) {
-      await this.store.setState(frontier.crawlId, 'running', null);
-      this.emit(frontier.crawlId);
-    }
+    if (frontier && r.enqueued > 0) await this.reopen(frontier.crawlId);
     return { enqueued: r.enqueued, duplicates: r.duplicates + r.capped, ids: r.ids.filter((id): id is number => id !== null), rejected };
+  }
+
+  async requeue(filter: RequeueFilter): Promise<number> {
+    const n = await this.queue.requeue(filter);
+    if (n > 0) await this.reopen(filter.crawlId);
+    return n;
+  }
+
+  /**
+   * A finished crawl that has work again (URLs added, jobs requeued) is running again, so that its
+   * state and its figures agree; its end is then watched for as before. Without an id, every
+   * finished crawl is looked at (a requeue by ids, state or host may touch any of them).
+   */
+  private async reopen(crawlId?: string): Promise<void> {
+    const rows = crawlId ? [await this.store.get(crawlId)] : await this.store.list();
+    for (const row of rows) {
+      if (row?.state !== 'finished') continue;
+      const c = await this.queue.crawlStats(row.id);
+      if (c.queued + c.in_progress === 0) continue;
+      await this.store.setState(row.id, 'running', null);
+      this.emit(row.id);
+    }
   }
 
   async hosts(opts: { limit?: number; defaultLimit: number }): Promise<HostRecord[]> {

@@ -6,7 +6,7 @@
  */
 import type { CrawlOptions, CrawlState, Host, Rejected, Scope } from '../protocol';
 import type { Handler } from '../core/scheduler';
-import type { Stats } from '../core/types';
+import type { RequeueFilter, Stats } from '../core/types';
 
 export interface StartCrawl {
   seeds: string[];
@@ -58,6 +58,8 @@ export interface CrawlService {
   cancel(crawlId: string): Promise<{ crawl: CrawlRecord; cancelled: number }>;
   /** Valid URLs are enqueued even when others in the same call are rejected. */
   enqueue(p: EnqueueUrls): Promise<{ enqueued: number; duplicates: number; ids: number[]; rejected: Rejected[] }>;
+  /** Jobs sent round again (jobs/requeue); a finished crawl that gets work back is running again. */
+  requeue(filter: RequeueFilter): Promise<number>;
   hosts(opts: { limit?: number; defaultLimit: number }): Promise<HostRecord[]>;
   /** Called when a crawl's state changes (started, paused, resumed, cancelled, finished). */
   onCrawlChanged(listener: (crawl: CrawlRecord) => void): () => void;

@@ -72,7 +72,7 @@ export function createMethods(d: DaemonServices): MethodTable {
     },
     'jobs/requeue': async (p) => {
       if (!p.ids && !p.state && !p.host && !p.crawlId) throw invalidParams('params: give ids, state, host or crawlId to say which jobs');
-      return { requeued: await queue.requeue({ ids: p.ids, state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId }) };
+      return { requeued: await crawls.requeue({ ids: p.ids, state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId }) };
     },
     'jobs/cancel': async (p) => ({ cancelled: await queue.cancel({ ids: p.ids }) }),
     'queue/stats': async () => {
