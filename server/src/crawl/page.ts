@@ -112,8 +112,9 @@ export function pageHandler(deps: PageDeps) {
       if (asked !== null) {
         const wait = Math.max(asked, MIN_RETRY_AFTER_MS);
         const reason = `HTTP ${res.status} with Retry-After ${Math.round(wait / 1000)}s`;
-        if (await politeness.retryAfter(host, wait, reason) <= MAX_WAITS_IN_A_ROW) return { type: 'defer', reason, delayMs: wait };
-        return { type: 'fail', error: `${verdict.reason}; asked to wait ${MAX_WAITS_IN_A_ROW + 1} times in a row`, retryable: true, result };
+        const inARow = await politeness.retryAfter(host, wait, reason);
+        if (inARow <= MAX_WAITS_IN_A_ROW) return { type: 'defer', reason, delayMs: wait };
+        return { type: 'fail', error: `${verdict.reason}; asked to wait ${inARow} times in a row`, retryable: true, result };
       }
       await politeness.failed(host, `HTTP ${res.status}`);
       return { type: 'fail', error: verdict.reason, retryable: true, result };
