@@ -112,13 +112,22 @@ describe('connections the server drops', () => {
     await q.enqueue([capped(1)], { crawlCap: 10 });
     // Another process holds the crawl's reservation row, so our write waits inside its transaction.
     const other = await pgClient(url);
+    // Watched from outside any transaction: inside one, pg_stat_activity is a snapshot that never moves.
+    const watcher = await pgClient(url);
+    const { rows: [holder] } = await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     await other.query('BEGIN');
-    await other.query(`SELECT * FROM crawl_room WHERE crawl_id = 'c' FOR UPDATE`);
-    const waiting = q.enqueue([capped(2)], { crawlCap: 10 });
-    const inTransaction = await eventually('our transaction waiting', () => backends(other, `state = 'idle in transaction'`).then((r) => r[0]));
-    await other.query('SELECT pg_terminate_backend($1)', [inTransaction.pid]);
-    await other.query('ROLLBACK');
-    await assert.rejects(waiting);
+    try {
+      await other.query(`SELECT * FROM crawl_room WHERE crawl_id = 'c' FOR UPDATE`);
+      const waiting = q.enqueue([capped(2)], { crawlCap: 10 });
+      const inTransaction = await eventually('our transaction waiting', () =>
+        backends(watcher, `state = 'idle in transaction' AND pid <> ${Number(holder.pid)}`).then((r) => r[0]));
+      await watcher.query('SELECT pg_terminate_backend($1)', [inTransaction.pid]);
+      await other.query('ROLLBACK');
+      await assert.rejects(waiting);
+    } finally {
+      // Never left holding the row: the queue's close would wait for the write behind it.
+      await other.query('ROLLBACK').catch(() => {});
+    }
     assert.equal((await q.enqueue([capped(3)], { crawlCap: 10 })).enqueued, 1);
   });
 
