@@ -35,6 +35,13 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   if (map.size > MAX_CACHED_HOSTS) map.delete(map.keys().next().value as K);
 }
 
+/** One more in a row for `key`: the streak's new length. */
+function count<K>(map: Map<K, number>, key: K): number {
+  const n = (map.get(key) ?? 0) + 1;
+  remember(map, key, n);
+  return n;
+}
+
 /**
  * robots.txt per origin, fetched once (one fetch per origin at a time in this process), cached in
  * memory and in the database with an expiry; and each host's health: repeated failures back the
@@ -120,7 +127,7 @@ export class Politeness {
       // Undecodable, timed out, connection refused: unreachable, tried again later.
       robots = REDIRECT_FAILURES.has(err.code) ? Robots.unavailable(`robots.txt unavailable: ${err.message}`) : Robots.fromResponse(null);
     }
-    if (robots.retryLater) remember(this.unreadable, origin, (this.unreadable.get(origin) ?? 0) + 1);
+    if (robots.retryLater) count(this.unreadable, origin);
     else this.unreadable.delete(origin);
     const now = this.now();
     const expiresAt = now + (robots.retryLater ? this.settings.robotsRetryMs : this.settings.robotsTtlMs);
@@ -151,8 +158,7 @@ export class Politeness {
    * off, doubling each further failure up to the cap. Returns the backoff's end, if any.
    */
   async failed(host: string, reason: string): Promise<number | null> {
-    const n = (this.failures.get(host) ?? 0) + 1;
-    remember(this.failures, host, n);
+    const n = count(this.failures, host);
     const over = n - this.settings.hostFailuresBeforeBackoff;
     if (over < 0) return null;
     const ms = Math.min(this.settings.hostBackoffMaxMs, this.settings.hostBackoffBaseMs * 2 ** Math.min(over, 30));
@@ -166,8 +172,7 @@ export class Politeness {
    * how many times in a row the host has now asked.
    */
   async retryAfter(host: string, delayMs: number, reason: string): Promise<number> {
-    const n = (this.waits.get(host) ?? 0) + 1;
-    remember(this.waits, host, n);
+    const n = count(this.waits, host);
     await this.queue.deferKey(host, this.now() + delayMs, reason);
     return n;
   }

@@ -8,7 +8,7 @@ import type { CoreConfig } from '../core/config';
 import type { Scheduler } from '../core/scheduler';
 import type { CrawlService } from '../crawl/service';
 import { normalizeUrl } from '../crawl/url';
-import { ErrorCodes, Params, type Method, type Results } from '../protocol';
+import { ErrorCodes, Params, type Method, type ParamsOf, type Results } from '../protocol';
 import type { Logger } from '../core/scheduler';
 import { idleReason } from './idle';
 import { finishedTotal, type RateMeter } from './rate';
@@ -129,9 +129,7 @@ export function createMethods(d: DaemonServices): MethodTable {
       const start = startParams(file);
       if (!start) throw invalidParams(whyNotStartable(file));
       // The file's crawl must pass what crawl/start would (at most 10,000 seeds, say).
-      const checked = Params['crawl/start'].safeParse(start);
-      if (!checked.success) throw invalidParams(formatIssues(checked.error.issues));
-      const r = await crawls.start(checked.data);
+      const r = await crawls.start(checkParams('crawl/start', start));
       d.seeds.set(p.uri, r.crawlId);
       return r;
     },
@@ -147,6 +145,13 @@ export function isMethod(name: string): name is Method {
 /** Methods still answered while the daemon stops: they only read memory. */
 const WHILE_STOPPING = new Set<string>(['scheduler/status', 'daemon/shutdown', 'seeds/parse']);
 
+/** Params checked against the contract's schema: invalid params name each field and what was wrong. */
+function checkParams<M extends Method>(method: M, params: unknown): ParamsOf<M> {
+  const parsed = Params[method].safeParse(params);
+  if (!parsed.success) throw invalidParams(formatIssues(parsed.error.issues));
+  return parsed.data as ParamsOf<M>;
+}
+
 /**
  * Validates and runs one call. Always settles with the result or an RpcError: unknown method,
  * params by position, schema failures (each field named), and every domain error mapped.
@@ -154,11 +159,10 @@ const WHILE_STOPPING = new Set<string>(['scheduler/status', 'daemon/shutdown', '
 export async function invoke(table: MethodTable, d: DaemonServices, method: string, params: unknown, call: CallContext): Promise<unknown> {
   if (!isMethod(method)) throw new RpcError(ErrorCodes.MethodNotFound, `unknown method "${method.slice(0, 100)}"`);
   if (Array.isArray(params)) throw invalidParams('params: pass parameters by name (an object), not by position');
-  const parsed = Params[method].safeParse(params === undefined ? {} : params);
-  if (!parsed.success) throw invalidParams(formatIssues(parsed.error.issues));
+  const checked = checkParams(method, params === undefined ? {} : params);
   if (d.stopping() && !WHILE_STOPPING.has(method)) throw unavailable('the daemon is stopping');
   try {
-    return await (table[method] as (p: unknown, c: CallContext) => Promise<unknown>)(parsed.data, call);
+    return await (table[method] as (p: unknown, c: CallContext) => Promise<unknown>)(checked, call);
   } catch (err) {
     throw toRpcError(err, d.log, method);
   }

@@ -157,12 +157,7 @@ class Connection {
     socket.on('end', () => {
       this.ended = true;
       // A last request without its newline is still a request.
-      if (this.pendingBytes > 0 && !this.discarding) {
-        const line = Buffer.concat(this.pending).toString('utf8');
-        this.pending = [];
-        this.pendingBytes = 0;
-        this.handleLine(line);
-      }
+      if (this.pendingBytes > 0 && !this.discarding) this.handleLine(this.takeLine().toString('utf8'));
       this.endIfDone();
     });
     socket.on('error', () => {
@@ -201,21 +196,14 @@ class Connection {
       }
       if (this.pendingBytes + piece.length > MAX_LINE_BYTES) {
         this.tooLong();
-        this.pending = [];
-        this.pendingBytes = 0;
         continue;
       }
-      const line = this.pendingBytes ? Buffer.concat([...this.pending, piece]) : piece;
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.handleLine(line.toString('utf8'));
+      this.handleLine(this.takeLine(piece).toString('utf8'));
     }
     const rest = chunk.subarray(start);
     if (this.discarding || rest.length === 0) return;
     if (this.pendingBytes + rest.length > MAX_LINE_BYTES) {
       this.tooLong();
-      this.pending = [];
-      this.pendingBytes = 0;
       this.discarding = true;
       return;
     }
@@ -224,7 +212,17 @@ class Connection {
     this.pendingBytes += rest.length;
   }
 
+  /** The line gathered so far, ended by `last`; the buffer starts afresh. */
+  private takeLine(last?: Buffer): Buffer {
+    const line = this.pendingBytes === 0 ? last ?? Buffer.alloc(0) : Buffer.concat(last ? [...this.pending, last] : this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return line;
+  }
+
+  /** The line gathered so far is dropped, and the client told why. */
   private tooLong(): void {
+    this.takeLine();
     this.respond(createJSONRPCErrorResponse(null, ErrorCodes.InvalidRequest, `request line longer than ${MAX_LINE_BYTES} bytes; it was dropped`));
   }
 

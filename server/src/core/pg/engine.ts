@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { QueueError } from '../errors';
-import { crawlCounts, history, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
+import { checkOutcome, crawlCounts, history, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
 import type { SqliteQueueOptions } from '../sqlite/engine';
 import { toJob } from '../sqlite/engine';
 import {
@@ -362,7 +362,7 @@ export class PgQueue implements Queue {
 
   async ack(workerId: string, acks: Ack[]): Promise<AckResult[]> {
     if (acks.length === 0) return [];
-    for (const a of acks) if (a.outcome.type === 'done') a.outcome.enqueue?.forEach(validateNewJob);
+    for (const a of acks) checkOutcome(a.outcome);
     return this.write((tx) => this.ackAll(tx, workerId, acks));
   }
 

@@ -8,7 +8,7 @@ import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { WalFlusher } from './wal-flush';
 import { QueueError } from '../errors';
-import { crawlCounts, history, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
+import { checkOutcome, crawlCounts, history, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
 import {
   HELD,
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
@@ -200,7 +200,7 @@ export class SqliteQueue implements Queue {
 
   async ack(workerId: string, acks: Ack[]): Promise<AckResult[]> {
     if (acks.length === 0) return [];
-    for (const a of acks) if (a.outcome.type === 'done') a.outcome.enqueue?.forEach(validateNewJob);
+    for (const a of acks) checkOutcome(a.outcome);
     return this.write((tally, now) => acks.map((a) => this.ackOne(tally, now, workerId, a)));
   }
 
