@@ -303,7 +303,10 @@ async function startCrawl(deps: CommandDeps, arg: unknown): Promise<void> {
   });
   if (depthText === undefined) return;
   const seeds = parseUrlList(seedsText).urls;
-  const result = await daemon.request('crawl/start', { seeds, scope: scopePick.scope, maxDepth: Number(depthText.trim()) });
+  const result = await daemon.request('crawl/start', {
+    seeds, scope: scopePick.scope, maxDepth: Number(depthText.trim()),
+    ...(s.defaultAddresses !== 'auto' && { addresses: s.defaultAddresses }),
+  });
   reportStarted(deps, result, seeds.length);
 }
 

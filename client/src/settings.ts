@@ -3,7 +3,7 @@
  * default and reported with what is wrong, rather than handed to the daemon to fail on.
  * Pure: it reads through a getter, so it is tested without an editor.
  */
-import { SCOPES, USER_AGENT, type Scope } from '../../server/src/protocol';
+import { ADDRESS_POLICIES, SCOPES, USER_AGENT, type AddressPolicy, type Scope } from '../../server/src/protocol';
 
 export const SECTION = 'crawlOrchestrator';
 
@@ -21,6 +21,8 @@ export interface Settings {
   robots: boolean;
   defaultMaxDepth: number;
   defaultScope: Scope;
+  /** `auto`: each crawl gets the kind of its seeds' addresses. */
+  defaultAddresses: AddressPolicy | 'auto';
   nodePath: string;
 }
 
@@ -36,6 +38,7 @@ export const DEFAULTS: Settings = {
   robots: true,
   defaultMaxDepth: 3,
   defaultScope: 'host',
+  defaultAddresses: 'auto',
   nodePath: '',
 };
 
@@ -57,7 +60,7 @@ export const LIVE_KEYS = ['maxWorkers', 'perHostLimit'] as const satisfies reado
  * daemon (`daemonArgs`) reach the crawls it starts by itself (seed files) at its next start; like
  * max attempts, they do not force one.
  */
-export const CLIENT_KEYS = ['maxAttempts', 'defaultMaxDepth', 'defaultScope'] as const satisfies readonly (keyof Settings)[];
+export const CLIENT_KEYS = ['maxAttempts', 'defaultMaxDepth', 'defaultScope', 'defaultAddresses'] as const satisfies readonly (keyof Settings)[];
 /** Everything else is a daemon argument: a change takes a restart. */
 export const RESTART_KEYS = (Object.keys(DEFAULTS) as (keyof Settings)[]).filter(
   (k) => !(LIVE_KEYS as readonly string[]).includes(k) && !(CLIENT_KEYS as readonly string[]).includes(k),
@@ -112,6 +115,12 @@ export function readSettings(get: (key: string) => unknown): ReadSettings {
   if (scope !== undefined && scope !== null) {
     if (!(SCOPES as readonly unknown[]).includes(scope)) bad('defaultScope', scope, `must be one of ${SCOPES.join(', ')}`);
     else settings.defaultScope = scope as Scope;
+  }
+  const addresses = get('defaultAddresses');
+  if (addresses !== undefined && addresses !== null) {
+    const allowed = ['auto', ...ADDRESS_POLICIES] as const;
+    if (!(allowed as readonly unknown[]).includes(addresses)) bad('defaultAddresses', addresses, `must be one of ${allowed.join(', ')}`);
+    else settings.defaultAddresses = addresses as Settings['defaultAddresses'];
   }
   if (settings.heartbeatSeconds >= settings.leaseTtlSeconds) {
     problems.push(
@@ -172,5 +181,6 @@ export function daemonArgs(settings: Settings, stateDir: string): string[] {
   if (settings.maxAttempts !== DEFAULTS.maxAttempts) args.push('--max-attempts', String(settings.maxAttempts));
   if (settings.defaultMaxDepth !== DEFAULTS.defaultMaxDepth) args.push('--default-max-depth', String(settings.defaultMaxDepth));
   if (settings.defaultScope !== DEFAULTS.defaultScope) args.push('--default-scope', settings.defaultScope);
+  if (settings.defaultAddresses !== 'auto') args.push('--default-addresses', settings.defaultAddresses);
   return args;
 }

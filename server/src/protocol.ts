@@ -12,6 +12,9 @@ export type JobState = (typeof JOB_STATES)[number];
 export const FINISHED_STATES = ['done', 'skipped', 'error'] as const;
 export const SCOPES = ['host', 'domain', 'any'] as const;
 export type Scope = (typeof SCOPES)[number];
+/** Which addresses a crawl connects to: globally routable ones, non-public ones (loopback, private, link-local), or both. */
+export const ADDRESS_POLICIES = ['public', 'private', 'any'] as const;
+export type AddressPolicy = (typeof ADDRESS_POLICIES)[number];
 export const HOST_STATES = ['ready', 'busy', 'delayed', 'backoff', 'blocked'] as const;
 export type HostState = (typeof HOST_STATES)[number];
 export const CRAWL_STATES = ['running', 'paused', 'finished', 'cancelled'] as const;
@@ -81,6 +84,8 @@ export interface CrawlOptions {
   exclude: string[];
   followNofollow: boolean;
   storeBodies: boolean;
+  /** Crawls started before this option existed have none: they connect anywhere, as they did. */
+  addresses?: AddressPolicy;
 }
 
 export interface Crawl {
@@ -146,6 +151,8 @@ export const Params = {
     exclude: z.array(z.string().min(1).max(1000)).max(100).optional(),
     followNofollow: z.boolean().optional(),
     storeBodies: z.boolean().optional(),
+    /** Default: the daemon's setting, else the kind of the seeds' own addresses. */
+    addresses: z.enum(ADDRESS_POLICIES).optional(),
   }),
   'crawl/list': strict({}),
   'crawl/get': strict({ crawlId }),

@@ -74,8 +74,8 @@ describe('daemon flags', () => {
 describe('tables', () => {
   test('columns align; flexible ones are cut to the width, with an ellipsis', () => {
     const t = table([{ title: 'ID', align: 'right' }, { title: 'URL', flexible: true }, { title: 'STATE' }], [['7', 'http://example.com/a/very/long/path/indeed', 'done'], ['12', 'http://x/', 'error']], 40);
-    const lines = t.split('\n');
-    assert.ok(lines.every((l) => [...l].length <= 40), t);
+    const lines = String(t).split('\n');
+    assert.ok(lines.every((l) => [...l].length <= 40), String(t));
     assert.equal(lines[1].slice(0, 2), ' 7');
     assert.match(lines[1], /…\s+done$/);
     assert.equal(bar(0.5, 4), '[██░░]');

@@ -255,6 +255,24 @@ describe('hostile servers', { timeout: 120_000 }, () => {
     );
   });
 
+  test('a 60 KB Location is an error that quotes its start, and nothing stored holds all of it', async () => {
+    const location = `/${'L'.repeat(60 * 1024)}`;
+    await hostileCrawl(
+      async () => [await raw('127.0.0.2', {
+        '/far': (s) => s.write(head({ location, 'content-length': 0 }, 'HTTP/1.1 302 Found')),
+        [CANARY]: canaryRoute,
+      })],
+      ([h]) => ({ seeds: ['/far', CANARY].map((p) => h.url(p)), scope: 'any' }),
+      async ({ cr, crawl, hosts: [h] }) => {
+        const far = await cr.byUrl(crawl.id, h.url('/far'));
+        assert.equal(far.job.state, 'error');
+        assert.match(far.job.lastError!, /^http:\/\/127\.0\.0\.2:\d+\/far redirects to \/L{298}…: longer than 8 KiB$/);
+        for (const e of far.events) assert.ok((e.detail ?? '').length < 1000, `${e.type}: ${e.detail?.length} characters`);
+        assert.ok(JSON.stringify(far).length < 4000, 'the job document stays small');
+      },
+    );
+  });
+
   test('a redirect loop across hosts ends in error naming the chain; an endless chain at the redirect limit', async () => {
     // Routes are read per request, so each host's can point at the other once both have ports.
     const routesA: Record<string, RawRoute> = {};

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { Parser } from 'htmlparser2';
 import { DROP, KnownUrls, knownUrls, planLinks, type Frontier } from '../../server/src/crawl/frontier';
-import { extractLinks, LinkExtractor, sniffEncoding } from '../../server/src/crawl/links';
+import { Robots } from '../../server/src/crawl/robots';
+import { extractLinks, extractLinksInSlices, LinkExtractor, sniffEncoding } from '../../server/src/crawl/links';
 import { compileScope } from '../../server/src/crawl/scope';
+import { answersWithin } from './helpers/deadline';
+import { checkSync } from './helpers/fuzz';
 
 const PAGE = 'https://example.com/dir/page.html';
 
@@ -205,6 +210,129 @@ describe('link extraction', () => {
   });
 });
 
+/**
+ * What htmlparser2's Parser (a tree builder's view) makes of the same page: the hrefs of <a> and
+ * <area> in order with their rel, the first <base href>, meta robots and the first <title>
+ * outside <svg>. The extractor drives the tokenizer alone and must agree with it.
+ */
+function parserView(html: string) {
+  const hrefs: [string, string][] = [];
+  const metas: string[] = [];
+  let base = null as string | null;
+  let svg = 0;
+  let title: 'before' | 'inside' | 'done' = 'before';
+  let titleText = '';
+  const parser = new Parser({
+    onopentag(name, a) {
+      if ((name === 'a' || name === 'area') && a.href !== undefined) hrefs.push([a.href, a.rel ?? '']);
+      if (name === 'base' && a.href !== undefined && base === null) base = a.href;
+      if (name === 'meta' && (a.name ?? '').trim().toLowerCase() === 'robots') metas.push(a.content ?? '');
+      if (name === 'svg') svg++;
+      if (name === 'title' && title === 'before' && svg === 0) title = 'inside';
+    },
+    onclosetag(name) {
+      if (name === 'svg' && svg > 0) svg--;
+      else if (name === 'title' && title === 'inside') title = 'done';
+    },
+    ontext(text) {
+      if (title === 'inside') titleText += text;
+    },
+  }, { decodeEntities: true });
+  parser.end(html);
+  return { hrefs, metas, base, titleText };
+}
+
+/** Pieces that stress what the tokenizer must get right by itself: names, attributes, entities, raw text. */
+const htmlPiece = fc.oneof(
+  fc.constantFrom(
+    '<a href="/x">', '<A HREF=/y REL=NoFollow>', "<a href='/z?q=1&amp;r=2'>", '<a href=/w rel="nofollow noopener">', '</a>',
+    '<area href="/m">', '<base href="/b/">', '<BASE HREF="https://other.example/">', '<svg>', '</svg>', '<svg/>',
+    '<title>', '</title>', '<title/>', '<meta name="robots" content="noindex, nofollow">', '<meta name=ROBOTS content=none>',
+    '<script>', '</script>', '<style>a<b</style>', '<!--', '-->', '<![CDATA[x]]>', '<!doctype html>', '<?pi x?>',
+    '&amp;', '&lt;', '&#x41;', '&copy', '&unknown;', '<', '>', '/', '"', "'", '=', ' ', '\n', '<a href="/x" href="/dup">',
+    '<textarea>', '</textarea>', '<a href>', '<a href=>', '<a\nhref\n=\n"/nl">', 'text', 'é', '😀',
+  ),
+  fc.string({ maxLength: 6 }),
+);
+
+describe('link extraction is linear and agrees with a tree builder', () => {
+  it('agrees with htmlparser2\'s Parser on random pages fed in random chunks', () => {
+    checkSync(fc.property(fc.array(htmlPiece, { maxLength: 40 }), fc.array(fc.nat(), { maxLength: 6 }), (pieces, cuts) => {
+      const html = pieces.join('');
+      const view = parserView(html);
+      const extractor = new LinkExtractor(PAGE);
+      let at = 0;
+      for (const cut of [...cuts.map((c) => c % (html.length + 1))].sort((a, b) => a - b)) {
+        extractor.write(html.slice(at, cut));
+        at = cut;
+      }
+      extractor.write(html.slice(at));
+      const r = extractor.end();
+      // The same links, resolved by the extractor's own rules from what the Parser saw.
+      const expected = new Map<string, boolean>();
+      const quoted = (v: string) => `"${v.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}"`;
+      const base = view.base === null ? PAGE : extractLinks(`<base href=${quoted(view.base)}>`, PAGE).baseUrl;
+      for (const [href, rel] of view.hrefs) {
+        const one = extractLinks(`<base href=${quoted(base)}><a href=${quoted(href)} rel=${quoted(rel)}>`, PAGE).links[0];
+        if (one === undefined) continue;
+        expected.set(one.url, (expected.get(one.url) ?? true) && one.nofollow);
+      }
+      assert.equal(r.baseUrl, base);
+      assert.deepEqual(r.links.map((l) => [l.url, l.nofollow]), [...expected]);
+      // The Parser leaves SVG's foreign content open after `<svg/>`, so self-closing tags after it differ.
+      if (!html.includes('/>')) {
+        const t = view.titleText.replace(/\s+/g, ' ').trim();
+        assert.equal(r.title, t === '' ? null : t.slice(0, 512).trimEnd());
+      }
+      const metaTokens = view.metas.flatMap((c) => c.toLowerCase().split(/[\s,]+/));
+      assert.equal(r.metaNofollow, metaTokens.some((t) => t === 'nofollow' || t === 'none'));
+      assert.equal(r.metaNoindex, metaTokens.some((t) => t === 'noindex' || t === 'none'));
+    }), 400);
+  });
+
+  it('ends the title where a tree builder would: at its end tag, or at an end tag of an element around it', () => {
+    const title = (html: string) => extractLinks(html, PAGE).title;
+    assert.equal(title('<head><title/></head><body>all the body text</body>'), null, '`<title/>` is no raw text; </head> ends it');
+    assert.equal(title('<p><title/>Hello</p><a href=/x>Click here</a>'), 'Hello');
+    assert.equal(title('<body><a href="/"><svg><path d=""></a><title>Real title</title>'), 'Real title', '</a> closes the <svg> inside it');
+    assert.equal(title('<svg/><title>After</title>'), 'After', '<svg/> closes itself');
+    assert.equal(title('<svg><title>icon</title></svg><title>Page</title>'), 'Page');
+    assert.equal(title('<title>Cut</title><p></ rel=nofollow <A HREF=\''), 'Cut');
+    assert.equal(title('</p><title/></ rel=nofollow <A HREF=\''), null, 'text the tokenizer places before the page is none of it');
+  });
+
+  // Each of these took htmlparser2's Parser minutes to hours (the issue measured 371 s for the first,
+  // served as 2.9 KB of gzip); linear, each is well under a second. Run in a worker, given up on after 30 s.
+  const linksJs = require.resolve('../../server/src/crawl/links');
+  const hostile: [string, () => string, number][] = [
+    ['a million unclosed <b>', () => '<html><body>' + '<b>'.repeat(1_000_000), 0],
+    ['750,000 unclosed <a href>', () => '<html><body>' + '<a href="/x">'.repeat(750_000), 1],
+    ['a million unmatched end tags after a million opens', () => '<div>'.repeat(1_000_000) + '</span>'.repeat(1_000_000), 0],
+    ['a million nested <svg> and <table> cells', () => '<svg>'.repeat(500_000) + '<table><tr><td>'.repeat(300_000), 0],
+    ['a million opens closed by one end tag', () => '<div>' + '<b><i>'.repeat(500_000) + '</div><title>t</title>', 0],
+  ];
+  for (const [name, html, links] of hostile) {
+    it(`reads ${name} in linear time`, async () => {
+      const found = await answersWithin(30_000, (d) => {
+        const { extractLinks: extract } = require(d.linksJs) as typeof import('../../server/src/crawl/links');
+        return extract(d.html, d.page).links.length;
+      }, { linksJs, html: html(), page: PAGE });
+      assert.equal(found, links);
+    });
+  }
+
+  it('reads a large body in slices, letting the event loop in between, with the same result', async () => {
+    const html = Buffer.from('<title>big</title>' + Array.from({ length: 60_000 }, (_, i) => `<a href="/p${i}">p</a>`).join(''));
+    let turns = 0;
+    const timer = setInterval(() => turns++, 0);
+    const sliced = await extractLinksInSlices(html, PAGE);
+    clearInterval(timer);
+    assert.deepEqual(sliced, extractLinks(html, PAGE));
+    assert.ok(html.byteLength > 4 * 256 * 1024, 'the body spans several slices');
+    assert.ok(turns >= 1, `timers ran ${turns} times while the body was read`);
+  });
+});
+
 describe('planning links', () => {
   const frontier = (): Frontier => ({
     crawlId: 'c_test', paused: false,
@@ -223,6 +351,22 @@ describe('planning links', () => {
     const again = planLinks(f, 0, links, () => null, 'bot');
     assert.deepEqual(again.jobs.map((j) => j.url), ['https://example.com/b']);
     assert.deepEqual(again.dropped, new Map([[DROP.nofollow, 1], [DROP.scope, 1]]));
+  });
+
+  it('spends a bounded share of robots.txt work on one page; the rest is judged when fetched', { timeout: 60_000 }, () => {
+    // Each verdict costs about two million steps here (120 rules of a star and 4,000 characters
+    // against an 8 KiB URL), and every one of these URLs is disallowed by one of the last rules tried.
+    const rules = Array.from({ length: 120 }, (_, i) => `Disallow: /*${'a'.repeat(4000)}b${i}`).join('\n');
+    const robots = Robots.parse(`User-agent: *\n${rules}\n`);
+    const links = Array.from({ length: 500 }, (_, i) => {
+      const url = `https://example.com/${'a'.repeat(8000)}b0?${i}`;
+      return { url, host: 'example.com', nofollow: false };
+    });
+    const planned = planLinks(frontier(), 0, links, () => robots, 'bot');
+    assert.equal(planned.jobs.length, 500, 'every link becomes a job');
+    const judged = planned.jobs.filter((j) => j.skipReason !== undefined);
+    assert.ok(judged.length >= 1 && judged.length <= 4, `${judged.length} links judged while planning`);
+    assert.match(judged[0].skipReason!, /^robots\.txt: Disallow: \/\*a{4000}b0$/);
   });
 
   it('KnownUrls forgets the oldest past its bound', () => {

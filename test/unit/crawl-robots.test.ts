@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseRobots, productToken, Robots, robotsFromStatus, ROBOTS_MAX_BYTES } from '../../server/src/crawl/robots';
+import fc from 'fast-check';
+import {
+  parseRobots, productToken, Robots, robotsFromStatus, ROBOTS_MAX_BYTES, ROBOTS_MAX_LINE_BYTES, ROBOTS_MAX_RULES, ROBOTS_VERDICT_STEPS,
+} from '../../server/src/crawl/robots';
+import { MAX_URL_BYTES } from '../../server/src/crawl/url';
+import { answersWithin } from './helpers/deadline';
+import { checkSync } from './helpers/fuzz';
 
 const UA = 'CrawlOrchestrator/0.1 (+https://example.invalid/bot)';
 
@@ -86,6 +92,57 @@ describe('robots.txt matching', () => {
   it('refuses URLs it cannot crawl', () => {
     const r = Robots.parse('');
     assert.deepEqual(r.verdict('mailto:x@example.com', UA), { allowed: false, rule: 'not a crawlable URL' });
+  });
+
+  it('reads consecutive stars as one, $ only at the very end as the anchor, and a lone $ as the root', () => {
+    const r = Robots.parse('User-agent: *\nDisallow: /a**b$\nDisallow: /c$d$\nDisallow: /e*$*\nDisallow: $\nDisallow: /f*$\n');
+    assert.deepEqual(verdicts(r, UA, ['/ab', '/axyb', '/ab/', '/c$d', '/c$dx', '/cd', '/e$', '/e$x', '/ex', '/', '/f', '/f/x']), {
+      '/ab': false,
+      '/axyb': false,
+      '/ab/': true,
+      '/c$d': false,
+      '/c$dx': true,
+      '/cd': true,
+      '/e$': false,
+      '/e$x': false,
+      '/ex': true,
+      '/': false,
+      '/f': false,
+      '/f/x': false,
+    });
+    assert.deepEqual(r.verdict('/', UA), { allowed: false, rule: 'Disallow: $' });
+  });
+
+  it('gives the verdict of a longest-match reference, on random rules and paths', () => {
+    // Google's matcher: the set of path positions each prefix of the pattern can end at.
+    const matches = (pattern: string, path: string): boolean => {
+      const anchored = pattern.endsWith('$');
+      let ends = [0];
+      for (const ch of anchored ? pattern.slice(0, -1) : pattern) {
+        ends = ch === '*'
+          ? (ends.length === 0 ? [] : Array.from({ length: path.length - ends[0] + 1 }, (_, i) => ends[0] + i))
+          : ends.filter((e) => path[e] === ch).map((e) => e + 1);
+      }
+      return anchored ? ends.includes(path.length) : ends.length > 0;
+    };
+    const rule = fc.record({
+      allow: fc.boolean(),
+      pattern: fc.array(fc.constantFrom('/', 'a', 'b', '*', '$'), { maxLength: 7 }).map((a) => '/' + a.join('')),
+    });
+    const path = fc.array(fc.constantFrom('/', 'a', 'b', '$'), { maxLength: 9 }).map((a) => '/' + a.join(''));
+    checkSync(fc.property(fc.array(rule, { maxLength: 6 }), fc.array(path, { minLength: 1, maxLength: 4 }), (rules, paths) => {
+      const r = Robots.parse('User-agent: *\n' + rules.map((x) => `${x.allow ? 'Allow' : 'Disallow'}: ${x.pattern}\n`).join(''));
+      for (const p of paths) {
+        let best: { allow: boolean; pattern: string } | null = null;
+        for (const x of rules) {
+          if (!matches(x.pattern, p)) continue;
+          if (best === null || x.pattern.length > best.pattern.length || (x.pattern.length === best.pattern.length && x.allow)) best = x;
+        }
+        const v = r.verdict(p, UA);
+        assert.equal(v.allowed, best === null || best.allow, `${p} against ${JSON.stringify(rules)}`);
+        assert.equal(v.rule?.replace(/^(Allow|Disallow): /, '').length ?? null, best?.pattern.length ?? null, `${p}: the deciding rule's length`);
+      }
+    }), 1500);
   });
 });
 
@@ -177,6 +234,83 @@ describe('robots.txt groups', () => {
     const r = Robots.parse('Sitemap: https://example.com/sitemap.xml\nUser-agent: *\nSitemap: https://example.com/news.xml\nDisallow: /x\n');
     assert.deepEqual(r.sitemaps, ['https://example.com/sitemap.xml', 'https://example.com/news.xml']);
     assert.equal(r.verdict('/x', UA).allowed, false, 'a sitemap line does not end the user-agent list');
+  });
+});
+
+describe('robots.txt bounds', () => {
+  it("reads only the first 16,663 bytes of a line, as Google's parser does, cut between characters", () => {
+    assert.equal(ROBOTS_MAX_LINE_BYTES, 16_663);
+    const prefix = 'Disallow: /';
+    const rules = parseRobots(
+      `User-agent: *\n${prefix}${'a'.repeat(20_000)}\n${prefix}${'€'.repeat(6_000)}\n${prefix}x${' '.repeat(17_000)}/y\nDisallow: /next\n`,
+    );
+    assert.equal(rules.kind, 'rules');
+    assert.deepEqual(rules.groups[0].rules.map((x) => x.pattern), [
+      '/' + 'a'.repeat(ROBOTS_MAX_LINE_BYTES - prefix.length),
+      // € is 3 bytes: 5,550 of them fill 16,650 bytes after the prefix's 11; the 5,551st would not fit.
+      '/' + '€'.repeat(5_550),
+      '/x',
+      '/next',
+    ]);
+  });
+
+  it('keeps the first ROBOTS_MAX_RULES rules of each group: other bots\' rules cannot crowd out ours', () => {
+    const body = 'User-agent: other\n' + 'Disallow: /o\n'.repeat(ROBOTS_MAX_RULES + 5) +
+      'User-agent: *\n' + 'Allow: /a\n'.repeat(ROBOTS_MAX_RULES - 1) + 'Disallow: /kept\nDisallow: /dropped\n';
+    const data = parseRobots(body);
+    assert.equal(data.kind, 'rules');
+    assert.deepEqual(data.groups.map((g) => g.rules.length), [ROBOTS_MAX_RULES, ROBOTS_MAX_RULES]);
+    const r = Robots.parse(body);
+    assert.deepEqual(verdicts(r, UA, ['/kept', '/dropped']), { '/kept': false, '/dropped': true });
+  });
+
+  const HOST = 'http://127.0.0.2';
+  const longUrl = (tail = '') => HOST + '/' + 'a'.repeat(MAX_URL_BYTES - HOST.length - 1 - tail.length) + tail;
+  const robotsJs = require.resolve('../../server/src/crawl/robots');
+  /** Verdicts in a worker thread, given up on after 20 s: with backtracking they took 12 s to 27 s each. */
+  const verdictsInWorker = (body: string, urls: string[]) =>
+    answersWithin(20_000, (d) => {
+      const { Robots: R } = require(d.robotsJs) as typeof import('../../server/src/crawl/robots');
+      const robots = R.parse(d.body);
+      return d.urls.map((u) => robots.verdict(u, d.ua));
+    }, { robotsJs, body, urls, ua: UA });
+
+  it('answers for a file of long starred rules in bounded work, with the verdict the rules give', async () => {
+    // The attack review's file: 120 rules of 4,000 characters after a star, under the 500 KiB cap.
+    const body = 'User-agent: *\n' + Array.from({ length: 120 }, (_, i) => `Disallow: /*${'a'.repeat(4000)}b${i}\n`).join('');
+    assert.ok(Buffer.byteLength(body) < ROBOTS_MAX_BYTES);
+    const urls = [...Array.from({ length: 5 }, (_, i) => longUrl('a'.repeat(i))), longUrl('b7')];
+    assert.ok(urls.every((u) => Buffer.byteLength(u) === MAX_URL_BYTES));
+    assert.deepEqual(await verdictsInWorker(body, urls), [
+      ...Array(5).fill({ allowed: true, rule: null }),
+      { allowed: false, rule: `Disallow: /*${'a'.repeat(4000)}b7` },
+    ]);
+  });
+
+  it('stops a verdict over many short starred rules at the step budget, and disallows the URL saying why', async () => {
+    let body = 'User-agent: *\n';
+    for (let i = 0; body.length < ROBOTS_MAX_BYTES - 100; i++) body += `Disallow: /*a*a*a*a*${'a'.repeat(24)}b${i}\n`;
+    const tooCostly = { allowed: false, rule: `rules too costly to match against this URL (over ${ROBOTS_VERDICT_STEPS} steps); disallowed to be safe` };
+    // Rules are tried longest first, so the first of the longest (b1000) decides before the budget is spent.
+    assert.deepEqual(await verdictsInWorker(body, [longUrl(), longUrl('x'), longUrl('b1000')]), [
+      tooCostly,
+      tooCostly,
+      { allowed: false, rule: `Disallow: /*a*a*a*a*${'a'.repeat(24)}b1000` },
+    ]);
+  });
+
+  it('never reaches the step budget with a large ordinary file, even against an 8 KiB URL', () => {
+    // As many rules as are kept: paths, and 200 rules starting with a star that read the whole URL.
+    const rules = [
+      ...Array.from({ length: ROBOTS_MAX_RULES - 200 }, (_, i) => `Disallow: /catalog/item-${i}/reviews`),
+      ...Array.from({ length: 200 }, (_, i) => `Disallow: /*?filter${i}=`),
+    ];
+    const r = Robots.parse('User-agent: *\n' + rules.join('\n') + '\n');
+    const url = HOST + '/catalog/' + 'item-1/page/'.repeat(600);
+    assert.ok(Buffer.byteLength(url) > MAX_URL_BYTES - 1000 && Buffer.byteLength(url) <= MAX_URL_BYTES);
+    assert.deepEqual(r.verdict(url, UA), { allowed: true, rule: null });
+    assert.deepEqual(r.verdict(url + '?filter150=x', UA), { allowed: false, rule: 'Disallow: /*?filter150=' });
+    assert.deepEqual(r.verdict(HOST + '/catalog/item-9000/reviews?page=2', UA), { allowed: false, rule: 'Disallow: /catalog/item-9000/reviews' });
   });
 });
 

@@ -70,4 +70,19 @@ describe('seed files', () => {
     assert.deepEqual(f.problems.map((p) => [p.line, p.message.endsWith('longer than 8 KiB')]), [[1, true]]);
     assert.deepEqual(startParams(f), { maxDepth: 1, seeds: ['https://b.example/'] });
   });
+
+  test('a problem quotes at most the start of a huge line', () => {
+    const huge = 'x'.repeat(20 * 1024 * 1024);
+    const f = parseSeedFile(`max-depth: ${huge}\n${huge.slice(0, 1000)}: 1\nhttps://a.example/${huge}\n${huge}\n`);
+    assert.equal(f.problems.length, 4);
+    for (const p of f.problems) assert.ok(p.message.length < 500, `${p.message.length} characters: ${p.message.slice(0, 80)}…`);
+    assert.match(f.problems[3].message, /^x{199}…: /);
+  });
+
+  test('addresses: public, private or any', () => {
+    assert.deepEqual(parseSeedFile('addresses: public\nhttps://a.example/\n').options, { addresses: 'public' });
+    const bad = parseSeedFile('addresses: intranet\nhttps://a.example/\n');
+    assert.equal(bad.badOptions, true);
+    assert.match(bad.problems[0].message, /^addresses: .*"public"/);
+  });
 });

@@ -93,6 +93,21 @@ describe('turns', () => {
     assert.equal(scheduled, 0);
   });
 
+  test('a benched seat waits while the others are served, and is served once back', async () => {
+    const turns = new Turns(fakeClock().now);
+    const a = new Seat();
+    const b = new Seat();
+    const ran: string[] = [];
+    const req = (seat: Seat, name: string) => turns.take(seat, async () => { ran.push(name); return name; });
+    turns.bench(a, true);
+    const benched = [req(a, 'a1'), req(a, 'a2')];
+    await Promise.all([req(b, 'b1'), req(b, 'b2'), req(b, 'b3')]);
+    assert.deepEqual(ran, ['b1', 'b2', 'b3']);
+    turns.bench(a, false);
+    assert.deepEqual(await Promise.all(benched), ['a1', 'a2']);
+    assert.deepEqual(ran, ['b1', 'b2', 'b3', 'a1', 'a2']);
+  });
+
   test('a closed seat drops its waiting requests unrun; the other seats go on', async () => {
     const turns = new Turns(fakeClock().now);
     const a = new Seat();

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { validateConfig, type CoreConfig } from '../../server/src/core/config';
+import { QueueLockedError } from '../../server/src/core/errors';
 import { ABORT_LOST, Scheduler, type Handler } from '../../server/src/core/scheduler';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { parseWorkerId } from '../../server/src/core/worker-id';
@@ -50,6 +51,25 @@ for (const engine of ENGINES) {
       assert.ok(most <= 5, `at most 5 at once (saw ${most})`);
       assert.ok(mostPerKey <= 2, `at most 2 per host (saw ${mostPerKey})`);
       await engine.check(queue);
+      await queue.close();
+    });
+
+    test('a handler whose write met a locked database is tried again later, its attempt not spent', async () => {
+      let calls = 0;
+      const { queue, scheduler } = await setup(engine, {
+        test: async () => {
+          calls++;
+          if (calls <= 3) throw new QueueLockedError('the queue database is locked by another process');
+        },
+      });
+      const [id] = (await queue.enqueue([job('a', 1)])).ids;
+      scheduler.start();
+      await eventually('done', async () => (await queue.stats()).done === 1, 15_000);
+      await scheduler.stop();
+      const got = (await queue.get(id!))!;
+      assert.equal(calls, 4);
+      assert.equal(got.job.attempts, 1, 'only the attempt that succeeded counts');
+      assert.deepEqual(got.events.filter((e) => e.type === 'deferred').length, 3);
       await queue.close();
     });
 

@@ -11,10 +11,10 @@ import { DAEMON_USAGE, daemonCommand } from '../daemon/main';
 import { PATH_FLAGS, WORKER_FLAGS, daemonOptions } from '../daemon/options';
 import { redactUrl } from '../core/db-url';
 import { locateSocket, type PathFlags } from '../daemon/paths';
-import { FINISHED_STATES, JOB_STATES, SCOPES, type Job, type Method, type ParamsOf, type ResultOf } from '../protocol';
+import { ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, SCOPES, type AddressPolicy, type Job, type Method, type ParamsOf, type ResultOf } from '../protocol';
 import { VERSION } from '../version';
 import { EXIT } from './exit';
-import { bytes, plural, relative, table } from './format';
+import { bytes, fields, plural, relative, table, text, type Text } from './format';
 import { Ui } from './ui';
 import { crawlOutcome, summary, watchCrawl } from './watch';
 
@@ -35,6 +35,10 @@ const CRAWL_FLAGS = {
   name: { type: 'string', value: 'TEXT', help: 'a name for the crawl' },
   'follow-nofollow': { type: 'boolean', help: 'follow rel=nofollow links too' },
   'store-bodies': { type: 'boolean', help: 'keep the pages\' bodies in the state folder' },
+  addresses: {
+    type: 'string', choices: ADDRESS_POLICIES, value: 'A',
+    help: 'addresses the crawl may connect to: public, private (loopback, private, link-local) or any (default: the daemon\'s --default-addresses, else the kind of the seeds)',
+  },
   wait: { type: 'boolean', help: 'show progress until the crawl ends, then a summary; runs a daemon if none is running' },
   db: PATH_FLAGS.db,
   ...WORKER_FLAGS,
@@ -91,28 +95,29 @@ const COMMANDS: Record<string, Command> = {
       }
       const workerFlags = Object.keys(WORKER_FLAGS).filter((k) => k in f);
       if (!own && (workerFlags.length || f.db)) {
-        ctx.ui.err(`note: ${[...workerFlags, ...(f.db ? ['db'] : [])].map((k) => `--${k}`).join(', ')} ignored: a daemon is already running; they apply to a daemon this command starts`);
+        ctx.ui.err(text`note: ${[...workerFlags, ...(f.db ? ['db'] : [])].map((k) => `--${k}`).join(', ')} ignored: a daemon is already running; they apply to a daemon this command starts`);
       }
       try {
         const started = await client.requestWithin('crawl/start', {
           seeds, name: f.name, maxDepth: f['max-depth'], maxPages: f['max-pages'], scope: f.scope as (typeof SCOPES)[number] | undefined,
           include: f.include, exclude: f.exclude, followNofollow: f['follow-nofollow'], storeBodies: f['store-bodies'],
+          addresses: f.addresses as AddressPolicy | undefined,
         }, REQUEST_TIMEOUT_MS);
-        for (const r of started.rejected) ctx.ui.err(`rejected ${r.url}: ${r.reason}`);
+        for (const r of started.rejected) ctx.ui.err(text`rejected ${r.url}: ${r.reason}`);
         const partial = started.rejected.length ? EXIT.failed : EXIT.ok;
         if (!f.wait) {
           if (ctx.ui.json) ctx.ui.result(started);
-          else ctx.ui.out(`Started crawl ${started.crawlId}: ${plural(started.enqueued, 'seed')} queued. Follow it with "crawlctl stats" or "crawlctl jobs --crawl ${started.crawlId}".`);
+          else ctx.ui.out(text`Started crawl ${started.crawlId}: ${plural(started.enqueued, 'seed')} queued. Follow it with "crawlctl stats" or "crawlctl jobs --crawl ${started.crawlId}".`);
           return partial;
         }
-        if (!ctx.ui.json) ctx.ui.err(`Crawl ${started.crawlId} started${own ? ` on a daemon of its own (${redactUrl(own.paths.db)})` : ''}; Ctrl-C to stop waiting.`);
+        if (!ctx.ui.json) ctx.ui.err(text`Crawl ${started.crawlId} started${own ? text` on a daemon of its own (${redactUrl(own.paths.db)})` : ''}; Ctrl-C to stop waiting.`);
         const end = await watchCrawl(client, started.crawlId, ctx.ui, ctx.interrupted);
         if (end.how !== 'ended') {
           if (end.how === 'daemon-gone') throw new CommandError('the daemon stopped before the crawl finished', EXIT.failed);
           ctx.ui.clearProgress();
           stopReason = 'interrupted';
           stopDeadline = INTERRUPT_STOP_DEADLINE_MS;
-          ctx.ui.err(own ? 'Interrupted: stopping; running pages go back to the queue.' : `Interrupted. The crawl goes on in the daemon: "crawlctl crawls" shows it.`);
+          ctx.ui.err(own ? text`Interrupted: stopping; running pages go back to the queue.` : text`Interrupted. The crawl goes on in the daemon: "crawlctl crawls" shows it.`);
           return EXIT.interrupted;
         }
         const outcome = await crawlOutcome(client, started.crawlId);
@@ -133,7 +138,7 @@ const COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const r = await request(ctx, 'crawl/list', {});
       if (ctx.ui.json) return show(ctx, r);
-      if (r.crawls.length === 0) return say(ctx, 'No crawls yet. Start one with "crawlctl crawl <url>".');
+      if (r.crawls.length === 0) return say(ctx, text`No crawls yet. Start one with "crawlctl crawl <url>".`);
       ctx.ui.out(table(
         [{ title: 'CRAWL' }, { title: 'STATE' }, { title: 'PAGES', align: 'right' }, { title: 'DONE', align: 'right' }, { title: 'ERROR', align: 'right' },
           { title: 'QUEUED', align: 'right' }, { title: 'STARTED' }, { title: 'NAME / SEEDS', flexible: true }],
@@ -160,9 +165,9 @@ const COMMANDS: Record<string, Command> = {
       const r = await request(ctx, 'jobs/enqueue', {
         urls, crawlId: f.crawl as string | undefined, priority: f.priority as number | undefined, maxAttempts: f['max-attempts'] as number | undefined,
       });
-      for (const x of r.rejected) ctx.ui.err(`rejected ${x.url}: ${x.reason}`);
+      for (const x of r.rejected) ctx.ui.err(text`rejected ${x.url}: ${x.reason}`);
       if (ctx.ui.json) ctx.ui.result(r);
-      else ctx.ui.out(`Enqueued ${plural(r.enqueued, 'job')}${r.duplicates ? `; ${plural(r.duplicates, 'duplicate')} left out` : ''}${r.rejected.length ? `; ${r.rejected.length} rejected` : ''}.`);
+      else ctx.ui.out(text`Enqueued ${plural(r.enqueued, 'job')}${r.duplicates ? `; ${plural(r.duplicates, 'duplicate')} left out` : ''}${r.rejected.length ? `; ${r.rejected.length} rejected` : ''}.`);
       return r.rejected.length ? EXIT.failed : EXIT.ok;
     },
   },
@@ -179,8 +184,8 @@ const COMMANDS: Record<string, Command> = {
         ctx.ui.out(table([{ title: 'STATE' }, { title: 'JOBS', align: 'right' }], [
           ...JOB_STATES.map((st) => [st, String(s[st])]), ['total', String(s.total)],
         ]));
-        ctx.ui.out(`\n${s.jobsPerSecond.toFixed(1)} jobs/s · this daemon: ${sched.running}/${sched.maxWorkers} running${sched.paused ? ', paused' : ''} (worker ${sched.workerId})`);
-        if (sched.idleReason) ctx.ui.out(sched.idleReason);
+        ctx.ui.out(text`\n${s.jobsPerSecond.toFixed(1)} jobs/s · this daemon: ${sched.running}/${sched.maxWorkers} running${sched.paused ? ', paused' : ''} (worker ${sched.workerId})`);
+        if (sched.idleReason) ctx.ui.out(text`${sched.idleReason}`);
         return EXIT.ok;
       } finally {
         client.close();
@@ -214,9 +219,9 @@ const COMMANDS: Record<string, Command> = {
           jobs.push(...page.jobs);
         }
         if (ctx.ui.json) return show(ctx, { jobs, nextCursor: page.nextCursor });
-        if (jobs.length === 0) return say(ctx, 'No jobs match.');
+        if (jobs.length === 0) return say(ctx, text`No jobs match.`);
         ctx.ui.out(jobTable(jobs, ctx.ui.columns));
-        if (page.nextCursor) ctx.ui.err(`More: crawlctl jobs --cursor ${page.nextCursor}${flagsAgain(f)} (or --all)`);
+        if (page.nextCursor) ctx.ui.err(text`More: crawlctl jobs --cursor ${page.nextCursor}${flagsAgain(f)} (or --all)`);
         return EXIT.ok;
       } finally {
         client.close();
@@ -247,9 +252,8 @@ const COMMANDS: Record<string, Command> = {
       }
       if (j.lastError) rows.push([j.state === 'error' ? 'error' : 'note', j.lastError]);
       rows.push(['created', j.createdAt], ['updated', j.updatedAt]);
-      const w = Math.max(...rows.map(([k]) => k.length));
-      ctx.ui.out(rows.filter(([, v]) => v !== '').map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
-      ctx.ui.out(`\n${table([{ title: 'AT' }, { title: 'EVENT' }, { title: 'WORKER' }, { title: 'DETAIL', flexible: true }],
+      ctx.ui.out(fields(rows));
+      ctx.ui.out(text`\n${table([{ title: 'AT' }, { title: 'EVENT' }, { title: 'WORKER' }, { title: 'DETAIL', flexible: true }],
         r.events.map((e) => [e.at, e.type, e.workerId ?? '', e.detail ?? '']), ctx.ui.columns)}`);
       return EXIT.ok;
     },
@@ -276,7 +280,7 @@ const COMMANDS: Record<string, Command> = {
         show(ctx, r);
       } else {
         const of = args.length ? ` of ${args.length}` : '';
-        say(ctx, `Requeued ${plural(r.requeued, 'job')}${of}.`);
+        say(ctx, text`Requeued ${plural(r.requeued, 'job')}${of}.`);
       }
       // Ids that did not go back (no such job, or not in the state asked for): part of it was refused.
       if (args.length > 0 && r.requeued < args.length) {
@@ -293,7 +297,7 @@ const COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const r = await request(ctx, 'leases/list', {});
       if (ctx.ui.json) return show(ctx, r);
-      if (r.leases.length === 0) return say(ctx, 'No job is running.');
+      if (r.leases.length === 0) return say(ctx, text`No job is running.`);
       ctx.ui.out(table(
         [{ title: 'JOB', align: 'right' }, { title: 'WORKER' }, { title: 'LEASED' }, { title: 'EXPIRES' }, { title: 'HEARTBEAT' }, { title: 'URL', flexible: true }],
         r.leases.map((l) => [String(l.jobId), l.workerId, relative(l.leasedAt), relative(l.expiresAt), relative(l.heartbeatAt), l.url]),
@@ -310,7 +314,7 @@ const COMMANDS: Record<string, Command> = {
     async run(ctx, f) {
       const r = await request(ctx, 'hosts/list', { limit: f.limit as number | undefined });
       if (ctx.ui.json) return show(ctx, r);
-      if (r.hosts.length === 0) return say(ctx, 'No hosts yet.');
+      if (r.hosts.length === 0) return say(ctx, text`No hosts yet.`);
       ctx.ui.out(table(
         [{ title: 'HOST' }, { title: 'STATE' }, { title: 'RUNNING', align: 'right' }, { title: 'QUEUED', align: 'right' }, { title: 'DONE', align: 'right' },
           { title: 'ERROR', align: 'right' }, { title: 'UNTIL' }, { title: 'REASON', flexible: true }],
@@ -328,7 +332,7 @@ const COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const r = await request(ctx, 'scheduler/pause', {});
       if (ctx.ui.json) return show(ctx, r);
-      return say(ctx, 'Paused: no new jobs start on this daemon. "crawlctl resume" to continue.');
+      return say(ctx, text`Paused: no new jobs start on this daemon. "crawlctl resume" to continue.`);
     },
   },
 
@@ -339,7 +343,7 @@ const COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const r = await request(ctx, 'scheduler/resume', {});
       if (ctx.ui.json) return show(ctx, r);
-      return say(ctx, 'Resumed.');
+      return say(ctx, text`Resumed.`);
     },
   },
 
@@ -351,11 +355,11 @@ const COMMANDS: Record<string, Command> = {
       const client = await ctx.connect();
       const closed = new Promise<void>((resolve) => client.onClose(resolve));
       const r = await client.requestWithin('daemon/shutdown', {}, REQUEST_TIMEOUT_MS);
-      if (!ctx.ui.json) ctx.ui.err('Stopping: running jobs finish or go back to the queue…');
+      if (!ctx.ui.json) ctx.ui.err(text`Stopping: running jobs finish or go back to the queue…`);
       // The daemon ends every connection last of all, once its jobs are handed back.
       await closed;
       if (ctx.ui.json) return show(ctx, r);
-      return say(ctx, 'Daemon stopped.');
+      return say(ctx, text`Daemon stopped.`);
     },
   },
 };
@@ -369,7 +373,7 @@ async function startOwnDaemon(ctx: Context, f: FlagValues<typeof CRAWL_FLAGS>): 
       ...options, lsp: null, socketInUse: 'refuse',
       // Its notes would only break the progress bar; its warnings and errors are shown above it.
       log: (level, message) => {
-        if (level !== 'info') ctx.ui.err(`daemon ${level}: ${message}`);
+        if (level !== 'info') ctx.ui.err(text`daemon ${level}: ${message}`);
       },
     });
   } catch (err) {
@@ -391,12 +395,12 @@ function show(ctx: Context, value: unknown): number {
   return EXIT.ok;
 }
 
-function say(ctx: Context, text: string): number {
-  ctx.ui.out(text);
+function say(ctx: Context, message: Text): number {
+  ctx.ui.out(message);
   return EXIT.ok;
 }
 
-function jobTable(jobs: Job[], columns?: number): string {
+function jobTable(jobs: Job[], columns?: number): Text {
   return table(
     [{ title: 'ID', align: 'right' }, { title: 'STATE' }, { title: 'TRIES', align: 'right' }, { title: 'HOST' }, { title: 'URL', flexible: true }, { title: 'NOTE', flexible: true }],
     jobs.map((j) => [String(j.id), j.state, `${j.attempts}/${j.maxAttempts}`, j.host, j.url,
@@ -435,10 +439,13 @@ ${lines.map(([l, h]) => `  ${l.padEnd(w)}  ${h}`).join('\n')}
 Every command takes --state-dir DIR (default .crawl here) or --socket FILE to find the daemon,
 --json for machine-readable output and --help for its flags.
 
-A crawl that sets no max depth or scope (crawl without --max-depth or --scope, a seed file
-without max-depth or scope) takes the daemon's:
+A crawl that sets no max depth, scope or addresses (crawl without --max-depth, --scope or
+--addresses, a seed file without those lines) takes the daemon's:
   crawlctl daemon --default-max-depth N   links followed from the seeds, 0 to 1000 (default 3)
   crawlctl daemon --default-scope S       host, domain or any (default host)
+  crawlctl daemon --default-addresses A   public, private or any (default: the kind of the
+                                          crawl's seeds, so a crawl of public sites never
+                                          connects to loopback, private or link-local addresses)
 "crawlctl daemon --help" lists all of the daemon's flags.
 
 Exit codes: 0 ok · 1 the daemon refused the request or part of it · 2 usage error ·
@@ -450,6 +457,12 @@ function commandUsage(name: string): string {
   return `Usage: crawlctl ${name}${c.args ? ` ${c.args}` : ''} [flags]\n\n${c.summary}\n\n${flagHelp(c.flags)}`;
 }
 
+/** A command line refused before there is a Ui: the words it echoes are the user's, escaped all the same. */
+function usageFailure(message: Text): number {
+  process.stderr.write(`${message}\n`);
+  return EXIT.usage;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
@@ -457,8 +470,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (topic === 'daemon') process.stdout.write(`${DAEMON_USAGE}\n`);
     else if (topic && Object.prototype.hasOwnProperty.call(COMMANDS, topic)) process.stdout.write(`${commandUsage(topic)}\n`);
     else if (topic) {
-      process.stderr.write(`crawlctl help: no command "${topic}"\nRun "crawlctl help" for the list.\n`);
-      return EXIT.usage;
+      return usageFailure(text`crawlctl help: no command "${topic}"\nRun "crawlctl help" for the list.`);
     } else process.stdout.write(`${usage()}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
@@ -469,8 +481,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (name === 'daemon') return daemonCommand(rest.map((a) => (a === '-h' ? '--help' : a)), 'crawlctl daemon');
   const command = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
-    process.stderr.write(`crawlctl: unknown command "${name}"\nRun "crawlctl help" for the list.\n`);
-    return EXIT.usage;
+    return usageFailure(text`crawlctl: unknown command "${name}"\nRun "crawlctl help" for the list.`);
   }
   let flags: Record<string, unknown>;
   let positionals: string[];
@@ -478,8 +489,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     ({ flags, positionals } = parseFlags(rest.map((a) => (a === '-h' ? '--help' : a)), command.flags, `crawlctl ${name}`));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`crawlctl ${name}: ${err.message.replace(`crawlctl ${name}: `, '')}\nRun "crawlctl ${name} --help" for its flags.\n`);
-    return EXIT.usage;
+    return usageFailure(text`crawlctl ${name}: ${err.message.replace(`crawlctl ${name}: `, '')}\nRun "crawlctl ${name} --help" for its flags.`);
   }
   if (flags.help) {
     process.stdout.write(`${commandUsage(name)}\n`);
@@ -487,8 +497,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   // `crawlctl jobs error` meant --state error: a word ignored would do something else than asked.
   if (command.args === '' && positionals.length > 0) {
-    process.stderr.write(`crawlctl ${name}: takes no arguments (got "${positionals[0]}")\nRun "crawlctl ${name} --help" for its flags.\n`);
-    return EXIT.usage;
+    return usageFailure(text`crawlctl ${name}: takes no arguments (got "${positionals[0]}")\nRun "crawlctl ${name} --help" for its flags.`);
   }
 
   const ui = new Ui(flags.json === true);
@@ -524,27 +533,26 @@ export async function main(argv: readonly string[]): Promise<number> {
 function report(ui: Ui, name: string, err: unknown, paths: PathFlags): number {
   ui.clearProgress();
   if (err instanceof UsageError) {
-    ui.err(`crawlctl ${name}: ${err.message.replace(/^\w+: /, '')}`);
+    ui.err(text`crawlctl ${name}: ${err.message.replace(/^\w+: /, '')}`);
     return EXIT.usage;
   }
   if (err instanceof NoDaemonError) {
     const flags = `${paths.stateDir ? ` --state-dir ${paths.stateDir}` : ''}${paths.socket ? ` --socket ${paths.socket}` : ''}`;
-    ui.err(`crawlctl: no daemon is running (nothing answers at ${err.socketPath}).\n`
-      + `Start one with "crawlctl daemon${flags}", or open the folder in VS Code with Crawl Orchestrator`
-      + `${name === 'crawl' ? ', or add --wait to run one for this crawl' : ''}.`);
+    ui.err(text`crawlctl: no daemon is running (nothing answers at ${err.socketPath}).
+Start one with "crawlctl daemon${flags}", or open the folder in VS Code with Crawl Orchestrator${name === 'crawl' ? ', or add --wait to run one for this crawl' : ''}.`);
     if (ui.json) ui.result({ error: { code: 'no-daemon', message: err.message } });
     return EXIT.noDaemon;
   }
   if (err instanceof RemoteError) {
-    ui.err(`crawlctl ${name}: ${err.message}`);
+    ui.err(text`crawlctl ${name}: ${err.message}`);
     if (ui.json) ui.result({ error: { code: err.code, message: err.message } });
     return EXIT.failed;
   }
   if (err instanceof CommandError) {
-    ui.err(`crawlctl ${name}: ${err.message}`);
+    ui.err(text`crawlctl ${name}: ${err.message}`);
     return err.code;
   }
-  ui.err(`crawlctl ${name}: ${err instanceof Error ? err.message : String(err)}`);
+  ui.err(text`crawlctl ${name}: ${err instanceof Error ? err.message : String(err)}`);
   return EXIT.failed;
 }
 

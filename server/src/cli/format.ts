@@ -1,4 +1,50 @@
-/** Text for people: aligned tables, sizes, durations, a progress bar. */
+/**
+ * Text for people: aligned tables, sizes, durations, a progress bar, and `Text`, the only thing
+ * Ui writes, whose remote parts (titles, URLs, error texts) are escaped on the way in.
+ */
+import { escapeControls } from '../core/text';
+
+/**
+ * Text for the terminal. Made only here, by `text`, `table` and `fields`, which escape every value
+ * given to them, so a command cannot print a remote string raw by forgetting to escape it.
+ */
+class Text {
+  readonly #text: string;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  toString(): string {
+    return this.#text;
+  }
+}
+export type { Text };
+
+/** A template whose literal parts are crawlctl's own and whose values are escaped (a `Text` goes in as it is). */
+export function text(literals: TemplateStringsArray, ...values: (Text | string | number)[]): Text {
+  let out = literals[0];
+  values.forEach((v, i) => {
+    out += (v instanceof Text ? v.toString() : escapeControls(String(v))) + literals[i + 1];
+  });
+  return new Text(out);
+}
+
+export function lines(parts: readonly Text[]): Text {
+  return new Text(parts.join('\n'));
+}
+
+/** Every line two spaces in. */
+export function indent(t: Text): Text {
+  return new Text(t.toString().split('\n').map((l) => `  ${l}`).join('\n'));
+}
+
+/** `key  value` lines with the keys aligned; rows with an empty value are left out. */
+export function fields(rows: readonly (readonly [string, string])[]): Text {
+  const shown = rows.filter(([, v]) => v !== '').map(([k, v]) => [escapeControls(k), escapeControls(v)]);
+  const w = Math.max(...shown.map(([k]) => width(k)));
+  return new Text(shown.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
+}
 
 export interface Column {
   title: string;
@@ -18,9 +64,12 @@ function cut(s: string, w: number): string {
   return `${[...s].slice(0, w - 1).join('')}…`;
 }
 
-/** A table; when `maxWidth` is given, flexible columns are cut so each line fits. */
-export function table(columns: Column[], rows: string[][], maxWidth?: number): string {
-  const clean = rows.map((r) => r.map((c) => c.replace(/[\r\n\t]+/g, ' ')));
+/**
+ * A table of escaped cells, measured and cut as shown; when `maxWidth` is given, flexible columns
+ * are cut so each line fits.
+ */
+export function table(columns: Column[], rows: string[][], maxWidth?: number): Text {
+  const clean = rows.map((r) => r.map(escapeControls));
   const widths = columns.map((c, i) => Math.max(width(c.title), ...clean.map((r) => width(r[i] ?? ''))));
   if (maxWidth !== undefined) {
     const gap = 2 * (columns.length - 1);
@@ -41,7 +90,7 @@ export function table(columns: Column[], rows: string[][], maxWidth?: number): s
     if (i === cells.length - 1 && columns[i].align !== 'right') return text;
     return columns[i].align === 'right' ? pad + text : text + pad;
   }).join('  ');
-  return [line(columns.map((c) => c.title)), ...clean.map(line)].join('\n');
+  return new Text([line(columns.map((c) => c.title)), ...clean.map(line)].join('\n'));
 }
 
 export function bytes(n: number | null | undefined): string {

@@ -1,6 +1,10 @@
+import type { Text } from './format';
+import { terminalSafeJson } from '../core/text';
+
 /**
  * Where crawlctl writes: results on stdout, messages on stderr, and on a terminal one live
- * progress line that other output is printed above.
+ * progress line that other output is printed above. People get only `Text`, whose remote parts
+ * are escaped; scripts get exact JSON.
  */
 export class Ui {
   private progressShown = false;
@@ -22,30 +26,32 @@ export class Ui {
     return this.stdout.isTTY ? this.stdout.columns : undefined;
   }
 
-  out(text: string): void {
+  out(text: Text): void {
     this.clearProgress();
-    this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    this.stdout.write(`${text}\n`);
   }
 
-  err(text: string): void {
+  err(text: Text): void {
     this.clearProgress();
-    this.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    this.stderr.write(`${text}\n`);
   }
 
   /** The machine-readable result of a command. */
   result(value: unknown): void {
-    this.out(JSON.stringify(value, null, 2));
+    this.clearProgress();
+    this.stdout.write(`${terminalSafeJson(JSON.stringify(value, null, 2))}\n`);
   }
 
   /**
    * Progress: redrawn in place on a terminal; elsewhere (a log, a pipe) printed as a plain line
    * when `key` changed, every few seconds at most, so a log file stays readable.
    */
-  progress(text: string, key = text): void {
+  progress(text: Text, key = `${text}`): void {
     if (this.json) return;
     if (this.isTTY) {
       const cols = this.stderr.columns ?? 100;
-      const line = [...text].length > cols - 1 ? `${[...text].slice(0, cols - 2).join('')}…` : text;
+      const chars = [...`${text}`];
+      const line = chars.length > cols - 1 ? `${chars.slice(0, cols - 2).join('')}…` : chars.join('');
       this.stderr.write(`\r\x1b[K${line}`);
       this.progressShown = true;
       return;
@@ -58,7 +64,7 @@ export class Ui {
   }
 
   /** The last progress line, kept on screen (and always printed off a terminal). */
-  progressDone(text: string): void {
+  progressDone(text: Text): void {
     if (this.json) return;
     this.clearProgress();
     this.stderr.write(`${text}\n`);

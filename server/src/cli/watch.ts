@@ -4,7 +4,7 @@
  */
 import type { DaemonClient } from '../daemon/client';
 import type { Crawl, Job } from '../protocol';
-import { bar, bytes, duration, plural, table } from './format';
+import { bar, bytes, duration, indent, lines, plural, table, text, type Text } from './format';
 import type { Ui } from './ui';
 
 /** Pages listed by state in the summary. */
@@ -61,40 +61,36 @@ export async function watchCrawl(client: DaemonClient, crawlId: string, ui: Ui, 
   }
 }
 
-export function progressLine(c: Crawl, now = Date.now()): string {
+export function progressLine(c: Crawl, now = Date.now()): Text {
   const n = c.counts;
   const finished = n.done + n.skipped + n.error;
   const total = finished + n.queued + n.in_progress;
   const pct = total ? Math.floor((finished / total) * 100) : 0;
   const elapsed = (c.finishedAt ? Date.parse(c.finishedAt) : now) - Date.parse(c.createdAt);
-  return `${bar(total ? finished / total : 0)} ${String(pct).padStart(3)}% ${finished}/${total}`
-    + `  done ${n.done} · skipped ${n.skipped} · error ${n.error} · queued ${n.queued} · running ${n.in_progress}`
-    + `  ${c.pagesPerSecond.toFixed(1)} pages/s · ${duration(elapsed)}`;
+  const counts = `done ${n.done} · skipped ${n.skipped} · error ${n.error} · queued ${n.queued} · running ${n.in_progress}`;
+  return text`${bar(total ? finished / total : 0)} ${String(pct).padStart(3)}% ${finished}/${total}  ${counts}  ${c.pagesPerSecond.toFixed(1)} pages/s · ${duration(elapsed)}`;
 }
 
 /** The end of a crawl in a few lines: totals, what was not followed, and what failed and why. */
-export function summary(c: Crawl, failed: Job[], skipped: Job[], columns?: number): string {
+export function summary(c: Crawl, failed: Job[], skipped: Job[], columns?: number): Text {
   const n = c.counts;
   const elapsed = (c.finishedAt ? Date.parse(c.finishedAt) : Date.now()) - Date.parse(c.createdAt);
-  const lines = [
-    `Crawl ${c.crawlId}${c.name ? ` (${c.name})` : ''} ${c.state} in ${duration(elapsed)}: ${plural(c.pages, 'page')} fetched, ${bytes(c.bytes)}`,
-    `  done ${n.done} · skipped ${n.skipped} · error ${n.error}${n.queued + n.in_progress ? ` · left unfinished ${n.queued + n.in_progress}` : ''}`,
+  const unfinished = n.queued + n.in_progress ? ` · left unfinished ${n.queued + n.in_progress}` : '';
+  const out = [
+    text`Crawl ${c.crawlId}${c.name ? text` (${c.name})` : ''} ${c.state} in ${duration(elapsed)}: ${plural(c.pages, 'page')} fetched, ${bytes(c.bytes)}`,
+    text`  done ${n.done} · skipped ${n.skipped} · error ${n.error}${unfinished}`,
   ];
   const dropped = Object.entries(c.dropped).filter(([, k]) => k > 0);
-  if (dropped.length) lines.push(`  links not followed: ${dropped.map(([why, k]) => `${why} ${k}`).join(' · ')}`);
+  if (dropped.length) out.push(text`  links not followed: ${dropped.map(([why, k]) => `${why} ${k}`).join(' · ')}`);
   if (failed.length) {
-    lines.push('', `Failed pages${n.error > failed.length ? ` (first ${failed.length} of ${n.error})` : ''}:`);
-    lines.push(indent(table([{ title: 'URL', flexible: true }, { title: 'ERROR', flexible: true }], failed.map((j) => [j.url, j.lastError ?? '']), columns && columns - 2)));
+    out.push(text``, text`Failed pages${n.error > failed.length ? ` (first ${failed.length} of ${n.error})` : ''}:`);
+    out.push(indent(table([{ title: 'URL', flexible: true }, { title: 'ERROR', flexible: true }], failed.map((j) => [j.url, j.lastError ?? '']), columns && columns - 2)));
   }
   if (skipped.length) {
-    lines.push('', `Skipped pages${n.skipped > skipped.length ? ` (first ${skipped.length} of ${n.skipped})` : ''}:`);
-    lines.push(indent(table([{ title: 'URL', flexible: true }, { title: 'WHY', flexible: true }], skipped.map((j) => [j.url, j.lastError ?? '']), columns && columns - 2)));
+    out.push(text``, text`Skipped pages${n.skipped > skipped.length ? ` (first ${skipped.length} of ${n.skipped})` : ''}:`);
+    out.push(indent(table([{ title: 'URL', flexible: true }, { title: 'WHY', flexible: true }], skipped.map((j) => [j.url, j.lastError ?? '']), columns && columns - 2)));
   }
-  return lines.join('\n');
-}
-
-function indent(text: string): string {
-  return text.split('\n').map((l) => `  ${l}`).join('\n');
+  return lines(out);
 }
 
 export async function crawlOutcome(client: DaemonClient, crawlId: string): Promise<{ failed: Job[]; skipped: Job[] }> {

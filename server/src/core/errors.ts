@@ -6,6 +6,17 @@ export class QueueError extends Error {
   }
 }
 
+/**
+ * The queue's database cannot be written for now: another process holds its write lock. Not the
+ * job's fault, nor the caller's; the same write goes through once the lock is let go.
+ */
+export class QueueLockedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueueLockedError';
+  }
+}
+
 /** The job, crawl or host asked for does not exist. */
 export class NotFoundError extends Error {
   constructor(message: string) {

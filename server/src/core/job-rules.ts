@@ -3,6 +3,7 @@
  * of a job, how a job's history reads, what a list cursor is. Both engines use them.
  */
 import { QueueError } from './errors';
+import { clip } from './text';
 import { JOB_STATES, type Ack, type CrawlCounts, type EventType, type Job, type JobEvent, type JobState, type KeySummary, type ListFilter, type NewJob, type Outcome } from './types';
 
 export function validateNewJob(j: NewJob): void {
@@ -116,12 +117,25 @@ export function ruleDefaults(opts: RuleOptions) {
 }
 
 /**
+ * The longest reason or error kept with a job and its events. They can carry what a server sent (a
+ * 60 KB Location header, a huge robots.txt line), and every list, status and editor view shows them.
+ */
+export const MAX_STORED_TEXT = 2_000;
+
+function clipTexts(o: Ack['outcome']): Ack['outcome'] {
+  if (o.type === 'fail') return o.error.length > MAX_STORED_TEXT ? { ...o, error: clip(o.error, MAX_STORED_TEXT) } : o;
+  if (o.type === 'done') return o;
+  return o.reason.length > MAX_STORED_TEXT ? { ...o, reason: clip(o.reason, MAX_STORED_TEXT) } : o;
+}
+
+/**
  * What an outcome makes of the job: its next row values and the event that records it. A failure
  * retries with capped exponential backoff and jitter until max attempts, then errors; a deferral
  * or a release gives the attempt back.
  */
-export function settle(outcome: Ack['outcome'], attempts: number, maxAttempts: number, now: number, backoff: Backoff, random: () => number):
+export function settle(ack: Ack['outcome'], attempts: number, maxAttempts: number, now: number, backoff: Backoff, random: () => number):
   { row: Settled; event: EventType; detail: string | null } {
+  const outcome = clipTexts(ack);
   const result = 'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null;
   const row: Settled = { state: 'done', runAfter: 0, finishedAt: now, result, lastError: null, attemptsDelta: 0, outcome: 'done' };
   const of = `attempt ${attempts}/${maxAttempts}`;

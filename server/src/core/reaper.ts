@@ -12,8 +12,11 @@ export class Reaper {
   constructor(
     private readonly queue: Queue,
     intervalMs: number,
+    /** After every pass that went through, with what it reclaimed (perhaps nothing). */
     private readonly onReaped: (r: ReapResult & { deadWorkers: string[] }) => void,
     onError: (err: unknown) => void,
+    /** False while this process's own leases are not renewed: expired, they are still its own. */
+    private readonly mayReap: () => Promise<boolean>,
   ) {
     this.ticker = new Ticker(intervalMs, () => this.reapOnce(), onError);
   }
@@ -27,11 +30,11 @@ export class Reaper {
   }
 
   async reapOnce(): Promise<void> {
+    if (!(await this.mayReap())) return;
     const dead = deadLocalWorkers(await this.queue.leaseHolders());
     const reclaimed = await this.queue.reclaimWorkers(dead, 'worker process is gone');
     const expired = await this.queue.reap();
     await this.queue.evictIdleKeys();
-    const total = { requeued: reclaimed.requeued + expired.requeued, failed: reclaimed.failed + expired.failed };
-    if (total.requeued || total.failed) this.onReaped({ ...total, deadWorkers: dead });
+    this.onReaped({ requeued: reclaimed.requeued + expired.requeued, failed: reclaimed.failed + expired.failed, deadWorkers: dead });
   }
 }

@@ -1,4 +1,5 @@
 import type { CoreConfig } from './config';
+import { QueueLockedError } from './errors';
 import { Heartbeat } from './heartbeat';
 import { Reaper } from './reaper';
 import { checkOutcome } from './job-rules';
@@ -22,6 +23,8 @@ export const ABORT_LOST = 'lease lost';
 export const ABORT_STOP = 'scheduler stopping';
 /** The longest delay a Node timer keeps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long a job whose handler met a locked database waits before it is tried again. */
+const LOCKED_RETRY_MS = 1_000;
 
 export interface SchedulerStatus {
   workerId: string;
@@ -62,7 +65,7 @@ export class Scheduler {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private dirty = false;
-  /** What fails now, by what was tried ('leasing', 'acknowledging', ...), the latest last. */
+  /** Why writes fail now, by what was tried ('leasing', 'acknowledging', ...), the latest last. */
   private readonly faults = new Map<string, string>();
   /**
    * Finished work that could not be committed (a full or locked database): nothing more is
@@ -85,11 +88,18 @@ export class Scheduler {
       () => [...this.running.values()].map((r) => ({ id: r.job.id, token: r.job.leaseToken })),
       (lost) => this.leasesLost(lost),
       (err) => this.reportError('heartbeat', err, 'warn'),
+      () => this.writesWork('heartbeat'),
     );
     this.reaper = new Reaper(
       queue, Math.min(5_000, Math.max(50, config.leaseTtlMs / 4)),
-      (r) => this.log('info', `reclaimed ${r.requeued} job(s), failed ${r.failed}${r.deadWorkers.length ? ` (dead workers: ${r.deadWorkers.join(', ')})` : ''}`),
+      (r) => {
+        this.writesWork('reaper');
+        if (r.requeued || r.failed) {
+          this.log('info', `reclaimed ${r.requeued} job(s), failed ${r.failed}${r.deadWorkers.length ? ` (dead workers: ${r.deadWorkers.join(', ')})` : ''}`);
+        }
+      },
       (err) => this.reportError('reaper', err, 'warn'),
+      () => this.heartbeat.renewed(),
     );
   }
 
@@ -119,7 +129,8 @@ export class Scheduler {
   status(): SchedulerStatus {
     return {
       workerId: this.workerId, paused: this.paused, stopping: this.stopping, running: this.running.size,
-      maxWorkers: this.config.maxWorkers, lastError: [...this.faults.values()].pop() ?? null, completed: this.completed,
+      maxWorkers: this.config.maxWorkers, lastError: [...this.faults].map(([what, why]) => `${what} failed: ${why}`).pop() ?? null,
+      completed: this.completed,
     };
   }
 
@@ -244,6 +255,8 @@ export class Scheduler {
         return (await handler(job, { signal: abort.signal, workerId: this.workerId })) ?? { type: 'done' };
       } catch (err) {
         if (abort.signal.aborted) return { type: 'fail', error: String(abort.signal.reason) };
+        // A write of the handler's that met another process's lock: tried again later, its attempt not spent.
+        if (err instanceof QueueLockedError) return { type: 'defer', reason: err.message, delayMs: LOCKED_RETRY_MS };
         return { type: 'fail', error: message(err), retryable: (err as { retryable?: boolean }).retryable !== false };
       }
     })().then((returned) => {
@@ -315,19 +328,28 @@ export class Scheduler {
     this.poke();
   }
 
-  /** Logged once per kind of failure, not once per retry: a full disk must not flood the log. */
+  /**
+   * Logged once per cause, not once per retry nor once per kind of write: a full disk or a lock
+   * makes leases, acknowledgements, heartbeats and the reaper fail alike, and must not flood the log.
+   */
   private reportError(what: string, err: unknown, level: LogLevel = 'error'): void {
-    const text = `${what} failed: ${message(err)}`;
-    if (this.faults.get(what) !== text) this.log(level, text);
+    const why = message(err);
+    if (![...this.faults.values()].includes(why)) this.log(level, `${what} failed: ${why}`);
     this.faults.delete(what);
-    this.faults.set(what, text);
+    this.faults.set(what, why);
   }
 
-  /** A write was committed: the failures seen so far (locked, full) are over. */
-  private writesWork(): void {
+  /**
+   * A write was committed: the failures seen so far (locked, full) are over, or, after a
+   * heartbeat or a reaper pass (`what`), theirs only: a full database takes a heartbeat's update
+   * of existing rows, or the reaper's deletes, when it has no room for an acknowledgement's.
+   */
+  private writesWork(what?: string): void {
     if (this.faults.size === 0) return;
-    this.log('info', `the queue takes writes again (after: ${[...this.faults.values()].join('; ')})`);
-    this.faults.clear();
+    const after = [...new Set(this.faults.values())].join('; ');
+    if (what === undefined) this.faults.clear();
+    else this.faults.delete(what);
+    if (this.faults.size === 0) this.log('info', `the queue takes writes again (after: ${after})`);
   }
 }
 

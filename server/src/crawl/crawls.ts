@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ConflictError, NotFoundError, QueueError } from '../core/errors';
+import type { Logger } from '../core/scheduler';
 import { Ticker } from '../core/ticker';
 import { HELD, type NewJob, type Queue, type RequeueFilter, type Stats } from '../core/types';
-import type { CrawlOptions, Rejected, Scope } from '../protocol';
+import type { AddressPolicy, CrawlOptions, Rejected, Scope } from '../protocol';
 import { PRODUCT, VERSION } from '../version';
+import { AddressCheck, policyOfSeeds } from './addresses';
 import { BodyStore } from './bodies';
 import { Fetcher, type FetcherOptions } from './fetcher';
 import { CRAWL_KIND, DROP, pageJob, type Frontier } from './frontier';
@@ -24,6 +26,8 @@ export interface CrawlSettings extends FetcherOptions, PolitenessSettings, PageS
   defaultMaxDepth: number;
   defaultMaxPages: number;
   defaultScope: Scope;
+  /** The address policy of crawls that set none; null: the kind of their seeds' addresses. */
+  defaultAddresses: AddressPolicy | null;
 }
 
 export const DEFAULT_USER_AGENT = `${PRODUCT}/${VERSION} (+https://github.com/crawl-orchestrator/crawl-orchestrator)`;
@@ -35,6 +39,7 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
   defaultMaxDepth: 3,
   defaultMaxPages: 10_000,
   defaultScope: 'host',
+  defaultAddresses: null,
   defaultDelayMs: 0,
   connectTimeoutMs: 10_000,
   headersTimeoutMs: 15_000,
@@ -82,8 +87,13 @@ class Crawls implements CrawlService {
   private readonly rates = new Map<string, { at: number; pages: number }[]>();
   private readonly listeners = new Set<(c: CrawlRecord) => void>();
   private readonly ticker: Ticker;
+  /** Why the last tick failed, logged once; null while ticks go through. */
+  private tickFault: string | null = null;
 
-  constructor(private readonly queue: Queue, private readonly store: CrawlStore, private readonly settings: CrawlSettings) {
+  constructor(
+    private readonly queue: Queue, private readonly store: CrawlStore, private readonly settings: CrawlSettings,
+    private readonly log: Logger,
+  ) {
     const fetchOpts = {
       userAgent: settings.userAgent, connectTimeoutMs: settings.connectTimeoutMs, headersTimeoutMs: settings.headersTimeoutMs,
       bodyTimeoutMs: settings.bodyTimeoutMs, totalTimeoutMs: settings.totalTimeoutMs,
@@ -93,8 +103,10 @@ class Crawls implements CrawlService {
     this.robotsFetcher = new Fetcher({ ...fetchOpts, maxBodyBytes: 1024 * 1024, maxRedirects: 5 });
     this.politeness = new Politeness(queue, this.store, this.robotsFetcher, settings);
     this.bodies = new BodyStore(settings.bodiesDir);
+    void this.bodies.sweep();
     this.handler = pageHandler({
       fetcher: this.fetcher,
+      addressCheck: new AddressCheck(),
       politeness: this.politeness,
       settings,
       frontierOf: (id) => this.frontierOf(id),
@@ -102,7 +114,7 @@ class Crawls implements CrawlService {
       delayOf: () => settings.defaultDelayMs,
       count: (id, pages, bytes, dropped) => this.count(id, pages, bytes, dropped),
     });
-    this.ticker = new Ticker(FLUSH_MS, async () => this.tick(), () => {});
+    this.ticker = new Ticker(FLUSH_MS, async () => this.tick(), (err) => this.tickFailed(err));
     this.ticker.start();
   }
 
@@ -120,6 +132,7 @@ class Crawls implements CrawlService {
     if (valid.length === 0) {
       throw new QueueError(`no valid seed URL: ${rejected.map((r) => `${r.url} (${r.reason})`).join(', ')}`);
     }
+    options.addresses = p.addresses ?? this.settings.defaultAddresses ?? await policyOfSeeds(valid.map((v) => v.host));
     try {
       compileScope({ seeds: valid.map((v) => v.url), scope: options.scope, include: options.include, exclude: options.exclude });
     } catch (err) {
@@ -294,11 +307,20 @@ class Crawls implements CrawlService {
     for (const [reason, n] of dropped) t.dropped.set(reason, (t.dropped.get(reason) ?? 0) + n);
   }
 
+  /**
+   * Writes the totals counted since the last flush. What could not be written (the database
+   * locked or full) is counted back in, to be written with the next: it was lost before.
+   */
   private async flush(): Promise<void> {
     if (this.totals.size === 0) return;
     const totals: CrawlTotals = new Map(this.totals);
     this.totals.clear();
-    await this.store.addTotals(totals);
+    try {
+      await this.store.addTotals(totals);
+    } catch (err) {
+      for (const [crawlId, t] of totals) this.count(crawlId, t.pages, t.bytes, t.dropped);
+      throw err;
+    }
   }
 
   /** Writes page totals, then finishes running crawls with nothing left queued or in flight. */
@@ -315,6 +337,17 @@ class Crawls implements CrawlService {
       }
     }
     await this.politeness.sweep();
+    if (this.tickFault !== null) {
+      this.log('info', `crawl bookkeeping works again (after: ${this.tickFault})`);
+      this.tickFault = null;
+    }
+  }
+
+  /** Logged once per cause, not once per tick (four a second). */
+  private tickFailed(err: unknown): void {
+    const why = err instanceof Error ? err.message : String(err);
+    if (why !== this.tickFault) this.log('warn', `crawl bookkeeping failed (page totals are kept and written later): ${why}`);
+    this.tickFault = why;
   }
 
   private sampleRate(row: CrawlRow): void {
@@ -375,8 +408,10 @@ function sortUrls(urls: readonly string[]): { valid: { url: string; host: string
   return { valid, rejected };
 }
 
-export function createCrawlService(queue: Queue, store: CrawlStore, settings: Partial<CrawlSettings> = {}): CrawlService {
-  return new Crawls(queue, store, { ...DEFAULT_CRAWL_SETTINGS, ...settings });
+export function createCrawlService(
+  queue: Queue, store: CrawlStore, settings: Partial<CrawlSettings> = {}, log: Logger = () => {},
+): CrawlService {
+  return new Crawls(queue, store, { ...DEFAULT_CRAWL_SETTINGS, ...settings }, log);
 }
 
 export { CRAWL_KIND };

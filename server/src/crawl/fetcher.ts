@@ -14,7 +14,10 @@
 import { createHash } from 'node:crypto';
 import type { Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import { Agent, errors } from 'undici';
+import { Agent, buildConnector, errors } from 'undici';
+import { clip } from '../core/text';
+import type { AddressPolicy } from '../protocol';
+import { AddressRefusedError, guardConnect } from './addresses';
 import { normalizeUrl, originOf, requestTarget } from './url';
 
 export type FetchErrorCode =
@@ -26,7 +29,9 @@ export type FetchErrorCode =
   | 'bad_redirect'
   | 'aborted'
   | 'decode'
-  | 'blocked';
+  | 'blocked'
+  /** The address policy refused the host's address (addresses.ts). */
+  | 'address';
 
 export class FetchError extends Error {
   constructor(
@@ -68,6 +73,8 @@ export interface FetchOptions {
    * `truncated` set, rather than fail as too large (robots.txt: only its first 500 KiB count).
    */
   truncateAt?: number;
+  /** Which addresses may be connected to (default any); a refused one fails with code `blocked`. */
+  addresses?: AddressPolicy;
   /**
    * Default true. When false a redirect is returned as the response, its normalized target in
    * `location` (a target that is not http(s) still fails with bad_redirect).
@@ -151,6 +158,8 @@ type Failures = {
   caller: WeakSet<object>;
   /** Set once a body is being read: bytes received so far and the declared Content-Length. */
   body: { received: { bytes: number }; declared: number | null } | null;
+  /** The URL being requested when the last hop is a redirect's target, else null. */
+  redirectedTo: string | null;
 };
 
 /** Runs a caller callback, marking what it throws so it is rethrown as is rather than wrapped. */
@@ -220,20 +229,32 @@ function drain(body: Readable, decoders: Transform[], received: { bytes: number 
 }
 
 export class Fetcher {
-  private readonly agent: Agent;
+  /**
+   * One agent per address policy: a pooled connection is checked when it is made, so one made for
+   * a crawl that may reach loopback must never serve a crawl that may not.
+   */
+  private readonly agents = new Map<AddressPolicy, Agent>();
 
-  constructor(private readonly options: FetcherOptions) {
-    this.agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs },
-      headersTimeout: options.headersTimeoutMs,
-      bodyTimeout: options.bodyTimeoutMs,
-      maxHeaderSize: MAX_HEADER_BYTES,
-    });
+  constructor(private readonly options: FetcherOptions) {}
+
+  private agentFor(policy: AddressPolicy): Agent {
+    let agent = this.agents.get(policy);
+    if (agent === undefined) {
+      const guard = guardConnect(policy);
+      agent = new Agent({
+        connect: guard.wrap(buildConnector({ timeout: this.options.connectTimeoutMs, ...(guard.lookup && { lookup: guard.lookup }) })),
+        headersTimeout: this.options.headersTimeoutMs,
+        bodyTimeout: this.options.bodyTimeoutMs,
+        maxHeaderSize: MAX_HEADER_BYTES,
+      });
+      this.agents.set(policy, agent);
+    }
+    return agent;
   }
 
-  /** Closes the agent's pooled connections once in-flight requests finish. */
-  close(): Promise<void> {
-    return this.agent.close();
+  /** Closes the agents' pooled connections once in-flight requests finish. */
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.close()));
   }
 
   /** Fetches `url` (must be an http(s) URL; throws TypeError otherwise). Failures are FetchErrors. */
@@ -252,7 +273,7 @@ export class Fetcher {
     const onCallerAbort = () => stop('aborted');
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const timer = setTimeout(() => stop('timeout'), this.options.totalTimeoutMs);
-    const failures: Failures = { decode: new WeakSet(), caller: new WeakSet(), body: null };
+    const failures: Failures = { decode: new WeakSet(), caller: new WeakSet(), body: null, redirectedTo: null };
     try {
       const result = await this.run(first.url, options, controller.signal, failures);
       return { ...result, durationMs: Math.round(performance.now() - start) };
@@ -275,9 +296,11 @@ export class Fetcher {
     const follow = options.followRedirects ?? true;
     const redirects: { url: string; status: number }[] = [];
     const seen = new Set([url]);
+    const agent = this.agentFor(options.addresses ?? 'any');
     let current = url;
     for (;;) {
-      const res = await this.agent.request({
+      failures.redirectedTo = redirects.length > 0 ? current : null;
+      const res = await agent.request({
         origin: originOf(current),
         path: requestTarget(current),
         method: 'GET',
@@ -300,7 +323,7 @@ export class Fetcher {
         } else {
           // Reading a small body lets the connection return to the pool; failures here only cost that connection.
           await res.body.dump({ limit: REDIRECT_BODY_DUMP_LIMIT }).catch(() => undefined);
-          if (!next.ok) throw new FetchError('bad_redirect', `${current} redirects to ${target}: ${next.reason}`, false);
+          if (!next.ok) throw new FetchError('bad_redirect', `${current} redirects to ${clip(target, 300)}: ${next.reason}`, false);
           redirects.push({ url: current, status });
           if (seen.has(next.url)) throw new FetchError('redirect_loop', `redirect loop: ${current} redirects back to ${next.url}`, false);
           if (redirects.length > maxRedirects) {
@@ -378,6 +401,11 @@ export class Fetcher {
   ): unknown {
     if (err instanceof FetchError) return err;
     if (typeof err === 'object' && err !== null && failures.caller.has(err)) return err;
+    if (err instanceof AddressRefusedError) {
+      // The URL's own host refused is the policy's verdict on it; a redirect's target refused is a bad redirect.
+      if (failures.redirectedTo === null) return new FetchError('address', err.message, false, { cause: err });
+      return new FetchError('blocked', `redirect to ${failures.redirectedTo} refused: ${err.message}`, false, { cause: err });
+    }
     if (stopped === 'timeout') {
       return new FetchError('timeout', `fetch of ${url} took longer than ${this.options.totalTimeoutMs} ms`, true, { cause: err });
     }

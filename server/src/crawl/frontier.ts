@@ -1,6 +1,7 @@
 import { HELD, type NewJob } from '../core/types';
 import type { CrawlOptions } from '../protocol';
 import type { ExtractedLink } from './links';
+import type { GlobWork } from './glob';
 import type { Robots } from './robots';
 import type { ScopeMatcher } from './scope';
 import { originOf } from './url';
@@ -69,15 +70,25 @@ export interface RedirectPayload {
  * job with the rule. One that could not be read yet decides nothing here: the page handler waits
  * for it, where a skip would be for good.
  */
-export function pageJob(url: string, host: string, extra: Partial<NewJob> & { robots?: Robots | null; userAgent?: string }): NewJob {
-  const { robots, userAgent, ...rest } = extra;
+export function pageJob(
+  url: string, host: string, extra: Partial<NewJob> & { robots?: Robots | null; userAgent?: string; work?: GlobWork },
+): NewJob {
+  const { robots, userAgent, work, ...rest } = extra;
   const job: NewJob = { kind: CRAWL_KIND, url, key: host, dedupeKey: url, ...rest };
   if (robots && !robots.retryLater && userAgent) {
-    const verdict = robots.verdict(url, userAgent);
+    const verdict = robots.verdict(url, userAgent, work);
     if (!verdict.allowed) job.skipReason = `robots.txt: ${verdict.rule ?? 'disallowed'}`;
   }
   return job;
 }
+
+/**
+ * robots.txt matching steps (GlobWork) one page's links may spend before the rest are left to be
+ * judged when they are fetched. Each verdict is bounded (ROBOTS_VERDICT_STEPS), but a page of
+ * 20,000 links against a hostile robots.txt would still take minutes of verdicts in one go; about
+ * 15 ms a million steps, this keeps a page's planning to tens of milliseconds.
+ */
+export const PLAN_ROBOTS_STEPS = 4_000_000;
 
 /**
  * Turns a page's links into jobs: nofollow, depth and scope are applied here and counted; robots.txt
@@ -96,6 +107,7 @@ export function planLinks(
   const drop = (reason: string) => dropped.set(reason, (dropped.get(reason) ?? 0) + 1);
   const next = depth + 1;
   const known = knownUrls(f);
+  const work: GlobWork = { steps: 0 };
   for (const link of links) {
     if (link.nofollow && !f.options.followNofollow) { drop(DROP.nofollow); continue; }
     if (next > f.options.maxDepth) { drop(DROP.depth); continue; }
@@ -105,9 +117,9 @@ export function planLinks(
       continue;
     }
     if (known.has(link.url)) continue;
-    jobs.push(pageJob(link.url, link.host, {
-      crawlId: f.crawlId, depth: next, runAfter: f.paused ? HELD : 0, robots: robotsOf(originOf(link.url)), userAgent,
-    }));
+    // Past the page's share of robots.txt work, links go in unjudged and are judged when fetched.
+    const robots = work.steps < PLAN_ROBOTS_STEPS ? robotsOf(originOf(link.url)) : null;
+    jobs.push(pageJob(link.url, link.host, { crawlId: f.crawlId, depth: next, runAfter: f.paused ? HELD : 0, robots, userAgent, work }));
   }
   return { jobs, dropped };
 }

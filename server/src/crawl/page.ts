@@ -1,9 +1,10 @@
 import type { HandlerContext } from '../core/scheduler';
 import type { JobResult, LeasedJob, Outcome } from '../core/types';
+import type { AddressCheck } from './addresses';
 import type { BodyStore } from './bodies';
 import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
 import { knownUrls, pageJob, planLinks, type Frontier, type RedirectPayload } from './frontier';
-import { extractLinks, sniffEncoding } from './links';
+import { extractLinksInSlices, sniffEncoding, type LinkExtraction } from './links';
 import type { Politeness } from './politeness';
 import { productToken } from './robots';
 import { originOf } from './url';
@@ -21,6 +22,8 @@ export interface PageSettings {
 
 export interface PageDeps {
   fetcher: Fetcher;
+  /** The early check of the crawl's address policy, before anything is sent to the host. */
+  addressCheck: AddressCheck;
   politeness: Politeness;
   settings: PageSettings;
   /** The crawl a job belongs to, if it may still fetch (null: cancelled or unknown). */
@@ -72,10 +75,19 @@ export function pageHandler(deps: PageDeps) {
     if (frontier !== null) knownUrls(frontier).add(job.url);
     const origin = originOf(job.url);
     const host = job.key;
+    const addresses = frontier?.options.addresses ?? 'any';
+    const refused = await deps.addressCheck.refusal(host, addresses);
+    if (refused !== null) return { type: 'skip', reason: refused };
 
     let delay = deps.delayOf(host);
     if (settings.robots) {
-      const robots = await politeness.robotsFor(origin, host, signal);
+      let robots;
+      try {
+        robots = await politeness.robotsFor(origin, host, signal, addresses);
+      } catch (err) {
+        if (err instanceof FetchError && err.code === 'address') return { type: 'skip', reason: err.message };
+        throw err;
+      }
       if (robots.retryLater) {
         const tries = politeness.unreadableTries(origin);
         if (tries >= MAX_ROBOTS_TRIES) {
@@ -90,10 +102,12 @@ export function pageHandler(deps: PageDeps) {
 
     let res: FetchResult;
     try {
-      const fetch = () => deps.fetcher.fetch(job.url, { signal, followRedirects: false });
+      const fetch = () => deps.fetcher.fetch(job.url, { signal, followRedirects: false, addresses });
       res = delay > 0 ? await politeness.inSlot(host, delay, signal, fetch) : await fetch();
     } catch (err) {
       if (!(err instanceof FetchError)) throw err;
+      // A name that resolved to an allowed address at the early check and to a refused one now.
+      if (err.code === 'address') return { type: 'skip', reason: err.message };
       if (err.retryable && err.code !== 'aborted') await politeness.failed(host, err.message);
       return { type: 'fail', error: err.message, retryable: err.retryable };
     }
@@ -121,9 +135,9 @@ export function pageHandler(deps: PageDeps) {
     }
     if (verdict.outcome === 'error') return { type: 'fail', error: verdict.reason, retryable: false, result };
 
-    let links: ReturnType<typeof extractLinks> | null = null;
+    let links: LinkExtraction | null = null;
     if (res.contentType !== null && HTML_TYPES.has(res.contentType)) {
-      links = extractLinks(res.body, res.finalUrl, { botToken, encoding: sniffEncoding(res.body, res.charset) });
+      links = await extractLinksInSlices(res.body, res.finalUrl, { botToken, encoding: sniffEncoding(res.body, res.charset) });
       result.title = links.title;
       result.outlinks = links.links.length;
     }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from '../core/types';
+import type { AddressPolicy } from '../protocol';
 import { FetchError, type Fetcher } from './fetcher';
 import { ROBOTS_MAX_BYTES, Robots } from './robots';
 import type { CrawlStore } from './store';
@@ -77,25 +78,27 @@ export class Politeness {
    * The robots.txt of an origin: from memory, else from the store (another process or an earlier
    * run fetched it), else fetched. Its Crawl-delay becomes the host's minimum delay.
    */
-  async robotsFor(origin: string, host: string, signal: AbortSignal): Promise<Robots> {
+  async robotsFor(origin: string, host: string, signal: AbortSignal, addresses: AddressPolicy = 'any'): Promise<Robots> {
     const hit = this.cached(origin);
     if (hit) return hit;
-    let loading = this.loading.get(origin);
+    // One load at a time per origin and policy: a load refused under one policy says nothing to another.
+    const key = `${addresses} ${origin}`;
+    let loading = this.loading.get(key);
     if (!loading) {
-      loading = this.loadRobots(origin, host, signal).finally(() => this.loading.delete(origin));
-      this.loading.set(origin, loading);
+      loading = this.loadRobots(origin, host, signal, addresses).finally(() => this.loading.delete(key));
+      this.loading.set(key, loading);
     }
     return loading;
   }
 
-  private async loadRobots(origin: string, host: string, signal: AbortSignal): Promise<Robots> {
+  private async loadRobots(origin: string, host: string, signal: AbortSignal, addresses: AddressPolicy): Promise<Robots> {
     const row = await this.store.getRobots(origin);
     if (row && row.expiresAt > this.now()) {
       const robots = Robots.fromJSON(row.data);
       remember(this.robots, origin, { robots, expiresAt: row.expiresAt });
       return robots;
     }
-    return this.fetchRobots(origin, host, signal);
+    return this.fetchRobots(origin, host, signal, addresses);
   }
 
   /**
@@ -115,15 +118,16 @@ export class Politeness {
     }
   }
 
-  private async fetchRobots(origin: string, host: string, signal: AbortSignal): Promise<Robots> {
+  /** A refused address (FetchError `address`) is thrown, not cached: it says nothing of the site, only of one crawl's policy. */
+  private async fetchRobots(origin: string, host: string, signal: AbortSignal, addresses: AddressPolicy): Promise<Robots> {
     let robots: Robots;
     try {
       // The crawl-delay is not known yet; the slot records this request for the page's to follow.
       const res = await this.inSlot(host, this.settings.defaultDelayMs, signal,
-        () => this.fetcher.fetch(`${origin}/robots.txt`, { signal, accept: 'text/plain,*/*;q=0.5', truncateAt: ROBOTS_MAX_BYTES }));
+        () => this.fetcher.fetch(`${origin}/robots.txt`, { signal, accept: 'text/plain,*/*;q=0.5', truncateAt: ROBOTS_MAX_BYTES, addresses }));
       robots = Robots.fromResponse(res.status, res.body);
     } catch (err) {
-      if (!(err instanceof FetchError) || err.code === 'aborted') throw err;
+      if (!(err instanceof FetchError) || err.code === 'aborted' || err.code === 'address') throw err;
       // Undecodable, timed out, connection refused: unreachable, tried again later.
       robots = REDIRECT_FAILURES.has(err.code) ? Robots.unavailable(`robots.txt unavailable: ${err.message}`) : Robots.fromResponse(null);
     }

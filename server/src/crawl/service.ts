@@ -4,7 +4,7 @@
  * their politeness state. Times are milliseconds since the epoch; the daemon turns them into
  * the wire's ISO strings.
  */
-import type { CrawlOptions, CrawlState, Host, Rejected, Scope } from '../protocol';
+import type { AddressPolicy, CrawlOptions, CrawlState, Host, Rejected, Scope } from '../protocol';
 import type { Handler } from '../core/scheduler';
 import type { RequeueFilter, Stats } from '../core/types';
 
@@ -18,6 +18,7 @@ export interface StartCrawl {
   exclude?: string[];
   followNofollow?: boolean;
   storeBodies?: boolean;
+  addresses?: AddressPolicy;
 }
 
 export interface CrawlRecord {

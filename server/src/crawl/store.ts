@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
+import { retryWhileBusy } from '../core/sqlite/busy';
 import type { CrawlOptions, CrawlState } from '../protocol';
 
 /**
@@ -107,8 +108,13 @@ export class SqliteCrawlStore implements CrawlStore {
     this.s = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, db.prepare(v)])) as SqliteCrawlStore['s'];
   }
 
+  /** A write, tried again on timers while another process holds the lock (busy.ts). */
+  private write<T>(fn: () => T): Promise<T> {
+    return retryWhileBusy(fn, this.db.name);
+  }
+
   async insert(c: { id: string; name: string | null; seeds: string[]; options: CrawlOptions; now: number }): Promise<void> {
-    this.s.insert.run({ id: c.id, name: c.name, seeds: JSON.stringify(c.seeds), options: JSON.stringify(c.options), now: c.now });
+    await this.write(() => this.s.insert.run({ id: c.id, name: c.name, seeds: JSON.stringify(c.seeds), options: JSON.stringify(c.options), now: c.now }));
   }
 
   async get(id: string): Promise<CrawlRow | null> {
@@ -129,20 +135,20 @@ export class SqliteCrawlStore implements CrawlStore {
   }
 
   async setState(id: string, state: CrawlState, finishedAt: number | null): Promise<void> {
-    this.s.setState.run({ id, state, finishedAt });
+    await this.write(() => this.s.setState.run({ id, state, finishedAt }));
   }
 
   async finish(id: string, now: number): Promise<boolean> {
-    return this.s.finish.run({ id, now }).changes > 0;
+    return (await this.write(() => this.s.finish.run({ id, now }))).changes > 0;
   }
 
   async addTotals(totals: CrawlTotals): Promise<void> {
-    this.db.transaction(() => {
+    await this.write(() => this.db.transaction(() => {
       for (const [id, t] of totals) {
         if (t.pages || t.bytes) this.s.addTotals.run({ id, pages: t.pages, bytes: t.bytes });
         for (const [reason, n] of t.dropped) this.s.addDropped.run({ id, reason, n });
       }
-    }).immediate();
+    }).immediate());
   }
 
   async dropped(id: string): Promise<Record<string, number>> {
@@ -155,11 +161,11 @@ export class SqliteCrawlStore implements CrawlStore {
   }
 
   async putRobots(origin: string, data: unknown, expiresAt: number): Promise<void> {
-    this.s.putRobots.run({ origin, data: JSON.stringify(data), expiresAt });
+    await this.write(() => this.s.putRobots.run({ origin, data: JSON.stringify(data), expiresAt }));
   }
 
   async dropExpiredRobots(now: number): Promise<void> {
-    this.s.dropExpiredRobots.run(now);
+    await this.write(() => this.s.dropExpiredRobots.run(now));
   }
 }
 

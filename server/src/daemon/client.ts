@@ -30,6 +30,8 @@ export class DaemonClient {
   private readonly closeHandlers = new Set<() => void>();
   private buffered = '';
   private closed = false;
+  /** An error the daemon sent about the connection itself (id null), such as too many connections. */
+  private refusal: string | null = null;
 
   private constructor(private readonly socket: net.Socket) {
     this.rpc = new JSONRPCClient((request) => {
@@ -43,7 +45,7 @@ export class DaemonClient {
     });
     socket.on('close', () => {
       this.closed = true;
-      this.rpc.rejectAllPendingRequests('the daemon closed the connection');
+      this.rpc.rejectAllPendingRequests(this.refusal ?? 'the daemon closed the connection');
       for (const h of this.closeHandlers) h();
     });
   }
@@ -117,7 +119,7 @@ export class DaemonClient {
       const line = this.buffered.slice(0, nl);
       this.buffered = this.buffered.slice(nl + 1);
       if (line.trim() === '') continue;
-      let msg: { method?: unknown; params?: unknown };
+      let msg: { method?: unknown; params?: unknown; id?: unknown; error?: { message?: unknown } };
       try {
         msg = JSON.parse(line);
       } catch {
@@ -125,6 +127,8 @@ export class DaemonClient {
       }
       if (typeof msg.method === 'string') {
         for (const h of this.handlers) h(msg.method as Notification, msg.params as never);
+      } else if (msg.id === null && typeof msg.error?.message === 'string') {
+        this.refusal = `the daemon closed the connection: ${msg.error.message}`;
       } else {
         this.rpc.receive(msg as JSONRPCResponse);
       }

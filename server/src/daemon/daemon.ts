@@ -63,7 +63,8 @@ export class Daemon {
         ...(opts.userAgent !== undefined && { userAgent: opts.userAgent }),
         ...(opts.defaultMaxDepth !== undefined && { defaultMaxDepth: opts.defaultMaxDepth }),
         ...(opts.defaultScope !== undefined && { defaultScope: opts.defaultScope }),
-      });
+        ...(opts.defaultAddresses !== undefined && { defaultAddresses: opts.defaultAddresses }),
+      }, this.log);
     } catch (err) {
       void this.queue.close();
       throw err;

@@ -7,6 +7,7 @@
  */
 import { EXIT } from '../cli/exit';
 import type { Logger } from '../core/scheduler';
+import { escapeForLog } from '../core/text';
 import { UsageError, flagHelp } from './args';
 import type { Daemon } from './daemon';
 import { tuneHeap } from './heap';
@@ -25,7 +26,7 @@ ${flagHelp(DAEMON_FLAGS)}`;
 export function stderrLogger(prefix = 'crawld'): Logger {
   process.stderr.on('error', () => {});
   return (level, message) => {
-    process.stderr.write(`${new Date().toISOString()} ${prefix} ${level}: ${message}\n`);
+    process.stderr.write(`${new Date().toISOString()} ${prefix} ${level}: ${escapeForLog(message)}\n`);
   };
 }
 
@@ -90,7 +91,7 @@ export async function daemonCommand(argv: readonly string[], command: string): P
     parsed = parseDaemonArgs(argv, command);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`${command}: ${err.message.replace(`${command}: `, '')}\nRun "crawlctl daemon --help" for the flags.\n`);
+    process.stderr.write(`${command}: ${escapeForLog(err.message.replace(`${command}: `, ''))}\nRun "crawlctl daemon --help" for the flags.\n`);
     return EXIT.usage;
   }
   if (parsed.help) {

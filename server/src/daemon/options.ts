@@ -3,7 +3,7 @@
  * extension launches with `--node-ipc` or `--stdio`) and `crawlctl crawl --wait` running its own.
  */
 import { validateConfig, type CoreConfig } from '../core/config';
-import { SCOPES, USER_AGENT, type Scope } from '../protocol';
+import { ADDRESS_POLICIES, SCOPES, USER_AGENT, type AddressPolicy, type Scope } from '../protocol';
 import { UsageError, parseFlags, type FlagSpecs } from './args';
 import type { PathFlags } from './paths';
 
@@ -30,6 +30,10 @@ export const WORKER_FLAGS = {
 export const CRAWL_DEFAULT_FLAGS = {
   'default-max-depth': { type: 'int', min: 0, max: 1000, value: 'N', help: 'max depth of crawls that set none, such as seed files without max-depth (default 3)' },
   'default-scope': { type: 'string', choices: SCOPES, value: 'S', help: 'scope of crawls that set none: host, domain or any (default host)' },
+  'default-addresses': {
+    type: 'string', choices: ADDRESS_POLICIES, value: 'A',
+    help: 'addresses crawls that set none may connect to: public, private (loopback, private, link-local) or any (default: the kind of their seeds)',
+  },
 } as const satisfies FlagSpecs;
 
 /** Flags the editor's language client adds when it launches the daemon. */
@@ -49,6 +53,7 @@ export interface DaemonOptions {
   /** Unset: the crawl service's own defaults. */
   defaultMaxDepth?: number;
   defaultScope?: Scope;
+  defaultAddresses?: AddressPolicy;
   lsp: 'stdio' | 'ipc' | null;
   clientProcessId: number | null;
 }
@@ -87,6 +92,7 @@ export function daemonOptions(f: Partial<Values>): DaemonOptions {
     robots: f.robots !== false,
     defaultMaxDepth: f['default-max-depth'],
     defaultScope: f['default-scope'] as Scope | undefined,
+    defaultAddresses: f['default-addresses'] as AddressPolicy | undefined,
     lsp: f.stdio ? 'stdio' : f['node-ipc'] ? 'ipc' : null,
     clientProcessId: f.clientProcessId ?? null,
   };

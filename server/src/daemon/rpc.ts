@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../core/config';
 import { ConflictError, NotFoundError, QueueError } from '../core/errors';
 import { DatabaseOpenError, describeSqliteError } from '../core/sqlite/open';
+import { clip } from '../core/text';
 import { ScopeError } from '../crawl/scope';
 import { ErrorCodes } from '../protocol';
 import type { Logger } from '../core/scheduler';
@@ -15,10 +16,6 @@ import type { Logger } from '../core/scheduler';
 const MAX_MESSAGE = 2_000;
 /** Issues listed in one invalid-params message; the rest are counted. */
 const MAX_ISSUES = 10;
-
-function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
 
 export class RpcError extends Error {
   constructor(readonly code: number, message: string, readonly data?: unknown) {

@@ -11,9 +11,10 @@
  *     https://example.com/api/
  *
  * Options: name, max-depth, max-pages, scope (host | domain | any), include, exclude,
- * follow-nofollow and store-bodies (true | false). Values are checked against the very schema
+ * follow-nofollow and store-bodies (true | false), addresses (public | private | any). Values are checked against the very schema
  * `crawl/start` validates with, and every problem is reported on its line.
  */
+import { clip } from '../core/text';
 import { normalizeUrl } from '../crawl/url';
 import { Params, type ParamsOf } from '../protocol';
 
@@ -50,7 +51,7 @@ export interface SeedFile {
   badOptions: boolean;
 }
 
-type OptionKey = 'name' | 'maxDepth' | 'maxPages' | 'scope' | 'include' | 'exclude' | 'followNofollow' | 'storeBodies';
+type OptionKey = 'name' | 'maxDepth' | 'maxPages' | 'scope' | 'include' | 'exclude' | 'followNofollow' | 'storeBodies' | 'addresses';
 
 const OPTIONS: Record<string, { key: OptionKey; kind: 'string' | 'int' | 'bool' | 'list' }> = {
   name: { key: 'name', kind: 'string' },
@@ -61,7 +62,10 @@ const OPTIONS: Record<string, { key: OptionKey; kind: 'string' | 'int' | 'bool' 
   exclude: { key: 'exclude', kind: 'list' },
   'follow-nofollow': { key: 'followNofollow', kind: 'bool' },
   'store-bodies': { key: 'storeBodies', kind: 'bool' },
+  addresses: { key: 'addresses', kind: 'string' },
 };
+/** How much of a line a problem quotes: a 20 MB line once made a 20-million-character diagnostic. */
+const QUOTED = 200;
 const OPTION_NAMES = Object.keys(OPTIONS).join(', ');
 
 const OPTION_LINE = /^(\s*)([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)$/s;
@@ -99,7 +103,7 @@ export function parseSeedFile(text: string): SeedFile {
       };
       const spec = OPTIONS[name];
       if (urls.length > 0) return problem(`options go at the top, before the first URL`);
-      if (!spec) return problem(`unknown option "${opt[2]}"; known options: ${OPTION_NAMES}`);
+      if (!spec) return problem(`unknown option "${clip(opt[2], QUOTED)}"; known options: ${OPTION_NAMES}`);
       const value = opt[3].trim();
       if (value === '') return problem(`${name}: needs a value`);
       if (spec.kind !== 'list' && optionLines.has(spec.key)) return problem(`${name}: given twice (also on line ${optionLines.get(spec.key)! + 1})`);
@@ -109,11 +113,11 @@ export function parseSeedFile(text: string): SeedFile {
           options[spec.key] = value;
           break;
         case 'int':
-          if (!/^[+-]?\d{1,15}$/.test(value)) return problem(`${name}: must be a whole number (got "${value}")`);
+          if (!/^[+-]?\d{1,15}$/.test(value)) return problem(`${name}: must be a whole number (got "${clip(value, QUOTED)}")`);
           options[spec.key] = Number(value);
           break;
         case 'bool':
-          if (!/^(true|false|yes|no)$/i.test(value)) return problem(`${name}: must be true or false (got "${value}")`);
+          if (!/^(true|false|yes|no)$/i.test(value)) return problem(`${name}: must be true or false (got "${clip(value, QUOTED)}")`);
           options[spec.key] = /^(true|yes)$/i.test(value);
           break;
         case 'list':
@@ -130,7 +134,7 @@ export function parseSeedFile(text: string): SeedFile {
     if (n.ok) url.normalized = n.url;
     else url.error = n.reason;
     urls.push(url);
-    if (url.error) problems.push({ line, start, end: url.end, message: `${url.text}: ${url.error}`, severity: 'error', option: false });
+    if (url.error) problems.push({ line, start, end: url.end, message: `${clip(url.text, QUOTED)}: ${url.error}`, severity: 'error', option: false });
     if (m[3].trim() !== '') {
       const extra = m[3].length - m[3].trimStart().length;
       problems.push({ line, start: url.end + extra, end: content.trimEnd().length, message: 'one URL per line: this is not part of the URL', severity: 'error', option: false });

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import {
   JSONRPCServer, createJSONRPCErrorResponse, type JSONRPCID, type JSONRPCRequest, type JSONRPCResponse,
 } from 'json-rpc-2.0';
@@ -30,28 +31,67 @@ export class SocketInUseError extends Error {
 
 /** Requests of one connection running at once; past it, reading pauses until some finish. */
 const MAX_IN_FLIGHT = 64;
-/** Answers a client has not read yet, in bytes; past it, the client is cut off. */
-const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 /** Requests in one batch. */
 const MAX_BATCH = 1_000;
 /** A batch's answers, in bytes; the members past it are refused rather than answered. */
 const MAX_BATCH_ANSWER_BYTES = 16 * 1024 * 1024;
-/** Connections at once; more are closed as they come, so a runaway client cannot exhaust descriptors. */
-const MAX_CONNECTIONS = 1_024;
+/** At most one log line per this long about clients refused at the connection limit. */
+const REFUSAL_LOG_MS = 10_000;
+
+/**
+ * What the socket's clients may make the daemon hold. Bytes are counted as string length, which
+ * is the byte count for JSON's ASCII. Each cap alone was not enough: 20 clients that sent
+ * `jobs/list` and never read took the daemon to 757 MB RSS, 120 to 970 MB (measured), each under
+ * its own 32 MB.
+ */
+export interface SocketLimits {
+  /** Answers one client has not read yet; past it, that client is cut off. */
+  maxUnreadBytes: number;
+  /**
+   * Unread answers and partial request lines of all clients together; past it, a client that
+   * holds at least the average stops being read (it can ask for nothing more) until it has read
+   * what it holds. 128 MB lets four clients reach their own cap before anyone is paused.
+   */
+  pauseAtBytes: number;
+  /**
+   * The same total never passes this: the clients holding the most are dropped first. 256 MB on
+   * top of a daemon's few tens of MB live heap stays well inside a small machine's memory, and
+   * is sixteen of the largest batch answers (MAX_BATCH_ANSWER_BYTES).
+   */
+  dropAtBytes: number;
+  /** Connections at once; more are answered with an error and closed, so a runaway client cannot exhaust descriptors. */
+  maxConnections: number;
+}
+
+export const SOCKET_LIMITS: SocketLimits = {
+  maxUnreadBytes: 32 * 1024 * 1024,
+  pauseAtBytes: 128 * 1024 * 1024,
+  dropAtBytes: 256 * 1024 * 1024,
+  maxConnections: 1_024,
+};
 
 export class SocketServer {
   private readonly rpc = new JSONRPCServer<CallContext>({ errorListener: () => {} });
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
   private readonly turns = new Turns();
+  private readonly holdings: Holdings;
+  private readonly limits: SocketLimits;
   private inode: number | null = null;
+  private nextClient = 1;
+  /** Clients refused at the connection limit and not logged yet, and when the last line was. */
+  private refusedUnlogged = 0;
+  private refusalLogTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly path: string,
     methods: readonly string[],
     handle: Handle,
     private readonly log: Logger,
+    limits: Partial<SocketLimits> = {},
   ) {
+    this.limits = { ...SOCKET_LIMITS, ...limits };
+    this.holdings = new Holdings(this.connections, this.limits, log);
     for (const name of methods) this.rpc.addMethod(name, (params, call) => handle(name, params, call));
     this.rpc.mapErrorToJSONRPCErrorResponse = (id: JSONRPCID, err: unknown) => {
       const e = err instanceof RpcError ? err : new RpcError(ErrorCodes.InternalError, `internal error: ${(err as Error)?.message ?? String(err)}`);
@@ -59,16 +99,46 @@ export class SocketServer {
     };
     // Half-open: a client that writes its requests and then ends its side (`nc -N`, `socket.end()`)
     // still gets every answer; the connection ends once they are all written.
+    // Not net.Server's maxConnections: it closes a connection past the limit without a word.
     this.server = net.createServer({ allowHalfOpen: true }, (socket) => {
-      const c = new Connection(socket, this.rpc, this.turns, this.log);
+      if (this.connections.size >= this.limits.maxConnections) return this.refuse(socket);
+      const c = new Connection(socket, this.nextClient++, this.rpc, this.turns, this.holdings, this.limits.maxUnreadBytes, this.log);
       this.connections.add(c);
       socket.once('close', () => {
         this.connections.delete(c);
+        this.holdings.forget(c);
         this.turns.close(c.seat);
       });
     });
-    this.server.maxConnections = MAX_CONNECTIONS;
     this.server.on('error', (err) => this.log('error', `socket server: ${err.message}`));
+  }
+
+  /** All clients' unread answers and partial request lines now, and the most they ever held at once. */
+  get held(): { bytes: number; peakBytes: number } {
+    return { bytes: this.holdings.total, peakBytes: this.holdings.peak };
+  }
+
+  /** A client past the connection limit is told why, then closed; the log says so, a line per REFUSAL_LOG_MS at most. */
+  private refuse(socket: net.Socket): void {
+    socket.on('error', () => {});
+    // What it sent is read and dropped, so closing does not reset the connection before it reads the answer.
+    socket.resume();
+    const max = this.limits.maxConnections;
+    const answer = createJSONRPCErrorResponse(null, ErrorCodes.Unavailable, `too many connections: the daemon serves at most ${max} at once; close some of its clients and try again`);
+    socket.end(`${JSON.stringify(answer)}\n`, () => socket.destroy());
+    this.refusedUnlogged++;
+    if (this.refusalLogTimer) return;
+    const logRefusals = () => {
+      if (this.refusedUnlogged === 0) {
+        this.refusalLogTimer = null;
+        return;
+      }
+      const n = this.refusedUnlogged;
+      this.refusedUnlogged = 0;
+      this.log('warn', `refused ${n === 1 ? 'a client' : `${n} clients`}: ${max} connections were open, the most allowed`);
+      this.refusalLogTimer = setTimeout(logRefusals, REFUSAL_LOG_MS).unref();
+    };
+    logRefusals();
   }
 
   /**
@@ -77,7 +147,7 @@ export class SocketServer {
    * daemons starting at the same moment from both deciding the socket is stale.
    */
   async listen(): Promise<void> {
-    const release = await lockFor(`${this.path}.lock`);
+    const release = await lockFor(`${this.path}.lock`, this.log);
     try {
       await refuseIfServed(this.path);
       const old = statOrNull(this.path);
@@ -134,23 +204,81 @@ export class SocketServer {
   }
 }
 
+/**
+ * What all connections hold: unread answers (the socket's write buffer) and partial request
+ * lines. Every byte enters through Connection.write or Connection.receive, which ask first.
+ */
+class Holdings {
+  total = 0;
+  peak = 0;
+
+  constructor(
+    private readonly connections: ReadonlySet<Connection>,
+    private readonly limits: SocketLimits,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Room for `bytes` more held by `c`: the clients holding the most are dropped until the total
+   * fits under dropAtBytes. False if `c` itself was dropped.
+   */
+  admit(c: Connection, bytes: number): boolean {
+    while (this.total + bytes > this.limits.dropAtBytes) {
+      let largest: Connection | null = null;
+      for (const o of this.connections) if (o.held > 0 && (!largest || o.held > largest.held)) largest = o;
+      // Nothing else holds anything: the one line alone is over the cap.
+      const victim = largest ?? c;
+      this.log('warn', `dropped ${victim.name()}: it held ${mb(victim.held)} MB of unread answers and partial requests, the most of any client, and all clients together would have passed ${mb(this.limits.dropAtBytes)} MB`);
+      victim.drop();
+      if (victim === c) return false;
+    }
+    return true;
+  }
+
+  /** `c` now holds `held` bytes. True when the total is past pauseAtBytes and `c` holds at least the average. */
+  update(c: Connection, held: number): boolean {
+    this.total += held - c.held;
+    c.held = held;
+    if (this.total > this.peak) this.peak = this.total;
+    return this.total > this.limits.pauseAtBytes && held > 0 && held * this.connections.size >= this.total;
+  }
+
+  forget(c: Connection): void {
+    this.total -= c.held;
+    c.held = 0;
+  }
+}
+
 class Connection {
   subscribed = false;
   /** This connection's place in the round robin of requests (turns.ts). */
   readonly seat = new Seat();
+  /** Bytes counted for it in Holdings. */
+  held = 0;
+  dropped = false;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Past a line over the limit: everything up to the next newline is dropped. */
   private discarding = false;
   private inFlight = 0;
+  /** Not read from, its requests not run, until it has read its answers: all clients together hold too much. */
+  private memoryPaused = false;
   /** The client has ended its side: no more requests will come. */
   private ended = false;
+  private requests = 0;
+  private lastMethod = '';
+  private readonly since = Date.now();
   private readonly call: CallContext = { subscribe: () => { this.subscribed = true; } };
+  /** Called as each answer leaves for the kernel: the socket's write buffer is smaller by it. */
+  private readonly written = () => this.account();
 
   constructor(
     private readonly socket: net.Socket,
+    private readonly id: number,
     private readonly rpc: JSONRPCServer<CallContext>,
     private readonly turns: Turns,
+    private readonly holdings: Holdings,
+    private readonly maxUnreadBytes: number,
     private readonly log: Logger,
   ) {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -167,12 +295,51 @@ class Connection {
 
   write(line: string): void {
     if (this.socket.destroyed || !this.socket.writable) return;
-    if (this.socket.writableLength > MAX_UNREAD_BYTES) {
-      this.log('warn', 'a client stopped reading its answers; closing its connection');
-      this.socket.destroy();
+    if (this.socket.writableLength > this.maxUnreadBytes) {
+      this.log('warn', `dropped ${this.name()}: it stopped reading its answers and left ${mb(this.socket.writableLength)} MB unread`);
+      this.drop();
       return;
     }
-    this.socket.write(line);
+    if (!this.holdings.admit(this, line.length)) return;
+    this.socket.write(line, this.written);
+    this.account();
+  }
+
+  /** For the log: which client, and what it was doing. */
+  name(): string {
+    const last = this.lastMethod ? `, the last ${this.lastMethod}` : '';
+    return `client #${this.id} (connected ${Math.round((Date.now() - this.since) / 1000)} s, ${this.requests} requests${last})`;
+  }
+
+  /** Closed at once: what it held is let go now, not when the socket has finished closing. */
+  drop(): void {
+    this.dropped = true;
+    this.socket.destroy();
+    this.holdings.forget(this);
+  }
+
+  /** Reading pauses while too many requests run or while all clients hold too much and this one a large part. */
+  private updateReading(): void {
+    if (this.socket.destroyed) return;
+    const pause = this.memoryPaused || this.inFlight >= MAX_IN_FLIGHT;
+    if (pause && !this.socket.isPaused()) this.socket.pause();
+    else if (!pause && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /**
+   * Tells Holdings what this connection holds now. Paused for memory (not read, its requests out
+   * of turns), it stays paused until it has read every answer: only unread answers pause it,
+   * since a paused client's partial line cannot shrink.
+   */
+  private account(): void {
+    if (this.dropped) return;
+    const unread = this.socket.destroyed ? 0 : this.socket.writableLength;
+    const crowded = this.holdings.update(this, unread + this.pendingBytes);
+    const paused = unread > 0 && (this.memoryPaused || crowded);
+    if (paused === this.memoryPaused) return;
+    this.memoryPaused = paused;
+    this.turns.bench(this.seat, paused);
+    this.updateReading();
   }
 
   end(): Promise<void> {
@@ -207,16 +374,20 @@ class Connection {
       this.discarding = true;
       return;
     }
+    if (!this.holdings.admit(this, rest.length)) return;
     // Copied: the chunk's memory is Node's to reuse.
     this.pending.push(Buffer.from(rest));
     this.pendingBytes += rest.length;
+    this.account();
   }
 
   /** The line gathered so far, ended by `last`; the buffer starts afresh. */
   private takeLine(last?: Buffer): Buffer {
     const line = this.pendingBytes === 0 ? last ?? Buffer.alloc(0) : Buffer.concat(last ? [...this.pending, last] : this.pending);
     this.pending = [];
+    const had = this.pendingBytes;
     this.pendingBytes = 0;
+    if (had > 0) this.account();
     return line;
   }
 
@@ -269,11 +440,11 @@ class Connection {
   /** Runs one request; reading pauses while too many are running, so a flood cannot pile up. */
   private track(p: Promise<JSONRPCResponse | string | null>): void {
     this.inFlight++;
-    if (this.inFlight >= MAX_IN_FLIGHT) this.socket.pause();
+    this.updateReading();
     p.then((r) => this.respond(r), (err) => this.log('error', `socket request failed: ${(err as Error).message}`))
       .finally(() => {
         this.inFlight--;
-        if (this.inFlight < MAX_IN_FLIGHT && this.socket.isPaused()) this.socket.resume();
+        this.updateReading();
         this.endIfDone();
       });
   }
@@ -302,6 +473,8 @@ class Connection {
       return invalid(answerId, 'params must be an object (or omitted)');
     }
     if ('result' in r || 'error' in r) return invalid(answerId, 'a request has no result or error');
+    this.requests++;
+    this.lastMethod = r.method.slice(0, 100);
     if (!this.rpc.hasMethod(r.method)) {
       if (id === undefined) return null;
       return createJSONRPCErrorResponse(answerId, ErrorCodes.MethodNotFound, `unknown method "${r.method.slice(0, 100)}"`);
@@ -316,6 +489,11 @@ function refuseInBatch(m: unknown): JSONRPCResponse | null {
   if (id === undefined && typeof m === 'object' && m !== null) return null;
   const answerId = typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
   return createJSONRPCErrorResponse(answerId, ErrorCodes.Unavailable, `the batch's answers passed ${MAX_BATCH_ANSWER_BYTES} bytes; send fewer requests in one batch`);
+}
+
+/** Bytes as MiB to one decimal, for the log. */
+function mb(bytes: number): number {
+  return Math.round((bytes / 1024 / 1024) * 10) / 10;
 }
 
 function invalid(id: JSONRPCID, what: string): JSONRPCResponse {
@@ -344,48 +522,119 @@ async function refuseIfServed(socketPath: string): Promise<void> {
   throw new SocketInUseError(`${socketPath} is served by ${holder}; stop it first (crawlctl stop), or give this daemon another --socket`);
 }
 
+/** How long a daemon waits for another that is claiming the same socket. */
+const LOCK_WAIT_MS = 5_000;
+/** Between two looks at a lock held by a live process. */
+const LOCK_RETRY_MS = 50;
+/** An empty (or unreadable) lock younger than this is one being written this instant. */
+const LOCK_WRITING_MS = 2_000;
+/** Lock files this process holds: a lock naming our own pid is otherwise a dead process's (pids are reused, in containers above all). */
+const heldLocks = new Set<string>();
+
 /**
  * A lock file held for the moment of claiming the socket. A lock left by a dead process (its pid
- * gone) is taken over; a live holder is waited for, a few seconds at most.
+ * gone) is taken over; a live holder is waited for, LOCK_WAIT_MS at most. Every retry waits on a
+ * timer: a lock that could not be removed once made this loop spin synchronously, at full CPU
+ * and deaf to SIGTERM, forever.
  */
-async function lockFor(file: string): Promise<() => void> {
-  const deadline = Date.now() + 5_000;
+async function lockFor(file: string, log: Logger): Promise<() => void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let told = false;
   for (;;) {
-    try {
-      const fd = fs.openSync(file, 'wx', 0o600);
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      return () => {
-        try {
-          fs.unlinkSync(file);
-        } catch {
-          // Already gone.
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const claim = claimLock(file);
+    if (typeof claim === 'function') return claim;
+    if (claim.stuck || Date.now() >= deadline) throw new SocketInUseError(claim.why);
+    if (claim.live && !told) {
+      told = true;
+      log('info', `${claim.live}; waiting up to ${LOCK_WAIT_MS / 1000} s`);
     }
-    let text: string;
-    let age: number;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-      age = Date.now() - fs.statSync(file).mtimeMs;
-    } catch {
-      continue; // Released between our attempts: try again at once.
-    }
-    const holder = Number(text);
-    // An empty lock is one being written this instant, unless it has been empty for a while.
-    const writing = text === '' && age < 2_000;
-    if (!writing && (!Number.isInteger(holder) || holder <= 0 || !processAlive(holder))) {
+    await new Promise((r) => setTimeout(r, claim.live ? LOCK_RETRY_MS : 0));
+  }
+}
+
+/**
+ * One attempt at the lock: its release, or why not. `live`: who holds it, worth waiting for;
+ * `stuck`: it will not go by itself; neither: it changed under us, try again.
+ */
+function claimLock(file: string): (() => void) | { why: string; live?: string; stuck?: boolean } {
+  const socket = file.replace(/\.lock$/, '');
+  const changing = { why: `the lock file ${file} kept changing: other processes are claiming ${socket} at the same time; try again, or give this daemon another --socket` };
+  try {
+    const fd = fs.openSync(file, 'wx', 0o600);
+    fs.writeSync(fd, String(process.pid));
+    fs.closeSync(fd);
+    heldLocks.add(file);
+    return () => {
+      heldLocks.delete(file);
       try {
         fs.unlinkSync(file);
       } catch {
-        // Another starter took it over first.
+        // Already gone.
       }
-      continue;
+    };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST') {
+      return { stuck: true, why: `cannot create the lock file ${file} (${code ?? (err as Error).message}); give this daemon a --socket in a folder its user (${describeUser(process.getuid?.())}) can write` };
     }
-    if (Date.now() > deadline) throw new SocketInUseError(`another daemon (pid ${text || 'unknown'}) is claiming this socket right now (${file})`);
-    await new Promise((r) => setTimeout(r, 50));
   }
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return changing;
+  }
+  let text: string | null;
+  try {
+    text = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return changing;
+    text = null; // Another user's, unreadable to us.
+  }
+  const owner = describeUser(st.uid);
+  const pid = text !== null && /^[1-9]\d{0,9}$/.test(text) ? Number(text) : null;
+  const mine = pid === process.pid && heldLocks.has(file);
+  if (pid !== null && (mine || (pid !== process.pid && processAlive(pid)))) {
+    const live = `${file} is held by pid ${pid} (${owner}), which is running`;
+    return {
+      live,
+      why: `${live}: another daemon is claiming ${socket} right now; let it start and use it, or give this daemon another --socket. ` +
+        `If pid ${pid} is not a crawl daemon, remove ${file}`,
+    };
+  }
+  if ((text === '' || text === null) && Date.now() - st.mtimeMs < LOCK_WRITING_MS) {
+    const live = `${file} (${owner}) is being written`;
+    return { live, why: `${live} by another daemon claiming ${socket}; let it start and use it, or give this daemon another --socket` };
+  }
+  try {
+    fs.unlinkSync(file);
+    return changing;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return changing;
+    const left = pid !== null ? `was left by pid ${pid}, which is gone` : text === null ? 'cannot be read' : `holds no pid (${JSON.stringify(text.slice(0, 40))})`;
+    const dir = path.dirname(file);
+    const sticky = ((statOrNull(dir)?.mode ?? 0) & 0o1000) !== 0;
+    const folder = sticky ? `${dir} has the sticky bit, so only the file's owner may remove it` : `this user cannot write ${dir}`;
+    return {
+      stuck: true,
+      why: `the lock file ${file} ${left}, but this daemon (${describeUser(process.getuid?.())}) cannot remove it (${code}): it belongs to ${owner}, and ${folder}. ` +
+        'Have its owner (or root) remove it, or give this daemon a --socket in a folder of its own',
+    };
+  }
+}
+
+/** "user alice (uid 1000)" when /etc/passwd names the uid, else "uid 1000". */
+function describeUser(uid: number | undefined): string {
+  if (uid === undefined) return 'this user';
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const [name, , id] = line.split(':');
+      if (id === String(uid) && name) return `user ${name} (uid ${uid})`;
+    }
+  } catch {
+    // No passwd file (some containers): the uid alone.
+  }
+  return `uid ${uid}`;
 }
 

@@ -26,7 +26,7 @@ export async function openStorage(db: string, config: CoreConfig): Promise<Stora
     const queue = await PgQueue.open(db, { ...opts, components: [PG_CRAWL_COMPONENT] });
     return { queue, store: new PgCrawlStore(queue.pool) };
   }
-  const queue = new SqliteQueue(db, { ...opts, components: [CRAWL_COMPONENT], busyTimeoutMs: 5_000 });
+  const queue = new SqliteQueue(db, { ...opts, components: [CRAWL_COMPONENT] });
   // For tests only: caps this connection's database size in pages (max_page_count does not
   // persist), so the fault tests fill the database without filling a disk.
   const cap = process.env.CRAWLD_TEST_MAX_PAGE_COUNT;

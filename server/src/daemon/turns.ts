@@ -19,6 +19,8 @@ export class Seat {
   readonly waiting: ((run: boolean) => void)[] = [];
   enlisted = false;
   closed = false;
+  /** Out of the round robin for now: its client holds answers it has not read (socket.ts). */
+  benched = false;
 }
 
 export class Turns {
@@ -38,7 +40,7 @@ export class Turns {
     if (seat.closed) return null;
     const run = await new Promise<boolean>((resolve) => {
       seat.waiting.push(resolve);
-      if (!seat.enlisted) {
+      if (!seat.enlisted && !seat.benched) {
         seat.enlisted = true;
         this.ring.push(seat);
       }
@@ -61,6 +63,20 @@ export class Turns {
       end();
       throw err;
     }
+  }
+
+  /**
+   * Takes the seat out of the round robin, or puts it back. Pausing a client's socket stops new
+   * requests only; benched, the ones it already sent wait too, rather than make answers it does
+   * not read while the clients that read wait behind them (120 such clients held another's
+   * `queue/stats` 3.7 s, measured).
+   */
+  bench(seat: Seat, benched: boolean): void {
+    seat.benched = benched;
+    if (benched || seat.enlisted || seat.waiting.length === 0) return;
+    seat.enlisted = true;
+    this.ring.push(seat);
+    this.grant();
   }
 
   /** The seat's connection went away: its waiting requests are dropped, unrun. */
@@ -91,6 +107,10 @@ export class Turns {
     for (;;) {
       const seat = this.ring.shift();
       if (!seat) return;
+      if (seat.benched) {
+        seat.enlisted = false;
+        continue;
+      }
       const resolve = seat.waiting.shift();
       if (seat.waiting.length > 0) this.ring.push(seat);
       else seat.enlisted = false;

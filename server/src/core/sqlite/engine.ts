@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { MIGRATIONS } from './schema';
 import { openDatabase } from './open';
+import { BUSY_TIMEOUT_MS, retryWhileBusy } from './busy';
 import { SqliteJobChanges } from './changes';
 import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
@@ -18,6 +19,7 @@ import {
 } from '../types';
 
 export interface SqliteQueueOptions extends RuleOptions {
+  /** How long a write waits on the thread for another process's lock before retrying on a timer (busy.ts). */
   busyTimeoutMs?: number;
   /** Tables of other components sharing this database (the crawl kind's, say). */
   components?: { name: string; migrations: readonly string[] }[];
@@ -38,7 +40,7 @@ export class SqliteQueue implements Queue {
 
   constructor(readonly path: string, opts: SqliteQueueOptions = {}) {
     this.db = openDatabase(path, [{ name: 'queue', migrations: MIGRATIONS }, ...(opts.components ?? [])], {
-      busyTimeoutMs: opts.busyTimeoutMs,
+      busyTimeoutMs: opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS,
     });
     this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, this.db.prepare(sql)])) as SqliteQueue['s'];
     this.rules = ruleDefaults(opts);
@@ -56,21 +58,28 @@ export class SqliteQueue implements Queue {
   }
 
   /**
-   * Runs fn in a BEGIN IMMEDIATE transaction with a fresh tally, applied before commit. Listeners
-   * hear of it unless `quiet`: a lease makes no work ready, and waking the dispatcher for its own
-   * lease would spin it.
+   * Runs fn in a BEGIN IMMEDIATE transaction with a fresh tally, applied before commit, again
+   * while another process holds the lock (`unlocked`). Listeners hear of it unless `quiet`: a
+   * lease makes no work ready, and waking the dispatcher for its own lease would spin it.
    */
-  private write<T>(fn: (tally: Tally, now: number) => T, quiet = false): T {
-    const result = this.db.transaction(() => {
-      const tally = new Tally();
-      const now = this.rules.now();
-      const out = fn(tally, now);
-      tally.apply(this.s, now);
-      return out;
-    }).immediate();
-    this.flusher?.committed();
-    if (!quiet) this.changed();
-    return result;
+  private write<T>(fn: (tally: Tally, now: number) => T, quiet = false): Promise<T> {
+    return this.unlocked(() => {
+      const result = this.db.transaction(() => {
+        const tally = new Tally();
+        const now = this.rules.now();
+        const out = fn(tally, now);
+        tally.apply(this.s, now);
+        return out;
+      }).immediate();
+      this.flusher?.committed();
+      if (!quiet) this.changed();
+      return result;
+    });
+  }
+
+  /** A write, tried again on timers while another process holds the lock: the thread is never held long. */
+  private unlocked<T>(fn: () => T): Promise<T> {
+    return retryWhileBusy(fn, this.path);
   }
 
   /** An event row; one that ends an attempt carries the attempt's lease (number and start). */
@@ -193,7 +202,7 @@ export class SqliteQueue implements Queue {
   }
 
   async heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult> {
-    const rows = this.s.heartbeat.all({ workerId, ttlMs, now: this.rules.now() }) as { id: number; token: string }[];
+    const rows = await this.unlocked(() => this.s.heartbeat.all({ workerId, ttlMs, now: this.rules.now() }) as { id: number; token: string }[]);
     const live = new Map(rows.map((r) => [r.id, r.token]));
     return { extended: rows.length, lost: held.filter((h) => live.get(h.id) !== h.token) };
   }
@@ -242,7 +251,7 @@ export class SqliteQueue implements Queue {
     return this.reclaim(this.s.reclaimWorkers, { workers: JSON.stringify(workerIds) }, 'expired', reason);
   }
 
-  private reclaim(stmt: Statement, params: Row, type: EventType, reason: string): ReapResult {
+  private reclaim(stmt: Statement, params: Row, type: EventType, reason: string): Promise<ReapResult> {
     return this.write((tally, now) => {
       const rows = stmt.all({ ...params, now, reason, maxReclaims: this.rules.maxReclaims }) as MovedRow[];
       let failed = 0;
@@ -361,38 +370,38 @@ export class SqliteQueue implements Queue {
 
   async setKeyLimit(key: string, limit: number | null): Promise<void> {
     if (limit !== null && !(Number.isInteger(limit) && limit >= 1)) throw new QueueError('limit must be an integer ≥ 1');
-    this.db.transaction(() => {
+    await this.unlocked(() => this.db.transaction(() => {
       this.s.setKeyLimit.run({ key, limit });
       this.s.dropEmptySettings.run(key);
-    }).immediate();
+    }).immediate());
     this.changed();
   }
 
   async setKeyDelay(key: string, delayMs: number | null): Promise<void> {
     if (delayMs !== null && !(Number.isFinite(delayMs) && delayMs >= 0)) throw new QueueError('delay must be a number ≥ 0');
-    this.db.transaction(() => {
+    await this.unlocked(() => this.db.transaction(() => {
       this.s.setKeyDelay.run({ key, delayMs: delayMs === null ? null : Math.round(delayMs) });
       this.s.dropEmptySettings.run(key);
-    }).immediate();
+    }).immediate());
     this.changed();
   }
 
   async claimStart(key: string, delayMs: number): Promise<number> {
-    return this.s.claimStart.pluck().get({ key, delayMs: Math.max(0, Math.round(delayMs)), now: this.rules.now() }) as number;
+    return this.unlocked(() => this.s.claimStart.pluck().get({ key, delayMs: Math.max(0, Math.round(delayMs)), now: this.rules.now() }) as number);
   }
 
   async deferKey(key: string, until: number, reason: string): Promise<void> {
-    this.s.deferKey.run({ key, until: Math.round(until), reason });
+    await this.unlocked(() => this.s.deferKey.run({ key, until: Math.round(until), reason }));
     this.changed();
   }
 
   async holdCrawl(crawlId: string, held: boolean): Promise<number> {
     const [keys, jobs] = held ? [this.s.holdCrawlKeys, this.s.holdCrawl] : [this.s.releaseCrawlKeys, this.s.releaseCrawl];
     // The keys' held counts first, from the very jobs the second statement moves (one write lock).
-    const n = this.db.transaction(() => {
+    const n = await this.unlocked(() => this.db.transaction(() => {
       keys.run({ crawlId, held: HELD });
       return jobs.run({ crawlId, held: HELD, now: this.rules.now() }).changes;
-    }).immediate();
+    }).immediate());
     this.changed();
     return n;
   }
@@ -406,7 +415,7 @@ export class SqliteQueue implements Queue {
   }
 
   async evictIdleKeys(): Promise<number> {
-    return this.s.evictIdleKeys.run({ now: this.rules.now() }).changes;
+    return this.unlocked(() => this.s.evictIdleKeys.run({ now: this.rules.now() }).changes);
   }
 
   /** Rows of per-key bookkeeping held now (bounded: idle keys are evicted). */

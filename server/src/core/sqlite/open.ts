@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
+import { DatabaseLockedError } from './busy';
 
 /** Marks a database file as ours ('CRAW'), so a foreign SQLite file is refused, not migrated. */
 const APPLICATION_ID = 0x43524157;
@@ -22,8 +23,9 @@ export function describeSqliteError(err: unknown, path: string): string {
     if (isFolder(path)) return `${path} is a folder, not a database file`;
     return `cannot open ${path}: check that its folder exists and is writable`;
   }
+  if (err instanceof DatabaseLockedError) return err.message;
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return `${path} is locked by another program beyond the busy timeout`;
+    return `${path} is locked by another process (one holding a write transaction on it, a SQLite browser's say); try again when it lets go`;
   }
   if (code === 'SQLITE_FULL') return `${path}: the database or disk is full`;
   return `${path}: ${msg}`;
@@ -38,8 +40,12 @@ function isFolder(p: string): boolean {
 }
 
 export interface OpenOptions {
+  /** How long each statement waits on the thread for another connection's lock, once open. */
   busyTimeoutMs?: number;
 }
+
+/** Opening waits longer: daemons starting together on one file migrate it one after another. */
+const OPEN_BUSY_TIMEOUT_MS = 5_000;
 
 /**
  * Opens (creating if needed) one long-lived connection, refusing files that are not ours before
@@ -49,12 +55,11 @@ export function openDatabase(path: string, components: Component[], opts: OpenOp
   const existed = path !== ':memory:' && fs.existsSync(path) && fs.statSync(path).size > 0;
   let db: Database.Database;
   try {
-    db = new Database(path, { fileMustExist: false });
+    db = new Database(path, { fileMustExist: false, timeout: OPEN_BUSY_TIMEOUT_MS });
   } catch (err) {
     throw new DatabaseOpenError(describeSqliteError(err, path), path);
   }
   try {
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     if (existed) {
       checkOwnership(db, path);
       checkVersions(db, path, components);
@@ -67,6 +72,7 @@ export function openDatabase(path: string, components: Component[], opts: OpenOp
     db.pragma('wal_autocheckpoint = 10000');
     db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     migrate(db, components);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     return db;
   } catch (err) {
     db.close();
