@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { CRAWL_COMPONENT, createCrawlService, SqliteCrawlStore } from '../../server/src/crawl/crawls';
 import { STATE_FILES } from '../../server/src/protocol';
-import { QUICK } from './helpers/crawler';
+import { crawler, QUICK } from './helpers/crawler';
 import { RawClient, scratch, startDaemon } from './helpers/daemon-proc';
 import { checkIntegrity, checkInvariants, withReadOnly } from './helpers/invariants';
 import { page, startHost, text, type Route } from './helpers/testsite';
@@ -134,4 +134,29 @@ test('crawl totals that cannot be written are kept and written later; the failur
   await eventually('the recovery logged', () => logs.some((l) => /crawl bookkeeping works again/.test(l)));
   assert.equal((await crawls.get(crawlId)).pages, 3, 'the count kept through the lock was written');
   assert.equal(logs.filter((l) => /works again/.test(l)).length, 1);
+});
+
+test('a page fetched while the lock was taken is kept: what is written after the fetch does not throw it away', async () => {
+  let other: Database.Database | null = null;
+  // The fetch is under way when another process takes the write lock, for longer than a write's
+  // retries last (2 s): the slot's end, written after the response, meets the lock.
+  const slow: Route = async (req, res) => {
+    other = new Database(cr.db);
+    other.exec('BEGIN IMMEDIATE');
+    setTimeout(() => {
+      other!.exec('COMMIT');
+      other!.close();
+    }, 3_000);
+    await new Promise((r) => setTimeout(r, 200));
+    page([])(req, res, 1);
+  };
+  const site = await startHost('127.0.0.73', { '/robots.txt': text(''), '/slow': slow });
+  after(() => site.close());
+  // A delay per host makes every page go through a slot (politeness.inSlot).
+  const cr = crawler({ settings: { defaultDelayMs: 50 } });
+  const crawl = await cr.run({ seeds: [site.url('/slow')] });
+  assert.equal(crawl.counts.done, 1);
+  assert.equal(site.hits.get('/slow'), 1, 'fetched once');
+  const job = await cr.byUrl(crawl.id, site.url('/slow'));
+  assert.deepEqual(job.events.filter((e) => e.type === 'deferred'), [], 'not deferred to be fetched again');
 });

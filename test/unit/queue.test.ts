@@ -171,7 +171,9 @@ describe(engine.name, () => {
       await q.enqueue([job('b', 1)]);
       const [old] = await q.lease('w1', 1, { ttlMs: 1000, defaultLimit: 5 });
       clock.now += 1001;
-      assert.deepEqual(await q.reap(), { requeued: 1, failed: 0 });
+      // Its own worker's reaper leaves it: that process is alive, its heartbeat only late (a lock).
+      assert.deepEqual(await q.reap('w1'), { requeued: 0, failed: 0 });
+      assert.deepEqual(await q.reap('w3'), { requeued: 1, failed: 0 });
       const [fresh] = await q.lease('w2', 1, { ttlMs: 1000, defaultLimit: 5 });
       assert.equal(fresh.id, old.id);
       assert.notEqual(fresh.leaseToken, old.leaseToken, 'a new token at every lease');

@@ -7,8 +7,6 @@ import { Ticker } from './ticker';
  */
 export class Heartbeat {
   private readonly ticker: Ticker;
-  /** The last beat failed (the database locked, say): this worker's leases may be near expiry. */
-  private failing = false;
 
   constructor(
     queue: Queue,
@@ -23,18 +21,8 @@ export class Heartbeat {
   ) {
     this.ticker = new Ticker(intervalMs, async () => {
       const mine = held();
-      if (mine.length === 0) {
-        this.failing = false;
-        return;
-      }
-      let lost;
-      try {
-        ({ lost } = await queue.heartbeat(workerId, ttlMs, mine));
-      } catch (err) {
-        this.failing = true;
-        throw err;
-      }
-      this.failing = false;
+      if (mine.length === 0) return;
+      const { lost } = await queue.heartbeat(workerId, ttlMs, mine);
       onBeat();
       if (lost.length) onLost(lost);
     }, onError);
@@ -46,16 +34,6 @@ export class Heartbeat {
 
   beat(): Promise<void> {
     return this.ticker.run();
-  }
-
-  /**
-   * Whether this worker's leases are renewed: beats first if the last beat failed. A lock longer
-   * than the lease TTL leaves them expired though their handlers still run; the reaper asks this
-   * before reaping, so that it never takes this process's own leases before its heartbeat could.
-   */
-  async renewed(): Promise<boolean> {
-    if (this.failing) await this.beat();
-    return !this.failing;
   }
 
   stop(): Promise<void> {

@@ -15,8 +15,11 @@ export class Reaper {
     /** After every pass that went through, with what it reclaimed (perhaps nothing). */
     private readonly onReaped: (r: ReapResult & { deadWorkers: string[] }) => void,
     onError: (err: unknown) => void,
-    /** False while this process's own leases are not renewed: expired, they are still its own. */
-    private readonly mayReap: () => Promise<boolean>,
+    /**
+     * This process's worker: its expired leases are not taken. They expire only when its heartbeat
+     * could not be written (a database locked past the lease TTL), and their handlers still run.
+     */
+    private readonly self: string,
   ) {
     this.ticker = new Ticker(intervalMs, () => this.reapOnce(), onError);
   }
@@ -30,10 +33,9 @@ export class Reaper {
   }
 
   async reapOnce(): Promise<void> {
-    if (!(await this.mayReap())) return;
     const dead = deadLocalWorkers(await this.queue.leaseHolders());
     const reclaimed = await this.queue.reclaimWorkers(dead, 'worker process is gone');
-    const expired = await this.queue.reap();
+    const expired = await this.queue.reap(this.self);
     await this.queue.evictIdleKeys();
     this.onReaped({ requeued: reclaimed.requeued + expired.requeued, failed: reclaimed.failed + expired.failed, deadWorkers: dead });
   }

@@ -99,7 +99,7 @@ export class Scheduler {
         }
       },
       (err) => this.reportError('reaper', err, 'warn'),
-      () => this.heartbeat.renewed(),
+      workerId,
     );
   }
 

@@ -254,8 +254,11 @@ export interface Queue {
   heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult>;
   /** Fenced acknowledgements, applied in one transaction. */
   ack(workerId: string, acks: Ack[]): Promise<AckResult[]>;
-  /** Expired leases back to queued (or to error past the reclaim cap). */
-  reap(): Promise<ReapResult>;
+  /**
+   * Expired leases back to queued (or to error past the reclaim cap), but for those of `self`, the
+   * calling process's worker: alive, it is still running them (see Reaper).
+   */
+  reap(self?: string | null): Promise<ReapResult>;
   /** Every lease of these workers back to queued at once (their processes are known to be gone). */
   reclaimWorkers(workerIds: string[], reason: string): Promise<ReapResult>;
   /** Worker ids that hold leases now. */

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { QueueLockedError } from '../core/errors';
 import type { Queue } from '../core/types';
 import type { AddressPolicy } from '../protocol';
 import { FetchError, type Fetcher } from './fetcher';
@@ -26,6 +27,20 @@ export interface PolitenessSettings {
 
 /** A redirect gone wrong on the way to robots.txt: the RFC lets a crawler take the file as unavailable. */
 const REDIRECT_FAILURES = new Set(['redirect_loop', 'too_many_redirects', 'bad_redirect', 'blocked']);
+
+/**
+ * Bookkeeping written after something was sent to a host (a slot's end, a backoff, robots.txt
+ * and its delay) is not the page's outcome: a database locked by another process must not throw
+ * away a fetch already made, to fetch it again later. Lost, it costs some politeness across
+ * processes while the lock lasts; this process keeps what it learned in memory.
+ */
+async function bestEffort(write: Promise<unknown>): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    if (!(err instanceof QueueLockedError)) throw err;
+  }
+}
 
 /** Bounded maps: what no longer fits is forgotten oldest first (a Map iterates in insertion order). */
 const MAX_CACHED_HOSTS = 10_000;
@@ -114,7 +129,7 @@ export class Politeness {
     try {
       return await request();
     } finally {
-      await this.queue.claimStart(host, 0);
+      await bestEffort(this.queue.claimStart(host, 0));
     }
   }
 
@@ -135,13 +150,13 @@ export class Politeness {
     else this.unreadable.delete(origin);
     const now = this.now();
     const expiresAt = now + (robots.retryLater ? this.settings.robotsRetryMs : this.settings.robotsTtlMs);
-    await this.store.putRobots(origin, robots.toJSON(), expiresAt);
     remember(this.robots, origin, { robots, expiresAt });
+    await bestEffort(this.store.putRobots(origin, robots.toJSON(), expiresAt));
     if (robots.retryLater) {
-      await this.queue.deferKey(host, expiresAt, `${ROBOTS_BLOCKED}; trying again at ${new Date(expiresAt).toISOString()}`);
+      await bestEffort(this.queue.deferKey(host, expiresAt, `${ROBOTS_BLOCKED}; trying again at ${new Date(expiresAt).toISOString()}`));
     } else {
       const delay = robots.crawlDelayMs(this.settings.userAgent, this.settings.maxCrawlDelayMs);
-      if (delay !== null) await this.queue.setKeyDelay(host, delay);
+      if (delay !== null) await bestEffort(this.queue.setKeyDelay(host, delay));
     }
     return robots;
   }
@@ -167,7 +182,7 @@ export class Politeness {
     if (over < 0) return null;
     const ms = Math.min(this.settings.hostBackoffMaxMs, this.settings.hostBackoffBaseMs * 2 ** Math.min(over, 30));
     const until = this.now() + ms;
-    await this.queue.deferKey(host, until, `${n} failures in a row (last: ${reason})`);
+    await bestEffort(this.queue.deferKey(host, until, `${n} failures in a row (last: ${reason})`));
     return until;
   }
 
@@ -177,7 +192,7 @@ export class Politeness {
    */
   async retryAfter(host: string, delayMs: number, reason: string): Promise<number> {
     const n = count(this.waits, host);
-    await this.queue.deferKey(host, this.now() + delayMs, reason);
+    await bestEffort(this.queue.deferKey(host, this.now() + delayMs, reason));
     return n;
   }
 

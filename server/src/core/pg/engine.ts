@@ -417,11 +417,11 @@ export class PgQueue implements Queue {
     return out;
   }
 
-  async reap(): Promise<ReapResult> {
+  async reap(self: string | null = null): Promise<ReapResult> {
     // Most reaper ticks find nothing: look before writing.
-    const { rowCount } = await this.pool.query(SQL.anyExpired, [this.rules.now()]);
+    const { rowCount } = await this.pool.query(SQL.anyExpired, [this.rules.now(), self]);
     if (!rowCount) return { requeued: 0, failed: 0 };
-    return this.reclaim(SQL.reapExpired, [], 'lease expired');
+    return this.reclaim(SQL.reapExpired, [self], 'lease expired');
   }
 
   async reclaimWorkers(workerIds: string[], reason: string): Promise<ReapResult> {

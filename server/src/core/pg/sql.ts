@@ -109,8 +109,8 @@ export const PG_SQL = {
      WHERE jobs.id = u.id AND jobs.lease_token = u.token AND jobs.state = 'in_progress'
     RETURNING u.ord`,
 
-  anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < $1 LIMIT 1`,
-  reapExpired: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND lease_expires_at < $1 ${MOVED}`,
+  anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < $1 AND worker_id IS DISTINCT FROM $2 LIMIT 1`,
+  reapExpired: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND lease_expires_at < $1 AND worker_id IS DISTINCT FROM $4 ${MOVED}`,
   reclaimWorkers: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND worker_id = ANY($4::text[]) ${MOVED}`,
   leaseHolders: `SELECT DISTINCT worker_id FROM jobs WHERE state = 'in_progress'`,
 

@@ -240,10 +240,10 @@ export class SqliteQueue implements Queue {
     return { id, ok: true, state: next.row.state };
   }
 
-  async reap(): Promise<ReapResult> {
+  async reap(self: string | null = null): Promise<ReapResult> {
     // Most reaper ticks find nothing: look before taking the write lock.
-    if (!this.s.anyExpired.get({ now: this.rules.now() })) return { requeued: 0, failed: 0 };
-    return this.reclaim(this.s.reapExpired, {}, 'expired', 'lease expired');
+    if (!this.s.anyExpired.get({ now: this.rules.now(), self })) return { requeued: 0, failed: 0 };
+    return this.reclaim(this.s.reapExpired, { self }, 'expired', 'lease expired');
   }
 
   async reclaimWorkers(workerIds: string[], reason: string): Promise<ReapResult> {

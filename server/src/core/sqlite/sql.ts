@@ -90,7 +90,7 @@ export const SQL = {
            finished_at = CASE WHEN reclaims + 1 >= :maxReclaims THEN :now ELSE NULL END,
            reclaims = reclaims + 1, attempts = attempts - 1, run_after = 0,
            ${LEASE_CLEARED}, updated_at = :now
-     WHERE state = 'in_progress' AND lease_expires_at < :now
+     WHERE state = 'in_progress' AND lease_expires_at < :now AND worker_id IS NOT :self
     ${MOVED}`,
   reclaimWorkers: `
     UPDATE jobs SET
@@ -103,7 +103,7 @@ export const SQL = {
            ${LEASE_CLEARED}, updated_at = :now
      WHERE state = 'in_progress' AND worker_id IN (SELECT value FROM json_each(:workers))
     ${MOVED}`,
-  anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < :now LIMIT 1`,
+  anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < :now AND worker_id IS NOT :self LIMIT 1`,
   leaseHolders: `SELECT DISTINCT worker_id FROM jobs WHERE state = 'in_progress'`,
 
   /**
