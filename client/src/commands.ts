@@ -20,7 +20,7 @@ import type { Daemon } from './daemon';
 import { describeStatus } from './daemonApi';
 import { formatCount, plural } from './format';
 import { jobUri } from './jobDocument';
-import { GROUP_BY, type GroupBy, type GroupNode, type JobNode, type MoreNode, type TreeNode } from './jobsTree';
+import { GROUP_BY, type GroupBy, type GroupNode, type JobNode, type JobsFilterScope, type MoreNode, type TreeNode } from './jobsTree';
 import { STATE_LABELS, jobLabel } from './jobsTreeText';
 import type { JobsView } from './jobsView';
 import type { QueueOverview } from './overview';
@@ -65,7 +65,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       say(requeued > 0 ? `Requeued ${plural(requeued, 'job')}.` : 'Nothing was requeued: only finished jobs (done, skipped or error) can be requeued.');
     }),
     run(SEED_COMMANDS.requeueFailed, async (arg?: unknown) => {
-      const params = requeueParams(arg);
+      const params = requeueParams(arg, view.provider.filter);
       const { requeued } = await ensureRunning(daemon).request('jobs/requeue', params);
       say(requeued > 0 ? `Requeued ${plural(requeued, 'failed job')}.` : 'No failed jobs to requeue.');
     }),
@@ -183,8 +183,11 @@ function idsOf(node: unknown, selected: unknown): number[] | undefined {
   return ids.length > 0 ? ids : undefined;
 }
 
-/** jobs/requeue params: a lens passes them whole; a row narrows to its crawl or host. */
-function requeueParams(arg: unknown): ParamsOf<'jobs/requeue'> {
+/**
+ * jobs/requeue params: a lens passes them whole; a row narrows to its crawl or host; the view's
+ * title bar (and the palette) passes nothing and means the failed jobs the view shows.
+ */
+export function requeueParams(arg: unknown, shown: JobsFilterScope | undefined): ParamsOf<'jobs/requeue'> {
   if (isNode(arg)) {
     if (arg.kind === 'group') {
       const g: GroupNode = arg;
@@ -195,6 +198,8 @@ function requeueParams(arg: unknown): ParamsOf<'jobs/requeue'> {
   if (typeof arg === 'object' && arg !== null && ('ids' in arg || 'state' in arg || 'host' in arg || 'crawlId' in arg)) {
     return arg as ParamsOf<'jobs/requeue'>;
   }
+  if (shown && 'crawlId' in shown) return { state: 'error', crawlId: shown.crawlId };
+  if (shown) return { state: 'error', ids: shown.jobIds };
   return { state: 'error' };
 }
 
@@ -296,15 +301,15 @@ async function startCrawl(deps: CommandDeps, arg: unknown): Promise<void> {
   if (!scopePick) return;
   const depthText = await vscode.window.showInputBox({
     title: 'Start Crawl (3/3): max depth',
-    prompt: 'How many links away from a seed to go (0 fetches the seeds only)',
-    value: String(s.defaultMaxDepth),
+    prompt: 'How many links away from a seed to go (0 fetches the seeds only; empty: no limit, the crawl stops at its max pages)',
+    value: s.defaultMaxDepth === null ? '' : String(s.defaultMaxDepth),
     ignoreFocusOut: true,
-    validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) <= 1000 ? undefined : 'Enter a whole number from 0 to 1000'),
+    validateInput: (v) => (v.trim() === '' || (/^\d+$/.test(v.trim()) && Number(v) <= 1000) ? undefined : 'Enter a whole number from 0 to 1000, or nothing for no limit'),
   });
   if (depthText === undefined) return;
   const seeds = parseUrlList(seedsText).urls;
   const result = await daemon.request('crawl/start', {
-    seeds, scope: scopePick.scope, maxDepth: Number(depthText.trim()),
+    seeds, scope: scopePick.scope, maxDepth: depthText.trim() === '' ? null : Number(depthText.trim()),
     ...(s.defaultAddresses !== 'auto' && { addresses: s.defaultAddresses }),
   });
   reportStarted(deps, result, seeds.length);

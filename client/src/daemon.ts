@@ -281,6 +281,14 @@ class DaemonClient extends LanguageClient {
   override error(message: string, data?: unknown): void {
     super.error(message, data, false);
   }
+
+  /**
+   * After a crash restart the client logs `info(message, !handled)`: the flag lands where data
+   * goes and the log got a line `false`. Data that is only a flag is dropped.
+   */
+  override info(message: string, data?: unknown, showNotification?: boolean): void {
+    super.info(message, typeof data === 'boolean' ? undefined : data, showNotification);
+  }
 }
 
 /**

@@ -26,6 +26,7 @@ import { formatCount, plural } from './format';
 import {
   STATE_ICONS,
   STATE_LABELS,
+  compareHosts,
   countTotal,
   crawlDescription,
   crawlTooltip,
@@ -68,7 +69,8 @@ export interface GroupNode {
 export interface JobNode {
   readonly kind: 'job';
   readonly id: string;
-  readonly job: Job;
+  /** Replaced in place when the row is read again: the view keeps the same element. */
+  job: Job;
 }
 
 export interface MoreNode {
@@ -76,8 +78,8 @@ export interface MoreNode {
   readonly id: string;
   /** undefined: more hosts at the root. */
   readonly parent: GroupNode | undefined;
-  readonly shown: number;
-  readonly total: number | undefined;
+  shown: number;
+  total: number | undefined;
 }
 
 export interface NoteNode {
@@ -106,7 +108,8 @@ export function noChanges(): TreeChanges {
   return { jobs: new Map(), stats: undefined, crawls: new Set() };
 }
 
-function countsKey(counts: StateCounts): string {
+/** Equal for equal counts in every state (a rate or total beside them aside). */
+export function countsKey(counts: StateCounts): string {
   return JOB_STATES.map((s) => counts[s]).join(',');
 }
 
@@ -160,18 +163,27 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private mode: GroupBy;
   /** Group rows are kept and updated in place, so `onDidChangeTreeData.fire(group)` finds them. */
   private readonly groups = new Map<string, GroupNode>();
+  /**
+   * Job and "Load more" rows by id, kept like the groups: a row handed out again is the same object,
+   * so the view finds the element it knows rather than a stranger with its id.
+   */
+  private readonly rows = new Map<string, JobNode | MoreNode>();
+  /** The root rows as last shown, with how each looked: a root read that lists others redraws the root. */
+  private rootRows: { node: TreeNode; shown: string }[] | undefined;
   private readonly pages = new Map<string, Page>();
   private hostLimit = HOST_PAGE;
   private scope: JobsFilterScope | undefined;
   /** The counts the root rows were last built from (by state, and the crawls' "outside any crawl"). */
   private shownCounts: string | undefined;
-  private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
+  private readonly changed = new vscode.EventEmitter<TreeNode | TreeNode[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
 
   constructor(
     private readonly daemon: DaemonApi,
     groupBy: GroupBy = 'state',
     private readonly now: () => number = Date.now,
+    /** The counts the rest of the editor shows (status bar, badge), which the state groups show too. */
+    private readonly counts: () => ResultOf<'queue/stats'> | undefined = () => undefined,
   ) {
     this.mode = groupBy;
   }
@@ -199,6 +211,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 
   private reset(): void {
     this.groups.clear();
+    this.rows.clear();
+    this.rootRows = undefined;
     this.pages.clear();
     this.hostLimit = HOST_PAGE;
     this.changed.fire(undefined);
@@ -211,33 +225,53 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   /**
-   * Catches up with notifications, reading again only what may show them: the root when its rows
-   * may differ, and loaded pages that hold a changed job or may have gained one (any page whose
-   * group's count moved is read again too, see `jobRows`). Returns whether anything is redrawn.
+   * Catches up with notifications, redrawing only what they change, in one event: groups whose
+   * wording moved, and loaded pages that hold a changed job or may have gained one (any page whose
+   * group's count moved is read again too, see `jobRows`). The root is redrawn only when it lists
+   * other rows than those shown: a redrawn row is made anew in the view, and its click command and
+   * pending hover go with it. Returns whether anything is redrawn.
    */
-  update(changes: TreeChanges): boolean {
+  async update(changes: TreeChanges): Promise<boolean> {
     const { jobs } = changes;
     if (jobs === null) {
       this.refresh();
       return true;
     }
     const states = new Set(jobs.values());
-    const touched: GroupNode[] = [];
+    const redraw = new Set<GroupNode>();
     for (const [id, page] of this.pages) {
       const group = this.groups.get(id);
       if (!group || page.stale) continue;
       const entered = group.filter.state !== undefined && states.has(group.filter.state);
       if (entered || page.jobs.some((j) => jobs.has(j.id))) {
         page.stale = true;
-        touched.push(group);
+        redraw.add(group);
       }
     }
-    if (this.rootMayChange(changes, jobs)) {
-      this.changed.fire(undefined);
-      return true;
+    const shownRoots = this.rootRows;
+    if (shownRoots !== undefined && this.rootMayChange(changes, jobs)) {
+      const before = new Map([...this.groups.values()].map((g) => [g, rendered(g)]));
+      let roots: TreeNode[];
+      try {
+        roots = await this.roots();
+      } catch {
+        // The root's own read says what went wrong.
+        this.changed.fire(undefined);
+        return true;
+      }
+      // Other rows, or a row that is not a group (a job of a filter by ids, a note) shown otherwise: all anew.
+      const same = roots.length === shownRoots.length && roots.every((r, i) =>
+        r.id === shownRoots[i].node.id && (r.kind === 'group' || shown(r) === shownRoots[i].shown));
+      if (!same) {
+        this.changed.fire(undefined);
+        return true;
+      }
+      this.rootRows = roots.map((node) => ({ node, shown: shown(node) }));
+      for (const [group, was] of before) if (rendered(group) !== was) redraw.add(group);
     }
-    for (const group of touched) this.changed.fire(group);
-    return touched.length > 0;
+    if (redraw.size === 0) return false;
+    this.changed.fire([...redraw]);
+    return true;
   }
 
   private rootMayChange(changes: TreeChanges, jobs: Map<number, JobState>): boolean {
@@ -260,16 +294,16 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
    * lease on without any notification. Returns whether there were any.
    */
   refreshLeases(): boolean {
-    let any = false;
+    const redraw: GroupNode[] = [];
     for (const [id, page] of this.pages) {
       const group = this.groups.get(id);
       if (group && page.jobs.some((j) => j.state === 'in_progress')) {
         page.stale = true;
-        this.changed.fire(group);
-        any = true;
+        redraw.push(group);
       }
     }
-    return any;
+    if (redraw.length > 0) this.changed.fire(redraw);
+    return redraw.length > 0;
   }
 
   dispose(): void {
@@ -278,7 +312,11 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 
   async getChildren(node?: TreeNode): Promise<TreeNode[]> {
     try {
-      if (node === undefined) return await this.roots();
+      if (node === undefined) {
+        const roots = await this.roots();
+        this.rootRows = roots.map((node) => ({ node, shown: shown(node) }));
+        return roots;
+      }
       if (node.kind !== 'group') return [];
       if (node.crawl) return this.crawlStates(node.crawl);
       return await this.jobRows(node);
@@ -385,7 +423,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   private async stateRoots(): Promise<TreeNode[]> {
-    const stats = await this.daemon.request('queue/stats', {});
+    const stats = this.counts() ?? (await this.daemon.request('queue/stats', {}));
     this.shownCounts = countsKey(stats);
     if (stats.total === 0) return [];
     return JOB_STATES.map((state) =>
@@ -407,7 +445,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     const limit = Math.min(this.hostLimit, MAX_HOSTS);
     const { hosts } = await this.daemon.request('hosts/list', { limit });
     const rows: TreeNode[] = [...hosts]
-      .sort((a, b) => a.host.localeCompare(b.host))
+      .sort((a, b) => compareHosts(a.host, b.host))
       .map((host) =>
         this.group(`host:${host.host}`, {
           label: host.host,
@@ -423,14 +461,15 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
           host,
         }),
       );
-    if (hosts.length >= limit && limit < MAX_HOSTS) rows.push({ kind: 'more', id: 'hosts/more', parent: undefined, shown: hosts.length, total: undefined });
+    if (hosts.length >= limit && limit < MAX_HOSTS) rows.push(this.moreNode('hosts/more', undefined, hosts.length, undefined));
     return rows;
   }
 
   private async crawlRoots(): Promise<TreeNode[]> {
+    const shown = this.counts();
     const [{ crawls }, stats] = await Promise.all([
       this.daemon.request('crawl/list', {}),
-      this.daemon.request('queue/stats', {}),
+      shown ?? this.daemon.request('queue/stats', {}),
     ]);
     this.shownCounts = countsKey(stats);
     const rows: TreeNode[] = [...crawls]
@@ -484,7 +523,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       ids.slice(0, PAGE_SIZE).map(async (id): Promise<TreeNode> => {
         try {
           const { job } = await this.daemon.request('jobs/get', { id });
-          return { kind: 'job', id: `filter/job:${id}`, job };
+          return this.jobNode(`filter/job:${id}`, job);
         } catch (err) {
           if (err instanceof DaemonUnavailable) throw err;
           const message = err instanceof Error ? err.message : String(err);
@@ -497,13 +536,16 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private async jobRows(group: GroupNode): Promise<TreeNode[]> {
     let page = this.pages.get(group.id);
     if (!page || page.stale || page.signature !== group.signature) {
+      const old = page;
       page = { ...(await this.readPage(group.filter, Math.max(PAGE_SIZE, page?.jobs.length ?? 0))), signature: group.signature };
       this.pages.set(group.id, page);
+      // Rows that left the group are forgotten, so the kept rows stay as many as those loaded.
+      const listed = new Set(page.jobs.map((j) => j.id));
+      for (const j of old?.jobs ?? []) if (!listed.has(j.id)) this.rows.delete(`${group.id}/job:${j.id}`);
     }
-    const rows: TreeNode[] = page.jobs.map((job) => ({ kind: 'job', id: `${group.id}/job:${job.id}`, job }));
-    if (page.nextCursor !== null) {
-      rows.push({ kind: 'more', id: `${group.id}/more`, parent: group, shown: page.jobs.length, total: group.total });
-    }
+    const rows: TreeNode[] = page.jobs.map((job) => this.jobNode(`${group.id}/job:${job.id}`, job));
+    if (page.nextCursor !== null) rows.push(this.moreNode(`${group.id}/more`, group, page.jobs.length, group.total));
+    else this.rows.delete(`${group.id}/more`);
     return rows;
   }
 
@@ -519,6 +561,25 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     return { jobs, nextCursor: cursor, stale: false };
   }
 
+  private jobNode(id: string, job: Job): JobNode {
+    const node = this.rows.get(id);
+    if (node?.kind === 'job') {
+      node.job = job;
+      return node;
+    }
+    const made: JobNode = { kind: 'job', id, job };
+    this.rows.set(id, made);
+    return made;
+  }
+
+  private moreNode(id: string, parent: GroupNode | undefined, shown: number, total: number | undefined): MoreNode {
+    const node = this.rows.get(id);
+    if (node?.kind === 'more') return Object.assign(node, { shown, total });
+    const made: MoreNode = { kind: 'more', id, parent, shown, total };
+    this.rows.set(id, made);
+    return made;
+  }
+
   private group(id: string, fields: Omit<GroupNode, 'kind' | 'id'>): GroupNode {
     const existing = this.groups.get(id);
     if (existing) {
@@ -529,6 +590,28 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     const node: GroupNode = { kind: 'group', id, ...fields };
     this.groups.set(id, node);
     return node;
+  }
+}
+
+/**
+ * What a group row shows, but its tooltip: tooltips say "3s ago", which moves on every read
+ * without anything to redraw; they are made anew whenever the row is.
+ */
+/**
+ * How a group looks, and what its rows were read for (its signature: a crawl row's state rows are
+ * made from its counts, so a change there must redraw it even when its own line reads the same).
+ */
+function rendered(g: GroupNode): string {
+  return [g.label, g.description, g.icon.id, (g.icon.color as { id?: string } | undefined)?.id, g.contextValue, g.signature].join('\n');
+}
+
+/** How any row looks, as far as a redraw goes; a job row is kept and changed in place, so this is taken as it is shown. */
+function shown(node: TreeNode): string {
+  switch (node.kind) {
+    case 'group': return rendered(node);
+    case 'job': return JSON.stringify(node.job);
+    case 'more': return `${node.shown}/${node.total}`;
+    case 'note': return node.label;
   }
 }
 

@@ -100,6 +100,25 @@ export function resultSummary(result: NonNullable<Job['result']>): string {
   return parts.join(' · ') || 'no details';
 }
 
+/**
+ * The order of host rows: IPv4 addresses by their numbers (127.0.1.25 before 127.0.1.249), before
+ * names, which go as text.
+ */
+export function compareHosts(a: string, b: string): number {
+  const x = ipv4(a);
+  const y = ipv4(b);
+  if (x !== undefined && y !== undefined) return x - y;
+  if (x !== undefined || y !== undefined) return x !== undefined ? -1 : 1;
+  return a.localeCompare(b);
+}
+
+function ipv4(host: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  if (!m) return undefined;
+  const parts = m.slice(1).map(Number);
+  return parts.every((p) => p <= 255) ? parts.reduce((n, p) => n * 256 + p, 0) : undefined;
+}
+
 /** "1/2 in flight · backoff until 14:05:07 · 429 Too Many Requests" */
 export function hostDescription(host: Host, now: number): string {
   const parts = [`${host.inFlight}/${host.limit} in flight`, hostStateText(host, now)];
@@ -153,7 +172,7 @@ export function crawlTooltip(crawl: Crawl, now: number): string {
     '',
     `Seeds: ${crawl.seeds.slice(0, 3).map(escapeMarkdown).join(', ')}${crawl.seeds.length > 3 ? ` and ${crawl.seeds.length - 3} more` : ''}`,
     '',
-    `Scope ${o.scope} · max depth ${o.maxDepth} · max pages ${formatCount(o.maxPages)}`,
+    `Scope ${o.scope} · max depth ${o.maxDepth ?? 'none'} · max pages ${formatCount(o.maxPages)}`,
     '',
     JOB_STATES.map((s) => `${STATE_LABELS[s]} ${formatCount(crawl.counts[s])}`).join(' · '),
     '',

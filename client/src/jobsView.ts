@@ -3,12 +3,13 @@
  * idle reason, an active filter), and when to refresh. Notifications come in bursts while a crawl
  * runs, so they are gathered and the tree catches up with them debounced, yet never postponed
  * past a second, reading again only what they may change; rows of running jobs are read again
- * every few seconds so that "lease 12s left" stays true between notifications.
+ * every few seconds so that "lease 12s left" stays true between notifications. The counts are the
+ * overview's, as the status bar's: the state groups follow them at once, with the badge.
  */
 import * as vscode from 'vscode';
 import type { Daemon } from './daemon';
 import { plural } from './format';
-import { GROUP_BY, JobsTreeProvider, noChanges, type GroupBy, type JobsFilterScope, type TreeNode } from './jobsTree';
+import { GROUP_BY, JobsTreeProvider, noChanges, type GroupBy, type JobsFilterScope, type TreeChanges, type TreeNode } from './jobsTree';
 import type { QueueOverview } from './overview';
 
 export const VIEW_ID = 'crawlOrchestrator.jobs';
@@ -30,6 +31,8 @@ export class JobsView implements vscode.Disposable {
   /** Notifications came while the view was hidden: it reads everything again when shown. */
   private missed = false;
   private readonly leaseTick: NodeJS.Timeout;
+  /** Catch-ups run one at a time: each compares what it reads with what the one before showed. */
+  private updating: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -37,7 +40,7 @@ export class JobsView implements vscode.Disposable {
     private readonly overview: QueueOverview,
   ) {
     const saved = context.workspaceState.get<GroupBy>(GROUP_BY_KEY);
-    this.provider = new JobsTreeProvider(daemon, saved && GROUP_BY.includes(saved) ? saved : 'state');
+    this.provider = new JobsTreeProvider(daemon, saved && GROUP_BY.includes(saved) ? saved : 'state', Date.now, () => overview.stats);
     this.treeView = vscode.window.createTreeView(VIEW_ID, {
       treeDataProvider: this.provider,
       showCollapseAll: true,
@@ -51,16 +54,17 @@ export class JobsView implements vscode.Disposable {
         else for (const c of changes) this.pending.jobs?.set(c.id, c.state);
         this.scheduleCatchUp();
       }),
-      daemon.onStatsChanged((stats) => {
-        this.pending.stats = stats;
-        this.scheduleCatchUp();
-      }),
       daemon.onCrawlChanged(({ crawl }) => {
         this.pending.crawls.add(crawl.crawlId);
         this.scheduleCatchUp();
       }),
       daemon.onDidChangeStatus(() => this.refreshNow()),
-      overview.onDidChange(() => this.renderChrome()),
+      overview.onDidChange(() => {
+        this.renderChrome();
+        // Jobs' pages wait for the debounced catch-up; the counts are shown now, beside the badge.
+        if (this.treeView.visible) this.run({ ...noChanges(), stats: overview.stats });
+        else this.missed = true;
+      }),
       this.treeView.onDidChangeVisibility(({ visible }) => {
         if (visible && this.missed) this.refreshNow();
       }),
@@ -127,7 +131,14 @@ export class JobsView implements vscode.Disposable {
     this.timer = undefined;
     const changes = this.pending;
     this.pending = noChanges();
-    if (this.provider.update(changes)) this.lastRefresh = Date.now();
+    this.run(changes);
+  }
+
+  private run(changes: TreeChanges): void {
+    // A catch-up that failed must not stop every later one: each says what went wrong in its own rows.
+    this.updating = this.updating.then(async () => {
+      if (await this.provider.update(changes)) this.lastRefresh = Date.now();
+    }).catch(() => undefined);
   }
 
   private async setFilteredContext(): Promise<void> {

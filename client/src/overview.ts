@@ -1,12 +1,15 @@
 /**
- * The latest queue counts and scheduler state, shared by the status bar, the view's badge and the
- * Pause/Resume context key. Counts arrive pushed (`queue/statsChanged`); the scheduler's state is
- * read after them, at most once a second, and also every few seconds while jobs wait, because its
- * idle reason ("backing off until ...") moves on without any job changing.
+ * The latest queue counts and scheduler state, shared by the status bar, the view's badge, its
+ * state groups, its idle message and the Pause/Resume context key: one snapshot, so that they never
+ * disagree. Counts arrive pushed (`queue/statsChanged`); the scheduler's state is read after them,
+ * at most once a second, and also every few seconds while jobs wait, because its idle reason
+ * ("backing off until ...") moves on without any job changing. The reason speaks of the counts it
+ * was read with ("1 job is queued"), so it is shown only beside those counts.
  */
 import * as vscode from 'vscode';
 import type { ResultOf } from '../../server/src/protocol';
 import type { Daemon } from './daemon';
+import { countsKey } from './jobsTree';
 
 export type QueueStats = ResultOf<'queue/stats'>;
 export type SchedulerStatus = ResultOf<'scheduler/status'>;
@@ -14,9 +17,22 @@ export type SchedulerStatus = ResultOf<'scheduler/status'>;
 const SCHEDULER_MIN_INTERVAL_MS = 1_000;
 const IDLE_POLL_MS = 5_000;
 
+/** A scheduler/status answer and the counts of the queue/stats read beside it. */
+export interface SchedulerRead {
+  status: SchedulerStatus;
+  counts: string;
+}
+
+/** The scheduler's state as it stands beside `stats`: its idle reason only if read with those counts. */
+export function schedulerBeside(read: SchedulerRead | undefined, stats: QueueStats | undefined): SchedulerStatus | undefined {
+  if (read === undefined) return undefined;
+  const current = stats !== undefined && read.counts === countsKey(stats);
+  return current ? read.status : { ...read.status, idleReason: null };
+}
+
 export class QueueOverview implements vscode.Disposable {
   stats: QueueStats | undefined;
-  scheduler: SchedulerStatus | undefined;
+  private read: SchedulerRead | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
   private readonly disposables: vscode.Disposable[] = [];
@@ -30,7 +46,7 @@ export class QueueOverview implements vscode.Disposable {
         if (status.kind === 'running') void this.refresh();
         else {
           this.stats = undefined;
-          this.scheduler = undefined;
+          this.read = undefined;
           this.changed.fire();
         }
       }),
@@ -45,6 +61,10 @@ export class QueueOverview implements vscode.Disposable {
     }, IDLE_POLL_MS);
   }
 
+  get scheduler(): SchedulerStatus | undefined {
+    return schedulerBeside(this.read, this.stats);
+  }
+
   /** Reads both now: at start, and after a command that changes them (pause, resume). */
   async refresh(): Promise<void> {
     try {
@@ -53,7 +73,7 @@ export class QueueOverview implements vscode.Disposable {
         this.daemon.request('scheduler/status', {}),
       ]);
       this.stats = stats;
-      this.scheduler = scheduler;
+      this.read = { status: scheduler, counts: countsKey(stats) };
       this.lastSchedulerRead = Date.now();
       this.changed.fire();
     } catch {
@@ -80,7 +100,9 @@ export class QueueOverview implements vscode.Disposable {
   private async readScheduler(): Promise<void> {
     this.lastSchedulerRead = Date.now();
     try {
-      this.scheduler = await this.daemon.request('scheduler/status', {});
+      // The counts read beside it, not `stats`: a newer push may have come meanwhile.
+      const [status, stats] = await Promise.all([this.daemon.request('scheduler/status', {}), this.daemon.request('queue/stats', {})]);
+      this.read = { status, counts: countsKey(stats) };
       this.changed.fire();
     } catch {
       // As in refresh.

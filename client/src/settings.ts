@@ -19,7 +19,8 @@ export interface Settings {
   maxAttempts: number;
   userAgent: string;
   robots: boolean;
-  defaultMaxDepth: number;
+  /** null: no limit (crawls follow links within their scope until max pages). */
+  defaultMaxDepth: number | null;
   defaultScope: Scope;
   /** `auto`: each crawl gets the kind of its seeds' addresses. */
   defaultAddresses: AddressPolicy | 'auto';
@@ -36,7 +37,7 @@ export const DEFAULTS: Settings = {
   maxAttempts: 3,
   userAgent: '',
   robots: true,
-  defaultMaxDepth: 3,
+  defaultMaxDepth: null,
   defaultScope: 'host',
   defaultAddresses: 'auto',
   nodePath: '',
@@ -50,7 +51,6 @@ const NUMBERS: Record<NumberKey, { min: number; max: number; integer: boolean }>
   leaseTtlSeconds: { min: 0.1, max: 86_400, integer: false },
   heartbeatSeconds: { min: 0.01, max: 86_400, integer: false },
   maxAttempts: { min: 1, max: 100, integer: true },
-  defaultMaxDepth: { min: 0, max: 1000, integer: true },
 };
 
 /** Settings the running daemon takes through `daemon/configure`, without a restart. */
@@ -89,6 +89,12 @@ export function readSettings(get: (key: string) => unknown): ReadSettings {
     else if (rule.integer && !Number.isInteger(value)) bad(key, value, 'must be a whole number');
     else if (value < rule.min || value > rule.max) bad(key, value, `must be from ${rule.min} to ${rule.max}`);
     else settings[key] = value;
+  }
+  const depth = get('defaultMaxDepth');
+  if (depth !== undefined && depth !== null) {
+    if (typeof depth !== 'number' || !Number.isInteger(depth) || depth < 0 || depth > 1000) {
+      bad('defaultMaxDepth', depth, 'must be a whole number from 0 to 1000, or null for no limit');
+    } else settings.defaultMaxDepth = depth;
   }
   for (const key of ['stateDir', 'database', 'userAgent', 'nodePath'] as const) {
     const value = get(key);

@@ -24,10 +24,26 @@ export type CrawlState = (typeof CRAWL_STATES)[number];
 export const MAX_URL_BYTES = 8192;
 /** A User-Agent that can go in an HTTP header: printable ASCII and tabs, one line. */
 export const USER_AGENT = /^[\x20-\x7e\t]*$/;
-/** The socket's longest accepted line. */
-export const MAX_LINE_BYTES = 1024 * 1024;
+/**
+ * The URLs of one request (crawl/start's seeds, jobs/enqueue's urls) as JSON, at most: 100,000
+ * URLs of 167 bytes on average. 100,000 URLs of a real site came to 3.18 MB.
+ */
+export const MAX_URL_LIST_BYTES = 16 * 1024 * 1024;
+/** A seed file's text as JSON (seeds/parse, seeds/start), at most. */
+export const MAX_SEED_TEXT_BYTES = 10 * 1024 * 1024;
+/**
+ * The socket's longest accepted line: the largest valid request of every method, as JSON.stringify
+ * writes it, must fit. The largest is crawl/start: its seeds at MAX_URL_LIST_BYTES, its include and
+ * exclude patterns at 1.2 MB (200 of 1,000 characters, each escaped to 6 bytes) and its name at
+ * 1.2 KB; the 2 MiB over the URLs also hold jobs/requeue's and jobs/cancel's 100,000 ids (1.7 MB)
+ * and the envelope. protocol.test.ts builds each method's largest request and checks it fits.
+ * What a line may make the daemon hold is bounded in daemon/socket.ts (SocketLimits).
+ */
+export const MAX_LINE_BYTES = MAX_URL_LIST_BYTES + 2 * 1024 * 1024;
 /** Seed URLs one crawl may start from. */
 export const MAX_SEEDS = 10_000;
+/** URLs one jobs/enqueue may hold. */
+export const MAX_ENQUEUE_URLS = 100_000;
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -77,7 +93,8 @@ export interface StateCounts {
 }
 
 export interface CrawlOptions {
-  maxDepth: number;
+  /** Links followed from the seeds, at most; null: no limit (the crawl is bounded by scope and maxPages). */
+  maxDepth: number | null;
   maxPages: number;
   scope: Scope;
   include: string[];
@@ -136,15 +153,30 @@ export interface Rejected {
 // Params (validated by the daemon) and results
 
 const url = z.string().min(1, 'must not be empty');
+/** Bytes of a value as JSON.stringify writes it, in UTF-8: what it takes on a socket line. */
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}
+/** A list of URLs: one at least, `max` at most, and MAX_URL_LIST_BYTES as JSON. */
+const urlList = <T extends z.ZodType<string>>(item: T, max: number, empty: string) => z.array(item).min(1, empty).max(max).refine(
+  (urls) => jsonBytes(urls) <= MAX_URL_LIST_BYTES,
+  `the URLs come to more than ${MAX_URL_LIST_BYTES / 1024 / 1024} MiB as JSON; send them in several requests`,
+);
+/** A seed file's text, at most MAX_SEED_TEXT_BYTES as JSON (the length check first: it is free). */
+const seedText = z.string().max(MAX_SEED_TEXT_BYTES).refine(
+  (text) => jsonBytes(text) <= MAX_SEED_TEXT_BYTES,
+  `must come to at most ${MAX_SEED_TEXT_BYTES / 1024 / 1024} MiB as JSON`,
+);
 const crawlId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a crawl id such as c_1a2b3c');
 const jobId = z.number().int().positive();
 const strict = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
 
 export const Params = {
   'crawl/start': strict({
-    seeds: z.array(url).min(1, 'needs at least one seed URL').max(MAX_SEEDS),
+    seeds: urlList(url, MAX_SEEDS, 'needs at least one seed URL'),
     name: z.string().max(200).optional(),
-    maxDepth: z.number().int().min(0).max(1000).optional(),
+    /** Omitted: the daemon's default (no limit unless it was started with one); null: no limit. */
+    maxDepth: z.number().int().min(0).max(1000).nullable().optional(),
     maxPages: z.number().int().min(1).max(100_000_000).optional(),
     scope: z.enum(SCOPES).optional(),
     include: z.array(z.string().min(1).max(1000)).max(100).optional(),
@@ -160,7 +192,7 @@ export const Params = {
   'crawl/resume': strict({ crawlId }),
   'crawl/cancel': strict({ crawlId }),
   'jobs/enqueue': strict({
-    urls: z.array(z.string()).min(1, 'needs at least one URL').max(100_000),
+    urls: urlList(z.string(), MAX_ENQUEUE_URLS, 'needs at least one URL'),
     crawlId: crawlId.optional(),
     priority: z.number().int().min(-1000).max(1000).optional(),
     maxAttempts: z.number().int().min(1).max(100).optional(),
@@ -194,13 +226,13 @@ export const Params = {
   'daemon/shutdown': strict({}),
   'events/subscribe': strict({}),
   /** Parses a seed file (`*.crawl`) into crawl/start params, or says what is wrong where. */
-  'seeds/parse': strict({ text: z.string().max(10 * 1024 * 1024) }),
+  'seeds/parse': strict({ text: seedText }),
   /**
    * Starts a crawl from a seed file and remembers that the file started it, so the file's hints,
    * diagnostics and lenses follow that crawl. `uri` is only a name, never opened: the text is
    * `text`, or, over LSP, the open document's. Option lines or no valid URL: invalid params.
    */
-  'seeds/start': strict({ uri: z.string().min(1).max(4096), text: z.string().max(10 * 1024 * 1024).optional() }),
+  'seeds/start': strict({ uri: z.string().min(1).max(4096), text: seedText.optional() }),
 } as const;
 
 export type Method = keyof typeof Params;

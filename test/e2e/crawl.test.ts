@@ -436,6 +436,12 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     recorder.stop();
     const meanwhile = recorder.samples.slice(seenBefore).map((x) => x.text);
     assert.ok(meanwhile.some((t) => /Crawl: (starting|connecting)/.test(t)), `the status bar showed the restart: ${JSON.stringify(meanwhile)}`);
+    // The daemon's log tells the restart in words, with no stray line (the client's flag, "false").
+    const log = await until(() => {
+      const text = daemonLog(vscode!);
+      return /Server will restart\./.test(text) ? text : undefined;
+    }, { timeout: 15_000, message: 'the daemon log to tell the restart' });
+    assert.deepEqual(log.split('\n').filter((line) => /^(true|false)$/.test(line.trim())), [], log.split('\n').slice(-30).join('\n'));
     // The view re-reads the new daemon (its rows are gone while the daemon starts).
     await until(async () => JSON.stringify(await groupCounts(page).catch(() => undefined)) === JSON.stringify(stats), {
       timeout: 15_000, message: `the Jobs view's groups to read ${JSON.stringify(stats)} again`,
@@ -639,11 +645,22 @@ function daemonProcesses(stateDir: string): Proc[] {
     .filter((p): p is Proc => p !== undefined && p.state !== 'Z' && /dist\/server\/daemon\.js /.test(p.args) && p.args.includes(`--state-dir ${stateDir} `));
 }
 
-/** Says where to look after a failure: the logs are kept, and their tails printed. */
-function report(session: CodeServerSession, workspace: string): void {
+/** The Crawl Orchestrator output channel (the daemon's log) as VS Code wrote it to disk. */
+function daemonLogFile(session: CodeServerSession): string | undefined {
   const logs = path.join(session.userDataDir, 'logs');
   const files = fs.existsSync(logs) ? fs.readdirSync(logs, { recursive: true, encoding: 'utf8' }) : [];
-  const daemonLog = files.find((f) => f.endsWith('Crawl Orchestrator.log'));
+  const file = files.find((f) => f.endsWith('Crawl Orchestrator.log'));
+  return file && path.join(logs, file);
+}
+
+function daemonLog(session: CodeServerSession): string {
+  const file = daemonLogFile(session);
+  return file ? fs.readFileSync(file, 'utf8') : '';
+}
+
+/** Says where to look after a failure: the logs are kept, and their tails printed. */
+function report(session: CodeServerSession, workspace: string): void {
+  const daemonLog = daemonLogFile(session);
   const tail = (file: string, n = 40) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').slice(-n).join('\n') : '(missing)');
   console.log(
     [
@@ -652,8 +669,8 @@ function report(session: CodeServerSession, workspace: string): void {
       tail(session.logPath, 20),
       '--- extension host log:',
       session.extensionHostLog().split('\n').slice(-30).join('\n'),
-      `--- daemon log (Crawl Orchestrator output channel${daemonLog ? `, ${path.join(logs, daemonLog)}` : ''}):`,
-      daemonLog ? tail(path.join(logs, daemonLog), 60) : '(none written)',
+      `--- daemon log (Crawl Orchestrator output channel${daemonLog ? `, ${daemonLog}` : ''}):`,
+      daemonLog ? tail(daemonLog, 60) : '(none written)',
     ].join('\n'),
   );
 }

@@ -59,8 +59,12 @@ describe('daemon flags', () => {
     assert.deepEqual([options.defaultMaxDepth, options.defaultScope], [0, 'domain']);
     const unset = parseDaemonArgs([]).options;
     assert.deepEqual([unset.defaultMaxDepth, unset.defaultScope], [undefined, undefined], 'the crawl service\'s own defaults');
-    assert.throws(() => parseDaemonArgs(['--default-max-depth', '1001']), /^UsageError: --default-max-depth: must be a whole number from 0 to 1000 \(got 1001\)$/);
-    assert.throws(() => parseDaemonArgs(['--default-max-depth', '-1']), /--default-max-depth: must be a whole number from 0 to 1000/);
+    assert.equal(parseDaemonArgs(['--default-max-depth=none']).options.defaultMaxDepth, null, 'none: no limit');
+    assert.equal(parseDaemonArgs(['--default-max-depth', '1000']).options.defaultMaxDepth, 1000);
+    assert.throws(() => parseDaemonArgs(['--default-max-depth', '1001']), /^UsageError: --default-max-depth: must be a whole number from 0 to 1000, or none for no limit \(got "1001"\)$/);
+    for (const bad of ['-1', '2.5', 'None', 'unlimited', ' 3']) {
+      assert.throws(() => parseDaemonArgs(['--default-max-depth', bad]), /--default-max-depth: must be a whole number from 0 to 1000, or none/, bad);
+    }
     assert.throws(() => parseDaemonArgs(['--default-scope', 'planet']), /--default-scope: must be one of host, domain, any \(got "planet"\)/);
   });
 

@@ -5,6 +5,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { before, describe, test } from 'node:test';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { CRAWL_COMPONENT } from '../../server/src/crawl/crawls';
@@ -25,9 +26,10 @@ describe('crawl --wait', () => {
   test('with no daemon running it runs its own, shows progress and a summary, then stops it', async () => {
     const dir = scratch();
     const r = await crawlctl(['crawl', web.url('/'), '--wait', '--name', 'site', '--state-dir', dir, ...QUICK]);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 1, 'a page ended in error (a broken link): exit 1, as a CI job needs');
     assert.match(r.stderr, /started on a daemon of its own/);
-    assert.match(r.stderr, /\[█+\] 100% 4\/4 {2}done 3 · skipped 0 · error 1 · queued 0 · running 0/, 'the last progress line');
+    assert.match(r.stderr, /^\[█{10}\] 4 finished of 4 found · 1 error · [\d.]+ m?s · [\d.]+ pages\/s$/m, 'the last progress line');
+    assert.match(r.stderr, /^1 page ended in error: exit 1 \(--allow-failures exits 0 all the same\)\.$/m);
     assert.match(r.stdout, /^Crawl c_\w+ \(site\) finished in [\d.]+ m?s: 3 pages fetched/m);
     assert.match(r.stdout, /^ {2}done 3 · skipped 0 · error 1$/m);
     assert.match(r.stdout, /^Failed pages:$/m);
@@ -70,5 +72,71 @@ describe('crawl --wait', () => {
       await q.close();
     }
     web.open('/gate');
+  });
+});
+
+describe('exit codes of crawl --wait', () => {
+  test('0 when every page was done or skipped; 1 when one ended in error, unless --allow-failures', async () => {
+    const d = await startDaemon();
+    const clean = await crawlctl(['crawl', web.url('/a'), '--wait', '--state-dir', d.stateDir]);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.match(clean.stdout, /^ {2}done 2 · skipped 0 · error 0$/m);
+    const broken = await crawlctl(['crawl', web.url('/missing'), '--wait', '--state-dir', d.stateDir]);
+    assert.equal(broken.code, 1, broken.stderr);
+    const allowed = await crawlctl(['crawl', web.url('/missing'), '--wait', '--allow-failures', '--json', '--state-dir', d.stateDir]);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.equal(JSON.parse(allowed.stdout).crawl.counts.error, 1, 'the same failure, allowed');
+    assert.equal((await d.stop()).code, 0);
+  });
+
+  test('a host that cannot be reached: its reason under the progress line while the crawl waits', async () => {
+    const d = await startDaemon();
+    // Nothing listens there: the connection is refused, robots.txt cannot be read, the host waits.
+    const child = spawnCrawlctl(['crawl', 'http://127.0.0.97:9/', '--wait', '--state-dir', d.stateDir]);
+    await eventually('the host\'s reason', () => /^ {2}127\.0\.0\.97 (blocked|backoff): \S/m.test(child.output().stderr), 15_000);
+    assert.match(child.output().stderr, /^\[░{10}\] 0 finished of 1 found so far/m);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    assert.match(child.output().stderr, /The crawl goes on in the daemon: "crawlctl watch c_\w+" shows it again/);
+    assert.equal((await d.stop()).code, 0);
+  });
+});
+
+describe('crawl <file.crawl> and crawl -', () => {
+  test('a seed file runs with its own options (seeds/start); option flags, a missing file or a bad one are refused', async () => {
+    const d = await startDaemon();
+    const dir = scratch();
+    const file = path.join(dir, 'site.crawl');
+    fs.writeFileSync(file, `# the test site\nname: from-file\nmax-depth: 0\n\n${web.url('/')}\n${web.url('/a')}\n`);
+    const r = await crawlctl(['crawl', 'site.crawl', '--wait', '--json', '--state-dir', d.stateDir], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.crawl.name, 'from-file');
+    assert.equal(out.crawl.options.maxDepth, 0);
+    assert.deepEqual([out.crawl.counts.done, out.crawl.counts.error], [2, 0]);
+    const remembered = JSON.parse(fs.readFileSync(path.join(d.stateDir, STATE_FILES.seedFiles), 'utf8'));
+    assert.equal(remembered[pathToFileURL(file).href], out.crawlId, 'the daemon knows the file started it, as the editor\'s would');
+
+    const refused = await crawlctl(['crawl', file, '--max-depth', '2', '--name', 'x', '--state-dir', d.stateDir]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--max-depth, --name: a seed file sets its crawl's options in its own lines/);
+    const mixed = await crawlctl(['crawl', file, web.url('/b'), '--state-dir', d.stateDir]);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /a seed file goes alone/);
+    const missing = await crawlctl(['crawl', path.join(dir, 'nope.crawl'), '--state-dir', d.stateDir]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot read the seed file .*nope\.crawl: no such file/);
+    fs.writeFileSync(path.join(dir, 'bad.crawl'), `max-pages: many\n${web.url('/')}\n`);
+    const bad = await crawlctl(['crawl', 'bad.crawl', '--state-dir', d.stateDir], { cwd: dir });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /line 1: max-pages: must be a whole number/);
+
+    const piped = await crawlctl(['crawl', '-', '--wait', '--json', '--state-dir', d.stateDir], { input: `name: piped\nmax-depth: 0\n${web.url('/b')}\n` });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(JSON.parse(piped.stdout).crawl.name, 'piped');
+    const crawls = JSON.parse((await crawlctl(['crawls', '--json', '--state-dir', d.stateDir])).stdout).crawls;
+    assert.deepEqual(crawls.map((c: { name: string }) => c.name).sort(), ['from-file', 'piped'], 'nothing refused was started');
+    assert.equal((await d.stop()).code, 0);
   });
 });

@@ -83,7 +83,7 @@ describe('remote text is escaped on the terminal, exact in JSON', () => {
     const r = await crawlctl(['crawl', site.url('/'), `gopher://${ESC}[2J/`, '--wait', '--name', NAME, ...at()]);
     assert.equal(r.code, 1, 'a seed was rejected');
     assertSafe(r, 'crawl --wait');
-    assert.match(r.stderr, /\[█+\] 100% 5\/5 {2}done 1 · skipped 1 · error 3/);
+    assert.match(r.stderr, /\[█+\] 5 finished of 5 found · 3 errors · [\d.]+ m?s · 1 skipped/);
     assert.ok(r.stderr.includes('rejected gopher://\\x1b[2J/: '), r.stderr);
     assert.ok(r.stdout.includes(`(${NAME_SHOWN}) finished`), r.stdout);
     for (const shown of [LOCATION_SHOWN, ENCODING_SHOWN, RULE_SHOWN]) assert.ok(r.stdout.includes(shown), `${shown} in\n${r.stdout}`);
@@ -147,7 +147,9 @@ describe('remote text is escaped on the terminal, exact in JSON', () => {
   });
 
   test('crawl --wait --json: the failures exact', async () => {
-    const out = await json(['crawl', site.url('/redirect'), '--wait', '--max-depth', '0']);
+    const r = await crawlctl(['crawl', site.url('/redirect'), '--wait', '--max-depth', '0', '--json', ...at()]);
+    assert.equal(r.code, 1, 'a page ended in error');
+    const out = JSON.parse(r.stdout);
     assert.equal(out.failed.length, 1);
     assert.ok(out.failed[0].lastError.includes(LOCATION), out.failed[0].lastError);
   });

@@ -7,7 +7,7 @@ import type * as vscode from 'vscode';
 import type { Job } from '../../server/src/protocol';
 import { DaemonUnavailable } from '../../client/src/daemonApi';
 import { JobsTreeProvider, PAGE_SIZE, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
-import { hostDescription, jobDescription, jobLabel, jobTooltip } from '../../client/src/jobsTreeText';
+import { compareHosts, hostDescription, jobDescription, jobLabel, jobTooltip } from '../../client/src/jobsTreeText';
 import { TestDaemon } from './helpers/client-daemon';
 
 const token = CancellationTokenNone as unknown as vscode.CancellationToken;
@@ -137,12 +137,12 @@ describe('grouped by state', () => {
     assert.match(md, /- \d\d:\d\d:\d\d \*\*leased\*\* `w-test`: attempt 1\/3/);
  
     // Heartbeats move the lease on without a notification: the lease tick reads running rows again.
-    const redrawn: (TreeNode | undefined)[] = [];
-    const sub = tree.onDidChangeTreeData((e) => redrawn.push(e as TreeNode | undefined));
+    const redrawn: unknown[] = [];
+    const sub = tree.onDidChangeTreeData((e) => redrawn.push(e));
     d.calls.length = 0;
     assert.equal(tree.refreshLeases(), true);
     sub.dispose();
-    assert.deepEqual(redrawn, [running], 'only the group holding running jobs');
+    assert.deepEqual(redrawn, [[running]], 'only the group holding running jobs');
     await tree.getChildren(running);
     assert.deepEqual(d.callsOf('jobs/list'), [{ state: 'in_progress', limit: PAGE_SIZE, cursor: null }]);
   });
@@ -254,9 +254,9 @@ describe('catching up with notifications', () => {
   /** Runs `update` and then asks for rows as the view would: the root and loaded groups, or just the groups fired. */
   async function catchUp(changes: TreeChanges): Promise<{ redrawn: (string | undefined)[]; lists: unknown[] }> {
     const fired: (TreeNode | undefined)[] = [];
-    const sub = tree.onDidChangeTreeData((e) => fired.push(e as TreeNode | undefined));
+    const sub = tree.onDidChangeTreeData((e) => fired.push(...(Array.isArray(e) ? e : [e as TreeNode | undefined])));
     d.calls.length = 0;
-    tree.update(changes);
+    await tree.update(changes);
     sub.dispose();
     if (fired.includes(undefined)) {
       roots = await tree.getChildren();
@@ -277,11 +277,16 @@ describe('catching up with notifications', () => {
     assert.deepEqual(d.calls, []);
   });
 
-  test('a job that finished: the root, the page it left and the group it joined are read again, not the others', async () => {
+  test('a job that finished: the group it left and the group it joined are redrawn, not the root nor the others', async () => {
+    const errorRows = await tree.getChildren(group(roots, 'Error'));
     const [id] = await d.finish(1);
     const { redrawn, lists } = await catchUp({ jobs: new Map([[id!, 'done']]), stats: await stats(), crawls: new Set() });
-    assert.deepEqual(redrawn, [undefined]);
+    // A redrawn row is made anew in the view: its click command and pending hover are lost.
+    assert.deepEqual(redrawn, ['state:queued', 'state:done']);
     assert.deepEqual(d.callsOf('queue/stats'), [{}]);
+    assert.deepEqual(items(tree, roots).map((i) => i.description), ['2', '0', '3', '0', '1'], 'the groups show the new counts');
+    const again = await tree.getChildren(group(roots, 'Error'));
+    assert.ok(again.length > 0 && again.every((row, i) => row === errorRows[i]), 'rows handed out again are the same elements');
     assert.deepEqual(lists.map((l) => (l as { state: string }).state), ['queued', 'done']);
     assert.ok((await tree.getChildren(group(roots, 'Done'))).some((r) => r.kind === 'job' && r.job.id === id));
   });
@@ -297,6 +302,70 @@ describe('catching up with notifications', () => {
     const { redrawn, lists } = await catchUp({ jobs: null, stats: undefined, crawls: new Set() });
     assert.deepEqual(redrawn, [undefined]);
     assert.deepEqual(lists.map((l) => (l as { state: string }).state), ['queued', 'done', 'error']);
+  });
+});
+
+describe('catching up, grouped by crawl and filtered by ids', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await TestDaemon.start();
+  });
+  after(() => d.stop());
+
+  /** What `update` fires: element ids, undefined for the whole tree. */
+  async function fired(tree: JobsTreeProvider, changes: TreeChanges): Promise<(string | undefined)[]> {
+    const out: (string | undefined)[] = [];
+    const sub = tree.onDidChangeTreeData((e) => out.push(...(Array.isArray(e) ? e : [e as TreeNode | undefined]).map((n) => n?.id)));
+    await tree.update(changes);
+    sub.dispose();
+    return out;
+  }
+
+  test('an open crawl whose jobs move between states is redrawn, though its own line reads the same', async () => {
+    const { crawlId } = await d.request('crawl/start', { seeds: ['http://delta.test/1', 'http://delta.test/2', 'http://delta.test/3'], name: 'moves' });
+    // One job runs already, so a second lease changes neither the crawl's line nor its icon.
+    await d.lease(1);
+    const tree = new JobsTreeProvider(d, 'crawl');
+    const crawlRow = group(await tree.getChildren(), 'moves');
+    await tree.getChildren(crawlRow);
+    const look = () => {
+      const i = tree.getTreeItem(crawlRow);
+      return JSON.stringify([i.label, i.description, i.iconPath, i.contextValue]);
+    };
+    const line = look();
+    await d.lease(1);
+    const redrawn = await fired(tree, { ...noChanges(), stats: await d.request('queue/stats', {}), crawls: new Set([crawlId]) });
+    assert.equal(look(), line, 'the crawl\'s own line reads the same');
+    assert.ok(redrawn.includes(`crawl:${crawlId}`) || redrawn.includes(undefined), `redrawn: ${redrawn.join(', ')}`);
+    const states = await tree.getChildren(crawlRow);
+    assert.deepEqual(items(tree, states).map((i) => [i.label, i.description]), [['Queued', '1'], ['In progress', '2']]);
+  });
+
+  test('"jobs outside any crawl" follows the count', async () => {
+    const tree = new JobsTreeProvider(d, 'crawl');
+    const note = () => tree.getChildren().then((roots) => roots.find((n) => n.kind === 'note'));
+    assert.equal(await note(), undefined);
+    await urls(d, 'outside.test', 1);
+    await tree.getChildren();
+    await urls(d, 'outside.test', 2, 1);
+    const redrawn = await fired(tree, { ...noChanges(), stats: await d.request('queue/stats', {}) });
+    assert.deepEqual(redrawn, [undefined], 'the note is redrawn');
+    const shown = await note();
+    assert.equal(shown && tree.getTreeItem(shown).label, '3 jobs outside any crawl');
+  });
+
+  test('rows of a filter on job ids are redrawn when their jobs change', async () => {
+    const tree = new JobsTreeProvider(d, 'state');
+    const { jobs } = await d.request('jobs/list', { host: 'outside.test' });
+    tree.setFilter({ jobIds: jobs.map((j) => j.id) });
+    const before = items(tree, await tree.getChildren()).map((i) => i.contextValue);
+    assert.ok(before.every((c) => c === 'job.queued'), before.join(', '));
+    const failed = await d.fail(3, 'HTTP 404');
+    const changes = new Map(failed.map((id) => [id, 'error' as const]));
+    const redrawn = await fired(tree, { jobs: changes, stats: await d.request('queue/stats', {}), crawls: new Set() });
+    assert.deepEqual(redrawn, [undefined]);
+    const after = items(tree, await tree.getChildren()).map((i) => i.contextValue);
+    assert.ok(after.includes('job.error'), after.join(', '));
   });
 });
 
@@ -364,5 +433,43 @@ describe('paging while the group changes', () => {
     } finally {
       await d.stop();
     }
+  });
+});
+
+describe('the counts the rest of the editor shows', () => {
+  test('state groups show the overview\'s counts (those of the badge and status bar), not a read of their own', async () => {
+    const d = await TestDaemon.start();
+    try {
+      await urls(d, 'snap.test', 9);
+      await d.fail(8, 'HTTP 500');
+      // The badge's snapshot is one failure behind the queue: the groups say what it says.
+      const shown = { ...(await d.request('queue/stats', {})), queued: 2, error: 7 };
+      const tree = new JobsTreeProvider(d, 'state', Date.now, () => shown);
+      d.calls.length = 0;
+      const roots = await tree.getChildren();
+      assert.deepEqual(items(tree, roots).map((i) => i.description), ['2', '0', '0', '0', '7']);
+      assert.deepEqual(d.callsOf('queue/stats'), []);
+
+      // A new snapshot redraws just the groups whose count moved.
+      const fired: unknown[] = [];
+      const sub = tree.onDidChangeTreeData((e) => fired.push(e));
+      const next = { ...shown, queued: 1, error: 8 };
+      await tree.update({ ...noChanges(), stats: next });
+      assert.deepEqual(fired, []);
+      Object.assign(shown, next);
+      await tree.update({ ...noChanges(), stats: next });
+      sub.dispose();
+      assert.deepEqual(fired.map((e) => (e as TreeNode[]).map((n) => n.id)), [['state:queued', 'state:error']]);
+      assert.deepEqual(items(tree, roots).map((i) => i.description), ['1', '0', '0', '0', '8']);
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
+describe('host order', () => {
+  test('IPv4 addresses sort by their numbers, before names, which sort as text', () => {
+    const hosts = ['example.com', '127.0.1.25', '10.0.0.1', '127.0.1.249', 'a.test', '127.0.1.3', '300.1.1.1'];
+    assert.deepEqual([...hosts].sort(compareHosts), ['10.0.0.1', '127.0.1.3', '127.0.1.25', '127.0.1.249', '300.1.1.1', 'a.test', 'example.com']);
   });
 });

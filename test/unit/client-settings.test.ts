@@ -28,6 +28,17 @@ test('each bad value is reported with the setting, the value, what is wrong and 
   assert.equal(settings.maxAttempts, 4, 'good values are kept');
 });
 
+test('the default max depth: none unless a whole number from 0 to 1000 is set', () => {
+  assert.equal(DEFAULTS.defaultMaxDepth, null);
+  assert.deepEqual(readSettings(from({ defaultMaxDepth: 7 })), { settings: { ...DEFAULTS, defaultMaxDepth: 7 }, problems: [] });
+  assert.deepEqual(readSettings(from({ defaultMaxDepth: null })).settings.defaultMaxDepth, null);
+  for (const bad of [-1, 1001, 2.5, '3']) {
+    const { settings, problems } = readSettings(from({ defaultMaxDepth: bad }));
+    assert.deepEqual(problems, [`crawlOrchestrator.defaultMaxDepth must be a whole number from 0 to 1000, or null for no limit (got ${JSON.stringify(bad)}); using null`]);
+    assert.equal(settings.defaultMaxDepth, null);
+  }
+});
+
 test('a heartbeat not below the lease TTL is refused, since leases would lapse between beats', () => {
   const { settings, problems } = readSettings(from({ leaseTtlSeconds: 5, heartbeatSeconds: 5 }));
   assert.equal(problems.length, 1);

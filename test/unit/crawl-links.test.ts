@@ -353,6 +353,18 @@ describe('planning links', () => {
     assert.deepEqual(again.dropped, new Map([[DROP.nofollow, 1], [DROP.scope, 1]]));
   });
 
+  it('drops links past a max depth; with none (null) follows them however deep', () => {
+    const links = extractLinks(html, PAGE).links;
+    const limited = frontier();
+    assert.deepEqual(planLinks(limited, 4, links, () => null, 'bot').jobs.map((j) => j.depth), [5, 5], 'up to the limit');
+    assert.deepEqual(planLinks(limited, 5, links, () => null, 'bot').dropped.get(DROP.depth), 3, 'in scope or not');
+    const unlimited = frontier();
+    unlimited.options.maxDepth = null;
+    const deep = planLinks(unlimited, 468, links, () => null, 'bot');
+    assert.deepEqual(deep.jobs.map((j) => j.depth), [469, 469]);
+    assert.equal(deep.dropped.get(DROP.depth), undefined);
+  });
+
   it('spends a bounded share of robots.txt work on one page; the rest is judged when fetched', { timeout: 60_000 }, () => {
     // Each verdict costs about two million steps here (120 rules of a star and 4,000 characters
     // against an 8 KiB URL), and every one of these URLs is disallowed by one of the last rules tried.

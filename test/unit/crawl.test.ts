@@ -186,6 +186,34 @@ describe('crawling a site', () => {
     assert.ok(byPages.dropped['past max pages'] > 0, 'links past max pages are counted, not enqueued');
   });
 
+  test('by default a chain of pages is followed to its end, however deep, and stopped by max pages', async () => {
+    // Chapters that link to the next one, as books of a documentation site do: 40 links deep.
+    const LAST = 40;
+    const chapter = (req: { url?: string }, res: import('node:http').ServerResponse) => {
+      const n = Number(/\/ch\/(\d+)/.exec(req.url ?? '')?.[1] ?? 0);
+      page(n < LAST ? [`/ch/${n + 1}`] : [])(req as never, res, 1);
+    };
+    const routes = new Proxy({} as Record<string, typeof chapter>, { get: (_t, p) => (String(p).startsWith('/ch/') ? chapter : undefined) });
+    const a = await host('127.0.0.26', routes);
+    const cr = crawler({ settings: { robots: false } });
+    const whole = await cr.run({ seeds: [a.url('/ch/0')] });
+    assert.equal(whole.options.maxDepth, null, 'no limit unless one is asked for');
+    assert.equal(whole.counts.done, LAST + 1, 'every chapter, past the old default depth of 3');
+    assert.equal((await cr.byUrl(whole.id, a.url(`/ch/${LAST}`))).job.depth, LAST);
+    assert.equal(whole.dropped['past max depth'], undefined);
+
+    const capped = await cr.run({ seeds: [a.url('/ch/0')], maxPages: 12 });
+    assert.equal(capped.counts.total, 12, 'max pages bounds a crawl without a depth limit');
+    assert.equal(capped.counts.done, 12);
+    assert.equal((await cr.byUrl(capped.id, a.url('/ch/11'))).job.depth, 11, 'the chain in order up to the cap');
+    assert.equal(capped.dropped['past max pages'], 1);
+
+    // A daemon started with a default depth: a crawl without one gets it, and null still means none.
+    const limited = crawler({ settings: { robots: false, defaultMaxDepth: 2 } });
+    assert.equal((await limited.run({ seeds: [a.url('/ch/0')] })).counts.done, 3);
+    assert.equal((await limited.run({ seeds: [a.url('/ch/0')], maxDepth: null })).counts.done, LAST + 1);
+  });
+
   test('robots.txt unreachable blocks the host until a retry succeeds; bodies are stored by hash', async () => {
     const a = await host('127.0.0.11', {
       '/robots.txt': (req, res, hit) => (hit === 1 ? status(503) : text('User-agent: *\nAllow: /\n'))(req, res, hit),

@@ -13,7 +13,7 @@ import { STATE_FILES } from '../../server/src/protocol';
 import { MAX_SOCKET_PATH_BYTES } from '../../server/src/daemon/paths';
 import { RawClient, crawlctl, fileMode, runMain, scratch, startDaemon } from './helpers/daemon-proc';
 
-function pick(options: { maxDepth: number; scope: string }): { maxDepth: number; scope: string } {
+function pick(options: { maxDepth: number | null; scope: string }): { maxDepth: number | null; scope: string } {
   return { maxDepth: options.maxDepth, scope: options.scope };
 }
 
@@ -124,12 +124,14 @@ describe('flags and files', () => {
     assert.deepEqual(pick((await c.request('crawl/get', { crawlId: plain.crawlId })).crawl.options), { maxDepth: 0, scope: 'any' });
     const own = await c.request('seeds/start', { uri: 'file:///w/own.crawl', text: 'max-depth: 2\nscope: host\nhttp://127.0.0.1:9/\n' });
     assert.deepEqual(pick((await c.request('crawl/get', { crawlId: own.crawlId })).crawl.options), { maxDepth: 2, scope: 'host' }, 'the file\'s own options win');
+    const none = await c.request('seeds/start', { uri: 'file:///w/none.crawl', text: 'max-depth: none\nhttp://127.0.0.1:9/\n' });
+    assert.deepEqual(pick((await c.request('crawl/get', { crawlId: none.crawlId })).crawl.options), { maxDepth: null, scope: 'any' }, 'none: no limit');
     // A file that crawl/start would refuse (past 10,000 seeds) is refused the same way, nothing started.
     const many = Array.from({ length: 10_001 }, (_, i) => `http://127.0.0.1:9/${i}`).join('\n');
     const refused = await c.call('seeds/start', { uri: 'file:///w/many.crawl', text: many });
     assert.equal(refused.error?.code, -32602);
     assert.match(refused.error.message, /^seeds: /);
-    assert.equal((await c.request('crawl/list')).crawls.length, 2);
+    assert.equal((await c.request('crawl/list')).crawls.length, 3);
     c.close();
     await daemon.stop();
   });

@@ -148,7 +148,7 @@ describe('language server', () => {
     const text = seedText().replace('max-depth: 0', 'max-depth: deep');
     await conn.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version: 2 }, contentChanges: [{ text }] });
     const d = (await eventually('the option diagnostic', () => diagnostics.get(uri)?.find((x) => x.range.start.line === 2)))!;
-    assert.match(d.message, /max-depth: must be a whole number \(got "deep"\)/);
+    assert.match(d.message, /max-depth: must be a whole number, or none for no limit \(got "deep"\)/);
     assert.equal((await lenses()).some((l) => l.command?.command === SEED_COMMANDS.startCrawl), false, 'no start lens for a file that cannot start');
     await assert.rejects(conn.sendRequest('seeds/start', { uri }), (e: ResponseError<unknown>) => e.code === ErrorCodes.InvalidParams && /line 3: max-depth/.test(e.message));
   });

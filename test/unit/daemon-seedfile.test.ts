@@ -39,7 +39,7 @@ describe('seed files', () => {
     ].join('\n'));
     const byLine = f.problems.map((p) => [p.line, p.severity, p.message]);
     assert.deepEqual(byLine.map(([l]) => l), [0, 1, 2, 3, 5, 6, 6, 7, 8]);
-    assert.match(String(byLine[0][2]), /^max-depth: must be a whole number \(got "two"\)/);
+    assert.match(String(byLine[0][2]), /^max-depth: must be a whole number, or none for no limit \(got "two"\)/);
     assert.match(String(byLine[1][2]), /^scope: /);
     assert.match(String(byLine[2][2]), /unknown option "colour"; known options: name, max-depth/);
     assert.match(String(byLine[3][2]), /^max-pages: /);
@@ -50,6 +50,15 @@ describe('seed files', () => {
     assert.match(String(byLine[8][2]), /options go at the top/);
     assert.equal(startParams(f), null, 'bad options: the file cannot start a crawl as written');
     assert.match(whyNotStartable(f), /^line 1: max-depth: must be a whole number/);
+  });
+
+  test('max-depth: none is no limit; out of range is a problem on its line', () => {
+    assert.deepEqual(startParams(parseSeedFile('max-depth: none\nhttps://a.example/\n')), { maxDepth: null, seeds: ['https://a.example/'] });
+    assert.deepEqual(startParams(parseSeedFile('max-depth: None\nhttps://a.example/\n'))?.maxDepth, null);
+    assert.equal('maxDepth' in startParams(parseSeedFile('https://a.example/\n'))!, false, 'no line: the daemon\'s default');
+    const far = parseSeedFile('max-depth: 1001\nhttps://a.example/\n');
+    assert.deepEqual(far.problems.map((p) => p.line), [0]);
+    assert.match(far.problems[0].message, /^max-depth: .*1000/);
   });
 
   test('invalid URL lines do not stop the valid ones from starting', () => {

@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ErrorCodes, MAX_LINE_BYTES } from '../../server/src/protocol';
+import { ErrorCodes, MAX_LINE_BYTES, MAX_SEED_TEXT_BYTES } from '../../server/src/protocol';
 import { RawClient, fileMode, startDaemon, type DaemonProc } from './helpers/daemon-proc';
 import { startWeb, type TestWeb } from './helpers/daemon-sites';
 import { eventually } from './helpers/tmp';
@@ -210,10 +210,12 @@ describe('socket contract', () => {
 });
 
 describe('errors', () => {
-  test('-32700 with id null, and the connection stays usable', async () => {
+  test('-32700 with the id the line starts with, else null, and the connection stays usable', async () => {
     c.send('{"jsonrpc":"2.0","id":1,"method":\n');
     const r = await c.next();
-    assert.deepEqual([r.id, r.error.code], [null, ErrorCodes.ParseError]);
+    assert.deepEqual([r.id, r.error.code], [1, ErrorCodes.ParseError]);
+    c.send('{"jsonrpc":"2.0","method":"queue/stats","id":2,\n');
+    assert.deepEqual((await c.next()).id, null);
     c.send(Buffer.from([0xff, 0xfe, 0x00, 0x7b, 0x0a]));
     assert.equal((await c.next()).error.code, ErrorCodes.ParseError);
     assert.equal((await c.call('queue/stats')).result.total >= 0, true);
@@ -290,13 +292,13 @@ describe('errors', () => {
     assert.equal(r[2].error.code, ErrorCodes.InvalidRequest);
   });
 
-  test('a line over 1 MiB is answered with an error, dropped, and the connection goes on', async () => {
+  test('a line over the limit is answered with an error, dropped, and the connection goes on', async () => {
     const x = await RawClient.connect(daemon.socket);
     const chunk = 'x'.repeat(64 * 1024);
     for (let sent = 0; sent <= MAX_LINE_BYTES + chunk.length; sent += chunk.length) x.send(chunk);
     const r = await x.next();
     assert.deepEqual([r.id, r.error.code], [null, ErrorCodes.InvalidRequest]);
-    assert.match(r.error.message, /longer than 1048576 bytes/);
+    assert.match(r.error.message, new RegExp(`longer than ${MAX_LINE_BYTES} bytes`));
     x.send('more of the same line\n');
     assert.ok((await x.call('queue/stats')).result, 'the next line is read as a fresh request');
     // A long line that never ends, then the client hangs up: nothing to answer, the daemon lives.
@@ -307,8 +309,8 @@ describe('errors', () => {
     y.close();
   });
 
-  test('a request just under the limit is served', async () => {
-    const padding = 'p'.repeat(MAX_LINE_BYTES - 200);
+  test('a seed text at its limit is served', async () => {
+    const padding = 'p'.repeat(MAX_SEED_TEXT_BYTES - 200);
     const r = await c.call('seeds/parse', { text: `# ${padding}\nhttp://x.example/\n` });
     assert.deepEqual(r.result.start.seeds, ['http://x.example/']);
   });

@@ -66,11 +66,11 @@ async function sendChecked(method: string, params: unknown, id: unknown, before?
   } finally {
     k.close();
   }
+  const problem = answerProblem(r, JSON.parse(JSON.stringify(JSON.parse(toJson(id)))));
   if (Buffer.byteLength(line) - 1 > MAX_LINE_BYTES) {
-    assert.deepEqual([r.id, r.error?.code], [null, ErrorCodes.InvalidRequest], 'a line over the limit');
+    assert.deepEqual([problem, r.error?.code], [null, ErrorCodes.InvalidRequest], 'a line over the limit, answered to the id it starts with');
     return r;
   }
-  const problem = answerProblem(r, JSON.parse(JSON.stringify(JSON.parse(toJson(id)))));
   assert.equal(problem, null, `${method} ${line.length > 600 ? `${line.slice(0, 600)}… (${line.length} bytes)` : line}\n→ ${JSON.stringify(r).slice(0, 600)}`);
   return r;
 }

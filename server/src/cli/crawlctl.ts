@@ -3,7 +3,10 @@
  * daemon over its Unix socket, found from --state-dir (default .crawl) or --socket. Tables for
  * people, `--json` for scripts, and exit codes scripts can trust (see ./exit.ts).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { DaemonClient, NoDaemonError, RemoteError } from '../daemon/client';
 import { UsageError, flagHelp, parseFlags, type FlagSpecs, type FlagValues } from '../daemon/args';
 import type { Daemon } from '../daemon/daemon';
@@ -11,10 +14,12 @@ import { DAEMON_USAGE, daemonCommand } from '../daemon/main';
 import { PATH_FLAGS, WORKER_FLAGS, daemonOptions } from '../daemon/options';
 import { redactUrl } from '../core/db-url';
 import { locateSocket, type PathFlags } from '../daemon/paths';
-import { ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, SCOPES, type AddressPolicy, type Job, type Method, type ParamsOf, type ResultOf } from '../protocol';
+import { parseSeedFile, startParams, whyNotStartable } from '../daemon/seedfile';
+import { ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, SCOPES, SEED_FILE_EXTENSION, type AddressPolicy, type Crawl, type Job, type Method, type ParamsOf, type ResultOf, type Scope } from '../protocol';
 import { VERSION } from '../version';
 import { EXIT } from './exit';
 import { bytes, fields, plural, relative, table, text, type Text } from './format';
+import { nearest } from './suggest';
 import { Ui } from './ui';
 import { crawlOutcome, summary, watchCrawl } from './watch';
 
@@ -25,9 +30,9 @@ const COMMON = {
   help: { type: 'boolean', help: 'show help for the command' },
 } as const satisfies FlagSpecs;
 
-const CRAWL_FLAGS = {
-  ...COMMON,
-  'max-depth': { type: 'int', min: 0, max: 1000, value: 'N', help: 'links followed from the seeds, at most (default: the daemon\'s --default-max-depth)' },
+/** What a crawl does: on the command line with URLs, or in a seed file's option lines. */
+const CRAWL_OPTION_FLAGS = {
+  'max-depth': { type: 'int', min: 0, max: 1000, value: 'N', help: 'links followed from the seeds, at most (default: the daemon\'s --default-max-depth, which is no limit unless set)' },
   'max-pages': { type: 'int', min: 1, max: 100_000_000, value: 'N', help: 'pages in the crawl, at most (default 10000)' },
   scope: { type: 'string', choices: SCOPES, value: 'S', help: 'which links to follow: host, domain or any (default: the daemon\'s --default-scope)' },
   include: { type: 'list', value: 'PATTERN', help: 'only URLs matching this glob (or /regex/); repeatable' },
@@ -39,7 +44,15 @@ const CRAWL_FLAGS = {
     type: 'string', choices: ADDRESS_POLICIES, value: 'A',
     help: 'addresses the crawl may connect to: public, private (loopback, private, link-local) or any (default: the daemon\'s --default-addresses, else the kind of the seeds)',
   },
-  wait: { type: 'boolean', help: 'show progress until the crawl ends, then a summary; runs a daemon if none is running' },
+} as const satisfies FlagSpecs;
+
+const ALLOW_FAILURES = { type: 'boolean', help: 'exit 0 even when pages ended in error (broken links); a cancelled crawl still exits 1' } as const;
+
+const CRAWL_FLAGS = {
+  ...COMMON,
+  ...CRAWL_OPTION_FLAGS,
+  wait: { type: 'boolean', help: 'show progress until the crawl ends, then a summary; exit 1 if a page ended in error; runs a daemon if none is running' },
+  'allow-failures': ALLOW_FAILURES,
   db: PATH_FLAGS.db,
   ...WORKER_FLAGS,
 } as const satisfies FlagSpecs;
@@ -53,6 +66,8 @@ interface Command {
   summary: string;
   args: string;
   flags: FlagSpecs;
+  /** Printed under the flags in the command's --help. */
+  more?: string;
   run(ctx: Context, flags: Record<string, unknown>, positionals: string[]): Promise<number>;
 }
 
@@ -72,11 +87,21 @@ class CommandError extends Error {
 
 const COMMANDS: Record<string, Command> = {
   crawl: {
-    summary: 'start a crawl from seed URLs',
-    args: '<url...>',
+    summary: 'start a crawl from seed URLs or a seed file (*.crawl, or - for one on stdin); pause, resume or cancel one',
+    args: '(<url...> | <file.crawl> | - | pause|resume|cancel <crawlId>)',
     flags: CRAWL_FLAGS,
-    async run(ctx, f: FlagValues<typeof CRAWL_FLAGS>, seeds) {
-      if (seeds.length === 0) throw new UsageError('crawl: give at least one seed URL');
+    more: `A seed file (site.crawl, or - to read one from stdin) holds the crawl's options in its own lines
+(name, max-depth, max-pages, scope, include, exclude, follow-nofollow, store-bodies, addresses),
+then its URLs: the flags that set those options are refused with a seed file; --wait and the
+others apply.
+
+Exit codes: 0 started (with --wait: the crawl finished, every page done or skipped) · 1 a seed
+was rejected, or with --wait the crawl was cancelled or a page ended in error (a broken link, an
+unreachable host), unless --allow-failures · 2 usage error · 3 no daemon running (without --wait)
+· 130 interrupted (the crawl goes on in a daemon that was already running).`,
+    async run(ctx, f: FlagValues<typeof CRAWL_FLAGS>, args) {
+      if (isSteer(args[0])) return steer(ctx, args[0], f, args.slice(1));
+      const start = await crawlStart(f, args);
       let client: DaemonClient;
       let own: Daemon | null = null;
       let stopReason = 'its crawl is over';
@@ -98,35 +123,50 @@ const COMMANDS: Record<string, Command> = {
         ctx.ui.err(text`note: ${[...workerFlags, ...(f.db ? ['db'] : [])].map((k) => `--${k}`).join(', ')} ignored: a daemon is already running; they apply to a daemon this command starts`);
       }
       try {
-        const started = await client.requestWithin('crawl/start', {
-          seeds, name: f.name, maxDepth: f['max-depth'], maxPages: f['max-pages'], scope: f.scope as (typeof SCOPES)[number] | undefined,
-          include: f.include, exclude: f.exclude, followNofollow: f['follow-nofollow'], storeBodies: f['store-bodies'],
-          addresses: f.addresses as AddressPolicy | undefined,
-        }, REQUEST_TIMEOUT_MS);
+        const started = start.method === 'seeds/start'
+          ? await client.requestWithin('seeds/start', start.params, REQUEST_TIMEOUT_MS)
+          : await client.requestWithin('crawl/start', start.params, REQUEST_TIMEOUT_MS);
         for (const r of started.rejected) ctx.ui.err(text`rejected ${r.url}: ${r.reason}`);
         const partial = started.rejected.length ? EXIT.failed : EXIT.ok;
         if (!f.wait) {
           if (ctx.ui.json) ctx.ui.result(started);
-          else ctx.ui.out(text`Started crawl ${started.crawlId}: ${plural(started.enqueued, 'seed')} queued. Follow it with "crawlctl stats" or "crawlctl jobs --crawl ${started.crawlId}".`);
+          else ctx.ui.out(text`Started crawl ${started.crawlId}: ${plural(started.enqueued, 'seed')} queued. Follow it with "crawlctl watch ${started.crawlId}".`);
           return partial;
         }
         if (!ctx.ui.json) ctx.ui.err(text`Crawl ${started.crawlId} started${own ? text` on a daemon of its own (${redactUrl(own.paths.db)})` : ''}; Ctrl-C to stop waiting.`);
-        const end = await watchCrawl(client, started.crawlId, ctx.ui, ctx.interrupted);
-        if (end.how !== 'ended') {
-          if (end.how === 'daemon-gone') throw new CommandError('the daemon stopped before the crawl finished', EXIT.failed);
-          ctx.ui.clearProgress();
+        const code = await follow(ctx, client, started.crawlId, f['allow-failures'] === true, started);
+        if (code === EXIT.interrupted) {
           stopReason = 'interrupted';
           stopDeadline = INTERRUPT_STOP_DEADLINE_MS;
-          ctx.ui.err(own ? text`Interrupted: stopping; running pages go back to the queue.` : text`Interrupted. The crawl goes on in the daemon: "crawlctl crawls" shows it.`);
-          return EXIT.interrupted;
+          ctx.ui.err(own ? text`Interrupted: stopping; running pages go back to the queue.` : text`Interrupted. The crawl goes on in the daemon: "crawlctl watch ${started.crawlId}" shows it again.`);
+          return code;
         }
-        const outcome = await crawlOutcome(client, started.crawlId);
-        if (ctx.ui.json) ctx.ui.result({ ...started, crawl: end.crawl, failed: outcome.failed });
-        else ctx.ui.out(summary(end.crawl, outcome.failed, outcome.skipped, ctx.ui.columns));
-        return end.crawl.state === 'cancelled' ? EXIT.failed : partial;
+        return Math.max(code, partial);
       } finally {
         client.close();
         if (own) await own.stop(stopReason, stopDeadline);
+      }
+    },
+  },
+
+  watch: {
+    summary: 'show a crawl\'s progress until it ends, then its summary, as crawl --wait does',
+    args: '<crawlId>',
+    flags: { ...COMMON, 'allow-failures': ALLOW_FAILURES },
+    more: `Exit codes: 0 the crawl finished, every page done or skipped · 1 no such crawl, or it was
+cancelled or a page ended in error (unless --allow-failures) · 2 usage error · 3 no daemon running
+· 130 interrupted (the crawl goes on).`,
+    async run(ctx, f, args) {
+      if (args.length !== 1) throw new UsageError('watch: give one crawl id ("crawlctl crawls" lists them)');
+      const client = await ctx.connect();
+      try {
+        // An unknown id is refused here, before anything is drawn.
+        await client.requestWithin('crawl/get', { crawlId: args[0] }, REQUEST_TIMEOUT_MS);
+        const code = await follow(ctx, client, args[0], f['allow-failures'] === true, {});
+        if (code === EXIT.interrupted) ctx.ui.err(text`Stopped watching; the crawl goes on in the daemon.`);
+        return code;
+      } finally {
+        client.close();
       }
     },
   },
@@ -136,17 +176,25 @@ const COMMANDS: Record<string, Command> = {
     args: '',
     flags: COMMON,
     async run(ctx) {
-      const r = await request(ctx, 'crawl/list', {});
-      if (ctx.ui.json) return show(ctx, r);
-      if (r.crawls.length === 0) return say(ctx, text`No crawls yet. Start one with "crawlctl crawl <url>".`);
-      ctx.ui.out(table(
-        [{ title: 'CRAWL' }, { title: 'STATE' }, { title: 'PAGES', align: 'right' }, { title: 'DONE', align: 'right' }, { title: 'ERROR', align: 'right' },
-          { title: 'QUEUED', align: 'right' }, { title: 'STARTED' }, { title: 'NAME / SEEDS', flexible: true }],
-        r.crawls.map((c) => [c.crawlId, c.state, String(c.pages), String(c.counts.done), String(c.counts.error), String(c.counts.queued),
-          relative(c.createdAt), c.name ?? c.seeds.join(' ')]),
-        ctx.ui.columns,
-      ));
-      return EXIT.ok;
+      const client = await ctx.connect();
+      try {
+        const [r, sched] = await Promise.all([client.requestWithin('crawl/list', {}, REQUEST_TIMEOUT_MS), client.requestWithin('scheduler/status', {}, REQUEST_TIMEOUT_MS)]);
+        if (ctx.ui.json) return show(ctx, { ...r, daemonPaused: sched.paused });
+        if (r.crawls.length === 0) return say(ctx, text`No crawls yet. Start one with "crawlctl crawl <url>".`);
+        // A running crawl makes no progress on a paused daemon: "running" would say it does.
+        const held = (c: Crawl) => sched.paused && c.state === 'running';
+        ctx.ui.out(table(
+          [{ title: 'CRAWL' }, { title: 'STATE' }, { title: 'PAGES', align: 'right' }, { title: 'DONE', align: 'right' }, { title: 'ERROR', align: 'right' },
+            { title: 'QUEUED', align: 'right' }, { title: 'STARTED' }, { title: 'NAME / SEEDS', flexible: true }],
+          r.crawls.map((c) => [c.crawlId, held(c) ? 'daemon paused' : c.state, String(c.pages), String(c.counts.done), String(c.counts.error), String(c.counts.queued),
+            relative(c.createdAt), c.name ?? c.seeds.join(' ')]),
+          ctx.ui.columns,
+        ));
+        if (r.crawls.some(held)) ctx.ui.out(text`\nThis daemon is paused: no page starts until "crawlctl resume".`);
+        return EXIT.ok;
+      } finally {
+        client.close();
+      }
     },
   },
 
@@ -364,6 +412,95 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+const STEERS = { pause: 'crawl/pause', resume: 'crawl/resume', cancel: 'crawl/cancel' } as const;
+type Steer = keyof typeof STEERS;
+
+function isSteer(word: string | undefined): word is Steer {
+  return word !== undefined && Object.prototype.hasOwnProperty.call(STEERS, word);
+}
+
+/** `crawl pause|resume|cancel <crawlId>`. */
+async function steer(ctx: Context, verb: Steer, f: Record<string, unknown>, ids: string[]): Promise<number> {
+  const extra = Object.keys(f).filter((k) => !(k in COMMON));
+  if (extra.length) throw new UsageError(`crawl ${verb} takes no ${extra.map((k) => `--${k}`).join(', ')}`);
+  if (ids.length !== 1) throw new UsageError(`crawl ${verb} needs one crawl id ("crawlctl crawls" lists them)`);
+  const crawlId = ids[0];
+  const r = await request(ctx, STEERS[verb], { crawlId });
+  if (ctx.ui.json) return show(ctx, r);
+  if (verb === 'pause') return say(ctx, text`Paused crawl ${crawlId}: running pages finish, no more start. "crawlctl crawl resume ${crawlId}" to go on.`);
+  if (verb === 'resume') return say(ctx, text`Resumed crawl ${crawlId}: ${plural(r.crawl.counts.queued, 'page')} queued.`);
+  return say(ctx, text`Cancelled crawl ${crawlId}: ${plural((r as ResultOf<'crawl/cancel'>).cancelled, 'queued page')} skipped.`);
+}
+
+type CrawlStart = { method: 'crawl/start'; params: ParamsOf<'crawl/start'> } | { method: 'seeds/start'; params: ParamsOf<'seeds/start'> };
+
+/** A seed file's name (not a URL: those have a scheme), or "-" for one on stdin. */
+function isSeedFile(arg: string): boolean {
+  return arg === '-' || (!arg.includes('://') && arg.endsWith(SEED_FILE_EXTENSION));
+}
+
+/** What `crawl` starts: URLs with the flags' options, or a seed file with its own. */
+async function crawlStart(f: FlagValues<typeof CRAWL_FLAGS>, args: string[]): Promise<CrawlStart> {
+  const file = args.find(isSeedFile);
+  if (file === undefined) {
+    if (args.length === 0) throw new UsageError('crawl: give seed URLs, a seed file (*.crawl), or "-" to read one from stdin');
+    return {
+      method: 'crawl/start',
+      params: {
+        seeds: args, name: f.name, maxDepth: f['max-depth'], maxPages: f['max-pages'], scope: f.scope as Scope | undefined,
+        include: f.include, exclude: f.exclude, followNofollow: f['follow-nofollow'], storeBodies: f['store-bodies'],
+        addresses: f.addresses as AddressPolicy | undefined,
+      },
+    };
+  }
+  if (args.length > 1) throw new UsageError(`crawl: a seed file goes alone (got "${file}" and ${plural(args.length - 1, 'more argument')})`);
+  // The file alone says what its crawl does, as when the editor starts it: a flag is refused, not merged.
+  const options = Object.keys(CRAWL_OPTION_FLAGS).filter((k) => k in f);
+  if (options.length) {
+    throw new UsageError(`crawl: ${options.map((k) => `--${k}`).join(', ')}: a seed file sets its crawl's options in its own lines (such as "max-depth: 2"); edit the file, or give the URLs instead`);
+  }
+  if (file === '-') {
+    // Nothing to remember it by: started as its URLs and options.
+    const parsed = parseSeedFile(await stdinText());
+    const params = startParams(parsed);
+    if (!params) throw new CommandError(`the seed file on stdin cannot start a crawl: ${whyNotStartable(parsed)}`, EXIT.failed);
+    return { method: 'crawl/start', params };
+  }
+  let content: string;
+  try {
+    content = await fs.promises.readFile(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UsageError(`crawl: cannot read the seed file ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+  // Named by its file: URI, as the editor names it, so the file's hints follow this crawl there too.
+  return { method: 'seeds/start', params: { uri: pathToFileURL(path.resolve(file)).href, text: content } };
+}
+
+/**
+ * Shows a crawl's progress until it ends, then its summary (with --json: `result` with the crawl
+ * and its failed pages), and says how it went: 1 when it was cancelled or, unless failures are
+ * allowed, a page ended in error; 130 on Ctrl-C.
+ */
+async function follow(ctx: Context, client: DaemonClient, crawlId: string, allowFailures: boolean, result: object): Promise<number> {
+  const end = await watchCrawl(client, crawlId, ctx.ui, ctx.interrupted);
+  if (end.how !== 'ended') {
+    if (end.how === 'daemon-gone') throw new CommandError('the daemon stopped before the crawl finished', EXIT.failed);
+    ctx.ui.clearProgress();
+    return EXIT.interrupted;
+  }
+  const c = end.crawl;
+  const outcome = await crawlOutcome(client, crawlId);
+  if (ctx.ui.json) ctx.ui.result({ ...result, crawl: c, failed: outcome.failed });
+  else ctx.ui.out(summary(c, outcome.failed, outcome.skipped, ctx.ui.columns));
+  if (c.state === 'cancelled') return EXIT.failed;
+  if (c.counts.error > 0 && !allowFailures) {
+    if (!ctx.ui.json) ctx.ui.err(text`${plural(c.counts.error, 'page')} ended in error: exit ${EXIT.failed} (--allow-failures exits 0 all the same).`);
+    return EXIT.failed;
+  }
+  return EXIT.ok;
+}
+
 async function startOwnDaemon(ctx: Context, f: FlagValues<typeof CRAWL_FLAGS>): Promise<Daemon> {
   // Loaded only here: the other commands need no crawler in their process.
   const { Daemon } = require('../daemon/daemon') as typeof import('../daemon/daemon');
@@ -413,6 +550,12 @@ function flagsAgain(f: Record<string, unknown>): string {
   return ['state', 'host', 'crawl', 'limit'].filter((k) => f[k] !== undefined).map((k) => ` --${k} ${String(f[k])}`).join('');
 }
 
+async function stdinText(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function stdinLines(): Promise<string[]> {
   const lines: string[] = [];
   for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
@@ -441,20 +584,30 @@ Every command takes --state-dir DIR (default .crawl here) or --socket FILE to fi
 
 A crawl that sets no max depth, scope or addresses (crawl without --max-depth, --scope or
 --addresses, a seed file without those lines) takes the daemon's:
-  crawlctl daemon --default-max-depth N   links followed from the seeds, 0 to 1000 (default 3)
+  crawlctl daemon --default-max-depth N   links followed from the seeds, 0 to 1000, or none (the
+                                          default: within the scope until max pages)
   crawlctl daemon --default-scope S       host, domain or any (default host)
   crawlctl daemon --default-addresses A   public, private or any (default: the kind of the
                                           crawl's seeds, so a crawl of public sites never
                                           connects to loopback, private or link-local addresses)
 "crawlctl daemon --help" lists all of the daemon's flags.
 
-Exit codes: 0 ok · 1 the daemon refused the request or part of it · 2 usage error ·
-3 no daemon running · 130 interrupted.`;
+Exit codes: 0 ok · 1 the daemon refused the request or part of it, or a crawl waited for
+(crawl --wait, watch) was cancelled or has pages that ended in error (unless --allow-failures) ·
+2 usage error · 3 no daemon running · 130 interrupted.`;
 }
 
 function commandUsage(name: string): string {
   const c = COMMANDS[name];
-  return `Usage: crawlctl ${name}${c.args ? ` ${c.args}` : ''} [flags]\n\n${c.summary}\n\n${flagHelp(c.flags)}`;
+  return `Usage: crawlctl ${name}${c.args ? ` ${c.args}` : ''} [flags]\n\n${c.summary}\n\n${flagHelp(c.flags)}${c.more ? `\n\n${c.more}` : ''}`;
+}
+
+const COMMAND_NAMES = ['daemon', ...Object.keys(COMMANDS)];
+
+/** `\nDid you mean "crawlctl stats"?` when a known word is near the one typed, else nothing. */
+function didYouMean(typed: string, known: readonly string[], spell: (word: string) => string): Text {
+  const near = nearest(typed, known);
+  return near === null ? text`` : text`\nDid you mean "${spell(near)}"?`;
 }
 
 /** A command line refused before there is a Ui: the words it echoes are the user's, escaped all the same. */
@@ -470,7 +623,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (topic === 'daemon') process.stdout.write(`${DAEMON_USAGE}\n`);
     else if (topic && Object.prototype.hasOwnProperty.call(COMMANDS, topic)) process.stdout.write(`${commandUsage(topic)}\n`);
     else if (topic) {
-      return usageFailure(text`crawlctl help: no command "${topic}"\nRun "crawlctl help" for the list.`);
+      return usageFailure(text`crawlctl help: no command "${topic}"${didYouMean(topic, COMMAND_NAMES, (n) => `crawlctl help ${n}`)}\nRun "crawlctl help" for the list.`);
     } else process.stdout.write(`${usage()}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
@@ -481,7 +634,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (name === 'daemon') return daemonCommand(rest.map((a) => (a === '-h' ? '--help' : a)), 'crawlctl daemon');
   const command = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
-    return usageFailure(text`crawlctl: unknown command "${name}"\nRun "crawlctl help" for the list.`);
+    return usageFailure(text`crawlctl: unknown command "${name}"${didYouMean(name, [...COMMAND_NAMES, 'help', 'version'], (n) => `crawlctl ${n}`)}\nRun "crawlctl help" for the list.`);
   }
   let flags: Record<string, unknown>;
   let positionals: string[];
@@ -489,7 +642,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     ({ flags, positionals } = parseFlags(rest.map((a) => (a === '-h' ? '--help' : a)), command.flags, `crawlctl ${name}`));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    return usageFailure(text`crawlctl ${name}: ${err.message.replace(`crawlctl ${name}: `, '')}\nRun "crawlctl ${name} --help" for its flags.`);
+    const unknown = /unknown flag --([^\s=]+)$/.exec(err.message)?.[1];
+    const hint = unknown === undefined ? '' : didYouMean(unknown, Object.keys(command.flags), (n) => `--${n}`);
+    return usageFailure(text`crawlctl ${name}: ${err.message.replace(`crawlctl ${name}: `, '')}${hint}\nRun "crawlctl ${name} --help" for its flags.`);
   }
   if (flags.help) {
     process.stdout.write(`${commandUsage(name)}\n`);
@@ -519,8 +674,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return await Promise.race([
       command.run(ctx, flags, positionals),
-      // Commands other than crawl --wait simply end on Ctrl-C.
-      name === 'crawl' && flags.wait ? new Promise<never>(() => {}) : interrupted.then(() => EXIT.interrupted),
+      // Commands other than crawl --wait and watch simply end on Ctrl-C.
+      (name === 'crawl' && flags.wait) || name === 'watch' ? new Promise<never>(() => {}) : interrupted.then(() => EXIT.interrupted),
     ]);
   } catch (err) {
     return report(ui, name, err, paths);
@@ -563,9 +718,25 @@ if (require.main === module || /[\\/]bin[\\/]crawlctl(\.js)?$/.test(require.main
     if (err.code === 'EPIPE') process.exit(EXIT.ok);
     throw err;
   });
-  void main(process.argv.slice(2)).then((code) => {
+  // stderr carries progress and notes: a reader of it that stopped (`2> >(head -1)`) ends neither
+  // the command nor its result on stdout, nor changes its exit code.
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+  void main(process.argv.slice(2)).then(async (code) => {
     process.exitCode = code;
+    // Output into a pipe is written as the reader takes it: exiting before it is all written cut
+    // `jobs --all --json | jq` off at the pipe's 64 KiB.
+    await Promise.all([written(process.stdout), written(process.stderr)]);
     // Open handles (a daemon's timers) must not hold the command open once it is done.
-    setImmediate(() => process.exit(code));
+    process.exit(code);
+  });
+}
+
+/** Resolves once everything written to the stream so far has reached the OS (or the stream is gone). */
+function written(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || stream.writableLength === 0) resolve();
+    else stream.write('', () => resolve());
   });
 }

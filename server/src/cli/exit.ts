@@ -1,8 +1,9 @@
 /**
  * crawlctl's exit codes, which scripts may rely on:
  *   0    done
- *   1    the daemon refused the request or part of it (an error answer, rejected URLs, a crawl
- *        that ended cancelled), or a daemon could not start
+ *   1    the daemon refused the request or part of it (an error answer, rejected URLs), or a
+ *        daemon could not start, or a crawl waited for (`crawl --wait`, `watch`) ended cancelled
+ *        or with pages in error, unless --allow-failures (so a CI job fails on broken links)
  *   2    usage: an unknown command or flag, a bad value; nothing was done
  *   3    no daemon is running where the command looked (see --state-dir / --socket)
  *   130  interrupted (Ctrl-C)

@@ -7,7 +7,8 @@ import { terminalSafeJson } from '../core/text';
  * are escaped; scripts get exact JSON.
  */
 export class Ui {
-  private progressShown = false;
+  /** Lines of live progress on the terminal now, the cursor at the end of the last. */
+  private progressLines = 0;
   private lastPlain = 0;
   private lastPlainKey = '';
 
@@ -43,24 +44,28 @@ export class Ui {
   }
 
   /**
-   * Progress: redrawn in place on a terminal; elsewhere (a log, a pipe) printed as a plain line
-   * when `key` changed, every few seconds at most, so a log file stays readable.
+   * Progress: a line and the notes under it, redrawn in place on a terminal (each line cut to its
+   * width, so none wraps and the redraw knows how many to go back over); elsewhere (a log, a pipe)
+   * printed as plain lines when `key` changed, every few seconds at most, so a log stays readable.
    */
-  progress(text: Text, key = `${text}`): void {
+  progress(shown: readonly Text[], key = shown.join('\n')): void {
     if (this.json) return;
     if (this.isTTY) {
       const cols = this.stderr.columns ?? 100;
-      const chars = [...`${text}`];
-      const line = chars.length > cols - 1 ? `${chars.slice(0, cols - 2).join('')}…` : chars.join('');
-      this.stderr.write(`\r\x1b[K${line}`);
-      this.progressShown = true;
+      const fit = (t: Text) => {
+        const chars = [...`${t}`];
+        return chars.length > cols - 1 ? `${chars.slice(0, cols - 2).join('')}…` : chars.join('');
+      };
+      // One write, so the screen never shows the lines cleared and not yet redrawn.
+      this.stderr.write(`${this.clearSequence()}${shown.map(fit).join('\n\x1b[K')}`);
+      this.progressLines = shown.length;
       return;
     }
     const now = Date.now();
     if (key === this.lastPlainKey || now - this.lastPlain < 2_000) return;
     this.lastPlain = now;
     this.lastPlainKey = key;
-    this.stderr.write(`${text}\n`);
+    this.stderr.write(`${shown.join('\n')}\n`);
   }
 
   /** The last progress line, kept on screen (and always printed off a terminal). */
@@ -71,8 +76,14 @@ export class Ui {
   }
 
   clearProgress(): void {
-    if (!this.progressShown) return;
-    this.stderr.write('\r\x1b[K');
-    this.progressShown = false;
+    if (this.progressLines === 0) return;
+    this.stderr.write(this.clearSequence());
+  }
+
+  /** Back over the progress lines, clearing each: the cursor ends where the first began. */
+  private clearSequence(): string {
+    const up = this.progressLines > 1 ? '\x1b[1A\x1b[K'.repeat(this.progressLines - 1) : '';
+    this.progressLines = 0;
+    return `\r\x1b[K${up}`;
   }
 }

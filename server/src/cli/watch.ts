@@ -1,15 +1,24 @@
 /**
- * `crawlctl crawl --wait`: a live progress bar with per-state counts until the crawl ends, woken
- * by the daemon's change notifications (and a slow timer, should one be missed), then a summary.
+ * `crawlctl crawl --wait` and `crawlctl watch`: a live progress line until the crawl ends, woken
+ * by the daemon's change notifications (and a slow timer, should one be missed), with what its
+ * queued pages wait for under it (a host backing off and why, a paused daemon), then a summary.
  */
 import type { DaemonClient } from '../daemon/client';
-import type { Crawl, Job } from '../protocol';
+import type { Crawl, Host, Job } from '../protocol';
 import { bar, bytes, duration, indent, lines, plural, table, text, type Text } from './format';
 import type { Ui } from './ui';
 
 /** Pages listed by state in the summary. */
 const LISTED_FAILURES = 10;
 const LISTED_SKIPS = 5;
+/** The progress line fits a terminal of 80 columns, the cursor after it included. */
+const PROGRESS_WIDTH = 79;
+/** How often the hosts of a crawl's queued pages are looked up (hosts/list reads every host). */
+const WAITING_CHECK_MS = 3_000;
+/** Queued pages whose hosts are looked at: the oldest, which are the ones left waiting. */
+const WAITING_PAGES = 100;
+/** Hosts named under the progress line, at most. */
+const WAITING_HOSTS = 3;
 
 export type WatchEnd = { crawl: Crawl; how: 'ended' } | { crawl: Crawl | null; how: 'interrupted' | 'daemon-gone' };
 
@@ -30,6 +39,8 @@ export async function watchCrawl(client: DaemonClient, crawlId: string, ui: Ui, 
     poke();
   });
   let crawl: Crawl | null = null;
+  let notes: Text[] = [];
+  let notesAt = -Infinity;
   try {
     await client.request('events/subscribe', {});
     for (;;) {
@@ -44,7 +55,17 @@ export async function watchCrawl(client: DaemonClient, crawlId: string, ui: Ui, 
         ui.progressDone(progressLine(crawl));
         return { crawl, how: 'ended' };
       }
-      ui.progress(progressLine(crawl), JSON.stringify(crawl.counts));
+      if (crawl.counts.queued === 0) notes = [];
+      else if (Date.now() - notesAt >= WAITING_CHECK_MS) {
+        notesAt = Date.now();
+        try {
+          notes = await waitingFor(client, crawlId);
+        } catch (err) {
+          if (client.isClosed) continue;
+          throw err;
+        }
+      }
+      ui.progress([progressLine(crawl), ...notes], JSON.stringify([crawl.state, crawl.counts, notes.map(String)]));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 1_000);
         wake = () => {
@@ -61,14 +82,51 @@ export async function watchCrawl(client: DaemonClient, crawlId: string, ui: Ui, 
   }
 }
 
-export function progressLine(c: Crawl, now = Date.now()): Text {
+/**
+ * `[█████████░] 83 finished of 92 found so far · 1 error · 2 running · 21.3 s`: the
+ * fraction says what it counts (pages found grow as links are followed), and the parts after it
+ * are left out, least useful first, when the line would not fit `width` columns.
+ */
+export function progressLine(c: Crawl, now = Date.now(), width = PROGRESS_WIDTH): Text {
   const n = c.counts;
   const finished = n.done + n.skipped + n.error;
-  const total = finished + n.queued + n.in_progress;
-  const pct = total ? Math.floor((finished / total) * 100) : 0;
+  const found = finished + n.queued + n.in_progress;
+  const over = c.state === 'finished' || c.state === 'cancelled';
   const elapsed = (c.finishedAt ? Date.parse(c.finishedAt) : now) - Date.parse(c.createdAt);
-  const counts = `done ${n.done} · skipped ${n.skipped} · error ${n.error} · queued ${n.queued} · running ${n.in_progress}`;
-  return text`${bar(total ? finished / total : 0)} ${String(pct).padStart(3)}% ${finished}/${total}  ${counts}  ${c.pagesPerSecond.toFixed(1)} pages/s · ${duration(elapsed)}`;
+  let line = `${bar(found ? finished / found : 0, 10)} ${finished} finished of ${found} found${over ? '' : ' so far'}`;
+  if (c.state !== 'running' && c.state !== 'finished') line += ` · ${c.state}`;
+  const parts = [
+    n.error ? plural(n.error, 'error') : '',
+    n.in_progress ? `${n.in_progress} running` : '',
+    duration(elapsed),
+    // Skipped pages are the crawl's rules at work (robots.txt, scope): the least news.
+    n.skipped ? `${n.skipped} skipped` : '',
+    `${c.pagesPerSecond.toFixed(1)} pages/s`,
+  ];
+  for (const part of parts) {
+    if (part && [...line].length + 3 + part.length <= width) line += ` · ${part}`;
+  }
+  return text`${line}`;
+}
+
+/**
+ * Why the crawl's queued pages wait, one line each: the daemon paused, and the hosts of its oldest
+ * queued pages that back off or are blocked, with the daemon's reason (a refused connection, an
+ * unreadable robots.txt and when it is tried again).
+ */
+async function waitingFor(client: DaemonClient, crawlId: string): Promise<Text[]> {
+  const [queued, hosts, scheduler] = await Promise.all([
+    client.request('jobs/list', { crawlId, state: 'queued', limit: WAITING_PAGES }),
+    client.request('hosts/list', {}),
+    client.request('scheduler/status', {}),
+  ]);
+  const notes: Text[] = [];
+  if (scheduler.paused) notes.push(text`  this daemon is paused: no page starts until "crawlctl resume"`);
+  const mine = new Set(queued.jobs.map((j) => j.host));
+  const waiting = hosts.hosts.filter((h): h is Host & { reason: string } => mine.has(h.host) && (h.state === 'backoff' || h.state === 'blocked') && h.reason !== null);
+  for (const h of waiting.slice(0, WAITING_HOSTS)) notes.push(text`  ${h.host} ${h.state}: ${h.reason}`);
+  if (waiting.length > WAITING_HOSTS) notes.push(text`  and ${plural(waiting.length - WAITING_HOSTS, 'host')} more waiting: "crawlctl hosts" lists them`);
+  return notes;
 }
 
 /** The end of a crawl in a few lines: totals, what was not followed, and what failed and why. */

@@ -23,7 +23,8 @@ export { CRAWL_COMPONENT, SqliteCrawlStore } from './store';
 export interface CrawlSettings extends FetcherOptions, PolitenessSettings, PageSettings {
   /** Where stored bodies go (content-addressed). */
   bodiesDir: string;
-  defaultMaxDepth: number;
+  /** Max depth of crawls that set none; null: no limit, so a crawl is bounded by its scope and max pages. */
+  defaultMaxDepth: number | null;
   defaultMaxPages: number;
   defaultScope: Scope;
   /** The address policy of crawls that set none; null: the kind of their seeds' addresses. */
@@ -36,7 +37,9 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
   userAgent: DEFAULT_USER_AGENT,
   robots: true,
   bodiesDir: path.join('.crawl', 'bodies'),
-  defaultMaxDepth: 3,
+  // No limit, as Crawlee, Scrapy and linkinator: a site whose chapters link to the next one went
+  // 469 links deep, and a limit of 3 fetched 1,213 of the 2,711 pages of 13 such books.
+  defaultMaxDepth: null,
   defaultMaxPages: 10_000,
   defaultScope: 'host',
   defaultAddresses: null,
@@ -120,7 +123,7 @@ class Crawls implements CrawlService {
 
   async start(p: StartCrawl): Promise<{ crawlId: string; enqueued: number; rejected: Rejected[] }> {
     const options: CrawlOptions = {
-      maxDepth: p.maxDepth ?? this.settings.defaultMaxDepth,
+      maxDepth: p.maxDepth === undefined ? this.settings.defaultMaxDepth : p.maxDepth,
       maxPages: p.maxPages ?? this.settings.defaultMaxPages,
       scope: p.scope ?? this.settings.defaultScope,
       include: p.include ?? [],

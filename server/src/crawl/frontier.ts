@@ -110,7 +110,7 @@ export function planLinks(
   const work: GlobWork = { steps: 0 };
   for (const link of links) {
     if (link.nofollow && !f.options.followNofollow) { drop(DROP.nofollow); continue; }
-    if (next > f.options.maxDepth) { drop(DROP.depth); continue; }
+    if (f.options.maxDepth !== null && next > f.options.maxDepth) { drop(DROP.depth); continue; }
     const verdict = f.scope.allowsNormalized(link);
     if (verdict !== true) {
       drop(verdict.startsWith('excluded') || verdict.startsWith('matches no include') ? DROP.pattern : DROP.scope);

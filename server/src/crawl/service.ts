@@ -11,7 +11,8 @@ import type { RequeueFilter, Stats } from '../core/types';
 export interface StartCrawl {
   seeds: string[];
   name?: string;
-  maxDepth?: number;
+  /** Undefined: the daemon's default; null: no limit. */
+  maxDepth?: number | null;
   maxPages?: number;
   scope?: Scope;
   include?: string[];

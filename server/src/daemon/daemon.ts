@@ -15,7 +15,7 @@ import { createMethods, invoke, type CallContext, type DaemonServices, type Meth
 import { ChangeFeed, type ChangeBatch } from './notify';
 import type { DaemonOptions } from './options';
 import { ensurePrivateDir, prepareStateDir, resolvePaths, writeFileAtomic, type StatePaths } from './paths';
-import { RateMeter, finishedTotal } from './rate';
+import { RateMeter, fetchedTotal } from './rate';
 import { SeedMap } from './seedmap';
 import { SocketInUseError, SocketServer } from './socket';
 import { openStorage, type Storage } from './storage';
@@ -105,7 +105,7 @@ export class Daemon {
     d.feed.start();
     // Sampled steadily so jobs/s reflects the last seconds even when nobody asked for a while.
     d.rateTimer = setInterval(() => {
-      d.queue.stats().then((s) => d.rate.sample(finishedTotal(s)), () => {});
+      d.queue.stats().then((s) => d.rate.sample(fetchedTotal(s)), () => {});
     }, 1_000).unref();
     d.log('info', `daemon ${d.scheduler.workerId} started: database ${redactUrl(paths.db)}${d.socket ? `, socket ${d.socket.path}` : ', no socket'}`);
     return d;

@@ -11,7 +11,7 @@ import { normalizeUrl } from '../crawl/url';
 import { ErrorCodes, Params, type Method, type ParamsOf, type Results } from '../protocol';
 import type { Logger } from '../core/scheduler';
 import { idleReason } from './idle';
-import { finishedTotal, type RateMeter } from './rate';
+import { fetchedTotal, type RateMeter } from './rate';
 import { RpcError, formatIssues, invalidParams, notFound, toRpcError, unavailable } from './rpc';
 import { parseSeedFile, startParams, whyNotStartable } from './seedfile';
 import type { SeedMap } from './seedmap';
@@ -77,7 +77,7 @@ export function createMethods(d: DaemonServices): MethodTable {
     'jobs/cancel': async (p) => ({ cancelled: await queue.cancel({ ids: p.ids }) }),
     'queue/stats': async () => {
       const s = await queue.stats();
-      return { ...s, jobsPerSecond: d.rate.rate(finishedTotal(s)) };
+      return { ...s, jobsPerSecond: d.rate.rate(fetchedTotal(s)) };
     },
     'leases/list': async () => ({ leases: (await queue.leases()).map(wireLease) }),
     'hosts/list': async (p) => ({ hosts: (await crawls.hosts({ limit: p.limit, defaultLimit: d.config().perHostLimit })).map(wireHost) }),

@@ -11,7 +11,7 @@ import type { Logger } from '../core/scheduler';
 import type { JobChanges, Queue } from '../core/types';
 import type { CrawlRecord, CrawlService } from '../crawl/service';
 import type { Notifications } from '../protocol';
-import { finishedTotal, type RateMeter } from './rate';
+import { fetchedTotal, type RateMeter } from './rate';
 import { wireCrawl } from './wire';
 
 export interface ChangeBatch {
@@ -145,7 +145,7 @@ export class ChangeFeed {
     const s = await this.queue.stats();
     const counts = JSON.stringify(s);
     const countsMoved = counts !== this.sentStats?.counts;
-    const stats = this.newStats(counts, { ...s, jobsPerSecond: this.rate.rate(finishedTotal(s)) });
+    const stats = this.newStats(counts, { ...s, jobsPerSecond: this.rate.rate(fetchedTotal(s)) });
     // Counts moved but no job could be named (a cancel by another process, a job that went unnamed): clients refetch.
     if (countsMoved && (!jobs || this.missed)) {
       jobs = { changes: jobs?.changes ?? [], truncated: true };

@@ -28,7 +28,11 @@ export const WORKER_FLAGS = {
 
 /** What a crawl that does not say gets: seed files without those options, `crawl/start` without them. */
 export const CRAWL_DEFAULT_FLAGS = {
-  'default-max-depth': { type: 'int', min: 0, max: 1000, value: 'N', help: 'max depth of crawls that set none, such as seed files without max-depth (default 3)' },
+  // A string, so that it can say `none` (maxDepthFlag reads it).
+  'default-max-depth': {
+    type: 'string', value: 'N|none',
+    help: 'max depth of crawls that set none, such as seed files without max-depth: 0 to 1000, or none (the default: links are followed within the scope until max pages)',
+  },
   'default-scope': { type: 'string', choices: SCOPES, value: 'S', help: 'scope of crawls that set none: host, domain or any (default host)' },
   'default-addresses': {
     type: 'string', choices: ADDRESS_POLICIES, value: 'A',
@@ -50,8 +54,8 @@ export interface DaemonOptions {
   config: CoreConfig;
   userAgent?: string;
   robots: boolean;
-  /** Unset: the crawl service's own defaults. */
-  defaultMaxDepth?: number;
+  /** Unset: the crawl service's own defaults. A null max depth: no limit. */
+  defaultMaxDepth?: number | null;
   defaultScope?: Scope;
   defaultAddresses?: AddressPolicy;
   lsp: 'stdio' | 'ipc' | null;
@@ -90,12 +94,22 @@ export function daemonOptions(f: Partial<Values>): DaemonOptions {
     config,
     userAgent: f['user-agent'],
     robots: f.robots !== false,
-    defaultMaxDepth: f['default-max-depth'],
+    defaultMaxDepth: maxDepthFlag(f['default-max-depth']),
     defaultScope: f['default-scope'] as Scope | undefined,
     defaultAddresses: f['default-addresses'] as AddressPolicy | undefined,
     lsp: f.stdio ? 'stdio' : f['node-ipc'] ? 'ipc' : null,
     clientProcessId: f.clientProcessId ?? null,
   };
+}
+
+/** `--default-max-depth`: a whole number from 0 to 1000, or `none` (null: no limit). */
+function maxDepthFlag(raw: string | undefined): number | null | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'none') return null;
+  if (!/^\d{1,4}$/.test(raw) || Number(raw) > 1000) {
+    throw new UsageError(`--default-max-depth: must be a whole number from 0 to 1000, or none for no limit (got ${JSON.stringify(raw)})`);
+  }
+  return Number(raw);
 }
 
 export function parseDaemonArgs(argv: readonly string[], command = 'crawlctl daemon'): { options: DaemonOptions; help: boolean } {

@@ -1,5 +1,5 @@
 /**
- * Jobs finished per second, from the growth of the finished counters (done + skipped + error,
+ * Jobs fetched per second, from the growth of the counters of fetched jobs (see fetchedTotal,
  * counted across every process on the database) over a sliding window.
  */
 export class RateMeter {
@@ -10,7 +10,7 @@ export class RateMeter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Records the finished total now; a total that went down (jobs requeued) restarts the window. */
+  /** Records the fetched total now; a total that went down (jobs requeued) restarts the window. */
   sample(total: number): void {
     const at = this.now();
     const last = this.samples[this.samples.length - 1];
@@ -37,6 +37,11 @@ export class RateMeter {
   }
 }
 
-export function finishedTotal(s: { done: number; skipped: number; error: number }): number {
-  return s.done + s.skipped + s.error;
+/**
+ * Jobs a worker fetched: done, or failed for good. Skipped is left out: cancelling moves queued jobs
+ * there without fetching them (200,000 cancelled made the rate 17,000 to 39,000 jobs/s with nothing
+ * fetched), and what a worker skips it did not fetch either (a page robots.txt disallows).
+ */
+export function fetchedTotal(s: { done: number; error: number }): number {
+  return s.done + s.error;
 }

@@ -3,7 +3,7 @@
  *
  *     # Documentation crawl            ← `#` starts a comment (at the start or after a space)
  *     name: docs                       ← option lines, `key: value`, before the first URL
- *     max-depth: 2
+ *     max-depth: 2                     ← or none: no limit (the default, unless the daemon sets one)
  *     scope: domain
  *     include: https://example.com/docs/*    ← include and exclude may repeat
  *
@@ -53,9 +53,9 @@ export interface SeedFile {
 
 type OptionKey = 'name' | 'maxDepth' | 'maxPages' | 'scope' | 'include' | 'exclude' | 'followNofollow' | 'storeBodies' | 'addresses';
 
-const OPTIONS: Record<string, { key: OptionKey; kind: 'string' | 'int' | 'bool' | 'list' }> = {
+const OPTIONS: Record<string, { key: OptionKey; kind: 'string' | 'int' | 'depth' | 'bool' | 'list' }> = {
   name: { key: 'name', kind: 'string' },
-  'max-depth': { key: 'maxDepth', kind: 'int' },
+  'max-depth': { key: 'maxDepth', kind: 'depth' },
   'max-pages': { key: 'maxPages', kind: 'int' },
   scope: { key: 'scope', kind: 'string' },
   include: { key: 'include', kind: 'list' },
@@ -115,6 +115,11 @@ export function parseSeedFile(text: string): SeedFile {
         case 'int':
           if (!/^[+-]?\d{1,15}$/.test(value)) return problem(`${name}: must be a whole number (got "${clip(value, QUOTED)}")`);
           options[spec.key] = Number(value);
+          break;
+        case 'depth':
+          if (/^none$/i.test(value)) options[spec.key] = null;
+          else if (/^[+-]?\d{1,15}$/.test(value)) options[spec.key] = Number(value);
+          else return problem(`${name}: must be a whole number, or none for no limit (got "${clip(value, QUOTED)}")`);
           break;
         case 'bool':
           if (!/^(true|false|yes|no)$/i.test(value)) return problem(`${name}: must be true or false (got "${clip(value, QUOTED)}")`);

@@ -37,6 +37,10 @@ const MAX_BATCH = 1_000;
 const MAX_BATCH_ANSWER_BYTES = 16 * 1024 * 1024;
 /** At most one log line per this long about clients refused at the connection limit. */
 const REFUSAL_LOG_MS = 10_000;
+/** How much of a line that cannot be parsed (too long, not JSON) is read for its id. */
+const ID_PREFIX_BYTES = 1024;
+/** A request's start up to its id: `{"jsonrpc":"2.0","id":7,` or `{"id":"a",`. */
+const LEADING_ID = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*"|null)\s*[,}]/;
 
 /**
  * What the socket's clients may make the daemon hold. Bytes are counted as string length, which
@@ -56,7 +60,8 @@ export interface SocketLimits {
   /**
    * The same total never passes this: the clients holding the most are dropped first. 256 MB on
    * top of a daemon's few tens of MB live heap stays well inside a small machine's memory, and
-   * is sixteen of the largest batch answers (MAX_BATCH_ANSWER_BYTES).
+   * is sixteen of the largest batch answers (MAX_BATCH_ANSWER_BYTES), or fourteen of the longest
+   * request lines (MAX_LINE_BYTES, 18 MiB), partial or waiting for their turn.
    */
   dropAtBytes: number;
   /** Connections at once; more are answered with an error and closed, so a runaway client cannot exhaust descriptors. */
@@ -258,6 +263,11 @@ class Connection {
   dropped = false;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /**
+   * Bytes of the lines whose requests are waiting for their turn or running, counted as held:
+   * parsed, a request of 18 MiB takes more than that until it is answered.
+   */
+  private queuedBytes = 0;
   /** Past a line over the limit: everything up to the next newline is dropped. */
   private discarding = false;
   private inFlight = 0;
@@ -285,7 +295,7 @@ class Connection {
     socket.on('end', () => {
       this.ended = true;
       // A last request without its newline is still a request.
-      if (this.pendingBytes > 0 && !this.discarding) this.handleLine(this.takeLine().toString('utf8'));
+      if (this.pendingBytes > 0 && !this.discarding) this.handleLine(this.takeLine());
       this.endIfDone();
     });
     socket.on('error', () => {
@@ -318,10 +328,14 @@ class Connection {
     this.holdings.forget(this);
   }
 
-  /** Reading pauses while too many requests run or while all clients hold too much and this one a large part. */
+  /**
+   * Reading pauses while too many requests run, while their lines come to a longest line, or while
+   * all clients hold too much and this one a large part: one client's waiting requests stay under
+   * twice MAX_LINE_BYTES.
+   */
   private updateReading(): void {
     if (this.socket.destroyed) return;
-    const pause = this.memoryPaused || this.inFlight >= MAX_IN_FLIGHT;
+    const pause = this.memoryPaused || this.inFlight >= MAX_IN_FLIGHT || this.queuedBytes >= MAX_LINE_BYTES;
     if (pause && !this.socket.isPaused()) this.socket.pause();
     else if (!pause && this.socket.isPaused()) this.socket.resume();
   }
@@ -334,7 +348,7 @@ class Connection {
   private account(): void {
     if (this.dropped) return;
     const unread = this.socket.destroyed ? 0 : this.socket.writableLength;
-    const crowded = this.holdings.update(this, unread + this.pendingBytes);
+    const crowded = this.holdings.update(this, unread + this.pendingBytes + this.queuedBytes);
     const paused = unread > 0 && (this.memoryPaused || crowded);
     if (paused === this.memoryPaused) return;
     this.memoryPaused = paused;
@@ -362,15 +376,16 @@ class Connection {
         continue;
       }
       if (this.pendingBytes + piece.length > MAX_LINE_BYTES) {
-        this.tooLong();
+        this.tooLong(piece);
         continue;
       }
-      this.handleLine(this.takeLine(piece).toString('utf8'));
+      this.handleLine(this.takeLine(piece));
+      if (this.dropped) return;
     }
     const rest = chunk.subarray(start);
     if (this.discarding || rest.length === 0) return;
     if (this.pendingBytes + rest.length > MAX_LINE_BYTES) {
-      this.tooLong();
+      this.tooLong(rest);
       this.discarding = true;
       return;
     }
@@ -391,10 +406,22 @@ class Connection {
     return line;
   }
 
-  /** The line gathered so far is dropped, and the client told why. */
-  private tooLong(): void {
+  /**
+   * The line gathered so far is dropped, and the client told why, with the request's id when the
+   * line starts with it: a client waiting for that id would otherwise wait forever.
+   */
+  private tooLong(more: Buffer): void {
+    const parts: Buffer[] = [];
+    let bytes = 0;
+    for (const b of [...this.pending, more]) {
+      if (bytes >= ID_PREFIX_BYTES) break;
+      const part = b.subarray(0, ID_PREFIX_BYTES - bytes);
+      parts.push(part);
+      bytes += part.length;
+    }
+    const id = leadingId(Buffer.concat(parts).toString('utf8'));
     this.takeLine();
-    this.respond(createJSONRPCErrorResponse(null, ErrorCodes.InvalidRequest, `request line longer than ${MAX_LINE_BYTES} bytes; it was dropped`));
+    this.respond(createJSONRPCErrorResponse(id, ErrorCodes.InvalidRequest, `request line longer than ${MAX_LINE_BYTES} bytes; it was dropped`));
   }
 
   private respond(response: JSONRPCResponse | string | null): void {
@@ -402,21 +429,22 @@ class Connection {
     this.write(`${typeof response === 'string' ? response : JSON.stringify(response)}\n`);
   }
 
-  private handleLine(text: string): void {
+  private handleLine(line: Buffer): void {
+    const text = line.toString('utf8');
     if (text.trim() === '') return;
     let message: unknown;
     try {
       message = JSON.parse(text);
     } catch {
-      return this.respond(createJSONRPCErrorResponse(null, ErrorCodes.ParseError, 'parse error: the line is not valid JSON'));
+      return this.respond(createJSONRPCErrorResponse(leadingId(text.slice(0, ID_PREFIX_BYTES)), ErrorCodes.ParseError, 'parse error: the line is not valid JSON'));
     }
     if (Array.isArray(message)) {
       if (message.length === 0) return this.respond(invalid(null, 'an empty batch'));
       if (message.length > MAX_BATCH) return this.respond(invalid(null, `a batch of more than ${MAX_BATCH} requests`));
-      this.track(this.batch(message));
+      this.track(this.batch(message), line.length);
       return;
     }
-    this.track(this.inTurn(message));
+    this.track(this.inTurn(message), line.length);
   }
 
   /**
@@ -437,13 +465,20 @@ class Connection {
     return parts.length ? `[${parts.join(',')}]` : null;
   }
 
-  /** Runs one request; reading pauses while too many are running, so a flood cannot pile up. */
-  private track(p: Promise<JSONRPCResponse | string | null>): void {
+  /**
+   * Runs one request of `bytes` on the line; reading pauses while too many are running, so a flood
+   * cannot pile up. Its bytes count as held until it is answered.
+   */
+  private track(p: Promise<JSONRPCResponse | string | null>, bytes: number): void {
     this.inFlight++;
+    this.queuedBytes += bytes;
+    this.account();
     this.updateReading();
     p.then((r) => this.respond(r), (err) => this.log('error', `socket request failed: ${(err as Error).message}`))
       .finally(() => {
         this.inFlight--;
+        this.queuedBytes -= bytes;
+        this.account();
         this.updateReading();
         this.endIfDone();
       });
@@ -489,6 +524,18 @@ function refuseInBatch(m: unknown): JSONRPCResponse | null {
   if (id === undefined && typeof m === 'object' && m !== null) return null;
   const answerId = typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
   return createJSONRPCErrorResponse(answerId, ErrorCodes.Unavailable, `the batch's answers passed ${MAX_BATCH_ANSWER_BYTES} bytes; send fewer requests in one batch`);
+}
+
+/** The id a line starts with, read from its first ID_PREFIX_BYTES alone; null when it does not start with one. */
+function leadingId(start: string): JSONRPCID {
+  const m = LEADING_ID.exec(start);
+  if (!m) return null;
+  try {
+    const id: unknown = JSON.parse(m[1]);
+    return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
+  } catch {
+    return null; // A string id with a bad escape.
+  }
 }
 
 /** Bytes as MiB to one decimal, for the log. */

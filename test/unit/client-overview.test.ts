@@ -1,0 +1,45 @@
+// One snapshot for the status bar, the badge and the view's idle message: the scheduler's idle
+// reason speaks of the counts it was read with, and is not shown beside others.
+import { EventEmitter } from './helpers/vscode';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Daemon } from '../../client/src/daemon';
+import type { DaemonStatus } from '../../client/src/daemonApi';
+import { QueueOverview, type QueueStats } from '../../client/src/overview';
+import { requeueParams } from '../../client/src/commands';
+import { statusBarView } from '../../client/src/statusBar';
+import { TestDaemon } from './helpers/client-daemon';
+
+test('a crawl that finished while a job was queued: the old idle reason goes with the old counts', async () => {
+  const d = await TestDaemon.start();
+  const statusEvents = new EventEmitter<DaemonStatus>();
+  const statsEvents = new EventEmitter<QueueStats>();
+  const status: DaemonStatus = { kind: 'running', stateDir: '/tmp/x', runtime: 'node' };
+  const daemon = { status, onDidChangeStatus: statusEvents.event, onStatsChanged: statsEvents.event, request: d.request.bind(d) };
+  const overview = new QueueOverview(daemon as unknown as Daemon);
+  try {
+    await d.request('jobs/enqueue', { urls: ['http://one.test/'] });
+    await overview.refresh();
+    assert.match(overview.scheduler?.idleReason ?? '', /1 job is queued/);
+
+    // The last job finishes: the counts are pushed before the scheduler is read again.
+    await d.finish(1);
+    statsEvents.fire(await d.request('queue/stats', {}));
+    assert.equal(overview.stats?.queued, 0);
+    assert.equal(overview.scheduler?.idleReason, null);
+    const bar = statusBarView(status, overview.stats, overview.scheduler);
+    assert.doesNotMatch(bar.tooltip, /queued:|is queued/);
+    assert.equal(overview.scheduler?.paused, true, 'the rest of the scheduler\'s state stays');
+  } finally {
+    overview.dispose();
+    await d.stop();
+  }
+});
+
+test('Requeue All Failed from a view filtered to a crawl requeues that crawl\'s failed jobs only', () => {
+  assert.deepEqual(requeueParams(undefined, { crawlId: 'c_7' }), { state: 'error', crawlId: 'c_7' });
+  assert.deepEqual(requeueParams(undefined, { jobIds: [3, 4] }), { state: 'error', ids: [3, 4] });
+  assert.deepEqual(requeueParams(undefined, undefined), { state: 'error' });
+  // A lens's own params are taken whole, whatever the view shows.
+  assert.deepEqual(requeueParams({ state: 'error', crawlId: 'c_1' }, { crawlId: 'c_7' }), { state: 'error', crawlId: 'c_1' });
+});

@@ -1,0 +1,75 @@
+/**
+ * The wire's limits agree: the largest valid request of every method, as JSON.stringify writes it,
+ * fits on one socket line, and what would not fit is refused by the schema with a clear message.
+ */
+import * as assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  MAX_ENQUEUE_URLS, MAX_LINE_BYTES, MAX_SEEDS, MAX_SEED_TEXT_BYTES, MAX_URL_LIST_BYTES, Params, jsonBytes, type Method,
+} from '../../server/src/protocol';
+
+/** Strings of `n` characters that each take 6 bytes as JSON (`\u0001`): the costliest there are. */
+const escaped = (n: number) => '\u0001'.repeat(n);
+/** `count` strings of one length whose JSON array takes `bytes` at most. */
+const filling = (count: number, bytes: number, prefix: string) => {
+  const each = Math.floor((bytes - 2) / count) - 3; // quotes and comma
+  return Array.from({ length: count }, (_, i) => `${prefix}${i}`.padEnd(each, 'x'));
+};
+const crawlId = `c_${'x'.repeat(62)}`;
+const host = escaped(253);
+const ids = Array.from({ length: 100_000 }, (_, i) => Number.MAX_SAFE_INTEGER - i);
+
+const LARGEST: Record<Method, Record<string, unknown>> = {
+  'crawl/start': {
+    seeds: filling(MAX_SEEDS, MAX_URL_LIST_BYTES, 'http://a.example/'), name: escaped(200), maxDepth: 1000, maxPages: 100_000_000, scope: 'domain',
+    include: Array.from({ length: 100 }, () => escaped(1000)), exclude: Array.from({ length: 100 }, () => escaped(1000)),
+    followNofollow: false, storeBodies: false, addresses: 'private',
+  },
+  'crawl/list': {},
+  'crawl/get': { crawlId },
+  'crawl/pause': { crawlId },
+  'crawl/resume': { crawlId },
+  'crawl/cancel': { crawlId },
+  'jobs/enqueue': { urls: filling(MAX_ENQUEUE_URLS, MAX_URL_LIST_BYTES, 'http://a.example/'), crawlId, priority: -1000, maxAttempts: 100 },
+  'jobs/list': { state: 'in_progress', host, crawlId, limit: 1000, cursor: escaped(32) },
+  'jobs/get': { id: Number.MAX_SAFE_INTEGER },
+  'jobs/requeue': { ids, state: 'skipped', host, crawlId },
+  'jobs/cancel': { ids },
+  'queue/stats': {},
+  'leases/list': {},
+  'hosts/list': { limit: 10_000 },
+  'hosts/setLimit': { host, limit: 10_000 },
+  'scheduler/status': {},
+  'scheduler/pause': {},
+  'scheduler/resume': {},
+  'daemon/configure': { maxWorkers: 10_000, perHostLimit: 10_000 },
+  'daemon/shutdown': {},
+  'events/subscribe': {},
+  'seeds/parse': { text: 'x'.repeat(MAX_SEED_TEXT_BYTES - 2) },
+  'seeds/start': { uri: escaped(4096), text: 'x'.repeat(MAX_SEED_TEXT_BYTES - 2) },
+};
+
+describe('the line limit and the params schemas', () => {
+  for (const method of Object.keys(Params) as Method[]) {
+    test(`${method}: its largest valid request fits on a line`, () => {
+      const params = LARGEST[method];
+      const checked = Params[method].safeParse(params);
+      assert.ok(checked.success, `valid: ${checked.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      const line = JSON.stringify({ jsonrpc: '2.0', id: Number.MAX_SAFE_INTEGER, method, params });
+      assert.ok(Buffer.byteLength(line) <= MAX_LINE_BYTES, `${Buffer.byteLength(line)} bytes, over ${MAX_LINE_BYTES}`);
+    });
+  }
+
+  test('URL lists and seed texts past their bytes are refused, saying what to do', () => {
+    const urls = filling(1000, MAX_URL_LIST_BYTES + 4000, 'http://a.example/');
+    assert.ok(jsonBytes(urls) > MAX_URL_LIST_BYTES);
+    for (const [method, params] of [['jobs/enqueue', { urls }], ['crawl/start', { seeds: urls }]] as const) {
+      const r = Params[method].safeParse(params);
+      assert.equal(r.success, false);
+      assert.deepEqual(r.error!.issues.map((i) => i.message), ['the URLs come to more than 16 MiB as JSON; send them in several requests']);
+    }
+    // Short enough in characters, too long as JSON: every newline is two bytes there.
+    const r = Params['seeds/parse'].safeParse({ text: '\n'.repeat(MAX_SEED_TEXT_BYTES / 2) });
+    assert.deepEqual(r.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`), ['text: must come to at most 10 MiB as JSON']);
+  });
+});
