@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { HELD, type LeasedJob, type NewJob, type Outcome } from '../../server/src/core/types';
-import { CRAWL_COMPONENT, createCrawlService, DEFAULT_USER_AGENT, SqliteCrawlStore } from '../../server/src/crawl/crawls';
+import { CRAWL_COMPONENT, createCrawlService, DEFAULT_USER_AGENT, pagesPerSecond, SqliteCrawlStore } from '../../server/src/crawl/crawls';
 import { MAX_ROBOTS_TRIES, MAX_WAITS_IN_A_ROW, PAUSED_RECHECK_MS } from '../../server/src/crawl/page';
 import { VERSION } from '../../server/src/version';
 import { crawler, QUICK } from './helpers/crawler';
@@ -374,5 +374,22 @@ describe('a crawl changed by another process', () => {
     await one.crawls.cancel(crawlId);
     assert.deepEqual(await run('/three'), { type: 'skip', reason: 'crawl cancelled' });
     assert.equal(a.hits.get('/three'), undefined, 'a cancelled crawl\'s page is not fetched');
+  });
+});
+
+describe('pages per second', () => {
+  const running = { state: 'running' as const, createdAt: 0, finishedAt: null };
+  test('over the last ten seconds while pages finish', () => {
+    const samples = [{ at: 20_000, pages: 40 }, { at: 30_000, pages: 90 }];
+    assert.equal(pagesPerSecond({ ...running, pages: 90 }, samples, 30_000), 5);
+  });
+
+  test('pages slower than the window: the rate since the start, not 0.0 while they are fetched', () => {
+    const samples = [{ at: 20_000, pages: 6 }, { at: 25_000, pages: 6 }, { at: 30_000, pages: 6 }];
+    assert.equal(pagesPerSecond({ ...running, pages: 6 }, samples, 30_000), 0.2);
+  });
+
+  test('a finished crawl: its pages over its whole run', () => {
+    assert.equal(pagesPerSecond({ state: 'finished', pages: 100, createdAt: 0, finishedAt: 50_000 }, [], 90_000), 2);
   });
 });

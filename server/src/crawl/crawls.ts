@@ -69,6 +69,21 @@ const SEEDING_GRACE_MS = 60_000;
 /** pages/s is measured over this window. */
 const RATE_WINDOW_MS = 10_000;
 
+/**
+ * A crawl's pages/s: over the last RATE_WINDOW_MS while it runs, else since it started. Also since
+ * it started when fewer than two pages finished in the window: pages slower than the window made a
+ * running crawl read "0.0 pages/s" while its pages were being fetched.
+ */
+export function pagesPerSecond(row: Pick<CrawlRow, 'state' | 'pages' | 'createdAt' | 'finishedAt'>, samples: readonly { at: number; pages: number }[], now: number): number {
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  if (row.state === 'running' && samples.length >= 2 && last.pages - first.pages >= 2 && last.at > first.at) {
+    return ((last.pages - first.pages) * 1000) / (last.at - first.at);
+  }
+  const end = row.finishedAt ?? now;
+  return end > row.createdAt ? (row.pages * 1000) / (end - row.createdAt) : 0;
+}
+
 interface Totals {
   pages: number;
   bytes: number;
@@ -361,16 +376,6 @@ class Crawls implements CrawlService {
     this.rates.set(row.id, samples);
   }
 
-  private pagesPerSecond(row: CrawlRow): number {
-    const samples = this.rates.get(row.id);
-    if (row.state === 'running' && samples && samples.length >= 2) {
-      const first = samples[0];
-      const last = samples[samples.length - 1];
-      return last.at > first.at ? ((last.pages - first.pages) * 1000) / (last.at - first.at) : 0;
-    }
-    const end = row.finishedAt ?? Date.now();
-    return end > row.createdAt ? (row.pages * 1000) / (end - row.createdAt) : 0;
-  }
 
   private async record(row: CrawlRow): Promise<CrawlRecord> {
     const counts = await this.queue.crawlStats(row.id);
@@ -382,7 +387,7 @@ class Crawls implements CrawlService {
     };
     return {
       id: row.id, name: row.name, seeds: row.seeds, options: row.options, state: row.state, counts: stats,
-      pages: row.pages, bytes: row.bytes, dropped, pagesPerSecond: Math.round(this.pagesPerSecond(row) * 10) / 10,
+      pages: row.pages, bytes: row.bytes, dropped, pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], Date.now()) * 10) / 10,
       createdAt: row.createdAt, finishedAt: row.finishedAt,
     };
   }
