@@ -118,12 +118,13 @@ describe('connections the server drops', () => {
     await other.query('BEGIN');
     try {
       await other.query(`SELECT * FROM crawl_room WHERE crawl_id = 'c' FOR UPDATE`);
-      const waiting = q.enqueue([capped(2)], { crawlCap: 10 });
+      // Its failure is expected from the moment it starts: it may come before the lines below end.
+      const failed = assert.rejects(q.enqueue([capped(2)], { crawlCap: 10 }));
       const inTransaction = await eventually('our transaction waiting', () =>
         backends(watcher, `state = 'idle in transaction' AND pid <> ${Number(holder.pid)}`).then((r) => r[0]));
       await watcher.query('SELECT pg_terminate_backend($1)', [inTransaction.pid]);
       await other.query('ROLLBACK');
-      await assert.rejects(waiting);
+      await failed;
     } finally {
       // Never left holding the row: the queue's close would wait for the write behind it.
       await other.query('ROLLBACK').catch(() => {});
