@@ -13,7 +13,7 @@ import { CRAWL_COMPONENT, createCrawlService, SqliteCrawlStore } from '../../ser
 import { STATE_FILES } from '../../server/src/protocol';
 import { crawler, QUICK } from './helpers/crawler';
 import { RawClient, scratch, startDaemon } from './helpers/daemon-proc';
-import { checkIntegrity, checkInvariants, withReadOnly } from './helpers/invariants';
+import { crawlEndedWhole } from './helpers/invariants';
 import { page, startHost, text, type Route } from './helpers/testsite';
 import { eventually, tempDir } from './helpers/tmp';
 
@@ -87,17 +87,11 @@ test('a locked database: every client answered throughout, the lock named, and t
   c.close();
   assert.equal((await d.stop('SIGTERM')).code, 0, 'the daemon never died: it stops cleanly');
 
-  withReadOnly(db, (x) => {
-    checkIntegrity(x);
-    checkInvariants(x);
-    const rows = x.prepare(`SELECT url, state, reclaims FROM jobs WHERE crawl_id = ?`).all(crawlId) as { url: string; state: string; reclaims: number }[];
-    assert.equal(rows.length, PAGES, 'one job per page');
-    assert.deepEqual(rows.filter((r) => r.state !== 'done'), [], 'every page done');
-    // The lock outlasted the lease TTL: the daemon's own reaper must not take the leases its
-    // heartbeat could not renew, or their pages are fetched twice.
-    assert.deepEqual(rows.filter((r) => r.reclaims > 0), [], 'no lease of its own reclaimed');
-    for (const r of rows) assert.equal(host.hits.get(new URL(r.url).pathname), 1, `${r.url} fetched once`);
-  });
+  const rows = crawlEndedWhole(db, crawlId, PAGES);
+  // The lock outlasted the lease TTL: the daemon's own reaper must not take the leases its
+  // heartbeat could not renew, or their pages are fetched twice.
+  assert.deepEqual(rows.filter((r) => r.reclaims > 0), [], 'no lease of its own reclaimed');
+  for (const r of rows) assert.equal(host.hits.get(new URL(r.url).pathname), 1, `${r.url} fetched once`);
   assert.ok(host.maxConcurrent() <= 2, `at most 2 requests at once (saw ${host.maxConcurrent()})`);
 });
 

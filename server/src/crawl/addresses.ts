@@ -92,9 +92,14 @@ function expandV6(v6: string): number[] | null {
   return words.length === 8 && words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffff) ? words : null;
 }
 
+/** An IPv6 literal as URLs write it (`[::1]`) without its brackets; anything else as it is. */
+function unbracket(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
 /** What an IP address is: public, or the kind of non-public address it is (`loopback`, `private`…). */
 export function classifyAddress(ip: string): { kind: AddressKind; word: string } {
-  const bare = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
+  const bare = unbracket(ip);
   const family = net.isIP(bare);
   if (family === 0) throw new TypeError(`${ip} is not an IP address`);
   const v4 = family === 6 ? embeddedV4(bare) : bare;
@@ -147,7 +152,7 @@ const lookupAll: LookupAll = async (host) => (await dns.promises.lookup(host, { 
 export async function policyOfSeeds(hosts: readonly string[], lookup: LookupAll = lookupAll): Promise<AddressPolicy> {
   const kinds = new Set<AddressKind>();
   await Promise.all([...new Set(hosts)].map(async (host) => {
-    const bare = host.replace(/^\[|\]$/g, '');
+    const bare = unbracket(host);
     if (net.isIP(bare)) kinds.add(classifyAddress(bare).kind);
     else if (isLocalhostName(bare)) kinds.add('private');
     else {
@@ -177,7 +182,7 @@ export class AddressCheck {
   /** Why `host` is refused under `policy`, or null (also when it does not resolve: the fetch will say so). */
   async refusal(host: string, policy: AddressPolicy): Promise<string | null> {
     if (policy === 'any') return null;
-    const bare = host.replace(/^\[|\]$/g, '');
+    const bare = unbracket(host);
     if (net.isIP(bare)) {
       // Asked once per page: remembered, since judging an address takes some twenty range checks.
       const key = `${policy} ${bare}`;
@@ -226,7 +231,7 @@ export function guardConnect(policy: AddressPolicy): { lookup?: net.LookupFuncti
   return {
     lookup,
     wrap: (connect) => (options, callback) => {
-      const bare = options.hostname.replace(/^\[|\]$/g, '');
+      const bare = unbracket(options.hostname);
       const why = net.isIP(bare) ? refusal(bare, policy) : null;
       if (why !== null) {
         queueMicrotask(() => callback(new AddressRefusedError(why), null));

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { processAlive } from '../core/worker-id';
 
 /** `<sha256>.<pid>.<random>.tmp`: a body being written, by the process named. */
 const TMP_NAME = /^[0-9a-f]{64}\.(\d+)\.[0-9a-z]+\.tmp$/;
@@ -52,7 +53,7 @@ export class BodyStore {
       const names = await fs.promises.readdir(path.join(this.dir, folder)).catch(() => [] as string[]);
       for (const name of names) {
         const pid = TMP_NAME.exec(name)?.[1];
-        if (pid === undefined || alive(Number(pid))) continue;
+        if (pid === undefined || processAlive(Number(pid))) continue;
         const file = path.join(this.dir, folder, name);
         const age = await fs.promises.stat(file).then((st) => now - st.mtimeMs, () => 0);
         if (age < STALE_TMP_MS) continue;
@@ -60,16 +61,6 @@ export class BodyStore {
       }
     }
     return removed;
-  }
-}
-
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

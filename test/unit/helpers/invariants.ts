@@ -25,6 +25,21 @@ export function withReadOnly<T>(dbPath: string, use: (db: Database.Database) => 
 }
 
 /** `PRAGMA integrity_check` reads "ok" (it lists what is wrong otherwise). */
+/**
+ * After a crawl that went through a fault: the file is sound, its bookkeeping agrees with its
+ * rows, and the crawl has one job per page, every one done. Returns the rows, for the test's own checks.
+ */
+export function crawlEndedWhole(dbPath: string, crawlId: string, pages: number): { url: string; state: string; reclaims: number }[] {
+  return withReadOnly(dbPath, (x) => {
+    checkIntegrity(x);
+    checkInvariants(x);
+    const rows = x.prepare(`SELECT url, state, reclaims FROM jobs WHERE crawl_id = ?`).all(crawlId) as { url: string; state: string; reclaims: number }[];
+    assert.equal(rows.length, pages, 'one job per page');
+    assert.deepEqual(rows.filter((r) => r.state !== 'done'), [], 'every page done');
+    return rows;
+  });
+}
+
 export function checkIntegrity(db: Database.Database): void {
   assert.deepEqual(db.pragma('integrity_check', { simple: false }), [{ integrity_check: 'ok' }], 'PRAGMA integrity_check is ok');
 }
