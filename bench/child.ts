@@ -16,6 +16,8 @@ export interface CrawlJob {
   tmpDir: string;
   /** The crawl is abandoned past this, and reported incomplete. */
   deadlineMs: number;
+  /** Ours only: false turns page records and the link graph off, to measure what they cost (default true). */
+  pageRecords?: boolean;
 }
 
 export interface CrawlOutcome {
@@ -25,6 +27,8 @@ export interface CrawlOutcome {
   errors: number;
   complete: boolean;
   detail?: string;
+  /** Ours only: the database file (and its -wal, if any) once the crawl is over and the queue closed. */
+  dbBytes?: number;
 }
 
 export interface CrawlReport extends CrawlOutcome {

@@ -3,6 +3,7 @@
  * the crawl service (robots.txt honoured, links followed, duplicates dropped by the queue) and
  * the Scheduler with the per-host limit on. Done when the crawl service says the crawl finished.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { validateConfig } from '../server/src/core/config';
 import { Scheduler } from '../server/src/core/scheduler';
@@ -15,8 +16,11 @@ import { runChild } from './child';
 tuneHeap(); // as the daemon does
 
 runChild('ours', async (job, clock) => {
-  const queue = new SqliteQueue(path.join(job.tmpDir, 'queue.db'), { components: [CRAWL_COMPONENT] });
-  const crawls = createCrawlService(queue, new SqliteCrawlStore(queue.db), { robots: true, bodiesDir: path.join(job.tmpDir, 'bodies') });
+  const file = path.join(job.tmpDir, 'queue.db');
+  const queue = new SqliteQueue(file, { components: [CRAWL_COMPONENT] });
+  const crawls = createCrawlService(queue, new SqliteCrawlStore(queue.db), {
+    robots: true, bodiesDir: path.join(job.tmpDir, 'bodies'), pageRecords: job.pageRecords ?? true,
+  });
   const problems: string[] = [];
   const scheduler = new Scheduler(
     queue, { crawl: crawls.handler },
@@ -40,7 +44,10 @@ runChild('ours', async (job, clock) => {
   await scheduler.stop(1_000);
   await crawls.close();
   await queue.close();
+  // After the close, which checkpoints the WAL into the file: what the crawl left on disk.
+  const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
   return {
+    dbBytes: size(file) + size(`${file}-wal`),
     pages: record.pages,
     skipped: record.counts.skipped,
     errors: record.counts.error,

@@ -47,18 +47,24 @@ function runChildProcess(script: string, job: CrawlJob): Promise<CrawlReport> {
   });
 }
 
+/** Runs so far, so that every run gets a folder (and a database) of its own. */
+let runs = 0;
+
 export async function crawlWith(
   site: Site, crawler: 'ours' | 'crawlee' | 'bare', root: string,
-  opts: { concurrency: number; perHostLimit: number; deadlineMs: number },
+  opts: { concurrency: number; perHostLimit: number; deadlineMs: number; pageRecords?: boolean },
 ): Promise<CrawlRun> {
   site.reset();
   const job: CrawlJob = {
     seeds: site.seeds, concurrency: opts.concurrency, perHostLimit: opts.perHostLimit,
     maxPages: site.allowedPages + site.disallowedLinks + 1_000, maxDepth: 50,
-    tmpDir: tempDir(root, `crawl-${crawler}`), deadlineMs: opts.deadlineMs,
+    tmpDir: tempDir(root, `crawl-${crawler}-${runs++}`), deadlineMs: opts.deadlineMs,
+    ...(opts.pageRecords !== undefined && { pageRecords: opts.pageRecords }),
   };
-  log(`crawl: ${crawler}...`);
-  return measured(site, await runChildProcess(`crawl-${crawler}.js`, job));
+  const label = opts.pageRecords === false ? `${crawler} without page records` : crawler;
+  log(`crawl: ${label}...`);
+  const report = await runChildProcess(`crawl-${crawler}.js`, job);
+  return measured(site, { ...report, crawler: label });
 }
 
 /** A crawler's own report and what the site's servers saw of it. */

@@ -74,7 +74,7 @@ class RpcClient {
 }
 
 /** RSS now and its high-water mark, in MB, from /proc (Linux). */
-function memoryOf(pid: number): { rssMb: number; hwmMb: number } {
+export function memoryOf(pid: number): { rssMb: number; hwmMb: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };

@@ -8,8 +8,14 @@
  * (lease and stats latency at a million jobs, then the daemon on the same database), crawl, soak
  * (a million jobs through the scheduler, memory and file descriptors sampled; `SOAK_JOBS=n` for fewer).
  * postgres (the lifecycle on PostgreSQL with 1, 2 and 4 worker processes, beside SqliteQueue; bench/pg.ts),
- * paused (lease latency beside a paused crawl of many held jobs, against none).
- * BENCH_CPU_PROF=<dir> writes a CPU profile of each crawler child there.
+ * paused (lease latency beside a paused crawl of many held jobs, against none),
+ * results (issue 14: 100,000 page records written through the engine, exported by the real crawlctl
+ * from a real daemon, crawl/report and crawl/pages latency at 100,000 and 1,000,000 records, the
+ * report on PostgreSQL too; bench/results.ts; the crawl section measures what records cost a crawl),
+ * editor (issue 16: the extension's daemon crawls the local site in code-server with the Jobs view
+ * and a seed file watching it, and with them closed; pages/s, keystroke latency, CPU; bench/editor.ts).
+ * BENCH_CPU_PROF=<dir> writes a CPU profile of each crawler child there (and of the results
+ * section's daemons and crawlctl commands).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,6 +30,8 @@ import type { LifecycleResult } from './lifecycle';
 import { elapsedMs, fmt, fmtRatio, log, makeRoot, now, tempDir, type Figure } from './measure';
 import { createDatabase } from '../server/src/demo/pg-cluster';
 import { pgLifecycle, pgServer } from './pg';
+import { RESULTS_SIZES, resultsFigures } from './results';
+import { EDITOR_SIZES, editorFigures } from './editor';
 import { buildMillion, fastFillMatches, fill, leaseLatency, lifecycleOurs, pausedLatency, perHostBinding, statsLatency } from './queue';
 import { startSite } from './site';
 import { soak, soakJobs, soakSummary, soakTable } from './soak';
@@ -37,12 +45,15 @@ const SIZES = {
   lifecycle: { ours: 20_000, bare: 100_000, original: 500, plainjob: 20_000, hosts: 100, repeats: 3 },
   binding: { hosts: 200, perHost: 100, limit: 2, repeats: 3 },
   million: { queued: 1_000_000, hosts: 100_000, smallQueued: 1_000, smallHosts: 100, samples: 300, statsCalls: 10_000, countCalls: 3, daemonRounds: 16 },
-  crawl: { hosts: 20, pages: 1_000, concurrency: 16, perHostLimit: 2, deadlineMs: { ours: 150_000, bare: 60_000, crawlee: 120_000 } },
+  // recordRepeats: runs of ours with page records and as many without (issue 14's cost of them).
+  crawl: { hosts: 20, pages: 1_000, concurrency: 16, perHostLimit: 2, recordRepeats: 3, deadlineMs: { ours: 150_000, bare: 60_000, crawlee: 120_000 } },
   soak: { jobs: soakJobs() },
   paused: { queued: 1_000, hosts: 100, held: 200_000, heldHosts: 20_000, samples: 300 },
+  results: RESULTS_SIZES,
+  editor: EDITOR_SIZES,
 };
 
-const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl', 'soak', 'postgres', 'paused'] as const;
+const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl', 'soak', 'postgres', 'paused', 'results', 'editor'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const figures: Figure[] = [];
@@ -222,12 +233,27 @@ async function crawlSection(root: string): Promise<void> {
   const S = SIZES.crawl;
   const section = '5. Local site crawl';
   const site = await startSite(S.hosts, S.pages);
-  const runs: Partial<Record<'ours' | 'crawlee' | 'bare', CrawlRun>> = {};
+  const runs: Partial<Record<'crawlee' | 'bare', CrawlRun>> = {};
+  // Ours with page records (the default) and without, `recordRepeats` times each, in the order
+  // on, off, off, on, ...: neither pays more than the other for warming up the site's servers (the
+  // first run does) or for a drift of the machine over the section.
+  const withRecords: CrawlRun[] = [];
+  const withoutRecords: CrawlRun[] = [];
+  const opts = { concurrency: S.concurrency, perHostLimit: S.perHostLimit };
   try {
-    // Ours first: it pays for warming up the site's servers.
-    for (const crawler of ['ours', 'bare', 'crawlee'] as const) {
+    for (let i = 0; i < S.recordRepeats; i++) {
+      for (const on of i % 2 === 0 ? [true, false] : [false, true]) {
+        try {
+          const r = await crawlWith(site, 'ours', root, { ...opts, deadlineMs: S.deadlineMs.ours, pageRecords: on });
+          (on ? withRecords : withoutRecords).push(r);
+        } catch (err) {
+          failed(section, on ? 'ours' : 'ours without page records', err);
+        }
+      }
+    }
+    for (const crawler of ['bare', 'crawlee'] as const) {
       try {
-        runs[crawler] = await crawlWith(site, crawler, root, { concurrency: S.concurrency, perHostLimit: S.perHostLimit, deadlineMs: S.deadlineMs[crawler] });
+        runs[crawler] = await crawlWith(site, crawler, root, { ...opts, deadlineMs: S.deadlineMs[crawler] });
       } catch (err) {
         failed(section, crawler, err);
       }
@@ -235,11 +261,17 @@ async function crawlSection(root: string): Promise<void> {
   } finally {
     await site.close();
   }
-  raw.crawl = runs;
-  const { ours, crawlee, bare } = runs;
+  const fastest = (rs: CrawlRun[]) => (rs.length ? rs.reduce((a, b) => (b.pagesPerSecond > a.pagesPerSecond ? b : a)) : undefined);
+  // "ours" below is the fastest run with records: the product as shipped.
+  const ours = fastest(withRecords);
+  const oursOff = fastest(withoutRecords);
+  const { crawlee, bare } = runs;
+  raw.crawl = { ours, oursWithoutRecords: oursOff, bare, crawlee, runsWithRecords: withRecords, runsWithoutRecords: withoutRecords };
   if (!ours) return;
+  if (oursOff) recordsCost(section, withRecords, withoutRecords, ours, oursOff);
   const expected = site.allowedPages;
-  const partial = (r: CrawlRun | undefined) => (r && !r.complete ? ` (${r.crawler} stopped at its ${S.deadlineMs[r.crawler as 'ours'] / 1000} s deadline after ${r.pages} pages: rate over those)` : '');
+  const deadline = (r: CrawlRun) => (r.crawler === 'bare' || r.crawler === 'crawlee' ? S.deadlineMs[r.crawler] : S.deadlineMs.ours);
+  const partial = (r: CrawlRun | undefined) => (r && !r.complete ? ` (${r.crawler} stopped at its ${deadline(r) / 1000} s deadline after ${r.pages} pages: rate over those)` : '');
   const setting = `${S.hosts} hosts × ${S.pages} pages, concurrency ${S.concurrency}, per-host limit ${S.perHostLimit}`;
   add({ section, name: 'ours: pages/s, end to end', value: ours.pagesPerSecond, unit: 'pages/s', target: '≥ 1,000', met: ours.pagesPerSecond >= 1000, note: `${setting}; ${ours.pages}/${expected} pages${partial(ours)}` });
   if (crawlee) {
@@ -260,7 +292,10 @@ async function crawlSection(root: string): Promise<void> {
   }
   for (const r of [ours, bare, crawlee]) {
     if (!r) continue;
-    add({ section, name: `${r.crawler}: peak RSS`, value: r.peakRssMb, unit: 'MB', ...(r === ours ? { target: '< 150 MB', met: r.peakRssMb < 150 } : { met: null }) });
+    add({
+      section, name: `${r.crawler}: peak RSS`, value: r.peakRssMb, unit: 'MB', ...(r === ours ? { target: '< 150 MB', met: r.peakRssMb < 150 } : { met: null }),
+      ...(r === ours && oursOff && { note: `without page records: ${oursOff.peakRssMb.toFixed(0)} MB` }),
+    });
   }
   for (const r of [ours, bare, crawlee]) {
     if (!r) continue;
@@ -274,6 +309,48 @@ async function crawlSection(root: string): Promise<void> {
     section, name: 'ours: requests for robots.txt-disallowed paths', value: ours.disallowedServed, unit: '', target: '0', met: ours.disallowedServed === 0,
     note: `skipped as disallowed: ${ours.skipped} of ${site.disallowedLinks}; robots.txt requests: ${ours.robotsRequests}; ` +
       `duplicate page fetches: ${ours.duplicateFetches}; 404s: ${ours.notFound}; errors: ${ours.errors}`,
+  });
+}
+
+/**
+ * Issue 14's targets: what page records and the link graph cost a crawl, ours with them against
+ * ours without in the same run. Pages/s from each variant's fastest run; CPU from its least (the
+ * run least disturbed); bytes from the database each run left, its WAL checkpointed.
+ */
+function recordsCost(section: string, on: CrawlRun[], off: CrawlRun[], fastOn: CrawlRun, fastOff: CrawlRun): void {
+  const S = SIZES.crawl;
+  const list = (rs: CrawlRun[], f: (r: CrawlRun) => number, digits: number) => rs.map((r) => f(r).toFixed(digits)).join(', ');
+  const incomplete = [...on, ...off].some((r) => !r.complete) ? '; INCOMPLETE runs among them' : '';
+  const runs = `${on.length} runs each, interleaved (on, off, off, on, ...)${incomplete}`;
+  const pps = fastOn.pagesPerSecond / fastOff.pagesPerSecond;
+  add({
+    section, name: 'page records on vs off: pages/s', value: fastOn.pagesPerSecond, unit: 'pages/s',
+    baseline: { name: 'records off', value: fastOff.pagesPerSecond, unit: 'pages/s' }, ratio: pps, ratioLabel: 'on / off',
+    target: '≥ 0.85× (within 15%)', met: pps >= 0.85,
+    note: `${S.hosts} hosts × ${S.pages} pages, the fastest of ${runs}; pages/s on: ${list(on, (r) => r.pagesPerSecond, 0)}; off: ${list(off, (r) => r.pagesPerSecond, 0)}`,
+  });
+  const cpuOn = Math.min(...on.map((r) => r.cpuSecondsPer1000));
+  const cpuOff = Math.min(...off.map((r) => r.cpuSecondsPer1000));
+  add({
+    section, name: 'page records on vs off: CPU seconds per 1,000 pages', value: cpuOn, unit: 's',
+    baseline: { name: 'records off', value: cpuOff, unit: 's' }, ratio: cpuOn / cpuOff, ratioLabel: 'on / off',
+    target: '≤ 1.15×', met: cpuOn / cpuOff <= 1.15,
+    note: `the least of ${runs}; on: ${list(on, (r) => r.cpuSecondsPer1000, 2)}; off: ${list(off, (r) => r.cpuSecondsPer1000, 2)} s; crawler process only (the site is served by the parent)`,
+  });
+  const perPage = (r: CrawlRun) => (r.dbBytes ?? NaN) / r.pages;
+  const bOn = perPage(fastOn);
+  const bOff = perPage(fastOff);
+  const mb = (bytes: number) => `${Math.round(bytes / 1e6).toLocaleString('en-US')} MB`;
+  add({
+    section, name: 'page records on vs off: database bytes per page', value: bOn, unit: 'B',
+    baseline: { name: 'records off', value: bOff, unit: 'B' }, ratio: bOn / bOff, ratioLabel: 'on / off', met: null,
+    note: `the SQLite file (+ -wal) once the crawl ended and the queue closed (WAL checkpointed), over the pages crawled; ` +
+      `on: ${mb(fastOn.dbBytes ?? NaN)} for ${fastOn.pages} pages, off: ${mb(fastOff.dbBytes ?? NaN)} for ${fastOff.pages}; ` +
+      `projected for a million pages: ${mb(bOn * 1e6)} with records, ${mb(bOff * 1e6)} without`,
+  });
+  add({
+    section, name: 'page records and link graph: bytes per page', value: bOn - bOff, unit: 'B', met: null,
+    note: `on minus off: what the records and the graph (about 5 links a page on this site) add; for a million pages: ${mb((bOn - bOff) * 1e6)}`,
   });
 }
 
@@ -362,6 +439,18 @@ async function pausedSection(root: string): Promise<void> {
   }
 }
 
+async function resultsSection(root: string): Promise<void> {
+  const r = await resultsFigures(root);
+  raw.results = r.raw;
+  for (const f of r.figures) add(f);
+}
+
+async function editorSection(root: string): Promise<void> {
+  const r = await editorFigures(root);
+  raw.editor = r.raw;
+  for (const f of r.figures) add(f);
+}
+
 function printTable(): void {
   // By section number: the daemon's figures are measured before the crawl's but numbered after.
   figures.sort((a, b) => a.section.localeCompare(b.section, 'en', { numeric: true }));
@@ -421,7 +510,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   const root = makeRoot();
   log(`temp folder ${root}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
-  const run: Record<Section, (root: string) => Promise<void>> = { lifecycle: lifecycleSection, binding: bindingSection, million: millionSection, crawl: crawlSection, soak: soakSection, postgres: postgresSection, paused: pausedSection };
+  const run: Record<Section, (root: string) => Promise<void>> = { lifecycle: lifecycleSection, binding: bindingSection, million: millionSection, crawl: crawlSection, soak: soakSection, postgres: postgresSection, paused: pausedSection, results: resultsSection, editor: editorSection };
   try {
     for (const s of sections) {
       try {

@@ -39,7 +39,7 @@ export interface Site {
 }
 
 /** Deterministic pseudo-random numbers (so every run crawls the same site). */
-function mix(a: number, b: number): number {
+export function mix(a: number, b: number): number {
   let x = (a * 0x9e3779b1) ^ (b * 0x85ebca77);
   x = Math.imul(x ^ (x >>> 15), 0x2c1b3c6d);
   x = Math.imul(x ^ (x >>> 12), 0x297a2d39);

@@ -8,6 +8,7 @@ import {
   MAX_SEEDS,
   SCOPES,
   SEED_COMMANDS,
+  type Crawl,
   type Job,
   type JobState,
   type ParamsOf,
@@ -18,6 +19,7 @@ import {
 } from '../../server/src/protocol';
 import type { Daemon } from './daemon';
 import { describeStatus } from './daemonApi';
+import { exportCrawlResults } from './exportCommand';
 import { formatCount, plural } from './format';
 import { jobUri } from './jobDocument';
 import { GROUP_BY, type GroupBy, type GroupNode, type JobNode, type JobsFilterScope, type MoreNode, type TreeNode } from './jobsTree';
@@ -128,6 +130,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     run('crawlOrchestrator.pauseCrawl', (node?: unknown) => crawlAction(deps, node, 'crawl/pause')),
     run('crawlOrchestrator.resumeCrawl', (node?: unknown) => crawlAction(deps, node, 'crawl/resume')),
     run('crawlOrchestrator.cancelCrawl', (node?: unknown) => crawlAction(deps, node, 'crawl/cancel')),
+    run('crawlOrchestrator.exportCrawl', (arg?: unknown) => exportCrawlResults(ensureRunning(daemon), exportTarget(arg))),
   ];
 }
 
@@ -360,6 +363,14 @@ function reportStarted(deps: CommandDeps, result: ResultOf<'crawl/start'>, seeds
 function rejectedText(rejected: Rejected[]): string {
   const first = rejected.slice(0, 2).map((r) => `${r.url} (${r.reason})`);
   return `Rejected: ${first.join(', ')}${rejected.length > 2 ? ` and ${rejected.length - 2} more` : ''}.`;
+}
+
+/** Export's crawl: a crawl row's, a crawl id or `{ crawlId }` from a script; undefined asks. */
+function exportTarget(arg: unknown): Crawl | string | undefined {
+  if (isNode(arg)) return arg.kind === 'group' ? arg.crawl : undefined;
+  if (typeof arg === 'string' && arg.length > 0) return arg;
+  const id = (arg as { crawlId?: unknown } | null | undefined)?.crawlId;
+  return typeof id === 'string' && id.length > 0 ? id : undefined;
 }
 
 async function crawlAction(deps: CommandDeps, node: unknown, method: 'crawl/pause' | 'crawl/resume' | 'crawl/cancel'): Promise<void> {

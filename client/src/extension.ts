@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { Daemon } from './daemon';
-import { JOB_SCHEME, JobDocuments } from './jobDocument';
+import { JOB_SCHEME, JobDocumentLinks, JobDocuments } from './jobDocument';
 import { JobsView } from './jobsView';
 import { QueueOverview } from './overview';
 import { SECTION, diffSettings, readSettings, resolveStateDir, type ReadSettings, type Settings } from './settings';
@@ -42,6 +42,7 @@ export function activate(context: vscode.ExtensionContext): void {
     statusBar,
     documents,
     vscode.workspace.registerTextDocumentContentProvider(JOB_SCHEME, documents),
+    vscode.languages.registerDocumentLinkProvider({ scheme: JOB_SCHEME }, new JobDocumentLinks()),
     ...registerCommands({ daemon, view, overview, settings: () => current.settings, log }),
     daemon.onDidChangeStatus(() => void setDaemonContext()),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void daemon.start()),

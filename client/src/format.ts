@@ -70,6 +70,18 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, (c) => `\\${c}`);
 }
 
+/**
+ * Text put in the middle of a Markdown line (after a list item's "- label: "), escaped for
+ * what Markdown acts on there: emphasis, code, links, images, autolinks and HTML, entities,
+ * strikethrough, table pipes. Unlike escapeMarkdown it leaves dots, dashes, pluses, hashes,
+ * parentheses and braces alone, which act only at the start of a line (or after a `]`, which is
+ * escaped), so a document read as text stays readable. Line breaks are the caller's: it puts the
+ * text on one line.
+ */
+export function escapeMarkdownInline(text: string): string {
+  return text.replace(/[\\`*_[\]<>!&|~]/g, (c) => `\\${c}`);
+}
+
 function pad2(n: number): string {
   return String(n).padStart(2, '0');
 }

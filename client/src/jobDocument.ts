@@ -1,12 +1,19 @@
 /**
  * Show Details: a read-only Markdown document at `crawl-job:/Job <id>.md` with the job's record,
  * its result and its full event history, attempt by attempt, with exact times: where users work
- * out what happened to a lease. It re-renders when the daemon reports the job changed.
+ * out what happened to a lease. A crawl's job also shows its page record (redirects, title,
+ * description, where it was found, with a link to that page's job) and the links to and from
+ * the page. It re-renders when the daemon reports the job changed.
+ *
+ * Links to other jobs are Markdown links to `command:crawlOrchestrator.showJobDetails?[id]`; the
+ * editor shows the document as text, where JobDocumentLinks makes them clickable (editor links
+ * may run commands, which a Markdown preview's may not).
  */
 import * as vscode from 'vscode';
-import type { Job, JobEvent } from '../../server/src/protocol';
+import type { Job, JobEvent, PageRecord, ResultOf } from '../../server/src/protocol';
 import type { Daemon } from './daemon';
-import { formatAge, formatBytes, formatDuration } from './format';
+import type { DaemonApi } from './daemonApi';
+import { escapeMarkdownInline, formatAge, formatBytes, formatCount, formatDuration, plural } from './format';
 import { STATE_LABELS } from './jobsTreeText';
 
 export const JOB_SCHEME = 'crawl-job';
@@ -27,7 +34,10 @@ export class JobDocuments implements vscode.TextDocumentContentProvider, vscode.
   private pending = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly daemon: Daemon) {
+  /** A page's job id by crawl and URL (null: the page has none), as found; they never change. */
+  private readonly jobOfPage = new Map<string, number | null>();
+
+  constructor(private readonly daemon: DaemonApi & Pick<Daemon, 'onJobsChanged'>) {
     this.subscription = daemon.onJobsChanged(({ changes, truncated }) => {
       const open = this.openIds();
       for (const id of open) if (truncated || changes.some((c) => c.id === id)) this.pending.add(id);
@@ -46,10 +56,40 @@ export class JobDocuments implements vscode.TextDocumentContentProvider, vscode.
     const id = jobIdOf(uri);
     if (id === undefined) return `${uri.toString()} names no job: job documents are crawl-job:/Job <id>.md\n`;
     try {
-      const { job, events } = await this.daemon.request('jobs/get', { id });
-      return renderJobDocument(job, events, Date.now());
+      const { job, events, page } = await this.daemon.request('jobs/get', { id });
+      return renderJobDocument(job, events, Date.now(), await this.pageDetails(job, page ?? null));
     } catch (err) {
       return `# Job ${id}\n\nCould not read this job: ${err instanceof Error ? err.message : String(err)}\n`;
+    }
+  }
+
+  /**
+   * What the page section shows beyond the record: the links to and from the page (crawl/page)
+   * and the job of the page it was found on (that page's record, by crawl/page too). Each may
+   * fail on its own (a daemon without crawl/page): the section then says so.
+   */
+  async pageDetails(job: Job, page: PageRecord | null): Promise<PageDetails | undefined> {
+    if (!page) return undefined;
+    const crawlId = job.crawlId;
+    if (!crawlId) return { page };
+    const [links, foundOnJobId] = await Promise.all([
+      this.daemon.request('crawl/page', { crawlId, url: page.url }).catch((err: unknown) => errorText(err)),
+      page.foundOn ? this.jobOf(crawlId, page.foundOn) : Promise.resolve(undefined),
+    ]);
+    return { page, links, foundOnJobId };
+  }
+
+  private async jobOf(crawlId: string, url: string): Promise<number | null | undefined> {
+    const key = `${crawlId} ${url}`;
+    if (this.jobOfPage.has(key)) return this.jobOfPage.get(key);
+    try {
+      const { page } = await this.daemon.request('crawl/page', { crawlId, url });
+      // Kept once known; a bounded cache, as documents come and go.
+      if (this.jobOfPage.size >= 1000) this.jobOfPage.clear();
+      if (page.jobId !== null) this.jobOfPage.set(key, page.jobId);
+      return page.jobId;
+    } catch {
+      return undefined;
     }
   }
 
@@ -67,8 +107,22 @@ export class JobDocuments implements vscode.TextDocumentContentProvider, vscode.
   }
 }
 
-/** The document's text: record, lease, result, then every event grouped by attempt. */
-export function renderJobDocument(job: Job, events: JobEvent[], now: number): string {
+/** What a crawl's job document shows of its page, beside the job. */
+export interface PageDetails {
+  page: PageRecord;
+  /** crawl/page's answer for the page, or why it could not be read; undefined: not asked (no crawl). */
+  links?: ResultOf<'crawl/page'> | string;
+  /** The job of the page it was found on: null when that page has none, undefined when unknown. */
+  foundOnJobId?: number | null;
+}
+
+/** The inlinks listed, at most (crawl/page gives the first 1,000). */
+export const INLINKS_SHOWN = 50;
+/** The outlinks listed, at most. */
+export const OUTLINKS_SHOWN = 200;
+
+/** The document's text: record, lease, result, the page and its links, then every event grouped by attempt. */
+export function renderJobDocument(job: Job, events: JobEvent[], now: number, details?: PageDetails): string {
   const out: string[] = [`# Job ${job.id}: ${STATE_LABELS[job.state]}`, '', `<${job.url}>`, '', '## Record', '', '| Field | Value |', '| :-- | :-- |'];
   const row = (k: string, v: string | number | null) => out.push(`| ${k} | ${v === null ? '—' : String(v).replace(/\|/g, '\\|')} |`);
   row('id', job.id);
@@ -103,12 +157,14 @@ export function renderJobDocument(job: Job, events: JobEvent[], now: number): st
       `- content type: ${r.contentType ?? '—'}`,
       `- size: ${r.bytes === null ? '—' : `${formatBytes(r.bytes)} (${r.bytes} bytes)`}`,
       `- duration: ${r.durationMs === null ? '—' : formatDuration(r.durationMs)}`,
-      `- final URL: ${r.finalUrl ?? '—'}`,
-      `- title: ${r.title ?? '—'}`,
+      `- final URL: ${r.finalUrl === null ? '—' : mdUrl(r.finalUrl)}`,
+      `- title: ${r.title === null ? '—' : inline(r.title)}`,
     );
   } else {
     out.push('No result yet.');
   }
+
+  if (details) out.push(...pageSection(details, now));
 
   out.push('', `## History (${events.length} events)`);
   for (const section of attempts(events)) {
@@ -144,4 +200,131 @@ export function attempts(events: JobEvent[]): AttemptSection[] {
     }
   }
   return sections;
+}
+
+// --- the page section -----------------------------------------------------------------------
+
+/** The command link that opens a job's document: `command:crawlOrchestrator.showJobDetails?[id]`. */
+export function jobCommandUri(id: number): string {
+  return `command:crawlOrchestrator.showJobDetails?${encodeURIComponent(JSON.stringify([id]))}`;
+}
+
+/** The page record, where it was found, and the links to and from it. */
+export function pageSection(details: PageDetails, now: number): string[] {
+  const { page: p, links, foundOnJobId } = details;
+  const out: string[] = ['', '## Page', ''];
+  const item = (label: string, value: string | null) => out.push(`- ${label}: ${value ?? '—'}`);
+  item('status', p.status !== null ? String(p.status) : p.skipped ? '— (not fetched: skipped)' : '— (no response)');
+  if (p.error !== null) item(p.skipped ? 'skipped' : 'error', inline(p.error));
+  item('URL', mdUrl(p.url));
+  item('final URL', p.finalUrl === null ? null : mdUrl(p.finalUrl));
+  if (p.redirects.length === 0) {
+    item('redirects', 'none');
+  } else {
+    out.push(`- redirect chain (${plural(p.redirects.length, 'hop')}):`);
+    const chain = [p.url, ...p.redirects];
+    chain.forEach((hop, i) => out.push(`  ${i + 1}. ${mdUrl(hop)}${i === 0 ? ' (asked for)' : i === chain.length - 1 ? ' (final)' : ''}`));
+  }
+  item('title', p.title === null ? null : inline(p.title));
+  item('description', p.description === null ? null : inline(p.description));
+  item('canonical', p.canonical === null ? null : mdUrl(p.canonical));
+  item('robots', p.robots === null ? null : inline(p.robots));
+  item('lang', p.lang === null ? null : inline(p.lang));
+  item('content type', p.contentType === null ? null : inline(p.contentType));
+  item('size', p.bytes === null ? null : `${formatBytes(p.bytes)} (${formatCount(p.bytes)} bytes)`);
+  item('fetch time', p.fetchMs === null ? null : formatDuration(p.fetchMs));
+  item('fetched at', p.fetchedAt === null ? null : `${p.fetchedAt} (${formatAge(p.fetchedAt, now)})`);
+  item('depth', p.depth === null ? null : String(p.depth));
+  item('sha256', p.sha256 === null ? null : /^[0-9a-f]+$/i.test(p.sha256) ? `\`${p.sha256}\`` : inline(p.sha256));
+  item('found on', foundOn(p, foundOnJobId));
+
+  if (links === undefined) return out;
+  if (typeof links === 'string') {
+    out.push('', '## Links', '', `The page's links could not be read: ${inline(links)}`);
+    return out;
+  }
+
+  out.push('', `## Links to this page (${formatCount(links.inlinkCount)})`, '');
+  if (links.inlinkCount === 0) out.push('No page of this crawl links here.');
+  for (const l of links.inlinks.slice(0, INLINKS_SHOWN)) out.push(`- ${mdUrl(l.url)}${linkText(l.text)}`);
+  const moreIn = links.inlinkCount - Math.min(links.inlinks.length, INLINKS_SHOWN);
+  if (moreIn > 0) out.push(`- and ${formatCount(moreIn)} more`);
+
+  const followed = links.outlinks.filter((l) => l.followed).length;
+  out.push('', `## Links on this page (${formatCount(links.outlinks.length)}${links.outlinks.length > 0 ? `: ${formatCount(followed)} followed` : ''})`, '');
+  const reasons = new Map<string, number>();
+  for (const l of links.outlinks) if (!l.followed) reasons.set(l.reason ?? 'not followed', (reasons.get(l.reason ?? 'not followed') ?? 0) + 1);
+  if (reasons.size > 0) {
+    out.push(`Not followed: ${[...reasons].sort((a, b) => b[1] - a[1]).map(([why, n]) => `${inline(why)} ${formatCount(n)}`).join(' · ')}`, '');
+  }
+  if (links.outlinks.length === 0) out.push('No links.');
+  for (const l of links.outlinks.slice(0, OUTLINKS_SHOWN)) {
+    out.push(`- ${mdUrl(l.url)}${linkText(l.text)}: ${l.followed ? 'followed' : `not followed (${inline(l.reason ?? 'no reason given')})`}`);
+  }
+  if (links.outlinks.length > OUTLINKS_SHOWN) out.push(`- and ${formatCount(links.outlinks.length - OUTLINKS_SHOWN)} more`);
+  return out;
+}
+
+/** "found on": the page, as a link to its job when known, and the link's text. */
+function foundOn(p: PageRecord, jobId: number | null | undefined): string {
+  if (p.foundOn === null) return '— (a seed)';
+  const page = typeof jobId === 'number' ? `[${inline(p.foundOn)}](${jobCommandUri(jobId)}) (job ${jobId})` : mdUrl(p.foundOn);
+  if (p.linkText === null) return page;
+  const text = inline(p.linkText);
+  return `${page}, ${text === '' ? 'a link with no text' : `link text “${text}”`}`;
+}
+
+/** ` “text”`, or ` (no link text)`. */
+function linkText(text: string): string {
+  const shown = inline(text);
+  return shown === '' ? ' (no link text)' : ` “${shown}”`;
+}
+
+/** Remote text, on one line, at most 500 characters, escaped for where it stands in a line. */
+export function inline(text: string): string {
+  const line = text.replace(/[\s\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  return escapeMarkdownInline(line.length > 500 ? `${line.slice(0, 499)}…` : line);
+}
+
+/**
+ * A URL as an autolink (`<https://...>`), which Markdown takes literally; one that cannot be one
+ * (another scheme, spaces or angle brackets in it) as escaped text.
+ */
+export function mdUrl(url: string): string {
+  return /^https?:\/\/[^\s<>\u0000-\u001f\u007f-\u009f]+$/i.test(url) && url.length <= 8192 ? `<${url}>` : inline(url);
+}
+
+// --- links in the document ------------------------------------------------------------------
+
+export interface CommandLink {
+  /** Offsets of `[label](target)` in the text. */
+  start: number;
+  end: number;
+  target: string;
+  jobId: number;
+}
+
+/** The links to other jobs' documents in a job document's text. */
+export function commandLinks(text: string): CommandLink[] {
+  const found: CommandLink[] = [];
+  const re = /\[(?:\\.|[^\\\]\n])*\]\((command:crawlOrchestrator\.showJobDetails\?%5B(\d+)%5D)\)/g;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    found.push({ start: m.index, end: m.index + m[0].length, target: m[1]!, jobId: Number(m[2]) });
+  }
+  return found;
+}
+
+/** Makes the job links of job documents clickable in the editor, which shows them as text. */
+export class JobDocumentLinks implements vscode.DocumentLinkProvider {
+  provideDocumentLinks(doc: vscode.TextDocument): vscode.DocumentLink[] {
+    return commandLinks(doc.getText()).map((l) => {
+      const link = new vscode.DocumentLink(new vscode.Range(doc.positionAt(l.start), doc.positionAt(l.end)), vscode.Uri.parse(l.target, true));
+      link.tooltip = `Show job ${l.jobId}`;
+      return link;
+    });
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -20,7 +20,7 @@
  * "filter/job:<n>", "<group id>/more", "hosts/more".
  */
 import * as vscode from 'vscode';
-import { JOB_STATES, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
+import { FINISHED_STATES, JOB_STATES, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
 import { formatCount, plural } from './format';
 import {
@@ -115,6 +115,23 @@ export function countsKey(counts: StateCounts): string {
 
 /** Rows fetched per page: enough to fill a tall view, little enough to stay instant. */
 export const PAGE_SIZE = 100;
+
+/**
+ * A loaded group is read again at most once per this many ms per row it holds (and no sooner than
+ * MIN_REREAD_MS), so that what the view costs does not grow with the crawl's rate or the rows
+ * loaded: at most ~500 rows a second are read and redrawn, however fast jobs finish. With 1,000
+ * Done rows loaded, reading them again on every catch-up (four a second) took the crawl from
+ * 1,638 pages/s to about 700: the browser drew them, the extension host and the daemon listed them.
+ */
+export const REREAD_MS_PER_ROW = 2;
+export const MIN_REREAD_MS = 250;
+
+/** Finished groups list their newest jobs first: a running crawl's latest results on top. */
+const NEWEST_FIRST: ReadonlySet<JobState> = new Set(FINISHED_STATES);
+
+function listOrder(filter: JobsFilter): { order?: 'newest' } {
+  return filter.state !== undefined && NEWEST_FIRST.has(filter.state) ? { order: 'newest' } : {};
+}
 /** jobs/list's own ceiling per request. */
 const MAX_LIMIT = 1000;
 const HOST_PAGE = 200;
@@ -157,6 +174,8 @@ interface Page {
   stale: boolean;
   /** Its group's signature when it was read. */
   signature: string;
+  /** When it was read (the provider's clock). */
+  readAt: number;
 }
 
 export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
@@ -171,6 +190,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   /** The root rows as last shown, with how each looked: a root read that lists others redraws the root. */
   private rootRows: { node: TreeNode; shown: string }[] | undefined;
   private readonly pages = new Map<string, Page>();
+  /** Groups a change touched that were read too recently to read again yet (see REREAD_MS_PER_ROW). */
+  private readonly held = new Set<string>();
   private hostLimit = HOST_PAGE;
   private scope: JobsFilterScope | undefined;
   /** The counts the root rows were last built from (by state, and the crawls' "outside any crawl"). */
@@ -214,6 +235,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     this.rows.clear();
     this.rootRows = undefined;
     this.pages.clear();
+    this.held.clear();
     this.hostLimit = HOST_PAGE;
     this.changed.fire(undefined);
   }
@@ -221,7 +243,23 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   /** Re-reads the groups and, as the view asks for them, every expanded group's loaded rows. */
   refresh(): void {
     for (const page of this.pages.values()) page.stale = true;
+    this.held.clear();
     this.changed.fire(undefined);
+  }
+
+  /**
+   * When the next group held back by REREAD_MS_PER_ROW may be read again, in ms from now; undefined
+   * when none is. The view brings a catch-up then.
+   */
+  heldFor(): number | undefined {
+    let soonest: number | undefined;
+    for (const id of this.held) {
+      const page = this.pages.get(id);
+      if (!page) continue;
+      const wait = Math.max(0, page.readAt + rereadInterval(page) - this.now());
+      soonest = soonest === undefined ? wait : Math.min(soonest, wait);
+    }
+    return soonest;
   }
 
   /**
@@ -239,11 +277,17 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     }
     const states = new Set(jobs.values());
     const redraw = new Set<GroupNode>();
+    const now = this.now();
     for (const [id, page] of this.pages) {
       const group = this.groups.get(id);
       if (!group || page.stale) continue;
       const entered = group.filter.state !== undefined && states.has(group.filter.state);
-      if (entered || page.jobs.some((j) => jobs.has(j.id))) {
+      if (entered || page.jobs.some((j) => jobs.has(j.id)) || this.held.has(id)) {
+        if (now - page.readAt < rereadInterval(page)) {
+          this.held.add(id);
+          continue;
+        }
+        this.held.delete(id);
         page.stale = true;
         redraw.add(group);
       }
@@ -396,7 +440,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     }
     const asked = this.pages.get(group.id);
     if (!asked?.nextCursor) return;
-    const next = await this.daemon.request('jobs/list', { ...group.filter, limit: PAGE_SIZE, cursor: asked.nextCursor });
+    const next = await this.daemon.request('jobs/list', { ...group.filter, ...listOrder(group.filter), limit: PAGE_SIZE, cursor: asked.nextCursor });
     // The group may have been read again meanwhile (a change came): the rows go to the page shown now.
     const page = this.pages.get(group.id) ?? asked;
     // Rows may shift between two pages as jobs change state: keep each job once.
@@ -537,7 +581,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     let page = this.pages.get(group.id);
     if (!page || page.stale || page.signature !== group.signature) {
       const old = page;
-      page = { ...(await this.readPage(group.filter, Math.max(PAGE_SIZE, page?.jobs.length ?? 0))), signature: group.signature };
+      page = { ...(await this.readPage(group.filter, Math.max(PAGE_SIZE, page?.jobs.length ?? 0))), signature: group.signature, readAt: this.now() };
       this.pages.set(group.id, page);
       // Rows that left the group are forgotten, so the kept rows stay as many as those loaded.
       const listed = new Set(page.jobs.map((j) => j.id));
@@ -550,11 +594,11 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   /** The first `want` rows, in requests of at most jobs/list's limit. */
-  private async readPage(filter: JobsFilter, want: number): Promise<Omit<Page, 'signature'>> {
+  private async readPage(filter: JobsFilter, want: number): Promise<Omit<Page, 'signature' | 'readAt'>> {
     const jobs: Job[] = [];
     let cursor: string | null = null;
     do {
-      const res: ResultOf<'jobs/list'> = await this.daemon.request('jobs/list', { ...filter, limit: Math.min(MAX_LIMIT, want - jobs.length), cursor });
+      const res: ResultOf<'jobs/list'> = await this.daemon.request('jobs/list', { ...filter, ...listOrder(filter), limit: Math.min(MAX_LIMIT, want - jobs.length), cursor });
       jobs.push(...res.jobs);
       cursor = res.nextCursor;
     } while (cursor !== null && jobs.length < want);
@@ -591,6 +635,11 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     this.groups.set(id, node);
     return node;
   }
+}
+
+/** How long a loaded page waits before it is read again for a change: longer the more rows it holds. */
+function rereadInterval(page: Page): number {
+  return Math.max(MIN_REREAD_MS, page.jobs.length * REREAD_MS_PER_ROW);
 }
 
 /**

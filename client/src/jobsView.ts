@@ -31,6 +31,7 @@ export class JobsView implements vscode.Disposable {
   /** Notifications came while the view was hidden: it reads everything again when shown. */
   private missed = false;
   private readonly leaseTick: NodeJS.Timeout;
+  private heldTimer: NodeJS.Timeout | undefined;
   /** Catch-ups run one at a time: each compares what it reads with what the one before showed. */
   private updating: Promise<void> = Promise.resolve();
 
@@ -109,6 +110,7 @@ export class JobsView implements vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.timer);
+    clearTimeout(this.heldTimer);
     clearInterval(this.leaseTick);
     for (const d of this.disposables) d.dispose();
   }
@@ -138,6 +140,14 @@ export class JobsView implements vscode.Disposable {
     // A catch-up that failed must not stop every later one: each says what went wrong in its own rows.
     this.updating = this.updating.then(async () => {
       if (await this.provider.update(changes)) this.lastRefresh = Date.now();
+      // Groups held back (read too recently for their size) get a catch-up of their own when due.
+      const held = this.provider.heldFor();
+      if (held !== undefined && this.heldTimer === undefined && this.treeView.visible) {
+        this.heldTimer = setTimeout(() => {
+          this.heldTimer = undefined;
+          this.run(noChanges());
+        }, held);
+      }
     }).catch(() => undefined);
   }
 

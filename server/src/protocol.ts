@@ -149,6 +149,101 @@ export interface Rejected {
   reason: string;
 }
 
+/** A page filter of crawl/pages: one status, or a class of them (`error`: failed with no response; skipped pages are not). */
+export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'error'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+
+/**
+ * What a crawl knows of one URL it fetched or tried: one per URL of the crawl that got a response
+ * or ended without one (failed, skipped). Times are ISO strings.
+ */
+export interface PageRecord {
+  url: string;
+  /** The job that fetched it; null when the page was recorded without one (none so far). */
+  jobId: number | null;
+  /** Where the URL led: itself, or the end of its redirect chain (null while that is not known). */
+  finalUrl: string | null;
+  /** The redirect chain after `url`, hop by hop, ending at `finalUrl`; empty when it did not redirect. */
+  redirects: string[];
+  /** Null when no response came (a network error, a page skipped before it was fetched). */
+  status: number | null;
+  /** Why it failed or was skipped; null for a page that was fetched and kept. */
+  error: string | null;
+  /** Not fetched on purpose (robots.txt, the address policy, a redirect out of scope): not broken. */
+  skipped: boolean;
+  contentType: string | null;
+  bytes: number | null;
+  fetchMs: number | null;
+  fetchedAt: string | null;
+  depth: number | null;
+  title: string | null;
+  /** The meta description. */
+  description: string | null;
+  canonical: string | null;
+  /** Meta robots, as the page wrote it (`noindex, nofollow`). */
+  robots: string | null;
+  lang: string | null;
+  /** The page whose link (or redirect) first put this URL in the queue; null for seeds. */
+  foundOn: string | null;
+  /** That link's text. */
+  linkText: string | null;
+  outlinks: number;
+  /** Links to it; in crawl/pages (and exports) counted up to INLINKS_COUNTED, in crawl/page and jobs/get all. */
+  inlinks: number;
+  /** Of the stored body, when the crawl stores bodies. */
+  sha256: string | null;
+  /** Fields extracted from the page; null until extraction fills it. */
+  data: Record<string, unknown> | null;
+}
+
+/**
+ * A page's inlinks are counted up to this in lists: the navigation pages of a million-page crawl
+ * have a million each, and counting them cost a page of records half a second.
+ */
+export const INLINKS_COUNTED = 10_000;
+
+/** The report lists this many broken links and redirects at most (the most linked first); export has them all. */
+export const REPORT_LISTED = 1_000;
+
+/** Why a link was not followed, as crawl/page and crawl/links say it. */
+export const LINK_REASONS = [
+  'nofollow', 'meta nofollow', 'past max depth', 'out of scope', 'excluded by pattern', 'robots.txt', 'past max pages', 'crawl cancelled',
+] as const;
+export type LinkReason = (typeof LINK_REASONS)[number];
+
+/** One link of the graph: a page, where one of its links goes, its text, and what became of it. */
+export interface LinkRecord {
+  from: string;
+  to: string;
+  text: string;
+  followed: boolean;
+  reason: LinkReason | null;
+}
+
+export interface CrawlReport {
+  crawlId: string;
+  /** Page records. */
+  pages: number;
+  /** Pages by HTTP status; `error` for those that failed with no response, `skipped` for those not fetched on purpose. */
+  byStatus: Record<string, number>;
+  /** Pages with a response, by content type (`none` when it had none). */
+  byContentType: Record<string, number>;
+  byHost: { host: string; pages: number; errors: number; meanFetchMs: number | null }[];
+  /**
+   * URLs that failed (a 4xx, a 5xx, no response, a redirect loop), most-linked first, at most
+   * REPORT_LISTED, each with its first 100 referrers; `brokenCount` counts them all.
+   */
+  brokenLinks: { url: string; status: number | null; error: string | null; referrerCount: number; referrers: { url: string; text: string }[] }[];
+  brokenCount: number;
+  /** Redirects in the order met, at most REPORT_LISTED; `finalUrl` null for a chain that loops. */
+  redirects: { url: string; finalUrl: string | null; status: number }[];
+  redirectCount: number;
+  slowest: { url: string; fetchMs: number }[];
+  largest: { url: string; bytes: number }[];
+  /** HTML pages fetched with no title. */
+  missingTitles: number;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Params (validated by the daemon) and results
 
@@ -191,6 +286,27 @@ export const Params = {
   'crawl/pause': strict({ crawlId }),
   'crawl/resume': strict({ crawlId }),
   'crawl/cancel': strict({ crawlId }),
+  /** A crawl's page records, in the order they were first met, a page at a time. */
+  'crawl/pages': strict({
+    crawlId,
+    cursor: z.string().max(32).nullable().optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+    status: z.union([z.number().int().min(100).max(599), z.enum(STATUS_CLASSES)]).optional(),
+    /** A substring of the URL or the title (case-insensitive for ASCII letters). */
+    search: z.string().min(1).max(1000).optional(),
+  }),
+  /** One page record with the links to it (the first 1,000) and every link it has, with their fate. */
+  'crawl/page': strict({ crawlId, url: url.max(MAX_URL_BYTES) }),
+  /** The link graph, a page at a time: every link, or those from one page, or those to one URL. */
+  'crawl/links': strict({
+    crawlId,
+    cursor: z.string().max(64).nullable().optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+    from: url.max(MAX_URL_BYTES).optional(),
+    to: url.max(MAX_URL_BYTES).optional(),
+  }),
+  /** What a site audit wants at a glance: statuses, broken links and their referrers, redirects, slow and large pages. */
+  'crawl/report': strict({ crawlId }),
   'jobs/enqueue': strict({
     urls: urlList(z.string(), MAX_ENQUEUE_URLS, 'needs at least one URL'),
     crawlId: crawlId.optional(),
@@ -203,6 +319,8 @@ export const Params = {
     crawlId: crawlId.optional(),
     limit: z.number().int().min(1).max(1000).optional(),
     cursor: z.string().max(32).nullable().optional(),
+    /** `newest`: by id, descending (a running crawl's latest results first); default `oldest`. */
+    order: z.enum(['oldest', 'newest']).optional(),
   }),
   'jobs/get': strict({ id: jobId }),
   'jobs/requeue': strict({
@@ -245,9 +363,19 @@ export interface Results {
   'crawl/pause': { crawl: Crawl };
   'crawl/resume': { crawl: Crawl };
   'crawl/cancel': { crawl: Crawl; cancelled: number };
+  'crawl/pages': { pages: PageRecord[]; nextCursor: string | null };
+  'crawl/page': {
+    page: PageRecord;
+    inlinks: { url: string; text: string }[];
+    inlinkCount: number;
+    outlinks: { url: string; text: string; followed: boolean; reason: LinkReason | null }[];
+  };
+  'crawl/links': { links: LinkRecord[]; nextCursor: string | null };
+  'crawl/report': CrawlReport;
   'jobs/enqueue': { enqueued: number; duplicates: number; ids: number[]; rejected: Rejected[] };
   'jobs/list': { jobs: Job[]; nextCursor: string | null };
-  'jobs/get': { job: Job; events: JobEvent[] };
+  /** `page`: the page record of a crawl's job once it has one. */
+  'jobs/get': { job: Job; events: JobEvent[]; page: PageRecord | null };
   'jobs/requeue': { requeued: number };
   'jobs/cancel': { cancelled: number };
   'queue/stats': StateCounts & { total: number; jobsPerSecond: number };

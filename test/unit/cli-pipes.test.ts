@@ -10,28 +10,19 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { page, startHost, text } from './helpers/testsite';
 import { CRAWLCTL_JS, RawClient, scratch, startDaemon, type DaemonProc } from './helpers/daemon-proc';
+import { pipes, SLOWLY } from './helpers/pipes';
 
 /** Far past a pipe's 64 KiB buffer in either format (about 700 KB of JSON, 270 KB of table). */
 const JOBS = 3000;
 
-/** Waits before its first read and between reads, then writes all it got to the file named. */
-const SLOW_READER = `
-const fs = require('node:fs');
-const chunks = [];
-process.stdin.pause();
-const later = (ms) => setTimeout(() => process.stdin.resume(), ms);
-process.stdin.on('data', (c) => { chunks.push(c); process.stdin.pause(); later(15); });
-process.stdin.on('end', () => fs.writeFileSync(process.argv[2], Buffer.concat(chunks)));
-later(300);
-`;
-
 let daemon: DaemonProc;
 let dir: string;
+let piped: ReturnType<typeof pipes>;
 
 before(async () => {
   daemon = await startDaemon();
   dir = scratch('crawlctl-pipes-');
-  fs.writeFileSync(path.join(dir, 'reader.js'), SLOW_READER);
+  piped = pipes(dir, () => daemon.stateDir);
   const c = await RawClient.connect(daemon.socket);
   try {
     // Paused, so the jobs stay as they are while they are listed.
@@ -45,21 +36,7 @@ before(async () => {
 
 after(() => daemon.stop());
 
-/** Runs `crawlctl <args> | <reader>` in bash; crawlctl's exit code and stderr come back, and the reader's file. */
-function piped(args: string[], reader: string): Promise<{ code: number; stderr: string; got: Buffer }> {
-  const out = path.join(dir, `got-${Math.random().toString(36).slice(2)}`);
-  const err = `${out}.err`;
-  const script = `"$0" "$@" --state-dir "$STATE" 2>"$ERR" | ${reader}; exit "\${PIPESTATUS[0]}"`;
-  const child = spawn('bash', ['-c', script, process.execPath, CRAWLCTL_JS, ...args], {
-    stdio: 'ignore', env: { ...process.env, STATE: daemon.stateDir, ERR: err, OUT: out, NODE: process.execPath, READER: path.join(dir, 'reader.js') },
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code: code ?? -1, stderr: fs.readFileSync(err, 'utf8'), got: fs.readFileSync(out) }));
-  });
-}
-
-const slowly = '"$NODE" "$READER" "$OUT"';
+const slowly = SLOWLY;
 
 describe('output through a pipe', () => {
   test('jobs --all --json: every byte reaches a slow reader, and the exit code is 0', async () => {

@@ -1,9 +1,12 @@
-// Show Details: the job document's history, split attempt by attempt, from a real daemon's jobs/get.
+// Show Details: the job document's history, split attempt by attempt, from a real daemon's jobs/get;
+// a crawl's job's page section (its record, where it was found, its links) from a real crawl.
 import './helpers/vscode';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { attempts, renderJobDocument } from '../../client/src/jobDocument';
-import { TestDaemon } from './helpers/client-daemon';
+import type { PageRecord } from '../../server/src/protocol';
+import { JobDocuments, attempts, commandLinks, pageSection, renderJobDocument } from '../../client/src/jobDocument';
+import { crawledSite, TestDaemon } from './helpers/client-daemon';
+import { page, status } from './helpers/testsite';
 
 test('each lease starts an attempt; the record, result and every event are there', async () => {
   const d = await TestDaemon.start();
@@ -30,4 +33,127 @@ test('each lease starts an attempt; the record, result and every event are there
   assert.match(text, /## History \(6 events\)/);
   assert.match(text, /\| \d{4}-\d\d-\d\dT[\d:.]+Z \| \+\d+ms \| failed \| w-test \| HTTP 500 \(attempt 1\/2\) \|/);
   assert.match(text, /## Lease\n\nNot leased\./);
+});
+
+// --- the page section ------------------------------------------------------------------------
+
+const PAGE: PageRecord = {
+  url: 'https://a.test/old', jobId: 7, finalUrl: 'https://a.test/new', redirects: ['https://a.test/mid', 'https://a.test/new'], status: 200,
+  error: null, skipped: false, contentType: 'text/html; charset=utf-8', bytes: 2048, fetchMs: 35, fetchedAt: '2025-01-02T03:04:05.000Z', depth: 1,
+  title: 'A *bold* <b>claim</b> & [more](javascript:alert(1))\nsecond line', description: 'Cats. Dogs - and #1 pets!', canonical: 'https://a.test/new',
+  robots: 'noindex, nofollow', lang: 'en', foundOn: 'https://a.test/', linkText: 'Old _page_', outlinks: 3, inlinks: 2,
+  sha256: 'ab'.repeat(32), data: null,
+};
+
+test('the page section: each field, the redirect chain hop by hop, remote text escaped for Markdown, a link to the job it was found on', () => {
+  const links = {
+    page: PAGE,
+    inlinkCount: 60,
+    inlinks: Array.from({ length: 55 }, (_, i) => ({ url: `https://a.test/in${i}`, text: i === 0 ? '' : `In | ${i}` })),
+    outlinks: [
+      { url: 'https://a.test/x', text: 'X', followed: true, reason: null },
+      { url: 'https://b.test/', text: 'B <script>', followed: false, reason: 'out of scope' as const },
+      { url: 'https://a.test/y', text: 'Y', followed: false, reason: 'nofollow' as const },
+      { url: 'https://a.test/z', text: 'Z', followed: false, reason: 'out of scope' as const },
+    ],
+  };
+  const text = pageSection({ page: PAGE, links, foundOnJobId: 3 }, Date.parse('2025-01-02T03:05:05.000Z')).join('\n');
+  assert.match(text, /^## Page$/m);
+  assert.match(text, /^- status: 200$/m);
+  assert.match(text, /^- URL: <https:\/\/a\.test\/old>$/m);
+  assert.match(text, /^- final URL: <https:\/\/a\.test\/new>$/m);
+  assert.ok(text.includes([
+    '- redirect chain (2 hops):',
+    '  1. <https://a.test/old> (asked for)',
+    '  2. <https://a.test/mid>',
+    '  3. <https://a.test/new> (final)',
+  ].join('\n')), text);
+  // Markdown in a title is shown, not acted on: one line, emphasis, HTML, links and entities escaped.
+  assert.match(text, /^- title: A \\\*bold\\\* \\<b\\>claim\\<\/b\\> \\& \\\[more\\\]\(javascript:alert\(1\)\) second line$/m);
+  assert.match(text, /^- description: Cats\. Dogs - and #1 pets\\!$/m);
+  assert.match(text, /^- canonical: <https:\/\/a\.test\/new>$/m);
+  assert.match(text, /^- robots: noindex, nofollow$/m);
+  assert.match(text, /^- lang: en$/m);
+  assert.match(text, /^- content type: text\/html; charset=utf-8$/m);
+  assert.match(text, /^- size: 2\.0 KiB \(2,048 bytes\)$/m);
+  assert.match(text, /^- fetch time: 35ms$/m);
+  assert.match(text, /^- fetched at: 2025-01-02T03:04:05\.000Z \(1m 00s ago\)$/m);
+  assert.match(text, /^- depth: 1$/m);
+  assert.match(text, new RegExp(`^- sha256: \`${'ab'.repeat(32)}\`$`, 'm'));
+  assert.ok(text.includes('- found on: [https://a.test/](command:crawlOrchestrator.showJobDetails?%5B3%5D) (job 3), link text “Old \\_page\\_”'), text);
+  assert.deepEqual(commandLinks(text).map((l) => ({ jobId: l.jobId, link: text.slice(l.start, l.end) })), [
+    { jobId: 3, link: '[https://a.test/](command:crawlOrchestrator.showJobDetails?%5B3%5D)' },
+  ]);
+
+  assert.match(text, /^## Links to this page \(60\)$/m);
+  assert.match(text, /^- <https:\/\/a\.test\/in0> \(no link text\)$/m);
+  assert.match(text, /^- <https:\/\/a\.test\/in1> “In \\\| 1”$/m);
+  assert.match(text, /^- <https:\/\/a\.test\/in49> /m);
+  assert.doesNotMatch(text, /in50>/, 'the first 50 inlinks only');
+  assert.match(text, /^- and 10 more$/m);
+  assert.match(text, /^## Links on this page \(4: 1 followed\)$/m);
+  assert.match(text, /^Not followed: out of scope 2 · nofollow 1$/m);
+  assert.match(text, /^- <https:\/\/a\.test\/x> “X”: followed$/m);
+  assert.match(text, /^- <https:\/\/b\.test\/> “B \\<script\\>”: not followed \(out of scope\)$/m);
+});
+
+test('the page section without links (a crawl/page that failed), a seed, a page with no response, a URL that is no autolink', () => {
+  const seed = { ...PAGE, foundOn: null, linkText: null, status: null, error: 'ECONNREFUSED', redirects: [], finalUrl: null, url: 'https://a.test/a b<c>' };
+  const text = pageSection({ page: seed, links: 'Method not found: crawl/page' }, Date.now()).join('\n');
+  assert.match(text, /^- status: — \(no response\)$/m);
+  assert.match(text, /^- error: ECONNREFUSED$/m);
+  assert.match(text, /^- URL: https:\/\/a\.test\/a b\\<c\\>$/m);
+  assert.match(text, /^- redirects: none$/m);
+  assert.match(text, /^- found on: — \(a seed\)$/m);
+  assert.match(text, /^The page's links could not be read: Method not found: crawl\/page$/m);
+  const skipped = pageSection({ page: { ...seed, skipped: true, error: 'robots.txt forbids it' } }, Date.now()).join('\n');
+  assert.match(skipped, /^- status: — \(not fetched: skipped\)$/m);
+  assert.match(skipped, /^- skipped: robots\.txt forbids it$/m);
+  assert.doesNotMatch(skipped, /## Links/);
+  // The job of the page it was found on is not known: the URL as a plain link.
+  assert.match(pageSection({ page: PAGE }, Date.now()).join('\n'), /^- found on: <https:\/\/a\.test\/>, link text “Old \\_page\\_”$/m);
+});
+
+test('a crawl\'s job document shows its page, where it was found (a link to that page\'s job) and its links, from a real crawl', async () => {
+  const { d, site, crawlId } = await crawledSite('127.0.0.141', {
+    '/': page(['/a', '/old'], 'Home'),
+    '/a': page(['/', '/b', 'http://127.0.0.142/elsewhere', '/missing'], 'Page *A*'),
+    '/b': page([], 'Page B'),
+    '/old': status(301, { location: '/new' }),
+    '/new': page(['/'], 'New'),
+  });
+  const { jobs } = await d.request('jobs/list', { crawlId, limit: 100 });
+  const jobOf = (p: string) => jobs.find((j) => j.url === site.url(p))!;
+  const docs = new JobDocuments(Object.assign(d, { onJobsChanged: () => ({ dispose() {} }) }) as unknown as ConstructorParameters<typeof JobDocuments>[0]);
+  const show = (id: number) => docs.provideTextDocumentContent({ path: `/Job ${id}.md` } as never);
+
+  const a = await show(jobOf('/a').id);
+  assert.match(a, /^## Page$/m);
+  assert.match(a, /^- status: 200$/m);
+  assert.match(a, /^- title: Page \\\*A\\\*$/m);
+  assert.match(a, /^- depth: 1$/m);
+  const home = jobOf('/');
+  assert.ok(a.includes(`- found on: [${site.url('/')}](command:crawlOrchestrator.showJobDetails?%5B${home.id}%5D) (job ${home.id}), link text “/a”`), a);
+  assert.deepEqual(commandLinks(a).map((l) => l.jobId), [home.id]);
+  assert.match(a, /^## Links to this page \(1\)$/m);
+  assert.ok(a.includes(`- <${site.url('/')}> “/a”`), a);
+  assert.match(a, /^## Links on this page \(4: 3 followed\)$/m);
+  assert.ok(a.includes(`- <http://127.0.0.142/elsewhere> “http://127.0.0.142/elsewhere”: not followed (out of scope)`), a);
+  assert.ok(a.includes(`- <${site.url('/b')}> “/b”: followed`), a);
+  // The History still comes last.
+  assert.ok(a.indexOf('## Links on this page') < a.indexOf('## History'));
+
+  const old = await show(jobOf('/old').id);
+  assert.ok(old.includes(`- redirect chain (1 hop):\n  1. <${site.url('/old')}> (asked for)\n  2. <${site.url('/new')}> (final)`), old);
+
+  const missing = await show(jobOf('/missing').id);
+  assert.match(missing, /^- status: 404$/m);
+
+  const seed = await show(home.id);
+  assert.match(seed, /^- found on: — \(a seed\)$/m);
+  assert.match(seed, /^## Links to this page \(\d+\)$/m);
+
+  // A job outside any crawl has no page section.
+  const { ids } = await d.request('jobs/enqueue', { urls: ['https://standalone.test/'] });
+  assert.doesNotMatch(await show(ids[0]!), /## Page/);
 });

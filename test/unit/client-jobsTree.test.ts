@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type * as vscode from 'vscode';
 import type { Job } from '../../server/src/protocol';
 import { DaemonUnavailable } from '../../client/src/daemonApi';
-import { JobsTreeProvider, PAGE_SIZE, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
+import { JobsTreeProvider, PAGE_SIZE, REREAD_MS_PER_ROW, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
 import { compareHosts, hostDescription, jobDescription, jobLabel, jobTooltip } from '../../client/src/jobsTreeText';
 import { TestDaemon } from './helpers/client-daemon';
 
@@ -110,10 +110,14 @@ describe('grouped by state', () => {
 
   test('a job row: path as label, host and attempt as description, state icon, menus by state', async () => {
     const failed = group(await tree.getChildren(), 'Error');
-    const [row] = (await tree.getChildren(failed)) as JobNode[];
+    const errorRows = (await tree.getChildren(failed)) as JobNode[];
+    // Finished groups list the newest first: a running crawl's latest results on top.
+    assert.ok(errorRows.length > 1);
+    assert.deepEqual(errorRows.map((r) => r.job.id), errorRows.map((r) => r.job.id).sort((x, y) => y - x));
+    const [row] = errorRows;
     const item = tree.getTreeItem(row!);
     assert.match(String(item.label), /^\/page\/\d+\?q=\d+$/);
-    assert.equal(item.description, 'a.test · attempt 1/3');
+    assert.equal(item.description, 'b.test · attempt 1/3');
     assert.equal(item.contextValue, 'job.error');
     assert.equal(item.id, `state:error/job:${row!.job.id}`);
     assert.equal((item.iconPath as ThemeIcon).id, 'error');
@@ -245,10 +249,12 @@ describe('catching up with notifications', () => {
     await urls(d, 'a.test', 6);
     await d.finish(2);
     await d.fail(1, 'HTTP 404');
-    tree = new JobsTreeProvider(d, 'state');
+    // Time moves on between catch-ups here, past any group's wait before it is read again.
+    tree = new JobsTreeProvider(d, 'state', () => Date.now() + later);
     roots = await tree.getChildren();
     for (const label of ['Queued', 'Done', 'Error']) await tree.getChildren(group(roots, label));
   });
+  let later = 0;
   after(() => d.stop());
 
   /** Runs `update` and then asks for rows as the view would: the root and loaded groups, or just the groups fired. */
@@ -256,6 +262,7 @@ describe('catching up with notifications', () => {
     const fired: (TreeNode | undefined)[] = [];
     const sub = tree.onDidChangeTreeData((e) => fired.push(...(Array.isArray(e) ? e : [e as TreeNode | undefined])));
     d.calls.length = 0;
+    later += 60_000;
     await tree.update(changes);
     sub.dispose();
     if (fired.includes(undefined)) {
@@ -295,7 +302,7 @@ describe('catching up with notifications', () => {
     const [row] = (await tree.getChildren(group(roots, 'Error'))) as JobNode[];
     const { redrawn, lists } = await catchUp({ jobs: new Map([[row!.job.id, 'error']]), stats: await stats(), crawls: new Set() });
     assert.deepEqual(redrawn, ['state:error']);
-    assert.deepEqual(lists, [{ state: 'error', limit: PAGE_SIZE, cursor: null }]);
+    assert.deepEqual(lists, [{ state: 'error', order: 'newest', limit: PAGE_SIZE, cursor: null }]);
   });
 
   test('too many changes to list: everything is read again', async () => {
@@ -471,5 +478,42 @@ describe('host order', () => {
   test('IPv4 addresses sort by their numbers, before names, which sort as text', () => {
     const hosts = ['example.com', '127.0.1.25', '10.0.0.1', '127.0.1.249', 'a.test', '127.0.1.3', '300.1.1.1'];
     assert.deepEqual([...hosts].sort(compareHosts), ['10.0.0.1', '127.0.1.3', '127.0.1.25', '127.0.1.249', '300.1.1.1', 'a.test', 'example.com']);
+  });
+});
+
+describe('a fast crawl beside a loaded group', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await TestDaemon.start();
+  });
+  after(() => d.stop());
+
+  test('a group of 500 rows is read again at most once a second, however often jobs enter it', async () => {
+    // Five hosts: a lease takes at most 100 jobs of one.
+    for (let h = 0; h < 5; h++) await urls(d, `fast${h}.test`, 104);
+    assert.equal((await d.finish(500)).length, 500);
+    let clock = 1_000_000;
+    const tree = new JobsTreeProvider(d, 'state', () => clock);
+    const done = group(await tree.getChildren(), 'Done');
+    const more = (await tree.getChildren(done)).find((n): n is MoreNode => n.kind === 'more')!;
+    for (let i = 0; i < 4; i++) await tree.loadMore(more);
+    assert.equal((await tree.getChildren(done)).filter((n) => n.kind === 'job').length, 500);
+
+    // Jobs keep finishing: every catch-up says so. Only time lets the group be read again.
+    const reads = async () => {
+      d.calls.length = 0;
+      await tree.update({ jobs: new Map([[9_999_999, 'done']]), stats: undefined, crawls: new Set() });
+      await tree.getChildren(done);
+      return d.callsOf('jobs/list').length;
+    };
+    assert.equal(await reads(), 0, 'just read: held');
+    assert.equal(tree.heldFor(), 500 * REREAD_MS_PER_ROW);
+    clock += 400;
+    assert.equal(await reads(), 0, 'still held');
+    assert.equal(tree.heldFor(), 600);
+    clock += 600;
+    assert.equal(await reads(), 1, 'due: read again, in one request');
+    assert.equal(tree.heldFor(), undefined);
+    assert.equal(await reads(), 0, 'held again after the read');
   });
 });

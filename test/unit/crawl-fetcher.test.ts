@@ -143,7 +143,7 @@ describe('Fetcher: content', TEST_TIMEOUT, () => {
     assert.ok(Buffer.concat(chunks).equals(r.body));
     const links = extractor.end();
     assert.equal(links.title, 'Test page');
-    assert.deepEqual(links.links, [{ url: site.url('/next'), host: site.host, nofollow: false }]);
+    assert.deepEqual(links.links, [{ url: site.url('/next'), host: site.host, nofollow: false, text: 'next' }]);
   });
 
   it('rethrows an onBody exception as is and closes the connection', async (t) => {

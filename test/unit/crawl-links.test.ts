@@ -23,10 +23,10 @@ describe('link extraction', () => {
       PAGE,
     );
     assert.deepEqual(r.links, [
-      { url: 'https://example.com/dir/other.html', host: 'example.com', nofollow: false },
-      { url: 'https://example.com/ROOT/~user', host: 'example.com', nofollow: false },
-      { url: 'https://example.com/Area', host: 'example.com', nofollow: false },
-      { url: 'https://other.example/x', host: 'other.example', nofollow: false },
+      { url: 'https://example.com/dir/other.html', host: 'example.com', nofollow: false, text: 'x' },
+      { url: 'https://example.com/ROOT/~user', host: 'example.com', nofollow: false, text: 'y' },
+      { url: 'https://example.com/Area', host: 'example.com', nofollow: false, text: '' },
+      { url: 'https://other.example/x', host: 'other.example', nofollow: false, text: 'z' },
     ]);
     assert.equal(r.dropped, 0);
     assert.equal(r.baseUrl, PAGE);
@@ -52,7 +52,7 @@ describe('link extraction', () => {
 
   it('drops links relative to a non-http(s) base', () => {
     const r = extractLinks('<base href="ftp://files.example/"><a href="x">x</a><a href="https://ok.example/">ok</a>', PAGE);
-    assert.deepEqual(r.links, [{ url: 'https://ok.example/', host: 'ok.example', nofollow: false }]);
+    assert.deepEqual(r.links, [{ url: 'https://ok.example/', host: 'ok.example', nofollow: false, text: 'ok' }]);
     assert.equal(r.dropped, 1);
   });
 
@@ -63,10 +63,10 @@ describe('link extraction', () => {
       PAGE,
     );
     assert.deepEqual(r.links, [
-      { url: 'https://example.com/a', host: 'example.com', nofollow: true },
-      { url: 'https://example.com/b', host: 'example.com', nofollow: false },
-      { url: 'https://example.com/c', host: 'example.com', nofollow: false },
-      { url: 'https://example.com/d', host: 'example.com', nofollow: true },
+      { url: 'https://example.com/a', host: 'example.com', nofollow: true, text: 'a' },
+      { url: 'https://example.com/b', host: 'example.com', nofollow: false, text: 'b' },
+      { url: 'https://example.com/c', host: 'example.com', nofollow: false, text: 'c' },
+      { url: 'https://example.com/d', host: 'example.com', nofollow: true, text: 'd' },
     ]);
   });
 
@@ -115,7 +115,7 @@ describe('link extraction', () => {
        <a href="tel:+123">t</a><a href="http://">bad</a><a href="ftp://f.example/">f</a><a href="https://example.com/${'a'.repeat(9000)}">long</a><a href="ok">ok</a>`,
       PAGE,
     );
-    assert.deepEqual(r.links, [{ url: 'https://example.com/dir/ok', host: 'example.com', nofollow: false }]);
+    assert.deepEqual(r.links, [{ url: 'https://example.com/dir/ok', host: 'example.com', nofollow: false, text: 'ok' }]);
     assert.equal(r.dropped, 7);
   });
 
@@ -150,9 +150,9 @@ describe('link extraction', () => {
     assert.deepEqual(chunked, whole);
     assert.equal(chunked.title, 'Café ☕ 😀');
     assert.deepEqual(chunked.links, [
-      { url: 'https://example.com/b/x?q=%C3%BC', host: 'example.com', nofollow: true },
-      { url: 'https://example.com/b/y', host: 'example.com', nofollow: false },
-      { url: 'https://example.com/b/z&w', host: 'example.com', nofollow: false },
+      { url: 'https://example.com/b/x?q=%C3%BC', host: 'example.com', nofollow: true, text: 'x' },
+      { url: 'https://example.com/b/y', host: 'example.com', nofollow: false, text: '' },
+      { url: 'https://example.com/b/z&w', host: 'example.com', nofollow: false, text: 'z' },
     ]);
     assert.equal(chunked.metaNoindex, true);
   });
@@ -161,7 +161,7 @@ describe('link extraction', () => {
     const extractor = new LinkExtractor(PAGE);
     for (const part of ['<a hr', 'ef="/spl', 'it" r', 'el="nof', 'ollow">t</', 'a><tit', 'le>T</ti', 'tle>']) extractor.write(part);
     const r = extractor.end();
-    assert.deepEqual(r.links, [{ url: 'https://example.com/split', host: 'example.com', nofollow: true }]);
+    assert.deepEqual(r.links, [{ url: 'https://example.com/split', host: 'example.com', nofollow: true, text: 't' }]);
     assert.equal(r.title, 'T');
     assert.throws(() => extractor.write('more'), /after end/);
   });
@@ -210,6 +210,161 @@ describe('link extraction', () => {
   });
 });
 
+describe('link text and page metadata', () => {
+  const texts = (html: string, page = PAGE) => Object.fromEntries(extractLinks(html, page).links.map((l) => [l.url, l.text]));
+
+  it('takes a link\'s text from the anchor\'s content, nested elements included, whitespace collapsed', () => {
+    assert.deepEqual(
+      texts(
+        `<a href="/x"><span>Docs</span> home</a>
+         <a href="/y">\n   Fish &amp;\t<b><i>Chips</i></b>&nbsp; \n</a>
+         <a href="/s"><style>.x { color: red }</style>Shop<script>var cart = 1;</script></a>`,
+      ),
+      { 'https://example.com/x': 'Docs home', 'https://example.com/y': 'Fish & Chips', 'https://example.com/s': 'Shop' },
+    );
+  });
+
+  it('falls back to an <img> alt, then aria-label, then title; an <area> has its alt', () => {
+    assert.deepEqual(
+      texts(
+        `<a href="/img" aria-label="label" title="title"><img src="spacer.gif" alt=""><img src="logo.png" alt=" Our \n logo "><img alt="second"></a>
+         <a href="/both"><img alt="Logo"> Home </a>
+         <a href="/aria" aria-label=" Close  dialog " title="t"><svg><path d=""/></svg></a>
+         <a href="/title" title="Next page"> <img src="arrow.png"> </a>
+         <a href="/none"></a>
+         <map><area href="/area" alt="Region\n one"><area href="/bare"></map>`,
+      ),
+      {
+        'https://example.com/img': 'Our logo',
+        'https://example.com/both': 'Home',
+        'https://example.com/aria': 'Close dialog',
+        'https://example.com/title': 'Next page',
+        'https://example.com/none': '',
+        'https://example.com/area': 'Region one',
+        'https://example.com/bare': '',
+      },
+    );
+  });
+
+  it('keeps the text of a link\'s first occurrence, even an empty one; nofollow as before', () => {
+    const r = extractLinks(
+      `<a href="/p" rel="nofollow">First</a><a href="/p#frag">Second</a>
+       <a href="/q"></a><a href="/q">later</a><area href="/q" alt="area">`,
+      PAGE,
+    );
+    assert.deepEqual(r.links, [
+      { url: 'https://example.com/p', host: 'example.com', nofollow: false, text: 'First' },
+      { url: 'https://example.com/q', host: 'example.com', nofollow: false, text: '' },
+    ]);
+  });
+
+  it('ends an anchor\'s text where another <a> opens, as a tree builder does', () => {
+    assert.deepEqual(
+      texts('<a href="/one">One <b>bold<a href="/two">Two</a> tail</b></a> after <a href="/three">Three<a>no href</a></a>'),
+      { 'https://example.com/one': 'One bold', 'https://example.com/two': 'Two', 'https://example.com/three': 'Three' },
+    );
+    // An end tag around it closes it too.
+    assert.deepEqual(texts('<p><a href="/in">In <b>p</p>out</a>'), { 'https://example.com/in': 'In p' });
+  });
+
+  it('gives links written before <base> their text, including one with the <base> inside it', () => {
+    assert.deepEqual(
+      texts('<a href="early">Early <i>bird</i></a><a href="early#2">dup</a><head><base href="/sub/"></head><a href="late">Late</a>'),
+      { 'https://example.com/sub/early': 'Early bird', 'https://example.com/sub/late': 'Late' },
+    );
+    assert.deepEqual(texts('<a href="x">before <base href="/sub/">after</a> outside'), { 'https://example.com/sub/x': 'before after' });
+    // No <base> at all: resolved at the end, an anchor left open included.
+    assert.deepEqual(texts('<a href="a">A</a><a href="b">B unclosed'), { 'https://example.com/dir/a': 'A', 'https://example.com/dir/b': 'B unclosed' });
+    // Links over the cap get no text, and take none from others.
+    const capped = extractLinks('<a href="/1">one</a><a href="/2">two</a><base href="/"><a href="/3">three</a><a href="/1">again</a>', PAGE, { maxLinks: 1 });
+    assert.deepEqual(capped.links, [{ url: 'https://example.com/1', host: 'example.com', nofollow: false, text: 'one' }]);
+    assert.equal(capped.truncated, 2);
+  });
+
+  it('caps a link\'s text at 200 characters without splitting a surrogate pair', () => {
+    const text = (inner: string) => extractLinks(`<a href="/t">${inner}</a>`, PAGE).links[0].text;
+    assert.equal(text('a'.repeat(199) + '😀tail'), 'a'.repeat(199), 'the emoji would straddle the cap');
+    assert.equal(text('a'.repeat(198) + '😀tail'), 'a'.repeat(198) + '😀');
+    assert.equal(text('a'.repeat(199) + ' bcd'), 'a'.repeat(199), 'no trailing space after the cut');
+    assert.equal(text(`${'word '.repeat(300)}`).length, 199);
+    assert.equal(text(`${' \n'.repeat(3000)}<span>Words</span>${'\t'.repeat(3000)}`), 'Words', 'indentation does not push the words out');
+    assert.equal(text('&amp;'.repeat(1000)), '&'.repeat(200));
+    assert.equal(extractLinks(`<a href="/t" title="${'t'.repeat(300)}"></a>`, PAGE).links[0].text, 't'.repeat(200));
+  });
+
+  it('reads the first <meta name="description">', () => {
+    const description = (html: string) => extractLinks(html, PAGE).description;
+    assert.equal(description('<meta name=" Description " content="  A  page\nabout &amp; fish "><meta name="description" content="second">'), 'A page about & fish');
+    assert.equal(description('<meta name="og:description" content="other"><meta content="no name">'), null);
+    assert.equal(description('<meta name="description" content="  "><meta name="description" content="second">'), null, 'the first one, empty');
+    assert.equal(description('<meta name="description">'), null);
+    assert.equal(description(`<meta name="description" content="${'d'.repeat(5000)}">`), 'd'.repeat(1000));
+  });
+
+  it('reads the first <link rel="canonical" href>, resolved and normalized', () => {
+    const canonical = (html: string) => extractLinks(html, PAGE).canonical;
+    assert.equal(canonical('<link rel="Canonical" href="/Canon/%7eX#frag"><link rel="canonical" href="/second">'), 'https://example.com/Canon/~X');
+    assert.equal(canonical('<link rel="alternate  CANONICAL" href="HTTPS://Other.Example:443/">'), 'https://other.example/');
+    assert.equal(canonical('<link rel="canonical"><link rel="canonical" href="with-href">'), 'https://example.com/dir/with-href');
+    assert.equal(canonical('<link rel="canonicalize" href="/x"><link rel="stylesheet" href="/s.css"><a href="/a" rel="canonical">a</a>'), null);
+    assert.equal(canonical(''), null);
+    assert.equal(canonical('<link rel="canonical" href="c"><base href="/sub/">'), 'https://example.com/sub/c', 'resolved against a later <base>');
+    assert.equal(canonical('<link rel="canonical" href="http://[bad">'), null);
+    assert.equal(canonical('<link rel="canonical" href="mailto:me@example.com">'), null);
+  });
+
+  it('reads the lang of the first <html>', () => {
+    const lang = (html: string) => extractLinks(html, PAGE).lang;
+    assert.equal(lang('<!doctype html><HTML LANG=" en-GB "><html lang="fr">'), 'en-GB');
+    assert.equal(lang('<html><html lang="fr">'), null, 'the first <html> has none');
+    assert.equal(lang('<html lang="">'), null);
+    assert.equal(lang('<p lang="de">'), null);
+    assert.equal(lang(`<html lang="${'x'.repeat(100)}">`), 'x'.repeat(35));
+  });
+
+  it('keeps the meta robots content it reads, joined', () => {
+    const robots = (html: string, botToken?: string) => extractLinks(html, PAGE, { botToken }).metaRobots;
+    assert.equal(
+      robots('<meta name="robots" content=" noindex,\n  nofollow "><meta name="googlebot" content="noarchive"><meta name="CrawlBot" content="nosnippet">', 'crawlbot'),
+      'noindex, nofollow, nosnippet',
+    );
+    assert.equal(robots('<meta name="ROBOTS" content="None">'), 'None', 'as written');
+    assert.equal(robots('<meta name="robots" content=""><meta name="robots">'), null);
+    assert.equal(robots('<meta name="googlebot" content="noindex">'), null);
+    const many = robots('<meta name="robots" content="noarchive">'.repeat(1000));
+    assert.equal(many, Array(18).fill('noarchive').join(', '), 'whole tags, as many as fit in 200 characters');
+    assert.equal(robots(`<meta name="robots" content="${'x'.repeat(300)}"><meta name="robots" content="noindex">`), 'x'.repeat(200));
+  });
+
+  it('has every field when nothing is there', () => {
+    const r = extractLinks('', PAGE);
+    assert.deepEqual([r.title, r.description, r.canonical, r.lang, r.metaRobots, r.links], [null, null, null, null, null, []]);
+  });
+
+  it('reads a 5 MB anchor, and other runaway text, in bounded time and space', async () => {
+    const linksJs = require.resolve('../../server/src/crawl/links');
+    const got = await answersWithin(30_000, (d) => {
+      const { extractLinks: extract } = require(d.linksJs) as typeof import('../../server/src/crawl/links');
+      const big = '<a href="/big">' + 'x'.repeat(5_000_000) + '</a>';
+      const spaces = '<a href="/ws">' + ' '.repeat(5_000_000) + 'end</a>';
+      const entities = '<a href="/ent">' + '&amp; '.repeat(1_000_000) + '</a>';
+      const attrs = `<html lang="${'l'.repeat(5_000_000)}"><meta name=description content="${'d '.repeat(2_500_000)}">` +
+        `<a href="/attr" aria-label="${' '.repeat(5_000_000)}a"></a>` + '<meta name=robots content="noindex">'.repeat(200_000);
+      const r = extract(big + spaces + entities + attrs, d.page);
+      return {
+        texts: r.links.map((l) => [l.text.length, l.text.slice(-3)]),
+        lang: r.lang?.length,
+        description: r.description?.length,
+        robots: r.metaRobots?.length,
+      };
+    }, { linksJs, page: PAGE });
+    assert.deepEqual(got.texts, [[200, 'xxx'], [3, 'end'], [199, '& &'], [1, 'a']]);
+    assert.deepEqual([got.lang, got.description, got.robots], [35, 999, 196], 'whole tags only past the first: 21 more of 9 characters');
+    const r = await extractLinksInSlices(Buffer.from('<a href="/big">' + 'é'.repeat(2_500_000) + '</a>'), PAGE);
+    assert.equal(r.links[0].text, 'é'.repeat(200));
+  });
+});
+
 /**
  * What htmlparser2's Parser (a tree builder's view) makes of the same page: the hrefs of <a> and
  * <area> in order with their rel, the first <base href>, meta robots and the first <title>
@@ -251,6 +406,8 @@ const htmlPiece = fc.oneof(
     '<script>', '</script>', '<style>a<b</style>', '<!--', '-->', '<![CDATA[x]]>', '<!doctype html>', '<?pi x?>',
     '&amp;', '&lt;', '&#x41;', '&copy', '&unknown;', '<', '>', '/', '"', "'", '=', ' ', '\n', '<a href="/x" href="/dup">',
     '<textarea>', '</textarea>', '<a href>', '<a href=>', '<a\nhref\n=\n"/nl">', 'text', 'é', '😀',
+    '<a>', '<img alt="pic">', '<a href=/t title=T aria-label=L>', '<html lang=en>', '<link rel=canonical href=/c>',
+    '<meta name=description content="d  e">', '<p>', '</p>',
   ),
   fc.string({ maxLength: 6 }),
 );
@@ -279,6 +436,9 @@ describe('link extraction is linear and agrees with a tree builder', () => {
       }
       assert.equal(r.baseUrl, base);
       assert.deepEqual(r.links.map((l) => [l.url, l.nofollow]), [...expected]);
+      // Texts and page metadata do not depend on how the page was cut either.
+      assert.deepEqual(r, extractLinks(html, PAGE));
+      for (const l of r.links) assert.ok(l.text.length <= 200 && l.text === l.text.trim(), l.text);
       // The Parser leaves SVG's foreign content open after `<svg/>`, so self-closing tags after it differ.
       if (!html.includes('/>')) {
         const t = view.titleText.replace(/\s+/g, ' ').trim();
@@ -372,7 +532,7 @@ describe('planning links', () => {
     const robots = Robots.parse(`User-agent: *\n${rules}\n`);
     const links = Array.from({ length: 500 }, (_, i) => {
       const url = `https://example.com/${'a'.repeat(8000)}b0?${i}`;
-      return { url, host: 'example.com', nofollow: false };
+      return { url, host: 'example.com', nofollow: false, text: '' };
     });
     const planned = planLinks(frontier(), 0, links, () => robots, 'bot');
     assert.equal(planned.jobs.length, 500, 'every link becomes a job');

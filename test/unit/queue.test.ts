@@ -449,6 +449,15 @@ describe(engine.name, () => {
       } while (cursor);
       assert.equal(seen.length, 10);
       assert.deepEqual(seen, [...seen].sort((x, y) => x - y));
+      // Newest first, through a state and crawl filter: the same jobs, the other way round.
+      const newest: number[] = [];
+      for (let next: string | null = null, first = true; first || next; first = false) {
+        const page = await q.list({ state: 'queued', crawlId: 'c1', limit: 7, cursor: next, newestFirst: true });
+        newest.push(...page.jobs.map((j) => j.id));
+        next = page.nextCursor;
+      }
+      const oldest = (await q.list({ state: 'queued', crawlId: 'c1', limit: 1000 })).jobs.map((j) => j.id);
+      assert.deepEqual(newest, [...oldest].reverse());
       assert.equal((await q.list({ state: 'queued', crawlId: 'c1', limit: 1000 })).jobs.length, 30);
       assert.equal((await q.list({ state: 'done' })).jobs.length, 0);
       await assert.rejects(q.list({ cursor: "1; DROP TABLE jobs" }), /cursor/);

@@ -322,6 +322,14 @@ const ALLOWED: { file: string; expr: string; why: string }[] = [
   { file: 'core/pg/sql.ts', expr: 'n', why: 'the number of the next $n placeholder, counted in pgListSql' },
   { file: 'core/pg/sql.ts', expr: 'order', why: "insertJobs' ORDER BY, typed as one of two constant column lists" },
   { file: 'daemon/storage.ts', expr: 'cap', why: 'a test-only environment variable, checked to be digits before use; a PRAGMA takes no parameters' },
+  { file: 'core/sqlite/sql.ts', expr: "filter.newestFirst ? ' DESC' : ''", why: 'one of two constants, chosen by a boolean' },
+  { file: 'core/pg/sql.ts', expr: "filter.newestFirst ? ' DESC' : ''", why: 'one of two constants, chosen by a boolean' },
+  { file: 'crawl/pg-pages.ts', expr: "PAGE_COLUMNS.map(([c]) => c).join(', ')", why: 'the column names of a constant list, joined once at load' },
+  { file: 'crawl/pg-pages.ts', expr: "PAGE_COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')", why: 'placeholders typed from the same constant list' },
+  { file: 'crawl/pg-pages.ts', expr: "where.join(' AND ')", why: 'the pages query joins constant fragments chosen by which filters are set; the values are $n parameters' },
+  { file: 'crawl/pg-pages.ts', expr: 'order', why: 'one of two constant ORDER BY lists' },
+  { file: 'crawl/sqlite-pages.ts', expr: "where.join(' AND ')", why: 'the pages query joins constant fragments chosen by which filters are set; the values are named parameters' },
+  { file: 'crawl/sqlite-pages.ts', expr: 'order', why: 'one of two constant ORDER BY lists' },
 ];
 
 const SQL_WORDS = /\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|PRAGMA|CREATE (TABLE|INDEX)|DROP|ALTER TABLE|WHERE)\b/;

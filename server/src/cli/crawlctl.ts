@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { finished } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { DaemonClient, NoDaemonError, RemoteError } from '../daemon/client';
 import { UsageError, flagHelp, parseFlags, type FlagSpecs, type FlagValues } from '../daemon/args';
@@ -18,7 +19,10 @@ import { parseSeedFile, startParams, whyNotStartable } from '../daemon/seedfile'
 import { ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, SCOPES, SEED_FILE_EXTENSION, type AddressPolicy, type Crawl, type Job, type Method, type ParamsOf, type ResultOf, type Scope } from '../protocol';
 import { VERSION } from '../version';
 import { EXIT } from './exit';
-import { bytes, fields, plural, relative, table, text, type Text } from './format';
+import { EXPORT_FORMATS, EXPORT_KINDS, type Ask, type ExportFormat, type ExportKind } from '../exports';
+import { OutputError, Sink, exportCrawl, type ExportCounts } from './export';
+import { bytes, count, fields, plural, relative, table, text, type Text } from './format';
+import { pageFields, reportText } from './report';
 import { nearest } from './suggest';
 import { Ui } from './ui';
 import { crawlOutcome, summary, watchCrawl } from './watch';
@@ -57,6 +61,17 @@ const CRAWL_FLAGS = {
   ...WORKER_FLAGS,
 } as const satisfies FlagSpecs;
 
+const EXPORT_FLAGS = {
+  ...COMMON,
+  json: { type: 'boolean', help: 'with --output, print the summary as JSON on stdout (the data\'s own format is --format\'s)' },
+  what: {
+    type: 'string', choices: EXPORT_KINDS, value: 'W',
+    help: 'pages (one record per URL), links (every link: from, to, text, followed, reason) or broken (each failed URL once per page linking to it) (default pages)',
+  },
+  format: { type: 'string', choices: EXPORT_FORMATS, value: 'F', help: 'jsonl (a JSON object a line) or csv (RFC 4180, a header row first) (default jsonl)' },
+  output: { type: 'string', value: 'FILE', help: 'write to FILE (created or truncated; -o for short) rather than stdout, and a one-line summary on stderr' },
+} as const satisfies FlagSpecs;
+
 /** Long enough for the biggest requeue; short enough that a hung daemon does not hang scripts. */
 const REQUEST_TIMEOUT_MS = 60_000;
 /** On Ctrl-C, running pages get this long before they go back to the queue. */
@@ -68,6 +83,8 @@ interface Command {
   flags: FlagSpecs;
   /** Printed under the flags in the command's --help. */
   more?: string;
+  /** Single-letter spellings of its flags: `-o` for `--output`. */
+  short?: Record<string, string>;
   run(ctx: Context, flags: Record<string, unknown>, positionals: string[]): Promise<number>;
 }
 
@@ -283,7 +300,9 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
     flags: COMMON,
     async run(ctx, _f, args) {
       if (args.length !== 1 || !/^\d{1,15}$/.test(args[0]) || Number(args[0]) < 1) throw new UsageError('job: give one job id (a positive whole number)');
-      const r = await request(ctx, 'jobs/get', { id: Number(args[0]) });
+      const got = await request(ctx, 'jobs/get', { id: Number(args[0]) });
+      // A daemon from before page records sends none: null all the same, for scripts.
+      const r = { ...got, page: got.page ?? null };
       if (ctx.ui.json) return show(ctx, r);
       const j = r.job;
       const rows: [string, string][] = [
@@ -295,15 +314,96 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
       if (j.result) {
         const x = j.result;
         rows.push(['result', [x.status !== null ? `HTTP ${x.status}` : '', x.contentType ?? '', bytes(x.bytes), x.durationMs !== null ? `${x.durationMs} ms` : ''].filter(Boolean).join(' · ')]);
-        if (x.title) rows.push(['title', x.title]);
+        // The page record below has the title, and more.
+        if (x.title && !r.page) rows.push(['title', x.title]);
         if (x.finalUrl && x.finalUrl !== j.url) rows.push(['final url', x.finalUrl]);
       }
       if (j.lastError) rows.push([j.state === 'error' ? 'error' : 'note', j.lastError]);
       rows.push(['created', j.createdAt], ['updated', j.updatedAt]);
       ctx.ui.out(fields(rows));
+      if (r.page) ctx.ui.out(text`\nPage record:\n${pageFields(r.page)}`);
       ctx.ui.out(text`\n${table([{ title: 'AT' }, { title: 'EVENT' }, { title: 'WORKER' }, { title: 'DETAIL', flexible: true }],
         r.events.map((e) => [e.at, e.type, e.workerId ?? '', e.detail ?? '']), ctx.ui.columns)}`);
       return EXIT.ok;
+    },
+  },
+
+  report: {
+    summary: "a crawl's audit: statuses, content types, hosts, broken links and the pages linking to them, redirects, slowest and largest pages",
+    args: '<crawlId>',
+    flags: COMMON,
+    more: `Long URLs are cut in the middle (…) to fit the terminal, or 80 columns off one; --json has
+them whole, and every broken link and redirect.
+
+Exit codes: 0 the report was printed, broken links or not (crawl --wait and watch fail on them) ·
+1 no such crawl · 2 usage error · 3 no daemon running.`,
+    async run(ctx, _f, args) {
+      if (args.length !== 1) throw new UsageError('report: give one crawl id ("crawlctl crawls" lists them)');
+      const r = await request(ctx, 'crawl/report', { crawlId: args[0] });
+      if (ctx.ui.json) return show(ctx, r);
+      ctx.ui.out(reportText(r, ctx.ui.columns ?? 80));
+      return EXIT.ok;
+    },
+  },
+
+  export: {
+    summary: "write a crawl's pages, links or broken links as JSON lines or CSV, streamed (to stdout, or -o FILE)",
+    args: '<crawlId>',
+    flags: EXPORT_FLAGS,
+    short: { '-o': '--output' },
+    more: `Examples:
+  crawlctl export c_1a2b3c > pages.jsonl
+  crawlctl export c_1a2b3c --what broken --format csv -o broken.csv
+  crawlctl export c_1a2b3c --what links | jq -r 'select(.followed | not) | .to'
+
+Pages are in the order the crawl met them, their fields those of crawl/pages (in CSV: redirects
+joined with spaces, data as JSON text, nulls as empty cells). Broken: every URL that got a 4xx,
+a 5xx or no response, once per page linking to it (url, status, error, referrer, text); one
+reached only by a redirect names the redirecting page, and a seed has an empty referrer. Memory stays flat however large the
+crawl: records are fetched 1,000 at a time as the output takes them. CSV cells are written exact
+(no guard against spreadsheet formulas: an export is data), except on a terminal, where control
+characters are shown escaped.
+
+Exit codes: 0 exported, or the reader stopped early (| head) · 1 no such crawl, or the export
+failed part way (the daemon, or writing FILE: the output is then incomplete) · 2 usage error, or
+FILE cannot be created · 3 no daemon running · 130 interrupted.`,
+    async run(ctx, f: FlagValues<typeof EXPORT_FLAGS>, args) {
+      if (args.length !== 1) throw new UsageError('export: give one crawl id ("crawlctl crawls" lists them)');
+      const [crawlId] = args;
+      const what = (f.what ?? 'pages') as ExportKind;
+      const format = (f.format ?? 'jsonl') as ExportFormat;
+      const client = await ctx.connect();
+      const output = f.output;
+      let file: fs.WriteStream | null = null;
+      try {
+        // An unknown crawl is refused before any output: no file created or truncated.
+        await client.requestWithin('crawl/get', { crawlId }, REQUEST_TIMEOUT_MS);
+        if (output !== undefined) file = await openOutput(output);
+        const sink = new Sink(file ?? process.stdout);
+        const ask: Ask = (method, params) => client.requestWithin(method, params, REQUEST_TIMEOUT_MS);
+        let counts: ExportCounts;
+        try {
+          counts = await exportCrawl(ask, crawlId, what, format, sink, { terminal: !file && process.stdout.isTTY === true });
+          if (file) {
+            file.end();
+            await finished(file);
+          }
+        } catch (err) {
+          // The reader of stdout went away (| head): done, as on EPIPE.
+          if (err instanceof OutputError && !file) return EXIT.ok;
+          if (err instanceof OutputError || (file && (err as NodeJS.ErrnoException).syscall)) throw new CommandError(`cannot write ${output}: ${(err as Error).message}`, EXIT.failed);
+          if (output !== undefined) ctx.ui.err(text`crawlctl export: ${output} is incomplete.`);
+          throw err;
+        }
+        if (output !== undefined) {
+          if (ctx.ui.json) ctx.ui.result({ crawlId, what, format, file: output, rows: counts.rows, ...(what === 'broken' && { urls: counts.urls }) });
+          else ctx.ui.err(text`exported ${exported(what, counts)} to ${output}`);
+        }
+        return EXIT.ok;
+      } finally {
+        client.close();
+        if (file && !file.closed) file.destroy();
+      }
     },
   },
 
@@ -411,6 +511,30 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
     },
   },
 };
+
+/** Creates or truncates the export's file, or says why it cannot (a usage error: nothing was written). */
+function openOutput(file: string): Promise<fs.WriteStream> {
+  return new Promise((resolve, reject) => {
+    const stream = fs.createWriteStream(file);
+    const fail = (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'ENOENT' ? 'no such folder' : err.code === 'EISDIR' ? 'it is a folder' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      reject(new UsageError(`export: cannot write ${file}: ${why}`));
+    };
+    stream.once('error', fail);
+    stream.once('open', () => {
+      stream.off('error', fail);
+      resolve(stream);
+    });
+  });
+}
+
+/** `1,234 pages`, `5 links`, `2 broken URLs (3 lines: one per page linking to them)`. */
+function exported(what: ExportKind, c: ExportCounts): string {
+  const n = (k: number, one: string, many: string) => `${count(k)} ${k === 1 ? one : many}`;
+  if (what === 'pages') return n(c.rows, 'page', 'pages');
+  if (what === 'links') return n(c.rows, 'link', 'links');
+  return `${n(c.urls, 'broken URL', 'broken URLs')} (${n(c.rows, 'line', 'lines')}: one per page linking to them)`;
+}
 
 const STEERS = { pause: 'crawl/pause', resume: 'crawl/resume', cancel: 'crawl/cancel' } as const;
 type Steer = keyof typeof STEERS;
@@ -592,9 +716,11 @@ A crawl that sets no max depth, scope or addresses (crawl without --max-depth, -
                                           connects to loopback, private or link-local addresses)
 "crawlctl daemon --help" lists all of the daemon's flags.
 
-Exit codes: 0 ok · 1 the daemon refused the request or part of it, or a crawl waited for
-(crawl --wait, watch) was cancelled or has pages that ended in error (unless --allow-failures) ·
-2 usage error · 3 no daemon running · 130 interrupted.`;
+Exit codes: 0 ok · 1 the daemon refused the request or part of it (no such crawl or job), or a
+crawl waited for (crawl --wait, watch) was cancelled or has pages that ended in error (unless
+--allow-failures; report and export succeed whatever the pages' statuses) · 2 usage error ·
+3 no daemon running · 130 interrupted. Output piped into a reader that stops early (| head)
+ends the command quietly, exit 0.`;
 }
 
 function commandUsage(name: string): string {
@@ -639,7 +765,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   let flags: Record<string, unknown>;
   let positionals: string[];
   try {
-    ({ flags, positionals } = parseFlags(rest.map((a) => (a === '-h' ? '--help' : a)), command.flags, `crawlctl ${name}`));
+    const short = (a: string) => (a === '-h' ? '--help' : command.short && Object.prototype.hasOwnProperty.call(command.short, a) ? command.short[a] : a);
+    ({ flags, positionals } = parseFlags(rest.map(short), command.flags, `crawlctl ${name}`));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     const unknown = /unknown flag --([^\s=]+)$/.exec(err.message)?.[1];

@@ -64,6 +64,35 @@ function cut(s: string, w: number): string {
   return `${[...s].slice(0, w - 1).join('')}…`;
 }
 
+/** Cut in the middle, keeping both ends: a URL's host and its last path segment. */
+function cutMiddle(s: string, w: number): string {
+  const chars = [...s];
+  if (chars.length <= w) return s;
+  if (w <= 1) return chars.slice(0, w).join('');
+  const head = Math.ceil((w - 1) / 2);
+  const tail = w - 1 - head;
+  return `${chars.slice(0, head).join('')}…${tail > 0 ? chars.slice(-tail).join('') : ''}`;
+}
+
+/** The columns a value takes once escaped for the terminal. */
+export function shownWidth(value: string): number {
+  return width(escapeControls(value));
+}
+
+/**
+ * A value escaped, then cut to `w` columns with an ellipsis: at its end, or in its middle (for
+ * URLs, whose two ends say most). Measured in its escaped form, as tables are.
+ */
+export function fit(value: string, w: number, where: 'end' | 'middle' = 'end'): Text {
+  const shown = escapeControls(value);
+  return new Text(where === 'middle' ? cutMiddle(shown, Math.max(1, w)) : cut(shown, Math.max(1, w)));
+}
+
+/** `1,234`: a count with thousands separators, whatever the locale. */
+export function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
 /**
  * A table of escaped cells, measured and cut as shown; when `maxWidth` is given, flexible columns
  * are cut so each line fits.

@@ -51,19 +51,27 @@ export function checkOutcome(o: Outcome): void {
   }
 }
 
-function decodeCursor(cursor: string | null | undefined): number {
-  if (cursor === undefined || cursor === null || cursor === '') return 0;
+function decodeCursor(cursor: string | null | undefined, newestFirst: boolean): number {
+  if (cursor === undefined || cursor === null || cursor === '') return newestFirst ? Number.MAX_SAFE_INTEGER : 0;
   if (!/^\d{1,15}$/.test(cursor)) throw new QueueError('cursor is not one this server gave out');
   return Number(cursor);
 }
 
+/** Which filters a listing has, and its order: one prepared statement per shape. */
+export interface ListShape {
+  state: boolean;
+  key: boolean;
+  crawlId: boolean;
+  newestFirst: boolean;
+}
+
 /** A list filter checked: its page size, the id to start after, and which filters are set. */
-export function pageOf(filter: ListFilter): { limit: number; after: number; shape: { state: boolean; key: boolean; crawlId: boolean } } {
+export function pageOf(filter: ListFilter): { limit: number; after: number; shape: ListShape } {
   const limit = filter.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new QueueError('limit must be an integer from 1 to 1000');
   return {
-    limit, after: decodeCursor(filter.cursor),
-    shape: { state: filter.state !== undefined, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined },
+    limit, after: decodeCursor(filter.cursor, filter.newestFirst === true),
+    shape: { state: filter.state !== undefined, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined, newestFirst: filter.newestFirst === true },
   };
 }
 

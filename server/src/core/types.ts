@@ -157,6 +157,8 @@ export interface ListFilter {
   limit?: number;
   /** Opaque cursor from a previous page. */
   cursor?: string | null;
+  /** Newest first (by id, descending): a running crawl's latest results on top. Default oldest first. */
+  newestFirst?: boolean;
 }
 
 export interface JobPage {

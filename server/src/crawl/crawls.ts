@@ -3,17 +3,20 @@ import * as path from 'node:path';
 import { ConflictError, NotFoundError, QueueError } from '../core/errors';
 import type { Logger } from '../core/scheduler';
 import { Ticker } from '../core/ticker';
-import { HELD, type NewJob, type Queue, type RequeueFilter, type Stats } from '../core/types';
-import type { AddressPolicy, CrawlOptions, Rejected, Scope } from '../protocol';
+import { HELD, type Job, type NewJob, type Queue, type RequeueFilter, type Stats } from '../core/types';
+import { REPORT_LISTED, type AddressPolicy, type CrawlOptions, type CrawlReport, type LinkRecord, type Rejected, type Scope } from '../protocol';
 import { PRODUCT, VERSION } from '../version';
 import { AddressCheck, policyOfSeeds } from './addresses';
 import { BodyStore } from './bodies';
 import { Fetcher, type FetcherOptions } from './fetcher';
-import { CRAWL_KIND, DROP, pageJob, type Frontier } from './frontier';
+import { CRAWL_KIND, DROP, pageJob, type Frontier, type RedirectPayload } from './frontier';
 import { pageHandler, type PageSettings } from './page';
+import {
+  linkFate, PageRecorder, pagesCursor, parseLinkCursor, parsePagesCursor, redirectChains, withChains, writeRecords, type PageInfo, type PageWrite,
+} from './pages';
 import { Politeness, ROBOTS_BLOCKED, type PolitenessSettings } from './politeness';
 import { compileScope, ScopeError } from './scope';
-import type { CrawlRecord, CrawlService, EnqueueUrls, HostRecord, StartCrawl } from './service';
+import type { CrawlRecord, CrawlService, EnqueueUrls, HostRecord, LinksRequest, PageDetail, PagesRequest, StartCrawl } from './service';
 import type { CrawlRow, CrawlStore, CrawlTotals } from './store';
 import { normalizeUrl } from './url';
 
@@ -29,6 +32,8 @@ export interface CrawlSettings extends FetcherOptions, PolitenessSettings, PageS
   defaultScope: Scope;
   /** The address policy of crawls that set none; null: the kind of their seeds' addresses. */
   defaultAddresses: AddressPolicy | null;
+  /** Page records and the link graph kept; false only to measure what they cost (the benchmark). */
+  pageRecords: boolean;
 }
 
 export const DEFAULT_USER_AGENT = `${PRODUCT}/${VERSION} (+https://github.com/crawl-orchestrator/crawl-orchestrator)`;
@@ -43,6 +48,7 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
   defaultMaxPages: 10_000,
   defaultScope: 'host',
   defaultAddresses: null,
+  pageRecords: true,
   defaultDelayMs: 0,
   connectTimeoutMs: 10_000,
   headersTimeoutMs: 15_000,
@@ -105,6 +111,9 @@ class Crawls implements CrawlService {
   private readonly rates = new Map<string, { at: number; pages: number }[]>();
   private readonly listeners = new Set<(c: CrawlRecord) => void>();
   private readonly ticker: Ticker;
+  private readonly recorder: PageRecorder;
+  /** Records being completed for cancelled crawls: a stop waits for them. */
+  private readonly settling = new Set<Promise<void>>();
   /** Why the last tick failed, logged once; null while ticks go through. */
   private tickFault: string | null = null;
 
@@ -122,6 +131,7 @@ class Crawls implements CrawlService {
     this.politeness = new Politeness(queue, this.store, this.robotsFetcher, settings);
     this.bodies = new BodyStore(settings.bodiesDir);
     void this.bodies.sweep();
+    this.recorder = new PageRecorder(store.pages, log);
     this.handler = pageHandler({
       fetcher: this.fetcher,
       addressCheck: new AddressCheck(),
@@ -131,6 +141,7 @@ class Crawls implements CrawlService {
       bodiesFor: (frontier) => (frontier?.options.storeBodies ? this.bodies : null),
       delayOf: () => settings.defaultDelayMs,
       count: (id, pages, bytes, dropped) => this.count(id, pages, bytes, dropped),
+      record: settings.pageRecords ? (page) => this.recorder.record(page) : async () => {},
     });
     this.ticker = new Ticker(FLUSH_MS, async () => this.tick(), (err) => this.tickFailed(err));
     this.ticker.start();
@@ -206,6 +217,7 @@ class Crawls implements CrawlService {
     // State first: pages in flight then find the crawl gone and enqueue nothing more.
     await this.store.setState(crawlId, 'cancelled', Date.now());
     const cancelled = await this.queue.cancel({ crawlId });
+    this.settleInBackground(crawlId);
     return { crawl: await this.changed(crawlId), cancelled };
   }
 
@@ -267,6 +279,116 @@ class Crawls implements CrawlService {
     });
   }
 
+  async pages(crawlId: string, q: PagesRequest): Promise<{ pages: PageInfo[]; nextCursor: string | null }> {
+    await this.row(crawlId);
+    const limit = q.limit ?? 100;
+    const rows = await this.store.pages.pages(crawlId, { after: clientCursor(() => parsePagesCursor(q.cursor)), limit, status: q.status, search: q.search });
+    return { pages: await withChains(this.store.pages, crawlId, rows), nextCursor: pagesCursor(rows, limit) };
+  }
+
+  async page(crawlId: string, url: string): Promise<PageDetail> {
+    const row = await this.row(crawlId);
+    const pages = this.store.pages;
+    // As given, else as the crawl stores URLs (normalized): a URL pasted from a browser finds its record.
+    let found = await pages.page(crawlId, url);
+    const normalized = normalizeUrl(url.trim());
+    if (!found && normalized.ok) found = await pages.page(crawlId, normalized.url);
+    if (!found) throw new NotFoundError(`crawl ${crawlId} has no record of ${url.slice(0, 200)}`);
+    const [page] = await withChains(pages, crawlId, [found]);
+    const inlinks = await pages.inlinks(crawlId, found.url, INLINKS_SHOWN);
+    const outlinks: PageDetail['outlinks'] = [];
+    for (let after: string | null = null; ;) {
+      const batch = await pages.links(crawlId, { after, limit: 1000, from: found.url });
+      for (const l of batch) outlinks.push({ url: l.to, text: l.text, ...linkFate(l, row.state) });
+      if (batch.length < 1000) break;
+      after = batch[batch.length - 1].cursor;
+    }
+    return { page, inlinks: inlinks.links, inlinkCount: inlinks.count, outlinks };
+  }
+
+  async links(crawlId: string, q: LinksRequest): Promise<{ links: LinkRecord[]; nextCursor: string | null }> {
+    const row = await this.row(crawlId);
+    const limit = q.limit ?? 100;
+    const after = q.cursor ?? null;
+    clientCursor(() => parseLinkCursor(after));
+    const rows = await this.store.pages.links(crawlId, { after, limit, from: q.from, to: q.to });
+    return {
+      links: rows.map((l) => ({ from: l.from, to: l.to, text: l.text, ...linkFate(l, row.state) })),
+      nextCursor: rows.length === limit ? rows[rows.length - 1].cursor : null,
+    };
+  }
+
+  async report(crawlId: string): Promise<CrawlReport> {
+    await this.row(crawlId);
+    const pages = this.store.pages;
+    const c = await pages.reportCounts(crawlId);
+    const byContentType: Record<string, number> = {};
+    const hosts = new Map<string, { pages: number; errors: number; ms: number; timed: number }>();
+    let missingTitles = 0;
+    for (const g of c.groups) {
+      if (g.responded) byContentType[g.contentType ?? 'none'] = (byContentType[g.contentType ?? 'none'] ?? 0) + g.pages;
+      const h = hosts.get(g.host) ?? { pages: 0, errors: 0, ms: 0, timed: 0 };
+      h.pages += g.pages;
+      h.errors += g.errors;
+      h.ms += g.fetchMsSum;
+      h.timed += g.fetchMsCount;
+      hosts.set(g.host, h);
+      missingTitles += g.missingTitles;
+    }
+    const broken = [...c.broken].sort((a, b) => b.referrerCount - a.referrerCount || (a.url < b.url ? -1 : 1)).slice(0, REPORT_LISTED);
+    const referrers = await pages.referrers(broken.map((b) => b.urlId), REFERRERS_SHOWN);
+    const redirects = c.redirects.slice(0, REPORT_LISTED);
+    const chains = await redirectChains(pages, crawlId, redirects);
+    return {
+      crawlId,
+      pages: c.pages,
+      byStatus: Object.fromEntries(c.byStatus.map((r) => [String(r.status), r.n]).sort(([a], [b]) => (a < b ? -1 : 1))),
+      byContentType,
+      byHost: [...hosts].map(([host, h]) => ({ host, pages: h.pages, errors: h.errors, meanFetchMs: h.timed ? Math.round(h.ms / h.timed) : null }))
+        .sort((a, b) => b.pages - a.pages || (a.host < b.host ? -1 : 1)),
+      brokenLinks: broken.map((b) => ({
+        url: b.url, status: b.status, error: b.error, referrerCount: b.referrerCount, referrers: referrers.get(b.urlId) ?? [],
+      })),
+      brokenCount: c.broken.length,
+      redirects: redirects.map((r) => ({ url: r.url, finalUrl: chains.get(r.url)?.finalUrl ?? null, status: r.status })),
+      redirectCount: c.redirects.length,
+      slowest: c.slowest,
+      largest: c.largest,
+      missingTitles,
+    };
+  }
+
+  async pageOfJob(job: Job): Promise<PageInfo | null> {
+    if (job.crawlId === null) return null;
+    const row = await this.store.pages.page(job.crawlId, job.url);
+    return row ? (await withChains(this.store.pages, job.crawlId, [row]))[0] : null;
+  }
+
+  /**
+   * Records for the jobs of a crawl that ended without their handler's (a worker lost too often,
+   * robots.txt known to forbid them when they were found); records already written are kept.
+   * Jobs cancelled with their crawl never ended on their own and get none.
+   */
+  private async settle(crawlId: string): Promise<void> {
+    if (!this.settings.pageRecords) return;
+    for (const state of ['error', 'skipped'] as const) {
+      let cursor: string | null = null;
+      do {
+        const page = await this.queue.list({ crawlId, state, limit: 1000, cursor });
+        const writes = page.jobs.filter((j) => j.lastError !== 'cancelled').map((j) => settledPage(j, crawlId));
+        await writeRecords(this.store.pages, writes, true, this.log);
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+    }
+  }
+
+  private settleInBackground(crawlId: string): void {
+    const settling = this.settle(crawlId)
+      .catch((err) => this.log('warn', `page records of crawl ${crawlId} could not be completed: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => this.settling.delete(settling));
+    this.settling.add(settling);
+  }
+
   onCrawlChanged(listener: (crawl: CrawlRecord) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -274,6 +396,8 @@ class Crawls implements CrawlService {
 
   async close(): Promise<void> {
     await this.ticker.stop();
+    await Promise.all(this.settling);
+    await this.recorder.flush();
     await this.flush();
     this.listeners.clear();
     await Promise.all([this.fetcher.close(), this.robotsFetcher.close()]);
@@ -343,13 +467,18 @@ class Crawls implements CrawlService {
 
   /** Writes page totals, then finishes running crawls with nothing left queued or in flight. */
   private async tick(): Promise<void> {
+    // Not awaited: a record write waiting out a lock must not hold back the totals and crawl ends.
+    this.recorder.retryKept();
     await this.flush();
     for (const row of await this.store.active()) {
       this.sampleRate(row);
       if (row.state !== 'running') continue;
       const s = await this.queue.crawlStats(row.id);
       const seeding = s.total === 0 && Date.now() - row.createdAt < SEEDING_GRACE_MS;
-      if (s.queued === 0 && s.in_progress === 0 && !seeding && (await this.store.finish(row.id, Date.now()))) {
+      if (s.queued === 0 && s.in_progress === 0 && !seeding) {
+        // Records complete before the crawl reads finished, so its report is whole when it does.
+        await this.settle(row.id);
+        if (!(await this.store.finish(row.id, Date.now()))) continue;
         this.frontiers.delete(row.id);
         this.emit(row.id);
       }
@@ -402,6 +531,31 @@ class Crawls implements CrawlService {
     if (this.listeners.size === 0) return;
     void this.changed(crawlId).catch(() => {});
   }
+}
+
+/** A client's cursor, read; one that is not ours is a bad parameter, not a server error. */
+function clientCursor<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof RangeError) throw new QueueError(err.message);
+    throw err;
+  }
+}
+
+/** Links to a page shown with its record (crawl/page), and referrers with each broken link (crawl/report). */
+const INLINKS_SHOWN = 1_000;
+const REFERRERS_SHOWN = 100;
+
+/** The record of a job that ended without its handler writing one: what the job row knows. */
+function settledPage(j: Job, crawlId: string): PageWrite {
+  const status = typeof j.result?.status === 'number' ? j.result.status : null;
+  return {
+    crawlId, url: j.url, host: j.key, jobId: j.id, depth: j.depth, status, error: j.lastError, skipped: j.state === 'skipped',
+    redirectTo: null, via: (j.payload as RedirectPayload | null)?.via ?? [], contentType: j.result?.contentType ?? null,
+    bytes: j.result?.bytes ?? null, fetchMs: j.result?.durationMs ?? null, fetchedAt: status === null ? null : j.finishedAt,
+    title: j.result?.title ?? null, description: null, canonical: null, robots: null, lang: null, sha256: null, links: null,
+  };
 }
 
 /** Splits input URLs into normalized valid ones and rejected ones with the reason. */

@@ -1,5 +1,6 @@
 import { HELD, type NewJob } from '../core/types';
-import type { CrawlOptions } from '../protocol';
+import type { CrawlOptions, LinkReason } from '../protocol';
+import { BoundedMap } from './bounded';
 import type { ExtractedLink } from './links';
 import type { GlobWork } from './glob';
 import type { Robots } from './robots';
@@ -9,14 +10,14 @@ import { originOf } from './url';
 /** The job kind of every page fetch. */
 export const CRAWL_KIND = 'crawl';
 
-/** Why a link was seen but not enqueued; the crawl counts each. */
+/** Why a link was seen but not enqueued; the crawl counts each, and its page's links say it. */
 export const DROP = {
   nofollow: 'nofollow',
   depth: 'past max depth',
   scope: 'out of scope',
   pattern: 'excluded by pattern',
   pages: 'past max pages',
-} as const;
+} as const satisfies Record<string, LinkReason>;
 
 export interface Frontier {
   crawlId: string;
@@ -37,13 +38,13 @@ export const KNOWN_URLS_PER_CRAWL = 50_000;
  * a wasted insert. Nothing enters that is not yet committed, so no link is ever lost to it.
  */
 export class KnownUrls {
-  private readonly urls = new Set<string>();
-  constructor(private readonly max: number) {}
+  private readonly urls: BoundedMap<string, true>;
+  constructor(max: number) {
+    this.urls = new BoundedMap(max);
+  }
 
   add(url: string): void {
-    if (this.urls.has(url)) return;
-    if (this.urls.size >= this.max) this.urls.delete(this.urls.values().next().value as string);
-    this.urls.add(url);
+    if (!this.urls.has(url)) this.urls.set(url, true);
   }
 
   has(url: string): boolean {
@@ -58,6 +59,8 @@ export function knownUrls(f: Frontier): KnownUrls {
 export interface Planned {
   jobs: NewJob[];
   dropped: Map<string, number>;
+  /** Each link's fate, in the order of the links given: null when followed. */
+  fates: (LinkReason | null)[];
 }
 
 /** What a redirect-follow job carries: the chain so far, to end loops and over-long chains. */
@@ -104,7 +107,11 @@ export function planLinks(
 ): Planned {
   const jobs: NewJob[] = [];
   const dropped = new Map<string, number>();
-  const drop = (reason: string) => dropped.set(reason, (dropped.get(reason) ?? 0) + 1);
+  const fates: (LinkReason | null)[] = [];
+  const drop = (reason: LinkReason) => {
+    dropped.set(reason, (dropped.get(reason) ?? 0) + 1);
+    fates.push(reason);
+  };
   const next = depth + 1;
   const known = knownUrls(f);
   const work: GlobWork = { steps: 0 };
@@ -116,10 +123,15 @@ export function planLinks(
       drop(verdict.startsWith('excluded') || verdict.startsWith('matches no include') ? DROP.pattern : DROP.scope);
       continue;
     }
-    if (known.has(link.url)) continue;
+    if (known.has(link.url)) {
+      fates.push(null);
+      continue;
+    }
     // Past the page's share of robots.txt work, links go in unjudged and are judged when fetched.
     const robots = work.steps < PLAN_ROBOTS_STEPS ? robotsOf(originOf(link.url)) : null;
-    jobs.push(pageJob(link.url, link.host, { crawlId: f.crawlId, depth: next, runAfter: f.paused ? HELD : 0, robots, userAgent, work }));
+    const job = pageJob(link.url, link.host, { crawlId: f.crawlId, depth: next, runAfter: f.paused ? HELD : 0, robots, userAgent, work });
+    jobs.push(job);
+    fates.push(job.skipReason === undefined ? null : 'robots.txt');
   }
-  return { jobs, dropped };
+  return { jobs, dropped, fates };
 }

@@ -17,6 +17,13 @@
  *   metaNofollow / metaNoindex (`none` means both).
  * - The title is the text of the first `<title>` outside `<svg>`, whitespace
  *   collapsed, trimmed and capped; null when absent or empty.
+ * - A link's text is that of its first occurrence: the anchor's text content,
+ *   else the alt of an `<img>` in it, its aria-label or its title; an `<area>`'s
+ *   alt. The description, canonical URL, `<html lang>` and meta robots content
+ *   are kept for the page record.
+ * - Every piece of text kept is whitespace collapsed, trimmed and capped, and
+ *   collected within a few times its cap: a page costs its length whatever its
+ *   shape.
  */
 
 import { TextDecoder } from 'node:util';
@@ -29,13 +36,23 @@ export interface ExtractedLink {
   /** Its host, as normalizeUrl gives it (so nobody parses the URL again). */
   host: string;
   nofollow: boolean;
+  /** The text of its first occurrence (see MAX_LINK_TEXT_CHARS); '' for none. */
+  text: string;
 }
 
 export interface LinkExtraction {
   title: string | null;
+  /** The first `<meta name="description">`'s content; null when absent or empty. */
+  description: string | null;
+  /** The first `<link rel="canonical">`'s href, resolved and normalized; null when absent or not crawlable. */
+  canonical: string | null;
+  /** The first `<html>`'s lang attribute; null when absent or empty. */
+  lang: string | null;
   links: ExtractedLink[];
   metaNofollow: boolean;
   metaNoindex: boolean;
+  /** The content of the meta robots tags read for metaNofollow / metaNoindex, joined with ", " (whole tags, as many as fit); null for none. */
+  metaRobots: string | null;
   /** hrefs that were not crawlable http(s) URLs. */
   dropped: number;
   /** Occurrences of crawlable links beyond maxLinks. */
@@ -57,6 +74,10 @@ export interface LinkExtractorOptions {
 
 export const DEFAULT_MAX_LINKS = 20_000;
 export const DEFAULT_MAX_TITLE_CHARS = 512;
+export const MAX_LINK_TEXT_CHARS = 200;
+export const MAX_DESCRIPTION_CHARS = 1000;
+export const MAX_LANG_CHARS = 35;
+export const MAX_META_ROBOTS_CHARS = 200;
 
 function makeDecoder(label: string | undefined): TextDecoder {
   try {
@@ -89,6 +110,71 @@ export function sniffEncoding(body: Uint8Array, declared: string | null): string
 
 function tokens(value: string | undefined, separators: RegExp): string[] {
   return (value ?? '').toLowerCase().split(separators).filter((t) => t !== '');
+}
+
+/**
+ * Text capped at `max` characters, whitespace runs collapsed and trimmed. Runs collapse as the text
+ * comes, so indentation cannot push the words out, and collecting stops once the cap is sure to be
+ * filled: whatever is added, it holds at most 4 × max characters and costs O(1) per character.
+ */
+class CappedText {
+  private text = '';
+  private full: boolean;
+
+  constructor(private readonly max: number) {
+    // A cap of 0 keeps nothing, and would leave add() no room to make progress.
+    this.full = !(max > 0);
+  }
+
+  add(piece: string): void {
+    for (let at = 0; !this.full && at < piece.length; ) {
+      // Never 0: after a collapse that leaves room, the text is at most `max` long.
+      const room = this.max * 4 - this.text.length;
+      this.text += piece.slice(at, at + room);
+      at += room;
+      if (this.text.length >= this.max * 4) {
+        this.text = this.text.replace(/\s+/g, ' ').trimStart();
+        // More than max characters left after collapsing: what follows cannot change the first max.
+        this.full = this.text.length > this.max;
+      }
+    }
+  }
+
+  value(): string {
+    let text = this.text.replace(/\s+/g, ' ').trim().slice(0, this.max);
+    if (/[\uD800-\uDBFF]$/.test(text)) text = text.slice(0, -1);
+    return text.trimEnd();
+  }
+}
+
+/** An attribute value as CappedText keeps it. */
+function clip(value: string | undefined, max: number): string {
+  if (value === undefined) return '';
+  const text = new CappedText(max);
+  text.add(value);
+  return text.value();
+}
+
+/** Where a link's text goes once known: its first occurrence, resolved or still pending. */
+interface TextTarget {
+  text: string;
+}
+
+/** A link seen before the base URL is known. */
+interface PendingLink extends TextTarget {
+  href: string;
+  nofollow: boolean;
+}
+
+/** The `<a href>` whose text is being read, until it closes or another `<a>` opens. */
+interface OpenAnchor {
+  /** Null when its text is not wanted: the link is dropped, over the cap or seen before. */
+  target: TextTarget | null;
+  text: CappedText;
+  /** The first non-empty alt of an `<img>` inside it. */
+  imgAlt: string;
+  ariaLabel: string | undefined;
+  title: string | undefined;
 }
 
 /** HTML's void elements (and a few obsolete ones browsers still treat so): never open, so never closed. */
@@ -147,25 +233,29 @@ class OpenElements {
  * Driven by htmlparser2's Tokenizer alone, not its Parser, whose stack of open elements made a
  * page cost its length times its nesting: `<b>` × 1,000,000 (3 MB, 2.9 KB gzipped) took 371 s.
  * The tokenizer is linear whatever the page's shape, and so is OpenElements, which is all of a
- * tree that links, the title and meta tags need.
+ * tree that links and their text, the title and meta tags need.
  */
 export class LinkExtractor {
   private readonly tokenizer: Tokenizer;
   private readonly decoder: TextDecoder;
   private readonly maxLinks: number;
-  private readonly maxTitleChars: number;
   private readonly metaNames: Set<string>;
   private readonly links = new Map<string, ExtractedLink>();
-  /** Links seen before the base URL is known. */
-  private pending: { href: string; nofollow: boolean }[] = [];
+  private pending: PendingLink[] = [];
   private base: string | null = null;
   private dropped = 0;
   private truncated = 0;
   private metaNofollow = false;
   private metaNoindex = false;
+  private metaRobots = '';
+  /** Undefined until seen: only the first of each counts. */
+  private description: string | undefined;
+  private canonicalHref: string | undefined;
+  private lang: string | undefined;
   private readonly elements = new OpenElements((name) => this.onCloseTag(name));
   private titleState: 'before' | 'inside' | 'done' = 'before';
-  private titleText = '';
+  private titleText: CappedText;
+  private anchor: OpenAnchor | null = null;
   private ended = false;
   /** Text written and not yet sliced; the tokenizer reports positions counted from the document's start. */
   private readonly chunks: string[] = [];
@@ -183,7 +273,7 @@ export class LinkExtractor {
     // Only checked here, not normalized: it is usually a fetched page's normalized final URL already.
     if (!/^https?:/i.test(pageUrl) || !URL.canParse(pageUrl)) throw new TypeError(`page URL ${pageUrl} is not a crawlable URL`);
     this.maxLinks = options.maxLinks ?? DEFAULT_MAX_LINKS;
-    this.maxTitleChars = options.maxTitleChars ?? DEFAULT_MAX_TITLE_CHARS;
+    this.titleText = new CappedText(options.maxTitleChars ?? DEFAULT_MAX_TITLE_CHARS);
     this.metaNames = new Set(['robots', ...(options.botToken ? [options.botToken.toLowerCase()] : [])]);
     this.decoder = makeDecoder(options.encoding);
     this.tokenizer = new Tokenizer({ decodeEntities: true }, this.callbacks());
@@ -199,13 +289,19 @@ export class LinkExtractor {
       this.ended = true;
       this.feed(this.decoder.decode());
       this.tokenizer.end();
+      this.endAnchor();
       if (this.base === null) this.freezeBase(this.pageUrl);
     }
+    const canonical = this.canonicalHref === undefined ? null : normalizeUrl(this.canonicalHref, this.base as string);
     return {
-      title: this.finishTitle(),
+      title: this.titleText.value() || null,
+      description: this.description || null,
+      canonical: canonical?.ok ? canonical.url : null,
+      lang: this.lang || null,
       links: [...this.links.values()],
       metaNofollow: this.metaNofollow,
       metaNoindex: this.metaNoindex,
+      metaRobots: this.metaRobots || null,
       dropped: this.dropped,
       truncated: this.truncated,
       baseUrl: this.base as string,
@@ -288,25 +384,62 @@ export class LinkExtractor {
 
   private onOpenTag(name: string, attribs: Map<string, string>): void {
     switch (name) {
-      case 'a':
-      case 'area': {
+      case 'a': {
+        // Anchors do not nest in HTML: a tree builder closes the open one here.
+        this.endAnchor();
         const href = attribs.get('href');
-        if (href !== undefined) this.addLink(href, tokens(attribs.get('rel'), /\s+/).includes('nofollow'));
+        if (href === undefined) break;
+        const target = this.addLink(href, tokens(attribs.get('rel'), /\s+/).includes('nofollow'));
+        if (target === null) break;
+        this.anchor = {
+          target,
+          text: new CappedText(MAX_LINK_TEXT_CHARS),
+          imgAlt: '',
+          ariaLabel: attribs.get('aria-label'),
+          title: attribs.get('title'),
+        };
         break;
       }
+      case 'area': {
+        const href = attribs.get('href');
+        const target = href === undefined ? null : this.addLink(href, tokens(attribs.get('rel'), /\s+/).includes('nofollow'));
+        if (target !== null) target.text = clip(attribs.get('alt'), MAX_LINK_TEXT_CHARS);
+        break;
+      }
+      case 'img':
+        if (this.anchor !== null && this.anchor.imgAlt === '') this.anchor.imgAlt = clip(attribs.get('alt'), MAX_LINK_TEXT_CHARS);
+        break;
+      case 'html':
+        this.lang ??= clip(attribs.get('lang'), MAX_LANG_CHARS);
+        break;
+      case 'link':
+        if (this.canonicalHref === undefined && attribs.has('href') && tokens(attribs.get('rel'), /\s+/).includes('canonical')) {
+          // Resolved at the end, when the base URL is sure to be known.
+          this.canonicalHref = attribs.get('href');
+        }
+        break;
       case 'base': {
         const href = attribs.get('href');
         if (href !== undefined && this.base === null) this.freezeBase(this.resolveBase(href));
         break;
       }
-      case 'meta':
-        if (this.metaNames.has((attribs.get('name') ?? '').trim().toLowerCase())) {
+      case 'meta': {
+        const metaName = (attribs.get('name') ?? '').trim().toLowerCase();
+        if (this.metaNames.has(metaName)) {
           for (const t of tokens(attribs.get('content'), /[\s,]+/)) {
             if (t === 'nofollow' || t === 'none') this.metaNofollow = true;
             if (t === 'noindex' || t === 'none') this.metaNoindex = true;
           }
+          // Whole tags only, as many as fit: a cut one could read as another directive ("noindex" as "no").
+          const content = clip(attribs.get('content'), MAX_META_ROBOTS_CHARS);
+          const separator = this.metaRobots === '' ? '' : ', ';
+          if (content !== '' && this.metaRobots.length + separator.length + content.length <= MAX_META_ROBOTS_CHARS) {
+            this.metaRobots += separator + content;
+          }
         }
+        if (metaName === 'description') this.description ??= clip(attribs.get('content'), MAX_DESCRIPTION_CHARS);
         break;
+      }
       case 'title':
         if (this.titleState === 'before' && !this.elements.has('svg')) this.titleState = 'inside';
         break;
@@ -315,17 +448,23 @@ export class LinkExtractor {
 
   private onCloseTag(name: string): void {
     if (name === 'title' && this.titleState === 'inside') this.titleState = 'done';
+    // The open anchor is the last `<a>` opened, so the first `<a>` closed after it is this one.
+    else if (name === 'a') this.endAnchor();
   }
 
   private onText(text: string): void {
-    // Whitespace runs collapse later, so a few times the cap is plenty and bounds memory on a runaway title.
-    if (this.titleState === 'inside' && this.titleText.length < this.maxTitleChars * 4) this.titleText += text;
+    if (this.titleState === 'inside') this.titleText.add(text);
+    // Script and style are not text a reader sees.
+    if (this.anchor !== null && !this.elements.has('script') && !this.elements.has('style')) this.anchor.text.add(text);
   }
 
-  private finishTitle(): string | null {
-    let title = this.titleText.replace(/\s+/g, ' ').trim().slice(0, this.maxTitleChars);
-    if (/[\uD800-\uDBFF]$/.test(title)) title = title.slice(0, -1);
-    return title === '' ? null : title.trimEnd();
+  private endAnchor(): void {
+    const anchor = this.anchor;
+    if (anchor === null) return;
+    this.anchor = null;
+    if (anchor.target === null) return;
+    anchor.target.text =
+      anchor.text.value() || anchor.imgAlt || clip(anchor.ariaLabel, MAX_LINK_TEXT_CHARS) || clip(anchor.title, MAX_LINK_TEXT_CHARS);
   }
 
   private resolveBase(href: string): string {
@@ -339,25 +478,41 @@ export class LinkExtractor {
 
   private freezeBase(base: string): void {
     this.base = base;
-    for (const p of this.pending) this.resolveLink(p.href, p.nofollow);
+    for (const p of this.pending) {
+      const link = this.resolveLink(p.href, p.nofollow, p.text);
+      // A `<base>` inside the open anchor: the rest of its text goes to the link it became.
+      if (this.anchor !== null && this.anchor.target === p) this.anchor.target = link;
+    }
     this.pending = [];
   }
 
-  private addLink(href: string, nofollow: boolean): void {
-    if (this.base === null) this.pending.push({ href, nofollow });
-    else this.resolveLink(href, nofollow);
+  /** Where the occurrence's text goes: null when nobody will read it. */
+  private addLink(href: string, nofollow: boolean): TextTarget | null {
+    if (this.base !== null) return this.resolveLink(href, nofollow, '');
+    const p = { href, nofollow, text: '' };
+    this.pending.push(p);
+    return p;
   }
 
-  private resolveLink(href: string, nofollow: boolean): void {
+  /** The link when this is its first occurrence; null when dropped, seen before or over the cap. */
+  private resolveLink(href: string, nofollow: boolean, text: string): ExtractedLink | null {
     const n = normalizeUrl(href, this.base as string);
     if (!n.ok) {
       this.dropped++;
-      return;
+      return null;
     }
     const seen = this.links.get(n.url);
-    if (seen !== undefined) seen.nofollow &&= nofollow;
-    else if (this.links.size < this.maxLinks) this.links.set(n.url, { url: n.url, host: n.host, nofollow });
-    else this.truncated++;
+    if (seen !== undefined) {
+      seen.nofollow &&= nofollow;
+      return null;
+    }
+    if (this.links.size >= this.maxLinks) {
+      this.truncated++;
+      return null;
+    }
+    const link = { url: n.url, host: n.host, nofollow, text };
+    this.links.set(n.url, link);
+    return link;
   }
 }
 

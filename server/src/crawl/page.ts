@@ -5,6 +5,7 @@ import type { BodyStore } from './bodies';
 import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
 import { knownUrls, pageJob, planLinks, type Frontier, type RedirectPayload } from './frontier';
 import { extractLinksInSlices, sniffEncoding, type LinkExtraction } from './links';
+import type { LinkWrite, PageWrite } from './pages';
 import type { Politeness } from './politeness';
 import { productToken } from './robots';
 import { originOf } from './url';
@@ -34,6 +35,16 @@ export interface PageDeps {
   delayOf(host: string): number;
   /** Page totals and dropped links for a crawl's figures. */
   count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>): void;
+  /** Keeps a crawl page's record and links; settles once they are written (or kept to be). */
+  record(page: PageWrite): Promise<void>;
+}
+
+/** What a page handler learnt on the way to its outcome, for the page's record. */
+interface Seen {
+  frontier: Frontier | null;
+  links: LinkExtraction | null;
+  /** Each link's fate, when the links were planned. */
+  fates: LinkWrite['reason'][] | null;
 }
 
 const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
@@ -67,8 +78,24 @@ export function pageHandler(deps: PageDeps) {
   const { settings, politeness } = deps;
   const botToken = productToken(settings.userAgent);
 
-  return async (job: LeasedJob, { signal }: HandlerContext): Promise<Outcome> => {
+  /**
+   * Every attempt of a crawl's page that ends (done, failed, skipped) is recorded before it is
+   * acknowledged, so the links its acknowledgement enqueues are in the graph first.
+   */
+  return async (job: LeasedJob, ctx: HandlerContext): Promise<Outcome> => {
+    const seen: Seen = { frontier: null, links: null, fates: null };
+    const outcome = await handle(job, ctx, seen);
+    // A page of a crawl cancelled under it ended with its crawl, not on its own: no record.
+    const cancelled = job.crawlId !== null && seen.frontier === null;
+    if (job.crawlId !== null && !cancelled && (outcome.type === 'done' || outcome.type === 'fail' || outcome.type === 'skip')) {
+      await deps.record(pageWrite(job, job.crawlId, outcome, seen));
+    }
+    return outcome;
+  };
+
+  async function handle(job: LeasedJob, { signal }: HandlerContext, seen: Seen): Promise<Outcome> {
     const frontier = job.crawlId === null ? null : await deps.frontierOf(job.crawlId);
+    seen.frontier = frontier;
     if (job.crawlId !== null && frontier === null) return { type: 'skip', reason: 'crawl cancelled' };
     if (frontier?.paused) return { type: 'defer', reason: 'crawl paused', delayMs: PAUSED_RECHECK_MS };
     // Leased, so committed: links to it from now on need not reach the queue.
@@ -140,16 +167,18 @@ export function pageHandler(deps: PageDeps) {
       links = await extractLinksInSlices(res.body, res.finalUrl, { botToken, encoding: sniffEncoding(res.body, res.charset) });
       result.title = links.title;
       result.outlinks = links.links.length;
+      seen.links = links;
     }
     await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
     if (frontier === null) return { type: 'done', result };
 
     const planned = links && !links.metaNofollow
       ? planLinks(frontier, job.depth ?? 0, links.links, (o) => (settings.robots ? politeness.cached(o) : null), settings.userAgent)
-      : { jobs: [], dropped: new Map<string, number>() };
-    deps.count(frontier.crawlId, 1, res.bytes, planned.dropped);
-    return { type: 'done', result, enqueue: planned.jobs, crawlCap: frontier.options.maxPages };
-  };
+      : null;
+    seen.fates = planned?.fates ?? null;
+    deps.count(frontier.crawlId, 1, res.bytes, planned?.dropped ?? new Map());
+    return { type: 'done', result, enqueue: planned?.jobs ?? [], crawlCap: frontier.options.maxPages };
+  }
 
   /**
    * A redirect is handed on as a job of its own for the target, so the target's host limit, delay,
@@ -177,4 +206,39 @@ export function pageHandler(deps: PageDeps) {
     });
     return { type: 'done', result, enqueue: [next], crawlCap: frontier?.options.maxPages };
   }
+}
+
+/** Text from the web as stored: PostgreSQL refuses NUL in text, and no title needs one. */
+function stored(text: string | null | undefined): string | null {
+  return text === null || text === undefined ? null : text.replace(/\0/g, '');
+}
+
+/** A page's record from its attempt's outcome and what the handler learnt on the way. */
+function pageWrite(job: LeasedJob, crawlId: string, outcome: Extract<Outcome, { type: 'done' | 'fail' | 'skip' }>, seen: Seen): PageWrite {
+  const result = outcome.result;
+  const status = typeof result?.status === 'number' ? result.status : null;
+  const extraction = seen.links;
+  return {
+    crawlId, url: job.url, host: job.key, jobId: job.id, depth: job.depth, status,
+    error: stored(outcome.type === 'fail' ? outcome.error : outcome.type === 'skip' ? outcome.reason : null),
+    skipped: outcome.type === 'skip',
+    redirectTo: typeof result?.redirectTo === 'string' ? result.redirectTo : null,
+    via: (job.payload as RedirectPayload | null)?.via ?? [],
+    contentType: result?.contentType ?? null,
+    bytes: result?.bytes ?? null,
+    fetchMs: result?.durationMs ?? null,
+    fetchedAt: status === null ? null : Date.now(),
+    title: stored(result?.title),
+    description: stored(extraction?.description),
+    canonical: extraction?.canonical ?? null,
+    robots: stored(extraction?.metaRobots),
+    lang: stored(extraction?.lang),
+    sha256: seen.frontier?.options.storeBodies && typeof result?.sha256 === 'string' ? result.sha256 : null,
+    links: extraction && seen.frontier
+      ? extraction.links.map((l, i) => ({
+        url: l.url, text: stored(l.text) as string,
+        reason: extraction.metaNofollow ? 'meta nofollow' : (seen.fates?.[i] ?? null),
+      }))
+      : null,
+  };
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Component } from '../core/pg/open';
 import type { CrawlOptions, CrawlState } from '../protocol';
+import { PG_PAGES_MIGRATION, PgPageStore } from './pg-pages';
 import { toCrawl, type CrawlRow, type CrawlStore, type CrawlTotals } from './store';
 
 /**
@@ -34,6 +35,7 @@ export const PG_CRAWL_COMPONENT: Component = {
       expires_at bigint NOT NULL
     );
     `,
+    /* 2 */ PG_PAGES_MIGRATION,
   ],
 };
 
@@ -65,7 +67,11 @@ const SQL = {
 
 /** The crawl store on the PostgreSQL queue's pool. */
 export class PgCrawlStore implements CrawlStore {
-  constructor(private readonly pool: pg.Pool) {}
+  readonly pages: PgPageStore;
+
+  constructor(private readonly pool: pg.Pool) {
+    this.pages = new PgPageStore(pool);
+  }
 
   async insert(c: { id: string; name: string | null; seeds: string[]; options: CrawlOptions; now: number }): Promise<void> {
     await this.pool.query(SQL.insert, [c.id, c.name, JSON.stringify(c.seeds), JSON.stringify(c.options), c.now]);

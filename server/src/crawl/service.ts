@@ -4,9 +4,10 @@
  * their politeness state. Times are milliseconds since the epoch; the daemon turns them into
  * the wire's ISO strings.
  */
-import type { AddressPolicy, CrawlOptions, CrawlState, Host, Rejected, Scope } from '../protocol';
+import type { AddressPolicy, CrawlOptions, CrawlReport, CrawlState, Host, LinkRecord, Rejected, Scope, StatusClass } from '../protocol';
 import type { Handler } from '../core/scheduler';
-import type { RequeueFilter, Stats } from '../core/types';
+import type { Job, RequeueFilter, Stats } from '../core/types';
+import type { PageInfo } from './pages';
 
 export interface StartCrawl {
   seeds: string[];
@@ -47,6 +48,27 @@ export interface EnqueueUrls {
   maxAttempts?: number;
 }
 
+export interface PagesRequest {
+  cursor?: string | null;
+  limit?: number;
+  status?: number | StatusClass;
+  search?: string;
+}
+
+export interface LinksRequest {
+  cursor?: string | null;
+  limit?: number;
+  from?: string;
+  to?: string;
+}
+
+export interface PageDetail {
+  page: PageInfo;
+  inlinks: { url: string; text: string }[];
+  inlinkCount: number;
+  outlinks: { url: string; text: string; followed: boolean; reason: LinkRecord['reason'] }[];
+}
+
 export interface CrawlService {
   /** The `crawl` job kind's handler, for the scheduler. */
   readonly handler: Handler;
@@ -63,6 +85,14 @@ export interface CrawlService {
   /** Jobs sent round again (jobs/requeue); a finished crawl that gets work back is running again. */
   requeue(filter: RequeueFilter): Promise<number>;
   hosts(opts: { limit?: number; defaultLimit: number }): Promise<HostRecord[]>;
+  /** A crawl's page records a page at a time; throws NotFoundError for an unknown crawl. */
+  pages(crawlId: string, q: PagesRequest): Promise<{ pages: PageInfo[]; nextCursor: string | null }>;
+  /** One page's record and links; NotFoundError when the crawl has no record of the URL. */
+  page(crawlId: string, url: string): Promise<PageDetail>;
+  links(crawlId: string, q: LinksRequest): Promise<{ links: LinkRecord[]; nextCursor: string | null }>;
+  report(crawlId: string): Promise<CrawlReport>;
+  /** The record of a crawl's job, once it has one. */
+  pageOfJob(job: Job): Promise<PageInfo | null>;
   /** Called when a crawl's state changes (started, paused, resumed, cancelled, finished). */
   onCrawlChanged(listener: (crawl: CrawlRecord) => void): () => void;
   close(): Promise<void>;

@@ -2,6 +2,8 @@ import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { retryWhileBusy } from '../core/sqlite/busy';
 import type { CrawlOptions, CrawlState } from '../protocol';
+import type { PageStore } from './pages';
+import { PAGES_MIGRATION, SqlitePageStore } from './sqlite-pages';
 
 /**
  * The crawl kind's own tables, in the queue's database file, versioned as the `crawl` component.
@@ -39,6 +41,7 @@ export const CRAWL_COMPONENT = {
       expires_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     `,
+    /* 2 */ PAGES_MIGRATION,
   ],
 };
 
@@ -82,6 +85,8 @@ export type CrawlTotals = Map<string, { pages: number; bytes: number; dropped: M
 
 /** Where crawls live beside the queue's jobs: one implementation per queue engine. */
 export interface CrawlStore {
+  /** Page records and the link graph. */
+  readonly pages: PageStore;
   insert(c: { id: string; name: string | null; seeds: string[]; options: CrawlOptions; now: number }): Promise<void>;
   get(id: string): Promise<CrawlRow | null>;
   /** Only the state: what every page checks before fetching (a whole row costs two JSON parses). */
@@ -103,9 +108,11 @@ export interface CrawlStore {
 /** The crawl store in the SQLite queue's own file and connection. */
 export class SqliteCrawlStore implements CrawlStore {
   private readonly s: { [K in keyof typeof SQL]: Statement };
+  readonly pages: SqlitePageStore;
 
   constructor(private readonly db: Database.Database) {
     this.s = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, db.prepare(v)])) as SqliteCrawlStore['s'];
+    this.pages = new SqlitePageStore(db);
   }
 
   /** A write, tried again on timers while another process holds the lock (busy.ts). */

@@ -28,7 +28,8 @@ export class DaemonClient {
   private readonly rpc: JSONRPCClient;
   private readonly handlers = new Set<NotificationHandler>();
   private readonly closeHandlers = new Set<() => void>();
-  private buffered = '';
+  /** The chunks of a line not yet ended. */
+  private pending: string[] = [];
   private closed = false;
   /** An error the daemon sent about the connection itself (id null), such as too many connections. */
   private refusal: string | null = null;
@@ -112,26 +113,46 @@ export class DaemonClient {
     this.socket.destroy();
   }
 
+  /**
+   * Lines out of chunks. A long answer (a page of 1,000 records is megabytes) comes in many
+   * chunks, so each is kept apart until its line ends, and only a new chunk is searched for the
+   * end: joining and searching the whole buffer on every 64 KB chunk made a line cost its length
+   * squared (0.77 s of a 100,000-page export went there).
+   */
   private receive(chunk: string): void {
-    this.buffered += chunk;
-    let nl: number;
-    while ((nl = this.buffered.indexOf('\n')) >= 0) {
-      const line = this.buffered.slice(0, nl);
-      this.buffered = this.buffered.slice(nl + 1);
-      if (line.trim() === '') continue;
-      let msg: { method?: unknown; params?: unknown; id?: unknown; error?: { message?: unknown } };
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        continue; // The daemon only writes JSON; a torn line would be a bug there, not here.
+    let nl = chunk.indexOf('\n');
+    if (nl < 0) {
+      this.pending.push(chunk);
+      return;
+    }
+    this.pending.push(chunk.slice(0, nl));
+    const lines = [this.pending.join('')];
+    this.pending = [];
+    for (let from = nl + 1; ; from = nl + 1) {
+      nl = chunk.indexOf('\n', from);
+      if (nl < 0) {
+        if (from < chunk.length) this.pending.push(chunk.slice(from));
+        break;
       }
-      if (typeof msg.method === 'string') {
-        for (const h of this.handlers) h(msg.method as Notification, msg.params as never);
-      } else if (msg.id === null && typeof msg.error?.message === 'string') {
-        this.refusal = `the daemon closed the connection: ${msg.error.message}`;
-      } else {
-        this.rpc.receive(msg as JSONRPCResponse);
-      }
+      lines.push(chunk.slice(from, nl));
+    }
+    for (const line of lines) this.handle(line);
+  }
+
+  private handle(line: string): void {
+    if (line.trim() === '') return;
+    let msg: { method?: unknown; params?: unknown; id?: unknown; error?: { message?: unknown } };
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      return; // The daemon only writes JSON; a torn line would be a bug there, not here.
+    }
+    if (typeof msg.method === 'string') {
+      for (const h of this.handlers) h(msg.method as Notification, msg.params as never);
+    } else if (msg.id === null && typeof msg.error?.message === 'string') {
+      this.refusal = `the daemon closed the connection: ${msg.error.message}`;
+    } else {
+      this.rpc.receive(msg as JSONRPCResponse);
     }
   }
 }

@@ -100,7 +100,7 @@ export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId:
     });
   }
   daemon.feed.on((batch) => {
-    if (batch.jobs || batch.crawls.length) features.jobsChanged();
+    if (batch.jobs) features.jobsChanged(batch.jobs.truncated ? null : batch.jobs.changes.map((c) => c.id));
     if (!subscribed) return;
     if (batch.jobs) void connection.sendNotification('jobs/changed', batch.jobs);
     if (batch.stats) void connection.sendNotification('queue/statsChanged', batch.stats);

@@ -15,7 +15,7 @@ import { fetchedTotal, type RateMeter } from './rate';
 import { RpcError, formatIssues, invalidParams, notFound, toRpcError, unavailable } from './rpc';
 import { parseSeedFile, startParams, whyNotStartable } from './seedfile';
 import type { SeedMap } from './seedmap';
-import { wireCrawl, wireEvent, wireHost, wireJob, wireLease } from './wire';
+import { wireCrawl, wireEvent, wireHost, wireJob, wireLease, wirePage } from './wire';
 
 /** What a method may know of the connection that called it. */
 export interface CallContext {
@@ -60,15 +60,28 @@ export function createMethods(d: DaemonServices): MethodTable {
       const r = await crawls.cancel(p.crawlId);
       return { crawl: wireCrawl(r.crawl), cancelled: r.cancelled };
     },
+    'crawl/pages': async (p) => {
+      const r = await crawls.pages(p.crawlId, p);
+      return { pages: r.pages.map(wirePage), nextCursor: r.nextCursor };
+    },
+    'crawl/page': async (p) => {
+      const r = await crawls.page(p.crawlId, p.url);
+      return { ...r, page: wirePage(r.page) };
+    },
+    'crawl/links': async (p) => crawls.links(p.crawlId, p),
+    'crawl/report': async (p) => crawls.report(p.crawlId),
     'jobs/enqueue': async (p) => crawls.enqueue(p),
     'jobs/list': async (p) => {
-      const page = await queue.list({ state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, limit: p.limit, cursor: p.cursor });
+      const page = await queue.list({
+        state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, limit: p.limit, cursor: p.cursor, newestFirst: p.order === 'newest',
+      });
       return { jobs: page.jobs.map(wireJob), nextCursor: page.nextCursor };
     },
     'jobs/get': async (p) => {
       const found = await queue.get(p.id);
       if (!found) throw notFound(`job ${p.id} does not exist`);
-      return { job: wireJob(found.job), events: found.events.map(wireEvent) };
+      const page = await crawls.pageOfJob(found.job);
+      return { job: wireJob(found.job), events: found.events.map(wireEvent), page: page && wirePage(page) };
     },
     'jobs/requeue': async (p) => {
       if (!p.ids && !p.state && !p.host && !p.crawlId) throw invalidParams('params: give ids, state, host or crawlId to say which jobs');

@@ -3,8 +3,9 @@
  * key becomes the host, and fields the wire does not carry (lease tokens, payloads) stay behind.
  */
 import type * as core from '../core/types';
+import type { PageInfo } from '../crawl/pages';
 import type { CrawlRecord, HostRecord } from '../crawl/service';
-import type { Crawl, Host, Job, JobEvent, Lease, PageResult, StateCounts } from '../protocol';
+import type { Crawl, Host, Job, JobEvent, Lease, PageRecord, PageResult, StateCounts } from '../protocol';
 
 /** Largest time a Date can hold; sentinels beyond it (a held job's run_after) have no date. */
 const MAX_DATE_MS = 8.64e15;
@@ -112,5 +113,15 @@ export function wireHost(h: HostRecord): Host {
     state: h.state,
     until: iso(h.until),
     reason: h.reason,
+  };
+}
+
+/** A page record on the wire: the contract's fields in its order, its time as ISO. */
+export function wirePage(p: PageInfo): PageRecord {
+  return {
+    url: p.url, jobId: p.jobId, finalUrl: p.finalUrl, redirects: p.redirects, status: p.status, error: p.error, skipped: p.skipped,
+    contentType: p.contentType, bytes: p.bytes, fetchMs: p.fetchMs, fetchedAt: iso(p.fetchedAt), depth: p.depth, title: p.title,
+    description: p.description, canonical: p.canonical, robots: p.robots, lang: p.lang, foundOn: p.foundOn, linkText: p.linkText,
+    outlinks: p.outlinks, inlinks: p.inlinks, sha256: p.sha256, data: p.data,
   };
 }

@@ -7,10 +7,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { after } from 'node:test';
 import type { SqliteQueue } from '../../../server/src/core/sqlite/engine';
 import { Daemon } from '../../../server/src/daemon/daemon';
 import { daemonOptions } from '../../../server/src/daemon/options';
 import type { Method, ParamsOf, ResultOf } from '../../../server/src/protocol';
+import { startHost, type Route, type TestHost } from './testsite';
+import { eventually } from './tmp';
 
 export interface Call {
   method: Method;
@@ -74,4 +77,18 @@ export class TestDaemon {
     await this.queue.ack('w-test', held.map((h) => ({ ...h, outcome: { type: 'done' as const, result } })));
     return held.map((h) => h.id);
   }
+}
+
+/** A daemon that has crawled a loopback site to its end (host scope), both closed when the test ends. */
+export async function crawledSite(ip: string, routes: Record<string, Route>): Promise<{ d: TestDaemon; site: TestHost; crawlId: string }> {
+  const d = await TestDaemon.start();
+  const site = await startHost(ip, routes);
+  after(async () => {
+    await d.stop();
+    await site.close();
+  });
+  d.daemon.scheduler.resume();
+  const { crawlId } = await d.request('crawl/start', { seeds: [site.url('/')], scope: 'host' });
+  await eventually('the crawl to finish', async () => (await d.request('crawl/get', { crawlId })).crawl.state === 'finished');
+  return { d, site, crawlId };
 }

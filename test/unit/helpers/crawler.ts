@@ -2,9 +2,15 @@ import * as path from 'node:path';
 import { after } from 'node:test';
 import { validateConfig, type CoreConfig } from '../../../server/src/core/config';
 import { Scheduler } from '../../../server/src/core/scheduler';
+import { PgQueue } from '../../../server/src/core/pg/engine';
 import { SqliteQueue, type SqliteQueueOptions } from '../../../server/src/core/sqlite/engine';
+import type { Queue } from '../../../server/src/core/types';
 import { CRAWL_COMPONENT, createCrawlService, SqliteCrawlStore, type CrawlSettings } from '../../../server/src/crawl/crawls';
+import { PG_CRAWL_COMPONENT, PgCrawlStore } from '../../../server/src/crawl/pg-store';
 import type { CrawlRecord, StartCrawl } from '../../../server/src/crawl/service';
+import type { CrawlStore } from '../../../server/src/crawl/store';
+import type { Engine } from './engines';
+import { pgDatabase } from './pg';
 import { eventually, tempDir } from './tmp';
 
 /** Settings that keep crawl tests quick: short timeouts and retries, bodies in a temp folder. */
@@ -13,12 +19,26 @@ export const QUICK: Partial<CrawlSettings> = {
   robotsRetryMs: 500, hostBackoffBaseMs: 100, hostBackoffMaxMs: 500,
 };
 
+type CrawlerOptions = { db?: string; settings?: Partial<CrawlSettings>; config?: Partial<CoreConfig>; queue?: SqliteQueueOptions };
+
 /** The real thing: a queue file, the crawl service and a scheduler, stopped when the test file ends. */
-export function crawler(opts: { db?: string; settings?: Partial<CrawlSettings>; config?: Partial<CoreConfig>; queue?: SqliteQueueOptions } = {}) {
+export function crawler(opts: CrawlerOptions = {}) {
   const dir = tempDir();
   const db = opts.db ?? path.join(dir, 'queue.db');
   const queue = new SqliteQueue(db, { components: [CRAWL_COMPONENT], backoff: { baseMs: 50, maxMs: 200 }, ...opts.queue });
-  const crawls = createCrawlService(queue, new SqliteCrawlStore(queue.db), { ...QUICK, bodiesDir: path.join(dir, 'bodies'), ...opts.settings });
+  return crawlerOver(queue, new SqliteCrawlStore(queue.db), db, dir, opts);
+}
+
+/** The same on either engine: a fresh database of its own. */
+export async function crawlerOn(engine: Engine, opts: Omit<CrawlerOptions, 'db' | 'queue'> = {}) {
+  if (engine.name === 'sqlite') return crawler(opts);
+  const db = await pgDatabase();
+  const queue = await PgQueue.open(db, { components: [PG_CRAWL_COMPONENT], backoff: { baseMs: 50, maxMs: 200 } });
+  return crawlerOver(queue, new PgCrawlStore(queue.pool), db, tempDir(), opts);
+}
+
+function crawlerOver<Q extends Queue>(queue: Q, store: CrawlStore, db: string, dir: string, opts: CrawlerOptions) {
+  const crawls = createCrawlService(queue, store, { ...QUICK, bodiesDir: path.join(dir, 'bodies'), ...opts.settings });
   const logs: string[] = [];
   const scheduler = new Scheduler(queue, { crawl: crawls.handler },
     validateConfig({ maxWorkers: 8, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20, ...opts.config }),

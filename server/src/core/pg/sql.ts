@@ -3,6 +3,7 @@
  * (unnest), so a statement moves a hundred jobs in one round trip. Times come in as parameters
  * from the engine's clock, never now(). Parameters are bound, never spliced.
  */
+import type { ListShape } from '../job-rules';
 
 const LEASE_CLEARED = `lease_token = NULL, lease_expires_at = NULL`;
 const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at, run_after`;
@@ -269,14 +270,14 @@ export const PG_SQL = {
   states: `SELECT id, state, crawl_id AS "crawlId" FROM jobs WHERE id = ANY($1::bigint[])`,
 } as const;
 
-/** Listing statements, one per filter combination so each can use its index; keyset paging on id. */
-export function pgListSql(filter: { state: boolean; key: boolean; crawlId: boolean }): string {
-  const where = ['id > $1'];
+/** Listing statements, one per filter combination so each can use its index (walked either way); keyset paging on id. */
+export function pgListSql(filter: ListShape): string {
+  const where = [filter.newestFirst ? 'id < $1' : 'id > $1'];
   let n = 2;
   if (filter.state) where.push(`state = $${n++}`);
   if (filter.key) where.push(`key = $${n++}`);
   if (filter.crawlId) where.push(`crawl_id = $${n++}`);
-  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${n}`;
+  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT $${n}`;
 }
 
 /**

@@ -5,6 +5,7 @@
  * rows and which costs more than the update itself; the rarer bulk changes (reap, requeue,
  * cancel) use it. Parameters are bound, never spliced: nothing from a client becomes SQL text.
  */
+import type { ListShape } from '../job-rules';
 
 /** A live lease is its token and expiry. worker_id and leased_at stay: the last holder is what a
  * user debugging a job wants to see. */
@@ -299,11 +300,11 @@ export const CHANGES_SQL = {
   states: `SELECT id, state, crawl_id AS crawlId FROM jobs WHERE id IN (SELECT value FROM json_each(?))`,
 } as const;
 
-/** Listing statements, one per filter combination so each can use its index; keyset paging on id. */
-export function listSql(filter: { state: boolean; key: boolean; crawlId: boolean }): string {
-  const where = ['id > :after'];
+/** Listing statements, one per filter combination so each can use its index (walked either way); keyset paging on id. */
+export function listSql(filter: ListShape): string {
+  const where = [filter.newestFirst ? 'id < :after' : 'id > :after'];
   if (filter.state) where.push('state = :state');
   if (filter.key) where.push('key = :key');
   if (filter.crawlId) where.push('crawl_id = :crawlId');
-  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id LIMIT :limit`;
+  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT :limit`;
 }

@@ -1,0 +1,87 @@
+/**
+ * `crawlctl export`: a crawl's pages, its links, or its broken links with every page linking to
+ * them, as JSON lines or CSV. It streams in constant memory: one cursor page of records (1,000) is
+ * asked for, written, and the next asked for only once the output has taken it (a slow reader, a
+ * full pipe, holds the export back rather than filling memory).
+ */
+import type { Writable } from 'node:stream';
+import { escapeControls, terminalSafeJson } from '../core/text';
+import { exportBatches, fileHeader, formatRecords, type Ask, type ExportFormat, type ExportKind } from '../exports';
+
+// The names crawlctl.ts knows them by: `--what` and `--format`'s choices.
+
+export interface ExportCounts {
+  /** Lines written (the CSV header not counted). */
+  rows: number;
+  /** For `broken`: the broken URLs. */
+  urls: number;
+}
+
+/** The output gave out: its reader went away, or a file could not be written. */
+export class OutputError extends Error {
+  constructor(failure: Error | null) {
+    super(failure ? failure.message : 'the output was closed');
+    this.name = 'OutputError';
+  }
+}
+
+/** A stream written in chunks, each awaited while the stream holds more than it wants. */
+export class Sink {
+  private failure: Error | null = null;
+  private closed = false;
+
+  constructor(private readonly stream: Writable | NodeJS.WriteStream) {
+    stream.on('error', (err: Error) => {
+      this.failure ??= err;
+    });
+    stream.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  async write(chunk: string): Promise<void> {
+    this.check();
+    if (chunk === '') return;
+    if (this.stream.write(chunk)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.stream.off('drain', done);
+        this.stream.off('error', done);
+        this.stream.off('close', done);
+        resolve();
+      };
+      this.stream.on('drain', done);
+      this.stream.on('error', done);
+      this.stream.on('close', done);
+    });
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure) throw new OutputError(this.failure);
+    if (this.closed) throw new OutputError(null);
+  }
+}
+
+export interface ExportOptions {
+  /** The output is a terminal: CSV cells have their control characters escaped, as crawlctl shows all remote text. */
+  terminal?: boolean;
+}
+
+/**
+ * Writes the export to `sink`, a cursor page at a time, and says how much it wrote. JSON lines
+ * read back the same values (what a terminal would act on is written as `\uXXXX`); CSV cells are
+ * written exact, except on a terminal.
+ */
+export async function exportCrawl(ask: Ask, crawlId: string, what: ExportKind, format: ExportFormat, sink: Sink, opts: ExportOptions = {}): Promise<ExportCounts> {
+  const counts: ExportCounts = { rows: 0, urls: 0 };
+  await sink.write(fileHeader(what, format));
+  for await (const { records, urls } of exportBatches(ask, crawlId, what)) {
+    const text = formatRecords(what, format, records, opts.terminal ? { csvText: escapeControls } : {});
+    // JSON's escapes are lossless, so they are there whatever the output (CSV has none: escaped text is other text).
+    await sink.write(format === 'jsonl' ? terminalSafeJson(text) : text);
+    counts.rows += records.length;
+    counts.urls += urls;
+  }
+  return counts;
+}

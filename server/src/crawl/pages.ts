@@ -1,0 +1,372 @@
+/**
+ * Page records and the link graph: what a crawl leaves its user. Every URL a crawl fetched or
+ * tried gets a record (status, timings, title, description, where it was found), and every link
+ * of every page an edge (from, to, text, and why it was not followed), so that a broken page can
+ * be listed with every page that links to it. The engines store them (sqlite-pages.ts,
+ * pg-pages.ts); this module holds what both share: the shapes, the recorder that batches writes,
+ * and the assembly of records, redirect chains and the report.
+ */
+import { createHash } from 'node:crypto';
+import type { LinkReason, PageRecord, StatusClass } from '../protocol';
+import { LINK_REASONS } from '../protocol';
+import { BoundedMap } from './bounded';
+
+/** One link of a page as the page handler saw it. */
+export interface LinkWrite {
+  url: string;
+  text: string;
+  /** Null: followed (enqueued, or known to be queued already). */
+  reason: LinkReason | null;
+}
+
+/** A page record as the page handler writes it, after every attempt that ends with an outcome. */
+export interface PageWrite {
+  crawlId: string;
+  url: string;
+  host: string;
+  jobId: number | null;
+  depth: number | null;
+  status: number | null;
+  error: string | null;
+  skipped: boolean;
+  /** The next hop of a redirect. */
+  redirectTo: string | null;
+  /** For a redirect's target: the chain that led here; its last URL is where it was found. */
+  via: readonly string[];
+  contentType: string | null;
+  bytes: number | null;
+  fetchMs: number | null;
+  fetchedAt: number | null;
+  title: string | null;
+  description: string | null;
+  canonical: string | null;
+  robots: string | null;
+  lang: string | null;
+  sha256: string | null;
+  /** The page's links (null: not read, such as a redirect or an error page). */
+  links: readonly LinkWrite[] | null;
+}
+
+/** A stored record, its URLs resolved, before redirect chains are followed: the wire's fields and the store's own. */
+export interface PageRow extends Omit<PageRecord, 'finalUrl' | 'redirects' | 'fetchedAt'> {
+  urlId: number;
+  host: string;
+  /** The next hop of a redirect. */
+  redirectTo: string | null;
+  fetchedAt: number | null;
+}
+
+/** A page record as the service hands it on: the wire's PageRecord with its time in epoch ms. */
+export interface PageInfo extends Omit<PageRow, 'urlId' | 'redirectTo' | 'host'> {
+  finalUrl: string | null;
+  redirects: string[];
+}
+
+/** An edge as stored; `hasPage`: whether its target has a record (was fetched or tried). */
+export interface LinkRow {
+  from: string;
+  to: string;
+  text: string;
+  reason: LinkReason | null;
+  hasPage: boolean;
+  /** Where paging goes on from. */
+  cursor: string;
+}
+
+/**
+ * Where a page of records ends. Records come in url id order, or, filtered by status, in status
+ * then url id order, so that either walks an index and a page deep into a million costs what the
+ * first does.
+ */
+export interface PagesAfter {
+  status: number;
+  urlId: number;
+}
+
+export interface PagesQuery {
+  after: PagesAfter;
+  limit: number;
+  status?: number | StatusClass;
+  search?: string;
+}
+
+export interface LinksQuery {
+  /** The cursor of the last link of the previous page; null for the first. */
+  after: string | null;
+  limit: number;
+  from?: string;
+  to?: string;
+}
+
+/** The parts of a report the engine counts; the service assembles the rest. */
+export interface ReportCounts {
+  pages: number;
+  /** status null: failed with no response; 'skipped': not fetched on purpose. */
+  byStatus: { status: number | string | null; n: number }[];
+  /** Per host and content type (null for pages with no response). */
+  groups: { host: string; contentType: string | null; responded: number; pages: number; errors: number; fetchMsSum: number; fetchMsCount: number; missingTitles: number }[];
+  broken: { url: string; urlId: number; status: number | null; error: string | null; referrerCount: number }[];
+  redirects: { url: string; status: number; redirectTo: string | null }[];
+  slowest: { url: string; fetchMs: number }[];
+  largest: { url: string; bytes: number }[];
+}
+
+/** Where records and edges live: one implementation per queue engine, in the crawl store's database. */
+export interface PageStore {
+  /**
+   * Writes records and their pages' links in one transaction. A record replaces the URL's last
+   * one (a page fetched again after a retry or a requeue), and so do its links; `onlyNew` writes
+   * only records for URLs that have none (jobs that ended without the handler: lost workers).
+   */
+  write(batch: readonly PageWrite[], onlyNew?: boolean): Promise<void>;
+  pages(crawlId: string, q: PagesQuery): Promise<PageRow[]>;
+  page(crawlId: string, url: string): Promise<PageRow | null>;
+  /** The first `limit` links to a URL, with the count of all of them. */
+  inlinks(crawlId: string, url: string, limit: number): Promise<{ links: { url: string; text: string }[]; count: number }>;
+  links(crawlId: string, q: LinksQuery): Promise<LinkRow[]>;
+  /** Where each URL redirects to (its record's next hop), for the URLs given that redirect. */
+  redirectTargets(crawlId: string, urls: readonly string[]): Promise<Map<string, string>>;
+  /** The first `limit` pages linking to each URL (by its url id), in one go. */
+  referrers(urlIds: readonly number[], limit: number): Promise<Map<number, { url: string; text: string }[]>>;
+  reportCounts(crawlId: string): Promise<ReportCounts>;
+}
+
+/** Link reasons as stored: their index in LINK_REASONS, so an edge costs a byte, not a phrase. */
+export function reasonCode(reason: LinkReason | null): number | null {
+  return reason === null ? null : LINK_REASONS.indexOf(reason);
+}
+
+export function reasonOf(code: number | null): LinkReason | null {
+  return code === null ? null : (LINK_REASONS[code] ?? null);
+}
+
+/**
+ * What a crawl's URL is found by: 16 bytes of SHA-256 over the crawl id and the URL (a collision
+ * would take some 2^64 tries). An index of these is a quarter the size of one over the URLs'
+ * text, and so dirties fewer pages per link written; PostgreSQL's btree would also refuse URLs
+ * past about 2.7 KB, where URLs may be 8 KiB.
+ */
+export function urlKey(crawlId: string, url: string): Buffer {
+  return createHash('sha256').update(crawlId).update('\n').update(url).digest().subarray(0, 16);
+}
+
+/** A record that failed (not skipped): a broken link, when linked. Both engines' SQL, on `pages`. */
+export const FAILED_SQL = 'error IS NOT NULL AND NOT skipped';
+/**
+ * Links that put their target in the queue: followed, or enqueued already skipped by a robots.txt
+ * known when they were found (their target's record is written when the crawl ends, and was found
+ * on the page all the same).
+ */
+export const ENQUEUED_LINK_SQL = `(reason IS NULL OR reason = ${LINK_REASONS.indexOf('robots.txt')})`;
+
+/** A status filter as a SQL range: [low, high], or null for pages that failed with no response. */
+export function statusRange(status: number | StatusClass): [number, number] | null {
+  if (typeof status === 'number') return [status, status];
+  if (status === 'error') return null;
+  const low = Number(status[0]) * 100;
+  return [low, low + 99];
+}
+
+/** The cursor of crawl/pages: `<status>.<url id>` of the last record, a string the client hands back untouched. */
+export function pagesCursor(rows: readonly PageRow[], limit: number): string | null {
+  const last = rows[rows.length - 1];
+  return rows.length === limit ? `${last.status ?? 0}.${last.urlId}` : null;
+}
+
+export function parsePagesCursor(cursor: string | null | undefined): PagesAfter {
+  if (cursor === null || cursor === undefined || cursor === '') return { status: 0, urlId: 0 };
+  const m = /^(\d{1,3})\.(\d{1,15})$/.exec(cursor);
+  if (!m) throw new RangeError('cursor: not a cursor crawl/pages gave');
+  return { status: Number(m[1]), urlId: Number(m[2]) };
+}
+
+/** A link cursor: `<from id>.<to id>`, both url ids. */
+export function parseLinkCursor(cursor: string | null): [number, number] {
+  if (cursor === null) return [0, 0];
+  const m = /^(\d{1,15})\.(\d{1,15})$/.exec(cursor);
+  if (!m) throw new RangeError('cursor: not a cursor crawl/links gave');
+  return [Number(m[1]), Number(m[2])];
+}
+
+/** Redirect hops followed at most when a record's chain is read back (the fetcher's own limit is 10). */
+const MAX_HOPS = 20;
+
+/**
+ * Redirect chains hop by hop, from URLs that redirect to their first hop: each hop is a record of
+ * its own (fetched as a job of its own), so a chain is followed through the records.
+ */
+export async function redirectChains(
+  store: PageStore, crawlId: string, starts: readonly { url: string; redirectTo: string | null }[],
+): Promise<Map<string, { hops: string[]; finalUrl: string | null }>> {
+  const chains = new Map<string, { hops: string[]; finalUrl: string | null }>();
+  let open = starts.filter((r) => r.redirectTo !== null);
+  for (const r of open) chains.set(r.url, { hops: [r.redirectTo as string], finalUrl: r.redirectTo });
+  // Every chain advances one hop per round, in one read for all of them; one that comes back on
+  // itself, or goes on past MAX_HOPS, ends nowhere.
+  for (let hop = 1; open.length > 0; hop++) {
+    const next = await store.redirectTargets(crawlId, open.map((r) => chains.get(r.url)!.hops.at(-1) as string));
+    open = open.filter((r) => {
+      const chain = chains.get(r.url)!;
+      const to = next.get(chain.hops.at(-1) as string);
+      if (to === undefined) return false;
+      chain.hops.push(to);
+      chain.finalUrl = to === r.url || chain.hops.indexOf(to) < chain.hops.length - 1 || hop >= MAX_HOPS ? null : to;
+      return chain.finalUrl !== null;
+    });
+  }
+  return chains;
+}
+
+/** Records with their redirect chains followed: a page that redirected names the end of its chain as its final URL. */
+export async function withChains(store: PageStore, crawlId: string, rows: readonly PageRow[]): Promise<PageInfo[]> {
+  const chains = await redirectChains(store, crawlId, rows);
+  return rows.map((r) => {
+    const { urlId: _id, redirectTo: _to, host: _host, ...rest } = r;
+    const chain = chains.get(r.url);
+    return { ...rest, finalUrl: chain ? chain.finalUrl : r.status !== null ? r.url : null, redirects: chain?.hops ?? [] };
+  });
+}
+
+/**
+ * A followed link whose target was never fetched or tried: in a crawl that ended, the queue
+ * refused it at the crawl's cap, or the crawl was cancelled before it came up.
+ */
+export function linkFate(link: Pick<LinkRow, 'reason' | 'hasPage'>, crawlState: string): { followed: boolean; reason: LinkReason | null } {
+  if (link.reason !== null) return { followed: false, reason: link.reason };
+  if (!link.hasPage && crawlState === 'finished') return { followed: false, reason: 'past max pages' };
+  if (!link.hasPage && crawlState === 'cancelled') return { followed: false, reason: 'crawl cancelled' };
+  return { followed: true, reason: null };
+}
+
+/** url ids and text ids remembered per store, at most: a crawl's pages link the same URLs over and over. */
+const MAX_CACHED = 200_000;
+
+/**
+ * Ids of URLs and link texts already in the database, so most of a page's links cost no lookup.
+ * Ids are never deleted, so a cached one stays true.
+ */
+export class IdCache extends BoundedMap<string, number> {
+  constructor() {
+    super(MAX_CACHED);
+  }
+}
+
+/**
+ * What is kept in memory while the database refuses records, at most, counted in records and
+ * their links (a page may have 20,000); past it the oldest go.
+ */
+const MAX_KEPT_WEIGHT = 500_000;
+
+const weight = (w: PageWrite) => 1 + (w.links?.length ?? 0);
+
+/**
+ * Whether a write failed because of what was written rather than the database's state: such a
+ * batch is written record by record, so that one bad record (a constraint, a value the engine
+ * will not store) costs itself, not every record after it. SQLite's extended codes and
+ * PostgreSQL's SQLSTATE classes 22 (data), 23 (integrity) and 54 (limits, a too-long index entry).
+ */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  return /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)/.test(code) || /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+}
+
+/**
+ * Writes records; a batch refused for its data is written one record at a time, and records
+ * refused alone are dropped, each logged. Throws only what the database's state caused (locked,
+ * full, unreachable), for the caller to keep the batch and try again.
+ */
+export async function writeRecords(store: PageStore, batch: readonly PageWrite[], onlyNew: boolean, log: (level: 'warn', msg: string) => void): Promise<void> {
+  try {
+    await store.write(batch, onlyNew);
+  } catch (err) {
+    if (!isDataError(err)) throw err;
+    for (const w of batch) {
+      try {
+        await store.write([w], onlyNew);
+      } catch (one) {
+        if (!isDataError(one)) throw one;
+        log('warn', `the record of ${w.url.slice(0, 200)} could not be stored, and is left out: ${(one as Error).message}`);
+      }
+    }
+  }
+}
+
+/**
+ * Page records are written in batches: every page that finishes in one turn of the event loop
+ * shares one transaction, and its handler waits for it, so a page's acknowledgement (which
+ * enqueues its links) never commits before its record and links do. A crash between the two
+ * costs a fetch again, never a record. When the database refuses the write (locked, full), the
+ * records are kept and written with the next batch, and the pages go on: the fetch is not lost.
+ */
+export class PageRecorder {
+  private batch: PageWrite[] = [];
+  private waiting: (() => void)[] = [];
+  private kept: PageWrite[] = [];
+  private flushing: Promise<void> | null = null;
+  private scheduled = false;
+  /** Why the last write failed, logged once; null while writes go through. */
+  private fault: string | null = null;
+
+  constructor(private readonly store: PageStore, private readonly log: (level: 'info' | 'warn', msg: string) => void) {}
+
+  record(w: PageWrite): Promise<void> {
+    this.batch.push(w);
+    this.schedule();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Tries what was kept again, unless a write is under way (which takes it along); never waits. */
+  retryKept(): void {
+    if (this.kept.length > 0) this.schedule();
+  }
+
+  /** Writes what is waiting, and what was kept; for a stop. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.batch.length > 0 || this.kept.length > 0) await this.run();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.flushing) return; // run() schedules again when it ends
+      void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    const batch = [...this.kept, ...this.batch];
+    const waiting = this.waiting;
+    this.kept = [];
+    this.batch = [];
+    this.waiting = [];
+    let done!: () => void;
+    this.flushing = new Promise((resolve) => (done = resolve));
+    try {
+      await writeRecords(this.store, batch, false, this.log);
+      if (this.fault !== null) this.log('info', `page records are written again (after: ${this.fault})`);
+      this.fault = null;
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      if (why !== this.fault) this.log('warn', `page records could not be written (kept, and written with the next): ${why}`);
+      this.fault = why;
+      this.kept = keepNewest(batch);
+    } finally {
+      this.flushing = null;
+      done();
+      for (const resolve of waiting) resolve();
+      if (this.batch.length > 0) this.schedule();
+    }
+  }
+}
+
+/** The newest records that fit MAX_KEPT_WEIGHT. */
+function keepNewest(batch: readonly PageWrite[]): PageWrite[] {
+  let total = 0;
+  let from = batch.length;
+  while (from > 0 && total + weight(batch[from - 1]) <= MAX_KEPT_WEIGHT) total += weight(batch[--from]);
+  return batch.slice(from);
+}

@@ -1,0 +1,326 @@
+import type Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import { retryWhileBusy } from '../core/sqlite/busy';
+import { INLINKS_COUNTED } from '../protocol';
+import {
+  ENQUEUED_LINK_SQL, FAILED_SQL, IdCache, parseLinkCursor, urlKey, reasonCode, reasonOf, statusRange,
+  type LinkRow, type LinksQuery, type PageRow, type PagesQuery, type PageStore, type PageWrite, type ReportCounts,
+} from './pages';
+
+/**
+ * Migration 2 of the crawl component: page records and the link graph. URLs and link texts are
+ * stored once and referred to by integer ids; an edge is four integers, so a page's links cost
+ * about what its URLs cost the first time and a few bytes each after.
+ */
+export const PAGES_MIGRATION = `
+  -- Every URL a crawl met: its pages and every link's target, in or out of scope.
+  CREATE TABLE crawl_urls (
+    id       INTEGER PRIMARY KEY,
+    crawl_id TEXT    NOT NULL,
+    url      TEXT    NOT NULL,
+    key      BLOB    NOT NULL                   -- urlKey(crawl_id, url)
+  );
+  CREATE UNIQUE INDEX crawl_urls_key ON crawl_urls (key);
+
+  -- Link texts, each once ("Home", "Next" are on every page).
+  CREATE TABLE link_texts (
+    id   INTEGER PRIMARY KEY,
+    text TEXT    NOT NULL UNIQUE
+  );
+
+  -- A record per URL fetched or tried: its last attempt's outcome.
+  CREATE TABLE pages (
+    url_id       INTEGER PRIMARY KEY,           -- crawl_urls.id
+    crawl_id     TEXT    NOT NULL,
+    job_id       INTEGER,
+    host         TEXT    NOT NULL,
+    status       INTEGER,                       -- null: no response
+    error        TEXT,
+    skipped      INTEGER NOT NULL DEFAULT 0,    -- 1: not fetched on purpose (robots.txt, scope), not broken
+    redirect_to  INTEGER,                       -- crawl_urls.id of a redirect's next hop
+    content_type TEXT,
+    bytes        INTEGER,
+    fetch_ms     INTEGER,
+    fetched_at   INTEGER,
+    depth        INTEGER,
+    title        TEXT,
+    description  TEXT,
+    canonical    TEXT,
+    robots       TEXT,
+    lang         TEXT,
+    found_on     INTEGER,                       -- crawl_urls.id of the page that linked it first
+    link_text    INTEGER,                       -- link_texts.id of that link
+    outlinks     INTEGER NOT NULL DEFAULT 0,
+    sha256       TEXT,
+    data         TEXT                           -- JSON, from extraction
+  );
+  CREATE INDEX pages_crawl    ON pages (crawl_id);
+  CREATE INDEX pages_status   ON pages (crawl_id, status);
+  CREATE INDEX pages_fetch_ms ON pages (crawl_id, fetch_ms);
+  CREATE INDEX pages_bytes    ON pages (crawl_id, bytes);
+  CREATE INDEX pages_broken   ON pages (crawl_id) WHERE error IS NOT NULL AND NOT skipped;
+
+  -- The link graph: a page's links, one row per distinct target.
+  CREATE TABLE links (
+    from_id INTEGER NOT NULL,                   -- crawl_urls.id of the page
+    to_id   INTEGER NOT NULL,                   -- crawl_urls.id of the target
+    text_id INTEGER,                            -- link_texts.id; null for no text
+    reason  INTEGER,                            -- null: followed; else an index of LINK_REASONS
+    PRIMARY KEY (from_id, to_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX links_to ON links (to_id, from_id);
+`;
+
+const RECORD = `
+  SELECT p.url_id AS urlId, u.url, p.job_id AS jobId, p.host, p.status, p.error, p.skipped, r.url AS redirectTo,
+         p.content_type AS contentType, p.bytes, p.fetch_ms AS fetchMs, p.fetched_at AS fetchedAt, p.depth, p.title,
+         p.description, p.canonical, p.robots, p.lang, f.url AS foundOn, t.text AS linkText, p.outlinks,
+         (SELECT count(*) FROM (SELECT 1 FROM links i WHERE i.to_id = p.url_id LIMIT ${INLINKS_COUNTED})) AS inlinks, p.sha256, p.data
+    FROM pages p
+    JOIN crawl_urls u ON u.id = p.url_id
+    LEFT JOIN crawl_urls r ON r.id = p.redirect_to
+    LEFT JOIN crawl_urls f ON f.id = p.found_on
+    LEFT JOIN link_texts t ON t.id = p.link_text`;
+
+const LINK = `
+  SELECT f.url AS "from", u.url AS "to", t.text, l.reason, l.from_id AS fromId, l.to_id AS toId,
+         EXISTS (SELECT 1 FROM pages p WHERE p.url_id = l.to_id) AS hasPage
+    FROM links l
+    JOIN crawl_urls f ON f.id = l.from_id
+    JOIN crawl_urls u ON u.id = l.to_id
+    LEFT JOIN link_texts t ON t.id = l.text_id`;
+
+const SQL = {
+  urlId: `SELECT id FROM crawl_urls WHERE key = ?`,
+  insertUrl: `INSERT INTO crawl_urls (crawl_id, url, key) VALUES (?, ?, ?)`,
+  textId: `SELECT id FROM link_texts WHERE text = ?`,
+  insertText: `INSERT INTO link_texts (text) VALUES (?)`,
+  existing: `SELECT found_on AS foundOn, link_text AS linkText FROM pages WHERE url_id = ?`,
+  /**
+   * The page that linked a URL first, among the first thousand linking to it: the one fetched
+   * earliest. (A page is fetched after the page that put it in the queue has been recorded.)
+   */
+  firstReferrer: `
+    SELECT l.from_id AS fromId, l.text_id AS textId
+      FROM (SELECT from_id, text_id FROM links WHERE to_id = ? AND ${ENQUEUED_LINK_SQL} LIMIT 1000) l
+      JOIN pages p ON p.url_id = l.from_id
+     ORDER BY p.fetched_at, l.from_id LIMIT 1`,
+  upsert: `
+    INSERT OR REPLACE INTO pages (url_id, crawl_id, job_id, host, status, error, skipped, redirect_to, content_type, bytes, fetch_ms,
+                                  fetched_at, depth, title, description, canonical, robots, lang, found_on, link_text, outlinks, sha256)
+    VALUES (:urlId, :crawlId, :jobId, :host, :status, :error, :skipped, :redirectTo, :contentType, :bytes, :fetchMs,
+            :fetchedAt, :depth, :title, :description, :canonical, :robots, :lang, :foundOn, :linkText, :outlinks, :sha256)`,
+  dropLinks: `DELETE FROM links WHERE from_id = ?`,
+  insertLink: `INSERT OR IGNORE INTO links (from_id, to_id, text_id, reason) VALUES (?, ?, ?, ?)`,
+  page: `${RECORD} WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = ?)`,
+  inlinks: `
+    SELECT f.url, coalesce(t.text, '') AS text
+      FROM links l JOIN crawl_urls f ON f.id = l.from_id LEFT JOIN link_texts t ON t.id = l.text_id
+     WHERE l.to_id = ? ORDER BY l.from_id LIMIT ?`,
+  inlinkCount: `SELECT count(*) FROM links WHERE to_id = ?`,
+  /** Pages in url id order, each page's links in target order: both index walks, so no page of links costs a sort. */
+  linksAll: `
+    ${LINK} JOIN pages p ON p.url_id = l.from_id
+     WHERE p.crawl_id = @crawlId AND p.url_id >= @from AND (p.url_id > @from OR l.to_id > @to)
+     ORDER BY p.url_id, l.to_id LIMIT @limit`,
+  linksFrom: `${LINK} WHERE l.from_id = ? AND l.to_id > ? ORDER BY l.to_id LIMIT ?`,
+  link: `${LINK} WHERE l.from_id = ? AND l.to_id = ?`,
+  linksTo: `${LINK} WHERE l.to_id = ? AND l.from_id > ? ORDER BY l.from_id LIMIT ?`,
+  redirectTarget: `
+    SELECT r.url FROM pages p JOIN crawl_urls r ON r.id = p.redirect_to
+     WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = ?)`,
+  count: `SELECT count(*) FROM pages WHERE crawl_id = ?`,
+  byStatus: `
+    SELECT CASE WHEN status IS NOT NULL THEN status WHEN skipped THEN 'skipped' ELSE 'error' END AS status, count(*) AS n
+      FROM pages WHERE crawl_id = ? GROUP BY 1`,
+  groups: `
+    SELECT host, content_type AS contentType, status IS NOT NULL AS responded, count(*) AS pages,
+           sum(${FAILED_SQL}) AS errors, coalesce(sum(fetch_ms), 0) AS fetchMsSum, count(fetch_ms) AS fetchMsCount,
+           sum(title IS NULL AND status BETWEEN 200 AND 299 AND content_type IN ('text/html', 'application/xhtml+xml')) AS missingTitles
+      FROM pages WHERE crawl_id = ? GROUP BY host, content_type, responded`,
+  /** Through pages_broken, a partial index of exactly these. */
+  broken: `
+    SELECT u.url, p.url_id AS urlId, p.status, p.error, (SELECT count(*) FROM links l WHERE l.to_id = p.url_id) AS referrerCount
+      FROM pages p JOIN crawl_urls u ON u.id = p.url_id
+     WHERE p.crawl_id = ? AND ${FAILED_SQL}`,
+  redirects: `
+    SELECT u.url, p.status, r.url AS redirectTo
+      FROM pages p JOIN crawl_urls u ON u.id = p.url_id LEFT JOIN crawl_urls r ON r.id = p.redirect_to
+     WHERE p.crawl_id = ? AND p.status BETWEEN 300 AND 399 ORDER BY p.url_id`,
+  slowest: `
+    SELECT u.url, p.fetch_ms AS fetchMs FROM pages p JOIN crawl_urls u ON u.id = p.url_id
+     WHERE p.crawl_id = ? AND p.fetch_ms IS NOT NULL ORDER BY p.fetch_ms DESC LIMIT 10`,
+  largest: `
+    SELECT u.url, p.bytes FROM pages p JOIN crawl_urls u ON u.id = p.url_id
+     WHERE p.crawl_id = ? AND p.bytes IS NOT NULL ORDER BY p.bytes DESC LIMIT 10`,
+} as const;
+
+type LinkSqlRow = { from: string; to: string; text: string | null; reason: number | null; fromId: number; toId: number; hasPage: number };
+
+function toLink(r: LinkSqlRow): LinkRow {
+  return { from: r.from, to: r.to, text: r.text ?? '', reason: reasonOf(r.reason), hasPage: r.hasPage === 1, cursor: `${r.fromId}.${r.toId}` };
+}
+
+function toPage(r: Record<string, unknown>): PageRow {
+  return { ...(r as unknown as PageRow), skipped: r.skipped === 1, data: r.data === null || r.data === undefined ? null : JSON.parse(r.data as string) };
+}
+
+/** Page records and links in the SQLite queue's own file, written on its connection. */
+export class SqlitePageStore implements PageStore {
+  private readonly s: { [K in keyof typeof SQL]: Statement };
+  private readonly urlIds = new IdCache();
+  private readonly textIds = new IdCache();
+  private readonly queries = new Map<string, Statement>();
+
+  constructor(private readonly db: Database.Database) {
+    this.s = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, db.prepare(v)])) as SqlitePageStore['s'];
+  }
+
+  async write(batch: readonly PageWrite[], onlyNew = false): Promise<void> {
+    if (batch.length === 0) return;
+    // Ids made inside a transaction that rolls back would be cached wrong: cached after commit.
+    let made: [string, number, IdCache][] = [];
+    await retryWhileBusy(() => {
+      made = [];
+      this.db.transaction(() => {
+        for (const w of batch) this.writeOne(w, onlyNew, made);
+      }).immediate();
+    }, this.db.name);
+    for (const [key, id, cache] of made) cache.set(key, id);
+  }
+
+  private writeOne(w: PageWrite, onlyNew: boolean, made: [string, number, IdCache][]): void {
+    const urlId = this.urlId(w.crawlId, w.url, made);
+    const existing = this.s.existing.get(urlId) as { foundOn: number | null; linkText: number | null } | undefined;
+    if (existing && onlyNew) return;
+    let foundOn = existing?.foundOn ?? null;
+    let linkText = existing?.linkText ?? null;
+    if (!existing && w.via.length > 0) foundOn = this.urlId(w.crawlId, w.via[w.via.length - 1], made);
+    else if (!existing && (w.depth ?? 0) > 0) {
+      const first = this.s.firstReferrer.get(urlId) as { fromId: number; textId: number | null } | undefined;
+      if (first) ({ fromId: foundOn, textId: linkText } = first);
+    }
+    this.s.upsert.run({
+      urlId, crawlId: w.crawlId, jobId: w.jobId, host: w.host, status: w.status, error: w.error, skipped: w.skipped ? 1 : 0,
+      redirectTo: w.redirectTo === null ? null : this.urlId(w.crawlId, w.redirectTo, made),
+      contentType: w.contentType, bytes: w.bytes, fetchMs: w.fetchMs, fetchedAt: w.fetchedAt, depth: w.depth, title: w.title,
+      description: w.description, canonical: w.canonical, robots: w.robots, lang: w.lang, foundOn, linkText,
+      outlinks: w.links?.length ?? 0, sha256: w.sha256,
+    });
+    if (existing) this.s.dropLinks.run(urlId);
+    for (const link of w.links ?? []) {
+      const toId = this.urlId(w.crawlId, link.url, made);
+      this.s.insertLink.run(urlId, toId, this.textId(link.text, made), reasonCode(link.reason));
+    }
+  }
+
+  private urlId(crawlId: string, url: string, made: [string, number, IdCache][]): number {
+    const key = `${crawlId} ${url}`;
+    const cached = this.urlIds.get(key);
+    if (cached !== undefined) return cached;
+    const k = urlKey(crawlId, url);
+    let id = this.s.urlId.pluck().get(k) as number | undefined;
+    if (id === undefined) id = Number(this.s.insertUrl.run(crawlId, url, k).lastInsertRowid);
+    made.push([key, id, this.urlIds]);
+    return id;
+  }
+
+  private textId(text: string, made: [string, number, IdCache][]): number | null {
+    if (text === '') return null;
+    const cached = this.textIds.get(text);
+    if (cached !== undefined) return cached;
+    let id = this.s.textId.pluck().get(text) as number | undefined;
+    if (id === undefined) id = Number(this.s.insertText.run(text).lastInsertRowid);
+    made.push([text, id, this.textIds]);
+    return id;
+  }
+
+  async pages(crawlId: string, q: PagesQuery): Promise<PageRow[]> {
+    const range = q.status === undefined ? undefined : statusRange(q.status);
+    const search = q.search === undefined ? undefined : `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const params = { crawlId, afterStatus: q.after.status, afterId: q.after.urlId, limit: q.limit, low: range?.[0], high: range?.[1], search };
+    const query = (where: string[], order: string, p: typeof params) => {
+      if (search !== undefined) where.push(`(u.url LIKE @search ESCAPE '\\' OR p.title LIKE @search ESCAPE '\\')`);
+      // Built from fixed fragments only; every value is a bound parameter.
+      const sql = `${RECORD} WHERE p.crawl_id = @crawlId AND ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`;
+      return (this.prepared(sql).all(Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined))) as Record<string, unknown>[]).map(toPage);
+    };
+    if (range === undefined) return query(['p.url_id > @afterId'], 'p.url_id', params);
+    if (range === null) return query(['p.status IS NULL AND NOT p.skipped', 'p.url_id > @afterId'], 'p.url_id', params);
+    // A status range in pages_status order: the rest of the cursor's status (an equality, so an
+    // index seek past its url id), then the statuses after it. One query with both conditions
+    // walked every earlier row of the status: 17 ms a page at 300,000.
+    const rows = range[0] <= q.after.status && q.after.status <= range[1]
+      ? query(['p.status = @afterStatus', 'p.url_id > @afterId'], 'p.url_id', params) : [];
+    if (rows.length < q.limit) {
+      rows.push(...query(['p.status > @afterStatus', 'p.status BETWEEN @low AND @high'], 'p.status, p.url_id', { ...params, limit: q.limit - rows.length }));
+    }
+    return rows;
+  }
+
+  /** The few shapes of the pages query, each prepared once. */
+  private prepared(sql: string): Statement {
+    let s = this.queries.get(sql);
+    if (!s) this.queries.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  async page(crawlId: string, url: string): Promise<PageRow | null> {
+    const r = this.s.page.get(urlKey(crawlId, url)) as Record<string, unknown> | undefined;
+    return r ? toPage(r) : null;
+  }
+
+  async inlinks(crawlId: string, url: string, limit: number): Promise<{ links: { url: string; text: string }[]; count: number }> {
+    const id = this.s.urlId.pluck().get(urlKey(crawlId, url)) as number | undefined;
+    if (id === undefined) return { links: [], count: 0 };
+    return {
+      links: this.s.inlinks.all(id, limit) as { url: string; text: string }[],
+      count: this.s.inlinkCount.pluck().get(id) as number,
+    };
+  }
+
+  async links(crawlId: string, q: LinksQuery): Promise<LinkRow[]> {
+    const [afterFrom, afterTo] = parseLinkCursor(q.after);
+    const idOf = (url: string) => this.s.urlId.pluck().get(urlKey(crawlId, url)) as number | undefined;
+    let rows: LinkSqlRow[];
+    if (q.from !== undefined && q.to !== undefined) {
+      const [from, to] = [idOf(q.from), idOf(q.to)];
+      rows = from === undefined || to === undefined || q.after !== null ? [] : (this.s.link.all(from, to) as LinkSqlRow[]);
+    } else if (q.from !== undefined) {
+      const from = idOf(q.from);
+      rows = from === undefined ? [] : (this.s.linksFrom.all(from, afterTo, q.limit) as LinkSqlRow[]);
+    } else if (q.to !== undefined) {
+      const to = idOf(q.to);
+      rows = to === undefined ? [] : (this.s.linksTo.all(to, afterFrom, q.limit) as LinkSqlRow[]);
+    } else {
+      rows = this.s.linksAll.all({ crawlId, from: afterFrom, to: afterTo, limit: q.limit }) as LinkSqlRow[];
+    }
+    return rows.map(toLink);
+  }
+
+  async redirectTargets(crawlId: string, urls: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const url of urls) {
+      const to = this.s.redirectTarget.pluck().get(urlKey(crawlId, url)) as string | undefined;
+      if (to !== undefined) out.set(url, to);
+    }
+    return out;
+  }
+
+  async referrers(urlIds: readonly number[], limit: number): Promise<Map<number, { url: string; text: string }[]>> {
+    return new Map(urlIds.map((id) => [id, this.s.inlinks.all(id, limit) as { url: string; text: string }[]]));
+  }
+
+  async reportCounts(crawlId: string): Promise<ReportCounts> {
+    // One snapshot for every figure: a read transaction in WAL mode sees one state of the file.
+    return this.db.transaction(() => ({
+      pages: this.s.count.pluck().get(crawlId) as number,
+      byStatus: this.s.byStatus.all(crawlId) as ReportCounts['byStatus'],
+      groups: this.s.groups.all(crawlId) as ReportCounts['groups'],
+      broken: this.s.broken.all(crawlId) as ReportCounts['broken'],
+      redirects: this.s.redirects.all(crawlId) as ReportCounts['redirects'],
+      slowest: this.s.slowest.all(crawlId) as ReportCounts['slowest'],
+      largest: this.s.largest.all(crawlId) as ReportCounts['largest'],
+    })).deferred();
+  }
+}

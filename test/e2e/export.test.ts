@@ -1,0 +1,269 @@
+// Export Crawl Results and the job document's page section, end to end: a crawl of the test site
+// (started with crawlctl on the extension's own daemon), exported as CSV from the palette through
+// its quick picks and code-server's save dialog (a quick input holding the path), its links as JSON
+// Lines from the crawl's row in the Jobs view, then a page's job document: its "Found on" line, whose
+// link opens the job of the page it was found on. Screenshots go to test/e2e/artifacts/export-*.png.
+//
+// Run: npm run test:e2e (tsc -b, npm run package, node --test out/test/e2e).
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { promisify } from 'node:util';
+import type { Page } from 'playwright-core';
+import { REPO_ROOT, start, type CodeServerSession } from './harness';
+import { startTestSite, type TestSite } from './site';
+import { activeEditor, paletteCommand, quickInputBox, quickInputRow, quickInputTitled, readEditorText, sleep, until, waitForEditorText } from './workbench';
+
+const VSIX = path.resolve(process.env.E2E_VSIX ?? path.join(REPO_ROOT, 'crawl-orchestrator.vsix'));
+const CRAWLCTL = path.join(REPO_ROOT, 'bin', 'crawlctl.js');
+const EXTENSION_ID = 'crawl-orchestrator.crawl-orchestrator';
+const STATUS_ITEM_ID = `${EXTENSION_ID}.crawlOrchestrator.status`;
+const CRAWL_NAME = 'e2e-export';
+const EXPORT_TITLE = 'Crawl Orchestrator: Export Crawl Results...';
+const execFileP = promisify(execFile);
+
+describe('Export Crawl Results and the job document\'s page, in code-server', { timeout: 5 * 60_000 }, () => {
+  let site: TestSite;
+  let workspace: string;
+  let stateDir: string;
+  let vscode: CodeServerSession | undefined;
+  let page: Page;
+  let crawlId: string;
+  let broken: string | undefined;
+
+  function step(name: string, fn: () => Promise<void>): void {
+    it(name, { timeout: 120_000 }, async (t) => {
+      if (broken !== undefined) return t.skip(`"${broken}" failed`);
+      broken = name;
+      try {
+        await fn();
+      } catch (err) {
+        await vscode?.screenshot(`export-failed-${name.slice(0, 1)}`).catch(() => undefined);
+        throw err;
+      }
+      broken = undefined;
+    });
+  }
+
+  before(async () => {
+    assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first`);
+    // Not crawl.test.ts's addresses, so the two never meet in logs.
+    site = await startTestSite({ addresses: ['127.0.0.31', '127.0.0.32'], slowMs: 300 });
+    workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-export-ws-'));
+    stateDir = path.join(workspace, '.crawl');
+    fs.mkdirSync(path.join(workspace, '.vscode'));
+    fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'crawlOrchestrator.maxWorkers': 2 }, null, 2));
+    // What activates the extension (workspaceContains:**/*.crawl).
+    fs.writeFileSync(path.join(workspace, 'seeds.crawl'), `# activates the extension\n${site.a}/a\n`);
+  });
+
+  after(async () => {
+    const failed = broken !== undefined;
+    if (vscode) {
+      if (failed) console.log(`e2e export: kept ${vscode.tempDir} and ${workspace}\n--- extension host log:\n${vscode.extensionHostLog().split('\n').slice(-30).join('\n')}`);
+      await vscode.stop({ keepTemp: failed });
+    }
+    await site?.close();
+    if (workspace && !failed) fs.rmSync(workspace, { recursive: true, force: true });
+  });
+
+  step('1. a crawl of the test site, run by the extension\'s daemon', async () => {
+    vscode = await start({ workspace, extensions: [VSIX], settings: { 'files.simpleDialog.enable': true } });
+    page = vscode.page;
+    await vscode.waitForActivation(EXTENSION_ID, { timeout: 60_000 });
+    await until(async () => /running/.test((await vscode!.statusBarText({ id: STATUS_ITEM_ID })) ?? ''), { timeout: 60_000, message: 'the daemon to run' });
+    const started = (await crawlctl(stateDir, 'crawl', site.seed, '--name', CRAWL_NAME, '--max-depth', '2', '--scope', 'any')) as { crawlId: string };
+    crawlId = started.crawlId;
+    await until(async () => crawlOf(await crawlctl(stateDir, 'crawls'), crawlId)?.state === 'finished', { timeout: 60_000, message: 'the crawl to finish' });
+  });
+
+  step('2. Export Crawl Results from the palette: which crawl, Pages, CSV, the save dialog; the file has a row per page', async () => {
+    await paletteCommand(page, EXPORT_TITLE);
+    await quickInputTitled(page, 'Export Crawl Results');
+    const crawlRow = quickInputRow(page, `${CRAWL_NAME} (${crawlId})`);
+    await crawlRow.first().waitFor({ state: 'visible', timeout: 15_000 });
+    assert.match(await crawlRow.first().innerText(), /finished · \d+ pages/);
+    await crawlRow.first().click();
+
+    await quickInputTitled(page, `Export Crawl Results (1/3): ${CRAWL_NAME} (${crawlId})`);
+    await quickInputRow(page, 'Pages').first().click();
+    await quickInputTitled(page, 'Export Crawl Results (2/3)');
+    await quickInputRow(page, 'CSV').first().click();
+
+    // code-server's save dialog: a quick input with the path, in the workspace folder.
+    const file = path.join(workspace, `${CRAWL_NAME}-pages.csv`);
+    const box = quickInputBox(page);
+    await until(async () => (await box.inputValue().catch(() => '')).endsWith(`${CRAWL_NAME}-pages.csv`), { timeout: 15_000, message: 'the save dialog with the default file name' }, async () => ({ value: await box.inputValue().catch(() => '') }));
+    assert.equal(path.resolve(await box.inputValue()), file);
+    await vscode!.screenshot('export-1-save-dialog');
+    await box.press('Enter');
+
+    const note = await until(async () => (await vscode!.notifications()).find((n) => /^Exported /.test(n)), { timeout: 30_000, message: 'the "Exported ..." notification' });
+    const rows = parseCsv(fs.readFileSync(file, 'utf8'));
+    // Every URL the crawl met: fetched, failed (the 404) or skipped (robots.txt).
+    const expected = ['/', '/a', '/b', '/slow', '/missing', '/private/report'].map((p) => `${site.a}${p}`).concat(`${site.b}/`, `${site.b}/b1`);
+    assert.equal(note, `Exported ${expected.length} pages to ${CRAWL_NAME}-pages.csv`);
+    assert.deepEqual(rows.slice(1).map((r) => r[0]).sort(), expected.sort(), 'a row per page');
+    const header = rows[0]!;
+    assert.deepEqual(header.slice(0, 7), ['url', 'jobId', 'finalUrl', 'redirects', 'status', 'error', 'skipped']);
+    const byUrl = new Map(rows.slice(1).map((r) => [r[0]!, Object.fromEntries(header.map((h, i) => [h, r[i]!]))]));
+    assert.equal(byUrl.get(`${site.a}/`)?.title, 'Site A');
+    assert.equal(byUrl.get(`${site.a}/`)?.status, '200');
+    assert.equal(byUrl.get(`${site.a}/`)?.foundOn, '');
+    assert.equal(byUrl.get(`${site.a}/a`)?.foundOn, `${site.a}/`);
+    assert.equal(byUrl.get(`${site.a}/missing`)?.status, '404');
+    assert.equal(byUrl.get(`${site.b}/b1`)?.depth, '2');
+    assert.equal(byUrl.get(`${site.a}/private/report`)?.skipped, 'true');
+    assert.ok(!fs.existsSync(`${file}.part`), 'no partial file is left');
+    await vscode!.screenshot('export-2-exported');
+    await vscode!.runCommand('Notifications: Clear All Notifications');
+  });
+
+  step('3. Export Crawl Results from the crawl\'s row in the Jobs view: Links as JSON Lines', async () => {
+    await vscode!.openView('Jobs');
+    await paletteCommand(page, 'Crawl Orchestrator: Group By...');
+    await quickInputTitled(page, 'Group Jobs By');
+    await quickInputRow(page, 'Crawl').first().click();
+    await vscode!.treeItem(CRAWL_NAME, { view: 'Jobs' }).first().waitFor({ state: 'visible', timeout: 15_000 });
+    // A row clicked while the view reads its rows again reaches the command without its element
+    // (VS Code resolves it by handle), which then asks which crawl: let the view settle, and try
+    // once more should it have been read again at that very moment.
+    await sleep(1_500);
+    const first = `Export Crawl Results (1/3): ${CRAWL_NAME} (${crawlId})`;
+    for (let attempt = 1; ; attempt++) {
+      await vscode!.contextMenu(CRAWL_NAME, 'Export Crawl Results...', { view: 'Jobs', timeout: 20_000 });
+      const title = page.locator('.quick-input-widget .quick-input-title');
+      const shown = await until(async () => {
+        const t = (await title.innerText().catch(() => '')).trim();
+        return t.startsWith('Export Crawl Results') ? t : undefined;
+      }, { timeout: 15_000, message: 'the export\'s first question' });
+      if (shown === first) break;
+      assert.ok(attempt < 2, `the crawl row's menu asked "${shown}" twice instead of starting at "${first}"`);
+      await page.keyboard.press('Escape');
+      await sleep(1_500);
+    }
+    await quickInputRow(page, 'Links').first().click();
+    await quickInputTitled(page, 'Export Crawl Results (2/3)');
+    await quickInputRow(page, 'JSON Lines').first().click();
+    const file = path.join(workspace, `${CRAWL_NAME}-links.jsonl`);
+    const box = quickInputBox(page);
+    await until(async () => (await box.inputValue().catch(() => '')).endsWith(`${CRAWL_NAME}-links.jsonl`), { timeout: 15_000, message: 'the save dialog' });
+    await box.press('Enter');
+    const note = await until(async () => (await vscode!.notifications()).find((n) => /^Exported /.test(n)), { timeout: 30_000, message: 'the "Exported ..." notification' });
+    const links = fs.readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { from: string; to: string; text: string; followed: boolean; reason: string | null });
+    assert.equal(note, `Exported ${links.length} links to ${CRAWL_NAME}-links.jsonl`);
+    assert.deepEqual(
+      links.filter((l) => l.from === `${site.a}/`).map((l) => l.to).sort(),
+      ['/a', '/b', '/slow', '/missing', '/private/report'].map((p) => `${site.a}${p}`).concat(`${site.b}/`).sort(),
+    );
+    for (const l of links) assert.equal(l.followed, l.reason === null, JSON.stringify(l));
+    await vscode!.runCommand('Notifications: Clear All Notifications');
+  });
+
+  step('4. a page\'s job document: its page section, and "found on" opens the job of the page it was found on', async () => {
+    const jobs = ((await crawlctl(stateDir, 'jobs', '--crawl', crawlId, '--all')) as { jobs: { id: number; url: string }[] }).jobs;
+    const jobA = jobs.find((j) => j.url === `${site.a}/a`)!;
+    const home = jobs.find((j) => j.url === `${site.a}/`)!;
+    await paletteCommand(page, 'Crawl Orchestrator: Show Job Details');
+    await quickInputBox(page).fill(String(jobA.id));
+    await quickInputRow(page, `Job ${jobA.id}`).first().waitFor({ state: 'visible', timeout: 15_000 }).catch(() => undefined);
+    await quickInputBox(page).press('Enter');
+    await page.locator('.tabs-container .tab.active .label-name').filter({ hasText: `Job ${jobA.id}.md` }).waitFor({ state: 'visible', timeout: 15_000 });
+    await waitForEditorText(page, (t) => t.startsWith(`# Job ${jobA.id}: Done`), 'the job document');
+
+    const text = await readEditorText(page);
+    const foundOn = `- found on: [${site.a}/](command:crawlOrchestrator.showJobDetails?%5B${home.id}%5D) (job ${home.id}), link text “/a”`;
+    assert.ok(text.split('\n').includes(foundOn), `"${foundOn}" in:\n${text}`);
+    assert.match(text, /^## Page$/m);
+    assert.match(text, /^- title: Page A$/m);
+    assert.match(text, /^- depth: 1$/m);
+    assert.match(text, /^## Links to this page \(\d+\)$/m);
+    assert.ok(text.includes(`- <${site.a}/> “/a”`), text);
+    assert.match(text, /^## Links on this page \(2: 2 followed\)$/m);
+
+    // The page section in view, for the screenshot.
+    const line = text.split('\n').indexOf('## Page') + 1;
+    await page.keyboard.press('Control+G');
+    await quickInputBox(page).fill(`:${line + 22}`);
+    await quickInputBox(page).press('Enter');
+    const linkLine = activeEditor(page).locator('.view-line').filter({ hasText: 'found on:' });
+    await linkLine.first().waitFor({ state: 'visible', timeout: 10_000 });
+    await vscode!.screenshot('export-3-job-document-page');
+
+    // Ctrl+click on the link opens the job of the page it was found on.
+    // Monaco activates a link while the pointer is over it with Ctrl held, and follows it on the click.
+    const link = linkLine.first().locator('span').filter({ hasText: /^command:crawlOrchestrator\.showJobDetails/ }).last();
+    await until(
+      async () => {
+        const box = await link.boundingBox();
+        if (!box) return false;
+        await page.mouse.move(box.x + box.width / 2, box.y - 40);
+        await page.keyboard.down('Control');
+        try {
+          await page.mouse.move(box.x + 8, box.y + box.height / 2, { steps: 4 });
+          const active = await linkLine.first().locator('.detected-link-active').first().waitFor({ state: 'visible', timeout: 2_000 }).then(() => true, () => false);
+          if (active) {
+            await page.mouse.down();
+            await page.mouse.up();
+          }
+        } finally {
+          await page.keyboard.up('Control');
+        }
+        return page.locator('.tabs-container .tab.active .label-name').filter({ hasText: `Job ${home.id}.md` }).waitFor({ state: 'visible', timeout: 2_000 }).then(() => true, () => false);
+      },
+      { timeout: 20_000, interval: 250, message: `the found-on link to open Job ${home.id}.md` },
+    );
+    await waitForEditorText(page, (t) => t.startsWith(`# Job ${home.id}: Done`), 'the found-on page\'s job document');
+    const homeText = await readEditorText(page);
+    assert.match(homeText, /^- found on: — \(a seed\)$/m);
+    await vscode!.screenshot('export-4-found-on-opened');
+  });
+
+});
+
+/** `node bin/crawlctl.js <args> --json --state-dir <stateDir>`, its output parsed. */
+async function crawlctl(stateDir: string, ...args: string[]): Promise<unknown> {
+  try {
+    const { stdout } = await execFileP(process.execPath, [CRAWLCTL, ...args, '--json', '--state-dir', stateDir], { timeout: 30_000 });
+    return JSON.parse(stdout);
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: string; stderr?: string; message: string };
+    throw new Error(`crawlctl ${args.join(' ')} failed (exit ${String(e.code)}): ${e.stderr || e.stdout || e.message}`);
+  }
+}
+
+function crawlOf(list: unknown, id: string): { crawlId: string; state: string } | undefined {
+  return (list as { crawls: { crawlId: string; state: string }[] }).crawls.find((c) => c.crawlId === id);
+}
+
+/** An RFC 4180 reader (CRLF rows, quoted fields with doubled quotes). */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field === '') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+      i++;
+    } else field += c;
+  }
+  return rows;
+}

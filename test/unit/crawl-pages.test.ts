@@ -1,0 +1,246 @@
+/**
+ * Page records and the link graph against a site whose truth is known: broken links linked from
+ * known pages with known texts, a redirect, a page linked from 150 pages, nofollow, out-of-scope
+ * and robots.txt-disallowed links. The report, crawl/page, crawl/pages and crawl/links must say
+ * exactly that, on both engines.
+ */
+import * as assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { PgQueue } from '../../server/src/core/pg/engine';
+import { writeRecords, type PageWrite } from '../../server/src/crawl/pages';
+import { PG_CRAWL_COMPONENT, PgCrawlStore } from '../../server/src/crawl/pg-store';
+import type { CrawlService } from '../../server/src/crawl/service';
+import { crawlerOn } from './helpers/crawler';
+import { ENGINES } from './helpers/engines';
+import { pgDatabase } from './helpers/pg';
+import { startHost, status, text, type Route, type TestHost } from './helpers/testsite';
+
+const hosts: TestHost[] = [];
+after(() => Promise.all(hosts.map((h) => h.close())));
+
+function html(body: string, head = ''): Route {
+  return (_req, res) => {
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.end(`<!doctype html><html lang="en"><head>${head}</head><body>${body}</body></html>`);
+  };
+}
+const a = (href: string, label: string, rel = '') => `<a href="${href}"${rel ? ` rel="${rel}"` : ''}>${label}</a>`;
+
+const POPULAR_FROM = 150;
+
+async function site(): Promise<{ main: TestHost; other: TestHost }> {
+  const other = await startHost('127.0.0.3', { '/': html('elsewhere') });
+  const routes: Record<string, Route> = {
+    '/robots.txt': text('User-agent: *\nDisallow: /private\n'),
+    '/': html(
+      [a('/a', 'Page A'), a('/b', 'Page  B\n'), a('/missing', 'Missing one'), a('/old', 'Old page'), a(`${other.origin}/`, 'Elsewhere'),
+        a('/nf', 'No follow', 'nofollow'), a('/hub', 'Hub'), a('/private', 'Private')].join(''),
+      '<title>Home</title><meta name="description" content="The home page"><link rel="canonical" href="/">',
+    ),
+    '/a': html([a('/missing', 'Broken from A'), a('/', 'Home'), a('/b', 'B again')].join(''), '<title>A</title><meta name="robots" content="noindex">'),
+    '/b': html([a('/gone', 'Server error'), a('/a', 'A again'), a('/removed', 'Removed'), a('/loop1', 'Loop'),
+      a(`${other.origin}/${'x'.repeat(3000)}`, 'Long'), a('/nul', 'Nul')].join(''), '<title>B</title>'),
+    '/loop1': status(301, { location: '/loop2' }),
+    '/loop2': status(301, { location: '/loop1' }),
+    // A NUL in a title: PostgreSQL stores no NUL in text, and one such record must not stop the others.
+    '/nul': html('nul', '<title>a\0b</title>'),
+    '/old': status(301, { location: '/new' }),
+    '/new': html('new', '<title>New</title>'),
+    '/missing': status(404),
+    '/gone': status(500),
+    '/removed': status(410),
+    '/nf': html('never fetched'),
+    '/hub': html(Array.from({ length: POPULAR_FROM }, (_, i) => a(`/p/${i}`, `P${i}`)).join(''), '<title>Hub</title>'),
+    '/popular': html('popular', '<title>Popular</title>'),
+  };
+  for (let i = 0; i < POPULAR_FROM; i++) routes[`/p/${i}`] = html(a('/popular', 'Popular') + a('/hub', 'Hub'), `<title>P${i}</title>`);
+  const main = await startHost('127.0.0.2', routes);
+  hosts.push(main, other);
+  return { main, other };
+}
+
+for (const engine of ENGINES) {
+  // One crawl, looked at from every side: subtests of a test that owns the crawler (and stops it).
+  test(`page records and links (${engine.name})`, async (t) => {
+    const { main, other } = await site();
+    const u = (p: string) => main.url(p);
+    const c = await crawlerOn(engine, { settings: { hostBackoffBaseMs: 10, hostBackoffMaxMs: 20 }, config: { maxAttempts: 2 } });
+    const crawls: CrawlService = c.crawls;
+    const crawlId = (await c.run({ seeds: [u('/')] }, 60_000)).id;
+
+    await t.test('the report: statuses, broken links with their referrers, the redirect', async () => {
+      const r = await crawls.report(crawlId);
+      const fetched200 = 7 + POPULAR_FROM; // /, /a, /b, /new, /hub, /popular, /nul and the p pages
+      assert.deepEqual(r.byStatus, { 200: fetched200, 301: 3, 404: 1, 410: 1, 500: 1, skipped: 1 });
+      assert.equal(r.pages, fetched200 + 7);
+      // Referrers come in url id order, which is the order met on SQLite and a hash's within a batch on PostgreSQL.
+      for (const b of r.brokenLinks) b.referrers.sort((x, y) => (x.url < y.url ? -1 : 1));
+      assert.deepEqual(r.brokenLinks, [
+        {
+          url: u('/missing'), status: 404, error: 'HTTP 404', referrerCount: 2,
+          referrers: [{ url: u('/'), text: 'Missing one' }, { url: u('/a'), text: 'Broken from A' }].sort((x, y) => (x.url < y.url ? -1 : 1)),
+        },
+        { url: u('/gone'), status: 500, error: r.brokenLinks[1]?.error ?? '', referrerCount: 1, referrers: [{ url: u('/b'), text: 'Server error' }] },
+        { url: u('/removed'), status: 410, error: 'HTTP 410', referrerCount: 1, referrers: [{ url: u('/b'), text: 'Removed' }] },
+        // The loop ends in a failure on its second hop, reached by a redirect, not a link.
+        { url: u('/loop2'), status: 301, error: r.brokenLinks[3]?.error ?? '', referrerCount: 0, referrers: [] },
+      ].map((b) => ({ ...b, referrers: b.referrers })));
+      assert.match(r.brokenLinks[1].error ?? '', /500/);
+      assert.match(r.brokenLinks[3].error ?? '', /^redirect loop/);
+      assert.equal(r.brokenCount, 4);
+      assert.deepEqual(r.redirects, [
+        { url: u('/old'), finalUrl: u('/new'), status: 301 },
+        { url: u('/loop1'), finalUrl: null, status: 301 },
+        { url: u('/loop2'), finalUrl: null, status: 301 },
+      ]);
+      assert.equal(r.redirectCount, 3);
+      assert.deepEqual(r.byContentType, { 'text/html': fetched200, none: 6 });
+      assert.deepEqual(r.byHost.map((h) => [h.host, h.pages, h.errors]), [['127.0.0.2', fetched200 + 7, 4]]);
+      assert.equal((await crawls.page(crawlId, u('/nul'))).page.title, 'ab');
+      assert.equal(r.missingTitles, 0);
+      assert.equal(r.slowest.length, 10);
+      assert.equal(r.largest[0].url, u('/hub'));
+      assert.equal(other.hits.size, 0, 'out of scope: never fetched');
+    });
+
+    await t.test('crawl/page: a page linked from 150 pages, found on one of them', async () => {
+      const p = await crawls.page(crawlId, u('/popular'));
+      assert.equal(p.inlinkCount, POPULAR_FROM);
+      assert.equal(p.page.inlinks, POPULAR_FROM);
+      assert.equal(new Set(p.inlinks.map((l) => l.url)).size, POPULAR_FROM);
+      assert.ok(p.inlinks.every((l) => l.text === 'Popular' && /\/p\/\d+$/.test(l.url)));
+      assert.match(p.page.foundOn ?? '', /\/p\/\d+$/);
+      assert.equal(p.page.linkText, 'Popular');
+      assert.equal(p.page.depth, 3);
+      assert.equal(p.page.title, 'Popular');
+    });
+
+    await t.test('crawl/page: where the home page links go, and what became of them', async () => {
+      const p = await crawls.page(crawlId, u('/'));
+      assert.equal(p.page.foundOn, null);
+      assert.equal(p.page.description, 'The home page');
+      assert.equal(p.page.canonical, u('/'));
+      assert.equal(p.page.lang, 'en');
+      assert.equal(p.page.outlinks, 8);
+      const fate = Object.fromEntries(p.outlinks.map((l) => [l.url, [l.text, l.followed, l.reason]]));
+      assert.deepEqual(fate, {
+        [u('/a')]: ['Page A', true, null],
+        [u('/b')]: ['Page B', true, null],
+        [u('/missing')]: ['Missing one', true, null],
+        [u('/old')]: ['Old page', true, null],
+        [`${other.origin}/`]: ['Elsewhere', false, 'out of scope'],
+        [u('/nf')]: ['No follow', false, 'nofollow'],
+        [u('/hub')]: ['Hub', true, null],
+        [u('/private')]: ['Private', false, 'robots.txt'],
+      });
+      assert.equal((await crawls.page(crawlId, u('/a'))).page.robots, 'noindex');
+    });
+
+    await t.test('a redirect: its record names the end of the chain; the target was found on it', async () => {
+      const old = await crawls.page(crawlId, u('/old'));
+      assert.equal(old.page.status, 301);
+      assert.equal(old.page.finalUrl, u('/new'));
+      assert.deepEqual(old.page.redirects, [u('/new')]);
+      const target = await crawls.page(crawlId, u('/new'));
+      assert.equal(target.page.foundOn, u('/old'));
+      assert.equal(target.page.finalUrl, u('/new'));
+      assert.deepEqual(target.page.redirects, []);
+    });
+
+    await t.test('a page skipped by robots.txt is recorded as skipped, not broken', async () => {
+      const p = await crawls.page(crawlId, u('/private'));
+      assert.equal(p.page.skipped, true);
+      assert.equal(p.page.status, null);
+      assert.match(p.page.error ?? '', /robots\.txt/);
+      // Found on the page whose link enqueued it, already skipped.
+      assert.equal(p.page.foundOn, u('/'));
+      assert.equal(p.page.linkText, 'Private');
+      assert.equal(main.hits.get('/private'), undefined);
+    });
+
+    await t.test('crawl/pages pages through every record once, and filters by status and text', async () => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const r = await crawls.pages(crawlId, { cursor, limit: 37 });
+        seen.push(...r.pages.map((p) => p.url));
+        cursor = r.nextCursor;
+      } while (cursor !== null);
+      assert.equal(seen.length, new Set(seen).size);
+      assert.equal(seen.length, 7 + POPULAR_FROM + 7);
+      const walk = async (status: '2xx' | '3xx' | '4xx' | '5xx' | 'error' | number, limit: number) => {
+        const urls: string[] = [];
+        let next: string | null = null;
+        do {
+          const r = await crawls.pages(crawlId, { cursor: next, limit, status });
+          urls.push(...r.pages.map((p) => p.url));
+          next = r.nextCursor;
+        } while (next !== null);
+        return urls;
+      };
+      const ok = await walk('2xx', 7);
+      assert.equal(ok.length, 7 + POPULAR_FROM);
+      assert.equal(new Set(ok).size, ok.length);
+      // A range of several statuses walked across the boundary between them, a page of 1 at a time.
+      assert.deepEqual(await walk('4xx', 1), [u('/missing'), u('/removed')]);
+      assert.deepEqual(await walk('5xx', 1), [u('/gone')]);
+      const fiveHundreds = await crawls.pages(crawlId, { status: 500 });
+      assert.deepEqual(fiveHundreds.pages.map((p) => p.url), [u('/gone')]);
+      assert.deepEqual((await crawls.pages(crawlId, { status: 404 })).pages.map((p) => p.url), [u('/missing')]);
+      assert.deepEqual((await crawls.pages(crawlId, { status: 500 })).pages.map((p) => p.url), [u('/gone')]);
+      assert.deepEqual((await crawls.pages(crawlId, { status: '3xx' })).pages.map((p) => p.url), [u('/old'), u('/loop1'), u('/loop2')]);
+      assert.deepEqual((await crawls.pages(crawlId, { status: 'error' })).pages, []);
+      assert.deepEqual((await crawls.pages(crawlId, { search: 'POPULAR' })).pages.map((p) => p.url), [u('/popular')]);
+      assert.deepEqual((await crawls.pages(crawlId, { search: '100%_' })).pages, []);
+      await assert.rejects(crawls.pages(crawlId, { cursor: 'nope' }), /cursor/);
+      await assert.rejects(crawls.pages('c_unknown', {}), /no crawl/);
+    });
+
+    await t.test('crawl/links: every edge once, and the links to one URL', async () => {
+      const all: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const r = await crawls.links(crawlId, { cursor, limit: 100 });
+        all.push(...r.links.map((l) => `${l.from} ${l.to}`));
+        cursor = r.nextCursor;
+      } while (cursor !== null);
+      assert.equal(all.length, new Set(all).size);
+      // 8 on /, 3 on /a, 6 on /b, 150 on /hub, 2 on each p page.
+      assert.equal(all.length, 8 + 3 + 6 + POPULAR_FROM + 2 * POPULAR_FROM);
+      // One link by both ends, found however far down its page's links it is.
+      const one = await crawls.links(crawlId, { from: u('/hub'), to: u('/p/149'), limit: 1 });
+      assert.deepEqual(one.links.map((l) => [l.text, l.followed]), [['P149', true]]);
+      const to = await crawls.links(crawlId, { to: u('/missing'), limit: 1000 });
+      assert.deepEqual(to.links.map((l) => [l.from, l.text, l.followed]).sort(), [[u('/'), 'Missing one', true], [u('/a'), 'Broken from A', true]]);
+    });
+
+    await t.test('a job and its page record; a URL found in normalized form', async () => {
+      const p = await crawls.page(crawlId, `${main.origin}/b#top`);
+      assert.equal(p.page.url, u('/b'));
+      assert.ok(p.page.jobId !== null);
+      await assert.rejects(crawls.page(crawlId, u('/never')), /no record/);
+    });
+  });
+}
+
+test('a record the database refuses for its data costs itself only: the rest of its batch is written (postgres)', async () => {
+  const db = await pgDatabase();
+  const queue = await PgQueue.open(db, { components: [PG_CRAWL_COMPONENT] });
+  after(() => queue.close());
+  const store = new PgCrawlStore(queue.pool);
+  await store.insert({ id: 'c_bad', name: null, seeds: ['http://127.0.0.9/'], options: {} as never, now: Date.now() });
+  const write = (url: string, fetchMs: number): PageWrite => ({
+    crawlId: 'c_bad', url, host: '127.0.0.9', jobId: null, depth: 0, status: 200, error: null, skipped: false, redirectTo: null, via: [],
+    contentType: 'text/html', bytes: 10, fetchMs, fetchedAt: Date.now(), title: 't', description: null, canonical: null, robots: null,
+    lang: null, sha256: null, links: [{ url: 'http://127.0.0.9/x', text: 'x', reason: null }],
+  });
+  const logged: string[] = [];
+  // 3e9 ms does not fit the integer column: SQLSTATE 22003, a data error.
+  await writeRecords(store.pages, [write('http://127.0.0.9/a', 5), write('http://127.0.0.9/bad', 3e9), write('http://127.0.0.9/c', 7)], false,
+    (_level, msg) => logged.push(msg));
+  assert.equal((await store.pages.page('c_bad', 'http://127.0.0.9/a'))?.fetchMs, 5);
+  assert.equal((await store.pages.page('c_bad', 'http://127.0.0.9/c'))?.fetchMs, 7);
+  assert.equal(await store.pages.page('c_bad', 'http://127.0.0.9/bad'), null);
+  assert.equal(logged.length, 1);
+  assert.match(logged[0], /^the record of http:\/\/127\.0\.0\.9\/bad could not be stored, and is left out: /);
+});

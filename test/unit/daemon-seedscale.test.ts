@@ -1,0 +1,139 @@
+/**
+ * A long seed file beside a crawl costs what changes, not what the file holds: a change batch
+ * re-reads only the file's jobs that changed, an edit looks up only the URLs it adds, and hints
+ * are made for the lines the editor asks for. The language server runs in process over a pair of
+ * streams, driven by a real LSP client connection, on a real queue file whose reads are counted.
+ */
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, test } from 'node:test';
+import { createConnection } from 'vscode-languageserver/node';
+import {
+  DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, InitializeRequest, InitializedNotification,
+  InlayHintRefreshRequest, InlayHintRequest, PublishDiagnosticsNotification, StreamMessageReader, StreamMessageWriter,
+  createProtocolConnection, type InlayHint,
+} from 'vscode-languageserver-protocol/node';
+import { SqliteQueue } from '../../server/src/core/sqlite/engine';
+import type { Queue } from '../../server/src/core/types';
+import { CRAWL_COMPONENT, CRAWL_KIND } from '../../server/src/crawl/crawls';
+import { SeedFeatures } from '../../server/src/daemon/seedlsp';
+import { SeedMap } from '../../server/src/daemon/seedmap';
+import { eventually, tempDir } from './helpers/tmp';
+
+const URLS = 3_000;
+const url = (i: number) => `http://127.0.0.9/page/${i}`;
+
+/** A queue file of URLS standalone jobs, the seed-file features over it in process, and an LSP client with the file open. */
+async function openBigFile(sweepMs: number) {
+  const dir = tempDir();
+  const real = new SqliteQueue(path.join(dir, 'queue.db'), { components: [CRAWL_COMPONENT] });
+  after(() => real.close());
+  await real.enqueue(Array.from({ length: URLS }, (_, i) => ({ kind: CRAWL_KIND, url: url(i), key: '127.0.0.9', dedupeKey: url(i) })));
+  // The queue as the features see it, with the URLs they look up counted.
+  let looked = 0;
+  const queue = new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'findByDedupeKeys') return (crawlId: string | null, keys: string[]) => { looked += keys.length; return target.findByDedupeKeys(crawlId, keys); };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as Queue;
+
+  const toServer = new PassThrough();
+  const toClient = new PassThrough();
+  const server = createConnection(new StreamMessageReader(toServer), new StreamMessageWriter(toClient));
+  const features = new SeedFeatures(server, queue, new SeedMap(path.join(dir, 'seedfiles.json'), () => {}), () => {}, sweepMs);
+  server.onInitialize((p) => {
+    features.setCapabilities(p.capabilities);
+    return { capabilities: { inlayHintProvider: { resolveProvider: false } } };
+  });
+  features.listen();
+  server.listen();
+  const client = createProtocolConnection(new StreamMessageReader(toClient), new StreamMessageWriter(toServer));
+  let redraws = 0;
+  let diagnosed = 0;
+  client.onRequest(InlayHintRefreshRequest.type, () => { redraws++; });
+  client.onNotification(PublishDiagnosticsNotification.type, () => { diagnosed++; });
+  client.listen();
+  after(() => {
+    features.close();
+    client.dispose();
+    server.dispose();
+  });
+  await client.sendRequest(InitializeRequest.type, {
+    processId: null, rootUri: null, workspaceFolders: null, capabilities: { workspace: { inlayHint: { refreshSupport: true } } },
+  });
+  await client.sendNotification(InitializedNotification.type, {});
+
+  const uri = 'file:///work/big.crawl';
+  const lines = Array.from({ length: URLS }, (_, i) => url(i));
+  await client.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'crawl', version: 1, text: lines.join('\n') } });
+  await eventually('the file looked at', () => diagnosed > 0);
+  return {
+    real, features, client, uri, lines,
+    looked: () => looked, resetLooked: () => { looked = 0; }, redraws: () => redraws, diagnosed: () => diagnosed,
+  };
+}
+
+const hintsFor = (client: Awaited<ReturnType<typeof openBigFile>>['client'], uri: string, from: number, to: number) =>
+  client.sendRequest(InlayHintRequest.type, {
+    textDocument: { uri }, range: { start: { line: from, character: 0 }, end: { line: to, character: 0 } },
+  }) as Promise<InlayHint[]>;
+
+test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits only new URLs, hints only the lines asked', async () => {
+  const f = await openBigFile(3_600_000);
+  const { real, features, client, uri, lines } = f;
+  assert.equal(f.looked(), URLS, 'opened: every URL looked up once');
+
+  const visible = await hintsFor(client, uri, 100, 140);
+  assert.deepEqual(visible.map((h) => h.position.line), Array.from({ length: 41 }, (_, i) => 100 + i));
+  assert.equal(String(visible[0].label), '⏳ queued');
+
+  // Five jobs finish: the batch names them, and only they are read again.
+  const leased = await real.lease('w', 5, { ttlMs: 60_000, defaultLimit: 5 });
+  await real.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })));
+  f.resetLooked();
+  const before = f.redraws();
+  features.jobsChanged(leased.map((j) => j.id));
+  await eventually('the hints redrawn', () => f.redraws() > before);
+  assert.equal(f.looked(), 5, 'a batch of 5 changes reads 5 jobs, not the file');
+  const line = lines.indexOf(leased[0].url);
+  assert.match(String((await hintsFor(client, uri, line, line))[0].label), /^✓ done · 200/);
+
+  // A batch of other crawls' jobs: nothing read, nothing redrawn.
+  f.resetLooked();
+  const redrawn = f.redraws();
+  features.jobsChanged([987_654]);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(f.looked(), 0);
+  assert.equal(f.redraws(), redrawn);
+
+  // An edit adds one URL: only it is looked up.
+  f.resetLooked();
+  const diagnosedBefore = f.diagnosed();
+  await client.sendNotification(DidChangeTextDocumentNotification.type, {
+    textDocument: { uri, version: 2 }, contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'http://127.0.0.9/new\n' }],
+  });
+  await eventually('the edit looked at', () => f.diagnosed() > diagnosedBefore);
+  assert.equal(f.looked(), 1, 'an edit looks up only the URL it added');
+  assert.equal(String((await hintsFor(client, uri, 0, 0))[0].label), 'not crawled yet');
+});
+
+test('jobs that changed unnamed (the feed could not say which) are found by the sweep of unfinished jobs', async () => {
+  const f = await openBigFile(50);
+  const { real, features, client, uri, lines } = f;
+  const leased = await real.lease('w', 3, { ttlMs: 60_000, defaultLimit: 3 });
+  await real.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })));
+  // Jobs moved, but the batch names none of this file's.
+  features.jobsChanged([987_654]);
+  for (const job of leased) {
+    const line = lines.indexOf(job.url);
+    await eventually(`line ${line} swept`, async () => /^✓ done/.test(String((await hintsFor(client, uri, line, line))[0]?.label)));
+  }
+  // Swept once for that batch: the unfinished jobs, read again, and not again without another batch.
+  const swept = f.looked();
+  assert.equal(swept, URLS + URLS, 'the open, then one sweep of every unfinished job');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(f.looked(), swept);
+});
