@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PgQueue } from '../server/src/core/pg/engine';
 import { SqliteQueue } from '../server/src/core/sqlite/engine';
 import { CRAWL_COMPONENT, SqliteCrawlStore } from '../server/src/crawl/crawls';
-import type { LinkWrite, PageWrite } from '../server/src/crawl/pages';
+import { urlKey, type LinkWrite, type PageWrite } from '../server/src/crawl/pages';
 import { PG_CRAWL_COMPONENT, PgCrawlStore } from '../server/src/crawl/pg-store';
 import type { CrawlStore } from '../server/src/crawl/store';
 import { DaemonClient } from '../server/src/daemon/client';
@@ -368,12 +368,20 @@ function growByCopies(q: SqliteQueue, crawlId: string, sites: number, perSite: n
   };
   const pageCols = columns('pages');
   const linkCols = columns('links');
-  const copyUrls = db.prepare(`INSERT INTO crawl_urls (id, crawl_id, url)
-    SELECT id + @delta, crawl_id, bench_shift(url, @hosts) FROM crawl_urls WHERE crawl_id = @crawlId AND id BETWEEN @lo AND @hi`);
+  // A copy's URLs are new URLs of the crawl: their key is the store's (urlKey), made here in JS.
+  db.function('bench_url_key', { deterministic: true }, (crawl: unknown, url: unknown) => urlKey(String(crawl), String(url)));
+  const copyUrls = db.prepare(`INSERT INTO crawl_urls (id, crawl_id, url, key)
+    SELECT id + @delta, crawl_id, bench_shift(url, @hosts), bench_url_key(crawl_id, bench_shift(url, @hosts))
+      FROM crawl_urls WHERE crawl_id = @crawlId AND id BETWEEN @lo AND @hi`);
   const copyPages = db.prepare(`INSERT INTO pages (${pageCols.join(', ')})
     SELECT ${pageCols.map((c) => shifted[c] ?? c).join(', ')} FROM pages WHERE crawl_id = @crawlId AND url_id BETWEEN @lo AND @hi`);
   const copyLinks = db.prepare(`INSERT INTO links (${linkCols.join(', ')})
     SELECT ${linkCols.map((c) => (c === 'from_id' || c === 'to_id' ? `${c} + @delta` : c)).join(', ')} FROM links WHERE from_id BETWEEN @lo AND @hi`);
+  // The first site's figures (page_groups, kept by the store as records are written), copied per copy under its hosts.
+  const firstGroups = db.prepare('SELECT * FROM page_groups WHERE crawl_id = ?').all(crawlId) as Record<string, unknown>[];
+  const addGroup = db.prepare(`INSERT INTO page_groups (crawl_id, host, content_type, status, pages, failed, fetch_ms_sum, fetch_ms_count, missing_titles)
+    VALUES (@crawl_id, bench_shift(@host, @hosts), @content_type, @status, @pages, @failed, @fetch_ms_sum, @fetch_ms_count, @missing_titles)`);
+  const copyGroups = { run: (p: { hosts: number }) => { for (const g of firstGroups) addGroup.run({ ...g, hosts: p.hosts }); } };
   const maxId = db.prepare('SELECT max(id) FROM crawl_urls').pluck();
   for (let site = 1; site < sites; site++) {
     db.transaction(() => {
@@ -384,6 +392,8 @@ function growByCopies(q: SqliteQueue, crawlId: string, sites: number, perSite: n
       copyUrls.run(params);
       copyPages.run(params);
       copyLinks.run(params);
+      // The copies' figures, as the store keeps them: their hosts' rows of page_groups, shifted.
+      copyGroups.run(params);
     }).immediate();
     log(`results: grown to ${((site + 1) * perSite).toLocaleString('en-US')} records`);
   }

@@ -322,14 +322,23 @@ class Crawls implements CrawlService {
     await this.row(crawlId);
     const pages = this.store.pages;
     const c = await pages.reportCounts(crawlId);
+    const byStatus: Record<string, number> = {};
     const byContentType: Record<string, number> = {};
     const hosts = new Map<string, { pages: number; errors: number; ms: number; timed: number }>();
+    let total = 0;
     let missingTitles = 0;
+    let redirectCount = 0;
+    const add = (to: Record<string, number>, key: string, n: number) => { to[key] = (to[key] ?? 0) + n; };
     for (const g of c.groups) {
-      if (g.responded) byContentType[g.contentType ?? 'none'] = (byContentType[g.contentType ?? 'none'] ?? 0) + g.pages;
+      total += g.pages;
+      add(byStatus, g.status, g.pages);
+      // With a response: a status that is a number.
+      const code = Number(g.status);
+      if (Number.isInteger(code)) add(byContentType, g.contentType || 'none', g.pages);
+      if (code >= 300 && code < 400) redirectCount += g.pages;
       const h = hosts.get(g.host) ?? { pages: 0, errors: 0, ms: 0, timed: 0 };
       h.pages += g.pages;
-      h.errors += g.errors;
+      h.errors += g.failed;
       h.ms += g.fetchMsSum;
       h.timed += g.fetchMsCount;
       hosts.set(g.host, h);
@@ -337,12 +346,11 @@ class Crawls implements CrawlService {
     }
     const broken = [...c.broken].sort((a, b) => b.referrerCount - a.referrerCount || (a.url < b.url ? -1 : 1)).slice(0, REPORT_LISTED);
     const referrers = await pages.referrers(broken.map((b) => b.urlId), REFERRERS_SHOWN);
-    const redirects = c.redirects.slice(0, REPORT_LISTED);
-    const chains = await redirectChains(pages, crawlId, redirects);
+    const chains = await redirectChains(pages, crawlId, c.redirects);
     return {
       crawlId,
-      pages: c.pages,
-      byStatus: Object.fromEntries(c.byStatus.map((r) => [String(r.status), r.n]).sort(([a], [b]) => (a < b ? -1 : 1))),
+      pages: total,
+      byStatus: Object.fromEntries(Object.entries(byStatus).sort(([a], [b]) => (a < b ? -1 : 1))),
       byContentType,
       byHost: [...hosts].map(([host, h]) => ({ host, pages: h.pages, errors: h.errors, meanFetchMs: h.timed ? Math.round(h.ms / h.timed) : null }))
         .sort((a, b) => b.pages - a.pages || (a.host < b.host ? -1 : 1)),
@@ -350,8 +358,8 @@ class Crawls implements CrawlService {
         url: b.url, status: b.status, error: b.error, referrerCount: b.referrerCount, referrers: referrers.get(b.urlId) ?? [],
       })),
       brokenCount: c.broken.length,
-      redirects: redirects.map((r) => ({ url: r.url, finalUrl: chains.get(r.url)?.finalUrl ?? null, status: r.status })),
-      redirectCount: c.redirects.length,
+      redirects: c.redirects.map((r) => ({ url: r.url, finalUrl: chains.get(r.url)?.finalUrl ?? null, status: r.status })),
+      redirectCount,
       slowest: c.slowest,
       largest: c.largest,
       missingTitles,

@@ -100,12 +100,10 @@ export interface LinksQuery {
 
 /** The parts of a report the engine counts; the service assembles the rest. */
 export interface ReportCounts {
-  pages: number;
-  /** status null: failed with no response; 'skipped': not fetched on purpose. */
-  byStatus: { status: number | string | null; n: number }[];
-  /** Per host and content type (null for pages with no response). */
-  groups: { host: string; contentType: string | null; responded: number; pages: number; errors: number; fetchMsSum: number; fetchMsCount: number; missingTitles: number }[];
+  /** The crawl's records counted by host, content type and status (page_groups, kept as they are written). */
+  groups: GroupRow[];
   broken: { url: string; urlId: number; status: number | null; error: string | null; referrerCount: number }[];
+  /** The first REPORT_LISTED, in the order met; GroupRow counts them all. */
   redirects: { url: string; status: number; redirectTo: string | null }[];
   slowest: { url: string; fetchMs: number }[];
   largest: { url: string; bytes: number }[];
@@ -129,6 +127,57 @@ export interface PageStore {
   /** The first `limit` pages linking to each URL (by its url id), in one go. */
   referrers(urlIds: readonly number[], limit: number): Promise<Map<number, { url: string; text: string }[]>>;
   reportCounts(crawlId: string): Promise<ReportCounts>;
+}
+
+/**
+ * A crawl's figures by host, content type ('' for none) and status (the number, or `skipped`, or
+ * `error` for a failure with no response): a row per combination, kept by every record written
+ * (the record it replaces taken off), so the report reads a few rows whatever the crawl's size.
+ * Counted from the records instead, the report took 10.5 s at a million pages, all of it on the
+ * daemon's one thread.
+ */
+export interface GroupRow {
+  host: string;
+  contentType: string;
+  status: string;
+  pages: number;
+  /** Records that failed (not skipped): broken, where linked. */
+  failed: number;
+  fetchMsSum: number;
+  fetchMsCount: number;
+  /** HTML pages fetched with no title. */
+  missingTitles: number;
+}
+
+/** What of a record its group row counts. */
+export type GroupFields = Pick<PageWrite, 'host' | 'contentType' | 'status' | 'skipped' | 'error' | 'fetchMs' | 'title'>;
+
+const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
+
+/** The group rows' changes of one batch of writes, summed, to be added in one statement each. */
+export class GroupDeltas {
+  private readonly rows = new Map<string, GroupRow & { crawlId: string }>();
+
+  add(crawlId: string, f: GroupFields, sign: 1 | -1): void {
+    const status = f.status !== null ? String(f.status) : f.skipped ? 'skipped' : 'error';
+    const contentType = f.contentType ?? '';
+    const key = JSON.stringify([crawlId, f.host, contentType, status]);
+    let row = this.rows.get(key);
+    if (!row) this.rows.set(key, (row = { crawlId, host: f.host, contentType, status, pages: 0, failed: 0, fetchMsSum: 0, fetchMsCount: 0, missingTitles: 0 }));
+    row.pages += sign;
+    if (f.error !== null && !f.skipped) row.failed += sign;
+    if (f.fetchMs !== null) {
+      row.fetchMsSum += sign * f.fetchMs;
+      row.fetchMsCount += sign;
+    }
+    if (f.title === null && f.status !== null && f.status >= 200 && f.status < 300 && HTML_TYPES.has(contentType)) row.missingTitles += sign;
+  }
+
+  /** In key order, so writers adding to the same rows take their locks in one order. */
+  list(): (GroupRow & { crawlId: string })[] {
+    return [...this.rows.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, r]) => r)
+      .filter((r) => r.pages !== 0 || r.failed !== 0 || r.fetchMsSum !== 0 || r.fetchMsCount !== 0 || r.missingTitles !== 0);
+  }
 }
 
 /** Link reasons as stored: their index in LINK_REASONS, so an edge costs a byte, not a phrase. */

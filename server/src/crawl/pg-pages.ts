@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { INLINKS_COUNTED } from '../protocol';
+import { INLINKS_COUNTED, REPORT_LISTED } from '../protocol';
 import {
-  ENQUEUED_LINK_SQL, FAILED_SQL, IdCache, parseLinkCursor, urlKey, reasonCode, reasonOf, statusRange,
+  ENQUEUED_LINK_SQL, FAILED_SQL, GroupDeltas, IdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
   type LinkRow, type LinksQuery, type PageRow, type PagesQuery, type PageStore, type PageWrite, type ReportCounts,
 } from './pages';
 
@@ -47,6 +47,18 @@ export const PG_PAGES_MIGRATION = `
   CREATE INDEX pages_fetch_ms ON pages (crawl_id, fetch_ms);
   CREATE INDEX pages_bytes    ON pages (crawl_id, bytes);
   CREATE INDEX pages_broken   ON pages (crawl_id) WHERE error IS NOT NULL AND NOT skipped;
+  CREATE TABLE page_groups (
+    crawl_id       text   NOT NULL,
+    host           text   NOT NULL,
+    content_type   text   NOT NULL,
+    status         text   NOT NULL,
+    pages          bigint NOT NULL,
+    failed         bigint NOT NULL,
+    fetch_ms_sum   bigint NOT NULL,
+    fetch_ms_count bigint NOT NULL,
+    missing_titles bigint NOT NULL,
+    PRIMARY KEY (crawl_id, host, content_type, status)
+  );
   CREATE TABLE links (
     from_id bigint   NOT NULL,
     to_id   bigint   NOT NULL,
@@ -109,7 +121,18 @@ const SQL = {
      WHERE NOT EXISTS (SELECT 1 FROM link_texts x WHERE x.text = t) ORDER BY t
     ON CONFLICT DO NOTHING`,
   textIds: `SELECT id, text FROM link_texts WHERE text = ANY($1::text[])`,
-  existing: `SELECT url_id AS "urlId", found_on AS "foundOn", link_text AS "linkText" FROM pages WHERE url_id = ANY($1::bigint[])`,
+  existing: `
+    SELECT url_id AS "urlId", found_on AS "foundOn", link_text AS "linkText", host, content_type AS "contentType", status, skipped, error,
+           fetch_ms AS "fetchMs", title
+      FROM pages WHERE url_id = ANY($1::bigint[])`,
+  /** In key order (GroupDeltas.list), so writers adding to the same rows wait for one another rather than deadlock. */
+  addGroups: `
+    INSERT INTO page_groups (crawl_id, host, content_type, status, pages, failed, fetch_ms_sum, fetch_ms_count, missing_titles)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+    ON CONFLICT (crawl_id, host, content_type, status) DO UPDATE SET pages = page_groups.pages + excluded.pages,
+      failed = page_groups.failed + excluded.failed, fetch_ms_sum = page_groups.fetch_ms_sum + excluded.fetch_ms_sum,
+      fetch_ms_count = page_groups.fetch_ms_count + excluded.fetch_ms_count,
+      missing_titles = page_groups.missing_titles + excluded.missing_titles`,
   firstReferrers: `
     SELECT t.id, r.from_id AS "fromId", r.text_id AS "textId"
       FROM unnest($1::bigint[]) AS t(id)
@@ -158,17 +181,10 @@ const SQL = {
     SELECT u.url, r.url AS "to"
       FROM crawl_urls u JOIN pages p ON p.url_id = u.id JOIN crawl_urls r ON r.id = p.redirect_to
      WHERE u.key = ANY($1::bytea[])`,
-  count: `SELECT count(*) AS n FROM pages WHERE crawl_id = $1`,
-  byStatus: `
-    SELECT CASE WHEN status IS NOT NULL THEN status::text WHEN skipped THEN 'skipped' ELSE 'error' END AS status, count(*) AS n
-      FROM pages WHERE crawl_id = $1 GROUP BY 1`,
   groups: `
-    SELECT host, content_type AS "contentType", (status IS NOT NULL)::int AS responded, count(*) AS pages,
-           count(*) FILTER (WHERE ${FAILED_SQL}) AS errors,
-           coalesce(sum(fetch_ms), 0) AS "fetchMsSum", count(fetch_ms) AS "fetchMsCount",
-           count(*) FILTER (WHERE title IS NULL AND status BETWEEN 200 AND 299
-                              AND content_type IN ('text/html', 'application/xhtml+xml')) AS "missingTitles"
-      FROM pages WHERE crawl_id = $1 GROUP BY host, content_type, responded`,
+    SELECT host, content_type AS "contentType", status, pages, failed, fetch_ms_sum AS "fetchMsSum", fetch_ms_count AS "fetchMsCount",
+           missing_titles AS "missingTitles"
+      FROM page_groups WHERE crawl_id = $1 AND pages > 0`,
   broken: `
     SELECT u.url, p.url_id AS "urlId", p.status, p.error,
            (SELECT count(*) FROM links l WHERE l.to_id = p.url_id) AS "referrerCount"
@@ -184,7 +200,7 @@ const SQL = {
   redirects: `
     SELECT u.url, p.status, r.url AS "redirectTo"
       FROM pages p JOIN crawl_urls u ON u.id = p.url_id LEFT JOIN crawl_urls r ON r.id = p.redirect_to
-     WHERE p.crawl_id = $1 AND p.status BETWEEN 300 AND 399 ORDER BY p.url_id`,
+     WHERE p.crawl_id = $1 AND p.status BETWEEN 300 AND 399 ORDER BY p.url_id LIMIT ${REPORT_LISTED}`,
   slowest: `
     SELECT u.url, p.fetch_ms AS "fetchMs" FROM pages p JOIN crawl_urls u ON u.id = p.url_id
      WHERE p.crawl_id = $1 AND p.fetch_ms IS NOT NULL ORDER BY p.fetch_ms DESC LIMIT 10`,
@@ -236,8 +252,9 @@ export class PgPageStore implements PageStore {
       const urlId = (crawlId: string, url: string) => made.urls.get(`${crawlId} ${url}`) as number;
       const ids = batch.map((w) => urlId(w.crawlId, w.url));
       const existing = new Map(
-        (await client.query<{ urlId: number; foundOn: number | null; linkText: number | null }>(SQL.existing, [ids])).rows.map((r) => [r.urlId, r]),
+        (await client.query<GroupFields & { urlId: number; foundOn: number | null; linkText: number | null }>(SQL.existing, [ids])).rows.map((r) => [r.urlId, r]),
       );
+      const groups = new GroupDeltas();
       const asked = batch.filter((w, i) => !existing.has(ids[i]) && w.via.length === 0 && (w.depth ?? 0) > 0).map((w) => urlId(w.crawlId, w.url));
       const referrers = new Map(
         asked.length === 0 ? [] : (await client.query<{ id: number; fromId: number; textId: number | null }>(SQL.firstReferrers, [asked])).rows.map((r) => [r.id, r]),
@@ -250,6 +267,8 @@ export class PgPageStore implements PageStore {
         const old = existing.get(id);
         if (old && onlyNew) return;
         written.push(id);
+        if (old) groups.add(w.crawlId, old, -1);
+        groups.add(w.crawlId, w, 1);
         const first = referrers.get(id);
         const foundOn = old ? old.foundOn : w.via.length > 0 ? urlId(w.crawlId, w.via[w.via.length - 1]) : (first?.fromId ?? null);
         const linkText = old ? old.linkText : (first?.textId ?? null);
@@ -271,6 +290,11 @@ export class PgPageStore implements PageStore {
       // daemon running the same job (a lease lost) may commit its record meanwhile.
       if (written.length > 0) await client.query(SQL.dropLinks, [written]);
       if (linkCols[0].length > 0) await client.query(SQL.insertLinks, linkCols);
+      const g = groups.list();
+      if (g.length > 0) {
+        await client.query(SQL.addGroups, [g.map((r) => r.crawlId), g.map((r) => r.host), g.map((r) => r.contentType), g.map((r) => r.status),
+          g.map((r) => r.pages), g.map((r) => r.failed), g.map((r) => r.fetchMsSum), g.map((r) => r.fetchMsCount), g.map((r) => r.missingTitles)]);
+      }
       await client.query('COMMIT');
       // Ids are cached once committed: a rolled-back insert's ids do not exist.
       for (const [k, v] of made.newUrls) this.urlIds.set(k, v);
@@ -416,8 +440,6 @@ export class PgPageStore implements PageStore {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const q = async <T extends pg.QueryResultRow>(sql: string) => (await client.query<T>(sql, [crawlId])).rows;
       const counts: ReportCounts = {
-        pages: (await q<{ n: number }>(SQL.count))[0].n,
-        byStatus: await q(SQL.byStatus),
         groups: await q(SQL.groups),
         broken: await q(SQL.broken),
         redirects: await q(SQL.redirects),

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { retryWhileBusy } from '../core/sqlite/busy';
-import { INLINKS_COUNTED } from '../protocol';
+import { INLINKS_COUNTED, REPORT_LISTED } from '../protocol';
 import {
-  ENQUEUED_LINK_SQL, FAILED_SQL, IdCache, parseLinkCursor, urlKey, reasonCode, reasonOf, statusRange,
+  ENQUEUED_LINK_SQL, FAILED_SQL, GroupDeltas, IdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
   type LinkRow, type LinksQuery, type PageRow, type PagesQuery, type PageStore, type PageWrite, type ReportCounts,
 } from './pages';
 
@@ -60,6 +60,20 @@ export const PAGES_MIGRATION = `
   CREATE INDEX pages_bytes    ON pages (crawl_id, bytes);
   CREATE INDEX pages_broken   ON pages (crawl_id) WHERE error IS NOT NULL AND NOT skipped;
 
+  -- The records counted by host, content type and status, kept as they are written (GroupRow).
+  CREATE TABLE page_groups (
+    crawl_id       TEXT    NOT NULL,
+    host           TEXT    NOT NULL,
+    content_type   TEXT    NOT NULL,              -- '' for none
+    status         TEXT    NOT NULL,              -- the number, 'skipped' or 'error'
+    pages          INTEGER NOT NULL,
+    failed         INTEGER NOT NULL,
+    fetch_ms_sum   INTEGER NOT NULL,
+    fetch_ms_count INTEGER NOT NULL,
+    missing_titles INTEGER NOT NULL,
+    PRIMARY KEY (crawl_id, host, content_type, status)
+  ) WITHOUT ROWID;
+
   -- The link graph: a page's links, one row per distinct target.
   CREATE TABLE links (
     from_id INTEGER NOT NULL,                   -- crawl_urls.id of the page
@@ -95,7 +109,15 @@ const SQL = {
   insertUrl: `INSERT INTO crawl_urls (crawl_id, url, key) VALUES (?, ?, ?)`,
   textId: `SELECT id FROM link_texts WHERE text = ?`,
   insertText: `INSERT INTO link_texts (text) VALUES (?)`,
-  existing: `SELECT found_on AS foundOn, link_text AS linkText FROM pages WHERE url_id = ?`,
+  existing: `
+    SELECT found_on AS foundOn, link_text AS linkText, host, content_type AS contentType, status, skipped, error, fetch_ms AS fetchMs, title
+      FROM pages WHERE url_id = ?`,
+  addGroup: `
+    INSERT INTO page_groups (crawl_id, host, content_type, status, pages, failed, fetch_ms_sum, fetch_ms_count, missing_titles)
+    VALUES (:crawlId, :host, :contentType, :status, :pages, :failed, :fetchMsSum, :fetchMsCount, :missingTitles)
+    ON CONFLICT DO UPDATE SET pages = pages + excluded.pages, failed = failed + excluded.failed,
+      fetch_ms_sum = fetch_ms_sum + excluded.fetch_ms_sum, fetch_ms_count = fetch_ms_count + excluded.fetch_ms_count,
+      missing_titles = missing_titles + excluded.missing_titles`,
   /**
    * The page that linked a URL first, among the first thousand linking to it: the one fetched
    * earliest. (A page is fetched after the page that put it in the queue has been recorded.)
@@ -129,15 +151,11 @@ const SQL = {
   redirectTarget: `
     SELECT r.url FROM pages p JOIN crawl_urls r ON r.id = p.redirect_to
      WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = ?)`,
-  count: `SELECT count(*) FROM pages WHERE crawl_id = ?`,
-  byStatus: `
-    SELECT CASE WHEN status IS NOT NULL THEN status WHEN skipped THEN 'skipped' ELSE 'error' END AS status, count(*) AS n
-      FROM pages WHERE crawl_id = ? GROUP BY 1`,
+
   groups: `
-    SELECT host, content_type AS contentType, status IS NOT NULL AS responded, count(*) AS pages,
-           sum(${FAILED_SQL}) AS errors, coalesce(sum(fetch_ms), 0) AS fetchMsSum, count(fetch_ms) AS fetchMsCount,
-           sum(title IS NULL AND status BETWEEN 200 AND 299 AND content_type IN ('text/html', 'application/xhtml+xml')) AS missingTitles
-      FROM pages WHERE crawl_id = ? GROUP BY host, content_type, responded`,
+    SELECT host, content_type AS contentType, status, pages, failed, fetch_ms_sum AS fetchMsSum, fetch_ms_count AS fetchMsCount,
+           missing_titles AS missingTitles
+      FROM page_groups WHERE crawl_id = ? AND pages > 0`,
   /** Through pages_broken, a partial index of exactly these. */
   broken: `
     SELECT u.url, p.url_id AS urlId, p.status, p.error, (SELECT count(*) FROM links l WHERE l.to_id = p.url_id) AS referrerCount
@@ -146,7 +164,7 @@ const SQL = {
   redirects: `
     SELECT u.url, p.status, r.url AS redirectTo
       FROM pages p JOIN crawl_urls u ON u.id = p.url_id LEFT JOIN crawl_urls r ON r.id = p.redirect_to
-     WHERE p.crawl_id = ? AND p.status BETWEEN 300 AND 399 ORDER BY p.url_id`,
+     WHERE p.crawl_id = ? AND p.status BETWEEN 300 AND 399 ORDER BY p.url_id LIMIT ${REPORT_LISTED}`,
   slowest: `
     SELECT u.url, p.fetch_ms AS fetchMs FROM pages p JOIN crawl_urls u ON u.id = p.url_id
      WHERE p.crawl_id = ? AND p.fetch_ms IS NOT NULL ORDER BY p.fetch_ms DESC LIMIT 10`,
@@ -182,17 +200,21 @@ export class SqlitePageStore implements PageStore {
     let made: [string, number, IdCache][] = [];
     await retryWhileBusy(() => {
       made = [];
+      const groups = new GroupDeltas();
       this.db.transaction(() => {
-        for (const w of batch) this.writeOne(w, onlyNew, made);
+        for (const w of batch) this.writeOne(w, onlyNew, made, groups);
+        for (const g of groups.list()) this.s.addGroup.run(g);
       }).immediate();
     }, this.db.name);
     for (const [key, id, cache] of made) cache.set(key, id);
   }
 
-  private writeOne(w: PageWrite, onlyNew: boolean, made: [string, number, IdCache][]): void {
+  private writeOne(w: PageWrite, onlyNew: boolean, made: [string, number, IdCache][], groups: GroupDeltas): void {
     const urlId = this.urlId(w.crawlId, w.url, made);
-    const existing = this.s.existing.get(urlId) as { foundOn: number | null; linkText: number | null } | undefined;
+    const existing = this.s.existing.get(urlId) as (Omit<GroupFields, 'skipped'> & { foundOn: number | null; linkText: number | null; skipped: number }) | undefined;
     if (existing && onlyNew) return;
+    if (existing) groups.add(w.crawlId, { ...existing, skipped: existing.skipped === 1 }, -1);
+    groups.add(w.crawlId, w, 1);
     let foundOn = existing?.foundOn ?? null;
     let linkText = existing?.linkText ?? null;
     if (!existing && w.via.length > 0) foundOn = this.urlId(w.crawlId, w.via[w.via.length - 1], made);
@@ -314,8 +336,6 @@ export class SqlitePageStore implements PageStore {
   async reportCounts(crawlId: string): Promise<ReportCounts> {
     // One snapshot for every figure: a read transaction in WAL mode sees one state of the file.
     return this.db.transaction(() => ({
-      pages: this.s.count.pluck().get(crawlId) as number,
-      byStatus: this.s.byStatus.all(crawlId) as ReportCounts['byStatus'],
       groups: this.s.groups.all(crawlId) as ReportCounts['groups'],
       broken: this.s.broken.all(crawlId) as ReportCounts['broken'],
       redirects: this.s.redirects.all(crawlId) as ReportCounts['redirects'],
