@@ -119,12 +119,12 @@ export const PAGE_SIZE = 100;
 /**
  * A loaded group is read again at most once per this many ms per row it holds (and no sooner than
  * MIN_REREAD_MS), so that what the view costs does not grow with the crawl's rate or the rows
- * loaded: at most ~500 rows a second are read and redrawn, however fast jobs finish. With 1,000
+ * loaded: at most ~200 rows a second are read and redrawn, however fast jobs finish. With 1,000
  * Done rows loaded, reading them again on every catch-up (four a second) took the crawl from
  * 1,638 pages/s to about 700: the browser drew them, the extension host and the daemon listed them.
  */
-export const REREAD_MS_PER_ROW = 2;
-export const MIN_REREAD_MS = 250;
+export const REREAD_MS_PER_ROW = 5;
+export const MIN_REREAD_MS = 1_000;
 
 /** Finished groups list their newest jobs first: a running crawl's latest results on top. */
 const NEWEST_FIRST: ReadonlySet<JobState> = new Set(FINISHED_STATES);

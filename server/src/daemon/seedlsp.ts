@@ -38,6 +38,8 @@ const LEASE_TICK_MS = 1_000;
  * of changes rather than every batch.
  */
 export const SWEEP_MS = 2_000;
+/** Hint redraws asked of the editor, at most one per this. */
+const HINT_REDRAW_MS = 1_000;
 const EVENTS_IN_HOVER = 10;
 
 interface Snapshot {
@@ -72,6 +74,9 @@ export class SeedFeatures {
   private readonly dirty = new Map<string, Set<number> | null>();
   private leaseTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private hintTimer: NodeJS.Timeout | null = null;
+  /** A hint redraw asked for while the last one's wait runs. */
+  private hintsAsked = false;
   private closed = false;
 
   constructor(
@@ -131,6 +136,7 @@ export class SeedFeatures {
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    if (this.hintTimer) clearTimeout(this.hintTimer);
   }
 
   /** Refreshes soon, once for a burst of edits or changes; `ids` null (a new crawl, changes unnamed) reads every job again. */
@@ -168,8 +174,27 @@ export class SeedFeatures {
 
   private askClientToRedraw(lenses: boolean): void {
     const ws = this.capabilities.workspace;
-    if (ws?.inlayHint?.refreshSupport) void this.connection.sendRequest(InlayHintRefreshRequest.type).catch(() => {});
+    if (ws?.inlayHint?.refreshSupport) this.redrawHints();
     if (lenses && ws?.codeLens?.refreshSupport) void this.connection.sendRequest(CodeLensRefreshRequest.type).catch(() => {});
+  }
+
+  /**
+   * Asks the editor to redraw hints at most once per HINT_REDRAW_MS, the last ask kept for the end
+   * of the wait: each redraw has the editor ask for and draw every hint in view, and a crawl of the
+   * file's URLs changes some of them in every batch, three a second.
+   */
+  private redrawHints(): void {
+    if (this.hintTimer || this.closed) {
+      this.hintsAsked = true;
+      return;
+    }
+    void this.connection.sendRequest(InlayHintRefreshRequest.type).catch(() => {});
+    this.hintsAsked = false;
+    this.hintTimer = setTimeout(() => {
+      this.hintTimer = null;
+      if (this.hintsAsked) this.redrawHints();
+    }, HINT_REDRAW_MS);
+    this.hintTimer.unref();
   }
 
   /**
