@@ -137,7 +137,7 @@ export function fileHeader(kind: ExportKind, format: ExportFormat): string {
 export type Ask = <M extends Method>(method: M, params: ParamsOf<M>) => Promise<ResultOf<M>>;
 
 /** Status classes of broken pages, in the order they are exported. Skipped pages (robots.txt, the address policy) are in none: not broken. */
-export const BROKEN_CLASSES: readonly StatusClass[] = ['4xx', '5xx', 'error'];
+const BROKEN_CLASSES: readonly StatusClass[] = ['4xx', '5xx', 'error'];
 
 /** Records read in one request, in the order they are written. */
 export interface ExportBatch<K extends ExportKind = ExportKind> {
@@ -203,7 +203,6 @@ function linkBatches(ask: Ask, crawlId: string, limit: number, to?: string): Asy
   });
 }
 
-/** Pages of a cursor-paged request, from the first (cursor null) until no next cursor. */
 /**
  * Pages of a cursor walk, the next one asked for while the one before is being written: the
  * daemon reads and the exporter writes at the same time (taking turns, each waited half the time).

@@ -8,8 +8,6 @@ import type { Writable } from 'node:stream';
 import { escapeControls, terminalSafeJson } from '../core/text';
 import { exportBatches, fileHeader, formatRecords, type Ask, type ExportFormat, type ExportKind } from '../exports';
 
-// The names crawlctl.ts knows them by: `--what` and `--format`'s choices.
-
 export interface ExportCounts {
   /** Lines written (the CSV header not counted). */
   rows: number;

@@ -8,7 +8,7 @@ import type { CrawlReport, PageRecord } from '../protocol';
 import { bytes, count, fields, fit, indent, lines, plural, shownWidth, table, text, type Text } from './format';
 
 /** Broken URLs and redirects listed, at most; `--json` and `export` have them all. */
-export const LISTED_BROKEN = 50;
+const LISTED_BROKEN = 50;
 export const LISTED_REDIRECTS = 20;
 /** Referrers shown under a broken URL before "and N more". */
 export const LISTED_REFERRERS = 5;

@@ -328,6 +328,7 @@ class Crawls implements CrawlService {
     let total = 0;
     let missingTitles = 0;
     let redirectCount = 0;
+    let brokenCount = 0;
     const add = (to: Record<string, number>, key: string, n: number) => { to[key] = (to[key] ?? 0) + n; };
     for (const g of c.groups) {
       total += g.pages;
@@ -339,6 +340,7 @@ class Crawls implements CrawlService {
       const h = hosts.get(g.host) ?? { pages: 0, errors: 0, ms: 0, timed: 0 };
       h.pages += g.pages;
       h.errors += g.failed;
+      brokenCount += g.failed;
       h.ms += g.fetchMsSum;
       h.timed += g.fetchMsCount;
       hosts.set(g.host, h);
@@ -357,7 +359,7 @@ class Crawls implements CrawlService {
       brokenLinks: broken.map((b) => ({
         url: b.url, status: b.status, error: b.error, referrerCount: b.referrerCount, referrers: referrers.get(b.urlId) ?? [],
       })),
-      brokenCount: c.broken.length,
+      brokenCount,
       redirects: c.redirects.map((r) => ({ url: r.url, finalUrl: chains.get(r.url)?.finalUrl ?? null, status: r.status })),
       redirectCount,
       slowest: c.slowest,

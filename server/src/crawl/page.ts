@@ -5,7 +5,7 @@ import type { BodyStore } from './bodies';
 import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
 import { knownUrls, pageJob, planLinks, type Frontier, type RedirectPayload } from './frontier';
 import { extractLinksInSlices, sniffEncoding, type LinkExtraction } from './links';
-import type { LinkWrite, PageWrite } from './pages';
+import { HTML_TYPES, type LinkWrite, type PageWrite } from './pages';
 import type { Politeness } from './politeness';
 import { productToken } from './robots';
 import { originOf } from './url';
@@ -47,7 +47,6 @@ interface Seen {
   fates: LinkWrite['reason'][] | null;
 }
 
-const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
 
 /**
  * How long a job of a paused crawl waits before it is looked at again. Pausing holds the crawl's
@@ -85,10 +84,10 @@ export function pageHandler(deps: PageDeps) {
   return async (job: LeasedJob, ctx: HandlerContext): Promise<Outcome> => {
     const seen: Seen = { frontier: null, links: null, fates: null };
     const outcome = await handle(job, ctx, seen);
-    // A page of a crawl cancelled under it ended with its crawl, not on its own: no record.
-    const cancelled = job.crawlId !== null && seen.frontier === null;
-    if (job.crawlId !== null && !cancelled && (outcome.type === 'done' || outcome.type === 'fail' || outcome.type === 'skip')) {
-      await deps.record(pageWrite(job, job.crawlId, outcome, seen));
+    // Only a crawl's pages have records; one whose crawl was cancelled under it (no frontier) ended
+    // with its crawl, not on its own.
+    if (seen.frontier !== null && (outcome.type === 'done' || outcome.type === 'fail' || outcome.type === 'skip')) {
+      await deps.record(pageWrite(job, seen.frontier, outcome, seen));
     }
     return outcome;
   };
@@ -214,12 +213,12 @@ function stored(text: string | null | undefined): string | null {
 }
 
 /** A page's record from its attempt's outcome and what the handler learnt on the way. */
-function pageWrite(job: LeasedJob, crawlId: string, outcome: Extract<Outcome, { type: 'done' | 'fail' | 'skip' }>, seen: Seen): PageWrite {
+function pageWrite(job: LeasedJob, frontier: Frontier, outcome: Extract<Outcome, { type: 'done' | 'fail' | 'skip' }>, seen: Seen): PageWrite {
   const result = outcome.result;
   const status = typeof result?.status === 'number' ? result.status : null;
   const extraction = seen.links;
   return {
-    crawlId, url: job.url, host: job.key, jobId: job.id, depth: job.depth, status,
+    crawlId: frontier.crawlId, url: job.url, host: job.key, jobId: job.id, depth: job.depth, status,
     error: stored(outcome.type === 'fail' ? outcome.error : outcome.type === 'skip' ? outcome.reason : null),
     skipped: outcome.type === 'skip',
     redirectTo: typeof result?.redirectTo === 'string' ? result.redirectTo : null,
@@ -233,8 +232,8 @@ function pageWrite(job: LeasedJob, crawlId: string, outcome: Extract<Outcome, { 
     canonical: extraction?.canonical ?? null,
     robots: stored(extraction?.metaRobots),
     lang: stored(extraction?.lang),
-    sha256: seen.frontier?.options.storeBodies && typeof result?.sha256 === 'string' ? result.sha256 : null,
-    links: extraction && seen.frontier
+    sha256: frontier.options.storeBodies && typeof result?.sha256 === 'string' ? result.sha256 : null,
+    links: extraction
       ? extraction.links.map((l, i) => ({
         url: l.url, text: stored(l.text) as string,
         reason: extraction.metaNofollow ? 'meta nofollow' : (seen.fates?.[i] ?? null),

@@ -152,7 +152,8 @@ export interface GroupRow {
 /** What of a record its group row counts. */
 export type GroupFields = Pick<PageWrite, 'host' | 'contentType' | 'status' | 'skipped' | 'error' | 'fetchMs' | 'title'>;
 
-const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
+/** The content types read as HTML: links extracted, titles expected. */
+export const HTML_TYPES: ReadonlySet<string> = new Set(['text/html', 'application/xhtml+xml']);
 
 /** The group rows' changes of one batch of writes, summed, to be added in one statement each. */
 export class GroupDeltas {
@@ -314,7 +315,7 @@ const weight = (w: PageWrite) => 1 + (w.links?.length ?? 0);
  * will not store) costs itself, not every record after it. SQLite's extended codes and
  * PostgreSQL's SQLSTATE classes 22 (data), 23 (integrity) and 54 (limits, a too-long index entry).
  */
-export function isDataError(err: unknown): boolean {
+function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   if (typeof code !== 'string') return false;
   return /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)/.test(code) || /^(22|23|54)[0-9A-Z]{3}$/.test(code);

@@ -103,9 +103,8 @@ const INSERT_PAGES = `
 const UPDATE_PAGE = PAGE_COLUMNS.slice(1).map(([c]) => `${c} = excluded.${c}`).join(', ');
 
 const SQL = {
-  /** In (crawl, url) order, so writers meeting on the same URLs wait for one another rather than deadlock. */
   /**
-   * Only URLs not there yet, in (crawl, hash) order so writers meeting on the same URLs wait for
+   * Only URLs not there yet, in key order so writers meeting on the same URLs wait for
    * one another rather than deadlock; ON CONFLICT catches a concurrent twin. (ON CONFLICT alone
    * spends a sequence number on every URL it finds there.)
    */
@@ -209,20 +208,15 @@ const SQL = {
      WHERE p.crawl_id = $1 AND p.bytes IS NOT NULL ORDER BY p.bytes DESC LIMIT 10`,
 };
 
-type LinkSqlRow = { from: string; to: string; text: string | null; reason: number | null; fromId: string; toId: string; hasPage: boolean };
+type LinkSqlRow = { from: string; to: string; text: string | null; reason: number | null; fromId: number; toId: number; hasPage: boolean };
 
 function toLink(r: LinkSqlRow): LinkRow {
   return { from: r.from, to: r.to, text: r.text ?? '', reason: reasonOf(r.reason), hasPage: r.hasPage, cursor: `${r.fromId}.${r.toId}` };
 }
 
-/** bigint columns come back as strings from pg; a record's are all well below 2^53. */
+/** bigint columns come as numbers already (the pool's type parsers, core/pg/open.ts). */
 function toPage(r: Record<string, unknown>): PageRow {
-  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  return {
-    ...(r as unknown as PageRow),
-    urlId: Number(r.urlId), jobId: num(r.jobId), bytes: num(r.bytes), fetchedAt: num(r.fetchedAt),
-    data: r.data === null || r.data === undefined ? null : JSON.parse(r.data as string),
-  };
+  return { ...(r as unknown as PageRow), data: r.data === null || r.data === undefined ? null : JSON.parse(r.data as string) };
 }
 
 /** How long a write waits for a row lock another transaction holds. */
