@@ -66,6 +66,21 @@ export function fmtRatio(r: number | null | undefined): string {
   return `${r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(2) : r.toFixed(3)}×`;
 }
 
+/**
+ * This process's peak RSS in KB, as the kernel keeps it: VmHWM, the high-water mark of its own
+ * memory. Not getrusage's maxrss, which Linux carries across fork and exec: a child spawned by a
+ * parent of 295 MB reported 295 MB although it never used more than 111.
+ */
+export function highWaterKb(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]);
+  } catch {
+    // Not Linux: getrusage is what there is.
+  }
+  return process.resourceUsage().maxRSS;
+}
+
 /** Samples RSS at an interval and keeps the peak, together with the kernel's own high-water mark. */
 export class PeakRss {
   private peak = 0;
@@ -78,11 +93,11 @@ export class PeakRss {
   sample(): void {
     this.peak = Math.max(this.peak, process.memoryUsage().rss);
   }
-  /** The larger of the sampled peak and getrusage's maxrss (which also sees peaks between samples). */
+  /** The larger of the sampled peak and the kernel's high-water mark (which also sees peaks between samples). */
   stop(): { sampledMb: number; maxRssMb: number } {
     clearInterval(this.timer);
     this.sample();
-    return { sampledMb: this.peak / (1024 * 1024), maxRssMb: process.resourceUsage().maxRSS / 1024 };
+    return { sampledMb: this.peak / (1024 * 1024), maxRssMb: highWaterKb() / 1024 };
   }
 }
 

@@ -4,10 +4,11 @@
  * mark, so no peak between samples is missed, and the command itself is not changed.
  */
 import * as fs from 'node:fs';
+import { highWaterKb } from './measure';
 
 const file = process.env.BENCH_RSS_FILE;
 if (file) {
   process.on('exit', () => {
-    fs.writeFileSync(file, JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS }));
+    fs.writeFileSync(file, JSON.stringify({ maxRssKb: highWaterKb() }));
   });
 }

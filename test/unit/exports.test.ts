@@ -179,6 +179,10 @@ describe('columns and records', () => {
     const link: LinkRecord = { from: 'https://a.test/', to: 'https://b.test/', text: 'B, "the other"', followed: false, reason: 'out of scope' };
     const reordered = { reason: link.reason, followed: link.followed, text: link.text, to: link.to, from: link.from };
     assert.equal(jsonLine('links', reordered), '{"from":"https://a.test/","to":"https://b.test/","text":"B, \\"the other\\"","followed":false,"reason":"out of scope"}\n');
+    const line = jsonLine('links', link);
+    assert.equal(jsonLine('links', reordered), line, 'in order as given or not, the same line');
+    assert.equal(jsonLine('links', { ...link, extra: 1 } as LinkRecord), line, 'a key past the columns is left out');
+    assert.deepEqual(JSON.parse(jsonLine('links', { ...link, text: undefined } as unknown as LinkRecord)), { ...link, text: null }, 'an undefined column is null');
     assert.equal(formatRecords('links', 'csv', [link]), 'https://a.test/,https://b.test/,"B, ""the other""",false,out of scope\r\n');
     assert.equal(formatRecords('links', 'csv', [{ ...link, followed: true, reason: null }]), 'https://a.test/,https://b.test/,"B, ""the other""",true,\r\n');
     assert.equal(csvHeader('links'), 'from,to,text,followed,reason\r\n');

@@ -216,7 +216,8 @@ function toLink(r: LinkSqlRow): LinkRow {
 
 /** bigint columns come as numbers already (the pool's type parsers, core/pg/open.ts). */
 function toPage(r: Record<string, unknown>): PageRow {
-  return { ...(r as unknown as PageRow), data: r.data === null || r.data === undefined ? null : JSON.parse(r.data as string) };
+  r.data = r.data === null || r.data === undefined ? null : JSON.parse(r.data as string);
+  return r as unknown as PageRow;
 }
 
 /** How long a write waits for a row lock another transaction holds. */

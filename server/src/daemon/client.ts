@@ -29,7 +29,7 @@ export class DaemonClient {
   private readonly handlers = new Set<NotificationHandler>();
   private readonly closeHandlers = new Set<() => void>();
   /** The chunks of a line not yet ended. */
-  private pending: string[] = [];
+  private pending: Buffer[] = [];
   private closed = false;
   /** An error the daemon sent about the connection itself (id null), such as too many connections. */
   private refusal: string | null = null;
@@ -39,8 +39,7 @@ export class DaemonClient {
       if (this.closed) throw new Error('the connection to the daemon is closed');
       socket.write(`${JSON.stringify(request)}\n`);
     });
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => this.receive(chunk));
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', () => {
       // 'close' follows and fails whatever is pending.
     });
@@ -117,24 +116,26 @@ export class DaemonClient {
    * Lines out of chunks. A long answer (a page of 1,000 records is megabytes) comes in many
    * chunks, so each is kept apart until its line ends, and only a new chunk is searched for the
    * end: joining and searching the whole buffer on every 64 KB chunk made a line cost its length
-   * squared (0.77 s of a 100,000-page export went there).
+   * squared (0.77 s of a 100,000-page export went there). Bytes, not text: a line is decoded once,
+   * whole (UTF-8 never has byte 10 inside a character), where decoding each chunk and joining the
+   * pieces cost a 100,000-page export 0.2 s more.
    */
-  private receive(chunk: string): void {
-    let nl = chunk.indexOf('\n');
+  private receive(chunk: Buffer): void {
+    let nl = chunk.indexOf(10);
     if (nl < 0) {
       this.pending.push(chunk);
       return;
     }
-    this.pending.push(chunk.slice(0, nl));
-    const lines = [this.pending.join('')];
+    this.pending.push(chunk.subarray(0, nl));
+    const lines = [Buffer.concat(this.pending).toString('utf8')];
     this.pending = [];
     for (let from = nl + 1; ; from = nl + 1) {
-      nl = chunk.indexOf('\n', from);
+      nl = chunk.indexOf(10, from);
       if (nl < 0) {
-        if (from < chunk.length) this.pending.push(chunk.slice(from));
+        if (from < chunk.length) this.pending.push(chunk.subarray(from));
         break;
       }
-      lines.push(chunk.slice(from, nl));
+      lines.push(chunk.toString('utf8', from, nl));
     }
     for (const line of lines) this.handle(line);
   }
