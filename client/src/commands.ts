@@ -19,11 +19,13 @@ import {
 } from '../../server/src/protocol';
 import type { Daemon } from './daemon';
 import { describeStatus } from './daemonApi';
+import { crawlsFor, nothingTo, type CrawlAction } from './crawlActions';
+import { pickCrawl } from './crawlPicker';
 import { exportCrawlResults } from './exportCommand';
-import { formatCount, plural } from './format';
+import { formatCount, localTimes, plural } from './format';
 import { jobUri } from './jobDocument';
 import { GROUP_BY, type GroupBy, type GroupNode, type JobNode, type JobsFilterScope, type MoreNode, type TreeNode } from './jobsTree';
-import { STATE_LABELS, jobLabel } from './jobsTreeText';
+import { STATE_LABELS, crawlLabel, jobLabel } from './jobsTreeText';
 import type { JobsView } from './jobsView';
 import type { QueueOverview } from './overview';
 import type { Settings } from './settings';
@@ -127,10 +129,10 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (job) await vscode.env.openExternal(vscode.Uri.parse(job.url, true));
     }),
     run('crawlOrchestrator.loadMore', (node: MoreNode) => view.provider.loadMore(node)),
-    run('crawlOrchestrator.pauseCrawl', (node?: unknown) => crawlAction(deps, node, 'crawl/pause')),
-    run('crawlOrchestrator.resumeCrawl', (node?: unknown) => crawlAction(deps, node, 'crawl/resume')),
-    run('crawlOrchestrator.cancelCrawl', (node?: unknown) => crawlAction(deps, node, 'crawl/cancel')),
-    run('crawlOrchestrator.exportCrawl', (arg?: unknown) => exportCrawlResults(ensureRunning(daemon), exportTarget(arg))),
+    run(SEED_COMMANDS.pauseCrawl, (arg?: unknown) => crawlAction(deps, 'pause', arg)),
+    run(SEED_COMMANDS.resumeCrawl, (arg?: unknown) => crawlAction(deps, 'resume', arg)),
+    run(SEED_COMMANDS.cancelCrawl, (arg?: unknown) => crawlAction(deps, 'cancel', arg)),
+    run('crawlOrchestrator.exportCrawl', (arg?: unknown) => exportCrawlResults(ensureRunning(daemon), crawlArg(arg))),
   ];
 }
 
@@ -247,11 +249,12 @@ async function pickJobIds(deps: CommandDeps, title: string, states: JobState[], 
   qp.show();
   try {
     const pages = await Promise.all(states.map((state) => daemon.request('jobs/list', { state, limit: 100 })));
+    const now = Date.now();
     listed = pages.flatMap((p) => p.jobs).map((j) => ({
       id: j.id,
       label: jobLabel(j.url),
       description: `${j.host} · ${STATE_LABELS[j.state]} · job ${j.id}`,
-      detail: j.lastError ?? undefined,
+      detail: j.lastError === null ? undefined : localTimes(j.lastError, now),
     }));
     qp.items = listed;
     qp.busy = false;
@@ -315,7 +318,7 @@ async function startCrawl(deps: CommandDeps, arg: unknown): Promise<void> {
     seeds, scope: scopePick.scope, maxDepth: depthText.trim() === '' ? null : Number(depthText.trim()),
     ...(s.defaultAddresses !== 'auto' && { addresses: s.defaultAddresses }),
   });
-  reportStarted(deps, result, seeds.length);
+  reportStarted(deps, { ...result, name: null }, seeds.length);
 }
 
 /** A lens passes `{ uri }`; the explorer's context menu passes the file's Uri. */
@@ -346,12 +349,13 @@ async function startFromSeedFile(deps: CommandDeps, doc: vscode.TextDocument): P
   }
   const result = await daemon.request('seeds/start', { uri: doc.uri.toString(), text });
   const skipped = problems.length > 0 ? ` ${name} has ${plural(problems.length, 'problem')}; lines with one were left out.` : '';
-  reportStarted(deps, result, parsed.start.seeds.length, skipped);
+  reportStarted(deps, { ...result, name: parsed.start.name ?? null }, parsed.start.seeds.length, skipped);
 }
 
-function reportStarted(deps: CommandDeps, result: ResultOf<'crawl/start'>, seeds: number, note = ''): void {
+/** `result` with the name the crawl was started with, for the message. */
+function reportStarted(deps: CommandDeps, result: ResultOf<'crawl/start'> & Pick<Crawl, 'name'>, seeds: number, note = ''): void {
   const rejected = result.rejected.length > 0 ? ` ${rejectedText(result.rejected)}` : '';
-  const text = `Crawl ${result.crawlId} started: ${formatCount(result.enqueued)} of ${plural(seeds, 'seed')} enqueued.${rejected}${note}`;
+  const text = `Crawl ${crawlLabel(result)} started: ${formatCount(result.enqueued)} of ${plural(seeds, 'seed')} enqueued.${rejected}${note}`;
   const warn = result.enqueued === 0 || rejected !== '' || note !== '';
   const actions = note ? ['Show Jobs', 'Show Problems'] : ['Show Jobs'];
   void (warn ? vscode.window.showWarningMessage(text, ...actions) : vscode.window.showInformationMessage(text, ...actions)).then(async (choice) => {
@@ -365,30 +369,40 @@ function rejectedText(rejected: Rejected[]): string {
   return `Rejected: ${first.join(', ')}${rejected.length > 2 ? ` and ${rejected.length - 2} more` : ''}.`;
 }
 
-/** Export's crawl: a crawl row's, a crawl id or `{ crawlId }` from a script; undefined asks. */
-function exportTarget(arg: unknown): Crawl | string | undefined {
+/** A crawl command's crawl: a crawl row's, a crawl id or `{ crawlId }` from a script; undefined asks. */
+function crawlArg(arg: unknown): Crawl | string | undefined {
   if (isNode(arg)) return arg.kind === 'group' ? arg.crawl : undefined;
   if (typeof arg === 'string' && arg.length > 0) return arg;
   const id = (arg as { crawlId?: unknown } | null | undefined)?.crawlId;
   return typeof id === 'string' && id.length > 0 ? id : undefined;
 }
 
-async function crawlAction(deps: CommandDeps, node: unknown, method: 'crawl/pause' | 'crawl/resume' | 'crawl/cancel'): Promise<void> {
-  const crawlId = isNode(node) && node.kind === 'group' ? node.crawl?.crawlId : undefined;
-  if (!crawlId) return;
+const CRAWL_ACTION_TITLES: Record<CrawlAction, string> = { pause: 'Pause Crawl', resume: 'Resume Crawl', cancel: 'Cancel Crawl' };
+
+/** On a crawl row's crawl (or one a script names); from the palette, on the crawl picked. */
+async function crawlAction(deps: CommandDeps, action: CrawlAction, arg: unknown): Promise<void> {
   const daemon = ensureRunning(deps.daemon);
-  if (method === 'crawl/cancel') {
+  const target = crawlArg(arg);
+  const crawl = typeof target === 'string' ? (await daemon.request('crawl/get', { crawlId: target })).crawl : (target ?? (await pickCrawl(daemon, CRAWL_ACTION_TITLES[action], (crawls) => crawlsFor(action, crawls), nothingTo(action))));
+  if (!crawl) return;
+  const { crawlId } = crawl;
+  const label = crawlLabel(crawl);
+  if (action === 'pause') {
+    await daemon.request('crawl/pause', { crawlId });
+    vscode.window.setStatusBarMessage(`Paused crawl ${label}`, 3_000);
+  } else if (action === 'resume') {
+    await daemon.request('crawl/resume', { crawlId });
+    vscode.window.setStatusBarMessage(`Resumed crawl ${label}`, 3_000);
+  } else {
     const ok = await vscode.window.showWarningMessage(
-      `Cancel crawl ${crawlId}? Its queued jobs are cancelled; finished ones are kept.`,
+      `Cancel crawl ${label}? Its queued jobs are cancelled; finished ones are kept.`,
       { modal: true },
       'Cancel Crawl',
     );
     if (ok !== 'Cancel Crawl') return;
-    const { cancelled } = await daemon.request(method, { crawlId });
-    say(`Cancelled crawl ${crawlId} (${plural(cancelled, 'job')}).`);
-    return;
+    const { cancelled } = await daemon.request('crawl/cancel', { crawlId });
+    say(`Cancelled crawl ${label} and ${plural(cancelled, 'queued job')}.`);
   }
-  await daemon.request(method, { crawlId });
 }
 
 // --- URLs and hosts -------------------------------------------------------------------------

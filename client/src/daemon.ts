@@ -30,12 +30,16 @@ const MAX_CRASHES = 5;
 const STOP_TIMEOUT_MS = 4_500;
 /** `Attach to Server` in .vscode/launch.json attaches here. */
 export const DEBUG_PORT = 6011;
+/** The failure notice's ways out, as the command links a progress notification can show. */
+const FAILURE_ACTIONS = '[Restart Daemon](command:crawlOrchestrator.restartDaemon) · [Show Daemon Log](command:crawlOrchestrator.showDaemonLog)';
 
 export class Daemon implements DaemonApi, vscode.Disposable {
   private client: LanguageClient | undefined;
   /** `activate` starts the daemon at once, so the views open on "starting", not "stopped". */
   private current: DaemonStatus = { kind: 'starting' };
   private crashes: number[] = [];
+  /** Closes the notice that the daemon failed, while one is up. */
+  private closeFailureNotice: (() => void) | undefined;
   /** Serialises start, stop and restart, which the user and settings changes may fire at once. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly statusEmitter = new vscode.EventEmitter<DaemonStatus>();
@@ -99,6 +103,11 @@ export class Daemon implements DaemonApi, vscode.Disposable {
 
   private setStatus(status: DaemonStatus): void {
     this.current = status;
+    // The notice says the daemon will not run: stale once it is being started again.
+    if (status.kind !== 'failed') {
+      this.closeFailureNotice?.();
+      this.closeFailureNotice = undefined;
+    }
     this.statusEmitter.fire(status);
   }
 
@@ -236,13 +245,24 @@ export class Daemon implements DaemonApi, vscode.Disposable {
     if (this.current.kind === 'failed') return;
     this.log.appendLine(`[extension] ${message}`);
     this.setStatus({ kind: 'failed', message });
-    void this.offerRestart(message);
+    this.showFailureNotice(message);
   }
 
-  private async offerRestart(message: string): Promise<void> {
-    const choice = await vscode.window.showErrorMessage(message, 'Show Daemon Log', 'Restart Daemon');
-    if (choice === 'Show Daemon Log') this.log.show(true);
-    else if (choice === 'Restart Daemon') await this.restart();
+  /**
+   * A progress notification, not an error message: VS Code cannot close an error message's
+   * toast, which then stayed up after a successful restart. This one lasts until the status
+   * leaves `failed` (or the user dismisses it with its cancel button); its actions are links,
+   * the only kind a progress notification shows.
+   */
+  private showFailureNotice(message: string): void {
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `${message} ${FAILURE_ACTIONS}`, cancellable: true },
+      (_progress, token) =>
+        new Promise<void>((resolve) => {
+          this.closeFailureNotice = resolve;
+          token.onCancellationRequested(() => resolve());
+        }),
+    );
   }
 
   private async doStop(): Promise<void> {

@@ -11,7 +11,9 @@ import type { DaemonApi } from './daemonApi';
 import { ExportCancelled, exportCrawl } from './exportCrawl';
 import type { ExportFormat, ExportKind } from '../../server/src/exports';
 import { KIND_NOUNS, defaultFileName } from './exportRows';
-import { formatCount, plural } from './format';
+import { plural } from './format';
+import { crawlLabel, newestFirst } from './jobsTreeText';
+import { pickCrawl } from './crawlPicker';
 
 const TITLE = 'Export Crawl Results';
 
@@ -26,17 +28,12 @@ const FORMAT_PICKS: { format: ExportFormat; label: string; description: string; 
   { format: 'csv', label: 'CSV', description: '.csv: comma-separated, with a header row', filter: 'CSV' },
 ];
 
-/** "docs (c_1a2b)", or the id alone for a crawl without a name. */
-export function crawlLabel(crawl: Pick<Crawl, 'crawlId' | 'name'>): string {
-  return crawl.name ? `${crawl.name} (${crawl.crawlId})` : crawl.crawlId;
-}
-
 /**
  * Runs the whole flow. `target`: the crawl of the row the menu was opened on, or a crawl id (a
  * script's argument); undefined asks.
  */
 export async function exportCrawlResults(daemon: DaemonApi, target: Crawl | string | undefined): Promise<void> {
-  const crawl = typeof target === 'string' ? (await daemon.request('crawl/get', { crawlId: target })).crawl : (target ?? (await pickCrawl(daemon)));
+  const crawl = typeof target === 'string' ? (await daemon.request('crawl/get', { crawlId: target })).crawl : (target ?? (await pickCrawl(daemon, TITLE, newestFirst, 'There is no crawl to export yet: start one with Start Crawl.')));
   if (!crawl) return;
   const label = crawlLabel(crawl);
 
@@ -99,33 +96,4 @@ function describeError(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === ErrorCodes.MethodNotFound) return `${message} (the running daemon does not know this request: restart it so that it is the extension's own version).`;
   return /[.!?)]$/.test(message) ? message : `${message}.`;
-}
-
-interface CrawlPick extends vscode.QuickPickItem {
-  crawl: Crawl;
-}
-
-/** Asks which crawl, newest first: "name (id)", its state and page counts. */
-async function pickCrawl(daemon: DaemonApi): Promise<Crawl | undefined> {
-  const { crawls } = await daemon.request('crawl/list', {});
-  if (crawls.length === 0) {
-    void vscode.window.showInformationMessage('There is no crawl to export yet: start one with Start Crawl.');
-    return undefined;
-  }
-  const items: CrawlPick[] = [...crawls]
-    .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
-    .map((crawl) => ({
-      crawl,
-      label: crawlLabel(crawl),
-      description: `${crawl.state} · ${plural(crawl.pages, 'page')}${crawl.counts.error > 0 ? ` · ${formatCount(crawl.counts.error)} failed` : ''}`,
-      detail: crawl.seeds.slice(0, 3).join(' ') + (crawl.seeds.length > 3 ? ` and ${crawl.seeds.length - 3} more` : ''),
-    }));
-  const picked = await vscode.window.showQuickPick(items, {
-    title: TITLE,
-    placeHolder: 'Which crawl',
-    matchOnDescription: true,
-    matchOnDetail: true,
-    ignoreFocusOut: true,
-  });
-  return picked?.crawl;
 }

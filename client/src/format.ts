@@ -1,40 +1,73 @@
 /**
- * Wording shared by the tree, the status bar and the job document: durations, ages and counts
- * as a person reads them. Pure, so the views' tests can pin the exact text.
+ * Wording shared by the tree, the status bar and the job document: times, durations and counts
+ * as a person reads them. Every time the extension shows goes through here, in the editor's
+ * local time, never as the wire's ISO UTC. Pure (the clock is a parameter), so the views' tests
+ * can pin the exact text.
  */
 
-/** "850ms", "12s", "4m 05s", "2h 03m", "3d 4h". */
+/** A measured duration, exact to the unit below: "850 ms", "12 s", "4 min 05 s", "2 h 03 min", "3 d 4 h". */
 export function formatDuration(ms: number): string {
   const abs = Math.abs(ms);
-  if (abs < 1000) return `${Math.round(abs)}ms`;
+  if (abs < 1000) return `${Math.round(abs)} ms`;
   const s = Math.floor(abs / 1000);
-  if (s < 60) return `${s}s`;
+  if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${pad2(s % 60)}s`;
+  if (m < 60) return `${m} min ${pad2(s % 60)} s`;
   const h = Math.floor(m / 60);
-  if (h < 24) return `${h}h ${pad2(m % 60)}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
+  if (h < 24) return `${h} h ${pad2(m % 60)} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
-/** "12s ago" for a past instant, "in 12s" for a future one. */
+/** How far an instant is, rounded down as people say it: "12 s", "3 min", "2 h 5 min", "3 d 4 h". */
+export function formatSpan(ms: number): string {
+  const s = Math.floor(Math.abs(ms) / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 === 0 ? `${h} h` : `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+/** "in 12 s" for a future instant, "3 min ago" for a past one, "now" within the second. */
 export function formatAge(iso: string, now: number): string {
   const delta = now - Date.parse(iso);
-  return delta >= 0 ? `${formatDuration(delta)} ago` : `in ${formatDuration(-delta)}`;
+  if (Math.abs(delta) < 1000) return 'now';
+  return delta > 0 ? `${formatSpan(delta)} ago` : `in ${formatSpan(delta)}`;
 }
 
-/** What a lease has left: "lease 12s left", or "lease expired 3s ago" once the reaper is due. */
+/** What a lease has left: "lease 12 s left", or "lease expired 3 s ago" once the reaper is due. */
 export function formatLeaseLeft(expiresAt: string, now: number): string {
   const left = Date.parse(expiresAt) - now;
-  return left >= 0 ? `lease ${formatDuration(left)} left` : `lease expired ${formatDuration(-left)} ago`;
+  return left >= 0 ? `lease ${formatSpan(left)} left` : `lease expired ${formatSpan(left)} ago`;
 }
 
-/** The local wall-clock time of an instant, "14:03:07", with the date when not today. */
-export function formatClock(iso: string, now: number): string {
+/**
+ * The local wall-clock time of an instant, "14:03:07" (with `ms`, "14:03:07.250"), with the date
+ * when not today.
+ */
+export function formatClock(iso: string, now: number, { ms = false } = {}): string {
   const at = new Date(iso);
-  const time = `${pad2(at.getHours())}:${pad2(at.getMinutes())}:${pad2(at.getSeconds())}`;
+  const time = `${pad2(at.getHours())}:${pad2(at.getMinutes())}:${pad2(at.getSeconds())}${ms ? `.${String(at.getMilliseconds()).padStart(3, '0')}` : ''}`;
   return at.toDateString() === new Date(now).toDateString()
     ? time
     : `${at.getFullYear()}-${pad2(at.getMonth() + 1)}-${pad2(at.getDate())} ${time}`;
+}
+
+/**
+ * ISO-8601 UTC instants as the daemon writes them into text (new Date().toISOString()), or a URL
+ * (up to the next space), matched first so that an instant inside it (a path "/log/2026-...Z") is
+ * left as it is: the URL must stay the one the daemon named.
+ */
+const ISO_INSTANT_OR_URL = /\b[a-z][a-z\d+.-]*:\/\/\S*|\b(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\b/gi;
+
+/**
+ * Text from the daemon (an event's detail, an error, an idle reason) with the instants in it as
+ * local clock times: "retry at 2026-01-02T09:38:35.000Z" reads "retry at 09:38:35".
+ */
+export function localTimes(text: string, now: number): string {
+  return text.replace(ISO_INSTANT_OR_URL, (match, iso: string | undefined) =>
+    iso === undefined || Number.isNaN(Date.parse(iso)) ? match : formatClock(iso, now));
 }
 
 /** "1,234,567": counts in the UI are read at a glance. */

@@ -1,6 +1,8 @@
 /**
  * Show Details: a read-only Markdown document at `crawl-job:/Job <id>.md` with the job's record,
- * its result and its full event history, attempt by attempt, with exact times: where users work
+ * its result and its full event history, attempt by attempt, with exact local times (to the
+ * millisecond in the history), never relative ones: the document is rendered again only when the
+ * job changes, so "3 min ago" would stay on a finished job for good. It is where users work
  * out what happened to a lease. A crawl's job also shows its page record (redirects, title,
  * description, where it was found, with a link to that page's job) and the links to and from
  * the page. It re-renders when the daemon reports the job changed.
@@ -10,11 +12,11 @@
  * may run commands, which a Markdown preview's may not).
  */
 import * as vscode from 'vscode';
-import type { Job, JobEvent, PageRecord, ResultOf } from '../../server/src/protocol';
+import type { Crawl, Job, JobEvent, PageRecord, ResultOf } from '../../server/src/protocol';
 import type { Daemon } from './daemon';
 import type { DaemonApi } from './daemonApi';
-import { escapeMarkdownInline, formatAge, formatBytes, formatCount, formatDuration, plural } from './format';
-import { STATE_LABELS } from './jobsTreeText';
+import { escapeMarkdownInline, formatBytes, formatClock, formatCount, formatDuration, localTimes, plural } from './format';
+import { STATE_LABELS, attemptsText, crawlLabel, jobStatusText } from './jobsTreeText';
 
 export const JOB_SCHEME = 'crawl-job';
 
@@ -36,6 +38,8 @@ export class JobDocuments implements vscode.TextDocumentContentProvider, vscode.
 
   /** A page's job id by crawl and URL (null: the page has none), as found; they never change. */
   private readonly jobOfPage = new Map<string, number | null>();
+  /** Crawls' names by id, for the crawl row's "name (id)"; names never change. */
+  private readonly crawlNames = new Map<string, string | null>();
 
   constructor(private readonly daemon: DaemonApi & Pick<Daemon, 'onJobsChanged'>) {
     this.subscription = daemon.onJobsChanged(({ changes, truncated }) => {
@@ -57,7 +61,8 @@ export class JobDocuments implements vscode.TextDocumentContentProvider, vscode.
     if (id === undefined) return `${uri.toString()} names no job: job documents are crawl-job:/Job <id>.md\n`;
     try {
       const { job, events, page } = await this.daemon.request('jobs/get', { id });
-      return renderJobDocument(job, events, Date.now(), await this.pageDetails(job, page ?? null));
+      const [details, crawl] = await Promise.all([this.pageDetails(job, page ?? null), this.crawlOf(job.crawlId)]);
+      return renderJobDocument(job, events, Date.now(), details, crawl);
     } catch (err) {
       return `# Job ${id}\n\nCould not read this job: ${err instanceof Error ? err.message : String(err)}\n`;
     }
@@ -77,6 +82,22 @@ export class JobDocuments implements vscode.TextDocumentContentProvider, vscode.
       page.foundOn ? this.jobOf(crawlId, page.foundOn) : Promise.resolve(undefined),
     ]);
     return { page, links, foundOnJobId };
+  }
+
+  /** The job's crawl as far as its row needs it; undefined when it has none or it cannot be read (the id stands in). */
+  private async crawlOf(crawlId: string | null): Promise<Pick<Crawl, 'crawlId' | 'name'> | undefined> {
+    if (crawlId === null) return undefined;
+    if (!this.crawlNames.has(crawlId)) {
+      try {
+        const { crawl } = await this.daemon.request('crawl/get', { crawlId });
+        // A bounded cache, as documents come and go.
+        if (this.crawlNames.size >= 1000) this.crawlNames.clear();
+        this.crawlNames.set(crawlId, crawl.name);
+      } catch {
+        return undefined;
+      }
+    }
+    return { crawlId, name: this.crawlNames.get(crawlId) ?? null };
   }
 
   private async jobOf(crawlId: string, url: string): Promise<number | null | undefined> {
@@ -121,29 +142,34 @@ export const INLINKS_SHOWN = 50;
 /** The outlinks listed, at most. */
 export const OUTLINKS_SHOWN = 200;
 
-/** The document's text: record, lease, result, the page and its links, then every event grouped by attempt. */
-export function renderJobDocument(job: Job, events: JobEvent[], now: number, details?: PageDetails): string {
+/**
+ * The document's text: record, lease, result, the page and its links, then every event grouped by
+ * attempt. `crawl`: the job's crawl, named "name (id)" when given.
+ */
+export function renderJobDocument(job: Job, events: JobEvent[], now: number, details?: PageDetails, crawl?: Pick<Crawl, 'crawlId' | 'name'>): string {
   const out: string[] = [`# Job ${job.id}: ${STATE_LABELS[job.state]}`, '', `<${job.url}>`, '', '## Record', '', '| Field | Value |', '| :-- | :-- |'];
   const row = (k: string, v: string | number | null) => out.push(`| ${k} | ${v === null ? '—' : String(v).replace(/\|/g, '\\|')} |`);
   row('id', job.id);
   row('state', job.state);
   row('url', job.url);
   row('host', job.host);
-  row('crawl', job.crawlId);
+  row('crawl', crawl !== undefined && crawl.crawlId === job.crawlId ? crawlLabel(crawl) : job.crawlId);
   row('depth', job.depth);
   row('priority', job.priority);
-  row('attempts', `${job.attempts} of ${job.maxAttempts}`);
-  row('created', job.createdAt);
-  row('updated', job.updatedAt);
-  row('last error', job.lastError);
+  row('what happened', jobStatusText(job, now));
+  row('attempts', attemptsText(job));
+  row('may start', job.held ? 'when its crawl resumes' : job.runAfter === null ? null : formatClock(job.runAfter, now));
+  row('created', formatClock(job.createdAt, now));
+  row('updated', formatClock(job.updatedAt, now));
+  row('last error', job.lastError === null ? null : localTimes(job.lastError, now));
 
   out.push('', '## Lease', '');
   if (job.workerId && job.leaseExpiresAt) {
     out.push(
       `- worker: \`${job.workerId}\``,
-      `- leased at: ${job.leasedAt ?? '—'}${job.leasedAt ? ` (token age ${formatDuration(now - Date.parse(job.leasedAt))})` : ''}`,
-      `- expires at: ${job.leaseExpiresAt} (${formatAge(job.leaseExpiresAt, now)})`,
-      `- last heartbeat: ${job.heartbeatAt ? `${job.heartbeatAt} (${formatAge(job.heartbeatAt, now)})` : 'none yet'}`,
+      `- leased at: ${job.leasedAt ? formatClock(job.leasedAt, now, { ms: true }) : '—'}`,
+      `- expires at: ${formatClock(job.leaseExpiresAt, now, { ms: true })}`,
+      `- last heartbeat: ${job.heartbeatAt ? formatClock(job.heartbeatAt, now, { ms: true }) : 'none yet'}`,
     );
   } else {
     out.push('Not leased.');
@@ -171,7 +197,7 @@ export function renderJobDocument(job: Job, events: JobEvent[], now: number, det
     out.push('', `### ${section.title}`, '', '| Time | +Elapsed | Event | Worker | Detail |', '| :-- | --: | :-- | :-- | :-- |');
     const start = Date.parse(section.events[0]!.at);
     for (const e of section.events) {
-      const cells = [e.at, `+${formatDuration(Date.parse(e.at) - start)}`, e.type, e.workerId ?? '', e.detail ?? ''];
+      const cells = [formatClock(e.at, now, { ms: true }), `+${formatDuration(Date.parse(e.at) - start)}`, e.type, e.workerId ?? '', localTimes(e.detail ?? '', now)];
       out.push(`| ${cells.map((c) => c.replace(/\|/g, '\\|').replace(/\n/g, ' ')).join(' | ')} |`);
     }
   }
@@ -184,22 +210,47 @@ export interface AttemptSection {
   events: JobEvent[];
 }
 
-/** Splits the history where a lease starts: each lease is one attempt. */
+/** How a lease ended when its attempt was given back, not spent: said in its section's title. */
+const NOT_SPENT: Record<string, string> = {
+  deferred: 'put off, not counted',
+  released: 'given back, not counted',
+  expired: 'lost its worker, not counted',
+};
+
+/**
+ * How a lease's event ended it, for its section's title. A lost worker that made the queue give
+ * the job up is no attempt given back: the job failed with it (the server says so in the detail).
+ */
+function endedAs(e: JobEvent): string | undefined {
+  if (e.type === 'expired' && /gave up after \d+ lost workers/.test(e.detail ?? '')) return 'lost its worker, gave up';
+  return NOT_SPENT[e.type];
+}
+
+/**
+ * Splits the history where a lease starts: each lease is one section, titled with the attempt it
+ * was ("attempt 1 of 3"), and how it ended when that attempt was not spent: a page put off 20
+ * times shows 20 leases of attempt 1, each saying so.
+ */
 export function attempts(events: JobEvent[]): AttemptSection[] {
-  const sections: AttemptSection[] = [];
+  const sections: { lease: number; said: string | undefined; worker: string | null; events: JobEvent[] }[] = [];
   let n = 0;
   for (const e of events) {
     if (e.type === 'leased') {
       n++;
-      const said = /attempt (\d+\/\d+)/.exec(e.detail ?? '')?.[1];
-      sections.push({ title: `Lease ${n}${said ? `: attempt ${said}` : ''}${e.workerId ? `, worker ${e.workerId}` : ''}`, events: [e] });
+      const said = /attempt (\d+)\/(\d+)/.exec(e.detail ?? '');
+      sections.push({ lease: n, said: said ? `attempt ${said[1]} of ${said[2]}` : undefined, worker: e.workerId, events: [e] });
     } else if (sections.length === 0) {
-      sections.push({ title: 'Before the first lease', events: [e] });
+      sections.push({ lease: 0, said: undefined, worker: null, events: [e] });
     } else {
       sections[sections.length - 1]!.events.push(e);
     }
   }
-  return sections;
+  return sections.map(({ lease, said, worker, events: evs }) => {
+    if (lease === 0) return { title: 'Before the first lease', events: evs };
+    const ended = evs.map(endedAs).find((s) => s !== undefined);
+    const what = [said, ended].filter((s) => s !== undefined).join(', ');
+    return { title: `Lease ${lease}${what ? `: ${what}` : ''}${worker ? `, worker ${worker}` : ''}`, events: evs };
+  });
 }
 
 // --- the page section -----------------------------------------------------------------------
@@ -233,7 +284,7 @@ export function pageSection(details: PageDetails, now: number): string[] {
   item('content type', p.contentType === null ? null : inline(p.contentType));
   item('size', p.bytes === null ? null : `${formatBytes(p.bytes)} (${formatCount(p.bytes)} bytes)`);
   item('fetch time', p.fetchMs === null ? null : formatDuration(p.fetchMs));
-  item('fetched at', p.fetchedAt === null ? null : `${p.fetchedAt} (${formatAge(p.fetchedAt, now)})`);
+  item('fetched at', p.fetchedAt === null ? null : formatClock(p.fetchedAt, now));
   item('depth', p.depth === null ? null : String(p.depth));
   item('sha256', p.sha256 === null ? null : /^[0-9a-f]+$/i.test(p.sha256) ? `\`${p.sha256}\`` : inline(p.sha256));
   item('found on', foundOn(p, foundOnJobId));

@@ -7,10 +7,12 @@
  *   by state   "Queued" "In progress" "Done" "Skipped" "Error" (count as description)  stateGroup.<state>
  *   by host    the host name without port, e.g. "127.0.0.1" or "example.com"         host.<hostState>[ hasFailed]
  *              (description "1/2 in flight · ready · 5 queued · 1 failed")
- *   by crawl   the crawl's name, else its id                                          crawl.<crawlState>[ hasFailed]
+ *   by crawl   the crawl's name, "name (id)" where crawls share it, else its id      crawl.<crawlState>[ hasFailed]
  *              under a crawl, its states that have jobs, labelled as by state         stateGroup.<state>
  *   a job      its URL's path and query, e.g. "/docs/a.html?x=1"                      job.<state>
- *              (description "example.com · attempt 1/3 · lease 12s left"; a click shows its details)
+ *              (description "example.com · attempt 1 of 3 · lease 12 s left", "example.com · HTTP 404";
+ *              with its crawl's name after the host where rows of several crawls are listed
+ *              together: "example.com · docs (c_1a2b) · HTTP 404"; a click shows its details)
  *   paging     "Load more" (description "100 of 5,000 shown")                        loadMore
  *   notes      e.g. "Could not list jobs: ...", "7 jobs outside any crawl"            note
  * States are queued, in_progress, done, skipped, error; host states ready, busy, delayed, backoff,
@@ -29,12 +31,16 @@ import {
   compareHosts,
   countTotal,
   crawlDescription,
+  crawlLabel,
+  crawlLabels,
   crawlTooltip,
   hostDescription,
   hostTooltip,
   jobDescription,
   jobLabel,
   jobTooltip,
+  mixesCrawls,
+  newestFirst,
   stateSentence,
 } from './jobsTreeText';
 
@@ -71,6 +77,8 @@ export interface JobNode {
   readonly id: string;
   /** Replaced in place when the row is read again: the view keeps the same element. */
   job: Job;
+  /** Its crawl as the row names it, when the rows listed with it come from several crawls. */
+  crawl: string | undefined;
 }
 
 export interface MoreNode {
@@ -137,6 +145,12 @@ const MAX_LIMIT = 1000;
 const HOST_PAGE = 200;
 /** hosts/list's own ceiling. */
 const MAX_HOSTS = 10_000;
+/**
+ * After a crawl/list for names fails, none is asked again for this long, doubling to the most
+ * below: rows go on naming crawls by id meanwhile, rather than every refresh asking again.
+ */
+export const CRAWL_LIST_BACKOFF_MS = 5_000;
+const CRAWL_LIST_BACKOFF_MAX_MS = 60_000;
 
 const HOST_ICONS: Record<Host['state'], [string, string]> = {
   ready: ['circle-large-outline', 'charts.green'],
@@ -193,6 +207,17 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   /** Groups a change touched that were read too recently to read again yet (see REREAD_MS_PER_ROW). */
   private readonly held = new Set<string>();
   private hostLimit = HOST_PAGE;
+  /**
+   * Every crawl's name as learnt (crawl/list, crawl/changed, crawl/get; names never change), and
+   * what job rows call each (crawlLabels of them all, made again when one is learnt).
+   */
+  private readonly crawlsKnown = new Map<string, Pick<Crawl, 'crawlId' | 'name'>>();
+  private crawlNames = new Map<string, string>();
+  /** The one crawl/list for names in flight: groups read together share it. */
+  private crawlListing: Promise<void> | undefined;
+  /** When a crawl/list for names may be asked again after a failure (the provider's clock), and after how long the next time. */
+  private crawlListAfter = 0;
+  private crawlListBackoff = CRAWL_LIST_BACKOFF_MS;
   private scope: JobsFilterScope | undefined;
   /** The counts the root rows were last built from (by state, and the crawls' "outside any crawl"). */
   private shownCounts: string | undefined;
@@ -391,7 +416,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         const { job } = node;
         const item = new vscode.TreeItem(jobLabel(job.url), vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
-        item.description = jobDescription(job, this.now());
+        item.description = jobDescription(job, this.now(), node.crawl);
         item.iconPath = stateIcon(job.state);
         item.contextValue = `job.${job.state}`;
         // The tooltip is left unset so that resolveTreeItem fetches it on hover.
@@ -419,11 +444,29 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     }
   }
 
+  /** Learns a crawl's name from a notification (crawl/changed carries the whole Crawl), so rows need not ask. */
+  noteCrawl(crawl: Pick<Crawl, 'crawlId' | 'name'>): void {
+    this.learnCrawls([crawl]);
+  }
+
+  /** A crawl as "name (id)" (its id when it has no name, or its name cannot be read), for messages. */
+  async crawlTitle(crawlId: string): Promise<string> {
+    const crawl = await this.knownCrawl(crawlId);
+    return crawl ? crawlLabel(crawl) : crawlId;
+  }
+
+  /** A crawl's name, read with every crawl's if not known yet; undefined when it cannot be read. */
+  private async knownCrawl(crawlId: string): Promise<Pick<Crawl, 'crawlId' | 'name'> | undefined> {
+    if (!this.crawlsKnown.has(crawlId)) await this.listCrawls().catch(() => undefined);
+    return this.crawlsKnown.get(crawlId);
+  }
+
   async resolveTreeItem(item: vscode.TreeItem, node: TreeNode, token: vscode.CancellationToken): Promise<vscode.TreeItem> {
     if (node.kind !== 'job') return item;
     try {
       const { job, events } = await this.daemon.request('jobs/get', { id: node.job.id });
-      if (!token.isCancellationRequested) item.tooltip = markdown(jobTooltip(job, events, this.now()));
+      const crawl = job.crawlId === null ? undefined : await this.knownCrawl(job.crawlId);
+      if (!token.isCancellationRequested) item.tooltip = markdown(jobTooltip(job, events, this.now(), crawl));
     } catch (err) {
       item.tooltip = `Job ${node.job.id}: ${err instanceof Error ? err.message : String(err)}`;
     }
@@ -453,6 +496,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private async roots(): Promise<TreeNode[]> {
     if (this.scope && 'crawlId' in this.scope) {
       const { crawl } = await this.daemon.request('crawl/get', { crawlId: this.scope.crawlId });
+      this.learnCrawls([crawl]);
       return this.crawlStates(crawl);
     }
     if (this.scope) return this.listedJobs(this.scope.jobIds);
@@ -516,11 +560,12 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       shown ?? this.daemon.request('queue/stats', {}),
     ]);
     this.shownCounts = countsKey(stats);
-    const rows: TreeNode[] = [...crawls]
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+    this.learnCrawls(crawls);
+    const labels = crawlLabels(crawls);
+    const rows: TreeNode[] = newestFirst(crawls)
       .map((crawl) =>
         this.group(`crawl:${crawl.crawlId}`, {
-          label: crawl.name ?? crawl.crawlId,
+          label: labels.get(crawl.crawlId)!,
           description: crawlDescription(crawl),
           tooltip: crawlTooltip(crawl, this.now()),
           icon: crawl.state === 'running' && crawl.counts.in_progress > 0 ? stateIcon('in_progress') : icon(CRAWL_ICONS[crawl.state]),
@@ -551,7 +596,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       this.group(`crawl:${crawl.crawlId}/state:${state}`, {
         label: STATE_LABELS[state],
         description: formatCount(crawl.counts[state]),
-        tooltip: `${plural(crawl.counts[state], 'job')} of ${crawl.name ?? crawl.crawlId} ${stateSentence(state)}`,
+        tooltip: `${plural(crawl.counts[state], 'job')} of ${crawlLabel(crawl)} ${stateSentence(state)}`,
         icon: groupIcon(state, crawl.counts[state]),
         contextValue: `stateGroup.${state}`,
         expanded: state === 'in_progress' || state === 'error',
@@ -563,11 +608,10 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   private async listedJobs(ids: number[]): Promise<TreeNode[]> {
-    return Promise.all(
-      ids.slice(0, PAGE_SIZE).map(async (id): Promise<TreeNode> => {
+    const read = await Promise.all(
+      ids.slice(0, PAGE_SIZE).map(async (id): Promise<Job | NoteNode> => {
         try {
-          const { job } = await this.daemon.request('jobs/get', { id });
-          return this.jobNode(`filter/job:${id}`, job);
+          return (await this.daemon.request('jobs/get', { id })).job;
         } catch (err) {
           if (err instanceof DaemonUnavailable) throw err;
           const message = err instanceof Error ? err.message : String(err);
@@ -575,6 +619,60 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         }
       }),
     );
+    const crawlOf = await this.crawlNamer(read.filter((r): r is Job => !('kind' in r)));
+    return read.map((r) => ('kind' in r ? r : this.jobNode(`filter/job:${r.id}`, r, crawlOf(r))));
+  }
+
+  /**
+   * How rows listed together name their crawl: not at all when they come from one, else by
+   * crawlLabels. Names come from notifications and the crawl rows; crawl/list is asked only for a
+   * crawl still unknown (one started before the view, or whose notification was missed).
+   */
+  private async crawlNamer(jobs: Job[]): Promise<(job: Job) => string | undefined> {
+    if (!mixesCrawls(jobs)) return () => undefined;
+    if (jobs.some((j) => j.crawlId !== null && !this.crawlsKnown.has(j.crawlId))) {
+      try {
+        await this.listCrawls();
+      } catch (err) {
+        if (err instanceof DaemonUnavailable) throw err;
+        // The rows go on without names rather than not at all; the ids stand in.
+      }
+    }
+    return (job) => (job.crawlId === null ? undefined : this.crawlNames.get(job.crawlId) ?? job.crawlId);
+  }
+
+  /**
+   * Reads every crawl's name: one request at a time, however many groups want it at once, and
+   * none for a while after one failed (CRAWL_LIST_BACKOFF_MS): meanwhile it resolves at once and
+   * the names stay unknown.
+   */
+  private listCrawls(): Promise<void> {
+    if (this.crawlListing) return this.crawlListing;
+    if (this.now() < this.crawlListAfter) return Promise.resolve();
+    const listing = this.daemon.request('crawl/list', {}).then(
+      ({ crawls }) => {
+        this.crawlListBackoff = CRAWL_LIST_BACKOFF_MS;
+        this.learnCrawls(crawls);
+      },
+      (err: unknown) => {
+        // No daemon at all is the view's to show (it empties), and not a reason to wait once one is back.
+        if (!(err instanceof DaemonUnavailable)) {
+          this.crawlListAfter = this.now() + this.crawlListBackoff;
+          this.crawlListBackoff = Math.min(this.crawlListBackoff * 2, CRAWL_LIST_BACKOFF_MAX_MS);
+        }
+        throw err;
+      },
+    ).finally(() => {
+      this.crawlListing = undefined;
+    });
+    this.crawlListing = listing;
+    return listing;
+  }
+
+  private learnCrawls(crawls: readonly Pick<Crawl, 'crawlId' | 'name'>[]): void {
+    const before = this.crawlsKnown.size;
+    for (const { crawlId, name } of crawls) if (!this.crawlsKnown.has(crawlId)) this.crawlsKnown.set(crawlId, { crawlId, name });
+    if (this.crawlsKnown.size !== before) this.crawlNames = crawlLabels([...this.crawlsKnown.values()]);
   }
 
   private async jobRows(group: GroupNode): Promise<TreeNode[]> {
@@ -587,7 +685,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       const listed = new Set(page.jobs.map((j) => j.id));
       for (const j of old?.jobs ?? []) if (!listed.has(j.id)) this.rows.delete(`${group.id}/job:${j.id}`);
     }
-    const rows: TreeNode[] = page.jobs.map((job) => this.jobNode(`${group.id}/job:${job.id}`, job));
+    const crawlOf = await this.crawlNamer(page.jobs);
+    const rows: TreeNode[] = page.jobs.map((job) => this.jobNode(`${group.id}/job:${job.id}`, job, crawlOf(job)));
     if (page.nextCursor !== null) rows.push(this.moreNode(`${group.id}/more`, group, page.jobs.length, group.total));
     else this.rows.delete(`${group.id}/more`);
     return rows;
@@ -605,13 +704,14 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     return { jobs, nextCursor: cursor, stale: false };
   }
 
-  private jobNode(id: string, job: Job): JobNode {
+  private jobNode(id: string, job: Job, crawl: string | undefined): JobNode {
     const node = this.rows.get(id);
     if (node?.kind === 'job') {
       node.job = job;
+      node.crawl = crawl;
       return node;
     }
-    const made: JobNode = { kind: 'job', id, job };
+    const made: JobNode = { kind: 'job', id, job, crawl };
     this.rows.set(id, made);
     return made;
   }
@@ -658,7 +758,7 @@ function rendered(g: GroupNode): string {
 function shown(node: TreeNode): string {
   switch (node.kind) {
     case 'group': return rendered(node);
-    case 'job': return JSON.stringify(node.job);
+    case 'job': return `${JSON.stringify(node.job)}\n${node.crawl}`;
     case 'more': return `${node.shown}/${node.total}`;
     case 'note': return node.label;
   }

@@ -3,7 +3,7 @@
  * records. Pure, so the wording is pinned by tests without an editor.
  */
 import { JOB_STATES, type Crawl, type Host, type Job, type JobEvent, type JobState } from '../../server/src/protocol';
-import { escapeMarkdown, formatAge, formatBytes, formatClock, formatCount, formatDuration, formatLeaseLeft, formatRate } from './format';
+import { escapeMarkdown, formatAge, formatBytes, formatClock, formatCount, formatDuration, formatLeaseLeft, formatRate, formatSpan, localTimes } from './format';
 
 export const STATE_LABELS: Record<JobState, string> = {
   queued: 'Queued',
@@ -53,41 +53,157 @@ export function jobLabel(url: string): string {
   }
 }
 
-/** "example.com · attempt 2/3 · lease 12s left" */
-export function jobDescription(job: Job, now: number): string {
-  const parts = [job.host, `attempt ${job.attempts}/${job.maxAttempts}`];
+/** The most of a daemon's reason or error a row's description shows; the tooltip has it whole. */
+const REASON_SHOWN = 120;
+
+/**
+ * What happened to a job, in words, from its record alone (rows are listed without their
+ * history): "HTTP 404", "lost its worker 3× (lease expired)", "waiting: put off 20× (last: HTTP
+ * 503 with Retry-After 30s), until 09:38:35", "attempt 2 of 3, retrying at 09:38:35 after HTTP 503
+ * (temporary)", "held: crawl paused". Attempts are named only where they tell something: a
+ * deferral, a release or a lost worker gives its attempt back, so "attempt 1/3" said nothing of a
+ * page put off 20 times.
+ */
+export function jobStatusText(job: Job, now: number): string {
+  const reason = job.lastError === null ? null : oneLine(localTimes(job.lastError, now));
+  const lost = job.lostWorkers > 0 ? `lost its worker ${job.lostWorkers}×` : null;
+  const next = `attempt ${job.attempts + 1} of ${job.maxAttempts}`;
+  const joined = (...parts: (string | null)[]) => parts.filter((s) => s !== null).join(', ');
+  switch (job.state) {
+    case 'in_progress':
+      return joined(`attempt ${job.attempts} of ${job.maxAttempts}`, job.deferrals > 0 ? `put off ${job.deferrals}×` : null, lost);
+    case 'queued': {
+      // Held with its paused crawl: nothing is due, whatever its backoff, until the crawl resumes.
+      if (job.held) return joined('held: crawl paused', job.attempts > 0 ? `${next} next${reason ? ` (last: ${reason})` : ''}` : null, lost);
+      const until = job.runAfter !== null && Date.parse(job.runAfter) > now ? formatClock(job.runAfter, now) : null;
+      // The reason may name that time already ("trying again at 09:38:35"): once is enough.
+      const at = (prefix: string) => (until === null || reason?.includes(until) ? '' : `${prefix}${until}`);
+      // A deferral counts while no attempt has counted since (the queue clears it then): with a
+      // time to wait for, the job waits out the last deferral; without deferrals, a retry's backoff.
+      if (until !== null && job.deferrals > 0) return `waiting: ${putOff(job.deferrals, reason, false)}${at(', until ')}`;
+      if (until !== null) return `${next}, retrying${at(' at ')}${reason ? ` after ${reason}` : ''}`;
+      if (job.attempts > 0) return joined(`${next} due${reason ? ` after ${reason}` : ''}`, lost);
+      if (job.deferrals > 0) return joined(`due, ${putOff(job.deferrals, reason, true)}`, lost);
+      return lost === null ? 'queued' : `queued again, ${lost}`;
+    }
+    case 'done': {
+      const status = job.result?.status;
+      return `${status === null || status === undefined ? 'done' : `HTTP ${status}`}${job.attempts > 1 ? ` on attempt ${job.attempts} of ${job.maxAttempts}` : ''}`;
+    }
+    case 'skipped':
+      return reason === 'cancelled' ? 'cancelled' : `skipped: ${reason ?? 'no reason given'}`;
+    case 'error': {
+      // The queue's own wording when it gives up on a job that keeps losing its worker (sql.ts),
+      // "lost its worker 3 times (lease expired)": the count as the row says it, with the cause.
+      const cause = reason === null ? null : /^lost its worker \d+ times \((.+)\)$/.exec(reason);
+      if (lost !== null && cause) return `${lost} (${cause[1]})`;
+      if (lost !== null && reason?.startsWith('lost its worker')) return lost;
+      return `${reason ?? 'failed'}${job.attempts > 1 ? ` after ${job.attempts} attempts` : ''}`;
+    }
+  }
+}
+
+/**
+ * Deferrals as far as the record tells them: the count mixes reasons (Retry-After, robots.txt, a
+ * paused crawl) and only the last is kept, so past one the reason is named as the last.
+ * `counted`: say "1×" too.
+ */
+function putOff(n: number, reason: string | null, counted: boolean): string {
+  if (n === 1) return counted ? `put off 1×${reason ? ` (${reason})` : ''}` : (reason ?? 'put off');
+  return `put off ${n}×${reason ? ` (last: ${reason})` : ''}`;
+}
+
+/** A daemon's text on one line, clipped for a row. */
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > REASON_SHOWN ? `${line.slice(0, REASON_SHOWN - 1)}…` : line;
+}
+
+/**
+ * "example.com · HTTP 404", "example.com · docs (c_1a2b) · attempt 2 of 3 · lease 12 s left":
+ * `crawl` names the job's crawl where rows of several crawls are listed together.
+ */
+export function jobDescription(job: Job, now: number, crawl?: string): string {
+  const parts = [job.host];
+  if (crawl !== undefined) parts.push(crawl);
+  parts.push(jobStatusText(job, now));
   if (job.state === 'in_progress' && job.leaseExpiresAt) parts.push(formatLeaseLeft(job.leaseExpiresAt, now));
   return parts.join(' · ');
 }
 
-/** The Markdown tooltip of a job row, from jobs/get: the lease, the last error, recent events. */
-export function jobTooltip(job: Job, events: JobEvent[], now: number, recent = 6): string {
+/** "docs (c_1a2b)", or the id alone for a crawl without a name: a crawl named on its own (a message, a picker). */
+export function crawlLabel(crawl: Pick<Crawl, 'crawlId' | 'name'>): string {
+  return crawl.name ? `${crawl.name} (${crawl.crawlId})` : crawl.crawlId;
+}
+
+/** Crawls newest first (the one just started is the likeliest wanted), as a new array. */
+export function newestFirst<T extends Pick<Crawl, 'createdAt'>>(crawls: readonly T[]): T[] {
+  return [...crawls].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+/**
+ * What job rows call each crawl: its name where no other crawl has that name, else "name (id)";
+ * its id when it has no name.
+ */
+export function crawlLabels(crawls: readonly Pick<Crawl, 'crawlId' | 'name'>[]): Map<string, string> {
+  const named = new Map<string, number>();
+  for (const c of crawls) if (c.name !== null) named.set(c.name, (named.get(c.name) ?? 0) + 1);
+  return new Map(crawls.map((c) => [c.crawlId, c.name === null ? c.crawlId : named.get(c.name)! > 1 ? `${c.name} (${c.crawlId})` : c.name]));
+}
+
+/** Whether rows listed together come from more than one crawl (jobs outside any crawl count as one more). */
+export function mixesCrawls(jobs: readonly Pick<Job, 'crawlId'>[]): boolean {
+  return new Set(jobs.map((j) => j.crawlId)).size > 1;
+}
+
+/** Events a job's tooltip lists, newest first; the document has them all. */
+const RECENT_EVENTS = 6;
+
+/**
+ * The Markdown tooltip of a job row, from jobs/get: what happened, the lease, the last error,
+ * recent events. `crawl`: its crawl, when its name is known, for "docs (`c_1a2b`)".
+ */
+export function jobTooltip(job: Job, events: JobEvent[], now: number, crawl?: Pick<Crawl, 'crawlId' | 'name'>): string {
+  const crawlName = crawl?.crawlId === job.crawlId ? crawl.name : null;
   const lines: string[] = [
     `**${escapeMarkdown(job.url)}**`,
     '',
-    `$(${STATE_ICONS[job.state][0].replace('~spin', '')}) ${STATE_LABELS[job.state]} · job ${job.id} · attempt ${job.attempts}/${job.maxAttempts}` +
-      (job.crawlId ? ` · crawl \`${job.crawlId}\`` : '') +
+    `$(${STATE_ICONS[job.state][0].replace('~spin', '')}) ${STATE_LABELS[job.state]} · job ${job.id} · ${escapeMarkdown(jobStatusText(job, now))}` +
+      (job.crawlId ? ` · crawl ${crawlName ? `${escapeMarkdown(crawlName)} (\`${job.crawlId}\`)` : `\`${job.crawlId}\``}` : '') +
       (job.depth !== null ? ` · depth ${job.depth}` : ''),
+    '',
+    `**Attempts:** ${attemptsText(job)}`,
   ];
   if (job.workerId && job.leaseExpiresAt) {
     const lease = [`worker \`${job.workerId}\``];
-    if (job.leasedAt) lease.push(`token age ${formatDuration(now - Date.parse(job.leasedAt))}`);
+    if (job.leasedAt) lease.push(`token age ${formatSpan(now - Date.parse(job.leasedAt))}`);
     lease.push(`expires ${formatAge(job.leaseExpiresAt, now)} (${formatClock(job.leaseExpiresAt, now)})`);
     lease.push(job.heartbeatAt ? `last heartbeat ${formatAge(job.heartbeatAt, now)}` : 'no heartbeat yet');
     lines.push('', `**Lease:** ${lease.join(' · ')}`);
   }
-  if (job.lastError) lines.push('', `**Last error:** ${escapeMarkdown(job.lastError)}`);
+  if (job.lastError) lines.push('', `**Last error:** ${escapeMarkdown(localTimes(job.lastError, now))}`);
   if (job.result) lines.push('', `**Result:** ${escapeMarkdown(resultSummary(job.result))}`);
-  const shown = events.slice(-recent).reverse();
+  const shown = events.slice(-RECENT_EVENTS).reverse();
   if (shown.length > 0) {
     lines.push('', `**Recent events** (${shown.length} of ${events.length}, newest first)`, '');
     for (const e of shown) {
       const who = e.workerId ? ` \`${e.workerId}\`` : '';
-      const detail = e.detail ? `: ${escapeMarkdown(e.detail)}` : '';
+      const detail = e.detail ? `: ${escapeMarkdown(localTimes(e.detail, now))}` : '';
       lines.push(`- ${formatClock(e.at, now)} **${e.type}**${who}${detail}`);
     }
   }
   return lines.join('\n');
+}
+
+/**
+ * "1 of 3 spent · put off 20× since · lost its worker 1×": the counts behind jobStatusText, for
+ * the tooltip and the job document.
+ */
+export function attemptsText(job: Job): string {
+  const parts = [`${job.attempts} of ${job.maxAttempts} spent`];
+  if (job.deferrals > 0) parts.push(`put off ${job.deferrals}× since an attempt last counted`);
+  if (job.lostWorkers > 0) parts.push(`lost its worker ${job.lostWorkers}×`);
+  return parts.join(' · ');
 }
 
 export function resultSummary(result: NonNullable<Job['result']>): string {
@@ -127,10 +243,16 @@ export function hostDescription(host: Host, now: number): string {
   return parts.join(' · ');
 }
 
-/** "ready", "busy", "delayed until 14:05:07", "backing off until 14:05:07 (429 Too Many Requests)", "blocked (robots.txt)". */
+/**
+ * "ready", "busy", "delayed until 14:05:07", "backing off until 14:05:07 (429 Too Many Requests)",
+ * "blocked (robots.txt unreadable; trying again at 14:05:07)": a reason naming the time already
+ * goes without " until" too.
+ */
 export function hostStateText(host: Host, now: number): string {
-  const until = host.until ? ` until ${formatClock(host.until, now)}` : '';
-  const why = host.reason ? ` (${host.reason})` : '';
+  const reason = host.reason ? localTimes(host.reason, now) : null;
+  const clock = host.until ? formatClock(host.until, now) : null;
+  const until = clock === null || reason?.includes(clock) ? '' : ` until ${clock}`;
+  const why = reason ? ` (${reason})` : '';
   switch (host.state) {
     case 'ready':
     case 'busy':

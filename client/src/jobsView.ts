@@ -34,6 +34,8 @@ export class JobsView implements vscode.Disposable {
   private heldTimer: NodeJS.Timeout | undefined;
   /** Catch-ups run one at a time: each compares what it reads with what the one before showed. */
   private updating: Promise<void> = Promise.resolve();
+  /** The crawl filtered on, as "name (id)", once its name is known; its id stands in until then. */
+  private filterTitle: string | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -56,6 +58,8 @@ export class JobsView implements vscode.Disposable {
         this.scheduleCatchUp();
       }),
       daemon.onCrawlChanged(({ crawl }) => {
+        // Names are learnt whether or not the view is shown: rows listing several crawls need them.
+        this.provider.noteCrawl(crawl);
         this.pending.crawls.add(crawl.crawlId);
         this.scheduleCatchUp();
       }),
@@ -90,8 +94,16 @@ export class JobsView implements vscode.Disposable {
 
   async setFilter(scope: JobsFilterScope | undefined): Promise<void> {
     this.provider.setFilter(scope);
+    this.filterTitle = undefined;
     await this.setFilteredContext();
     this.renderChrome();
+    if (scope && 'crawlId' in scope) {
+      const title = await this.provider.crawlTitle(scope.crawlId);
+      // Another filter may have been set meanwhile.
+      if (this.provider.filter !== scope) return;
+      this.filterTitle = title;
+      this.renderChrome();
+    }
   }
 
   /** Reads everything again: a new daemon, or the user asked. */
@@ -164,7 +176,7 @@ export class JobsView implements vscode.Disposable {
 
     const filter = this.provider.filter;
     let message: string | undefined;
-    if (filter && 'crawlId' in filter) message = `Only crawl ${filter.crawlId} is shown.`;
+    if (filter && 'crawlId' in filter) message = `Only crawl ${this.filterTitle ?? filter.crawlId} is shown.`;
     else if (filter) message = `Only ${plural(filter.jobIds.length, 'job')} from a seed file ${filter.jobIds.length === 1 ? 'is' : 'are'} shown.`;
     else if (running && scheduler?.idleReason) message = scheduler.idleReason;
     else if (running && scheduler?.paused) message = 'Paused: no new jobs start until you resume.';

@@ -4,11 +4,13 @@
  * disagree. Counts arrive pushed (`queue/statsChanged`); the scheduler's state is read after them,
  * at most once a second, and also every few seconds while jobs wait, because its idle reason
  * ("backing off until ...") moves on without any job changing. The reason speaks of the counts it
- * was read with ("1 job is queued"), so it is shown only beside those counts.
+ * was read with ("1 job is queued"), so it is shown only beside those counts; the times in it, ISO
+ * UTC from the daemon, are shown in local time.
  */
 import * as vscode from 'vscode';
 import type { ResultOf } from '../../server/src/protocol';
 import type { Daemon } from './daemon';
+import { localTimes } from './format';
 import { countsKey } from './jobsTree';
 
 export type QueueStats = ResultOf<'queue/stats'>;
@@ -23,11 +25,15 @@ export interface SchedulerRead {
   counts: string;
 }
 
-/** The scheduler's state as it stands beside `stats`: its idle reason only if read with those counts. */
-export function schedulerBeside(read: SchedulerRead | undefined, stats: QueueStats | undefined): SchedulerStatus | undefined {
+/**
+ * The scheduler's state as it stands beside `stats`: its idle reason only if read with those
+ * counts, with its times ("backing off until ...") in local time.
+ */
+export function schedulerBeside(read: SchedulerRead | undefined, stats: QueueStats | undefined, now: number): SchedulerStatus | undefined {
   if (read === undefined) return undefined;
   const current = stats !== undefined && read.counts === countsKey(stats);
-  return current ? read.status : { ...read.status, idleReason: null };
+  const reason = read.status.idleReason;
+  return { ...read.status, idleReason: current && reason !== null ? localTimes(reason, now) : null };
 }
 
 export class QueueOverview implements vscode.Disposable {
@@ -62,7 +68,7 @@ export class QueueOverview implements vscode.Disposable {
   }
 
   get scheduler(): SchedulerStatus | undefined {
-    return schedulerBeside(this.read, this.stats);
+    return schedulerBeside(this.read, this.stats, Date.now());
   }
 
   /** Reads both now: at start, and after a command that changes them (pause, resume). */

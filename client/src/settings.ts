@@ -3,7 +3,7 @@
  * default and reported with what is wrong, rather than handed to the daemon to fail on.
  * Pure: it reads through a getter, so it is tested without an editor.
  */
-import { ADDRESS_POLICIES, SCOPES, USER_AGENT, type AddressPolicy, type Scope } from '../../server/src/protocol';
+import { ADDRESS_POLICIES, LOG_LEVELS, SCOPES, USER_AGENT, type AddressPolicy, type LogLevel, type Scope } from '../../server/src/protocol';
 
 export const SECTION = 'crawlOrchestrator';
 
@@ -24,6 +24,8 @@ export interface Settings {
   defaultScope: Scope;
   /** `auto`: each crawl gets the kind of its seeds' addresses. */
   defaultAddresses: AddressPolicy | 'auto';
+  /** The daemon's `--log-level`: what its log (the output channel) records. */
+  logLevel: LogLevel;
   nodePath: string;
 }
 
@@ -40,6 +42,7 @@ export const DEFAULTS: Settings = {
   defaultMaxDepth: null,
   defaultScope: 'host',
   defaultAddresses: 'auto',
+  logLevel: 'info',
   nodePath: '',
 };
 
@@ -128,6 +131,11 @@ export function readSettings(get: (key: string) => unknown): ReadSettings {
     if (!(allowed as readonly unknown[]).includes(addresses)) bad('defaultAddresses', addresses, `must be one of ${allowed.join(', ')}`);
     else settings.defaultAddresses = addresses as Settings['defaultAddresses'];
   }
+  const logLevel = get('logLevel');
+  if (logLevel !== undefined && logLevel !== null) {
+    if (!(LOG_LEVELS as readonly unknown[]).includes(logLevel)) bad('logLevel', logLevel, `must be one of ${LOG_LEVELS.join(', ')}`);
+    else settings.logLevel = logLevel as LogLevel;
+  }
   if (settings.heartbeatSeconds >= settings.leaseTtlSeconds) {
     problems.push(
       `${SECTION}.heartbeatSeconds (${settings.heartbeatSeconds}) must be below ${SECTION}.leaseTtlSeconds ` +
@@ -170,8 +178,8 @@ export function resolveStateDir(
 
 /**
  * The daemon's command-line flags for these settings (the state folder resolved). The language
- * client appends `--node-ipc` and `--clientProcessId` itself. Robots, max attempts and the crawl
- * defaults are passed only when changed from their defaults, which are also the daemon's.
+ * client appends `--node-ipc` and `--clientProcessId` itself. Robots, max attempts, the crawl
+ * defaults and the log level are passed only when changed from their defaults, which are also the daemon's.
  */
 export function daemonArgs(settings: Settings, stateDir: string): string[] {
   const args = [
@@ -188,5 +196,6 @@ export function daemonArgs(settings: Settings, stateDir: string): string[] {
   if (settings.defaultMaxDepth !== DEFAULTS.defaultMaxDepth) args.push('--default-max-depth', String(settings.defaultMaxDepth));
   if (settings.defaultScope !== DEFAULTS.defaultScope) args.push('--default-scope', settings.defaultScope);
   if (settings.defaultAddresses !== 'auto') args.push('--default-addresses', settings.defaultAddresses);
+  if (settings.logLevel !== DEFAULTS.logLevel) args.push('--log-level', settings.logLevel);
   return args;
 }

@@ -15,6 +15,9 @@ export type Scope = (typeof SCOPES)[number];
 /** Which addresses a crawl connects to: globally routable ones, non-public ones (loopback, private, link-local), or both. */
 export const ADDRESS_POLICIES = ['public', 'private', 'any'] as const;
 export type AddressPolicy = (typeof ADDRESS_POLICIES)[number];
+/** The daemon's log levels, least to most verbose: `--log-level` writes its own and those before it. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 export const HOST_STATES = ['ready', 'busy', 'delayed', 'backoff', 'blocked'] as const;
 export type HostState = (typeof HOST_STATES)[number];
 export const CRAWL_STATES = ['running', 'paused', 'finished', 'cancelled'] as const;
@@ -65,8 +68,21 @@ export interface Job {
   depth: number | null;
   state: JobState;
   priority: number;
+  /** Attempts spent: a lease counts one, given back when it ends in a deferral, a release or a lost worker. */
   attempts: number;
   maxAttempts: number;
+  /** Times a worker died holding it (its lease expired, or its process was gone). */
+  lostWorkers: number;
+  /**
+   * Times it was put off without spending an attempt (Retry-After, robots.txt unreadable, its
+   * crawl paused) since an attempt last counted; 0 once one counts, so a queued job waiting with
+   * deferrals waits out the last of them, one without waits out a retry's backoff.
+   */
+  deferrals: number;
+  /** When a queued job may start (a retry's backoff, a deferral), if that is still to come; null when it may start now, or is held. */
+  runAfter: string | null;
+  /** Queued and held with its paused crawl: it starts only once the crawl resumes, whatever runAfter would say. */
+  held: boolean;
   workerId: string | null;
   leasedAt: string | null;
   leaseExpiresAt: string | null;
@@ -423,12 +439,21 @@ export const SEED_COMMANDS = {
   requeueFailed: 'crawlOrchestrator.requeueFailed',
   /** Args `[{ crawlId, jobIds }]`: show the jobs view filtered to the crawl (or to those jobs when crawlId is null). */
   revealJobs: 'crawlOrchestrator.revealJobs',
+  /** Args `[{ crawlId }]`: pause the crawl (the lens of a running crawl; also on a jobs view row, or from the palette). */
+  pauseCrawl: 'crawlOrchestrator.pauseCrawl',
+  /** Args `[{ crawlId }]`: resume the crawl. */
+  resumeCrawl: 'crawlOrchestrator.resumeCrawl',
+  /** Args `[{ crawlId }]`: cancel the crawl, once the user confirms. */
+  cancelCrawl: 'crawlOrchestrator.cancelCrawl',
 } as const;
 
 export interface SeedCommandArgs {
   [SEED_COMMANDS.startCrawl]: [{ uri: string }];
   [SEED_COMMANDS.requeueFailed]: [ParamsOf<'jobs/requeue'>];
   [SEED_COMMANDS.revealJobs]: [{ crawlId: string | null; jobIds: number[] }];
+  [SEED_COMMANDS.pauseCrawl]: [{ crawlId: string }];
+  [SEED_COMMANDS.resumeCrawl]: [{ crawlId: string }];
+  [SEED_COMMANDS.cancelCrawl]: [{ crawlId: string }];
 }
 
 /** The seed files' language id and extension. */

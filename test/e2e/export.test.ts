@@ -85,7 +85,7 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
     await quickInputTitled(page, 'Export Crawl Results');
     const crawlRow = quickInputRow(page, `${CRAWL_NAME} (${crawlId})`);
     await crawlRow.first().waitFor({ state: 'visible', timeout: 15_000 });
-    assert.match(await crawlRow.first().innerText(), /finished · \d+ pages/);
+    assert.match(await crawlRow.first().innerText(), /finished · \d+\/\d+ finished/);
     await crawlRow.first().click();
 
     await quickInputTitled(page, `Export Crawl Results (1/3): ${CRAWL_NAME} (${crawlId})`);

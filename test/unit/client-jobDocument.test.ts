@@ -20,19 +20,41 @@ test('each lease starts an attempt; the record, result and every event are there
   const sections = attempts(events);
   assert.deepEqual(sections.map((s) => s.title), [
     'Before the first lease',
-    'Lease 1: attempt 1/2, worker w-test',
-    'Lease 2: attempt 1/2, worker w-test',
+    'Lease 1: attempt 1 of 2, worker w-test',
+    'Lease 2: attempt 1 of 2, worker w-test',
   ]);
   assert.deepEqual(sections.map((s) => s.events.map((e) => e.type)), [['enqueued'], ['leased', 'failed', 'requeued'], ['leased', 'done']]);
 
   const text = renderJobDocument(job, events, Date.now());
   assert.match(text, new RegExp(`^# Job ${ids[0]}: Done\\n\\n<https://a\\.test/page>`));
-  assert.match(text, /\| attempts \| 1 of 2 \|/);
+  assert.match(text, /\| what happened \| HTTP 200 \|/);
+  assert.match(text, /\| attempts \| 1 of 2 spent \|/);
+  assert.match(text, /\| may start \| — \|/);
   assert.match(text, /\| last error \| — \|/);
-  assert.match(text, /- status: 200\n- content type: text\/html\n- size: 2\.0 KiB \(2048 bytes\)\n- duration: 35ms/);
+  assert.match(text, /- status: 200\n- content type: text\/html\n- size: 2\.0 KiB \(2048 bytes\)\n- duration: 35 ms/);
   assert.match(text, /## History \(6 events\)/);
-  assert.match(text, /\| \d{4}-\d\d-\d\dT[\d:.]+Z \| \+\d+ms \| failed \| w-test \| HTTP 500 \(attempt 1\/2\) \|/);
+  // Local times to the millisecond, never the wire's ISO UTC.
+  assert.match(text, /\| \d\d:\d\d:\d\d\.\d{3} \| \+\d+ ms \| failed \| w-test \| HTTP 500 \(attempt 1\/2\) \|/);
+  assert.doesNotMatch(text, /\d{4}-\d\d-\d\dT/);
   assert.match(text, /## Lease\n\nNot leased\./);
+});
+
+test('a lease whose lost worker made the queue give the job up is titled so, not "not counted"', async () => {
+  const d = await TestDaemon.start();
+  after(() => d.stop());
+  const { ids } = await d.request('jobs/enqueue', { urls: ['https://a.test/lost'], maxAttempts: 2 });
+  for (let lost = 1; lost <= 3; lost++) {
+    assert.equal((await d.lease(1)).length, 1);
+    await d.queue.reclaimWorkers(['w-test'], 'worker w-test gone');
+  }
+  const { job, events } = await d.request('jobs/get', { id: ids[0]! });
+  assert.equal(job.state, 'error');
+  assert.deepEqual(attempts(events).map((s) => s.title), [
+    'Before the first lease',
+    'Lease 1: attempt 1 of 2, lost its worker, not counted, worker w-test',
+    'Lease 2: attempt 1 of 2, lost its worker, not counted, worker w-test',
+    'Lease 3: attempt 1 of 2, lost its worker, gave up, worker w-test',
+  ]);
 });
 
 // --- the page section ------------------------------------------------------------------------
@@ -76,8 +98,10 @@ test('the page section: each field, the redirect chain hop by hop, remote text e
   assert.match(text, /^- lang: en$/m);
   assert.match(text, /^- content type: text\/html; charset=utf-8$/m);
   assert.match(text, /^- size: 2\.0 KiB \(2,048 bytes\)$/m);
-  assert.match(text, /^- fetch time: 35ms$/m);
-  assert.match(text, /^- fetched at: 2025-01-02T03:04:05\.000Z \(1m 00s ago\)$/m);
+  assert.match(text, /^- fetch time: 35 ms$/m);
+  const at = new Date('2025-01-02T03:04:05.000Z');
+  const clock = [at.getHours(), at.getMinutes(), at.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  assert.match(text, new RegExp(`^- fetched at: ${clock}$`, 'm'));
   assert.match(text, /^- depth: 1$/m);
   assert.match(text, new RegExp(`^- sha256: \`${'ab'.repeat(32)}\`$`, 'm'));
   assert.ok(text.includes('- found on: [https://a.test/](command:crawlOrchestrator.showJobDetails?%5B3%5D) (job 3), link text “Old \\_page\\_”'), text);
@@ -156,4 +180,31 @@ test('a crawl\'s job document shows its page, where it was found (a link to that
   // A job outside any crawl has no page section.
   const { ids } = await d.request('jobs/enqueue', { urls: ['https://standalone.test/'] });
   assert.doesNotMatch(await show(ids[0]!), /## Page/);
+});
+
+test('the document names the job\'s crawl "name (id)", asking its name once; the id when it cannot be read', async () => {
+  const asked: string[] = [];
+  const job = { id: 9, url: 'https://a.test/', host: 'a.test', crawlId: 'c_9', depth: 0, state: 'queued', priority: 0, attempts: 0, maxAttempts: 3,
+    lostWorkers: 0, deferrals: 0, runAfter: null, held: false, workerId: null, leasedAt: null, leaseExpiresAt: null, heartbeatAt: null,
+    lastError: null, createdAt: '2026-01-02T03:04:05.000Z', updatedAt: '2026-01-02T03:04:05.000Z', result: null };
+  let named = true;
+  const daemon = {
+    onJobsChanged: () => ({ dispose() {} }),
+    async request(method: string, params: { crawlId?: string }) {
+      asked.push(method);
+      if (method === 'jobs/get') return { job: { ...job, crawlId: params.crawlId ?? job.crawlId }, events: [], page: null };
+      if (method === 'crawl/get' && named) return { crawl: { crawlId: 'c_9', name: 'docs' } };
+      throw new Error('no such crawl');
+    },
+  };
+  const docs = new JobDocuments(daemon as unknown as ConstructorParameters<typeof JobDocuments>[0]);
+  const show = () => docs.provideTextDocumentContent({ path: '/Job 9.md' } as never);
+  assert.match(await show(), /^\| crawl \| docs \(c_9\) \|$/m);
+  assert.match(await show(), /^\| crawl \| docs \(c_9\) \|$/m);
+  assert.deepEqual(asked, ['jobs/get', 'crawl/get', 'jobs/get'], 'names never change: asked once');
+  named = false;
+  const other = new JobDocuments(daemon as unknown as ConstructorParameters<typeof JobDocuments>[0]);
+  assert.match(await other.provideTextDocumentContent({ path: '/Job 9.md' } as never), /^\| crawl \| c_9 \|$/m);
+  docs.dispose();
+  other.dispose();
 });

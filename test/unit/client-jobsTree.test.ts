@@ -6,8 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import type * as vscode from 'vscode';
 import type { Job } from '../../server/src/protocol';
 import { DaemonUnavailable } from '../../client/src/daemonApi';
-import { JobsTreeProvider, PAGE_SIZE, REREAD_MS_PER_ROW, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
-import { compareHosts, hostDescription, jobDescription, jobLabel, jobTooltip } from '../../client/src/jobsTreeText';
+import { CRAWL_LIST_BACKOFF_MS, JobsTreeProvider, PAGE_SIZE, REREAD_MS_PER_ROW, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
+import { compareHosts, crawlLabels, hostDescription, jobDescription, jobLabel, jobTooltip, mixesCrawls } from '../../client/src/jobsTreeText';
 import { TestDaemon } from './helpers/client-daemon';
 
 const token = CancellationTokenNone as unknown as vscode.CancellationToken;
@@ -108,7 +108,7 @@ describe('grouped by state', () => {
     assert.deepEqual(d.callsOf('jobs/list'), []);
   });
 
-  test('a job row: path as label, host and attempt as description, state icon, menus by state', async () => {
+  test('a job row: path as label, host and what happened as description, state icon, menus by state', async () => {
     const failed = group(await tree.getChildren(), 'Error');
     const errorRows = (await tree.getChildren(failed)) as JobNode[];
     // Finished groups list the newest first: a running crawl's latest results on top.
@@ -117,7 +117,7 @@ describe('grouped by state', () => {
     const [row] = errorRows;
     const item = tree.getTreeItem(row!);
     assert.match(String(item.label), /^\/page\/\d+\?q=\d+$/);
-    assert.equal(item.description, 'b.test · attempt 1/3');
+    assert.equal(item.description, 'b.test · HTTP 500 Internal Server Error', 'what failed, not "attempt 1/3"');
     assert.equal(item.contextValue, 'job.error');
     assert.equal(item.id, `state:error/job:${row!.job.id}`);
     assert.equal((item.iconPath as ThemeIcon).id, 'error');
@@ -131,12 +131,13 @@ describe('grouped by state', () => {
     const job = row!.job;
     assert.equal(job.workerId, 'w-test');
     const item = tree.getTreeItem(row!);
-    assert.match(String(item.description), /^a\.test · attempt 1\/3 · lease \d+s left$/);
+    assert.match(String(item.description), /^a\.test · attempt 1 of 3 · lease \d+ s left$/);
     assert.equal((item.iconPath as ThemeIcon).id, 'sync~spin');
 
     const resolved = await tree.resolveTreeItem(item, row!, token);
     const md = (resolved.tooltip as MarkdownString).value;
-    assert.match(md, /\*\*Lease:\*\* worker `w-test` · token age \d+(ms|s) · expires in \d+s \(\d\d:\d\d:\d\d\) · last heartbeat \d+(ms|s) ago/);
+    assert.match(md, /\*\*Lease:\*\* worker `w-test` · token age \d+ s · expires in \d+ s \(\d\d:\d\d:\d\d\) · last heartbeat (now|\d+ s ago)/);
+    assert.match(md, /\*\*Attempts:\*\* 1 of 3 spent\n/);
     assert.match(md, /\*\*Recent events\*\* \(2 of 2, newest first\)/);
     assert.match(md, /- \d\d:\d\d:\d\d \*\*leased\*\* `w-test`: attempt 1\/3/);
  
@@ -380,7 +381,7 @@ describe('row wording', () => {
   const now = Date.parse('2026-01-02T10:00:00.000Z');
   const job: Job = {
     id: 7, url: 'https://example.com/docs/a.html?x=1#top', host: 'example.com', crawlId: 'c_1', depth: 2, state: 'in_progress',
-    priority: 0, attempts: 2, maxAttempts: 3, workerId: 'vm:1:2', leasedAt: '2026-01-02T09:59:50.000Z',
+    priority: 0, attempts: 2, maxAttempts: 3, lostWorkers: 0, deferrals: 0, runAfter: null, held: false, workerId: 'vm:1:2', leasedAt: '2026-01-02T09:59:50.000Z',
     leaseExpiresAt: '2026-01-02T10:00:12.000Z', heartbeatAt: '2026-01-02T09:59:58.000Z', lastError: 'HTTP 503',
     createdAt: '2026-01-02T09:00:00.000Z', updatedAt: '2026-01-02T09:59:58.000Z', result: null,
   };
@@ -390,17 +391,18 @@ describe('row wording', () => {
     assert.equal(jobLabel('not a url'), 'not a url');
   });
 
-  test('descriptions count attempts and the lease, expired leases included', () => {
-    assert.equal(jobDescription(job, now), 'example.com · attempt 2/3 · lease 12s left');
-    assert.equal(jobDescription(job, now + 15_000), 'example.com · attempt 2/3 · lease expired 3s ago');
-    assert.equal(jobDescription({ ...job, state: 'queued', leaseExpiresAt: null }, now), 'example.com · attempt 2/3');
+  test('descriptions say what happened and the lease, expired leases included; a crawl named where asked', () => {
+    assert.equal(jobDescription(job, now), 'example.com · attempt 2 of 3 · lease 12 s left');
+    assert.equal(jobDescription(job, now + 15_000), 'example.com · attempt 2 of 3 · lease expired 3 s ago');
+    assert.equal(jobDescription({ ...job, state: 'queued', leaseExpiresAt: null }, now), 'example.com · attempt 3 of 3 due after HTTP 503');
+    assert.equal(jobDescription({ ...job, state: 'error', attempts: 1, lastError: 'HTTP 404' }, now, 'docs (c_1)'), 'example.com · docs (c_1) · HTTP 404');
   });
 
   test('the tooltip escapes Markdown in URLs and errors', () => {
     const md = jobTooltip({ ...job, url: 'https://example.com/*a*', lastError: 'bad [link](x)' }, [], now);
     assert.match(md, /\*\*https:\/\/example\\\.com\/\\\*a\\\*\*\*/);
     assert.match(md, /bad \\\[link\\\]\\\(x\\\)/);
-    assert.match(md, /token age 10s · expires in 12s/);
+    assert.match(md, /token age 10 s · expires in 12 s/);
   });
 
   test('a host backing off says until when and why', () => {
@@ -411,6 +413,118 @@ describe('row wording', () => {
     );
     const clock = `${String(until.getHours()).padStart(2, '0')}:${String(until.getMinutes()).padStart(2, '0')}:${String(until.getSeconds()).padStart(2, '0')}`;
     assert.equal(text, `0/2 in flight · backing off until ${clock} (HTTP 429) · 5 queued`);
+  });
+});
+
+describe('rows of several crawls listed together', () => {
+  test('crawls are called by name where the name is theirs alone, else "name (id)", else by id', () => {
+    const labels = crawlLabels([
+      { crawlId: 'c_1', name: 'docs' }, { crawlId: 'c_2', name: 'docs' }, { crawlId: 'c_3', name: 'blog' }, { crawlId: 'c_4', name: null },
+    ]);
+    assert.deepEqual([...labels], [['c_1', 'docs (c_1)'], ['c_2', 'docs (c_2)'], ['c_3', 'blog'], ['c_4', 'c_4']]);
+    assert.equal(mixesCrawls([{ crawlId: 'c_1' }, { crawlId: 'c_1' }]), false);
+    assert.equal(mixesCrawls([{ crawlId: 'c_1' }, { crawlId: null }]), true);
+  });
+
+  test('the Error group names each row\'s crawl when it mixes crawls, and only then', async () => {
+    const d = await TestDaemon.start();
+    try {
+      const start = async (name: string, ip: string) => (await d.request('crawl/start', { name, seeds: [`http://${ip}:9/x`] })).crawlId;
+      const first = await start('docs', '127.0.0.61');
+      const tree = new JobsTreeProvider(d, 'state');
+      await d.fail(1, 'HTTP 404');
+      let errorRows = (await tree.getChildren(group(await tree.getChildren(), 'Error'))) as JobNode[];
+      assert.equal(tree.getTreeItem(errorRows[0]!).description, '127.0.0.61 · HTTP 404', 'one crawl: no name needed');
+
+      const second = await start('docs', '127.0.0.62');
+      const third = await start('blog', '127.0.0.63');
+      await d.fail(2, 'HTTP 404');
+      tree.refresh();
+      errorRows = (await tree.getChildren(group(await tree.getChildren(), 'Error'))) as JobNode[];
+      const described = new Map(errorRows.map((r) => [r.job.crawlId, tree.getTreeItem(r).description]));
+      assert.deepEqual(Object.fromEntries(described), {
+        [first]: `127.0.0.61 · docs (${first}) · HTTP 404`,
+        [second]: `127.0.0.62 · docs (${second}) · HTTP 404`,
+        [third]: '127.0.0.63 · blog · HTTP 404',
+      });
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
+describe('crawl names', () => {
+  test('crawl rows: the name where it is theirs alone, else "name (id)"; a crawl\'s title for messages is "name (id)"', async () => {
+    const d = await TestDaemon.start();
+    try {
+      const start = async (name: string, host: string) => (await d.request('crawl/start', { name, seeds: [`http://${host}/`] })).crawlId;
+      const first = await start('docs', 'one.test');
+      const second = await start('docs', 'two.test');
+      await start('blog', 'three.test');
+      const tree = new JobsTreeProvider(d, 'crawl');
+      assert.deepEqual(items(tree, await tree.getChildren()).map((i) => i.label), ['blog', `docs (${second})`, `docs (${first})`]);
+      const states = await tree.getChildren(group(await tree.getChildren(), `docs (${first})`));
+      assert.equal(items(tree, states)[0]!.tooltip && String((items(tree, states)[0]!.tooltip as MarkdownString).value), `1 job of docs (${first}) waiting for a worker (or for their host, or a retry backoff).`);
+      assert.equal(await tree.crawlTitle(first), `docs (${first})`);
+      assert.equal(await tree.crawlTitle('c_nobody'), 'c_nobody');
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test('rows learn crawl names from notifications; crawl/list is asked once for groups read together, and not again for a while after it failed', async () => {
+    const d = await TestDaemon.start();
+    try {
+      let clock = 1_000_000;
+      let failing = false;
+      const lists: string[] = [];
+      const daemon = {
+        request: async (method: string, params: unknown) => {
+          if (method === 'crawl/list') {
+            lists.push(failing ? 'failed' : 'ok');
+            if (failing) throw new Error('the daemon is busy');
+          }
+          return d.request(method as never, params as never);
+        },
+      };
+      const tree = new JobsTreeProvider(daemon as never, 'state', () => clock);
+      const start = async (name: string, ip: string) => (await d.request('crawl/start', { name, seeds: [`http://${ip}:9/a`, `http://${ip}:9/b`] })).crawlId;
+      const docs = await start('docs', '127.0.0.71');
+      const blog = await start('blog', '127.0.0.72');
+      await d.fail(2, 'HTTP 404');
+      // Queued and Error, expanded together, each listing jobs of both crawls.
+      const read = async () => {
+        tree.refresh();
+        const roots = await tree.getChildren();
+        const rows = await Promise.all([group(roots, 'Queued'), group(roots, 'Error')].map((g) => tree.getChildren(g)));
+        return new Map((rows.flat() as JobNode[]).map((r) => [`${r.job.state} ${r.job.crawlId}`, r.crawl]));
+      };
+      assert.equal((await read()).get(`error ${docs}`), 'docs');
+      assert.deepEqual(lists, ['ok'], 'one crawl/list for both groups');
+
+      // A new crawl, announced by crawl/changed as the view hears it: no crawl/list.
+      const news = await start('news', '127.0.0.73');
+      tree.noteCrawl((await d.request('crawl/get', { crawlId: news })).crawl);
+      await d.fail(6, 'HTTP 404');
+      assert.equal((await read()).get(`error ${news}`), 'news');
+      assert.deepEqual(lists, ['ok']);
+
+      // One not announced (its notification missed) while crawl/list fails: asked once, then not on every refresh.
+      failing = true;
+      const late = await start('late', '127.0.0.74');
+      await d.fail(2, 'HTTP 404');
+      assert.equal((await read()).get(`error ${late}`), late, 'the id stands in');
+      await read();
+      await read();
+      assert.deepEqual(lists, ['ok', 'failed']);
+      clock += CRAWL_LIST_BACKOFF_MS;
+      failing = false;
+      assert.equal((await read()).get(`error ${late}`), 'late');
+      assert.equal((await read()).get(`error ${blog}`), 'blog');
+      assert.deepEqual(lists, ['ok', 'failed', 'ok']);
+    } finally {
+      await d.stop();
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Daemon } from '../../client/src/daemon';
 import type { DaemonStatus } from '../../client/src/daemonApi';
-import { QueueOverview, type QueueStats } from '../../client/src/overview';
+import { QueueOverview, schedulerBeside, type QueueStats } from '../../client/src/overview';
 import { requeueParams } from '../../client/src/commands';
 import { statusBarView } from '../../client/src/statusBar';
 import { TestDaemon } from './helpers/client-daemon';
@@ -42,4 +42,14 @@ test('Requeue All Failed from a view filtered to a crawl requeues that crawl\'s 
   assert.deepEqual(requeueParams(undefined, undefined), { state: 'error' });
   // A lens's own params are taken whole, whatever the view shows.
   assert.deepEqual(requeueParams({ state: 'error', crawlId: 'c_1' }, { crawlId: 'c_7' }), { state: 'error', crawlId: 'c_1' });
+});
+
+test("the idle reason's times read in local time wherever it is shown", () => {
+  const stats: QueueStats = { queued: 1, in_progress: 0, done: 0, skipped: 0, error: 0, total: 1, jobsPerSecond: 0 };
+  const at = '2026-03-04T04:08:35.000Z';
+  const status = { workerId: 'vm:1:1', paused: false, running: 0, maxWorkers: 4, idleReason: `a.test until ${at} (HTTP 429)` };
+  const local = new Date(at);
+  const clock = [local.getHours(), local.getMinutes(), local.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  const shown = schedulerBeside({ status, counts: '1,0,0,0,0' }, stats, Date.parse(at));
+  assert.equal(shown?.idleReason, `a.test until ${clock} (HTTP 429)`);
 });

@@ -6,20 +6,31 @@ import * as assert from 'node:assert/strict';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import {
-  CodeLensRefreshRequest, CodeLensRequest, DidChangeTextDocumentNotification, DidOpenTextDocumentNotification,
+  CodeActionRequest, CodeLensRefreshRequest, CodeLensRequest, CompletionRequest, DidChangeTextDocumentNotification,
+  DidCloseTextDocumentNotification, DidOpenTextDocumentNotification,
   ExitNotification, HoverRequest, IPCMessageReader, IPCMessageWriter, InitializeRequest, InitializedNotification,
   InlayHintRefreshRequest, InlayHintRequest,
   PublishDiagnosticsNotification, ResponseError, ShutdownRequest, StreamMessageReader, StreamMessageWriter,
-  createProtocolConnection, type CodeLens, type Diagnostic, type InlayHint, type MarkupContent, type ProtocolConnection,
+  createProtocolConnection, type ClientCapabilities, type CodeAction, type CodeLens, type CompletionItem, type Diagnostic,
+  type InlayHint, type MarkupContent, type ProtocolConnection, type PublishDiagnosticsParams, type TextDocumentEdit,
 } from 'vscode-languageserver-protocol/node';
+import { createConnection } from 'vscode-languageserver/lib/common/api';
+import { NotFoundError } from '../../server/src/core/errors';
+import { HELD, type Job, type Queue } from '../../server/src/core/types';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
-import { CRAWL_COMPONENT } from '../../server/src/crawl/crawls';
+import { CRAWL_COMPONENT, createCrawlService, SqliteCrawlStore } from '../../server/src/crawl/crawls';
+import { CRAWL_DEFAULTS } from '../../server/src/crawl/defaults';
+import type { CrawlRecord, CrawlService } from '../../server/src/crawl/service';
+import { countdownChangesIn, SeedFeatures, stateLabel } from '../../server/src/daemon/seedlsp';
+import { SeedMap } from '../../server/src/daemon/seedmap';
+import { wireCrawl } from '../../server/src/daemon/wire';
 import { ErrorCodes, SEED_COMMANDS, STATE_FILES } from '../../server/src/protocol';
 import { MAIN_JS, QUICK, RawClient, scratch, startDaemon } from './helpers/daemon-proc';
 import { startWeb, type TestWeb } from './helpers/daemon-sites';
-import { eventually } from './helpers/tmp';
+import { eventually, tempDir } from './helpers/tmp';
 
 let web: TestWeb;
 let child: ChildProcess;
@@ -29,6 +40,7 @@ let stderr = '';
 const diagnostics = new Map<string, Diagnostic[]>();
 const notifications: { method: string; params: any }[] = [];
 let refreshes = 0;
+let lensRefreshes = 0;
 const uri = 'file:///work/seeds/docs.crawl';
 
 function seedText(): string {
@@ -46,7 +58,7 @@ before(async () => {
     conn.onNotification(method, (params: unknown) => notifications.push({ method, params }));
   }
   conn.onRequest(InlayHintRefreshRequest.type, () => { refreshes++; });
-  conn.onRequest(CodeLensRefreshRequest.type, () => { refreshes++; });
+  conn.onRequest(CodeLensRefreshRequest.type, () => { refreshes++; lensRefreshes++; });
   conn.listen();
   const init = await conn.sendRequest(InitializeRequest.type, {
     processId: process.pid, rootUri: null, workspaceFolders: null,
@@ -94,7 +106,7 @@ describe('language server', () => {
     await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'crawl', version: 1, text: seedText() } });
     const diags = (await eventually('diagnostics', () => diagnostics.get(uri)))!;
     assert.deepEqual(diags.map((d) => [d.range.start.line, d.severity, d.source]), [[6, 1, 'crawl']]);
-    assert.match(diags[0].message, /http\/\/typo\.example\/: not a URL/);
+    assert.equal(diags[0].message, 'http//typo.example/: not a URL: expected http:// or https://');
     const before = await hints();
     assert.deepEqual(before.map((h) => [h.position.line, h.label]), [[4, 'not crawled yet'], [5, 'not crawled yet'], [7, 'not crawled yet']]);
     const start = (await lenses()).find((l) => l.command?.command === SEED_COMMANDS.startCrawl);
@@ -128,9 +140,29 @@ describe('language server', () => {
     assert.match(md, /HTTP 200/);
     assert.ok(md.includes(`crawl ${started.crawlId.replace(/_/g, '\\_')}`), 'names the crawl (escaped for markdown)');
     assert.match(md, /Recent events:[\s\S]*\*\*enqueued\*\*[\s\S]*\*\*leased\*\*[\s\S]*\*\*done\*\*/);
-    assert.equal(await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 1, character: 2 } }), null, 'no hover off the URLs');
+    assert.equal(await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 0, character: 2 } }), null, 'no hover on a comment');
+    const option = await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 1, character: 8 } });
+    assert.match((option?.contents as MarkupContent).value, /^\*\*name\*\*: The crawl's name/, 'an option line: its help');
 
-    const all = await lenses();
+    // The crawl runs (/gate is held): the lens shows it and steers it, and starts no other.
+    const title = (all: CodeLens[]) => all.map((l) => l.command?.title ?? '');
+    const all = (await eventually('the lens of the running crawl', async () => {
+      const l = await lenses();
+      return title(l).includes(`⟳ docs (${started.crawlId}): running · 2/3 · 1 failed`) ? l : null;
+    }))!;
+    assert.deepEqual(title(all), [`⟳ docs (${started.crawlId}): running · 2/3 · 1 failed`, '⏸ Pause', '⏹ Cancel', '↻ Requeue failed (1)']);
+    const pause = all.find((l) => l.command?.title === '⏸ Pause')!.command!;
+    assert.deepEqual([pause.command, pause.arguments], [SEED_COMMANDS.pauseCrawl, [{ crawlId: started.crawlId }]]);
+    const cancel = all.find((l) => l.command?.title === '⏹ Cancel')!.command!;
+    assert.deepEqual([cancel.command, cancel.arguments], [SEED_COMMANDS.cancelCrawl, [{ crawlId: started.crawlId }]]);
+    // Paused (as the lens's command would ask): the editor is asked to redraw, and the lens follows.
+    const asked = lensRefreshes;
+    await conn.sendRequest('crawl/pause', pause.arguments![0]);
+    await eventually('a lens redraw for the pause', () => lensRefreshes > asked);
+    const paused = title(await lenses());
+    assert.deepEqual(paused.slice(0, 3), [`⏸ docs (${started.crawlId}): paused · 2/3 · 1 failed`, '▶ Resume', '⏹ Cancel']);
+    await conn.sendRequest('crawl/resume', { crawlId: started.crawlId });
+
     const requeue = all.find((l) => l.command?.command === SEED_COMMANDS.requeueFailed);
     assert.equal(requeue?.command?.title, '↻ Requeue failed (1)');
     assert.deepEqual(requeue?.command?.arguments, [{ crawlId: started.crawlId, state: 'error' }]);
@@ -214,5 +246,253 @@ describe('over Node IPC, as the extension launches it', () => {
     assert.equal(await exited, 0);
     assert.ok(fs.existsSync(headless.socket), 'the headless daemon\'s socket is left alone');
     assert.equal((await headless.stop()).code, 0);
+  });
+});
+
+/**
+ * The seed-file features in this process, over an in-memory LSP connection, with a queue and
+ * crawls the test controls: what they read, when, and how they fail.
+ */
+function inProcess(queue: Partial<Queue>, crawls: Pick<CrawlService, 'get'>, capabilities: ClientCapabilities = {}, defaults = CRAWL_DEFAULTS) {
+  const up = new PassThrough();
+  const down = new PassThrough();
+  const server = createConnection((logger) => createProtocolConnection(new StreamMessageReader(up), new StreamMessageWriter(down), logger),
+    { shutdownReceived: false, initialize: () => {}, exit: () => {} });
+  const seeds = new SeedMap(path.join(scratch('crawld-seedmap-'), STATE_FILES.seedFiles), () => {});
+  const features = new SeedFeatures(server, queue as Queue, crawls, seeds, () => {}, defaults);
+  features.setCapabilities(capabilities);
+  features.listen();
+  server.listen();
+  const client = createProtocolConnection(new StreamMessageReader(down), new StreamMessageWriter(up));
+  const published = new Map<string, PublishDiagnosticsParams>();
+  client.onNotification(PublishDiagnosticsNotification.type, (p) => published.set(p.uri, p));
+  let hintRefreshes = 0;
+  client.onRequest(InlayHintRefreshRequest.type, () => { hintRefreshes++; });
+  client.onRequest(CodeLensRefreshRequest.type, () => {});
+  client.listen();
+  let opened = 0;
+  return {
+    features, client, seeds, published,
+    hintRefreshes: () => hintRefreshes,
+    /** Opens a seed file (started crawl `crawlId`, when given) and waits for its first diagnostics. */
+    async open(lines: string[], crawlId?: string) {
+      const uri = `file:///work/inproc/${opened++}.crawl`;
+      if (crawlId) seeds.set(uri, crawlId);
+      await client.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'crawl', version: 1, text: lines.join('\n') } });
+      await eventually('diagnostics', () => published.get(uri));
+      return uri;
+    },
+    lensTitles: async (uri: string) => ((await client.sendRequest(CodeLensRequest.type, { textDocument: { uri } })) ?? []).map((l) => l.command?.title ?? ''),
+    close() {
+      features.close();
+      client.dispose();
+      server.dispose();
+    },
+  };
+}
+
+function job(url: string, fields: Partial<Job>): Job {
+  return {
+    id: 1, kind: 'page', url, key: new URL(url).hostname, crawlId: null, depth: 0, priority: 0, state: 'queued', attempts: 0, maxAttempts: 3,
+    reclaims: 0, deferrals: 0, runAfter: 0, workerId: null, leaseToken: null, leasedAt: null, leaseExpiresAt: null, heartbeatAt: null,
+    lastError: null, result: null, payload: null, createdAt: 0, updatedAt: 0, finishedAt: null, ...fields,
+  };
+}
+
+function crawlRecord(id: string, state: CrawlRecord['state']): CrawlRecord {
+  return {
+    id, name: null, seeds: ['https://a.example/'], options: {} as CrawlRecord['options'], state,
+    counts: { queued: 1, in_progress: 0, done: 0, skipped: 0, error: 0 } as CrawlRecord['counts'],
+    pages: 0, bytes: 0, dropped: {}, pagesPerSecond: 0, createdAt: 0, finishedAt: null,
+  };
+}
+
+const noCrawls: Pick<CrawlService, 'get'> = { get: async (id) => { throw new NotFoundError(`no crawl ${id}`); } };
+
+describe('seed features in process', () => {
+  test('completion and quick fixes neither read the database nor parse the file again', async () => {
+    let failing = false;
+    const queue: Partial<Queue> = {
+      findByDedupeKeys: async () => {
+        if (failing) throw new Error('database is locked');
+        return [];
+      },
+    };
+    const lsp = inProcess(queue, noCrawls, { workspace: { workspaceEdit: { documentChanges: true } } });
+    try {
+      const uri = await lsp.open(['colour: blue', 'https://a.example/']);
+      failing = true;
+      const change = async (version: number, text: string) =>
+        lsp.client.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version }, contentChanges: [{ text }] });
+      const v2 = 'colour: blue\nma\nhttps://a.example/\nhttps://b.example/';
+      await change(2, v2);
+      const items = (await lsp.client.sendRequest(CompletionRequest.type, { textDocument: { uri }, position: { line: 1, character: 2 } })) as CompletionItem[];
+      assert.ok(items.some((i) => i.label === 'max-pages'), 'completion answers from the text alone, while reads fail');
+      const actions = (range: { start: { line: number; character: number }; end: { line: number; character: number } }) =>
+        lsp.client.sendRequest(CodeActionRequest.type, { textDocument: { uri }, range, context: { diagnostics: lsp.published.get(uri)!.diagnostics } }) as Promise<CodeAction[]>;
+      const whole = { start: { line: 0, character: 0 }, end: { line: 4, character: 0 } };
+      assert.deepEqual(await actions(whole), [], 'the last parse is of version 1: no fixes for version 2');
+
+      failing = false;
+      await change(3, `${v2}\n`);
+      await eventually('diagnostics of version 3', () => lsp.published.get(uri)?.version === 3);
+      const fixes = await actions(whole);
+      assert.deepEqual(fixes.map((a) => a.title), ['Remove line 1', 'Remove line 2']);
+      for (const a of fixes) assert.equal((a.edit!.documentChanges![0] as TextDocumentEdit).textDocument.version, 3);
+
+      await lsp.client.sendNotification(DidCloseTextDocumentNotification.type, { textDocument: { uri } });
+      assert.deepEqual(await actions(whole), [], 'closed meanwhile: none, and no error');
+      assert.deepEqual(await lsp.client.sendRequest(CompletionRequest.type, { textDocument: { uri }, position: { line: 1, character: 2 } }), []);
+    } finally {
+      lsp.close();
+    }
+  });
+
+  test('a crawl that could not be read is not taken for gone: no start offered, and read again', async () => {
+    const failed = new Set<string>();
+    const crawls: Pick<CrawlService, 'get'> = {
+      get: async (id) => {
+        if (id === 'c_gone') throw new NotFoundError(`no crawl ${id}`);
+        if (!failed.has(id)) {
+          failed.add(id);
+          throw new Error('database is locked');
+        }
+        return crawlRecord(id, 'running');
+      },
+    };
+    const lsp = inProcess({ findByDedupeKeys: async () => [] }, crawls);
+    try {
+      const uri = await lsp.open(['https://a.example/'], 'c_1');
+      assert.deepEqual(await lsp.lensTitles(uri), ['Open in jobs view (crawl c_1)'], 'its state unknown: neither a start nor its progress');
+      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_1: running · 0/1', '⏸ Pause', '⏹ Cancel']);
+      const other = await lsp.open(['https://a.example/'], 'c_2');
+      assert.deepEqual(await lsp.lensTitles(other), ['Open in jobs view (crawl c_2)']);
+      lsp.features.crawlsChanged([wireCrawl(crawlRecord('c_2', 'paused'))]);
+      assert.deepEqual(await lsp.lensTitles(other), ['⏸ c_2: paused · 0/1', '▶ Resume', '⏹ Cancel'], 'the change feed\'s news, after a failed read');
+      const gone = await lsp.open(['https://a.example/'], 'c_gone');
+      assert.deepEqual(await lsp.lensTitles(gone), ['▶ Start crawl (1 URL)', 'Open in jobs view (crawl c_gone)'], 'a crawl that is gone: start it again');
+    } finally {
+      lsp.close();
+    }
+  });
+
+  test('the change feed\'s news of a crawl wins over a read that was under way', async () => {
+    let asked!: () => void;
+    const reading = new Promise<void>((resolve) => { asked = resolve; });
+    let answer!: (c: CrawlRecord) => void;
+    const crawls: Pick<CrawlService, 'get'> = {
+      get: () => {
+        asked();
+        return new Promise<CrawlRecord>((resolve) => { answer = resolve; });
+      },
+    };
+    const lsp = inProcess({ findByDedupeKeys: async () => [] }, crawls);
+    try {
+      const uri = await lsp.open(['https://a.example/'], 'c_1');
+      const titles = lsp.lensTitles(uri);
+      await reading;
+      lsp.features.crawlsChanged([wireCrawl(crawlRecord('c_1', 'paused'))]);
+      answer(crawlRecord('c_1', 'running'));
+      assert.deepEqual(await titles, ['⏸ c_1: paused · 0/1', '▶ Resume', '⏹ Cancel']);
+      assert.deepEqual(await lsp.lensTitles(uri), ['⏸ c_1: paused · 0/1', '▶ Resume', '⏹ Cancel']);
+    } finally {
+      lsp.close();
+    }
+  });
+
+  test('a file that started another crawl: the crawl it showed is forgotten, and read again if shown again', async () => {
+    const states = new Map<string, CrawlRecord['state']>([['c_1', 'running'], ['c_2', 'running']]);
+    const lsp = inProcess({ findByDedupeKeys: async () => [] }, { get: async (id) => crawlRecord(id, states.get(id)!) });
+    try {
+      const uri = await lsp.open(['https://a.example/'], 'c_1');
+      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_1: running · 0/1', '⏸ Pause', '⏹ Cancel']);
+      lsp.seeds.set(uri, 'c_2');
+      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_2: running · 0/1', '⏸ Pause', '⏹ Cancel']);
+      // Finished meanwhile; the change feed's news of it is for files that show it, and none does.
+      states.set('c_1', 'finished');
+      lsp.features.crawlsChanged([wireCrawl(crawlRecord('c_1', 'finished'))]);
+      lsp.seeds.set(uri, 'c_1');
+      assert.deepEqual(await lsp.lensTitles(uri), ['▶ Start crawl (1 URL)', 'Open in jobs view (crawl c_1)'], 'not its state as last shown');
+    } finally {
+      lsp.close();
+    }
+  });
+
+  test('option help states the daemon\'s defaults, not the built-in ones', async () => {
+    const lsp = inProcess({ findByDedupeKeys: async () => [] }, noCrawls, {}, { ...CRAWL_DEFAULTS, defaultScope: 'domain' });
+    try {
+      const uri = await lsp.open(['scope: ', 'https://a.example/']);
+      const items = (await lsp.client.sendRequest(CompletionRequest.type, { textDocument: { uri }, position: { line: 0, character: 7 } })) as CompletionItem[];
+      assert.deepEqual(items.map((i) => [i.label, i.detail]), [['host', undefined], ['domain', 'default'], ['any', undefined]]);
+      const hover = await lsp.client.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 0, character: 2 } });
+      assert.match((hover?.contents as MarkupContent).value, /Default: domain \(/);
+    } finally {
+      lsp.close();
+    }
+  });
+
+  test('a job waiting out a backoff: its wait counts down, redrawn while shown', async () => {
+    const url = 'https://a.example/';
+    const waiting = job(url, { attempts: 1, runAfter: Date.now() + 60_000 });
+    const lsp = inProcess({ findByDedupeKeys: async (crawlId) => (crawlId === null ? [waiting] : []) }, noCrawls, { workspace: { inlayHint: { refreshSupport: true } } });
+    try {
+      const uri = await lsp.open([url]);
+      await eventually('the redraw asked for with the diagnostics', () => lsp.hintRefreshes() > 0);
+      const asked = lsp.hintRefreshes();
+      const hints = await lsp.client.sendRequest(InlayHintRequest.type, { textDocument: { uri }, range: wholeDoc });
+      assert.match(String(hints?.[0].label), /^⏳ queued · attempt 2 of 3 · retrying in (59|60)s$/);
+      await eventually('a redraw of the countdown', () => lsp.hintRefreshes() > asked);
+    } finally {
+      lsp.close();
+    }
+  });
+});
+
+describe('hint wording', () => {
+  test('waits as spans, not UTC clocks; attempts as "2 of 3"', () => {
+    const now = Date.UTC(2026, 0, 2, 9, 38, 23);
+    const url = 'https://a.example/';
+    assert.equal(stateLabel(job(url, {}), now), '⏳ queued');
+    assert.equal(stateLabel(job(url, { attempts: 1, runAfter: now + 12_000 }), now), '⏳ queued · attempt 2 of 3 · retrying in 12s');
+    assert.equal(stateLabel(job(url, { deferrals: 2, runAfter: now + 30_000 }), now), '⏳ queued · due in 30s', 'put off, not retried');
+    assert.equal(stateLabel(job(url, { attempts: 2, runAfter: now - 1 }), now), '⏳ queued · attempt 3 of 3');
+    assert.equal(stateLabel(job(url, { runAfter: HELD }), now), '⏸ held · crawl paused', 'held with its paused crawl, as the jobs view says');
+    assert.equal(stateLabel(job(url, { attempts: 1, runAfter: HELD }), now), '⏸ held · crawl paused');
+  });
+
+  test('a countdown is redrawn when its text next changes: each second, each minute from two', () => {
+    const now = Date.UTC(2026, 0, 2, 9, 38, 23);
+    for (const wait of [300, 1_000, 12_300, 59_999, 119_700, 120_000, 150_000, 3_599_400, 3_600_000]) {
+      const label = (at: number) => stateLabel(job('https://a.example/', { attempts: 1, runAfter: now + wait }), at);
+      const next = countdownChangesIn(wait);
+      assert.notEqual(label(now + next), label(now), `${wait} ms: changed by then`);
+      assert.equal(label(now + next - 2), label(now), `${wait} ms: not before`);
+    }
+    assert.ok(countdownChangesIn(3_600_000) > 29_000, 'an hour\'s wait, told in minutes, is not redrawn every second');
+  });
+});
+
+describe('a crawl changed by another daemon on the same database', () => {
+  test('its finish is emitted here too: the lens and the jobs view do not show it running for good', async () => {
+    const dir = tempDir();
+    const open = (store: (s: SqliteCrawlStore) => SqliteCrawlStore) => {
+      const queue = new SqliteQueue(path.join(dir, 'queue.db'), { components: [CRAWL_COMPONENT] });
+      return { queue, crawls: createCrawlService(queue, store(new SqliteCrawlStore(queue.db)), { bodiesDir: path.join(dir, 'bodies') }) };
+    };
+    // Here, every finish is lost to the other daemon's: it is the other that finishes the crawl.
+    const here = open((s) => Object.assign(s, { finish: async () => false }));
+    const other = open((s) => s);
+    after(async () => {
+      for (const p of [here, other]) {
+        await p.crawls.close();
+        await p.queue.close();
+      }
+    });
+    const { crawlId } = await here.crawls.start({ seeds: ['http://127.0.0.1:1/'] });
+    const seen: string[] = [];
+    here.crawls.onCrawlChanged((c) => { if (c.id === crawlId) seen.push(c.state); });
+    await other.queue.cancel({ crawlId });
+    await eventually('the other daemon\'s finish, emitted here', () => seen.includes('finished'));
+    assert.equal((await other.crawls.get(crawlId)).state, 'finished');
   });
 });

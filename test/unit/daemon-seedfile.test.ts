@@ -1,6 +1,9 @@
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseSeedFile, startParams, whyNotStartable } from '../../server/src/daemon/seedfile';
+import { SEED_OPTIONS } from '../../server/src/daemon/seedoptions';
 
 describe('seed files', () => {
   test('options at the top, comments, then one URL per line, normalized', () => {
@@ -38,16 +41,17 @@ describe('seed files', () => {
       'name: too late',
     ].join('\n'));
     const byLine = f.problems.map((p) => [p.line, p.severity, p.message]);
-    assert.deepEqual(byLine.map(([l]) => l), [0, 1, 2, 3, 5, 6, 6, 7, 8]);
+    assert.deepEqual(byLine.map(([l]) => l), [0, 1, 2, 3, 5, 6, 7, 8]);
     assert.match(String(byLine[0][2]), /^max-depth: must be a whole number, or none for no limit \(got "two"\)/);
-    assert.match(String(byLine[1][2]), /^scope: /);
+    assert.equal(byLine[1][2], 'scope: must be host, domain or any (got "galaxy")');
     assert.match(String(byLine[2][2]), /unknown option "colour"; known options: name, max-depth/);
     assert.match(String(byLine[3][2]), /^max-pages: /);
     assert.match(String(byLine[4][2]), /ftp:\/\/files\.example\/: scheme ftp: is not http\(s\)/);
-    assert.match(String(byLine[5][2]), /not: not a URL/);
-    assert.match(String(byLine[6][2]), /one URL per line/);
-    assert.deepEqual(byLine[7].slice(1), ['warning', 'the same page as line 5']);
-    assert.match(String(byLine[8][2]), /options go at the top/);
+    assert.equal(byLine[5][2], 'not a URL: expected http:// or https://', 'the line is text, not a URL whose scheme is "not"');
+    assert.deepEqual([f.problems[5].start, f.problems[5].end], [0, 9], 'the whole line is marked');
+    assert.deepEqual(byLine[6].slice(1), ['warning', 'the same page as line 5']);
+    assert.match(String(byLine[7][2]), /options go at the top/);
+    assert.deepEqual(f.problems.map((p) => p.fix), ['line', 'line', 'line', 'line', 'line', 'line', 'duplicate', 'line']);
     assert.equal(startParams(f), null, 'bad options: the file cannot start a crawl as written');
     assert.match(whyNotStartable(f), /^line 1: max-depth: must be a whole number/);
   });
@@ -59,6 +63,15 @@ describe('seed files', () => {
     const far = parseSeedFile('max-depth: 1001\nhttps://a.example/\n');
     assert.deepEqual(far.problems.map((p) => p.line), [0]);
     assert.match(far.problems[0].message, /^max-depth: .*1000/);
+  });
+
+  test('a word with no scheme is not a URL: quoted alone, the whole line when more follows', () => {
+    const f = parseSeedFile('example.com/docs\nexample.com/a example.com/b\nhttps://ok.example/ trailing words\n');
+    assert.deepEqual(f.problems.map((p) => [p.line, p.start, p.end, p.message, p.fix]), [
+      [0, 0, 16, 'example.com/docs: not a URL: expected http:// or https://', 'line'],
+      [1, 0, 27, 'not a URL: expected http:// or https://', 'line'],
+      [2, 20, 34, 'one URL per line: this is not part of the URL', 'text'],
+    ]);
   });
 
   test('invalid URL lines do not stop the valid ones from starting', () => {
@@ -92,6 +105,34 @@ describe('seed files', () => {
     assert.deepEqual(parseSeedFile('addresses: public\nhttps://a.example/\n').options, { addresses: 'public' });
     const bad = parseSeedFile('addresses: intranet\nhttps://a.example/\n');
     assert.equal(bad.badOptions, true);
-    assert.match(bad.problems[0].message, /^addresses: .*"public"/);
+    assert.equal(bad.problems[0].message, 'addresses: must be public, private or any (got "intranet")');
+  });
+
+  test('a bad include or exclude pattern is reported on its own line, not on the last of its option', () => {
+    const f = parseSeedFile([
+      'include: https://a.example/docs/*',
+      `include: https://a.example/${'x'.repeat(1000)}`,
+      'include: https://a.example/api/*',
+      'exclude: *.pdf',
+      'https://a.example/',
+    ].join('\n'));
+    assert.deepEqual(f.problems.map((p) => [p.line, p.fix]), [[1, 'line']]);
+    assert.match(f.problems[0].message, /^include: /);
+    const many = parseSeedFile([...Array.from({ length: 101 }, (_, i) => `exclude: /p${i}/`), 'https://a.example/'].join('\n'));
+    assert.deepEqual(many.problems.map((p) => [p.line, p.fix]), [[0, null]], 'too many lines: no one line to take out');
+    assert.match(many.problems[0].message, /^exclude: /);
+  });
+
+  test('each default shown, written on its option\'s line, is read as that value', () => {
+    for (const name of ['max-depth', 'max-pages', 'scope', 'follow-nofollow', 'store-bodies']) {
+      const line = `${name}: ${SEED_OPTIONS.get(name)!.default}`;
+      assert.deepEqual(parseSeedFile(`${line}\nhttps://a.example/\n`).problems, [], line);
+    }
+  });
+
+  test('the parser loads no crawl machinery: crawlctl requires it at every start', () => {
+    const parser = path.join(__dirname, '../../server/src/daemon/seedfile.js');
+    const loaded: string[] = JSON.parse(execFileSync(process.execPath, ['-e', `require(${JSON.stringify(parser)}); console.log(JSON.stringify(Object.keys(require.cache)))`], { encoding: 'utf8' }));
+    assert.deepEqual(loaded.filter((f) => /[\\/](crawls|fetcher)\.js$|[\\/]node_modules[\\/](undici|htmlparser2)[\\/]/.test(f)), []);
   });
 });

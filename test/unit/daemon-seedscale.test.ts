@@ -17,6 +17,7 @@ import {
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import type { Queue } from '../../server/src/core/types';
 import { CRAWL_COMPONENT, CRAWL_KIND } from '../../server/src/crawl/crawls';
+import { CRAWL_DEFAULTS } from '../../server/src/crawl/defaults';
 import { SeedFeatures } from '../../server/src/daemon/seedlsp';
 import { SeedMap } from '../../server/src/daemon/seedmap';
 import { eventually, tempDir } from './helpers/tmp';
@@ -43,7 +44,7 @@ async function openBigFile(sweepMs: number) {
   const toServer = new PassThrough();
   const toClient = new PassThrough();
   const server = createConnection(new StreamMessageReader(toServer), new StreamMessageWriter(toClient));
-  const features = new SeedFeatures(server, queue, new SeedMap(path.join(dir, 'seedfiles.json'), () => {}), () => {}, sweepMs);
+  const features = new SeedFeatures(server, queue, { get: () => Promise.reject(new Error('no crawls here')) }, new SeedMap(path.join(dir, 'seedfiles.json'), () => {}), () => {}, CRAWL_DEFAULTS, sweepMs);
   server.onInitialize((p) => {
     features.setCapabilities(p.capabilities);
     return { capabilities: { inlayHintProvider: { resolveProvider: false } } };

@@ -3,7 +3,8 @@
  * reports lies inside the document as the editor counts lines and characters (UTF-16, CR, LF
  * and CRLF line breaks), and what it would start is what `crawl/start` accepts. Then the same
  * texts through the language server of a real daemon, over a real LSP connection: diagnostics
- * with valid ranges, and hints, hovers and lenses answered, never failed. And the contract's
+ * with valid ranges, and hints, hovers, lenses, completions and quick fixes answered, never failed,
+ * their edits inside the document. And the contract's
  * methods over that transport with adversarial params: a result or an error with a contract code,
  * never an internal one. Seeded: see helpers/fuzz.ts to replay a failure.
  */
@@ -13,9 +14,10 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import {
-  CodeLensRequest, DidCloseTextDocumentNotification, DidOpenTextDocumentNotification, HoverRequest, InitializeRequest,
+  CodeActionRequest, CodeLensRequest, CompletionRequest, DidCloseTextDocumentNotification, DidOpenTextDocumentNotification, HoverRequest, InitializeRequest,
   InitializedNotification, InlayHintRequest, PublishDiagnosticsNotification, StreamMessageReader, StreamMessageWriter,
-  ResponseError, createProtocolConnection, type Diagnostic, type Position, type ProtocolConnection, type Range,
+  ResponseError, createProtocolConnection, type CodeAction, type CompletionItem, type Diagnostic, type Position, type ProtocolConnection,
+  type Range, type TextEdit,
 } from 'vscode-languageserver-protocol/node';
 import { parseSeedFile, startParams, whyNotStartable } from '../../server/src/daemon/seedfile';
 import { MAX_LINE_BYTES, Params, type Method } from '../../server/src/protocol';
@@ -133,6 +135,24 @@ describe('seed files in the language server', () => {
         for (const position of spots) {
           const hover = await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position });
           if (hover?.range) assert.equal(rangeProblem(doc, hover.range), null);
+          const items = (await conn.sendRequest(CompletionRequest.type, { textDocument: { uri }, position })) as CompletionItem[];
+          for (const { range: r } of items.map((i) => i.textEdit as TextEdit)) {
+            assert.equal(rangeProblem(doc, r), null);
+            assert.ok(r.start.line === position.line && r.end.line === position.line && r.start.character <= position.character && position.character <= r.end.character,
+              `completion range ${JSON.stringify(r)} holds the cursor ${JSON.stringify(position)}`);
+          }
+        }
+        const actions = (await conn.sendRequest(CodeActionRequest.type, { textDocument: { uri }, range: whole, context: { diagnostics: published.diagnostics } })) as CodeAction[];
+        // Every problem has a fix but one about a list as a whole (more include lines than allowed).
+        for (const p of parseSeedFile(text).problems.filter((x) => x.fix !== null)) {
+          assert.ok(actions.some((a) => a.diagnostics?.some((x) => x.message === p.message && x.range.start.line === p.line)), `a fix for ${p.message}`);
+        }
+        for (const a of actions) {
+          const edits = a.edit!.changes![uri].map((e) => e.range).sort((x, y) => doc.offsetAt(x.start) - doc.offsetAt(y.start));
+          edits.forEach((r, i) => {
+            assert.equal(rangeProblem(doc, r), null, a.title);
+            if (i > 0) assert.ok(doc.offsetAt(edits[i - 1].end) <= doc.offsetAt(r.start), `${a.title}: edits do not overlap`);
+          });
         }
       } finally {
         await conn.sendNotification(DidCloseTextDocumentNotification.type, { textDocument: { uri } });

@@ -232,6 +232,39 @@ describe(engine.name, () => {
       assert.equal(released.job.runAfter, 0);
       await checkInvariants(q);
     });
+
+    test('deferrals are counted until an attempt counts: a release or a lost worker keeps them, requeue clears them', async () => {
+      const { q, clock } = await open();
+      await q.enqueue([job('a', 1)]);
+      const defer = async () => {
+        const [j] = await q.lease('w', 1, L);
+        await q.ack('w', [{ id: j.id, token: j.leaseToken, outcome: { type: 'defer', reason: 'HTTP 503 with Retry-After 5s', delayMs: 5000 } }]);
+        clock.now += 5000;
+      };
+      const deferrals = async () => (await q.get(1))!.job.deferrals;
+      await defer();
+      await defer();
+      assert.equal(await deferrals(), 2);
+      const [j] = await q.lease('w', 1, L);
+      await q.ack('w', [{ id: j.id, token: j.leaseToken, outcome: { type: 'release', reason: 'stopping' } }]);
+      await q.lease('w', 1, { ttlMs: 100, defaultLimit: 2 });
+      clock.now += 101;
+      await q.reap();
+      assert.equal(await deferrals(), 2, 'a release and a lost worker are no deferral, nor an attempt');
+      await defer();
+      assert.equal(await deferrals(), 3);
+      const [k] = await q.lease('w', 1, L);
+      await q.ack('w', [{ id: k.id, token: k.leaseToken, outcome: { type: 'fail', error: 'HTTP 500' } }]);
+      assert.equal(await deferrals(), 0, 'a failed attempt counted');
+      clock.now += 60_000;
+      await defer();
+      const [m] = await q.lease('w', 1, L);
+      assert.equal(m.deferrals, 1, 'a lease hands them out');
+      // Taken back from its worker while it still holds them (no attempt ended to clear them): requeue does.
+      assert.equal(await q.requeue({ ids: [1] }), 1);
+      assert.equal(await deferrals(), 0);
+      await checkInvariants(q);
+    });
   });
 
   describe('follow-up jobs and crawl caps', () => {

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { DaemonClient, NoDaemonError, RemoteError } from '../daemon/client';
 import { UsageError, flagHelp, parseFlags, type FlagSpecs, type FlagValues } from '../daemon/args';
 import type { Daemon } from '../daemon/daemon';
+import { tuneHeap } from '../daemon/heap';
 import { DAEMON_USAGE, daemonCommand } from '../daemon/main';
 import { PATH_FLAGS, WORKER_FLAGS, daemonOptions } from '../daemon/options';
 import { redactUrl } from '../core/db-url';
@@ -370,6 +371,9 @@ FILE cannot be created · 3 no daemon running · 130 interrupted.`,
     async run(ctx, f: FlagValues<typeof EXPORT_FLAGS>, args) {
       if (args.length !== 1) throw new UsageError('export: give one crawl id ("crawlctl crawls" lists them)');
       const [crawlId] = args;
+      // As the daemon's: left to itself, V8 let garbage grow the heap with the export's length
+      // (peak RSS 143 MB at 100,000 pages, 171 MB at 500,000); grown by 30%, 125 and 127 MB.
+      tuneHeap();
       const what = (f.what ?? 'pages') as ExportKind;
       const format = (f.format ?? 'jsonl') as ExportFormat;
       const client = await ctx.connect();
@@ -634,7 +638,7 @@ async function startOwnDaemon(ctx: Context, f: FlagValues<typeof CRAWL_FLAGS>): 
       ...options, lsp: null, socketInUse: 'refuse',
       // Its notes would only break the progress bar; its warnings and errors are shown above it.
       log: (level, message) => {
-        if (level !== 'info') ctx.ui.err(text`daemon ${level}: ${message}`);
+        if (level === 'error' || level === 'warn') ctx.ui.err(text`daemon ${level}: ${message}`);
       },
     });
   } catch (err) {

@@ -89,6 +89,8 @@ export interface Settled {
   result: string | null;
   lastError: string | null;
   attemptsDelta: number;
+  /** Added to the job's deferrals; null sets them to 0 (an attempt that counted). */
+  deferralsDelta: number | null;
   /** How the attempt ended when the row alone records it (the job finished); else null. */
   outcome: string | null;
 }
@@ -145,7 +147,7 @@ export function settle(ack: Ack['outcome'], attempts: number, maxAttempts: numbe
   { row: Settled; event: EventType; detail: string | null } {
   const outcome = clipTexts(ack);
   const result = 'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null;
-  const row: Settled = { state: 'done', runAfter: 0, finishedAt: now, result, lastError: null, attemptsDelta: 0, outcome: 'done' };
+  const row: Settled = { state: 'done', runAfter: 0, finishedAt: now, result, lastError: null, attemptsDelta: 0, deferralsDelta: null, outcome: 'done' };
   const of = `attempt ${attempts}/${maxAttempts}`;
   switch (outcome.type) {
     case 'done':
@@ -166,14 +168,14 @@ export function settle(ack: Ack['outcome'], attempts: number, maxAttempts: numbe
     case 'defer': {
       const delay = Math.max(0, Math.round(outcome.delayMs));
       return {
-        row: { ...row, state: 'queued', runAfter: now + delay, finishedAt: null, result: null, lastError: outcome.reason, attemptsDelta: -1, outcome: null },
+        row: { ...row, state: 'queued', runAfter: now + delay, finishedAt: null, result: null, lastError: outcome.reason, attemptsDelta: -1, deferralsDelta: 1, outcome: null },
         event: 'deferred',
         detail: `${outcome.reason}; not before ${new Date(now + delay).toISOString()}`,
       };
     }
     case 'release':
       return {
-        row: { ...row, state: 'queued', finishedAt: null, result: null, attemptsDelta: -1, outcome: null },
+        row: { ...row, state: 'queued', finishedAt: null, result: null, attemptsDelta: -1, deferralsDelta: 0, outcome: null },
         event: 'released',
         detail: outcome.reason,
       };

@@ -3,6 +3,7 @@ import { QueueLockedError } from './errors';
 import { Heartbeat } from './heartbeat';
 import { Reaper } from './reaper';
 import { checkOutcome } from './job-rules';
+import { clip } from './text';
 import type { Ack, LeasedJob, Outcome, Queue } from './types';
 import { makeWorkerId } from './worker-id';
 
@@ -15,7 +16,7 @@ export interface HandlerContext {
 /** Runs one job. Resolving with nothing means done; throwing means a retryable failure. */
 export type Handler = (job: LeasedJob, ctx: HandlerContext) => Promise<Outcome | void>;
 
-export type LogLevel = 'info' | 'warn' | 'error';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type Logger = (level: LogLevel, message: string) => void;
 
 /** The abort reasons a handler can see on its signal. */
@@ -25,6 +26,14 @@ export const ABORT_STOP = 'scheduler stopping';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a job whose handler met a locked database waits before it is tried again. */
 const LOCKED_RETRY_MS = 1_000;
+/** A handler failure's message is logged once, then at most this often, with how many came between. */
+const HANDLER_FAILURE_EVERY_MS = 60_000;
+/** How often the counts of failures not logged since their message was are looked at, to be logged. */
+const HANDLER_FAILURE_FLUSH_MS = 10_000;
+/** Messages remembered for that: a handler whose messages all differ must not grow the map. */
+const HANDLER_FAILURES_KEPT = 100;
+/** A thrown message can carry a whole response or stack: the log keeps its start. */
+const LOGGED_MESSAGE_MAX = 500;
 
 export interface SchedulerStatus {
   workerId: string;
@@ -67,6 +76,9 @@ export class Scheduler {
   private dirty = false;
   /** Why writes fail now, by what was tried ('leasing', 'acknowledging', ...), the latest last. */
   private readonly faults = new Map<string, string>();
+  /** Handler failures logged, by their clipped message, the least recently logged first. */
+  private readonly handlerFailures = new Map<string, { loggedAt: number; since: number }>();
+  private handlerFailureFlush: NodeJS.Timeout | undefined;
   /**
    * Finished work that could not be committed (a full or locked database): nothing more is
    * leased until it is, since work leased meanwhile could not be committed either.
@@ -108,6 +120,8 @@ export class Scheduler {
     this.unsubscribe = this.queue.onChange(() => this.poke());
     this.heartbeat.start();
     this.reaper.start();
+    this.handlerFailureFlush = setInterval(() => this.flushHandlerFailures(), HANDLER_FAILURE_FLUSH_MS);
+    this.handlerFailureFlush.unref();
     this.loop = this.dispatch();
   }
 
@@ -160,6 +174,10 @@ export class Scheduler {
       }
     }
     await this.flushAcks();
+    // Failures not logged since their message last was are counted now, or never.
+    clearInterval(this.handlerFailureFlush);
+    for (const [text, { since }] of this.handlerFailures) this.logRepeats(text, since);
+    this.handlerFailures.clear();
     this.unsubscribe?.();
     await Promise.all([this.heartbeat.stop(), this.reaper.stop()]);
   }
@@ -257,6 +275,9 @@ export class Scheduler {
         if (abort.signal.aborted) return { type: 'fail', error: String(abort.signal.reason) };
         // A write of the handler's that met another process's lock: tried again later, its attempt not spent.
         if (err instanceof QueueLockedError) return { type: 'defer', reason: err.message, delayMs: LOCKED_RETRY_MS };
+        // A handler's own outcomes (a 404, a refused connection) are the job's; a throw is ours: a bug,
+        // or a database failure, whose cause is logged already.
+        if (![...this.faults.values()].includes(message(err))) this.handlerFailed(job, message(err));
         return { type: 'fail', error: message(err), retryable: (err as { retryable?: boolean }).retryable !== false };
       }
     })().then((returned) => {
@@ -326,6 +347,48 @@ export class Scheduler {
     for (const a of acks) this.running.delete(a.token);
     for (const w of waiters) w();
     this.poke();
+  }
+
+  /**
+   * Logged once per message, then at most once a minute with a count: a bug, or a dependency
+   * down, throws for every job, hundreds a second.
+   */
+  private handlerFailed(job: LeasedJob, why: string): void {
+    const text = clip(why, LOGGED_MESSAGE_MAX);
+    const now = Date.now();
+    const seen = this.handlerFailures.get(text);
+    if (seen && now - seen.loggedAt < HANDLER_FAILURE_EVERY_MS) {
+      seen.since++;
+      return;
+    }
+    this.handlerFailures.delete(text);
+    this.handlerFailures.set(text, { loggedAt: now, since: 0 });
+    if (this.handlerFailures.size > HANDLER_FAILURES_KEPT) {
+      const [oldest, { since }] = this.handlerFailures.entries().next().value!;
+      this.handlerFailures.delete(oldest);
+      this.logRepeats(oldest, since);
+    }
+    const count = seen ? ` (${seen.since + 1} times since it was last logged)` : '';
+    this.log('error', `job ${job.id} (${job.kind}): its handler failed${count}: ${text}`);
+  }
+
+  /**
+   * Counts the failures of each message logged a minute ago or more, and forgets it: a burst that
+   * stops is counted a minute on, not at a stop a kill may never reach. The least recently logged
+   * come first, so the first logged since ends the pass.
+   */
+  private flushHandlerFailures(): void {
+    const now = Date.now();
+    for (const [text, { loggedAt, since }] of this.handlerFailures) {
+      if (now - loggedAt < HANDLER_FAILURE_EVERY_MS) return;
+      this.handlerFailures.delete(text);
+      this.logRepeats(text, since);
+    }
+  }
+
+  /** The failures with this message since it was last logged, when it is not to be logged again. */
+  private logRepeats(text: string, since: number): void {
+    if (since > 0) this.log('error', `handlers failed ${since} more time(s) since it was last logged: ${text}`);
   }
 
   /**

@@ -36,6 +36,12 @@ export interface Job {
   maxAttempts: number;
   /** Times a worker died holding this job (its lease expired or its process was gone). */
   reclaims: number;
+  /**
+   * Times it was put off (a deferral: Retry-After, robots.txt unreadable, its crawl paused) since
+   * an attempt last counted: so a queued job with a backoff and deferrals was put off, one without
+   * was retried.
+   */
+  deferrals: number;
   runAfter: number;
   workerId: string | null;
   leaseToken: string | null;
@@ -59,6 +65,11 @@ export interface LeasedJob extends Job {
 
 /** run_after of a job held back until further notice (its crawl is paused). */
 export const HELD = Number.MAX_SAFE_INTEGER;
+
+/** Whether a queued job's run_after holds it (HELD, or beyond: the sentinel is compared, not matched). */
+export function isHeld(runAfter: number): boolean {
+  return runAfter >= HELD;
+}
 
 export interface NewJob {
   kind: string;

@@ -8,8 +8,10 @@ import { REPORT_LISTED, type AddressPolicy, type CrawlOptions, type CrawlReport,
 import { PRODUCT, VERSION } from '../version';
 import { AddressCheck, policyOfSeeds } from './addresses';
 import { BodyStore } from './bodies';
+import { CRAWL_DEFAULTS } from './defaults';
 import { Fetcher, type FetcherOptions } from './fetcher';
 import { CRAWL_KIND, DROP, pageJob, type Frontier, type RedirectPayload } from './frontier';
+import { HoldLog } from './holds';
 import { pageHandler, type PageSettings } from './page';
 import {
   linkFate, PageRecorder, pagesCursor, parseLinkCursor, parsePagesCursor, redirectChains, withChains, writeRecords, type PageInfo, type PageWrite,
@@ -42,12 +44,7 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
   userAgent: DEFAULT_USER_AGENT,
   robots: true,
   bodiesDir: path.join('.crawl', 'bodies'),
-  // No limit, as Crawlee, Scrapy and linkinator: a site whose chapters link to the next one went
-  // 469 links deep, and a limit of 3 fetched 1,213 of the 2,711 pages of 13 such books.
-  defaultMaxDepth: null,
-  defaultMaxPages: 10_000,
-  defaultScope: 'host',
-  defaultAddresses: null,
+  ...CRAWL_DEFAULTS,
   pageRecords: true,
   defaultDelayMs: 0,
   connectTimeoutMs: 10_000,
@@ -105,6 +102,7 @@ class Crawls implements CrawlService {
   private readonly fetcher: Fetcher;
   private readonly robotsFetcher: Fetcher;
   private readonly politeness: Politeness;
+  private readonly holds: HoldLog;
   private readonly bodies: BodyStore;
   private readonly frontiers = new Map<string, Frontier>();
   private readonly totals = new Map<string, Totals>();
@@ -114,6 +112,8 @@ class Crawls implements CrawlService {
   private readonly recorder: PageRecorder;
   /** Records being completed for cancelled crawls: a stop waits for them. */
   private readonly settling = new Set<Promise<void>>();
+  /** The crawls running or paused at the last tick, by id: see tick. */
+  private lastActive = new Map<string, CrawlRow['state']>();
   /** Why the last tick failed, logged once; null while ticks go through. */
   private tickFault: string | null = null;
 
@@ -128,7 +128,8 @@ class Crawls implements CrawlService {
     this.fetcher = new Fetcher({ ...fetchOpts, maxBodyBytes: settings.maxBodyBytes, maxRedirects: settings.maxRedirects });
     // RFC 9309: follow at least five redirects for robots.txt; parse at least 500 KiB of it.
     this.robotsFetcher = new Fetcher({ ...fetchOpts, maxBodyBytes: 1024 * 1024, maxRedirects: 5 });
-    this.politeness = new Politeness(queue, this.store, this.robotsFetcher, settings);
+    this.holds = new HoldLog(log);
+    this.politeness = new Politeness(queue, this.store, this.robotsFetcher, settings, this.holds);
     this.bodies = new BodyStore(settings.bodiesDir);
     void this.bodies.sweep();
     this.recorder = new PageRecorder(store.pages, log);
@@ -184,6 +185,7 @@ class Crawls implements CrawlService {
       throw err;
     }
     this.emit(crawlId);
+    this.log('info', `crawl ${named(crawlId, p.name ?? null)} started: ${valid.length} seed(s), ${r.enqueued} enqueued`);
     return { crawlId, enqueued: r.enqueued, rejected };
   }
 
@@ -200,6 +202,7 @@ class Crawls implements CrawlService {
     if (row.state === 'cancelled' || row.state === 'finished') throw new ConflictError(`crawl ${crawlId} is ${row.state}`);
     await this.store.setState(crawlId, 'paused', null);
     await this.queue.holdCrawl(crawlId, true);
+    this.log('info', `crawl ${named(crawlId, row.name)} paused`);
     return this.changed(crawlId);
   }
 
@@ -208,6 +211,7 @@ class Crawls implements CrawlService {
     if (row.state === 'cancelled' || row.state === 'finished') throw new ConflictError(`crawl ${crawlId} is ${row.state}; start a new one`);
     await this.store.setState(crawlId, 'running', null);
     await this.queue.holdCrawl(crawlId, false);
+    this.log('info', `crawl ${named(crawlId, row.name)} resumed`);
     return this.changed(crawlId);
   }
 
@@ -217,6 +221,7 @@ class Crawls implements CrawlService {
     // State first: pages in flight then find the crawl gone and enqueue nothing more.
     await this.store.setState(crawlId, 'cancelled', Date.now());
     const cancelled = await this.queue.cancel({ crawlId });
+    this.log('info', `crawl ${named(crawlId, row.name)} cancelled: ${cancelled} queued page(s) dropped`);
     this.settleInBackground(crawlId);
     return { crawl: await this.changed(crawlId), cancelled };
   }
@@ -258,6 +263,7 @@ class Crawls implements CrawlService {
       const c = await this.queue.crawlStats(row.id);
       if (c.queued + c.in_progress === 0) continue;
       await this.store.setState(row.id, 'running', null);
+      this.log('info', `crawl ${named(row.id, row.name)} running again: ${c.queued + c.in_progress} page(s) to fetch`);
       this.emit(row.id);
     }
   }
@@ -480,7 +486,14 @@ class Crawls implements CrawlService {
     // Not awaited: a record write waiting out a lock must not hold back the totals and crawl ends.
     this.recorder.retryKept();
     await this.flush();
-    for (const row of await this.store.active()) {
+    const rows = await this.store.active();
+    // A crawl another process finished, cancelled, paused or resumed changes nothing here that
+    // emits: its change is seen as it leaves the active set or changes state in it, or the jobs
+    // view and a seed file's lens would show it running for good.
+    const active = new Map(rows.map((r) => [r.id, r.state]));
+    for (const [id, state] of this.lastActive) if (active.get(id) !== state) this.emit(id);
+    this.lastActive = active;
+    for (const row of rows) {
       this.sampleRate(row);
       if (row.state !== 'running') continue;
       const s = await this.queue.crawlStats(row.id);
@@ -489,11 +502,15 @@ class Crawls implements CrawlService {
         // Records complete before the crawl reads finished, so its report is whole when it does.
         await this.settle(row.id);
         if (!(await this.store.finish(row.id, Date.now()))) continue;
+        this.log('info', `crawl ${named(row.id, row.name)} finished: ${row.pages} page(s) fetched, ${s.error} error(s), ${s.skipped} skipped, in ${duration(Date.now() - row.createdAt)}`);
         this.frontiers.delete(row.id);
         this.emit(row.id);
+        // Emitted here: not again as it leaves the active set at the next tick.
+        this.lastActive.delete(row.id);
       }
     }
     await this.politeness.sweep();
+    this.holds.forgetStale();
     if (this.tickFault !== null) {
       this.log('info', `crawl bookkeeping works again (after: ${this.tickFault})`);
       this.tickFault = null;
@@ -541,6 +558,15 @@ class Crawls implements CrawlService {
     if (this.listeners.size === 0) return;
     void this.changed(crawlId).catch(() => {});
   }
+}
+
+/** A crawl in the log: "name (id)", as everywhere a crawl is shown. */
+function named(id: string, name: string | null): string {
+  return name === null ? id : `${JSON.stringify(name)} (${id})`;
+}
+
+function duration(ms: number): string {
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.floor((ms % 60_000) / 1000)} s`;
 }
 
 /** A client's cursor, read; one that is not ours is a bad parameter, not a server error. */

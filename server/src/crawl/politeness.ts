@@ -9,6 +9,20 @@ import type { CrawlStore } from './store';
 /** Reasons a key is deferred for, as the hosts view shows them. */
 export const ROBOTS_BLOCKED = 'robots.txt unreachable';
 
+/** Why a whole host is held: failures in a row, the server's Retry-After, robots.txt unreadable. */
+export type HoldKind = 'backoff' | 'retry-after' | 'robots';
+
+/**
+ * What politeness tells of a host as it decides it, for the log: the queue's deferral is only
+ * storage, written by any daemon sharing it, and says neither why nor when a host answers again.
+ */
+export interface HoldEvents {
+  /** The host is held until `until` (ms since the epoch), written to the queue. */
+  onHold(host: string, until: number, kind: HoldKind, reason: string): void;
+  /** The host answered: a page fetched (not 5xx nor 429), or its robots.txt read. */
+  onRecovered(host: string): void;
+}
+
 export interface PolitenessSettings {
   userAgent: string;
   /** How long a fetched robots.txt is trusted. */
@@ -32,13 +46,16 @@ const REDIRECT_FAILURES = new Set(['redirect_loop', 'too_many_redirects', 'bad_r
  * Bookkeeping written after something was sent to a host (a slot's end, a backoff, robots.txt
  * and its delay) is not the page's outcome: a database locked by another process must not throw
  * away a fetch already made, to fetch it again later. Lost, it costs some politeness across
- * processes while the lock lasts; this process keeps what it learned in memory.
+ * processes while the lock lasts; this process keeps what it learned in memory. Resolves with
+ * whether it was written: a host whose hold was not is not held.
  */
-async function bestEffort(write: Promise<unknown>): Promise<void> {
+async function bestEffort(write: Promise<unknown>): Promise<boolean> {
   try {
     await write;
+    return true;
   } catch (err) {
     if (!(err instanceof QueueLockedError)) throw err;
+    return false;
   }
 }
 
@@ -77,6 +94,7 @@ export class Politeness {
     private readonly store: CrawlStore,
     private readonly fetcher: Fetcher,
     private readonly settings: PolitenessSettings,
+    private readonly events: HoldEvents,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -153,8 +171,10 @@ export class Politeness {
     remember(this.robots, origin, { robots, expiresAt });
     await bestEffort(this.store.putRobots(origin, robots.toJSON(), expiresAt));
     if (robots.retryLater) {
-      await bestEffort(this.queue.deferKey(host, expiresAt, `${ROBOTS_BLOCKED}; trying again at ${new Date(expiresAt).toISOString()}`));
+      const reason = `${ROBOTS_BLOCKED}; trying again at ${new Date(expiresAt).toISOString()}`;
+      if (await bestEffort(this.queue.deferKey(host, expiresAt, reason))) this.events.onHold(host, expiresAt, 'robots', reason);
     } else {
+      this.events.onRecovered(host);
       const delay = robots.crawlDelayMs(this.settings.userAgent, this.settings.maxCrawlDelayMs);
       if (delay !== null) await bestEffort(this.queue.setKeyDelay(host, delay));
     }
@@ -170,6 +190,7 @@ export class Politeness {
   succeeded(host: string): void {
     this.failures.delete(host);
     this.waits.delete(host);
+    this.events.onRecovered(host);
   }
 
   /**
@@ -182,7 +203,8 @@ export class Politeness {
     if (over < 0) return null;
     const ms = Math.min(this.settings.hostBackoffMaxMs, this.settings.hostBackoffBaseMs * 2 ** Math.min(over, 30));
     const until = this.now() + ms;
-    await bestEffort(this.queue.deferKey(host, until, `${n} failures in a row (last: ${reason})`));
+    const why = `${n} failures in a row (last: ${reason})`;
+    if (await bestEffort(this.queue.deferKey(host, until, why))) this.events.onHold(host, until, 'backoff', why);
     return until;
   }
 
@@ -192,7 +214,8 @@ export class Politeness {
    */
   async retryAfter(host: string, delayMs: number, reason: string): Promise<number> {
     const n = count(this.waits, host);
-    await bestEffort(this.queue.deferKey(host, this.now() + delayMs, reason));
+    const until = this.now() + delayMs;
+    if (await bestEffort(this.queue.deferKey(host, until, reason))) this.events.onHold(host, until, 'retry-after', reason);
     return n;
   }
 

@@ -11,6 +11,7 @@ import type { Queue } from '../core/types';
 import { createCrawlService } from '../crawl/crawls';
 import type { CrawlService } from '../crawl/service';
 import { Params } from '../protocol';
+import { atLevel } from './log';
 import { createMethods, invoke, type CallContext, type DaemonServices, type MethodTable } from './methods';
 import { ChangeFeed, type ChangeBatch } from './notify';
 import type { DaemonOptions } from './options';
@@ -51,7 +52,7 @@ export class Daemon {
   });
 
   private constructor(opts: StartOptions, paths: StatePaths, storage: Storage) {
-    this.log = opts.log;
+    this.log = atLevel(opts.logLevel, opts.log);
     this.paths = paths;
     this.config = opts.config;
     this.queue = storage.queue;

@@ -7,14 +7,16 @@
  * stock node entry exits the process the moment the editor or its stream goes away, which would
  * leave running jobs leased until their TTL ran out. Here every way out is a graceful stop.
  */
-import { ResponseError, TextDocumentSyncKind, createConnection, type _Connection } from 'vscode-languageserver/lib/common/api';
+import { CodeActionKind, ResponseError, TextDocumentSyncKind, createConnection, type _Connection } from 'vscode-languageserver/lib/common/api';
 import {
   IPCMessageReader, IPCMessageWriter, StreamMessageReader, StreamMessageWriter, createProtocolConnection,
   type MessageReader, type MessageWriter,
 } from 'vscode-languageserver-protocol/node';
+import { CRAWL_DEFAULTS } from '../crawl/defaults';
 import { Params } from '../protocol';
 import type { Daemon } from './daemon';
 import type { CallContext } from './methods';
+import type { DaemonOptions } from './options';
 import { whenGone } from './parent';
 import { RpcError } from './rpc';
 import { SeedFeatures } from './seedlsp';
@@ -36,7 +38,11 @@ export interface LspServer {
   finished: Promise<number>;
 }
 
-export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId: number | null): LspServer {
+/** `flags`: the daemon's crawl defaults as given, which the seed-file option help states. */
+export function startLsp(
+  daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId: number | null,
+  flags: Pick<DaemonOptions, 'defaultMaxDepth' | 'defaultScope' | 'defaultAddresses'>,
+): LspServer {
   const log = daemon.services.log;
   let reader: MessageReader;
   let writer: MessageWriter;
@@ -82,7 +88,14 @@ export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId:
   if (mode === 'ipc') process.once('disconnect', () => leave(shutdownReceived ? 0 : 1, 'the editor closed the connection'));
   reader.onError((err) => log('warn', `LSP read error: ${err.message}`));
 
-  const features = new SeedFeatures(connection, daemon.queue, daemon.seeds, log);
+  // What the daemon's crawls get, as daemon.ts sets them up (there is no --default-max-pages).
+  const defaults = {
+    ...CRAWL_DEFAULTS,
+    ...(flags.defaultMaxDepth !== undefined && { defaultMaxDepth: flags.defaultMaxDepth }),
+    ...(flags.defaultScope !== undefined && { defaultScope: flags.defaultScope }),
+    ...(flags.defaultAddresses !== undefined && { defaultAddresses: flags.defaultAddresses }),
+  };
+  const features = new SeedFeatures(connection, daemon.queue, daemon.crawls, daemon.seeds, log, defaults);
   let subscribed = false;
   const call: CallContext = {
     subscribe: () => { subscribed = true; },
@@ -101,6 +114,7 @@ export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId:
   }
   daemon.feed.on((batch) => {
     if (batch.jobs) features.jobsChanged(batch.jobs.truncated ? null : batch.jobs.changes.map((c) => c.id));
+    features.crawlsChanged(batch.crawls.map((c) => c.crawl));
     if (!subscribed) return;
     if (batch.jobs) void connection.sendNotification('jobs/changed', batch.jobs);
     if (batch.stats) void connection.sendNotification('queue/statsChanged', batch.stats);
@@ -113,6 +127,8 @@ export function startLsp(daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId:
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
         hoverProvider: true,
+        completionProvider: { triggerCharacters: [':'] },
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
         codeLensProvider: { resolveProvider: false },
         inlayHintProvider: { resolveProvider: false },
       },

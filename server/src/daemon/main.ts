@@ -11,6 +11,7 @@ import { escapeForLog } from '../core/text';
 import { UsageError, flagHelp } from './args';
 import type { Daemon } from './daemon';
 import { tuneHeap } from './heap';
+import { atLevel } from './log';
 import { DAEMON_FLAGS, parseDaemonArgs, type DaemonOptions } from './options';
 import { whenGone } from './parent';
 
@@ -31,7 +32,9 @@ export function stderrLogger(prefix = 'crawld'): Logger {
 }
 
 /** Runs a daemon until it is stopped; resolves with the process exit code. */
-export async function runDaemon(options: DaemonOptions, log: Logger): Promise<number> {
+export async function runDaemon(options: DaemonOptions, sink: Logger): Promise<number> {
+  // For this function's own lines; the daemon applies the level to the sink itself.
+  const log = atLevel(options.logLevel, sink);
   tuneHeap();
   // Loaded here, not at the top: a usage error or --help answers without loading the crawler.
   const { Daemon } = require('./daemon') as typeof import('./daemon');
@@ -64,14 +67,14 @@ export async function runDaemon(options: DaemonOptions, log: Logger): Promise<nu
     process.off('unhandledRejection', onUncaught);
   };
   try {
-    daemon = await Daemon.start({ ...options, log, socketInUse: options.lsp ? 'continue' : 'refuse' });
+    daemon = await Daemon.start({ ...options, log: sink, socketInUse: options.lsp ? 'continue' : 'refuse' });
   } catch (err) {
     log('error', (err as Error).message);
     done();
     return EXIT.failed;
   }
   if (early) void daemon.stop(early);
-  const lsp = options.lsp ? startLsp(daemon, options.lsp, options.clientProcessId) : null;
+  const lsp = options.lsp ? startLsp(daemon, options.lsp, options.clientProcessId, options) : null;
   // Over LSP the transport watches the editor; headless, the flag names whoever started the daemon.
   const pid = options.clientProcessId;
   if (!lsp && pid !== null) {

@@ -3,7 +3,7 @@
  * extension launches with `--node-ipc` or `--stdio`) and `crawlctl crawl --wait` running its own.
  */
 import { validateConfig, type CoreConfig } from '../core/config';
-import { ADDRESS_POLICIES, SCOPES, USER_AGENT, type AddressPolicy, type Scope } from '../protocol';
+import { ADDRESS_POLICIES, LOG_LEVELS, SCOPES, USER_AGENT, type AddressPolicy, type LogLevel, type Scope } from '../protocol';
 import { UsageError, parseFlags, type FlagSpecs } from './args';
 import type { PathFlags } from './paths';
 
@@ -40,6 +40,13 @@ export const CRAWL_DEFAULT_FLAGS = {
   },
 } as const satisfies FlagSpecs;
 
+export const LOG_FLAGS = {
+  'log-level': {
+    type: 'string', choices: LOG_LEVELS, value: 'LEVEL',
+    help: 'what the log on stderr records: error, warn, info (the default: crawls and hosts too) or debug',
+  },
+} as const satisfies FlagSpecs;
+
 /** Flags the editor's language client adds when it launches the daemon. */
 export const LSP_FLAGS = {
   stdio: { type: 'boolean', help: 'also speak LSP on stdin/stdout (for the editor)' },
@@ -47,7 +54,7 @@ export const LSP_FLAGS = {
   clientProcessId: { type: 'int', min: 1, value: 'PID', help: 'stop when this process (the editor, or a script that started the daemon) is gone' },
 } as const satisfies FlagSpecs;
 
-export const DAEMON_FLAGS = { ...PATH_FLAGS, ...WORKER_FLAGS, ...CRAWL_DEFAULT_FLAGS, ...LSP_FLAGS, help: { type: 'boolean', help: 'show this help' } } as const satisfies FlagSpecs;
+export const DAEMON_FLAGS = { ...PATH_FLAGS, ...WORKER_FLAGS, ...CRAWL_DEFAULT_FLAGS, ...LOG_FLAGS, ...LSP_FLAGS, help: { type: 'boolean', help: 'show this help' } } as const satisfies FlagSpecs;
 
 export interface DaemonOptions {
   paths: PathFlags;
@@ -58,6 +65,8 @@ export interface DaemonOptions {
   defaultMaxDepth?: number | null;
   defaultScope?: Scope;
   defaultAddresses?: AddressPolicy;
+  /** Lines below it are not written. */
+  logLevel: LogLevel;
   lsp: 'stdio' | 'ipc' | null;
   clientProcessId: number | null;
 }
@@ -97,6 +106,7 @@ export function daemonOptions(f: Partial<Values>): DaemonOptions {
     defaultMaxDepth: maxDepthFlag(f['default-max-depth']),
     defaultScope: f['default-scope'] as Scope | undefined,
     defaultAddresses: f['default-addresses'] as AddressPolicy | undefined,
+    logLevel: (f['log-level'] as LogLevel | undefined) ?? 'info',
     lsp: f.stdio ? 'stdio' : f['node-ipc'] ? 'ipc' : null,
     clientProcessId: f.clientProcessId ?? null,
   };

@@ -10,13 +10,13 @@
  *     https://example.com/docs/        ← then one URL per line
  *     https://example.com/api/
  *
- * Options: name, max-depth, max-pages, scope (host | domain | any), include, exclude,
- * follow-nofollow and store-bodies (true | false), addresses (public | private | any). Values are checked against the very schema
+ * The options are those of seedoptions.ts. Values are checked against the very schema
  * `crawl/start` validates with, and every problem is reported on its line.
  */
 import { clip } from '../core/text';
 import { normalizeUrl } from '../crawl/url';
 import { Params, type ParamsOf } from '../protocol';
+import { SEED_OPTIONS, type OptionKey } from './seedoptions';
 
 export interface SeedUrl {
   /** 0-based line and character range of the URL text. */
@@ -40,6 +40,11 @@ export interface SeedProblem {
   severity: 'error' | 'warning';
   /** On an option line: the crawl's options would not be what the file says. */
   option: boolean;
+  /**
+   * What its quick fix takes out: the line, the line of a repeated URL, or the text itself; null
+   * when no one line is wrong (more include lines than allowed).
+   */
+  fix: 'line' | 'duplicate' | 'text' | null;
 }
 
 export interface SeedFile {
@@ -51,29 +56,29 @@ export interface SeedFile {
   badOptions: boolean;
 }
 
-type OptionKey = 'name' | 'maxDepth' | 'maxPages' | 'scope' | 'include' | 'exclude' | 'followNofollow' | 'storeBodies' | 'addresses';
-
-const OPTIONS: Record<string, { key: OptionKey; kind: 'string' | 'int' | 'depth' | 'bool' | 'list' }> = {
-  name: { key: 'name', kind: 'string' },
-  'max-depth': { key: 'maxDepth', kind: 'depth' },
-  'max-pages': { key: 'maxPages', kind: 'int' },
-  scope: { key: 'scope', kind: 'string' },
-  include: { key: 'include', kind: 'list' },
-  exclude: { key: 'exclude', kind: 'list' },
-  'follow-nofollow': { key: 'followNofollow', kind: 'bool' },
-  'store-bodies': { key: 'storeBodies', kind: 'bool' },
-  addresses: { key: 'addresses', kind: 'string' },
-};
 /** How much of a line a problem quotes: a 20 MB line once made a 20-million-character diagnostic. */
 const QUOTED = 200;
-const OPTION_NAMES = Object.keys(OPTIONS).join(', ');
+const OPTION_NAMES = [...SEED_OPTIONS.keys()].join(', ');
 
-const OPTION_LINE = /^(\s*)([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)$/s;
+export const OPTION_LINE = /^(\s*)([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)$/s;
+
+/** A URL's scheme, which a seed line must start with to be taken for a URL. */
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+const NO_SCHEME = 'not a URL: expected http:// or https://';
 
 /** Splits off a comment: `#` at the start of the content or after whitespace (URLs hold no spaces). */
-function stripComment(line: string): string {
+export function stripComment(line: string): string {
   const m = /(^|\s)#/.exec(line);
   return m ? line.slice(0, m.index) : line;
+}
+
+/**
+ * An option line as the parser reads it: a known option name, or any `word: value` with a space
+ * after the colon (`https://` has none). Anything else that is not blank is a URL line.
+ */
+export function optionLine(content: string): RegExpExecArray | null {
+  const m = OPTION_LINE.exec(content);
+  return m && (SEED_OPTIONS.has(m[2].toLowerCase()) || /^(\s|$)/.test(m[3])) ? m : null;
 }
 
 /** Line breaks as LSP counts them (a lone CR too), so problems land on the lines the editor shows. */
@@ -84,32 +89,38 @@ export function parseSeedFile(text: string): SeedFile {
   const urls: SeedUrl[] = [];
   const problems: SeedProblem[] = [];
   const options: Record<string, unknown> = {};
-  const optionLines = new Map<OptionKey, number>();
+  // Every line of a list option, in the order of its values: a schema issue names the value by index.
+  const optionLines = new Map<OptionKey, number[]>();
   let badOptions = false;
   const seen = new Map<string, number>();
 
   lines.forEach((raw, line) => {
     const content = stripComment(raw);
     if (content.trim() === '') return;
-    const opt = OPTION_LINE.exec(content);
-    const name = opt?.[2].toLowerCase();
-    // A known option name, or any `word: value` with a space after the colon (`https://` has none).
-    if (opt && name !== undefined && (OPTIONS[name] || /^(\s|$)/.test(opt[3]))) {
+    const opt = optionLine(content);
+    if (opt) {
+      const name = opt[2].toLowerCase();
       const start = opt[1].length;
       const end = content.trimEnd().length;
       const problem = (message: string) => {
-        problems.push({ line, start, end, message, severity: 'error', option: true });
+        problems.push({ line, start, end, message, severity: 'error', option: true, fix: 'line' });
         badOptions = true;
       };
-      const spec = OPTIONS[name];
+      const spec = SEED_OPTIONS.get(name);
       if (urls.length > 0) return problem(`options go at the top, before the first URL`);
       if (!spec) return problem(`unknown option "${clip(opt[2], QUOTED)}"; known options: ${OPTION_NAMES}`);
       const value = opt[3].trim();
       if (value === '') return problem(`${name}: needs a value`);
-      if (spec.kind !== 'list' && optionLines.has(spec.key)) return problem(`${name}: given twice (also on line ${optionLines.get(spec.key)! + 1})`);
-      optionLines.set(spec.key, line);
+      const given = optionLines.get(spec.key);
+      if (spec.kind !== 'list' && given) return problem(`${name}: given twice (also on line ${given[0] + 1})`);
+      if (given) given.push(line);
+      else optionLines.set(spec.key, [line]);
       switch (spec.kind) {
-        case 'string':
+        case 'text':
+          options[spec.key] = value;
+          break;
+        case 'choice':
+          if (!spec.values.some((v) => v.value === value)) return problem(`${name}: must be ${spec.range} (got "${clip(value, QUOTED)}")`);
           options[spec.key] = value;
           break;
         case 'int':
@@ -134,22 +145,27 @@ export function parseSeedFile(text: string): SeedFile {
     // `s`: other line terminators (U+2028) stay inside the line, as they do for the editor.
     const m = /^(\s*)(\S+)(.*)$/s.exec(content)!;
     const start = m[1].length;
-    const url: SeedUrl = { line, start, end: start + m[2].length, text: m[2], normalized: null, error: null, duplicateOf: null };
-    const n = normalizeUrl(m[2]);
+    const more = m[3].trim() !== '';
+    // Words with no scheme are text, not a URL: the line is reported whole, rather than its first
+    // word quoted as if it were one (`not a url` read "not: not a URL").
+    const schemeless = !SCHEME.test(m[2]);
+    const text = schemeless && more ? content.trimEnd().slice(start) : m[2];
+    const url: SeedUrl = { line, start, end: start + text.length, text, normalized: null, error: null, duplicateOf: null };
+    const n = schemeless ? { ok: false as const, reason: NO_SCHEME } : normalizeUrl(text);
     if (n.ok) url.normalized = n.url;
     else url.error = n.reason;
     urls.push(url);
-    if (url.error) problems.push({ line, start, end: url.end, message: `${clip(url.text, QUOTED)}: ${url.error}`, severity: 'error', option: false });
-    if (m[3].trim() !== '') {
+    if (url.error) problems.push({ line, start, end: url.end, message: text === m[2] ? `${clip(text, QUOTED)}: ${url.error}` : url.error, severity: 'error', option: false, fix: 'line' });
+    if (more && text === m[2]) {
       const extra = m[3].length - m[3].trimStart().length;
-      problems.push({ line, start: url.end + extra, end: content.trimEnd().length, message: 'one URL per line: this is not part of the URL', severity: 'error', option: false });
+      problems.push({ line, start: url.end + extra, end: content.trimEnd().length, message: 'one URL per line: this is not part of the URL', severity: 'error', option: false, fix: 'text' });
     }
     if (url.normalized) {
       const first = seen.get(url.normalized);
       if (first === undefined) seen.set(url.normalized, line);
       else {
         url.duplicateOf = first;
-        problems.push({ line, start, end: url.end, message: `the same page as line ${first + 1}`, severity: 'warning', option: false });
+        problems.push({ line, start, end: url.end, message: `the same page as line ${first + 1}`, severity: 'warning', option: false, fix: 'duplicate' });
       }
     }
   });
@@ -159,9 +175,14 @@ export function parseSeedFile(text: string): SeedFile {
   if (!checked.success) {
     for (const issue of checked.error.issues) {
       const key = issue.path[0] as OptionKey;
-      const line = optionLines.get(key) ?? 0;
-      const label = Object.entries(OPTIONS).find(([, s]) => s.key === key)?.[0] ?? String(key);
-      problems.push({ line, start: 0, end: lines[line]?.length ?? 0, message: `${label}: ${issue.message}`, severity: 'error', option: true });
+      const spec = [...SEED_OPTIONS.values()].find((s) => s.key === key)!;
+      // Every key checked came from a line. A list's issue names its value's index, so its line;
+      // one about the list as a whole (too many lines) names none: shown on its first line, with
+      // no line offered for removal, as taking out any one would not fix it.
+      const given = optionLines.get(key)!;
+      const at = spec.kind !== 'list' ? given[0] : typeof issue.path[1] === 'number' ? given[issue.path[1]] : undefined;
+      const line = at ?? given[0];
+      problems.push({ line, start: 0, end: lines[line].length, message: `${spec.name}: ${issue.message}`, severity: 'error', option: true, fix: at === undefined ? null : 'line' });
       delete options[key];
       badOptions = true;
     }

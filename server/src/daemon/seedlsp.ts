@@ -1,9 +1,11 @@
 /**
  * The seed-file features of the language server: diagnostics (invalid URLs, bad options, pages
  * whose job failed), an inlay hint after each URL with its job's live state, a hover with the job's
- * record and recent events, and code lenses to start the crawl, requeue what failed and open the
- * jobs view. A file's URLs are matched to jobs by their normalized form, within the crawl the file
- * last started and among standalone jobs; everything is refreshed as jobs change.
+ * record and recent events, and code lenses to start the crawl (or, while the file's crawl runs,
+ * its progress with pause and cancel), requeue what failed and open the jobs view; completion,
+ * option help and quick fixes come from seedassist.ts. A file's URLs are matched to jobs by their
+ * normalized form, within the crawl the file last started and among standalone jobs; everything
+ * is refreshed as jobs change.
  *
  * What a file costs during a crawl does not grow with its length or the crawl's rate: a change
  * re-reads only the jobs of the file that changed (by id, from the change feed), hints are made
@@ -12,18 +14,21 @@
  * crawl of those URLs re-read all 5,000 jobs (twice) and sent 5,000 hints on every change batch,
  * three a second: the crawl took 57.4 s against 31.1 s with the file closed.
  */
-import type { Queue } from '../core/types';
 import {
   CodeLensRefreshRequest, DiagnosticSeverity, InlayHintRefreshRequest, MarkupKind, TextDocuments,
   type ClientCapabilities, type CodeLens, type Diagnostic, type Hover, type InlayHint, type _Connection,
 } from 'vscode-languageserver/lib/common/api';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { Job, JobEvent } from '../core/types';
+import { NotFoundError } from '../core/errors';
+import { isHeld, type Job, type JobEvent, type Queue } from '../core/types';
 import type { Logger } from '../core/scheduler';
-import { SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type ParamsOf, type SeedCommandArgs } from '../protocol';
+import type { CrawlService } from '../crawl/service';
+import { SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type Crawl, type ParamsOf, type SeedCommandArgs } from '../protocol';
+import { completions, optionHover, quickFixes } from './seedassist';
 import { parseSeedFile, startParams, type SeedFile, type SeedUrl } from './seedfile';
 import type { SeedMap } from './seedmap';
-import { iso } from './wire';
+import { seedOptions, type CrawlDefaults, type SeedOptions } from './seedoptions';
+import { iso, wireCrawl } from './wire';
 
 /** URLs of one file looked up; beyond, lines get no live state (a seed list is not a queue dump). */
 const MAX_LOOKUP = 5_000;
@@ -41,6 +46,8 @@ export const SWEEP_MS = 2_000;
 /** Hint redraws asked of the editor, at most one per this. */
 const HINT_REDRAW_MS = 1_000;
 const EVENTS_IN_HOVER = 10;
+/** Lens redraws asked of the editor for a crawl's progress alone, at most one per this. */
+const LENS_REDRAW_MS = 1_000;
 
 interface Snapshot {
   version: number;
@@ -78,14 +85,32 @@ export class SeedFeatures {
   /** A hint redraw asked for while the last one's wait runs. */
   private hintsAsked = false;
   private closed = false;
+  /**
+   * The crawls of open files, as last read or sent by the change feed (null: no such crawl); while
+   * the first read is under way, that read.
+   */
+  private readonly crawlsShown = new Map<string, Crawl | null | Promise<Crawl | null | undefined>>();
+  private lensTimer: NodeJS.Timeout | null = null;
+  /** A lens redraw asked for while the last one's wait runs. */
+  private lensesAsked = false;
+  /** The next redraw of hints that count down ("retrying in 12s"), while the editor shows one. */
+  private countdownTimer: NodeJS.Timeout | null = null;
+  /** When countdownTimer fires (epoch ms). */
+  private countdownAt = 0;
+  /** Option help with this daemon's crawl defaults: a crawl started here gets those, not the built-in ones. */
+  private readonly options: SeedOptions;
 
   constructor(
     private readonly connection: _Connection,
     private readonly queue: Queue,
+    private readonly crawls: Pick<CrawlService, 'get'>,
     private readonly seeds: SeedMap,
     private readonly log: Logger,
+    defaults: CrawlDefaults,
     private readonly sweepMs = SWEEP_MS,
-  ) {}
+  ) {
+    this.options = seedOptions(defaults);
+  }
 
   listen(): void {
     const c = this.connection;
@@ -93,12 +118,34 @@ export class SeedFeatures {
     this.documents.onDidChangeContent((e) => this.schedule(e.document.uri, []));
     this.documents.onDidClose((e) => {
       this.snapshots.delete(e.document.uri);
+      this.forgetUnshownCrawls();
       this.published.delete(e.document.uri);
       void c.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
     });
     c.languages.inlayHint.on(async (p) => this.hints(await this.snapshot(p.textDocument.uri), p.range.start.line, p.range.end.line));
-    c.onHover(async (p) => this.hover(await this.snapshot(p.textDocument.uri), p.position.line, p.position.character));
-    c.onCodeLens(async (p) => this.lenses(p.textDocument.uri, await this.snapshot(p.textDocument.uri)));
+    c.onHover(async (p) => {
+      const doc = this.documents.get(p.textDocument.uri);
+      const option = doc && this.isSeedFile(doc.uri) ? optionHover(doc, p.position, this.options) : null;
+      return option ?? this.hover(await this.snapshot(p.textDocument.uri), p.position.line, p.position.character);
+    });
+    c.onCodeLens(async (p) => {
+      const s = await this.snapshot(p.textDocument.uri);
+      return this.lenses(p.textDocument.uri, s, s?.crawlId ? await this.crawlShown(s.crawlId) : null);
+    });
+    // Both are asked on every keystroke: neither parses the whole file nor reads the database.
+    c.onCompletion((p) => {
+      const doc = this.documents.get(p.textDocument.uri);
+      return doc && this.isSeedFile(doc.uri) ? completions(doc, p.position, this.options) : [];
+    });
+    c.onCodeAction((p) => {
+      // The fixes of the file as last parsed, and only when that is the version the editor has
+      // (their edits are stamped with it); the diagnostics of a newer one bring a new request.
+      const doc = this.documents.get(p.textDocument.uri);
+      const s = this.snapshots.get(p.textDocument.uri);
+      if (!doc || s?.version !== doc.version) return [];
+      const versioned = this.capabilities.workspace?.workspaceEdit?.documentChanges === true;
+      return quickFixes(doc, s.file, p.range, p.context.diagnostics, versioned);
+    });
     this.seeds.onChange((uri) => this.schedule(uri));
     this.documents.listen(c);
   }
@@ -131,12 +178,86 @@ export class SeedFeatures {
     }, this.sweepMs).unref();
   }
 
+  /**
+   * Crawls changed (their state or counts, from the change feed): the lenses of the files whose
+   * crawl it is are redrawn, at most once per LENS_REDRAW_MS, as counts move in every batch.
+   */
+  crawlsChanged(crawls: readonly Crawl[]): void {
+    let moved = false;
+    for (const c of crawls) {
+      if (![...this.snapshots.values()].some((s) => s.crawlId === c.crawlId)) continue;
+      // Kept over a read under way (this is newer than what it may return), and where a read
+      // failed: the lens shows the crawl again without waiting for the database.
+      const had = this.crawlsShown.get(c.crawlId);
+      this.crawlsShown.set(c.crawlId, c);
+      moved ||= !(had instanceof Promise) && (!had || crawlLensTitle(had) !== crawlLensTitle(c));
+    }
+    if (moved && this.capabilities.workspace?.codeLens?.refreshSupport) this.redrawLenses();
+  }
+
+  /**
+   * The crawl a file's lens shows: read once, then kept up to date by crawlsChanged. Undefined
+   * when it could not be read: whether it runs is unknown.
+   */
+  private async crawlShown(crawlId: string): Promise<Crawl | null | undefined> {
+    let had = this.crawlsShown.get(crawlId);
+    if (had === undefined) {
+      // In the map before the read, so that the change feed's news of the crawl meanwhile is kept.
+      had = this.readCrawl(crawlId);
+      this.crawlsShown.set(crawlId, had);
+    }
+    if (!(had instanceof Promise)) return had;
+    const read = await had;
+    const now = this.crawlsShown.get(crawlId);
+    return now === undefined || now instanceof Promise ? read : now;
+  }
+
+  private async readCrawl(crawlId: string): Promise<Crawl | null | undefined> {
+    let crawl: Crawl | null | undefined;
+    try {
+      crawl = wireCrawl(await this.crawls.get(crawlId));
+    } catch (err) {
+      // Gone (its rows were removed): the file starts a crawl again. Any other failure (the
+      // database locked, say) tells nothing of the crawl, and the next lens reads it again.
+      if (err instanceof NotFoundError) crawl = null;
+      else this.log('warn', `seed file lens: could not read crawl ${crawlId}: ${(err as Error).message}`);
+    }
+    // Kept unless the change feed said something newer meanwhile, or the file was closed.
+    if (this.crawlsShown.get(crawlId) instanceof Promise) {
+      if (crawl === undefined) this.crawlsShown.delete(crawlId);
+      else this.crawlsShown.set(crawlId, crawl);
+    }
+    return crawl;
+  }
+
+  private forgetUnshownCrawls(): void {
+    const open = new Set([...this.snapshots.values()].map((s) => s.crawlId));
+    for (const id of this.crawlsShown.keys()) if (!open.has(id)) this.crawlsShown.delete(id);
+  }
+
+  /** Asks the editor to redraw lenses at most once per LENS_REDRAW_MS, the last ask kept for the end of the wait. */
+  private redrawLenses(): void {
+    if (this.lensTimer || this.closed) {
+      this.lensesAsked = true;
+      return;
+    }
+    void this.connection.sendRequest(CodeLensRefreshRequest.type).catch(() => {});
+    this.lensesAsked = false;
+    this.lensTimer = setTimeout(() => {
+      this.lensTimer = null;
+      if (this.lensesAsked) this.redrawLenses();
+    }, LENS_REDRAW_MS);
+    this.lensTimer.unref();
+  }
+
   close(): void {
     this.closed = true;
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    if (this.lensTimer) clearTimeout(this.lensTimer);
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     if (this.hintTimer) clearTimeout(this.hintTimer);
+    if (this.countdownTimer) clearTimeout(this.countdownTimer);
   }
 
   /** Refreshes soon, once for a burst of edits or changes; `ids` null (a new crawl, changes unnamed) reads every job again. */
@@ -175,7 +296,7 @@ export class SeedFeatures {
   private askClientToRedraw(lenses: boolean): void {
     const ws = this.capabilities.workspace;
     if (ws?.inlayHint?.refreshSupport) this.redrawHints();
-    if (lenses && ws?.codeLens?.refreshSupport) void this.connection.sendRequest(CodeLensRefreshRequest.type).catch(() => {});
+    if (lenses && ws?.codeLens?.refreshSupport) this.redrawLenses();
   }
 
   /**
@@ -249,6 +370,8 @@ export class SeedFeatures {
     }
     await this.readJobs(snap, keep.size === 0 ? keys : keys.filter((k) => !snap.jobs.has(k)));
     this.snapshots.set(uri, snap);
+    // The file started another crawl: the one it showed is kept no longer, unless another file shows it.
+    if (have && !sameCrawl) this.forgetUnshownCrawls();
     return snap;
   }
 
@@ -332,12 +455,35 @@ export class SeedFeatures {
     if (!s) return [];
     const now = Date.now();
     const out: InlayHint[] = [];
+    let next = Infinity;
     for (const u of s.file.urls) {
       if (!u.normalized || u.line < fromLine || u.line > toLine) continue;
       const job = s.jobs.get(u.normalized);
+      const wait = job ? waitsFor(job, now) : null;
+      if (wait !== null) next = Math.min(next, countdownChangesIn(wait));
       out.push({ position: { line: u.line, character: u.end }, label: job ? stateLabel(job, now) : 'not crawled yet', paddingLeft: true });
     }
+    if (next !== Infinity) this.tickCountdowns(now + next);
     return out;
+  }
+
+  /**
+   * A hint that counts down is drawn again when its text next changes, while the editor shows one:
+   * a job waiting out a backoff changes nothing meanwhile, and its "retrying in 12s" would stay at
+   * 12. Not every second: a wait told in minutes (a Retry-After of an hour) changes once a minute.
+   */
+  private tickCountdowns(at: number): void {
+    if (this.closed || !this.capabilities.workspace?.inlayHint?.refreshSupport) return;
+    if (this.countdownTimer) {
+      if (this.countdownAt <= at) return;
+      clearTimeout(this.countdownTimer);
+    }
+    this.countdownAt = at;
+    this.countdownTimer = setTimeout(() => {
+      this.countdownTimer = null;
+      this.redrawHints();
+    }, at - Date.now());
+    this.countdownTimer.unref();
   }
 
   private async hover(s: Snapshot | null, line: number, character: number): Promise<Hover | null> {
@@ -352,17 +498,31 @@ export class SeedFeatures {
     return { range: range(u), contents: { kind: MarkupKind.Markdown, value: jobMarkdown(found?.job ?? job, found?.events ?? [], Date.now()) } };
   }
 
-  private lenses(uri: string, s: Snapshot | null): CodeLens[] {
+  /** `crawl`: the file's crawl, null when it has none, undefined when it could not be read. */
+  private lenses(uri: string, s: Snapshot | null, crawl: Crawl | null | undefined): CodeLens[] {
     if (!s) return [];
     const at = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
     const out: CodeLens[] = [];
-    const start = startParams(s.file);
+    const jobs = [...s.jobs.values()];
+    const reveal: SeedCommandArgs[typeof SEED_COMMANDS.revealJobs] = [{ crawlId: s.crawlId, jobIds: jobs.map((j) => j.id) }];
+    // While the file's crawl runs (or is paused), starting it again would run a second crawl
+    // beside it: the lens shows the one there is, and steers it. Nor is a start offered while
+    // that is unknown.
+    const live = crawl?.state === 'running' || crawl?.state === 'paused' ? crawl : null;
+    const start = live || crawl === undefined ? null : startParams(s.file);
+    if (live) {
+      const args: SeedCommandArgs[typeof SEED_COMMANDS.pauseCrawl] = [{ crawlId: live.crawlId }];
+      out.push({ range: at, command: { title: crawlLensTitle(live), command: SEED_COMMANDS.revealJobs, arguments: reveal } });
+      out.push(live.state === 'running'
+        ? { range: at, command: { title: '⏸ Pause', command: SEED_COMMANDS.pauseCrawl, arguments: args } }
+        : { range: at, command: { title: '▶ Resume', command: SEED_COMMANDS.resumeCrawl, arguments: args } });
+      out.push({ range: at, command: { title: '⏹ Cancel', command: SEED_COMMANDS.cancelCrawl, arguments: args } });
+    }
     if (start) {
       const args: SeedCommandArgs[typeof SEED_COMMANDS.startCrawl] = [{ uri }];
       const n = start.seeds.length;
       out.push({ range: at, command: { title: `▶ Start crawl (${n} URL${n === 1 ? '' : 's'})`, command: SEED_COMMANDS.startCrawl, arguments: args } });
     }
-    const jobs = [...s.jobs.values()];
     const failed = jobs.filter((j) => j.state === 'error');
     if (failed.length) {
       // The crawl's failures are requeued as a whole (pages found on the way included); a
@@ -372,12 +532,19 @@ export class SeedFeatures {
       const args: SeedCommandArgs[typeof SEED_COMMANDS.requeueFailed] = [requeue];
       out.push({ range: at, command: { title: `↻ Requeue failed (${failed.length})`, command: SEED_COMMANDS.requeueFailed, arguments: args } });
     }
-    if (s.crawlId || jobs.length) {
-      const args: SeedCommandArgs[typeof SEED_COMMANDS.revealJobs] = [{ crawlId: s.crawlId, jobIds: jobs.map((j) => j.id) }];
-      out.push({ range: at, command: { title: s.crawlId ? `Open in jobs view (crawl ${s.crawlId})` : 'Open in jobs view', command: SEED_COMMANDS.revealJobs, arguments: args } });
+    if (!live && (s.crawlId || jobs.length)) {
+      out.push({ range: at, command: { title: s.crawlId ? `Open in jobs view (crawl ${s.crawlId})` : 'Open in jobs view', command: SEED_COMMANDS.revealJobs, arguments: reveal } });
     }
     return out;
   }
+}
+
+/** A live crawl's lens: who it is, its state, and its pages finished of those found so far. */
+function crawlLensTitle(c: Crawl): string {
+  const { queued, in_progress: running, done, skipped, error } = c.counts;
+  const finished = done + skipped + error;
+  const who = c.name ? `${c.name} (${c.crawlId})` : c.crawlId;
+  return `${c.state === 'running' ? '⟳' : '⏸'} ${who}: ${c.state} · ${finished}/${finished + queued + running}${error ? ` · ${error} failed` : ''}`;
 }
 
 function range(u: SeedUrl) {
@@ -389,17 +556,41 @@ function seconds(ms: number): string {
   return s < 120 ? `${s}s` : `${Math.round(s / 60)}m`;
 }
 
+/**
+ * How long until a wait of `ms`, as seconds() tells it, reads differently: the next second below
+ * 120 s, else the next minute (or the switch to seconds); a wait under half a second, when it ends.
+ */
+export function countdownChangesIn(ms: number): number {
+  const s = Math.max(0, Math.round(ms / 1000));
+  // The largest whole second told otherwise; seconds() rounds half up, so it is read below its half.
+  const below = s < 120 ? s - 1 : Math.max(119, 60 * Math.round(s / 60) - 31);
+  return Math.min(ms, ms - (below + 0.5) * 1000 + 1);
+}
+
 function short(text: string, max = 80): string {
   const one = text.replace(/\s+/g, ' ');
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }
 
-/** The hint after a URL: its state, and for a leased job who holds it and how fresh the lease is. */
+/** How long a queued job waits before it may start (a backoff, a deferral); null when it may start now, or is held. */
+function waitsFor(j: Job, now: number): number | null {
+  return j.state === 'queued' && j.runAfter > now && !isHeld(j.runAfter) ? j.runAfter - now : null;
+}
+
+/**
+ * The hint after a URL: its state, and for a leased job who holds it and how fresh the lease is.
+ * Waits are told as spans from `now` (the hint is drawn again as they run down): the daemon does
+ * not know the editor's time zone, and a UTC clock read wrong wherever it is not UTC.
+ */
 export function stateLabel(j: Job, now: number): string {
   switch (j.state) {
     case 'queued': {
-      const retry = j.attempts > 0 ? ` · attempt ${j.attempts + 1}/${j.maxAttempts}` : '';
-      const later = j.runAfter > now && iso(j.runAfter) ? ` · not before ${iso(j.runAfter)!.slice(11, 19)}Z` : '';
+      // As the jobs view says it ("held: crawl paused"): it waits for a resume, not its turn.
+      if (isHeld(j.runAfter)) return '⏸ held · crawl paused';
+      const retry = j.attempts > 0 ? ` · attempt ${j.attempts + 1} of ${j.maxAttempts}` : '';
+      const wait = waitsFor(j, now);
+      // Without deferrals since the last attempt, the wait is that attempt's backoff (as the jobs view says).
+      const later = wait === null ? '' : j.attempts > 0 && j.deferrals === 0 ? ` · retrying in ${seconds(wait)}` : ` · due in ${seconds(wait)}`;
       return `⏳ queued${retry}${later}`;
     }
     case 'in_progress':

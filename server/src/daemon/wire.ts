@@ -2,6 +2,7 @@
  * Domain records → wire records: epoch milliseconds become ISO-8601 strings, the queue's limit
  * key becomes the host, and fields the wire does not carry (lease tokens, payloads) stay behind.
  */
+import { isHeld } from '../core/types';
 import type * as core from '../core/types';
 import type { PageInfo } from '../crawl/pages';
 import type { CrawlRecord, HostRecord } from '../crawl/service';
@@ -40,8 +41,14 @@ export function wireResult(r: core.JobResult | null): PageResult | null {
   };
 }
 
+/**
+ * A job on the wire. Its runAfter only when still to come, so a client never reads a past backoff
+ * as a wait; the daemon's clock decides, not the editor's (mapped by Array.map, so no `now` argument).
+ */
 export function wireJob(j: core.Job): Job {
   const leased = j.state === 'in_progress';
+  // A paused crawl's queued jobs wait at the HELD sentinel (core/types.ts), with no time to show.
+  const held = j.state === 'queued' && isHeld(j.runAfter);
   return {
     id: j.id,
     url: j.url,
@@ -52,6 +59,10 @@ export function wireJob(j: core.Job): Job {
     priority: j.priority,
     attempts: j.attempts,
     maxAttempts: j.maxAttempts,
+    lostWorkers: j.reclaims,
+    deferrals: j.deferrals,
+    runAfter: j.state === 'queued' && !held && j.runAfter > Date.now() ? iso(j.runAfter) : null,
+    held,
     workerId: j.workerId,
     // The lease columns outlive a lease in part (worker_id names the last holder): only a live
     // lease has times on the wire.

@@ -109,5 +109,6 @@ export function sqliteBackToSchema1(q: SqliteQueue): void {
     DROP INDEX keys_rr;
     ALTER TABLE keys DROP COLUMN held;
     CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > 0;
+    ALTER TABLE jobs DROP COLUMN deferrals;
     UPDATE schema_versions SET version = 1 WHERE component = 'queue';`);
 }

@@ -381,11 +381,11 @@ export class PgQueue implements Queue {
         : read.get(`${a.id}.${a.token}`);
       return held ? { held, next: settle(a.outcome, held.attempts, held.max_attempts, tx.now, this.rules.backoff, this.rules.random) } : null;
     });
-    const cols: unknown[][] = Array.from({ length: 10 }, () => []);
+    const cols: unknown[][] = Array.from({ length: 11 }, () => []);
     plans.forEach((p, ord) => {
       if (!p) return;
       const r: Settled = p.next.row;
-      [ord, acks[ord].id, acks[ord].token, r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.attemptsDelta, r.outcome]
+      [ord, acks[ord].id, acks[ord].token, r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.attemptsDelta, r.deferralsDelta, r.outcome]
         .forEach((v, i) => cols[i].push(v));
     });
     const matched = new Set<number>();
@@ -623,7 +623,7 @@ function leasedJob(r: Row, workerId: string, leaseToken: string, now: number, tt
   return {
     id: r.id as number, kind: r.kind as string, url: r.url as string, key: r.key as string, crawlId: r.crawl_id as string | null,
     depth: r.depth as number | null, priority: r.priority as number, state: 'in_progress', attempts: r.attempts as number,
-    maxAttempts: r.max_attempts as number, reclaims: r.reclaims as number, runAfter: 0, workerId, leaseToken, leasedAt: now,
+    maxAttempts: r.max_attempts as number, reclaims: r.reclaims as number, deferrals: r.deferrals as number, runAfter: 0, workerId, leaseToken, leasedAt: now,
     leaseExpiresAt: now + ttlMs, heartbeatAt: now, lastError: r.last_error as string | null, result: null,
     payload: r.payload ? JSON.parse(r.payload as string) : null, createdAt: r.created_at as number, updatedAt: now, finishedAt: null,
   };

@@ -135,4 +135,9 @@ export const PG_MIGRATIONS: readonly string[] = [
     granted  bigint NOT NULL    -- the last reservation's grant, read back by RETURNING
   );
   `,
+  /* 4 */ `
+  -- Deferrals since an attempt last counted (see the SQLite schema's migration 3). A constant
+  -- default is stored once, not written to every row.
+  ALTER TABLE jobs ADD COLUMN deferrals integer NOT NULL DEFAULT 0;
+  `,
 ];

@@ -90,7 +90,7 @@ export const PG_SQL = {
            lease_expires_at = $3 + $6, heartbeat_at = $3, attempts = attempts + 1, updated_at = $3
       FROM picked WHERE jobs.id = picked.id AND jobs.state = 'queued'
     RETURNING picked.ord, jobs.id, kind, url, key, crawl_id, depth, priority, attempts, max_attempts, reclaims,
-              last_error, payload, created_at`,
+              last_error, payload, created_at, deferrals`,
 
   heartbeat: `
     UPDATE jobs SET lease_expires_at = $2::bigint + $3::bigint, heartbeat_at = $2
@@ -103,10 +103,11 @@ export const PG_SQL = {
   /** Where leases are fenced: only the holder's live lease (id AND token AND state) matches. */
   ack: `
     UPDATE jobs SET state = u.state, run_after = u.run_after, finished_at = u.finished_at, result = u.result,
-           last_error = u.last_error, attempts = jobs.attempts + u.delta, outcome = u.outcome, ${LEASE_CLEARED}, updated_at = $11
+           last_error = u.last_error, attempts = jobs.attempts + u.delta, deferrals = coalesce(jobs.deferrals + u.deferred, 0),
+           outcome = u.outcome, ${LEASE_CLEARED}, updated_at = $12
       FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[],
-                  $9::int[], $10::text[])
-           AS u(ord, id, token, state, run_after, finished_at, result, last_error, delta, outcome)
+                  $9::int[], $10::int[], $11::text[])
+           AS u(ord, id, token, state, run_after, finished_at, result, last_error, delta, deferred, outcome)
      WHERE jobs.id = u.id AND jobs.lease_token = u.token AND jobs.state = 'in_progress'
     RETURNING u.ord`,
 
@@ -126,7 +127,7 @@ export const PG_SQL = {
      WHERE state = $1 AND outcome IS NOT NULL ${FILTERS}
      ORDER BY id`,
   requeue: `
-    UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, run_after = 0, result = NULL,
+    UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, deferrals = 0, run_after = 0, result = NULL,
            last_error = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = $5
      WHERE state = $1 ${FILTERS}
     ${MOVED}`,

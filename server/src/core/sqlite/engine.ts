@@ -222,7 +222,7 @@ export class SqliteQueue implements Queue {
         | undefined;
     const next = held && settle(outcome, held.attempts, held.max_attempts, now, this.rules.backoff, this.rules.random);
     const r = next?.row;
-    if (!held || !r || this.s.ack.run(r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.attemptsDelta, r.outcome, now, id, token).changes === 0) {
+    if (!held || !r || this.s.ack.run(r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.attemptsDelta, r.deferralsDelta, r.outcome, now, id, token).changes === 0) {
       this.s.insertEventIfJob.run({ at: now, type: 'lost_lease', workerId, detail: `${outcome.type} refused: the lease was no longer held`, id });
       return { id, ok: false };
     }
@@ -448,7 +448,7 @@ function leasedJob(r: unknown[], workerId: string, leaseToken: string, now: numb
   return {
     id: r[0] as number, kind: r[1] as string, url: r[2] as string, key: r[3] as string, crawlId: r[4] as string | null,
     depth: r[5] as number | null, priority: r[6] as number, state: 'in_progress', attempts: r[7] as number,
-    maxAttempts: r[8] as number, reclaims: r[9] as number, runAfter: 0, workerId, leaseToken, leasedAt: now,
+    maxAttempts: r[8] as number, reclaims: r[9] as number, deferrals: r[13] as number, runAfter: 0, workerId, leaseToken, leasedAt: now,
     leaseExpiresAt: now + ttlMs, heartbeatAt: now, lastError: r[10] as string | null, result: null,
     payload: r[11] ? JSON.parse(r[11] as string) : null, createdAt: r[12] as number, updatedAt: now, finishedAt: null,
   };
@@ -479,6 +479,7 @@ export function toJob(r: Row): Job {
     attempts: r.attempts as number,
     maxAttempts: r.max_attempts as number,
     reclaims: r.reclaims as number,
+    deferrals: r.deferrals as number,
     runAfter: r.run_after as number,
     workerId: r.worker_id as string | null,
     leaseToken: r.lease_token as string | null,

@@ -145,6 +145,12 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX keys_rr;
   CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > held;
   `,
+  /* 3 */ `
+  -- Deferrals since an attempt last counted (set by ack, cleared by requeue): what a job's row
+  -- says of a page put off 20 times by Retry-After, and, with run_after, whether a queued job waits
+  -- out a deferral or a retry's backoff. Adding a column with a constant default rewrites nothing.
+  ALTER TABLE jobs ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -63,7 +63,7 @@ export const SQL = {
   /** What a worker needs of the jobs it just leased; the lease itself it is told by the engine. */
   leasedJobs: `
     SELECT id, kind, url, key, crawl_id, depth, priority, attempts, max_attempts, reclaims, last_error,
-           payload, created_at
+           payload, created_at, deferrals
       FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))`,
 
   heartbeat: `
@@ -78,7 +78,7 @@ export const SQL = {
   /** Where a lease is fenced: only the holder's live lease (id AND token AND state) matches. */
   ack: `
     UPDATE jobs SET state = ?, run_after = ?, finished_at = ?, result = ?, last_error = ?,
-           attempts = attempts + ?, outcome = ?, ${LEASE_CLEARED}, updated_at = ?
+           attempts = attempts + ?, deferrals = coalesce(deferrals + ?, 0), outcome = ?, ${LEASE_CLEARED}, updated_at = ?
      WHERE id = ? AND lease_token = ? AND state = 'in_progress'`,
 
   /** Reclaims: a dead worker's jobs go round again, until they have killed :maxReclaims workers. */
@@ -125,7 +125,7 @@ export const SQL = {
        AND (:crawlId IS NULL OR crawl_id = :crawlId)`,
   /** Requeue from one state at a time, so the counters know where each job came from. */
   requeue: `
-    UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, run_after = 0, result = NULL,
+    UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, deferrals = 0, run_after = 0, result = NULL,
            last_error = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = :now
      WHERE state = :from
        AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))

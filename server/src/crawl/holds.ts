@@ -1,0 +1,70 @@
+/**
+ * Hosts held back and recovered, in the log: a line when a host becomes held, one when it answers
+ * again, none per job. A host held again while held (asked for Retry-After 1 s on every request,
+ * still failing after its backoff) is the same hold going on: a debug line, and a count when it
+ * recovers; otherwise 10,000 such hosts would write a line each every second.
+ */
+import type { Logger } from '../core/scheduler';
+import type { HoldEvents, HoldKind } from './politeness';
+
+/**
+ * A host not heard from this long after its hold ended is forgotten, unlogged: its crawl ended,
+ * or its pages gave up. It keeps the map as small as the set of hosts held now.
+ */
+export const FORGET_AFTER_MS = 10 * 60_000;
+/** The map is looked through for holds to forget at most this often: a tick calls often (4 a second). */
+const FORGET_EVERY_MS = 60_000;
+
+interface Hold {
+  since: number;
+  until: number;
+  kind: HoldKind;
+  reason: string;
+  /** Holds in a row, this one included. */
+  times: number;
+}
+
+export class HoldLog implements HoldEvents {
+  /** By host. */
+  private readonly held = new Map<string, Hold>();
+  /** When the map was last looked through by forgetStale. */
+  private forgotAt = -Infinity;
+
+  constructor(private readonly log: Logger, private readonly now: () => number = Date.now) {}
+
+  onHold(host: string, until: number, kind: HoldKind, reason: string): void {
+    const hold = this.held.get(host);
+    if (hold) {
+      this.held.set(host, { ...hold, until, kind, reason, times: hold.times + 1 });
+      this.log('debug', `host ${host} held again until ${iso(until)} (${kind}, ${hold.times + 1} holds in a row): ${reason}`);
+      return;
+    }
+    this.held.set(host, { since: this.now(), until, kind, reason, times: 1 });
+    this.log('info', `host ${host} held until ${iso(until)} (${kind}): ${reason}`);
+  }
+
+  onRecovered(host: string): void {
+    const hold = this.held.get(host);
+    // With several requests in flight, one sent before the hold can answer during it: that says
+    // nothing of the hold's end, and logging it would make the next hold a new info line.
+    if (!hold || this.now() < hold.until) return;
+    this.held.delete(host);
+    const times = hold.times > 1 ? `, ${hold.times} holds in a row` : '';
+    this.log('info', `host ${host} recovered, held since ${iso(hold.since)}${times} (last: ${hold.kind}: ${hold.reason})`);
+  }
+
+  /**
+   * Drops the holds long over that nothing followed. The whole map, since holds end in no order
+   * (a Retry-After of an hour, then thousands of a second); so at most once a minute.
+   */
+  forgetStale(): void {
+    const now = this.now();
+    if (now - this.forgotAt < FORGET_EVERY_MS) return;
+    this.forgotAt = now;
+    for (const [host, hold] of this.held) if (hold.until < now - FORGET_AFTER_MS) this.held.delete(host);
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
