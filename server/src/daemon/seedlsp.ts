@@ -49,6 +49,38 @@ const EVENTS_IN_HOVER = 10;
 /** Lens redraws asked of the editor for a crawl's progress alone, at most one per this. */
 const LENS_REDRAW_MS = 1_000;
 
+/**
+ * A request to the editor sent at most once per `everyMs`: an ask during the wait is kept, and
+ * sent once at its end. Each redraw has the editor ask for and draw everything in view, and a
+ * crawl of a file's URLs changes some of it in every batch, three a second.
+ */
+class Throttled {
+  private timer: NodeJS.Timeout | null = null;
+  private asked = false;
+  private closed = false;
+
+  constructor(private readonly send: () => void, private readonly everyMs: number) {}
+
+  ask(): void {
+    if (this.timer || this.closed) {
+      this.asked = true;
+      return;
+    }
+    this.send();
+    this.asked = false;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.asked) this.ask();
+    }, this.everyMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
 interface Snapshot {
   version: number;
   file: SeedFile;
@@ -81,18 +113,14 @@ export class SeedFeatures {
   private readonly dirty = new Map<string, Set<number> | null>();
   private leaseTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
-  private hintTimer: NodeJS.Timeout | null = null;
-  /** A hint redraw asked for while the last one's wait runs. */
-  private hintsAsked = false;
+  private readonly hintRedraws = new Throttled(() => void this.connection.sendRequest(InlayHintRefreshRequest.type).catch(() => {}), HINT_REDRAW_MS);
   private closed = false;
   /**
    * The crawls of open files, as last read or sent by the change feed (null: no such crawl); while
    * the first read is under way, that read.
    */
   private readonly crawlsShown = new Map<string, Crawl | null | Promise<Crawl | null | undefined>>();
-  private lensTimer: NodeJS.Timeout | null = null;
-  /** A lens redraw asked for while the last one's wait runs. */
-  private lensesAsked = false;
+  private readonly lensRedraws = new Throttled(() => void this.connection.sendRequest(CodeLensRefreshRequest.type).catch(() => {}), LENS_REDRAW_MS);
   /** The next redraw of hints that count down ("retrying in 12s"), while the editor shows one. */
   private countdownTimer: NodeJS.Timeout | null = null;
   /** When countdownTimer fires (epoch ms). */
@@ -192,7 +220,7 @@ export class SeedFeatures {
       this.crawlsShown.set(c.crawlId, c);
       moved ||= !(had instanceof Promise) && (!had || crawlLensTitle(had) !== crawlLensTitle(c));
     }
-    if (moved && this.capabilities.workspace?.codeLens?.refreshSupport) this.redrawLenses();
+    if (moved && this.capabilities.workspace?.codeLens?.refreshSupport) this.lensRedraws.ask();
   }
 
   /**
@@ -235,28 +263,14 @@ export class SeedFeatures {
     for (const id of this.crawlsShown.keys()) if (!open.has(id)) this.crawlsShown.delete(id);
   }
 
-  /** Asks the editor to redraw lenses at most once per LENS_REDRAW_MS, the last ask kept for the end of the wait. */
-  private redrawLenses(): void {
-    if (this.lensTimer || this.closed) {
-      this.lensesAsked = true;
-      return;
-    }
-    void this.connection.sendRequest(CodeLensRefreshRequest.type).catch(() => {});
-    this.lensesAsked = false;
-    this.lensTimer = setTimeout(() => {
-      this.lensTimer = null;
-      if (this.lensesAsked) this.redrawLenses();
-    }, LENS_REDRAW_MS);
-    this.lensTimer.unref();
-  }
 
   close(): void {
     this.closed = true;
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    if (this.lensTimer) clearTimeout(this.lensTimer);
+    this.lensRedraws.close();
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
-    if (this.hintTimer) clearTimeout(this.hintTimer);
+    this.hintRedraws.close();
     if (this.countdownTimer) clearTimeout(this.countdownTimer);
   }
 
@@ -295,27 +309,8 @@ export class SeedFeatures {
 
   private askClientToRedraw(lenses: boolean): void {
     const ws = this.capabilities.workspace;
-    if (ws?.inlayHint?.refreshSupport) this.redrawHints();
-    if (lenses && ws?.codeLens?.refreshSupport) this.redrawLenses();
-  }
-
-  /**
-   * Asks the editor to redraw hints at most once per HINT_REDRAW_MS, the last ask kept for the end
-   * of the wait: each redraw has the editor ask for and draw every hint in view, and a crawl of the
-   * file's URLs changes some of them in every batch, three a second.
-   */
-  private redrawHints(): void {
-    if (this.hintTimer || this.closed) {
-      this.hintsAsked = true;
-      return;
-    }
-    void this.connection.sendRequest(InlayHintRefreshRequest.type).catch(() => {});
-    this.hintsAsked = false;
-    this.hintTimer = setTimeout(() => {
-      this.hintTimer = null;
-      if (this.hintsAsked) this.redrawHints();
-    }, HINT_REDRAW_MS);
-    this.hintTimer.unref();
+    if (ws?.inlayHint?.refreshSupport) this.hintRedraws.ask();
+    if (lenses && ws?.codeLens?.refreshSupport) this.lensRedraws.ask();
   }
 
   /**
@@ -481,7 +476,7 @@ export class SeedFeatures {
     this.countdownAt = at;
     this.countdownTimer = setTimeout(() => {
       this.countdownTimer = null;
-      this.redrawHints();
+      this.hintRedraws.ask();
     }, at - Date.now());
     this.countdownTimer.unref();
   }
