@@ -222,19 +222,21 @@ describe('raw bytes on the socket', () => {
   test('a huge line, then a request in the same write: the first refused, the second served', async () => {
     const k = await RawClient.connect(daemon.socket);
     k.send(Buffer.concat([Buffer.alloc(MAX_LINE_BYTES + 1, 0x7b), Buffer.from('\n{"jsonrpc":"2.0","id":"x","method":"queue/stats"}\n')]));
-    const first = await k.next();
+    // Lines of 18 MiB each: on a loaded machine one took past next()'s usual 10 s to come back.
+    const BIG_MS = 60_000;
+    const first = await k.next(BIG_MS);
     assert.deepEqual([first.id, first.error.code], [null, ErrorCodes.InvalidRequest]);
-    assert.equal((await k.next()).id, 'x');
+    assert.equal((await k.next(BIG_MS)).id, 'x');
     // Exactly at the limit is not over it.
     const pad = MAX_LINE_BYTES - '{"jsonrpc":"2.0","id":"y","method":"queue/stats","p":""}'.length;
     k.send(`{"jsonrpc":"2.0","id":"y","method":"queue/stats","p":"${'p'.repeat(pad)}"}\n`);
-    const at = await k.next();
+    const at = await k.next(BIG_MS);
     assert.equal(at.id, 'y');
     assert.ok(at.result, 'served, not refused for its length');
     // Deep nesting up to the limit: parsed or refused, never a crash.
     const depth = Math.floor((MAX_LINE_BYTES - 200) / 2);
     k.send(`{"jsonrpc":"2.0","id":"z","method":"seeds/parse","params":{"text":${'['.repeat(depth)}${']'.repeat(depth)}}}\n`);
-    const nested = await k.next();
+    const nested = await k.next(BIG_MS);
     assert.equal(answerProblem(nested, nested.id), null);
     assert.ok(nested.error && (nested.id === 'z' || nested.id === null));
     k.close();
