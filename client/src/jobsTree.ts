@@ -17,15 +17,14 @@
  *   notes      e.g. "Could not list jobs: ...", "7 jobs outside any crawl"            note
  * States are queued, in_progress, done, skipped, error; host states ready, busy, delayed, backoff,
  * blocked; crawl states running, paused, finished, cancelled. With a filter (a seed file's "Open in
- * jobs view"), the root holds the crawl's state groups, or the given jobs; with a search, the five
- * state groups of the jobs matching it, each described by the matches loaded ("12 shown").
- * Ids: "state:<s>", "host:<h>", "crawl:<id>", "crawl:<id>/state:<s>", "search/state:<s>",
- * "<group id>/job:<n>", "filter/job:<n>", "<group id>/more", "hosts/more".
+ * jobs view"), the root holds the crawl's state groups, or the given jobs.
+ * Ids: "state:<s>", "host:<h>", "crawl:<id>", "crawl:<id>/state:<s>", "<group id>/job:<n>",
+ * "filter/job:<n>", "<group id>/more", "hosts/more".
  */
 import * as vscode from 'vscode';
 import { FINISHED_STATES, JOB_STATES, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
-import { escapeMarkdown, formatCount, plural } from './format';
+import { formatCount, plural } from './format';
 import {
   STATE_ICONS,
   STATE_LABELS,
@@ -52,7 +51,6 @@ export interface JobsFilter {
   state?: JobState;
   host?: string;
   crawlId?: string;
-  search?: string;
 }
 
 export interface GroupNode {
@@ -102,8 +100,8 @@ export interface NoteNode {
 
 export type TreeNode = GroupNode | JobNode | MoreNode | NoteNode;
 
-/** Narrows the view to one crawl, to given jobs (a seed file's "Open in jobs view" lens), or to a search's matches. */
-export type JobsFilterScope = { crawlId: string } | { jobIds: number[] } | { search: string };
+/** Narrows the view to one crawl, or to given jobs (a seed file's "Open in jobs view" lens). */
+export type JobsFilterScope = { crawlId: string } | { jobIds: number[] };
 
 /** What the daemon's notifications said since the view last caught up with them. */
 export interface TreeChanges {
@@ -251,12 +249,6 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     this.reset();
   }
 
-  /** The ids of the jobs in a state loaded under a search (the rows its state group shows). */
-  loadedJobIds(state: JobState): number[] {
-    if (!this.scope || !('search' in this.scope)) return [];
-    return this.pages.get(`search/state:${state}`)?.jobs.map((j) => j.id) ?? [];
-  }
-
   /** Shows only a crawl's jobs, or only the given jobs; undefined shows everything again. */
   setFilter(scope: JobsFilterScope | undefined): void {
     this.scope = scope;
@@ -353,8 +345,6 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 
   private rootMayChange(changes: TreeChanges, jobs: Map<number, JobState>): boolean {
     const counts = changes.stats !== undefined && countsKey(changes.stats) !== this.shownCounts;
-    // A search's groups are always the five states; their pages follow changes on their own.
-    if (this.scope && 'search' in this.scope) return false;
     if (this.scope && 'crawlId' in this.scope) return changes.crawls.has(this.scope.crawlId);
     if (this.scope) return this.scope.jobIds.some((id) => jobs.has(id));
     switch (this.mode) {
@@ -500,7 +490,6 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     const seen = new Set(page.jobs.map((j) => j.id));
     page.jobs.push(...next.jobs.filter((j) => !seen.has(j.id)));
     page.nextCursor = next.nextCursor;
-    describeMatches(group, page);
     this.changed.fire(group);
   }
 
@@ -510,7 +499,6 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       this.learnCrawls([crawl]);
       return this.crawlStates(crawl);
     }
-    if (this.scope && 'search' in this.scope) return this.searchRoots(this.scope.search);
     if (this.scope) return this.listedJobs(this.scope.jobIds);
     switch (this.mode) {
       case 'state':
@@ -601,31 +589,6 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       });
     }
     return rows;
-  }
-
-  /**
-   * A search's state groups, each read at once so that it can say how many matches it holds: the
-   * queue's counts say nothing of those, and counting them all would walk every job.
-   */
-  private async searchRoots(search: string): Promise<TreeNode[]> {
-    return Promise.all(JOB_STATES.map(async (state) => {
-      const group = this.group(`search/state:${state}`, {
-        label: STATE_LABELS[state],
-        description: '',
-        // Tooltips are Markdown: the search is the user's text, shown as typed.
-        tooltip: `${STATE_LABELS[state]} jobs matching "${escapeMarkdown(search)}"; only those loaded are counted.`,
-        icon: stateIcon(state),
-        contextValue: `stateGroup.${state}`,
-        expanded: true,
-        total: undefined,
-        signature: 'search',
-        filter: { state, search },
-      });
-      await this.jobRows(group);
-      // group() set its fields anew; the count is that of the page kept.
-      describeMatches(group, this.pages.get(group.id)!);
-      return group;
-    }));
   }
 
   private crawlStates(crawl: Crawl): TreeNode[] {
@@ -721,8 +684,6 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       // Rows that left the group are forgotten, so the kept rows stay as many as those loaded.
       const listed = new Set(page.jobs.map((j) => j.id));
       for (const j of old?.jobs ?? []) if (!listed.has(j.id)) this.rows.delete(`${group.id}/job:${j.id}`);
-      // Its row was drawn before these were read: drawn again, it shows their count.
-      if (describeMatches(group, page) && old) this.changed.fire(group);
     }
     const crawlOf = await this.crawlNamer(page.jobs);
     const rows: TreeNode[] = page.jobs.map((job) => this.jobNode(`${group.id}/job:${job.id}`, job, crawlOf(job)));
@@ -731,20 +692,15 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     return rows;
   }
 
-  /**
-   * The first `want` rows, in requests of at most jobs/list's limit. A search asks at most once per
-   * page wanted: each of its requests examines a bounded number of jobs and may find none, and
-   * "Load more" walks on, rather than one read walking the whole queue.
-   */
+  /** The first `want` rows, in requests of at most jobs/list's limit. */
   private async readPage(filter: JobsFilter, want: number): Promise<Omit<Page, 'signature' | 'readAt'>> {
     const jobs: Job[] = [];
     let cursor: string | null = null;
-    let asks = filter.search === undefined ? Infinity : Math.ceil(want / PAGE_SIZE);
     do {
       const res: ResultOf<'jobs/list'> = await this.daemon.request('jobs/list', { ...filter, ...listOrder(filter), limit: Math.min(MAX_LIMIT, want - jobs.length), cursor });
       jobs.push(...res.jobs);
       cursor = res.nextCursor;
-    } while (cursor !== null && jobs.length < want && --asks > 0);
+    } while (cursor !== null && jobs.length < want);
     return { jobs, nextCursor: cursor, stale: false };
   }
 
@@ -779,15 +735,6 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     this.groups.set(id, node);
     return node;
   }
-}
-
-/** A search's group says how many matches are loaded; whether that changed. */
-function describeMatches(group: GroupNode, page: Page): boolean {
-  if (group.filter.search === undefined) return false;
-  const description = `${formatCount(page.jobs.length)} shown`;
-  if (description === group.description) return false;
-  group.description = description;
-  return true;
 }
 
 /** How long a loaded page waits before it is read again for a change: longer the more rows it holds. */

@@ -43,8 +43,6 @@ export const MAX_SEED_TEXT_BYTES = 10 * 1024 * 1024;
  * What a line may make the daemon hold is bounded in daemon/socket.ts (SocketLimits).
  */
 export const MAX_LINE_BYTES = MAX_URL_LIST_BYTES + 2 * 1024 * 1024;
-/** The longest jobs/list search. */
-export const MAX_JOB_SEARCH = 200;
 /** Seed URLs one crawl may start from. */
 export const MAX_SEEDS = 10_000;
 /** URLs one jobs/enqueue may hold. */
@@ -339,12 +337,6 @@ export const Params = {
     cursor: z.string().max(32).nullable().optional(),
     /** `newest`: by id, descending (a running crawl's latest results first); default `oldest`. */
     order: z.enum(['oldest', 'newest']).optional(),
-    /**
-     * An HTTP status (`404`) or class (`4xx`) of the job's result; any other text matches part of
-     * the URL or the last error (ASCII case-insensitive). Blank: no search. One call examines at
-     * most 50,000 jobs: fewer than `limit` may come back with a nextCursor, and the next page walks on.
-     */
-    search: z.string().max(MAX_JOB_SEARCH).optional(),
   }),
   'jobs/get': strict({ id: jobId }),
   'jobs/requeue': strict({

@@ -134,14 +134,6 @@ describe('with a daemon', () => {
     assert.match(paged.stderr, new RegExp(`More: crawlctl jobs --cursor ${all.jobs[0].id} --limit 1`));
     const everything = JSON.parse((await crawlctl(['jobs', '--limit', '1', '--all', '--json', ...at()])).stdout);
     assert.deepEqual(everything.jobs.map((x: { id: number }) => x.id), all.jobs.map((x: { id: number }) => x.id));
-    // --search: an HTTP status, else text of the URL (either case), and the next page's command keeps it.
-    const status = JSON.parse((await crawlctl(['jobs', '--search', '404', '--json', ...at()])).stdout);
-    assert.deepEqual(status.jobs.map((x: { url: string }) => x.url), [web.url('/missing')]);
-    const searched = await crawlctl(['jobs', '--search', 'HTTP://127', '--limit', '1', ...at()]);
-    assert.equal(searched.code, 0);
-    assert.match(searched.stderr, new RegExp(`More: crawlctl jobs --cursor ${all.jobs[0].id} --search HTTP://127 --limit 1`));
-    const none = await crawlctl(['jobs', '--search', 'nowhere', ...at()]);
-    assert.match(none.stdout, /^No jobs match\.$/m);
 
     const one = await crawlctl(['job', String(all.jobs[0].id), ...at()]);
     assert.equal(one.code, 0);

@@ -498,62 +498,6 @@ describe(engine.name, () => {
       assert.equal((await q.crawlStats('c1')).queued, 30);
     });
 
-    test('list searches a status, a status class or text (LIKE wildcards literal), a bounded number of rows per call', async () => {
-      const { q } = await open({ searchBudget: 4 });
-      const wide = { ttlMs: 10_000, defaultLimit: 100 };
-      const outcomes: Record<string, Parameters<typeof q.ack>[1][number]['outcome']> = {
-        a: { type: 'done', result: { status: 200 } },
-        b: { type: 'done', result: { status: 404 } },
-        '50%_off': { type: 'done', result: { status: 503 } },
-        '50Xoff': { type: 'done', result: { status: 200 } },
-        c: { type: 'fail', error: 'Connection REFUSED', retryable: false },
-        'Refused-page': { type: 'done', result: { status: 200 } },
-        // A status search reads the status alone, not the rest of the result.
-        d: { type: 'done', result: { status: 200, title: 'HTTP 404' } },
-      };
-      await q.enqueue(Object.keys(outcomes).map((n) => job('h', n)));
-      const leased = await q.lease('w', 10, wide);
-      assert.equal(leased.length, 7);
-      await q.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: outcomes[j.url.slice('http://h/'.length)] })));
-      await q.enqueue([job('h', 'e'), job('h', 404)]);
-      const ids = async (search: string, more: Partial<Parameters<typeof q.list>[0]> = {}) => {
-        const found: number[] = [];
-        let cursor: string | null = null;
-        do {
-          const page = await q.list({ search, limit: 1000, cursor, ...more });
-          found.push(...page.jobs.map((j) => j.id));
-          cursor = page.nextCursor;
-        } while (cursor);
-        return found;
-      };
-      assert.deepEqual(await ids('404'), [2], 'a status matches results, not the URL /404');
-      assert.deepEqual(await ids('4xx'), [2]);
-      assert.deepEqual(await ids(' 5XX '), [3]);
-      assert.deepEqual(await ids('refused'), [5, 6], 'the error or the URL, either case');
-      assert.deepEqual(await ids('refused', { state: 'error' }), [5]);
-      assert.deepEqual(await ids('50%_'), [3], '% and _ are literal');
-      assert.deepEqual(await ids('_'), [3]);
-      assert.deepEqual(await ids('0%'), [3]);
-      assert.deepEqual(await ids('nowhere'), []);
-      assert.equal((await ids('  ')).length, 9, 'a blank search lists everything');
-      await assert.rejects(q.list({ search: 'x'.repeat(201) }), /search/);
-
-      // 4 rows examined per call: a page may come back short (even empty), its cursor at the last row examined.
-      const pages = async (search: string, limit: number, newestFirst = false) => {
-        const out: [number[], string | null][] = [];
-        let cursor: string | null = null;
-        do {
-          const page = await q.list({ search, limit, cursor, newestFirst });
-          out.push([page.jobs.map((j) => j.id), page.nextCursor]);
-          cursor = page.nextCursor;
-        } while (cursor);
-        return out;
-      };
-      assert.deepEqual(await pages('refused', 10), [[[], '4'], [[5, 6], '8'], [[], null]]);
-      assert.deepEqual(await pages('refused', 1), [[[], '4'], [[5], '5'], [[6], null]]);
-      assert.deepEqual(await pages('refused', 10, true), [[[6], '6'], [[5], '2'], [[], null]]);
-    });
-
     test('events are trimmed when a job goes round again', async () => {
       const { q, clock } = await open({ eventsPerJob: 5, maxReclaims: 100 });
       await q.enqueue([job('a', 1, { maxAttempts: 100 })]);

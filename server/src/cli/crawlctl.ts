@@ -267,7 +267,6 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
       state: { type: 'string', choices: JOB_STATES, value: 'STATE', help: `only jobs in this state (${JOB_STATES.join(', ')})` },
       host: { type: 'string', value: 'HOST', help: 'only jobs of this host' },
       crawl: { type: 'string', value: 'ID', help: 'only jobs of this crawl' },
-      search: { type: 'string', value: 'TEXT', help: 'only jobs with this HTTP status (404, 5xx), or with TEXT in their URL or error' },
       limit: { type: 'int', min: 1, max: 1000, value: 'N', help: 'jobs per page (default 50)' },
       cursor: { type: 'string', value: 'C', help: 'the page after this cursor (printed under a full page)' },
       all: { type: 'boolean', help: 'every page, not just the first' },
@@ -277,7 +276,7 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
       try {
         const filter = {
           state: f.state as Job['state'] | undefined, host: f.host as string | undefined, crawlId: f.crawl as string | undefined,
-          search: f.search as string | undefined, limit: (f.limit as number | undefined) ?? 50,
+          limit: (f.limit as number | undefined) ?? 50,
         };
         let page = await client.requestWithin('jobs/list', { ...filter, cursor: (f.cursor as string | undefined) ?? null }, REQUEST_TIMEOUT_MS);
         const jobs = [...page.jobs];
@@ -286,10 +285,8 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
           jobs.push(...page.jobs);
         }
         if (ctx.ui.json) return show(ctx, { jobs, nextCursor: page.nextCursor });
-        // A search examines a bounded number of jobs per page: none found yet is not none at all.
-        if (jobs.length === 0 && !page.nextCursor) return say(ctx, text`No jobs match.`);
-        if (jobs.length === 0) ctx.ui.err(text`No match among the jobs searched so far.`);
-        else ctx.ui.out(jobTable(jobs, ctx.ui.columns));
+        if (jobs.length === 0) return say(ctx, text`No jobs match.`);
+        ctx.ui.out(jobTable(jobs, ctx.ui.columns));
         if (page.nextCursor) ctx.ui.err(text`More: crawlctl jobs --cursor ${page.nextCursor}${flagsAgain(f)} (or --all)`);
         return EXIT.ok;
       } finally {
@@ -678,12 +675,7 @@ function jobTable(jobs: Job[], columns?: number): Text {
 }
 
 function flagsAgain(f: Record<string, unknown>): string {
-  return ['state', 'host', 'crawl', 'search', 'limit'].filter((k) => f[k] !== undefined).map((k) => ` --${k} ${shellWord(String(f[k]))}`).join('');
-}
-
-/** A value as one word a POSIX shell reads back unchanged: a search may hold spaces and quotes. */
-function shellWord(v: string): string {
-  return /^[\w.,:/@%+=-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
+  return ['state', 'host', 'crawl', 'limit'].filter((k) => f[k] !== undefined).map((k) => ` --${k} ${String(f[k])}`).join('');
 }
 
 async function stdinText(): Promise<string> {

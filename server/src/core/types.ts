@@ -170,12 +170,6 @@ export interface ListFilter {
   cursor?: string | null;
   /** Newest first (by id, descending): a running crawl's latest results on top. Default oldest first. */
   newestFirst?: boolean;
-  /**
-   * An HTTP status ("404") or class ("4xx") of the job's result, or else text found in its URL or
-   * last error (ASCII case-insensitive); blank: no search. Examines a bounded number of rows per
-   * call (parseSearch in job-rules.ts).
-   */
-  search?: string;
 }
 
 export interface JobPage {

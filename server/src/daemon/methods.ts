@@ -73,7 +73,7 @@ export function createMethods(d: DaemonServices): MethodTable {
     'jobs/enqueue': async (p) => crawls.enqueue(p),
     'jobs/list': async (p) => {
       const page = await queue.list({
-        state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, limit: p.limit, cursor: p.cursor, newestFirst: p.order === 'newest', search: p.search,
+        state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, limit: p.limit, cursor: p.cursor, newestFirst: p.order === 'newest',
       });
       return { jobs: page.jobs.map(wireJob), nextCursor: page.nextCursor };
     },

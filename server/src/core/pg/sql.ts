@@ -273,35 +273,12 @@ export const PG_SQL = {
 
 /** Listing statements, one per filter combination so each can use its index (walked either way); keyset paging on id. */
 export function pgListSql(filter: ListShape): string {
-  const { where, n: next } = listWhere(filter);
-  let n = next;
-  // A search looks only within its window (job-rules.ts windowEnd); values are bound parameters.
-  if (filter.search) where.push(filter.newestFirst ? `id >= $${n++}` : `id <= $${n++}`);
-  if (filter.search === 'status') {
-    // Only a JSON number is a status, as on SQLite (where text never falls between two numbers).
-    where.push(`CASE WHEN json_typeof(result::json -> 'status') = 'number' THEN (result::json ->> 'status')::numeric END BETWEEN $${n++} AND $${n++}`);
-  }
-  if (filter.search === 'text') {
-    where.push(`(url ILIKE $${n} ESCAPE '\\' OR last_error ILIKE $${n} ESCAPE '\\')`);
-    n++;
-  }
-  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT $${n}`;
-}
-
-/** A search's window: the budget-th row of the listing past the cursor, and whether one follows it. */
-export function pgListWindowSql(filter: ListShape): string {
-  const { where, n } = listWhere(filter);
-  return `SELECT id FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT 2 OFFSET $${n}`;
-}
-
-/** The cursor ($1) and the filters set, in that order, and the next parameter's number. */
-function listWhere(filter: ListShape): { where: string[]; n: number } {
   const where = [filter.newestFirst ? 'id < $1' : 'id > $1'];
   let n = 2;
   if (filter.state) where.push(`state = $${n++}`);
   if (filter.key) where.push(`key = $${n++}`);
   if (filter.crawlId) where.push(`crawl_id = $${n++}`);
-  return { where, n };
+  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT $${n}`;
 }
 
 /**

@@ -5,11 +5,11 @@ import { MIGRATIONS } from './schema';
 import { openDatabase } from './open';
 import { BUSY_TIMEOUT_MS, retryWhileBusy } from './busy';
 import { SqliteJobChanges } from './changes';
-import { CHANGES_SQL, SQL, listSql, listWindowSql } from './sql';
+import { CHANGES_SQL, SQL, listSql } from './sql';
 import { Tally } from './tally';
 import { WalFlusher } from './wal-flush';
 import { QueueError } from '../errors';
-import { checkOutcome, crawlCounts, history, pageFrom, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, windowEnd, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
+import { checkOutcome, crawlCounts, history, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
 import {
   HELD,
   type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
@@ -332,23 +332,17 @@ export class SqliteQueue implements Queue {
   }
 
   async list(filter: ListFilter): Promise<JobPage> {
-    const { limit, after, shape, search } = pageOf(filter);
-    const filters = { ...(shape.state && { state: filter.state }), ...(shape.key && { key: filter.key }), ...(shape.crawlId && { crawlId: filter.crawlId }) };
-    const window = search
-      ? windowEnd(this.listStatement(`window:${JSON.stringify(shape)}`, () => listWindowSql(shape)).pluck().all({ after, skip: this.rules.searchBudget - 1, ...filters }) as number[], shape.newestFirst)
-      : undefined;
-    const rows = this.listStatement(JSON.stringify(shape), () => listSql(shape)).all({
-      after, limit: limit + 1, ...filters,
-      ...(window && { until: window.until }),
-      ...(search?.kind === 'status' && { low: search.low, high: search.high }), ...(search?.kind === 'text' && { like: search.like }),
-    }) as Row[];
-    return pageFrom(rows.map(toJob), limit, window);
-  }
-
-  private listStatement(name: string, sql: () => string): Statement {
+    const { limit, after, shape } = pageOf(filter);
+    const name = JSON.stringify(shape);
     let stmt = this.listStatements.get(name);
-    if (!stmt) this.listStatements.set(name, (stmt = this.db.prepare(sql())));
-    return stmt;
+    if (!stmt) this.listStatements.set(name, (stmt = this.db.prepare(listSql(shape))));
+    const rows = stmt.all({
+      after, limit: limit + 1,
+      ...(shape.state && { state: filter.state }), ...(shape.key && { key: filter.key }), ...(shape.crawlId && { crawlId: filter.crawlId }),
+    }) as Row[];
+    const more = rows.length > limit;
+    const jobs = rows.slice(0, limit).map(toJob);
+    return { jobs, nextCursor: more ? String(jobs[jobs.length - 1].id) : null };
   }
 
   async get(id: number): Promise<{ job: Job; events: JobEvent[] } | null> {

@@ -302,23 +302,9 @@ export const CHANGES_SQL = {
 
 /** Listing statements, one per filter combination so each can use its index (walked either way); keyset paging on id. */
 export function listSql(filter: ListShape): string {
-  const where = listWhere(filter);
-  // A search looks only within its window (job-rules.ts windowEnd); values are bound parameters.
-  if (filter.search) where.push(filter.newestFirst ? 'id >= :until' : 'id <= :until');
-  if (filter.search === 'status') where.push(`json_extract(result, '$.status') BETWEEN :low AND :high`);
-  if (filter.search === 'text') where.push(`(url LIKE :like ESCAPE '\\' OR last_error LIKE :like ESCAPE '\\')`);
-  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT :limit`;
-}
-
-/** A search's window: the budget-th row of the listing past the cursor, and whether one follows it. */
-export function listWindowSql(filter: ListShape): string {
-  return `SELECT id FROM jobs WHERE ${listWhere(filter).join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT 2 OFFSET :skip`;
-}
-
-function listWhere(filter: ListShape): string[] {
   const where = [filter.newestFirst ? 'id < :after' : 'id > :after'];
   if (filter.state) where.push('state = :state');
   if (filter.key) where.push('key = :key');
   if (filter.crawlId) where.push('crawl_id = :crawlId');
-  return where;
+  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT :limit`;
 }
