@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { exportBatches, fileHeader, formatRecords, type Ask, type ExportFormat, type ExportKind } from '../../server/src/exports';
+import { Sink, exportBatches, fileHeader, formatRecords, type Ask, type ExportFormat, type ExportKind } from '../../server/src/exports';
 import type { DaemonApi } from './daemonApi';
 
 export interface ExportRequest {
@@ -100,12 +100,14 @@ export function partialPath(file: string): string {
   return path.join(path.dirname(file), `${path.basename(file)}.part`);
 }
 
-/** A write stream as awaited calls: writes that wait for 'drain' when it asks them to, and the first error it raised. */
+/** A file as awaited calls: crawlctl's Sink for the writes, and the file's opening, closing and bytes. */
 class StreamWriter {
   private failure: Error | undefined;
   private bytes = 0;
+  private readonly sink: Sink;
 
   constructor(private readonly stream: fs.WriteStream) {
+    this.sink = new Sink(stream);
     stream.on('error', (err) => {
       this.failure ??= err;
     });
@@ -119,12 +121,8 @@ class StreamWriter {
   }
 
   async write(chunk: string): Promise<void> {
-    if (this.failure) throw this.failure;
-    if (chunk.length === 0) return;
     this.bytes += Buffer.byteLength(chunk);
-    if (this.stream.write(chunk)) return;
-    await once(this.stream, 'drain');
-    if (this.failure) throw this.failure;
+    await this.sink.write(chunk);
   }
 
   /**

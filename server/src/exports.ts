@@ -2,13 +2,15 @@
  * The export formats of crawl results, part of the contract: crawlctl and the editor write the
  * same files. What can be exported (a crawl's pages, its links, or its broken links with every
  * page linking to them), the columns of each, one record as a JSON line or a CSV row, and the one
- * reader of the records from the daemon (crawl/pages and crawl/links with their cursors).
+ * reader of the records from the daemon (crawl/pages and crawl/links with their cursors), and the
+ * writer that holds the export back while its output is full (Sink).
  *
  * Like protocol.ts it depends on nothing of the daemon's and on no `node:` module: the extension
  * imports it. Its one library, csv-stringify, is bundled into the extension and installed with
  * crawlctl.
  */
 import { stringify } from 'csv-stringify/sync';
+import type { Writable } from 'node:stream';
 import type { LinkRecord, Method, PageRecord, ParamsOf, ResultOf, StatusClass } from './protocol';
 
 /** What is exported: page records, every link with its fate, or each broken URL once per page linking to it. */
@@ -232,5 +234,54 @@ async function* paged<T>(read: (cursor: string | null) => Promise<[T[], string |
     // A read ahead that fails while this page is written is seen when it is awaited, not before.
     next?.catch(() => {});
     yield items;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/** The output gave out: its reader went away, or a file could not be written. */
+export class OutputError extends Error {
+  constructor(failure: Error | null) {
+    super(failure ? failure.message : 'the output was closed');
+    this.name = 'OutputError';
+  }
+}
+
+/** A stream written in chunks, each awaited while the stream holds more than it wants. */
+export class Sink {
+  private failure: Error | null = null;
+  private closed = false;
+
+  constructor(private readonly stream: Writable | NodeJS.WriteStream) {
+    stream.on('error', (err: Error) => {
+      this.failure ??= err;
+    });
+    stream.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  async write(chunk: string): Promise<void> {
+    this.check();
+    if (chunk === '') return;
+    if (this.stream.write(chunk)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.stream.off('drain', done);
+        this.stream.off('error', done);
+        this.stream.off('close', done);
+        resolve();
+      };
+      this.stream.on('drain', done);
+      this.stream.on('error', done);
+      this.stream.on('close', done);
+    });
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure) throw new OutputError(this.failure);
+    if (this.closed) throw new OutputError(null);
   }
 }

@@ -20,8 +20,8 @@ import { parseSeedFile, startParams, whyNotStartable } from '../daemon/seedfile'
 import { ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, SCOPES, SEED_FILE_EXTENSION, type AddressPolicy, type Crawl, type Job, type Method, type ParamsOf, type ResultOf, type Scope } from '../protocol';
 import { VERSION } from '../version';
 import { EXIT } from './exit';
-import { EXPORT_FORMATS, EXPORT_KINDS, type Ask, type ExportFormat, type ExportKind } from '../exports';
-import { OutputError, Sink, exportCrawl, type ExportCounts } from './export';
+import { EXPORT_FORMATS, EXPORT_KINDS, OutputError, Sink, type Ask, type ExportFormat, type ExportKind } from '../exports';
+import { exportCrawl, type ExportCounts } from './export';
 import { bytes, count, fields, plural, relative, table, text, type Text } from './format';
 import { pageFields, reportText } from './report';
 import { nearest } from './suggest';

@@ -4,61 +4,14 @@
  * asked for, written, and the next asked for only once the output has taken it (a slow reader, a
  * full pipe, holds the export back rather than filling memory).
  */
-import type { Writable } from 'node:stream';
 import { escapeControls, terminalSafeJson } from '../core/text';
-import { exportBatches, fileHeader, formatRecords, type Ask, type ExportFormat, type ExportKind } from '../exports';
+import { exportBatches, fileHeader, formatRecords, type Ask, type ExportFormat, type ExportKind, type Sink } from '../exports';
 
 export interface ExportCounts {
   /** Lines written (the CSV header not counted). */
   rows: number;
   /** For `broken`: the broken URLs. */
   urls: number;
-}
-
-/** The output gave out: its reader went away, or a file could not be written. */
-export class OutputError extends Error {
-  constructor(failure: Error | null) {
-    super(failure ? failure.message : 'the output was closed');
-    this.name = 'OutputError';
-  }
-}
-
-/** A stream written in chunks, each awaited while the stream holds more than it wants. */
-export class Sink {
-  private failure: Error | null = null;
-  private closed = false;
-
-  constructor(private readonly stream: Writable | NodeJS.WriteStream) {
-    stream.on('error', (err: Error) => {
-      this.failure ??= err;
-    });
-    stream.on('close', () => {
-      this.closed = true;
-    });
-  }
-
-  async write(chunk: string): Promise<void> {
-    this.check();
-    if (chunk === '') return;
-    if (this.stream.write(chunk)) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        this.stream.off('drain', done);
-        this.stream.off('error', done);
-        this.stream.off('close', done);
-        resolve();
-      };
-      this.stream.on('drain', done);
-      this.stream.on('error', done);
-      this.stream.on('close', done);
-    });
-    this.check();
-  }
-
-  private check(): void {
-    if (this.failure) throw new OutputError(this.failure);
-    if (this.closed) throw new OutputError(null);
-  }
 }
 
 export interface ExportOptions {

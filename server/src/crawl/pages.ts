@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { LinkReason, PageRecord, StatusClass } from '../protocol';
-import { LINK_REASONS } from '../protocol';
+import { INLINKS_COUNTED, LINK_REASONS } from '../protocol';
 import { BoundedMap } from './bounded';
 
 /** One link of a page as the page handler saw it. */
@@ -199,6 +199,30 @@ export function reasonOf(code: number | null): LinkReason | null {
 export function urlKey(crawlId: string, url: string): Buffer {
   return createHash('sha256').update(crawlId).update('\n').update(url).digest().subarray(0, 16);
 }
+
+/**
+ * A record read back with its URLs resolved: both engines' SQL (quoted aliases keep their case in
+ * PostgreSQL and are plain names in SQLite). Inlinks are counted up to INLINKS_COUNTED.
+ */
+export const RECORD_SQL = `
+  SELECT p.url_id AS "urlId", u.url, p.job_id AS "jobId", p.host, p.status, p.error, p.skipped, r.url AS "redirectTo",
+         p.content_type AS "contentType", p.bytes, p.fetch_ms AS "fetchMs", p.fetched_at AS "fetchedAt", p.depth, p.title,
+         p.description, p.canonical, p.robots, p.lang, f.url AS "foundOn", t.text AS "linkText", p.outlinks,
+         (SELECT count(*) FROM (SELECT 1 FROM links i WHERE i.to_id = p.url_id LIMIT ${INLINKS_COUNTED}) i) AS inlinks, p.sha256, p.data
+    FROM pages p
+    JOIN crawl_urls u ON u.id = p.url_id
+    LEFT JOIN crawl_urls r ON r.id = p.redirect_to
+    LEFT JOIN crawl_urls f ON f.id = p.found_on
+    LEFT JOIN link_texts t ON t.id = p.link_text`;
+
+/** An edge read back with its URLs and text resolved, and whether its target has a record: both engines' SQL. */
+export const LINK_SQL = `
+  SELECT f.url AS "from", u.url AS "to", t.text, l.reason, l.from_id AS "fromId", l.to_id AS "toId",
+         EXISTS (SELECT 1 FROM pages p WHERE p.url_id = l.to_id) AS "hasPage"
+    FROM links l
+    JOIN crawl_urls f ON f.id = l.from_id
+    JOIN crawl_urls u ON u.id = l.to_id
+    LEFT JOIN link_texts t ON t.id = l.text_id`;
 
 /** A record that failed (not skipped): a broken link, when linked. Both engines' SQL, on `pages`. */
 export const FAILED_SQL = 'error IS NOT NULL AND NOT skipped';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { INLINKS_COUNTED, REPORT_LISTED } from '../protocol';
+import { REPORT_LISTED } from '../protocol';
 import {
-  ENQUEUED_LINK_SQL, FAILED_SQL, GroupDeltas, IdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
+  ENQUEUED_LINK_SQL, FAILED_SQL, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
   type LinkRow, type LinksQuery, type PageRow, type PagesQuery, type PageStore, type PageWrite, type ReportCounts,
 } from './pages';
 
@@ -69,25 +69,6 @@ export const PG_PAGES_MIGRATION = `
   CREATE INDEX links_to ON links (to_id, from_id);
 `;
 
-const RECORD = `
-  SELECT p.url_id AS "urlId", u.url, p.job_id AS "jobId", p.host, p.status, p.error, p.skipped, r.url AS "redirectTo",
-         p.content_type AS "contentType", p.bytes, p.fetch_ms AS "fetchMs", p.fetched_at AS "fetchedAt", p.depth, p.title,
-         p.description, p.canonical, p.robots, p.lang, f.url AS "foundOn", t.text AS "linkText", p.outlinks,
-         (SELECT count(*) FROM (SELECT FROM links i WHERE i.to_id = p.url_id LIMIT ${INLINKS_COUNTED}) i) AS inlinks, p.sha256, p.data
-    FROM pages p
-    JOIN crawl_urls u ON u.id = p.url_id
-    LEFT JOIN crawl_urls r ON r.id = p.redirect_to
-    LEFT JOIN crawl_urls f ON f.id = p.found_on
-    LEFT JOIN link_texts t ON t.id = p.link_text`;
-
-const LINK = `
-  SELECT f.url AS "from", u.url AS "to", t.text, l.reason, l.from_id AS "fromId", l.to_id AS "toId",
-         EXISTS (SELECT 1 FROM pages p WHERE p.url_id = l.to_id) AS "hasPage"
-    FROM links l
-    JOIN crawl_urls f ON f.id = l.from_id
-    JOIN crawl_urls u ON u.id = l.to_id
-    LEFT JOIN link_texts t ON t.id = l.text_id`;
-
 const PAGE_COLUMNS = [
   ['url_id', 'bigint'], ['crawl_id', 'text'], ['job_id', 'bigint'], ['host', 'text'], ['status', 'integer'], ['error', 'text'], ['skipped', 'boolean'],
   ['redirect_to', 'bigint'], ['content_type', 'text'], ['bytes', 'bigint'], ['fetch_ms', 'integer'], ['fetched_at', 'bigint'],
@@ -149,7 +130,7 @@ const SQL = {
     INSERT INTO links (from_id, to_id, text_id, reason)
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::smallint[]) ORDER BY 1, 2
     ON CONFLICT DO NOTHING`,
-  page: `${RECORD} WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = $1)`,
+  page: `${RECORD_SQL} WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = $1)`,
   urlId: `SELECT id FROM crawl_urls WHERE key = $1`,
   inlinks: `
     SELECT f.url, coalesce(t.text, '') AS text
@@ -173,9 +154,9 @@ const SQL = {
       LEFT JOIN link_texts t ON t.id = l.text_id
      WHERE p.crawl_id = $1 AND p.url_id >= $2
      ORDER BY p.url_id, l.to_id LIMIT $4`,
-  link: `${LINK} WHERE l.from_id = $1 AND l.to_id = $2`,
-  linksFrom: `${LINK} WHERE l.from_id = $1 AND l.to_id > $2 ORDER BY l.to_id LIMIT $3`,
-  linksTo: `${LINK} WHERE l.to_id = $1 AND l.from_id > $2 ORDER BY l.from_id LIMIT $3`,
+  link: `${LINK_SQL} WHERE l.from_id = $1 AND l.to_id = $2`,
+  linksFrom: `${LINK_SQL} WHERE l.from_id = $1 AND l.to_id > $2 ORDER BY l.to_id LIMIT $3`,
+  linksTo: `${LINK_SQL} WHERE l.to_id = $1 AND l.from_id > $2 ORDER BY l.from_id LIMIT $3`,
   redirectTargets: `
     SELECT u.url, r.url AS "to"
       FROM crawl_urls u JOIN pages p ON p.url_id = u.id JOIN crawl_urls r ON r.id = p.redirect_to
@@ -368,7 +349,7 @@ export class PgPageStore implements PageStore {
       where.push(`(u.url ILIKE $${n} OR p.title ILIKE $${n})`);
     }
     // Built from fixed fragments only; every value is a bound parameter.
-    const { rows } = await this.pool.query(`${RECORD} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT $3`, params);
+    const { rows } = await this.pool.query(`${RECORD_SQL} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT $3`, params);
     return rows.map(toPage);
   }
 

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { retryWhileBusy } from '../core/sqlite/busy';
-import { INLINKS_COUNTED, REPORT_LISTED } from '../protocol';
+import { REPORT_LISTED } from '../protocol';
 import {
-  ENQUEUED_LINK_SQL, FAILED_SQL, GroupDeltas, IdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
+  ENQUEUED_LINK_SQL, FAILED_SQL, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
   type LinkRow, type LinksQuery, type PageRow, type PagesQuery, type PageStore, type PageWrite, type ReportCounts,
 } from './pages';
 
@@ -85,25 +85,6 @@ export const PAGES_MIGRATION = `
   CREATE INDEX links_to ON links (to_id, from_id);
 `;
 
-const RECORD = `
-  SELECT p.url_id AS urlId, u.url, p.job_id AS jobId, p.host, p.status, p.error, p.skipped, r.url AS redirectTo,
-         p.content_type AS contentType, p.bytes, p.fetch_ms AS fetchMs, p.fetched_at AS fetchedAt, p.depth, p.title,
-         p.description, p.canonical, p.robots, p.lang, f.url AS foundOn, t.text AS linkText, p.outlinks,
-         (SELECT count(*) FROM (SELECT 1 FROM links i WHERE i.to_id = p.url_id LIMIT ${INLINKS_COUNTED})) AS inlinks, p.sha256, p.data
-    FROM pages p
-    JOIN crawl_urls u ON u.id = p.url_id
-    LEFT JOIN crawl_urls r ON r.id = p.redirect_to
-    LEFT JOIN crawl_urls f ON f.id = p.found_on
-    LEFT JOIN link_texts t ON t.id = p.link_text`;
-
-const LINK = `
-  SELECT f.url AS "from", u.url AS "to", t.text, l.reason, l.from_id AS fromId, l.to_id AS toId,
-         EXISTS (SELECT 1 FROM pages p WHERE p.url_id = l.to_id) AS hasPage
-    FROM links l
-    JOIN crawl_urls f ON f.id = l.from_id
-    JOIN crawl_urls u ON u.id = l.to_id
-    LEFT JOIN link_texts t ON t.id = l.text_id`;
-
 const SQL = {
   urlId: `SELECT id FROM crawl_urls WHERE key = ?`,
   insertUrl: `INSERT INTO crawl_urls (crawl_id, url, key) VALUES (?, ?, ?)`,
@@ -134,7 +115,7 @@ const SQL = {
             :fetchedAt, :depth, :title, :description, :canonical, :robots, :lang, :foundOn, :linkText, :outlinks, :sha256)`,
   dropLinks: `DELETE FROM links WHERE from_id = ?`,
   insertLink: `INSERT OR IGNORE INTO links (from_id, to_id, text_id, reason) VALUES (?, ?, ?, ?)`,
-  page: `${RECORD} WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = ?)`,
+  page: `${RECORD_SQL} WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = ?)`,
   inlinks: `
     SELECT f.url, coalesce(t.text, '') AS text
       FROM links l JOIN crawl_urls f ON f.id = l.from_id LEFT JOIN link_texts t ON t.id = l.text_id
@@ -142,12 +123,12 @@ const SQL = {
   inlinkCount: `SELECT count(*) FROM links WHERE to_id = ?`,
   /** Pages in url id order, each page's links in target order: both index walks, so no page of links costs a sort. */
   linksAll: `
-    ${LINK} JOIN pages p ON p.url_id = l.from_id
+    ${LINK_SQL} JOIN pages p ON p.url_id = l.from_id
      WHERE p.crawl_id = @crawlId AND p.url_id >= @from AND (p.url_id > @from OR l.to_id > @to)
      ORDER BY p.url_id, l.to_id LIMIT @limit`,
-  linksFrom: `${LINK} WHERE l.from_id = ? AND l.to_id > ? ORDER BY l.to_id LIMIT ?`,
-  link: `${LINK} WHERE l.from_id = ? AND l.to_id = ?`,
-  linksTo: `${LINK} WHERE l.to_id = ? AND l.from_id > ? ORDER BY l.from_id LIMIT ?`,
+  linksFrom: `${LINK_SQL} WHERE l.from_id = ? AND l.to_id > ? ORDER BY l.to_id LIMIT ?`,
+  link: `${LINK_SQL} WHERE l.from_id = ? AND l.to_id = ?`,
+  linksTo: `${LINK_SQL} WHERE l.to_id = ? AND l.from_id > ? ORDER BY l.from_id LIMIT ?`,
   redirectTarget: `
     SELECT r.url FROM pages p JOIN crawl_urls r ON r.id = p.redirect_to
      WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = ?)`,
@@ -179,14 +160,14 @@ function toLink(r: LinkSqlRow): LinkRow {
   return { from: r.from, to: r.to, text: r.text ?? '', reason: reasonOf(r.reason), hasPage: r.hasPage === 1, cursor: `${r.fromId}.${r.toId}` };
 }
 
-/** RECORD's columns, in order: `recordOf` reads them by position. */
+/** RECORD_SQL's columns, in order: `recordOf` reads them by position. */
 const RECORD_COLUMNS = [
   'urlId', 'url', 'jobId', 'host', 'status', 'error', 'skipped', 'redirectTo', 'contentType', 'bytes', 'fetchMs', 'fetchedAt', 'depth',
   'title', 'description', 'canonical', 'robots', 'lang', 'foundOn', 'linkText', 'outlinks', 'inlinks', 'sha256', 'data',
 ] as const;
 
 /**
- * A RECORD row, read as an array, made a record: better-sqlite3 builds a row object key by key
+ * A RECORD_SQL row, read as an array, made a record: better-sqlite3 builds a row object key by key
  * (7-8 µs a record), an array and a literal cost 3.8 µs; an export is mostly this.
  */
 function recordOf(a: unknown[]): PageRow {
@@ -203,7 +184,7 @@ function recordOf(a: unknown[]): PageRow {
   return row;
 }
 
-/** A RECORD statement, prepared to give arrays, its columns checked against what recordOf reads. */
+/** A RECORD_SQL statement, prepared to give arrays, its columns checked against what recordOf reads. */
 function recordStatement(db: Database.Database, sql: string): Statement {
   const s = db.prepare(sql).raw(true);
   const names = s.columns().map((c) => c.name);
@@ -292,7 +273,7 @@ export class SqlitePageStore implements PageStore {
     const query = (where: string[], order: string, p: typeof params) => {
       if (search !== undefined) where.push(`(u.url LIKE @search ESCAPE '\\' OR p.title LIKE @search ESCAPE '\\')`);
       // Built from fixed fragments only; every value is a bound parameter.
-      const sql = `${RECORD} WHERE p.crawl_id = @crawlId AND ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`;
+      const sql = `${RECORD_SQL} WHERE p.crawl_id = @crawlId AND ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`;
       return (this.prepared(sql).all(Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined))) as unknown[][]).map(recordOf);
     };
     if (range === undefined) return query(['p.url_id > @afterId'], 'p.url_id', params);
