@@ -29,4 +29,9 @@ export class BoundedMap<K, V> {
     }
     this.young.set(key, value);
   }
+
+  clear(): void {
+    this.young = new Map();
+    this.old = new Map();
+  }
 }

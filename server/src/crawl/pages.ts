@@ -233,6 +233,11 @@ export const FAILED_SQL = 'error IS NOT NULL AND NOT skipped';
  */
 export const ENQUEUED_LINK_SQL = `(reason IS NULL OR reason = ${LINK_REASONS.indexOf('robots.txt')})`;
 
+/** ENQUEUED_LINK_SQL of one link. */
+export function enqueues(reason: LinkReason | null): boolean {
+  return reason === null || reason === 'robots.txt';
+}
+
 /** A status filter as a SQL range: [low, high], or null for pages that failed with no response. */
 export function statusRange(status: number | StatusClass): [number, number] | null {
   if (typeof status === 'number') return [status, status];
@@ -327,6 +332,35 @@ const MAX_CACHED = 200_000;
 export class IdCache extends BoundedMap<string, number> {
   constructor() {
     super(MAX_CACHED);
+  }
+}
+
+/** Crawls whose URL ids UrlIdCache keeps; the one used longest ago goes first. */
+const CRAWLS_CACHED = 4;
+
+/**
+ * URL ids by crawl, then by URL: V8 keeps a string's hash on the string, so a link's URL, looked
+ * up already by the frontier, costs no hashing here, where a `${crawlId} ${url}` key is a new
+ * string to flatten and hash at every lookup (530 ns a lookup against 150, replaying a crawl's links).
+ */
+export class UrlIdCache {
+  private readonly crawls = new Map<string, IdCache>();
+
+  get(crawlId: string, url: string): number | undefined {
+    return this.crawls.get(crawlId)?.get(url);
+  }
+
+  set(crawlId: string, url: string, id: number): void {
+    let ids = this.crawls.get(crawlId);
+    if (!ids) {
+      if (this.crawls.size >= CRAWLS_CACHED) this.crawls.delete(this.crawls.keys().next().value as string);
+      this.crawls.set(crawlId, (ids = new IdCache()));
+    }
+    ids.set(url, id);
+  }
+
+  clear(): void {
+    this.crawls.clear();
   }
 }
 

@@ -3,7 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import { retryWhileBusy } from '../core/sqlite/busy';
 import { REPORT_LISTED } from '../protocol';
 import {
-  ENQUEUED_LINK_SQL, FAILED_SQL, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
+  enqueues, FAILED_SQL, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, UrlIdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
   type LinkRow, type LinksQuery, type PageRow, type PagesQuery, type PageStore, type PageWrite, type ReportCounts,
 } from './pages';
 
@@ -85,36 +85,73 @@ export const PAGES_MIGRATION = `
   CREATE INDEX links_to ON links (to_id, from_id);
 `;
 
+/**
+ * Migration 3: what a record costs to write. A page's links are logged as one row and moved into
+ * `links` in bulk, sorted (SqlitePageStore.moveLinks); the URL row keeps the followed link that
+ * first met it, the found-on of its record; link texts are deduplicated by the writer's cache
+ * rather than a unique index. Written one by one into `links` (two indexes, one of them in target
+ * order) and `link_texts`, a record dirtied some eleven pages of the file: 44 KB of WAL each.
+ */
+export const LINK_LOG_MIGRATION = `
+  -- Pages' links not yet in \`links\`, one row a page; read through \`links\` only, after a move.
+  CREATE TABLE links_pending (
+    from_id INTEGER NOT NULL,
+    links   TEXT    NOT NULL                    -- JSON [[to_id, text_id, reason], ...] in the page's order
+  );
+  ALTER TABLE crawl_urls ADD COLUMN found_on INTEGER;
+  ALTER TABLE crawl_urls ADD COLUMN link_text INTEGER;
+
+  -- Without its unique index: a text the writer's cache has forgotten is stored again.
+  CREATE TABLE link_texts_cached (
+    id   INTEGER PRIMARY KEY,
+    text TEXT    NOT NULL
+  );
+  INSERT INTO link_texts_cached (id, text) SELECT id, text FROM link_texts;
+  DROP TABLE link_texts;
+  ALTER TABLE link_texts_cached RENAME TO link_texts;
+`;
+
+/**
+ * Links logged before they are moved into `links` in one sorted statement, which dirties each
+ * page of the two indexes once for all its links. Replaying the 20,400 records of the benchmark's
+ * crawl as it wrote them (about 6 a transaction, 5 links each): 128 µs of CPU and 44 KB of WAL a
+ * record written straight into `links` and a unique `link_texts`, 88 µs and 23 KB through the
+ * log; a move took 5-10 ms on the daemon's thread (twice as long at 8,000, for no less CPU).
+ */
+export const LINKS_MOVED_AT = 4_000;
+
 const SQL = {
   urlId: `SELECT id FROM crawl_urls WHERE key = ?`,
-  insertUrl: `INSERT INTO crawl_urls (crawl_id, url, key) VALUES (?, ?, ?)`,
-  textId: `SELECT id FROM link_texts WHERE text = ?`,
+  /** `found`: whether the URL's found-on is known (see urlId). */
+  urlRow: `SELECT id, found_on IS NOT NULL AS found FROM crawl_urls WHERE key = ?`,
+  insertUrl: `INSERT INTO crawl_urls (crawl_id, url, key, found_on, link_text) VALUES (?, ?, ?, ?, ?)`,
+  foundUrl: `UPDATE crawl_urls SET found_on = ?, link_text = ? WHERE id = ? AND found_on IS NULL`,
   insertText: `INSERT INTO link_texts (text) VALUES (?)`,
+  /** The URL's record as it stands, if any (\`has\`), and the URL's own found-on. */
   existing: `
-    SELECT found_on AS foundOn, link_text AS linkText, host, content_type AS contentType, status, skipped, error, fetch_ms AS fetchMs, title
-      FROM pages WHERE url_id = ?`,
+    SELECT p.url_id IS NOT NULL AS has, p.found_on AS foundOn, p.link_text AS linkText, u.found_on AS urlFoundOn, u.link_text AS urlLinkText,
+           p.host, p.content_type AS contentType, p.status, p.skipped, p.error, p.fetch_ms AS fetchMs, p.title, p.outlinks
+      FROM crawl_urls u LEFT JOIN pages p ON p.url_id = u.id WHERE u.id = ?`,
   addGroup: `
     INSERT INTO page_groups (crawl_id, host, content_type, status, pages, failed, fetch_ms_sum, fetch_ms_count, missing_titles)
     VALUES (:crawlId, :host, :contentType, :status, :pages, :failed, :fetchMsSum, :fetchMsCount, :missingTitles)
     ON CONFLICT DO UPDATE SET pages = pages + excluded.pages, failed = failed + excluded.failed,
       fetch_ms_sum = fetch_ms_sum + excluded.fetch_ms_sum, fetch_ms_count = fetch_ms_count + excluded.fetch_ms_count,
       missing_titles = missing_titles + excluded.missing_titles`,
-  /**
-   * The page that linked a URL first, among the first thousand linking to it: the one fetched
-   * earliest. (A page is fetched after the page that put it in the queue has been recorded.)
-   */
-  firstReferrer: `
-    SELECT l.from_id AS fromId, l.text_id AS textId
-      FROM (SELECT from_id, text_id FROM links WHERE to_id = ? AND ${ENQUEUED_LINK_SQL} LIMIT 1000) l
-      JOIN pages p ON p.url_id = l.from_id
-     ORDER BY p.fetched_at, l.from_id LIMIT 1`,
   upsert: `
     INSERT OR REPLACE INTO pages (url_id, crawl_id, job_id, host, status, error, skipped, redirect_to, content_type, bytes, fetch_ms,
                                   fetched_at, depth, title, description, canonical, robots, lang, found_on, link_text, outlinks, sha256)
     VALUES (:urlId, :crawlId, :jobId, :host, :status, :error, :skipped, :redirectTo, :contentType, :bytes, :fetchMs,
             :fetchedAt, :depth, :title, :description, :canonical, :robots, :lang, :foundOn, :linkText, :outlinks, :sha256)`,
   dropLinks: `DELETE FROM links WHERE from_id = ?`,
-  insertLink: `INSERT OR IGNORE INTO links (from_id, to_id, text_id, reason) VALUES (?, ?, ?, ?)`,
+  logLinks: `INSERT INTO links_pending (from_id, links) VALUES (?, ?)`,
+  hasPending: `SELECT EXISTS (SELECT 1 FROM links_pending)`,
+  /** In index order; a page's first link to a URL wins. */
+  movePending: `
+    INSERT OR IGNORE INTO links (from_id, to_id, text_id, reason)
+    SELECT p.from_id, j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM links_pending p, json_each(p.links) j
+     ORDER BY p.from_id, j.value ->> 0, p.rowid, j.key`,
+  clearPending: `DELETE FROM links_pending`,
   page: `${RECORD_SQL} WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = ?)`,
   inlinks: `
     SELECT f.url, coalesce(t.text, '') AS text
@@ -192,12 +229,19 @@ function recordStatement(db: Database.Database, sql: string): Statement {
   return s;
 }
 
+/** What writeOne reads of a URL before writing its record: its record's group fields, if it has one (`has`). */
+type ExistingRow = Omit<GroupFields, 'skipped'> & {
+  has: number; foundOn: number | null; linkText: number | null; urlFoundOn: number | null; urlLinkText: number | null; skipped: number; outlinks: number;
+};
+
 /** Page records and links in the SQLite queue's own file, written on its connection. */
 export class SqlitePageStore implements PageStore {
   private readonly s: { [K in keyof typeof SQL]: Statement };
-  private readonly urlIds = new IdCache();
+  private readonly urlIds = new UrlIdCache();
   private readonly textIds = new IdCache();
   private readonly queries = new Map<string, Statement>();
+  /** Links written to links_pending since it was last moved. */
+  private logged = 0;
 
   constructor(private readonly db: Database.Database) {
     this.s = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, k === 'page' ? recordStatement(db, v) : db.prepare(v)])) as SqlitePageStore['s'];
@@ -205,68 +249,105 @@ export class SqlitePageStore implements PageStore {
 
   async write(batch: readonly PageWrite[], onlyNew = false): Promise<void> {
     if (batch.length === 0) return;
-    // Ids made inside a transaction that rolls back would be cached wrong: cached after commit.
-    let made: [string, number, IdCache][] = [];
     await retryWhileBusy(() => {
-      made = [];
       const groups = new GroupDeltas();
-      this.db.transaction(() => {
-        for (const w of batch) this.writeOne(w, onlyNew, made, groups);
-        for (const g of groups.list()) this.s.addGroup.run(g);
-      }).immediate();
+      try {
+        this.db.transaction(() => {
+          for (const w of batch) this.writeOne(w, onlyNew, groups);
+          for (const g of groups.list()) this.s.addGroup.run(g);
+          if (this.logged >= LINKS_MOVED_AT) this.moveLinks();
+        }).immediate();
+      } catch (err) {
+        // Ids are cached as they are made: those of a transaction rolled back would be wrong.
+        this.urlIds.clear();
+        this.textIds.clear();
+        throw err;
+      }
     }, this.db.name);
-    for (const [key, id, cache] of made) cache.set(key, id);
   }
 
-  private writeOne(w: PageWrite, onlyNew: boolean, made: [string, number, IdCache][], groups: GroupDeltas): void {
-    const urlId = this.urlId(w.crawlId, w.url, made);
-    const existing = this.s.existing.get(urlId) as (Omit<GroupFields, 'skipped'> & { foundOn: number | null; linkText: number | null; skipped: number }) | undefined;
+  private writeOne(w: PageWrite, onlyNew: boolean, groups: GroupDeltas): void {
+    const urlId = this.urlId(w.crawlId, w.url, null);
+    const known = this.s.existing.get(urlId) as ExistingRow;
+    const existing = known.has === 1 ? known : null;
     if (existing && onlyNew) return;
     if (existing) groups.add(w.crawlId, { ...existing, skipped: existing.skipped === 1 }, -1);
     groups.add(w.crawlId, w, 1);
     let foundOn = existing?.foundOn ?? null;
     let linkText = existing?.linkText ?? null;
-    if (!existing && w.via.length > 0) foundOn = this.urlId(w.crawlId, w.via[w.via.length - 1], made);
-    else if (!existing && (w.depth ?? 0) > 0) {
-      const first = this.s.firstReferrer.get(urlId) as { fromId: number; textId: number | null } | undefined;
-      if (first) ({ fromId: foundOn, textId: linkText } = first);
-    }
+    if (!existing && w.via.length > 0) foundOn = this.urlId(w.crawlId, w.via[w.via.length - 1], null);
+    else if (!existing && (w.depth ?? 0) > 0) [foundOn, linkText] = [known.urlFoundOn, known.urlLinkText];
     this.s.upsert.run({
       urlId, crawlId: w.crawlId, jobId: w.jobId, host: w.host, status: w.status, error: w.error, skipped: w.skipped ? 1 : 0,
-      redirectTo: w.redirectTo === null ? null : this.urlId(w.crawlId, w.redirectTo, made),
+      redirectTo: w.redirectTo === null ? null : this.urlId(w.crawlId, w.redirectTo, null),
       contentType: w.contentType, bytes: w.bytes, fetchMs: w.fetchMs, fetchedAt: w.fetchedAt, depth: w.depth, title: w.title,
       description: w.description, canonical: w.canonical, robots: w.robots, lang: w.lang, foundOn, linkText,
       outlinks: w.links?.length ?? 0, sha256: w.sha256,
     });
-    if (existing) this.s.dropLinks.run(urlId);
-    for (const link of w.links ?? []) {
-      const toId = this.urlId(w.crawlId, link.url, made);
-      this.s.insertLink.run(urlId, toId, this.textId(link.text, made), reasonCode(link.reason));
+    if (existing && existing.outlinks > 0) {
+      if (this.logged > 0) this.moveLinks(); // its links may still be in the log
+      this.s.dropLinks.run(urlId);
     }
+    if (!w.links || w.links.length === 0) return;
+    const links = w.links.map((link) => {
+      const textId = this.textId(link.text);
+      const toId = this.urlId(w.crawlId, link.url, enqueues(link.reason) ? [urlId, textId] : null);
+      return [toId, textId, reasonCode(link.reason)];
+    });
+    this.s.logLinks.run(urlId, JSON.stringify(links));
+    this.logged += links.length;
   }
 
-  private urlId(crawlId: string, url: string, made: [string, number, IdCache][]): number {
-    const key = `${crawlId} ${url}`;
-    const cached = this.urlIds.get(key);
-    if (cached !== undefined) return cached;
-    const k = urlKey(crawlId, url);
-    let id = this.s.urlId.pluck().get(k) as number | undefined;
-    if (id === undefined) id = Number(this.s.insertUrl.run(crawlId, url, k).lastInsertRowid);
-    made.push([key, id, this.urlIds]);
-    return id;
+  /** Moves the logged links into `links`, inside the caller's transaction. */
+  private moveLinks(): void {
+    this.s.movePending.run();
+    this.s.clearPending.run();
+    this.logged = 0;
   }
 
-  private textId(text: string, made: [string, number, IdCache][]): number | null {
+  /** Before a read of `links`: the log moved in, whoever wrote it (another process, a run that crashed). */
+  private async linksCurrent(): Promise<void> {
+    if (this.s.hasPending.pluck().get() === 0) return;
+    await retryWhileBusy(() => this.db.transaction(() => this.moveLinks()).immediate(), this.db.name);
+  }
+
+  /**
+   * A URL's id, made if new. `via`: a link that puts the URL in the queue ([page id, text id]),
+   * which becomes its found-on if it has none yet. Cached ids are negative while the URL's
+   * found-on is unknown, so a followed link costs no statement once it is known.
+   */
+  private urlId(crawlId: string, url: string, via: [number, number | null] | null): number {
+    let cached = this.urlIds.get(crawlId, url);
+    if (cached === undefined) {
+      const k = urlKey(crawlId, url);
+      const row = this.s.urlRow.get(k) as { id: number; found: number } | undefined;
+      if (row === undefined) {
+        const id = Number(this.s.insertUrl.run(crawlId, url, k, via?.[0] ?? null, via?.[1] ?? null).lastInsertRowid);
+        this.urlIds.set(crawlId, url, via ? id : -id);
+        return id;
+      }
+      cached = row.found === 1 ? row.id : -row.id;
+      this.urlIds.set(crawlId, url, cached);
+    }
+    if (cached < 0 && via !== null) {
+      this.s.foundUrl.run(via[0], via[1], -cached);
+      this.urlIds.set(crawlId, url, -cached);
+    }
+    return Math.abs(cached);
+  }
+
+  /** A text's id, made if the cache does not have it (see LINK_LOG_MIGRATION). */
+  private textId(text: string): number | null {
     if (text === '') return null;
     const cached = this.textIds.get(text);
     if (cached !== undefined) return cached;
-    let id = this.s.textId.pluck().get(text) as number | undefined;
-    if (id === undefined) id = Number(this.s.insertText.run(text).lastInsertRowid);
-    made.push([text, id, this.textIds]);
+    const id = Number(this.s.insertText.run(text).lastInsertRowid);
+    this.textIds.set(text, id);
     return id;
   }
 
   async pages(crawlId: string, q: PagesQuery): Promise<PageRow[]> {
+    await this.linksCurrent();
     const range = q.status === undefined ? undefined : statusRange(q.status);
     const search = q.search === undefined ? undefined : `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const params = { crawlId, afterStatus: q.after.status, afterId: q.after.urlId, limit: q.limit, low: range?.[0], high: range?.[1], search };
@@ -297,11 +378,13 @@ export class SqlitePageStore implements PageStore {
   }
 
   async page(crawlId: string, url: string): Promise<PageRow | null> {
+    await this.linksCurrent();
     const r = this.s.page.get(urlKey(crawlId, url)) as unknown[] | undefined;
     return r ? recordOf(r) : null;
   }
 
   async inlinks(crawlId: string, url: string, limit: number): Promise<{ links: { url: string; text: string }[]; count: number }> {
+    await this.linksCurrent();
     const id = this.s.urlId.pluck().get(urlKey(crawlId, url)) as number | undefined;
     if (id === undefined) return { links: [], count: 0 };
     return {
@@ -311,6 +394,7 @@ export class SqlitePageStore implements PageStore {
   }
 
   async links(crawlId: string, q: LinksQuery): Promise<LinkRow[]> {
+    await this.linksCurrent();
     const [afterFrom, afterTo] = parseLinkCursor(q.after);
     const idOf = (url: string) => this.s.urlId.pluck().get(urlKey(crawlId, url)) as number | undefined;
     let rows: LinkSqlRow[];
@@ -339,10 +423,12 @@ export class SqlitePageStore implements PageStore {
   }
 
   async referrers(urlIds: readonly number[], limit: number): Promise<Map<number, { url: string; text: string }[]>> {
+    await this.linksCurrent();
     return new Map(urlIds.map((id) => [id, this.s.inlinks.all(id, limit) as { url: string; text: string }[]]));
   }
 
   async reportCounts(crawlId: string): Promise<ReportCounts> {
+    await this.linksCurrent();
     // One snapshot for every figure: a read transaction in WAL mode sees one state of the file.
     return this.db.transaction(() => ({
       groups: this.s.groups.all(crawlId) as ReportCounts['groups'],

@@ -3,7 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import { retryWhileBusy } from '../core/sqlite/busy';
 import type { CrawlOptions, CrawlState } from '../protocol';
 import type { PageStore } from './pages';
-import { PAGES_MIGRATION, SqlitePageStore } from './sqlite-pages';
+import { LINK_LOG_MIGRATION, PAGES_MIGRATION, SqlitePageStore } from './sqlite-pages';
 
 /**
  * The crawl kind's own tables, in the queue's database file, versioned as the `crawl` component.
@@ -42,6 +42,7 @@ export const CRAWL_COMPONENT = {
     ) WITHOUT ROWID;
     `,
     /* 2 */ PAGES_MIGRATION,
+    /* 3 */ LINK_LOG_MIGRATION,
   ],
 };
 

@@ -1,0 +1,138 @@
+/**
+ * The SQLite page store's link log (LINK_LOG_MIGRATION): a page's links are logged and moved into
+ * `links` in bulk, the URL row keeps the followed link that first met it, link texts are
+ * deduplicated by a cache. What it must keep true: reads see every link written, a page fetched
+ * again replaces its links wherever they are, found-on is the first followed link, a transaction
+ * that rolls back leaves no id cached, and a database written before it reads the same after.
+ */
+import * as assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { SqliteQueue } from '../../server/src/core/sqlite/engine';
+import { urlKey, writeRecords, type LinkWrite, type PageWrite } from '../../server/src/crawl/pages';
+import { CRAWL_COMPONENT, SqliteCrawlStore } from '../../server/src/crawl/store';
+import { LINKS_MOVED_AT } from '../../server/src/crawl/sqlite-pages';
+import { tempDb } from './helpers/tmp';
+
+const CRAWL = 'c_log';
+const u = (p: string) => `http://127.0.0.9${p}`;
+
+function page(path: string, links: LinkWrite[] | null, extra: Partial<PageWrite> = {}): PageWrite {
+  return {
+    crawlId: CRAWL, url: u(path), host: '127.0.0.9', jobId: null, depth: 1, status: 200, error: null, skipped: false, redirectTo: null,
+    via: [], contentType: 'text/html', bytes: 10, fetchMs: 5, fetchedAt: Date.now(), title: path, description: null, canonical: null,
+    robots: null, lang: null, sha256: null, links, ...extra,
+  };
+}
+const link = (path: string, text: string, reason: LinkWrite['reason'] = null): LinkWrite => ({ url: u(path), text, reason });
+
+function open(file: string, component = CRAWL_COMPONENT) {
+  const queue = new SqliteQueue(file, { components: [component] });
+  after(() => queue.close());
+  return { queue, store: new SqliteCrawlStore(queue.db) };
+}
+
+async function start(store: SqliteCrawlStore): Promise<void> {
+  await store.insert({ id: CRAWL, name: null, seeds: [u('/')], options: {} as never, now: Date.now() });
+}
+
+const pending = (queue: SqliteQueue) => queue.db.prepare('SELECT count(*) FROM links_pending').pluck().get() as number;
+
+test('links written are read at once, and moved into links by the read', async () => {
+  const { queue, store } = open(tempDb());
+  await start(store);
+  await store.pages.write([page('/', [link('/a', 'A'), link('/b', 'B'), link('/a', 'A twice')], { depth: 0 })]);
+  assert.equal(pending(queue), 1);
+  const inlinks = await store.pages.inlinks(CRAWL, u('/a'), 10);
+  assert.deepEqual(inlinks, { links: [{ url: u('/'), text: 'A' }], count: 1 }, "a page's first link to a URL wins");
+  assert.equal(pending(queue), 0);
+  const links = await store.pages.links(CRAWL, { after: null, limit: 10, from: u('/') });
+  assert.deepEqual(links.map((l) => [l.to, l.text]), [[u('/a'), 'A'], [u('/b'), 'B']]);
+});
+
+test('the log is moved once it holds LINKS_MOVED_AT links, inside the write', async () => {
+  const { queue, store } = open(tempDb());
+  await start(store);
+  const many = Array.from({ length: LINKS_MOVED_AT }, (_, i) => link(`/t/${i}`, `T${i % 7}`));
+  await store.pages.write([page('/', many.slice(0, 10), { depth: 0 })]);
+  assert.equal(pending(queue), 1);
+  await store.pages.write([page('/hub', many)]);
+  assert.equal(pending(queue), 0);
+  assert.equal(queue.db.prepare('SELECT count(*) FROM links').pluck().get(), LINKS_MOVED_AT + 10);
+  // Texts repeat: each stored once while the cache holds it.
+  assert.equal(queue.db.prepare('SELECT count(*) FROM link_texts').pluck().get(), 7);
+});
+
+test('a page fetched again replaces its links, whether they were moved or still logged', async () => {
+  const { store } = open(tempDb());
+  await start(store);
+  await store.pages.write([page('/', [link('/x', 'X'), link('/y', 'Y')], { depth: 0 })]);
+  // Again in the same batch as a page after it, its first links still in the log.
+  await store.pages.write([page('/', [link('/z', 'Z')], { depth: 0 }), page('/other', [link('/x', 'X from other')])]);
+  const from = await store.pages.links(CRAWL, { after: null, limit: 10, from: u('/') });
+  assert.deepEqual(from.map((l) => l.to), [u('/z')]);
+  assert.deepEqual((await store.pages.inlinks(CRAWL, u('/x'), 10)).links, [{ url: u('/other'), text: 'X from other' }]);
+  // And once more, its links now in `links`.
+  await store.pages.write([page('/', [link('/y', 'Y again')], { depth: 0 })]);
+  assert.deepEqual((await store.pages.links(CRAWL, { after: null, limit: 10, from: u('/') })).map((l) => [l.to, l.text]), [[u('/y'), 'Y again']]);
+  assert.equal((await store.pages.page(CRAWL, u('/')))?.outlinks, 1);
+});
+
+test('found on: the first page whose followed link met the URL, not one that did not follow it', async () => {
+  const { store } = open(tempDb());
+  await start(store);
+  await store.pages.write([page('/', [link('/n', 'nofollowed', 'nofollow'), link('/r', 'R'), link('/', 'Home')], { depth: 0 })]);
+  await store.pages.write([page('/other', [link('/n', 'Followed here'), link('/r', 'R again')])]);
+  await store.pages.write([page('/n', [link('/n', 'Itself')]), page('/r', null)]);
+  const n = await store.pages.page(CRAWL, u('/n'));
+  assert.deepEqual([n?.foundOn, n?.linkText], [u('/other'), 'Followed here']);
+  const r = await store.pages.page(CRAWL, u('/r'));
+  assert.deepEqual([r?.foundOn, r?.linkText], [u('/'), 'R']);
+  // A seed is found on nothing, though a page links to it.
+  const seed = await store.pages.page(CRAWL, u('/'));
+  assert.deepEqual([seed?.foundOn, seed?.linkText], [null, null]);
+});
+
+test('a batch rolled back for one record leaves no id cached: the others are written whole', async () => {
+  const { queue, store } = open(tempDb());
+  await start(store);
+  // A record the database refuses for its data, in the middle of a batch that made new URLs before it.
+  queue.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON pages WHEN NEW.fetch_ms = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+  const logged: string[] = [];
+  await writeRecords(store.pages, [
+    page('/', [link('/new', 'New'), link('/also', 'Also')], { depth: 0 }), page('/bad', [link('/new', 'From bad')], { fetchMs: 666 }),
+    page('/after', [link('/also', 'Also after')]),
+  ], false, (_level, msg) => logged.push(msg));
+  assert.equal(logged.length, 1);
+  assert.match(logged[0], /^the record of http:\/\/127\.0\.0\.9\/bad could not be stored/);
+  assert.deepEqual(await store.pages.inlinks(CRAWL, u('/new'), 10), { links: [{ url: u('/'), text: 'New' }], count: 1 });
+  assert.deepEqual((await store.pages.inlinks(CRAWL, u('/also'), 10)).links.map((l) => l.text).sort(), ['Also', 'Also after']);
+  await store.pages.write([page('/new', null)]);
+  assert.equal((await store.pages.page(CRAWL, u('/new')))?.foundOn, u('/'));
+  // Every link names a URL that exists.
+  assert.equal(queue.db.prepare('SELECT count(*) FROM links l LEFT JOIN crawl_urls c ON c.id = l.to_id WHERE c.id IS NULL').pluck().get(), 0);
+});
+
+test('a database written before the link log reads the same after it, and takes new records', async () => {
+  const file = tempDb();
+  {
+    // The crawl component as it was at migration 2, its rows written as that version wrote them.
+    const old = new SqliteQueue(file, { components: [{ ...CRAWL_COMPONENT, migrations: CRAWL_COMPONENT.migrations.slice(0, 2) }] });
+    old.db.prepare(`INSERT INTO crawls (id, seeds, options, state, created_at) VALUES (?, '[]', '{}', 'running', 0)`).run(CRAWL);
+    const url = old.db.prepare('INSERT INTO crawl_urls (id, crawl_id, url, key) VALUES (?, ?, ?, ?)');
+    url.run(1, CRAWL, u('/'), urlKey(CRAWL, u('/')));
+    url.run(2, CRAWL, u('/a'), urlKey(CRAWL, u('/a')));
+    old.db.exec(`
+      INSERT INTO link_texts (id, text) VALUES (1, 'Page A');
+      INSERT INTO pages (url_id, crawl_id, host, status, depth, outlinks) VALUES (1, '${CRAWL}', '127.0.0.9', 200, 0, 1);
+      INSERT INTO pages (url_id, crawl_id, host, status, depth, found_on, link_text, outlinks) VALUES (2, '${CRAWL}', '127.0.0.9', 200, 1, 1, 1, 0);
+      INSERT INTO links (from_id, to_id, text_id, reason) VALUES (1, 2, 1, NULL);
+    `);
+    await old.close();
+  }
+  const { store } = open(file);
+  assert.deepEqual((await store.pages.links(CRAWL, { after: null, limit: 10 })).map((l) => [l.from, l.to, l.text]), [[u('/'), u('/a'), 'Page A']]);
+  const rows = await store.pages.pages(CRAWL, { after: { status: 0, urlId: 0 }, limit: 10 });
+  assert.deepEqual(rows.map((r) => [r.url, r.foundOn, r.linkText, r.inlinks]), [[u('/'), null, null, 0], [u('/a'), u('/'), 'Page A', 1]]);
+  await store.pages.write([page('/b', [link('/a', 'Page A')])]);
+  assert.deepEqual((await store.pages.inlinks(CRAWL, u('/a'), 10)).links.map((l) => [l.url, l.text]), [[u('/'), 'Page A'], [u('/b'), 'Page A']]);
+});
