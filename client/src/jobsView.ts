@@ -50,6 +50,8 @@ export class JobsView implements vscode.Disposable {
       canSelectMany: true,
     });
     this.disposables.push(
+      this.treeView.onDidCollapseElement((e) => this.provider.expandedChanged(e.element, false)),
+      this.treeView.onDidExpandElement((e) => this.provider.expandedChanged(e.element, true)),
       this.provider,
       this.treeView,
       daemon.onJobsChanged(({ changes, truncated }) => {

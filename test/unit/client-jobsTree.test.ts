@@ -631,4 +631,34 @@ describe('a fast crawl beside a loaded group', () => {
     assert.equal(tree.heldFor(), undefined);
     assert.equal(await reads(), 0, 'held again after the read');
   });
+
+  test("a loaded group's count is redrawn with its rows, not each time it moves; a collapsed group's at once", async () => {
+    const shown = { ...(await d.request('queue/stats', {})) };
+    let clock = 2_000_000;
+    const tree = new JobsTreeProvider(d, 'state', () => clock, () => shown);
+    const done = group(await tree.getChildren(), 'Done');
+    const more = (await tree.getChildren(done)).find((n): n is MoreNode => n.kind === 'more')!;
+    for (let i = 0; i < 4; i++) await tree.loadMore(more);
+    const fired: string[][] = [];
+    const sub = tree.onDidChangeTreeData((e) => fired.push((e as TreeNode[]).map((n) => n.id)));
+    const bump = async () => {
+      shown.done += 1;
+      await tree.update({ ...noChanges(), stats: { ...shown } });
+    };
+    await bump();
+    assert.deepEqual(fired, [], 'its 500 rows were just read: the count waits for them');
+    assert.equal(tree.heldFor(), 500 * REREAD_MS_PER_ROW);
+    clock += 500 * REREAD_MS_PER_ROW;
+    await tree.update(noChanges());
+    assert.deepEqual(fired, [['state:done']]);
+    assert.match(items(tree, [done])[0].description as string, new RegExp(`^${shown.done.toLocaleString('en-US')}`));
+
+    // Collapsed, a redraw sends no rows: the count moves at once.
+    await tree.getChildren(done);
+    tree.expandedChanged(done, false);
+    fired.length = 0;
+    await bump();
+    assert.deepEqual(fired, [['state:done']]);
+    sub.dispose();
+  });
 });

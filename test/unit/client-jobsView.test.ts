@@ -14,6 +14,8 @@ const treeView = {
   message: undefined as string | undefined,
   badge: undefined as unknown,
   onDidChangeVisibility: () => ({ dispose() {} }),
+  onDidCollapseElement: () => ({ dispose() {} }),
+  onDidExpandElement: () => ({ dispose() {} }),
   dispose() {},
 };
 Object.assign(vscode, { commands: { executeCommand: async () => undefined } });

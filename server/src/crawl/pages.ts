@@ -327,15 +327,16 @@ const MAX_CACHED = 200_000;
 
 /**
  * Ids of URLs and link texts already in the database, so most of a page's links cost no lookup.
- * Ids are never deleted, so a cached one stays true.
+ * Ids are never deleted, so a cached one stays true once its transaction commits; the SQLite
+ * store caches them as it makes them, and forgets them all when a transaction rolls back.
  */
 export class IdCache extends BoundedMap<string, number> {
-  constructor() {
-    super(MAX_CACHED);
+  constructor(max = MAX_CACHED) {
+    super(max);
   }
 }
 
-/** Crawls whose URL ids UrlIdCache keeps; the one used longest ago goes first. */
+/** Crawls whose URL ids UrlIdCache keeps, each up to half of MAX_CACHED; the one written longest ago goes first. */
 const CRAWLS_CACHED = 4;
 
 /**
@@ -345,22 +346,38 @@ const CRAWLS_CACHED = 4;
  */
 export class UrlIdCache {
   private readonly crawls = new Map<string, IdCache>();
+  /** The crawl looked up last, and its ids: nearly every lookup is for the crawl before. */
+  private last: [string, IdCache | undefined] = ['', undefined];
 
   get(crawlId: string, url: string): number | undefined {
-    return this.crawls.get(crawlId)?.get(url);
+    return this.of(crawlId)?.get(url);
   }
 
   set(crawlId: string, url: string, id: number): void {
-    let ids = this.crawls.get(crawlId);
+    let ids = this.of(crawlId);
     if (!ids) {
       if (this.crawls.size >= CRAWLS_CACHED) this.crawls.delete(this.crawls.keys().next().value as string);
-      this.crawls.set(crawlId, (ids = new IdCache()));
+      this.crawls.set(crawlId, (ids = new IdCache(MAX_CACHED / 2)));
+      this.last = [crawlId, ids];
     }
     ids.set(url, id);
   }
 
   clear(): void {
     this.crawls.clear();
+    this.last = ['', undefined];
+  }
+
+  /** A crawl's ids, made the last to go. */
+  private of(crawlId: string): IdCache | undefined {
+    if (this.last[0] === crawlId && this.last[1] !== undefined) return this.last[1];
+    const ids = this.crawls.get(crawlId);
+    if (ids) {
+      this.crawls.delete(crawlId);
+      this.crawls.set(crawlId, ids);
+    }
+    this.last = [crawlId, ids];
+    return ids;
   }
 }
 

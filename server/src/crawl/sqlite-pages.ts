@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
-import { retryWhileBusy } from '../core/sqlite/busy';
+import { isBusy, retryWhileBusy } from '../core/sqlite/busy';
 import { REPORT_LISTED } from '../protocol';
 import {
-  enqueues, FAILED_SQL, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, UrlIdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
+  ENQUEUED_LINK_SQL, enqueues, FAILED_SQL, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, UrlIdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
   type LinkRow, type LinksQuery, type PageRow, type PagesQuery, type PageStore, type PageWrite, type ReportCounts,
 } from './pages';
 
@@ -93,13 +93,18 @@ export const PAGES_MIGRATION = `
  * order) and `link_texts`, a record dirtied some eleven pages of the file: 44 KB of WAL each.
  */
 export const LINK_LOG_MIGRATION = `
-  -- Pages' links not yet in \`links\`, one row a page; read through \`links\` only, after a move.
+  -- Pages' links not yet in \`links\`, a row for each time a page's links were written; read through \`links\` only, after a move.
   CREATE TABLE links_pending (
     from_id INTEGER NOT NULL,
     links   TEXT    NOT NULL                    -- JSON [[to_id, text_id, reason], ...] in the page's order
   );
   ALTER TABLE crawl_urls ADD COLUMN found_on INTEGER;
   ALTER TABLE crawl_urls ADD COLUMN link_text INTEGER;
+  -- URLs with no record yet (queued by a crawl under way) get their referrer as the records did.
+  UPDATE crawl_urls SET (found_on, link_text) = (
+    SELECT l.from_id, l.text_id FROM links l JOIN pages p ON p.url_id = l.from_id
+     WHERE l.to_id = crawl_urls.id AND ${ENQUEUED_LINK_SQL} ORDER BY p.fetched_at, l.from_id LIMIT 1)
+   WHERE NOT EXISTS (SELECT 1 FROM pages p WHERE p.url_id = crawl_urls.id);
 
   -- Without its unique index: a text the writer's cache has forgotten is stored again.
   CREATE TABLE link_texts_cached (
@@ -258,9 +263,12 @@ export class SqlitePageStore implements PageStore {
           if (this.logged >= LINKS_MOVED_AT) this.moveLinks();
         }).immediate();
       } catch (err) {
-        // Ids are cached as they are made: those of a transaction rolled back would be wrong.
-        this.urlIds.clear();
-        this.textIds.clear();
+        // Ids are cached as they are made: those of a transaction rolled back would be wrong. (A
+        // lock refused at BEGIN made none.)
+        if (!isBusy(err)) {
+          this.urlIds.clear();
+          this.textIds.clear();
+        }
         throw err;
       }
     }, this.db.name);
@@ -285,7 +293,8 @@ export class SqlitePageStore implements PageStore {
       outlinks: w.links?.length ?? 0, sha256: w.sha256,
     });
     if (existing && existing.outlinks > 0) {
-      if (this.logged > 0) this.moveLinks(); // its links may still be in the log
+      // Its links may still be in the log, written by this store or another (a run before a restart).
+      if (this.s.hasPending.pluck().get() === 1) this.moveLinks();
       this.s.dropLinks.run(urlId);
     }
     if (!w.links || w.links.length === 0) return;
@@ -305,10 +314,19 @@ export class SqlitePageStore implements PageStore {
     this.logged = 0;
   }
 
-  /** Before a read of `links`: the log moved in, whoever wrote it (another process, a run that crashed). */
+  /**
+   * Before a read of `links`: the log moved in, whoever wrote it (another process, a run that
+   * stopped). Tried once: a read must go on while the database takes no writes (another process
+   * holds the lock, the disk is full), and then reads the graph without the links logged last,
+   * which the next write that gets through moves in.
+   */
   private async linksCurrent(): Promise<void> {
     if (this.s.hasPending.pluck().get() === 0) return;
-    await retryWhileBusy(() => this.db.transaction(() => this.moveLinks()).immediate(), this.db.name);
+    try {
+      this.db.transaction(() => this.moveLinks()).immediate();
+    } catch {
+      // Read as it stands; see above.
+    }
   }
 
   /**

@@ -43,6 +43,11 @@ export const CRAWL_COMPONENT = {
     `,
     /* 2 */ PAGES_MIGRATION,
     /* 3 */ LINK_LOG_MIGRATION,
+    /* 4 */ `
+    -- The state alone, which every page reads: through the table, the read walked the row's seeds
+    -- (a JSON array in overflow pages, 200 KB for 5,000 seeds): 130 µs a page in a daemon.
+    CREATE INDEX crawls_state ON crawls (id, state);
+    `,
   ],
 };
 
@@ -58,10 +63,11 @@ export interface CrawlRow {
   finishedAt: number | null;
 }
 
-const SQL = {
+export const SQL = {
   insert: `INSERT INTO crawls (id, name, seeds, options, state, created_at) VALUES (:id, :name, :seeds, :options, 'running', :now)`,
   get: `SELECT * FROM crawls WHERE id = ?`,
-  state: `SELECT state FROM crawls WHERE id = ?`,
+  /** SQLite's planner takes the primary key, whose rows hold the seeds: 20 µs a read from memory at 5,000 seeds, 0.6 through the index. */
+  state: `SELECT state FROM crawls INDEXED BY crawls_state WHERE id = ?`,
   list: `SELECT * FROM crawls ORDER BY created_at DESC, id`,
   active: `SELECT * FROM crawls WHERE state IN ('running', 'paused')`,
   setState: `UPDATE crawls SET state = :state, finished_at = :finishedAt WHERE id = :id`,

@@ -1,15 +1,16 @@
 /**
- * The SQLite page store's link log (LINK_LOG_MIGRATION): a page's links are logged and moved into
+ * What the SQLite crawl store's reads and writes cost, kept true. The page store's link log (LINK_LOG_MIGRATION): a page's links are logged and moved into
  * `links` in bulk, the URL row keeps the followed link that first met it, link texts are
  * deduplicated by a cache. What it must keep true: reads see every link written, a page fetched
  * again replaces its links wherever they are, found-on is the first followed link, a transaction
  * that rolls back leaves no id cached, and a database written before it reads the same after.
  */
 import * as assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { after, test } from 'node:test';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
-import { urlKey, writeRecords, type LinkWrite, type PageWrite } from '../../server/src/crawl/pages';
-import { CRAWL_COMPONENT, SqliteCrawlStore } from '../../server/src/crawl/store';
+import { UrlIdCache, urlKey, writeRecords, type LinkWrite, type PageWrite } from '../../server/src/crawl/pages';
+import { CRAWL_COMPONENT, SqliteCrawlStore, SQL as STORE_SQL } from '../../server/src/crawl/store';
 import { LINKS_MOVED_AT } from '../../server/src/crawl/sqlite-pages';
 import { tempDb } from './helpers/tmp';
 
@@ -77,6 +78,46 @@ test('a page fetched again replaces its links, whether they were moved or still 
   assert.equal((await store.pages.page(CRAWL, u('/')))?.outlinks, 1);
 });
 
+test('a page fetched again after a restart replaces the links the run before left in the log', async () => {
+  const file = tempDb();
+  const first = open(file);
+  await start(first.store);
+  await first.store.pages.write([page('/', [link('/x', 'X'), link('/y', 'Y')], { depth: 0 })]);
+  assert.equal(pending(first.queue), 1);
+  // Another store on the file (the daemon started again) logs nothing before it writes the page again.
+  const again = new SqliteCrawlStore(first.queue.db);
+  await again.pages.write([page('/', [link('/z', 'Z')], { depth: 0 })]);
+  assert.deepEqual((await again.pages.links(CRAWL, { after: null, limit: 10, from: u('/') })).map((l) => l.to), [u('/z')]);
+  assert.deepEqual(await again.pages.inlinks(CRAWL, u('/x'), 10), { links: [], count: 0 });
+});
+
+test('reads go on while another process holds the write lock, without the links logged last', async () => {
+  const file = tempDb();
+  const { queue, store } = open(file);
+  await start(store);
+  await store.pages.write([page('/', [link('/a', 'A')], { depth: 0 })]);
+  const other = new Database(file);
+  after(() => other.close());
+  other.exec('BEGIN IMMEDIATE');
+  try {
+    assert.equal((await store.pages.page(CRAWL, u('/')))?.title, '/');
+    assert.equal(pending(queue), 1);
+  } finally {
+    other.exec('ROLLBACK');
+  }
+  assert.equal((await store.pages.inlinks(CRAWL, u('/a'), 10)).count, 1);
+  assert.equal(pending(queue), 0);
+});
+
+test('URL ids are kept for the crawls written last', () => {
+  const cache = new UrlIdCache();
+  for (const c of ['c1', 'c2', 'c3', 'c4']) cache.set(c, 'http://x/', 1);
+  // c1 used again: c2 goes when a fifth crawl comes.
+  assert.equal(cache.get('c1', 'http://x/'), 1);
+  cache.set('c5', 'http://x/', 5);
+  assert.deepEqual(['c1', 'c2', 'c3', 'c4', 'c5'].map((c) => cache.get(c, 'http://x/')), [1, undefined, 1, 1, 5]);
+});
+
 test('found on: the first page whose followed link met the URL, not one that did not follow it', async () => {
   const { store } = open(tempDb());
   await start(store);
@@ -121,18 +162,30 @@ test('a database written before the link log reads the same after it, and takes 
     const url = old.db.prepare('INSERT INTO crawl_urls (id, crawl_id, url, key) VALUES (?, ?, ?, ?)');
     url.run(1, CRAWL, u('/'), urlKey(CRAWL, u('/')));
     url.run(2, CRAWL, u('/a'), urlKey(CRAWL, u('/a')));
+    // Queued, no record yet: its found-on comes from the links when its record is written.
+    url.run(3, CRAWL, u('/queued'), urlKey(CRAWL, u('/queued')));
     old.db.exec(`
       INSERT INTO link_texts (id, text) VALUES (1, 'Page A');
       INSERT INTO pages (url_id, crawl_id, host, status, depth, outlinks) VALUES (1, '${CRAWL}', '127.0.0.9', 200, 0, 1);
       INSERT INTO pages (url_id, crawl_id, host, status, depth, found_on, link_text, outlinks) VALUES (2, '${CRAWL}', '127.0.0.9', 200, 1, 1, 1, 0);
-      INSERT INTO links (from_id, to_id, text_id, reason) VALUES (1, 2, 1, NULL);
+      INSERT INTO links (from_id, to_id, text_id, reason) VALUES (1, 2, 1, NULL), (1, 3, NULL, NULL);
     `);
     await old.close();
   }
   const { store } = open(file);
-  assert.deepEqual((await store.pages.links(CRAWL, { after: null, limit: 10 })).map((l) => [l.from, l.to, l.text]), [[u('/'), u('/a'), 'Page A']]);
+  assert.deepEqual((await store.pages.links(CRAWL, { after: null, limit: 10 })).map((l) => [l.from, l.to, l.text]), [[u('/'), u('/a'), 'Page A'], [u('/'), u('/queued'), '']]);
   const rows = await store.pages.pages(CRAWL, { after: { status: 0, urlId: 0 }, limit: 10 });
   assert.deepEqual(rows.map((r) => [r.url, r.foundOn, r.linkText, r.inlinks]), [[u('/'), null, null, 0], [u('/a'), u('/'), 'Page A', 1]]);
-  await store.pages.write([page('/b', [link('/a', 'Page A')])]);
+  await store.pages.write([page('/b', [link('/a', 'Page A'), link('/queued', 'Queued from b')]), page('/queued', null)]);
+  assert.equal((await store.pages.page(CRAWL, u('/queued')))?.foundOn, u('/'));
   assert.deepEqual((await store.pages.inlinks(CRAWL, u('/a'), 10)).links.map((l) => [l.url, l.text]), [[u('/'), 'Page A'], [u('/b'), 'Page A']]);
+});
+
+test("a crawl's state, read before every page, is read from an index and not from the row that holds the seeds", async () => {
+  const { queue, store } = open(tempDb());
+  const seeds = Array.from({ length: 5_000 }, (_, i) => u(`/seed/${i}`));
+  await store.insert({ id: CRAWL, name: null, seeds, options: {} as never, now: Date.now() });
+  assert.equal(await store.state(CRAWL), 'running');
+  const plan = queue.db.prepare(`EXPLAIN QUERY PLAN ${STORE_SQL.state}`).all(CRAWL) as { detail: string }[];
+  assert.match(plan.map((p) => p.detail).join(), /COVERING INDEX crawls_state/);
 });
