@@ -109,6 +109,8 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
         `${site.a}/gone`,
         'not-a-url',
         `${site.b}/b1`,
+        // Slow: the crawl runs long enough for its lens to be seen, paused and resumed.
+        `${site.a}/slow`,
         '',
       ].join('\n'),
     );
@@ -374,15 +376,15 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
   step('7. a .crawl seed file shows inline hints and diagnostics, and starts its crawl', async () => {
     await vscode!.runCommand('Notifications: Clear All Notifications');
     await vscode!.openFile('seeds.crawl');
-    const urls = { a: `${site.a}/a`, gone: `${site.a}/gone`, b1: `${site.b}/b1` };
+    const urls = { a: `${site.a}/a`, gone: `${site.a}/gone`, b1: `${site.b}/b1`, slow: `${site.a}/slow` };
     // Not started from this file yet: each URL's hint says so; the bad line has none.
     let lines = await waitForEditorLines(
       page,
-      (l) => [urls.a, urls.gone, urls.b1].every((u) => l.includes(`${u} not crawled yet`)),
+      (l) => [urls.a, urls.gone, urls.b1, urls.slow].every((u) => l.includes(`${u} not crawled yet`)),
       'the seed file\'s hints',
     );
     assert.ok(lines.includes('not-a-url'), `the invalid line has no hint: ${JSON.stringify(lines)}`);
-    await codeLens(page, /^▶ Start crawl \(3 URLs\)$/).waitFor({ state: 'visible', timeout: 15_000 });
+    await codeLens(page, /^▶ Start crawl \(4 URLs\)$/).waitFor({ state: 'visible', timeout: 15_000 });
     await page.locator('.part.editor .monaco-editor .squiggly-error').first().waitFor({ state: 'attached', timeout: 15_000 });
 
     await vscode!.openView('Problems');
@@ -397,7 +399,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       async () => (await vscode!.notifications()).find((n) => /^Crawl e2e-seeds \(c_\w+\) started/.test(n)),
       { timeout: 20_000, message: 'the "Crawl ... started" notification' },
     );
-    assert.match(note, /^Crawl e2e-seeds \(c_\w+\) started: 3 of 3 seeds enqueued\. seeds\.crawl has 1 problem; lines with one were left out\.$/);
+    assert.match(note, /^Crawl e2e-seeds \(c_\w+\) started: 4 of 4 seeds enqueued\. seeds\.crawl has 1 problem; lines with one were left out\.$/);
     const seedCrawlId = /^Crawl e2e-seeds \((c_\w+)\)/.exec(note)![1]!;
     assert.notEqual(seedCrawlId, crawlId);
     // The file sets max-depth but no scope: the scope is crawlOrchestrator.defaultScope, passed to the daemon.
@@ -405,9 +407,25 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     const seedCrawl = crawls.find((c) => c.crawlId === seedCrawlId);
     assert.deepEqual(seedCrawl && { maxDepth: seedCrawl.options.maxDepth, scope: seedCrawl.options.scope }, { maxDepth: 0, scope: 'domain' });
 
+    // While it runs (the slow page holds it), the file's lens is the crawl's: its progress, pause and cancel.
+    const running = codeLens(page, new RegExp(`^⟳ e2e-seeds \\(${seedCrawlId}\\): running · \\d+/4`));
+    await running.waitFor({ state: 'visible', timeout: 15_000 });
+    await codeLens(page, /^\s*Cancel$/).waitFor({ state: 'visible', timeout: 5_000 });
+    assert.equal(await codeLens(page, /^▶ Start crawl/).count(), 0, 'no second crawl offered while this one runs');
+    await vscode!.screenshot('7-seed-file-running');
+    await codeLens(page, /^\s*Pause$/).click();
+    await codeLens(page, new RegExp(`^\\s*e2e-seeds \\(${seedCrawlId}\\): paused · `)).waitFor({ state: 'visible', timeout: 15_000 });
+    const stateOf = async () =>
+      ((await crawlctl(stateDir, 'crawls')) as { crawls: { crawlId: string; state: string }[] }).crawls.find((c) => c.crawlId === seedCrawlId)?.state;
+    assert.equal(await stateOf(), 'paused');
+    await codeLens(page, /^▶ Resume$/).click();
+    // Running again, or finished already if the slow page answered meanwhile.
+    await until(async () => { const st = await stateOf(); return st !== 'paused' ? st : undefined; }, { timeout: 15_000, message: 'the crawl resumed' });
+
     lines = await waitForEditorLines(
       page,
       (l) =>
+        l.some((x) => x.startsWith(`${urls.slow} ✓ done · 200 · `)) &&
         l.some((x) => x.startsWith(`${urls.a} ✓ done · 200 · `)) &&
         l.some((x) => x.startsWith(`${urls.b1} ✓ done · 200 · `)) &&
         l.includes(`${urls.gone} ✗ error · HTTP 410`),

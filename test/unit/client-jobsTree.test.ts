@@ -632,19 +632,25 @@ describe('a fast crawl beside a loaded group', () => {
     assert.equal(await reads(), 0, 'held again after the read');
   });
 
-  test("a loaded group's count is redrawn with its rows, not each time it moves; a collapsed group's at once", async () => {
+  test("a group with many rows loaded has its count redrawn with its rows, not each time it moves; a collapsed one's at once", async () => {
     const shown = { ...(await d.request('queue/stats', {})) };
     let clock = 2_000_000;
     const tree = new JobsTreeProvider(d, 'state', () => clock, () => shown);
     const done = group(await tree.getChildren(), 'Done');
     const more = (await tree.getChildren(done)).find((n): n is MoreNode => n.kind === 'more')!;
-    for (let i = 0; i < 4; i++) await tree.loadMore(more);
     const fired: string[][] = [];
-    const sub = tree.onDidChangeTreeData((e) => fired.push((e as TreeNode[]).map((n) => n.id)));
+    const sub = tree.onDidChangeTreeData((e) => fired.push(e === undefined ? ['(all)'] : (Array.isArray(e) ? e : [e as TreeNode]).map((n) => n.id)));
     const bump = async () => {
       shown.done += 1;
       await tree.update({ ...noChanges(), stats: { ...shown } });
     };
+    // A page of rows is cheap to send again: the count moves with the status bar's.
+    await bump();
+    assert.deepEqual(fired, [['state:done']]);
+    fired.length = 0;
+    for (let i = 0; i < 4; i++) await tree.loadMore(more);
+    await tree.getChildren(done);
+    fired.length = 0;
     await bump();
     assert.deepEqual(fired, [], 'its 500 rows were just read: the count waits for them');
     assert.equal(tree.heldFor(), 500 * REREAD_MS_PER_ROW);

@@ -150,17 +150,17 @@ describe('language server', () => {
       const l = await lenses();
       return title(l).includes(`⟳ docs (${started.crawlId}): running · 2/3 · 1 failed`) ? l : null;
     }))!;
-    assert.deepEqual(title(all), [`⟳ docs (${started.crawlId}): running · 2/3 · 1 failed`, '⏸ Pause', '⏹ Cancel', '↻ Requeue failed (1)']);
-    const pause = all.find((l) => l.command?.title === '⏸ Pause')!.command!;
+    assert.deepEqual(title(all), [`⟳ docs (${started.crawlId}): running · 2/3 · 1 failed`, '$(debug-pause) Pause', '$(debug-stop) Cancel', '↻ Requeue failed (1)']);
+    const pause = all.find((l) => l.command?.title === '$(debug-pause) Pause')!.command!;
     assert.deepEqual([pause.command, pause.arguments], [SEED_COMMANDS.pauseCrawl, [{ crawlId: started.crawlId }]]);
-    const cancel = all.find((l) => l.command?.title === '⏹ Cancel')!.command!;
+    const cancel = all.find((l) => l.command?.title === '$(debug-stop) Cancel')!.command!;
     assert.deepEqual([cancel.command, cancel.arguments], [SEED_COMMANDS.cancelCrawl, [{ crawlId: started.crawlId }]]);
     // Paused (as the lens's command would ask): the editor is asked to redraw, and the lens follows.
     const asked = lensRefreshes;
     await conn.sendRequest('crawl/pause', pause.arguments![0]);
     await eventually('a lens redraw for the pause', () => lensRefreshes > asked);
     const paused = title(await lenses());
-    assert.deepEqual(paused.slice(0, 3), [`⏸ docs (${started.crawlId}): paused · 2/3 · 1 failed`, '▶ Resume', '⏹ Cancel']);
+    assert.deepEqual(paused.slice(0, 3), [`$(debug-pause) docs (${started.crawlId}): paused · 2/3 · 1 failed`, '▶ Resume', '$(debug-stop) Cancel']);
     await conn.sendRequest('crawl/resume', { crawlId: started.crawlId });
 
     const requeue = all.find((l) => l.command?.command === SEED_COMMANDS.requeueFailed);
@@ -364,11 +364,11 @@ describe('seed features in process', () => {
     try {
       const uri = await lsp.open(['https://a.example/'], 'c_1');
       assert.deepEqual(await lsp.lensTitles(uri), ['Open in jobs view (crawl c_1)'], 'its state unknown: neither a start nor its progress');
-      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_1: running · 0/1', '⏸ Pause', '⏹ Cancel']);
+      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_1: running · 0/1', '$(debug-pause) Pause', '$(debug-stop) Cancel']);
       const other = await lsp.open(['https://a.example/'], 'c_2');
       assert.deepEqual(await lsp.lensTitles(other), ['Open in jobs view (crawl c_2)']);
       lsp.features.crawlsChanged([wireCrawl(crawlRecord('c_2', 'paused'))]);
-      assert.deepEqual(await lsp.lensTitles(other), ['⏸ c_2: paused · 0/1', '▶ Resume', '⏹ Cancel'], 'the change feed\'s news, after a failed read');
+      assert.deepEqual(await lsp.lensTitles(other), ['$(debug-pause) c_2: paused · 0/1', '▶ Resume', '$(debug-stop) Cancel'], 'the change feed\'s news, after a failed read');
       const gone = await lsp.open(['https://a.example/'], 'c_gone');
       assert.deepEqual(await lsp.lensTitles(gone), ['▶ Start crawl (1 URL)', 'Open in jobs view (crawl c_gone)'], 'a crawl that is gone: start it again');
     } finally {
@@ -393,8 +393,8 @@ describe('seed features in process', () => {
       await reading;
       lsp.features.crawlsChanged([wireCrawl(crawlRecord('c_1', 'paused'))]);
       answer(crawlRecord('c_1', 'running'));
-      assert.deepEqual(await titles, ['⏸ c_1: paused · 0/1', '▶ Resume', '⏹ Cancel']);
-      assert.deepEqual(await lsp.lensTitles(uri), ['⏸ c_1: paused · 0/1', '▶ Resume', '⏹ Cancel']);
+      assert.deepEqual(await titles, ['$(debug-pause) c_1: paused · 0/1', '▶ Resume', '$(debug-stop) Cancel']);
+      assert.deepEqual(await lsp.lensTitles(uri), ['$(debug-pause) c_1: paused · 0/1', '▶ Resume', '$(debug-stop) Cancel']);
     } finally {
       lsp.close();
     }
@@ -405,9 +405,9 @@ describe('seed features in process', () => {
     const lsp = inProcess({ findByDedupeKeys: async () => [] }, { get: async (id) => crawlRecord(id, states.get(id)!) });
     try {
       const uri = await lsp.open(['https://a.example/'], 'c_1');
-      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_1: running · 0/1', '⏸ Pause', '⏹ Cancel']);
+      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_1: running · 0/1', '$(debug-pause) Pause', '$(debug-stop) Cancel']);
       lsp.seeds.set(uri, 'c_2');
-      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_2: running · 0/1', '⏸ Pause', '⏹ Cancel']);
+      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_2: running · 0/1', '$(debug-pause) Pause', '$(debug-stop) Cancel']);
       // Finished meanwhile; the change feed's news of it is for files that show it, and none does.
       states.set('c_1', 'finished');
       lsp.features.crawlsChanged([wireCrawl(crawlRecord('c_1', 'finished'))]);
@@ -456,8 +456,8 @@ describe('hint wording', () => {
     assert.equal(stateLabel(job(url, { attempts: 1, runAfter: now + 12_000 }), now), '⏳ queued · attempt 2 of 3 · retrying in 12s');
     assert.equal(stateLabel(job(url, { deferrals: 2, runAfter: now + 30_000 }), now), '⏳ queued · due in 30s', 'put off, not retried');
     assert.equal(stateLabel(job(url, { attempts: 2, runAfter: now - 1 }), now), '⏳ queued · attempt 3 of 3');
-    assert.equal(stateLabel(job(url, { runAfter: HELD }), now), '⏸ held · crawl paused', 'held with its paused crawl, as the jobs view says');
-    assert.equal(stateLabel(job(url, { attempts: 1, runAfter: HELD }), now), '⏸ held · crawl paused');
+    assert.equal(stateLabel(job(url, { runAfter: HELD }), now), '‖ held · crawl paused', 'held with its paused crawl, as the jobs view says');
+    assert.equal(stateLabel(job(url, { attempts: 1, runAfter: HELD }), now), '‖ held · crawl paused');
   });
 
   test('a countdown is redrawn when its text next changes: each second, each minute from two', () => {

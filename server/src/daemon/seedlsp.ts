@@ -509,9 +509,9 @@ export class SeedFeatures {
       const args: SeedCommandArgs[typeof SEED_COMMANDS.pauseCrawl] = [{ crawlId: live.crawlId }];
       out.push({ range: at, command: { title: crawlLensTitle(live), command: SEED_COMMANDS.revealJobs, arguments: reveal } });
       out.push(live.state === 'running'
-        ? { range: at, command: { title: '⏸ Pause', command: SEED_COMMANDS.pauseCrawl, arguments: args } }
+        ? { range: at, command: { title: '$(debug-pause) Pause', command: SEED_COMMANDS.pauseCrawl, arguments: args } }
         : { range: at, command: { title: '▶ Resume', command: SEED_COMMANDS.resumeCrawl, arguments: args } });
-      out.push({ range: at, command: { title: '⏹ Cancel', command: SEED_COMMANDS.cancelCrawl, arguments: args } });
+      out.push({ range: at, command: { title: '$(debug-stop) Cancel', command: SEED_COMMANDS.cancelCrawl, arguments: args } });
     }
     if (start) {
       const args: SeedCommandArgs[typeof SEED_COMMANDS.startCrawl] = [{ uri }];
@@ -539,7 +539,7 @@ function crawlLensTitle(c: Crawl): string {
   const { queued, in_progress: running, done, skipped, error } = c.counts;
   const finished = done + skipped + error;
   const who = c.name ? `${c.name} (${c.crawlId})` : c.crawlId;
-  return `${c.state === 'running' ? '⟳' : '⏸'} ${who}: ${c.state} · ${finished}/${finished + queued + running}${error ? ` · ${error} failed` : ''}`;
+  return `${c.state === 'running' ? '⟳' : '$(debug-pause)'} ${who}: ${c.state} · ${finished}/${finished + queued + running}${error ? ` · ${error} failed` : ''}`;
 }
 
 function range(u: SeedUrl) {
@@ -581,7 +581,7 @@ export function stateLabel(j: Job, now: number): string {
   switch (j.state) {
     case 'queued': {
       // As the jobs view says it ("held: crawl paused"): it waits for a resume, not its turn.
-      if (isHeld(j.runAfter)) return '⏸ held · crawl paused';
+      if (isHeld(j.runAfter)) return '‖ held · crawl paused';
       const retry = j.attempts > 0 ? ` · attempt ${j.attempts + 1} of ${j.maxAttempts}` : '';
       const wait = waitsFor(j, now);
       // Without deferrals since the last attempt, the wait is that attempt's backoff (as the jobs view says).
