@@ -3,9 +3,11 @@
 //   client/src/extension.ts  -> dist/client/extension.js  (`vscode` is the host's)
 //   server/src/daemon/main.ts -> dist/server/daemon.js    (better-sqlite3 stays a real package:
 //                                                           its native binary cannot be inlined)
+//   client/webview/report.ts  -> dist/webview/report.js   (the crawl report's page, uPlot inside,
+//                                                           with its styles beside it)
 // Minified, with source maps beside them for the debugger (the .vsix leaves the maps out).
 import * as esbuild from 'esbuild';
-import { rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,7 +33,11 @@ const common = {
 const builds = [
   { ...common, entryPoints: ['client/src/extension.ts'], outfile: 'dist/client/extension.js', external: ['vscode'] },
   { ...common, entryPoints: ['server/src/daemon/main.ts'], outfile: 'dist/server/daemon.js', external: ['better-sqlite3'] },
+  { ...common, entryPoints: ['client/webview/report.ts'], outfile: 'dist/webview/report.js', platform: 'browser', format: 'iife', target: 'es2022' },
 ];
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 await Promise.all(builds.map((options) => esbuild.build(options)));
+mkdirSync(join(root, 'dist', 'webview'), { recursive: true });
+copyFileSync(join(root, 'node_modules', 'uplot', 'dist', 'uPlot.min.css'), join(root, 'dist', 'webview', 'uPlot.min.css'));
+copyFileSync(join(root, 'client', 'webview', 'report.css'), join(root, 'dist', 'webview', 'report.css'));

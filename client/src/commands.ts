@@ -22,10 +22,11 @@ import { describeStatus } from './daemonApi';
 import { crawlsFor, nothingTo, type CrawlAction } from './crawlActions';
 import { pickCrawl } from './crawlPicker';
 import { exportCrawlResults } from './exportCommand';
+import type { ReportPanels } from './report/panel';
 import { formatCount, localTimes, plural } from './format';
 import { jobUri } from './jobDocument';
 import { GROUP_BY, type GroupBy, type GroupNode, type JobNode, type JobsFilterScope, type MoreNode, type TreeNode } from './jobsTree';
-import { STATE_LABELS, crawlLabel, jobLabel } from './jobsTreeText';
+import { STATE_LABELS, crawlLabel, jobLabel, newestFirst } from './jobsTreeText';
 import type { JobsView } from './jobsView';
 import type { QueueOverview } from './overview';
 import type { Settings } from './settings';
@@ -34,6 +35,7 @@ import { describeUrlInput, parseUrlList } from './urls';
 export interface CommandDeps {
   daemon: Daemon;
   view: JobsView;
+  reports: ReportPanels;
   overview: QueueOverview;
   settings: () => Settings;
   log: vscode.OutputChannel;
@@ -133,6 +135,14 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     run(SEED_COMMANDS.resumeCrawl, (arg?: unknown) => crawlAction(deps, 'resume', arg)),
     run(SEED_COMMANDS.cancelCrawl, (arg?: unknown) => crawlAction(deps, 'cancel', arg)),
     run('crawlOrchestrator.exportCrawl', (arg?: unknown) => exportCrawlResults(ensureRunning(daemon), crawlArg(arg))),
+    run(SEED_COMMANDS.showReport, async (arg?: unknown) => {
+      const target = crawlArg(arg);
+      const running = ensureRunning(daemon);
+      const crawl = typeof target === 'string'
+        ? (await running.request('crawl/get', { crawlId: target })).crawl
+        : (target ?? (await pickCrawl(running, 'Show Crawl Report', newestFirst, 'There is no crawl to report on yet: start one with Start Crawl.')));
+      if (crawl) deps.reports.show(crawl);
+    }),
   ];
 }
 

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
+import { ReportPanels } from './report/panel';
 import { Daemon } from './daemon';
 import { JOB_SCHEME, JobDocumentLinks, JobDocuments } from './jobDocument';
 import { JobsView } from './jobsView';
@@ -26,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const daemon = new Daemon(context, log, traceLog, () => current.settings);
   const overview = new QueueOverview(daemon);
   const view = new JobsView(context, daemon, overview);
+  const reports = new ReportPanels(context.extensionUri, daemon);
   const statusBar = new StatusBar(daemon, overview);
   const documents = new JobDocuments(daemon);
   activeDaemon = daemon;
@@ -43,7 +45,8 @@ export function activate(context: vscode.ExtensionContext): void {
     documents,
     vscode.workspace.registerTextDocumentContentProvider(JOB_SCHEME, documents),
     vscode.languages.registerDocumentLinkProvider({ scheme: JOB_SCHEME }, new JobDocumentLinks()),
-    ...registerCommands({ daemon, view, overview, settings: () => current.settings, log }),
+    reports,
+    ...registerCommands({ daemon, view, overview, reports, settings: () => current.settings, log }),
     daemon.onDidChangeStatus(() => void setDaemonContext()),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void daemon.start()),
     vscode.workspace.onDidChangeConfiguration(async (e) => {

@@ -445,6 +445,8 @@ export const SEED_COMMANDS = {
   resumeCrawl: 'crawlOrchestrator.resumeCrawl',
   /** Args `[{ crawlId }]`: cancel the crawl, once the user confirms. */
   cancelCrawl: 'crawlOrchestrator.cancelCrawl',
+  /** Args `[{ crawlId }]`: open the crawl's report (also on a jobs view row, or from the palette with a picker). */
+  showReport: 'crawlOrchestrator.showCrawlReport',
 } as const;
 
 export interface SeedCommandArgs {
@@ -454,6 +456,7 @@ export interface SeedCommandArgs {
   [SEED_COMMANDS.pauseCrawl]: [{ crawlId: string }];
   [SEED_COMMANDS.resumeCrawl]: [{ crawlId: string }];
   [SEED_COMMANDS.cancelCrawl]: [{ crawlId: string }];
+  [SEED_COMMANDS.showReport]: [{ crawlId: string }];
 }
 
 /** The seed files' language id and extension. */

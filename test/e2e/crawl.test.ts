@@ -18,7 +18,7 @@ import { REPO_ROOT, start, type CodeServerSession } from './harness';
 import { EXPECTED_FIRST_CRAWL, startTestSite, type TestSite } from './site';
 import {
   activityBadge, codeLens, expandRow, paletteCommand, quickInputBox, quickInputMessage, quickInputRow, quickInputTitled,
-  readEditorText, sleep, treeRows, until, viewPane, waitForEditorLines, waitForEditorText,
+  escapeRegExp, readEditorText, sleep, treeRows, until, viewPane, waitForEditorLines, waitForEditorText,
 } from './workbench';
 
 /** What `npm run package` made; E2E_VSIX runs the suite on another build. */
@@ -89,7 +89,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
           'crawlOrchestrator.leaseTtlSeconds': LEASE_TTL_SECONDS,
           'crawlOrchestrator.heartbeatSeconds': 1,
           'crawlOrchestrator.defaultMaxDepth': 2,
-          // Not the built-in default: seed files must get it from the daemon's flags (step 7).
+          // Not the built-in default: seed files must get it from the daemon's flags (step 8).
           'crawlOrchestrator.defaultScope': 'domain',
           'crawlOrchestrator.userAgent': USER_AGENT,
         },
@@ -336,7 +336,35 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     assert.equal(await page.locator('.tabs-container .tab.active.dirty').count(), 0, 'the job document never becomes dirty');
   });
 
-  step('6. Requeue Job from the failed row\'s context menu runs it again, and it succeeds', async () => {
+  step('6. Show Crawl Report: broken links with the pages they were found on, the hosts; a link opens its page\'s job', async () => {
+    await vscode!.runCommand('Notifications: Clear All Notifications');
+    await paletteCommand(page, 'Crawl Orchestrator: Show Crawl Report');
+    await quickInputTitled(page, 'Show Crawl Report');
+    await quickInputBox(page).fill(crawlId);
+    await quickInputRow(page, crawlId).and(page.locator('.focused')).waitFor({ state: 'visible', timeout: 10_000 });
+    await quickInputBox(page).press('Enter');
+    // The page is a webview: an iframe in an iframe, under its own Content Security Policy.
+    const report = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+    await report.locator('h1').filter({ hasText: crawlId }).waitFor({ state: 'visible', timeout: 20_000 });
+    const missing = report.locator('#broken ~ table tr').filter({ hasText: `${site.a}/missing` });
+    await missing.first().waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match(await missing.first().innerText(), /HTTP 404/);
+    const foundOn = missing.first().locator('button.link').filter({ hasText: new RegExp(`^${escapeRegExp(`${site.a}/`)}$`) });
+    assert.equal(await foundOn.count(), 1, `the broken link names the page it was found on: ${await missing.first().innerText()}`);
+    const hostRow = await report.locator('#hosts ~ table tr').filter({ hasText: new URL(site.a).hostname }).first().innerText();
+    assert.match(hostRow, /ready|busy|delayed|backoff|blocked/, `a host row with its state: ${hostRow}`);
+    await vscode!.screenshot('6-crawl-report');
+    // The found-on page's link, reached with the keyboard, opens that page's job.
+    await foundOn.focus();
+    await foundOn.press('Enter');
+    await waitForEditorText(page, (t) => new RegExp(`^# Job \\d+: Done\n\n<${escapeRegExp(`${site.a}/`)}>\n`).test(t), 'the found-on page\'s job document');
+    // Back as step 5 left it: the failed job's document the only one open, for step 7 to watch.
+    await vscode!.runCommand('View: Close All Editors');
+    await vscode!.contextMenu('/missing', 'Show Job Details', { view: 'Jobs', timeout: 15_000 });
+    await waitForEditorText(page, (text) => text.startsWith(`# Job ${failedJobId}: Error`), 'the failed job\'s document again');
+  });
+
+  step('7. Requeue Job from the failed row\'s context menu runs it again, and it succeeds', async () => {
     assert.equal(site.hits(`${site.a}/missing`), 1);
     await vscode!.contextMenu('/missing', 'Requeue Job', { view: 'Jobs', timeout: 15_000 });
     await until(async () => (await vscode!.notifications()).includes('Requeued 1 job.'), {
@@ -366,14 +394,14 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     assert.equal(await activityBadge(page, 'Crawl Orchestrator'), undefined, 'no badge once nothing failed');
     // The open job document follows the job.
     await waitForEditorText(page, (t) => t.startsWith(`# Job ${failedJobId}: Done`), 'the job document to show the job done');
-    await vscode!.screenshot('6-requeued-done');
+    await vscode!.screenshot('7-requeued-done');
     const text = await readEditorText(page);
     assert.match(text, /^\| [^|]+ \| \+[^|]+ \| requeued \| +\| was error \|$/m);
     assert.match(text, /^- status: 200$/m);
     assert.match(text, /^- title: Found on the second try$/m);
   });
 
-  step('7. a .crawl seed file shows inline hints and diagnostics, and starts its crawl', async () => {
+  step('8. a .crawl seed file shows inline hints and diagnostics, and starts its crawl', async () => {
     await vscode!.runCommand('Notifications: Clear All Notifications');
     await vscode!.openFile('seeds.crawl');
     const urls = { a: `${site.a}/a`, gone: `${site.a}/gone`, b1: `${site.b}/b1`, slow: `${site.a}/slow` };
@@ -391,7 +419,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     const problem = page.locator('.markers-panel .monaco-list-row').filter({ hasText: 'not-a-url: not a URL' });
     await problem.first().waitFor({ state: 'visible', timeout: 15_000 });
     assert.match(await problem.first().innerText(), /crawl/, 'the diagnostic comes from the crawl language server');
-    await vscode!.screenshot('7-seed-file-hints');
+    await vscode!.screenshot('8-seed-file-hints');
 
     // Start Crawl with the seed file active takes its URLs and options (max-depth 0), no questions.
     await paletteCommand(page, 'Crawl Orchestrator: Start Crawl');
@@ -412,7 +440,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await running.waitFor({ state: 'visible', timeout: 15_000 });
     await codeLens(page, /^\s*Cancel$/).waitFor({ state: 'visible', timeout: 5_000 });
     assert.equal(await codeLens(page, /^▶ Start crawl/).count(), 0, 'no second crawl offered while this one runs');
-    await vscode!.screenshot('7-seed-file-running');
+    await vscode!.screenshot('8-seed-file-running');
     await codeLens(page, /^\s*Pause$/).click();
     await codeLens(page, new RegExp(`^\\s*e2e-seeds \\(${seedCrawlId}\\): paused · `)).waitFor({ state: 'visible', timeout: 15_000 });
     const stateOf = async () =>
@@ -421,6 +449,16 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await codeLens(page, /^▶ Resume$/).click();
     // Running again, or finished already if the slow page answered meanwhile.
     await until(async () => { const st = await stateOf(); return st !== 'paused' ? st : undefined; }, { timeout: 15_000, message: 'the crawl resumed' });
+
+    // Its report, from the lens, while the slow page holds it: read every two seconds, the chart draws its points.
+    await codeLens(page, /^\s*Report$/).click();
+    const report = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+    await report.locator('h1').filter({ hasText: `e2e-seeds (${seedCrawlId})` }).waitFor({ state: 'visible', timeout: 20_000 });
+    await report.locator('.chart[aria-label^="pages per second"] canvas').first().waitFor({ state: 'attached', timeout: 20_000 });
+    const gone = await report.locator('#broken ~ table tr').filter({ hasText: urls.gone }).first().innerText();
+    assert.match(gone, /HTTP 410/);
+    await vscode!.screenshot('8-seed-crawl-report');
+    await vscode!.runCommand('View: Close Editor');
 
     lines = await waitForEditorLines(
       page,
@@ -434,10 +472,10 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     );
     await page.locator('.markers-panel .monaco-list-row').filter({ hasText: 'HTTP 410' }).first().waitFor({ state: 'visible', timeout: 15_000 });
     await codeLens(page, /^↻ Requeue failed \(1\)$/).waitFor({ state: 'visible', timeout: 15_000 });
-    await vscode!.screenshot('7-seed-file-crawled');
+    await vscode!.screenshot('8-seed-file-crawled');
   });
 
-  step('8. the daemon killed with SIGKILL: the client restarts it, and the status bar and Jobs view recover', async () => {
+  step('9. the daemon killed with SIGKILL: the client restarts it, and the status bar and Jobs view recover', async () => {
     const [before] = daemonProcesses(stateDir);
     assert.ok(before, `a daemon on ${stateDir}`);
     const stats = countsOf(await crawlctl(stateDir, 'stats'));
@@ -474,10 +512,10 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
         throw new Error(`${err.message}; the view shows ${JSON.stringify(await groupCounts(page).catch((e: Error) => e.message))}`);
       });
     assert.deepEqual(countsOf(await crawlctl(stateDir, 'stats')), expected);
-    await vscode!.screenshot('8-daemon-restarted');
+    await vscode!.screenshot('9-daemon-restarted');
   });
 
-  step('9. the daemon does not outlive its extension host', async () => {
+  step('10. the daemon does not outlive its extension host', async () => {
     const daemons = daemonProcesses(stateDir);
     assert.equal(daemons.length, 1, `one daemon on ${stateDir}: ${JSON.stringify(daemons)}`);
     const daemon = daemons[0]!;

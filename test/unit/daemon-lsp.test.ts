@@ -150,7 +150,7 @@ describe('language server', () => {
       const l = await lenses();
       return title(l).includes(`⟳ docs (${started.crawlId}): running · 2/3 · 1 failed`) ? l : null;
     }))!;
-    assert.deepEqual(title(all), [`⟳ docs (${started.crawlId}): running · 2/3 · 1 failed`, '$(debug-pause) Pause', '$(debug-stop) Cancel', '↻ Requeue failed (1)']);
+    assert.deepEqual(title(all), [`⟳ docs (${started.crawlId}): running · 2/3 · 1 failed`, '$(debug-pause) Pause', '$(debug-stop) Cancel', '↻ Requeue failed (1)', '$(graph) Report']);
     const pause = all.find((l) => l.command?.title === '$(debug-pause) Pause')!.command!;
     assert.deepEqual([pause.command, pause.arguments], [SEED_COMMANDS.pauseCrawl, [{ crawlId: started.crawlId }]]);
     const cancel = all.find((l) => l.command?.title === '$(debug-stop) Cancel')!.command!;
@@ -364,11 +364,11 @@ describe('seed features in process', () => {
     try {
       const uri = await lsp.open(['https://a.example/'], 'c_1');
       assert.deepEqual(await lsp.lensTitles(uri), ['Open in jobs view (crawl c_1)'], 'its state unknown: neither a start nor its progress');
-      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_1: running · 0/1', '$(debug-pause) Pause', '$(debug-stop) Cancel']);
+      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_1: running · 0/1', '$(debug-pause) Pause', '$(debug-stop) Cancel', '$(graph) Report']);
       const other = await lsp.open(['https://a.example/'], 'c_2');
       assert.deepEqual(await lsp.lensTitles(other), ['Open in jobs view (crawl c_2)']);
       lsp.features.crawlsChanged([wireCrawl(crawlRecord('c_2', 'paused'))]);
-      assert.deepEqual(await lsp.lensTitles(other), ['$(debug-pause) c_2: paused · 0/1', '▶ Resume', '$(debug-stop) Cancel'], 'the change feed\'s news, after a failed read');
+      assert.deepEqual(await lsp.lensTitles(other), ['$(debug-pause) c_2: paused · 0/1', '▶ Resume', '$(debug-stop) Cancel', '$(graph) Report'], 'the change feed\'s news, after a failed read');
       const gone = await lsp.open(['https://a.example/'], 'c_gone');
       assert.deepEqual(await lsp.lensTitles(gone), ['▶ Start crawl (1 URL)', 'Open in jobs view (crawl c_gone)'], 'a crawl that is gone: start it again');
     } finally {
@@ -393,8 +393,8 @@ describe('seed features in process', () => {
       await reading;
       lsp.features.crawlsChanged([wireCrawl(crawlRecord('c_1', 'paused'))]);
       answer(crawlRecord('c_1', 'running'));
-      assert.deepEqual(await titles, ['$(debug-pause) c_1: paused · 0/1', '▶ Resume', '$(debug-stop) Cancel']);
-      assert.deepEqual(await lsp.lensTitles(uri), ['$(debug-pause) c_1: paused · 0/1', '▶ Resume', '$(debug-stop) Cancel']);
+      assert.deepEqual(await titles, ['$(debug-pause) c_1: paused · 0/1', '▶ Resume', '$(debug-stop) Cancel', '$(graph) Report']);
+      assert.deepEqual(await lsp.lensTitles(uri), ['$(debug-pause) c_1: paused · 0/1', '▶ Resume', '$(debug-stop) Cancel', '$(graph) Report']);
     } finally {
       lsp.close();
     }
@@ -405,14 +405,14 @@ describe('seed features in process', () => {
     const lsp = inProcess({ findByDedupeKeys: async () => [] }, { get: async (id) => crawlRecord(id, states.get(id)!) });
     try {
       const uri = await lsp.open(['https://a.example/'], 'c_1');
-      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_1: running · 0/1', '$(debug-pause) Pause', '$(debug-stop) Cancel']);
+      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_1: running · 0/1', '$(debug-pause) Pause', '$(debug-stop) Cancel', '$(graph) Report']);
       lsp.seeds.set(uri, 'c_2');
-      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_2: running · 0/1', '$(debug-pause) Pause', '$(debug-stop) Cancel']);
+      assert.deepEqual(await lsp.lensTitles(uri), ['⟳ c_2: running · 0/1', '$(debug-pause) Pause', '$(debug-stop) Cancel', '$(graph) Report']);
       // Finished meanwhile; the change feed's news of it is for files that show it, and none does.
       states.set('c_1', 'finished');
       lsp.features.crawlsChanged([wireCrawl(crawlRecord('c_1', 'finished'))]);
       lsp.seeds.set(uri, 'c_1');
-      assert.deepEqual(await lsp.lensTitles(uri), ['▶ Start crawl (1 URL)', 'Open in jobs view (crawl c_1)'], 'not its state as last shown');
+      assert.deepEqual(await lsp.lensTitles(uri), ['▶ Start crawl (1 URL)', 'Open in jobs view (crawl c_1)', '$(graph) Report'], 'not its state as last shown');
     } finally {
       lsp.close();
     }

@@ -530,6 +530,11 @@ export class SeedFeatures {
     if (!live && (s.crawlId || jobs.length)) {
       out.push({ range: at, command: { title: s.crawlId ? `Open in jobs view (crawl ${s.crawlId})` : 'Open in jobs view', command: SEED_COMMANDS.revealJobs, arguments: reveal } });
     }
+    // The report of the file's crawl, running or ended (not of one that is gone).
+    if (s.crawlId && crawl) {
+      const args: SeedCommandArgs[typeof SEED_COMMANDS.showReport] = [{ crawlId: s.crawlId }];
+      out.push({ range: at, command: { title: '$(graph) Report', command: SEED_COMMANDS.showReport, arguments: args } });
+    }
     return out;
   }
 }

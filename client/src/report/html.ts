@@ -1,0 +1,48 @@
+/**
+ * The report page's HTML: a shell that loads the bundled script and styles from the extension's
+ * own folder, under a Content Security Policy that allows nothing from the network: no fetch, no
+ * remote image or font, scripts only with this page's nonce. Pure, so that the policy is tested.
+ */
+
+export interface ReportPage {
+  /** The webview's `cspSource`: where the extension's own files are served from. */
+  cspSource: string;
+  nonce: string;
+  scriptUri: string;
+  styleUris: readonly string[];
+  title: string;
+}
+
+export function reportCsp(cspSource: string, nonce: string): string {
+  return [
+    "default-src 'none'",
+    `style-src ${cspSource}`,
+    `script-src 'nonce-${nonce}'`,
+    `img-src ${cspSource} data:`,
+    `font-src ${cspSource}`,
+  ].join('; ');
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+}
+
+export function reportHtml(p: ReportPage): string {
+  const links = p.styleUris.map((u) => `<link rel="stylesheet" href="${escapeHtml(u)}">`).join('\n    ');
+  return `<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta http-equiv="Content-Security-Policy" content="${escapeHtml(reportCsp(p.cspSource, p.nonce))}">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    ${links}
+    <title>${escapeHtml(p.title)}</title>
+  </head>
+  <body>
+    <main id="report"><p class="quiet">Reading the crawl…</p></main>
+    <script nonce="${escapeHtml(p.nonce)}" src="${escapeHtml(p.scriptUri)}"></script>
+  </body>
+</html>`;
+}

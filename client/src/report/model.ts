@@ -1,0 +1,160 @@
+/**
+ * The crawl report's view: what the webview draws, made here from the daemon's answers (crawl/get,
+ * crawl/report, hosts/list, leases/list) so that the page only draws and every choice is tested
+ * alone. No `vscode`, no Node: the webview's bundle imports the types, the extension the functions.
+ */
+import type { Crawl, CrawlReport, Host, Lease } from '../../../server/src/protocol';
+
+/** One point of the rate chart: seconds since the epoch, and pages and failures a second since the point before. */
+export interface RatePoint {
+  t: number;
+  pages: number;
+  errors: number;
+}
+
+export interface CountRow {
+  label: string;
+  count: number;
+}
+
+export interface ReportView {
+  title: string;
+  state: Crawl['state'];
+  /** "done 120 · queued 30 · running 4 · failed 5 · skipped 2". */
+  counts: { label: string; count: number; tone: 'ok' | 'busy' | 'bad' | 'quiet' }[];
+  pagesPerSecond: number;
+  rates: RatePoint[];
+  byStatus: CountRow[];
+  /** Failures by what went wrong: "HTTP 404" × 19, "connection refused" × 5. */
+  failures: CountRow[];
+  /** Failures with no response whose reason is told only by the listed broken links (the first REPORT_LISTED). */
+  failuresPartial: boolean;
+  broken: { url: string; what: string; referrerCount: number; referrers: { url: string; text: string }[] }[];
+  brokenCount: number;
+  redirects: { url: string; finalUrl: string | null; status: number }[];
+  redirectCount: number;
+  slowest: { url: string; fetchMs: number }[];
+  largest: { url: string; bytes: number }[];
+  missingTitles: number;
+  /** The crawl's hosts; state, reason and in flight (across every crawl) where the daemon lists the host, else null. */
+  hosts: {
+    host: string; state: Host['state'] | null; reason: string | null; until: string | null; inFlight: number | null; limit: number | null;
+    pages: number; errors: number; meanFetchMs: number | null;
+  }[];
+  /** Workers holding leases on this crawl's jobs now, each with its leases, latest heartbeat and a few of its jobs. */
+  workers: { workerId: string; leases: number; heartbeatAt: string; expiresAt: string; jobs: { id: number; url: string }[] }[];
+}
+
+/** Messages the page sends back. */
+export type ReportMessage = { type: 'openPage'; url: string } | { type: 'openJob'; id: number } | { type: 'showJobs' } | { type: 'ready' };
+
+/** Broken links shown at most, referrers per link at most: the rest are a click away in the Jobs view and the export. */
+export const BROKEN_SHOWN = 200;
+export const REFERRERS_SHOWN = 5;
+
+/** Rate points kept: twenty minutes at one every two seconds. */
+export const MAX_RATE_POINTS = 600;
+
+/**
+ * What went wrong, without the URLs it went wrong at: "https://a.test:8080/x: connect
+ * ECONNREFUSED 127.0.0.1:80" and its like for every page of a host that is down read as one
+ * reason. A URL runs to the next space, or to a colon and a space.
+ */
+export function failureReason(error: string): string {
+  const econn = /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|EAI_AGAIN)\b/.exec(error);
+  if (econn) return econn[1];
+  const text = error
+    .replace(/https?:\/\/\S+?(?=:\s|\s|$)/g, '…')
+    .replace(/^(fetch of )?…:?\s*/, '')
+    .replace(/\d+(\.\d+)?\s*(ms|s|bytes)\b/g, 'N $2')
+    .trim();
+  return (text || error).slice(0, 120);
+}
+
+/** A rate point from two readings of the crawl's counts; null when no time passed, or the crawl ran at neither. */
+export function ratePoint(before: { at: number; crawl: Crawl }, now: { at: number; crawl: Crawl }): RatePoint | null {
+  const seconds = (now.at - before.at) / 1000;
+  if (seconds <= 0 || (before.crawl.state !== 'running' && now.crawl.state !== 'running')) return null;
+  const finished = (c: Crawl) => c.counts.done + c.counts.skipped + c.counts.error;
+  return {
+    t: now.at / 1000,
+    pages: Math.max(0, finished(now.crawl) - finished(before.crawl)) / seconds,
+    errors: Math.max(0, now.crawl.counts.error - before.crawl.counts.error) / seconds,
+  };
+}
+
+function byCount(a: CountRow, b: CountRow): number {
+  return b.count - a.count || (a.label < b.label ? -1 : 1);
+}
+
+export function reportView(input: { crawl: Crawl; report: CrawlReport; hosts: readonly Host[]; leases: readonly Lease[]; rates: readonly RatePoint[] }): ReportView {
+  const { crawl, report } = input;
+  const c = crawl.counts;
+  const statuses = Object.entries(report.byStatus).map(([status, count]) => ({
+    label: status === 'error' ? 'no response' : status === 'skipped' ? 'skipped' : `HTTP ${status}`,
+    count,
+  }));
+  // HTTP failures are counted whole by byStatus; those with no response, and redirects that
+  // failed (a loop, too many), only among the broken links listed.
+  const failures = new Map<string, number>();
+  for (const [status, count] of Object.entries(report.byStatus)) {
+    if (/^[45]\d\d$/.test(status)) failures.set(`HTTP ${status}`, count);
+  }
+  let listedNoResponse = 0;
+  for (const b of report.brokenLinks) {
+    if (b.status !== null && (b.status < 300 || b.status >= 400)) continue;
+    if (b.status === null) listedNoResponse++;
+    const why = failureReason(b.error ?? 'failed');
+    failures.set(why, (failures.get(why) ?? 0) + 1);
+  }
+  // The crawl's own hosts, each with its state where the daemon lists it (hosts/list names the
+  // busiest thousand of every crawl's).
+  const states = new Map(input.hosts.map((h) => [h.host, h]));
+  const hosts = report.byHost.map((s) => {
+    const h = states.get(s.host);
+    return {
+      host: s.host, state: h?.state ?? null, reason: h?.reason ?? null, until: h?.until ?? null, inFlight: h?.inFlight ?? null, limit: h?.limit ?? null,
+      pages: s.pages, errors: s.errors, meanFetchMs: s.meanFetchMs,
+    };
+  });
+  // The leases given are the crawl's (the caller keeps those of its running jobs).
+  const workers = new Map<string, ReportView['workers'][number]>();
+  for (const l of input.leases) {
+    const w = workers.get(l.workerId) ?? { workerId: l.workerId, leases: 0, heartbeatAt: l.heartbeatAt, expiresAt: l.expiresAt, jobs: [] };
+    w.leases++;
+    if (l.heartbeatAt > w.heartbeatAt) w.heartbeatAt = l.heartbeatAt;
+    if (l.expiresAt > w.expiresAt) w.expiresAt = l.expiresAt;
+    if (w.jobs.length < 3) w.jobs.push({ id: l.jobId, url: l.url });
+    workers.set(l.workerId, w);
+  }
+  return {
+    title: crawl.name ? `${crawl.name} (${crawl.crawlId})` : crawl.crawlId,
+    state: crawl.state,
+    counts: [
+      { label: 'done', count: c.done, tone: 'ok' },
+      { label: 'queued', count: c.queued, tone: 'quiet' },
+      { label: 'running', count: c.in_progress, tone: 'busy' },
+      { label: 'failed', count: c.error, tone: 'bad' },
+      { label: 'skipped', count: c.skipped, tone: 'quiet' },
+    ],
+    pagesPerSecond: crawl.pagesPerSecond,
+    rates: input.rates.slice(-MAX_RATE_POINTS),
+    byStatus: statuses.sort(byCount),
+    failures: [...failures].map(([label, count]) => ({ label, count })).sort(byCount),
+    failuresPartial: (report.byStatus.error ?? 0) > listedNoResponse,
+    broken: report.brokenLinks.slice(0, BROKEN_SHOWN).map((b) => ({
+      url: b.url,
+      what: b.status !== null && (b.status < 300 || b.status >= 400) ? `HTTP ${b.status}` : failureReason(b.error ?? 'failed'),
+      referrerCount: b.referrerCount,
+      referrers: b.referrers.slice(0, REFERRERS_SHOWN),
+    })),
+    brokenCount: report.brokenCount,
+    redirects: report.redirects,
+    redirectCount: report.redirectCount,
+    slowest: report.slowest,
+    largest: report.largest,
+    missingTitles: report.missingTitles,
+    hosts: hosts.sort((a, b) => b.errors - a.errors || b.pages - a.pages || (a.host < b.host ? -1 : 1)),
+    workers: [...workers.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : 1)),
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * The crawl report: a webview panel per crawl, read again every two seconds while it is shown and
+ * its crawl runs or is paused, from crawl/get, crawl/report, hosts/list, leases/list and the
+ * crawl's running jobs (whose leases are its workers'). The page (the bundle
+ * of client/webview/report.ts) only draws the view model.ts makes; what it asks back (a page's
+ * job, the crawl's jobs) goes through the extension's own commands.
+ */
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { ErrorCodes, SEED_COMMANDS, type Crawl } from '../../../server/src/protocol';
+import type { Daemon } from '../daemon';
+import { jobUri } from '../jobDocument';
+import { reportHtml } from './html';
+import { MAX_RATE_POINTS, ratePoint, reportView, type RatePoint, type ReportMessage } from './model';
+
+export const REPORT_VIEW_TYPE = 'crawlOrchestrator.report';
+/** How often a shown report of a running crawl is read again. */
+const READ_EVERY_MS = 2_000;
+
+export class ReportPanels implements vscode.Disposable {
+  private readonly open = new Map<string, ReportPanel>();
+
+  constructor(private readonly extensionUri: vscode.Uri, private readonly daemon: Daemon) {}
+
+  show(crawl: Pick<Crawl, 'crawlId' | 'name'>): void {
+    const had = this.open.get(crawl.crawlId);
+    if (had) return had.reveal();
+    const panel = new ReportPanel(this.extensionUri, this.daemon, crawl, () => this.open.delete(crawl.crawlId));
+    this.open.set(crawl.crawlId, panel);
+  }
+
+  dispose(): void {
+    for (const p of [...this.open.values()]) p.dispose();
+  }
+}
+
+class ReportPanel {
+  private readonly panel: vscode.WebviewPanel;
+  private readonly disposables: vscode.Disposable[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private last: { at: number; crawl: Crawl } | undefined;
+  private readonly rates: RatePoint[] = [];
+  private reading = false;
+  /** A read asked for while one was under way: done when it ends. */
+  private again = false;
+  private wasVisible = true;
+  /** Set when the crawl is gone (its rows removed, or another state folder): nothing to read again. */
+  private gone = false;
+  private disposed = false;
+
+  constructor(extensionUri: vscode.Uri, private readonly daemon: Daemon, private readonly crawl: Pick<Crawl, 'crawlId' | 'name'>, private readonly onDispose: () => void) {
+    const root = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
+    const title = `Report: ${crawl.name ? `${crawl.name} (${crawl.crawlId})` : crawl.crawlId}`;
+    this.panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      localResourceRoots: [root],
+    });
+    const web = this.panel.webview;
+    const uri = (name: string) => web.asWebviewUri(vscode.Uri.joinPath(root, name)).toString();
+    web.html = reportHtml({
+      cspSource: web.cspSource, nonce: randomBytes(16).toString('base64'), title,
+      scriptUri: uri('report.js'), styleUris: [uri('uPlot.min.css'), uri('report.css')],
+    });
+    this.disposables.push(
+      web.onDidReceiveMessage((m: ReportMessage) => void this.received(m)),
+      // Read when shown again, not each time it gains or loses focus: a read redraws the page.
+      this.panel.onDidChangeViewState(() => {
+        const visible = this.panel.visible;
+        if (visible && !this.wasVisible) this.schedule(0);
+        this.wasVisible = visible;
+      }),
+      // The daemon says so for every batch of the crawl's job changes, three a second: the rate
+      // stays one read per READ_EVERY_MS, and only a new state is read at once.
+      this.daemon.onCrawlChanged((e) => {
+        if (e.crawl.crawlId !== crawl.crawlId) return;
+        if (e.crawl.state !== this.last?.crawl.state) this.schedule(0);
+        else if (this.timer === undefined) this.schedule(READ_EVERY_MS);
+      }),
+      this.daemon.onDidChangeStatus(() => { if (this.daemon.status.kind === 'running') this.schedule(0); }),
+      this.panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  reveal(): void {
+    this.panel.reveal();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearTimeout(this.timer);
+    for (const d of this.disposables) d.dispose();
+    this.panel.dispose();
+    this.onDispose();
+  }
+
+  private async received(m: ReportMessage): Promise<void> {
+    try {
+      if (m.type === 'ready') this.schedule(0);
+      else if (m.type === 'showJobs') await vscode.commands.executeCommand(SEED_COMMANDS.revealJobs, { crawlId: this.crawl.crawlId });
+      else if (m.type === 'openJob' && Number.isSafeInteger(m.id) && m.id > 0) await this.openJob(m.id);
+      else if (m.type === 'openPage' && typeof m.url === 'string') {
+        const { page } = await this.daemon.request('crawl/page', { crawlId: this.crawl.crawlId, url: m.url });
+        if (page.jobId !== null) await this.openJob(page.jobId);
+        else void vscode.window.showInformationMessage(`${m.url} has no job of its own in this crawl.`);
+      }
+    } catch (err) {
+      void vscode.window.showWarningMessage(`Crawl report: ${(err as Error).message}`);
+    }
+  }
+
+  /** Beside the report, which stays where it is (a webview hidden loses its place on the page). */
+  private async openJob(id: number): Promise<void> {
+    const doc = await vscode.workspace.openTextDocument(jobUri(id));
+    await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+  }
+
+  /** Reads after `ms` (sooner if asked sooner); a hidden panel is read when shown again. */
+  private schedule(ms: number): void {
+    if (this.disposed || this.gone || !this.panel.visible) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.read();
+    }, ms);
+  }
+
+  private async read(): Promise<void> {
+    if (this.disposed) return;
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = true;
+    let crawl: Crawl | undefined;
+    let message: { type: 'view'; view: ReturnType<typeof reportView> } | { type: 'error'; message: string };
+    try {
+      if (this.daemon.status.kind !== 'running') throw new Error('the daemon is not running; the report goes on when it runs again');
+      const crawlId = this.crawl.crawlId;
+      const [got, report, hosts, leases, running] = await Promise.all([
+        this.daemon.request('crawl/get', { crawlId }),
+        this.daemon.request('crawl/report', { crawlId }),
+        this.daemon.request('hosts/list', {}),
+        this.daemon.request('leases/list', {}),
+        this.daemon.request('jobs/list', { crawlId, state: 'in_progress', limit: 1000 }),
+      ]);
+      crawl = got.crawl;
+      const now = { at: Date.now(), crawl };
+      const point = this.last ? ratePoint(this.last, now) : null;
+      if (point) this.rates.push(point);
+      if (this.rates.length > MAX_RATE_POINTS) this.rates.splice(0, this.rates.length - MAX_RATE_POINTS);
+      this.last = now;
+      const mine = new Set(running.jobs.map((j) => j.id));
+      message = { type: 'view', view: reportView({ crawl, report, hosts: hosts.hosts, leases: leases.leases.filter((l) => mine.has(l.jobId)), rates: this.rates }) };
+    } catch (err) {
+      this.gone = (err as { code?: unknown }).code === ErrorCodes.NotFound;
+      message = { type: 'error', message: (err as Error).message };
+    } finally {
+      this.reading = false;
+    }
+    // Closed during the read: the panel is gone, and touching it throws.
+    if (this.disposed) return;
+    await this.panel.webview.postMessage(message);
+    if (this.again) {
+      this.again = false;
+      this.schedule(0);
+    } else if (this.daemon.status.kind === 'running' && (!crawl || crawl.state === 'running' || crawl.state === 'paused')) {
+      // A crawl that ended changes no more; a daemon that stopped is read again when it runs.
+      if (this.timer === undefined) this.schedule(READ_EVERY_MS);
+    }
+  }
+}

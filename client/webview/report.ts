@@ -1,0 +1,183 @@
+/**
+ * The crawl report page, in the webview: draws the view the extension sends (client/src/report/
+ * model.ts) and asks back for a page's job or the crawl's jobs. Text from the web goes in as text
+ * (textContent), never as HTML. Every action is a button, so Tab and Enter reach it; colours are
+ * the editor theme's. The chart is uPlot, bundled: the page loads nothing from the network.
+ */
+import uPlot from 'uplot';
+import type { ReportMessage, ReportView } from '../src/report/model';
+
+interface VsCodeApi {
+  postMessage(message: ReportMessage): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const root = document.getElementById('report')!;
+let chart: uPlot | null = null;
+let chartBox: HTMLElement | null = null;
+
+type Child = Node | string | null | undefined | false;
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(c);
+  return e;
+}
+
+/** A URL that opens its page's job; `data-key` finds it again after a redraw, to give it back the focus. */
+function pageLink(url: string, where: string, label = url): HTMLButtonElement {
+  const b = el('button', { class: 'link', title: `Show the job of ${url}`, 'data-key': `${where} ${url}` }, label);
+  b.addEventListener('click', () => vscode.postMessage({ type: 'openPage', url }));
+  return b;
+}
+
+function jobLink(id: number, url: string): HTMLButtonElement {
+  const b = el('button', { class: 'link', title: `Show job ${id}`, 'data-key': `job ${id}` }, url);
+  b.addEventListener('click', () => vscode.postMessage({ type: 'openJob', id }));
+  return b;
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+function section(title: string, id: string, ...children: Child[]): HTMLElement {
+  return el('section', { 'aria-labelledby': id }, el('h2', { id }, title), ...children);
+}
+
+function table(head: string[], rows: Child[][], empty: string): HTMLElement {
+  if (rows.length === 0) return el('p', { class: 'quiet' }, empty);
+  return el('table', {},
+    el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c))))));
+}
+
+function counts(v: ReportView): HTMLElement {
+  const jobs = el('button', { class: 'link', 'data-key': 'jobs' }, 'Show its jobs');
+  jobs.addEventListener('click', () => vscode.postMessage({ type: 'showJobs' }));
+  return el('p', { class: 'counts' },
+    ...v.counts.flatMap((c, i) => [i > 0 ? ' · ' : '', el('span', { class: `tone-${c.tone}` }, `${c.label} ${fmt(c.count)}`)]),
+    ` · ${v.pagesPerSecond.toFixed(1)} pages/s · `, jobs);
+}
+
+/** The chart is made once and fed new points: made again on every read, it flickered and lost its cursor. */
+function drawChart(v: ReportView): HTMLElement {
+  chartBox ??= el('div', { class: 'chart', role: 'img' });
+  const last = v.rates.at(-1);
+  chartBox.setAttribute('aria-label', last ? `pages per second ${last.pages.toFixed(1)}, failures per second ${last.errors.toFixed(1)} in the last reading` : 'no readings yet');
+  const data: uPlot.AlignedData = [v.rates.map((r) => r.t), v.rates.map((r) => r.pages), v.rates.map((r) => r.errors)];
+  const css = getComputedStyle(document.body);
+  const color = (name: string, fallback: string) => css.getPropertyValue(name).trim() || fallback;
+  const width = Math.max(300, Math.min(900, root.clientWidth - 16));
+  if (!chart) {
+    chart = new uPlot({
+      width, height: 180,
+      // Rates from zero; the time axis is set below: uPlot's own ranges for a point or two
+      // spanned years and 0 to 100.
+      scales: {
+        x: { time: true, auto: false },
+        y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+      },
+      axes: [
+        { stroke: color('--vscode-foreground', '#888'), grid: { stroke: color('--vscode-editorWidget-border', '#4444') } },
+        { stroke: color('--vscode-foreground', '#888'), grid: { stroke: color('--vscode-editorWidget-border', '#4444') } },
+      ],
+      series: [
+        {},
+        { label: 'pages/s', stroke: color('--vscode-charts-blue', '#3794ff'), width: 2 },
+        { label: 'failures/s', stroke: color('--vscode-charts-red', '#f14c4c'), width: 2 },
+      ],
+    }, data, chartBox);
+  } else {
+    chart.setData(data);
+    if (Math.abs(chart.width - width) > 4) chart.setSize({ width, height: 180 });
+  }
+  // A minute at least, ending at the last reading.
+  const times = data[0];
+  if (times.length > 0) chart.setScale('x', { min: Math.min(times[0], times[times.length - 1] - 60), max: times[times.length - 1] });
+  return chartBox;
+}
+
+function render(v: ReportView): void {
+  const broken = v.broken.map((b) => [
+    pageLink(b.url, 'broken'),
+    b.what,
+    fmt(b.referrerCount),
+    b.referrerCount === 0 ? el('span', { class: 'quiet' }, 'no page fetched links to it (a seed)') : el('span', {}, ...b.referrers.flatMap((r, i) => [i > 0 ? el('br') : null, pageLink(r.url, `found ${b.url}`), r.text ? el('span', { class: 'quiet' }, ` “${r.text}”`) : null]),
+      b.referrerCount > b.referrers.length ? el('span', { class: 'quiet' }, ` and ${fmt(b.referrerCount - b.referrers.length)} more`) : null),
+  ]);
+  const hosts = v.hosts.map((h) => [
+    h.host,
+    h.state === null ? el('span', { class: 'quiet' }, 'not listed') : el('span', { class: `state-${h.state}` }, h.state),
+    [h.reason, h.until ? `until ${new Date(h.until).toLocaleTimeString()}` : null].filter(Boolean).join(' · ') || '—',
+    h.inFlight === null ? '—' : `${h.inFlight}/${h.limit}`,
+    fmt(h.pages),
+    fmt(h.errors),
+    h.meanFetchMs === null ? '—' : `${Math.round(h.meanFetchMs)} ms`,
+  ]);
+  const workers = v.workers.map((w) => [
+    w.workerId,
+    fmt(w.leases),
+    new Date(w.heartbeatAt).toLocaleTimeString(),
+    new Date(w.expiresAt).toLocaleTimeString(),
+    el('span', {}, ...w.jobs.flatMap((j, i) => [i > 0 ? el('br') : null, jobLink(j.id, j.url)])),
+  ]);
+  const parts: Child[] = [
+    el('h1', {}, `${v.title} · ${v.state}`),
+    counts(v),
+    section('Pages and failures per second', 'rates', v.rates.length > 0
+      ? drawChart(v)
+      : el('p', { class: 'quiet' }, v.state === 'running' || v.state === 'paused'
+        ? 'Readings start when the report opens, every two seconds while the crawl runs.'
+        : `The crawl ${v.state} before this report was opened; it fetched ${v.pagesPerSecond.toFixed(1)} pages a second on average.`)),
+    el('div', { class: 'columns' },
+      section('By status', 'status', table(['Status', 'Pages'], v.byStatus.map((r) => [r.label, fmt(r.count)]), 'No pages yet.')),
+      section('Failures by reason', 'failures', table(['Reason', 'Pages'], v.failures.map((r) => [r.label, fmt(r.count)]), 'Nothing failed.'),
+        v.failuresPartial ? el('p', { class: 'quiet' }, 'Failures with no response are counted among the broken links listed.') : null)),
+    section(`Broken links (${fmt(v.brokenCount)})`, 'broken', table(['URL', 'What', 'Linked from', 'Found on'], broken, 'No broken links.'),
+      v.brokenCount > v.broken.length ? el('p', { class: 'quiet' }, `The ${fmt(v.broken.length)} most linked of ${fmt(v.brokenCount)}; Export Crawl Results has them all.`) : null),
+    section(`Redirects (${fmt(v.redirectCount)})`, 'redirects', table(['URL', 'Status', 'Ends at'], v.redirects.slice(0, 100).map((r) => [pageLink(r.url, 'redirect'), String(r.status), r.finalUrl === null ? 'a loop' : pageLink(r.finalUrl, 'redirected')]), 'No redirects.'),
+      v.redirectCount > Math.min(100, v.redirects.length) ? el('p', { class: 'quiet' }, `The first ${fmt(Math.min(100, v.redirects.length))} of ${fmt(v.redirectCount)}; Export Crawl Results has them all.`) : null),
+    el('div', { class: 'columns' },
+      section('Slowest', 'slowest', table(['URL', 'Fetch'], v.slowest.map((r) => [pageLink(r.url, 'slowest'), `${fmt(r.fetchMs)} ms`]), 'No pages yet.')),
+      section('Largest', 'largest', table(['URL', 'Bytes'], v.largest.map((r) => [pageLink(r.url, 'largest'), fmt(r.bytes)]), 'No pages yet.'))),
+    v.missingTitles > 0 ? el('p', {}, `${fmt(v.missingTitles)} HTML pages have no title.`) : null,
+    section('Hosts', 'hosts', table(['Host', 'State', 'Why', 'In flight', 'Pages', 'Failed', 'Mean fetch'], hosts, 'No hosts yet.')),
+    section('Workers', 'workers', table(['Worker', 'Leases', 'Heartbeat', 'Lease ends', 'Fetching'], workers, 'No worker holds a lease on this crawl now.')),
+  ];
+  // Drawn anew, the page gives the focus back to the control that had it, so that reading with the
+  // keyboard survives the readings of a running crawl.
+  const focused = (document.activeElement as HTMLElement | null)?.dataset?.key;
+  root.replaceChildren(...parts.filter((p): p is Node => p instanceof Node));
+  if (focused !== undefined) root.querySelector<HTMLElement>(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+}
+
+/** What the page shows but the chart: a view whose rest is the same only feeds the chart its points. */
+let shown = '';
+function update(v: ReportView): void {
+  const rest = JSON.stringify({ ...v, rates: undefined });
+  if (rest === shown && chart && v.rates.length > 0) {
+    drawChart(v);
+    return;
+  }
+  shown = rest;
+  render(v);
+}
+
+window.addEventListener('resize', () => {
+  if (chart) chart.setSize({ width: Math.max(300, Math.min(900, root.clientWidth - 16)), height: 180 });
+});
+
+window.addEventListener('message', (e: MessageEvent<{ type: 'view'; view: ReportView } | { type: 'error'; message: string }>) => {
+  const m = e.data;
+  if (m.type === 'view') update(m.view);
+  else if (m.type === 'error') {
+    const text = `Could not read the crawl: ${m.message}`;
+    const had = root.querySelector('.error');
+    if (had?.textContent === text) return;
+    had?.remove();
+    root.prepend(el('p', { class: 'error', role: 'alert' }, text));
+    shown = '';
+  }
+});
+vscode.postMessage({ type: 'ready' });

@@ -1,0 +1,112 @@
+/**
+ * The crawl report's view model and page shell: what the webview draws from the daemon's answers,
+ * and the Content Security Policy it is drawn under. The report itself, live in a real editor, is
+ * covered end to end (test/e2e/crawl.test.ts).
+ */
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { escapeHtml, reportCsp, reportHtml } from '../../client/src/report/html';
+import { BROKEN_SHOWN, failureReason, ratePoint, reportView } from '../../client/src/report/model';
+import type { Crawl, CrawlReport, Host, Lease } from '../../server/src/protocol';
+
+function crawl(counts: Partial<Crawl['counts']> = {}): Crawl {
+  return {
+    crawlId: 'c_1', name: 'docs', seeds: ['http://a.test/'], options: {} as Crawl['options'], state: 'running',
+    counts: { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, capped: 0, ...counts } as Crawl['counts'],
+    pages: 0, bytes: 0, dropped: {}, pagesPerSecond: 12.5, createdAt: '2026-12-06T10:00:00.000Z', finishedAt: null,
+  };
+}
+
+const report: CrawlReport = {
+  crawlId: 'c_1', pages: 30,
+  byStatus: { 200: 20, 404: 4, 500: 1, error: 3, skipped: 2 },
+  byContentType: { 'text/html': 25 },
+  byHost: [{ host: 'a.test', pages: 25, errors: 5, meanFetchMs: 12.4 }, { host: 'b.test', pages: 5, errors: 3, meanFetchMs: null }],
+  brokenLinks: [
+    { url: 'http://a.test/gone', status: 404, error: 'HTTP 404', referrerCount: 7, referrers: Array.from({ length: 7 }, (_, i) => ({ url: `http://a.test/p${i}`, text: `P${i}` })) },
+    { url: 'http://b.test/', status: null, error: 'http://b.test/: connect ECONNREFUSED 127.0.0.3:80', referrerCount: 1, referrers: [{ url: 'http://a.test/', text: 'B' }] },
+    { url: 'http://b.test/x', status: null, error: 'http://b.test/x: connect ECONNREFUSED 127.0.0.3:80', referrerCount: 1, referrers: [] },
+  ],
+  brokenCount: 8,
+  redirects: [{ url: 'http://a.test/old', finalUrl: 'http://a.test/new', status: 301 }], redirectCount: 1,
+  slowest: [{ url: 'http://a.test/slow', fetchMs: 900 }], largest: [{ url: 'http://a.test/big', bytes: 9000 }], missingTitles: 2,
+};
+
+const hosts: Host[] = [
+  { host: 'a.test', limit: 2, inFlight: 1, queued: 3, done: 20, error: 5, state: 'busy', until: null, reason: null },
+  { host: 'b.test', limit: 2, inFlight: 0, queued: 1, done: 0, error: 3, state: 'backoff', until: '2026-12-06T10:05:00.000Z', reason: 'connect ECONNREFUSED (3 in a row)' },
+  { host: 'other.test', limit: 2, inFlight: 2, queued: 9, done: 0, error: 0, state: 'busy', until: null, reason: null },
+];
+const lease = (workerId: string, host: string, url: string, heartbeatAt: string): Lease =>
+  ({ jobId: 1, url, host, workerId, leasedAt: heartbeatAt, expiresAt: heartbeatAt.replace('10:0', '10:1'), heartbeatAt });
+
+test('the view: counts, statuses, failures by reason, broken links with where they are found, hosts and workers of this crawl', () => {
+  const v = reportView({
+    crawl: crawl({ done: 20, queued: 4, in_progress: 1, error: 8, skipped: 2 }), report, hosts,
+    leases: [lease('w1', 'a.test', 'http://a.test/q', '2026-12-06T10:00:01.000Z'), lease('w1', 'a.test', 'http://a.test/r', '2026-12-06T10:00:03.000Z'),
+      lease('w2', 'other.test', 'http://other.test/', '2026-12-06T10:00:02.000Z')],
+    rates: [],
+  });
+  assert.equal(v.title, 'docs (c_1)');
+  assert.deepEqual(v.counts.map((c) => `${c.label} ${c.count}`), ['done 20', 'queued 4', 'running 1', 'failed 8', 'skipped 2']);
+  assert.deepEqual(v.byStatus.map((r) => `${r.label} ${r.count}`), ['HTTP 200 20', 'HTTP 404 4', 'no response 3', 'skipped 2', 'HTTP 500 1']);
+  assert.deepEqual(v.failures.map((r) => `${r.label} ${r.count}`), ['HTTP 404 4', 'ECONNREFUSED 2', 'HTTP 500 1']);
+  assert.equal(v.failuresPartial, true, 'three pages failed with no response, two of them listed');
+  assert.deepEqual(v.broken[0], {
+    url: 'http://a.test/gone', what: 'HTTP 404', referrerCount: 7, referrers: report.brokenLinks[0].referrers.slice(0, 5),
+  });
+  assert.equal(v.broken[1].what, 'ECONNREFUSED');
+  assert.deepEqual(v.hosts.map((h) => [h.host, h.state, h.reason, h.errors]), [['a.test', 'busy', null, 5], ['b.test', 'backoff', 'connect ECONNREFUSED (3 in a row)', 3]]);
+  assert.deepEqual(v.workers.map((w) => [w.workerId, w.leases, w.heartbeatAt, w.jobs.map((j) => j.url)]), [
+    ['w1', 2, '2026-12-06T10:00:03.000Z', ['http://a.test/q', 'http://a.test/r']], ['w2', 1, '2026-12-06T10:00:02.000Z', ['http://other.test/']],
+  ], 'the leases given (the crawl\'s running jobs\'), by worker');
+});
+
+test('a host of the crawl the daemon does not list keeps its figures, its state unknown', () => {
+  const v = reportView({ crawl: crawl(), report, hosts: hosts.filter((h) => h.host !== 'b.test'), leases: [], rates: [] });
+  assert.deepEqual(v.hosts.map((h) => [h.host, h.state, h.inFlight, h.pages]), [['a.test', 'busy', 1, 25], ['b.test', null, null, 5]]);
+});
+
+test('a redirect that failed (a loop) is a failure by its reason, not by its 3xx', () => {
+  const loop = { url: 'http://a.test/l1', status: 301, error: 'redirect loop: http://a.test/l1 → http://a.test/l2 → http://a.test/l1', referrerCount: 1, referrers: [] };
+  const v = reportView({ crawl: crawl(), report: { ...report, byStatus: { 301: 1 }, brokenLinks: [loop] }, hosts: [], leases: [], rates: [] });
+  assert.deepEqual(v.failures, [{ label: 'redirect loop: … → … → …', count: 1 }]);
+  assert.equal(v.broken[0].what, 'redirect loop: … → … → …');
+});
+
+test('broken links are cut at BROKEN_SHOWN; the count says how many there are', () => {
+  const many = Array.from({ length: BROKEN_SHOWN + 5 }, (_, i) => ({ url: `http://a.test/${i}`, status: 404, error: 'HTTP 404', referrerCount: 1, referrers: [] }));
+  const v = reportView({ crawl: crawl(), report: { ...report, brokenLinks: many, brokenCount: 5_000 }, hosts: [], leases: [], rates: [] });
+  assert.equal(v.broken.length, BROKEN_SHOWN);
+  assert.equal(v.brokenCount, 5_000);
+});
+
+test('a failure reason leaves out the URLs it happened at, ports and colons in paths too', () => {
+  assert.equal(failureReason('http://b.test/x?y=1: connect ECONNREFUSED 127.0.0.3:80'), 'ECONNREFUSED');
+  assert.equal(failureReason('fetch of http://127.0.0.1:8080/slow took longer than 30000 ms'), 'took longer than N ms');
+  assert.equal(failureReason('http://a.test:8080/x: other side closed (UND_ERR_SOCKET)'), 'other side closed (UND_ERR_SOCKET)');
+  assert.equal(failureReason('http://w.test/wiki/Special:Random: response headers larger than 65536 bytes'), 'response headers larger than N bytes');
+  assert.equal(failureReason('more than 10 redirects starting at http://a.test:81/x'), 'more than 10 redirects starting at …');
+  assert.equal(failureReason('robots.txt could not be read in 5 tries (unreachable)'), 'robots.txt could not be read in 5 tries (unreachable)');
+});
+
+test('a rate point is pages and failures a second between two readings', () => {
+  const at = Date.parse('2026-12-06T10:00:00Z');
+  const p = ratePoint({ at, crawl: crawl({ done: 10, error: 1 }) }, { at: at + 2_000, crawl: crawl({ done: 30, error: 5, skipped: 2 }) });
+  assert.deepEqual(p, { t: (at + 2_000) / 1000, pages: 13, errors: 2 });
+  assert.equal(ratePoint({ at, crawl: crawl() }, { at, crawl: crawl() }), null);
+  const finished = { ...crawl({ done: 30 }), state: 'finished' as const };
+  assert.equal(ratePoint({ at, crawl: finished }, { at: at + 2_000, crawl: finished }), null, 'a crawl that ended fetches nothing: no point of zero');
+  assert.notEqual(ratePoint({ at, crawl: crawl({ done: 29 }) }, { at: at + 2_000, crawl: finished }), null, 'its last pages');
+});
+
+test('the page allows nothing from the network: scripts by nonce, styles and images from the extension only', () => {
+  const csp = reportCsp('https://file+.vscode-resource.vscode-cdn.net', 'abc123');
+  assert.equal(csp, "default-src 'none'; style-src https://file+.vscode-resource.vscode-cdn.net; script-src 'nonce-abc123'; img-src https://file+.vscode-resource.vscode-cdn.net data:; font-src https://file+.vscode-resource.vscode-cdn.net");
+  const html = reportHtml({ cspSource: 'vscode-resource:', nonce: 'n"1', scriptUri: 'vscode-resource:/r.js', styleUris: ['vscode-resource:/r.css'], title: 'Report: <docs> (c_1)' });
+  assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;;/);
+  assert.match(html, /<script nonce="n&quot;1" src="vscode-resource:\/r\.js"><\/script>/);
+  assert.match(html, /<title>Report: &lt;docs&gt; \(c_1\)<\/title>/);
+  assert.doesNotMatch(html, /https?:\/\//, 'no address on the network');
+  assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+});
