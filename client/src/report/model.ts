@@ -17,7 +17,10 @@ export interface CountRow {
   count: number;
 }
 
-export interface ReportView {
+/** What the report shows of crawl/report as it came. */
+type ReportAsIs = Pick<CrawlReport, 'brokenCount' | 'redirects' | 'redirectCount' | 'slowest' | 'largest' | 'missingTitles'>;
+
+export interface ReportView extends ReportAsIs {
   title: string;
   state: Crawl['state'];
   /** "done 120 · queued 30 · running 4 · failed 5 · skipped 2". */
@@ -30,12 +33,6 @@ export interface ReportView {
   /** Failures with no response whose reason is told only by the listed broken links (the first REPORT_LISTED). */
   failuresPartial: boolean;
   broken: { url: string; what: string; referrerCount: number; referrers: { url: string; text: string }[] }[];
-  brokenCount: number;
-  redirects: { url: string; finalUrl: string | null; status: number }[];
-  redirectCount: number;
-  slowest: { url: string; fetchMs: number }[];
-  largest: { url: string; bytes: number }[];
-  missingTitles: number;
   /** The crawl's hosts; state, reason and in flight (across every crawl) where the daemon lists the host, else null. */
   hosts: {
     host: string; state: Host['state'] | null; reason: string | null; until: string | null; inFlight: number | null; limit: number | null;
