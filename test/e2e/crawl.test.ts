@@ -446,7 +446,12 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     const stateOf = async () =>
       ((await crawlctl(stateDir, 'crawls')) as { crawls: { crawlId: string; state: string }[] }).crawls.find((c) => c.crawlId === seedCrawlId)?.state;
     assert.equal(await stateOf(), 'paused');
-    await codeLens(page, /^▶ Resume$/).click();
+    await codeLens(page, /^▶ Resume$/).waitFor({ state: 'visible', timeout: 5_000 });
+    // Resumed from the palette this time: its picker offers the paused crawls, by "name (id)".
+    await paletteCommand(page, 'Crawl Orchestrator: Resume Crawl');
+    await quickInputTitled(page, 'Resume Crawl');
+    await quickInputRow(page, `e2e-seeds (${seedCrawlId})`).waitFor({ state: 'visible', timeout: 10_000 });
+    await quickInputBox(page).press('Enter');
     // Running again, or finished already if the slow page answered meanwhile.
     await until(async () => { const st = await stateOf(); return st !== 'paused' ? st : undefined; }, { timeout: 15_000, message: 'the crawl resumed' });
 
