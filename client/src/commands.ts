@@ -24,7 +24,7 @@ import { pickCrawl } from './crawlPicker';
 import { exportCrawlResults } from './exportCommand';
 import type { ReportPanels } from './report/panel';
 import { formatCount, localTimes, plural } from './format';
-import { jobUri } from './jobDocument';
+import { showJob } from './jobDocument';
 import { GROUP_BY, type GroupBy, type GroupNode, type JobNode, type JobsFilterScope, type MoreNode, type TreeNode } from './jobsTree';
 import { STATE_LABELS, crawlLabel, jobLabel, newestFirst } from './jobsTreeText';
 import type { JobsView } from './jobsView';
@@ -96,9 +96,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     run('crawlOrchestrator.setHostLimit', (node?: unknown) => setHostLimit(deps, node)),
     run('crawlOrchestrator.showJobDetails', async (node?: unknown) => {
       const id = idsOf(node, undefined)?.[0] ?? (await pickJobIds(deps, 'Show Job Details', ['error', 'in_progress', 'queued'], false))?.[0];
-      if (id === undefined) return;
-      const doc = await vscode.workspace.openTextDocument(jobUri(id));
-      await vscode.window.showTextDocument(doc, { preview: true });
+      if (id !== undefined) await showJob(id);
     }),
     run('crawlOrchestrator.showDaemonLog', () => log.show(true)),
     run('crawlOrchestrator.restartDaemon', async () => {

@@ -24,6 +24,12 @@ export function jobUri(id: number): vscode.Uri {
   return vscode.Uri.from({ scheme: JOB_SCHEME, path: `/Job ${id}.md` });
 }
 
+/** Opens a job's document, in the active editor group or another (`Beside` the crawl report). */
+export async function showJob(id: number, viewColumn?: vscode.ViewColumn): Promise<void> {
+  const doc = await vscode.workspace.openTextDocument(jobUri(id));
+  await vscode.window.showTextDocument(doc, { preview: true, ...(viewColumn !== undefined && { viewColumn }) });
+}
+
 export function jobIdOf(uri: vscode.Uri): number | undefined {
   const m = /^\/Job (\d+)\.md$/.exec(uri.path);
   return m ? Number(m[1]) : undefined;

@@ -5,6 +5,7 @@
  * the editor theme's. The chart is uPlot, bundled: the page loads nothing from the network.
  */
 import uPlot from 'uplot';
+import { formatAge, formatBytes, formatClock, formatCount as fmt, formatDuration, formatRate } from '../src/format';
 import type { ReportMessage, ReportView } from '../src/report/model';
 
 interface VsCodeApi {
@@ -39,8 +40,6 @@ function jobLink(id: number, url: string): HTMLButtonElement {
   return b;
 }
 
-const fmt = (n: number) => n.toLocaleString('en-US');
-
 function section(title: string, id: string, ...children: Child[]): HTMLElement {
   return el('section', { 'aria-labelledby': id }, el('h2', { id }, title), ...children);
 }
@@ -57,7 +56,7 @@ function counts(v: ReportView): HTMLElement {
   jobs.addEventListener('click', () => vscode.postMessage({ type: 'showJobs' }));
   return el('p', { class: 'counts' },
     ...v.counts.flatMap((c, i) => [i > 0 ? ' · ' : '', el('span', { class: `tone-${c.tone}` }, `${c.label} ${fmt(c.count)}`)]),
-    ` · ${v.pagesPerSecond.toFixed(1)} pages/s · `, jobs);
+    ` · ${formatRate(v.pagesPerSecond)} pages/s · `, jobs);
 }
 
 /** The chart is made once and fed new points: made again on every read, it flickered and lost its cursor. */
@@ -99,6 +98,7 @@ function drawChart(v: ReportView): HTMLElement {
 }
 
 function render(v: ReportView): void {
+  const now = Date.now();
   const broken = v.broken.map((b) => [
     pageLink(b.url, 'broken'),
     b.what,
@@ -109,17 +109,17 @@ function render(v: ReportView): void {
   const hosts = v.hosts.map((h) => [
     h.host,
     h.state === null ? el('span', { class: 'quiet' }, 'not listed') : el('span', { class: `state-${h.state}` }, h.state),
-    [h.reason, h.until ? `until ${new Date(h.until).toLocaleTimeString()}` : null].filter(Boolean).join(' · ') || '—',
+    [h.reason, h.until ? `until ${formatClock(h.until, now)}` : null].filter(Boolean).join(' · ') || '—',
     h.inFlight === null ? '—' : `${h.inFlight}/${h.limit}`,
     fmt(h.pages),
     fmt(h.errors),
-    h.meanFetchMs === null ? '—' : `${Math.round(h.meanFetchMs)} ms`,
+    h.meanFetchMs === null ? '—' : formatDuration(h.meanFetchMs),
   ]);
   const workers = v.workers.map((w) => [
     w.workerId,
     fmt(w.leases),
-    new Date(w.heartbeatAt).toLocaleTimeString(),
-    new Date(w.expiresAt).toLocaleTimeString(),
+    formatAge(w.heartbeatAt, now),
+    formatClock(w.expiresAt, now),
     el('span', {}, ...w.jobs.flatMap((j, i) => [i > 0 ? el('br') : null, jobLink(j.id, j.url)])),
   ]);
   const parts: Child[] = [
@@ -129,7 +129,7 @@ function render(v: ReportView): void {
       ? drawChart(v)
       : el('p', { class: 'quiet' }, v.state === 'running' || v.state === 'paused'
         ? 'Readings start when the report opens, every two seconds while the crawl runs.'
-        : `The crawl ${v.state} before this report was opened; it fetched ${v.pagesPerSecond.toFixed(1)} pages a second on average.`)),
+        : `The crawl ${v.state} before this report was opened; it fetched ${formatRate(v.pagesPerSecond)} pages a second on average.`)),
     el('div', { class: 'columns' },
       section('By status', 'status', table(['Status', 'Pages'], v.byStatus.map((r) => [r.label, fmt(r.count)]), 'No pages yet.')),
       section('Failures by reason', 'failures', table(['Reason', 'Pages'], v.failures.map((r) => [r.label, fmt(r.count)]), 'Nothing failed.'),
@@ -139,8 +139,8 @@ function render(v: ReportView): void {
     section(`Redirects (${fmt(v.redirectCount)})`, 'redirects', table(['URL', 'Status', 'Ends at'], v.redirects.slice(0, 100).map((r) => [pageLink(r.url, 'redirect'), String(r.status), r.finalUrl === null ? 'a loop' : pageLink(r.finalUrl, 'redirected')]), 'No redirects.'),
       v.redirectCount > Math.min(100, v.redirects.length) ? el('p', { class: 'quiet' }, `The first ${fmt(Math.min(100, v.redirects.length))} of ${fmt(v.redirectCount)}; Export Crawl Results has them all.`) : null),
     el('div', { class: 'columns' },
-      section('Slowest', 'slowest', table(['URL', 'Fetch'], v.slowest.map((r) => [pageLink(r.url, 'slowest'), `${fmt(r.fetchMs)} ms`]), 'No pages yet.')),
-      section('Largest', 'largest', table(['URL', 'Bytes'], v.largest.map((r) => [pageLink(r.url, 'largest'), fmt(r.bytes)]), 'No pages yet.'))),
+      section('Slowest', 'slowest', table(['URL', 'Fetch'], v.slowest.map((r) => [pageLink(r.url, 'slowest'), formatDuration(r.fetchMs)]), 'No pages yet.')),
+      section('Largest', 'largest', table(['URL', 'Size'], v.largest.map((r) => [pageLink(r.url, 'largest'), formatBytes(r.bytes)]), 'No pages yet.'))),
     v.missingTitles > 0 ? el('p', {}, `${fmt(v.missingTitles)} HTML pages have no title.`) : null,
     section('Hosts', 'hosts', table(['Host', 'State', 'Why', 'In flight', 'Pages', 'Failed', 'Mean fetch'], hosts, 'No hosts yet.')),
     section('Workers', 'workers', table(['Worker', 'Leases', 'Heartbeat', 'Lease ends', 'Fetching'], workers, 'No worker holds a lease on this crawl now.')),

@@ -4,6 +4,7 @@
  * alone. No `vscode`, no Node: the webview's bundle imports the types, the extension the functions.
  */
 import type { Crawl, CrawlReport, Host, Lease } from '../../../server/src/protocol';
+import { crawlLabel } from '../jobsTreeText';
 
 /** One point of the rate chart: seconds since the epoch, and pages and failures a second since the point before. */
 export interface RatePoint {
@@ -125,7 +126,7 @@ export function reportView(input: { crawl: Crawl; report: CrawlReport; hosts: re
     workers.set(l.workerId, w);
   }
   return {
-    title: crawl.name ? `${crawl.name} (${crawl.crawlId})` : crawl.crawlId,
+    title: crawlLabel(crawl),
     state: crawl.state,
     counts: [
       { label: 'done', count: c.done, tone: 'ok' },

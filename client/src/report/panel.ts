@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { ErrorCodes, SEED_COMMANDS, type Crawl } from '../../../server/src/protocol';
 import type { Daemon } from '../daemon';
-import { jobUri } from '../jobDocument';
+import { showJob } from '../jobDocument';
+import { crawlLabel } from '../jobsTreeText';
 import { reportHtml } from './html';
 import { MAX_RATE_POINTS, ratePoint, reportView, type RatePoint, type ReportMessage } from './model';
 
@@ -50,7 +51,7 @@ class ReportPanel {
 
   constructor(extensionUri: vscode.Uri, private readonly daemon: Daemon, private readonly crawl: Pick<Crawl, 'crawlId' | 'name'>, private readonly onDispose: () => void) {
     const root = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
-    const title = `Report: ${crawl.name ? `${crawl.name} (${crawl.crawlId})` : crawl.crawlId}`;
+    const title = `Report: ${crawlLabel(crawl)}`;
     this.panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, {
       enableScripts: true,
       localResourceRoots: [root],
@@ -110,9 +111,8 @@ class ReportPanel {
   }
 
   /** Beside the report, which stays where it is (a webview hidden loses its place on the page). */
-  private async openJob(id: number): Promise<void> {
-    const doc = await vscode.workspace.openTextDocument(jobUri(id));
-    await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+  private openJob(id: number): Promise<void> {
+    return showJob(id, vscode.ViewColumn.Beside);
   }
 
   /** Reads after `ms` (sooner if asked sooner); a hidden panel is read when shown again. */
