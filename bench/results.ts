@@ -435,6 +435,8 @@ export async function resultsFigures(root: string): Promise<{ figures: Figure[];
     await insertCrawl(store, big);
     log(`results: writing ${count(S.pages)} page records...`);
     const w = await writePages(store, big, 0, S.pages, S.batch, 'write');
+    // What the copies and cursors below read with their own SQL.
+    q.db.transaction(() => store.pages.moveLogs()).immediate();
     await q.close();
     const bytes = dbBytes(file);
     raw.write = { ...w, dbBytes: bytes, bytesPerRecord: bytes / S.pages };

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { UrlIdCache, urlKey, writeRecords, type LinkWrite, type PageWrite } from '../../server/src/crawl/pages';
 import { CRAWL_COMPONENT, SqliteCrawlStore, SQL as STORE_SQL } from '../../server/src/crawl/store';
-import { LINKS_MOVED_AT } from '../../server/src/crawl/sqlite-pages';
+import { LINKS_MOVED_AT, PAGES_MOVED_AT } from '../../server/src/crawl/sqlite-pages';
 import { tempDb } from './helpers/tmp';
 
 const CRAWL = 'c_log';
@@ -91,22 +91,71 @@ test('a page fetched again after a restart replaces the links the run before lef
   assert.deepEqual(await again.pages.inlinks(CRAWL, u('/x'), 10), { links: [], count: 0 });
 });
 
-test('reads go on while another process holds the write lock, without the links logged last', async () => {
+test('reads go on while another process holds the write lock, without the records and links logged last', async () => {
   const file = tempDb();
   const { queue, store } = open(file);
   await start(store);
-  await store.pages.write([page('/', [link('/a', 'A')], { depth: 0 })]);
+  await store.pages.write([page('/', null, { depth: 0 })]);
+  assert.equal((await store.pages.page(CRAWL, u('/')))?.title, '/', 'read, and so moved');
+  await store.pages.write([page('/b', [link('/a', 'A')])]);
   const other = new Database(file);
   after(() => other.close());
   other.exec('BEGIN IMMEDIATE');
   try {
-    assert.equal((await store.pages.page(CRAWL, u('/')))?.title, '/');
+    // After waiting out the lock as a write does (busy.ts).
+    assert.equal(await store.pages.page(CRAWL, u('/b')), null);
     assert.equal(pending(queue), 1);
+    // A paged read (an export) would skip what comes in behind its cursor: it fails instead.
+    await assert.rejects(store.pages.pages(CRAWL, { after: { status: 0, urlId: 0 }, limit: 10 }), /logged last could not be moved in to be read: the queue database is locked/);
   } finally {
     other.exec('ROLLBACK');
   }
   assert.equal((await store.pages.inlinks(CRAWL, u('/a'), 10)).count, 1);
+  assert.equal((await store.pages.page(CRAWL, u('/b')))?.title, '/b');
   assert.equal(pending(queue), 0);
+});
+
+test("the records' log has the columns of pages, in their order, and the same constraints: a record the log takes, the move takes", () => {
+  const { queue } = open(tempDb());
+  const columns = (table: string) => queue.db.prepare(`SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)`).all(table);
+  assert.deepEqual(columns('pages_pending'), columns('pages'));
+});
+
+test('a record is read at once, and read again as written last, whether it was moved or is still logged', async () => {
+  const { queue, store } = open(tempDb());
+  await start(store);
+  const logged = () => queue.db.prepare('SELECT count(*) FROM pages_pending').pluck().get() as number;
+  await store.pages.write([page('/', null, { depth: 0, status: 503, error: 'HTTP 503' })]);
+  await store.pages.write([page('/', null, { depth: 0, status: 200 })]);
+  assert.equal(logged(), 1, 'the last record of a URL replaces the one before it in the log');
+  const report = async () => Object.fromEntries((await store.pages.reportCounts(CRAWL)).groups.map((g) => [g.status, g.pages]));
+  assert.deepEqual(await report(), { 200: 1 }, 'the record replaced is counted out');
+  assert.equal(logged(), 0, 'a read moves the log');
+  await store.pages.write([page('/', null, { depth: 0, status: 404, error: 'HTTP 404' })]);
+  assert.equal((await store.pages.page(CRAWL, u('/')))?.status, 404);
+  assert.deepEqual(await report(), { 404: 1 });
+  assert.equal(queue.db.prepare('SELECT count(*) FROM pages').pluck().get(), 1);
+});
+
+test('a crawl that finishes has its records and links moved in with it', async () => {
+  const { queue, store } = open(tempDb());
+  await start(store);
+  await store.pages.write([page('/', [link('/a', 'A')], { depth: 0 })]);
+  const count = (table: string) => queue.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+  assert.deepEqual([count('pages_pending'), count('links_pending')], [1, 1]);
+  assert.equal(await store.finish(CRAWL, Date.now()), true);
+  assert.deepEqual([count('pages_pending'), count('links_pending'), count('pages'), count('links')], [0, 0, 1, 1]);
+});
+
+test('records are moved once PAGES_MOVED_AT are logged, inside the write', async () => {
+  const { queue, store } = open(tempDb());
+  await start(store);
+  const batch = Array.from({ length: PAGES_MOVED_AT - 1 }, (_, i) => page(`/p/${i}`, null));
+  await store.pages.write(batch);
+  const count = (table: string) => queue.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+  assert.deepEqual([count('pages_pending'), count('pages')], [PAGES_MOVED_AT - 1, 0]);
+  await store.pages.write([page('/last', null)]);
+  assert.deepEqual([count('pages_pending'), count('pages')], [0, PAGES_MOVED_AT]);
 });
 
 test('URL ids are kept for the crawls written last', () => {
@@ -137,7 +186,7 @@ test('a batch rolled back for one record leaves no id cached: the others are wri
   const { queue, store } = open(tempDb());
   await start(store);
   // A record the database refuses for its data, in the middle of a batch that made new URLs before it.
-  queue.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON pages WHEN NEW.fetch_ms = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+  queue.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON pages_pending WHEN NEW.fetch_ms = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END`);
   const logged: string[] = [];
   await writeRecords(store.pages, [
     page('/', [link('/new', 'New'), link('/also', 'Also')], { depth: 0 }), page('/bad', [link('/new', 'From bad')], { fetchMs: 666 }),
@@ -150,6 +199,70 @@ test('a batch rolled back for one record leaves no id cached: the others are wri
   await store.pages.write([page('/new', null)]);
   assert.equal((await store.pages.page(CRAWL, u('/new')))?.foundOn, u('/'));
   // Every link names a URL that exists.
+  assert.equal(queue.db.prepare('SELECT count(*) FROM links l LEFT JOIN crawl_urls c ON c.id = l.to_id WHERE c.id IS NULL').pluck().get(), 0);
+});
+
+/** Leases a job for each path, for `worker`. */
+async function leased(queue: SqliteQueue, worker: string, paths: string[]) {
+  await queue.enqueue(paths.map((p) => ({ kind: 'crawl', url: u(p), key: '127.0.0.9', dedupeKey: u(p), crawlId: CRAWL })));
+  const jobs = await queue.lease(worker, paths.length, { ttlMs: 60_000, defaultLimit: paths.length });
+  return new Map(jobs.map((j) => [j.url, j]));
+}
+
+test('records are written with the acknowledgements that count: none for a lease lost, and one refused for its data alone', async () => {
+  const { queue, store } = open(tempDb());
+  await start(store);
+  const logged: string[] = [];
+  queue.setAckHook(store.pages.ackHook((_level, msg) => logged.push(msg)));
+  queue.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON pages_pending WHEN NEW.fetch_ms = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+  const jobs = await leased(queue, 'w', ['/', '/bad', '/odd', '/next', '/later']);
+  const ack = (path: string, w: PageWrite, type: 'done' | 'defer' = 'done') => ({
+    id: jobs.get(u(path))!.id, token: jobs.get(u(path))!.leaseToken,
+    outcome: type === 'done' ? { type, attached: w } : { type, reason: 'Retry-After', delayMs: 1000, attached: w },
+  });
+  const results = await queue.ack('w', [
+    ack('/', page('/', [link('/next', 'Next')], { depth: 0 })), ack('/bad', page('/bad', [link('/next', 'From bad')], { fetchMs: 666 })),
+    // A record that makes the writer itself throw, not the database.
+    ack('/odd', page('/odd', null, { via: null as never })),
+    ack('/next', page('/next', [link('/', 'Home')])),
+    ack('/later', page('/later', null), 'defer'),
+  ]);
+  assert.deepEqual(results.map((r) => [r.ok, r.state]), [[true, 'done'], [true, 'done'], [true, 'done'], [true, 'done'], [true, 'queued']],
+    'a refused record does not hold back its acknowledgement');
+  assert.equal(await store.pages.page(CRAWL, u('/bad')), null);
+  assert.equal(await store.pages.page(CRAWL, u('/odd')), null);
+  assert.equal(await store.pages.page(CRAWL, u('/later')), null, 'a deferral ends no attempt: what it carries is not written');
+  assert.equal(logged.length, 2);
+  assert.match(logged[0], /^the record of http:\/\/127\.0\.0\.9\/bad could not be stored/);
+  assert.match(logged[1], /^the record of http:\/\/127\.0\.0\.9\/odd could not be stored/);
+  assert.equal((await store.pages.page(CRAWL, u('/next')))?.foundOn, u('/'));
+  assert.deepEqual(await store.pages.inlinks(CRAWL, u('/next'), 10), { links: [{ url: u('/'), text: 'Next' }], count: 1 });
+  const lost = (await leased(queue, 'gone', ['/lost'])).get(u('/lost'))!;
+  await queue.reclaimWorkers(['gone'], 'worker gone');
+  assert.deepEqual(await queue.ack('gone', [{ id: lost.id, token: lost.leaseToken, outcome: { type: 'done', attached: page('/lost', null) } }]),
+    [{ id: lost.id, ok: false }]);
+  assert.equal(await store.pages.page(CRAWL, u('/lost')), null, 'an attempt whose lease was lost leaves no record');
+});
+
+test('an acknowledgement rolled back after its records were written leaves no id cached', async () => {
+  const { queue, store } = open(tempDb());
+  await start(store);
+  const hook = store.pages.ackHook(() => assert.fail('nothing is refused'));
+  let full = true;
+  queue.setAckHook({
+    write: (attached) => {
+      hook.write(attached);
+      if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    },
+    rolledBack: () => hook.rolledBack(),
+  });
+  const job = (await leased(queue, 'w', ['/'])).get(u('/'))!;
+  const acks = [{ id: job.id, token: job.leaseToken, outcome: { type: 'done' as const, attached: page('/', [link('/new', 'New')], { depth: 0 }) } }];
+  await assert.rejects(queue.ack('w', acks), /disk is full/);
+  full = false;
+  assert.equal((await queue.ack('w', acks))[0].ok, true, 'the lease is still held: the first try changed nothing');
+  await store.pages.write([page('/new', null)]);
+  assert.equal((await store.pages.page(CRAWL, u('/new')))?.foundOn, u('/'));
   assert.equal(queue.db.prepare('SELECT count(*) FROM links l LEFT JOIN crawl_urls c ON c.id = l.to_id WHERE c.id IS NULL').pluck().get(), 0);
 });
 

@@ -102,8 +102,12 @@ export interface EnqueueOptions {
   crawlCap?: number;
 }
 
-/** How a handler's attempt ended; acknowledged under the lease token. */
-export type Outcome =
+/**
+ * How a handler's attempt ended; acknowledged under the lease token. `attached`: something of the
+ * job kind's, handed to the queue's AckHook in the acknowledgement's transaction (see there);
+ * opaque to the queue.
+ */
+export type Outcome = (
   /** `enqueue`: follow-up jobs (a page's links), inserted in the same transaction as the ack, so
    * they exist if and only if the attempt that found them is the one that counted. */
   | { type: 'done'; result?: JobResult; enqueue?: NewJob[]; crawlCap?: number }
@@ -112,7 +116,25 @@ export type Outcome =
   /** Not the job's fault (a 429, a 503 with Retry-After): run again later without spending an attempt. */
   | { type: 'defer'; reason: string; delayMs: number }
   /** Give the job back untouched (graceful stop): queued at once, the attempt not counted. */
-  | { type: 'release'; reason: string };
+  | { type: 'release'; reason: string }
+) & { attached?: unknown };
+
+/**
+ * A job kind's own writes in the transaction of a batch of acknowledgements, for those accepted
+ * (their leases still held) that end an attempt (done, fail, skip) and carry something
+ * `attached`: so that no attempt that did not count leaves them, at one commit for both. On the
+ * queue's connection, synchronously.
+ */
+export interface AckHook {
+  /**
+   * What it cannot write for what was written, it leaves out and reports itself, and the
+   * acknowledgements go on; it throws only what the database's state caused (full, unreadable),
+   * which fails the batch, to be tried again with its acknowledgements.
+   */
+  write(attached: unknown[]): void;
+  /** The transaction that `write` ran in was rolled back: what it made is gone. */
+  rolledBack(): void;
+}
 
 export interface Ack {
   id: number;
@@ -267,6 +289,8 @@ export interface Queue {
   heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult>;
   /** Fenced acknowledgements, applied in one transaction. */
   ack(workerId: string, acks: Ack[]): Promise<AckResult[]>;
+  /** The job kind's writes with each batch of acknowledgements (one hook; null: none). Absent where the engine cannot (PostgreSQL). */
+  setAckHook?(hook: AckHook | null): void;
   /**
    * Expired leases back to queued (or to error past the reclaim cap), but for those of `self`, the
    * calling process's worker: alive, it is still running them (see Reaper).

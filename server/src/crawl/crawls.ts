@@ -12,7 +12,7 @@ import { CRAWL_DEFAULTS } from './defaults';
 import { Fetcher, type FetcherOptions } from './fetcher';
 import { CRAWL_KIND, DROP, pageJob, type Frontier, type RedirectPayload } from './frontier';
 import { HoldLog } from './holds';
-import { pageHandler, type PageSettings } from './page';
+import { pageHandler, type PageDeps, type PageSettings } from './page';
 import {
   linkFate, PageRecorder, pagesCursor, parseLinkCursor, parsePagesCursor, redirectChains, withChains, writeRecords, type PageInfo, type PageWrite,
 } from './pages';
@@ -142,7 +142,7 @@ class Crawls implements CrawlService {
       bodiesFor: (frontier) => (frontier?.options.storeBodies ? this.bodies : null),
       delayOf: () => settings.defaultDelayMs,
       count: (id, pages, bytes, dropped) => this.count(id, pages, bytes, dropped),
-      record: settings.pageRecords ? (page) => this.recorder.record(page) : async () => {},
+      record: this.recordWith(),
     });
     this.ticker = new Ticker(FLUSH_MS, async () => this.tick(), (err) => this.tickFailed(err));
     this.ticker.start();
@@ -455,6 +455,25 @@ class Crawls implements CrawlService {
     const row = await this.store.get(crawlId);
     if (!row) throw new NotFoundError(`no crawl ${crawlId}`);
     return row;
+  }
+
+  /**
+   * How the page handler keeps a record. Where the queue takes an AckHook and the store gives one
+   * (SQLite), the record rides on the outcome and is written in its acknowledgement's transaction:
+   * one commit a page instead of two, and no record of an attempt that did not count. Otherwise
+   * the recorder writes it before the acknowledgement.
+   */
+  private recordWith(): PageDeps['record'] {
+    if (!this.settings.pageRecords) return async (_page, outcome) => outcome;
+    const hook = this.store.pages.ackHook?.(this.log);
+    if (hook && this.queue.setAckHook) {
+      this.queue.setAckHook(hook);
+      return async (page, outcome) => ({ ...outcome, attached: page });
+    }
+    return async (page, outcome) => {
+      await this.recorder.record(page);
+      return outcome;
+    };
   }
 
   private count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>): void {

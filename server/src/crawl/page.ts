@@ -35,8 +35,11 @@ export interface PageDeps {
   delayOf(host: string): number;
   /** Page totals and dropped links for a crawl's figures. */
   count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>): void;
-  /** Keeps a crawl page's record and links; settles once they are written (or kept to be). */
-  record(page: PageWrite): Promise<void>;
+  /**
+   * Keeps a crawl page's record and links: attached to the outcome, to be written with its
+   * acknowledgement, or written (or kept to be) before it is settled.
+   */
+  record(page: PageWrite, outcome: Outcome): Promise<Outcome>;
 }
 
 /** What a page handler learnt on the way to its outcome, for the page's record. */
@@ -78,8 +81,8 @@ export function pageHandler(deps: PageDeps) {
   const botToken = productToken(settings.userAgent);
 
   /**
-   * Every attempt of a crawl's page that ends (done, failed, skipped) is recorded before it is
-   * acknowledged, so the links its acknowledgement enqueues are in the graph first.
+   * Every attempt of a crawl's page that ends (done, failed, skipped) is recorded with its
+   * acknowledgement or before it, so the links its acknowledgement enqueues are in the graph first.
    */
   return async (job: LeasedJob, ctx: HandlerContext): Promise<Outcome> => {
     const seen: Seen = { frontier: null, links: null, fates: null };
@@ -87,7 +90,7 @@ export function pageHandler(deps: PageDeps) {
     // Only a crawl's pages have records; one whose crawl was cancelled under it (no frontier) ended
     // with its crawl, not on its own.
     if (seen.frontier !== null && (outcome.type === 'done' || outcome.type === 'fail' || outcome.type === 'skip')) {
-      await deps.record(pageWrite(job, seen.frontier, outcome, seen));
+      return deps.record(pageWrite(job, seen.frontier, outcome, seen), outcome);
     }
     return outcome;
   };

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { LinkReason, PageRecord, StatusClass } from '../protocol';
 import { INLINKS_COUNTED, LINK_REASONS } from '../protocol';
 import { BoundedMap } from './bounded';
+import type { AckHook } from '../core/types';
 
 /** One link of a page as the page handler saw it. */
 export interface LinkWrite {
@@ -117,6 +118,8 @@ export interface PageStore {
    * only records for URLs that have none (jobs that ended without the handler: lost workers).
    */
   write(batch: readonly PageWrite[], onlyNew?: boolean): Promise<void>;
+  /** Where the engine can, records written with their acknowledgements instead (PageWrites attached to outcomes). */
+  ackHook?(log: (level: 'warn', msg: string) => void): AckHook;
   pages(crawlId: string, q: PagesQuery): Promise<PageRow[]>;
   page(crawlId: string, url: string): Promise<PageRow | null>;
   /** The first `limit` links to a URL, with the count of all of them. */
@@ -416,10 +419,37 @@ export async function writeRecords(store: PageStore, batch: readonly PageWrite[]
         await store.write([w], onlyNew);
       } catch (one) {
         if (!isDataError(one)) throw one;
-        log('warn', `the record of ${w.url.slice(0, 200)} could not be stored, and is left out: ${(one as Error).message}`);
+        leftOut(w, one, log);
       }
     }
   }
+}
+
+/**
+ * writeRecords on a synchronous engine, inside the caller's transaction (each try a savepoint),
+ * which must go on: only what `isStateError` names is thrown, and a record that fails for any
+ * other reason is left out, where writeRecords would keep it to try again.
+ */
+export function writeRecordsNow(
+  write: (batch: readonly PageWrite[]) => void, batch: readonly PageWrite[], log: (level: 'warn', msg: string) => void, isStateError: (err: unknown) => boolean,
+): void {
+  try {
+    write(batch);
+  } catch (err) {
+    if (isStateError(err)) throw err;
+    for (const w of batch) {
+      try {
+        write([w]);
+      } catch (one) {
+        if (isStateError(one)) throw one;
+        leftOut(w, one, log);
+      }
+    }
+  }
+}
+
+function leftOut(w: PageWrite, err: unknown, log: (level: 'warn', msg: string) => void): void {
+  log('warn', `the record of ${w.url.slice(0, 200)} could not be stored, and is left out: ${(err as Error).message}`);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import { retryWhileBusy } from '../core/sqlite/busy';
 import type { CrawlOptions, CrawlState } from '../protocol';
 import type { PageStore } from './pages';
-import { LINK_LOG_MIGRATION, PAGES_MIGRATION, SqlitePageStore } from './sqlite-pages';
+import { LINK_LOG_MIGRATION, PAGES_LOG_MIGRATION, PAGES_MIGRATION, SqlitePageStore } from './sqlite-pages';
 
 /**
  * The crawl kind's own tables, in the queue's database file, versioned as the `crawl` component.
@@ -48,6 +48,7 @@ export const CRAWL_COMPONENT = {
     -- (a JSON array in overflow pages, 200 KB for 5,000 seeds): 130 µs a page in a daemon.
     CREATE INDEX crawls_state ON crawls (id, state);
     `,
+    /* 5 */ PAGES_LOG_MIGRATION,
   ],
 };
 
@@ -152,8 +153,13 @@ export class SqliteCrawlStore implements CrawlStore {
     await this.write(() => this.s.setState.run({ id, state, finishedAt }));
   }
 
+  /** With the page logs moved in: a finished crawl's records all read from \`pages\`, whatever holds the lock later. */
   async finish(id: string, now: number): Promise<boolean> {
-    return (await this.write(() => this.s.finish.run({ id, now }))).changes > 0;
+    return this.write(() => this.db.transaction(() => {
+      const finished = this.s.finish.run({ id, now }).changes > 0;
+      if (finished) this.pages.moveLogs();
+      return finished;
+    }).immediate());
   }
 
   async addTotals(totals: CrawlTotals): Promise<void> {

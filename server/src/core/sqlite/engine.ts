@@ -12,9 +12,9 @@ import { QueueError } from '../errors';
 import { checkOutcome, crawlCounts, history, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
 import {
   HELD,
-  type Ack, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
+  type Ack, type AckHook, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
   type JobEvent, type JobPage, type JobState, type KeySummary, type LeaseInfo, type LeaseOptions,
-  type LeasedJob, type ListFilter, type NewJob, type Queue, type ReapResult, type RequeueFilter,
+  type LeasedJob, type ListFilter, type NewJob, type Outcome, type Queue, type ReapResult, type RequeueFilter,
   type Stats, type CancelFilter, type CrawlCounts, type EnqueueOptions, type JobChanges, type JobStateRow,
 } from '../types';
 
@@ -28,6 +28,9 @@ export interface SqliteQueueOptions extends RuleOptions {
 type Row = Record<string, unknown>;
 
 /** The embedded engine: one long-lived connection, statements prepared once, WAL. */
+/** Outcomes that count an attempt: only their attachments reach the AckHook (a deferral or a release ran no attempt of record). */
+const ENDS_ATTEMPT = new Set<Outcome['type']>(['done', 'fail', 'skip']);
+
 export class SqliteQueue implements Queue {
   readonly db: Database.Database;
   private readonly s: { [K in keyof typeof SQL]: Statement };
@@ -37,6 +40,7 @@ export class SqliteQueue implements Queue {
   /** The job rules' options with their defaults (clock, retries, backoff, history). */
   private readonly rules: ReturnType<typeof ruleDefaults>;
   private readonly flusher: WalFlusher | null;
+  private ackHook: AckHook | null = null;
 
   constructor(readonly path: string, opts: SqliteQueueOptions = {}) {
     this.db = openDatabase(path, [{ name: 'queue', migrations: MIGRATIONS }, ...(opts.components ?? [])], {
@@ -45,6 +49,10 @@ export class SqliteQueue implements Queue {
     this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, this.db.prepare(sql)])) as SqliteQueue['s'];
     this.rules = ruleDefaults(opts);
     this.flusher = path === ':memory:' ? null : new WalFlusher(`${path}-wal`);
+  }
+
+  setAckHook(hook: AckHook | null): void {
+    this.ackHook = hook;
   }
 
   /** Called after every local commit that changed jobs, so a sleeping dispatcher can wake. */
@@ -62,15 +70,21 @@ export class SqliteQueue implements Queue {
    * while another process holds the lock (`unlocked`). Listeners hear of it unless `quiet`: a
    * lease makes no work ready, and waking the dispatcher for its own lease would spin it.
    */
-  private write<T>(fn: (tally: Tally, now: number) => T, quiet = false): Promise<T> {
+  private write<T>(fn: (tally: Tally, now: number) => T, quiet = false, rolledBack?: () => void): Promise<T> {
     return this.unlocked(() => {
-      const result = this.db.transaction(() => {
-        const tally = new Tally();
-        const now = this.rules.now();
-        const out = fn(tally, now);
-        tally.apply(this.s, now);
-        return out;
-      }).immediate();
+      let result: T;
+      try {
+        result = this.db.transaction(() => {
+          const tally = new Tally();
+          const now = this.rules.now();
+          const out = fn(tally, now);
+          tally.apply(this.s, now);
+          return out;
+        }).immediate();
+      } catch (err) {
+        rolledBack?.();
+        throw err;
+      }
       this.flusher?.committed();
       if (!quiet) this.changed();
       return result;
@@ -210,7 +224,20 @@ export class SqliteQueue implements Queue {
   async ack(workerId: string, acks: Ack[]): Promise<AckResult[]> {
     if (acks.length === 0) return [];
     for (const a of acks) checkOutcome(a.outcome);
-    return this.write((tally, now) => acks.map((a) => this.ackOne(tally, now, workerId, a)));
+    const hook = this.ackHook;
+    let hooked = false;
+    return this.write((tally, now) => {
+      const results = acks.map((a) => this.ackOne(tally, now, workerId, a));
+      const attached = acks.filter((a, i) => results[i].ok && ENDS_ATTEMPT.has(a.outcome.type) && a.outcome.attached !== undefined).map((a) => a.outcome.attached);
+      if (hook && attached.length > 0) {
+        hooked = true;
+        hook.write(attached);
+      }
+      return results;
+    }, false, () => {
+      if (hooked) hook!.rolledBack();
+      hooked = false;
+    });
   }
 
   /** Where a lease is fenced: the update matches only (id, token, in_progress). */
