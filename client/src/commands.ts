@@ -458,9 +458,20 @@ async function enqueueUrls(deps: CommandDeps): Promise<void> {
   else say(message);
 }
 
+/** Set Host Limit for a host named, with its limit now (the crawl report's hosts). */
+export interface SetHostLimitArg {
+  host: string;
+  limit: number;
+}
+
+function isHostArg(arg: unknown): arg is SetHostLimitArg {
+  const a = arg as Partial<SetHostLimitArg> | undefined;
+  return typeof a?.host === 'string' && typeof a.limit === 'number';
+}
+
 async function setHostLimit(deps: CommandDeps, node: unknown): Promise<void> {
   const daemon = ensureRunning(deps.daemon);
-  let host = isNode(node) && node.kind === 'group' ? node.host : undefined;
+  let host: SetHostLimitArg | undefined = isNode(node) && node.kind === 'group' ? node.host : isHostArg(node) ? node : undefined;
   if (!host) {
     const { hosts } = await daemon.request('hosts/list', { limit: 1000 });
     const picked = await vscode.window.showQuickPick(

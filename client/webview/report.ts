@@ -1,8 +1,9 @@
 /**
  * The crawl report page, in the webview: draws the view the extension sends (client/src/report/
- * model.ts) and asks back for a page's job or the crawl's jobs. Text from the web goes in as text
- * (textContent), never as HTML. Every action is a button, so Tab and Enter reach it; colours are
- * the editor theme's. The chart is uPlot, bundled: the page loads nothing from the network.
+ * model.ts) and asks back for a page's job, the crawl's jobs or a host's new limit. Text from the
+ * web goes in as text (textContent), never as HTML. Every action is a button, so Tab and Enter
+ * reach it; colours are the editor theme's. The chart is uPlot, bundled: the page loads nothing
+ * from the network.
  */
 import uPlot from 'uplot';
 import { formatAge, formatBytes, formatClock, formatCount as fmt, formatDuration, formatRate } from '../src/format';
@@ -37,6 +38,13 @@ function pageLink(url: string, where: string, label = url): HTMLButtonElement {
 function jobLink(id: number, url: string): HTMLButtonElement {
   const b = el('button', { class: 'link', title: `Show job ${id}`, 'data-key': `job ${id}` }, url);
   b.addEventListener('click', () => vscode.postMessage({ type: 'openJob', id }));
+  return b;
+}
+
+/** Asks the extension for Set Host Limit on this host (an input box there), the report read again after. */
+function limitButton(host: string): HTMLButtonElement {
+  const b = el('button', { class: 'link', title: `Set how many requests ${host} takes at once`, 'data-key': `limit ${host}` }, 'Set limit…');
+  b.addEventListener('click', () => vscode.postMessage({ type: 'setLimit', host }));
   return b;
 }
 
@@ -110,7 +118,7 @@ function render(v: ReportView): void {
     h.host,
     h.state === null ? el('span', { class: 'quiet' }, 'not listed') : el('span', { class: `state-${h.state}` }, h.state),
     [h.reason, h.until ? `until ${formatClock(h.until, now)}` : null].filter(Boolean).join(' · ') || '—',
-    h.inFlight === null ? '—' : `${h.inFlight}/${h.limit}`,
+    h.inFlight === null ? '—' : el('span', {}, `${h.inFlight}/${h.limit} `, limitButton(h.host)),
     fmt(h.pages),
     fmt(h.errors),
     h.meanFetchMs === null ? '—' : formatDuration(h.meanFetchMs),

@@ -336,7 +336,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     assert.equal(await page.locator('.tabs-container .tab.active.dirty').count(), 0, 'the job document never becomes dirty');
   });
 
-  step('6. Show Crawl Report: broken links with the pages they were found on, the hosts; a link opens its page\'s job', async () => {
+  step('6. Show Crawl Report: broken links with the pages they were found on, the hosts and their limits; a link opens its page\'s job', async () => {
     await vscode!.runCommand('Notifications: Clear All Notifications');
     await paletteCommand(page, 'Crawl Orchestrator: Show Crawl Report');
     await quickInputTitled(page, 'Show Crawl Report');
@@ -353,6 +353,17 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     assert.equal(await foundOn.count(), 1, `the broken link names the page it was found on: ${await missing.first().innerText()}`);
     const hostRow = await report.locator('#hosts ~ table tr').filter({ hasText: new URL(site.a).hostname }).first().innerText();
     assert.match(hostRow, /ready|busy|delayed|backoff|blocked/, `a host row with its state: ${hostRow}`);
+    // The host's limit is changed from its row, with the keyboard: Set Host Limit asks for the number, and the row shows it.
+    const hostCells = report.locator('#hosts ~ table tr').filter({ hasText: new URL(site.a).hostname }).first();
+    const setLimit = hostCells.locator('button.link').filter({ hasText: 'Set limit…' });
+    await setLimit.focus();
+    await setLimit.press('Enter');
+    await quickInputTitled(page, 'Set Host Limit');
+    await quickInputBox(page).fill('3');
+    await quickInputBox(page).press('Enter');
+    await hostCells.filter({ hasText: /\/3\s*Set limit/ }).waitFor({ state: 'visible', timeout: 10_000 });
+    const { hosts } = (await crawlctl(stateDir, 'hosts')) as { hosts: { host: string; limit: number }[] };
+    assert.deepEqual(hosts.filter((h) => h.host.startsWith(new URL(site.a).hostname)).map((h) => h.limit), [3], JSON.stringify(hosts));
     await vscode!.screenshot('6-crawl-report');
     // The found-on page's link, reached with the keyboard, opens that page's job.
     await foundOn.focus();

@@ -44,7 +44,8 @@ export interface ReportView extends ReportAsIs {
 }
 
 /** Messages the page sends back. */
-export type ReportMessage = { type: 'openPage'; url: string } | { type: 'openJob'; id: number } | { type: 'showJobs' } | { type: 'ready' };
+export type ReportMessage =
+  | { type: 'openPage'; url: string } | { type: 'openJob'; id: number } | { type: 'showJobs' } | { type: 'setLimit'; host: string } | { type: 'ready' };
 
 /** Broken links shown at most, referrers per link at most: the rest are a click away in the Jobs view and the export. */
 export const BROKEN_SHOWN = 200;

@@ -7,7 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { ErrorCodes, SEED_COMMANDS, type Crawl } from '../../../server/src/protocol';
+import { ErrorCodes, SEED_COMMANDS, type Crawl, type Host } from '../../../server/src/protocol';
+import type { SetHostLimitArg } from '../commands';
 import type { Daemon } from '../daemon';
 import { showJob } from '../jobDocument';
 import { crawlLabel } from '../jobsTreeText';
@@ -40,6 +41,8 @@ class ReportPanel {
   private readonly disposables: vscode.Disposable[] = [];
   private timer: NodeJS.Timeout | undefined;
   private last: { at: number; crawl: Crawl } | undefined;
+  /** The daemon's hosts at the last read: a host's limit as the report showed it. */
+  private hosts: Host[] = [];
   private readonly rates: RatePoint[] = [];
   private reading = false;
   /** A read asked for while one was under way: done when it ends. */
@@ -100,6 +103,13 @@ class ReportPanel {
       if (m.type === 'ready') this.schedule(0);
       else if (m.type === 'showJobs') await vscode.commands.executeCommand(SEED_COMMANDS.revealJobs, { crawlId: this.crawl.crawlId });
       else if (m.type === 'openJob' && Number.isSafeInteger(m.id) && m.id > 0) await this.openJob(m.id);
+      else if (m.type === 'setLimit' && typeof m.host === 'string') {
+        // A host the daemon no longer lists is picked in the command's own list.
+        const host = this.hosts.find((h) => h.host === m.host);
+        const arg: SetHostLimitArg | undefined = host && { host: host.host, limit: host.limit };
+        await vscode.commands.executeCommand('crawlOrchestrator.setHostLimit', arg);
+        this.schedule(0);
+      }
       else if (m.type === 'openPage' && typeof m.url === 'string') {
         const { page } = await this.daemon.request('crawl/page', { crawlId: this.crawl.crawlId, url: m.url });
         if (page.jobId !== null) await this.openJob(page.jobId);
@@ -145,6 +155,7 @@ class ReportPanel {
         this.daemon.request('jobs/list', { crawlId, state: 'in_progress', limit: 1000 }),
       ]);
       crawl = got.crawl;
+      this.hosts = hosts.hosts;
       const now = { at: Date.now(), crawl };
       const point = this.last ? ratePoint(this.last, now) : null;
       if (point) this.rates.push(point);
