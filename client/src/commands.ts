@@ -115,7 +115,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     run(SEED_COMMANDS.revealJobs, async (arg?: unknown) => {
       const a = arg as Partial<SeedCommandArgs[typeof SEED_COMMANDS.revealJobs][0]> | undefined;
       if (a?.crawlId) await view.setFilter({ crawlId: a.crawlId });
-      else if (Array.isArray(a?.jobIds) && a.jobIds.length > 0) await view.setFilter({ jobIds: a.jobIds });
+      else if (Array.isArray(a?.jobIds) && a.jobIds.length > 0) await view.setFilter({ jobIds: a.jobIds, ...(typeof a.from === 'string' && { from: a.from }) });
       await view.reveal();
     }),
     run('crawlOrchestrator.copyUrl', async (node?: unknown, selected?: unknown) => {

@@ -101,7 +101,8 @@ export interface NoteNode {
 export type TreeNode = GroupNode | JobNode | MoreNode | NoteNode;
 
 /** Narrows the view to one crawl, or to given jobs (a seed file's "Open in jobs view" lens). */
-export type JobsFilterScope = { crawlId: string } | { jobIds: number[] };
+/** `from`: where the jobs came from, as the view's message says it ("from a seed file", the default). */
+export type JobsFilterScope = { crawlId: string } | { jobIds: number[]; from?: string };
 
 /** What the daemon's notifications said since the view last caught up with them. */
 export interface TreeChanges {
@@ -206,8 +207,12 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private readonly pages = new Map<string, Page>();
   /** Groups a change touched that were read too recently to read again yet (see REREAD_MS_PER_ROW). */
   private readonly held = new Set<string>();
-  /** Groups the user collapsed: their rows are not sent when they are redrawn, so nothing holds them back. */
-  private readonly collapsed = new Set<string>();
+  /**
+   * Groups the user expanded or collapsed, by id, kept through filters and regroupings: the view
+   * forgets a group it stopped showing (a filtered list has none), and would bring it back as it
+   * first was. A collapsed group's rows are not sent when it is redrawn, so nothing holds it back.
+   */
+  private readonly expansion = new Map<string, boolean>();
   private hostLimit = HOST_PAGE;
   /**
    * Every crawl's name as learnt (crawl/list, crawl/changed, crawl/get; names never change), and
@@ -346,7 +351,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         // times a second sent its 1,000 rows each time, 9.6 MB in a 5,000-page crawl, and the
         // browser spent a core taking them in.
         const page = this.pages.get(group.id);
-        const heavy = page !== undefined && !page.stale && page.jobs.length > PAGE_SIZE && !this.collapsed.has(group.id);
+        const heavy = page !== undefined && !page.stale && page.jobs.length > PAGE_SIZE && this.expansion.get(group.id) !== false;
         if (heavy && now - page.readAt < rereadInterval(page)) this.held.add(group.id);
         else redraw.add(group);
       }
@@ -373,9 +378,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 
   /** The view collapsed or expanded a row. */
   expandedChanged(node: TreeNode, expanded: boolean): void {
-    if (node.kind !== 'group') return;
-    if (expanded) this.collapsed.delete(node.id);
-    else this.collapsed.add(node.id);
+    if (node.kind === 'group') this.expansion.set(node.id, expanded);
   }
 
   /**
@@ -751,7 +754,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       Object.assign(existing, { ...fields, expanded: existing.expanded });
       return existing;
     }
-    const node: GroupNode = { kind: 'group', id, ...fields };
+    const node: GroupNode = { kind: 'group', id, ...fields, expanded: this.expansion.get(id) ?? fields.expanded };
     this.groups.set(id, node);
     return node;
   }

@@ -179,7 +179,7 @@ export class JobsView implements vscode.Disposable {
     const filter = this.provider.filter;
     let message: string | undefined;
     if (filter && 'crawlId' in filter) message = `Only crawl ${this.filterTitle ?? filter.crawlId} is shown.`;
-    else if (filter) message = `Only ${plural(filter.jobIds.length, 'job')} from a seed file ${filter.jobIds.length === 1 ? 'is' : 'are'} shown.`;
+    else if (filter) message = `Only ${plural(filter.jobIds.length, 'job')} ${filter.from ?? 'from a seed file'} ${filter.jobIds.length === 1 ? 'is' : 'are'} shown.`;
     else if (running && scheduler?.idleReason) message = scheduler.idleReason;
     else if (running && scheduler?.paused) message = 'Paused: no new jobs start until you resume.';
     this.treeView.message = message;

@@ -1,13 +1,14 @@
 /**
  * The crawl report page, in the webview: draws the view the extension sends (client/src/report/
- * model.ts) and asks back for a page's job, the crawl's jobs or a host's new limit. Text from the
+ * model.ts) and asks back for a page's job, the jobs of the crawl or of the pages a count stands
+ * for, or a host's new limit. Text from the
  * web goes in as text (textContent), never as HTML. Every action is a button, so Tab and Enter
  * reach it; colours are the editor theme's. The chart is uPlot, bundled: the page loads nothing
  * from the network.
  */
 import uPlot from 'uplot';
 import { formatAge, formatBytes, formatClock, formatCount as fmt, formatDuration, formatRate } from '../src/format';
-import type { ReportMessage, ReportView } from '../src/report/model';
+import type { CountRow, ReportMessage, ReportView } from '../src/report/model';
 
 interface VsCodeApi {
   postMessage(message: ReportMessage): void;
@@ -45,6 +46,15 @@ function jobLink(id: number, url: string): HTMLButtonElement {
 function limitButton(host: string): HTMLButtonElement {
   const b = el('button', { class: 'link', title: `Set how many requests ${host} takes at once`, 'data-key': `limit ${host}` }, 'Set limit…');
   b.addEventListener('click', () => vscode.postMessage({ type: 'setLimit', host }));
+  return b;
+}
+
+/** A count's label that lists its pages' jobs in the Jobs view, where a filter reaches them. */
+function countLabel(r: CountRow, where: string): Node | string {
+  if (r.pages === null) return r.label;
+  const pages = r.pages;
+  const b = el('button', { class: 'link', title: `Show the jobs of the pages counted as ${r.label}`, 'data-key': `${where} ${r.label}` }, r.label);
+  b.addEventListener('click', () => vscode.postMessage({ type: 'showPages', label: r.label, pages }));
   return b;
 }
 
@@ -139,8 +149,8 @@ function render(v: ReportView): void {
         ? 'Readings start when the report opens, every two seconds while the crawl runs.'
         : `The crawl ${v.state} before this report was opened; it fetched ${formatRate(v.pagesPerSecond)} pages a second on average.`)),
     el('div', { class: 'columns' },
-      section('By status', 'status', table(['Status', 'Pages'], v.byStatus.map((r) => [r.label, fmt(r.count)]), 'No pages yet.')),
-      section('Failures by reason', 'failures', table(['Reason', 'Pages'], v.failures.map((r) => [r.label, fmt(r.count)]), 'Nothing failed.'),
+      section('By status', 'status', table(['Status', 'Pages'], v.byStatus.map((r) => [countLabel(r, 'status'), fmt(r.count)]), 'No pages yet.')),
+      section('Failures by reason', 'failures', table(['Reason', 'Pages'], v.failures.map((r) => [countLabel(r, 'failure'), fmt(r.count)]), 'Nothing failed.'),
         v.failuresPartial ? el('p', { class: 'quiet' }, 'Failures with no response are counted among the broken links listed.') : null)),
     section(`Broken links (${fmt(v.brokenCount)})`, 'broken', table(['URL', 'What', 'Linked from', 'Found on'], broken, 'No broken links.'),
       v.brokenCount > v.broken.length ? el('p', { class: 'quiet' }, `The ${fmt(v.broken.length)} most linked of ${fmt(v.brokenCount)}; Export Crawl Results has them all.`) : null),

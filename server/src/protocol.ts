@@ -437,7 +437,7 @@ export const SEED_COMMANDS = {
   startCrawl: 'crawlOrchestrator.startCrawl',
   /** Args `[ParamsOf<'jobs/requeue'>]`: send `jobs/requeue` with them as they are. */
   requeueFailed: 'crawlOrchestrator.requeueFailed',
-  /** Args `[{ crawlId, jobIds }]`: show the jobs view filtered to the crawl (or to those jobs when crawlId is null). */
+  /** Args `[{ crawlId, jobIds, from? }]`: show the jobs view filtered to the crawl (or to those jobs when crawlId is null; `from` says where they came from). */
   revealJobs: 'crawlOrchestrator.revealJobs',
   /** Args `[{ crawlId }]`: pause the crawl (the lens of a running crawl; also on a jobs view row, or from the palette). */
   pauseCrawl: 'crawlOrchestrator.pauseCrawl',
@@ -452,7 +452,7 @@ export const SEED_COMMANDS = {
 export interface SeedCommandArgs {
   [SEED_COMMANDS.startCrawl]: [{ uri: string }];
   [SEED_COMMANDS.requeueFailed]: [ParamsOf<'jobs/requeue'>];
-  [SEED_COMMANDS.revealJobs]: [{ crawlId: string | null; jobIds: number[] }];
+  [SEED_COMMANDS.revealJobs]: [{ crawlId: string | null; jobIds: number[]; from?: string }];
   [SEED_COMMANDS.pauseCrawl]: [{ crawlId: string }];
   [SEED_COMMANDS.resumeCrawl]: [{ crawlId: string }];
   [SEED_COMMANDS.cancelCrawl]: [{ crawlId: string }];

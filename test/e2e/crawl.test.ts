@@ -336,7 +336,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     assert.equal(await page.locator('.tabs-container .tab.active.dirty').count(), 0, 'the job document never becomes dirty');
   });
 
-  step('6. Show Crawl Report: broken links with the pages they were found on, the hosts and their limits; a link opens its page\'s job', async () => {
+  step('6. Show Crawl Report: broken links with the pages they were found on, the hosts and their limits, a count\'s jobs; a link opens its page\'s job', async () => {
     await vscode!.runCommand('Notifications: Clear All Notifications');
     await paletteCommand(page, 'Crawl Orchestrator: Show Crawl Report');
     await quickInputTitled(page, 'Show Crawl Report');
@@ -365,6 +365,16 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     const { hosts } = (await crawlctl(stateDir, 'hosts')) as { hosts: { host: string; limit: number }[] };
     assert.deepEqual(hosts.filter((h) => h.host.startsWith(new URL(site.a).hostname)).map((h) => h.limit), [3], JSON.stringify(hosts));
     await vscode!.screenshot('6-crawl-report');
+    // A count is a click away from its pages' jobs: HTTP 404 among the failures lists /missing's alone.
+    await report.locator('#failures ~ table button.link').filter({ hasText: 'HTTP 404' }).click();
+    await jobsPane(page).locator('.message').filter({ hasText: `Only 1 job with HTTP 404 in ${crawlId}` }).waitFor({ state: 'visible', timeout: 10_000 });
+    // Jobs picked by id are listed flat, without groups.
+    await until(async () => {
+      const rows = await treeRows(jobsPane(page));
+      return rows.length === 1 && rows[0].aria.startsWith(`Job ${failedJobId}, Error, ${site.a}/missing,`) ? rows : undefined;
+    }, { timeout: 10_000, message: 'the Jobs view to list /missing alone' }, () => treeRows(jobsPane(page)));
+    await vscode!.screenshot('6-report-404-jobs');
+    await vscode!.runCommand('Crawl Orchestrator: Clear Filter');
     // The found-on page's link, reached with the keyboard, opens that page's job.
     await foundOn.focus();
     await foundOn.press('Enter');

@@ -1,6 +1,6 @@
 // The Jobs tree's logic against a real in-process daemon: grouping, counts, paging, ids that
 // survive a refresh, row wording, lazily resolved tooltips, and what the view shows without a daemon.
-import { CancellationTokenNone, MarkdownString, ThemeIcon } from './helpers/vscode';
+import { CancellationTokenNone, MarkdownString, ThemeIcon, TreeItemCollapsibleState } from './helpers/vscode';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type * as vscode from 'vscode';
@@ -666,5 +666,29 @@ describe('a fast crawl beside a loaded group', () => {
     await bump();
     assert.deepEqual(fired, [['state:done']]);
     sub.dispose();
+  });
+});
+
+describe('expanded and collapsed groups', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await TestDaemon.start();
+  });
+  after(() => d.stop());
+
+  test('stay as the user left them through a filter and back, where the view would bring them back as they first were', async () => {
+    const tree = new JobsTreeProvider(d, 'state');
+    const { ids } = await d.request('jobs/enqueue', { urls: ['http://expand.test/a', 'http://expand.test/b'] });
+    const state = async (label: string) => tree.getTreeItem(group(await tree.getChildren(), label)).collapsibleState;
+    assert.equal(await state('Queued'), TreeItemCollapsibleState.Collapsed);
+    assert.equal(await state('In progress'), TreeItemCollapsibleState.Expanded);
+    const roots = await tree.getChildren();
+    tree.expandedChanged(group(roots, 'Queued'), true);
+    tree.expandedChanged(group(roots, 'In progress'), false);
+    tree.setFilter({ jobIds: [ids[0]], from: 'from a test' });
+    assert.deepEqual((await tree.getChildren()).map((n) => n.kind), ['job'], 'jobs picked by id are listed flat');
+    tree.setFilter(undefined);
+    assert.equal(await state('Queued'), TreeItemCollapsibleState.Expanded);
+    assert.equal(await state('In progress'), TreeItemCollapsibleState.Collapsed);
   });
 });

@@ -51,6 +51,11 @@ test('the view: counts, statuses, failures by reason, broken links with where th
   assert.deepEqual(v.counts.map((c) => `${c.label} ${c.count}`), ['done 20', 'queued 4', 'running 1', 'failed 8', 'skipped 2']);
   assert.deepEqual(v.byStatus.map((r) => `${r.label} ${r.count}`), ['HTTP 200 20', 'HTTP 404 4', 'no response 3', 'skipped 2', 'HTTP 500 1']);
   assert.deepEqual(v.failures.map((r) => `${r.label} ${r.count}`), ['HTTP 404 4', 'ECONNREFUSED 2', 'HTTP 500 1']);
+  // Each a click away from its pages' jobs: crawl/pages by status, and by reason for failures with no response.
+  assert.deepEqual(Object.fromEntries(v.byStatus.map((r) => [r.label, r.pages])), {
+    'HTTP 200': { status: 200 }, 'HTTP 404': { status: 404 }, 'no response': { status: 'error' }, skipped: null, 'HTTP 500': { status: 500 },
+  });
+  assert.deepEqual(v.failures.map((r) => r.pages), [{ status: 404 }, { status: 'error', reason: 'ECONNREFUSED' }, { status: 500 }]);
   assert.equal(v.failuresPartial, true, 'three pages failed with no response, two of them listed');
   assert.deepEqual(v.broken[0], {
     url: 'http://a.test/gone', what: 'HTTP 404', referrerCount: 7, referrers: report.brokenLinks[0].referrers.slice(0, 5),
@@ -70,7 +75,7 @@ test('a host of the crawl the daemon does not list keeps its figures, its state 
 test('a redirect that failed (a loop) is a failure by its reason, not by its 3xx', () => {
   const loop = { url: 'http://a.test/l1', status: 301, error: 'redirect loop: http://a.test/l1 → http://a.test/l2 → http://a.test/l1', referrerCount: 1, referrers: [] };
   const v = reportView({ crawl: crawl(), report: { ...report, byStatus: { 301: 1 }, brokenLinks: [loop] }, hosts: [], leases: [], rates: [] });
-  assert.deepEqual(v.failures, [{ label: 'redirect loop: … → … → …', count: 1 }]);
+  assert.deepEqual(v.failures, [{ label: 'redirect loop: … → … → …', count: 1, pages: { status: '3xx', reason: 'redirect loop: … → … → …' } }]);
   assert.equal(v.broken[0].what, 'redirect loop: … → … → …');
 });
 

@@ -3,7 +3,7 @@
  * crawl/report, hosts/list, leases/list) so that the page only draws and every choice is tested
  * alone. No `vscode`, no Node: the webview's bundle imports the types, the extension the functions.
  */
-import type { Crawl, CrawlReport, Host, Lease } from '../../../server/src/protocol';
+import type { Crawl, CrawlReport, Host, Lease, StatusClass } from '../../../server/src/protocol';
 import { crawlLabel } from '../jobsTreeText';
 
 /** One point of the rate chart: seconds since the epoch, and pages and failures a second since the point before. */
@@ -13,9 +13,17 @@ export interface RatePoint {
   errors: number;
 }
 
+/** The crawl's pages a count stands for, to list their jobs: crawl/pages' status filter, and the failure reason of their errors. */
+export interface PagesSelector {
+  status: number | StatusClass;
+  reason?: string;
+}
+
 export interface CountRow {
   label: string;
   count: number;
+  /** Null: no filter reaches them (skipped pages). */
+  pages: PagesSelector | null;
 }
 
 /** What the report shows of crawl/report as it came. */
@@ -45,7 +53,8 @@ export interface ReportView extends ReportAsIs {
 
 /** Messages the page sends back. */
 export type ReportMessage =
-  | { type: 'openPage'; url: string } | { type: 'openJob'; id: number } | { type: 'showJobs' } | { type: 'setLimit'; host: string } | { type: 'ready' };
+  | { type: 'openPage'; url: string } | { type: 'openJob'; id: number } | { type: 'showJobs' } | { type: 'setLimit'; host: string }
+  | { type: 'showPages'; label: string; pages: PagesSelector } | { type: 'ready' };
 
 /** Broken links shown at most, referrers per link at most: the rest are a click away in the Jobs view and the export. */
 export const BROKEN_SHOWN = 200;
@@ -89,22 +98,25 @@ function byCount(a: CountRow, b: CountRow): number {
 export function reportView(input: { crawl: Crawl; report: CrawlReport; hosts: readonly Host[]; leases: readonly Lease[]; rates: readonly RatePoint[] }): ReportView {
   const { crawl, report } = input;
   const c = crawl.counts;
-  const statuses = Object.entries(report.byStatus).map(([status, count]) => ({
+  const statuses: CountRow[] = Object.entries(report.byStatus).map(([status, count]) => ({
     label: status === 'error' ? 'no response' : status === 'skipped' ? 'skipped' : `HTTP ${status}`,
     count,
+    pages: status === 'skipped' ? null : { status: status === 'error' ? 'error' : Number(status) },
   }));
   // HTTP failures are counted whole by byStatus; those with no response, and redirects that
   // failed (a loop, too many), only among the broken links listed.
-  const failures = new Map<string, number>();
+  const failures = new Map<string, CountRow>();
   for (const [status, count] of Object.entries(report.byStatus)) {
-    if (/^[45]\d\d$/.test(status)) failures.set(`HTTP ${status}`, count);
+    if (/^[45]\d\d$/.test(status)) failures.set(`HTTP ${status}`, { label: `HTTP ${status}`, count, pages: { status: Number(status) } });
   }
   let listedNoResponse = 0;
   for (const b of report.brokenLinks) {
     if (b.status !== null && (b.status < 300 || b.status >= 400)) continue;
     if (b.status === null) listedNoResponse++;
     const why = failureReason(b.error ?? 'failed');
-    failures.set(why, (failures.get(why) ?? 0) + 1);
+    const row = failures.get(why) ?? { label: why, count: 0, pages: { status: b.status === null ? 'error' : '3xx', reason: why } };
+    row.count++;
+    failures.set(why, row);
   }
   // The crawl's own hosts, each with its state where the daemon lists it (hosts/list names the
   // busiest thousand of every crawl's).
@@ -139,7 +151,7 @@ export function reportView(input: { crawl: Crawl; report: CrawlReport; hosts: re
     pagesPerSecond: crawl.pagesPerSecond,
     rates: input.rates.slice(-MAX_RATE_POINTS),
     byStatus: statuses.sort(byCount),
-    failures: [...failures].map(([label, count]) => ({ label, count })).sort(byCount),
+    failures: [...failures.values()].sort(byCount),
     failuresPartial: (report.byStatus.error ?? 0) > listedNoResponse,
     broken: report.brokenLinks.slice(0, BROKEN_SHOWN).map((b) => ({
       url: b.url,

@@ -7,17 +7,30 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { ErrorCodes, SEED_COMMANDS, type Crawl, type Host } from '../../../server/src/protocol';
+import { ErrorCodes, SEED_COMMANDS, STATUS_CLASSES, type Crawl, type Host, type PageRecord, type SeedCommandArgs } from '../../../server/src/protocol';
 import type { SetHostLimitArg } from '../commands';
 import type { Daemon } from '../daemon';
 import { showJob } from '../jobDocument';
 import { crawlLabel } from '../jobsTreeText';
 import { reportHtml } from './html';
-import { MAX_RATE_POINTS, ratePoint, reportView, type RatePoint, type ReportMessage } from './model';
+import { failureReason, MAX_RATE_POINTS, ratePoint, reportView, type PagesSelector, type RatePoint, type ReportMessage } from './model';
 
 export const REPORT_VIEW_TYPE = 'crawlOrchestrator.report';
 /** How often a shown report of a running crawl is read again. */
 const READ_EVERY_MS = 2_000;
+
+/** Jobs a count's click lists at most, and pages it reads for them: the Jobs view's own filter takes up to 100,000. */
+const JOBS_LISTED = 10_000;
+const PAGES_READ = 50_000;
+
+/** A selector as the page sent it: a status the daemon takes, and a reason if any. */
+function isSelector(p: unknown): p is PagesSelector {
+  const s = p as Partial<PagesSelector> | null;
+  const status = s?.status;
+  const known = (typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599)
+    || (STATUS_CLASSES as readonly unknown[]).includes(status);
+  return known && (s!.reason === undefined || typeof s!.reason === 'string');
+}
 
 export class ReportPanels implements vscode.Disposable {
   private readonly open = new Map<string, ReportPanel>();
@@ -103,6 +116,7 @@ class ReportPanel {
       if (m.type === 'ready') this.schedule(0);
       else if (m.type === 'showJobs') await vscode.commands.executeCommand(SEED_COMMANDS.revealJobs, { crawlId: this.crawl.crawlId });
       else if (m.type === 'openJob' && Number.isSafeInteger(m.id) && m.id > 0) await this.openJob(m.id);
+      else if (m.type === 'showPages' && typeof m.label === 'string' && isSelector(m.pages)) await this.showPages(m.label, m.pages);
       else if (m.type === 'setLimit' && typeof m.host === 'string') {
         // A host the daemon no longer lists is picked in the command's own list.
         const host = this.hosts.find((h) => h.host === m.host);
@@ -118,6 +132,31 @@ class ReportPanel {
     } catch (err) {
       void vscode.window.showWarningMessage(`Crawl report: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The jobs of the crawl's pages a count stands for, in the Jobs view: read from crawl/pages by
+   * status (and kept by failure reason), at most JOBS_LISTED of them, reading at most PAGES_READ.
+   */
+  private async showPages(label: string, sel: PagesSelector): Promise<void> {
+    const crawlId = this.crawl.crawlId;
+    const ids: number[] = [];
+    let cursor: string | null = null;
+    let read = 0;
+    do {
+      const r: { pages: PageRecord[]; nextCursor: string | null } = await this.daemon.request('crawl/pages', { crawlId, status: sel.status, cursor, limit: 1000 });
+      for (const p of r.pages) if (p.jobId !== null && (sel.reason === undefined || failureReason(p.error ?? 'failed') === sel.reason)) ids.push(p.jobId);
+      cursor = r.nextCursor;
+      read += r.pages.length;
+    } while (cursor !== null && ids.length < JOBS_LISTED && read < PAGES_READ);
+    if (ids.length === 0) {
+      void vscode.window.showInformationMessage(`No job of this crawl's pages counted as ${label} is left to show.`);
+      return;
+    }
+    const shown = ids.slice(0, JOBS_LISTED);
+    const more = ids.length > shown.length || cursor !== null ? ' (the first)' : '';
+    const arg: SeedCommandArgs[typeof SEED_COMMANDS.revealJobs][0] = { crawlId: null, jobIds: shown, from: `with ${label}${more} in ${crawlLabel(this.crawl)}` };
+    await vscode.commands.executeCommand(SEED_COMMANDS.revealJobs, arg);
   }
 
   /** Beside the report, which stays where it is (a webview hidden loses its place on the page). */
