@@ -173,6 +173,7 @@ function render(v: ReportView): void {
 /** What the page shows but the chart: a view whose rest is the same only feeds the chart its points. */
 let shown = '';
 function update(v: ReportView): void {
+  lastView = v;
   const rest = JSON.stringify({ ...v, rates: undefined });
   if (rest === shown && chart && v.rates.length > 0) {
     drawChart(v);
@@ -181,6 +182,17 @@ function update(v: ReportView): void {
   shown = rest;
   render(v);
 }
+
+// A theme switch changes the body's class and the colour variables; the chart read its colours
+// when it was made, so it is made again with the new ones.
+let lastView: ReportView | null = null;
+new MutationObserver(() => {
+  if (!chart || !lastView) return;
+  chart.destroy();
+  chart = null;
+  chartBox?.replaceChildren();
+  drawChart(lastView);
+}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
 window.addEventListener('resize', () => {
   if (chart) chart.setSize({ width: Math.max(300, Math.min(900, root.clientWidth - 16)), height: 180 });

@@ -484,6 +484,15 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     const gone = await report.locator('#broken ~ table tr').filter({ hasText: urls.gone }).first().innerText();
     assert.match(gone, /HTTP 410/);
     await vscode!.screenshot('8-seed-crawl-report');
+    // A theme switch redraws the chart in the new theme's colours (uPlot draws its axes once, on a canvas).
+    await report.locator('.chart .uplot').first().evaluate((e) => e.setAttribute('data-theme-was', document.body.className));
+    await paletteCommand(page, 'Preferences: Color Theme');
+    await quickInputBox(page).fill('Dark Modern');
+    await quickInputRow(page, 'Dark Modern').and(page.locator('.focused')).waitFor({ state: 'visible', timeout: 10_000 });
+    await quickInputBox(page).press('Enter');
+    await report.locator('.chart .uplot:not([data-theme-was])').first().waitFor({ state: 'attached', timeout: 10_000 });
+    assert.match(await report.locator('body').getAttribute('class') ?? '', /vscode-dark/);
+    await vscode!.screenshot('8-seed-crawl-report-dark');
     await vscode!.runCommand('View: Close Editor');
 
     lines = await waitForEditorLines(

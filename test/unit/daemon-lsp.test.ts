@@ -440,7 +440,7 @@ describe('seed features in process', () => {
       await eventually('the redraw asked for with the diagnostics', () => lsp.hintRefreshes() > 0);
       const asked = lsp.hintRefreshes();
       const hints = await lsp.client.sendRequest(InlayHintRequest.type, { textDocument: { uri }, range: wholeDoc });
-      assert.match(String(hints?.[0].label), /^⏳ queued · attempt 2 of 3 · retrying in (59|60)s$/);
+      assert.match(String(hints?.[0].label), /^⏳ queued · attempt 2 of 3 · retrying in (59|60) s$/);
       await eventually('a redraw of the countdown', () => lsp.hintRefreshes() > asked);
     } finally {
       lsp.close();
@@ -453,8 +453,9 @@ describe('hint wording', () => {
     const now = Date.UTC(2026, 0, 2, 9, 38, 23);
     const url = 'https://a.example/';
     assert.equal(stateLabel(job(url, {}), now), '⏳ queued');
-    assert.equal(stateLabel(job(url, { attempts: 1, runAfter: now + 12_000 }), now), '⏳ queued · attempt 2 of 3 · retrying in 12s');
-    assert.equal(stateLabel(job(url, { deferrals: 2, runAfter: now + 30_000 }), now), '⏳ queued · due in 30s', 'put off, not retried');
+    assert.equal(stateLabel(job(url, { attempts: 1, runAfter: now + 12_000 }), now), '⏳ queued · attempt 2 of 3 · retrying in 12 s', 'spans as the Jobs view writes them');
+    assert.equal(stateLabel(job(url, { deferrals: 2, runAfter: now + 30_000 }), now), '⏳ queued · due in 30 s', 'put off, not retried');
+    assert.equal(stateLabel(job(url, { attempts: 1, runAfter: now + 300_000 }), now), '⏳ queued · attempt 2 of 3 · retrying in 5 min');
     assert.equal(stateLabel(job(url, { attempts: 2, runAfter: now - 1 }), now), '⏳ queued · attempt 3 of 3');
     assert.equal(stateLabel(job(url, { runAfter: HELD }), now), '‖ held · crawl paused', 'held with its paused crawl, as the jobs view says');
     assert.equal(stateLabel(job(url, { attempts: 1, runAfter: HELD }), now), '‖ held · crawl paused');

@@ -551,9 +551,10 @@ function range(u: SeedUrl) {
   return { start: { line: u.line, character: u.start }, end: { line: u.line, character: u.end } };
 }
 
+/** As the editor writes spans elsewhere (the Jobs view's rows, the report): "12 s", "3 min". */
 function seconds(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
-  return s < 120 ? `${s}s` : `${Math.round(s / 60)}m`;
+  return s < 120 ? `${s} s` : `${Math.round(s / 60)} min`;
 }
 
 /**
