@@ -382,7 +382,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   /**
-   * Reads again the loaded pages that hold running jobs, for "lease 12s left": heartbeats move a
+   * Reads again the loaded pages that hold running jobs, for "lease 12 s left": heartbeats move a
    * lease on without any notification. Returns whether there were any.
    */
   refreshLeases(): boolean {
@@ -766,7 +766,7 @@ function rereadInterval(page: Page): number {
 }
 
 /**
- * What a group row shows, but its tooltip: tooltips say "3s ago", which moves on every read
+ * What a group row shows, but its tooltip: tooltips say "3 s ago", which moves on every read
  * without anything to redraw; they are made anew whenever the row is.
  */
 /**

@@ -3,7 +3,7 @@
  * records. Pure, so the wording is pinned by tests without an editor.
  */
 import { JOB_STATES, type Crawl, type Host, type Job, type JobEvent, type JobState } from '../../server/src/protocol';
-import { escapeMarkdown, formatAge, formatBytes, formatClock, formatCount, formatDuration, formatLeaseLeft, formatRate, formatSpan, localTimes } from './format';
+import { escapeMarkdown, formatAge, plural, formatBytes, formatClock, formatCount, formatDuration, formatLeaseLeft, formatRate, formatSpan, localTimes } from './format';
 
 export const STATE_LABELS: Record<JobState, string> = {
   queued: 'Queued',
@@ -303,4 +303,12 @@ export function crawlTooltip(crawl: Crawl, now: number): string {
   const dropped = Object.entries(crawl.dropped).filter(([, n]) => n > 0);
   if (dropped.length > 0) lines.push('', `Links not followed: ${dropped.map(([why, n]) => `${escapeMarkdown(why)} ${formatCount(n)}`).join(' · ')}`);
   return lines.join('\n');
+}
+
+/** The Jobs view's line above a filtered list: which crawl, or how many of the jobs picked (it lists the first `listed`) and whence. */
+export function filterMessage(filter: { crawlId: string } | { jobIds: readonly number[]; from?: string }, crawlTitle: string | undefined, listed: number): string {
+  if ('crawlId' in filter) return `Only crawl ${crawlTitle ?? filter.crawlId} is shown.`;
+  const n = filter.jobIds.length;
+  const from = filter.from ?? 'from a seed file';
+  return n > listed ? `The first ${formatCount(listed)} of ${plural(n, 'job')} ${from} are shown.` : `Only ${plural(n, 'job')} ${from} ${n === 1 ? 'is' : 'are'} shown.`;
 }

@@ -3,13 +3,14 @@
  * idle reason, an active filter), and when to refresh. Notifications come in bursts while a crawl
  * runs, so they are gathered and the tree catches up with them debounced, yet never postponed
  * past a second, reading again only what they may change; rows of running jobs are read again
- * every few seconds so that "lease 12s left" stays true between notifications. The counts are the
+ * every few seconds so that "lease 12 s left" stays true between notifications. The counts are the
  * overview's, as the status bar's: the state groups follow them at once, with the badge.
  */
 import * as vscode from 'vscode';
 import type { Daemon } from './daemon';
 import { plural } from './format';
-import { GROUP_BY, JobsTreeProvider, noChanges, type GroupBy, type JobsFilterScope, type TreeChanges, type TreeNode } from './jobsTree';
+import { GROUP_BY, JobsTreeProvider, noChanges, PAGE_SIZE, type GroupBy, type JobsFilterScope, type TreeChanges, type TreeNode } from './jobsTree';
+import { filterMessage } from './jobsTreeText';
 import type { QueueOverview } from './overview';
 
 export const VIEW_ID = 'crawlOrchestrator.jobs';
@@ -178,8 +179,7 @@ export class JobsView implements vscode.Disposable {
 
     const filter = this.provider.filter;
     let message: string | undefined;
-    if (filter && 'crawlId' in filter) message = `Only crawl ${this.filterTitle ?? filter.crawlId} is shown.`;
-    else if (filter) message = `Only ${plural(filter.jobIds.length, 'job')} ${filter.from ?? 'from a seed file'} ${filter.jobIds.length === 1 ? 'is' : 'are'} shown.`;
+    if (filter) message = filterMessage(filter, this.filterTitle, PAGE_SIZE);
     else if (running && scheduler?.idleReason) message = scheduler.idleReason;
     else if (running && scheduler?.paused) message = 'Paused: no new jobs start until you resume.';
     this.treeView.message = message;

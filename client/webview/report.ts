@@ -44,7 +44,7 @@ function jobLink(id: number, url: string): HTMLButtonElement {
 
 /** Asks the extension for Set Host Limit on this host (an input box there), the report read again after. */
 function limitButton(host: string): HTMLButtonElement {
-  const b = el('button', { class: 'link', title: `Set how many requests ${host} takes at once`, 'data-key': `limit ${host}` }, 'Set limit…');
+  const b = el('button', { class: 'link', title: `Set how many requests ${host} takes at once`, 'aria-label': `Set the limit of ${host}`, 'data-key': `limit ${host}` }, 'Set limit…');
   b.addEventListener('click', () => vscode.postMessage({ type: 'setLimit', host }));
   return b;
 }
@@ -167,7 +167,8 @@ function render(v: ReportView): void {
   // keyboard survives the readings of a running crawl.
   const focused = (document.activeElement as HTMLElement | null)?.dataset?.key;
   root.replaceChildren(...parts.filter((p): p is Node => p instanceof Node));
-  if (focused !== undefined) root.querySelector<HTMLElement>(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+  // Only while the page has the focus: an input box or the Jobs view it opened keeps its own.
+  if (focused !== undefined && document.hasFocus()) root.querySelector<HTMLElement>(`[data-key="${CSS.escape(focused)}"]`)?.focus();
 }
 
 /** What the page shows but the chart: a view whose rest is the same only feeds the chart its points. */

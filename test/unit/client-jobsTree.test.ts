@@ -7,7 +7,7 @@ import type * as vscode from 'vscode';
 import type { Job } from '../../server/src/protocol';
 import { DaemonUnavailable } from '../../client/src/daemonApi';
 import { CRAWL_LIST_BACKOFF_MS, JobsTreeProvider, PAGE_SIZE, REREAD_MS_PER_ROW, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
-import { compareHosts, crawlLabels, hostDescription, jobDescription, jobLabel, jobTooltip, mixesCrawls } from '../../client/src/jobsTreeText';
+import { compareHosts, crawlLabels, filterMessage, hostDescription, jobDescription, jobLabel, jobTooltip, mixesCrawls } from '../../client/src/jobsTreeText';
 import { TestDaemon } from './helpers/client-daemon';
 
 const token = CancellationTokenNone as unknown as vscode.CancellationToken;
@@ -691,4 +691,13 @@ describe('expanded and collapsed groups', () => {
     assert.equal(await state('Queued'), TreeItemCollapsibleState.Expanded);
     assert.equal(await state('In progress'), TreeItemCollapsibleState.Collapsed);
   });
+});
+
+test("a filtered view's line says whence its jobs came, and how many of them it lists", () => {
+  assert.equal(filterMessage({ crawlId: 'c_1' }, 'docs (c_1)', PAGE_SIZE), 'Only crawl docs (c_1) is shown.');
+  assert.equal(filterMessage({ jobIds: [1] }, undefined, PAGE_SIZE), 'Only 1 job from a seed file is shown.');
+  assert.equal(filterMessage({ jobIds: [1, 2], from: 'with HTTP 404 in docs (c_1)' }, undefined, PAGE_SIZE), 'Only 2 jobs with HTTP 404 in docs (c_1) are shown.');
+  const many = Array.from({ length: 5_000 }, (_, i) => i + 1);
+  assert.equal(filterMessage({ jobIds: many, from: 'with HTTP 200 in docs (c_1)' }, undefined, PAGE_SIZE),
+    `The first ${PAGE_SIZE} of 5,000 jobs with HTTP 200 in docs (c_1) are shown.`, 'not "Only 5,000" over a list of the first hundred');
 });

@@ -79,6 +79,11 @@ test('a redirect that failed (a loop) is a failure by its reason, not by its 3xx
   assert.equal(v.broken[0].what, 'redirect loop: … → … → …');
 });
 
+test("a status crawl/pages cannot filter by (a server's 600) is counted, with no jobs to click to", () => {
+  const v = reportView({ crawl: crawl(), report: { ...report, byStatus: { 600: 1, 200: 2 }, brokenLinks: [] }, hosts: [], leases: [], rates: [] });
+  assert.deepEqual(v.byStatus, [{ label: 'HTTP 200', count: 2, pages: { status: 200 } }, { label: 'HTTP 600', count: 1, pages: null }]);
+});
+
 test('broken links are cut at BROKEN_SHOWN; the count says how many there are', () => {
   const many = Array.from({ length: BROKEN_SHOWN + 5 }, (_, i) => ({ url: `http://a.test/${i}`, status: 404, error: 'HTTP 404', referrerCount: 1, referrers: [] }));
   const v = reportView({ crawl: crawl(), report: { ...report, brokenLinks: many, brokenCount: 5_000 }, hosts: [], leases: [], rates: [] });

@@ -132,7 +132,7 @@ describe('language server', () => {
     assert.match(hintOn(now, 4), /^✓ done · 200 · \d+ B · \d+ ms$/);
     assert.match(hintOn(now, 5), /^✗ error · HTTP 404$/);
     const { workerId } = await conn.sendRequest('scheduler/status', {}) as { workerId: string };
-    assert.match(hintOn(now, 7), new RegExp(`^⟳ running · ${workerId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} · lease \\d+s left · heartbeat \\d+s ago$`));
+    assert.match(hintOn(now, 7), new RegExp(`^⟳ running · ${workerId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} · lease \\d+ s left · heartbeat \\d+ s ago$`));
 
     const hover = await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 4, character: 3 } });
     const md = (hover?.contents as MarkupContent).value;

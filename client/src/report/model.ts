@@ -91,6 +91,11 @@ export function ratePoint(before: { at: number; crawl: Crawl }, now: { at: numbe
   };
 }
 
+/** crawl/pages takes statuses from 100 to 599; a server's odd one (600) is counted but has no filter. */
+function httpStatus(status: number): PagesSelector | null {
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? { status } : null;
+}
+
 function byCount(a: CountRow, b: CountRow): number {
   return b.count - a.count || (a.label < b.label ? -1 : 1);
 }
@@ -101,13 +106,13 @@ export function reportView(input: { crawl: Crawl; report: CrawlReport; hosts: re
   const statuses: CountRow[] = Object.entries(report.byStatus).map(([status, count]) => ({
     label: status === 'error' ? 'no response' : status === 'skipped' ? 'skipped' : `HTTP ${status}`,
     count,
-    pages: status === 'skipped' ? null : { status: status === 'error' ? 'error' : Number(status) },
+    pages: status === 'skipped' ? null : status === 'error' ? { status: 'error' } : httpStatus(Number(status)),
   }));
   // HTTP failures are counted whole by byStatus; those with no response, and redirects that
   // failed (a loop, too many), only among the broken links listed.
   const failures = new Map<string, CountRow>();
   for (const [status, count] of Object.entries(report.byStatus)) {
-    if (/^[45]\d\d$/.test(status)) failures.set(`HTTP ${status}`, { label: `HTTP ${status}`, count, pages: { status: Number(status) } });
+    if (/^[45]\d\d$/.test(status)) failures.set(`HTTP ${status}`, { label: `HTTP ${status}`, count, pages: httpStatus(Number(status)) });
   }
   let listedNoResponse = 0;
   for (const b of report.brokenLinks) {

@@ -11,6 +11,7 @@ import { ErrorCodes, SEED_COMMANDS, STATUS_CLASSES, type Crawl, type Host, type 
 import type { SetHostLimitArg } from '../commands';
 import type { Daemon } from '../daemon';
 import { showJob } from '../jobDocument';
+import { formatCount } from '../format';
 import { crawlLabel } from '../jobsTreeText';
 import { reportHtml } from './html';
 import { failureReason, MAX_RATE_POINTS, ratePoint, reportView, type PagesSelector, type RatePoint, type ReportMessage } from './model';
@@ -19,7 +20,7 @@ export const REPORT_VIEW_TYPE = 'crawlOrchestrator.report';
 /** How often a shown report of a running crawl is read again. */
 const READ_EVERY_MS = 2_000;
 
-/** Jobs a count's click lists at most, and pages it reads for them: the Jobs view's own filter takes up to 100,000. */
+/** Jobs a count's click finds at most, and pages it reads for them (the Jobs view lists the first PAGE_SIZE and says how many). */
 const JOBS_LISTED = 10_000;
 const PAGES_READ = 50_000;
 
@@ -56,6 +57,8 @@ class ReportPanel {
   private last: { at: number; crawl: Crawl } | undefined;
   /** The daemon's hosts at the last read: a host's limit as the report showed it. */
   private hosts: Host[] = [];
+  /** Counts clicked: a list read for an earlier click is dropped. */
+  private pagesAsked = 0;
   private readonly rates: RatePoint[] = [];
   private reading = false;
   /** A read asked for while one was under way: done when it ends. */
@@ -136,26 +139,34 @@ class ReportPanel {
 
   /**
    * The jobs of the crawl's pages a count stands for, in the Jobs view: read from crawl/pages by
-   * status (and kept by failure reason), at most JOBS_LISTED of them, reading at most PAGES_READ.
+   * status (failures kept by reason, as the report counts them: an error, not skipped), at most
+   * JOBS_LISTED of them, reading at most PAGES_READ. The latest click wins over one still reading.
    */
   private async showPages(label: string, sel: PagesSelector): Promise<void> {
+    const asked = ++this.pagesAsked;
     const crawlId = this.crawl.crawlId;
-    const ids: number[] = [];
+    // A page fetched again during the read can come back in a later page of a status class.
+    const ids = new Set<number>();
     let cursor: string | null = null;
     let read = 0;
     do {
       const r: { pages: PageRecord[]; nextCursor: string | null } = await this.daemon.request('crawl/pages', { crawlId, status: sel.status, cursor, limit: 1000 });
-      for (const p of r.pages) if (p.jobId !== null && (sel.reason === undefined || failureReason(p.error ?? 'failed') === sel.reason)) ids.push(p.jobId);
+      for (const p of r.pages) {
+        if (p.jobId === null) continue;
+        if (sel.reason === undefined || (p.error !== null && !p.skipped && failureReason(p.error) === sel.reason)) ids.add(p.jobId);
+      }
       cursor = r.nextCursor;
       read += r.pages.length;
-    } while (cursor !== null && ids.length < JOBS_LISTED && read < PAGES_READ);
-    if (ids.length === 0) {
-      void vscode.window.showInformationMessage(`No job of this crawl's pages counted as ${label} is left to show.`);
+    } while (cursor !== null && ids.size < JOBS_LISTED && read < PAGES_READ && asked === this.pagesAsked && !this.disposed);
+    if (asked !== this.pagesAsked || this.disposed) return;
+    const unread = cursor !== null;
+    if (ids.size === 0) {
+      const where = unread ? `among the first ${formatCount(read)} pages read` : 'left to show';
+      void vscode.window.showInformationMessage(`No job of this crawl's pages counted as ${label} is ${where}.`);
       return;
     }
-    const shown = ids.slice(0, JOBS_LISTED);
-    const more = ids.length > shown.length || cursor !== null ? ' (the first)' : '';
-    const arg: SeedCommandArgs[typeof SEED_COMMANDS.revealJobs][0] = { crawlId: null, jobIds: shown, from: `with ${label}${more} in ${crawlLabel(this.crawl)}` };
+    const from = `with ${label} in ${crawlLabel(this.crawl)}${unread ? ` (of the first ${formatCount(read)} pages read)` : ''}`;
+    const arg: SeedCommandArgs[typeof SEED_COMMANDS.revealJobs][0] = { crawlId: null, jobIds: [...ids], from };
     await vscode.commands.executeCommand(SEED_COMMANDS.revealJobs, arg);
   }
 

@@ -121,7 +121,7 @@ export class SeedFeatures {
    */
   private readonly crawlsShown = new Map<string, Crawl | null | Promise<Crawl | null | undefined>>();
   private readonly lensRedraws = new Throttled(() => void this.connection.sendRequest(CodeLensRefreshRequest.type).catch(() => {}), LENS_REDRAW_MS);
-  /** The next redraw of hints that count down ("retrying in 12s"), while the editor shows one. */
+  /** The next redraw of hints that count down ("retrying in 12 s"), while the editor shows one. */
   private countdownTimer: NodeJS.Timeout | null = null;
   /** When countdownTimer fires (epoch ms). */
   private countdownAt = 0;
@@ -464,7 +464,7 @@ export class SeedFeatures {
 
   /**
    * A hint that counts down is drawn again when its text next changes, while the editor shows one:
-   * a job waiting out a backoff changes nothing meanwhile, and its "retrying in 12s" would stay at
+   * a job waiting out a backoff changes nothing meanwhile, and its "retrying in 12 s" would stay at
    * 12. Not every second: a wait told in minutes (a Retry-After of an hour) changes once a minute.
    */
   private tickCountdowns(at: number): void {
@@ -551,7 +551,7 @@ function range(u: SeedUrl) {
   return { start: { line: u.line, character: u.start }, end: { line: u.line, character: u.end } };
 }
 
-/** As the editor writes spans elsewhere (the Jobs view's rows, the report): "12 s", "3 min". */
+/** Spaced as the editor writes spans elsewhere ("12 s", "3 min"), in whole seconds up to two minutes: a countdown moves each second. */
 function seconds(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   return s < 120 ? `${s} s` : `${Math.round(s / 60)} min`;
