@@ -24,7 +24,7 @@ import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { CRAWL_COMPONENT, createCrawlService, SqliteCrawlStore } from '../../server/src/crawl/crawls';
 import { CRAWL_DEFAULTS } from '../../server/src/crawl/defaults';
 import type { CrawlRecord, CrawlService } from '../../server/src/crawl/service';
-import { countdownChangesIn, SeedFeatures, stateLabel } from '../../server/src/daemon/seedlsp';
+import { countdownChangesIn, SeedFeatures, stateLabel, Throttled } from '../../server/src/daemon/seedlsp';
 import { SeedMap } from '../../server/src/daemon/seedmap';
 import { wireCrawl } from '../../server/src/daemon/wire';
 import { ErrorCodes, SEED_COMMANDS, STATE_FILES } from '../../server/src/protocol';
@@ -496,4 +496,29 @@ describe('a crawl changed by another daemon on the same database', () => {
     await eventually('the other daemon\'s finish, emitted here', () => seen.includes('finished'));
     assert.equal((await other.crawls.get(crawlId)).state, 'finished');
   });
+});
+
+test('a redraw asked in the wait goes at its end, once; one asked now goes at once and starts the wait anew', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const sent: number[] = [];
+  let clock = 0;
+  const throttled = new Throttled(() => sent.push(clock), 1_000);
+  throttled.ask();
+  throttled.ask();
+  throttled.ask();
+  assert.deepEqual(sent, [0], 'the first at once, the others kept');
+  clock = 1_000;
+  t.mock.timers.tick(1_000);
+  assert.deepEqual(sent, [0, 1_000], 'the kept ones sent once at the end of the wait');
+  clock = 1_200;
+  throttled.now();
+  assert.deepEqual(sent, [0, 1_000, 1_200], 'a state change does not wait');
+  throttled.ask();
+  clock = 2_000;
+  t.mock.timers.tick(800);
+  assert.deepEqual(sent, [0, 1_000, 1_200], 'the wait started again with it');
+  clock = 2_200;
+  t.mock.timers.tick(200);
+  assert.deepEqual(sent, [0, 1_000, 1_200, 2_200]);
+  throttled.close();
 });

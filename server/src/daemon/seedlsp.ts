@@ -54,7 +54,7 @@ const LENS_REDRAW_MS = 1_000;
  * sent once at its end. Each redraw has the editor ask for and draw everything in view, and a
  * crawl of a file's URLs changes some of it in every batch, three a second.
  */
-class Throttled {
+export class Throttled {
   private timer: NodeJS.Timeout | null = null;
   private asked = false;
   private closed = false;
@@ -73,6 +73,13 @@ class Throttled {
       if (this.asked) this.ask();
     }, this.everyMs);
     this.timer.unref();
+  }
+
+  /** Sends at once, whatever the wait (a change the user waits to see), and starts a wait anew. */
+  now(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.ask();
   }
 
   close(): void {
@@ -212,6 +219,7 @@ export class SeedFeatures {
    */
   crawlsChanged(crawls: readonly Crawl[]): void {
     let moved = false;
+    let state = false;
     for (const c of crawls) {
       if (![...this.snapshots.values()].some((s) => s.crawlId === c.crawlId)) continue;
       // Kept over a read under way (this is newer than what it may return), and where a read
@@ -219,8 +227,13 @@ export class SeedFeatures {
       const had = this.crawlsShown.get(c.crawlId);
       this.crawlsShown.set(c.crawlId, c);
       moved ||= !(had instanceof Promise) && (!had || crawlLensTitle(had) !== crawlLensTitle(c));
+      state ||= !!had && !(had instanceof Promise) && had.state !== c.state;
     }
-    if (moved && this.capabilities.workspace?.codeLens?.refreshSupport) this.lensRedraws.ask();
+    if (!moved || !this.capabilities.workspace?.codeLens?.refreshSupport) return;
+    // A crawl that finished, paused or resumed changes the lens's buttons: redrawn at once, where
+    // its counts wait their turn (a finished crawl's lens lagged up to LENS_REDRAW_MS).
+    if (state) this.lensRedraws.now();
+    else this.lensRedraws.ask();
   }
 
   /**
