@@ -201,10 +201,8 @@ const SQL = {
     ON CONFLICT DO UPDATE SET pages = pages + excluded.pages, failed = failed + excluded.failed,
       fetch_ms_sum = fetch_ms_sum + excluded.fetch_ms_sum, fetch_ms_count = fetch_ms_count + excluded.fetch_ms_count,
       missing_titles = missing_titles + excluded.missing_titles`,
-  logPage: `
-    INSERT OR REPLACE INTO pages_pending (${WRITTEN})
-    VALUES (:urlId, :crawlId, :jobId, :host, :status, :error, :skipped, :redirectTo, :contentType, :bytes, :fetchMs,
-            :fetchedAt, :depth, :title, :description, :canonical, :robots, :lang, :foundOn, :linkText, :outlinks, :sha256)`,
+  /** Bound by position, in WRITTEN's order: named, the 22 values cost 3-10 µs more a record (replayed). */
+  logPage: `INSERT OR REPLACE INTO pages_pending (${WRITTEN}) VALUES (${WRITTEN.split(',').map(() => '?').join(', ')})`,
   movePages: `INSERT OR REPLACE INTO pages (${WRITTEN}) SELECT ${WRITTEN} FROM pages_pending ORDER BY url_id`,
   clearPages: `DELETE FROM pages_pending`,
   dropLinks: `DELETE FROM links WHERE from_id = ?`,
@@ -376,13 +374,11 @@ export class SqlitePageStore implements PageStore {
       this.s.dropLinks.run(urlId);
       this.s.dropLogged.run(urlId);
     }
-    this.s.logPage.run({
-      urlId, crawlId: w.crawlId, jobId: w.jobId, host: w.host, status: w.status, error: w.error, skipped: w.skipped ? 1 : 0,
-      redirectTo: w.redirectTo === null ? null : this.urlId(w.crawlId, w.redirectTo, null),
-      contentType: w.contentType, bytes: w.bytes, fetchMs: w.fetchMs, fetchedAt: w.fetchedAt, depth: w.depth, title: w.title,
-      description: w.description, canonical: w.canonical, robots: w.robots, lang: w.lang, foundOn, linkText,
-      outlinks: w.links?.length ?? 0, sha256: w.sha256,
-    });
+    this.s.logPage.run(
+      urlId, w.crawlId, w.jobId, w.host, w.status, w.error, w.skipped ? 1 : 0, w.redirectTo === null ? null : this.urlId(w.crawlId, w.redirectTo, null),
+      w.contentType, w.bytes, w.fetchMs, w.fetchedAt, w.depth, w.title, w.description, w.canonical, w.robots, w.lang, foundOn, linkText,
+      w.links?.length ?? 0, w.sha256,
+    );
     this.logged.pages++;
     if (!w.links || w.links.length === 0) return;
     const links = w.links.map((link) => {
