@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { LinkReason, PageRecord, StatusClass } from '../protocol';
 import { INLINKS_COUNTED, LINK_REASONS } from '../protocol';
-import { BoundedMap } from './bounded';
+import { BoundedMap, ownString } from './bounded';
 import type { AckHook } from '../core/types';
 
 /** One link of a page as the page handler saw it. */
@@ -344,8 +344,7 @@ export class IdCache extends BoundedMap<string, number> {
    * page bodies, 9.8 MB: the daemon's heap was 22 MB larger with records on than off, 11 MB since.
    */
   override set(key: string, value: number): void {
-    // Prepending flattens into a new string; the slice keeps that one, not the page.
-    super.set((` ${key}`).slice(1), value);
+    super.set(ownString(key), value);
   }
 }
 
