@@ -339,9 +339,10 @@ export class IdCache extends BoundedMap<string, number> {
   }
 
   /**
-   * Keys are kept as strings of their own: a link's text can be a slice of its page's HTML, which
-   * V8 keeps whole while the slice lives. At the benchmark crawl's peak the text cache held 5,359
-   * page bodies, 9.8 MB: the daemon's heap was 22 MB larger with records on than off, 11 MB since.
+   * Keys are kept as strings of their own (ownString): a link's text was a slice of its page's
+   * HTML, which V8 keeps whole while the slice lives. At the benchmark crawl's peak the text cache
+   * held 5,359 page bodies, 9.8 MB: the daemon's heap was 22 MB larger with records on than off,
+   * 11 MB since. Texts are now made so (CappedText); keys from elsewhere are copied here.
    */
   override set(key: string, value: number): void {
     super.set(ownString(key), value);

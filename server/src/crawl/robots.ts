@@ -33,6 +33,7 @@
  * capped by the caller.
  */
 
+import { ownString } from './bounded';
 import { canonicalEscapes, normalizeUrl, QUERY_LITERALS, requestTarget } from './url';
 import { Glob, type GlobWork } from './glob';
 
@@ -171,7 +172,8 @@ export function parseRobots(body: string | Uint8Array): RobotsData {
       case 'disallow':
         if (current === null) break;
         currentHasRules = true;
-        if (value !== '' && current.rules.length < ROBOTS_MAX_RULES) current.rules.push({ allow: key === 'allow', pattern: value });
+        // Copied (ownString), as are sitemaps: cached for a day, a slice would keep the whole file (up to 500 KiB).
+        if (value !== '' && current.rules.length < ROBOTS_MAX_RULES) current.rules.push({ allow: key === 'allow', pattern: ownString(value) });
         break;
       case 'crawl-delay':
         if (current === null) break;
@@ -179,7 +181,7 @@ export function parseRobots(body: string | Uint8Array): RobotsData {
         current.crawlDelay ??= parseCrawlDelay(value);
         break;
       case 'sitemap':
-        if (value !== '') sitemaps.push(value);
+        if (value !== '') sitemaps.push(ownString(value));
         break;
     }
   }
