@@ -229,15 +229,17 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       message: 'every page but /slow to be done',
     }, () => ({ seen: recorder.texts() }));
     const tooltip = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: /Lease:/ }).first();
-    await until(
+    // Read while it shows: the row's "lease N s left" is redrawn each second, which can drop the
+    // hover between its showing and its reading (2 runs in 10 waited 30 s for it here).
+    const tip = (await until(
       async () => {
         await page.mouse.move(800, 500);
         await slow.first().hover({ timeout: 2_000 });
-        return tooltip.waitFor({ state: 'visible', timeout: 2_500 }).then(() => true, () => false);
+        const shown = await tooltip.waitFor({ state: 'visible', timeout: 2_500 }).then(() => true, () => false);
+        return shown ? tooltip.innerText({ timeout: 1_000 }).catch(() => undefined) : undefined;
       },
       { timeout: site.slowMs, interval: 0, message: 'the running job\'s tooltip' },
-    );
-    const tip = (await tooltip.innerText()).replace(/\s+/g, ' ');
+    )).replace(/\s+/g, ' ');
     assert.match(tip, /In progress · job \d+ · attempt 1 of 3 · crawl c_\w+ · depth 1/, tip);
     assert.match(tip, /Lease: worker \S+ · token age \d+ s · expires in \d+ s \(\d\d:\d\d:\d\d\) · last heartbeat (now|\d+ s ago)/, tip);
     assert.match(tip, /Recent events \(2 of 2, newest first\)/, tip);
