@@ -464,7 +464,7 @@ class Crawls implements CrawlService {
    * the recorder writes it before the acknowledgement.
    */
   private recordWith(): PageDeps['record'] {
-    if (!this.settings.pageRecords) return async (_page, outcome) => outcome;
+    if (!this.settings.pageRecords) return null;
     const hook = this.store.pages.ackHook?.(this.log);
     if (hook && this.queue.setAckHook) {
       this.queue.setAckHook(hook);

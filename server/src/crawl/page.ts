@@ -37,9 +37,9 @@ export interface PageDeps {
   count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>): void;
   /**
    * Keeps a crawl page's record and links: attached to the outcome, to be written with its
-   * acknowledgement, or written (or kept to be) before it is settled.
+   * acknowledgement, or written (or kept to be) before it is settled. Null: records are off.
    */
-  record(page: PageWrite, outcome: Outcome): Promise<Outcome>;
+  record: ((page: PageWrite, outcome: Outcome) => Promise<Outcome>) | null;
 }
 
 /** What a page handler learnt on the way to its outcome, for the page's record. */
@@ -89,7 +89,7 @@ export function pageHandler(deps: PageDeps) {
     const outcome = await handle(job, ctx, seen);
     // Only a crawl's pages have records; one whose crawl was cancelled under it (no frontier) ended
     // with its crawl, not on its own.
-    if (seen.frontier !== null && (outcome.type === 'done' || outcome.type === 'fail' || outcome.type === 'skip')) {
+    if (deps.record && seen.frontier !== null && (outcome.type === 'done' || outcome.type === 'fail' || outcome.type === 'skip')) {
       return deps.record(pageWrite(job, seen.frontier, outcome, seen), outcome);
     }
     return outcome;

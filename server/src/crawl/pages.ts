@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { LinkReason, PageRecord, StatusClass } from '../protocol';
 import { INLINKS_COUNTED, LINK_REASONS } from '../protocol';
-import { BoundedMap, ownString } from './bounded';
+import { BoundedMap } from './bounded';
 import type { AckHook } from '../core/types';
 
 /** One link of a page as the page handler saw it. */
@@ -336,16 +336,6 @@ const MAX_CACHED = 200_000;
 export class IdCache extends BoundedMap<string, number> {
   constructor(max = MAX_CACHED) {
     super(max);
-  }
-
-  /**
-   * Keys are kept as strings of their own (ownString): a link's text was a slice of its page's
-   * HTML, which V8 keeps whole while the slice lives. At the benchmark crawl's peak the text cache
-   * held 5,359 page bodies, 9.8 MB: the daemon's heap was 22 MB larger with records on than off,
-   * 11 MB since. Texts are now made so (CappedText); keys from elsewhere are copied here.
-   */
-  override set(key: string, value: number): void {
-    super.set(ownString(key), value);
   }
 }
 

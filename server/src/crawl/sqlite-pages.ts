@@ -331,9 +331,10 @@ export class SqlitePageStore implements PageStore {
    * writeRecords does with transactions), and the acknowledgements go on.
    */
   ackHook(log: (level: 'warn', msg: string) => void): AckHook {
+    const inSavepoint = this.db.transaction((batch: readonly PageWrite[]) => this.writeAll(batch, false));
     const savepoint = (batch: readonly PageWrite[]) => {
       try {
-        this.db.transaction(() => this.writeAll(batch, false))();
+        inSavepoint(batch);
       } catch (err) {
         this.forgetIds();
         throw err;
