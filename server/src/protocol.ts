@@ -1,12 +1,11 @@
 /**
  * The wire contract: every method, its params and result, and every notification, with the same
  * names on both transports (LSP custom requests and the JSON-RPC socket). The extension, the
- * daemon and `crawlctl` all import this one module. Params are zod schemas, so the daemon
- * validates what it receives with the very definitions clients are typed against.
+ * daemon and `crawlctl` all import this one module. It is types and constants only, with no
+ * runtime dependency, so a client loads nothing it does not use; the daemon's schemas of the
+ * params (daemon/params.ts) are held to these types by the compiler.
  * Timestamps on the wire are ISO-8601 UTC strings.
  */
-import { z } from 'zod';
-
 export const JOB_STATES = ['queued', 'in_progress', 'done', 'skipped', 'error'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 export const FINISHED_STATES = ['done', 'skipped', 'error'] as const;
@@ -263,114 +262,96 @@ export interface CrawlReport {
 // ---------------------------------------------------------------------------------------------
 // Params (validated by the daemon) and results
 
-const url = z.string().min(1, 'must not be empty');
 /** Bytes of a value as JSON.stringify writes it, in UTF-8: what it takes on a socket line. */
 export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value));
 }
-/** A list of URLs: one at least, `max` at most, and MAX_URL_LIST_BYTES as JSON. */
-const urlList = <T extends z.ZodType<string>>(item: T, max: number, empty: string) => z.array(item).min(1, empty).max(max).refine(
-  (urls) => jsonBytes(urls) <= MAX_URL_LIST_BYTES,
-  `the URLs come to more than ${MAX_URL_LIST_BYTES / 1024 / 1024} MiB as JSON; send them in several requests`,
-);
-/** A seed file's text, at most MAX_SEED_TEXT_BYTES as JSON (the length check first: it is free). */
-const seedText = z.string().max(MAX_SEED_TEXT_BYTES).refine(
-  (text) => jsonBytes(text) <= MAX_SEED_TEXT_BYTES,
-  `must come to at most ${MAX_SEED_TEXT_BYTES / 1024 / 1024} MiB as JSON`,
-);
-const crawlId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a crawl id such as c_1a2b3c');
-const jobId = z.number().int().positive();
-const strict = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
 
-export const Params = {
-  'crawl/start': strict({
-    seeds: urlList(url, MAX_SEEDS, 'needs at least one seed URL'),
-    name: z.string().max(200).optional(),
+/** Params of a method that takes none. */
+type None = Record<string, never>;
+
+/**
+ * What each method takes. The daemon checks what it receives against the schemas of
+ * daemon/params.ts (bounds, formats), which the compiler holds to exactly these types.
+ */
+export interface ParamsMap {
+  'crawl/start': {
+    /** At least one, at most MAX_SEEDS, at most MAX_URL_LIST_BYTES as JSON. */
+    seeds: string[];
+    name?: string;
     /** Omitted: the daemon's default (no limit unless it was started with one); null: no limit. */
-    maxDepth: z.number().int().min(0).max(1000).nullable().optional(),
-    maxPages: z.number().int().min(1).max(100_000_000).optional(),
-    scope: z.enum(SCOPES).optional(),
-    include: z.array(z.string().min(1).max(1000)).max(100).optional(),
-    exclude: z.array(z.string().min(1).max(1000)).max(100).optional(),
-    followNofollow: z.boolean().optional(),
-    storeBodies: z.boolean().optional(),
+    maxDepth?: number | null;
+    maxPages?: number;
+    scope?: Scope;
+    include?: string[];
+    exclude?: string[];
+    followNofollow?: boolean;
+    storeBodies?: boolean;
     /** Default: the daemon's setting, else the kind of the seeds' own addresses. */
-    addresses: z.enum(ADDRESS_POLICIES).optional(),
-  }),
-  'crawl/list': strict({}),
-  'crawl/get': strict({ crawlId }),
-  'crawl/pause': strict({ crawlId }),
-  'crawl/resume': strict({ crawlId }),
-  'crawl/cancel': strict({ crawlId }),
+    addresses?: AddressPolicy;
+  };
+  'crawl/list': None;
+  'crawl/get': { crawlId: string };
+  'crawl/pause': { crawlId: string };
+  'crawl/resume': { crawlId: string };
+  'crawl/cancel': { crawlId: string };
   /** A crawl's page records, in the order they were first met, a page at a time. */
-  'crawl/pages': strict({
-    crawlId,
-    cursor: z.string().max(32).nullable().optional(),
-    limit: z.number().int().min(1).max(1000).optional(),
-    status: z.union([z.number().int().min(100).max(599), z.enum(STATUS_CLASSES)]).optional(),
+  'crawl/pages': {
+    crawlId: string;
+    cursor?: string | null;
+    /** At most 1,000; default 100. */
+    limit?: number;
+    status?: number | StatusClass;
     /** A substring of the URL or the title (case-insensitive for ASCII letters). */
-    search: z.string().min(1).max(1000).optional(),
-  }),
+    search?: string;
+  };
   /** One page record with the links to it (the first 1,000) and every link it has, with their fate. */
-  'crawl/page': strict({ crawlId, url: url.max(MAX_URL_BYTES) }),
+  'crawl/page': { crawlId: string; url: string };
   /** The link graph, a page at a time: every link, or those from one page, or those to one URL. */
-  'crawl/links': strict({
-    crawlId,
-    cursor: z.string().max(64).nullable().optional(),
-    limit: z.number().int().min(1).max(1000).optional(),
-    from: url.max(MAX_URL_BYTES).optional(),
-    to: url.max(MAX_URL_BYTES).optional(),
-  }),
+  'crawl/links': { crawlId: string; cursor?: string | null; limit?: number; from?: string; to?: string };
   /** What a site audit wants at a glance: statuses, broken links and their referrers, redirects, slow and large pages. */
-  'crawl/report': strict({ crawlId }),
-  'jobs/enqueue': strict({
-    urls: urlList(z.string(), MAX_ENQUEUE_URLS, 'needs at least one URL'),
-    crawlId: crawlId.optional(),
-    priority: z.number().int().min(-1000).max(1000).optional(),
-    maxAttempts: z.number().int().min(1).max(100).optional(),
-  }),
-  'jobs/list': strict({
-    state: z.enum(JOB_STATES).optional(),
-    host: z.string().min(1).max(253).optional(),
-    crawlId: crawlId.optional(),
-    limit: z.number().int().min(1).max(1000).optional(),
-    cursor: z.string().max(32).nullable().optional(),
+  'crawl/report': { crawlId: string };
+  'jobs/enqueue': {
+    /** At least one, at most MAX_ENQUEUE_URLS, at most MAX_URL_LIST_BYTES as JSON. */
+    urls: string[];
+    crawlId?: string;
+    priority?: number;
+    maxAttempts?: number;
+  };
+  'jobs/list': {
+    state?: JobState;
+    host?: string;
+    crawlId?: string;
+    limit?: number;
+    cursor?: string | null;
     /** `newest`: by id, descending (a running crawl's latest results first); default `oldest`. */
-    order: z.enum(['oldest', 'newest']).optional(),
-  }),
-  'jobs/get': strict({ id: jobId }),
-  'jobs/requeue': strict({
-    ids: z.array(jobId).min(1).max(100_000).optional(),
-    state: z.enum(FINISHED_STATES).optional(),
-    host: z.string().min(1).max(253).optional(),
-    crawlId: crawlId.optional(),
-  }),
-  'jobs/cancel': strict({ ids: z.array(jobId).min(1).max(100_000) }),
-  'queue/stats': strict({}),
-  'leases/list': strict({}),
-  'hosts/list': strict({ limit: z.number().int().min(1).max(10_000).optional() }),
-  'hosts/setLimit': strict({ host: z.string().min(1).max(253), limit: z.number().int().min(1).max(10_000) }),
-  'scheduler/status': strict({}),
-  'scheduler/pause': strict({}),
-  'scheduler/resume': strict({}),
-  'daemon/configure': strict({
-    maxWorkers: z.number().int().min(1).max(10_000).optional(),
-    perHostLimit: z.number().int().min(1).max(10_000).optional(),
-  }),
-  'daemon/shutdown': strict({}),
-  'events/subscribe': strict({}),
+    order?: 'oldest' | 'newest';
+  };
+  'jobs/get': { id: number };
+  'jobs/requeue': { ids?: number[]; state?: (typeof FINISHED_STATES)[number]; host?: string; crawlId?: string };
+  'jobs/cancel': { ids: number[] };
+  'queue/stats': None;
+  'leases/list': None;
+  'hosts/list': { limit?: number };
+  'hosts/setLimit': { host: string; limit: number };
+  'scheduler/status': None;
+  'scheduler/pause': None;
+  'scheduler/resume': None;
+  'daemon/configure': { maxWorkers?: number; perHostLimit?: number };
+  'daemon/shutdown': None;
+  'events/subscribe': None;
   /** Parses a seed file (`*.crawl`) into crawl/start params, or says what is wrong where. */
-  'seeds/parse': strict({ text: seedText }),
+  'seeds/parse': { text: string };
   /**
    * Starts a crawl from a seed file and remembers that the file started it, so the file's hints,
    * diagnostics and lenses follow that crawl. `uri` is only a name, never opened: the text is
    * `text`, or, over LSP, the open document's. Option lines or no valid URL: invalid params.
    */
-  'seeds/start': strict({ uri: z.string().min(1).max(4096), text: seedText.optional() }),
-} as const;
+  'seeds/start': { uri: string; text?: string };
+}
 
-export type Method = keyof typeof Params;
-export type ParamsOf<M extends Method> = z.input<(typeof Params)[M]>;
+export type Method = keyof ParamsMap;
+export type ParamsOf<M extends Method> = ParamsMap[M];
 
 export interface Results {
   'crawl/start': { crawlId: string; enqueued: number; rejected: Rejected[] };

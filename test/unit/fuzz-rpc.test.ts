@@ -11,7 +11,8 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { ErrorCodes, MAX_LINE_BYTES, Params, type Method } from '../../server/src/protocol';
+import { ErrorCodes, MAX_LINE_BYTES, type Method } from '../../server/src/protocol';
+import { Params } from '../../server/src/daemon/params';
 import { RawClient, startDaemon, type DaemonProc } from './helpers/daemon-proc';
 import { Entries, answerProblem, check, fdCount, paramsFor, rssKiB, toJson } from './helpers/fuzz';
 import { eventually } from './helpers/tmp';

@@ -20,7 +20,8 @@ import {
   type Range, type TextEdit,
 } from 'vscode-languageserver-protocol/node';
 import { parseSeedFile, startParams, whyNotStartable } from '../../server/src/daemon/seedfile';
-import { MAX_LINE_BYTES, Params, type Method } from '../../server/src/protocol';
+import { MAX_LINE_BYTES, type Method } from '../../server/src/protocol';
+import { Params } from '../../server/src/daemon/params';
 import { MAIN_JS, QUICK, scratch } from './helpers/daemon-proc';
 import { answerProblem, check, checkSync, paramsFor, seedText, toJson } from './helpers/fuzz';
 import { eventually } from './helpers/tmp';

@@ -3,10 +3,15 @@
  * fits on one socket line, and what would not fit is refused by the schema with a clear message.
  */
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  MAX_ENQUEUE_URLS, MAX_LINE_BYTES, MAX_SEEDS, MAX_SEED_TEXT_BYTES, MAX_URL_LIST_BYTES, Params, jsonBytes, type Method,
+  MAX_ENQUEUE_URLS, MAX_LINE_BYTES, MAX_SEEDS, MAX_SEED_TEXT_BYTES, MAX_URL_LIST_BYTES, jsonBytes, type Method,
 } from '../../server/src/protocol';
+import { Params } from '../../server/src/daemon/params';
 
 /** Strings of `n` characters that each take 6 bytes as JSON (`\u0001`): the costliest there are. */
 const escaped = (n: number) => '\u0001'.repeat(n);
@@ -75,5 +80,36 @@ describe('the line limit and the params schemas', () => {
     // Short enough in characters, too long as JSON: every newline is two bytes there.
     const r = Params['seeds/parse'].safeParse({ text: '\n'.repeat(MAX_SEED_TEXT_BYTES / 2) });
     assert.deepEqual(r.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`), ['text: must come to at most 10 MiB as JSON']);
+  });
+});
+
+/** The modules a fresh node process holds after running `args` (a script and its arguments), under out/ and node_modules/. */
+function loadedBy(args: string[]): string[] {
+  const hook = `process.on('exit', () => process.stderr.write('\\nLOADED ' + JSON.stringify(Object.keys(require.cache)) + '\\n'))`;
+  const r = spawnSync(process.execPath, ['--require', hookFile(hook), ...args], { encoding: 'utf8', timeout: 60_000 });
+  const line = r.stderr.split('\n').find((l) => l.startsWith('LOADED '));
+  assert.ok(line, `no module list: exit ${r.status}, ${r.stderr.slice(-500)}`);
+  return (JSON.parse(line.slice('LOADED '.length)) as string[]).filter((f) => /\/(out|node_modules)\//.test(f));
+}
+
+function hookFile(body: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loaded-')), 'hook.js');
+  fs.writeFileSync(file, body);
+  return file;
+}
+
+const OUT = path.resolve(__dirname, '..', '..');
+
+describe('what the contract costs a client to load', () => {
+  test('protocol.ts loads nothing but itself: types and constants, no runtime dependency', () => {
+    const loaded = loadedBy(['-e', `require(${JSON.stringify(path.join(OUT, 'server/src/protocol.js'))})`]);
+    assert.deepEqual(loaded.map((f) => path.relative(OUT, f)), [path.join('server', 'src', 'protocol.js')]);
+  });
+
+  test('crawlctl loads the params schemas (zod) only for a command that reads a seed file', () => {
+    const crawlctl = path.join(OUT, '..', 'bin', 'crawlctl.js');
+    const zod = (files: string[]) => files.some((f) => f.includes(`${path.sep}node_modules${path.sep}zod${path.sep}`));
+    assert.equal(zod(loadedBy([crawlctl, '--help'])), false);
+    assert.equal(zod(loadedBy([crawlctl, 'jobs', '--help'])), false);
   });
 });

@@ -10,7 +10,7 @@ import { redactUrl } from '../core/db-url';
 import type { Queue } from '../core/types';
 import { createCrawlService } from '../crawl/crawls';
 import type { CrawlService } from '../crawl/service';
-import { Params } from '../protocol';
+import { Params } from './params';
 import { atLevel } from './log';
 import { createMethods, invoke, type CallContext, type DaemonServices, type MethodTable } from './methods';
 import { ChangeFeed, type ChangeBatch } from './notify';

@@ -13,7 +13,7 @@ import {
   type MessageReader, type MessageWriter,
 } from 'vscode-languageserver-protocol/node';
 import { CRAWL_DEFAULTS } from '../crawl/defaults';
-import { Params } from '../protocol';
+import { Params } from './params';
 import type { Daemon } from './daemon';
 import type { CallContext } from './methods';
 import type { DaemonOptions } from './options';

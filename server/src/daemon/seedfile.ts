@@ -16,7 +16,8 @@
 import { clip } from '../core/text';
 import { BoundedMap, ownString } from '../crawl/bounded';
 import { normalizeUrl } from '../crawl/url';
-import { Params, type ParamsOf } from '../protocol';
+import type { ParamsOf } from '../protocol';
+import { Params } from './params';
 import { SEED_OPTIONS, type OptionKey } from './seedoptions';
 
 export interface SeedUrl {

@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { CRAWL_DEFAULTS } from '../crawl/defaults';
-import { Params, type ParamsOf } from '../protocol';
+import type { ParamsOf } from '../protocol';
+import { Params } from './params';
 
 /** What a crawl gets when it sets no limit, scope or address policy. */
 export type CrawlDefaults = typeof CRAWL_DEFAULTS;

@@ -9,7 +9,8 @@
  */
 import * as fs from 'node:fs';
 import fc from 'fast-check';
-import { ErrorCodes, JOB_STATES, Params, type Method } from '../../../server/src/protocol';
+import { ErrorCodes, JOB_STATES, type Method } from '../../../server/src/protocol';
+import { Params } from '../../../server/src/daemon/params';
 
 export const FUZZ_SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20_261_127;
 const SCALE = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) / 100 : 1;
