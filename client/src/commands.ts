@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import {
+  MAX_JOB_SEARCH,
   MAX_SEEDS,
   SCOPES,
   SEED_COMMANDS,
@@ -71,8 +72,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       say(requeued > 0 ? `Requeued ${plural(requeued, 'job')}.` : 'Nothing was requeued: only finished jobs (done, skipped or error) can be requeued.');
     }),
     run(SEED_COMMANDS.requeueFailed, async (arg?: unknown) => {
-      const params = requeueParams(arg, view.provider.filter);
-      const { requeued } = await ensureRunning(daemon).request('jobs/requeue', params);
+      const params = requeueParams(arg, view.provider.filter, view.provider.loadedJobIds('error'));
+      const { requeued } = params ? await ensureRunning(daemon).request('jobs/requeue', params) : { requeued: 0 };
       say(requeued > 0 ? `Requeued ${plural(requeued, 'failed job')}.` : 'No failed jobs to requeue.');
     }),
     run('crawlOrchestrator.cancelJob', async (node?: unknown, selected?: unknown) => {
@@ -111,6 +112,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const chosen = typeof mode === 'string' && (GROUP_BY as readonly string[]).includes(mode) ? (mode as GroupBy) : await pickGroupBy(view.groupBy);
       if (chosen) await view.setGroupBy(chosen);
     }),
+    run('crawlOrchestrator.searchJobs', () => searchJobs(view)),
     run('crawlOrchestrator.clearFilter', () => view.setFilter(undefined)),
     run(SEED_COMMANDS.revealJobs, async (arg?: unknown) => {
       const a = arg as Partial<SeedCommandArgs[typeof SEED_COMMANDS.revealJobs][0]> | undefined;
@@ -198,12 +200,15 @@ function idsOf(node: unknown, selected: unknown): number[] | undefined {
 
 /**
  * jobs/requeue params: a lens passes them whole; a row narrows to its crawl or host; the view's
- * title bar (and the palette) passes nothing and means the failed jobs the view shows.
+ * title bar (and the palette) passes nothing and means the failed jobs the view shows. Under a
+ * search (the view's, or its Error row's), those are the matches loaded (`failedShown`; null when
+ * there are none): the queue cannot requeue by search.
  */
-export function requeueParams(arg: unknown, shown: JobsFilterScope | undefined): ParamsOf<'jobs/requeue'> {
+export function requeueParams(arg: unknown, shown: JobsFilterScope | undefined, failedShown: number[] = []): ParamsOf<'jobs/requeue'> | null {
   if (isNode(arg)) {
     if (arg.kind === 'group') {
       const g: GroupNode = arg;
+      if (g.filter.search !== undefined) return failedShown.length > 0 ? { state: 'error', ids: failedShown } : null;
       return { state: 'error', ...(g.filter.crawlId ? { crawlId: g.filter.crawlId } : {}), ...(g.filter.host ? { host: g.filter.host } : {}) };
     }
     return { state: 'error' };
@@ -212,8 +217,25 @@ export function requeueParams(arg: unknown, shown: JobsFilterScope | undefined):
     return arg as ParamsOf<'jobs/requeue'>;
   }
   if (shown && 'crawlId' in shown) return { state: 'error', crawlId: shown.crawlId };
+  if (shown && 'search' in shown) return failedShown.length > 0 ? { state: 'error', ids: failedShown } : null;
   if (shown) return { state: 'error', ids: shown.jobIds };
   return { state: 'error' };
+}
+
+/** Asks for a search, prefilled with the current one; a blank answer ends the search, Escape changes nothing. */
+export async function searchJobs(view: Pick<JobsView, 'provider' | 'setFilter'>): Promise<void> {
+  const current = view.provider.filter;
+  const searching = current !== undefined && 'search' in current;
+  const text = await vscode.window.showInputBox({
+    title: 'Search Jobs',
+    prompt: 'Part of a URL or an error, or an HTTP status (404) or class (5xx)',
+    value: searching ? current.search : '',
+    validateInput: (v) => (v.trim().length > MAX_JOB_SEARCH ? `At most ${MAX_JOB_SEARCH} characters.` : undefined),
+  });
+  if (text === undefined) return;
+  const search = text.trim();
+  if (search !== '') await view.setFilter({ search });
+  else if (searching) await view.setFilter(undefined);
 }
 
 // --- pickers --------------------------------------------------------------------------------

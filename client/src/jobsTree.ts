@@ -17,14 +17,15 @@
  *   notes      e.g. "Could not list jobs: ...", "7 jobs outside any crawl"            note
  * States are queued, in_progress, done, skipped, error; host states ready, busy, delayed, backoff,
  * blocked; crawl states running, paused, finished, cancelled. With a filter (a seed file's "Open in
- * jobs view"), the root holds the crawl's state groups, or the given jobs.
- * Ids: "state:<s>", "host:<h>", "crawl:<id>", "crawl:<id>/state:<s>", "<group id>/job:<n>",
- * "filter/job:<n>", "<group id>/more", "hosts/more".
+ * jobs view"), the root holds the crawl's state groups, or the given jobs; with a search, the five
+ * state groups of the jobs matching it, each described by the matches loaded ("12 shown").
+ * Ids: "state:<s>", "host:<h>", "crawl:<id>", "crawl:<id>/state:<s>", "search/state:<s>",
+ * "<group id>/job:<n>", "filter/job:<n>", "<group id>/more", "hosts/more".
  */
 import * as vscode from 'vscode';
 import { FINISHED_STATES, JOB_STATES, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
-import { formatCount, plural } from './format';
+import { escapeMarkdown, formatCount, plural } from './format';
 import {
   STATE_ICONS,
   STATE_LABELS,
@@ -51,6 +52,7 @@ export interface JobsFilter {
   state?: JobState;
   host?: string;
   crawlId?: string;
+  search?: string;
 }
 
 export interface GroupNode {
@@ -100,9 +102,12 @@ export interface NoteNode {
 
 export type TreeNode = GroupNode | JobNode | MoreNode | NoteNode;
 
-/** Narrows the view to one crawl, or to given jobs (a seed file's "Open in jobs view" lens). */
-/** `from`: where the jobs came from, as the view's message says it ("from a seed file", the default). */
-export type JobsFilterScope = { crawlId: string } | { jobIds: number[]; from?: string };
+/**
+ * Narrows the view to one crawl, to given jobs (a seed file's "Open in jobs view" lens; `from`:
+ * where they came from, as the view's message says it, "from a seed file" by default), or to a
+ * search's matches.
+ */
+export type JobsFilterScope = { crawlId: string } | { jobIds: number[]; from?: string } | { search: string };
 
 /** What the daemon's notifications said since the view last caught up with them. */
 export interface TreeChanges {
@@ -133,6 +138,11 @@ export const PAGE_SIZE = 100;
  * 1,638 pages/s to about 700: the browser drew them, the extension host and the daemon listed them.
  */
 export const REREAD_MS_PER_ROW = 5;
+/**
+ * The same for each request a search's page took to read: each examines up to 50,000 jobs, 9-11 ms
+ * of the daemon's thread on SQLite (a text search of 200,000 jobs), so its re-reads take about 1% of it.
+ */
+export const REREAD_MS_PER_WINDOW = 1_000;
 export const MIN_REREAD_MS = 1_000;
 
 /** Finished groups list their newest jobs first: a running crawl's latest results on top. */
@@ -185,6 +195,8 @@ function icon([id, color]: [string, string]): vscode.ThemeIcon {
 interface Page {
   jobs: Job[];
   nextCursor: string | null;
+  /** For a search, the requests it took, each examining up to 50,000 jobs (a re-read makes as many); 0 otherwise. */
+  windows: number;
   /** A notification touched it since it was read: re-read as many rows on the next expansion. */
   stale: boolean;
   /** Its group's signature when it was read. */
@@ -204,6 +216,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private readonly rows = new Map<string, JobNode | MoreNode>();
   /** The root rows as last shown, with how each looked: a root read that lists others redraws the root. */
   private rootRows: { node: TreeNode; shown: string }[] | undefined;
+  /** Bumped when the filter or grouping changes: a read begun before is not kept (reset). */
+  private generation = 0;
   private readonly pages = new Map<string, Page>();
   /** Groups a change touched that were read too recently to read again yet (see REREAD_MS_PER_ROW). */
   private readonly held = new Set<string>();
@@ -256,6 +270,12 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     this.reset();
   }
 
+  /** The ids of the jobs in a state loaded under a search (the rows its state group shows). */
+  loadedJobIds(state: JobState): number[] {
+    if (!this.scope || !('search' in this.scope)) return [];
+    return this.pages.get(`search/state:${state}`)?.jobs.map((j) => j.id) ?? [];
+  }
+
   /** Shows only a crawl's jobs, or only the given jobs; undefined shows everything again. */
   setFilter(scope: JobsFilterScope | undefined): void {
     this.scope = scope;
@@ -263,6 +283,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   private reset(): void {
+    this.generation++;
     this.groups.clear();
     this.rows.clear();
     this.rootRows = undefined;
@@ -363,6 +384,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 
   private rootMayChange(changes: TreeChanges, jobs: Map<number, JobState>): boolean {
     const counts = changes.stats !== undefined && countsKey(changes.stats) !== this.shownCounts;
+    // A search's groups are always the five states; their pages follow changes on their own.
+    if (this.scope && 'search' in this.scope) return false;
     if (this.scope && 'crawlId' in this.scope) return changes.crawls.has(this.scope.crawlId);
     if (this.scope) return this.scope.jobIds.some((id) => jobs.has(id));
     switch (this.mode) {
@@ -506,13 +529,18 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     }
     const asked = this.pages.get(group.id);
     if (!asked?.nextCursor) return;
+    const generation = this.generation;
     const next = await this.daemon.request('jobs/list', { ...group.filter, ...listOrder(group.filter), limit: PAGE_SIZE, cursor: asked.nextCursor });
+    // Another filter now (another search): these rows are not its.
+    if (generation !== this.generation) return;
     // The group may have been read again meanwhile (a change came): the rows go to the page shown now.
     const page = this.pages.get(group.id) ?? asked;
+    if (group.filter.search !== undefined) page.windows++;
     // Rows may shift between two pages as jobs change state: keep each job once.
     const seen = new Set(page.jobs.map((j) => j.id));
     page.jobs.push(...next.jobs.filter((j) => !seen.has(j.id)));
     page.nextCursor = next.nextCursor;
+    describeMatches(group, page);
     this.changed.fire(group);
   }
 
@@ -522,6 +550,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       this.learnCrawls([crawl]);
       return this.crawlStates(crawl);
     }
+    if (this.scope && 'search' in this.scope) return this.searchRoots(this.scope.search);
     if (this.scope) return this.listedJobs(this.scope.jobIds);
     switch (this.mode) {
       case 'state':
@@ -614,6 +643,32 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     return rows;
   }
 
+  /**
+   * A search's state groups, each read at once so that it can say how many matches it holds: the
+   * queue's counts say nothing of those, and counting them all would walk every job.
+   */
+  private async searchRoots(search: string): Promise<TreeNode[]> {
+    return Promise.all(JOB_STATES.map(async (state) => {
+      const group = this.group(`search/state:${state}`, {
+        label: STATE_LABELS[state],
+        description: '',
+        // Tooltips are Markdown: the search is the user's text, shown as typed.
+        tooltip: `${STATE_LABELS[state]} jobs matching "${escapeMarkdown(search)}"; only those loaded are counted.`,
+        icon: stateIcon(state),
+        contextValue: `stateGroup.${state}`,
+        expanded: true,
+        total: undefined,
+        // Another search's page is never taken for this one's, whatever its group's id.
+        signature: `search:${search}`,
+        filter: { state, search },
+      });
+      await this.jobRows(group);
+      // group() set its fields anew; the count is that of the page kept.
+      describeMatches(group, this.pages.get(group.id)!);
+      return group;
+    }));
+  }
+
   private crawlStates(crawl: Crawl): TreeNode[] {
     return JOB_STATES.filter((state) => crawl.counts[state] > 0).map((state) =>
       this.group(`crawl:${crawl.crawlId}/state:${state}`, {
@@ -702,11 +757,20 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     let page = this.pages.get(group.id);
     if (!page || page.stale || page.signature !== group.signature) {
       const old = page;
-      page = { ...(await this.readPage(group.filter, Math.max(PAGE_SIZE, page?.jobs.length ?? 0))), signature: group.signature, readAt: this.now() };
+      // A search read again walks as far as the matches loaded (Load more may have walked past
+      // windows with none); anything else reads again as many rows as were loaded.
+      const through = old && group.filter.search !== undefined && old.signature === group.signature ? { stop: old.nextCursor, windows: old.windows } : undefined;
+      const generation = this.generation;
+      const read = await this.readPage(group.filter, Math.max(PAGE_SIZE, old?.jobs.length ?? 0), through);
+      // The filter changed while it was read (another search, none): the view asks again for the new one.
+      if (generation !== this.generation) return [];
+      page = { ...read, signature: group.signature, readAt: this.now() };
       this.pages.set(group.id, page);
       // Rows that left the group are forgotten, so the kept rows stay as many as those loaded.
       const listed = new Set(page.jobs.map((j) => j.id));
       for (const j of old?.jobs ?? []) if (!listed.has(j.id)) this.rows.delete(`${group.id}/job:${j.id}`);
+      // Its row was drawn before these were read: drawn again, it shows their count.
+      if (describeMatches(group, page) && old) this.changed.fire(group);
     }
     const crawlOf = await this.crawlNamer(page.jobs);
     const rows: TreeNode[] = page.jobs.map((job) => this.jobNode(`${group.id}/job:${job.id}`, job, crawlOf(job)));
@@ -715,16 +779,45 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     return rows;
   }
 
-  /** The first `want` rows, in requests of at most jobs/list's limit. */
-  private async readPage(filter: JobsFilter, want: number): Promise<Omit<Page, 'signature' | 'readAt'>> {
+  /**
+   * The first `want` rows, in requests of at most jobs/list's limit. A search asks at most once per
+   * page wanted: each of its requests examines a bounded number of jobs and may find none, and
+   * "Load more" walks on, rather than one read walking the whole queue.
+   *
+   * Read again (`through`), a search walks as far as its page had: to the cursor it stopped at
+   * (`stop`), the matches past it left for Load more as before; or, when it had reached the end,
+   * for as many requests as it took then, and no more rows than it held (the end has moved since:
+   * a crawl may have queued a million matches).
+   */
+  private async readPage(filter: JobsFilter, want: number, through?: { stop: string | null; windows: number }): Promise<Omit<Page, 'signature' | 'readAt'>> {
     const jobs: Job[] = [];
+    const newest = listOrder(filter).order === 'newest';
+    const search = filter.search !== undefined;
     let cursor: string | null = null;
-    do {
-      const res: ResultOf<'jobs/list'> = await this.daemon.request('jobs/list', { ...filter, ...listOrder(filter), limit: Math.min(MAX_LIMIT, want - jobs.length), cursor });
+    let asks = 0;
+    for (;;) {
+      const limit = search && through?.stop ? MAX_LIMIT : Math.min(MAX_LIMIT, want - jobs.length);
+      const res: ResultOf<'jobs/list'> = await this.daemon.request('jobs/list', { ...filter, ...listOrder(filter), limit, cursor });
+      asks++;
       jobs.push(...res.jobs);
       cursor = res.nextCursor;
-    } while (cursor !== null && jobs.length < want);
-    return { jobs, nextCursor: cursor, stale: false };
+      if (search && through?.stop) {
+        const stop = through.stop;
+        if (cursor !== null && !reached(cursor, stop, newest)) continue;
+        // Rows past where the page stopped were not shown: they wait for Load more again.
+        const past = (id: number) => (newest ? id < Number(stop) : id > Number(stop));
+        if (jobs.some((j) => past(j.id))) {
+          const kept = jobs.filter((j) => !past(j.id));
+          jobs.length = 0;
+          jobs.push(...kept);
+          cursor = stop;
+        }
+        break;
+      }
+      if (cursor === null || jobs.length >= want) break;
+      if (search && asks >= (through ? Math.max(1, through.windows) : Math.ceil(want / PAGE_SIZE))) break;
+    }
+    return { jobs, nextCursor: cursor, windows: search ? asks : 0, stale: false };
   }
 
   private jobNode(id: string, job: Job, crawl: string | undefined): JobNode {
@@ -760,9 +853,29 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 }
 
-/** How long a loaded page waits before it is read again for a change: longer the more rows it holds. */
+/** A search's group says how many matches are loaded; whether that changed. */
+function describeMatches(group: GroupNode, page: Page): boolean {
+  if (group.filter.search === undefined) return false;
+  const description = `${formatCount(page.jobs.length)} shown`;
+  if (description === group.description) return false;
+  group.description = description;
+  return true;
+}
+
+/**
+ * Whether a jobs/list cursor has reached `stop`: both are ids of the last job a request examined
+ * (protocol.ts, jobs/list), met in the listing's order.
+ */
+function reached(cursor: string, stop: string, newest: boolean): boolean {
+  return newest ? Number(cursor) <= Number(stop) : Number(cursor) >= Number(stop);
+}
+
+/**
+ * How long a loaded page waits before it is read again for a change: longer the more rows it
+ * holds, and for a search the more requests it took (each examines up to 50,000 jobs).
+ */
 function rereadInterval(page: Page): number {
-  return Math.max(MIN_REREAD_MS, page.jobs.length * REREAD_MS_PER_ROW);
+  return Math.max(MIN_REREAD_MS, page.jobs.length * REREAD_MS_PER_ROW, page.windows * REREAD_MS_PER_WINDOW);
 }
 
 /**

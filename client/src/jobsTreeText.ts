@@ -306,8 +306,9 @@ export function crawlTooltip(crawl: Crawl, now: number): string {
 }
 
 /** The Jobs view's line above a filtered list: which crawl, or how many of the jobs picked (it lists the first `listed`) and whence. */
-export function filterMessage(filter: { crawlId: string } | { jobIds: readonly number[]; from?: string }, crawlTitle: string | undefined, listed: number): string {
+export function filterMessage(filter: { crawlId: string } | { jobIds: readonly number[]; from?: string } | { search: string }, crawlTitle: string | undefined, listed: number): string {
   if ('crawlId' in filter) return `Only crawl ${crawlTitle ?? filter.crawlId} is shown.`;
+  if ('search' in filter) return `Jobs matching "${filter.search}"`;
   const n = filter.jobIds.length;
   const from = filter.from ?? 'from a seed file';
   return n > listed ? `The first ${formatCount(listed)} of ${plural(n, 'job')} ${from} are shown.` : `Only ${plural(n, 'job')} ${from} ${n === 1 ? 'is' : 'are'} shown.`;

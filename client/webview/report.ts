@@ -134,11 +134,12 @@ function render(v: ReportView): void {
     h.meanFetchMs === null ? '—' : formatDuration(h.meanFetchMs),
   ]);
   const workers = v.workers.map((w) => [
-    w.workerId,
-    fmt(w.leases),
-    formatAge(w.heartbeatAt, now),
-    formatClock(w.expiresAt, now),
-    el('span', {}, ...w.jobs.flatMap((j, i) => [i > 0 ? el('br') : null, jobLink(j.id, j.url)])),
+    w.self ? el('span', {}, w.workerId, el('span', { class: 'quiet' }, ' (this daemon)')) : w.workerId,
+    w.state === null ? el('span', { class: 'quiet' }, 'not listed') : el('span', { class: `worker-${w.state}` }, w.state),
+    w.crawlLeases === w.leases ? fmt(w.leases) : `${fmt(w.crawlLeases)} of ${fmt(w.leases)}`,
+    w.stoppedAt !== null ? `stopped ${formatAge(w.stoppedAt, now)}` : formatAge(w.seenAt, now),
+    w.leaseEndsAt === null ? '—' : formatClock(w.leaseEndsAt, now),
+    w.jobs.length === 0 ? '—' : el('span', {}, ...w.jobs.flatMap((j, i) => [i > 0 ? el('br') : null, jobLink(j.id, j.url)])),
   ]);
   const parts: Child[] = [
     el('h1', {}, `${v.title} · ${v.state}`),
@@ -161,7 +162,7 @@ function render(v: ReportView): void {
       section('Largest', 'largest', table(['URL', 'Size'], v.largest.map((r) => [pageLink(r.url, 'largest'), formatBytes(r.bytes)]), 'No pages yet.'))),
     v.missingTitles > 0 ? el('p', {}, `${fmt(v.missingTitles)} HTML pages have no title.`) : null,
     section('Hosts', 'hosts', table(['Host', 'State', 'Why', 'In flight', 'Pages', 'Failed', 'Mean fetch'], hosts, 'No hosts yet.')),
-    section('Workers', 'workers', table(['Worker', 'Leases', 'Heartbeat', 'Lease ends', 'Fetching'], workers, 'No worker holds a lease on this crawl now.')),
+    section('Workers', 'workers', table(['Worker', 'State', 'Leases (this crawl)', 'Last heard', 'Lease ends', 'Fetching'], workers, 'No worker has run on this database.')),
   ];
   // Drawn anew, the page gives the focus back to the control that had it, so that reading with the
   // keyboard survives the readings of a running crawl.

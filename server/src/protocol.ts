@@ -42,6 +42,8 @@ export const MAX_SEED_TEXT_BYTES = 10 * 1024 * 1024;
  * What a line may make the daemon hold is bounded in daemon/socket.ts (SocketLimits).
  */
 export const MAX_LINE_BYTES = MAX_URL_LIST_BYTES + 2 * 1024 * 1024;
+/** The longest jobs/list search. */
+export const MAX_JOB_SEARCH = 200;
 /** Seed URLs one crawl may start from. */
 export const MAX_SEEDS = 10_000;
 /** URLs one jobs/enqueue may hold. */
@@ -144,6 +146,32 @@ export interface Lease {
   leasedAt: string;
   expiresAt: string;
   heartbeatAt: string;
+}
+
+export const WORKER_STATES = ['live', 'stopped', 'lost'] as const;
+export type WorkerState = (typeof WORKER_STATES)[number];
+
+/** A worker of the database (workers/list): every daemon that ran on it in the last week, and any lease holder. */
+export interface Worker {
+  workerId: string;
+  /** The machine and process it runs as, from its id (host:pid:nonce); null when the id is not of that form. */
+  host: string | null;
+  pid: number | null;
+  /** Null for a lease holder never recorded (a daemon older than the registry). */
+  startedAt: string | null;
+  /** When it was last heard from: every few seconds while it runs, busy or idle. */
+  seenAt: string;
+  stoppedAt: string | null;
+  /**
+   * live: heard from within the lease TTL (and, on the answering daemon's machine, its process
+   * runs); stopped: it stopped on its own; lost: neither (killed, hung, cut off), its leases
+   * going back to the queue.
+   */
+  state: WorkerState;
+  /** Leases it holds now. */
+  leases: number;
+  /** The daemon answering runs this worker. */
+  self: boolean;
 }
 
 export interface Host {
@@ -302,7 +330,7 @@ export interface ParamsMap {
     /** At most 1,000; default 100. */
     limit?: number;
     status?: number | StatusClass;
-    /** A substring of the URL or the title (case-insensitive for ASCII letters). */
+    /** A substring of the URL or the title (ignoring case: of ASCII letters on SQLite, by the database's locale on PostgreSQL). */
     search?: string;
   };
   /** One page record with the links to it (the first 1,000) and every link it has, with their fate. */
@@ -323,15 +351,25 @@ export interface ParamsMap {
     host?: string;
     crawlId?: string;
     limit?: number;
+    /** The nextCursor of the page before: the id, as text, of the last job it examined. */
     cursor?: string | null;
     /** `newest`: by id, descending (a running crawl's latest results first); default `oldest`. */
     order?: 'oldest' | 'newest';
+    /**
+     * An HTTP status (`404`) or class (`4xx`) of the job's result; any other text matches part of
+     * the URL or the last error (ignoring case: ASCII letters on SQLite, the locale's on
+     * PostgreSQL). Blank: no search. One call examines at most 50,000 jobs: fewer than `limit` may
+     * come back with a nextCursor, and the next page walks on. At most MAX_JOB_SEARCH characters.
+     */
+    search?: string;
   };
   'jobs/get': { id: number };
   'jobs/requeue': { ids?: number[]; state?: (typeof FINISHED_STATES)[number]; host?: string; crawlId?: string };
   'jobs/cancel': { ids: number[] };
   'queue/stats': None;
   'leases/list': None;
+  /** The workers recorded on the database, the most recently seen first: at most `limit` (default 200, at most 1,000). */
+  'workers/list': { limit?: number };
   'hosts/list': { limit?: number };
   'hosts/setLimit': { host: string; limit: number };
   'scheduler/status': None;
@@ -377,6 +415,7 @@ export interface Results {
   'jobs/cancel': { cancelled: number };
   'queue/stats': StateCounts & { total: number; jobsPerSecond: number };
   'leases/list': { leases: Lease[] };
+  'workers/list': { workers: Worker[] };
   'hosts/list': { hosts: Host[] };
   'hosts/setLimit': { host: string; limit: number };
   'scheduler/status': {

@@ -49,7 +49,7 @@ describe('usage', () => {
     assert.match(none.stdout, /Usage: crawlctl <command>/);
     const help = await crawlctl(['help']);
     assert.equal(help.code, 0);
-    for (const c of ['daemon', 'crawl', 'enqueue', 'stats', 'jobs', 'job', 'requeue', 'leases', 'hosts', 'pause', 'resume', 'stop']) {
+    for (const c of ['daemon', 'crawl', 'enqueue', 'stats', 'jobs', 'job', 'requeue', 'leases', 'workers', 'hosts', 'pause', 'resume', 'stop']) {
       assert.match(help.stdout, new RegExp(`^  ${c}\\b`, 'm'), c);
     }
     assert.match(help.stdout, /Exit codes: 0 ok/);
@@ -134,6 +134,14 @@ describe('with a daemon', () => {
     assert.match(paged.stderr, new RegExp(`More: crawlctl jobs --cursor ${all.jobs[0].id} --limit 1`));
     const everything = JSON.parse((await crawlctl(['jobs', '--limit', '1', '--all', '--json', ...at()])).stdout);
     assert.deepEqual(everything.jobs.map((x: { id: number }) => x.id), all.jobs.map((x: { id: number }) => x.id));
+    // --search: an HTTP status, else text of the URL (either case), and the next page's command keeps it.
+    const status = JSON.parse((await crawlctl(['jobs', '--search', '404', '--json', ...at()])).stdout);
+    assert.deepEqual(status.jobs.map((x: { url: string }) => x.url), [web.url('/missing')]);
+    const searched = await crawlctl(['jobs', '--search', 'HTTP://127', '--limit', '1', ...at()]);
+    assert.equal(searched.code, 0);
+    assert.match(searched.stderr, new RegExp(`More: crawlctl jobs --cursor ${all.jobs[0].id} --search HTTP://127 --limit 1`));
+    const none = await crawlctl(['jobs', '--search', 'nowhere', ...at()]);
+    assert.match(none.stdout, /^No jobs match\.$/m);
 
     const one = await crawlctl(['job', String(all.jobs[0].id), ...at()]);
     assert.equal(one.code, 0);
@@ -175,6 +183,12 @@ describe('with a daemon', () => {
     const hosts = await crawlctl(['hosts', ...at()]);
     assert.match(hosts.stdout, /^HOST\s+STATE\s+RUNNING\s+QUEUED\s+DONE\s+ERROR\s+UNTIL\s+REASON$/m);
     assert.match(hosts.stdout, /^127\.0\.0\.7\s+\w+\s+0\/2\s+0\s+3\s+1\b/m);
+    // The worker registry: this daemon's worker, live, holding nothing now.
+    const workers = await crawlctl(['workers', ...at()]);
+    assert.match(workers.stdout, /^WORKER\s+STATE\s+LEASES\s+STARTED\s+LAST SEEN\s+STOPPED$/m);
+    assert.match(workers.stdout, /^\S+:\d+:[0-9a-f]+ \(this daemon\)\s+live\s+0\s+\S.* ago\s+\S.* ago\s*$/m);
+    const listed = JSON.parse((await crawlctl(['workers', '--json', ...at()])).stdout);
+    assert.deepEqual(listed.workers.filter((w: { self: boolean }) => w.self).map((w: { state: string; leases: number }) => [w.state, w.leases]), [['live', 0]]);
   });
 
   test('crawls lists them; stop waits for the daemon to exit 0', async () => {

@@ -2,7 +2,8 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { fields, indent, lines, table, text } from '../../server/src/cli/format';
+import { spawnSync } from 'node:child_process';
+import { fields, indent, lines, shellWord, table, text } from '../../server/src/cli/format';
 import { escapeControls, escapeForLog, terminalSafeJson } from '../../server/src/core/text';
 
 /** What must never reach a terminal raw. */
@@ -81,5 +82,17 @@ describe('logs and JSON', () => {
     const json = terminalSafeJson(JSON.stringify(value));
     assert.equal(json, '{"title":"\\u009b31m\\u202e\\u007f","plain":"é✓"}');
     assert.deepEqual(JSON.parse(json), value);
+  });
+});
+
+describe('shellWord', () => {
+  test('bash reads each word back as the value, and the words show nothing a terminal acts on', () => {
+    const values = ['404', 'HTTP://127', 'two words', "it's", 'C:\\tmp', 'a\\nb', 'tab\there', 'line\nbreak', 'esc\x1b[31m', 'rtl\u202eevil', "both ' and \\", 'é ü', '$HOME `x` "q"'];
+    const words = values.map((v) => shellWord(v).toString());
+    for (const w of words) assert.doesNotMatch(w, UNSAFE, w);
+    assert.deepEqual(words.slice(0, 5), ['404', 'HTTP://127', "'two words'", "'it'\\''s'", "$'C:\\\\tmp'"]);
+    const r = spawnSync('bash', ['-c', `printf '%s\\0' ${words.join(' ')}`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\0').slice(0, -1), values);
   });
 });

@@ -701,3 +701,101 @@ test("a filtered view's line says whence its jobs came, and how many of them it 
   assert.equal(filterMessage({ jobIds: many, from: 'with HTTP 200 in docs (c_1)' }, undefined, PAGE_SIZE),
     `The first ${PAGE_SIZE} of 5,000 jobs with HTTP 200 in docs (c_1) are shown.`, 'not "Only 5,000" over a list of the first hundred');
 });
+
+describe('a search', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await TestDaemon.start();
+    // Jobs 1-10, matches 8 and 9; three jobs examined per request, so the matches lie two windows out.
+    await d.request('jobs/enqueue', { urls: Array.from({ length: 10 }, (_, i) => `http://s.test/page/${i + 1}${i === 7 || i === 8 ? '?needle' : ''}`) });
+    (d.queue as unknown as { rules: { searchBudget: number } }).rules.searchBudget = 3;
+  });
+  after(() => d.stop());
+  const ids = (rows: TreeNode[]) => rows.flatMap((r): (number | string)[] => (r.kind === 'job' ? [r.job.id] : r.kind === 'more' ? ['more'] : []));
+  const more = async (tree: JobsTreeProvider, g: GroupNode) => tree.loadMore((await tree.getChildren(g)).find((r): r is MoreNode => r.kind === 'more')!);
+
+  test('matches found by Load more are kept when the group is read again, and only that far is read', async () => {
+    let later = 0;
+    const tree = new JobsTreeProvider(d, 'state', () => Date.now() + later);
+    tree.setFilter({ search: 'needle' });
+    const queued = group(await tree.getChildren(), 'Queued');
+    assert.deepEqual(ids(await tree.getChildren(queued)), ['more'], 'the first window (jobs 1-3) holds no match');
+    for (let i = 0; i < 2; i++) await more(tree, queued);
+    assert.deepEqual(ids(await tree.getChildren(queued)), [8, 9, 'more']);
+
+    // Job 8 changes (it is leased and given back): the group is read again, as far as it had walked.
+    later += 60_000;
+    d.calls.length = 0;
+    await tree.update({ jobs: new Map([[8, 'queued']]), stats: await d.request('queue/stats', {}), crawls: new Set() });
+    assert.deepEqual(ids(await tree.getChildren(queued)), [8, 9, 'more']);
+    const cursors = (d.callsOf('jobs/list') as { cursor: string | null; search: string }[]).map((c) => c.cursor);
+    assert.deepEqual(cursors, [null, '3', '6'], 'three windows, to job 9, and no further');
+
+    // Three requests a read: the search's group waits 3 s before it is read again for a change, not 1 s.
+    const changeAfter = async (ms: number) => {
+      later += ms;
+      d.calls.length = 0;
+      await tree.update({ jobs: new Map([[9, 'queued']]), stats: await d.request('queue/stats', {}), crawls: new Set() });
+      await tree.getChildren(queued);
+      return d.callsOf('jobs/list').length;
+    };
+    assert.equal(await changeAfter(2_000), 0);
+    assert.equal(await changeAfter(1_500), 3);
+  });
+
+  test('newest first (the Error group): read again down to where Load more stopped', async () => {
+    // Jobs 11-20 on another host, "pin" in 12 and 13; every job fails, so Error lists 20 down to 1.
+    await d.request('jobs/enqueue', { urls: Array.from({ length: 10 }, (_, i) => `http://e.test/page/${i + 1}${i === 1 || i === 2 ? '?pin' : ''}`) });
+    await d.fail(20, 'gone');
+    let later = 0;
+    const tree = new JobsTreeProvider(d, 'state', () => Date.now() + later);
+    tree.setFilter({ search: 'pin' });
+    const error = group(await tree.getChildren(), 'Error');
+    assert.deepEqual(ids(await tree.getChildren(error)), ['more'], 'jobs 20-18 hold no match');
+    for (let i = 0; i < 2; i++) await more(tree, error);
+    assert.deepEqual(ids(await tree.getChildren(error)), [13, 12, 'more']);
+    later += 60_000;
+    d.calls.length = 0;
+    await tree.update({ jobs: new Map([[12, 'error']]), stats: await d.request('queue/stats', {}), crawls: new Set() });
+    assert.deepEqual(ids(await tree.getChildren(error)), [13, 12, 'more']);
+    assert.deepEqual((d.callsOf('jobs/list') as { cursor: string | null }[]).map((c) => c.cursor), [null, '18', '15']);
+  });
+
+  test('read again, a page holds the rows it held, not all a request found past them', async () => {
+    const budget = (d.queue as unknown as { rules: { searchBudget: number } }).rules;
+    budget.searchBudget = 1000;
+    await d.request('jobs/enqueue', { urls: Array.from({ length: 150 }, (_, i) => `http://dense.test/page/${i}`) });
+    let later = 0;
+    const tree = new JobsTreeProvider(d, 'state', () => Date.now() + later);
+    tree.setFilter({ search: 'dense' });
+    const queued = group(await tree.getChildren(), 'Queued');
+    const first = ids(await tree.getChildren(queued));
+    assert.equal(first.length, PAGE_SIZE + 1);
+    later += 60_000;
+    await tree.update({ jobs: new Map([[first[0] as number, 'queued']]), stats: await d.request('queue/stats', {}), crawls: new Set() });
+    assert.deepEqual(ids(await tree.getChildren(queued)), first, 'the same 100 rows and a Load more row, not 150');
+    budget.searchBudget = 3;
+  });
+
+  test('a Load more answered after the search changed is dropped, not added to the new search', async () => {
+    let gate: Promise<void> | undefined;
+    let open = () => {};
+    const slow = { request: async (method: string, params: { search?: string; cursor?: string | null }) => {
+      if (gate && params.search === 'pin' && params.cursor) await gate;
+      return d.request(method as 'jobs/list', params as never);
+    } };
+    const tree = new JobsTreeProvider(slow as never, 'state');
+    tree.setFilter({ search: 'pin' });
+    const pinError = group(await tree.getChildren(), 'Error');
+    await tree.getChildren(pinError);
+    gate = new Promise((resolve) => (open = resolve));
+    const loading = more(tree, pinError);
+    tree.setFilter({ search: 'needle' });
+    const error = group(await tree.getChildren(), 'Error');
+    const before = ids(await tree.getChildren(error));
+    open();
+    await loading;
+    assert.deepEqual(ids(await tree.getChildren(error)), before);
+    assert.ok(!ids(await tree.getChildren(error)).some((id) => id === 12 || id === 13), 'no "pin" match among "needle"s');
+  });
+});

@@ -1,12 +1,14 @@
 /**
  * The Jobs view around its tree (jobsView.ts): the message line names a filtered crawl "name (id)",
- * and crawl/changed notifications teach the tree crawls' names, so that rows need not ask. The
+ * crawl/changed notifications teach the tree crawls' names, so that rows need not ask, and Search
+ * Jobs… narrows it to a search's matches through the same filter that Clear Filter clears. The
  * daemon is a real one in process; the editor the fake `vscode` module, given the tree view here.
  */
 import * as vscode from './helpers/vscode';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Crawl } from '../../server/src/protocol';
+import type { JobNode } from '../../client/src/jobsTree';
 import { TestDaemon } from './helpers/client-daemon';
 
 const treeView = {
@@ -22,6 +24,7 @@ Object.assign(vscode, { commands: { executeCommand: async () => undefined } });
 Object.assign(vscode.window, { createTreeView: () => treeView });
 
 const { JobsView } = require('../../client/src/jobsView') as typeof import('../../client/src/jobsView');
+const { searchJobs } = require('../../client/src/commands') as typeof import('../../client/src/commands');
 
 let d: TestDaemon;
 let view: InstanceType<typeof JobsView>;
@@ -53,4 +56,38 @@ test('a crawl announced by crawl/changed is named without asking crawl/list', as
   await view.setFilter({ crawlId });
   assert.equal(treeView.message, `Only crawl blog (${crawlId}) is shown.`);
   assert.deepEqual(d.callsOf('crawl/list'), []);
+});
+
+test('Search Jobs… shows only matching jobs, counted as loaded; it offers the search again, and a blank one clears it', async () => {
+  await d.request('jobs/enqueue', { urls: ['http://search.test/a', 'http://search.test/b'] });
+  const offered: (string | undefined)[] = [];
+  let answer: string | undefined = 'SEARCH.test/B';
+  Object.assign(vscode.window, { showInputBox: async (o: { value?: string }) => (offered.push(o.value), answer) });
+  const filtered: unknown[] = [];
+  Object.assign(vscode, { commands: { executeCommand: async (id: string, key: string, value: unknown) => {
+    if (id === 'setContext' && key === 'crawlOrchestrator.filtered') filtered.push(value);
+  } } });
+  d.calls.length = 0;
+  await searchJobs(view);
+  assert.deepEqual(view.provider.filter, { search: 'SEARCH.test/B' });
+  assert.equal(treeView.message, 'Jobs matching "SEARCH.test/B"');
+  assert.deepEqual(filtered, [true], 'Clear Filter is offered');
+  const roots = await view.provider.getChildren();
+  assert.deepEqual(roots.map((r) => [view.provider.getTreeItem(r).label, view.provider.getTreeItem(r).description]), [
+    ['Queued', '1 shown'], ['In progress', '0 shown'], ['Done', '0 shown'], ['Skipped', '0 shown'], ['Error', '0 shown']]);
+  const rows = (await view.provider.getChildren(roots[0])) as JobNode[];
+  assert.deepEqual(rows.map((r) => r.job.url), ['http://search.test/b']);
+  const lists = d.callsOf('jobs/list') as { search?: string }[];
+  assert.equal(lists.length, 5);
+  assert.ok(lists.every((p) => p.search === 'SEARCH.test/B'));
+
+  answer = undefined; // Escape
+  await searchJobs(view);
+  assert.deepEqual(view.provider.filter, { search: 'SEARCH.test/B' });
+  answer = '  ';
+  await searchJobs(view);
+  assert.deepEqual(offered, ['', 'SEARCH.test/B', 'SEARCH.test/B']);
+  assert.equal(view.provider.filter, undefined);
+  assert.equal(treeView.message, undefined);
+  assert.deepEqual(filtered, [true, false]);
 });

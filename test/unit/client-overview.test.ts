@@ -44,6 +44,13 @@ test('Requeue All Failed from a view filtered to a crawl requeues that crawl\'s 
   assert.deepEqual(requeueParams({ state: 'error', crawlId: 'c_1' }, { crawlId: 'c_7' }), { state: 'error', crawlId: 'c_1' });
 });
 
+test('Requeue All Failed under a search requeues the failed matches loaded, or nothing, never every failed job', () => {
+  assert.deepEqual(requeueParams(undefined, { search: '404' }, [5, 9]), { state: 'error', ids: [5, 9] });
+  assert.equal(requeueParams(undefined, { search: '404' }, []), null);
+  const errorRow = { kind: 'group', id: 'search/state:error', filter: { state: 'error', search: '404' } };
+  assert.deepEqual(requeueParams(errorRow, { search: '404' }, [5]), { state: 'error', ids: [5] });
+});
+
 test("the idle reason's times read in local time wherever it is shown", () => {
   const stats: QueueStats = { queued: 1, in_progress: 0, done: 0, skipped: 0, error: 0, total: 1, jobsPerSecond: 0 };
   const at = '2026-03-04T04:08:35.000Z';

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { escapeHtml, reportCsp, reportHtml } from '../../client/src/report/html';
 import { BROKEN_SHOWN, failureReason, ratePoint, reportView } from '../../client/src/report/model';
-import type { Crawl, CrawlReport, Host, Lease } from '../../server/src/protocol';
+import type { Crawl, CrawlReport, Host, Lease, Worker } from '../../server/src/protocol';
 
 function crawl(counts: Partial<Crawl['counts']> = {}): Crawl {
   return {
@@ -40,11 +40,21 @@ const hosts: Host[] = [
 const lease = (workerId: string, host: string, url: string, heartbeatAt: string): Lease =>
   ({ jobId: 1, url, host, workerId, leasedAt: heartbeatAt, expiresAt: heartbeatAt.replace('10:0', '10:1'), heartbeatAt });
 
+const worker = (workerId: string, state: Worker['state'], leases: number, seenAt: string, more: Partial<Worker> = {}): Worker => ({
+  workerId, host: 'm', pid: 1, startedAt: '2026-12-06T09:00:00.000Z', seenAt, stoppedAt: null, state, leases, self: false, ...more,
+});
+
 test('the view: counts, statuses, failures by reason, broken links with where they are found, hosts and workers of this crawl', () => {
   const v = reportView({
     crawl: crawl({ done: 20, queued: 4, in_progress: 1, error: 8, skipped: 2 }), report, hosts,
     leases: [lease('w1', 'a.test', 'http://a.test/q', '2026-12-06T10:00:01.000Z'), lease('w1', 'a.test', 'http://a.test/r', '2026-12-06T10:00:03.000Z'),
       lease('w2', 'other.test', 'http://other.test/', '2026-12-06T10:00:02.000Z')],
+    workers: [
+      worker('w0', 'stopped', 0, '2026-12-06T09:30:00.000Z', { stoppedAt: '2026-12-06T09:30:00.000Z' }),
+      worker('w1', 'live', 5, '2026-12-06T10:00:02.000Z', { self: true }),
+      worker('w9', 'lost', 1, '2026-12-06T09:50:00.000Z'),
+      worker('w8', 'live', 0, '2026-12-06T10:00:04.000Z'),
+    ],
     rates: [],
   });
   assert.equal(v.title, 'docs (c_1)');
@@ -62,31 +72,37 @@ test('the view: counts, statuses, failures by reason, broken links with where th
   });
   assert.equal(v.broken[1].what, 'ECONNREFUSED');
   assert.deepEqual(v.hosts.map((h) => [h.host, h.state, h.reason, h.errors]), [['a.test', 'busy', null, 5], ['b.test', 'backoff', 'connect ECONNREFUSED (3 in a row)', 3]]);
-  assert.deepEqual(v.workers.map((w) => [w.workerId, w.leases, w.heartbeatAt, w.jobs.map((j) => j.url)]), [
-    ['w1', 2, '2026-12-06T10:00:03.000Z', ['http://a.test/q', 'http://a.test/r']], ['w2', 1, '2026-12-06T10:00:02.000Z', ['http://other.test/']],
-  ], 'the leases given (the crawl\'s running jobs\'), by worker');
+  // Every worker of the database, live first, then lost, then stopped, the latest seen first; w2
+  // holds leases of the crawl but is not listed (past the list's length): shown all the same.
+  assert.deepEqual(v.workers.map((w) => [w.workerId, w.state, w.self, w.crawlLeases, w.leases, w.seenAt, w.leaseEndsAt, w.jobs.map((j) => j.url)]), [
+    ['w8', 'live', false, 0, 0, '2026-12-06T10:00:04.000Z', null, []],
+    ['w1', 'live', true, 2, 5, '2026-12-06T10:00:03.000Z', '2026-12-06T10:10:03.000Z', ['http://a.test/q', 'http://a.test/r']],
+    ['w2', null, false, 1, 1, '2026-12-06T10:00:02.000Z', '2026-12-06T10:10:02.000Z', ['http://other.test/']],
+    ['w9', 'lost', false, 0, 1, '2026-12-06T09:50:00.000Z', null, []],
+    ['w0', 'stopped', false, 0, 0, '2026-12-06T09:30:00.000Z', null, []],
+  ]);
 });
 
 test('a host of the crawl the daemon does not list keeps its figures, its state unknown', () => {
-  const v = reportView({ crawl: crawl(), report, hosts: hosts.filter((h) => h.host !== 'b.test'), leases: [], rates: [] });
+  const v = reportView({ crawl: crawl(), report, hosts: hosts.filter((h) => h.host !== 'b.test'), leases: [], workers: [], rates: [] });
   assert.deepEqual(v.hosts.map((h) => [h.host, h.state, h.inFlight, h.pages]), [['a.test', 'busy', 1, 25], ['b.test', null, null, 5]]);
 });
 
 test('a redirect that failed (a loop) is a failure by its reason, not by its 3xx', () => {
   const loop = { url: 'http://a.test/l1', status: 301, error: 'redirect loop: http://a.test/l1 → http://a.test/l2 → http://a.test/l1', referrerCount: 1, referrers: [] };
-  const v = reportView({ crawl: crawl(), report: { ...report, byStatus: { 301: 1 }, brokenLinks: [loop] }, hosts: [], leases: [], rates: [] });
+  const v = reportView({ crawl: crawl(), report: { ...report, byStatus: { 301: 1 }, brokenLinks: [loop] }, hosts: [], leases: [], workers: [], rates: [] });
   assert.deepEqual(v.failures, [{ label: 'redirect loop: … → … → …', count: 1, pages: { status: '3xx', reason: 'redirect loop: … → … → …' } }]);
   assert.equal(v.broken[0].what, 'redirect loop: … → … → …');
 });
 
 test("a status crawl/pages cannot filter by (a server's 600) is counted, with no jobs to click to", () => {
-  const v = reportView({ crawl: crawl(), report: { ...report, byStatus: { 600: 1, 200: 2 }, brokenLinks: [] }, hosts: [], leases: [], rates: [] });
+  const v = reportView({ crawl: crawl(), report: { ...report, byStatus: { 600: 1, 200: 2 }, brokenLinks: [] }, hosts: [], leases: [], workers: [], rates: [] });
   assert.deepEqual(v.byStatus, [{ label: 'HTTP 200', count: 2, pages: { status: 200 } }, { label: 'HTTP 600', count: 1, pages: null }]);
 });
 
 test('broken links are cut at BROKEN_SHOWN; the count says how many there are', () => {
   const many = Array.from({ length: BROKEN_SHOWN + 5 }, (_, i) => ({ url: `http://a.test/${i}`, status: 404, error: 'HTTP 404', referrerCount: 1, referrers: [] }));
-  const v = reportView({ crawl: crawl(), report: { ...report, brokenLinks: many, brokenCount: 5_000 }, hosts: [], leases: [], rates: [] });
+  const v = reportView({ crawl: crawl(), report: { ...report, brokenLinks: many, brokenCount: 5_000 }, hosts: [], leases: [], workers: [], rates: [] });
   assert.equal(v.broken.length, BROKEN_SHOWN);
   assert.equal(v.brokenCount, 5_000);
 });

@@ -61,6 +61,37 @@ for (const [engine, database] of Object.entries(DATABASES)) describe(`several da
     c2.close();
     assert.deepEqual((await Promise.all([one.stop(), two.stop()])).map((x) => x.code), [0, 0]);
   });
+
+  test('workers/list: every daemon of the database, live while it runs, stopped when it stops, lost when killed', async () => {
+    const db = await database();
+    const daemons = await Promise.all([0, 1, 2].map(() => startDaemon({ args: ['--db', db] })));
+    const clients = await Promise.all(daemons.map((d) => RawClient.connect(d.socket)));
+    const ids = await Promise.all(clients.map(async (c) => (await c.request('scheduler/status')).workerId as string));
+    type W = { workerId: string; state: string; self: boolean; host: string; pid: number; stoppedAt: string | null };
+    const states = async () => {
+      const { workers } = await clients[0].request('workers/list') as { workers: W[] };
+      return Object.fromEntries(ids.map((id) => [id, workers.find((w) => w.workerId === id)]));
+    };
+    const all = await eventually('the three to be recorded', async () => {
+      const s = await states();
+      return ids.every((id) => s[id]?.state === 'live') ? s : null;
+    });
+    assert.deepEqual(ids.map((id) => all![id]!.self), [true, false, false], 'the answering daemon is its own worker');
+    assert.deepEqual(ids.map((id) => all![id]!.pid), daemons.map((d) => d.child.pid));
+
+    clients[1].close();
+    assert.equal((await daemons[1].stop()).code, 0);
+    clients[2].close();
+    await daemons[2].stop('SIGKILL');
+    const after = await states();
+    assert.equal(after[ids[1]]!.state, 'stopped');
+    assert.ok(after[ids[1]]!.stoppedAt);
+    // On this machine a worker whose process is gone is lost at once, not after the lease TTL.
+    assert.equal(after[ids[2]]!.state, 'lost');
+    assert.equal(after[ids[0]]!.state, 'live');
+    clients[0].close();
+    assert.equal((await daemons[0].stop()).code, 0);
+  });
 });
 
 describe('stopping', () => {

@@ -46,6 +46,7 @@ const LARGEST: Record<Method, Record<string, unknown>> = {
   'jobs/cancel': { ids },
   'queue/stats': {},
   'leases/list': {},
+  'workers/list': { limit: 1000 },
   'hosts/list': { limit: 10_000 },
   'hosts/setLimit': { host, limit: 10_000 },
   'scheduler/status': {},

@@ -4,6 +4,8 @@ import { QueueError } from '../../server/src/core/errors';
 import { HELD, type LeasedJob } from '../../server/src/core/types';
 import { ENGINES, openQueue, type EngineOptions } from './helpers/engines';
 import { job, jobs } from './helpers/jobs';
+import type { SqliteQueue } from '../../server/src/core/sqlite/engine';
+import { listSql, listWindowSql } from '../../server/src/core/sqlite/sql';
 
 const L = { ttlMs: 10_000, defaultLimit: 2 };
 const done = (j: LeasedJob) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done' as const } });
@@ -498,6 +500,121 @@ describe(engine.name, () => {
       assert.equal((await q.crawlStats('c1')).queued, 30);
     });
 
+    test('list searches a status, a status class or text (LIKE wildcards literal), a bounded number of rows per call', async () => {
+      const { q } = await open({ searchBudget: 4 });
+      const wide = { ttlMs: 10_000, defaultLimit: 100 };
+      const outcomes: Record<string, Parameters<typeof q.ack>[1][number]['outcome']> = {
+        a: { type: 'done', result: { status: 200 } },
+        b: { type: 'done', result: { status: 404 } },
+        '50%_off': { type: 'done', result: { status: 503 } },
+        '50Xoff': { type: 'done', result: { status: 200 } },
+        c: { type: 'fail', error: 'Connection REFUSED', retryable: false },
+        'Refused-page': { type: 'done', result: { status: 200 } },
+        // A status search reads the status alone, not the rest of the result.
+        d: { type: 'done', result: { status: 200, title: 'HTTP 404' } },
+      };
+      await q.enqueue(Object.keys(outcomes).map((n) => job('h', n)));
+      const leased = await q.lease('w', 10, wide);
+      assert.equal(leased.length, 7);
+      await q.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: outcomes[j.url.slice('http://h/'.length)] })));
+      await q.enqueue([job('h', 'e'), job('h', 404)]);
+      const ids = async (search: string, more: Partial<Parameters<typeof q.list>[0]> = {}) => {
+        const found: number[] = [];
+        let cursor: string | null = null;
+        do {
+          const page = await q.list({ search, limit: 1000, cursor, ...more });
+          found.push(...page.jobs.map((j) => j.id));
+          cursor = page.nextCursor;
+        } while (cursor);
+        return found;
+      };
+      assert.deepEqual(await ids('404'), [2], 'a status matches results, not the URL /404');
+      assert.deepEqual(await ids('4xx'), [2]);
+      assert.deepEqual(await ids(' 5XX '), [3]);
+      assert.deepEqual(await ids('refused'), [5, 6], 'the error or the URL, either case');
+      assert.deepEqual(await ids('refused', { state: 'error' }), [5]);
+      assert.deepEqual(await ids('50%_'), [3], '% and _ are literal');
+      assert.deepEqual(await ids('_'), [3]);
+      assert.deepEqual(await ids('0%'), [3]);
+      assert.deepEqual(await ids('nowhere'), []);
+      assert.equal((await ids('  ')).length, 9, 'a blank search lists everything');
+      await assert.rejects(q.list({ search: 'x'.repeat(201) }), /search/);
+
+      // 4 rows examined per call: a page may come back short (even empty), its cursor at the last row examined.
+      const pages = async (search: string, limit: number, newestFirst = false) => {
+        const out: [number[], string | null][] = [];
+        let cursor: string | null = null;
+        do {
+          const page = await q.list({ search, limit, cursor, newestFirst });
+          out.push([page.jobs.map((j) => j.id), page.nextCursor]);
+          cursor = page.nextCursor;
+        } while (cursor);
+        return out;
+      };
+      assert.deepEqual(await pages('refused', 10), [[[], '4'], [[5, 6], '8'], [[], null]]);
+      assert.deepEqual(await pages('refused', 1), [[[], '4'], [[5], '5'], [[6], null]]);
+      assert.deepEqual(await pages('refused', 10, true), [[[6], '6'], [[5], '2'], [[], null]]);
+    });
+
+    test('the worker registry: recorded, seen again, stopped, with its leases; lease holders never recorded too; the long silent forgotten', async () => {
+      const { q, clock } = await open();
+      const t0 = clock.now;
+      await q.workerSeen('m:1:a');
+      clock.now += 1000;
+      await q.workerSeen('m:2:b');
+      await q.enqueue([job('h', 1), job('h', 2), job('h', 3)]);
+      await q.lease('m:2:b', 2, { ttlMs: 10_000, defaultLimit: 100 });
+      // A daemon older than the registry: it leases, and never says it runs.
+      await q.lease('m:3:old', 1, { ttlMs: 10_000, defaultLimit: 100 });
+      clock.now += 1000;
+      await q.workerSeen('m:1:a');
+      assert.deepEqual(await q.workers(10), [
+        { workerId: 'm:1:a', startedAt: t0, seenAt: t0 + 2000, stoppedAt: null, leases: 0 },
+        { workerId: 'm:2:b', startedAt: t0 + 1000, seenAt: t0 + 1000, stoppedAt: null, leases: 2 },
+        // Seen when its lease last beat.
+        { workerId: 'm:3:old', startedAt: null, seenAt: t0 + 1000, stoppedAt: null, leases: 1 },
+      ]);
+      assert.deepEqual((await q.workers(1)).map((w) => w.workerId), ['m:1:a'], 'at most the limit, the latest seen first');
+      clock.now += 1000;
+      await q.workerStopped('m:1:a');
+      assert.deepEqual((await q.workers(10))[0], { workerId: 'm:1:a', startedAt: t0, seenAt: t0 + 3000, stoppedAt: t0 + 3000, leases: 0 });
+      // A week on, a worker starting forgets those not heard from since; those holding leases are still listed by them.
+      clock.now = t0 + 7 * 24 * 3600_000 + 3500;
+      await q.workerSeen('m:4:new');
+      assert.deepEqual((await q.workers(10)).map((w) => [w.workerId, w.startedAt === null]), [['m:4:new', false], ['m:2:b', true], ['m:3:old', true]]);
+    });
+
+    test('a search with two filters examines its budget of rows of one index, not of matches', async () => {
+      const { q } = await open({ searchBudget: 4 });
+      // Crawl c1: jobs 1-6 done, 7-8 failed; job 9 of another crawl fails the same way.
+      await q.enqueue([...Array.from({ length: 8 }, (_, i) => job('h', i, { crawlId: 'c1' })), job('h', 'x', { crawlId: 'c2' })]);
+      const leased = await q.lease('w', 10, { ttlMs: 10_000, defaultLimit: 100 });
+      await q.ack('w', leased.map((j) => ({
+        id: j.id, token: j.leaseToken,
+        outcome: j.id >= 7 ? { type: 'fail', error: 'boom', retryable: false } : { type: 'done', result: { status: 200 } },
+      })));
+      const pages: [number[], string | null][] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await q.list({ search: 'boom', state: 'error', crawlId: 'c1', limit: 10, cursor });
+        pages.push([page.jobs.map((j) => j.id), page.nextCursor]);
+        cursor = page.nextCursor;
+      } while (cursor);
+      // Counting matches of both filters, the first call walked every row of the crawl to find two.
+      assert.deepEqual(pages, [[[], '4'], [[7, 8], null]]);
+    });
+
+    test('a status search reads a result whatever text it holds (an escaped NUL, a lone surrogate, a literal backslash-u)', async () => {
+      const { q } = await open();
+      await q.enqueue([job('h', 1), job('h', 2), job('h', 3)]);
+      const leased = await q.lease('w', 10, { ttlMs: 10_000, defaultLimit: 100 });
+      const results = [{ status: 404, title: 'a\u0000b\ud83d' }, { status: 404, title: 'a\\u0000"b\\ud83d' }, { status: 200, title: '\u0000\udc00' }];
+      await q.ack('w', leased.map((j, i) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: results[i] } })));
+      assert.deepEqual((await q.list({ search: '404' })).jobs.map((j) => j.id), [1, 2]);
+      assert.deepEqual((await q.list({ search: '2xx' })).jobs.map((j) => j.id), [3]);
+      assert.deepEqual((await q.get(1))?.job.result, results[0], 'the result itself is untouched');
+    });
+
     test('events are trimmed when a job goes round again', async () => {
       const { q, clock } = await open({ eventsPerJob: 5, maxReclaims: 100 });
       await q.enqueue([job('a', 1, { maxAttempts: 100 })]);
@@ -539,3 +656,34 @@ describe(engine.name, () => {
   });
 });
 }
+
+describe('SQLite: a search walks one index', () => {
+  test('each search shape walks the index of its walked filter (or the ids), whatever the other filters', async () => {
+    const { q } = await openQueue(ENGINES.find((e) => e.name === 'sqlite')!);
+    const db = (q as SqliteQueue).db;
+    // Statistics by which the crawl's index looks the worst and the state's the best: the planner
+    // left to itself walks the state's (and examines rows the window never counted).
+    db.exec('ANALYZE');
+    db.exec(`DELETE FROM sqlite_stat1;
+      INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('jobs', 'jobs_crawl', '1000000 500000 1'), ('jobs', 'jobs_key', '1000000 100000 1'), ('jobs', 'jobs_state', '1000000 10 1');
+      ANALYZE sqlite_schema;`);
+    const plans: Record<string, string> = {};
+    for (const state of [false, true]) for (const key of [false, true]) for (const crawlId of [false, true]) for (const newestFirst of [false, true]) {
+      for (const search of ['status', 'text'] as const) {
+        const shape = { state, key, crawlId, newestFirst, search, walk: crawlId ? 'crawlId' : key ? 'key' : state ? 'state' : null } as const;
+        const index = shape.walk ? { crawlId: 'jobs_crawl', key: 'jobs_key', state: 'jobs_state' }[shape.walk] : null;
+        for (const sql of [listSql(shape), listWindowSql(shape)]) {
+          const params = Object.fromEntries([...sql.matchAll(/:(\w+)/g)].map(([, name]) => [name, 1]));
+          const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[];
+          const detail = plan.map((p) => p.detail).join('; ');
+          plans[JSON.stringify(shape)] = detail;
+          if (index) assert.match(detail, new RegExp(`USING (COVERING )?INDEX ${index} `), `${JSON.stringify(shape)}: ${detail}`);
+          else assert.match(detail, /USING INTEGER PRIMARY KEY/, `${JSON.stringify(shape)}: ${detail}`);
+          assert.doesNotMatch(detail, /TEMP B-TREE/, 'no sort: the index is walked in id order');
+        }
+      }
+    }
+    assert.equal(Object.keys(plans).length, 32);
+    await q.close();
+  });
+});

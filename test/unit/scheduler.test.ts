@@ -173,9 +173,8 @@ for (const engine of ENGINES) {
 
     test('pause and resume', async () => {
       const { queue, scheduler } = await setup(engine, { test: async () => {} });
-      // Paused before it starts. A lease the loop began before pause() still runs what it brings
-      // back (on PostgreSQL its query can run after the enqueue commits): pause stops new leases,
-      // not one already under way.
+      // Paused before it starts: a lease the loop began before pause() may still come back with
+      // jobs enqueued meanwhile (on PostgreSQL, its query can run after the enqueue commits).
       scheduler.pause();
       scheduler.start();
       await queue.enqueue(jobs(['a'], 3));

@@ -319,6 +319,8 @@ describe('nothing from a request becomes SQL', () => {
 const ALLOWED: { file: string; expr: string; why: string }[] = [
   { file: 'core/sqlite/open.ts', expr: 'Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))', why: 'a PRAGMA takes no parameters; a number from the daemon\'s own options, floored' },
   { file: 'core/sqlite/sql.ts', expr: "where.join(' AND ')", why: 'listSql joins constant fragments chosen by booleans; the values are named parameters' },
+  { file: 'core/sqlite/sql.ts', expr: 'walked(filter)', why: 'the jobs table with one of three constant INDEXED BY clauses, or NOT INDEXED, chosen by which filters are set' },
+  { file: 'core/sqlite/sql.ts', expr: 'from', why: "listSql's table: walked(filter) for a search, else the constant 'jobs'" },
   { file: 'core/pg/sql.ts', expr: "where.join(' AND ')", why: 'pgListSql joins constant fragments chosen by booleans; the values are $n parameters' },
   { file: 'core/pg/sql.ts', expr: 'n', why: 'the number of the next $n placeholder, counted in pgListSql' },
   { file: 'core/pg/sql.ts', expr: 'order', why: "insertJobs' ORDER BY, typed as one of two constant column lists" },

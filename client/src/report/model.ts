@@ -1,9 +1,9 @@
 /**
  * The crawl report's view: what the webview draws, made here from the daemon's answers (crawl/get,
- * crawl/report, hosts/list, leases/list) so that the page only draws and every choice is tested
+ * crawl/report, hosts/list, leases/list, workers/list) so that the page only draws and every choice is tested
  * alone. No `vscode`, no Node: the webview's bundle imports the types, the extension the functions.
  */
-import type { Crawl, CrawlReport, Host, Lease, StatusClass } from '../../../server/src/protocol';
+import type { Crawl, CrawlReport, Host, Lease, StatusClass, Worker } from '../../../server/src/protocol';
 import { crawlLabel } from '../jobsTreeText';
 
 /** One point of the rate chart: seconds since the epoch, and pages and failures a second since the point before. */
@@ -47,8 +47,16 @@ export interface ReportView extends ReportAsIs {
     host: string; state: Host['state'] | null; reason: string | null; until: string | null; inFlight: number | null; limit: number | null;
     pages: number; errors: number; meanFetchMs: number | null;
   }[];
-  /** Workers holding leases on this crawl's jobs now, each with its leases, latest heartbeat and a few of its jobs. */
-  workers: { workerId: string; leases: number; heartbeatAt: string; expiresAt: string; jobs: { id: number; url: string }[] }[];
+  /**
+   * Every worker of the database (workers/list), live ones first: its state, the leases it holds
+   * (`crawlLeases` on this crawl, with a few of their jobs and when the last of them ends), when
+   * it was last heard from. A worker holding this crawl's leases that the list leaves out (past
+   * its length) is shown all the same.
+   */
+  workers: {
+    workerId: string; state: Worker['state'] | null; self: boolean; leases: number; crawlLeases: number; seenAt: string; startedAt: string | null;
+    stoppedAt: string | null; leaseEndsAt: string | null; jobs: { id: number; url: string }[];
+  }[];
 }
 
 /** Messages the page sends back. */
@@ -100,7 +108,9 @@ function byCount(a: CountRow, b: CountRow): number {
   return b.count - a.count || (a.label < b.label ? -1 : 1);
 }
 
-export function reportView(input: { crawl: Crawl; report: CrawlReport; hosts: readonly Host[]; leases: readonly Lease[]; rates: readonly RatePoint[] }): ReportView {
+export function reportView(input: {
+  crawl: Crawl; report: CrawlReport; hosts: readonly Host[]; leases: readonly Lease[]; workers: readonly Worker[]; rates: readonly RatePoint[];
+}): ReportView {
   const { crawl, report } = input;
   const c = crawl.counts;
   const statuses: CountRow[] = Object.entries(report.byStatus).map(([status, count]) => ({
@@ -133,16 +143,24 @@ export function reportView(input: { crawl: Crawl; report: CrawlReport; hosts: re
       pages: s.pages, errors: s.errors, meanFetchMs: s.meanFetchMs,
     };
   });
-  // The leases given are the crawl's (the caller keeps those of its running jobs).
-  const workers = new Map<string, ReportView['workers'][number]>();
+  // Every worker listed; the leases given are the crawl's (the caller keeps those of its running jobs).
+  const workers = new Map<string, ReportView['workers'][number]>(input.workers.map((w) => [w.workerId, {
+    workerId: w.workerId, state: w.state, self: w.self, leases: w.leases, crawlLeases: 0, seenAt: w.seenAt, startedAt: w.startedAt,
+    stoppedAt: w.stoppedAt, leaseEndsAt: null, jobs: [],
+  }]));
   for (const l of input.leases) {
-    const w = workers.get(l.workerId) ?? { workerId: l.workerId, leases: 0, heartbeatAt: l.heartbeatAt, expiresAt: l.expiresAt, jobs: [] };
-    w.leases++;
-    if (l.heartbeatAt > w.heartbeatAt) w.heartbeatAt = l.heartbeatAt;
-    if (l.expiresAt > w.expiresAt) w.expiresAt = l.expiresAt;
+    let w = workers.get(l.workerId);
+    if (!w) {
+      w = { workerId: l.workerId, state: null, self: false, leases: 0, crawlLeases: 0, seenAt: l.heartbeatAt, startedAt: null, stoppedAt: null, leaseEndsAt: null, jobs: [] };
+      workers.set(l.workerId, w);
+    }
+    w.crawlLeases++;
+    w.leases = Math.max(w.leases, w.crawlLeases);
+    if (l.heartbeatAt > w.seenAt) w.seenAt = l.heartbeatAt;
+    if (w.leaseEndsAt === null || l.expiresAt > w.leaseEndsAt) w.leaseEndsAt = l.expiresAt;
     if (w.jobs.length < 3) w.jobs.push({ id: l.jobId, url: l.url });
-    workers.set(l.workerId, w);
   }
+  const rank = (w: ReportView['workers'][number]) => (w.state === 'live' || w.state === null ? 0 : w.state === 'lost' ? 1 : 2);
   return {
     title: crawlLabel(crawl),
     state: crawl.state,
@@ -171,6 +189,7 @@ export function reportView(input: { crawl: Crawl; report: CrawlReport; hosts: re
     largest: report.largest,
     missingTitles: report.missingTitles,
     hosts: hosts.sort((a, b) => b.errors - a.errors || b.pages - a.pages || (a.host < b.host ? -1 : 1)),
-    workers: [...workers.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : 1)),
+    // Live (and unlisted lease holders) first, then lost, then stopped; the latest seen first within each.
+    workers: [...workers.values()].sort((a, b) => rank(a) - rank(b) || (a.seenAt > b.seenAt ? -1 : a.seenAt < b.seenAt ? 1 : a.workerId < b.workerId ? -1 : 1)),
   };
 }

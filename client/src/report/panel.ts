@@ -197,11 +197,12 @@ class ReportPanel {
     try {
       if (this.daemon.status.kind !== 'running') throw new Error('the daemon is not running; the report goes on when it runs again');
       const crawlId = this.crawl.crawlId;
-      const [got, report, hosts, leases, running] = await Promise.all([
+      const [got, report, hosts, leases, workers, running] = await Promise.all([
         this.daemon.request('crawl/get', { crawlId }),
         this.daemon.request('crawl/report', { crawlId }),
         this.daemon.request('hosts/list', {}),
         this.daemon.request('leases/list', {}),
+        this.daemon.request('workers/list', {}),
         this.daemon.request('jobs/list', { crawlId, state: 'in_progress', limit: 1000 }),
       ]);
       crawl = got.crawl;
@@ -212,7 +213,7 @@ class ReportPanel {
       if (this.rates.length > MAX_RATE_POINTS) this.rates.splice(0, this.rates.length - MAX_RATE_POINTS);
       this.last = now;
       const mine = new Set(running.jobs.map((j) => j.id));
-      message = { type: 'view', view: reportView({ crawl, report, hosts: hosts.hosts, leases: leases.leases.filter((l) => mine.has(l.jobId)), rates: this.rates }) };
+      message = { type: 'view', view: reportView({ crawl, report, hosts: hosts.hosts, leases: leases.leases.filter((l) => mine.has(l.jobId)), workers: workers.workers, rates: this.rates }) };
     } catch (err) {
       this.gone = (err as { code?: unknown }).code === ErrorCodes.NotFound;
       message = { type: 'error', message: (err as Error).message };

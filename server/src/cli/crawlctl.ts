@@ -21,7 +21,7 @@ import { VERSION } from '../version';
 import { EXIT } from './exit';
 import { EXPORT_FORMATS, EXPORT_KINDS, OutputError, Sink, type Ask, type ExportFormat, type ExportKind } from '../exports';
 import { exportCrawl, type ExportCounts } from './export';
-import { bytes, count, fields, plural, relative, table, text, type Text } from './format';
+import { bytes, count, fields, plural, relative, shellWord, table, text, type Text } from './format';
 import { pageFields, reportText } from './report';
 import { nearest } from './suggest';
 import { Ui } from './ui';
@@ -266,6 +266,7 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
       state: { type: 'string', choices: JOB_STATES, value: 'STATE', help: `only jobs in this state (${JOB_STATES.join(', ')})` },
       host: { type: 'string', value: 'HOST', help: 'only jobs of this host' },
       crawl: { type: 'string', value: 'ID', help: 'only jobs of this crawl' },
+      search: { type: 'string', value: 'TEXT', help: 'only jobs with this HTTP status (404, 5xx), or with TEXT in their URL or error' },
       limit: { type: 'int', min: 1, max: 1000, value: 'N', help: 'jobs per page (default 50)' },
       cursor: { type: 'string', value: 'C', help: 'the page after this cursor (printed under a full page)' },
       all: { type: 'boolean', help: 'every page, not just the first' },
@@ -275,7 +276,7 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
       try {
         const filter = {
           state: f.state as Job['state'] | undefined, host: f.host as string | undefined, crawlId: f.crawl as string | undefined,
-          limit: (f.limit as number | undefined) ?? 50,
+          search: f.search as string | undefined, limit: (f.limit as number | undefined) ?? 50,
         };
         let page = await client.requestWithin('jobs/list', { ...filter, cursor: (f.cursor as string | undefined) ?? null }, REQUEST_TIMEOUT_MS);
         const jobs = [...page.jobs];
@@ -284,8 +285,10 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
           jobs.push(...page.jobs);
         }
         if (ctx.ui.json) return show(ctx, { jobs, nextCursor: page.nextCursor });
-        if (jobs.length === 0) return say(ctx, text`No jobs match.`);
-        ctx.ui.out(jobTable(jobs, ctx.ui.columns));
+        // A search examines a bounded number of jobs per page: none found yet is not none at all.
+        if (jobs.length === 0 && !page.nextCursor) return say(ctx, text`No jobs match.`);
+        if (jobs.length === 0) ctx.ui.err(text`No match among the jobs searched so far.`);
+        else ctx.ui.out(jobTable(jobs, ctx.ui.columns));
         if (page.nextCursor) ctx.ui.err(text`More: crawlctl jobs --cursor ${page.nextCursor}${flagsAgain(f)} (or --all)`);
         return EXIT.ok;
       } finally {
@@ -452,6 +455,23 @@ FILE cannot be created · 3 no daemon running · 130 interrupted.`,
       ctx.ui.out(table(
         [{ title: 'JOB', align: 'right' }, { title: 'WORKER' }, { title: 'LEASED' }, { title: 'EXPIRES' }, { title: 'HEARTBEAT' }, { title: 'URL', flexible: true }],
         r.leases.map((l) => [String(l.jobId), l.workerId, relative(l.leasedAt), relative(l.expiresAt), relative(l.heartbeatAt), l.url]),
+        ctx.ui.columns,
+      ));
+      return EXIT.ok;
+    },
+  },
+
+  workers: {
+    summary: 'every worker of this database, live, stopped or lost, with the leases it holds',
+    args: '',
+    flags: { ...COMMON, limit: { type: 'int', min: 1, max: 1000, value: 'N', help: 'workers listed, at most (default 200), the most recently seen first' } },
+    async run(ctx, f) {
+      const r = await request(ctx, 'workers/list', { limit: f.limit as number | undefined });
+      if (ctx.ui.json) return show(ctx, r);
+      if (r.workers.length === 0) return say(ctx, text`No worker has run on this database yet.`);
+      ctx.ui.out(table(
+        [{ title: 'WORKER' }, { title: 'STATE' }, { title: 'LEASES', align: 'right' }, { title: 'STARTED' }, { title: 'LAST SEEN' }, { title: 'STOPPED' }],
+        r.workers.map((w) => [`${w.workerId}${w.self ? ' (this daemon)' : ''}`, w.state, String(w.leases), relative(w.startedAt), relative(w.seenAt), relative(w.stoppedAt)]),
         ctx.ui.columns,
       ));
       return EXIT.ok;
@@ -675,8 +695,9 @@ function jobTable(jobs: Job[], columns?: number): Text {
   );
 }
 
-function flagsAgain(f: Record<string, unknown>): string {
-  return ['state', 'host', 'crawl', 'limit'].filter((k) => f[k] !== undefined).map((k) => ` --${k} ${String(f[k])}`).join('');
+function flagsAgain(f: Record<string, unknown>): Text {
+  return ['state', 'host', 'crawl', 'search', 'limit'].filter((k) => f[k] !== undefined)
+    .reduce((again, k) => text`${again} --${k} ${shellWord(String(f[k]))}`, text``);
 }
 
 async function stdinText(): Promise<string> {

@@ -30,6 +30,18 @@ export function text(literals: TemplateStringsArray, ...values: (Text | string |
   return new Text(out);
 }
 
+/**
+ * A value as one word a POSIX shell reads back unchanged, and shown safely: bare when plain, else
+ * in single quotes; with a backslash or anything a terminal would act on, as $'…' (bash, zsh, ksh)
+ * with those escaped as escapeControls writes them (`\\`, `\n`, `\x1b`, `\u202e`), which $'…'
+ * reads back. Quoted plainly, `C:\tmp` was shown escaped as `C:\\tmp`: another search.
+ */
+export function shellWord(v: string): Text {
+  if (/^[\w.,:/@%+=-]+$/.test(v)) return new Text(v);
+  const escaped = escapeControls(v);
+  return new Text(escaped === v ? `'${v.replace(/'/g, `'\\''`)}'` : `$'${escaped.replace(/'/g, `\\'`)}'`);
+}
+
 export function lines(parts: readonly Text[]): Text {
   return new Text(parts.join('\n'));
 }

@@ -4,7 +4,7 @@
  */
 import { QueueError } from './errors';
 import { clip } from './text';
-import { JOB_STATES, type Ack, type CrawlCounts, type EventType, type Job, type JobEvent, type JobState, type KeySummary, type ListFilter, type NewJob, type Outcome } from './types';
+import { JOB_STATES, type Ack, type CrawlCounts, type EventType, type Job, type JobEvent, type JobState, type JobPage, type KeySummary, type ListFilter, type NewJob, type Outcome } from './types';
 
 export function validateNewJob(j: NewJob): void {
   if (typeof j.kind !== 'string' || j.kind === '') throw new QueueError('a job needs a kind');
@@ -63,16 +63,68 @@ export interface ListShape {
   key: boolean;
   crawlId: boolean;
   newestFirst: boolean;
+  /** A search's kind: its bounds are bound parameters, and a search adds the window's end (`until`). */
+  search: 'status' | 'text' | null;
+  /**
+   * The filter whose index a search walks (null: the ids themselves): its window counts the rows
+   * of that index, so the rows a call examines are bounded whatever the other filters match.
+   */
+  walk: 'crawlId' | 'key' | 'state' | null;
 }
 
-/** A list filter checked: its page size, the id to start after, and which filters are set. */
-export function pageOf(filter: ListFilter): { limit: number; after: number; shape: ListShape } {
+/** A search as the engines bind it: a status range, or a LIKE pattern with `\` as its escape. */
+export type JobSearch = { kind: 'status'; low: number; high: number } | { kind: 'text'; like: string };
+
+/** What a search text asks for: "404" and "4xx" a result's HTTP status, anything else a substring. */
+export function parseSearch(text: string | undefined): JobSearch | null {
+  const t = text?.trim() ?? '';
+  if (t === '') return null;
+  if (/^[1-5][0-9][0-9]$/.test(t)) return { kind: 'status', low: Number(t), high: Number(t) };
+  if (/^[1-5]xx$/i.test(t)) return { kind: 'status', low: Number(t[0]) * 100, high: Number(t[0]) * 100 + 99 };
+  return { kind: 'text', like: `%${t.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+}
+
+/** The longest search, as jobs/list allows (protocol.ts MAX_JOB_SEARCH; the core does not import the wire contract). */
+export const MAX_SEARCH = 200;
+
+/** A list filter checked: its page size, the id to start after, which filters are set, and its search. */
+export function pageOf(filter: ListFilter): { limit: number; after: number; shape: ListShape; search: JobSearch | null } {
   const limit = filter.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new QueueError('limit must be an integer from 1 to 1000');
+  if (filter.search !== undefined && (typeof filter.search !== 'string' || filter.search.length > MAX_SEARCH)) {
+    throw new QueueError(`search must be text of at most ${MAX_SEARCH} characters`);
+  }
+  const search = parseSearch(filter.search);
   return {
-    limit, after: decodeCursor(filter.cursor, filter.newestFirst === true),
-    shape: { state: filter.state !== undefined, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined, newestFirst: filter.newestFirst === true },
+    limit, after: decodeCursor(filter.cursor, filter.newestFirst === true), search,
+    shape: {
+      state: filter.state !== undefined, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined,
+      newestFirst: filter.newestFirst === true, search: search?.kind ?? null,
+      walk: filter.crawlId !== undefined ? 'crawlId' : filter.key !== undefined ? 'key' : filter.state !== undefined ? 'state' : null,
+    },
   };
+}
+
+/**
+ * Where a search's window ends: one call examines at most the search budget's rows of the walked
+ * index past the cursor (ListShape.walk), however few of them match. `edge` is what the window query read (the budget-th
+ * row's id and the next one's, if any): the window ends at the budget-th row only when rows remain
+ * past it; otherwise it runs to the end.
+ */
+export function windowEnd(edge: number[], newestFirst: boolean): { until: number; bounded: boolean } {
+  if (edge.length < 2) return { until: newestFirst ? 0 : Number.MAX_SAFE_INTEGER, bounded: false };
+  return { until: edge[0], bounded: true };
+}
+
+/**
+ * A page from `limit + 1` rows read: the cursor at the last job returned when there were more, or,
+ * for a search whose window ended before `limit` matched, at the window's end, so the next call
+ * walks on from the last row this one examined.
+ */
+export function pageFrom(rows: Job[], limit: number, window?: { until: number; bounded: boolean }): JobPage {
+  const jobs = rows.slice(0, limit);
+  if (rows.length > limit) return { jobs, nextCursor: String(jobs[jobs.length - 1].id) };
+  return { jobs, nextCursor: window?.bounded ? String(window.until) : null };
 }
 
 /** A crawl's counters as read (none yet: zeros), with their total. */
@@ -110,9 +162,17 @@ export interface RuleOptions {
   maxReclaims?: number;
   /** Events kept per job when it goes round again. */
   eventsPerJob?: number;
+  /**
+   * Rows one searching jobs/list examines at most (SEARCH_BUDGET): on SQLite the call holds the
+   * daemon's only thread. Tests make it small.
+   */
+  searchBudget?: number;
   clock?: () => number;
   random?: () => number;
 }
+
+/** A search's rows examined per call at most: a search that matches little must not walk a million rows in one call. */
+export const SEARCH_BUDGET = 50_000;
 
 /** Those options with their defaults. */
 export function ruleDefaults(opts: RuleOptions) {
@@ -123,6 +183,7 @@ export function ruleDefaults(opts: RuleOptions) {
     backoff: opts.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 },
     maxReclaims: opts.maxReclaims ?? 3,
     eventsPerJob: opts.eventsPerJob ?? 50,
+    searchBudget: opts.searchBudget ?? SEARCH_BUDGET,
   };
 }
 

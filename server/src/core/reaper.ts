@@ -4,7 +4,9 @@ import { deadLocalWorkers } from './worker-id';
 
 /**
  * Returns the jobs of dead workers to the queue: at once for workers on this machine whose
- * process is gone, after their lease TTL for the rest. Also drops idle keys' bookkeeping.
+ * process is gone, after their lease TTL for the rest. Also drops idle keys' bookkeeping, and
+ * says in the worker registry that this process's worker is alive (Queue.workerSeen), from its
+ * first pass at start: one small write a pass, busy or idle, failing and recovering with the rest.
  */
 export class Reaper {
   private readonly ticker: Ticker;
@@ -33,6 +35,7 @@ export class Reaper {
   }
 
   async reapOnce(): Promise<void> {
+    await this.queue.workerSeen(this.self);
     const dead = deadLocalWorkers(await this.queue.leaseHolders());
     const reclaimed = await this.queue.reclaimWorkers(dead, 'worker process is gone');
     const expired = await this.queue.reap(this.self);

@@ -180,6 +180,8 @@ export class Scheduler {
     this.handlerFailures.clear();
     this.unsubscribe?.();
     await Promise.all([this.heartbeat.stop(), this.reaper.stop()]);
+    // In the registry, stopped rather than silent: a daemon that stopped is not a lost worker.
+    await this.queue.workerStopped(this.workerId).catch((err) => this.reportError('the worker registry', err, 'warn'));
   }
 
   private poke(): void {

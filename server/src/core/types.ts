@@ -192,6 +192,12 @@ export interface ListFilter {
   cursor?: string | null;
   /** Newest first (by id, descending): a running crawl's latest results on top. Default oldest first. */
   newestFirst?: boolean;
+  /**
+   * An HTTP status ("404") or class ("4xx") of the job's result, or else text found in its URL or
+   * last error (ignoring case: ASCII letters on SQLite, the locale's on PostgreSQL); blank: no
+   * search. Examines a bounded number of rows per call (parseSearch in job-rules.ts).
+   */
+  search?: string;
 }
 
 export interface JobPage {
@@ -277,6 +283,22 @@ export interface LeaseOptions {
   defaultDelayMs?: number;
 }
 
+/** A worker as the registry has it (Queue.workers). */
+export interface WorkerRecord {
+  workerId: string;
+  /** Null for a worker that holds leases but was never recorded (a daemon older than the registry). */
+  startedAt: number | null;
+  /** Its last call to workerSeen; for one never recorded, its leases' latest heartbeat. */
+  seenAt: number;
+  /** Null while it runs, or when it died without stopping. */
+  stoppedAt: number | null;
+  /** Leases it holds now. */
+  leases: number;
+}
+
+/** A stopped or silent worker is forgotten this long after it was last seen. */
+export const WORKERS_KEPT_MS = 7 * 24 * 3600_000;
+
 /**
  * The queue, engine-agnostic. Every method is async so that a networked engine (PostgreSQL)
  * can implement the same contract as the embedded SQLite one.
@@ -300,6 +322,15 @@ export interface Queue {
   reclaimWorkers(workerIds: string[], reason: string): Promise<ReapResult>;
   /** Worker ids that hold leases now. */
   leaseHolders(): Promise<string[]>;
+  /**
+   * The worker registry. `workerSeen` records a worker at its first call and moves its time last
+   * seen at each (the scheduler calls it at start and at every heartbeat interval, busy or idle),
+   * and forgets workers not heard from for WORKERS_KEPT_MS; `workerStopped` marks a graceful stop.
+   */
+  workerSeen(workerId: string): Promise<void>;
+  workerStopped(workerId: string): Promise<void>;
+  /** Recorded workers and those holding leases, the most recently seen first, at most `limit`. */
+  workers(limit: number): Promise<WorkerRecord[]>;
   requeue(filter: RequeueFilter): Promise<number>;
   /** Queued jobs become `skipped`, reason `cancelled`. */
   cancel(filter: CancelFilter): Promise<number>;

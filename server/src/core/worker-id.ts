@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
+import type { WorkerRecord } from './types';
 
 /**
  * A worker id names its host, its process and a random part: `host:pid:nonce`. A user can tell
@@ -13,6 +14,17 @@ export function makeWorkerId(): string {
 export function parseWorkerId(id: string): { host: string; pid: number; nonce: string } | null {
   const m = /^(.+):(\d+):([0-9a-f]+)$/.exec(id);
   return m ? { host: m[1], pid: Number(m[2]), nonce: m[3] } : null;
+}
+
+/**
+ * What a recorded worker is now: stopped on its own; live, heard from within `silentMs` (and, on
+ * this machine, its process still runs); else lost.
+ */
+export function workerState(w: WorkerRecord, now: number, silentMs: number): 'live' | 'stopped' | 'lost' {
+  if (w.stoppedAt !== null) return 'stopped';
+  const id = parseWorkerId(w.workerId);
+  if (id && id.host === os.hostname() && !processAlive(id.pid)) return 'lost';
+  return now - w.seenAt <= silentMs ? 'live' : 'lost';
 }
 
 export function processAlive(pid: number): boolean {

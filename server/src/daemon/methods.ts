@@ -16,7 +16,11 @@ import { fetchedTotal, type RateMeter } from './rate';
 import { RpcError, formatIssues, invalidParams, notFound, toRpcError, unavailable } from './rpc';
 import { parseSeedFile, startParams, whyNotStartable } from './seedfile';
 import type { SeedMap } from './seedmap';
-import { wireCrawl, wireEvent, wireHost, wireJob, wireLease, wirePage } from './wire';
+import { wireCrawl, wireEvent, wireHost, wireJob, wireLease, wirePage, wireWorker } from './wire';
+import { workerState } from '../core/worker-id';
+
+/** workers/list's default length. */
+const WORKERS_LISTED = 200;
 
 /** What a method may know of the connection that called it. */
 export interface CallContext {
@@ -74,7 +78,7 @@ export function createMethods(d: DaemonServices): MethodTable {
     'jobs/enqueue': async (p) => crawls.enqueue(p),
     'jobs/list': async (p) => {
       const page = await queue.list({
-        state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, limit: p.limit, cursor: p.cursor, newestFirst: p.order === 'newest',
+        state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, limit: p.limit, cursor: p.cursor, newestFirst: p.order === 'newest', search: p.search,
       });
       return { jobs: page.jobs.map(wireJob), nextCursor: page.nextCursor };
     },
@@ -94,6 +98,13 @@ export function createMethods(d: DaemonServices): MethodTable {
       return { ...s, jobsPerSecond: d.rate.rate(fetchedTotal(s)) };
     },
     'leases/list': async () => ({ leases: (await queue.leases()).map(wireLease) }),
+    'workers/list': async (p) => {
+      const now = Date.now();
+      // Silent past the lease TTL: its leases are already being taken back.
+      const silentMs = d.config().leaseTtlMs;
+      const rows = await queue.workers(p.limit ?? WORKERS_LISTED);
+      return { workers: rows.map((w) => wireWorker(w, workerState(w, now, silentMs), w.workerId === scheduler.workerId)) };
+    },
     'hosts/list': async (p) => ({ hosts: (await crawls.hosts({ limit: p.limit, defaultLimit: d.config().perHostLimit })).map(wireHost) }),
     'hosts/setLimit': async (p) => {
       const n = normalizeUrl(`http://${p.host}/`);

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import {
-  ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, MAX_ENQUEUE_URLS, MAX_SEED_TEXT_BYTES, MAX_SEEDS, MAX_URL_BYTES, MAX_URL_LIST_BYTES, SCOPES,
+  ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, MAX_ENQUEUE_URLS, MAX_JOB_SEARCH, MAX_SEED_TEXT_BYTES, MAX_SEEDS, MAX_URL_BYTES, MAX_URL_LIST_BYTES, SCOPES,
   STATUS_CLASSES, jsonBytes, type Method, type ParamsOf,
 } from '../protocol';
 
@@ -79,6 +79,7 @@ export const Params = {
     cursor: z.string().max(32).nullable().optional(),
     /** `newest`: by id, descending (a running crawl's latest results first); default `oldest`. */
     order: z.enum(['oldest', 'newest']).optional(),
+    search: z.string().max(MAX_JOB_SEARCH).optional(),
   }),
   'jobs/get': strict({ id: jobId }),
   'jobs/requeue': strict({
@@ -90,6 +91,7 @@ export const Params = {
   'jobs/cancel': strict({ ids: z.array(jobId).min(1).max(100_000) }),
   'queue/stats': strict({}),
   'leases/list': strict({}),
+  'workers/list': strict({ limit: z.number().int().min(1).max(1000).optional() }),
   'hosts/list': strict({ limit: z.number().int().min(1).max(10_000).optional() }),
   'hosts/setLimit': strict({ host: z.string().min(1).max(253), limit: z.number().int().min(1).max(10_000) }),
   'scheduler/status': strict({}),

@@ -6,7 +6,8 @@ import { isHeld } from '../core/types';
 import type * as core from '../core/types';
 import type { PageInfo } from '../crawl/pages';
 import type { CrawlRecord, HostRecord } from '../crawl/service';
-import type { Crawl, Host, Job, JobEvent, Lease, PageRecord, PageResult, StateCounts } from '../protocol';
+import type { Crawl, Host, Job, JobEvent, Lease, PageRecord, PageResult, StateCounts, Worker, WorkerState } from '../protocol';
+import { parseWorkerId } from '../core/worker-id';
 
 /** Largest time a Date can hold; sentinels beyond it (a held job's run_after) have no date. */
 const MAX_DATE_MS = 8.64e15;
@@ -110,6 +111,14 @@ export function wireLease(l: core.LeaseInfo): Lease {
     leasedAt: isoAlways(l.leasedAt),
     expiresAt: isoAlways(l.expiresAt),
     heartbeatAt: isoAlways(l.heartbeatAt),
+  };
+}
+
+export function wireWorker(w: core.WorkerRecord, state: WorkerState, self: boolean): Worker {
+  const id = parseWorkerId(w.workerId);
+  return {
+    workerId: w.workerId, host: id?.host ?? null, pid: id?.pid ?? null,
+    startedAt: iso(w.startedAt), seenAt: isoAlways(w.seenAt), stoppedAt: iso(w.stoppedAt), state, leases: w.leases, self,
   };
 }
 

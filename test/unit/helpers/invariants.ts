@@ -110,5 +110,6 @@ export function sqliteBackToSchema1(q: SqliteQueue): void {
     ALTER TABLE keys DROP COLUMN held;
     CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > 0;
     ALTER TABLE jobs DROP COLUMN deferrals;
+    DROP TABLE workers;
     UPDATE schema_versions SET version = 1 WHERE component = 'queue';`);
 }

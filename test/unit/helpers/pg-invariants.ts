@@ -94,5 +94,6 @@ export async function pgBackToSchema1(q: PgQueue): Promise<void> {
     ALTER TABLE keys DROP COLUMN held;
     CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > 0;
     ALTER TABLE jobs DROP COLUMN deferrals;
+    DROP TABLE workers;
     UPDATE schema_versions SET version = 1 WHERE component = 'queue';`);
 }

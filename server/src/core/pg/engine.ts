@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { QueueError } from '../errors';
-import { checkOutcome, crawlCounts, history, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
+import { checkOutcome, crawlCounts, history, pageFrom, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, windowEnd, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
 import type { SqliteQueueOptions } from '../sqlite/engine';
 import { toJob } from '../sqlite/engine';
 import {
@@ -23,14 +23,14 @@ import {
   type Ack, type AckResult, type CancelFilter, type CrawlCounts, type EnqueueOptions, type EnqueueResult, type EventType,
   type HeartbeatResult, type Job, type JobChanges, type JobEvent, type JobPage, type JobState, type JobStateRow,
   type KeySummary, type LeaseInfo, type LeaseOptions, type LeasedJob, type ListFilter, type NewJob, type Queue,
-  type ReapResult, type RequeueFilter, type Stats,
+  type ReapResult, type RequeueFilter, type Stats, WORKERS_KEPT_MS, type WorkerRecord,
 } from '../types';
 import { CHANNEL, Listener, PgJobChanges, decodePayload, encodePayload, type Changed } from './changes';
 import { DatabaseOpenError } from '../sqlite/open';
 import { redactUrl } from '../db-url';
 import { QUEUE_COMPONENT, SideConnection, clientConfig, describePgError, openPool, type Component } from './open';
 import { COUNTER_SHARDS } from './schema';
-import { PG_SQL as SQL, pgListSql } from './sql';
+import { PG_SQL as SQL, pgListSql, pgListWindowSql } from './sql';
 import { PgTally } from './tally';
 
 export interface PgQueueOptions extends Omit<SqliteQueueOptions, 'busyTimeoutMs'> {
@@ -444,6 +444,19 @@ export class PgQueue implements Queue {
     });
   }
 
+  async workerSeen(workerId: string): Promise<void> {
+    const now = this.rules.now();
+    await this.pool.query(SQL.workerSeen, [workerId, now, now - WORKERS_KEPT_MS]);
+  }
+
+  async workerStopped(workerId: string): Promise<void> {
+    await this.pool.query(SQL.workerStopped, [workerId, this.rules.now()]);
+  }
+
+  async workers(limit: number): Promise<WorkerRecord[]> {
+    return (await this.pool.query<WorkerRecord>(SQL.workers, [limit])).rows;
+  }
+
   async leaseHolders(): Promise<string[]> {
     const { rows } = await this.pool.query<{ worker_id: string }>(SQL.leaseHolders);
     return rows.map((r) => r.worker_id);
@@ -499,16 +512,22 @@ export class PgQueue implements Queue {
   }
 
   async list(filter: ListFilter): Promise<JobPage> {
-    const { limit, after, shape } = pageOf(filter);
+    const { limit, after, shape, search } = pageOf(filter);
     const params: unknown[] = [after];
     if (shape.state) params.push(filter.state);
     if (shape.key) params.push(filter.key);
     if (shape.crawlId) params.push(filter.crawlId);
+    const window = search
+      ? windowEnd((await this.pool.query<{ id: number }>(pgListWindowSql(shape), [
+        after, ...(shape.walk ? [filter[shape.walk]] : []), this.rules.searchBudget - 1,
+      ])).rows.map((r) => r.id), shape.newestFirst)
+      : undefined;
+    if (window) params.push(window.until);
+    if (search?.kind === 'status') params.push(search.low, search.high);
+    if (search?.kind === 'text') params.push(search.like);
     params.push(limit + 1);
     const { rows } = await this.pool.query<Row>(pgListSql(shape), params);
-    const more = rows.length > limit;
-    const jobs = rows.slice(0, limit).map(toJob);
-    return { jobs, nextCursor: more ? String(jobs[jobs.length - 1].id) : null };
+    return pageFrom(rows.map(toJob), limit, window);
   }
 
   async get(id: number): Promise<{ job: Job; events: JobEvent[] } | null> {

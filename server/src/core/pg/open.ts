@@ -47,7 +47,9 @@ export function clientConfig(url: string): pg.ClientConfig {
   return {
     connectionString: url,
     types: TYPES,
-    options: `-c search_path=${SCHEMA}`,
+    // Backslashes in literals are literal (ESCAPE '\\', the JSON escapes of a status search) even on
+    // a server configured otherwise.
+    options: `-c search_path=${SCHEMA} -c standard_conforming_strings=on`,
     application_name: 'crawl-orchestrator',
     connectionTimeoutMillis: 10_000,
   };

@@ -140,4 +140,13 @@ export const PG_MIGRATIONS: readonly string[] = [
   -- default is stored once, not written to every row.
   ALTER TABLE jobs ADD COLUMN deferrals integer NOT NULL DEFAULT 0;
   `,
+  /* 5 */ `
+  -- The worker registry (see the SQLite schema's migration 4).
+  CREATE TABLE workers (
+    id         text   PRIMARY KEY,
+    started_at bigint NOT NULL,
+    seen_at    bigint NOT NULL,
+    stopped_at bigint
+  );
+  `,
 ];

@@ -116,6 +116,21 @@ export const PG_SQL = {
   reclaimWorkers: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND worker_id = ANY($4::text[]) ${MOVED}`,
   leaseHolders: `SELECT DISTINCT worker_id FROM jobs WHERE state = 'in_progress'`,
 
+  /** The worker registry: $1 worker, $2 now, $3 forget those silent since (see the SQLite engine's). */
+  workerSeen: `
+    WITH forgot AS (DELETE FROM workers WHERE coalesce(stopped_at, seen_at) < $3)
+    INSERT INTO workers (id, started_at, seen_at) VALUES ($1, $2, $2)
+    ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, stopped_at = NULL`,
+  workerStopped: `UPDATE workers SET stopped_at = $2, seen_at = $2 WHERE id = $1`,
+  workers: `
+    WITH held AS (SELECT worker_id, count(*) AS n, max(heartbeat_at) AS beat FROM jobs WHERE state = 'in_progress' GROUP BY worker_id)
+    SELECT * FROM (
+      SELECT w.id AS "workerId", w.started_at AS "startedAt", w.seen_at AS "seenAt", w.stopped_at AS "stoppedAt", coalesce(h.n, 0) AS leases
+        FROM workers w LEFT JOIN held h ON h.worker_id = w.id
+      UNION ALL
+      SELECT h.worker_id, NULL, h.beat, NULL, h.n FROM held h WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = h.worker_id)
+    ) r ORDER BY "seenAt" DESC, "workerId" LIMIT $1`,
+
   /** The event that closed a finished job, written down before it is requeued (see the SQLite engine). */
   recordClosing: `
     INSERT INTO events (job_id, at, type, worker_id, detail, attempt, leased_at)
@@ -273,12 +288,48 @@ export const PG_SQL = {
 
 /** Listing statements, one per filter combination so each can use its index (walked either way); keyset paging on id. */
 export function pgListSql(filter: ListShape): string {
+  const { where, n: next } = listWhere(filter);
+  let n = next;
+  // A search looks only within its window (job-rules.ts windowEnd); values are bound parameters.
+  if (filter.search) where.push(filter.newestFirst ? `id >= $${n++}` : `id <= $${n++}`);
+  if (filter.search === 'status') {
+    // Only a JSON number is a status, as on SQLite (where text never falls between two numbers).
+    // PostgreSQL's json refuses a whole text holding the escape \u0000 ("cannot be converted to
+    // text") or a lone surrogate's (\ud83d) wherever it is: each such escape (pairs too) becomes
+    // \u0020, which keeps the JSON valid (after an escaped backslash it is literal text and stays
+    // literal) and every number as it was.
+    const json = `regexp_replace(result, '\\\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})', '\\\\u0020', 'g')::json`;
+    where.push(`CASE WHEN json_typeof(${json} -> 'status') = 'number' THEN (${json} ->> 'status')::numeric END BETWEEN $${n++} AND $${n++}`);
+  }
+  if (filter.search === 'text') {
+    where.push(`(url ILIKE $${n} ESCAPE '\\' OR last_error ILIKE $${n} ESCAPE '\\')`);
+    n++;
+  }
+  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT $${n}`;
+}
+
+/**
+ * A search's window: the budget-th row past the cursor of the one filter it walks (ListShape.walk,
+ * bound as $2), and whether one follows it; the skip is the last parameter. As on SQLite, the
+ * rows counted are those examined, not those matching every filter.
+ */
+export function pgListWindowSql(filter: ListShape): string {
+  const where = [filter.newestFirst ? 'id < $1' : 'id > $1'];
+  let n = 2;
+  if (filter.walk) where.push(`${WALKED_COLUMN[filter.walk]} = $${n++}`);
+  return `SELECT id FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT 2 OFFSET $${n}`;
+}
+
+const WALKED_COLUMN = { state: 'state', key: 'key', crawlId: 'crawl_id' } as const;
+
+/** The cursor ($1) and the filters set, in that order, and the next parameter's number. */
+function listWhere(filter: ListShape): { where: string[]; n: number } {
   const where = [filter.newestFirst ? 'id < $1' : 'id > $1'];
   let n = 2;
   if (filter.state) where.push(`state = $${n++}`);
   if (filter.key) where.push(`key = $${n++}`);
   if (filter.crawlId) where.push(`crawl_id = $${n++}`);
-  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT $${n}`;
+  return { where, n };
 }
 
 /**

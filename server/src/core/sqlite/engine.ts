@@ -5,17 +5,18 @@ import { MIGRATIONS } from './schema';
 import { openDatabase } from './open';
 import { BUSY_TIMEOUT_MS, retryWhileBusy } from './busy';
 import { SqliteJobChanges } from './changes';
-import { CHANGES_SQL, SQL, listSql } from './sql';
+import { CHANGES_SQL, SQL, listSql, listWindowSql } from './sql';
 import { Tally } from './tally';
 import { WalFlusher } from './wal-flush';
 import { QueueError } from '../errors';
-import { checkOutcome, crawlCounts, history, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
+import { checkOutcome, crawlCounts, history, pageFrom, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, windowEnd, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
 import {
   HELD,
   type Ack, type AckHook, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
   type JobEvent, type JobPage, type JobState, type KeySummary, type LeaseInfo, type LeaseOptions,
   type LeasedJob, type ListFilter, type NewJob, type Outcome, type Queue, type ReapResult, type RequeueFilter,
   type Stats, type CancelFilter, type CrawlCounts, type EnqueueOptions, type JobChanges, type JobStateRow,
+  WORKERS_KEPT_MS, type WorkerRecord,
 } from '../types';
 
 export interface SqliteQueueOptions extends RuleOptions {
@@ -297,6 +298,23 @@ export class SqliteQueue implements Queue {
     return this.s.leaseHolders.pluck().all() as string[];
   }
 
+  async workerSeen(workerId: string): Promise<void> {
+    const now = this.rules.now();
+    await this.unlocked(() => this.db.transaction(() => {
+      this.s.forgetWorkers.run({ before: now - WORKERS_KEPT_MS });
+      this.s.workerSeen.run({ workerId, now });
+    }).immediate());
+  }
+
+  async workerStopped(workerId: string): Promise<void> {
+    const now = this.rules.now();
+    await this.unlocked(() => this.s.workerStopped.run({ workerId, now }));
+  }
+
+  async workers(limit: number): Promise<WorkerRecord[]> {
+    return this.s.workers.all({ limit }) as WorkerRecord[];
+  }
+
   async requeue(filter: RequeueFilter): Promise<number> {
     const from: JobState[] = filter.state ? [filter.state]
       : filter.ids ? ['error', 'skipped', 'done', 'in_progress'] : ['error'];
@@ -359,17 +377,25 @@ export class SqliteQueue implements Queue {
   }
 
   async list(filter: ListFilter): Promise<JobPage> {
-    const { limit, after, shape } = pageOf(filter);
-    const name = JSON.stringify(shape);
-    let stmt = this.listStatements.get(name);
-    if (!stmt) this.listStatements.set(name, (stmt = this.db.prepare(listSql(shape))));
-    const rows = stmt.all({
-      after, limit: limit + 1,
-      ...(shape.state && { state: filter.state }), ...(shape.key && { key: filter.key }), ...(shape.crawlId && { crawlId: filter.crawlId }),
+    const { limit, after, shape, search } = pageOf(filter);
+    const filters = { ...(shape.state && { state: filter.state }), ...(shape.key && { key: filter.key }), ...(shape.crawlId && { crawlId: filter.crawlId }) };
+    const window = search
+      ? windowEnd(this.listStatement(`window:${JSON.stringify(shape)}`, () => listWindowSql(shape)).pluck().all({
+        after, skip: this.rules.searchBudget - 1, ...(shape.walk && { [shape.walk]: filters[shape.walk] }),
+      }) as number[], shape.newestFirst)
+      : undefined;
+    const rows = this.listStatement(JSON.stringify(shape), () => listSql(shape)).all({
+      after, limit: limit + 1, ...filters,
+      ...(window && { until: window.until }),
+      ...(search?.kind === 'status' && { low: search.low, high: search.high }), ...(search?.kind === 'text' && { like: search.like }),
     }) as Row[];
-    const more = rows.length > limit;
-    const jobs = rows.slice(0, limit).map(toJob);
-    return { jobs, nextCursor: more ? String(jobs[jobs.length - 1].id) : null };
+    return pageFrom(rows.map(toJob), limit, window);
+  }
+
+  private listStatement(name: string, sql: () => string): Statement {
+    let stmt = this.listStatements.get(name);
+    if (!stmt) this.listStatements.set(name, (stmt = this.db.prepare(sql())));
+    return stmt;
   }
 
   async get(id: number): Promise<{ job: Job; events: JobEvent[] } | null> {

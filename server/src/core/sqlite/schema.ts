@@ -151,6 +151,17 @@ export const MIGRATIONS: readonly string[] = [
   -- out a deferral or a retry's backoff. Adding a column with a constant default rewrites nothing.
   ALTER TABLE jobs ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0;
   `,
+  /* 4 */ `
+  -- Every worker that ran on this database (Queue.workerSeen): when it started, when it was last
+  -- heard from, busy or idle, and when it stopped, so that who holds what, and who died holding
+  -- it, can be listed. A few rows a daemon start; forgotten a week after they were last seen.
+  CREATE TABLE workers (
+    id         TEXT    PRIMARY KEY,             -- host:pid:nonce (worker-id.ts)
+    started_at INTEGER NOT NULL,
+    seen_at    INTEGER NOT NULL,
+    stopped_at INTEGER
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

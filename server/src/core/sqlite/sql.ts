@@ -107,6 +107,21 @@ export const SQL = {
   anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < :now AND worker_id IS NOT :self LIMIT 1`,
   leaseHolders: `SELECT DISTINCT worker_id FROM jobs WHERE state = 'in_progress'`,
 
+  /** The worker registry (Queue.workerSeen): recorded, or seen again; those long silent forgotten. */
+  workerSeen: `
+    INSERT INTO workers (id, started_at, seen_at) VALUES (:workerId, :now, :now)
+    ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, stopped_at = NULL`,
+  forgetWorkers: `DELETE FROM workers WHERE coalesce(stopped_at, seen_at) < :before`,
+  workerStopped: `UPDATE workers SET stopped_at = :now, seen_at = :now WHERE id = :workerId`,
+  /** Recorded workers with their leases, and lease holders never recorded (a daemon older than the registry). */
+  workers: `
+    WITH held AS (SELECT worker_id, count(*) AS n, max(heartbeat_at) AS beat FROM jobs WHERE state = 'in_progress' GROUP BY worker_id)
+    SELECT w.id AS workerId, w.started_at AS startedAt, w.seen_at AS seenAt, w.stopped_at AS stoppedAt, coalesce(h.n, 0) AS leases
+      FROM workers w LEFT JOIN held h ON h.worker_id = w.id
+    UNION ALL
+    SELECT h.worker_id, NULL, h.beat, NULL, h.n FROM held h WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = h.worker_id)
+    ORDER BY seenAt DESC, workerId LIMIT :limit`,
+
   /**
    * Before a finished job is requeued, the event that closed it is written down: until then the
    * job row itself told it (history() in the engine), unless a stored row did (cancelled, given
@@ -302,9 +317,40 @@ export const CHANGES_SQL = {
 
 /** Listing statements, one per filter combination so each can use its index (walked either way); keyset paging on id. */
 export function listSql(filter: ListShape): string {
+  const where = listWhere(filter);
+  // A search looks only within its window (job-rules.ts windowEnd); values are bound parameters.
+  if (filter.search) where.push(filter.newestFirst ? 'id >= :until' : 'id <= :until');
+  if (filter.search === 'status') where.push(`json_extract(result, '$.status') BETWEEN :low AND :high`);
+  if (filter.search === 'text') where.push(`(url LIKE :like ESCAPE '\\' OR last_error LIKE :like ESCAPE '\\')`);
+  // A search walks the index its window counted, whatever the planner would pick for the rest.
+  const from = filter.search ? walked(filter) : 'jobs';
+  return `SELECT * FROM ${from} WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT :limit`;
+}
+
+/**
+ * A search's window: the budget-th row past the cursor of the one index it walks (ListShape.walk),
+ * and whether one follows it. The other filters are left out, so the rows counted are the rows
+ * the search examines: with two filters, counting their matches walked every row of one index
+ * that failed the other (a crawl's done jobs among a million of other crawls).
+ */
+export function listWindowSql(filter: ListShape): string {
   const where = [filter.newestFirst ? 'id < :after' : 'id > :after'];
-  if (filter.state) where.push('state = :state');
-  if (filter.key) where.push('key = :key');
-  if (filter.crawlId) where.push('crawl_id = :crawlId');
-  return `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT :limit`;
+  if (filter.walk) where.push(FILTER_SQL[filter.walk]);
+  return `SELECT id FROM ${walked(filter)} WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT 2 OFFSET :skip`;
+}
+
+const FILTER_SQL = { state: 'state = :state', key: 'key = :key', crawlId: 'crawl_id = :crawlId' } as const;
+const WALKED_INDEX = { state: 'jobs_state', key: 'jobs_key', crawlId: 'jobs_crawl' } as const;
+
+/** The jobs table held to the walked index, or with no filter to the ids themselves (NOT INDEXED keeps the rowid range). */
+function walked(filter: ListShape): string {
+  return filter.walk ? `jobs INDEXED BY ${WALKED_INDEX[filter.walk]}` : 'jobs NOT INDEXED';
+}
+
+function listWhere(filter: ListShape): string[] {
+  const where = [filter.newestFirst ? 'id < :after' : 'id > :after'];
+  if (filter.state) where.push(FILTER_SQL.state);
+  if (filter.key) where.push(FILTER_SQL.key);
+  if (filter.crawlId) where.push(FILTER_SQL.crawlId);
+  return where;
 }
