@@ -82,7 +82,7 @@ const hintsFor = (client: Awaited<ReturnType<typeof openBigFile>>['client'], uri
     textDocument: { uri }, range: { start: { line: from, character: 0 }, end: { line: to, character: 0 } },
   }) as Promise<InlayHint[]>;
 
-test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits only new URLs, hints only the lines asked', async () => {
+test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits only new URLs, hints only the lines asked, redraws only for them', async () => {
   const f = await openBigFile(3_600_000);
   const { real, features, client, uri, lines } = f;
   assert.equal(f.looked(), URLS, 'opened: every URL looked up once');
@@ -91,16 +91,27 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   assert.deepEqual(visible.map((h) => h.position.line), Array.from({ length: 41 }, (_, i) => 100 + i));
   assert.equal(String(visible[0].label), '⏳ queued');
 
-  // Five jobs finish: the batch names them, and only they are read again.
-  const leased = await real.lease('w', 5, { ttlMs: 60_000, defaultLimit: 5 });
-  await real.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })));
-  f.resetLooked();
+  // Five jobs finish (lines 0-4, out of sight): the batch names them, only they are read again,
+  // and the editor is not asked to redraw the lines it shows, which did not change.
+  const finish = async () => {
+    const leased = await real.lease('w', 5, { ttlMs: 60_000, defaultLimit: 5 });
+    await real.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })));
+    f.resetLooked();
+    features.jobsChanged(leased.map((j) => j.id));
+    return leased;
+  };
   const before = f.redraws();
-  features.jobsChanged(leased.map((j) => j.id));
-  await eventually('the hints redrawn', () => f.redraws() > before);
+  const unseen = await finish();
+  await eventually('the batch read', () => f.looked() === 5);
+  await new Promise((r) => setTimeout(r, 300));
   assert.equal(f.looked(), 5, 'a batch of 5 changes reads 5 jobs, not the file');
-  const line = lines.indexOf(leased[0].url);
+  assert.equal(f.redraws(), before, 'no redraw for lines out of sight');
+  const line = lines.indexOf(unseen[0].url);
   assert.match(String((await hintsFor(client, uri, line, line))[0].label), /^✓ done · 200/);
+  // Shown now (the editor asked for lines 0-40): the next five (lines 5-9) are redrawn.
+  await hintsFor(client, uri, 0, 40);
+  await finish();
+  await eventually('the hints redrawn', () => f.redraws() > before);
 
   // A batch of other crawls' jobs: nothing read, nothing redrawn.
   f.resetLooked();
@@ -137,4 +148,19 @@ test('jobs that changed unnamed (the feed could not say which) are found by the 
   assert.equal(swept, URLS + URLS, 'the open, then one sweep of every unfinished job');
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(f.looked(), swept);
+});
+
+test('a running job out of sight ticks no redraw each second; in sight, its lease clock is redrawn', async () => {
+  const f = await openBigFile(3_600_000);
+  const { real, features, client, uri } = f;
+  await hintsFor(client, uri, 2_000, 2_040);
+  // Job 1 (line 0) runs: the jobs of the file are read every second for its lease clock.
+  const [running] = await real.lease('w', 1, { ttlMs: 60_000, defaultLimit: 1 });
+  assert.equal(running.url, f.lines[0]);
+  const before = f.redraws();
+  features.jobsChanged([running.id]);
+  await new Promise((r) => setTimeout(r, 2_500));
+  assert.equal(f.redraws(), before, 'its line is out of sight: no redraw, neither for the change nor each second');
+  await hintsFor(client, uri, 0, 40);
+  await eventually('its lease clock redrawn', () => f.redraws() > before, 3_000);
 });

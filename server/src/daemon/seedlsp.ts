@@ -45,6 +45,8 @@ const LEASE_TICK_MS = 1_000;
 export const SWEEP_MS = 2_000;
 /** Hint redraws asked of the editor, at most one per this. */
 const HINT_REDRAW_MS = 1_000;
+/** Ranges of a file's lines whose hints count as shown: those of the latest requests (split editors). */
+const HINT_RANGES = 4;
 const EVENTS_IN_HOVER = 10;
 /** Lens redraws asked of the editor for a crawl's progress alone, at most one per this. */
 const LENS_REDRAW_MS = 1_000;
@@ -100,7 +102,7 @@ interface Snapshot {
   urlOf: Map<number, string>;
   /** Changes when diagnostics or lenses would; compared to skip needless refreshes. */
   fingerprint: string;
-  /** Whether the last look read any job again: the hints are redrawn. */
+  /** Whether the last look changed a job of the lines the editor shows (or the file): the hints are redrawn. */
   touched: boolean;
   /** Jobs changed since its unfinished jobs were last all read again (see SWEEP_MS). */
   sweepDue: boolean;
@@ -112,6 +114,13 @@ type Changed = readonly number[] | null;
 export class SeedFeatures {
   readonly documents = new TextDocuments(TextDocument);
   private readonly snapshots = new Map<string, Snapshot>();
+  /**
+   * The lines each file's hints were last asked for, the latest HINT_RANGES ranges (an editor asks
+   * for those it shows; a file open in two editors asks for two). Jobs that change elsewhere in the
+   * file redraw nothing: a crawl of a 5,000-URL file in its order changes the lines in view in its
+   * first second, and then only lines out of sight.
+   */
+  private readonly hintLines = new Map<string, { from: number; to: number }[]>();
   /** What each file's diagnostics were last sent for: hints and hovers refresh snapshots too. */
   private readonly published = new Map<string, string>();
   private capabilities: ClientCapabilities = {};
@@ -153,11 +162,17 @@ export class SeedFeatures {
     this.documents.onDidChangeContent((e) => this.schedule(e.document.uri, []));
     this.documents.onDidClose((e) => {
       this.snapshots.delete(e.document.uri);
+      this.hintLines.delete(e.document.uri);
       this.forgetUnshownCrawls();
       this.published.delete(e.document.uri);
       void c.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
     });
-    c.languages.inlayHint.on(async (p) => this.hints(await this.snapshot(p.textDocument.uri), p.range.start.line, p.range.end.line));
+    c.languages.inlayHint.on(async (p) => {
+      const asked = { from: p.range.start.line, to: p.range.end.line };
+      const had = (this.hintLines.get(p.textDocument.uri) ?? []).filter((r) => r.from !== asked.from || r.to !== asked.to);
+      this.hintLines.set(p.textDocument.uri, [...had, asked].slice(-HINT_RANGES));
+      return this.hints(await this.snapshot(p.textDocument.uri), p.range.start.line, p.range.end.line);
+    });
     c.onHover(async (p) => {
       const doc = this.documents.get(p.textDocument.uri);
       const option = doc && this.isSeedFile(doc.uri) ? optionHover(doc, p.position, this.options) : null;
@@ -337,7 +352,14 @@ export class SeedFeatures {
     }));
     if (leased().size && !this.leaseTimer && !this.closed) {
       this.leaseTimer = setInterval(() => {
-        void this.refresh(leased(), true).catch((err) => this.log('warn', `seed file refresh failed: ${(err as Error).message}`));
+        const now = leased();
+        // A lease clock ticks in the hints only where the editor shows one.
+        const inView = [...now].some(([uri, ids]) => {
+          const s = this.snapshots.get(uri);
+          const shown = s && this.shownKeys(uri, s);
+          return !!s && [...ids].some((id) => { const key = s.urlOf.get(id); return key !== undefined && (!shown || shown.has(key)); });
+        });
+        void this.refresh(now, inView).catch((err) => this.log('warn', `seed file refresh failed: ${(err as Error).message}`));
       }, LEASE_TICK_MS).unref();
     } else if (!leased().size && this.leaseTimer) {
       clearInterval(this.leaseTimer);
@@ -376,7 +398,7 @@ export class SeedFeatures {
         snap.urlOf.set(job.id, key);
       }
     }
-    await this.readJobs(snap, keep.size === 0 ? keys : keys.filter((k) => !snap.jobs.has(k)));
+    await this.readJobs(snap, keep.size === 0 ? keys : keys.filter((k) => !snap.jobs.has(k)), null);
     this.snapshots.set(uri, snap);
     // The file started another crawl: the one it showed is kept no longer, unless another file shows it.
     if (have && !sameCrawl) this.forgetUnshownCrawls();
@@ -393,11 +415,20 @@ export class SeedFeatures {
     const doc = this.documents.get(uri);
     if (!have || !doc || have.crawlId !== this.seeds.get(uri)) return this.snapshot(uri);
     // Edited meanwhile: reparsed first, and the jobs that changed still read below.
-    if (have.version !== doc.version) return this.applyChanges((await this.snapshot(uri))!, ids, true);
-    return this.applyChanges(have, ids, false);
+    if (have.version !== doc.version) return this.applyChanges(uri, (await this.snapshot(uri))!, ids, true);
+    return this.applyChanges(uri, have, ids, false);
   }
 
-  private async applyChanges(have: Snapshot, ids: Set<number>, edited: boolean): Promise<Snapshot> {
+  /** The normalized URLs of the lines the editor last asked hints for; null when it has not asked (all count as shown). */
+  private shownKeys(uri: string, s: Snapshot): Set<string> | null {
+    const ranges = this.hintLines.get(uri);
+    if (!ranges) return null;
+    const keys = new Set<string>();
+    for (const u of s.file.urls) if (u.normalized && ranges.some((r) => u.line >= r.from && u.line <= r.to)) keys.add(u.normalized);
+    return keys;
+  }
+
+  private async applyChanges(uri: string, have: Snapshot, ids: Set<number>, edited: boolean): Promise<Snapshot> {
     const urls = new Set<string>();
     const unknown: number[] = [];
     for (const id of ids) {
@@ -410,20 +441,25 @@ export class SeedFeatures {
       const mine = (await this.queue.jobStates(unknown)).some((j) => j.crawlId === null || j.crawlId === have.crawlId);
       if (mine) for (const key of jobless) urls.add(key);
     }
-    have.touched = edited || urls.size > 0;
-    if (urls.size > 0) await this.readJobs(have, [...urls]);
+    const shownChanged = urls.size > 0 && (await this.readJobs(have, [...urls], this.shownKeys(uri, have)));
+    have.touched = edited || shownChanged;
     return have;
   }
 
-  /** Reads the jobs of these URLs into the snapshot: the file's crawl's job, else the standalone one. */
-  private async readJobs(snap: Snapshot, keys: string[]): Promise<void> {
+  /**
+   * Reads the jobs of these URLs into the snapshot: the file's crawl's job, else the standalone
+   * one. Says whether a job of the `shown` URLs (null: any) is not as it was.
+   */
+  private async readJobs(snap: Snapshot, keys: string[], shown: Set<string> | null): Promise<boolean> {
     const found = new Map<string, Job>();
     for (const j of await this.queue.findByDedupeKeys(null, keys)) found.set(j.url, j);
     if (snap.crawlId) for (const j of await this.queue.findByDedupeKeys(snap.crawlId, keys)) found.set(j.url, j);
+    let shownChanged = false;
     for (const key of keys) {
       const old = snap.jobs.get(key);
       if (old) snap.urlOf.delete(old.id);
       const job = found.get(key);
+      if (!shownChanged && (!shown || shown.has(key))) shownChanged = (old === undefined) !== (job === undefined) || JSON.stringify(old) !== JSON.stringify(job);
       if (job) {
         snap.jobs.set(key, job);
         snap.urlOf.set(job.id, key);
@@ -435,6 +471,7 @@ export class SeedFeatures {
     // done move the hints alone, which the editor asks for as it draws them).
     const failed = [...snap.jobs.values()].filter((j) => j.state === 'error').map((j) => [j.id, j.lastError]);
     snap.fingerprint = JSON.stringify([snap.version, snap.crawlId, snap.jobs.size, failed]);
+    return shownChanged;
   }
 
   private diagnostics(s: Snapshot): Diagnostic[] {
