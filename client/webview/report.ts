@@ -162,7 +162,9 @@ function render(v: ReportView): void {
       section('Largest', 'largest', table(['URL', 'Size'], v.largest.map((r) => [pageLink(r.url, 'largest'), formatBytes(r.bytes)]), 'No pages yet.'))),
     v.missingTitles > 0 ? el('p', {}, `${fmt(v.missingTitles)} HTML pages have no title.`) : null,
     section('Hosts', 'hosts', table(['Host', 'State', 'Why', 'In flight', 'Pages', 'Failed', 'Mean fetch'], hosts, 'No hosts yet.')),
-    section('Workers', 'workers', table(['Worker', 'State', 'Leases (this crawl)', 'Last heard', 'Lease ends', 'Fetching'], workers, 'No worker has run on this database.')),
+    section('Workers', 'workers', table(['Worker', 'State', 'Leases (this crawl)', 'Last heard', 'Lease ends', 'Fetching'], workers,
+      v.workersListed ? 'No worker has run on this database.' : 'No worker holds a lease on this crawl now.'),
+      v.workersListed ? null : el('p', { class: 'quiet' }, 'The daemon does not list its workers (it is older than this extension): those holding this crawl\'s leases are shown.')),
   ];
   // Drawn anew, the page gives the focus back to the control that had it, so that reading with the
   // keyboard survives the readings of a running crawl.

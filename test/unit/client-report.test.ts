@@ -81,6 +81,11 @@ test('the view: counts, statuses, failures by reason, broken links with where th
     ['w9', 'lost', false, 0, 1, '2026-12-06T09:50:00.000Z', null, []],
     ['w0', 'stopped', false, 0, 0, '2026-12-06T09:30:00.000Z', null, []],
   ]);
+  assert.equal(v.workersListed, true);
+  // A daemon that does not list its workers (older, or the read failed): the crawl's lease holders.
+  const unlisted = reportView({ crawl: crawl(), report, hosts, leases: [lease('w1', 'a.test', 'http://a.test/q', '2026-12-06T10:00:01.000Z')], workers: null, rates: [] });
+  assert.deepEqual(unlisted.workers.map((w) => [w.workerId, w.state, w.crawlLeases]), [['w1', null, 1]]);
+  assert.equal(unlisted.workersListed, false);
 });
 
 test('a host of the crawl the daemon does not list keeps its figures, its state unknown', () => {

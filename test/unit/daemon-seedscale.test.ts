@@ -164,3 +164,16 @@ test('a running job out of sight ticks no redraw each second; in sight, its leas
   await hintsFor(client, uri, 0, 40);
   await eventually('its lease clock redrawn', () => f.redraws() > before, 3_000);
 });
+
+test('a file in two editors: a change in either one\'s lines is redrawn', async () => {
+  const f = await openBigFile(3_600_000);
+  const { real, features, client, uri } = f;
+  // Editor one shows lines 0-40, editor two (asked after it) lines 2,000-2,040.
+  await hintsFor(client, uri, 0, 40);
+  await hintsFor(client, uri, 2_000, 2_040);
+  const before = f.redraws();
+  const leased = await real.lease('w', 2, { ttlMs: 60_000, defaultLimit: 2 });
+  await real.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })));
+  features.jobsChanged(leased.map((j) => j.id));
+  await eventually('editor one\'s lines redrawn', () => f.redraws() > before);
+});

@@ -2,10 +2,14 @@
  * Several daemons on one database, and stopping a daemon on a signal in the middle of a crawl.
  */
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
+import type { WorkerRecord } from '../../server/src/core/types';
+import { LOST_AFTER_MS, SEEN_EVERY_MS, workerState } from '../../server/src/core/worker-id';
 import { CRAWL_COMPONENT } from '../../server/src/crawl/crawls';
 import { STATE_FILES } from '../../server/src/protocol';
 import { RawClient, scratch, startDaemon } from './helpers/daemon-proc';
@@ -83,12 +87,15 @@ for (const [engine, database] of Object.entries(DATABASES)) describe(`several da
     assert.equal((await daemons[1].stop()).code, 0);
     clients[2].close();
     await daemons[2].stop('SIGKILL');
-    const after = await states();
-    assert.equal(after[ids[1]]!.state, 'stopped');
-    assert.ok(after[ids[1]]!.stoppedAt);
-    // On this machine a worker whose process is gone is lost at once, not after the lease TTL.
-    assert.equal(after[ids[2]]!.state, 'lost');
-    assert.equal(after[ids[0]]!.state, 'live');
+    const stopped = await states();
+    assert.equal(stopped[ids[1]]!.state, 'stopped');
+    assert.ok(stopped[ids[1]]!.stoppedAt);
+    // On this machine a worker whose process is gone is lost once it misses a beat, not after three.
+    const after = await eventually('the killed daemon to read as lost', async () => {
+      const s = await states();
+      return s[ids[2]]!.state === 'lost' ? s : null;
+    }, 25_000);
+    assert.equal(after![ids[0]]!.state, 'live');
     clients[0].close();
     assert.equal((await daemons[0].stop()).code, 0);
   });
@@ -133,5 +140,32 @@ describe('stopping', () => {
     assert.equal(web.hits('/slow'), 2, 'the handed-back page was fetched again, once');
     c2.close();
     assert.equal((await again.stop('SIGINT')).code, 0, 'SIGINT stops gracefully too');
+  });
+});
+
+describe('workerState', () => {
+  const now = 1_800_000_000_000;
+  const row = (workerId: string, silentMs: number, stopped = false): WorkerRecord =>
+    ({ workerId, startedAt: now - 60_000, seenAt: now - silentMs, stoppedAt: stopped ? now - silentMs : null, leases: 0 });
+  const here = os.hostname();
+
+  test('stopped; else lost when silent for three beats, whatever the machine; else live', () => {
+    assert.equal(workerState(row('elsewhere:1:ab', 5_000, true), now, 'me'), 'stopped');
+    assert.equal(workerState(row('elsewhere:1:ab', LOST_AFTER_MS), now, 'me'), 'live');
+    assert.equal(workerState(row('elsewhere:1:ab', LOST_AFTER_MS + 1), now, 'me'), 'lost');
+    assert.equal(workerState(row('not an id', LOST_AFTER_MS + 1), now, 'me'), 'lost');
+  });
+
+  test('on this machine, a process gone is lost after one missed beat; a live one is not', async () => {
+    const child = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => child.once('exit', resolve));
+    const gone = `${here}:${child.pid}:ab`;
+    assert.equal(workerState(row(gone, SEEN_EVERY_MS), now, 'me'), 'live', 'one beat of grace');
+    assert.equal(workerState(row(gone, SEEN_EVERY_MS + 1), now, 'me'), 'lost');
+    assert.equal(workerState(row(`${here}:${process.ppid}:ab`, SEEN_EVERY_MS * 2), now, 'me'), 'live', 'its process runs');
+    // This process's pid under another id: a run before this one, as the same pid.
+    const self = `${here}:${process.pid}:aa`;
+    assert.equal(workerState(row(`${here}:${process.pid}:bb`, SEEN_EVERY_MS + 1), now, self), 'lost');
+    assert.equal(workerState(row(self, SEEN_EVERY_MS + 1), now, self), 'live');
   });
 });

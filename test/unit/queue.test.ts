@@ -578,10 +578,11 @@ describe(engine.name, () => {
       clock.now += 1000;
       await q.workerStopped('m:1:a');
       assert.deepEqual((await q.workers(10))[0], { workerId: 'm:1:a', startedAt: t0, seenAt: t0 + 3000, stoppedAt: t0 + 3000, leases: 0 });
-      // A week on, a worker starting forgets those not heard from since; those holding leases are still listed by them.
+      // A week on, a worker seen forgets the others not heard from since (those holding leases are
+      // still listed by them), but not itself: back after a week, it keeps its row.
       clock.now = t0 + 7 * 24 * 3600_000 + 3500;
-      await q.workerSeen('m:4:new');
-      assert.deepEqual((await q.workers(10)).map((w) => [w.workerId, w.startedAt === null]), [['m:4:new', false], ['m:2:b', true], ['m:3:old', true]]);
+      await q.workerSeen('m:1:a');
+      assert.deepEqual((await q.workers(10)).map((w) => [w.workerId, w.startedAt, w.stoppedAt]), [['m:1:a', t0, null], ['m:2:b', null, null], ['m:3:old', null, null]]);
     });
 
     test('a search with two filters examines its budget of rows of one index, not of matches', async () => {

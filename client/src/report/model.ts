@@ -57,6 +57,8 @@ export interface ReportView extends ReportAsIs {
     workerId: string; state: Worker['state'] | null; self: boolean; leases: number; crawlLeases: number; seenAt: string; startedAt: string | null;
     stoppedAt: string | null; leaseEndsAt: string | null; jobs: { id: number; url: string }[];
   }[];
+  /** Whether the daemon listed its workers (an older daemon, or a failed read, did not: those holding the crawl's leases are shown). */
+  workersListed: boolean;
 }
 
 /** Messages the page sends back. */
@@ -109,7 +111,7 @@ function byCount(a: CountRow, b: CountRow): number {
 }
 
 export function reportView(input: {
-  crawl: Crawl; report: CrawlReport; hosts: readonly Host[]; leases: readonly Lease[]; workers: readonly Worker[]; rates: readonly RatePoint[];
+  crawl: Crawl; report: CrawlReport; hosts: readonly Host[]; leases: readonly Lease[]; workers: readonly Worker[] | null; rates: readonly RatePoint[];
 }): ReportView {
   const { crawl, report } = input;
   const c = crawl.counts;
@@ -144,7 +146,7 @@ export function reportView(input: {
     };
   });
   // Every worker listed; the leases given are the crawl's (the caller keeps those of its running jobs).
-  const workers = new Map<string, ReportView['workers'][number]>(input.workers.map((w) => [w.workerId, {
+  const workers = new Map<string, ReportView['workers'][number]>((input.workers ?? []).map((w) => [w.workerId, {
     workerId: w.workerId, state: w.state, self: w.self, leases: w.leases, crawlLeases: 0, seenAt: w.seenAt, startedAt: w.startedAt,
     stoppedAt: w.stoppedAt, leaseEndsAt: null, jobs: [],
   }]));
@@ -191,5 +193,6 @@ export function reportView(input: {
     hosts: hosts.sort((a, b) => b.errors - a.errors || b.pages - a.pages || (a.host < b.host ? -1 : 1)),
     // Live (and unlisted lease holders) first, then lost, then stopped; the latest seen first within each.
     workers: [...workers.values()].sort((a, b) => rank(a) - rank(b) || (a.seenAt > b.seenAt ? -1 : a.seenAt < b.seenAt ? 1 : a.workerId < b.workerId ? -1 : 1)),
+    workersListed: input.workers !== null,
   };
 }

@@ -202,7 +202,8 @@ class ReportPanel {
         this.daemon.request('crawl/report', { crawlId }),
         this.daemon.request('hosts/list', {}),
         this.daemon.request('leases/list', {}),
-        this.daemon.request('workers/list', {}),
+        // A daemon older than the registry has no workers/list: the report shows the lease holders.
+        this.daemon.request('workers/list', {}).catch(() => null),
         this.daemon.request('jobs/list', { crawlId, state: 'in_progress', limit: 1000 }),
       ]);
       crawl = got.crawl;
@@ -213,7 +214,7 @@ class ReportPanel {
       if (this.rates.length > MAX_RATE_POINTS) this.rates.splice(0, this.rates.length - MAX_RATE_POINTS);
       this.last = now;
       const mine = new Set(running.jobs.map((j) => j.id));
-      message = { type: 'view', view: reportView({ crawl, report, hosts: hosts.hosts, leases: leases.leases.filter((l) => mine.has(l.jobId)), workers: workers.workers, rates: this.rates }) };
+      message = { type: 'view', view: reportView({ crawl, report, hosts: hosts.hosts, leases: leases.leases.filter((l) => mine.has(l.jobId)), workers: workers?.workers ?? null, rates: this.rates }) };
     } catch (err) {
       this.gone = (err as { code?: unknown }).code === ErrorCodes.NotFound;
       message = { type: 'error', message: (err as Error).message };

@@ -112,6 +112,7 @@ export class Scheduler {
       },
       (err) => this.reportError('reaper', err, 'warn'),
       workerId,
+      (err) => (err === null ? this.writesWork('the worker registry') : this.reportError('the worker registry', err, 'warn')),
     );
   }
 
@@ -180,8 +181,10 @@ export class Scheduler {
     this.handlerFailures.clear();
     this.unsubscribe?.();
     await Promise.all([this.heartbeat.stop(), this.reaper.stop()]);
-    // In the registry, stopped rather than silent: a daemon that stopped is not a lost worker.
-    await this.queue.workerStopped(this.workerId).catch((err) => this.reportError('the worker registry', err, 'warn'));
+    // In the registry, stopped rather than silent: a daemon that stopped is not a lost worker. Not
+    // waited for long: a database out of reach must not hold the stop (it reads as lost instead).
+    const stopped = this.queue.workerStopped(this.workerId).catch((err) => this.reportError('the worker registry', err, 'warn'));
+    await settlesWithin(stopped, REGISTRY_STOP_MS);
   }
 
   private poke(): void {
@@ -417,6 +420,9 @@ export class Scheduler {
     if (this.faults.size === 0) this.log('info', `the queue takes writes again (after: ${after})`);
   }
 }
+
+/** How long a stopping scheduler waits to mark its worker stopped in the registry. */
+const REGISTRY_STOP_MS = 2_000;
 
 /** How long aborted handlers get to wind down before their jobs are released regardless. */
 const ABORT_GRACE_MS = 2_000;

@@ -324,8 +324,8 @@ export interface Queue {
   leaseHolders(): Promise<string[]>;
   /**
    * The worker registry. `workerSeen` records a worker at its first call and moves its time last
-   * seen at each (the scheduler calls it at start and at every heartbeat interval, busy or idle),
-   * and forgets workers not heard from for WORKERS_KEPT_MS; `workerStopped` marks a graceful stop.
+   * seen at each (its reaper calls it at start and every SEEN_EVERY_MS, busy or idle), and forgets
+   * the other workers not heard from for WORKERS_KEPT_MS; `workerStopped` marks a graceful stop.
    */
   workerSeen(workerId: string): Promise<void>;
   workerStopped(workerId: string): Promise<void>;

@@ -16,15 +16,30 @@ export function parseWorkerId(id: string): { host: string; pid: number; nonce: s
   return m ? { host: m[1], pid: Number(m[2]), nonce: m[3] } : null;
 }
 
+/** How often a worker says it is alive (Queue.workerSeen, from its reaper's passes), at most. */
+export const SEEN_EVERY_MS = 10_000;
 /**
- * What a recorded worker is now: stopped on its own; live, heard from within `silentMs` (and, on
- * this machine, its process still runs); else lost.
+ * Silent this long, a worker is lost: three beats missed, whatever its lease TTL (daemons on one
+ * database may each have their own, and one's TTL says nothing of another's beat).
  */
-export function workerState(w: WorkerRecord, now: number, silentMs: number): 'live' | 'stopped' | 'lost' {
+export const LOST_AFTER_MS = 3 * SEEN_EVERY_MS;
+
+/**
+ * What a recorded worker is now: stopped on its own; lost when silent past LOST_AFTER_MS, or, past
+ * one missed beat, on this machine with its process gone (a killed daemon reads as lost within
+ * seconds; one beat of grace keeps a live worker of a container sharing the host's name from
+ * reading as lost on its first silence); live otherwise. A row of this process's pid that is not
+ * `self` is an earlier run's, whose process is gone (a daemon restarted as the same pid: 1 in a container).
+ */
+export function workerState(w: WorkerRecord, now: number, self: string): 'live' | 'stopped' | 'lost' {
   if (w.stoppedAt !== null) return 'stopped';
+  const silent = now - w.seenAt;
+  if (silent > LOST_AFTER_MS) return 'lost';
   const id = parseWorkerId(w.workerId);
-  if (id && id.host === os.hostname() && !processAlive(id.pid)) return 'lost';
-  return now - w.seenAt <= silentMs ? 'live' : 'lost';
+  if (id && id.host === os.hostname() && silent > SEEN_EVERY_MS) {
+    if (id.pid === process.pid ? w.workerId !== self : !processAlive(id.pid)) return 'lost';
+  }
+  return 'live';
 }
 
 export function processAlive(pid: number): boolean {

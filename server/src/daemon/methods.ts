@@ -100,10 +100,8 @@ export function createMethods(d: DaemonServices): MethodTable {
     'leases/list': async () => ({ leases: (await queue.leases()).map(wireLease) }),
     'workers/list': async (p) => {
       const now = Date.now();
-      // Silent past the lease TTL: its leases are already being taken back.
-      const silentMs = d.config().leaseTtlMs;
       const rows = await queue.workers(p.limit ?? WORKERS_LISTED);
-      return { workers: rows.map((w) => wireWorker(w, workerState(w, now, silentMs), w.workerId === scheduler.workerId)) };
+      return { workers: rows.map((w) => wireWorker(w, workerState(w, now, scheduler.workerId), w.workerId === scheduler.workerId)) };
     },
     'hosts/list': async (p) => ({ hosts: (await crawls.hosts({ limit: p.limit, defaultLimit: d.config().perHostLimit })).map(wireHost) }),
     'hosts/setLimit': async (p) => {

@@ -45,8 +45,8 @@ const LEASE_TICK_MS = 1_000;
 export const SWEEP_MS = 2_000;
 /** Hint redraws asked of the editor, at most one per this. */
 const HINT_REDRAW_MS = 1_000;
-/** Ranges of a file's lines whose hints count as shown: those of the latest requests (split editors). */
-const HINT_RANGES = 4;
+/** A file's lines whose hints were asked for this recently count as shown (see SeedFeatures.hintLines). */
+const HINT_RANGE_MS = 10_000;
 const EVENTS_IN_HOVER = 10;
 /** Lens redraws asked of the editor for a crawl's progress alone, at most one per this. */
 const LENS_REDRAW_MS = 1_000;
@@ -115,12 +115,14 @@ export class SeedFeatures {
   readonly documents = new TextDocuments(TextDocument);
   private readonly snapshots = new Map<string, Snapshot>();
   /**
-   * The lines each file's hints were last asked for, the latest HINT_RANGES ranges (an editor asks
-   * for those it shows; a file open in two editors asks for two). Jobs that change elsewhere in the
-   * file redraw nothing: a crawl of a 5,000-URL file in its order changes the lines in view in its
-   * first second, and then only lines out of sight.
+   * The lines each file's hints were asked for in the last HINT_RANGE_MS (an editor asks for those
+   * it shows, and every editor showing the file asks again after each redraw). Jobs that change
+   * elsewhere in the file redraw nothing: a crawl of a 5,000-URL file in its order changes the
+   * lines in view in its first second, and then only lines out of sight. With no range that
+   * recent, every line counts as shown: the next change redraws, and the editors' requests that
+   * answer it say again what they show.
    */
-  private readonly hintLines = new Map<string, { from: number; to: number }[]>();
+  private readonly hintLines = new Map<string, { from: number; to: number; at: number }[]>();
   /** What each file's diagnostics were last sent for: hints and hovers refresh snapshots too. */
   private readonly published = new Map<string, string>();
   private capabilities: ClientCapabilities = {};
@@ -168,9 +170,9 @@ export class SeedFeatures {
       void c.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
     });
     c.languages.inlayHint.on(async (p) => {
-      const asked = { from: p.range.start.line, to: p.range.end.line };
-      const had = (this.hintLines.get(p.textDocument.uri) ?? []).filter((r) => r.from !== asked.from || r.to !== asked.to);
-      this.hintLines.set(p.textDocument.uri, [...had, asked].slice(-HINT_RANGES));
+      const asked = { from: p.range.start.line, to: p.range.end.line, at: Date.now() };
+      const had = (this.hintLines.get(p.textDocument.uri) ?? []).filter((r) => (r.from !== asked.from || r.to !== asked.to) && asked.at - r.at < HINT_RANGE_MS);
+      this.hintLines.set(p.textDocument.uri, [...had, asked]);
       return this.hints(await this.snapshot(p.textDocument.uri), p.range.start.line, p.range.end.line);
     });
     c.onHover(async (p) => {
@@ -398,7 +400,7 @@ export class SeedFeatures {
         snap.urlOf.set(job.id, key);
       }
     }
-    await this.readJobs(snap, keep.size === 0 ? keys : keys.filter((k) => !snap.jobs.has(k)), null);
+    await this.readJobs(snap, keep.size === 0 ? keys : keys.filter((k) => !snap.jobs.has(k)));
     this.snapshots.set(uri, snap);
     // The file started another crawl: the one it showed is kept no longer, unless another file shows it.
     if (have && !sameCrawl) this.forgetUnshownCrawls();
@@ -419,10 +421,11 @@ export class SeedFeatures {
     return this.applyChanges(uri, have, ids, false);
   }
 
-  /** The normalized URLs of the lines the editor last asked hints for; null when it has not asked (all count as shown). */
+  /** The normalized URLs of the lines the editor asked hints for lately; null when it has not (all count as shown). */
   private shownKeys(uri: string, s: Snapshot): Set<string> | null {
-    const ranges = this.hintLines.get(uri);
-    if (!ranges) return null;
+    const now = Date.now();
+    const ranges = this.hintLines.get(uri)?.filter((r) => now - r.at < HINT_RANGE_MS);
+    if (!ranges?.length) return null;
     const keys = new Set<string>();
     for (const u of s.file.urls) if (u.normalized && ranges.some((r) => u.line >= r.from && u.line <= r.to)) keys.add(u.normalized);
     return keys;
@@ -441,25 +444,27 @@ export class SeedFeatures {
       const mine = (await this.queue.jobStates(unknown)).some((j) => j.crawlId === null || j.crawlId === have.crawlId);
       if (mine) for (const key of jobless) urls.add(key);
     }
-    const shownChanged = urls.size > 0 && (await this.readJobs(have, [...urls], this.shownKeys(uri, have)));
-    have.touched = edited || shownChanged;
+    const changed = urls.size > 0 ? await this.readJobs(have, [...urls]) : new Set<string>();
+    // What is shown now, after the read: a range asked for meanwhile was drawn from the jobs before it.
+    const shown = this.shownKeys(uri, have);
+    have.touched = edited || [...changed].some((key) => !shown || shown.has(key));
     return have;
   }
 
   /**
    * Reads the jobs of these URLs into the snapshot: the file's crawl's job, else the standalone
-   * one. Says whether a job of the `shown` URLs (null: any) is not as it was.
+   * one. Returns the URLs whose job is not as it was.
    */
-  private async readJobs(snap: Snapshot, keys: string[], shown: Set<string> | null): Promise<boolean> {
+  private async readJobs(snap: Snapshot, keys: string[]): Promise<Set<string>> {
     const found = new Map<string, Job>();
     for (const j of await this.queue.findByDedupeKeys(null, keys)) found.set(j.url, j);
     if (snap.crawlId) for (const j of await this.queue.findByDedupeKeys(snap.crawlId, keys)) found.set(j.url, j);
-    let shownChanged = false;
+    const changed = new Set<string>();
     for (const key of keys) {
       const old = snap.jobs.get(key);
       if (old) snap.urlOf.delete(old.id);
       const job = found.get(key);
-      if (!shownChanged && (!shown || shown.has(key))) shownChanged = (old === undefined) !== (job === undefined) || JSON.stringify(old) !== JSON.stringify(job);
+      if ((old === undefined) !== (job === undefined) || JSON.stringify(old) !== JSON.stringify(job)) changed.add(key);
       if (job) {
         snap.jobs.set(key, job);
         snap.urlOf.set(job.id, key);
@@ -471,7 +476,7 @@ export class SeedFeatures {
     // done move the hints alone, which the editor asks for as it draws them).
     const failed = [...snap.jobs.values()].filter((j) => j.state === 'error').map((j) => [j.id, j.lastError]);
     snap.fingerprint = JSON.stringify([snap.version, snap.crawlId, snap.jobs.size, failed]);
-    return shownChanged;
+    return changed;
   }
 
   private diagnostics(s: Snapshot): Diagnostic[] {

@@ -118,7 +118,7 @@ export const PG_SQL = {
 
   /** The worker registry: $1 worker, $2 now, $3 forget those silent since (see the SQLite engine's). */
   workerSeen: `
-    WITH forgot AS (DELETE FROM workers WHERE coalesce(stopped_at, seen_at) < $3)
+    WITH forgot AS (DELETE FROM workers WHERE coalesce(stopped_at, seen_at) < $3 AND id <> $1)
     INSERT INTO workers (id, started_at, seen_at) VALUES ($1, $2, $2)
     ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, stopped_at = NULL`,
   workerStopped: `UPDATE workers SET stopped_at = $2, seen_at = $2 WHERE id = $1`,

@@ -301,7 +301,7 @@ export class SqliteQueue implements Queue {
   async workerSeen(workerId: string): Promise<void> {
     const now = this.rules.now();
     await this.unlocked(() => this.db.transaction(() => {
-      this.s.forgetWorkers.run({ before: now - WORKERS_KEPT_MS });
+      this.s.forgetWorkers.run({ before: now - WORKERS_KEPT_MS, workerId });
       this.s.workerSeen.run({ workerId, now });
     }).immediate());
   }

@@ -111,7 +111,7 @@ export const SQL = {
   workerSeen: `
     INSERT INTO workers (id, started_at, seen_at) VALUES (:workerId, :now, :now)
     ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, stopped_at = NULL`,
-  forgetWorkers: `DELETE FROM workers WHERE coalesce(stopped_at, seen_at) < :before`,
+  forgetWorkers: `DELETE FROM workers WHERE coalesce(stopped_at, seen_at) < :before AND id <> :workerId`,
   workerStopped: `UPDATE workers SET stopped_at = :now, seen_at = :now WHERE id = :workerId`,
   /** Recorded workers with their leases, and lease holders never recorded (a daemon older than the registry). */
   workers: `
