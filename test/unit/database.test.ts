@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ConfigError, validateConfig } from '../../server/src/core/config';
-import { DatabaseOpenError } from '../../server/src/core/sqlite/open';
+import { DatabaseOpenError } from '../../server/src/core/errors';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { job } from './helpers/jobs';
 import { tempDb, tempDir } from './helpers/tmp';

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { PgQueue } from '../../server/src/core/pg/engine';
 import { PG_MIGRATIONS } from '../../server/src/core/pg/schema';
-import { DatabaseOpenError } from '../../server/src/core/sqlite/open';
+import { DatabaseOpenError } from '../../server/src/core/errors';
 import { job, jobs } from './helpers/jobs';
 import { pgClient, pgDatabase } from './helpers/pg';
 import { eventually, tempDir } from './helpers/tmp';

@@ -18,7 +18,7 @@ import { redactUrl } from '../core/db-url';
 import { locateSocket, type PathFlags } from '../daemon/paths';
 import { ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, SCOPES, SEED_FILE_EXTENSION, type AddressPolicy, type Crawl, type Job, type Method, type ParamsOf, type ResultOf, type Scope } from '../protocol';
 import { VERSION } from '../version';
-import { EXIT } from './exit';
+import { EXIT } from '../exit';
 import { EXPORT_FORMATS, EXPORT_KINDS, OutputError, Sink, type Ask, type ExportFormat, type ExportKind } from '../exports';
 import { exportCrawl, type ExportCounts } from './export';
 import { bytes, count, fields, plural, relative, shellWord, table, text, type Text } from './format';

@@ -107,9 +107,9 @@ export function pageOf(filter: ListFilter): { limit: number; after: number; shap
 
 /**
  * Where a search's window ends: one call examines at most the search budget's rows of the walked
- * index past the cursor (ListShape.walk), however few of them match. `edge` is what the window query read (the budget-th
- * row's id and the next one's, if any): the window ends at the budget-th row only when rows remain
- * past it; otherwise it runs to the end.
+ * index past the cursor (ListShape.walk), however few of them match. `edge` is what the window
+ * query read (the budget-th row's id and the next one's, if any): the window ends at the
+ * budget-th row only when rows remain past it; otherwise it runs to the end.
  */
 export function windowEnd(edge: number[], newestFirst: boolean): { until: number; bounded: boolean } {
   if (edge.length < 2) return { until: newestFirst ? 0 : Number.MAX_SAFE_INTEGER, bounded: false };
@@ -150,6 +150,11 @@ export interface Settled {
 export interface Backoff {
   baseMs: number;
   maxMs: number;
+}
+
+/** What either engine takes: the job rules, and the tables of other components sharing its database (the crawl kind's, say). */
+export interface QueueOptions extends RuleOptions {
+  components?: { name: string; migrations: readonly string[] }[];
 }
 
 /** The engine options that shape the job rules, the same for every engine. */

@@ -11,6 +11,8 @@ import { SEEN_EVERY_MS, deadLocalWorkers } from './worker-id';
  */
 export class Reaper {
   private readonly ticker: Ticker;
+  /** When this worker was last recorded as alive (Date.now()). */
+  private seenAt = -Infinity;
 
   constructor(
     private readonly queue: Queue,
@@ -45,8 +47,6 @@ export class Reaper {
     await this.queue.evictIdleKeys();
     this.onReaped({ requeued: reclaimed.requeued + expired.requeued, failed: reclaimed.failed + expired.failed, deadWorkers: dead });
   }
-
-  private seenAt = -Infinity;
 
   private async seen(): Promise<void> {
     const now = Date.now();

@@ -5,7 +5,7 @@
  * and exits 0. A second signal while stopping exits at once (130): leases left behind are
  * reclaimed by the next daemon, which sees this process is gone.
  */
-import { EXIT } from '../cli/exit';
+import { EXIT } from '../exit';
 import type { Logger } from '../core/scheduler';
 import { escapeForLog } from '../core/text';
 import { UsageError, flagHelp } from './args';

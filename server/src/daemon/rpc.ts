@@ -6,7 +6,8 @@
 import type { z } from 'zod';
 import { ConfigError } from '../core/config';
 import { ConflictError, NotFoundError, QueueError } from '../core/errors';
-import { DatabaseOpenError, describeSqliteError } from '../core/sqlite/open';
+import { DatabaseOpenError } from '../core/errors';
+import { describeSqliteError } from '../core/sqlite/open';
 import { clip } from '../core/text';
 import { ScopeError } from '../crawl/scope';
 import { ErrorCodes } from '../protocol';

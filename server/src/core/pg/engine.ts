@@ -14,10 +14,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { QueueError } from '../errors';
-import { checkOutcome, crawlCounts, history, pageFrom, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, windowEnd, type MovedRow, type Settled, type StoredEvent } from '../job-rules';
-import type { SqliteQueueOptions } from '../sqlite/engine';
-import { toJob } from '../sqlite/engine';
+import { DatabaseOpenError, QueueError } from '../errors';
+import { checkOutcome, crawlCounts, history, pageFrom, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type Settled, type StoredEvent } from '../job-rules';
+import { toJob } from '../rows';
 import {
   HELD,
   type Ack, type AckResult, type CancelFilter, type CrawlCounts, type EnqueueOptions, type EnqueueResult, type EventType,
@@ -26,14 +25,13 @@ import {
   type ReapResult, type RequeueFilter, type Stats, WORKERS_KEPT_MS, type WorkerRecord,
 } from '../types';
 import { CHANNEL, Listener, PgJobChanges, decodePayload, encodePayload, type Changed } from './changes';
-import { DatabaseOpenError } from '../sqlite/open';
 import { redactUrl } from '../db-url';
 import { QUEUE_COMPONENT, SideConnection, clientConfig, describePgError, openPool, type Component } from './open';
 import { COUNTER_SHARDS } from './schema';
 import { PG_SQL as SQL, pgListSql, pgListWindowSql } from './sql';
 import { PgTally } from './tally';
 
-export interface PgQueueOptions extends Omit<SqliteQueueOptions, 'busyTimeoutMs'> {
+export interface PgQueueOptions extends QueueOptions {
   /** Connections in the pool (default 10); the listening connection is one more. */
   poolSize?: number;
 }

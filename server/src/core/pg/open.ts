@@ -5,7 +5,7 @@
  * migrate once).
  */
 import pg from 'pg';
-import { DatabaseOpenError } from '../sqlite/open';
+import { DatabaseOpenError } from '../errors';
 import { isPostgresUrl, redactUrl } from '../db-url';
 import { PG_MIGRATIONS, SCHEMA } from './schema';
 

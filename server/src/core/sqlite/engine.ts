@@ -9,7 +9,8 @@ import { CHANGES_SQL, SQL, listSql, listWindowSql } from './sql';
 import { Tally } from './tally';
 import { WalFlusher } from './wal-flush';
 import { QueueError } from '../errors';
-import { checkOutcome, crawlCounts, history, pageFrom, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, windowEnd, type MovedRow, type RuleOptions, type StoredEvent } from '../job-rules';
+import { checkOutcome, crawlCounts, history, pageFrom, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type StoredEvent } from '../job-rules';
+import { toJob } from '../rows';
 import {
   HELD,
   type Ack, type AckHook, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
@@ -19,18 +20,17 @@ import {
   WORKERS_KEPT_MS, type WorkerRecord,
 } from '../types';
 
-export interface SqliteQueueOptions extends RuleOptions {
+export interface SqliteQueueOptions extends QueueOptions {
   /** How long a write waits on the thread for another process's lock before retrying on a timer (busy.ts). */
   busyTimeoutMs?: number;
-  /** Tables of other components sharing this database (the crawl kind's, say). */
-  components?: { name: string; migrations: readonly string[] }[];
 }
 
 type Row = Record<string, unknown>;
 
-/** The embedded engine: one long-lived connection, statements prepared once, WAL. */
 /** Outcomes that count an attempt: only their attachments reach the AckHook (a deferral or a release ran no attempt of record). */
 const ENDS_ATTEMPT = new Set<Outcome['type']>(['done', 'fail', 'skip']);
+
+/** The embedded engine: one long-lived connection, statements prepared once, WAL. */
 
 export class SqliteQueue implements Queue {
   readonly db: Database.Database;
@@ -519,31 +519,3 @@ function take<T>(rows: IterableIterator<T>, skip: number, count: number): T[] {
   return out;
 }
 
-export function toJob(r: Row): Job {
-  return {
-    id: r.id as number,
-    kind: r.kind as string,
-    url: r.url as string,
-    key: r.key as string,
-    crawlId: r.crawl_id as string | null,
-    depth: r.depth as number | null,
-    priority: r.priority as number,
-    state: r.state as JobState,
-    attempts: r.attempts as number,
-    maxAttempts: r.max_attempts as number,
-    reclaims: r.reclaims as number,
-    deferrals: r.deferrals as number,
-    runAfter: r.run_after as number,
-    workerId: r.worker_id as string | null,
-    leaseToken: r.lease_token as string | null,
-    leasedAt: r.leased_at as number | null,
-    leaseExpiresAt: r.lease_expires_at as number | null,
-    heartbeatAt: r.heartbeat_at as number | null,
-    lastError: r.last_error as string | null,
-    result: r.result ? JSON.parse(r.result as string) : null,
-    payload: r.payload ? JSON.parse(r.payload as string) : null,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-    finishedAt: r.finished_at as number | null,
-  };
-}

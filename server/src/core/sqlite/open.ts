@@ -1,16 +1,11 @@
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
+import { DatabaseOpenError } from '../errors';
 import { DatabaseLockedError } from './busy';
 
 /** Marks a database file as ours ('CRAW'), so a foreign SQLite file is refused, not migrated. */
 const APPLICATION_ID = 0x43524157;
 
-export class DatabaseOpenError extends Error {
-  constructor(message: string, readonly path: string) {
-    super(message);
-    this.name = 'DatabaseOpenError';
-  }
-}
 
 /** A plain sentence for the SQLite failures a user can cause and fix. */
 export function describeSqliteError(err: unknown, path: string): string {

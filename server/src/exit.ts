@@ -1,5 +1,6 @@
 /**
- * crawlctl's exit codes, which scripts may rely on:
+ * The exit codes of crawlctl and of a daemon's process (`crawlctl daemon`, main.js), which scripts
+ * may rely on; here, beside the contract, so that neither imports the other:
  *   0    done
  *   1    the daemon refused the request or part of it (an error answer, rejected URLs), or a
  *        daemon could not start, or a crawl waited for (`crawl --wait`, `watch`) ended cancelled
