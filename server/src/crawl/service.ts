@@ -4,24 +4,13 @@
  * their politeness state. Times are milliseconds since the epoch; the daemon turns them into
  * the wire's ISO strings.
  */
-import type { AddressPolicy, CrawlOptions, CrawlReport, CrawlState, Host, LinkRecord, Rejected, Scope, StatusClass } from '../protocol';
+import type { CrawlOptions, CrawlReport, CrawlState, Host, LinkRecord, ParamsOf, Rejected, StatusClass } from '../protocol';
 import type { Handler } from '../core/scheduler';
 import type { Job, RequeueFilter, Stats } from '../core/types';
 import type { PageInfo } from './pages';
 
-export interface StartCrawl {
-  seeds: string[];
-  name?: string;
-  /** Undefined: the daemon's default; null: no limit. */
-  maxDepth?: number | null;
-  maxPages?: number;
-  scope?: Scope;
-  include?: string[];
-  exclude?: string[];
-  followNofollow?: boolean;
-  storeBodies?: boolean;
-  addresses?: AddressPolicy;
-}
+/** A crawl to start: crawl/start's params, as the contract has them. */
+export type StartCrawl = ParamsOf<'crawl/start'>;
 
 export interface CrawlRecord {
   id: string;
