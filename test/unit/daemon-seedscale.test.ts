@@ -177,3 +177,19 @@ test('a file in two editors: a change in either one\'s lines is redrawn', async 
   features.jobsChanged(leased.map((j) => j.id));
   await eventually('editor one\'s lines redrawn', () => f.redraws() > before);
 });
+
+test('an edit is answered with diagnostics, and asks no redraw: the editor asks for the hints of an edited file itself', async () => {
+  const f = await openBigFile(3_600_000);
+  const { client, uri } = f;
+  await hintsFor(client, uri, 0, 40);
+  const [redraws, diagnosed] = [f.redraws(), f.diagnosed()];
+  await client.sendNotification(DidChangeTextDocumentNotification.type, {
+    textDocument: { uri, version: 2 }, contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '# a comment\n' }],
+  });
+  await eventually('the edit diagnosed', () => f.diagnosed() > diagnosed);
+  // Past a redraw's throttle (HINT_REDRAW_MS), one asked would have come.
+  await new Promise((r) => setTimeout(r, 1_300));
+  assert.equal(f.redraws(), redraws);
+  // What the editor then asks for is the edited file's: line 1 is the first URL now.
+  assert.deepEqual((await hintsFor(client, uri, 0, 1)).map((h) => h.position.line), [1]);
+});

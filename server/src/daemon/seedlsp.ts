@@ -100,9 +100,14 @@ interface Snapshot {
   jobs: Map<string, Job>;
   /** Normalized URLs by job id: which of a change batch's jobs are this file's. */
   urlOf: Map<number, string>;
-  /** Changes when diagnostics or lenses would; compared to skip needless refreshes. */
+  /** Changes when diagnostics would (an edit among them); compared to skip needless sends. */
   fingerprint: string;
-  /** Whether the last look changed a job of the lines the editor shows (or the file): the hints are redrawn. */
+  /**
+   * Changes when the lenses would for a reason of the daemon's (jobs, failures, the file's crawl):
+   * an edit alone asks no redraw, since the editor asks for lenses and hints again after each.
+   */
+  lensKey: string;
+  /** Whether the last look changed a job of the lines the editor shows: the hints are redrawn. */
   touched: boolean;
   /** Jobs changed since its unfinished jobs were last all read again (see SWEEP_MS). */
   sweepDue: boolean;
@@ -125,6 +130,8 @@ export class SeedFeatures {
   private readonly hintLines = new Map<string, { from: number; to: number; at: number }[]>();
   /** What each file's diagnostics were last sent for: hints and hovers refresh snapshots too. */
   private readonly published = new Map<string, string>();
+  /** What each file's lenses were last redrawn for (Snapshot.lensKey). */
+  private readonly lensesDrawn = new Map<string, string>();
   private capabilities: ClientCapabilities = {};
   private refreshTimer: NodeJS.Timeout | null = null;
   /** Files to look at again, with the jobs that changed for each (null: read them all again). */
@@ -167,6 +174,7 @@ export class SeedFeatures {
       this.hintLines.delete(e.document.uri);
       this.forgetUnshownCrawls();
       this.published.delete(e.document.uri);
+      this.lensesDrawn.delete(e.document.uri);
       void c.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
     });
     c.languages.inlayHint.on(async (p) => {
@@ -320,7 +328,7 @@ export class SeedFeatures {
   }
 
   private async refresh(dirty: Map<string, Set<number> | null>, redraw = false): Promise<void> {
-    let changed = false;
+    let lenses = false;
     let touched = false;
     for (const [uri, ids] of dirty) {
       if (!this.isSeedFile(uri)) continue;
@@ -329,11 +337,14 @@ export class SeedFeatures {
       touched ||= snap.touched;
       if (snap.fingerprint !== this.published.get(uri)) {
         this.published.set(uri, snap.fingerprint);
-        changed = true;
         await this.connection.sendDiagnostics({ uri, version: snap.version, diagnostics: this.diagnostics(snap) });
       }
+      if (snap.lensKey !== this.lensesDrawn.get(uri)) {
+        this.lensesDrawn.set(uri, snap.lensKey);
+        lenses = true;
+      }
     }
-    if (changed || redraw || touched) this.askClientToRedraw(changed);
+    if (lenses || redraw || touched) this.askClientToRedraw(lenses);
     this.watchLeases();
   }
 
@@ -391,7 +402,7 @@ export class SeedFeatures {
     }
     const file = have && have.version === doc.version ? have.file : parseSeedFile(doc.getText());
     const keys = [...new Set(file.urls.map((u) => u.normalized).filter((u): u is string => u !== null))].slice(0, MAX_LOOKUP);
-    const snap: Snapshot = { version: doc.version, file, crawlId, keys, jobs: new Map(), urlOf: new Map(), fingerprint: '', touched: true, sweepDue: have?.sweepDue ?? false };
+    const snap: Snapshot = { version: doc.version, file, crawlId, keys, jobs: new Map(), urlOf: new Map(), fingerprint: '', lensKey: '', touched: true, sweepDue: have?.sweepDue ?? false };
     const keep = sameCrawl && read === 'as needed' ? have.jobs : new Map<string, Job>();
     for (const key of keys) {
       const job = keep.get(key);
@@ -417,8 +428,8 @@ export class SeedFeatures {
     const doc = this.documents.get(uri);
     if (!have || !doc || have.crawlId !== this.seeds.get(uri)) return this.snapshot(uri);
     // Edited meanwhile: reparsed first, and the jobs that changed still read below.
-    if (have.version !== doc.version) return this.applyChanges(uri, (await this.snapshot(uri))!, ids, true);
-    return this.applyChanges(uri, have, ids, false);
+    if (have.version !== doc.version) return this.applyChanges(uri, (await this.snapshot(uri))!, ids);
+    return this.applyChanges(uri, have, ids);
   }
 
   /** The normalized URLs of the lines the editor asked hints for lately; null when it has not (all count as shown). */
@@ -431,7 +442,7 @@ export class SeedFeatures {
     return keys;
   }
 
-  private async applyChanges(uri: string, have: Snapshot, ids: Set<number>, edited: boolean): Promise<Snapshot> {
+  private async applyChanges(uri: string, have: Snapshot, ids: Set<number>): Promise<Snapshot> {
     const urls = new Set<string>();
     const unknown: number[] = [];
     for (const id of ids) {
@@ -447,7 +458,8 @@ export class SeedFeatures {
     const changed = urls.size > 0 ? await this.readJobs(have, [...urls]) : new Set<string>();
     // What is shown now, after the read: a range asked for meanwhile was drawn from the jobs before it.
     const shown = this.shownKeys(uri, have);
-    have.touched = edited || [...changed].some((key) => !shown || shown.has(key));
+    // An edit alone redraws nothing here: the editor asks for the hints of an edited file again.
+    have.touched = [...changed].some((key) => !shown || shown.has(key));
     return have;
   }
 
@@ -475,7 +487,8 @@ export class SeedFeatures {
     // What diagnostics and lenses show: the jobs and the failures, not every state (running and
     // done move the hints alone, which the editor asks for as it draws them).
     const failed = [...snap.jobs.values()].filter((j) => j.state === 'error').map((j) => [j.id, j.lastError]);
-    snap.fingerprint = JSON.stringify([snap.version, snap.crawlId, snap.jobs.size, failed]);
+    snap.lensKey = JSON.stringify([snap.crawlId, snap.jobs.size, failed]);
+    snap.fingerprint = JSON.stringify([snap.version, snap.lensKey]);
     return changed;
   }
 
