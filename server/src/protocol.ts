@@ -159,13 +159,13 @@ export interface Worker {
   pid: number | null;
   /** Null for a lease holder never recorded (a daemon older than the registry). */
   startedAt: string | null;
-  /** When it was last heard from: every few seconds while it runs, busy or idle. */
+  /** When it was last heard from: every 10 s while it runs, busy or idle. */
   seenAt: string;
   stoppedAt: string | null;
   /**
-   * live: heard from within the lease TTL (and, on the answering daemon's machine, its process
-   * runs); stopped: it stopped on its own; lost: neither (killed, hung, cut off), its leases
-   * going back to the queue.
+   * stopped: it stopped on its own; lost: silent for 30 s, or, past one missed beat, on a machine of
+   * the answering daemon's host name with its process gone (killed, hung, cut off: its leases go
+   * back to the queue); live otherwise.
    */
   state: WorkerState;
   /** Leases it holds now. */

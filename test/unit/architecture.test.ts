@@ -1,8 +1,10 @@
 /**
- * The house's dependency rules (DEVELOPERS.md, "The house"), checked on the sources' imports:
- * the core knows nothing of crawling, RPC or editors; the two engines are siblings; the crawl kind
- * knows the core; the daemon never imports the CLI; the extension knows only the contract (and the
- * export formats it shares with crawlctl); the contract imports nothing.
+ * The house's dependency rules (README, "How it is built"), checked on the sources' imports: the
+ * core knows nothing of crawling, RPC or editors; the two engines are siblings; the crawl kind
+ * knows the core; the daemon never imports the CLI; the extension knows only the contract (and
+ * the export formats it shares with crawlctl, which keep to the contract in turn); the contract
+ * imports nothing. Packages too: the core uses only its database drivers and Node, and the
+ * extension none of the daemon's.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -12,29 +14,39 @@ import ts from 'typescript';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
+/** Source files under a folder, as '/'-separated paths from the root. */
 function sources(dir: string): string[] {
   return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.d.ts'))
-    .map((e) => path.relative(ROOT, path.join(e.parentPath, e.name)));
+    .map((e) => path.relative(ROOT, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
 }
 
-/** Every module a file imports (import, export from, require(), import()), relative ones as paths from the root. */
+/**
+ * Every module a file imports (import, export from, import = require, require(), import(), import
+ * types): relative ones as '/'-separated paths from the root without extension, packages by name.
+ */
 function importsOf(file: string): string[] {
   const sf = ts.createSourceFile(file, fs.readFileSync(path.join(ROOT, file), 'utf8'), ts.ScriptTarget.ES2022, true);
   const out: string[] = [];
-  const add = (spec: string) => out.push(spec.startsWith('.') ? path.normalize(path.join(path.dirname(file), spec)) : spec);
+  const add = (spec: string) => out.push(spec.startsWith('.') ? path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)) : spec);
+  const literal = (e: ts.Node | undefined) => (e && (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) ? e.text : undefined);
   const visit = (node: ts.Node) => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) add(node.moduleSpecifier.text);
-    if (ts.isCallExpression(node) && node.arguments.length === 1 && ts.isStringLiteral(node.arguments[0])
-      && ((ts.isIdentifier(node.expression) && node.expression.text === 'require') || node.expression.kind === ts.SyntaxKind.ImportKeyword)) add(node.arguments[0].text);
-    if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) add(node.argument.literal.text);
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && literal(node.moduleSpecifier)) add(literal(node.moduleSpecifier)!);
+    if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && literal(node.moduleReference.expression)) {
+      add(literal(node.moduleReference.expression)!);
+    }
+    if (ts.isCallExpression(node) && literal(node.arguments[0])
+      && ((ts.isIdentifier(node.expression) && node.expression.text === 'require') || node.expression.kind === ts.SyntaxKind.ImportKeyword)) add(literal(node.arguments[0])!);
+    if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && literal(node.argument.literal)) add(literal(node.argument.literal)!);
     ts.forEachChild(node, visit);
   };
   visit(sf);
   return out;
 }
 
-const under = (dir: string) => (p: string) => p === dir || p.startsWith(`${dir}${path.sep}`);
+const under = (dir: string) => (p: string) => p === dir || p.startsWith(`${dir}/`);
+/** A package import (not a path), by its name: `node:fs`, `zod`, `vscode-languageclient/node`. */
+const pkg = (test: (name: string) => boolean) => (i: string) => !i.startsWith('server/') && !i.startsWith('client/') && test(i);
 const FILES = [...sources('server/src'), ...sources('client')];
 
 /** [files the rule is about, imports they may not have, why]. */
@@ -45,7 +57,11 @@ const RULES: [(f: string) => boolean, (imported: string) => boolean, string][] =
   [under('server/src/crawl'), (i) => under('server/src/daemon')(i) || under('server/src/cli')(i), 'the crawl kind knows the core, not its transports'],
   [under('server/src/daemon'), under('server/src/cli'), 'the daemon never imports its client'],
   [under('client'), (i) => under('server/src')(i) && !['server/src/protocol', 'server/src/exports'].includes(i), 'the extension knows only the contract (and the export formats)'],
+  [(f) => f === 'server/src/exports.ts', (i) => !['server/src/protocol', 'node:stream', 'csv-stringify/sync'].includes(i), 'the export formats, bundled into the extension, keep to the contract'],
   [(f) => f === 'server/src/protocol.ts', () => true, 'the contract imports nothing'],
+  [under('server/src/core'), pkg((n) => !n.startsWith('node:') && !['better-sqlite3', 'pg'].includes(n)), 'the core uses only its database drivers and Node'],
+  [under('client'), pkg((n) => /^(zod|pg|better-sqlite3|undici|htmlparser2|vscode-languageserver)/.test(n)), "the extension bundles none of the daemon's packages"],
+  [under('server/src'), under('client'), 'the daemon, crawlctl and the core know nothing of the extension'],
 ];
 
 test('every import keeps to the dependency rules', () => {

@@ -193,3 +193,28 @@ test('an edit is answered with diagnostics, and asks no redraw: the editor asks 
   // What the editor then asks for is the edited file's: line 1 is the first URL now.
   assert.deepEqual((await hintsFor(client, uri, 0, 1)).map((h) => h.position.line), [1]);
 });
+
+test('lines whose editor does not ask again after a redraw (hidden, closed) count as shown no more', async () => {
+  const f = await openBigFile(3_600_000);
+  const { real, features, client, uri } = f;
+  const finish = async (n: number) => {
+    const leased = await real.lease('w', n, { ttlMs: 60_000, defaultLimit: n });
+    await real.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })));
+    features.jobsChanged(leased.map((j) => j.id));
+  };
+  await hintsFor(client, uri, 0, 40);
+  let before = f.redraws();
+  await finish(2);
+  await eventually('lines 0-1 redrawn', () => f.redraws() > before);
+  // No editor asks for lines 0-40 again (the file went to a background tab): past the time to
+  // answer a redraw, its changes there ask for none.
+  await new Promise((r) => setTimeout(r, 2_500));
+  before = f.redraws();
+  await finish(2);
+  await new Promise((r) => setTimeout(r, 1_300));
+  assert.equal(f.redraws(), before);
+  // Shown again (the editor asks for what it shows): redrawn again.
+  await hintsFor(client, uri, 0, 40);
+  await finish(2);
+  await eventually('lines 4-5 redrawn', () => f.redraws() > before);
+});

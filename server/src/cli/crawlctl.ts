@@ -1,7 +1,7 @@
 /**
  * `crawlctl`: the command line of Crawl Orchestrator. Every command but `daemon` talks to a running
  * daemon over its Unix socket, found from --state-dir (default .crawl) or --socket. Tables for
- * people, `--json` for scripts, and exit codes scripts can trust (see ./exit.ts).
+ * people, `--json` for scripts, and exit codes scripts can trust (see ../exit.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,6 +1,7 @@
 /**
  * The one method table both transports serve. Each method receives params already validated by
- * the contract's zod schema and returns the contract's result; `invoke` is the single way in.
+ * its schema (params.ts, held to the contract's types) and returns the contract's result;
+ * `invoke` is the single way in.
  */
 import type { Queue } from '../core/types';
 import type { z } from 'zod';
@@ -168,7 +169,7 @@ export function isMethod(name: string): name is Method {
 /** Methods still answered while the daemon stops: they only read memory. */
 const WHILE_STOPPING = new Set<string>(['scheduler/status', 'daemon/shutdown', 'seeds/parse']);
 
-/** Params checked against the contract's schema: invalid params name each field and what was wrong. */
+/** Params checked against their schema (params.ts): invalid params name each field and what was wrong. */
 function checkParams<M extends Method>(method: M, params: unknown): ParamsOf<M> {
   const parsed = Params[method].safeParse(params);
   if (!parsed.success) throw invalidParams(formatIssues(parsed.error.issues));

@@ -45,8 +45,10 @@ const LEASE_TICK_MS = 1_000;
 export const SWEEP_MS = 2_000;
 /** Hint redraws asked of the editor, at most one per this. */
 const HINT_REDRAW_MS = 1_000;
-/** A file's lines whose hints were asked for this recently count as shown (see SeedFeatures.hintLines). */
-const HINT_RANGE_MS = 10_000;
+/** How long the editors get to ask again for the hints they show after a redraw (see SeedFeatures.hintLines). */
+const HINT_ANSWER_MS = 2_000;
+/** Line ranges kept per file: a few editors, each with a few folded regions. */
+const HINT_RANGES_KEPT = 16;
 const EVENTS_IN_HOVER = 10;
 /** Lens redraws asked of the editor for a crawl's progress alone, at most one per this. */
 const LENS_REDRAW_MS = 1_000;
@@ -120,14 +122,17 @@ export class SeedFeatures {
   readonly documents = new TextDocuments(TextDocument);
   private readonly snapshots = new Map<string, Snapshot>();
   /**
-   * The lines each file's hints were asked for in the last HINT_RANGE_MS (an editor asks for those
-   * it shows, and every editor showing the file asks again after each redraw). Jobs that change
-   * elsewhere in the file redraw nothing: a crawl of a 5,000-URL file in its order changes the
-   * lines in view in its first second, and then only lines out of sight. With no range that
-   * recent, every line counts as shown: the next change redraws, and the editors' requests that
-   * answer it say again what they show.
+   * The lines each file's hints were asked for: an editor asks for those it shows when it shows
+   * them (opened, scrolled, brought to the front), and every editor showing the file asks again
+   * after each redraw. Jobs that change elsewhere in the file redraw nothing: a crawl of a
+   * 5,000-URL file in its order changes the lines in view in its first second, and then only
+   * lines out of sight. A range not asked again within HINT_ANSWER_MS of a redraw is no longer
+   * shown (its editor was closed or hidden, or scrolled on); a file whose hints were never asked
+   * for counts every line as shown.
    */
   private readonly hintLines = new Map<string, { from: number; to: number; at: number }[]>();
+  /** When the editor was last asked to redraw hints (Date.now()). */
+  private hintsRedrawnAt = -Infinity;
   /** What each file's diagnostics were last sent for: hints and hovers refresh snapshots too. */
   private readonly published = new Map<string, string>();
   /** What each file's lenses were last redrawn for (Snapshot.lensKey). */
@@ -138,7 +143,10 @@ export class SeedFeatures {
   private readonly dirty = new Map<string, Set<number> | null>();
   private leaseTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
-  private readonly hintRedraws = new Throttled(() => void this.connection.sendRequest(InlayHintRefreshRequest.type).catch(() => {}), HINT_REDRAW_MS);
+  private readonly hintRedraws = new Throttled(() => {
+    this.hintsRedrawnAt = Date.now();
+    void this.connection.sendRequest(InlayHintRefreshRequest.type).catch(() => {});
+  }, HINT_REDRAW_MS);
   private closed = false;
   /**
    * The crawls of open files, as last read or sent by the change feed (null: no such crawl); while
@@ -179,8 +187,8 @@ export class SeedFeatures {
     });
     c.languages.inlayHint.on(async (p) => {
       const asked = { from: p.range.start.line, to: p.range.end.line, at: Date.now() };
-      const had = (this.hintLines.get(p.textDocument.uri) ?? []).filter((r) => (r.from !== asked.from || r.to !== asked.to) && asked.at - r.at < HINT_RANGE_MS);
-      this.hintLines.set(p.textDocument.uri, [...had, asked]);
+      const had = this.shownRanges(p.textDocument.uri).filter((r) => r.from !== asked.from || r.to !== asked.to);
+      this.hintLines.set(p.textDocument.uri, [...had, asked].slice(-HINT_RANGES_KEPT));
       return this.hints(await this.snapshot(p.textDocument.uri), p.range.start.line, p.range.end.line);
     });
     c.onHover(async (p) => {
@@ -412,6 +420,8 @@ export class SeedFeatures {
       }
     }
     await this.readJobs(snap, keep.size === 0 ? keys : keys.filter((k) => !snap.jobs.has(k)));
+    // Closed while its jobs were read: kept, it would bring the closed file's diagnostics back.
+    if (!this.documents.get(uri)) return null;
     this.snapshots.set(uri, snap);
     // The file started another crawl: the one it showed is kept no longer, unless another file shows it.
     if (have && !sameCrawl) this.forgetUnshownCrawls();
@@ -432,11 +442,16 @@ export class SeedFeatures {
     return this.applyChanges(uri, have, ids);
   }
 
-  /** The normalized URLs of the lines the editor asked hints for lately; null when it has not (all count as shown). */
+  /** The line ranges of a file still shown: asked for since the last redraw, or before it while its editors may still answer it. */
+  private shownRanges(uri: string): { from: number; to: number; at: number }[] {
+    const answering = Date.now() - this.hintsRedrawnAt < HINT_ANSWER_MS;
+    return (this.hintLines.get(uri) ?? []).filter((r) => answering || r.at >= this.hintsRedrawnAt);
+  }
+
+  /** The normalized URLs of the lines shown (see hintLines); null when the file's hints were never asked for (all count as shown). */
   private shownKeys(uri: string, s: Snapshot): Set<string> | null {
-    const now = Date.now();
-    const ranges = this.hintLines.get(uri)?.filter((r) => now - r.at < HINT_RANGE_MS);
-    if (!ranges?.length) return null;
+    if (!this.hintLines.has(uri)) return null;
+    const ranges = this.shownRanges(uri);
     const keys = new Set<string>();
     for (const u of s.file.urls) if (u.normalized && ranges.some((r) => u.line >= r.from && u.line <= r.to)) keys.add(u.normalized);
     return keys;
