@@ -486,9 +486,11 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     const gone = await report.locator('#broken ~ table tr').filter({ hasText: urls.gone }).first().innerText();
     assert.match(gone, /HTTP 410/);
     // Every worker of the database is listed with its state: this daemon's own, live.
-    const mine = await report.locator('#workers ~ table tr').filter({ hasText: '(this daemon)' }).first().innerText();
-    assert.match(mine, /\blive\b/);
+    const mine = report.locator('#workers ~ table tr').filter({ hasText: '(this daemon)' }).first();
+    assert.match(await mine.innerText(), /\blive\b/);
     await vscode!.screenshot('8-seed-crawl-report');
+    await mine.scrollIntoViewIfNeeded();
+    await vscode!.screenshot('8-seed-crawl-report-workers');
     // A theme switch redraws the chart in the new theme's colours (uPlot draws its axes once, on a canvas).
     await report.locator('.chart .uplot').first().evaluate((e) => e.setAttribute('data-theme-was', document.body.className));
     await paletteCommand(page, 'Preferences: Color Theme');
