@@ -31,7 +31,6 @@ type Row = Record<string, unknown>;
 const ENDS_ATTEMPT = new Set<Outcome['type']>(['done', 'fail', 'skip']);
 
 /** The embedded engine: one long-lived connection, statements prepared once, WAL. */
-
 export class SqliteQueue implements Queue {
   readonly db: Database.Database;
   private readonly s: { [K in keyof typeof SQL]: Statement };
@@ -229,8 +228,9 @@ export class SqliteQueue implements Queue {
     let hooked = false;
     return this.write((tally, now) => {
       const results = acks.map((a) => this.ackOne(tally, now, workerId, a));
+      if (!hook) return results;
       const attached = acks.filter((a, i) => results[i].ok && ENDS_ATTEMPT.has(a.outcome.type) && a.outcome.attached !== undefined).map((a) => a.outcome.attached);
-      if (hook && attached.length > 0) {
+      if (attached.length > 0) {
         hooked = true;
         hook.write(attached);
       }
