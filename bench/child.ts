@@ -18,6 +18,10 @@ export interface CrawlJob {
   deadlineMs: number;
   /** Ours only: false turns page records and the link graph off, to measure what they cost (default true). */
   pageRecords?: boolean;
+  /** Ours only: fields extracted from every page (crawl/start's extract). */
+  extract?: Record<string, string>;
+  /** Ours only: every response kept in WARC files (crawl/start's warc). */
+  warc?: boolean;
 }
 
 export interface CrawlOutcome {

@@ -19,7 +19,7 @@ runChild('ours', async (job, clock) => {
   const file = path.join(job.tmpDir, 'queue.db');
   const queue = new SqliteQueue(file, { components: [CRAWL_COMPONENT] });
   const crawls = createCrawlService(queue, new SqliteCrawlStore(queue.db), {
-    robots: true, bodiesDir: path.join(job.tmpDir, 'bodies'), pageRecords: job.pageRecords ?? true,
+    robots: true, bodiesDir: path.join(job.tmpDir, 'bodies'), warcDir: path.join(job.tmpDir, 'warc'), pageRecords: job.pageRecords ?? true,
   });
   const problems: string[] = [];
   const scheduler = new Scheduler(
@@ -36,7 +36,7 @@ runChild('ours', async (job, clock) => {
 
   clock.begin();
   scheduler.start();
-  crawlId = (await crawls.start({ seeds: job.seeds, maxDepth: job.maxDepth, maxPages: job.maxPages, scope: 'host' })).crawlId;
+  crawlId = (await crawls.start({ seeds: job.seeds, maxDepth: job.maxDepth, maxPages: job.maxPages, scope: 'host', extract: job.extract, warc: job.warc })).crawlId;
   const done = await Promise.race([finished, deadline]);
   clock.end();
   clearTimeout(timer);

@@ -52,7 +52,7 @@ let runs = 0;
 
 export async function crawlWith(
   site: Site, crawler: 'ours' | 'crawlee' | 'bare', root: string,
-  opts: { concurrency: number; perHostLimit: number; deadlineMs: number; pageRecords?: boolean },
+  opts: { concurrency: number; perHostLimit: number; deadlineMs: number; pageRecords?: boolean; extract?: Record<string, string>; warc?: boolean },
 ): Promise<CrawlRun> {
   site.reset();
   const job: CrawlJob = {
@@ -60,8 +60,11 @@ export async function crawlWith(
     maxPages: site.allowedPages + site.disallowedLinks + 1_000, maxDepth: 50,
     tmpDir: tempDir(root, `crawl-${crawler}-${runs++}`), deadlineMs: opts.deadlineMs,
     ...(opts.pageRecords !== undefined && { pageRecords: opts.pageRecords }),
+    ...(opts.extract && { extract: opts.extract }),
+    ...(opts.warc && { warc: true }),
   };
-  const label = opts.pageRecords === false ? `${crawler} without page records` : crawler;
+  const label = opts.pageRecords === false ? `${crawler} without page records`
+    : opts.extract ? `${crawler} with ${Object.keys(opts.extract).length} selector fields` : opts.warc ? `${crawler} with WARC` : crawler;
   log(`crawl: ${label}...`);
   const report = await runChildProcess(`crawl-${crawler}.js`, job);
   return measured(site, { ...report, crawler: label });

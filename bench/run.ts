@@ -239,15 +239,21 @@ async function crawlSection(root: string): Promise<void> {
   // first run does) or for a drift of the machine over the section.
   const withRecords: CrawlRun[] = [];
   const withoutRecords: CrawlRun[] = [];
+  // And with selector fields, and with WARC files (records on, as shipped): in the same rotation.
+  const withFields: CrawlRun[] = [];
+  const withWarc: CrawlRun[] = [];
   const opts = { concurrency: S.concurrency, perHostLimit: S.perHostLimit };
+  const kinds = ['on', 'off', 'fields', 'warc'] as const;
   try {
     for (let i = 0; i < S.recordRepeats; i++) {
-      for (const on of i % 2 === 0 ? [true, false] : [false, true]) {
+      for (const kind of i % 2 === 0 ? kinds : [...kinds].reverse()) {
         try {
-          const r = await crawlWith(site, 'ours', root, { ...opts, deadlineMs: S.deadlineMs.ours, pageRecords: on });
-          (on ? withRecords : withoutRecords).push(r);
+          const r = await crawlWith(site, 'ours', root, {
+            ...opts, deadlineMs: S.deadlineMs.ours, pageRecords: kind !== 'off', ...(kind === 'fields' && { extract: BENCH_FIELDS }), ...(kind === 'warc' && { warc: true }),
+          });
+          ({ on: withRecords, off: withoutRecords, fields: withFields, warc: withWarc })[kind].push(r);
         } catch (err) {
-          failed(section, on ? 'ours' : 'ours without page records', err);
+          failed(section, { on: 'ours', off: 'ours without page records', fields: 'ours with selector fields', warc: 'ours with WARC' }[kind], err);
         }
       }
     }
@@ -266,9 +272,14 @@ async function crawlSection(root: string): Promise<void> {
   const ours = fastest(withRecords);
   const oursOff = fastest(withoutRecords);
   const { crawlee, bare } = runs;
-  raw.crawl = { ours, oursWithoutRecords: oursOff, bare, crawlee, runsWithRecords: withRecords, runsWithoutRecords: withoutRecords };
+  raw.crawl = {
+    ours, oursWithoutRecords: oursOff, bare, crawlee, runsWithRecords: withRecords, runsWithoutRecords: withoutRecords, runsWithFields: withFields, runsWithWarc: withWarc,
+  };
   if (!ours) return;
   if (oursOff) recordsCost(section, withRecords, withoutRecords, ours, oursOff);
+  const fields = `five selector fields (${Object.entries(BENCH_FIELDS).map(([k, v]) => `${k}: ${v}`).join('; ')})`;
+  if (withFields.length) featureCost(section, 'five selector fields', fields, withRecords, withFields);
+  if (withWarc.length) featureCost(section, 'WARC files', 'every response and its request as WARC records, gzipped', withRecords, withWarc);
   const expected = site.allowedPages;
   const deadline = (r: CrawlRun) => (r.crawler === 'bare' || r.crawler === 'crawlee' ? S.deadlineMs[r.crawler] : S.deadlineMs.ours);
   const partial = (r: CrawlRun | undefined) => (r && !r.complete ? ` (${r.crawler} stopped at its ${deadline(r) / 1000} s deadline after ${r.pages} pages: rate over those)` : '');
@@ -352,6 +363,35 @@ function recordsCost(section: string, on: CrawlRun[], off: CrawlRun[], fastOn: C
     section, name: 'page records and link graph: bytes per page', value: bOn - bOff, unit: 'B', met: null,
     note: `on minus off: what the records and the graph (about 5 links a page on this site) add; for a million pages: ${mb((bOn - bOff) * 1e6)}`,
   });
+}
+
+/** Five fields of the kinds a scraper asks for, on the benchmark site's pages (bench/site.ts). */
+const BENCH_FIELDS = { title: 'title', charset: 'meta @charset', first: 'ul > li:first-child', 'links[]': 'li > a @href', 'texts[]': 'li a' };
+
+/**
+ * What a feature costs a crawl (issue "Data from pages": within 20% of the plain crawl's pages/s,
+ * under 200 MB): the same crawl with records and without the feature, in the same rotation.
+ */
+function featureCost(section: string, name: string, what: string, plain: CrawlRun[], runs: CrawlRun[]): void {
+  const list = (rs: CrawlRun[], f: (r: CrawlRun) => number, digits: number) => rs.map((r) => f(r).toFixed(digits)).join(', ');
+  const how = `${runs.length} runs each, interleaved with the records on/off runs${[...plain, ...runs].some((r) => !r.complete) ? '; INCOMPLETE runs among them' : ''}`;
+  const fast = (rs: CrawlRun[]) => Math.max(...rs.map((r) => r.pagesPerSecond));
+  const pps = fast(runs) / fast(plain);
+  add({
+    section, name: `${name} vs none: pages/s`, value: fast(runs), unit: 'pages/s',
+    baseline: { name: 'without', value: fast(plain), unit: 'pages/s' }, ratio: pps, ratioLabel: 'with / without',
+    target: '≥ 0.8× (within 20%)', met: pps >= 0.8,
+    note: `${what}; the fastest of ${how}; with: ${list(runs, (r) => r.pagesPerSecond, 0)}; without: ${list(plain, (r) => r.pagesPerSecond, 0)}`,
+  });
+  const cpu = Math.min(...runs.map((r) => r.cpuSecondsPer1000));
+  const cpuPlain = Math.min(...plain.map((r) => r.cpuSecondsPer1000));
+  add({
+    section, name: `${name} vs none: CPU seconds per 1,000 pages`, value: cpu, unit: 's',
+    baseline: { name: 'without', value: cpuPlain, unit: 's' }, ratio: cpu / cpuPlain, ratioLabel: 'with / without', met: null,
+    note: `the least of ${how}; with: ${list(runs, (r) => r.cpuSecondsPer1000, 2)}; without: ${list(plain, (r) => r.cpuSecondsPer1000, 2)} s`,
+  });
+  const rss = Math.max(...runs.map((r) => r.peakRssMb));
+  add({ section, name: `${name}: peak RSS`, value: rss, unit: 'MB', target: '< 200 MB', met: rss < 200, note: `the most of ${runs.length} runs` });
 }
 
 async function postgresSection(root: string): Promise<void> {

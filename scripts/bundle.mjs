@@ -3,6 +3,7 @@
 //   client/src/extension.ts  -> dist/client/extension.js  (`vscode` is the host's)
 //   server/src/daemon/main.ts -> dist/server/daemon.js    (better-sqlite3 stays a real package:
 //                                                           its native binary cannot be inlined)
+//   server/src/crawl/warc-worker.ts -> dist/server/warc-worker.js (the WARC writer's thread)
 //   client/webview/report.ts  -> dist/webview/report.js   (the crawl report's page, uPlot inside,
 //                                                           with its styles beside it)
 // Minified, with source maps beside them for the debugger (the .vsix leaves the maps out).
@@ -33,6 +34,8 @@ const common = {
 const builds = [
   { ...common, entryPoints: ['client/src/extension.ts'], outfile: 'dist/client/extension.js', external: ['vscode'] },
   { ...common, entryPoints: ['server/src/daemon/main.ts'], outfile: 'dist/server/daemon.js', external: ['better-sqlite3'] },
+  // The WARC writer's worker thread, which the daemon starts from beside its own file.
+  { ...common, entryPoints: ['server/src/crawl/warc-worker.ts'], outfile: 'dist/server/warc-worker.js' },
   { ...common, entryPoints: ['client/webview/report.ts'], outfile: 'dist/webview/report.js', platform: 'browser', format: 'iife', target: 'es2022' },
 ];
 

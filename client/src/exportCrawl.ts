@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Sink, exportBatches, fileHeader, formatRecords, type Ask, type ExportFormat, type ExportKind } from '../../server/src/exports';
+import { Sink, exportBatches, exportFields, fileHeader, formatRecords, type Ask, type ExportFormat, type ExportKind } from '../../server/src/exports';
 import type { DaemonApi } from './daemonApi';
 
 export interface ExportRequest {
@@ -70,9 +70,10 @@ export async function exportCrawl(daemon: DaemonApi, req: ExportRequest, opts: E
   };
   try {
     await out.opened();
-    await out.write(fileHeader(req.kind, req.format));
+    const fields = await exportFields(ask, req.crawlId, req.kind, req.format);
+    await out.write(fileHeader(req.kind, req.format, fields));
     for await (const { records, urls } of exportBatches(ask, req.crawlId, req.kind, opts.batch)) {
-      await out.write(formatRecords(req.kind, req.format, records));
+      await out.write(formatRecords(req.kind, req.format, records, { fields }));
       progress.records += records.length;
       progress.urls += urls;
       opts.onProgress?.({ ...progress });

@@ -294,6 +294,7 @@ export function pageSection(details: PageDetails, now: number): string[] {
   item('depth', p.depth === null ? null : String(p.depth));
   item('sha256', p.sha256 === null ? null : /^[0-9a-f]+$/i.test(p.sha256) ? `\`${p.sha256}\`` : inline(p.sha256));
   item('found on', foundOn(p, foundOnJobId));
+  if (p.data !== null && p.data !== undefined) out.push('', '## Data', '', ...dataLines(p.data));
 
   if (links === undefined) return out;
   if (typeof links === 'string') {
@@ -319,6 +320,26 @@ export function pageSection(details: PageDetails, now: number): string[] {
     out.push(`- ${mdUrl(l.url)}${linkText(l.text)}: ${l.followed ? 'followed' : `not followed (${inline(l.reason ?? 'no reason given')})`}`);
   }
   if (links.outlinks.length > OUTLINKS_SHOWN) out.push(`- and ${formatCount(links.outlinks.length - OUTLINKS_SHOWN)} more`);
+  return out;
+}
+
+/** Values of a list field shown, at most: the export has them all. */
+export const DATA_VALUES_SHOWN = 20;
+
+/** The page's data (the crawl's extract fields), a line per field, a list's values under it. */
+export function dataLines(data: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const value = (v: unknown) => (typeof v === 'string' ? `“${inline(v)}”` : inline(JSON.stringify(v) ?? String(v)));
+  for (const [key, v] of Object.entries(data)) {
+    if (v === null || v === undefined) out.push(`- ${inline(key)}: — (no match)`);
+    else if (!Array.isArray(v)) out.push(`- ${inline(key)}: ${value(v)}`);
+    else {
+      out.push(`- ${inline(key)} (${plural(v.length, 'match', 'matches')})${v.length === 0 ? '' : ':'}`);
+      for (const item of v.slice(0, DATA_VALUES_SHOWN)) out.push(`  - ${value(item)}`);
+      if (v.length > DATA_VALUES_SHOWN) out.push(`  - and ${formatCount(v.length - DATA_VALUES_SHOWN)} more`);
+    }
+  }
+  if (out.length === 0) out.push('No fields.');
   return out;
 }
 

@@ -11,7 +11,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import type { Writable } from 'node:stream';
-import type { LinkRecord, Method, PageRecord, ParamsOf, ResultOf, StatusClass } from './protocol';
+import type { CrawlOptions, LinkRecord, Method, PageRecord, ParamsOf, ResultOf, StatusClass } from './protocol';
 
 /** What is exported: page records, every link with its fate, or each broken URL once per page linking to it. */
 export const EXPORT_KINDS = ['pages', 'links', 'broken'] as const;
@@ -86,23 +86,41 @@ export function csvRows(rows: readonly (readonly Cell[])[]): string {
   return rows.length === 0 ? '' : stringify(rows as Cell[][], CSV_OPTIONS);
 }
 
-/** The header row of a kind's CSV. */
-export function csvHeader(kind: ExportKind): string {
-  return csvRows([EXPORT_COLUMNS[kind]]);
+/**
+ * The header row of a kind's CSV. Pages have a column for each of `fields`, the crawl's extract
+ * fields (dataFields), after their `data` as JSON: `data.price`.
+ */
+export function csvHeader(kind: ExportKind, fields: readonly string[] = []): string {
+  return csvRows([kind === 'pages' ? [...PAGE_COLUMNS, ...fields.map((f) => `data.${f}`)] : EXPORT_COLUMNS[kind]]);
 }
 
-/** A record's CSV cells, in its kind's column order: a page's redirects joined with spaces, its data as JSON text. */
-export function recordCells<K extends ExportKind>(kind: K, record: ExportRecord<K>): Cell[] {
+/** How a field's values are joined in its CSV cell: the JSON line has the list itself. */
+export const CSV_LIST_SEPARATOR = '; ';
+
+/** A data value as a CSV cell: a list joined with CSV_LIST_SEPARATOR, an object as JSON. */
+function dataCell(value: unknown): Cell {
+  if (value === null || value === undefined) return null;
+  if (Array.isArray(value)) return value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(CSV_LIST_SEPARATOR);
+  return typeof value === 'object' ? JSON.stringify(value) : (value as Cell);
+}
+
+/**
+ * A record's CSV cells, in its kind's column order: a page's redirects joined with spaces, its
+ * data as JSON text, then each of `fields` of its data (see csvHeader).
+ */
+export function recordCells<K extends ExportKind>(kind: K, record: ExportRecord<K>, fields: readonly string[] = []): Cell[] {
   if (kind === 'pages') {
     const p = record as PageRecord;
-    return PAGE_COLUMNS.map((column): Cell => {
+    const cells = PAGE_COLUMNS.map((column): Cell => {
       if (column === 'redirects') return p.redirects.join(' ');
       if (column === 'data') return p.data === null || p.data === undefined ? null : JSON.stringify(p.data);
       return p[column];
     });
+    for (const f of fields) cells.push(dataCell(p.data && Object.prototype.hasOwnProperty.call(p.data, f) ? p.data[f] : null));
+    return cells;
   }
-  const fields = record as unknown as Record<string, Cell>;
-  return EXPORT_COLUMNS[kind].map((column) => fields[column]);
+  const cells = record as unknown as Record<string, Cell>;
+  return EXPORT_COLUMNS[kind].map((column) => cells[column]);
 }
 
 /** One JSON Lines line: the record as one line of JSON, keys in its kind's column order (missing ones null). */
@@ -133,19 +151,32 @@ function hasColumns(record: object, columns: readonly string[]): boolean {
 export interface FormatOptions {
   /** What each CSV text cell is written as (crawlctl escapes control characters on a terminal); exact when absent. */
   csvText?: (text: string) => string;
+  /** The crawl's data fields, a CSV column each (dataFields). */
+  fields?: readonly string[];
 }
 
 /** Records in a format, ready to append to the file. */
 export function formatRecords<K extends ExportKind>(kind: K, format: ExportFormat, records: readonly ExportRecord<K>[], opts: FormatOptions = {}): string {
   if (format === 'jsonl') return records.map((r) => jsonLine(kind, r)).join('');
-  const { csvText } = opts;
-  const rows = records.map((r) => recordCells(kind, r));
+  const { csvText, fields } = opts;
+  const rows = records.map((r) => recordCells(kind, r, fields));
   return csvRows(csvText ? rows.map((cells) => cells.map((c) => (typeof c === 'string' ? csvText(c) : c))) : rows);
 }
 
 /** What the file starts with: CSV's header row, nothing for JSON Lines. */
-export function fileHeader(kind: ExportKind, format: ExportFormat): string {
-  return format === 'csv' ? csvHeader(kind) : '';
+export function fileHeader(kind: ExportKind, format: ExportFormat, fields: readonly string[] = []): string {
+  return format === 'csv' ? csvHeader(kind, fields) : '';
+}
+
+/** The keys of a crawl's extract fields in its records' data (`tags[]` is `tags`): a CSV column each. */
+export function dataFields(options: CrawlOptions): string[] {
+  return Object.keys(options.extract ?? {}).map((name) => name.replace(/\[\]$/, ''));
+}
+
+/** The data fields an export has columns for: a crawl's, for a CSV of its pages; none otherwise. */
+export async function exportFields(ask: Ask, crawlId: string, kind: ExportKind, format: ExportFormat): Promise<string[]> {
+  if (kind !== 'pages' || format !== 'csv') return [];
+  return dataFields((await ask('crawl/get', { crawlId })).crawl.options);
 }
 
 // ---------------------------------------------------------------------------------------------

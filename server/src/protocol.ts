@@ -36,12 +36,18 @@ export const MAX_SEED_TEXT_BYTES = 10 * 1024 * 1024;
 /**
  * The socket's longest accepted line: the largest valid request of every method, as JSON.stringify
  * writes it, must fit. The largest is crawl/start: its seeds at MAX_URL_LIST_BYTES, its include and
- * exclude patterns at 1.2 MB (200 of 1,000 characters, each escaped to 6 bytes) and its name at
- * 1.2 KB; the 2 MiB over the URLs also hold jobs/requeue's and jobs/cancel's 100,000 ids (1.7 MB)
+ * exclude patterns at 1.2 MB (200 of 1,000 characters, each escaped to 6 bytes), its extract fields
+ * at 0.3 MB (50 of 1,000 characters, escaped) and its name at 1.2 KB; the 2 MiB over the URLs also hold jobs/requeue's and jobs/cancel's 100,000 ids (1.7 MB)
  * and the envelope. protocol.test.ts builds each method's largest request and checks it fits.
  * What a line may make the daemon hold is bounded in daemon/socket.ts (SocketLimits).
  */
 export const MAX_LINE_BYTES = MAX_URL_LIST_BYTES + 2 * 1024 * 1024;
+/** Fields one crawl extracts (crawl/start's extract), at most. */
+export const MAX_EXTRACT_FIELDS = 50;
+/** The longest extract field spec (a selector, and an attribute). */
+export const MAX_EXTRACT_SPEC = 1000;
+/** The longest extract field name, `[]` included. */
+export const MAX_EXTRACT_NAME = 66;
 /** The longest jobs/list search. */
 export const MAX_JOB_SEARCH = 200;
 /** Seed URLs one crawl may start from. */
@@ -120,6 +126,16 @@ export interface CrawlOptions {
   storeBodies: boolean;
   /** Crawls started before this option existed have none: they connect anywhere, as they did. */
   addresses?: AddressPolicy;
+  /** Fields extracted from each page into its record's data (see ParamsMap['crawl/start'].extract); absent for none. */
+  extract?: Record<string, string>;
+  /** Every response fetched kept in WARC files (see ParamsMap['crawl/start'].warc); absent: false. */
+  warc?: boolean;
+}
+
+/** A WARC file of a crawl: its absolute path and size. */
+export interface WarcFile {
+  path: string;
+  bytes: number;
 }
 
 export interface Crawl {
@@ -317,6 +333,18 @@ export interface ParamsMap {
     storeBodies?: boolean;
     /** Default: the daemon's setting, else the kind of the seeds' own addresses. */
     addresses?: AddressPolicy;
+    /**
+     * Fields for each page's record data, by name: `"<selector>"` for the text of the first match
+     * (whitespace collapsed), `"<selector> @<attribute>"` for an attribute of it; a name ending in
+     * `[]` collects every match. No match: null (or []). At most 50; a bad selector is refused,
+     * naming its field.
+     */
+    extract?: Record<string, string>;
+    /**
+     * Keep every response the crawl fetches, with its request, as WARC/1.1 records in gzipped
+     * files of the state folder (`warc/<crawlId>-<n>.warc.gz`, a new one past 1 GB); crawl/get lists them.
+     */
+    warc?: boolean;
   };
   'crawl/list': None;
   'crawl/get': { crawlId: string };
@@ -394,7 +422,8 @@ export type ParamsOf<M extends Method> = ParamsMap[M];
 export interface Results {
   'crawl/start': { crawlId: string; enqueued: number; rejected: Rejected[] };
   'crawl/list': { crawls: Crawl[] };
-  'crawl/get': { crawl: Crawl };
+  /** `warc`: the crawl's WARC files, oldest first (none unless it keeps them). */
+  'crawl/get': { crawl: Crawl; warc: WarcFile[] };
   'crawl/pause': { crawl: Crawl };
   'crawl/resume': { crawl: Crawl };
   'crawl/cancel': { crawl: Crawl; cancelled: number };
@@ -507,6 +536,8 @@ export const STATE_FILES = {
   /** Written when the socket had to live elsewhere (a state folder path too long for a socket). */
   socketPointer: 'crawld.sock.path',
   bodies: 'bodies',
+  /** WARC files of the crawls that keep them. */
+  warc: 'warc',
   /** Which seed file started which crawl (written by the daemon, JSON). */
   seedFiles: 'seedfiles.json',
 } as const;

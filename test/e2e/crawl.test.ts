@@ -104,6 +104,8 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
         '# Seeds for the end-to-end test',
         'name: e2e-seeds',
         'max-depth: 0',
+        'extract.heading: h1',
+        'extract.links[]: li a @href',
         '',
         `${site.a}/a`,
         `${site.a}/gone`,
@@ -515,6 +517,36 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await page.locator('.markers-panel .monaco-list-row').filter({ hasText: 'HTTP 410' }).first().waitFor({ state: 'visible', timeout: 15_000 });
     await codeLens(page, /^↻ Requeue failed \(1\)$/).waitFor({ state: 'visible', timeout: 15_000 });
     await vscode!.screenshot('8-seed-file-crawled');
+
+    // A crawled URL's hover has its page's data: the file's extract fields.
+    const lineA = page.locator('.part.editor .view-line').filter({ hasText: `${urls.a} ✓ done` }).first();
+    const dataHover = page.locator('.monaco-hover').filter({ hasText: 'Data:' }).first();
+    const hovered = await until(async () => {
+      await lineA.locator('span span').first().hover({ timeout: 2_000 });
+      return (await dataHover.isVisible()) ? dataHover.innerText() : undefined;
+    }, { timeout: 20_000, message: 'the hover of a crawled URL with its data' });
+    assert.match(hovered, /heading\s+Page A/, hovered);
+    assert.match(hovered, /links\s+\/ · \/b/, hovered);
+    await vscode!.screenshot('8-seed-file-data-hover');
+    await page.keyboard.press('Escape');
+
+    // And its job document, opened from the crawl's report: a Data section.
+    await codeLens(page, /^\s*Report$/).click();
+    const again = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+    const pageA = again.locator('#slowest ~ table button.link').filter({ hasText: new RegExp(`^${escapeRegExp(urls.a)}$`) }).first();
+    await pageA.waitFor({ state: 'visible', timeout: 20_000 });
+    await pageA.click();
+    await waitForEditorText(page, (t) => t.includes(`<${urls.a}>`), 'the job document of /a');
+    // The data is near the end (before the page's links): the editor shows only the lines in view.
+    await page.locator('.part.editor .editor-group-container.active .monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+End');
+    await waitForEditorText(page, (t) => t.includes('## Data'), 'the job document\'s data section');
+    const doc = await readEditorText(page);
+    assert.match(doc, /^- heading: “Page A”$/m);
+    assert.match(doc, /^- links \(2 matches\):\n  - “\/”\n  - “\/b”$/m);
+    await vscode!.screenshot('8-seed-page-data');
+    await vscode!.runCommand('View: Close Editor');
+    await vscode!.runCommand('View: Close Editor');
   });
 
   step('9. the daemon killed with SIGKILL: the client restarts it, and the status bar and Jobs view recover', async () => {

@@ -36,6 +36,7 @@ function fakeDaemon(pages: PageRecord[]) {
   const calls: { method: string; params: any }[] = [];
   const ask = (async (method: Method, params: any) => {
     calls.push({ method, params });
+    if (method === 'crawl/get' && params.crawlId === 'c_1') return { crawl: { options: {} } };
     if (method !== 'crawl/pages' || params.crawlId !== 'c_1') throw new Error(`unexpected ${method} of ${params.crawlId}`);
     const from = params.cursor ? Number(params.cursor) : 0;
     const next = from + params.limit;
@@ -289,6 +290,25 @@ describe('with a daemon and loopback sites', () => {
       assert.ok(records.length > 5);
       assert.equal(csv.stdout, fileHeader('pages', 'csv') + formatRecords('pages', 'csv', records));
       assert.ok(csv.stdout.includes('"Home, ""sweet"" home"'), 'a title with a comma and quotes, quoted');
+    });
+
+    test('a crawl with --extract fields: its data in every page\'s JSON line, a CSV column each; a bad selector refused', async () => {
+      const bad = await crawlctl(['crawl', u('/'), '--extract', 'title=title[', ...at()]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /extract\.title: not a CSS selector/);
+      assert.equal((await crawlctl(['crawl', u('/'), '--extract', 'title', ...at()])).code, 2, 'no = : a usage error');
+      const r = await crawlctl(['crawl', u('/'), '--extract', 'heading=title', '--extract', 'to[]=a @href', '--wait', '--json', '--allow-failures', ...at()], { timeoutMs: 180_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const id = JSON.parse(r.stdout).crawlId as string;
+      const byUrl = new Map((jsonLines((await crawlctl(['export', id, ...at()])).stdout) as PageRecord[]).map((p) => [p.url, p]));
+      assert.deepEqual(byUrl.get(u('/a'))?.data, { heading: 'About', to: ['/missing', '/b'] });
+      assert.deepEqual(byUrl.get(u('/missing'))?.data, null, 'no page read: no data');
+      const job = (await crawlctl(['job', String(byUrl.get(u('/a'))!.jobId), ...at()])).stdout;
+      assert.match(job, /^data\.heading +About$/m);
+      assert.match(job, /^data\.to +\/missing; \/b$/m);
+      const csv = (await crawlctl(['export', id, '--format', 'csv', ...at()])).stdout.split('\r\n');
+      assert.ok(csv[0].endsWith(',sha256,data,data.heading,data.to'), csv[0]);
+      assert.ok(csv.some((row) => row.startsWith(`${u('/a')},`) && row.endsWith(',About,/missing; /b')));
     });
 
     test('links: the known edges with their texts', async () => {

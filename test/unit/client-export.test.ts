@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import type { LinkRecord, Method, PageRecord, ParamsOf, ResultOf } from '../../server/src/protocol';
-import { fileHeader, formatRecords, type BrokenRow } from '../../server/src/exports';
+import { fileHeader, formatRecords, PAGE_COLUMNS, type BrokenRow } from '../../server/src/exports';
 import type { DaemonApi } from '../../client/src/daemonApi';
 import { ExportCancelled, exportCrawl, partialPath, type ExportProgress } from '../../client/src/exportCrawl';
 import { defaultFileName } from '../../client/src/exportRows';
@@ -47,12 +47,14 @@ class FakeCrawl implements DaemonApi {
   /** Throws instead of answering the n-th request (1-based). */
   failAt: number | undefined;
 
-  constructor(readonly pages: PageRecord[]) {}
+  constructor(readonly pages: PageRecord[], readonly extract?: Record<string, string>) {}
 
   async request<M extends Method>(method: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
     this.calls.push({ method, params });
     if (this.calls.length === this.failAt) throw new Error('the daemon went away');
     await new Promise((r) => setImmediate(r));
+    // A CSV of pages asks first for the crawl's extract fields, a column each.
+    if (method === 'crawl/get') return { crawl: { options: { extract: this.extract } } } as ResultOf<M>;
     assert.equal(method, 'crawl/pages');
     const { cursor, limit = 100 } = params as ParamsOf<'crawl/pages'>;
     const from = cursor ? Number(cursor) : 0;
@@ -65,16 +67,19 @@ const manyPages = (count: number, over: (i: number) => Partial<PageRecord> = () 
   Array.from({ length: count }, (_, i) => pageRecord({ url: `https://a.test/p${i}`, jobId: i + 1, title: `Page ${i}, "quoted"`, ...over(i) }));
 
 test('pages as CSV: the header, then each batch appended as it comes, progress after each; nothing left beside it', async () => {
-  const pages = manyPages(2500);
-  const daemon = new FakeCrawl(pages);
+  const pages = manyPages(2500, (i) => ({ data: { price: String(i), tags: ['a', `b${i}`] } }));
+  const daemon = new FakeCrawl(pages, { price: '.price', 'tags[]': 'a.tag' });
   const file = target('csv');
   const seen: ExportProgress[] = [];
   const result = await exportCrawl(daemon, { crawlId: 'c_1', kind: 'pages', format: 'csv', file }, { onProgress: (p) => seen.push(p) });
 
-  assert.deepEqual(daemon.calls.map((c) => (c.params as ParamsOf<'crawl/pages'>).cursor), [null, '1000', '2000'], 'a request per 1,000');
+  assert.deepEqual(daemon.calls.map((c) => c.method), ['crawl/get', 'crawl/pages', 'crawl/pages', 'crawl/pages'], 'the crawl\'s fields, then a request per 1,000');
+  assert.deepEqual(daemon.calls.slice(1).map((c) => (c.params as ParamsOf<'crawl/pages'>).cursor), [null, '1000', '2000']);
   assert.deepEqual(seen, [{ records: 1000, urls: 0 }, { records: 2000, urls: 0 }, { records: 2500, urls: 0 }]);
   const text = fs.readFileSync(file, 'utf8');
-  assert.equal(text, fileHeader('pages', 'csv') + formatRecords('pages', 'csv', pages));
+  assert.equal(text, fileHeader('pages', 'csv', ['price', 'tags']) + formatRecords('pages', 'csv', pages, { fields: ['price', 'tags'] }));
+  assert.ok(text.startsWith(`${PAGE_COLUMNS.join(',')},data.price,data.tags\r\n`));
+  assert.ok(text.includes(',2499,a; b2499\r\n'), 'a column per field, a list joined');
   assert.ok(text.includes('"Page 2499, ""quoted"""'));
   assert.deepEqual(result, { records: 2500, urls: 0, file, bytes: Buffer.byteLength(text) });
   assert.ok(!fs.existsSync(partialPath(file)));
@@ -113,8 +118,8 @@ test('cancelled: the partial file is deleted and an existing file of that name i
     ExportCancelled,
   );
   assert.equal(batches, 2);
-  // The second batch's writing read the third ahead; nothing is asked for after the cancel.
-  assert.equal(daemon.calls.length, 3, 'no request once cancelled');
+  // The crawl's fields, then: the second batch's writing read the third ahead; nothing is asked for after the cancel.
+  assert.equal(daemon.calls.length, 4, 'no request once cancelled');
   assert.equal(fs.readFileSync(file, 'utf8'), 'the previous export\n');
   assert.ok(!fs.existsSync(partialPath(file)));
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.part')), []);

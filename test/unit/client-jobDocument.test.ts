@@ -4,7 +4,7 @@ import './helpers/vscode';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { PageRecord } from '../../server/src/protocol';
-import { JobDocuments, attempts, commandLinks, pageSection, renderJobDocument } from '../../client/src/jobDocument';
+import { DATA_VALUES_SHOWN, JobDocuments, attempts, commandLinks, pageSection, renderJobDocument } from '../../client/src/jobDocument';
 import { crawledSite, TestDaemon } from './helpers/client-daemon';
 import { page, status } from './helpers/testsite';
 
@@ -136,6 +136,20 @@ test('the page section without links (a crawl/page that failed), a seed, a page 
   assert.doesNotMatch(skipped, /## Links/);
   // The job of the page it was found on is not known: the URL as a plain link.
   assert.match(pageSection({ page: PAGE }, Date.now()).join('\n'), /^- found on: <https:\/\/a\.test\/>, link text “Old \\_page\\_”$/m);
+});
+
+test('the page section shows the page\'s data: each field, a list\'s first values, no match said so, remote text escaped', () => {
+  const data = { price: '12.50', name: '*Bold* <b>', tags: Array.from({ length: DATA_VALUES_SHOWN + 3 }, (_, i) => `t${i}`), none: [], missing: null, n: 3 };
+  const text = pageSection({ page: { ...PAGE, data } }, Date.now()).join('\n');
+  const section = text.slice(text.indexOf('## Data'));
+  assert.match(section, /^- price: “12\.50”$/m);
+  assert.match(section, /^- name: “\\\*Bold\\\* \\<b\\>”$/m);
+  assert.match(section, new RegExp(`^- tags \\(${DATA_VALUES_SHOWN + 3} matches\\):\\n  - “t0”$`, 'm'));
+  assert.match(section, /^  - and 3 more$/m);
+  assert.match(section, /^- none \(0 matches\)$/m);
+  assert.match(section, /^- missing: — \(no match\)$/m);
+  assert.match(section, /^- n: 3$/m);
+  assert.doesNotMatch(pageSection({ page: PAGE }, Date.now()).join('\n'), /## Data/, 'no data: no section');
 });
 
 test('a crawl\'s job document shows its page, where it was found (a link to that page\'s job) and its links, from a real crawl', async () => {

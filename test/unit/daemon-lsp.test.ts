@@ -44,7 +44,7 @@ let lensRefreshes = 0;
 const uri = 'file:///work/seeds/docs.crawl';
 
 function seedText(): string {
-  return ['# docs', 'name: docs', 'max-depth: 0', '', web.url('/'), web.url('/missing'), 'http//typo.example/', web.url('/gate'), ''].join('\n');
+  return ['# docs', 'name: docs', 'max-depth: 0', 'extract.heading: title', web.url('/'), web.url('/missing'), 'http//typo.example/', web.url('/gate'), ''].join('\n');
 }
 
 before(async () => {
@@ -140,6 +140,7 @@ describe('language server', () => {
     assert.match(md, /HTTP 200/);
     assert.ok(md.includes(`crawl ${started.crawlId.replace(/_/g, '\\_')}`), 'names the crawl (escaped for markdown)');
     assert.match(md, /Recent events:[\s\S]*\*\*enqueued\*\*[\s\S]*\*\*leased\*\*[\s\S]*\*\*done\*\*/);
+    assert.match(md, /\n\nData:\n\n\| \| \|\n\|---\|---\|\n\| heading \| t \|\n\nRecent events:/, 'the page\'s data (the file\'s extract fields), before the events');
     assert.equal(await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 0, character: 2 } }), null, 'no hover on a comment');
     const option = await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 1, character: 8 } });
     assert.match((option?.contents as MarkupContent).value, /^\*\*name\*\*: The crawl's name/, 'an option line: its help');
@@ -253,13 +254,13 @@ describe('over Node IPC, as the extension launches it', () => {
  * The seed-file features in this process, over an in-memory LSP connection, with a queue and
  * crawls the test controls: what they read, when, and how they fail.
  */
-function inProcess(queue: Partial<Queue>, crawls: Pick<CrawlService, 'get'>, capabilities: ClientCapabilities = {}, defaults = CRAWL_DEFAULTS) {
+function inProcess(queue: Partial<Queue>, crawls: Pick<CrawlService, 'get'> & Partial<Pick<CrawlService, 'pageOfJob'>>, capabilities: ClientCapabilities = {}, defaults = CRAWL_DEFAULTS) {
   const up = new PassThrough();
   const down = new PassThrough();
   const server = createConnection((logger) => createProtocolConnection(new StreamMessageReader(up), new StreamMessageWriter(down), logger),
     { shutdownReceived: false, initialize: () => {}, exit: () => {} });
   const seeds = new SeedMap(path.join(scratch('crawld-seedmap-'), STATE_FILES.seedFiles), () => {});
-  const features = new SeedFeatures(server, queue as Queue, crawls, seeds, () => {}, defaults);
+  const features = new SeedFeatures(server, queue as Queue, { pageOfJob: async () => null, ...crawls }, seeds, () => {}, defaults);
   features.setCapabilities(capabilities);
   features.listen();
   server.listen();

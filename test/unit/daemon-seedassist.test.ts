@@ -54,17 +54,20 @@ const edited = (doc: TextDocument, item: CompletionItem) => TextDocument.applyEd
 
 describe('completion', () => {
   test('option keys at the top, those already given left out (include and exclude repeat)', async () => {
-    const { uri, doc } = await open(['name: docs', 'include: https://a.example/*', 'ma', 'https://a.example/']);
-    const items = await complete(uri, { line: 2, character: 2 });
-    assert.deepEqual(items.map((i) => i.label), ['max-depth', 'max-pages', 'scope', 'include', 'exclude', 'follow-nofollow', 'store-bodies', 'addresses']);
+    const { uri, doc } = await open(['name: docs', 'include: https://a.example/*', 'extract.title: h1', 'ma', 'https://a.example/']);
+    const items = await complete(uri, { line: 3, character: 2 });
+    assert.deepEqual(items.map((i) => i.label), ['max-depth', 'max-pages', 'scope', 'include', 'exclude', 'follow-nofollow', 'store-bodies', 'warc', 'addresses', 'extract']);
     const pages = items.find((i) => i.label === 'max-pages')!;
     assert.equal(pages.detail, 'a whole number from 1 to 100,000,000; default 10000', 'the default as it would be written');
     assert.match((pages.documentation as MarkupContent).value, /^\*\*max-pages\*\*: Pages the crawl fetches at most/);
-    assert.equal(edited(doc, pages).split('\n')[2], 'max-pages: ', 'the word typed is replaced by the key and its colon');
+    assert.equal(edited(doc, pages).split('\n')[3], 'max-pages: ', 'the word typed is replaced by the key and its colon');
+    const extract = items.find((i) => i.label === 'extract')!;
+    assert.equal(edited(doc, extract).split('\n')[3], 'extract.', 'a field option goes on with the field\'s name');
+    assert.match((extract.documentation as MarkupContent).value, /^\*\*extract\.<field>\*\*: A field of each page's record data/);
     const scope = items.find((i) => i.label === 'scope')!;
     assert.equal(scope.command?.command, 'editor.action.triggerSuggest', 'a key with values offers them next');
     assert.equal(pages.command, undefined);
-    assert.deepEqual(await complete(uri, { line: 3, character: 0 }), [], 'no option keys among the URLs');
+    assert.deepEqual(await complete(uri, { line: 4, character: 0 }), [], 'no option keys among the URLs');
   });
 
   test('values of an option after its colon: the enumeration, the default marked, a space put in', async () => {
@@ -93,6 +96,11 @@ describe('hover', () => {
     assert.match(scope!, /- `domain`: Links within the seeds' registrable domains/);
     assert.match(scope!, /Default: host \(the daemon may set another: `--default-scope`/);
     assert.equal(await hover(1, 17), undefined, 'nothing on the comment');
+    const field = await (async () => {
+      const { uri: u2 } = await open(['extract.tags[]: a.tag @href', 'https://a.example/']);
+      return ((await conn.sendRequest(HoverRequest.type, { textDocument: { uri: u2 }, position: { line: 0, character: 3 } }))?.contents as MarkupContent).value;
+    })();
+    assert.match(field, /Value: a CSS selector, or a selector then @attribute \(up to 1,000 characters\)\./);
   });
 });
 

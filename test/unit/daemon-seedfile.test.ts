@@ -130,6 +130,31 @@ describe('seed files', () => {
     }
   });
 
+  test('extract.<field> lines: a field each, its selector checked on its line, its name kept as written', () => {
+    const f = parseSeedFile([
+      'name: shop',
+      'extract.price: span.price @data-value',
+      'extract.Tags[]: a.tag',
+      'extract.bad: span[',
+      'extract.price: h2',
+      'extract.Tags: b',
+      'extract.my price: p',
+      'extract: p',
+      'https://shop.example/',
+    ].join('\n'));
+    assert.deepEqual(f.options.extract, { price: 'span.price @data-value', 'Tags[]': 'a.tag' });
+    assert.deepEqual(f.problems.map((p) => [p.line, p.option, p.fix]), [3, 4, 5, 6, 7].map((line) => [line, true, 'line']));
+    assert.deepEqual(f.problems.map((p) => p.message.replace(/: .*/s, '')), ['extract.bad', 'extract.price', 'extract.Tags', 'extract.my price', 'unknown option "extract"; known options']);
+    assert.match(f.problems[0].message, /^extract\.bad: not a CSS selector: /);
+    assert.match(f.problems[1].message, /given twice \(also on line 2\)/);
+    assert.match(f.problems[2].message, /the same field as extract\.Tags\[\] \(line 3\)/);
+    assert.equal(startParams(f), null, 'a bad option line: not started as the file says');
+    const good = parseSeedFile('extract.title: h1\nextract.links[]: a @href\nhttps://shop.example/\n');
+    assert.deepEqual(startParams(good), { seeds: ['https://shop.example/'], extract: { title: 'h1', 'links[]': 'a @href' } });
+    const many = parseSeedFile([...Array.from({ length: 51 }, (_, i) => `extract.f${i}: p`), 'https://a.example/'].join('\n'));
+    assert.deepEqual(many.problems.map((p) => [p.line, p.fix, p.message]), [[0, null, 'extract: at most 50 fields']]);
+  });
+
   test('the parser loads no crawl machinery: crawlctl requires it at every start', () => {
     const parser = path.join(__dirname, '../../server/src/daemon/seedfile.js');
     const loaded: string[] = JSON.parse(execFileSync(process.execPath, ['-e', `require(${JSON.stringify(parser)}); console.log(JSON.stringify(Object.keys(require.cache)))`], { encoding: 'utf8' }));

@@ -44,7 +44,7 @@ async function openBigFile(sweepMs: number) {
   const toServer = new PassThrough();
   const toClient = new PassThrough();
   const server = createConnection(new StreamMessageReader(toServer), new StreamMessageWriter(toClient));
-  const features = new SeedFeatures(server, queue, { get: () => Promise.reject(new Error('no crawls here')) }, new SeedMap(path.join(dir, 'seedfiles.json'), () => {}), () => {}, CRAWL_DEFAULTS, sweepMs);
+  const features = new SeedFeatures(server, queue, { get: () => Promise.reject(new Error('no crawls here')), pageOfJob: async () => null }, new SeedMap(path.join(dir, 'seedfiles.json'), () => {}), () => {}, CRAWL_DEFAULTS, sweepMs);
   server.onInitialize((p) => {
     features.setCapabilities(p.capabilities);
     return { capabilities: { inlayHintProvider: { resolveProvider: false } } };

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  MAX_ENQUEUE_URLS, MAX_LINE_BYTES, MAX_SEEDS, MAX_SEED_TEXT_BYTES, MAX_URL_LIST_BYTES, jsonBytes, type Method,
+  MAX_ENQUEUE_URLS, MAX_EXTRACT_FIELDS, MAX_EXTRACT_NAME, MAX_EXTRACT_SPEC, MAX_LINE_BYTES, MAX_SEEDS, MAX_SEED_TEXT_BYTES, MAX_URL_LIST_BYTES, jsonBytes, type Method,
 } from '../../server/src/protocol';
 import { Params } from '../../server/src/daemon/params';
 
@@ -28,7 +28,8 @@ const LARGEST: Record<Method, Record<string, unknown>> = {
   'crawl/start': {
     seeds: filling(MAX_SEEDS, MAX_URL_LIST_BYTES, 'http://a.example/'), name: escaped(200), maxDepth: 1000, maxPages: 100_000_000, scope: 'domain',
     include: Array.from({ length: 100 }, () => escaped(1000)), exclude: Array.from({ length: 100 }, () => escaped(1000)),
-    followNofollow: false, storeBodies: false, addresses: 'private',
+    followNofollow: false, storeBodies: false, addresses: 'private', warc: false,
+    extract: Object.fromEntries(Array.from({ length: MAX_EXTRACT_FIELDS }, (_, i) => [`${escaped(MAX_EXTRACT_NAME - 6)}${String(i).padStart(4, '0')}[]`, escaped(MAX_EXTRACT_SPEC)])),
   },
   'crawl/list': {},
   'crawl/get': { crawlId },

@@ -44,6 +44,11 @@ const CRAWL_OPTION_FLAGS = {
   name: { type: 'string', value: 'TEXT', help: 'a name for the crawl' },
   'follow-nofollow': { type: 'boolean', help: 'follow rel=nofollow links too' },
   'store-bodies': { type: 'boolean', help: 'keep the pages\' bodies in the state folder' },
+  warc: { type: 'boolean', help: 'keep every response, with its request, in WARC files: the state folder\'s warc/<crawl>-<n>.warc.gz, listed after --wait' },
+  extract: {
+    type: 'list', value: 'FIELD=SPEC',
+    help: 'a field of each page\'s record data: price=\'span.price\' (the first match\'s text), price=\'span.price @data-value\' (an attribute of it), tags[]=a.tag (every match); repeatable',
+  },
   addresses: {
     type: 'string', choices: ADDRESS_POLICIES, value: 'A',
     help: 'addresses the crawl may connect to: public, private (loopback, private, link-local) or any (default: the daemon\'s --default-addresses, else the kind of the seeds)',
@@ -586,6 +591,20 @@ function isSeedFile(arg: string): boolean {
   return arg === '-' || (!arg.includes('://') && arg.endsWith(SEED_FILE_EXTENSION));
 }
 
+/** `--extract FIELD=SPEC` flags as crawl/start's extract; the daemon checks the names and selectors. */
+function extractFlags(given: readonly string[]): Record<string, string> {
+  const fields = new Map<string, string>();
+  for (const g of given) {
+    const eq = g.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--extract ${g}: give a field name and its selector, as in --extract 'price=span.price'`);
+    const name = g.slice(0, eq).trim();
+    if (fields.has(name)) throw new UsageError(`--extract ${name}: given twice`);
+    fields.set(name, g.slice(eq + 1));
+  }
+  // Own properties whatever the names (`__proto__` too), for the daemon to judge.
+  return Object.fromEntries(fields);
+}
+
 /** What `crawl` starts: URLs with the flags' options, or a seed file with its own. */
 async function crawlStart(f: FlagValues<typeof CRAWL_FLAGS>, args: string[]): Promise<CrawlStart> {
   const file = args.find(isSeedFile);
@@ -596,7 +615,7 @@ async function crawlStart(f: FlagValues<typeof CRAWL_FLAGS>, args: string[]): Pr
       params: {
         seeds: args, name: f.name, maxDepth: f['max-depth'], maxPages: f['max-pages'], scope: f.scope as Scope | undefined,
         include: f.include, exclude: f.exclude, followNofollow: f['follow-nofollow'], storeBodies: f['store-bodies'],
-        addresses: f.addresses as AddressPolicy | undefined,
+        addresses: f.addresses as AddressPolicy | undefined, extract: f.extract && extractFlags(f.extract), warc: f.warc,
       },
     };
   }
@@ -640,8 +659,12 @@ async function follow(ctx: Context, client: DaemonClient, crawlId: string, allow
   }
   const c = end.crawl;
   const outcome = await crawlOutcome(client, crawlId);
-  if (ctx.ui.json) ctx.ui.result({ ...result, crawl: c, failed: outcome.failed });
-  else ctx.ui.out(summary(c, outcome.failed, outcome.skipped, ctx.ui.columns));
+  const warc = c.options.warc ? (await client.requestWithin('crawl/get', { crawlId }, REQUEST_TIMEOUT_MS)).warc : [];
+  if (ctx.ui.json) ctx.ui.result({ ...result, crawl: c, failed: outcome.failed, ...(c.options.warc && { warc }) });
+  else {
+    ctx.ui.out(summary(c, outcome.failed, outcome.skipped, ctx.ui.columns));
+    if (c.options.warc) ctx.ui.out(text`WARC: ${warc.length === 0 ? 'no file (nothing fetched)' : warc.map((w) => `${w.path} (${bytes(w.bytes)})`).join(', ')}`);
+  }
   if (c.state === 'cancelled') return EXIT.failed;
   if (c.counts.error > 0 && !allowFailures) {
     if (!ctx.ui.json) ctx.ui.err(text`${plural(c.counts.error, 'page')} ended in error: exit ${EXIT.failed} (--allow-failures exits 0 all the same).`);

@@ -5,7 +5,7 @@
  * full pipe, holds the export back rather than filling memory).
  */
 import { escapeControls, terminalSafeJson } from '../core/text';
-import { exportBatches, fileHeader, formatRecords, type Ask, type ExportFormat, type ExportKind, type Sink } from '../exports';
+import { exportBatches, exportFields, fileHeader, formatRecords, type Ask, type ExportFormat, type ExportKind, type Sink } from '../exports';
 
 export interface ExportCounts {
   /** Lines written (the CSV header not counted). */
@@ -26,9 +26,10 @@ export interface ExportOptions {
  */
 export async function exportCrawl(ask: Ask, crawlId: string, what: ExportKind, format: ExportFormat, sink: Sink, opts: ExportOptions = {}): Promise<ExportCounts> {
   const counts: ExportCounts = { rows: 0, urls: 0 };
-  await sink.write(fileHeader(what, format));
+  const fields = await exportFields(ask, crawlId, what, format);
+  await sink.write(fileHeader(what, format, fields));
   for await (const { records, urls } of exportBatches(ask, crawlId, what)) {
-    const text = formatRecords(what, format, records, opts.terminal ? { csvText: escapeControls } : {});
+    const text = formatRecords(what, format, records, { fields, ...(opts.terminal && { csvText: escapeControls }) });
     // JSON's escapes are lossless, so they are there whatever the output (CSV has none: escaped text is other text).
     await sink.write(format === 'jsonl' ? terminalSafeJson(text) : text);
     counts.rows += records.length;

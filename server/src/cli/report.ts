@@ -4,6 +4,7 @@
  * redirects, the slowest and largest pages, missing titles. And `crawlctl job`'s page record.
  * Every remote string (URLs, link texts, titles, content types, errors) goes through `Text`.
  */
+import { CSV_LIST_SEPARATOR } from '../exports';
 import type { CrawlReport, PageRecord } from '../protocol';
 import { bytes, count, fields, fit, indent, lines, plural, shownWidth, table, text, type Text } from './format';
 
@@ -155,5 +156,10 @@ export function pageFields(p: PageRecord): Text {
     ['fetched', p.fetchedAt ?? ''],
     ['links', `${count(p.outlinks)} out · ${count(p.inlinks)} in`],
     ['sha256', p.sha256 ?? ''],
+    // The crawl's extract fields, a row each: a list as the CSV export joins it.
+    ...Object.entries(p.data ?? {}).map(([key, v]): [string, string] => [
+      `data.${key}`,
+      v === null || (Array.isArray(v) && v.length === 0) ? '(no match)' : Array.isArray(v) ? v.map(String).join(CSV_LIST_SEPARATOR) : typeof v === 'string' ? v : JSON.stringify(v),
+    ]),
   ]);
 }

@@ -4,11 +4,14 @@ import { ConflictError, NotFoundError, QueueError } from '../core/errors';
 import type { Logger } from '../core/scheduler';
 import { Ticker } from '../core/ticker';
 import { HELD, type Job, type NewJob, type Queue, type RequeueFilter, type Stats } from '../core/types';
-import { REPORT_LISTED, type AddressPolicy, type CrawlOptions, type CrawlReport, type LinkRecord, type Rejected, type Scope } from '../protocol';
+import { REPORT_LISTED, type AddressPolicy, type CrawlOptions, type CrawlReport, type LinkRecord, type Rejected, type Scope, type WarcFile } from '../protocol';
 import { PRODUCT, VERSION } from '../version';
 import { AddressCheck, policyOfSeeds } from './addresses';
 import { BodyStore } from './bodies';
 import { CRAWL_DEFAULTS } from './defaults';
+import { ExtractError, parseFields } from './extract';
+import { WarcArchive } from './archive';
+import { WARC_FILE_BYTES } from './warc';
 import { Fetcher, type FetcherOptions } from './fetcher';
 import { CRAWL_KIND, DROP, pageJob, type Frontier, type RedirectPayload } from './frontier';
 import { HoldLog } from './holds';
@@ -28,6 +31,10 @@ export { CRAWL_COMPONENT, SqliteCrawlStore } from './store';
 export interface CrawlSettings extends FetcherOptions, PolitenessSettings, PageSettings {
   /** Where stored bodies go (content-addressed). */
   bodiesDir: string;
+  /** Where crawls that keep WARC files write them. */
+  warcDir: string;
+  /** A crawl's WARC file is closed past this size and the next begun. */
+  warcFileBytes: number;
   /** Max depth of crawls that set none; null: no limit, so a crawl is bounded by its scope and max pages. */
   defaultMaxDepth: number | null;
   defaultMaxPages: number;
@@ -44,6 +51,7 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
   userAgent: DEFAULT_USER_AGENT,
   robots: true,
   bodiesDir: path.join('.crawl', 'bodies'),
+  warcDir: path.join('.crawl', 'warc'),
   ...CRAWL_DEFAULTS,
   pageRecords: true,
   defaultDelayMs: 0,
@@ -57,6 +65,7 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
   robotsTtlMs: 24 * 3600_000,
   robotsRetryMs: 60_000,
   maxCrawlDelayMs: 30_000,
+  warcFileBytes: WARC_FILE_BYTES,
   hostFailuresBeforeBackoff: 3,
   hostBackoffBaseMs: 5_000,
   hostBackoffMaxMs: 10 * 60_000,
@@ -104,6 +113,7 @@ class Crawls implements CrawlService {
   private readonly politeness: Politeness;
   private readonly holds: HoldLog;
   private readonly bodies: BodyStore;
+  private readonly archive: WarcArchive;
   private readonly frontiers = new Map<string, Frontier>();
   private readonly totals = new Map<string, Totals>();
   private readonly rates = new Map<string, { at: number; pages: number }[]>();
@@ -131,6 +141,7 @@ class Crawls implements CrawlService {
     this.holds = new HoldLog(log);
     this.politeness = new Politeness(queue, this.store, this.robotsFetcher, settings, this.holds);
     this.bodies = new BodyStore(settings.bodiesDir);
+    this.archive = new WarcArchive(settings.warcDir, { userAgent: settings.userAgent }, settings.warcFileBytes);
     void this.bodies.sweep();
     this.recorder = new PageRecorder(store.pages, log);
     this.handler = pageHandler({
@@ -140,9 +151,11 @@ class Crawls implements CrawlService {
       settings,
       frontierOf: (id) => this.frontierOf(id),
       bodiesFor: (frontier) => (frontier?.options.storeBodies ? this.bodies : null),
+      archive: this.archive,
       delayOf: () => settings.defaultDelayMs,
       count: (id, pages, bytes, dropped) => this.count(id, pages, bytes, dropped),
       record: this.recordWith(),
+      log,
     });
     this.ticker = new Ticker(FLUSH_MS, async () => this.tick(), (err) => this.tickFailed(err));
     this.ticker.start();
@@ -157,7 +170,17 @@ class Crawls implements CrawlService {
       exclude: p.exclude ?? [],
       followNofollow: p.followNofollow ?? false,
       storeBodies: p.storeBodies ?? false,
+      ...(p.warc && { warc: true }),
     };
+    if (p.extract && Object.keys(p.extract).length > 0) {
+      try {
+        parseFields(p.extract);
+      } catch (err) {
+        if (err instanceof ExtractError) throw new QueueError(err.message);
+        throw err;
+      }
+      options.extract = p.extract;
+    }
     const { valid, rejected } = sortUrls(p.seeds);
     if (valid.length === 0) {
       throw new QueueError(`no valid seed URL: ${rejected.map((r) => `${r.url} (${r.reason})`).join(', ')}`);
@@ -416,7 +439,13 @@ class Crawls implements CrawlService {
     await this.recorder.flush();
     await this.flush();
     this.listeners.clear();
-    await Promise.all([this.fetcher.close(), this.robotsFetcher.close()]);
+    await Promise.all([this.fetcher.close(), this.robotsFetcher.close(), this.archive.close()]);
+  }
+
+  /** A crawl's WARC files, oldest first. */
+  async warcFiles(crawlId: string): Promise<WarcFile[]> {
+    await this.row(crawlId);
+    return this.archive.files(crawlId);
   }
 
   /** The crawl's frontier while it may still grow; rebuilt from the store after a restart. */
@@ -444,6 +473,7 @@ class Crawls implements CrawlService {
       f = {
         crawlId, options: row.options, paused: false,
         scope: compileScope({ seeds: row.seeds, scope: row.options.scope, include: row.options.include, exclude: row.options.exclude }),
+        ...(row.options.extract && { fields: parseFields(row.options.extract) }),
       };
       this.frontiers.set(crawlId, f);
     }
@@ -518,8 +548,9 @@ class Crawls implements CrawlService {
       const s = await this.queue.crawlStats(row.id);
       const seeding = s.total === 0 && Date.now() - row.createdAt < SEEDING_GRACE_MS;
       if (s.queued === 0 && s.in_progress === 0 && !seeding) {
-        // Records complete before the crawl reads finished, so its report is whole when it does.
+        // Records complete (and its WARC file closed) before the crawl reads finished, so its report is whole when it does.
         await this.settle(row.id);
+        await this.archive.finish(row.id);
         if (!(await this.store.finish(row.id, Date.now()))) continue;
         this.log('info', `crawl ${named(row.id, row.name)} finished: ${row.pages} page(s) fetched, ${s.error} error(s), ${s.skipped} skipped, in ${duration(Date.now() - row.createdAt)}`);
         this.frontiers.delete(row.id);
@@ -609,7 +640,7 @@ function settledPage(j: Job, crawlId: string): PageWrite {
     crawlId, url: j.url, host: j.key, jobId: j.id, depth: j.depth, status, error: j.lastError, skipped: j.state === 'skipped',
     redirectTo: null, via: (j.payload as RedirectPayload | null)?.via ?? [], contentType: j.result?.contentType ?? null,
     bytes: j.result?.bytes ?? null, fetchMs: j.result?.durationMs ?? null, fetchedAt: status === null ? null : j.finishedAt,
-    title: j.result?.title ?? null, description: null, canonical: null, robots: null, lang: null, sha256: null, links: null,
+    title: j.result?.title ?? null, description: null, canonical: null, robots: null, lang: null, sha256: null, data: null, links: null,
   };
 }
 

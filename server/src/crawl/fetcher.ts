@@ -89,6 +89,8 @@ export interface FetchResult {
   status: number;
   /** Lowercased names; repeated headers joined with ", ". */
   headers: Record<string, string>;
+  /** The headers sent (undici adds host and connection), for an archive's request record. */
+  requestHeaders: Record<string, string>;
   /** MIME type without parameters, lowercased; null without a Content-Type. */
   contentType: string | null;
   /** charset parameter of Content-Type, if any. */
@@ -298,19 +300,14 @@ export class Fetcher {
     const seen = new Set([url]);
     const agent = this.agentFor(options.addresses ?? 'any');
     let current = url;
+    const requestHeaders = {
+      'user-agent': this.options.userAgent,
+      accept: options.accept ?? DEFAULT_ACCEPT,
+      'accept-encoding': 'gzip, deflate, br',
+    };
     for (;;) {
       failures.redirectedTo = redirects.length > 0 ? current : null;
-      const res = await agent.request({
-        origin: originOf(current),
-        path: requestTarget(current),
-        method: 'GET',
-        headers: {
-          'user-agent': this.options.userAgent,
-          accept: options.accept ?? DEFAULT_ACCEPT,
-          'accept-encoding': 'gzip, deflate, br',
-        },
-        signal,
-      });
+      const res = await agent.request({ origin: originOf(current), path: requestTarget(current), method: 'GET', headers: requestHeaders, signal });
       const headers = flattenHeaders(res.headers);
       const status = res.statusCode;
 
@@ -380,6 +377,7 @@ export class Fetcher {
         finalUrl: current,
         status,
         headers,
+        requestHeaders,
         contentType: contentTypeHeader.split(';')[0].trim().toLowerCase() || null,
         charset: /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentTypeHeader)?.[1].toLowerCase() ?? null,
         body: Buffer.concat(chunks),

@@ -1,6 +1,7 @@
 import { HELD, type NewJob } from '../core/types';
 import type { CrawlOptions, LinkReason } from '../protocol';
 import { BoundedMap } from './bounded';
+import type { Field } from './extract';
 import type { ExtractedLink } from './links';
 import type { GlobWork } from './glob';
 import type { Robots } from './robots';
@@ -23,6 +24,10 @@ export interface Frontier {
   crawlId: string;
   options: CrawlOptions;
   scope: ScopeMatcher;
+  /** The fields its pages' data is extracted into (options.extract, compiled); absent for none. */
+  fields?: Field[];
+  /** A page's extraction was cut short (extract.ts), and the log said so. */
+  extractWarned?: boolean;
   paused: boolean;
   /** Made on first use by knownUrls. */
   known?: KnownUrls;

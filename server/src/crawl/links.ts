@@ -29,6 +29,7 @@
 import { TextDecoder } from 'node:util';
 import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 import { ownString } from './bounded';
+import { TreeBuilder } from './dom';
 import { normalizeUrl } from './url';
 
 export interface ExtractedLink {
@@ -60,6 +61,8 @@ export interface LinkExtraction {
   truncated: number;
   /** The URL relative links were resolved against. */
   baseUrl: string;
+  /** The page's tree (dom.ts), when asked for (`document`); null otherwise. */
+  tree: TreeBuilder | null;
 }
 
 export interface LinkExtractorOptions {
@@ -71,6 +74,8 @@ export interface LinkExtractorOptions {
   botToken?: string;
   /** Character encoding of Buffer chunks (a WHATWG label such as from Content-Type); default utf-8. */
   encoding?: string;
+  /** Build the page's tree too, for selectors: only a crawl that extracts fields pays for it. */
+  document?: boolean;
 }
 
 export const DEFAULT_MAX_LINKS = 20_000;
@@ -261,6 +266,7 @@ export class LinkExtractor {
   private canonicalHref: string | undefined;
   private lang: string | undefined;
   private readonly elements = new OpenElements((name) => this.onCloseTag(name));
+  private readonly tree: TreeBuilder | null;
   private titleState: 'before' | 'inside' | 'done' = 'before';
   private titleText: CappedText;
   private anchor: OpenAnchor | null = null;
@@ -284,6 +290,7 @@ export class LinkExtractor {
     this.titleText = new CappedText(options.maxTitleChars ?? DEFAULT_MAX_TITLE_CHARS);
     this.metaNames = new Set(['robots', ...(options.botToken ? [options.botToken.toLowerCase()] : [])]);
     this.decoder = makeDecoder(options.encoding);
+    this.tree = options.document ? new TreeBuilder() : null;
     this.tokenizer = new Tokenizer({ decodeEntities: true }, this.callbacks());
   }
 
@@ -313,6 +320,7 @@ export class LinkExtractor {
       dropped: this.dropped,
       truncated: this.truncated,
       baseUrl: this.base as string,
+      tree: this.tree,
     };
   }
 
@@ -385,6 +393,7 @@ export class LinkExtractor {
     if (attribs === null) return;
     const name = this.tagName;
     this.onOpenTag(name, attribs);
+    this.tree?.openElement(name, attribs, VOID.has(name));
     if (VOID.has(name)) return;
     this.elements.open(name);
     if (selfClosing && this.elements.inForeignContent) this.elements.close(name);
@@ -455,12 +464,14 @@ export class LinkExtractor {
   }
 
   private onCloseTag(name: string): void {
+    this.tree?.close();
     if (name === 'title' && this.titleState === 'inside') this.titleState = 'done';
     // The open anchor is the last `<a>` opened, so the first `<a>` closed after it is this one.
     else if (name === 'a') this.endAnchor();
   }
 
   private onText(text: string): void {
+    this.tree?.text(text);
     if (this.titleState === 'inside') this.titleText.add(text);
     // Script and style are not text a reader sees.
     if (this.anchor !== null && !this.elements.has('script') && !this.elements.has('style')) this.anchor.text.add(text);

@@ -1,7 +1,10 @@
-import type { HandlerContext } from '../core/scheduler';
+import type { HandlerContext, Logger } from '../core/scheduler';
 import type { JobResult, LeasedJob, Outcome } from '../core/types';
 import type { AddressCheck } from './addresses';
 import type { BodyStore } from './bodies';
+import type { WarcArchive } from './archive';
+import { MAX_NODES } from './dom';
+import { extractData, MAX_STEPS } from './extract';
 import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
 import { knownUrls, pageJob, planLinks, type Frontier, type RedirectPayload } from './frontier';
 import { extractLinksInSlices, sniffEncoding, type LinkExtraction } from './links';
@@ -31,6 +34,8 @@ export interface PageDeps {
   frontierOf(crawlId: string): Promise<Frontier | null>;
   /** Where to keep bodies for a crawl (null: not stored). */
   bodiesFor(frontier: Frontier | null): BodyStore | null;
+  /** Where crawls that keep WARC files (options.warc) write them. */
+  archive: Pick<WarcArchive, 'add'>;
   /** The minimum delay owed between two requests to a host. */
   delayOf(host: string): number;
   /** Page totals and dropped links for a crawl's figures. */
@@ -40,6 +45,7 @@ export interface PageDeps {
    * acknowledgement, or written (or kept to be) before it is settled. Null: records are off.
    */
   record: ((page: PageWrite, outcome: Outcome) => Promise<Outcome>) | null;
+  log: Logger;
 }
 
 /** What a page handler learnt on the way to its outcome, for the page's record. */
@@ -48,6 +54,8 @@ interface Seen {
   links: LinkExtraction | null;
   /** Each link's fate, when the links were planned. */
   fates: LinkWrite['reason'][] | null;
+  /** The crawl's fields extracted from the page. */
+  data: Record<string, unknown> | null;
 }
 
 
@@ -85,7 +93,7 @@ export function pageHandler(deps: PageDeps) {
    * acknowledgement or before it, so the links its acknowledgement enqueues are in the graph first.
    */
   return async (job: LeasedJob, ctx: HandlerContext): Promise<Outcome> => {
-    const seen: Seen = { frontier: null, links: null, fates: null };
+    const seen: Seen = { frontier: null, links: null, fates: null, data: null };
     const outcome = await handle(job, ctx, seen);
     // Only a crawl's pages have records; one whose crawl was cancelled under it (no frontier) ended
     // with its crawl, not on its own.
@@ -140,6 +148,16 @@ export function pageHandler(deps: PageDeps) {
       if (err.retryable && err.code !== 'aborted') await politeness.failed(host, err.message);
       return { type: 'fail', error: err.message, retryable: err.retryable };
     }
+    if (frontier?.options.warc) {
+      try {
+        await deps.archive.add(frontier.crawlId, {
+          url: res.finalUrl, date: Date.now(), requestHeaders: res.requestHeaders, status: res.status, responseHeaders: res.headers, body: res.body,
+        });
+      } catch (err) {
+        // Fetched but not archived: tried again later, so that the archive has every page of the crawl.
+        return { type: 'fail', error: `the WARC file could not be written: ${(err as Error).message}`, retryable: true };
+      }
+    }
     const result: JobResult = {
       status: res.status, contentType: res.contentType, bytes: res.bytes, durationMs: res.durationMs,
       finalUrl: res.finalUrl, title: null, sha256: res.sha256,
@@ -166,7 +184,22 @@ export function pageHandler(deps: PageDeps) {
 
     let links: LinkExtraction | null = null;
     if (res.contentType !== null && HTML_TYPES.has(res.contentType)) {
-      links = await extractLinksInSlices(res.body, res.finalUrl, { botToken, encoding: sniffEncoding(res.body, res.charset) });
+      const fields = frontier?.fields;
+      links = await extractLinksInSlices(res.body, res.finalUrl, { botToken, encoding: sniffEncoding(res.body, res.charset), document: fields !== undefined });
+      if (fields && links.tree) {
+        const { data, stopped } = extractData(links.tree.document, fields);
+        seen.data = data;
+        // Said once a crawl: a site of such pages would otherwise fill the log.
+        const warn = (what: string) => {
+          if (frontier!.extractWarned) return;
+          frontier!.extractWarned = true;
+          deps.log('warn', `crawl ${frontier!.crawlId}: ${job.url}: ${what} (the first such page; others are not reported)`);
+        };
+        if (stopped.length > 0) warn(`extract.${stopped.join(', extract.')} left empty: the selectors took ${MAX_STEPS.toLocaleString('en-US')} steps on this page`);
+        if (links.tree.truncated) warn(`only the first ${MAX_NODES.toLocaleString('en-US')} nodes of the page were searched by the crawl's selectors`);
+      }
+      // The tree is done with: the record keeps the links, not the page.
+      links.tree = null;
       result.title = links.title;
       result.outlinks = links.links.length;
       seen.links = links;
@@ -236,6 +269,7 @@ function pageWrite(job: LeasedJob, frontier: Frontier, outcome: Extract<Outcome,
     robots: stored(extraction?.metaRobots),
     lang: stored(extraction?.lang),
     sha256: frontier.options.storeBodies && typeof result?.sha256 === 'string' ? result.sha256 : null,
+    data: seen.data,
     links: extraction
       ? extraction.links.map((l, i) => ({
         url: l.url, text: stored(l.text) as string,

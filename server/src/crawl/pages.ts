@@ -44,6 +44,8 @@ export interface PageWrite {
   robots: string | null;
   lang: string | null;
   sha256: string | null;
+  /** Fields extracted from the page (the crawl's extract); null for none. */
+  data: Record<string, unknown> | null;
   /** The page's links (null: not read, such as a redirect or an error page). */
   links: readonly LinkWrite[] | null;
 }

@@ -73,7 +73,7 @@ const PAGE_COLUMNS = [
   ['url_id', 'bigint'], ['crawl_id', 'text'], ['job_id', 'bigint'], ['host', 'text'], ['status', 'integer'], ['error', 'text'], ['skipped', 'boolean'],
   ['redirect_to', 'bigint'], ['content_type', 'text'], ['bytes', 'bigint'], ['fetch_ms', 'integer'], ['fetched_at', 'bigint'],
   ['depth', 'integer'], ['title', 'text'], ['description', 'text'], ['canonical', 'text'], ['robots', 'text'], ['lang', 'text'],
-  ['found_on', 'bigint'], ['link_text', 'bigint'], ['outlinks', 'integer'], ['sha256', 'text'],
+  ['found_on', 'bigint'], ['link_text', 'bigint'], ['outlinks', 'integer'], ['sha256', 'text'], ['data', 'text'],
 ] as const;
 
 /** A page record's columns, as column arrays (unnest), in url id order. Built once, from the constant list above. */
@@ -251,7 +251,7 @@ export class PgPageStore implements PageStore {
         const row = [
           id, w.crawlId, w.jobId, w.host, w.status, w.error, w.skipped, w.redirectTo === null ? null : urlId(w.crawlId, w.redirectTo),
           w.contentType, w.bytes, w.fetchMs, w.fetchedAt, w.depth, w.title, w.description, w.canonical, w.robots, w.lang,
-          foundOn, linkText, w.links?.length ?? 0, w.sha256,
+          foundOn, linkText, w.links?.length ?? 0, w.sha256, w.data === null ? null : JSON.stringify(w.data),
         ];
         row.forEach((v, c) => cols[c].push(v));
         for (const link of w.links ?? []) {

@@ -4,7 +4,7 @@
  * their politeness state. Times are milliseconds since the epoch; the daemon turns them into
  * the wire's ISO strings.
  */
-import type { CrawlOptions, CrawlReport, CrawlState, Host, LinkRecord, ParamsOf, Rejected, StatusClass } from '../protocol';
+import type { CrawlOptions, CrawlReport, CrawlState, Host, LinkRecord, ParamsOf, Rejected, StatusClass, WarcFile } from '../protocol';
 import type { Handler } from '../core/scheduler';
 import type { Job, RequeueFilter, Stats } from '../core/types';
 import type { PageInfo } from './pages';
@@ -82,6 +82,8 @@ export interface CrawlService {
   report(crawlId: string): Promise<CrawlReport>;
   /** The record of a crawl's job, once it has one. */
   pageOfJob(job: Job): Promise<PageInfo | null>;
+  /** A crawl's WARC files, oldest first; NotFoundError for no such crawl. */
+  warcFiles(crawlId: string): Promise<WarcFile[]>;
   /** Called when a crawl's state changes (started, paused, resumed, cancelled, finished). */
   onCrawlChanged(listener: (crawl: CrawlRecord) => void): () => void;
   close(): Promise<void>;

@@ -180,7 +180,7 @@ const EXISTING = `p.found_on AS foundOn, p.link_text AS linkText, p.host, p.cont
 
 /** The columns of `pages` and `pages_pending` a record writes. */
 const WRITTEN = `url_id, crawl_id, job_id, host, status, error, skipped, redirect_to, content_type, bytes, fetch_ms,
-                 fetched_at, depth, title, description, canonical, robots, lang, found_on, link_text, outlinks, sha256`;
+                 fetched_at, depth, title, description, canonical, robots, lang, found_on, link_text, outlinks, sha256, data`;
 
 const SQL = {
   urlId: `SELECT id FROM crawl_urls WHERE key = ?`,
@@ -378,7 +378,7 @@ export class SqlitePageStore implements PageStore {
     this.s.logPage.run(
       urlId, w.crawlId, w.jobId, w.host, w.status, w.error, w.skipped ? 1 : 0, w.redirectTo === null ? null : this.urlId(w.crawlId, w.redirectTo, null),
       w.contentType, w.bytes, w.fetchMs, w.fetchedAt, w.depth, w.title, w.description, w.canonical, w.robots, w.lang, foundOn, linkText,
-      w.links?.length ?? 0, w.sha256,
+      w.links?.length ?? 0, w.sha256, w.data === null ? null : JSON.stringify(w.data),
     );
     this.logged.pages++;
     if (!w.links || w.links.length === 0) return;

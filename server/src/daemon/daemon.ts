@@ -59,6 +59,7 @@ export class Daemon {
     try {
       this.crawls = createCrawlService(this.queue, storage.store, {
         bodiesDir: paths.bodiesDir,
+        warcDir: paths.warcDir,
         defaultDelayMs: opts.config.perHostDelayMs,
         robots: opts.robots,
         ...(opts.userAgent !== undefined && { userAgent: opts.userAgent }),

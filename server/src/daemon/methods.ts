@@ -59,7 +59,10 @@ export function createMethods(d: DaemonServices): MethodTable {
   return {
     'crawl/start': async (p) => crawls.start(p),
     'crawl/list': async () => ({ crawls: (await crawls.list()).map(wireCrawl) }),
-    'crawl/get': async (p) => ({ crawl: wireCrawl(await crawls.get(p.crawlId)) }),
+    'crawl/get': async (p) => {
+      const [crawl, warc] = await Promise.all([crawls.get(p.crawlId), crawls.warcFiles(p.crawlId)]);
+      return { crawl: wireCrawl(crawl), warc };
+    },
     'crawl/pause': async (p) => ({ crawl: wireCrawl(await crawls.pause(p.crawlId)) }),
     'crawl/resume': async (p) => ({ crawl: wireCrawl(await crawls.resume(p.crawlId)) }),
     'crawl/cancel': async (p) => {

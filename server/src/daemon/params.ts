@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import {
-  ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, MAX_ENQUEUE_URLS, MAX_JOB_SEARCH, MAX_SEED_TEXT_BYTES, MAX_SEEDS, MAX_URL_BYTES, MAX_URL_LIST_BYTES, SCOPES,
+  ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, MAX_ENQUEUE_URLS, MAX_EXTRACT_FIELDS, MAX_EXTRACT_NAME, MAX_EXTRACT_SPEC, MAX_JOB_SEARCH, MAX_SEED_TEXT_BYTES, MAX_SEEDS, MAX_URL_BYTES, MAX_URL_LIST_BYTES, SCOPES,
   STATUS_CLASSES, jsonBytes, type Method, type ParamsOf,
 } from '../protocol';
 
@@ -38,6 +38,11 @@ export const Params = {
     storeBodies: z.boolean().optional(),
     /** Default: the daemon's setting, else the kind of the seeds' own addresses. */
     addresses: z.enum(ADDRESS_POLICIES).optional(),
+    /** Names and selectors are checked by the crawl kind (crawl/extract.ts), which can say what is wrong with a selector. */
+    extract: z.record(z.string().max(MAX_EXTRACT_NAME), z.string().max(MAX_EXTRACT_SPEC)).refine(
+      (fields) => Object.keys(fields).length <= MAX_EXTRACT_FIELDS, `at most ${MAX_EXTRACT_FIELDS} fields`,
+    ).optional(),
+    warc: z.boolean().optional(),
   }),
   'crawl/list': strict({}),
   'crawl/get': strict({ crawlId }),

@@ -29,6 +29,7 @@ export interface StatePaths {
   /** Set when the socket lives outside the state folder because the folder's path is too long. */
   pointerFile: string | null;
   bodiesDir: string;
+  warcDir: string;
   seedFiles: string;
 }
 
@@ -67,6 +68,7 @@ export function resolvePaths(flags: PathFlags, cwd = process.cwd()): StatePaths 
   return {
     stateDir, db, socket, pointerFile,
     bodiesDir: path.join(stateDir, STATE_FILES.bodies),
+    warcDir: path.join(stateDir, STATE_FILES.warc),
     seedFiles: path.join(stateDir, STATE_FILES.seedFiles),
   };
 }

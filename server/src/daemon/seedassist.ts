@@ -8,7 +8,7 @@ import {
 } from 'vscode-languageserver/lib/common/api';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { OPTION_LINE, optionLine, stripComment, type SeedFile, type SeedProblem } from './seedfile';
-import { optionMarkdown, type SeedOption, type SeedOptions } from './seedoptions';
+import { optionMarkdown, optionNamed, type SeedOption, type SeedOptions } from './seedoptions';
 
 /** VS Code's command to open the suggestions again: after a key, its values are offered at once. */
 const TRIGGER_SUGGEST = 'editor.action.triggerSuggest';
@@ -21,7 +21,7 @@ function lineText(doc: TextDocument, line: number): string {
 function optionAt(text: string, options: SeedOptions): { option: SeedOption; start: number; colon: number; end: number } | null {
   const content = stripComment(text);
   const m = OPTION_LINE.exec(content);
-  const option = m ? options.get(m[2].toLowerCase()) : undefined;
+  const option = m ? optionNamed(options, m[2].toLowerCase()) : undefined;
   if (!m || !option) return null;
   return { option, start: m[1].length, colon: content.length - m[3].length - 1, end: content.trimEnd().length };
 }
@@ -54,8 +54,8 @@ export function completions(doc: TextDocument, pos: Position, options: SeedOptio
       if (line < pos.line) return [];
       break;
     }
-    const option = options.get(opt[2].toLowerCase());
-    if (option && option.kind !== 'list') given.add(option.name);
+    const option = optionNamed(options, opt[2].toLowerCase());
+    if (option && option.kind !== 'list' && option.kind !== 'field') given.add(option.name);
   }
   const hasColon = at !== null || /^\s*:/.test(content.slice(wordEnd));
   const range: Range = { start: { line: pos.line, character: wordStart }, end: { line: pos.line, character: wordEnd } };
@@ -65,7 +65,8 @@ export function completions(doc: TextDocument, pos: Position, options: SeedOptio
     detail: `${o.range}; default ${o.default}`,
     documentation: { kind: MarkupKind.Markdown, value: optionMarkdown(o) },
     sortText: String(i).padStart(2, '0'),
-    textEdit: { range, newText: hasColon ? o.name : `${o.name}: ` },
+    // A field option's key goes on with the field's name: `extract.` and the user types it.
+    textEdit: { range, newText: o.kind === 'field' ? `${o.name}.` : hasColon ? o.name : `${o.name}: ` },
     ...(!hasColon && o.values.length > 0 && { command: { title: 'Suggest values', command: TRIGGER_SUGGEST } }),
   }));
 }

@@ -6,6 +6,7 @@
  *     max-depth: 2                     ← or none: no limit (the default, unless the daemon sets one)
  *     scope: domain
  *     include: https://example.com/docs/*    ← include and exclude may repeat
+ *     extract.title: h1                ← a field of each page's data (extract.tags[]: every match)
  *
  *     https://example.com/docs/        ← then one URL per line
  *     https://example.com/api/
@@ -15,10 +16,11 @@
  */
 import { clip } from '../core/text';
 import { BoundedMap, ownString } from '../crawl/bounded';
+import { ExtractError, parseField } from '../crawl/extract';
 import { normalizeUrl } from '../crawl/url';
 import type { ParamsOf } from '../protocol';
 import { Params } from './params';
-import { SEED_OPTIONS, type OptionKey } from './seedoptions';
+import { optionNamed, SEED_OPTIONS, type OptionKey } from './seedoptions';
 
 export interface SeedUrl {
   /** 0-based line and character range of the URL text. */
@@ -62,7 +64,8 @@ export interface SeedFile {
 const QUOTED = 200;
 const OPTION_NAMES = [...SEED_OPTIONS.keys()].join(', ');
 
-export const OPTION_LINE = /^(\s*)([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)$/s;
+/** `key: value`; a field option's key names its field too (`extract.tags[]: a.tag`). */
+export const OPTION_LINE = /^(\s*)([A-Za-z][A-Za-z0-9_-]*(?:\.[^:#]*?)?)\s*:(.*)$/s;
 
 /** A URL's scheme, which a seed line must start with to be taken for a URL. */
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
@@ -80,7 +83,7 @@ export function stripComment(line: string): string {
  */
 export function optionLine(content: string): RegExpExecArray | null {
   const m = OPTION_LINE.exec(content);
-  return m && (SEED_OPTIONS.has(m[2].toLowerCase()) || /^(\s|$)/.test(m[3])) ? m : null;
+  return m && (optionNamed(SEED_OPTIONS, m[2].toLowerCase()) !== undefined || /^(\s|$)/.test(m[3])) ? m : null;
 }
 
 /**
@@ -106,6 +109,8 @@ export function parseSeedFile(text: string): SeedFile {
   const options: Record<string, unknown> = {};
   // Every line of a list option, in the order of its values: a schema issue names the value by index.
   const optionLines = new Map<OptionKey, number[]>();
+  // The line of each field of a field option (extract.price), by field name as written.
+  const fieldLines = new Map<string, number>();
   let badOptions = false;
   const seen = new Map<string, number>();
 
@@ -115,19 +120,24 @@ export function parseSeedFile(text: string): SeedFile {
     const opt = optionLine(content);
     if (opt) {
       const name = opt[2].toLowerCase();
+      const dot = opt[2].indexOf('.');
+      // A field's name keeps its case: it is the data's key and the CSV's column.
+      const field = dot < 0 ? null : opt[2].slice(dot + 1);
       const start = opt[1].length;
       const end = content.trimEnd().length;
       const problem = (message: string) => {
         problems.push({ line, start, end, message, severity: 'error', option: true, fix: 'line' });
         badOptions = true;
       };
-      const spec = SEED_OPTIONS.get(name);
+      const spec = optionNamed(SEED_OPTIONS, name);
       if (urls.length > 0) return problem(`options go at the top, before the first URL`);
       if (!spec) return problem(`unknown option "${clip(opt[2], QUOTED)}"; known options: ${OPTION_NAMES}`);
       const value = opt[3].trim();
-      if (value === '') return problem(`${name}: needs a value`);
+      const shown = field === null ? name : `${spec.name}.${clip(field, QUOTED)}`;
+      if (value === '') return problem(`${shown}: needs a value`);
       const given = optionLines.get(spec.key);
-      if (spec.kind !== 'list' && given) return problem(`${name}: given twice (also on line ${given[0] + 1})`);
+      if (field !== null && fieldLines.has(field)) return problem(`${shown}: given twice (also on line ${fieldLines.get(field)! + 1})`);
+      if (spec.kind !== 'list' && spec.kind !== 'field' && given) return problem(`${name}: given twice (also on line ${given[0] + 1})`);
       if (given) given.push(line);
       else optionLines.set(spec.key, [line]);
       switch (spec.kind) {
@@ -154,6 +164,20 @@ export function parseSeedFile(text: string): SeedFile {
         case 'list':
           ((options[spec.key] ??= []) as string[]).push(value);
           break;
+        case 'field': {
+          try {
+            parseField(field!, value);
+          } catch (err) {
+            if (err instanceof ExtractError) return problem(clip(err.message, QUOTED * 2));
+            throw err;
+          }
+          const fields = (options[spec.key] ??= {}) as Record<string, string>;
+          const twin = Object.keys(fields).find((f) => f.replace(/\[\]$/, '') === field!.replace(/\[\]$/, ''));
+          if (twin !== undefined) return problem(`${shown}: the same field as ${spec.name}.${twin} (line ${fieldLines.get(twin)! + 1})`);
+          fields[field!] = value;
+          fieldLines.set(field!, line);
+          break;
+        }
       }
       return;
     }
@@ -195,7 +219,9 @@ export function parseSeedFile(text: string): SeedFile {
       // one about the list as a whole (too many lines) names none: shown on its first line, with
       // no line offered for removal, as taking out any one would not fix it.
       const given = optionLines.get(key)!;
-      const at = spec.kind !== 'list' ? given[0] : typeof issue.path[1] === 'number' ? given[issue.path[1]] : undefined;
+      const item = issue.path[1];
+      const at = spec.kind === 'field' ? (typeof item === 'string' ? fieldLines.get(item) : undefined)
+        : spec.kind !== 'list' ? given[0] : typeof item === 'number' ? given[item] : undefined;
       const line = at ?? given[0];
       problems.push({ line, start: 0, end: lines[line].length, message: `${spec.name}: ${issue.message}`, severity: 'error', option: true, fix: at === undefined ? null : 'line' });
       delete options[key];

@@ -164,7 +164,7 @@ export class SeedFeatures {
   constructor(
     private readonly connection: _Connection,
     private readonly queue: Queue,
-    private readonly crawls: Pick<CrawlService, 'get'>,
+    private readonly crawls: Pick<CrawlService, 'get' | 'pageOfJob'>,
     private readonly seeds: SeedMap,
     private readonly log: Logger,
     defaults: CrawlDefaults,
@@ -573,7 +573,10 @@ export class SeedFeatures {
       return { range: range(u), contents: { kind: MarkupKind.Markdown, value: `${md(u.normalized)}\n\nNo job yet: start the crawl to fetch it.` } };
     }
     const found = await this.queue.get(job.id);
-    return { range: range(u), contents: { kind: MarkupKind.Markdown, value: jobMarkdown(found?.job ?? job, found?.events ?? [], Date.now()) } };
+    // The page's data (the crawl's extract fields), once it has a record; a hover without it beats none.
+    const page = found && found.job.state !== 'queued' && found.job.state !== 'in_progress' ? await this.crawls.pageOfJob(found.job).catch(() => null) : null;
+    const value = jobMarkdown(found?.job ?? job, found?.events ?? [], Date.now(), page?.data ?? null);
+    return { range: range(u), contents: { kind: MarkupKind.Markdown, value } };
   }
 
   /** `crawl`: the file's crawl, null when it has none, undefined when it could not be read. */
@@ -702,7 +705,23 @@ function md(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 }
 
-export function jobMarkdown(j: Job, events: JobEvent[], now: number): string {
+/** Values of a list field a hover shows, at most. */
+const DATA_VALUES_IN_HOVER = 10;
+
+/** A page's data in a hover: each field and its value, a list's first values. */
+export function dataMarkdown(data: Record<string, unknown>): string {
+  const value = (v: unknown) => (typeof v === 'string' ? md(short(v, 200)) : md(short(JSON.stringify(v) ?? String(v), 200)));
+  const rows = Object.entries(data).map(([key, v]) => {
+    if (v === null || v === undefined) return `| ${md(key)} | — (no match) |`;
+    if (!Array.isArray(v)) return `| ${md(key)} | ${value(v)} |`;
+    const shown = v.slice(0, DATA_VALUES_IN_HOVER).map(value).join(' · ');
+    return `| ${md(key)} | ${v.length === 0 ? '— (no match)' : shown}${v.length > DATA_VALUES_IN_HOVER ? ` · and ${v.length - DATA_VALUES_IN_HOVER} more` : ''} |`;
+  });
+  return ['Data:', '', '| | |', '|---|---|', ...rows].join('\n');
+}
+
+/** A job's hover: its row, the page's data (its crawl's extract fields) when it has any, its latest events. */
+export function jobMarkdown(j: Job, events: JobEvent[], now: number, data: Record<string, unknown> | null = null): string {
   const rows: [string, string][] = [
     ['State', md(j.state)],
     ['Job', `${j.id}${j.crawlId ? ` · crawl ${md(j.crawlId)}` : ' · standalone'}${j.depth !== null ? ` · depth ${j.depth}` : ''}`],
@@ -725,5 +744,5 @@ export function jobMarkdown(j: Job, events: JobEvent[], now: number): string {
   const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
   const recent = events.slice(-EVENTS_IN_HOVER).map((e) =>
     `- ${iso(e.at)?.slice(11, 19) ?? ''} **${md(e.type)}**${e.workerId ? ` by ${md(e.workerId)}` : ''}${e.detail ? ` — ${md(short(e.detail, 160))}` : ''}`);
-  return `**${md(j.url)}**\n\n${table}\n\n${recent.length ? `Recent events:\n\n${recent.join('\n')}` : 'No events.'}`;
+  return `**${md(j.url)}**\n\n${table}\n\n${data ? `${dataMarkdown(data)}\n\n` : ''}${recent.length ? `Recent events:\n\n${recent.join('\n')}` : 'No events.'}`;
 }

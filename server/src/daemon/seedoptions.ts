@@ -17,9 +17,9 @@ export type OptionKey = Exclude<keyof ParamsOf<'crawl/start'>, 'seeds'>;
 /**
  * How a value is read: `text` as it is, `int` a whole number, `depth` a whole number or `none`,
  * `bool` true or false (yes or no), `choice` one of the schema's values, `list` one pattern per
- * line, the line repeatable.
+ * line, the line repeatable; `field` one line per field, named `<option>.<field>` (extract.price).
  */
-export type OptionKind = 'text' | 'int' | 'depth' | 'bool' | 'choice' | 'list';
+export type OptionKind = 'text' | 'int' | 'depth' | 'bool' | 'choice' | 'list' | 'field';
 
 export interface OptionValue {
   value: string;
@@ -54,6 +54,7 @@ interface Schema {
   enum?: string[];
   items?: Schema;
   anyOf?: Schema[];
+  additionalProperties?: Schema;
 }
 
 const SCHEMA = z.toJSONSchema(Params['crawl/start'], { unrepresentable: 'any' }).properties as Record<OptionKey, Schema>;
@@ -82,6 +83,8 @@ function rangeOf(key: OptionKey, kind: OptionKind): string {
       return `up to ${n(s.maxItems!)} lines, each up to ${n(s.items!.maxLength!)} characters`;
     case 'text':
       return `up to ${n(s.maxLength!)} characters`;
+    case 'field':
+      return `a CSS selector, or a selector then @attribute (up to ${n(s.additionalProperties!.maxLength!)} characters)`;
   }
 }
 
@@ -127,6 +130,11 @@ const specs = (defaults: CrawlDefaults): Spec[] => [
   { name: 'follow-nofollow', key: 'followNofollow', kind: 'bool', help: 'Follow links marked `rel="nofollow"` too.', default: 'false', values: BOOL },
   { name: 'store-bodies', key: 'storeBodies', kind: 'bool', help: 'Keep each fetched page\'s body in the state folder.', default: 'false', values: BOOL },
   {
+    name: 'warc', key: 'warc', kind: 'bool',
+    help: 'Keep every response the crawl fetches, with its request, in WARC files (the web-archive standard replay tools read) in the state folder\'s `warc` folder.',
+    default: 'false', values: BOOL,
+  },
+  {
     name: 'addresses', key: 'addresses', kind: 'choice',
     help: 'Which addresses the crawl may connect to, checked on the address each host resolves to.',
     default: defaults.defaultAddresses ?? 'the kind of the seeds\' own addresses',
@@ -137,9 +145,24 @@ const specs = (defaults: CrawlDefaults): Spec[] => [
       any: 'Any address.',
     }),
   },
+  {
+    name: 'extract', key: 'extract', kind: 'field',
+    help: 'A field of each page\'s record data, one line each: `extract.price: span.price` for the text of the first match, '
+      + '`extract.price: span.price @data-value` for an attribute of it, `extract.tags[]: a.tag` for every match. No match: null (or an empty list).',
+    default: 'none', defaultNote: 'records have no data',
+  },
 ];
 
 export type SeedOptions = ReadonlyMap<string, SeedOption>;
+
+/** The option a line names: `extract.price` names `extract`. */
+export function optionNamed(options: SeedOptions, name: string): SeedOption | undefined {
+  const dot = name.indexOf('.');
+  const option = options.get(dot < 0 ? name : name.slice(0, dot));
+  return option && (option.kind === 'field') === dot >= 0 ? option : undefined;
+}
+
+
 
 /** The options as a crawl with these defaults gets them: a daemon's help states its own defaults. */
 export function seedOptions(defaults: CrawlDefaults): SeedOptions {
@@ -151,7 +174,7 @@ export const SEED_OPTIONS = seedOptions(CRAWL_DEFAULTS);
 
 /** An option's help as markdown: what it does, its values, its range and its default. */
 export function optionMarkdown(o: SeedOption): string {
-  const parts = [`**${o.name}**: ${o.help}`];
+  const parts = [`**${o.kind === 'field' ? `${o.name}.<field>` : o.name}**: ${o.help}`];
   if (o.kind === 'choice') parts.push(o.values.map((v) => `- \`${v.value}\`: ${v.help}`).join('\n'));
   else parts.push(`Value: ${o.range}.`);
   parts.push(`Default: ${o.default}${o.defaultNote ? ` (${o.defaultNote})` : ''}.`);

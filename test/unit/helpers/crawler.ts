@@ -38,7 +38,7 @@ export async function crawlerOn(engine: Engine, opts: Omit<CrawlerOptions, 'db' 
 }
 
 function crawlerOver<Q extends Queue>(queue: Q, store: CrawlStore, db: string, dir: string, opts: CrawlerOptions) {
-  const crawls = createCrawlService(queue, store, { ...QUICK, bodiesDir: path.join(dir, 'bodies'), ...opts.settings });
+  const crawls = createCrawlService(queue, store, { ...QUICK, bodiesDir: path.join(dir, 'bodies'), warcDir: path.join(dir, 'warc'), ...opts.settings });
   const logs: string[] = [];
   const scheduler = new Scheduler(queue, { crawl: crawls.handler },
     validateConfig({ maxWorkers: 8, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20, ...opts.config }),
