@@ -76,7 +76,7 @@ export function pageAt(crawlId: string, i: number): PageWrite {
   const pick = (n: number) => 1 + (n % (SITE.perHost - 1));
   const base = {
     crawlId, url: pageUrl(h, p), host, jobId: i + 1, depth: depthOf(p), error: null, skipped: false, via: [] as string[],
-    fetchedAt: T0 + i * 7, canonical: null, robots: null, sha256: null, data: null,
+    fetchedAt: T0 + i * 7, canonical: null, robots: null, sha256: null, data: null, lastmod: null,
     // 1% slow pages, so that "slowest" has something to rank.
     fetchMs: 3 + (mix(p, h + 2) % 300) + (mix(p + 3, h) % 100 === 0 ? 1_000 + (mix(h, p + 3) % 5_000) : 0),
   };

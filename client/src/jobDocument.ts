@@ -291,6 +291,7 @@ export function pageSection(details: PageDetails, now: number): string[] {
   item('size', p.bytes === null ? null : `${formatBytes(p.bytes)} (${formatCount(p.bytes)} bytes)`);
   item('fetch time', p.fetchMs === null ? null : formatDuration(p.fetchMs));
   item('fetched at', p.fetchedAt === null ? null : formatClock(p.fetchedAt, now));
+  if (p.lastmod !== null && p.lastmod !== undefined) item('lastmod (its sitemap\'s)', inline(p.lastmod));
   item('depth', p.depth === null ? null : String(p.depth));
   item('sha256', p.sha256 === null ? null : /^[0-9a-f]+$/i.test(p.sha256) ? `\`${p.sha256}\`` : inline(p.sha256));
   item('found on', foundOn(p, foundOnJobId));

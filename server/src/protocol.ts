@@ -130,6 +130,8 @@ export interface CrawlOptions {
   extract?: Record<string, string>;
   /** Every response fetched kept in WARC files (see ParamsMap['crawl/start'].warc); absent: false. */
   warc?: boolean;
+  /** The seeds' hosts' sitemaps read (see ParamsMap['crawl/start'].sitemaps); absent: false. */
+  sitemaps?: boolean;
 }
 
 /** A WARC file of a crawl: its absolute path and size. */
@@ -148,6 +150,8 @@ export interface Crawl {
   pages: number;
   bytes: number;
   /** Links seen but not enqueued, by reason: out of scope, past max depth or max pages, excluded. */
+  /** URLs the crawl's sitemaps put in the queue (see CrawlOptions.sitemaps). */
+  fromSitemaps: number;
   dropped: Record<string, number>;
   pagesPerSecond: number;
   createdAt: string;
@@ -234,6 +238,8 @@ export interface PageRecord {
   bytes: number | null;
   fetchMs: number | null;
   fetchedAt: string | null;
+  /** The `<lastmod>` a sitemap gave the URL, as written; null when it came from no sitemap or had none. */
+  lastmod: string | null;
   depth: number | null;
   title: string | null;
   /** The meta description. */
@@ -345,6 +351,13 @@ export interface ParamsMap {
      * files of the state folder (`warc/<crawlId>-<n>.warc.gz`, a new one past 1 GB); crawl/get lists them.
      */
     warc?: boolean;
+    /**
+     * Read the sitemaps of the seeds' hosts: those robots.txt names (`Sitemap:` lines), else
+     * `/sitemap.xml`; indexes, gzip, the protocol's 50,000 URLs and 50 MB a file. Their URLs join
+     * the crawl at depth 0 (scope and robots.txt apply), their `<lastmod>` kept in the page record,
+     * counted apart (`fromSitemaps`).
+     */
+    sitemaps?: boolean;
   };
   'crawl/list': None;
   'crawl/get': { crawlId: string };

@@ -27,7 +27,7 @@ function record(url: string, over: Partial<PageRecord> = {}): PageRecord {
   return {
     url, jobId: 1, finalUrl: url, redirects: [], status: 200, error: null, skipped: false, contentType: 'text/html', bytes: 100, fetchMs: 3,
     fetchedAt: '2025-01-01T00:00:00.000Z', depth: 0, title: 't', description: null, canonical: null, robots: null, lang: null,
-    foundOn: null, linkText: null, outlinks: 0, inlinks: 0, sha256: null, data: null, ...over,
+    foundOn: null, linkText: null, outlinks: 0, inlinks: 0, sha256: null, data: null, lastmod: null, ...over,
   };
 }
 
@@ -284,7 +284,7 @@ describe('with a daemon and loopback sites', () => {
     test('pages as CSV: the header, then a row a page that reads back as the JSON records', async () => {
       const [csv, jsonl] = await Promise.all([crawlctl(['export', crawlId, '--format', 'csv', ...at()]), crawlctl(['export', crawlId, ...at()])]);
       assert.equal(csv.code, 0, csv.stderr);
-      assert.ok(csv.stdout.startsWith('url,jobId,finalUrl,redirects,status,error,skipped,contentType,bytes,fetchMs,fetchedAt,depth,title,'
+      assert.ok(csv.stdout.startsWith('url,jobId,finalUrl,redirects,status,error,skipped,contentType,bytes,fetchMs,fetchedAt,lastmod,depth,title,'
         + 'description,canonical,robots,lang,foundOn,linkText,outlinks,inlinks,sha256,data\r\n'));
       const records: PageRecord[] = jsonLines(jsonl.stdout);
       assert.ok(records.length > 5);

@@ -11,7 +11,7 @@ import { crawlctl, scratch } from './helpers/daemon-proc';
 function crawl(counts: Crawl['counts'], state: Crawl['state'] = 'running'): Crawl {
   return {
     crawlId: 'c_1', name: null, seeds: ['http://a.test/'], options: { maxDepth: 3, maxPages: 10_000, scope: 'host', include: [], exclude: [], followNofollow: false, storeBodies: false },
-    state, counts, pages: 0, bytes: 0, dropped: {}, pagesPerSecond: 4.2, createdAt: '2025-01-01T00:00:00.000Z', finishedAt: null,
+    state, counts, pages: 0, bytes: 0, dropped: {}, fromSitemaps: 0, pagesPerSecond: 4.2, createdAt: '2025-01-01T00:00:00.000Z', finishedAt: null,
   };
 }
 

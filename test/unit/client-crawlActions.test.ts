@@ -9,7 +9,7 @@ import { crawlPickItem, crawlsFor, nothingTo } from '../../client/src/crawlActio
 function crawl(over: Partial<Crawl> & Pick<Crawl, 'crawlId' | 'state'>): Crawl {
   return {
     name: 'docs', seeds: ['https://a.test/'], options: { scope: 'host', maxDepth: null, maxPages: 1000, include: [], exclude: [], followNofollow: false, storeBodies: false, addresses: 'public' },
-    counts: { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0 }, pages: 0, bytes: 0, dropped: {}, pagesPerSecond: 0,
+    counts: { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0 }, pages: 0, bytes: 0, dropped: {}, fromSitemaps: 0, pagesPerSecond: 0,
     createdAt: '2025-01-02T03:00:00.000Z', finishedAt: null, ...over,
   };
 }

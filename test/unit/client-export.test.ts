@@ -19,7 +19,7 @@ function pageRecord(over: Partial<PageRecord> = {}): PageRecord {
   return {
     url: 'https://a.test/', jobId: 1, finalUrl: 'https://a.test/', redirects: [], status: 200, error: null, skipped: false, contentType: 'text/html',
     bytes: 2048, fetchMs: 35, fetchedAt: '2025-01-02T03:04:05.000Z', depth: 0, title: 'Home', description: null, canonical: null,
-    robots: null, lang: 'en', foundOn: null, linkText: null, outlinks: 3, inlinks: 0, sha256: null, data: null, ...over,
+    robots: null, lang: 'en', foundOn: null, linkText: null, outlinks: 3, inlinks: 0, sha256: null, data: null, lastmod: null, ...over,
   };
 }
 

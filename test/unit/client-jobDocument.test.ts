@@ -61,7 +61,7 @@ test('a lease whose lost worker made the queue give the job up is titled so, not
 
 const PAGE: PageRecord = {
   url: 'https://a.test/old', jobId: 7, finalUrl: 'https://a.test/new', redirects: ['https://a.test/mid', 'https://a.test/new'], status: 200,
-  error: null, skipped: false, contentType: 'text/html; charset=utf-8', bytes: 2048, fetchMs: 35, fetchedAt: '2025-01-02T03:04:05.000Z', depth: 1,
+  error: null, skipped: false, contentType: 'text/html; charset=utf-8', bytes: 2048, fetchMs: 35, fetchedAt: '2025-01-02T03:04:05.000Z', lastmod: null, depth: 1,
   title: 'A *bold* <b>claim</b> & [more](javascript:alert(1))\nsecond line', description: 'Cats. Dogs - and #1 pets!', canonical: 'https://a.test/new',
   robots: 'noindex, nofollow', lang: 'en', foundOn: 'https://a.test/', linkText: 'Old _page_', outlinks: 3, inlinks: 2,
   sha256: 'ab'.repeat(32), data: null,

@@ -13,7 +13,7 @@ function crawl(counts: Partial<Crawl['counts']> = {}): Crawl {
   return {
     crawlId: 'c_1', name: 'docs', seeds: ['http://a.test/'], options: {} as Crawl['options'], state: 'running',
     counts: { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, capped: 0, ...counts } as Crawl['counts'],
-    pages: 0, bytes: 0, dropped: {}, pagesPerSecond: 12.5, createdAt: '2026-12-06T10:00:00.000Z', finishedAt: null,
+    pages: 0, bytes: 0, dropped: {}, fromSitemaps: 0, pagesPerSecond: 12.5, createdAt: '2026-12-06T10:00:00.000Z', finishedAt: null,
   };
 }
 

@@ -57,6 +57,7 @@ test('values: collapsed text, attributes, every match in document order; null an
       next: 'text bold more', missing: null, none: [], noAttr: null,
     },
     stopped: [],
+    failed: [],
   });
 });
 
@@ -82,17 +83,36 @@ test('the tree: void elements hold nothing, nesting past the cap becomes sibling
   const big = tree('<b>x</b>'.repeat(MAX_NODES));
   assert.equal(big.truncated, true);
   assert.equal(big.document.children.length, MAX_NODES / 2);
+  // Past the size, elements are opened outside the tree: 3 million unclosed ones leave it at its size.
+  const unclosed = tree('<b>'.repeat(3_000_000));
+  assert.equal(unclosed.truncated, true);
+  let elements = 0;
+  for (let n: AnyNode | undefined = unclosed.document.children[0]; n !== undefined && isTag(n); n = n.children.find(isTag)) elements += n.children.filter(isTag).length + (n.parent === unclosed.document ? 1 : 0);
+  assert.equal(elements, MAX_NODES);
 });
 
-test('a selector gone quadratic on a page stops at the step budget; the other fields keep their values', () => {
+test('a selector gone quadratic on a page stops at its share of the step budget, with what it found; the other fields keep theirs', () => {
   const list = `<h1>Items</h1><ul>${'<li>a</li>'.repeat(100_000)}</ul>`;
   // The first match is found at once; every match means every item counting its earlier siblings.
   const r = data(list, { second: 'li:nth-child(2)', 'seconds[]': 'li:nth-child(2)', title: 'h1' });
-  assert.deepEqual(r.stopped, ['seconds', 'title']);
-  assert.deepEqual(r.data, { second: 'a', seconds: [], title: null });
-  assert.deepEqual(data(list, { title: 'h1', 'seconds[]': 'li:nth-child(2)' }).data, { title: 'Items', seconds: [] });
+  assert.deepEqual(r.stopped, ['seconds']);
+  assert.deepEqual(r.data, { second: 'a', seconds: ['a'], title: 'Items' });
   // The budget is the page's, not the process's: the next page starts afresh.
-  assert.deepEqual(data('<ul><li>a</li><li>b</li></ul>', { second: 'li:nth-child(2)' }), { data: { second: 'b' }, stopped: [] });
+  assert.deepEqual(data('<ul><li>a</li><li>b</li></ul>', { second: 'li:nth-child(2)' }), { data: { second: 'b' }, stopped: [], failed: [] });
+  // Long text counts too: a value read from text nested 500 deep, 9 MB of it, costs its cap, not the text times the depth.
+  const deepText = `${'<div>'.repeat(500)}${'word '.repeat(1_800_000)}`;
+  const t = data(deepText, { 'all[]': 'div' });
+  assert.equal((t.data.all as string[])[0].length, 10_000);
+  assert.ok((t.data.all as string[]).length >= 1);
+});
+
+test('the tree: implied end tags close <li>, <p>, <td> as HTML does; attributes are keys like any other', () => {
+  assert.deepEqual(data('<ul><li>a<li>b<li>c</ul><p>one<p>two<div>three</div>', { 'li[]': 'ul > li', 'p[]': 'p', div: 'body > div, div' }).data, {
+    li: ['a', 'b', 'c'], p: ['one', 'two'], div: 'three',
+  });
+  assert.deepEqual(data('<table><tr><td>1<td>2<tr><td>3</table>', { second: 'tr > td:nth-child(2)', 'rows[]': 'tr' }).data, { second: '2', rows: ['12', '3'] });
+  const attrs = data('<a href="/x" constructor="c">x</a><b>y</b>', { c: 'a @constructor', proto: 'b @__proto__', ctor: 'b @constructor', sel: '[constructor^=c]' });
+  assert.deepEqual(attrs, { data: { c: 'c', proto: null, ctor: null, sel: 'x' }, stopped: [], failed: [] });
 });
 
 // ---------------------------------------------------------------------------------------------

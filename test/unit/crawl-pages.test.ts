@@ -232,7 +232,7 @@ test('a record the database refuses for its data costs itself only: the rest of 
   const write = (url: string, fetchMs: number): PageWrite => ({
     crawlId: 'c_bad', url, host: '127.0.0.9', jobId: null, depth: 0, status: 200, error: null, skipped: false, redirectTo: null, via: [],
     contentType: 'text/html', bytes: 10, fetchMs, fetchedAt: Date.now(), title: 't', description: null, canonical: null, robots: null,
-    lang: null, sha256: null, data: null, links: [{ url: 'http://127.0.0.9/x', text: 'x', reason: null }],
+    lang: null, sha256: null, data: null, lastmod: null, links: [{ url: 'http://127.0.0.9/x', text: 'x', reason: null }],
   });
   const logged: string[] = [];
   // 3e9 ms does not fit the integer column: SQLSTATE 22003, a data error.

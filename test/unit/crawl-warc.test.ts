@@ -12,10 +12,11 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import * as zlib from 'node:zlib';
 import { WARCParser, type WARCRecord } from 'warcio';
+import { WarcArchive } from '../../server/src/crawl/archive';
 import { crawler } from './helpers/crawler';
 import { crawlctl, startDaemon } from './helpers/daemon-proc';
 import { startHost, status, type Route, type TestHost } from './helpers/testsite';
-import { eventually } from './helpers/tmp';
+import { eventually, tempDir } from './helpers/tmp';
 
 const hosts: TestHost[] = [];
 after(() => Promise.all(hosts.map((h) => h.close())));
@@ -97,6 +98,7 @@ test('a crawl with warc keeps every response with its request, as warcio reads t
     all.push(...records.slice(1));
   }
   const responses = new Map(all.filter((r) => r.type === 'response').map((r) => [new URL(r.uri!).pathname, r]));
+  assert.equal(all.filter((r) => r.type === 'response').length, responses.size, 'no response twice');
   assert.deepEqual([...responses.keys()].sort(), ['/', '/img.png', '/missing', '/old', '/p1', '/p2', '/zipped'], 'every response once, redirect and 404 included');
   for (const [p, body] of Object.entries(sent)) {
     const r = responses.get(p)!;
@@ -118,6 +120,29 @@ test('a crawl with warc keeps every response with its request, as warcio reads t
     assert.match(req.headers['user-agent'] ?? '', /CrawlOrchestrator|crawl/i);
     assert.equal(req.headers.host, new URL(host.url('/')).host);
   }
+});
+
+test('the writer thread: one that dies fails what it owed and the next record begins a new file; closed, it refuses', async () => {
+  const dir = path.join(tempDir(), 'warc');
+  const archive = new WarcArchive(dir, { userAgent: 'test', robots: true }, 1024 * 1024);
+  const exchange = (p: string) => ({ url: `http://127.0.0.48${p}`, date: Date.now(), requestHeaders: {}, status: 200, responseHeaders: {}, body: Buffer.from(p) });
+  await archive.add('c_w', exchange('/1'));
+  // Killed under writes it owes: each settles, those not written failed with the reason.
+  const owed = Array.from({ length: 20 }, (_, i) => archive.add('c_w', exchange(`/owed/${i}`)));
+  await (archive as unknown as { worker: { thread: { terminate(): Promise<number> } } }).worker.thread.terminate();
+  const settled = await Promise.allSettled(owed);
+  const failed = settled.filter((s) => s.status === 'rejected');
+  assert.ok(failed.length > 0, 'the writes still owed failed');
+  for (const f of failed) assert.match(String((f as PromiseRejectedResult).reason), /the WARC writer stopped/);
+  await archive.add('c_w', exchange('/3'));
+  const files = await archive.files('c_w');
+  assert.deepEqual(files.map((f) => path.basename(f.path)), ['c_w-00001.warc.gz', 'c_w-00002.warc.gz'], 'the new writer wrote a file of its own');
+  const uris = [];
+  for (const f of files) uris.push(...(await readWarc(f.path)).records.filter((r) => r.type === 'response').map((r) => new URL(r.uri!).pathname));
+  assert.ok(uris.includes('/1') && uris.includes('/3'), uris.join());
+  await archive.close();
+  await assert.rejects(archive.add('c_w', exchange('/4')), /the WARC writer is closed/);
+  assert.deepEqual((await archive.files('c_w')).length, 2, 'nothing written after the close');
 });
 
 test('a daemon killed with SIGKILL mid-crawl: its files read back up to their last whole record; the next daemon writes on in a file of its own', async () => {

@@ -304,7 +304,7 @@ function crawlRecord(id: string, state: CrawlRecord['state']): CrawlRecord {
   return {
     id, name: null, seeds: ['https://a.example/'], options: {} as CrawlRecord['options'], state,
     counts: { queued: 1, in_progress: 0, done: 0, skipped: 0, error: 0 } as CrawlRecord['counts'],
-    pages: 0, bytes: 0, dropped: {}, pagesPerSecond: 0, createdAt: 0, finishedAt: null,
+    pages: 0, bytes: 0, dropped: {}, fromSitemaps: 0, pagesPerSecond: 0, createdAt: 0, finishedAt: null,
   };
 }
 

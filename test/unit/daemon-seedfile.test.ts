@@ -149,8 +149,10 @@ describe('seed files', () => {
     assert.match(f.problems[1].message, /given twice \(also on line 2\)/);
     assert.match(f.problems[2].message, /the same field as extract\.Tags\[\] \(line 3\)/);
     assert.equal(startParams(f), null, 'a bad option line: not started as the file says');
-    const good = parseSeedFile('extract.title: h1\nextract.links[]: a @href\nhttps://shop.example/\n');
-    assert.deepEqual(startParams(good), { seeds: ['https://shop.example/'], extract: { title: 'h1', 'links[]': 'a @href' } });
+    const good = parseSeedFile('extract.title: h1\nextract.links[]: a @href\nextract.main: #main\nextract.x: div #x > p\nname: shop # a comment\nhttps://shop.example/\n');
+    assert.deepEqual(startParams(good), {
+      seeds: ['https://shop.example/'], name: 'shop', extract: { title: 'h1', 'links[]': 'a @href', main: '#main', x: 'div #x > p' },
+    }, 'a # on an extract line is part of the selector');
     const many = parseSeedFile([...Array.from({ length: 51 }, (_, i) => `extract.f${i}: p`), 'https://a.example/'].join('\n'));
     assert.deepEqual(many.problems.map((p) => [p.line, p.fix, p.message]), [[0, null, 'extract: at most 50 fields']]);
   });

@@ -62,7 +62,7 @@ function pageRecord(over: Partial<PageRecord> = {}): PageRecord {
   return {
     url: 'https://a.test/', jobId: 1, finalUrl: 'https://a.test/', redirects: [], status: 200, error: null, skipped: false, contentType: 'text/html',
     bytes: 2048, fetchMs: 35, fetchedAt: '2025-01-02T03:04:05.000Z', depth: 0, title: 'Home', description: null, canonical: null,
-    robots: null, lang: 'en', foundOn: null, linkText: null, outlinks: 3, inlinks: 0, sha256: null, data: null, ...over,
+    robots: null, lang: 'en', foundOn: null, linkText: null, outlinks: 3, inlinks: 0, sha256: null, data: null, lastmod: null, ...over,
   };
 }
 
@@ -119,7 +119,7 @@ describe('CSV', () => {
 
 describe('columns and records', () => {
   test('pages: every PageRecord field in the contract\'s order; redirects joined with spaces, data as JSON text', () => {
-    assert.deepEqual([...PAGE_COLUMNS], ['url', 'jobId', 'finalUrl', 'redirects', 'status', 'error', 'skipped', 'contentType', 'bytes', 'fetchMs', 'fetchedAt',
+    assert.deepEqual([...PAGE_COLUMNS], ['url', 'jobId', 'finalUrl', 'redirects', 'status', 'error', 'skipped', 'contentType', 'bytes', 'fetchMs', 'fetchedAt', 'lastmod',
       'depth', 'title', 'description', 'canonical', 'robots', 'lang', 'foundOn', 'linkText', 'outlinks', 'inlinks', 'sha256', 'data']);
     assert.deepEqual(Object.keys(pageRecord()).sort(), [...PAGE_COLUMNS].sort(), 'the test\'s record has every column');
     assert.equal(csvHeader('pages'), `${PAGE_COLUMNS.join(',')}\r\n`);
@@ -156,7 +156,7 @@ describe('columns and records', () => {
     // Exactly the bytes, for a simple record.
     assert.equal(
       formatRecords('pages', 'csv', [pageRecord()]),
-      'https://a.test/,1,https://a.test/,,200,,false,text/html,2048,35,2025-01-02T03:04:05.000Z,0,Home,,,,en,,,3,0,,\r\n',
+      'https://a.test/,1,https://a.test/,,200,,false,text/html,2048,35,2025-01-02T03:04:05.000Z,,0,Home,,,,en,,,3,0,,\r\n',
     );
     assert.equal(fileHeader('pages', 'csv'), csvHeader('pages'));
     assert.equal(fileHeader('pages', 'jsonl'), '', 'JSON Lines has no header');

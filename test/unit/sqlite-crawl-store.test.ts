@@ -21,7 +21,7 @@ function page(path: string, links: LinkWrite[] | null, extra: Partial<PageWrite>
   return {
     crawlId: CRAWL, url: u(path), host: '127.0.0.9', jobId: null, depth: 1, status: 200, error: null, skipped: false, redirectTo: null,
     via: [], contentType: 'text/html', bytes: 10, fetchMs: 5, fetchedAt: Date.now(), title: path, description: null, canonical: null,
-    robots: null, lang: null, sha256: null, data: null, links, ...extra,
+    robots: null, lang: null, sha256: null, data: null, lastmod: null, links, ...extra,
   };
 }
 const link = (path: string, text: string, reason: LinkWrite['reason'] = null): LinkWrite => ({ url: u(path), text, reason });

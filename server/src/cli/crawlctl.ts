@@ -44,6 +44,7 @@ const CRAWL_OPTION_FLAGS = {
   name: { type: 'string', value: 'TEXT', help: 'a name for the crawl' },
   'follow-nofollow': { type: 'boolean', help: 'follow rel=nofollow links too' },
   'store-bodies': { type: 'boolean', help: 'keep the pages\' bodies in the state folder' },
+  sitemaps: { type: 'boolean', help: 'crawl the URLs of the seeds\' hosts\' sitemaps too (robots.txt\'s Sitemap: lines, else /sitemap.xml), at depth 0' },
   warc: { type: 'boolean', help: 'keep every response, with its request, in WARC files: the state folder\'s warc/<crawl>-<n>.warc.gz, listed after --wait' },
   extract: {
     type: 'list', value: 'FIELD=SPEC',
@@ -599,9 +600,10 @@ function extractFlags(given: readonly string[]): Record<string, string> {
     if (eq <= 0) throw new UsageError(`--extract ${g}: give a field name and its selector, as in --extract 'price=span.price'`);
     const name = g.slice(0, eq).trim();
     if (fields.has(name)) throw new UsageError(`--extract ${name}: given twice`);
+    // JSON parsers (the daemon's checks among them) drop this key rather than refuse it.
+    if (name.replace(/\[\]$/, '') === '__proto__') throw new UsageError(`--extract ${name}: not a field name`);
     fields.set(name, g.slice(eq + 1));
   }
-  // Own properties whatever the names (`__proto__` too), for the daemon to judge.
   return Object.fromEntries(fields);
 }
 
@@ -615,7 +617,7 @@ async function crawlStart(f: FlagValues<typeof CRAWL_FLAGS>, args: string[]): Pr
       params: {
         seeds: args, name: f.name, maxDepth: f['max-depth'], maxPages: f['max-pages'], scope: f.scope as Scope | undefined,
         include: f.include, exclude: f.exclude, followNofollow: f['follow-nofollow'], storeBodies: f['store-bodies'],
-        addresses: f.addresses as AddressPolicy | undefined, extract: f.extract && extractFlags(f.extract), warc: f.warc,
+        addresses: f.addresses as AddressPolicy | undefined, extract: f.extract && extractFlags(f.extract), warc: f.warc, sitemaps: f.sitemaps,
       },
     };
   }

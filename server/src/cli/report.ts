@@ -154,6 +154,7 @@ export function pageFields(p: PageRecord): Text {
     ['bytes', p.bytes === null ? '' : `${bytes(p.bytes)}${p.bytes >= 1024 ? ` (${count(p.bytes)} bytes)` : ''}`],
     ['fetch', p.fetchMs === null ? '' : `${count(Math.round(p.fetchMs))} ms`],
     ['fetched', p.fetchedAt ?? ''],
+    ['lastmod', p.lastmod ?? ''],
     ['links', `${count(p.outlinks)} out · ${count(p.inlinks)} in`],
     ['sha256', p.sha256 ?? ''],
     // The crawl's extract fields, a row each: a list as the CSV export joins it.

@@ -13,7 +13,7 @@ import { ExtractError, parseFields } from './extract';
 import { WarcArchive } from './archive';
 import { WARC_FILE_BYTES } from './warc';
 import { Fetcher, type FetcherOptions } from './fetcher';
-import { CRAWL_KIND, DROP, pageJob, type Frontier, type RedirectPayload } from './frontier';
+import { CRAWL_KIND, DROP, foundBySitemap, pageJob, sitemapJob, type Frontier, type PagePayload } from './frontier';
 import { HoldLog } from './holds';
 import { pageHandler, type PageDeps, type PageSettings } from './page';
 import {
@@ -23,7 +23,7 @@ import { Politeness, ROBOTS_BLOCKED, type PolitenessSettings } from './politenes
 import { compileScope, ScopeError } from './scope';
 import type { CrawlRecord, CrawlService, EnqueueUrls, HostRecord, LinksRequest, PageDetail, PagesRequest, StartCrawl } from './service';
 import type { CrawlRow, CrawlStore, CrawlTotals } from './store';
-import { normalizeUrl } from './url';
+import { normalizeUrl, originOf } from './url';
 
 export { CRAWL_COMPONENT, SqliteCrawlStore } from './store';
 
@@ -141,7 +141,7 @@ class Crawls implements CrawlService {
     this.holds = new HoldLog(log);
     this.politeness = new Politeness(queue, this.store, this.robotsFetcher, settings, this.holds);
     this.bodies = new BodyStore(settings.bodiesDir);
-    this.archive = new WarcArchive(settings.warcDir, { userAgent: settings.userAgent }, settings.warcFileBytes);
+    this.archive = new WarcArchive(settings.warcDir, { userAgent: settings.userAgent, robots: settings.robots }, settings.warcFileBytes);
     void this.bodies.sweep();
     this.recorder = new PageRecorder(store.pages, log);
     this.handler = pageHandler({
@@ -153,7 +153,7 @@ class Crawls implements CrawlService {
       bodiesFor: (frontier) => (frontier?.options.storeBodies ? this.bodies : null),
       archive: this.archive,
       delayOf: () => settings.defaultDelayMs,
-      count: (id, pages, bytes, dropped) => this.count(id, pages, bytes, dropped),
+      count: (id, pages, bytes, dropped, fromSitemaps) => this.count(id, pages, bytes, dropped, fromSitemaps),
       record: this.recordWith(),
       log,
     });
@@ -171,6 +171,7 @@ class Crawls implements CrawlService {
       followNofollow: p.followNofollow ?? false,
       storeBodies: p.storeBodies ?? false,
       ...(p.warc && { warc: true }),
+      ...(p.sitemaps && { sitemaps: true }),
     };
     if (p.extract && Object.keys(p.extract).length > 0) {
       try {
@@ -199,6 +200,11 @@ class Crawls implements CrawlService {
       crawlId, depth: 0, robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null,
       userAgent: this.settings.userAgent,
     }));
+    // Each seed host's robots.txt, read for the sitemaps it names (page.ts); a job, so that a restart loses none.
+    if (options.sitemaps) {
+      const origins = new Map(valid.map((v) => [originOf(v.url), v.host]));
+      for (const [origin, host] of origins) jobs.push(sitemapJob(`${origin}/robots.txt`, host, frontier, 'robots'));
+    }
     let r;
     try {
       r = await this.queue.enqueue(jobs, { crawlCap: frontier.options.maxPages });
@@ -246,6 +252,8 @@ class Crawls implements CrawlService {
     const cancelled = await this.queue.cancel({ crawlId });
     this.log('info', `crawl ${named(crawlId, row.name)} cancelled: ${cancelled} queued page(s) dropped`);
     this.settleInBackground(crawlId);
+    // Its file closed (a page in flight that lands after this begins another).
+    void this.archive.finish(crawlId).catch(() => undefined);
     return { crawl: await this.changed(crawlId), cancelled };
   }
 
@@ -445,7 +453,13 @@ class Crawls implements CrawlService {
   /** A crawl's WARC files, oldest first. */
   async warcFiles(crawlId: string): Promise<WarcFile[]> {
     await this.row(crawlId);
-    return this.archive.files(crawlId);
+    try {
+      return await this.archive.files(crawlId);
+    } catch (err) {
+      // The folder unreadable (its permissions changed by hand): crawl/get answers without the list.
+      this.log('warn', `the WARC files of crawl ${crawlId} could not be listed: ${(err as Error).message}`);
+      return [];
+    }
   }
 
   /** The crawl's frontier while it may still grow; rebuilt from the store after a restart. */
@@ -506,12 +520,13 @@ class Crawls implements CrawlService {
     };
   }
 
-  private count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>): void {
+  private count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>, fromSitemaps = 0): void {
     let t = this.totals.get(crawlId);
     if (!t) this.totals.set(crawlId, (t = { pages: 0, bytes: 0, dropped: new Map() }));
     t.pages += pages;
     t.bytes += bytes;
     for (const [reason, n] of dropped) t.dropped.set(reason, (t.dropped.get(reason) ?? 0) + n);
+    if (fromSitemaps > 0) t.dropped.set(FROM_SITEMAPS, (t.dropped.get(FROM_SITEMAPS) ?? 0) + fromSitemaps);
   }
 
   /**
@@ -585,7 +600,7 @@ class Crawls implements CrawlService {
 
   private async record(row: CrawlRow): Promise<CrawlRecord> {
     const counts = await this.queue.crawlStats(row.id);
-    const dropped = await this.store.dropped(row.id);
+    const { [FROM_SITEMAPS]: fromSitemaps = 0, ...dropped } = await this.store.dropped(row.id);
     if (counts.capped > 0) dropped[DROP.pages] = counts.capped;
     const stats: Stats = {
       queued: counts.queued, in_progress: counts.in_progress, done: counts.done, skipped: counts.skipped,
@@ -593,7 +608,7 @@ class Crawls implements CrawlService {
     };
     return {
       id: row.id, name: row.name, seeds: row.seeds, options: row.options, state: row.state, counts: stats,
-      pages: row.pages, bytes: row.bytes, dropped, pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], Date.now()) * 10) / 10,
+      pages: row.pages, bytes: row.bytes, dropped, fromSitemaps, pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], Date.now()) * 10) / 10,
       createdAt: row.createdAt, finishedAt: row.finishedAt,
     };
   }
@@ -629,6 +644,12 @@ function clientCursor<T>(read: () => T): T {
   }
 }
 
+/**
+ * The count of URLs a crawl's sitemaps queued, kept among its counts of dropped links
+ * (crawl_dropped is a crawl's named counters) under a name no link reason has; read apart.
+ */
+const FROM_SITEMAPS = '(from sitemaps)';
+
 /** Links to a page shown with its record (crawl/page), and referrers with each broken link (crawl/report). */
 const INLINKS_SHOWN = 1_000;
 const REFERRERS_SHOWN = 100;
@@ -638,9 +659,10 @@ function settledPage(j: Job, crawlId: string): PageWrite {
   const status = typeof j.result?.status === 'number' ? j.result.status : null;
   return {
     crawlId, url: j.url, host: j.key, jobId: j.id, depth: j.depth, status, error: j.lastError, skipped: j.state === 'skipped',
-    redirectTo: null, via: (j.payload as RedirectPayload | null)?.via ?? [], contentType: j.result?.contentType ?? null,
+    redirectTo: null, via: (j.payload as PagePayload | null)?.via ?? [], contentType: j.result?.contentType ?? null,
     bytes: j.result?.bytes ?? null, fetchMs: j.result?.durationMs ?? null, fetchedAt: status === null ? null : j.finishedAt,
-    title: j.result?.title ?? null, description: null, canonical: null, robots: null, lang: null, sha256: null, data: null, links: null,
+    title: j.result?.title ?? null, description: null, canonical: null, robots: null, lang: null, sha256: null, data: null,
+    lastmod: (j.payload as PagePayload | null)?.lastmod ?? null, linked: (j.depth ?? 0) > 0 || foundBySitemap(j.payload as PagePayload | null), links: null,
   };
 }
 

@@ -14,6 +14,9 @@ import { Document, Element, Text, type ParentNode } from 'domhandler';
 export const MAX_DEPTH = 512;
 export const MAX_NODES = 100_000;
 
+/** What elements past MAX_NODES are opened as: in no tree. */
+const OUTSIDE = new Element('', {});
+
 export class TreeBuilder {
   readonly document = new Document([]);
   /** The open elements, innermost last. */
@@ -25,15 +28,19 @@ export class TreeBuilder {
   /** An element opens; a void one (`<br>`, `<img>`) never has children, so it is not kept open. */
   openElement(name: string, attribs: ReadonlyMap<string, string>, isVoid: boolean): void {
     this.lastText = null;
-    const el = this.nodes < MAX_NODES ? new Element(name, Object.fromEntries(attribs)) : null;
-    if (el === null) this.truncated = true;
-    else {
-      // Past the depth, a sibling of the deepest element instead of its child; text still goes in it.
-      const depth = this.open.length;
-      this.append(depth === 0 ? this.document : this.open[Math.min(depth, MAX_DEPTH - 1) - 1], el);
+    if (this.nodes >= MAX_NODES) {
+      this.truncated = true;
+      // Still opened, so that closing it closes the right one: one shared element outside the tree
+      // (an object each for 3.4 million `<b>` took 800 MB).
+      if (!isVoid) this.open.push(OUTSIDE);
+      return;
     }
-    // One past the size is still opened (as an element outside the tree) so that closing it closes the right one.
-    if (!isVoid) this.open.push(el ?? new Element(name, {}));
+    // Without a prototype: an attribute named `constructor` or `__proto__` is a key like any other.
+    const el = new Element(name, Object.assign(Object.create(null) as Record<string, string>, Object.fromEntries(attribs)));
+    // Past the depth, a sibling of the deepest element instead of its child; text still goes in it.
+    const depth = this.open.length;
+    this.append(depth === 0 ? this.document : this.open[Math.min(depth, MAX_DEPTH - 1) - 1], el);
+    if (!isVoid) this.open.push(el);
   }
 
   /** The innermost open element closes (the extractor's open elements decide which, and when). */
@@ -51,8 +58,11 @@ export class TreeBuilder {
       this.truncated = true;
       return;
     }
+    const parent = this.open.length === 0 ? this.document : this.open[this.open.length - 1];
+    // Text of an element past the size has no place in the tree either.
+    if (parent === OUTSIDE) return;
     this.lastText = new Text(data);
-    this.append(this.open.length === 0 ? this.document : this.open[this.open.length - 1], this.lastText);
+    this.append(parent, this.lastText);
   }
 
   private append(parent: ParentNode, child: Element | Text): void {

@@ -6,7 +6,7 @@
  * trimmed), or `name: "<selector> @<attribute>"` for an attribute of it; a name ending in `[]`
  * collects every match, in document order. No match is null (or []).
  */
-import { compile, selectAll, selectOne, type Options } from 'css-select';
+import { compile, type Options } from 'css-select';
 import { isTag, isText, type AnyNode, type Document, type Element } from 'domhandler';
 import * as DomUtils from 'domutils';
 import { MAX_EXTRACT_FIELDS, MAX_EXTRACT_SPEC } from '../protocol';
@@ -22,13 +22,17 @@ export const MAX_MATCHES = 1_000;
 export const MAX_DATA_CHARS = 1_000_000;
 
 /**
- * Steps a page's selectors may take together (each a node looked at). css-select is linear for
- * most selectors but not all: `li:nth-child(2)` counts each element's earlier siblings, `li ~ li`
- * walks them, `:has()` and `:contains()` walk subtrees, so on a flat list of 100,000 items one
- * field took 20.6 s. Counted in the adapter every css-select loop goes through, the budget
- * stops such a field at about a second (null, or the values so far) and the crawl goes on.
+ * Steps a page's selectors may take together (each a node looked at, or 64 characters of text
+ * read). css-select is linear for most selectors but not all: `li:nth-child(2)` counts each
+ * element's earlier siblings, `li ~ li` walks them, `:has()` and `:contains()` walk subtrees, so on
+ * a flat list of 100,000 items one field took 20.6 s. Counted in the adapter every css-select loop
+ * goes through, the budget (0.35 s measured) stops such a field with the values it found so far
+ * (null for a single value) and the crawl goes on. Each field gets an equal share of what the
+ * fields before it left, so one expensive field cannot empty the others.
  */
 export const MAX_STEPS = 20_000_000;
+/** Characters of text read for a step. */
+const CHARS_PER_STEP = 64;
 
 export class ExtractError extends Error {}
 
@@ -56,11 +60,15 @@ function walk(nodes: readonly AnyNode[], visit: (node: AnyNode) => boolean): boo
   return false;
 }
 
-/** The text under a node, in document order, read no further than `max` characters. */
+/** The text under a node, in document order, read no further than `max` characters (each 64 a step). */
 function textOf(node: AnyNode, max = Infinity): string {
   let text = '';
   walk([node], (n) => {
-    if (isText(n)) text += n.data;
+    if (!isText(n)) return false;
+    const piece = n.data.length > max - text.length ? n.data.slice(0, max - text.length) : n.data;
+    stepsLeft -= Math.floor(piece.length / CHARS_PER_STEP);
+    if (stepsLeft < 0) throw new StepsSpent();
+    text += piece;
     return text.length >= max;
   });
   return text;
@@ -165,7 +173,9 @@ class Budget {
   private left = MAX_DATA_CHARS;
 
   value(raw: string): string {
-    const cut = raw.length > MAX_VALUE_CHARS || raw.length > this.left ? raw.slice(0, Math.min(MAX_VALUE_CHARS, this.left)) : raw;
+    let cut = raw.length > MAX_VALUE_CHARS || raw.length > this.left ? raw.slice(0, Math.min(MAX_VALUE_CHARS, this.left)) : raw;
+    // Not half a character: a high surrogate cut from its pair.
+    if (cut.length < raw.length && /[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
     this.left -= cut.length;
     // A copy: a slice of the page's text would keep the page alive as long as the record waits.
     return ownString(cut);
@@ -175,47 +185,50 @@ class Budget {
 function valueOf(el: Element, field: Field, budget: Budget): string | null {
   // Read a little past the cap: collapsing whitespace may shorten it.
   if (field.attribute === null) return budget.value(textOf(el, MAX_VALUE_CHARS * 4).replace(/\s+/g, ' ').trim());
-  const value = el.attribs[field.attribute];
-  return value === undefined ? null : budget.value(value);
+  // Attributes are kept in objects without a prototype (dom.ts): `@constructor` is an attribute or nothing.
+  return Object.hasOwn(el.attribs, field.attribute) ? budget.value(el.attribs[field.attribute]) : null;
 }
 
 export interface Extracted {
   /** Each field's value: null (or [] for a `[]` field) when nothing matched. */
   data: Record<string, unknown>;
-  /** The fields whose selectors ran out of steps (MAX_STEPS), each null or [] in data. */
+  /** The fields whose selectors ran out of steps (MAX_STEPS): null, or the values found before. */
   stopped: string[];
+  /** Fields css-select failed on (an error of its own), each null or []: a field and its message. */
+  failed: [string, string][];
 }
 
-/** A page's data, its selectors given MAX_STEPS steps in all. */
+/** A page's data, its selectors given MAX_STEPS steps in all, shared as MAX_STEPS says. */
 export function extractData(document: Document, fields: readonly Field[]): Extracted {
   const budget = new Budget();
   // No field is named __proto__ (FIELD_NAME): each key is an own property of a plain object.
   const data: Record<string, unknown> = {};
   const stopped: string[] = [];
-  stepsLeft = MAX_STEPS;
-  for (const field of fields) {
-    data[field.key] = field.many ? [] : null;
-    if (stepsLeft <= 0) {
-      stopped.push(field.key);
-      continue;
-    }
+  const failed: [string, string][] = [];
+  let left = MAX_STEPS;
+  fields.forEach((field, i) => {
+    const share = Math.floor(left / (fields.length - i));
+    stepsLeft = share;
+    const values: string[] = [];
+    data[field.key] = field.many ? values : null;
     try {
-      if (!field.many) {
-        const el = selectOne<AnyNode, Element>(field.query, document, { adapter: ADAPTER });
-        data[field.key] = el === null ? null : valueOf(el, field, budget);
-        continue;
-      }
-      const values: string[] = [];
-      for (const el of selectAll<AnyNode, Element>(field.query, document, { adapter: ADAPTER })) {
-        const value = valueOf(el, field, budget);
+      // The document's elements in order, each tested (what css-select's selectAll does), so that a
+      // field stopped part way keeps what it found.
+      walk(document.children, (node) => {
+        if (!isTag(node) || !field.query(node)) return false;
+        const value = valueOf(node, field, budget);
+        if (!field.many) {
+          data[field.key] = value;
+          return true;
+        }
         if (value !== null) values.push(value);
-        if (values.length >= MAX_MATCHES) break;
-      }
-      data[field.key] = values;
+        return values.length >= MAX_MATCHES;
+      });
     } catch (err) {
-      if (!(err instanceof StepsSpent)) throw err;
-      stopped.push(field.key);
+      if (err instanceof StepsSpent) stopped.push(field.key);
+      else failed.push([field.key, err instanceof Error ? err.message : String(err)]);
     }
-  }
-  return { data, stopped };
+    left -= share - Math.max(0, stepsLeft);
+  });
+  return { data, stopped, failed };
 }

@@ -89,7 +89,7 @@ export interface FetchResult {
   status: number;
   /** Lowercased names; repeated headers joined with ", ". */
   headers: Record<string, string>;
-  /** The headers sent (undici adds host and connection), for an archive's request record. */
+  /** The headers we set (undici adds `host`), for an archive's request record. */
   requestHeaders: Record<string, string>;
   /** MIME type without parameters, lowercased; null without a Content-Type. */
   contentType: string | null;

@@ -68,9 +68,29 @@ export interface Planned {
   fates: (LinkReason | null)[];
 }
 
-/** What a redirect-follow job carries: the chain so far, to end loops and over-long chains. */
-export interface RedirectPayload {
-  via: string[];
+/** What a page job may carry. */
+export interface PagePayload {
+  /** A redirect's target: the chain so far, to end loops and over-long chains. */
+  via?: string[];
+  /** A sitemap to read (`map`), or a host's robots.txt to read sitemaps from (`robots`): SitemapPayload. */
+  sitemap?: 'map' | 'robots';
+  /** A URL a sitemap named (at depth 0, as seeds are, but found on that sitemap). */
+  fromSitemap?: true;
+  /** The `<lastmod>` its sitemap gave it. */
+  lastmod?: string;
+}
+
+/** Whether a job at depth 0 was queued by a sitemap (or is a sitemap), not a seed: it was found on something. */
+export function foundBySitemap(payload: PagePayload | null): boolean {
+  return payload?.fromSitemap === true || payload?.sitemap === 'map';
+}
+
+/**
+ * A sitemap's fetch (or its host's robots.txt, for its `Sitemap:` lines): keyed apart from the page
+ * of the same URL, which a link may also queue.
+ */
+export function sitemapJob(url: string, host: string, f: Frontier, what: 'map' | 'robots'): NewJob {
+  return pageJob(url, host, { crawlId: f.crawlId, depth: 0, dedupeKey: `sitemap ${url}`, payload: { sitemap: what }, runAfter: f.paused ? HELD : 0 });
 }
 
 /**

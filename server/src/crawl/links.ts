@@ -195,6 +195,26 @@ const VOID = new Set([
   'area', 'base', 'basefont', 'bgsound', 'br', 'col', 'command', 'embed', 'frame', 'hr', 'image', 'img', 'input',
   'keygen', 'link', 'meta', 'param', 'source', 'track', 'wbr',
 ]);
+const P = new Set(['p']);
+const CELLS = ['td', 'th'];
+/** For a start tag, the open elements it ends when innermost (HTML's optional end tags). */
+const IMPLIED_END = new Map<string, ReadonlySet<string>>([
+  ...['address', 'article', 'aside', 'blockquote', 'details', 'div', 'dl', 'fieldset', 'figcaption', 'figure', 'footer', 'form',
+    'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'header', 'hgroup', 'hr', 'main', 'menu', 'nav', 'ol', 'p', 'pre', 'section', 'table', 'ul']
+    .map((tag) => [tag, P] as const),
+  ['li', new Set(['li'])],
+  ['dt', new Set(['dt', 'dd'])],
+  ['dd', new Set(['dt', 'dd'])],
+  ['option', new Set(['option'])],
+  ['optgroup', new Set(['optgroup', 'option'])],
+  ['rt', new Set(['rt', 'rp'])],
+  ['rp', new Set(['rt', 'rp'])],
+  ['td', new Set(CELLS)],
+  ['th', new Set(CELLS)],
+  ['tr', new Set(['tr', ...CELLS])],
+  ...['thead', 'tbody', 'tfoot'].map((tag) => [tag, new Set(['thead', 'tbody', 'tfoot', 'tr', ...CELLS])] as const),
+]);
+
 /** `<x/>` closes itself inside SVG and MathML, but not at their HTML integration points. */
 const FOREIGN = new Set(['svg', 'math']);
 const INTEGRATION_POINTS = new Set(['mi', 'mo', 'mn', 'ms', 'mtext', 'annotation-xml', 'foreignobject', 'desc', 'title']);
@@ -219,6 +239,17 @@ class OpenElements {
 
   get inForeignContent(): boolean {
     return this.foreign.length > 0 && this.foreign[this.foreign.length - 1];
+  }
+
+  /**
+   * The end tags HTML leaves out, implied by this start tag: `<li>` ends the open `<li>`, a block
+   * ends an open `<p>`, and so on (IMPLIED_END), as a tree builder does. Only the innermost
+   * elements are looked at, so each costs O(1).
+   */
+  closeImplied(name: string): void {
+    const closes = IMPLIED_END.get(name);
+    if (closes === undefined || this.inForeignContent) return;
+    while (this.names.length > 0 && closes.has(this.names[this.names.length - 1])) this.pop();
   }
 
   open(name: string): void {
@@ -392,6 +423,7 @@ export class LinkExtractor {
     this.attribs = null;
     if (attribs === null) return;
     const name = this.tagName;
+    this.elements.closeImplied(name);
     this.onOpenTag(name, attribs);
     this.tree?.openElement(name, attribs, VOID.has(name));
     if (VOID.has(name)) return;

@@ -1,17 +1,18 @@
 import type { HandlerContext, Logger } from '../core/scheduler';
-import type { JobResult, LeasedJob, Outcome } from '../core/types';
+import type { JobResult, LeasedJob, NewJob, Outcome } from '../core/types';
 import type { AddressCheck } from './addresses';
-import type { BodyStore } from './bodies';
 import type { WarcArchive } from './archive';
+import type { BodyStore } from './bodies';
 import { MAX_NODES } from './dom';
 import { extractData, MAX_STEPS } from './extract';
 import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
-import { knownUrls, pageJob, planLinks, type Frontier, type RedirectPayload } from './frontier';
-import { extractLinksInSlices, sniffEncoding, type LinkExtraction } from './links';
+import { foundBySitemap, knownUrls, pageJob, planLinks, sitemapJob, type Frontier, type PagePayload } from './frontier';
+import { extractLinksInSlices, sniffEncoding, type ExtractedLink, type LinkExtraction } from './links';
 import { HTML_TYPES, type LinkWrite, type PageWrite } from './pages';
 import type { Politeness } from './politeness';
-import { productToken } from './robots';
-import { originOf } from './url';
+import { parseRobots, productToken } from './robots';
+import { parseSitemap, SITEMAP_MAX_URLS, SITEMAPS_PER_INDEX, sitemapText, type Sitemap } from './sitemap';
+import { normalizeUrl, originOf } from './url';
 
 export interface PageSettings {
   userAgent: string;
@@ -38,8 +39,8 @@ export interface PageDeps {
   archive: Pick<WarcArchive, 'add'>;
   /** The minimum delay owed between two requests to a host. */
   delayOf(host: string): number;
-  /** Page totals and dropped links for a crawl's figures. */
-  count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>): void;
+  /** Page totals, dropped links and URLs from sitemaps for a crawl's figures. */
+  count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>, fromSitemaps?: number): void;
   /**
    * Keeps a crawl page's record and links: attached to the outcome, to be written with its
    * acknowledgement, or written (or kept to be) before it is settled. Null: records are off.
@@ -151,7 +152,8 @@ export function pageHandler(deps: PageDeps) {
     if (frontier?.options.warc) {
       try {
         await deps.archive.add(frontier.crawlId, {
-          url: res.finalUrl, date: Date.now(), requestHeaders: res.requestHeaders, status: res.status, responseHeaders: res.headers, body: res.body,
+          // WARC-Date is when the capture began.
+          url: res.finalUrl, date: Date.now() - res.durationMs, requestHeaders: res.requestHeaders, status: res.status, responseHeaders: res.headers, body: res.body,
         });
       } catch (err) {
         // Fetched but not archived: tried again later, so that the archive has every page of the crawl.
@@ -164,6 +166,8 @@ export function pageHandler(deps: PageDeps) {
     };
     if (res.status < 500 && res.status !== 429) politeness.succeeded(host);
 
+    const payload = job.payload as PagePayload | null;
+    if (payload?.sitemap === 'robots' && frontier !== null) return sitemapsOf(res, result, frontier, seen);
     if (res.location) return redirect(job, res.location, result, frontier);
 
     const verdict = classifyStatus(res.status);
@@ -182,12 +186,14 @@ export function pageHandler(deps: PageDeps) {
     }
     if (verdict.outcome === 'error') return { type: 'fail', error: verdict.reason, retryable: false, result };
 
+    if (payload?.sitemap === 'map' && frontier !== null) return readSitemap(job, res, result, frontier, seen);
+
     let links: LinkExtraction | null = null;
     if (res.contentType !== null && HTML_TYPES.has(res.contentType)) {
       const fields = frontier?.fields;
       links = await extractLinksInSlices(res.body, res.finalUrl, { botToken, encoding: sniffEncoding(res.body, res.charset), document: fields !== undefined });
       if (fields && links.tree) {
-        const { data, stopped } = extractData(links.tree.document, fields);
+        const { data, stopped, failed } = extractData(links.tree.document, fields);
         seen.data = data;
         // Said once a crawl: a site of such pages would otherwise fill the log.
         const warn = (what: string) => {
@@ -195,7 +201,8 @@ export function pageHandler(deps: PageDeps) {
           frontier!.extractWarned = true;
           deps.log('warn', `crawl ${frontier!.crawlId}: ${job.url}: ${what} (the first such page; others are not reported)`);
         };
-        if (stopped.length > 0) warn(`extract.${stopped.join(', extract.')} left empty: the selectors took ${MAX_STEPS.toLocaleString('en-US')} steps on this page`);
+        if (stopped.length > 0) warn(`extract.${stopped.join(', extract.')} cut short: the selectors took their ${MAX_STEPS.toLocaleString('en-US')} steps on this page`);
+        for (const [key, message] of failed) warn(`extract.${key} failed: ${message}`);
         if (links.tree.truncated) warn(`only the first ${MAX_NODES.toLocaleString('en-US')} nodes of the page were searched by the crawl's selectors`);
       }
       // The tree is done with: the record keeps the links, not the page.
@@ -216,12 +223,67 @@ export function pageHandler(deps: PageDeps) {
   }
 
   /**
+   * A seed host's robots.txt, read for its `Sitemap:` lines: each becomes a sitemap job (any host:
+   * the protocol lets robots.txt name sitemaps elsewhere), or `/sitemap.xml` when it names none or
+   * could not be read. Its record's links are those sitemaps.
+   */
+  function sitemapsOf(res: FetchResult, result: JobResult, frontier: Frontier, seen: Seen): Outcome {
+    const robots = res.status >= 200 && res.status < 300 ? parseRobots(res.body) : null;
+    const named = robots?.kind === 'rules' ? robots.sitemaps : [];
+    const urls = new Map<string, string>();
+    for (const raw of named.length > 0 ? named : ['/sitemap.xml']) {
+      const n = normalizeUrl(raw, res.finalUrl);
+      if (n.ok && urls.size < SITEMAPS_PER_INDEX) urls.set(n.url, n.host);
+    }
+    seen.links = linksOnly(res.finalUrl, [...urls].map(([url, host]) => ({ url, host, nofollow: false, text: '' })));
+    result.outlinks = urls.size;
+    deps.count(frontier.crawlId, 1, res.bytes, new Map());
+    return { type: 'done', result, enqueue: [...urls].map(([url, host]) => sitemapJob(url, host, frontier, 'map')), crawlCap: frontier.options.maxPages };
+  }
+
+  /**
+   * A sitemap: an index's sitemaps become sitemap jobs, a urlset's URLs page jobs at depth 0, as
+   * links are planned (scope, patterns, robots.txt), each with its `<lastmod>`. Its record's links
+   * are its entries.
+   */
+  async function readSitemap(job: LeasedJob, res: FetchResult, result: JobResult, frontier: Frontier, seen: Seen): Promise<Outcome> {
+    let map: Sitemap;
+    try {
+      map = await parseSitemap(await sitemapText(res.body));
+    } catch (err) {
+      return { type: 'fail', error: `not a readable sitemap: ${(err as Error).message}`, retryable: false, result };
+    }
+    if (map.cut > 0) {
+      deps.log('warn', `crawl ${frontier.crawlId}: the sitemap ${job.url} names ${map.cut} URL(s) past the protocol's ${SITEMAP_MAX_URLS.toLocaleString('en-US')}: left out`);
+    }
+    const entries = new Map<string, ExtractedLink & { lastmod: string | null }>();
+    for (const e of map.entries) {
+      const n = normalizeUrl(e.loc, res.finalUrl);
+      if (n.ok && !entries.has(n.url)) entries.set(n.url, { url: n.url, host: n.host, nofollow: false, text: '', lastmod: stored(e.lastmod?.slice(0, 100)) });
+    }
+    let links = [...entries.values()];
+    if (map.kind === 'index') links = links.slice(0, SITEMAPS_PER_INDEX);
+    // Depth -1: the links of a page at depth -1 are at depth 0, as the seeds are.
+    const planned = planLinks(frontier, -1, links, (o) => (settings.robots ? politeness.cached(o) : null), settings.userAgent);
+    const jobs = planned.jobs.map((j): NewJob => {
+      if (map.kind === 'index') return { ...j, dedupeKey: `sitemap ${j.url}`, payload: { sitemap: 'map' } satisfies PagePayload };
+      const lastmod = entries.get(j.url)?.lastmod;
+      return { ...j, payload: { fromSitemap: true, ...(lastmod && { lastmod }) } satisfies PagePayload };
+    });
+    seen.links = linksOnly(res.finalUrl, links);
+    seen.fates = planned.fates;
+    result.outlinks = links.length;
+    deps.count(frontier.crawlId, 1, res.bytes, planned.dropped, map.kind === 'index' ? 0 : jobs.length);
+    return { type: 'done', result, enqueue: jobs, crawlCap: frontier.options.maxPages };
+  }
+
+  /**
    * A redirect is handed on as a job of its own for the target, so the target's host limit, delay,
    * robots.txt and the crawl's scope apply to it like to any link, and a target the crawl already
    * has is a duplicate rather than a second fetch. The chain travels with it to end loops.
    */
   function redirect(job: LeasedJob, target: string, result: JobResult, frontier: Frontier | null): Outcome {
-    const via = [...((job.payload as RedirectPayload | null)?.via ?? []), job.url];
+    const via = [...((job.payload as PagePayload | null)?.via ?? []), job.url];
     result.finalUrl = target;
     result.redirectTo = target;
     if (via.includes(target)) {
@@ -236,11 +298,20 @@ export function pageHandler(deps: PageDeps) {
     }
     const url = new URL(target);
     const next = pageJob(target, url.hostname, {
-      crawlId: job.crawlId, depth: job.depth, payload: { via } satisfies RedirectPayload as unknown as Record<string, unknown>,
+      // A sitemap that redirects is still read as one, and a URL keeps its sitemap's lastmod.
+      crawlId: job.crawlId, depth: job.depth, payload: { ...(job.payload as PagePayload | null), via } satisfies PagePayload as unknown as Record<string, unknown>,
       robots: settings.robots ? politeness.cached(url.origin) : null, userAgent: settings.userAgent,
     });
     return { type: 'done', result, enqueue: [next], crawlCap: frontier?.options.maxPages };
   }
+}
+
+/** What a page that is not HTML but has links (a sitemap, robots.txt) records of them. */
+function linksOnly(baseUrl: string, links: ExtractedLink[]): LinkExtraction {
+  return {
+    title: null, description: null, canonical: null, lang: null, links, metaNofollow: false, metaNoindex: false, metaRobots: null,
+    dropped: 0, truncated: 0, baseUrl, tree: null,
+  };
 }
 
 /** Text from the web as stored: PostgreSQL refuses NUL in text, and no title needs one. */
@@ -258,7 +329,7 @@ function pageWrite(job: LeasedJob, frontier: Frontier, outcome: Extract<Outcome,
     error: stored(outcome.type === 'fail' ? outcome.error : outcome.type === 'skip' ? outcome.reason : null),
     skipped: outcome.type === 'skip',
     redirectTo: typeof result?.redirectTo === 'string' ? result.redirectTo : null,
-    via: (job.payload as RedirectPayload | null)?.via ?? [],
+    via: (job.payload as PagePayload | null)?.via ?? [],
     contentType: result?.contentType ?? null,
     bytes: result?.bytes ?? null,
     fetchMs: result?.durationMs ?? null,
@@ -270,6 +341,8 @@ function pageWrite(job: LeasedJob, frontier: Frontier, outcome: Extract<Outcome,
     lang: stored(extraction?.lang),
     sha256: frontier.options.storeBodies && typeof result?.sha256 === 'string' ? result.sha256 : null,
     data: seen.data,
+    lastmod: (job.payload as PagePayload | null)?.lastmod ?? null,
+    linked: (job.depth ?? 0) > 0 || foundBySitemap(job.payload as PagePayload | null),
     links: extraction
       ? extraction.links.map((l, i) => ({
         url: l.url, text: stored(l.text) as string,

@@ -46,8 +46,17 @@ export interface PageWrite {
   sha256: string | null;
   /** Fields extracted from the page (the crawl's extract); null for none. */
   data: Record<string, unknown> | null;
+  /** The `<lastmod>` its sitemap gave it. */
+  lastmod: string | null;
+  /** A link or a sitemap queued it (so it was found on a page); default: its depth is past 0 (it is no seed). */
+  linked?: boolean;
   /** The page's links (null: not read, such as a redirect or an error page). */
   links: readonly LinkWrite[] | null;
+}
+
+/** Whether a record's URL was found on a page (a link, a sitemap), so its found-on is looked up. */
+export function isLinked(w: PageWrite): boolean {
+  return w.linked ?? (w.depth ?? 0) > 0;
 }
 
 /** A stored record, its URLs resolved, before redirect chains are followed: the wire's fields and the store's own. */
@@ -211,7 +220,7 @@ export function urlKey(crawlId: string, url: string): Buffer {
  */
 export const RECORD_SQL = `
   SELECT p.url_id AS "urlId", u.url, p.job_id AS "jobId", p.host, p.status, p.error, p.skipped, r.url AS "redirectTo",
-         p.content_type AS "contentType", p.bytes, p.fetch_ms AS "fetchMs", p.fetched_at AS "fetchedAt", p.depth, p.title,
+         p.content_type AS "contentType", p.bytes, p.fetch_ms AS "fetchMs", p.fetched_at AS "fetchedAt", p.lastmod, p.depth, p.title,
          p.description, p.canonical, p.robots, p.lang, f.url AS "foundOn", t.text AS "linkText", p.outlinks,
          (SELECT count(*) FROM (SELECT 1 FROM links i WHERE i.to_id = p.url_id LIMIT ${INLINKS_COUNTED}) i) AS inlinks, p.sha256, p.data
     FROM pages p
@@ -310,7 +319,7 @@ export async function withChains(store: PageStore, crawlId: string, rows: readon
     return {
       url: r.url, jobId: r.jobId, finalUrl: chain ? chain.finalUrl : r.status !== null ? r.url : null, redirects: chain?.hops ?? [],
       status: r.status, error: r.error, skipped: r.skipped, contentType: r.contentType, bytes: r.bytes, fetchMs: r.fetchMs,
-      fetchedAt: r.fetchedAt, depth: r.depth, title: r.title, description: r.description, canonical: r.canonical, robots: r.robots,
+      fetchedAt: r.fetchedAt, lastmod: r.lastmod, depth: r.depth, title: r.title, description: r.description, canonical: r.canonical, robots: r.robots,
       lang: r.lang, foundOn: r.foundOn, linkText: r.linkText, outlinks: r.outlinks, inlinks: r.inlinks, sha256: r.sha256, data: r.data,
     };
   });

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { REPORT_LISTED } from '../protocol';
 import {
-  ENQUEUED_LINK_SQL, FAILED_SQL, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
+  ENQUEUED_LINK_SQL, FAILED_SQL, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, isLinked, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
   type LinkRow, type LinksQuery, type PageRow, type PagesQuery, type PageStore, type PageWrite, type ReportCounts,
 } from './pages';
 
@@ -73,8 +73,11 @@ const PAGE_COLUMNS = [
   ['url_id', 'bigint'], ['crawl_id', 'text'], ['job_id', 'bigint'], ['host', 'text'], ['status', 'integer'], ['error', 'text'], ['skipped', 'boolean'],
   ['redirect_to', 'bigint'], ['content_type', 'text'], ['bytes', 'bigint'], ['fetch_ms', 'integer'], ['fetched_at', 'bigint'],
   ['depth', 'integer'], ['title', 'text'], ['description', 'text'], ['canonical', 'text'], ['robots', 'text'], ['lang', 'text'],
-  ['found_on', 'bigint'], ['link_text', 'bigint'], ['outlinks', 'integer'], ['sha256', 'text'], ['data', 'text'],
+  ['found_on', 'bigint'], ['link_text', 'bigint'], ['outlinks', 'integer'], ['sha256', 'text'], ['data', 'text'], ['lastmod', 'text'],
 ] as const;
+
+/** Migration 3 of the crawl component: a sitemap's `<lastmod>` for the URLs it named. */
+export const PG_LASTMOD_MIGRATION = `ALTER TABLE pages ADD COLUMN lastmod text;`;
 
 /** A page record's columns, as column arrays (unnest), in url id order. Built once, from the constant list above. */
 const INSERT_PAGES = `
@@ -231,7 +234,7 @@ export class PgPageStore implements PageStore {
         (await client.query<GroupFields & { urlId: number; foundOn: number | null; linkText: number | null }>(SQL.existing, [ids])).rows.map((r) => [r.urlId, r]),
       );
       const groups = new GroupDeltas();
-      const asked = batch.filter((w, i) => !existing.has(ids[i]) && w.via.length === 0 && (w.depth ?? 0) > 0).map((w) => urlId(w.crawlId, w.url));
+      const asked = batch.filter((w, i) => !existing.has(ids[i]) && w.via.length === 0 && isLinked(w)).map((w) => urlId(w.crawlId, w.url));
       const referrers = new Map(
         asked.length === 0 ? [] : (await client.query<{ id: number; fromId: number; textId: number | null }>(SQL.firstReferrers, [asked])).rows.map((r) => [r.id, r]),
       );
@@ -251,7 +254,7 @@ export class PgPageStore implements PageStore {
         const row = [
           id, w.crawlId, w.jobId, w.host, w.status, w.error, w.skipped, w.redirectTo === null ? null : urlId(w.crawlId, w.redirectTo),
           w.contentType, w.bytes, w.fetchMs, w.fetchedAt, w.depth, w.title, w.description, w.canonical, w.robots, w.lang,
-          foundOn, linkText, w.links?.length ?? 0, w.sha256, w.data === null ? null : JSON.stringify(w.data),
+          foundOn, linkText, w.links?.length ?? 0, w.sha256, w.data === null ? null : JSON.stringify(w.data), w.lastmod,
         ];
         row.forEach((v, c) => cols[c].push(v));
         for (const link of w.links ?? []) {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Component } from '../core/pg/open';
 import type { CrawlOptions, CrawlState } from '../protocol';
-import { PG_PAGES_MIGRATION, PgPageStore } from './pg-pages';
+import { PG_LASTMOD_MIGRATION, PG_PAGES_MIGRATION, PgPageStore } from './pg-pages';
 import { toCrawl, type CrawlRow, type CrawlStore, type CrawlTotals } from './store';
 
 /**
@@ -36,6 +36,7 @@ export const PG_CRAWL_COMPONENT: Component = {
     );
     `,
     /* 2 */ PG_PAGES_MIGRATION,
+    /* 3 */ PG_LASTMOD_MIGRATION,
   ],
 };
 

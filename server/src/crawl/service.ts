@@ -23,6 +23,8 @@ export interface CrawlRecord {
   bytes: number;
   dropped: Record<string, number>;
   pagesPerSecond: number;
+  /** URLs its sitemaps put in the queue. */
+  fromSitemaps: number;
   createdAt: number;
   finishedAt: number | null;
 }

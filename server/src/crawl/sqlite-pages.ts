@@ -4,7 +4,7 @@ import type { AckHook } from '../core/types';
 import { isBusy, retryWhileBusy } from '../core/sqlite/busy';
 import { REPORT_LISTED } from '../protocol';
 import {
-  ENQUEUED_LINK_SQL, enqueues, FAILED_SQL, writeRecordsNow, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, UrlIdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
+  ENQUEUED_LINK_SQL, enqueues, FAILED_SQL, writeRecordsNow, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, isLinked, UrlIdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
   type LinkRow, type LinksQuery, type PageRow, type PagesQuery, type PageStore, type PageWrite, type ReportCounts,
 } from './pages';
 
@@ -152,6 +152,12 @@ export const PAGES_LOG_MIGRATION = `
   );
 `;
 
+/** Migration 6: a sitemap's `<lastmod>` for the URLs it named. */
+export const LASTMOD_MIGRATION = `
+  ALTER TABLE pages ADD COLUMN lastmod TEXT;
+  ALTER TABLE pages_pending ADD COLUMN lastmod TEXT;
+`;
+
 /**
  * Links logged before they are moved into `links` in one sorted statement, which dirties each
  * page of the two indexes once for all its links. Replaying the 20,400 records of the benchmark's
@@ -180,7 +186,7 @@ const EXISTING = `p.found_on AS foundOn, p.link_text AS linkText, p.host, p.cont
 
 /** The columns of `pages` and `pages_pending` a record writes. */
 const WRITTEN = `url_id, crawl_id, job_id, host, status, error, skipped, redirect_to, content_type, bytes, fetch_ms,
-                 fetched_at, depth, title, description, canonical, robots, lang, found_on, link_text, outlinks, sha256, data`;
+                 fetched_at, depth, title, description, canonical, robots, lang, found_on, link_text, outlinks, sha256, data, lastmod`;
 
 const SQL = {
   urlId: `SELECT id FROM crawl_urls WHERE key = ?`,
@@ -263,7 +269,7 @@ function toLink(r: LinkSqlRow): LinkRow {
 
 /** RECORD_SQL's columns, in order: `recordOf` reads them by position. */
 const RECORD_COLUMNS = [
-  'urlId', 'url', 'jobId', 'host', 'status', 'error', 'skipped', 'redirectTo', 'contentType', 'bytes', 'fetchMs', 'fetchedAt', 'depth',
+  'urlId', 'url', 'jobId', 'host', 'status', 'error', 'skipped', 'redirectTo', 'contentType', 'bytes', 'fetchMs', 'fetchedAt', 'lastmod', 'depth',
   'title', 'description', 'canonical', 'robots', 'lang', 'foundOn', 'linkText', 'outlinks', 'inlinks', 'sha256', 'data',
 ] as const;
 
@@ -278,9 +284,9 @@ function recordOf(a: unknown[]): PageRow {
   const row: PageRow = {
     urlId: a[0] as number, url: a[1] as string, jobId: a[2] as N, host: a[3] as string, status: a[4] as N, error: a[5] as S,
     skipped: a[6] === 1, redirectTo: a[7] as S, contentType: a[8] as S, bytes: a[9] as N, fetchMs: a[10] as N, fetchedAt: a[11] as N,
-    depth: a[12] as N, title: a[13] as S, description: a[14] as S, canonical: a[15] as S, robots: a[16] as S, lang: a[17] as S,
-    foundOn: a[18] as S, linkText: a[19] as S, outlinks: a[20] as number, inlinks: a[21] as number, sha256: a[22] as S,
-    data: a[23] === null ? null : (JSON.parse(a[23] as string) as Record<string, unknown>),
+    lastmod: a[12] as S, depth: a[13] as N, title: a[14] as S, description: a[15] as S, canonical: a[16] as S, robots: a[17] as S, lang: a[18] as S,
+    foundOn: a[19] as S, linkText: a[20] as S, outlinks: a[21] as number, inlinks: a[22] as number, sha256: a[23] as S,
+    data: a[24] === null ? null : (JSON.parse(a[24] as string) as Record<string, unknown>),
   };
   return row;
 }
@@ -369,7 +375,7 @@ export class SqlitePageStore implements PageStore {
     let foundOn = existing?.foundOn ?? null;
     let linkText = existing?.linkText ?? null;
     if (!existing && w.via.length > 0) foundOn = this.urlId(w.crawlId, w.via[w.via.length - 1], null);
-    else if (!existing && (w.depth ?? 0) > 0) [foundOn, linkText] = [known.urlFoundOn, known.urlLinkText];
+    else if (!existing && isLinked(w)) [foundOn, linkText] = [known.urlFoundOn, known.urlLinkText];
     if (existing && existing.outlinks > 0) {
       // Its links may be moved or still logged (by this store or another, or a run before a restart).
       this.s.dropLinks.run(urlId);
@@ -378,7 +384,7 @@ export class SqlitePageStore implements PageStore {
     this.s.logPage.run(
       urlId, w.crawlId, w.jobId, w.host, w.status, w.error, w.skipped ? 1 : 0, w.redirectTo === null ? null : this.urlId(w.crawlId, w.redirectTo, null),
       w.contentType, w.bytes, w.fetchMs, w.fetchedAt, w.depth, w.title, w.description, w.canonical, w.robots, w.lang, foundOn, linkText,
-      w.links?.length ?? 0, w.sha256, w.data === null ? null : JSON.stringify(w.data),
+      w.links?.length ?? 0, w.sha256, w.data === null ? null : JSON.stringify(w.data), w.lastmod,
     );
     this.logged.pages++;
     if (!w.links || w.links.length === 0) return;

@@ -3,7 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import { retryWhileBusy } from '../core/sqlite/busy';
 import type { CrawlOptions, CrawlState } from '../protocol';
 import type { PageStore } from './pages';
-import { LINK_LOG_MIGRATION, PAGES_LOG_MIGRATION, PAGES_MIGRATION, SqlitePageStore } from './sqlite-pages';
+import { LASTMOD_MIGRATION, LINK_LOG_MIGRATION, PAGES_LOG_MIGRATION, PAGES_MIGRATION, SqlitePageStore } from './sqlite-pages';
 
 /**
  * The crawl kind's own tables, in the queue's database file, versioned as the `crawl` component.
@@ -49,6 +49,7 @@ export const CRAWL_COMPONENT = {
     CREATE INDEX crawls_state ON crawls (id, state);
     `,
     /* 5 */ PAGES_LOG_MIGRATION,
+    /* 6 */ LASTMOD_MIGRATION,
   ],
 };
 

@@ -3,7 +3,7 @@
  * here, one message at a time, in the order they came.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { WarcWriter, type Exchange } from './warc';
+import { IDLE_CLOSE_MS, WarcWriter, type Exchange } from './warc';
 
 export type ToWriter =
   | { type: 'add'; id: number; crawlId: string; exchange: Exchange }
@@ -15,11 +15,15 @@ export type FromWriter = { id: number; error: string | null };
 export interface WriterData {
   dir: string;
   userAgent: string;
+  robots: boolean;
   maxFileBytes: number;
 }
 
 const data = workerData as WriterData;
-const writer = new WarcWriter(data.dir, { userAgent: data.userAgent }, data.maxFileBytes);
+const writer = new WarcWriter(data.dir, { userAgent: data.userAgent, robots: data.robots }, data.maxFileBytes);
+setInterval(() => {
+  turn = turn.then(() => writer.closeIdle());
+}, IDLE_CLOSE_MS / 2).unref();
 const port = parentPort!;
 let turn: Promise<unknown> = Promise.resolve();
 

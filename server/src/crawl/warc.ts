@@ -21,8 +21,8 @@ import { STATUS_CODES } from 'node:http';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { WARCRecord, WARCSerializer } from 'warcio';
-import type { WarcFile } from '../protocol';
 import { PRODUCT, VERSION } from '../version';
+import { crawlFiles, fileIndex, nextFileName } from './warc-files';
 
 /** A new file past this size (Heritrix's default is 1 GB too). */
 export const WARC_FILE_BYTES = 1024 * 1024 * 1024;
@@ -76,26 +76,15 @@ function storedHeaders(headers: Record<string, string>, length: number): [string
 interface Open {
   fd: number;
   bytes: number;
+  /** When it was last written (epoch ms): a file idle for IDLE_CLOSE_MS is closed. */
+  at: number;
 }
 
-/** A crawl's WARC files, oldest first, with their sizes now. */
-export async function warcFiles(dir: string, crawlId: string): Promise<WarcFile[]> {
-  let names: string[];
-  try {
-    names = await fs.promises.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  return Promise.all(crawlFiles(names, crawlId).map(async (name) => {
-    const file = path.join(dir, name);
-    return { path: file, bytes: (await fs.promises.stat(file)).size };
-  }));
-}
-
-function crawlFiles(names: string[], crawlId: string): string[] {
-  return names.filter((n) => fileIndex(crawlId, n) !== null).sort((a, b) => fileIndex(crawlId, a)! - fileIndex(crawlId, b)!);
-}
+/**
+ * An open file idle this long is closed (the next record begins a new file): a crawl cancelled, or
+ * finished by another daemon sharing the state folder, leaves no descriptor open here for good.
+ */
+export const IDLE_CLOSE_MS = 60_000;
 
 /** Writes the records of every crawl that keeps them, one folder, one process's files. */
 export class WarcWriter {
@@ -103,7 +92,7 @@ export class WarcWriter {
 
   constructor(
     readonly dir: string,
-    private readonly info: { userAgent: string },
+    private readonly info: { userAgent: string; robots: boolean },
     private readonly maxFileBytes = WARC_FILE_BYTES,
   ) {}
 
@@ -124,8 +113,20 @@ export class WarcWriter {
     }, []);
     const bytes = Buffer.concat([await member(response), await member(request)]);
     const f = await this.fileFor(crawlId, bytes.byteLength);
-    writeAll(f.fd, bytes);
+    try {
+      writeAll(f.fd, bytes);
+    } catch (err) {
+      // Part of the pair may be in: that file ends here (a cut record last, as a kill leaves it), the next record starts another.
+      this.finish(crawlId);
+      throw err;
+    }
     f.bytes += bytes.byteLength;
+    f.at = Date.now();
+  }
+
+  /** Closes the files not written for IDLE_CLOSE_MS. */
+  closeIdle(now = Date.now()): void {
+    for (const [crawlId, f] of this.open) if (now - f.at >= IDLE_CLOSE_MS) this.finish(crawlId);
   }
 
   /** Closes a crawl's file (its crawl ended); a later record starts a new one. */
@@ -148,8 +149,7 @@ export class WarcWriter {
     let name = '';
     let fd: number | null = null;
     while (fd === null) {
-      const taken = crawlFiles(fs.readdirSync(this.dir), crawlId).map((n) => fileIndex(crawlId, n)!);
-      name = `${crawlId}-${String(Math.max(0, ...taken) + 1).padStart(5, '0')}.warc.gz`;
+      name = nextFileName(crawlId, crawlFiles(fs.readdirSync(this.dir), crawlId).map((n) => fileIndex(crawlId, n)!));
       try {
         // 'wx': a file of that name is another process's (or a run's that stopped): never written into.
         fd = fs.openSync(path.join(this.dir, name), 'wx', 0o600);
@@ -159,10 +159,15 @@ export class WarcWriter {
     }
     const info = await member(WARCRecord.createWARCInfo({ filename: name, warcVersion: 'WARC/1.1' }, {
       software: `${PRODUCT}/${VERSION} (warcio.js)`, format: 'WARC File Format 1.1', 'http-header-user-agent': this.info.userAgent,
-      robots: 'obey', isPartOf: crawlId,
+      robots: this.info.robots ? 'obey' : 'ignore', isPartOf: crawlId,
     }));
-    writeAll(fd, info);
-    const opened = { fd, bytes: info.byteLength };
+    try {
+      writeAll(fd, info);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    const opened = { fd, bytes: info.byteLength, at: Date.now() };
     this.open.set(crawlId, opened);
     return opened;
   }
@@ -171,11 +176,4 @@ export class WarcWriter {
 /** Every byte, however many writes it takes (a regular file takes all at once, but may be short when full). */
 function writeAll(fd: number, bytes: Buffer): void {
   for (let at = 0; at < bytes.byteLength;) at += fs.writeSync(fd, bytes, at, bytes.byteLength - at);
-}
-
-/** `n` of a crawl's `<crawlId>-<n>.warc.gz`, or null for any other name. */
-function fileIndex(crawlId: string, name: string): number | null {
-  if (!name.startsWith(`${crawlId}-`) || !name.endsWith('.warc.gz')) return null;
-  const n = name.slice(crawlId.length + 1, -'.warc.gz'.length);
-  return /^\d{5,}$/.test(n) ? Number(n) : null;
 }

@@ -43,6 +43,7 @@ export const Params = {
       (fields) => Object.keys(fields).length <= MAX_EXTRACT_FIELDS, `at most ${MAX_EXTRACT_FIELDS} fields`,
     ).optional(),
     warc: z.boolean().optional(),
+    sitemaps: z.boolean().optional(),
   }),
   'crawl/list': strict({}),
   'crawl/get': strict({ crawlId }),

@@ -6,7 +6,8 @@
  *     max-depth: 2                     ← or none: no limit (the default, unless the daemon sets one)
  *     scope: domain
  *     include: https://example.com/docs/*    ← include and exclude may repeat
- *     extract.title: h1                ← a field of each page's data (extract.tags[]: every match)
+ *     extract.title: h1                ← a field of each page's data (extract.tags[]: every match;
+ *                                        no comment on these lines: `#main` is a selector)
  *
  *     https://example.com/docs/        ← then one URL per line
  *     https://example.com/api/
@@ -71,11 +72,17 @@ export const OPTION_LINE = /^(\s*)([A-Za-z][A-Za-z0-9_-]*(?:\.[^:#]*?)?)\s*:(.*)
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 const NO_SCHEME = 'not a URL: expected http:// or https://';
 
-/** Splits off a comment: `#` at the start of the content or after whitespace (URLs hold no spaces). */
+/**
+ * Splits off a comment: `#` at the start of the content or after whitespace (URLs hold no spaces).
+ * An `extract.` line has none: `#main` is a CSS selector there.
+ */
 export function stripComment(line: string): string {
+  if (EXTRACT_LINE.test(line)) return line;
   const m = /(^|\s)#/.exec(line);
   return m ? line.slice(0, m.index) : line;
 }
+
+const EXTRACT_LINE = /^\s*extract\./i;
 
 /**
  * An option line as the parser reads it: a known option name, or any `word: value` with a space

@@ -135,6 +135,11 @@ const specs = (defaults: CrawlDefaults): Spec[] => [
     default: 'false', values: BOOL,
   },
   {
+    name: 'sitemaps', key: 'sitemaps', kind: 'bool',
+    help: 'Read the sitemaps of the seeds\' hosts (those robots.txt names, else /sitemap.xml) and crawl their URLs too, at depth 0; a page\'s `<lastmod>` is kept in its record.',
+    default: 'false', values: BOOL,
+  },
+  {
     name: 'addresses', key: 'addresses', kind: 'choice',
     help: 'Which addresses the crawl may connect to, checked on the address each host resolves to.',
     default: defaults.defaultAddresses ?? 'the kind of the seeds\' own addresses',

@@ -95,6 +95,7 @@ export function wireCrawl(c: CrawlRecord): Crawl {
     counts: wireCounts(c.counts),
     pages: c.pages,
     bytes: c.bytes,
+    fromSitemaps: c.fromSitemaps,
     dropped: c.dropped,
     pagesPerSecond: c.pagesPerSecond,
     createdAt: isoAlways(c.createdAt),
@@ -140,7 +141,7 @@ export function wireHost(h: HostRecord): Host {
 export function wirePage(p: PageInfo): PageRecord {
   return {
     url: p.url, jobId: p.jobId, finalUrl: p.finalUrl, redirects: p.redirects, status: p.status, error: p.error, skipped: p.skipped,
-    contentType: p.contentType, bytes: p.bytes, fetchMs: p.fetchMs, fetchedAt: iso(p.fetchedAt), depth: p.depth, title: p.title,
+    contentType: p.contentType, bytes: p.bytes, fetchMs: p.fetchMs, fetchedAt: iso(p.fetchedAt), lastmod: p.lastmod, depth: p.depth, title: p.title,
     description: p.description, canonical: p.canonical, robots: p.robots, lang: p.lang, foundOn: p.foundOn, linkText: p.linkText,
     outlinks: p.outlinks, inlinks: p.inlinks, sha256: p.sha256, data: p.data,
   };

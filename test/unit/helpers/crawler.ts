@@ -38,8 +38,9 @@ export async function crawlerOn(engine: Engine, opts: Omit<CrawlerOptions, 'db' 
 }
 
 function crawlerOver<Q extends Queue>(queue: Q, store: CrawlStore, db: string, dir: string, opts: CrawlerOptions) {
-  const crawls = createCrawlService(queue, store, { ...QUICK, bodiesDir: path.join(dir, 'bodies'), warcDir: path.join(dir, 'warc'), ...opts.settings });
   const logs: string[] = [];
+  const crawls = createCrawlService(queue, store, { ...QUICK, bodiesDir: path.join(dir, 'bodies'), warcDir: path.join(dir, 'warc'), ...opts.settings },
+    (level, m) => logs.push(`${level}: ${m}`));
   const scheduler = new Scheduler(queue, { crawl: crawls.handler },
     validateConfig({ maxWorkers: 8, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20, ...opts.config }),
     (level, m) => logs.push(`${level}: ${m}`));
