@@ -149,9 +149,12 @@ export interface Crawl {
   counts: StateCounts;
   pages: number;
   bytes: number;
-  /** Links seen but not enqueued, by reason: out of scope, past max depth or max pages, excluded. */
-  /** URLs the crawl's sitemaps put in the queue (see CrawlOptions.sitemaps). */
+  /**
+   * URLs the crawl's sitemaps named that its scope and patterns let in (see CrawlOptions.sitemaps),
+   * before the queue drops those it has already and those past max pages.
+   */
   fromSitemaps: number;
+  /** Links seen but not enqueued, by reason: out of scope, past max depth or max pages, excluded. */
   dropped: Record<string, number>;
   pagesPerSecond: number;
   createdAt: string;

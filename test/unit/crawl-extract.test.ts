@@ -111,6 +111,10 @@ test('the tree: implied end tags close <li>, <p>, <td> as HTML does; attributes 
     li: ['a', 'b', 'c'], p: ['one', 'two'], div: 'three',
   });
   assert.deepEqual(data('<table><tr><td>1<td>2<tr><td>3</table>', { second: 'tr > td:nth-child(2)', 'rows[]': 'tr' }).data, { second: '2', rows: ['12', '3'] });
+  // A <p> left open in an <li> or a cell, a heading left open: ended too; an <li> in a nested list leaves the outer one open.
+  assert.deepEqual(data('<ul><li><p>one<li>two<ul><li>in</ul>after</ul><h2>a<h3>b', { 'li[]': 'body > ul > li, ul:not(ul ul) > li', 'h[]': 'h2, h3', inner: 'li li' }).data, {
+    li: ['one', 'twoinafter'], h: ['a', 'b'], inner: 'in',
+  });
   const attrs = data('<a href="/x" constructor="c">x</a><b>y</b>', { c: 'a @constructor', proto: 'b @__proto__', ctor: 'b @constructor', sel: '[constructor^=c]' });
   assert.deepEqual(attrs, { data: { c: 'c', proto: null, ctor: null, sel: 'x' }, stopped: [], failed: [] });
 });

@@ -8,6 +8,7 @@
 import * as assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import * as zlib from 'node:zlib';
+import { DEFAULT_MAX_LINKS } from '../../server/src/crawl/links';
 import { parseSitemap, SITEMAP_MAX_URLS } from '../../server/src/crawl/sitemap';
 import { crawlerOn } from './helpers/crawler';
 import { crawlctl, startDaemon } from './helpers/daemon-proc';
@@ -35,6 +36,12 @@ test('a sitemap is read as the protocol says: entities, CDATA, prefixes, lastmod
   const over = await parseSitemap(urlset('<url><loc>https://a.test/p</loc></url>'.repeat(SITEMAP_MAX_URLS + 3)));
   assert.equal(over.entries.length, SITEMAP_MAX_URLS);
   assert.equal(over.cut, 3);
+  // An image sitemap's <image:loc> is the image's, not the page's; a line or a <loc> that is no absolute URL is no entry.
+  const images = await parseSitemap(urlset(
+    '<url><loc>https://a.test/a</loc><image:image><image:loc>https://a.test/i.jpg</image:loc></image:image><lastmod>2020-01-01</lastmod></url><url><loc>/relative</loc></url>',
+  ));
+  assert.deepEqual(images.entries, [{ loc: 'https://a.test/a', lastmod: '2020-01-01' }]);
+  assert.deepEqual((await parseSitemap('Not found\n{"error": 1}\nhttps://a.test/ok\n')).entries, [{ loc: 'https://a.test/ok', lastmod: null }]);
   // Nesting costs nothing: a million unclosed elements read in linear time, no entry made up.
   assert.deepEqual(await parseSitemap(`<urlset>${'<x>'.repeat(1_000_000)}`), { kind: 'urlset', entries: [], cut: 0 });
 });
@@ -74,7 +81,7 @@ for (const engine of ENGINES) {
     assert.equal(byUrl.get(u('/p/2'))?.foundOn, u('/sitemap-a.xml.gz'), 'found on its sitemap');
     assert.equal(byUrl.get(u('/private/x'))?.skipped, true, 'robots.txt still applies');
     assert.equal(other.hits.size, 0, 'out of scope: never fetched');
-    assert.equal(byUrl.get(u('/sitemap-big.xml'))?.outlinks, SITEMAP_MAX_URLS, 'the 50,000 kept as its links');
+    assert.equal(byUrl.get(u('/sitemap-big.xml'))?.outlinks, DEFAULT_MAX_LINKS, 'its links recorded as a page\'s are, up to 20,000');
     assert.ok(c.logs.some((l) => /names 1 URL\(s\) past the protocol's 50,000/.test(l)), c.logs.join('\n'));
     // robots.txt's record links the sitemaps it names; the index's, its sitemaps.
     assert.equal(byUrl.get(u('/robots.txt'))?.outlinks, 1);
@@ -101,11 +108,37 @@ test('crawlctl: --sitemaps, the summary counts what sitemaps queued, `job` shows
   const at = ['--state-dir', daemon.stateDir];
   const r = await crawlctl(['crawl', site.url('/'), '--sitemaps', '--wait', ...at], { timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^  from sitemaps: 1 URL queued$/m);
+  assert.match(r.stdout, /^  from sitemaps: 1 URL in scope$/m);
   const crawlId = /^Crawl (c_\w+)/m.exec(r.stdout)![1];
   const page = JSON.parse((await crawlctl(['export', crawlId, ...at])).stdout.split('\n').find((l) => l.includes('/dated'))!) as { jobId: number; lastmod: string };
   assert.equal(page.lastmod, '2023-09-10');
   assert.match((await crawlctl(['job', String(page.jobId), ...at])).stdout, /^lastmod +2023-09-10$/m);
+});
+
+test('robots.txt that redirects still names its sitemaps; a missing sitemap breaks nothing; sitemap files count toward max pages but are never refused by it, nor by patterns', async () => {
+  let site!: TestHost;
+  site = await startHost('127.0.0.54', {
+    '/': html(),
+    '/robots.txt': (_req, res) => {
+      res.writeHead(301, { location: '/real-robots.txt' });
+      res.end();
+    },
+    '/real-robots.txt': (req, res, hit) => text(`Sitemap: ${site.url('/index.xml')}\nSitemap: ${site.url('/gone.xml')}\n`)(req, res, hit),
+    '/index.xml': (req, res, hit) => xml('application/xml', `<sitemapindex><sitemap><loc>${site.url('/maps/post-sitemap.xml')}</loc></sitemap></sitemapindex>`)(req, res, hit),
+    '/maps/post-sitemap.xml': (req, res, hit) => xml('application/xml', urlset(`<url><loc>${site.url('/docs/a')}</loc></url><url><loc>${site.url('/docs/b')}</loc></url>`))(req, res, hit),
+    '/docs/a': html(), '/docs/b': html(),
+  });
+  hosts.push(site);
+  const c = await crawlerOn(ENGINES[0]);
+  // Only /docs/ pages; max pages 1: the seed takes it, and robots.txt, the index and both sitemaps are read all the same.
+  const crawl = await c.run({ seeds: [site.url('/docs/a')], sitemaps: true, include: ['*/docs/*'], maxPages: 1 });
+  const rec = await c.crawls.get(crawl.id);
+  assert.equal(rec.counts.error, 0, 'a sitemap robots.txt names and that is gone is skipped, not an error');
+  assert.equal(site.hits.get('/maps/post-sitemap.xml'), 1, 'read though the include pattern is for pages');
+  assert.equal(site.hits.get('/docs/b') ?? 0, 0, 'the sitemap\'s page is past max pages');
+  assert.ok((rec.dropped['past max pages'] ?? 0) >= 1, JSON.stringify(rec.dropped));
+  const gone = (await c.crawls.pages(crawl.id, { limit: 100 })).pages.find((p) => p.url === site.url('/gone.xml'));
+  assert.deepEqual([gone?.skipped, gone?.error], [true, 'no sitemap: HTTP 404']);
 });
 
 test('a host whose robots.txt names no sitemap is read at /sitemap.xml; a crawl without sitemaps reads none', async () => {

@@ -138,7 +138,7 @@ export function summary(c: Crawl, failed: Job[], skipped: Job[], columns?: numbe
     text`Crawl ${c.crawlId}${c.name ? text` (${c.name})` : ''} ${c.state} in ${duration(elapsed)}: ${plural(c.pages, 'page')} fetched, ${bytes(c.bytes)}`,
     text`  done ${n.done} · skipped ${n.skipped} · error ${n.error}${unfinished}`,
   ];
-  if (c.options.sitemaps) out.push(text`  from sitemaps: ${plural(c.fromSitemaps, 'URL')} queued`);
+  if (c.options.sitemaps) out.push(text`  from sitemaps: ${plural(c.fromSitemaps, 'URL')} in scope`);
   const dropped = Object.entries(c.dropped).filter(([, k]) => k > 0);
   if (dropped.length) out.push(text`  links not followed: ${dropped.map(([why, k]) => `${why} ${k}`).join(' · ')}`);
   if (failed.length) {

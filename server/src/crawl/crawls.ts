@@ -200,14 +200,15 @@ class Crawls implements CrawlService {
       crawlId, depth: 0, robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null,
       userAgent: this.settings.userAgent,
     }));
-    // Each seed host's robots.txt, read for the sitemaps it names (page.ts); a job, so that a restart loses none.
-    if (options.sitemaps) {
-      const origins = new Map(valid.map((v) => [originOf(v.url), v.host]));
-      for (const [origin, host] of origins) jobs.push(sitemapJob(`${origin}/robots.txt`, host, frontier, 'robots'));
-    }
     let r;
     try {
       r = await this.queue.enqueue(jobs, { crawlCap: frontier.options.maxPages });
+      // Each seed host's robots.txt, read for the sitemaps it names (page.ts): a job, so that a restart
+      // loses none, and not capped, as max pages is for the crawl's pages.
+      if (options.sitemaps) {
+        const origins = new Map(valid.map((v) => [originOf(v.url), v.host]));
+        await this.queue.enqueue([...origins].map(([origin, host]) => sitemapJob(`${origin}/robots.txt`, host, frontier, 'robots')));
+      }
     } catch (err) {
       // No seed made it in: the crawl would wait for them forever.
       await this.store.setState(crawlId, 'cancelled', Date.now()).catch(() => {});

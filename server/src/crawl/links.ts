@@ -196,15 +196,21 @@ const VOID = new Set([
   'keygen', 'link', 'meta', 'param', 'source', 'track', 'wbr',
 ]);
 const P = new Set(['p']);
-const CELLS = ['td', 'th'];
-/** For a start tag, the open elements it ends when innermost (HTML's optional end tags). */
+const CELLS = ['td', 'th', 'p'];
+const HEADINGS = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
+/**
+ * For a start tag, the open elements it ends while they are innermost (HTML's optional end tags):
+ * a block ends a `<p>`, a heading an open heading, `<li>` an `<li>` (and a `<p>` in it), a cell
+ * a cell. Innermost only: `<li>` in a `<ul>` in an `<li>` leaves the outer one open.
+ */
 const IMPLIED_END = new Map<string, ReadonlySet<string>>([
   ...['address', 'article', 'aside', 'blockquote', 'details', 'div', 'dl', 'fieldset', 'figcaption', 'figure', 'footer', 'form',
-    'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'header', 'hgroup', 'hr', 'main', 'menu', 'nav', 'ol', 'p', 'pre', 'section', 'table', 'ul']
+    'header', 'hgroup', 'hr', 'main', 'menu', 'nav', 'ol', 'p', 'pre', 'section', 'table', 'ul']
     .map((tag) => [tag, P] as const),
-  ['li', new Set(['li'])],
-  ['dt', new Set(['dt', 'dd'])],
-  ['dd', new Set(['dt', 'dd'])],
+  ...HEADINGS.map((tag) => [tag, new Set(['p', ...HEADINGS])] as const),
+  ['li', new Set(['li', 'p'])],
+  ['dt', new Set(['dt', 'dd', 'p'])],
+  ['dd', new Set(['dt', 'dd', 'p'])],
   ['option', new Set(['option'])],
   ['optgroup', new Set(['optgroup', 'option'])],
   ['rt', new Set(['rt', 'rp'])],

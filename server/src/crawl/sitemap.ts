@@ -20,6 +20,9 @@ const SLICE = 256 * 1024;
 
 const gunzip = promisify(zlib.gunzip);
 
+/** The protocol's URLs are absolute, http or https: anything else in a sitemap (a line of an error page) is no URL. */
+const ABSOLUTE = /^https?:\/\/\S+$/i;
+
 export interface SitemapEntry {
   /** As written: the caller resolves and normalizes it. */
   loc: string;
@@ -47,8 +50,13 @@ export async function parseSitemap(text: string): Promise<Sitemap> {
   const entries: SitemapEntry[] = [];
   let kind: Sitemap['kind'] | null = null;
   let cut = 0;
-  /** The entry being read (inside `<url>` or `<sitemap>`), and the field whose text is being read. */
+  /**
+   * The entry being read (inside `<url>` or `<sitemap>`), how deep in it the reading is, and the field
+   * whose text is being read: only the entry's own children count (an image sitemap's
+   * `<image:image><image:loc>` is no page).
+   */
   let entry: { loc: string; lastmod: string } | null = null;
+  let depth = 0;
   let field: 'loc' | 'lastmod' | null = null;
   const local = (a: number, b: number) => {
     const name = text.slice(a, b);
@@ -62,16 +70,24 @@ export async function parseSitemap(text: string): Promise<Sitemap> {
     onopentagname: (a, b) => {
       const tag = local(a, b);
       kind ??= tag === 'urlset' ? 'urlset' : tag === 'sitemapindex' ? 'index' : null;
-      if (tag === 'url' || tag === 'sitemap') entry = { loc: '', lastmod: '' };
-      else if (entry && (tag === 'loc' || tag === 'lastmod')) field = tag;
+      if (entry === null && (tag === 'url' || tag === 'sitemap')) {
+        entry = { loc: '', lastmod: '' };
+        depth = 0;
+        return;
+      }
+      if (entry === null) return;
+      depth++;
+      field = depth === 1 && (tag === 'loc' || tag === 'lastmod') ? tag : null;
     },
     onclosetag: (a, b) => {
       const tag = local(a, b);
-      if (tag === field) field = null;
-      else if ((tag === 'url' || tag === 'sitemap') && entry) {
+      if (entry !== null && depth > 0) {
+        depth--;
+        field = null;
+      } else if ((tag === 'url' || tag === 'sitemap') && entry) {
         const loc = entry.loc.trim();
-        if (loc !== '' && entries.length < SITEMAP_MAX_URLS) entries.push({ loc, lastmod: entry.lastmod.trim() || null });
-        else if (loc !== '') cut++;
+        if (ABSOLUTE.test(loc) && entries.length < SITEMAP_MAX_URLS) entries.push({ loc, lastmod: entry.lastmod.trim() || null });
+        else if (ABSOLUTE.test(loc)) cut++;
         entry = null;
         field = null;
       }
@@ -80,6 +96,7 @@ export async function parseSitemap(text: string): Promise<Sitemap> {
     ontextentity: (cp) => append(String.fromCodePoint(cp)),
     oncdata: (a, b, offset) => append(text.slice(a, b - offset)),
     onselfclosingtag: () => {
+      if (entry !== null && depth > 0) depth--;
       field = null;
     },
     onattribname: none, onattribdata: none, onattribentity: none, onattribend: none, onopentagend: none,
@@ -99,7 +116,7 @@ function textSitemap(text: string): Sitemap {
   let cut = 0;
   for (const line of text.split(/\r\n|\r|\n/)) {
     const loc = line.trim();
-    if (loc === '') continue;
+    if (!ABSOLUTE.test(loc)) continue;
     if (entries.length < SITEMAP_MAX_URLS) entries.push({ loc, lastmod: null });
     else cut++;
   }

@@ -22,7 +22,8 @@ export interface WriterData {
 const data = workerData as WriterData;
 const writer = new WarcWriter(data.dir, { userAgent: data.userAgent, robots: data.robots }, data.maxFileBytes);
 setInterval(() => {
-  turn = turn.then(() => writer.closeIdle());
+  // A close that fails (a disk gone) must not stop the turns that follow.
+  turn = turn.then(() => writer.closeIdle()).catch(() => undefined);
 }, IDLE_CLOSE_MS / 2).unref();
 const port = parentPort!;
 let turn: Promise<unknown> = Promise.resolve();
