@@ -140,7 +140,7 @@ describe('language server', () => {
     assert.match(md, /HTTP 200/);
     assert.ok(md.includes(`crawl ${started.crawlId.replace(/_/g, '\\_')}`), 'names the crawl (escaped for markdown)');
     assert.match(md, /Recent events:[\s\S]*\*\*enqueued\*\*[\s\S]*\*\*leased\*\*[\s\S]*\*\*done\*\*/);
-    assert.match(md, /\n\nData:\n\n\| \| \|\n\|---\|---\|\n\| heading \| t \|\n\nRecent events:/, 'the page\'s data (the file\'s extract fields), before the events');
+    assert.match(md, /^\*\*[^\n]+\*\*\n\nData:\n\n\| \| \|\n\|---\|---\|\n\| heading \| t \|\n\n\| \| \|\n\|---\|---\|\n\| State \| done \|/, 'the page\'s data (the file\'s extract fields) first');
     assert.equal(await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 0, character: 2 } }), null, 'no hover on a comment');
     const option = await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 1, character: 8 } });
     assert.match((option?.contents as MarkupContent).value, /^\*\*name\*\*: The crawl's name/, 'an option line: its help');

@@ -720,7 +720,10 @@ export function dataMarkdown(data: Record<string, unknown>): string {
   return ['Data:', '', '| | |', '|---|---|', ...rows].join('\n');
 }
 
-/** A job's hover: its row, the page's data (its crawl's extract fields) when it has any, its latest events. */
+/**
+ * A job's hover: the page's data (its crawl's extract fields) when it has any, first, as the line's
+ * hint already tells its state; then its row and its latest events.
+ */
 export function jobMarkdown(j: Job, events: JobEvent[], now: number, data: Record<string, unknown> | null = null): string {
   const rows: [string, string][] = [
     ['State', md(j.state)],
@@ -744,5 +747,5 @@ export function jobMarkdown(j: Job, events: JobEvent[], now: number, data: Recor
   const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
   const recent = events.slice(-EVENTS_IN_HOVER).map((e) =>
     `- ${iso(e.at)?.slice(11, 19) ?? ''} **${md(e.type)}**${e.workerId ? ` by ${md(e.workerId)}` : ''}${e.detail ? ` — ${md(short(e.detail, 160))}` : ''}`);
-  return `**${md(j.url)}**\n\n${table}\n\n${data ? `${dataMarkdown(data)}\n\n` : ''}${recent.length ? `Recent events:\n\n${recent.join('\n')}` : 'No events.'}`;
+  return `**${md(j.url)}**\n\n${data ? `${dataMarkdown(data)}\n\n` : ''}${table}\n\n${recent.length ? `Recent events:\n\n${recent.join('\n')}` : 'No events.'}`;
 }
