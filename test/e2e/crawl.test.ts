@@ -541,6 +541,12 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     const doc = await readEditorText(page);
     assert.match(doc, /^- heading: “Page A”$/m);
     assert.match(doc, /^- links \(2 matches\):\n  - “\/”\n  - “\/b”$/m);
+    // The screenshot shows the section: found, as a user would.
+    await page.keyboard.press('Control+F');
+    await page.keyboard.type('## Data');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Escape');
+    await waitForEditorText(page, (t) => t.includes('- heading: “Page A”'), 'the Data section in view');
     await vscode!.screenshot('8-seed-page-data');
     await vscode!.runCommand('View: Close Editor');
     await vscode!.runCommand('View: Close Editor');

@@ -36,7 +36,7 @@ const CHARS_PER_STEP = 64;
 
 export class ExtractError extends Error {}
 
-/** A page's selectors took MAX_STEPS steps. */
+/** A field took its share of the page's MAX_STEPS steps. */
 class StepsSpent extends Error {}
 
 let stepsLeft = MAX_STEPS;
