@@ -84,7 +84,7 @@ test('a crawl with warc keeps every response with its request, as warcio reads t
   const crawl = await c.run({ seeds: [host.url('/')], warc: true });
   assert.equal(crawl.options.warc, true);
 
-  const files = await c.crawls.warcFiles(crawl.id);
+  const files = await c.crawls.warcFiles(crawl);
   assert.ok(files.length >= 3, `several files: ${JSON.stringify(files)}`);
   assert.deepEqual(files.map((f) => path.basename(f.path)), files.map((_, i) => `${crawl.id}-${String(i + 1).padStart(5, '0')}.warc.gz`));
   for (const f of files) assert.equal(f.bytes, fs.statSync(f.path).size);

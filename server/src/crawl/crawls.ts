@@ -452,13 +452,14 @@ class Crawls implements CrawlService {
   }
 
   /** A crawl's WARC files, oldest first. */
-  async warcFiles(crawlId: string): Promise<WarcFile[]> {
-    await this.row(crawlId);
+  async warcFiles(crawl: Pick<CrawlRecord, 'id' | 'options'>): Promise<WarcFile[]> {
+    // crawlctl's progress asks for its crawl every second: the folder is read only for a crawl that writes there.
+    if (!crawl.options.warc) return [];
     try {
-      return await this.archive.files(crawlId);
+      return await this.archive.files(crawl.id);
     } catch (err) {
       // The folder unreadable (its permissions changed by hand): crawl/get answers without the list.
-      this.log('warn', `the WARC files of crawl ${crawlId} could not be listed: ${(err as Error).message}`);
+      this.log('warn', `the WARC files of crawl ${crawl.id} could not be listed: ${(err as Error).message}`);
       return [];
     }
   }

@@ -84,8 +84,8 @@ export interface CrawlService {
   report(crawlId: string): Promise<CrawlReport>;
   /** The record of a crawl's job, once it has one. */
   pageOfJob(job: Job): Promise<PageInfo | null>;
-  /** A crawl's WARC files, oldest first; NotFoundError for no such crawl. */
-  warcFiles(crawlId: string): Promise<WarcFile[]>;
+  /** A crawl's WARC files, oldest first (none for a crawl without `warc`). */
+  warcFiles(crawl: Pick<CrawlRecord, 'id' | 'options'>): Promise<WarcFile[]>;
   /** Called when a crawl's state changes (started, paused, resumed, cancelled, finished). */
   onCrawlChanged(listener: (crawl: CrawlRecord) => void): () => void;
   close(): Promise<void>;

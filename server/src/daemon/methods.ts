@@ -60,8 +60,8 @@ export function createMethods(d: DaemonServices): MethodTable {
     'crawl/start': async (p) => crawls.start(p),
     'crawl/list': async () => ({ crawls: (await crawls.list()).map(wireCrawl) }),
     'crawl/get': async (p) => {
-      const [crawl, warc] = await Promise.all([crawls.get(p.crawlId), crawls.warcFiles(p.crawlId)]);
-      return { crawl: wireCrawl(crawl), warc };
+      const crawl = await crawls.get(p.crawlId);
+      return { crawl: wireCrawl(crawl), warc: await crawls.warcFiles(crawl) };
     },
     'crawl/pause': async (p) => ({ crawl: wireCrawl(await crawls.pause(p.crawlId)) }),
     'crawl/resume': async (p) => ({ crawl: wireCrawl(await crawls.resume(p.crawlId)) }),
