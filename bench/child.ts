@@ -22,6 +22,8 @@ export interface CrawlJob {
   extract?: Record<string, string>;
   /** Ours only: every response kept in WARC files (crawl/start's warc). */
   warc?: boolean;
+  /** Ours only: a page handler's source, written to a module in tmpDir (crawl/start's handler). */
+  handler?: string;
 }
 
 export interface CrawlOutcome {

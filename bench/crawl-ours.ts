@@ -20,7 +20,10 @@ runChild('ours', async (job, clock) => {
   const queue = new SqliteQueue(file, { components: [CRAWL_COMPONENT] });
   const crawls = createCrawlService(queue, new SqliteCrawlStore(queue.db), {
     robots: true, bodiesDir: path.join(job.tmpDir, 'bodies'), warcDir: path.join(job.tmpDir, 'warc'), pageRecords: job.pageRecords ?? true,
+    workspaceDir: job.tmpDir,
   });
+  const handler = job.handler === undefined ? undefined : path.join(job.tmpDir, 'handler.mjs');
+  if (handler !== undefined) fs.writeFileSync(handler, job.handler!);
   const problems: string[] = [];
   const scheduler = new Scheduler(
     queue, { crawl: crawls.handler },
@@ -36,7 +39,7 @@ runChild('ours', async (job, clock) => {
 
   clock.begin();
   scheduler.start();
-  crawlId = (await crawls.start({ seeds: job.seeds, maxDepth: job.maxDepth, maxPages: job.maxPages, scope: 'host', extract: job.extract, warc: job.warc })).crawlId;
+  crawlId = (await crawls.start({ seeds: job.seeds, maxDepth: job.maxDepth, maxPages: job.maxPages, scope: 'host', extract: job.extract, warc: job.warc, handler })).crawlId;
   const done = await Promise.race([finished, deadline]);
   clock.end();
   clearTimeout(timer);

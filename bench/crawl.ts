@@ -52,7 +52,7 @@ let runs = 0;
 
 export async function crawlWith(
   site: Site, crawler: 'ours' | 'crawlee' | 'bare', root: string,
-  opts: { concurrency: number; perHostLimit: number; deadlineMs: number; pageRecords?: boolean; extract?: Record<string, string>; warc?: boolean },
+  opts: { concurrency: number; perHostLimit: number; deadlineMs: number; pageRecords?: boolean; extract?: Record<string, string>; warc?: boolean; handler?: string },
 ): Promise<CrawlRun> {
   site.reset();
   const job: CrawlJob = {
@@ -62,9 +62,11 @@ export async function crawlWith(
     ...(opts.pageRecords !== undefined && { pageRecords: opts.pageRecords }),
     ...(opts.extract && { extract: opts.extract }),
     ...(opts.warc && { warc: true }),
+    ...(opts.handler !== undefined && { handler: opts.handler }),
   };
   const label = opts.pageRecords === false ? `${crawler} without page records`
-    : opts.extract ? `${crawler} with ${Object.keys(opts.extract).length} selector fields` : opts.warc ? `${crawler} with WARC` : crawler;
+    : opts.extract ? `${crawler} with ${Object.keys(opts.extract).length} selector fields` : opts.warc ? `${crawler} with WARC`
+      : opts.handler !== undefined ? `${crawler} with a page handler` : crawler;
   log(`crawl: ${label}...`);
   const report = await runChildProcess(`crawl-${crawler}.js`, job);
   return measured(site, { ...report, crawler: label });

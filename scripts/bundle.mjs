@@ -4,6 +4,7 @@
 //   server/src/daemon/main.ts -> dist/server/daemon.js    (better-sqlite3 stays a real package:
 //                                                           its native binary cannot be inlined)
 //   server/src/crawl/warc-worker.ts -> dist/server/warc-worker.js (the WARC writer's thread)
+//   server/src/crawl/handler-worker.ts -> dist/server/handler-worker.js (page handlers' threads)
 //   client/webview/report.ts  -> dist/webview/report.js   (the crawl report's page, uPlot inside,
 //                                                           with its styles beside it)
 // Minified, with source maps beside them for the debugger (the .vsix leaves the maps out).
@@ -36,6 +37,8 @@ const builds = [
   { ...common, entryPoints: ['server/src/daemon/main.ts'], outfile: 'dist/server/daemon.js', external: ['better-sqlite3'] },
   // The WARC writer's worker thread, which the daemon starts from beside its own file.
   { ...common, entryPoints: ['server/src/crawl/warc-worker.ts'], outfile: 'dist/server/warc-worker.js' },
+  // Page handlers' threads: the workspace's module is imported there with import(), left as it is.
+  { ...common, entryPoints: ['server/src/crawl/handler-worker.ts'], outfile: 'dist/server/handler-worker.js' },
   { ...common, entryPoints: ['client/webview/report.ts'], outfile: 'dist/webview/report.js', platform: 'browser', format: 'iife', target: 'es2022' },
 ];
 

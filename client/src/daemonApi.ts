@@ -30,7 +30,7 @@ export class DaemonUnavailable extends Error {
 export function describeStatus(status: DaemonStatus): string {
   switch (status.kind) {
     case 'untrusted':
-      return 'This workspace is not trusted, so Crawl Orchestrator starts no daemon: it would run with your permissions and fetch from the network. Trust the workspace to use it.';
+      return 'This workspace is not trusted, so Crawl Orchestrator starts no daemon: it would run with your permissions, fetch from the network and run the page handlers its seed files name. Trust the workspace to use it.';
     case 'noFolder':
       return 'Open a folder (or set crawlOrchestrator.stateDir to an absolute path) to give the crawl queue a home.';
     case 'noRuntime':

@@ -173,10 +173,24 @@ export function dataFields(options: CrawlOptions): string[] {
   return Object.keys(options.extract ?? {}).map((name) => name.replace(/\[\]$/, ''));
 }
 
-/** The data fields an export has columns for: a crawl's, for a CSV of its pages; none otherwise. */
+/** Pages whose data names the columns of a handler's keys. */
+export const HANDLER_KEYS_FROM = 1_000;
+
+/**
+ * The data fields an export has columns for: for a CSV of its pages, the crawl's extract fields,
+ * then for a crawl with a handler the other keys of its first HANDLER_KEYS_FROM pages' data, in
+ * the order met (as Scrapy's CSV takes its columns from the first item; every key is in `data`
+ * anyway); none otherwise.
+ */
 export async function exportFields(ask: Ask, crawlId: string, kind: ExportKind, format: ExportFormat): Promise<string[]> {
   if (kind !== 'pages' || format !== 'csv') return [];
-  return dataFields((await ask('crawl/get', { crawlId })).crawl.options);
+  const { options } = (await ask('crawl/get', { crawlId })).crawl;
+  const fields = new Set(dataFields(options));
+  if (options.handler !== undefined) {
+    const { pages } = await ask('crawl/pages', { crawlId, limit: HANDLER_KEYS_FROM });
+    for (const p of pages) for (const key of Object.keys(p.data ?? {})) fields.add(key);
+  }
+  return [...fields];
 }
 
 // ---------------------------------------------------------------------------------------------

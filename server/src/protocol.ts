@@ -132,6 +132,10 @@ export interface CrawlOptions {
   warc?: boolean;
   /** The seeds' hosts' sitemaps read (see ParamsMap['crawl/start'].sitemaps); absent: false. */
   sitemaps?: boolean;
+  /** The page handler's module, its real path (see ParamsMap['crawl/start'].handler); absent for none. */
+  handler?: string;
+  /** Seconds the handler may take over a page; absent: the default, 10. */
+  handlerTimeout?: number;
 }
 
 /** A WARC file of a crawl: its absolute path and size. */
@@ -361,6 +365,17 @@ export interface ParamsMap {
      * counted apart (`fromSitemaps`).
      */
     sitemaps?: boolean;
+    /**
+     * A JavaScript module in the daemon's workspace (a path relative to it, or absolute; refused
+     * outside it) whose default export is called with each page fetched, on a thread of its own:
+     * `async (page) => ({ data, enqueue })`. `page` has url, finalUrl, status, headers,
+     * contentType, text, and `$(selector)`/`$$(selector)` returning elements' text and attributes.
+     * `data` (an object, or an array of them: its `records`) joins the page's data; `enqueue`'s
+     * URLs are crawled as its links are. A handler that throws or takes too long fails its page.
+     */
+    handler?: string;
+    /** Seconds the handler may take over a page (default 10); only with a handler. */
+    handlerTimeout?: number;
   };
   'crawl/list': None;
   'crawl/get': { crawlId: string };

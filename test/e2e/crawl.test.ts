@@ -97,6 +97,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
         2,
       ),
     );
+    fs.writeFileSync(path.join(workspace, 'scrape.mjs'), 'export default (page) => ({ data: { path: new URL(page.url).pathname } });\n');
     // Also what activates the extension (workspaceContains:**/*.crawl).
     fs.writeFileSync(
       path.join(workspace, 'seeds.crawl'),
@@ -106,6 +107,8 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
         'max-depth: 0',
         'extract.heading: h1',
         'extract.links[]: li a @href',
+        // Run by the daemon the extension started, on its handler threads (the .vsix ships them).
+        'handler: ./scrape.mjs',
         '',
         `${site.a}/a`,
         `${site.a}/gone`,
@@ -527,6 +530,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     }, { timeout: 20_000, message: 'the hover of a crawled URL with its data' });
     assert.match(hovered, /heading\s+Page A/, hovered);
     assert.match(hovered, /links\s+\/ · \/b/, hovered);
+    assert.match(hovered, /path\s+\/a/, 'the handler\'s data beside the fields\'');
     await vscode!.screenshot('8-seed-file-data-hover');
     await page.keyboard.press('Escape');
 
@@ -541,6 +545,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     const doc = await readEditorText(page);
     assert.match(doc, /^- heading: “Page A”$/m);
     assert.match(doc, /^- links \(2 matches\):\n  - “\/”\n  - “\/b”$/m);
+    assert.match(doc, /^- path: “\/a”$/m);
     // The screenshot shows the section: found, as a user would.
     await page.keyboard.press('Control+F');
     await page.keyboard.type('## Data');

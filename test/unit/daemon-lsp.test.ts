@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import {
   CodeActionRequest, CodeLensRefreshRequest, CodeLensRequest, CompletionRequest, DidChangeTextDocumentNotification,
-  DidCloseTextDocumentNotification, DidOpenTextDocumentNotification,
+  DidCloseTextDocumentNotification, DidOpenTextDocumentNotification, DocumentLinkRequest,
   ExitNotification, HoverRequest, IPCMessageReader, IPCMessageWriter, InitializeRequest, InitializedNotification,
   InlayHintRefreshRequest, InlayHintRequest,
   PublishDiagnosticsNotification, ResponseError, ShutdownRequest, StreamMessageReader, StreamMessageWriter,
@@ -254,7 +254,7 @@ describe('over Node IPC, as the extension launches it', () => {
  * The seed-file features in this process, over an in-memory LSP connection, with a queue and
  * crawls the test controls: what they read, when, and how they fail.
  */
-function inProcess(queue: Partial<Queue>, crawls: Pick<CrawlService, 'get'> & Partial<Pick<CrawlService, 'pageOfJob'>>, capabilities: ClientCapabilities = {}, defaults = CRAWL_DEFAULTS) {
+function inProcess(queue: Partial<Queue>, crawls: Pick<CrawlService, 'get'> & Partial<Pick<CrawlService, 'pageOfJob' | 'handlerProblem'>>, capabilities: ClientCapabilities = {}, defaults = CRAWL_DEFAULTS) {
   const up = new PassThrough();
   const down = new PassThrough();
   const server = createConnection((logger) => createProtocolConnection(new StreamMessageReader(up), new StreamMessageWriter(down), logger),
@@ -427,6 +427,31 @@ describe('seed features in process', () => {
       assert.deepEqual(items.map((i) => [i.label, i.detail]), [['host', undefined], ['domain', 'default'], ['any', undefined]]);
       const hover = await lsp.client.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 0, character: 2 } });
       assert.match((hover?.contents as MarkupContent).value, /Default: domain \(/);
+    } finally {
+      lsp.close();
+    }
+  });
+
+  test('a seed file\'s handler: a link to its module, from the file\'s folder, and an error when the crawl could not run it', async () => {
+    const asked: [string, string][] = [];
+    const lsp = inProcess({ findByDedupeKeys: async () => [] }, {
+      ...noCrawls,
+      handlerProblem: (given, base) => {
+        asked.push([given, base]);
+        return given === 'lib/missing.mjs' ? 'handler: lib/missing.mjs: no such file' : null;
+      },
+    });
+    try {
+      const good = await lsp.open(['handler:  ./scrape.mjs  # ours', 'https://a.example/']);
+      const links = await lsp.client.sendRequest(DocumentLinkRequest.type, { textDocument: { uri: good } });
+      assert.deepEqual(links?.map((l) => [l.target, l.range.start.character, l.range.end.character]), [['file:///work/inproc/scrape.mjs', 10, 22]]);
+      assert.deepEqual(lsp.published.get(good)!.diagnostics, []);
+      const bad = await lsp.open(['name: x', 'handler: lib/missing.mjs', 'https://a.example/']);
+      assert.deepEqual(lsp.published.get(bad)!.diagnostics.map((d) => [d.range.start.line, d.message]), [[1, 'handler: lib/missing.mjs: no such file']]);
+      assert.deepEqual(asked, [['./scrape.mjs', '/work/inproc'], ['lib/missing.mjs', '/work/inproc']]);
+      // Below the first URL, a `handler:` line is no option: no link.
+      const late = await lsp.open(['https://a.example/', 'handler: ./x.mjs']);
+      assert.deepEqual(await lsp.client.sendRequest(DocumentLinkRequest.type, { textDocument: { uri: late } }), []);
     } finally {
       lsp.close();
     }

@@ -56,7 +56,7 @@ describe('completion', () => {
   test('option keys at the top, those already given left out (include and exclude repeat)', async () => {
     const { uri, doc } = await open(['name: docs', 'include: https://a.example/*', 'extract.title: h1', 'ma', 'https://a.example/']);
     const items = await complete(uri, { line: 3, character: 2 });
-    assert.deepEqual(items.map((i) => i.label), ['max-depth', 'max-pages', 'scope', 'include', 'exclude', 'follow-nofollow', 'store-bodies', 'warc', 'sitemaps', 'addresses', 'extract']);
+    assert.deepEqual(items.map((i) => i.label), ['max-depth', 'max-pages', 'scope', 'include', 'exclude', 'follow-nofollow', 'store-bodies', 'warc', 'sitemaps', 'addresses', 'extract', 'handler', 'handler-timeout']);
     const pages = items.find((i) => i.label === 'max-pages')!;
     assert.equal(pages.detail, 'a whole number from 1 to 100,000,000; default 10000', 'the default as it would be written');
     assert.match((pages.documentation as MarkupContent).value, /^\*\*max-pages\*\*: Pages the crawl fetches at most/);

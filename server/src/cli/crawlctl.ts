@@ -50,6 +50,11 @@ const CRAWL_OPTION_FLAGS = {
     type: 'list', value: 'FIELD=SPEC',
     help: 'a field of each page\'s record data: price=\'span.price\' (the first match\'s text), price=\'span.price @data-value\' (an attribute of it), tags[]=a.tag (every match); repeatable',
   },
+  handler: {
+    type: 'string', value: 'FILE',
+    help: 'a JavaScript module inside the daemon\'s workspace, called with each page on a thread of the daemon: export default async (page) => ({ data, enqueue })',
+  },
+  'handler-timeout': { type: 'int', min: 1, max: 600, value: 'SECONDS', help: 'how long the handler may take over a page before the page fails (default 10)' },
   addresses: {
     type: 'string', choices: ADDRESS_POLICIES, value: 'A',
     help: 'addresses the crawl may connect to: public, private (loopback, private, link-local) or any (default: the daemon\'s --default-addresses, else the kind of the seeds)',
@@ -114,7 +119,8 @@ const COMMANDS: Record<string, Command> = {
     args: '(<url...> | <file.crawl> | - | pause|resume|cancel <crawlId>)',
     flags: CRAWL_FLAGS,
     more: `A seed file (site.crawl, or - to read one from stdin) holds the crawl's options in its own lines
-(name, max-depth, max-pages, scope, include, exclude, follow-nofollow, store-bodies, addresses),
+(name, max-depth, max-pages, scope, include, exclude, follow-nofollow, store-bodies, addresses,
+warc, sitemaps, extract.<field>, handler, handler-timeout),
 then its URLs: the flags that set those options are refused with a seed file; --wait and the
 others apply.
 
@@ -618,6 +624,8 @@ async function crawlStart(f: FlagValues<typeof CRAWL_FLAGS>, args: string[]): Pr
         seeds: args, name: f.name, maxDepth: f['max-depth'], maxPages: f['max-pages'], scope: f.scope as Scope | undefined,
         include: f.include, exclude: f.exclude, followNofollow: f['follow-nofollow'], storeBodies: f['store-bodies'],
         addresses: f.addresses as AddressPolicy | undefined, extract: f.extract && extractFlags(f.extract), warc: f.warc, sitemaps: f.sitemaps,
+        // From here: the daemon's own folder may be another.
+        handler: f.handler === undefined ? undefined : path.resolve(f.handler), handlerTimeout: f['handler-timeout'],
       },
     };
   }
@@ -634,6 +642,8 @@ async function crawlStart(f: FlagValues<typeof CRAWL_FLAGS>, args: string[]): Pr
     const parsed = parseSeedFile(await stdinText());
     const params = startParams(parsed);
     if (!params) throw new CommandError(`the seed file on stdin cannot start a crawl: ${whyNotStartable(parsed)}`, EXIT.failed);
+    // Its handler is named from here, as its URLs are read here.
+    if (params.handler !== undefined) params.handler = path.resolve(params.handler);
     return { method: 'crawl/start', params };
   }
   let content: string;

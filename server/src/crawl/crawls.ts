@@ -13,6 +13,7 @@ import { ExtractError, parseFields } from './extract';
 import { WarcArchive } from './archive';
 import { WARC_FILE_BYTES } from './warc';
 import { Fetcher, type FetcherOptions } from './fetcher';
+import { HANDLER_TIMEOUT_MS, HandlerError, handlerFile, HandlerPool, type PoolLimits } from './handlers';
 import { CRAWL_KIND, DROP, foundBySitemap, pageJob, sitemapJob, type Frontier, type PagePayload } from './frontier';
 import { HoldLog } from './holds';
 import { pageHandler, type PageDeps, type PageSettings } from './page';
@@ -43,6 +44,10 @@ export interface CrawlSettings extends FetcherOptions, PolitenessSettings, PageS
   defaultAddresses: AddressPolicy | null;
   /** Page records and the link graph kept; false only to measure what they cost (the benchmark). */
   pageRecords: boolean;
+  /** The folder whose modules crawls may name as page handlers; null: none runs. */
+  workspaceDir: string | null;
+  /** Threads page handlers run on, and the heap each may use. */
+  handlerLimits?: PoolLimits;
 }
 
 export const DEFAULT_USER_AGENT = `${PRODUCT}/${VERSION} (+https://github.com/crawl-orchestrator/crawl-orchestrator)`;
@@ -54,6 +59,7 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
   warcDir: path.join('.crawl', 'warc'),
   ...CRAWL_DEFAULTS,
   pageRecords: true,
+  workspaceDir: null,
   defaultDelayMs: 0,
   connectTimeoutMs: 10_000,
   headersTimeoutMs: 15_000,
@@ -114,6 +120,7 @@ class Crawls implements CrawlService {
   private readonly holds: HoldLog;
   private readonly bodies: BodyStore;
   private readonly archive: WarcArchive;
+  private readonly handlers: HandlerPool;
   private readonly frontiers = new Map<string, Frontier>();
   private readonly totals = new Map<string, Totals>();
   private readonly rates = new Map<string, { at: number; pages: number }[]>();
@@ -144,6 +151,7 @@ class Crawls implements CrawlService {
     this.archive = new WarcArchive(settings.warcDir, { userAgent: settings.userAgent, robots: settings.robots }, settings.warcFileBytes);
     void this.bodies.sweep();
     this.recorder = new PageRecorder(store.pages, log);
+    this.handlers = new HandlerPool(log, settings.handlerLimits);
     this.handler = pageHandler({
       fetcher: this.fetcher,
       addressCheck: new AddressCheck(),
@@ -152,6 +160,7 @@ class Crawls implements CrawlService {
       frontierOf: (id) => this.frontierOf(id),
       bodiesFor: (frontier) => (frontier?.options.storeBodies ? this.bodies : null),
       archive: this.archive,
+      handlers: this.handlers,
       delayOf: () => settings.defaultDelayMs,
       count: (id, pages, bytes, dropped, fromSitemaps) => this.count(id, pages, bytes, dropped, fromSitemaps),
       record: this.recordWith(),
@@ -181,6 +190,12 @@ class Crawls implements CrawlService {
         throw err;
       }
       options.extract = p.extract;
+    }
+    if (p.handler !== undefined) {
+      options.handler = await this.checkHandler(p.handler, p.handlerTimeout);
+      if (p.handlerTimeout !== undefined) options.handlerTimeout = p.handlerTimeout;
+    } else if (p.handlerTimeout !== undefined) {
+      throw new QueueError('handlerTimeout: only with a handler');
     }
     const { valid, rejected } = sortUrls(p.seeds);
     if (valid.length === 0) {
@@ -217,6 +232,31 @@ class Crawls implements CrawlService {
     this.emit(crawlId);
     this.log('info', `crawl ${named(crawlId, p.name ?? null)} started: ${valid.length} seed(s), ${r.enqueued} enqueued`);
     return { crawlId, enqueued: r.enqueued, rejected };
+  }
+
+  /**
+   * A crawl's handler: a module in the workspace (a relative path is from it) that a thread imports
+   * and finds a function in. Its real path, or a QueueError saying what is wrong.
+   */
+  private async checkHandler(given: string, timeout: number | undefined): Promise<string> {
+    try {
+      const file = handlerFile(given, this.settings.workspaceDir ?? '/', this.settings.workspaceDir);
+      await this.handlers.check(file, (timeout ?? HANDLER_TIMEOUT_MS / 1000) * 1000);
+      return file;
+    } catch (err) {
+      if (!(err instanceof HandlerError)) throw err;
+      throw new QueueError(err.message.startsWith('handler: ') ? err.message : `handler ${given}: ${err.message}`);
+    }
+  }
+
+  handlerProblem(given: string, base: string): string | null {
+    try {
+      handlerFile(given, base, this.settings.workspaceDir);
+      return null;
+    } catch (err) {
+      if (err instanceof HandlerError) return err.message;
+      throw err;
+    }
   }
 
   async list(): Promise<CrawlRecord[]> {
@@ -448,7 +488,7 @@ class Crawls implements CrawlService {
     await this.recorder.flush();
     await this.flush();
     this.listeners.clear();
-    await Promise.all([this.fetcher.close(), this.robotsFetcher.close(), this.archive.close()]);
+    await Promise.all([this.fetcher.close(), this.robotsFetcher.close(), this.archive.close(), this.handlers.close()]);
   }
 
   /** A crawl's WARC files, oldest first. */

@@ -94,6 +94,11 @@ function makeDecoder(label: string | undefined): TextDecoder {
   }
 }
 
+/** A page's body as text, decoded as sniffEncoding settles it. */
+export function decodePage(body: Uint8Array, declared: string | null): string {
+  return makeDecoder(sniffEncoding(body, declared)).decode(body);
+}
+
 /** Where the HTML standard's prescan looks for a `<meta>` charset: the first 1024 bytes. */
 const PRESCAN_BYTES = 1024;
 const META_CHARSET = /<meta\s[^>]*?charset\s*=\s*["']?\s*([a-z0-9_:.()-]+)/i;
@@ -553,6 +558,8 @@ export class LinkExtractor {
 
   /** The link when this is its first occurrence; null when dropped, seen before or over the cap. */
   private resolveLink(href: string, nofollow: boolean, text: string): ExtractedLink | null {
+    // A tree wanted without links (a page handler's): no URL is normalized for nothing.
+    if (this.maxLinks === 0) return null;
     const n = normalizeUrl(href, this.base as string);
     if (!n.ok) {
       this.dropped++;

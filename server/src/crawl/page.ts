@@ -6,6 +6,8 @@ import type { BodyStore } from './bodies';
 import { MAX_NODES } from './dom';
 import { extractData, MAX_STEPS } from './extract';
 import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
+import type { HandlerOutput } from './handler-page';
+import { HANDLER_TIMEOUT_MS, HandlerError, type HandlerPool } from './handlers';
 import { foundBySitemap, knownUrls, pageJob, planLinks, sitemapJob, type Frontier, type PagePayload, type Planned } from './frontier';
 import { DEFAULT_MAX_LINKS, extractLinksInSlices, sniffEncoding, type ExtractedLink, type LinkExtraction } from './links';
 import { HTML_TYPES, type LinkWrite, type PageWrite } from './pages';
@@ -37,6 +39,8 @@ export interface PageDeps {
   bodiesFor(frontier: Frontier | null): BodyStore | null;
   /** Where crawls that keep WARC files (options.warc) write them. */
   archive: Pick<WarcArchive, 'add'>;
+  /** Where crawls with a page handler (options.handler) have it run. */
+  handlers: Pick<HandlerPool, 'run'>;
   /** The minimum delay owed between two requests to a host. */
   delayOf(host: string): number;
   /** Page totals, dropped links and URLs from sitemaps for a crawl's figures. */
@@ -55,8 +59,10 @@ interface Seen {
   links: LinkExtraction | null;
   /** Each link's fate, when the links were planned. */
   fates: LinkWrite['reason'][] | null;
-  /** The crawl's fields extracted from the page. */
+  /** The crawl's fields extracted from the page, and its handler's data. */
   data: Record<string, unknown> | null;
+  /** URLs its handler enqueued that are not among its links: recorded after them. */
+  extra: ExtractedLink[];
 }
 
 
@@ -94,7 +100,7 @@ export function pageHandler(deps: PageDeps) {
    * acknowledgement or before it, so the links its acknowledgement enqueues are in the graph first.
    */
   return async (job: LeasedJob, ctx: HandlerContext): Promise<Outcome> => {
-    const seen: Seen = { frontier: null, links: null, fates: null, data: null };
+    const seen: Seen = { frontier: null, links: null, fates: null, data: null, extra: [] };
     const outcome = await handle(job, ctx, seen);
     // Only a crawl's pages have records; one whose crawl was cancelled under it (no frontier) ended
     // with its crawl, not on its own.
@@ -190,6 +196,12 @@ export function pageHandler(deps: PageDeps) {
 
     if (payload?.sitemap === 'map' && frontier !== null) return readSitemap(job, res, result, frontier, seen);
 
+    // The handler runs on its thread while this one reads the page's links.
+    const handler = frontier?.options.handler;
+    const ran = handler === undefined ? null : deps.handlers.run(handler, {
+      url: job.url, finalUrl: res.finalUrl, status: res.status, headers: res.headers, contentType: res.contentType, charset: res.charset, body: res.body,
+    }, (frontier!.options.handlerTimeout ?? HANDLER_TIMEOUT_MS / 1000) * 1000).then((output) => ({ output }), (err: unknown) => ({ err }));
+
     let links: LinkExtraction | null = null;
     if (res.contentType !== null && HTML_TYPES.has(res.contentType)) {
       const fields = frontier?.fields;
@@ -197,15 +209,9 @@ export function pageHandler(deps: PageDeps) {
       if (fields && links.tree) {
         const { data, stopped, failed } = extractData(links.tree.document, fields);
         seen.data = data;
-        // Said once a crawl: a site of such pages would otherwise fill the log.
-        const warn = (what: string) => {
-          if (frontier!.extractWarned) return;
-          frontier!.extractWarned = true;
-          deps.log('warn', `crawl ${frontier!.crawlId}: ${job.url}: ${what} (the first such page; others are not reported)`);
-        };
-        if (stopped.length > 0) warn(`extract.${stopped.join(', extract.')} cut short: the selectors took their ${MAX_STEPS.toLocaleString('en-US')} steps on this page`);
-        for (const [key, message] of failed) warn(`extract.${key} failed: ${message}`);
-        if (links.tree.truncated) warn(`only the first ${MAX_NODES.toLocaleString('en-US')} nodes of the page were searched by the crawl's selectors`);
+        if (stopped.length > 0) warnOnce(frontier!, job.url, `extract.${stopped.join(', extract.')} cut short: the selectors took their ${MAX_STEPS.toLocaleString('en-US')} steps on this page`);
+        for (const [key, message] of failed) warnOnce(frontier!, job.url, `extract.${key} failed: ${message}`);
+        if (links.tree.truncated) warnOnce(frontier!, job.url, `only the first ${MAX_NODES.toLocaleString('en-US')} nodes of the page were searched by the crawl's selectors`);
       }
       // The tree is done with: the record keeps the links, not the page.
       links.tree = null;
@@ -214,14 +220,51 @@ export function pageHandler(deps: PageDeps) {
       seen.links = links;
     }
     await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
+    if (ran !== null) {
+      const r = await ran;
+      if ('err' in r) {
+        if (!(r.err instanceof HandlerError)) throw r.err;
+        return { type: 'fail', error: `handler: ${r.err.message}`, retryable: r.err.retryable, result };
+      }
+      handled(job, res.finalUrl, r.output, frontier!, seen);
+      result.outlinks = (links?.links.length ?? 0) + seen.extra.length;
+    }
     if (frontier === null) return { type: 'done', result };
 
-    const planned = links && !links.metaNofollow
-      ? planLinks(frontier, job.depth ?? 0, links.links, (o) => (settings.robots ? politeness.cached(o) : null), settings.userAgent)
+    // Links a `<meta name=robots content=nofollow>` page has are not followed; what its handler enqueues is.
+    const follow = links === null || links.metaNofollow ? seen.extra : seen.extra.length === 0 ? links.links : [...links.links, ...seen.extra];
+    const planned = follow.length > 0
+      ? planLinks(frontier, job.depth ?? 0, follow, (o) => (settings.robots ? politeness.cached(o) : null), settings.userAgent)
       : null;
-    seen.fates = planned?.fates ?? null;
+    seen.fates = links?.metaNofollow ? [...links.links.map(() => 'meta nofollow' as const), ...(planned?.fates ?? [])] : planned?.fates ?? null;
     deps.count(frontier.crawlId, 1, res.bytes, planned?.dropped ?? new Map());
     return { type: 'done', result, enqueue: planned?.jobs ?? [], crawlCap: frontier.options.maxPages };
+  }
+
+  /** What a page's handler gave: its data joins the page's, its URLs not among the page's links join them. */
+  function handled(job: LeasedJob, base: string, output: HandlerOutput, frontier: Frontier, seen: Seen): void {
+    if (output.data !== null) {
+      const data = JSON.parse(output.data) as Record<string, unknown> | Record<string, unknown>[];
+      seen.data = { ...seen.data, ...(Array.isArray(data) ? { records: data } : data) };
+    }
+    if (output.enqueue.length === 0) return;
+    const have = new Set(seen.links?.links.map((l) => l.url));
+    for (const given of output.enqueue) {
+      const n = normalizeUrl(given, base);
+      if (!n.ok) {
+        warnOnce(frontier, job.url, `the handler enqueued ${JSON.stringify(given.slice(0, 200))}, which is not a URL to crawl (${n.reason})`);
+      } else if (!have.has(n.url)) {
+        have.add(n.url);
+        seen.extra.push({ url: n.url, host: n.host, nofollow: false, text: '' });
+      }
+    }
+  }
+
+  /** Said once a crawl: a site of such pages would otherwise fill the log. */
+  function warnOnce(frontier: Frontier, url: string, what: string): void {
+    if (frontier.warned) return;
+    frontier.warned = true;
+    deps.log('warn', `crawl ${frontier.crawlId}: ${url}: ${what} (the first such page; others are not reported)`);
   }
 
   /**
@@ -379,11 +422,8 @@ function pageWrite(job: LeasedJob, frontier: Frontier, outcome: Extract<Outcome,
     data: seen.data,
     lastmod: (job.payload as PagePayload | null)?.lastmod ?? null,
     linked: (job.depth ?? 0) > 0 || foundBySitemap(job.payload as PagePayload | null),
-    links: extraction
-      ? extraction.links.map((l, i) => ({
-        url: l.url, text: stored(l.text) as string,
-        reason: extraction.metaNofollow ? 'meta nofollow' : (seen.fates?.[i] ?? null),
-      }))
+    links: extraction || seen.extra.length > 0
+      ? [...extraction?.links ?? [], ...seen.extra].map((l, i) => ({ url: l.url, text: stored(l.text) as string, reason: seen.fates?.[i] ?? null }))
       : null,
   };
 }

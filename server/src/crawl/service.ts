@@ -84,6 +84,11 @@ export interface CrawlService {
   report(crawlId: string): Promise<CrawlReport>;
   /** The record of a crawl's job, once it has one. */
   pageOfJob(job: Job): Promise<PageInfo | null>;
+  /**
+   * What is wrong with the handler a crawl would name (a path from `base`), as crawl/start checks
+   * where it is; null when nothing is (its code is checked when the crawl starts).
+   */
+  handlerProblem(given: string, base: string): string | null;
   /** A crawl's WARC files, oldest first (none for a crawl without `warc`). */
   warcFiles(crawl: Pick<CrawlRecord, 'id' | 'options'>): Promise<WarcFile[]>;
   /** Called when a crawl's state changes (started, paused, resumed, cancelled, finished). */

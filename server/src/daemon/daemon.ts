@@ -3,6 +3,7 @@
  * table, served on the Unix socket and, when the editor launched it, over LSP too.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { CoreConfig } from '../core/config';
 import { validateConfig } from '../core/config';
 import { Scheduler, type Logger } from '../core/scheduler';
@@ -62,6 +63,7 @@ export class Daemon {
         warcDir: paths.warcDir,
         defaultDelayMs: opts.config.perHostDelayMs,
         robots: opts.robots,
+        workspaceDir: path.resolve(opts.workspace ?? '.'),
         ...(opts.userAgent !== undefined && { userAgent: opts.userAgent }),
         ...(opts.defaultMaxDepth !== undefined && { defaultMaxDepth: opts.defaultMaxDepth }),
         ...(opts.defaultScope !== undefined && { defaultScope: opts.defaultScope }),

@@ -131,6 +131,7 @@ export function startLsp(
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
         codeLensProvider: { resolveProvider: false },
         inlayHintProvider: { resolveProvider: false },
+        documentLinkProvider: { resolveProvider: false },
       },
       serverInfo: { name: 'crawld', version: VERSION },
     };

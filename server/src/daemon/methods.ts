@@ -3,6 +3,8 @@
  * its schema (params.ts, held to the contract's types) and returns the contract's result;
  * `invoke` is the single way in.
  */
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Queue } from '../core/types';
 import type { z } from 'zod';
 import type { CoreConfig } from '../core/config';
@@ -155,12 +157,23 @@ export function createMethods(d: DaemonServices): MethodTable {
       const file = parseSeedFile(text);
       const start = startParams(file);
       if (!start) throw invalidParams(whyNotStartable(file));
+      // A seed file's handler is named from the file's folder.
+      if (start.handler !== undefined && p.uri.startsWith('file:')) start.handler = path.resolve(path.dirname(filePath(p.uri)), start.handler);
       // The file's crawl must pass what crawl/start would (at most 10,000 seeds, say).
       const r = await crawls.start(checkParams('crawl/start', start));
       d.seeds.set(p.uri, r.crawlId);
       return r;
     },
   };
+}
+
+/** A seed file's path from its file: URI; one that names no local file is a bad parameter. */
+function filePath(uri: string): string {
+  try {
+    return fileURLToPath(uri);
+  } catch (err) {
+    throw invalidParams(`uri: ${(err as Error).message}`);
+  }
 }
 
 const METHOD_NAMES = new Set<string>(Object.keys(Params));

@@ -40,6 +40,13 @@ export const CRAWL_DEFAULT_FLAGS = {
   },
 } as const satisfies FlagSpecs;
 
+export const WORKSPACE_FLAGS = {
+  workspace: {
+    type: 'string', value: 'DIR',
+    help: 'the folder whose JavaScript modules crawls may run as page handlers, with this daemon\'s permissions (default: the current folder)',
+  },
+} as const satisfies FlagSpecs;
+
 export const LOG_FLAGS = {
   'log-level': {
     type: 'string', choices: LOG_LEVELS, value: 'LEVEL',
@@ -54,7 +61,7 @@ export const LSP_FLAGS = {
   clientProcessId: { type: 'int', min: 1, value: 'PID', help: 'stop when this process (the editor, or a script that started the daemon) is gone' },
 } as const satisfies FlagSpecs;
 
-export const DAEMON_FLAGS = { ...PATH_FLAGS, ...WORKER_FLAGS, ...CRAWL_DEFAULT_FLAGS, ...LOG_FLAGS, ...LSP_FLAGS, help: { type: 'boolean', help: 'show this help' } } as const satisfies FlagSpecs;
+export const DAEMON_FLAGS = { ...PATH_FLAGS, ...WORKER_FLAGS, ...CRAWL_DEFAULT_FLAGS, ...WORKSPACE_FLAGS, ...LOG_FLAGS, ...LSP_FLAGS, help: { type: 'boolean', help: 'show this help' } } as const satisfies FlagSpecs;
 
 export interface DaemonOptions {
   paths: PathFlags;
@@ -65,6 +72,8 @@ export interface DaemonOptions {
   defaultMaxDepth?: number | null;
   defaultScope?: Scope;
   defaultAddresses?: AddressPolicy;
+  /** Where page handlers may come from; unset: the current folder. */
+  workspace?: string;
   /** Lines below it are not written. */
   logLevel: LogLevel;
   lsp: 'stdio' | 'ipc' | null;
@@ -106,6 +115,7 @@ export function daemonOptions(f: Partial<Values>): DaemonOptions {
     defaultMaxDepth: maxDepthFlag(f['default-max-depth']),
     defaultScope: f['default-scope'] as Scope | undefined,
     defaultAddresses: f['default-addresses'] as AddressPolicy | undefined,
+    workspace: f.workspace,
     logLevel: (f['log-level'] as LogLevel | undefined) ?? 'info',
     lsp: f.stdio ? 'stdio' : f['node-ipc'] ? 'ipc' : null,
     clientProcessId: f.clientProcessId ?? null,

@@ -44,6 +44,9 @@ export const Params = {
     ).optional(),
     warc: z.boolean().optional(),
     sitemaps: z.boolean().optional(),
+    /** Where it is and what it exports are checked by the crawl kind (crawl/handlers.ts). */
+    handler: z.string().min(1).max(4096).optional(),
+    handlerTimeout: z.number().int().min(1).max(600).optional(),
   }),
   'crawl/list': strict({}),
   'crawl/get': strict({ crawlId }),

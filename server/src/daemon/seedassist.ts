@@ -27,6 +27,26 @@ function optionAt(text: string, options: SeedOptions): { option: SeedOption; sta
 }
 
 /**
+ * The value of the `handler:` line among the option lines at the top, with its range: read on its
+ * own (for the editor's link to the module) without parsing the file.
+ */
+export function handlerValue(doc: TextDocument, options: SeedOptions): { value: string; range: Range } | null {
+  for (let line = 0; line < doc.lineCount; line++) {
+    const text = lineText(doc, line);
+    const content = stripComment(text);
+    if (content.trim() === '') continue;
+    const at = optionAt(text, options);
+    // A line that is no option ends them: the URLs begin.
+    if (at === null && optionLine(content) === null) return null;
+    if (at?.option.key !== 'handler') continue;
+    const start = at.colon + 1 + /^\s*/.exec(content.slice(at.colon + 1))![0].length;
+    if (start >= at.end) return null;
+    return { value: content.slice(start, at.end), range: { start: { line, character: start }, end: { line, character: at.end } } };
+  }
+  return null;
+}
+
+/**
  * Option keys at the top of the file, or an option's values after its colon, as `options` (with
  * the daemon's defaults) tell them. Asked on every
  * keystroke, so it reads the document's lines up to the first URL and no further: parsing the

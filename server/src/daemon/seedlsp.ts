@@ -19,12 +19,14 @@ import {
   type ClientCapabilities, type CodeLens, type Diagnostic, type Hover, type InlayHint, type _Connection,
 } from 'vscode-languageserver/lib/common/api';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NotFoundError } from '../core/errors';
 import { isHeld, type Job, type JobEvent, type Queue } from '../core/types';
 import type { Logger } from '../core/scheduler';
 import type { CrawlService } from '../crawl/service';
 import { SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type Crawl, type ParamsOf, type SeedCommandArgs } from '../protocol';
-import { completions, optionHover, quickFixes } from './seedassist';
+import { completions, handlerValue, optionHover, quickFixes } from './seedassist';
 import { parseSeedFile, startParams, type SeedFile, type SeedUrl } from './seedfile';
 import type { SeedMap } from './seedmap';
 import { seedOptions, type CrawlDefaults, type SeedOptions } from './seedoptions';
@@ -164,7 +166,7 @@ export class SeedFeatures {
   constructor(
     private readonly connection: _Connection,
     private readonly queue: Queue,
-    private readonly crawls: Pick<CrawlService, 'get' | 'pageOfJob'>,
+    private readonly crawls: Pick<CrawlService, 'get' | 'pageOfJob'> & Partial<Pick<CrawlService, 'handlerProblem'>>,
     private readonly seeds: SeedMap,
     private readonly log: Logger,
     defaults: CrawlDefaults,
@@ -213,6 +215,13 @@ export class SeedFeatures {
       if (!doc || s?.version !== doc.version) return [];
       const versioned = this.capabilities.workspace?.workspaceEdit?.documentChanges === true;
       return quickFixes(doc, s.file, p.range, p.context.diagnostics, versioned);
+    });
+    // A seed file's handler: a link to its module (from the file's folder).
+    c.onDocumentLinks((p) => {
+      const doc = this.documents.get(p.textDocument.uri);
+      const dir = doc && this.isSeedFile(doc.uri) ? folderOf(doc.uri) : null;
+      const at = dir === null ? null : handlerValue(doc!, this.options);
+      return at === null ? [] : [{ range: at.range, target: pathToFileURL(path.resolve(dir!, at.value)).href, tooltip: 'Open the page handler' }];
     });
     this.seeds.onChange((uri) => this.schedule(uri));
     this.documents.listen(c);
@@ -345,7 +354,7 @@ export class SeedFeatures {
       touched ||= snap.touched;
       if (snap.fingerprint !== this.published.get(uri)) {
         this.published.set(uri, snap.fingerprint);
-        await this.connection.sendDiagnostics({ uri, version: snap.version, diagnostics: this.diagnostics(snap) });
+        await this.connection.sendDiagnostics({ uri, version: snap.version, diagnostics: this.diagnostics(uri, snap) });
       }
       if (snap.lensKey !== this.lensesDrawn.get(uri)) {
         this.lensesDrawn.set(uri, snap.lensKey);
@@ -507,13 +516,19 @@ export class SeedFeatures {
     return changed;
   }
 
-  private diagnostics(s: Snapshot): Diagnostic[] {
+  private diagnostics(uri: string, s: Snapshot): Diagnostic[] {
     const out: Diagnostic[] = s.file.problems.map((p) => ({
       range: { start: { line: p.line, character: p.start }, end: { line: p.line, character: p.end } },
       severity: p.severity === 'error' ? DiagnosticSeverity.Error : DiagnosticSeverity.Warning,
       message: p.message,
       source: 'crawl',
     }));
+    // A handler the crawl could not run (missing, outside the workspace): said before Start is clicked.
+    const dir = s.file.options.handler === undefined ? null : folderOf(uri);
+    const doc = dir === null ? undefined : this.documents.get(uri);
+    const at = doc === undefined ? null : handlerValue(doc, this.options);
+    const problem = at === null ? null : this.crawls.handlerProblem?.(at.value, dir!);
+    if (at !== null && problem) out.push({ range: at.range, severity: DiagnosticSeverity.Error, message: problem, source: 'crawl' });
     for (const u of s.file.urls) {
       const job = u.normalized ? s.jobs.get(u.normalized) : undefined;
       if (job?.state !== 'error' || u.duplicateOf !== null) continue;
@@ -748,4 +763,14 @@ export function jobMarkdown(j: Job, events: JobEvent[], now: number, data: Recor
   const recent = events.slice(-EVENTS_IN_HOVER).map((e) =>
     `- ${iso(e.at)?.slice(11, 19) ?? ''} **${md(e.type)}**${e.workerId ? ` by ${md(e.workerId)}` : ''}${e.detail ? ` — ${md(short(e.detail, 160))}` : ''}`);
   return `**${md(j.url)}**\n\n${data ? `${dataMarkdown(data)}\n\n` : ''}${table}\n\n${recent.length ? `Recent events:\n\n${recent.join('\n')}` : 'No events.'}`;
+}
+
+/** A file: URI's folder; null for another scheme (an untitled file) or a URI naming no local file. */
+function folderOf(uri: string): string | null {
+  if (!uri.startsWith('file:')) return null;
+  try {
+    return path.dirname(fileURLToPath(uri));
+  } catch {
+    return null;
+  }
 }

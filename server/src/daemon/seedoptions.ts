@@ -156,6 +156,20 @@ const specs = (defaults: CrawlDefaults): Spec[] => [
       + '`extract.price: span.price @data-value` for an attribute of it, `extract.tags[]: a.tag` for every match. No match: null (or an empty list).',
     default: 'none', defaultNote: 'records have no data',
   },
+  {
+    name: 'handler', key: 'handler', kind: 'text',
+    help: 'A JavaScript module (`./scrape.mjs`, from this file\'s folder, inside the workspace) whose default export is called with each page fetched: '
+      + '`export default async (page) => ({ data, enqueue })`. `page` has `url`, `finalUrl`, `status`, `headers`, `contentType`, `text`, '
+      + 'and `$(selector)` / `$$(selector)` giving elements\' `text`, `attributes` and `attr(name)`. `data` (an object, or a list of records) joins the page\'s data; '
+      + '`enqueue`\'s URLs are crawled as its links are. It runs on a thread of the daemon with your permissions, which the editor starts only in a trusted workspace; '
+      + 'saved, it is used for the pages fetched next.',
+    default: 'none', defaultNote: 'no code of the workspace runs',
+  },
+  {
+    name: 'handler-timeout', key: 'handlerTimeout', kind: 'int',
+    help: 'Seconds the handler may take over a page: past them, its thread is stopped and the page fails.',
+    default: '10',
+  },
 ];
 
 export type SeedOptions = ReadonlyMap<string, SeedOption>;
