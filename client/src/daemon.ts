@@ -142,7 +142,7 @@ export class Daemon implements DaemonApi, vscode.Disposable {
     );
 
     const module = path.join(extensionPath, 'dist', 'server', 'daemon.js');
-    const args = daemonArgs(settings, stateDir);
+    const args = daemonArgs(settings, stateDir, folderPath);
     // The state folder may not exist yet (the daemon makes it), so it cannot be the working folder.
     const options = { cwd: folderPath ?? os.homedir(), env: { ...process.env, ELECTRON_RUN_AS_NODE: undefined } };
     const serverOptions: ServerOptions = {

@@ -181,9 +181,11 @@ export function resolveStateDir(
  * client appends `--node-ipc` and `--clientProcessId` itself. Robots, max attempts, the crawl
  * defaults and the log level are passed only when changed from their defaults, which are also the daemon's.
  */
-export function daemonArgs(settings: Settings, stateDir: string): string[] {
+export function daemonArgs(settings: Settings, stateDir: string, workspace: string | undefined): string[] {
   const args = [
     '--state-dir', stateDir,
+    // Page handlers come from the workspace folder; with none open, from nowhere (not the home folder it runs in).
+    ...(workspace === undefined ? ['--handlers=false'] : ['--workspace', workspace]),
     ...(settings.database ? ['--db', settings.database] : []),
     '--max-workers', String(settings.maxWorkers),
     '--per-host', String(settings.perHostLimit),

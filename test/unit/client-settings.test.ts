@@ -62,14 +62,15 @@ test('the state folder: default under the workspace, relative, home, absolute, n
 });
 
 test('daemon flags: always the state folder and worker settings; the rest only when set', () => {
-  assert.deepEqual(daemonArgs(DEFAULTS, '/ws/.crawl'), [
-    '--state-dir', '/ws/.crawl', '--max-workers', '4', '--per-host', '2', '--lease-ttl', '30', '--heartbeat', '10',
+  assert.deepEqual(daemonArgs(DEFAULTS, '/ws/.crawl', '/ws'), [
+    '--state-dir', '/ws/.crawl', '--workspace', '/ws', '--max-workers', '4', '--per-host', '2', '--lease-ttl', '30', '--heartbeat', '10',
   ]);
-  const args = daemonArgs({ ...DEFAULTS, userAgent: 'MyBot/1.0', robots: false, maxAttempts: 5, heartbeatSeconds: 0.5 }, '/s');
-  assert.deepEqual(args.slice(9), ['0.5', '--user-agent', 'MyBot/1.0', '--robots=false', '--max-attempts', '5']);
+  const args = daemonArgs({ ...DEFAULTS, userAgent: 'MyBot/1.0', robots: false, maxAttempts: 5, heartbeatSeconds: 0.5 }, '/s', undefined);
+  assert.equal(args[2], '--handlers=false', 'no folder: no handlers (not the home folder the daemon runs in)');
+  assert.deepEqual(args.slice(10), ['0.5', '--user-agent', 'MyBot/1.0', '--robots=false', '--max-attempts', '5']);
   // What seed files started in the daemon (seeds/start) get when they set no max-depth or scope.
-  const crawl = daemonArgs({ ...DEFAULTS, defaultMaxDepth: 0, defaultScope: 'any' }, '/s');
-  assert.deepEqual(crawl.slice(10), ['--default-max-depth', '0', '--default-scope', 'any']);
+  const crawl = daemonArgs({ ...DEFAULTS, defaultMaxDepth: 0, defaultScope: 'any' }, '/s', '/w');
+  assert.deepEqual(crawl.slice(12), ['--default-max-depth', '0', '--default-scope', 'any']);
 });
 
 test('defaults left out of the flags are the daemon\'s own', () => {
@@ -82,10 +83,10 @@ test('defaults left out of the flags are the daemon\'s own', () => {
 test('the database: empty for SQLite in the state folder, a postgres URL passed on as --db, anything else refused', () => {
   const { settings, problems } = readSettings(from({ database: 'mysql://db/crawls' }));
   assert.deepEqual(problems, ['crawlOrchestrator.database must be empty (SQLite in the state folder) or a postgres:// URL (got "mysql://db/crawls"); using ""']);
-  assert.ok(!daemonArgs(settings, '/w/.crawl').includes('--db'));
+  assert.ok(!daemonArgs(settings, '/w/.crawl', '/w').includes('--db'));
   const url = 'postgres://crawler@db.internal:5432/crawls';
   const pg = readSettings(from({ database: ` ${url} ` })).settings;
-  const args = daemonArgs(pg, '/w/.crawl');
+  const args = daemonArgs(pg, '/w/.crawl', '/w');
   assert.equal(args[args.indexOf('--db') + 1], url);
   assert.equal(resolvePaths(daemonOptions({ db: url, 'state-dir': '/w/.crawl' }).paths).db, url, 'a URL is not taken for a path');
   assert.equal(redactUrl('postgres://crawler:s3cret@db/crawls'), 'postgres://crawler:***@db/crawls', 'logs never show the password');

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { QueueError } from '../../server/src/core/errors';
 import { describe, handlerOutput, handlerPage, ResultError } from '../../server/src/crawl/handler-page';
-import { HandlerError, handlerFile, VERSION_MS } from '../../server/src/crawl/handlers';
+import { HandlerError, handlerFile, HandlerPool, VERSION_MS } from '../../server/src/crawl/handlers';
 import type { PageRecord } from '../../server/src/protocol';
 import { crawler } from './helpers/crawler';
 import { crawlctl, RawClient, scratch, startDaemon } from './helpers/daemon-proc';
@@ -45,8 +45,8 @@ test('what a handler returns is checked: data an object or records, enqueue a li
   assert.deepEqual(handlerOutput({ data: [{ a: 1 }, { a: 2 }] }), { data: '[{"a":1},{"a":2}]', enqueue: [] });
   const refused = (value: unknown, message: RegExp) => assert.throws(() => handlerOutput(value), (e: Error) => e instanceof ResultError && message.test(e.message));
   refused('x', /returned string; return \{ data, enqueue \}/);
-  refused({ data: 3 }, /^data is number; a record is an object/);
-  refused({ data: [{}, 'x'] }, /^data\[1\] is string/);
+  refused({ data: 3 }, /^data is number as JSON; a record is an object/);
+  refused({ data: [{}, 'x'] }, /^data\[1\] is string as JSON/);
   const cycle: Record<string, unknown> = {};
   cycle.self = cycle;
   refused({ data: cycle }, /^data cannot be kept as JSON/);
@@ -81,11 +81,85 @@ test('a handler is a module file inside the workspace, links resolved', () => {
     assert.throws(() => handlerFile(given, ws, workspace), (e: Error) => e instanceof HandlerError && message.test(e.message));
   refused(path.join(outside, 'b.mjs'), /is outside the workspace/);
   refused('link.mjs', /is outside the workspace/);
-  refused('../x.mjs', /no such file/);
+  refused(path.relative(ws, path.join(outside, 'b.mjs')), /is outside the workspace/);
+  fs.writeFileSync(path.join(ws, '..dots.mjs'), 'export default () => {}');
+  assert.equal(handlerFile('..dots.mjs', ws, ws), fs.realpathSync(path.join(ws, '..dots.mjs')), 'a name beginning with .. is inside');
   refused('a.txt', /is not a JavaScript module/);
   refused('dir.mjs', /is not a file/);
   refused('missing.mjs', /missing\.mjs: no such file/);
   refused('a.mjs', /runs no page handlers/, null);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The pool of threads, on its own
+
+/** A pool over a workspace of these modules; the pool, the log and each module's path. */
+function pool(modules: Record<string, string>, heapMb = 64) {
+  const ws = scratch('pool-');
+  for (const [name, text] of Object.entries(modules)) fs.writeFileSync(path.join(ws, name), text);
+  const logs: string[] = [];
+  const p = new HandlerPool((level, m) => logs.push(`${level}: ${m}`), fs.realpathSync(ws), { threads: 1, heapMb });
+  after(() => p.close());
+  return { pool: p, logs, file: (name: string) => fs.realpathSync(path.join(ws, name)) };
+}
+
+const run = (p: HandlerPool, file: string, url = 'http://127.0.0.2/p', timeoutMs = 5_000) => p.run(file, { ...input('<p>x</p>'), url, finalUrl: url }, timeoutMs);
+
+test('the pool: a value that defies description, a throw in a timer, a promise left failing: each page gets its own outcome, and those queued behind go on', async () => {
+  const { pool: p, logs, file } = pool({
+    'odd.mjs': `export default (page) => {
+      if (page.url.endsWith('/null')) throw Object.create(null);
+      if (page.url.endsWith('/timer')) setTimeout(() => { throw new Error('late from the timer'); }, 0);
+      if (page.url.endsWith('/promise')) Promise.reject(new Error('nobody waits'));
+      return { data: { url: page.url } };
+    }`,
+  });
+  const urls = ['/null', '/timer', '/a', '/promise', '/b'].map((u) => `http://127.0.0.2${u}`);
+  const results = await Promise.allSettled(urls.map((u) => run(p, file('odd.mjs'), u)));
+  assert.equal((results[0] as PromiseRejectedResult).reason.message, 'threw a value that cannot be shown');
+  for (const i of [1, 2, 3, 4]) assert.deepEqual((results[i] as PromiseFulfilledResult<unknown>).value, { data: JSON.stringify({ url: urls[i] }), enqueue: [] }, urls[i]);
+  await eventually('the late errors logged', () => logs.some((l) => l.includes('late from the timer')) && logs.some((l) => l.includes('nobody waits')));
+});
+
+test('the pool: data made JSON as kept (toJSON), buffers held past the limit, a module outside the workspace', async () => {
+  const { pool: p, file } = pool({
+    'json.mjs': `export default (page) => page.url.endsWith('/date') ? { data: new Date(0) } : { data: { toJSON: () => undefined } }`,
+    'hoard.mjs': `const kept = []; export default () => { kept.push(Buffer.alloc(24 * 1024 * 1024, 1)); return {}; }`,
+  }, 32);
+  await assert.rejects(run(p, file('json.mjs'), 'http://127.0.0.2/date'), /^HandlerError: data is string as JSON; a record is an object$/);
+  await assert.rejects(run(p, file('json.mjs')), /^HandlerError: data is nothing as JSON/);
+  await run(p, file('hoard.mjs'));
+  await assert.rejects(run(p, file('hoard.mjs')), /ran out of memory \(its buffers passed 32 MB\)/);
+  // A module the crawl named from elsewhere (another daemon's workspace, a link swapped in): refused here.
+  const other = pool({ 'x.mjs': 'export default () => ({})' });
+  await assert.rejects(run(p, other.file('x.mjs')), /is not inside this daemon's workspace/);
+});
+
+test('the pool: output without line breaks is cut, a flood is left out, and closing fails what waits', async () => {
+  const { pool: p, logs, file } = pool({
+    'loud.mjs': `export default async (page) => {
+      if (page.url.endsWith('/flood')) for (let i = 0; i < 2000; i++) process.stdout.write('x'.repeat(10000));
+      if (page.url.endsWith('/slow')) await new Promise((r) => setTimeout(r, 300));
+      console.log('done ' + page.url);
+      return {};
+    }`,
+  });
+  await run(p, file('loud.mjs'), 'http://127.0.0.2/flood');
+  await eventually('a line logged', () => logs.some((l) => l.startsWith('info: loud.mjs: xxx')));
+  const line = logs.find((l) => l.startsWith('info: loud.mjs: xxx'))!;
+  assert.ok(line.length <= 'info: loud.mjs: '.length + 1001, `${line.length} characters`);
+  // 64 KB of 20 MB went through: one cut line, the done line then dropped in the same window.
+  assert.equal(logs.filter((l) => l.startsWith('info: loud.mjs')).length, 1, logs.join('\n').slice(0, 500));
+
+  const slow = run(p, file('loud.mjs'), 'http://127.0.0.2/slow');
+  const queued = run(p, file('loud.mjs'));
+  await new Promise((r) => setTimeout(r, 50));
+  const closing = p.close();
+  await assert.rejects(slow, /the daemon is stopping/);
+  await assert.rejects(queued, /the daemon is stopping/);
+  await closing;
+  await assert.rejects(run(p, file('loud.mjs')), /the daemon is stopping/);
+  assert.equal((p as unknown as { threads: Set<unknown> }).threads.size, 0);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -190,6 +264,23 @@ test('a crawl\'s handler: records, fields, enqueued URLs; a page it throws on, h
     const p = PRODUCTS[id];
     assert.deepEqual((await record(`/p/${id}`)).data, { title: p.name, name: p.name, price: Number(p.price), tags: p.tags, version: 2 });
   }
+});
+
+test('what a handler enqueues is followed though the page says nofollow, as a meta tag or on the link', { timeout: 30_000 }, async () => {
+  const host = await startHost('127.0.0.8', {
+    '/': html('<meta name="robots" content="nofollow"><a href="/a">a</a><a rel="nofollow" href="/b">b</a><a href="/c">c</a>'),
+    '/list': html('<a rel="nofollow" href="/d">d</a><a href="/e" rel="nofollow">e</a>'),
+    ...Object.fromEntries(['/a', '/b', '/c', '/d', '/e'].map((p) => [p, html(p)])),
+  });
+  hosts.push(host);
+  const ws = scratch('handler-nofollow-');
+  fs.writeFileSync(path.join(ws, 'next.mjs'), `export default (page) => ({ enqueue: page.url.endsWith('/') ? ['/a', '/b', '/list'] : page.url.endsWith('/list') ? ['/d'] : [] })`);
+  const c = crawler({ settings: { workspaceDir: ws } });
+  const crawl = await c.run({ seeds: [host.url('/')], handler: 'next.mjs' });
+  assert.deepEqual([...host.hits.keys()].filter((k) => k !== '/robots.txt').sort(), ['/', '/a', '/b', '/d', '/list']);
+  const fates = async (p: string) => (await c.crawls.page(crawl.id, host.url(p))).outlinks.map((l) => [new URL(l.url).pathname, l.reason]);
+  assert.deepEqual(await fates('/'), [['/a', null], ['/b', null], ['/c', 'meta nofollow'], ['/list', null]]);
+  assert.deepEqual(await fates('/list'), [['/d', null], ['/e', 'nofollow']]);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -141,13 +141,13 @@ test('the editor\'s crawlOrchestrator.logLevel becomes --log-level; a bad value 
   const from = (values: Record<string, unknown>) => (key: string) => values[key];
   const { settings, problems } = readSettings(from({ logLevel: 'warn' }));
   assert.deepEqual(problems, []);
-  const args = daemonArgs(settings, '/w/.crawl');
+  const args = daemonArgs(settings, '/w/.crawl', '/w');
   assert.deepEqual(args.slice(args.indexOf('--log-level'), args.indexOf('--log-level') + 2), ['--log-level', 'warn']);
   assert.equal(parseDaemonArgs(args).options.logLevel, 'warn', 'the daemon takes what the editor passes');
-  assert.ok(!daemonArgs(DEFAULTS, '/w/.crawl').includes('--log-level'), 'the default is the daemon\'s own');
+  assert.ok(!daemonArgs(DEFAULTS, '/w/.crawl', '/w').includes('--log-level'), 'the default is the daemon\'s own');
   const bad = readSettings(from({ logLevel: 'loud' }));
   assert.deepEqual(bad.problems, ['crawlOrchestrator.logLevel must be one of error, warn, info, debug (got "loud"); using "info"']);
-  assert.ok(!daemonArgs(bad.settings, '/w/.crawl').includes('--log-level'));
+  assert.ok(!daemonArgs(bad.settings, '/w/.crawl', '/w').includes('--log-level'));
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
   const setting = pkg.contributes.configuration.properties['crawlOrchestrator.logLevel'];
   assert.deepEqual([setting.enum, setting.default], [['error', 'warn', 'info', 'debug'], DEFAULTS.logLevel], 'the manifest offers the same values');

@@ -106,7 +106,7 @@ describe('extension settings', () => {
         }
       }
       // Settings that passed go to the daemon as flags, and the daemon must take them.
-      const flags = daemonArgs(settings, '/tmp/state');
+      const flags = daemonArgs(settings, '/tmp/state', '/tmp');
       assert.doesNotThrow(() => parseDaemonArgs(flags, 'crawld'), `${JSON.stringify(settings)} → ${flags.join(' ')}`);
       for (const key of ['stateDir', 'nodePath'] as const) assert.ok(!settings[key].includes('\u0000'), `${key} with a NUL cannot be a path`);
     }), 2_000);

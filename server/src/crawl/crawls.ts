@@ -151,7 +151,7 @@ class Crawls implements CrawlService {
     this.archive = new WarcArchive(settings.warcDir, { userAgent: settings.userAgent, robots: settings.robots }, settings.warcFileBytes);
     void this.bodies.sweep();
     this.recorder = new PageRecorder(store.pages, log);
-    this.handlers = new HandlerPool(log, settings.handlerLimits);
+    this.handlers = new HandlerPool(log, settings.workspaceDir, settings.handlerLimits);
     this.handler = pageHandler({
       fetcher: this.fetcher,
       addressCheck: new AddressCheck(),

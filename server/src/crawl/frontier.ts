@@ -26,8 +26,8 @@ export interface Frontier {
   scope: ScopeMatcher;
   /** The fields its pages' data is extracted into (options.extract, compiled); absent for none. */
   fields?: Field[];
-  /** Something about one of its pages' data was said in the log (page.ts warnOnce): the rest is not. */
-  warned?: boolean;
+  /** What about its pages' data was said in the log (page.ts warnOnce): the rest of each is not. */
+  warned?: Set<'extract' | 'handler'>;
   paused: boolean;
   /** Made on first use by knownUrls. */
   known?: KnownUrls;

@@ -24,6 +24,21 @@ export interface PageInput {
   body: Uint8Array;
 }
 
+/** The daemon's messages to a handler's thread (handler-worker.ts), and its answers. */
+export type ToHandler =
+  | { type: 'load'; id: number; file: string }
+  | { type: 'run'; id: number; file: string; page: PageInput };
+
+export type FromHandler = { id: number; output: HandlerOutput | null; error: null } | { id: number; output: null; error: string };
+
+/** A handler thread's workerData: its buffers' limit (the heap's is the Worker's resourceLimits). */
+export interface HandlerData {
+  buffersMb: number;
+}
+
+/** The exit code of a thread that stopped itself because its buffers passed their limit. */
+export const BUFFERS_EXIT_CODE = 86;
+
 /** What a handler's return value comes to, checked: its data as JSON, and URLs as given. */
 export interface HandlerOutput {
   /** Null: none. An object is merged into the page's data; an array is its `records`. */
@@ -126,23 +141,26 @@ export function handlerOutput(result: unknown): HandlerOutput {
   if (typeof result !== 'object' || Array.isArray(result)) {
     throw new ResultError(`the handler returned ${kind(result)}; return { data, enqueue } (each optional), or nothing`);
   }
-  const { data, enqueue } = result as { data?: unknown; enqueue?: unknown };
+  const { data: given, enqueue } = result as { data?: unknown; enqueue?: unknown };
   let json: string | null = null;
-  if (data !== undefined && data !== null) {
-    const records = Array.isArray(data) ? data : [data];
-    records.forEach((r, i) => {
-      if (r === null || typeof r !== 'object' || Array.isArray(r)) {
-        throw new ResultError(`${Array.isArray(data) ? `data[${i}]` : 'data'} is ${kind(r)}; a record is an object`);
-      }
-    });
+  if (given !== undefined && given !== null) {
     try {
-      json = JSON.stringify(data);
+      json = JSON.stringify(given) as string | undefined ?? null;
     } catch (err) {
       throw new ResultError(`data cannot be kept as JSON: ${(err as Error).message}`);
     }
+    if (json === null) throw new ResultError('data is nothing as JSON; a record is an object');
     if (json.length > MAX_DATA_CHARS) {
       throw new ResultError(`data is ${json.length.toLocaleString('en-US')} characters as JSON; a page's data is at most ${MAX_DATA_CHARS.toLocaleString('en-US')}`);
     }
+    // Checked as it will be kept: toJSON (a Date's, a URL's) makes of a value what JSON says.
+    const data = JSON.parse(json) as unknown;
+    const records = Array.isArray(data) ? data : [data];
+    records.forEach((r, i) => {
+      if (r === null || typeof r !== 'object' || Array.isArray(r)) {
+        throw new ResultError(`${Array.isArray(data) ? `data[${i}]` : 'data'} is ${kind(r)} as JSON; a record is an object`);
+      }
+    });
   }
   const urls: string[] = [];
   if (enqueue !== undefined && enqueue !== null) {

@@ -5,14 +5,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { parentPort } from 'node:worker_threads';
-import { describe, handlerOutput, handlerPage, ResultError, type HandlerOutput, type PageInput } from './handler-page';
-
-export type ToHandler =
-  | { type: 'load'; id: number; file: string }
-  | { type: 'run'; id: number; file: string; page: PageInput };
-
-export type FromHandler = { id: number; output: HandlerOutput | null; error: null } | { id: number; output: null; error: string };
+import { getHeapStatistics } from 'node:v8';
+import { parentPort, workerData } from 'node:worker_threads';
+import {
+  BUFFERS_EXIT_CODE, describe, handlerOutput, handlerPage, ResultError, type FromHandler, type HandlerData, type ToHandler,
+} from './handler-page';
 
 type Handler = (page: ReturnType<typeof handlerPage>) => unknown;
 
@@ -47,21 +44,86 @@ function placed(err: SyntaxError, file: string): SyntaxError {
 }
 
 const port = parentPort!;
+const { buffersMb } = workerData as HandlerData;
 
-// A promise a handler forgot is said on its log, not the end of its thread (and of whichever page ran then).
-process.on('unhandledRejection', (reason) => console.error(`a promise failed and nothing waited for it: ${reason instanceof Error ? reason.stack : String(reason)}`));
+/**
+ * What a handler prints reaches the daemon's log through a pipe: at most OUTPUT_BYTES a window,
+ * the rest dropped here and counted, so that a handler printing in a loop costs the daemon's
+ * thread nothing.
+ */
+const OUTPUT_BYTES = 64 * 1024;
+const OUTPUT_WINDOW_MS = 10_000;
+let written = 0;
+let dropped = 0;
+let windowAt = 0;
+for (const stream of [process.stdout, process.stderr]) {
+  const write = stream.write.bind(stream) as (chunk: string | Uint8Array) => boolean;
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const now = Date.now();
+    if (now - windowAt >= OUTPUT_WINDOW_MS) {
+      if (dropped > 0) write(`(${dropped} bytes of output left out)\n`);
+      windowAt = now;
+      written = 0;
+      dropped = 0;
+    }
+    const size = typeof chunk === 'string' ? chunk.length : chunk.byteLength;
+    if (written + size > OUTPUT_BYTES) dropped += size;
+    else {
+      written += size;
+      write(chunk);
+    }
+    const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    done?.();
+    return true;
+  }) as typeof stream.write;
+}
+
+/**
+ * Buffers live outside the heap that resourceLimits bounds: a handler keeping them from page to
+ * page is stopped when they pass the heap's size (checked between calls and every 100 ms; one that
+ * allocates in a loop that never yields is stopped by its time limit).
+ */
+function checkBuffers(): void {
+  // V8's count of memory held outside its heap: 1 µs, where process.memoryUsage() takes 14.
+  if (getHeapStatistics().external_memory > buffersMb * 1024 * 1024) process.exit(BUFFERS_EXIT_CODE);
+}
+setInterval(checkBuffers, 100).unref();
+
+// What a handler forgot (a promise nothing waited for, a throw in a timer) is said on its log, and
+// neither ends its thread nor fails whichever page runs then.
+process.on('unhandledRejection', (reason) => console.error(`a promise failed and nothing waited for it: ${said(reason)}`));
+process.on('uncaughtException', (err) => console.error(`an error nothing caught: ${said(err)}`));
+
+function said(value: unknown): string {
+  try {
+    return value instanceof Error ? String(value.stack) : String(value);
+  } catch {
+    return 'a value that cannot be shown';
+  }
+}
+
+/** A failure as one line: describe's, or a plain one when the thrown value defies even that (a getter that throws). */
+function failure(err: unknown, file: string): string {
+  try {
+    return describe(err, file);
+  } catch {
+    return 'threw a value that cannot be shown';
+  }
+}
 
 /** Calls run one after another, as the pool times them (handlers.ts): the first begins when the one before ends. */
 let turn: Promise<unknown> = Promise.resolve();
 
 port.on('message', (m: ToHandler) => {
-  turn = turn.then(async (): Promise<FromHandler> => {
+  turn = turn.then(async () => {
+    let reply: FromHandler;
     try {
       const handler = await load(m.file);
-      if (m.type === 'load') return { id: m.id, output: null, error: null };
-      return { id: m.id, output: handlerOutput(await handler(handlerPage(m.page))), error: null };
+      reply = m.type === 'load' ? { id: m.id, output: null, error: null } : { id: m.id, output: handlerOutput(await handler(handlerPage(m.page))), error: null };
     } catch (err) {
-      return { id: m.id, output: null, error: describe(err, m.file) };
+      reply = { id: m.id, output: null, error: failure(err, m.file) };
     }
-  }).then((reply) => port.postMessage(reply));
+    checkBuffers();
+    port.postMessage(reply);
+  }).catch(() => undefined);
 });

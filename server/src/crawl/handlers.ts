@@ -9,11 +9,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../core/scheduler';
-import type { HandlerOutput, PageInput } from './handler-page';
-import type { FromHandler, ToHandler } from './handler-worker';
+import { BUFFERS_EXIT_CODE, type FromHandler, type HandlerData, type HandlerOutput, type PageInput, type ToHandler } from './handler-page';
 
 /** How long a handler may take over a page, unless its crawl says otherwise. */
 export const HANDLER_TIMEOUT_MS = 10_000;
@@ -49,7 +47,7 @@ export class HandlerError extends Error {
  * the file's real path; throws HandlerError saying what is wrong.
  */
 export function handlerFile(given: string, base: string, workspace: string | null): string {
-  if (workspace === null) throw new HandlerError('handler: this daemon runs no page handlers (it was started without a workspace folder)');
+  if (workspace === null) throw new HandlerError(NO_WORKSPACE);
   if (given.includes('\0')) throw new HandlerError('handler: not a file path');
   const ext = path.extname(given).toLowerCase();
   if (!EXTENSIONS.has(ext)) throw new HandlerError(`handler: ${given} is not a JavaScript module (.mjs, .js or .cjs)`);
@@ -61,12 +59,17 @@ export function handlerFile(given: string, base: string, workspace: string | nul
   } catch (err) {
     throw new HandlerError(`handler: ${given}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
-  const inside = path.relative(root, real);
-  if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) {
-    throw new HandlerError(`handler: ${given} is outside the workspace (${root}); only the workspace's own code runs`);
-  }
+  if (!isInside(root, real)) throw new HandlerError(`handler: ${given} is outside the workspace (${root}); only the workspace's own code runs`);
   if (!fs.statSync(real).isFile()) throw new HandlerError(`handler: ${given} is not a file`);
   return real;
+}
+
+const NO_WORKSPACE = 'handler: this daemon runs no page handlers (it was started without a workspace folder)';
+
+/** Whether a real path is inside a real folder (`..scrape.mjs` is a name like any other). */
+function isInside(root: string, real: string): boolean {
+  const inside = path.relative(root, real);
+  return inside !== '' && inside !== '..' && !inside.startsWith(`..${path.sep}`) && !path.isAbsolute(inside);
 }
 
 interface Call {
@@ -115,9 +118,13 @@ export class HandlerPool {
   private logged = 0;
   private unlogged = 0;
   private logWindow = 0;
+  /** The workspace's real path, read once. */
+  private root: Promise<string> | null = null;
 
+  /** `workspace`: where the modules it runs must be, checked again as they are run (null: none runs). */
   constructor(
     private readonly log: Logger,
+    private readonly workspace: string | null,
     private readonly limits: PoolLimits = { threads: HANDLER_THREADS, heapMb: HANDLER_HEAP_MB },
   ) {}
 
@@ -142,6 +149,7 @@ export class HandlerPool {
   private async call(file: string, message: ToHandler, timeoutMs: number): Promise<HandlerOutput | null> {
     if (this.closed) throw new HandlerError('the daemon is stopping', true);
     const version = await this.versionOf(file);
+    if (this.closed) throw new HandlerError('the daemon is stopping', true);
     return new Promise((resolve, reject) => {
       this.waiting.push({ message: { ...message, id: this.nextId++ }, file, version, timeoutMs, resolve, reject });
       this.pump();
@@ -151,22 +159,36 @@ export class HandlerPool {
   /**
    * The module's version: its file's identity, size and times, read again once VERSION_MS have
    * passed, so that a page fetched after a save runs what was saved. Read for every page, the
-   * stat cost the daemon's thread 12 µs a page, 5% of the crawl's pages/s.
+   * stat cost the daemon's thread 12 µs a page, 5% of the crawl's pages/s. Each read checks
+   * again that the file is still inside this daemon's workspace: the crawl may have been started
+   * by another daemon (a shared database), or its file replaced by a link leading out.
    */
   private versionOf(file: string): Promise<string> {
     const now = Date.now();
     const known = this.moduleVersions.get(file);
     if (known !== undefined && now - known.at < VERSION_MS) return known.version;
-    const version = fs.promises.stat(file).then(
-      (st) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`,
-      (err: NodeJS.ErrnoException) => {
-        // Not kept: the next page looks again.
-        if (this.moduleVersions.get(file)?.version === version) this.moduleVersions.delete(file);
-        throw new HandlerError(`${path.basename(file)}: ${err.code === 'ENOENT' ? 'the file is gone' : err.message}`);
-      },
-    );
+    const version = this.readVersion(file).catch((err: unknown) => {
+      // Not kept: the next page looks again.
+      if (this.moduleVersions.get(file)?.version === version) this.moduleVersions.delete(file);
+      throw err;
+    });
     this.moduleVersions.set(file, { at: now, version });
     return version;
+  }
+
+  private async readVersion(file: string): Promise<string> {
+    if (this.workspace === null) throw new HandlerError(NO_WORKSPACE);
+    const name = path.basename(file);
+    try {
+      this.root ??= fs.promises.realpath(this.workspace);
+      const [root, real, st] = await Promise.all([this.root, fs.promises.realpath(file), fs.promises.stat(file)]);
+      if (real !== file || !isInside(root, real)) throw new HandlerError(`${file} is not inside this daemon's workspace (${root}) as the crawl's handler`);
+      return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    } catch (err) {
+      if (err instanceof HandlerError) throw err;
+      this.root = null;
+      throw new HandlerError(`${name}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file is gone' : (err as Error).message}`);
+    }
   }
 
   /**
@@ -175,7 +197,7 @@ export class HandlerPool {
    * replaced rather than made to import a second copy.
    */
   private pump(): void {
-    while (this.waiting.length > 0) {
+    while (this.waiting.length > 0 && !this.closed) {
       const call = this.waiting[0];
       let thread: Thread | undefined;
       for (const t of this.threads) {
@@ -224,6 +246,8 @@ export class HandlerPool {
   private start(): Thread {
     const worker = new Worker(path.join(__dirname, 'handler-worker.js'), {
       resourceLimits: { maxOldGenerationSizeMb: this.limits.heapMb, maxYoungGenerationSizeMb: YOUNG_MB },
+      // Buffers live outside the heap: the thread watches its own (handler-worker.ts).
+      workerData: { buffersMb: this.limits.heapMb } satisfies HandlerData,
       // Its console goes to the log: the daemon's stdout may be the editor's channel.
       stdout: true, stderr: true,
     });
@@ -251,17 +275,21 @@ export class HandlerPool {
       void this.retire(thread, new HandlerError(message));
     });
     worker.on('exit', (code) => {
-      void this.retire(thread, new HandlerError(`its thread ended (exit code ${code}); a handler must not call process.exit()`));
+      const message = code === BUFFERS_EXIT_CODE
+        ? `ran out of memory (its buffers passed ${this.limits.heapMb} MB), and its thread was stopped`
+        : `its thread ended (exit code ${code}); a handler must not call process.exit()`;
+      void this.retire(thread, new HandlerError(message));
     });
     for (const [stream, level] of [[worker.stdout, 'info'], [worker.stderr, 'warn']] as const) {
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.console(thread, level, line));
+      eachLine(stream, (line) => this.console(thread, level, line));
     }
     worker.unref();
     return thread;
   }
 
   /**
-   * Stops a thread. The call it ran fails with `why`; those queued behind it, which never began,
+   * Stops a thread. The call it ran fails with `why`; those queued behind it, which had not begun
+   * (but for one begun as the call before ended, just when its time ran out),
    * go to another thread (all fail with `why` when the pool is closing).
    */
   private async retire(thread: Thread, why: HandlerError | null): Promise<void> {
@@ -294,6 +322,36 @@ export class HandlerPool {
     this.logged++;
     // Output comes through a stream, a little after it is printed: most likely from the thread's latest call.
     const who = thread.last === null ? 'a page handler' : path.basename(thread.last);
-    this.log(level, `${who}: ${line.length > 1000 ? `${line.slice(0, 999)}…` : line}`);
+    this.log(level, `${who}: ${line}`);
   }
+}
+
+/** The longest line of a handler's output the log keeps; the rest of it is dropped as it comes. */
+const MAX_LINE_CHARS = 1_000;
+
+/**
+ * A stream's lines, each cut to MAX_LINE_CHARS as it arrives: output with no line break (700 MB of
+ * it) grew readline's line on the daemon's thread until a string could not hold it.
+ */
+function eachLine(stream: NodeJS.ReadableStream, line: (text: string) => void): void {
+  let current = '';
+  let cut = false;
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    let from = 0;
+    for (let nl = chunk.indexOf('\n'); ; nl = chunk.indexOf('\n', from)) {
+      const piece = chunk.slice(from, nl < 0 ? chunk.length : nl);
+      if (!cut && current.length + piece.length > MAX_LINE_CHARS) {
+        current += piece.slice(0, MAX_LINE_CHARS - current.length);
+        cut = true;
+      } else if (!cut) {
+        current += piece;
+      }
+      if (nl < 0) return;
+      line(cut ? `${current}…` : current.replace(/\r$/, ''));
+      current = '';
+      cut = false;
+      from = nl + 1;
+    }
+  });
 }

@@ -63,6 +63,8 @@ interface Seen {
   data: Record<string, unknown> | null;
   /** URLs its handler enqueued that are not among its links: recorded after them. */
   extra: ExtractedLink[];
+  /** Every URL its handler enqueued, among its links or not: followed whatever nofollow says. */
+  enqueued: Set<string>;
 }
 
 
@@ -100,7 +102,7 @@ export function pageHandler(deps: PageDeps) {
    * acknowledgement or before it, so the links its acknowledgement enqueues are in the graph first.
    */
   return async (job: LeasedJob, ctx: HandlerContext): Promise<Outcome> => {
-    const seen: Seen = { frontier: null, links: null, fates: null, data: null, extra: [] };
+    const seen: Seen = { frontier: null, links: null, fates: null, data: null, extra: [], enqueued: new Set() };
     const outcome = await handle(job, ctx, seen);
     // Only a crawl's pages have records; one whose crawl was cancelled under it (no frontier) ended
     // with its crawl, not on its own.
@@ -209,9 +211,9 @@ export function pageHandler(deps: PageDeps) {
       if (fields && links.tree) {
         const { data, stopped, failed } = extractData(links.tree.document, fields);
         seen.data = data;
-        if (stopped.length > 0) warnOnce(frontier!, job.url, `extract.${stopped.join(', extract.')} cut short: the selectors took their ${MAX_STEPS.toLocaleString('en-US')} steps on this page`);
-        for (const [key, message] of failed) warnOnce(frontier!, job.url, `extract.${key} failed: ${message}`);
-        if (links.tree.truncated) warnOnce(frontier!, job.url, `only the first ${MAX_NODES.toLocaleString('en-US')} nodes of the page were searched by the crawl's selectors`);
+        if (stopped.length > 0) warnOnce(frontier!, 'extract', job.url, `extract.${stopped.join(', extract.')} cut short: the selectors took their ${MAX_STEPS.toLocaleString('en-US')} steps on this page`);
+        for (const [key, message] of failed) warnOnce(frontier!, 'extract', job.url, `extract.${key} failed: ${message}`);
+        if (links.tree.truncated) warnOnce(frontier!, 'extract', job.url, `only the first ${MAX_NODES.toLocaleString('en-US')} nodes of the page were searched by the crawl's selectors`);
       }
       // The tree is done with: the record keeps the links, not the page.
       links.tree = null;
@@ -221,7 +223,9 @@ export function pageHandler(deps: PageDeps) {
     }
     await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
     if (ran !== null) {
-      const r = await ran;
+      // A stop, a cancel or a lost lease does not wait for the handler: its answer would go nowhere.
+      const r = await untilAborted(ran, signal);
+      if (r === null) return { type: 'fail', error: 'handler: not waited for (the job was stopped)', retryable: true, result };
       if ('err' in r) {
         if (!(r.err instanceof HandlerError)) throw r.err;
         return { type: 'fail', error: `handler: ${r.err.message}`, retryable: r.err.retryable, result };
@@ -231,14 +235,35 @@ export function pageHandler(deps: PageDeps) {
     }
     if (frontier === null) return { type: 'done', result };
 
-    // Links a `<meta name=robots content=nofollow>` page has are not followed; what its handler enqueues is.
-    const follow = links === null || links.metaNofollow ? seen.extra : seen.extra.length === 0 ? links.links : [...links.links, ...seen.extra];
-    const planned = follow.length > 0
-      ? planLinks(frontier, job.depth ?? 0, follow, (o) => (settings.robots ? politeness.cached(o) : null), settings.userAgent)
-      : null;
-    seen.fates = links?.metaNofollow ? [...links.links.map(() => 'meta nofollow' as const), ...(planned?.fates ?? [])] : planned?.fates ?? null;
+    const planned = plan(frontier, job, links, seen);
     deps.count(frontier.crawlId, 1, res.bytes, planned?.dropped ?? new Map());
     return { type: 'done', result, enqueue: planned?.jobs ?? [], crawlCap: frontier.options.maxPages };
+  }
+
+  /**
+   * The page's links made jobs, each with its fate for the record. Links of a page with
+   * `<meta name=robots content=nofollow>` are not followed, nor `rel=nofollow` ones (unless the
+   * crawl says to); a URL its handler enqueued is, whether or not the page also links to it so.
+   */
+  function plan(frontier: Frontier, job: LeasedJob, links: LinkExtraction | null, seen: Seen): Planned | null {
+    const all = seen.extra.length === 0 ? links?.links ?? [] : [...links?.links ?? [], ...seen.extra];
+    if (all.length === 0) return null;
+    const own = links?.links.length ?? 0;
+    const fates: Planned['fates'] = [];
+    const follow: ExtractedLink[] = [];
+    const at: number[] = [];
+    all.forEach((link, i) => {
+      const asked = i >= own || seen.enqueued.has(link.url);
+      fates.push(!asked && links!.metaNofollow ? 'meta nofollow' : null);
+      if (asked || !links!.metaNofollow) {
+        follow.push(asked && link.nofollow ? { ...link, nofollow: false } : link);
+        at.push(i);
+      }
+    });
+    const planned = follow.length > 0 ? planLinks(frontier, job.depth ?? 0, follow, (o) => (settings.robots ? politeness.cached(o) : null), settings.userAgent) : null;
+    planned?.fates.forEach((fate, j) => { fates[at[j]] = fate; });
+    seen.fates = fates;
+    return planned;
   }
 
   /** What a page's handler gave: its data joins the page's, its URLs not among the page's links join them. */
@@ -252,18 +277,21 @@ export function pageHandler(deps: PageDeps) {
     for (const given of output.enqueue) {
       const n = normalizeUrl(given, base);
       if (!n.ok) {
-        warnOnce(frontier, job.url, `the handler enqueued ${JSON.stringify(given.slice(0, 200))}, which is not a URL to crawl (${n.reason})`);
-      } else if (!have.has(n.url)) {
+        warnOnce(frontier, 'handler', job.url, `the handler enqueued ${JSON.stringify(given.slice(0, 200))}, which is not a URL to crawl (${n.reason})`);
+        continue;
+      }
+      seen.enqueued.add(n.url);
+      if (!have.has(n.url)) {
         have.add(n.url);
         seen.extra.push({ url: n.url, host: n.host, nofollow: false, text: '' });
       }
     }
   }
 
-  /** Said once a crawl: a site of such pages would otherwise fill the log. */
-  function warnOnce(frontier: Frontier, url: string, what: string): void {
-    if (frontier.warned) return;
-    frontier.warned = true;
+  /** Said once a crawl for each kind of thing: a site of such pages would otherwise fill the log. */
+  function warnOnce(frontier: Frontier, kind: 'extract' | 'handler', url: string, what: string): void {
+    if (frontier.warned?.has(kind)) return;
+    (frontier.warned ??= new Set()).add(kind);
     deps.log('warn', `crawl ${frontier.crawlId}: ${url}: ${what} (the first such page; others are not reported)`);
   }
 
@@ -372,6 +400,19 @@ export function pageHandler(deps: PageDeps) {
     });
     return { type: 'done', result, enqueue: [next], crawlCap: frontier?.options.maxPages };
   }
+}
+
+/** A promise's value, or null once the signal aborts first. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | null> {
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const aborted = () => resolve(null);
+    signal.addEventListener('abort', aborted, { once: true });
+    void promise.then((value) => {
+      signal.removeEventListener('abort', aborted);
+      resolve(value);
+    });
+  });
 }
 
 /** Sitemap entries normalized and planned at a time, the event loop let in between. */

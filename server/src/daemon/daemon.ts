@@ -63,7 +63,7 @@ export class Daemon {
         warcDir: paths.warcDir,
         defaultDelayMs: opts.config.perHostDelayMs,
         robots: opts.robots,
-        workspaceDir: path.resolve(opts.workspace ?? '.'),
+        workspaceDir: opts.workspace === null ? null : path.resolve(opts.workspace ?? '.'),
         ...(opts.userAgent !== undefined && { userAgent: opts.userAgent }),
         ...(opts.defaultMaxDepth !== undefined && { defaultMaxDepth: opts.defaultMaxDepth }),
         ...(opts.defaultScope !== undefined && { defaultScope: opts.defaultScope }),

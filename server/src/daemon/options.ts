@@ -45,6 +45,7 @@ export const WORKSPACE_FLAGS = {
     type: 'string', value: 'DIR',
     help: 'the folder whose JavaScript modules crawls may run as page handlers, with this daemon\'s permissions (default: the current folder)',
   },
+  handlers: { type: 'boolean', help: 'run page handlers (the default; --handlers=false refuses crawls that name one, and runs none)' },
 } as const satisfies FlagSpecs;
 
 export const LOG_FLAGS = {
@@ -72,8 +73,8 @@ export interface DaemonOptions {
   defaultMaxDepth?: number | null;
   defaultScope?: Scope;
   defaultAddresses?: AddressPolicy;
-  /** Where page handlers may come from; unset: the current folder. */
-  workspace?: string;
+  /** Where page handlers may come from; unset: the current folder; null: nowhere (none runs). */
+  workspace?: string | null;
   /** Lines below it are not written. */
   logLevel: LogLevel;
   lsp: 'stdio' | 'ipc' | null;
@@ -115,7 +116,7 @@ export function daemonOptions(f: Partial<Values>): DaemonOptions {
     defaultMaxDepth: maxDepthFlag(f['default-max-depth']),
     defaultScope: f['default-scope'] as Scope | undefined,
     defaultAddresses: f['default-addresses'] as AddressPolicy | undefined,
-    workspace: f.workspace,
+    workspace: f.handlers === false ? null : f.workspace,
     logLevel: (f['log-level'] as LogLevel | undefined) ?? 'info',
     lsp: f.stdio ? 'stdio' : f['node-ipc'] ? 'ipc' : null,
     clientProcessId: f.clientProcessId ?? null,
