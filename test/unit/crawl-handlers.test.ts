@@ -352,6 +352,17 @@ test('a seed file\'s handler through crawlctl: a server dies mid-crawl, a page h
     'data.records': '', 'data.name': 'Product 1', 'data.price': '3.5', 'data.tags': 't1; all', 'data.status': '200',
   });
 
+  // --handler names the same module from crawlctl's folder; one outside the workspace is refused, exit 1.
+  const one = await crawlctl(['crawl', live.url('/hidden'), '--handler', 'scrape.mjs', '--max-depth', '0', '--wait', '--json'], { cwd: ws, timeoutMs: 30_000 });
+  assert.equal(one.code, 0, one.stderr);
+  const hidden = await crawlctl(['export', (JSON.parse(one.stdout) as { crawlId: string }).crawlId], { cwd: ws });
+  assert.deepEqual((JSON.parse(hidden.stdout) as PageRecord).data, { name: 'Hidden', price: 0.5, tags: [], status: 200 });
+  const outside = path.join(scratch('elsewhere-'), 'x.mjs');
+  fs.writeFileSync(outside, 'export default () => ({})');
+  const refusedRun = await crawlctl(['crawl', live.url('/'), '--handler', outside], { cwd: ws });
+  assert.equal(refusedRun.code, 1);
+  assert.match(refusedRun.stderr, /is outside the workspace/);
+
   // The dying shop: what it served is there; what it did not, failed with why.
   const dead = PRODUCTS.slice(0, 6).map((p) => byUrl.get(dying.url(`/p/${p.id}`))!);
   const fetched = dead.filter((r) => r.status === 200 && r.error === null);
