@@ -25,7 +25,7 @@
  * code-server, from the start of the crawl to its end. After the measured runs, one more watched
  * crawl, not counted, is photographed halfway into bench/results/.
  *
- * The extension is the packaged .vsix (E2E_VSIX, else crawl-orchestrator.vsix) installed into a
+ * The extension is the packaged .vsix (E2E_VSIX, else this machine's, as `npm run package` names it) installed into a
  * fresh folder, with its two bundles rebuilt from the current sources (as scripts/bundle.mjs does)
  * so that the figures are those of the code in the tree; BENCH_EDITOR_VSIX=<file> takes a .vsix as
  * it is. BENCH_EDITOR_ROUNDS sets the rounds (default 2: A B B A).
@@ -723,7 +723,7 @@ async function connect(stateDir: string, ms: number): Promise<DaemonClient> {
 async function prepareExtension(harness: Harness, root: string): Promise<{ dir: string; build: string }> {
   const repo = harness.REPO_ROOT;
   const given = process.env.BENCH_EDITOR_VSIX;
-  const vsix = path.resolve(given ?? process.env.E2E_VSIX ?? path.join(repo, 'crawl-orchestrator.vsix'));
+  const vsix = given === undefined ? harness.packagedVsix() : path.resolve(given);
   if (!fs.existsSync(vsix)) throw new Error(`${vsix} is missing: run \`npm run package\` first`);
   const dir = tempDir(root, 'editor-extensions');
   await harness.installExtension(vsix, dir);

@@ -5,6 +5,7 @@
  * extension talks to it through `request` and the notification events here, typed by the
  * shared protocol module.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -19,7 +20,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import type { Method, Notifications, ParamsOf, ResultOf } from '../../server/src/protocol';
-import { chooseRuntime, candidates, minimumVersion, noRuntimeMessage } from './runtime';
+import { chooseRuntime, candidates, minimumVersion, noRuntimeMessage, wrongPlatform, type BuiltFor } from './runtime';
 import { DaemonUnavailable, describeStatus, type DaemonApi, type DaemonStatus } from './daemonApi';
 import { daemonArgs, diffSettings, resolveStateDir, type Settings } from './settings';
 
@@ -124,13 +125,16 @@ export class Daemon implements DaemonApi, vscode.Disposable {
     this.tail.lastError = undefined;
     const extensionPath = this.context.extensionPath;
     const minVersion = minimumVersion(this.context.extension.packageJSON?.engines?.node);
-    const choice = await chooseRuntime(
+    const built = builtFor(extensionPath);
+    // A package built for another platform: no runtime of this machine loads its module.
+    const elsewhere = built === null ? null : wrongPlatform(built, process.platform, process.arch);
+    const choice = elsewhere !== null ? { ok: false as const, tried: [] } : await chooseRuntime(
       candidates(settings.nodePath, process.env, process),
       path.join(extensionPath, 'node_modules', 'better-sqlite3'),
       minVersion,
     );
     if (!choice.ok) {
-      const message = noRuntimeMessage(choice.tried, minVersion);
+      const message = elsewhere ?? noRuntimeMessage(choice.tried, minVersion, built ?? undefined);
       this.log.appendLine(`[extension] ${message}`);
       this.setStatus({ kind: 'noRuntime', message });
       void notifyNoRuntime(message);
@@ -361,5 +365,15 @@ class LogTail implements vscode.OutputChannel {
 
   dispose(): void {
     // The channel belongs to the extension, which disposes it.
+  }
+}
+
+/** What the package's native module was built for (dist/target.json); null when it does not say (a development build). */
+function builtFor(extensionPath: string): BuiltFor | null {
+  try {
+    const info = JSON.parse(fs.readFileSync(path.join(extensionPath, 'dist', 'target.json'), 'utf8')) as Partial<BuiltFor>;
+    return typeof info.target === 'string' && typeof info.node === 'string' && typeof info.abi === 'string' ? { target: info.target, node: info.node, abi: info.abi } : null;
+  } catch {
+    return null;
   }
 }

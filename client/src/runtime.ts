@@ -136,12 +136,37 @@ export function minimumVersion(range: string | undefined): string {
 }
 
 /** The notification's text when nothing can run the daemon: what was tried, and the fix. */
-export function noRuntimeMessage(tried: Probe[], minVersion: string): string {
+export function noRuntimeMessage(tried: Probe[], minVersion: string, built?: BuiltFor): string {
   const what = tried.length === 0
     ? 'no `node` was found on PATH and the editor\'s own runtime is Electron, which cannot load the daemon\'s native SQLite module'
     : tried.map((p) => `${p.candidate.source}: ${p.problem}`).join('; ');
+  // The native module loads in the Node it was built for: its major version, not "or later".
+  const wanted = built ? `Node.js ${built.node.split('.')[0]}` : `Node.js ${minVersion.split('.')[0]} (or later)`;
   const fix = tried.length === 1 && tried[0]!.candidate.source === 'crawlOrchestrator.nodePath'
-    ? `Point crawlOrchestrator.nodePath at a Node.js ${minVersion} (or later) executable, or clear it to use \`node\` on PATH.`
-    : `Install Node.js ${minVersion.split('.')[0]} (or later) on PATH, or set crawlOrchestrator.nodePath to its executable.`;
-  return `Crawl Orchestrator cannot start its daemon: it needs Node.js ${minVersion} or later, and ${what}. ${fix}`;
+    ? `Point crawlOrchestrator.nodePath at a ${built ? wanted : `Node.js ${minVersion} (or later)`} executable, or clear it to use \`node\` on PATH.`
+    : `Install ${wanted} on PATH, or set crawlOrchestrator.nodePath to its executable.`;
+  const needs = built
+    ? `Node.js ${minVersion} or a later ${built.node.split('.')[0]}.x (its SQLite module is built for Node ${built.node}, ABI ${built.abi}, on ${built.target})`
+    : `Node.js ${minVersion} or later`;
+  return `Crawl Orchestrator cannot start its daemon: it needs ${needs}, and ${what}. ${fix}`;
+}
+
+/** What the package's native module was built for: dist/target.json, written by scripts/package.mjs. */
+export interface BuiltFor {
+  /** VS Code's target: linux-x64, darwin-arm64, … */
+  target: string;
+  node: string;
+  abi: string;
+}
+
+/**
+ * Why this package cannot run on this machine at all, or null: it carries a native module built
+ * for one platform (a .vsix installed by hand may be another's).
+ */
+export function wrongPlatform(built: BuiltFor, platform: NodeJS.Platform, arch: string): string | null {
+  const [os, cpu] = built.target.split('-');
+  const here = `${platform}-${arch === 'arm' ? 'armhf' : arch}`;
+  if ((os === 'alpine' ? 'linux' : os) === platform && cpu === here.split('-')[1]) return null;
+  return `Crawl Orchestrator cannot start its daemon: this package is built for ${built.target}, and this machine is ${here}. `
+    + `Install the package for ${here}: build it on such a machine with \`npm ci && npm run package\`.`;
 }

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { promisify } from 'node:util';
 import type { Locator, Page } from 'playwright-core';
-import { REPO_ROOT, start, type CodeServerSession } from './harness';
+import { packagedVsix, REPO_ROOT, start, type CodeServerSession } from './harness';
 import { EXPECTED_FIRST_CRAWL, startTestSite, type TestSite } from './site';
 import {
   activityBadge, codeLens, expandRow, paletteCommand, quickInputBox, quickInputMessage, quickInputRow, quickInputTitled,
@@ -22,7 +22,7 @@ import {
 } from './workbench';
 
 /** What `npm run package` made; E2E_VSIX runs the suite on another build. */
-const VSIX = path.resolve(process.env.E2E_VSIX ?? path.join(REPO_ROOT, 'crawl-orchestrator.vsix'));
+const VSIX = packagedVsix();
 const CRAWLCTL = path.join(REPO_ROOT, 'bin', 'crawlctl.js');
 const EXTENSION_ID = 'crawl-orchestrator.crawl-orchestrator';
 /** `<publisher>.<name>.<id given to createStatusBarItem>` (client/src/statusBar.ts). */

@@ -13,11 +13,11 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import { REPO_ROOT, start, type CodeServerSession } from './harness';
+import { packagedVsix, REPO_ROOT, start, type CodeServerSession } from './harness';
 import { startTestSite, type TestSite } from './site';
 import { activeEditor, paletteCommand, quickInputBox, quickInputRow, quickInputTitled, readEditorText, sleep, until, waitForEditorText } from './workbench';
 
-const VSIX = path.resolve(process.env.E2E_VSIX ?? path.join(REPO_ROOT, 'crawl-orchestrator.vsix'));
+const VSIX = packagedVsix();
 const CRAWLCTL = path.join(REPO_ROOT, 'bin', 'crawlctl.js');
 const EXTENSION_ID = 'crawl-orchestrator.crawl-orchestrator';
 const STATUS_ITEM_ID = `${EXTENSION_ID}.crawlOrchestrator.status`;

@@ -46,6 +46,14 @@ export const DEFAULT_SETTINGS: Readonly<Record<string, unknown>> = {
 export const REPO_ROOT = findRepoRoot(__dirname);
 export const ARTIFACTS_DIR = path.join(REPO_ROOT, 'test', 'e2e', 'artifacts');
 
+/** E2E_VSIX, else the .vsix `npm run package` made for this machine, named in dist/target.json. */
+export function packagedVsix(): string {
+  if (process.env.E2E_VSIX) return path.resolve(process.env.E2E_VSIX);
+  const info = path.join(REPO_ROOT, 'dist', 'target.json');
+  if (!fs.existsSync(info)) throw new Error(`${info} is missing: run \`npm run package\` first`);
+  return path.join(REPO_ROOT, (JSON.parse(fs.readFileSync(info, 'utf8')) as { vsix: string }).vsix);
+}
+
 function findRepoRoot(from: string): string {
   for (let dir = from; ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, 'scripts', 'provision-e2e.sh'))) return dir;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { candidates, chooseRuntime, compareVersions, minimumVersion, noRuntimeMessage, probeRuntime } from '../../client/src/runtime';
+import { candidates, chooseRuntime, compareVersions, minimumVersion, noRuntimeMessage, probeRuntime, wrongPlatform } from '../../client/src/runtime';
 import { tempDir } from './helpers/tmp';
 
 const addon = path.dirname(require.resolve('better-sqlite3/package.json'));
@@ -67,4 +67,25 @@ test('the notification names what was tried and how to fix it', () => {
   assert.match(noRuntimeMessage([], '20.18.1'), /no `node` was found on PATH and the editor's own runtime is Electron/);
   const setting = { candidate: { source: 'crawlOrchestrator.nodePath', path: '/opt/node' }, problem: '/opt/node does not exist' };
   assert.match(noRuntimeMessage([setting], '20.18.1'), /Point crawlOrchestrator\.nodePath at a Node\.js 20\.18\.1 \(or later\) executable, or clear it/);
+  // A packaged build says what its native module was built for: that Node's major, not "or later".
+  const built = { target: 'linux-x64', node: '20.20.2', abi: '115' };
+  const abi = { candidate: { source: 'node on PATH', path: '/usr/bin/node' }, version: 'v22.1.0', problem: 'Node.js v22.1.0 cannot load the bundled better-sqlite3: NODE_MODULE_VERSION 115 … 127' };
+  assert.equal(
+    noRuntimeMessage([abi], '20.18.1', built),
+    'Crawl Orchestrator cannot start its daemon: it needs Node.js 20.18.1 or a later 20.x (its SQLite module is built for Node 20.20.2, ABI 115, on linux-x64), '
+      + 'and node on PATH: Node.js v22.1.0 cannot load the bundled better-sqlite3: NODE_MODULE_VERSION 115 … 127. Install Node.js 20 on PATH, or set crawlOrchestrator.nodePath to its executable.',
+  );
+});
+
+test('a package built for another platform says so, and which to install', () => {
+  const built = { target: 'linux-x64', node: '20.20.2', abi: '115' };
+  assert.equal(wrongPlatform(built, 'linux', 'x64'), null);
+  assert.equal(wrongPlatform({ ...built, target: 'alpine-x64' }, 'linux', 'x64'), null);
+  assert.equal(wrongPlatform({ ...built, target: 'linux-armhf' }, 'linux', 'arm'), null);
+  assert.equal(
+    wrongPlatform(built, 'darwin', 'arm64'),
+    'Crawl Orchestrator cannot start its daemon: this package is built for linux-x64, and this machine is darwin-arm64. '
+      + 'Install the package for darwin-arm64: build it on such a machine with `npm ci && npm run package`.',
+  );
+  assert.match(wrongPlatform(built, 'linux', 'arm64')!, /built for linux-x64, and this machine is linux-arm64/);
 });
