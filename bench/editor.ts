@@ -74,6 +74,8 @@ export const EDITOR_SIZES = {
 const SECTION = '13. Editor watching a crawl';
 const EXTENSION_ID = 'crawl-orchestrator.crawl-orchestrator';
 const SEED_FILE = 'big.crawl';
+/** The same lines as plain text, for the split runs' control (Watchers.plain). */
+const PLAIN_FILE = 'big.txt';
 /** The seed file's first line, where the keystrokes go (a comment: the crawl does not change). */
 const TYPED_LINE = '# keystrokes:';
 const KEYSTROKE_TIMEOUT_MS = 5_000;
@@ -87,10 +89,15 @@ export interface Watchers {
   doneCollapsed?: boolean;
   /** The seed file open but not typed in, for the split runs. */
   noTyping?: boolean;
+  /**
+   * A plain-text copy of the seed file (big.txt: no seed-file features) open and typed in instead,
+   * for the split runs: what typing in a file that size costs VS Code itself.
+   */
+  plain?: boolean;
 }
 
 export interface EditorRun {
-  kind: 'watching' | 'closed' | 'view only' | 'view only, Done collapsed' | 'file only' | 'file only, not typed in' | 'photographed' | 'closed, profiled' | 'warm-up';
+  kind: 'watching' | 'closed' | 'view only' | 'view only, Done collapsed' | 'file only' | 'file only, not typed in' | 'plain file' | 'photographed' | 'closed, profiled' | 'warm-up';
   label: string;
   crawlId: string;
   pages: number;
@@ -167,6 +174,8 @@ export async function editorFigures(root: string): Promise<{ figures: Figure[]; 
   }, null, 2));
   // Present from the start: it is also what activates the extension (workspaceContains:**/*.crawl).
   writeSeedFile(workspace, 'editor-bench', []);
+  // There from the start, as big.crawl: quick open lists what the workspace's file search found.
+  if (split) writeSeedFile(workspace, 'editor-bench', [], PLAIN_FILE);
 
   const ext = await prepareExtension(harness, root);
   const raw: EditorRaw = { extension: ext.build, runs: [], order: [], site: { hosts: S.hosts, pagesPerHost } };
@@ -208,6 +217,7 @@ export async function editorFigures(root: string): Promise<{ figures: Figure[]; 
       raw.runs.push(await bench.run('view only, Done collapsed', 'view-collapsed', freshUrls(S.seeds), { view: true, file: false, doneCollapsed: true }));
       raw.runs.push(await bench.run('file only', 'file', freshUrls(S.seeds), { view: false, file: true }));
       raw.runs.push(await bench.run('file only, not typed in', 'file-untyped', freshUrls(S.seeds), { view: false, file: true, noTyping: true }));
+      raw.runs.push(await bench.run('plain file', 'plain-file', freshUrls(S.seeds), { view: false, file: true, plain: true }));
     }
     if (profDir) {
       raw.runs.push(await bench.run('closed, profiled', 'closed-profiled', freshUrls(S.seeds), { view: false, file: false }, { profileDir: profDir }));
@@ -283,8 +293,9 @@ function figuresOf(raw: EditorRaw): Figure[] {
     'view only, Done collapsed': 'only the Jobs view watching, Done collapsed (no editor)',
     'file only': 'only the seed file open and typed in (Explorer shown)',
     'file only, not typed in': 'only the seed file open, not typed in (Explorer shown)',
+    'plain file': 'only a plain-text copy of the seed file open and typed in (VS Code\'s own cost of typing there)',
   } as const;
-  for (const kind of ['view only', 'view only, Done collapsed', 'file only', 'file only, not typed in'] as const) {
+  for (const kind of ['view only', 'view only, Done collapsed', 'file only', 'file only, not typed in', 'plain file'] as const) {
     const runs = raw.runs.filter((r) => r.kind === kind);
     if (!runs.length) continue;
     const rate = mean(runs.map((r) => r.pagesPerSecond));
@@ -352,7 +363,13 @@ class EditorBench {
     let typist: Typist | undefined;
     let lens: Locator | undefined;
     const idle: number[] = [];
-    if (watchers.file) {
+    if (watchers.plain) {
+      writeSeedFile(this.workspace, name, urls, PLAIN_FILE);
+      await this.session.openFile(PLAIN_FILE);
+      await this.wb.waitForEditorLines(page, (l) => l.some((x) => x.startsWith(TYPED_LINE)), PLAIN_FILE, 60_000);
+      typist = await Typist.attach(page, this.wb);
+      for (let i = 0; i < S.idleKeystrokes; i++) idle.push(await typist.paced(S.keystrokeEveryMs));
+    } else if (watchers.file) {
       writeSeedFile(this.workspace, name, urls);
       await this.session.openFile(SEED_FILE);
       await this.wb.waitForEditorLines(page, (l) => l.some((x) => / not crawled yet/.test(x)), `${SEED_FILE}'s hints`, 60_000);
@@ -418,7 +435,7 @@ class EditorBench {
     await finished;
     const after = sampleCpu(this.stateDir);
     // How long after the crawl's end the hints in view all tell it (every page of the site is done).
-    const hintsFinalMs = watchers.file ? await this.hintsFinal(crawl!, 15_000) : undefined;
+    const hintsFinalMs = watchers.file && !watchers.plain ? await this.hintsFinal(crawl!, 15_000) : undefined;
     const cpuSeconds = cpuBetween(before, after);
     const cpuByProcess = cpuDetailBetween(before, after);
     const used = process.cpuUsage(benchBefore);
@@ -430,7 +447,7 @@ class EditorBench {
       ...(traffic && { websocket: await traffic.stop() }),
       ...(watchers.view && { doneRowsLoaded }),
       ...(typist && { keystrokesMs: keys, idleKeystrokesMs: idle }),
-      ...(watchers.file && { hintsFinalMs }),
+      ...(hintsFinalMs !== undefined && { hintsFinalMs }),
       ...(screenshot && { screenshot }),
     };
     if (trace) {
@@ -689,8 +706,8 @@ class Typist {
 
 // --- setup ---------------------------------------------------------------------------------------
 
-function writeSeedFile(workspace: string, name: string, urls: string[]): void {
-  fs.writeFileSync(path.join(workspace, SEED_FILE), [
+function writeSeedFile(workspace: string, name: string, urls: string[], file = SEED_FILE): void {
+  fs.writeFileSync(path.join(workspace, file), [
     TYPED_LINE,
     '# The editor benchmark: each URL of the local site fetched once, no links followed.',
     `name: ${name}`,
