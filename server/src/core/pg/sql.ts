@@ -92,6 +92,7 @@ export const PG_SQL = {
     RETURNING picked.ord, jobs.id, kind, url, key, crawl_id, depth, priority, attempts, max_attempts, reclaims,
               last_error, payload, created_at, deferrals`,
 
+  /** Where a lease is renewed: every live lease of this worker, by the configured TTL. */
   heartbeat: `
     UPDATE jobs SET lease_expires_at = $2::bigint + $3::bigint, heartbeat_at = $2
      WHERE state = 'in_progress' AND worker_id = $1

@@ -10,6 +10,18 @@ import type { ListShape } from '../job-rules';
 /** A live lease is its token and expiry. worker_id and leased_at stay: the last holder is what a
  * user debugging a job wants to see. */
 const LEASE_CLEARED = `lease_token = NULL, lease_expires_at = NULL`;
+/**
+ * A reclaimed job: back in the queue with the attempt it lost given back, or failed for good once
+ * it has lost :maxReclaims workers (pg/sql.ts has its twin).
+ */
+const RECLAIM_SET = `
+       state = CASE WHEN reclaims + 1 >= :maxReclaims THEN 'error' ELSE 'queued' END,
+       last_error = CASE WHEN reclaims + 1 >= :maxReclaims
+                         THEN 'lost its worker ' || (reclaims + 1) || ' times (' || :reason || ')'
+                         ELSE last_error END,
+       finished_at = CASE WHEN reclaims + 1 >= :maxReclaims THEN :now ELSE NULL END,
+       reclaims = reclaims + 1, attempts = attempts - 1, run_after = 0,
+       ${LEASE_CLEARED}, updated_at = :now`;
 /** What the bulk transitions return, so the engine can keep its counters and write the events. */
 const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at, run_after`;
 
@@ -66,6 +78,7 @@ export const SQL = {
            payload, created_at, deferrals
       FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))`,
 
+  /** Where a lease is renewed: every live lease of this worker, by the configured TTL. */
   heartbeat: `
     UPDATE jobs SET lease_expires_at = :now + :ttlMs, heartbeat_at = :now
      WHERE state = 'in_progress' AND worker_id = :workerId
@@ -82,28 +95,8 @@ export const SQL = {
      WHERE id = ? AND lease_token = ? AND state = 'in_progress'`,
 
   /** Reclaims: a dead worker's jobs go round again, until they have killed :maxReclaims workers. */
-  reapExpired: `
-    UPDATE jobs SET
-           state = CASE WHEN reclaims + 1 >= :maxReclaims THEN 'error' ELSE 'queued' END,
-           last_error = CASE WHEN reclaims + 1 >= :maxReclaims
-                             THEN 'lost its worker ' || (reclaims + 1) || ' times (' || :reason || ')'
-                             ELSE last_error END,
-           finished_at = CASE WHEN reclaims + 1 >= :maxReclaims THEN :now ELSE NULL END,
-           reclaims = reclaims + 1, attempts = attempts - 1, run_after = 0,
-           ${LEASE_CLEARED}, updated_at = :now
-     WHERE state = 'in_progress' AND lease_expires_at < :now AND worker_id IS NOT :self
-    ${MOVED}`,
-  reclaimWorkers: `
-    UPDATE jobs SET
-           state = CASE WHEN reclaims + 1 >= :maxReclaims THEN 'error' ELSE 'queued' END,
-           last_error = CASE WHEN reclaims + 1 >= :maxReclaims
-                             THEN 'lost its worker ' || (reclaims + 1) || ' times (' || :reason || ')'
-                             ELSE last_error END,
-           finished_at = CASE WHEN reclaims + 1 >= :maxReclaims THEN :now ELSE NULL END,
-           reclaims = reclaims + 1, attempts = attempts - 1, run_after = 0,
-           ${LEASE_CLEARED}, updated_at = :now
-     WHERE state = 'in_progress' AND worker_id IN (SELECT value FROM json_each(:workers))
-    ${MOVED}`,
+  reapExpired: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND lease_expires_at < :now AND worker_id IS NOT :self ${MOVED}`,
+  reclaimWorkers: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND worker_id IN (SELECT value FROM json_each(:workers)) ${MOVED}`,
   anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < :now AND worker_id IS NOT :self LIMIT 1`,
   leaseHolders: `SELECT DISTINCT worker_id FROM jobs WHERE state = 'in_progress'`,
 
