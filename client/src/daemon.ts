@@ -127,7 +127,7 @@ export class Daemon implements DaemonApi, vscode.Disposable {
     const minVersion = minimumVersion(this.context.extension.packageJSON?.engines?.node);
     const built = builtFor(extensionPath);
     // A package built for another platform: no runtime of this machine loads its module.
-    const elsewhere = built === null ? null : wrongPlatform(built, process.platform, process.arch);
+    const elsewhere = built === null ? null : wrongPlatform(built, process.platform, process.arch, isMusl());
     const choice = elsewhere !== null ? { ok: false as const, tried: [] } : await chooseRuntime(
       candidates(settings.nodePath, process.env, process),
       path.join(extensionPath, 'node_modules', 'better-sqlite3'),
@@ -376,4 +376,11 @@ function builtFor(extensionPath: string): BuiltFor | null {
   } catch {
     return null;
   }
+}
+
+/** A Linux with musl's C library (Alpine): Node reports no glibc version there. */
+function isMusl(): boolean {
+  if (process.platform !== 'linux') return false;
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header !== undefined && header.glibcVersionRuntime === undefined;
 }

@@ -385,7 +385,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     const counts = changes.stats !== undefined && countsKey(changes.stats) !== this.shownCounts;
     // A search's groups are always the five states; their pages follow changes on their own.
     if (this.scope && 'search' in this.scope) return false;
-    if (this.scope && 'crawlId' in this.scope) return changes.crawls.has(this.scope.crawlId);
+    // A batch too big to name its jobs names only running crawls: another process may have changed this one.
+    if (this.scope && 'crawlId' in this.scope) return jobs === null || changes.crawls.has(this.scope.crawlId);
     if (this.scope) return jobs === null || this.scope.jobIds.some((id) => jobs.has(id));
     switch (this.mode) {
       case 'state':

@@ -161,12 +161,12 @@ export interface BuiltFor {
 
 /**
  * Why this package cannot run on this machine at all, or null: it carries a native module built
- * for one platform (a .vsix installed by hand may be another's).
+ * for one platform (a .vsix installed by hand may be another's). `musl`: a Linux whose C library is
+ * musl (Alpine), VS Code's `alpine-*` targets.
  */
-export function wrongPlatform(built: BuiltFor, platform: NodeJS.Platform, arch: string): string | null {
-  const [os, cpu] = built.target.split('-');
-  const here = `${platform}-${arch === 'arm' ? 'armhf' : arch}`;
-  if ((os === 'alpine' ? 'linux' : os) === platform && cpu === here.split('-')[1]) return null;
+export function wrongPlatform(built: BuiltFor, platform: NodeJS.Platform, arch: string, musl = false): string | null {
+  const here = `${musl ? 'alpine' : platform}-${arch === 'arm' ? 'armhf' : arch}`;
+  if (built.target === here) return null;
   return `Crawl Orchestrator cannot start its daemon: this package is built for ${built.target}, and this machine is ${here}. `
     + `Install the package for ${here}: build it on such a machine with \`npm ci && npm run package\`.`;
 }

@@ -21,8 +21,8 @@ import {
   escapeRegExp, readEditorText, sleep, treeRows, until, viewPane, waitForEditorLines, waitForEditorText,
 } from './workbench';
 
-/** What `npm run package` made; E2E_VSIX runs the suite on another build. */
-const VSIX = packagedVsix();
+/** What `npm run package` made (E2E_VSIX: another build), found when the suite starts. */
+let VSIX = '';
 const CRAWLCTL = path.join(REPO_ROOT, 'bin', 'crawlctl.js');
 const EXTENSION_ID = 'crawl-orchestrator.crawl-orchestrator';
 /** `<publisher>.<name>.<id given to createStatusBarItem>` (client/src/statusBar.ts). */
@@ -73,6 +73,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
   }
 
   before(async () => {
+    VSIX = packagedVsix();
     assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first`);
     recorder = new StatusRecorder();
     site = await startTestSite();

@@ -17,7 +17,8 @@ import { packagedVsix, REPO_ROOT, start, type CodeServerSession } from './harnes
 import { startTestSite, type TestSite } from './site';
 import { activeEditor, paletteCommand, quickInputBox, quickInputRow, quickInputTitled, readEditorText, sleep, until, waitForEditorText } from './workbench';
 
-const VSIX = packagedVsix();
+/** What `npm run package` made (E2E_VSIX: another build), found when the suite starts. */
+let VSIX = '';
 const CRAWLCTL = path.join(REPO_ROOT, 'bin', 'crawlctl.js');
 const EXTENSION_ID = 'crawl-orchestrator.crawl-orchestrator';
 const STATUS_ITEM_ID = `${EXTENSION_ID}.crawlOrchestrator.status`;
@@ -49,6 +50,7 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
   }
 
   before(async () => {
+    VSIX = packagedVsix();
     assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first`);
     // Not crawl.test.ts's addresses, so the two never meet in logs.
     site = await startTestSite({ addresses: ['127.0.0.31', '127.0.0.32'], slowMs: 300 });

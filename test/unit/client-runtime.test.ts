@@ -80,7 +80,9 @@ test('the notification names what was tried and how to fix it', () => {
 test('a package built for another platform says so, and which to install', () => {
   const built = { target: 'linux-x64', node: '20.20.2', abi: '115' };
   assert.equal(wrongPlatform(built, 'linux', 'x64'), null);
-  assert.equal(wrongPlatform({ ...built, target: 'alpine-x64' }, 'linux', 'x64'), null);
+  assert.equal(wrongPlatform({ ...built, target: 'alpine-x64' }, 'linux', 'x64', true), null);
+  assert.match(wrongPlatform({ ...built, target: 'alpine-x64' }, 'linux', 'x64')!, /built for alpine-x64, and this machine is linux-x64/);
+  assert.match(wrongPlatform(built, 'linux', 'x64', true)!, /built for linux-x64, and this machine is alpine-x64/);
   assert.equal(wrongPlatform({ ...built, target: 'linux-armhf' }, 'linux', 'arm'), null);
   assert.equal(
     wrongPlatform(built, 'darwin', 'arm64'),

@@ -87,7 +87,7 @@ test('a handler is a module file inside the workspace, links resolved', () => {
   refused('a.txt', /is not a JavaScript module/);
   refused('dir.mjs', /is not a file/);
   refused('missing.mjs', /missing\.mjs: no such file/);
-  refused('a.mjs', /runs no page handlers/, null);
+  refused('a.mjs', /page handlers are off in this daemon/, null);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -133,6 +133,13 @@ test('the pool: data made JSON as kept (toJSON), buffers held past the limit, a 
   // A module the crawl named from elsewhere (another daemon's workspace, a link swapped in): refused here.
   const other = pool({ 'x.mjs': 'export default () => ({})' });
   await assert.rejects(run(p, other.file('x.mjs')), /is not inside this daemon's workspace/);
+});
+
+test('the pool: what a handler printed last without a line break is logged too, its encoding kept', async () => {
+  const { pool: p, logs, file } = pool({ 'partial.mjs': `export default () => { process.stdout.write('68690a', 'hex'); process.stdout.write('no line break'); return {}; }` });
+  await run(p, file('partial.mjs'));
+  await eventually('the last text logged', () => logs.includes('info: partial.mjs: no line break'));
+  assert.ok(logs.includes('info: partial.mjs: hi'), logs.join('\n'));
 });
 
 test('the pool: output without line breaks is cut, a flood is left out, and closing fails what waits', async () => {

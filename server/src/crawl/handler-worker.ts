@@ -57,8 +57,10 @@ let written = 0;
 let dropped = 0;
 let windowAt = 0;
 for (const stream of [process.stdout, process.stderr]) {
-  const write = stream.write.bind(stream) as (chunk: string | Uint8Array) => boolean;
-  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    // Anything else is the stream's to refuse, as it would.
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) return write(chunk, ...rest);
     const now = Date.now();
     if (now - windowAt >= OUTPUT_WINDOW_MS) {
       if (dropped > 0) write(`(${dropped} bytes of output left out)\n`);
@@ -66,12 +68,13 @@ for (const stream of [process.stdout, process.stderr]) {
       written = 0;
       dropped = 0;
     }
-    const size = typeof chunk === 'string' ? chunk.length : chunk.byteLength;
-    if (written + size > OUTPUT_BYTES) dropped += size;
-    else {
+    const encoding = typeof rest[0] === 'string' ? rest[0] as BufferEncoding : undefined;
+    const size = typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding) : chunk.byteLength;
+    if (written + size <= OUTPUT_BYTES) {
       written += size;
-      write(chunk);
+      return write(chunk, ...rest);
     }
+    dropped += size;
     const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
     done?.();
     return true;

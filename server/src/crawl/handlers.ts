@@ -54,8 +54,9 @@ export function handlerFile(given: string, base: string, workspace: string | nul
   let real: string;
   let root: string;
   try {
-    real = fs.realpathSync(path.resolve(base, given));
-    root = fs.realpathSync(workspace);
+    // The system's own resolution, as readVersion's: it gives a name's case as on disk (Windows, macOS).
+    real = fs.realpathSync.native(path.resolve(base, given));
+    root = fs.realpathSync.native(workspace);
   } catch (err) {
     throw new HandlerError(`handler: ${given}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
@@ -64,7 +65,7 @@ export function handlerFile(given: string, base: string, workspace: string | nul
   return real;
 }
 
-const NO_WORKSPACE = 'handler: this daemon runs no page handlers (it was started without a workspace folder)';
+const NO_WORKSPACE = 'handler: page handlers are off in this daemon (--handlers=false, or the editor has no workspace folder open)';
 
 /** Whether a real path is inside a real folder (`..scrape.mjs` is a name like any other). */
 function isInside(root: string, real: string): boolean {
@@ -328,6 +329,8 @@ export class HandlerPool {
 
 /** The longest line of a handler's output the log keeps; the rest of it is dropped as it comes. */
 const MAX_LINE_CHARS = 1_000;
+/** How long text with no line break after it waits for the rest of its line before it is logged as it is. */
+const PARTIAL_LINE_MS = 500;
 
 /**
  * A stream's lines, each cut to MAX_LINE_CHARS as it arrives: output with no line break (700 MB of
@@ -336,7 +339,17 @@ const MAX_LINE_CHARS = 1_000;
 function eachLine(stream: NodeJS.ReadableStream, line: (text: string) => void): void {
   let current = '';
   let cut = false;
+  let quiet: NodeJS.Timeout | null = null;
+  const flush = () => {
+    if (quiet !== null) clearTimeout(quiet);
+    quiet = null;
+    if (current !== '' || cut) line(cut ? `${current}…` : current.replace(/\r$/, ''));
+    current = '';
+    cut = false;
+  };
   stream.setEncoding('utf8');
+  // Text printed with no line break after it (`progress 50%`) is a line once nothing follows for a while, or at the end.
+  stream.on('end', flush);
   stream.on('data', (chunk: string) => {
     let from = 0;
     for (let nl = chunk.indexOf('\n'); ; nl = chunk.indexOf('\n', from)) {
@@ -347,11 +360,13 @@ function eachLine(stream: NodeJS.ReadableStream, line: (text: string) => void): 
       } else if (!cut) {
         current += piece;
       }
-      if (nl < 0) return;
-      line(cut ? `${current}…` : current.replace(/\r$/, ''));
-      current = '';
-      cut = false;
+      if (nl < 0) break;
+      flush();
       from = nl + 1;
+    }
+    if (current !== '' && quiet === null) {
+      quiet = setTimeout(flush, PARTIAL_LINE_MS);
+      quiet.unref();
     }
   });
 }
