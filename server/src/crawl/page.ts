@@ -246,8 +246,19 @@ export function pageHandler(deps: PageDeps) {
    * crawl says to); a URL its handler enqueued is, whether or not the page also links to it so.
    */
   function plan(frontier: Frontier, job: LeasedJob, links: LinkExtraction | null, seen: Seen): Planned | null {
-    const all = seen.extra.length === 0 ? links?.links ?? [] : [...links?.links ?? [], ...seen.extra];
-    if (all.length === 0) return null;
+    const robotsOf = (origin: string) => (settings.robots ? politeness.cached(origin) : null);
+    // No handler's URLs (every crawl without one): the page's links as they are.
+    if (seen.enqueued.size === 0) {
+      if (links === null || links.links.length === 0) return null;
+      if (links.metaNofollow) {
+        seen.fates = links.links.map(() => 'meta nofollow');
+        return null;
+      }
+      const planned = planLinks(frontier, job.depth ?? 0, links.links, robotsOf, settings.userAgent);
+      seen.fates = planned.fates;
+      return planned;
+    }
+    const all = [...links?.links ?? [], ...seen.extra];
     const own = links?.links.length ?? 0;
     const fates: Planned['fates'] = [];
     const follow: ExtractedLink[] = [];
@@ -260,7 +271,7 @@ export function pageHandler(deps: PageDeps) {
         at.push(i);
       }
     });
-    const planned = follow.length > 0 ? planLinks(frontier, job.depth ?? 0, follow, (o) => (settings.robots ? politeness.cached(o) : null), settings.userAgent) : null;
+    const planned = follow.length > 0 ? planLinks(frontier, job.depth ?? 0, follow, robotsOf, settings.userAgent) : null;
     planned?.fates.forEach((fate, j) => { fates[at[j]] = fate; });
     seen.fates = fates;
     return planned;
