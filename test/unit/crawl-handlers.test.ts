@@ -288,6 +288,10 @@ test('what a handler enqueues is followed though the page says nofollow, as a me
   const fates = async (p: string) => (await c.crawls.page(crawl.id, host.url(p))).outlinks.map((l) => [new URL(l.url).pathname, l.reason]);
   assert.deepEqual(await fates('/'), [['/a', null], ['/b', null], ['/c', 'meta nofollow'], ['/list', null]]);
   assert.deepEqual(await fates('/list'), [['/d', null], ['/e', 'nofollow']]);
+  // Without a handler the page's meta tag holds for all its links.
+  const plain = await c.run({ seeds: [host.url('/')] });
+  assert.deepEqual((await c.crawls.page(plain.id, host.url('/'))).outlinks.map((l) => [new URL(l.url).pathname, l.reason]), [['/a', 'meta nofollow'], ['/b', 'meta nofollow'], ['/c', 'meta nofollow']]);
+  assert.equal(plain.pages, 1);
 });
 
 // ---------------------------------------------------------------------------------------------
