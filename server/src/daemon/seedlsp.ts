@@ -54,6 +54,8 @@ const HINT_RANGES_KEPT = 16;
 const EVENTS_IN_HOVER = 10;
 /** Lens redraws asked of the editor for a crawl's progress alone, at most one per this. */
 const LENS_REDRAW_MS = 1_000;
+/** How often a seed file's handler that could not run is looked for again (a realpath a file). */
+export const HANDLER_RECHECK_MS = 2_000;
 
 /**
  * A request to the editor sent at most once per `everyMs`: an ask during the wait is kept, and
@@ -160,6 +162,9 @@ export class SeedFeatures {
   private countdownTimer: NodeJS.Timeout | null = null;
   /** When countdownTimer fires (epoch ms). */
   private countdownAt = 0;
+  /** The handler problem each open file's diagnostics say, while they say one (watchHandlers). */
+  private readonly handlerProblems = new Map<string, string>();
+  private handlerTimer: NodeJS.Timeout | null = null;
   /** Option help with this daemon's crawl defaults: a crawl started here gets those, not the built-in ones. */
   private readonly options: SeedOptions;
 
@@ -185,6 +190,7 @@ export class SeedFeatures {
       this.forgetUnshownCrawls();
       this.published.delete(e.document.uri);
       this.lensesDrawn.delete(e.document.uri);
+      this.handlerProblems.delete(e.document.uri);
       void c.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
     });
     c.languages.inlayHint.on(async (p) => {
@@ -321,12 +327,38 @@ export class SeedFeatures {
 
   close(): void {
     this.closed = true;
+    if (this.handlerTimer) clearTimeout(this.handlerTimer);
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     this.lensRedraws.close();
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.hintRedraws.close();
     if (this.countdownTimer) clearTimeout(this.countdownTimer);
+  }
+
+  /**
+   * Looks again, every HANDLER_RECHECK_MS, at the handlers open files named that the crawl could
+   * not run: one created (or moved into the workspace) since takes its error away without an edit.
+   */
+  private watchHandlers(): void {
+    if (this.handlerTimer || this.closed || this.handlerProblems.size === 0) return;
+    this.handlerTimer = setTimeout(() => {
+      this.handlerTimer = null;
+      for (const [uri, was] of this.handlerProblems) {
+        const snap = this.snapshots.get(uri);
+        const dir = folderOf(uri);
+        const doc = this.documents.get(uri);
+        const at = doc === undefined || dir === null ? null : handlerValue(doc, this.options);
+        if (!snap || at === null) {
+          this.handlerProblems.delete(uri);
+          continue;
+        }
+        if ((this.crawls.handlerProblem?.(at.value, dir!) ?? null) === was) continue;
+        void this.connection.sendDiagnostics({ uri, version: snap.version, diagnostics: this.diagnostics(uri, snap) }).catch(() => {});
+      }
+      this.watchHandlers();
+    }, HANDLER_RECHECK_MS);
+    this.handlerTimer.unref();
   }
 
   /** Refreshes soon, once for a burst of edits or changes; `ids` null (a new crawl, changes unnamed) reads every job again. */
@@ -527,8 +559,14 @@ export class SeedFeatures {
     const dir = s.file.options.handler === undefined ? null : folderOf(uri);
     const doc = dir === null ? undefined : this.documents.get(uri);
     const at = doc === undefined ? null : handlerValue(doc, this.options);
-    const problem = at === null ? null : this.crawls.handlerProblem?.(at.value, dir!);
+    const problem = at === null ? null : this.crawls.handlerProblem?.(at.value, dir!) ?? null;
     if (at !== null && problem) out.push({ range: at.range, severity: DiagnosticSeverity.Error, message: problem, source: 'crawl' });
+    if (problem) {
+      this.handlerProblems.set(uri, problem);
+      this.watchHandlers();
+    } else {
+      this.handlerProblems.delete(uri);
+    }
     for (const u of s.file.urls) {
       const job = u.normalized ? s.jobs.get(u.normalized) : undefined;
       if (job?.state !== 'error' || u.duplicateOf !== null) continue;
