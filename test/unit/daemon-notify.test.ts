@@ -37,7 +37,7 @@ test('a batch that changes no count sends no stats', async () => {
   await eventually('stats with 3 queued', () => sent.some((s) => s.stats.queued === 3));
   const seen = sent.length;
   for (let i = 0; i < 5; i++) {
-    feed.kick();
+    feed.batchDue();
     await sleep(50);
   }
   assert.equal(sent.length, seen);
@@ -50,7 +50,7 @@ test('after jobs finish, the rate alone is sent at most once a second, until it 
   await eventually('stats with 2 done', () => sent.some((s) => s.stats.done === 2));
   const from = sent.findIndex((s) => s.stats.done === 2);
   // Batches keep coming for other reasons (crawl totals, other processes' commits).
-  const busy = setInterval(() => feed.kick(), 100);
+  const busy = setInterval(() => feed.batchDue(), 100);
   try {
     await eventually('the rate back to 0', () => sent.at(-1)!.stats.jobsPerSecond === 0 && sent.length > from + 1, 10_000);
     const settled = sent.length;

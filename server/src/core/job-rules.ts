@@ -88,7 +88,7 @@ export function parseSearch(text: string | undefined): JobSearch | null {
 export const MAX_SEARCH = 200;
 
 /** A list filter checked: its page size, the id to start after, which filters are set, and its search. */
-export function pageOf(filter: ListFilter): { limit: number; after: number; shape: ListShape; search: JobSearch | null } {
+export function checkListFilter(filter: ListFilter): { limit: number; after: number; shape: ListShape; search: JobSearch | null } {
   const limit = filter.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new QueueError('limit must be an integer from 1 to 1000');
   if (filter.search !== undefined && (typeof filter.search !== 'string' || filter.search.length > MAX_SEARCH)) {
@@ -204,12 +204,21 @@ function clipTexts(o: Ack['outcome']): Ack['outcome'] {
   return o.reason.length > MAX_STORED_TEXT ? { ...o, reason: clip(o.reason, MAX_STORED_TEXT) } : o;
 }
 
+/** What settle needs besides the outcome: the job's attempts so far and allowed, the time, and how to back off. */
+export interface SettleContext {
+  attempts: number;
+  maxAttempts: number;
+  now: number;
+  backoff: Backoff;
+  random: () => number;
+}
+
 /**
  * What an outcome makes of the job: its next row values and the event that records it. A failure
  * retries with capped exponential backoff and jitter until max attempts, then errors; a deferral
  * or a release gives the attempt back.
  */
-export function settle(ack: Ack['outcome'], attempts: number, maxAttempts: number, now: number, backoff: Backoff, random: () => number):
+export function settle(ack: Ack['outcome'], { attempts, maxAttempts, now, backoff, random }: SettleContext):
   { row: Settled; event: EventType; detail: string | null } {
   const outcome = clipTexts(ack);
   const result = 'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null;
@@ -324,12 +333,12 @@ export interface KeyOffer {
 }
 
 /** Fields copied one by one: a spread of driver rows cost 2% of a lease (measured). */
-export function offers(candidates: Omit<KeyOffer, 'taken' | 'dry'>[]): KeyOffer[] {
+export function keyOffers(candidates: Omit<KeyOffer, 'taken' | 'dry'>[]): KeyOffer[] {
   return candidates.map((c) => ({ key: c.key, queued: c.queued, inFlight: c.inFlight, lim: c.lim, delayMs: c.delayMs, taken: 0, dry: false }));
 }
 
 /** Records what a key gave for its share. */
-export function took(offer: KeyOffer, share: number, got: number): void {
+export function recordTaken(offer: KeyOffer, share: number, got: number): void {
   offer.taken += got;
   if (got < share) offer.dry = true;
 }

@@ -71,10 +71,10 @@ export class ChangeFeed {
   start(): void {
     const changes = this.queue.changes({ pollMs: this.opts.pollMs });
     this.changes = changes;
-    this.unsubscribe.push(changes.onSignal(() => this.kick()), () => changes.close());
+    this.unsubscribe.push(changes.onSignal(() => this.batchDue()), () => changes.close());
     this.unsubscribe.push(this.crawls.onCrawlChanged((c) => {
       this.pendingCrawls.add(c.id);
-      this.kick();
+      this.batchDue();
     }));
   }
 
@@ -87,7 +87,7 @@ export class ChangeFeed {
   }
 
   /** A batch is due: sent now if the last one is old enough, else when it is. */
-  kick(): void {
+  batchDue(): void {
     if (this.stopped) return;
     if (this.flushing) {
       this.again = true;
@@ -123,7 +123,7 @@ export class ChangeFeed {
     }
     if (this.again) {
       this.again = false;
-      this.kick();
+      this.batchDue();
     }
   }
 
@@ -182,7 +182,7 @@ export class ChangeFeed {
     if ((this.rate.moving || stats.jobsPerSecond !== this.sentStats!.rate) && !this.rateTimer && !this.stopped) {
       this.rateTimer = setTimeout(() => {
         this.rateTimer = null;
-        this.kick();
+        this.batchDue();
       }, RATE_ONLY_MS).unref();
     }
     return send ? stats : null;

@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DatabaseOpenError, QueueError } from '../errors';
-import { checkOutcome, crawlCounts, history, pageFrom, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type Settled, type StoredEvent } from '../job-rules';
+import { checkOutcome, crawlCounts, history, pageFrom, checkListFilter, keyOffers, roundRobinShares, ruleDefaults, settle, recordTaken, toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type Settled, type StoredEvent } from '../job-rules';
 import { toJob } from '../rows';
 import {
   HELD,
@@ -332,7 +332,7 @@ export class PgQueue implements Queue {
         SQL.leaseCandidates, [opts.defaultLimit, opts.defaultDelayMs ?? 0, tx.now, seen, n]);
       if (candidates.length === 0) break;
       seen.push(...candidates.map((c) => c.key));
-      const page = offers(candidates);
+      const page = keyOffers(candidates);
       for (let share = roundRobinShares(page, n - out.length); share.some((s) => s > 0); share = roundRobinShares(page, n - out.length)) {
         const chosen = page.map((c, i) => ({ c, share: share[i] })).filter((x) => x.share > 0);
         // Jobs this lease took already are in_progress now: each key gives its next ones.
@@ -344,7 +344,7 @@ export class PgQueue implements Queue {
           got[r.ord - 1]++;
           out.push({ ...r, delayMs: chosen[r.ord - 1].c.delayMs });
         }
-        chosen.forEach((x, i) => took(x.c, x.share, got[i]));
+        chosen.forEach((x, i) => recordTaken(x.c, x.share, got[i]));
       }
       // Fewer keys than asked for: every candidate was seen.
       if (candidates.length < n || out.length >= n) break;
@@ -377,7 +377,7 @@ export class PgQueue implements Queue {
       const held: Held | undefined = a.job
         ? { key: a.job.key, crawl_id: a.job.crawlId, priority: a.job.priority, attempts: a.job.attempts, max_attempts: a.job.maxAttempts, leased_at: a.job.leasedAt }
         : read.get(`${a.id}.${a.token}`);
-      return held ? { held, next: settle(a.outcome, held.attempts, held.max_attempts, tx.now, this.rules.backoff, this.rules.random) } : null;
+      return held ? { held, next: settle(a.outcome, { attempts: held.attempts, maxAttempts: held.max_attempts, now: tx.now, backoff: this.rules.backoff, random: this.rules.random }) } : null;
     });
     const cols: unknown[][] = Array.from({ length: 11 }, () => []);
     plans.forEach((p, ord) => {
@@ -510,7 +510,7 @@ export class PgQueue implements Queue {
   }
 
   async list(filter: ListFilter): Promise<JobPage> {
-    const { limit, after, shape, search } = pageOf(filter);
+    const { limit, after, shape, search } = checkListFilter(filter);
     const params: unknown[] = [after];
     if (shape.state) params.push(filter.state);
     if (shape.key) params.push(filter.key);

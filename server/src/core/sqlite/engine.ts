@@ -9,7 +9,7 @@ import { CHANGES_SQL, SQL, listSql, listWindowSql } from './sql';
 import { Tally } from './tally';
 import { WalFlusher } from './wal-flush';
 import { QueueError } from '../errors';
-import { checkOutcome, crawlCounts, history, pageFrom, pageOf, offers, roundRobinShares, ruleDefaults, settle, took, toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type StoredEvent } from '../job-rules';
+import { checkOutcome, crawlCounts, history, pageFrom, checkListFilter, keyOffers, roundRobinShares, ruleDefaults, settle, recordTaken, toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type StoredEvent } from '../job-rules';
 import { toJob } from '../rows';
 import {
   HELD,
@@ -193,7 +193,7 @@ export class SqliteQueue implements Queue {
       }[];
       if (candidates.length === 0) break;
       skip += candidates.length;
-      const page = offers(candidates);
+      const page = keyOffers(candidates);
       for (let share = roundRobinShares(page, n - ids.length); share.some((s) => s > 0); share = roundRobinShares(page, n - ids.length)) {
         page.forEach((c, i) => {
           if (share[i] === 0) return;
@@ -202,7 +202,7 @@ export class SqliteQueue implements Queue {
           const got = share[i] === 1 && c.taken === 0
             ? [ready.get({ key: c.key, now }) as number | undefined].filter((id): id is number => id !== undefined)
             : take(ready.iterate({ key: c.key, now }), c.taken, share[i]) as number[];
-          took(c, share[i], got.length);
+          recordTaken(c, share[i], got.length);
           if (got.length === 0) return;
           ids.push(...got);
           served.set(c.key, c.delayMs);
@@ -248,7 +248,7 @@ export class SqliteQueue implements Queue {
       : this.s.heldLease.get({ id, token }) as
         | { key: string; crawl_id: string | null; priority: number; attempts: number; max_attempts: number; leased_at: number | null }
         | undefined;
-    const next = held && settle(outcome, held.attempts, held.max_attempts, now, this.rules.backoff, this.rules.random);
+    const next = held && settle(outcome, { attempts: held.attempts, maxAttempts: held.max_attempts, now, backoff: this.rules.backoff, random: this.rules.random });
     const r = next?.row;
     if (!held || !r || this.s.ack.run(r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.attemptsDelta, r.deferralsDelta, r.outcome, now, id, token).changes === 0) {
       this.s.insertEventIfJob.run({ at: now, type: 'lost_lease', workerId, detail: `${outcome.type} refused: the lease was no longer held`, id });
@@ -377,7 +377,7 @@ export class SqliteQueue implements Queue {
   }
 
   async list(filter: ListFilter): Promise<JobPage> {
-    const { limit, after, shape, search } = pageOf(filter);
+    const { limit, after, shape, search } = checkListFilter(filter);
     const filters = { ...(shape.state && { state: filter.state }), ...(shape.key && { key: filter.key }), ...(shape.crawlId && { crawlId: filter.crawlId }) };
     const window = search
       ? windowEnd(this.listStatement(`window:${JSON.stringify(shape)}`, () => listWindowSql(shape)).pluck().all({
