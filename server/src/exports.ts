@@ -174,7 +174,7 @@ export function dataFields(options: CrawlOptions): string[] {
 }
 
 /** Pages whose data names the columns of a handler's keys. */
-export const HANDLER_KEYS_FROM = 1_000;
+const HANDLER_KEYS_FROM = 1_000;
 
 /**
  * The data fields an export has columns for: for a CSV of its pages, the crawl's extract fields,

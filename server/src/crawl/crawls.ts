@@ -13,7 +13,7 @@ import { ExtractError, parseFields } from './extract';
 import { WarcArchive } from './archive';
 import { WARC_FILE_BYTES } from './warc';
 import { Fetcher, type FetcherOptions } from './fetcher';
-import { HANDLER_TIMEOUT_MS, HandlerError, handlerFile, HandlerPool, type PoolLimits } from './handlers';
+import { HandlerError, handlerFile, HandlerPool, handlerTimeoutMs, type PoolLimits } from './handlers';
 import { CRAWL_KIND, DROP, foundBySitemap, pageJob, sitemapJob, type Frontier, type PagePayload } from './frontier';
 import { HoldLog } from './holds';
 import { pageHandler, type PageDeps, type PageSettings } from './page';
@@ -241,7 +241,7 @@ class Crawls implements CrawlService {
   private async checkHandler(given: string, timeout: number | undefined): Promise<string> {
     try {
       const file = handlerFile(given, this.settings.workspaceDir ?? '/', this.settings.workspaceDir);
-      await this.handlers.check(file, (timeout ?? HANDLER_TIMEOUT_MS / 1000) * 1000);
+      await this.handlers.check(file, handlerTimeoutMs(timeout));
       return file;
     } catch (err) {
       if (!(err instanceof HandlerError)) throw err;

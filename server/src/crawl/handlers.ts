@@ -14,15 +14,20 @@ import type { Logger } from '../core/scheduler';
 import { BUFFERS_EXIT_CODE, type FromHandler, type HandlerData, type HandlerOutput, type PageInput, type ToHandler } from './handler-page';
 
 /** How long a handler may take over a page, unless its crawl says otherwise. */
-export const HANDLER_TIMEOUT_MS = 10_000;
+const HANDLER_TIMEOUT_MS = 10_000;
+
+/** A crawl's time limit for its handler (crawl/start's handlerTimeout, in seconds), in ms. */
+export function handlerTimeoutMs(seconds: number | undefined): number {
+  return seconds === undefined ? HANDLER_TIMEOUT_MS : seconds * 1000;
+}
 /** The heap a handler's thread may use: a page is at most 10 MiB, its tree some ten times that. */
-export const HANDLER_HEAP_MB = 256;
+const HANDLER_HEAP_MB = 256;
 /**
  * Threads at most: a handler's work is CPU work, and the daemon's own thread has a core. On two
  * vCPUs the benchmark's crawl with a handler ran 1,297 pages/s in 164 MB on one thread, 1,360 in
  * 189 MB on two (`node out/bench/run.js crawl`).
  */
-export const HANDLER_THREADS = Math.min(8, Math.max(1, os.availableParallelism() - 1));
+const HANDLER_THREADS = Math.min(8, Math.max(1, os.availableParallelism() - 1));
 /** How long a module's version is taken as read: a page fetched this long after a save runs the saved module. */
 export const VERSION_MS = 100;
 /** A thread with nothing to do this long ends (a crawl's next page starts another in about 30 ms). */

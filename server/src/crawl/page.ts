@@ -7,7 +7,7 @@ import { MAX_NODES } from './dom';
 import { extractData, MAX_STEPS } from './extract';
 import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
 import type { HandlerOutput } from './handler-page';
-import { HANDLER_TIMEOUT_MS, HandlerError, type HandlerPool } from './handlers';
+import { HandlerError, handlerTimeoutMs, type HandlerPool } from './handlers';
 import { foundBySitemap, knownUrls, pageJob, planLinks, sitemapJob, type Frontier, type PagePayload, type Planned } from './frontier';
 import { DEFAULT_MAX_LINKS, extractLinksInSlices, sniffEncoding, type ExtractedLink, type LinkExtraction } from './links';
 import { HTML_TYPES, type LinkWrite, type PageWrite } from './pages';
@@ -96,6 +96,8 @@ export const MAX_ROBOTS_TRIES = 5;
 export function pageHandler(deps: PageDeps) {
   const { settings, politeness } = deps;
   const botToken = productToken(settings.userAgent);
+  /** What robots.txt says of a link's origin, where it is already known: planning fetches none. */
+  const robotsOf = (origin: string) => (settings.robots ? politeness.cached(origin) : null);
 
   /**
    * Every attempt of a crawl's page that ends (done, failed, skipped) is recorded with its
@@ -202,7 +204,7 @@ export function pageHandler(deps: PageDeps) {
     const handler = frontier?.options.handler;
     const ran = handler === undefined ? null : deps.handlers.run(handler, {
       url: job.url, finalUrl: res.finalUrl, status: res.status, headers: res.headers, contentType: res.contentType, charset: res.charset, body: res.body,
-    }, (frontier!.options.handlerTimeout ?? HANDLER_TIMEOUT_MS / 1000) * 1000).then((output) => ({ output }), (err: unknown) => ({ err }));
+    }, handlerTimeoutMs(frontier!.options.handlerTimeout)).then((output) => ({ output }), (err: unknown) => ({ err }));
 
     let links: LinkExtraction | null = null;
     if (res.contentType !== null && HTML_TYPES.has(res.contentType)) {
@@ -246,7 +248,6 @@ export function pageHandler(deps: PageDeps) {
    * crawl says to); a URL its handler enqueued is, whether or not the page also links to it so.
    */
   function plan(frontier: Frontier, job: LeasedJob, links: LinkExtraction | null, seen: Seen): Planned | null {
-    const robotsOf = (origin: string) => (settings.robots ? politeness.cached(origin) : null);
     // No handler's URLs (every crawl without one): the page's links as they are.
     if (seen.enqueued.size === 0) {
       if (links === null || links.links.length === 0) return null;
@@ -366,7 +367,7 @@ export function pageHandler(deps: PageDeps) {
     const dropped = new Map<string, number>();
     for (let at = 0; at < links.length; at += PLAN_SLICE) {
       if (at > 0) await new Promise(setImmediate);
-      const planned = planLinks(frontier, -1, links.slice(at, at + PLAN_SLICE), (o) => (settings.robots ? politeness.cached(o) : null), settings.userAgent);
+      const planned = planLinks(frontier, -1, links.slice(at, at + PLAN_SLICE), robotsOf, settings.userAgent);
       for (const j of planned.jobs) {
         const lastmod = entries.get(j.url)?.lastmod;
         jobs.push({ ...j, payload: { fromSitemap: true, ...(lastmod && { lastmod }) } satisfies PagePayload });
@@ -407,7 +408,7 @@ export function pageHandler(deps: PageDeps) {
       ...((job.payload as PagePayload | null)?.sitemap && { dedupeKey: `sitemap ${target}` }),
       // A sitemap that redirects is still read as one, and a URL keeps its sitemap's lastmod.
       crawlId: job.crawlId, depth: job.depth, payload: { ...(job.payload as PagePayload | null), via } satisfies PagePayload as unknown as Record<string, unknown>,
-      robots: settings.robots ? politeness.cached(url.origin) : null, userAgent: settings.userAgent,
+      robots: robotsOf(url.origin), userAgent: settings.userAgent,
     });
     return { type: 'done', result, enqueue: [next], crawlCap: frontier?.options.maxPages };
   }
