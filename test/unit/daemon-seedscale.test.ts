@@ -33,9 +33,11 @@ async function openBigFile(sweepMs: number) {
   await real.enqueue(Array.from({ length: URLS }, (_, i) => ({ kind: CRAWL_KIND, url: url(i), key: '127.0.0.9', dedupeKey: url(i) })));
   // The queue as the features see it, with the URLs they look up counted.
   let looked = 0;
+  let statesRead = 0;
   const queue = new Proxy(real, {
     get(target, prop, receiver) {
       if (prop === 'findByDedupeKeys') return (crawlId: string | null, keys: string[]) => { looked += keys.length; return target.findByDedupeKeys(crawlId, keys); };
+      if (prop === 'jobStates') return (ids: number[]) => { statesRead += ids.length; return target.jobStates(ids); };
       const v = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? v.bind(target) : v;
     },
@@ -73,7 +75,7 @@ async function openBigFile(sweepMs: number) {
   await eventually('the file looked at', () => diagnosed > 0);
   return {
     real, features, client, uri, lines,
-    looked: () => looked, resetLooked: () => { looked = 0; }, redraws: () => redraws, diagnosed: () => diagnosed,
+    looked: () => looked, resetLooked: () => { looked = 0; }, statesRead: () => statesRead, redraws: () => redraws, diagnosed: () => diagnosed,
   };
 }
 
@@ -130,6 +132,16 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   await eventually('the edit looked at', () => f.diagnosed() > diagnosedBefore);
   assert.equal(f.looked(), 1, 'an edit looks up only the URL it added');
   assert.equal(String((await hintsFor(client, uri, 0, 0))[0].label), 'not crawled yet');
+
+  // Another edit: the URL without a job is not looked up again, nor any other.
+  f.resetLooked();
+  const diagnosedThen = f.diagnosed();
+  await client.sendNotification(DidChangeTextDocumentNotification.type, {
+    textDocument: { uri, version: 3 }, contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '# a comment\n' }],
+  });
+  await eventually('the second edit looked at', () => f.diagnosed() > diagnosedThen);
+  assert.equal(f.looked(), 0, 'an edit adding no URL looks nothing up, not even the URLs without a job');
+  assert.equal(String((await hintsFor(client, uri, 1, 1))[0].label), 'not crawled yet');
 });
 
 test('jobs that changed unnamed (the feed could not say which) are found by the sweep of unfinished jobs', async () => {
@@ -143,9 +155,11 @@ test('jobs that changed unnamed (the feed could not say which) are found by the 
     const line = lines.indexOf(job.url);
     await eventually(`line ${line} swept`, async () => /^✓ done/.test(String((await hintsFor(client, uri, line, line))[0]?.label)));
   }
-  // Swept once for that batch: the unfinished jobs, read again, and not again without another batch.
+  // Swept once for that batch: the unfinished jobs' states read, and only the three that moved
+  // read again whole; nothing again without another batch.
   const swept = f.looked();
-  assert.equal(swept, URLS + URLS, 'the open, then one sweep of every unfinished job');
+  assert.equal(swept, URLS + 3, 'the open, then the jobs the sweep found moved');
+  assert.equal(f.statesRead(), URLS, 'the states of every unfinished job, once');
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(f.looked(), swept);
 });
