@@ -2,8 +2,15 @@
  * Issue 16, "the editor watching a crawl must not slow it": the same crawl of the local site
  * (site.ts) run by the extension's own daemon in a real VS Code (code-server, driven in headless
  * Chromium by the end-to-end suite's harness), with the editor watching it and with the editor
- * looking elsewhere, in alternating order (A B, B A, ...) so that a drift of the machine or the
- * growing queue falls on both alike.
+ * looking elsewhere, in alternating order (A W B P, P B W A, ...) so that a drift of the machine or
+ * the growing queue falls on all alike.
+ *
+ * Typing is measured against typing: a keystroke costs VS Code's own renderer about 100 ms of CPU
+ * on this machine (software rendering in headless Chromium), in a plain-text file as in a seed
+ * file (BENCH_EDITOR_TYPING=1 measures it with no crawl), and on two CPUs that comes out of the
+ * daemon's. So a watched crawl (W) is set against a closed one (B), and a watched crawl typed in
+ * (A) against a closed one with a plain-text copy of the seed file typed in at the same pace (P);
+ * A against B, which counts VS Code's own typing too, is shown beside them.
  *
  * - The workspace holds `big.crawl`, rewritten before each watched run with 5,000 fresh URLs of the
  *   site (`max-depth: 0`: exactly those pages, each fetched once); its settings let the daemon
@@ -96,8 +103,25 @@ export interface Watchers {
   plain?: boolean;
 }
 
+/** BENCH_EDITOR_SPLIT's runs, each crawling its own fresh URLs (the site is sized for them). */
+const SPLIT_RUNS: readonly [EditorRun['kind'], string, Watchers][] = [
+  ['view only', 'view', { view: true, file: false }],
+  ['view only, Done collapsed', 'view-collapsed', { view: true, file: false, doneCollapsed: true }],
+  ['file only', 'file', { view: false, file: true }],
+  ['file only, not typed in', 'file-untyped', { view: false, file: true, noTyping: true }],
+];
+
+type Round = 'A' | 'W' | 'B' | 'P';
+/** The runs of a round, by their letter. */
+const ROUND_RUNS: Record<Round, [EditorRun['kind'], Watchers]> = {
+  A: ['watching', { view: true, file: true }],
+  W: ['watching, not typed in', { view: true, file: true, noTyping: true }],
+  B: ['closed', { view: false, file: false }],
+  P: ['closed, plain copy typed in', { view: false, file: true, plain: true }],
+};
+
 export interface EditorRun {
-  kind: 'watching' | 'closed' | 'view only' | 'view only, Done collapsed' | 'file only' | 'file only, not typed in' | 'plain file' | 'photographed' | 'closed, profiled' | 'warm-up';
+  kind: 'watching' | 'watching, not typed in' | 'closed' | 'closed, plain copy typed in' | 'view only' | 'view only, Done collapsed' | 'file only' | 'file only, not typed in' | 'photographed' | 'closed, profiled' | 'warm-up';
   label: string;
   crawlId: string;
   pages: number;
@@ -137,6 +161,8 @@ export interface EditorRaw {
   site: { hosts: number; pagesPerHost: number };
   /** What ended the section early, if anything did. */
   error?: string;
+  /** BENCH_EDITOR_TYPING: CPU ms a keystroke by process, with no crawl running. */
+  typing?: { label: string; perKeyMs: Record<Role, number>; p90: number }[];
 }
 
 export async function editorFigures(root: string): Promise<{ figures: Figure[]; raw: EditorRaw }> {
@@ -144,13 +170,15 @@ export async function editorFigures(root: string): Promise<{ figures: Figure[]; 
   const begun = Date.now();
   const { harness, workbench } = loadE2e();
   harness.locateCodeServer();
-  const order: ('A' | 'B')[] = [];
-  for (let r = 0; r < S.rounds; r++) order.push(...(r % 2 === 0 ? ['A', 'B'] as const : ['B', 'A'] as const));
+  const order: Round[] = [];
+  for (let r = 0; r < S.rounds; r++) order.push(...(r % 2 === 0 ? ['A', 'W', 'B', 'P'] as const : ['P', 'B', 'W', 'A'] as const));
   // Page 0 is a host's root; every crawl takes its own pages, the same number from every host.
   const perHost = (n: number) => n / S.hosts;
   const split = process.env.BENCH_EDITOR_SPLIT === '1';
+  const typing = process.env.BENCH_EDITOR_TYPING === '1';
   const profDir = process.env.BENCH_EDITOR_PROF ? path.resolve(process.env.BENCH_EDITOR_PROF) : undefined;
-  const extraRuns = 1 + (split ? 4 : 0) + (profDir ? 1 : 0);
+  // The photographed run, and the optional ones, each take their own URLs too.
+  const extraRuns = 1 + (split ? SPLIT_RUNS.length : 0) + (profDir ? 1 : 0) + (typing ? 1 : 0);
   const pagesPerHost = 1 + perHost(S.warmup) + (order.length + extraRuns) * perHost(S.seeds);
   const site = await startSite(S.hosts, pagesPerHost);
   const origins = site.seeds.map((s) => s.replace(/\/$/, ''));
@@ -175,7 +203,7 @@ export async function editorFigures(root: string): Promise<{ figures: Figure[]; 
   // Present from the start: it is also what activates the extension (workspaceContains:**/*.crawl).
   writeSeedFile(workspace, 'editor-bench', []);
   // There from the start, as big.crawl: quick open lists what the workspace's file search found.
-  if (split) writeSeedFile(workspace, 'editor-bench', [], PLAIN_FILE);
+  if (split || typing) writeSeedFile(workspace, 'editor-bench', [], PLAIN_FILE);
 
   const ext = await prepareExtension(harness, root);
   const raw: EditorRaw = { extension: ext.build, runs: [], order: [], site: { hosts: S.hosts, pagesPerHost } };
@@ -194,36 +222,30 @@ export async function editorFigures(root: string): Promise<{ figures: Figure[]; 
 
     // The warm-up fills the Done group, which the view then pages through until 1,000 rows show.
     await session.openView('Jobs');
-    const warm = await bench.run('warm-up', 'warm-up', freshUrls(S.warmup), { view: false, file: false }, { keepSideBar: true });
+    const warmUrls = freshUrls(S.warmup);
+    const warm = await bench.run('warm-up', 'warm-up', warmUrls, { view: false, file: false }, { keepSideBar: true });
     log(`editor: warm-up: ${warm.pages} pages at ${warm.pagesPerSecond.toFixed(0)}/s`);
     const loaded = await bench.loadDoneRows(S.rowsLoaded);
     log(`editor: ${loaded} Done rows loaded in the Jobs view`);
+    if (typing) raw.typing = await bench.typingCost(warmUrls, freshUrls(S.seeds), profDir);
 
-    let a = 0;
-    let b = 0;
+    const nth: Record<Round, number> = { A: 0, W: 0, B: 0, P: 0 };
     for (const which of order) {
       if (Date.now() - begun > S.budgetMs) {
         log(`editor: past the section's time budget; the remaining runs (${order.slice(raw.order.length).join(' ')}) are left out`);
         break;
       }
-      const run = which === 'A'
-        ? await bench.run('watching', `A${++a}`, freshUrls(S.seeds), { view: true, file: true })
-        : await bench.run('closed', `B${++b}`, freshUrls(S.seeds), { view: false, file: false });
+      const [kind, watchers] = ROUND_RUNS[which];
+      const run = await bench.run(kind, `${which}${++nth[which]}`, freshUrls(S.seeds), watchers);
       raw.runs.push(run);
       raw.order.push(run.label);
     }
-    if (split) {
-      raw.runs.push(await bench.run('view only', 'view', freshUrls(S.seeds), { view: true, file: false }));
-      raw.runs.push(await bench.run('view only, Done collapsed', 'view-collapsed', freshUrls(S.seeds), { view: true, file: false, doneCollapsed: true }));
-      raw.runs.push(await bench.run('file only', 'file', freshUrls(S.seeds), { view: false, file: true }));
-      raw.runs.push(await bench.run('file only, not typed in', 'file-untyped', freshUrls(S.seeds), { view: false, file: true, noTyping: true }));
-      raw.runs.push(await bench.run('plain file', 'plain-file', freshUrls(S.seeds), { view: false, file: true, plain: true }));
-    }
+    if (split) for (const [kind, label, watchers] of SPLIT_RUNS) raw.runs.push(await bench.run(kind, label, freshUrls(S.seeds), watchers));
     if (profDir) {
       raw.runs.push(await bench.run('closed, profiled', 'closed-profiled', freshUrls(S.seeds), { view: false, file: false }, { profileDir: profDir }));
     }
     try {
-      raw.runs.push(await bench.run('photographed', 'photo', freshUrls(S.seeds), { view: true, file: true }, { photograph: true, profileDir: profDir }));
+      raw.runs.push(await bench.run('photographed', 'photo', freshUrls(S.seeds), ROUND_RUNS.W[1], { photograph: true, profileDir: profDir }));
     } catch (err) {
       log(`editor: the photographed run failed: ${(err as Error).message}`);
     }
@@ -256,20 +278,30 @@ function figuresOf(raw: EditorRaw): Figure[] {
     figures.push({ section: SECTION, name: 'watching vs closed', value: null, unit: '', met: null, note: 'failed: too few runs finished' });
     return figures;
   }
-  const rateA = mean(watching.map((r) => r.pagesPerSecond));
-  const rateB = mean(closed.map((r) => r.pagesPerSecond));
-  const ratio = rateA / rateB;
-  const perRun = raw.runs.filter((r) => r.kind === 'watching' || r.kind === 'closed').map((r) => `${r.label} ${r.pagesPerSecond.toFixed(0)}`).join(', ');
+  const of = (kind: EditorRun['kind']) => raw.runs.filter((r) => r.kind === kind);
+  const rate = (runs: EditorRun[]) => mean(runs.map((r) => r.pagesPerSecond));
+  const rounds = raw.runs.filter((r) => raw.order.includes(r.label));
   const incomplete = raw.runs.filter((r) => !r.complete).map((r) => r.label);
-  const loads = raw.runs.filter((r) => r.kind === 'watching' || r.kind === 'closed').map((r) => r.loadAverage.toFixed(1)).join(', ');
-  figures.push({
-    section: SECTION, name: `crawl pages/s, editor watching vs closed (${count(S.seeds)} URLs each)`, value: rateA, unit: 'pages/s',
-    baseline: { name: 'closed', value: rateB, unit: 'pages/s' }, ratio, ratioLabel: 'watching / closed', target: '≥ 0.9×', met: ratio >= 0.9,
-    note: `runs in order ${perRun} pages/s (A: Jobs view with Done expanded, ${count(Math.min(...watching.map((r) => r.doneRowsLoaded ?? 0)))}+ rows loaded, and ${SEED_FILE} open with hints, typed in every ${S.keystrokeEveryMs} ms; ` +
-      `B: Explorer shown, no editor). Site: ${S.hosts} hosts × ${count(raw.site.pagesPerHost)} pages, max-depth 0, ${S.maxWorkers} workers, ${S.perHostLimit} per host; ` +
-      `from each crawl's record (pages / (finishedAt − createdAt)); 1-minute load average at each start: ${loads} on ${os.cpus().length} CPUs. ${raw.extension}` +
-      `${incomplete.length ? ` INCOMPLETE: ${incomplete.join(', ')}.` : ''}${raw.error ? ` Ended early: ${raw.error.slice(0, 200)}` : ''}`,
-  });
+  const setting = `Runs in order ${rounds.map((r) => `${r.label} ${r.pagesPerSecond.toFixed(0)}`).join(', ')} pages/s. ` +
+    `A: the Jobs view with Done expanded (${count(Math.min(...watching.map((r) => r.doneRowsLoaded ?? 0)))}+ rows loaded) and ${SEED_FILE} open with its hints, typed in every ${S.keystrokeEveryMs} ms; ` +
+    `W: the same, not typed in; B: Explorer shown, no editor; P: Explorer shown, a plain-text copy of ${SEED_FILE} open and typed in as in A. ` +
+    `Site: ${S.hosts} hosts × ${count(raw.site.pagesPerHost)} pages, max-depth 0, ${S.maxWorkers} workers, ${S.perHostLimit} per host; ` +
+    `from each crawl's record (pages / (finishedAt − createdAt)); 1-minute load average at each start: ${rounds.map((r) => r.loadAverage.toFixed(1)).join(', ')} on ${os.cpus().length} CPUs. ${raw.extension}` +
+    `${incomplete.length ? ` INCOMPLETE: ${incomplete.join(', ')}.` : ''}${raw.error ? ` Ended early: ${raw.error.slice(0, 200)}` : ''}`;
+  const versus = (name: string, a: EditorRun[], b: EditorRun[], baseline: string, target: boolean, note?: string) => {
+    if (!a.length || !b.length) return;
+    const ratio = rate(a) / rate(b);
+    figures.push({
+      section: SECTION, name, value: rate(a), unit: 'pages/s', baseline: { name: baseline, value: rate(b), unit: 'pages/s' }, ratio,
+      ratioLabel: 'this / baseline', ...(target ? { target: '≥ 0.9×', met: ratio >= 0.9 } : { met: null }), ...(note && { note }),
+    });
+  };
+  versus(`crawl pages/s, editor watching (W) vs closed (B) (${count(S.seeds)} URLs each)`, of('watching, not typed in'), closed, 'closed', true, setting);
+  versus('crawl pages/s, editor watching and typed in (A) vs closed with a plain copy typed in (P)', watching, of('closed, plain copy typed in'), 'plain copy typed in', true,
+    'what the extension costs a crawl while its seed file is typed in: both sides pay VS Code\'s own cost of a keystroke');
+  const plain = of('closed, plain copy typed in');
+  versus('crawl pages/s, editor watching and typed in (A) vs closed (B)', watching, closed, 'closed', false,
+    `counts VS Code's own cost of typing too: typing in a plain-text file (P) ran at ${plain.length ? `${(rate(plain) / rate(closed)).toFixed(2)}×` : 'an unmeasured fraction of'} the closed crawl's pages/s`);
   const keys = watching.flatMap((r) => r.keystrokesMs ?? []);
   const idle = watching.flatMap((r) => r.idleKeystrokesMs ?? []);
   const p90 = percentile(keys, 90);
@@ -293,26 +325,31 @@ function figuresOf(raw: EditorRaw): Figure[] {
     'view only, Done collapsed': 'only the Jobs view watching, Done collapsed (no editor)',
     'file only': 'only the seed file open and typed in (Explorer shown)',
     'file only, not typed in': 'only the seed file open, not typed in (Explorer shown)',
-    'plain file': 'only a plain-text copy of the seed file open and typed in (VS Code\'s own cost of typing there)',
   } as const;
-  for (const kind of ['view only', 'view only, Done collapsed', 'file only', 'file only, not typed in', 'plain file'] as const) {
-    const runs = raw.runs.filter((r) => r.kind === kind);
+  for (const kind of ['view only', 'view only, Done collapsed', 'file only', 'file only, not typed in'] as const) {
+    const runs = of(kind);
     if (!runs.length) continue;
-    const rate = mean(runs.map((r) => r.pagesPerSecond));
     const cpu = ROLES.map((role) => `${role} ${mean(runs.map((r) => (1000 * r.cpuSeconds[role]) / Math.max(1, r.pages))).toFixed(2)}`).join(', ');
     figures.push({
-      section: SECTION, name: `crawl pages/s, ${splitNames[kind]}`, value: rate, unit: 'pages/s',
-      baseline: { name: 'closed', value: rateB, unit: 'pages/s' }, ratio: rate / rateB, ratioLabel: 'this / closed', met: null,
+      section: SECTION, name: `crawl pages/s, ${splitNames[kind]}`, value: rate(runs), unit: 'pages/s',
+      baseline: { name: 'closed', value: rate(closed), unit: 'pages/s' }, ratio: rate(runs) / rate(closed), ratioLabel: 'this / closed', met: null,
       note: `diagnostic (BENCH_EDITOR_SPLIT=1), one crawl after the rounds; CPU s per 1,000 pages: ${cpu}` +
         (runs[0].hintsFinalMs !== undefined ? `; hints in view final ${runs[0].hintsFinalMs === null ? 'not within 15 s' : `${runs[0].hintsFinalMs} ms`} after the end` : ''),
     });
   }
+  for (const t of raw.typing ?? []) {
+    figures.push({
+      section: SECTION, name: `CPU a keystroke with no crawl running, ${t.label}`, value: ROLES.reduce((sum, role) => sum + t.perKeyMs[role], 0), unit: 'ms', met: null,
+      note: `diagnostic (BENCH_EDITOR_TYPING=1), 16 keystrokes ${EDITOR_SIZES.keystrokeEveryMs} ms apart: ${ROLES.map((role) => `${ROLE_NAMES[role]} ${t.perKeyMs[role].toFixed(0)} ms`).join(', ')}; p90 ${t.p90} ms to render`,
+    });
+  }
   for (const role of ROLES) {
     const per1000 = (runs: EditorRun[]) => mean(runs.map((r) => (1000 * r.cpuSeconds[role]) / Math.max(1, r.pages)));
-    const wa = per1000(watching);
+    const untyped = of('watching, not typed in');
+    const wa = per1000(untyped.length ? untyped : watching);
     const cl = per1000(closed);
     figures.push({
-      section: SECTION, name: `${ROLE_NAMES[role]} CPU per 1,000 pages, watching vs closed`, value: wa, unit: 'CPU s',
+      section: SECTION, name: `${ROLE_NAMES[role]} CPU per 1,000 pages, watching (W) vs closed (B)`, value: wa, unit: 'CPU s',
       baseline: { name: 'closed', value: cl, unit: 'CPU s' }, ratio: cl > 0 ? wa / cl : null, ratioLabel: 'watching / closed', met: null,
       ...(role === 'daemon' && { note: `CPU (user + system, /proc) from the crawl's start to its end, over the pages it fetched. The ${os.cpus().length} CPUs are shared by all four, the site's servers and Playwright` }),
     });
@@ -416,11 +453,12 @@ class EditorBench {
     const finished = this.finished(crawlId).then((c) => (crawl = c));
     const keys: number[] = [];
     let screenshot: string | undefined;
-    if (typist) {
-      await typist.focus();
+    if (typist || opts.photograph) {
+      await typist?.focus();
       await this.park();
       while (crawl === undefined) {
-        keys.push(await typist.paced(S.keystrokeEveryMs, () => crawl !== undefined));
+        if (typist) keys.push(await typist.paced(S.keystrokeEveryMs, () => crawl !== undefined));
+        else await sleep(200);
         if (opts.photograph && screenshot === undefined) {
           const now = (await this.client.request('crawl/get', { crawlId })).crawl;
           if (now.pages >= urls.length * 0.4) {
@@ -588,6 +626,58 @@ class EditorBench {
     await sleep(300);
   }
 
+  /**
+   * BENCH_EDITOR_TYPING=1: what a keystroke costs each process with no crawl running, in the
+   * seed file (the warm-up's crawled URLs first, so the lines in view have hints) and in its
+   * plain-text copy, and in the seed file with the editor's inlay hints, then code lenses, off.
+   */
+  async typingCost(crawled: string[], others: string[], profileDir?: string): Promise<NonNullable<EditorRaw['typing']>> {
+    const settingsFile = path.join(this.workspace, '.vscode', 'settings.json');
+    const settings = fs.readFileSync(settingsFile, 'utf8');
+    const urls = [...crawled, ...others];
+    const variants: [string, string, Record<string, unknown>][] = [
+      ['seed file', SEED_FILE, {}],
+      ['plain copy', PLAIN_FILE, {}],
+      ['seed file, inlay hints off', SEED_FILE, { 'editor.inlayHints.enabled': 'off' }],
+      ['seed file, code lenses off', SEED_FILE, { 'editor.codeLens': false }],
+      ['seed file, both off', SEED_FILE, { 'editor.inlayHints.enabled': 'off', 'editor.codeLens': false }],
+    ];
+    const out: NonNullable<EditorRaw['typing']> = [];
+    try {
+      for (const [label, file, extra] of variants) {
+        fs.writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(settings), ...extra }, null, 2));
+        await this.session.runCommand('View: Close All Editors');
+        writeSeedFile(this.workspace, 'typing', urls, file);
+        await this.session.openFile(file);
+        await this.wb.waitForEditorLines(this.page, (l) => l.some((x) => x.startsWith(TYPED_LINE)), file, 60_000);
+        const typist = await Typist.attach(this.page, this.wb);
+        await this.park();
+        await sleep(3_000);
+        const profilers: Profiler[] = [];
+        if (profileDir && file === SEED_FILE && Object.keys(extra).length === 0) {
+          const roles = processesByRole(this.stateDir);
+          for (const role of ['daemon', 'extensionHost'] as const) {
+            const pid = [...roles].find(([, r]) => r.role === role)?.[0];
+            if (pid !== undefined) profilers.push(await profileNode(pid, profileDir, `typing-${role}`));
+          }
+        }
+        const before = sampleCpu(this.stateDir);
+        const keys: number[] = [];
+        for (let i = 0; i < 16; i++) keys.push(await typist.paced(EDITOR_SIZES.keystrokeEveryMs));
+        await sleep(1_000);
+        const cpu = cpuBetween(before, sampleCpu(this.stateDir));
+        for (const p of profilers) log(`editor: typing profile ${await p.stop()}`);
+        const perKeyMs = Object.fromEntries(ROLES.map((role) => [role, (cpu[role] * 1000) / keys.length])) as Record<Role, number>;
+        out.push({ label, perKeyMs, p90: percentile(keys, 90) });
+        log(`editor: typing, ${label}: CPU ms a keystroke: ${ROLES.map((role) => `${ROLE_NAMES[role]} ${perKeyMs[role].toFixed(0)}`).join(', ')}; p90 ${percentile(keys, 90)} ms`);
+      }
+    } finally {
+      fs.writeFileSync(settingsFile, settings);
+      await this.session.runCommand('View: Close All Editors');
+    }
+    return out;
+  }
+
   /** The pointer to the title bar's blank right side, away from anything with a hover. */
   async park(): Promise<void> {
     const size = this.page.viewportSize() ?? { width: 1600, height: 1000 };
@@ -609,7 +699,11 @@ async function countWebSocket(page: Page): Promise<{ stop(): Promise<{ receivedB
   const n = { receivedBytes: 0, sentBytes: 0, framesReceived: 0 };
   // Text frames come as text, binary ones base64-encoded.
   const size = (r: { opcode: number; payloadData: string }) => (r.opcode === 1 ? Buffer.byteLength(r.payloadData) : Math.floor((r.payloadData.length * 3) / 4));
-  cdp.on('Network.webSocketFrameReceived', (e) => { n.receivedBytes += size(e.response); n.framesReceived++; });
+  const dump = process.env.BENCH_EDITOR_FRAMES;
+  cdp.on('Network.webSocketFrameReceived', (e) => {
+    n.receivedBytes += size(e.response); n.framesReceived++;
+    if (dump) fs.appendFileSync(dump, `${Date.now()} ${e.response.opcode} ${e.response.payloadData}\n`);
+  });
   cdp.on('Network.webSocketFrameSent', (e) => { n.sentBytes += size(e.response); });
   await cdp.send('Network.enable');
   return {
