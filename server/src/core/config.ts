@@ -40,7 +40,10 @@ export const CORE_SETTINGS: { readonly [K in keyof CoreConfig]: CoreSetting } = 
   perHostDelayMs: { default: 0, min: 0, max: 3600_000, integer: false, what: 'per-host delay (ms)' },
   leaseTtlMs: { default: 30_000, min: 100, max: 24 * 3600_000, integer: false, what: 'lease TTL (ms)' },
   heartbeatMs: { default: 10_000, min: 10, max: 24 * 3600_000, integer: false, what: 'heartbeat interval (ms)' },
-  maxAttempts: { default: 3, min: 1, max: 1000, integer: true, what: 'max attempts' },
+  // 100, as the editor's setting and jobs/enqueue have it (this row and the daemon's flag had 1,000):
+  // with the default backoff a job's 100th try comes 4 to 8 hours after its first, and a page still
+  // failing then is better reported than asked of its host for days more.
+  maxAttempts: { default: 3, min: 1, max: 100, integer: true, what: 'max attempts' },
   backoffBaseMs: { default: 1_000, min: 0, max: 24 * 3600_000, integer: false, what: 'backoff base (ms)' },
   backoffMaxMs: { default: 5 * 60_000, min: 0, max: 7 * 24 * 3600_000, integer: false, what: 'backoff cap (ms)' },
   maxReclaims: { default: 3, min: 1, max: 1000, integer: true, what: 'max reclaims' },

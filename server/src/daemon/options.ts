@@ -21,7 +21,7 @@ export const WORKER_FLAGS = {
   'lease-ttl': { type: 'number', min: 0.1, max: 86_400, value: 'SECONDS', help: 'how long a job stays leased without a heartbeat (default 30)' },
   heartbeat: { type: 'number', min: 0.01, max: 86_400, value: 'SECONDS', help: 'how often leases are extended, below the lease TTL (default 10)' },
   'stop-deadline': { type: 'number', min: 0, max: 3600, value: 'SECONDS', help: 'on stop, how long running jobs may take before they are handed back (default 10)' },
-  'max-attempts': { type: 'int', min: 1, max: 1000, value: 'N', help: 'attempts before a job fails for good (default 3)' },
+  'max-attempts': { type: 'int', min: 1, max: 100, value: 'N', help: 'attempts before a job fails for good (default 3)' },
   'user-agent': { type: 'string', value: 'TEXT', help: 'the User-Agent sent with every request' },
   robots: { type: 'boolean', help: 'obey robots.txt (the default; --robots=false ignores it)' },
 } as const satisfies FlagSpecs;
