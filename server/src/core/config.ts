@@ -23,6 +23,9 @@ export interface CoreConfig {
   pollMs: number;
 }
 
+/** What a running scheduler takes without a restart (daemon/configure); the rest is fixed at its start. */
+export type LiveConfig = Pick<CoreConfig, 'maxWorkers' | 'perHostLimit'>;
+
 export interface CoreSetting {
   default: number;
   /** Inclusive bounds, in the setting's unit (milliseconds for times). */
