@@ -1,6 +1,9 @@
 /**
  * The core's settings, validated once at start. Every problem is reported at once, each naming
  * the setting and what is wrong, so a user fixes a bad configuration in one round.
+ *
+ * This module imports nothing: the table of settings the daemon's flags and the editor read
+ * (server/src/settings.ts) takes these rows' bounds and defaults, so the extension loads it too.
  */
 export interface CoreConfig {
   /** Jobs this process runs at once. */
