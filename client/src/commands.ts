@@ -18,6 +18,7 @@ import {
   type Scope,
   type SeedCommandArgs,
 } from '../../server/src/protocol';
+import { SETTINGS } from '../../server/src/settings';
 import type { Daemon } from './daemon';
 import { describeStatus } from './daemonApi';
 import { crawlsFor, nothingTo, type CrawlAction } from './crawlActions';
@@ -504,11 +505,13 @@ async function setHostLimit(deps: CommandDeps, node: unknown): Promise<void> {
     host = picked.host;
   }
   const target = host;
+  // A host's own limit has the bounds of the default one.
+  const { min, max } = SETTINGS.perHostLimit;
   const value = await vscode.window.showInputBox({
     title: `Set Host Limit: ${target.host}`,
     prompt: `Requests in flight at once to ${target.host}, across every daemon on this queue (now ${target.limit})`,
     value: String(target.limit),
-    validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= 10_000 ? undefined : 'Enter a whole number from 1 to 10000'),
+    validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= min && Number(v) <= max ? undefined : `Enter a whole number from ${min} to ${max}`),
   });
   if (value === undefined) return;
   const r = await daemon.request('hosts/setLimit', { host: target.host, limit: Number(value.trim()) });

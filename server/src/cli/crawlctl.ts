@@ -234,7 +234,7 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
       ...COMMON,
       crawl: { type: 'string', value: 'ID', help: 'add them to this crawl' },
       priority: { type: 'int', min: -1000, max: 1000, value: 'N', help: 'higher runs first (default 0)' },
-      'max-attempts': { type: 'int', min: 1, max: 100, value: 'N', help: 'attempts before a job fails for good' },
+      'max-attempts': { ...WORKER_FLAGS['max-attempts'], help: 'attempts before a job fails for good (default: the daemon\'s --max-attempts)' },
     },
     async run(ctx, f, args) {
       const urls = args.length === 1 && args[0] === '-' ? await stdinLines() : args;

@@ -2,6 +2,7 @@
  * The queue's rules that do not depend on an engine: what a job must carry, what an outcome makes
  * of a job, how a job's history reads, what a list cursor is. Both engines use them.
  */
+import { DEFAULT_CONFIG } from './config';
 import { QueueError } from './errors';
 import { clip } from './text';
 import { JOB_STATES, type Ack, type CrawlCounts, type EventType, type Job, type JobEvent, type JobState, type JobPage, type KeySummary, type ListFilter, type NewJob, type Outcome } from './types';
@@ -184,9 +185,9 @@ export function ruleDefaults(opts: RuleOptions) {
   return {
     now: opts.clock ?? Date.now,
     random: opts.random ?? Math.random,
-    maxAttempts: opts.maxAttempts ?? 3,
-    backoff: opts.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 },
-    maxReclaims: opts.maxReclaims ?? 3,
+    maxAttempts: opts.maxAttempts ?? DEFAULT_CONFIG.maxAttempts,
+    backoff: opts.backoff ?? { baseMs: DEFAULT_CONFIG.backoffBaseMs, maxMs: DEFAULT_CONFIG.backoffMaxMs },
+    maxReclaims: opts.maxReclaims ?? DEFAULT_CONFIG.maxReclaims,
     eventsPerJob: opts.eventsPerJob ?? 50,
     searchBudget: opts.searchBudget ?? SEARCH_BUDGET,
   };

@@ -1,4 +1,4 @@
-import type { CoreConfig } from './config';
+import type { CoreConfig, LiveConfig } from './config';
 import { QueueLockedError } from './errors';
 import { Heartbeat } from './heartbeat';
 import { Reaper } from './reaper';
@@ -135,9 +135,9 @@ export class Scheduler {
     this.poke();
   }
 
-  /** Applies a new max-workers and per-host default while running. */
-  reconfigure(config: CoreConfig): void {
-    this.config = config;
+  /** Applies a new max-workers and per-host default while running; the rest is fixed at construction (the heartbeat's timer has its TTL). */
+  reconfigure(change: LiveConfig): void {
+    this.config = { ...this.config, ...change };
     this.poke();
   }
 

@@ -82,7 +82,7 @@ export class Daemon {
       reconfigure: (change) => {
         const defined = Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined));
         this.config = validateConfig({ ...this.config, ...defined });
-        this.scheduler.reconfigure(this.config);
+        this.scheduler.reconfigure({ maxWorkers: this.config.maxWorkers, perHostLimit: this.config.perHostLimit });
         return this.config;
       },
       shutdown: () => void this.stop('asked by a client'),

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Queue } from '../core/types';
 import type { z } from 'zod';
-import type { CoreConfig } from '../core/config';
+import type { CoreConfig, LiveConfig } from '../core/config';
 import type { Scheduler } from '../core/scheduler';
 import type { CrawlService } from '../crawl/service';
 import { normalizeUrl } from '../crawl/url';
@@ -41,7 +41,7 @@ export interface DaemonServices {
   seeds: SeedMap;
   config(): CoreConfig;
   /** Applies and returns a new configuration; throws ConfigError when it is invalid. */
-  reconfigure(change: Partial<CoreConfig>): CoreConfig;
+  reconfigure(change: Partial<LiveConfig>): CoreConfig;
   /** Starts a graceful stop once the current responses are out. */
   shutdown(): void;
   stopping(): boolean;

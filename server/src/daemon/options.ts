@@ -2,43 +2,47 @@
  * The daemon's flags, shared by `crawlctl daemon`, the process entry (`main.js`, which the editor
  * extension launches with `--node-ipc` or `--stdio`) and `crawlctl crawl --wait` running its own.
  */
-import { validateConfig, type CoreConfig } from '../core/config';
-import { ADDRESS_POLICIES, LOG_LEVELS, SCOPES, USER_AGENT, type AddressPolicy, type LogLevel, type Scope } from '../protocol';
-import { UsageError, parseFlags, type FlagSpecs } from './args';
+import { ConfigError, validateConfig, type CoreConfig } from '../core/config';
+import { USER_AGENT, type AddressPolicy, type LogLevel, type Scope } from '../protocol';
+import { MS_IN, SETTINGS, heartbeatProblem, type FlaggedName, type SettingRow } from '../settings';
+import { UsageError, parseFlags, type FlagSpec, type FlagSpecs } from './args';
 import type { PathFlags } from './paths';
 
+type Rows = typeof SETTINGS;
+/** How the parser takes a setting's flag: a number, a switch, or text (`none` for a limit is text). */
+type FlagType<R> = R extends { type: 'boolean' } ? 'boolean' : R extends { nullable: true } ? 'string' : R extends { type: 'integer' | 'number' } ? 'int' | 'number' : 'string';
+type SettingFlags<K extends FlaggedName> = {
+  [P in K as Rows[P] extends { flag: { name: infer N extends string } } ? N : never]: FlagSpec & { type: FlagType<Rows[P]> };
+};
+
+/** The flags of these settings, named, bounded and described by the table. */
+function settingFlags<K extends FlaggedName>(...names: K[]): SettingFlags<K> {
+  return Object.fromEntries(names.map((name) => [SETTINGS[name].flag.name, flagOf(SETTINGS[name])])) as SettingFlags<K>;
+}
+
+function flagOf(row: SettingRow & { flag: NonNullable<SettingRow['flag']> }): FlagSpec {
+  const { value, help } = row.flag;
+  if (row.type === 'boolean') return { type: 'boolean', help };
+  if ('choices' in row) return { type: 'string', choices: row.choices, value, help };
+  // A limit: read by maxDepthFlag, which takes `none` too.
+  if ('nullable' in row || row.type === 'string') return { type: 'string', value, help };
+  return {
+    type: row.type === 'integer' ? 'int' : 'number', min: row.min, max: row.max,
+    value: value ?? (row.unit === 'seconds' ? 'SECONDS' : 'N'), help: `${help} (default ${row.default})`,
+  };
+}
+
 export const PATH_FLAGS = {
-  'state-dir': { type: 'string', value: 'DIR', help: 'the state folder (default: .crawl in the current folder)' },
-  db: { type: 'string', value: 'FILE|URL', help: 'the queue database: a SQLite file (default: STATE-DIR/queue.db) or a postgres:// URL shared by daemons on several machines' },
+  ...settingFlags('stateDir', 'database'),
   socket: { type: 'string', value: 'FILE', help: 'the Unix socket (default: STATE-DIR/crawld.sock)' },
 } as const satisfies FlagSpecs;
 
-export const WORKER_FLAGS = {
-  'max-workers': { type: 'int', min: 1, max: 10_000, value: 'N', help: 'jobs this daemon runs at once (default 16)' },
-  'per-host': { type: 'int', min: 1, max: 10_000, value: 'N', help: 'requests in flight per host, across every daemon (default 2)' },
-  'per-host-delay': { type: 'number', min: 0, max: 3600, value: 'SECONDS', help: 'minimum time between requests to one host (default 0; robots.txt Crawl-delay overrides)' },
-  // The core's bounds (100 ms, 10 ms), so a value out of them is refused naming the flag.
-  'lease-ttl': { type: 'number', min: 0.1, max: 86_400, value: 'SECONDS', help: 'how long a job stays leased without a heartbeat (default 30)' },
-  heartbeat: { type: 'number', min: 0.01, max: 86_400, value: 'SECONDS', help: 'how often leases are extended, below the lease TTL (default 10)' },
-  'stop-deadline': { type: 'number', min: 0, max: 3600, value: 'SECONDS', help: 'on stop, how long running jobs may take before they are handed back (default 10)' },
-  'max-attempts': { type: 'int', min: 1, max: 1000, value: 'N', help: 'attempts before a job fails for good (default 3)' },
-  'user-agent': { type: 'string', value: 'TEXT', help: 'the User-Agent sent with every request' },
-  robots: { type: 'boolean', help: 'obey robots.txt (the default; --robots=false ignores it)' },
-} as const satisfies FlagSpecs;
+export const WORKER_FLAGS = settingFlags(
+  'maxWorkers', 'perHostLimit', 'perHostDelaySeconds', 'leaseTtlSeconds', 'heartbeatSeconds', 'stopDeadlineSeconds', 'maxAttempts', 'userAgent', 'robots',
+) satisfies FlagSpecs;
 
 /** What a crawl that does not say gets: seed files without those options, `crawl/start` without them. */
-export const CRAWL_DEFAULT_FLAGS = {
-  // A string, so that it can say `none` (maxDepthFlag reads it).
-  'default-max-depth': {
-    type: 'string', value: 'N|none',
-    help: 'max depth of crawls that set none, such as seed files without max-depth: 0 to 1000, or none (the default: links are followed within the scope until max pages)',
-  },
-  'default-scope': { type: 'string', choices: SCOPES, value: 'S', help: 'scope of crawls that set none: host, domain or any (default host)' },
-  'default-addresses': {
-    type: 'string', choices: ADDRESS_POLICIES, value: 'A',
-    help: 'addresses crawls that set none may connect to: public, private (loopback, private, link-local) or any (default: the kind of their seeds)',
-  },
-} as const satisfies FlagSpecs;
+export const CRAWL_DEFAULT_FLAGS = settingFlags('defaultMaxDepth', 'defaultScope', 'defaultAddresses') satisfies FlagSpecs;
 
 export const WORKSPACE_FLAGS = {
   workspace: {
@@ -48,12 +52,7 @@ export const WORKSPACE_FLAGS = {
   handlers: { type: 'boolean', help: 'run page handlers (the default; --handlers=false refuses crawls that name one, and runs none)' },
 } as const satisfies FlagSpecs;
 
-export const LOG_FLAGS = {
-  'log-level': {
-    type: 'string', choices: LOG_LEVELS, value: 'LEVEL',
-    help: 'what the log on stderr records: error, warn, info (the default: crawls and hosts too) or debug',
-  },
-} as const satisfies FlagSpecs;
+export const LOG_FLAGS = settingFlags('logLevel') satisfies FlagSpecs;
 
 /** Flags the editor's language client adds when it launches the daemon. */
 export const LSP_FLAGS = {
@@ -83,52 +82,63 @@ export interface DaemonOptions {
 
 type Values = ReturnType<typeof parseFlags<typeof DAEMON_FLAGS>>['flags'];
 
+/** The core's settings as their flags give them, in the core's units. */
+function coreInput(f: Partial<Values>): Partial<CoreConfig> {
+  const input: Partial<CoreConfig> = {};
+  for (const row of Object.values(SETTINGS) as readonly SettingRow[]) {
+    if (!('core' in row) || row.core === undefined || row.flag === undefined) continue;
+    const value = f[row.flag.name as keyof Values] as number | undefined;
+    if (value !== undefined) input[row.core] = row.unit ? value * MS_IN[row.unit] : value;
+  }
+  return input;
+}
+
 /** Daemon options from parsed flags; a bad combination is a usage error naming the flags. */
 export function daemonOptions(f: Partial<Values>): DaemonOptions {
-  const secs = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
+  const heartbeat = f.heartbeat ?? SETTINGS.heartbeatSeconds.default;
+  const leaseTtl = f['lease-ttl'] ?? SETTINGS.leaseTtlSeconds.default;
+  const beats = heartbeatProblem(heartbeat, leaseTtl, {
+    heartbeat: `the --${SETTINGS.heartbeatSeconds.flag.name} (${heartbeat} s)`,
+    leaseTtl: `the --${SETTINGS.leaseTtlSeconds.flag.name} (${leaseTtl} s)`,
+  });
+  if (beats) throw new UsageError(beats);
   let config: CoreConfig;
   try {
-    config = validateConfig({
-      maxWorkers: f['max-workers'],
-      perHostLimit: f['per-host'],
-      perHostDelayMs: secs(f['per-host-delay']),
-      leaseTtlMs: secs(f['lease-ttl']),
-      heartbeatMs: secs(f.heartbeat),
-      stopDeadlineMs: secs(f['stop-deadline']),
-      maxAttempts: f['max-attempts'],
-    });
+    config = validateConfig(coreInput(f));
   } catch (err) {
-    // The core speaks of settings; on the command line they are flags.
-    throw new UsageError((err as Error).message
-      .replace(/heartbeat interval \(([\d.]+)s\)/, '--heartbeat ($1 s)')
-      .replace(/lease TTL \(([\d.]+)s\)/, '--lease-ttl ($1 s)'));
+    // Each flag is checked against the core's bounds as it is parsed, and the one rule between
+    // them above: whatever the core refuses now, it says in its own words.
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
   }
   if (f.stdio && f['node-ipc']) throw new UsageError('--stdio and --node-ipc: choose one');
   // Sent in every request's header: a character a header cannot hold would fail every fetch.
   if (f['user-agent'] !== undefined && !USER_AGENT.test(f['user-agent'])) {
     throw new UsageError(`--user-agent: must be printable ASCII on one line (got ${JSON.stringify(f['user-agent'])})`);
   }
+  const addresses = f['default-addresses'] as AddressPolicy | 'auto' | undefined;
   return {
     paths: { stateDir: f['state-dir'], db: f.db, socket: f.socket },
     config,
     userAgent: f['user-agent'],
-    robots: f.robots !== false,
+    robots: f.robots ?? SETTINGS.robots.default,
     defaultMaxDepth: maxDepthFlag(f['default-max-depth']),
     defaultScope: f['default-scope'] as Scope | undefined,
-    defaultAddresses: f['default-addresses'] as AddressPolicy | undefined,
+    defaultAddresses: addresses === 'auto' ? undefined : addresses,
     workspace: f.handlers === false ? null : f.workspace,
-    logLevel: (f['log-level'] as LogLevel | undefined) ?? 'info',
+    logLevel: (f['log-level'] as LogLevel | undefined) ?? SETTINGS.logLevel.default,
     lsp: f.stdio ? 'stdio' : f['node-ipc'] ? 'ipc' : null,
     clientProcessId: f.clientProcessId ?? null,
   };
 }
 
-/** `--default-max-depth`: a whole number from 0 to 1000, or `none` (null: no limit). */
+/** `--default-max-depth`: a whole number within the setting's bounds, or `none` (null: no limit). */
 function maxDepthFlag(raw: string | undefined): number | null | undefined {
   if (raw === undefined) return undefined;
   if (raw === 'none') return null;
-  if (!/^\d{1,4}$/.test(raw) || Number(raw) > 1000) {
-    throw new UsageError(`--default-max-depth: must be a whole number from 0 to 1000, or none for no limit (got ${JSON.stringify(raw)})`);
+  const { min, max, flag } = SETTINGS.defaultMaxDepth;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new UsageError(`--${flag.name}: must be a whole number from ${min} to ${max}, or none for no limit (got ${JSON.stringify(raw)})`);
   }
   return Number(raw);
 }

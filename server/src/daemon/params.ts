@@ -8,6 +8,7 @@ import {
   ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, MAX_ENQUEUE_URLS, MAX_EXTRACT_FIELDS, MAX_EXTRACT_NAME, MAX_EXTRACT_SPEC, MAX_JOB_SEARCH, MAX_SEED_TEXT_BYTES, MAX_SEEDS, MAX_URL_BYTES, MAX_URL_LIST_BYTES, SCOPES,
   STATUS_CLASSES, jsonBytes, type Method, type ParamsOf,
 } from '../protocol';
+import { SETTINGS } from '../settings';
 
 const url = z.string().min(1, 'must not be empty');
 /** A list of URLs: one at least, `max` at most, and MAX_URL_LIST_BYTES as JSON. */
@@ -23,6 +24,8 @@ const seedText = z.string().max(MAX_SEED_TEXT_BYTES).refine(
 const crawlId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a crawl id such as c_1a2b3c');
 const jobId = z.number().int().positive();
 const strict = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
+/** A whole-number setting's value, within its bounds in the table of settings. */
+const setting = ({ min, max }: { min: number; max: number }) => z.number().int().min(min).max(max);
 
 export const Params = {
   'crawl/start': strict({
@@ -78,7 +81,7 @@ export const Params = {
     urls: urlList(z.string(), MAX_ENQUEUE_URLS, 'needs at least one URL'),
     crawlId: crawlId.optional(),
     priority: z.number().int().min(-1000).max(1000).optional(),
-    maxAttempts: z.number().int().min(1).max(100).optional(),
+    maxAttempts: setting(SETTINGS.maxAttempts).optional(),
   }),
   'jobs/list': strict({
     state: z.enum(JOB_STATES).optional(),
@@ -102,13 +105,13 @@ export const Params = {
   'leases/list': strict({}),
   'workers/list': strict({ limit: z.number().int().min(1).max(1000).optional() }),
   'hosts/list': strict({ limit: z.number().int().min(1).max(10_000).optional() }),
-  'hosts/setLimit': strict({ host: z.string().min(1).max(253), limit: z.number().int().min(1).max(10_000) }),
+  'hosts/setLimit': strict({ host: z.string().min(1).max(253), limit: setting(SETTINGS.perHostLimit) }),
   'scheduler/status': strict({}),
   'scheduler/pause': strict({}),
   'scheduler/resume': strict({}),
   'daemon/configure': strict({
-    maxWorkers: z.number().int().min(1).max(10_000).optional(),
-    perHostLimit: z.number().int().min(1).max(10_000).optional(),
+    maxWorkers: setting(SETTINGS.maxWorkers).optional(),
+    perHostLimit: setting(SETTINGS.perHostLimit).optional(),
   }),
   'daemon/shutdown': strict({}),
   'events/subscribe': strict({}),
