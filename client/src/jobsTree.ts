@@ -43,6 +43,7 @@ import {
   mixesCrawls,
   newestFirst,
   stateSentence,
+  stillIcon,
 } from './jobsTreeText';
 
 export type GroupBy = 'state' | 'host' | 'crawl';
@@ -463,7 +464,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         const item = new vscode.TreeItem(jobLabel(job.url), vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
         item.description = jobDescription(job, this.now(), node.crawl);
-        item.iconPath = stateIcon(job.state);
+        item.iconPath = icon(stillIcon(job.state));
         item.contextValue = `job.${job.state}`;
         // The tooltip is left unset so that resolveTreeItem fetches it on hover.
         item.command = { command: 'crawlOrchestrator.showJobDetails', title: 'Show Job Details', arguments: [node] };

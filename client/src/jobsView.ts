@@ -37,6 +37,8 @@ export class JobsView implements vscode.Disposable {
   private updating: Promise<void> = Promise.resolve();
   /** The crawl filtered on, as "name (id)", once its name is known; its id stands in until then. */
   private filterTitle: string | undefined;
+  /** What renderChrome last showed (see changed). */
+  private readonly chrome = new Map<string, number | string | boolean | undefined>();
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -175,16 +177,28 @@ export class JobsView implements vscode.Disposable {
     const { stats, scheduler } = this.overview;
     const running = this.daemon.status.kind === 'running';
     const errors = running ? stats?.error ?? 0 : 0;
-    this.treeView.badge = errors > 0 ? { value: errors, tooltip: plural(errors, 'failed job') } : undefined;
+    if (this.changed('badge', errors)) this.treeView.badge = errors > 0 ? { value: errors, tooltip: plural(errors, 'failed job') } : undefined;
 
     const filter = this.provider.filter;
     let message: string | undefined;
     if (filter) message = filterMessage(filter, this.filterTitle, PAGE_SIZE);
     else if (running && scheduler?.idleReason) message = scheduler.idleReason;
     else if (running && scheduler?.paused) message = 'Paused: no new jobs start until you resume.';
-    this.treeView.message = message;
+    if (this.changed('message', message)) this.treeView.message = message;
 
-    void vscode.commands.executeCommand('setContext', 'crawlOrchestrator.paused', running && scheduler?.paused === true);
-    void vscode.commands.executeCommand('setContext', 'crawlOrchestrator.hasFailed', errors > 0);
+    const paused = running && scheduler?.paused === true;
+    if (this.changed('paused', paused)) void vscode.commands.executeCommand('setContext', 'crawlOrchestrator.paused', paused);
+    if (this.changed('hasFailed', errors > 0)) void vscode.commands.executeCommand('setContext', 'crawlOrchestrator.hasFailed', errors > 0);
+  }
+
+  /**
+   * Whether a part of the view's chrome is to show something new. Each assignment and context key
+   * is a round trip to the window: renderChrome runs with every count pushed, three a second while
+   * a crawl runs, and set all four each time.
+   */
+  private changed(part: 'badge' | 'message' | 'paused' | 'hasFailed', value: number | string | boolean | undefined): boolean {
+    if (this.chrome.has(part) && this.chrome.get(part) === value) return false;
+    this.chrome.set(part, value);
+    return true;
   }
 }

@@ -81,6 +81,8 @@ function idleText(daemon: DaemonStatus): [string, StatusBarView['background']] {
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private readonly disposables: vscode.Disposable[] = [];
+  /** The view last shown, as JSON. */
+  private shown = '';
 
   constructor(
     private readonly daemon: { readonly status: DaemonStatus; readonly onDidChangeStatus: vscode.Event<DaemonStatus> },
@@ -96,6 +98,10 @@ export class StatusBar implements vscode.Disposable {
 
   render(): void {
     const view = statusBarView(this.daemon.status, this.overview.stats, this.overview.scheduler);
+    // Each assignment is a message to the window, which redraws the item: none for an unchanged view.
+    const key = JSON.stringify(view);
+    if (key === this.shown) return;
+    this.shown = key;
     this.item.text = view.text;
     const tooltip = new vscode.MarkdownString(view.tooltip, true);
     this.item.tooltip = tooltip;

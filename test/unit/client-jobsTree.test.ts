@@ -132,7 +132,7 @@ describe('grouped by state', () => {
     assert.equal(job.workerId, 'w-test');
     const item = tree.getTreeItem(row!);
     assert.match(String(item.description), /^a\.test · attempt 1 of 3 · lease \d+ s left$/);
-    assert.equal((item.iconPath as ThemeIcon).id, 'sync~spin');
+    assert.equal((item.iconPath as ThemeIcon).id, 'sync', 'a running job\'s row stands still; its group spins');
 
     const resolved = await tree.resolveTreeItem(item, row!, token);
     const md = (resolved.tooltip as MarkdownString).value;

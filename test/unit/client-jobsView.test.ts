@@ -91,3 +91,31 @@ test('Search Jobs… shows only matching jobs, counted as loaded; it offers the 
   assert.equal(treeView.message, undefined);
   assert.deepEqual(filtered, [true, false]);
 });
+
+test('counts pushed again unchanged set no context key and no badge again; a change sets them once', async () => {
+  const changed = new vscode.EventEmitter<void>();
+  const overview = { stats: { queued: 3, in_progress: 1, done: 5, skipped: 0, error: 2 }, scheduler: undefined, onDidChange: changed.event };
+  const quiet = new vscode.EventEmitter<never>().event;
+  const daemon = { status: { kind: 'running' }, request: d.request.bind(d), onJobsChanged: quiet, onDidChangeStatus: quiet, onCrawlChanged: quiet };
+  const contexts: [string, unknown][] = [];
+  let badges = 0;
+  const counted = { ...treeView, visible: false, set badge(_: unknown) { badges++; }, get badge() { return undefined; } };
+  Object.assign(vscode, { commands: { executeCommand: async (id: string, key: string, value: unknown) => { if (id === 'setContext') contexts.push([key, value]); } } });
+  Object.assign(vscode.window, { createTreeView: () => counted });
+  const context = { workspaceState: { get: () => undefined, update: async () => undefined } };
+  const v = new JobsView(context as never, daemon as never, overview as never);
+  try {
+    const first = { contexts: contexts.length, badges };
+    for (let i = 0; i < 5; i++) changed.fire();
+    assert.equal(contexts.length, first.contexts, 'the same counts five times: no setContext');
+    assert.equal(badges, first.badges, 'and no badge');
+    overview.stats = { ...overview.stats, error: 0 };
+    changed.fire();
+    changed.fire();
+    assert.deepEqual(contexts.slice(first.contexts), [['crawlOrchestrator.hasFailed', false]]);
+    assert.equal(badges, first.badges + 1);
+  } finally {
+    v.dispose();
+    Object.assign(vscode.window, { createTreeView: () => treeView });
+  }
+});
