@@ -24,6 +24,7 @@
  */
 import * as vscode from 'vscode';
 import { FINISHED_STATES, JOB_STATES, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
+import { CrawlNames } from './crawlNames';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
 import { escapeMarkdown, formatCount, plural } from './format';
 import {
@@ -40,7 +41,6 @@ import {
   jobDescription,
   jobLabel,
   jobTooltip,
-  mixesCrawls,
   newestFirst,
   stateSentence,
   stillIcon,
@@ -157,12 +157,6 @@ const MAX_LIMIT = 1000;
 const HOST_PAGE = 200;
 /** hosts/list's own ceiling. */
 const MAX_HOSTS = 10_000;
-/**
- * After a crawl/list for names fails, none is asked again for this long, doubling to the most
- * below: rows go on naming crawls by id meanwhile, rather than every refresh asking again.
- */
-export const CRAWL_LIST_BACKOFF_MS = 5_000;
-const CRAWL_LIST_BACKOFF_MAX_MS = 60_000;
 
 const HOST_ICONS: Record<Host['state'], [string, string]> = {
   ready: ['circle-large-outline', 'charts.green'],
@@ -229,17 +223,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
    */
   private readonly expansion = new Map<string, boolean>();
   private hostLimit = HOST_PAGE;
-  /**
-   * Every crawl's name as learnt (crawl/list, crawl/changed, crawl/get; names never change), and
-   * what job rows call each (crawlLabels of them all, made again when one is learnt).
-   */
-  private readonly crawlsKnown = new Map<string, Pick<Crawl, 'crawlId' | 'name'>>();
-  private crawlNames = new Map<string, string>();
-  /** The one crawl/list for names in flight: groups read together share it. */
-  private crawlListing: Promise<void> | undefined;
-  /** When a crawl/list for names may be asked again after a failure (the provider's clock), and after how long the next time. */
-  private crawlListAfter = 0;
-  private crawlListBackoff = CRAWL_LIST_BACKOFF_MS;
+  private readonly names: CrawlNames;
   private scope: JobsFilterScope | undefined;
   /** The counts the root rows were last built from (by state, and the crawls' "outside any crawl"). */
   private shownCounts: string | undefined;
@@ -254,6 +238,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     private readonly counts: () => ResultOf<'queue/stats'> | undefined = () => undefined,
   ) {
     this.mode = groupBy;
+    this.names = new CrawlNames(daemon, now);
   }
 
   get groupBy(): GroupBy {
@@ -493,26 +478,19 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 
   /** Learns a crawl's name from a notification (crawl/changed carries the whole Crawl), so rows need not ask. */
   noteCrawl(crawl: Pick<Crawl, 'crawlId' | 'name'>): void {
-    this.learnCrawls([crawl]);
+    this.names.learn([crawl]);
   }
 
   /** A crawl as "name (id)" (its id when it has no name, or its name cannot be read), for messages. */
-  async crawlTitle(crawlId: string): Promise<string> {
-    const crawl = await this.knownCrawl(crawlId);
-    return crawl ? crawlLabel(crawl) : crawlId;
-  }
-
-  /** A crawl's name, read with every crawl's if not known yet; undefined when it cannot be read. */
-  private async knownCrawl(crawlId: string): Promise<Pick<Crawl, 'crawlId' | 'name'> | undefined> {
-    if (!this.crawlsKnown.has(crawlId)) await this.listCrawls().catch(() => undefined);
-    return this.crawlsKnown.get(crawlId);
+  crawlTitle(crawlId: string): Promise<string> {
+    return this.names.title(crawlId);
   }
 
   async resolveTreeItem(item: vscode.TreeItem, node: TreeNode, token: vscode.CancellationToken): Promise<vscode.TreeItem> {
     if (node.kind !== 'job') return item;
     try {
       const { job, events } = await this.daemon.request('jobs/get', { id: node.job.id });
-      const crawl = job.crawlId === null ? undefined : await this.knownCrawl(job.crawlId);
+      const crawl = job.crawlId === null ? undefined : await this.names.crawl(job.crawlId);
       if (!token.isCancellationRequested) item.tooltip = markdown(jobTooltip(job, events, this.now(), crawl));
     } catch (err) {
       item.tooltip = `Job ${node.job.id}: ${err instanceof Error ? err.message : String(err)}`;
@@ -548,7 +526,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private async roots(): Promise<TreeNode[]> {
     if (this.scope && 'crawlId' in this.scope) {
       const { crawl } = await this.daemon.request('crawl/get', { crawlId: this.scope.crawlId });
-      this.learnCrawls([crawl]);
+      this.names.learn([crawl]);
       return this.crawlStates(crawl);
     }
     if (this.scope && 'search' in this.scope) return this.searchRoots(this.scope.search);
@@ -613,7 +591,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       shown ?? this.daemon.request('queue/stats', {}),
     ]);
     this.shownCounts = countsKey(stats);
-    this.learnCrawls(crawls);
+    this.names.learn(crawls);
     const labels = crawlLabels(crawls);
     const rows: TreeNode[] = newestFirst(crawls)
       .map((crawl) =>
@@ -698,60 +676,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         }
       }),
     );
-    const crawlOf = await this.crawlNamer(read.filter((r): r is Job => !('kind' in r)));
+    const crawlOf = await this.names.namer(read.filter((r): r is Job => !('kind' in r)));
     return read.map((r) => ('kind' in r ? r : this.jobNode(`filter/job:${r.id}`, r, crawlOf(r))));
-  }
-
-  /**
-   * How rows listed together name their crawl: not at all when they come from one, else by
-   * crawlLabels. Names come from notifications and the crawl rows; crawl/list is asked only for a
-   * crawl still unknown (one started before the view, or whose notification was missed).
-   */
-  private async crawlNamer(jobs: Job[]): Promise<(job: Job) => string | undefined> {
-    if (!mixesCrawls(jobs)) return () => undefined;
-    if (jobs.some((j) => j.crawlId !== null && !this.crawlsKnown.has(j.crawlId))) {
-      try {
-        await this.listCrawls();
-      } catch (err) {
-        if (err instanceof DaemonUnavailable) throw err;
-        // The rows go on without names rather than not at all; the ids stand in.
-      }
-    }
-    return (job) => (job.crawlId === null ? undefined : this.crawlNames.get(job.crawlId) ?? job.crawlId);
-  }
-
-  /**
-   * Reads every crawl's name: one request at a time, however many groups want it at once, and
-   * none for a while after one failed (CRAWL_LIST_BACKOFF_MS): meanwhile it resolves at once and
-   * the names stay unknown.
-   */
-  private listCrawls(): Promise<void> {
-    if (this.crawlListing) return this.crawlListing;
-    if (this.now() < this.crawlListAfter) return Promise.resolve();
-    const listing = this.daemon.request('crawl/list', {}).then(
-      ({ crawls }) => {
-        this.crawlListBackoff = CRAWL_LIST_BACKOFF_MS;
-        this.learnCrawls(crawls);
-      },
-      (err: unknown) => {
-        // No daemon at all is the view's to show (it empties), and not a reason to wait once one is back.
-        if (!(err instanceof DaemonUnavailable)) {
-          this.crawlListAfter = this.now() + this.crawlListBackoff;
-          this.crawlListBackoff = Math.min(this.crawlListBackoff * 2, CRAWL_LIST_BACKOFF_MAX_MS);
-        }
-        throw err;
-      },
-    ).finally(() => {
-      this.crawlListing = undefined;
-    });
-    this.crawlListing = listing;
-    return listing;
-  }
-
-  private learnCrawls(crawls: readonly Pick<Crawl, 'crawlId' | 'name'>[]): void {
-    const before = this.crawlsKnown.size;
-    for (const { crawlId, name } of crawls) if (!this.crawlsKnown.has(crawlId)) this.crawlsKnown.set(crawlId, { crawlId, name });
-    if (this.crawlsKnown.size !== before) this.crawlNames = crawlLabels([...this.crawlsKnown.values()]);
   }
 
   private async jobRows(group: GroupNode): Promise<TreeNode[]> {
@@ -773,7 +699,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       // Its row was drawn before these were read: drawn again, it shows their count.
       if (describeMatches(group, page) && old) this.changed.fire(group);
     }
-    const crawlOf = await this.crawlNamer(page.jobs);
+    const crawlOf = await this.names.namer(page.jobs);
     const rows: TreeNode[] = page.jobs.map((job) => this.jobNode(`${group.id}/job:${job.id}`, job, crawlOf(job)));
     if (page.nextCursor !== null) rows.push(this.moreNode(`${group.id}/more`, group, page.jobs.length, group.total));
     else this.rows.delete(`${group.id}/more`);

@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import type * as vscode from 'vscode';
 import type { Job } from '../../server/src/protocol';
 import { DaemonUnavailable } from '../../client/src/daemonApi';
-import { CRAWL_LIST_BACKOFF_MS, JobsTreeProvider, PAGE_SIZE, REREAD_MS_PER_ROW, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
+import { CRAWL_LIST_BACKOFF_MS } from '../../client/src/crawlNames';
+import { JobsTreeProvider, PAGE_SIZE, REREAD_MS_PER_ROW, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
 import { compareHosts, crawlLabels, filterMessage, hostDescription, jobDescription, jobLabel, jobTooltip, mixesCrawls } from '../../client/src/jobsTreeText';
 import { TestDaemon } from './helpers/client-daemon';
 
