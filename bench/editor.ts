@@ -24,25 +24,33 @@
  *   the file's first line (a comment) every 500 ms, and the time from the key press to the
  *   character in the editor's DOM is taken (a MutationObserver in the page stamps it); the file is
  *   reverted afterwards. The same typing before the crawl gives the idle figure.
+ * - Watching, not typed in (W): the same, without the typing.
  * - Closed (B): the Explorer is shown instead of the side bar's Jobs view and no editor is open;
  *   another 5,000 URLs are crawled with the same options through the daemon's socket (crawl/start).
+ * - Closed, plain copy typed in (P): as B, with `big.txt` (the seed file's lines as plain text)
+ *   open and typed in as in A.
  *
  * Pages per second come from the crawl's own record (crawl/get: pages over finishedAt −
  * createdAt); CPU from /proc for the daemon, the extension host, Chromium and the rest of
  * code-server, from the start of the crawl to its end. After the measured runs, one more watched
- * crawl, not counted, is photographed halfway into bench/results/.
+ * crawl (W), not counted, is photographed halfway into bench/results/, and the page's running CSS
+ * animations are counted there.
  *
  * The extension is the packaged .vsix (E2E_VSIX, else this machine's, as `npm run package` names it) installed into a
  * fresh folder, with its two bundles rebuilt from the current sources (as scripts/bundle.mjs does)
  * so that the figures are those of the code in the tree; BENCH_EDITOR_VSIX=<file> takes a .vsix as
- * it is. BENCH_EDITOR_ROUNDS sets the rounds (default 2: A B B A).
+ * it is. BENCH_EDITOR_ROUNDS sets the rounds (default 2: A W B P, P B W A).
  *
  * To see where the time goes: BENCH_EDITOR_SPLIT=1 adds, after the rounds, a crawl with only the
  * Jobs view watching (no editor), the same with its Done group collapsed, and one with only the
- * seed file (open, typed in; the Explorer in the side bar). BENCH_EDITOR_PROF=<dir> profiles the photographed crawl and one more closed crawl
- * (both uncounted): CPU profiles of the workbench's renderer (DevTools protocol), the daemon and the
- * extension host (their inspectors, opened with SIGUSR1), a Chromium trace of the renderer, and the
- * workbench's WebSocket traffic with code-server; the files go there and the log summarises them.
+ * seed file (open, typed in; the Explorer in the side bar). BENCH_EDITOR_PROF=<dir> profiles the
+ * photographed crawl and one more closed crawl (both uncounted): CPU profiles of the workbench's
+ * renderer (DevTools protocol), the daemon and the extension host (their inspectors, opened with
+ * SIGUSR1), a Chromium trace of the renderer, and the workbench's WebSocket traffic with
+ * code-server; the files go there and the log summarises them (BENCH_EDITOR_FRAMES=<file> also
+ * writes each frame received, base64, to read VS Code's messages in). BENCH_EDITOR_TYPING=1 adds,
+ * before the rounds, what a keystroke costs each process with no crawl running (Watchers'
+ * typingCost). BENCH_EDITOR_NOSPIN=1 stops every CSS animation in the page, to see what they cost.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -203,7 +211,7 @@ export async function editorFigures(root: string): Promise<{ figures: Figure[]; 
   // Present from the start: it is also what activates the extension (workspaceContains:**/*.crawl).
   writeSeedFile(workspace, 'editor-bench', []);
   // There from the start, as big.crawl: quick open lists what the workspace's file search found.
-  if (split || typing) writeSeedFile(workspace, 'editor-bench', [], PLAIN_FILE);
+  writeSeedFile(workspace, 'editor-bench', [], PLAIN_FILE);
 
   const ext = await prepareExtension(harness, root);
   const raw: EditorRaw = { extension: ext.build, runs: [], order: [], site: { hosts: S.hosts, pagesPerHost } };
@@ -215,6 +223,7 @@ export async function editorFigures(root: string): Promise<{ figures: Figure[]; 
     session = await harness.start({ workspace, extensionsDir: ext.dir });
     raw.startup = session.timings;
     await session.waitForActivation(EXTENSION_ID, { timeout: 60_000 });
+    if (process.env.BENCH_EDITOR_NOSPIN === '1') await session.page.addStyleTag({ content: '* { animation: none !important; }' });
     client = await connect(stateDir, 60_000);
     const c = client;
     log(`editor: code-server ready in ${(session.timings.extensionHostReadyMs / 1000).toFixed(1)} s; daemon pid ${daemonPid(stateDir)}`);
@@ -465,7 +474,13 @@ class EditorBench {
             screenshot = path.join(RESULTS_DIR, 'editor-watching.png');
             fs.mkdirSync(RESULTS_DIR, { recursive: true });
             await page.screenshot({ path: screenshot });
-            log(`editor: screenshot at ${now.pages} pages: ${screenshot}`);
+            // What keeps the page painting with nothing changing: running CSS animations, by where they are.
+            const animations = await page.evaluate(() => (globalThis as any).document.getAnimations().map((a: any) => {
+              const el = a.effect?.target;
+              return `${a.animationName ?? a.constructor.name} in ${el?.closest?.('[id^="workbench.parts"], .part, .pane')?.className?.split(' ')[0] ?? el?.tagName}`;
+            }) as string[]);
+            const byWhere = [...animations.reduce((m, k) => m.set(k, (m.get(k) ?? 0) + 1), new Map<string, number>())].map(([k, n]) => `${n} × ${k}`);
+            log(`editor: screenshot at ${now.pages} pages: ${screenshot}; ${animations.length} animations running: ${byWhere.join(', ')}`);
           }
         }
       }
