@@ -49,8 +49,8 @@
  * SIGUSR1), a Chromium trace of the renderer, and the workbench's WebSocket traffic with
  * code-server; the files go there and the log summarises them (BENCH_EDITOR_FRAMES=<file> also
  * writes each frame received, base64, to read VS Code's messages in). BENCH_EDITOR_TYPING=1 adds,
- * before the rounds, what a keystroke costs each process with no crawl running (Watchers'
- * typingCost). BENCH_EDITOR_NOSPIN=1 stops every CSS animation in the page, to see what they cost.
+ * before the rounds, what a keystroke costs each process with no crawl running
+ * (EditorBench.typingCost). BENCH_EDITOR_NOSPIN=1 stops every CSS animation in the page, to see what they cost.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
