@@ -63,8 +63,10 @@ runChild('bare', async (job, clock) => {
     if (!h) hosts.set(origin, (h = { origin, queue: [], inFlight: 0, disallow: null }));
     return h;
   };
+  const origins = new Set(job.seeds.map((s) => new URL(s).origin));
   const add = (url: string) => {
     if (seen.has(url) || seen.size >= job.maxPages) return;
+    if (job.seedOriginsOnly && !origins.has(new URL(url).origin)) return;
     seen.add(url);
     hostOf(new URL(url).origin).queue.push(url);
   };

@@ -16,6 +16,7 @@ runChild('crawlee', async (job, clock) => {
   log.setLevel(LogLevel.ERROR);
   const config = new Configuration({ persistStorage: false, purgeOnStart: true });
   let skipped = 0;
+  const origins = new Set(job.seeds.map((s) => new URL(s).origin));
   const crawler = new CheerioCrawler({
     minConcurrency: job.concurrency,
     maxConcurrency: job.concurrency,
@@ -29,7 +30,7 @@ runChild('crawlee', async (job, clock) => {
     respectRobotsTxtFile: true,
     onSkippedRequest: async ({ reason }) => { if (reason === 'robotsTxt') skipped++; },
     requestHandler: async ({ enqueueLinks }) => {
-      await enqueueLinks({ strategy: 'all' });
+      await enqueueLinks({ strategy: 'all', ...(job.seedOriginsOnly && { transformRequestFunction: (r) => (origins.has(new URL(r.url).origin) ? r : false) }) });
     },
   }, config);
   let timer: NodeJS.Timeout | undefined;

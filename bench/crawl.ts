@@ -52,7 +52,10 @@ let runs = 0;
 
 export async function crawlWith(
   site: Site, crawler: 'ours' | 'crawlee' | 'bare', root: string,
-  opts: { concurrency: number; perHostLimit: number; deadlineMs: number; pageRecords?: boolean; extract?: Record<string, string>; warc?: boolean; handler?: string },
+  opts: {
+    concurrency: number; perHostLimit: number; deadlineMs: number; pageRecords?: boolean; extract?: Record<string, string>; warc?: boolean; handler?: string;
+    seedOriginsOnly?: boolean;
+  },
 ): Promise<CrawlRun> {
   site.reset();
   const job: CrawlJob = {
@@ -63,6 +66,7 @@ export async function crawlWith(
     ...(opts.extract && { extract: opts.extract }),
     ...(opts.warc && { warc: true }),
     ...(opts.handler !== undefined && { handler: opts.handler }),
+    ...(opts.seedOriginsOnly && { seedOriginsOnly: true }),
   };
   const label = opts.pageRecords === false ? `${crawler} without page records`
     : opts.extract ? `${crawler} with ${Object.keys(opts.extract).length} selector fields` : opts.warc ? `${crawler} with WARC`

@@ -13,7 +13,9 @@
  * from a real daemon, crawl/report and crawl/pages latency at 100,000 and 1,000,000 records, the
  * report on PostgreSQL too; bench/results.ts; the crawl section measures what records cost a crawl),
  * editor (issue 16: the extension's daemon crawls the local site in code-server with the Jobs view
- * and a seed file watching it, and with them closed; pages/s, keystroke latency, CPU; bench/editor.ts).
+ * and a seed file watching it, and with them closed; pages/s, keystroke latency, CPU; bench/editor.ts),
+ * heavy (issue 17: the crawl section's three crawlers on pages shaped like real ones, 20-120 KB
+ * with 20-120 links each; site.ts).
  * BENCH_CPU_PROF=<dir> writes a CPU profile of each crawler child there (and of the results
  * section's daemons and crawlctl commands).
  */
@@ -51,9 +53,10 @@ const SIZES = {
   paused: { queued: 1_000, hosts: 100, held: 200_000, heldHosts: 20_000, samples: 300 },
   results: RESULTS_SIZES,
   editor: EDITOR_SIZES,
+  heavy: { hosts: 20, pages: 1_000, concurrency: 16, perHostLimit: 2, deadlineMs: { ours: 150_000, bare: 60_000, crawlee: 300_000 } },
 };
 
-const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl', 'soak', 'postgres', 'paused', 'results', 'editor'] as const;
+const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl', 'heavy', 'soak', 'postgres', 'paused', 'results', 'editor'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const figures: Figure[] = [];
@@ -327,6 +330,60 @@ async function crawlSection(root: string): Promise<void> {
 }
 
 /**
+ * Issue 17's targets, on pages the size of real ones: ours (page records on, as shipped) against
+ * the bare undici + htmlparser2 loop and Crawlee, each keeping to the site's hosts. Ours runs twice,
+ * before and after the others, and its faster run counts; CPU counts every thread of each process.
+ * The `queue/stats` latency over the socket while this crawl runs is not measured here: ours runs
+ * in process, without a daemon.
+ */
+async function heavySection(root: string): Promise<void> {
+  const S = SIZES.heavy;
+  const section = '6. Pages shaped like real ones';
+  const site = await startSite(S.hosts, S.pages, 'heavy');
+  const opts = { concurrency: S.concurrency, perHostLimit: S.perHostLimit, seedOriginsOnly: true };
+  const ours: CrawlRun[] = [];
+  const runs: Partial<Record<'bare' | 'crawlee', CrawlRun>> = {};
+  try {
+    for (const crawler of ['ours', 'bare', 'crawlee', 'ours'] as const) {
+      try {
+        const r = await crawlWith(site, crawler, root, { ...opts, deadlineMs: S.deadlineMs[crawler] });
+        if (crawler === 'ours') ours.push(r);
+        else runs[crawler] = r;
+      } catch (err) {
+        failed(section, crawler, err);
+      }
+    }
+  } finally {
+    await site.close();
+  }
+  const best = ours.length ? ours.reduce((a, b) => (b.pagesPerSecond > a.pagesPerSecond ? b : a)) : undefined;
+  const { bare, crawlee } = runs;
+  raw.heavy = { ours: best, runs: ours, bare, crawlee };
+  if (!best) return;
+  const setting = `${S.hosts} hosts × ${S.pages} pages of 20-120 KB with 20-120 links, concurrency ${S.concurrency}, per-host limit ${S.perHostLimit}`;
+  const pages = (r: CrawlRun) => `${r.pages}/${site.allowedPages} pages${r.complete ? '' : ` (stopped at its deadline: rate over those)`}`;
+  add({ section, name: 'ours: pages/s, end to end', value: best.pagesPerSecond, unit: 'pages/s', met: null, note: `${setting}; ${pages(best)}; runs: ${ours.map((r) => r.pagesPerSecond.toFixed(0)).join(', ')} pages/s` });
+  if (bare) {
+    const ratio = best.pagesPerSecond / bare.pagesPerSecond;
+    add({ section, name: 'ours vs the bare loop: pages/s', value: best.pagesPerSecond, unit: 'pages/s', baseline: { name: 'bare loop', value: bare.pagesPerSecond, unit: 'pages/s' }, ratio, ratioLabel: 'ours / bare', target: '≥ 0.7×', met: ratio >= 0.7, note: `bare ${pages(bare)}` });
+    const cpu = best.cpuSecondsPer1000 / bare.cpuSecondsPer1000;
+    add({ section, name: 'ours vs the bare loop: CPU seconds per 1,000 pages (all threads)', value: best.cpuSecondsPer1000, unit: 's', baseline: { name: 'bare loop', value: bare.cpuSecondsPer1000, unit: 's' }, ratio: cpu, ratioLabel: 'ours / bare', target: '≤ 1.6×', met: cpu <= 1.6 });
+  }
+  if (crawlee) {
+    const ratio = best.pagesPerSecond / crawlee.pagesPerSecond;
+    add({ section, name: 'ours vs Crawlee CheerioCrawler: pages/s', value: best.pagesPerSecond, unit: 'pages/s', baseline: { name: 'Crawlee', value: crawlee.pagesPerSecond, unit: 'pages/s' }, ratio, ratioLabel: 'ours / Crawlee', target: '≥ 4×', met: ratio >= 4, note: `Crawlee ${pages(crawlee)}, ${crawlee.cpuSecondsPer1000.toFixed(2)} CPU s per 1,000 pages` });
+  }
+  for (const r of [best, bare, crawlee]) {
+    if (!r) continue;
+    add({ section, name: `${r.crawler}: peak RSS`, value: r.peakRssMb, unit: 'MB', ...(r === best ? { target: '< 200 MB', met: r.peakRssMb < 200 } : { met: null }) });
+  }
+  add({
+    section, name: 'ours: max concurrent requests per host (server-measured)', value: best.maxPerHost, unit: '', target: `≤ ${S.perHostLimit}`, met: best.maxPerHost <= S.perHostLimit,
+    note: `requests for disallowed paths: ${best.disallowedServed}; duplicate page fetches: ${best.duplicateFetches}; 404s: ${best.notFound}; errors: ${best.errors}`,
+  });
+}
+
+/**
  * Issue 14's targets: what page records and the link graph cost a crawl, ours with them against
  * ours without in the same run. Pages/s from each variant's fastest run; CPU from its least (the
  * run least disturbed); bytes from the database each run left, its WAL checkpointed.
@@ -566,7 +623,7 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   const root = makeRoot();
   log(`temp folder ${root}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
-  const run: Record<Section, (root: string) => Promise<void>> = { lifecycle: lifecycleSection, binding: bindingSection, million: millionSection, crawl: crawlSection, soak: soakSection, postgres: postgresSection, paused: pausedSection, results: resultsSection, editor: editorSection };
+  const run: Record<Section, (root: string) => Promise<void>> = { lifecycle: lifecycleSection, binding: bindingSection, million: millionSection, crawl: crawlSection, heavy: heavySection, soak: soakSection, postgres: postgresSection, paused: pausedSection, results: resultsSection, editor: editorSection };
   try {
     for (const s of sections) {
       try {
