@@ -472,6 +472,31 @@ describe(engine.name, () => {
       await checkInvariants(q);
     });
 
+    test('two requeues of the same jobs at once: each job moves once, and its closing event is written once', async () => {
+      const where = await engine.database();
+      const q = await engine.connect(where);
+      const other = await engine.connect(where);
+      await q.enqueue(jobs(['a'], 3));
+      const leased = await q.lease('w', 3, { ttlMs: 10_000, defaultLimit: 3 });
+      await q.ack('w', [done(leased[0]), { id: leased[1].id, token: leased[1].leaseToken, outcome: { type: 'skip', reason: 'x' } },
+        { id: leased[2].id, token: leased[2].leaseToken, outcome: { type: 'fail', error: 'e', retryable: false } }]);
+      const ids = leased.map((j) => j.id);
+      // Both start while another transaction holds the jobs, so both read them as finished before either moves them.
+      const gate = await engine.holdJobs(where, ids);
+      const both = Promise.all([q.requeue({ ids }), other.requeue({ ids })]);
+      await gate.waiting(2);
+      await gate.release();
+      const moved = await both;
+      assert.equal(moved[0] + moved[1], 3, `each job requeued once (${moved.join(' + ')})`);
+      for (const id of ids) {
+        const { events } = (await q.get(id))!;
+        const closing = events.filter((e) => e.type === 'done' || e.type === 'skipped' || e.type === 'failed');
+        assert.equal(closing.length, 1, `job ${id}: ${events.map((e) => e.type).join(', ')}`);
+        assert.equal(events.filter((e) => e.type === 'requeued').length, 1);
+      }
+      await checkInvariants(q);
+    });
+
     test('list pages with a cursor through filters, and refuses a forged cursor', async () => {
       const { q } = await open();
       await q.enqueue(jobs(['a', 'b', 'c'], 10, { crawlId: 'c1' }));

@@ -467,7 +467,6 @@ export class PgQueue implements Queue {
     return this.write(async (tx) => {
       let n = 0;
       for (const state of from) {
-        await tx.query(SQL.recordClosing, [state, ...params]);
         const { rows } = await tx.query<MovedRow>(SQL.requeue, [state, ...params, tx.now]);
         for (const row of rows.sort((a, b) => a.id - b.id)) {
           tx.tally.move(row, state, 'queued');
