@@ -34,6 +34,8 @@ import { PgTally } from './tally';
 export interface PgQueueOptions extends QueueOptions {
   /** Connections in the pool (default 10); the listening connection is one more. */
   poolSize?: number;
+  /** How often the listening connection checks that it still hears, and how long it waits for it (LISTEN_CHECK_MS). */
+  listenCheckMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -109,7 +111,7 @@ export class PgQueue implements Queue {
     const components: Component[] = [QUEUE_COMPONENT, ...(opts.components ?? [])];
     const pool = await openPool(url, components, { max: opts.poolSize });
     const q = new PgQueue(pool, opts);
-    q.listener = new Listener(clientConfig(url), (p) => q.heard(p), () => q.feed(null, false, true));
+    q.listener = new Listener(clientConfig(url), (p) => q.heard(p), () => q.feed(null, false, true), opts.listenCheckMs);
     q.reserver = new SideConnection(clientConfig(url));
     try {
       await q.listener.start();
