@@ -1,7 +1,8 @@
 /**
  * Every SQL statement of the PostgreSQL queue engine, in one place. Batches travel as arrays
  * (unnest), so a statement moves a hundred jobs in one round trip. Times come in as parameters
- * from the engine's clock, never now(). Parameters are bound, never spliced.
+ * from the engine's clock (the server's, as measured in clock.ts), never now(): tests move that
+ * clock by hand. Parameters are bound, never spliced.
  */
 import type { ListShape } from '../job-rules';
 
