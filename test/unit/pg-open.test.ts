@@ -170,7 +170,7 @@ describe('a listening connection that stops hearing', () => {
 
   test('its backend terminated: a job another daemon enqueues then is run without a long poll', async () => {
     const url = await pgDatabase();
-    const here = await open(url, { listenCheckMs: 200 });
+    const here = await open(url, { listenCheckMs: 500 });
     const ran = sleepingWorker(here);
     const admin = await pgClient(url);
     await admin.query('SELECT pg_terminate_backend($1)', [await listenerPid(url)]);
@@ -182,7 +182,7 @@ describe('a listening connection that stops hearing', () => {
   test('its flow gone silent, no error, nothing closed: found deaf, replaced, and the job enqueued meanwhile is run', async () => {
     const url = await pgDatabase();
     const relay = await startPgRelay(url);
-    const here = await open(relay.url, { listenCheckMs: 200 });
+    const here = await open(relay.url, { listenCheckMs: 500 });
     const ran = sleepingWorker(here);
     relay.silence(await listenerPid(url));
     const there = await open(url);
