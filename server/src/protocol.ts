@@ -181,7 +181,7 @@ export type WorkerState = (typeof WORKER_STATES)[number];
 /** A worker of the database (workers/list): every daemon that ran on it in the last week, and any lease holder. */
 export interface Worker {
   workerId: string;
-  /** The machine and process it runs as, from its id (host:pid:nonce); null when the id is not of that form. */
+  /** The machine and process it runs as, from its id (host:pid:nonce[@space]); null when the id is not of that form. */
   host: string | null;
   pid: number | null;
   /** Null for a lease holder never recorded (a daemon older than the registry). */

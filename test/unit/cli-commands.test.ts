@@ -186,7 +186,7 @@ describe('with a daemon', () => {
     // The worker registry: this daemon's worker, live, holding nothing now.
     const workers = await crawlctl(['workers', ...at()]);
     assert.match(workers.stdout, /^WORKER\s+STATE\s+LEASES\s+STARTED\s+LAST SEEN\s+STOPPED$/m);
-    assert.match(workers.stdout, /^\S+:\d+:[0-9a-f]+ \(this daemon\)\s+live\s+0\s+\S.* ago\s+\S.* ago\s*$/m);
+    assert.match(workers.stdout, /^\S+:\d+:[0-9a-f]+(@[0-9a-f]{12})? \(this daemon\)\s+live\s+0\s+\S.* ago\s+\S.* ago\s*$/m);
     const listed = JSON.parse((await crawlctl(['workers', '--json', ...at()])).stdout);
     assert.deepEqual(listed.workers.filter((w: { self: boolean }) => w.self).map((w: { state: string; leases: number }) => [w.state, w.leases]), [['live', 0]]);
   });

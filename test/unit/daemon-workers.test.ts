@@ -4,12 +4,11 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import type { WorkerRecord } from '../../server/src/core/types';
-import { LOST_AFTER_MS, SEEN_EVERY_MS, workerState } from '../../server/src/core/worker-id';
+import { LOST_AFTER_MS, SEEN_EVERY_MS, makeWorkerId, workerState } from '../../server/src/core/worker-id';
 import { CRAWL_COMPONENT } from '../../server/src/crawl/crawls';
 import { STATE_FILES } from '../../server/src/protocol';
 import { RawClient, scratch, startDaemon } from './helpers/daemon-proc';
@@ -147,7 +146,6 @@ describe('workerState', () => {
   const now = 1_800_000_000_000;
   const row = (workerId: string, silentMs: number, stopped = false): WorkerRecord =>
     ({ workerId, startedAt: now - 60_000, seenAt: now - silentMs, stoppedAt: stopped ? now - silentMs : null, leases: 0 });
-  const here = os.hostname();
 
   test('stopped; else lost when silent for three beats, whatever the machine; else live', () => {
     assert.equal(workerState(row('elsewhere:1:ab', 5_000, true), now, 'me'), 'stopped');
@@ -159,13 +157,13 @@ describe('workerState', () => {
   test('on this machine, a process gone is lost after one missed beat; a live one is not', async () => {
     const child = spawn(process.execPath, ['-e', '0']);
     await new Promise((resolve) => child.once('exit', resolve));
-    const gone = `${here}:${child.pid}:ab`;
+    const gone = makeWorkerId(undefined, child.pid!);
     assert.equal(workerState(row(gone, SEEN_EVERY_MS), now, 'me'), 'live', 'one beat of grace');
     assert.equal(workerState(row(gone, SEEN_EVERY_MS + 1), now, 'me'), 'lost');
-    assert.equal(workerState(row(`${here}:${process.ppid}:ab`, SEEN_EVERY_MS * 2), now, 'me'), 'live', 'its process runs');
+    assert.equal(workerState(row(makeWorkerId(undefined, process.ppid), SEEN_EVERY_MS * 2), now, 'me'), 'live', 'its process runs');
     // This process's pid under another id: a run before this one, as the same pid.
-    const self = `${here}:${process.pid}:aa`;
-    assert.equal(workerState(row(`${here}:${process.pid}:bb`, SEEN_EVERY_MS + 1), now, self), 'lost');
+    const self = makeWorkerId();
+    assert.equal(workerState(row(makeWorkerId(), SEEN_EVERY_MS + 1), now, self), 'lost');
     assert.equal(workerState(row(self, SEEN_EVERY_MS + 1), now, self), 'live');
   });
 });

@@ -1,10 +1,13 @@
 import * as assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { validateConfig } from '../../server/src/core/config';
 import { PgQueue } from '../../server/src/core/pg/engine';
+import { Scheduler } from '../../server/src/core/scheduler';
 import { PG_MIGRATIONS } from '../../server/src/core/pg/schema';
 import { DatabaseOpenError } from '../../server/src/core/errors';
 import { job, jobs } from './helpers/jobs';
 import { pgClient, pgDatabase } from './helpers/pg';
+import { startPgRelay } from './helpers/pg-relay';
 import { eventually, tempDir } from './helpers/tmp';
 
 async function open(url: string, opts: Parameters<typeof PgQueue.open>[1] = {}): Promise<PgQueue> {
@@ -143,5 +146,49 @@ describe('connections the server drops', () => {
     // At most the reservation in flight when it dropped fails; those after it reconnect.
     await q.enqueue([capped(2)], { crawlCap: 1000 }).catch(() => {});
     assert.equal((await q.enqueue([capped(3)], { crawlCap: 1000 })).enqueued, 1, 'capped enqueues work again');
+  });
+});
+
+describe('a listening connection that stops hearing', () => {
+  /** A dispatcher on `q` with nothing to do, asleep: only a change it hears of can wake it in time. */
+  function sleepingWorker(q: PgQueue): string[] {
+    const ran: string[] = [];
+    const scheduler = new Scheduler(q, { test: async (j) => { ran.push(j.url); } },
+      validateConfig({ maxWorkers: 2, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 60_000 }));
+    scheduler.start();
+    after(() => scheduler.stop());
+    return ran;
+  }
+  /** The backend of the (only) queue listening on this database. */
+  async function listenerPid(url: string): Promise<number> {
+    const admin = await pgClient(url);
+    const { rows } = await admin.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND (query LIKE 'LISTEN%' OR query LIKE 'NOTIFY%')`);
+    assert.equal(rows.length, 1, 'one listening connection');
+    return rows[0].pid;
+  }
+
+  test('its backend terminated: a job another daemon enqueues then is run without a long poll', async () => {
+    const url = await pgDatabase();
+    const here = await open(url, { listenCheckMs: 500 });
+    const ran = sleepingWorker(here);
+    const admin = await pgClient(url);
+    await admin.query('SELECT pg_terminate_backend($1)', [await listenerPid(url)]);
+    const there = await open(url);
+    await there.enqueue([job('a', 1)]);
+    await eventually('the job run here', () => ran.includes('http://a/1'));
+  });
+
+  test('its flow gone silent, no error, nothing closed: found deaf, replaced, and the job enqueued meanwhile is run', async () => {
+    const url = await pgDatabase();
+    const relay = await startPgRelay(url);
+    const here = await open(relay.url, { listenCheckMs: 500 });
+    const ran = sleepingWorker(here);
+    relay.silence(await listenerPid(url));
+    const there = await open(url);
+    await there.enqueue([job('a', 1)]);
+    await eventually('the job run here', () => ran.includes('http://a/1'));
+    await there.enqueue([job('a', 2)]);
+    await eventually('and the next, heard on the new connection', () => ran.includes('http://a/2'));
   });
 });

@@ -12,7 +12,11 @@ const done = (j: LeasedJob) => ({ id: j.id, token: j.leaseToken, outcome: { type
 
 for (const engine of ENGINES) {
 describe(engine.name, () => {
-  /** A queue on a real database of its own with a clock the test moves by hand. */
+  /**
+   * A queue on a real database of its own with a clock the test moves by hand. Times are read on
+   * the queue's clock (q.now()): on PostgreSQL that clock is the server's, the hand-moved one
+   * corrected by their offset.
+   */
   async function open(opts: EngineOptions = {}) {
     const clock = { now: 1_700_000_000_000 };
     const { q } = await openQueue(engine, { clock: () => clock.now, random: () => 0.5, ...opts });
@@ -95,7 +99,7 @@ describe(engine.name, () => {
       const got = await q.lease('w', 100, L);
       assert.equal(got.filter((j) => j.key === 'a').length, 4);
       assert.equal(got.filter((j) => j.key === 'b').length, 1, 'one start per delay');
-      assert.equal(await q.nextWakeAt(), clock.now + 1000);
+      assert.equal(await q.nextWakeAt(), q.now() + 1000);
       clock.now += 999;
       assert.equal((await q.lease('w', 100, L)).length, 0);
       clock.now += 1;
@@ -110,12 +114,12 @@ describe(engine.name, () => {
     test('a deferred key is held back until its time, with the reason kept', async () => {
       const { q, clock } = await open();
       await q.enqueue([job('a', 1), job('b', 1)]);
-      await q.deferKey('a', clock.now + 5000, 'HTTP 429');
+      await q.deferKey('a', q.now() + 5000, 'HTTP 429');
       assert.deepEqual((await q.lease('w', 10, L)).map((j) => j.key), ['b']);
       const a = (await q.keys({ defaultLimit: 2 })).find((k) => k.key === 'a')!;
       assert.equal(a.deferReason, 'HTTP 429');
-      assert.equal(a.deferredUntil, clock.now + 5000);
-      assert.equal(await q.nextWakeAt(), clock.now + 5000);
+      assert.equal(a.deferredUntil, q.now() + 5000);
+      assert.equal(await q.nextWakeAt(), q.now() + 5000);
       clock.now += 5000;
       assert.deepEqual((await q.lease('w', 10, L)).map((j) => j.key), ['a']);
     });
@@ -125,7 +129,7 @@ describe(engine.name, () => {
       await q.enqueue([job('a', 1)]);
       const [j] = await q.lease('w', 1, L);
       await q.ack('w', [{ id: j.id, token: j.leaseToken, outcome: { type: 'defer', reason: 'wait', delayMs: 100 } }]);
-      const leasedAt = clock.now;
+      const leasedAt = q.now();
       assert.deepEqual(await q.lease('w', 1, L), []);
       clock.now += 100;
       assert.equal(await q.nextWakeAt(leasedAt), leasedAt + 100, 'due since the lease: wake now');
@@ -133,18 +137,18 @@ describe(engine.name, () => {
     });
 
     test('keys whose only jobs back off do not block the others', async () => {
-      const { q, clock } = await open({ backoff: { baseMs: 60_000, maxMs: 60_000 } });
+      const { q } = await open({ backoff: { baseMs: 60_000, maxMs: 60_000 } });
       await q.enqueue([job('a', 1)]);
       const [a] = await q.lease('w', 1, L);
       await q.ack('w', [{ id: a.id, token: a.leaseToken, outcome: { type: 'fail', error: 'boom' } }]);
       await q.enqueue(jobs(['k1', 'k2', 'k3'], 1));
       assert.equal((await q.lease('w', 3, L)).length, 3);
-      assert.equal(await q.nextWakeAt(), clock.now + 45_000, 'the 60 s base times a jitter of 0.75');
+      assert.equal(await q.nextWakeAt(), q.now() + 45_000, 'the 60 s base times a jitter of 0.75');
     });
 
     test('a key with fewer jobs ready than queued leaves its share to the others: the batch is still full', async () => {
-      const { q, clock } = await open();
-      await q.enqueue([job('a', 0), job('a', 1, { runAfter: clock.now + 60_000 }), job('a', 2, { runAfter: clock.now + 60_000 }), ...jobs(['b'], 3)]);
+      const { q } = await open();
+      await q.enqueue([job('a', 0), job('a', 1, { runAfter: q.now() + 60_000 }), job('a', 2, { runAfter: q.now() + 60_000 }), ...jobs(['b'], 3)]);
       const leased = await q.lease('w', 4, { ttlMs: 1000, defaultLimit: 3 });
       assert.deepEqual(leased.map((j) => j.url).sort(), ['http://a/0', 'http://b/0', 'http://b/1', 'http://b/2']);
       // A key under a minimum delay still starts one job per lease, whatever the others leave.
@@ -199,9 +203,9 @@ describe(engine.name, () => {
         const after = (await q.get(j.id))!.job;
         if (attempt < 4) {
           assert.equal(r.state, 'queued');
-          delays.push(after.runAfter - clock.now);
+          delays.push(after.runAfter - q.now());
           assert.deepEqual(await q.lease('w', 1, L), [], 'not before its backoff ends');
-          clock.now = after.runAfter;
+          clock.now += after.runAfter - q.now();
         } else {
           assert.equal(r.state, 'error');
           assert.equal(after.lastError, 'boom 4');
@@ -223,7 +227,7 @@ describe(engine.name, () => {
       const deferred = (await q.get(j2.id))!.job;
       assert.equal(deferred.state, 'queued');
       assert.equal(deferred.attempts, 0);
-      assert.equal(deferred.runAfter, clock.now + 7000);
+      assert.equal(deferred.runAfter, q.now() + 7000);
       clock.now += 7000;
       const [again] = await q.lease('w', 1, L);
       assert.equal(again.attempts, 1);
@@ -418,7 +422,7 @@ describe(engine.name, () => {
       clock.now += 500;
       const r = await q.heartbeat('w', 45_000, held.map((j) => ({ id: j.id, token: j.leaseToken })));
       assert.deepEqual(r, { extended: 3, lost: [] });
-      for (const l of await q.leases()) assert.equal(l.expiresAt, clock.now + 45_000);
+      for (const l of await q.leases()) assert.equal(l.expiresAt, q.now() + 45_000);
       await q.requeue({ ids: [held[1].id] });
       const r2 = await q.heartbeat('w', 45_000, held.map((j) => ({ id: j.id, token: j.leaseToken })));
       assert.deepEqual(r2, { extended: 2, lost: [{ id: held[1].id, token: held[1].leaseToken }] });
@@ -469,6 +473,31 @@ describe(engine.name, () => {
       assert.equal(await q.cancel({ ids: [1, 2, 999] }), 2);
       assert.equal((await q.get(1))!.job.lastError, 'cancelled');
       assert.equal(await q.cancel({ ids: [1] }), 0, 'only queued jobs are cancelled');
+      await checkInvariants(q);
+    });
+
+    test('two requeues of the same jobs at once: each job moves once, and its closing event is written once', async () => {
+      const where = await engine.database();
+      const q = await engine.connect(where);
+      const other = await engine.connect(where);
+      await q.enqueue(jobs(['a'], 3));
+      const leased = await q.lease('w', 3, { ttlMs: 10_000, defaultLimit: 3 });
+      await q.ack('w', [done(leased[0]), { id: leased[1].id, token: leased[1].leaseToken, outcome: { type: 'skip', reason: 'x' } },
+        { id: leased[2].id, token: leased[2].leaseToken, outcome: { type: 'fail', error: 'e', retryable: false } }]);
+      const ids = leased.map((j) => j.id);
+      // Both start while another transaction holds the jobs, so both read them as finished before either moves them.
+      const gate = await engine.holdJobs(where, ids);
+      const both = Promise.all([q.requeue({ ids }), other.requeue({ ids })]);
+      await gate.waiting(2);
+      await gate.release();
+      const moved = await both;
+      assert.equal(moved[0] + moved[1], 3, `each job requeued once (${moved.join(' + ')})`);
+      for (const id of ids) {
+        const { events } = (await q.get(id))!;
+        const closing = events.filter((e) => e.type === 'done' || e.type === 'skipped' || e.type === 'failed');
+        assert.equal(closing.length, 1, `job ${id}: ${events.map((e) => e.type).join(', ')}`);
+        assert.equal(events.filter((e) => e.type === 'requeued').length, 1);
+      }
       await checkInvariants(q);
     });
 
@@ -558,7 +587,7 @@ describe(engine.name, () => {
 
     test('the worker registry: recorded, seen again, stopped, with its leases; lease holders never recorded too; the long silent forgotten', async () => {
       const { q, clock } = await open();
-      const t0 = clock.now;
+      const t0 = q.now();
       await q.workerSeen('m:1:a');
       clock.now += 1000;
       await q.workerSeen('m:2:b');
@@ -580,7 +609,7 @@ describe(engine.name, () => {
       assert.deepEqual((await q.workers(10))[0], { workerId: 'm:1:a', startedAt: t0, seenAt: t0 + 3000, stoppedAt: t0 + 3000, leases: 0 });
       // A week on, a worker seen forgets the others not heard from since (those holding leases are
       // still listed by them), but not itself: back after a week, it keeps its row.
-      clock.now = t0 + 7 * 24 * 3600_000 + 3500;
+      clock.now += t0 + 7 * 24 * 3600_000 + 3500 - q.now();
       await q.workerSeen('m:1:a');
       assert.deepEqual((await q.workers(10)).map((w) => [w.workerId, w.startedAt, w.stoppedAt]), [['m:1:a', t0, null], ['m:2:b', null, null], ['m:3:old', null, null]]);
     });

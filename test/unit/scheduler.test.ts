@@ -81,6 +81,22 @@ for (const engine of ENGINES) {
       assert.match(w.nonce, /^[0-9a-f]{6}$/);
     });
 
+    test('a backoff is waited out on the queue\'s clock, not on this process\'s', async () => {
+      // The clock given to the queue runs an hour ahead of Date.now (on PostgreSQL the queue corrects
+      // it to the server's): waiting for the queue's time on Date.now would take an hour.
+      const queue = await engine.connect(await engine.database(), { clock: () => Date.now() + 3_600_000, backoff: { baseMs: 200, maxMs: 200 } });
+      let calls = 0;
+      const scheduler = new Scheduler(queue, { test: async () => { if (++calls === 1) throw new Error('flaked'); } }, config({ pollMs: 60_000 }));
+      await queue.enqueue([job('a', 1)]);
+      scheduler.start();
+      try {
+        await eventually('retried once its backoff ended', async () => (await queue.stats()).done === 1);
+      } finally {
+        await scheduler.stop();
+      }
+      assert.equal(calls, 2);
+    });
+
     test('a handler that throws is retried; an unknown kind errors at once', async () => {
       let calls = 0;
       const { queue, scheduler } = await setup(engine, {

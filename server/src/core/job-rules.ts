@@ -173,6 +173,10 @@ export interface RuleOptions {
    * daemon's only thread. Tests make it small.
    */
   searchBudget?: number;
+  /**
+   * This machine's clock (default Date.now); tests move it by hand. The queue's own clock
+   * (Queue.now) is this one on SQLite, this one corrected to the server's on PostgreSQL.
+   */
   clock?: () => number;
   random?: () => number;
 }

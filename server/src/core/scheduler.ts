@@ -200,7 +200,7 @@ export class Scheduler {
         continue;
       }
       let jobs: LeasedJob[];
-      const leasedAt = Date.now();
+      const leasedAt = this.queue.now();
       // Read before the lease: another process's commit from here on must end the sleep below.
       let seen: number | null = null;
       try {
@@ -215,7 +215,7 @@ export class Scheduler {
         this.writesWork();
       } catch (err) {
         this.reportError('leasing', err);
-        await this.sleep(Date.now() + 1000, null);
+        await this.sleep(this.queue.now() + 1000, null);
         continue;
       }
       for (const job of jobs) this.run(job);
@@ -225,7 +225,7 @@ export class Scheduler {
           wakeAt = await this.queue.nextWakeAt(leasedAt);
         } catch (err) {
           this.reportError('reading the queue', err);
-          wakeAt = Date.now() + 1000;
+          wakeAt = this.queue.now() + 1000;
         }
         await this.sleep(wakeAt, seen);
       }
@@ -233,8 +233,9 @@ export class Scheduler {
   }
 
   /**
-   * Sleeps until poked, until `untilMs`, or (given the change counter as it was read) until
-   * another process commits.
+   * Sleeps until poked, until `untilMs` (on the queue's clock, which is the database server's on
+   * PostgreSQL, not this machine's), or (given the change counter as it was read) until another
+   * process commits.
    */
   private async sleep(untilMs: number | null, seen: number | null): Promise<void> {
     if (this.dirty) {
@@ -252,7 +253,7 @@ export class Scheduler {
       };
       this.wake = done;
       // Node fires a timer past 2^31 - 1 ms at once: a backoff weeks away would spin the loop.
-      if (untilMs !== null) timers.push(setTimeout(done, Math.min(Math.max(0, untilMs - Date.now()), MAX_TIMER_MS)));
+      if (untilMs !== null) timers.push(setTimeout(done, Math.min(Math.max(0, untilMs - this.queue.now()), MAX_TIMER_MS)));
       if (seen !== null) {
         const poll = () => {
           try {

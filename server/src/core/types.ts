@@ -304,6 +304,13 @@ export const WORKERS_KEPT_MS = 7 * 24 * 3600_000;
  * can implement the same contract as the embedded SQLite one.
  */
 export interface Queue {
+  /**
+   * The queue's clock (ms since the epoch): every time it stores or compares (leases and their
+   * expiry, backoffs, a key's next start) is on it, and so must be those given to it and those
+   * read from it to wait on. This machine's on SQLite; the server's on PostgreSQL, shared by
+   * every daemon on the database whatever their own clocks say.
+   */
+  now(): number;
   enqueue(jobs: NewJob[], opts?: EnqueueOptions): Promise<EnqueueResult>;
   /** Up to n ready jobs, by priority then FIFO, round robin across keys, never past a key's limit. */
   lease(workerId: string, n: number, opts: LeaseOptions): Promise<LeasedJob[]>;

@@ -341,7 +341,7 @@ class Crawls implements CrawlService {
   }
 
   async hosts(opts: { limit?: number; defaultLimit: number }): Promise<HostRecord[]> {
-    const now = Date.now();
+    const now = this.queue.now();
     const keys = await this.queue.keys({ ...opts, defaultDelayMs: this.settings.defaultDelayMs });
     return keys.map((k) => {
       const base = { host: k.key, limit: k.limit, inFlight: k.inFlight, queued: k.queued, done: k.done, error: k.error };

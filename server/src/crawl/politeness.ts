@@ -95,7 +95,8 @@ export class Politeness {
     private readonly fetcher: Fetcher,
     private readonly settings: PolitenessSettings,
     private readonly events: HoldEvents,
-    private readonly now: () => number = Date.now,
+    /** The queue's clock: a host's start slots and backoffs are compared with every daemon's on it, and so are robots.txt's expiries. */
+    private readonly now: () => number = () => queue.now(),
   ) {}
 
   /**

@@ -16,8 +16,9 @@ export async function idleReason(
   crawls: CrawlService,
   status: SchedulerStatus,
   defaultLimit: number,
-  now = Date.now(),
 ): Promise<string | null> {
+  // Backoffs and delays are on the queue's clock (the server's on PostgreSQL).
+  const now = queue.now();
   const { queued } = await queue.stats();
   if (queued === 0) return null;
   const waiting = `${queued} job${queued === 1 ? ' is' : 's are'} queued`;

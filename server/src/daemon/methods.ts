@@ -105,7 +105,7 @@ export function createMethods(d: DaemonServices): MethodTable {
     },
     'leases/list': async () => ({ leases: (await queue.leases()).map(wireLease) }),
     'workers/list': async (p) => {
-      const now = Date.now();
+      const now = queue.now();
       const rows = await queue.workers(p.limit ?? WORKERS_LISTED);
       return { workers: rows.map((w) => wireWorker(w, workerState(w, now, scheduler.workerId), w.workerId === scheduler.workerId)) };
     },
@@ -120,7 +120,7 @@ export function createMethods(d: DaemonServices): MethodTable {
       const s = scheduler.status();
       const now = Date.now();
       if (!idleCache || now - idleCache.at > IDLE_REASON_TTL_MS) {
-        idleCache = { at: now, value: await idleReason(queue, crawls, s, d.config().perHostLimit, now) };
+        idleCache = { at: now, value: await idleReason(queue, crawls, s, d.config().perHostLimit) };
       }
       return { workerId: s.workerId, paused: s.paused, running: s.running, maxWorkers: s.maxWorkers, idleReason: idleCache.value };
     },

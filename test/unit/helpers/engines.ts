@@ -5,13 +5,14 @@
  * connections onto the same database (as other processes would), and checks its invariants.
  */
 import { after } from 'node:test';
+import Database from 'better-sqlite3';
 import { PgQueue, type PgQueueOptions } from '../../../server/src/core/pg/engine';
 import { SqliteQueue, type SqliteQueueOptions } from '../../../server/src/core/sqlite/engine';
 import type { Queue } from '../../../server/src/core/types';
 import { checkInvariants, sqliteBackToSchema1, sqliteLeaseScan } from './invariants';
-import { pgDatabase } from './pg';
+import { pgClient, pgDatabase } from './pg';
 import { checkPgInvariants, pgBackToSchema1, pgLeaseScan, pgValue } from './pg-invariants';
-import { tempDb } from './tmp';
+import { eventually, tempDb } from './tmp';
 
 export type EngineOptions = Omit<SqliteQueueOptions & PgQueueOptions, 'busyTimeoutMs' | 'poolSize'>;
 
@@ -31,6 +32,12 @@ export interface Engine {
   leaseScan(q: Queue): Promise<{ index: string | null; rows: number }>;
   /** Takes the database back to the queue's schema version 1 (a migration test reopens it). */
   backToSchema1(q: Queue): Promise<void>;
+  /**
+   * Holds jobs from another connection, as another process's transaction would, so that writes
+   * meeting them queue up behind it: on PostgreSQL their rows' locks (`waiting` sees each writer
+   * wait), on SQLite the file's write lock (writers cannot be watched waiting there).
+   */
+  holdJobs(where: string, ids: number[]): Promise<{ waiting(writers: number): Promise<void>; release(): Promise<void> }>;
 }
 
 const sqlite: Engine = {
@@ -53,6 +60,17 @@ const sqlite: Engine = {
   keyRows: async (q) => (q as SqliteQueue).keyRows(),
   leaseScan: async (q) => sqliteLeaseScan(q as SqliteQueue),
   backToSchema1: async (q) => sqliteBackToSchema1(q as SqliteQueue),
+  holdJobs: async (where) => {
+    const db = new Database(where);
+    db.exec('BEGIN IMMEDIATE');
+    return {
+      waiting: () => new Promise((resolve) => setImmediate(resolve)),
+      release: async () => {
+        db.exec('COMMIT');
+        db.close();
+      },
+    };
+  },
 };
 
 const postgres: Engine = {
@@ -68,6 +86,19 @@ const postgres: Engine = {
   keyRows: (q) => (q as PgQueue).keyRows(),
   leaseScan: (q) => pgLeaseScan(q as PgQueue),
   backToSchema1: (q) => pgBackToSchema1(q as PgQueue),
+  holdJobs: async (where, ids) => {
+    const holder = await pgClient(where);
+    const watcher = await pgClient(where);
+    await holder.query('BEGIN');
+    await holder.query('SELECT id FROM jobs WHERE id = ANY($1::bigint[]) FOR UPDATE', [ids]);
+    return {
+      waiting: async (writers) => {
+        await eventually(`${writers} writers waiting on the held rows`, async () => (await watcher.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n >= writers);
+      },
+      release: async () => { await holder.query('ROLLBACK'); },
+    };
+  },
 };
 
 export const ENGINES: readonly Engine[] = [sqlite, postgres];

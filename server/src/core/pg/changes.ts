@@ -4,6 +4,7 @@
  * or "*" when they would not fit in one payload. One listening connection per queue hears every
  * process's commits; a reader accumulates the ids until it takes them.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { JobChanges } from '../types';
 
@@ -33,37 +34,93 @@ export function decodePayload(payload: string): { origin: string; quiet: boolean
 }
 
 /**
- * The queue's listening connection. Reconnects after a drop; since notifications may have been
- * lost meanwhile, it then reports "everything may have changed".
+ * How often the listening connection shows that it still hears, and how long it is given to: it
+ * sends itself a notification. A flow that went silent (a NAT or firewall that forgot it, a host
+ * gone without a word) raises no error, and a daemon listening on it never heard another's enqueue
+ * again; now it is found deaf within two of these and replaced.
+ */
+export const LISTEN_CHECK_MS = 10_000;
+
+/**
+ * The queue's listening connection. Reconnects after a drop, and after a check it did not answer
+ * in time; since notifications may have been lost meanwhile, it then reports "everything may have
+ * changed", once when it finds the loss and again when it hears again.
  */
 export class Listener {
   private client: pg.Client | null = null;
   private closed = false;
   private retry: NodeJS.Timeout | null = null;
+  private check: NodeJS.Timeout | null = null;
+  /** A channel of this listener's own, for its checks, so that no other process hears them. */
+  private readonly echo = `${CHANNEL}_echo_${randomBytes(4).toString('hex')}`;
+  private echoed: (() => void) | null = null;
 
   constructor(
     private readonly config: pg.ClientConfig,
     private readonly onPayload: (payload: string) => void,
     private readonly onLost: () => void,
+    private readonly checkMs = LISTEN_CHECK_MS,
   ) {}
 
   async start(): Promise<void> {
-    const client = new pg.Client(this.config);
-    client.on('notification', (n) => { if (n.channel === CHANNEL && n.payload !== undefined) this.onPayload(n.payload); });
+    // A statement that gets no answer fails in as long as a check waits, LISTEN's included.
+    const client = new pg.Client({ ...this.config, query_timeout: this.checkMs });
+    client.on('notification', (n) => {
+      if (n.channel === CHANNEL && n.payload !== undefined) this.onPayload(n.payload);
+      else if (n.channel === this.echo) this.echoed?.();
+    });
     client.on('error', () => this.dropped(client));
     client.on('end', () => this.dropped(client));
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      await client.query(`LISTEN ${this.echo}`);
+    } catch (err) {
+      client.end().catch(() => {});
+      throw err;
+    }
     if (this.closed) {
       await client.end().catch(() => {});
       return;
     }
     this.client = client;
+    this.scheduleCheck();
+  }
+
+  private scheduleCheck(): void {
+    this.check = setTimeout(() => void this.checkOnce(), this.checkMs);
+    this.check.unref();
+  }
+
+  /** Notifies itself and waits for it: no answer in time, and the connection is given up. */
+  private async checkOnce(): Promise<void> {
+    this.check = null;
+    const client = this.client;
+    if (!client) return;
+    const heard = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.checkMs);
+      timer.unref();
+      this.echoed = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      client.query(`NOTIFY ${this.echo}`).catch(() => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    this.echoed = null;
+    if (this.client !== client) return;
+    if (heard) this.scheduleCheck();
+    else this.dropped(client);
   }
 
   private dropped(client: pg.Client): void {
     if (this.closed || this.client !== client) return;
     this.client = null;
+    if (this.check) clearTimeout(this.check);
+    this.check = null;
+    // With a statement in flight (a check's), end() destroys the socket rather than waiting on a dead flow.
     client.end().catch(() => {});
     this.onLost();
     this.reconnect();
@@ -80,6 +137,7 @@ export class Listener {
   async close(): Promise<void> {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
+    if (this.check) clearTimeout(this.check);
     const c = this.client;
     this.client = null;
     if (c) await c.end().catch(() => {});

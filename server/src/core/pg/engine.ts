@@ -9,7 +9,8 @@
  *   - a crawl's cap is counted under an advisory lock of that crawl, so two daemons cannot both
  *     take its last places;
  *   - every commit that changes jobs notifies the others (changes.ts), which wakes their
- *     dispatchers at once: nobody polls.
+ *     dispatchers at once: nobody polls;
+ *   - times are on the server's clock (clock.ts), whatever each machine's own says.
  * Transactions that lose a deadlock or a serialization race are run again from the start.
  */
 import { randomBytes } from 'node:crypto';
@@ -30,10 +31,13 @@ import { QUEUE_COMPONENT, SideConnection, clientConfig, describePgError, openPoo
 import { COUNTER_SHARDS } from './schema';
 import { PG_SQL as SQL, pgListSql, pgListWindowSql } from './sql';
 import { PgTally } from './tally';
+import { ServerClock } from './clock';
 
 export interface PgQueueOptions extends QueueOptions {
   /** Connections in the pool (default 10); the listening connection is one more. */
   poolSize?: number;
+  /** How often the listening connection checks that it still hears, and how long it waits for it (LISTEN_CHECK_MS). */
+  listenCheckMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -97,8 +101,12 @@ export class PgQueue implements Queue {
   private reserver: SideConnection | null = null;
   private closed = false;
 
+  /** The server's clock, as this machine's (the injected clock, if any) corrected by their offset. */
+  private readonly clock: ServerClock;
+
   private constructor(readonly pool: pg.Pool, opts: PgQueueOptions) {
-    this.rules = ruleDefaults(opts);
+    this.clock = new ServerClock(opts.clock ?? Date.now, pool);
+    this.rules = ruleDefaults({ ...opts, clock: () => this.clock.now() });
   }
 
   /**
@@ -109,15 +117,20 @@ export class PgQueue implements Queue {
     const components: Component[] = [QUEUE_COMPONENT, ...(opts.components ?? [])];
     const pool = await openPool(url, components, { max: opts.poolSize });
     const q = new PgQueue(pool, opts);
-    q.listener = new Listener(clientConfig(url), (p) => q.heard(p), () => q.feed(null, false, true));
+    q.listener = new Listener(clientConfig(url), (p) => q.heard(p), () => q.feed(null, false, true), opts.listenCheckMs);
     q.reserver = new SideConnection(clientConfig(url));
     try {
+      await q.clock.start();
       await q.listener.start();
     } catch (err) {
       await q.close();
       throw new DatabaseOpenError(describePgError(err, url), redactUrl(url));
     }
     return q;
+  }
+
+  now(): number {
+    return this.rules.now();
   }
 
   onChange(listener: () => void): () => void {
@@ -467,7 +480,6 @@ export class PgQueue implements Queue {
     return this.write(async (tx) => {
       let n = 0;
       for (const state of from) {
-        await tx.query(SQL.recordClosing, [state, ...params]);
         const { rows } = await tx.query<MovedRow>(SQL.requeue, [state, ...params, tx.now]);
         for (const row of rows.sort((a, b) => a.id - b.id)) {
           tx.tally.move(row, state, 'queued');
@@ -620,6 +632,7 @@ export class PgQueue implements Queue {
     this.closed = true;
     this.listeners.clear();
     for (const r of [...this.readers]) r.close();
+    await this.clock.stop();
     await this.listener?.close();
     await this.reserver?.end().catch(() => {});
     await this.pool.end();

@@ -52,6 +52,13 @@ export function clientConfig(url: string): pg.ClientConfig {
     options: `-c search_path=${SCHEMA} -c standard_conforming_strings=on`,
     application_name: 'crawl-orchestrator',
     connectionTimeoutMillis: 10_000,
+    // TCP keepalive: a connection idle for 10 s is probed every second, and errors after 10 probes
+    // unanswered (libuv's settings, seen with strace), so one whose peer is gone without a word (a
+    // NAT or firewall that dropped the flow) is not kept for hours, idle in the pool or listening.
+    // The listener also checks that it hears (changes.ts): keepalive says nothing of a live
+    // connection that no longer gets its notifications, nor of one with a statement unanswered.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Every SQL statement of the PostgreSQL queue engine, in one place. Batches travel as arrays
  * (unnest), so a statement moves a hundred jobs in one round trip. Times come in as parameters
- * from the engine's clock, never now(). Parameters are bound, never spliced.
+ * from the engine's clock (the server's, as measured in clock.ts), never now(): tests move that
+ * clock by hand. Parameters are bound, never spliced.
  */
 import type { ListShape } from '../job-rules';
 
@@ -132,21 +133,35 @@ export const PG_SQL = {
       SELECT h.worker_id, NULL, h.beat, NULL, h.n FROM held h WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = h.worker_id)
     ) r ORDER BY "seenAt" DESC, "workerId" LIMIT $1`,
 
-  /** The event that closed a finished job, written down before it is requeued (see the SQLite engine). */
-  recordClosing: `
-    INSERT INTO events (job_id, at, type, worker_id, detail, attempt, leased_at)
-    SELECT id, finished_at, outcome, CASE WHEN outcome = 'cancelled' THEN NULL ELSE worker_id END,
-           CASE WHEN outcome = 'failed' THEN last_error || ' (attempt ' || attempts || '/' || max_attempts || ')' ELSE last_error END,
-           CASE WHEN outcome = 'cancelled' OR leased_at IS NULL THEN NULL ELSE attempts END,
-           CASE WHEN outcome = 'cancelled' THEN NULL ELSE leased_at END
-      FROM jobs
-     WHERE state = $1 AND outcome IS NOT NULL ${FILTERS}
-     ORDER BY id`,
+  /**
+   * Requeue from one state at a time, so the counters know where each job came from. One statement
+   * locks the jobs, moves them, and writes down the event that closed each finished one (see the
+   * SQLite engine's recordClosing), so only the requeue that moved a job writes it: one that waited
+   * on another's lock finds the job queued and leaves it, where reading first and moving after
+   * wrote the event twice.
+   */
   requeue: `
-    UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, deferrals = 0, run_after = 0, result = NULL,
-           last_error = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = $5
-     WHERE state = $1 ${FILTERS}
-    ${MOVED}`,
+    WITH old AS (
+      SELECT id, finished_at, outcome, worker_id, last_error, attempts, max_attempts, leased_at FROM jobs
+       WHERE state = $1 ${FILTERS}
+         FOR UPDATE),
+    moved AS (
+      UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, deferrals = 0, run_after = 0, result = NULL,
+             last_error = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = $5
+        FROM old WHERE jobs.id = old.id AND jobs.state = $1
+      RETURNING jobs.id, jobs.key, jobs.crawl_id, jobs.priority, jobs.state, jobs.attempts, jobs.max_attempts, jobs.reclaims,
+                jobs.worker_id, jobs.leased_at, jobs.run_after,
+                old.finished_at AS closed_at, old.outcome AS closed_as, old.last_error AS closed_error, old.attempts AS closed_attempts,
+                old.max_attempts AS closed_max),
+    closing AS (
+      INSERT INTO events (job_id, at, type, worker_id, detail, attempt, leased_at)
+      SELECT id, closed_at, closed_as, CASE WHEN closed_as = 'cancelled' THEN NULL ELSE worker_id END,
+             CASE WHEN closed_as = 'failed' THEN closed_error || ' (attempt ' || closed_attempts || '/' || closed_max || ')' ELSE closed_error END,
+             CASE WHEN closed_as = 'cancelled' OR leased_at IS NULL THEN NULL ELSE closed_attempts END,
+             CASE WHEN closed_as = 'cancelled' THEN NULL ELSE leased_at END
+        FROM moved WHERE closed_as IS NOT NULL
+       ORDER BY id)
+    SELECT id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at, run_after FROM moved`,
   cancel: `
     UPDATE jobs SET state = 'skipped', last_error = 'cancelled', outcome = 'cancelled', updated_at = $3, finished_at = $3
      WHERE state = 'queued'

@@ -56,6 +56,10 @@ export class SqliteQueue implements Queue {
   }
 
   /** Called after every local commit that changed jobs, so a sleeping dispatcher can wake. */
+  now(): number {
+    return this.rules.now();
+  }
+
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -156,7 +156,7 @@ export const MIGRATIONS: readonly string[] = [
   -- heard from, busy or idle, and when it stopped, so that who holds what, and who died holding
   -- it, can be listed. A few rows a daemon start; forgotten a week after they were last seen.
   CREATE TABLE workers (
-    id         TEXT    PRIMARY KEY,             -- host:pid:nonce (worker-id.ts)
+    id         TEXT    PRIMARY KEY,             -- host:pid:nonce@space (worker-id.ts)
     started_at INTEGER NOT NULL,
     seen_at    INTEGER NOT NULL,
     stopped_at INTEGER
