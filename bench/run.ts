@@ -338,7 +338,7 @@ async function crawlSection(root: string): Promise<void> {
  */
 async function heavySection(root: string): Promise<void> {
   const S = SIZES.heavy;
-  const section = '6. Pages shaped like real ones';
+  const section = '14. Pages shaped like real ones';
   const site = await startSite(S.hosts, S.pages, 'heavy');
   const opts = { concurrency: S.concurrency, perHostLimit: S.perHostLimit, seedOriginsOnly: true };
   const ours: CrawlRun[] = [];
