@@ -69,7 +69,7 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
 }
 
 /** One more in a row for `key`: the streak's new length. */
-function count<K>(map: Map<K, number>, key: K): number {
+function lengthenStreak<K>(map: Map<K, number>, key: K): number {
   const n = (map.get(key) ?? 0) + 1;
   remember(map, key, n);
   return n;
@@ -165,7 +165,7 @@ export class Politeness {
       // Undecodable, timed out, connection refused: unreachable, tried again later.
       robots = REDIRECT_FAILURES.has(err.code) ? Robots.unavailable(`robots.txt unavailable: ${err.message}`) : Robots.fromResponse(null);
     }
-    if (robots.retryLater) count(this.unreadable, origin);
+    if (robots.retryLater) lengthenStreak(this.unreadable, origin);
     else this.unreadable.delete(origin);
     const now = this.now();
     const expiresAt = now + (robots.retryLater ? this.settings.robotsRetryMs : this.settings.robotsTtlMs);
@@ -199,7 +199,7 @@ export class Politeness {
    * off, doubling each further failure up to the cap. Returns the backoff's end, if any.
    */
   async failed(host: string, reason: string): Promise<number | null> {
-    const n = count(this.failures, host);
+    const n = lengthenStreak(this.failures, host);
     const over = n - this.settings.hostFailuresBeforeBackoff;
     if (over < 0) return null;
     const ms = Math.min(this.settings.hostBackoffMaxMs, this.settings.hostBackoffBaseMs * 2 ** Math.min(over, 30));
@@ -214,7 +214,7 @@ export class Politeness {
    * how many times in a row the host has now asked.
    */
   async retryAfter(host: string, delayMs: number, reason: string): Promise<number> {
-    const n = count(this.waits, host);
+    const n = lengthenStreak(this.waits, host);
     const until = this.now() + delayMs;
     if (await bestEffort(this.queue.deferKey(host, until, reason))) this.events.onHold(host, until, 'retry-after', reason);
     return n;
