@@ -10,7 +10,7 @@ import { Scheduler } from '../server/src/core/scheduler';
 import { SqliteQueue } from '../server/src/core/sqlite/engine';
 import { CRAWL_COMPONENT, createCrawlService, SqliteCrawlStore } from '../server/src/crawl/crawls';
 import type { CrawlRecord } from '../server/src/crawl/service';
-import { tuneHeap } from '../server/src/daemon/heap';
+import { tuneHeap } from '../server/src/daemon/process/heap';
 import { runChild } from './child';
 
 tuneHeap(); // as the daemon does

@@ -10,7 +10,7 @@ import { PgQueue } from '../server/src/core/pg/engine';
 import { Scheduler } from '../server/src/core/scheduler';
 import { createCrawlService } from '../server/src/crawl/crawls';
 import { PG_CRAWL_COMPONENT, PgCrawlStore } from '../server/src/crawl/pg-store';
-import { tuneHeap } from '../server/src/daemon/heap';
+import { tuneHeap } from '../server/src/daemon/process/heap';
 import type { CrawlJob } from './child';
 import { PeakRss } from './measure';
 

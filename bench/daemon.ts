@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SqliteQueue } from '../server/src/core/sqlite/engine';
 import { elapsedMs, log, median, now, percentile } from './measure';
 
-export const DAEMON_MAIN = path.join(__dirname, '..', 'server', 'src', 'daemon', 'main.js');
+export const DAEMON_MAIN = path.join(__dirname, '..', 'server', 'src', 'daemon', 'process', 'main.js');
 
 class RpcClient {
   private buffered = '';

@@ -58,8 +58,8 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as esbuild from 'esbuild';
 import type { Locator, Page } from 'playwright-core';
-import { DaemonClient } from '../server/src/daemon/client';
-import { locateSocket } from '../server/src/daemon/paths';
+import { DaemonClient } from '../server/src/daemon/transport/client';
+import { locateSocket } from '../server/src/daemon/process/paths';
 import type { Crawl } from '../server/src/protocol';
 import { profileNode, profileRenderer, topSelfTime, traceRenderer, type Profiler } from './editor-profile';
 import {
@@ -864,7 +864,7 @@ async function prepareExtension(harness: Harness, root: string): Promise<{ dir: 
     JSON.parse(manifest);
     await Promise.all([
       esbuild.build({ ...common, entryPoints: ['client/src/extension.ts'], outfile: path.join(installed, 'dist', 'client', 'extension.js'), external: ['vscode'] }),
-      esbuild.build({ ...common, entryPoints: ['server/src/daemon/main.ts'], outfile: path.join(installed, 'dist', 'server', 'daemon.js'), external: ['better-sqlite3'] }),
+      esbuild.build({ ...common, entryPoints: ['server/src/daemon/process/main.ts'], outfile: path.join(installed, 'dist', 'server', 'daemon.js'), external: ['better-sqlite3'] }),
     ]);
     fs.writeFileSync(path.join(installed, 'package.json'), manifest);
     await esbuild.stop(); // its service process would otherwise live on among this process's children

@@ -25,7 +25,7 @@ import { CRAWL_COMPONENT, SqliteCrawlStore } from '../server/src/crawl/crawls';
 import { urlKey, type LinkWrite, type PageWrite } from '../server/src/crawl/pages';
 import { PG_CRAWL_COMPONENT, PgCrawlStore } from '../server/src/crawl/pg-store';
 import type { CrawlStore } from '../server/src/crawl/store';
-import { DaemonClient } from '../server/src/daemon/client';
+import { DaemonClient } from '../server/src/daemon/transport/client';
 import { createDatabase } from '../server/src/demo/pg-cluster';
 import type { CrawlOptions } from '../server/src/protocol';
 import { DAEMON_MAIN, memoryOf } from './daemon';

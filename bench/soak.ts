@@ -17,7 +17,7 @@ import { validateConfig } from '../server/src/core/config';
 import { Scheduler } from '../server/src/core/scheduler';
 import { SqliteQueue } from '../server/src/core/sqlite/engine';
 import type { LeasedJob, NewJob } from '../server/src/core/types';
-import { tuneHeap } from '../server/src/daemon/heap';
+import { tuneHeap } from '../server/src/daemon/process/heap';
 import { fmt, log, makeRoot } from './measure';
 
 export const SOAK_DEFAULT_JOBS = 1_000_000;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles what the packaged extension runs, each into one file:
 //   client/src/extension.ts  -> dist/client/extension.js  (`vscode` is the host's)
-//   server/src/daemon/main.ts -> dist/server/daemon.js    (better-sqlite3 stays a real package:
+//   server/src/daemon/process/main.ts -> dist/server/daemon.js    (better-sqlite3 stays a real package:
 //                                                           its native binary cannot be inlined)
 //   server/src/crawl/warc-worker.ts -> dist/server/warc-worker.js (the WARC writer's thread)
 //   server/src/crawl/handler-worker.ts -> dist/server/handler-worker.js (page handlers' threads)
@@ -34,7 +34,7 @@ const common = {
 
 const builds = [
   { ...common, entryPoints: ['client/src/extension.ts'], outfile: 'dist/client/extension.js', external: ['vscode'] },
-  { ...common, entryPoints: ['server/src/daemon/main.ts'], outfile: 'dist/server/daemon.js', external: ['better-sqlite3'] },
+  { ...common, entryPoints: ['server/src/daemon/process/main.ts'], outfile: 'dist/server/daemon.js', external: ['better-sqlite3'] },
   // The WARC writer's worker thread, which the daemon starts from beside its own file.
   { ...common, entryPoints: ['server/src/crawl/warc-worker.ts'], outfile: 'dist/server/warc-worker.js' },
   // Page handlers' threads: the workspace's module is imported there with import(), left as it is.

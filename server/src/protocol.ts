@@ -39,7 +39,7 @@ export const MAX_SEED_TEXT_BYTES = 10 * 1024 * 1024;
  * exclude patterns at 1.2 MB (200 of 1,000 characters, each escaped to 6 bytes), its extract fields
  * at 0.3 MB (50 of 1,000 characters, escaped) and its name at 1.2 KB; the 2 MiB over the URLs also hold jobs/requeue's and jobs/cancel's 100,000 ids (1.7 MB)
  * and the envelope. protocol.test.ts builds each method's largest request and checks it fits.
- * What a line may make the daemon hold is bounded in daemon/socket.ts (SocketLimits).
+ * What a line may make the daemon hold is bounded in daemon/transport/socket.ts (SocketLimits).
  */
 export const MAX_LINE_BYTES = MAX_URL_LIST_BYTES + 2 * 1024 * 1024;
 /** Fields one crawl extracts (crawl/start's extract), at most. */

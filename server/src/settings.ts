@@ -1,7 +1,7 @@
 /**
  * The settings, one row each: type and unit, default, bounds or choices, the daemon's flag, and
  * whether it is an editor setting (`crawlOrchestrator.<name>`) and what a change to it takes. The
- * daemon's flags (daemon/options.ts), the editor's reading of its settings (client/src/settings.ts),
+ * daemon's flags (daemon/process/options.ts), the editor's reading of its settings (client/src/settings.ts),
  * the bounds of daemon/configure and jobs/enqueue (daemon/params.ts) and the crawl kind's defaults
  * are made from these rows; settings.test.ts holds package.json's contributed settings to them.
  *

@@ -1,8 +1,8 @@
 /** Flag parsing and the daemon's flags, in process: every message names the flag and the problem. */
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { UsageError, parseFlags, type FlagSpecs } from '../../server/src/daemon/args';
-import { parseDaemonArgs } from '../../server/src/daemon/options';
+import { UsageError, parseFlags, type FlagSpecs } from '../../server/src/daemon/process/args';
+import { parseDaemonArgs } from '../../server/src/daemon/process/options';
 import { bar, table } from '../../server/src/cli/format';
 
 const SPECS = {

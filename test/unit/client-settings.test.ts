@@ -5,9 +5,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { DEFAULTS, daemonArgs, diffSettings, readSettings, resolveStateDir } from '../../client/src/settings';
 import { DEFAULT_CRAWL_SETTINGS } from '../../server/src/crawl/crawls';
-import { daemonOptions } from '../../server/src/daemon/options';
+import { daemonOptions } from '../../server/src/daemon/process/options';
 import { redactUrl } from '../../server/src/core/db-url';
-import { resolvePaths } from '../../server/src/daemon/paths';
+import { resolvePaths } from '../../server/src/daemon/process/paths';
 
 const from = (values: Record<string, unknown>) => (key: string) => values[key];
 

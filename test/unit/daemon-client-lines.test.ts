@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { DaemonClient } from '../../server/src/daemon/client';
+import { DaemonClient } from '../../server/src/daemon/transport/client';
 
 test('answers cut into single bytes, and an answer and a notification in one chunk, arrive whole', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-lines-'));

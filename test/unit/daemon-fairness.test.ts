@@ -1,6 +1,6 @@
 /**
  * One client's flood against the others, on a real daemon process: requests from every
- * connection take turns (server/src/daemon/turns.ts), so a heavy batch or a pile of heavy lines
+ * connection take turns (server/src/daemon/transport/turns.ts), so a heavy batch or a pile of heavy lines
  * from one client cannot hold up another's, and what a client that went away left waiting is
  * dropped. No timings: the other client's answers tell how far the flood had got.
  */

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { STATE_FILES } from '../../server/src/protocol';
-import { MAX_SOCKET_PATH_BYTES } from '../../server/src/daemon/paths';
+import { MAX_SOCKET_PATH_BYTES } from '../../server/src/daemon/process/paths';
 import { RawClient, crawlctl, fileMode, runMain, scratch, startDaemon } from './helpers/daemon-proc';
 
 function pick(options: { maxDepth: number | null; scope: string }): { maxDepth: number | null; scope: string } {

@@ -15,8 +15,8 @@ import { Scheduler, type Logger, type LogLevel } from '../../server/src/core/sch
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { CRAWL_COMPONENT, createCrawlService, SqliteCrawlStore, type CrawlSettings } from '../../server/src/crawl/crawls';
 import { FORGET_AFTER_MS, HoldLog } from '../../server/src/crawl/holds';
-import { atLevel } from '../../server/src/daemon/log';
-import { parseDaemonArgs } from '../../server/src/daemon/options';
+import { atLevel } from '../../server/src/daemon/process/log';
+import { parseDaemonArgs } from '../../server/src/daemon/process/options';
 import { STATE_FILES } from '../../server/src/protocol';
 import { QUICK as QUICK_CRAWL } from './helpers/crawler';
 import { MAIN_JS, QUICK, RawClient, runMain, scratch, startDaemon } from './helpers/daemon-proc';

@@ -4,8 +4,8 @@
  */
 import * as assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ChangeFeed, type ChangeBatch } from '../../server/src/daemon/notify';
-import { RateMeter } from '../../server/src/daemon/rate';
+import { ChangeFeed, type ChangeBatch } from '../../server/src/daemon/notify/feed';
+import { RateMeter } from '../../server/src/daemon/notify/rate';
 import { TestDaemon } from './helpers/client-daemon';
 import { eventually } from './helpers/tmp';
 

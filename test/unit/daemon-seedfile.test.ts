@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { parseSeedFile, startParams, whyNotStartable } from '../../server/src/daemon/seedfile';
-import { SEED_OPTIONS } from '../../server/src/daemon/seedoptions';
+import { parseSeedFile, startParams, whyNotStartable } from '../../server/src/daemon/seeds/file';
+import { SEED_OPTIONS } from '../../server/src/daemon/seeds/options';
 
 describe('seed files', () => {
   test('options at the top, comments, then one URL per line, normalized', () => {
@@ -158,7 +158,7 @@ describe('seed files', () => {
   });
 
   test('the parser loads no crawl machinery: crawlctl requires it at every start', () => {
-    const parser = path.join(__dirname, '../../server/src/daemon/seedfile.js');
+    const parser = path.join(__dirname, '../../server/src/daemon/seeds/file.js');
     const loaded: string[] = JSON.parse(execFileSync(process.execPath, ['-e', `require(${JSON.stringify(parser)}); console.log(JSON.stringify(Object.keys(require.cache)))`], { encoding: 'utf8' }));
     assert.deepEqual(loaded.filter((f) => /[\\/](crawls|fetcher)\.js$|[\\/]node_modules[\\/](undici|htmlparser2)[\\/]/.test(f)), []);
   });

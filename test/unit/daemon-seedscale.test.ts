@@ -18,8 +18,8 @@ import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import type { Queue } from '../../server/src/core/types';
 import { CRAWL_COMPONENT, CRAWL_KIND } from '../../server/src/crawl/crawls';
 import { CRAWL_DEFAULTS } from '../../server/src/crawl/defaults';
-import { SeedFeatures } from '../../server/src/daemon/seedlsp';
-import { SeedMap } from '../../server/src/daemon/seedmap';
+import { SeedFeatures } from '../../server/src/daemon/seeds/features';
+import { SeedMap } from '../../server/src/daemon/seeds/map';
 import { eventually, tempDir } from './helpers/tmp';
 
 const URLS = 3_000;

@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { DaemonClient } from '../../server/src/daemon/client';
-import { SocketServer } from '../../server/src/daemon/socket';
+import { DaemonClient } from '../../server/src/daemon/transport/client';
+import { SocketServer } from '../../server/src/daemon/transport/socket';
 import { MAIN_JS, QUICK, RawClient, scratch } from './helpers/daemon-proc';
 import { eventually } from './helpers/tmp';
 

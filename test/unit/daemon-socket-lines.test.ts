@@ -4,7 +4,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DaemonClient } from '../../server/src/daemon/client';
+import { DaemonClient } from '../../server/src/daemon/transport/client';
 import { ErrorCodes, MAX_ENQUEUE_URLS, MAX_LINE_BYTES } from '../../server/src/protocol';
 import { RawClient, startDaemon, type DaemonProc } from './helpers/daemon-proc';
 

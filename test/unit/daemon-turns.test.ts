@@ -1,12 +1,12 @@
 /**
- * The socket's turns (server/src/daemon/turns.ts): round robin across connections, the event loop
+ * The socket's turns (server/src/daemon/transport/turns.ts): round robin across connections, the event loop
  * let in between slices, requests awaiting I/O not holding a turn, a closed connection's requests
  * dropped. A fake clock stands for the work each request does; the daemon itself is tested under a
  * real flood in daemon-fairness.test.ts.
  */
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SLICE_MS, Seat, Turns } from '../../server/src/daemon/turns';
+import { SLICE_MS, Seat, Turns } from '../../server/src/daemon/transport/turns';
 
 /** A clock that requests move by hand: each "costs" what it adds. */
 function fakeClock() {

@@ -19,7 +19,7 @@ import {
   ResponseError, createProtocolConnection, type CodeAction, type CompletionItem, type Diagnostic, type Position, type ProtocolConnection,
   type Range, type TextEdit,
 } from 'vscode-languageserver-protocol/node';
-import { parseSeedFile, startParams, whyNotStartable } from '../../server/src/daemon/seedfile';
+import { parseSeedFile, startParams, whyNotStartable } from '../../server/src/daemon/seeds/file';
 import { MAX_LINE_BYTES, type Method } from '../../server/src/protocol';
 import { Params } from '../../server/src/daemon/params';
 import { MAIN_JS, QUICK, scratch } from './helpers/daemon-proc';

@@ -8,8 +8,8 @@ import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { DEFAULTS, SECTION, daemonArgs, readSettings, type Settings } from '../../client/src/settings';
-import { UsageError } from '../../server/src/daemon/args';
-import { DAEMON_FLAGS, parseDaemonArgs } from '../../server/src/daemon/options';
+import { UsageError } from '../../server/src/daemon/process/args';
+import { DAEMON_FLAGS, parseDaemonArgs } from '../../server/src/daemon/process/options';
 import { runMain } from './helpers/daemon-proc';
 import { check, checkSync } from './helpers/fuzz';
 

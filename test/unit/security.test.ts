@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import ts from 'typescript';
 import { ErrorCodes, STATE_FILES, type Method } from '../../server/src/protocol';
 import { Params } from '../../server/src/daemon/params';
-import { ensurePrivateDir } from '../../server/src/daemon/paths';
+import { ensurePrivateDir } from '../../server/src/daemon/process/paths';
 import { MAIN_JS, QUICK, REPO, RawClient, fileMode, scratch, startDaemon, type DaemonProc } from './helpers/daemon-proc';
 import { SQL_INJECTION } from './helpers/fuzz';
 import { startSite, type Site } from './helpers/sites';
@@ -324,7 +324,7 @@ const ALLOWED: { file: string; expr: string; why: string }[] = [
   { file: 'core/pg/sql.ts', expr: "where.join(' AND ')", why: 'pgListSql joins constant fragments chosen by booleans; the values are $n parameters' },
   { file: 'core/pg/sql.ts', expr: 'n', why: 'the number of the next $n placeholder, counted in pgListSql' },
   { file: 'core/pg/sql.ts', expr: 'order', why: "insertJobs' ORDER BY, typed as one of two constant column lists" },
-  { file: 'daemon/storage.ts', expr: 'cap', why: 'a test-only environment variable, checked to be digits before use; a PRAGMA takes no parameters' },
+  { file: 'daemon/process/storage.ts', expr: 'cap', why: 'a test-only environment variable, checked to be digits before use; a PRAGMA takes no parameters' },
   { file: 'core/sqlite/sql.ts', expr: "filter.newestFirst ? ' DESC' : ''", why: 'one of two constants, chosen by a boolean' },
   { file: 'core/pg/sql.ts', expr: "filter.newestFirst ? ' DESC' : ''", why: 'one of two constants, chosen by a boolean' },
   { file: 'crawl/pg-pages.ts', expr: "PAGE_COLUMNS.map(([c]) => c).join(', ')", why: 'the column names of a constant list, joined once at load' },

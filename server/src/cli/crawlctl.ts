@@ -8,14 +8,14 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { DaemonClient, NoDaemonError, RemoteError } from '../daemon/client';
-import { UsageError, flagHelp, parseFlags, type FlagSpecs, type FlagValues } from '../daemon/args';
+import { DaemonClient, NoDaemonError, RemoteError } from '../daemon/transport/client';
+import { UsageError, flagHelp, parseFlags, type FlagSpecs, type FlagValues } from '../daemon/process/args';
 import type { Daemon } from '../daemon/daemon';
-import { tuneHeap } from '../daemon/heap';
-import { DAEMON_USAGE, daemonCommand } from '../daemon/main';
-import { PATH_FLAGS, WORKER_FLAGS, daemonOptions } from '../daemon/options';
+import { tuneHeap } from '../daemon/process/heap';
+import { DAEMON_USAGE, daemonCommand } from '../daemon/process/main';
+import { PATH_FLAGS, WORKER_FLAGS, daemonOptions } from '../daemon/process/options';
 import { redactUrl } from '../core/db-url';
-import { locateSocket, type PathFlags } from '../daemon/paths';
+import { locateSocket, type PathFlags } from '../daemon/process/paths';
 import { ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, SCOPES, SEED_FILE_EXTENSION, type AddressPolicy, type Crawl, type Job, type Method, type ParamsOf, type ResultOf, type Scope } from '../protocol';
 import { VERSION } from '../version';
 import { EXIT } from '../exit';
@@ -638,7 +638,7 @@ async function crawlStart(f: FlagValues<typeof CRAWL_FLAGS>, args: string[]): Pr
   if (file === '-') {
     // Nothing to remember it by: started as its URLs and options.
     // Loaded only here: its schemas (zod) are a third of the start-up of every other command.
-    const { parseSeedFile, startParams, whyNotStartable } = require('../daemon/seedfile') as typeof import('../daemon/seedfile');
+    const { parseSeedFile, startParams, whyNotStartable } = require('../daemon/seeds/file') as typeof import('../daemon/seeds/file');
     const parsed = parseSeedFile(await stdinText());
     const params = startParams(parsed);
     if (!params) throw new CommandError(`the seed file on stdin cannot start a crawl: ${whyNotStartable(parsed)}`, EXIT.failed);

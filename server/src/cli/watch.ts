@@ -3,7 +3,7 @@
  * by the daemon's change notifications (and a slow timer, should one be missed), with what its
  * queued pages wait for under it (a host backing off and why, a paused daemon), then a summary.
  */
-import type { DaemonClient } from '../daemon/client';
+import type { DaemonClient } from '../daemon/transport/client';
 import type { Crawl, Host, Job } from '../protocol';
 import { bar, bytes, duration, indent, lines, plural, table, text, type Text } from './format';
 import type { Ui } from './ui';

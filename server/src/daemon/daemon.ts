@@ -12,15 +12,15 @@ import type { Queue } from '../core/types';
 import { createCrawlService } from '../crawl/crawls';
 import type { CrawlService } from '../crawl/service';
 import { Params } from './params';
-import { atLevel } from './log';
+import { atLevel } from './process/log';
 import { createMethods, invoke, type CallContext, type DaemonServices, type MethodTable } from './methods';
-import { ChangeFeed, type ChangeBatch } from './notify';
-import type { DaemonOptions } from './options';
-import { ensurePrivateDir, prepareStateDir, resolvePaths, writeFileAtomic, type StatePaths } from './paths';
-import { RateMeter, fetchedTotal } from './rate';
-import { SeedMap } from './seedmap';
-import { SocketInUseError, SocketServer } from './socket';
-import { openStorage, type Storage } from './storage';
+import { ChangeFeed, type ChangeBatch } from './notify/feed';
+import type { DaemonOptions } from './process/options';
+import { ensurePrivateDir, prepareStateDir, resolvePaths, writeFileAtomic, type StatePaths } from './process/paths';
+import { RateMeter, fetchedTotal } from './notify/rate';
+import { SeedMap } from './seeds/map';
+import { SocketInUseError, SocketServer } from './transport/socket';
+import { openStorage, type Storage } from './process/storage';
 
 export interface StartOptions extends DaemonOptions {
   log: Logger;

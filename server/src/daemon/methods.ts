@@ -15,10 +15,10 @@ import { ErrorCodes, type Method, type ParamsOf, type Results } from '../protoco
 import { Params } from './params';
 import type { Logger } from '../core/scheduler';
 import { idleReason } from './idle';
-import { fetchedTotal, type RateMeter } from './rate';
-import { RpcError, formatIssues, invalidParams, notFound, toRpcError, unavailable } from './rpc';
-import { parseSeedFile, startParams, whyNotStartable } from './seedfile';
-import type { SeedMap } from './seedmap';
+import { fetchedTotal, type RateMeter } from './notify/rate';
+import { RpcError, formatIssues, invalidParams, notFound, toRpcError, unavailable } from './transport/rpc';
+import { parseSeedFile, startParams, whyNotStartable } from './seeds/file';
+import type { SeedMap } from './seeds/map';
 import { wireCrawl, wireEvent, wireHost, wireJob, wireLease, wirePage, wireWorker } from './wire';
 import { workerState } from '../core/worker-id';
 

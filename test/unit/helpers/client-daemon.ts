@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { after } from 'node:test';
 import type { SqliteQueue } from '../../../server/src/core/sqlite/engine';
 import { Daemon } from '../../../server/src/daemon/daemon';
-import { daemonOptions } from '../../../server/src/daemon/options';
+import { daemonOptions } from '../../../server/src/daemon/process/options';
 import type { Method, ParamsOf, ResultOf } from '../../../server/src/protocol';
 import { startHost, type Route, type TestHost } from './testsite';
 import { eventually } from './tmp';

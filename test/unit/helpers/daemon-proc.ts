@@ -11,7 +11,7 @@ import { after } from 'node:test';
 import { STATE_FILES } from '../../../server/src/protocol';
 
 const OUT = path.resolve(__dirname, '..', '..', '..');
-export const MAIN_JS = path.join(OUT, 'server', 'src', 'daemon', 'main.js');
+export const MAIN_JS = path.join(OUT, 'server', 'src', 'daemon', 'process', 'main.js');
 export const REPO = path.resolve(OUT, '..');
 export const CRAWLCTL_JS = path.join(REPO, 'bin', 'crawlctl.js');
 

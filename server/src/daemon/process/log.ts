@@ -2,8 +2,8 @@
  * The daemon's log at the level `--log-level` chose: lines below it are not written. Applied by
  * the daemon itself, so a daemon started by `crawlctl crawl --wait` or a test is filtered alike.
  */
-import type { LogLevel as CoreLogLevel, Logger } from '../core/scheduler';
-import { LOG_LEVELS, type LogLevel } from '../protocol';
+import type { LogLevel as CoreLogLevel, Logger } from '../../core/scheduler';
+import { LOG_LEVELS, type LogLevel } from '../../protocol';
 
 /** True when A and B are the same type (wrapped in [], so that a union is not taken member by member). */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

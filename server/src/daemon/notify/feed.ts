@@ -7,12 +7,12 @@
  * Queue stats go out when they say something new: counts that changed, at once; a rate that moved
  * on its own (RateMeter rounds it to 0.1 job/s), at most once a second.
  */
-import type { Logger } from '../core/scheduler';
-import type { JobChanges, Queue } from '../core/types';
-import type { CrawlRecord, CrawlService } from '../crawl/service';
-import type { Notifications } from '../protocol';
+import type { Logger } from '../../core/scheduler';
+import type { JobChanges, Queue } from '../../core/types';
+import type { CrawlRecord, CrawlService } from '../../crawl/service';
+import type { Notifications } from '../../protocol';
 import { fetchedTotal, type RateMeter } from './rate';
-import { wireCrawl } from './wire';
+import { wireCrawl } from '../wire';
 
 export interface ChangeBatch {
   jobs: Notifications['jobs/changed'] | null;

@@ -2,9 +2,9 @@
  * The daemon's flags, shared by `crawlctl daemon`, the process entry (`main.js`, which the editor
  * extension launches with `--node-ipc` or `--stdio`) and `crawlctl crawl --wait` running its own.
  */
-import { ConfigError, validateConfig, type CoreConfig } from '../core/config';
-import { USER_AGENT, type AddressPolicy, type LogLevel, type Scope } from '../protocol';
-import { MS_IN, SETTINGS, heartbeatProblem, type FlaggedName, type SettingRow } from '../settings';
+import { ConfigError, validateConfig, type CoreConfig } from '../../core/config';
+import { USER_AGENT, type AddressPolicy, type LogLevel, type Scope } from '../../protocol';
+import { MS_IN, SETTINGS, heartbeatProblem, type FlaggedName, type SettingRow } from '../../settings';
 import { UsageError, parseFlags, type FlagSpec, type FlagSpecs } from './args';
 import type { PathFlags } from './paths';
 

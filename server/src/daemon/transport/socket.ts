@@ -10,13 +10,13 @@ import * as path from 'node:path';
 import {
   JSONRPCServer, createJSONRPCErrorResponse, type JSONRPCID, type JSONRPCRequest, type JSONRPCResponse,
 } from 'json-rpc-2.0';
-import type { Logger } from '../core/scheduler';
-import { parseWorkerId, processAlive } from '../core/worker-id';
-import { ErrorCodes, MAX_LINE_BYTES } from '../protocol';
+import type { Logger } from '../../core/scheduler';
+import { parseWorkerId, processAlive } from '../../core/worker-id';
+import { ErrorCodes, MAX_LINE_BYTES } from '../../protocol';
 import { DaemonClient, NoDaemonError } from './client';
-import type { CallContext } from './methods';
+import type { CallContext } from '../methods';
 import { RpcError } from './rpc';
-import { statOrNull } from './paths';
+import { statOrNull } from '../process/paths';
 import { Seat, Turns } from './turns';
 
 export type Handle = (method: string, params: unknown, call: CallContext) => Promise<unknown>;

@@ -5,9 +5,9 @@
  * is restated here.
  */
 import { z } from 'zod';
-import { CRAWL_DEFAULTS } from '../crawl/defaults';
-import type { ParamsOf } from '../protocol';
-import { Params } from './params';
+import { CRAWL_DEFAULTS } from '../../crawl/defaults';
+import type { ParamsOf } from '../../protocol';
+import { Params } from '../params';
 
 /** What a crawl gets when it sets no limit, scope or address policy. */
 export type CrawlDefaults = typeof CRAWL_DEFAULTS;

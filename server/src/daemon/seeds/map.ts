@@ -3,8 +3,8 @@
  * restarts. A small JSON file in the state folder; file URIs are only keys, never opened.
  */
 import * as fs from 'node:fs';
-import type { Logger } from '../core/scheduler';
-import { writeFileAtomic } from './paths';
+import type { Logger } from '../../core/scheduler';
+import { writeFileAtomic } from '../process/paths';
 
 /** Seed files remembered; the least recently started are forgotten first. */
 const MAX_ENTRIES = 1000;

@@ -1,15 +1,15 @@
 /**
- * The daemon's process entry: `node out/server/src/daemon/main.js [flags]`, which is what
+ * The daemon's process entry: `node out/server/src/daemon/process/main.js [flags]`, which is what
  * `crawlctl daemon` runs and what the editor extension launches (adding `--node-ipc` or `--stdio`).
  * Runs until SIGTERM or SIGINT, `daemon/shutdown`, or the editor leaving; then stops gracefully
  * and exits 0. A second signal while stopping exits at once (130): leases left behind are
  * reclaimed by the next daemon, which sees this process is gone.
  */
-import { EXIT } from '../exit';
-import type { Logger } from '../core/scheduler';
-import { escapeForLog } from '../core/text';
+import { EXIT } from '../../exit';
+import type { Logger } from '../../core/scheduler';
+import { escapeForLog } from '../../core/text';
 import { UsageError, flagHelp } from './args';
-import type { Daemon } from './daemon';
+import type { Daemon } from '../daemon';
 import { tuneHeap } from './heap';
 import { atLevel } from './log';
 import { DAEMON_FLAGS, parseDaemonArgs, type DaemonOptions } from './options';
@@ -37,8 +37,8 @@ export async function runDaemon(options: DaemonOptions, sink: Logger): Promise<n
   const log = atLevel(options.logLevel, sink);
   tuneHeap();
   // Loaded here, not at the top: a usage error or --help answers without loading the crawler.
-  const { Daemon } = require('./daemon') as typeof import('./daemon');
-  const { startLsp } = require('./lsp') as typeof import('./lsp');
+  const { Daemon } = require('../daemon') as typeof import('../daemon');
+  const { startLsp } = require('../transport/lsp') as typeof import('../transport/lsp');
   // Signals are heard from the start: one that comes while the daemon opens is acted on once it has.
   let daemon: Daemon | null = null;
   let early: NodeJS.Signals | null = null;

@@ -4,14 +4,14 @@
  * can make a method throw anything else but an internal error, which is logged.
  */
 import type { z } from 'zod';
-import { ConfigError } from '../core/config';
-import { ConflictError, NotFoundError, QueueError } from '../core/errors';
-import { DatabaseOpenError } from '../core/errors';
-import { describeSqliteError } from '../core/sqlite/open';
-import { clip } from '../core/text';
-import { ScopeError } from '../crawl/scope';
-import { ErrorCodes } from '../protocol';
-import type { Logger } from '../core/scheduler';
+import { ConfigError } from '../../core/config';
+import { ConflictError, NotFoundError, QueueError } from '../../core/errors';
+import { DatabaseOpenError } from '../../core/errors';
+import { describeSqliteError } from '../../core/sqlite/open';
+import { clip } from '../../core/text';
+import { ScopeError } from '../../crawl/scope';
+import { ErrorCodes } from '../../protocol';
+import type { Logger } from '../../core/scheduler';
 
 /** The longest error message sent: an error about a huge input need not repeat all of it. */
 const MAX_MESSAGE = 2_000;

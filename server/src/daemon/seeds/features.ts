@@ -3,7 +3,7 @@
  * whose job failed), an inlay hint after each URL with its job's live state, a hover with the job's
  * record and recent events, and code lenses to start the crawl (or, while the file's crawl runs,
  * its progress with pause and cancel), requeue what failed and open the jobs view; completion,
- * option help and quick fixes come from seedassist.ts. A file's URLs are matched to jobs by their
+ * option help and quick fixes come from seeds/assist.ts. A file's URLs are matched to jobs by their
  * normalized form, within the crawl the file last started and among standalone jobs; everything
  * is refreshed as jobs change.
  *
@@ -21,16 +21,16 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { NotFoundError } from '../core/errors';
-import { isHeld, type Job, type JobEvent, type Queue } from '../core/types';
-import type { Logger } from '../core/scheduler';
-import type { CrawlService } from '../crawl/service';
-import { SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type Crawl, type ParamsOf, type SeedCommandArgs } from '../protocol';
-import { completions, handlerValue, optionHover, quickFixes } from './seedassist';
-import { parseSeedFile, startParams, type SeedFile, type SeedUrl } from './seedfile';
-import type { SeedMap } from './seedmap';
-import { seedOptions, type CrawlDefaults, type SeedOptions } from './seedoptions';
-import { iso, wireCrawl } from './wire';
+import { NotFoundError } from '../../core/errors';
+import { isHeld, type Job, type JobEvent, type Queue } from '../../core/types';
+import type { Logger } from '../../core/scheduler';
+import type { CrawlService } from '../../crawl/service';
+import { SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type Crawl, type ParamsOf, type SeedCommandArgs } from '../../protocol';
+import { completions, handlerValue, optionHover, quickFixes } from './assist';
+import { parseSeedFile, startParams, type SeedFile, type SeedUrl } from './file';
+import type { SeedMap } from './map';
+import { seedOptions, type CrawlDefaults, type SeedOptions } from './options';
+import { iso, wireCrawl } from '../wire';
 
 /** URLs of one file looked up; beyond, lines get no live state (a seed list is not a queue dump). */
 const MAX_LOOKUP = 5_000;

@@ -4,7 +4,7 @@
  */
 import * as net from 'node:net';
 import { JSONRPCClient, JSONRPCErrorException, type JSONRPCResponse } from 'json-rpc-2.0';
-import type { Method, Notification, Notifications, ParamsOf, ResultOf } from '../protocol';
+import type { Method, Notification, Notifications, ParamsOf, ResultOf } from '../../protocol';
 
 /** Nobody answers on the socket: no daemon runs there (or a dead one left its file behind). */
 export class NoDaemonError extends Error {

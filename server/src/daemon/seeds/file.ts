@@ -12,16 +12,16 @@
  *     https://example.com/docs/        ← then one URL per line
  *     https://example.com/api/
  *
- * The options are those of seedoptions.ts. Values are checked against the very schema
+ * The options are those of options.ts. Values are checked against the very schema
  * `crawl/start` validates with, and every problem is reported on its line.
  */
-import { clip } from '../core/text';
-import { BoundedMap, ownString } from '../crawl/bounded';
-import { ExtractError, parseField } from '../crawl/extract';
-import { normalizeUrl } from '../crawl/url';
-import type { ParamsOf } from '../protocol';
-import { Params } from './params';
-import { optionNamed, SEED_OPTIONS, type OptionKey } from './seedoptions';
+import { clip } from '../../core/text';
+import { BoundedMap, ownString } from '../../crawl/bounded';
+import { ExtractError, parseField } from '../../crawl/extract';
+import { normalizeUrl } from '../../crawl/url';
+import type { ParamsOf } from '../../protocol';
+import { Params } from '../params';
+import { optionNamed, SEED_OPTIONS, type OptionKey } from './options';
 
 export interface SeedUrl {
   /** 0-based line and character range of the URL text. */

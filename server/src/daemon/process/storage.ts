@@ -3,13 +3,13 @@
  * same database. SQLite (a file in the state folder) is the default; a postgres:// URL puts both
  * on a PostgreSQL server that daemons on several machines share.
  */
-import type { CoreConfig } from '../core/config';
-import { isPostgresUrl } from '../core/db-url';
-import { PgQueue } from '../core/pg/engine';
-import { SqliteQueue } from '../core/sqlite/engine';
-import type { Queue } from '../core/types';
-import { PG_CRAWL_COMPONENT, PgCrawlStore } from '../crawl/pg-store';
-import { CRAWL_COMPONENT, SqliteCrawlStore, type CrawlStore } from '../crawl/store';
+import type { CoreConfig } from '../../core/config';
+import { isPostgresUrl } from '../../core/db-url';
+import { PgQueue } from '../../core/pg/engine';
+import { SqliteQueue } from '../../core/sqlite/engine';
+import type { Queue } from '../../core/types';
+import { PG_CRAWL_COMPONENT, PgCrawlStore } from '../../crawl/pg-store';
+import { CRAWL_COMPONENT, SqliteCrawlStore, type CrawlStore } from '../../crawl/store';
 
 export interface Storage {
   queue: Queue;

@@ -12,15 +12,15 @@ import {
   IPCMessageReader, IPCMessageWriter, StreamMessageReader, StreamMessageWriter, createProtocolConnection,
   type MessageReader, type MessageWriter,
 } from 'vscode-languageserver-protocol/node';
-import { CRAWL_DEFAULTS } from '../crawl/defaults';
-import { Params } from './params';
-import type { Daemon } from './daemon';
-import type { CallContext } from './methods';
-import type { DaemonOptions } from './options';
-import { whenGone } from './parent';
+import { CRAWL_DEFAULTS } from '../../crawl/defaults';
+import { Params } from '../params';
+import type { Daemon } from '../daemon';
+import type { CallContext } from '../methods';
+import type { DaemonOptions } from '../process/options';
+import { whenGone } from '../process/parent';
 import { RpcError } from './rpc';
-import { SeedFeatures } from './seedlsp';
-import { VERSION } from '../version';
+import { SeedFeatures } from '../seeds/features';
+import { VERSION } from '../../version';
 
 /** How long running jobs get to finish when the editor closes: it will not wait for long. */
 const EDITOR_STOP_DEADLINE_MS = 1_500;

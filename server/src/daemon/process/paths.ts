@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isPostgresUrl } from '../core/db-url';
-import { STATE_FILES } from '../protocol';
+import { isPostgresUrl } from '../../core/db-url';
+import { STATE_FILES } from '../../protocol';
 
 /** sun_path is 108 bytes on Linux and 104 on macOS, each including the terminating NUL. */
 export const MAX_SOCKET_PATH_BYTES = process.platform === 'darwin' ? 103 : 107;

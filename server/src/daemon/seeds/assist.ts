@@ -1,14 +1,14 @@
 /**
  * Writing a seed file: completion of option keys and values, hover help on option lines, and
- * quick fixes for the parser's problems. Everything an option says comes from seedoptions.ts.
+ * quick fixes for the parser's problems. Everything an option says comes from options.ts.
  */
 import {
   CodeActionKind, CompletionItemKind, MarkupKind,
   type CodeAction, type CompletionItem, type Diagnostic, type Hover, type Position, type Range, type TextEdit, type WorkspaceEdit,
 } from 'vscode-languageserver/lib/common/api';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { OPTION_LINE, optionLine, stripComment, type SeedFile, type SeedProblem } from './seedfile';
-import { optionMarkdown, optionNamed, type SeedOption, type SeedOptions } from './seedoptions';
+import { OPTION_LINE, optionLine, stripComment, type SeedFile, type SeedProblem } from './file';
+import { optionMarkdown, optionNamed, type SeedOption, type SeedOptions } from './options';
 
 /** VS Code's command to open the suggestions again: after a key, its values are offered at once. */
 const TRIGGER_SUGGEST = 'editor.action.triggerSuggest';
