@@ -78,6 +78,6 @@ test('every import keeps to the dependency rules', () => {
 
 test('the check sees imports of every kind', () => {
   assert.ok(FILES.includes('server/src/core/sqlite/engine.ts') && FILES.some((f) => f.startsWith('client/webview/')));
-  assert.ok(importsOf('server/src/cli/crawlctl.ts').includes('server/src/daemon/seeds/file'), 'a require() in a function');
+  assert.ok(importsOf('server/src/cli/commands.ts').includes('server/src/daemon/seeds/file'), 'a require() in a function');
   assert.ok(importsOf('server/src/core/sqlite/engine.ts').includes('server/src/core/rows'));
 });
