@@ -211,6 +211,30 @@ describe('language server', () => {
   });
 });
 
+describe('an editor that stops reading mid-conversation', () => {
+  test('answers and notifications it no longer takes are logged, none left to reject unhandled', async () => {
+    const dir = scratch('crawld-lsp-gone-');
+    const d = spawn(process.execPath, [MAIN_JS, '--stdio', '--state-dir', dir, ...QUICK, '--log-level', 'debug'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let log = '';
+    d.stderr.setEncoding('utf8').on('data', (s: string) => { log += s; });
+    const c = createProtocolConnection(new StreamMessageReader(d.stdout), new StreamMessageWriter(d.stdin));
+    c.listen();
+    try {
+      await c.sendRequest(InitializeRequest.type, { processId: null, rootUri: null, workspaceFolders: null, capabilities: {} });
+      await c.sendRequest('events/subscribe', {});
+      // Its end of the daemon's stdout goes: every write meets a broken pipe, while requests still arrive.
+      d.stdout.destroy();
+      for (let i = 0; i < 3; i++) c.sendRequest('jobs/enqueue', { urls: [`http://127.0.0.9:9/${i}`] }).catch(() => undefined);
+      await eventually('an answer not sent, logged', () => /LSP: Sending response failed/.test(log));
+      await eventually('a change notification not sent, logged', () => /jobs\/changed not sent to the editor/.test(log));
+      assert.doesNotMatch(log, /uncaught/);
+    } finally {
+      c.dispose();
+      d.kill('SIGKILL');
+    }
+  });
+});
+
 describe('over Node IPC, as the extension launches it', () => {
   test('requests work; the editor going away stops the daemon and frees the socket', async () => {
     const dir = scratch('crawld-ipc-');

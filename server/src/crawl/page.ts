@@ -414,16 +414,13 @@ export function pageHandler(deps: PageDeps) {
   }
 }
 
-/** A promise's value, or null once the signal aborts first. */
+/** A promise's value (or its rejection), or null once the signal aborts first. */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | null> {
   if (signal.aborted) return Promise.resolve(null);
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const aborted = () => resolve(null);
     signal.addEventListener('abort', aborted, { once: true });
-    void promise.then((value) => {
-      signal.removeEventListener('abort', aborted);
-      resolve(value);
-    });
+    promise.finally(() => signal.removeEventListener('abort', aborted)).then(resolve, reject);
   });
 }
 
