@@ -58,7 +58,7 @@ export async function lifecycleBare(dir: string, jobs: number, hosts: number, pe
   try {
     return await runLifecycle(driver, jobs, hosts);
   } finally {
-    driver.close();
+    await driver.close();
   }
 }
 
@@ -137,7 +137,7 @@ export async function lifecycleOriginal(dir: string, jobs: number, hosts: number
   try {
     return await runLifecycle(driver, jobs, hosts);
   } finally {
-    driver.close();
+    await driver.close();
   }
 }
 
@@ -152,8 +152,6 @@ export function originalCountsLatency(file: string, calls: number): { medianMs: 
   return { medianMs: median(times), maxMs: Math.max(...times) };
 }
 
-type PlainjobModule = typeof import('plainjob', { with: { 'resolution-mode': 'import' } });
-
 /**
  * plainjob through its own API, as its worker drives it: getAndMarkJobAsProcessing (one job per
  * transaction, the only lease it has) then getJobById for the job's data, markJobAsDone when done.
@@ -162,7 +160,7 @@ type PlainjobModule = typeof import('plainjob', { with: { 'resolution-mode': 'im
  */
 export async function lifecyclePlainjob(dir: string, jobs: number, hosts: number): Promise<LifecycleResult> {
   // plainjob is an ES module; this file is CommonJS.
-  const { better, defineQueue } = (await import('plainjob')) as PlainjobModule;
+  const { better, defineQueue } = await import('plainjob');
   const db = new Database(path.join(dir, 'plainjob.db'));
   const silent = { error() {}, warn() {}, info() {}, debug() {} };
   const queue = defineQueue({ connection: better(db), logger: silent });
@@ -185,6 +183,6 @@ export async function lifecyclePlainjob(dir: string, jobs: number, hosts: number
   try {
     return await runLifecycle(driver, jobs, hosts);
   } finally {
-    driver.close();
+    await driver.close();
   }
 }

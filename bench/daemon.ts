@@ -131,7 +131,7 @@ export async function daemonOverSocket(dbFile: string, dir: string, hosts: numbe
   const started = now();
   const child = spawn(process.execPath, [DAEMON_MAIN, '--state-dir', dir, '--db', dbFile, '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   let client: RpcClient | null = null;
   try {
     client = await waitForSocket(socket, child, 60_000);

@@ -49,7 +49,7 @@ export function readProc(pid: number): Proc | undefined {
     // The command name in parentheses may hold spaces: the fields start after its ')'.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-    return { pid, ppid: Number(f[1]), state: f[0]!, ticks: Number(f[11]) + Number(f[12]), args };
+    return { pid, ppid: Number(f[1]), state: f[0], ticks: Number(f[11]) + Number(f[12]), args };
   } catch {
     return undefined;
   }

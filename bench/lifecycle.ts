@@ -24,7 +24,7 @@ export interface LifecycleDriver<L> {
   /** Up to `n` jobs; how a variant leases them (one transaction or one per job) is its own. */
   lease(n: number): Promise<L[]> | L[];
   ack(leased: L[]): Promise<void> | void;
-  stats?(): Promise<unknown> | unknown;
+  stats?(): unknown;
   close(): Promise<void> | void;
 }
 

@@ -194,7 +194,7 @@ function fastFill(q: SqliteQueue, queued: number, hosts: number, at: number): vo
 /** Every table's rows, sorted, as text: two databases in the same state give the same dump. */
 function dump(q: SqliteQueue): string {
   const tables = q.db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).pluck().all() as string[];
-  return tables.map((t) => `${t}\n${(q.db.prepare(`SELECT * FROM "${t}"`).all() as unknown[]).map((r) => JSON.stringify(r)).sort().join('\n')}`).join('\n');
+  return tables.map((t) => `${t}\n${q.db.prepare(`SELECT * FROM "${t}"`).all().map((r) => JSON.stringify(r)).sort().join('\n')}`).join('\n');
 }
 
 /** Whether fastFill leaves a database exactly as enqueue does (a small sample, a fixed clock). */

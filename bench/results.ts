@@ -166,7 +166,7 @@ async function startDaemon(stateDir: string, extra: string[] = []): Promise<Daem
   const socket = path.join(stateDir, 'd.sock');
   const child = spawn(process.execPath, [...profileArgs(), DAEMON_MAIN, '--state-dir', stateDir, '--socket', socket, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const end = Date.now() + 60_000;
   let client: DaemonClient;
@@ -228,7 +228,7 @@ async function runExport(d: Daemon, dir: string, crawlId: string, what: 'pages' 
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BENCH_RSS_FILE: rssFile },
   });
   let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-2000); });
+  child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-2000); });
   const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
   // RSS against the bytes written so far, to tell memory that grows with the records from a heap settling.
   const samples: { bytes: number; rssMb: number }[] = [];
@@ -617,8 +617,8 @@ export async function resultsFigures(root: string): Promise<{ figures: Figure[];
       note: `${reportNote(t)}; a throwaway cluster (bench/pg.ts)`,
     });
     figures.push({
-      section: written, name: `${count(S.pages)} page records through store.pages.write on PostgreSQL`, value: raw.pgWrite!.recordsPerSecond, unit: 'records/s',
-      ...(raw.write && { baseline: { name: 'SQLite', value: raw.write.recordsPerSecond, unit: 'records/s' }, ratio: raw.pgWrite!.recordsPerSecond / raw.write.recordsPerSecond, ratioLabel: 'PostgreSQL / SQLite' }),
+      section: written, name: `${count(S.pages)} page records through store.pages.write on PostgreSQL`, value: raw.pgWrite.recordsPerSecond, unit: 'records/s',
+      ...(raw.write && { baseline: { name: 'SQLite', value: raw.write.recordsPerSecond, unit: 'records/s' }, ratio: raw.pgWrite.recordsPerSecond / raw.write.recordsPerSecond, ratioLabel: 'PostgreSQL / SQLite' }),
       met: null, note: `batches of ${S.batch}; time inside write() only`,
     });
   } catch (err) {

@@ -110,7 +110,7 @@ export async function soak(dir: string, jobs: number): Promise<SoakResult> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     const line = out.split('\n').find((l) => l.startsWith('{'));
     if (code !== 0 || !line) throw new Error(`the soak child exited with ${code} without a result`);
@@ -221,8 +221,11 @@ if (require.main === module) {
     const root = makeRoot();
     const jobs = soakJobs(process.argv[2] ?? process.env.SOAK_JOBS);
     log(`soak: ${jobs.toLocaleString('en-US')} jobs...`);
-    soak(root, jobs).then((r) => {
+    soak(root, jobs).finally(() => fs.rmSync(root, { recursive: true, force: true })).then((r) => {
       process.stdout.write(`${soakTable(r)}\n\n${soakSummary(r)}\n`);
-    }).finally(() => fs.rmSync(root, { recursive: true, force: true }));
+    }, (err: unknown) => {
+      process.stderr.write(`soak: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    });
   }
 }

@@ -54,7 +54,7 @@ const GROUP_BY_LABELS: Record<GroupBy, string> = { state: 'State', host: 'Host',
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   const { daemon, view, overview, log } = deps;
-  const run = (id: string, handler: (...args: any[]) => unknown): vscode.Disposable =>
+  const run = (id: string, handler: (...args: unknown[]) => unknown): vscode.Disposable =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
       try {
         await handler(...args);
@@ -131,7 +131,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const job = jobsOf(node, undefined)[0];
       if (job) await vscode.env.openExternal(vscode.Uri.parse(job.url, true));
     }),
-    run('crawlOrchestrator.loadMore', (node: MoreNode) => view.provider.loadMore(node)),
+    // Hidden from the palette: only the tree's Load more row runs it, with its node.
+    run('crawlOrchestrator.loadMore', (node: unknown) => view.provider.loadMore(node as MoreNode)),
     run(SEED_COMMANDS.pauseCrawl, (arg?: unknown) => crawlAction(deps, 'pause', arg)),
     run(SEED_COMMANDS.resumeCrawl, (arg?: unknown) => crawlAction(deps, 'resume', arg)),
     run(SEED_COMMANDS.cancelCrawl, (arg?: unknown) => crawlAction(deps, 'cancel', arg)),
@@ -177,7 +178,7 @@ async function refuse(daemon: Daemon): Promise<void> {
     actions['Show Daemon Log'] = () => vscode.commands.executeCommand('crawlOrchestrator.showDaemonLog');
   }
   const choice = await vscode.window.showWarningMessage(describeStatus(status), ...Object.keys(actions));
-  if (choice) await actions[choice]!();
+  if (choice) await actions[choice]();
 }
 
 // --- arguments from the view ------------------------------------------------------------------

@@ -124,7 +124,7 @@ export class Daemon implements DaemonApi, vscode.Disposable {
     this.setStatus({ kind: 'starting' });
     this.tail.lastError = undefined;
     const extensionPath = this.context.extensionPath;
-    const minVersion = minimumVersion(this.context.extension.packageJSON?.engines?.node);
+    const minVersion = minimumVersion((this.context.extension.packageJSON as { engines?: { node?: string } } | undefined)?.engines?.node);
     const built = builtFor(extensionPath);
     // A package built for another platform: no runtime of this machine loads its module.
     const elsewhere = built === null ? null : wrongPlatform(built, process.platform, process.arch, isMusl());

@@ -201,7 +201,7 @@ export function renderJobDocument(job: Job, events: JobEvent[], now: number, det
   out.push('', `## History (${events.length} events)`);
   for (const section of attempts(events)) {
     out.push('', `### ${section.title}`, '', '| Time | +Elapsed | Event | Worker | Detail |', '| :-- | --: | :-- | :-- | :-- |');
-    const start = Date.parse(section.events[0]!.at);
+    const start = Date.parse(section.events[0].at);
     for (const e of section.events) {
       const cells = [formatClock(e.at, now, { ms: true }), `+${formatDuration(Date.parse(e.at) - start)}`, e.type, e.workerId ?? '', localTimes(e.detail ?? '', now)];
       out.push(`| ${cells.map((c) => c.replace(/\|/g, '\\|').replace(/\n/g, ' ')).join(' | ')} |`);
@@ -248,7 +248,7 @@ export function attempts(events: JobEvent[]): AttemptSection[] {
     } else if (sections.length === 0) {
       sections.push({ lease: 0, said: undefined, worker: null, events: [e] });
     } else {
-      sections[sections.length - 1]!.events.push(e);
+      sections[sections.length - 1].events.push(e);
     }
   }
   return sections.map(({ lease, said, worker, events: evs }) => {
@@ -388,7 +388,7 @@ export function commandLinks(text: string): CommandLink[] {
   const found: CommandLink[] = [];
   const re = /\[(?:\\.|[^\\\]\n])*\]\((command:crawlOrchestrator\.showJobDetails\?%5B(\d+)%5D)\)/g;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    found.push({ start: m.index, end: m.index + m[0].length, target: m[1]!, jobId: Number(m[2]) });
+    found.push({ start: m.index, end: m.index + m[0].length, target: m[1], jobId: Number(m[2]) });
   }
   return found;
 }

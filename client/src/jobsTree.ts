@@ -814,7 +814,9 @@ function rereadInterval(page: Page): number {
  * made from its counts, so a change there must redraw it even when its own line reads the same).
  */
 function rendered(g: GroupNode): string {
-  return [g.label, g.description, g.icon.id, (g.icon.color as { id?: string } | undefined)?.id, g.contextValue, g.signature].join('\n');
+  // A ThemeColor has its id at run time, which @types/vscode does not declare.
+  const color: { id?: string } | undefined = g.icon.color;
+  return [g.label, g.description, g.icon.id, color?.id, g.contextValue, g.signature].join('\n');
 }
 
 /** How any row looks, as far as a redraw goes; a job row is kept and changed in place, so this is taken as it is shown. */

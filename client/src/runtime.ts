@@ -90,7 +90,7 @@ export function probeRuntime(candidate: Candidate, addonDir: string, minVersion:
         const first = stdout.split('\n', 1)[0] ?? '';
         let info: { version?: string; electron?: string | null } = {};
         try {
-          info = JSON.parse(first);
+          info = JSON.parse(first) as typeof info;
         } catch {
           // not Node, or it died before printing
         }
@@ -142,7 +142,7 @@ export function noRuntimeMessage(tried: Probe[], minVersion: string, built?: Bui
     : tried.map((p) => `${p.candidate.source}: ${p.problem}`).join('; ');
   // The native module loads in the Node it was built for: its major version, not "or later".
   const wanted = built ? `Node.js ${built.node.split('.')[0]}` : `Node.js ${minVersion.split('.')[0]} (or later)`;
-  const fix = tried.length === 1 && tried[0]!.candidate.source === 'crawlOrchestrator.nodePath'
+  const fix = tried.length === 1 && tried[0].candidate.source === 'crawlOrchestrator.nodePath'
     ? `Point crawlOrchestrator.nodePath at a ${built ? wanted : `Node.js ${minVersion} (or later)`} executable, or clear it to use \`node\` on PATH.`
     : `Install ${wanted} on PATH, or set crawlOrchestrator.nodePath to its executable.`;
   const needs = built

@@ -180,7 +180,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     // Each row's first .label-name is its label (the detail line has one too).
     const rows = await page
       .locator('.quick-input-widget .monaco-list-row')
-      .evaluateAll((els) => els.map((el) => (el.querySelector('.label-name') as HTMLElement | null)?.innerText.trim()));
+      .evaluateAll((els) => els.map((el) => el.querySelector<HTMLElement>('.label-name')?.innerText.trim()));
     assert.deepEqual(rows, ['domain', 'host', 'any'], 'scope choices, crawlOrchestrator.defaultScope (domain) first');
     await box.fill('any');
     await quickInputRow(page, 'any').and(page.locator('.focused')).waitFor({ state: 'visible', timeout: 10_000 });
@@ -435,7 +435,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await vscode!.openFile('seeds.crawl');
     const urls = { a: `${site.a}/a`, gone: `${site.a}/gone`, b1: `${site.b}/b1`, slow: `${site.a}/slow` };
     // Not started from this file yet: each URL's hint says so; the bad line has none.
-    let lines = await waitForEditorLines(
+    const lines = await waitForEditorLines(
       page,
       (l) => [urls.a, urls.gone, urls.b1, urls.slow].every((u) => l.includes(`${u} not crawled yet`)),
       'the seed file\'s hints',
@@ -457,7 +457,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       { timeout: 20_000, message: 'the "Crawl ... started" notification' },
     );
     assert.match(note, /^Crawl e2e-seeds \(c_\w+\) started: 4 of 4 seeds enqueued\. seeds\.crawl has 1 problem; lines with one were left out\.$/);
-    const seedCrawlId = /^Crawl e2e-seeds \((c_\w+)\)/.exec(note)![1]!;
+    const seedCrawlId = /^Crawl e2e-seeds \((c_\w+)\)/.exec(note)![1];
     assert.notEqual(seedCrawlId, crawlId);
     // The file sets max-depth but no scope: the scope is crawlOrchestrator.defaultScope, passed to the daemon.
     const { crawls } = (await crawlctl(stateDir, 'crawls')) as { crawls: { crawlId: string; options: { maxDepth: number; scope: string } }[] };
@@ -508,7 +508,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await vscode!.screenshot('8-seed-crawl-report-dark');
     await vscode!.runCommand('View: Close Editor');
 
-    lines = await waitForEditorLines(
+    await waitForEditorLines(
       page,
       (l) =>
         l.some((x) => x.startsWith(`${urls.slow} ✓ done · 200 · `)) &&
@@ -545,7 +545,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     // Below the first screen (after the record, before the page's links): read whole.
     const doc = await readEditorText(page);
     assert.match(doc, /^- heading: “Page A”$/m);
-    assert.match(doc, /^- links \(2 matches\):\n  - “\/”\n  - “\/b”$/m);
+    assert.match(doc, /^- links \(2 matches\):\n {2}- “\/”\n {2}- “\/b”$/m);
     assert.match(doc, /^- path: “\/a”$/m);
     // The screenshot shows the section: found, as a user would.
     await page.keyboard.press('Control+F');
@@ -601,7 +601,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
   step('10. the daemon does not outlive its extension host', async () => {
     const daemons = daemonProcesses(stateDir);
     assert.equal(daemons.length, 1, `one daemon on ${stateDir}: ${JSON.stringify(daemons)}`);
-    const daemon = daemons[0]!;
+    const daemon = daemons[0];
     const host = readProc(daemon.ppid);
     assert.match(host?.args ?? '', /--type=extensionHost/, `the daemon's parent is the extension host: ${JSON.stringify(host)}`);
     // The extension host crashes. The daemon watches it (--clientProcessId, polled every 3 s) and
@@ -722,7 +722,7 @@ async function jobRows(page: Page): Promise<JobRow[]> {
       continue;
     }
     const m = /^Job (\d+), ([^,]+), (\S+), /.exec(r.aria);
-    if (m) out.push({ id: Number(m[1]), state: m[2]!, url: m[3]!, label: r.label, description: r.description, group });
+    if (m) out.push({ id: Number(m[1]), state: m[2], url: m[3], label: r.label, description: r.description, group });
   }
   return out;
 }
@@ -764,7 +764,7 @@ function readProc(pid: number): Proc | undefined {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
     // utime and stime, in clock ticks (100 a second on Linux).
-    return { pid, ppid: Number(f[1]), state: f[0]!, cpuSeconds: (Number(f[11]) + Number(f[12])) / 100, args };
+    return { pid, ppid: Number(f[1]), state: f[0], cpuSeconds: (Number(f[11]) + Number(f[12])) / 100, args };
   } catch {
     return undefined;
   }

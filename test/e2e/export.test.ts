@@ -109,9 +109,9 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
     const expected = ['/', '/a', '/b', '/slow', '/missing', '/private/report'].map((p) => `${site.a}${p}`).concat(`${site.b}/`, `${site.b}/b1`);
     assert.equal(note, `Exported ${expected.length} pages to ${CRAWL_NAME}-pages.csv`);
     assert.deepEqual(rows.slice(1).map((r) => r[0]).sort(), expected.sort(), 'a row per page');
-    const header = rows[0]!;
+    const header = rows[0];
     assert.deepEqual(header.slice(0, 7), ['url', 'jobId', 'finalUrl', 'redirects', 'status', 'error', 'skipped']);
-    const byUrl = new Map(rows.slice(1).map((r) => [r[0]!, Object.fromEntries(header.map((h, i) => [h, r[i]!]))]));
+    const byUrl = new Map(rows.slice(1).map((r) => [r[0], Object.fromEntries(header.map((h, i) => [h, r[i]]))]));
     assert.equal(byUrl.get(`${site.a}/`)?.title, 'Site A');
     assert.equal(byUrl.get(`${site.a}/`)?.status, '200');
     assert.equal(byUrl.get(`${site.a}/`)?.foundOn, '');
@@ -248,7 +248,7 @@ function parseCsv(text: string): string[][] {
   let field = '';
   let quoted = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
+    const c = text[i];
     if (quoted) {
       if (c === '"' && text[i + 1] === '"') {
         field += '"';

@@ -203,7 +203,7 @@ function readStat(pid: number): { state: string; ppid: number } | undefined {
     // The command name in parentheses may hold spaces: fields start after its ')'.
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0]!, ppid: Number(fields[1]) };
+    return { state: fields[0], ppid: Number(fields[1]) };
   } catch {
     return undefined;
   }

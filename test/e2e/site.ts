@@ -73,7 +73,7 @@ export async function startTestSite(opts: { addresses?: [string, string]; slowMs
 
   const serve = (name: 'a' | 'b') =>
     http.createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0]!;
+      const path = (req.url ?? '/').split('?')[0];
       const url = origin[name] + path;
       const n = (hits.get(url) ?? 0) + 1;
       hits.set(url, n);

@@ -90,8 +90,8 @@ export async function treeRows(pane: Locator): Promise<Row[]> {
       els.map((el) => ({
         index: Number(el.getAttribute('data-index')),
         level: Number(el.getAttribute('aria-level')),
-        label: (el.querySelector('.label-name') as HTMLElement | null)?.innerText.trim() ?? '',
-        description: (el.querySelector('.label-description') as HTMLElement | null)?.innerText.trim() ?? '',
+        label: el.querySelector<HTMLElement>('.label-name')?.innerText.trim() ?? '',
+        description: el.querySelector<HTMLElement>('.label-description')?.innerText.trim() ?? '',
         aria: el.getAttribute('aria-label') ?? '',
         expanded: el.getAttribute('aria-expanded'),
       })),

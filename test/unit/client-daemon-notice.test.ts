@@ -59,7 +59,7 @@ const context = { extensionPath: REPO, extension: { packageJSON: { engines: { no
 async function crashLooped(): Promise<InstanceType<typeof Daemon>> {
   vscode.workspace.isTrusted = true;
   vscode.workspace.workspaceFolders = [{ uri: { scheme: 'file', fsPath: '/work/notice' } }];
-  const daemon = new Daemon(context as never, channel as never, channel as never, () => DEFAULTS);
+  const daemon = new Daemon(context as never, channel, channel, () => DEFAULTS);
   await daemon.start();
   clients.at(-1)!.setState(State.Running);
   await eventually('running', () => daemon.status.kind === 'running');

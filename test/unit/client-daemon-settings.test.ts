@@ -21,7 +21,7 @@ test('settings changed since the daemon started are sent when it serves, and aga
   vscode.workspace.isTrusted = true;
   vscode.workspace.workspaceFolders = [{ uri: { scheme: 'file', fsPath: '/work/settings' } }];
   let settings = { ...DEFAULTS };
-  const daemon = new Daemon(context as never, channel as never, channel as never, () => settings);
+  const daemon = new Daemon(context as never, channel, channel, () => settings);
   await daemon.start();
   const client = clients.at(-1)!;
   const methods = () => client.requests.map((r) => r.method);
@@ -44,7 +44,7 @@ test('settings changed since the daemon started are sent when it serves, and aga
 });
 
 test('while the daemon is stopping its status says so at once, not "running" until the process is gone', async () => {
-  const daemon = new Daemon(context as never, channel as never, channel as never, () => DEFAULTS);
+  const daemon = new Daemon(context as never, channel, channel, () => DEFAULTS);
   await daemon.start();
   const client = clients.at(-1)!;
   client.setState(State.Running);

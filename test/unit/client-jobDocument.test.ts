@@ -15,7 +15,7 @@ test('each lease starts an attempt; the record, result and every event are there
   await d.fail(1, 'HTTP 500');
   await d.request('jobs/requeue', { ids });
   await d.finish(1);
-  const { job, events } = await d.request('jobs/get', { id: ids[0]! });
+  const { job, events } = await d.request('jobs/get', { id: ids[0] });
 
   const sections = attempts(events);
   assert.deepEqual(sections.map((s) => s.title), [
@@ -47,7 +47,7 @@ test('a lease whose lost worker made the queue give the job up is titled so, not
     assert.equal((await d.lease(1)).length, 1);
     await d.queue.reclaimWorkers(['w-test'], 'worker w-test gone');
   }
-  const { job, events } = await d.request('jobs/get', { id: ids[0]! });
+  const { job, events } = await d.request('jobs/get', { id: ids[0] });
   assert.equal(job.state, 'error');
   assert.deepEqual(attempts(events).map((s) => s.title), [
     'Before the first lease',
@@ -145,7 +145,7 @@ test('the page section shows the page\'s data: each field, a list\'s first value
   assert.match(section, /^- price: “12\.50”$/m);
   assert.match(section, /^- name: “\\\*Bold\\\* \\<b\\>”$/m);
   assert.match(section, new RegExp(`^- tags \\(${DATA_VALUES_SHOWN + 3} matches\\):\\n  - “t0”$`, 'm'));
-  assert.match(section, /^  - and 3 more$/m);
+  assert.match(section, /^ {2}- and 3 more$/m);
   assert.match(section, /^- none \(0 matches\)$/m);
   assert.match(section, /^- missing: — \(no match\)$/m);
   assert.match(section, /^- n: 3$/m);
@@ -162,7 +162,7 @@ test('a crawl\'s job document shows its page, where it was found (a link to that
   });
   const { jobs } = await d.request('jobs/list', { crawlId, limit: 100 });
   const jobOf = (p: string) => jobs.find((j) => j.url === site.url(p))!;
-  const docs = new JobDocuments(Object.assign(d, { onJobsChanged: () => ({ dispose() {} }) }) as unknown as ConstructorParameters<typeof JobDocuments>[0]);
+  const docs = new JobDocuments(Object.assign(d, { onJobsChanged: () => ({ dispose() {} }) }));
   const show = (id: number) => docs.provideTextDocumentContent({ path: `/Job ${id}.md` } as never);
 
   const a = await show(jobOf('/a').id);
@@ -193,7 +193,7 @@ test('a crawl\'s job document shows its page, where it was found (a link to that
 
   // A job outside any crawl has no page section.
   const { ids } = await d.request('jobs/enqueue', { urls: ['https://standalone.test/'] });
-  assert.doesNotMatch(await show(ids[0]!), /## Page/);
+  assert.doesNotMatch(await show(ids[0]), /## Page/);
 });
 
 test('the document names the job\'s crawl "name (id)", asking its name once; the id when it cannot be read', async () => {

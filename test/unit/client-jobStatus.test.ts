@@ -137,7 +137,7 @@ test('on the wire, a paused crawl\'s queued jobs are held, with no time; past ba
     await d.request('crawl/pause', { crawlId });
     let { jobs } = await d.request('jobs/list', { crawlId });
     assert.deepEqual(jobs.map((j) => [j.state, j.held, j.runAfter]), [['queued', true, null], ['queued', true, null]]);
-    assert.equal(jobStatusText(jobs[0]!, Date.now()), 'held: crawl paused');
+    assert.equal(jobStatusText(jobs[0], Date.now()), 'held: crawl paused');
     await d.request('crawl/resume', { crawlId });
     ({ jobs } = await d.request('jobs/list', { crawlId }));
     assert.deepEqual(jobs.map((j) => [j.held, j.runAfter]), [[false, null], [false, null]]);

@@ -55,8 +55,8 @@ describe('grouped by state', () => {
       'stateGroup.queued', 'stateGroup.in_progress', 'stateGroup.done', 'stateGroup.skipped', 'stateGroup.error',
     ]);
     assert.deepEqual(shown.map((i) => i.id), ['state:queued', 'state:in_progress', 'state:done', 'state:skipped', 'state:error']);
-    assert.equal((shown[4]!.iconPath as ThemeIcon).id, 'error');
-    assert.equal((shown[1]!.iconPath as ThemeIcon).id, 'sync~spin', 'spins while a job runs');
+    assert.equal((shown[4].iconPath as ThemeIcon).id, 'error');
+    assert.equal((shown[1].iconPath as ThemeIcon).id, 'sync~spin', 'spins while a job runs');
   });
 
   test('group rows keep their identity across a refresh, so the view keeps them expanded', async () => {
@@ -88,7 +88,7 @@ describe('grouped by state', () => {
     rows = await tree.getChildren(queued);
     assert.equal(rows.length, 254, 'all rows, and no "Load more" once the list is complete');
     assert.ok(rows.every((r) => r.kind === 'job'));
-    const ids = rows.map((r) => (r as JobNode).job.id);
+    const ids = rows.map((r) => r.job.id);
     assert.equal(new Set(ids).size, ids.length, 'no job listed twice');
   });
 
@@ -116,11 +116,11 @@ describe('grouped by state', () => {
     assert.ok(errorRows.length > 1);
     assert.deepEqual(errorRows.map((r) => r.job.id), errorRows.map((r) => r.job.id).sort((x, y) => y - x));
     const [row] = errorRows;
-    const item = tree.getTreeItem(row!);
+    const item = tree.getTreeItem(row);
     assert.match(String(item.label), /^\/page\/\d+\?q=\d+$/);
     assert.equal(item.description, 'b.test · HTTP 500 Internal Server Error', 'what failed, not "attempt 1/3"');
     assert.equal(item.contextValue, 'job.error');
-    assert.equal(item.id, `state:error/job:${row!.job.id}`);
+    assert.equal(item.id, `state:error/job:${row.job.id}`);
     assert.equal((item.iconPath as ThemeIcon).id, 'error');
     assert.equal(item.tooltip, undefined, 'left for resolveTreeItem');
     assert.equal(item.command?.command, 'crawlOrchestrator.showJobDetails');
@@ -129,13 +129,13 @@ describe('grouped by state', () => {
   test('a leased job shows the time its lease has left, and its tooltip the lease in full', async () => {
     const running = group(await tree.getChildren(), 'In progress');
     const [row] = (await tree.getChildren(running)) as JobNode[];
-    const job = row!.job;
+    const job = row.job;
     assert.equal(job.workerId, 'w-test');
-    const item = tree.getTreeItem(row!);
+    const item = tree.getTreeItem(row);
     assert.match(String(item.description), /^a\.test · attempt 1 of 3 · lease \d+ s left$/);
     assert.equal((item.iconPath as ThemeIcon).id, 'sync', 'a running job\'s row stands still; its group spins');
 
-    const resolved = await tree.resolveTreeItem(item, row!, token);
+    const resolved = await tree.resolveTreeItem(item, row, token);
     const md = (resolved.tooltip as MarkdownString).value;
     assert.match(md, /\*\*Lease:\*\* worker `w-test` · token age \d+ s · expires in \d+ s \(\d\d:\d\d:\d\d\) · last heartbeat (now|\d+ s ago)/);
     assert.match(md, /\*\*Attempts:\*\* 1 of 3 spent\n/);
@@ -156,7 +156,7 @@ describe('grouped by state', () => {
   test('a failed job\'s tooltip has its last error', async () => {
     const failed = group(await tree.getChildren(), 'Error');
     const [row] = (await tree.getChildren(failed)) as JobNode[];
-    const resolved = await tree.resolveTreeItem(tree.getTreeItem(row!), row!, token);
+    const resolved = await tree.resolveTreeItem(tree.getTreeItem(row), row, token);
     const md = (resolved.tooltip as MarkdownString).value;
     assert.match(md, /\*\*Last error:\*\* HTTP 500 Internal Server Error/);
     assert.match(md, /\*\*failed\*\* `w-test`/);
@@ -171,7 +171,7 @@ describe('grouped by state', () => {
       d.failWith = new Error('the daemon is stopping');
       const rows = await tree2.getChildren();
       assert.equal(rows.length, 1);
-      const item = tree2.getTreeItem(rows[0]!);
+      const item = tree2.getTreeItem(rows[0]);
       assert.equal(item.label, 'Could not list jobs: the daemon is stopping');
       assert.equal(item.contextValue, 'note');
     } finally {
@@ -197,13 +197,13 @@ describe('grouped by host and by crawl, and filtered', () => {
     const roots = await tree.getChildren();
     const shown = items(tree, roots);
     assert.deepEqual(shown.map((i) => i.label), ['alpha.test', 'beta.test']);
-    assert.equal(shown[0]!.description, '1/2 in flight · ready · 2 queued · 1 failed');
-    assert.equal(shown[0]!.contextValue, 'host.ready hasFailed');
-    assert.equal(shown[1]!.description, '0/2 in flight · ready · 3 queued');
-    assert.equal(shown[1]!.contextValue, 'host.ready');
+    assert.equal(shown[0].description, '1/2 in flight · ready · 2 queued · 1 failed');
+    assert.equal(shown[0].contextValue, 'host.ready hasFailed');
+    assert.equal(shown[1].description, '0/2 in flight · ready · 3 queued');
+    assert.equal(shown[1].contextValue, 'host.ready');
 
     d.calls.length = 0;
-    const rows = (await tree.getChildren(roots[1]!)) as JobNode[];
+    const rows = (await tree.getChildren(roots[1])) as JobNode[];
     assert.equal(rows.length, 3);
     assert.ok(rows.every((r) => r.job.host === 'beta.test'));
     assert.deepEqual(d.callsOf('jobs/list'), [{ host: 'beta.test', limit: PAGE_SIZE, cursor: null }]);
@@ -225,7 +225,7 @@ describe('grouped by host and by crawl, and filtered', () => {
     const states = await tree.getChildren(crawlRow);
     assert.deepEqual(items(tree, states).map((i) => [i.label, i.description, i.contextValue]), [['Queued', '2', 'stateGroup.queued']]);
     d.calls.length = 0;
-    const jobs = (await tree.getChildren(states[0]!)) as JobNode[];
+    const jobs = (await tree.getChildren(states[0])) as JobNode[];
     assert.deepEqual(jobs.map((j) => j.job.url).sort(), ['http://gamma.test/', 'http://gamma.test/b']);
     assert.deepEqual(d.callsOf('jobs/list'), [{ crawlId: started.crawlId, state: 'queued', limit: PAGE_SIZE, cursor: null }]);
   });
@@ -233,9 +233,9 @@ describe('grouped by host and by crawl, and filtered', () => {
   test('a filter on job ids lists just those jobs; clearing it groups again', async () => {
     const tree = new JobsTreeProvider(d, 'state');
     const { jobs } = await d.request('jobs/list', { host: 'beta.test' });
-    tree.setFilter({ jobIds: [jobs[0]!.id, jobs[2]!.id] });
+    tree.setFilter({ jobIds: [jobs[0].id, jobs[2].id] });
     const rows = (await tree.getChildren()) as JobNode[];
-    assert.deepEqual(rows.map((r) => r.job.id), [jobs[0]!.id, jobs[2]!.id]);
+    assert.deepEqual(rows.map((r) => r.job.id), [jobs[0].id, jobs[2].id]);
     assert.deepEqual(rows.map((r) => r.kind), ['job', 'job']);
     tree.setFilter(undefined);
     assert.deepEqual(items(tree, await tree.getChildren()).map((i) => i.label), ['Queued', 'In progress', 'Done', 'Skipped', 'Error']);
@@ -262,7 +262,7 @@ describe('catching up with notifications', () => {
   /** Runs `update` and then asks for rows as the view would: the root and loaded groups, or just the groups fired. */
   async function catchUp(changes: TreeChanges): Promise<{ redrawn: (string | undefined)[]; lists: unknown[] }> {
     const fired: (TreeNode | undefined)[] = [];
-    const sub = tree.onDidChangeTreeData((e) => fired.push(...(Array.isArray(e) ? e : [e as TreeNode | undefined])));
+    const sub = tree.onDidChangeTreeData((e) => fired.push(...(Array.isArray(e) ? e : [e])));
     d.calls.length = 0;
     later += 60_000;
     await tree.update(changes);
@@ -289,7 +289,7 @@ describe('catching up with notifications', () => {
   test('a job that finished: the group it left and the group it joined are redrawn, not the root nor the others', async () => {
     const errorRows = await tree.getChildren(group(roots, 'Error'));
     const [id] = await d.finish(1);
-    const { redrawn, lists } = await catchUp({ jobs: new Map([[id!, 'done']]), stats: await stats(), crawls: new Set() });
+    const { redrawn, lists } = await catchUp({ jobs: new Map([[id, 'done']]), stats: await stats(), crawls: new Set() });
     // A redrawn row is made anew in the view: its click command and pending hover are lost.
     assert.deepEqual(redrawn, ['state:queued', 'state:done']);
     assert.deepEqual(d.callsOf('queue/stats'), [{}]);
@@ -302,7 +302,7 @@ describe('catching up with notifications', () => {
 
   test('a job that changed while the counts did not: only its group is redrawn', async () => {
     const [row] = (await tree.getChildren(group(roots, 'Error'))) as JobNode[];
-    const { redrawn, lists } = await catchUp({ jobs: new Map([[row!.job.id, 'error']]), stats: await stats(), crawls: new Set() });
+    const { redrawn, lists } = await catchUp({ jobs: new Map([[row.job.id, 'error']]), stats: await stats(), crawls: new Set() });
     assert.deepEqual(redrawn, ['state:error']);
     assert.deepEqual(lists, [{ state: 'error', order: 'newest', limit: PAGE_SIZE, cursor: null }]);
   });
@@ -332,7 +332,7 @@ describe('catching up, grouped by crawl and filtered by ids', () => {
   /** What `update` fires: element ids, undefined for the whole tree. */
   async function fired(tree: JobsTreeProvider, changes: TreeChanges): Promise<(string | undefined)[]> {
     const out: (string | undefined)[] = [];
-    const sub = tree.onDidChangeTreeData((e) => out.push(...(Array.isArray(e) ? e : [e as TreeNode | undefined]).map((n) => n?.id)));
+    const sub = tree.onDidChangeTreeData((e) => out.push(...(Array.isArray(e) ? e : [e]).map((n) => n?.id)));
     await tree.update(changes);
     sub.dispose();
     return out;
@@ -443,7 +443,7 @@ describe('rows of several crawls listed together', () => {
       const tree = new JobsTreeProvider(d, 'state');
       await d.fail(1, 'HTTP 404');
       let errorRows = (await tree.getChildren(group(await tree.getChildren(), 'Error'))) as JobNode[];
-      assert.equal(tree.getTreeItem(errorRows[0]!).description, '127.0.0.61 · HTTP 404', 'one crawl: no name needed');
+      assert.equal(tree.getTreeItem(errorRows[0]).description, '127.0.0.61 · HTTP 404', 'one crawl: no name needed');
 
       const second = await start('docs', '127.0.0.62');
       const third = await start('blog', '127.0.0.63');
@@ -473,7 +473,7 @@ describe('crawl names', () => {
       const tree = new JobsTreeProvider(d, 'crawl');
       assert.deepEqual(items(tree, await tree.getChildren()).map((i) => i.label), ['blog', `docs (${second})`, `docs (${first})`]);
       const states = await tree.getChildren(group(await tree.getChildren(), `docs (${first})`));
-      assert.equal(items(tree, states)[0]!.tooltip && String((items(tree, states)[0]!.tooltip as MarkdownString).value), `1 job of docs (${first}) waiting for a worker (or for their host, or a retry backoff).`);
+      assert.equal(items(tree, states)[0].tooltip && String((items(tree, states)[0].tooltip as MarkdownString).value), `1 job of docs (${first}) waiting for a worker (or for their host, or a retry backoff).`);
       assert.equal(await tree.crawlTitle(first), `docs (${first})`);
       assert.equal(await tree.crawlTitle('c_nobody'), 'c_nobody');
     } finally {
@@ -648,7 +648,7 @@ describe('a fast crawl beside a loaded group', () => {
     const done = group(await tree.getChildren(), 'Done');
     const more = (await tree.getChildren(done)).find((n): n is MoreNode => n.kind === 'more')!;
     const fired: string[][] = [];
-    const sub = tree.onDidChangeTreeData((e) => fired.push(e === undefined ? ['(all)'] : (Array.isArray(e) ? e : [e as TreeNode]).map((n) => n.id)));
+    const sub = tree.onDidChangeTreeData((e) => fired.push(e === undefined ? ['(all)'] : (Array.isArray(e) ? e : [e]).map((n) => n.id)));
     const bump = async () => {
       shown.done += 1;
       await tree.update({ ...noChanges(), stats: { ...shown } });
@@ -791,7 +791,7 @@ describe('a search', () => {
     let open = () => {};
     const slow = { request: async (method: string, params: { search?: string; cursor?: string | null }) => {
       if (gate && params.search === 'pin' && params.cursor) await gate;
-      return d.request(method as 'jobs/list', params as never);
+      return d.request(method as 'jobs/list', params);
     } };
     const tree = new JobsTreeProvider(slow as never, 'state');
     tree.setFilter({ search: 'pin' });

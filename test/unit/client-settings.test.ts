@@ -42,7 +42,7 @@ test('the default max depth: none unless a whole number from 0 to 1000 is set', 
 test('a heartbeat not below the lease TTL is refused, since leases would lapse between beats', () => {
   const { settings, problems } = readSettings(from({ leaseTtlSeconds: 5, heartbeatSeconds: 5 }));
   assert.equal(problems.length, 1);
-  assert.match(problems[0]!, /heartbeatSeconds \(5\) must be below crawlOrchestrator\.leaseTtlSeconds \(5\)/);
+  assert.match(problems[0], /heartbeatSeconds \(5\) must be below crawlOrchestrator\.leaseTtlSeconds \(5\)/);
   assert.equal(settings.leaseTtlSeconds, 30);
   assert.equal(settings.heartbeatSeconds, 10);
 });

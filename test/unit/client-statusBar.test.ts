@@ -76,7 +76,7 @@ describe('the status bar item', () => {
     const daemon = { status: { kind: 'starting' } as DaemonStatus, onDidChangeStatus: daemonEvents.event };
     const overview = { stats: undefined as QueueStats | undefined, scheduler: undefined as SchedulerStatus | undefined, onDidChange: overviewEvents.event };
     const bar = new StatusBar(daemon, overview);
-    const item = statusBarItems[statusBarItems.length - 1]!;
+    const item = statusBarItems[statusBarItems.length - 1];
     assert.equal(item.id, STATUS_ITEM_ID);
     assert.equal(item.name, STATUS_ITEM_NAME);
     assert.equal(item.visible, true);

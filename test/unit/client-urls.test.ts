@@ -19,7 +19,7 @@ test('each bad entry says what is wrong', () => {
   assert.deepEqual(urls, ['https://ok.test/']);
   assert.equal(problems[0], '"example.com" is not an absolute URL (it needs http:// or https://)');
   assert.equal(problems[1], 'ftp://x.test/: only http and https URLs can be crawled, not ftp');
-  assert.match(problems[2]!, /is longer than 8192 bytes$/);
+  assert.match(problems[2], /is longer than 8192 bytes$/);
 });
 
 test('the live verdict: an error for the first problem, else how many URLs', () => {

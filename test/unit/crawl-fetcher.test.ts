@@ -199,7 +199,7 @@ describe('Fetcher: redirects', TEST_TIMEOUT, () => {
       res.writeHead(req.url === '/r4' ? 307 : 308, { location: req.url === '/r4' ? '/r5' : `//127.0.0.2:${a.port}/final?x=%7e#frag` });
       res.end();
     }, '127.0.0.3');
-    t.after(() => b!.close());
+    t.after(() => b.close());
 
     const r = await fetcher.fetch(a.url('/r1'));
     assert.equal(r.status, 200);

@@ -311,7 +311,7 @@ test('a seed file\'s handler through crawlctl: a server dies mid-crawl, a page h
         return;
       }
       return productPage(p)(req, res, hit);
-    }) as Route])),
+    })])),
   });
   hosts.push(dying);
 

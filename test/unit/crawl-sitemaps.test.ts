@@ -95,8 +95,7 @@ for (const engine of ENGINES) {
 }
 
 test('crawlctl: --sitemaps, the summary counts what sitemaps queued, `job` shows a page\'s lastmod', async () => {
-  let site!: TestHost;
-  site = await startHost('127.0.0.53', {
+  const site: TestHost = await startHost('127.0.0.53', {
     '/': html(),
     '/robots.txt': (req, res, hit) => text(`Sitemap: ${site.url('/map.xml')}\n`)(req, res, hit),
     '/map.xml': (req, res, hit) => xml('application/xml', urlset(`<url><loc>${site.url('/dated')}</loc><lastmod>2023-09-10</lastmod></url>`))(req, res, hit),
@@ -108,7 +107,7 @@ test('crawlctl: --sitemaps, the summary counts what sitemaps queued, `job` shows
   const at = ['--state-dir', daemon.stateDir];
   const r = await crawlctl(['crawl', site.url('/'), '--sitemaps', '--wait', ...at], { timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^  from sitemaps: 1 URL in scope$/m);
+  assert.match(r.stdout, /^ {2}from sitemaps: 1 URL in scope$/m);
   const crawlId = /^Crawl (c_\w+)/m.exec(r.stdout)![1];
   const page = JSON.parse((await crawlctl(['export', crawlId, ...at])).stdout.split('\n').find((l) => l.includes('/dated'))!) as { jobId: number; lastmod: string };
   assert.equal(page.lastmod, '2023-09-10');
@@ -116,8 +115,7 @@ test('crawlctl: --sitemaps, the summary counts what sitemaps queued, `job` shows
 });
 
 test('robots.txt that redirects still names its sitemaps; a missing sitemap breaks nothing; sitemap files count toward max pages but are never refused by it, nor by patterns', async () => {
-  let site!: TestHost;
-  site = await startHost('127.0.0.54', {
+  const site: TestHost = await startHost('127.0.0.54', {
     '/': html(),
     '/robots.txt': (_req, res) => {
       res.writeHead(301, { location: '/real-robots.txt' });
@@ -142,8 +140,7 @@ test('robots.txt that redirects still names its sitemaps; a missing sitemap brea
 });
 
 test('a host whose robots.txt names no sitemap is read at /sitemap.xml; a crawl without sitemaps reads none', async () => {
-  let site!: TestHost;
-  site = await startHost('127.0.0.52', {
+  const site: TestHost = await startHost('127.0.0.52', {
     '/': html(),
     '/sitemap.xml': (req, res, hit) => xml('application/xml', urlset(`<url><loc>${site.url('/from-map')}</loc></url>`))(req, res, hit),
     '/from-map': html(),

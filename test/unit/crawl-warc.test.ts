@@ -48,7 +48,7 @@ async function readWarc(file: string): Promise<{ records: Read[]; error: Error |
       const h = r.warcHeaders.headers;
       const payload = Buffer.from(await r.readFully(true));
       records.push({
-        file, type: r.warcType as string, id: h.get('WARC-Record-ID') as string, uri: r.warcTargetURI ?? null, concurrentTo: h.get('WARC-Concurrent-To') ?? null,
+        file, type: r.warcType, id: h.get('WARC-Record-ID') as string, uri: r.warcTargetURI ?? null, concurrentTo: h.get('WARC-Concurrent-To') ?? null,
         status: r.httpHeaders ? Number(r.httpHeaders.statusCode) : null,
         headers: r.httpHeaders ? Object.fromEntries([...r.httpHeaders.headers].map(([k, v]) => [k.toLowerCase(), v])) : {},
         payload, payloadDigest: h.get('WARC-Payload-Digest') ?? null,
@@ -133,7 +133,7 @@ test('the writer thread: one that dies fails what it owed and the next record be
   const settled = await Promise.allSettled(owed);
   const failed = settled.filter((s) => s.status === 'rejected');
   assert.ok(failed.length > 0, 'the writes still owed failed');
-  for (const f of failed) assert.match(String((f as PromiseRejectedResult).reason), /the WARC writer stopped/);
+  for (const f of failed) assert.match(String(f.reason), /the WARC writer stopped/);
   await archive.add('c_w', exchange('/3'));
   const files = await archive.files('c_w');
   assert.deepEqual(files.map((f) => path.basename(f.path)), ['c_w-00001.warc.gz', 'c_w-00002.warc.gz'], 'the new writer wrote a file of its own');

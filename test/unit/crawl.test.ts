@@ -173,9 +173,9 @@ describe('crawling a site', () => {
   test('a link trap (an endless calendar) is bounded by max depth, then by max pages', async () => {
     const calendar = (req: { url?: string }, res: import('node:http').ServerResponse) => {
       const n = Number(/\/cal\/(\d+)/.exec(req.url ?? '')?.[1] ?? 0);
-      page([`/cal/${n + 1}`, `/cal/${n + 2}`])(req as never, res, 1);
+      return page([`/cal/${n + 1}`, `/cal/${n + 2}`])(req as never, res, 1);
     };
-    const routes = new Proxy({} as Record<string, typeof calendar>, { get: (_t, p) => (String(p).startsWith('/cal/') ? calendar : undefined) });
+    const routes = new Proxy({}, { get: (_t, p) => (String(p).startsWith('/cal/') ? calendar : undefined) });
     const a = await host('127.0.0.10', routes);
     const cr = crawler({ settings: { robots: false } });
     const byDepth = await cr.run({ seeds: [a.url('/cal/0')], maxDepth: 4 });
@@ -191,9 +191,9 @@ describe('crawling a site', () => {
     const LAST = 40;
     const chapter = (req: { url?: string }, res: import('node:http').ServerResponse) => {
       const n = Number(/\/ch\/(\d+)/.exec(req.url ?? '')?.[1] ?? 0);
-      page(n < LAST ? [`/ch/${n + 1}`] : [])(req as never, res, 1);
+      return page(n < LAST ? [`/ch/${n + 1}`] : [])(req as never, res, 1);
     };
-    const routes = new Proxy({} as Record<string, typeof chapter>, { get: (_t, p) => (String(p).startsWith('/ch/') ? chapter : undefined) });
+    const routes = new Proxy({}, { get: (_t, p) => (String(p).startsWith('/ch/') ? chapter : undefined) });
     const a = await host('127.0.0.26', routes);
     const cr = crawler({ settings: { robots: false } });
     const whole = await cr.run({ seeds: [a.url('/ch/0')] });

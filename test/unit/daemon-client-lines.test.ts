@@ -17,7 +17,7 @@ test('answers cut into single bytes, and an answer and a notification in one chu
   const title = 'Café – 日本語 🕷️ "quoted"\u2028';
   const server = net.createServer((conn) => {
     let got = '';
-    conn.on('data', async (chunk) => {
+    const answerLines = async (chunk: Buffer) => {
       got += chunk.toString();
       for (let nl = got.indexOf('\n'); nl >= 0; nl = got.indexOf('\n')) {
         const { id, method } = JSON.parse(got.slice(0, nl)) as { id: number; method: string };
@@ -33,7 +33,9 @@ test('answers cut into single bytes, and an answer and a notification in one chu
           conn.write(Buffer.concat([note, answer]));
         }
       }
-    });
+    };
+    // The client asks one thing at a time: a chunk is answered before the next arrives.
+    conn.on('data', (chunk: Buffer) => void answerLines(chunk));
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   const client = await DaemonClient.connect(socketPath);

@@ -101,7 +101,7 @@ test('--log-level warn leaves the info lines out and still writes warnings', asy
   const child = spawn(process.execPath, [MAIN_JS, '--state-dir', stateDir, ...QUICK, '--stop-deadline', '30', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   after(() => child.kill('SIGKILL'));
   let log = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => { log += s; });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { log += s; });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const c = (await eventually('the daemon to serve', () => RawClient.connect(path.join(stateDir, STATE_FILES.socket)).catch(() => null)))!;
 

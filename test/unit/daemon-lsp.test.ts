@@ -91,10 +91,10 @@ const hintOn = (all: InlayHint[], line: number) => String(all.find((h) => h.posi
 
 describe('language server', () => {
   test('the method table as custom requests, with the same error codes', async () => {
-    const stats = await conn.sendRequest('queue/stats', {}) as { total: number };
+    const stats = await conn.sendRequest<{ total: number }>('queue/stats', {});
     // Params omitted, as the socket allows: the same answer, not an error about the cancellation token.
-    assert.equal(((await conn.sendRequest('queue/stats')) as { total: number }).total, stats.total);
-    assert.ok(Array.isArray(((await conn.sendRequest('crawl/list')) as { crawls: unknown[] }).crawls));
+    assert.equal((await conn.sendRequest<{ total: number }>('queue/stats')).total, stats.total);
+    assert.ok(Array.isArray((await conn.sendRequest<{ crawls: unknown[] }>('crawl/list')).crawls));
     assert.equal(stats.total, 0);
     await assert.rejects(conn.sendRequest('jobs/get', { id: 'seven' }), (e: ResponseError<unknown>) =>
       e.code === ErrorCodes.InvalidParams && /^id: /.test(e.message));
@@ -116,7 +116,7 @@ describe('language server', () => {
 
   test('seeds/start runs the file as it is open; hints, diagnostics and lenses follow the jobs', async () => {
     assert.deepEqual(await conn.sendRequest('events/subscribe', {}), { subscribed: true });
-    const started = await conn.sendRequest('seeds/start', { uri }) as { crawlId: string; enqueued: number };
+    const started = await conn.sendRequest<{ crawlId: string; enqueued: number }>('seeds/start', { uri });
     assert.equal(started.enqueued, 3);
     const remembered = JSON.parse(fs.readFileSync(path.join(stateDir, STATE_FILES.seedFiles), 'utf8'));
     assert.deepEqual(remembered, { [uri]: started.crawlId });
@@ -131,7 +131,7 @@ describe('language server', () => {
     }))!;
     assert.match(hintOn(now, 4), /^✓ done · 200 · \d+ B · \d+ ms$/);
     assert.match(hintOn(now, 5), /^✗ error · HTTP 404$/);
-    const { workerId } = await conn.sendRequest('scheduler/status', {}) as { workerId: string };
+    const { workerId } = await conn.sendRequest<{ workerId: string }>('scheduler/status', {});
     assert.match(hintOn(now, 7), new RegExp(`^⟳ running · ${workerId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} · lease \\d+ s left · heartbeat \\d+ s ago$`));
 
     const hover = await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 4, character: 3 } });
@@ -172,7 +172,7 @@ describe('language server', () => {
     assert.equal(reveal?.command?.arguments?.[0].jobIds.length, 3);
 
     // What the extension does with the lens: the request goes back as is.
-    assert.deepEqual(await conn.sendRequest('jobs/requeue', requeue!.command!.arguments![0]), { requeued: 1 });
+    assert.deepEqual(await conn.sendRequest('jobs/requeue', requeue.command.arguments[0]), { requeued: 1 });
     await eventually('jobs/changed sent to the editor', () => notifications.some((n) => n.method === 'jobs/changed' && n.params.changes.length > 0));
     assert.ok(notifications.some((n) => n.method === 'crawl/changed' && n.params.crawl.crawlId === started.crawlId));
   });
@@ -211,13 +211,37 @@ describe('language server', () => {
   });
 });
 
+describe('an editor that stops reading mid-conversation', () => {
+  test('answers and notifications it no longer takes are logged, none left to reject unhandled', async () => {
+    const dir = scratch('crawld-lsp-gone-');
+    const d = spawn(process.execPath, [MAIN_JS, '--stdio', '--state-dir', dir, ...QUICK, '--log-level', 'debug'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let log = '';
+    d.stderr.setEncoding('utf8').on('data', (s: string) => { log += s; });
+    const c = createProtocolConnection(new StreamMessageReader(d.stdout), new StreamMessageWriter(d.stdin));
+    c.listen();
+    try {
+      await c.sendRequest(InitializeRequest.type, { processId: null, rootUri: null, workspaceFolders: null, capabilities: {} });
+      await c.sendRequest('events/subscribe', {});
+      // Its end of the daemon's stdout goes: every write meets a broken pipe, while requests still arrive.
+      d.stdout.destroy();
+      for (let i = 0; i < 3; i++) c.sendRequest('jobs/enqueue', { urls: [`http://127.0.0.9:9/${i}`] }).catch(() => undefined);
+      await eventually('an answer not sent, logged', () => /LSP: Sending response failed/.test(log));
+      await eventually('a change notification not sent, logged', () => /jobs\/changed not sent to the editor/.test(log));
+      assert.doesNotMatch(log, /uncaught/);
+    } finally {
+      c.dispose();
+      d.kill('SIGKILL');
+    }
+  });
+});
+
 describe('over Node IPC, as the extension launches it', () => {
   test('requests work; the editor going away stops the daemon and frees the socket', async () => {
     const dir = scratch('crawld-ipc-');
     const { ipc, c, exited, log } = editorDaemon(['--state-dir', dir, '--node-ipc', `--clientProcessId=${process.pid}`]);
     try {
       await c.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: null, workspaceFolders: null, capabilities: {} });
-      assert.equal((await c.sendRequest('queue/stats', {}) as { total: number }).total, 0);
+      assert.equal((await c.sendRequest<{ total: number }>('queue/stats', {})).total, 0);
       assert.ok(fs.existsSync(path.join(dir, STATE_FILES.socket)));
     } finally {
       c.dispose();
@@ -234,7 +258,7 @@ describe('over Node IPC, as the extension launches it', () => {
     const { c, exited, log } = editorDaemon(['--state-dir', headless.stateDir, '--node-ipc']);
     try {
       await c.sendRequest(InitializeRequest.type, { processId: null, rootUri: null, workspaceFolders: null, capabilities: {} });
-      const mine = await c.sendRequest('scheduler/status', {}) as { workerId: string };
+      const mine = await c.sendRequest<{ workerId: string }>('scheduler/status', {});
       const k = await RawClient.connect(headless.socket);
       assert.notEqual((await k.request('scheduler/status')).workerId, mine.workerId, 'the socket stays with the headless daemon');
       k.close();

@@ -63,10 +63,10 @@ test('after jobs finish, the rate alone is sent at most once a second, until it 
   const after = sent.slice(from);
   assert.ok(after.some((s) => s.stats.jobsPerSecond > 0), JSON.stringify(after));
   for (let i = 1; i < after.length; i++) {
-    assert.equal(after[i]!.stats.done, 2, 'no count changed');
-    assert.equal(after[i]!.jobs, null, 'no job changed either: clients have nothing to refetch');
-    assert.notEqual(after[i]!.stats.jobsPerSecond, after[i - 1]!.stats.jobsPerSecond, 'each says a new rate');
-    assert.ok(after[i]!.at - after[i - 1]!.at >= 950, `a second apart: ${JSON.stringify(after.map((s) => [s.at - after[0]!.at, s.stats.jobsPerSecond]))}`);
+    assert.equal(after[i].stats.done, 2, 'no count changed');
+    assert.equal(after[i].jobs, null, 'no job changed either: clients have nothing to refetch');
+    assert.notEqual(after[i].stats.jobsPerSecond, after[i - 1].stats.jobsPerSecond, 'each says a new rate');
+    assert.ok(after[i].at - after[i - 1].at >= 950, `a second apart: ${JSON.stringify(after.map((s) => [s.at - after[0].at, s.stats.jobsPerSecond]))}`);
   }
 });
 

@@ -140,7 +140,7 @@ describe('quick fixes', () => {
       textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 2, character: 0 } }, context: { diagnostics },
     })) as CodeAction[];
     assert.deepEqual(actions.map((a) => a.title), ['Remove line 1']);
-    const fixed = TextDocument.applyEdits(doc, (actions[0].edit!.documentChanges![0] as TextDocumentEdit).edits as TextEdit[]);
+    const fixed = TextDocument.applyEdits(doc, (actions[0].edit!.documentChanges![0] as TextDocumentEdit).edits);
     assert.equal(fixed, 'include: https://a.example/docs/*\nhttps://a.example/docs/');
   });
 

@@ -36,7 +36,7 @@ function daemonFor(stateDir: string, socket: string) {
     ...(ROOT && { uid: DAEMON_UID, gid: DAEMON_UID }),
   });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
   // Killed if a test fails first: before the fix this one never exited by itself.
   const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -53,7 +53,7 @@ describe('the lock file beside the socket', () => {
     const { dir, stateDir } = sharedFolder();
     const socket = path.join(dir, 'd.sock');
     const lock = `${socket}.lock`;
-    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid;
     fs.writeFileSync(lock, `${gone}\n`);
     // Not root: a folder nobody may write keeps the file where it is (and root would remove it anyway).
     if (!ROOT) fs.chmodSync(dir, 0o555);

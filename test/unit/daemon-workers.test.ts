@@ -157,7 +157,7 @@ describe('workerState', () => {
   test('on this machine, a process gone is lost after one missed beat; a live one is not', async () => {
     const child = spawn(process.execPath, ['-e', '0']);
     await new Promise((resolve) => child.once('exit', resolve));
-    const gone = makeWorkerId(undefined, child.pid!);
+    const gone = makeWorkerId(undefined, child.pid);
     assert.equal(workerState(row(gone, SEEN_EVERY_MS), now, 'me'), 'live', 'one beat of grace');
     assert.equal(workerState(row(gone, SEEN_EVERY_MS + 1), now, 'me'), 'lost');
     assert.equal(workerState(row(makeWorkerId(undefined, process.ppid), SEEN_EVERY_MS * 2), now, 'me'), 'live', 'its process runs');

@@ -139,7 +139,7 @@ describe('columns and records', () => {
     });
     const rows = parseCsv(formatRecords('pages', 'csv', [p]));
     assert.equal(rows.length, 1);
-    const row = rows[0]!;
+    const row = rows[0];
     assert.equal(row.length, PAGE_COLUMNS.length);
     const cell = (name: (typeof PAGE_COLUMNS)[number]) => row[PAGE_COLUMNS.indexOf(name)];
     assert.equal(cell('url'), 'https://a.test/old?x=1,2');
@@ -150,7 +150,7 @@ describe('columns and records', () => {
     assert.equal(cell('error'), 'connect ECONNREFUSED');
     assert.equal(cell('skipped'), 'false');
     assert.equal(cell('jobId'), '1');
-    assert.deepEqual(JSON.parse(cell('data')!), { price: 12.5, tags: ['a', 'b'], note: 'x,"y"' });
+    assert.deepEqual(JSON.parse(cell('data')), { price: 12.5, tags: ['a', 'b'], note: 'x,"y"' });
     assert.equal(recordCells('pages', pageRecord())[PAGE_COLUMNS.indexOf('data')], null, 'no data: an empty cell');
     assert.equal(recordCells('pages', pageRecord())[PAGE_COLUMNS.indexOf('redirects')], '', 'no redirects: an empty cell');
     // Exactly the bytes, for a simple record.
@@ -169,12 +169,12 @@ describe('columns and records', () => {
     const lines = text.split('\n');
     assert.equal(lines.length, 3);
     assert.equal(lines[2], '', 'every line ends with LF');
-    const first = JSON.parse(lines[0]!);
+    const first = JSON.parse(lines[0]);
     assert.deepEqual(Object.keys(first), [...PAGE_COLUMNS]);
     assert.deepEqual(first, { ...p });
     assert.equal(first.title, 'two\nlines\r\nand \u2028 a separator');
     assert.deepEqual(first.redirects, ['https://a.test/b'], 'redirects stay an array in JSON');
-    assert.deepEqual(JSON.parse(lines[1]!), pageRecord({ url: 'https://a.test/2' }), 'a missing field is null');
+    assert.deepEqual(JSON.parse(lines[1]), pageRecord({ url: 'https://a.test/2' }), 'a missing field is null');
 
     const link: LinkRecord = { from: 'https://a.test/', to: 'https://b.test/', text: 'B, "the other"', followed: false, reason: 'out of scope' };
     const reordered = { reason: link.reason, followed: link.followed, text: link.text, to: link.to, from: link.from };
@@ -261,7 +261,7 @@ describe('exportBatches', () => {
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(calls.length, 2, 'the next batch is asked for while the first is written, and only it');
     const rest = await all(batches);
-    const got = [first.value!, ...rest];
+    const got = [first.value, ...rest];
     assert.deepEqual(got.map((b) => b.records.length), [1000, 1000, 500]);
     assert.deepEqual(got.flatMap((b) => b.records), many);
     assert.ok(got.every((b) => b.urls === 0));

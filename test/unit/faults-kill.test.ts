@@ -39,7 +39,7 @@ async function startWebOf(ips: string[], perHost: number, delayMs: number): Prom
   const started: TestHost[] = [];
   const pages: string[] = [];
   // Filled once every host's origin is known; the servers look routes up per request.
-  const routes = ips.map(() => ({} as Record<string, ReturnType<typeof page>>));
+  const routes = ips.map((): Record<string, ReturnType<typeof page>> => ({}));
   for (let h = 0; h < ips.length; h++) {
     started.push(await startHost(ips[h], routes[h], delayMs));
   }

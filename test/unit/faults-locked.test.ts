@@ -142,7 +142,7 @@ test('a page fetched while the lock was taken is kept: what is written after the
       other!.close();
     }, 3_000);
     await new Promise((r) => setTimeout(r, 200));
-    page([])(req, res, 1);
+    await page([])(req, res, 1);
   };
   const site = await startHost('127.0.0.73', { '/robots.txt': text(''), '/slow': slow });
   after(() => site.close());

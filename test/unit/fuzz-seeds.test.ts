@@ -160,13 +160,13 @@ describe('seed files in the language server', () => {
       }
     }), 150);
     assert.equal(child.exitCode, null, `the daemon lives:\n${stderr}`);
-    assert.equal(((await conn.sendRequest('queue/stats', {})) as { total: number }).total, 0, 'nothing was enqueued');
+    assert.equal((await conn.sendRequest<{ total: number }>('queue/stats', {})).total, 0, 'nothing was enqueued');
   });
 
   test('every method as an LSP request with adversarial params: a result, or an error with a contract code', async () => {
-    const { crawlId } = await conn.sendRequest('crawl/start', { seeds: ['http://127.0.0.9:9/'] }) as { crawlId: string };
-    const { ids } = await conn.sendRequest('jobs/enqueue', { urls: ['http://127.0.0.9:9/a'] }) as { ids: number[] };
-    const real = { crawlId: fc.constant(crawlId), jobId: fc.constant(ids[0]!) };
+    const { crawlId } = await conn.sendRequest<{ crawlId: string }>('crawl/start', { seeds: ['http://127.0.0.9:9/'] });
+    const { ids } = await conn.sendRequest<{ ids: number[] }>('jobs/enqueue', { urls: ['http://127.0.0.9:9/a'] });
+    const real = { crawlId: fc.constant(crawlId), jobId: fc.constant(ids[0]) };
     const methods = (Object.keys(Params) as Method[]).filter((m) => m !== 'daemon/shutdown' && m !== 'scheduler/resume');
     await check(fc.asyncProperty(fc.constantFrom(...methods).chain((m) => fc.tuple(fc.constant(m), paramsFor(m, real))), async ([method, params]) => {
       // As a client library would send it: parsed JSON (a `__proto__` key stays an own key).
@@ -182,6 +182,6 @@ describe('seed files in the language server', () => {
       }
     }), 400);
     assert.equal(child.exitCode, null, `the daemon lives:\n${stderr}`);
-    assert.equal(((await conn.sendRequest('scheduler/status', {})) as { paused: boolean }).paused, true);
+    assert.equal((await conn.sendRequest<{ paused: boolean }>('scheduler/status', {})).paused, true);
   });
 });

@@ -116,7 +116,7 @@ describe('extension settings', () => {
     checkSync(fc.property(fc.constantFrom(...SETTING_KEYS), fc.oneof(fc.object({ maxDepth: 1 }), fc.array(fc.integer(), { maxLength: 3 })), (key, value) => {
       const { settings, problems } = readSettings((k) => (k === key ? value : undefined));
       assert.equal(problems.length, 1, JSON.stringify(problems));
-      assert.ok(problems[0]!.startsWith(`${SECTION}.${key} `), problems[0]);
+      assert.ok(problems[0].startsWith(`${SECTION}.${key} `), problems[0]);
       assert.deepEqual(settings[key], DEFAULTS[key]);
     }), 300);
   });

@@ -77,7 +77,7 @@ describe('the line limit and the params schemas', () => {
     for (const [method, params] of [['jobs/enqueue', { urls }], ['crawl/start', { seeds: urls }]] as const) {
       const r = Params[method].safeParse(params);
       assert.equal(r.success, false);
-      assert.deepEqual(r.error!.issues.map((i) => i.message), ['the URLs come to more than 16 MiB as JSON; send them in several requests']);
+      assert.deepEqual(r.error.issues.map((i) => i.message), ['the URLs come to more than 16 MiB as JSON; send them in several requests']);
     }
     // Short enough in characters, too long as JSON: every newline is two bytes there.
     const r = Params['seeds/parse'].safeParse({ text: '\n'.repeat(MAX_SEED_TEXT_BYTES / 2) });

@@ -233,7 +233,7 @@ for (const engine of ENGINES) {
       const { queue, scheduler } = await setup(engine, {
         good: async () => ({ type: 'done' }),
         badChild: async () => ({ type: 'done', enqueue: [{ kind: 'test', url: 'http://x/', key: '', dedupeKey: 'http://x/' }] }),
-        badResult: async () => ({ type: 'done', result: { big: 10n } as never }),
+        badResult: async () => ({ type: 'done', result: { big: 10n } }),
         badDefer: async () => ({ type: 'defer', reason: 'no delay' } as never),
       });
       await queue.enqueue(['good', 'badChild', 'badResult', 'badDefer'].map((kind, i) => job('a', i, { kind })));

@@ -18,7 +18,7 @@ const { Daemon } = require('../../client/src/daemon') as typeof import('../../cl
 const { DEFAULTS } = require('../../client/src/settings') as typeof import('../../client/src/settings');
 
 const context = { extensionPath: REPO, extension: { packageJSON: { engines: { node: '>=20.18.1' } } }, subscriptions: [] };
-const newDaemon = () => new Daemon(context as never, channel as never, channel as never, () => DEFAULTS);
+const newDaemon = () => new Daemon(context as never, channel, channel, () => DEFAULTS);
 
 describe('an untrusted workspace', () => {
   test('the manifest: limited support, the state folder restricted, the runtime not a workspace setting', () => {

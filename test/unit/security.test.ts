@@ -29,7 +29,7 @@ function socketInodes(pid: number): Set<string> {
   for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
     try {
       const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) out.add(m[1]!);
+      if (m) out.add(m[1]);
     } catch {
       // Closed while we looked.
     }
@@ -45,7 +45,7 @@ function listening(pid: number): string[] {
     const rows = fs.readFileSync(`/proc/net/${table}`, 'utf8').trim().split('\n').slice(1);
     for (const row of rows) {
       const f = row.trim().split(/\s+/);
-      const [local, state, inode] = [f[1]!, f[3]!, f[9]!];
+      const [local, state, inode] = [f[1], f[3], f[9]];
       const listens = table.startsWith('udp') || state === '0A';
       if (listens && mine.has(inode)) found.push(`${table} ${local}`);
     }
@@ -164,7 +164,7 @@ describe('no network port', () => {
     const child = spawn(process.execPath, [MAIN_JS, '--stdio', '--state-dir', scratch('crawld-sec-lsp-'), ...QUICK], { stdio: ['pipe', 'pipe', 'pipe'] });
     try {
       let log = '';
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { log += d; });
       await eventually('the LSP daemon to start', () => /started: /.test(log));
       assert.deepEqual(listening(child.pid!), []);
     } finally {
@@ -291,8 +291,8 @@ describe('nothing from a request becomes SQL', () => {
       assert.equal(after.integrity, 'ok');
       assert.deepEqual(after.schema, before.schema, 'no table dropped, altered or added');
       assert.ok(writes > 0, 'some calls were valid and ran');
-      for (const [table, n] of Object.entries(before.counts)) assert.ok(after.counts[table]! >= n, `${table}: ${n} rows before, ${after.counts[table]} after`);
-      assert.equal(after.counts.crawls, before.counts.crawls! + 1, 'one crawl more: the named one');
+      for (const [table, n] of Object.entries(before.counts)) assert.ok(after.counts[table] >= n, `${table}: ${n} rows before, ${after.counts[table]} after`);
+      assert.equal(after.counts.crawls, before.counts.crawls + 1, 'one crawl more: the named one');
     } finally {
       await c.request('scheduler/resume');
     }
@@ -343,7 +343,7 @@ const SQL_CALLS = new Set(['prepare', 'exec', 'pragma']);
 function constant(e: ts.Expression): boolean {
   if (ts.isNumericLiteral(e) || ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) return true;
   if (ts.isIdentifier(e)) return /^[A-Z][A-Z0-9_]*$/.test(e.text);
-  if (ts.isPropertyAccessExpression(e)) return /^[A-Z][A-Z0-9_]*$/.test(e.name.text) && constant(e.expression as ts.Expression);
+  if (ts.isPropertyAccessExpression(e)) return /^[A-Z][A-Z0-9_]*$/.test(e.name.text) && constant(e.expression);
   if (ts.isParenthesizedExpression(e)) return constant(e.expression);
   if (ts.isBinaryExpression(e)) return constant(e.left) && constant(e.right);
   return false;

@@ -44,7 +44,7 @@ test('each with the type, default, bounds, choices and pattern of its row', () =
   for (const key of EDITOR_SETTINGS) {
     const row: SettingRow = SETTINGS[key];
     const expected = schemaOf(row);
-    const declared = contributed[`${SECTION}.${key}`]!;
+    const declared = contributed[`${SECTION}.${key}`];
     const keys = ['type', 'default', 'minimum', 'maximum', 'enum', 'pattern'].filter((k) => k in declared || k in expected);
     assert.deepEqual(Object.fromEntries(keys.map((k) => [k, declared[k]])), Object.fromEntries(keys.map((k) => [k, expected[k]])), key);
   }
@@ -52,7 +52,7 @@ test('each with the type, default, bounds, choices and pattern of its row', () =
 
 test('each description says what a change to it takes', () => {
   for (const key of EDITOR_SETTINGS) {
-    const description = contributed[`${SECTION}.${key}`]!.markdownDescription as string;
+    const description = contributed[`${SECTION}.${key}`].markdownDescription as string;
     assert.match(description, TOLD[SETTINGS[key].editor], key);
   }
 });

@@ -435,9 +435,10 @@ FILE cannot be created · 3 no daemon running · 130 interrupted.`,
     async run(ctx, f, args) {
       const bad = args.find((a) => !/^\d{1,15}$/.test(a) || Number(a) < 1);
       if (bad !== undefined) throw new UsageError(`requeue: "${bad}" is not a job id`);
-      if (args.length === 0 && !f.state) throw new UsageError('requeue: give job ids, or --state (e.g. --state error)');
+      const state = f.state as (typeof FINISHED_STATES)[number] | undefined;
+      if (args.length === 0 && !state) throw new UsageError('requeue: give job ids, or --state (e.g. --state error)');
       const r = await request(ctx, 'jobs/requeue', {
-        ids: args.length ? args.map(Number) : undefined, state: f.state as (typeof FINISHED_STATES)[number] | undefined,
+        ids: args.length ? args.map(Number) : undefined, state,
         host: f.host as string | undefined, crawlId: f.crawl as string | undefined,
       });
       if (ctx.ui.json) {
@@ -448,7 +449,7 @@ FILE cannot be created · 3 no daemon running · 130 interrupted.`,
       }
       // Ids that did not go back (no such job, or not in the state asked for): part of it was refused.
       if (args.length > 0 && r.requeued < args.length) {
-        throw new CommandError(`${args.length - r.requeued} of the ids given were not requeued: no such job, or not ${f.state ? `in state ${String(f.state)}` : 'finished or running'}`, EXIT.failed);
+        throw new CommandError(`${args.length - r.requeued} of the ids given were not requeued: no such job, or not ${state ? `in state ${state}` : 'finished or running'}`, EXIT.failed);
       }
       return EXIT.ok;
     },

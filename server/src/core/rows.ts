@@ -1,4 +1,4 @@
-import type { Job, JobState } from './types';
+import type { Job, JobResult, JobState } from './types';
 
 /** A jobs row as either engine reads it back (the same column names on both), made a Job. */
 export function toJob(r: Record<string, unknown>): Job {
@@ -22,8 +22,8 @@ export function toJob(r: Record<string, unknown>): Job {
     leaseExpiresAt: r.lease_expires_at as number | null,
     heartbeatAt: r.heartbeat_at as number | null,
     lastError: r.last_error as string | null,
-    result: r.result ? JSON.parse(r.result as string) : null,
-    payload: r.payload ? JSON.parse(r.payload as string) : null,
+    result: r.result ? (JSON.parse(r.result as string) as JobResult) : null,
+    payload: r.payload ? (JSON.parse(r.payload as string) as Record<string, unknown>) : null,
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
     finishedAt: r.finished_at as number | null,

@@ -220,7 +220,7 @@ export class Scheduler {
       }
       for (const job of jobs) this.run(job);
       if (jobs.length < free) {
-        let wakeAt: number | null = null;
+        let wakeAt: number | null;
         try {
           wakeAt = await this.queue.nextWakeAt(leasedAt);
         } catch (err) {

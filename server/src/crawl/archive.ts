@@ -64,7 +64,7 @@ export class WarcArchive {
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       worker.waiting.set(id, { resolve, reject });
-      worker.thread.postMessage({ ...request, id } as ToWriter);
+      worker.thread.postMessage({ ...request, id } satisfies ToWriter);
     });
   }
 

@@ -704,7 +704,7 @@ function settledPage(j: Job, crawlId: string): PageWrite {
     redirectTo: null, via: (j.payload as PagePayload | null)?.via ?? [], contentType: j.result?.contentType ?? null,
     bytes: j.result?.bytes ?? null, fetchMs: j.result?.durationMs ?? null, fetchedAt: status === null ? null : j.finishedAt,
     title: j.result?.title ?? null, description: null, canonical: null, robots: null, lang: null, sha256: null, data: null,
-    lastmod: (j.payload as PagePayload | null)?.lastmod ?? null, linked: (j.depth ?? 0) > 0 || foundBySitemap(j.payload as PagePayload | null), links: null,
+    lastmod: (j.payload as PagePayload | null)?.lastmod ?? null, linked: (j.depth ?? 0) > 0 || foundBySitemap(j.payload), links: null,
   };
 }
 

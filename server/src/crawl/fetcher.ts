@@ -189,7 +189,7 @@ function tooLarge(what: string, max: number): FetchError {
 function drain(body: Readable, decoders: Transform[], received: { bytes: number }, maxRaw: number, sink: (chunk: Buffer) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let failed = false;
-    const fail = (err: unknown) => {
+    const fail = (err: Error) => {
       if (failed) return;
       failed = true;
       for (const d of decoders) d.destroy();
@@ -218,7 +218,7 @@ function drain(body: Readable, decoders: Transform[], received: { bytes: number 
             next.once('drain', () => stage.resume());
           }
         } catch (err) {
-          fail(err);
+          fail(err as Error);
         }
       });
       stage.on('end', () => {

@@ -145,7 +145,7 @@ export function handlerOutput(result: unknown): HandlerOutput {
   let json: string | null = null;
   if (given !== undefined && given !== null) {
     try {
-      json = JSON.stringify(given) as string | undefined ?? null;
+      json = JSON.stringify(given) ?? null;
     } catch (err) {
       throw new ResultError(`data cannot be kept as JSON: ${(err as Error).message}`);
     }

@@ -78,7 +78,7 @@ for (const stream of [process.stdout, process.stderr]) {
     const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
     done?.();
     return true;
-  }) as typeof stream.write;
+  });
 }
 
 /**

@@ -213,9 +213,9 @@ export function pageHandler(deps: PageDeps) {
       if (fields && links.tree) {
         const { data, stopped, failed } = extractData(links.tree.document, fields);
         seen.data = data;
-        if (stopped.length > 0) warnOnce(frontier!, 'extract', job.url, `extract.${stopped.join(', extract.')} cut short: the selectors took their ${MAX_STEPS.toLocaleString('en-US')} steps on this page`);
-        for (const [key, message] of failed) warnOnce(frontier!, 'extract', job.url, `extract.${key} failed: ${message}`);
-        if (links.tree.truncated) warnOnce(frontier!, 'extract', job.url, `only the first ${MAX_NODES.toLocaleString('en-US')} nodes of the page were searched by the crawl's selectors`);
+        if (stopped.length > 0) warnOnce(frontier, 'extract', job.url, `extract.${stopped.join(', extract.')} cut short: the selectors took their ${MAX_STEPS.toLocaleString('en-US')} steps on this page`);
+        for (const [key, message] of failed) warnOnce(frontier, 'extract', job.url, `extract.${key} failed: ${message}`);
+        if (links.tree.truncated) warnOnce(frontier, 'extract', job.url, `only the first ${MAX_NODES.toLocaleString('en-US')} nodes of the page were searched by the crawl's selectors`);
       }
       // The tree is done with: the record keeps the links, not the page.
       links.tree = null;
@@ -238,7 +238,7 @@ export function pageHandler(deps: PageDeps) {
     if (frontier === null) return { type: 'done', result };
 
     const planned = plan(frontier, job, links, seen);
-    deps.count(frontier.crawlId, 1, res.bytes, planned?.dropped ?? new Map());
+    deps.count(frontier.crawlId, 1, res.bytes, planned?.dropped ?? new Map<string, number>());
     return { type: 'done', result, enqueue: planned?.jobs ?? [], crawlCap: frontier.options.maxPages };
   }
 
@@ -407,23 +407,20 @@ export function pageHandler(deps: PageDeps) {
       // A sitemap stays keyed apart from the page of its URL.
       ...((job.payload as PagePayload | null)?.sitemap && { dedupeKey: `sitemap ${target}` }),
       // A sitemap that redirects is still read as one, and a URL keeps its sitemap's lastmod.
-      crawlId: job.crawlId, depth: job.depth, payload: { ...(job.payload as PagePayload | null), via } satisfies PagePayload as unknown as Record<string, unknown>,
+      crawlId: job.crawlId, depth: job.depth, payload: { ...(job.payload as PagePayload | null), via } satisfies PagePayload,
       robots: robotsOf(url.origin), userAgent: settings.userAgent,
     });
     return { type: 'done', result, enqueue: [next], crawlCap: frontier?.options.maxPages };
   }
 }
 
-/** A promise's value, or null once the signal aborts first. */
+/** A promise's value (or its rejection), or null once the signal aborts first. */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | null> {
   if (signal.aborted) return Promise.resolve(null);
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const aborted = () => resolve(null);
     signal.addEventListener('abort', aborted, { once: true });
-    void promise.then((value) => {
-      signal.removeEventListener('abort', aborted);
-      resolve(value);
-    });
+    promise.finally(() => signal.removeEventListener('abort', aborted)).then(resolve, reject);
   });
 }
 
@@ -474,7 +471,7 @@ function pageWrite(job: LeasedJob, frontier: Frontier, outcome: Extract<Outcome,
     sha256: frontier.options.storeBodies && typeof result?.sha256 === 'string' ? result.sha256 : null,
     data: seen.data,
     lastmod: (job.payload as PagePayload | null)?.lastmod ?? null,
-    linked: (job.depth ?? 0) > 0 || foundBySitemap(job.payload as PagePayload | null),
+    linked: (job.depth ?? 0) > 0 || foundBySitemap(job.payload),
     links: extraction || seen.extra.length > 0
       ? [...extraction?.links ?? [], ...seen.extra].map((l, i) => ({ url: l.url, text: stored(l.text) as string, reason: seen.fates?.[i] ?? null }))
       : null,

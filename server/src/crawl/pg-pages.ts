@@ -357,7 +357,7 @@ export class PgPageStore implements PageStore {
   }
 
   async page(crawlId: string, url: string): Promise<PageRow | null> {
-    const { rows } = await this.pool.query(SQL.page, [urlKey(crawlId, url)]);
+    const { rows } = await this.pool.query<Record<string, unknown>>(SQL.page, [urlKey(crawlId, url)]);
     return rows.length ? toPage(rows[0]) : null;
   }
 

@@ -79,7 +79,7 @@ export class PgCrawlStore implements CrawlStore {
   }
 
   async get(id: string): Promise<CrawlRow | null> {
-    const { rows } = await this.pool.query(SQL.get, [id]);
+    const { rows } = await this.pool.query<Record<string, unknown>>(SQL.get, [id]);
     return rows.length ? toCrawl(rows[0]) : null;
   }
 
@@ -128,8 +128,8 @@ export class PgCrawlStore implements CrawlStore {
   }
 
   async getRobots(origin: string): Promise<{ data: unknown; expiresAt: number } | null> {
-    const { rows } = await this.pool.query(SQL.getRobots, [origin]);
-    return rows.length ? { data: JSON.parse(rows[0].data), expiresAt: rows[0].expiresAt } : null;
+    const { rows } = await this.pool.query<{ data: string; expiresAt: number }>(SQL.getRobots, [origin]);
+    return rows.length ? { data: JSON.parse(rows[0].data) as unknown, expiresAt: rows[0].expiresAt } : null;
   }
 
   async putRobots(origin: string, data: unknown, expiresAt: number): Promise<void> {

@@ -194,8 +194,8 @@ export function toCrawl(r: Row): CrawlRow {
   return {
     id: r.id as string,
     name: r.name as string | null,
-    seeds: JSON.parse(r.seeds as string),
-    options: JSON.parse(r.options as string),
+    seeds: JSON.parse(r.seeds as string) as string[],
+    options: JSON.parse(r.options as string) as CrawlOptions,
     state: r.state as CrawlState,
     pages: r.pages as number,
     bytes: r.bytes as number,

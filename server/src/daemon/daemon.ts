@@ -70,7 +70,8 @@ export class Daemon {
         ...(opts.defaultAddresses !== undefined && { defaultAddresses: opts.defaultAddresses }),
       }, this.log);
     } catch (err) {
-      void this.queue.close();
+      // The error thrown is what the user must read; a failed close (a PostgreSQL pool) is logged beside it.
+      this.queue.close().catch((closeErr: unknown) => this.log('warn', `closing the queue: ${(closeErr as Error).message}`));
       throw err;
     }
     this.scheduler = new Scheduler(this.queue, { crawl: this.crawls.handler }, this.config, this.log);

@@ -63,8 +63,8 @@ async function main(): Promise<number> {
   let daemonLog = '';
   // --clientProcessId: a demo killed part-way takes its daemon with it.
   const daemon = spawn(process.execPath, [CRAWLCTL, 'daemon', ...at, '--per-host', '2', '--max-workers', '8', `--clientProcessId=${process.pid}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  daemon.stderr!.setEncoding('utf8').on('data', (d: string) => { daemonLog += d; });
-  let code = 1;
+  daemon.stderr.setEncoding('utf8').on('data', (d: string) => { daemonLog += d; });
+  let code: number;
   try {
     await waitForDaemon(daemon, () => daemonLog);
     say(`$ crawlctl daemon --state-dir ${stateDir}   (running in the background)`);

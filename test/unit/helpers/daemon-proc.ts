@@ -52,8 +52,8 @@ export async function startDaemon(opts: { stateDir?: string; args?: string[]; wa
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   live.add(child);
   let err = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => { err += d; });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => { err += d; });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       live.delete(child);
@@ -64,11 +64,11 @@ export async function startDaemon(opts: { stateDir?: string; args?: string[]; wa
   await new Promise<void>((resolve, reject) => {
     const check = () => {
       if (started.test(err)) {
-        child.stderr!.off('data', check);
+        child.stderr.off('data', check);
         resolve();
       }
     };
-    child.stderr!.on('data', check);
+    child.stderr.on('data', check);
     void exited.then(({ code }) => reject(new Error(`daemon exited (${code}) before starting:\n${err}`)));
   });
   const socket = /socket (\S+)/.exec(err)?.[1] ?? path.join(stateDir, STATE_FILES.socket);
@@ -89,8 +89,8 @@ export function runMain(args: string[], timeoutMs = 15_000): Promise<RunResult> 
     live.add(child);
     let stdout = '';
     let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`main.js ${args.join(' ')} did not exit:\n${stderr}`));
@@ -214,8 +214,8 @@ export function spawnCrawlctl(args: string[], cwd?: string): ChildProcess & { ou
   live.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
   child.once('exit', () => live.delete(child));
   return Object.assign(child, { output: () => ({ stdout, stderr }) });
 }

@@ -5,7 +5,7 @@
  */
 import Module = require('node:module');
 
-const loader = Module as unknown as { _resolveFilename(request: string, ...rest: unknown[]): string };
+const loader = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
 const resolve = loader._resolveFilename;
 loader._resolveFilename = function (request: string, ...rest: unknown[]): string {
   return request === 'vscode' ? __filename : resolve.call(this, request, ...rest);

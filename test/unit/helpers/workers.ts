@@ -19,7 +19,7 @@ export function worker(config: Record<string, unknown>, onLine: (line: string) =
   children.push(child);
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const m = /^ready (.+)$/.exec(line);
       if (m) resolve({ child, workerId: m[1] });
       onLine(line);

@@ -323,7 +323,7 @@ export class PgQueue implements Queue {
       const batch = randomBytes(8).toString('hex');
       const rows = await this.leaseRounds(tx, Math.floor(n), opts, workerId, batch);
       if (rows.length === 0) return [];
-      const jobs = rows.map((r) => leasedJob(r, workerId, `${batch}.${r.id}`, tx.now, opts.ttlMs));
+      const jobs = rows.map((r) => leasedJob(r, workerId, `${batch}.${r.id as number}`, tx.now, opts.ttlMs));
       for (const job of jobs) tx.tally.move({ key: job.key, crawl_id: job.crawlId, priority: job.priority }, 'queued', 'in_progress');
       for (const r of rows) tx.tally.served(r.key as string, r.delayMs);
       tx.touch(jobs.map((j) => j.id));
@@ -655,6 +655,6 @@ function leasedJob(r: Row, workerId: string, leaseToken: string, now: number, tt
     depth: r.depth as number | null, priority: r.priority as number, state: 'in_progress', attempts: r.attempts as number,
     maxAttempts: r.max_attempts as number, reclaims: r.reclaims as number, deferrals: r.deferrals as number, runAfter: 0, workerId, leaseToken, leasedAt: now,
     leaseExpiresAt: now + ttlMs, heartbeatAt: now, lastError: r.last_error as string | null, result: null,
-    payload: r.payload ? JSON.parse(r.payload as string) : null, createdAt: r.created_at as number, updatedAt: now, finishedAt: null,
+    payload: r.payload ? (JSON.parse(r.payload as string) as Record<string, unknown>) : null, createdAt: r.created_at as number, updatedAt: now, finishedAt: null,
   };
 }

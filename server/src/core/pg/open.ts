@@ -24,10 +24,10 @@ const MIGRATION_LOCK = 0x43524157;
  * bigint and numeric (what sum() of a bigint gives) as JS numbers: every count and time here is
  * far below 2^53. Set on this pool's clients only, never globally.
  */
-const TYPES = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
+const TYPES: pg.CustomTypesConfig = {
+  getTypeParser(oid, format) {
     if (oid === pg.types.builtins.INT8 || oid === pg.types.builtins.NUMERIC) return (v: string) => Number(v);
-    return pg.types.getTypeParser(oid, format as 'text');
+    return pg.types.getTypeParser(oid, format) as (value: string) => unknown;
   },
 };
 
@@ -100,10 +100,10 @@ export async function openPool(url: string, components: Component[], opts: PoolO
 }
 
 async function versions(db: pg.Pool | pg.PoolClient): Promise<Map<string, number> | null> {
-  const { rows } = await db.query(`SELECT to_regclass($1) AS t`, [`${SCHEMA}.schema_versions`]);
+  const { rows } = await db.query<{ t: string | null }>(`SELECT to_regclass($1) AS t`, [`${SCHEMA}.schema_versions`]);
   if (rows[0].t === null) return null;
-  const got = await db.query(`SELECT component, version FROM ${SCHEMA}.schema_versions`);
-  return new Map(got.rows.map((r: { component: string; version: number }) => [r.component, r.version]));
+  const got = await db.query<{ component: string; version: number }>(`SELECT component, version FROM ${SCHEMA}.schema_versions`);
+  return new Map(got.rows.map((r) => [r.component, r.version]));
 }
 
 function refuseNewer(have: Map<string, number>, url: string, components: Component[]): void {
@@ -125,7 +125,7 @@ async function checkVersions(client: pg.PoolClient, url: string, components: Com
     refuseNewer(have, url, components);
     return have;
   }
-  const { rows } = await client.query(
+  const { rows } = await client.query<{ n: number }>(
     `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1`, [SCHEMA]);
   if (rows[0].n > 0) {
     throw new DatabaseOpenError(

@@ -173,7 +173,7 @@ export class SqliteQueue implements Queue {
       this.s.leaseJobs.run({ workerId, now, ttlMs: opts.ttlMs, ids: idList, batch });
       // Raw rows: building objects column by column costs more than the lease itself.
       const rows = this.s.leasedJobs.raw(true).all({ ids: idList }) as unknown[][];
-      const jobs = rows.map((r) => leasedJob(r, workerId, `${batch}.${r[0]}`, now, opts.ttlMs));
+      const jobs = rows.map((r) => leasedJob(r, workerId, `${batch}.${r[0] as number}`, now, opts.ttlMs));
       for (const job of jobs) tally.move({ key: job.key, crawl_id: job.crawlId, priority: job.priority }, 'queued', 'in_progress');
       tally.leaseSeq = seq;
       for (const [key, delayMs] of served) tally.served(key, delayMs);
@@ -507,7 +507,7 @@ function leasedJob(r: unknown[], workerId: string, leaseToken: string, now: numb
     depth: r[5] as number | null, priority: r[6] as number, state: 'in_progress', attempts: r[7] as number,
     maxAttempts: r[8] as number, reclaims: r[9] as number, deferrals: r[13] as number, runAfter: 0, workerId, leaseToken, leasedAt: now,
     leaseExpiresAt: now + ttlMs, heartbeatAt: now, lastError: r[10] as string | null, result: null,
-    payload: r[11] ? JSON.parse(r[11] as string) : null, createdAt: r[12] as number, updatedAt: now, finishedAt: null,
+    payload: r[11] ? (JSON.parse(r[11] as string) as Record<string, unknown>) : null, createdAt: r[12] as number, updatedAt: now, finishedAt: null,
   };
 }
 

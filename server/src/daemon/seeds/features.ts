@@ -191,7 +191,7 @@ export class SeedFeatures {
       this.published.delete(e.document.uri);
       this.lensesDrawn.delete(e.document.uri);
       this.handlerProblems.delete(e.document.uri);
-      void c.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+      c.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }).catch((err: unknown) => this.log('debug', `diagnostics not cleared: ${(err as Error).message}`));
     });
     c.languages.inlayHint.on(async (p) => {
       const asked = { from: p.range.start.line, to: p.range.end.line, at: Date.now() };

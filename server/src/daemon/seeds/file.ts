@@ -236,7 +236,7 @@ export function parseSeedFile(text: string): SeedFile {
     }
   }
   problems.sort((a, b) => a.line - b.line || a.start - b.start);
-  return { urls, problems, options: options as SeedFile['options'], badOptions };
+  return { urls, problems, options, badOptions };
 }
 
 /** The crawl/start params a seed file stands for, or null when it cannot start a crawl. */

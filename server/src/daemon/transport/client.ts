@@ -144,7 +144,7 @@ export class DaemonClient {
     if (line.trim() === '') return;
     let msg: { method?: unknown; params?: unknown; id?: unknown; error?: { message?: unknown } };
     try {
-      msg = JSON.parse(line);
+      msg = JSON.parse(line) as typeof msg;
     } catch {
       return; // The daemon only writes JSON; a torn line would be a bug there, not here.
     }

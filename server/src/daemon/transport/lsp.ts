@@ -10,8 +10,9 @@
 import { CodeActionKind, ResponseError, TextDocumentSyncKind, createConnection, type _Connection } from 'vscode-languageserver/lib/common/api';
 import {
   IPCMessageReader, IPCMessageWriter, StreamMessageReader, StreamMessageWriter, createProtocolConnection,
-  type MessageReader, type MessageWriter,
+  type Logger as RpcLogger, type MessageReader, type MessageWriter,
 } from 'vscode-languageserver-protocol/node';
+import type { LogLevel, Logger } from '../../core/scheduler';
 import { CRAWL_DEFAULTS } from '../../crawl/defaults';
 import { Params } from '../params';
 import type { Daemon } from '../daemon';
@@ -73,7 +74,7 @@ export function startLsp(
   if (clientProcessId !== null) watchParent(clientProcessId);
 
   const connection = createConnection(
-    (logger) => createProtocolConnection(reader, writer, logger),
+    (editorConsole) => createProtocolConnection(reader, writer, guardedConsole(editorConsole, log)),
     {
       get shutdownReceived() { return shutdownReceived; },
       set shutdownReceived(v: boolean) { shutdownReceived = v; },
@@ -112,13 +113,18 @@ export function startLsp(
       }
     });
   }
+  // A send fails when the editor has gone mid-batch (a broken pipe, a closed IPC channel): the
+  // reader's close stops the daemon; the failure is only noted, never left to reject unhandled.
+  const notify = (method: string, params: unknown) => {
+    connection.sendNotification(method, params).catch((err: unknown) => log('debug', `${method} not sent to the editor: ${(err as Error).message}`));
+  };
   daemon.feed.on((batch) => {
     if (batch.jobs) features.jobsChanged(batch.jobs.truncated ? null : batch.jobs.changes.map((c) => c.id));
     features.crawlsChanged(batch.crawls.map((c) => c.crawl));
     if (!subscribed) return;
-    if (batch.jobs) void connection.sendNotification('jobs/changed', batch.jobs);
-    if (batch.stats) void connection.sendNotification('queue/statsChanged', batch.stats);
-    for (const c of batch.crawls) void connection.sendNotification('crawl/changed', c);
+    if (batch.jobs) notify('jobs/changed', batch.jobs);
+    if (batch.stats) notify('queue/statsChanged', batch.stats);
+    for (const c of batch.crawls) notify('crawl/changed', c);
   });
 
   connection.onInitialize((params) => {
@@ -143,4 +149,25 @@ export function startLsp(
   features.listen();
   connection.listen();
   return { connection, features, finished };
+}
+
+/**
+ * The library reports protocol trouble (a response it could not send, a malformed message) on the
+ * editor's console, from promise handlers of its own. Once the connection has closed, that report
+ * throws, and the rejection went unhandled: what the console cannot take goes to the log instead.
+ */
+function guardedConsole(editor: RpcLogger, log: Logger): RpcLogger {
+  const guard = (level: LogLevel, report: (message: string) => void) => (message: string) => {
+    try {
+      report(message);
+    } catch {
+      log(level, `LSP: ${message}`);
+    }
+  };
+  return {
+    error: guard('warn', (m) => editor.error(m)),
+    warn: guard('warn', (m) => editor.warn(m)),
+    info: guard('info', (m) => editor.info(m)),
+    log: guard('debug', (m) => editor.log(m)),
+  };
 }

@@ -500,7 +500,7 @@ class Connection {
     const r = m as Record<string, unknown>;
     const id = r.id;
     const validId = id === undefined || id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
-    const answerId = validId && id !== undefined ? (id as JSONRPCID) : null;
+    const answerId = validId && id !== undefined ? id : null;
     if (!validId) return invalid(null, 'id must be a string, a number or null');
     if (r.jsonrpc !== '2.0') return invalid(answerId, 'jsonrpc must be "2.0"');
     if (typeof r.method !== 'string') return invalid(answerId, 'method must be a string');
