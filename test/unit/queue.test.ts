@@ -50,8 +50,9 @@ describe(engine.name, () => {
       const inCrawl = await q.findByDedupeKeys('c', ['http://a/1', 'http://a/2', 'http://a/3']);
       assert.deepEqual(inCrawl.map((j) => j.id).sort(), [2, 3]);
       assert.deepEqual(await q.findByDedupeKeys('c', []), []);
+      const updatedAt = (id: number) => q.get(id).then((r) => r!.job.updatedAt);
       assert.deepEqual((await q.jobStates([1, 3, 99])).sort((x, y) => x.id - y.id), [
-        { id: 1, state: 'queued', crawlId: null }, { id: 3, state: 'queued', crawlId: 'c' }]);
+        { id: 1, state: 'queued', crawlId: null, updatedAt: await updatedAt(1) }, { id: 3, state: 'queued', crawlId: 'c', updatedAt: await updatedAt(3) }]);
       assert.deepEqual(await q.crawlStats('nobody'), { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, capped: 0, total: 0 });
     });
 

@@ -251,11 +251,12 @@ export interface CancelFilter {
   crawlId?: string;
 }
 
-/** A job's state as the change feed reports it. */
+/** A job's state as the change feed reports it, and when the job last changed (a retry leaves its state as it was). */
 export interface JobStateRow {
   id: number;
   state: JobState;
   crawlId: string | null;
+  updatedAt: number;
 }
 
 /**

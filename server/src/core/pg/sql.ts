@@ -299,7 +299,7 @@ export const PG_SQL = {
     DELETE FROM keys WHERE queued = 0 AND in_flight = 0 AND next_start_at <= $1 AND deferred_until <= $1
        AND last_start_at <= $1`,
   countKeys: `SELECT count(*) AS n FROM keys`,
-  states: `SELECT id, state, crawl_id AS "crawlId" FROM jobs WHERE id = ANY($1::bigint[])`,
+  states: `SELECT id, state, crawl_id AS "crawlId", updated_at AS "updatedAt" FROM jobs WHERE id = ANY($1::bigint[])`,
 } as const;
 
 /** Listing statements, one per filter combination so each can use its index (walked either way); keyset paging on id. */

@@ -305,7 +305,7 @@ export const CHANGES_SQL = {
   eventsSince: `SELECT id, job_id AS jobId FROM events WHERE id > ? ORDER BY id LIMIT ?`,
   jobsSince: `SELECT id FROM jobs WHERE id > ? ORDER BY id LIMIT ?`,
   leased: `SELECT id FROM jobs WHERE state = 'in_progress' LIMIT ?`,
-  states: `SELECT id, state, crawl_id AS crawlId FROM jobs WHERE id IN (SELECT value FROM json_each(?))`,
+  states: `SELECT id, state, crawl_id AS crawlId, updated_at AS updatedAt FROM jobs WHERE id IN (SELECT value FROM json_each(?))`,
 } as const;
 
 /** Listing statements, one per filter combination so each can use its index (walked either way); keyset paging on id. */

@@ -135,6 +135,8 @@ export class SeedFeatures {
    * for counts every line as shown.
    */
   private readonly hintLines = new Map<string, { from: number; to: number; at: number }[]>();
+  /** Each open file's looks, one after another (see look). */
+  private readonly looking = new Map<string, Promise<void>>();
   /** When the editor was last asked to redraw hints (Date.now()). */
   private hintsRedrawnAt = -Infinity;
   /** What each file's diagnostics were last sent for: hints and hovers refresh snapshots too. */
@@ -197,15 +199,15 @@ export class SeedFeatures {
       const asked = { from: p.range.start.line, to: p.range.end.line, at: Date.now() };
       const had = this.shownRanges(p.textDocument.uri).filter((r) => r.from !== asked.from || r.to !== asked.to);
       this.hintLines.set(p.textDocument.uri, [...had, asked].slice(-HINT_RANGES_KEPT));
-      return this.hints(await this.snapshot(p.textDocument.uri), p.range.start.line, p.range.end.line);
+      return this.hints(await this.look(p.textDocument.uri, () => this.snapshot(p.textDocument.uri)), p.range.start.line, p.range.end.line);
     });
     c.onHover(async (p) => {
       const doc = this.documents.get(p.textDocument.uri);
       const option = doc && this.isSeedFile(doc.uri) ? optionHover(doc, p.position, this.options) : null;
-      return option ?? this.hover(await this.snapshot(p.textDocument.uri), p.position.line, p.position.character);
+      return option ?? this.hover(await this.look(p.textDocument.uri, () => this.snapshot(p.textDocument.uri)), p.position.line, p.position.character);
     });
     c.onCodeLens(async (p) => {
-      const s = await this.snapshot(p.textDocument.uri);
+      const s = await this.look(p.textDocument.uri, () => this.snapshot(p.textDocument.uri));
       return this.lenses(p.textDocument.uri, s, s?.crawlId ? await this.crawlShown(s.crawlId) : null);
     });
     // Both are asked on every keystroke: neither parses the whole file nor reads the database.
@@ -262,17 +264,21 @@ export class SeedFeatures {
   }
 
   /**
-   * The unfinished jobs' states read by id, and only the jobs whose state moved read again whole.
-   * Reading them all whole (by URL, for the crawl and for standalone jobs) took 250 ms of the
-   * daemon's thread in a watched 5,000-URL crawl of 5 s, most of it for jobs still queued.
+   * The unfinished jobs' states read by id, and only the jobs that changed since they were read
+   * (their updatedAt moved: a retry leaves a job queued) read again whole. Reading them all whole
+   * (by URL, for the crawl and for standalone jobs) took 250 ms of the daemon's thread in a
+   * watched 5,000-URL crawl of 5 s, most of it for jobs still queued.
    */
   private async sweep(due: Map<string, Set<number>>): Promise<void> {
-    const states = new Map((await this.queue.jobStates([...new Set([...due.values()].flatMap((ids) => [...ids]))])).map((r) => [r.id, r.state]));
+    const rows = await this.queue.jobStates([...new Set([...due.values()].flatMap((ids) => [...ids]))]);
+    const now = new Map(rows.map((r) => [r.id, r]));
     for (const [uri, ids] of due) {
       const snap = this.snapshots.get(uri);
       for (const id of ids) {
         const key = snap?.urlOf.get(id);
-        if (key !== undefined && snap!.jobs.get(key)?.state === states.get(id)) ids.delete(id);
+        const was = key === undefined ? undefined : snap!.jobs.get(key);
+        const is = now.get(id);
+        if (was !== undefined && is !== undefined && was.state === is.state && was.updatedAt === is.updatedAt) ids.delete(id);
       }
     }
     await this.refresh(due);
@@ -398,7 +404,7 @@ export class SeedFeatures {
     let touched = false;
     for (const [uri, ids] of dirty) {
       if (!this.isSeedFile(uri)) continue;
-      const snap = ids === null ? await this.snapshot(uri, 'all') : await this.update(uri, ids);
+      const snap = await this.look(uri, () => (ids === null ? this.snapshot(uri, 'all') : this.update(uri, ids)));
       if (!snap) continue;
       touched ||= snap.touched;
       if (snap.fingerprint !== this.published.get(uri)) {
@@ -449,6 +455,22 @@ export class SeedFeatures {
   private isSeedFile(uri: string): boolean {
     const doc = this.documents.get(uri);
     return !!doc && (doc.languageId === SEED_LANGUAGE_ID || uri.endsWith(SEED_FILE_EXTENSION));
+  }
+
+  /**
+   * Looks at a file one look at a time: a snapshot carries forward what the one before it knew (an
+   * edit looks up only the URLs it adds), so one begun while another's read is under way would
+   * copy it before that read lands, and the job read would go onto a snapshot no longer used.
+   * With a slow read (PostgreSQL) and typing while jobs changed, a URL's new job was never shown.
+   */
+  private look<T>(uri: string, f: () => Promise<T>): Promise<T> {
+    const next = (this.looking.get(uri) ?? Promise.resolve()).then(f);
+    const settled = next.then(() => undefined, () => undefined);
+    this.looking.set(uri, settled);
+    void settled.then(() => {
+      if (this.looking.get(uri) === settled) this.looking.delete(uri);
+    });
+    return next;
   }
 
   /**
