@@ -152,7 +152,7 @@ export async function startSite(hosts: number, pages: number, shape: SiteShape =
           }
           body = bodies[h][page];
         } else {
-          if (url.startsWith('/private/')) c.disallowed++;
+          if (url.startsWith('/private/') || url.startsWith('/search')) c.disallowed++;
           else c.notFound++;
           status = 404;
           body = Buffer.from('not found');

@@ -150,8 +150,10 @@ test('on the wire, a paused crawl\'s queued jobs are held, with no time; past ba
     heartbeatAt: null, lastError: 'HTTP 500', result: null, payload: null, createdAt: 0, updatedAt: 0, finishedAt: null,
   };
   const hour = 3_600_000;
-  assert.equal(wireJob({ ...core, runAfter: Date.now() - hour }).runAfter, null, 'a backoff that is over');
-  assert.equal(wireJob({ ...core, runAfter: Date.now() + hour }).runAfter !== null, true, 'one still to come');
-  assert.deepEqual([wireJob({ ...core, runAfter: HELD }).held, wireJob({ ...core, runAfter: HELD }).runAfter], [true, null]);
-  assert.equal(wireJob({ ...core, state: 'done', runAfter: HELD }).held, false, 'only a queued job waits');
+  // The queue's clock, not this machine's: an hour behind it here, as a PostgreSQL server's may be.
+  const now = Date.now() - hour;
+  assert.equal(wireJob({ ...core, runAfter: now - 1_000 }, now).runAfter, null, 'a backoff that is over');
+  assert.equal(wireJob({ ...core, runAfter: now + 1_000 }, now).runAfter !== null, true, 'one still to come, by the queue\'s clock');
+  assert.deepEqual([wireJob({ ...core, runAfter: HELD }, now).held, wireJob({ ...core, runAfter: HELD }, now).runAfter], [true, null]);
+  assert.equal(wireJob({ ...core, state: 'done', runAfter: HELD }, now).held, false, 'only a queued job waits');
 });

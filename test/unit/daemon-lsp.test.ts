@@ -284,7 +284,8 @@ function inProcess(queue: Partial<Queue>, crawls: Pick<CrawlService, 'get'> & Pa
   const server = createConnection((logger) => createProtocolConnection(new StreamMessageReader(up), new StreamMessageWriter(down), logger),
     { shutdownReceived: false, initialize: () => {}, exit: () => {} });
   const seeds = new SeedMap(path.join(scratch('crawld-seedmap-'), STATE_FILES.seedFiles), () => {});
-  const features = new SeedFeatures(server, queue as Queue, { pageOfJob: async () => null, ...crawls }, seeds, () => {}, defaults);
+  // This machine's clock, unless the test gives the queue one of its own.
+  const features = new SeedFeatures(server, { now: () => Date.now(), ...queue } as Queue, { pageOfJob: async () => null, ...crawls }, seeds, () => {}, defaults);
   features.setCapabilities(capabilities);
   features.listen();
   server.listen();

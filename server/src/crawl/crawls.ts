@@ -145,7 +145,8 @@ class Crawls implements CrawlService {
     this.fetcher = new Fetcher({ ...fetchOpts, maxBodyBytes: settings.maxBodyBytes, maxRedirects: settings.maxRedirects });
     // RFC 9309: follow at least five redirects for robots.txt; parse at least 500 KiB of it.
     this.robotsFetcher = new Fetcher({ ...fetchOpts, maxBodyBytes: 1024 * 1024, maxRedirects: 5 });
-    this.holds = new HoldLog(log);
+    // A hold's end is on the queue's clock (the server's, on PostgreSQL), as Politeness sets it.
+    this.holds = new HoldLog(log, () => queue.now());
     this.politeness = new Politeness(queue, this.store, this.robotsFetcher, settings, this.holds);
     this.bodies = new BodyStore(settings.bodiesDir);
     this.archive = new WarcArchive(settings.warcDir, { userAgent: settings.userAgent, robots: settings.robots }, settings.warcFileBytes);
@@ -209,7 +210,7 @@ class Crawls implements CrawlService {
       throw err;
     }
     const crawlId = `c_${randomBytes(4).toString('hex')}`;
-    await this.store.insert({ id: crawlId, name: p.name ?? null, seeds: valid.map((v) => v.url), options, now: Date.now() });
+    await this.store.insert({ id: crawlId, name: p.name ?? null, seeds: valid.map((v) => v.url), options, now: this.queue.now() });
     const frontier = (await this.frontierOf(crawlId))!;
     const jobs = valid.map((v) => pageJob(v.url, v.host, {
       crawlId, depth: 0, robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null,
@@ -226,7 +227,7 @@ class Crawls implements CrawlService {
       }
     } catch (err) {
       // No seed made it in: the crawl would wait for them forever.
-      await this.store.setState(crawlId, 'cancelled', Date.now()).catch(() => {});
+      await this.store.setState(crawlId, 'cancelled', this.queue.now()).catch(() => {});
       throw err;
     }
     this.emit(crawlId);
@@ -289,7 +290,7 @@ class Crawls implements CrawlService {
     const row = await this.row(crawlId);
     if (row.state === 'cancelled' || row.state === 'finished') return { crawl: await this.record(row), cancelled: 0 };
     // State first: pages in flight then find the crawl gone and enqueue nothing more.
-    await this.store.setState(crawlId, 'cancelled', Date.now());
+    await this.store.setState(crawlId, 'cancelled', this.queue.now());
     const cancelled = await this.queue.cancel({ crawlId });
     this.log('info', `crawl ${named(crawlId, row.name)} cancelled: ${cancelled} queued page(s) dropped`);
     this.settleInBackground(crawlId);
@@ -603,13 +604,13 @@ class Crawls implements CrawlService {
       this.sampleRate(row);
       if (row.state !== 'running') continue;
       const s = await this.queue.crawlStats(row.id);
-      const seeding = s.total === 0 && Date.now() - row.createdAt < SEEDING_GRACE_MS;
+      const seeding = s.total === 0 && this.queue.now() - row.createdAt < SEEDING_GRACE_MS;
       if (s.queued === 0 && s.in_progress === 0 && !seeding) {
         // Records complete (and its WARC file closed) before the crawl reads finished, so its report is whole when it does.
         await this.settle(row.id);
         await this.archive.finish(row.id);
-        if (!(await this.store.finish(row.id, Date.now()))) continue;
-        this.log('info', `crawl ${named(row.id, row.name)} finished: ${row.pages} page(s) fetched, ${s.error} error(s), ${s.skipped} skipped, in ${duration(Date.now() - row.createdAt)}`);
+        if (!(await this.store.finish(row.id, this.queue.now()))) continue;
+        this.log('info', `crawl ${named(row.id, row.name)} finished: ${row.pages} page(s) fetched, ${s.error} error(s), ${s.skipped} skipped, in ${duration(this.queue.now() - row.createdAt)}`);
         this.frontiers.delete(row.id);
         this.emit(row.id);
         // Emitted here: not again as it leaves the active set at the next tick.
@@ -650,7 +651,7 @@ class Crawls implements CrawlService {
     };
     return {
       id: row.id, name: row.name, seeds: row.seeds, options: row.options, state: row.state, counts: stats,
-      pages: row.pages, bytes: row.bytes, dropped, fromSitemaps, pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], Date.now()) * 10) / 10,
+      pages: row.pages, bytes: row.bytes, dropped, fromSitemaps, pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], this.queue.now()) * 10) / 10,
       createdAt: row.createdAt, finishedAt: row.finishedAt,
     };
   }

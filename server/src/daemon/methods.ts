@@ -86,13 +86,14 @@ export function createMethods(d: DaemonServices): MethodTable {
       const page = await queue.list({
         state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, limit: p.limit, cursor: p.cursor, newestFirst: p.order === 'newest', search: p.search,
       });
-      return { jobs: page.jobs.map(wireJob), nextCursor: page.nextCursor };
+      const now = queue.now();
+      return { jobs: page.jobs.map((j) => wireJob(j, now)), nextCursor: page.nextCursor };
     },
     'jobs/get': async (p) => {
       const found = await queue.get(p.id);
       if (!found) throw notFound(`job ${p.id} does not exist`);
       const page = await crawls.pageOfJob(found.job);
-      return { job: wireJob(found.job), events: found.events.map(wireEvent), page: page && wirePage(page) };
+      return { job: wireJob(found.job, queue.now()), events: found.events.map(wireEvent), page: page && wirePage(page) };
     },
     'jobs/requeue': async (p) => {
       if (!p.ids && !p.state && !p.host && !p.crawlId) throw invalidParams('params: give ids, state, host or crawlId to say which jobs');

@@ -46,7 +46,8 @@ export function wireResult(r: core.JobResult | null): PageResult | null {
  * A job on the wire. Its runAfter only when still to come, so a client never reads a past backoff
  * as a wait; the daemon's clock decides, not the editor's (mapped by Array.map, so no `now` argument).
  */
-export function wireJob(j: core.Job): Job {
+/** `now` on the queue's clock, as the job's times are (the server's, on PostgreSQL). */
+export function wireJob(j: core.Job, now: number): Job {
   const leased = j.state === 'in_progress';
   // A paused crawl's queued jobs wait at the HELD sentinel (core/types.ts), with no time to show.
   const held = j.state === 'queued' && isHeld(j.runAfter);
@@ -62,7 +63,7 @@ export function wireJob(j: core.Job): Job {
     maxAttempts: j.maxAttempts,
     lostWorkers: j.reclaims,
     deferrals: j.deferrals,
-    runAfter: j.state === 'queued' && !held && j.runAfter > Date.now() ? iso(j.runAfter) : null,
+    runAfter: j.state === 'queued' && !held && j.runAfter > now ? iso(j.runAfter) : null,
     held,
     workerId: j.workerId,
     // The lease columns outlive a lease in part (worker_id names the last holder): only a live

@@ -55,11 +55,11 @@ export class SqliteQueue implements Queue {
     this.ackHook = hook;
   }
 
-  /** Called after every local commit that changed jobs, so a sleeping dispatcher can wake. */
   now(): number {
     return this.rules.now();
   }
 
+  /** Called after every local commit that changed jobs, so a sleeping dispatcher can wake. */
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

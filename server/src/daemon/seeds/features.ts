@@ -627,7 +627,8 @@ export class SeedFeatures {
   /** Hints for the lines the editor asked for (it asks for what it shows). */
   private hints(s: Snapshot | null, fromLine: number, toLine: number): InlayHint[] {
     if (!s) return [];
-    const now = Date.now();
+    // Jobs' times are the queue's (the server's clock, on PostgreSQL).
+    const now = this.queue.now();
     const out: InlayHint[] = [];
     let next = Infinity;
     for (const u of s.file.urls) {
@@ -656,7 +657,7 @@ export class SeedFeatures {
     this.countdownTimer = setTimeout(() => {
       this.countdownTimer = null;
       this.hintRedraws.ask();
-    }, at - Date.now());
+    }, at - this.queue.now());
     this.countdownTimer.unref();
   }
 
@@ -671,7 +672,7 @@ export class SeedFeatures {
     const found = await this.queue.get(job.id);
     // The page's data (the crawl's extract fields), once it has a record; a hover without it beats none.
     const page = found && found.job.state !== 'queued' && found.job.state !== 'in_progress' ? await this.crawls.pageOfJob(found.job).catch(() => null) : null;
-    const value = jobMarkdown(found?.job ?? job, found?.events ?? [], Date.now(), page?.data ?? null);
+    const value = jobMarkdown(found?.job ?? job, found?.events ?? [], this.queue.now(), page?.data ?? null);
     return { range: range(u), contents: { kind: MarkupKind.Markdown, value } };
   }
 
