@@ -70,7 +70,7 @@ describe('daemon flags', () => {
 
   test('a heartbeat not below the lease TTL is refused, naming both flags', () => {
     assert.throws(() => parseDaemonArgs(['--heartbeat', '30']), (e: Error) =>
-      e instanceof UsageError && /--heartbeat \(30 s\) must be below the --lease-ttl \(30 s\)/.test(e.message));
+      e instanceof UsageError && /--heartbeat \(30 s\) must be below the --lease-ttl \(default 30 s\)/.test(e.message));
     assert.throws(() => parseDaemonArgs(['--stdio', '--node-ipc']), /choose one/);
   });
 });

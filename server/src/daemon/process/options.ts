@@ -97,9 +97,11 @@ function coreInput(f: Partial<Values>): Partial<CoreConfig> {
 export function daemonOptions(f: Partial<Values>): DaemonOptions {
   const heartbeat = f.heartbeat ?? SETTINGS.heartbeatSeconds.default;
   const leaseTtl = f['lease-ttl'] ?? SETTINGS.leaseTtlSeconds.default;
+  // A flag not given is named with its default, so that the one given is the one to look at.
+  const given = (set: boolean) => (set ? '' : 'default ');
   const beats = heartbeatProblem(heartbeat, leaseTtl, {
-    heartbeat: `the --${SETTINGS.heartbeatSeconds.flag.name} (${heartbeat} s)`,
-    leaseTtl: `the --${SETTINGS.leaseTtlSeconds.flag.name} (${leaseTtl} s)`,
+    heartbeat: `the --${SETTINGS.heartbeatSeconds.flag.name} (${given(f.heartbeat !== undefined)}${heartbeat} s)`,
+    leaseTtl: `the --${SETTINGS.leaseTtlSeconds.flag.name} (${given(f['lease-ttl'] !== undefined)}${leaseTtl} s)`,
   });
   if (beats) throw new UsageError(beats);
   let config: CoreConfig;
