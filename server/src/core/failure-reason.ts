@@ -3,7 +3,9 @@
  * every failed job (jobs.reason) and counts failed jobs by it; the crawl report groups its broken
  * links by it. One function, so that a reason the report shows is one the queue can list.
  *
- * This module imports nothing: the extension bundles it with the report.
+ * This module imports nothing: the extension bundles it with the report. A change to what it
+ * returns changes the reasons written from then on; the queue's stored ones keep the old wording
+ * until a migration computes them again (as the queue's migration that added them did).
  */
 
 /** The longest reason: the normalized text is cut here (an index key, a tree row's label). */
