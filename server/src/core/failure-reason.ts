@@ -8,7 +8,7 @@
  * until a migration computes them again (as the queue's migration that added them did).
  */
 
-/** The longest reason: the normalized text is cut here (an index key, a tree row's label). */
+/** The longest reason: the normalized text is cut here (an index key, a tree row's label; protocol.ts MAX_JOB_REASON). */
 export const MAX_REASON = 120;
 
 /**

@@ -131,7 +131,7 @@ export function requeueFrom(filter: RequeueFilter): JobState[] {
   return filter.state ? [filter.state] : filter.ids ? ['error', 'skipped', 'done', 'in_progress'] : ['error'];
 }
 
-/** Reasons listed at most by default, and at most asked for. */
+/** Reasons listed at most by default, and at most asked for (protocol.ts MAX_REASONS_LISTED; the core does not import the wire contract). */
 export const MAX_REASONS = 1000;
 
 /** A reasons query checked: its crawl (undefined: every job) and how many reasons at most. */
