@@ -830,7 +830,7 @@ describe('SQLite: a search walks one index', () => {
     await q.close();
   });
 
-  test("listing a reason's failed jobs walks its index in id order, either way; counting them reads their counters", async () => {
+  test("listing a reason's failed jobs walks its index in id order, either way, and so does requeuing them; counting them reads their counters", async () => {
     const { q } = await openQueue(ENGINES.find((e) => e.name === 'sqlite')!);
     const db = (q as SqliteQueue).db;
     const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(Object.fromEntries([...sql.matchAll(/:(\w+)/g)].map(([, name]) => [name, 1]))) as { detail: string }[])
@@ -841,6 +841,8 @@ describe('SQLite: a search walks one index', () => {
       assert.match(plan(listSql({ ...shape, crawlId: true })), /^SEARCH jobs USING INDEX jobs_crawl_reason \(crawl_id=\? AND reason=\? AND id[<>]\?\)$/);
     }
     assert.match(plan(SQL.crawlReasons), /^SEARCH reason_counts USING PRIMARY KEY \(crawl_id=\?\)/);
+    // A requeue of a reason walks its failures, not every failed job.
+    for (const sql of [SQL.requeueOfReason, SQL.recordClosingOfReason]) assert.match(plan(sql), /^SEARCH jobs USING INDEX jobs_reason \(reason=\?\)/);
     await q.close();
   });
 });

@@ -327,13 +327,15 @@ export class SqliteQueue implements Queue {
   async requeue(filter: RequeueFilter): Promise<number> {
     const from = requeueFrom(filter);
     const params = {
-      ids: filter.ids ? JSON.stringify(filter.ids) : null, key: filter.key ?? null, crawlId: filter.crawlId ?? null, reason: filter.reason ?? null,
+      ids: filter.ids ? JSON.stringify(filter.ids) : null, key: filter.key ?? null, crawlId: filter.crawlId ?? null,
+      ...(filter.reason !== undefined && { reason: filter.reason }),
     };
+    const [closing, requeue] = filter.reason === undefined ? [this.s.recordClosing, this.s.requeue] : [this.s.recordClosingOfReason, this.s.requeueOfReason];
     return this.write((tally, now) => {
       let n = 0;
       for (const state of from) {
-        this.s.recordClosing.run({ ...params, from: state });
-        const rows = this.s.requeue.all({ ...params, from: state, now }) as MovedRow[];
+        closing.run({ ...params, from: state });
+        const rows = requeue.all({ ...params, from: state, now }) as MovedRow[];
         if (state === 'error' && rows.length) this.s.clearReasons.run(JSON.stringify(rows.map((row) => row.id)));
         for (const row of rows) {
           tally.move(row, state, 'queued');

@@ -26,13 +26,46 @@ const RECLAIM_SET = `
 const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at, run_after`;
 /** A reclaim's, with the error of the jobs it failed, whose reason the engine computes and writes (setReasons). */
 const RECLAIMED = `${MOVED}, last_error`;
-/** Which jobs a requeue takes (from one state at a time, :from), for recordClosing and requeue alike. */
-const REQUEUED = `
-     WHERE state = :from
+/**
+ * Which jobs a requeue takes (from one state at a time, :from), for recordClosing and requeue alike.
+ * One of a reason says so plainly, so that its index is walked: the reason's failures, not every
+ * failed job (`:reason IS NULL OR ...` walked all 100,000 of a queue's, 130 ms, to find none).
+ */
+function requeued(ofReason: boolean): string {
+  return `
+     WHERE state = :from${ofReason ? ' AND reason = :reason' : ''}
        AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
        AND (:key IS NULL OR key = :key)
-       AND (:crawlId IS NULL OR crawl_id = :crawlId)
-       AND (:reason IS NULL OR reason = :reason)`;
+       AND (:crawlId IS NULL OR crawl_id = :crawlId)`;
+}
+
+/**
+ * Before a finished job is requeued, the event that closed it is written down: until then the
+ * job row itself told it (history() in the engine), unless a stored row did (cancelled, given
+ * up after lost workers, skipped at enqueue).
+ */
+function recordClosing(ofReason: boolean): string {
+  return `
+    INSERT INTO events (job_id, at, type, worker_id, detail, attempt, leased_at)
+    SELECT id, finished_at, outcome, CASE WHEN outcome = 'cancelled' THEN NULL ELSE worker_id END,
+           CASE WHEN outcome = 'failed' THEN last_error || ' (attempt ' || attempts || '/' || max_attempts || ')' ELSE last_error END,
+           CASE WHEN outcome = 'cancelled' OR leased_at IS NULL THEN NULL ELSE attempts END,
+           CASE WHEN outcome = 'cancelled' THEN NULL ELSE leased_at END
+      FROM jobs ${requeued(ofReason)} AND outcome IS NOT NULL`;
+}
+
+/**
+ * Requeue from one state at a time, so the counters know where each job came from. The reason
+ * is left for RETURNING (which gives a row as updated) to say what a failed job leaves with,
+ * then cleared (clearReasons).
+ */
+function requeue(ofReason: boolean): string {
+  return `
+    UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, deferrals = 0, run_after = 0, result = NULL,
+           last_error = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = :now
+    ${requeued(ofReason)}
+    ${MOVED}, reason`;
+}
 
 export const SQL = {
   /** Positional: binding sixteen named parameters costs a third of the insert (measured). */
@@ -126,28 +159,11 @@ export const SQL = {
     SELECT h.worker_id, NULL, h.beat, NULL, h.n FROM held h WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = h.worker_id)
     ORDER BY seenAt DESC, workerId LIMIT :limit`,
 
-  /**
-   * Before a finished job is requeued, the event that closed it is written down: until then the
-   * job row itself told it (history() in the engine), unless a stored row did (cancelled, given
-   * up after lost workers, skipped at enqueue).
-   */
-  recordClosing: `
-    INSERT INTO events (job_id, at, type, worker_id, detail, attempt, leased_at)
-    SELECT id, finished_at, outcome, CASE WHEN outcome = 'cancelled' THEN NULL ELSE worker_id END,
-           CASE WHEN outcome = 'failed' THEN last_error || ' (attempt ' || attempts || '/' || max_attempts || ')' ELSE last_error END,
-           CASE WHEN outcome = 'cancelled' OR leased_at IS NULL THEN NULL ELSE attempts END,
-           CASE WHEN outcome = 'cancelled' THEN NULL ELSE leased_at END
-      FROM jobs ${REQUEUED} AND outcome IS NOT NULL`,
-  /**
-   * Requeue from one state at a time, so the counters know where each job came from. The reason
-   * is left for RETURNING (which gives a row as updated) to say what a failed job leaves with,
-   * then cleared (clearReasons).
-   */
-  requeue: `
-    UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, deferrals = 0, run_after = 0, result = NULL,
-           last_error = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = :now
-    ${REQUEUED}
-    ${MOVED}, reason`,
+  recordClosing: recordClosing(false),
+  requeue: requeue(false),
+  /** The same, of one reason's failed jobs (the state is then `error`). */
+  recordClosingOfReason: recordClosing(true),
+  requeueOfReason: requeue(true),
   clearReasons: `UPDATE jobs SET reason = NULL WHERE id IN (SELECT value FROM json_each(?))`,
   cancel: `
     UPDATE jobs SET state = 'skipped', last_error = 'cancelled', outcome = 'cancelled', updated_at = :now, finished_at = :now
