@@ -1,7 +1,7 @@
 /**
- * The Jobs view: the queue grouped by state, by host, by crawl or by failure reason, paged so that a million jobs
- * cost one page of rows, refreshed from the daemon's notifications with ids that survive a refresh
- * (so expansion and selection stay put).
+ * The Jobs view: the queue grouped by state, by host, by crawl or by failure reason, paged so that
+ * a million jobs cost one page of rows, refreshed from the daemon's notifications with ids that
+ * survive a refresh (so expansion and selection stay put).
  *
  * Rows, for menus and end-to-end tests (label, then contextValue):
  *   by state   "Queued" "In progress" "Done" "Skipped" "Error" (count as description)  stateGroup.<state>
