@@ -50,7 +50,7 @@ const SCOPE_HELP: Record<Scope, string> = {
   domain: 'Follow links within the seeds’ registrable domains (sub.example.com → example.com)',
   any: 'Follow links anywhere (bounded by max depth and max pages)',
 };
-const GROUP_BY_LABELS: Record<GroupBy, string> = { state: 'State', host: 'Host', crawl: 'Crawl' };
+const GROUP_BY_LABELS: Record<GroupBy, string> = { state: 'State', host: 'Host', crawl: 'Crawl', reason: 'Failure Reason' };
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   const { daemon, view, overview, log } = deps;
@@ -201,7 +201,7 @@ function idsOf(node: unknown, selected: unknown): number[] | undefined {
 }
 
 /**
- * jobs/requeue params: a lens passes them whole; a row narrows to its crawl or host; the view's
+ * jobs/requeue params: a lens passes them whole; a row narrows to its crawl, host or failure reason; the view's
  * title bar (and the palette) passes nothing and means the failed jobs the view shows. Under a
  * search (the view's, or its Error row's), those are the matches loaded (`failedShown`; null when
  * there are none): the queue cannot requeue by search.
@@ -211,11 +211,14 @@ export function requeueParams(arg: unknown, shown: JobsFilterScope | undefined, 
     if (arg.kind === 'group') {
       const g: GroupNode = arg;
       if (g.filter.search !== undefined) return failedShown.length > 0 ? { state: 'error', ids: failedShown } : null;
-      return { state: 'error', ...(g.filter.crawlId ? { crawlId: g.filter.crawlId } : {}), ...(g.filter.host ? { host: g.filter.host } : {}) };
+      return {
+        state: 'error', ...(g.filter.crawlId ? { crawlId: g.filter.crawlId } : {}), ...(g.filter.host ? { host: g.filter.host } : {}),
+        ...(g.filter.reason !== undefined ? { reason: g.filter.reason } : {}),
+      };
     }
     return { state: 'error' };
   }
-  if (typeof arg === 'object' && arg !== null && ('ids' in arg || 'state' in arg || 'host' in arg || 'crawlId' in arg)) {
+  if (typeof arg === 'object' && arg !== null && ('ids' in arg || 'state' in arg || 'host' in arg || 'crawlId' in arg || 'reason' in arg)) {
     return arg as ParamsOf<'jobs/requeue'>;
   }
   if (shown && 'crawlId' in shown) return { state: 'error', crawlId: shown.crawlId };

@@ -1,7 +1,7 @@
 /**
- * The Jobs view: the queue grouped by state, by host or by crawl, paged so that a million jobs
- * cost one page of rows, refreshed from the daemon's notifications with ids that survive a refresh
- * (so expansion and selection stay put).
+ * The Jobs view: the queue grouped by state, by host, by crawl or by failure reason, paged so that
+ * a million jobs cost one page of rows, refreshed from the daemon's notifications with ids that
+ * survive a refresh (so expansion and selection stay put).
  *
  * Rows, for menus and end-to-end tests (label, then contextValue):
  *   by state   "Queued" "In progress" "Done" "Skipped" "Error" (count as description)  stateGroup.<state>
@@ -9,6 +9,8 @@
  *              (description "1/2 in flight · ready · 5 queued · 1 failed")
  *   by crawl   the crawl's name, "name (id)" where crawls share it, else its id      crawl.<crawlState>[ hasFailed]
  *              under a crawl, its states that have jobs, labelled as by state         stateGroup.<state>
+ *   by reason  a failure reason, most failed first, e.g. "HTTP 404", "ECONNREFUSED"     reason
+ *              (count as description); under it, its failed jobs, newest first
  *   a job      its URL's path and query, e.g. "/docs/a.html?x=1"                      job.<state>
  *              (description "example.com · attempt 1 of 3 · lease 12 s left", "example.com · HTTP 404";
  *              with its crawl's name after the host where rows of several crawls are listed
@@ -19,11 +21,12 @@
  * blocked; crawl states running, paused, finished, cancelled. With a filter (a seed file's "Open in
  * jobs view"), the root holds the crawl's state groups, or the given jobs; with a search, the five
  * state groups of the jobs matching it, each described by the matches loaded ("12 shown").
- * Ids: "state:<s>", "host:<h>", "crawl:<id>", "crawl:<id>/state:<s>", "search/state:<s>",
- * "<group id>/job:<n>", "filter/job:<n>", "<group id>/more", "hosts/more".
+ * Ids: "state:<s>", "host:<h>", "crawl:<id>", "crawl:<id>/state:<s>", "reason:<reason, URI-encoded>",
+ * "search/state:<s>", "<group id>/job:<n>", "filter/job:<n>", "<group id>/more", "hosts/more",
+ * "reasons/more", "reasons:none" (the note of a queue where nothing failed).
  */
 import * as vscode from 'vscode';
-import { FINISHED_STATES, JOB_STATES, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
+import { FINISHED_STATES, JOB_STATES, MAX_REASONS_LISTED, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
 import { CrawlNames } from './crawlNames';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
 import { escapeMarkdown, formatCount, plural } from './format';
@@ -42,18 +45,23 @@ import {
   jobLabel,
   jobTooltip,
   newestFirst,
+  reasonLabel,
+  reasonTooltip,
   stateSentence,
   stillIcon,
 } from './jobsTreeText';
 
-export type GroupBy = 'state' | 'host' | 'crawl';
-export const GROUP_BY: readonly GroupBy[] = ['state', 'host', 'crawl'];
+export type GroupBy = 'state' | 'host' | 'crawl' | 'reason';
+export const GROUP_BY: readonly GroupBy[] = ['state', 'host', 'crawl', 'reason'];
 
+/** jobs/list's params a group's jobs are read with. */
 export interface JobsFilter {
   state?: JobState;
   host?: string;
   crawlId?: string;
   search?: string;
+  /** A failure reason's group: its failed jobs (state `error`). */
+  reason?: string;
 }
 
 export interface GroupNode {
@@ -87,7 +95,7 @@ export interface JobNode {
 export interface MoreNode {
   readonly kind: 'more';
   readonly id: string;
-  /** undefined: more hosts at the root. */
+  /** undefined: more hosts or reasons at the root. */
   readonly parent: GroupNode | undefined;
   shown: number;
   total: number | undefined;
@@ -154,7 +162,8 @@ function listOrder(filter: JobsFilter): { order?: 'newest' } {
 }
 /** jobs/list's own ceiling per request. */
 const MAX_LIMIT = 1000;
-const HOST_PAGE = 200;
+/** Root rows (hosts, failure reasons) read at first, and more with each "Load more" at the root. */
+const ROOT_PAGE = 200;
 /** hosts/list's own ceiling. */
 const MAX_HOSTS = 10_000;
 
@@ -222,7 +231,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
    * first was. A collapsed group's rows are not sent when it is redrawn, so nothing holds it back.
    */
   private readonly expansion = new Map<string, boolean>();
-  private hostLimit = HOST_PAGE;
+  /** How many hosts or reasons the root lists: "Load more" there raises it. */
+  private rootLimit = ROOT_PAGE;
   private readonly names: CrawlNames;
   private scope: JobsFilterScope | undefined;
   /** The counts the root rows were last built from (by state, and the crawls' "outside any crawl"). */
@@ -275,7 +285,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     this.rootRows = undefined;
     this.pages.clear();
     this.held.clear();
-    this.hostLimit = HOST_PAGE;
+    this.rootLimit = ROOT_PAGE;
     this.changed.fire(undefined);
   }
 
@@ -319,7 +329,9 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     for (const [id, page] of this.pages) {
       const group = this.groups.get(id);
       if (!group || page.stale) continue;
-      const entered = group.filter.state !== undefined && states.has(group.filter.state);
+      // A reason's group gains a job only with its count (read with the roots whenever a job
+      // fails, its page then read again as its signature moved), not with every failure.
+      const entered = group.filter.reason === undefined && group.filter.state !== undefined && states.has(group.filter.state);
       if (jobs === null || entered || page.jobs.some((j) => jobs.has(j.id)) || this.held.has(id)) {
         if (now - page.readAt < rereadInterval(page)) {
           this.held.add(id);
@@ -368,7 +380,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   private rootMayChange(changes: TreeChanges, jobs: Map<number, JobState> | null): boolean {
-    const counts = changes.stats !== undefined && countsKey(changes.stats) !== this.shownCounts;
+    const counts = changes.stats !== undefined && this.rootCounts(changes.stats) !== this.shownCounts;
     // A search's groups are always the five states; their pages follow changes on their own.
     if (this.scope && 'search' in this.scope) return false;
     // A batch too big to name its jobs names only running crawls: another process may have changed this one.
@@ -382,7 +394,16 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         return jobs === null || jobs.size > 0;
       case 'crawl':
         return counts || changes.crawls.size > 0;
+      case 'reason':
+        // A job failed (named, or perhaps among too many to name), or one left `error` (the count
+        // fell); jobs that only run or finish well leave the reasons as they were.
+        return counts || jobs === null || [...jobs.values()].includes('error');
     }
+  }
+
+  /** What of the counts the root rows are made from: every state's, but by reason the failed jobs' alone. */
+  private rootCounts(stats: StateCounts): string {
+    return this.mode === 'reason' ? String(stats.error) : countsKey(stats);
   }
 
   /** The view collapsed or expanded a row. */
@@ -498,11 +519,11 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     return item;
   }
 
-  /** Appends the next page under the "Load more" row's group (or more hosts at the root). */
+  /** Appends the next page under the "Load more" row's group (or more hosts or reasons at the root). */
   async loadMore(more: MoreNode): Promise<void> {
     const group = more.parent;
     if (group === undefined) {
-      this.hostLimit += HOST_PAGE;
+      this.rootLimit += ROOT_PAGE;
       this.changed.fire(undefined);
       return;
     }
@@ -538,12 +559,14 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         return this.hostRoots();
       case 'crawl':
         return this.crawlRoots();
+      case 'reason':
+        return this.reasonRoots();
     }
   }
 
   private async stateRoots(): Promise<TreeNode[]> {
     const stats = this.counts() ?? (await this.daemon.request('queue/stats', {}));
-    this.shownCounts = countsKey(stats);
+    this.shownCounts = this.rootCounts(stats);
     if (stats.total === 0) return [];
     return JOB_STATES.map((state) =>
       this.group(`state:${state}`, {
@@ -561,7 +584,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   private async hostRoots(): Promise<TreeNode[]> {
-    const limit = Math.min(this.hostLimit, MAX_HOSTS);
+    const limit = Math.min(this.rootLimit, MAX_HOSTS);
     const { hosts } = await this.daemon.request('hosts/list', { limit });
     const rows: TreeNode[] = [...hosts]
       .sort((a, b) => compareHosts(a.host, b.host))
@@ -590,7 +613,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       this.daemon.request('crawl/list', {}),
       shown ?? this.daemon.request('queue/stats', {}),
     ]);
-    this.shownCounts = countsKey(stats);
+    this.shownCounts = this.rootCounts(stats);
     this.names.learn(crawls);
     const labels = crawlLabels(crawls);
     const rows: TreeNode[] = newestFirst(crawls)
@@ -619,6 +642,40 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         icon: new vscode.ThemeIcon('info'),
       });
     }
+    return rows;
+  }
+
+  /**
+   * The failure reasons, most failed first, from jobs/reasons (the daemon's counters: no failed
+   * job is read for them); each lists its failed jobs, newest first. Ids are the reason itself,
+   * encoded so that no reason reads as a row below another.
+   */
+  private async reasonRoots(): Promise<TreeNode[]> {
+    const limit = Math.min(this.rootLimit, MAX_REASONS_LISTED);
+    const shown = this.counts();
+    const [{ reasons }, stats] = await Promise.all([
+      this.daemon.request('jobs/reasons', { limit }),
+      shown ?? this.daemon.request('queue/stats', {}),
+    ]);
+    this.shownCounts = this.rootCounts(stats);
+    if (stats.total === 0) return [];
+    if (reasons.length === 0) {
+      return [{ kind: 'note', id: 'reasons:none', label: 'No failed jobs', tooltip: 'Jobs that fail after their last attempt are grouped here by why.', icon: new vscode.ThemeIcon('pass') }];
+    }
+    const rows: TreeNode[] = reasons.map(({ reason, count }) =>
+      this.group(`reason:${encodeURIComponent(reason)}`, {
+        label: reasonLabel(reason),
+        description: formatCount(count),
+        tooltip: reasonTooltip(reason, count),
+        icon: stateIcon('error'),
+        contextValue: 'reason',
+        expanded: false,
+        total: count,
+        signature: String(count),
+        filter: { state: 'error', reason },
+      }),
+    );
+    if (reasons.length >= limit && limit < MAX_REASONS_LISTED) rows.push(this.moreNode('reasons/more', undefined, reasons.length, undefined));
     return rows;
   }
 

@@ -53,6 +53,16 @@ export function stateSentence(state: JobState): string {
   }
 }
 
+/** A failure reason's row: the reason itself (one from an empty error says so). */
+export function reasonLabel(reason: string): string {
+  return reason === '' ? '(no message)' : reason;
+}
+
+/** A failure reason's tooltip, Markdown: how many failed so, and what the row offers. */
+export function reasonTooltip(reason: string, count: number): string {
+  return `${plural(count, 'job')} failed with **${escapeMarkdown(reasonLabel(reason))}** (their errors, without the URLs and figures in them). Requeue them from the row's menu.`;
+}
+
 /** A job row's label: the URL's path and query (the host is in the description). */
 export function jobLabel(url: string): string {
   try {

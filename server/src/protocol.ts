@@ -50,6 +50,10 @@ export const MAX_EXTRACT_SPEC = 1000;
 export const MAX_EXTRACT_NAME = 66;
 /** The longest jobs/list search. */
 export const MAX_JOB_SEARCH = 200;
+/** The longest failure reason: the daemon cuts every reason there (core/failure-reason.ts MAX_REASON). */
+export const MAX_JOB_REASON = 120;
+/** Reasons one jobs/reasons lists at most. */
+export const MAX_REASONS_LISTED = 1000;
 /** Seed URLs one crawl may start from. */
 export const MAX_SEEDS = 10_000;
 /** URLs one jobs/enqueue may hold. */
@@ -105,6 +109,15 @@ export interface JobEvent {
   type: string;
   workerId: string | null;
   detail: string | null;
+}
+
+/**
+ * Failed jobs (state `error`) that failed for one reason: the class of their last error, with the
+ * URLs and figures with units taken out ("ECONNREFUSED", "HTTP 404", "took longer than N ms").
+ */
+export interface FailureReason {
+  reason: string;
+  count: number;
 }
 
 export interface StateCounts {
@@ -421,9 +434,17 @@ export interface ParamsMap {
      * come back with a nextCursor, and the next page walks on. At most MAX_JOB_SEARCH characters.
      */
     search?: string;
+    /**
+     * Only failed jobs of this reason (jobs/reasons'); `state` is then `error` or absent. At most
+     * MAX_JOB_REASON characters.
+     */
+    reason?: string;
   };
+  /** Failed jobs counted by reason, most first (then by reason): of every crawl, or of one; at most `limit` (default and most MAX_REASONS_LISTED). */
+  'jobs/reasons': { crawlId?: string; limit?: number };
   'jobs/get': { id: number };
-  'jobs/requeue': { ids?: number[]; state?: (typeof FINISHED_STATES)[number]; host?: string; crawlId?: string };
+  /** `reason`: only failed jobs of that reason (`state`, if given, is `error`). */
+  'jobs/requeue': { ids?: number[]; state?: (typeof FINISHED_STATES)[number]; host?: string; crawlId?: string; reason?: string };
   'jobs/cancel': { ids: number[] };
   'queue/stats': None;
   'leases/list': None;
@@ -469,6 +490,7 @@ export interface Results {
   'crawl/report': CrawlReport;
   'jobs/enqueue': { enqueued: number; duplicates: number; ids: number[]; rejected: Rejected[] };
   'jobs/list': { jobs: Job[]; nextCursor: string | null };
+  'jobs/reasons': { reasons: FailureReason[] };
   /** `page`: the page record of a crawl's job once it has one. */
   'jobs/get': { job: Job; events: JobEvent[]; page: PageRecord | null };
   'jobs/requeue': { requeued: number };

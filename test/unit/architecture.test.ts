@@ -3,7 +3,8 @@
  * core knows nothing of crawling, RPC or editors; the two engines are siblings; the crawl kind
  * knows the core; the daemon never imports the CLI; the extension knows only the contract (and
  * the export formats it shares with crawlctl, and the table of settings, which keep to the contract
- * and the core's import-free config in turn); the contract imports nothing. Packages too: the core uses only its database drivers and Node, and the
+ * and the core's import-free config in turn, and the core's failure reasons, which the report
+ * groups by as the queue counts by them); the contract imports nothing. Packages too: the core uses only its database drivers and Node, and the
  * extension none of the daemon's.
  */
 import * as assert from 'node:assert/strict';
@@ -56,10 +57,12 @@ const RULES: [(f: string) => boolean, (imported: string) => boolean, string][] =
   [under('server/src/core/pg'), under('server/src/core/sqlite'), 'the engines are siblings: what they share lives in core/'],
   [under('server/src/crawl'), (i) => under('server/src/daemon')(i) || under('server/src/cli')(i), 'the crawl kind knows the core, not its transports'],
   [under('server/src/daemon'), under('server/src/cli'), 'the daemon never imports its client'],
-  [under('client'), (i) => under('server/src')(i) && !['server/src/protocol', 'server/src/exports', 'server/src/settings'].includes(i), 'the extension knows only the contract (and the export formats and the settings)'],
+  [under('client'), (i) => under('server/src')(i) && !['server/src/protocol', 'server/src/exports', 'server/src/settings', 'server/src/core/failure-reason'].includes(i),
+    'the extension knows only the contract (and the export formats, the settings, and the failure reasons the queue counts by)'],
   [(f) => f === 'server/src/exports.ts', (i) => !['server/src/protocol', 'node:stream', 'csv-stringify/sync'].includes(i), 'the export formats, bundled into the extension, keep to the contract'],
   [(f) => f === 'server/src/settings.ts', (i) => !['server/src/protocol', 'server/src/core/config'].includes(i), 'the settings, bundled into the extension, keep to the contract and the core\'s config'],
   [(f) => f === 'server/src/core/config.ts', () => true, 'the core\'s config, bundled into the extension with the settings, imports nothing'],
+  [(f) => f === 'server/src/core/failure-reason.ts', () => true, 'the failure reasons, bundled into the extension with the report, import nothing'],
   [(f) => f === 'server/src/protocol.ts', () => true, 'the contract imports nothing'],
   [under('server/src/core'), pkg((n) => !n.startsWith('node:') && !['better-sqlite3', 'pg'].includes(n)), 'the core uses only its database drivers and Node'],
   [under('client'), pkg((n) => /^(zod|pg|better-sqlite3|undici|htmlparser2|vscode-languageserver)/.test(n)), "the extension bundles none of the daemon's packages"],

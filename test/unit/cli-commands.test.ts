@@ -49,7 +49,7 @@ describe('usage', () => {
     assert.match(none.stdout, /Usage: crawlctl <command>/);
     const help = await crawlctl(['help']);
     assert.equal(help.code, 0);
-    for (const c of ['daemon', 'crawl', 'enqueue', 'stats', 'jobs', 'job', 'requeue', 'leases', 'workers', 'hosts', 'pause', 'resume', 'stop']) {
+    for (const c of ['daemon', 'crawl', 'enqueue', 'stats', 'jobs', 'job', 'requeue', 'reasons', 'leases', 'workers', 'hosts', 'pause', 'resume', 'stop']) {
       assert.match(help.stdout, new RegExp(`^  ${c}\\b`, 'm'), c);
     }
     assert.match(help.stdout, /Exit codes: 0 ok/);
@@ -63,6 +63,9 @@ describe('usage', () => {
       [['jobs', '--limit', '0'], /--limit: must be a whole number from 1 to 1000 \(got 0\)/],
       [['stats', '--verbose'], /unknown flag --verbose/],
       [['requeue'], /give job ids, or --state/],
+      [['jobs', '--reason', 'HTTP 404', '--state', 'done'], /^crawlctl jobs: --reason lists failed jobs: give --state error, or no --state \(got done\)/],
+      [['requeue', '--reason', 'HTTP 404', '--state', 'skipped'], /--reason lists failed jobs/],
+      [['reasons', '--limit', '1001'], /--limit: must be a whole number from 1 to 1000/],
       [['daemon', '--heartbeat', 'soon'], /--heartbeat: must be a number/],
       // A word meant as a flag's value is not ignored: it would list every job instead.
       [['jobs', 'error'], /^crawlctl jobs: takes no arguments \(got "error"\)/],
@@ -160,6 +163,32 @@ describe('with a daemon', () => {
     const piped = spawnSync('bash', ['-c', `"$0" "$1" job ${all.jobs[0].id} --state-dir "$2" | head -1`, process.execPath, CRAWLCTL_JS, stateDir], { encoding: 'utf8' });
     assert.match(piped.stdout, /^\S/);
     assert.equal(piped.stderr, '');
+  });
+
+  test('reasons: failed jobs by reason, a table or JSON, whole through a pipe; jobs and requeue by reason', async () => {
+    const t = await crawlctl(['reasons', ...at()]);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /^FAILED\s+REASON\n\s*1\s+HTTP 404\n$/);
+    assert.deepEqual(JSON.parse((await crawlctl(['reasons', '--json', ...at()])).stdout), { reasons: [{ reason: 'HTTP 404', count: 1 }] });
+    const limited = await crawlctl(['reasons', '--limit', '1', ...at()]);
+    assert.match(limited.stderr, /^The 1 most common reasons; there may be more\.$/m);
+    const piped = spawnSync('bash', ['-c', `"$0" "$1" reasons --json --state-dir "$2" | cat`, process.execPath, CRAWLCTL_JS, stateDir], { encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(piped.stdout).reasons, [{ reason: 'HTTP 404', count: 1 }]);
+    const unknown = await crawlctl(['reasons', '--crawl', 'c_nope', ...at()]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /crawlctl reasons: .*c_nope/);
+
+    const listed = JSON.parse((await crawlctl(['jobs', '--reason', 'HTTP 404', '--json', ...at()])).stdout);
+    assert.deepEqual(listed.jobs.map((j: { url: string }) => j.url), [web.url('/missing')]);
+    assert.match((await crawlctl(['jobs', '--reason', 'ECONNREFUSED', ...at()])).stdout, /^No jobs match\.$/m);
+    const paged = await crawlctl(['jobs', '--reason', 'HTTP 404', '--state', 'error', '--limit', '1', ...at()]);
+    assert.equal(paged.code, 0);
+    assert.doesNotMatch(paged.stderr, /More:/, 'one failed job: one page');
+
+    const r = await crawlctl(['requeue', '--reason', 'HTTP 404', ...at()]);
+    assert.deepEqual([r.code, r.stdout.trim()], [0, 'Requeued 1 job.']);
+    await drained();
+    assert.deepEqual(JSON.parse((await crawlctl(['reasons', '--json', ...at()])).stdout), { reasons: [{ reason: 'HTTP 404', count: 1 }] }, 'failed again, as before');
   });
 
   test('requeue, pause, resume, leases, hosts', async () => {

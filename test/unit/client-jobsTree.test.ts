@@ -10,6 +10,7 @@ import { CRAWL_LIST_BACKOFF_MS } from '../../client/src/crawlNames';
 import { JobsTreeProvider, PAGE_SIZE, REREAD_MS_PER_ROW, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
 import { compareHosts, crawlLabels, filterMessage, hostDescription, jobDescription, jobLabel, jobTooltip, mixesCrawls } from '../../client/src/jobsTreeText';
 import { TestDaemon } from './helpers/client-daemon';
+import { requeueParams } from '../../client/src/commands';
 
 const token = CancellationTokenNone as unknown as vscode.CancellationToken;
 
@@ -239,6 +240,128 @@ describe('grouped by host and by crawl, and filtered', () => {
     assert.deepEqual(rows.map((r) => r.kind), ['job', 'job']);
     tree.setFilter(undefined);
     assert.deepEqual(items(tree, await tree.getChildren()).map((i) => i.label), ['Queued', 'In progress', 'Done', 'Skipped', 'Error']);
+  });
+});
+
+describe('grouped by failure reason', () => {
+  let d: TestDaemon;
+  let tree: JobsTreeProvider;
+  const refused = (n: number) => `http://a.test/page/${n}: connect ECONNREFUSED 127.0.0.1:80`;
+  before(async () => {
+    d = await TestDaemon.start();
+    tree = new JobsTreeProvider(d, 'reason');
+  });
+  after(() => d.stop());
+
+  /** What `update` fires (element ids, undefined for the whole tree) and what it asked the daemon. */
+  async function catchUp(changes: TreeChanges): Promise<{ fired: (string | undefined)[]; asked: string[] }> {
+    const fired: (string | undefined)[] = [];
+    const sub = tree.onDidChangeTreeData((e) => fired.push(...(Array.isArray(e) ? e : [e]).map((n) => n?.id)));
+    d.calls.length = 0;
+    await tree.update(changes);
+    sub.dispose();
+    return { fired, asked: d.calls.map((c) => c.method) };
+  }
+  const failing = async (n: number, error: string): Promise<TreeChanges> => {
+    const ids = await d.fail(n, error);
+    return { jobs: new Map(ids.map((id) => [id, 'error' as const])), stats: await d.request('queue/stats', {}), crawls: new Set() };
+  };
+
+  test('an empty queue has no rows (the welcome view shows); a queue where nothing failed says so', async () => {
+    assert.deepEqual(await tree.getChildren(), []);
+    await urls(d, 'a.test', 20);
+    await d.finish(2);
+    tree.refresh();
+    assert.deepEqual(items(tree, await tree.getChildren()).map((i) => [i.id, i.label, i.contextValue]), [['reasons:none', 'No failed jobs', 'note']]);
+  });
+
+  test('roots are the reasons, most failed first, with their counts, read from jobs/reasons alone', async () => {
+    await d.fail(2, 'HTTP 404');
+    for (const n of [1, 2, 3]) await d.fail(1, refused(n));
+    d.calls.length = 0;
+    tree.refresh();
+    const roots = await tree.getChildren();
+    const shown = items(tree, roots);
+    assert.deepEqual(shown.map((i) => [i.id, i.label, i.description, i.contextValue]), [
+      ['reason:ECONNREFUSED', 'ECONNREFUSED', '3', 'reason'], ['reason:HTTP%20404', 'HTTP 404', '2', 'reason'],
+    ]);
+    assert.equal((shown[0].iconPath as ThemeIcon).id, 'error');
+    assert.equal(shown[1].collapsibleState, TreeItemCollapsibleState.Collapsed);
+    assert.match((shown[1].tooltip as MarkdownString).value, /^2 jobs failed with \*\*HTTP 404\*\*/);
+    assert.deepEqual(d.calls.map((c) => [c.method, c.params]), [['jobs/reasons', { limit: 200 }], ['queue/stats', {}]], 'no failed job is read for the roots');
+  });
+
+  test("a reason lists its failed jobs, newest first; its menu's requeue takes them alone", async () => {
+    const roots = await tree.getChildren();
+    d.calls.length = 0;
+    const rows = (await tree.getChildren(group(roots, 'ECONNREFUSED'))) as JobNode[];
+    assert.deepEqual(d.callsOf('jobs/list'), [{ state: 'error', reason: 'ECONNREFUSED', order: 'newest', limit: PAGE_SIZE, cursor: null }]);
+    assert.equal(rows.length, 3);
+    assert.deepEqual(rows.map((r) => r.job.id), rows.map((r) => r.job.id).sort((x, y) => y - x));
+    assert.ok(rows.every((r) => r.job.state === 'error' && /ECONNREFUSED/.test(r.job.lastError!)));
+    assert.ok(rows.every((r) => r.id.startsWith('reason:ECONNREFUSED/job:')));
+
+    const params = requeueParams(group(roots, 'HTTP 404'), undefined);
+    assert.deepEqual(params, { state: 'error', reason: 'HTTP 404' });
+    const before = await d.request('queue/stats', {});
+    assert.deepEqual(await d.request('jobs/requeue', params), { requeued: 2 });
+    assert.equal((await d.request('queue/stats', {})).error, before.error - 2, 'the other reason\'s jobs stay failed');
+    // Failed again, for the same reason.
+    await d.fail(2, 'HTTP 404');
+  });
+
+  test('rows keep their identity across a refresh; a reason that looks like a row id is a row of its own', async () => {
+    const first = await tree.getChildren();
+    tree.refresh();
+    const second = await tree.getChildren();
+    assert.ok(first.length === second.length && first.every((n, i) => n === second[i]));
+    await d.fail(1, 'x/job:1');
+    tree.refresh();
+    const ids = (await tree.getChildren()).map((n) => n.id);
+    assert.ok(ids.includes('reason:x%2Fjob%3A1'), ids.join(', '));
+  });
+
+  test('a job that fails redraws its reason\'s row and reads its jobs again, not the others\'; jobs that do well ask nothing', async () => {
+    let roots = await tree.getChildren();
+    for (const label of ['ECONNREFUSED', 'HTTP 404']) await tree.getChildren(group(roots, label));
+    const done = await d.finish(1);
+    assert.deepEqual(await catchUp({ jobs: new Map([[done[0], 'done']]), stats: await d.request('queue/stats', {}), crawls: new Set() }), { fired: [], asked: [] });
+
+    const { fired, asked } = await catchUp(await failing(1, 'HTTP 404'));
+    assert.deepEqual(fired, ['reason:HTTP%20404']);
+    // The roots again (the view's counts are the overview's; this tree reads its own), and no job yet.
+    assert.deepEqual(asked, ['jobs/reasons', 'queue/stats']);
+    roots = await tree.getChildren();
+    d.calls.length = 0;
+    const rows = (await tree.getChildren(group(roots, 'HTTP 404'))) as JobNode[];
+    assert.equal(rows.length, 3);
+    assert.equal(tree.getTreeItem(group(roots, 'HTTP 404')).description, '3');
+    assert.deepEqual(d.callsOf('jobs/list'), [{ state: 'error', reason: 'HTTP 404', order: 'newest', limit: PAGE_SIZE, cursor: null }]);
+
+    // A reason new to the view: other roots, the whole tree.
+    assert.deepEqual((await catchUp(await failing(1, 'HTTP 410'))).fired, [undefined]);
+    assert.ok((await tree.getChildren()).some((n) => n.id === 'reason:HTTP%20410'));
+    // Requeued (by another client): the count falls, and the reason leaves the roots.
+    await d.request('jobs/requeue', { reason: 'HTTP 410' });
+    assert.deepEqual((await catchUp({ ...noChanges(), stats: await d.request('queue/stats', {}) })).fired, [undefined]);
+    assert.ok(!(await tree.getChildren()).some((n) => n.id === 'reason:HTTP%20410'));
+  });
+
+  test('a reason with more jobs than a page: "Load more" says how many of them are shown', async () => {
+    // Two hosts: a lease takes at most 100 jobs of one.
+    await urls(d, 'b.test', 70);
+    await urls(d, 'c.test', 70);
+    assert.equal((await d.fail(130, 'HTTP 503')).length, 130);
+    tree.refresh();
+    const busy = group(await tree.getChildren(), 'HTTP 503');
+    assert.equal(tree.getTreeItem(busy).description, '130');
+    let rows = await tree.getChildren(busy);
+    const more = rows[PAGE_SIZE] as MoreNode;
+    assert.equal(tree.getTreeItem(more).description, '100 of 130 shown');
+    await tree.loadMore(more);
+    rows = await tree.getChildren(busy);
+    assert.equal(rows.length, 130);
+    assert.ok(rows.every((r) => r.kind === 'job' && r.job.lastError === 'HTTP 503'));
   });
 });
 

@@ -6,7 +6,8 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { escapeHtml, reportCsp, reportHtml } from '../../client/src/report/html';
-import { BROKEN_SHOWN, failureReason, ratePoint, reportView } from '../../client/src/report/model';
+import { BROKEN_SHOWN, ratePoint, reportView } from '../../client/src/report/model';
+import { failureReason } from '../../server/src/core/failure-reason';
 import type { Crawl, CrawlReport, Host, Lease, Worker } from '../../server/src/protocol';
 
 function crawl(counts: Partial<Crawl['counts']> = {}): Crawl {

@@ -100,6 +100,9 @@ describe('language server', () => {
       e.code === ErrorCodes.InvalidParams && /^id: /.test(e.message));
     await assert.rejects(conn.sendRequest('jobs/get', { id: 4242 }), (e: ResponseError<unknown>) => e.code === ErrorCodes.NotFound);
     await assert.rejects(conn.sendRequest('jobs/fly', {}), (e: ResponseError<unknown>) => e.code === ErrorCodes.MethodNotFound);
+    assert.deepEqual(await conn.sendRequest('jobs/reasons', {}), { reasons: [] });
+    await assert.rejects(conn.sendRequest('jobs/reasons', { limit: 0 }), (e: ResponseError<unknown>) =>
+      e.code === ErrorCodes.InvalidParams && /^limit: /.test(e.message));
   });
 
   test('a seed file: diagnostics for bad URLs, hints before any crawl, a lens to start it', async () => {
@@ -170,6 +173,10 @@ describe('language server', () => {
     const reveal = all.find((l) => l.command?.command === SEED_COMMANDS.revealJobs);
     assert.equal(reveal?.command?.arguments?.[0].crawlId, started.crawlId);
     assert.equal(reveal?.command?.arguments?.[0].jobIds.length, 3);
+
+    // The failure counted by its reason, under the same method name as on the socket.
+    const { reasons } = await conn.sendRequest<{ reasons: { reason: string; count: number }[] }>('jobs/reasons', { crawlId: started.crawlId });
+    assert.deepEqual(reasons.map((r) => r.count), [1]);
 
     // What the extension does with the lens: the request goes back as is.
     assert.deepEqual(await conn.sendRequest('jobs/requeue', requeue.command.arguments[0]), { requeued: 1 });

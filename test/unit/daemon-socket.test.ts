@@ -5,9 +5,11 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { failureReason } from '../../server/src/core/failure-reason';
 import { ErrorCodes, MAX_LINE_BYTES, MAX_SEED_TEXT_BYTES } from '../../server/src/protocol';
 import { RawClient, fileMode, startDaemon, type DaemonProc } from './helpers/daemon-proc';
 import { startWeb, type TestWeb } from './helpers/daemon-sites';
+import { startSite } from './helpers/sites';
 import { eventually } from './helpers/tmp';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -136,7 +138,42 @@ describe('socket contract', () => {
     await eventually('the requeued jobs to fail again', async () => (await c.request('queue/stats')).error === s.error);
     const err = await fails(c, 'jobs/requeue', {});
     assert.equal(err.code, ErrorCodes.InvalidParams);
-    assert.match(err.message, /ids, state, host or crawlId/);
+    assert.match(err.message, /ids, state, host, crawlId or reason/);
+  });
+
+  test('jobs/reasons counts failures by reason, of a crawl or of all; jobs/list and jobs/requeue take a reason', async () => {
+    // Two pages gone (410) and one not found (404), of a site of their own.
+    const site = await startSite((req, res) => {
+      res.writeHead(req.url?.startsWith('/gone-') ? 410 : 404);
+      res.end();
+    }, '127.0.0.5');
+    try {
+      const { crawlId } = await c.request('crawl/start', { seeds: [site.url('/gone-1'), site.url('/gone-2'), site.url('/missing')], maxDepth: 0, name: 'reasons' });
+      await crawlDone(crawlId);
+      const { reasons } = await c.request('jobs/reasons', { crawlId });
+      assert.deepEqual(reasons, [{ reason: 'HTTP 410', count: 2 }, { reason: 'HTTP 404', count: 1 }]);
+      const failed = (await c.request('jobs/list', { crawlId, state: 'error' })).jobs as { lastError: string }[];
+      assert.deepEqual(failed.map((j) => failureReason(j.lastError)).sort(), ['HTTP 404', 'HTTP 410', 'HTTP 410'], 'the reasons of their errors');
+      // Every crawl's: this crawl's among them, counted with the others' (the crawls before failed on 404s too).
+      const all = (await c.request('jobs/reasons')).reasons as { reason: string; count: number }[];
+      assert.equal(all.reduce((n, r) => n + r.count, 0), (await c.request('queue/stats')).error);
+      assert.ok(all.find((r) => r.reason === 'HTTP 404')!.count > 1);
+      assert.deepEqual((await c.request('jobs/reasons', { limit: 1 })).reasons, all.slice(0, 1));
+
+      const newest = await c.request('jobs/list', { crawlId, reason: 'HTTP 410', order: 'newest', limit: 1 });
+      assert.deepEqual(newest.jobs.map((j: { url: string }) => j.url), [site.url('/gone-2')]);
+      assert.equal(newest.nextCursor, String(newest.jobs[0].id));
+      const next = await c.request('jobs/list', { crawlId, reason: 'HTTP 410', order: 'newest', limit: 1, cursor: newest.nextCursor });
+      assert.deepEqual(next.jobs.map((j: { url: string }) => j.url), [site.url('/gone-1')]);
+      assert.deepEqual((await c.request('jobs/list', { reason: 'HTTP 404', state: 'error', crawlId })).jobs.map((j: { url: string }) => j.url), [site.url('/missing')]);
+
+      assert.deepEqual(await c.request('jobs/requeue', { reason: 'HTTP 410', crawlId }), { requeued: 2 });
+      assert.deepEqual((await c.request('jobs/reasons', { crawlId })).reasons, [{ reason: 'HTTP 404', count: 1 }], 'requeued: off the count at once');
+      await crawlDone(crawlId);
+      assert.deepEqual((await c.request('jobs/reasons', { crawlId })).reasons, reasons, 'failed again, for the same reason');
+    } finally {
+      await site.close();
+    }
   });
 
   test('leases/list shows a running job with its worker and lease times', async () => {
@@ -260,6 +297,14 @@ describe('errors', () => {
       ['jobs/list', { limit: 5000 }, /^limit: /],
       ['jobs/list', { cursor: 'abc' }, /cursor/],
       ['jobs/list', { state: 'lost' }, /^state: /],
+      ['jobs/list', { state: 'done', reason: 'HTTP 404' }, /^state: only failed jobs have a reason: give the state error, or none$/],
+      ['jobs/list', { reason: 'x'.repeat(121) }, /^reason: /],
+      ['jobs/list', { reason: 404 }, /^reason: /],
+      ['jobs/reasons', { limit: 0 }, /^limit: /],
+      ['jobs/reasons', { limit: 1001 }, /^limit: /],
+      ['jobs/reasons', { crawlId: "x' OR 1=1" }, /^crawlId: must be a crawl id/],
+      ['jobs/reasons', { state: 'error' }, /^state: unknown field/],
+      ['jobs/requeue', { state: 'skipped', reason: 'HTTP 404' }, /^state: only failed jobs have a reason/],
       ['crawl/get', { crawlId: "x'; DROP TABLE jobs; --" }, /^crawlId: must be a crawl id/],
       ['queue/stats', [1, 2], /^params: pass parameters by name/],
       ['crawl/start', { seeds: ['ftp://only.bad/'] }, /no valid seed URL/],

@@ -100,7 +100,7 @@ describe('every method with random and adversarial params', () => {
     // Had a `__proto__` key polluted Object.prototype with ids or state, this would requeue.
     const e = (await c.call('jobs/requeue', {})).error;
     assert.equal(e.code, ErrorCodes.InvalidParams);
-    assert.match(e.message, /give ids, state, host or crawlId/);
+    assert.match(e.message, /give ids, state, host, crawlId or reason/);
     assert.equal(daemon.child.exitCode, null);
   });
 

@@ -9,9 +9,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  MAX_ENQUEUE_URLS, MAX_EXTRACT_FIELDS, MAX_EXTRACT_NAME, MAX_EXTRACT_SPEC, MAX_LINE_BYTES, MAX_SEEDS, MAX_SEED_TEXT_BYTES, MAX_URL_LIST_BYTES, jsonBytes, type Method,
+  MAX_ENQUEUE_URLS, MAX_EXTRACT_FIELDS, MAX_EXTRACT_NAME, MAX_EXTRACT_SPEC, MAX_JOB_REASON, MAX_JOB_SEARCH, MAX_LINE_BYTES, MAX_REASONS_LISTED, MAX_SEEDS,
+  MAX_SEED_TEXT_BYTES, MAX_URL_LIST_BYTES, jsonBytes, type Method,
 } from '../../server/src/protocol';
 import { Params } from '../../server/src/daemon/params';
+import { MAX_REASON, failureReason } from '../../server/src/core/failure-reason';
+import { MAX_REASONS } from '../../server/src/core/job-rules';
 
 /** Strings of `n` characters that each take 6 bytes as JSON (`\u0001`): the costliest there are. */
 const escaped = (n: number) => '\u0001'.repeat(n);
@@ -41,9 +44,10 @@ const LARGEST: Record<Method, Record<string, unknown>> = {
   'crawl/links': { crawlId, cursor: escaped(64), limit: 1000, from: 'h'.repeat(8192), to: 'h'.repeat(8192) },
   'crawl/report': { crawlId },
   'jobs/enqueue': { urls: filling(MAX_ENQUEUE_URLS, MAX_URL_LIST_BYTES, 'http://a.example/'), crawlId, priority: -1000, maxAttempts: 100 },
-  'jobs/list': { state: 'in_progress', host, crawlId, limit: 1000, cursor: escaped(32), order: 'newest' },
+  'jobs/list': { state: 'error', host, crawlId, limit: 1000, cursor: escaped(32), order: 'newest', search: escaped(MAX_JOB_SEARCH), reason: escaped(MAX_JOB_REASON) },
+  'jobs/reasons': { crawlId, limit: MAX_REASONS_LISTED },
   'jobs/get': { id: Number.MAX_SAFE_INTEGER },
-  'jobs/requeue': { ids, state: 'skipped', host, crawlId },
+  'jobs/requeue': { ids, state: 'error', host, crawlId, reason: escaped(MAX_JOB_REASON) },
   'jobs/cancel': { ids },
   'queue/stats': {},
   'leases/list': {},
@@ -59,6 +63,12 @@ const LARGEST: Record<Method, Record<string, unknown>> = {
   'seeds/parse': { text: 'x'.repeat(MAX_SEED_TEXT_BYTES - 2) },
   'seeds/start': { uri: escaped(4096), text: 'x'.repeat(MAX_SEED_TEXT_BYTES - 2) },
 };
+
+test("the contract's bounds on failure reasons are the core's (which does not import the contract)", () => {
+  assert.equal(MAX_JOB_REASON, MAX_REASON);
+  assert.equal(MAX_REASONS_LISTED, MAX_REASONS);
+  assert.equal(failureReason(`HTTP ${'x'.repeat(500)}`).length, MAX_JOB_REASON, 'a reason is cut there');
+});
 
 describe('the line limit and the params schemas', () => {
   for (const method of Object.keys(Params) as Method[]) {

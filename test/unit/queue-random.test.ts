@@ -91,7 +91,8 @@ for (const seed of SEEDS) {
         const j = mine.splice(Math.floor(rand() * mine.length), 1)[0];
         const outcome: Outcome = pick<Outcome>([
           { type: 'done' }, { type: 'skip', reason: 'x' }, { type: 'fail', error: 'e' },
-          { type: 'fail', error: 'e', retryable: false }, { type: 'defer', reason: 'd', delayMs: 500 },
+          { type: 'fail', error: 'e', retryable: false }, { type: 'fail', error: `${j.url}: connect ECONNREFUSED 127.0.0.1:80`, retryable: false },
+          { type: 'defer', reason: 'd', delayMs: 500 },
           { type: 'release', reason: 'r' },
           { type: 'done', enqueue: [crawlJob(pick(keys), 'x')], crawlCap: 30 },
         ]);
@@ -104,7 +105,10 @@ for (const seed of SEEDS) {
         clock.now += Math.floor(rand() * 700);
         await q.reap();
       } else if (r < 0.85) {
-        await q.requeue(pick([{ state: 'error' as const }, { state: 'done' as const, key: pick(keys) }, { ids: [1 + Math.floor(rand() * Math.max(1, n))] }]));
+        await q.requeue(pick([
+          { state: 'error' as const }, { state: 'done' as const, key: pick(keys) }, { ids: [1 + Math.floor(rand() * Math.max(1, n))] },
+          { reason: pick(['e', 'ECONNREFUSED']), crawlId: pick(['x', 'y']) },
+        ]));
       } else if (r < 0.9) {
         await q.cancel(pick([{ ids: [1 + Math.floor(rand() * Math.max(1, n))] }, { crawlId: 'y' }]));
       } else if (r < 0.93) {

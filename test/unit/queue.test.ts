@@ -1,11 +1,11 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { QueueError } from '../../server/src/core/errors';
-import { HELD, type LeasedJob } from '../../server/src/core/types';
+import { HELD, type LeasedJob, type NewJob, type Outcome, type Queue } from '../../server/src/core/types';
 import { ENGINES, openQueue, type EngineOptions } from './helpers/engines';
 import { job, jobs } from './helpers/jobs';
 import type { SqliteQueue } from '../../server/src/core/sqlite/engine';
-import { listSql, listWindowSql } from '../../server/src/core/sqlite/sql';
+import { SQL, listSql, listWindowSql } from '../../server/src/core/sqlite/sql';
 
 const L = { ttlMs: 10_000, defaultLimit: 2 };
 const done = (j: LeasedJob) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done' as const } });
@@ -442,6 +442,8 @@ describe(engine.name, () => {
       assert.equal(j.state, 'error');
       assert.match(j.lastError!, /lost its worker 2 times/);
       assert.equal(events.filter((e) => e.type === 'expired').length, 2);
+      assert.deepEqual(await q.reasons(), [{ reason: 'lost its worker 2 times (lease expired)', count: 1 }], 'failed for its lost workers, with that reason');
+      assert.deepEqual((await q.list({ reason: 'lost its worker 2 times (lease expired)' })).jobs.map((x) => x.id), [1]);
       await checkInvariants(q);
     });
 
@@ -661,6 +663,116 @@ describe(engine.name, () => {
     });
   });
 
+  describe('failure reasons', () => {
+    /** Fails every job leased (a retryable failure on its last attempt fails it as well) with the error its URL names. */
+    async function failWith(q: Queue, errors: Record<string, string>, extra: Partial<NewJob> = {}) {
+      await q.enqueue(Object.keys(errors).map((n) => job('h', n, { maxAttempts: 1, ...extra })));
+      const leased = await q.lease('w', 100, { ttlMs: 10_000, defaultLimit: 100 });
+      await q.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'fail', error: errors[j.url.slice('http://h/'.length)] } })));
+      return leased;
+    }
+    const REFUSED = (port: number) => `http://h/${port}: connect ECONNREFUSED 127.0.0.1:${port}`;
+
+    test('failed jobs are counted by reason, in every crawl or in one, most first; retries, skips and done jobs are not', async () => {
+      const { q } = await open();
+      await failWith(q, { a1: REFUSED(81), a2: REFUSED(82), a3: 'HTTP 404', a4: 'fetch of http://h/a4 took longer than 30000 ms' }, { crawlId: 'c1' });
+      await failWith(q, { b1: 'HTTP 404', b2: 'HTTP 404', b3: REFUSED(83) }, { crawlId: 'c2' });
+      await failWith(q, { s1: 'HTTP 500' });
+      // Not failed: a retry (its attempt was not the last), a skip, a done job.
+      await q.enqueue([job('h', 'retry', { maxAttempts: 3 }), job('h', 'skip'), job('h', 'done')]);
+      const others = await q.lease('w', 10, { ttlMs: 10_000, defaultLimit: 100 });
+      const outcomes: Record<string, Outcome> = { retry: { type: 'fail', error: 'HTTP 404' }, skip: { type: 'skip', reason: 'HTTP 404' }, done: { type: 'done' } };
+      await q.ack('w', others.map((j) => ({ id: j.id, token: j.leaseToken, outcome: outcomes[j.url.slice('http://h/'.length)] })));
+
+      assert.deepEqual(await q.reasons(), [
+        { reason: 'ECONNREFUSED', count: 3 }, { reason: 'HTTP 404', count: 3 }, { reason: 'HTTP 500', count: 1 }, { reason: 'took longer than N ms', count: 1 },
+      ]);
+      assert.deepEqual(await q.reasons({ crawlId: 'c1' }), [
+        { reason: 'ECONNREFUSED', count: 2 }, { reason: 'HTTP 404', count: 1 }, { reason: 'took longer than N ms', count: 1 },
+      ]);
+      assert.deepEqual(await q.reasons({ crawlId: 'c2', limit: 1 }), [{ reason: 'HTTP 404', count: 2 }]);
+      assert.deepEqual(await q.reasons({ crawlId: 'nobody' }), []);
+      await assert.rejects(q.reasons({ limit: 0 }), (e: Error) => e instanceof QueueError && /limit/.test(e.message));
+      await assert.rejects(q.reasons({ limit: 1001 }), QueueError);
+      await checkInvariants(q);
+    });
+
+    test('list by reason: its failed jobs alone, of every crawl or of one, paged by id either way', async () => {
+      const { q } = await open();
+      // Jobs 1-9: a refused connection on every third, in two crawls; the rest HTTP 404.
+      const errors = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`j${i + 1}`, i % 3 === 0 ? REFUSED(80 + i) : 'HTTP 404']));
+      await failWith(q, errors);
+      await q.enqueue([job('h', 'queued')]);
+      const all = async (filter: Parameters<Queue['list']>[0]) => {
+        const pages: number[][] = [];
+        let cursor: string | null = null;
+        do {
+          const page = await q.list({ ...filter, limit: 2, cursor });
+          pages.push(page.jobs.map((j) => j.id));
+          cursor = page.nextCursor;
+        } while (cursor);
+        return pages;
+      };
+      assert.deepEqual(await all({ reason: 'HTTP 404' }), [[2, 3], [5, 6], [8, 9]]);
+      assert.deepEqual(await all({ reason: 'HTTP 404', newestFirst: true }), [[9, 8], [6, 5], [3, 2]]);
+      assert.deepEqual(await all({ reason: 'ECONNREFUSED', state: 'error' }), [[1, 4], [7]]);
+      assert.deepEqual(await all({ reason: 'ECONNREFUSED', key: 'h', newestFirst: true }), [[7, 4], [1]]);
+      assert.deepEqual(await all({ reason: 'HTTP 404', search: 'j5' }), [[5]]);
+      assert.deepEqual(await all({ reason: 'no such reason' }), [[]]);
+
+      // Within a crawl: the same reason in another crawl is not listed.
+      const { q: q2 } = await open();
+      await failWith(q2, { a: 'HTTP 404', b: 'HTTP 404' }, { crawlId: 'c1' });
+      await failWith(q2, { c: 'HTTP 404', d: 'HTTP 404' }, { crawlId: 'c2' });
+      assert.deepEqual((await q2.list({ reason: 'HTTP 404', crawlId: 'c2', newestFirst: true })).jobs.map((j) => j.id), [4, 3]);
+      assert.deepEqual((await q2.list({ reason: 'HTTP 404', crawlId: 'c1', limit: 1 })).nextCursor, '1');
+
+      await assert.rejects(q.list({ reason: 'HTTP 404', state: 'done' }), (e: Error) => e instanceof QueueError && /only failed jobs have a reason/.test(e.message));
+      await assert.rejects(q.list({ reason: 'x'.repeat(121) }), /reason must be text of at most 120/);
+    });
+
+    test('requeue by reason takes that reason\'s failed jobs (within a crawl, or a host) and no others, off its count', async () => {
+      const { q } = await open();
+      await failWith(q, { a1: REFUSED(81), a2: 'HTTP 404', a3: 'HTTP 404' }, { crawlId: 'c1' });
+      await failWith(q, { b1: 'HTTP 404', b2: REFUSED(82) }, { crawlId: 'c2' });
+      assert.equal(await q.requeue({ reason: 'HTTP 404', crawlId: 'c1' }), 2);
+      assert.deepEqual(await q.reasons(), [{ reason: 'ECONNREFUSED', count: 2 }, { reason: 'HTTP 404', count: 1 }]);
+      assert.deepEqual(await q.reasons({ crawlId: 'c1' }), [{ reason: 'ECONNREFUSED', count: 1 }]);
+      await checkInvariants(q);
+      assert.equal(await q.requeue({ reason: 'ECONNREFUSED', state: 'error', key: 'nowhere' }), 0);
+      assert.equal(await q.requeue({ reason: 'ECONNREFUSED', key: 'h' }), 2);
+      await assert.rejects(q.requeue({ reason: 'HTTP 404', state: 'done' }), /only failed jobs have a reason/);
+      assert.deepEqual(await q.reasons(), [{ reason: 'HTTP 404', count: 1 }]);
+      assert.equal((await q.stats()).queued, 4);
+
+      // Failed again, a requeued job counts under its new reason; its old one is not kept.
+      const again = await q.lease('w', 10, { ttlMs: 10_000, defaultLimit: 100 });
+      await q.ack('w', again.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'fail', error: 'HTTP 503' } })));
+      assert.deepEqual(await q.reasons(), [{ reason: 'HTTP 503', count: 4 }, { reason: 'HTTP 404', count: 1 }]);
+      assert.deepEqual((await q.list({ reason: 'ECONNREFUSED' })).jobs, []);
+      await checkInvariants(q);
+    });
+
+    test('the migration to failure reasons gives the jobs that failed before it theirs, and counts them', async () => {
+      const where = await engine.database();
+      const old = await engine.connect(where, { clock: () => 1_700_000_000_000 });
+      await failWith(old, Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`p${i}`, i % 3 === 0 ? 'HTTP 404' : REFUSED(1000 + i)])), { crawlId: 'c1' });
+      await failWith(old, { s1: 'robots.txt could not be read in 5 tries (unreachable)' });
+      await old.enqueue([job('h', 'queued')]);
+      await engine.backToSchema1(old);
+      await old.close();
+      const q = await engine.connect(where);
+      await checkInvariants(q);
+      assert.deepEqual(await q.reasons(), [
+        { reason: 'ECONNREFUSED', count: 20 }, { reason: 'HTTP 404', count: 10 }, { reason: 'robots.txt could not be read in 5 tries (unreachable)', count: 1 },
+      ]);
+      assert.deepEqual(await q.reasons({ crawlId: 'c1' }), [{ reason: 'ECONNREFUSED', count: 20 }, { reason: 'HTTP 404', count: 10 }]);
+      assert.deepEqual((await q.list({ reason: 'HTTP 404', limit: 3 })).jobs.map((j) => j.url), ['http://h/p0', 'http://h/p3', 'http://h/p6']);
+      assert.equal(await q.requeue({ reason: 'ECONNREFUSED' }), 20);
+      await checkInvariants(q);
+    });
+  });
+
   describe('keys', () => {
     test('the live view lists only hosts with queued work, with their totals', async () => {
       const { q } = await open();
@@ -700,9 +812,10 @@ describe('SQLite: a search walks one index', () => {
       ANALYZE sqlite_schema;`);
     const plans: Record<string, string> = {};
     for (const state of [false, true]) for (const key of [false, true]) for (const crawlId of [false, true]) for (const newestFirst of [false, true]) {
-      for (const search of ['status', 'text'] as const) {
-        const shape = { state, key, crawlId, newestFirst, search, walk: crawlId ? 'crawlId' : key ? 'key' : state ? 'state' : null } as const;
-        const index = shape.walk ? { crawlId: 'jobs_crawl', key: 'jobs_key', state: 'jobs_state' }[shape.walk] : null;
+      // A reason implies the state (only failed jobs have one): a shape never has both.
+      for (const reason of state ? [false] : [false, true]) for (const search of ['status', 'text'] as const) {
+        const shape = { state, key, crawlId, reason, newestFirst, search, walk: reason ? 'reason' : crawlId ? 'crawlId' : key ? 'key' : state ? 'state' : null } as const;
+        const index = shape.walk ? { reason: 'jobs_reason', crawlId: 'jobs_crawl', key: 'jobs_key', state: 'jobs_state' }[shape.walk] : null;
         for (const sql of [listSql(shape), listWindowSql(shape)]) {
           const params = Object.fromEntries([...sql.matchAll(/:(\w+)/g)].map(([, name]) => [name, 1]));
           const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[];
@@ -714,7 +827,23 @@ describe('SQLite: a search walks one index', () => {
         }
       }
     }
-    assert.equal(Object.keys(plans).length, 32);
+    assert.equal(Object.keys(plans).length, 48);
+    await q.close();
+  });
+
+  test("listing a reason's failed jobs walks its index in id order, either way, and so does requeuing them; counting them reads their counters", async () => {
+    const { q } = await openQueue(ENGINES.find((e) => e.name === 'sqlite')!);
+    const db = (q as SqliteQueue).db;
+    const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(Object.fromEntries([...sql.matchAll(/:(\w+)/g)].map(([, name]) => [name, 1]))) as { detail: string }[])
+      .map((p) => p.detail).join('; ');
+    for (const newestFirst of [false, true]) {
+      const shape = { state: false, key: false, crawlId: false, reason: true, newestFirst, search: null, walk: 'reason' } as const;
+      assert.match(plan(listSql(shape)), /^SEARCH jobs USING INDEX jobs_reason \(reason=\? AND id[<>]\?\)$/);
+      assert.match(plan(listSql({ ...shape, crawlId: true })), /^SEARCH jobs USING INDEX jobs_crawl_reason \(crawl_id=\? AND reason=\? AND id[<>]\?\)$/);
+    }
+    assert.match(plan(SQL.crawlReasons), /^SEARCH reason_counts USING PRIMARY KEY \(crawl_id=\?\)/);
+    // A requeue of a reason walks its failures, not every failed job.
+    for (const sql of [SQL.requeueOfReason, SQL.recordClosingOfReason]) assert.match(plan(sql), /^SEARCH jobs USING INDEX jobs_reason \(reason=\?\)/);
     await q.close();
   });
 });

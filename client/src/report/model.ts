@@ -4,6 +4,7 @@
  * alone. No `vscode`, no Node: the webview's bundle imports the types, the extension the functions.
  */
 import type { Crawl, CrawlReport, Host, Lease, StatusClass, Worker } from '../../../server/src/protocol';
+import { failureReason } from '../../../server/src/core/failure-reason';
 import { crawlLabel } from '../jobsTreeText';
 
 /** One point of the rate chart: seconds since the epoch, and pages and failures a second since the point before. */
@@ -72,22 +73,6 @@ export const REFERRERS_SHOWN = 5;
 
 /** Rate points kept: twenty minutes at one every two seconds. */
 export const MAX_RATE_POINTS = 600;
-
-/**
- * What went wrong, without the URLs it went wrong at: "https://a.test:8080/x: connect
- * ECONNREFUSED 127.0.0.1:80" and its like for every page of a host that is down read as one
- * reason. A URL runs to the next space, or to a colon and a space.
- */
-export function failureReason(error: string): string {
-  const econn = /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|EAI_AGAIN)\b/.exec(error);
-  if (econn) return econn[1];
-  const text = error
-    .replace(/https?:\/\/\S+?(?=:\s|\s|$)/g, '…')
-    .replace(/^(fetch of )?…:?\s*/, '')
-    .replace(/\d+(\.\d+)?\s*(ms|s|bytes)\b/g, 'N $2')
-    .trim();
-  return (text || error).slice(0, 120);
-}
 
 /** A rate point from two readings of the crawl's counts; null when no time passed, or the crawl ran at neither. */
 export function ratePoint(before: { at: number; crawl: Crawl }, now: { at: number; crawl: Crawl }): RatePoint | null {

@@ -8,13 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { ErrorCodes, SEED_COMMANDS, STATUS_CLASSES, type Crawl, type Host, type PageRecord, type SeedCommandArgs } from '../../../server/src/protocol';
+import { failureReason } from '../../../server/src/core/failure-reason';
 import type { SetHostLimitArg } from '../commands';
 import type { Daemon } from '../daemon';
 import { showJob } from '../jobDocument';
 import { formatCount } from '../format';
 import { crawlLabel } from '../jobsTreeText';
 import { reportHtml } from './html';
-import { failureReason, MAX_RATE_POINTS, ratePoint, reportView, type PagesSelector, type RatePoint, type ReportMessage } from './model';
+import { MAX_RATE_POINTS, ratePoint, reportView, type PagesSelector, type RatePoint, type ReportMessage } from './model';
 
 export const REPORT_VIEW_TYPE = 'crawlOrchestrator.report';
 /** How often a shown report of a running crawl is read again. */

@@ -16,7 +16,7 @@ import { tuneHeap } from '../daemon/process/heap';
 import { PATH_FLAGS, WORKER_FLAGS, daemonOptions } from '../daemon/process/options';
 import { redactUrl } from '../core/db-url';
 import type { PathFlags } from '../daemon/process/paths';
-import { ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, SCOPES, SEED_FILE_EXTENSION, type AddressPolicy, type Crawl, type Job, type Method, type ParamsOf, type ResultOf, type Scope } from '../protocol';
+import { ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, MAX_REASONS_LISTED, SCOPES, SEED_FILE_EXTENSION, type AddressPolicy, type Crawl, type Job, type Method, type ParamsOf, type ResultOf, type Scope } from '../protocol';
 import { EXIT } from '../exit';
 import { EXPORT_FORMATS, EXPORT_KINDS, OutputError, Sink, type Ask, type ExportFormat, type ExportKind } from '../exports';
 import { exportCrawl, type ExportCounts } from './export';
@@ -60,6 +60,8 @@ const CRAWL_OPTION_FLAGS = {
 } as const satisfies FlagSpecs;
 
 const ALLOW_FAILURES = { type: 'boolean', help: 'exit 0 even when pages ended in error (broken links); a cancelled crawl still exits 1' } as const;
+
+const REASON_FLAG = { type: 'string', value: 'TEXT', help: 'only failed jobs of this reason, as "crawlctl reasons" lists them (e.g. \'HTTP 404\', ECONNREFUSED)' } as const;
 
 const CRAWL_FLAGS = {
   ...COMMON,
@@ -277,16 +279,18 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
       host: { type: 'string', value: 'HOST', help: 'only jobs of this host' },
       crawl: { type: 'string', value: 'ID', help: 'only jobs of this crawl' },
       search: { type: 'string', value: 'TEXT', help: 'only jobs with this HTTP status (404, 5xx), or with TEXT in their URL or error' },
+      reason: REASON_FLAG,
       limit: { type: 'int', min: 1, max: 1000, value: 'N', help: 'jobs per page (default 50)' },
       cursor: { type: 'string', value: 'C', help: 'the page after this cursor (printed under a full page)' },
       all: { type: 'boolean', help: 'every page, not just the first' },
     },
     async run(ctx, f) {
+      failedOnly('jobs', f);
       const client = await ctx.connect();
       try {
         const filter = {
           state: f.state as Job['state'] | undefined, host: f.host as string | undefined, crawlId: f.crawl as string | undefined,
-          search: f.search as string | undefined, limit: (f.limit as number | undefined) ?? 50,
+          search: f.search as string | undefined, reason: f.reason as string | undefined, limit: (f.limit as number | undefined) ?? 50,
         };
         let page = await client.requestWithin('jobs/list', { ...filter, cursor: (f.cursor as string | undefined) ?? null }, REQUEST_TIMEOUT_MS);
         const jobs = [...page.jobs];
@@ -424,22 +428,24 @@ FILE cannot be created · 3 no daemon running · 130 interrupted.`,
   },
 
   requeue: {
-    summary: 'put finished jobs back in the queue: by id, or every job in a state',
-    args: '(<id...> | --state STATE)',
+    summary: 'put finished jobs back in the queue: by id, every job in a state, or the failed jobs of a reason',
+    args: '(<id...> | --state STATE | --reason TEXT)',
     flags: {
       ...COMMON,
       state: { type: 'string', choices: FINISHED_STATES, value: 'STATE', help: 'every job in this state (error, skipped or done)' },
       host: { type: 'string', value: 'HOST', help: 'only jobs of this host' },
       crawl: { type: 'string', value: 'ID', help: 'only jobs of this crawl' },
+      reason: REASON_FLAG,
     },
     async run(ctx, f, args) {
       const bad = args.find((a) => !/^\d{1,15}$/.test(a) || Number(a) < 1);
       if (bad !== undefined) throw new UsageError(`requeue: "${bad}" is not a job id`);
       const state = f.state as (typeof FINISHED_STATES)[number] | undefined;
-      if (args.length === 0 && !state) throw new UsageError('requeue: give job ids, or --state (e.g. --state error)');
+      if (args.length === 0 && !state && f.reason === undefined) throw new UsageError('requeue: give job ids, or --state (e.g. --state error), or --reason');
+      failedOnly('requeue', f);
       const r = await request(ctx, 'jobs/requeue', {
         ids: args.length ? args.map(Number) : undefined, state,
-        host: f.host as string | undefined, crawlId: f.crawl as string | undefined,
+        host: f.host as string | undefined, crawlId: f.crawl as string | undefined, reason: f.reason as string | undefined,
       });
       if (ctx.ui.json) {
         show(ctx, r);
@@ -452,6 +458,38 @@ FILE cannot be created · 3 no daemon running · 130 interrupted.`,
         throw new CommandError(`${args.length - r.requeued} of the ids given were not requeued: no such job, or not ${state ? `in state ${state}` : 'finished or running'}`, EXIT.failed);
       }
       return EXIT.ok;
+    },
+  },
+
+  reasons: {
+    summary: 'failed jobs counted by why they failed (the reason of their error), most first',
+    args: '',
+    flags: {
+      ...COMMON,
+      crawl: { type: 'string', value: 'ID', help: 'only the failed jobs of this crawl' },
+      limit: { type: 'int', min: 1, max: MAX_REASONS_LISTED, value: 'N', help: `reasons listed, at most (default ${MAX_REASONS_LISTED})` },
+    },
+    more: `A reason is the error without the URLs it happened at, and with figures in ms, s or bytes
+made N: "ECONNREFUSED", "HTTP 404", "took longer than N ms". List a reason's jobs with
+"crawlctl jobs --reason TEXT", put them back in the queue with "crawlctl requeue --reason TEXT"
+(both with --crawl ID to keep to one crawl).
+
+Exit codes: 0 listed (none failed, too) · 1 no such crawl · 2 usage error · 3 no daemon running.`,
+    async run(ctx, f) {
+      const crawlId = f.crawl as string | undefined;
+      const client = await ctx.connect();
+      try {
+        // An unknown crawl is refused, not shown as one where nothing failed.
+        if (crawlId !== undefined) await client.requestWithin('crawl/get', { crawlId }, REQUEST_TIMEOUT_MS);
+        const r = await client.requestWithin('jobs/reasons', { crawlId, limit: f.limit as number | undefined }, REQUEST_TIMEOUT_MS);
+        if (ctx.ui.json) return show(ctx, r);
+        if (r.reasons.length === 0) return say(ctx, text`No failed jobs${crawlId ? text` in crawl ${crawlId}` : ''}.`);
+        ctx.ui.out(table([{ title: 'FAILED', align: 'right' }, { title: 'REASON', flexible: true }], r.reasons.map((x) => [String(x.count), x.reason]), ctx.ui.columns));
+        if (r.reasons.length === (f.limit ?? MAX_REASONS_LISTED)) ctx.ui.err(text`The ${r.reasons.length} most common reasons; there may be more.`);
+        return EXIT.ok;
+      } finally {
+        client.close();
+      }
     },
   },
 
@@ -729,8 +767,15 @@ function jobTable(jobs: Job[], columns?: number): Text {
   );
 }
 
+/** A reason only failed jobs have: with another --state, nothing would match (the daemon refuses it too). */
+function failedOnly(command: string, f: Record<string, unknown>): void {
+  if (f.reason !== undefined && f.state !== undefined && f.state !== 'error') {
+    throw new UsageError(`${command}: --reason lists failed jobs: give --state error, or no --state (got ${f.state as string})`);
+  }
+}
+
 function flagsAgain(f: Record<string, unknown>): Text {
-  return ['state', 'host', 'crawl', 'search', 'limit'].filter((k) => f[k] !== undefined)
+  return ['state', 'host', 'crawl', 'search', 'reason', 'limit'].filter((k) => f[k] !== undefined)
     .reduce((again, k) => text`${again} --${k} ${shellWord(String(f[k]))}`, text``);
 }
 

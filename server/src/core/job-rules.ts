@@ -4,8 +4,12 @@
  */
 import { DEFAULT_CONFIG } from './config';
 import { QueueError } from './errors';
+import { MAX_REASON, failureReason } from './failure-reason';
 import { clip } from './text';
-import { JOB_STATES, type Ack, type CrawlCounts, type EventType, type Job, type JobEvent, type JobState, type JobPage, type KeySummary, type ListFilter, type NewJob, type Outcome } from './types';
+import {
+  JOB_STATES, type Ack, type CrawlCounts, type EventType, type Job, type JobEvent, type JobState, type JobPage, type KeySummary, type ListFilter,
+  type NewJob, type Outcome, type ReasonsQuery, type RequeueFilter,
+} from './types';
 
 export function validateNewJob(j: NewJob): void {
   if (typeof j.kind !== 'string' || j.kind === '') throw new QueueError('a job needs a kind');
@@ -60,9 +64,11 @@ function decodeCursor(cursor: string | null | undefined, newestFirst: boolean): 
 
 /** Which filters a listing has, and its order: one prepared statement per shape. */
 export interface ListShape {
+  /** Not with a reason, which implies the state `error` (only failed jobs have one). */
   state: boolean;
   key: boolean;
   crawlId: boolean;
+  reason: boolean;
   newestFirst: boolean;
   /** A search's kind: its bounds are bound parameters, and a search adds the window's end (`until`). */
   search: 'status' | 'text' | null;
@@ -70,7 +76,7 @@ export interface ListShape {
    * The filter whose index a search walks (null: the ids themselves): its window counts the rows
    * of that index, so the rows a call examines are bounded whatever the other filters match.
    */
-  walk: 'crawlId' | 'key' | 'state' | null;
+  walk: 'reason' | 'crawlId' | 'key' | 'state' | null;
 }
 
 /** A search as the engines bind it: a status range, or a LIKE pattern with `\` as its escape. */
@@ -96,14 +102,44 @@ export function checkListFilter(filter: ListFilter): { limit: number; after: num
     throw new QueueError(`search must be text of at most ${MAX_SEARCH} characters`);
   }
   const search = parseSearch(filter.search);
+  const reason = checkReason(filter.reason, filter.state);
   return {
     limit, after: decodeCursor(filter.cursor, filter.newestFirst === true), search,
     shape: {
-      state: filter.state !== undefined, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined,
+      state: filter.state !== undefined && !reason, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined, reason,
       newestFirst: filter.newestFirst === true, search: search?.kind ?? null,
-      walk: filter.crawlId !== undefined ? 'crawlId' : filter.key !== undefined ? 'key' : filter.state !== undefined ? 'state' : null,
+      // A reason's index holds that reason's failures alone: the fewest rows of any filter's, most often.
+      walk: reason ? 'reason' : filter.crawlId !== undefined ? 'crawlId' : filter.key !== undefined ? 'key' : filter.state !== undefined ? 'state' : null,
     },
   };
+}
+
+/** Whether a filter has a reason, checked: text as the queue stores it, and no state but `error`. */
+function checkReason(reason: unknown, state: JobState | undefined): boolean {
+  if (reason === undefined) return false;
+  if (typeof reason !== 'string' || reason.length > MAX_REASON) throw new QueueError(`reason must be text of at most ${MAX_REASON} characters`);
+  if (state !== undefined && state !== 'error') throw new QueueError(`only failed jobs have a reason: give the state error, or none (got ${state})`);
+  return true;
+}
+
+/**
+ * The states a requeue takes jobs from, one at a time (so the counters know where each came from):
+ * the state given; with ids, any finished or running one; else, and with a reason, the failed.
+ */
+export function requeueFrom(filter: RequeueFilter): JobState[] {
+  if (checkReason(filter.reason, filter.state)) return ['error'];
+  return filter.state ? [filter.state] : filter.ids ? ['error', 'skipped', 'done', 'in_progress'] : ['error'];
+}
+
+/** Reasons listed at most by default, and at most asked for (protocol.ts MAX_REASONS_LISTED; the core does not import the wire contract). */
+export const MAX_REASONS = 1000;
+
+/** A reasons query checked: its crawl (undefined: every job) and how many reasons at most. */
+export function checkReasonsQuery(query: ReasonsQuery): { crawlId: string | undefined; limit: number } {
+  const limit = query.limit ?? MAX_REASONS;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_REASONS) throw new QueueError(`limit must be an integer from 1 to ${MAX_REASONS}`);
+  if (query.crawlId !== undefined && typeof query.crawlId !== 'string') throw new QueueError('crawlId must be text');
+  return { crawlId: query.crawlId, limit };
 }
 
 /**
@@ -141,6 +177,8 @@ export interface Settled {
   finishedAt: number | null;
   result: string | null;
   lastError: string | null;
+  /** The class of a failed job's error (core/failure-reason.ts); null in every other state. */
+  reason: string | null;
   attemptsDelta: number;
   /** Added to the job's deferrals; null sets them to 0 (an attempt that counted). */
   deferralsDelta: number | null;
@@ -153,9 +191,12 @@ export interface Backoff {
   maxMs: number;
 }
 
-/** What either engine takes: the job rules, and the tables of other components sharing its database (the crawl kind's, say). */
-export interface QueueOptions extends RuleOptions {
-  components?: { name: string; migrations: readonly string[] }[];
+/**
+ * What either engine takes: the job rules, and the tables of other components sharing its database
+ * (the crawl kind's, say), each with its migrations in the engine's form (`M`).
+ */
+export interface QueueOptions<M> extends RuleOptions {
+  components?: { name: string; migrations: readonly M[] }[];
 }
 
 /** The engine options that shape the job rules, the same for every engine. */
@@ -227,7 +268,7 @@ export function settle(ack: Ack['outcome'], { attempts, maxAttempts, now, backof
   { row: Settled; event: EventType; detail: string | null } {
   const outcome = clipTexts(ack);
   const result = 'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null;
-  const row: Settled = { state: 'done', runAfter: 0, finishedAt: now, result, lastError: null, attemptsDelta: 0, deferralsDelta: null, outcome: 'done' };
+  const row: Settled = { state: 'done', runAfter: 0, finishedAt: now, result, lastError: null, reason: null, attemptsDelta: 0, deferralsDelta: null, outcome: 'done' };
   const of = `attempt ${attempts}/${maxAttempts}`;
   switch (outcome.type) {
     case 'done':
@@ -236,7 +277,11 @@ export function settle(ack: Ack['outcome'], { attempts, maxAttempts, now, backof
       return { row: { ...row, state: 'skipped', lastError: outcome.reason, outcome: 'skipped' }, event: 'skipped', detail: outcome.reason };
     case 'fail': {
       if (outcome.retryable === false || attempts >= maxAttempts) {
-        return { row: { ...row, state: 'error', lastError: outcome.error, outcome: 'failed' }, event: 'failed', detail: `${outcome.error} (${of})` };
+        return {
+          row: { ...row, state: 'error', lastError: outcome.error, reason: failureReason(outcome.error), outcome: 'failed' },
+          event: 'failed',
+          detail: `${outcome.error} (${of})`,
+        };
       }
       const delay = Math.floor(Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(attempts - 1, 30)) * (0.5 + random() / 2));
       return {
@@ -275,6 +320,18 @@ export interface MovedRow {
   worker_id: string | null;
   leased_at: number | null;
   run_after: number;
+  /** The reason it failed with (a reclaim that fails it) or leaves `error` with (a requeue); null otherwise. */
+  reason?: string | null;
+}
+
+/**
+ * The jobs a reclaim failed (past the reclaim cap: its statement wrote their error), each given the
+ * reason of that error, for the engine to write with them.
+ */
+export function reclaimFailures<R extends MovedRow & { last_error: string | null }>(rows: R[]): R[] {
+  const failed = rows.filter((row) => row.state === 'error');
+  for (const row of failed) row.reason = failureReason(row.last_error ?? '');
+  return failed;
 }
 
 export interface StoredEvent extends JobEvent {

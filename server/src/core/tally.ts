@@ -29,9 +29,22 @@ export class TallySums {
   protected readonly counts = zero();
   protected readonly crawls = new Map<string, StateDeltas & { capped: number }>();
   protected readonly keys = new Map<string, KeyDelta>();
+  /** Failed jobs by crawl ('' for none) and reason (the `reason_counts` rows). */
+  private readonly reasons = new Map<string, Map<string, number>>();
 
-  move(job: { key: string; crawl_id: string | null; priority: number }, from: JobState | null, to: JobState): void {
+  /**
+   * A job that enters or leaves `error` gives its reason (the one it fails with, or the one it
+   * leaves with), by which failed jobs are counted.
+   */
+  move(job: { key: string; crawl_id: string | null; priority: number; reason?: string | null }, from: JobState | null, to: JobState): void {
     if (from === to) return;
+    if (from === 'error' || to === 'error') {
+      if (typeof job.reason !== 'string') throw new Error(`bookkeeping: a job ${to === 'error' ? 'failing' : 'leaving error'} without its reason`);
+      const crawl = job.crawl_id ?? '';
+      let byReason = this.reasons.get(crawl);
+      if (!byReason) this.reasons.set(crawl, (byReason = new Map<string, number>()));
+      byReason.set(job.reason, (byReason.get(job.reason) ?? 0) + (to === 'error' ? 1 : -1));
+    }
     if (from) this.counts[from]--;
     this.counts[to]++;
     if (job.crawl_id !== null) {
@@ -68,6 +81,16 @@ export class TallySums {
   crawlAdded(crawlId: string): number {
     const c = this.crawls.get(crawlId);
     return c ? c.queued + c.in_progress + c.done + c.skipped + c.error : 0;
+  }
+
+  /** The failed jobs' moves by crawl ('' for none) and reason, those that moved at all, in crawl then reason order. */
+  reasonDeltas(): [crawlId: string, reason: string, delta: number][] {
+    const out: [string, string, number][] = [];
+    for (const crawl of [...this.reasons.keys()].sort()) {
+      const byReason = this.reasons.get(crawl)!;
+      for (const reason of [...byReason.keys()].sort()) if (byReason.get(reason) !== 0) out.push([crawl, reason, byReason.get(reason)!]);
+    }
+    return out;
   }
 
   private key(key: string): KeyDelta {

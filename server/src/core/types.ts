@@ -193,6 +193,11 @@ export interface ListFilter {
   /** Newest first (by id, descending): a running crawl's latest results on top. Default oldest first. */
   newestFirst?: boolean;
   /**
+   * Only failed jobs (state `error`, implied; another state is refused) of this reason: the class
+   * of their last error (core/failure-reason.ts), as `reasons` counts them.
+   */
+  reason?: string;
+  /**
    * An HTTP status ("404") or class ("4xx") of the job's result, or else text found in its URL or
    * last error (ignoring case: ASCII letters on SQLite, the locale's on PostgreSQL); blank: no
    * search. Examines a bounded number of rows per call (parseSearch in job-rules.ts).
@@ -244,6 +249,21 @@ export interface RequeueFilter {
   state?: 'done' | 'skipped' | 'error';
   key?: string;
   crawlId?: string;
+  /** Only failed jobs of this reason (the state `error`, implied; another state is refused). */
+  reason?: string;
+}
+
+/** Failed jobs (state `error`) counted by their reason. */
+export interface ReasonCount {
+  reason: string;
+  count: number;
+}
+
+export interface ReasonsQuery {
+  /** Only this crawl's failed jobs; absent: every job's. */
+  crawlId?: string;
+  /** Reasons returned at most, 1..1000 (default 1000). */
+  limit?: number;
 }
 
 export interface CancelFilter {
@@ -340,6 +360,11 @@ export interface Queue {
   /** Recorded workers and those holding leases, the most recently seen first, at most `limit`. */
   workers(limit: number): Promise<WorkerRecord[]>;
   requeue(filter: RequeueFilter): Promise<number>;
+  /**
+   * Failed jobs by reason, most first (then by reason): read from counters kept with the jobs, so
+   * it costs the reasons' rows however many jobs failed.
+   */
+  reasons(query?: ReasonsQuery): Promise<ReasonCount[]>;
   /** Queued jobs become `skipped`, reason `cancelled`. */
   cancel(filter: CancelFilter): Promise<number>;
   stats(): Promise<Stats>;

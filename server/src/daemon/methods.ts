@@ -85,10 +85,12 @@ export function createMethods(d: DaemonServices): MethodTable {
     'jobs/list': async (p) => {
       const page = await queue.list({
         state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, limit: p.limit, cursor: p.cursor, newestFirst: p.order === 'newest', search: p.search,
+        reason: p.reason,
       });
       const now = queue.now();
       return { jobs: page.jobs.map((j) => wireJob(j, now)), nextCursor: page.nextCursor };
     },
+    'jobs/reasons': async (p) => ({ reasons: await queue.reasons({ crawlId: p.crawlId, limit: p.limit }) }),
     'jobs/get': async (p) => {
       const found = await queue.get(p.id);
       if (!found) throw notFound(`job ${p.id} does not exist`);
@@ -96,8 +98,8 @@ export function createMethods(d: DaemonServices): MethodTable {
       return { job: wireJob(found.job, queue.now()), events: found.events.map(wireEvent), page: page && wirePage(page) };
     },
     'jobs/requeue': async (p) => {
-      if (!p.ids && !p.state && !p.host && !p.crawlId) throw invalidParams('params: give ids, state, host or crawlId to say which jobs');
-      return { requeued: await crawls.requeue({ ids: p.ids, state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId }) };
+      if (!p.ids && !p.state && !p.host && !p.crawlId && p.reason === undefined) throw invalidParams('params: give ids, state, host, crawlId or reason to say which jobs');
+      return { requeued: await crawls.requeue({ ids: p.ids, state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, reason: p.reason }) };
     },
     'jobs/cancel': async (p) => ({ cancelled: await queue.cancel({ ids: p.ids }) }),
     'queue/stats': async () => {

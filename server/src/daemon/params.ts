@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import {
-  ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, MAX_ENQUEUE_URLS, MAX_EXTRACT_FIELDS, MAX_EXTRACT_NAME, MAX_EXTRACT_SPEC, MAX_JOB_SEARCH, MAX_SEED_TEXT_BYTES, MAX_SEEDS, MAX_URL_BYTES, MAX_URL_LIST_BYTES, SCOPES,
+  ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, MAX_ENQUEUE_URLS, MAX_EXTRACT_FIELDS, MAX_EXTRACT_NAME, MAX_EXTRACT_SPEC, MAX_JOB_REASON, MAX_JOB_SEARCH,
+  MAX_REASONS_LISTED, MAX_SEED_TEXT_BYTES, MAX_SEEDS, MAX_URL_BYTES, MAX_URL_LIST_BYTES, SCOPES,
   STATUS_CLASSES, jsonBytes, type Method, type ParamsOf,
 } from '../protocol';
 import { SETTINGS } from '../settings';
@@ -24,6 +25,11 @@ const seedText = z.string().max(MAX_SEED_TEXT_BYTES).refine(
 const crawlId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a crawl id such as c_1a2b3c');
 const jobId = z.number().int().positive();
 const strict = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
+/** A failure reason, as jobs/reasons gives them. */
+const reason = z.string().max(MAX_JOB_REASON);
+/** Only failed jobs have a reason: with one, the state is `error` or none. */
+const failedOnly = <T extends { state?: string; reason?: string }>(p: T) => p.reason === undefined || p.state === undefined || p.state === 'error';
+const FAILED_ONLY = { path: ['state'], message: 'only failed jobs have a reason: give the state error, or none' };
 /** A whole-number setting's value, within its bounds in the table of settings. */
 const setting = ({ min, max }: { min: number; max: number }) => z.number().int().min(min).max(max);
 
@@ -92,14 +98,17 @@ export const Params = {
     /** `newest`: by id, descending (a running crawl's latest results first); default `oldest`. */
     order: z.enum(['oldest', 'newest']).optional(),
     search: z.string().max(MAX_JOB_SEARCH).optional(),
-  }),
+    reason: reason.optional(),
+  }).refine(failedOnly, FAILED_ONLY),
+  'jobs/reasons': strict({ crawlId: crawlId.optional(), limit: z.number().int().min(1).max(MAX_REASONS_LISTED).optional() }),
   'jobs/get': strict({ id: jobId }),
   'jobs/requeue': strict({
     ids: z.array(jobId).min(1).max(100_000).optional(),
     state: z.enum(FINISHED_STATES).optional(),
     host: z.string().min(1).max(253).optional(),
     crawlId: crawlId.optional(),
-  }),
+    reason: reason.optional(),
+  }).refine(failedOnly, FAILED_ONLY),
   'jobs/cancel': strict({ ids: z.array(jobId).min(1).max(100_000) }),
   'queue/stats': strict({}),
   'leases/list': strict({}),

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import * as assert from 'node:assert/strict';
 import type { SqliteQueue } from '../../../server/src/core/sqlite/engine';
+import { failureReason } from '../../../server/src/core/failure-reason';
 import { SQL } from '../../../server/src/core/sqlite/sql';
 import { HELD } from '../../../server/src/core/types';
 
@@ -65,12 +66,30 @@ function checkSnapshot(q: { db: Database.Database }): void {
     SELECT crawl_id, queued, in_progress, done, skipped, error FROM crawl_counts
      WHERE queued + in_progress + done + skipped + error > 0 ORDER BY crawl_id`).all();
   assert.deepEqual(crawlRows, crawlCounts, 'per-crawl counters equal COUNT(*)');
+  const reasonCounts = q.db.prepare(`
+    SELECT ifnull(crawl_id, '') AS crawl_id, reason, count(*) AS n FROM jobs WHERE state = 'error' GROUP BY 1, 2 ORDER BY 1, 2`).all();
+  const reasonRows = q.db.prepare(`SELECT crawl_id, reason, n FROM reason_counts WHERE n <> 0 ORDER BY 1, 2`).all();
+  assert.deepEqual(reasonRows, reasonCounts, 'failed jobs by crawl and reason equal COUNT(*)');
+  assert.deepEqual(misreasoned(q.db.prepare(`SELECT id, state, last_error, reason FROM jobs WHERE state = 'error' OR reason IS NOT NULL`).all() as ReasonRow[]), [],
+    "a failed job, and only a failed job, has its error's reason");
   const broken = q.db.prepare(`
     SELECT count(*) FROM jobs WHERE state = 'in_progress'
        AND (lease_token IS NULL OR worker_id IS NULL OR lease_expires_at IS NULL)`).pluck().get();
   assert.equal(broken, 0, 'every in-progress job has a whole lease');
   const negative = q.db.prepare(`SELECT count(*) FROM keys WHERE queued < 0 OR in_flight < 0 OR held < 0 OR held > queued`).pluck().get();
   assert.equal(negative, 0, 'no negative key counters, no more held than queued');
+}
+
+export interface ReasonRow {
+  id: number;
+  state: string;
+  last_error: string | null;
+  reason: string | null;
+}
+
+/** The rows whose reason is not what it must be: their error's, failed; null, in any other state. */
+export function misreasoned(rows: ReasonRow[]): ReasonRow[] {
+  return rows.filter((r) => r.reason !== (r.state === 'error' ? failureReason(r.last_error ?? '') : null));
 }
 
 function countByState(q: { db: Database.Database }) {
@@ -103,9 +122,13 @@ export function sqliteLeaseScan(q: SqliteQueue): { index: string | null; rows: n
   return { index, rows: q.db.prepare(`SELECT coalesce(sum(ncell), 0) FROM dbstat WHERE name = ?`).pluck().get(index) as number };
 }
 
-/** The database as the queue's schema version 1 left it: no held counts, keys_rr on queued > 0. */
+/** The database as the queue's schema version 1 left it: no held counts, keys_rr on queued > 0, no failure reasons. */
 export function sqliteBackToSchema1(q: SqliteQueue): void {
   q.db.exec(`
+    DROP INDEX jobs_reason;
+    DROP INDEX jobs_crawl_reason;
+    ALTER TABLE jobs DROP COLUMN reason;
+    DROP TABLE reason_counts;
     DROP INDEX keys_rr;
     ALTER TABLE keys DROP COLUMN held;
     CREATE INDEX keys_rr ON keys (top_priority DESC, last_served) WHERE queued > 0;

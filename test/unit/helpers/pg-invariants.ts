@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { PgQueue } from '../../../server/src/core/pg/engine';
 import { PG_SQL } from '../../../server/src/core/pg/sql';
 import { HELD } from '../../../server/src/core/types';
+import { misreasoned, type ReasonRow } from './invariants';
 
 /**
  * What must hold between any two transactions of the PostgreSQL engine, read in one snapshot:
@@ -39,6 +40,12 @@ export async function checkPgInvariants(q: PgQueue, maxInFlight?: number): Promi
                         count(*) FILTER (WHERE state = 'error') AS error
                    FROM jobs WHERE crawl_id IS NOT NULL GROUP BY crawl_id ORDER BY crawl_id`),
       'per-crawl counters equal COUNT(*)');
+    assert.deepEqual(
+      await all(`SELECT crawl_id, reason, sum(n) AS n FROM reason_counts GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1, 2`),
+      await all(`SELECT coalesce(crawl_id, '') AS crawl_id, reason, count(*) AS n FROM jobs WHERE state = 'error' GROUP BY 1, 2 ORDER BY 1, 2`),
+      'failed jobs by crawl and reason equal COUNT(*)');
+    assert.deepEqual(misreasoned(await all(`SELECT id, state, last_error, reason FROM jobs WHERE state = 'error' OR reason IS NOT NULL`) as ReasonRow[]), [],
+      "a failed job, and only a failed job, has its error's reason");
     const [broken] = await all(`SELECT count(*) AS n FROM jobs WHERE state = 'in_progress'
       AND (lease_token IS NULL OR worker_id IS NULL OR lease_expires_at IS NULL)`);
     assert.equal(broken.n, 0, 'every in-progress job has a whole lease');
@@ -86,9 +93,11 @@ export async function pgLeaseScan(q: PgQueue): Promise<{ index: string | null; r
   return { index, rows: k['Actual Rows'] * k['Actual Loops'] + (k['Rows Removed by Filter'] ?? 0) + (k['Rows Removed by Index Recheck'] ?? 0) };
 }
 
-/** The database as the queue's schema version 1 left it: no held counts, keys_rr on queued > 0. */
+/** The database as the queue's schema version 1 left it: no held counts, keys_rr on queued > 0, no failure reasons. */
 export async function pgBackToSchema1(q: PgQueue): Promise<void> {
   await q.pool.query(`
+    DROP TABLE reason_counts;
+    ALTER TABLE jobs DROP COLUMN reason;
     DROP TABLE crawl_room;
     DROP INDEX keys_rr;
     ALTER TABLE keys DROP COLUMN held;

@@ -16,24 +16,27 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DatabaseOpenError, QueueError } from '../errors';
-import { checkOutcome, crawlCounts, history, pageFrom, checkListFilter, keyOffers, roundRobinShares, ruleDefaults, settle, recordTaken, toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type Settled, type StoredEvent } from '../job-rules';
+import {
+  checkOutcome, checkReasonsQuery, crawlCounts, history, pageFrom, checkListFilter, keyOffers, reclaimFailures, requeueFrom, roundRobinShares, ruleDefaults, settle, recordTaken,
+  toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type Settled, type StoredEvent,
+} from '../job-rules';
 import { toJob } from '../rows';
 import {
   HELD,
   type Ack, type AckResult, type CancelFilter, type CrawlCounts, type EnqueueOptions, type EnqueueResult, type EventType,
   type HeartbeatResult, type Job, type JobChanges, type JobEvent, type JobPage, type JobState, type JobStateRow,
   type KeySummary, type LeaseInfo, type LeaseOptions, type LeasedJob, type ListFilter, type NewJob, type Queue,
-  type ReapResult, type RequeueFilter, type Stats, WORKERS_KEPT_MS, type WorkerRecord,
+  type ReapResult, type ReasonCount, type ReasonsQuery, type RequeueFilter, type Stats, WORKERS_KEPT_MS, type WorkerRecord,
 } from '../types';
 import { CHANNEL, Listener, PgJobChanges, decodePayload, encodePayload, type Changed } from './changes';
 import { redactUrl } from '../db-url';
-import { QUEUE_COMPONENT, SideConnection, clientConfig, describePgError, openPool, type Component } from './open';
+import { QUEUE_COMPONENT, SideConnection, clientConfig, describePgError, openPool, type Component, type Migration } from './open';
 import { COUNTER_SHARDS } from './schema';
 import { PG_SQL as SQL, pgListSql, pgListWindowSql } from './sql';
 import { PgTally } from './tally';
 import { ServerClock } from './clock';
 
-export interface PgQueueOptions extends QueueOptions {
+export interface PgQueueOptions extends QueueOptions<Migration> {
   /** Connections in the pool (default 10); the listening connection is one more. */
   poolSize?: number;
   /** How often the listening connection checks that it still hears, and how long it waits for it (LISTEN_CHECK_MS). */
@@ -78,12 +81,12 @@ class Tx {
     if (this.events[0].length) await this.query(SQL.insertEvents, this.events);
     if (this.trims.size) await this.query(SQL.trimEvents, [[...this.trims], eventsPerJob]);
     const a = this.tally.arrays();
-    const work = a.update[0].length + a.bump[0].length + a.totals[0].length + a.crawls[0].length + a.states[0].length;
+    const work = a.update[0].length + a.bump[0].length + a.totals[0].length + a.crawls[0].length + a.states[0].length + a.reasons[0].length;
     if (work === 0 && notify === null) return;
     const keys = [...a.update[0], ...a.bump[0]].sort();
     if (keys.length) await this.query(SQL.lockKeys, [keys]);
     const shard = Math.floor(Math.random() * COUNTER_SHARDS);
-    await this.query(SQL.finish, [shard, ...a.update, this.tally.anyServed(), this.now, ...a.bump, ...a.totals, ...a.crawls, ...a.states, CHANNEL, notify]);
+    await this.query(SQL.finish, [shard, ...a.update, this.tally.anyServed(), this.now, ...a.bump, ...a.totals, ...a.crawls, ...a.states, CHANNEL, notify, ...a.reasons]);
   }
 }
 
@@ -392,11 +395,11 @@ export class PgQueue implements Queue {
         : read.get(`${a.id}.${a.token}`);
       return held ? { held, next: settle(a.outcome, { attempts: held.attempts, maxAttempts: held.max_attempts, now: tx.now, backoff: this.rules.backoff, random: this.rules.random }) } : null;
     });
-    const cols: unknown[][] = Array.from({ length: 11 }, () => []);
+    const cols: unknown[][] = Array.from({ length: 12 }, () => []);
     plans.forEach((p, ord) => {
       if (!p) return;
       const r: Settled = p.next.row;
-      [ord, acks[ord].id, acks[ord].token, r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.attemptsDelta, r.deferralsDelta, r.outcome]
+      [ord, acks[ord].id, acks[ord].token, r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.reason, r.attemptsDelta, r.deferralsDelta, r.outcome]
         .forEach((v, i) => cols[i].push(v));
     });
     const matched = new Set<number>();
@@ -414,7 +417,7 @@ export class PgQueue implements Queue {
         continue;
       }
       const { held, next } = plan;
-      tx.tally.move(held, 'in_progress', next.row.state);
+      tx.tally.move({ ...held, reason: next.row.reason }, 'in_progress', next.row.state);
       if (next.row.state === 'queued' && next.row.runAfter >= HELD) tx.tally.held(held.key, 1);
       tx.touch([id]);
       // An attempt that ends the job is told by the job row itself; one that sends it round again is written down.
@@ -442,7 +445,9 @@ export class PgQueue implements Queue {
 
   private reclaim(sql: string, params: unknown[], reason: string): Promise<ReapResult> {
     return this.write(async (tx) => {
-      const { rows } = await tx.query<MovedRow>(sql, [tx.now, reason, this.rules.maxReclaims, ...params]);
+      const { rows } = await tx.query<MovedRow & { last_error: string | null }>(sql, [tx.now, reason, this.rules.maxReclaims, ...params]);
+      const failing = reclaimFailures(rows);
+      if (failing.length) await tx.query(SQL.setReasons, [failing.map((row) => row.id), failing.map((row) => row.reason)]);
       let failed = 0;
       for (const row of rows.sort((a, b) => a.id - b.id)) {
         tx.tally.move(row, 'in_progress', row.state);
@@ -474,13 +479,12 @@ export class PgQueue implements Queue {
   }
 
   async requeue(filter: RequeueFilter): Promise<number> {
-    const from: JobState[] = filter.state ? [filter.state]
-      : filter.ids ? ['error', 'skipped', 'done', 'in_progress'] : ['error'];
+    const from = requeueFrom(filter);
     const params = [filter.ids ?? null, filter.key ?? null, filter.crawlId ?? null];
     return this.write(async (tx) => {
       let n = 0;
       for (const state of from) {
-        const { rows } = await tx.query<MovedRow>(SQL.requeue, [state, ...params, tx.now]);
+        const { rows } = await tx.query<MovedRow>(SQL.requeue, [state, ...params, tx.now, filter.reason ?? null]);
         for (const row of rows.sort((a, b) => a.id - b.id)) {
           tx.tally.move(row, state, 'queued');
           // A lease taken back is recorded with the requeue, or the history would lose it.
@@ -507,6 +511,14 @@ export class PgQueue implements Queue {
     });
   }
 
+  async reasons(query: ReasonsQuery = {}): Promise<ReasonCount[]> {
+    const { crawlId, limit } = checkReasonsQuery(query);
+    const { rows } = crawlId === undefined
+      ? await this.pool.query<ReasonCount>(SQL.reasons, [limit])
+      : await this.pool.query<ReasonCount>(SQL.crawlReasons, [crawlId, limit]);
+    return rows;
+  }
+
   async stats(): Promise<Stats> {
     return byState((await this.pool.query<{ state: JobState; n: number }>(SQL.stats)).rows);
   }
@@ -527,6 +539,7 @@ export class PgQueue implements Queue {
     if (shape.state) params.push(filter.state);
     if (shape.key) params.push(filter.key);
     if (shape.crawlId) params.push(filter.crawlId);
+    if (shape.reason) params.push(filter.reason);
     const window = search
       ? windowEnd((await this.pool.query<{ id: number }>(pgListWindowSql(shape), [
         after, ...(shape.walk ? [filter[shape.walk]] : []), this.rules.searchBudget - 1,

@@ -9,10 +9,16 @@ import { DatabaseOpenError } from '../errors';
 import { isPostgresUrl, redactUrl } from '../db-url';
 import { PG_MIGRATIONS, SCHEMA } from './schema';
 
+/**
+ * A migration: SQL, or a function for what SQL alone cannot do (values computed in JavaScript),
+ * run on the connection inside the migrations' transaction.
+ */
+export type Migration = string | ((client: pg.PoolClient) => Promise<void>);
+
 /** A component's versioned tables (the queue's own, the crawl kind's...). */
 export interface Component {
   name: string;
-  migrations: readonly string[];
+  migrations: readonly Migration[];
 }
 
 export const QUEUE_COMPONENT: Component = { name: 'queue', migrations: PG_MIGRATIONS };
@@ -145,7 +151,11 @@ async function migrate(pool: pg.Pool, url: string, components: Component[]): Pro
     await client.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA}.schema_versions (component text PRIMARY KEY, version integer NOT NULL)`);
     for (const { name, migrations } of components) {
       const from = have.get(name) ?? 0;
-      for (let v = from; v < migrations.length; v++) await client.query(migrations[v]);
+      for (let v = from; v < migrations.length; v++) {
+        const m = migrations[v];
+        if (typeof m === 'string') await client.query(m);
+        else await m(client);
+      }
       if (from < migrations.length) {
         await client.query(`INSERT INTO ${SCHEMA}.schema_versions (component, version) VALUES ($1, $2)
           ON CONFLICT (component) DO UPDATE SET version = excluded.version`, [name, migrations.length]);

@@ -8,6 +8,8 @@ import type { ListShape } from '../job-rules';
 
 const LEASE_CLEARED = `lease_token = NULL, lease_expires_at = NULL`;
 const MOVED = `RETURNING id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at, run_after`;
+/** A reclaim's, with the error of the jobs it failed, whose reason the engine computes and writes (setReasons). */
+const RECLAIMED = `${MOVED}, last_error`;
 
 /** A dead worker's jobs go round again, until they have killed $3 (maxReclaims) workers. */
 const RECLAIM_SET = `
@@ -16,11 +18,12 @@ const RECLAIM_SET = `
   finished_at = CASE WHEN reclaims + 1 >= $3 THEN $1::bigint ELSE NULL END,
   reclaims = reclaims + 1, attempts = attempts - 1, run_after = 0, ${LEASE_CLEARED}, updated_at = $1`;
 
-/** The filters requeue and cancel share: $ids, $key, $crawlId, each null for "any". */
+/** The filters of a requeue: $ids, $key, $crawlId, $reason, each null for "any". */
 const FILTERS = `
   AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
   AND ($3::text IS NULL OR key = $3)
-  AND ($4::text IS NULL OR crawl_id = $4)`;
+  AND ($4::text IS NULL OR crawl_id = $4)
+  AND ($6::text IS NULL OR reason = $6)`;
 
 export const PG_SQL = {
   /** Which of a batch's (crawl, dedupe key) pairs exist already: an index probe each. */
@@ -105,17 +108,19 @@ export const PG_SQL = {
   /** Where leases are fenced: only the holder's live lease (id AND token AND state) matches. */
   ack: `
     UPDATE jobs SET state = u.state, run_after = u.run_after, finished_at = u.finished_at, result = u.result,
-           last_error = u.last_error, attempts = jobs.attempts + u.delta, deferrals = coalesce(jobs.deferrals + u.deferred, 0),
-           outcome = u.outcome, ${LEASE_CLEARED}, updated_at = $12
+           last_error = u.last_error, reason = u.reason, attempts = jobs.attempts + u.delta, deferrals = coalesce(jobs.deferrals + u.deferred, 0),
+           outcome = u.outcome, ${LEASE_CLEARED}, updated_at = $13
       FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[],
-                  $9::int[], $10::int[], $11::text[])
-           AS u(ord, id, token, state, run_after, finished_at, result, last_error, delta, deferred, outcome)
+                  $9::text[], $10::int[], $11::int[], $12::text[])
+           AS u(ord, id, token, state, run_after, finished_at, result, last_error, reason, delta, deferred, outcome)
      WHERE jobs.id = u.id AND jobs.lease_token = u.token AND jobs.state = 'in_progress'
     RETURNING u.ord`,
 
   anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < $1 AND worker_id IS DISTINCT FROM $2 LIMIT 1`,
-  reapExpired: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND lease_expires_at < $1 AND worker_id IS DISTINCT FROM $4 ${MOVED}`,
-  reclaimWorkers: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND worker_id = ANY($4::text[]) ${MOVED}`,
+  reapExpired: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND lease_expires_at < $1 AND worker_id IS DISTINCT FROM $4 ${RECLAIMED}`,
+  reclaimWorkers: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND worker_id = ANY($4::text[]) ${RECLAIMED}`,
+  /** The reasons of jobs a reclaim failed, computed from their errors in JavaScript. */
+  setReasons: `UPDATE jobs SET reason = u.reason FROM unnest($1::bigint[], $2::text[]) AS u(id, reason) WHERE jobs.id = u.id`,
   leaseHolders: `SELECT DISTINCT worker_id FROM jobs WHERE state = 'in_progress'`,
 
   /** The worker registry: $1 worker, $2 now, $3 forget those silent since (see the SQLite engine's). */
@@ -142,17 +147,17 @@ export const PG_SQL = {
    */
   requeue: `
     WITH old AS (
-      SELECT id, finished_at, outcome, worker_id, last_error, attempts, max_attempts, leased_at FROM jobs
+      SELECT id, finished_at, outcome, worker_id, last_error, reason, attempts, max_attempts, leased_at FROM jobs
        WHERE state = $1 ${FILTERS}
          FOR UPDATE),
     moved AS (
       UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, deferrals = 0, run_after = 0, result = NULL,
-             last_error = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = $5
+             last_error = NULL, reason = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = $5
         FROM old WHERE jobs.id = old.id AND jobs.state = $1
       RETURNING jobs.id, jobs.key, jobs.crawl_id, jobs.priority, jobs.state, jobs.attempts, jobs.max_attempts, jobs.reclaims,
                 jobs.worker_id, jobs.leased_at, jobs.run_after,
                 old.finished_at AS closed_at, old.outcome AS closed_as, old.last_error AS closed_error, old.attempts AS closed_attempts,
-                old.max_attempts AS closed_max),
+                old.max_attempts AS closed_max, old.reason AS closed_reason),
     closing AS (
       INSERT INTO events (job_id, at, type, worker_id, detail, attempt, leased_at)
       SELECT id, closed_at, closed_as, CASE WHEN closed_as = 'cancelled' THEN NULL ELSE worker_id END,
@@ -161,7 +166,7 @@ export const PG_SQL = {
              CASE WHEN closed_as = 'cancelled' THEN NULL ELSE leased_at END
         FROM moved WHERE closed_as IS NOT NULL
        ORDER BY id)
-    SELECT id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at, run_after FROM moved`,
+    SELECT id, key, crawl_id, priority, state, attempts, max_attempts, reclaims, worker_id, leased_at, run_after, closed_reason AS reason FROM moved`,
   cancel: `
     UPDATE jobs SET state = 'skipped', last_error = 'cancelled', outcome = 'cancelled', updated_at = $3, finished_at = $3
      WHERE state = 'queued'
@@ -216,7 +221,11 @@ export const PG_SQL = {
     states AS (
       INSERT INTO counts (state, shard, n)
       SELECT st, $1, n FROM unnest($26::text[], $27::bigint[]) AS u(st, n)
-      ON CONFLICT (state, shard) DO UPDATE SET n = counts.n + excluded.n)
+      ON CONFLICT (state, shard) DO UPDATE SET n = counts.n + excluded.n),
+    reasons AS (
+      INSERT INTO reason_counts (crawl_id, reason, shard, n)
+      SELECT c, r, $1, n FROM unnest($30::text[], $31::text[], $32::bigint[]) AS u(c, r, n)
+      ON CONFLICT (crawl_id, reason, shard) DO UPDATE SET n = reason_counts.n + excluded.n)
     SELECT pg_notify($28, $29) WHERE $29::text IS NOT NULL`,
 
   stats: `SELECT state, sum(n) AS n FROM counts GROUP BY state`,
@@ -225,6 +234,16 @@ export const PG_SQL = {
            sum(error) AS error, sum(capped) AS capped
       FROM crawl_counts WHERE crawl_id = $1`,
   countByState: `SELECT state, count(*) AS n FROM jobs GROUP BY state`,
+  /**
+   * Failed jobs by reason, from the counters' shards: every crawl's, or one crawl's (its primary
+   * key's range). Ties in byte order, as SQLite's, whatever the database's collation.
+   */
+  reasons: `
+    SELECT reason, sum(n) AS count FROM reason_counts GROUP BY reason HAVING sum(n) > 0
+     ORDER BY count DESC, reason COLLATE "C" LIMIT $1`,
+  crawlReasons: `
+    SELECT reason, sum(n) AS count FROM reason_counts WHERE crawl_id = $1 GROUP BY reason HAVING sum(n) > 0
+     ORDER BY count DESC, reason COLLATE "C" LIMIT $2`,
 
   getJob: `SELECT * FROM jobs WHERE id = $1`,
   findByDedupeKeys: `SELECT * FROM jobs WHERE coalesce(crawl_id, '') = coalesce($1, '') AND dedupe_key = ANY($2::text[])`,
@@ -336,7 +355,7 @@ export function pgListWindowSql(filter: ListShape): string {
   return `SELECT id FROM jobs WHERE ${where.join(' AND ')} ORDER BY id${filter.newestFirst ? ' DESC' : ''} LIMIT 2 OFFSET $${n}`;
 }
 
-const WALKED_COLUMN = { state: 'state', key: 'key', crawlId: 'crawl_id' } as const;
+const WALKED_COLUMN = { state: 'state', key: 'key', crawlId: 'crawl_id', reason: 'reason' } as const;
 
 /** The cursor ($1) and the filters set, in that order, and the next parameter's number. */
 function listWhere(filter: ListShape): { where: string[]; n: number } {
@@ -345,6 +364,7 @@ function listWhere(filter: ListShape): { where: string[]; n: number } {
   if (filter.state) where.push(`state = $${n++}`);
   if (filter.key) where.push(`key = $${n++}`);
   if (filter.crawlId) where.push(`crawl_id = $${n++}`);
+  if (filter.reason) where.push(`reason = $${n++}`);
   return { where, n };
 }
 

@@ -8,12 +8,13 @@ export interface TallyArrays {
   totals: [string[], number[], number[], number[]];
   crawls: [string[], number[], number[], number[], number[], number[], number[]];
   states: [string[], number[]];
+  reasons: [string[], string[], number[]];
 }
 
 /**
  * The sums of one PostgreSQL transaction, written at its end in one statement however many jobs
  * moved: the per-key rows (in key order, so that two transactions lock them in one order), the
- * finished totals, per-crawl and per-state counters.
+ * finished totals, per-crawl and per-state counters, failed jobs by reason.
  */
 export class PgTally extends TallySums {
   /** Some key was leased from (the transaction takes a round-robin turn). */
@@ -23,7 +24,9 @@ export class PgTally extends TallySums {
   }
 
   arrays(): TallyArrays {
-    const out: TallyArrays = { update: [[], [], [], [], [], []], bump: [[], [], [], [], []], totals: [[], [], [], []], crawls: [[], [], [], [], [], [], []], states: [[], []] };
+    const out: TallyArrays = {
+      update: [[], [], [], [], [], []], bump: [[], [], [], [], []], totals: [[], [], [], []], crawls: [[], [], [], [], [], [], []], states: [[], []], reasons: [[], [], []],
+    };
     for (const key of [...this.keys.keys()].sort()) {
       const d = this.keys.get(key)!;
       if (d.done !== 0 || d.skipped !== 0 || d.error !== 0) push(out.totals, key, d.done, d.skipped, d.error);
@@ -35,6 +38,7 @@ export class PgTally extends TallySums {
       push(out.crawls, crawlId, c.queued, c.in_progress, c.done, c.skipped, c.error, c.capped);
     }
     for (const state of JOB_STATES) if (this.counts[state] !== 0) push(out.states, state, this.counts[state]);
+    for (const [crawlId, reason, delta] of this.reasonDeltas()) push(out.reasons, crawlId, reason, delta);
     return out;
   }
 }

@@ -2,25 +2,28 @@ import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { MIGRATIONS } from './schema';
-import { openDatabase } from './open';
+import { openDatabase, type Migration } from './open';
 import { BUSY_TIMEOUT_MS, retryWhileBusy } from './busy';
 import { SqliteJobChanges } from './changes';
 import { CHANGES_SQL, SQL, listSql, listWindowSql } from './sql';
 import { Tally } from './tally';
 import { WalFlusher } from './wal-flush';
 import { QueueError } from '../errors';
-import { checkOutcome, crawlCounts, history, pageFrom, checkListFilter, keyOffers, roundRobinShares, ruleDefaults, settle, recordTaken, toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type StoredEvent } from '../job-rules';
+import {
+  checkOutcome, checkReasonsQuery, crawlCounts, history, pageFrom, checkListFilter, keyOffers, reclaimFailures, requeueFrom, roundRobinShares, ruleDefaults, settle, recordTaken,
+  toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type StoredEvent,
+} from '../job-rules';
 import { toJob } from '../rows';
 import {
   HELD,
   type Ack, type AckHook, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
   type JobEvent, type JobPage, type JobState, type KeySummary, type LeaseInfo, type LeaseOptions,
-  type LeasedJob, type ListFilter, type NewJob, type Outcome, type Queue, type ReapResult, type RequeueFilter,
+  type LeasedJob, type ListFilter, type NewJob, type Outcome, type Queue, type ReapResult, type ReasonCount, type ReasonsQuery, type RequeueFilter,
   type Stats, type CancelFilter, type CrawlCounts, type EnqueueOptions, type JobChanges, type JobStateRow,
   WORKERS_KEPT_MS, type WorkerRecord,
 } from '../types';
 
-export interface SqliteQueueOptions extends QueueOptions {
+export interface SqliteQueueOptions extends QueueOptions<Migration> {
   /** How long a write waits on the thread for another process's lock before retrying on a timer (busy.ts). */
   busyTimeoutMs?: number;
 }
@@ -254,11 +257,11 @@ export class SqliteQueue implements Queue {
         | undefined;
     const next = held && settle(outcome, { attempts: held.attempts, maxAttempts: held.max_attempts, now, backoff: this.rules.backoff, random: this.rules.random });
     const r = next?.row;
-    if (!held || !r || this.s.ack.run(r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.attemptsDelta, r.deferralsDelta, r.outcome, now, id, token).changes === 0) {
+    if (!held || !r || this.s.ack.run(r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.reason, r.attemptsDelta, r.deferralsDelta, r.outcome, now, id, token).changes === 0) {
       this.s.insertEventIfJob.run({ at: now, type: 'lost_lease', workerId, detail: `${outcome.type} refused: the lease was no longer held`, id });
       return { id, ok: false };
     }
-    tally.move(held, 'in_progress', next.row.state);
+    tally.move({ ...held, reason: r.reason }, 'in_progress', next.row.state);
     if (next.row.state === 'queued' && next.row.runAfter >= HELD) tally.held(held.key, 1);
     // An attempt that ends the job is told by the job row itself (see history()); one that sends
     // it round again is written down, with its lease.
@@ -285,7 +288,9 @@ export class SqliteQueue implements Queue {
 
   private reclaim(stmt: Statement, params: Row, type: EventType, reason: string): Promise<ReapResult> {
     return this.write((tally, now) => {
-      const rows = stmt.all({ ...params, now, reason, maxReclaims: this.rules.maxReclaims }) as MovedRow[];
+      const rows = stmt.all({ ...params, now, reason, maxReclaims: this.rules.maxReclaims }) as (MovedRow & { last_error: string | null })[];
+      const failing = reclaimFailures(rows);
+      if (failing.length) this.s.setReasons.run(JSON.stringify(failing.map((row) => [row.id, row.reason])));
       let failed = 0;
       for (const row of rows) {
         tally.move(row, 'in_progress', row.state);
@@ -320,16 +325,18 @@ export class SqliteQueue implements Queue {
   }
 
   async requeue(filter: RequeueFilter): Promise<number> {
-    const from: JobState[] = filter.state ? [filter.state]
-      : filter.ids ? ['error', 'skipped', 'done', 'in_progress'] : ['error'];
+    const from = requeueFrom(filter);
     const params = {
       ids: filter.ids ? JSON.stringify(filter.ids) : null, key: filter.key ?? null, crawlId: filter.crawlId ?? null,
+      ...(filter.reason !== undefined && { reason: filter.reason }),
     };
+    const [closing, requeue] = filter.reason === undefined ? [this.s.recordClosing, this.s.requeue] : [this.s.recordClosingOfReason, this.s.requeueOfReason];
     return this.write((tally, now) => {
       let n = 0;
       for (const state of from) {
-        this.s.recordClosing.run({ ...params, from: state });
-        const rows = this.s.requeue.all({ ...params, from: state, now }) as MovedRow[];
+        closing.run({ ...params, from: state });
+        const rows = requeue.all({ ...params, from: state, now }) as MovedRow[];
+        if (state === 'error' && rows.length) this.s.clearReasons.run(JSON.stringify(rows.map((row) => row.id)));
         for (const row of rows) {
           tally.move(row, state, 'queued');
           // A lease taken back is recorded with the requeue, or the history would lose it.
@@ -357,6 +364,11 @@ export class SqliteQueue implements Queue {
     });
   }
 
+  async reasons(query: ReasonsQuery = {}): Promise<ReasonCount[]> {
+    const { crawlId, limit } = checkReasonsQuery(query);
+    return (crawlId === undefined ? this.s.reasons.all({ limit }) : this.s.crawlReasons.all({ crawlId, limit })) as ReasonCount[];
+  }
+
   async stats(): Promise<Stats> {
     const out = { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, total: 0 };
     for (const { state, n } of this.s.stats.all() as { state: JobState; n: number }[]) {
@@ -382,7 +394,10 @@ export class SqliteQueue implements Queue {
 
   async list(filter: ListFilter): Promise<JobPage> {
     const { limit, after, shape, search } = checkListFilter(filter);
-    const filters = { ...(shape.state && { state: filter.state }), ...(shape.key && { key: filter.key }), ...(shape.crawlId && { crawlId: filter.crawlId }) };
+    const filters = {
+      ...(shape.state && { state: filter.state }), ...(shape.key && { key: filter.key }), ...(shape.crawlId && { crawlId: filter.crawlId }),
+      ...(shape.reason && { reason: filter.reason }),
+    };
     const window = search
       ? windowEnd(this.listStatement(`window:${JSON.stringify(shape)}`, () => listWindowSql(shape)).pluck().all({
         after, skip: this.rules.searchBudget - 1, ...(shape.walk && { [shape.walk]: filters[shape.walk] }),

@@ -85,7 +85,13 @@ function checkOwnership(db: Database.Database, path: string): void {
   }
 }
 
-type Component = { name: string; migrations: readonly string[] };
+/**
+ * A migration: SQL, or a function for what SQL alone cannot do (values computed in JavaScript),
+ * run on the connection inside the migrations' transaction.
+ */
+export type Migration = string | ((db: Database.Database) => void);
+
+type Component = { name: string; migrations: readonly Migration[] };
 
 /** Refuses a schema newer than this build before anything is written (WAL mode included). */
 function checkVersions(db: Database.Database, path: string, components: Component[]): void {
@@ -112,7 +118,11 @@ function migrate(db: Database.Database, components: Component[]): void {
       ON CONFLICT (component) DO UPDATE SET version = excluded.version`);
     for (const { name, migrations } of components) {
       const have = (current.get(name) as number | undefined) ?? 0;
-      for (let v = have; v < migrations.length; v++) db.exec(migrations[v]);
+      for (let v = have; v < migrations.length; v++) {
+        const m = migrations[v];
+        if (typeof m === 'string') db.exec(m);
+        else m(db);
+      }
       if (have < migrations.length) record.run(name, migrations.length);
     }
   }).immediate();

@@ -1,10 +1,13 @@
+import type Database from 'better-sqlite3';
+import { failureReason } from '../failure-reason';
 import { HELD } from '../types';
+import type { Migration } from './open';
 
 /**
  * The queue's schema, versioned in `schema_versions` (open.ts). Each migration runs once, in order,
  * in one transaction. The comments are the design: read them before the engine.
  */
-export const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly Migration[] = [
   /* 1 */ `
   -- One row per job. A job is in exactly one state; a lease is (worker_id, lease_token,
   -- lease_expires_at) and is only meaningful while state = 'in_progress'. lease_token changes at
@@ -162,6 +165,50 @@ export const MIGRATIONS: readonly string[] = [
     stopped_at INTEGER
   ) WITHOUT ROWID;
   `,
+  /* 5 */ (db) => {
+    db.exec(`
+    -- Why a failed job failed, as a class: core/failure-reason.ts's of its last error (errno codes
+    -- kept, URLs and figures with units taken out), computed in JavaScript by the engine where a
+    -- job fails (an acknowledgement, a reclaim past its cap). NULL in every other state: a requeue
+    -- clears it. So failures are counted and listed by why, however many there are.
+    ALTER TABLE jobs ADD COLUMN reason TEXT;
+
+    -- Failed jobs per crawl ('' for jobs of none) and reason, kept in the same transactions as the
+    -- jobs (tally.ts), as crawl_counts is: Queue.reasons reads these rows, not the failures. A row
+    -- stays when its count falls to 0: like key_totals, they grow with the reasons met, not with time.
+    CREATE TABLE reason_counts (
+      crawl_id TEXT    NOT NULL,
+      reason   TEXT    NOT NULL,
+      n        INTEGER NOT NULL,
+      PRIMARY KEY (crawl_id, reason)
+    ) WITHOUT ROWID;
+    `);
+    backfillReasons(db);
+    db.exec(`
+    -- Listing one reason's failed jobs, of every crawl or of one, keyset-paged by id either way.
+    -- Partial: only failed jobs have a reason, so no other job costs them an entry or a write.
+    -- Made after the backfill: one build, not a million inserts.
+    CREATE INDEX jobs_reason ON jobs (reason, id) WHERE reason IS NOT NULL;
+    CREATE INDEX jobs_crawl_reason ON jobs (crawl_id, reason, id) WHERE reason IS NOT NULL;
+    `);
+  },
 ];
+
+/** Failed jobs a statement of migration 5's backfill writes at most: each stays small, however many failed. */
+const BACKFILL_BATCH = 10_000;
+
+/**
+ * The reasons of the jobs that failed before there were any, written by id range through a
+ * function of this connection (SQLite stores nothing of it), then counted.
+ */
+function backfillReasons(db: Database.Database): void {
+  db.function('failure_reason', { deterministic: true }, (error: unknown) => failureReason(typeof error === 'string' ? error : ''));
+  const edge = db.prepare(`SELECT max(id) FROM (SELECT id FROM jobs WHERE state = 'error' AND id > ? ORDER BY id LIMIT ${BACKFILL_BATCH})`).pluck();
+  const fill = db.prepare(`UPDATE jobs SET reason = failure_reason(last_error) WHERE state = 'error' AND id > ? AND id <= ?`);
+  for (let after = 0, until = edge.get(after) as number | null; until !== null; after = until, until = edge.get(after) as number | null) {
+    fill.run(after, until);
+  }
+  db.exec(`INSERT INTO reason_counts (crawl_id, reason, n) SELECT ifnull(crawl_id, ''), reason, count(*) FROM jobs WHERE state = 'error' GROUP BY 1, 2`);
+}
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -9,6 +9,7 @@ export interface TallyStatements {
   keysInFlight: Statement;
   keysRecount: Statement;
   bumpKeyTotals: Statement;
+  bumpReasons: Statement;
 }
 
 /** The sums of one SQLite transaction, written by `apply` before it commits. */
@@ -50,5 +51,7 @@ export class Tally extends TallySums {
     if (bumps.length) s.keysBump.run(JSON.stringify(bumps));
     if (inFlight.length) s.keysInFlight.run(JSON.stringify(inFlight));
     if (recounts.length) s.keysRecount.run(JSON.stringify(recounts));
+    const reasons = this.reasonDeltas();
+    if (reasons.length) s.bumpReasons.run(JSON.stringify(reasons));
   }
 }
