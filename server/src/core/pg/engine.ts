@@ -80,13 +80,16 @@ class Tx {
   async finish(eventsPerJob: number, notify: string | null): Promise<void> {
     if (this.events[0].length) await this.query(SQL.insertEvents, this.events);
     if (this.trims.size) await this.query(SQL.trimEvents, [[...this.trims], eventsPerJob]);
-    const a = this.tally.arrays();
-    const work = a.update[0].length + a.bump[0].length + a.totals[0].length + a.crawls[0].length + a.states[0].length + a.reasons[0].length;
+    const r = this.tally.rows();
+    const work = r.update.length + r.bump.length + r.totals.length + r.crawls.length + r.states.length + r.reasons.length;
     if (work === 0 && notify === null) return;
-    const keys = [...a.update[0], ...a.bump[0]].sort();
+    const keys = [...r.update, ...r.bump].map((k) => k.key).sort();
     if (keys.length) await this.query(SQL.lockKeys, [keys]);
     const shard = Math.floor(Math.random() * COUNTER_SHARDS);
-    await this.query(SQL.finish, [shard, ...a.update, this.tally.anyServed(), this.now, ...a.bump, ...a.totals, ...a.crawls, ...a.states, CHANNEL, notify, ...a.reasons]);
+    const json = JSON.stringify;
+    await this.query(SQL.finish, [
+      shard, this.tally.anyServed(), this.now, json(r.update), json(r.bump), json(r.totals), json(r.crawls), json(r.states), json(r.reasons), CHANNEL, notify,
+    ]);
   }
 }
 

@@ -188,45 +188,51 @@ export const PG_SQL = {
    * in different orders would deadlock (found at two daemons: about one a second, each a second).
    */
   lockKeys: `SELECT 1 FROM keys WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE`,
+  /**
+   * A transaction's bookkeeping, in one statement: $1 the counter shard, $2 whether a lease was
+   * served (a round-robin turn is taken), $3 now, $4-$9 the rows of PgTally.rows() as JSON (each
+   * field read by name), $10 and $11 the channel and payload of the change notification, if any.
+   */
   finish: `
-    WITH seq AS (SELECT CASE WHEN $8::boolean THEN nextval('lease_seq') END AS n),
+    WITH seq AS (SELECT CASE WHEN $2::boolean THEN nextval('lease_seq') END AS n),
     updated AS (
-      UPDATE keys k SET queued = k.queued + u.dq, in_flight = k.in_flight + u.df, held = k.held + u.dh,
+      UPDATE keys k SET queued = k.queued + u.queued, in_flight = k.in_flight + u.in_flight, held = k.held + u.held,
              last_served = CASE WHEN u.served THEN (SELECT n FROM seq) ELSE k.last_served END,
-             next_start_at = CASE WHEN u.delay > 0 THEN $9 + u.delay ELSE k.next_start_at END,
+             next_start_at = CASE WHEN u.delay_ms > 0 THEN $3 + u.delay_ms ELSE k.next_start_at END,
              top_priority = coalesce(
                (SELECT priority FROM jobs WHERE key = k.key AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
-        FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bigint[], $7::bigint[]) AS u(key, dq, df, served, delay, dh)
+        FROM jsonb_to_recordset($4::jsonb) AS u(key text, queued bigint, in_flight bigint, served boolean, delay_ms bigint, held bigint)
        WHERE k.key = u.key),
     bumped AS (
       INSERT INTO keys (key, queued, in_flight, top_priority, held)
-      SELECT key, dq, df, coalesce(p, 0), dh FROM unnest($10::text[], $11::bigint[], $12::bigint[], $13::int[], $14::bigint[]) AS u(key, dq, df, p, dh)
+      SELECT key, queued, in_flight, coalesce(priority, 0), held
+        FROM jsonb_to_recordset($5::jsonb) AS u(key text, queued bigint, in_flight bigint, priority int, held bigint)
       ON CONFLICT (key) DO UPDATE SET
         queued = keys.queued + excluded.queued, in_flight = keys.in_flight + excluded.in_flight, held = keys.held + excluded.held,
         top_priority = CASE WHEN excluded.queued > 0 THEN greatest(keys.top_priority, excluded.top_priority) ELSE keys.top_priority END),
     totals AS (
       INSERT INTO key_totals (key, done, skipped, error)
-      SELECT * FROM unnest($15::text[], $16::bigint[], $17::bigint[], $18::bigint[])
+      SELECT key, done, skipped, error FROM jsonb_to_recordset($6::jsonb) AS u(key text, done bigint, skipped bigint, error bigint)
       ON CONFLICT (key) DO UPDATE SET done = key_totals.done + excluded.done,
         skipped = key_totals.skipped + excluded.skipped, error = key_totals.error + excluded.error),
     crawls AS (
       INSERT INTO crawl_counts (crawl_id, shard, queued, in_progress, done, skipped, error, capped)
-      SELECT c, $1, q, ip, d, s, e, cap
-        FROM unnest($19::text[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[])
-             AS u(c, q, ip, d, s, e, cap)
+      SELECT crawl_id, $1, queued, in_progress, done, skipped, error, capped
+        FROM jsonb_to_recordset($7::jsonb)
+             AS u(crawl_id text, queued bigint, in_progress bigint, done bigint, skipped bigint, error bigint, capped bigint)
       ON CONFLICT (crawl_id, shard) DO UPDATE SET
         queued = crawl_counts.queued + excluded.queued, in_progress = crawl_counts.in_progress + excluded.in_progress,
         done = crawl_counts.done + excluded.done, skipped = crawl_counts.skipped + excluded.skipped,
         error = crawl_counts.error + excluded.error, capped = crawl_counts.capped + excluded.capped),
     states AS (
       INSERT INTO counts (state, shard, n)
-      SELECT st, $1, n FROM unnest($26::text[], $27::bigint[]) AS u(st, n)
+      SELECT state, $1, n FROM jsonb_to_recordset($8::jsonb) AS u(state text, n bigint)
       ON CONFLICT (state, shard) DO UPDATE SET n = counts.n + excluded.n),
     reasons AS (
       INSERT INTO reason_counts (crawl_id, reason, shard, n)
-      SELECT c, r, $1, n FROM unnest($30::text[], $31::text[], $32::bigint[]) AS u(c, r, n)
+      SELECT crawl_id, reason, $1, n FROM jsonb_to_recordset($9::jsonb) AS u(crawl_id text, reason text, n bigint)
       ON CONFLICT (crawl_id, reason, shard) DO UPDATE SET n = reason_counts.n + excluded.n)
-    SELECT pg_notify($28, $29) WHERE $29::text IS NOT NULL`,
+    SELECT pg_notify($10, $11) WHERE $11::text IS NOT NULL`,
 
   stats: `SELECT state, sum(n) AS n FROM counts GROUP BY state`,
   crawlStats: `

@@ -1,14 +1,19 @@
 import { TallySums } from '../tally';
 import { JOB_STATES } from '../types';
 
-/** The arrays of one transaction's bookkeeping statement (sql.ts: finish). */
-export interface TallyArrays {
-  update: [string[], number[], number[], boolean[], number[], number[]];
-  bump: [string[], number[], number[], (number | null)[], number[]];
-  totals: [string[], number[], number[], number[]];
-  crawls: [string[], number[], number[], number[], number[], number[], number[]];
-  states: [string[], number[]];
-  reasons: [string[], string[], number[]];
+/**
+ * One transaction's bookkeeping as the rows of its statement (sql.ts: finish), each field named as
+ * the statement's jsonb_to_recordset reads it.
+ */
+export interface TallyRows {
+  /** Keys whose row is written again: a lease was served from them, or their top priority is read again. */
+  update: { key: string; queued: number; in_flight: number; served: boolean; delay_ms: number; held: number }[];
+  /** Keys whose counters only move (made when new). */
+  bump: { key: string; queued: number; in_flight: number; priority: number | null; held: number }[];
+  totals: { key: string; done: number; skipped: number; error: number }[];
+  crawls: { crawl_id: string; queued: number; in_progress: number; done: number; skipped: number; error: number; capped: number }[];
+  states: { state: string; n: number }[];
+  reasons: { crawl_id: string; reason: string; n: number }[];
 }
 
 /**
@@ -23,26 +28,23 @@ export class PgTally extends TallySums {
     return false;
   }
 
-  arrays(): TallyArrays {
-    const out: TallyArrays = {
-      update: [[], [], [], [], [], []], bump: [[], [], [], [], []], totals: [[], [], [], []], crawls: [[], [], [], [], [], [], []], states: [[], []], reasons: [[], [], []],
-    };
+  rows(): TallyRows {
+    const out: TallyRows = { update: [], bump: [], totals: [], crawls: [], states: [], reasons: [] };
     for (const key of [...this.keys.keys()].sort()) {
       const d = this.keys.get(key)!;
-      if (d.done !== 0 || d.skipped !== 0 || d.error !== 0) push(out.totals, key, d.done, d.skipped, d.error);
-      if (d.recompute || d.served) push(out.update, key, d.queued, d.inFlight, d.served !== null, d.served?.delayMs ?? 0, d.held);
-      else if (d.queued !== 0 || d.inFlight !== 0 || d.held !== 0) push(out.bump, key, d.queued, d.inFlight, d.priority, d.held);
+      if (d.done !== 0 || d.skipped !== 0 || d.error !== 0) out.totals.push({ key, done: d.done, skipped: d.skipped, error: d.error });
+      if (d.recompute || d.served) {
+        out.update.push({ key, queued: d.queued, in_flight: d.inFlight, served: d.served !== null, delay_ms: d.served?.delayMs ?? 0, held: d.held });
+      } else if (d.queued !== 0 || d.inFlight !== 0 || d.held !== 0) {
+        out.bump.push({ key, queued: d.queued, in_flight: d.inFlight, priority: d.priority, held: d.held });
+      }
     }
     for (const crawlId of [...this.crawls.keys()].sort()) {
       const c = this.crawls.get(crawlId)!;
-      push(out.crawls, crawlId, c.queued, c.in_progress, c.done, c.skipped, c.error, c.capped);
+      out.crawls.push({ crawl_id: crawlId, queued: c.queued, in_progress: c.in_progress, done: c.done, skipped: c.skipped, error: c.error, capped: c.capped });
     }
-    for (const state of JOB_STATES) if (this.counts[state] !== 0) push(out.states, state, this.counts[state]);
-    for (const [crawlId, reason, delta] of this.reasonDeltas()) push(out.reasons, crawlId, reason, delta);
+    for (const state of JOB_STATES) if (this.counts[state] !== 0) out.states.push({ state, n: this.counts[state] });
+    for (const [crawlId, reason, n] of this.reasonDeltas()) out.reasons.push({ crawl_id: crawlId, reason, n });
     return out;
   }
-}
-
-function push<T extends unknown[][]>(arrays: T, ...values: unknown[]): void {
-  values.forEach((v, i) => arrays[i].push(v));
 }
