@@ -213,9 +213,9 @@ export async function editorFigures(root: string): Promise<{ figures: Figure[]; 
   // There from the start, as big.crawl: quick open lists what the workspace's file search found.
   writeSeedFile(workspace, 'editor-bench', [], PLAIN_FILE);
 
-  const ext = await prepareExtension(harness, root);
-  const raw: EditorRaw = { extension: ext.build, runs: [], order: [], site: { hosts: S.hosts, pagesPerHost } };
   if (profDir) fs.mkdirSync(profDir, { recursive: true });
+  const ext = await prepareExtension(harness, root, profDir);
+  const raw: EditorRaw = { extension: ext.build, runs: [], order: [], site: { hosts: S.hosts, pagesPerHost } };
   let session: Session | undefined;
   let client: DaemonClient | undefined;
   try {
@@ -846,7 +846,7 @@ async function connect(stateDir: string, ms: number): Promise<DaemonClient> {
  * rebuilds its bundles (and its package.json) from the sources in the tree, as scripts/bundle.mjs
  * does, so that a .vsix packaged before the latest changes does not hide them.
  */
-async function prepareExtension(harness: Harness, root: string): Promise<{ dir: string; build: string }> {
+async function prepareExtension(harness: Harness, root: string, profileDir?: string): Promise<{ dir: string; build: string }> {
   const repo = harness.REPO_ROOT;
   const given = process.env.BENCH_EDITOR_VSIX;
   const vsix = given === undefined ? harness.packagedVsix() : path.resolve(given);
@@ -857,7 +857,7 @@ async function prepareExtension(harness: Harness, root: string): Promise<{ dir: 
   if (given || !installed) return { dir, build: `Extension: ${path.basename(vsix)} as packaged.` };
   const common: esbuild.BuildOptions = {
     absWorkingDir: repo, bundle: true, platform: 'node', format: 'cjs', target: 'node20', minify: true, keepNames: true,
-    logLevel: 'silent', mainFields: ['main', 'module'],
+    logLevel: 'silent', mainFields: ['main', 'module'], sourcemap: 'linked',
   };
   try {
     const manifest = fs.readFileSync(path.join(repo, 'package.json'), 'utf8');
@@ -867,6 +867,8 @@ async function prepareExtension(harness: Harness, root: string): Promise<{ dir: 
       esbuild.build({ ...common, entryPoints: ['server/src/daemon/process/main.ts'], outfile: path.join(installed, 'dist', 'server', 'daemon.js'), external: ['better-sqlite3'] }),
     ]);
     fs.writeFileSync(path.join(installed, 'package.json'), manifest);
+    // A profile's frames are read through the bundles' maps, which go when the folder does.
+    if (profileDir) for (const b of ['client/extension.js.map', 'server/daemon.js.map']) fs.copyFileSync(path.join(installed, 'dist', b), path.join(profileDir, path.basename(b)));
     await esbuild.stop(); // its service process would otherwise live on among this process's children
     return { dir, build: `Extension: ${path.basename(vsix)} with its bundles rebuilt from the sources at ${new Date().toISOString().slice(11, 19)} UTC.` };
   } catch (err) {

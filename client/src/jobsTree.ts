@@ -26,8 +26,9 @@
  * "reasons/more", "reasons:none" (the note of a queue where nothing failed).
  */
 import * as vscode from 'vscode';
-import { FINISHED_STATES, JOB_STATES, MAX_REASONS_LISTED, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
+import { JOB_STATES, MAX_REASONS_LISTED, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
 import { CrawlNames } from './crawlNames';
+import { PAGE_SIZE, listOrder, readPage, rereadInterval, type JobsFilter, type Page } from './jobPages';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
 import { escapeMarkdown, formatCount, plural } from './format';
 import {
@@ -54,15 +55,6 @@ import {
 export type GroupBy = 'state' | 'host' | 'crawl' | 'reason';
 export const GROUP_BY: readonly GroupBy[] = ['state', 'host', 'crawl', 'reason'];
 
-/** jobs/list's params a group's jobs are read with. */
-export interface JobsFilter {
-  state?: JobState;
-  host?: string;
-  crawlId?: string;
-  search?: string;
-  /** A failure reason's group: its failed jobs (state `error`). */
-  reason?: string;
-}
 
 export interface GroupNode {
   readonly kind: 'group';
@@ -136,32 +128,6 @@ export function countsKey(counts: StateCounts): string {
   return JOB_STATES.map((s) => counts[s]).join(',');
 }
 
-/** Rows fetched per page: enough to fill a tall view, little enough to stay instant. */
-export const PAGE_SIZE = 100;
-
-/**
- * A loaded group is read again at most once per this many ms per row it holds (and no sooner than
- * MIN_REREAD_MS), so that what the view costs does not grow with the crawl's rate or the rows
- * loaded: at most ~200 rows a second are read and redrawn, however fast jobs finish. With 1,000
- * Done rows loaded, reading them again on every catch-up (four a second) took the crawl from
- * 1,638 pages/s to about 700: the browser drew them, the extension host and the daemon listed them.
- */
-export const REREAD_MS_PER_ROW = 5;
-/**
- * The same for each request a search's page took to read: each examines up to 50,000 jobs, 9-11 ms
- * of the daemon's thread on SQLite (a text search of 200,000 jobs), so its re-reads take about 1% of it.
- */
-export const REREAD_MS_PER_WINDOW = 1_000;
-export const MIN_REREAD_MS = 1_000;
-
-/** Finished groups list their newest jobs first: a running crawl's latest results on top. */
-const NEWEST_FIRST: ReadonlySet<JobState> = new Set(FINISHED_STATES);
-
-function listOrder(filter: JobsFilter): { order?: 'newest' } {
-  return filter.state !== undefined && NEWEST_FIRST.has(filter.state) ? { order: 'newest' } : {};
-}
-/** jobs/list's own ceiling per request. */
-const MAX_LIMIT = 1000;
 /** Root rows (hosts, failure reasons) read at first, and more with each "Load more" at the root. */
 const ROOT_PAGE = 200;
 /** hosts/list's own ceiling. */
@@ -194,19 +160,6 @@ function groupIcon(state: JobState, count: number): vscode.ThemeIcon {
 
 function icon([id, color]: [string, string]): vscode.ThemeIcon {
   return new vscode.ThemeIcon(id, new vscode.ThemeColor(color));
-}
-
-interface Page {
-  jobs: Job[];
-  nextCursor: string | null;
-  /** For a search, the requests it took, each examining up to 50,000 jobs (a re-read makes as many); 0 otherwise. */
-  windows: number;
-  /** A notification touched it since it was read: re-read as many rows on the next expansion. */
-  stale: boolean;
-  /** Its group's signature when it was read. */
-  signature: string;
-  /** When it was read (the provider's clock). */
-  readAt: number;
 }
 
 export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
@@ -745,7 +698,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       // windows with none); anything else reads again as many rows as were loaded.
       const through = old && group.filter.search !== undefined && old.signature === group.signature ? { stop: old.nextCursor, windows: old.windows } : undefined;
       const generation = this.generation;
-      const read = await this.readPage(group.filter, Math.max(PAGE_SIZE, old?.jobs.length ?? 0), through);
+      const read = await readPage(this.daemon, group.filter, Math.max(PAGE_SIZE, old?.jobs.length ?? 0), through);
       // The filter changed while it was read (another search, none): the view asks again for the new one.
       if (generation !== this.generation) return [];
       page = { ...read, signature: group.signature, readAt: this.now() };
@@ -761,47 +714,6 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     if (page.nextCursor !== null) rows.push(this.moreNode(`${group.id}/more`, group, page.jobs.length, group.total));
     else this.rows.delete(`${group.id}/more`);
     return rows;
-  }
-
-  /**
-   * The first `want` rows, in requests of at most jobs/list's limit. A search asks at most once per
-   * page wanted: each of its requests examines a bounded number of jobs and may find none, and
-   * "Load more" walks on, rather than one read walking the whole queue.
-   *
-   * Read again (`through`), a search walks as far as its page had: to the cursor it stopped at
-   * (`stop`), the matches past it left for Load more as before; or, when it had reached the end,
-   * for as many requests as it took then, and no more rows than it held (the end has moved since:
-   * a crawl may have queued a million matches).
-   */
-  private async readPage(filter: JobsFilter, want: number, through?: { stop: string | null; windows: number }): Promise<Omit<Page, 'signature' | 'readAt'>> {
-    const jobs: Job[] = [];
-    const newest = listOrder(filter).order === 'newest';
-    const search = filter.search !== undefined;
-    let cursor: string | null = null;
-    let asks = 0;
-    for (;;) {
-      const limit = search && through?.stop ? MAX_LIMIT : Math.min(MAX_LIMIT, want - jobs.length);
-      const res: ResultOf<'jobs/list'> = await this.daemon.request('jobs/list', { ...filter, ...listOrder(filter), limit, cursor });
-      asks++;
-      jobs.push(...res.jobs);
-      cursor = res.nextCursor;
-      if (search && through?.stop) {
-        const stop = through.stop;
-        if (cursor !== null && !reached(cursor, stop, newest)) continue;
-        // Rows past where the page stopped were not shown: they wait for Load more again.
-        const past = (id: number) => (newest ? id < Number(stop) : id > Number(stop));
-        if (jobs.some((j) => past(j.id))) {
-          const kept = jobs.filter((j) => !past(j.id));
-          jobs.length = 0;
-          jobs.push(...kept);
-          cursor = stop;
-        }
-        break;
-      }
-      if (cursor === null || jobs.length >= want) break;
-      if (search && asks >= (through ? Math.max(1, through.windows) : Math.ceil(want / PAGE_SIZE))) break;
-    }
-    return { jobs, nextCursor: cursor, windows: search ? asks : 0, stale: false };
   }
 
   private jobNode(id: string, job: Job, crawl: string | undefined): JobNode {
@@ -846,26 +758,6 @@ function describeMatches(group: GroupNode, page: Page): boolean {
   return true;
 }
 
-/**
- * Whether a jobs/list cursor has reached `stop`: both are ids of the last job a request examined
- * (protocol.ts, jobs/list), met in the listing's order.
- */
-function reached(cursor: string, stop: string, newest: boolean): boolean {
-  return newest ? Number(cursor) <= Number(stop) : Number(cursor) >= Number(stop);
-}
-
-/**
- * How long a loaded page waits before it is read again for a change: longer the more rows it
- * holds, and for a search the more requests it took (each examines up to 50,000 jobs).
- */
-function rereadInterval(page: Page): number {
-  return Math.max(MIN_REREAD_MS, page.jobs.length * REREAD_MS_PER_ROW, page.windows * REREAD_MS_PER_WINDOW);
-}
-
-/**
- * What a group row shows, but its tooltip: tooltips say "3 s ago", which moves on every read
- * without anything to redraw; they are made anew whenever the row is.
- */
 /**
  * How a group looks, and what its rows were read for (its signature: a crawl row's state rows are
  * made from its counts, so a change there must redraw it even when its own line reads the same).

@@ -9,7 +9,8 @@
 import * as vscode from 'vscode';
 import type { Daemon } from './daemon';
 import { plural } from './format';
-import { GROUP_BY, JobsTreeProvider, noChanges, PAGE_SIZE, type GroupBy, type JobsFilterScope, type TreeChanges, type TreeNode } from './jobsTree';
+import { PAGE_SIZE } from './jobPages';
+import { GROUP_BY, JobsTreeProvider, noChanges, type GroupBy, type JobsFilterScope, type TreeChanges, type TreeNode } from './jobsTree';
 import { filterMessage } from './jobsTreeText';
 import type { QueueOverview } from './overview';
 

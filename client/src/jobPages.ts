@@ -1,0 +1,116 @@
+/**
+ * A Jobs view group's rows as read from the daemon: a page of jobs/list (several requests for
+ * more than its limit, a search's bounded walks), and how long a loaded page waits before it is
+ * read again. The tree (jobsTree.ts) keeps the pages and decides which a change touched.
+ */
+import { FINISHED_STATES, type Job, type JobState, type ResultOf } from '../../server/src/protocol';
+import type { DaemonApi } from './daemonApi';
+
+/** jobs/list's params a group's jobs are read with. */
+export interface JobsFilter {
+  state?: JobState;
+  host?: string;
+  crawlId?: string;
+  search?: string;
+  /** A failure reason's group: its failed jobs (state `error`). */
+  reason?: string;
+}
+
+/** Rows fetched per page: enough to fill a tall view, little enough to stay instant. */
+export const PAGE_SIZE = 100;
+
+/**
+ * A loaded group is read again at most once per this many ms per row it holds (and no sooner than
+ * MIN_REREAD_MS), so that what the view costs does not grow with the crawl's rate or the rows
+ * loaded: at most ~200 rows a second are read and redrawn, however fast jobs finish. With 1,000
+ * Done rows loaded, reading them again on every catch-up (four a second) took the crawl from
+ * 1,638 pages/s to about 700: the browser drew them, the extension host and the daemon listed them.
+ */
+export const REREAD_MS_PER_ROW = 5;
+/**
+ * The same for each request a search's page took to read: each examines up to 50,000 jobs, 9-11 ms
+ * of the daemon's thread on SQLite (a text search of 200,000 jobs), so its re-reads take about 1% of it.
+ */
+export const REREAD_MS_PER_WINDOW = 1_000;
+export const MIN_REREAD_MS = 1_000;
+
+/** Finished groups list their newest jobs first: a running crawl's latest results on top. */
+const NEWEST_FIRST: ReadonlySet<JobState> = new Set(FINISHED_STATES);
+
+export function listOrder(filter: JobsFilter): { order?: 'newest' } {
+  return filter.state !== undefined && NEWEST_FIRST.has(filter.state) ? { order: 'newest' } : {};
+}
+/** jobs/list's own ceiling per request. */
+const MAX_LIMIT = 1000;
+
+export interface Page {
+  jobs: Job[];
+  nextCursor: string | null;
+  /** For a search, the requests it took, each examining up to 50,000 jobs (a re-read makes as many); 0 otherwise. */
+  windows: number;
+  /** A notification touched it since it was read: re-read as many rows on the next expansion. */
+  stale: boolean;
+  /** Its group's signature when it was read. */
+  signature: string;
+  /** When it was read (the provider's clock). */
+  readAt: number;
+}
+
+/**
+ * The first `want` rows, in requests of at most jobs/list's limit. A search asks at most once per
+ * page wanted: each of its requests examines a bounded number of jobs and may find none, and
+ * "Load more" walks on, rather than one read walking the whole queue.
+ *
+ * Read again (`through`), a search walks as far as its page had: to the cursor it stopped at
+ * (`stop`), the matches past it left for Load more as before; or, when it had reached the end,
+ * for as many requests as it took then, and no more rows than it held (the end has moved since:
+ * a crawl may have queued a million matches).
+ */
+export async function readPage(
+daemon: DaemonApi, filter: JobsFilter, want: number, through?: { stop: string | null; windows: number },
+): Promise<Omit<Page, 'signature' | 'readAt'>> {
+  const jobs: Job[] = [];
+  const newest = listOrder(filter).order === 'newest';
+  const search = filter.search !== undefined;
+  let cursor: string | null = null;
+  let asks = 0;
+  for (;;) {
+    const limit = search && through?.stop ? MAX_LIMIT : Math.min(MAX_LIMIT, want - jobs.length);
+    const res: ResultOf<'jobs/list'> = await daemon.request('jobs/list', { ...filter, ...listOrder(filter), limit, cursor });
+    asks++;
+    jobs.push(...res.jobs);
+    cursor = res.nextCursor;
+    if (search && through?.stop) {
+      const stop = through.stop;
+      if (cursor !== null && !reached(cursor, stop, newest)) continue;
+      // Rows past where the page stopped were not shown: they wait for Load more again.
+      const past = (id: number) => (newest ? id < Number(stop) : id > Number(stop));
+      if (jobs.some((j) => past(j.id))) {
+        const kept = jobs.filter((j) => !past(j.id));
+        jobs.length = 0;
+        jobs.push(...kept);
+        cursor = stop;
+      }
+      break;
+    }
+    if (cursor === null || jobs.length >= want) break;
+    if (search && asks >= (through ? Math.max(1, through.windows) : Math.ceil(want / PAGE_SIZE))) break;
+  }
+  return { jobs, nextCursor: cursor, windows: search ? asks : 0, stale: false };
+}
+
+/**
+ * Whether a jobs/list cursor has reached `stop`: both are ids of the last job a request examined
+ * (protocol.ts, jobs/list), met in the listing's order.
+ */
+function reached(cursor: string, stop: string, newest: boolean): boolean {
+  return newest ? Number(cursor) <= Number(stop) : Number(cursor) >= Number(stop);
+}
+
+/**
+ * How long a loaded page waits before it is read again for a change: longer the more rows it
+ * holds, and for a search the more requests it took (each examines up to 50,000 jobs).
+ */
+export function rereadInterval(page: Page): number {
+  return Math.max(MIN_REREAD_MS, page.jobs.length * REREAD_MS_PER_ROW, page.windows * REREAD_MS_PER_WINDOW);
+}
