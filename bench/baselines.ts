@@ -47,13 +47,19 @@ export async function lifecycleBare(dir: string, jobs: number, hosts: number, pe
      WHERE id IN (SELECT id FROM jobs WHERE state = 0 ORDER BY id LIMIT :n)
     RETURNING id, url, key, lease_token AS token`);
   const complete = db.prepare(`UPDATE jobs SET state = 2, lease_token = NULL WHERE id = ? AND lease_token = ? AND state = 1`);
-  const enqueueTx = db.transaction((batch: BenchJob[]) => { for (const j of batch) insert.run(j.url, j.key); });
-  const ackTx = db.transaction((leased: { id: number; token: string }[]) => { for (const j of leased) complete.run(j.id, j.token); });
+  const enqueueTx = db.transaction((batch: BenchJob[]) => {
+    for (const j of batch) insert.run(j.url, j.key);
+  });
+  const ackTx = db.transaction((leased: { id: number; token: string }[]) => {
+    for (const j of leased) complete.run(j.id, j.token);
+  });
   const driver: LifecycleDriver<{ id: number; token: string }> = {
     enqueue: (batch) => enqueueTx.immediate(batch),
     lease: (n) => lease.all({ token: token(), expires: Date.now() + 60_000, n }) as { id: number; token: string }[],
     ack: (leased) => ackTx.immediate(leased),
-    close: () => { db.close(); },
+    close: () => {
+      db.close();
+    },
   };
   try {
     return await runLifecycle(driver, jobs, hosts);
@@ -102,23 +108,31 @@ export async function lifecycleOriginal(dir: string, jobs: number, hosts: number
   withConnection(file, (db) => db.exec(ORIGINAL_SCHEMA));
   const bystander = new Database(file);
   const driver: LifecycleDriver<{ id: number; token: string }> = {
-    enqueue: (batch) => withConnection(file, (db) => {
-      const insert = db.prepare(`INSERT INTO jobs (url, key, created_at, updated_at) VALUES (?, ?, ?, ?)`);
-      const t = Date.now();
-      db.transaction(() => { for (const j of batch) insert.run(j.url, j.key, t, t); }).immediate();
-    }),
+    enqueue: (batch) =>
+      withConnection(file, (db) => {
+        const insert = db.prepare(`INSERT INTO jobs (url, key, created_at, updated_at) VALUES (?, ?, ?, ?)`);
+        const t = Date.now();
+        db.transaction(() => {
+          for (const j of batch) insert.run(j.url, j.key, t, t);
+        }).immediate();
+      }),
     lease: (n) => {
       const out: { id: number; token: string }[] = [];
       for (let i = 0; i < n; i++) {
-        const got = withConnection(file, (db) => db.transaction(() => {
-          const id = db.prepare(`SELECT id FROM jobs WHERE state = 'queued' ORDER BY priority DESC, id LIMIT 1`).pluck().get() as number | undefined;
-          if (id === undefined) return null;
-          const t = token();
-          const at = Date.now();
-          db.prepare(`UPDATE jobs SET state = 'in_progress', worker_id = ?, lease_token = ?, lease_expires_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?`)
-            .run('w', t, at + 60_000, at, id);
-          return { id, token: t };
-        }).immediate());
+        const got = withConnection(file, (db) =>
+          db
+            .transaction(() => {
+              const id = db.prepare(`SELECT id FROM jobs WHERE state = 'queued' ORDER BY priority DESC, id LIMIT 1`).pluck().get() as number | undefined;
+              if (id === undefined) return null;
+              const t = token();
+              const at = Date.now();
+              db.prepare(
+                `UPDATE jobs SET state = 'in_progress', worker_id = ?, lease_token = ?, lease_expires_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?`,
+              ).run('w', t, at + 60_000, at, id);
+              return { id, token: t };
+            })
+            .immediate(),
+        );
         if (!got) break;
         out.push(got);
       }
@@ -132,7 +146,9 @@ export async function lifecycleOriginal(dir: string, jobs: number, hosts: number
       }
     },
     stats: () => originalStats(file),
-    close: () => { bystander.close(); },
+    close: () => {
+      bystander.close();
+    },
   };
   try {
     return await runLifecycle(driver, jobs, hosts);
@@ -164,9 +180,13 @@ export async function lifecyclePlainjob(dir: string, jobs: number, hosts: number
   const db = new Database(path.join(dir, 'plainjob.db'));
   const silent = { error() {}, warn() {}, info() {}, debug() {} };
   const queue = defineQueue({ connection: better(db), logger: silent });
-  const doneTx = db.transaction((ids: number[]) => { for (const id of ids) queue.markJobAsDone(id); });
+  const doneTx = db.transaction((ids: number[]) => {
+    for (const id of ids) queue.markJobAsDone(id);
+  });
   const driver: LifecycleDriver<number> = {
-    enqueue: (batch) => { queue.addMany('noop', batch); },
+    enqueue: (batch) => {
+      queue.addMany('noop', batch);
+    },
     lease: (n) => {
       const ids: number[] = [];
       for (let i = 0; i < n; i++) {

@@ -81,8 +81,15 @@ export function runChild(crawler: string, crawl: (job: CrawlJob, clock: Clock) =
       report = { crawler, ...outcome, ...measured!, peakRssMb: Math.max(peak.sampledMb, peak.maxRssMb) };
     } catch (err) {
       report = {
-        crawler, pages: 0, skipped: 0, errors: 0, complete: false, detail: `failed: ${(err as Error).stack ?? String(err)}`,
-        wallMs: performance.now() - t0, cpuMs: 0, peakRssMb: rss.stop().maxRssMb,
+        crawler,
+        pages: 0,
+        skipped: 0,
+        errors: 0,
+        complete: false,
+        detail: `failed: ${(err as Error).stack ?? String(err)}`,
+        wallMs: performance.now() - t0,
+        cpuMs: 0,
+        peakRssMb: rss.stop().maxRssMb,
       };
     }
     process.send!(report, () => process.exit(0));

@@ -77,7 +77,9 @@ runChild('bare', async (job, clock) => {
   };
 
   let finish!: () => void;
-  const finished = new Promise<void>((resolve) => { finish = resolve; });
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
   const fetchOne = async (h: Host, url: string) => {
     try {
       h.disallow ??= get(`${h.origin}/robots.txt`).then((r) => (r.status >= 200 && r.status < 300 ? parseRobots(r.text) : []));
@@ -117,7 +119,9 @@ runChild('bare', async (job, clock) => {
     }
     if (running === 0) finish();
   };
-  const timer = setTimeout(() => { late = true; }, job.deadlineMs);
+  const timer = setTimeout(() => {
+    late = true;
+  }, job.deadlineMs);
   clock.begin();
   for (const s of job.seeds) add(s);
   pump();

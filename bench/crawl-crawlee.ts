@@ -17,22 +17,30 @@ runChild('crawlee', async (job, clock) => {
   const config = new Configuration({ persistStorage: false, purgeOnStart: true });
   let skipped = 0;
   const origins = new Set(job.seeds.map((s) => new URL(s).origin));
-  const crawler = new CheerioCrawler({
-    minConcurrency: job.concurrency,
-    maxConcurrency: job.concurrency,
-    autoscaledPoolOptions: { desiredConcurrency: job.concurrency, loggingIntervalSecs: null },
-    maxRequestsPerCrawl: job.maxPages,
-    maxRequestRetries: 2,
-    // Sessions rotate identities to get past bot protection; a crawl of one's own site has no use
-    // for them, and they cost Crawlee CPU per request.
-    useSessionPool: false,
-    persistCookiesPerSession: false,
-    respectRobotsTxtFile: true,
-    onSkippedRequest: async ({ reason }) => { if (reason === 'robotsTxt') skipped++; },
-    requestHandler: async ({ enqueueLinks }) => {
-      await enqueueLinks({ strategy: 'all', ...(job.seedOriginsOnly && { transformRequestFunction: (r) => (origins.has(new URL(r.url).origin) ? r : false) }) });
+  const crawler = new CheerioCrawler(
+    {
+      minConcurrency: job.concurrency,
+      maxConcurrency: job.concurrency,
+      autoscaledPoolOptions: { desiredConcurrency: job.concurrency, loggingIntervalSecs: null },
+      maxRequestsPerCrawl: job.maxPages,
+      maxRequestRetries: 2,
+      // Sessions rotate identities to get past bot protection; a crawl of one's own site has no use
+      // for them, and they cost Crawlee CPU per request.
+      useSessionPool: false,
+      persistCookiesPerSession: false,
+      respectRobotsTxtFile: true,
+      onSkippedRequest: async ({ reason }) => {
+        if (reason === 'robotsTxt') skipped++;
+      },
+      requestHandler: async ({ enqueueLinks }) => {
+        await enqueueLinks({
+          strategy: 'all',
+          ...(job.seedOriginsOnly && { transformRequestFunction: (r) => (origins.has(new URL(r.url).origin) ? r : false) }),
+        });
+      },
     },
-  }, config);
+    config,
+  );
   let timer: NodeJS.Timeout | undefined;
   let late = false;
   const deadline = new Promise<void>((resolve) => {

@@ -19,31 +19,43 @@ runChild('ours', async (job, clock) => {
   const file = path.join(job.tmpDir, 'queue.db');
   const queue = new SqliteQueue(file, { components: [CRAWL_COMPONENT] });
   const crawls = createCrawlService(queue, new SqliteCrawlStore(queue.db), {
-    robots: true, bodiesDir: path.join(job.tmpDir, 'bodies'), warcDir: path.join(job.tmpDir, 'warc'), pageRecords: job.pageRecords ?? true,
+    robots: true,
+    bodiesDir: path.join(job.tmpDir, 'bodies'),
+    warcDir: path.join(job.tmpDir, 'warc'),
+    pageRecords: job.pageRecords ?? true,
     workspaceDir: job.tmpDir,
   });
   const handler = job.handler === undefined ? undefined : path.join(job.tmpDir, 'handler.mjs');
   if (handler !== undefined) fs.writeFileSync(handler, job.handler!);
   const problems: string[] = [];
   const scheduler = new Scheduler(
-    queue, { crawl: crawls.handler },
+    queue,
+    { crawl: crawls.handler },
     validateConfig({ maxWorkers: job.concurrency, perHostLimit: job.perHostLimit }),
-    (level, message) => { if (level !== 'info' && problems.length < 5) problems.push(message); },
+    (level, message) => {
+      if (level !== 'info' && problems.length < 5) problems.push(message);
+    },
   );
   let crawlId: string | null = null;
   const finished = new Promise<CrawlRecord>((resolve) => {
-    crawls.onCrawlChanged((c) => { if (c.id === crawlId && c.state === 'finished') resolve(c); });
+    crawls.onCrawlChanged((c) => {
+      if (c.id === crawlId && c.state === 'finished') resolve(c);
+    });
   });
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), job.deadlineMs); });
+  const deadline = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), job.deadlineMs);
+  });
 
   clock.begin();
   scheduler.start();
-  crawlId = (await crawls.start({ seeds: job.seeds, maxDepth: job.maxDepth, maxPages: job.maxPages, scope: 'host', extract: job.extract, warc: job.warc, handler })).crawlId;
+  crawlId = (
+    await crawls.start({ seeds: job.seeds, maxDepth: job.maxDepth, maxPages: job.maxPages, scope: 'host', extract: job.extract, warc: job.warc, handler })
+  ).crawlId;
   const done = await Promise.race([finished, deadline]);
   clock.end();
   clearTimeout(timer);
-  const record = done ?? await crawls.get(crawlId);
+  const record = done ?? (await crawls.get(crawlId));
   await scheduler.stop(1_000);
   await crawls.close();
   await queue.close();

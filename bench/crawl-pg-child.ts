@@ -34,8 +34,14 @@ void (async () => {
   const queue = await PgQueue.open(job.url, { components: [PG_CRAWL_COMPONENT] });
   const crawls = createCrawlService(queue, new PgCrawlStore(queue.pool), { robots: true, bodiesDir: path.join(job.tmpDir, 'bodies') });
   const problems: string[] = [];
-  const scheduler = new Scheduler(queue, { crawl: crawls.handler }, validateConfig({ maxWorkers: job.concurrency, perHostLimit: job.perHostLimit }),
-    (level, message) => { if (level !== 'info' && problems.length < 5) problems.push(message); });
+  const scheduler = new Scheduler(
+    queue,
+    { crawl: crawls.handler },
+    validateConfig({ maxWorkers: job.concurrency, perHostLimit: job.perHostLimit }),
+    (level, message) => {
+      if (level !== 'info' && problems.length < 5) problems.push(message);
+    },
+  );
   let cpu0 = process.cpuUsage();
   process.on('message', (m: string) => {
     if (m === 'go') {
@@ -49,8 +55,10 @@ void (async () => {
         await crawls.close();
         await queue.close();
         const peak = rss.stop();
-        process.send!({ type: 'stopped', cpuMs: (cpu.user + cpu.system) / 1000, peakRssMb: Math.max(peak.sampledMb, peak.maxRssMb), problems } satisfies PgCrawlMessage,
-          () => process.exit(0));
+        process.send!(
+          { type: 'stopped', cpuMs: (cpu.user + cpu.system) / 1000, peakRssMb: Math.max(peak.sampledMb, peak.maxRssMb), problems } satisfies PgCrawlMessage,
+          () => process.exit(0),
+        );
       })();
     }
   });

@@ -35,8 +35,12 @@ function runChildProcess(script: string, job: CrawlJob): Promise<CrawlReport> {
     const child = fork(path.join(__dirname, script), [JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: profile });
     let stderr = '';
     let report: CrawlReport | null = null;
-    child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
-    child.on('message', (m) => { report = m as CrawlReport; });
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    child.on('message', (m) => {
+      report = m as CrawlReport;
+    });
     // A child that hangs past its own deadline is killed: the section must end.
     const timer = setTimeout(() => child.kill('SIGKILL'), job.deadlineMs + CHILD_GRACE_MS);
     child.on('exit', (code, signal) => {
@@ -51,26 +55,45 @@ function runChildProcess(script: string, job: CrawlJob): Promise<CrawlReport> {
 let runs = 0;
 
 export async function crawlWith(
-  site: Site, crawler: 'ours' | 'crawlee' | 'bare', root: string,
+  site: Site,
+  crawler: 'ours' | 'crawlee' | 'bare',
+  root: string,
   opts: {
-    concurrency: number; perHostLimit: number; deadlineMs: number; pageRecords?: boolean; extract?: Record<string, string>; warc?: boolean; handler?: string;
+    concurrency: number;
+    perHostLimit: number;
+    deadlineMs: number;
+    pageRecords?: boolean;
+    extract?: Record<string, string>;
+    warc?: boolean;
+    handler?: string;
     seedOriginsOnly?: boolean;
   },
 ): Promise<CrawlRun> {
   site.reset();
   const job: CrawlJob = {
-    seeds: site.seeds, concurrency: opts.concurrency, perHostLimit: opts.perHostLimit,
-    maxPages: site.allowedPages + site.disallowedLinks + 1_000, maxDepth: 50,
-    tmpDir: tempDir(root, `crawl-${crawler}-${runs++}`), deadlineMs: opts.deadlineMs,
+    seeds: site.seeds,
+    concurrency: opts.concurrency,
+    perHostLimit: opts.perHostLimit,
+    maxPages: site.allowedPages + site.disallowedLinks + 1_000,
+    maxDepth: 50,
+    tmpDir: tempDir(root, `crawl-${crawler}-${runs++}`),
+    deadlineMs: opts.deadlineMs,
     ...(opts.pageRecords !== undefined && { pageRecords: opts.pageRecords }),
     ...(opts.extract && { extract: opts.extract }),
     ...(opts.warc && { warc: true }),
     ...(opts.handler !== undefined && { handler: opts.handler }),
     ...(opts.seedOriginsOnly && { seedOriginsOnly: true }),
   };
-  const label = opts.pageRecords === false ? `${crawler} without page records`
-    : opts.extract ? `${crawler} with ${Object.keys(opts.extract).length} selector fields` : opts.warc ? `${crawler} with WARC`
-      : opts.handler !== undefined ? `${crawler} with a page handler` : crawler;
+  const label =
+    opts.pageRecords === false
+      ? `${crawler} without page records`
+      : opts.extract
+        ? `${crawler} with ${Object.keys(opts.extract).length} selector fields`
+        : opts.warc
+          ? `${crawler} with WARC`
+          : opts.handler !== undefined
+            ? `${crawler} with a page handler`
+            : crawler;
   log(`crawl: ${label}...`);
   const report = await runChildProcess(`crawl-${crawler}.js`, job);
   return measured(site, { ...report, crawler: label });
@@ -90,8 +113,10 @@ function measured(site: Site, r: CrawlReport): CrawlRun {
     notFound: site.counters.reduce((n, c) => n + c.notFound, 0),
     requests: site.counters.reduce((n, c) => n + c.requests, 0),
   };
-  log(`crawl: ${r.crawler}: ${r.pages} pages in ${(r.wallMs / 1000).toFixed(1)} s (${run.pagesPerSecond.toFixed(0)}/s), ` +
-    `peak RSS ${r.peakRssMb.toFixed(0)} MB, max ${run.maxPerHost} per host${r.complete ? '' : ', INCOMPLETE'}${r.detail ? ` (${r.detail})` : ''}`);
+  log(
+    `crawl: ${r.crawler}: ${r.pages} pages in ${(r.wallMs / 1000).toFixed(1)} s (${run.pagesPerSecond.toFixed(0)}/s), ` +
+      `peak RSS ${r.peakRssMb.toFixed(0)} MB, max ${run.maxPerHost} per host${r.complete ? '' : ', INCOMPLETE'}${r.detail ? ` (${r.detail})` : ''}`,
+  );
   return run;
 }
 
@@ -101,45 +126,63 @@ function measured(site: Site, r: CrawlReport): CrawlRun {
  * Wall time from "go" to the crawl's end; CPU and RSS summed and maxed over the processes.
  */
 export async function crawlOnPostgres(
-  site: Site, url: string, root: string, daemons: number,
+  site: Site,
+  url: string,
+  root: string,
+  daemons: number,
   opts: { concurrency: number; perHostLimit: number; deadlineMs: number },
 ): Promise<CrawlRun> {
   site.reset();
   const crawler = `PostgreSQL × ${daemons}`;
   log(`crawl: ${crawler}...`);
   const base = {
-    url, seeds: site.seeds, concurrency: opts.concurrency, perHostLimit: opts.perHostLimit,
-    maxPages: site.allowedPages + site.disallowedLinks + 1_000, maxDepth: 50, deadlineMs: opts.deadlineMs,
+    url,
+    seeds: site.seeds,
+    concurrency: opts.concurrency,
+    perHostLimit: opts.perHostLimit,
+    maxPages: site.allowedPages + site.disallowedLinks + 1_000,
+    maxDepth: 50,
+    deadlineMs: opts.deadlineMs,
   };
   const children = Array.from({ length: daemons }, (_, i) => {
     const job: PgCrawlJob = { ...base, leader: i === 0, tmpDir: tempDir(root, `crawl-pg-${daemons}-${i}`) };
     return fork(path.join(__dirname, 'crawl-pg-child.js'), [JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   });
-  const next = (c: ReturnType<typeof fork>, type: PgCrawlMessage['type']) => new Promise<PgCrawlMessage>((resolve, reject) => {
-    const onMessage = (m: PgCrawlMessage) => {
-      if (m.type !== type) return;
-      c.off('message', onMessage);
-      resolve(m);
-    };
-    c.on('message', onMessage);
-    c.once('exit', (code) => reject(new Error(`a crawler process exited (${code}) before "${type}"`)));
-  });
+  const next = (c: ReturnType<typeof fork>, type: PgCrawlMessage['type']) =>
+    new Promise<PgCrawlMessage>((resolve, reject) => {
+      const onMessage = (m: PgCrawlMessage) => {
+        if (m.type !== type) return;
+        c.off('message', onMessage);
+        resolve(m);
+      };
+      c.on('message', onMessage);
+      c.once('exit', (code) => reject(new Error(`a crawler process exited (${code}) before "${type}"`)));
+    });
   const timer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), opts.deadlineMs + CHILD_GRACE_MS);
   try {
     await Promise.all(children.map((c) => next(c, 'ready')));
     const start = now();
     const finished = next(children[0], 'finished');
     for (const c of children) c.send('go');
-    const end = (await Promise.race([finished, new Promise<null>((r) => setTimeout(() => r(null), opts.deadlineMs))])) as Extract<PgCrawlMessage, { type: 'finished' }> | null;
+    const end = (await Promise.race([finished, new Promise<null>((r) => setTimeout(() => r(null), opts.deadlineMs))])) as Extract<
+      PgCrawlMessage,
+      { type: 'finished' }
+    > | null;
     const wallMs = elapsedMs(start);
     const stopped = children.map((c) => next(c, 'stopped') as Promise<Extract<PgCrawlMessage, { type: 'stopped' }>>);
     for (const c of children) c.send('stop');
     const reports = await Promise.all(stopped);
     const problems = reports.flatMap((r) => r.problems);
     return measured(site, {
-      crawler, pages: end?.pages ?? 0, skipped: end?.skipped ?? 0, errors: end?.errors ?? 0, complete: end !== null,
+      crawler,
+      pages: end?.pages ?? 0,
+      skipped: end?.skipped ?? 0,
+      errors: end?.errors ?? 0,
+      complete: end !== null,
       detail: problems.length ? problems.slice(0, 3).join('; ') : undefined,
-      wallMs, cpuMs: reports.reduce((n, r) => n + r.cpuMs, 0), peakRssMb: Math.max(...reports.map((r) => r.peakRssMb)),
+      wallMs,
+      cpuMs: reports.reduce((n, r) => n + r.cpuMs, 0),
+      peakRssMb: Math.max(...reports.map((r) => r.peakRssMb)),
     });
   } finally {
     clearTimeout(timer);

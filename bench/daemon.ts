@@ -61,8 +61,14 @@ class RpcClient {
         reject(new Error(`${method}: no answer within ${timeoutMs / 1000} s`));
       }, timeoutMs);
       this.pending.set(id, {
-        resolve: (v) => { clearTimeout(timer); resolve(v); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
       this.socket.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
     });
@@ -131,7 +137,9 @@ export async function daemonOverSocket(dbFile: string, dir: string, hosts: numbe
   const started = now();
   const child = spawn(process.execPath, [DAEMON_MAIN, '--state-dir', dir, '--db', dbFile, '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
   let client: RpcClient | null = null;
   try {
     client = await waitForSocket(socket, child, 60_000);

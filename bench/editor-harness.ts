@@ -56,7 +56,11 @@ export function readProc(pid: number): Proc | undefined {
 }
 
 function allProcs(): Proc[] {
-  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map((e) => readProc(Number(e))).filter((p): p is Proc => p !== undefined && p.state !== 'Z');
+  return fs
+    .readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map((e) => readProc(Number(e)))
+    .filter((p): p is Proc => p !== undefined && p.state !== 'Z');
 }
 
 export type Role = 'daemon' | 'extensionHost' | 'browser' | 'codeServer';
@@ -84,10 +88,14 @@ export function processesByRole(stateDir: string): Map<number, { role: Role; pro
   const daemon = mine.find((p) => /dist\/server\/daemon\.js /.test(p.args) && p.args.includes(`--state-dir ${stateDir}`));
   const out = new Map<number, { role: Role; proc: Proc }>();
   for (const p of mine) {
-    const role: Role = p === daemon ? 'daemon'
-      : p.pid === daemon?.ppid || /--type=extensionHost/.test(p.args) ? 'extensionHost'
-      : /chrom(e|ium)/i.test(p.args.split(' ')[0] ?? '') ? 'browser'
-      : 'codeServer';
+    const role: Role =
+      p === daemon
+        ? 'daemon'
+        : p.pid === daemon?.ppid || /--type=extensionHost/.test(p.args)
+          ? 'extensionHost'
+          : /chrom(e|ium)/i.test(p.args.split(' ')[0] ?? '')
+            ? 'browser'
+            : 'codeServer';
     out.set(p.pid, { role, proc: p });
   }
   return out;
@@ -103,7 +111,8 @@ export type CpuSample = Map<number, { role: Role; detail: string; ticks: number 
 
 /** What a process is within its role: Chromium's --type (renderer, gpu-process, utility...), a Node process's script. */
 function detailOf(role: Role, p: Proc): string {
-  if (role === 'browser') return `chromium ${/--type=(\S+)/.exec(p.args)?.[1] ?? 'browser'}${/--utility-sub-type=(\S+)/.exec(p.args)?.[1] ? ` (${/--utility-sub-type=(\S+)/.exec(p.args)![1]})` : ''}`;
+  if (role === 'browser')
+    return `chromium ${/--type=(\S+)/.exec(p.args)?.[1] ?? 'browser'}${/--utility-sub-type=(\S+)/.exec(p.args)?.[1] ? ` (${/--utility-sub-type=(\S+)/.exec(p.args)![1]})` : ''}`;
   if (role === 'codeServer') {
     const script = p.args.split(' ').find((a, i) => i > 0 && !a.startsWith('-'));
     return `code-server ${script ? path.basename(script) : p.args.split(' ')[0]}`;

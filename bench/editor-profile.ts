@@ -57,7 +57,9 @@ class Inspector {
     while (!url) {
       if (Date.now() > deadline) throw new Error(`process ${pid} opened no inspector on ${INSPECTOR}`);
       await sleep(100);
-      const list = await fetch(`${INSPECTOR}/json/list`).then((r) => r.json() as Promise<{ webSocketDebuggerUrl: string }[]>).catch(() => []);
+      const list = await fetch(`${INSPECTOR}/json/list`)
+        .then((r) => r.json() as Promise<{ webSocketDebuggerUrl: string }[]>)
+        .catch(() => []);
       url = list[0]?.webSocketDebuggerUrl;
     }
     const ws = new WebSocket(url);
@@ -73,7 +75,10 @@ class Inspector {
     const id = this.nextId++;
     const reply = new Promise<{ result?: unknown; error?: { message: string } }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no answer to Runtime.evaluate within ${timeoutMs} ms`)), timeoutMs);
-      this.pending.set(id, (msg) => { clearTimeout(timer); resolve(msg); });
+      this.pending.set(id, (msg) => {
+        clearTimeout(timer);
+        resolve(msg);
+      });
     });
     this.ws.send(JSON.stringify({ id, method: 'Runtime.evaluate', params: { expression, awaitPromise: true, returnByValue: true } }));
     const msg = await reply;
@@ -86,7 +91,13 @@ class Inspector {
   /** Closes the process's inspector (and with it this connection), freeing the port. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.ws.addEventListener('close', () => resolve(), { once: true }));
-    this.ws.send(JSON.stringify({ id: this.nextId++, method: 'Runtime.evaluate', params: { expression: 'setImmediate(() => process.getBuiltinModule("node:inspector").close()), 0' } }));
+    this.ws.send(
+      JSON.stringify({
+        id: this.nextId++,
+        method: 'Runtime.evaluate',
+        params: { expression: 'setImmediate(() => process.getBuiltinModule("node:inspector").close()), 0' },
+      }),
+    );
     await Promise.race([closed, sleep(5_000)]);
     this.ws.close();
     const deadline = Date.now() + 5_000;
@@ -95,7 +106,10 @@ class Inspector {
 }
 
 async function answers(): Promise<boolean> {
-  return fetch(`${INSPECTOR}/json/version`, { signal: AbortSignal.timeout(1_000) }).then(() => true, () => false);
+  return fetch(`${INSPECTOR}/json/version`, { signal: AbortSignal.timeout(1_000) }).then(
+    () => true,
+    () => false,
+  );
 }
 
 const GLOBAL = '__crawlBenchProfiler';
@@ -119,7 +133,8 @@ export async function profileNode(pid: number, dir: string, name: string): Promi
       const file = path.join(dir, `${name}.cpuprofile`);
       const again = await Inspector.open(pid);
       try {
-        await again.evaluate(`new Promise((resolve, reject) => {
+        await again.evaluate(
+          `new Promise((resolve, reject) => {
           const s = globalThis.${GLOBAL};
           s.post('Profiler.stop', (err, r) => {
             if (err) return reject(err);
@@ -128,7 +143,9 @@ export async function profileNode(pid: number, dir: string, name: string): Promi
             delete globalThis.${GLOBAL};
             resolve(true);
           });
-        })`, 60_000);
+        })`,
+          60_000,
+        );
       } finally {
         await again.close();
       }
@@ -167,7 +184,10 @@ export function topSelfTime(file: string, top = 12): { busyMs: number; totalMs: 
     const key = `${f.functionName || '(anonymous)'}${where}`;
     self.set(key, (self.get(key) ?? 0) + us);
   }
-  const list = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => `${k} ${(us / 1000).toFixed(0)} ms`);
+  const list = [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, us]) => `${k} ${(us / 1000).toFixed(0)} ms`);
   return { busyMs: busy / 1000, totalMs: total / 1000, top: list };
 }
 
@@ -176,7 +196,11 @@ export function topSelfTime(file: string, top = 12): { busyMs: number; totalMs: 
  * trace event on the renderer's main thread (self time: less the events nested in it) and the
  * busy time of its other threads (compositor, raster workers), from their top-level tasks.
  */
-export async function traceRenderer(page: Page, dir: string, name: string): Promise<{ stop(): Promise<{ file: string; mainSelfMs: string[]; threadsMs: string[] }> }> {
+export async function traceRenderer(
+  page: Page,
+  dir: string,
+  name: string,
+): Promise<{ stop(): Promise<{ file: string; mainSelfMs: string[]; threadsMs: string[] }> }> {
   const browser = page.context().browser();
   if (!browser) throw new Error('no browser to trace');
   const file = path.join(dir, `${name}.trace.json`);
@@ -189,7 +213,15 @@ export async function traceRenderer(page: Page, dir: string, name: string): Prom
   };
 }
 
-interface TraceEvent { ph: string; name: string; pid: number; tid: number; ts: number; dur?: number; args?: { name?: string } }
+interface TraceEvent {
+  ph: string;
+  name: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  args?: { name?: string };
+}
 
 export function summariseTrace(file: string): { mainSelfMs: string[]; threadsMs: string[] } {
   const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { traceEvents: TraceEvent[] } | TraceEvent[];
@@ -208,7 +240,9 @@ export function summariseTrace(file: string): { mainSelfMs: string[]; threadsMs:
   // Top-level tasks are traced as RunTask or ThreadControllerImpl::RunTask (one inside the other): the larger sum.
   const sum = (list: TraceEvent[], name: string) => list.filter((e) => e.name === name).reduce((s, e) => s + e.dur!, 0);
   const topLevel = (list: TraceEvent[]) => Math.max(sum(list, 'RunTask'), sum(list, 'ThreadControllerImpl::RunTask'));
-  const mains = [...byThread.keys()].filter((k) => threadName.get(k) === 'CrRendererMain').sort((a, b) => topLevel(byThread.get(b)!) - topLevel(byThread.get(a)!));
+  const mains = [...byThread.keys()]
+    .filter((k) => threadName.get(k) === 'CrRendererMain')
+    .sort((a, b) => topLevel(byThread.get(b)!) - topLevel(byThread.get(a)!));
   const self = new Map<string, number>();
   const main = mains[0] ? byThread.get(mains[0])! : [];
   main.sort((a, b) => a.ts - b.ts || b.dur! - a.dur!);
@@ -226,13 +260,19 @@ export function summariseTrace(file: string): { mainSelfMs: string[]; threadsMs:
   }
   close(Number.POSITIVE_INFINITY);
   const ms = (us: number) => `${(us / 1000).toFixed(0)} ms`;
-  const mainSelfMs = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, us]) => `${k} ${ms(us)}`);
+  const mainSelfMs = [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15)
+    .map(([k, us]) => `${k} ${ms(us)}`);
   const threads = new Map<string, number>();
   for (const [k, list] of byThread) {
     const n = threadName.get(k) ?? k;
     const busy = topLevel(list);
     if (busy > 0) threads.set(n, (threads.get(n) ?? 0) + busy);
   }
-  const threadsMs = [...threads.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, us]) => `${k} ${ms(us)}`);
+  const threadsMs = [...threads.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10)
+    .map(([k, us]) => `${k} ${ms(us)}`);
   return { mainSelfMs, threadsMs };
 }

@@ -63,8 +63,18 @@ import { locateSocket } from '../server/src/daemon/process/paths';
 import type { Crawl } from '../server/src/protocol';
 import { profileNode, profileRenderer, topSelfTime, traceRenderer, type Profiler } from './editor-profile';
 import {
-  ROLES, ROLE_NAMES, cpuBetween, cpuDetailBetween, daemonPid, loadE2e, processesByRole, sampleCpu,
-  type Harness, type Role, type Session, type Workbench,
+  ROLES,
+  ROLE_NAMES,
+  cpuBetween,
+  cpuDetailBetween,
+  daemonPid,
+  loadE2e,
+  processesByRole,
+  sampleCpu,
+  type Harness,
+  type Role,
+  type Session,
+  type Workbench,
 } from './editor-harness';
 import { fmt, log, median, percentile, tempDir, type Figure } from './measure';
 import { startSite } from './site';
@@ -129,7 +139,18 @@ const ROUND_RUNS: Record<Round, [EditorRun['kind'], Watchers]> = {
 };
 
 export interface EditorRun {
-  kind: 'watching' | 'watching, not typed in' | 'closed' | 'closed, plain copy typed in' | 'view only' | 'view only, Done collapsed' | 'file only' | 'file only, not typed in' | 'photographed' | 'closed, profiled' | 'warm-up';
+  kind:
+    | 'watching'
+    | 'watching, not typed in'
+    | 'closed'
+    | 'closed, plain copy typed in'
+    | 'view only'
+    | 'view only, Done collapsed'
+    | 'file only'
+    | 'file only, not typed in'
+    | 'photographed'
+    | 'closed, profiled'
+    | 'warm-up';
   label: string;
   crawlId: string;
   pages: number;
@@ -179,7 +200,7 @@ export async function editorFigures(root: string): Promise<{ figures: Figure[]; 
   const { harness, workbench } = loadE2e();
   harness.locateCodeServer();
   const order: Round[] = [];
-  for (let r = 0; r < S.rounds; r++) order.push(...(r % 2 === 0 ? ['A', 'W', 'B', 'P'] as const : ['P', 'B', 'W', 'A'] as const));
+  for (let r = 0; r < S.rounds; r++) order.push(...(r % 2 === 0 ? (['A', 'W', 'B', 'P'] as const) : (['P', 'B', 'W', 'A'] as const)));
   // Page 0 is a host's root; every crawl takes its own pages, the same number from every host.
   const perHost = (n: number) => n / S.hosts;
   const split = process.env.BENCH_EDITOR_SPLIT === '1';
@@ -201,13 +222,20 @@ export async function editorFigures(root: string): Promise<{ figures: Figure[]; 
   const workspace = tempDir(root, 'editor-workspace');
   const stateDir = path.join(workspace, '.crawl');
   fs.mkdirSync(path.join(workspace, '.vscode'));
-  fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({
-    'crawlOrchestrator.maxWorkers': S.maxWorkers,
-    'crawlOrchestrator.perHostLimit': S.perHostLimit,
-    'crawlOrchestrator.defaultAddresses': 'private',
-    'crawlOrchestrator.defaultScope': 'host',
-    'crawlOrchestrator.defaultMaxDepth': 0,
-  }, null, 2));
+  fs.writeFileSync(
+    path.join(workspace, '.vscode', 'settings.json'),
+    JSON.stringify(
+      {
+        'crawlOrchestrator.maxWorkers': S.maxWorkers,
+        'crawlOrchestrator.perHostLimit': S.perHostLimit,
+        'crawlOrchestrator.defaultAddresses': 'private',
+        'crawlOrchestrator.defaultScope': 'host',
+        'crawlOrchestrator.defaultMaxDepth': 0,
+      },
+      null,
+      2,
+    ),
+  );
   // Present from the start: it is also what activates the extension (workspaceContains:**/*.crawl).
   writeSeedFile(workspace, 'editor-bench', []);
   // There from the start, as big.crawl: quick open lists what the workspace's file search found.
@@ -291,7 +319,8 @@ function figuresOf(raw: EditorRaw): Figure[] {
   const rate = (runs: EditorRun[]) => mean(runs.map((r) => r.pagesPerSecond));
   const rounds = raw.runs.filter((r) => raw.order.includes(r.label));
   const incomplete = raw.runs.filter((r) => !r.complete).map((r) => r.label);
-  const setting = `Runs in order ${rounds.map((r) => `${r.label} ${r.pagesPerSecond.toFixed(0)}`).join(', ')} pages/s. ` +
+  const setting =
+    `Runs in order ${rounds.map((r) => `${r.label} ${r.pagesPerSecond.toFixed(0)}`).join(', ')} pages/s. ` +
     `A: the Jobs view with Done expanded (${count(Math.min(...watching.map((r) => r.doneRowsLoaded ?? 0)))}+ rows loaded) and ${SEED_FILE} open with its hints, typed in every ${S.keystrokeEveryMs} ms; ` +
     `W: the same, not typed in; B: Explorer shown, no editor; P: Explorer shown, a plain-text copy of ${SEED_FILE} open and typed in as in A. ` +
     `Site: ${S.hosts} hosts × ${count(raw.site.pagesPerHost)} pages, max-depth 0, ${S.maxWorkers} workers, ${S.perHostLimit} per host; ` +
@@ -301,32 +330,63 @@ function figuresOf(raw: EditorRaw): Figure[] {
     if (!a.length || !b.length) return;
     const ratio = rate(a) / rate(b);
     figures.push({
-      section: SECTION, name, value: rate(a), unit: 'pages/s', baseline: { name: baseline, value: rate(b), unit: 'pages/s' }, ratio,
-      ratioLabel: 'this / baseline', ...(target ? { target: '≥ 0.9×', met: ratio >= 0.9 } : { met: null }), ...(note && { note }),
+      section: SECTION,
+      name,
+      value: rate(a),
+      unit: 'pages/s',
+      baseline: { name: baseline, value: rate(b), unit: 'pages/s' },
+      ratio,
+      ratioLabel: 'this / baseline',
+      ...(target ? { target: '≥ 0.9×', met: ratio >= 0.9 } : { met: null }),
+      ...(note && { note }),
     });
   };
   versus(`crawl pages/s, editor watching (W) vs closed (B) (${count(S.seeds)} URLs each)`, of('watching, not typed in'), closed, 'closed', true, setting);
-  versus('crawl pages/s, editor watching and typed in (A) vs closed with a plain copy typed in (P)', watching, of('closed, plain copy typed in'), 'plain copy typed in', true,
-    'what the extension costs a crawl while its seed file is typed in: both sides pay VS Code\'s own cost of a keystroke');
+  versus(
+    'crawl pages/s, editor watching and typed in (A) vs closed with a plain copy typed in (P)',
+    watching,
+    of('closed, plain copy typed in'),
+    'plain copy typed in',
+    true,
+    "what the extension costs a crawl while its seed file is typed in: both sides pay VS Code's own cost of a keystroke",
+  );
   const plain = of('closed, plain copy typed in');
-  versus('crawl pages/s, editor watching and typed in (A) vs closed (B)', watching, closed, 'closed', false,
-    `counts VS Code's own cost of typing too: typing in a plain-text file (P) ran at ${plain.length ? `${(rate(plain) / rate(closed)).toFixed(2)}×` : 'an unmeasured fraction of'} the closed crawl's pages/s`);
+  versus(
+    'crawl pages/s, editor watching and typed in (A) vs closed (B)',
+    watching,
+    closed,
+    'closed',
+    false,
+    `counts VS Code's own cost of typing too: typing in a plain-text file (P) ran at ${plain.length ? `${(rate(plain) / rate(closed)).toFixed(2)}×` : 'an unmeasured fraction of'} the closed crawl's pages/s`,
+  );
   const keys = watching.flatMap((r) => r.keystrokesMs ?? []);
   const idle = watching.flatMap((r) => r.idleKeystrokesMs ?? []);
   const p90 = percentile(keys, 90);
   figures.push({
-    section: SECTION, name: 'keystroke to render p90, during the watched crawls', value: p90, unit: 'ms',
-    baseline: { name: 'idle p90', value: percentile(idle, 90), unit: 'ms' }, target: '< 100 ms', met: p90 < 100,
+    section: SECTION,
+    name: 'keystroke to render p90, during the watched crawls',
+    value: p90,
+    unit: 'ms',
+    baseline: { name: 'idle p90', value: percentile(idle, 90), unit: 'ms' },
+    target: '< 100 ms',
+    met: p90 < 100,
     note: `${keys.length} keystrokes while crawling (${idle.length} before, idle); from page.keyboard.type to the character in the editor's DOM (a MutationObserver stamps it; one not shown within 5 s counts as 5,000 ms); max ${fmt(Math.max(...keys), 'ms')}`,
   });
   figures.push({
-    section: SECTION, name: 'keystroke to render p50, during the watched crawls', value: median(keys), unit: 'ms',
-    baseline: { name: 'idle p50', value: median(idle), unit: 'ms' }, met: null,
+    section: SECTION,
+    name: 'keystroke to render p50, during the watched crawls',
+    value: median(keys),
+    unit: 'ms',
+    baseline: { name: 'idle p50', value: median(idle), unit: 'ms' },
+    met: null,
   });
   const settled = watching.map((r) => r.hintsFinalMs);
   figures.push({
-    section: SECTION, name: `${SEED_FILE}'s hints in view all "✓ done" after the crawl's end, slowest watched run`,
-    value: settled.some((x) => x === null || x === undefined) ? null : Math.max(...(settled as number[])), unit: 'ms', met: null,
+    section: SECTION,
+    name: `${SEED_FILE}'s hints in view all "✓ done" after the crawl's end, slowest watched run`,
+    value: settled.some((x) => x === null || x === undefined) ? null : Math.max(...(settled as number[])),
+    unit: 'ms',
+    met: null,
     note: `by run: ${watching.map((r) => `${r.label} ${r.hintsFinalMs === null ? 'not within 15 s' : `${r.hintsFinalMs} ms`}`).join(', ')} (from the crawl's finishedAt)`,
   });
   const splitNames = {
@@ -340,15 +400,28 @@ function figuresOf(raw: EditorRaw): Figure[] {
     if (!runs.length) continue;
     const cpu = ROLES.map((role) => `${role} ${mean(runs.map((r) => (1000 * r.cpuSeconds[role]) / Math.max(1, r.pages))).toFixed(2)}`).join(', ');
     figures.push({
-      section: SECTION, name: `crawl pages/s, ${splitNames[kind]}`, value: rate(runs), unit: 'pages/s',
-      baseline: { name: 'closed', value: rate(closed), unit: 'pages/s' }, ratio: rate(runs) / rate(closed), ratioLabel: 'this / closed', met: null,
-      note: `diagnostic (BENCH_EDITOR_SPLIT=1), one crawl after the rounds; CPU s per 1,000 pages: ${cpu}` +
-        (runs[0].hintsFinalMs !== undefined ? `; hints in view final ${runs[0].hintsFinalMs === null ? 'not within 15 s' : `${runs[0].hintsFinalMs} ms`} after the end` : ''),
+      section: SECTION,
+      name: `crawl pages/s, ${splitNames[kind]}`,
+      value: rate(runs),
+      unit: 'pages/s',
+      baseline: { name: 'closed', value: rate(closed), unit: 'pages/s' },
+      ratio: rate(runs) / rate(closed),
+      ratioLabel: 'this / closed',
+      met: null,
+      note:
+        `diagnostic (BENCH_EDITOR_SPLIT=1), one crawl after the rounds; CPU s per 1,000 pages: ${cpu}` +
+        (runs[0].hintsFinalMs !== undefined
+          ? `; hints in view final ${runs[0].hintsFinalMs === null ? 'not within 15 s' : `${runs[0].hintsFinalMs} ms`} after the end`
+          : ''),
     });
   }
   for (const t of raw.typing ?? []) {
     figures.push({
-      section: SECTION, name: `CPU a keystroke with no crawl running, ${t.label}`, value: ROLES.reduce((sum, role) => sum + t.perKeyMs[role], 0), unit: 'ms', met: null,
+      section: SECTION,
+      name: `CPU a keystroke with no crawl running, ${t.label}`,
+      value: ROLES.reduce((sum, role) => sum + t.perKeyMs[role], 0),
+      unit: 'ms',
+      met: null,
       note: `diagnostic (BENCH_EDITOR_TYPING=1), 16 keystrokes ${EDITOR_SIZES.keystrokeEveryMs} ms apart: ${ROLES.map((role) => `${ROLE_NAMES[role]} ${t.perKeyMs[role].toFixed(0)} ms`).join(', ')}; p90 ${t.p90} ms to render`,
     });
   }
@@ -358,9 +431,17 @@ function figuresOf(raw: EditorRaw): Figure[] {
     const wa = per1000(untyped.length ? untyped : watching);
     const cl = per1000(closed);
     figures.push({
-      section: SECTION, name: `${ROLE_NAMES[role]} CPU per 1,000 pages, watching (W) vs closed (B)`, value: wa, unit: 'CPU s',
-      baseline: { name: 'closed', value: cl, unit: 'CPU s' }, ratio: cl > 0 ? wa / cl : null, ratioLabel: 'watching / closed', met: null,
-      ...(role === 'daemon' && { note: `CPU (user + system, /proc) from the crawl's start to its end, over the pages it fetched. The ${os.cpus().length} CPUs are shared by all four, the site's servers and Playwright` }),
+      section: SECTION,
+      name: `${ROLE_NAMES[role]} CPU per 1,000 pages, watching (W) vs closed (B)`,
+      value: wa,
+      unit: 'CPU s',
+      baseline: { name: 'closed', value: cl, unit: 'CPU s' },
+      ratio: cl > 0 ? wa / cl : null,
+      ratioLabel: 'watching / closed',
+      met: null,
+      ...(role === 'daemon' && {
+        note: `CPU (user + system, /proc) from the crawl's start to its end, over the pages it fetched. The ${os.cpus().length} CPUs are shared by all four, the site's servers and Playwright`,
+      }),
     });
   }
   return figures;
@@ -390,7 +471,10 @@ class EditorBench {
    * is open and the crawl starts over the socket with the same options as the file's lines.
    */
   async run(
-    kind: EditorRun['kind'], label: string, urls: string[], watchers: Watchers,
+    kind: EditorRun['kind'],
+    label: string,
+    urls: string[],
+    watchers: Watchers,
     opts: { photograph?: boolean; profileDir?: string; keepSideBar?: boolean } = {},
   ): Promise<EditorRun> {
     const S = EDITOR_SIZES;
@@ -404,7 +488,11 @@ class EditorBench {
       else doneRowsLoaded = await this.loadDoneRows(S.rowsLoaded);
     } else if (!opts.keepSideBar) {
       await this.session.runCommand('View: Show Explorer');
-      await page.locator('.part.sidebar .composite.title').filter({ hasText: /explorer/i }).first().waitFor({ state: 'visible', timeout: 10_000 });
+      await page
+        .locator('.part.sidebar .composite.title')
+        .filter({ hasText: /explorer/i })
+        .first()
+        .waitFor({ state: 'visible', timeout: 10_000 });
     }
     let typist: Typist | undefined;
     let lens: Locator | undefined;
@@ -435,10 +523,11 @@ class EditorBench {
       profilers.renderer = await profileRenderer(page, opts.profileDir, `${label}-renderer`);
       for (const role of ['daemon', 'extensionHost'] as const) {
         const pid = pidOf(role);
-        if (pid !== undefined) profilers[role] = await profileNode(pid, opts.profileDir, `${label}-${role}`).catch((err: Error) => {
-          log(`editor: no profile of the ${ROLE_NAMES[role]}: ${err.message}`);
-          return undefined as unknown as Profiler;
-        });
+        if (pid !== undefined)
+          profilers[role] = await profileNode(pid, opts.profileDir, `${label}-${role}`).catch((err: Error) => {
+            log(`editor: no profile of the ${ROLE_NAMES[role]}: ${err.message}`);
+            return undefined as unknown as Profiler;
+          });
       }
       for (const k of Object.keys(profilers)) if (!profilers[k]) delete profilers[k];
     }
@@ -475,10 +564,13 @@ class EditorBench {
             fs.mkdirSync(RESULTS_DIR, { recursive: true });
             await page.screenshot({ path: screenshot });
             // What keeps the page painting with nothing changing: running CSS animations, by where they are.
-            const animations = await page.evaluate(() => (globalThis as any).document.getAnimations().map((a: any) => {
-              const el = a.effect?.target;
-              return `${a.animationName ?? a.constructor.name} in ${el?.closest?.('[id^="workbench.parts"], .part, .pane')?.className?.split(' ')[0] ?? el?.tagName}`;
-            }) as string[]);
+            const animations = await page.evaluate(
+              () =>
+                (globalThis as any).document.getAnimations().map((a: any) => {
+                  const el = a.effect?.target;
+                  return `${a.animationName ?? a.constructor.name} in ${el?.closest?.('[id^="workbench.parts"], .part, .pane')?.className?.split(' ')[0] ?? el?.tagName}`;
+                }) as string[],
+            );
             const byWhere = [...animations.reduce((m, k) => m.set(k, (m.get(k) ?? 0) + 1), new Map<string, number>())].map(([k, n]) => `${n} × ${k}`);
             log(`editor: screenshot at ${now.pages} pages: ${screenshot}; ${animations.length} animations running: ${byWhere.join(', ')}`);
           }
@@ -495,8 +587,18 @@ class EditorBench {
     const done = crawl!;
     const seconds = ((done.finishedAt ? Date.parse(done.finishedAt) : Date.now()) - Date.parse(done.createdAt)) / 1000;
     const run: EditorRun = {
-      kind, label, crawlId, pages: done.pages, seconds, pagesPerSecond: done.pages / seconds, complete: done.state === 'finished',
-      counts: done.counts, loadAverage, cpuSeconds, cpuByProcess, benchCpuSeconds: (used.user + used.system) / 1e6,
+      kind,
+      label,
+      crawlId,
+      pages: done.pages,
+      seconds,
+      pagesPerSecond: done.pages / seconds,
+      complete: done.state === 'finished',
+      counts: done.counts,
+      loadAverage,
+      cpuSeconds,
+      cpuByProcess,
+      benchCpuSeconds: (used.user + used.system) / 1e6,
       ...(traffic && { websocket: await traffic.stop() }),
       ...(watchers.view && { doneRowsLoaded }),
       ...(typist && { keystrokesMs: keys, idleKeystrokesMs: idle }),
@@ -505,7 +607,9 @@ class EditorBench {
     };
     if (trace) {
       const t = await trace.stop();
-      log(`editor: ${label}: renderer trace ${t.file}; main thread by event (self time):\n  ${t.mainSelfMs.join('\n  ')}\n  busy threads (top-level tasks): ${t.threadsMs.join(', ')}`);
+      log(
+        `editor: ${label}: renderer trace ${t.file}; main thread by event (self time):\n  ${t.mainSelfMs.join('\n  ')}\n  busy threads (top-level tasks): ${t.threadsMs.join(', ')}`,
+      );
     }
     if (Object.keys(profilers).length) {
       run.profiles = {};
@@ -514,7 +618,9 @@ class EditorBench {
           const file = await p.stop();
           const summary = topSelfTime(file);
           run.profiles[who] = { file, busyMs: summary.busyMs, top: summary.top };
-          log(`editor: ${label}: ${who} profile ${file}: ${summary.busyMs.toFixed(0)} ms busy of ${summary.totalMs.toFixed(0)} ms; most self time:\n  ${summary.top.join('\n  ')}`);
+          log(
+            `editor: ${label}: ${who} profile ${file}: ${summary.busyMs.toFixed(0)} ms busy of ${summary.totalMs.toFixed(0)} ms; most self time:\n  ${summary.top.join('\n  ')}`,
+          );
         } catch (err) {
           log(`editor: ${label}: stopping the ${who} profile failed: ${(err as Error).message}`);
         }
@@ -531,14 +637,25 @@ class EditorBench {
       await this.session.runCommand('File: Revert File');
     }
     const cpu = ROLES.map((r) => `${r} ${run.cpuSeconds[r].toFixed(1)}`).join(', ');
-    const typed = (run.keystrokesMs
-      ? `; keystrokes p50 ${median(run.keystrokesMs).toFixed(0)} ms, p90 ${percentile(run.keystrokesMs, 90).toFixed(0)} ms (${run.keystrokesMs.length}), idle p90 ${percentile(idle, 90).toFixed(0)} ms`
-      : '') + (run.hintsFinalMs !== undefined ? `; hints in view final ${run.hintsFinalMs === null ? 'not within 15 s' : `${run.hintsFinalMs} ms`} after the crawl's end` : '');
-    const detail = Object.entries(run.cpuByProcess).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+    const typed =
+      (run.keystrokesMs
+        ? `; keystrokes p50 ${median(run.keystrokesMs).toFixed(0)} ms, p90 ${percentile(run.keystrokesMs, 90).toFixed(0)} ms (${run.keystrokesMs.length}), idle p90 ${percentile(idle, 90).toFixed(0)} ms`
+        : '') +
+      (run.hintsFinalMs !== undefined
+        ? `; hints in view final ${run.hintsFinalMs === null ? 'not within 15 s' : `${run.hintsFinalMs} ms`} after the crawl's end`
+        : '');
+    const detail = Object.entries(run.cpuByProcess)
+      .sort((x, y) => y[1] - x[1])
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ');
     const ws = run.websocket;
-    log(`editor: ${label} (${kind}): ${run.pages} pages in ${run.seconds.toFixed(1)} s = ${run.pagesPerSecond.toFixed(0)}/s; CPU s ${cpu}, bench ${run.benchCpuSeconds.toFixed(1)}${typed}\n` +
-      `  CPU s by process: ${detail}` +
-      (ws ? `\n  WebSocket to the page: ${(ws.receivedBytes / 1e6).toFixed(1)} MB in ${ws.framesReceived} frames (${(ws.sentBytes / 1e6).toFixed(2)} MB sent)` : ''));
+    log(
+      `editor: ${label} (${kind}): ${run.pages} pages in ${run.seconds.toFixed(1)} s = ${run.pagesPerSecond.toFixed(0)}/s; CPU s ${cpu}, bench ${run.benchCpuSeconds.toFixed(1)}${typed}\n` +
+        `  CPU s by process: ${detail}` +
+        (ws
+          ? `\n  WebSocket to the page: ${(ws.receivedBytes / 1e6).toFixed(1)} MB in ${ws.framesReceived} frames (${(ws.sentBytes / 1e6).toFixed(2)} MB sent)`
+          : ''),
+    );
     return run;
   }
 
@@ -550,7 +667,9 @@ class EditorBench {
       const left = await notDone().catch(() => ['(unreadable)']);
       if (left.length === 0) return Date.now() - end;
       if (Date.now() > deadline) {
-        log(`editor: ${left.length} URL lines in view still not "✓ done" ${timeoutMs / 1000} s after the crawl ended, e.g. ${JSON.stringify(left.slice(0, 3))}`);
+        log(
+          `editor: ${left.length} URL lines in view still not "✓ done" ${timeoutMs / 1000} s after the crawl ended, e.g. ${JSON.stringify(left.slice(0, 3))}`,
+        );
         return null;
       }
       await sleep(100);
@@ -586,8 +705,11 @@ class EditorBench {
    */
   private async doneState(): Promise<{ total: number; loaded: number }> {
     const total = (await this.client.request('queue/stats', {})).done;
-    const setSize = await this.jobs.locator('.monaco-list-row[role="treeitem"][aria-level="2"][aria-label*=", Done, "]').first()
-      .getAttribute('aria-setsize', { timeout: 2_000 }).catch(() => null);
+    const setSize = await this.jobs
+      .locator('.monaco-list-row[role="treeitem"][aria-level="2"][aria-label*=", Done, "]')
+      .first()
+      .getAttribute('aria-setsize', { timeout: 2_000 })
+      .catch(() => null);
     const size = Number(setSize ?? 0);
     return { total, loaded: size >= total ? total : Math.max(0, size - 1) };
   }
@@ -595,12 +717,19 @@ class EditorBench {
   /** Collapses the Done group (a click on its row toggles it). */
   private async collapseDone(): Promise<void> {
     await this.scrollJobs(-1);
-    const done = this.jobs.locator('.monaco-list-row[role="treeitem"][aria-level="1"]').filter({ has: this.page.locator('.label-name').filter({ hasText: /^\s*Done\s*$/ }) }).first();
-    await this.until(async () => {
-      if ((await done.getAttribute('aria-expanded', { timeout: 2_000 })) === 'false') return true;
-      await done.click({ timeout: 2_000 });
-      return false;
-    }, 10_000, 'the Done group to collapse');
+    const done = this.jobs
+      .locator('.monaco-list-row[role="treeitem"][aria-level="1"]')
+      .filter({ has: this.page.locator('.label-name').filter({ hasText: /^\s*Done\s*$/ }) })
+      .first();
+    await this.until(
+      async () => {
+        if ((await done.getAttribute('aria-expanded', { timeout: 2_000 })) === 'false') return true;
+        await done.click({ timeout: 2_000 });
+        return false;
+      },
+      10_000,
+      'the Done group to collapse',
+    );
     await this.park();
   }
 
@@ -609,7 +738,7 @@ class EditorBench {
     const wb = this.wb;
     await this.scrollJobs(-1);
     const doneRow = async () => (await wb.treeRows(this.jobs)).find((r) => r.level === 1 && r.label === 'Done');
-    await this.until(async () => (await doneRow()) !== undefined, 20_000, 'the Jobs view\'s Done group');
+    await this.until(async () => (await doneRow()) !== undefined, 20_000, "the Jobs view's Done group");
     if ((await doneRow())?.expanded !== 'true') await wb.expandRow(this.jobs, 'Done');
     await this.park();
     await this.until(async () => (await this.doneState()).loaded > 0, 20_000, 'Done rows');
@@ -619,7 +748,9 @@ class EditorBench {
         await this.scrollJobs(-1);
         return s.loaded;
       }
-      const more = this.jobs.locator('.monaco-list-row[role="treeitem"]').filter({ has: this.page.locator('.label-name').filter({ hasText: /^\s*Load more\s*$/ }) });
+      const more = this.jobs
+        .locator('.monaco-list-row[role="treeitem"]')
+        .filter({ has: this.page.locator('.label-name').filter({ hasText: /^\s*Load more\s*$/ }) });
       if ((await more.count()) === 0) await this.scrollJobs(1);
       await more.first().click({ timeout: 10_000 });
       await this.park();
@@ -684,7 +815,9 @@ class EditorBench {
         for (const p of profilers) log(`editor: typing profile ${await p.stop()}`);
         const perKeyMs = Object.fromEntries(ROLES.map((role) => [role, (cpu[role] * 1000) / keys.length])) as Record<Role, number>;
         out.push({ label, perKeyMs, p90: percentile(keys, 90) });
-        log(`editor: typing, ${label}: CPU ms a keystroke: ${ROLES.map((role) => `${ROLE_NAMES[role]} ${perKeyMs[role].toFixed(0)}`).join(', ')}; p90 ${percentile(keys, 90)} ms`);
+        log(
+          `editor: typing, ${label}: CPU ms a keystroke: ${ROLES.map((role) => `${ROLE_NAMES[role]} ${perKeyMs[role].toFixed(0)}`).join(', ')}; p90 ${percentile(keys, 90)} ms`,
+        );
       }
     } finally {
       fs.writeFileSync(settingsFile, settings);
@@ -716,10 +849,13 @@ async function countWebSocket(page: Page): Promise<{ stop(): Promise<{ receivedB
   const size = (r: { opcode: number; payloadData: string }) => (r.opcode === 1 ? Buffer.byteLength(r.payloadData) : Math.floor((r.payloadData.length * 3) / 4));
   const dump = process.env.BENCH_EDITOR_FRAMES;
   cdp.on('Network.webSocketFrameReceived', (e) => {
-    n.receivedBytes += size(e.response); n.framesReceived++;
+    n.receivedBytes += size(e.response);
+    n.framesReceived++;
     if (dump) fs.appendFileSync(dump, `${Date.now()} ${e.response.opcode} ${e.response.payloadData}\n`);
   });
-  cdp.on('Network.webSocketFrameSent', (e) => { n.sentBytes += size(e.response); });
+  cdp.on('Network.webSocketFrameSent', (e) => {
+    n.sentBytes += size(e.response);
+  });
   await cdp.send('Network.enable');
   return {
     async stop() {
@@ -737,7 +873,10 @@ async function countWebSocket(page: Page): Promise<{ stop(): Promise<{ receivedB
  * MutationObserver on the editor's lines, in the page: the same wall clock).
  */
 class Typist {
-  private constructor(private readonly page: Page, private readonly wb: Workbench) {}
+  private constructor(
+    private readonly page: Page,
+    private readonly wb: Workbench,
+  ) {}
 
   static async attach(page: Page, wb: Workbench): Promise<Typist> {
     await page.evaluate(() => {
@@ -807,7 +946,9 @@ class Typist {
       .waitForFunction(() => (globalThis as any).__keystroke.seen || false, undefined, { timeout: KEYSTROKE_TIMEOUT_MS })
       .then((h) => h.jsonValue() as Promise<number>)
       .catch(() => NaN);
-    await this.page.evaluate(() => { (globalThis as any).__keystroke.armed = null; });
+    await this.page.evaluate(() => {
+      (globalThis as any).__keystroke.armed = null;
+    });
     // A character that never showed counts as the whole wait.
     return Number.isNaN(seen) ? KEYSTROKE_TIMEOUT_MS : seen - pressed;
   }
@@ -816,17 +957,20 @@ class Typist {
 // --- setup ---------------------------------------------------------------------------------------
 
 function writeSeedFile(workspace: string, name: string, urls: string[], file = SEED_FILE): void {
-  fs.writeFileSync(path.join(workspace, file), [
-    TYPED_LINE,
-    '# The editor benchmark: each URL of the local site fetched once, no links followed.',
-    `name: ${name}`,
-    'max-depth: 0',
-    'scope: host',
-    'addresses: private',
-    '',
-    ...urls,
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    path.join(workspace, file),
+    [
+      TYPED_LINE,
+      '# The editor benchmark: each URL of the local site fetched once, no links followed.',
+      `name: ${name}`,
+      'max-depth: 0',
+      'scope: host',
+      'addresses: private',
+      '',
+      ...urls,
+      '',
+    ].join('\n'),
+  );
 }
 
 async function connect(stateDir: string, ms: number): Promise<DaemonClient> {
@@ -853,22 +997,45 @@ async function prepareExtension(harness: Harness, root: string, profileDir?: str
   if (!fs.existsSync(vsix)) throw new Error(`${vsix} is missing: run \`npm run package\` first`);
   const dir = tempDir(root, 'editor-extensions');
   await harness.installExtension(vsix, dir);
-  const installed = fs.readdirSync(dir).map((d) => path.join(dir, d)).find((d) => fs.existsSync(path.join(d, 'dist', 'server', 'daemon.js')));
+  const installed = fs
+    .readdirSync(dir)
+    .map((d) => path.join(dir, d))
+    .find((d) => fs.existsSync(path.join(d, 'dist', 'server', 'daemon.js')));
   if (given || !installed) return { dir, build: `Extension: ${path.basename(vsix)} as packaged.` };
   const common: esbuild.BuildOptions = {
-    absWorkingDir: repo, bundle: true, platform: 'node', format: 'cjs', target: 'node20', minify: true, keepNames: true,
-    logLevel: 'silent', mainFields: ['main', 'module'], sourcemap: 'linked',
+    absWorkingDir: repo,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minify: true,
+    keepNames: true,
+    logLevel: 'silent',
+    mainFields: ['main', 'module'],
+    sourcemap: 'linked',
   };
   try {
     const manifest = fs.readFileSync(path.join(repo, 'package.json'), 'utf8');
     JSON.parse(manifest);
     await Promise.all([
-      esbuild.build({ ...common, entryPoints: ['client/src/extension.ts'], outfile: path.join(installed, 'dist', 'client', 'extension.js'), external: ['vscode'] }),
-      esbuild.build({ ...common, entryPoints: ['server/src/daemon/process/main.ts'], outfile: path.join(installed, 'dist', 'server', 'daemon.js'), external: ['better-sqlite3'] }),
+      esbuild.build({
+        ...common,
+        entryPoints: ['client/src/extension.ts'],
+        outfile: path.join(installed, 'dist', 'client', 'extension.js'),
+        external: ['vscode'],
+      }),
+      esbuild.build({
+        ...common,
+        entryPoints: ['server/src/daemon/process/main.ts'],
+        outfile: path.join(installed, 'dist', 'server', 'daemon.js'),
+        external: ['better-sqlite3'],
+      }),
     ]);
     fs.writeFileSync(path.join(installed, 'package.json'), manifest);
     // A profile's frames are read through the bundles' maps, which go when the folder does.
-    if (profileDir) for (const b of ['client/extension.js.map', 'server/daemon.js.map']) fs.copyFileSync(path.join(installed, 'dist', b), path.join(profileDir, path.basename(b)));
+    if (profileDir)
+      for (const b of ['client/extension.js.map', 'server/daemon.js.map'])
+        fs.copyFileSync(path.join(installed, 'dist', b), path.join(profileDir, path.basename(b)));
     await esbuild.stop(); // its service process would otherwise live on among this process's children
     return { dir, build: `Extension: ${path.basename(vsix)} with its bundles rebuilt from the sources at ${new Date().toISOString().slice(11, 19)} UTC.` };
   } catch (err) {

@@ -30,13 +30,21 @@ export function pgServer(): { adminUrl: string; urlFor(db: string): string; stop
 /** `workers` processes on one fresh database: jobs per second from "go" until the last is done. */
 async function lifecycleProcesses(url: string, jobs: number, hosts: number, workers: number): Promise<number> {
   const share = Math.ceil(jobs / workers);
-  const children = Array.from({ length: workers }, (_, i) => fork(CHILD, [JSON.stringify({
-    url, first: i * share, count: Math.min(share, jobs - i * share), hosts,
-  })]));
-  const message = (c: ReturnType<typeof fork>) => new Promise<Record<string, number>>((resolve, reject) => {
-    c.once('message', (m) => resolve(m as Record<string, number>));
-    c.once('exit', (code) => reject(new Error(`a lifecycle worker exited with ${code}`)));
-  });
+  const children = Array.from({ length: workers }, (_, i) =>
+    fork(CHILD, [
+      JSON.stringify({
+        url,
+        first: i * share,
+        count: Math.min(share, jobs - i * share),
+        hosts,
+      }),
+    ]),
+  );
+  const message = (c: ReturnType<typeof fork>) =>
+    new Promise<Record<string, number>>((resolve, reject) => {
+      c.once('message', (m) => resolve(m as Record<string, number>));
+      c.once('exit', (code) => reject(new Error(`a lifecycle worker exited with ${code}`)));
+    });
   try {
     await Promise.all(children.map(message));
     const start = now();
@@ -77,8 +85,13 @@ export async function pgLifecycle(root: string): Promise<Figure[]> {
     return S.workers.map((w) => {
       const value = Math.max(...byWorkers.get(w)!);
       return {
-        section, name: `PgQueue lifecycle, ${w} worker process${w > 1 ? 'es' : ''}`, value, unit: 'jobs/s',
-        baseline: { name: 'SqliteQueue, 1 process', value: best, unit: 'jobs/s' }, ratio: value / best, ratioLabel: 'PostgreSQL / SQLite',
+        section,
+        name: `PgQueue lifecycle, ${w} worker process${w > 1 ? 'es' : ''}`,
+        value,
+        unit: 'jobs/s',
+        baseline: { name: 'SqliteQueue, 1 process', value: best, unit: 'jobs/s' },
+        ratio: value / best,
+        ratioLabel: 'PostgreSQL / SQLite',
         note: `${S.jobs.toLocaleString('en-US')} no-op jobs over ${S.hosts} hosts, batches of 100, stats per batch; best of ${S.repeats}`,
       };
     });

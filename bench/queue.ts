@@ -22,9 +22,13 @@ const done = (j: LeasedJob): Ack => ({ id: j.id, token: j.leaseToken, outcome: {
 export async function lifecycleOurs(dir: string, jobs: number, hosts: number): Promise<LifecycleResult> {
   const q = new SqliteQueue(path.join(dir, 'ours.db'));
   const driver: LifecycleDriver<LeasedJob> = {
-    enqueue: async (batch) => { await q.enqueue(batch.map(newJob)); },
+    enqueue: async (batch) => {
+      await q.enqueue(batch.map(newJob));
+    },
     lease: (n) => q.lease(WORKER, n, { ttlMs: TTL_MS, defaultLimit: 10_000 }),
-    ack: async (leased) => { await q.ack(WORKER, leased.map(done)); },
+    ack: async (leased) => {
+      await q.ack(WORKER, leased.map(done));
+    },
     stats: () => q.stats(),
     close: () => q.close(),
   };
@@ -99,8 +103,16 @@ export async function perHostBinding(dir: string, hosts: number, perHost: number
     }
     const ms = elapsedMs(start);
     return {
-      jobs: total, hosts, limit, batches, shortBatches, batchesWithRoom, fullBatchesWithRoom,
-      maxPerHostInBatch: maxPerHost, ms, jobsPerSecond: (total * 1000) / ms,
+      jobs: total,
+      hosts,
+      limit,
+      batches,
+      shortBatches,
+      batchesWithRoom,
+      fullBatchesWithRoom,
+      maxPerHostInBatch: maxPerHost,
+      ms,
+      jobsPerSecond: (total * 1000) / ms,
     };
   } finally {
     await q.close();
@@ -176,25 +188,41 @@ export async function statsLatency(q: SqliteQueue, calls: number): Promise<{ med
  * comparing every table row by row; on any difference the bench falls back to enqueue.
  */
 function fastFill(q: SqliteQueue, queued: number, hosts: number, at: number): void {
-  q.db.transaction(() => {
-    // Numbers bind as REAL: the CASTs keep `i % hosts` integral, so the key text matches enqueue's.
-    q.db.prepare(`
+  q.db
+    .transaction(() => {
+      // Numbers bind as REAL: the CASTs keep `i % hosts` integral, so the key text matches enqueue's.
+      q.db
+        .prepare(
+          `
       INSERT INTO jobs (kind, url, key, dedupe_key, crawl_id, depth, priority, state, max_attempts, run_after,
                         last_error, payload, created_at, updated_at, finished_at)
       WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < CAST(:queued AS INTEGER) - 1),
            j(i, key) AS (SELECT i, 'h' || (i % CAST(:hosts AS INTEGER)) || '.test' FROM n)
       SELECT 'bench', 'http://' || key || '/page/' || i, key, 'http://' || key || '/page/' || i, NULL, NULL, 0, 'queued', 3, 0,
              NULL, NULL, :at, :at, NULL
-        FROM j ORDER BY i`).run({ queued, hosts, at });
-    q.db.prepare(`UPDATE counts SET n = n + :queued WHERE state = 'queued'`).run({ queued });
-    q.db.prepare(`INSERT INTO keys (key, queued, in_flight, top_priority) SELECT key, count(*), 0, 0 FROM jobs GROUP BY key`).run();
-  }).immediate();
+        FROM j ORDER BY i`,
+        )
+        .run({ queued, hosts, at });
+      q.db.prepare(`UPDATE counts SET n = n + :queued WHERE state = 'queued'`).run({ queued });
+      q.db.prepare(`INSERT INTO keys (key, queued, in_flight, top_priority) SELECT key, count(*), 0, 0 FROM jobs GROUP BY key`).run();
+    })
+    .immediate();
 }
 
 /** Every table's rows, sorted, as text: two databases in the same state give the same dump. */
 function dump(q: SqliteQueue): string {
   const tables = q.db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).pluck().all() as string[];
-  return tables.map((t) => `${t}\n${q.db.prepare(`SELECT * FROM "${t}"`).all().map((r) => JSON.stringify(r)).sort().join('\n')}`).join('\n');
+  return tables
+    .map(
+      (t) =>
+        `${t}\n${q.db
+          .prepare(`SELECT * FROM "${t}"`)
+          .all()
+          .map((r) => JSON.stringify(r))
+          .sort()
+          .join('\n')}`,
+    )
+    .join('\n');
 }
 
 /** Whether fastFill leaves a database exactly as enqueue does (a small sample, a fixed clock). */
@@ -223,7 +251,9 @@ export async function buildMillion(file: string, queued: number, hosts: number, 
     await q.close();
   }
   const ms = elapsedMs(start);
-  log(`built ${queued.toLocaleString('en-US')} queued jobs over ${hosts.toLocaleString('en-US')} hosts ${fast ? 'by the checked fast path' : 'through enqueue'} in ${(ms / 1000).toFixed(1)} s`);
+  log(
+    `built ${queued.toLocaleString('en-US')} queued jobs over ${hosts.toLocaleString('en-US')} hosts ${fast ? 'by the checked fast path' : 'through enqueue'} in ${(ms / 1000).toFixed(1)} s`,
+  );
   return { ms };
 }
 
@@ -256,9 +286,15 @@ export async function pausedLatency(dir: string, queued: number, hosts: number, 
       await paused.enqueue(batch);
     }
     let start = now();
-    if (await paused.holdCrawl('paused', true) !== held) throw new Error('the paused crawl was not held whole');
+    if ((await paused.holdCrawl('paused', true)) !== held) throw new Error('the paused crawl was not held whole');
     const holdMs = elapsedMs(start);
-    const [a, b] = await leaseLatency([{ q: none, queued, hosts }, { q: paused, queued, hosts }], samples);
+    const [a, b] = await leaseLatency(
+      [
+        { q: none, queued, hosts },
+        { q: paused, queued, hosts },
+      ],
+      samples,
+    );
     start = now();
     await paused.holdCrawl('paused', false);
     const releaseMs = elapsedMs(start);

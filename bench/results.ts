@@ -75,8 +75,20 @@ export function pageAt(crawlId: string, i: number): PageWrite {
   // Never page 0 (the root, "/").
   const pick = (n: number) => 1 + (n % (SITE.perHost - 1));
   const base = {
-    crawlId, url: pageUrl(h, p), host, jobId: i + 1, depth: depthOf(p), error: null, skipped: false, via: [] as string[],
-    fetchedAt: T0 + i * 7, canonical: null, robots: null, sha256: null, data: null, lastmod: null,
+    crawlId,
+    url: pageUrl(h, p),
+    host,
+    jobId: i + 1,
+    depth: depthOf(p),
+    error: null,
+    skipped: false,
+    via: [] as string[],
+    fetchedAt: T0 + i * 7,
+    canonical: null,
+    robots: null,
+    sha256: null,
+    data: null,
+    lastmod: null,
     // 1% slow pages, so that "slowest" has something to rank.
     fetchMs: 3 + (mix(p, h + 2) % 300) + (mix(p + 3, h) % 100 === 0 ? 1_000 + (mix(h, p + 3) % 5_000) : 0),
   };
@@ -103,15 +115,27 @@ export function pageAt(crawlId: string, i: number): PageWrite {
     links.push({ url: `https://ref${mix(p, h + 9) % 100}.example.org/${h}/${p}`, text: `Reference for page ${p} of ${host}`, reason: 'out of scope' });
   }
   return {
-    ...base, redirectTo: null, status: 200, contentType: 'text/html', bytes: 3_000 + (mix(h + 4, p) % 120_000),
+    ...base,
+    redirectTo: null,
+    status: 200,
+    contentType: 'text/html',
+    bytes: 3_000 + (mix(h + 4, p) % 120_000),
     title: mix(h + 6, p) % 100 === 0 ? null : `Page ${p} of ${host}`,
     description: mix(p + 6, h) % 10 < 7 ? `What page ${p} of ${host} is about, in a sentence or two.` : null,
-    lang: 'en', links,
+    lang: 'en',
+    links,
   };
 }
 
 const OPTIONS: CrawlOptions = {
-  maxDepth: null, maxPages: 100_000_000, scope: 'host', include: [], exclude: [], followNofollow: false, storeBodies: false, addresses: 'any',
+  maxDepth: null,
+  maxPages: 100_000_000,
+  scope: 'host',
+  include: [],
+  exclude: [],
+  followNofollow: false,
+  storeBodies: false,
+  addresses: 'any',
 };
 
 /** A crawl row, finished, so that a daemon opening the database leaves it alone. */
@@ -143,7 +167,7 @@ async function writePages(store: CrawlStore, crawlId: string, from: number, to: 
     await store.pages.write(pages);
     writeMs += elapsedMs(t);
     if (i + batch >= next && i + batch < to) {
-      log(`results: ${label}: ${(i + batch).toLocaleString('en-US')} records, ${((i + batch - from) * 1000 / writeMs).toFixed(0)} records/s`);
+      log(`results: ${label}: ${(i + batch).toLocaleString('en-US')} records, ${(((i + batch - from) * 1000) / writeMs).toFixed(0)} records/s`);
       next += 100_000;
     }
   }
@@ -164,9 +188,13 @@ interface Daemon {
 /** `crawld` as the benchmark runs it elsewhere (daemon.ts), on a state folder and perhaps --db. */
 async function startDaemon(stateDir: string, extra: string[] = []): Promise<Daemon> {
   const socket = path.join(stateDir, 'd.sock');
-  const child = spawn(process.execPath, [...profileArgs(), DAEMON_MAIN, '--state-dir', stateDir, '--socket', socket, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...profileArgs(), DAEMON_MAIN, '--state-dir', stateDir, '--socket', socket, ...extra], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const end = Date.now() + 60_000;
   let client: DaemonClient;
@@ -184,7 +212,9 @@ async function startDaemon(stateDir: string, extra: string[] = []): Promise<Daem
     }
   }
   return {
-    child, client, socket,
+    child,
+    client,
+    socket,
     stop: async () => {
       if (child.exitCode === null) {
         try {
@@ -224,11 +254,18 @@ async function runExport(d: Daemon, dir: string, crawlId: string, what: 'pages' 
   const out = path.join(dir, `${crawlId}-${what}.jsonl`);
   const rssFile = path.join(dir, `${crawlId}-${what}.rss.json`);
   const start = now();
-  const child = spawn(process.execPath, [...profileArgs(), '--require', RSS_HOOK, CRAWLCTL, 'export', crawlId, '--what', what, '--format', 'jsonl', '-o', out, '--socket', d.socket], {
-    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BENCH_RSS_FILE: rssFile },
-  });
+  const child = spawn(
+    process.execPath,
+    [...profileArgs(), '--require', RSS_HOOK, CRAWLCTL, 'export', crawlId, '--what', what, '--format', 'jsonl', '-o', out, '--socket', d.socket],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, BENCH_RSS_FILE: rssFile },
+    },
+  );
   let stderr = '';
-  child.stderr.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-2000); });
+  child.stderr.on('data', (b: Buffer) => {
+    stderr = (stderr + b.toString()).slice(-2000);
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
   // RSS against the bytes written so far, to tell memory that grows with the records from a heap settling.
   const samples: { bytes: number; rssMb: number }[] = [];
@@ -259,10 +296,19 @@ async function runExport(d: Daemon, dir: string, crawlId: string, what: 'pages' 
   const total = fileMb * 1e6;
   const maxRss = (xs: typeof samples) => (xs.length ? Math.max(...xs.map((x) => x.rssMb)) : NaN);
   const r = {
-    what, records, ms, recordsPerSecond: (records * 1000) / ms, fileMb, peakRssMb, daemonHwmMb: memoryOf(d.child.pid!).hwmMb,
-    rssFirstHalfMb: maxRss(samples.filter((x) => x.bytes > 0 && x.bytes <= total / 2)), rssSecondHalfMb: maxRss(samples.filter((x) => x.bytes > total / 2)),
+    what,
+    records,
+    ms,
+    recordsPerSecond: (records * 1000) / ms,
+    fileMb,
+    peakRssMb,
+    daemonHwmMb: memoryOf(d.child.pid!).hwmMb,
+    rssFirstHalfMb: maxRss(samples.filter((x) => x.bytes > 0 && x.bytes <= total / 2)),
+    rssSecondHalfMb: maxRss(samples.filter((x) => x.bytes > total / 2)),
   };
-  log(`results: export ${what} of ${crawlId}: ${records.toLocaleString('en-US')} in ${(ms / 1000).toFixed(1)} s (${r.recordsPerSecond.toFixed(0)}/s), crawlctl peak RSS ${peakRssMb.toFixed(0)} MB`);
+  log(
+    `results: export ${what} of ${crawlId}: ${records.toLocaleString('en-US')} in ${(ms / 1000).toFixed(1)} s (${r.recordsPerSecond.toFixed(0)}/s), crawlctl peak RSS ${peakRssMb.toFixed(0)} MB`,
+  );
   return r;
 }
 
@@ -300,7 +346,13 @@ function reportLatency(d: Daemon, crawlId: string, calls: number): Promise<Timed
  * crawl/pages' first page and its last, by the cursor paging would reach it with: one warm-up of
  * each, then `calls` of each, alternating, so that a disturbance of the machine falls on both.
  */
-async function pagingLatency(d: Daemon, crawlId: string, cursors: { last: string; afterFirst: string }, calls: number, limit: number): Promise<{ first: Timed; last: Timed }> {
+async function pagingLatency(
+  d: Daemon,
+  crawlId: string,
+  cursors: { last: string; afterFirst: string },
+  calls: number,
+  limit: number,
+): Promise<{ first: Timed; last: Timed }> {
   const page = async (cursor: string | null) => {
     const r = await d.client.requestWithin('crawl/pages', { crawlId, cursor, limit }, REPORT_TIMEOUT_MS);
     if (r.pages.length !== limit) throw new Error(`crawl/pages after cursor ${cursor} gave ${r.pages.length} records, not ${limit}`);
@@ -330,7 +382,8 @@ async function pagingLatency(d: Daemon, crawlId: string, cursors: { last: string
  * first page's own next cursor: a cursor built here that differs from it means the format changed.
  */
 function cursorAt(q: SqliteQueue, crawlId: string, offset: number, fromEnd: boolean): string {
-  const r = q.db.prepare(`SELECT status, url_id AS urlId FROM pages WHERE crawl_id = ? ORDER BY url_id ${fromEnd ? 'DESC' : ''} LIMIT 1 OFFSET ?`)
+  const r = q.db
+    .prepare(`SELECT status, url_id AS urlId FROM pages WHERE crawl_id = ? ORDER BY url_id ${fromEnd ? 'DESC' : ''} LIMIT 1 OFFSET ?`)
     .get(crawlId, offset) as { status: number | null; urlId: number };
   return `${r.status ?? 0}.${r.urlId}`;
 }
@@ -350,19 +403,36 @@ function pagingCursors(q: SqliteQueue, crawlId: string, limit: number): { last: 
  */
 function growByCopies(q: SqliteQueue, crawlId: string, sites: number, perSite: number): void {
   const db = q.db;
-  const range = db.prepare('SELECT min(id) AS lo, max(id) AS hi, count(*) AS n FROM crawl_urls WHERE crawl_id = ?').get(crawlId) as { lo: number; hi: number; n: number };
-  if (range.n !== range.hi - range.lo + 1) throw new Error('the first site\'s URL ids are not contiguous: write it before anything else');
+  const range = db.prepare('SELECT min(id) AS lo, max(id) AS hi, count(*) AS n FROM crawl_urls WHERE crawl_id = ?').get(crawlId) as {
+    lo: number;
+    hi: number;
+    n: number;
+  };
+  if (range.n !== range.hi - range.lo + 1) throw new Error("the first site's URL ids are not contiguous: write it before anything else");
   const pages = db.prepare('SELECT count(*) FROM pages WHERE crawl_id = ?').pluck().get(crawlId) as number;
   if (pages !== perSite) throw new Error(`the crawl has ${pages} records, not one site's ${perSite}`);
   // Host numbers in URLs, host names, titles and descriptions ("h5.example"), and in the path of out-of-scope links ("/5/617").
-  db.function('bench_shift', { deterministic: true }, (text: unknown, by: unknown) => (typeof text !== 'string' ? text : text
-    .replace(/\bh(\d+)\.example\b/g, (_, n: string) => `h${Number(n) + Number(by)}.example`)
-    .replace(/(\.example\.org\/)(\d+)\//, (_, a: string, n: string) => `${a}${Number(n) + Number(by)}/`)) as string);
+  db.function(
+    'bench_shift',
+    { deterministic: true },
+    (text: unknown, by: unknown) =>
+      (typeof text !== 'string'
+        ? text
+        : text
+            .replace(/\bh(\d+)\.example\b/g, (_, n: string) => `h${Number(n) + Number(by)}.example`)
+            .replace(/(\.example\.org\/)(\d+)\//, (_, a: string, n: string) => `${a}${Number(n) + Number(by)}/`)) as string,
+  );
   // Every column copied as it is but those shifted: a column added later is copied too.
-  const columns = (table: string) => (db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[]);
+  const columns = (table: string) => db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[];
   const shifted: Record<string, string> = {
-    url_id: 'url_id + @delta', redirect_to: 'redirect_to + @delta', found_on: 'found_on + @delta', job_id: 'job_id + @jobs',
-    fetched_at: 'fetched_at + @time', host: 'bench_shift(host, @hosts)', title: 'bench_shift(title, @hosts)', description: 'bench_shift(description, @hosts)',
+    url_id: 'url_id + @delta',
+    redirect_to: 'redirect_to + @delta',
+    found_on: 'found_on + @delta',
+    job_id: 'job_id + @jobs',
+    fetched_at: 'fetched_at + @time',
+    host: 'bench_shift(host, @hosts)',
+    title: 'bench_shift(title, @hosts)',
+    description: 'bench_shift(description, @hosts)',
   };
   const pageCols = columns('pages');
   const linkCols = columns('links');
@@ -379,13 +449,22 @@ function growByCopies(q: SqliteQueue, crawlId: string, sites: number, perSite: n
   const firstGroups = db.prepare('SELECT * FROM page_groups WHERE crawl_id = ?').all(crawlId) as Record<string, unknown>[];
   const addGroup = db.prepare(`INSERT INTO page_groups (crawl_id, host, content_type, status, pages, failed, fetch_ms_sum, fetch_ms_count, missing_titles)
     VALUES (@crawl_id, bench_shift(@host, @hosts), @content_type, @status, @pages, @failed, @fetch_ms_sum, @fetch_ms_count, @missing_titles)`);
-  const copyGroups = { run: (p: { hosts: number }) => { for (const g of firstGroups) addGroup.run({ ...g, hosts: p.hosts }); } };
+  const copyGroups = {
+    run: (p: { hosts: number }) => {
+      for (const g of firstGroups) addGroup.run({ ...g, hosts: p.hosts });
+    },
+  };
   const maxId = db.prepare('SELECT max(id) FROM crawl_urls').pluck();
   for (let site = 1; site < sites; site++) {
     db.transaction(() => {
       const params = {
-        crawlId, lo: range.lo, hi: range.hi, delta: (maxId.get() as number) + 1 - range.lo,
-        hosts: site * SITE.hostsPerSite, jobs: site * perSite, time: site * perSite * 7,
+        crawlId,
+        lo: range.lo,
+        hi: range.hi,
+        delta: (maxId.get() as number) + 1 - range.lo,
+        hosts: site * SITE.hostsPerSite,
+        jobs: site * perSite,
+        time: site * perSite * 7,
       };
       copyUrls.run(params);
       copyPages.run(params);
@@ -442,14 +521,24 @@ export async function resultsFigures(root: string): Promise<{ figures: Figure[];
     raw.write = { ...w, dbBytes: bytes, bytesPerRecord: bytes / S.pages };
     log(`results: ${w.recordsPerSecond.toFixed(0)} records/s; ${(bytes / 1e6).toFixed(0)} MB`);
     figures.push({
-      section: written, name: `${count(S.pages)} page records through store.pages.write`, value: w.recordsPerSecond, unit: 'records/s', met: null,
-      note: `batches of ${S.batch}, one transaction each; ${count(w.links)} links (${(w.links / S.pages).toFixed(1)} a record); ` +
+      section: written,
+      name: `${count(S.pages)} page records through store.pages.write`,
+      value: w.recordsPerSecond,
+      unit: 'records/s',
+      met: null,
+      note:
+        `batches of ${S.batch}, one transaction each; ${count(w.links)} links (${(w.links / S.pages).toFixed(1)} a record); ` +
         `time inside write() only: ${(w.writeMs / 1000).toFixed(1)} s (${(w.wallMs / 1000).toFixed(1)} s with generating the records)`,
     });
     figures.push({
-      section: written, name: `database bytes per record at ${count(S.pages)}`, value: bytes / S.pages, unit: 'B', met: null,
-      note: `the SQLite file once closed (WAL checkpointed): ${(bytes / 1e6).toFixed(0)} MB of records, URLs, link texts and links (no jobs); ` +
-        `projected for a million records: ${((bytes / S.pages) * 1e6 / 1e6).toFixed(0)} MB`,
+      section: written,
+      name: `database bytes per record at ${count(S.pages)}`,
+      value: bytes / S.pages,
+      unit: 'B',
+      met: null,
+      note:
+        `the SQLite file once closed (WAL checkpointed): ${(bytes / 1e6).toFixed(0)} MB of records, URLs, link texts and links (no jobs); ` +
+        `projected for a million records: ${(((bytes / S.pages) * 1e6) / 1e6).toFixed(0)} MB`,
     });
   }
 
@@ -467,9 +556,14 @@ export async function resultsFigures(root: string): Promise<{ figures: Figure[];
       const pages = await runExport(d, dir, big, 'pages');
       raw.exports!.pages = pages;
       figures.push({
-        section: written, name: `crawlctl export --what pages --format jsonl, ${count(S.pages)} records`, value: pages.recordsPerSecond, unit: 'records/s',
-        target: '≥ 50,000', met: pages.recordsPerSecond >= 50_000,
-        note: `the real command (bin/crawlctl.js) against a daemon on the folder, to a file, timed from spawn to exit (node's start included), ` +
+        section: written,
+        name: `crawlctl export --what pages --format jsonl, ${count(S.pages)} records`,
+        value: pages.recordsPerSecond,
+        unit: 'records/s',
+        target: '≥ 50,000',
+        met: pages.recordsPerSecond >= 50_000,
+        note:
+          `the real command (bin/crawlctl.js) against a daemon on the folder, to a file, timed from spawn to exit (node's start included), ` +
           `after one export from the daemon just started (${(cold.ms / 1000).toFixed(2)} s, ${cold.recordsPerSecond.toFixed(0)}/s): ` +
           `${(pages.ms / 1000).toFixed(2)} s for ${count(pages.records)} lines, ${pages.fileMb.toFixed(0)} MB; ` +
           `daemon's peak RSS by then ${pages.daemonHwmMb.toFixed(0)} MB`,
@@ -481,7 +575,11 @@ export async function resultsFigures(root: string): Promise<{ figures: Figure[];
       const links = await runExport(d, dir, big, 'links');
       raw.exports!.links = links;
       figures.push({
-        section: written, name: `crawlctl export --what links, ${count(S.pages)} pages`, value: links.recordsPerSecond, unit: 'records/s', met: null,
+        section: written,
+        name: `crawlctl export --what links, ${count(S.pages)} pages`,
+        value: links.recordsPerSecond,
+        unit: 'records/s',
+        met: null,
         note: `${count(links.records)} links in ${(links.ms / 1000).toFixed(1)} s, ${links.fileMb.toFixed(0)} MB; crawlctl peak RSS ${links.peakRssMb.toFixed(0)} MB`,
       });
     } catch (err) {
@@ -518,8 +616,13 @@ export async function resultsFigures(root: string): Promise<{ figures: Figure[];
     const bytes = dbBytes(file);
     raw.grow = { records, links, ms, dbBytes: bytes, bytesPerRecord: bytes / records };
     figures.push({
-      section: written, name: `database bytes per record at ${count(records)}`, value: bytes / records, unit: 'B', met: null,
-      note: `grown in SQL in ${(ms / 1000).toFixed(0)} s (copies of the first ${count(S.pages)} under other hosts, see growByCopies); ` +
+      section: written,
+      name: `database bytes per record at ${count(records)}`,
+      value: bytes / records,
+      unit: 'B',
+      met: null,
+      note:
+        `grown in SQL in ${(ms / 1000).toFixed(0)} s (copies of the first ${count(S.pages)} under other hosts, see growByCopies); ` +
         `${(bytes / 1e6).toFixed(0)} MB, ${count(links)} links; the copies share the first site's link texts`,
     });
   } catch (err) {
@@ -538,10 +641,17 @@ export async function resultsFigures(root: string): Promise<{ figures: Figure[];
         if (pages) {
           const ratio = grown.peakRssMb / pages.peakRssMb;
           figures.push({
-            section: written, name: `crawlctl export peak RSS, ${count(grown.records)} vs ${count(pages.records)} records`, value: grown.peakRssMb, unit: 'MB',
-            baseline: { name: `${count(pages.records)} records`, value: pages.peakRssMb, unit: 'MB' }, ratio, ratioLabel: 'large / small',
-            target: 'flat (≤ 1.2×)', met: ratio <= 1.2,
-            note: `the exporting process's own high-water mark (VmHWM at its exit); sampled every 50 ms, its RSS peaked at ` +
+            section: written,
+            name: `crawlctl export peak RSS, ${count(grown.records)} vs ${count(pages.records)} records`,
+            value: grown.peakRssMb,
+            unit: 'MB',
+            baseline: { name: `${count(pages.records)} records`, value: pages.peakRssMb, unit: 'MB' },
+            ratio,
+            ratioLabel: 'large / small',
+            target: 'flat (≤ 1.2×)',
+            met: ratio <= 1.2,
+            note:
+              `the exporting process's own high-water mark (VmHWM at its exit); sampled every 50 ms, its RSS peaked at ` +
               `${grown.rssFirstHalfMb.toFixed(0)} MB while it wrote the first half of the ${count(grown.records)} records and ${grown.rssSecondHalfMb.toFixed(0)} MB the second; ` +
               `${count(grown.records)} records at ${grown.recordsPerSecond.toFixed(0)}/s`,
           });
@@ -564,23 +674,55 @@ export async function resultsFigures(root: string): Promise<{ figures: Figure[];
     }
   }
   const { at100k, at1m } = raw.report!;
-  const calls = (t: Timed) => (t.samplesMs.length === S.calls ? `median of ${S.calls} after a warm-up` : `${t.samplesMs.length} call(s) after a warm-up (each slow: ${S.calls} would hold up the section)`);
-  const reportNote = (t: Timed) => `${calls(t)}, timed at the client (DaemonClient); ${(t.answerBytes / 1e6).toFixed(1)} MB of JSON; samples ${t.samplesMs.map((x) => x.toFixed(0)).join(', ')} ms`;
+  const calls = (t: Timed) =>
+    t.samplesMs.length === S.calls
+      ? `median of ${S.calls} after a warm-up`
+      : `${t.samplesMs.length} call(s) after a warm-up (each slow: ${S.calls} would hold up the section)`;
+  const reportNote = (t: Timed) =>
+    `${calls(t)}, timed at the client (DaemonClient); ${(t.answerBytes / 1e6).toFixed(1)} MB of JSON; samples ${t.samplesMs.map((x) => x.toFixed(0)).join(', ')} ms`;
   if (at100k) {
-    figures.push({ section: latency, name: `crawl/report at ${count(S.pages)} pages`, value: at100k.medianMs, unit: 'ms', target: '< 1 s', met: at100k.medianMs < 1000, note: reportNote(at100k) });
+    figures.push({
+      section: latency,
+      name: `crawl/report at ${count(S.pages)} pages`,
+      value: at100k.medianMs,
+      unit: 'ms',
+      target: '< 1 s',
+      met: at100k.medianMs < 1000,
+      note: reportNote(at100k),
+    });
   }
   if (at1m) {
     figures.push({
-      section: latency, name: `crawl/report at ${count(S.grown)} pages`, value: at1m.medianMs, unit: 'ms', target: '< 1 s', met: at1m.medianMs < 1000, note: reportNote(at1m),
-      ...(at100k && { baseline: { name: `${count(S.pages)} pages`, value: at100k.medianMs, unit: 'ms' }, ratio: at1m.medianMs / at100k.medianMs, ratioLabel: '1M / 100k' }),
+      section: latency,
+      name: `crawl/report at ${count(S.grown)} pages`,
+      value: at1m.medianMs,
+      unit: 'ms',
+      target: '< 1 s',
+      met: at1m.medianMs < 1000,
+      note: reportNote(at1m),
+      ...(at100k && {
+        baseline: { name: `${count(S.pages)} pages`, value: at100k.medianMs, unit: 'ms' },
+        ratio: at1m.medianMs / at100k.medianMs,
+        ratioLabel: '1M / 100k',
+      }),
     });
   }
-  for (const [size, p] of [[S.pages, raw.paging!.at100k], [S.grown, raw.paging!.at1m]] as const) {
+  for (const [size, p] of [
+    [S.pages, raw.paging!.at100k],
+    [S.grown, raw.paging!.at1m],
+  ] as const) {
     if (!p) continue;
     const ratio = p.last.medianMs / p.first.medianMs;
     figures.push({
-      section: latency, name: `crawl/pages, last page vs first, at ${count(size)} (limit ${S.pageLimit})`, value: p.last.medianMs, unit: 'ms',
-      baseline: { name: 'first page', value: p.first.medianMs, unit: 'ms' }, ratio, ratioLabel: 'last / first', target: 'flat (≤ 1.5×)', met: ratio <= 1.5,
+      section: latency,
+      name: `crawl/pages, last page vs first, at ${count(size)} (limit ${S.pageLimit})`,
+      value: p.last.medianMs,
+      unit: 'ms',
+      baseline: { name: 'first page', value: p.first.medianMs, unit: 'ms' },
+      ratio,
+      ratioLabel: 'last / first',
+      target: 'flat (≤ 1.5×)',
+      met: ratio <= 1.5,
       note: `the last page by the cursor paging reaches it with; median of ${p.last.samplesMs.length} of each, alternating, after a warm-up of each; ${(p.first.answerBytes / 1e6).toFixed(1)} MB a page`,
     });
   }
@@ -612,14 +754,31 @@ export async function resultsFigures(root: string): Promise<{ figures: Figure[];
     }
     const t = raw.report!.pg100k;
     figures.push({
-      section: latency, name: `crawl/report at ${count(S.pages)} pages on PostgreSQL`, value: t.medianMs, unit: 'ms', target: '< 1 s', met: t.medianMs < 1000,
-      ...(at100k && { baseline: { name: 'SQLite', value: at100k.medianMs, unit: 'ms' }, ratio: t.medianMs / at100k.medianMs, ratioLabel: 'PostgreSQL / SQLite' }),
+      section: latency,
+      name: `crawl/report at ${count(S.pages)} pages on PostgreSQL`,
+      value: t.medianMs,
+      unit: 'ms',
+      target: '< 1 s',
+      met: t.medianMs < 1000,
+      ...(at100k && {
+        baseline: { name: 'SQLite', value: at100k.medianMs, unit: 'ms' },
+        ratio: t.medianMs / at100k.medianMs,
+        ratioLabel: 'PostgreSQL / SQLite',
+      }),
       note: `${reportNote(t)}; a throwaway cluster (bench/pg.ts)`,
     });
     figures.push({
-      section: written, name: `${count(S.pages)} page records through store.pages.write on PostgreSQL`, value: raw.pgWrite.recordsPerSecond, unit: 'records/s',
-      ...(raw.write && { baseline: { name: 'SQLite', value: raw.write.recordsPerSecond, unit: 'records/s' }, ratio: raw.pgWrite.recordsPerSecond / raw.write.recordsPerSecond, ratioLabel: 'PostgreSQL / SQLite' }),
-      met: null, note: `batches of ${S.batch}; time inside write() only`,
+      section: written,
+      name: `${count(S.pages)} page records through store.pages.write on PostgreSQL`,
+      value: raw.pgWrite.recordsPerSecond,
+      unit: 'records/s',
+      ...(raw.write && {
+        baseline: { name: 'SQLite', value: raw.write.recordsPerSecond, unit: 'records/s' },
+        ratio: raw.pgWrite.recordsPerSecond / raw.write.recordsPerSecond,
+        ratioLabel: 'PostgreSQL / SQLite',
+      }),
+      met: null,
+      note: `batches of ${S.batch}; time inside write() only`,
     });
   } catch (err) {
     failed(latency, `crawl/report at ${count(S.pages)} on PostgreSQL`, err);

@@ -102,20 +102,42 @@ async function lifecycleSection(root: string): Promise<void> {
     const base = top(key).jobsPerSecond;
     const ratio = ours / base;
     add({
-      section, name, value: ours, unit: 'jobs/s', baseline: { name: key, value: base, unit: 'jobs/s' },
-      ratio, ratioLabel: 'ours / baseline', target: targetText, met: ratio >= target, note,
+      section,
+      name,
+      value: ours,
+      unit: 'jobs/s',
+      baseline: { name: key, value: base, unit: 'jobs/s' },
+      ratio,
+      ratioLabel: 'ours / baseline',
+      target: targetText,
+      met: ratio >= target,
+      note,
     });
   };
   vs('SqliteQueue vs bare SQL (the ceiling)', 'bare', 0.5, '≥ 0.5×', `${S.hosts} hosts, limit not binding; bare SQL: one table, one index, no stats`);
   const bare = top('bare').jobsPerSecond;
-  const info = (name: string, value: number, note: string) => add({
-    section, name, value, unit: 'jobs/s', baseline: { name: 'bare', value: bare, unit: 'jobs/s' }, ratio: value / bare,
-    ratioLabel: 'figure / baseline', met: null, note,
-  });
-  info('bare SQL with per-host indexes vs bare SQL', top('bareIndexed').jobsPerSecond,
-    `no target: bare SQL plus only the three indexes that keep each host's jobs together (dedupe on the URL, ready jobs by host, jobs by host), ${S.ours.toLocaleString('en-US')} jobs over ${S.hosts} hosts`);
-  info('SqliteQueue on one host vs bare SQL', top('oneHost').jobsPerSecond,
-    `no target: the same lifecycle with every job on one host, so that what ${S.hosts} hosts cost (per-host index pages and counter rows) shows apart`);
+  const info = (name: string, value: number, note: string) =>
+    add({
+      section,
+      name,
+      value,
+      unit: 'jobs/s',
+      baseline: { name: 'bare', value: bare, unit: 'jobs/s' },
+      ratio: value / bare,
+      ratioLabel: 'figure / baseline',
+      met: null,
+      note,
+    });
+  info(
+    'bare SQL with per-host indexes vs bare SQL',
+    top('bareIndexed').jobsPerSecond,
+    `no target: bare SQL plus only the three indexes that keep each host's jobs together (dedupe on the URL, ready jobs by host, jobs by host), ${S.ours.toLocaleString('en-US')} jobs over ${S.hosts} hosts`,
+  );
+  info(
+    'SqliteQueue on one host vs bare SQL',
+    top('oneHost').jobsPerSecond,
+    `no target: the same lifecycle with every job on one host, so that what ${S.hosts} hosts cost (per-host index pages and counter rows) shows apart`,
+  );
   vs('SqliteQueue vs original pattern', 'original', 20, '≥ 20×', 'original: connection per operation, one job per lease, 6 COUNTs per 100 jobs');
   vs('SqliteQueue vs plainjob', 'plainjob', 5, '≥ 5×', 'plainjob: its API (one job per lease), acks 100 per transaction, no stats');
 }
@@ -126,7 +148,9 @@ async function bindingSection(root: string): Promise<void> {
   const runs = [];
   for (let i = 0; i < S.repeats; i++) {
     const r = await perHostBinding(tempDir(root, `binding-${i}`), S.hosts, S.perHost, S.limit);
-    log(`binding: ${Math.round(r.jobsPerSecond).toLocaleString('en-US')} jobs/s, ${r.fullBatchesWithRoom}/${r.batchesWithRoom} batches full while ≥ ${100 / S.limit} hosts had work`);
+    log(
+      `binding: ${Math.round(r.jobsPerSecond).toLocaleString('en-US')} jobs/s, ${r.fullBatchesWithRoom}/${r.batchesWithRoom} batches full while ≥ ${100 / S.limit} hosts had work`,
+    );
     runs.push(r);
   }
   raw.binding = runs;
@@ -136,17 +160,30 @@ async function bindingSection(root: string): Promise<void> {
   const withRoom = runs.reduce((n, x) => n + x.batchesWithRoom, 0);
   const maxPerHost = Math.max(...runs.map((x) => x.maxPerHostInBatch));
   add({
-    section, name: `${S.hosts} hosts × limit ${S.limit}, grouped backlog: lease+ack`, value: r.jobsPerSecond, unit: 'jobs/s',
-    target: '≥ 50,000', met: r.jobsPerSecond >= 50_000, note: `${r.jobs.toLocaleString('en-US')} jobs, lease 100 then ack 100; best of ${S.repeats} runs`,
+    section,
+    name: `${S.hosts} hosts × limit ${S.limit}, grouped backlog: lease+ack`,
+    value: r.jobsPerSecond,
+    unit: 'jobs/s',
+    target: '≥ 50,000',
+    met: r.jobsPerSecond >= 50_000,
+    note: `${r.jobs.toLocaleString('en-US')} jobs, lease 100 then ack 100; best of ${S.repeats} runs`,
   });
   add({
-    section, name: `full batches while ≥ ${100 / S.limit} hosts had work`, value: (100 * full) / withRoom, unit: '%',
-    target: '100%', met: full === withRoom,
+    section,
+    name: `full batches while ≥ ${100 / S.limit} hosts had work`,
+    value: (100 * full) / withRoom,
+    unit: '%',
+    target: '100%',
+    met: full === withRoom,
     note: `${full} of ${withRoom} over ${S.repeats} runs; short of what the hosts with work allowed: ${runs.reduce((n, x) => n + x.shortBatches, 0)} of ${runs.reduce((n, x) => n + x.batches, 0)}`,
   });
   add({
-    section, name: 'most jobs of one host in one lease', value: maxPerHost, unit: 'jobs',
-    target: `≤ ${S.limit}`, met: maxPerHost <= S.limit,
+    section,
+    name: 'most jobs of one host in one lease',
+    value: maxPerHost,
+    unit: 'jobs',
+    target: `≤ ${S.limit}`,
+    met: maxPerHost <= S.limit,
   });
 }
 
@@ -165,19 +202,33 @@ async function millionSection(root: string): Promise<void> {
     const small = new SqliteQueue(path.join(dir, 'small.db'));
     await fill(small, S.smallQueued, S.smallHosts, S.smallQueued);
     const deep = new SqliteQueue(file);
-    const [little, big] = await leaseLatency([
-      { q: small, queued: S.smallQueued, hosts: S.smallHosts },
-      { q: deep, queued: S.queued, hosts: S.hosts },
-    ], S.samples);
+    const [little, big] = await leaseLatency(
+      [
+        { q: small, queued: S.smallQueued, hosts: S.smallHosts },
+        { q: deep, queued: S.queued, hosts: S.hosts },
+      ],
+      S.samples,
+    );
     await small.close();
     await deep.close();
     raw.leaseLatency = { small: little, big };
     const note = `lease(…, 100, limit 2) then ack of those 100; ${S.samples} samples; ${count(S.smallQueued)} jobs over ${S.smallHosts} hosts as the baseline`;
-    for (const [which, key] of [['median', 'medianMs'], ['p99', 'p99Ms']] as const) {
+    for (const [which, key] of [
+      ['median', 'medianMs'],
+      ['p99', 'p99Ms'],
+    ] as const) {
       const ratio = big[key] / little[key];
       add({
-        section: latency, name: `lease+ack ${which} at ${count(S.queued)} queued / ${count(S.hosts)} hosts`, value: big[key], unit: 'ms',
-        baseline: { name: `${count(S.smallQueued)} queued`, value: little[key], unit: 'ms' }, ratio, ratioLabel: 'deep / shallow', target: '≤ 2×', met: ratio <= 2, note,
+        section: latency,
+        name: `lease+ack ${which} at ${count(S.queued)} queued / ${count(S.hosts)} hosts`,
+        value: big[key],
+        unit: 'ms',
+        baseline: { name: `${count(S.smallQueued)} queued`, value: little[key], unit: 'ms' },
+        ratio,
+        ratioLabel: 'deep / shallow',
+        target: '≤ 2×',
+        met: ratio <= 2,
+        note,
       });
     }
   } catch (err) {
@@ -194,8 +245,13 @@ async function millionSection(root: string): Promise<void> {
     add({ section: stats, name: `stats() median (${count(s.total)} jobs)`, value: s.medianMs, unit: 'ms', target: '< 1 ms', met: s.medianMs < 1 });
     add({ section: stats, name: 'stats() p99', value: s.p99Ms, unit: 'ms', target: '< 1 ms', met: s.p99Ms < 1 });
     add({
-      section: stats, name: "original pattern's six COUNTs, median", value: counts.medianMs, unit: 'ms',
-      baseline: { name: 'stats() median', value: s.medianMs, unit: 'ms' }, ratio: counts.medianMs / s.medianMs, ratioLabel: 'COUNTs / stats()',
+      section: stats,
+      name: "original pattern's six COUNTs, median",
+      value: counts.medianMs,
+      unit: 'ms',
+      baseline: { name: 'stats() median', value: s.medianMs, unit: 'ms' },
+      ratio: counts.medianMs / s.medianMs,
+      ratioLabel: 'COUNTs / stats()',
       note: `new connection per call, as the original did; ${S.countCalls} calls`,
     });
   } catch (err) {
@@ -211,9 +267,34 @@ async function millionSection(root: string): Promise<void> {
     const d = await daemonOverSocket(file, tempDir(root, 'daemon'), S.hosts, S.daemonRounds);
     raw.daemon = d;
     const note = `${count(d.queued)} queued (issue: 500,000), idle daemon (every host deferred); ${d.rssByRoundMb.length - 1} rounds × 200 calls of each, sequential`;
-    add({ section: daemon, name: 'queue/stats p99', value: d.stats.p99Ms, unit: 'ms', baseline: { name: 'median', value: d.stats.medianMs, unit: 'ms' }, target: '< 10 ms ("in milliseconds")', met: d.stats.p99Ms < 10, note });
-    add({ section: daemon, name: 'jobs/list first page (100) p99', value: d.list.p99Ms, unit: 'ms', baseline: { name: 'median', value: d.list.medianMs, unit: 'ms' }, target: '< 10 ms ("in milliseconds")', met: d.list.p99Ms < 10 });
-    add({ section: daemon, name: 'jobs/list state=queued first page p99', value: d.listQueued.p99Ms, unit: 'ms', baseline: { name: 'median', value: d.listQueued.medianMs, unit: 'ms' }, target: '< 10 ms ("in milliseconds")', met: d.listQueued.p99Ms < 10 });
+    add({
+      section: daemon,
+      name: 'queue/stats p99',
+      value: d.stats.p99Ms,
+      unit: 'ms',
+      baseline: { name: 'median', value: d.stats.medianMs, unit: 'ms' },
+      target: '< 10 ms ("in milliseconds")',
+      met: d.stats.p99Ms < 10,
+      note,
+    });
+    add({
+      section: daemon,
+      name: 'jobs/list first page (100) p99',
+      value: d.list.p99Ms,
+      unit: 'ms',
+      baseline: { name: 'median', value: d.list.medianMs, unit: 'ms' },
+      target: '< 10 ms ("in milliseconds")',
+      met: d.list.p99Ms < 10,
+    });
+    add({
+      section: daemon,
+      name: 'jobs/list state=queued first page p99',
+      value: d.listQueued.p99Ms,
+      unit: 'ms',
+      baseline: { name: 'median', value: d.listQueued.medianMs, unit: 'ms' },
+      target: '< 10 ms ("in milliseconds")',
+      met: d.listQueued.p99Ms < 10,
+    });
     // Bounded: the later rounds' mean RSS no more than 10% above the earlier rounds' (means, since
     // garbage collection makes RSS swing by a tenth between rounds).
     const half = Math.ceil(d.rssByRoundMb.length / 2);
@@ -221,12 +302,25 @@ async function millionSection(root: string): Promise<void> {
     const early = mean(d.rssByRoundMb.slice(1, half));
     const late = mean(d.rssByRoundMb.slice(half));
     add({
-      section: daemon, name: `daemon mean RSS, rounds ${half + 1}–${d.rssByRoundMb.length} vs 2–${half}`, value: late, unit: 'MB',
-      baseline: { name: 'earlier rounds', value: early, unit: 'MB' }, ratio: late / early, ratioLabel: 'later / earlier',
-      target: 'bounded (≤ 1.1×)', met: late <= early * 1.1,
+      section: daemon,
+      name: `daemon mean RSS, rounds ${half + 1}–${d.rssByRoundMb.length} vs 2–${half}`,
+      value: late,
+      unit: 'MB',
+      baseline: { name: 'earlier rounds', value: early, unit: 'MB' },
+      ratio: late / early,
+      ratioLabel: 'later / earlier',
+      target: 'bounded (≤ 1.1×)',
+      met: late <= early * 1.1,
       note: `RSS by round: ${d.rssByRoundMb.map((m) => m.toFixed(0)).join(', ')} MB; peak ${d.peakRssMb.toFixed(0)} MB; serving ${(d.startMs / 1000).toFixed(1)} s after spawn`,
     });
-    add({ section: daemon, name: 'scheduler/status (reads every host\'s totals)', value: d.statusMs, unit: 'ms', met: null, note: 'not a target of the issue; shown because it is the one read that grows with the queue' });
+    add({
+      section: daemon,
+      name: "scheduler/status (reads every host's totals)",
+      value: d.statusMs,
+      unit: 'ms',
+      met: null,
+      note: 'not a target of the issue; shown because it is the one read that grows with the queue',
+    });
   } catch (err) {
     failed(daemon, 'daemon over socket', err);
   }
@@ -253,12 +347,22 @@ async function crawlSection(root: string): Promise<void> {
       for (const kind of i % 2 === 0 ? kinds : [...kinds].reverse()) {
         try {
           const r = await crawlWith(site, 'ours', root, {
-            ...opts, deadlineMs: S.deadlineMs.ours, pageRecords: kind !== 'off', ...(kind === 'fields' && { extract: BENCH_FIELDS }), ...(kind === 'warc' && { warc: true }),
+            ...opts,
+            deadlineMs: S.deadlineMs.ours,
+            pageRecords: kind !== 'off',
+            ...(kind === 'fields' && { extract: BENCH_FIELDS }),
+            ...(kind === 'warc' && { warc: true }),
             ...(kind === 'handler' && { handler: BENCH_HANDLER }),
           });
           ({ on: withRecords, off: withoutRecords, fields: withFields, warc: withWarc, handler: withHandler })[kind].push(r);
         } catch (err) {
-          failed(section, { on: 'ours', off: 'ours without page records', fields: 'ours with selector fields', warc: 'ours with WARC', handler: 'ours with a page handler' }[kind], err);
+          failed(
+            section,
+            { on: 'ours', off: 'ours without page records', fields: 'ours with selector fields', warc: 'ours with WARC', handler: 'ours with a page handler' }[
+              kind
+            ],
+            err,
+          );
         }
       }
     }
@@ -278,39 +382,100 @@ async function crawlSection(root: string): Promise<void> {
   const oursOff = fastest(withoutRecords);
   const { crawlee, bare } = runs;
   raw.crawl = {
-    ours, oursWithoutRecords: oursOff, bare, crawlee, runsWithRecords: withRecords, runsWithoutRecords: withoutRecords, runsWithFields: withFields, runsWithWarc: withWarc, runsWithHandler: withHandler,
+    ours,
+    oursWithoutRecords: oursOff,
+    bare,
+    crawlee,
+    runsWithRecords: withRecords,
+    runsWithoutRecords: withoutRecords,
+    runsWithFields: withFields,
+    runsWithWarc: withWarc,
+    runsWithHandler: withHandler,
   };
   if (!ours) return;
   if (oursOff) recordsCost(section, withRecords, withoutRecords, ours, oursOff);
-  const fields = `five selector fields (${Object.entries(BENCH_FIELDS).map(([k, v]) => `${k}: ${v}`).join('; ')})`;
+  const fields = `five selector fields (${Object.entries(BENCH_FIELDS)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('; ')})`;
   if (withFields.length) featureCost(section, 'five selector fields', fields, withRecords, withFields);
   if (withWarc.length) featureCost(section, 'WARC files', 'every response and its request as WARC records, gzipped', withRecords, withWarc);
-  if (withHandler.length) featureCost(section, 'a page handler', 'a handler module doing the five fields\' work with page.$ and page.$$, on its threads', withRecords, withHandler, 0.6);
+  if (withHandler.length)
+    featureCost(
+      section,
+      'a page handler',
+      "a handler module doing the five fields' work with page.$ and page.$$, on its threads",
+      withRecords,
+      withHandler,
+      0.6,
+    );
   const expected = site.allowedPages;
   const deadline = (r: CrawlRun) => (r.crawler === 'bare' || r.crawler === 'crawlee' ? S.deadlineMs[r.crawler] : S.deadlineMs.ours);
-  const partial = (r: CrawlRun | undefined) => (r && !r.complete ? ` (${r.crawler} stopped at its ${deadline(r) / 1000} s deadline after ${r.pages} pages: rate over those)` : '');
+  const partial = (r: CrawlRun | undefined) =>
+    r && !r.complete ? ` (${r.crawler} stopped at its ${deadline(r) / 1000} s deadline after ${r.pages} pages: rate over those)` : '';
   const setting = `${S.hosts} hosts × ${S.pages} pages, concurrency ${S.concurrency}, per-host limit ${S.perHostLimit}`;
-  add({ section, name: 'ours: pages/s, end to end', value: ours.pagesPerSecond, unit: 'pages/s', target: '≥ 1,000', met: ours.pagesPerSecond >= 1000, note: `${setting}; ${ours.pages}/${expected} pages${partial(ours)}` });
+  add({
+    section,
+    name: 'ours: pages/s, end to end',
+    value: ours.pagesPerSecond,
+    unit: 'pages/s',
+    target: '≥ 1,000',
+    met: ours.pagesPerSecond >= 1000,
+    note: `${setting}; ${ours.pages}/${expected} pages${partial(ours)}`,
+  });
   if (crawlee) {
     const ratio = ours.pagesPerSecond / crawlee.pagesPerSecond;
-    add({ section, name: 'ours vs Crawlee CheerioCrawler (memory storage)', value: ours.pagesPerSecond, unit: 'pages/s', baseline: { name: 'Crawlee', value: crawlee.pagesPerSecond, unit: 'pages/s' }, ratio, ratioLabel: 'ours / Crawlee', target: '> 2×', met: ratio > 2, note: `Crawlee ${crawlee.pages}/${expected} pages${partial(crawlee)}` });
+    add({
+      section,
+      name: 'ours vs Crawlee CheerioCrawler (memory storage)',
+      value: ours.pagesPerSecond,
+      unit: 'pages/s',
+      baseline: { name: 'Crawlee', value: crawlee.pagesPerSecond, unit: 'pages/s' },
+      ratio,
+      ratioLabel: 'ours / Crawlee',
+      target: '> 2×',
+      met: ratio > 2,
+      note: `Crawlee ${crawlee.pages}/${expected} pages${partial(crawlee)}`,
+    });
   }
   if (bare) {
     const ratio = ours.pagesPerSecond / bare.pagesPerSecond;
-    add({ section, name: 'ours vs bare undici + htmlparser2 loop', value: ours.pagesPerSecond, unit: 'pages/s', baseline: { name: 'bare loop', value: bare.pagesPerSecond, unit: 'pages/s' }, ratio, ratioLabel: 'ours / bare', target: '> 0.5× ("most of")', met: ratio > 0.5, note: `bare ${bare.pages}/${expected} pages${partial(bare)}` });
+    add({
+      section,
+      name: 'ours vs bare undici + htmlparser2 loop',
+      value: ours.pagesPerSecond,
+      unit: 'pages/s',
+      baseline: { name: 'bare loop', value: bare.pagesPerSecond, unit: 'pages/s' },
+      ratio,
+      ratioLabel: 'ours / bare',
+      target: '> 0.5× ("most of")',
+      met: ratio > 0.5,
+      note: `bare ${bare.pages}/${expected} pages${partial(bare)}`,
+    });
   }
   for (const r of [ours, bare, crawlee]) {
     if (!r) continue;
     add({
-      section, name: `${r.crawler}: CPU seconds per 1,000 pages`, value: r.cpuSecondsPer1000, unit: 's',
-      ...(r !== bare && bare && { baseline: { name: 'bare loop', value: bare.cpuSecondsPer1000, unit: 's' }, ratio: r.cpuSecondsPer1000 / bare.cpuSecondsPer1000, ratioLabel: `${r.crawler} / bare` }),
+      section,
+      name: `${r.crawler}: CPU seconds per 1,000 pages`,
+      value: r.cpuSecondsPer1000,
+      unit: 's',
+      ...(r !== bare &&
+        bare && {
+          baseline: { name: 'bare loop', value: bare.cpuSecondsPer1000, unit: 's' },
+          ratio: r.cpuSecondsPer1000 / bare.cpuSecondsPer1000,
+          ratioLabel: `${r.crawler} / bare`,
+        }),
       met: null,
     });
   }
   for (const r of [ours, bare, crawlee]) {
     if (!r) continue;
     add({
-      section, name: `${r.crawler}: peak RSS`, value: r.peakRssMb, unit: 'MB', ...(r === ours ? { target: '< 150 MB', met: r.peakRssMb < 150 } : { met: null }),
+      section,
+      name: `${r.crawler}: peak RSS`,
+      value: r.peakRssMb,
+      unit: 'MB',
+      ...(r === ours ? { target: '< 150 MB', met: r.peakRssMb < 150 } : { met: null }),
       ...(r === ours && oursOff && { note: `without page records: ${oursOff.peakRssMb.toFixed(0)} MB` }),
     });
   }
@@ -318,13 +483,22 @@ async function crawlSection(root: string): Promise<void> {
     if (!r) continue;
     const bound = r !== crawlee;
     add({
-      section, name: `${r.crawler}: max concurrent requests per host (server-measured)`, value: r.maxPerHost, unit: '',
+      section,
+      name: `${r.crawler}: max concurrent requests per host (server-measured)`,
+      value: r.maxPerHost,
+      unit: '',
       ...(bound ? { target: `≤ ${S.perHostLimit}`, met: r.maxPerHost <= S.perHostLimit } : { met: null, note: 'Crawlee has no per-host concurrency limit' }),
     });
   }
   add({
-    section, name: 'ours: requests for robots.txt-disallowed paths', value: ours.disallowedServed, unit: '', target: '0', met: ours.disallowedServed === 0,
-    note: `skipped as disallowed: ${ours.skipped} of ${site.disallowedLinks}; robots.txt requests: ${ours.robotsRequests}; ` +
+    section,
+    name: 'ours: requests for robots.txt-disallowed paths',
+    value: ours.disallowedServed,
+    unit: '',
+    target: '0',
+    met: ours.disallowedServed === 0,
+    note:
+      `skipped as disallowed: ${ours.skipped} of ${site.disallowedLinks}; robots.txt requests: ${ours.robotsRequests}; ` +
       `duplicate page fetches: ${ours.duplicateFetches}; 404s: ${ours.notFound}; errors: ${ours.errors}`,
   });
 }
@@ -362,23 +536,73 @@ async function heavySection(root: string): Promise<void> {
   if (!best) return;
   const setting = `${S.hosts} hosts × ${S.pages} pages of 20-120 KB with 20-120 links, concurrency ${S.concurrency}, per-host limit ${S.perHostLimit}`;
   const pages = (r: CrawlRun) => `${r.pages}/${site.allowedPages} pages${r.complete ? '' : ` (stopped at its deadline: rate over those)`}`;
-  add({ section, name: 'ours: pages/s, end to end', value: best.pagesPerSecond, unit: 'pages/s', met: null, note: `${setting}; ${pages(best)}; runs: ${ours.map((r) => r.pagesPerSecond.toFixed(0)).join(', ')} pages/s` });
+  add({
+    section,
+    name: 'ours: pages/s, end to end',
+    value: best.pagesPerSecond,
+    unit: 'pages/s',
+    met: null,
+    note: `${setting}; ${pages(best)}; runs: ${ours.map((r) => r.pagesPerSecond.toFixed(0)).join(', ')} pages/s`,
+  });
   if (bare) {
     const ratio = best.pagesPerSecond / bare.pagesPerSecond;
-    add({ section, name: 'ours vs the bare loop: pages/s', value: best.pagesPerSecond, unit: 'pages/s', baseline: { name: 'bare loop', value: bare.pagesPerSecond, unit: 'pages/s' }, ratio, ratioLabel: 'ours / bare', target: '≥ 0.7×', met: ratio >= 0.7, note: `bare ${pages(bare)}` });
+    add({
+      section,
+      name: 'ours vs the bare loop: pages/s',
+      value: best.pagesPerSecond,
+      unit: 'pages/s',
+      baseline: { name: 'bare loop', value: bare.pagesPerSecond, unit: 'pages/s' },
+      ratio,
+      ratioLabel: 'ours / bare',
+      target: '≥ 0.7×',
+      met: ratio >= 0.7,
+      note: `bare ${pages(bare)}`,
+    });
     const cpu = best.cpuSecondsPer1000 / bare.cpuSecondsPer1000;
-    add({ section, name: 'ours vs the bare loop: CPU seconds per 1,000 pages (all threads)', value: best.cpuSecondsPer1000, unit: 's', baseline: { name: 'bare loop', value: bare.cpuSecondsPer1000, unit: 's' }, ratio: cpu, ratioLabel: 'ours / bare', target: '≤ 1.6×', met: cpu <= 1.6 });
+    add({
+      section,
+      name: 'ours vs the bare loop: CPU seconds per 1,000 pages (all threads)',
+      value: best.cpuSecondsPer1000,
+      unit: 's',
+      baseline: { name: 'bare loop', value: bare.cpuSecondsPer1000, unit: 's' },
+      ratio: cpu,
+      ratioLabel: 'ours / bare',
+      target: '≤ 1.6×',
+      met: cpu <= 1.6,
+    });
   }
   if (crawlee) {
     const ratio = best.pagesPerSecond / crawlee.pagesPerSecond;
-    add({ section, name: 'ours vs Crawlee CheerioCrawler: pages/s', value: best.pagesPerSecond, unit: 'pages/s', baseline: { name: 'Crawlee', value: crawlee.pagesPerSecond, unit: 'pages/s' }, ratio, ratioLabel: 'ours / Crawlee', target: '≥ 4×', met: ratio >= 4, note: `Crawlee ${pages(crawlee)}, ${crawlee.cpuSecondsPer1000.toFixed(2)} CPU s per 1,000 pages` });
+    add({
+      section,
+      name: 'ours vs Crawlee CheerioCrawler: pages/s',
+      value: best.pagesPerSecond,
+      unit: 'pages/s',
+      baseline: { name: 'Crawlee', value: crawlee.pagesPerSecond, unit: 'pages/s' },
+      ratio,
+      ratioLabel: 'ours / Crawlee',
+      target: '≥ 4×',
+      met: ratio >= 4,
+      note: `Crawlee ${pages(crawlee)}, ${crawlee.cpuSecondsPer1000.toFixed(2)} CPU s per 1,000 pages`,
+    });
   }
   for (const r of [best, bare, crawlee]) {
     if (!r) continue;
-    add({ section, name: `${r.crawler}: peak RSS`, value: r.peakRssMb, unit: 'MB', ...(r === best ? { target: '< 200 MB', met: r.peakRssMb < 200 } : { met: null }) });
+    add({
+      section,
+      name: `${r.crawler}: peak RSS`,
+      value: r.peakRssMb,
+      unit: 'MB',
+      ...(r === best ? { target: '< 200 MB', met: r.peakRssMb < 200 } : { met: null }),
+    });
   }
   add({
-    section, name: 'ours: max concurrent requests per host (server-measured)', value: best.maxPerHost, unit: '', target: `≤ ${S.perHostLimit}`, met: best.maxPerHost <= S.perHostLimit,
+    section,
+    name: 'ours: max concurrent requests per host (server-measured)',
+    value: best.maxPerHost,
+    unit: '',
+    target: `≤ ${S.perHostLimit}`,
+    met: best.maxPerHost <= S.perHostLimit,
     note: `requests for disallowed paths: ${best.disallowedServed}; duplicate page fetches: ${best.duplicateFetches}; 404s: ${best.notFound}; errors: ${best.errors}`,
   });
 }
@@ -395,17 +619,29 @@ function recordsCost(section: string, on: CrawlRun[], off: CrawlRun[], fastOn: C
   const runs = `${on.length} runs each, interleaved (on, off, off, on, ...)${incomplete}`;
   const pps = fastOn.pagesPerSecond / fastOff.pagesPerSecond;
   add({
-    section, name: 'page records on vs off: pages/s', value: fastOn.pagesPerSecond, unit: 'pages/s',
-    baseline: { name: 'records off', value: fastOff.pagesPerSecond, unit: 'pages/s' }, ratio: pps, ratioLabel: 'on / off',
-    target: '≥ 0.85× (within 15%)', met: pps >= 0.85,
+    section,
+    name: 'page records on vs off: pages/s',
+    value: fastOn.pagesPerSecond,
+    unit: 'pages/s',
+    baseline: { name: 'records off', value: fastOff.pagesPerSecond, unit: 'pages/s' },
+    ratio: pps,
+    ratioLabel: 'on / off',
+    target: '≥ 0.85× (within 15%)',
+    met: pps >= 0.85,
     note: `${S.hosts} hosts × ${S.pages} pages, the fastest of ${runs}; pages/s on: ${list(on, (r) => r.pagesPerSecond, 0)}; off: ${list(off, (r) => r.pagesPerSecond, 0)}`,
   });
   const cpuOn = Math.min(...on.map((r) => r.cpuSecondsPer1000));
   const cpuOff = Math.min(...off.map((r) => r.cpuSecondsPer1000));
   add({
-    section, name: 'page records on vs off: CPU seconds per 1,000 pages', value: cpuOn, unit: 's',
-    baseline: { name: 'records off', value: cpuOff, unit: 's' }, ratio: cpuOn / cpuOff, ratioLabel: 'on / off',
-    target: '≤ 1.15×', met: cpuOn / cpuOff <= 1.15,
+    section,
+    name: 'page records on vs off: CPU seconds per 1,000 pages',
+    value: cpuOn,
+    unit: 's',
+    baseline: { name: 'records off', value: cpuOff, unit: 's' },
+    ratio: cpuOn / cpuOff,
+    ratioLabel: 'on / off',
+    target: '≤ 1.15×',
+    met: cpuOn / cpuOff <= 1.15,
     note: `the least of ${runs}; on: ${list(on, (r) => r.cpuSecondsPer1000, 2)}; off: ${list(off, (r) => r.cpuSecondsPer1000, 2)} s; crawler process only (the site is served by the parent)`,
   });
   const perPage = (r: CrawlRun) => (r.dbBytes ?? NaN) / r.pages;
@@ -413,14 +649,25 @@ function recordsCost(section: string, on: CrawlRun[], off: CrawlRun[], fastOn: C
   const bOff = perPage(fastOff);
   const mb = (bytes: number) => `${Math.round(bytes / 1e6).toLocaleString('en-US')} MB`;
   add({
-    section, name: 'page records on vs off: database bytes per page', value: bOn, unit: 'B',
-    baseline: { name: 'records off', value: bOff, unit: 'B' }, ratio: bOn / bOff, ratioLabel: 'on / off', met: null,
-    note: `the SQLite file (+ -wal) once the crawl ended and the queue closed (WAL checkpointed), over the pages crawled; ` +
+    section,
+    name: 'page records on vs off: database bytes per page',
+    value: bOn,
+    unit: 'B',
+    baseline: { name: 'records off', value: bOff, unit: 'B' },
+    ratio: bOn / bOff,
+    ratioLabel: 'on / off',
+    met: null,
+    note:
+      `the SQLite file (+ -wal) once the crawl ended and the queue closed (WAL checkpointed), over the pages crawled; ` +
       `on: ${mb(fastOn.dbBytes ?? NaN)} for ${fastOn.pages} pages, off: ${mb(fastOff.dbBytes ?? NaN)} for ${fastOff.pages}; ` +
       `projected for a million pages: ${mb(bOn * 1e6)} with records, ${mb(bOff * 1e6)} without`,
   });
   add({
-    section, name: 'page records and link graph: bytes per page', value: bOn - bOff, unit: 'B', met: null,
+    section,
+    name: 'page records and link graph: bytes per page',
+    value: bOn - bOff,
+    unit: 'B',
+    met: null,
     note: `on minus off: what the records and the graph (about 5 links a page on this site) add; for a million pages: ${mb((bOn - bOff) * 1e6)}`,
   });
 }
@@ -451,16 +698,28 @@ function featureCost(section: string, name: string, what: string, plain: CrawlRu
   const fast = (rs: CrawlRun[]) => Math.max(...rs.map((r) => r.pagesPerSecond));
   const pps = fast(runs) / fast(plain);
   add({
-    section, name: `${name} vs none: pages/s`, value: fast(runs), unit: 'pages/s',
-    baseline: { name: 'without', value: fast(plain), unit: 'pages/s' }, ratio: pps, ratioLabel: 'with / without',
-    target: `≥ ${floor}× (within ${Math.round((1 - floor) * 100)}%)`, met: pps >= floor,
+    section,
+    name: `${name} vs none: pages/s`,
+    value: fast(runs),
+    unit: 'pages/s',
+    baseline: { name: 'without', value: fast(plain), unit: 'pages/s' },
+    ratio: pps,
+    ratioLabel: 'with / without',
+    target: `≥ ${floor}× (within ${Math.round((1 - floor) * 100)}%)`,
+    met: pps >= floor,
     note: `${what}; the fastest of ${how}; with: ${list(runs, (r) => r.pagesPerSecond, 0)}; without: ${list(plain, (r) => r.pagesPerSecond, 0)}`,
   });
   const cpu = Math.min(...runs.map((r) => r.cpuSecondsPer1000));
   const cpuPlain = Math.min(...plain.map((r) => r.cpuSecondsPer1000));
   add({
-    section, name: `${name} vs none: CPU seconds per 1,000 pages`, value: cpu, unit: 's',
-    baseline: { name: 'without', value: cpuPlain, unit: 's' }, ratio: cpu / cpuPlain, ratioLabel: 'with / without', met: null,
+    section,
+    name: `${name} vs none: CPU seconds per 1,000 pages`,
+    value: cpu,
+    unit: 's',
+    baseline: { name: 'without', value: cpuPlain, unit: 's' },
+    ratio: cpu / cpuPlain,
+    ratioLabel: 'with / without',
+    met: null,
     note: `the least of ${how}; with: ${list(runs, (r) => r.cpuSecondsPer1000, 2)}; without: ${list(plain, (r) => r.cpuSecondsPer1000, 2)} s`,
   });
   const rss = Math.max(...runs.map((r) => r.peakRssMb));
@@ -497,10 +756,16 @@ async function postgresCrawl(root: string): Promise<void> {
       }
       const ratio = r.pagesPerSecond / sqlite.pagesPerSecond;
       add({
-        section, name: `${daemons} daemon${daemons > 1 ? 's' : ''} on PostgreSQL: pages/s`, value: r.pagesPerSecond, unit: 'pages/s',
-        baseline: { name: 'one SQLite daemon', value: sqlite.pagesPerSecond, unit: 'pages/s' }, ratio, ratioLabel: 'PostgreSQL / SQLite',
+        section,
+        name: `${daemons} daemon${daemons > 1 ? 's' : ''} on PostgreSQL: pages/s`,
+        value: r.pagesPerSecond,
+        unit: 'pages/s',
+        baseline: { name: 'one SQLite daemon', value: sqlite.pagesPerSecond, unit: 'pages/s' },
+        ratio,
+        ratioLabel: 'PostgreSQL / SQLite',
         ...(daemons === 4 ? { target: '> 1× one SQLite daemon', met: ratio > 1 && r.maxPerHost <= S.perHostLimit } : { met: null }),
-        note: `${setting}; ${r.pages}/${site.allowedPages} pages${r.complete ? '' : ' (INCOMPLETE)'}; max ${r.maxPerHost} per host (server-measured); ` +
+        note:
+          `${setting}; ${r.pages}/${site.allowedPages} pages${r.complete ? '' : ' (INCOMPLETE)'}; max ${r.maxPerHost} per host (server-measured); ` +
           `${r.duplicateFetches} duplicate fetches; CPU ${r.cpuSecondsPer1000.toFixed(2)} s per 1,000 pages over all daemons`,
       });
     }
@@ -517,17 +782,53 @@ async function soakSection(root: string): Promise<void> {
   raw.soak = r;
   process.stdout.write(`\nSoak, sampled at every 5% of the jobs:\n${soakTable(r)}\n${soakSummary(r)}\n`);
   const warm = `after warm-up (${r.warm.done.toLocaleString('en-US')} jobs)`;
-  add({ section, name: `${r.jobs.toLocaleString('en-US')} jobs through the scheduler, one GET each`, value: r.jobsPerSecond, unit: 'jobs/s', met: null, note: `${r.failed} failed; database ${r.last.dbMb.toFixed(0)} MB at the end` });
   add({
-    section, name: `RSS at the end vs ${warm}`, value: r.last.rssMb, unit: 'MB', baseline: { name: 'after warm-up', value: r.warm.rssMb, unit: 'MB' },
-    ratio: r.rssRatio, ratioLabel: 'last / after warm-up', target: 'flat (≤ 1.2×)', met: r.rssRatio <= 1.2,
+    section,
+    name: `${r.jobs.toLocaleString('en-US')} jobs through the scheduler, one GET each`,
+    value: r.jobsPerSecond,
+    unit: 'jobs/s',
+    met: null,
+    note: `${r.failed} failed; database ${r.last.dbMb.toFixed(0)} MB at the end`,
   });
   add({
-    section, name: `heap after GC at the end vs ${warm}`, value: r.last.heapMb, unit: 'MB', baseline: { name: 'after warm-up', value: r.warm.heapMb, unit: 'MB' },
-    ratio: r.heapRatio, ratioLabel: 'last / after warm-up', target: 'flat (≤ 1.1×)', met: r.heapRatio <= 1.1,
+    section,
+    name: `RSS at the end vs ${warm}`,
+    value: r.last.rssMb,
+    unit: 'MB',
+    baseline: { name: 'after warm-up', value: r.warm.rssMb, unit: 'MB' },
+    ratio: r.rssRatio,
+    ratioLabel: 'last / after warm-up',
+    target: 'flat (≤ 1.2×)',
+    met: r.rssRatio <= 1.2,
   });
-  add({ section, name: `open file descriptors at the end vs ${warm}`, value: r.last.fds, unit: '', baseline: { name: 'after warm-up', value: r.warm.fds, unit: '' }, target: 'no growth', met: r.last.fds <= r.warm.fds });
-  add({ section, name: 'max concurrent requests per host (server-measured)', value: r.maxPerHost, unit: '', target: `≤ ${r.perHostLimit}`, met: r.maxPerHost <= r.perHostLimit });
+  add({
+    section,
+    name: `heap after GC at the end vs ${warm}`,
+    value: r.last.heapMb,
+    unit: 'MB',
+    baseline: { name: 'after warm-up', value: r.warm.heapMb, unit: 'MB' },
+    ratio: r.heapRatio,
+    ratioLabel: 'last / after warm-up',
+    target: 'flat (≤ 1.1×)',
+    met: r.heapRatio <= 1.1,
+  });
+  add({
+    section,
+    name: `open file descriptors at the end vs ${warm}`,
+    value: r.last.fds,
+    unit: '',
+    baseline: { name: 'after warm-up', value: r.warm.fds, unit: '' },
+    target: 'no growth',
+    met: r.last.fds <= r.warm.fds,
+  });
+  add({
+    section,
+    name: 'max concurrent requests per host (server-measured)',
+    value: r.maxPerHost,
+    unit: '',
+    target: `≤ ${r.perHostLimit}`,
+    met: r.maxPerHost <= r.perHostLimit,
+  });
 }
 
 async function pausedSection(root: string): Promise<void> {
@@ -538,11 +839,22 @@ async function pausedSection(root: string): Promise<void> {
     const r = await pausedLatency(tempDir(root, 'paused'), S.queued, S.hosts, S.held, S.heldHosts, S.samples);
     raw.paused = r;
     const note = `lease(…, 100, limit 2) then ack; ${S.samples} samples; ${count(S.queued)} ready jobs over ${S.hosts} hosts in both`;
-    for (const [which, key] of [['median', 'medianMs'], ['p99', 'p99Ms']] as const) {
+    for (const [which, key] of [
+      ['median', 'medianMs'],
+      ['p99', 'p99Ms'],
+    ] as const) {
       const ratio = r.paused[key] / r.none[key];
       add({
-        section, name: `lease+ack ${which} beside ${count(S.held)} held jobs over ${count(S.heldHosts)} hosts`, value: r.paused[key], unit: 'ms',
-        baseline: { name: 'no paused crawl', value: r.none[key], unit: 'ms' }, ratio, ratioLabel: 'paused / none', target: '≤ 1.5×', met: ratio <= 1.5, note,
+        section,
+        name: `lease+ack ${which} beside ${count(S.held)} held jobs over ${count(S.heldHosts)} hosts`,
+        value: r.paused[key],
+        unit: 'ms',
+        baseline: { name: 'no paused crawl', value: r.none[key], unit: 'ms' },
+        ratio,
+        ratioLabel: 'paused / none',
+        target: '≤ 1.5×',
+        met: ratio <= 1.5,
+        note,
       });
     }
     add({ section, name: `pause (holdCrawl) of ${count(S.held)} jobs`, value: r.holdMs, unit: 'ms', met: null });
@@ -577,7 +889,11 @@ function printTable(): void {
   ]);
   const head = ['name', 'figure', 'baseline', 'ratio', 'target', ''];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 1 || i === 3 ? c.padStart(width[i]) : c.padEnd(width[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 1 || i === 3 ? c.padStart(width[i]) : c.padEnd(width[i])))
+      .join('  ')
+      .trimEnd();
   let section = '';
   const out: string[] = [line(head), width.map((w) => '-'.repeat(w)).join('  ')];
   figures.forEach((f, i) => {
@@ -607,7 +923,14 @@ function machine(): Record<string, unknown> {
   const sqlite = new Database(':memory:');
   const version = sqlite.prepare('SELECT sqlite_version()').pluck().get();
   sqlite.close();
-  return { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, sqlite: version, platform: `${os.platform()} ${os.release()}` };
+  return {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    sqlite: version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -623,7 +946,18 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   const root = makeRoot();
   log(`temp folder ${root}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
-  const run: Record<Section, (root: string) => Promise<void>> = { lifecycle: lifecycleSection, binding: bindingSection, million: millionSection, crawl: crawlSection, heavy: heavySection, soak: soakSection, postgres: postgresSection, paused: pausedSection, results: resultsSection, editor: editorSection };
+  const run: Record<Section, (root: string) => Promise<void>> = {
+    lifecycle: lifecycleSection,
+    binding: bindingSection,
+    million: millionSection,
+    crawl: crawlSection,
+    heavy: heavySection,
+    soak: soakSection,
+    postgres: postgresSection,
+    paused: pausedSection,
+    results: resultsSection,
+    editor: editorSection,
+  };
   try {
     for (const s of sections) {
       try {
@@ -639,13 +973,30 @@ async function main(): Promise<void> {
   const wallSeconds = elapsedMs(started) / 1000;
   const measured = commit();
   printTable();
-  process.stdout.write(`\nCommit ${measured ?? 'unknown'}. Wall time ${wallSeconds.toFixed(0)} s. Load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs` +
-    ' (a load above the CPU count means other processes shared the machine and every figure is lower for it).\n');
+  process.stdout.write(
+    `\nCommit ${measured ?? 'unknown'}. Wall time ${wallSeconds.toFixed(0)} s. Load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs` +
+      ' (a load above the CPU count means other processes shared the machine and every figure is lower for it).\n',
+  );
   const out = path.join(__dirname, '..', '..', 'bench', 'results');
   fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, 'latest.json'), `${JSON.stringify({
-    startedAt, wallSeconds, sections, commit: measured, machine: machine(), loadAverage: { before: loadBefore, after: loadAfter }, sizes: SIZES, figures, raw,
-  }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(out, 'latest.json'),
+    `${JSON.stringify(
+      {
+        startedAt,
+        wallSeconds,
+        sections,
+        commit: measured,
+        machine: machine(),
+        loadAverage: { before: loadBefore, after: loadAfter },
+        sizes: SIZES,
+        figures,
+        raw,
+      },
+      null,
+      2,
+    )}\n`,
+  );
   process.stdout.write(`Figures written to ${path.relative(process.cwd(), path.join(out, 'latest.json'))}\n`);
 }
 

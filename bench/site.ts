@@ -67,8 +67,10 @@ function render(host: number, page: number, hosts: number, pages: number, origin
   }
   if (page % 50 === 0) links.push(`/private/${page}`);
   const items = links.map((l) => `<li><a href="${l}">${l}</a></li>`).join('');
-  return `<!doctype html><html><head><meta charset="utf-8"><title>Host ${host} page ${page}</title></head>` +
-    `<body><h1>Page ${page}</h1><p>${FILLER.repeat(12)}</p><ul>${items}</ul><p>${FILLER.repeat(6)}</p></body></html>`;
+  return (
+    `<!doctype html><html><head><meta charset="utf-8"><title>Host ${host} page ${page}</title></head>` +
+    `<body><h1>Page ${page}</h1><p>${FILLER.repeat(12)}</p><ul>${items}</ul><p>${FILLER.repeat(6)}</p></body></html>`
+  );
 }
 
 export type SiteShape = 'light' | 'heavy';
@@ -90,17 +92,32 @@ function renderHeavy(host: number, page: number, hosts: number, pages: number, o
   for (let i = links.length; i < count; i++) {
     const k = pick(mix(host * 31 + i, page));
     switch (i % 8) {
-      case 0: case 1: links.push(`/p/${k}`); break;
-      case 2: links.push(`../p/${k}`); break;
-      case 3: links.push(`/p/${k}#section-${i}`); break;
-      case 4: links.push(`#part-${i}`); break;
-      case 5: links.push(`/search?q=${mix(k, i) % SEARCHES}`); break;
-      case 6: links.push(`${origins[(host + 1 + (mix(host, page + i) % (hosts - 1))) % hosts]}/p/${k}`); break;
-      default: links.push(`http://127.0.0.1:9/elsewhere/${k}`);
+      case 0:
+      case 1:
+        links.push(`/p/${k}`);
+        break;
+      case 2:
+        links.push(`../p/${k}`);
+        break;
+      case 3:
+        links.push(`/p/${k}#section-${i}`);
+        break;
+      case 4:
+        links.push(`#part-${i}`);
+        break;
+      case 5:
+        links.push(`/search?q=${mix(k, i) % SEARCHES}`);
+        break;
+      case 6:
+        links.push(`${origins[(host + 1 + (mix(host, page + i) % (hosts - 1))) % hosts]}/p/${k}`);
+        break;
+      default:
+        links.push(`http://127.0.0.1:9/elsewhere/${k}`);
     }
   }
   const items = links.map((l, i) => `<li><a href="${l}">${WORDS[(i + page) % WORDS.length]} ${i}</a></li>`).join('\n');
-  const head = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host ${host} page ${page}</title>` +
+  const head =
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host ${host} page ${page}</title>` +
     `<meta name="description" content="Page ${page} of host ${host}, shaped like a real one."></head>` +
     `<body><nav><ul>\n${items}\n</ul></nav><main><h1 id="top">Page ${page}</h1>\n`;
   return { head, size };
@@ -187,10 +204,15 @@ export async function startSite(hosts: number, pages: number, shape: SiteShape =
       for (const c of counters) Object.assign(c, { requests: 0, pages: 0, robots: 0, disallowed: 0, notFound: 0, inFlight: 0, maxInFlight: 0 });
     },
     close: async () => {
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
-        s.closeAllConnections();
-        s.close(() => resolve());
-      })));
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.closeAllConnections();
+              s.close(() => resolve());
+            }),
+        ),
+      );
     },
   };
 }

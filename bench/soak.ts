@@ -79,7 +79,9 @@ async function startSite(): Promise<Site> {
     let inFlight = 0;
     const server = http.createServer((_req, res) => {
       most = Math.max(most, ++inFlight);
-      res.on('close', () => { inFlight--; });
+      res.on('close', () => {
+        inFlight--;
+      });
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
       res.end('ok');
     });
@@ -95,10 +97,16 @@ async function startSite(): Promise<Site> {
   return {
     origins,
     maxPerHost: () => most,
-    close: () => Promise.all(servers.map((s) => new Promise<void>((resolve) => {
-      s.closeAllConnections();
-      s.close(() => resolve());
-    }))).then(() => {}),
+    close: () =>
+      Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.closeAllConnections();
+              s.close(() => resolve());
+            }),
+        ),
+      ).then(() => {}),
   };
 }
 
@@ -110,7 +118,9 @@ export async function soak(dir: string, jobs: number): Promise<SoakResult> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     const line = out.split('\n').find((l) => l.startsWith('{'));
     if (code !== 0 || !line) throw new Error(`the soak child exited with ${code} without a result`);
@@ -124,17 +134,26 @@ export async function soak(dir: string, jobs: number): Promise<SoakResult> {
 /** The samples as a small table. */
 export function soakTable(r: SoakResult): string {
   const head = ['jobs done', 'seconds', 'RSS MB', 'heap MB', 'fds', 'db MB'];
-  const rows = r.samples.map((s) => [s.done.toLocaleString('en-US'), s.seconds.toFixed(1), s.rssMb.toFixed(1), s.heapMb.toFixed(1), String(s.fds), s.dbMb.toFixed(1)]);
+  const rows = r.samples.map((s) => [
+    s.done.toLocaleString('en-US'),
+    s.seconds.toFixed(1),
+    s.rssMb.toFixed(1),
+    s.heapMb.toFixed(1),
+    String(s.fds),
+    s.dbMb.toFixed(1),
+  ]);
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(width[i])).join('  ');
   return [line(head), width.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 export function soakSummary(r: SoakResult): string {
-  return `${r.jobs.toLocaleString('en-US')} jobs in ${r.seconds.toFixed(0)} s (${fmt(r.jobsPerSecond)} jobs/s), ${r.failed} failed; ` +
+  return (
+    `${r.jobs.toLocaleString('en-US')} jobs in ${r.seconds.toFixed(0)} s (${fmt(r.jobsPerSecond)} jobs/s), ${r.failed} failed; ` +
     `after warm-up (${r.warm.done.toLocaleString('en-US')} jobs) to the end: RSS ${r.warm.rssMb.toFixed(1)} → ${r.last.rssMb.toFixed(1)} MB (${r.rssRatio.toFixed(2)}×), ` +
     `heap ${r.warm.heapMb.toFixed(1)} → ${r.last.heapMb.toFixed(1)} MB (${r.heapRatio.toFixed(2)}×), fds ${r.warm.fds} → ${r.last.fds}; ` +
-    `database ${r.last.dbMb.toFixed(0)} MB; at most ${r.maxPerHost} requests at once per host (limit ${r.perHostLimit})`;
+    `database ${r.last.dbMb.toFixed(0)} MB; at most ${r.maxPerHost} requests at once per host (limit ${r.perHostLimit})`
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,17 +162,23 @@ export function soakSummary(r: SoakResult): string {
 async function child(jobs: number, file: string, origins: string[]): Promise<void> {
   const q = new SqliteQueue(file);
   const agent = new http.Agent({ keepAlive: true, maxSockets: PER_HOST });
-  const get = (job: LeasedJob, signal: AbortSignal) => new Promise<void>((resolve, reject) => {
-    const req = http.get(job.url, { agent, signal }, (res) => {
-      res.resume();
-      res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-      res.once('error', reject);
+  const get = (job: LeasedJob, signal: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.get(job.url, { agent, signal }, (res) => {
+        res.resume();
+        res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        res.once('error', reject);
+      });
+      req.once('error', reject);
     });
-    req.once('error', reject);
-  });
-  const scheduler = new Scheduler(q, { get: (job, ctx) => get(job, ctx.signal) },
+  const scheduler = new Scheduler(
+    q,
+    { get: (job, ctx) => get(job, ctx.signal) },
     validateConfig({ maxWorkers: WORKERS, perHostLimit: PER_HOST, leaseTtlMs: 30_000, heartbeatMs: 10_000, pollMs: 50 }),
-    (level, message) => { if (level !== 'info') process.stderr.write(`soak ${level}: ${message}\n`); });
+    (level, message) => {
+      if (level !== 'info') process.stderr.write(`soak ${level}: ${message}\n`);
+    },
+  );
 
   const started = performance.now();
   const samples: SoakSample[] = [];
@@ -202,8 +227,15 @@ async function child(jobs: number, file: string, origins: string[]): Promise<voi
   const warm = samples[Math.round(SAMPLES * WARMUP)];
   const last = samples[samples.length - 1];
   const result: Omit<SoakResult, 'maxPerHost' | 'perHostLimit'> = {
-    jobs, seconds, jobsPerSecond: jobs / seconds, samples, warm, last,
-    rssRatio: last.rssMb / warm.rssMb, heapRatio: last.heapMb / warm.heapMb, failed: error,
+    jobs,
+    seconds,
+    jobsPerSecond: jobs / seconds,
+    samples,
+    warm,
+    last,
+    rssRatio: last.rssMb / warm.rssMb,
+    heapRatio: last.heapMb / warm.heapMb,
+    failed: error,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
@@ -212,20 +244,28 @@ if (require.main === module) {
   if (process.argv[2] === '--child') {
     tuneHeap(); // as the daemon does
     const [jobs, file, ...origins] = process.argv.slice(3);
-    child(Number(jobs), file, origins).then(() => process.exit(0), (err) => {
-      process.stderr.write(`soak: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    });
+    child(Number(jobs), file, origins).then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`soak: ${(err as Error).stack ?? String(err)}\n`);
+        process.exit(1);
+      },
+    );
   } else {
     // Alone: `node out/bench/soak.js [jobs]`, the table and the summary on stdout.
     const root = makeRoot();
     const jobs = soakJobs(process.argv[2] ?? process.env.SOAK_JOBS);
     log(`soak: ${jobs.toLocaleString('en-US')} jobs...`);
-    soak(root, jobs).finally(() => fs.rmSync(root, { recursive: true, force: true })).then((r) => {
-      process.stdout.write(`${soakTable(r)}\n\n${soakSummary(r)}\n`);
-    }, (err: unknown) => {
-      process.stderr.write(`soak: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    });
+    soak(root, jobs)
+      .finally(() => fs.rmSync(root, { recursive: true, force: true }))
+      .then(
+        (r) => {
+          process.stdout.write(`${soakTable(r)}\n\n${soakSummary(r)}\n`);
+        },
+        (err: unknown) => {
+          process.stderr.write(`soak: ${(err as Error).stack ?? String(err)}\n`);
+          process.exit(1);
+        },
+      );
   }
 }

@@ -36,7 +36,17 @@ const info = { target, node: process.versions.node, abi: process.versions.module
 writeFileSync(join(root, 'dist', 'target.json'), `${JSON.stringify(info, null, 2)}\n`);
 execFileSync(
   process.execPath,
-  [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--target', target, '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '--out', vsix],
+  [
+    join(root, 'node_modules', '@vscode', 'vsce', 'vsce'),
+    'package',
+    '--target',
+    target,
+    '--allow-missing-repository',
+    '--skip-license',
+    '--no-rewrite-relative-links',
+    '--out',
+    vsix,
+  ],
   { cwd: root, stdio: 'inherit' },
 );
 console.log(`${vsix}: for ${target}, Node ${info.node} (ABI ${info.abi})`);

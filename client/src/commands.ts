@@ -140,9 +140,10 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     run(SEED_COMMANDS.showReport, async (arg?: unknown) => {
       const target = crawlArg(arg);
       const running = ensureRunning(daemon);
-      const crawl = typeof target === 'string'
-        ? (await running.request('crawl/get', { crawlId: target })).crawl
-        : (target ?? (await pickCrawl(running, 'Show Crawl Report', newestFirst, 'There is no crawl to report on yet: start one with Start Crawl.')));
+      const crawl =
+        typeof target === 'string'
+          ? (await running.request('crawl/get', { crawlId: target })).crawl
+          : (target ?? (await pickCrawl(running, 'Show Crawl Report', newestFirst, 'There is no crawl to report on yet: start one with Start Crawl.')));
       if (crawl) deps.reports.show(crawl);
     }),
   ];
@@ -171,7 +172,8 @@ async function refuse(daemon: Daemon): Promise<void> {
   const status = daemon.status;
   const actions: Record<string, () => Thenable<unknown>> = {};
   if (status.kind === 'untrusted') actions['Manage Workspace Trust'] = () => vscode.commands.executeCommand('workbench.trust.manage');
-  else if (status.kind === 'noRuntime') actions['Set Node Path'] = () => vscode.commands.executeCommand('workbench.action.openSettings', 'crawlOrchestrator.nodePath');
+  else if (status.kind === 'noRuntime')
+    actions['Set Node Path'] = () => vscode.commands.executeCommand('workbench.action.openSettings', 'crawlOrchestrator.nodePath');
   else if (status.kind === 'noFolder') actions['Open Folder'] = () => vscode.commands.executeCommand('workbench.action.files.openFolder');
   else if (status.kind !== 'starting') {
     actions['Restart Daemon'] = () => vscode.commands.executeCommand('crawlOrchestrator.restartDaemon');
@@ -212,7 +214,9 @@ export function requeueParams(arg: unknown, shown: JobsFilterScope | undefined, 
       const g: GroupNode = arg;
       if (g.filter.search !== undefined) return failedShown.length > 0 ? { state: 'error', ids: failedShown } : null;
       return {
-        state: 'error', ...(g.filter.crawlId ? { crawlId: g.filter.crawlId } : {}), ...(g.filter.host ? { host: g.filter.host } : {}),
+        state: 'error',
+        ...(g.filter.crawlId ? { crawlId: g.filter.crawlId } : {}),
+        ...(g.filter.host ? { host: g.filter.host } : {}),
         ...(g.filter.reason !== undefined ? { reason: g.filter.reason } : {}),
       };
     }
@@ -285,12 +289,14 @@ async function pickJobIds(deps: CommandDeps, title: string, states: JobState[], 
   try {
     const pages = await Promise.all(states.map((state) => daemon.request('jobs/list', { state, limit: 100 })));
     const now = Date.now();
-    listed = pages.flatMap((p) => p.jobs).map((j) => ({
-      id: j.id,
-      label: jobLabel(j.url),
-      description: `${j.host} · ${STATE_LABELS[j.state]} · job ${j.id}`,
-      detail: j.lastError === null ? undefined : localTimes(j.lastError, now),
-    }));
+    listed = pages
+      .flatMap((p) => p.jobs)
+      .map((j) => ({
+        id: j.id,
+        label: jobLabel(j.url),
+        description: `${j.host} · ${STATE_LABELS[j.state]} · job ${j.id}`,
+        detail: j.lastError === null ? undefined : localTimes(j.lastError, now),
+      }));
     qp.items = listed;
     qp.busy = false;
     if (listed.length === 0) qp.placeholder = `No ${states.map((s) => STATE_LABELS[s].toLowerCase()).join(' or ')} jobs; type a job id`;
@@ -316,11 +322,7 @@ async function startCrawl(deps: CommandDeps, arg: unknown): Promise<void> {
   const daemon = ensureRunning(deps.daemon);
   const fileUri = seedFileArg(arg);
   const editor = vscode.window.activeTextEditor;
-  const doc = fileUri
-    ? await vscode.workspace.openTextDocument(fileUri)
-    : editor?.document.languageId === 'crawl'
-      ? editor.document
-      : undefined;
+  const doc = fileUri ? await vscode.workspace.openTextDocument(fileUri) : editor?.document.languageId === 'crawl' ? editor.document : undefined;
   if (doc) return startFromSeedFile(deps, doc);
 
   const s = deps.settings();
@@ -345,12 +347,15 @@ async function startCrawl(deps: CommandDeps, arg: unknown): Promise<void> {
     prompt: 'How many links away from a seed to go (0 fetches the seeds only; empty: no limit, the crawl stops at its max pages)',
     value: s.defaultMaxDepth === null ? '' : String(s.defaultMaxDepth),
     ignoreFocusOut: true,
-    validateInput: (v) => (v.trim() === '' || (/^\d+$/.test(v.trim()) && Number(v) <= 1000) ? undefined : 'Enter a whole number from 0 to 1000, or nothing for no limit'),
+    validateInput: (v) =>
+      v.trim() === '' || (/^\d+$/.test(v.trim()) && Number(v) <= 1000) ? undefined : 'Enter a whole number from 0 to 1000, or nothing for no limit',
   });
   if (depthText === undefined) return;
   const seeds = parseUrlList(seedsText).urls;
   const result = await daemon.request('crawl/start', {
-    seeds, scope: scopePick.scope, maxDepth: depthText.trim() === '' ? null : Number(depthText.trim()),
+    seeds,
+    scope: scopePick.scope,
+    maxDepth: depthText.trim() === '' ? null : Number(depthText.trim()),
     ...(s.defaultAddresses !== 'auto' && { addresses: s.defaultAddresses }),
   });
   reportStarted(deps, { ...result, name: null }, seeds.length);
@@ -418,7 +423,10 @@ const CRAWL_ACTION_TITLES: Record<CrawlAction, string> = { pause: 'Pause Crawl',
 async function crawlAction(deps: CommandDeps, action: CrawlAction, arg: unknown): Promise<void> {
   const daemon = ensureRunning(deps.daemon);
   const target = crawlArg(arg);
-  const crawl = typeof target === 'string' ? (await daemon.request('crawl/get', { crawlId: target })).crawl : (target ?? (await pickCrawl(daemon, CRAWL_ACTION_TITLES[action], (crawls) => crawlsFor(action, crawls), nothingTo(action))));
+  const crawl =
+    typeof target === 'string'
+      ? (await daemon.request('crawl/get', { crawlId: target })).crawl
+      : (target ?? (await pickCrawl(daemon, CRAWL_ACTION_TITLES[action], (crawls) => crawlsFor(action, crawls), nothingTo(action))));
   if (!crawl) return;
   const { crawlId } = crawl;
   const label = crawlLabel(crawl);

@@ -58,29 +58,32 @@ export class CrawlNames {
         // The rows go on without names rather than not at all; the ids stand in.
       }
     }
-    return (job) => (job.crawlId === null ? undefined : this.labels.get(job.crawlId) ?? job.crawlId);
+    return (job) => (job.crawlId === null ? undefined : (this.labels.get(job.crawlId) ?? job.crawlId));
   }
 
   /** Reads every crawl's name; while backing off after a failure, resolves at once and the names stay unknown. */
   private list(): Promise<void> {
     if (this.listing) return this.listing;
     if (this.now() < this.listAfter) return Promise.resolve();
-    const listing = this.daemon.request('crawl/list', {}).then(
-      ({ crawls }) => {
-        this.backoff = CRAWL_LIST_BACKOFF_MS;
-        this.learn(crawls);
-      },
-      (err: unknown) => {
-        // No daemon at all is the view's to show (it empties), and not a reason to wait once one is back.
-        if (!(err instanceof DaemonUnavailable)) {
-          this.listAfter = this.now() + this.backoff;
-          this.backoff = Math.min(this.backoff * 2, CRAWL_LIST_BACKOFF_MAX_MS);
-        }
-        throw err;
-      },
-    ).finally(() => {
-      this.listing = undefined;
-    });
+    const listing = this.daemon
+      .request('crawl/list', {})
+      .then(
+        ({ crawls }) => {
+          this.backoff = CRAWL_LIST_BACKOFF_MS;
+          this.learn(crawls);
+        },
+        (err: unknown) => {
+          // No daemon at all is the view's to show (it empties), and not a reason to wait once one is back.
+          if (!(err instanceof DaemonUnavailable)) {
+            this.listAfter = this.now() + this.backoff;
+            this.backoff = Math.min(this.backoff * 2, CRAWL_LIST_BACKOFF_MAX_MS);
+          }
+          throw err;
+        },
+      )
+      .finally(() => {
+        this.listing = undefined;
+      });
     this.listing = listing;
     return listing;
   }

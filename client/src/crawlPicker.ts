@@ -8,12 +8,7 @@ import type { DaemonApi } from './daemonApi';
  * Asks which of the crawls `offer` keeps (in its order); says `nothing` when it keeps none. Rows
  * are "name (id)", with state, progress and seeds.
  */
-export async function pickCrawl(
-  daemon: DaemonApi,
-  title: string,
-  offer: (crawls: readonly Crawl[]) => Crawl[],
-  nothing: string,
-): Promise<Crawl | undefined> {
+export async function pickCrawl(daemon: DaemonApi, title: string, offer: (crawls: readonly Crawl[]) => Crawl[], nothing: string): Promise<Crawl | undefined> {
   const { crawls } = await daemon.request('crawl/list', {});
   const candidates = offer(crawls);
   if (candidates.length === 0) {

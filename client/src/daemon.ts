@@ -128,11 +128,10 @@ export class Daemon implements DaemonApi, vscode.Disposable {
     const built = builtFor(extensionPath);
     // A package built for another platform: no runtime of this machine loads its module.
     const elsewhere = built === null ? null : wrongPlatform(built, process.platform, process.arch, isMusl());
-    const choice = elsewhere !== null ? { ok: false as const, tried: [] } : await chooseRuntime(
-      candidates(settings.nodePath, process.env, process),
-      path.join(extensionPath, 'node_modules', 'better-sqlite3'),
-      minVersion,
-    );
+    const choice =
+      elsewhere !== null
+        ? { ok: false as const, tried: [] }
+        : await chooseRuntime(candidates(settings.nodePath, process.env, process), path.join(extensionPath, 'node_modules', 'better-sqlite3'), minVersion);
     if (!choice.ok) {
       const message = elsewhere ?? noRuntimeMessage(choice.tried, minVersion, built ?? undefined);
       this.log.appendLine(`[extension] ${message}`);
@@ -141,9 +140,7 @@ export class Daemon implements DaemonApi, vscode.Disposable {
       return;
     }
     const runtime = choice.runtime.candidate.path;
-    this.log.appendLine(
-      `[extension] starting the daemon on ${stateDir} with ${choice.runtime.candidate.source} (${runtime}, ${choice.runtime.version})`,
-    );
+    this.log.appendLine(`[extension] starting the daemon on ${stateDir} with ${choice.runtime.candidate.source} (${runtime}, ${choice.runtime.version})`);
 
     const module = path.join(extensionPath, 'dist', 'server', 'daemon.js');
     const args = daemonArgs(settings, stateDir, folderPath);
@@ -232,7 +229,9 @@ export class Daemon implements DaemonApi, vscode.Disposable {
     this.crashes = [...this.crashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
     if (this.crashes.length > MAX_CRASHES) {
       this.crashes = [];
-      this.fail(`The Crawl Orchestrator daemon stopped ${MAX_CRASHES + 1} times in ${CRASH_WINDOW_MS / 60_000} minutes and will not be restarted automatically.`);
+      this.fail(
+        `The Crawl Orchestrator daemon stopped ${MAX_CRASHES + 1} times in ${CRASH_WINDOW_MS / 60_000} minutes and will not be restarted automatically.`,
+      );
       return { action: CloseAction.DoNotRestart, handled: true };
     }
     this.log.appendLine('[extension] the daemon exited unexpectedly; restarting it');
@@ -372,7 +371,9 @@ class LogTail implements vscode.OutputChannel {
 function builtFor(extensionPath: string): BuiltFor | null {
   try {
     const info = JSON.parse(fs.readFileSync(path.join(extensionPath, 'dist', 'target.json'), 'utf8')) as Partial<BuiltFor>;
-    return typeof info.target === 'string' && typeof info.node === 'string' && typeof info.abi === 'string' ? { target: info.target, node: info.node, abi: info.abi } : null;
+    return typeof info.target === 'string' && typeof info.node === 'string' && typeof info.abi === 'string'
+      ? { target: info.target, node: info.node, abi: info.abi }
+      : null;
   } catch {
     return null;
   }

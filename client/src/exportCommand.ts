@@ -33,7 +33,10 @@ const FORMAT_PICKS: { format: ExportFormat; label: string; description: string; 
  * script's argument); undefined asks.
  */
 export async function exportCrawlResults(daemon: DaemonApi, target: Crawl | string | undefined): Promise<void> {
-  const crawl = typeof target === 'string' ? (await daemon.request('crawl/get', { crawlId: target })).crawl : (target ?? (await pickCrawl(daemon, TITLE, newestFirst, 'There is no crawl to export yet: start one with Start Crawl.')));
+  const crawl =
+    typeof target === 'string'
+      ? (await daemon.request('crawl/get', { crawlId: target })).crawl
+      : (target ?? (await pickCrawl(daemon, TITLE, newestFirst, 'There is no crawl to export yet: start one with Start Crawl.')));
   if (!crawl) return;
   const label = crawlLabel(crawl);
 
@@ -74,10 +77,14 @@ export async function exportCrawlResults(daemon: DaemonApi, target: Crawl | stri
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Exporting ${kindPick.label.toLowerCase()} of ${label}`, cancellable: true },
       (progress, token) =>
-        exportCrawl(daemon, { crawlId: crawl.crawlId, kind, format, file }, {
-          isCancelled: () => token.isCancellationRequested,
-          onProgress: (p) => progress.report({ message: `${plural(p.records, noun, nouns)} written to ${base}` }),
-        }),
+        exportCrawl(
+          daemon,
+          { crawlId: crawl.crawlId, kind, format, file },
+          {
+            isCancelled: () => token.isCancellationRequested,
+            onProgress: (p) => progress.report({ message: `${plural(p.records, noun, nouns)} written to ${base}` }),
+          },
+        ),
     );
     const urls = kind === 'broken' ? ` (${plural(result.urls, 'URL')})` : '';
     const choice = await vscode.window.showInformationMessage(`Exported ${plural(result.records, noun, nouns)}${urls} to ${base}`, 'Open');
@@ -87,13 +94,16 @@ export async function exportCrawlResults(daemon: DaemonApi, target: Crawl | stri
       void vscode.window.showInformationMessage(`Export of ${label} cancelled: ${base} was not written.`);
       return;
     }
-    void vscode.window.showErrorMessage(`Could not export ${kindPick.label.toLowerCase()} of ${label} to ${base}: ${describeError(err)} Nothing was written to ${base}.`);
+    void vscode.window.showErrorMessage(
+      `Could not export ${kindPick.label.toLowerCase()} of ${label} to ${base}: ${describeError(err)} Nothing was written to ${base}.`,
+    );
   }
 }
 
 function describeError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === ErrorCodes.MethodNotFound) return `${message} (the running daemon does not know this request: restart it so that it is the extension's own version).`;
+  if (code === ErrorCodes.MethodNotFound)
+    return `${message} (the running daemon does not know this request: restart it so that it is the extension's own version).`;
   return /[.!?)]$/.test(message) ? message : `${message}.`;
 }

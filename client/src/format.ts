@@ -49,9 +49,7 @@ export function formatLeaseLeft(expiresAt: string, now: number): string {
 export function formatClock(iso: string, now: number, { ms = false } = {}): string {
   const at = new Date(iso);
   const time = `${pad2(at.getHours())}:${pad2(at.getMinutes())}:${pad2(at.getSeconds())}${ms ? `.${String(at.getMilliseconds()).padStart(3, '0')}` : ''}`;
-  return at.toDateString() === new Date(now).toDateString()
-    ? time
-    : `${at.getFullYear()}-${pad2(at.getMonth() + 1)}-${pad2(at.getDate())} ${time}`;
+  return at.toDateString() === new Date(now).toDateString() ? time : `${at.getFullYear()}-${pad2(at.getMonth() + 1)}-${pad2(at.getDate())} ${time}`;
 }
 
 /**
@@ -67,7 +65,8 @@ const ISO_INSTANT_OR_URL = /\b[a-z][a-z\d+.-]*:\/\/\S*|\b(\d{4}-\d\d-\d\dT\d\d:\
  */
 export function localTimes(text: string, now: number): string {
   return text.replace(ISO_INSTANT_OR_URL, (match, iso: string | undefined) =>
-    iso === undefined || Number.isNaN(Date.parse(iso)) ? match : formatClock(iso, now));
+    iso === undefined || Number.isNaN(Date.parse(iso)) ? match : formatClock(iso, now),
+  );
 }
 
 /** "1,234,567": counts in the UI are read at a glance. */

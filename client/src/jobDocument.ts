@@ -203,7 +203,13 @@ export function renderJobDocument(job: Job, events: JobEvent[], now: number, det
     out.push('', `### ${section.title}`, '', '| Time | +Elapsed | Event | Worker | Detail |', '| :-- | --: | :-- | :-- | :-- |');
     const start = Date.parse(section.events[0].at);
     for (const e of section.events) {
-      const cells = [formatClock(e.at, now, { ms: true }), `+${formatDuration(Date.parse(e.at) - start)}`, e.type, e.workerId ?? '', localTimes(e.detail ?? '', now)];
+      const cells = [
+        formatClock(e.at, now, { ms: true }),
+        `+${formatDuration(Date.parse(e.at) - start)}`,
+        e.type,
+        e.workerId ?? '',
+        localTimes(e.detail ?? '', now),
+      ];
       out.push(`| ${cells.map((c) => c.replace(/\|/g, '\\|').replace(/\n/g, ' ')).join(' | ')} |`);
     }
   }
@@ -291,7 +297,7 @@ export function pageSection(details: PageDetails, now: number): string[] {
   item('size', p.bytes === null ? null : `${formatBytes(p.bytes)} (${formatCount(p.bytes)} bytes)`);
   item('fetch time', p.fetchMs === null ? null : formatDuration(p.fetchMs));
   item('fetched at', p.fetchedAt === null ? null : formatClock(p.fetchedAt, now));
-  if (p.lastmod !== null && p.lastmod !== undefined) item('lastmod (its sitemap\'s)', inline(p.lastmod));
+  if (p.lastmod !== null && p.lastmod !== undefined) item("lastmod (its sitemap's)", inline(p.lastmod));
   item('depth', p.depth === null ? null : String(p.depth));
   item('sha256', p.sha256 === null ? null : /^[0-9a-f]+$/i.test(p.sha256) ? `\`${p.sha256}\`` : inline(p.sha256));
   item('found on', foundOn(p, foundOnJobId));
@@ -314,7 +320,13 @@ export function pageSection(details: PageDetails, now: number): string[] {
   const reasons = new Map<string, number>();
   for (const l of links.outlinks) if (!l.followed) reasons.set(l.reason ?? 'not followed', (reasons.get(l.reason ?? 'not followed') ?? 0) + 1);
   if (reasons.size > 0) {
-    out.push(`Not followed: ${[...reasons].sort((a, b) => b[1] - a[1]).map(([why, n]) => `${inline(why)} ${formatCount(n)}`).join(' · ')}`, '');
+    out.push(
+      `Not followed: ${[...reasons]
+        .sort((a, b) => b[1] - a[1])
+        .map(([why, n]) => `${inline(why)} ${formatCount(n)}`)
+        .join(' · ')}`,
+      '',
+    );
   }
   if (links.outlinks.length === 0) out.push('No links.');
   for (const l of links.outlinks.slice(0, OUTLINKS_SHOWN)) {

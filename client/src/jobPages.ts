@@ -67,7 +67,10 @@ export interface Page {
  * a crawl may have queued a million matches).
  */
 export async function readPage(
-daemon: DaemonApi, filter: JobsFilter, want: number, through?: { stop: string | null; windows: number },
+  daemon: DaemonApi,
+  filter: JobsFilter,
+  want: number,
+  through?: { stop: string | null; windows: number },
 ): Promise<Omit<Page, 'signature' | 'readAt'>> {
   const jobs: Job[] = [];
   const newest = listOrder(filter).order === 'newest';

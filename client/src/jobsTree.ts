@@ -55,7 +55,6 @@ import {
 export type GroupBy = 'state' | 'host' | 'crawl' | 'reason';
 export const GROUP_BY: readonly GroupBy[] = ['state', 'host', 'crawl', 'reason'];
 
-
 export interface GroupNode {
   readonly kind: 'group';
   readonly id: string;
@@ -307,8 +306,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         return true;
       }
       // Other rows, or a row that is not a group (a job of a filter by ids, a note) shown otherwise: all anew.
-      const same = roots.length === shownRoots.length && roots.every((r, i) =>
-        r.id === shownRoots[i].node.id && (r.kind === 'group' || shown(r) === shownRoots[i].shown));
+      const same =
+        roots.length === shownRoots.length && roots.every((r, i) => r.id === shownRoots[i].node.id && (r.kind === 'group' || shown(r) === shownRoots[i].shown));
       if (!same) {
         this.changed.fire(undefined);
         return true;
@@ -399,17 +398,22 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       // No daemon: the welcome view says why and offers what to do.
       if (err instanceof DaemonUnavailable) return [];
       const message = err instanceof Error ? err.message : String(err);
-      return [{ kind: 'note', id: `${node?.id ?? 'root'}/error`, label: `Could not list jobs: ${message}`, tooltip: message, icon: icon(['error', 'errorForeground']) }];
+      return [
+        {
+          kind: 'note',
+          id: `${node?.id ?? 'root'}/error`,
+          label: `Could not list jobs: ${message}`,
+          tooltip: message,
+          icon: icon(['error', 'errorForeground']),
+        },
+      ];
     }
   }
 
   getTreeItem(node: TreeNode): vscode.TreeItem {
     switch (node.kind) {
       case 'group': {
-        const item = new vscode.TreeItem(
-          node.label,
-          node.expanded ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
-        );
+        const item = new vscode.TreeItem(node.label, node.expanded ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
         item.id = node.id;
         item.description = node.description;
         item.iconPath = node.icon;
@@ -562,28 +566,24 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 
   private async crawlRoots(): Promise<TreeNode[]> {
     const shown = this.counts();
-    const [{ crawls }, stats] = await Promise.all([
-      this.daemon.request('crawl/list', {}),
-      shown ?? this.daemon.request('queue/stats', {}),
-    ]);
+    const [{ crawls }, stats] = await Promise.all([this.daemon.request('crawl/list', {}), shown ?? this.daemon.request('queue/stats', {})]);
     this.shownCounts = this.rootCounts(stats);
     this.names.learn(crawls);
     const labels = crawlLabels(crawls);
-    const rows: TreeNode[] = newestFirst(crawls)
-      .map((crawl) =>
-        this.group(`crawl:${crawl.crawlId}`, {
-          label: labels.get(crawl.crawlId)!,
-          description: crawlDescription(crawl),
-          tooltip: crawlTooltip(crawl, this.now()),
-          icon: crawl.state === 'running' && crawl.counts.in_progress > 0 ? stateIcon('in_progress') : icon(CRAWL_ICONS[crawl.state]),
-          contextValue: `crawl.${crawl.state}${crawl.counts.error > 0 ? ' hasFailed' : ''}`,
-          expanded: false,
-          total: countTotal(crawl.counts),
-          signature: countsKey(crawl.counts),
-          filter: { crawlId: crawl.crawlId },
-          crawl,
-        }),
-      );
+    const rows: TreeNode[] = newestFirst(crawls).map((crawl) =>
+      this.group(`crawl:${crawl.crawlId}`, {
+        label: labels.get(crawl.crawlId)!,
+        description: crawlDescription(crawl),
+        tooltip: crawlTooltip(crawl, this.now()),
+        icon: crawl.state === 'running' && crawl.counts.in_progress > 0 ? stateIcon('in_progress') : icon(CRAWL_ICONS[crawl.state]),
+        contextValue: `crawl.${crawl.state}${crawl.counts.error > 0 ? ' hasFailed' : ''}`,
+        expanded: false,
+        total: countTotal(crawl.counts),
+        signature: countsKey(crawl.counts),
+        filter: { crawlId: crawl.crawlId },
+        crawl,
+      }),
+    );
     const inCrawls = crawls.reduce((sum, c) => sum + countTotal(c.counts), 0);
     if (stats.total > inCrawls) {
       const n = stats.total - inCrawls;
@@ -606,14 +606,19 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private async reasonRoots(): Promise<TreeNode[]> {
     const limit = Math.min(this.rootLimit, MAX_REASONS_LISTED);
     const shown = this.counts();
-    const [{ reasons }, stats] = await Promise.all([
-      this.daemon.request('jobs/reasons', { limit }),
-      shown ?? this.daemon.request('queue/stats', {}),
-    ]);
+    const [{ reasons }, stats] = await Promise.all([this.daemon.request('jobs/reasons', { limit }), shown ?? this.daemon.request('queue/stats', {})]);
     this.shownCounts = this.rootCounts(stats);
     if (stats.total === 0) return [];
     if (reasons.length === 0) {
-      return [{ kind: 'note', id: 'reasons:none', label: 'No failed jobs', tooltip: 'Jobs that fail after their last attempt are grouped here by why.', icon: new vscode.ThemeIcon('pass') }];
+      return [
+        {
+          kind: 'note',
+          id: 'reasons:none',
+          label: 'No failed jobs',
+          tooltip: 'Jobs that fail after their last attempt are grouped here by why.',
+          icon: new vscode.ThemeIcon('pass'),
+        },
+      ];
     }
     const rows: TreeNode[] = reasons.map(({ reason, count }) =>
       this.group(`reason:${encodeURIComponent(reason)}`, {
@@ -637,25 +642,27 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
    * queue's counts say nothing of those, and counting them all would walk every job.
    */
   private async searchRoots(search: string): Promise<TreeNode[]> {
-    return Promise.all(JOB_STATES.map(async (state) => {
-      const group = this.group(`search/state:${state}`, {
-        label: STATE_LABELS[state],
-        description: '',
-        // Tooltips are Markdown: the search is the user's text, shown as typed.
-        tooltip: `${STATE_LABELS[state]} jobs matching "${escapeMarkdown(search)}"; only those loaded are counted.`,
-        icon: stateIcon(state),
-        contextValue: `stateGroup.${state}`,
-        expanded: true,
-        total: undefined,
-        // Another search's page is never taken for this one's, whatever its group's id.
-        signature: `search:${search}`,
-        filter: { state, search },
-      });
-      await this.jobRows(group);
-      // group() set its fields anew; the count is that of the page kept.
-      describeMatches(group, this.pages.get(group.id)!);
-      return group;
-    }));
+    return Promise.all(
+      JOB_STATES.map(async (state) => {
+        const group = this.group(`search/state:${state}`, {
+          label: STATE_LABELS[state],
+          description: '',
+          // Tooltips are Markdown: the search is the user's text, shown as typed.
+          tooltip: `${STATE_LABELS[state]} jobs matching "${escapeMarkdown(search)}"; only those loaded are counted.`,
+          icon: stateIcon(state),
+          contextValue: `stateGroup.${state}`,
+          expanded: true,
+          total: undefined,
+          // Another search's page is never taken for this one's, whatever its group's id.
+          signature: `search:${search}`,
+          filter: { state, search },
+        });
+        await this.jobRows(group);
+        // group() set its fields anew; the count is that of the page kept.
+        describeMatches(group, this.pages.get(group.id)!);
+        return group;
+      }),
+    );
   }
 
   private crawlStates(crawl: Crawl): TreeNode[] {
@@ -696,7 +703,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       const old = page;
       // A search read again walks as far as the matches loaded (Load more may have walked past
       // windows with none); anything else reads again as many rows as were loaded.
-      const through = old && group.filter.search !== undefined && old.signature === group.signature ? { stop: old.nextCursor, windows: old.windows } : undefined;
+      const through =
+        old && group.filter.search !== undefined && old.signature === group.signature ? { stop: old.nextCursor, windows: old.windows } : undefined;
       const generation = this.generation;
       const read = await readPage(this.daemon, group.filter, Math.max(PAGE_SIZE, old?.jobs.length ?? 0), through);
       // The filter changed while it was read (another search, none): the view asks again for the new one.
@@ -771,10 +779,14 @@ function rendered(g: GroupNode): string {
 /** How any row looks, as far as a redraw goes; a job row is kept and changed in place, so this is taken as it is shown. */
 function shown(node: TreeNode): string {
   switch (node.kind) {
-    case 'group': return rendered(node);
-    case 'job': return `${JSON.stringify(node.job)}\n${node.crawl}`;
-    case 'more': return `${node.shown}/${node.total}`;
-    case 'note': return node.label;
+    case 'group':
+      return rendered(node);
+    case 'job':
+      return `${JSON.stringify(node.job)}\n${node.crawl}`;
+    case 'more':
+      return `${node.shown}/${node.total}`;
+    case 'note':
+      return node.label;
   }
 }
 
@@ -783,4 +795,3 @@ function markdown(text: string): vscode.MarkdownString {
   md.supportHtml = false;
   return md;
 }
-

@@ -3,7 +3,19 @@
  * records. Pure, so the wording is pinned by tests without an editor.
  */
 import { JOB_STATES, type Crawl, type Host, type Job, type JobEvent, type JobState } from '../../server/src/protocol';
-import { escapeMarkdown, formatAge, plural, formatBytes, formatClock, formatCount, formatDuration, formatLeaseLeft, formatRate, formatSpan, localTimes } from './format';
+import {
+  escapeMarkdown,
+  formatAge,
+  plural,
+  formatBytes,
+  formatClock,
+  formatCount,
+  formatDuration,
+  formatLeaseLeft,
+  formatRate,
+  formatSpan,
+  localTimes,
+} from './format';
 
 export const STATE_LABELS: Record<JobState, string> = {
   queued: 'Queued',
@@ -326,10 +338,16 @@ export function crawlTooltip(crawl: Crawl, now: number): string {
 }
 
 /** The Jobs view's line above a filtered list: which crawl, or how many of the jobs picked (it lists the first `listed`) and whence. */
-export function filterMessage(filter: { crawlId: string } | { jobIds: readonly number[]; from?: string } | { search: string }, crawlTitle: string | undefined, listed: number): string {
+export function filterMessage(
+  filter: { crawlId: string } | { jobIds: readonly number[]; from?: string } | { search: string },
+  crawlTitle: string | undefined,
+  listed: number,
+): string {
   if ('crawlId' in filter) return `Only crawl ${crawlTitle ?? filter.crawlId} is shown.`;
   if ('search' in filter) return `Jobs matching "${filter.search}"`;
   const n = filter.jobIds.length;
   const from = filter.from ?? 'from a seed file';
-  return n > listed ? `The first ${formatCount(listed)} of ${plural(n, 'job')} ${from} are shown.` : `Only ${plural(n, 'job')} ${from} ${n === 1 ? 'is' : 'are'} shown.`;
+  return n > listed
+    ? `The first ${formatCount(listed)} of ${plural(n, 'job')} ${from} are shown.`
+    : `Only ${plural(n, 'job')} ${from} ${n === 1 ? 'is' : 'are'} shown.`;
 }

@@ -156,17 +156,19 @@ export class JobsView implements vscode.Disposable {
 
   private run(changes: TreeChanges): void {
     // A catch-up that failed must not stop every later one: each says what went wrong in its own rows.
-    this.updating = this.updating.then(async () => {
-      if (await this.provider.update(changes)) this.lastRefresh = Date.now();
-      // Groups held back (read too recently for their size) get a catch-up of their own when due.
-      const held = this.provider.heldFor();
-      if (held !== undefined && this.heldTimer === undefined && this.treeView.visible) {
-        this.heldTimer = setTimeout(() => {
-          this.heldTimer = undefined;
-          this.run(noChanges());
-        }, held);
-      }
-    }).catch(() => undefined);
+    this.updating = this.updating
+      .then(async () => {
+        if (await this.provider.update(changes)) this.lastRefresh = Date.now();
+        // Groups held back (read too recently for their size) get a catch-up of their own when due.
+        const held = this.provider.heldFor();
+        if (held !== undefined && this.heldTimer === undefined && this.treeView.visible) {
+          this.heldTimer = setTimeout(() => {
+            this.heldTimer = undefined;
+            this.run(noChanges());
+          }, held);
+        }
+      })
+      .catch(() => undefined);
   }
 
   private async setFilteredContext(): Promise<void> {
@@ -177,7 +179,7 @@ export class JobsView implements vscode.Disposable {
   private renderChrome(): void {
     const { stats, scheduler } = this.overview;
     const running = this.daemon.status.kind === 'running';
-    const errors = running ? stats?.error ?? 0 : 0;
+    const errors = running ? (stats?.error ?? 0) : 0;
     if (this.changed('badge', errors)) this.treeView.badge = errors > 0 ? { value: errors, tooltip: plural(errors, 'failed job') } : undefined;
 
     const filter = this.provider.filter;

@@ -74,10 +74,7 @@ export class QueueOverview implements vscode.Disposable {
   /** Reads both now: at start, and after a command that changes them (pause, resume). */
   async refresh(): Promise<void> {
     try {
-      const [stats, scheduler] = await Promise.all([
-        this.daemon.request('queue/stats', {}),
-        this.daemon.request('scheduler/status', {}),
-      ]);
+      const [stats, scheduler] = await Promise.all([this.daemon.request('queue/stats', {}), this.daemon.request('scheduler/status', {})]);
       this.stats = stats;
       this.read = { status: scheduler, counts: countsKey(stats) };
       this.lastSchedulerRead = Date.now();

@@ -82,29 +82,24 @@ export function probeRuntime(candidate: Candidate, addonDir: string, minVersion:
   return new Promise((resolve) => {
     // Electron's binary would otherwise start a GUI instead of running the script.
     const env = { ...process.env, ELECTRON_RUN_AS_NODE: undefined };
-    execFile(
-      candidate.path,
-      ['-e', PROBE_SCRIPT, addonDir],
-      { timeout: 15_000, env, windowsHide: true },
-      (err, stdout, stderr) => {
-        const first = stdout.split('\n', 1)[0] ?? '';
-        let info: { version?: string; electron?: string | null } = {};
-        try {
-          info = JSON.parse(first) as typeof info;
-        } catch {
-          // not Node, or it died before printing
-        }
-        const version = info.version;
-        const fail = (problem: string) => resolve({ candidate, version, problem });
-        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return fail(`${candidate.path} does not exist`);
-        if (err && (err as NodeJS.ErrnoException).code === 'EACCES') return fail(`${candidate.path} is not executable`);
-        if (version === undefined) return fail(`${candidate.path} did not run as Node.js${detail(stderr || err?.message)}`);
-        if (info.electron) return fail(`${candidate.path} is Electron ${info.electron}, not plain Node.js`);
-        if (compareVersions(version, minVersion) < 0) return fail(`Node.js ${version} is older than the ${minVersion} the daemon needs`);
-        if (err) return fail(`Node.js ${version} cannot load the bundled better-sqlite3${detail(addonError(stderr) || err.message)}`);
-        resolve({ candidate, version });
-      },
-    );
+    execFile(candidate.path, ['-e', PROBE_SCRIPT, addonDir], { timeout: 15_000, env, windowsHide: true }, (err, stdout, stderr) => {
+      const first = stdout.split('\n', 1)[0] ?? '';
+      let info: { version?: string; electron?: string | null } = {};
+      try {
+        info = JSON.parse(first) as typeof info;
+      } catch {
+        // not Node, or it died before printing
+      }
+      const version = info.version;
+      const fail = (problem: string) => resolve({ candidate, version, problem });
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return fail(`${candidate.path} does not exist`);
+      if (err && (err as NodeJS.ErrnoException).code === 'EACCES') return fail(`${candidate.path} is not executable`);
+      if (version === undefined) return fail(`${candidate.path} did not run as Node.js${detail(stderr || err?.message)}`);
+      if (info.electron) return fail(`${candidate.path} is Electron ${info.electron}, not plain Node.js`);
+      if (compareVersions(version, minVersion) < 0) return fail(`Node.js ${version} is older than the ${minVersion} the daemon needs`);
+      if (err) return fail(`Node.js ${version} cannot load the bundled better-sqlite3${detail(addonError(stderr) || err.message)}`);
+      resolve({ candidate, version });
+    });
   });
 }
 
@@ -121,8 +116,14 @@ function detail(text: string | undefined): string {
 
 /** Compares "v20.18.1" with "20.18.1" numerically, part by part. */
 export function compareVersions(a: string, b: string): number {
-  const pa = a.replace(/^v/, '').split('.').map((n) => parseInt(n, 10) || 0);
-  const pb = b.replace(/^v/, '').split('.').map((n) => parseInt(n, 10) || 0);
+  const pa = a
+    .replace(/^v/, '')
+    .split('.')
+    .map((n) => parseInt(n, 10) || 0);
+  const pb = b
+    .replace(/^v/, '')
+    .split('.')
+    .map((n) => parseInt(n, 10) || 0);
   for (let i = 0; i < 3; i++) {
     const d = (pa[i] ?? 0) - (pb[i] ?? 0);
     if (d !== 0) return Math.sign(d);
@@ -137,14 +138,16 @@ export function minimumVersion(range: string | undefined): string {
 
 /** The notification's text when nothing can run the daemon: what was tried, and the fix. */
 export function noRuntimeMessage(tried: Probe[], minVersion: string, built?: BuiltFor): string {
-  const what = tried.length === 0
-    ? 'no `node` was found on PATH and the editor\'s own runtime is Electron, which cannot load the daemon\'s native SQLite module'
-    : tried.map((p) => `${p.candidate.source}: ${p.problem}`).join('; ');
+  const what =
+    tried.length === 0
+      ? "no `node` was found on PATH and the editor's own runtime is Electron, which cannot load the daemon's native SQLite module"
+      : tried.map((p) => `${p.candidate.source}: ${p.problem}`).join('; ');
   // The native module loads in the Node it was built for: its major version, not "or later".
   const wanted = built ? `Node.js ${built.node.split('.')[0]}` : `Node.js ${minVersion.split('.')[0]} (or later)`;
-  const fix = tried.length === 1 && tried[0].candidate.source === 'crawlOrchestrator.nodePath'
-    ? `Point crawlOrchestrator.nodePath at a ${built ? wanted : `Node.js ${minVersion} (or later)`} executable, or clear it to use \`node\` on PATH.`
-    : `Install ${wanted} on PATH, or set crawlOrchestrator.nodePath to its executable.`;
+  const fix =
+    tried.length === 1 && tried[0].candidate.source === 'crawlOrchestrator.nodePath'
+      ? `Point crawlOrchestrator.nodePath at a ${built ? wanted : `Node.js ${minVersion} (or later)`} executable, or clear it to use \`node\` on PATH.`
+      : `Install ${wanted} on PATH, or set crawlOrchestrator.nodePath to its executable.`;
   const needs = built
     ? `Node.js ${minVersion} or a later ${built.node.split('.')[0]}.x (its SQLite module is built for Node ${built.node}, ABI ${built.abi}, on ${built.target})`
     : `Node.js ${minVersion} or later`;
@@ -167,6 +170,8 @@ export interface BuiltFor {
 export function wrongPlatform(built: BuiltFor, platform: NodeJS.Platform, arch: string, musl = false): string | null {
   const here = `${musl ? 'alpine' : platform}-${arch === 'arm' ? 'armhf' : arch}`;
   if (built.target === here) return null;
-  return `Crawl Orchestrator cannot start its daemon: this package is built for ${built.target}, and this machine is ${here}. `
-    + `Install the package for ${here}: build it on such a machine with \`npm ci && npm run package\`.`;
+  return (
+    `Crawl Orchestrator cannot start its daemon: this package is built for ${built.target}, and this machine is ${here}. ` +
+    `Install the package for ${here}: build it on such a machine with \`npm ci && npm run package\`.`
+  );
 }

@@ -7,17 +7,26 @@
  */
 import { USER_AGENT, type ParamsOf } from '../../server/src/protocol';
 import {
-  EDITOR_SETTINGS, SETTINGS, heartbeatProblem, numberProblem, type Applies, type EditorName, type SettingRow, type SettingValue,
+  EDITOR_SETTINGS,
+  SETTINGS,
+  heartbeatProblem,
+  numberProblem,
+  type Applies,
+  type EditorName,
+  type SettingRow,
+  type SettingValue,
 } from '../../server/src/settings';
 
 export const SECTION = 'crawlOrchestrator';
 
 export type Settings = { [K in EditorName]: SettingValue<K> };
 
-export const DEFAULTS = Object.fromEntries(EDITOR_SETTINGS.map((key) => {
-  const row: SettingRow = SETTINGS[key];
-  return [key, 'editorDefault' in row && row.editorDefault !== undefined ? row.editorDefault : row.default];
-})) as Settings;
+export const DEFAULTS = Object.fromEntries(
+  EDITOR_SETTINGS.map((key) => {
+    const row: SettingRow = SETTINGS[key];
+    return [key, 'editorDefault' in row && row.editorDefault !== undefined ? row.editorDefault : row.default];
+  }),
+) as Settings;
 
 type Taking<A extends Applies> = { [K in EditorName]: (typeof SETTINGS)[K]['editor'] extends A ? K : never }[EditorName];
 const taking = <A extends Applies>(applies: A) => EDITOR_SETTINGS.filter((key): key is Taking<A> => SETTINGS[key].editor === applies);
@@ -128,7 +137,8 @@ const ALWAYS_PASSED: EditorName[] = ['maxWorkers', 'perHostLimit', 'leaseTtlSeco
  */
 export function daemonArgs(settings: Settings, stateDir: string, workspace: string | undefined): string[] {
   const args = [
-    `--${SETTINGS.stateDir.flag.name}`, stateDir,
+    `--${SETTINGS.stateDir.flag.name}`,
+    stateDir,
     // Page handlers come from the workspace folder; with none open, from nowhere (not the home folder it runs in).
     ...(workspace === undefined ? ['--handlers=false'] : ['--workspace', workspace]),
   ];

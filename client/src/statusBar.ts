@@ -91,7 +91,10 @@ export class StatusBar implements vscode.Disposable {
     this.item = vscode.window.createStatusBarItem(STATUS_ITEM_ID, vscode.StatusBarAlignment.Left, 10);
     this.item.name = STATUS_ITEM_NAME;
     this.item.command = { command: 'crawlOrchestrator.revealJobs', title: 'Show the Jobs view', arguments: [] };
-    this.disposables.push(daemon.onDidChangeStatus(() => this.render()), overview.onDidChange(() => this.render()));
+    this.disposables.push(
+      daemon.onDidChangeStatus(() => this.render()),
+      overview.onDidChange(() => this.render()),
+    );
     this.render();
     this.item.show();
   }
@@ -105,8 +108,7 @@ export class StatusBar implements vscode.Disposable {
     this.item.text = view.text;
     const tooltip = new vscode.MarkdownString(view.tooltip, true);
     this.item.tooltip = tooltip;
-    this.item.backgroundColor =
-      view.background === undefined ? undefined : new vscode.ThemeColor(`statusBarItem.${view.background}Background`);
+    this.item.backgroundColor = view.background === undefined ? undefined : new vscode.ThemeColor(`statusBarItem.${view.background}Background`);
     this.item.accessibilityInformation = { label: view.accessibilityLabel, role: 'button' };
   }
 

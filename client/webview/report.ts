@@ -44,7 +44,11 @@ function jobLink(id: number, url: string): HTMLButtonElement {
 
 /** Asks the extension for Set Host Limit on this host (an input box there), the report read again after. */
 function limitButton(host: string): HTMLButtonElement {
-  const b = el('button', { class: 'link', title: `Set how many requests ${host} takes at once`, 'aria-label': `Set the limit of ${host}`, 'data-key': `limit ${host}` }, 'Set limit…');
+  const b = el(
+    'button',
+    { class: 'link', title: `Set how many requests ${host} takes at once`, 'aria-label': `Set the limit of ${host}`, 'data-key': `limit ${host}` },
+    'Set limit…',
+  );
   b.addEventListener('click', () => vscode.postMessage({ type: 'setLimit', host }));
   return b;
 }
@@ -64,47 +68,62 @@ function section(title: string, id: string, ...children: Child[]): HTMLElement {
 
 function table(head: string[], rows: Child[][], empty: string): HTMLElement {
   if (rows.length === 0) return el('p', { class: 'quiet' }, empty);
-  return el('table', {},
+  return el(
+    'table',
+    {},
     el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))),
-    el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c))))));
+    el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c))))),
+  );
 }
 
 function counts(v: ReportView): HTMLElement {
   const jobs = el('button', { class: 'link', 'data-key': 'jobs' }, 'Show its jobs');
   jobs.addEventListener('click', () => vscode.postMessage({ type: 'showJobs' }));
-  return el('p', { class: 'counts' },
+  return el(
+    'p',
+    { class: 'counts' },
     ...v.counts.flatMap((c, i) => [i > 0 ? ' · ' : '', el('span', { class: `tone-${c.tone}` }, `${c.label} ${fmt(c.count)}`)]),
-    ` · ${formatRate(v.pagesPerSecond)} pages/s · `, jobs);
+    ` · ${formatRate(v.pagesPerSecond)} pages/s · `,
+    jobs,
+  );
 }
 
 /** The chart is made once and fed new points: made again on every read, it flickered and lost its cursor. */
 function drawChart(v: ReportView): HTMLElement {
   chartBox ??= el('div', { class: 'chart', role: 'img' });
   const last = v.rates.at(-1);
-  chartBox.setAttribute('aria-label', last ? `pages per second ${last.pages.toFixed(1)}, failures per second ${last.errors.toFixed(1)} in the last reading` : 'no readings yet');
+  chartBox.setAttribute(
+    'aria-label',
+    last ? `pages per second ${last.pages.toFixed(1)}, failures per second ${last.errors.toFixed(1)} in the last reading` : 'no readings yet',
+  );
   const data: uPlot.AlignedData = [v.rates.map((r) => r.t), v.rates.map((r) => r.pages), v.rates.map((r) => r.errors)];
   const css = getComputedStyle(document.body);
   const color = (name: string, fallback: string) => css.getPropertyValue(name).trim() || fallback;
   const width = Math.max(300, Math.min(900, root.clientWidth - 16));
   if (!chart) {
-    chart = new uPlot({
-      width, height: 180,
-      // Rates from zero; the time axis is set below: uPlot's own ranges for a point or two
-      // spanned years and 0 to 100.
-      scales: {
-        x: { time: true, auto: false },
-        y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+    chart = new uPlot(
+      {
+        width,
+        height: 180,
+        // Rates from zero; the time axis is set below: uPlot's own ranges for a point or two
+        // spanned years and 0 to 100.
+        scales: {
+          x: { time: true, auto: false },
+          y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+        },
+        axes: [
+          { stroke: color('--vscode-foreground', '#888'), grid: { stroke: color('--vscode-editorWidget-border', '#4444') } },
+          { stroke: color('--vscode-foreground', '#888'), grid: { stroke: color('--vscode-editorWidget-border', '#4444') } },
+        ],
+        series: [
+          {},
+          { label: 'pages/s', stroke: color('--vscode-charts-blue', '#3794ff'), width: 2 },
+          { label: 'failures/s', stroke: color('--vscode-charts-red', '#f14c4c'), width: 2 },
+        ],
       },
-      axes: [
-        { stroke: color('--vscode-foreground', '#888'), grid: { stroke: color('--vscode-editorWidget-border', '#4444') } },
-        { stroke: color('--vscode-foreground', '#888'), grid: { stroke: color('--vscode-editorWidget-border', '#4444') } },
-      ],
-      series: [
-        {},
-        { label: 'pages/s', stroke: color('--vscode-charts-blue', '#3794ff'), width: 2 },
-        { label: 'failures/s', stroke: color('--vscode-charts-red', '#f14c4c'), width: 2 },
-      ],
-    }, data, chartBox);
+      data,
+      chartBox,
+    );
   } else {
     chart.setData(data);
     if (Math.abs(chart.width - width) > 4) chart.setSize({ width, height: 180 });
@@ -121,8 +140,18 @@ function render(v: ReportView): void {
     pageLink(b.url, 'broken'),
     b.what,
     fmt(b.referrerCount),
-    b.referrerCount === 0 ? el('span', { class: 'quiet' }, 'no page fetched links to it (a seed)') : el('span', {}, ...b.referrers.flatMap((r, i) => [i > 0 ? el('br') : null, pageLink(r.url, `found ${b.url}`), r.text ? el('span', { class: 'quiet' }, ` “${r.text}”`) : null]),
-      b.referrerCount > b.referrers.length ? el('span', { class: 'quiet' }, ` and ${fmt(b.referrerCount - b.referrers.length)} more`) : null),
+    b.referrerCount === 0
+      ? el('span', { class: 'quiet' }, 'no page fetched links to it (a seed)')
+      : el(
+          'span',
+          {},
+          ...b.referrers.flatMap((r, i) => [
+            i > 0 ? el('br') : null,
+            pageLink(r.url, `found ${b.url}`),
+            r.text ? el('span', { class: 'quiet' }, ` “${r.text}”`) : null,
+          ]),
+          b.referrerCount > b.referrers.length ? el('span', { class: 'quiet' }, ` and ${fmt(b.referrerCount - b.referrers.length)} more`) : null,
+        ),
   ]);
   const hosts = v.hosts.map((h) => [
     h.host,
@@ -144,27 +173,100 @@ function render(v: ReportView): void {
   const parts: Child[] = [
     el('h1', {}, `${v.title} · ${v.state}`),
     counts(v),
-    section('Pages and failures per second', 'rates', v.rates.length > 0
-      ? drawChart(v)
-      : el('p', { class: 'quiet' }, v.state === 'running' || v.state === 'paused'
-        ? 'Readings start when the report opens, every two seconds while the crawl runs.'
-        : `The crawl ${v.state} before this report was opened; it fetched ${formatRate(v.pagesPerSecond)} pages a second on average.`)),
-    el('div', { class: 'columns' },
-      section('By status', 'status', table(['Status', 'Pages'], v.byStatus.map((r) => [countLabel(r, 'status'), fmt(r.count)]), 'No pages yet.')),
-      section('Failures by reason', 'failures', table(['Reason', 'Pages'], v.failures.map((r) => [countLabel(r, 'failure'), fmt(r.count)]), 'Nothing failed.'),
-        v.failuresPartial ? el('p', { class: 'quiet' }, 'Failures with no response are counted among the broken links listed.') : null)),
-    section(`Broken links (${fmt(v.brokenCount)})`, 'broken', table(['URL', 'What', 'Linked from', 'Found on'], broken, 'No broken links.'),
-      v.brokenCount > v.broken.length ? el('p', { class: 'quiet' }, `The ${fmt(v.broken.length)} most linked of ${fmt(v.brokenCount)}; Export Crawl Results has them all.`) : null),
-    section(`Redirects (${fmt(v.redirectCount)})`, 'redirects', table(['URL', 'Status', 'Ends at'], v.redirects.slice(0, 100).map((r) => [pageLink(r.url, 'redirect'), String(r.status), r.finalUrl === null ? 'a loop' : pageLink(r.finalUrl, 'redirected')]), 'No redirects.'),
-      v.redirectCount > Math.min(100, v.redirects.length) ? el('p', { class: 'quiet' }, `The first ${fmt(Math.min(100, v.redirects.length))} of ${fmt(v.redirectCount)}; Export Crawl Results has them all.`) : null),
-    el('div', { class: 'columns' },
-      section('Slowest', 'slowest', table(['URL', 'Fetch'], v.slowest.map((r) => [pageLink(r.url, 'slowest'), formatDuration(r.fetchMs)]), 'No pages yet.')),
-      section('Largest', 'largest', table(['URL', 'Size'], v.largest.map((r) => [pageLink(r.url, 'largest'), formatBytes(r.bytes)]), 'No pages yet.'))),
+    section(
+      'Pages and failures per second',
+      'rates',
+      v.rates.length > 0
+        ? drawChart(v)
+        : el(
+            'p',
+            { class: 'quiet' },
+            v.state === 'running' || v.state === 'paused'
+              ? 'Readings start when the report opens, every two seconds while the crawl runs.'
+              : `The crawl ${v.state} before this report was opened; it fetched ${formatRate(v.pagesPerSecond)} pages a second on average.`,
+          ),
+    ),
+    el(
+      'div',
+      { class: 'columns' },
+      section(
+        'By status',
+        'status',
+        table(
+          ['Status', 'Pages'],
+          v.byStatus.map((r) => [countLabel(r, 'status'), fmt(r.count)]),
+          'No pages yet.',
+        ),
+      ),
+      section(
+        'Failures by reason',
+        'failures',
+        table(
+          ['Reason', 'Pages'],
+          v.failures.map((r) => [countLabel(r, 'failure'), fmt(r.count)]),
+          'Nothing failed.',
+        ),
+        v.failuresPartial ? el('p', { class: 'quiet' }, 'Failures with no response are counted among the broken links listed.') : null,
+      ),
+    ),
+    section(
+      `Broken links (${fmt(v.brokenCount)})`,
+      'broken',
+      table(['URL', 'What', 'Linked from', 'Found on'], broken, 'No broken links.'),
+      v.brokenCount > v.broken.length
+        ? el('p', { class: 'quiet' }, `The ${fmt(v.broken.length)} most linked of ${fmt(v.brokenCount)}; Export Crawl Results has them all.`)
+        : null,
+    ),
+    section(
+      `Redirects (${fmt(v.redirectCount)})`,
+      'redirects',
+      table(
+        ['URL', 'Status', 'Ends at'],
+        v.redirects
+          .slice(0, 100)
+          .map((r) => [pageLink(r.url, 'redirect'), String(r.status), r.finalUrl === null ? 'a loop' : pageLink(r.finalUrl, 'redirected')]),
+        'No redirects.',
+      ),
+      v.redirectCount > Math.min(100, v.redirects.length)
+        ? el('p', { class: 'quiet' }, `The first ${fmt(Math.min(100, v.redirects.length))} of ${fmt(v.redirectCount)}; Export Crawl Results has them all.`)
+        : null,
+    ),
+    el(
+      'div',
+      { class: 'columns' },
+      section(
+        'Slowest',
+        'slowest',
+        table(
+          ['URL', 'Fetch'],
+          v.slowest.map((r) => [pageLink(r.url, 'slowest'), formatDuration(r.fetchMs)]),
+          'No pages yet.',
+        ),
+      ),
+      section(
+        'Largest',
+        'largest',
+        table(
+          ['URL', 'Size'],
+          v.largest.map((r) => [pageLink(r.url, 'largest'), formatBytes(r.bytes)]),
+          'No pages yet.',
+        ),
+      ),
+    ),
     v.missingTitles > 0 ? el('p', {}, `${fmt(v.missingTitles)} HTML pages have no title.`) : null,
     section('Hosts', 'hosts', table(['Host', 'State', 'Why', 'In flight', 'Pages', 'Failed', 'Mean fetch'], hosts, 'No hosts yet.')),
-    section('Workers', 'workers', table(['Worker', 'State', 'Leases (this crawl)', 'Last heard', 'Lease ends', 'Fetching'], workers,
-      v.workersListed ? 'No worker has run on this database.' : 'No worker holds a lease on this crawl now.'),
-      v.workersListed ? null : el('p', { class: 'quiet' }, 'The daemon does not list its workers (it is older than this extension): those holding this crawl\'s leases are shown.')),
+    section(
+      'Workers',
+      'workers',
+      table(
+        ['Worker', 'State', 'Leases (this crawl)', 'Last heard', 'Lease ends', 'Fetching'],
+        workers,
+        v.workersListed ? 'No worker has run on this database.' : 'No worker holds a lease on this crawl now.',
+      ),
+      v.workersListed
+        ? null
+        : el('p', { class: 'quiet' }, "The daemon does not list its workers (it is older than this extension): those holding this crawl's leases are shown."),
+    ),
   ];
   // Drawn anew, the page gives the focus back to the control that had it, so that reading with the
   // keyboard survives the readings of a running crawl.

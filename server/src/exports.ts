@@ -37,8 +37,30 @@ export interface BrokenRow {
 
 /** PageRecord's fields in the contract's order: the CSV's columns. */
 export const PAGE_COLUMNS = [
-  'url', 'jobId', 'finalUrl', 'redirects', 'status', 'error', 'skipped', 'contentType', 'bytes', 'fetchMs', 'fetchedAt', 'lastmod', 'depth', 'title',
-  'description', 'canonical', 'robots', 'lang', 'foundOn', 'linkText', 'outlinks', 'inlinks', 'sha256', 'data',
+  'url',
+  'jobId',
+  'finalUrl',
+  'redirects',
+  'status',
+  'error',
+  'skipped',
+  'contentType',
+  'bytes',
+  'fetchMs',
+  'fetchedAt',
+  'lastmod',
+  'depth',
+  'title',
+  'description',
+  'canonical',
+  'robots',
+  'lang',
+  'foundOn',
+  'linkText',
+  'outlinks',
+  'inlinks',
+  'sha256',
+  'data',
 ] as const satisfies readonly (keyof PageRecord)[];
 // A field added to PageRecord and not here fails to compile (its place in the order is up to whoever adds it).
 const EVERY_PAGE_FIELD: Exclude<keyof PageRecord, (typeof PAGE_COLUMNS)[number]> extends never ? true : never = true;

@@ -292,7 +292,14 @@ export const REPORT_LISTED = 1_000;
 
 /** Why a link was not followed, as crawl/page and crawl/links say it. */
 export const LINK_REASONS = [
-  'nofollow', 'meta nofollow', 'past max depth', 'out of scope', 'excluded by pattern', 'robots.txt', 'past max pages', 'crawl cancelled',
+  'nofollow',
+  'meta nofollow',
+  'past max depth',
+  'out of scope',
+  'excluded by pattern',
+  'robots.txt',
+  'past max pages',
+  'crawl cancelled',
 ] as const;
 export type LinkReason = (typeof LINK_REASONS)[number];
 

@@ -80,13 +80,22 @@ function core(key: keyof CoreConfig, unit?: keyof typeof MS_IN) {
 export const SETTINGS = {
   /** As configured: the editor resolves it against the workspace (resolveStateDir) and passes the result. */
   stateDir: {
-    type: 'string', default: '', editor: 'restart',
+    type: 'string',
+    default: '',
+    editor: 'restart',
     flag: { name: 'state-dir', value: 'DIR', help: 'the state folder (default: .crawl in the current folder)' },
   },
   /** Empty: the SQLite file in the state folder. */
   database: {
-    type: 'string', default: '', editor: 'restart', pattern: '^(postgres(ql)?://\\S+)?$',
-    flag: { name: 'db', value: 'FILE|URL', help: 'the queue database: a SQLite file (default: STATE-DIR/queue.db) or a postgres:// URL shared by daemons on several machines' },
+    type: 'string',
+    default: '',
+    editor: 'restart',
+    pattern: '^(postgres(ql)?://\\S+)?$',
+    flag: {
+      name: 'db',
+      value: 'FILE|URL',
+      help: 'the queue database: a SQLite file (default: STATE-DIR/queue.db) or a postgres:// URL shared by daemons on several machines',
+    },
   },
   // A daemon the editor starts runs 4 jobs at once unless set; one started by hand, 16.
   maxWorkers: { ...core('maxWorkers'), editorDefault: 4, editor: 'live', flag: { name: 'max-workers', help: 'jobs this daemon runs at once' } },
@@ -95,8 +104,16 @@ export const SETTINGS = {
     ...core('perHostDelayMs', 'seconds'),
     flag: { name: 'per-host-delay', help: 'minimum time between requests to one host; robots.txt Crawl-delay overrides it' },
   },
-  leaseTtlSeconds: { ...core('leaseTtlMs', 'seconds'), editor: 'restart', flag: { name: 'lease-ttl', help: 'how long a job stays leased without a heartbeat' } },
-  heartbeatSeconds: { ...core('heartbeatMs', 'seconds'), editor: 'restart', flag: { name: 'heartbeat', help: 'how often leases are extended, below the lease TTL' } },
+  leaseTtlSeconds: {
+    ...core('leaseTtlMs', 'seconds'),
+    editor: 'restart',
+    flag: { name: 'lease-ttl', help: 'how long a job stays leased without a heartbeat' },
+  },
+  heartbeatSeconds: {
+    ...core('heartbeatMs', 'seconds'),
+    editor: 'restart',
+    flag: { name: 'heartbeat', help: 'how often leases are extended, below the lease TTL' },
+  },
   stopDeadlineSeconds: {
     ...core('stopDeadlineMs', 'seconds'),
     flag: { name: 'stop-deadline', help: 'on stop, how long running jobs may take before they are handed back' },
@@ -108,27 +125,43 @@ export const SETTINGS = {
   // No limit, as Crawlee, Scrapy and linkinator: a site whose chapters link to the next one went
   // 469 links deep, and a limit of 3 fetched 1,213 of the 2,711 pages of 13 such books.
   defaultMaxDepth: {
-    type: 'integer', nullable: true, default: null, min: 0, max: 1000, editor: 'command',
+    type: 'integer',
+    nullable: true,
+    default: null,
+    min: 0,
+    max: 1000,
+    editor: 'command',
     flag: {
-      name: 'default-max-depth', value: 'N|none',
+      name: 'default-max-depth',
+      value: 'N|none',
       help: 'max depth of crawls that set none, such as seed files without max-depth: links from the seeds, or none (the default: links are followed within the scope until max pages)',
     },
   },
   defaultScope: {
-    type: 'string', choices: SCOPES, default: 'host', editor: 'command',
+    type: 'string',
+    choices: SCOPES,
+    default: 'host',
+    editor: 'command',
     flag: { name: 'default-scope', value: 'S', help: 'scope of crawls that set none: host, domain or any (default host)' },
   },
   /** `auto`: each crawl gets the kind of its seeds' addresses. */
   defaultAddresses: {
-    type: 'string', choices: ['auto', ...ADDRESS_POLICIES], default: 'auto', editor: 'command',
+    type: 'string',
+    choices: ['auto', ...ADDRESS_POLICIES],
+    default: 'auto',
+    editor: 'command',
     flag: {
-      name: 'default-addresses', value: 'A',
+      name: 'default-addresses',
+      value: 'A',
       help: 'addresses crawls that set none may connect to: public, private (loopback, private, link-local), any, or auto (the default: the kind of their seeds)',
     },
   },
   /** What the daemon's log (the editor's output channel) records. */
   logLevel: {
-    type: 'string', choices: LOG_LEVELS, default: 'info', editor: 'restart',
+    type: 'string',
+    choices: LOG_LEVELS,
+    default: 'info',
+    editor: 'restart',
     flag: { name: 'log-level', value: 'LEVEL', help: 'what the log on stderr records: error, warn, info (the default: crawls and hosts too) or debug' },
   },
   /** The Node.js that runs the daemon; empty: found on PATH (client/src/runtime.ts). */
@@ -142,11 +175,15 @@ export type EditorName = { [K in SettingName]: Rows[K] extends { editor: Applies
 /** The settings with a daemon flag. */
 export type FlaggedName = { [K in SettingName]: Rows[K] extends { flag: object } ? K : never }[SettingName];
 /** A setting's value, as the editor holds it. */
-export type SettingValue<K extends SettingName> = Rows[K] extends { choices: readonly (infer C)[] } ? C
-  : Rows[K] extends { type: 'boolean' } ? boolean
-  : Rows[K] extends { nullable: true } ? number | null
-  : Rows[K] extends { type: 'integer' | 'number' } ? number
-  : string;
+export type SettingValue<K extends SettingName> = Rows[K] extends { choices: readonly (infer C)[] }
+  ? C
+  : Rows[K] extends { type: 'boolean' }
+    ? boolean
+    : Rows[K] extends { nullable: true }
+      ? number | null
+      : Rows[K] extends { type: 'integer' | 'number' }
+        ? number
+        : string;
 
 const NAMES = Object.keys(SETTINGS) as SettingName[];
 /** In the table's order. */

@@ -17,8 +17,22 @@ import type { Locator, Page } from 'playwright-core';
 import { packagedVsix, REPO_ROOT, start, type CodeServerSession } from './harness';
 import { EXPECTED_FIRST_CRAWL, startTestSite, type TestSite } from './site';
 import {
-  activityBadge, codeLens, expandRow, paletteCommand, quickInputBox, quickInputMessage, quickInputRow, quickInputTitled,
-  escapeRegExp, readEditorText, sleep, treeRows, until, viewPane, waitForEditorLines, waitForEditorText,
+  activityBadge,
+  codeLens,
+  expandRow,
+  paletteCommand,
+  quickInputBox,
+  quickInputMessage,
+  quickInputRow,
+  quickInputTitled,
+  escapeRegExp,
+  readEditorText,
+  sleep,
+  treeRows,
+  until,
+  viewPane,
+  waitForEditorLines,
+  waitForEditorText,
 } from './workbench';
 
 /** What `npm run package` made (E2E_VSIX: another build), found when the suite starts. */
@@ -131,7 +145,9 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     }
     await site?.close();
     if (workspace && !failed) fs.rmSync(workspace, { recursive: true, force: true });
-    console.log(`e2e suite: ${((Date.now() - begun) / 1000).toFixed(1)} s in all${vscode ? `; code-server ready in ${(vscode.timings.extensionHostReadyMs / 1000).toFixed(1)} s` : ''}`);
+    console.log(
+      `e2e suite: ${((Date.now() - begun) / 1000).toFixed(1)} s in all${vscode ? `; code-server ready in ${(vscode.timings.extensionHostReadyMs / 1000).toFixed(1)} s` : ''}`,
+    );
   });
 
   step('1. installs the .vsix, activates on the workspace and starts the daemon', async () => {
@@ -140,10 +156,13 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await vscode.waitForActivation(EXTENSION_ID, { timeout: 60_000 });
 
     // Running, on an empty queue: the status bar says so ...
-    const text = await until(async () => {
-      const t = await vscode!.statusBarText({ id: STATUS_ITEM_ID });
-      return t !== undefined && /running/.test(t) ? t : undefined;
-    }, { timeout: 60_000, message: 'the status bar item to show the running daemon' }).catch(async (err: Error) => {
+    const text = await until(
+      async () => {
+        const t = await vscode!.statusBarText({ id: STATUS_ITEM_ID });
+        return t !== undefined && /running/.test(t) ? t : undefined;
+      },
+      { timeout: 60_000, message: 'the status bar item to show the running daemon' },
+    ).catch(async (err: Error) => {
       throw new Error(`${err.message}; status bar item: ${JSON.stringify(await vscode!.statusBarText({ id: STATUS_ITEM_ID }))}`);
     });
     assert.equal(text, '0 running · 0 queued · 0 failed');
@@ -155,7 +174,10 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await vscode.openView('Jobs');
     const welcome = jobsPane(page).locator('.welcome-view-content');
     await welcome.filter({ hasText: 'The queue is empty.' }).waitFor({ state: 'visible', timeout: 20_000 });
-    await welcome.locator('.monaco-button').filter({ hasText: /^Start Crawl$/ }).waitFor({ state: 'visible' });
+    await welcome
+      .locator('.monaco-button')
+      .filter({ hasText: /^Start Crawl$/ })
+      .waitFor({ state: 'visible' });
     // ... and crawlctl reaches the very daemon the extension started.
     assert.ok(fs.existsSync(path.join(stateDir, 'crawld.sock')), `no socket in ${stateDir}`);
     assert.deepEqual(countsOf(await crawlctl(stateDir, 'stats')), { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0 });
@@ -192,10 +214,10 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await box.press('Enter');
     await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
 
-    const note = await until(
-      async () => (await vscode!.notifications()).find((n) => /^Crawl c_\w+ started/.test(n)),
-      { timeout: 20_000, message: 'the "Crawl ... started" notification' },
-    );
+    const note = await until(async () => (await vscode!.notifications()).find((n) => /^Crawl c_\w+ started/.test(n)), {
+      timeout: 20_000,
+      message: 'the "Crawl ... started" notification',
+    });
     assert.match(note, /^Crawl (c_\w+) started: 1 of 1 seed enqueued\.$/);
     crawlId = /^Crawl (c_\w+)/.exec(note)![1]!;
     // The view leaves its welcome for the state groups.
@@ -206,12 +228,16 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await vscode!.screenshot('2-crawl-started');
   });
 
-  step('3. the status bar counts move, and the Jobs view shows the slow page\'s lease', async () => {
+  step("3. the status bar counts move, and the Jobs view shows the slow page's lease", async () => {
     // The slow page holds a worker for seconds: the item spins and counts it.
-    await until(() => recorder.samples.some((s) => s.running >= 1 && s.spinning), {
-      timeout: 30_000,
-      message: 'the status bar to count a running job, spinning',
-    }, () => ({ seen: recorder.samples }));
+    await until(
+      () => recorder.samples.some((s) => s.running >= 1 && s.spinning),
+      {
+        timeout: 30_000,
+        message: 'the status bar to count a running job, spinning',
+      },
+      () => ({ seen: recorder.samples }),
+    );
     // The view, open since step 1, fills as the crawl runs; the slow page's row carries its lease.
     const slow = jobRow(page, `${site.a}/slow`);
     const description = await until(
@@ -219,7 +245,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
         const row = (await jobRows(page)).find((r) => r.url === `${site.a}/slow` && r.state === 'In progress');
         return row && /lease \d+ s left/.test(row.description) ? row.description : undefined;
       },
-      { timeout: site.slowMs, message: 'the running /slow job\'s row with its lease' },
+      { timeout: site.slowMs, message: "the running /slow job's row with its lease" },
     ).catch(async (err: Error) => {
       throw new Error(`${err.message}; rows: ${JSON.stringify(await jobRows(page).catch(() => []))}`);
     });
@@ -230,22 +256,34 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     // Hovered once the rest of the crawl is done: a hover starts on the pointer's arrival, and a
     // refresh of the view (it follows the daemon's notifications) may drop it before it shows,
     // as for a user, who then moves the mouse again: so does this.
-    await until(() => recorder.last()?.text === '1 running · 0 queued · 1 failed', {
-      timeout: site.slowMs,
-      message: 'every page but /slow to be done',
-    }, () => ({ seen: recorder.texts() }));
-    const tooltip = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: /Lease:/ }).first();
+    await until(
+      () => recorder.last()?.text === '1 running · 0 queued · 1 failed',
+      {
+        timeout: site.slowMs,
+        message: 'every page but /slow to be done',
+      },
+      () => ({ seen: recorder.texts() }),
+    );
+    const tooltip = page
+      .locator('.monaco-hover, .workbench-hover')
+      .filter({ hasText: /Lease:/ })
+      .first();
     // Read while it shows: the row's "lease N s left" is redrawn each second, which can drop the
     // hover between its showing and its reading (2 runs in 10 waited 30 s for it here).
-    const tip = (await until(
-      async () => {
-        await page.mouse.move(800, 500);
-        await slow.first().hover({ timeout: 2_000 });
-        const shown = await tooltip.waitFor({ state: 'visible', timeout: 2_500 }).then(() => true, () => false);
-        return shown ? tooltip.innerText({ timeout: 1_000 }).catch(() => undefined) : undefined;
-      },
-      { timeout: site.slowMs, interval: 0, message: 'the running job\'s tooltip' },
-    )).replace(/\s+/g, ' ');
+    const tip = (
+      await until(
+        async () => {
+          await page.mouse.move(800, 500);
+          await slow.first().hover({ timeout: 2_000 });
+          const shown = await tooltip.waitFor({ state: 'visible', timeout: 2_500 }).then(
+            () => true,
+            () => false,
+          );
+          return shown ? tooltip.innerText({ timeout: 1_000 }).catch(() => undefined) : undefined;
+        },
+        { timeout: site.slowMs, interval: 0, message: "the running job's tooltip" },
+      )
+    ).replace(/\s+/g, ' ');
     assert.match(tip, /In progress · job \d+ · attempt 1 of 3 · crawl c_\w+ · depth 1/, tip);
     assert.match(tip, /Lease: worker \S+ · token age \d+ s · expires in \d+ s \(\d\d:\d\d:\d\d\) · last heartbeat (now|\d+ s ago)/, tip);
     assert.match(tip, /Recent events \(2 of 2, newest first\)/, tip);
@@ -254,17 +292,24 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
 
     // The crawl ends with one failure: counts settle, the item turns to a warning.
     const final = '0 running · 0 queued · 1 failed';
-    await until(() => recorder.last()?.text === final, {
-      timeout: 60_000,
-      message: `the status bar to read "${final}"`,
-    }, async () => ({ seen: recorder.texts(), crawlctl: await crawlctl(stateDir, 'stats') }));
+    await until(
+      () => recorder.last()?.text === final,
+      {
+        timeout: 60_000,
+        message: `the status bar to read "${final}"`,
+      },
+      async () => ({ seen: recorder.texts(), crawlctl: await crawlctl(stateDir, 'stats') }),
+    );
     recorder.stop();
     const texts = recorder.texts();
     assert.equal(texts[0], '0 running · 0 queued · 0 failed', `the counts started from an empty queue: ${JSON.stringify(texts)}`);
     assert.ok(texts.length >= 3, `the counts moved through several values: ${JSON.stringify(texts)}`);
     assert.ok(!recorder.last()!.spinning, 'no spinning icon once nothing runs');
     assert.ok(recorder.last()!.warning, `a warning background once a job failed (classes: ${recorder.last()!.classes})`);
-    assert.ok(recorder.samples.filter((s) => s.failed === 0).every((s) => !s.warning), 'no warning background before any job failed');
+    assert.ok(
+      recorder.samples.filter((s) => s.failed === 0).every((s) => !s.warning),
+      'no warning background before any job failed',
+    );
     assert.equal(
       await vscode!.statusBarItem({ id: STATUS_ITEM_ID }).first().getAttribute('aria-label'),
       'Crawl Orchestrator status: 0 running, 0 queued, 1 failed',
@@ -272,7 +317,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await vscode!.screenshot('3-status-bar-finished');
   });
 
-  step('4. the Jobs view\'s groups match `crawlctl stats --json` on the same state folder', async () => {
+  step("4. the Jobs view's groups match `crawlctl stats --json` on the same state folder", async () => {
     const stats = countsOf(await crawlctl(stateDir, 'stats'));
     assert.deepEqual(stats, EXPECTED_FIRST_CRAWL, 'the test site crawled to depth 2: 6 pages done, robots.txt skipped 1, the 404 failed');
     // The view refreshes from the daemon's notifications (debounced): wait until it caught up.
@@ -286,7 +331,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       throw new Error(`${err.message}; the view shows ${JSON.stringify(await groupCounts(page).catch((e: Error) => e.message))}`);
     });
     assert.deepEqual(groups, stats);
-    assert.equal(await activityBadge(page, 'Crawl Orchestrator'), '1', 'the Jobs view\'s badge counts the failed job');
+    assert.equal(await activityBadge(page, 'Crawl Orchestrator'), '1', "the Jobs view's badge counts the failed job");
 
     // Every page is listed in its group: expand Done and Skipped.
     await expandRow(jobsPane(page), 'Done');
@@ -296,9 +341,13 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
         const r = await jobRows(page);
         return r.filter((x) => x.state === 'Done').length === stats.done ? r : undefined;
       },
-      { timeout: 15_000, message: 'the Done group\'s rows' },
+      { timeout: 15_000, message: "the Done group's rows" },
     );
-    const byState = (state: string) => rows.filter((r) => r.state === state).map((r) => r.url).sort();
+    const byState = (state: string) =>
+      rows
+        .filter((r) => r.state === state)
+        .map((r) => r.url)
+        .sort();
     assert.deepEqual(byState('Done'), [`${site.a}/`, `${site.a}/a`, `${site.a}/b`, `${site.a}/slow`, `${site.b}/`, `${site.b}/b1`].sort());
     assert.deepEqual(byState('Skipped'), [`${site.a}/private/report`]);
     assert.deepEqual(byState('Error'), [`${site.a}/missing`]);
@@ -312,13 +361,16 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     const { job, events } = (await crawlctl(stateDir, 'job', String(slowJob.id))) as { job: { state: string; attempts: number }; events: { type: string }[] };
     assert.equal(job.state, 'done');
     assert.equal(job.attempts, 1, `/slow (${site.slowMs} ms, lease TTL ${LEASE_TTL_SECONDS} s) was fetched once`);
-    assert.deepEqual(events.map((e) => e.type), ['enqueued', 'leased', 'done']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['enqueued', 'leased', 'done'],
+    );
     // crawlOrchestrator.userAgent reached the daemon: every request, robots.txt included, carried it.
     assert.deepEqual(site.userAgents(), [USER_AGENT]);
     await vscode!.screenshot('4-jobs-view');
   });
 
-  step('5. Show Job Details opens the failed job\'s read-only crawl-job: document', async () => {
+  step("5. Show Job Details opens the failed job's read-only crawl-job: document", async () => {
     await vscode!.contextMenu('/missing', 'Show Job Details', { view: 'Jobs', timeout: 15_000 });
     const title = `Job ${failedJobId}.md`;
     await page.locator('.tabs-container .tab.active .label-name').filter({ hasText: title }).waitFor({ state: 'visible', timeout: 15_000 });
@@ -344,56 +396,80 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     assert.equal(await page.locator('.tabs-container .tab.active.dirty').count(), 0, 'the job document never becomes dirty');
   });
 
-  step('6. Show Crawl Report: broken links with the pages they were found on, the hosts and their limits, a count\'s jobs; a link opens its page\'s job', async () => {
-    await vscode!.runCommand('Notifications: Clear All Notifications');
-    await paletteCommand(page, 'Crawl Orchestrator: Show Crawl Report');
-    await quickInputTitled(page, 'Show Crawl Report');
-    await quickInputBox(page).fill(crawlId);
-    await quickInputRow(page, crawlId).and(page.locator('.focused')).waitFor({ state: 'visible', timeout: 10_000 });
-    await quickInputBox(page).press('Enter');
-    // The page is a webview: an iframe in an iframe, under its own Content Security Policy.
-    const report = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-    await report.locator('h1').filter({ hasText: crawlId }).waitFor({ state: 'visible', timeout: 20_000 });
-    const missing = report.locator('#broken ~ table tr').filter({ hasText: `${site.a}/missing` });
-    await missing.first().waitFor({ state: 'visible', timeout: 10_000 });
-    assert.match(await missing.first().innerText(), /HTTP 404/);
-    const foundOn = missing.first().locator('button.link').filter({ hasText: new RegExp(`^${escapeRegExp(`${site.a}/`)}$`) });
-    assert.equal(await foundOn.count(), 1, `the broken link names the page it was found on: ${await missing.first().innerText()}`);
-    const hostRow = await report.locator('#hosts ~ table tr').filter({ hasText: new URL(site.a).hostname }).first().innerText();
-    assert.match(hostRow, /ready|busy|delayed|backoff|blocked/, `a host row with its state: ${hostRow}`);
-    // The host's limit is changed from its row, with the keyboard: Set Host Limit asks for the number, and the row shows it.
-    const hostCells = report.locator('#hosts ~ table tr').filter({ hasText: new URL(site.a).hostname }).first();
-    const setLimit = hostCells.locator('button.link').filter({ hasText: 'Set limit…' });
-    await setLimit.focus();
-    await setLimit.press('Enter');
-    await quickInputTitled(page, 'Set Host Limit');
-    await quickInputBox(page).fill('3');
-    await quickInputBox(page).press('Enter');
-    await hostCells.filter({ hasText: /\/3\s*Set limit/ }).waitFor({ state: 'visible', timeout: 10_000 });
-    const { hosts } = (await crawlctl(stateDir, 'hosts')) as { hosts: { host: string; limit: number }[] };
-    assert.deepEqual(hosts.filter((h) => h.host.startsWith(new URL(site.a).hostname)).map((h) => h.limit), [3], JSON.stringify(hosts));
-    await vscode!.screenshot('6-crawl-report');
-    // A count is a click away from its pages' jobs: HTTP 404 among the failures lists /missing's alone.
-    await report.locator('#failures ~ table button.link').filter({ hasText: 'HTTP 404' }).click();
-    await jobsPane(page).locator('.message').filter({ hasText: `Only 1 job with HTTP 404 in ${crawlId}` }).waitFor({ state: 'visible', timeout: 10_000 });
-    // Jobs picked by id are listed flat, without groups.
-    await until(async () => {
-      const rows = await treeRows(jobsPane(page));
-      return rows.length === 1 && rows[0].aria.startsWith(`Job ${failedJobId}, Error, ${site.a}/missing,`) ? rows : undefined;
-    }, { timeout: 10_000, message: 'the Jobs view to list /missing alone' }, () => treeRows(jobsPane(page)));
-    await vscode!.screenshot('6-report-404-jobs');
-    await vscode!.runCommand('Crawl Orchestrator: Clear Filter');
-    // The found-on page's link, reached with the keyboard, opens that page's job.
-    await foundOn.focus();
-    await foundOn.press('Enter');
-    await waitForEditorText(page, (t) => new RegExp(`^# Job \\d+: Done\n\n<${escapeRegExp(`${site.a}/`)}>\n`).test(t), 'the found-on page\'s job document');
-    // Back as step 5 left it: the failed job's document the only one open, for step 7 to watch.
-    await vscode!.runCommand('View: Close All Editors');
-    await vscode!.contextMenu('/missing', 'Show Job Details', { view: 'Jobs', timeout: 15_000 });
-    await waitForEditorText(page, (text) => text.startsWith(`# Job ${failedJobId}: Error`), 'the failed job\'s document again');
-  });
+  step(
+    "6. Show Crawl Report: broken links with the pages they were found on, the hosts and their limits, a count's jobs; a link opens its page's job",
+    async () => {
+      await vscode!.runCommand('Notifications: Clear All Notifications');
+      await paletteCommand(page, 'Crawl Orchestrator: Show Crawl Report');
+      await quickInputTitled(page, 'Show Crawl Report');
+      await quickInputBox(page).fill(crawlId);
+      await quickInputRow(page, crawlId).and(page.locator('.focused')).waitFor({ state: 'visible', timeout: 10_000 });
+      await quickInputBox(page).press('Enter');
+      // The page is a webview: an iframe in an iframe, under its own Content Security Policy.
+      const report = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+      await report.locator('h1').filter({ hasText: crawlId }).waitFor({ state: 'visible', timeout: 20_000 });
+      const missing = report.locator('#broken ~ table tr').filter({ hasText: `${site.a}/missing` });
+      await missing.first().waitFor({ state: 'visible', timeout: 10_000 });
+      assert.match(await missing.first().innerText(), /HTTP 404/);
+      const foundOn = missing
+        .first()
+        .locator('button.link')
+        .filter({ hasText: new RegExp(`^${escapeRegExp(`${site.a}/`)}$`) });
+      assert.equal(await foundOn.count(), 1, `the broken link names the page it was found on: ${await missing.first().innerText()}`);
+      const hostRow = await report
+        .locator('#hosts ~ table tr')
+        .filter({ hasText: new URL(site.a).hostname })
+        .first()
+        .innerText();
+      assert.match(hostRow, /ready|busy|delayed|backoff|blocked/, `a host row with its state: ${hostRow}`);
+      // The host's limit is changed from its row, with the keyboard: Set Host Limit asks for the number, and the row shows it.
+      const hostCells = report
+        .locator('#hosts ~ table tr')
+        .filter({ hasText: new URL(site.a).hostname })
+        .first();
+      const setLimit = hostCells.locator('button.link').filter({ hasText: 'Set limit…' });
+      await setLimit.focus();
+      await setLimit.press('Enter');
+      await quickInputTitled(page, 'Set Host Limit');
+      await quickInputBox(page).fill('3');
+      await quickInputBox(page).press('Enter');
+      await hostCells.filter({ hasText: /\/3\s*Set limit/ }).waitFor({ state: 'visible', timeout: 10_000 });
+      const { hosts } = (await crawlctl(stateDir, 'hosts')) as { hosts: { host: string; limit: number }[] };
+      assert.deepEqual(
+        hosts.filter((h) => h.host.startsWith(new URL(site.a).hostname)).map((h) => h.limit),
+        [3],
+        JSON.stringify(hosts),
+      );
+      await vscode!.screenshot('6-crawl-report');
+      // A count is a click away from its pages' jobs: HTTP 404 among the failures lists /missing's alone.
+      await report.locator('#failures ~ table button.link').filter({ hasText: 'HTTP 404' }).click();
+      await jobsPane(page)
+        .locator('.message')
+        .filter({ hasText: `Only 1 job with HTTP 404 in ${crawlId}` })
+        .waitFor({ state: 'visible', timeout: 10_000 });
+      // Jobs picked by id are listed flat, without groups.
+      await until(
+        async () => {
+          const rows = await treeRows(jobsPane(page));
+          return rows.length === 1 && rows[0].aria.startsWith(`Job ${failedJobId}, Error, ${site.a}/missing,`) ? rows : undefined;
+        },
+        { timeout: 10_000, message: 'the Jobs view to list /missing alone' },
+        () => treeRows(jobsPane(page)),
+      );
+      await vscode!.screenshot('6-report-404-jobs');
+      await vscode!.runCommand('Crawl Orchestrator: Clear Filter');
+      // The found-on page's link, reached with the keyboard, opens that page's job.
+      await foundOn.focus();
+      await foundOn.press('Enter');
+      await waitForEditorText(page, (t) => new RegExp(`^# Job \\d+: Done\n\n<${escapeRegExp(`${site.a}/`)}>\n`).test(t), "the found-on page's job document");
+      // Back as step 5 left it: the failed job's document the only one open, for step 7 to watch.
+      await vscode!.runCommand('View: Close All Editors');
+      await vscode!.contextMenu('/missing', 'Show Job Details', { view: 'Jobs', timeout: 15_000 });
+      await waitForEditorText(page, (text) => text.startsWith(`# Job ${failedJobId}: Error`), "the failed job's document again");
+    },
+  );
 
-  step('7. Requeue Job from the failed row\'s context menu runs it again, and it succeeds', async () => {
+  step("7. Requeue Job from the failed row's context menu runs it again, and it succeeds", async () => {
     assert.equal(site.hits(`${site.a}/missing`), 1);
     await vscode!.contextMenu('/missing', 'Requeue Job', { view: 'Jobs', timeout: 15_000 });
     await until(async () => (await vscode!.notifications()).includes('Requeued 1 job.'), {
@@ -438,7 +514,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     const lines = await waitForEditorLines(
       page,
       (l) => [urls.a, urls.gone, urls.b1, urls.slow].every((u) => l.includes(`${u} not crawled yet`)),
-      'the seed file\'s hints',
+      "the seed file's hints",
     );
     assert.ok(lines.includes('not-a-url'), `the invalid line has no hint: ${JSON.stringify(lines)}`);
     await codeLens(page, /^▶ Start crawl \(4 URLs\)$/).waitFor({ state: 'visible', timeout: 15_000 });
@@ -452,10 +528,10 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
 
     // Start Crawl with the seed file active takes its URLs and options (max-depth 0), no questions.
     await paletteCommand(page, 'Crawl Orchestrator: Start Crawl');
-    const note = await until(
-      async () => (await vscode!.notifications()).find((n) => /^Crawl e2e-seeds \(c_\w+\) started/.test(n)),
-      { timeout: 20_000, message: 'the "Crawl ... started" notification' },
-    );
+    const note = await until(async () => (await vscode!.notifications()).find((n) => /^Crawl e2e-seeds \(c_\w+\) started/.test(n)), {
+      timeout: 20_000,
+      message: 'the "Crawl ... started" notification',
+    });
     assert.match(note, /^Crawl e2e-seeds \(c_\w+\) started: 4 of 4 seeds enqueued\. seeds\.crawl has 1 problem; lines with one were left out\.$/);
     const seedCrawlId = /^Crawl e2e-seeds \((c_\w+)\)/.exec(note)![1];
     assert.notEqual(seedCrawlId, crawlId);
@@ -482,12 +558,21 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await quickInputRow(page, `e2e-seeds (${seedCrawlId})`).waitFor({ state: 'visible', timeout: 10_000 });
     await quickInputBox(page).press('Enter');
     // Running again, or finished already if the slow page answered meanwhile.
-    await until(async () => { const st = await stateOf(); return st !== 'paused' ? st : undefined; }, { timeout: 15_000, message: 'the crawl resumed' });
+    await until(
+      async () => {
+        const st = await stateOf();
+        return st !== 'paused' ? st : undefined;
+      },
+      { timeout: 15_000, message: 'the crawl resumed' },
+    );
 
     // Its report, from the lens, while the slow page holds it: read every two seconds, the chart draws its points.
     await codeLens(page, /^\s*Report$/).click();
     const report = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-    await report.locator('h1').filter({ hasText: `e2e-seeds (${seedCrawlId})` }).waitFor({ state: 'visible', timeout: 20_000 });
+    await report
+      .locator('h1')
+      .filter({ hasText: `e2e-seeds (${seedCrawlId})` })
+      .waitFor({ state: 'visible', timeout: 20_000 });
     await report.locator('.chart[aria-label^="pages per second"] canvas').first().waitFor({ state: 'attached', timeout: 20_000 });
     const gone = await report.locator('#broken ~ table tr').filter({ hasText: urls.gone }).first().innerText();
     assert.match(gone, /HTTP 410/);
@@ -498,13 +583,16 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await mine.scrollIntoViewIfNeeded();
     await vscode!.screenshot('8-seed-crawl-report-workers');
     // A theme switch redraws the chart in the new theme's colours (uPlot draws its axes once, on a canvas).
-    await report.locator('.chart .uplot').first().evaluate((e) => e.setAttribute('data-theme-was', document.body.className));
+    await report
+      .locator('.chart .uplot')
+      .first()
+      .evaluate((e) => e.setAttribute('data-theme-was', document.body.className));
     await paletteCommand(page, 'Preferences: Color Theme');
     await quickInputBox(page).fill('Dark Modern');
     await quickInputRow(page, 'Dark Modern').and(page.locator('.focused')).waitFor({ state: 'visible', timeout: 10_000 });
     await quickInputBox(page).press('Enter');
     await report.locator('.chart .uplot:not([data-theme-was])').first().waitFor({ state: 'attached', timeout: 10_000 });
-    assert.match(await report.locator('body').getAttribute('class') ?? '', /vscode-dark/);
+    assert.match((await report.locator('body').getAttribute('class')) ?? '', /vscode-dark/);
     await vscode!.screenshot('8-seed-crawl-report-dark');
     await vscode!.runCommand('View: Close Editor');
 
@@ -515,7 +603,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
         l.some((x) => x.startsWith(`${urls.a} ✓ done · 200 · `)) &&
         l.some((x) => x.startsWith(`${urls.b1} ✓ done · 200 · `)) &&
         l.includes(`${urls.gone} ✗ error · HTTP 410`),
-      'the hints to show the crawl\'s outcome',
+      "the hints to show the crawl's outcome",
       30_000,
     );
     await page.locator('.markers-panel .monaco-list-row').filter({ hasText: 'HTTP 410' }).first().waitFor({ state: 'visible', timeout: 15_000 });
@@ -523,22 +611,31 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await vscode!.screenshot('8-seed-file-crawled');
 
     // A crawled URL's hover has its page's data: the file's extract fields.
-    const lineA = page.locator('.part.editor .view-line').filter({ hasText: `${urls.a} ✓ done` }).first();
+    const lineA = page
+      .locator('.part.editor .view-line')
+      .filter({ hasText: `${urls.a} ✓ done` })
+      .first();
     const dataHover = page.locator('.monaco-hover').filter({ hasText: 'Data:' }).first();
-    const hovered = await until(async () => {
-      await lineA.locator('span span').first().hover({ timeout: 2_000 });
-      return (await dataHover.isVisible()) ? dataHover.innerText() : undefined;
-    }, { timeout: 20_000, message: 'the hover of a crawled URL with its data' });
+    const hovered = await until(
+      async () => {
+        await lineA.locator('span span').first().hover({ timeout: 2_000 });
+        return (await dataHover.isVisible()) ? dataHover.innerText() : undefined;
+      },
+      { timeout: 20_000, message: 'the hover of a crawled URL with its data' },
+    );
     assert.match(hovered, /heading\s+Page A/, hovered);
     assert.match(hovered, /links\s+\/ · \/b/, hovered);
-    assert.match(hovered, /path\s+\/a/, 'the handler\'s data beside the fields\'');
+    assert.match(hovered, /path\s+\/a/, "the handler's data beside the fields'");
     await vscode!.screenshot('8-seed-file-data-hover');
     await page.keyboard.press('Escape');
 
     // And its job document, opened from the crawl's report: a Data section.
     await codeLens(page, /^\s*Report$/).click();
     const again = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-    const pageA = again.locator('#slowest ~ table button.link').filter({ hasText: new RegExp(`^${escapeRegExp(urls.a)}$`) }).first();
+    const pageA = again
+      .locator('#slowest ~ table button.link')
+      .filter({ hasText: new RegExp(`^${escapeRegExp(urls.a)}$`) })
+      .first();
     await pageA.waitFor({ state: 'visible', timeout: 20_000 });
     await pageA.click();
     await waitForEditorText(page, (t) => t.includes(`<${urls.a}>`), 'the job document of /a');
@@ -563,61 +660,92 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     assert.ok(before, `a daemon on ${stateDir}`);
     const stats = countsOf(await crawlctl(stateDir, 'stats'));
     const counts = `${stats.in_progress} running · ${stats.queued} queued · ${stats.error} failed`;
-    await until(async () => (await vscode!.statusBarText({ id: STATUS_ITEM_ID })) === counts, { timeout: 15_000, message: `the status bar to read "${counts}"` });
+    await until(async () => (await vscode!.statusBarText({ id: STATUS_ITEM_ID })) === counts, {
+      timeout: 15_000,
+      message: `the status bar to read "${counts}"`,
+    });
     const seenBefore = recorder.samples.length;
     recorder.start(vscode!);
 
     process.kill(before.pid, 'SIGKILL');
-    const after = await until(() => daemonProcesses(stateDir).find((p) => p.pid !== before.pid), { timeout: 30_000, interval: 250, message: 'the client to start a new daemon' });
+    const after = await until(() => daemonProcesses(stateDir).find((p) => p.pid !== before.pid), {
+      timeout: 30_000,
+      interval: 250,
+      message: 'the client to start a new daemon',
+    });
     assert.equal(after.ppid, before.ppid, 'restarted by the same extension host');
     // The status bar said so meanwhile, then shows the counts again, read from the new daemon.
-    await until(async () => (await vscode!.statusBarText({ id: STATUS_ITEM_ID })) === counts, { timeout: 30_000, message: `the status bar to read "${counts}" again` });
+    await until(async () => (await vscode!.statusBarText({ id: STATUS_ITEM_ID })) === counts, {
+      timeout: 30_000,
+      message: `the status bar to read "${counts}" again`,
+    });
     recorder.stop();
     const meanwhile = recorder.samples.slice(seenBefore).map((x) => x.text);
-    assert.ok(meanwhile.some((t) => /Crawl: (starting|connecting)/.test(t)), `the status bar showed the restart: ${JSON.stringify(meanwhile)}`);
+    assert.ok(
+      meanwhile.some((t) => /Crawl: (starting|connecting)/.test(t)),
+      `the status bar showed the restart: ${JSON.stringify(meanwhile)}`,
+    );
     // The daemon's log tells the restart in words, with no stray line (the client's flag, "false").
-    const log = await until(() => {
-      const text = daemonLog(vscode!);
-      return /Server will restart\./.test(text) ? text : undefined;
-    }, { timeout: 15_000, message: 'the daemon log to tell the restart' });
-    assert.deepEqual(log.split('\n').filter((line) => /^(true|false)$/.test(line.trim())), [], log.split('\n').slice(-30).join('\n'));
+    const log = await until(
+      () => {
+        const text = daemonLog(vscode!);
+        return /Server will restart\./.test(text) ? text : undefined;
+      },
+      { timeout: 15_000, message: 'the daemon log to tell the restart' },
+    );
+    assert.deepEqual(
+      log.split('\n').filter((line) => /^(true|false)$/.test(line.trim())),
+      [],
+      log.split('\n').slice(-30).join('\n'),
+    );
     // The view re-reads the new daemon (its rows are gone while the daemon starts).
     await until(async () => JSON.stringify(await groupCounts(page).catch(() => undefined)) === JSON.stringify(stats), {
-      timeout: 15_000, message: `the Jobs view's groups to read ${JSON.stringify(stats)} again`,
+      timeout: 15_000,
+      message: `the Jobs view's groups to read ${JSON.stringify(stats)} again`,
     });
 
     // Live again: a crawl started now shows in the view by the new daemon's notifications alone.
     const { crawlId: again } = (await crawlctl(stateDir, 'crawl', `${site.b}/`, '--max-depth', '0')) as { crawlId: string };
     assert.ok(again);
     const expected = { ...stats, done: stats.done + 1 };
-    await until(async () => JSON.stringify(await groupCounts(page).catch(() => undefined)) === JSON.stringify(expected), { timeout: 30_000, message: `the view's groups to reach ${JSON.stringify(expected)}` })
-      .catch(async (err: Error) => {
-        throw new Error(`${err.message}; the view shows ${JSON.stringify(await groupCounts(page).catch((e: Error) => e.message))}`);
-      });
+    await until(async () => JSON.stringify(await groupCounts(page).catch(() => undefined)) === JSON.stringify(expected), {
+      timeout: 30_000,
+      message: `the view's groups to reach ${JSON.stringify(expected)}`,
+    }).catch(async (err: Error) => {
+      throw new Error(`${err.message}; the view shows ${JSON.stringify(await groupCounts(page).catch((e: Error) => e.message))}`);
+    });
     assert.deepEqual(countsOf(await crawlctl(stateDir, 'stats')), expected);
     await vscode!.screenshot('9-daemon-restarted');
   });
 
-  step('10. the daemon does not outlive its extension host', async () => {
-    const daemons = daemonProcesses(stateDir);
-    assert.equal(daemons.length, 1, `one daemon on ${stateDir}: ${JSON.stringify(daemons)}`);
-    const daemon = daemons[0];
-    const host = readProc(daemon.ppid);
-    assert.match(host?.args ?? '', /--type=extensionHost/, `the daemon's parent is the extension host: ${JSON.stringify(host)}`);
-    // The extension host crashes. The daemon watches it (--clientProcessId, polled every 3 s) and
-    // should stop on its own, handing back its leases (it gets 1.5 s for running jobs).
-    process.kill(daemon.ppid, 'SIGKILL');
-    const cpuAtKill = daemon.cpuSeconds;
-    try {
-      await until(() => !isAlive(daemon.pid), { timeout: 15_000, interval: 250, message: `daemon ${daemon.pid} to exit after its extension host ${daemon.ppid} died` }, () => {
-        const now = readProc(daemon.pid);
-        return now && { pid: now.pid, ppid: now.ppid, state: now.state, cpuSecondsSinceHostDied: +(now.cpuSeconds - cpuAtKill).toFixed(2) };
-      });
-    } finally {
-      // Ours to clean up: it was started by this test's code-server, and may be spinning.
-      if (isAlive(daemon.pid)) process.kill(daemon.pid, 'SIGKILL');
-    }
-  }, { standalone: true });
+  step(
+    '10. the daemon does not outlive its extension host',
+    async () => {
+      const daemons = daemonProcesses(stateDir);
+      assert.equal(daemons.length, 1, `one daemon on ${stateDir}: ${JSON.stringify(daemons)}`);
+      const daemon = daemons[0];
+      const host = readProc(daemon.ppid);
+      assert.match(host?.args ?? '', /--type=extensionHost/, `the daemon's parent is the extension host: ${JSON.stringify(host)}`);
+      // The extension host crashes. The daemon watches it (--clientProcessId, polled every 3 s) and
+      // should stop on its own, handing back its leases (it gets 1.5 s for running jobs).
+      process.kill(daemon.ppid, 'SIGKILL');
+      const cpuAtKill = daemon.cpuSeconds;
+      try {
+        await until(
+          () => !isAlive(daemon.pid),
+          { timeout: 15_000, interval: 250, message: `daemon ${daemon.pid} to exit after its extension host ${daemon.ppid} died` },
+          () => {
+            const now = readProc(daemon.pid);
+            return now && { pid: now.pid, ppid: now.ppid, state: now.state, cpuSecondsSinceHostDied: +(now.cpuSeconds - cpuAtKill).toFixed(2) };
+          },
+        );
+      } finally {
+        // Ours to clean up: it was started by this test's code-server, and may be spinning.
+        if (isAlive(daemon.pid)) process.kill(daemon.pid, 'SIGKILL');
+      }
+    },
+    { standalone: true },
+  );
 });
 
 // --- the status bar -----------------------------------------------------------------------
@@ -645,11 +773,15 @@ class StatusRecorder {
     void (async () => {
       while (this.running) {
         const s = await item
-          .evaluate((el) => ({
-            text: (el as HTMLElement).innerText.trim(),
-            spinning: el.querySelector('.codicon-modifier-spin') !== null,
-            classes: el.className,
-          }), undefined, { timeout: 2_000 })
+          .evaluate(
+            (el) => ({
+              text: (el as HTMLElement).innerText.trim(),
+              spinning: el.querySelector('.codicon-modifier-spin') !== null,
+              classes: el.className,
+            }),
+            undefined,
+            { timeout: 2_000 },
+          )
           .catch(() => undefined);
         if (s) {
           const m = /^(\d+) running · (\d+) queued · (\d+) failed$/.exec(s.text);

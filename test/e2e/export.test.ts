@@ -26,7 +26,7 @@ const CRAWL_NAME = 'e2e-export';
 const EXPORT_TITLE = 'Crawl Orchestrator: Export Crawl Results...';
 const execFileP = promisify(execFile);
 
-describe('Export Crawl Results and the job document\'s page, in code-server', { timeout: 5 * 60_000 }, () => {
+describe("Export Crawl Results and the job document's page, in code-server", { timeout: 5 * 60_000 }, () => {
   let site: TestSite;
   let workspace: string;
   let stateDir: string;
@@ -65,14 +65,17 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
   after(async () => {
     const failed = broken !== undefined;
     if (vscode) {
-      if (failed) console.log(`e2e export: kept ${vscode.tempDir} and ${workspace}\n--- extension host log:\n${vscode.extensionHostLog().split('\n').slice(-30).join('\n')}`);
+      if (failed)
+        console.log(
+          `e2e export: kept ${vscode.tempDir} and ${workspace}\n--- extension host log:\n${vscode.extensionHostLog().split('\n').slice(-30).join('\n')}`,
+        );
       await vscode.stop({ keepTemp: failed });
     }
     await site?.close();
     if (workspace && !failed) fs.rmSync(workspace, { recursive: true, force: true });
   });
 
-  step('1. a crawl of the test site, run by the extension\'s daemon', async () => {
+  step("1. a crawl of the test site, run by the extension's daemon", async () => {
     vscode = await start({ workspace, extensions: [VSIX], settings: { 'files.simpleDialog.enable': true } });
     page = vscode.page;
     await vscode.waitForActivation(EXTENSION_ID, { timeout: 60_000 });
@@ -98,17 +101,31 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
     // code-server's save dialog: a quick input with the path, in the workspace folder.
     const file = path.join(workspace, `${CRAWL_NAME}-pages.csv`);
     const box = quickInputBox(page);
-    await until(async () => (await box.inputValue().catch(() => '')).endsWith(`${CRAWL_NAME}-pages.csv`), { timeout: 15_000, message: 'the save dialog with the default file name' }, async () => ({ value: await box.inputValue().catch(() => '') }));
+    await until(
+      async () => (await box.inputValue().catch(() => '')).endsWith(`${CRAWL_NAME}-pages.csv`),
+      { timeout: 15_000, message: 'the save dialog with the default file name' },
+      async () => ({ value: await box.inputValue().catch(() => '') }),
+    );
     assert.equal(path.resolve(await box.inputValue()), file);
     await vscode!.screenshot('export-1-save-dialog');
     await box.press('Enter');
 
-    const note = await until(async () => (await vscode!.notifications()).find((n) => /^Exported /.test(n)), { timeout: 30_000, message: 'the "Exported ..." notification' });
+    const note = await until(async () => (await vscode!.notifications()).find((n) => /^Exported /.test(n)), {
+      timeout: 30_000,
+      message: 'the "Exported ..." notification',
+    });
     const rows = parseCsv(fs.readFileSync(file, 'utf8'));
     // Every URL the crawl met: fetched, failed (the 404) or skipped (robots.txt).
     const expected = ['/', '/a', '/b', '/slow', '/missing', '/private/report'].map((p) => `${site.a}${p}`).concat(`${site.b}/`, `${site.b}/b1`);
     assert.equal(note, `Exported ${expected.length} pages to ${CRAWL_NAME}-pages.csv`);
-    assert.deepEqual(rows.slice(1).map((r) => r[0]).sort(), expected.sort(), 'a row per page');
+    assert.deepEqual(
+      rows
+        .slice(1)
+        .map((r) => r[0])
+        .sort(),
+      expected.sort(),
+      'a row per page',
+    );
     const header = rows[0];
     assert.deepEqual(header.slice(0, 7), ['url', 'jobId', 'finalUrl', 'redirects', 'status', 'error', 'skipped']);
     const byUrl = new Map(rows.slice(1).map((r) => [r[0], Object.fromEntries(header.map((h, i) => [h, r[i]]))]));
@@ -124,7 +141,7 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
     await vscode!.runCommand('Notifications: Clear All Notifications');
   });
 
-  step('3. Export Crawl Results from the crawl\'s row in the Jobs view: Links as JSON Lines', async () => {
+  step("3. Export Crawl Results from the crawl's row in the Jobs view: Links as JSON Lines", async () => {
     await vscode!.openView('Jobs');
     await paletteCommand(page, 'Crawl Orchestrator: Group By...');
     await quickInputTitled(page, 'Group Jobs By');
@@ -138,10 +155,13 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
     for (let attempt = 1; ; attempt++) {
       await vscode!.contextMenu(CRAWL_NAME, 'Export Crawl Results...', { view: 'Jobs', timeout: 20_000 });
       const title = page.locator('.quick-input-widget .quick-input-title');
-      const shown = await until(async () => {
-        const t = (await title.innerText().catch(() => '')).trim();
-        return t.startsWith('Export Crawl Results') ? t : undefined;
-      }, { timeout: 15_000, message: 'the export\'s first question' });
+      const shown = await until(
+        async () => {
+          const t = (await title.innerText().catch(() => '')).trim();
+          return t.startsWith('Export Crawl Results') ? t : undefined;
+        },
+        { timeout: 15_000, message: "the export's first question" },
+      );
       if (shown === first) break;
       assert.ok(attempt < 2, `the crawl row's menu asked "${shown}" twice instead of starting at "${first}"`);
       await page.keyboard.press('Escape');
@@ -154,12 +174,25 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
     const box = quickInputBox(page);
     await until(async () => (await box.inputValue().catch(() => '')).endsWith(`${CRAWL_NAME}-links.jsonl`), { timeout: 15_000, message: 'the save dialog' });
     await box.press('Enter');
-    const note = await until(async () => (await vscode!.notifications()).find((n) => /^Exported /.test(n)), { timeout: 30_000, message: 'the "Exported ..." notification' });
-    const links = fs.readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { from: string; to: string; text: string; followed: boolean; reason: string | null });
+    const note = await until(async () => (await vscode!.notifications()).find((n) => /^Exported /.test(n)), {
+      timeout: 30_000,
+      message: 'the "Exported ..." notification',
+    });
+    const links = fs
+      .readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { from: string; to: string; text: string; followed: boolean; reason: string | null });
     assert.equal(note, `Exported ${links.length} links to ${CRAWL_NAME}-links.jsonl`);
     assert.deepEqual(
-      links.filter((l) => l.from === `${site.a}/`).map((l) => l.to).sort(),
-      ['/a', '/b', '/slow', '/missing', '/private/report'].map((p) => `${site.a}${p}`).concat(`${site.b}/`).sort(),
+      links
+        .filter((l) => l.from === `${site.a}/`)
+        .map((l) => l.to)
+        .sort(),
+      ['/a', '/b', '/slow', '/missing', '/private/report']
+        .map((p) => `${site.a}${p}`)
+        .concat(`${site.b}/`)
+        .sort(),
     );
     for (const l of links) assert.equal(l.followed, l.reason === null, JSON.stringify(l));
     await vscode!.runCommand('Notifications: Clear All Notifications');
@@ -171,9 +204,15 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
     const home = jobs.find((j) => j.url === `${site.a}/`)!;
     await paletteCommand(page, 'Crawl Orchestrator: Show Job Details');
     await quickInputBox(page).fill(String(jobA.id));
-    await quickInputRow(page, `Job ${jobA.id}`).first().waitFor({ state: 'visible', timeout: 15_000 }).catch(() => undefined);
+    await quickInputRow(page, `Job ${jobA.id}`)
+      .first()
+      .waitFor({ state: 'visible', timeout: 15_000 })
+      .catch(() => undefined);
     await quickInputBox(page).press('Enter');
-    await page.locator('.tabs-container .tab.active .label-name').filter({ hasText: `Job ${jobA.id}.md` }).waitFor({ state: 'visible', timeout: 15_000 });
+    await page
+      .locator('.tabs-container .tab.active .label-name')
+      .filter({ hasText: `Job ${jobA.id}.md` })
+      .waitFor({ state: 'visible', timeout: 15_000 });
     await waitForEditorText(page, (t) => t.startsWith(`# Job ${jobA.id}: Done`), 'the job document');
 
     const text = await readEditorText(page);
@@ -197,7 +236,11 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
 
     // Ctrl+click on the link opens the job of the page it was found on.
     // Monaco activates a link while the pointer is over it with Ctrl held, and follows it on the click.
-    const link = linkLine.first().locator('span').filter({ hasText: /^command:crawlOrchestrator\.showJobDetails/ }).last();
+    const link = linkLine
+      .first()
+      .locator('span')
+      .filter({ hasText: /^command:crawlOrchestrator\.showJobDetails/ })
+      .last();
     await until(
       async () => {
         const box = await link.boundingBox();
@@ -206,7 +249,15 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
         await page.keyboard.down('Control');
         try {
           await page.mouse.move(box.x + 8, box.y + box.height / 2, { steps: 4 });
-          const active = await linkLine.first().locator('.detected-link-active').first().waitFor({ state: 'visible', timeout: 2_000 }).then(() => true, () => false);
+          const active = await linkLine
+            .first()
+            .locator('.detected-link-active')
+            .first()
+            .waitFor({ state: 'visible', timeout: 2_000 })
+            .then(
+              () => true,
+              () => false,
+            );
           if (active) {
             await page.mouse.down();
             await page.mouse.up();
@@ -214,16 +265,22 @@ describe('Export Crawl Results and the job document\'s page, in code-server', { 
         } finally {
           await page.keyboard.up('Control');
         }
-        return page.locator('.tabs-container .tab.active .label-name').filter({ hasText: `Job ${home.id}.md` }).waitFor({ state: 'visible', timeout: 2_000 }).then(() => true, () => false);
+        return page
+          .locator('.tabs-container .tab.active .label-name')
+          .filter({ hasText: `Job ${home.id}.md` })
+          .waitFor({ state: 'visible', timeout: 2_000 })
+          .then(
+            () => true,
+            () => false,
+          );
       },
       { timeout: 20_000, interval: 250, message: `the found-on link to open Job ${home.id}.md` },
     );
-    await waitForEditorText(page, (t) => t.startsWith(`# Job ${home.id}: Done`), 'the found-on page\'s job document');
+    await waitForEditorText(page, (t) => t.startsWith(`# Job ${home.id}: Done`), "the found-on page's job document");
     const homeText = await readEditorText(page);
     assert.match(homeText, /^- found on: — \(a seed\)$/m);
     await vscode!.screenshot('export-4-found-on-opened');
   });
-
 });
 
 /** `node bin/crawlctl.js <args> --json --state-dir <stateDir>`, its output parsed. */

@@ -11,14 +11,7 @@ import { chromium, type Browser, type Locator, type Page } from 'playwright-core
 import { codeServerEnv, launchServer, removeOnExit, type ServerProcess } from './processes';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 // A test profile that opens straight into the workspace, never asks about
 // trust, shows no welcome page or tips and never reaches for the network.
@@ -67,10 +60,7 @@ export function locateCodeServer(): string {
   const home = process.env.E2E_HOME ?? path.join(REPO_ROOT, '.e2e');
   const bin = path.join(home, 'code-server', 'node_modules', '.bin', 'code-server');
   if (!fs.existsSync(bin)) {
-    throw new Error(
-      `code-server is not provisioned (looked for ${bin}). ` +
-        `Run \`bash scripts/provision-e2e.sh\` as root first.`,
-    );
+    throw new Error(`code-server is not provisioned (looked for ${bin}). ` + `Run \`bash scripts/provision-e2e.sh\` as root first.`);
   }
   if (!fs.existsSync(CHROMIUM_PATH)) {
     throw new Error(`${CHROMIUM_PATH} is missing. Run \`bash scripts/provision-e2e.sh\` as root first.`);
@@ -86,10 +76,7 @@ export interface WaitOptions {
 }
 
 /** Polls `predicate` until it returns a truthy value, which is returned; a throw counts as not yet. */
-export async function waitFor<T>(
-  predicate: () => T | Promise<T>,
-  { timeout = 10_000, interval = 100, message = 'condition' }: WaitOptions = {},
-): Promise<T> {
+export async function waitFor<T>(predicate: () => T | Promise<T>, { timeout = 10_000, interval = 100, message = 'condition' }: WaitOptions = {}): Promise<T> {
   const deadline = Date.now() + timeout;
   let lastError: unknown;
   for (;;) {
@@ -123,18 +110,10 @@ export async function installExtension(vsixPath: string, extensionsDir?: string)
   }
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-install-'));
   try {
-    const args = [
-      '--config', '/dev/null',
-      '--user-data-dir', scratch,
-      '--extensions-dir', dir,
-      '--install-extension', path.resolve(vsixPath),
-      '--force',
-    ];
-    await promisify(execFile)(bin, args, { env: codeServerEnv(), timeout: 120_000 }).catch(
-      (err: { code?: unknown; stdout?: string; stderr?: string }) => {
-        throw new Error(`installing ${vsixPath} failed (exit ${String(err.code)}):\n${err.stdout}${err.stderr}`);
-      },
-    );
+    const args = ['--config', '/dev/null', '--user-data-dir', scratch, '--extensions-dir', dir, '--install-extension', path.resolve(vsixPath), '--force'];
+    await promisify(execFile)(bin, args, { env: codeServerEnv(), timeout: 120_000 }).catch((err: { code?: unknown; stdout?: string; stderr?: string }) => {
+      throw new Error(`installing ${vsixPath} failed (exit ${String(err.code)}):\n${err.stdout}${err.stderr}`);
+    });
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
@@ -157,11 +136,7 @@ export interface StartOptions {
   viewport?: { width: number; height: number };
 }
 
-export type StatusBarMatch =
-  | { id: string }
-  | { ariaLabel: string | RegExp }
-  | { text: string | RegExp }
-  | { selector: string };
+export type StatusBarMatch = { id: string } | { ariaLabel: string | RegExp } | { text: string | RegExp } | { selector: string };
 
 export interface TreeItemOptions {
   /** Title of the view holding the item, as shown in its header. */
@@ -240,10 +215,7 @@ export async function start(opts: StartOptions): Promise<CodeServerSession> {
   const logPath = path.join(tempDir, 'code-server.log');
   fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   fs.mkdirSync(extensionsDir, { recursive: true });
-  fs.writeFileSync(
-    path.join(userDataDir, 'User', 'settings.json'),
-    JSON.stringify({ ...DEFAULT_SETTINGS, ...opts.settings }, null, 2),
-  );
+  fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...DEFAULT_SETTINGS, ...opts.settings }, null, 2));
 
   let server: ServerProcess | undefined;
   let browser: Browser | undefined;
@@ -270,17 +242,21 @@ export async function start(opts: StartOptions): Promise<CodeServerSession> {
     const extensionHostReadyMs = Date.now() - begun;
 
     return makeSession({
-      page, browser, server, url, logPath, userDataDir, extensionsDir, tempDir,
+      page,
+      browser,
+      server,
+      url,
+      logPath,
+      userDataDir,
+      extensionsDir,
+      tempDir,
       timings: { serverReadyMs, workbenchReadyMs, extensionHostReadyMs },
     });
   } catch (err) {
     await browser?.close().catch(() => undefined);
     await server?.kill();
     const log = fs.existsSync(logPath) ? tail(fs.readFileSync(logPath, 'utf8'), 40) : '';
-    throw new Error(
-      `starting code-server failed: ${err instanceof Error ? err.message : String(err)}\n` +
-        `code-server log (${logPath}), last lines:\n${log}`,
-    );
+    throw new Error(`starting code-server failed: ${err instanceof Error ? err.message : String(err)}\n` + `code-server log (${logPath}), last lines:\n${log}`);
   }
 }
 
@@ -357,12 +333,12 @@ function makeSession(s: {
         return;
       } catch (err) {
         if (Date.now() >= deadline || attempt >= 3) {
-          const listed = await quickInput.locator('.monaco-list-row').allInnerTexts().catch(() => []);
+          const listed = await quickInput
+            .locator('.monaco-list-row')
+            .allInnerTexts()
+            .catch(() => []);
           await page.keyboard.press('Escape').catch(() => undefined);
-          throw new Error(
-            `quick input "${value}": ${(err as Error).message.split('\n')[0]}; ` +
-              `rows listed: ${JSON.stringify(listed.slice(0, 10))}`,
-          );
+          throw new Error(`quick input "${value}": ${(err as Error).message.split('\n')[0]}; ` + `rows listed: ${JSON.stringify(listed.slice(0, 10))}`);
         }
       }
     }
@@ -420,9 +396,7 @@ function makeSession(s: {
       // Quick open lists a file by its name, with its folder as the description.
       const description = page.locator('.label-description');
       const row = quickInputRow(base).filter(
-        dir === '.'
-          ? { hasNot: description.filter({ hasText: /\S/ }) }
-          : { has: description.filter({ hasText: exactText(dir) }) },
+        dir === '.' ? { hasNot: description.filter({ hasText: /\S/ }) } : { has: description.filter({ hasText: exactText(dir) }) },
       );
       await pick(relativePath, row, timeout);
       await page
@@ -457,10 +431,13 @@ function makeSession(s: {
       const action = menu.locator('.action-item').filter({
         has: page.locator('.action-label').filter({ hasText: exactText(entry) }),
       });
-      await action.first().waitFor({ state: 'visible', timeout }).catch(async (err: Error) => {
-        const entries = await menu.locator('.action-label').allInnerTexts();
-        throw new Error(`no context menu entry ${String(entry)} on ${String(label)} (entries: ${JSON.stringify(entries)}): ${err.message.split('\n')[0]}`);
-      });
+      await action
+        .first()
+        .waitFor({ state: 'visible', timeout })
+        .catch(async (err: Error) => {
+          const entries = await menu.locator('.action-label').allInnerTexts();
+          throw new Error(`no context menu entry ${String(entry)} on ${String(label)} (entries: ${JSON.stringify(entries)}): ${err.message.split('\n')[0]}`);
+        });
       // A click that lands in the first moments after the menu opened is
       // ignored by VS Code (it guards against the right-click's own release),
       // so click until the menu closes.

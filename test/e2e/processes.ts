@@ -43,11 +43,16 @@ export async function launchServer(
     const child = spawn(
       bin,
       [
-        '--config', '/dev/null', // ignore ~/.config/code-server/config.yaml
-        '--bind-addr', `127.0.0.1:${port}`,
-        '--auth', 'none',
-        '--user-data-dir', o.userDataDir,
-        '--extensions-dir', o.extensionsDir,
+        '--config',
+        '/dev/null', // ignore ~/.config/code-server/config.yaml
+        '--bind-addr',
+        `127.0.0.1:${port}`,
+        '--auth',
+        'none',
+        '--user-data-dir',
+        o.userDataDir,
+        '--extensions-dir',
+        o.extensionsDir,
         '--disable-telemetry',
         '--disable-update-check',
         '--disable-workspace-trust',

@@ -84,25 +84,26 @@ export interface Row {
 
 /** A view's tree rows as rendered, top to bottom (the list renders what is in view). */
 export async function treeRows(pane: Locator): Promise<Row[]> {
-  const rows = await pane
-    .locator('.monaco-list-row[role="treeitem"]')
-    .evaluateAll((els) =>
-      els.map((el) => ({
-        index: Number(el.getAttribute('data-index')),
-        level: Number(el.getAttribute('aria-level')),
-        label: el.querySelector<HTMLElement>('.label-name')?.innerText.trim() ?? '',
-        description: el.querySelector<HTMLElement>('.label-description')?.innerText.trim() ?? '',
-        aria: el.getAttribute('aria-label') ?? '',
-        expanded: el.getAttribute('aria-expanded'),
-      })),
-    );
+  const rows = await pane.locator('.monaco-list-row[role="treeitem"]').evaluateAll((els) =>
+    els.map((el) => ({
+      index: Number(el.getAttribute('data-index')),
+      level: Number(el.getAttribute('aria-level')),
+      label: el.querySelector<HTMLElement>('.label-name')?.innerText.trim() ?? '',
+      description: el.querySelector<HTMLElement>('.label-description')?.innerText.trim() ?? '',
+      aria: el.getAttribute('aria-label') ?? '',
+      expanded: el.getAttribute('aria-expanded'),
+    })),
+  );
   return rows.sort((a, b) => a.index - b.index);
 }
 
 /** Expands a top-level row of a view's tree (a click toggles it; clicked until it is open). */
 export async function expandRow(pane: Locator, label: string): Promise<void> {
   const row = pane.locator('.monaco-list-row[role="treeitem"][aria-level="1"]').filter({
-    has: pane.page().locator('.label-name').filter({ hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) }),
+    has: pane
+      .page()
+      .locator('.label-name')
+      .filter({ hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) }),
   });
   await waitFor(
     async () => {
@@ -218,7 +219,10 @@ export async function waitForEditorText(page: Page, ok: (text: string) => boolea
   let last = '';
   await until(
     async () => {
-      last = [...(await visibleLines(page)).entries()].sort((a, b) => a[0] - b[0]).map(([, t]) => t).join('\n');
+      last = [...(await visibleLines(page)).entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([, t]) => t)
+        .join('\n');
       return ok(last);
     },
     { timeout, interval: 250, message: what },

@@ -17,7 +17,8 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** Source files under a folder, as '/'-separated paths from the root. */
 function sources(dir: string): string[] {
-  return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.d.ts'))
     .map((e) => path.relative(ROOT, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
 }
@@ -36,8 +37,12 @@ function importsOf(file: string): string[] {
     if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && literal(node.moduleReference.expression)) {
       add(literal(node.moduleReference.expression)!);
     }
-    if (ts.isCallExpression(node) && literal(node.arguments[0])
-      && ((ts.isIdentifier(node.expression) && node.expression.text === 'require') || node.expression.kind === ts.SyntaxKind.ImportKeyword)) add(literal(node.arguments[0])!);
+    if (
+      ts.isCallExpression(node) &&
+      literal(node.arguments[0]) &&
+      ((ts.isIdentifier(node.expression) && node.expression.text === 'require') || node.expression.kind === ts.SyntaxKind.ImportKeyword)
+    )
+      add(literal(node.arguments[0])!);
     if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && literal(node.argument.literal)) add(literal(node.argument.literal)!);
     ts.forEachChild(node, visit);
   };
@@ -52,20 +57,39 @@ const FILES = [...sources('server/src'), ...sources('client')];
 
 /** [files the rule is about, imports they may not have, why]. */
 const RULES: [(f: string) => boolean, (imported: string) => boolean, string][] = [
-  [under('server/src/core'), (i) => ['crawl', 'daemon', 'cli', 'demo', 'protocol', 'exports', 'exit', 'settings'].some((d) => under(`server/src/${d}`)(i)), 'the core knows nothing of crawling, RPC or editors'],
+  [
+    under('server/src/core'),
+    (i) => ['crawl', 'daemon', 'cli', 'demo', 'protocol', 'exports', 'exit', 'settings'].some((d) => under(`server/src/${d}`)(i)),
+    'the core knows nothing of crawling, RPC or editors',
+  ],
   [under('server/src/core/sqlite'), under('server/src/core/pg'), 'the engines are siblings: what they share lives in core/'],
   [under('server/src/core/pg'), under('server/src/core/sqlite'), 'the engines are siblings: what they share lives in core/'],
   [under('server/src/crawl'), (i) => under('server/src/daemon')(i) || under('server/src/cli')(i), 'the crawl kind knows the core, not its transports'],
   [under('server/src/daemon'), under('server/src/cli'), 'the daemon never imports its client'],
-  [under('client'), (i) => under('server/src')(i) && !['server/src/protocol', 'server/src/exports', 'server/src/settings', 'server/src/core/failure-reason'].includes(i),
-    'the extension knows only the contract (and the export formats, the settings, and the failure reasons the queue counts by)'],
-  [(f) => f === 'server/src/exports.ts', (i) => !['server/src/protocol', 'node:stream', 'csv-stringify/sync'].includes(i), 'the export formats, bundled into the extension, keep to the contract'],
-  [(f) => f === 'server/src/settings.ts', (i) => !['server/src/protocol', 'server/src/core/config'].includes(i), 'the settings, bundled into the extension, keep to the contract and the core\'s config'],
-  [(f) => f === 'server/src/core/config.ts', () => true, 'the core\'s config, bundled into the extension with the settings, imports nothing'],
+  [
+    under('client'),
+    (i) => under('server/src')(i) && !['server/src/protocol', 'server/src/exports', 'server/src/settings', 'server/src/core/failure-reason'].includes(i),
+    'the extension knows only the contract (and the export formats, the settings, and the failure reasons the queue counts by)',
+  ],
+  [
+    (f) => f === 'server/src/exports.ts',
+    (i) => !['server/src/protocol', 'node:stream', 'csv-stringify/sync'].includes(i),
+    'the export formats, bundled into the extension, keep to the contract',
+  ],
+  [
+    (f) => f === 'server/src/settings.ts',
+    (i) => !['server/src/protocol', 'server/src/core/config'].includes(i),
+    "the settings, bundled into the extension, keep to the contract and the core's config",
+  ],
+  [(f) => f === 'server/src/core/config.ts', () => true, "the core's config, bundled into the extension with the settings, imports nothing"],
   [(f) => f === 'server/src/core/failure-reason.ts', () => true, 'the failure reasons, bundled into the extension with the report, import nothing'],
   [(f) => f === 'server/src/protocol.ts', () => true, 'the contract imports nothing'],
   [under('server/src/core'), pkg((n) => !n.startsWith('node:') && !['better-sqlite3', 'pg'].includes(n)), 'the core uses only its database drivers and Node'],
-  [under('client'), pkg((n) => /^(zod|pg|better-sqlite3|undici|htmlparser2|vscode-languageserver)/.test(n)), "the extension bundles none of the daemon's packages"],
+  [
+    under('client'),
+    pkg((n) => /^(zod|pg|better-sqlite3|undici|htmlparser2|vscode-languageserver)/.test(n)),
+    "the extension bundles none of the daemon's packages",
+  ],
   [under('server/src'), under('client'), 'the daemon, crawlctl and the core know nothing of the extension'],
 ];
 

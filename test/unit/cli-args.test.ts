@@ -15,7 +15,11 @@ const SPECS = {
 } as const satisfies FlagSpecs;
 
 const fails = (argv: string[], message: RegExp) =>
-  assert.throws(() => parseFlags(argv, SPECS, 'crawlctl x'), (e: Error) => e instanceof UsageError && message.test(e.message), argv.join(' '));
+  assert.throws(
+    () => parseFlags(argv, SPECS, 'crawlctl x'),
+    (e: Error) => e instanceof UsageError && message.test(e.message),
+    argv.join(' '),
+  );
 
 describe('flags', () => {
   test('values by space or =, negative numbers, lists, booleans, positionals, --', () => {
@@ -44,7 +48,20 @@ describe('flags', () => {
 
 describe('daemon flags', () => {
   test('seconds become the core settings, fractions allowed', () => {
-    const { options } = parseDaemonArgs(['--lease-ttl', '1.5', '--heartbeat', '0.25', '--max-workers', '4', '--per-host', '3', '--stop-deadline', '0', '--node-ipc', '--clientProcessId=77']);
+    const { options } = parseDaemonArgs([
+      '--lease-ttl',
+      '1.5',
+      '--heartbeat',
+      '0.25',
+      '--max-workers',
+      '4',
+      '--per-host',
+      '3',
+      '--stop-deadline',
+      '0',
+      '--node-ipc',
+      '--clientProcessId=77',
+    ]);
     assert.deepEqual(
       [options.config.leaseTtlMs, options.config.heartbeatMs, options.config.maxWorkers, options.config.perHostLimit, options.config.stopDeadlineMs],
       [1500, 250, 4, 3, 0],
@@ -58,10 +75,13 @@ describe('daemon flags', () => {
     const { options } = parseDaemonArgs(['--default-max-depth', '0', '--default-scope=domain']);
     assert.deepEqual([options.defaultMaxDepth, options.defaultScope], [0, 'domain']);
     const unset = parseDaemonArgs([]).options;
-    assert.deepEqual([unset.defaultMaxDepth, unset.defaultScope], [undefined, undefined], 'the crawl service\'s own defaults');
+    assert.deepEqual([unset.defaultMaxDepth, unset.defaultScope], [undefined, undefined], "the crawl service's own defaults");
     assert.equal(parseDaemonArgs(['--default-max-depth=none']).options.defaultMaxDepth, null, 'none: no limit');
     assert.equal(parseDaemonArgs(['--default-max-depth', '1000']).options.defaultMaxDepth, 1000);
-    assert.throws(() => parseDaemonArgs(['--default-max-depth', '1001']), /^UsageError: --default-max-depth: must be a whole number from 0 to 1000, or none for no limit \(got "1001"\)$/);
+    assert.throws(
+      () => parseDaemonArgs(['--default-max-depth', '1001']),
+      /^UsageError: --default-max-depth: must be a whole number from 0 to 1000, or none for no limit \(got "1001"\)$/,
+    );
     for (const bad of ['-1', '2.5', 'None', 'unlimited', ' 3']) {
       assert.throws(() => parseDaemonArgs(['--default-max-depth', bad]), /--default-max-depth: must be a whole number from 0 to 1000, or none/, bad);
     }
@@ -69,17 +89,29 @@ describe('daemon flags', () => {
   });
 
   test('a heartbeat not below the lease TTL is refused, naming both flags', () => {
-    assert.throws(() => parseDaemonArgs(['--heartbeat', '30']), (e: Error) =>
-      e instanceof UsageError && /--heartbeat \(30 s\) must be below the --lease-ttl \(default 30 s\)/.test(e.message));
+    assert.throws(
+      () => parseDaemonArgs(['--heartbeat', '30']),
+      (e: Error) => e instanceof UsageError && /--heartbeat \(30 s\) must be below the --lease-ttl \(default 30 s\)/.test(e.message),
+    );
     assert.throws(() => parseDaemonArgs(['--stdio', '--node-ipc']), /choose one/);
   });
 });
 
 describe('tables', () => {
   test('columns align; flexible ones are cut to the width, with an ellipsis', () => {
-    const t = table([{ title: 'ID', align: 'right' }, { title: 'URL', flexible: true }, { title: 'STATE' }], [['7', 'http://example.com/a/very/long/path/indeed', 'done'], ['12', 'http://x/', 'error']], 40);
+    const t = table(
+      [{ title: 'ID', align: 'right' }, { title: 'URL', flexible: true }, { title: 'STATE' }],
+      [
+        ['7', 'http://example.com/a/very/long/path/indeed', 'done'],
+        ['12', 'http://x/', 'error'],
+      ],
+      40,
+    );
     const lines = String(t).split('\n');
-    assert.ok(lines.every((l) => [...l].length <= 40), String(t));
+    assert.ok(
+      lines.every((l) => [...l].length <= 40),
+      String(t),
+    );
     assert.equal(lines[1].slice(0, 2), ' 7');
     assert.match(lines[1], /…\s+done$/);
     assert.equal(bar(0.5, 4), '[██░░]');

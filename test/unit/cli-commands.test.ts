@@ -136,10 +136,16 @@ describe('with a daemon', () => {
     const paged = await crawlctl(['jobs', '--limit', '1', ...at()]);
     assert.match(paged.stderr, new RegExp(`More: crawlctl jobs --cursor ${all.jobs[0].id} --limit 1`));
     const everything = JSON.parse((await crawlctl(['jobs', '--limit', '1', '--all', '--json', ...at()])).stdout);
-    assert.deepEqual(everything.jobs.map((x: { id: number }) => x.id), all.jobs.map((x: { id: number }) => x.id));
+    assert.deepEqual(
+      everything.jobs.map((x: { id: number }) => x.id),
+      all.jobs.map((x: { id: number }) => x.id),
+    );
     // --search: an HTTP status, else text of the URL (either case), and the next page's command keeps it.
     const status = JSON.parse((await crawlctl(['jobs', '--search', '404', '--json', ...at()])).stdout);
-    assert.deepEqual(status.jobs.map((x: { url: string }) => x.url), [web.url('/missing')]);
+    assert.deepEqual(
+      status.jobs.map((x: { url: string }) => x.url),
+      [web.url('/missing')],
+    );
     const searched = await crawlctl(['jobs', '--search', 'HTTP://127', '--limit', '1', ...at()]);
     assert.equal(searched.code, 0);
     assert.match(searched.stderr, new RegExp(`More: crawlctl jobs --cursor ${all.jobs[0].id} --search HTTP://127 --limit 1`));
@@ -160,7 +166,9 @@ describe('with a daemon', () => {
     assert.deepEqual(JSON.parse(missingJson.stdout), { error: { code: -32001, message: 'job 987654 does not exist' } });
 
     // Piped into a reader that stops early: a quiet stop, no stack trace about EPIPE.
-    const piped = spawnSync('bash', ['-c', `"$0" "$1" job ${all.jobs[0].id} --state-dir "$2" | head -1`, process.execPath, CRAWLCTL_JS, stateDir], { encoding: 'utf8' });
+    const piped = spawnSync('bash', ['-c', `"$0" "$1" job ${all.jobs[0].id} --state-dir "$2" | head -1`, process.execPath, CRAWLCTL_JS, stateDir], {
+      encoding: 'utf8',
+    });
     assert.match(piped.stdout, /^\S/);
     assert.equal(piped.stderr, '');
   });
@@ -179,7 +187,10 @@ describe('with a daemon', () => {
     assert.match(unknown.stderr, /crawlctl reasons: .*c_nope/);
 
     const listed = JSON.parse((await crawlctl(['jobs', '--reason', 'HTTP 404', '--json', ...at()])).stdout);
-    assert.deepEqual(listed.jobs.map((j: { url: string }) => j.url), [web.url('/missing')]);
+    assert.deepEqual(
+      listed.jobs.map((j: { url: string }) => j.url),
+      [web.url('/missing')],
+    );
     assert.match((await crawlctl(['jobs', '--reason', 'ECONNREFUSED', ...at()])).stdout, /^No jobs match\.$/m);
     const paged = await crawlctl(['jobs', '--reason', 'HTTP 404', '--state', 'error', '--limit', '1', ...at()]);
     assert.equal(paged.code, 0);
@@ -188,7 +199,11 @@ describe('with a daemon', () => {
     const r = await crawlctl(['requeue', '--reason', 'HTTP 404', ...at()]);
     assert.deepEqual([r.code, r.stdout.trim()], [0, 'Requeued 1 job.']);
     await drained();
-    assert.deepEqual(JSON.parse((await crawlctl(['reasons', '--json', ...at()])).stdout), { reasons: [{ reason: 'HTTP 404', count: 1 }] }, 'failed again, as before');
+    assert.deepEqual(
+      JSON.parse((await crawlctl(['reasons', '--json', ...at()])).stdout),
+      { reasons: [{ reason: 'HTTP 404', count: 1 }] },
+      'failed again, as before',
+    );
   });
 
   test('requeue, pause, resume, leases, hosts', async () => {
@@ -217,7 +232,10 @@ describe('with a daemon', () => {
     assert.match(workers.stdout, /^WORKER\s+STATE\s+LEASES\s+STARTED\s+LAST SEEN\s+STOPPED$/m);
     assert.match(workers.stdout, /^\S+:\d+:[0-9a-f]+(@[0-9a-f]{12})? \(this daemon\)\s+live\s+0\s+\S.* ago\s+\S.* ago\s*$/m);
     const listed = JSON.parse((await crawlctl(['workers', '--json', ...at()])).stdout);
-    assert.deepEqual(listed.workers.filter((w: { self: boolean }) => w.self).map((w: { state: string; leases: number }) => [w.state, w.leases]), [['live', 0]]);
+    assert.deepEqual(
+      listed.workers.filter((w: { self: boolean }) => w.self).map((w: { state: string; leases: number }) => [w.state, w.leases]),
+      [['live', 0]],
+    );
   });
 
   test('crawls lists them; stop waits for the daemon to exit 0', async () => {

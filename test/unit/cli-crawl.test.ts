@@ -41,7 +41,18 @@ describe('crawl --wait', () => {
 
   test('on a running daemon, with --json: one JSON document at the end', async () => {
     const d = await startDaemon();
-    const r = await crawlctl(['crawl', web.url('/'), web.url('/b'), 'gopher://old.example/', '--wait', '--json', '--max-depth', '0', '--state-dir', d.stateDir]);
+    const r = await crawlctl([
+      'crawl',
+      web.url('/'),
+      web.url('/b'),
+      'gopher://old.example/',
+      '--wait',
+      '--json',
+      '--max-depth',
+      '0',
+      '--state-dir',
+      d.stateDir,
+    ]);
     assert.equal(r.code, 1, 'a rejected seed: exit 1, though the crawl ran');
     const out = JSON.parse(r.stdout);
     assert.equal(out.crawl.state, 'finished');
@@ -64,7 +75,9 @@ describe('crawl --wait', () => {
     try {
       const s = await q.stats();
       assert.deepEqual([s.in_progress, s.queued], [0, 1]);
-      const { jobs: [gate] } = await q.list({});
+      const {
+        jobs: [gate],
+      } = await q.list({});
       const found = await q.get(gate.id);
       assert.equal(found?.job.attempts, 0);
       assert.ok(found?.events.some((e) => e.type === 'released'));
@@ -93,7 +106,7 @@ describe('exit codes of crawl --wait', () => {
     const d = await startDaemon();
     // Nothing listens there: the connection is refused, robots.txt cannot be read, the host waits.
     const child = spawnCrawlctl(['crawl', 'http://127.0.0.97:9/', '--wait', '--state-dir', d.stateDir]);
-    await eventually('the host\'s reason', () => /^ {2}127\.0\.0\.97 (blocked|backoff): \S/m.test(child.output().stderr), 15_000);
+    await eventually("the host's reason", () => /^ {2}127\.0\.0\.97 (blocked|backoff): \S/m.test(child.output().stderr), 15_000);
     assert.match(child.output().stderr, /^\[░{10}\] 0 finished of 1 found so far/m);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
@@ -116,7 +129,7 @@ describe('crawl <file.crawl> and crawl -', () => {
     assert.equal(out.crawl.options.maxDepth, 0);
     assert.deepEqual([out.crawl.counts.done, out.crawl.counts.error], [2, 0]);
     const remembered = JSON.parse(fs.readFileSync(path.join(d.stateDir, STATE_FILES.seedFiles), 'utf8'));
-    assert.equal(remembered[pathToFileURL(file).href], out.crawlId, 'the daemon knows the file started it, as the editor\'s would');
+    assert.equal(remembered[pathToFileURL(file).href], out.crawlId, "the daemon knows the file started it, as the editor's would");
 
     const refused = await crawlctl(['crawl', file, '--max-depth', '2', '--name', 'x', '--state-dir', d.stateDir]);
     assert.equal(refused.code, 2);

@@ -37,11 +37,17 @@ describe('escapeControls', () => {
       fc.integer({ min: 0, max: 0xa0 }).map((c) => String.fromCharCode(c)),
       fc.constantFrom('\\', 'x', 'u', '\u202a', '\u202e', '\u2066', '\u2069', '\u2028', '\u200f', '日', '🙂'),
     );
-    fc.assert(fc.property(fc.array(anyChar, { maxLength: 40 }).map((a) => a.join('')), (s) => {
-      const shown = escapeControls(s);
-      assert.doesNotMatch(shown, UNSAFE);
-      assert.equal(unescape(shown), s);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(
+        fc.array(anyChar, { maxLength: 40 }).map((a) => a.join('')),
+        (s) => {
+          const shown = escapeControls(s);
+          assert.doesNotMatch(shown, UNSAFE);
+          assert.equal(unescape(shown), s);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -56,16 +62,30 @@ describe('Text', () => {
   });
 
   test('fields: values escaped, keys aligned, empty values left out', () => {
-    assert.equal(String(fields([['id', '7'], ['title', '\x1b]0;x\x07'], ['final url', ''], ['host', 'h']])), 'id     7\ntitle  \\x1b]0;x\\x07\nhost   h');
+    assert.equal(
+      String(
+        fields([
+          ['id', '7'],
+          ['title', '\x1b]0;x\x07'],
+          ['final url', ''],
+          ['host', 'h'],
+        ]),
+      ),
+      'id     7\ntitle  \\x1b]0;x\\x07\nhost   h',
+    );
   });
 
   test('table: cells escaped, and columns measured and cut in their escaped form', () => {
-    const t = String(table([{ title: 'URL', flexible: true }, { title: 'NOTE' }], [['http://a/\u202e', 'x'], ['http://b/', '\x1b[31m\n']]));
-    assert.deepEqual(t.split('\n'), [
-      'URL              NOTE',
-      'http://a/\\u202e  x',
-      'http://b/        \\x1b[31m\\n',
-    ]);
+    const t = String(
+      table(
+        [{ title: 'URL', flexible: true }, { title: 'NOTE' }],
+        [
+          ['http://a/\u202e', 'x'],
+          ['http://b/', '\x1b[31m\n'],
+        ],
+      ),
+    );
+    assert.deepEqual(t.split('\n'), ['URL              NOTE', 'http://a/\\u202e  x', 'http://b/        \\x1b[31m\\n']);
     const cut = String(table([{ title: 'ID' }, { title: 'TITLE', flexible: true }], [['1', '\x9b'.repeat(30)]], 24));
     // 30 escapes of 4 columns each, cut to the 20 columns a flexible column keeps.
     assert.equal(cut.split('\n')[1], `1   ${'\\x9b'.repeat(4)}\\x9…`);
@@ -74,7 +94,10 @@ describe('Text', () => {
 
 describe('logs and JSON', () => {
   test('a log line keeps its tabs and backslashes, and escapes the rest, line breaks too', () => {
-    assert.equal(escapeForLog('page C:\\x failed:\n\tat \x1b]0;t\x07 \u202egnp.exe\r\u200f'), 'page C:\\x failed:\\n\tat \\x1b]0;t\\x07 \\u202egnp.exe\\r\\u200f');
+    assert.equal(
+      escapeForLog('page C:\\x failed:\n\tat \x1b]0;t\x07 \u202egnp.exe\r\u200f'),
+      'page C:\\x failed:\\n\tat \\x1b]0;t\\x07 \\u202egnp.exe\\r\\u200f',
+    );
   });
 
   test('JSON for a terminal reads back the same values, with no C1 or bidi character raw', () => {
@@ -87,7 +110,21 @@ describe('logs and JSON', () => {
 
 describe('shellWord', () => {
   test('bash reads each word back as the value, and the words show nothing a terminal acts on', () => {
-    const values = ['404', 'HTTP://127', 'two words', "it's", 'C:\\tmp', 'a\\nb', 'tab\there', 'line\nbreak', 'esc\x1b[31m', 'rtl\u202eevil', "both ' and \\", 'é ü', '$HOME `x` "q"'];
+    const values = [
+      '404',
+      'HTTP://127',
+      'two words',
+      "it's",
+      'C:\\tmp',
+      'a\\nb',
+      'tab\there',
+      'line\nbreak',
+      'esc\x1b[31m',
+      'rtl\u202eevil',
+      "both ' and \\",
+      'é ü',
+      '$HOME `x` "q"',
+    ];
     const words = values.map((v) => shellWord(v).toString());
     for (const w of words) assert.doesNotMatch(w, UNSAFE, w);
     assert.deepEqual(words.slice(0, 5), ['404', 'HTTP://127', "'two words'", "'it'\\''s'", "$'C:\\\\tmp'"]);

@@ -25,9 +25,31 @@ import { startHost, status, text as textRoute, type Route, type TestHost } from 
 
 function record(url: string, over: Partial<PageRecord> = {}): PageRecord {
   return {
-    url, jobId: 1, finalUrl: url, redirects: [], status: 200, error: null, skipped: false, contentType: 'text/html', bytes: 100, fetchMs: 3,
-    fetchedAt: '2025-01-01T00:00:00.000Z', depth: 0, title: 't', description: null, canonical: null, robots: null, lang: null,
-    foundOn: null, linkText: null, outlinks: 0, inlinks: 0, sha256: null, data: null, lastmod: null, ...over,
+    url,
+    jobId: 1,
+    finalUrl: url,
+    redirects: [],
+    status: 200,
+    error: null,
+    skipped: false,
+    contentType: 'text/html',
+    bytes: 100,
+    fetchMs: 3,
+    fetchedAt: '2025-01-01T00:00:00.000Z',
+    depth: 0,
+    title: 't',
+    description: null,
+    canonical: null,
+    robots: null,
+    lang: null,
+    foundOn: null,
+    linkText: null,
+    outlinks: 0,
+    inlinks: 0,
+    sha256: null,
+    data: null,
+    lastmod: null,
+    ...over,
   };
 }
 
@@ -88,7 +110,7 @@ const ticks = async (n: number) => {
 describe('export against a fake daemon', () => {
   const many = Array.from({ length: 2 * EXPORT_BATCH + 500 }, (_, i) => record(`http://a.test/p/${i}`, { jobId: i + 1, depth: i % 7 }));
 
-  test('the contract\'s formats, the CSV header first, over several cursor pages; the lines counted', async () => {
+  test("the contract's formats, the CSV header first, over several cursor pages; the lines counted", async () => {
     const { ask, calls } = fakeDaemon(many);
     const jsonl = await run(ask, 'pages', 'jsonl');
     assert.equal(jsonl.text, formatRecords('pages', 'jsonl', many));
@@ -148,18 +170,33 @@ describe('the report, as text', () => {
     pages: 1234,
     byStatus: { error: 3, 404: 19, 200: 812, 301: 4, skipped: 2 },
     byContentType: { 'text/html': 800, 'application/pdf': 12, none: 3 },
-    byHost: [{ host: 'example.test', pages: 1200, errors: 22, meanFetchMs: 45.4 }, { host: 'cdn.example.test', pages: 34, errors: 0, meanFetchMs: null }],
+    byHost: [
+      { host: 'example.test', pages: 1200, errors: 22, meanFetchMs: 45.4 },
+      { host: 'cdn.example.test', pages: 34, errors: 0, meanFetchMs: null },
+    ],
     brokenLinks: [
       {
-        url: 'http://example.test/missing', status: 404, error: 'HTTP 404', referrerCount: 7,
-        referrers: Array.from({ length: 7 }, (_, i) => ({ url: i === 0 ? long : `http://example.test/r${i}`, text: i === 1 ? 'a \x1b[31mred\x1b[0m link' : `text ${i}` })),
+        url: 'http://example.test/missing',
+        status: 404,
+        error: 'HTTP 404',
+        referrerCount: 7,
+        referrers: Array.from({ length: 7 }, (_, i) => ({
+          url: i === 0 ? long : `http://example.test/r${i}`,
+          text: i === 1 ? 'a \x1b[31mred\x1b[0m link' : `text ${i}`,
+        })),
       },
       { url: 'http://down.test/', status: null, error: 'connect ECONNREFUSED 127.0.0.1:9', referrerCount: 0, referrers: [] },
     ],
     brokenCount: 2,
-    redirects: [{ url: 'http://example.test/old', finalUrl: 'http://example.test/new', status: 301 }, { url: long, finalUrl: `${long}?moved`, status: 308 }],
+    redirects: [
+      { url: 'http://example.test/old', finalUrl: 'http://example.test/new', status: 301 },
+      { url: long, finalUrl: `${long}?moved`, status: 308 },
+    ],
     redirectCount: 2,
-    slowest: [{ url: long, fetchMs: 1234.4 }, { url: 'http://example.test/', fetchMs: 12 }],
+    slowest: [
+      { url: long, fetchMs: 1234.4 },
+      { url: 'http://example.test/', fetchMs: 12 },
+    ],
     largest: [{ url: 'http://example.test/big.pdf', bytes: 5 * 1024 * 1024 }],
     missingTitles: 2,
   };
@@ -174,7 +211,10 @@ describe('the report, as text', () => {
     assert.match(shown, /^Missing titles {2}2 HTML pages without a title$/m);
     assert.match(shown, /^ {2}example\.test +1,200 +22 +45 ms$/m);
     assert.match(shown, /^Broken links \(2 URLs\)$/m);
-    assert.match(shown, /^ {2}http:\/\/example\.test\/missing\n {4}HTTP 404 · linked from 7 pages\n {6}http:\/\/example\.test\/very-lon.*….*end\.html {2}"text 0"$/m);
+    assert.match(
+      shown,
+      /^ {2}http:\/\/example\.test\/missing\n {4}HTTP 404 · linked from 7 pages\n {6}http:\/\/example\.test\/very-lon.*….*end\.html {2}"text 0"$/m,
+    );
     assert.match(shown, /^ {6}http:\/\/example\.test\/r1 {2}"a \\x1b\[31mred\\x1b\[0m link"$/m);
     assert.equal(shown.match(/^ {6}http:\/\/example\.test\/r\d/gm)?.length, LISTED_REFERRERS - 1);
     assert.match(shown, /^ {6}and 2 more \(crawlctl export c_1 --what broken\)$/m);
@@ -202,8 +242,10 @@ describe('the report, as text', () => {
 function html(title: string, links: [href: string, text: string][]): Route {
   return (_req, res) => {
     res.setHeader('content-type', 'text/html; charset=utf-8');
-    res.end(`<!doctype html><html lang="en"><head><title>${title}</title><meta name="description" content="About ${title}"></head>`
-      + `<body>${links.map(([href, t]) => `<a href="${href}">${t}</a>`).join('\n')}</body></html>`);
+    res.end(
+      `<!doctype html><html lang="en"><head><title>${title}</title><meta name="description" content="About ${title}"></head>` +
+        `<body>${links.map(([href, t]) => `<a href="${href}">${t}</a>`).join('\n')}</body></html>`,
+    );
   };
 }
 
@@ -230,7 +272,12 @@ async function crawlOf(seeds: string[]): Promise<string> {
   return out.crawlId as string;
 }
 
-const jsonLines = (s: string) => s.trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const jsonLines = (s: string) =>
+  s
+    .trimEnd()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 
 describe('with a daemon and loopback sites', () => {
   before(async () => {
@@ -238,8 +285,16 @@ describe('with a daemon and loopback sites', () => {
     piped = pipes(dir, () => daemon.stateDir);
     site = await startHost('127.0.0.44', {
       '/robots.txt': textRoute(''),
-      '/': html('Home, "sweet" home', [['/a', 'About us'], ['/b', 'Blog'], ['/missing', 'Missing page'], ['/old', 'Old page']]),
-      '/a': html('About', [['/missing', 'gone, for "good"'], ['/b', 'Blog']]),
+      '/': html('Home, "sweet" home', [
+        ['/a', 'About us'],
+        ['/b', 'Blog'],
+        ['/missing', 'Missing page'],
+        ['/old', 'Old page'],
+      ]),
+      '/a': html('About', [
+        ['/missing', 'gone, for "good"'],
+        ['/b', 'Blog'],
+      ]),
       '/b': html('Blog', [['/', 'Home']]),
       '/old': status(301, { location: '/new' }),
       '/new': html('New', []),
@@ -247,7 +302,10 @@ describe('with a daemon and loopback sites', () => {
     });
     const routes: Record<string, Route> = { '/robots.txt': textRoute('') };
     for (let i = 0; i < BIG; i++) {
-      routes[`/p/${i}`] = html(`Page ${i}`, [2 * i + 1, 2 * i + 2].filter((k) => k < BIG).map((k) => [`/p/${k}`, `to ${k}`]));
+      routes[`/p/${i}`] = html(
+        `Page ${i}`,
+        [2 * i + 1, 2 * i + 2].filter((k) => k < BIG).map((k) => [`/p/${k}`, `to ${k}`]),
+      );
     }
     big = await startHost('127.0.0.45', routes);
     daemon = await startDaemon({ args: ['--per-host', '8', '--max-workers', '16'] });
@@ -284,20 +342,26 @@ describe('with a daemon and loopback sites', () => {
     test('pages as CSV: the header, then a row a page that reads back as the JSON records', async () => {
       const [csv, jsonl] = await Promise.all([crawlctl(['export', crawlId, '--format', 'csv', ...at()]), crawlctl(['export', crawlId, ...at()])]);
       assert.equal(csv.code, 0, csv.stderr);
-      assert.ok(csv.stdout.startsWith('url,jobId,finalUrl,redirects,status,error,skipped,contentType,bytes,fetchMs,fetchedAt,lastmod,depth,title,'
-        + 'description,canonical,robots,lang,foundOn,linkText,outlinks,inlinks,sha256,data\r\n'));
+      assert.ok(
+        csv.stdout.startsWith(
+          'url,jobId,finalUrl,redirects,status,error,skipped,contentType,bytes,fetchMs,fetchedAt,lastmod,depth,title,' +
+            'description,canonical,robots,lang,foundOn,linkText,outlinks,inlinks,sha256,data\r\n',
+        ),
+      );
       const records: PageRecord[] = jsonLines(jsonl.stdout);
       assert.ok(records.length > 5);
       assert.equal(csv.stdout, fileHeader('pages', 'csv') + formatRecords('pages', 'csv', records));
       assert.ok(csv.stdout.includes('"Home, ""sweet"" home"'), 'a title with a comma and quotes, quoted');
     });
 
-    test('a crawl with --extract fields: its data in every page\'s JSON line, a CSV column each; a bad selector refused', async () => {
+    test("a crawl with --extract fields: its data in every page's JSON line, a CSV column each; a bad selector refused", async () => {
       const bad = await crawlctl(['crawl', u('/'), '--extract', 'title=title[', ...at()]);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /extract\.title: not a CSS selector/);
       assert.equal((await crawlctl(['crawl', u('/'), '--extract', 'title', ...at()])).code, 2, 'no = : a usage error');
-      const r = await crawlctl(['crawl', u('/'), '--extract', 'heading=title', '--extract', 'to[]=a @href', '--wait', '--json', '--allow-failures', ...at()], { timeoutMs: 180_000 });
+      const r = await crawlctl(['crawl', u('/'), '--extract', 'heading=title', '--extract', 'to[]=a @href', '--wait', '--json', '--allow-failures', ...at()], {
+        timeoutMs: 180_000,
+      });
       assert.equal(r.code, 0, r.stderr);
       const id = JSON.parse(r.stdout).crawlId as string;
       const byUrl = new Map((jsonLines((await crawlctl(['export', id, ...at()])).stdout) as PageRecord[]).map((p) => [p.url, p]));
@@ -330,11 +394,14 @@ describe('with a daemon and loopback sites', () => {
       const broken = jsonLines(r.stdout);
       const rows = broken.map((x) => ({ ...x, error: undefined }));
       const key = (x: { url: string; referrer: string | null }) => `${x.url} ${x.referrer}`;
-      assert.deepEqual(rows.sort((a, b) => key(a).localeCompare(key(b))), [
-        { url: u('/missing'), status: 404, error: undefined, referrer: u('/'), text: 'Missing page' },
-        { url: u('/missing'), status: 404, error: undefined, referrer: u('/a'), text: 'gone, for "good"' },
-        { url: u('/seed-gone'), status: 404, error: undefined, referrer: null, text: null },
-      ]);
+      assert.deepEqual(
+        rows.sort((a, b) => key(a).localeCompare(key(b))),
+        [
+          { url: u('/missing'), status: 404, error: undefined, referrer: u('/'), text: 'Missing page' },
+          { url: u('/missing'), status: 404, error: undefined, referrer: u('/a'), text: 'gone, for "good"' },
+          { url: u('/seed-gone'), status: 404, error: undefined, referrer: null, text: null },
+        ],
+      );
       const csv = (await crawlctl(['export', crawlId, '--what', 'broken', '--format', 'csv', ...at()])).stdout;
       assert.equal(csv, fileHeader('broken', 'csv') + formatRecords('broken', 'csv', broken), 'the same rows, in the same order');
     });
@@ -437,8 +504,14 @@ describe('with a daemon and loopback sites', () => {
       assert.equal(report.crawlId, crawlId);
       const missing = report.brokenLinks.find((b) => b.url === u('/missing'));
       assert.equal(missing?.referrerCount, 2);
-      assert.deepEqual(missing?.referrers.map((x) => [x.url, x.text]).sort(), [[u('/'), 'Missing page'], [u('/a'), 'gone, for "good"']]);
-      assert.deepEqual(report.redirects.map((x) => [x.url, x.finalUrl, x.status]), [[u('/old'), u('/new'), 301]]);
+      assert.deepEqual(missing?.referrers.map((x) => [x.url, x.text]).sort(), [
+        [u('/'), 'Missing page'],
+        [u('/a'), 'gone, for "good"'],
+      ]);
+      assert.deepEqual(
+        report.redirects.map((x) => [x.url, x.finalUrl, x.status]),
+        [[u('/old'), u('/new'), 301]],
+      );
     });
   });
 

@@ -68,7 +68,8 @@ describe('output through a pipe', () => {
       const out = path.join(dir, 'stderr-closed.txt');
       const script = `"$0" "$@" --state-dir "$STATE" 2> >(head -c 1 >/dev/null) >"$OUT"`;
       const child = spawn('bash', ['-c', script, process.execPath, CRAWLCTL_JS, 'crawl', site.url('/'), '--wait'], {
-        stdio: 'ignore', env: { ...process.env, STATE: own.stateDir, OUT: out },
+        stdio: 'ignore',
+        env: { ...process.env, STATE: own.stateDir, OUT: out },
       });
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
       const stdout = fs.readFileSync(out, 'utf8');

@@ -64,7 +64,9 @@ describe('crawl pause, resume, cancel and watch', () => {
 
       const watcher = spawnCrawlctl(['watch', id, ...at()]);
       const ended = exitOf(watcher);
-      await eventually('the reason under the progress line', () => /^ {2}this daemon is paused: no page starts until "crawlctl resume"$/m.test(watcher.output().stderr));
+      await eventually('the reason under the progress line', () =>
+        /^ {2}this daemon is paused: no page starts until "crawlctl resume"$/m.test(watcher.output().stderr),
+      );
       const cancelled = await crawlctl(['crawl', 'cancel', id, ...at()]);
       assert.equal(cancelled.code, 0, cancelled.stderr);
       assert.equal(cancelled.stdout, `Cancelled crawl ${id}: 1 queued page skipped.\n`);

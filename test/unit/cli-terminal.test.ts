@@ -26,7 +26,10 @@ const NAME_SHOWN = '\\x1b]0;NAME\\x07\\u2066x';
 const UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u;
 
 function assertSafe(r: RunResult, what: string): void {
-  for (const [stream, out] of [['stdout', r.stdout], ['stderr', r.stderr]] as const) {
+  for (const [stream, out] of [
+    ['stdout', r.stdout],
+    ['stderr', r.stderr],
+  ] as const) {
     const bad = UNSAFE.exec(out);
     assert.equal(bad, null, `${what}: ${stream} has U+${bad?.[0].codePointAt(0)?.toString(16).padStart(4, '0')} raw:\n${JSON.stringify(out)}`);
   }
@@ -93,7 +96,8 @@ describe('remote text is escaped on the terminal, exact in JSON', () => {
     const r = await crawlctl(['jobs', ...at()]);
     assert.equal(r.code, 0, r.stderr);
     assertSafe(r, 'jobs');
-    for (const shown of [`HTTP 200 · ${TITLE_SHOWN}`, LOCATION_SHOWN, ENCODING_SHOWN, RULE_SHOWN]) assert.ok(r.stdout.includes(shown), `${shown} in\n${r.stdout}`);
+    for (const shown of [`HTTP 200 · ${TITLE_SHOWN}`, LOCATION_SHOWN, ENCODING_SHOWN, RULE_SHOWN])
+      assert.ok(r.stdout.includes(shown), `${shown} in\n${r.stdout}`);
     // Each job on its own line: a newline from the web would have made more.
     const { jobs } = await json(['jobs']);
     assert.equal(r.stdout.trimEnd().split('\n').length, 1 + jobs.length);

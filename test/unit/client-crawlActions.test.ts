@@ -8,9 +8,18 @@ import { crawlPickItem, crawlsFor, nothingTo } from '../../client/src/crawlActio
 
 function crawl(over: Partial<Crawl> & Pick<Crawl, 'crawlId' | 'state'>): Crawl {
   return {
-    name: 'docs', seeds: ['https://a.test/'], options: { scope: 'host', maxDepth: null, maxPages: 1000, include: [], exclude: [], followNofollow: false, storeBodies: false, addresses: 'public' },
-    counts: { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0 }, pages: 0, bytes: 0, dropped: {}, fromSitemaps: 0, pagesPerSecond: 0,
-    createdAt: '2025-01-02T03:00:00.000Z', finishedAt: null, ...over,
+    name: 'docs',
+    seeds: ['https://a.test/'],
+    options: { scope: 'host', maxDepth: null, maxPages: 1000, include: [], exclude: [], followNofollow: false, storeBodies: false, addresses: 'public' },
+    counts: { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0 },
+    pages: 0,
+    bytes: 0,
+    dropped: {},
+    fromSitemaps: 0,
+    pagesPerSecond: 0,
+    createdAt: '2025-01-02T03:00:00.000Z',
+    finishedAt: null,
+    ...over,
   };
 }
 
@@ -39,7 +48,9 @@ test('with no crawl to act on, each action says which kind it was looking for', 
 
 test('a picker row: "name (id)", or the id alone, with its state and progress', () => {
   const running = crawl({
-    crawlId: 'c_1a2b', state: 'running', pagesPerSecond: 2.5,
+    crawlId: 'c_1a2b',
+    state: 'running',
+    pagesPerSecond: 2.5,
     counts: { queued: 170, in_progress: 10, done: 115, skipped: 3, error: 2 },
   });
   const item = crawlPickItem(running);
@@ -47,7 +58,13 @@ test('a picker row: "name (id)", or the id alone, with its state and progress', 
   // The Jobs view's wording for the crawl (crawlDescription), so the picker and the tree agree.
   assert.equal(item.description, 'running · 120/300 finished · 2 failed · 2.5 pages/s');
   assert.equal(item.detail, 'https://a.test/');
-  const unnamed = crawlPickItem({ ...running, crawlId: 'c_3c4d', name: null, state: 'paused', seeds: ['https://a.test/1', 'https://a.test/2', 'https://a.test/3', 'https://a.test/4'] });
+  const unnamed = crawlPickItem({
+    ...running,
+    crawlId: 'c_3c4d',
+    name: null,
+    state: 'paused',
+    seeds: ['https://a.test/1', 'https://a.test/2', 'https://a.test/3', 'https://a.test/4'],
+  });
   assert.equal(unnamed.label, 'c_3c4d');
   assert.equal(unnamed.description, 'paused · 120/300 finished · 2 failed');
   assert.equal(unnamed.detail, 'https://a.test/1 https://a.test/2 https://a.test/3 and 1 more');

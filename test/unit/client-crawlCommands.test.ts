@@ -18,12 +18,20 @@ interface Pick {
 }
 
 const handlers = new Map<string, (...args: unknown[]) => Promise<void>>();
-const shown: { info: string[]; warnings: string[]; statusBar: string[]; picks: { items: Pick[]; title?: string }[] } = { info: [], warnings: [], statusBar: [], picks: [] };
+const shown: { info: string[]; warnings: string[]; statusBar: string[]; picks: { items: Pick[]; title?: string }[] } = {
+  info: [],
+  warnings: [],
+  statusBar: [],
+  picks: [],
+};
 /** What the user picks from a quick pick; undefined dismisses it. */
 let choose: (items: Pick[]) => Pick | undefined = () => undefined;
 
 class Uri {
-  private constructor(readonly scheme: string, readonly path: string) {}
+  private constructor(
+    readonly scheme: string,
+    readonly path: string,
+  ) {}
   static parse(value: string): Uri {
     const u = new URL(value);
     return new Uri(u.protocol.slice(0, -1), u.pathname);
@@ -99,14 +107,20 @@ test('from the palette with nothing to act on: a message saying so, no picker, n
   await run('resumeCrawl');
   assert.deepEqual(shown.info, ['No crawl is running, so there is none to pause.', 'No crawl is paused, so there is none to resume.']);
   assert.deepEqual(shown.picks, []);
-  assert.deepEqual(d.calls.map((c) => c.method), ['crawl/list', 'crawl/list']);
+  assert.deepEqual(
+    d.calls.map((c) => c.method),
+    ['crawl/list', 'crawl/list'],
+  );
 });
 
 test('Pause Crawl from the palette offers the running crawls as "name (id)" and pauses the one picked', async () => {
   const older = await start('docs', 'older.test');
   const newer = await start('docs', 'newer.test');
   await run('pauseCrawl');
-  assert.deepEqual(shown.picks.map((p) => p.items.map((i) => i.label)), [[`docs (${newer.crawlId})`, `docs (${older.crawlId})`]]);
+  assert.deepEqual(
+    shown.picks.map((p) => p.items.map((i) => i.label)),
+    [[`docs (${newer.crawlId})`, `docs (${older.crawlId})`]],
+  );
   assert.equal(shown.picks[0].title, 'Pause Crawl');
   assert.match(shown.picks[0].items[0].description!, /^running\b/, 'with its state and progress');
   assert.equal(await state(older.crawlId), 'running', 'dismissing the picker does nothing');
@@ -120,7 +134,10 @@ test('Pause Crawl from the palette offers the running crawls as "name (id)" and 
   // Resume offers only the paused one.
   choose = (items) => items[0];
   await run('resumeCrawl');
-  assert.deepEqual(shown.picks.at(-1)!.items.map((i) => i.crawl.crawlId), [older.crawlId]);
+  assert.deepEqual(
+    shown.picks.at(-1)!.items.map((i) => i.crawl.crawlId),
+    [older.crawlId],
+  );
   assert.equal(await state(older.crawlId), 'running');
   assert.equal(shown.statusBar.at(-1), `Resumed crawl docs (${older.crawlId})`);
 });
@@ -144,7 +161,7 @@ test('a crawl started from a seed file is announced as "name (id)"', async () =>
   assert.match(shown.info[0], /^Crawl docs \(c_[A-Za-z0-9_-]+\) started: 1 of 1 seed enqueued\.$/);
 });
 
-test('a seed file\'s lens passes { crawlId }, a script a plain id: each acts on that crawl with no picker', async () => {
+test("a seed file's lens passes { crawlId }, a script a plain id: each acts on that crawl with no picker", async () => {
   const byLens = await start('lens', 'lens.test');
   const byId = await start('script', 'script.test');
   for (const [command, arg, crawl, after] of [
@@ -160,8 +177,10 @@ test('a seed file\'s lens passes { crawlId }, a script a plain id: each acts on 
   }
   assert.equal(shown.picks.length, 0);
   assert.deepEqual(shown.statusBar, [
-    `Paused crawl lens (${byLens.crawlId})`, `Resumed crawl lens (${byLens.crawlId})`,
-    `Paused crawl script (${byId.crawlId})`, `Resumed crawl script (${byId.crawlId})`,
+    `Paused crawl lens (${byLens.crawlId})`,
+    `Resumed crawl lens (${byLens.crawlId})`,
+    `Paused crawl script (${byId.crawlId})`,
+    `Resumed crawl script (${byId.crawlId})`,
   ]);
   assert.deepEqual(shown.info, [`Cancelled crawl lens (${byLens.crawlId}) and 1 queued job.`, `Cancelled crawl script (${byId.crawlId}) and 1 queued job.`]);
 });

@@ -50,7 +50,10 @@ test('while the daemon is stopping its status says so at once, not "running" unt
   client.setState(State.Running);
   await eventually('running', () => daemon.status.kind === 'running');
   let exited!: () => void;
-  client.dispose = () => new Promise<void>((resolve) => { exited = resolve; });
+  client.dispose = () =>
+    new Promise<void>((resolve) => {
+      exited = resolve;
+    });
   const stopping = daemon.stop();
   await eventually('the stop under way', () => exited !== undefined);
   assert.equal(daemon.status.kind, 'stopped');

@@ -17,13 +17,35 @@ import { page, status } from './helpers/testsite';
 
 function pageRecord(over: Partial<PageRecord> = {}): PageRecord {
   return {
-    url: 'https://a.test/', jobId: 1, finalUrl: 'https://a.test/', redirects: [], status: 200, error: null, skipped: false, contentType: 'text/html',
-    bytes: 2048, fetchMs: 35, fetchedAt: '2025-01-02T03:04:05.000Z', depth: 0, title: 'Home', description: null, canonical: null,
-    robots: null, lang: 'en', foundOn: null, linkText: null, outlinks: 3, inlinks: 0, sha256: null, data: null, lastmod: null, ...over,
+    url: 'https://a.test/',
+    jobId: 1,
+    finalUrl: 'https://a.test/',
+    redirects: [],
+    status: 200,
+    error: null,
+    skipped: false,
+    contentType: 'text/html',
+    bytes: 2048,
+    fetchMs: 35,
+    fetchedAt: '2025-01-02T03:04:05.000Z',
+    depth: 0,
+    title: 'Home',
+    description: null,
+    canonical: null,
+    robots: null,
+    lang: 'en',
+    foundOn: null,
+    linkText: null,
+    outlinks: 3,
+    inlinks: 0,
+    sha256: null,
+    data: null,
+    lastmod: null,
+    ...over,
   };
 }
 
-test('the suggested file name: the crawl\'s name made safe, else its id, the kind and the extension', () => {
+test("the suggested file name: the crawl's name made safe, else its id, the kind and the extension", () => {
   assert.equal(defaultFileName({ crawlId: 'c_1a2b', name: 'docs' }, 'pages', 'jsonl'), 'docs-pages.jsonl');
   assert.equal(defaultFileName({ crawlId: 'c_1a2b', name: null }, 'links', 'csv'), 'c_1a2b-links.csv');
   assert.equal(defaultFileName({ crawlId: 'c_1a2b', name: 'site' }, 'broken', 'csv'), 'site-broken-links.csv');
@@ -47,7 +69,10 @@ class FakeCrawl implements DaemonApi {
   /** Throws instead of answering the n-th request (1-based). */
   failAt: number | undefined;
 
-  constructor(readonly pages: PageRecord[], readonly extract?: Record<string, string>) {}
+  constructor(
+    readonly pages: PageRecord[],
+    readonly extract?: Record<string, string>,
+  ) {}
 
   async request<M extends Method>(method: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
     this.calls.push({ method, params });
@@ -73,9 +98,20 @@ test('pages as CSV: the header, then each batch appended as it comes, progress a
   const seen: ExportProgress[] = [];
   const result = await exportCrawl(daemon, { crawlId: 'c_1', kind: 'pages', format: 'csv', file }, { onProgress: (p) => seen.push(p) });
 
-  assert.deepEqual(daemon.calls.map((c) => c.method), ['crawl/get', 'crawl/pages', 'crawl/pages', 'crawl/pages'], 'the crawl\'s fields, then a request per 1,000');
-  assert.deepEqual(daemon.calls.slice(1).map((c) => (c.params as ParamsOf<'crawl/pages'>).cursor), [null, '1000', '2000']);
-  assert.deepEqual(seen, [{ records: 1000, urls: 0 }, { records: 2000, urls: 0 }, { records: 2500, urls: 0 }]);
+  assert.deepEqual(
+    daemon.calls.map((c) => c.method),
+    ['crawl/get', 'crawl/pages', 'crawl/pages', 'crawl/pages'],
+    "the crawl's fields, then a request per 1,000",
+  );
+  assert.deepEqual(
+    daemon.calls.slice(1).map((c) => (c.params as ParamsOf<'crawl/pages'>).cursor),
+    [null, '1000', '2000'],
+  );
+  assert.deepEqual(seen, [
+    { records: 1000, urls: 0 },
+    { records: 2000, urls: 0 },
+    { records: 2500, urls: 0 },
+  ]);
   const text = fs.readFileSync(file, 'utf8');
   assert.equal(text, fileHeader('pages', 'csv', ['price', 'tags']) + formatRecords('pages', 'csv', pages, { fields: ['price', 'tags'] }));
   assert.ok(text.startsWith(`${PAGE_COLUMNS.join(',')},data.price,data.tags\r\n`));
@@ -97,7 +133,12 @@ test('records larger than the stream buffers: every byte arrives, in order (writ
 
 test('an empty crawl: an empty JSON Lines file, a CSV file of its header alone', async () => {
   const jsonl = target('jsonl');
-  assert.deepEqual(await exportCrawl(new FakeCrawl([]), { crawlId: 'c_1', kind: 'pages', format: 'jsonl', file: jsonl }), { records: 0, urls: 0, file: jsonl, bytes: 0 });
+  assert.deepEqual(await exportCrawl(new FakeCrawl([]), { crawlId: 'c_1', kind: 'pages', format: 'jsonl', file: jsonl }), {
+    records: 0,
+    urls: 0,
+    file: jsonl,
+    bytes: 0,
+  });
   assert.equal(fs.readFileSync(jsonl, 'utf8'), '');
   const csv = target('csv');
   assert.equal((await exportCrawl(new FakeCrawl([]), { crawlId: 'c_1', kind: 'pages', format: 'csv', file: csv })).records, 0);
@@ -110,11 +151,15 @@ test('cancelled: the partial file is deleted and an existing file of that name i
   const daemon = new FakeCrawl(manyPages(50));
   let batches = 0;
   await assert.rejects(
-    exportCrawl(daemon, { crawlId: 'c_1', kind: 'pages', format: 'csv', file }, {
-      batch: 10,
-      onProgress: () => batches++,
-      isCancelled: () => batches >= 2,
-    }),
+    exportCrawl(
+      daemon,
+      { crawlId: 'c_1', kind: 'pages', format: 'csv', file },
+      {
+        batch: 10,
+        onProgress: () => batches++,
+        isCancelled: () => batches >= 2,
+      },
+    ),
     ExportCancelled,
   );
   assert.equal(batches, 2);
@@ -122,7 +167,10 @@ test('cancelled: the partial file is deleted and an existing file of that name i
   assert.equal(daemon.calls.length, 4, 'no request once cancelled');
   assert.equal(fs.readFileSync(file, 'utf8'), 'the previous export\n');
   assert.ok(!fs.existsSync(partialPath(file)));
-  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.part')), []);
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.endsWith('.part')),
+    [],
+  );
 });
 
 test('a failed request: the error as it came, no partial file, no new file', async () => {
@@ -136,7 +184,9 @@ test('a failed request: the error as it came, no partial file, no new file', asy
 
 test('a folder that cannot be written fails before anything is asked of the daemon', async () => {
   const daemon = new FakeCrawl(manyPages(3));
-  await assert.rejects(exportCrawl(daemon, { crawlId: 'c_1', kind: 'pages', format: 'csv', file: path.join(dir, 'no-such-folder', 'x.csv') }), { code: 'ENOENT' });
+  await assert.rejects(exportCrawl(daemon, { crawlId: 'c_1', kind: 'pages', format: 'csv', file: path.join(dir, 'no-such-folder', 'x.csv') }), {
+    code: 'ENOENT',
+  });
   assert.equal(daemon.calls.length, 0);
 });
 
@@ -153,7 +203,7 @@ test('a real crawl exported: every page record, every link, and its broken links
   const pagesFile = target('csv');
   const p = await exportCrawl(d, { crawlId, kind: 'pages', format: 'csv', file: pagesFile }, { batch: 2 });
   assert.equal(p.records, pages.length);
-  assert.equal(fs.readFileSync(pagesFile, 'utf8'), fileHeader('pages', 'csv') + formatRecords('pages', 'csv', pages), 'every record, in the daemon\'s order');
+  assert.equal(fs.readFileSync(pagesFile, 'utf8'), fileHeader('pages', 'csv') + formatRecords('pages', 'csv', pages), "every record, in the daemon's order");
   const byUrl = new Map(pages.map((x) => [x.url, x]));
   assert.equal(byUrl.get(site.url('/'))?.title, 'Home, "quoted"');
   assert.equal(byUrl.get(site.url('/a'))?.title, 'Ünïcödé A');
@@ -161,22 +211,36 @@ test('a real crawl exported: every page record, every link, and its broken links
 
   const linksFile = target('jsonl');
   const l = await exportCrawl(d, { crawlId, kind: 'links', format: 'jsonl', file: linksFile }, { batch: 3 });
-  const links = fs.readFileSync(linksFile, 'utf8').trimEnd().split('\n').map((x) => JSON.parse(x) as LinkRecord);
+  const links = fs
+    .readFileSync(linksFile, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((x) => JSON.parse(x) as LinkRecord);
   assert.equal(l.records, links.length);
-  assert.deepEqual(links.filter((x) => x.from === site.url('/')).map((x) => [x.to, x.followed, x.reason]), [
-    [site.url('/a'), true, null],
-    [site.url('/gone'), true, null],
-    [site.url('/old'), true, null],
-    ['http://127.0.0.146/out', false, 'out of scope'],
-  ]);
+  assert.deepEqual(
+    links.filter((x) => x.from === site.url('/')).map((x) => [x.to, x.followed, x.reason]),
+    [
+      [site.url('/a'), true, null],
+      [site.url('/gone'), true, null],
+      [site.url('/old'), true, null],
+      ['http://127.0.0.146/out', false, 'out of scope'],
+    ],
+  );
 
   const brokenFile = target('jsonl');
   const b = await exportCrawl(d, { crawlId, kind: 'broken', format: 'jsonl', file: brokenFile }, { batch: 1 });
-  const broken = fs.readFileSync(brokenFile, 'utf8').trimEnd().split('\n').map((x) => JSON.parse(x) as BrokenRow);
-  assert.deepEqual(broken.map((x) => [x.url, x.status, x.referrer, x.text]), [
-    [site.url('/gone'), 404, site.url('/'), '/gone'],
-    [site.url('/gone'), 404, site.url('/a'), '/gone'],
-    [site.url('/boom'), 500, site.url('/a'), '/boom'],
-  ]);
+  const broken = fs
+    .readFileSync(brokenFile, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((x) => JSON.parse(x) as BrokenRow);
+  assert.deepEqual(
+    broken.map((x) => [x.url, x.status, x.referrer, x.text]),
+    [
+      [site.url('/gone'), 404, site.url('/'), '/gone'],
+      [site.url('/gone'), 404, site.url('/a'), '/gone'],
+      [site.url('/boom'), 500, site.url('/a'), '/boom'],
+    ],
+  );
   assert.deepEqual({ records: b.records, urls: b.urls }, { records: 3, urls: 2 });
 });

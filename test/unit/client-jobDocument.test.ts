@@ -18,12 +18,14 @@ test('each lease starts an attempt; the record, result and every event are there
   const { job, events } = await d.request('jobs/get', { id: ids[0] });
 
   const sections = attempts(events);
-  assert.deepEqual(sections.map((s) => s.title), [
-    'Before the first lease',
-    'Lease 1: attempt 1 of 2, worker w-test',
-    'Lease 2: attempt 1 of 2, worker w-test',
-  ]);
-  assert.deepEqual(sections.map((s) => s.events.map((e) => e.type)), [['enqueued'], ['leased', 'failed', 'requeued'], ['leased', 'done']]);
+  assert.deepEqual(
+    sections.map((s) => s.title),
+    ['Before the first lease', 'Lease 1: attempt 1 of 2, worker w-test', 'Lease 2: attempt 1 of 2, worker w-test'],
+  );
+  assert.deepEqual(
+    sections.map((s) => s.events.map((e) => e.type)),
+    [['enqueued'], ['leased', 'failed', 'requeued'], ['leased', 'done']],
+  );
 
   const text = renderJobDocument(job, events, Date.now());
   assert.match(text, new RegExp(`^# Job ${ids[0]}: Done\\n\\n<https://a\\.test/page>`));
@@ -49,22 +51,44 @@ test('a lease whose lost worker made the queue give the job up is titled so, not
   }
   const { job, events } = await d.request('jobs/get', { id: ids[0] });
   assert.equal(job.state, 'error');
-  assert.deepEqual(attempts(events).map((s) => s.title), [
-    'Before the first lease',
-    'Lease 1: attempt 1 of 2, lost its worker, not counted, worker w-test',
-    'Lease 2: attempt 1 of 2, lost its worker, not counted, worker w-test',
-    'Lease 3: attempt 1 of 2, lost its worker, gave up, worker w-test',
-  ]);
+  assert.deepEqual(
+    attempts(events).map((s) => s.title),
+    [
+      'Before the first lease',
+      'Lease 1: attempt 1 of 2, lost its worker, not counted, worker w-test',
+      'Lease 2: attempt 1 of 2, lost its worker, not counted, worker w-test',
+      'Lease 3: attempt 1 of 2, lost its worker, gave up, worker w-test',
+    ],
+  );
 });
 
 // --- the page section ------------------------------------------------------------------------
 
 const PAGE: PageRecord = {
-  url: 'https://a.test/old', jobId: 7, finalUrl: 'https://a.test/new', redirects: ['https://a.test/mid', 'https://a.test/new'], status: 200,
-  error: null, skipped: false, contentType: 'text/html; charset=utf-8', bytes: 2048, fetchMs: 35, fetchedAt: '2025-01-02T03:04:05.000Z', lastmod: null, depth: 1,
-  title: 'A *bold* <b>claim</b> & [more](javascript:alert(1))\nsecond line', description: 'Cats. Dogs - and #1 pets!', canonical: 'https://a.test/new',
-  robots: 'noindex, nofollow', lang: 'en', foundOn: 'https://a.test/', linkText: 'Old _page_', outlinks: 3, inlinks: 2,
-  sha256: 'ab'.repeat(32), data: null,
+  url: 'https://a.test/old',
+  jobId: 7,
+  finalUrl: 'https://a.test/new',
+  redirects: ['https://a.test/mid', 'https://a.test/new'],
+  status: 200,
+  error: null,
+  skipped: false,
+  contentType: 'text/html; charset=utf-8',
+  bytes: 2048,
+  fetchMs: 35,
+  fetchedAt: '2025-01-02T03:04:05.000Z',
+  lastmod: null,
+  depth: 1,
+  title: 'A *bold* <b>claim</b> & [more](javascript:alert(1))\nsecond line',
+  description: 'Cats. Dogs - and #1 pets!',
+  canonical: 'https://a.test/new',
+  robots: 'noindex, nofollow',
+  lang: 'en',
+  foundOn: 'https://a.test/',
+  linkText: 'Old _page_',
+  outlinks: 3,
+  inlinks: 2,
+  sha256: 'ab'.repeat(32),
+  data: null,
 };
 
 test('the page section: each field, the redirect chain hop by hop, remote text escaped for Markdown, a link to the job it was found on', () => {
@@ -84,12 +108,12 @@ test('the page section: each field, the redirect chain hop by hop, remote text e
   assert.match(text, /^- status: 200$/m);
   assert.match(text, /^- URL: <https:\/\/a\.test\/old>$/m);
   assert.match(text, /^- final URL: <https:\/\/a\.test\/new>$/m);
-  assert.ok(text.includes([
-    '- redirect chain (2 hops):',
-    '  1. <https://a.test/old> (asked for)',
-    '  2. <https://a.test/mid>',
-    '  3. <https://a.test/new> (final)',
-  ].join('\n')), text);
+  assert.ok(
+    text.includes(
+      ['- redirect chain (2 hops):', '  1. <https://a.test/old> (asked for)', '  2. <https://a.test/mid>', '  3. <https://a.test/new> (final)'].join('\n'),
+    ),
+    text,
+  );
   // Markdown in a title is shown, not acted on: one line, emphasis, HTML, links and entities escaped.
   assert.match(text, /^- title: A \\\*bold\\\* \\<b\\>claim\\<\/b\\> \\& \\\[more\\\]\(javascript:alert\(1\)\) second line$/m);
   assert.match(text, /^- description: Cats\. Dogs - and #1 pets\\!$/m);
@@ -105,9 +129,10 @@ test('the page section: each field, the redirect chain hop by hop, remote text e
   assert.match(text, /^- depth: 1$/m);
   assert.match(text, new RegExp(`^- sha256: \`${'ab'.repeat(32)}\`$`, 'm'));
   assert.ok(text.includes('- found on: [https://a.test/](command:crawlOrchestrator.showJobDetails?%5B3%5D) (job 3), link text “Old \\_page\\_”'), text);
-  assert.deepEqual(commandLinks(text).map((l) => ({ jobId: l.jobId, link: text.slice(l.start, l.end) })), [
-    { jobId: 3, link: '[https://a.test/](command:crawlOrchestrator.showJobDetails?%5B3%5D)' },
-  ]);
+  assert.deepEqual(
+    commandLinks(text).map((l) => ({ jobId: l.jobId, link: text.slice(l.start, l.end) })),
+    [{ jobId: 3, link: '[https://a.test/](command:crawlOrchestrator.showJobDetails?%5B3%5D)' }],
+  );
 
   assert.match(text, /^## Links to this page \(60\)$/m);
   assert.match(text, /^- <https:\/\/a\.test\/in0> \(no link text\)$/m);
@@ -138,7 +163,7 @@ test('the page section without links (a crawl/page that failed), a seed, a page 
   assert.match(pageSection({ page: PAGE }, Date.now()).join('\n'), /^- found on: <https:\/\/a\.test\/>, link text “Old \\_page\\_”$/m);
 });
 
-test('the page section shows the page\'s data: each field, a list\'s first values, no match said so, remote text escaped', () => {
+test("the page section shows the page's data: each field, a list's first values, no match said so, remote text escaped", () => {
   const data = { price: '12.50', name: '*Bold* <b>', tags: Array.from({ length: DATA_VALUES_SHOWN + 3 }, (_, i) => `t${i}`), none: [], missing: null, n: 3 };
   const text = pageSection({ page: { ...PAGE, data } }, Date.now()).join('\n');
   const section = text.slice(text.indexOf('## Data'));
@@ -152,7 +177,7 @@ test('the page section shows the page\'s data: each field, a list\'s first value
   assert.doesNotMatch(pageSection({ page: PAGE }, Date.now()).join('\n'), /## Data/, 'no data: no section');
 });
 
-test('a crawl\'s job document shows its page, where it was found (a link to that page\'s job) and its links, from a real crawl', async () => {
+test("a crawl's job document shows its page, where it was found (a link to that page's job) and its links, from a real crawl", async () => {
   const { d, site, crawlId } = await crawledSite('127.0.0.141', {
     '/': page(['/a', '/old'], 'Home'),
     '/a': page(['/', '/b', 'http://127.0.0.142/elsewhere', '/missing'], 'Page *A*'),
@@ -172,7 +197,10 @@ test('a crawl\'s job document shows its page, where it was found (a link to that
   assert.match(a, /^- depth: 1$/m);
   const home = jobOf('/');
   assert.ok(a.includes(`- found on: [${site.url('/')}](command:crawlOrchestrator.showJobDetails?%5B${home.id}%5D) (job ${home.id}), link text “/a”`), a);
-  assert.deepEqual(commandLinks(a).map((l) => l.jobId), [home.id]);
+  assert.deepEqual(
+    commandLinks(a).map((l) => l.jobId),
+    [home.id],
+  );
   assert.match(a, /^## Links to this page \(1\)$/m);
   assert.ok(a.includes(`- <${site.url('/')}> “/a”`), a);
   assert.match(a, /^## Links on this page \(4: 3 followed\)$/m);
@@ -198,9 +226,29 @@ test('a crawl\'s job document shows its page, where it was found (a link to that
 
 test('the document names the job\'s crawl "name (id)", asking its name once; the id when it cannot be read', async () => {
   const asked: string[] = [];
-  const job = { id: 9, url: 'https://a.test/', host: 'a.test', crawlId: 'c_9', depth: 0, state: 'queued', priority: 0, attempts: 0, maxAttempts: 3,
-    lostWorkers: 0, deferrals: 0, runAfter: null, held: false, workerId: null, leasedAt: null, leaseExpiresAt: null, heartbeatAt: null,
-    lastError: null, createdAt: '2026-01-02T03:04:05.000Z', updatedAt: '2026-01-02T03:04:05.000Z', result: null };
+  const job = {
+    id: 9,
+    url: 'https://a.test/',
+    host: 'a.test',
+    crawlId: 'c_9',
+    depth: 0,
+    state: 'queued',
+    priority: 0,
+    attempts: 0,
+    maxAttempts: 3,
+    lostWorkers: 0,
+    deferrals: 0,
+    runAfter: null,
+    held: false,
+    workerId: null,
+    leasedAt: null,
+    leaseExpiresAt: null,
+    heartbeatAt: null,
+    lastError: null,
+    createdAt: '2026-01-02T03:04:05.000Z',
+    updatedAt: '2026-01-02T03:04:05.000Z',
+    result: null,
+  };
   let named = true;
   const daemon = {
     onJobsChanged: () => ({ dispose() {} }),

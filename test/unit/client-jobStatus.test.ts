@@ -16,10 +16,27 @@ const now = Date.parse('2026-03-04T04:08:23.000Z'); // 09:38:23 in Kolkata
 const RETRY_AT = '2026-03-04T04:08:35.000Z'; // 09:38:35
 
 const base: Job = {
-  id: 7, url: 'https://example.com/a', host: 'example.com', crawlId: 'c_1', depth: 1, state: 'queued', priority: 0,
-  attempts: 0, maxAttempts: 3, lostWorkers: 0, deferrals: 0, runAfter: null, held: false, workerId: null, leasedAt: null,
-  leaseExpiresAt: null, heartbeatAt: null, lastError: null, createdAt: '2026-03-04T04:00:00.000Z',
-  updatedAt: '2026-03-04T04:08:00.000Z', result: null,
+  id: 7,
+  url: 'https://example.com/a',
+  host: 'example.com',
+  crawlId: 'c_1',
+  depth: 1,
+  state: 'queued',
+  priority: 0,
+  attempts: 0,
+  maxAttempts: 3,
+  lostWorkers: 0,
+  deferrals: 0,
+  runAfter: null,
+  held: false,
+  workerId: null,
+  leasedAt: null,
+  leaseExpiresAt: null,
+  heartbeatAt: null,
+  lastError: null,
+  createdAt: '2026-03-04T04:00:00.000Z',
+  updatedAt: '2026-03-04T04:08:00.000Z',
+  result: null,
 };
 const result = { status: 404, contentType: 'text/html', bytes: 10, durationMs: 5, finalUrl: null, title: null };
 
@@ -51,9 +68,18 @@ test('a page put off 20 times waits, with the count, the last reason (the only o
 
 test('a time the reason names already is not said again', () => {
   const robots = 'robots.txt unreadable; trying again at 2026-03-04T04:08:35.000Z';
-  assert.equal(jobStatusText({ ...base, deferrals: 1, runAfter: RETRY_AT, lastError: robots }, now), 'waiting: robots.txt unreadable; trying again at 09:38:35');
-  assert.equal(jobStatusText({ ...base, deferrals: 7, runAfter: RETRY_AT, lastError: robots }, now), 'waiting: put off 7× (last: robots.txt unreadable; trying again at 09:38:35)');
-  assert.equal(jobStatusText({ ...base, attempts: 1, runAfter: RETRY_AT, lastError: `HTTP 500; ${robots}` }, now), 'attempt 2 of 3, retrying after HTTP 500; robots.txt unreadable; trying again at 09:38:35');
+  assert.equal(
+    jobStatusText({ ...base, deferrals: 1, runAfter: RETRY_AT, lastError: robots }, now),
+    'waiting: robots.txt unreadable; trying again at 09:38:35',
+  );
+  assert.equal(
+    jobStatusText({ ...base, deferrals: 7, runAfter: RETRY_AT, lastError: robots }, now),
+    'waiting: put off 7× (last: robots.txt unreadable; trying again at 09:38:35)',
+  );
+  assert.equal(
+    jobStatusText({ ...base, attempts: 1, runAfter: RETRY_AT, lastError: `HTTP 500; ${robots}` }, now),
+    'attempt 2 of 3, retrying after HTTP 500; robots.txt unreadable; trying again at 09:38:35',
+  );
   const host = { host: 'a.test', limit: 2, inFlight: 0, queued: 3, done: 0, error: 0, state: 'blocked' as const, until: RETRY_AT };
   assert.equal(hostStateText({ ...host, reason: robots }, now), 'blocked (robots.txt unreadable; trying again at 09:38:35)');
   assert.equal(hostStateText({ ...host, reason: 'robots.txt unreadable' }, now), 'blocked until 09:38:35 (robots.txt unreadable)');
@@ -103,13 +129,16 @@ test('the job document: what happened, the counts behind it, local times, and le
     ev('2026-03-04T04:08:22.000Z', 'leased', 'attempt 2/3'),
     ev('2026-03-04T04:08:23.000Z', 'deferred', 'HTTP 429 with Retry-After 12s; not before 2026-03-04T04:08:35.000Z'),
   ];
-  assert.deepEqual(attempts(events).map((s) => s.title), [
-    'Before the first lease',
-    'Lease 1: attempt 1 of 3, worker w',
-    'Lease 2: attempt 2 of 3, put off, not counted, worker w',
-    'Lease 3: attempt 2 of 3, lost its worker, not counted, worker w',
-    'Lease 4: attempt 2 of 3, put off, not counted, worker w',
-  ]);
+  assert.deepEqual(
+    attempts(events).map((s) => s.title),
+    [
+      'Before the first lease',
+      'Lease 1: attempt 1 of 3, worker w',
+      'Lease 2: attempt 2 of 3, put off, not counted, worker w',
+      'Lease 3: attempt 2 of 3, lost its worker, not counted, worker w',
+      'Lease 4: attempt 2 of 3, put off, not counted, worker w',
+    ],
+  );
   const text = renderJobDocument(job, events, now, undefined, { crawlId: 'c_1', name: 'docs' });
   assert.match(text, /^\| what happened \| waiting: put off 2× \(last: HTTP 429 with Retry-After 12s\), until 09:38:35 \|$/m);
   assert.match(text, /^\| attempts \| 1 of 3 spent · put off 2× since an attempt last counted · lost its worker 1× \|$/m);
@@ -130,30 +159,63 @@ test('the job document: what happened, the counts behind it, local times, and le
   assert.match(tip, /- 09:31:03 \*\*deferred\*\* `w`: HTTP 429 with Retry\\-After 12s; not before 09:31:15/);
 });
 
-test('on the wire, a paused crawl\'s queued jobs are held, with no time; past backoffs are no time either', async () => {
+test("on the wire, a paused crawl's queued jobs are held, with no time; past backoffs are no time either", async () => {
   const d = await TestDaemon.start();
   try {
     const { crawlId } = await d.request('crawl/start', { seeds: ['http://held.test/a', 'http://held.test/b'], name: 'held' });
     await d.request('crawl/pause', { crawlId });
     let { jobs } = await d.request('jobs/list', { crawlId });
-    assert.deepEqual(jobs.map((j) => [j.state, j.held, j.runAfter]), [['queued', true, null], ['queued', true, null]]);
+    assert.deepEqual(
+      jobs.map((j) => [j.state, j.held, j.runAfter]),
+      [
+        ['queued', true, null],
+        ['queued', true, null],
+      ],
+    );
     assert.equal(jobStatusText(jobs[0], Date.now()), 'held: crawl paused');
     await d.request('crawl/resume', { crawlId });
     ({ jobs } = await d.request('jobs/list', { crawlId }));
-    assert.deepEqual(jobs.map((j) => [j.held, j.runAfter]), [[false, null], [false, null]]);
+    assert.deepEqual(
+      jobs.map((j) => [j.held, j.runAfter]),
+      [
+        [false, null],
+        [false, null],
+      ],
+    );
   } finally {
     await d.stop();
   }
   const core = {
-    id: 1, kind: 'page', url: 'http://a.test/', key: 'a.test', crawlId: null, depth: 0, priority: 0, state: 'queued' as const, attempts: 1,
-    maxAttempts: 3, reclaims: 0, deferrals: 0, runAfter: 0, workerId: null, leaseToken: null, leasedAt: null, leaseExpiresAt: null,
-    heartbeatAt: null, lastError: 'HTTP 500', result: null, payload: null, createdAt: 0, updatedAt: 0, finishedAt: null,
+    id: 1,
+    kind: 'page',
+    url: 'http://a.test/',
+    key: 'a.test',
+    crawlId: null,
+    depth: 0,
+    priority: 0,
+    state: 'queued' as const,
+    attempts: 1,
+    maxAttempts: 3,
+    reclaims: 0,
+    deferrals: 0,
+    runAfter: 0,
+    workerId: null,
+    leaseToken: null,
+    leasedAt: null,
+    leaseExpiresAt: null,
+    heartbeatAt: null,
+    lastError: 'HTTP 500',
+    result: null,
+    payload: null,
+    createdAt: 0,
+    updatedAt: 0,
+    finishedAt: null,
   };
   const hour = 3_600_000;
   // The queue's clock, not this machine's: an hour behind it here, as a PostgreSQL server's may be.
   const now = Date.now() - hour;
   assert.equal(wireJob({ ...core, runAfter: now - 1_000 }, now).runAfter, null, 'a backoff that is over');
-  assert.equal(wireJob({ ...core, runAfter: now + 1_000 }, now).runAfter !== null, true, 'one still to come, by the queue\'s clock');
+  assert.equal(wireJob({ ...core, runAfter: now + 1_000 }, now).runAfter !== null, true, "one still to come, by the queue's clock");
   assert.deepEqual([wireJob({ ...core, runAfter: HELD }, now).held, wireJob({ ...core, runAfter: HELD }, now).runAfter], [true, null]);
   assert.equal(wireJob({ ...core, state: 'done', runAfter: HELD }, now).held, false, 'only a queued job waits');
 });

@@ -51,12 +51,22 @@ describe('grouped by state', () => {
     await d.lease(1);
     const roots = await tree.getChildren();
     const shown = items(tree, roots);
-    assert.deepEqual(shown.map((i) => i.label), ['Queued', 'In progress', 'Done', 'Skipped', 'Error']);
-    assert.deepEqual(shown.map((i) => i.description), ['254', '1', '2', '0', '3']);
-    assert.deepEqual(shown.map((i) => i.contextValue), [
-      'stateGroup.queued', 'stateGroup.in_progress', 'stateGroup.done', 'stateGroup.skipped', 'stateGroup.error',
-    ]);
-    assert.deepEqual(shown.map((i) => i.id), ['state:queued', 'state:in_progress', 'state:done', 'state:skipped', 'state:error']);
+    assert.deepEqual(
+      shown.map((i) => i.label),
+      ['Queued', 'In progress', 'Done', 'Skipped', 'Error'],
+    );
+    assert.deepEqual(
+      shown.map((i) => i.description),
+      ['254', '1', '2', '0', '3'],
+    );
+    assert.deepEqual(
+      shown.map((i) => i.contextValue),
+      ['stateGroup.queued', 'stateGroup.in_progress', 'stateGroup.done', 'stateGroup.skipped', 'stateGroup.error'],
+    );
+    assert.deepEqual(
+      shown.map((i) => i.id),
+      ['state:queued', 'state:in_progress', 'state:done', 'state:skipped', 'state:error'],
+    );
     assert.equal((shown[4].iconPath as ThemeIcon).id, 'error');
     assert.equal((shown[1].iconPath as ThemeIcon).id, 'sync~spin', 'spins while a job runs');
   });
@@ -116,7 +126,10 @@ describe('grouped by state', () => {
     const errorRows = (await tree.getChildren(failed)) as JobNode[];
     // Finished groups list the newest first: a running crawl's latest results on top.
     assert.ok(errorRows.length > 1);
-    assert.deepEqual(errorRows.map((r) => r.job.id), errorRows.map((r) => r.job.id).sort((x, y) => y - x));
+    assert.deepEqual(
+      errorRows.map((r) => r.job.id),
+      errorRows.map((r) => r.job.id).sort((x, y) => y - x),
+    );
     const [row] = errorRows;
     const item = tree.getTreeItem(row);
     assert.match(String(item.label), /^\/page\/\d+\?q=\d+$/);
@@ -135,7 +148,7 @@ describe('grouped by state', () => {
     assert.equal(job.workerId, 'w-test');
     const item = tree.getTreeItem(row);
     assert.match(String(item.description), /^a\.test · attempt 1 of 3 · lease \d+ s left$/);
-    assert.equal((item.iconPath as ThemeIcon).id, 'sync', 'a running job\'s row stands still; its group spins');
+    assert.equal((item.iconPath as ThemeIcon).id, 'sync', "a running job's row stands still; its group spins");
 
     const resolved = await tree.resolveTreeItem(item, row, token);
     const md = (resolved.tooltip as MarkdownString).value;
@@ -143,7 +156,7 @@ describe('grouped by state', () => {
     assert.match(md, /\*\*Attempts:\*\* 1 of 3 spent\n/);
     assert.match(md, /\*\*Recent events\*\* \(2 of 2, newest first\)/);
     assert.match(md, /- \d\d:\d\d:\d\d \*\*leased\*\* `w-test`: attempt 1\/3/);
- 
+
     // Heartbeats move the lease on without a notification: the lease tick reads running rows again.
     const redrawn: unknown[] = [];
     const sub = tree.onDidChangeTreeData((e) => redrawn.push(e));
@@ -155,7 +168,7 @@ describe('grouped by state', () => {
     assert.deepEqual(d.callsOf('jobs/list'), [{ state: 'in_progress', limit: PAGE_SIZE, cursor: null }]);
   });
 
-  test('a failed job\'s tooltip has its last error', async () => {
+  test("a failed job's tooltip has its last error", async () => {
     const failed = group(await tree.getChildren(), 'Error');
     const [row] = (await tree.getChildren(failed)) as JobNode[];
     const resolved = await tree.resolveTreeItem(tree.getTreeItem(row), row, token);
@@ -198,7 +211,10 @@ describe('grouped by host and by crawl, and filtered', () => {
     const tree = new JobsTreeProvider(d, 'host');
     const roots = await tree.getChildren();
     const shown = items(tree, roots);
-    assert.deepEqual(shown.map((i) => i.label), ['alpha.test', 'beta.test']);
+    assert.deepEqual(
+      shown.map((i) => i.label),
+      ['alpha.test', 'beta.test'],
+    );
     assert.equal(shown[0].description, '1/2 in flight · ready · 2 queued · 1 failed');
     assert.equal(shown[0].contextValue, 'host.ready hasFailed');
     assert.equal(shown[1].description, '0/2 in flight · ready · 3 queued');
@@ -225,7 +241,10 @@ describe('grouped by host and by crawl, and filtered', () => {
     assert.equal(note && tree.getTreeItem(note).label, '7 jobs outside any crawl');
 
     const states = await tree.getChildren(crawlRow);
-    assert.deepEqual(items(tree, states).map((i) => [i.label, i.description, i.contextValue]), [['Queued', '2', 'stateGroup.queued']]);
+    assert.deepEqual(
+      items(tree, states).map((i) => [i.label, i.description, i.contextValue]),
+      [['Queued', '2', 'stateGroup.queued']],
+    );
     d.calls.length = 0;
     const jobs = (await tree.getChildren(states[0])) as JobNode[];
     assert.deepEqual(jobs.map((j) => j.job.url).sort(), ['http://gamma.test/', 'http://gamma.test/b']);
@@ -237,10 +256,19 @@ describe('grouped by host and by crawl, and filtered', () => {
     const { jobs } = await d.request('jobs/list', { host: 'beta.test' });
     tree.setFilter({ jobIds: [jobs[0].id, jobs[2].id] });
     const rows = (await tree.getChildren()) as JobNode[];
-    assert.deepEqual(rows.map((r) => r.job.id), [jobs[0].id, jobs[2].id]);
-    assert.deepEqual(rows.map((r) => r.kind), ['job', 'job']);
+    assert.deepEqual(
+      rows.map((r) => r.job.id),
+      [jobs[0].id, jobs[2].id],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.kind),
+      ['job', 'job'],
+    );
     tree.setFilter(undefined);
-    assert.deepEqual(items(tree, await tree.getChildren()).map((i) => i.label), ['Queued', 'In progress', 'Done', 'Skipped', 'Error']);
+    assert.deepEqual(
+      items(tree, await tree.getChildren()).map((i) => i.label),
+      ['Queued', 'In progress', 'Done', 'Skipped', 'Error'],
+    );
   });
 });
 
@@ -273,7 +301,10 @@ describe('grouped by failure reason', () => {
     await urls(d, 'a.test', 20);
     await d.finish(2);
     tree.refresh();
-    assert.deepEqual(items(tree, await tree.getChildren()).map((i) => [i.id, i.label, i.contextValue]), [['reasons:none', 'No failed jobs', 'note']]);
+    assert.deepEqual(
+      items(tree, await tree.getChildren()).map((i) => [i.id, i.label, i.contextValue]),
+      [['reasons:none', 'No failed jobs', 'note']],
+    );
   });
 
   test('roots are the reasons, most failed first, with their counts, read from jobs/reasons alone', async () => {
@@ -283,13 +314,24 @@ describe('grouped by failure reason', () => {
     tree.refresh();
     const roots = await tree.getChildren();
     const shown = items(tree, roots);
-    assert.deepEqual(shown.map((i) => [i.id, i.label, i.description, i.contextValue]), [
-      ['reason:ECONNREFUSED', 'ECONNREFUSED', '3', 'reason'], ['reason:HTTP%20404', 'HTTP 404', '2', 'reason'],
-    ]);
+    assert.deepEqual(
+      shown.map((i) => [i.id, i.label, i.description, i.contextValue]),
+      [
+        ['reason:ECONNREFUSED', 'ECONNREFUSED', '3', 'reason'],
+        ['reason:HTTP%20404', 'HTTP 404', '2', 'reason'],
+      ],
+    );
     assert.equal((shown[0].iconPath as ThemeIcon).id, 'error');
     assert.equal(shown[1].collapsibleState, TreeItemCollapsibleState.Collapsed);
     assert.match((shown[1].tooltip as MarkdownString).value, /^2 jobs failed with \*\*HTTP 404\*\*/);
-    assert.deepEqual(d.calls.map((c) => [c.method, c.params]), [['jobs/reasons', { limit: 200 }], ['queue/stats', {}]], 'no failed job is read for the roots');
+    assert.deepEqual(
+      d.calls.map((c) => [c.method, c.params]),
+      [
+        ['jobs/reasons', { limit: 200 }],
+        ['queue/stats', {}],
+      ],
+      'no failed job is read for the roots',
+    );
   });
 
   test("a reason lists its failed jobs, newest first; its menu's requeue takes them alone", async () => {
@@ -298,7 +340,10 @@ describe('grouped by failure reason', () => {
     const rows = (await tree.getChildren(group(roots, 'ECONNREFUSED'))) as JobNode[];
     assert.deepEqual(d.callsOf('jobs/list'), [{ state: 'error', reason: 'ECONNREFUSED', order: 'newest', limit: PAGE_SIZE, cursor: null }]);
     assert.equal(rows.length, 3);
-    assert.deepEqual(rows.map((r) => r.job.id), rows.map((r) => r.job.id).sort((x, y) => y - x));
+    assert.deepEqual(
+      rows.map((r) => r.job.id),
+      rows.map((r) => r.job.id).sort((x, y) => y - x),
+    );
     assert.ok(rows.every((r) => r.job.state === 'error' && /ECONNREFUSED/.test(r.job.lastError!)));
     assert.ok(rows.every((r) => r.id.startsWith('reason:ECONNREFUSED/job:')));
 
@@ -306,7 +351,7 @@ describe('grouped by failure reason', () => {
     assert.deepEqual(params, { state: 'error', reason: 'HTTP 404' });
     const before = await d.request('queue/stats', {});
     assert.deepEqual(await d.request('jobs/requeue', params), { requeued: 2 });
-    assert.equal((await d.request('queue/stats', {})).error, before.error - 2, 'the other reason\'s jobs stay failed');
+    assert.equal((await d.request('queue/stats', {})).error, before.error - 2, "the other reason's jobs stay failed");
     // Failed again, for the same reason.
     await d.fail(2, 'HTTP 404');
   });
@@ -322,11 +367,14 @@ describe('grouped by failure reason', () => {
     assert.ok(ids.includes('reason:x%2Fjob%3A1'), ids.join(', '));
   });
 
-  test('a job that fails redraws its reason\'s row and reads its jobs again, not the others\'; jobs that do well ask nothing', async () => {
+  test("a job that fails redraws its reason's row and reads its jobs again, not the others'; jobs that do well ask nothing", async () => {
     let roots = await tree.getChildren();
     for (const label of ['ECONNREFUSED', 'HTTP 404']) await tree.getChildren(group(roots, label));
     const done = await d.finish(1);
-    assert.deepEqual(await catchUp({ jobs: new Map([[done[0], 'done']]), stats: await d.request('queue/stats', {}), crawls: new Set() }), { fired: [], asked: [] });
+    assert.deepEqual(await catchUp({ jobs: new Map([[done[0], 'done']]), stats: await d.request('queue/stats', {}), crawls: new Set() }), {
+      fired: [],
+      asked: [],
+    });
 
     const { fired, asked } = await catchUp(await failing(1, 'HTTP 404'));
     assert.deepEqual(fired, ['reason:HTTP%20404']);
@@ -417,10 +465,17 @@ describe('catching up with notifications', () => {
     // A redrawn row is made anew in the view: its click command and pending hover are lost.
     assert.deepEqual(redrawn, ['state:queued', 'state:done']);
     assert.deepEqual(d.callsOf('queue/stats'), [{}]);
-    assert.deepEqual(items(tree, roots).map((i) => i.description), ['2', '0', '3', '0', '1'], 'the groups show the new counts');
+    assert.deepEqual(
+      items(tree, roots).map((i) => i.description),
+      ['2', '0', '3', '0', '1'],
+      'the groups show the new counts',
+    );
     const again = await tree.getChildren(group(roots, 'Error'));
     assert.ok(again.length > 0 && again.every((row, i) => row === errorRows[i]), 'rows handed out again are the same elements');
-    assert.deepEqual(lists.map((l) => (l as { state: string }).state), ['queued', 'done']);
+    assert.deepEqual(
+      lists.map((l) => (l as { state: string }).state),
+      ['queued', 'done'],
+    );
     assert.ok((await tree.getChildren(group(roots, 'Done'))).some((r) => r.kind === 'job' && r.job.id === id));
   });
 
@@ -435,7 +490,10 @@ describe('catching up with notifications', () => {
     const { redrawn, lists } = await catchUp({ jobs: null, stats: undefined, crawls: new Set() });
     // The whole tree redrawn would send every loaded row again: 1,000 Done rows each second of a fast crawl.
     assert.deepEqual(redrawn, ['state:queued', 'state:done', 'state:error']);
-    assert.deepEqual(lists.map((l) => (l as { state: string }).state), ['queued', 'done', 'error']);
+    assert.deepEqual(
+      lists.map((l) => (l as { state: string }).state),
+      ['queued', 'done', 'error'],
+    );
     // At once again (the clock not moved on): held, to be read when their wait is over.
     const fired: unknown[] = [];
     const sub = tree.onDidChangeTreeData((e) => fired.push(e));
@@ -476,10 +534,16 @@ describe('catching up, grouped by crawl and filtered by ids', () => {
     const line = look();
     await d.lease(1);
     const redrawn = await fired(tree, { ...noChanges(), stats: await d.request('queue/stats', {}), crawls: new Set([crawlId]) });
-    assert.equal(look(), line, 'the crawl\'s own line reads the same');
+    assert.equal(look(), line, "the crawl's own line reads the same");
     assert.ok(redrawn.includes(`crawl:${crawlId}`) || redrawn.includes(undefined), `redrawn: ${redrawn.join(', ')}`);
     const states = await tree.getChildren(crawlRow);
-    assert.deepEqual(items(tree, states).map((i) => [i.label, i.description]), [['Queued', '1'], ['In progress', '2']]);
+    assert.deepEqual(
+      items(tree, states).map((i) => [i.label, i.description]),
+      [
+        ['Queued', '1'],
+        ['In progress', '2'],
+      ],
+    );
   });
 
   test('"jobs outside any crawl" follows the count', async () => {
@@ -500,7 +564,10 @@ describe('catching up, grouped by crawl and filtered by ids', () => {
     const { jobs } = await d.request('jobs/list', { host: 'outside.test' });
     tree.setFilter({ jobIds: jobs.map((j) => j.id) });
     const before = items(tree, await tree.getChildren()).map((i) => i.contextValue);
-    assert.ok(before.every((c) => c === 'job.queued'), before.join(', '));
+    assert.ok(
+      before.every((c) => c === 'job.queued'),
+      before.join(', '),
+    );
     const failed = await d.fail(3, 'HTTP 404');
     const changes = new Map(failed.map((id) => [id, 'error' as const]));
     const redrawn = await fired(tree, { jobs: changes, stats: await d.request('queue/stats', {}), crawls: new Set() });
@@ -513,10 +580,27 @@ describe('catching up, grouped by crawl and filtered by ids', () => {
 describe('row wording', () => {
   const now = Date.parse('2026-01-02T10:00:00.000Z');
   const job: Job = {
-    id: 7, url: 'https://example.com/docs/a.html?x=1#top', host: 'example.com', crawlId: 'c_1', depth: 2, state: 'in_progress',
-    priority: 0, attempts: 2, maxAttempts: 3, lostWorkers: 0, deferrals: 0, runAfter: null, held: false, workerId: 'vm:1:2', leasedAt: '2026-01-02T09:59:50.000Z',
-    leaseExpiresAt: '2026-01-02T10:00:12.000Z', heartbeatAt: '2026-01-02T09:59:58.000Z', lastError: 'HTTP 503',
-    createdAt: '2026-01-02T09:00:00.000Z', updatedAt: '2026-01-02T09:59:58.000Z', result: null,
+    id: 7,
+    url: 'https://example.com/docs/a.html?x=1#top',
+    host: 'example.com',
+    crawlId: 'c_1',
+    depth: 2,
+    state: 'in_progress',
+    priority: 0,
+    attempts: 2,
+    maxAttempts: 3,
+    lostWorkers: 0,
+    deferrals: 0,
+    runAfter: null,
+    held: false,
+    workerId: 'vm:1:2',
+    leasedAt: '2026-01-02T09:59:50.000Z',
+    leaseExpiresAt: '2026-01-02T10:00:12.000Z',
+    heartbeatAt: '2026-01-02T09:59:58.000Z',
+    lastError: 'HTTP 503',
+    createdAt: '2026-01-02T09:00:00.000Z',
+    updatedAt: '2026-01-02T09:59:58.000Z',
+    result: null,
   };
 
   test('labels are the path and query; a URL that does not parse stays whole', () => {
@@ -552,14 +636,25 @@ describe('row wording', () => {
 describe('rows of several crawls listed together', () => {
   test('crawls are called by name where the name is theirs alone, else "name (id)", else by id', () => {
     const labels = crawlLabels([
-      { crawlId: 'c_1', name: 'docs' }, { crawlId: 'c_2', name: 'docs' }, { crawlId: 'c_3', name: 'blog' }, { crawlId: 'c_4', name: null },
+      { crawlId: 'c_1', name: 'docs' },
+      { crawlId: 'c_2', name: 'docs' },
+      { crawlId: 'c_3', name: 'blog' },
+      { crawlId: 'c_4', name: null },
     ]);
-    assert.deepEqual([...labels], [['c_1', 'docs (c_1)'], ['c_2', 'docs (c_2)'], ['c_3', 'blog'], ['c_4', 'c_4']]);
+    assert.deepEqual(
+      [...labels],
+      [
+        ['c_1', 'docs (c_1)'],
+        ['c_2', 'docs (c_2)'],
+        ['c_3', 'blog'],
+        ['c_4', 'c_4'],
+      ],
+    );
     assert.equal(mixesCrawls([{ crawlId: 'c_1' }, { crawlId: 'c_1' }]), false);
     assert.equal(mixesCrawls([{ crawlId: 'c_1' }, { crawlId: null }]), true);
   });
 
-  test('the Error group names each row\'s crawl when it mixes crawls, and only then', async () => {
+  test("the Error group names each row's crawl when it mixes crawls, and only then", async () => {
     const d = await TestDaemon.start();
     try {
       const start = async (name: string, ip: string) => (await d.request('crawl/start', { name, seeds: [`http://${ip}:9/x`] })).crawlId;
@@ -595,9 +690,15 @@ describe('crawl names', () => {
       const second = await start('docs', 'two.test');
       await start('blog', 'three.test');
       const tree = new JobsTreeProvider(d, 'crawl');
-      assert.deepEqual(items(tree, await tree.getChildren()).map((i) => i.label), ['blog', `docs (${second})`, `docs (${first})`]);
+      assert.deepEqual(
+        items(tree, await tree.getChildren()).map((i) => i.label),
+        ['blog', `docs (${second})`, `docs (${first})`],
+      );
       const states = await tree.getChildren(group(await tree.getChildren(), `docs (${first})`));
-      assert.equal(items(tree, states)[0].tooltip && String((items(tree, states)[0].tooltip as MarkdownString).value), `1 job of docs (${first}) waiting for a worker (or for their host, or a retry backoff).`);
+      assert.equal(
+        items(tree, states)[0].tooltip && String((items(tree, states)[0].tooltip as MarkdownString).value),
+        `1 job of docs (${first}) waiting for a worker (or for their host, or a retry backoff).`,
+      );
       assert.equal(await tree.crawlTitle(first), `docs (${first})`);
       assert.equal(await tree.crawlTitle('c_nobody'), 'c_nobody');
     } finally {
@@ -672,7 +773,9 @@ describe('paging while the group changes', () => {
       // The "Load more" answer is held until the group has been read again, as when a change comes meanwhile.
       const request = d.request.bind(d);
       let release!: () => void;
-      const gate = new Promise<void>((resolve) => { release = resolve; });
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
       d.request = (async (method: string, params: { cursor?: string | null }) => {
         if (method === 'jobs/list' && params.cursor) await gate;
         return request(method as never, params as never);
@@ -691,7 +794,7 @@ describe('paging while the group changes', () => {
 });
 
 describe('the counts the rest of the editor shows', () => {
-  test('state groups show the overview\'s counts (those of the badge and status bar), not a read of their own', async () => {
+  test("state groups show the overview's counts (those of the badge and status bar), not a read of their own", async () => {
     const d = await TestDaemon.start();
     try {
       await urls(d, 'snap.test', 9);
@@ -701,7 +804,10 @@ describe('the counts the rest of the editor shows', () => {
       const tree = new JobsTreeProvider(d, 'state', Date.now, () => shown);
       d.calls.length = 0;
       const roots = await tree.getChildren();
-      assert.deepEqual(items(tree, roots).map((i) => i.description), ['2', '0', '0', '0', '7']);
+      assert.deepEqual(
+        items(tree, roots).map((i) => i.description),
+        ['2', '0', '0', '0', '7'],
+      );
       assert.deepEqual(d.callsOf('queue/stats'), []);
 
       // A new snapshot redraws just the groups whose count moved.
@@ -713,8 +819,14 @@ describe('the counts the rest of the editor shows', () => {
       Object.assign(shown, next);
       await tree.update({ ...noChanges(), stats: next });
       sub.dispose();
-      assert.deepEqual(fired.map((e) => (e as TreeNode[]).map((n) => n.id)), [['state:queued', 'state:error']]);
-      assert.deepEqual(items(tree, roots).map((i) => i.description), ['1', '0', '0', '0', '8']);
+      assert.deepEqual(
+        fired.map((e) => (e as TreeNode[]).map((n) => n.id)),
+        [['state:queued', 'state:error']],
+      );
+      assert.deepEqual(
+        items(tree, roots).map((i) => i.description),
+        ['1', '0', '0', '0', '8'],
+      );
     } finally {
       await d.stop();
     }
@@ -768,7 +880,12 @@ describe('a fast crawl beside a loaded group', () => {
   test("a group with many rows loaded has its count redrawn with its rows, not each time it moves; a collapsed one's at once", async () => {
     const shown = { ...(await d.request('queue/stats', {})) };
     let clock = 2_000_000;
-    const tree = new JobsTreeProvider(d, 'state', () => clock, () => shown);
+    const tree = new JobsTreeProvider(
+      d,
+      'state',
+      () => clock,
+      () => shown,
+    );
     const done = group(await tree.getChildren(), 'Done');
     const more = (await tree.getChildren(done)).find((n): n is MoreNode => n.kind === 'more')!;
     const fired: string[][] = [];
@@ -819,7 +936,11 @@ describe('expanded and collapsed groups', () => {
     tree.expandedChanged(group(roots, 'Queued'), true);
     tree.expandedChanged(group(roots, 'In progress'), false);
     tree.setFilter({ jobIds: [ids[0]], from: 'from a test' });
-    assert.deepEqual((await tree.getChildren()).map((n) => n.kind), ['job'], 'jobs picked by id are listed flat');
+    assert.deepEqual(
+      (await tree.getChildren()).map((n) => n.kind),
+      ['job'],
+      'jobs picked by id are listed flat',
+    );
     tree.setFilter(undefined);
     assert.equal(await state('Queued'), TreeItemCollapsibleState.Expanded);
     assert.equal(await state('In progress'), TreeItemCollapsibleState.Collapsed);
@@ -829,10 +950,16 @@ describe('expanded and collapsed groups', () => {
 test("a filtered view's line says whence its jobs came, and how many of them it lists", () => {
   assert.equal(filterMessage({ crawlId: 'c_1' }, 'docs (c_1)', PAGE_SIZE), 'Only crawl docs (c_1) is shown.');
   assert.equal(filterMessage({ jobIds: [1] }, undefined, PAGE_SIZE), 'Only 1 job from a seed file is shown.');
-  assert.equal(filterMessage({ jobIds: [1, 2], from: 'with HTTP 404 in docs (c_1)' }, undefined, PAGE_SIZE), 'Only 2 jobs with HTTP 404 in docs (c_1) are shown.');
+  assert.equal(
+    filterMessage({ jobIds: [1, 2], from: 'with HTTP 404 in docs (c_1)' }, undefined, PAGE_SIZE),
+    'Only 2 jobs with HTTP 404 in docs (c_1) are shown.',
+  );
   const many = Array.from({ length: 5_000 }, (_, i) => i + 1);
-  assert.equal(filterMessage({ jobIds: many, from: 'with HTTP 200 in docs (c_1)' }, undefined, PAGE_SIZE),
-    `The first ${PAGE_SIZE} of 5,000 jobs with HTTP 200 in docs (c_1) are shown.`, 'not "Only 5,000" over a list of the first hundred');
+  assert.equal(
+    filterMessage({ jobIds: many, from: 'with HTTP 200 in docs (c_1)' }, undefined, PAGE_SIZE),
+    `The first ${PAGE_SIZE} of 5,000 jobs with HTTP 200 in docs (c_1) are shown.`,
+    'not "Only 5,000" over a list of the first hundred',
+  );
 });
 
 describe('a search', () => {
@@ -891,7 +1018,10 @@ describe('a search', () => {
     d.calls.length = 0;
     await tree.update({ jobs: new Map([[12, 'error']]), stats: await d.request('queue/stats', {}), crawls: new Set() });
     assert.deepEqual(ids(await tree.getChildren(error)), [13, 12, 'more']);
-    assert.deepEqual((d.callsOf('jobs/list') as { cursor: string | null }[]).map((c) => c.cursor), [null, '18', '15']);
+    assert.deepEqual(
+      (d.callsOf('jobs/list') as { cursor: string | null }[]).map((c) => c.cursor),
+      [null, '18', '15'],
+    );
   });
 
   test('read again, a page holds the rows it held, not all a request found past them', async () => {
@@ -913,10 +1043,12 @@ describe('a search', () => {
   test('a Load more answered after the search changed is dropped, not added to the new search', async () => {
     let gate: Promise<void> | undefined;
     let open = () => {};
-    const slow = { request: async (method: string, params: { search?: string; cursor?: string | null }) => {
-      if (gate && params.search === 'pin' && params.cursor) await gate;
-      return d.request(method as 'jobs/list', params);
-    } };
+    const slow = {
+      request: async (method: string, params: { search?: string; cursor?: string | null }) => {
+        if (gate && params.search === 'pin' && params.cursor) await gate;
+        return d.request(method as 'jobs/list', params);
+      },
+    };
     const tree = new JobsTreeProvider(slow as never, 'state');
     tree.setFilter({ search: 'pin' });
     const pinError = group(await tree.getChildren(), 'Error');

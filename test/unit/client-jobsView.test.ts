@@ -32,7 +32,13 @@ const crawlChanged = new vscode.EventEmitter<{ crawl: Crawl }>();
 before(async () => {
   d = await TestDaemon.start();
   const quiet = new vscode.EventEmitter<never>().event;
-  const daemon = { status: { kind: 'running' }, request: d.request.bind(d), onJobsChanged: quiet, onDidChangeStatus: quiet, onCrawlChanged: crawlChanged.event };
+  const daemon = {
+    status: { kind: 'running' },
+    request: d.request.bind(d),
+    onJobsChanged: quiet,
+    onDidChangeStatus: quiet,
+    onCrawlChanged: crawlChanged.event,
+  };
   const context = { workspaceState: { get: () => undefined, update: async () => undefined } };
   view = new JobsView(context as never, daemon as never, { stats: undefined, scheduler: undefined, onDidChange: quiet } as never);
 });
@@ -64,19 +70,34 @@ test('Search Jobs… shows only matching jobs, counted as loaded; it offers the 
   let answer: string | undefined = 'SEARCH.test/B';
   Object.assign(vscode.window, { showInputBox: async (o: { value?: string }) => (offered.push(o.value), answer) });
   const filtered: unknown[] = [];
-  Object.assign(vscode, { commands: { executeCommand: async (id: string, key: string, value: unknown) => {
-    if (id === 'setContext' && key === 'crawlOrchestrator.filtered') filtered.push(value);
-  } } });
+  Object.assign(vscode, {
+    commands: {
+      executeCommand: async (id: string, key: string, value: unknown) => {
+        if (id === 'setContext' && key === 'crawlOrchestrator.filtered') filtered.push(value);
+      },
+    },
+  });
   d.calls.length = 0;
   await searchJobs(view);
   assert.deepEqual(view.provider.filter, { search: 'SEARCH.test/B' });
   assert.equal(treeView.message, 'Jobs matching "SEARCH.test/B"');
   assert.deepEqual(filtered, [true], 'Clear Filter is offered');
   const roots = await view.provider.getChildren();
-  assert.deepEqual(roots.map((r) => [view.provider.getTreeItem(r).label, view.provider.getTreeItem(r).description]), [
-    ['Queued', '1 shown'], ['In progress', '0 shown'], ['Done', '0 shown'], ['Skipped', '0 shown'], ['Error', '0 shown']]);
+  assert.deepEqual(
+    roots.map((r) => [view.provider.getTreeItem(r).label, view.provider.getTreeItem(r).description]),
+    [
+      ['Queued', '1 shown'],
+      ['In progress', '0 shown'],
+      ['Done', '0 shown'],
+      ['Skipped', '0 shown'],
+      ['Error', '0 shown'],
+    ],
+  );
   const rows = (await view.provider.getChildren(roots[0])) as JobNode[];
-  assert.deepEqual(rows.map((r) => r.job.url), ['http://search.test/b']);
+  assert.deepEqual(
+    rows.map((r) => r.job.url),
+    ['http://search.test/b'],
+  );
   const lists = d.callsOf('jobs/list') as { search?: string }[];
   assert.equal(lists.length, 5);
   assert.ok(lists.every((p) => p.search === 'SEARCH.test/B'));
@@ -99,8 +120,23 @@ test('counts pushed again unchanged set no context key and no badge again; a cha
   const daemon = { status: { kind: 'running' }, request: d.request.bind(d), onJobsChanged: quiet, onDidChangeStatus: quiet, onCrawlChanged: quiet };
   const contexts: [string, unknown][] = [];
   let badges = 0;
-  const counted = { ...treeView, visible: false, set badge(_: unknown) { badges++; }, get badge() { return undefined; } };
-  Object.assign(vscode, { commands: { executeCommand: async (id: string, key: string, value: unknown) => { if (id === 'setContext') contexts.push([key, value]); } } });
+  const counted = {
+    ...treeView,
+    visible: false,
+    set badge(_: unknown) {
+      badges++;
+    },
+    get badge() {
+      return undefined;
+    },
+  };
+  Object.assign(vscode, {
+    commands: {
+      executeCommand: async (id: string, key: string, value: unknown) => {
+        if (id === 'setContext') contexts.push([key, value]);
+      },
+    },
+  });
   Object.assign(vscode.window, { createTreeView: () => counted });
   const context = { workspaceState: { get: () => undefined, update: async () => undefined } };
   const v = new JobsView(context as never, daemon as never, overview as never);

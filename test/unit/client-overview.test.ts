@@ -29,14 +29,14 @@ test('a crawl that finished while a job was queued: the old idle reason goes wit
     assert.equal(overview.scheduler?.idleReason, null);
     const bar = statusBarView(status, overview.stats, overview.scheduler);
     assert.doesNotMatch(bar.tooltip, /queued:|is queued/);
-    assert.equal(overview.scheduler?.paused, true, 'the rest of the scheduler\'s state stays');
+    assert.equal(overview.scheduler?.paused, true, "the rest of the scheduler's state stays");
   } finally {
     overview.dispose();
     await d.stop();
   }
 });
 
-test('Requeue All Failed from a view filtered to a crawl requeues that crawl\'s failed jobs only', () => {
+test("Requeue All Failed from a view filtered to a crawl requeues that crawl's failed jobs only", () => {
   assert.deepEqual(requeueParams(undefined, { crawlId: 'c_7' }), { state: 'error', crawlId: 'c_7' });
   assert.deepEqual(requeueParams(undefined, { jobIds: [3, 4] }), { state: 'error', ids: [3, 4] });
   assert.deepEqual(requeueParams(undefined, undefined), { state: 'error' });

@@ -12,44 +12,104 @@ import type { Crawl, CrawlReport, Host, Lease, Worker } from '../../server/src/p
 
 function crawl(counts: Partial<Crawl['counts']> = {}): Crawl {
   return {
-    crawlId: 'c_1', name: 'docs', seeds: ['http://a.test/'], options: {} as Crawl['options'], state: 'running',
+    crawlId: 'c_1',
+    name: 'docs',
+    seeds: ['http://a.test/'],
+    options: {} as Crawl['options'],
+    state: 'running',
     counts: { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, capped: 0, ...counts } as Crawl['counts'],
-    pages: 0, bytes: 0, dropped: {}, fromSitemaps: 0, pagesPerSecond: 12.5, createdAt: '2026-12-06T10:00:00.000Z', finishedAt: null,
+    pages: 0,
+    bytes: 0,
+    dropped: {},
+    fromSitemaps: 0,
+    pagesPerSecond: 12.5,
+    createdAt: '2026-12-06T10:00:00.000Z',
+    finishedAt: null,
   };
 }
 
 const report: CrawlReport = {
-  crawlId: 'c_1', pages: 30,
+  crawlId: 'c_1',
+  pages: 30,
   byStatus: { 200: 20, 404: 4, 500: 1, error: 3, skipped: 2 },
   byContentType: { 'text/html': 25 },
-  byHost: [{ host: 'a.test', pages: 25, errors: 5, meanFetchMs: 12.4 }, { host: 'b.test', pages: 5, errors: 3, meanFetchMs: null }],
+  byHost: [
+    { host: 'a.test', pages: 25, errors: 5, meanFetchMs: 12.4 },
+    { host: 'b.test', pages: 5, errors: 3, meanFetchMs: null },
+  ],
   brokenLinks: [
-    { url: 'http://a.test/gone', status: 404, error: 'HTTP 404', referrerCount: 7, referrers: Array.from({ length: 7 }, (_, i) => ({ url: `http://a.test/p${i}`, text: `P${i}` })) },
-    { url: 'http://b.test/', status: null, error: 'http://b.test/: connect ECONNREFUSED 127.0.0.3:80', referrerCount: 1, referrers: [{ url: 'http://a.test/', text: 'B' }] },
+    {
+      url: 'http://a.test/gone',
+      status: 404,
+      error: 'HTTP 404',
+      referrerCount: 7,
+      referrers: Array.from({ length: 7 }, (_, i) => ({ url: `http://a.test/p${i}`, text: `P${i}` })),
+    },
+    {
+      url: 'http://b.test/',
+      status: null,
+      error: 'http://b.test/: connect ECONNREFUSED 127.0.0.3:80',
+      referrerCount: 1,
+      referrers: [{ url: 'http://a.test/', text: 'B' }],
+    },
     { url: 'http://b.test/x', status: null, error: 'http://b.test/x: connect ECONNREFUSED 127.0.0.3:80', referrerCount: 1, referrers: [] },
   ],
   brokenCount: 8,
-  redirects: [{ url: 'http://a.test/old', finalUrl: 'http://a.test/new', status: 301 }], redirectCount: 1,
-  slowest: [{ url: 'http://a.test/slow', fetchMs: 900 }], largest: [{ url: 'http://a.test/big', bytes: 9000 }], missingTitles: 2,
+  redirects: [{ url: 'http://a.test/old', finalUrl: 'http://a.test/new', status: 301 }],
+  redirectCount: 1,
+  slowest: [{ url: 'http://a.test/slow', fetchMs: 900 }],
+  largest: [{ url: 'http://a.test/big', bytes: 9000 }],
+  missingTitles: 2,
 };
 
 const hosts: Host[] = [
   { host: 'a.test', limit: 2, inFlight: 1, queued: 3, done: 20, error: 5, state: 'busy', until: null, reason: null },
-  { host: 'b.test', limit: 2, inFlight: 0, queued: 1, done: 0, error: 3, state: 'backoff', until: '2026-12-06T10:05:00.000Z', reason: 'connect ECONNREFUSED (3 in a row)' },
+  {
+    host: 'b.test',
+    limit: 2,
+    inFlight: 0,
+    queued: 1,
+    done: 0,
+    error: 3,
+    state: 'backoff',
+    until: '2026-12-06T10:05:00.000Z',
+    reason: 'connect ECONNREFUSED (3 in a row)',
+  },
   { host: 'other.test', limit: 2, inFlight: 2, queued: 9, done: 0, error: 0, state: 'busy', until: null, reason: null },
 ];
-const lease = (workerId: string, host: string, url: string, heartbeatAt: string): Lease =>
-  ({ jobId: 1, url, host, workerId, leasedAt: heartbeatAt, expiresAt: heartbeatAt.replace('10:0', '10:1'), heartbeatAt });
+const lease = (workerId: string, host: string, url: string, heartbeatAt: string): Lease => ({
+  jobId: 1,
+  url,
+  host,
+  workerId,
+  leasedAt: heartbeatAt,
+  expiresAt: heartbeatAt.replace('10:0', '10:1'),
+  heartbeatAt,
+});
 
 const worker = (workerId: string, state: Worker['state'], leases: number, seenAt: string, more: Partial<Worker> = {}): Worker => ({
-  workerId, host: 'm', pid: 1, startedAt: '2026-12-06T09:00:00.000Z', seenAt, stoppedAt: null, state, leases, self: false, ...more,
+  workerId,
+  host: 'm',
+  pid: 1,
+  startedAt: '2026-12-06T09:00:00.000Z',
+  seenAt,
+  stoppedAt: null,
+  state,
+  leases,
+  self: false,
+  ...more,
 });
 
 test('the view: counts, statuses, failures by reason, broken links with where they are found, hosts and workers of this crawl', () => {
   const v = reportView({
-    crawl: crawl({ done: 20, queued: 4, in_progress: 1, error: 8, skipped: 2 }), report, hosts,
-    leases: [lease('w1', 'a.test', 'http://a.test/q', '2026-12-06T10:00:01.000Z'), lease('w1', 'a.test', 'http://a.test/r', '2026-12-06T10:00:03.000Z'),
-      lease('w2', 'other.test', 'http://other.test/', '2026-12-06T10:00:02.000Z')],
+    crawl: crawl({ done: 20, queued: 4, in_progress: 1, error: 8, skipped: 2 }),
+    report,
+    hosts,
+    leases: [
+      lease('w1', 'a.test', 'http://a.test/q', '2026-12-06T10:00:01.000Z'),
+      lease('w1', 'a.test', 'http://a.test/r', '2026-12-06T10:00:03.000Z'),
+      lease('w2', 'other.test', 'http://other.test/', '2026-12-06T10:00:02.000Z'),
+    ],
     workers: [
       worker('w0', 'stopped', 0, '2026-12-06T09:30:00.000Z', { stoppedAt: '2026-12-06T09:30:00.000Z' }),
       worker('w1', 'live', 5, '2026-12-06T10:00:02.000Z', { self: true }),
@@ -59,43 +119,93 @@ test('the view: counts, statuses, failures by reason, broken links with where th
     rates: [],
   });
   assert.equal(v.title, 'docs (c_1)');
-  assert.deepEqual(v.counts.map((c) => `${c.label} ${c.count}`), ['done 20', 'queued 4', 'running 1', 'failed 8', 'skipped 2']);
-  assert.deepEqual(v.byStatus.map((r) => `${r.label} ${r.count}`), ['HTTP 200 20', 'HTTP 404 4', 'no response 3', 'skipped 2', 'HTTP 500 1']);
-  assert.deepEqual(v.failures.map((r) => `${r.label} ${r.count}`), ['HTTP 404 4', 'ECONNREFUSED 2', 'HTTP 500 1']);
+  assert.deepEqual(
+    v.counts.map((c) => `${c.label} ${c.count}`),
+    ['done 20', 'queued 4', 'running 1', 'failed 8', 'skipped 2'],
+  );
+  assert.deepEqual(
+    v.byStatus.map((r) => `${r.label} ${r.count}`),
+    ['HTTP 200 20', 'HTTP 404 4', 'no response 3', 'skipped 2', 'HTTP 500 1'],
+  );
+  assert.deepEqual(
+    v.failures.map((r) => `${r.label} ${r.count}`),
+    ['HTTP 404 4', 'ECONNREFUSED 2', 'HTTP 500 1'],
+  );
   // Each a click away from its pages' jobs: crawl/pages by status, and by reason for failures with no response.
   assert.deepEqual(Object.fromEntries(v.byStatus.map((r) => [r.label, r.pages])), {
-    'HTTP 200': { status: 200 }, 'HTTP 404': { status: 404 }, 'no response': { status: 'error' }, skipped: null, 'HTTP 500': { status: 500 },
+    'HTTP 200': { status: 200 },
+    'HTTP 404': { status: 404 },
+    'no response': { status: 'error' },
+    skipped: null,
+    'HTTP 500': { status: 500 },
   });
-  assert.deepEqual(v.failures.map((r) => r.pages), [{ status: 404 }, { status: 'error', reason: 'ECONNREFUSED' }, { status: 500 }]);
+  assert.deepEqual(
+    v.failures.map((r) => r.pages),
+    [{ status: 404 }, { status: 'error', reason: 'ECONNREFUSED' }, { status: 500 }],
+  );
   assert.equal(v.failuresPartial, true, 'three pages failed with no response, two of them listed');
   assert.deepEqual(v.broken[0], {
-    url: 'http://a.test/gone', what: 'HTTP 404', referrerCount: 7, referrers: report.brokenLinks[0].referrers.slice(0, 5),
+    url: 'http://a.test/gone',
+    what: 'HTTP 404',
+    referrerCount: 7,
+    referrers: report.brokenLinks[0].referrers.slice(0, 5),
   });
   assert.equal(v.broken[1].what, 'ECONNREFUSED');
-  assert.deepEqual(v.hosts.map((h) => [h.host, h.state, h.reason, h.errors]), [['a.test', 'busy', null, 5], ['b.test', 'backoff', 'connect ECONNREFUSED (3 in a row)', 3]]);
+  assert.deepEqual(
+    v.hosts.map((h) => [h.host, h.state, h.reason, h.errors]),
+    [
+      ['a.test', 'busy', null, 5],
+      ['b.test', 'backoff', 'connect ECONNREFUSED (3 in a row)', 3],
+    ],
+  );
   // Every worker of the database, live first, then lost, then stopped, the latest seen first; w2
   // holds leases of the crawl but is not listed (past the list's length): shown all the same.
-  assert.deepEqual(v.workers.map((w) => [w.workerId, w.state, w.self, w.crawlLeases, w.leases, w.seenAt, w.leaseEndsAt, w.jobs.map((j) => j.url)]), [
-    ['w8', 'live', false, 0, 0, '2026-12-06T10:00:04.000Z', null, []],
-    ['w1', 'live', true, 2, 5, '2026-12-06T10:00:03.000Z', '2026-12-06T10:10:03.000Z', ['http://a.test/q', 'http://a.test/r']],
-    ['w2', null, false, 1, 1, '2026-12-06T10:00:02.000Z', '2026-12-06T10:10:02.000Z', ['http://other.test/']],
-    ['w9', 'lost', false, 0, 1, '2026-12-06T09:50:00.000Z', null, []],
-    ['w0', 'stopped', false, 0, 0, '2026-12-06T09:30:00.000Z', null, []],
-  ]);
+  assert.deepEqual(
+    v.workers.map((w) => [w.workerId, w.state, w.self, w.crawlLeases, w.leases, w.seenAt, w.leaseEndsAt, w.jobs.map((j) => j.url)]),
+    [
+      ['w8', 'live', false, 0, 0, '2026-12-06T10:00:04.000Z', null, []],
+      ['w1', 'live', true, 2, 5, '2026-12-06T10:00:03.000Z', '2026-12-06T10:10:03.000Z', ['http://a.test/q', 'http://a.test/r']],
+      ['w2', null, false, 1, 1, '2026-12-06T10:00:02.000Z', '2026-12-06T10:10:02.000Z', ['http://other.test/']],
+      ['w9', 'lost', false, 0, 1, '2026-12-06T09:50:00.000Z', null, []],
+      ['w0', 'stopped', false, 0, 0, '2026-12-06T09:30:00.000Z', null, []],
+    ],
+  );
   assert.equal(v.workersListed, true);
   // A daemon that does not list its workers (older, or the read failed): the crawl's lease holders.
-  const unlisted = reportView({ crawl: crawl(), report, hosts, leases: [lease('w1', 'a.test', 'http://a.test/q', '2026-12-06T10:00:01.000Z')], workers: null, rates: [] });
-  assert.deepEqual(unlisted.workers.map((w) => [w.workerId, w.state, w.crawlLeases]), [['w1', null, 1]]);
+  const unlisted = reportView({
+    crawl: crawl(),
+    report,
+    hosts,
+    leases: [lease('w1', 'a.test', 'http://a.test/q', '2026-12-06T10:00:01.000Z')],
+    workers: null,
+    rates: [],
+  });
+  assert.deepEqual(
+    unlisted.workers.map((w) => [w.workerId, w.state, w.crawlLeases]),
+    [['w1', null, 1]],
+  );
   assert.equal(unlisted.workersListed, false);
 });
 
 test('a host of the crawl the daemon does not list keeps its figures, its state unknown', () => {
   const v = reportView({ crawl: crawl(), report, hosts: hosts.filter((h) => h.host !== 'b.test'), leases: [], workers: [], rates: [] });
-  assert.deepEqual(v.hosts.map((h) => [h.host, h.state, h.inFlight, h.pages]), [['a.test', 'busy', 1, 25], ['b.test', null, null, 5]]);
+  assert.deepEqual(
+    v.hosts.map((h) => [h.host, h.state, h.inFlight, h.pages]),
+    [
+      ['a.test', 'busy', 1, 25],
+      ['b.test', null, null, 5],
+    ],
+  );
 });
 
 test('a redirect that failed (a loop) is a failure by its reason, not by its 3xx', () => {
-  const loop = { url: 'http://a.test/l1', status: 301, error: 'redirect loop: http://a.test/l1 → http://a.test/l2 → http://a.test/l1', referrerCount: 1, referrers: [] };
+  const loop = {
+    url: 'http://a.test/l1',
+    status: 301,
+    error: 'redirect loop: http://a.test/l1 → http://a.test/l2 → http://a.test/l1',
+    referrerCount: 1,
+    referrers: [],
+  };
   const v = reportView({ crawl: crawl(), report: { ...report, byStatus: { 301: 1 }, brokenLinks: [loop] }, hosts: [], leases: [], workers: [], rates: [] });
   assert.deepEqual(v.failures, [{ label: 'redirect loop: … → … → …', count: 1, pages: { status: '3xx', reason: 'redirect loop: … → … → …' } }]);
   assert.equal(v.broken[0].what, 'redirect loop: … → … → …');
@@ -103,11 +213,20 @@ test('a redirect that failed (a loop) is a failure by its reason, not by its 3xx
 
 test("a status crawl/pages cannot filter by (a server's 600) is counted, with no jobs to click to", () => {
   const v = reportView({ crawl: crawl(), report: { ...report, byStatus: { 600: 1, 200: 2 }, brokenLinks: [] }, hosts: [], leases: [], workers: [], rates: [] });
-  assert.deepEqual(v.byStatus, [{ label: 'HTTP 200', count: 2, pages: { status: 200 } }, { label: 'HTTP 600', count: 1, pages: null }]);
+  assert.deepEqual(v.byStatus, [
+    { label: 'HTTP 200', count: 2, pages: { status: 200 } },
+    { label: 'HTTP 600', count: 1, pages: null },
+  ]);
 });
 
 test('broken links are cut at BROKEN_SHOWN; the count says how many there are', () => {
-  const many = Array.from({ length: BROKEN_SHOWN + 5 }, (_, i) => ({ url: `http://a.test/${i}`, status: 404, error: 'HTTP 404', referrerCount: 1, referrers: [] }));
+  const many = Array.from({ length: BROKEN_SHOWN + 5 }, (_, i) => ({
+    url: `http://a.test/${i}`,
+    status: 404,
+    error: 'HTTP 404',
+    referrerCount: 1,
+    referrers: [],
+  }));
   const v = reportView({ crawl: crawl(), report: { ...report, brokenLinks: many, brokenCount: 5_000 }, hosts: [], leases: [], workers: [], rates: [] });
   assert.equal(v.broken.length, BROKEN_SHOWN);
   assert.equal(v.brokenCount, 5_000);
@@ -134,8 +253,17 @@ test('a rate point is pages and failures a second between two readings', () => {
 
 test('the page allows nothing from the network: scripts by nonce, styles and images from the extension only', () => {
   const csp = reportCsp('https://file+.vscode-resource.vscode-cdn.net', 'abc123');
-  assert.equal(csp, "default-src 'none'; style-src https://file+.vscode-resource.vscode-cdn.net; script-src 'nonce-abc123'; img-src https://file+.vscode-resource.vscode-cdn.net data:; font-src https://file+.vscode-resource.vscode-cdn.net");
-  const html = reportHtml({ cspSource: 'vscode-resource:', nonce: 'n"1', scriptUri: 'vscode-resource:/r.js', styleUris: ['vscode-resource:/r.css'], title: 'Report: <docs> (c_1)' });
+  assert.equal(
+    csp,
+    "default-src 'none'; style-src https://file+.vscode-resource.vscode-cdn.net; script-src 'nonce-abc123'; img-src https://file+.vscode-resource.vscode-cdn.net data:; font-src https://file+.vscode-resource.vscode-cdn.net",
+  );
+  const html = reportHtml({
+    cspSource: 'vscode-resource:',
+    nonce: 'n"1',
+    scriptUri: 'vscode-resource:/r.js',
+    styleUris: ['vscode-resource:/r.css'],
+    title: 'Report: <docs> (c_1)',
+  });
   assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;;/);
   assert.match(html, /<script nonce="n&quot;1" src="vscode-resource:\/r\.js"><\/script>/);
   assert.match(html, /<title>Report: &lt;docs&gt; \(c_1\)<\/title>/);

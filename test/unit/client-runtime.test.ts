@@ -8,7 +8,7 @@ import { candidates, chooseRuntime, compareVersions, minimumVersion, noRuntimeMe
 import { tempDir } from './helpers/tmp';
 
 const addon = path.dirname(require.resolve('better-sqlite3/package.json'));
-const here = { source: 'this test\'s node', path: process.execPath };
+const here = { source: "this test's node", path: process.execPath };
 
 test('the running Node.js loads the addon and is chosen', async () => {
   const choice = await chooseRuntime([here], addon, '20.0.0');
@@ -31,7 +31,10 @@ test('a missing executable, a too old version and a non-Node program are each re
 test('an addon that cannot load (wrong ABI, missing build) is named in the problem', async () => {
   const dir = tempDir();
   const probe = await probeRuntime(here, path.join(dir, 'no-such-addon'), '20.0.0');
-  assert.match(probe.problem ?? '', new RegExp(`^Node.js ${process.version.replace(/\./g, '\\.')} cannot load the bundled better-sqlite3: .*Cannot find module`));
+  assert.match(
+    probe.problem ?? '',
+    new RegExp(`^Node.js ${process.version.replace(/\./g, '\\.')} cannot load the bundled better-sqlite3: .*Cannot find module`),
+  );
 });
 
 test('candidates: the setting alone; else node on PATH, then the host runtime unless it is Electron', () => {
@@ -39,7 +42,11 @@ test('candidates: the setting alone; else node on PATH, then the host runtime un
   const node = path.join(dir, 'node');
   fs.writeFileSync(node, '', { mode: 0o755 });
   const env = { PATH: `/nonexistent:${dir}` };
-  const plain = { execPath: '/opt/code-server/node', versions: { ...process.versions, electron: undefined } as NodeJS.ProcessVersions, platform: 'linux' as const };
+  const plain = {
+    execPath: '/opt/code-server/node',
+    versions: { ...process.versions, electron: undefined } as NodeJS.ProcessVersions,
+    platform: 'linux' as const,
+  };
   const electron = { ...plain, versions: { ...process.versions, electron: '30.1.2' } as NodeJS.ProcessVersions };
   assert.deepEqual(candidates('/my/node', env, plain), [{ source: 'crawlOrchestrator.nodePath', path: '/my/node' }]);
   assert.deepEqual(candidates('', env, plain), [
@@ -58,7 +65,16 @@ test('versions compare numerically; the minimum comes from engines.node', () => 
 });
 
 test('the notification names what was tried and how to fix it', () => {
-  const text = noRuntimeMessage([{ candidate: { source: 'node on PATH', path: '/usr/bin/node' }, version: 'v18.0.0', problem: 'Node.js v18.0.0 is older than the 20.18.1 the daemon needs' }], '20.18.1');
+  const text = noRuntimeMessage(
+    [
+      {
+        candidate: { source: 'node on PATH', path: '/usr/bin/node' },
+        version: 'v18.0.0',
+        problem: 'Node.js v18.0.0 is older than the 20.18.1 the daemon needs',
+      },
+    ],
+    '20.18.1',
+  );
   assert.equal(
     text,
     'Crawl Orchestrator cannot start its daemon: it needs Node.js 20.18.1 or later, and node on PATH: Node.js v18.0.0 is older than the 20.18.1 the daemon needs. ' +
@@ -69,11 +85,15 @@ test('the notification names what was tried and how to fix it', () => {
   assert.match(noRuntimeMessage([setting], '20.18.1'), /Point crawlOrchestrator\.nodePath at a Node\.js 20\.18\.1 \(or later\) executable, or clear it/);
   // A packaged build says what its native module was built for: that Node's major, not "or later".
   const built = { target: 'linux-x64', node: '20.20.2', abi: '115' };
-  const abi = { candidate: { source: 'node on PATH', path: '/usr/bin/node' }, version: 'v22.1.0', problem: 'Node.js v22.1.0 cannot load the bundled better-sqlite3: NODE_MODULE_VERSION 115 … 127' };
+  const abi = {
+    candidate: { source: 'node on PATH', path: '/usr/bin/node' },
+    version: 'v22.1.0',
+    problem: 'Node.js v22.1.0 cannot load the bundled better-sqlite3: NODE_MODULE_VERSION 115 … 127',
+  };
   assert.equal(
     noRuntimeMessage([abi], '20.18.1', built),
-    'Crawl Orchestrator cannot start its daemon: it needs Node.js 20.18.1 or a later 20.x (its SQLite module is built for Node 20.20.2, ABI 115, on linux-x64), '
-      + 'and node on PATH: Node.js v22.1.0 cannot load the bundled better-sqlite3: NODE_MODULE_VERSION 115 … 127. Install Node.js 20 on PATH, or set crawlOrchestrator.nodePath to its executable.',
+    'Crawl Orchestrator cannot start its daemon: it needs Node.js 20.18.1 or a later 20.x (its SQLite module is built for Node 20.20.2, ABI 115, on linux-x64), ' +
+      'and node on PATH: Node.js v22.1.0 cannot load the bundled better-sqlite3: NODE_MODULE_VERSION 115 … 127. Install Node.js 20 on PATH, or set crawlOrchestrator.nodePath to its executable.',
   );
 });
 
@@ -86,8 +106,8 @@ test('a package built for another platform says so, and which to install', () =>
   assert.equal(wrongPlatform({ ...built, target: 'linux-armhf' }, 'linux', 'arm'), null);
   assert.equal(
     wrongPlatform(built, 'darwin', 'arm64'),
-    'Crawl Orchestrator cannot start its daemon: this package is built for linux-x64, and this machine is darwin-arm64. '
-      + 'Install the package for darwin-arm64: build it on such a machine with `npm ci && npm run package`.',
+    'Crawl Orchestrator cannot start its daemon: this package is built for linux-x64, and this machine is darwin-arm64. ' +
+      'Install the package for darwin-arm64: build it on such a machine with `npm ci && npm run package`.',
   );
   assert.match(wrongPlatform(built, 'linux', 'arm64')!, /built for linux-x64, and this machine is linux-arm64/);
 });

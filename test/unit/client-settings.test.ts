@@ -16,7 +16,9 @@ test('unset settings are the defaults, with no problems', () => {
 });
 
 test('each bad value is reported with the setting, the value, what is wrong and what is used', () => {
-  const { settings, problems } = readSettings(from({ maxWorkers: 0, perHostLimit: 2.5, defaultScope: 'planet', robots: 'yes', userAgent: 'a\nb', maxAttempts: 4 }));
+  const { settings, problems } = readSettings(
+    from({ maxWorkers: 0, perHostLimit: 2.5, defaultScope: 'planet', robots: 'yes', userAgent: 'a\nb', maxAttempts: 4 }),
+  );
   assert.deepEqual(problems, [
     'crawlOrchestrator.maxWorkers must be from 1 to 10000 (got 0); using 4',
     'crawlOrchestrator.perHostLimit must be a whole number (got 2.5); using 2',
@@ -34,7 +36,9 @@ test('the default max depth: none unless a whole number from 0 to 1000 is set', 
   assert.deepEqual(readSettings(from({ defaultMaxDepth: null })).settings.defaultMaxDepth, null);
   for (const bad of [-1, 1001, 2.5, '3']) {
     const { settings, problems } = readSettings(from({ defaultMaxDepth: bad }));
-    assert.deepEqual(problems, [`crawlOrchestrator.defaultMaxDepth must be a whole number from 0 to 1000, or null for no limit (got ${JSON.stringify(bad)}); using null`]);
+    assert.deepEqual(problems, [
+      `crawlOrchestrator.defaultMaxDepth must be a whole number from 0 to 1000, or null for no limit (got ${JSON.stringify(bad)}); using null`,
+    ]);
     assert.equal(settings.defaultMaxDepth, null);
   }
 });
@@ -63,7 +67,18 @@ test('the state folder: default under the workspace, relative, home, absolute, n
 
 test('daemon flags: always the state folder and worker settings; the rest only when set', () => {
   assert.deepEqual(daemonArgs(DEFAULTS, '/ws/.crawl', '/ws'), [
-    '--state-dir', '/ws/.crawl', '--workspace', '/ws', '--max-workers', '4', '--per-host', '2', '--lease-ttl', '30', '--heartbeat', '10',
+    '--state-dir',
+    '/ws/.crawl',
+    '--workspace',
+    '/ws',
+    '--max-workers',
+    '4',
+    '--per-host',
+    '2',
+    '--lease-ttl',
+    '30',
+    '--heartbeat',
+    '10',
   ]);
   const args = daemonArgs({ ...DEFAULTS, userAgent: 'MyBot/1.0', robots: false, maxAttempts: 5, heartbeatSeconds: 0.5 }, '/s', undefined);
   assert.equal(args[2], '--handlers=false', 'no folder: no handlers (not the home folder the daemon runs in)');
@@ -73,7 +88,7 @@ test('daemon flags: always the state folder and worker settings; the rest only w
   assert.deepEqual(crawl.slice(12), ['--default-max-depth', '0', '--default-scope', 'any']);
 });
 
-test('defaults left out of the flags are the daemon\'s own', () => {
+test("defaults left out of the flags are the daemon's own", () => {
   assert.deepEqual(
     [DEFAULTS.defaultMaxDepth, DEFAULTS.defaultScope, DEFAULTS.maxAttempts],
     [DEFAULT_CRAWL_SETTINGS.defaultMaxDepth, DEFAULT_CRAWL_SETTINGS.defaultScope, daemonOptions({}).config.maxAttempts],
@@ -82,7 +97,9 @@ test('defaults left out of the flags are the daemon\'s own', () => {
 
 test('the database: empty for SQLite in the state folder, a postgres URL passed on as --db, anything else refused', () => {
   const { settings, problems } = readSettings(from({ database: 'mysql://db/crawls' }));
-  assert.deepEqual(problems, ['crawlOrchestrator.database must be empty (SQLite in the state folder) or a postgres:// URL (got "mysql://db/crawls"); using ""']);
+  assert.deepEqual(problems, [
+    'crawlOrchestrator.database must be empty (SQLite in the state folder) or a postgres:// URL (got "mysql://db/crawls"); using ""',
+  ]);
   assert.ok(!daemonArgs(settings, '/w/.crawl', '/w').includes('--db'));
   const url = 'postgres://crawler@db.internal:5432/crawls';
   const pg = readSettings(from({ database: ` ${url} ` })).settings;

@@ -18,7 +18,7 @@ describe('with a running daemon', () => {
   });
   after(() => d.stop());
 
-  test('idle with jobs queued: counts, no spinner, the paused scheduler\'s reason in the tooltip', async () => {
+  test("idle with jobs queued: counts, no spinner, the paused scheduler's reason in the tooltip", async () => {
     const stats = await d.request('queue/stats', {});
     const scheduler = await d.request('scheduler/status', {});
     const view = statusBarView(RUNNING, stats, scheduler);

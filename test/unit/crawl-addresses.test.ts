@@ -16,12 +16,26 @@ async function host(ip: string, routes: Parameters<typeof startHost>[1]) {
 describe('address kinds', () => {
   test('every spelling of a non-public address is known for what it is', () => {
     const cases: [string, string][] = [
-      ['127.0.0.1', 'loopback'], ['127.255.0.9', 'loopback'], ['::1', 'loopback'], ['[::1]', 'loopback'],
-      ['::ffff:127.0.0.1', 'loopback'], ['::ffff:7f00:1', 'loopback'], ['64:ff9b::7f00:1', 'loopback'], ['2002:7f00:1::', 'loopback'],
-      ['0.0.0.0', 'unspecified'], ['::', 'unspecified'],
-      ['10.0.0.1', 'private'], ['172.16.5.4', 'private'], ['192.168.1.1', 'private'], ['::ffff:192.168.1.1', 'private'],
-      ['169.254.169.254', 'link-local'], ['fe80::1', 'link-local'], ['fd00::1', 'unique local (private)'],
-      ['100.64.0.1', 'shared (carrier-grade NAT)'], ['224.0.0.1', 'multicast'], ['255.255.255.255', 'reserved'],
+      ['127.0.0.1', 'loopback'],
+      ['127.255.0.9', 'loopback'],
+      ['::1', 'loopback'],
+      ['[::1]', 'loopback'],
+      ['::ffff:127.0.0.1', 'loopback'],
+      ['::ffff:7f00:1', 'loopback'],
+      ['64:ff9b::7f00:1', 'loopback'],
+      ['2002:7f00:1::', 'loopback'],
+      ['0.0.0.0', 'unspecified'],
+      ['::', 'unspecified'],
+      ['10.0.0.1', 'private'],
+      ['172.16.5.4', 'private'],
+      ['192.168.1.1', 'private'],
+      ['::ffff:192.168.1.1', 'private'],
+      ['169.254.169.254', 'link-local'],
+      ['fe80::1', 'link-local'],
+      ['fd00::1', 'unique local (private)'],
+      ['100.64.0.1', 'shared (carrier-grade NAT)'],
+      ['224.0.0.1', 'multicast'],
+      ['255.255.255.255', 'reserved'],
     ];
     for (const [ip, word] of cases) assert.deepEqual(classifyAddress(ip), { kind: 'private', word }, ip);
     for (const ip of ['93.184.216.34', '8.8.8.8', '2606:4700::1111', '::ffff:8.8.8.8', '172.32.0.1', '100.128.0.1']) {
@@ -38,17 +52,24 @@ describe('address kinds', () => {
   });
 
   test('a refusal names the address, its kind and the policy', () => {
-    assert.equal(refusal('169.254.169.254', 'public'),
-      '169.254.169.254 is a link-local address; this crawl connects to public addresses only (addresses: public)');
-    assert.equal(refusal('8.8.8.8', 'private'),
-      '8.8.8.8 is a public address; this crawl connects to loopback, private and link-local addresses only (addresses: private)');
+    assert.equal(
+      refusal('169.254.169.254', 'public'),
+      '169.254.169.254 is a link-local address; this crawl connects to public addresses only (addresses: public)',
+    );
+    assert.equal(
+      refusal('8.8.8.8', 'private'),
+      '8.8.8.8 is a public address; this crawl connects to loopback, private and link-local addresses only (addresses: private)',
+    );
     assert.equal(refusal('::1', 'private'), null);
     assert.equal(refusal('8.8.8.8', 'public'), null);
     assert.equal(refusal('127.0.0.1', 'any'), null);
   });
 
-  test('a crawl\'s default policy is its seeds\' kind', async () => {
-    const lookup = async (host: string) => ({ 'intranet.example': ['10.1.2.3'], 'www.example': ['93.184.216.34'], 'both.example': ['93.184.216.34', '10.0.0.1'] } as Record<string, string[]>)[host] ?? [];
+  test("a crawl's default policy is its seeds' kind", async () => {
+    const lookup = async (host: string) =>
+      (({ 'intranet.example': ['10.1.2.3'], 'www.example': ['93.184.216.34'], 'both.example': ['93.184.216.34', '10.0.0.1'] }) as Record<string, string[]>)[
+        host
+      ] ?? [];
     assert.equal(await policyOfSeeds(['127.0.0.2', 'localhost', 'app.localhost', '[::1]'], lookup), 'private');
     assert.equal(await policyOfSeeds(['intranet.example'], lookup), 'private');
     assert.equal(await policyOfSeeds(['www.example', '8.8.8.8'], lookup), 'public');
@@ -60,12 +81,17 @@ describe('address kinds', () => {
   test('the early check refuses a name only when all its addresses are refused, and caches lookups briefly', async () => {
     let lookups = 0;
     let now = 0;
-    const check = new AddressCheck(async (host) => {
-      lookups++;
-      return ({ 'rebind.example': ['127.0.0.1', '::1'], 'both.example': ['93.184.216.34', '10.0.0.1'] } as Record<string, string[]>)[host] ?? [];
-    }, () => now);
-    assert.equal(await check.refusal('rebind.example', 'public'),
-      'rebind.example resolves to 127.0.0.1 (loopback), ::1 (loopback); this crawl connects to public addresses only (addresses: public)');
+    const check = new AddressCheck(
+      async (host) => {
+        lookups++;
+        return ({ 'rebind.example': ['127.0.0.1', '::1'], 'both.example': ['93.184.216.34', '10.0.0.1'] } as Record<string, string[]>)[host] ?? [];
+      },
+      () => now,
+    );
+    assert.equal(
+      await check.refusal('rebind.example', 'public'),
+      'rebind.example resolves to 127.0.0.1 (loopback), ::1 (loopback); this crawl connects to public addresses only (addresses: public)',
+    );
     assert.equal(await check.refusal('both.example', 'public'), null, 'one allowed address is enough: the connection is made to it');
     assert.equal(await check.refusal('nowhere.example', 'public'), null, 'the fetch says why a name does not resolve');
     assert.equal(await check.refusal('[::1]', 'public'), '::1 is a loopback address; this crawl connects to public addresses only (addresses: public)');
@@ -86,7 +112,10 @@ describe('connecting', () => {
     const fetcher = new Fetcher({ ...QUICK, userAgent: 'test', maxBodyBytes: 1 << 20, maxRedirects: 3 } as never);
     after(() => fetcher.close());
     for (const spelling of ['127.0.0.2', '0x7f000002', '2130706434', '127.2', '[::ffff:127.0.0.2]', 'localhost', '0.0.0.0']) {
-      const err = await fetcher.fetch(`http://${spelling}:${port}/`, { addresses: 'public' }).then(() => null, (e: unknown) => e);
+      const err = await fetcher.fetch(`http://${spelling}:${port}/`, { addresses: 'public' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof FetchError, `${spelling}: refused`);
       assert.equal(err.code, 'address');
       assert.equal(err.retryable, false);
@@ -118,7 +147,7 @@ describe('crawls', () => {
     });
     const cr = crawler();
     const local = await cr.run({ seeds: [a.url('/')], scope: 'any' });
-    assert.equal(local.options.addresses, 'private', 'the seeds\' kind');
+    assert.equal(local.options.addresses, 'private', "the seeds' kind");
     assert.equal(local.counts.done, 2);
     assert.equal(other.hits.get('/'), 1);
 

@@ -10,7 +10,10 @@ import { tempDir } from './helpers/tmp';
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function tmpFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.tmp'));
+  return fs
+    .readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.tmp'));
 }
 
 test('a body that cannot be written leaves no partial file, and says why', () => {
@@ -33,11 +36,13 @@ test('a folder that cannot be made is named, not a raw mkdir error', async () =>
   const blocker = path.join(dir, 'bodies');
   fs.writeFileSync(blocker, 'a file where the folder should be');
   const body = Buffer.from('page');
-  await assert.rejects(new BodyStore(blocker).put(sha(body), body),
-    /^Error: cannot store page bodies: the folder .*bodies\/[0-9a-f]{2} cannot be made \(ENOTDIR/);
+  await assert.rejects(
+    new BodyStore(blocker).put(sha(body), body),
+    /^Error: cannot store page bodies: the folder .*bodies\/[0-9a-f]{2} cannot be made \(ENOTDIR/,
+  );
 });
 
-test('bodies half-written by processes that are gone are swept; a live one\'s are left', async () => {
+test("bodies half-written by processes that are gone are swept; a live one's are left", async () => {
   const dir = tempDir();
   const body = Buffer.from('<html>kept</html>');
   const store = new BodyStore(dir);
@@ -53,7 +58,10 @@ test('bodies half-written by processes that are gone are swept; a live one\'s ar
   const hourAgo = new Date(Date.now() - 3600_000);
   for (const f of [stale, live, other]) fs.utimesSync(f, hourAgo, hourAgo);
   assert.equal(await store.sweep(), 1);
-  assert.deepEqual([stale, recent, live, other, kept].map((f) => fs.existsSync(f)), [false, true, true, true, true],
-    'a recent file may be a live writer\'s in another pid namespace');
+  assert.deepEqual(
+    [stale, recent, live, other, kept].map((f) => fs.existsSync(f)),
+    [false, true, true, true, true],
+    "a recent file may be a live writer's in another pid namespace",
+  );
   assert.equal(await new BodyStore(path.join(dir, 'missing')).sweep(), 0, 'no folder yet: nothing to do');
 });

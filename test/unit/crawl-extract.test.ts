@@ -21,10 +21,12 @@ const tree = (html: string) => extractLinks(html, 'http://127.0.0.2/', { documen
 const data = (html: string, fields: Record<string, string>) => extractData(tree(html).document, parseFields(fields));
 
 test('a field is a selector, or a selector and an attribute; every match with []', () => {
-  assert.deepEqual(
-    (({ key, many, selector, attribute }) => ({ key, many, selector, attribute }))(parseField('price', ' span.price  @Data-Value ')),
-    { key: 'price', many: false, selector: 'span.price', attribute: 'data-value' },
-  );
+  assert.deepEqual((({ key, many, selector, attribute }) => ({ key, many, selector, attribute }))(parseField('price', ' span.price  @Data-Value ')), {
+    key: 'price',
+    many: false,
+    selector: 'span.price',
+    attribute: 'data-value',
+  });
   assert.equal(parseField('tags[]', 'a.tag').many, true);
   assert.equal(parseField('tags[]', 'a.tag').key, 'tags');
   // A selector holding " @" in a quoted value is taken whole.
@@ -32,7 +34,11 @@ test('a field is a selector, or a selector and an attribute; every match with []
 });
 
 test('a bad field is refused with its name and what is wrong', () => {
-  const refused = (fields: Record<string, string>, message: RegExp) => assert.throws(() => parseFields(fields), (e: Error) => e instanceof ExtractError && message.test(e.message));
+  const refused = (fields: Record<string, string>, message: RegExp) =>
+    assert.throws(
+      () => parseFields(fields),
+      (e: Error) => e instanceof ExtractError && message.test(e.message),
+    );
   refused({ price: 'span[' }, /^extract\.price: not a CSS selector: /);
   refused({ price: 'div @' }, /^extract\.price: not a CSS selector/);
   refused({ price: '   ' }, /^extract\.price: needs a selector/);
@@ -48,17 +54,36 @@ test('values: collapsed text, attributes, every match in document order; null an
     widget </h1><span class="price" data-value="12.50">$12.50</span>
     <a class=tag href="/t/a">red &amp; blue</a><a class=tag href="/t/b">sale</a><a class=tag>no href</a><br><img src=x.png></div>
     <p>text <b>bold</b> more</p>`;
-  assert.deepEqual(data(html, {
-    name: 'h1', price: 'span.price @data-value', shown: '.price', 'tags[]': 'a.tag', 'hrefs[]': 'a.tag @href', img: 'div > img @src',
-    next: 'div + p', missing: '.nope', 'none[]': '.nope', noAttr: 'h1 @title',
-  }), {
-    data: {
-      name: 'Blue widget', price: '12.50', shown: '$12.50', tags: ['red & blue', 'sale', 'no href'], hrefs: ['/t/a', '/t/b'], img: 'x.png',
-      next: 'text bold more', missing: null, none: [], noAttr: null,
+  assert.deepEqual(
+    data(html, {
+      name: 'h1',
+      price: 'span.price @data-value',
+      shown: '.price',
+      'tags[]': 'a.tag',
+      'hrefs[]': 'a.tag @href',
+      img: 'div > img @src',
+      next: 'div + p',
+      missing: '.nope',
+      'none[]': '.nope',
+      noAttr: 'h1 @title',
+    }),
+    {
+      data: {
+        name: 'Blue widget',
+        price: '12.50',
+        shown: '$12.50',
+        tags: ['red & blue', 'sale', 'no href'],
+        hrefs: ['/t/a', '/t/b'],
+        img: 'x.png',
+        next: 'text bold more',
+        missing: null,
+        none: [],
+        noAttr: null,
+      },
+      stopped: [],
+      failed: [],
     },
-    stopped: [],
-    failed: [],
-  });
+  );
 });
 
 test('a value and a list are capped', () => {
@@ -87,7 +112,8 @@ test('the tree: void elements hold nothing, nesting past the cap becomes sibling
   const unclosed = tree('<b>'.repeat(3_000_000));
   assert.equal(unclosed.truncated, true);
   let elements = 0;
-  for (let n: AnyNode | undefined = unclosed.document.children[0]; n !== undefined && isTag(n); n = n.children.find(isTag)) elements += n.children.filter(isTag).length + (n.parent === unclosed.document ? 1 : 0);
+  for (let n: AnyNode | undefined = unclosed.document.children[0]; n !== undefined && isTag(n); n = n.children.find(isTag))
+    elements += n.children.filter(isTag).length + (n.parent === unclosed.document ? 1 : 0);
   assert.equal(elements, MAX_NODES);
 });
 
@@ -108,14 +134,26 @@ test('a selector gone quadratic on a page stops at its share of the step budget,
 
 test('the tree: implied end tags close <li>, <p>, <td> as HTML does; attributes are keys like any other', () => {
   assert.deepEqual(data('<ul><li>a<li>b<li>c</ul><p>one<p>two<div>three</div>', { 'li[]': 'ul > li', 'p[]': 'p', div: 'body > div, div' }).data, {
-    li: ['a', 'b', 'c'], p: ['one', 'two'], div: 'three',
+    li: ['a', 'b', 'c'],
+    p: ['one', 'two'],
+    div: 'three',
   });
   assert.deepEqual(data('<table><tr><td>1<td>2<tr><td>3</table>', { second: 'tr > td:nth-child(2)', 'rows[]': 'tr' }).data, { second: '2', rows: ['12', '3'] });
   // A <p> left open in an <li> or a cell, a heading left open: ended too; an <li> in a nested list leaves the outer one open.
-  assert.deepEqual(data('<ul><li><p>one<li>two<ul><li>in</ul>after</ul><h2>a<h3>b', { 'li[]': 'body > ul > li, ul:not(ul ul) > li', 'h[]': 'h2, h3', inner: 'li li' }).data, {
-    li: ['one', 'twoinafter'], h: ['a', 'b'], inner: 'in',
+  assert.deepEqual(
+    data('<ul><li><p>one<li>two<ul><li>in</ul>after</ul><h2>a<h3>b', { 'li[]': 'body > ul > li, ul:not(ul ul) > li', 'h[]': 'h2, h3', inner: 'li li' }).data,
+    {
+      li: ['one', 'twoinafter'],
+      h: ['a', 'b'],
+      inner: 'in',
+    },
+  );
+  const attrs = data('<a href="/x" constructor="c">x</a><b>y</b>', {
+    c: 'a @constructor',
+    proto: 'b @__proto__',
+    ctor: 'b @constructor',
+    sel: '[constructor^=c]',
   });
-  const attrs = data('<a href="/x" constructor="c">x</a><b>y</b>', { c: 'a @constructor', proto: 'b @__proto__', ctor: 'b @constructor', sel: '[constructor^=c]' });
   assert.deepEqual(attrs, { data: { c: 'c', proto: null, ctor: null, sel: 'x' }, stopped: [], failed: [] });
 });
 
@@ -125,18 +163,27 @@ test('the tree: implied end tags close <li>, <p>, <td> as HTML does; attributes 
 const hosts: TestHost[] = [];
 after(() => Promise.all(hosts.map((h) => h.close())));
 
-const PRODUCTS = Array.from({ length: 12 }, (_, i) => ({ id: i, name: `Product ${i}`, price: (i * 3.25 + 1).toFixed(2), tags: i % 3 === 0 ? [] : [`t${i}`, `t${i + 1}`] }));
-const page = (body: string): Route => (_req, res) => {
-  res.setHeader('content-type', 'text/html; charset=utf-8');
-  res.end(`<!doctype html><html><body>${body}</body></html>`);
-};
+const PRODUCTS = Array.from({ length: 12 }, (_, i) => ({
+  id: i,
+  name: `Product ${i}`,
+  price: (i * 3.25 + 1).toFixed(2),
+  tags: i % 3 === 0 ? [] : [`t${i}`, `t${i + 1}`],
+}));
+const page =
+  (body: string): Route =>
+  (_req, res) => {
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.end(`<!doctype html><html><body>${body}</body></html>`);
+  };
 
 async function shop(): Promise<TestHost> {
   const routes: Record<string, Route> = {
     '/': page(PRODUCTS.map((p) => `<a href="/p/${p.id}">${p.name}</a>`).join('')),
   };
   for (const p of PRODUCTS) {
-    routes[`/p/${p.id}`] = page(`<h1> ${p.name} </h1><span class="price" data-value="${p.price}">$${p.price}</span>${p.tags.map((t) => `<a class="tag" href="/">${t}</a>`).join('')}`);
+    routes[`/p/${p.id}`] = page(
+      `<h1> ${p.name} </h1><span class="price" data-value="${p.price}">$${p.price}</span>${p.tags.map((t) => `<a class="tag" href="/">${t}</a>`).join('')}`,
+    );
   }
   const host = await startHost('127.0.0.4', routes);
   hosts.push(host);
@@ -149,7 +196,10 @@ for (const engine of ENGINES) {
   test(`a crawl's fields land in its records and exports (${engine.name})`, async () => {
     const host = await shop();
     const c = await crawlerOn(engine);
-    await assert.rejects(c.crawls.start({ seeds: [host.url('/')], extract: { price: 'span..[' } }), (e: Error) => e instanceof QueueError && /^extract\.price: not a CSS selector/.test(e.message));
+    await assert.rejects(
+      c.crawls.start({ seeds: [host.url('/')], extract: { price: 'span..[' } }),
+      (e: Error) => e instanceof QueueError && /^extract\.price: not a CSS selector/.test(e.message),
+    );
     const crawl = await c.run({ seeds: [host.url('/')], extract: FIELDS });
     assert.deepEqual(crawl.options.extract, FIELDS);
 
@@ -173,11 +223,21 @@ for (const engine of ENGINES) {
     assert.deepEqual(fields, ['name', 'price', 'tags']);
     assert.deepEqual(await exportFields(ask, crawl.id, 'pages', 'jsonl'), []);
     const wire = records.map((r) => ({ ...r, finalUrl: r.url, redirects: [] as string[] }));
-    const lines = formatRecords('pages', 'jsonl', wire).trimEnd().split('\n').map((l) => JSON.parse(l) as PageRecord);
+    const lines = formatRecords('pages', 'jsonl', wire)
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PageRecord);
     assert.deepEqual(lines.find((l) => l.url === host.url('/p/4'))!.data, { name: 'Product 4', price: '14.00', tags: ['t4', 't5'] });
     const header = fileHeader('pages', 'csv', fields).trimEnd().split(',');
     assert.deepEqual(header.slice(-4), ['data', 'data.name', 'data.price', 'data.tags']);
-    const row = formatRecords('pages', 'csv', wire.filter((r) => r.url === host.url('/p/4')), { fields }).trimEnd().split(',');
+    const row = formatRecords(
+      'pages',
+      'csv',
+      wire.filter((r) => r.url === host.url('/p/4')),
+      { fields },
+    )
+      .trimEnd()
+      .split(',');
     assert.deepEqual(row.slice(-3), ['Product 4', '14.00', 't4; t5']);
   });
 }

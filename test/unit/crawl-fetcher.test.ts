@@ -150,7 +150,14 @@ describe('Fetcher: content', TEST_TIMEOUT, () => {
     const sockets: Socket[] = [];
     const { site, fetcher } = await setup(t, endless(sockets, { 'content-type': 'text/html' }, Buffer.alloc(1024, 'a'), 5));
     const boom = new Error('extractor failed');
-    await assert.rejects(fetcher.fetch(site.url('/'), { onBody: () => { throw boom; } }), (err) => err === boom);
+    await assert.rejects(
+      fetcher.fetch(site.url('/'), {
+        onBody: () => {
+          throw boom;
+        },
+      }),
+      (err) => err === boom,
+    );
     await site.closed(sockets[0]);
   });
 
@@ -287,7 +294,14 @@ describe('Fetcher: redirects', TEST_TIMEOUT, () => {
       res.end();
     });
     const bug = new Error('scope lookup failed');
-    await assert.rejects(fetcher.fetch(site.url('/'), { checkRedirect: () => { throw bug; } }), (err) => err === bug);
+    await assert.rejects(
+      fetcher.fetch(site.url('/'), {
+        checkRedirect: () => {
+          throw bug;
+        },
+      }),
+      (err) => err === bug,
+    );
   });
 
   it('refuses redirects to file:, javascript: and non-URLs', async (t) => {

@@ -18,18 +18,31 @@ import { startHost, type Route, type TestHost } from './helpers/testsite';
 import { eventually } from './helpers/tmp';
 
 const input = (html: string | Buffer, charset: string | null = 'utf-8') => ({
-  url: 'http://127.0.0.2/p', finalUrl: 'http://127.0.0.2/p', status: 200, headers: { 'content-type': 'text/html' }, contentType: 'text/html', charset,
+  url: 'http://127.0.0.2/p',
+  finalUrl: 'http://127.0.0.2/p',
+  status: 200,
+  headers: { 'content-type': 'text/html' },
+  contentType: 'text/html',
+  charset,
   body: typeof html === 'string' ? Buffer.from(html) : html,
 });
 
-test('a handler\'s page: text, and elements by selector with their text and attributes, under others too', () => {
-  const page = handlerPage(input(`<ul><li class=item data-id=1><b>  One
-    </b><a href="/1">more</a><li class=item data-id=2><b>Two</b></ul><p>end`));
+test("a handler's page: text, and elements by selector with their text and attributes, under others too", () => {
+  const page = handlerPage(
+    input(`<ul><li class=item data-id=1><b>  One
+    </b><a href="/1">more</a><li class=item data-id=2><b>Two</b></ul><p>end`),
+  );
   assert.match(page.text, /^<ul><li class=item/);
   assert.equal(page.$('b')!.text, 'One');
   assert.equal(page.$('.nothing'), null);
   const items = page.$$('li.item');
-  assert.deepEqual(items.map((li) => [li.tag, li.attr('DATA-ID'), li.$('b')!.text, li.$$('a').map((a) => a.attr('href'))]), [['li', '1', 'One', ['/1']], ['li', '2', 'Two', []]]);
+  assert.deepEqual(
+    items.map((li) => [li.tag, li.attr('DATA-ID'), li.$('b')!.text, li.$$('a').map((a) => a.attr('href'))]),
+    [
+      ['li', '1', 'One', ['/1']],
+      ['li', '2', 'Two', []],
+    ],
+  );
   assert.deepEqual(items[0].attributes, { class: 'item', 'data-id': '1' });
   assert.equal(items[1].attr('href'), null);
   // The tree is the extract fields' one: implied end tags close each <li>.
@@ -43,7 +56,11 @@ test('what a handler returns is checked: data an object or records, enqueue a li
   assert.deepEqual(handlerOutput(undefined), { data: null, enqueue: [] });
   assert.deepEqual(handlerOutput({ data: { price: 3 }, enqueue: ['/a'] }), { data: '{"price":3}', enqueue: ['/a'] });
   assert.deepEqual(handlerOutput({ data: [{ a: 1 }, { a: 2 }] }), { data: '[{"a":1},{"a":2}]', enqueue: [] });
-  const refused = (value: unknown, message: RegExp) => assert.throws(() => handlerOutput(value), (e: Error) => e instanceof ResultError && message.test(e.message));
+  const refused = (value: unknown, message: RegExp) =>
+    assert.throws(
+      () => handlerOutput(value),
+      (e: Error) => e instanceof ResultError && message.test(e.message),
+    );
   refused('x', /returned string; return \{ data, enqueue \}/);
   refused({ data: 3 }, /^data is number as JSON; a record is an object/);
   refused({ data: [{}, 'x'] }, /^data\[1\] is string as JSON/);
@@ -55,14 +72,14 @@ test('what a handler returns is checked: data an object or records, enqueue a li
   refused({ enqueue: ['/a', 7] }, /^enqueue\[1\] is number/);
 });
 
-test('a failure is its error and where it was thrown in the handler\'s folder', () => {
+test("a failure is its error and where it was thrown in the handler's folder", () => {
   const file = '/work/site/scrape.mjs';
   const err = new TypeError('no price');
   err.stack = `TypeError: no price\n    at price (file:///work/site/lib/price.mjs:3:9)\n    at default (file:///work/site/scrape.mjs:7:12)\n    at file:///x/handler-worker.js:1:1`;
   assert.equal(describe(err, file), 'TypeError: no price (at price (lib/price.mjs:3:9))');
-  const parse = new SyntaxError('Unexpected token \'=\'');
+  const parse = new SyntaxError("Unexpected token '='");
   parse.stack = `file:///work/site/scrape.mjs:3\nconst = 1;\n      ^\n\nSyntaxError: Unexpected token '='\n    at ModuleLoader.moduleStrategy (node:internal/modules/esm/translators:1:1)`;
-  assert.equal(describe(parse, file), 'SyntaxError: Unexpected token \'=\' (at scrape.mjs:3)');
+  assert.equal(describe(parse, file), "SyntaxError: Unexpected token '=' (at scrape.mjs:3)");
   assert.equal(describe('oops', file), 'threw string: oops');
   assert.equal(describe(new ResultError('data is number'), file), 'data is number');
 });
@@ -78,7 +95,10 @@ test('a handler is a module file inside the workspace, links resolved', () => {
   assert.equal(handlerFile('a.mjs', ws, ws), fs.realpathSync(path.join(ws, 'a.mjs')));
   assert.equal(handlerFile(path.join(ws, 'a.mjs'), '/', ws), fs.realpathSync(path.join(ws, 'a.mjs')));
   const refused = (given: string, message: RegExp, workspace: string | null = ws) =>
-    assert.throws(() => handlerFile(given, ws, workspace), (e: Error) => e instanceof HandlerError && message.test(e.message));
+    assert.throws(
+      () => handlerFile(given, ws, workspace),
+      (e: Error) => e instanceof HandlerError && message.test(e.message),
+    );
   refused(path.join(outside, 'b.mjs'), /is outside the workspace/);
   refused('link.mjs', /is outside the workspace/);
   refused(path.relative(ws, path.join(outside, 'b.mjs')), /is outside the workspace/);
@@ -103,10 +123,15 @@ function pool(modules: Record<string, string>, heapMb = 64) {
   return { pool: p, logs, file: (name: string) => fs.realpathSync(path.join(ws, name)) };
 }
 
-const run = (p: HandlerPool, file: string, url = 'http://127.0.0.2/p', timeoutMs = 5_000) => p.run(file, { ...input('<p>x</p>'), url, finalUrl: url }, timeoutMs);
+const run = (p: HandlerPool, file: string, url = 'http://127.0.0.2/p', timeoutMs = 5_000) =>
+  p.run(file, { ...input('<p>x</p>'), url, finalUrl: url }, timeoutMs);
 
 test('the pool: a value that defies description, a throw in a timer, a promise left failing: each page gets its own outcome, and those queued behind go on', async () => {
-  const { pool: p, logs, file } = pool({
+  const {
+    pool: p,
+    logs,
+    file,
+  } = pool({
     'odd.mjs': `export default (page) => {
       if (page.url.endsWith('/null')) throw Object.create(null);
       if (page.url.endsWith('/timer')) setTimeout(() => { throw new Error('late from the timer'); }, 0);
@@ -117,15 +142,19 @@ test('the pool: a value that defies description, a throw in a timer, a promise l
   const urls = ['/null', '/timer', '/a', '/promise', '/b'].map((u) => `http://127.0.0.2${u}`);
   const results = await Promise.allSettled(urls.map((u) => run(p, file('odd.mjs'), u)));
   assert.equal((results[0] as PromiseRejectedResult).reason.message, 'threw a value that cannot be shown');
-  for (const i of [1, 2, 3, 4]) assert.deepEqual((results[i] as PromiseFulfilledResult<unknown>).value, { data: JSON.stringify({ url: urls[i] }), enqueue: [] }, urls[i]);
+  for (const i of [1, 2, 3, 4])
+    assert.deepEqual((results[i] as PromiseFulfilledResult<unknown>).value, { data: JSON.stringify({ url: urls[i] }), enqueue: [] }, urls[i]);
   await eventually('the late errors logged', () => logs.some((l) => l.includes('late from the timer')) && logs.some((l) => l.includes('nobody waits')));
 });
 
 test('the pool: data made JSON as kept (toJSON), buffers held past the limit, a module outside the workspace', async () => {
-  const { pool: p, file } = pool({
-    'json.mjs': `export default (page) => page.url.endsWith('/date') ? { data: new Date(0) } : { data: { toJSON: () => undefined } }`,
-    'hoard.mjs': `const kept = []; export default () => { kept.push(Buffer.alloc(24 * 1024 * 1024, 1)); return {}; }`,
-  }, 32);
+  const { pool: p, file } = pool(
+    {
+      'json.mjs': `export default (page) => page.url.endsWith('/date') ? { data: new Date(0) } : { data: { toJSON: () => undefined } }`,
+      'hoard.mjs': `const kept = []; export default () => { kept.push(Buffer.alloc(24 * 1024 * 1024, 1)); return {}; }`,
+    },
+    32,
+  );
   await assert.rejects(run(p, file('json.mjs'), 'http://127.0.0.2/date'), /^HandlerError: data is string as JSON; a record is an object$/);
   await assert.rejects(run(p, file('json.mjs')), /^HandlerError: data is nothing as JSON/);
   await run(p, file('hoard.mjs'));
@@ -136,14 +165,22 @@ test('the pool: data made JSON as kept (toJSON), buffers held past the limit, a 
 });
 
 test('the pool: what a handler printed last without a line break is logged too, its encoding kept', async () => {
-  const { pool: p, logs, file } = pool({ 'partial.mjs': `export default () => { process.stdout.write('68690a', 'hex'); process.stdout.write('no line break'); return {}; }` });
+  const {
+    pool: p,
+    logs,
+    file,
+  } = pool({ 'partial.mjs': `export default () => { process.stdout.write('68690a', 'hex'); process.stdout.write('no line break'); return {}; }` });
   await run(p, file('partial.mjs'));
   await eventually('the last text logged', () => logs.includes('info: partial.mjs: no line break'));
   assert.ok(logs.includes('info: partial.mjs: hi'), logs.join('\n'));
 });
 
 test('the pool: output without line breaks is cut, a flood is left out, and closing fails what waits', async () => {
-  const { pool: p, logs, file } = pool({
+  const {
+    pool: p,
+    logs,
+    file,
+  } = pool({
     'loud.mjs': `export default async (page) => {
       if (page.url.endsWith('/flood')) for (let i = 0; i < 2000; i++) process.stdout.write('x'.repeat(10000));
       if (page.url.endsWith('/slow')) await new Promise((r) => setTimeout(r, 300));
@@ -176,10 +213,12 @@ const hosts: TestHost[] = [];
 after(() => Promise.all(hosts.map((h) => h.close())));
 
 const PRODUCTS = Array.from({ length: 10 }, (_, i) => ({ id: i, name: `Product ${i}`, price: (i * 2.5 + 1).toFixed(2), tags: [`t${i}`, 'all'] }));
-const html = (body: string): Route => (_req, res) => {
-  res.setHeader('content-type', 'text/html; charset=utf-8');
-  res.end(`<!doctype html><html><body>${body}</body></html>`);
-};
+const html =
+  (body: string): Route =>
+  (_req, res) => {
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.end(`<!doctype html><html><body>${body}</body></html>`);
+  };
 
 function productPage(p: (typeof PRODUCTS)[number]): Route {
   return html(`<h1>${p.name}</h1><span class=price data-value="${p.price}">$${p.price}</span>${p.tags.map((t) => `<a class=tag href="/">${t}</a>`).join('')}`);
@@ -218,60 +257,76 @@ export default async function scrape(page) {
 }
 `;
 
-test('a crawl\'s handler: records, fields, enqueued URLs; a page it throws on, hangs on or runs out of memory on fails alone; edited, it runs anew', { timeout: 90_000 }, async () => {
-  const host = await shop('127.0.0.5');
-  const ws = scratch('handler-ws-');
-  const file = path.join(ws, 'scrape.mjs');
-  fs.writeFileSync(file, SCRAPE);
-  const c = crawler({ settings: { workspaceDir: ws, handlerLimits: { threads: 2, heapMb: 32 } }, config: { maxAttempts: 1 } });
+test(
+  "a crawl's handler: records, fields, enqueued URLs; a page it throws on, hangs on or runs out of memory on fails alone; edited, it runs anew",
+  { timeout: 90_000 },
+  async () => {
+    const host = await shop('127.0.0.5');
+    const ws = scratch('handler-ws-');
+    const file = path.join(ws, 'scrape.mjs');
+    fs.writeFileSync(file, SCRAPE);
+    const c = crawler({ settings: { workspaceDir: ws, handlerLimits: { threads: 2, heapMb: 32 } }, config: { maxAttempts: 1 } });
 
-  // Refused at start, each with what is wrong.
-  const refused = async (p: Record<string, unknown>, message: RegExp) =>
-    assert.rejects(c.crawls.start({ seeds: [host.url('/')], ...p }), (e: Error) => e instanceof QueueError && message.test(e.message), String(message));
-  fs.writeFileSync(path.join(ws, 'bad.mjs'), 'export default (page) => {\n  const = 1;\n}');
-  fs.writeFileSync(path.join(ws, 'none.mjs'), 'export const x = 1;');
-  await refused({ handler: 'bad.mjs' }, /^handler bad\.mjs: SyntaxError: .* \(at bad\.mjs:2\)$/);
-  await refused({ handler: 'none.mjs' }, /^handler none\.mjs: has no default export function/);
-  await refused({ handler: '/etc/hostname.js' }, /^handler: \/etc\/hostname\.js: no such file/);
-  await refused({ handlerTimeout: 5 }, /^handlerTimeout: only with a handler/);
+    // Refused at start, each with what is wrong.
+    const refused = async (p: Record<string, unknown>, message: RegExp) =>
+      assert.rejects(c.crawls.start({ seeds: [host.url('/')], ...p }), (e: Error) => e instanceof QueueError && message.test(e.message), String(message));
+    fs.writeFileSync(path.join(ws, 'bad.mjs'), 'export default (page) => {\n  const = 1;\n}');
+    fs.writeFileSync(path.join(ws, 'none.mjs'), 'export const x = 1;');
+    await refused({ handler: 'bad.mjs' }, /^handler bad\.mjs: SyntaxError: .* \(at bad\.mjs:2\)$/);
+    await refused({ handler: 'none.mjs' }, /^handler none\.mjs: has no default export function/);
+    await refused({ handler: '/etc/hostname.js' }, /^handler: \/etc\/hostname\.js: no such file/);
+    await refused({ handlerTimeout: 5 }, /^handlerTimeout: only with a handler/);
 
-  const crawl = await c.run({ seeds: [host.url('/')], handler: 'scrape.mjs', handlerTimeout: 1, extract: { title: 'h1' } }, 60_000);
-  assert.equal(crawl.options.handler, fs.realpathSync(file));
-  const record = async (p: string) => (await c.crawls.page(crawl.id, host.url(p))).page as unknown as PageRecord;
+    const crawl = await c.run({ seeds: [host.url('/')], handler: 'scrape.mjs', handlerTimeout: 1, extract: { title: 'h1' } }, 60_000);
+    assert.equal(crawl.options.handler, fs.realpathSync(file));
+    const record = async (p: string) => (await c.crawls.page(crawl.id, host.url(p))).page as unknown as PageRecord;
 
-  // The listing's records, beside its fields' values; the hidden page reached through enqueue only.
-  const listing = await record('/');
-  assert.deepEqual(listing.data, { title: null, records: PRODUCTS.map((p) => ({ name: p.name, price: p.price })) });
-  assert.equal(listing.outlinks, PRODUCTS.length + 2, 'its links and what its handler enqueued');
-  const { outlinks } = await c.crawls.page(crawl.id, host.url('/'));
-  assert.deepEqual(outlinks.filter((l) => !l.url.includes('/p/')).map((l) => [l.url, l.reason]), [[host.url('/hidden'), null], ['http://127.0.0.99/elsewhere', 'out of scope']]);
-  assert.deepEqual((await record('/hidden')).data, { title: 'Hidden', name: 'Hidden', price: 0.5, tags: [], status: 200 });
-  assert.equal((await record('/hidden')).foundOn, host.url('/'));
+    // The listing's records, beside its fields' values; the hidden page reached through enqueue only.
+    const listing = await record('/');
+    assert.deepEqual(listing.data, { title: null, records: PRODUCTS.map((p) => ({ name: p.name, price: p.price })) });
+    assert.equal(listing.outlinks, PRODUCTS.length + 2, 'its links and what its handler enqueued');
+    const { outlinks } = await c.crawls.page(crawl.id, host.url('/'));
+    assert.deepEqual(
+      outlinks.filter((l) => !l.url.includes('/p/')).map((l) => [l.url, l.reason]),
+      [
+        [host.url('/hidden'), null],
+        ['http://127.0.0.99/elsewhere', 'out of scope'],
+      ],
+    );
+    assert.deepEqual((await record('/hidden')).data, { title: 'Hidden', name: 'Hidden', price: 0.5, tags: [], status: 200 });
+    assert.equal((await record('/hidden')).foundOn, host.url('/'));
 
-  for (const p of PRODUCTS) {
-    const r = await record(`/p/${p.id}`);
-    if (p.id === 3) assert.match(r.error!, /^handler: Error: no price on product 3 \(at scrape \(scrape\.mjs:\d+:\d+\)\)$/);
-    else if (p.id === 5) assert.equal(r.error, 'handler: took longer than 1 s over the page, and its thread was stopped');
-    else if (p.id === 7) assert.match(r.error!, /^handler: ran out of memory \(a handler's thread may use 32 MB\)/);
-    else assert.deepEqual(r.data, { title: p.name, name: p.name, price: Number(p.price), tags: p.tags, status: 200 }, `product ${p.id}`);
-    // A page its handler failed keeps what its fetch found.
-    assert.equal(r.status, 200);
-  }
-  assert.equal(crawl.counts.error, 3);
-  assert.ok(c.logs.some((l) => l === `info: scrape.mjs: listing ${host.url('/')}`), c.logs.join('\n'));
-  assert.ok(c.logs.some((l) => /mailto:x@y.*not a URL to crawl/.test(l)), 'a URL that is none is said once');
+    for (const p of PRODUCTS) {
+      const r = await record(`/p/${p.id}`);
+      if (p.id === 3) assert.match(r.error!, /^handler: Error: no price on product 3 \(at scrape \(scrape\.mjs:\d+:\d+\)\)$/);
+      else if (p.id === 5) assert.equal(r.error, 'handler: took longer than 1 s over the page, and its thread was stopped');
+      else if (p.id === 7) assert.match(r.error!, /^handler: ran out of memory \(a handler's thread may use 32 MB\)/);
+      else assert.deepEqual(r.data, { title: p.name, name: p.name, price: Number(p.price), tags: p.tags, status: 200 }, `product ${p.id}`);
+      // A page its handler failed keeps what its fetch found.
+      assert.equal(r.status, 200);
+    }
+    assert.equal(crawl.counts.error, 3);
+    assert.ok(
+      c.logs.some((l) => l === `info: scrape.mjs: listing ${host.url('/')}`),
+      c.logs.join('\n'),
+    );
+    assert.ok(
+      c.logs.some((l) => /mailto:x@y.*not a URL to crawl/.test(l)),
+      'a URL that is none is said once',
+    );
 
-  // Fixed in the editor, the failed pages sent round again: the new version runs.
-  fs.writeFileSync(file, SCRAPE.replace(/if \(page\.url\.endsWith\('\/p\/[357]'\)\).*\n/g, '').replace('status: page.status', 'version: 2'));
-  // The module's version is read again VERSION_MS after it was last read.
-  await new Promise((r) => setTimeout(r, VERSION_MS + 50));
-  assert.equal(await c.crawls.requeue({ crawlId: crawl.id, state: 'error' }), 3);
-  await eventually('the requeued pages done', async () => ((await c.crawls.get(crawl.id)).state === 'finished' ? true : null), 30_000);
-  for (const id of [3, 5, 7]) {
-    const p = PRODUCTS[id];
-    assert.deepEqual((await record(`/p/${id}`)).data, { title: p.name, name: p.name, price: Number(p.price), tags: p.tags, version: 2 });
-  }
-});
+    // Fixed in the editor, the failed pages sent round again: the new version runs.
+    fs.writeFileSync(file, SCRAPE.replace(/if \(page\.url\.endsWith\('\/p\/[357]'\)\).*\n/g, '').replace('status: page.status', 'version: 2'));
+    // The module's version is read again VERSION_MS after it was last read.
+    await new Promise((r) => setTimeout(r, VERSION_MS + 50));
+    assert.equal(await c.crawls.requeue({ crawlId: crawl.id, state: 'error' }), 3);
+    await eventually('the requeued pages done', async () => ((await c.crawls.get(crawl.id)).state === 'finished' ? true : null), 30_000);
+    for (const id of [3, 5, 7]) {
+      const p = PRODUCTS[id];
+      assert.deepEqual((await record(`/p/${id}`)).data, { title: p.name, name: p.name, price: Number(p.price), tags: p.tags, version: 2 });
+    }
+  },
+);
 
 test('what a handler enqueues is followed though the page says nofollow, as a meta tag or on the link', { timeout: 30_000 }, async () => {
   const host = await startHost('127.0.0.8', {
@@ -281,37 +336,64 @@ test('what a handler enqueues is followed though the page says nofollow, as a me
   });
   hosts.push(host);
   const ws = scratch('handler-nofollow-');
-  fs.writeFileSync(path.join(ws, 'next.mjs'), `export default (page) => ({ enqueue: page.url.endsWith('/') ? ['/a', '/b', '/list'] : page.url.endsWith('/list') ? ['/d'] : [] })`);
+  fs.writeFileSync(
+    path.join(ws, 'next.mjs'),
+    `export default (page) => ({ enqueue: page.url.endsWith('/') ? ['/a', '/b', '/list'] : page.url.endsWith('/list') ? ['/d'] : [] })`,
+  );
   const c = crawler({ settings: { workspaceDir: ws } });
   const crawl = await c.run({ seeds: [host.url('/')], handler: 'next.mjs' });
   assert.deepEqual([...host.hits.keys()].filter((k) => k !== '/robots.txt').sort(), ['/', '/a', '/b', '/d', '/list']);
   const fates = async (p: string) => (await c.crawls.page(crawl.id, host.url(p))).outlinks.map((l) => [new URL(l.url).pathname, l.reason]);
-  assert.deepEqual(await fates('/'), [['/a', null], ['/b', null], ['/c', 'meta nofollow'], ['/list', null]]);
-  assert.deepEqual(await fates('/list'), [['/d', null], ['/e', 'nofollow']]);
+  assert.deepEqual(await fates('/'), [
+    ['/a', null],
+    ['/b', null],
+    ['/c', 'meta nofollow'],
+    ['/list', null],
+  ]);
+  assert.deepEqual(await fates('/list'), [
+    ['/d', null],
+    ['/e', 'nofollow'],
+  ]);
   // Without a handler the page's meta tag holds for all its links.
   const plain = await c.run({ seeds: [host.url('/')] });
-  assert.deepEqual((await c.crawls.page(plain.id, host.url('/'))).outlinks.map((l) => [new URL(l.url).pathname, l.reason]), [['/a', 'meta nofollow'], ['/b', 'meta nofollow'], ['/c', 'meta nofollow']]);
+  assert.deepEqual(
+    (await c.crawls.page(plain.id, host.url('/'))).outlinks.map((l) => [new URL(l.url).pathname, l.reason]),
+    [
+      ['/a', 'meta nofollow'],
+      ['/b', 'meta nofollow'],
+      ['/c', 'meta nofollow'],
+    ],
+  );
   assert.equal(plain.pages, 1);
 });
 
 // ---------------------------------------------------------------------------------------------
 // A real daemon
 
-test('a seed file\'s handler through crawlctl: a server dies mid-crawl, a page hangs, the daemon answers throughout', { timeout: 120_000 }, async () => {
+test("a seed file's handler through crawlctl: a server dies mid-crawl, a page hangs, the daemon answers throughout", { timeout: 120_000 }, async () => {
   const live = await shop('127.0.0.6');
   // A second shop that stops answering once it has served its listing and two products.
   let served = 0;
   const dying: TestHost = await startHost('127.0.0.7', {
-    '/': html(PRODUCTS.slice(0, 6).map((p) => `<a href="/p/${p.id}">${p.name}</a>`).join('')),
-    ...Object.fromEntries(PRODUCTS.slice(0, 6).map((p) => [`/p/${p.id}`, (async (req, res, hit) => {
-      served++;
-      if (served > 2) {
-        req.socket.destroy();
-        await dying.close();
-        return;
-      }
-      return productPage(p)(req, res, hit);
-    })])),
+    '/': html(
+      PRODUCTS.slice(0, 6)
+        .map((p) => `<a href="/p/${p.id}">${p.name}</a>`)
+        .join(''),
+    ),
+    ...Object.fromEntries(
+      PRODUCTS.slice(0, 6).map((p) => [
+        `/p/${p.id}`,
+        async (req, res, hit) => {
+          served++;
+          if (served > 2) {
+            req.socket.destroy();
+            await dying.close();
+            return;
+          }
+          return productPage(p)(req, res, hit);
+        },
+      ]),
+    ),
   });
   hosts.push(dying);
 
@@ -328,7 +410,9 @@ test('a seed file\'s handler through crawlctl: a server dies mid-crawl, a page h
   // Every poll answered while handlers run, hang and fail (RawClient gives up after 10 s).
   let polls = 0;
   let done = false;
-  void crawling.finally(() => { done = true; });
+  void crawling.finally(() => {
+    done = true;
+  });
   while (!done) {
     await poller.request('queue/stats');
     polls++;
@@ -341,7 +425,10 @@ test('a seed file\'s handler through crawlctl: a server dies mid-crawl, a page h
 
   const exported = await crawlctl(['export', crawlId, '--format', 'jsonl'], { cwd: ws });
   assert.equal(exported.code, 0, exported.stderr);
-  const records = exported.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as PageRecord);
+  const records = exported.stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as PageRecord);
   const byUrl = new Map(records.map((r) => [r.url, r]));
   // The live shop: every product's data as the site has it, the listing's records, failures named.
   assert.deepEqual(byUrl.get(live.url('/'))!.data, { records: PRODUCTS.map((p) => ({ name: p.name, price: p.price })) });
@@ -358,9 +445,16 @@ test('a seed file\'s handler through crawlctl: a server dies mid-crawl, a page h
   const [header, ...rows] = csv.stdout.trimEnd().split('\r\n');
   const columns = header.split(',').filter((c) => c.startsWith('data.'));
   assert.deepEqual([...columns].sort(), ['data.name', 'data.price', 'data.records', 'data.status', 'data.tags']);
-  const row = rows.find((r) => r.startsWith(`${live.url('/p/1')},`))!.split(',').slice(-columns.length);
+  const row = rows
+    .find((r) => r.startsWith(`${live.url('/p/1')},`))!
+    .split(',')
+    .slice(-columns.length);
   assert.deepEqual(Object.fromEntries(columns.map((c, i) => [c, row[i]])), {
-    'data.records': '', 'data.name': 'Product 1', 'data.price': '3.5', 'data.tags': 't1; all', 'data.status': '200',
+    'data.records': '',
+    'data.name': 'Product 1',
+    'data.price': '3.5',
+    'data.tags': 't1; all',
+    'data.status': '200',
   });
 
   // --handler names the same module from crawlctl's folder; one outside the workspace is refused, exit 1.

@@ -81,14 +81,16 @@ describe('hostile servers', { timeout: 120_000 }, () => {
 
   test('one byte per second, in the head or the body: ends at the timeouts, retried, then error', async () => {
     await hostileCrawl(
-      async () => [await raw('127.0.0.2', {
-        '/slow-head': (s) => trickle(s, head({ 'content-length': 5 }) + 'hello', 1000),
-        '/slow-body': (s) => {
-          s.write(head({ 'content-length': 100 }));
-          trickle(s, 'x'.repeat(100), 1000);
-        },
-        [CANARY]: canaryRoute,
-      })],
+      async () => [
+        await raw('127.0.0.2', {
+          '/slow-head': (s) => trickle(s, head({ 'content-length': 5 }) + 'hello', 1000),
+          '/slow-body': (s) => {
+            s.write(head({ 'content-length': 100 }));
+            trickle(s, 'x'.repeat(100), 1000);
+          },
+          [CANARY]: canaryRoute,
+        }),
+      ],
       ([h]) => ({ seeds: ['/slow-head', '/slow-body', CANARY].map((p) => h.url(p)) }),
       async ({ cr, crawl, hosts: [h] }) => {
         const slowHead = await cr.byUrl(crawl.id, h.url('/slow-head'));
@@ -107,14 +109,16 @@ describe('hostile servers', { timeout: 120_000 }, () => {
 
   test('a body that never ends stops at the size cap, not retried', async () => {
     await hostileCrawl(
-      async () => [await raw('127.0.0.2', {
-        '/endless': (s) => {
-          s.write(head({ 'transfer-encoding': 'chunked' }));
-          const data = '<p>again</p>'.repeat(2000).slice(0, 0x4000);
-          flood(s, Buffer.from(`4000\r\n${data}\r\n`));
-        },
-        [CANARY]: canaryRoute,
-      })],
+      async () => [
+        await raw('127.0.0.2', {
+          '/endless': (s) => {
+            s.write(head({ 'transfer-encoding': 'chunked' }));
+            const data = '<p>again</p>'.repeat(2000).slice(0, 0x4000);
+            flood(s, Buffer.from(`4000\r\n${data}\r\n`));
+          },
+          [CANARY]: canaryRoute,
+        }),
+      ],
       ([h]) => ({ seeds: [h.url('/endless'), h.url(CANARY)] }),
       async ({ cr, crawl, hosts: [h] }) => {
         const endless = await cr.byUrl(crawl.id, h.url('/endless'));
@@ -130,26 +134,28 @@ describe('hostile servers', { timeout: 120_000 }, () => {
   test('a wrong Content-Length: a short body is an error; a long one is cut where it says, smuggling nothing', async () => {
     const smuggled = '<title>smuggled</title>';
     await hostileCrawl(
-      async () => [await raw('127.0.0.2', {
-        '/': (s) => {
-          const body = '<title>home</title><a href="/short">s</a><a href="/next">n</a><a href="/long">l</a>';
-          s.write(head({ 'content-length': body.length }) + body);
-        },
-        // Declares more than it sends, then hangs up.
-        '/long': (s) => {
-          s.write(head({ 'content-length': 1000 }) + '<title>cut</title>');
-          s.end();
-        },
-        // Declares less than it sends; the rest looks like the answer to the next request.
-        '/short': (s) => {
-          const body = '<title>short</title>';
-          s.write(head({ 'content-length': body.length }) + body + head({ 'content-length': smuggled.length }) + smuggled);
-        },
-        '/next': (s) => {
-          const body = '<title>next</title>';
-          s.write(head({ 'content-length': body.length }) + body);
-        },
-      })],
+      async () => [
+        await raw('127.0.0.2', {
+          '/': (s) => {
+            const body = '<title>home</title><a href="/short">s</a><a href="/next">n</a><a href="/long">l</a>';
+            s.write(head({ 'content-length': body.length }) + body);
+          },
+          // Declares more than it sends, then hangs up.
+          '/long': (s) => {
+            s.write(head({ 'content-length': 1000 }) + '<title>cut</title>');
+            s.end();
+          },
+          // Declares less than it sends; the rest looks like the answer to the next request.
+          '/short': (s) => {
+            const body = '<title>short</title>';
+            s.write(head({ 'content-length': body.length }) + body + head({ 'content-length': smuggled.length }) + smuggled);
+          },
+          '/next': (s) => {
+            const body = '<title>next</title>';
+            s.write(head({ 'content-length': body.length }) + body);
+          },
+        }),
+      ],
       ([h]) => ({ seeds: [h.url('/')] }),
       async ({ cr, crawl, hosts: [h] }) => {
         const long = await cr.byUrl(crawl.id, h.url('/long'));
@@ -169,14 +175,16 @@ describe('hostile servers', { timeout: 120_000 }, () => {
 
   test('broken chunked encoding: invalid sizes are an error at once; a body cut between chunks is retried', async () => {
     await hostileCrawl(
-      async () => [await raw('127.0.0.2', {
-        '/bad-size': (s) => s.write(head({ 'transfer-encoding': 'chunked' }) + '5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n'),
-        '/cut': (s) => {
-          s.write(head({ 'transfer-encoding': 'chunked' }) + '5\r\nhello\r\n');
-          s.end();
-        },
-        [CANARY]: canaryRoute,
-      })],
+      async () => [
+        await raw('127.0.0.2', {
+          '/bad-size': (s) => s.write(head({ 'transfer-encoding': 'chunked' }) + '5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n'),
+          '/cut': (s) => {
+            s.write(head({ 'transfer-encoding': 'chunked' }) + '5\r\nhello\r\n');
+            s.end();
+          },
+          [CANARY]: canaryRoute,
+        }),
+      ],
       ([h]) => ({ seeds: ['/bad-size', '/cut', CANARY].map((p) => h.url(p)) }),
       async ({ cr, crawl, hosts: [h] }) => {
         const bad = await cr.byUrl(crawl.id, h.url('/bad-size'));
@@ -193,14 +201,16 @@ describe('hostile servers', { timeout: 120_000 }, () => {
 
   test('broken gzip is an error naming the decompression, not retried', async () => {
     await hostileCrawl(
-      async () => [await raw('127.0.0.2', {
-        '/garbage': (s) => {
-          const body = randomBytes(4096);
-          s.write(head({ 'content-encoding': 'gzip', 'content-length': body.length }));
-          s.write(body);
-        },
-        [CANARY]: canaryRoute,
-      })],
+      async () => [
+        await raw('127.0.0.2', {
+          '/garbage': (s) => {
+            const body = randomBytes(4096);
+            s.write(head({ 'content-encoding': 'gzip', 'content-length': body.length }));
+            s.write(body);
+          },
+          [CANARY]: canaryRoute,
+        }),
+      ],
       ([h]) => ({ seeds: [h.url('/garbage'), h.url(CANARY)] }),
       async ({ cr, crawl, hosts: [h] }) => {
         const garbage = await cr.byUrl(crawl.id, h.url('/garbage'));
@@ -215,11 +225,13 @@ describe('hostile servers', { timeout: 120_000 }, () => {
   test('a thousand headers: small ones are read; ones past the header size limit are an error, not retried', async () => {
     const many = (size: number) => Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`x-h${i}`, 'v'.repeat(size)]));
     await hostileCrawl(
-      async () => [await raw('127.0.0.2', {
-        '/small': (s) => s.write(head({ ...many(1), 'content-length': 15 }) + '<title>1k</title>'.slice(0, 15)),
-        '/large': (s) => s.write(head({ ...many(100), 'content-length': 2 }) + 'ok'),
-        [CANARY]: canaryRoute,
-      })],
+      async () => [
+        await raw('127.0.0.2', {
+          '/small': (s) => s.write(head({ ...many(1), 'content-length': 15 }) + '<title>1k</title>'.slice(0, 15)),
+          '/large': (s) => s.write(head({ ...many(100), 'content-length': 2 }) + 'ok'),
+          [CANARY]: canaryRoute,
+        }),
+      ],
       ([h]) => ({ seeds: ['/small', '/large', CANARY].map((p) => h.url(p)) }),
       async ({ cr, crawl, hosts: [h] }) => {
         const small = await cr.byUrl(crawl.id, h.url('/small'));
@@ -236,11 +248,13 @@ describe('hostile servers', { timeout: 120_000 }, () => {
 
   test('a redirect to file: or javascript: is an error naming the scheme; nothing else is fetched', async () => {
     await hostileCrawl(
-      async () => [await raw('127.0.0.2', {
-        '/file': (s) => s.write(head({ location: 'file:///etc/passwd', 'content-length': 0 }, 'HTTP/1.1 302 Found')),
-        '/js': (s) => s.write(head({ location: 'javascript:alert(document.cookie)', 'content-length': 0 }, 'HTTP/1.1 301 Moved')),
-        [CANARY]: canaryRoute,
-      })],
+      async () => [
+        await raw('127.0.0.2', {
+          '/file': (s) => s.write(head({ location: 'file:///etc/passwd', 'content-length': 0 }, 'HTTP/1.1 302 Found')),
+          '/js': (s) => s.write(head({ location: 'javascript:alert(document.cookie)', 'content-length': 0 }, 'HTTP/1.1 301 Moved')),
+          [CANARY]: canaryRoute,
+        }),
+      ],
       ([h]) => ({ seeds: ['/file', '/js', CANARY].map((p) => h.url(p)), scope: 'any' }),
       async ({ cr, crawl, hosts: [h] }) => {
         const file = await cr.byUrl(crawl.id, h.url('/file'));
@@ -258,10 +272,12 @@ describe('hostile servers', { timeout: 120_000 }, () => {
   test('a 60 KB Location is an error that quotes its start, and nothing stored holds all of it', async () => {
     const location = `/${'L'.repeat(60 * 1024)}`;
     await hostileCrawl(
-      async () => [await raw('127.0.0.2', {
-        '/far': (s) => s.write(head({ location, 'content-length': 0 }, 'HTTP/1.1 302 Found')),
-        [CANARY]: canaryRoute,
-      })],
+      async () => [
+        await raw('127.0.0.2', {
+          '/far': (s) => s.write(head({ location, 'content-length': 0 }, 'HTTP/1.1 302 Found')),
+          [CANARY]: canaryRoute,
+        }),
+      ],
       ([h]) => ({ seeds: ['/far', CANARY].map((p) => h.url(p)), scope: 'any' }),
       async ({ cr, crawl, hosts: [h] }) => {
         const far = await cr.byUrl(crawl.id, h.url('/far'));
@@ -281,8 +297,10 @@ describe('hostile servers', { timeout: 120_000 }, () => {
       async () => {
         const hosts = [await raw('127.0.0.2', routesA), await raw('127.0.0.3', routesB)];
         const [a, b] = hosts;
-        const hop = (to: RawHost, path: string): RawRoute => (s) =>
-          s.write(head({ location: to.url(path), 'content-length': 0 }, 'HTTP/1.1 302 Found'));
+        const hop =
+          (to: RawHost, path: string): RawRoute =>
+          (s) =>
+            s.write(head({ location: to.url(path), 'content-length': 0 }, 'HTTP/1.1 302 Found'));
         routesA['/loop'] = hop(b, '/loop');
         routesB['/loop'] = hop(a, '/loop');
         // /chain/n alternates between the hosts and never repeats a URL.
@@ -312,10 +330,12 @@ describe('hostile servers', { timeout: 120_000 }, () => {
 
   test('a connection reset mid-body is retried, then an error saying how far the body got', async () => {
     await hostileCrawl(
-      async () => [await raw('127.0.0.2', {
-        '/reset': (s) => s.write(head({ 'content-length': 100_000 }) + '<html>'.repeat(1000), () => s.resetAndDestroy()),
-        [CANARY]: canaryRoute,
-      })],
+      async () => [
+        await raw('127.0.0.2', {
+          '/reset': (s) => s.write(head({ 'content-length': 100_000 }) + '<html>'.repeat(1000), () => s.resetAndDestroy()),
+          [CANARY]: canaryRoute,
+        }),
+      ],
       ([h]) => ({ seeds: [h.url('/reset'), h.url(CANARY)] }),
       async ({ cr, crawl, hosts: [h] }) => {
         const reset = await cr.byUrl(crawl.id, h.url('/reset'));
@@ -335,20 +355,26 @@ describe('hostile servers', { timeout: 120_000 }, () => {
       return res;
     };
     await hostileCrawl(
-      async () => [await http('127.0.0.2', {
-        '/declared': (_req, res) => flood(html(res, { 'content-length': FIFTY_MB }), filler, FIFTY_MB, () => res.end()),
-        '/chunked': (_req, res) => flood(html(res), filler, FIFTY_MB, () => res.end()),
-        '/gzipped': (_req, res) => {
-          const gzip = createGzip();
-          gzip.pipe(html(res, { 'content-encoding': 'gzip' }));
-          res.on('close', () => gzip.destroy());
-          flood(gzip, filler, FIFTY_MB, () => gzip.end());
-        },
-        [CANARY]: page([]),
-      })],
+      async () => [
+        await http('127.0.0.2', {
+          '/declared': (_req, res) => flood(html(res, { 'content-length': FIFTY_MB }), filler, FIFTY_MB, () => res.end()),
+          '/chunked': (_req, res) => flood(html(res), filler, FIFTY_MB, () => res.end()),
+          '/gzipped': (_req, res) => {
+            const gzip = createGzip();
+            gzip.pipe(html(res, { 'content-encoding': 'gzip' }));
+            res.on('close', () => gzip.destroy());
+            flood(gzip, filler, FIFTY_MB, () => gzip.end());
+          },
+          [CANARY]: page([]),
+        }),
+      ],
       ([h]) => ({ seeds: ['/declared', '/chunked', '/gzipped', CANARY].map((p) => h.url(p)) }),
       async ({ cr, crawl, hosts: [h] }) => {
-        const expect = { '/declared': 'declared Content-Length 52428800 exceeds', '/chunked': 'response body exceeds', '/gzipped': 'decompressed body exceeds' };
+        const expect = {
+          '/declared': 'declared Content-Length 52428800 exceeds',
+          '/chunked': 'response body exceeds',
+          '/gzipped': 'decompressed body exceeds',
+        };
         for (const [path, message] of Object.entries(expect)) {
           const j = await cr.byUrl(crawl.id, h.url(path));
           assert.deepEqual([j.job.state, j.job.attempts], ['error', 1], path);

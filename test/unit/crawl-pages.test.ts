@@ -33,13 +33,30 @@ async function site(): Promise<{ main: TestHost; other: TestHost }> {
   const routes: Record<string, Route> = {
     '/robots.txt': text('User-agent: *\nDisallow: /private\n'),
     '/': html(
-      [a('/a', 'Page A'), a('/b', 'Page  B\n'), a('/missing', 'Missing one'), a('/old', 'Old page'), a(`${other.origin}/`, 'Elsewhere'),
-        a('/nf', 'No follow', 'nofollow'), a('/hub', 'Hub'), a('/private', 'Private')].join(''),
+      [
+        a('/a', 'Page A'),
+        a('/b', 'Page  B\n'),
+        a('/missing', 'Missing one'),
+        a('/old', 'Old page'),
+        a(`${other.origin}/`, 'Elsewhere'),
+        a('/nf', 'No follow', 'nofollow'),
+        a('/hub', 'Hub'),
+        a('/private', 'Private'),
+      ].join(''),
       '<title>Home</title><meta name="description" content="The home page"><link rel="canonical" href="/">',
     ),
     '/a': html([a('/missing', 'Broken from A'), a('/', 'Home'), a('/b', 'B again')].join(''), '<title>A</title><meta name="robots" content="noindex">'),
-    '/b': html([a('/gone', 'Server error'), a('/a', 'A again'), a('/removed', 'Removed'), a('/loop1', 'Loop'),
-      a(`${other.origin}/${'x'.repeat(3000)}`, 'Long'), a('/nul', 'Nul')].join(''), '<title>B</title>'),
+    '/b': html(
+      [
+        a('/gone', 'Server error'),
+        a('/a', 'A again'),
+        a('/removed', 'Removed'),
+        a('/loop1', 'Loop'),
+        a(`${other.origin}/${'x'.repeat(3000)}`, 'Long'),
+        a('/nul', 'Nul'),
+      ].join(''),
+      '<title>B</title>',
+    ),
     '/loop1': status(301, { location: '/loop2' }),
     '/loop2': status(301, { location: '/loop1' }),
     // A NUL in a title: PostgreSQL stores no NUL in text, and one such record must not stop the others.
@@ -75,16 +92,25 @@ for (const engine of ENGINES) {
       assert.equal(r.pages, fetched200 + 7);
       // Referrers come in url id order, which is the order met on SQLite and a hash's within a batch on PostgreSQL.
       for (const b of r.brokenLinks) b.referrers.sort((x, y) => (x.url < y.url ? -1 : 1));
-      assert.deepEqual(r.brokenLinks, [
-        {
-          url: u('/missing'), status: 404, error: 'HTTP 404', referrerCount: 2,
-          referrers: [{ url: u('/'), text: 'Missing one' }, { url: u('/a'), text: 'Broken from A' }].sort((x, y) => (x.url < y.url ? -1 : 1)),
-        },
-        { url: u('/gone'), status: 500, error: r.brokenLinks[1]?.error ?? '', referrerCount: 1, referrers: [{ url: u('/b'), text: 'Server error' }] },
-        { url: u('/removed'), status: 410, error: 'HTTP 410', referrerCount: 1, referrers: [{ url: u('/b'), text: 'Removed' }] },
-        // The loop ends in a failure on its second hop, reached by a redirect, not a link.
-        { url: u('/loop2'), status: 301, error: r.brokenLinks[3]?.error ?? '', referrerCount: 0, referrers: [] },
-      ].map((b) => ({ ...b, referrers: b.referrers })));
+      assert.deepEqual(
+        r.brokenLinks,
+        [
+          {
+            url: u('/missing'),
+            status: 404,
+            error: 'HTTP 404',
+            referrerCount: 2,
+            referrers: [
+              { url: u('/'), text: 'Missing one' },
+              { url: u('/a'), text: 'Broken from A' },
+            ].sort((x, y) => (x.url < y.url ? -1 : 1)),
+          },
+          { url: u('/gone'), status: 500, error: r.brokenLinks[1]?.error ?? '', referrerCount: 1, referrers: [{ url: u('/b'), text: 'Server error' }] },
+          { url: u('/removed'), status: 410, error: 'HTTP 410', referrerCount: 1, referrers: [{ url: u('/b'), text: 'Removed' }] },
+          // The loop ends in a failure on its second hop, reached by a redirect, not a link.
+          { url: u('/loop2'), status: 301, error: r.brokenLinks[3]?.error ?? '', referrerCount: 0, referrers: [] },
+        ].map((b) => ({ ...b, referrers: b.referrers })),
+      );
       assert.match(r.brokenLinks[1].error ?? '', /500/);
       assert.match(r.brokenLinks[3].error ?? '', /^redirect loop/);
       assert.equal(r.brokenCount, 4);
@@ -95,7 +121,10 @@ for (const engine of ENGINES) {
       ]);
       assert.equal(r.redirectCount, 3);
       assert.deepEqual(r.byContentType, { 'text/html': fetched200, none: 6 });
-      assert.deepEqual(r.byHost.map((h) => [h.host, h.pages, h.errors]), [['127.0.0.2', fetched200 + 7, 4]]);
+      assert.deepEqual(
+        r.byHost.map((h) => [h.host, h.pages, h.errors]),
+        [['127.0.0.2', fetched200 + 7, 4]],
+      );
       assert.equal((await crawls.page(crawlId, u('/nul'))).page.title, 'ab');
       assert.equal(r.missingTitles, 0);
       assert.equal(r.slowest.length, 10);
@@ -185,12 +214,27 @@ for (const engine of ENGINES) {
       assert.deepEqual(await walk('4xx', 1), [u('/missing'), u('/removed')]);
       assert.deepEqual(await walk('5xx', 1), [u('/gone')]);
       const fiveHundreds = await crawls.pages(crawlId, { status: 500 });
-      assert.deepEqual(fiveHundreds.pages.map((p) => p.url), [u('/gone')]);
-      assert.deepEqual((await crawls.pages(crawlId, { status: 404 })).pages.map((p) => p.url), [u('/missing')]);
-      assert.deepEqual((await crawls.pages(crawlId, { status: 500 })).pages.map((p) => p.url), [u('/gone')]);
-      assert.deepEqual((await crawls.pages(crawlId, { status: '3xx' })).pages.map((p) => p.url), [u('/old'), u('/loop1'), u('/loop2')]);
+      assert.deepEqual(
+        fiveHundreds.pages.map((p) => p.url),
+        [u('/gone')],
+      );
+      assert.deepEqual(
+        (await crawls.pages(crawlId, { status: 404 })).pages.map((p) => p.url),
+        [u('/missing')],
+      );
+      assert.deepEqual(
+        (await crawls.pages(crawlId, { status: 500 })).pages.map((p) => p.url),
+        [u('/gone')],
+      );
+      assert.deepEqual(
+        (await crawls.pages(crawlId, { status: '3xx' })).pages.map((p) => p.url),
+        [u('/old'), u('/loop1'), u('/loop2')],
+      );
       assert.deepEqual((await crawls.pages(crawlId, { status: 'error' })).pages, []);
-      assert.deepEqual((await crawls.pages(crawlId, { search: 'POPULAR' })).pages.map((p) => p.url), [u('/popular')]);
+      assert.deepEqual(
+        (await crawls.pages(crawlId, { search: 'POPULAR' })).pages.map((p) => p.url),
+        [u('/popular')],
+      );
       assert.deepEqual((await crawls.pages(crawlId, { search: '100%_' })).pages, []);
       await assert.rejects(crawls.pages(crawlId, { cursor: 'nope' }), /cursor/);
       await assert.rejects(crawls.pages('c_unknown', {}), /no crawl/);
@@ -209,9 +253,15 @@ for (const engine of ENGINES) {
       assert.equal(all.length, 8 + 3 + 6 + POPULAR_FROM + 2 * POPULAR_FROM);
       // One link by both ends, found however far down its page's links it is.
       const one = await crawls.links(crawlId, { from: u('/hub'), to: u('/p/149'), limit: 1 });
-      assert.deepEqual(one.links.map((l) => [l.text, l.followed]), [['P149', true]]);
+      assert.deepEqual(
+        one.links.map((l) => [l.text, l.followed]),
+        [['P149', true]],
+      );
       const to = await crawls.links(crawlId, { to: u('/missing'), limit: 1000 });
-      assert.deepEqual(to.links.map((l) => [l.from, l.text, l.followed]).sort(), [[u('/'), 'Missing one', true], [u('/a'), 'Broken from A', true]]);
+      assert.deepEqual(to.links.map((l) => [l.from, l.text, l.followed]).sort(), [
+        [u('/'), 'Missing one', true],
+        [u('/a'), 'Broken from A', true],
+      ]);
     });
 
     await t.test('a job and its page record; a URL found in normalized form', async () => {
@@ -230,14 +280,35 @@ test('a record the database refuses for its data costs itself only: the rest of 
   const store = new PgCrawlStore(queue.pool);
   await store.insert({ id: 'c_bad', name: null, seeds: ['http://127.0.0.9/'], options: {} as never, now: Date.now() });
   const write = (url: string, fetchMs: number): PageWrite => ({
-    crawlId: 'c_bad', url, host: '127.0.0.9', jobId: null, depth: 0, status: 200, error: null, skipped: false, redirectTo: null, via: [],
-    contentType: 'text/html', bytes: 10, fetchMs, fetchedAt: Date.now(), title: 't', description: null, canonical: null, robots: null,
-    lang: null, sha256: null, data: null, lastmod: null, links: [{ url: 'http://127.0.0.9/x', text: 'x', reason: null }],
+    crawlId: 'c_bad',
+    url,
+    host: '127.0.0.9',
+    jobId: null,
+    depth: 0,
+    status: 200,
+    error: null,
+    skipped: false,
+    redirectTo: null,
+    via: [],
+    contentType: 'text/html',
+    bytes: 10,
+    fetchMs,
+    fetchedAt: Date.now(),
+    title: 't',
+    description: null,
+    canonical: null,
+    robots: null,
+    lang: null,
+    sha256: null,
+    data: null,
+    lastmod: null,
+    links: [{ url: 'http://127.0.0.9/x', text: 'x', reason: null }],
   });
   const logged: string[] = [];
   // 3e9 ms does not fit the integer column: SQLSTATE 22003, a data error.
-  await writeRecords(store.pages, [write('http://127.0.0.9/a', 5), write('http://127.0.0.9/bad', 3e9), write('http://127.0.0.9/c', 7)], false,
-    (_level, msg) => logged.push(msg));
+  await writeRecords(store.pages, [write('http://127.0.0.9/a', 5), write('http://127.0.0.9/bad', 3e9), write('http://127.0.0.9/c', 7)], false, (_level, msg) =>
+    logged.push(msg),
+  );
   assert.equal((await store.pages.page('c_bad', 'http://127.0.0.9/a'))?.fetchMs, 5);
   assert.equal((await store.pages.page('c_bad', 'http://127.0.0.9/c'))?.fetchMs, 7);
   assert.equal(await store.pages.page('c_bad', 'http://127.0.0.9/bad'), null);

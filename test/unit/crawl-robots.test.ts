@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  parseRobots, productToken, Robots, robotsFromStatus, ROBOTS_MAX_BYTES, ROBOTS_MAX_LINE_BYTES, ROBOTS_MAX_RULES, ROBOTS_VERDICT_STEPS,
+  parseRobots,
+  productToken,
+  Robots,
+  robotsFromStatus,
+  ROBOTS_MAX_BYTES,
+  ROBOTS_MAX_LINE_BYTES,
+  ROBOTS_MAX_RULES,
+  ROBOTS_VERDICT_STEPS,
 } from '../../server/src/crawl/robots';
 import { MAX_URL_BYTES } from '../../server/src/crawl/url';
 import { answersWithin } from './helpers/deadline';
@@ -119,9 +126,12 @@ describe('robots.txt matching', () => {
       const anchored = pattern.endsWith('$');
       let ends = [0];
       for (const ch of anchored ? pattern.slice(0, -1) : pattern) {
-        ends = ch === '*'
-          ? (ends.length === 0 ? [] : Array.from({ length: path.length - ends[0] + 1 }, (_, i) => ends[0] + i))
-          : ends.filter((e) => path[e] === ch).map((e) => e + 1);
+        ends =
+          ch === '*'
+            ? ends.length === 0
+              ? []
+              : Array.from({ length: path.length - ends[0] + 1 }, (_, i) => ends[0] + i)
+            : ends.filter((e) => path[e] === ch).map((e) => e + 1);
       }
       return anchored ? ends.includes(path.length) : ends.length > 0;
     };
@@ -130,19 +140,22 @@ describe('robots.txt matching', () => {
       pattern: fc.array(fc.constantFrom('/', 'a', 'b', '*', '$'), { maxLength: 7 }).map((a) => '/' + a.join('')),
     });
     const path = fc.array(fc.constantFrom('/', 'a', 'b', '$'), { maxLength: 9 }).map((a) => '/' + a.join(''));
-    checkSync(fc.property(fc.array(rule, { maxLength: 6 }), fc.array(path, { minLength: 1, maxLength: 4 }), (rules, paths) => {
-      const r = Robots.parse('User-agent: *\n' + rules.map((x) => `${x.allow ? 'Allow' : 'Disallow'}: ${x.pattern}\n`).join(''));
-      for (const p of paths) {
-        let best: { allow: boolean; pattern: string } | null = null;
-        for (const x of rules) {
-          if (!matches(x.pattern, p)) continue;
-          if (best === null || x.pattern.length > best.pattern.length || (x.pattern.length === best.pattern.length && x.allow)) best = x;
+    checkSync(
+      fc.property(fc.array(rule, { maxLength: 6 }), fc.array(path, { minLength: 1, maxLength: 4 }), (rules, paths) => {
+        const r = Robots.parse('User-agent: *\n' + rules.map((x) => `${x.allow ? 'Allow' : 'Disallow'}: ${x.pattern}\n`).join(''));
+        for (const p of paths) {
+          let best: { allow: boolean; pattern: string } | null = null;
+          for (const x of rules) {
+            if (!matches(x.pattern, p)) continue;
+            if (best === null || x.pattern.length > best.pattern.length || (x.pattern.length === best.pattern.length && x.allow)) best = x;
+          }
+          const v = r.verdict(p, UA);
+          assert.equal(v.allowed, best === null || best.allow, `${p} against ${JSON.stringify(rules)}`);
+          assert.equal(v.rule?.replace(/^(Allow|Disallow): /, '').length ?? null, best?.pattern.length ?? null, `${p}: the deciding rule's length`);
         }
-        const v = r.verdict(p, UA);
-        assert.equal(v.allowed, best === null || best.allow, `${p} against ${JSON.stringify(rules)}`);
-        assert.equal(v.rule?.replace(/^(Allow|Disallow): /, '').length ?? null, best?.pattern.length ?? null, `${p}: the deciding rule's length`);
-      }
-    }), 1500);
+      }),
+      1500,
+    );
   });
 });
 
@@ -198,7 +211,8 @@ describe('robots.txt groups', () => {
   });
 
   it('ignores rules before any user-agent line and tolerates garbage, BOM and CRLF', () => {
-    const body = '\uFEFFDisallow: /orphan\r\nUser-agent: *\r\n<html><body>oops</body></html>\r\nthis line has no colon\r\nDisallow: /x # trailing comment\r\n# Disallow: /commented\rDisallow:/y\r\nUnknown-field: z\r\n';
+    const body =
+      '\uFEFFDisallow: /orphan\r\nUser-agent: *\r\n<html><body>oops</body></html>\r\nthis line has no colon\r\nDisallow: /x # trailing comment\r\n# Disallow: /commented\rDisallow:/y\r\nUnknown-field: z\r\n';
     const r = Robots.parse(Buffer.from(body, 'utf8'));
     assert.deepEqual(verdicts(r, UA, ['/orphan', '/x', '/commented', '/y', '/z']), {
       '/orphan': true,
@@ -223,7 +237,14 @@ describe('robots.txt groups', () => {
       v: 1,
       kind: 'rules',
       groups: [
-        { agents: ['a', '*'], rules: [{ allow: true, pattern: '/a' }, { allow: false, pattern: '/b' }], crawlDelay: 4 },
+        {
+          agents: ['a', '*'],
+          rules: [
+            { allow: true, pattern: '/a' },
+            { allow: false, pattern: '/b' },
+          ],
+          crawlDelay: 4,
+        },
         { agents: ['c'], rules: [], crawlDelay: null },
       ],
       sitemaps: [],
@@ -245,21 +266,31 @@ describe('robots.txt bounds', () => {
       `User-agent: *\n${prefix}${'a'.repeat(20_000)}\n${prefix}${'€'.repeat(6_000)}\n${prefix}x${' '.repeat(17_000)}/y\nDisallow: /next\n`,
     );
     assert.equal(rules.kind, 'rules');
-    assert.deepEqual(rules.groups[0].rules.map((x) => x.pattern), [
-      '/' + 'a'.repeat(ROBOTS_MAX_LINE_BYTES - prefix.length),
-      // € is 3 bytes: 5,550 of them fill 16,650 bytes after the prefix's 11; the 5,551st would not fit.
-      '/' + '€'.repeat(5_550),
-      '/x',
-      '/next',
-    ]);
+    assert.deepEqual(
+      rules.groups[0].rules.map((x) => x.pattern),
+      [
+        '/' + 'a'.repeat(ROBOTS_MAX_LINE_BYTES - prefix.length),
+        // € is 3 bytes: 5,550 of them fill 16,650 bytes after the prefix's 11; the 5,551st would not fit.
+        '/' + '€'.repeat(5_550),
+        '/x',
+        '/next',
+      ],
+    );
   });
 
-  it('keeps the first ROBOTS_MAX_RULES rules of each group: other bots\' rules cannot crowd out ours', () => {
-    const body = 'User-agent: other\n' + 'Disallow: /o\n'.repeat(ROBOTS_MAX_RULES + 5) +
-      'User-agent: *\n' + 'Allow: /a\n'.repeat(ROBOTS_MAX_RULES - 1) + 'Disallow: /kept\nDisallow: /dropped\n';
+  it("keeps the first ROBOTS_MAX_RULES rules of each group: other bots' rules cannot crowd out ours", () => {
+    const body =
+      'User-agent: other\n' +
+      'Disallow: /o\n'.repeat(ROBOTS_MAX_RULES + 5) +
+      'User-agent: *\n' +
+      'Allow: /a\n'.repeat(ROBOTS_MAX_RULES - 1) +
+      'Disallow: /kept\nDisallow: /dropped\n';
     const data = parseRobots(body);
     assert.equal(data.kind, 'rules');
-    assert.deepEqual(data.groups.map((g) => g.rules.length), [ROBOTS_MAX_RULES, ROBOTS_MAX_RULES]);
+    assert.deepEqual(
+      data.groups.map((g) => g.rules.length),
+      [ROBOTS_MAX_RULES, ROBOTS_MAX_RULES],
+    );
     const r = Robots.parse(body);
     assert.deepEqual(verdicts(r, UA, ['/kept', '/dropped']), { '/kept': false, '/dropped': true });
   });
@@ -269,11 +300,15 @@ describe('robots.txt bounds', () => {
   const robotsJs = require.resolve('../../server/src/crawl/robots');
   /** Verdicts in a worker thread, given up on after 20 s: with backtracking they took 12 s to 27 s each. */
   const verdictsInWorker = (body: string, urls: string[]) =>
-    answersWithin(20_000, (d) => {
-      const { Robots: R } = require(d.robotsJs) as typeof import('../../server/src/crawl/robots');
-      const robots = R.parse(d.body);
-      return d.urls.map((u) => robots.verdict(u, d.ua));
-    }, { robotsJs, body, urls, ua: UA });
+    answersWithin(
+      20_000,
+      (d) => {
+        const { Robots: R } = require(d.robotsJs) as typeof import('../../server/src/crawl/robots');
+        const robots = R.parse(d.body);
+        return d.urls.map((u) => robots.verdict(u, d.ua));
+      },
+      { robotsJs, body, urls, ua: UA },
+    );
 
   it('answers for a file of long starred rules in bounded work, with the verdict the rules give', async () => {
     // The attack review's file: 120 rules of 4,000 characters after a star, under the 500 KiB cap.
@@ -387,6 +422,9 @@ describe('robots.txt serialization', () => {
   it('rejects data it did not produce', () => {
     assert.throws(() => Robots.fromJSON({}), TypeError);
     assert.throws(() => Robots.fromJSON({ v: 2, kind: 'allow_all', reason: 'x' }), TypeError);
-    assert.throws(() => Robots.fromJSON({ v: 1, kind: 'rules', groups: [{ agents: ['*'], rules: [{ allow: 'no', pattern: '/' }], crawlDelay: null }], sitemaps: [] }), TypeError);
+    assert.throws(
+      () => Robots.fromJSON({ v: 1, kind: 'rules', groups: [{ agents: ['*'], rules: [{ allow: 'no', pattern: '/' }], crawlDelay: null }], sitemaps: [] }),
+      TypeError,
+    );
   });
 });

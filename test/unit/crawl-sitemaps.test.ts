@@ -18,28 +18,50 @@ import { startHost, text, type Route, type TestHost } from './helpers/testsite';
 const hosts: TestHost[] = [];
 after(() => Promise.all(hosts.map((h) => h.close())));
 
-const xml = (type: string, body: string | Buffer): Route => (_req, res) => {
-  res.setHeader('content-type', type);
-  res.end(body);
-};
+const xml =
+  (type: string, body: string | Buffer): Route =>
+  (_req, res) => {
+    res.setHeader('content-type', type);
+    res.end(body);
+  };
 const html = (links: string[] = []) => xml('text/html', `<html><body>${links.map((l) => `<a href="${l}">x</a>`).join('')}</body></html>`);
 const urlset = (entries: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${entries}</urlset>`;
 
 test('a sitemap is read as the protocol says: entities, CDATA, prefixes, lastmod, a text list, the 50,000-URL limit', async () => {
-  const map = await parseSitemap(urlset(
-    '<url><loc> https://a.test/x?a=1&amp;b=2 </loc><lastmod>2024-05-06</lastmod></url><url><loc><![CDATA[https://a.test/y]]></loc></url><url><lastmod>x</lastmod></url>',
-  ));
-  assert.deepEqual(map, { kind: 'urlset', entries: [{ loc: 'https://a.test/x?a=1&b=2', lastmod: '2024-05-06' }, { loc: 'https://a.test/y', lastmod: null }], cut: 0 });
-  const index = await parseSitemap('<sm:sitemapindex xmlns:sm="http://www.sitemaps.org/schemas/sitemap/0.9"><sm:sitemap><sm:loc>https://a.test/s1.xml</sm:loc></sm:sitemap></sm:sitemapindex>');
+  const map = await parseSitemap(
+    urlset(
+      '<url><loc> https://a.test/x?a=1&amp;b=2 </loc><lastmod>2024-05-06</lastmod></url><url><loc><![CDATA[https://a.test/y]]></loc></url><url><lastmod>x</lastmod></url>',
+    ),
+  );
+  assert.deepEqual(map, {
+    kind: 'urlset',
+    entries: [
+      { loc: 'https://a.test/x?a=1&b=2', lastmod: '2024-05-06' },
+      { loc: 'https://a.test/y', lastmod: null },
+    ],
+    cut: 0,
+  });
+  const index = await parseSitemap(
+    '<sm:sitemapindex xmlns:sm="http://www.sitemaps.org/schemas/sitemap/0.9"><sm:sitemap><sm:loc>https://a.test/s1.xml</sm:loc></sm:sitemap></sm:sitemapindex>',
+  );
   assert.deepEqual(index, { kind: 'index', entries: [{ loc: 'https://a.test/s1.xml', lastmod: null }], cut: 0 });
-  assert.deepEqual(await parseSitemap('https://a.test/1\r\n\nhttps://a.test/2\n'), { kind: 'text', entries: [{ loc: 'https://a.test/1', lastmod: null }, { loc: 'https://a.test/2', lastmod: null }], cut: 0 });
+  assert.deepEqual(await parseSitemap('https://a.test/1\r\n\nhttps://a.test/2\n'), {
+    kind: 'text',
+    entries: [
+      { loc: 'https://a.test/1', lastmod: null },
+      { loc: 'https://a.test/2', lastmod: null },
+    ],
+    cut: 0,
+  });
   const over = await parseSitemap(urlset('<url><loc>https://a.test/p</loc></url>'.repeat(SITEMAP_MAX_URLS + 3)));
   assert.equal(over.entries.length, SITEMAP_MAX_URLS);
   assert.equal(over.cut, 3);
   // An image sitemap's <image:loc> is the image's, not the page's; a line or a <loc> that is no absolute URL is no entry.
-  const images = await parseSitemap(urlset(
-    '<url><loc>https://a.test/a</loc><image:image><image:loc>https://a.test/i.jpg</image:loc></image:image><lastmod>2020-01-01</lastmod></url><url><loc>/relative</loc></url>',
-  ));
+  const images = await parseSitemap(
+    urlset(
+      '<url><loc>https://a.test/a</loc><image:image><image:loc>https://a.test/i.jpg</image:loc></image:image><lastmod>2020-01-01</lastmod></url><url><loc>/relative</loc></url>',
+    ),
+  );
   assert.deepEqual(images.entries, [{ loc: 'https://a.test/a', lastmod: '2020-01-01' }]);
   assert.deepEqual((await parseSitemap('Not found\n{"error": 1}\nhttps://a.test/ok\n')).entries, [{ loc: 'https://a.test/ok', lastmod: null }]);
   // Nesting costs nothing: a million unclosed elements read in linear time, no entry made up.
@@ -54,17 +76,34 @@ for (const engine of ENGINES) {
     const routes: Record<string, Route> = {
       '/': html(['/p/1']),
       '/robots.txt': (req, res, hit) => text(`User-agent: *\nDisallow: /private\nSitemap: ${u('/sitemap_index.xml')}\n`)(req, res, hit),
-      '/sitemap_index.xml': (req, res, hit) => xml('application/xml', `<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${
-        ['/sitemap-a.xml.gz', '/sitemap-b.xml', '/sitemap-big.xml'].map((p) => `<sitemap><loc>${u(p)}</loc></sitemap>`).join('')}</sitemapindex>`)(req, res, hit),
-      '/sitemap-a.xml.gz': (req, res, hit) => xml('application/gzip', zlib.gzipSync(urlset(
-        `<url><loc>${u('/p/1')}</loc></url><url><loc>${u('/p/2')}</loc><lastmod>2024-01-02</lastmod></url><url><loc>${u('/private/x')}</loc></url>`,
-      )))(req, res, hit),
-      '/sitemap-b.xml': (req, res, hit) => xml('text/xml', urlset(
-        `<url><loc>${u('/p/3')}?a=1&amp;b=2</loc><lastmod>2025-03-04T05:06:07+00:00</lastmod></url><url><loc><![CDATA[${u('/p/4')}]]></loc></url>`,
-      ))(req, res, hit),
+      '/sitemap_index.xml': (req, res, hit) =>
+        xml(
+          'application/xml',
+          `<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${['/sitemap-a.xml.gz', '/sitemap-b.xml', '/sitemap-big.xml']
+            .map((p) => `<sitemap><loc>${u(p)}</loc></sitemap>`)
+            .join('')}</sitemapindex>`,
+        )(req, res, hit),
+      '/sitemap-a.xml.gz': (req, res, hit) =>
+        xml(
+          'application/gzip',
+          zlib.gzipSync(
+            urlset(`<url><loc>${u('/p/1')}</loc></url><url><loc>${u('/p/2')}</loc><lastmod>2024-01-02</lastmod></url><url><loc>${u('/private/x')}</loc></url>`),
+          ),
+        )(req, res, hit),
+      '/sitemap-b.xml': (req, res, hit) =>
+        xml(
+          'text/xml',
+          urlset(`<url><loc>${u('/p/3')}?a=1&amp;b=2</loc><lastmod>2025-03-04T05:06:07+00:00</lastmod></url><url><loc><![CDATA[${u('/p/4')}]]></loc></url>`),
+        )(req, res, hit),
       // Out of the crawl's scope (another host), and one past the limit.
-      '/sitemap-big.xml': xml('application/xml', urlset(Array.from({ length: SITEMAP_MAX_URLS + 1 }, (_, i) => `<url><loc>${other.url(`/o/${i}`)}</loc></url>`).join(''))),
-      '/p/1': html(), '/p/2': html(), '/p/3?a=1&b=2': html(), '/p/4': html(),
+      '/sitemap-big.xml': xml(
+        'application/xml',
+        urlset(Array.from({ length: SITEMAP_MAX_URLS + 1 }, (_, i) => `<url><loc>${other.url(`/o/${i}`)}</loc></url>`).join('')),
+      ),
+      '/p/1': html(),
+      '/p/2': html(),
+      '/p/3?a=1&b=2': html(),
+      '/p/4': html(),
     };
     site = await startHost('127.0.0.50', routes);
     hosts.push(site, other);
@@ -77,12 +116,15 @@ for (const engine of ENGINES) {
     assert.equal(byUrl.get(u('/p/2'))?.lastmod, '2024-01-02');
     assert.equal(byUrl.get(u('/p/3?a=1&b=2'))?.lastmod, '2025-03-04T05:06:07+00:00');
     assert.equal(byUrl.get(u('/p/4'))?.lastmod, null);
-    assert.equal(byUrl.get(u('/p/2'))?.depth, 0, 'a sitemap\'s URL joins at depth 0');
+    assert.equal(byUrl.get(u('/p/2'))?.depth, 0, "a sitemap's URL joins at depth 0");
     assert.equal(byUrl.get(u('/p/2'))?.foundOn, u('/sitemap-a.xml.gz'), 'found on its sitemap');
     assert.equal(byUrl.get(u('/private/x'))?.skipped, true, 'robots.txt still applies');
     assert.equal(other.hits.size, 0, 'out of scope: never fetched');
-    assert.equal(byUrl.get(u('/sitemap-big.xml'))?.outlinks, DEFAULT_MAX_LINKS, 'its links recorded as a page\'s are, up to 20,000');
-    assert.ok(c.logs.some((l) => /names 1 URL\(s\) past the protocol's 50,000/.test(l)), c.logs.join('\n'));
+    assert.equal(byUrl.get(u('/sitemap-big.xml'))?.outlinks, DEFAULT_MAX_LINKS, "its links recorded as a page's are, up to 20,000");
+    assert.ok(
+      c.logs.some((l) => /names 1 URL\(s\) past the protocol's 50,000/.test(l)),
+      c.logs.join('\n'),
+    );
     // robots.txt's record links the sitemaps it names; the index's, its sitemaps.
     assert.equal(byUrl.get(u('/robots.txt'))?.outlinks, 1);
     assert.equal(byUrl.get(u('/sitemap_index.xml'))?.outlinks, 3);
@@ -94,7 +136,7 @@ for (const engine of ENGINES) {
   });
 }
 
-test('crawlctl: --sitemaps, the summary counts what sitemaps queued, `job` shows a page\'s lastmod', async () => {
+test("crawlctl: --sitemaps, the summary counts what sitemaps queued, `job` shows a page's lastmod", async () => {
   const site: TestHost = await startHost('127.0.0.53', {
     '/': html(),
     '/robots.txt': (req, res, hit) => text(`Sitemap: ${site.url('/map.xml')}\n`)(req, res, hit),
@@ -109,7 +151,10 @@ test('crawlctl: --sitemaps, the summary counts what sitemaps queued, `job` shows
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^ {2}from sitemaps: 1 URL in scope$/m);
   const crawlId = /^Crawl (c_\w+)/m.exec(r.stdout)![1];
-  const page = JSON.parse((await crawlctl(['export', crawlId, ...at])).stdout.split('\n').find((l) => l.includes('/dated'))!) as { jobId: number; lastmod: string };
+  const page = JSON.parse((await crawlctl(['export', crawlId, ...at])).stdout.split('\n').find((l) => l.includes('/dated'))!) as {
+    jobId: number;
+    lastmod: string;
+  };
   assert.equal(page.lastmod, '2023-09-10');
   assert.match((await crawlctl(['job', String(page.jobId), ...at])).stdout, /^lastmod +2023-09-10$/m);
 });
@@ -122,9 +167,12 @@ test('robots.txt that redirects still names its sitemaps; a missing sitemap brea
       res.end();
     },
     '/real-robots.txt': (req, res, hit) => text(`Sitemap: ${site.url('/index.xml')}\nSitemap: ${site.url('/gone.xml')}\n`)(req, res, hit),
-    '/index.xml': (req, res, hit) => xml('application/xml', `<sitemapindex><sitemap><loc>${site.url('/maps/post-sitemap.xml')}</loc></sitemap></sitemapindex>`)(req, res, hit),
-    '/maps/post-sitemap.xml': (req, res, hit) => xml('application/xml', urlset(`<url><loc>${site.url('/docs/a')}</loc></url><url><loc>${site.url('/docs/b')}</loc></url>`))(req, res, hit),
-    '/docs/a': html(), '/docs/b': html(),
+    '/index.xml': (req, res, hit) =>
+      xml('application/xml', `<sitemapindex><sitemap><loc>${site.url('/maps/post-sitemap.xml')}</loc></sitemap></sitemapindex>`)(req, res, hit),
+    '/maps/post-sitemap.xml': (req, res, hit) =>
+      xml('application/xml', urlset(`<url><loc>${site.url('/docs/a')}</loc></url><url><loc>${site.url('/docs/b')}</loc></url>`))(req, res, hit),
+    '/docs/a': html(),
+    '/docs/b': html(),
   });
   hosts.push(site);
   const c = await crawlerOn(ENGINES[0]);
@@ -133,7 +181,7 @@ test('robots.txt that redirects still names its sitemaps; a missing sitemap brea
   const rec = await c.crawls.get(crawl.id);
   assert.equal(rec.counts.error, 0, 'a sitemap robots.txt names and that is gone is skipped, not an error');
   assert.equal(site.hits.get('/maps/post-sitemap.xml'), 1, 'read though the include pattern is for pages');
-  assert.equal(site.hits.get('/docs/b') ?? 0, 0, 'the sitemap\'s page is past max pages');
+  assert.equal(site.hits.get('/docs/b') ?? 0, 0, "the sitemap's page is past max pages");
   assert.ok((rec.dropped['past max pages'] ?? 0) >= 1, JSON.stringify(rec.dropped));
   const gone = (await c.crawls.pages(crawl.id, { limit: 100 })).pages.find((p) => p.url === site.url('/gone.xml'));
   assert.deepEqual([gone?.skipped, gone?.error], [true, 'no sitemap: HTTP 404']);

@@ -104,8 +104,13 @@ describe('normalizeUrl', () => {
 
   it('originOf reads the origin of a normalized URL as the URL parser would', () => {
     for (const input of [
-      'http://example.com/', 'https://Example.com:8443/a/b?c=d@e', 'http://user:p%40ss@host.example:81/x@y',
-      'http://u@h.example/', 'http://[::1]:8080/p', 'http://127.0.0.2:4000/?q=//x/', 'https://xn--caf-dma.example/é',
+      'http://example.com/',
+      'https://Example.com:8443/a/b?c=d@e',
+      'http://user:p%40ss@host.example:81/x@y',
+      'http://u@h.example/',
+      'http://[::1]:8080/p',
+      'http://127.0.0.2:4000/?q=//x/',
+      'https://xn--caf-dma.example/é',
     ]) {
       const n = normalizeUrl(input);
       assert.ok(n.ok, input);
@@ -147,24 +152,45 @@ describe('globMatch', () => {
 
   it('anchors both ends, and the first and last segments may not overlap', () => {
     const cases: [glob: string, text: string, matches: boolean][] = [
-      ['ab', 'ab', true], ['ab', 'abc', false], ['ab', 'xab', false], ['', 'a', false],
-      ['*', '', true], ['*', 'anything', true], ['a*', 'a', true], ['*a', 'ba', true], ['*a', 'ab', false],
-      ['a*a', 'a', false], ['a*a', 'aa', true], ['ab*ba', 'aba', false], ['ab*ba', 'abba', true],
+      ['ab', 'ab', true],
+      ['ab', 'abc', false],
+      ['ab', 'xab', false],
+      ['', 'a', false],
+      ['*', '', true],
+      ['*', 'anything', true],
+      ['a*', 'a', true],
+      ['*a', 'ba', true],
+      ['*a', 'ab', false],
+      ['a*a', 'a', false],
+      ['a*a', 'aa', true],
+      ['ab*ba', 'aba', false],
+      ['ab*ba', 'abba', true],
     ];
     for (const [glob, text, matches] of cases) assert.equal(new Glob(glob).test(text), matches, `${glob} ~ ${text}`);
   });
 
   it('consecutive stars are one star, and leave no empty segment to find', () => {
     const cases: [glob: string, text: string, matches: boolean][] = [
-      ['a***b', 'ab', true], ['a***b', 'axyb', true], ['**', '', true], ['***a***', 'a', true], ['***a***', 'b', false], ['a**b**c', 'abc', true],
+      ['a***b', 'ab', true],
+      ['a***b', 'axyb', true],
+      ['**', '', true],
+      ['***a***', 'a', true],
+      ['***a***', 'b', false],
+      ['a**b**c', 'abc', true],
     ];
     for (const [glob, text, matches] of cases) assert.equal(new Glob(glob).test(text), matches, `${glob} ~ ${text}`);
   });
 
   it('finds middle segments whose starts repeat inside them (the search falls back, never restarts)', () => {
     const cases: [glob: string, text: string, matches: boolean][] = [
-      ['*aab*', 'aaab', true], ['*abab*', 'abaabab', true], ['*abac*', 'ababac', true], ['*abc*', 'ababab', false],
-      ['x*ab*ab*y', 'xabaaby', true], ['x*ab*ab*y', 'xabay', false], ['*aa*a', 'aaa', true], ['*aa*a', 'aa', false],
+      ['*aab*', 'aaab', true],
+      ['*abab*', 'abaabab', true],
+      ['*abac*', 'ababac', true],
+      ['*abc*', 'ababab', false],
+      ['x*ab*ab*y', 'xabaaby', true],
+      ['x*ab*ab*y', 'xabay', false],
+      ['*aa*a', 'aaa', true],
+      ['*aa*a', 'aa', false],
     ];
     for (const [glob, text, matches] of cases) assert.equal(new Glob(glob).test(text), matches, `${glob} ~ ${text}`);
   });
@@ -174,30 +200,47 @@ describe('globMatch', () => {
     const reference = (glob: string, text: string): boolean => {
       let ends = [0];
       for (const ch of glob) {
-        ends = ch === '*'
-          ? (ends.length === 0 ? [] : Array.from({ length: text.length - ends[0] + 1 }, (_, i) => ends[0] + i))
-          : ends.filter((e) => text[e] === ch).map((e) => e + 1);
+        ends =
+          ch === '*'
+            ? ends.length === 0
+              ? []
+              : Array.from({ length: text.length - ends[0] + 1 }, (_, i) => ends[0] + i)
+            : ends.filter((e) => text[e] === ch).map((e) => e + 1);
       }
       return ends.includes(text.length);
     };
     const glob = fc.array(fc.constantFrom('a', 'b', '*'), { maxLength: 10 }).map((a) => a.join(''));
     const text = fc.array(fc.constantFrom('a', 'b'), { maxLength: 14 }).map((a) => a.join(''));
-    checkSync(fc.property(glob, text, (g, t) => {
-      assert.equal(new Glob(g).test(t), reference(g, t), `${g} ~ ${t}`);
-      assert.equal(globMatch(g, t), reference(g, t), `globMatch ${g} ~ ${t}`);
-    }), 3000);
+    checkSync(
+      fc.property(glob, text, (g, t) => {
+        assert.equal(new Glob(g).test(t), reference(g, t), `${g} ~ ${t}`);
+        assert.equal(globMatch(g, t), reference(g, t), `globMatch ${g} ~ ${t}`);
+      }),
+      3000,
+    );
   });
 
   it("does at most the glob's length plus twice the text's in steps, whatever the glob", () => {
-    const glob = fc.array(fc.oneof(fc.constantFrom('*', 'a', 'b'), fc.constantFrom('a', 'ab', 'aab').map((s) => s.repeat(20))), { maxLength: 30 })
+    const glob = fc
+      .array(
+        fc.oneof(
+          fc.constantFrom('*', 'a', 'b'),
+          fc.constantFrom('a', 'ab', 'aab').map((s) => s.repeat(20)),
+        ),
+        { maxLength: 30 },
+      )
       .map((a) => a.join(''));
-    const text = fc.tuple(fc.constantFrom('a', 'ab', 'aab', 'b'), fc.integer({ min: 0, max: 400 }), fc.string({ unit: fc.constantFrom('a', 'b'), maxLength: 5 }))
+    const text = fc
+      .tuple(fc.constantFrom('a', 'ab', 'aab', 'b'), fc.integer({ min: 0, max: 400 }), fc.string({ unit: fc.constantFrom('a', 'b'), maxLength: 5 }))
       .map(([unit, n, end]) => unit.repeat(n) + end);
-    checkSync(fc.property(glob, text, (g, t) => {
-      const work: GlobWork = { steps: 0 };
-      new Glob(g).test(t, work);
-      assert.ok(work.steps <= 1 + g.length + 2 * t.length, `${work.steps} steps for a ${g.length}-character glob and a ${t.length}-character text`);
-    }), 500);
+    checkSync(
+      fc.property(glob, text, (g, t) => {
+        const work: GlobWork = { steps: 0 };
+        new Glob(g).test(t, work);
+        assert.ok(work.steps <= 1 + g.length + 2 * t.length, `${work.steps} steps for a ${g.length}-character glob and a ${t.length}-character text`);
+      }),
+      500,
+    );
     // The shape that took 12 s per robots.txt verdict with backtracking: a long segment after a star.
     const work: GlobWork = { steps: 0 };
     assert.equal(new Glob('/*' + 'a'.repeat(4000) + 'b').test('/' + 'a'.repeat(8191), work), false);
@@ -209,11 +252,15 @@ describe('globMatch', () => {
     const exclude = Array.from({ length: 100 }, (_, i) => `*${'a'.repeat(996)}b${i % 10}`);
     const long = 'http://127.0.0.2/' + 'a'.repeat(MAX_URL_BYTES - 'http://127.0.0.2/'.length);
     const urls = [...Array.from({ length: 9 }, (_, i) => long.slice(0, long.length - i)), long.slice(0, 5000) + 'a'.repeat(996) + 'b3'];
-    const verdicts = await answersWithin(20_000, (d) => {
-      const { compileScope } = require(d.scopeJs) as typeof import('../../server/src/crawl/scope');
-      const scope = compileScope({ seeds: [], scope: 'any', exclude: d.exclude });
-      return d.urls.map((u) => scope.allows(u));
-    }, { scopeJs: require.resolve('../../server/src/crawl/scope'), exclude, urls });
+    const verdicts = await answersWithin(
+      20_000,
+      (d) => {
+        const { compileScope } = require(d.scopeJs) as typeof import('../../server/src/crawl/scope');
+        const scope = compileScope({ seeds: [], scope: 'any', exclude: d.exclude });
+        return d.urls.map((u) => scope.allows(u));
+      },
+      { scopeJs: require.resolve('../../server/src/crawl/scope'), exclude, urls },
+    );
     assert.deepEqual(verdicts, [...Array(9).fill(true), `excluded by ${exclude[3]}`]);
   });
 });
@@ -318,8 +365,10 @@ describe('compileScope', () => {
     // A backtracking engine needs about 2^n steps on n a's and one b: this would not return.
     assert.equal(s.allows(`https://example.com/${'a'.repeat(5_000)}b`), true);
     assert.equal(s.allows('https://example.com/aaa'), `excluded by ${evil}`);
-    assert.throws(() => compileScope({ seeds: ['https://example.com/'], scope: 'host', include: ['/(a)\\1/'] }),
-      (err: unknown) => err instanceof ScopeError && /no backreferences/.test(err.problems[0]));
+    assert.throws(
+      () => compileScope({ seeds: ['https://example.com/'], scope: 'host', include: ['/(a)\\1/'] }),
+      (err: unknown) => err instanceof ScopeError && /no backreferences/.test(err.problems[0]),
+    );
   });
 
   it('host and domain scopes need a seed', () => {

@@ -22,11 +22,13 @@ const hosts: TestHost[] = [];
 after(() => Promise.all(hosts.map((h) => h.close())));
 
 const HTML = (links: string[], filler = '') => `<!doctype html><html><body>${links.map((l) => `<a href="${l}">${l}</a>`).join('')}${filler}</body></html>`;
-const serve = (type: string, body: Buffer | string, gzipped = false): Route => (_req, res) => {
-  res.setHeader('content-type', type);
-  if (gzipped) res.setHeader('content-encoding', 'gzip');
-  res.end(gzipped ? zlib.gzipSync(body) : body);
-};
+const serve =
+  (type: string, body: Buffer | string, gzipped = false): Route =>
+  (_req, res) => {
+    res.setHeader('content-type', type);
+    if (gzipped) res.setHeader('content-encoding', 'gzip');
+    res.end(gzipped ? zlib.gzipSync(body) : body);
+  };
 
 interface Read {
   file: string;
@@ -48,10 +50,15 @@ async function readWarc(file: string): Promise<{ records: Read[]; error: Error |
       const h = r.warcHeaders.headers;
       const payload = Buffer.from(await r.readFully(true));
       records.push({
-        file, type: r.warcType, id: h.get('WARC-Record-ID') as string, uri: r.warcTargetURI ?? null, concurrentTo: h.get('WARC-Concurrent-To') ?? null,
+        file,
+        type: r.warcType,
+        id: h.get('WARC-Record-ID') as string,
+        uri: r.warcTargetURI ?? null,
+        concurrentTo: h.get('WARC-Concurrent-To') ?? null,
         status: r.httpHeaders ? Number(r.httpHeaders.statusCode) : null,
         headers: r.httpHeaders ? Object.fromEntries([...r.httpHeaders.headers].map(([k, v]) => [k.toLowerCase(), v])) : {},
-        payload, payloadDigest: h.get('WARC-Payload-Digest') ?? null,
+        payload,
+        payloadDigest: h.get('WARC-Payload-Digest') ?? null,
       });
     }
     return { records, error: null };
@@ -86,7 +93,10 @@ test('a crawl with warc keeps every response with its request, as warcio reads t
 
   const files = await c.crawls.warcFiles(crawl);
   assert.ok(files.length >= 3, `several files: ${JSON.stringify(files)}`);
-  assert.deepEqual(files.map((f) => path.basename(f.path)), files.map((_, i) => `${crawl.id}-${String(i + 1).padStart(5, '0')}.warc.gz`));
+  assert.deepEqual(
+    files.map((f) => path.basename(f.path)),
+    files.map((_, i) => `${crawl.id}-${String(i + 1).padStart(5, '0')}.warc.gz`),
+  );
   for (const f of files) assert.equal(f.bytes, fs.statSync(f.path).size);
 
   const all: Read[] = [];
@@ -99,7 +109,11 @@ test('a crawl with warc keeps every response with its request, as warcio reads t
   }
   const responses = new Map(all.filter((r) => r.type === 'response').map((r) => [new URL(r.uri!).pathname, r]));
   assert.equal(all.filter((r) => r.type === 'response').length, responses.size, 'no response twice');
-  assert.deepEqual([...responses.keys()].sort(), ['/', '/img.png', '/missing', '/old', '/p1', '/p2', '/zipped'], 'every response once, redirect and 404 included');
+  assert.deepEqual(
+    [...responses.keys()].sort(),
+    ['/', '/img.png', '/missing', '/old', '/p1', '/p2', '/zipped'],
+    'every response once, redirect and 404 included',
+  );
   for (const [p, body] of Object.entries(sent)) {
     const r = responses.get(p)!;
     assert.equal(r.status, 200, p);
@@ -125,7 +139,14 @@ test('a crawl with warc keeps every response with its request, as warcio reads t
 test('the writer thread: one that dies fails what it owed and the next record begins a new file; closed, it refuses', async () => {
   const dir = path.join(tempDir(), 'warc');
   const archive = new WarcArchive(dir, { userAgent: 'test', robots: true }, 1024 * 1024);
-  const exchange = (p: string) => ({ url: `http://127.0.0.48${p}`, date: Date.now(), requestHeaders: {}, status: 200, responseHeaders: {}, body: Buffer.from(p) });
+  const exchange = (p: string) => ({
+    url: `http://127.0.0.48${p}`,
+    date: Date.now(),
+    requestHeaders: {},
+    status: 200,
+    responseHeaders: {},
+    body: Buffer.from(p),
+  });
   await archive.add('c_w', exchange('/1'));
   // Killed under writes it owes: each settles, those not written failed with the reason.
   const owed = Array.from({ length: 20 }, (_, i) => archive.add('c_w', exchange(`/owed/${i}`)));
@@ -136,7 +157,11 @@ test('the writer thread: one that dies fails what it owed and the next record be
   for (const f of failed) assert.match(String(f.reason), /the WARC writer stopped/);
   await archive.add('c_w', exchange('/3'));
   const files = await archive.files('c_w');
-  assert.deepEqual(files.map((f) => path.basename(f.path)), ['c_w-00001.warc.gz', 'c_w-00002.warc.gz'], 'the new writer wrote a file of its own');
+  assert.deepEqual(
+    files.map((f) => path.basename(f.path)),
+    ['c_w-00001.warc.gz', 'c_w-00002.warc.gz'],
+    'the new writer wrote a file of its own',
+  );
   const uris = [];
   for (const f of files) uris.push(...(await readWarc(f.path)).records.filter((r) => r.type === 'response').map((r) => new URL(r.uri!).pathname));
   assert.ok(uris.includes('/1') && uris.includes('/3'), uris.join());
@@ -181,10 +206,13 @@ test('a daemon killed with SIGKILL mid-crawl: its files read back up to their la
   assert.equal(waited.code, 0, waited.stderr);
   const names = fs.readdirSync(warcDir).sort();
   // The crawl's end lists its files, as crawl/get does.
-  assert.deepEqual((JSON.parse(waited.stdout).warc as { path: string }[]).map((w) => path.basename(w.path)), names);
+  assert.deepEqual(
+    (JSON.parse(waited.stdout).warc as { path: string }[]).map((w) => path.basename(w.path)),
+    names,
+  );
   assert.equal(names[0], killedFile);
   assert.ok(names.length >= 2, `the next daemon began a file of its own: ${names.join(', ')}`);
-  assert.equal(fs.statSync(path.join(warcDir, killedFile)).size, killedSize, 'the killed daemon\'s file is not written into again');
+  assert.equal(fs.statSync(path.join(warcDir, killedFile)).size, killedSize, "the killed daemon's file is not written into again");
   const archived = new Set<string>();
   for (const name of names) {
     const { records, error } = await readWarc(path.join(warcDir, name));

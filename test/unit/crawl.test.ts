@@ -30,16 +30,20 @@ describe('crawling a site', () => {
       '/b2': page(['/b1']),
     });
     const c = await host('127.0.0.4', { '/robots.txt': text(''), '/': page([]) });
-    const a = await host('127.0.0.2', {
-      '/robots.txt': text('User-agent: *\nDisallow: /private\nAllow: /private/ok\n'),
-      '/': page(['/a1', '/a2', '/a3', '/a4', '/private/x', '/private/ok', b.url('/'), c.url('/'), '#top', 'mailto:x@y.z']),
-      '/a1': page(['/a2', '/a3', '/']),
-      '/a2': page(['/a1', '/a4', '/a5']),
-      '/a3': page(['/a5', '/a1']),
-      '/a4': page(['/a5']),
-      '/a5': page(['/']),
-      '/private/ok': page([]),
-    }, 30);
+    const a = await host(
+      '127.0.0.2',
+      {
+        '/robots.txt': text('User-agent: *\nDisallow: /private\nAllow: /private/ok\n'),
+        '/': page(['/a1', '/a2', '/a3', '/a4', '/private/x', '/private/ok', b.url('/'), c.url('/'), '#top', 'mailto:x@y.z']),
+        '/a1': page(['/a2', '/a3', '/']),
+        '/a2': page(['/a1', '/a4', '/a5']),
+        '/a3': page(['/a5', '/a1']),
+        '/a4': page(['/a5']),
+        '/a5': page(['/']),
+        '/private/ok': page([]),
+      },
+      30,
+    );
     const cr = crawler({ config: { perHostLimit: 2, maxWorkers: 8 } });
     const crawl = await cr.run({ seeds: [a.url('/'), b.url('/')], scope: 'host' });
 
@@ -154,7 +158,10 @@ describe('crawling a site', () => {
       },
       '/doc.pdf': text('%PDF-1.4 <a href="/never">', 'application/pdf'),
       '/messy': text('<html><body><a href=/m1>one<a href=\'/m2\'><div><p><a href="/m3" rel="nofollow">3</a><a href="/m4"', 'text/html'),
-      '/m1': page([]), '/m2': page([]), '/m3': page([]), '/m4': page([]),
+      '/m1': page([]),
+      '/m2': page([]),
+      '/m3': page([]),
+      '/m4': page([]),
     });
     const cr = crawler({ settings: { robots: false } });
     const crawl = await cr.run({ seeds: [a.url('/')] });
@@ -246,7 +253,7 @@ describe('hosts that never get better, and robots.txt that cannot be used as it 
     assert.equal(maint.events.filter((e) => e.type === 'deferred' && /Retry-After 1s/.test(e.detail ?? '')).length, MAX_WAITS_IN_A_ROW);
   });
 
-  test('a robots.txt that is never readable ends its host\'s pages in error, and the crawl finishes', async () => {
+  test("a robots.txt that is never readable ends its host's pages in error, and the crawl finishes", async () => {
     const a = await host('127.0.0.13', { '/robots.txt': status(503), '/': page([]) });
     const cr = crawler();
     const crawl = await cr.run({ seeds: [a.url('/')] });
@@ -258,7 +265,7 @@ describe('hosts that never get better, and robots.txt that cannot be used as it 
     assert.equal(a.hits.get('/') ?? 0, 0, 'the page itself was never fetched');
   });
 
-  test('a link found while its host\'s robots.txt is briefly unreadable is still crawled', async () => {
+  test("a link found while its host's robots.txt is briefly unreadable is still crawled", async () => {
     const later = await host('127.0.0.14', {
       '/robots.txt': (req, res, hit) => (hit === 1 ? status(503) : text('User-agent: *\nAllow: /\n'))(req, res, hit),
       '/': page([]),
@@ -316,8 +323,14 @@ describe('hosts that never get better, and robots.txt that cannot be used as it 
       '/late': page([]),
     });
     const looping = await host('127.0.0.17', {
-      '/robots.txt': (_req, res) => { res.writeHead(302, { location: '/robots2.txt' }); res.end(); },
-      '/robots2.txt': (_req, res) => { res.writeHead(302, { location: '/robots.txt' }); res.end(); },
+      '/robots.txt': (_req, res) => {
+        res.writeHead(302, { location: '/robots2.txt' });
+        res.end();
+      },
+      '/robots2.txt': (_req, res) => {
+        res.writeHead(302, { location: '/robots.txt' });
+        res.end();
+      },
       '/': page([]),
     });
     const cr = crawler();
@@ -331,9 +344,13 @@ describe('hosts that never get better, and robots.txt that cannot be used as it 
 });
 
 describe('a crawl changed by another process', () => {
-  test('a worker that has built the crawl\'s frontier sees it paused, resumed and cancelled; nothing is fetched while paused', async () => {
+  test("a worker that has built the crawl's frontier sees it paused, resumed and cancelled; nothing is fetched while paused", async () => {
     const a = await host('127.0.0.12', {
-      '/robots.txt': text(''), '/': page([]), '/one': page(['/one-link']), '/two': page(['/two-link']), '/three': page([]),
+      '/robots.txt': text(''),
+      '/': page([]),
+      '/one': page(['/one-link']),
+      '/two': page(['/two-link']),
+      '/three': page([]),
     });
     // Two processes' worth of queue and crawl service on one file; the second runs the pages.
     const dir = tempDir();
@@ -354,38 +371,57 @@ describe('a crawl changed by another process', () => {
       const job = leased.find((j: LeasedJob) => j.url === a.url(path))!;
       return two.crawls.handler(job, { signal: new AbortController().signal, workerId: 'two' });
     };
-    const links = (o: Outcome | void): NewJob[] => (o?.type === 'done' ? o.enqueue ?? [] : []);
+    const links = (o: Outcome | void): NewJob[] => (o?.type === 'done' ? (o.enqueue ?? []) : []);
 
     assert.equal((await run('/'))?.type, 'done', 'the first page builds the frontier');
     await one.crawls.pause(crawlId);
     // A job that reaches a worker while its crawl is paused (a retry, a reclaim) is not fetched.
     assert.deepEqual(await run('/one'), { type: 'defer', reason: 'crawl paused', delayMs: PAUSED_RECHECK_MS });
-    assert.equal(a.hits.get('/one'), undefined, 'a paused crawl\'s page is not fetched');
+    assert.equal(a.hits.get('/one'), undefined, "a paused crawl's page is not fetched");
     // Links added while paused (crawl/enqueue) wait held.
-    const { jobs: [added] } = await two.queue.list({ crawlId, state: 'queued', limit: 10 });
+    const {
+      jobs: [added],
+    } = await two.queue.list({ crawlId, state: 'queued', limit: 10 });
     assert.equal(added, undefined, 'pausing held nothing here: every job was leased');
     await one.crawls.enqueue({ crawlId, urls: [a.url('/added')] });
     const held = (await two.queue.list({ crawlId, state: 'queued', limit: 10 })).jobs;
-    assert.deepEqual(held.map((j) => [j.url, j.runAfter]), [[a.url('/added'), HELD]]);
+    assert.deepEqual(
+      held.map((j) => [j.url, j.runAfter]),
+      [[a.url('/added'), HELD]],
+    );
     await one.crawls.resume(crawlId);
-    assert.deepEqual((await two.queue.list({ crawlId, state: 'queued', limit: 10 })).jobs.map((j) => j.runAfter), [0], 'released by the resume');
+    assert.deepEqual(
+      (await two.queue.list({ crawlId, state: 'queued', limit: 10 })).jobs.map((j) => j.runAfter),
+      [0],
+      'released by the resume',
+    );
     const resumed = links(await run('/two'));
-    assert.deepEqual(resumed.map((j) => [j.url, j.runAfter]), [[a.url('/two-link'), 0]]);
+    assert.deepEqual(
+      resumed.map((j) => [j.url, j.runAfter]),
+      [[a.url('/two-link'), 0]],
+    );
     await one.crawls.cancel(crawlId);
     assert.deepEqual(await run('/three'), { type: 'skip', reason: 'crawl cancelled' });
-    assert.equal(a.hits.get('/three'), undefined, 'a cancelled crawl\'s page is not fetched');
+    assert.equal(a.hits.get('/three'), undefined, "a cancelled crawl's page is not fetched");
   });
 });
 
 describe('pages per second', () => {
   const running = { state: 'running' as const, createdAt: 0, finishedAt: null };
   test('over the last ten seconds while pages finish', () => {
-    const samples = [{ at: 20_000, pages: 40 }, { at: 30_000, pages: 90 }];
+    const samples = [
+      { at: 20_000, pages: 40 },
+      { at: 30_000, pages: 90 },
+    ];
     assert.equal(pagesPerSecond({ ...running, pages: 90 }, samples, 30_000), 5);
   });
 
   test('pages slower than the window: the rate since the start, not 0.0 while they are fetched', () => {
-    const samples = [{ at: 20_000, pages: 6 }, { at: 25_000, pages: 6 }, { at: 30_000, pages: 6 }];
+    const samples = [
+      { at: 20_000, pages: 6 },
+      { at: 25_000, pages: 6 },
+      { at: 30_000, pages: 6 },
+    ];
     assert.equal(pagesPerSecond({ ...running, pages: 6 }, samples, 30_000), 0.2);
   });
 

@@ -57,7 +57,10 @@ describe('a flooding client', () => {
     }
     const answer = await flooder.next(60_000);
     assert.ok(Array.isArray(answer) && answer.length === REQUESTS, 'the batch answered whole');
-    assert.ok(answer.every((r: any) => r.result?.enqueued === URLS_PER_REQUEST), 'every member enqueued its URLs');
+    assert.ok(
+      answer.every((r: any) => r.result?.enqueued === URLS_PER_REQUEST),
+      'every member enqueued its URLs',
+    );
     const between = seen.filter((n) => n > before && n < full);
     assert.ok(between.length > 0, `the other client was answered during the batch (totals seen: ${seen.join(', ')})`);
   });
@@ -86,7 +89,9 @@ describe('a flooding client', () => {
     const socket = net.createConnection(daemon.socket);
     let text = '';
     socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => { text += chunk; });
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     const ask = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'queue/stats' });
@@ -94,8 +99,14 @@ describe('a flooding client', () => {
     for (let id = 1; id < REQUESTS; id++) lines += `${ask(id)}\n`;
     socket.end(lines + ask(REQUESTS));
     await closed;
-    const answers = text.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(answers.map((a) => a.id).sort((x, y) => x - y), Array.from({ length: REQUESTS }, (_, i) => i + 1));
+    const answers = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      answers.map((a) => a.id).sort((x, y) => x - y),
+      Array.from({ length: REQUESTS }, (_, i) => i + 1),
+    );
     assert.ok(answers.every((a) => typeof a.result?.total === 'number'));
   });
 });

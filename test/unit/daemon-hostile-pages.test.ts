@@ -58,12 +58,16 @@ test('hostile pages end with their own outcome, the daemon answering throughout'
 
   // A frozen daemon fails this: RawClient gives up on an answer after 10 s.
   let polls = 0;
-  const finished = await eventually('the crawl finished', async () => {
-    await poller.request('queue/stats');
-    polls++;
-    const { crawl } = await poller.request('crawl/get', { crawlId });
-    return crawl.state === 'finished' ? crawl : null;
-  }, 180_000);
+  const finished = await eventually(
+    'the crawl finished',
+    async () => {
+      await poller.request('queue/stats');
+      polls++;
+      const { crawl } = await poller.request('crawl/get', { crawlId });
+      return crawl.state === 'finished' ? crawl : null;
+    },
+    180_000,
+  );
   assert.ok(polls >= 2, `${polls} polls answered`);
 
   const { jobs } = await client.request('jobs/list', { crawlId, limit: 100 });

@@ -19,13 +19,18 @@ function pick(options: { maxDepth: number | null; scope: string }): { maxDepth: 
 
 /** Inodes of TCP sockets in LISTEN state that the process holds (Linux /proc). */
 function listeningTcp(pid: number): string[] {
-  const held = new Set(fs.readdirSync(`/proc/${pid}/fd`).map((fd) => {
-    try {
-      return /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
-    } catch {
-      return undefined;
-    }
-  }).filter((x): x is string => !!x));
+  const held = new Set(
+    fs
+      .readdirSync(`/proc/${pid}/fd`)
+      .map((fd) => {
+        try {
+          return /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((x): x is string => !!x),
+  );
   assert.ok(held.size > 0, 'the daemon holds sockets (its Unix socket at least)');
   const listening: string[] = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
@@ -123,7 +128,11 @@ describe('flags and files', () => {
     const plain = await c.request('seeds/start', { uri: 'file:///w/plain.crawl', text: 'http://127.0.0.1:9/\n' });
     assert.deepEqual(pick((await c.request('crawl/get', { crawlId: plain.crawlId })).crawl.options), { maxDepth: 0, scope: 'any' });
     const own = await c.request('seeds/start', { uri: 'file:///w/own.crawl', text: 'max-depth: 2\nscope: host\nhttp://127.0.0.1:9/\n' });
-    assert.deepEqual(pick((await c.request('crawl/get', { crawlId: own.crawlId })).crawl.options), { maxDepth: 2, scope: 'host' }, 'the file\'s own options win');
+    assert.deepEqual(
+      pick((await c.request('crawl/get', { crawlId: own.crawlId })).crawl.options),
+      { maxDepth: 2, scope: 'host' },
+      "the file's own options win",
+    );
     const none = await c.request('seeds/start', { uri: 'file:///w/none.crawl', text: 'max-depth: none\nhttp://127.0.0.1:9/\n' });
     assert.deepEqual(pick((await c.request('crawl/get', { crawlId: none.crawlId })).crawl.options), { maxDepth: null, scope: 'any' }, 'none: no limit');
     // A file that crawl/start would refuse (past 10,000 seeds) is refused the same way, nothing started.

@@ -39,7 +39,7 @@ function once(first: Route, then: Route): Route {
   return (req, res, hit) => (hit === 1 ? first : then)(req, res, hit);
 }
 
-test('a crawl\'s start, pause, resume, cancel and finish, and a host held back and recovered: one line each at info', async () => {
+test("a crawl's start, pause, resume, cancel and finish, and a host held back and recovered: one line each at info", async () => {
   const web = await startHost('127.0.0.2', { '/': page(['/busy']), '/busy': busyTwice() });
   after(() => web.close());
   const d = await startDaemon();
@@ -51,12 +51,21 @@ test('a crawl\'s start, pause, resume, cancel and finish, and a host held back a
   await eventually('the recovery logged', () => / host 127\.0\.0\.2 recovered/.test(d.stderr()));
   const named = `"logged" \\(${crawlId}\\)`;
   assert.equal(lines(d.stderr(), 'info', new RegExp(`crawl ${named} started: 1 seed\\(s\\), 1 enqueued$`)).length, 1, d.stderr());
-  assert.equal(lines(d.stderr(), 'info', new RegExp(`crawl ${named} finished: 2 page\\(s\\) fetched, 0 error\\(s\\), 0 skipped, in [\\d.]+ s$`)).length, 1, d.stderr());
+  assert.equal(
+    lines(d.stderr(), 'info', new RegExp(`crawl ${named} finished: 2 page\\(s\\) fetched, 0 error\\(s\\), 0 skipped, in [\\d.]+ s$`)).length,
+    1,
+    d.stderr(),
+  );
 
   // Held, fetched again at the hold's end, held again, then served: one hold, logged when it starts and when the host answers.
   const host = '127\\.0\\.0\\.2';
   assert.equal(lines(d.stderr(), 'info', new RegExp(`host ${host} held until \\S+ \\(retry-after\\): HTTP 503 with Retry-After 1s$`)).length, 1, d.stderr());
-  assert.equal(lines(d.stderr(), 'info', new RegExp(`host ${host} recovered, held since \\S+, 2 holds in a row \\(last: retry-after: HTTP 503 with Retry-After 1s\\)$`)).length, 1, d.stderr());
+  assert.equal(
+    lines(d.stderr(), 'info', new RegExp(`host ${host} recovered, held since \\S+, 2 holds in a row \\(last: retry-after: HTTP 503 with Retry-After 1s\\)$`))
+      .length,
+    1,
+    d.stderr(),
+  );
   assert.equal(lines(d.stderr(), 'info', /host /).length, 2, 'nothing else of the host, nothing per job');
   assert.doesNotMatch(d.stderr(), / crawld debug: /, 'the second hold is a debug line, not written at info');
 
@@ -98,10 +107,14 @@ test('--log-level warn leaves the info lines out and still writes warnings', asy
   const web = await startHost('127.0.0.3', { '/': page(['/busy', '/hang']), '/busy': busyTwice(), '/hang': async () => hanging });
   after(() => web.close());
   const stateDir = scratch();
-  const child = spawn(process.execPath, [MAIN_JS, '--state-dir', stateDir, ...QUICK, '--stop-deadline', '30', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN_JS, '--state-dir', stateDir, ...QUICK, '--stop-deadline', '30', '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   after(() => child.kill('SIGKILL'));
   let log = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { log += s; });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    log += s;
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const c = (await eventually('the daemon to serve', () => RawClient.connect(path.join(stateDir, STATE_FILES.socket)).catch(() => null)))!;
 
@@ -113,7 +126,15 @@ test('--log-level warn leaves the info lines out and still writes warnings', asy
   // The second signal, during the stop's wait for the hanging page, is a warning.
   child.kill('SIGTERM');
   // Signals are not queued: the second must come after the first is acted on (the socket closed).
-  await eventually('the stop under way', () => RawClient.connect(path.join(stateDir, STATE_FILES.socket)).then((s) => { s.close(); return false; }, () => true));
+  await eventually('the stop under way', () =>
+    RawClient.connect(path.join(stateDir, STATE_FILES.socket)).then(
+      (s) => {
+        s.close();
+        return false;
+      },
+      () => true,
+    ),
+  );
   child.kill('SIGTERM');
   assert.equal(await exited, 130);
   assert.equal(lines(log, 'warn', /SIGTERM again: exiting without waiting for running jobs$/).length, 1, log);
@@ -137,14 +158,14 @@ test('--log-level: one of error, warn, info, debug, refused otherwise naming the
   assert.match((await runMain(['--help'])).stdout, /--log-level LEVEL +what the log on stderr records: error, warn, info/);
 });
 
-test('the editor\'s crawlOrchestrator.logLevel becomes --log-level; a bad value is reported and not passed', () => {
+test("the editor's crawlOrchestrator.logLevel becomes --log-level; a bad value is reported and not passed", () => {
   const from = (values: Record<string, unknown>) => (key: string) => values[key];
   const { settings, problems } = readSettings(from({ logLevel: 'warn' }));
   assert.deepEqual(problems, []);
   const args = daemonArgs(settings, '/w/.crawl', '/w');
   assert.deepEqual(args.slice(args.indexOf('--log-level'), args.indexOf('--log-level') + 2), ['--log-level', 'warn']);
   assert.equal(parseDaemonArgs(args).options.logLevel, 'warn', 'the daemon takes what the editor passes');
-  assert.ok(!daemonArgs(DEFAULTS, '/w/.crawl', '/w').includes('--log-level'), 'the default is the daemon\'s own');
+  assert.ok(!daemonArgs(DEFAULTS, '/w/.crawl', '/w').includes('--log-level'), "the default is the daemon's own");
   const bad = readSettings(from({ logLevel: 'loud' }));
   assert.deepEqual(bad.problems, ['crawlOrchestrator.logLevel must be one of error, warn, info, debug (got "loud"); using "info"']);
   assert.ok(!daemonArgs(bad.settings, '/w/.crawl', '/w').includes('--log-level'));
@@ -160,7 +181,12 @@ function crawlerLogged(settings: Partial<CrawlSettings>) {
   const logged: string[] = [];
   const log: Logger = (level, message) => logged.push(`${level}: ${message}`);
   const crawls = createCrawlService(queue, new SqliteCrawlStore(queue.db), { ...QUICK_CRAWL, bodiesDir: path.join(dir, 'bodies'), ...settings }, log);
-  const scheduler = new Scheduler(queue, { crawl: crawls.handler }, validateConfig({ maxWorkers: 4, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20 }), log);
+  const scheduler = new Scheduler(
+    queue,
+    { crawl: crawls.handler },
+    validateConfig({ maxWorkers: 4, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20 }),
+    log,
+  );
   scheduler.start();
   after(async () => {
     await scheduler.stop(1000);
@@ -184,10 +210,13 @@ test('robots.txt unreadable, then read: the host held (robots) and recovered, on
   await c.run(web.url('/private/a'));
   assert.equal(web.hits.get('/robots.txt'), 2);
   assert.equal(web.hits.get('/private/a'), undefined);
-  assert.deepEqual(c.logged.filter((l) => l.includes('host ')).map((l) => l.replace(/\d{4}-[\d-]+T[\d:.]+Z/g, 'T')), [
-    'info: host 127.0.0.5 held until T (robots): robots.txt unreachable; trying again at T',
-    'info: host 127.0.0.5 recovered, held since T (last: robots: robots.txt unreachable; trying again at T)',
-  ]);
+  assert.deepEqual(
+    c.logged.filter((l) => l.includes('host ')).map((l) => l.replace(/\d{4}-[\d-]+T[\d:.]+Z/g, 'T')),
+    [
+      'info: host 127.0.0.5 held until T (robots): robots.txt unreachable; trying again at T',
+      'info: host 127.0.0.5 recovered, held since T (last: robots: robots.txt unreachable; trying again at T)',
+    ],
+  );
 });
 
 test('failures in a row back a host off, and a page served ends it: held (backoff) and recovered', async () => {
@@ -196,16 +225,22 @@ test('failures in a row back a host off, and a page served ends it: held (backof
   const c = crawlerLogged({ hostFailuresBeforeBackoff: 1 });
   await c.run(web.url('/'));
   assert.equal(web.hits.get('/flaky'), 2);
-  assert.deepEqual(c.logged.filter((l) => l.includes('host ')).map((l) => l.replace(/\d{4}-[\d-]+T[\d:.]+Z/g, 'T')), [
-    'info: host 127.0.0.6 held until T (backoff): 1 failures in a row (last: HTTP 500)',
-    'info: host 127.0.0.6 recovered, held since T (last: backoff: 1 failures in a row (last: HTTP 500))',
-  ]);
+  assert.deepEqual(
+    c.logged.filter((l) => l.includes('host ')).map((l) => l.replace(/\d{4}-[\d-]+T[\d:.]+Z/g, 'T')),
+    [
+      'info: host 127.0.0.6 held until T (backoff): 1 failures in a row (last: HTTP 500)',
+      'info: host 127.0.0.6 recovered, held since T (last: backoff: 1 failures in a row (last: HTTP 500))',
+    ],
+  );
 });
 
 test('10,000 hosts asked to wait a second on every request: a line each when held and when recovered, none per request', () => {
   let now = Date.parse('2025-03-01T12:00:00Z');
   const logged: [string, string][] = [];
-  const holds = new HoldLog((level, message) => logged.push([level, message]), () => now);
+  const holds = new HoldLog(
+    (level, message) => logged.push([level, message]),
+    () => now,
+  );
   const hosts = Array.from({ length: 10_000 }, (_, i) => `h${i}.example`);
   for (let second = 0; second < 5; second++) {
     for (const h of hosts) holds.onHold(h, now + 1000, 'retry-after', 'HTTP 503 with Retry-After 1s');
@@ -217,7 +252,10 @@ test('10,000 hosts asked to wait a second on every request: a line each when hel
   const info = logged.filter(([level]) => level === 'info').map(([, m]) => m);
   assert.equal(info.length, 20_000);
   assert.equal(info[0], 'host h0.example held until 2025-03-01T12:00:01.000Z (retry-after): HTTP 503 with Retry-After 1s');
-  assert.equal(info[10_000], 'host h0.example recovered, held since 2025-03-01T12:00:00.000Z, 5 holds in a row (last: retry-after: HTTP 503 with Retry-After 1s)');
+  assert.equal(
+    info[10_000],
+    'host h0.example recovered, held since 2025-03-01T12:00:00.000Z, 5 holds in a row (last: retry-after: HTTP 503 with Retry-After 1s)',
+  );
   assert.equal(logged.filter(([level]) => level === 'debug').length, 40_000);
   assert.equal(logged[10_000][1], 'host h0.example held again until 2025-03-01T12:00:02.000Z (retry-after, 2 holds in a row): HTTP 503 with Retry-After 1s');
 });
@@ -225,7 +263,10 @@ test('10,000 hosts asked to wait a second on every request: a line each when hel
 test('a host not heard from long after its hold ended is forgotten, without a line; one held since is kept', () => {
   let now = 1_000_000;
   const logged: string[] = [];
-  const holds = new HoldLog((_level, message) => logged.push(message), () => now);
+  const holds = new HoldLog(
+    (_level, message) => logged.push(message),
+    () => now,
+  );
   holds.onHold('gone.example', now + 1000, 'backoff', '3 failures in a row (last: HTTP 500)');
   now += 1000 + FORGET_AFTER_MS;
   holds.onHold('busy.example', now + 1000, 'retry-after', 'HTTP 429 with Retry-After 1s');
@@ -242,7 +283,10 @@ test('a host not heard from long after its hold ended is forgotten, without a li
 test('an answer during a hold (a request sent before it) is no recovery: the next hold is the same one going on', () => {
   let now = Date.parse('2025-03-01T12:00:00Z');
   const logged: [string, string][] = [];
-  const holds = new HoldLog((level, message) => logged.push([level, message]), () => now);
+  const holds = new HoldLog(
+    (level, message) => logged.push([level, message]),
+    () => now,
+  );
   holds.onHold('a.example', now + 1000, 'retry-after', 'HTTP 429 with Retry-After 1s');
   now += 50;
   holds.onRecovered('a.example');
@@ -250,17 +294,23 @@ test('an answer during a hold (a request sent before it) is no recovery: the nex
   holds.onHold('a.example', now + 1000, 'retry-after', 'HTTP 429 with Retry-After 1s');
   now += 1000;
   holds.onRecovered('a.example');
-  assert.deepEqual(logged.map(([level, m]) => `${level}: ${m.replace(/ \(.*/, '')}`), [
-    'info: host a.example held until 2025-03-01T12:00:01.000Z',
-    'debug: host a.example held again until 2025-03-01T12:00:02.050Z',
-    'info: host a.example recovered, held since 2025-03-01T12:00:00.000Z, 2 holds in a row',
-  ]);
+  assert.deepEqual(
+    logged.map(([level, m]) => `${level}: ${m.replace(/ \(.*/, '')}`),
+    [
+      'info: host a.example held until 2025-03-01T12:00:01.000Z',
+      'debug: host a.example held again until 2025-03-01T12:00:02.050Z',
+      'info: host a.example recovered, held since 2025-03-01T12:00:00.000Z, 2 holds in a row',
+    ],
+  );
 });
 
-test('an hour\'s hold held first does not keep the short holds after it from being forgotten', () => {
+test("an hour's hold held first does not keep the short holds after it from being forgotten", () => {
   let now = 1_000_000;
   const logged: string[] = [];
-  const holds = new HoldLog((_level, message) => logged.push(message), () => now);
+  const holds = new HoldLog(
+    (_level, message) => logged.push(message),
+    () => now,
+  );
   holds.onHold('slow.example', now + 3_600_000, 'retry-after', 'HTTP 503 with Retry-After 3600s');
   const hosts = Array.from({ length: 1000 }, (_, i) => `h${i}.example`);
   for (const h of hosts) holds.onHold(h, now + 1000, 'retry-after', 'HTTP 429 with Retry-After 1s');
@@ -284,8 +334,16 @@ test('a handler that throws for every job: its failure logged once, clipped, the
   const queue = new SqliteQueue(tempDb());
   const logged: string[] = [];
   const why = `the store is gone: ${'x'.repeat(5000)}`;
-  const scheduler = new Scheduler(queue, { test: async () => { throw new Error(why); } },
-    validateConfig({ maxWorkers: 4, perHostLimit: 4, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20 }), (level, message) => logged.push(`${level}: ${message}`));
+  const scheduler = new Scheduler(
+    queue,
+    {
+      test: async () => {
+        throw new Error(why);
+      },
+    },
+    validateConfig({ maxWorkers: 4, perHostLimit: 4, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20 }),
+    (level, message) => logged.push(`${level}: ${message}`),
+  );
   after(async () => {
     await scheduler.stop();
     await queue.close();
@@ -306,8 +364,16 @@ test('a handler that throws for every job: its failure logged once, clipped, the
 test('a burst of handler failures that stops: its count logged a minute on, not left for a stop a kill may never reach', { timeout: 30_000 }, async (t) => {
   const queue = new SqliteQueue(tempDb());
   const logged: string[] = [];
-  const scheduler = new Scheduler(queue, { test: async () => { throw new Error('the store is gone'); } },
-    validateConfig({ maxWorkers: 4, perHostLimit: 4, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20 }), (level, message) => logged.push(`${level}: ${message}`));
+  const scheduler = new Scheduler(
+    queue,
+    {
+      test: async () => {
+        throw new Error('the store is gone');
+      },
+    },
+    validateConfig({ maxWorkers: 4, perHostLimit: 4, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20 }),
+    (level, message) => logged.push(`${level}: ${message}`),
+  );
   after(async () => {
     await scheduler.stop();
     await queue.close();

@@ -9,13 +9,38 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import {
-  CodeActionRequest, CodeLensRefreshRequest, CodeLensRequest, CompletionRequest, DidChangeTextDocumentNotification,
-  DidCloseTextDocumentNotification, DidOpenTextDocumentNotification, DocumentLinkRequest,
-  ExitNotification, HoverRequest, IPCMessageReader, IPCMessageWriter, InitializeRequest, InitializedNotification,
-  InlayHintRefreshRequest, InlayHintRequest,
-  PublishDiagnosticsNotification, ResponseError, ShutdownRequest, StreamMessageReader, StreamMessageWriter,
-  createProtocolConnection, type ClientCapabilities, type CodeAction, type CodeLens, type CompletionItem, type Diagnostic,
-  type InlayHint, type MarkupContent, type ProtocolConnection, type PublishDiagnosticsParams, type TextDocumentEdit,
+  CodeActionRequest,
+  CodeLensRefreshRequest,
+  CodeLensRequest,
+  CompletionRequest,
+  DidChangeTextDocumentNotification,
+  DidCloseTextDocumentNotification,
+  DidOpenTextDocumentNotification,
+  DocumentLinkRequest,
+  ExitNotification,
+  HoverRequest,
+  IPCMessageReader,
+  IPCMessageWriter,
+  InitializeRequest,
+  InitializedNotification,
+  InlayHintRefreshRequest,
+  InlayHintRequest,
+  PublishDiagnosticsNotification,
+  ResponseError,
+  ShutdownRequest,
+  StreamMessageReader,
+  StreamMessageWriter,
+  createProtocolConnection,
+  type ClientCapabilities,
+  type CodeAction,
+  type CodeLens,
+  type CompletionItem,
+  type Diagnostic,
+  type InlayHint,
+  type MarkupContent,
+  type ProtocolConnection,
+  type PublishDiagnosticsParams,
+  type TextDocumentEdit,
 } from 'vscode-languageserver-protocol/node';
 import { createConnection } from 'vscode-languageserver/lib/common/api';
 import { NotFoundError } from '../../server/src/core/errors';
@@ -44,24 +69,43 @@ let lensRefreshes = 0;
 const uri = 'file:///work/seeds/docs.crawl';
 
 function seedText(): string {
-  return ['# docs', 'name: docs', 'max-depth: 0', 'extract.heading: title', web.url('/'), web.url('/missing'), 'http//typo.example/', web.url('/gate'), ''].join('\n');
+  return [
+    '# docs',
+    'name: docs',
+    'max-depth: 0',
+    'extract.heading: title',
+    web.url('/'),
+    web.url('/missing'),
+    'http//typo.example/',
+    web.url('/gate'),
+    '',
+  ].join('\n');
 }
 
 before(async () => {
   web = await startWeb('127.0.0.6', { '/': [] }, ['/gate']);
   stateDir = scratch('crawld-lsp-');
   child = spawn(process.execPath, [MAIN_JS, '--stdio', '--state-dir', stateDir, ...QUICK, '--stop-deadline', '0.5'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   conn = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   conn.onNotification(PublishDiagnosticsNotification.type, (p) => diagnostics.set(p.uri, p.diagnostics));
   for (const method of ['jobs/changed', 'queue/statsChanged', 'crawl/changed']) {
     conn.onNotification(method, (params: unknown) => notifications.push({ method, params }));
   }
-  conn.onRequest(InlayHintRefreshRequest.type, () => { refreshes++; });
-  conn.onRequest(CodeLensRefreshRequest.type, () => { refreshes++; lensRefreshes++; });
+  conn.onRequest(InlayHintRefreshRequest.type, () => {
+    refreshes++;
+  });
+  conn.onRequest(CodeLensRefreshRequest.type, () => {
+    refreshes++;
+    lensRefreshes++;
+  });
   conn.listen();
   const init = await conn.sendRequest(InitializeRequest.type, {
-    processId: process.pid, rootUri: null, workspaceFolders: null,
+    processId: process.pid,
+    rootUri: null,
+    workspaceFolders: null,
     capabilities: { workspace: { inlayHint: { refreshSupport: true }, codeLens: { refreshSupport: true } } },
   });
   assert.ok(init.capabilities.inlayHintProvider);
@@ -77,7 +121,9 @@ after(() => {
 function editorDaemon(args: string[]) {
   const ipc = fork(MAIN_JS, [...args, ...QUICK], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let text = '';
-  ipc.stderr!.setEncoding('utf8').on('data', (d: string) => { text += d; });
+  ipc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    text += d;
+  });
   const exited = new Promise<number | null>((resolve) => ipc.once('exit', (code) => resolve(code)));
   const c = createProtocolConnection(new IPCMessageReader(ipc), new IPCMessageWriter(ipc));
   c.listen();
@@ -96,22 +142,36 @@ describe('language server', () => {
     assert.equal((await conn.sendRequest<{ total: number }>('queue/stats')).total, stats.total);
     assert.ok(Array.isArray((await conn.sendRequest<{ crawls: unknown[] }>('crawl/list')).crawls));
     assert.equal(stats.total, 0);
-    await assert.rejects(conn.sendRequest('jobs/get', { id: 'seven' }), (e: ResponseError<unknown>) =>
-      e.code === ErrorCodes.InvalidParams && /^id: /.test(e.message));
+    await assert.rejects(
+      conn.sendRequest('jobs/get', { id: 'seven' }),
+      (e: ResponseError<unknown>) => e.code === ErrorCodes.InvalidParams && /^id: /.test(e.message),
+    );
     await assert.rejects(conn.sendRequest('jobs/get', { id: 4242 }), (e: ResponseError<unknown>) => e.code === ErrorCodes.NotFound);
     await assert.rejects(conn.sendRequest('jobs/fly', {}), (e: ResponseError<unknown>) => e.code === ErrorCodes.MethodNotFound);
     assert.deepEqual(await conn.sendRequest('jobs/reasons', {}), { reasons: [] });
-    await assert.rejects(conn.sendRequest('jobs/reasons', { limit: 0 }), (e: ResponseError<unknown>) =>
-      e.code === ErrorCodes.InvalidParams && /^limit: /.test(e.message));
+    await assert.rejects(
+      conn.sendRequest('jobs/reasons', { limit: 0 }),
+      (e: ResponseError<unknown>) => e.code === ErrorCodes.InvalidParams && /^limit: /.test(e.message),
+    );
   });
 
   test('a seed file: diagnostics for bad URLs, hints before any crawl, a lens to start it', async () => {
     await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'crawl', version: 1, text: seedText() } });
     const diags = (await eventually('diagnostics', () => diagnostics.get(uri)))!;
-    assert.deepEqual(diags.map((d) => [d.range.start.line, d.severity, d.source]), [[6, 1, 'crawl']]);
+    assert.deepEqual(
+      diags.map((d) => [d.range.start.line, d.severity, d.source]),
+      [[6, 1, 'crawl']],
+    );
     assert.equal(diags[0].message, 'http//typo.example/: not a URL: expected http:// or https://');
     const before = await hints();
-    assert.deepEqual(before.map((h) => [h.position.line, h.label]), [[4, 'not crawled yet'], [5, 'not crawled yet'], [7, 'not crawled yet']]);
+    assert.deepEqual(
+      before.map((h) => [h.position.line, h.label]),
+      [
+        [4, 'not crawled yet'],
+        [5, 'not crawled yet'],
+        [7, 'not crawled yet'],
+      ],
+    );
     const start = (await lenses()).find((l) => l.command?.command === SEED_COMMANDS.startCrawl);
     assert.equal(start?.command?.title, '▶ Start crawl (3 URLs)');
     assert.deepEqual(start?.command?.arguments, [{ uri }]);
@@ -143,7 +203,11 @@ describe('language server', () => {
     assert.match(md, /HTTP 200/);
     assert.ok(md.includes(`crawl ${started.crawlId.replace(/_/g, '\\_')}`), 'names the crawl (escaped for markdown)');
     assert.match(md, /Recent events:[\s\S]*\*\*enqueued\*\*[\s\S]*\*\*leased\*\*[\s\S]*\*\*done\*\*/);
-    assert.match(md, /^\*\*[^\n]+\*\*\n\nData:\n\n\| \| \|\n\|---\|---\|\n\| heading \| t \|\n\n\| \| \|\n\|---\|---\|\n\| State \| done \|/, 'the page\'s data (the file\'s extract fields) first');
+    assert.match(
+      md,
+      /^\*\*[^\n]+\*\*\n\nData:\n\n\| \| \|\n\|---\|---\|\n\| heading \| t \|\n\n\| \| \|\n\|---\|---\|\n\| State \| done \|/,
+      "the page's data (the file's extract fields) first",
+    );
     assert.equal(await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 0, character: 2 } }), null, 'no hover on a comment');
     const option = await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 1, character: 8 } });
     assert.match((option?.contents as MarkupContent).value, /^\*\*name\*\*: The crawl's name/, 'an option line: its help');
@@ -154,7 +218,13 @@ describe('language server', () => {
       const l = await lenses();
       return title(l).includes(`⟳ docs (${started.crawlId}): running · 2/3 · 1 failed`) ? l : null;
     }))!;
-    assert.deepEqual(title(all), [`⟳ docs (${started.crawlId}): running · 2/3 · 1 failed`, '$(debug-pause) Pause', '$(debug-stop) Cancel', '↻ Requeue failed (1)', '$(graph) Report']);
+    assert.deepEqual(title(all), [
+      `⟳ docs (${started.crawlId}): running · 2/3 · 1 failed`,
+      '$(debug-pause) Pause',
+      '$(debug-stop) Cancel',
+      '↻ Requeue failed (1)',
+      '$(graph) Report',
+    ]);
     const pause = all.find((l) => l.command?.title === '$(debug-pause) Pause')!.command!;
     assert.deepEqual([pause.command, pause.arguments], [SEED_COMMANDS.pauseCrawl, [{ crawlId: started.crawlId }]]);
     const cancel = all.find((l) => l.command?.title === '$(debug-stop) Cancel')!.command!;
@@ -176,7 +246,10 @@ describe('language server', () => {
 
     // The failure counted by its reason, under the same method name as on the socket.
     const { reasons } = await conn.sendRequest<{ reasons: { reason: string; count: number }[] }>('jobs/reasons', { crawlId: started.crawlId });
-    assert.deepEqual(reasons.map((r) => r.count), [1]);
+    assert.deepEqual(
+      reasons.map((r) => r.count),
+      [1],
+    );
 
     // What the extension does with the lens: the request goes back as is.
     assert.deepEqual(await conn.sendRequest('jobs/requeue', requeue.command.arguments[0]), { requeued: 1 });
@@ -189,8 +262,15 @@ describe('language server', () => {
     await conn.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version: 2 }, contentChanges: [{ text }] });
     const d = (await eventually('the option diagnostic', () => diagnostics.get(uri)?.find((x) => x.range.start.line === 2)))!;
     assert.match(d.message, /max-depth: must be a whole number, or none for no limit \(got "deep"\)/);
-    assert.equal((await lenses()).some((l) => l.command?.command === SEED_COMMANDS.startCrawl), false, 'no start lens for a file that cannot start');
-    await assert.rejects(conn.sendRequest('seeds/start', { uri }), (e: ResponseError<unknown>) => e.code === ErrorCodes.InvalidParams && /line 3: max-depth/.test(e.message));
+    assert.equal(
+      (await lenses()).some((l) => l.command?.command === SEED_COMMANDS.startCrawl),
+      false,
+      'no start lens for a file that cannot start',
+    );
+    await assert.rejects(
+      conn.sendRequest('seeds/start', { uri }),
+      (e: ResponseError<unknown>) => e.code === ErrorCodes.InvalidParams && /line 3: max-depth/.test(e.message),
+    );
   });
 
   test('the same daemon serves the socket too', async () => {
@@ -223,7 +303,9 @@ describe('an editor that stops reading mid-conversation', () => {
     const dir = scratch('crawld-lsp-gone-');
     const d = spawn(process.execPath, [MAIN_JS, '--stdio', '--state-dir', dir, ...QUICK, '--log-level', 'debug'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let log = '';
-    d.stderr.setEncoding('utf8').on('data', (s: string) => { log += s; });
+    d.stderr.setEncoding('utf8').on('data', (s: string) => {
+      log += s;
+    });
     const c = createProtocolConnection(new StreamMessageReader(d.stdout), new StreamMessageWriter(d.stdin));
     c.listen();
     try {
@@ -260,7 +342,7 @@ describe('over Node IPC, as the extension launches it', () => {
     assert.ok(!fs.existsSync(path.join(dir, STATE_FILES.socket)));
   });
 
-  test('with a headless daemon already on the folder, the editor\'s still starts, as one more worker', async () => {
+  test("with a headless daemon already on the folder, the editor's still starts, as one more worker", async () => {
     const headless = await startDaemon();
     const { c, exited, log } = editorDaemon(['--state-dir', headless.stateDir, '--node-ipc']);
     try {
@@ -276,7 +358,7 @@ describe('over Node IPC, as the extension launches it', () => {
       c.dispose();
     }
     assert.equal(await exited, 0);
-    assert.ok(fs.existsSync(headless.socket), 'the headless daemon\'s socket is left alone');
+    assert.ok(fs.existsSync(headless.socket), "the headless daemon's socket is left alone");
     assert.equal((await headless.stop()).code, 0);
   });
 });
@@ -285,14 +367,29 @@ describe('over Node IPC, as the extension launches it', () => {
  * The seed-file features in this process, over an in-memory LSP connection, with a queue and
  * crawls the test controls: what they read, when, and how they fail.
  */
-function inProcess(queue: Partial<Queue>, crawls: Pick<CrawlService, 'get'> & Partial<Pick<CrawlService, 'pageOfJob' | 'handlerProblem'>>, capabilities: ClientCapabilities = {}, defaults = CRAWL_DEFAULTS) {
+function inProcess(
+  queue: Partial<Queue>,
+  crawls: Pick<CrawlService, 'get'> & Partial<Pick<CrawlService, 'pageOfJob' | 'handlerProblem'>>,
+  capabilities: ClientCapabilities = {},
+  defaults = CRAWL_DEFAULTS,
+) {
   const up = new PassThrough();
   const down = new PassThrough();
-  const server = createConnection((logger) => createProtocolConnection(new StreamMessageReader(up), new StreamMessageWriter(down), logger),
-    { shutdownReceived: false, initialize: () => {}, exit: () => {} });
+  const server = createConnection((logger) => createProtocolConnection(new StreamMessageReader(up), new StreamMessageWriter(down), logger), {
+    shutdownReceived: false,
+    initialize: () => {},
+    exit: () => {},
+  });
   const seeds = new SeedMap(path.join(scratch('crawld-seedmap-'), STATE_FILES.seedFiles), () => {});
   // This machine's clock, unless the test gives the queue one of its own.
-  const features = new SeedFeatures(server, { now: () => Date.now(), ...queue } as Queue, { pageOfJob: async () => null, ...crawls }, seeds, () => {}, defaults);
+  const features = new SeedFeatures(
+    server,
+    { now: () => Date.now(), ...queue } as Queue,
+    { pageOfJob: async () => null, ...crawls },
+    seeds,
+    () => {},
+    defaults,
+  );
   features.setCapabilities(capabilities);
   features.listen();
   server.listen();
@@ -300,12 +397,17 @@ function inProcess(queue: Partial<Queue>, crawls: Pick<CrawlService, 'get'> & Pa
   const published = new Map<string, PublishDiagnosticsParams>();
   client.onNotification(PublishDiagnosticsNotification.type, (p) => published.set(p.uri, p));
   let hintRefreshes = 0;
-  client.onRequest(InlayHintRefreshRequest.type, () => { hintRefreshes++; });
+  client.onRequest(InlayHintRefreshRequest.type, () => {
+    hintRefreshes++;
+  });
   client.onRequest(CodeLensRefreshRequest.type, () => {});
   client.listen();
   let opened = 0;
   return {
-    features, client, seeds, published,
+    features,
+    client,
+    seeds,
+    published,
     hintRefreshes: () => hintRefreshes,
     /** Opens a seed file (started crawl `crawlId`, when given) and waits for its first diagnostics. */
     async open(lines: string[], crawlId?: string) {
@@ -326,21 +428,57 @@ function inProcess(queue: Partial<Queue>, crawls: Pick<CrawlService, 'get'> & Pa
 
 function job(url: string, fields: Partial<Job>): Job {
   return {
-    id: 1, kind: 'page', url, key: new URL(url).hostname, crawlId: null, depth: 0, priority: 0, state: 'queued', attempts: 0, maxAttempts: 3,
-    reclaims: 0, deferrals: 0, runAfter: 0, workerId: null, leaseToken: null, leasedAt: null, leaseExpiresAt: null, heartbeatAt: null,
-    lastError: null, result: null, payload: null, createdAt: 0, updatedAt: 0, finishedAt: null, ...fields,
+    id: 1,
+    kind: 'page',
+    url,
+    key: new URL(url).hostname,
+    crawlId: null,
+    depth: 0,
+    priority: 0,
+    state: 'queued',
+    attempts: 0,
+    maxAttempts: 3,
+    reclaims: 0,
+    deferrals: 0,
+    runAfter: 0,
+    workerId: null,
+    leaseToken: null,
+    leasedAt: null,
+    leaseExpiresAt: null,
+    heartbeatAt: null,
+    lastError: null,
+    result: null,
+    payload: null,
+    createdAt: 0,
+    updatedAt: 0,
+    finishedAt: null,
+    ...fields,
   };
 }
 
 function crawlRecord(id: string, state: CrawlRecord['state']): CrawlRecord {
   return {
-    id, name: null, seeds: ['https://a.example/'], options: {} as CrawlRecord['options'], state,
+    id,
+    name: null,
+    seeds: ['https://a.example/'],
+    options: {} as CrawlRecord['options'],
+    state,
     counts: { queued: 1, in_progress: 0, done: 0, skipped: 0, error: 0 } as CrawlRecord['counts'],
-    pages: 0, bytes: 0, dropped: {}, fromSitemaps: 0, pagesPerSecond: 0, createdAt: 0, finishedAt: null,
+    pages: 0,
+    bytes: 0,
+    dropped: {},
+    fromSitemaps: 0,
+    pagesPerSecond: 0,
+    createdAt: 0,
+    finishedAt: null,
   };
 }
 
-const noCrawls: Pick<CrawlService, 'get'> = { get: async (id) => { throw new NotFoundError(`no crawl ${id}`); } };
+const noCrawls: Pick<CrawlService, 'get'> = {
+  get: async (id) => {
+    throw new NotFoundError(`no crawl ${id}`);
+  },
+};
 
 describe('seed features in process', () => {
   test('completion and quick fixes neither read the database nor parse the file again', async () => {
@@ -360,9 +498,16 @@ describe('seed features in process', () => {
       const v2 = 'colour: blue\nma\nhttps://a.example/\nhttps://b.example/';
       await change(2, v2);
       const items = (await lsp.client.sendRequest(CompletionRequest.type, { textDocument: { uri }, position: { line: 1, character: 2 } })) as CompletionItem[];
-      assert.ok(items.some((i) => i.label === 'max-pages'), 'completion answers from the text alone, while reads fail');
+      assert.ok(
+        items.some((i) => i.label === 'max-pages'),
+        'completion answers from the text alone, while reads fail',
+      );
       const actions = (range: { start: { line: number; character: number }; end: { line: number; character: number } }) =>
-        lsp.client.sendRequest(CodeActionRequest.type, { textDocument: { uri }, range, context: { diagnostics: lsp.published.get(uri)!.diagnostics } }) as Promise<CodeAction[]>;
+        lsp.client.sendRequest(CodeActionRequest.type, {
+          textDocument: { uri },
+          range,
+          context: { diagnostics: lsp.published.get(uri)!.diagnostics },
+        }) as Promise<CodeAction[]>;
       const whole = { start: { line: 0, character: 0 }, end: { line: 4, character: 0 } };
       assert.deepEqual(await actions(whole), [], 'the last parse is of version 1: no fixes for version 2');
 
@@ -370,7 +515,10 @@ describe('seed features in process', () => {
       await change(3, `${v2}\n`);
       await eventually('diagnostics of version 3', () => lsp.published.get(uri)?.version === 3);
       const fixes = await actions(whole);
-      assert.deepEqual(fixes.map((a) => a.title), ['Remove line 1', 'Remove line 2']);
+      assert.deepEqual(
+        fixes.map((a) => a.title),
+        ['Remove line 1', 'Remove line 2'],
+      );
       for (const a of fixes) assert.equal((a.edit!.documentChanges![0] as TextDocumentEdit).textDocument.version, 3);
 
       await lsp.client.sendNotification(DidCloseTextDocumentNotification.type, { textDocument: { uri } });
@@ -401,7 +549,11 @@ describe('seed features in process', () => {
       const other = await lsp.open(['https://a.example/'], 'c_2');
       assert.deepEqual(await lsp.lensTitles(other), ['Open in jobs view (crawl c_2)']);
       lsp.features.crawlsChanged([wireCrawl(crawlRecord('c_2', 'paused'))]);
-      assert.deepEqual(await lsp.lensTitles(other), ['$(debug-pause) c_2: paused · 0/1', '▶ Resume', '$(debug-stop) Cancel', '$(graph) Report'], 'the change feed\'s news, after a failed read');
+      assert.deepEqual(
+        await lsp.lensTitles(other),
+        ['$(debug-pause) c_2: paused · 0/1', '▶ Resume', '$(debug-stop) Cancel', '$(graph) Report'],
+        "the change feed's news, after a failed read",
+      );
       const gone = await lsp.open(['https://a.example/'], 'c_gone');
       assert.deepEqual(await lsp.lensTitles(gone), ['▶ Start crawl (1 URL)', 'Open in jobs view (crawl c_gone)'], 'a crawl that is gone: start it again');
     } finally {
@@ -409,14 +561,18 @@ describe('seed features in process', () => {
     }
   });
 
-  test('the change feed\'s news of a crawl wins over a read that was under way', async () => {
+  test("the change feed's news of a crawl wins over a read that was under way", async () => {
     let asked!: () => void;
-    const reading = new Promise<void>((resolve) => { asked = resolve; });
+    const reading = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
     let answer!: (c: CrawlRecord) => void;
     const crawls: Pick<CrawlService, 'get'> = {
       get: () => {
         asked();
-        return new Promise<CrawlRecord>((resolve) => { answer = resolve; });
+        return new Promise<CrawlRecord>((resolve) => {
+          answer = resolve;
+        });
       },
     };
     const lsp = inProcess({ findByDedupeKeys: async () => [] }, crawls);
@@ -434,7 +590,10 @@ describe('seed features in process', () => {
   });
 
   test('a file that started another crawl: the crawl it showed is forgotten, and read again if shown again', async () => {
-    const states = new Map<string, CrawlRecord['state']>([['c_1', 'running'], ['c_2', 'running']]);
+    const states = new Map<string, CrawlRecord['state']>([
+      ['c_1', 'running'],
+      ['c_2', 'running'],
+    ]);
     const lsp = inProcess({ findByDedupeKeys: async () => [] }, { get: async (id) => crawlRecord(id, states.get(id)!) });
     try {
       const uri = await lsp.open(['https://a.example/'], 'c_1');
@@ -451,12 +610,19 @@ describe('seed features in process', () => {
     }
   });
 
-  test('option help states the daemon\'s defaults, not the built-in ones', async () => {
+  test("option help states the daemon's defaults, not the built-in ones", async () => {
     const lsp = inProcess({ findByDedupeKeys: async () => [] }, noCrawls, {}, { ...CRAWL_DEFAULTS, defaultScope: 'domain' });
     try {
       const uri = await lsp.open(['scope: ', 'https://a.example/']);
       const items = (await lsp.client.sendRequest(CompletionRequest.type, { textDocument: { uri }, position: { line: 0, character: 7 } })) as CompletionItem[];
-      assert.deepEqual(items.map((i) => [i.label, i.detail]), [['host', undefined], ['domain', 'default'], ['any', undefined]]);
+      assert.deepEqual(
+        items.map((i) => [i.label, i.detail]),
+        [
+          ['host', undefined],
+          ['domain', 'default'],
+          ['any', undefined],
+        ],
+      );
       const hover = await lsp.client.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 0, character: 2 } });
       assert.match((hover?.contents as MarkupContent).value, /Default: domain \(/);
     } finally {
@@ -464,24 +630,36 @@ describe('seed features in process', () => {
     }
   });
 
-  test('a seed file\'s handler: a link to its module, from the file\'s folder, and an error when the crawl could not run it', async () => {
+  test("a seed file's handler: a link to its module, from the file's folder, and an error when the crawl could not run it", async () => {
     const asked: [string, string][] = [];
     let created = false;
-    const lsp = inProcess({ findByDedupeKeys: async () => [] }, {
-      ...noCrawls,
-      handlerProblem: (given, base) => {
-        asked.push([given, base]);
-        return given === 'lib/missing.mjs' && !created ? 'handler: lib/missing.mjs: no such file' : null;
+    const lsp = inProcess(
+      { findByDedupeKeys: async () => [] },
+      {
+        ...noCrawls,
+        handlerProblem: (given, base) => {
+          asked.push([given, base]);
+          return given === 'lib/missing.mjs' && !created ? 'handler: lib/missing.mjs: no such file' : null;
+        },
       },
-    });
+    );
     try {
       const good = await lsp.open(['handler:  ./scrape.mjs  # ours', 'https://a.example/']);
       const links = await lsp.client.sendRequest(DocumentLinkRequest.type, { textDocument: { uri: good } });
-      assert.deepEqual(links?.map((l) => [l.target, l.range.start.character, l.range.end.character]), [['file:///work/inproc/scrape.mjs', 10, 22]]);
+      assert.deepEqual(
+        links?.map((l) => [l.target, l.range.start.character, l.range.end.character]),
+        [['file:///work/inproc/scrape.mjs', 10, 22]],
+      );
       assert.deepEqual(lsp.published.get(good)!.diagnostics, []);
       const bad = await lsp.open(['name: x', 'handler: lib/missing.mjs', 'https://a.example/']);
-      assert.deepEqual(lsp.published.get(bad)!.diagnostics.map((d) => [d.range.start.line, d.message]), [[1, 'handler: lib/missing.mjs: no such file']]);
-      assert.deepEqual(asked.slice(0, 2), [['./scrape.mjs', '/work/inproc'], ['lib/missing.mjs', '/work/inproc']]);
+      assert.deepEqual(
+        lsp.published.get(bad)!.diagnostics.map((d) => [d.range.start.line, d.message]),
+        [[1, 'handler: lib/missing.mjs: no such file']],
+      );
+      assert.deepEqual(asked.slice(0, 2), [
+        ['./scrape.mjs', '/work/inproc'],
+        ['lib/missing.mjs', '/work/inproc'],
+      ]);
       // The module created: its error goes without an edit, at the next look.
       created = true;
       await eventually('the handler error withdrawn', () => lsp.published.get(bad)!.diagnostics.length === 0, HANDLER_RECHECK_MS * 3);
@@ -496,7 +674,9 @@ describe('seed features in process', () => {
   test('a job waiting out a backoff: its wait counts down, redrawn while shown', async () => {
     const url = 'https://a.example/';
     const waiting = job(url, { attempts: 1, runAfter: Date.now() + 60_000 });
-    const lsp = inProcess({ findByDedupeKeys: async (crawlId) => (crawlId === null ? [waiting] : []) }, noCrawls, { workspace: { inlayHint: { refreshSupport: true } } });
+    const lsp = inProcess({ findByDedupeKeys: async (crawlId) => (crawlId === null ? [waiting] : []) }, noCrawls, {
+      workspace: { inlayHint: { refreshSupport: true } },
+    });
     try {
       const uri = await lsp.open([url]);
       await eventually('the redraw asked for with the diagnostics', () => lsp.hintRefreshes() > 0);
@@ -515,7 +695,11 @@ describe('hint wording', () => {
     const now = Date.UTC(2026, 0, 2, 9, 38, 23);
     const url = 'https://a.example/';
     assert.equal(stateLabel(job(url, {}), now), '⏳ queued');
-    assert.equal(stateLabel(job(url, { attempts: 1, runAfter: now + 12_000 }), now), '⏳ queued · attempt 2 of 3 · retrying in 12 s', 'spans as the Jobs view writes them');
+    assert.equal(
+      stateLabel(job(url, { attempts: 1, runAfter: now + 12_000 }), now),
+      '⏳ queued · attempt 2 of 3 · retrying in 12 s',
+      'spans as the Jobs view writes them',
+    );
     assert.equal(stateLabel(job(url, { deferrals: 2, runAfter: now + 30_000 }), now), '⏳ queued · due in 30 s', 'put off, not retried');
     assert.equal(stateLabel(job(url, { attempts: 1, runAfter: now + 300_000 }), now), '⏳ queued · attempt 2 of 3 · retrying in 5 min');
     assert.equal(stateLabel(job(url, { attempts: 2, runAfter: now - 1 }), now), '⏳ queued · attempt 3 of 3');
@@ -531,7 +715,7 @@ describe('hint wording', () => {
       assert.notEqual(label(now + next), label(now), `${wait} ms: changed by then`);
       assert.equal(label(now + next - 2), label(now), `${wait} ms: not before`);
     }
-    assert.ok(countdownChangesIn(3_600_000) > 29_000, 'an hour\'s wait, told in minutes, is not redrawn every second');
+    assert.ok(countdownChangesIn(3_600_000) > 29_000, "an hour's wait, told in minutes, is not redrawn every second");
   });
 });
 
@@ -553,9 +737,11 @@ describe('a crawl changed by another daemon on the same database', () => {
     });
     const { crawlId } = await here.crawls.start({ seeds: ['http://127.0.0.1:1/'] });
     const seen: string[] = [];
-    here.crawls.onCrawlChanged((c) => { if (c.id === crawlId) seen.push(c.state); });
+    here.crawls.onCrawlChanged((c) => {
+      if (c.id === crawlId) seen.push(c.state);
+    });
     await other.queue.cancel({ crawlId });
-    await eventually('the other daemon\'s finish, emitted here', () => seen.includes('finished'));
+    await eventually("the other daemon's finish, emitted here", () => seen.includes('finished'));
     assert.equal((await other.crawls.get(crawlId)).state, 'finished');
   });
 });

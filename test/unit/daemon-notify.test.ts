@@ -61,7 +61,10 @@ test('after jobs finish, the rate alone is sent at most once a second, until it 
   }
 
   const after = sent.slice(from);
-  assert.ok(after.some((s) => s.stats.jobsPerSecond > 0), JSON.stringify(after));
+  assert.ok(
+    after.some((s) => s.stats.jobsPerSecond > 0),
+    JSON.stringify(after),
+  );
   for (let i = 1; i < after.length; i++) {
     assert.equal(after[i].stats.done, 2, 'no count changed');
     assert.equal(after[i].jobs, null, 'no job changed either: clients have nothing to refetch');
@@ -73,7 +76,9 @@ test('after jobs finish, the rate alone is sent at most once a second, until it 
 test('more crawls changed than a batch names: the rest come in the next batches, none dropped', async () => {
   const few = new ChangeFeed(d.queue, d.daemon.crawls, new RateMeter(), { pollMs: 20, minIntervalMs: 20, maxCrawls: 2 }, () => {});
   const told = new Map<string, string>();
-  few.on((b) => { for (const { crawl } of b.crawls) told.set(crawl.crawlId, crawl.state); });
+  few.on((b) => {
+    for (const { crawl } of b.crawls) told.set(crawl.crawlId, crawl.state);
+  });
   await d.request('scheduler/pause', {});
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) ids.push((await d.request('crawl/start', { seeds: [`http://c${i}.test/`] })).crawlId);

@@ -12,8 +12,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { createConnection } from 'vscode-languageserver/node';
 import {
-  DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, InitializeRequest, InitializedNotification,
-  InlayHintRequest, PublishDiagnosticsNotification, StreamMessageReader, StreamMessageWriter, createProtocolConnection, type InlayHint,
+  DidChangeTextDocumentNotification,
+  DidOpenTextDocumentNotification,
+  InitializeRequest,
+  InitializedNotification,
+  InlayHintRequest,
+  PublishDiagnosticsNotification,
+  StreamMessageReader,
+  StreamMessageWriter,
+  createProtocolConnection,
+  type InlayHint,
 } from 'vscode-languageserver-protocol/node';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import type { Queue } from '../../server/src/core/types';
@@ -48,8 +56,13 @@ async function openFile() {
   const toClient = new PassThrough();
   const server = createConnection(new StreamMessageReader(toServer), new StreamMessageWriter(toClient));
   const features = new SeedFeatures(
-    server, queue, { get: () => Promise.reject(new Error('no crawls here')), pageOfJob: async () => null },
-    new SeedMap(path.join(dir, 'seedfiles.json'), () => {}), () => {}, CRAWL_DEFAULTS, SWEEP_MS,
+    server,
+    queue,
+    { get: () => Promise.reject(new Error('no crawls here')), pageOfJob: async () => null },
+    new SeedMap(path.join(dir, 'seedfiles.json'), () => {}),
+    () => {},
+    CRAWL_DEFAULTS,
+    SWEEP_MS,
   );
   server.onInitialize((p) => {
     features.setCapabilities(p.capabilities);
@@ -59,7 +72,9 @@ async function openFile() {
   server.listen();
   const client = createProtocolConnection(new StreamMessageReader(toClient), new StreamMessageWriter(toServer));
   let diagnosed = 0;
-  client.onNotification(PublishDiagnosticsNotification.type, () => { diagnosed++; });
+  client.onNotification(PublishDiagnosticsNotification.type, () => {
+    diagnosed++;
+  });
   client.listen();
   after(() => {
     features.close();
@@ -73,20 +88,27 @@ async function openFile() {
   await eventually('the file looked at', () => diagnosed > 0);
   let version = 1;
   return {
-    real, features, slow,
+    real,
+    features,
+    slow,
     /** The hint of the URL's line (the last line, as comments are typed above it). */
     hint: async () => {
-      const hints = (await client.sendRequest(InlayHintRequest.type, { textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 100, character: 0 } } })) as InlayHint[];
+      const hints = (await client.sendRequest(InlayHintRequest.type, {
+        textDocument: { uri },
+        range: { start: { line: 0, character: 0 }, end: { line: 100, character: 0 } },
+      })) as InlayHint[];
       return String(hints[hints.length - 1]?.label);
     },
     /** A comment typed at the top. */
-    type: () => client.sendNotification(DidChangeTextDocumentNotification.type, {
-      textDocument: { uri, version: ++version }, contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '# a note\n' }],
-    }),
+    type: () =>
+      client.sendNotification(DidChangeTextDocumentNotification.type, {
+        textDocument: { uri, version: ++version },
+        contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '# a note\n' }],
+      }),
   };
 }
 
-test('a URL\'s new job read while the file is edited shows, however slow the read', async () => {
+test("a URL's new job read while the file is edited shows, however slow the read", async () => {
   const f = await openFile();
   assert.equal(await f.hint(), 'not crawled yet');
   f.slow.ms = 300;

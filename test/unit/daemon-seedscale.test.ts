@@ -10,9 +10,17 @@ import { PassThrough } from 'node:stream';
 import { after, test } from 'node:test';
 import { createConnection } from 'vscode-languageserver/node';
 import {
-  DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, InitializeRequest, InitializedNotification,
-  InlayHintRefreshRequest, InlayHintRequest, PublishDiagnosticsNotification, StreamMessageReader, StreamMessageWriter,
-  createProtocolConnection, type InlayHint,
+  DidChangeTextDocumentNotification,
+  DidOpenTextDocumentNotification,
+  InitializeRequest,
+  InitializedNotification,
+  InlayHintRefreshRequest,
+  InlayHintRequest,
+  PublishDiagnosticsNotification,
+  StreamMessageReader,
+  StreamMessageWriter,
+  createProtocolConnection,
+  type InlayHint,
 } from 'vscode-languageserver-protocol/node';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import type { Queue } from '../../server/src/core/types';
@@ -36,8 +44,16 @@ async function openBigFile(sweepMs: number) {
   let statesRead = 0;
   const queue = new Proxy(real, {
     get(target, prop, receiver) {
-      if (prop === 'findByDedupeKeys') return (crawlId: string | null, keys: string[]) => { looked += keys.length; return target.findByDedupeKeys(crawlId, keys); };
-      if (prop === 'jobStates') return (ids: number[]) => { statesRead += ids.length; return target.jobStates(ids); };
+      if (prop === 'findByDedupeKeys')
+        return (crawlId: string | null, keys: string[]) => {
+          looked += keys.length;
+          return target.findByDedupeKeys(crawlId, keys);
+        };
+      if (prop === 'jobStates')
+        return (ids: number[]) => {
+          statesRead += ids.length;
+          return target.jobStates(ids);
+        };
       const v = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? v.bind(target) : v;
     },
@@ -46,7 +62,15 @@ async function openBigFile(sweepMs: number) {
   const toServer = new PassThrough();
   const toClient = new PassThrough();
   const server = createConnection(new StreamMessageReader(toServer), new StreamMessageWriter(toClient));
-  const features = new SeedFeatures(server, queue, { get: () => Promise.reject(new Error('no crawls here')), pageOfJob: async () => null }, new SeedMap(path.join(dir, 'seedfiles.json'), () => {}), () => {}, CRAWL_DEFAULTS, sweepMs);
+  const features = new SeedFeatures(
+    server,
+    queue,
+    { get: () => Promise.reject(new Error('no crawls here')), pageOfJob: async () => null },
+    new SeedMap(path.join(dir, 'seedfiles.json'), () => {}),
+    () => {},
+    CRAWL_DEFAULTS,
+    sweepMs,
+  );
   server.onInitialize((p) => {
     features.setCapabilities(p.capabilities);
     return { capabilities: { inlayHintProvider: { resolveProvider: false } } };
@@ -56,8 +80,12 @@ async function openBigFile(sweepMs: number) {
   const client = createProtocolConnection(new StreamMessageReader(toClient), new StreamMessageWriter(toServer));
   let redraws = 0;
   let diagnosed = 0;
-  client.onRequest(InlayHintRefreshRequest.type, () => { redraws++; });
-  client.onNotification(PublishDiagnosticsNotification.type, () => { diagnosed++; });
+  client.onRequest(InlayHintRefreshRequest.type, () => {
+    redraws++;
+  });
+  client.onNotification(PublishDiagnosticsNotification.type, () => {
+    diagnosed++;
+  });
   client.listen();
   after(() => {
     features.close();
@@ -65,7 +93,10 @@ async function openBigFile(sweepMs: number) {
     server.dispose();
   });
   await client.sendRequest(InitializeRequest.type, {
-    processId: null, rootUri: null, workspaceFolders: null, capabilities: { workspace: { inlayHint: { refreshSupport: true } } },
+    processId: null,
+    rootUri: null,
+    workspaceFolders: null,
+    capabilities: { workspace: { inlayHint: { refreshSupport: true } } },
   });
   await client.sendNotification(InitializedNotification.type, {});
 
@@ -74,14 +105,25 @@ async function openBigFile(sweepMs: number) {
   await client.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'crawl', version: 1, text: lines.join('\n') } });
   await eventually('the file looked at', () => diagnosed > 0);
   return {
-    real, features, client, uri, lines,
-    looked: () => looked, resetLooked: () => { looked = 0; }, statesRead: () => statesRead, redraws: () => redraws, diagnosed: () => diagnosed,
+    real,
+    features,
+    client,
+    uri,
+    lines,
+    looked: () => looked,
+    resetLooked: () => {
+      looked = 0;
+    },
+    statesRead: () => statesRead,
+    redraws: () => redraws,
+    diagnosed: () => diagnosed,
   };
 }
 
 const hintsFor = (client: Awaited<ReturnType<typeof openBigFile>>['client'], uri: string, from: number, to: number) =>
   client.sendRequest(InlayHintRequest.type, {
-    textDocument: { uri }, range: { start: { line: from, character: 0 }, end: { line: to, character: 0 } },
+    textDocument: { uri },
+    range: { start: { line: from, character: 0 }, end: { line: to, character: 0 } },
   }) as Promise<InlayHint[]>;
 
 test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits only new URLs, hints only the lines asked, redraws only for them', async () => {
@@ -90,14 +132,20 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   assert.equal(f.looked(), URLS, 'opened: every URL looked up once');
 
   const visible = await hintsFor(client, uri, 100, 140);
-  assert.deepEqual(visible.map((h) => h.position.line), Array.from({ length: 41 }, (_, i) => 100 + i));
+  assert.deepEqual(
+    visible.map((h) => h.position.line),
+    Array.from({ length: 41 }, (_, i) => 100 + i),
+  );
   assert.equal(String(visible[0].label), '⏳ queued');
 
   // Five jobs finish (lines 0-4, out of sight): the batch names them, only they are read again,
   // and the editor is not asked to redraw the lines it shows, which did not change.
   const finish = async () => {
     const leased = await real.lease('w', 5, { ttlMs: 60_000, defaultLimit: 5 });
-    await real.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })));
+    await real.ack(
+      'w',
+      leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })),
+    );
     f.resetLooked();
     features.jobsChanged(leased.map((j) => j.id));
     return leased;
@@ -127,7 +175,8 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   f.resetLooked();
   const diagnosedBefore = f.diagnosed();
   await client.sendNotification(DidChangeTextDocumentNotification.type, {
-    textDocument: { uri, version: 2 }, contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'http://127.0.0.9/new\n' }],
+    textDocument: { uri, version: 2 },
+    contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'http://127.0.0.9/new\n' }],
   });
   await eventually('the edit looked at', () => f.diagnosed() > diagnosedBefore);
   assert.equal(f.looked(), 1, 'an edit looks up only the URL it added');
@@ -137,7 +186,8 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   f.resetLooked();
   const diagnosedThen = f.diagnosed();
   await client.sendNotification(DidChangeTextDocumentNotification.type, {
-    textDocument: { uri, version: 3 }, contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '# a comment\n' }],
+    textDocument: { uri, version: 3 },
+    contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '# a comment\n' }],
   });
   await eventually('the second edit looked at', () => f.diagnosed() > diagnosedThen);
   assert.equal(f.looked(), 0, 'an edit adding no URL looks nothing up, not even the URLs without a job');
@@ -148,7 +198,10 @@ test('jobs that changed unnamed (the feed could not say which) are found by the 
   const f = await openBigFile(50);
   const { real, features, client, uri, lines } = f;
   const leased = await real.lease('w', 3, { ttlMs: 60_000, defaultLimit: 3 });
-  await real.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })));
+  await real.ack(
+    'w',
+    leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })),
+  );
   // Jobs moved, but the batch names none of this file's.
   features.jobsChanged([987_654]);
   for (const job of leased) {
@@ -179,7 +232,7 @@ test('a running job out of sight ticks no redraw each second; in sight, its leas
   await eventually('its lease clock redrawn', () => f.redraws() > before, 3_000);
 });
 
-test('a file in two editors: a change in either one\'s lines is redrawn', async () => {
+test("a file in two editors: a change in either one's lines is redrawn", async () => {
   const f = await openBigFile(3_600_000);
   const { real, features, client, uri } = f;
   // Editor one shows lines 0-40, editor two (asked after it) lines 2,000-2,040.
@@ -187,9 +240,12 @@ test('a file in two editors: a change in either one\'s lines is redrawn', async 
   await hintsFor(client, uri, 2_000, 2_040);
   const before = f.redraws();
   const leased = await real.lease('w', 2, { ttlMs: 60_000, defaultLimit: 2 });
-  await real.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })));
+  await real.ack(
+    'w',
+    leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })),
+  );
   features.jobsChanged(leased.map((j) => j.id));
-  await eventually('editor one\'s lines redrawn', () => f.redraws() > before);
+  await eventually("editor one's lines redrawn", () => f.redraws() > before);
 });
 
 test('an edit is answered with diagnostics, and asks no redraw: the editor asks for the hints of an edited file itself', async () => {
@@ -198,14 +254,18 @@ test('an edit is answered with diagnostics, and asks no redraw: the editor asks 
   await hintsFor(client, uri, 0, 40);
   const [redraws, diagnosed] = [f.redraws(), f.diagnosed()];
   await client.sendNotification(DidChangeTextDocumentNotification.type, {
-    textDocument: { uri, version: 2 }, contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '# a comment\n' }],
+    textDocument: { uri, version: 2 },
+    contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '# a comment\n' }],
   });
   await eventually('the edit diagnosed', () => f.diagnosed() > diagnosed);
   // Past a redraw's throttle (HINT_REDRAW_MS), one asked would have come.
   await new Promise((r) => setTimeout(r, 1_300));
   assert.equal(f.redraws(), redraws);
   // What the editor then asks for is the edited file's: line 1 is the first URL now.
-  assert.deepEqual((await hintsFor(client, uri, 0, 1)).map((h) => h.position.line), [1]);
+  assert.deepEqual(
+    (await hintsFor(client, uri, 0, 1)).map((h) => h.position.line),
+    [1],
+  );
 });
 
 test('lines whose editor does not ask again after a redraw (hidden, closed) count as shown no more', async () => {
@@ -213,7 +273,10 @@ test('lines whose editor does not ask again after a redraw (hidden, closed) coun
   const { real, features, client, uri } = f;
   const finish = async (n: number) => {
     const leased = await real.lease('w', n, { ttlMs: 60_000, defaultLimit: n });
-    await real.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })));
+    await real.ack(
+      'w',
+      leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })),
+    );
     features.jobsChanged(leased.map((j) => j.id));
   };
   await hintsFor(client, uri, 0, 40);

@@ -36,7 +36,9 @@ function daemonFor(stateDir: string, socket: string) {
     ...(ROOT && { uid: DAEMON_UID, gid: DAEMON_UID }),
   });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   // Killed if a test fails first: before the fix this one never exited by itself.
   const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -62,7 +64,10 @@ describe('the lock file beside the socket', () => {
       const { code, signal } = await d.exited;
       assert.equal(signal, null, `it exited by itself, not killed:\n${d.stderr()}`);
       assert.equal(code, 1);
-      const line = d.stderr().split('\n').find((l) => l.includes(' error: '));
+      const line = d
+        .stderr()
+        .split('\n')
+        .find((l) => l.includes(' error: '));
       assert.ok(line, d.stderr());
       assert.ok(line.includes(`the lock file ${lock} was left by pid ${gone}, which is gone`), line);
       assert.ok(line.includes('cannot remove it'), line);
@@ -87,7 +92,10 @@ describe('the lock file beside the socket', () => {
     const { code, signal } = await d.exited;
     assert.equal(signal, null, 'it stopped by itself');
     assert.equal(code, 1);
-    const line = d.stderr().split('\n').find((l) => l.includes(' error: '));
+    const line = d
+      .stderr()
+      .split('\n')
+      .find((l) => l.includes(' error: '));
     assert.ok(line, d.stderr());
     assert.ok(line.includes(`${lock} is held by pid ${process.pid} (`), line);
     assert.match(line, ROOT ? /\(user root \(uid 0\)\), which is running/ : /\((user \S+ \()?uid \d+\)?\), which is running/);
@@ -95,11 +103,16 @@ describe('the lock file beside the socket', () => {
     assert.ok(fs.existsSync(lock), "the live holder's lock is left alone");
   });
 
-  test('a lock naming our own pid is a dead process\'s (pids are reused): taken over at once', async () => {
+  test("a lock naming our own pid is a dead process's (pids are reused): taken over at once", async () => {
     const socketPath = path.join(scratch(), 's.sock');
     fs.writeFileSync(`${socketPath}.lock`, `${process.pid}\n`);
     const logged: string[] = [];
-    const server = new SocketServer(socketPath, [], async () => null, (level, m) => logged.push(`${level}: ${m}`));
+    const server = new SocketServer(
+      socketPath,
+      [],
+      async () => null,
+      (level, m) => logged.push(`${level}: ${m}`),
+    );
     await server.listen();
     server.stopAccepting();
     assert.deepEqual(logged, [], 'no wait for ourselves');
@@ -186,7 +199,10 @@ describe('memory held for all clients together', () => {
     await eventually('half the hogs dropped', () => drops().length >= HOGS / 2, 30_000);
     assert.deepEqual(await good.request('small'), { ok: true }, 'the reading client is still served');
     for (const d of drops()) {
-      assert.match(d, /^warn: dropped client #\d+ \(connected \d+ s, \d+ requests, the last big\): it held \d+(\.\d)? MB of unread answers and partial requests, the most of any client, and all clients together would have passed 4 MB$/);
+      assert.match(
+        d,
+        /^warn: dropped client #\d+ \(connected \d+ s, \d+ requests, the last big\): it held \d+(\.\d)? MB of unread answers and partial requests, the most of any client, and all clients together would have passed 4 MB$/,
+      );
     }
     assert.equal(drops().filter((d) => d.includes(' 0 requests')).length, 0);
     for (const h of hogs) h.destroy();
@@ -222,7 +238,9 @@ describe('the connection limit', () => {
     for (let i = 0; i < 3; i++) {
       const extra = net.createConnection(socketPath);
       let text = '';
-      extra.setEncoding('utf8').on('data', (d: string) => { text += d; });
+      extra.setEncoding('utf8').on('data', (d: string) => {
+        text += d;
+      });
       extra.on('error', () => {});
       await new Promise<void>((resolve) => extra.once('close', () => resolve()));
       const answer = JSON.parse(text.trim());
@@ -230,7 +248,11 @@ describe('the connection limit', () => {
       assert.equal(answer.error.code, -32002);
       assert.equal(answer.error.message, `too many connections: the daemon serves at most ${MAX} at once; close some of its clients and try again`);
     }
-    assert.deepEqual(logged.filter((l) => l.includes('refused')), [`warn: refused a client: ${MAX} connections were open, the most allowed`], 'one line for three refusals');
+    assert.deepEqual(
+      logged.filter((l) => l.includes('refused')),
+      [`warn: refused a client: ${MAX} connections were open, the most allowed`],
+      'one line for three refusals',
+    );
     // crawlctl's client says why, rather than that the connection closed.
     const refused = await DaemonClient.connect(socketPath);
     await assert.rejects(refused.request('queue/stats', {}), /the daemon closed the connection: too many connections: the daemon serves at most 3 at once/);

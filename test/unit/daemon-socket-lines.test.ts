@@ -46,7 +46,7 @@ describe('request lines as large as the schema allows', () => {
     k.send(`{"id":"s-1","jsonrpc":"2.0","method":"jobs/list","params":{"limit":1,"cursor":"${padding}"}}\n`);
     assert.equal((await k.next(60_000)).id, 's-1', 'the id first, before jsonrpc');
     k.send(`{"jsonrpc":"2.0","method":"queue/stats","id":8,"params":{"p":"${padding}"}}\n`);
-    assert.equal((await k.next(60_000)).id, null, 'an id past the line\'s start is not looked for');
+    assert.equal((await k.next(60_000)).id, null, "an id past the line's start is not looked for");
     assert.ok((await k.call('queue/stats')).result, 'the next line is a fresh request');
     k.close();
   });

@@ -39,10 +39,14 @@ async function fails(client: RawClient, method: string, params?: unknown): Promi
 }
 
 async function crawlDone(crawlId: string) {
-  return eventually(`crawl ${crawlId} to finish`, async () => {
-    const { crawl } = await c.request('crawl/get', { crawlId });
-    return crawl.state === 'finished' ? crawl : null;
-  }, 15_000);
+  return eventually(
+    `crawl ${crawlId} to finish`,
+    async () => {
+      const { crawl } = await c.request('crawl/get', { crawlId });
+      return crawl.state === 'finished' ? crawl : null;
+    },
+    15_000,
+  );
 }
 
 describe('socket contract', () => {
@@ -66,9 +70,15 @@ describe('socket contract', () => {
     assert.ok((await c.request('crawl/list')).crawls.some((x: { crawlId: string }) => x.crawlId === started.crawlId));
 
     const mine = await c.request('jobs/list', { crawlId: started.crawlId });
-    assert.deepEqual(mine.jobs.map((j: { url: string }) => j.url).sort(), [a.url('/'), a.url('/missing'), a.url('/one'), a.url('/two'), b.url('/'), b.url('/x')].sort());
+    assert.deepEqual(
+      mine.jobs.map((j: { url: string }) => j.url).sort(),
+      [a.url('/'), a.url('/missing'), a.url('/one'), a.url('/two'), b.url('/'), b.url('/x')].sort(),
+    );
     const onB = await c.request('jobs/list', { crawlId: started.crawlId, host: '127.0.0.3' });
-    assert.deepEqual(onB.jobs.map((j: { url: string }) => j.url), [b.url('/'), b.url('/x')]);
+    assert.deepEqual(
+      onB.jobs.map((j: { url: string }) => j.url),
+      [b.url('/'), b.url('/x')],
+    );
     const failed = await c.request('jobs/list', { crawlId: started.crawlId, state: 'error' });
     assert.equal(failed.jobs.length, 1);
     assert.equal(failed.jobs[0].lastError, 'HTTP 404');
@@ -82,14 +92,20 @@ describe('socket contract', () => {
       seen.push(...page.jobs.map((j) => j.id));
       cursor = page.nextCursor;
     } while (cursor);
-    assert.deepEqual(seen, mine.jobs.map((j: { id: number }) => j.id));
+    assert.deepEqual(
+      seen,
+      mine.jobs.map((j: { id: number }) => j.id),
+    );
 
     const { job, events } = await c.request('jobs/get', { id: mine.jobs[0].id });
     assert.equal(job.state, 'done');
     assert.equal(job.result.status, 200);
     assert.equal(job.leaseExpiresAt, null, 'no lease times once the lease is over');
     for (const t of [job.createdAt, job.updatedAt, ...events.map((e: { at: string }) => e.at)]) assert.match(t, ISO);
-    assert.deepEqual(events.map((e: { type: string }) => e.type), ['enqueued', 'leased', 'done']);
+    assert.deepEqual(
+      events.map((e: { type: string }) => e.type),
+      ['enqueued', 'leased', 'done'],
+    );
     assert.ok(events[1].workerId, 'the lease names its worker');
   });
 
@@ -101,7 +117,10 @@ describe('socket contract', () => {
       assert.equal(r.enqueued, 1);
       assert.equal(r.duplicates, 1);
       assert.equal(r.ids.length, 1);
-      assert.deepEqual(r.rejected.map((x: { reason: string }) => x.reason), ['not a URL', 'scheme javascript: is not http(s)', 'longer than 8 KiB']);
+      assert.deepEqual(
+        r.rejected.map((x: { reason: string }) => x.reason),
+        ['not a URL', 'scheme javascript: is not http(s)', 'longer than 8 KiB'],
+      );
       const { job } = await c.request('jobs/get', { id: r.ids[0] });
       assert.deepEqual([job.state, job.priority, job.crawlId], ['queued', 5, null]);
 
@@ -148,24 +167,43 @@ describe('socket contract', () => {
       res.end();
     }, '127.0.0.5');
     try {
-      const { crawlId } = await c.request('crawl/start', { seeds: [site.url('/gone-1'), site.url('/gone-2'), site.url('/missing')], maxDepth: 0, name: 'reasons' });
+      const { crawlId } = await c.request('crawl/start', {
+        seeds: [site.url('/gone-1'), site.url('/gone-2'), site.url('/missing')],
+        maxDepth: 0,
+        name: 'reasons',
+      });
       await crawlDone(crawlId);
       const { reasons } = await c.request('jobs/reasons', { crawlId });
-      assert.deepEqual(reasons, [{ reason: 'HTTP 410', count: 2 }, { reason: 'HTTP 404', count: 1 }]);
+      assert.deepEqual(reasons, [
+        { reason: 'HTTP 410', count: 2 },
+        { reason: 'HTTP 404', count: 1 },
+      ]);
       const failed = (await c.request('jobs/list', { crawlId, state: 'error' })).jobs as { lastError: string }[];
       assert.deepEqual(failed.map((j) => failureReason(j.lastError)).sort(), ['HTTP 404', 'HTTP 410', 'HTTP 410'], 'the reasons of their errors');
       // Every crawl's: this crawl's among them, counted with the others' (the crawls before failed on 404s too).
       const all = (await c.request('jobs/reasons')).reasons as { reason: string; count: number }[];
-      assert.equal(all.reduce((n, r) => n + r.count, 0), (await c.request('queue/stats')).error);
+      assert.equal(
+        all.reduce((n, r) => n + r.count, 0),
+        (await c.request('queue/stats')).error,
+      );
       assert.ok(all.find((r) => r.reason === 'HTTP 404')!.count > 1);
       assert.deepEqual((await c.request('jobs/reasons', { limit: 1 })).reasons, all.slice(0, 1));
 
       const newest = await c.request('jobs/list', { crawlId, reason: 'HTTP 410', order: 'newest', limit: 1 });
-      assert.deepEqual(newest.jobs.map((j: { url: string }) => j.url), [site.url('/gone-2')]);
+      assert.deepEqual(
+        newest.jobs.map((j: { url: string }) => j.url),
+        [site.url('/gone-2')],
+      );
       assert.equal(newest.nextCursor, String(newest.jobs[0].id));
       const next = await c.request('jobs/list', { crawlId, reason: 'HTTP 410', order: 'newest', limit: 1, cursor: newest.nextCursor });
-      assert.deepEqual(next.jobs.map((j: { url: string }) => j.url), [site.url('/gone-1')]);
-      assert.deepEqual((await c.request('jobs/list', { reason: 'HTTP 404', state: 'error', crawlId })).jobs.map((j: { url: string }) => j.url), [site.url('/missing')]);
+      assert.deepEqual(
+        next.jobs.map((j: { url: string }) => j.url),
+        [site.url('/gone-1')],
+      );
+      assert.deepEqual(
+        (await c.request('jobs/list', { reason: 'HTTP 404', state: 'error', crawlId })).jobs.map((j: { url: string }) => j.url),
+        [site.url('/missing')],
+      );
 
       assert.deepEqual(await c.request('jobs/requeue', { reason: 'HTTP 410', crawlId }), { requeued: 2 });
       assert.deepEqual((await c.request('jobs/reasons', { crawlId })).reasons, [{ reason: 'HTTP 404', count: 1 }], 'requeued: off the count at once');
@@ -177,10 +215,13 @@ describe('socket contract', () => {
   });
 
   test('leases/list shows a running job with its worker and lease times', async () => {
-    const { ids: [id] } = await c.request('jobs/enqueue', { urls: [a.url('/gate')] });
+    const {
+      ids: [id],
+    } = await c.request('jobs/enqueue', { urls: [a.url('/gate')] });
     try {
       const lease = await eventually('the gate job to be leased', async () =>
-        (await c.request('leases/list')).leases.find((l: { jobId: number }) => l.jobId === id));
+        (await c.request('leases/list')).leases.find((l: { jobId: number }) => l.jobId === id),
+      );
       const { workerId } = await c.request('scheduler/status');
       assert.equal(lease.url, a.url('/gate'));
       assert.equal(lease.workerId, workerId);
@@ -260,7 +301,10 @@ describe('errors', () => {
 
   test('-32600 for what is JSON but not a request', async () => {
     const cases: [string, unknown][] = [
-      ['42', null], ['"hi"', null], ['null', null], ['[]', null],
+      ['42', null],
+      ['"hi"', null],
+      ['null', null],
+      ['[]', null],
       ['{"id":7,"method":"queue/stats"}', 7],
       ['{"jsonrpc":"1.0","id":8,"method":"queue/stats"}', 8],
       ['{"jsonrpc":"2.0","id":9,"method":42}', 9],
@@ -323,15 +367,20 @@ describe('errors', () => {
   });
 
   test('batches: each request answered, in one array', async () => {
-    c.send(`${JSON.stringify([
-      { jsonrpc: '2.0', id: 'a', method: 'queue/stats' },
-      { jsonrpc: '2.0', id: 'b', method: 'nope' },
-      { jsonrpc: '2.0', method: 'queue/stats' },
-      5,
-    ])}\n`);
+    c.send(
+      `${JSON.stringify([
+        { jsonrpc: '2.0', id: 'a', method: 'queue/stats' },
+        { jsonrpc: '2.0', id: 'b', method: 'nope' },
+        { jsonrpc: '2.0', method: 'queue/stats' },
+        5,
+      ])}\n`,
+    );
     const r = await c.next();
     assert.ok(Array.isArray(r));
-    assert.deepEqual(r.map((x: { id: unknown }) => x.id), ['a', 'b', null]);
+    assert.deepEqual(
+      r.map((x: { id: unknown }) => x.id),
+      ['a', 'b', null],
+    );
     assert.ok(r[0].result);
     assert.equal(r[1].error.code, ErrorCodes.MethodNotFound);
     assert.equal(r[2].error.code, ErrorCodes.InvalidRequest);
@@ -364,16 +413,19 @@ describe('errors', () => {
 describe('many clients', () => {
   test('fifty clients at once, each pipelining requests, every answer to its own id', async () => {
     const clients = await Promise.all(Array.from({ length: 50 }, () => RawClient.connect(daemon.socket)));
-    await Promise.all(clients.map(async (k, i) => {
-      for (let n = 0; n < 20; n++) k.send(`${JSON.stringify({ jsonrpc: '2.0', id: `${i}-${n}`, method: n % 2 ? 'queue/stats' : 'jobs/list', params: n % 2 ? {} : { limit: 2 } })}\n`);
-      const ids: string[] = [];
-      for (let n = 0; n < 20; n++) {
-        const r = await k.next();
-        assert.ok(r.result, JSON.stringify(r.error));
-        ids.push(r.id);
-      }
-      assert.deepEqual(ids.sort(), Array.from({ length: 20 }, (_, n) => `${i}-${n}`).sort());
-    }));
+    await Promise.all(
+      clients.map(async (k, i) => {
+        for (let n = 0; n < 20; n++)
+          k.send(`${JSON.stringify({ jsonrpc: '2.0', id: `${i}-${n}`, method: n % 2 ? 'queue/stats' : 'jobs/list', params: n % 2 ? {} : { limit: 2 } })}\n`);
+        const ids: string[] = [];
+        for (let n = 0; n < 20; n++) {
+          const r = await k.next();
+          assert.ok(r.result, JSON.stringify(r.error));
+          ids.push(r.id);
+        }
+        assert.deepEqual(ids.sort(), Array.from({ length: 20 }, (_, n) => `${i}-${n}`).sort());
+      }),
+    );
     clients.forEach((k) => k.close());
     assert.ok((await c.request('queue/stats')).total > 0);
   });
@@ -408,7 +460,9 @@ describe('notifications', () => {
 
       // Too many at once to list: one truncated notice, and clients refetch.
       const many = await c.request('jobs/enqueue', { urls: Array.from({ length: 600 }, (_, i) => b.url(`/many/${i}`)) });
-      await eventually('a truncated jobs/changed', () => sub.notifications.some((n) => n.method === 'jobs/changed' && n.params.truncated === true && n.params.changes.length === 0));
+      await eventually('a truncated jobs/changed', () =>
+        sub.notifications.some((n) => n.method === 'jobs/changed' && n.params.truncated === true && n.params.changes.length === 0),
+      );
       const seen = sub.notifications.length;
       await c.request('jobs/cancel', { ids: many.ids });
       // Settled before the next test watches for its own changes.
@@ -425,15 +479,23 @@ describe('notifications', () => {
   test('leases taken by the scheduler are notified too (they commit quietly)', async () => {
     const sub = await RawClient.connect(daemon.socket);
     await sub.request('events/subscribe');
-    const { ids: [id] } = await c.request('jobs/enqueue', { urls: [a.url('/gate2')] });
+    const {
+      ids: [id],
+    } = await c.request('jobs/enqueue', { urls: [a.url('/gate2')] });
     try {
       await eventually('jobs/changed: in_progress', () =>
-        sub.notifications.some((n) => n.method === 'jobs/changed' && n.params.changes.some((ch: { id: number; state: string }) => ch.id === id && ch.state === 'in_progress')));
+        sub.notifications.some(
+          (n) => n.method === 'jobs/changed' && n.params.changes.some((ch: { id: number; state: string }) => ch.id === id && ch.state === 'in_progress'),
+        ),
+      );
     } finally {
       a.open('/gate2');
     }
     await eventually('jobs/changed: done', () =>
-      sub.notifications.some((n) => n.method === 'jobs/changed' && n.params.changes.some((ch: { id: number; state: string }) => ch.id === id && ch.state === 'done')));
+      sub.notifications.some(
+        (n) => n.method === 'jobs/changed' && n.params.changes.some((ch: { id: number; state: string }) => ch.id === id && ch.state === 'done'),
+      ),
+    );
     sub.close();
   });
 });

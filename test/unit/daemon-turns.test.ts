@@ -11,7 +11,12 @@ import { SLICE_MS, Seat, Turns } from '../../server/src/daemon/transport/turns';
 /** A clock that requests move by hand: each "costs" what it adds. */
 function fakeClock() {
   let t = 0;
-  return { now: () => t, spend: (ms: number) => { t += ms; } };
+  return {
+    now: () => t,
+    spend: (ms: number) => {
+      t += ms;
+    },
+  };
 }
 
 describe('turns', () => {
@@ -20,7 +25,11 @@ describe('turns', () => {
     const a = new Seat();
     const b = new Seat();
     const ran: string[] = [];
-    const req = (seat: Seat, name: string) => turns.take(seat, async () => { ran.push(name); return name; });
+    const req = (seat: Seat, name: string) =>
+      turns.take(seat, async () => {
+        ran.push(name);
+        return name;
+      });
     const all = [req(a, 'a1'), req(a, 'a2'), req(a, 'a3'), req(b, 'b1'), req(b, 'b2')];
     assert.deepEqual(await Promise.all(all), ['a1', 'a2', 'a3', 'b1', 'b2']);
     // a1 took the free turn at once, and a2 was waiting before b1 came; from then on, one each.
@@ -40,10 +49,14 @@ describe('turns', () => {
     };
     setImmediate(count);
     const seen: number[] = [];
-    await Promise.all(Array.from({ length: 6 }, () => turns.take(seat, async () => {
-      seen.push(rounds);
-      clock.spend(SLICE_MS / 2.5);
-    })));
+    await Promise.all(
+      Array.from({ length: 6 }, () =>
+        turns.take(seat, async () => {
+          seen.push(rounds);
+          clock.spend(SLICE_MS / 2.5);
+        }),
+      ),
+    );
     counting = false;
     // Three requests pass SLICE_MS: the fourth waits for the event loop to come round.
     assert.deepEqual(seen, [0, 0, 0, 1, 1, 1]);
@@ -60,7 +73,10 @@ describe('turns', () => {
       ran.push('a: end');
       return 'slow';
     });
-    const quick = turns.take(b, async () => { ran.push('b'); return 'quick'; });
+    const quick = turns.take(b, async () => {
+      ran.push('b');
+      return 'quick';
+    });
     assert.equal(await quick, 'quick');
     assert.equal(await slow, 'slow');
     assert.deepEqual(ran, ['a: start', 'b', 'a: end']);
@@ -69,7 +85,9 @@ describe('turns', () => {
   test('a request that throws ends its turn and the next one runs', async () => {
     const turns = new Turns(fakeClock().now);
     const seat = new Seat();
-    const failing = turns.take(seat, () => { throw new Error('bad'); });
+    const failing = turns.take(seat, () => {
+      throw new Error('bad');
+    });
     const next = turns.take(seat, async () => 'next');
     await assert.rejects(failing, /bad/);
     assert.equal(await next, 'next');
@@ -98,7 +116,11 @@ describe('turns', () => {
     const a = new Seat();
     const b = new Seat();
     const ran: string[] = [];
-    const req = (seat: Seat, name: string) => turns.take(seat, async () => { ran.push(name); return name; });
+    const req = (seat: Seat, name: string) =>
+      turns.take(seat, async () => {
+        ran.push(name);
+        return name;
+      });
     turns.bench(a, true);
     const benched = [req(a, 'a1'), req(a, 'a2')];
     await Promise.all([req(b, 'b1'), req(b, 'b2'), req(b, 'b3')]);
@@ -113,9 +135,18 @@ describe('turns', () => {
     const a = new Seat();
     const b = new Seat();
     const ran: string[] = [];
-    const first = turns.take(a, async () => { ran.push('a1'); return 'a1'; });
-    const dropped = turns.take(a, async () => { ran.push('a2'); return 'a2'; });
-    const other = turns.take(b, async () => { ran.push('b1'); return 'b1'; });
+    const first = turns.take(a, async () => {
+      ran.push('a1');
+      return 'a1';
+    });
+    const dropped = turns.take(a, async () => {
+      ran.push('a2');
+      return 'a2';
+    });
+    const other = turns.take(b, async () => {
+      ran.push('b1');
+      return 'b1';
+    });
     turns.close(a);
     assert.equal(await dropped, null);
     assert.equal(await other, 'b1');

@@ -23,82 +23,104 @@ const DATABASES = {
   PostgreSQL: pgDatabase,
 };
 
-for (const [engine, database] of Object.entries(DATABASES)) describe(`several daemons, one ${engine} database`, () => {
-  test('each is a worker of its own; work started on one is done by another, and both see it', async () => {
-    const web = await startWeb('127.0.0.4', { '/': ['/a', '/b'], '/a': [], '/b': [], '/later': [] });
-    const db = await database();
-    const [one, two] = await Promise.all([startDaemon({ args: ['--db', db] }), startDaemon({ args: ['--db', db] })]);
-    const c1 = await RawClient.connect(one.socket);
-    const c2 = await RawClient.connect(two.socket);
-    const w1 = (await c1.request('scheduler/status')).workerId;
-    const w2 = (await c2.request('scheduler/status')).workerId;
-    assert.notEqual(w1, w2);
-    await c1.request('events/subscribe');
+for (const [engine, database] of Object.entries(DATABASES))
+  describe(`several daemons, one ${engine} database`, () => {
+    test('each is a worker of its own; work started on one is done by another, and both see it', async () => {
+      const web = await startWeb('127.0.0.4', { '/': ['/a', '/b'], '/a': [], '/b': [], '/later': [] });
+      const db = await database();
+      const [one, two] = await Promise.all([startDaemon({ args: ['--db', db] }), startDaemon({ args: ['--db', db] })]);
+      const c1 = await RawClient.connect(one.socket);
+      const c2 = await RawClient.connect(two.socket);
+      const w1 = (await c1.request('scheduler/status')).workerId;
+      const w2 = (await c2.request('scheduler/status')).workerId;
+      assert.notEqual(w1, w2);
+      await c1.request('events/subscribe');
 
-    await c1.request('scheduler/pause');
-    const { crawlId } = await c1.request('crawl/start', { seeds: [web.url('/')] });
-    const crawl = await eventually('daemon two to crawl it', async () => {
-      const { crawl: x } = await c2.request('crawl/get', { crawlId });
-      return x.state === 'finished' ? x : null;
+      await c1.request('scheduler/pause');
+      const { crawlId } = await c1.request('crawl/start', { seeds: [web.url('/')] });
+      const crawl = await eventually('daemon two to crawl it', async () => {
+        const { crawl: x } = await c2.request('crawl/get', { crawlId });
+        return x.state === 'finished' ? x : null;
+      });
+      assert.equal(crawl.counts.done, 3);
+      const { jobs } = await c1.request('jobs/list', { crawlId });
+      for (const j of jobs) assert.equal(j.workerId, w2, `${j.url} was run by daemon two`);
+      for (const p of ['/', '/a', '/b']) assert.equal(web.hits(p), 1, `${p} fetched once`);
+      // Daemon one did none of it, but heard of all of it (another process's commits).
+      await eventually('daemon one to be told of the jobs daemon two finished', () =>
+        jobs.every((j: { id: number }) =>
+          c1.notifications.some(
+            (n) => n.method === 'jobs/changed' && n.params.changes.some((ch: { id: number; state: string }) => ch.id === j.id && ch.state === 'done'),
+          ),
+        ),
+      );
+      const counts = async (c: RawClient) => {
+        const { jobsPerSecond: _, ...rest } = await c.request('queue/stats');
+        return rest;
+      };
+      assert.deepEqual(await counts(c1), await counts(c2), 'both daemons count the same shared queue');
+
+      // An idle dispatcher wakes when another daemon enqueues.
+      await c2.request('scheduler/pause');
+      await c1.request('scheduler/resume');
+      const {
+        ids: [id],
+      } = await c2.request('jobs/enqueue', { urls: [web.url('/later')] });
+      await eventually('daemon one to run the job enqueued on two', async () => (await c2.request('jobs/get', { id })).job.state === 'done');
+      assert.equal((await c2.request('jobs/get', { id })).job.workerId, w1);
+      c1.close();
+      c2.close();
+      assert.deepEqual(
+        (await Promise.all([one.stop(), two.stop()])).map((x) => x.code),
+        [0, 0],
+      );
     });
-    assert.equal(crawl.counts.done, 3);
-    const { jobs } = await c1.request('jobs/list', { crawlId });
-    for (const j of jobs) assert.equal(j.workerId, w2, `${j.url} was run by daemon two`);
-    for (const p of ['/', '/a', '/b']) assert.equal(web.hits(p), 1, `${p} fetched once`);
-    // Daemon one did none of it, but heard of all of it (another process's commits).
-    await eventually('daemon one to be told of the jobs daemon two finished', () => jobs.every((j: { id: number }) =>
-      c1.notifications.some((n) => n.method === 'jobs/changed' && n.params.changes.some((ch: { id: number; state: string }) => ch.id === j.id && ch.state === 'done'))));
-    const counts = async (c: RawClient) => {
-      const { jobsPerSecond: _, ...rest } = await c.request('queue/stats');
-      return rest;
-    };
-    assert.deepEqual(await counts(c1), await counts(c2), 'both daemons count the same shared queue');
 
-    // An idle dispatcher wakes when another daemon enqueues.
-    await c2.request('scheduler/pause');
-    await c1.request('scheduler/resume');
-    const { ids: [id] } = await c2.request('jobs/enqueue', { urls: [web.url('/later')] });
-    await eventually('daemon one to run the job enqueued on two', async () => (await c2.request('jobs/get', { id })).job.state === 'done');
-    assert.equal((await c2.request('jobs/get', { id })).job.workerId, w1);
-    c1.close();
-    c2.close();
-    assert.deepEqual((await Promise.all([one.stop(), two.stop()])).map((x) => x.code), [0, 0]);
-  });
+    test('workers/list: every daemon of the database, live while it runs, stopped when it stops, lost when killed', async () => {
+      const db = await database();
+      const daemons = await Promise.all([0, 1, 2].map(() => startDaemon({ args: ['--db', db] })));
+      const clients = await Promise.all(daemons.map((d) => RawClient.connect(d.socket)));
+      const ids = await Promise.all(clients.map(async (c) => (await c.request('scheduler/status')).workerId as string));
+      type W = { workerId: string; state: string; self: boolean; host: string; pid: number; stoppedAt: string | null };
+      const states = async () => {
+        const { workers } = (await clients[0].request('workers/list')) as { workers: W[] };
+        return Object.fromEntries(ids.map((id) => [id, workers.find((w) => w.workerId === id)]));
+      };
+      const all = await eventually('the three to be recorded', async () => {
+        const s = await states();
+        return ids.every((id) => s[id]?.state === 'live') ? s : null;
+      });
+      assert.deepEqual(
+        ids.map((id) => all![id]!.self),
+        [true, false, false],
+        'the answering daemon is its own worker',
+      );
+      assert.deepEqual(
+        ids.map((id) => all![id]!.pid),
+        daemons.map((d) => d.child.pid),
+      );
 
-  test('workers/list: every daemon of the database, live while it runs, stopped when it stops, lost when killed', async () => {
-    const db = await database();
-    const daemons = await Promise.all([0, 1, 2].map(() => startDaemon({ args: ['--db', db] })));
-    const clients = await Promise.all(daemons.map((d) => RawClient.connect(d.socket)));
-    const ids = await Promise.all(clients.map(async (c) => (await c.request('scheduler/status')).workerId as string));
-    type W = { workerId: string; state: string; self: boolean; host: string; pid: number; stoppedAt: string | null };
-    const states = async () => {
-      const { workers } = await clients[0].request('workers/list') as { workers: W[] };
-      return Object.fromEntries(ids.map((id) => [id, workers.find((w) => w.workerId === id)]));
-    };
-    const all = await eventually('the three to be recorded', async () => {
-      const s = await states();
-      return ids.every((id) => s[id]?.state === 'live') ? s : null;
+      clients[1].close();
+      assert.equal((await daemons[1].stop()).code, 0);
+      clients[2].close();
+      await daemons[2].stop('SIGKILL');
+      const stopped = await states();
+      assert.equal(stopped[ids[1]]!.state, 'stopped');
+      assert.ok(stopped[ids[1]]!.stoppedAt);
+      // On this machine a worker whose process is gone is lost once it misses a beat, not after three.
+      const after = await eventually(
+        'the killed daemon to read as lost',
+        async () => {
+          const s = await states();
+          return s[ids[2]]!.state === 'lost' ? s : null;
+        },
+        25_000,
+      );
+      assert.equal(after![ids[0]]!.state, 'live');
+      clients[0].close();
+      assert.equal((await daemons[0].stop()).code, 0);
     });
-    assert.deepEqual(ids.map((id) => all![id]!.self), [true, false, false], 'the answering daemon is its own worker');
-    assert.deepEqual(ids.map((id) => all![id]!.pid), daemons.map((d) => d.child.pid));
-
-    clients[1].close();
-    assert.equal((await daemons[1].stop()).code, 0);
-    clients[2].close();
-    await daemons[2].stop('SIGKILL');
-    const stopped = await states();
-    assert.equal(stopped[ids[1]]!.state, 'stopped');
-    assert.ok(stopped[ids[1]]!.stoppedAt);
-    // On this machine a worker whose process is gone is lost once it misses a beat, not after three.
-    const after = await eventually('the killed daemon to read as lost', async () => {
-      const s = await states();
-      return s[ids[2]]!.state === 'lost' ? s : null;
-    }, 25_000);
-    assert.equal(after![ids[0]]!.state, 'live');
-    clients[0].close();
-    assert.equal((await daemons[0].stop()).code, 0);
   });
-});
 
 describe('stopping', () => {
   test('SIGTERM during a crawl: exit 0, the running page handed back, nothing lost on restart', async () => {
@@ -107,7 +129,8 @@ describe('stopping', () => {
     const c = await RawClient.connect(d.socket);
     const { crawlId } = await c.request('crawl/start', { seeds: [web.url('/')] });
     const lease = await eventually('the slow page to be leased', async () =>
-      (await c.request('leases/list')).leases.find((l: { url: string }) => l.url === web.url('/slow')));
+      (await c.request('leases/list')).leases.find((l: { url: string }) => l.url === web.url('/slow')),
+    );
     await eventually('the slow page to be requested', () => web.waiting('/slow') === 1);
     c.close();
     const { code, signal } = await d.stop('SIGTERM');
@@ -144,8 +167,13 @@ describe('stopping', () => {
 
 describe('workerState', () => {
   const now = 1_800_000_000_000;
-  const row = (workerId: string, silentMs: number, stopped = false): WorkerRecord =>
-    ({ workerId, startedAt: now - 60_000, seenAt: now - silentMs, stoppedAt: stopped ? now - silentMs : null, leases: 0 });
+  const row = (workerId: string, silentMs: number, stopped = false): WorkerRecord => ({
+    workerId,
+    startedAt: now - 60_000,
+    seenAt: now - silentMs,
+    stoppedAt: stopped ? now - silentMs : null,
+    leases: 0,
+  });
 
   test('stopped; else lost when silent for three beats, whatever the machine; else live', () => {
     assert.equal(workerState(row('elsewhere:1:ab', 5_000, true), now, 'me'), 'stopped');

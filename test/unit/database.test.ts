@@ -15,7 +15,10 @@ const digest = (file: string) => createHash('sha256').update(fs.readFileSync(fil
 
 function refuses(file: string, pattern: RegExp): void {
   const before = digest(file);
-  assert.throws(() => new SqliteQueue(file), (e: Error) => e instanceof DatabaseOpenError && pattern.test(e.message));
+  assert.throws(
+    () => new SqliteQueue(file),
+    (e: Error) => e instanceof DatabaseOpenError && pattern.test(e.message),
+  );
   assert.equal(digest(file), before, 'the file is untouched');
   assert.ok(!fs.existsSync(`${file}-wal`), 'no WAL file was made beside it');
 }
@@ -68,10 +71,17 @@ describe('database files', () => {
     await q.close();
     const engine = require.resolve('../../server/src/core/sqlite/engine');
     // Another user, for whom the root-owned file and folder are read-only.
-    const r = spawnSync(process.execPath, ['-e', `
+    const r = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `
       const { SqliteQueue } = require(${JSON.stringify(engine)});
       try { new SqliteQueue(${JSON.stringify(file)}); console.log('opened'); }
-      catch (e) { console.log(e.name + ': ' + e.message); }`], { uid: 65534, gid: 65534, encoding: 'utf8' });
+      catch (e) { console.log(e.name + ': ' + e.message); }`,
+      ],
+      { uid: 65534, gid: 65534, encoding: 'utf8' },
+    );
     assert.match(r.stdout, /DatabaseOpenError: .* is read-only/);
     const after = new SqliteQueue(file);
     assert.equal((await after.stats()).queued, 1, 'nothing lost');
@@ -99,8 +109,10 @@ describe('configuration', () => {
   });
 
   test('a heartbeat not below the lease TTL is refused, saying so', () => {
-    assert.throws(() => validateConfig({ leaseTtlMs: 5000, heartbeatMs: 5000 }),
-      (e: Error) => e instanceof ConfigError && /heartbeat interval \(5s\) must be below the lease TTL \(5s\)/.test(e.message));
+    assert.throws(
+      () => validateConfig({ leaseTtlMs: 5000, heartbeatMs: 5000 }),
+      (e: Error) => e instanceof ConfigError && /heartbeat interval \(5s\) must be below the lease TTL \(5s\)/.test(e.message),
+    );
   });
 
   test('every problem is named at once', () => {

@@ -8,8 +8,23 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
-  BROKEN_COLUMNS, EXPORT_BATCH, EXPORT_COLUMNS, LINK_COLUMNS, PAGE_COLUMNS, brokenRows, csvHeader, csvRows, exportBatches, fileHeader, formatRecords,
-  jsonLine, recordCells, type Ask, type Cell, type ExportBatch, type ExportKind,
+  BROKEN_COLUMNS,
+  EXPORT_BATCH,
+  EXPORT_COLUMNS,
+  LINK_COLUMNS,
+  PAGE_COLUMNS,
+  brokenRows,
+  csvHeader,
+  csvRows,
+  exportBatches,
+  fileHeader,
+  formatRecords,
+  jsonLine,
+  recordCells,
+  type Ask,
+  type Cell,
+  type ExportBatch,
+  type ExportKind,
 } from '../../server/src/exports';
 import type { LinkRecord, Method, PageRecord } from '../../server/src/protocol';
 
@@ -60,9 +75,31 @@ function parseCsv(s: string): string[][] {
 
 function pageRecord(over: Partial<PageRecord> = {}): PageRecord {
   return {
-    url: 'https://a.test/', jobId: 1, finalUrl: 'https://a.test/', redirects: [], status: 200, error: null, skipped: false, contentType: 'text/html',
-    bytes: 2048, fetchMs: 35, fetchedAt: '2025-01-02T03:04:05.000Z', depth: 0, title: 'Home', description: null, canonical: null,
-    robots: null, lang: 'en', foundOn: null, linkText: null, outlinks: 3, inlinks: 0, sha256: null, data: null, lastmod: null, ...over,
+    url: 'https://a.test/',
+    jobId: 1,
+    finalUrl: 'https://a.test/',
+    redirects: [],
+    status: 200,
+    error: null,
+    skipped: false,
+    contentType: 'text/html',
+    bytes: 2048,
+    fetchMs: 35,
+    fetchedAt: '2025-01-02T03:04:05.000Z',
+    depth: 0,
+    title: 'Home',
+    description: null,
+    canonical: null,
+    robots: null,
+    lang: 'en',
+    foundOn: null,
+    linkText: null,
+    outlinks: 3,
+    inlinks: 0,
+    sha256: null,
+    data: null,
+    lastmod: null,
+    ...over,
   };
 }
 
@@ -103,10 +140,13 @@ describe('CSV', () => {
       fc.string({ unit: 'grapheme', maxLength: 8 }),
       fc.constantFrom('"', ',', '\r\n', '\n', '\r', '""', ' , '),
     );
-    fc.assert(fc.property(fc.array(fc.array(cell, { minLength: 1, maxLength: 8 }), { maxLength: 8 }), (rows) => {
-      // One empty cell alone is an empty line, which reads back as one empty field: the same.
-      assert.deepEqual(parseCsv(csvRows(rows)), rows);
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.array(fc.array(cell, { minLength: 1, maxLength: 8 }), { maxLength: 8 }), (rows) => {
+        // One empty cell alone is an empty line, which reads back as one empty field: the same.
+        assert.deepEqual(parseCsv(csvRows(rows)), rows);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   test('text cells through csvText (crawlctl on a terminal); numbers, booleans and the quoting untouched', () => {
@@ -118,10 +158,37 @@ describe('CSV', () => {
 });
 
 describe('columns and records', () => {
-  test('pages: every PageRecord field in the contract\'s order; redirects joined with spaces, data as JSON text', () => {
-    assert.deepEqual([...PAGE_COLUMNS], ['url', 'jobId', 'finalUrl', 'redirects', 'status', 'error', 'skipped', 'contentType', 'bytes', 'fetchMs', 'fetchedAt', 'lastmod',
-      'depth', 'title', 'description', 'canonical', 'robots', 'lang', 'foundOn', 'linkText', 'outlinks', 'inlinks', 'sha256', 'data']);
-    assert.deepEqual(Object.keys(pageRecord()).sort(), [...PAGE_COLUMNS].sort(), 'the test\'s record has every column');
+  test("pages: every PageRecord field in the contract's order; redirects joined with spaces, data as JSON text", () => {
+    assert.deepEqual(
+      [...PAGE_COLUMNS],
+      [
+        'url',
+        'jobId',
+        'finalUrl',
+        'redirects',
+        'status',
+        'error',
+        'skipped',
+        'contentType',
+        'bytes',
+        'fetchMs',
+        'fetchedAt',
+        'lastmod',
+        'depth',
+        'title',
+        'description',
+        'canonical',
+        'robots',
+        'lang',
+        'foundOn',
+        'linkText',
+        'outlinks',
+        'inlinks',
+        'sha256',
+        'data',
+      ],
+    );
+    assert.deepEqual(Object.keys(pageRecord()).sort(), [...PAGE_COLUMNS].sort(), "the test's record has every column");
     assert.equal(csvHeader('pages'), `${PAGE_COLUMNS.join(',')}\r\n`);
     assert.deepEqual(EXPORT_COLUMNS, { pages: PAGE_COLUMNS, links: LINK_COLUMNS, broken: BROKEN_COLUMNS });
 
@@ -178,11 +245,18 @@ describe('columns and records', () => {
 
     const link: LinkRecord = { from: 'https://a.test/', to: 'https://b.test/', text: 'B, "the other"', followed: false, reason: 'out of scope' };
     const reordered = { reason: link.reason, followed: link.followed, text: link.text, to: link.to, from: link.from };
-    assert.equal(jsonLine('links', reordered), '{"from":"https://a.test/","to":"https://b.test/","text":"B, \\"the other\\"","followed":false,"reason":"out of scope"}\n');
+    assert.equal(
+      jsonLine('links', reordered),
+      '{"from":"https://a.test/","to":"https://b.test/","text":"B, \\"the other\\"","followed":false,"reason":"out of scope"}\n',
+    );
     const line = jsonLine('links', link);
     assert.equal(jsonLine('links', reordered), line, 'in order as given or not, the same line');
     assert.equal(jsonLine('links', { ...link, extra: 1 } as LinkRecord), line, 'a key past the columns is left out');
-    assert.deepEqual(JSON.parse(jsonLine('links', { ...link, text: undefined } as unknown as LinkRecord)), { ...link, text: null }, 'an undefined column is null');
+    assert.deepEqual(
+      JSON.parse(jsonLine('links', { ...link, text: undefined } as unknown as LinkRecord)),
+      { ...link, text: null },
+      'an undefined column is null',
+    );
     assert.equal(formatRecords('links', 'csv', [link]), 'https://a.test/,https://b.test/,"B, ""the other""",false,out of scope\r\n');
     assert.equal(formatRecords('links', 'csv', [{ ...link, followed: true, reason: null }]), 'https://a.test/,https://b.test/,"B, ""the other""",true,\r\n');
     assert.equal(csvHeader('links'), 'from,to,text,followed,reason\r\n');
@@ -232,11 +306,19 @@ function fakeDaemon(pages: PageRecord[], links: LinkRecord[] = []) {
     calls.push({ method, params });
     await new Promise((r) => setImmediate(r));
     if (method === 'crawl/pages') {
-      const r = slice(pages.filter((p) => params.status === undefined || classOf(p) === params.status), params.cursor, params.limit);
+      const r = slice(
+        pages.filter((p) => params.status === undefined || classOf(p) === params.status),
+        params.cursor,
+        params.limit,
+      );
       return { pages: r.items, nextCursor: r.nextCursor };
     }
     if (method === 'crawl/links') {
-      const r = slice(links.filter((l) => params.to === undefined || l.to === params.to), params.cursor, params.limit);
+      const r = slice(
+        links.filter((l) => params.to === undefined || l.to === params.to),
+        params.cursor,
+        params.limit,
+      );
       return { links: r.items, nextCursor: r.nextCursor };
     }
     throw new Error(`unexpected ${method}`);
@@ -262,14 +344,23 @@ describe('exportBatches', () => {
     assert.equal(calls.length, 2, 'the next batch is asked for while the first is written, and only it');
     const rest = await all(batches);
     const got = [first.value, ...rest];
-    assert.deepEqual(got.map((b) => b.records.length), [1000, 1000, 500]);
-    assert.deepEqual(got.flatMap((b) => b.records), many);
+    assert.deepEqual(
+      got.map((b) => b.records.length),
+      [1000, 1000, 500],
+    );
+    assert.deepEqual(
+      got.flatMap((b) => b.records),
+      many,
+    );
     assert.ok(got.every((b) => b.urls === 0));
-    assert.deepEqual(calls.map((c) => [c.method, c.params]), [
-      ['crawl/pages', { crawlId: 'c_1', cursor: null, limit: 1000 }],
-      ['crawl/pages', { crawlId: 'c_1', cursor: '1000', limit: 1000 }],
-      ['crawl/pages', { crawlId: 'c_1', cursor: '2000', limit: 1000 }],
-    ]);
+    assert.deepEqual(
+      calls.map((c) => [c.method, c.params]),
+      [
+        ['crawl/pages', { crawlId: 'c_1', cursor: null, limit: 1000 }],
+        ['crawl/pages', { crawlId: 'c_1', cursor: '1000', limit: 1000 }],
+        ['crawl/pages', { crawlId: 'c_1', cursor: '2000', limit: 1000 }],
+      ],
+    );
   });
 
   test('the batch size asked for: smaller ones as given, never above 1,000 nor below 1', async () => {
@@ -284,11 +375,23 @@ describe('exportBatches', () => {
   });
 
   test('links: every link once; an empty crawl yields no batch', async () => {
-    const links: LinkRecord[] = Array.from({ length: 5 }, (_, i) => ({ from: 'https://a.test/', to: `https://a.test/${i}`, text: `Link\n${i}`, followed: i % 2 === 0, reason: i % 2 === 0 ? null : 'nofollow' }));
+    const links: LinkRecord[] = Array.from({ length: 5 }, (_, i) => ({
+      from: 'https://a.test/',
+      to: `https://a.test/${i}`,
+      text: `Link\n${i}`,
+      followed: i % 2 === 0,
+      reason: i % 2 === 0 ? null : 'nofollow',
+    }));
     const { ask, calls } = fakeDaemon([], links);
     const got = await all(exportBatches(ask, 'c_1', 'links', 2));
-    assert.deepEqual(got.flatMap((b) => b.records), links);
-    assert.deepEqual(calls.map((c) => c.params.cursor), [null, '2', '4']);
+    assert.deepEqual(
+      got.flatMap((b) => b.records),
+      links,
+    );
+    assert.deepEqual(
+      calls.map((c) => c.params.cursor),
+      [null, '2', '4'],
+    );
     assert.deepEqual(await all(exportBatches(fakeDaemon([], []).ask, 'c_1', 'links')), []);
     assert.deepEqual(await all(exportBatches(fakeDaemon([], []).ask, 'c_1', 'pages')), []);
   });
@@ -311,20 +414,43 @@ describe('exportBatches', () => {
     ];
     const { ask, calls } = fakeDaemon(pages, links);
     const got = await all(exportBatches(ask, 'c_1', 'broken', 2));
-    assert.deepEqual(got.flatMap((b) => b.records.map((r) => [r.url, r.status, r.error, r.referrer, r.text])), [
-      ['https://a.test/gone', 404, 'HTTP 404', 'https://a.test/', 'Gone, "really"'],
-      ['https://a.test/gone', 404, 'HTTP 404', 'https://a.test/b', ''],
-      ['https://a.test/gone', 404, 'HTTP 404', 'https://a.test/c', 'again'],
-      // Reached by a redirect: no link to it, the page whose redirect queued it instead.
-      ['https://a.test/moved-to-nowhere', 410, 'HTTP 410', 'https://a.test/old', null],
-      ['https://a.test/oops', 500, 'HTTP 500', 'https://a.test/', 'Oops'],
-      ['https://down.test/', null, 'ECONNREFUSED', null, null],
-    ]);
+    assert.deepEqual(
+      got.flatMap((b) => b.records.map((r) => [r.url, r.status, r.error, r.referrer, r.text])),
+      [
+        ['https://a.test/gone', 404, 'HTTP 404', 'https://a.test/', 'Gone, "really"'],
+        ['https://a.test/gone', 404, 'HTTP 404', 'https://a.test/b', ''],
+        ['https://a.test/gone', 404, 'HTTP 404', 'https://a.test/c', 'again'],
+        // Reached by a redirect: no link to it, the page whose redirect queued it instead.
+        ['https://a.test/moved-to-nowhere', 410, 'HTTP 410', 'https://a.test/old', null],
+        ['https://a.test/oops', 500, 'HTTP 500', 'https://a.test/', 'Oops'],
+        ['https://down.test/', null, 'ECONNREFUSED', null, null],
+      ],
+    );
     // /gone's three referrers come in two batches: the URL is counted in the first.
-    assert.deepEqual(got.map((b) => [b.records.length, b.urls]), [[2, 1], [1, 0], [1, 1], [1, 1], [1, 1]]);
+    assert.deepEqual(
+      got.map((b) => [b.records.length, b.urls]),
+      [
+        [2, 1],
+        [1, 0],
+        [1, 1],
+        [1, 1],
+        [1, 1],
+      ],
+    );
     const asked = calls.map((c) => ({ method: c.method, ...c.params }));
-    assert.deepEqual(asked.filter((c) => c.method === 'crawl/pages').map((c) => [c.status, c.cursor]), [['4xx', null], ['5xx', null], ['error', null]]);
-    assert.deepEqual(asked.filter((c) => c.to === 'https://a.test/gone').map((c) => c.cursor), [null, '2'], 'the links to a URL are paged too');
+    assert.deepEqual(
+      asked.filter((c) => c.method === 'crawl/pages').map((c) => [c.status, c.cursor]),
+      [
+        ['4xx', null],
+        ['5xx', null],
+        ['error', null],
+      ],
+    );
+    assert.deepEqual(
+      asked.filter((c) => c.to === 'https://a.test/gone').map((c) => c.cursor),
+      [null, '2'],
+      'the links to a URL are paged too',
+    );
     assert.ok(!asked.some((c) => c.to === 'https://a.test/private'), 'a skipped page is not read as broken');
   });
 

@@ -41,7 +41,9 @@ test('a full database: reported, no more leases, reads still served, and the cra
   // The queue's schema, then pages another program holds (and will give back).
   const setup = new SqliteQueue(db, { components: [CRAWL_COMPONENT] });
   setup.db.exec(`CREATE TABLE other_program (b BLOB)`);
-  setup.db.prepare(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) INSERT INTO other_program SELECT zeroblob(3000) FROM n`).run();
+  setup.db
+    .prepare(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) INSERT INTO other_program SELECT zeroblob(3000) FROM n`)
+    .run();
   const pages = setup.db.pragma('page_count', { simple: true }) as number;
   await setup.close();
 
@@ -50,10 +52,14 @@ test('a full database: reported, no more leases, reads still served, and the cra
   const c = await RawClient.connect(d.socket);
   const { crawlId } = await c.request('crawl/start', { seeds: [host.url('/p0')], maxDepth: 1000 });
 
-  const reason = await eventually('the daemon to report the full database', async () => {
-    const s = await c.request('scheduler/status');
-    return /full/.test(s.idleReason ?? '') ? (s.idleReason as string) : '';
-  }, 30_000);
+  const reason = await eventually(
+    'the daemon to report the full database',
+    async () => {
+      const s = await c.request('scheduler/status');
+      return /full/.test(s.idleReason ?? '') ? (s.idleReason as string) : '';
+    },
+    30_000,
+  );
   assert.match(reason, /database or disk is full/);
   assert.match(d.stderr(), /error: \w+ failed: database or disk is full/, 'a log line says so');
 
@@ -62,10 +68,17 @@ test('a full database: reported, no more leases, reads still served, and the cra
   const cpu = cpuSeconds(d.child.pid!);
   await new Promise((r) => setTimeout(r, 2_000));
   const later = (await c.request('leases/list')).leases.map((l: { jobId: number }) => l.jobId);
-  assert.deepEqual(later.filter((id: number) => !before.includes(id)), [], 'no new lease while full');
+  assert.deepEqual(
+    later.filter((id: number) => !before.includes(id)),
+    [],
+    'no new lease while full',
+  );
   const spent = cpuSeconds(d.child.pid!) - cpu;
   assert.ok(spent < 0.5, `the daemon idles while full (${spent.toFixed(2)} s of CPU in 2 s)`);
-  const fullLines = d.stderr().split('\n').filter((l) => /database or disk is full/.test(l));
+  const fullLines = d
+    .stderr()
+    .split('\n')
+    .filter((l) => /database or disk is full/.test(l));
   assert.ok(fullLines.length <= 4, `each failure logged once, not per retry:\n${fullLines.join('\n')}`);
 
   // Reads are served.
@@ -104,10 +117,17 @@ test('the scheduler leases nothing while its finished work cannot be committed, 
   const links = Array.from({ length: 200 }, (_, i) => job('links.example', `${i}/${'x'.repeat(200)}`));
   const started: string[] = [];
   const logs: string[] = [];
-  const scheduler = new Scheduler(queue, { test: async (j) => {
-    started.push(j.url);
-    return { type: 'done', enqueue: j.key === 'a' ? links.map((l) => ({ ...l, dedupeKey: `${j.url} ${l.url}` })) : [] };
-  } }, validateConfig({ maxWorkers: 8, perHostLimit: 2, leaseTtlMs: 60_000, heartbeatMs: 1_000, pollMs: 20 }), (level, m) => logs.push(`${level}: ${m}`));
+  const scheduler = new Scheduler(
+    queue,
+    {
+      test: async (j) => {
+        started.push(j.url);
+        return { type: 'done', enqueue: j.key === 'a' ? links.map((l) => ({ ...l, dedupeKey: `${j.url} ${l.url}` })) : [] };
+      },
+    },
+    validateConfig({ maxWorkers: 8, perHostLimit: 2, leaseTtlMs: 60_000, heartbeatMs: 1_000, pollMs: 20 }),
+    (level, m) => logs.push(`${level}: ${m}`),
+  );
   queue.db.pragma(`max_page_count = ${queue.db.pragma('page_count', { simple: true }) as number}`);
   const other = new SqliteQueue(db);
   scheduler.start();

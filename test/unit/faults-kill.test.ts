@@ -71,9 +71,22 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * is not retried forever), and this schedule is about kills, not about poison pages.
  */
 async function reclaimsSettled(db: string, live: string[]): Promise<void> {
-  await eventually('the dead leases reclaimed and jobs reclaimed twice finished', () => withReadOnly(db, (c) =>
-    c.prepare(`SELECT count(*) FROM jobs WHERE (reclaims >= 2 AND state IN ('queued', 'in_progress'))
-                  OR (state = 'in_progress' AND worker_id NOT IN (SELECT value FROM json_each(?)))`).pluck().get(JSON.stringify(live)) === 0), 60_000);
+  await eventually(
+    'the dead leases reclaimed and jobs reclaimed twice finished',
+    () =>
+      withReadOnly(
+        db,
+        (c) =>
+          c
+            .prepare(
+              `SELECT count(*) FROM jobs WHERE (reclaims >= 2 AND state IN ('queued', 'in_progress'))
+                  OR (state = 'in_progress' AND worker_id NOT IN (SELECT value FROM json_each(?)))`,
+            )
+            .pluck()
+            .get(JSON.stringify(live)) === 0,
+      ),
+    60_000,
+  );
 }
 
 async function crawlFinished(socket: string, crawlId: string): Promise<void> {
@@ -90,7 +103,12 @@ function checkOutcome(web: Web, db: string, crawlId: string, bound: { leasesLost
   withReadOnly(db, (c) => {
     checkIntegrity(c);
     checkInvariants(c);
-    const rows = c.prepare(`SELECT url, state, reclaims, last_error FROM jobs WHERE crawl_id = ? ORDER BY id`).all(crawlId) as { url: string; state: string; reclaims: number; last_error: string | null }[];
+    const rows = c.prepare(`SELECT url, state, reclaims, last_error FROM jobs WHERE crawl_id = ? ORDER BY id`).all(crawlId) as {
+      url: string;
+      state: string;
+      reclaims: number;
+      last_error: string | null;
+    }[];
     const byUrl = new Map<string, typeof rows>();
     for (const r of rows) byUrl.set(r.url, [...(byUrl.get(r.url) ?? []), r]);
     const missing = web.pages.filter((u) => !byUrl.has(u));
@@ -142,7 +160,10 @@ describe('SIGKILL during a crawl', () => {
       await d.stop('SIGKILL');
       kills++;
       // Read before the next daemon starts: the leases the kill took with it, to the job.
-      const leases = withReadOnly(db, (x) => x.prepare(`SELECT count(*) FROM jobs WHERE state = 'in_progress' AND worker_id = ?`).pluck().get(worker) as number);
+      const leases = withReadOnly(
+        db,
+        (x) => x.prepare(`SELECT count(*) FROM jobs WHERE state = 'in_progress' AND worker_id = ?`).pluck().get(worker) as number,
+      );
       held += leases;
       const finished = withReadOnly(db, (x) => x.prepare(`SELECT state FROM crawls WHERE id = ?`).pluck().get(crawlId)) === 'finished';
       d = await startDaemon({ stateDir, args: ARGS });
@@ -182,7 +203,10 @@ describe('SIGKILL during a crawl', () => {
     assert.ok(kills >= 8, `at least 8 kills landed during the crawl (it finished by kill ${kills})`);
     await crawlFinished(daemons[0].socket, crawlId);
     const exits = await Promise.all(daemons.map((d) => d.stop('SIGTERM')));
-    assert.deepEqual(exits.map((e) => e.code), [0, 0, 0]);
+    assert.deepEqual(
+      exits.map((e) => e.code),
+      [0, 0, 0],
+    );
     checkOutcome(web, db, crawlId, { leasesLost: kills * MAX_WORKERS, what: 'kills × workers per daemon' });
   });
 });

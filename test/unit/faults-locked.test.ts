@@ -23,16 +23,25 @@ const LOCK_MS = 6_000;
 
 /** Another process that takes the write lock, says `locked`, holds it `ms`, then says `released`. */
 function lockFor(db: string, ms: number) {
-  const child = spawn(process.execPath, ['-e', `
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
     const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
     const db = new Database(${JSON.stringify(db)});
     db.pragma('busy_timeout = 10000');
     db.exec('BEGIN EXCLUSIVE');
     console.log('locked');
-    setTimeout(() => { db.exec('COMMIT'); db.close(); console.log('released'); }, ${ms});`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    setTimeout(() => { db.exec('COMMIT'); db.close(); console.log('released'); }, ${ms});`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let said = '';
   child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => { said += d; });
+  child.stdout.on('data', (d: string) => {
+    said += d;
+  });
   after(() => child.kill('SIGKILL'));
   return { locked: () => said.includes('locked'), released: () => said.includes('released') };
 }
@@ -70,8 +79,11 @@ test('a locked database: every client answered throughout, the lock named, and t
   }
   // Before writes gave the thread back, one answer came in a 6 s lock (every write waited 5 s).
   assert.ok(answers >= 100, `queue/stats answered ${answers} times during a ${LOCK_MS / 1000} s lock`);
-  assert.match(named, /Nothing (more )?runs although .*: \w+ failed: the queue database is locked by another process \(.*queue\.db/,
-    'scheduler/status names the lock while it is held');
+  assert.match(
+    named,
+    /Nothing (more )?runs although .*: \w+ failed: the queue database is locked by another process \(.*queue\.db/,
+    'scheduler/status names the lock while it is held',
+  );
   assert.ok(midway && midway.done < PAGES && midway.listed > midway.done && midway.state === 'running', `reads during the lock: ${JSON.stringify(midway)}`);
 
   await eventually('the crawl to finish', async () => (await c.request('crawl/get', { crawlId })).crawl.state === 'finished', 60_000);
@@ -90,7 +102,11 @@ test('a locked database: every client answered throughout, the lock named, and t
   const rows = crawlEndedWhole(db, crawlId, PAGES);
   // The lock outlasted the lease TTL: the daemon's own reaper must not take the leases its
   // heartbeat could not renew, or their pages are fetched twice.
-  assert.deepEqual(rows.filter((r) => r.reclaims > 0), [], 'no lease of its own reclaimed');
+  assert.deepEqual(
+    rows.filter((r) => r.reclaims > 0),
+    [],
+    'no lease of its own reclaimed',
+  );
   for (const r of rows) assert.equal(host.hits.get(new URL(r.url).pathname), 1, `${r.url} fetched once`);
   assert.ok(host.maxConcurrent() <= 2, `at most 2 requests at once (saw ${host.maxConcurrent()})`);
 });
@@ -102,8 +118,9 @@ test('crawl totals that cannot be written are kept and written later; the failur
   const db = path.join(dir, 'queue.db');
   const queue = new SqliteQueue(db, { components: [CRAWL_COMPONENT] });
   const logs: string[] = [];
-  const crawls = createCrawlService(queue, new SqliteCrawlStore(queue.db), { ...QUICK, bodiesDir: path.join(dir, 'bodies') },
-    (level, m) => logs.push(`${level}: ${m}`));
+  const crawls = createCrawlService(queue, new SqliteCrawlStore(queue.db), { ...QUICK, bodiesDir: path.join(dir, 'bodies') }, (level, m) =>
+    logs.push(`${level}: ${m}`),
+  );
   const other = new Database(db);
   after(async () => {
     if (other.inTransaction) other.exec('ROLLBACK');
@@ -152,5 +169,9 @@ test('a page fetched while the lock was taken is kept: what is written after the
   assert.equal(crawl.counts.done, 1);
   assert.equal(site.hits.get('/slow'), 1, 'fetched once');
   const job = await cr.byUrl(crawl.id, site.url('/slow'));
-  assert.deepEqual(job.events.filter((e) => e.type === 'deferred'), [], 'not deferred to be fetched again');
+  assert.deepEqual(
+    job.events.filter((e) => e.type === 'deferred'),
+    [],
+    'not deferred to be fetched again',
+  );
 });

@@ -49,8 +49,13 @@ async function snapshot(client: RawClient) {
 const real = { crawlId: fc.constant(null).map(() => crawlId), jobId: fc.constantFrom(0, 1).map((i) => jobIds[i]) };
 const paramsOf = (method: Method) => paramsFor(method, real);
 
-const requestId = fc.oneof(fc.integer(), fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }), fc.string({ maxLength: 50 }),
-  fc.string({ unit: 'binary', maxLength: 20 }), fc.double({ noNaN: true, noDefaultInfinity: true }));
+const requestId = fc.oneof(
+  fc.integer(),
+  fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }),
+  fc.string({ maxLength: 50 }),
+  fc.string({ unit: 'binary', maxLength: 20 }),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+);
 
 /**
  * Sends one request on a connection of its own (a failed run leaves no stray answer behind for
@@ -86,9 +91,12 @@ describe('every method with random and adversarial params', () => {
 
   for (const method of METHODS) {
     test(method, async () => {
-      await check(fc.asyncProperty(paramsOf(method), requestId, async (params, id) => {
-        await sendChecked(method, params, id);
-      }), 120);
+      await check(
+        fc.asyncProperty(paramsOf(method), requestId, async (params, id) => {
+          await sendChecked(method, params, id);
+        }),
+        120,
+      );
       assert.ok((await c.request('queue/stats')).total >= 3, 'the daemon answers after');
     });
   }
@@ -107,9 +115,12 @@ describe('every method with random and adversarial params', () => {
   test('memory stays bounded over a long mixed run', async (t) => {
     const mixed = fc.constantFrom(...METHODS).chain((m) => fc.tuple(fc.constant(m), paramsOf(m)));
     const middle = rssKiB(daemon.child.pid!);
-    await check(fc.asyncProperty(mixed, async ([method, params]) => {
-      await sendChecked(method, params, nextId++);
-    }), 1_500);
+    await check(
+      fc.asyncProperty(mixed, async ([method, params]) => {
+        await sendChecked(method, params, nextId++);
+      }),
+      1_500,
+    );
     const end = rssKiB(daemon.child.pid!);
     // Generous: a leak of a few KB a request over ~4,000 requests, some near 1 MiB, shows well above this.
     const bound = Math.max(rssBefore, middle) + 192 * 1024;
@@ -137,8 +148,17 @@ describe('envelopes and ids', () => {
 
   test('odd ids: each echoed, or refused with id null', async () => {
     const cases: [string, unknown][] = [
-      ['1e999', null], ['-1e999', null], ['-0', 0], ['1e-400', 0], ['9007199254740993', 9007199254740992],
-      ['{"__proto__":1}', null], ['[1]', null], ['true', null], ['null', null], ['""', ''], ['"\\ud800"', '\ud800'],
+      ['1e999', null],
+      ['-1e999', null],
+      ['-0', 0],
+      ['1e-400', 0],
+      ['9007199254740993', 9007199254740992],
+      ['{"__proto__":1}', null],
+      ['[1]', null],
+      ['true', null],
+      ['null', null],
+      ['""', ''],
+      ['"\\ud800"', '\ud800'],
     ];
     for (const [raw, id] of cases) {
       c.send(`{"jsonrpc":"2.0","id":${raw},"method":"queue/stats"}\n`);
@@ -148,12 +168,22 @@ describe('envelopes and ids', () => {
   });
 
   test('a notification (no id) with params in an object is never answered, whatever they hold', async () => {
-    await check(fc.asyncProperty(fc.constantFrom(...METHODS.filter((m) => m !== 'scheduler/resume' && m !== 'daemon/shutdown'))
-      .chain((m) => fc.tuple(fc.constant(m), paramsOf(m).filter((p) => p instanceof Entries && toJson(p).length < MAX_LINE_BYTES / 2))), async ([method, params]) => {
-      const id = `after-${nextId++}`;
-      const r = await sendChecked('scheduler/status', {}, id, `{"jsonrpc":"2.0","method":${JSON.stringify(method)},"params":${toJson(params)}}\n`);
-      assert.equal(r.id, id, 'the next answer is to the next request');
-    }), 100);
+    await check(
+      fc.asyncProperty(
+        fc.constantFrom(...METHODS.filter((m) => m !== 'scheduler/resume' && m !== 'daemon/shutdown')).chain((m) =>
+          fc.tuple(
+            fc.constant(m),
+            paramsOf(m).filter((p) => p instanceof Entries && toJson(p).length < MAX_LINE_BYTES / 2),
+          ),
+        ),
+        async ([method, params]) => {
+          const id = `after-${nextId++}`;
+          const r = await sendChecked('scheduler/status', {}, id, `{"jsonrpc":"2.0","method":${JSON.stringify(method)},"params":${toJson(params)}}\n`);
+          assert.equal(r.id, id, 'the next answer is to the next request');
+        },
+      ),
+      100,
+    );
   });
 });
 
@@ -210,12 +240,15 @@ describe('raw bytes on the socket', () => {
       fc.uint8Array({ minLength: 1, maxLength: 8 }).map((a) => Buffer.from([0x22, ...a.map((b) => b | 0x80), 0x22])),
       fc.tuple(validLine, fc.nat()).map(([l, n]) => l.subarray(0, n % l.length)),
     );
-    await check(fc.asyncProperty(fc.array(chunk, { minLength: 1, maxLength: 6 }), async (chunks) => {
-      const bytes = Buffer.concat([...chunks.flatMap((b) => [b, Buffer.from('\n')])]);
-      // In pieces of random size, as a stream may cut them.
-      for (let i = 0; i < bytes.length; i += 37) k.send(bytes.subarray(i, i + 37));
-      await drain(k, linesOwed(bytes), `s-${nextId++}`);
-    }), 200);
+    await check(
+      fc.asyncProperty(fc.array(chunk, { minLength: 1, maxLength: 6 }), async (chunks) => {
+        const bytes = Buffer.concat([...chunks.flatMap((b) => [b, Buffer.from('\n')])]);
+        // In pieces of random size, as a stream may cut them.
+        for (let i = 0; i < bytes.length; i += 37) k.send(bytes.subarray(i, i + 37));
+        await drain(k, linesOwed(bytes), `s-${nextId++}`);
+      }),
+      200,
+    );
     k.close();
     assert.deepEqual(await snapshot(c), was, 'nothing written');
   });
@@ -272,7 +305,10 @@ describe('large answers', () => {
     try {
       k.send(`${JSON.stringify(Array.from({ length: 20 }, (_, id) => ({ jsonrpc: '2.0', id, method: 'jobs/list', params: { limit: 1000, cursor: '0' } })))}\n`);
       const answers: any[] = await k.next(30_000);
-      assert.deepEqual(answers.map((a) => a.id), Array.from({ length: 20 }, (_, id) => id));
+      assert.deepEqual(
+        answers.map((a) => a.id),
+        Array.from({ length: 20 }, (_, id) => id),
+      );
       const refused = answers.filter((a) => a.error);
       assert.ok(answers[0].result && refused.length > 0, `${refused.length} refused`);
       for (const a of refused) assert.deepEqual([a.error.code, /fewer requests/.test(a.error.message)], [ErrorCodes.Unavailable, true]);

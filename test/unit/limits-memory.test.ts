@@ -30,7 +30,10 @@ test('a million distinct hosts through the limiter: bookkeeping bounded, memory 
     await q.enqueue(batch);
     const leased = await q.lease('w', BATCH, { ttlMs: 60_000, defaultLimit: 1 });
     assert.equal(leased.length, BATCH, 'a full batch: one job on each of as many hosts');
-    await q.ack('w', leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done' as const } })));
+    await q.ack(
+      'w',
+      leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done' as const } })),
+    );
     await q.evictIdleKeys();
     mostKeyRows = Math.max(mostKeyRows, q.keyRows());
     if (start === 100_000) warm = heapMb();

@@ -22,7 +22,11 @@ describe('several processes on one database', () => {
     await Promise.all([worker(config), worker(config), worker(config)]);
     await eventually('every job done', async () => (await queue.stats()).done === 180, 60_000);
     assert.equal(probe.seen.size, 180, 'every job reached the outside world');
-    assert.deepEqual([...probe.seen.values()].filter((n) => n !== 1), [], 'none twice');
+    assert.deepEqual(
+      [...probe.seen.values()].filter((n) => n !== 1),
+      [],
+      'none twice',
+    );
     const most = Math.max(...probe.maxInFlight.values());
     assert.ok(most <= 2, `at most 2 requests per host at once across 3 processes (saw ${most})`);
     const holders = queue.db.prepare(`SELECT count(DISTINCT worker_id) FROM jobs WHERE state = 'done'`).pluck().get() as number;
@@ -47,8 +51,15 @@ describe('several processes on one database', () => {
     assert.equal((await queue.stats()).in_progress, 3);
 
     const done: number[] = [];
-    const scheduler = new Scheduler(queue, { test: async (j) => { done.push(j.id); } },
-      validateConfig({ maxWorkers: 4, leaseTtlMs: 600_000, heartbeatMs: 1000, pollMs: 20 }));
+    const scheduler = new Scheduler(
+      queue,
+      {
+        test: async (j) => {
+          done.push(j.id);
+        },
+      },
+      validateConfig({ maxWorkers: 4, leaseTtlMs: 600_000, heartbeatMs: 1000, pollMs: 20 }),
+    );
     scheduler.start();
     await eventually('all six done here', async () => (await queue.stats()).done === 6, 20_000);
     await scheduler.stop();
@@ -71,7 +82,7 @@ describe('several processes on one database', () => {
     const scheduler = new Scheduler(queue, { test: async () => {} }, validateConfig({ leaseTtlMs: 1000, heartbeatMs: 100, pollMs: 20 }));
     scheduler.start();
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await queue.get(1))!.job.workerId, 'elsewhere.example:1:abcdef', 'still the other machine\'s before its TTL');
+    assert.equal((await queue.get(1))!.job.workerId, 'elsewhere.example:1:abcdef', "still the other machine's before its TTL");
     await eventually('done after the TTL', async () => (await queue.stats()).done === 1, 10_000);
     await scheduler.stop();
     assert.equal((await queue.get(1))!.events.find((e) => e.type === 'expired')!.detail, 'lease expired');

@@ -26,13 +26,16 @@ describe('a daemon whose clock is skewed', () => {
     await honest.enqueue([job('a', 1)]);
     const [leased] = await honest.lease('honest', 1, { ttlMs: 2_000, defaultLimit: 1 });
     assert.deepEqual(await ahead.reap(), { requeued: 0, failed: 0 }, 'the lease is live');
-    assert.deepEqual((await ahead.leases()).map((l) => l.leaseToken), [leased.leaseToken]);
+    assert.deepEqual(
+      (await ahead.leases()).map((l) => l.leaseToken),
+      [leased.leaseToken],
+    );
     // Its holder still acknowledges it.
     assert.deepEqual((await honest.ack('honest', [{ id: leased.id, token: leased.leaseToken, outcome: { type: 'done' } }]))[0].ok, true);
 
     await honest.enqueue([job('a', 2)]);
     const [second] = await honest.lease('honest', 1, { ttlMs: 2_000, defaultLimit: 1 });
-    await eventually('reclaimed once it has expired on the server\'s clock', async () => (await ahead.reap()).requeued === 1);
+    await eventually("reclaimed once it has expired on the server's clock", async () => (await ahead.reap()).requeued === 1);
     assert.equal((await honest.get(second.id))!.job.state, 'queued');
     assert.ok(Math.abs(ahead.now() - honest.now()) < 60_000, `its queue keeps the server's time (${ahead.now() - honest.now()} ms apart)`);
     await checkPgInvariants(honest);
@@ -46,12 +49,16 @@ describe('a daemon whose clock is skewed', () => {
     const held = await behind.lease('behind', 2, { ttlMs: 60_000, defaultLimit: 1 });
     assert.equal(held.length, 2);
     assert.deepEqual(await honest.reap(), { requeued: 0, failed: 0 }, 'its fresh leases are live');
-    await behind.heartbeat('behind', 60_000, held.map((j) => ({ id: j.id, token: j.leaseToken })));
+    await behind.heartbeat(
+      'behind',
+      60_000,
+      held.map((j) => ({ id: j.id, token: j.leaseToken })),
+    );
     assert.deepEqual(await honest.reap(), { requeued: 0, failed: 0 }, 'its renewed leases are live');
     for (const l of await honest.leases()) assert.ok(l.expiresAt > honest.now(), `job ${l.jobId}'s lease ends in the future`);
   });
 
-  test('an hour ahead, the backoff it writes ends on the server\'s clock, not an hour late', async () => {
+  test("an hour ahead, the backoff it writes ends on the server's clock, not an hour late", async () => {
     const url = await pgDatabase();
     const honest = await open(url);
     const ahead = await open(url, { clock: () => Date.now() + HOUR, backoff: { baseMs: 500, maxMs: 500 } });

@@ -18,16 +18,24 @@ async function daemonsOn(url: string, n: number, args: string[] = []): Promise<{
 }
 
 async function finished(c: RawClient, crawlId: string, ms = 60_000) {
-  return eventually(`crawl ${crawlId} to finish`, async () => {
-    const { crawl } = await c.request('crawl/get', { crawlId });
-    return crawl.state === 'finished' ? crawl : null;
-  }, ms);
+  return eventually(
+    `crawl ${crawlId} to finish`,
+    async () => {
+      const { crawl } = await c.request('crawl/get', { crawlId });
+      return crawl.state === 'finished' ? crawl : null;
+    },
+    ms,
+  );
 }
 
 /** A site of `pages` pages on one host, each linking to the next few, so a crawl fans out. */
 function chain(pages: number): Record<string, string[]> {
   const site: Record<string, string[]> = {};
-  for (let i = 0; i < pages; i++) site[i === 0 ? '/' : `/p${i}`] = [1, 2, 3].map((d) => i + d).filter((j) => j < pages).map((j) => `/p${j}`);
+  for (let i = 0; i < pages; i++)
+    site[i === 0 ? '/' : `/p${i}`] = [1, 2, 3]
+      .map((d) => i + d)
+      .filter((j) => j < pages)
+      .map((j) => `/p${j}`);
   return site;
 }
 
@@ -49,7 +57,8 @@ describe('several daemons on one PostgreSQL', () => {
     assert.ok(rows[0].n >= 2, `the work was shared (${rows[0].n} daemon(s) ran jobs)`);
     // Every daemon reads the same crawl from the shared store, once each has flushed its page totals.
     await eventually('every daemon to count 160 pages', async () =>
-      (await Promise.all(clients.map((c) => c.request('crawl/get', { crawlId })))).every((r) => r.crawl.pages === 160));
+      (await Promise.all(clients.map((c) => c.request('crawl/get', { crawlId })))).every((r) => r.crawl.pages === 160),
+    );
     for (const c of clients) c.close();
     await Promise.all(procs.map((p) => p.stop()));
   });
@@ -57,12 +66,16 @@ describe('several daemons on one PostgreSQL', () => {
   test('a daemon killed holding a lease: another reclaims the job and finishes it', async () => {
     const url = await pgDatabase();
     const web = await startWeb('127.0.0.85', { '/': ['/slow'] }, ['/slow']);
-    const { procs: [one, two], clients: [c1, c2] } = await daemonsOn(url, 2);
+    const {
+      procs: [one, two],
+      clients: [c1, c2],
+    } = await daemonsOn(url, 2);
     await c2.request('scheduler/pause');
     const w1 = (await c1.request('scheduler/status')).workerId;
     const { crawlId } = await c1.request('crawl/start', { seeds: [web.url('/')] });
     const lease = await eventually('the slow page to be leased by daemon one', async () =>
-      (await c2.request('leases/list')).leases.find((l: { url: string }) => l.url === web.url('/slow')));
+      (await c2.request('leases/list')).leases.find((l: { url: string }) => l.url === web.url('/slow')),
+    );
     assert.equal(lease.workerId, w1);
     await eventually('the slow page to be requested', () => web.waiting('/slow') === 1);
     c1.close();
@@ -75,7 +88,7 @@ describe('several daemons on one PostgreSQL', () => {
     const { job, events } = await c2.request('jobs/get', { id: lease.jobId });
     assert.notEqual(job.workerId, w1, 'finished by the daemon still alive');
     const lost = events.filter((e: { type: string }) => e.type === 'expired');
-    assert.equal(lost.length, 1, 'the dead daemon\'s lease was reclaimed once');
+    assert.equal(lost.length, 1, "the dead daemon's lease was reclaimed once");
     assert.equal(lost[0].workerId, w1, 'the history names the daemon that died holding it');
     assert.equal(web.hits('/'), 1);
     c2.close();

@@ -27,7 +27,11 @@ describe('several processes on one PostgreSQL database', () => {
     await Promise.all([worker(config), worker(config), worker(config), worker(config)]);
     await eventually('every job done', async () => (await queue.stats()).done === 180, 60_000);
     assert.equal(probe.seen.size, 180, 'every job reached the outside world');
-    assert.deepEqual([...probe.seen.values()].filter((n) => n !== 1), [], 'none twice');
+    assert.deepEqual(
+      [...probe.seen.values()].filter((n) => n !== 1),
+      [],
+      'none twice',
+    );
     const most = Math.max(...probe.maxInFlight.values());
     assert.ok(most <= 2, `at most 2 requests per host at once across 4 processes (saw ${most})`);
     const holders = await pgValue<number>(queue, `SELECT count(DISTINCT worker_id) FROM jobs WHERE state = 'done'`);
@@ -35,7 +39,7 @@ describe('several processes on one PostgreSQL database', () => {
     await checkPgInvariants(queue);
   });
 
-  test('an idle worker wakes at once on another process\'s enqueue (a notification, not a poll)', async () => {
+  test("an idle worker wakes at once on another process's enqueue (a notification, not a poll)", async () => {
     const url = await pgDatabase();
     const probe = await startProbe(1);
     after(() => probe.close());
@@ -57,8 +61,10 @@ describe('several processes on one PostgreSQL database', () => {
     const leased: string[] = [];
     // A long TTL: only the dead-process check can bring the jobs back within the test's time.
     const long = { leaseTtlMs: 600_000, heartbeatMs: 1000 };
-    const { child, workerId } = await worker({ db: url, mode: 'hang', maxWorkers: 3, perHostLimit: 2, ...long },
-      (line) => line.startsWith('leased') && leased.push(line));
+    const { child, workerId } = await worker(
+      { db: url, mode: 'hang', maxWorkers: 3, perHostLimit: 2, ...long },
+      (line) => line.startsWith('leased') && leased.push(line),
+    );
     await eventually('three leases held', () => leased.length === 3);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));

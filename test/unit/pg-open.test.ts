@@ -19,7 +19,7 @@ async function open(url: string, opts: Parameters<typeof PgQueue.open>[1] = {}):
 const refused = (pattern: RegExp) => (e: Error) => e instanceof DatabaseOpenError && pattern.test(e.message);
 
 describe('opening a PostgreSQL queue', () => {
-  test('a URL that is not PostgreSQL\'s, or malformed, is refused before connecting', async () => {
+  test("a URL that is not PostgreSQL's, or malformed, is refused before connecting", async () => {
     await assert.rejects(PgQueue.open('mysql://db.example/crawls'), refused(/not a postgres:\/\/ or postgresql:\/\/ URL/));
     await assert.rejects(PgQueue.open('postgres://user:secret@[bad/crawls'), (e: Error) => refused(/malformed/)(e) && !/secret/.test(e.message));
   });
@@ -52,7 +52,7 @@ describe('opening a PostgreSQL queue', () => {
     assert.deepEqual(rows, [{ table_name: 'theirs' }]);
   });
 
-  test('components add their own versioned tables beside the queue\'s, migrated once each', async () => {
+  test("components add their own versioned tables beside the queue's, migrated once each", async () => {
     const url = await pgDatabase();
     const v1 = ['CREATE TABLE crawl_things (id int PRIMARY KEY)'];
     await Promise.all([open(url, { components: [{ name: 'crawl', migrations: v1 }] }), open(url, { components: [{ name: 'crawl', migrations: v1 }] })]);
@@ -60,12 +60,15 @@ describe('opening a PostgreSQL queue', () => {
     await q.pool.query(`INSERT INTO crawl_things (id, name) VALUES (1, 'x')`);
     const db = await pgClient(url);
     const { rows } = await db.query(`SELECT component, version FROM schema_versions ORDER BY component`);
-    assert.deepEqual(rows, [{ component: 'crawl', version: 2 }, { component: 'queue', version: PG_MIGRATIONS.length }]);
+    assert.deepEqual(rows, [
+      { component: 'crawl', version: 2 },
+      { component: 'queue', version: PG_MIGRATIONS.length },
+    ]);
   });
 });
 
 describe('changes across processes (LISTEN/NOTIFY)', () => {
-  test('another queue\'s commits reach this one\'s listeners, counter and change reader', async () => {
+  test("another queue's commits reach this one's listeners, counter and change reader", async () => {
     const url = await pgDatabase();
     const here = await open(url);
     const there = await open(url);
@@ -87,7 +90,10 @@ describe('changes across processes (LISTEN/NOTIFY)', () => {
     });
     await there.ack('w', [{ id: leased.id, token: leased.leaseToken, outcome: { type: 'done' } }]);
     await eventually('the ack is named', async () => (await reader.take(100)).ids?.includes(leased.id));
-    assert.deepEqual((await here.jobStates([leased.id])).map((s) => s.state), ['done']);
+    assert.deepEqual(
+      (await here.jobStates([leased.id])).map((s) => s.state),
+      ['done'],
+    );
   });
 
   test('a commit changing more jobs than a payload holds says "refetch everything"', async () => {
@@ -106,8 +112,8 @@ describe('changes across processes (LISTEN/NOTIFY)', () => {
 describe('connections the server drops', () => {
   const capped = (n: number) => job('a.test', n, { crawlId: 'c' });
   /** Backends of this database other than the asking one, by what they are doing. */
-  const backends = async (c: Awaited<ReturnType<typeof pgClient>>, where: string) => (await c.query<{ pid: number }>(
-    `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND ${where}`)).rows;
+  const backends = async (c: Awaited<ReturnType<typeof pgClient>>, where: string) =>
+    (await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND ${where}`)).rows;
 
   test('one dropped in the middle of a write fails that write, not the process; the next write works', async () => {
     const url = await pgDatabase();
@@ -117,14 +123,17 @@ describe('connections the server drops', () => {
     const other = await pgClient(url);
     // Watched from outside any transaction: inside one, pg_stat_activity is a snapshot that never moves.
     const watcher = await pgClient(url);
-    const { rows: [holder] } = await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const {
+      rows: [holder],
+    } = await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     await other.query('BEGIN');
     try {
       await other.query(`SELECT * FROM crawl_room WHERE crawl_id = 'c' FOR UPDATE`);
       // Its failure is expected from the moment it starts: it may come before the lines below end.
       const failed = assert.rejects(q.enqueue([capped(2)], { crawlCap: 10 }));
       const inTransaction = await eventually('our transaction waiting', () =>
-        backends(watcher, `state = 'idle in transaction' AND pid <> ${Number(holder.pid)}`).then((r) => r[0]));
+        backends(watcher, `state = 'idle in transaction' AND pid <> ${Number(holder.pid)}`).then((r) => r[0]),
+      );
       await watcher.query('SELECT pg_terminate_backend($1)', [inTransaction.pid]);
       await other.query('ROLLBACK');
       await failed;
@@ -135,7 +144,7 @@ describe('connections the server drops', () => {
     assert.equal((await q.enqueue([capped(3)], { crawlCap: 10 })).enqueued, 1);
   });
 
-  test('the reservations\' own connection, dropped, is replaced at the next reservation', async () => {
+  test("the reservations' own connection, dropped, is replaced at the next reservation", async () => {
     const url = await pgDatabase();
     const q = await open(url);
     await q.enqueue([capped(1)], { crawlCap: 1000 });
@@ -153,8 +162,15 @@ describe('a listening connection that stops hearing', () => {
   /** A dispatcher on `q` with nothing to do, asleep: only a change it hears of can wake it in time. */
   function sleepingWorker(q: PgQueue): string[] {
     const ran: string[] = [];
-    const scheduler = new Scheduler(q, { test: async (j) => { ran.push(j.url); } },
-      validateConfig({ maxWorkers: 2, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 60_000 }));
+    const scheduler = new Scheduler(
+      q,
+      {
+        test: async (j) => {
+          ran.push(j.url);
+        },
+      },
+      validateConfig({ maxWorkers: 2, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 60_000 }),
+    );
     scheduler.start();
     after(() => scheduler.stop());
     return ran;
@@ -163,7 +179,8 @@ describe('a listening connection that stops hearing', () => {
   async function listenerPid(url: string): Promise<number> {
     const admin = await pgClient(url);
     const { rows } = await admin.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND (query LIKE 'LISTEN%' OR query LIKE 'NOTIFY%')`);
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND (query LIKE 'LISTEN%' OR query LIKE 'NOTIFY%')`,
+    );
     assert.equal(rows.length, 1, 'one listening connection');
     return rows[0].pid;
   }

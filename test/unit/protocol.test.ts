@@ -9,8 +9,19 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  MAX_ENQUEUE_URLS, MAX_EXTRACT_FIELDS, MAX_EXTRACT_NAME, MAX_EXTRACT_SPEC, MAX_JOB_REASON, MAX_JOB_SEARCH, MAX_LINE_BYTES, MAX_REASONS_LISTED, MAX_SEEDS,
-  MAX_SEED_TEXT_BYTES, MAX_URL_LIST_BYTES, jsonBytes, type Method,
+  MAX_ENQUEUE_URLS,
+  MAX_EXTRACT_FIELDS,
+  MAX_EXTRACT_NAME,
+  MAX_EXTRACT_SPEC,
+  MAX_JOB_REASON,
+  MAX_JOB_SEARCH,
+  MAX_LINE_BYTES,
+  MAX_REASONS_LISTED,
+  MAX_SEEDS,
+  MAX_SEED_TEXT_BYTES,
+  MAX_URL_LIST_BYTES,
+  jsonBytes,
+  type Method,
 } from '../../server/src/protocol';
 import { Params } from '../../server/src/daemon/params';
 import { MAX_REASON, failureReason } from '../../server/src/core/failure-reason';
@@ -29,10 +40,20 @@ const ids = Array.from({ length: 100_000 }, (_, i) => Number.MAX_SAFE_INTEGER - 
 
 const LARGEST: Record<Method, Record<string, unknown>> = {
   'crawl/start': {
-    seeds: filling(MAX_SEEDS, MAX_URL_LIST_BYTES, 'http://a.example/'), name: escaped(200), maxDepth: 1000, maxPages: 100_000_000, scope: 'domain',
-    include: Array.from({ length: 100 }, () => escaped(1000)), exclude: Array.from({ length: 100 }, () => escaped(1000)),
-    followNofollow: false, storeBodies: false, addresses: 'private', warc: false,
-    extract: Object.fromEntries(Array.from({ length: MAX_EXTRACT_FIELDS }, (_, i) => [`${escaped(MAX_EXTRACT_NAME - 6)}${String(i).padStart(4, '0')}[]`, escaped(MAX_EXTRACT_SPEC)])),
+    seeds: filling(MAX_SEEDS, MAX_URL_LIST_BYTES, 'http://a.example/'),
+    name: escaped(200),
+    maxDepth: 1000,
+    maxPages: 100_000_000,
+    scope: 'domain',
+    include: Array.from({ length: 100 }, () => escaped(1000)),
+    exclude: Array.from({ length: 100 }, () => escaped(1000)),
+    followNofollow: false,
+    storeBodies: false,
+    addresses: 'private',
+    warc: false,
+    extract: Object.fromEntries(
+      Array.from({ length: MAX_EXTRACT_FIELDS }, (_, i) => [`${escaped(MAX_EXTRACT_NAME - 6)}${String(i).padStart(4, '0')}[]`, escaped(MAX_EXTRACT_SPEC)]),
+    ),
   },
   'crawl/list': {},
   'crawl/get': { crawlId },
@@ -44,7 +65,16 @@ const LARGEST: Record<Method, Record<string, unknown>> = {
   'crawl/links': { crawlId, cursor: escaped(64), limit: 1000, from: 'h'.repeat(8192), to: 'h'.repeat(8192) },
   'crawl/report': { crawlId },
   'jobs/enqueue': { urls: filling(MAX_ENQUEUE_URLS, MAX_URL_LIST_BYTES, 'http://a.example/'), crawlId, priority: -1000, maxAttempts: 100 },
-  'jobs/list': { state: 'error', host, crawlId, limit: 1000, cursor: escaped(32), order: 'newest', search: escaped(MAX_JOB_SEARCH), reason: escaped(MAX_JOB_REASON) },
+  'jobs/list': {
+    state: 'error',
+    host,
+    crawlId,
+    limit: 1000,
+    cursor: escaped(32),
+    order: 'newest',
+    search: escaped(MAX_JOB_SEARCH),
+    reason: escaped(MAX_JOB_REASON),
+  },
   'jobs/reasons': { crawlId, limit: MAX_REASONS_LISTED },
   'jobs/get': { id: Number.MAX_SAFE_INTEGER },
   'jobs/requeue': { ids, state: 'error', host, crawlId, reason: escaped(MAX_JOB_REASON) },
@@ -84,14 +114,23 @@ describe('the line limit and the params schemas', () => {
   test('URL lists and seed texts past their bytes are refused, saying what to do', () => {
     const urls = filling(1000, MAX_URL_LIST_BYTES + 4000, 'http://a.example/');
     assert.ok(jsonBytes(urls) > MAX_URL_LIST_BYTES);
-    for (const [method, params] of [['jobs/enqueue', { urls }], ['crawl/start', { seeds: urls }]] as const) {
+    for (const [method, params] of [
+      ['jobs/enqueue', { urls }],
+      ['crawl/start', { seeds: urls }],
+    ] as const) {
       const r = Params[method].safeParse(params);
       assert.equal(r.success, false);
-      assert.deepEqual(r.error.issues.map((i) => i.message), ['the URLs come to more than 16 MiB as JSON; send them in several requests']);
+      assert.deepEqual(
+        r.error.issues.map((i) => i.message),
+        ['the URLs come to more than 16 MiB as JSON; send them in several requests'],
+      );
     }
     // Short enough in characters, too long as JSON: every newline is two bytes there.
     const r = Params['seeds/parse'].safeParse({ text: '\n'.repeat(MAX_SEED_TEXT_BYTES / 2) });
-    assert.deepEqual(r.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`), ['text: must come to at most 10 MiB as JSON']);
+    assert.deepEqual(
+      r.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+      ['text: must come to at most 10 MiB as JSON'],
+    );
   });
 });
 
@@ -115,7 +154,10 @@ const OUT = path.resolve(__dirname, '..', '..');
 describe('what the contract costs a client to load', () => {
   test('protocol.ts loads nothing but itself: types and constants, no runtime dependency', () => {
     const loaded = loadedBy(['-e', `require(${JSON.stringify(path.join(OUT, 'server/src/protocol.js'))})`]);
-    assert.deepEqual(loaded.map((f) => path.relative(OUT, f)), [path.join('server', 'src', 'protocol.js')]);
+    assert.deepEqual(
+      loaded.map((f) => path.relative(OUT, f)),
+      [path.join('server', 'src', 'protocol.js')],
+    );
   });
 
   test('crawlctl loads the params schemas (zod) only for a command that reads a seed file', () => {

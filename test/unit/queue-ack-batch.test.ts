@@ -29,17 +29,27 @@ for (const engine of ENGINES) {
         withJob(j5, { type: 'defer', reason: 'HTTP 429', delayMs: 5000 }),
         withJob(j6, { type: 'release', reason: 'stopping' }),
       ]);
-      assert.deepEqual(r.map((x) => [x.id, x.ok, x.ok && x.state]), [
-        [j1.id, true, 'done'], [j2.id, true, 'skipped'], [j3.id, true, 'queued'],
-        [j4.id, true, 'error'], [j5.id, true, 'queued'], [j6.id, true, 'queued'],
-      ]);
+      assert.deepEqual(
+        r.map((x) => [x.id, x.ok, x.ok && x.state]),
+        [
+          [j1.id, true, 'done'],
+          [j2.id, true, 'skipped'],
+          [j3.id, true, 'queued'],
+          [j4.id, true, 'error'],
+          [j5.id, true, 'queued'],
+          [j6.id, true, 'queued'],
+        ],
+      );
       const first = r[0];
       assert.ok(first.ok && first.enqueued);
       assert.deepEqual([first.enqueued.enqueued, first.enqueued.duplicates], [1, 1], 'the follow-up to a known URL is a duplicate');
       assert.deepEqual((await q.get(j1.id))!.job.result, { status: 200 });
       const failed = (await q.get(j3.id))!;
       assert.equal(failed.job.attempts, 1);
-      assert.deepEqual(failed.events.map((e) => e.type), ['enqueued', 'leased', 'retry']);
+      assert.deepEqual(
+        failed.events.map((e) => e.type),
+        ['enqueued', 'leased', 'retry'],
+      );
       assert.equal((await q.get(j5.id))!.job.attempts, 0, 'a deferral gives the attempt back');
       assert.deepEqual(await q.stats(), { queued: 4, in_progress: 0, done: 1, skipped: 1, error: 1, total: 7 });
       await engine.check(q);
@@ -56,14 +66,8 @@ for (const engine of ENGINES) {
       const fresh = again.find((j) => j.id === old.id)!;
       const others = again.filter((j) => j.id !== old.id);
       assert.deepEqual(others.map((j) => j.id).sort(), rest.map((j) => j.id).sort());
-      const r = await q.ack('w2', [
-        ...others.map((j) => withJob(j, { type: 'done' })),
-        withJob(old, { type: 'done', enqueue: [job('e', 1)] }),
-      ]);
-      assert.deepEqual(r, [
-        ...others.map((j) => ({ id: j.id, ok: true, state: 'done' })),
-        { id: old.id, ok: false },
-      ]);
+      const r = await q.ack('w2', [...others.map((j) => withJob(j, { type: 'done' })), withJob(old, { type: 'done', enqueue: [job('e', 1)] })]);
+      assert.deepEqual(r, [...others.map((j) => ({ id: j.id, ok: true, state: 'done' })), { id: old.id, ok: false }]);
       const after = (await q.get(old.id))!;
       assert.equal(after.job.state, 'in_progress');
       assert.equal(after.job.leaseToken, fresh.leaseToken);
@@ -77,7 +81,11 @@ for (const engine of ENGINES) {
       await q.enqueue(jobs(['a', 'b'], 1));
       const [j1, j2] = await q.lease('w', 2, { ttlMs: 1000, defaultLimit: 5 });
       const r = await q.ack('w', [withJob(j1, { type: 'done' }), withJob(j2, { type: 'done' }), withJob(j1, { type: 'skip', reason: 'again' })]);
-      assert.deepEqual(r, [{ id: j1.id, ok: true, state: 'done' }, { id: j2.id, ok: true, state: 'done' }, { id: j1.id, ok: false }]);
+      assert.deepEqual(r, [
+        { id: j1.id, ok: true, state: 'done' },
+        { id: j2.id, ok: true, state: 'done' },
+        { id: j1.id, ok: false },
+      ]);
       assert.deepEqual(await q.stats(), { queued: 0, in_progress: 0, done: 2, skipped: 0, error: 0, total: 2 });
       await engine.check(q);
     });

@@ -53,91 +53,108 @@ async function checkHistories(q: Queue): Promise<void> {
 const SEEDS = [1, 2, 3, 4, 5, 6];
 
 for (const engine of ENGINES) {
-for (const seed of SEEDS) {
-  test(`random interleavings of every operation from several workers (${engine.name}, seed ${seed})`, async () => {
-    const rand = prng(seed);
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
-    const clock = { now: 1_700_000_000_000 };
-    const where = await engine.database();
-    const opts = { clock: () => clock.now, random: rand, maxReclaims: 3, eventsPerJob: 1000 };
-    // Separate connections, as separate processes would have.
-    const conns = [await engine.connect(where, opts), await engine.connect(where, opts), await engine.connect(where, opts)];
-    const workers = ['w1', 'w2', 'w3', 'w4'];
-    const held = new Map<string, LeasedJob[]>(workers.map((w) => [w, []]));
-    const keys = ['a', 'b', 'c', 'd', 'e'];
-    // Crawls paused now: their new jobs are enqueued held, as the frontier does.
-    const paused = new Set<string>();
-    const crawlJob = (key: string, crawlId: string | null) =>
-      job(key, n++ % 40, { crawlId, ...(crawlId !== null && paused.has(crawlId) && { runAfter: HELD }) });
-    let n = 0;
-    const limit = { ttlMs: 1000, defaultLimit: 2 };
+  for (const seed of SEEDS) {
+    test(`random interleavings of every operation from several workers (${engine.name}, seed ${seed})`, async () => {
+      const rand = prng(seed);
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+      const clock = { now: 1_700_000_000_000 };
+      const where = await engine.database();
+      const opts = { clock: () => clock.now, random: rand, maxReclaims: 3, eventsPerJob: 1000 };
+      // Separate connections, as separate processes would have.
+      const conns = [await engine.connect(where, opts), await engine.connect(where, opts), await engine.connect(where, opts)];
+      const workers = ['w1', 'w2', 'w3', 'w4'];
+      const held = new Map<string, LeasedJob[]>(workers.map((w) => [w, []]));
+      const keys = ['a', 'b', 'c', 'd', 'e'];
+      // Crawls paused now: their new jobs are enqueued held, as the frontier does.
+      const paused = new Set<string>();
+      const crawlJob = (key: string, crawlId: string | null) =>
+        job(key, n++ % 40, { crawlId, ...(crawlId !== null && paused.has(crawlId) && { runAfter: HELD }) });
+      let n = 0;
+      const limit = { ttlMs: 1000, defaultLimit: 2 };
 
-    for (let step = 0; step < 600; step++) {
-      const q = pick(conns);
-      const w = pick(workers);
-      const r = rand();
-      if (r < 0.2) {
-        const batch = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => crawlJob(pick(keys), pick(['x', 'y', null])));
-        await q.enqueue(batch);
-      } else if (r < 0.4) {
-        const { jobs: queued } = await q.list({ state: 'queued', limit: 1000 });
-        const heldIds = new Set(queued.filter((j) => j.runAfter >= HELD).map((j) => j.id));
-        const got = await q.lease(w, 1 + Math.floor(rand() * 4), limit);
-        assert.ok(got.every((j) => !heldIds.has(j.id)), `seed ${seed} step ${step}: a held job was leased`);
-        held.get(w)!.push(...got);
-      } else if (r < 0.65) {
-        const mine = held.get(w)!;
-        if (mine.length === 0) continue;
-        const j = mine.splice(Math.floor(rand() * mine.length), 1)[0];
-        const outcome: Outcome = pick<Outcome>([
-          { type: 'done' }, { type: 'skip', reason: 'x' }, { type: 'fail', error: 'e' },
-          { type: 'fail', error: 'e', retryable: false }, { type: 'fail', error: `${j.url}: connect ECONNREFUSED 127.0.0.1:80`, retryable: false },
-          { type: 'defer', reason: 'd', delayMs: 500 },
-          { type: 'release', reason: 'r' },
-          { type: 'done', enqueue: [crawlJob(pick(keys), 'x')], crawlCap: 30 },
-        ]);
-        await q.ack(w, [{ id: j.id, token: j.leaseToken, outcome }]);
-      } else if (r < 0.72) {
-        const mine = held.get(w)!;
-        const { lost } = await q.heartbeat(w, limit.ttlMs, mine.map((j) => ({ id: j.id, token: j.leaseToken })));
-        held.set(w, mine.filter((j) => !lost.some((l) => l.token === j.leaseToken)));
-      } else if (r < 0.8) {
-        clock.now += Math.floor(rand() * 700);
-        await q.reap();
-      } else if (r < 0.85) {
-        await q.requeue(pick([
-          { state: 'error' as const }, { state: 'done' as const, key: pick(keys) }, { ids: [1 + Math.floor(rand() * Math.max(1, n))] },
-          { reason: pick(['e', 'ECONNREFUSED']), crawlId: pick(['x', 'y']) },
-        ]));
-      } else if (r < 0.9) {
-        await q.cancel(pick([{ ids: [1 + Math.floor(rand() * Math.max(1, n))] }, { crawlId: 'y' }]));
-      } else if (r < 0.93) {
-        await q.reclaimWorkers([w], 'test: worker died');
-        held.set(w, []);
-      } else if (r < 0.945) {
-        await q.setKeyLimit(pick(keys), pick([1, 3, null]));
-      } else if (r < 0.98) {
-        const crawl = pick(['x', 'y']);
-        const hold = !paused.has(crawl);
-        await q.holdCrawl(crawl, hold);
-        if (hold) paused.add(crawl);
-        else paused.delete(crawl);
-      } else {
-        clock.now += 100;
-      }
+      for (let step = 0; step < 600; step++) {
+        const q = pick(conns);
+        const w = pick(workers);
+        const r = rand();
+        if (r < 0.2) {
+          const batch = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => crawlJob(pick(keys), pick(['x', 'y', null])));
+          await q.enqueue(batch);
+        } else if (r < 0.4) {
+          const { jobs: queued } = await q.list({ state: 'queued', limit: 1000 });
+          const heldIds = new Set(queued.filter((j) => j.runAfter >= HELD).map((j) => j.id));
+          const got = await q.lease(w, 1 + Math.floor(rand() * 4), limit);
+          assert.ok(
+            got.every((j) => !heldIds.has(j.id)),
+            `seed ${seed} step ${step}: a held job was leased`,
+          );
+          held.get(w)!.push(...got);
+        } else if (r < 0.65) {
+          const mine = held.get(w)!;
+          if (mine.length === 0) continue;
+          const j = mine.splice(Math.floor(rand() * mine.length), 1)[0];
+          const outcome: Outcome = pick<Outcome>([
+            { type: 'done' },
+            { type: 'skip', reason: 'x' },
+            { type: 'fail', error: 'e' },
+            { type: 'fail', error: 'e', retryable: false },
+            { type: 'fail', error: `${j.url}: connect ECONNREFUSED 127.0.0.1:80`, retryable: false },
+            { type: 'defer', reason: 'd', delayMs: 500 },
+            { type: 'release', reason: 'r' },
+            { type: 'done', enqueue: [crawlJob(pick(keys), 'x')], crawlCap: 30 },
+          ]);
+          await q.ack(w, [{ id: j.id, token: j.leaseToken, outcome }]);
+        } else if (r < 0.72) {
+          const mine = held.get(w)!;
+          const { lost } = await q.heartbeat(
+            w,
+            limit.ttlMs,
+            mine.map((j) => ({ id: j.id, token: j.leaseToken })),
+          );
+          held.set(
+            w,
+            mine.filter((j) => !lost.some((l) => l.token === j.leaseToken)),
+          );
+        } else if (r < 0.8) {
+          clock.now += Math.floor(rand() * 700);
+          await q.reap();
+        } else if (r < 0.85) {
+          await q.requeue(
+            pick([
+              { state: 'error' as const },
+              { state: 'done' as const, key: pick(keys) },
+              { ids: [1 + Math.floor(rand() * Math.max(1, n))] },
+              { reason: pick(['e', 'ECONNREFUSED']), crawlId: pick(['x', 'y']) },
+            ]),
+          );
+        } else if (r < 0.9) {
+          await q.cancel(pick([{ ids: [1 + Math.floor(rand() * Math.max(1, n))] }, { crawlId: 'y' }]));
+        } else if (r < 0.93) {
+          await q.reclaimWorkers([w], 'test: worker died');
+          held.set(w, []);
+        } else if (r < 0.945) {
+          await q.setKeyLimit(pick(keys), pick([1, 3, null]));
+        } else if (r < 0.98) {
+          const crawl = pick(['x', 'y']);
+          const hold = !paused.has(crawl);
+          await q.holdCrawl(crawl, hold);
+          if (hold) paused.add(crawl);
+          else paused.delete(crawl);
+        } else {
+          clock.now += 100;
+        }
 
-      // No job held by two workers at once: the live (id, token) pairs are distinct per id.
-      for (const l of await q.leases()) {
-        const holders = workers.filter((x) => held.get(x)!.some((j) => j.id === l.jobId && j.leaseToken === l.leaseToken));
-        assert.ok(holders.length <= 1, `seed ${seed} step ${step}: job ${l.jobId} held by ${holders.join(', ')}`);
+        // No job held by two workers at once: the live (id, token) pairs are distinct per id.
+        for (const l of await q.leases()) {
+          const holders = workers.filter((x) => held.get(x)!.some((j) => j.id === l.jobId && j.leaseToken === l.leaseToken));
+          assert.ok(holders.length <= 1, `seed ${seed} step ${step}: job ${l.jobId} held by ${holders.join(', ')}`);
+        }
+        // Limits change as the test goes (1, 2 or 3): no key ever holds more than the largest.
+        await engine.check(q, 3);
       }
-      // Limits change as the test goes (1, 2 or 3): no key ever holds more than the largest.
-      await engine.check(q, 3);
-    }
-    await checkHistories(conns[0]);
-    const total = (await conns[0].stats()).total;
-    assert.equal(total, (await allIds(conns[0])).length, 'no job lost');
-    for (const c of conns) await c.close();
-  });
-}
+      await checkHistories(conns[0]);
+      const total = (await conns[0].stats()).total;
+      assert.equal(total, (await allIds(conns[0])).length, 'no job lost');
+      for (const c of conns) await c.close();
+    });
+  }
 }

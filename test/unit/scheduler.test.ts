@@ -30,18 +30,22 @@ for (const engine of ENGINES) {
       const perKey = new Map<string, number>();
       let mostPerKey = 0;
       const ran: number[] = [];
-      const { queue, scheduler } = await setup(engine, {
-        test: async (j) => {
-          running++;
-          perKey.set(j.key, (perKey.get(j.key) ?? 0) + 1);
-          most = Math.max(most, running);
-          mostPerKey = Math.max(mostPerKey, perKey.get(j.key)!);
-          await sleep(5);
-          ran.push(j.id);
-          perKey.set(j.key, perKey.get(j.key)! - 1);
-          running--;
+      const { queue, scheduler } = await setup(
+        engine,
+        {
+          test: async (j) => {
+            running++;
+            perKey.set(j.key, (perKey.get(j.key) ?? 0) + 1);
+            most = Math.max(most, running);
+            mostPerKey = Math.max(mostPerKey, perKey.get(j.key)!);
+            await sleep(5);
+            ran.push(j.id);
+            perKey.set(j.key, perKey.get(j.key)! - 1);
+            running--;
+          },
         },
-      }, { maxWorkers: 5, perHostLimit: 2 });
+        { maxWorkers: 5, perHostLimit: 2 },
+      );
       await queue.enqueue(jobs(['a', 'b', 'c', 'd'], 10));
       scheduler.start();
       await eventually('all done', async () => (await queue.stats()).done === 40);
@@ -81,12 +85,20 @@ for (const engine of ENGINES) {
       assert.match(w.nonce, /^[0-9a-f]{6}$/);
     });
 
-    test('a backoff is waited out on the queue\'s clock, not on this process\'s', async () => {
+    test("a backoff is waited out on the queue's clock, not on this process's", async () => {
       // The clock given to the queue runs an hour ahead of Date.now (on PostgreSQL the queue corrects
       // it to the server's): waiting for the queue's time on Date.now would take an hour.
       const queue = await engine.connect(await engine.database(), { clock: () => Date.now() + 3_600_000, backoff: { baseMs: 200, maxMs: 200 } });
       let calls = 0;
-      const scheduler = new Scheduler(queue, { test: async () => { if (++calls === 1) throw new Error('flaked'); } }, config({ pollMs: 60_000 }));
+      const scheduler = new Scheduler(
+        queue,
+        {
+          test: async () => {
+            if (++calls === 1) throw new Error('flaked');
+          },
+        },
+        config({ pollMs: 60_000 }),
+      );
       await queue.enqueue([job('a', 1)]);
       scheduler.start();
       try {
@@ -111,7 +123,10 @@ for (const engine of ENGINES) {
       const unknown = (await queue.get(2))!.job;
       assert.equal(unknown.state, 'error');
       assert.match(unknown.lastError!, /no handler for job kind "nobody"/);
-      assert.deepEqual((await queue.get(1))!.events.map((e) => e.type), ['enqueued', 'leased', 'retry', 'leased', 'done']);
+      assert.deepEqual(
+        (await queue.get(1))!.events.map((e) => e.type),
+        ['enqueued', 'leased', 'retry', 'leased', 'done'],
+      );
       await scheduler.stop();
       await queue.close();
     });
@@ -134,14 +149,19 @@ for (const engine of ENGINES) {
 
     test('a lost lease aborts its handler, and its late result is fenced', async () => {
       let reason: unknown = null;
-      const { where, queue, scheduler } = await setup(engine, {
-        test: (_j, { signal }) => new Promise((_resolve, reject) => {
-          signal.addEventListener('abort', () => {
-            reason = signal.reason;
-            reject(new Error('aborted'));
-          });
-        }),
-      }, { heartbeatMs: 30 });
+      const { where, queue, scheduler } = await setup(
+        engine,
+        {
+          test: (_j, { signal }) =>
+            new Promise((_resolve, reject) => {
+              signal.addEventListener('abort', () => {
+                reason = signal.reason;
+                reject(new Error('aborted'));
+              });
+            }),
+        },
+        { heartbeatMs: 30 },
+      );
       await queue.enqueue([job('a', 1)]);
       scheduler.start();
       await eventually('leased', async () => (await queue.stats()).in_progress === 1);
@@ -158,7 +178,9 @@ for (const engine of ENGINES) {
 
     test('graceful stop: finishers finish, the rest go back to queued at once', async () => {
       const { queue, scheduler } = await setup(engine, {
-        quick: async () => { await sleep(20); },
+        quick: async () => {
+          await sleep(20);
+        },
         slow: (_j, { signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve())),
       });
       await queue.enqueue([job('a', 1, { kind: 'quick' }), job('b', 1, { kind: 'slow' }), job('c', 1, { kind: 'slow' })]);
@@ -203,11 +225,14 @@ for (const engine of ENGINES) {
       await queue.close();
     });
 
-    test('sleeps while idle and wakes for local and other processes\' work and for a backoff end', async () => {
+    test("sleeps while idle and wakes for local and other processes' work and for a backoff end", async () => {
       const { where, queue, scheduler } = await setup(engine, { test: async () => {} });
       let leases = 0;
       const lease = queue.lease.bind(queue);
-      queue.lease = (...args) => { leases++; return lease(...args); };
+      queue.lease = (...args) => {
+        leases++;
+        return lease(...args);
+      };
       scheduler.start();
       await sleep(50);
       const before = leases;
@@ -219,7 +244,7 @@ for (const engine of ENGINES) {
 
       const other = await engine.connect(where);
       await other.enqueue([job('b', 1)]);
-      await eventually('another connection\'s enqueue runs', async () => (await queue.stats()).done === 2);
+      await eventually("another connection's enqueue runs", async () => (await queue.stats()).done === 2);
 
       await other.enqueue([job('c', 1)]);
       await other.deferKey('c', Date.now() + 300, 'test backoff');
@@ -234,7 +259,7 @@ for (const engine of ENGINES) {
         good: async () => ({ type: 'done' }),
         badChild: async () => ({ type: 'done', enqueue: [{ kind: 'test', url: 'http://x/', key: '', dedupeKey: 'http://x/' }] }),
         badResult: async () => ({ type: 'done', result: { big: 10n } }),
-        badDefer: async () => ({ type: 'defer', reason: 'no delay' } as never),
+        badDefer: async () => ({ type: 'defer', reason: 'no delay' }) as never,
       });
       await queue.enqueue(['good', 'badChild', 'badResult', 'badDefer'].map((kind, i) => job('a', i, { kind })));
       scheduler.start();
@@ -259,7 +284,10 @@ for (const engine of ENGINES) {
       await queue.enqueue([job('a', 1, { runAfter: Date.now() + 30 * 86_400_000 })]);
       let leases = 0;
       const lease = queue.lease.bind(queue);
-      queue.lease = (...args) => { leases++; return lease(...args); };
+      queue.lease = (...args) => {
+        leases++;
+        return lease(...args);
+      };
       scheduler.start();
       await sleep(300);
       await scheduler.stop();
@@ -273,7 +301,7 @@ for (const engine of ENGINES) {
 describe('scheduler on SQLite', () => {
   const sqlite = ENGINES.find((e) => e.name === 'sqlite')!;
 
-  test('another process\'s commit while a lease is running still wakes the dispatcher', async () => {
+  test("another process's commit while a lease is running still wakes the dispatcher", async () => {
     const { where, queue, scheduler } = await setup(sqlite, { test: async () => {} });
     const other = new SqliteQueue(where);
     const lease = queue.lease.bind(queue);

@@ -26,7 +26,8 @@ describe('an untrusted workspace', () => {
     const untrusted = pkg.capabilities.untrustedWorkspaces;
     assert.ok(untrusted.supported === 'limited' || untrusted.supported === false, JSON.stringify(untrusted));
     if (untrusted.supported === 'limited') assert.ok(untrusted.restrictedConfigurations.includes('crawlOrchestrator.stateDir'));
-    const settings = pkg.contributes.configuration.properties ?? Object.assign({}, ...pkg.contributes.configuration.map((c: { properties: object }) => c.properties));
+    const settings =
+      pkg.contributes.configuration.properties ?? Object.assign({}, ...pkg.contributes.configuration.map((c: { properties: object }) => c.properties));
     assert.ok(['machine', 'application'].includes(settings['crawlOrchestrator.nodePath'].scope), 'a workspace cannot pick the executable that runs');
     assert.ok(!pkg.activationEvents.includes('*'));
   });
@@ -47,15 +48,21 @@ describe('an untrusted workspace', () => {
     vscode.workspace.isTrusted = true;
     const daemon = newDaemon();
     await daemon.start();
-    assert.ok(started.some((s) => s.startsWith('execFile ')), started.join(', '));
+    assert.ok(
+      started.some((s) => s.startsWith('execFile ')),
+      started.join(', '),
+    );
     assert.ok(started.includes('language client start'), started.join(', '));
     await daemon.stop();
   });
 
   test('only the daemon manager and the runtime probe may start processes', () => {
     const dir = path.join(REPO, 'client', 'src');
-    const starters = fs.readdirSync(dir).filter((f) => f.endsWith('.ts'))
-      .filter((f) => /child_process|new (Daemon)?Client\(|LanguageClient\(/.test(fs.readFileSync(path.join(dir, f), 'utf8'))).sort();
+    const starters = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .filter((f) => /child_process|new (Daemon)?Client\(|LanguageClient\(/.test(fs.readFileSync(path.join(dir, f), 'utf8')))
+      .sort();
     assert.deepEqual(starters, ['daemon.ts', 'runtime.ts']);
   });
 });

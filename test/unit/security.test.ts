@@ -90,10 +90,14 @@ after(async () => {
 });
 
 async function finished(crawlId: string) {
-  return eventually(`crawl ${crawlId} to finish`, async () => {
-    const { crawl } = await c.request('crawl/get', { crawlId });
-    return crawl.state === 'finished' ? crawl : null;
-  }, 20_000);
+  return eventually(
+    `crawl ${crawlId} to finish`,
+    async () => {
+      const { crawl } = await c.request('crawl/get', { crawlId });
+      return crawl.state === 'finished' ? crawl : null;
+    },
+    20_000,
+  );
 }
 
 describe('permissions', () => {
@@ -149,7 +153,10 @@ describe('permissions', () => {
 
 describe('no network port', () => {
   test('the check sees a listening port when there is one (this test process, with the site)', () => {
-    assert.ok(listening(process.pid).some((l) => l.startsWith('tcp ')), 'the site listens in this process');
+    assert.ok(
+      listening(process.pid).some((l) => l.startsWith('tcp ')),
+      'the site listens in this process',
+    );
   });
 
   test('the headless daemon listens on no TCP or UDP port, idle or crawling', async () => {
@@ -164,7 +171,9 @@ describe('no network port', () => {
     const child = spawn(process.execPath, [MAIN_JS, '--stdio', '--state-dir', scratch('crawld-sec-lsp-'), ...QUICK], { stdio: ['pipe', 'pipe', 'pipe'] });
     try {
       let log = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => { log += d; });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        log += d;
+      });
       await eventually('the LSP daemon to start', () => /started: /.test(log));
       assert.deepEqual(listening(child.pid!), []);
     } finally {
@@ -174,8 +183,16 @@ describe('no network port', () => {
 });
 
 describe('only http and https', () => {
-  const OTHER = ['file:///etc/passwd', 'ftp://127.0.0.2/x', 'data:text/plain,hello', 'javascript:alert(1)', 'gopher://127.0.0.2/1',
-    'ws://127.0.0.2/', 'FILE:///etc/hostname', ' file:///etc/passwd'];
+  const OTHER = [
+    'file:///etc/passwd',
+    'ftp://127.0.0.2/x',
+    'data:text/plain,hello',
+    'javascript:alert(1)',
+    'gopher://127.0.0.2/1',
+    'ws://127.0.0.2/',
+    'FILE:///etc/hostname',
+    ' file:///etc/passwd',
+  ];
 
   test('crawl/start and jobs/enqueue refuse every other scheme with the reason, and enqueue nothing', async () => {
     const before = await c.request('queue/stats');
@@ -207,8 +224,16 @@ describe('only http and https', () => {
 
 describe('stored bodies', () => {
   test('named by the hash of their content, under the bodies folder only, whatever the URL holds', async () => {
-    const paths = ['/../../escape', '/a/..%2f..%2fetc%2fpasswd', '/%2e%2e/%2e%2e/x', '/name with spaces?q=../../y', '/<script>x',
-      '/\u00e9t\u00e9/..\\..\\win', '/bodies/00/' + 'f'.repeat(64), '/' + 'n'.repeat(300)];
+    const paths = [
+      '/../../escape',
+      '/a/..%2f..%2fetc%2fpasswd',
+      '/%2e%2e/%2e%2e/x',
+      '/name with spaces?q=../../y',
+      '/<script>x',
+      '/\u00e9t\u00e9/..\\..\\win',
+      '/bodies/00/' + 'f'.repeat(64),
+      '/' + 'n'.repeat(300),
+    ];
     const parent = path.dirname(daemon.stateDir);
     const { crawlId } = await c.request('crawl/start', { seeds: paths.map((p) => `${site.origin}${p}`), storeBodies: true, maxDepth: 0 });
     const crawl = await finished(crawlId);
@@ -230,7 +255,13 @@ describe('stored bodies', () => {
       assert.match(rel, /^[0-9a-f]{2}\/[0-9a-f]{64}$/, rel);
       const [prefix, name] = rel.split('/') as [string, string];
       assert.equal(name.slice(0, 2), prefix);
-      assert.equal(createHash('sha256').update(fs.readFileSync(path.join(bodies, rel))).digest('hex'), name, 'the name is the hash of what is stored');
+      assert.equal(
+        createHash('sha256')
+          .update(fs.readFileSync(path.join(bodies, rel)))
+          .digest('hex'),
+        name,
+        'the name is the hash of what is stored',
+      );
       assert.equal(fileMode(path.join(bodies, rel)), 0o600);
     }
     // The state folder's own entries: the known files and folders only.
@@ -249,7 +280,11 @@ function dbFacts(file: string) {
     const schema = db.prepare(`SELECT type, name, sql FROM sqlite_schema ORDER BY name`).all() as { type: string; name: string }[];
     const counts: Record<string, number> = {};
     // Table names come from sqlite_schema itself, quoted as identifiers.
-    for (const t of schema.filter((s) => s.type === 'table')) counts[t.name] = db.prepare(`SELECT count(*) FROM "${t.name.replace(/"/g, '""')}"`).pluck().get() as number;
+    for (const t of schema.filter((s) => s.type === 'table'))
+      counts[t.name] = db
+        .prepare(`SELECT count(*) FROM "${t.name.replace(/"/g, '""')}"`)
+        .pluck()
+        .get() as number;
     return { schema, counts, integrity: db.pragma('integrity_check', { simple: true }) as string };
   } finally {
     db.close();
@@ -307,8 +342,12 @@ describe('nothing from a request becomes SQL', () => {
   });
 
   test('the scan finds SQL pasted together from a value', () => {
-    const src = 'db.prepare(`SELECT * FROM jobs WHERE key = \'${key}\'`);\nconst q = "DELETE FROM jobs WHERE id = " + id;\nconst ok = `SELECT ${COLUMNS} FROM jobs`;';
-    assert.deepEqual(scanSource('x.ts', src).map((f) => f.expr), ['key', 'id']);
+    const src =
+      'db.prepare(`SELECT * FROM jobs WHERE key = \'${key}\'`);\nconst q = "DELETE FROM jobs WHERE id = " + id;\nconst ok = `SELECT ${COLUMNS} FROM jobs`;';
+    assert.deepEqual(
+      scanSource('x.ts', src).map((f) => f.expr),
+      ['key', 'id'],
+    );
   });
 });
 
@@ -317,9 +356,17 @@ describe('nothing from a request becomes SQL', () => {
  * daemon itself, never from a request.
  */
 const ALLOWED: { file: string; expr: string; why: string }[] = [
-  { file: 'core/sqlite/open.ts', expr: 'Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))', why: 'a PRAGMA takes no parameters; a number from the daemon\'s own options, floored' },
+  {
+    file: 'core/sqlite/open.ts',
+    expr: 'Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))',
+    why: "a PRAGMA takes no parameters; a number from the daemon's own options, floored",
+  },
   { file: 'core/sqlite/sql.ts', expr: "where.join(' AND ')", why: 'listSql joins constant fragments chosen by booleans; the values are named parameters' },
-  { file: 'core/sqlite/sql.ts', expr: 'walked(filter)', why: 'the jobs table with one of three constant INDEXED BY clauses, or NOT INDEXED, chosen by which filters are set' },
+  {
+    file: 'core/sqlite/sql.ts',
+    expr: 'walked(filter)',
+    why: 'the jobs table with one of three constant INDEXED BY clauses, or NOT INDEXED, chosen by which filters are set',
+  },
   { file: 'core/sqlite/sql.ts', expr: 'from', why: "listSql's table: walked(filter) for a search, else the constant 'jobs'" },
   { file: 'core/pg/sql.ts', expr: "where.join(' AND ')", why: 'pgListSql joins constant fragments chosen by booleans; the values are $n parameters' },
   { file: 'core/pg/sql.ts', expr: 'n', why: 'the number of the next $n placeholder, counted in pgListSql' },
@@ -327,13 +374,29 @@ const ALLOWED: { file: string; expr: string; why: string }[] = [
   { file: 'daemon/process/storage.ts', expr: 'cap', why: 'a test-only environment variable, checked to be digits before use; a PRAGMA takes no parameters' },
   { file: 'core/sqlite/sql.ts', expr: "filter.newestFirst ? ' DESC' : ''", why: 'one of two constants, chosen by a boolean' },
   { file: 'core/pg/sql.ts', expr: "filter.newestFirst ? ' DESC' : ''", why: 'one of two constants, chosen by a boolean' },
-  { file: 'core/sqlite/sql.ts', expr: "ofReason ? ' AND reason = :reason' : ''", why: 'one of two constants, chosen by a boolean; the reason is a named parameter' },
-  { file: 'core/sqlite/sql.ts', expr: 'requeued(ofReason)', why: "a requeue's constant WHERE, with or without a reason's condition; the values are named parameters" },
+  {
+    file: 'core/sqlite/sql.ts',
+    expr: "ofReason ? ' AND reason = :reason' : ''",
+    why: 'one of two constants, chosen by a boolean; the reason is a named parameter',
+  },
+  {
+    file: 'core/sqlite/sql.ts',
+    expr: 'requeued(ofReason)',
+    why: "a requeue's constant WHERE, with or without a reason's condition; the values are named parameters",
+  },
   { file: 'crawl/pg-pages.ts', expr: "PAGE_COLUMNS.map(([c]) => c).join(', ')", why: 'the column names of a constant list, joined once at load' },
   { file: 'crawl/pg-pages.ts', expr: "PAGE_COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')", why: 'placeholders typed from the same constant list' },
-  { file: 'crawl/pg-pages.ts', expr: "where.join(' AND ')", why: 'the pages query joins constant fragments chosen by which filters are set; the values are $n parameters' },
+  {
+    file: 'crawl/pg-pages.ts',
+    expr: "where.join(' AND ')",
+    why: 'the pages query joins constant fragments chosen by which filters are set; the values are $n parameters',
+  },
   { file: 'crawl/pg-pages.ts', expr: 'order', why: 'one of two constant ORDER BY lists' },
-  { file: 'crawl/sqlite-pages.ts', expr: "where.join(' AND ')", why: 'the pages query joins constant fragments chosen by which filters are set; the values are named parameters' },
+  {
+    file: 'crawl/sqlite-pages.ts',
+    expr: "where.join(' AND ')",
+    why: 'the pages query joins constant fragments chosen by which filters are set; the values are named parameters',
+  },
   { file: 'crawl/sqlite-pages.ts', expr: 'order', why: 'one of two constant ORDER BY lists' },
 ];
 
@@ -359,8 +422,8 @@ function scanSource(file: string, text: string): { file: string; line: number; e
     if (ts.isTemplateExpression(node)) {
       const literal = [node.head.text, ...node.templateSpans.map((s) => s.literal.text)].join(' ');
       const call = node.parent;
-      const argOfSqlCall = ts.isCallExpression(call) && call.arguments[0] === node && ts.isPropertyAccessExpression(call.expression)
-        && SQL_CALLS.has(call.expression.name.text);
+      const argOfSqlCall =
+        ts.isCallExpression(call) && call.arguments[0] === node && ts.isPropertyAccessExpression(call.expression) && SQL_CALLS.has(call.expression.name.text);
       if (argOfSqlCall || SQL_WORDS.test(literal)) for (const span of node.templateSpans) if (!constant(span.expression)) report(span.expression);
     } else if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken) {
       const sides = [node.left, node.right];

@@ -11,8 +11,8 @@ import { SECTION } from '../../client/src/settings';
 import { EDITOR_SETTINGS, SETTINGS, type Applies, type SettingRow } from '../../server/src/settings';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const contributed: Record<string, Record<string, unknown>> = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
-  .contributes.configuration.properties;
+const contributed: Record<string, Record<string, unknown>> = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).contributes.configuration
+  .properties;
 /** Read by vscode-languageclient itself, whose values these are. */
 const LIBRARY_SETTINGS = [`${SECTION}.trace.server`];
 
@@ -35,7 +35,9 @@ const TOLD: Record<Applies, RegExp> = {
 
 test('package.json contributes the editor settings of the table, and only those', () => {
   assert.deepEqual(
-    Object.keys(contributed).filter((name) => !LIBRARY_SETTINGS.includes(name)).sort(),
+    Object.keys(contributed)
+      .filter((name) => !LIBRARY_SETTINGS.includes(name))
+      .sort(),
     EDITOR_SETTINGS.map((key) => `${SECTION}.${key}`).sort(),
   );
 });

@@ -19,9 +19,30 @@ const u = (p: string) => `http://127.0.0.9${p}`;
 
 function page(path: string, links: LinkWrite[] | null, extra: Partial<PageWrite> = {}): PageWrite {
   return {
-    crawlId: CRAWL, url: u(path), host: '127.0.0.9', jobId: null, depth: 1, status: 200, error: null, skipped: false, redirectTo: null,
-    via: [], contentType: 'text/html', bytes: 10, fetchMs: 5, fetchedAt: Date.now(), title: path, description: null, canonical: null,
-    robots: null, lang: null, sha256: null, data: null, lastmod: null, links, ...extra,
+    crawlId: CRAWL,
+    url: u(path),
+    host: '127.0.0.9',
+    jobId: null,
+    depth: 1,
+    status: 200,
+    error: null,
+    skipped: false,
+    redirectTo: null,
+    via: [],
+    contentType: 'text/html',
+    bytes: 10,
+    fetchMs: 5,
+    fetchedAt: Date.now(),
+    title: path,
+    description: null,
+    canonical: null,
+    robots: null,
+    lang: null,
+    sha256: null,
+    data: null,
+    lastmod: null,
+    links,
+    ...extra,
   };
 }
 const link = (path: string, text: string, reason: LinkWrite['reason'] = null): LinkWrite => ({ url: u(path), text, reason });
@@ -47,7 +68,13 @@ test('links written are read at once, and moved into links by the read', async (
   assert.deepEqual(inlinks, { links: [{ url: u('/'), text: 'A' }], count: 1 }, "a page's first link to a URL wins");
   assert.equal(pending(queue), 0);
   const links = await store.pages.links(CRAWL, { after: null, limit: 10, from: u('/') });
-  assert.deepEqual(links.map((l) => [l.to, l.text]), [[u('/a'), 'A'], [u('/b'), 'B']]);
+  assert.deepEqual(
+    links.map((l) => [l.to, l.text]),
+    [
+      [u('/a'), 'A'],
+      [u('/b'), 'B'],
+    ],
+  );
 });
 
 test('the log is moved once it holds LINKS_MOVED_AT links, inside the write', async () => {
@@ -70,11 +97,17 @@ test('a page fetched again replaces its links, whether they were moved or still 
   // Again in the same batch as a page after it, its first links still in the log.
   await store.pages.write([page('/', [link('/z', 'Z')], { depth: 0 }), page('/other', [link('/x', 'X from other')])]);
   const from = await store.pages.links(CRAWL, { after: null, limit: 10, from: u('/') });
-  assert.deepEqual(from.map((l) => l.to), [u('/z')]);
+  assert.deepEqual(
+    from.map((l) => l.to),
+    [u('/z')],
+  );
   assert.deepEqual((await store.pages.inlinks(CRAWL, u('/x'), 10)).links, [{ url: u('/other'), text: 'X from other' }]);
   // And once more, its links now in `links`.
   await store.pages.write([page('/', [link('/y', 'Y again')], { depth: 0 })]);
-  assert.deepEqual((await store.pages.links(CRAWL, { after: null, limit: 10, from: u('/') })).map((l) => [l.to, l.text]), [[u('/y'), 'Y again']]);
+  assert.deepEqual(
+    (await store.pages.links(CRAWL, { after: null, limit: 10, from: u('/') })).map((l) => [l.to, l.text]),
+    [[u('/y'), 'Y again']],
+  );
   assert.equal((await store.pages.page(CRAWL, u('/')))?.outlinks, 1);
 });
 
@@ -87,7 +120,10 @@ test('a page fetched again after a restart replaces the links the run before lef
   // Another store on the file (the daemon started again) logs nothing before it writes the page again.
   const again = new SqliteCrawlStore(first.queue.db);
   await again.pages.write([page('/', [link('/z', 'Z')], { depth: 0 })]);
-  assert.deepEqual((await again.pages.links(CRAWL, { after: null, limit: 10, from: u('/') })).map((l) => l.to), [u('/z')]);
+  assert.deepEqual(
+    (await again.pages.links(CRAWL, { after: null, limit: 10, from: u('/') })).map((l) => l.to),
+    [u('/z')],
+  );
   assert.deepEqual(await again.pages.inlinks(CRAWL, u('/x'), 10), { links: [], count: 0 });
 });
 
@@ -106,7 +142,10 @@ test('reads go on while another process holds the write lock, without the record
     assert.equal(await store.pages.page(CRAWL, u('/b')), null);
     assert.equal(pending(queue), 1);
     // A paged read (an export) would skip what comes in behind its cursor: it fails instead.
-    await assert.rejects(store.pages.pages(CRAWL, { after: { status: 0, urlId: 0 }, limit: 10 }), /logged last could not be moved in to be read: the queue database is locked/);
+    await assert.rejects(
+      store.pages.pages(CRAWL, { after: { status: 0, urlId: 0 }, limit: 10 }),
+      /logged last could not be moved in to be read: the queue database is locked/,
+    );
   } finally {
     other.exec('ROLLBACK');
   }
@@ -164,7 +203,10 @@ test('URL ids are kept for the crawls written last', () => {
   // c1 used again: c2 goes when a fifth crawl comes.
   assert.equal(cache.get('c1', 'http://x/'), 1);
   cache.set('c5', 'http://x/', 5);
-  assert.deepEqual(['c1', 'c2', 'c3', 'c4', 'c5'].map((c) => cache.get(c, 'http://x/')), [1, undefined, 1, 1, 5]);
+  assert.deepEqual(
+    ['c1', 'c2', 'c3', 'c4', 'c5'].map((c) => cache.get(c, 'http://x/')),
+    [1, undefined, 1, 1, 5],
+  );
 });
 
 test('found on: the first page whose followed link met the URL, not one that did not follow it', async () => {
@@ -188,10 +230,16 @@ test('a batch rolled back for one record leaves no id cached: the others are wri
   // A record the database refuses for its data, in the middle of a batch that made new URLs before it.
   queue.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON pages_pending WHEN NEW.fetch_ms = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END`);
   const logged: string[] = [];
-  await writeRecords(store.pages, [
-    page('/', [link('/new', 'New'), link('/also', 'Also')], { depth: 0 }), page('/bad', [link('/new', 'From bad')], { fetchMs: 666 }),
-    page('/after', [link('/also', 'Also after')]),
-  ], false, (_level, msg) => logged.push(msg));
+  await writeRecords(
+    store.pages,
+    [
+      page('/', [link('/new', 'New'), link('/also', 'Also')], { depth: 0 }),
+      page('/bad', [link('/new', 'From bad')], { fetchMs: 666 }),
+      page('/after', [link('/also', 'Also after')]),
+    ],
+    false,
+    (_level, msg) => logged.push(msg),
+  );
   assert.equal(logged.length, 1);
   assert.match(logged[0], /^the record of http:\/\/127\.0\.0\.9\/bad could not be stored/);
   assert.deepEqual(await store.pages.inlinks(CRAWL, u('/new'), 10), { links: [{ url: u('/'), text: 'New' }], count: 1 });
@@ -217,18 +265,29 @@ test('records are written with the acknowledgements that count: none for a lease
   queue.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON pages_pending WHEN NEW.fetch_ms = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END`);
   const jobs = await leased(queue, 'w', ['/', '/bad', '/odd', '/next', '/later']);
   const ack = (path: string, w: PageWrite, type: 'done' | 'defer' = 'done') => ({
-    id: jobs.get(u(path))!.id, token: jobs.get(u(path))!.leaseToken,
+    id: jobs.get(u(path))!.id,
+    token: jobs.get(u(path))!.leaseToken,
     outcome: type === 'done' ? { type, attached: w } : { type, reason: 'Retry-After', delayMs: 1000, attached: w },
   });
   const results = await queue.ack('w', [
-    ack('/', page('/', [link('/next', 'Next')], { depth: 0 })), ack('/bad', page('/bad', [link('/next', 'From bad')], { fetchMs: 666 })),
+    ack('/', page('/', [link('/next', 'Next')], { depth: 0 })),
+    ack('/bad', page('/bad', [link('/next', 'From bad')], { fetchMs: 666 })),
     // A record that makes the writer itself throw, not the database.
     ack('/odd', page('/odd', null, { via: null as never })),
     ack('/next', page('/next', [link('/', 'Home')])),
     ack('/later', page('/later', null), 'defer'),
   ]);
-  assert.deepEqual(results.map((r) => [r.ok, r.state]), [[true, 'done'], [true, 'done'], [true, 'done'], [true, 'done'], [true, 'queued']],
-    'a refused record does not hold back its acknowledgement');
+  assert.deepEqual(
+    results.map((r) => [r.ok, r.state]),
+    [
+      [true, 'done'],
+      [true, 'done'],
+      [true, 'done'],
+      [true, 'done'],
+      [true, 'queued'],
+    ],
+    'a refused record does not hold back its acknowledgement',
+  );
   assert.equal(await store.pages.page(CRAWL, u('/bad')), null);
   assert.equal(await store.pages.page(CRAWL, u('/odd')), null);
   assert.equal(await store.pages.page(CRAWL, u('/later')), null, 'a deferral ends no attempt: what it carries is not written');
@@ -239,8 +298,9 @@ test('records are written with the acknowledgements that count: none for a lease
   assert.deepEqual(await store.pages.inlinks(CRAWL, u('/next'), 10), { links: [{ url: u('/'), text: 'Next' }], count: 1 });
   const lost = (await leased(queue, 'gone', ['/lost'])).get(u('/lost'))!;
   await queue.reclaimWorkers(['gone'], 'worker gone');
-  assert.deepEqual(await queue.ack('gone', [{ id: lost.id, token: lost.leaseToken, outcome: { type: 'done', attached: page('/lost', null) } }]),
-    [{ id: lost.id, ok: false }]);
+  assert.deepEqual(await queue.ack('gone', [{ id: lost.id, token: lost.leaseToken, outcome: { type: 'done', attached: page('/lost', null) } }]), [
+    { id: lost.id, ok: false },
+  ]);
   assert.equal(await store.pages.page(CRAWL, u('/lost')), null, 'an attempt whose lease was lost leaves no record');
 });
 
@@ -286,12 +346,30 @@ test('a database written before the link log reads the same after it, and takes 
     await old.close();
   }
   const { store } = open(file);
-  assert.deepEqual((await store.pages.links(CRAWL, { after: null, limit: 10 })).map((l) => [l.from, l.to, l.text]), [[u('/'), u('/a'), 'Page A'], [u('/'), u('/queued'), '']]);
+  assert.deepEqual(
+    (await store.pages.links(CRAWL, { after: null, limit: 10 })).map((l) => [l.from, l.to, l.text]),
+    [
+      [u('/'), u('/a'), 'Page A'],
+      [u('/'), u('/queued'), ''],
+    ],
+  );
   const rows = await store.pages.pages(CRAWL, { after: { status: 0, urlId: 0 }, limit: 10 });
-  assert.deepEqual(rows.map((r) => [r.url, r.foundOn, r.linkText, r.inlinks]), [[u('/'), null, null, 0], [u('/a'), u('/'), 'Page A', 1]]);
+  assert.deepEqual(
+    rows.map((r) => [r.url, r.foundOn, r.linkText, r.inlinks]),
+    [
+      [u('/'), null, null, 0],
+      [u('/a'), u('/'), 'Page A', 1],
+    ],
+  );
   await store.pages.write([page('/b', [link('/a', 'Page A'), link('/queued', 'Queued from b')]), page('/queued', null)]);
   assert.equal((await store.pages.page(CRAWL, u('/queued')))?.foundOn, u('/'));
-  assert.deepEqual((await store.pages.inlinks(CRAWL, u('/a'), 10)).links.map((l) => [l.url, l.text]), [[u('/'), 'Page A'], [u('/b'), 'Page A']]);
+  assert.deepEqual(
+    (await store.pages.inlinks(CRAWL, u('/a'), 10)).links.map((l) => [l.url, l.text]),
+    [
+      [u('/'), 'Page A'],
+      [u('/b'), 'Page A'],
+    ],
+  );
 });
 
 test("a crawl's state, read before every page, is read from an index and not from the row that holds the seeds", async () => {

@@ -47,11 +47,17 @@ describe('WAL flusher', () => {
     const before = openFds();
     const flusher = new WalFlusher(wal);
     flusher.committed();
-    assert.ok([...openFds().values()].some((target) => target === wal), 'the WAL is open while flushing');
+    assert.ok(
+      [...openFds().values()].some((target) => target === wal),
+      'the WAL is open while flushing',
+    );
     await flusher.close();
     flusher.committed();
     assert.equal(flusher.flushes, 1);
-    assert.deepEqual([...openFds()].filter(([fd, target]) => before.get(fd) !== target), []);
+    assert.deepEqual(
+      [...openFds()].filter(([fd, target]) => before.get(fd) !== target),
+      [],
+    );
     db.close();
   });
 

@@ -8,7 +8,16 @@ import { describe, test } from 'node:test';
 import { Reaper } from '../../server/src/core/reaper';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import {
-  LOST_AFTER_MS, SEEN_EVERY_MS, THIS_MACHINE, deadLocalWorkers, localPid, makeWorkerId, parseWorkerId, processSpace, readProcessFacts, workerState,
+  LOST_AFTER_MS,
+  SEEN_EVERY_MS,
+  THIS_MACHINE,
+  deadLocalWorkers,
+  localPid,
+  makeWorkerId,
+  parseWorkerId,
+  processSpace,
+  readProcessFacts,
+  workerState,
   type Machine,
 } from '../../server/src/core/worker-id';
 import { job } from './helpers/jobs';
@@ -50,7 +59,15 @@ describe('the same machine', () => {
     await queue.enqueue([job('a', 1), job('a', 2), job('a', 3)]);
     for (const w of [here, elsewhere, beside]) assert.equal((await queue.lease(w, 1, { ttlMs: 600_000, defaultLimit: 3 })).length, 1);
     let reaped: string[] = [];
-    const reaper = new Reaper(queue, 60_000, (r) => { reaped = r.deadWorkers; }, (err) => assert.fail(String(err)), makeWorkerId());
+    const reaper = new Reaper(
+      queue,
+      60_000,
+      (r) => {
+        reaped = r.deadWorkers;
+      },
+      (err) => assert.fail(String(err)),
+      makeWorkerId(),
+    );
     await reaper.reapOnce();
     assert.deepEqual(reaped, [here]);
     assert.deepEqual((await queue.leaseHolders()).sort(), [elsewhere, beside].sort(), 'their leases wait out their TTL');
@@ -65,7 +82,7 @@ describe('the same machine', () => {
     await queue.close();
   });
 
-  test('where no boot id can be read, the host name alone decides; an id with a space is another machine\'s there', async () => {
+  test("where no boot id can be read, the host name alone decides; an id with a space is another machine's there", async () => {
     const gone = await gonePid();
     const plain: Machine = { host: THIS_MACHINE.host, space: null };
     const same = makeWorkerId(plain, gone);
@@ -77,18 +94,24 @@ describe('the same machine', () => {
 
   const unshare = ['--user', '--map-root-user', '--pid', '--fork', '--mount-proc'];
   const canUnshare = spawnSync('unshare', [...unshare, 'true']).status === 0;
-  test('a daemon in a container of its own (a pid namespace, this host name) is not taken for one of this machine', { skip: !canUnshare && 'unshare cannot make a pid namespace here' }, async () => {
-    const module = require.resolve('../../server/src/core/worker-id');
-    const made = spawnSync('unshare', [...unshare, process.execPath, '-e', `process.stdout.write(require(${JSON.stringify(module)}).makeWorkerId())`], { encoding: 'utf8' });
-    assert.equal(made.status, 0, made.stderr);
-    const theirs = parseWorkerId(made.stdout)!;
-    assert.equal(theirs.host, THIS_MACHINE.host, 'the same host name');
-    assert.notEqual(theirs.space, THIS_MACHINE.space);
-    // Its pid counts in its own namespace: here it may be any process's, or none's.
-    const gone = await gonePid();
-    const seenHere = `${theirs.host}:${gone}:${theirs.nonce}${theirs.space === null ? '' : `@${theirs.space}`}`;
-    assert.deepEqual(deadLocalWorkers([seenHere]), [], `${seenHere} is not reclaimed`);
-    const mine = makeWorkerId(THIS_MACHINE, gone);
-    assert.deepEqual(deadLocalWorkers([mine]), [mine], 'one of this machine with that pid would be');
-  });
+  test(
+    'a daemon in a container of its own (a pid namespace, this host name) is not taken for one of this machine',
+    { skip: !canUnshare && 'unshare cannot make a pid namespace here' },
+    async () => {
+      const module = require.resolve('../../server/src/core/worker-id');
+      const made = spawnSync('unshare', [...unshare, process.execPath, '-e', `process.stdout.write(require(${JSON.stringify(module)}).makeWorkerId())`], {
+        encoding: 'utf8',
+      });
+      assert.equal(made.status, 0, made.stderr);
+      const theirs = parseWorkerId(made.stdout)!;
+      assert.equal(theirs.host, THIS_MACHINE.host, 'the same host name');
+      assert.notEqual(theirs.space, THIS_MACHINE.space);
+      // Its pid counts in its own namespace: here it may be any process's, or none's.
+      const gone = await gonePid();
+      const seenHere = `${theirs.host}:${gone}:${theirs.nonce}${theirs.space === null ? '' : `@${theirs.space}`}`;
+      assert.deepEqual(deadLocalWorkers([seenHere]), [], `${seenHere} is not reclaimed`);
+      const mine = makeWorkerId(THIS_MACHINE, gone);
+      assert.deepEqual(deadLocalWorkers([mine]), [mine], 'one of this machine with that pid would be');
+    },
+  );
 });

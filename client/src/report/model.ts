@@ -45,8 +45,15 @@ export interface ReportView extends ReportAsIs {
   broken: { url: string; what: string; referrerCount: number; referrers: { url: string; text: string }[] }[];
   /** The crawl's hosts; state, reason and in flight (across every crawl) where the daemon lists the host, else null. */
   hosts: {
-    host: string; state: Host['state'] | null; reason: string | null; until: string | null; inFlight: number | null; limit: number | null;
-    pages: number; errors: number; meanFetchMs: number | null;
+    host: string;
+    state: Host['state'] | null;
+    reason: string | null;
+    until: string | null;
+    inFlight: number | null;
+    limit: number | null;
+    pages: number;
+    errors: number;
+    meanFetchMs: number | null;
   }[];
   /**
    * Every worker of the database (workers/list), live ones first: its state, the leases it holds
@@ -55,8 +62,16 @@ export interface ReportView extends ReportAsIs {
    * its length) is shown all the same.
    */
   workers: {
-    workerId: string; state: Worker['state'] | null; self: boolean; leases: number; crawlLeases: number; seenAt: string; startedAt: string | null;
-    stoppedAt: string | null; leaseEndsAt: string | null; jobs: { id: number; url: string }[];
+    workerId: string;
+    state: Worker['state'] | null;
+    self: boolean;
+    leases: number;
+    crawlLeases: number;
+    seenAt: string;
+    startedAt: string | null;
+    stoppedAt: string | null;
+    leaseEndsAt: string | null;
+    jobs: { id: number; url: string }[];
   }[];
   /** Whether the daemon listed its workers (an older daemon, or a failed read, did not: those holding the crawl's leases are shown). */
   workersListed: boolean;
@@ -64,8 +79,12 @@ export interface ReportView extends ReportAsIs {
 
 /** Messages the page sends back. */
 export type ReportMessage =
-  | { type: 'openPage'; url: string } | { type: 'openJob'; id: number } | { type: 'showJobs' } | { type: 'setLimit'; host: string }
-  | { type: 'showPages'; label: string; pages: PagesSelector } | { type: 'ready' };
+  | { type: 'openPage'; url: string }
+  | { type: 'openJob'; id: number }
+  | { type: 'showJobs' }
+  | { type: 'setLimit'; host: string }
+  | { type: 'showPages'; label: string; pages: PagesSelector }
+  | { type: 'ready' };
 
 /** Broken links shown at most, referrers per link at most: the rest are a click away in the Jobs view and the export. */
 export const BROKEN_SHOWN = 200;
@@ -96,7 +115,12 @@ function byCount(a: CountRow, b: CountRow): number {
 }
 
 export function reportView(input: {
-  crawl: Crawl; report: CrawlReport; hosts: readonly Host[]; leases: readonly Lease[]; workers: readonly Worker[] | null; rates: readonly RatePoint[];
+  crawl: Crawl;
+  report: CrawlReport;
+  hosts: readonly Host[];
+  leases: readonly Lease[];
+  workers: readonly Worker[] | null;
+  rates: readonly RatePoint[];
 }): ReportView {
   const { crawl, report } = input;
   const c = crawl.counts;
@@ -126,19 +150,50 @@ export function reportView(input: {
   const hosts = report.byHost.map((s) => {
     const h = states.get(s.host);
     return {
-      host: s.host, state: h?.state ?? null, reason: h?.reason ?? null, until: h?.until ?? null, inFlight: h?.inFlight ?? null, limit: h?.limit ?? null,
-      pages: s.pages, errors: s.errors, meanFetchMs: s.meanFetchMs,
+      host: s.host,
+      state: h?.state ?? null,
+      reason: h?.reason ?? null,
+      until: h?.until ?? null,
+      inFlight: h?.inFlight ?? null,
+      limit: h?.limit ?? null,
+      pages: s.pages,
+      errors: s.errors,
+      meanFetchMs: s.meanFetchMs,
     };
   });
   // Every worker listed; the leases given are the crawl's (the caller keeps those of its running jobs).
-  const workers = new Map<string, ReportView['workers'][number]>((input.workers ?? []).map((w) => [w.workerId, {
-    workerId: w.workerId, state: w.state, self: w.self, leases: w.leases, crawlLeases: 0, seenAt: w.seenAt, startedAt: w.startedAt,
-    stoppedAt: w.stoppedAt, leaseEndsAt: null, jobs: [],
-  }]));
+  const workers = new Map<string, ReportView['workers'][number]>(
+    (input.workers ?? []).map((w) => [
+      w.workerId,
+      {
+        workerId: w.workerId,
+        state: w.state,
+        self: w.self,
+        leases: w.leases,
+        crawlLeases: 0,
+        seenAt: w.seenAt,
+        startedAt: w.startedAt,
+        stoppedAt: w.stoppedAt,
+        leaseEndsAt: null,
+        jobs: [],
+      },
+    ]),
+  );
   for (const l of input.leases) {
     let w = workers.get(l.workerId);
     if (!w) {
-      w = { workerId: l.workerId, state: null, self: false, leases: 0, crawlLeases: 0, seenAt: l.heartbeatAt, startedAt: null, stoppedAt: null, leaseEndsAt: null, jobs: [] };
+      w = {
+        workerId: l.workerId,
+        state: null,
+        self: false,
+        leases: 0,
+        crawlLeases: 0,
+        seenAt: l.heartbeatAt,
+        startedAt: null,
+        stoppedAt: null,
+        leaseEndsAt: null,
+        jobs: [],
+      };
       workers.set(l.workerId, w);
     }
     w.crawlLeases++;

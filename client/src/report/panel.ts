@@ -29,15 +29,18 @@ const PAGES_READ = 50_000;
 function isSelector(p: unknown): p is PagesSelector {
   const s = p as Partial<PagesSelector> | null;
   const status = s?.status;
-  const known = (typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599)
-    || (STATUS_CLASSES as readonly unknown[]).includes(status);
+  const known =
+    (typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599) || (STATUS_CLASSES as readonly unknown[]).includes(status);
   return known && (s!.reason === undefined || typeof s!.reason === 'string');
 }
 
 export class ReportPanels implements vscode.Disposable {
   private readonly open = new Map<string, ReportPanel>();
 
-  constructor(private readonly extensionUri: vscode.Uri, private readonly daemon: Daemon) {}
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly daemon: Daemon,
+  ) {}
 
   show(crawl: Pick<Crawl, 'crawlId' | 'name'>): void {
     const had = this.open.get(crawl.crawlId);
@@ -69,7 +72,12 @@ class ReportPanel {
   private gone = false;
   private disposed = false;
 
-  constructor(extensionUri: vscode.Uri, private readonly daemon: Daemon, private readonly crawl: Pick<Crawl, 'crawlId' | 'name'>, private readonly onDispose: () => void) {
+  constructor(
+    extensionUri: vscode.Uri,
+    private readonly daemon: Daemon,
+    private readonly crawl: Pick<Crawl, 'crawlId' | 'name'>,
+    private readonly onDispose: () => void,
+  ) {
     const root = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
     const title = `Report: ${crawlLabel(crawl)}`;
     this.panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, {
@@ -79,8 +87,11 @@ class ReportPanel {
     const web = this.panel.webview;
     const uri = (name: string) => web.asWebviewUri(vscode.Uri.joinPath(root, name)).toString();
     web.html = reportHtml({
-      cspSource: web.cspSource, nonce: randomBytes(16).toString('base64'), title,
-      scriptUri: uri('report.js'), styleUris: [uri('uPlot.min.css'), uri('report.css')],
+      cspSource: web.cspSource,
+      nonce: randomBytes(16).toString('base64'),
+      title,
+      scriptUri: uri('report.js'),
+      styleUris: [uri('uPlot.min.css'), uri('report.css')],
     });
     this.disposables.push(
       web.onDidReceiveMessage((m: ReportMessage) => void this.received(m)),
@@ -97,7 +108,9 @@ class ReportPanel {
         if (e.crawl.state !== this.last?.crawl.state) this.schedule(0);
         else if (this.timer === undefined) this.schedule(READ_EVERY_MS);
       }),
-      this.daemon.onDidChangeStatus(() => { if (this.daemon.status.kind === 'running') this.schedule(0); }),
+      this.daemon.onDidChangeStatus(() => {
+        if (this.daemon.status.kind === 'running') this.schedule(0);
+      }),
       this.panel.onDidDispose(() => this.dispose()),
     );
   }
@@ -127,8 +140,7 @@ class ReportPanel {
         const arg: SetHostLimitArg | undefined = host && { host: host.host, limit: host.limit };
         await vscode.commands.executeCommand('crawlOrchestrator.setHostLimit', arg);
         this.schedule(0);
-      }
-      else if (m.type === 'openPage' && typeof m.url === 'string') {
+      } else if (m.type === 'openPage' && typeof m.url === 'string') {
         const { page } = await this.daemon.request('crawl/page', { crawlId: this.crawl.crawlId, url: m.url });
         if (page.jobId !== null) await this.openJob(page.jobId);
         else void vscode.window.showInformationMessage(`${m.url} has no job of its own in this crawl.`);
@@ -151,7 +163,12 @@ class ReportPanel {
     let cursor: string | null = null;
     let read = 0;
     do {
-      const r: { pages: PageRecord[]; nextCursor: string | null } = await this.daemon.request('crawl/pages', { crawlId, status: sel.status, cursor, limit: 1000 });
+      const r: { pages: PageRecord[]; nextCursor: string | null } = await this.daemon.request('crawl/pages', {
+        crawlId,
+        status: sel.status,
+        cursor,
+        limit: 1000,
+      });
       for (const p of r.pages) {
         if (p.jobId === null) continue;
         if (sel.reason === undefined || (p.error !== null && !p.skipped && failureReason(p.error) === sel.reason)) ids.add(p.jobId);
@@ -215,7 +232,17 @@ class ReportPanel {
       if (this.rates.length > MAX_RATE_POINTS) this.rates.splice(0, this.rates.length - MAX_RATE_POINTS);
       this.last = now;
       const mine = new Set(running.jobs.map((j) => j.id));
-      message = { type: 'view', view: reportView({ crawl, report, hosts: hosts.hosts, leases: leases.leases.filter((l) => mine.has(l.jobId)), workers: workers?.workers ?? null, rates: this.rates }) };
+      message = {
+        type: 'view',
+        view: reportView({
+          crawl,
+          report,
+          hosts: hosts.hosts,
+          leases: leases.leases.filter((l) => mine.has(l.jobId)),
+          workers: workers?.workers ?? null,
+          rates: this.rates,
+        }),
+      };
     } catch (err) {
       this.gone = (err as { code?: unknown }).code === ErrorCodes.NotFound;
       message = { type: 'error', message: (err as Error).message };

@@ -16,7 +16,21 @@ import { tuneHeap } from '../daemon/process/heap';
 import { PATH_FLAGS, WORKER_FLAGS, daemonOptions } from '../daemon/process/options';
 import { redactUrl } from '../core/db-url';
 import type { PathFlags } from '../daemon/process/paths';
-import { ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, MAX_REASONS_LISTED, SCOPES, SEED_FILE_EXTENSION, type AddressPolicy, type Crawl, type Job, type Method, type ParamsOf, type ResultOf, type Scope } from '../protocol';
+import {
+  ADDRESS_POLICIES,
+  FINISHED_STATES,
+  JOB_STATES,
+  MAX_REASONS_LISTED,
+  SCOPES,
+  SEED_FILE_EXTENSION,
+  type AddressPolicy,
+  type Crawl,
+  type Job,
+  type Method,
+  type ParamsOf,
+  type ResultOf,
+  type Scope,
+} from '../protocol';
 import { EXIT } from '../exit';
 import { EXPORT_FORMATS, EXPORT_KINDS, OutputError, Sink, type Ask, type ExportFormat, type ExportKind } from '../exports';
 import { exportCrawl, type ExportCounts } from './export';
@@ -34,34 +48,48 @@ const COMMON = {
 
 /** What a crawl does: on the command line with URLs, or in a seed file's option lines. */
 const CRAWL_OPTION_FLAGS = {
-  'max-depth': { type: 'int', min: 0, max: 1000, value: 'N', help: 'links followed from the seeds, at most (default: the daemon\'s --default-max-depth, which is no limit unless set)' },
+  'max-depth': {
+    type: 'int',
+    min: 0,
+    max: 1000,
+    value: 'N',
+    help: "links followed from the seeds, at most (default: the daemon's --default-max-depth, which is no limit unless set)",
+  },
   'max-pages': { type: 'int', min: 1, max: 100_000_000, value: 'N', help: 'pages in the crawl, at most (default 10000)' },
-  scope: { type: 'string', choices: SCOPES, value: 'S', help: 'which links to follow: host, domain or any (default: the daemon\'s --default-scope)' },
+  scope: { type: 'string', choices: SCOPES, value: 'S', help: "which links to follow: host, domain or any (default: the daemon's --default-scope)" },
   include: { type: 'list', value: 'PATTERN', help: 'only URLs matching this glob (or /regex/); repeatable' },
   exclude: { type: 'list', value: 'PATTERN', help: 'no URLs matching this glob (or /regex/); repeatable' },
   name: { type: 'string', value: 'TEXT', help: 'a name for the crawl' },
   'follow-nofollow': { type: 'boolean', help: 'follow rel=nofollow links too' },
-  'store-bodies': { type: 'boolean', help: 'keep the pages\' bodies in the state folder' },
-  sitemaps: { type: 'boolean', help: 'crawl the URLs of the seeds\' hosts\' sitemaps too (robots.txt\'s Sitemap: lines, else /sitemap.xml), at depth 0' },
-  warc: { type: 'boolean', help: 'keep every response, with its request, in WARC files: the state folder\'s warc/<crawl>-<n>.warc.gz, listed after --wait' },
+  'store-bodies': { type: 'boolean', help: "keep the pages' bodies in the state folder" },
+  sitemaps: { type: 'boolean', help: "crawl the URLs of the seeds' hosts' sitemaps too (robots.txt's Sitemap: lines, else /sitemap.xml), at depth 0" },
+  warc: { type: 'boolean', help: "keep every response, with its request, in WARC files: the state folder's warc/<crawl>-<n>.warc.gz, listed after --wait" },
   extract: {
-    type: 'list', value: 'FIELD=SPEC',
-    help: 'a field of each page\'s record data: price=\'span.price\' (the first match\'s text), price=\'span.price @data-value\' (an attribute of it), tags[]=a.tag (every match); repeatable',
+    type: 'list',
+    value: 'FIELD=SPEC',
+    help: "a field of each page's record data: price='span.price' (the first match's text), price='span.price @data-value' (an attribute of it), tags[]=a.tag (every match); repeatable",
   },
   handler: {
-    type: 'string', value: 'FILE',
-    help: 'a JavaScript module inside the daemon\'s workspace, called with each page on a thread of the daemon: export default async (page) => ({ data, enqueue })',
+    type: 'string',
+    value: 'FILE',
+    help: "a JavaScript module inside the daemon's workspace, called with each page on a thread of the daemon: export default async (page) => ({ data, enqueue })",
   },
   'handler-timeout': { type: 'int', min: 1, max: 600, value: 'SECONDS', help: 'how long the handler may take over a page before the page fails (default 10)' },
   addresses: {
-    type: 'string', choices: ADDRESS_POLICIES, value: 'A',
-    help: 'addresses the crawl may connect to: public, private (loopback, private, link-local) or any (default: the daemon\'s --default-addresses, else the kind of the seeds)',
+    type: 'string',
+    choices: ADDRESS_POLICIES,
+    value: 'A',
+    help: "addresses the crawl may connect to: public, private (loopback, private, link-local) or any (default: the daemon's --default-addresses, else the kind of the seeds)",
   },
 } as const satisfies FlagSpecs;
 
 const ALLOW_FAILURES = { type: 'boolean', help: 'exit 0 even when pages ended in error (broken links); a cancelled crawl still exits 1' } as const;
 
-const REASON_FLAG = { type: 'string', value: 'TEXT', help: 'only failed jobs of this reason, as "crawlctl reasons" lists them (e.g. \'HTTP 404\', ECONNREFUSED)' } as const;
+const REASON_FLAG = {
+  type: 'string',
+  value: 'TEXT',
+  help: 'only failed jobs of this reason, as "crawlctl reasons" lists them (e.g. \'HTTP 404\', ECONNREFUSED)',
+} as const;
 
 const CRAWL_FLAGS = {
   ...COMMON,
@@ -74,9 +102,11 @@ const CRAWL_FLAGS = {
 
 const EXPORT_FLAGS = {
   ...COMMON,
-  json: { type: 'boolean', help: 'with --output, print the summary as JSON on stdout (the data\'s own format is --format\'s)' },
+  json: { type: 'boolean', help: "with --output, print the summary as JSON on stdout (the data's own format is --format's)" },
   what: {
-    type: 'string', choices: EXPORT_KINDS, value: 'W',
+    type: 'string',
+    choices: EXPORT_KINDS,
+    value: 'W',
     help: 'pages (one record per URL), links (every link: from, to, text, followed, reason) or broken (each failed URL once per page linking to it) (default pages)',
   },
   format: { type: 'string', choices: EXPORT_FORMATS, value: 'F', help: 'jsonl (a JSON object a line) or csv (RFC 4180, a header row first) (default jsonl)' },
@@ -108,7 +138,10 @@ export interface Context {
 }
 
 export class CommandError extends Error {
-  constructor(message: string, readonly code: number) {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
     super(message);
   }
 }
@@ -149,25 +182,34 @@ unreachable host), unless --allow-failures · 2 usage error · 3 no daemon runni
       }
       const workerFlags = Object.keys(WORKER_FLAGS).filter((k) => k in f);
       if (!own && (workerFlags.length || f.db)) {
-        ctx.ui.err(text`note: ${[...workerFlags, ...(f.db ? ['db'] : [])].map((k) => `--${k}`).join(', ')} ignored: a daemon is already running; they apply to a daemon this command starts`);
+        ctx.ui.err(
+          text`note: ${[...workerFlags, ...(f.db ? ['db'] : [])].map((k) => `--${k}`).join(', ')} ignored: a daemon is already running; they apply to a daemon this command starts`,
+        );
       }
       try {
-        const started = start.method === 'seeds/start'
-          ? await client.requestWithin('seeds/start', start.params, REQUEST_TIMEOUT_MS)
-          : await client.requestWithin('crawl/start', start.params, REQUEST_TIMEOUT_MS);
+        const started =
+          start.method === 'seeds/start'
+            ? await client.requestWithin('seeds/start', start.params, REQUEST_TIMEOUT_MS)
+            : await client.requestWithin('crawl/start', start.params, REQUEST_TIMEOUT_MS);
         for (const r of started.rejected) ctx.ui.err(text`rejected ${r.url}: ${r.reason}`);
         const partial = started.rejected.length ? EXIT.failed : EXIT.ok;
         if (!f.wait) {
           if (ctx.ui.json) ctx.ui.result(started);
-          else ctx.ui.out(text`Started crawl ${started.crawlId}: ${plural(started.enqueued, 'seed')} queued. Follow it with "crawlctl watch ${started.crawlId}".`);
+          else
+            ctx.ui.out(text`Started crawl ${started.crawlId}: ${plural(started.enqueued, 'seed')} queued. Follow it with "crawlctl watch ${started.crawlId}".`);
           return partial;
         }
-        if (!ctx.ui.json) ctx.ui.err(text`Crawl ${started.crawlId} started${own ? text` on a daemon of its own (${redactUrl(own.paths.db)})` : ''}; Ctrl-C to stop waiting.`);
+        if (!ctx.ui.json)
+          ctx.ui.err(text`Crawl ${started.crawlId} started${own ? text` on a daemon of its own (${redactUrl(own.paths.db)})` : ''}; Ctrl-C to stop waiting.`);
         const code = await follow(ctx, client, started.crawlId, f['allow-failures'] === true, started);
         if (code === EXIT.interrupted) {
           stopReason = 'interrupted';
           stopDeadline = INTERRUPT_STOP_DEADLINE_MS;
-          ctx.ui.err(own ? text`Interrupted: stopping; running pages go back to the queue.` : text`Interrupted. The crawl goes on in the daemon: "crawlctl watch ${started.crawlId}" shows it again.`);
+          ctx.ui.err(
+            own
+              ? text`Interrupted: stopping; running pages go back to the queue.`
+              : text`Interrupted. The crawl goes on in the daemon: "crawlctl watch ${started.crawlId}" shows it again.`,
+          );
           return code;
         }
         return Math.max(code, partial);
@@ -179,7 +221,7 @@ unreachable host), unless --allow-failures · 2 usage error · 3 no daemon runni
   },
 
   watch: {
-    summary: 'show a crawl\'s progress until it ends, then its summary, as crawl --wait does',
+    summary: "show a crawl's progress until it ends, then its summary, as crawl --wait does",
     args: '<crawlId>',
     flags: { ...COMMON, 'allow-failures': ALLOW_FAILURES },
     more: `Exit codes: 0 the crawl finished, every page done or skipped · 1 no such crawl, or it was
@@ -207,18 +249,39 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
     async run(ctx) {
       const client = await ctx.connect();
       try {
-        const [r, sched] = await Promise.all([client.requestWithin('crawl/list', {}, REQUEST_TIMEOUT_MS), client.requestWithin('scheduler/status', {}, REQUEST_TIMEOUT_MS)]);
+        const [r, sched] = await Promise.all([
+          client.requestWithin('crawl/list', {}, REQUEST_TIMEOUT_MS),
+          client.requestWithin('scheduler/status', {}, REQUEST_TIMEOUT_MS),
+        ]);
         if (ctx.ui.json) return show(ctx, { ...r, daemonPaused: sched.paused });
         if (r.crawls.length === 0) return say(ctx, text`No crawls yet. Start one with "crawlctl crawl <url>".`);
         // A running crawl makes no progress on a paused daemon: "running" would say it does.
         const held = (c: Crawl) => sched.paused && c.state === 'running';
-        ctx.ui.out(table(
-          [{ title: 'CRAWL' }, { title: 'STATE' }, { title: 'PAGES', align: 'right' }, { title: 'DONE', align: 'right' }, { title: 'ERROR', align: 'right' },
-            { title: 'QUEUED', align: 'right' }, { title: 'STARTED' }, { title: 'NAME / SEEDS', flexible: true }],
-          r.crawls.map((c) => [c.crawlId, held(c) ? 'daemon paused' : c.state, String(c.pages), String(c.counts.done), String(c.counts.error), String(c.counts.queued),
-            relative(c.createdAt), c.name ?? c.seeds.join(' ')]),
-          ctx.ui.columns,
-        ));
+        ctx.ui.out(
+          table(
+            [
+              { title: 'CRAWL' },
+              { title: 'STATE' },
+              { title: 'PAGES', align: 'right' },
+              { title: 'DONE', align: 'right' },
+              { title: 'ERROR', align: 'right' },
+              { title: 'QUEUED', align: 'right' },
+              { title: 'STARTED' },
+              { title: 'NAME / SEEDS', flexible: true },
+            ],
+            r.crawls.map((c) => [
+              c.crawlId,
+              held(c) ? 'daemon paused' : c.state,
+              String(c.pages),
+              String(c.counts.done),
+              String(c.counts.error),
+              String(c.counts.queued),
+              relative(c.createdAt),
+              c.name ?? c.seeds.join(' '),
+            ]),
+            ctx.ui.columns,
+          ),
+        );
         if (r.crawls.some(held)) ctx.ui.out(text`\nThis daemon is paused: no page starts until "crawlctl resume".`);
         return EXIT.ok;
       } finally {
@@ -234,17 +297,23 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
       ...COMMON,
       crawl: { type: 'string', value: 'ID', help: 'add them to this crawl' },
       priority: { type: 'int', min: -1000, max: 1000, value: 'N', help: 'higher runs first (default 0)' },
-      'max-attempts': { ...WORKER_FLAGS['max-attempts'], help: 'attempts before a job fails for good (default: the daemon\'s --max-attempts)' },
+      'max-attempts': { ...WORKER_FLAGS['max-attempts'], help: "attempts before a job fails for good (default: the daemon's --max-attempts)" },
     },
     async run(ctx, f, args) {
       const urls = args.length === 1 && args[0] === '-' ? await stdinLines() : args;
       if (urls.length === 0) throw new UsageError('enqueue: give at least one URL (or "-" and URLs on stdin)');
       const r = await request(ctx, 'jobs/enqueue', {
-        urls, crawlId: f.crawl as string | undefined, priority: f.priority as number | undefined, maxAttempts: f['max-attempts'] as number | undefined,
+        urls,
+        crawlId: f.crawl as string | undefined,
+        priority: f.priority as number | undefined,
+        maxAttempts: f['max-attempts'] as number | undefined,
       });
       for (const x of r.rejected) ctx.ui.err(text`rejected ${x.url}: ${x.reason}`);
       if (ctx.ui.json) ctx.ui.result(r);
-      else ctx.ui.out(text`Enqueued ${plural(r.enqueued, 'job')}${r.duplicates ? `; ${plural(r.duplicates, 'duplicate')} left out` : ''}${r.rejected.length ? `; ${r.rejected.length} rejected` : ''}.`);
+      else
+        ctx.ui.out(
+          text`Enqueued ${plural(r.enqueued, 'job')}${r.duplicates ? `; ${plural(r.duplicates, 'duplicate')} left out` : ''}${r.rejected.length ? `; ${r.rejected.length} rejected` : ''}.`,
+        );
       return r.rejected.length ? EXIT.failed : EXIT.ok;
     },
   },
@@ -256,12 +325,17 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
     async run(ctx) {
       const client = await ctx.connect();
       try {
-        const [s, sched] = await Promise.all([client.requestWithin('queue/stats', {}, REQUEST_TIMEOUT_MS), client.requestWithin('scheduler/status', {}, REQUEST_TIMEOUT_MS)]);
+        const [s, sched] = await Promise.all([
+          client.requestWithin('queue/stats', {}, REQUEST_TIMEOUT_MS),
+          client.requestWithin('scheduler/status', {}, REQUEST_TIMEOUT_MS),
+        ]);
         if (ctx.ui.json) return show(ctx, s);
-        ctx.ui.out(table([{ title: 'STATE' }, { title: 'JOBS', align: 'right' }], [
-          ...JOB_STATES.map((st) => [st, String(s[st])]), ['total', String(s.total)],
-        ]));
-        ctx.ui.out(text`\n${s.jobsPerSecond.toFixed(1)} jobs/s · this daemon: ${sched.running}/${sched.maxWorkers} running${sched.paused ? ', paused' : ''} (worker ${sched.workerId})`);
+        ctx.ui.out(
+          table([{ title: 'STATE' }, { title: 'JOBS', align: 'right' }], [...JOB_STATES.map((st) => [st, String(s[st])]), ['total', String(s.total)]]),
+        );
+        ctx.ui.out(
+          text`\n${s.jobsPerSecond.toFixed(1)} jobs/s · this daemon: ${sched.running}/${sched.maxWorkers} running${sched.paused ? ', paused' : ''} (worker ${sched.workerId})`,
+        );
         if (sched.idleReason) ctx.ui.out(text`${sched.idleReason}`);
         return EXIT.ok;
       } finally {
@@ -289,8 +363,12 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
       const client = await ctx.connect();
       try {
         const filter = {
-          state: f.state as Job['state'] | undefined, host: f.host as string | undefined, crawlId: f.crawl as string | undefined,
-          search: f.search as string | undefined, reason: f.reason as string | undefined, limit: (f.limit as number | undefined) ?? 50,
+          state: f.state as Job['state'] | undefined,
+          host: f.host as string | undefined,
+          crawlId: f.crawl as string | undefined,
+          search: f.search as string | undefined,
+          reason: f.reason as string | undefined,
+          limit: (f.limit as number | undefined) ?? 50,
         };
         let page = await client.requestWithin('jobs/list', { ...filter, cursor: (f.cursor as string | undefined) ?? null }, REQUEST_TIMEOUT_MS);
         const jobs = [...page.jobs];
@@ -323,14 +401,25 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
       if (ctx.ui.json) return show(ctx, r);
       const j = r.job;
       const rows: [string, string][] = [
-        ['id', String(j.id)], ['url', j.url], ['host', j.host], ['state', j.state], ['crawl', j.crawlId ?? '(standalone)'],
-        ['depth', j.depth === null ? '' : String(j.depth)], ['priority', String(j.priority)], ['attempts', `${j.attempts} of ${j.maxAttempts}`],
+        ['id', String(j.id)],
+        ['url', j.url],
+        ['host', j.host],
+        ['state', j.state],
+        ['crawl', j.crawlId ?? '(standalone)'],
+        ['depth', j.depth === null ? '' : String(j.depth)],
+        ['priority', String(j.priority)],
+        ['attempts', `${j.attempts} of ${j.maxAttempts}`],
         ['worker', j.workerId ?? ''],
       ];
       if (j.state === 'in_progress') rows.push(['lease', `expires ${relative(j.leaseExpiresAt)}, heartbeat ${relative(j.heartbeatAt)}`]);
       if (j.result) {
         const x = j.result;
-        rows.push(['result', [x.status !== null ? `HTTP ${x.status}` : '', x.contentType ?? '', bytes(x.bytes), x.durationMs !== null ? `${x.durationMs} ms` : ''].filter(Boolean).join(' · ')]);
+        rows.push([
+          'result',
+          [x.status !== null ? `HTTP ${x.status}` : '', x.contentType ?? '', bytes(x.bytes), x.durationMs !== null ? `${x.durationMs} ms` : '']
+            .filter(Boolean)
+            .join(' · '),
+        ]);
         // The page record below has the title, and more.
         if (x.title && !r.page) rows.push(['title', x.title]);
         if (x.finalUrl && x.finalUrl !== j.url) rows.push(['final url', x.finalUrl]);
@@ -339,8 +428,13 @@ cancelled or a page ended in error (unless --allow-failures) · 2 usage error ·
       rows.push(['created', j.createdAt], ['updated', j.updatedAt]);
       ctx.ui.out(fields(rows));
       if (r.page) ctx.ui.out(text`\nPage record:\n${pageFields(r.page)}`);
-      ctx.ui.out(text`\n${table([{ title: 'AT' }, { title: 'EVENT' }, { title: 'WORKER' }, { title: 'DETAIL', flexible: true }],
-        r.events.map((e) => [e.at, e.type, e.workerId ?? '', e.detail ?? '']), ctx.ui.columns)}`);
+      ctx.ui.out(
+        text`\n${table(
+          [{ title: 'AT' }, { title: 'EVENT' }, { title: 'WORKER' }, { title: 'DETAIL', flexible: true }],
+          r.events.map((e) => [e.at, e.type, e.workerId ?? '', e.detail ?? '']),
+          ctx.ui.columns,
+        )}`,
+      );
       return EXIT.ok;
     },
   },
@@ -411,7 +505,8 @@ FILE cannot be created · 3 no daemon running · 130 interrupted.`,
         } catch (err) {
           // The reader of stdout went away (| head): done, as on EPIPE.
           if (err instanceof OutputError && !file) return EXIT.ok;
-          if (err instanceof OutputError || (file && (err as NodeJS.ErrnoException).syscall)) throw new CommandError(`cannot write ${output}: ${(err as Error).message}`, EXIT.failed);
+          if (err instanceof OutputError || (file && (err as NodeJS.ErrnoException).syscall))
+            throw new CommandError(`cannot write ${output}: ${(err as Error).message}`, EXIT.failed);
           if (output !== undefined) ctx.ui.err(text`crawlctl export: ${output} is incomplete.`);
           throw err;
         }
@@ -444,8 +539,11 @@ FILE cannot be created · 3 no daemon running · 130 interrupted.`,
       if (args.length === 0 && !state && f.reason === undefined) throw new UsageError('requeue: give job ids, or --state (e.g. --state error), or --reason');
       failedOnly('requeue', f);
       const r = await request(ctx, 'jobs/requeue', {
-        ids: args.length ? args.map(Number) : undefined, state,
-        host: f.host as string | undefined, crawlId: f.crawl as string | undefined, reason: f.reason as string | undefined,
+        ids: args.length ? args.map(Number) : undefined,
+        state,
+        host: f.host as string | undefined,
+        crawlId: f.crawl as string | undefined,
+        reason: f.reason as string | undefined,
       });
       if (ctx.ui.json) {
         show(ctx, r);
@@ -455,7 +553,10 @@ FILE cannot be created · 3 no daemon running · 130 interrupted.`,
       }
       // Ids that did not go back (no such job, or not in the state asked for): part of it was refused.
       if (args.length > 0 && r.requeued < args.length) {
-        throw new CommandError(`${args.length - r.requeued} of the ids given were not requeued: no such job, or not ${state ? `in state ${state}` : 'finished or running'}`, EXIT.failed);
+        throw new CommandError(
+          `${args.length - r.requeued} of the ids given were not requeued: no such job, or not ${state ? `in state ${state}` : 'finished or running'}`,
+          EXIT.failed,
+        );
       }
       return EXIT.ok;
     },
@@ -484,7 +585,16 @@ Exit codes: 0 listed (none failed, too) · 1 no such crawl · 2 usage error · 3
         const r = await client.requestWithin('jobs/reasons', { crawlId, limit: f.limit as number | undefined }, REQUEST_TIMEOUT_MS);
         if (ctx.ui.json) return show(ctx, r);
         if (r.reasons.length === 0) return say(ctx, text`No failed jobs${crawlId ? text` in crawl ${crawlId}` : ''}.`);
-        ctx.ui.out(table([{ title: 'FAILED', align: 'right' }, { title: 'REASON', flexible: true }], r.reasons.map((x) => [String(x.count), x.reason]), ctx.ui.columns));
+        ctx.ui.out(
+          table(
+            [
+              { title: 'FAILED', align: 'right' },
+              { title: 'REASON', flexible: true },
+            ],
+            r.reasons.map((x) => [String(x.count), x.reason]),
+            ctx.ui.columns,
+          ),
+        );
         if (r.reasons.length === (f.limit ?? MAX_REASONS_LISTED)) ctx.ui.err(text`The ${r.reasons.length} most common reasons; there may be more.`);
         return EXIT.ok;
       } finally {
@@ -501,11 +611,20 @@ Exit codes: 0 listed (none failed, too) · 1 no such crawl · 2 usage error · 3
       const r = await request(ctx, 'leases/list', {});
       if (ctx.ui.json) return show(ctx, r);
       if (r.leases.length === 0) return say(ctx, text`No job is running.`);
-      ctx.ui.out(table(
-        [{ title: 'JOB', align: 'right' }, { title: 'WORKER' }, { title: 'LEASED' }, { title: 'EXPIRES' }, { title: 'HEARTBEAT' }, { title: 'URL', flexible: true }],
-        r.leases.map((l) => [String(l.jobId), l.workerId, relative(l.leasedAt), relative(l.expiresAt), relative(l.heartbeatAt), l.url]),
-        ctx.ui.columns,
-      ));
+      ctx.ui.out(
+        table(
+          [
+            { title: 'JOB', align: 'right' },
+            { title: 'WORKER' },
+            { title: 'LEASED' },
+            { title: 'EXPIRES' },
+            { title: 'HEARTBEAT' },
+            { title: 'URL', flexible: true },
+          ],
+          r.leases.map((l) => [String(l.jobId), l.workerId, relative(l.leasedAt), relative(l.expiresAt), relative(l.heartbeatAt), l.url]),
+          ctx.ui.columns,
+        ),
+      );
       return EXIT.ok;
     },
   },
@@ -518,11 +637,20 @@ Exit codes: 0 listed (none failed, too) · 1 no such crawl · 2 usage error · 3
       const r = await request(ctx, 'workers/list', { limit: f.limit as number | undefined });
       if (ctx.ui.json) return show(ctx, r);
       if (r.workers.length === 0) return say(ctx, text`No worker has run on this database yet.`);
-      ctx.ui.out(table(
-        [{ title: 'WORKER' }, { title: 'STATE' }, { title: 'LEASES', align: 'right' }, { title: 'STARTED' }, { title: 'LAST SEEN' }, { title: 'STOPPED' }],
-        r.workers.map((w) => [`${w.workerId}${w.self ? ' (this daemon)' : ''}`, w.state, String(w.leases), relative(w.startedAt), relative(w.seenAt), relative(w.stoppedAt)]),
-        ctx.ui.columns,
-      ));
+      ctx.ui.out(
+        table(
+          [{ title: 'WORKER' }, { title: 'STATE' }, { title: 'LEASES', align: 'right' }, { title: 'STARTED' }, { title: 'LAST SEEN' }, { title: 'STOPPED' }],
+          r.workers.map((w) => [
+            `${w.workerId}${w.self ? ' (this daemon)' : ''}`,
+            w.state,
+            String(w.leases),
+            relative(w.startedAt),
+            relative(w.seenAt),
+            relative(w.stoppedAt),
+          ]),
+          ctx.ui.columns,
+        ),
+      );
       return EXIT.ok;
     },
   },
@@ -535,12 +663,31 @@ Exit codes: 0 listed (none failed, too) · 1 no such crawl · 2 usage error · 3
       const r = await request(ctx, 'hosts/list', { limit: f.limit as number | undefined });
       if (ctx.ui.json) return show(ctx, r);
       if (r.hosts.length === 0) return say(ctx, text`No hosts yet.`);
-      ctx.ui.out(table(
-        [{ title: 'HOST' }, { title: 'STATE' }, { title: 'RUNNING', align: 'right' }, { title: 'QUEUED', align: 'right' }, { title: 'DONE', align: 'right' },
-          { title: 'ERROR', align: 'right' }, { title: 'UNTIL' }, { title: 'REASON', flexible: true }],
-        r.hosts.map((h) => [h.host, h.state, `${h.inFlight}/${h.limit}`, String(h.queued), String(h.done), String(h.error), relative(h.until), h.reason ?? '']),
-        ctx.ui.columns,
-      ));
+      ctx.ui.out(
+        table(
+          [
+            { title: 'HOST' },
+            { title: 'STATE' },
+            { title: 'RUNNING', align: 'right' },
+            { title: 'QUEUED', align: 'right' },
+            { title: 'DONE', align: 'right' },
+            { title: 'ERROR', align: 'right' },
+            { title: 'UNTIL' },
+            { title: 'REASON', flexible: true },
+          ],
+          r.hosts.map((h) => [
+            h.host,
+            h.state,
+            `${h.inFlight}/${h.limit}`,
+            String(h.queued),
+            String(h.done),
+            String(h.error),
+            relative(h.until),
+            h.reason ?? '',
+          ]),
+          ctx.ui.columns,
+        ),
+      );
       return EXIT.ok;
     },
   },
@@ -589,7 +736,8 @@ function openOutput(file: string): Promise<fs.WriteStream> {
   return new Promise((resolve, reject) => {
     const stream = fs.createWriteStream(file);
     const fail = (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'ENOENT' ? 'no such folder' : err.code === 'EISDIR' ? 'it is a folder' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      const why =
+        err.code === 'ENOENT' ? 'no such folder' : err.code === 'EISDIR' ? 'it is a folder' : err.code === 'EACCES' ? 'permission denied' : err.message;
       reject(new UsageError(`export: cannot write ${file}: ${why}`));
     };
     stream.once('error', fail);
@@ -658,11 +806,22 @@ async function crawlStart(f: FlagValues<typeof CRAWL_FLAGS>, args: string[]): Pr
     return {
       method: 'crawl/start',
       params: {
-        seeds: args, name: f.name, maxDepth: f['max-depth'], maxPages: f['max-pages'], scope: f.scope as Scope | undefined,
-        include: f.include, exclude: f.exclude, followNofollow: f['follow-nofollow'], storeBodies: f['store-bodies'],
-        addresses: f.addresses as AddressPolicy | undefined, extract: f.extract && extractFlags(f.extract), warc: f.warc, sitemaps: f.sitemaps,
+        seeds: args,
+        name: f.name,
+        maxDepth: f['max-depth'],
+        maxPages: f['max-pages'],
+        scope: f.scope as Scope | undefined,
+        include: f.include,
+        exclude: f.exclude,
+        followNofollow: f['follow-nofollow'],
+        storeBodies: f['store-bodies'],
+        addresses: f.addresses as AddressPolicy | undefined,
+        extract: f.extract && extractFlags(f.extract),
+        warc: f.warc,
+        sitemaps: f.sitemaps,
         // From here: the daemon's own folder may be another.
-        handler: f.handler === undefined ? undefined : path.resolve(f.handler), handlerTimeout: f['handler-timeout'],
+        handler: f.handler === undefined ? undefined : path.resolve(f.handler),
+        handlerTimeout: f['handler-timeout'],
       },
     };
   }
@@ -670,7 +829,9 @@ async function crawlStart(f: FlagValues<typeof CRAWL_FLAGS>, args: string[]): Pr
   // The file alone says what its crawl does, as when the editor starts it: a flag is refused, not merged.
   const options = Object.keys(CRAWL_OPTION_FLAGS).filter((k) => k in f);
   if (options.length) {
-    throw new UsageError(`crawl: ${options.map((k) => `--${k}`).join(', ')}: a seed file sets its crawl's options in its own lines (such as "max-depth: 2"); edit the file, or give the URLs instead`);
+    throw new UsageError(
+      `crawl: ${options.map((k) => `--${k}`).join(', ')}: a seed file sets its crawl's options in its own lines (such as "max-depth: 2"); edit the file, or give the URLs instead`,
+    );
   }
   if (file === '-') {
     // Nothing to remember it by: started as its URLs and options.
@@ -712,7 +873,8 @@ async function follow(ctx: Context, client: DaemonClient, crawlId: string, allow
   if (ctx.ui.json) ctx.ui.result({ ...result, crawl: c, failed: outcome.failed, ...(c.options.warc && { warc }) });
   else {
     ctx.ui.out(summary(c, outcome.failed, outcome.skipped, ctx.ui.columns));
-    if (c.options.warc) ctx.ui.out(text`WARC: ${warc.length === 0 ? 'no file (nothing fetched)' : warc.map((w) => `${w.path} (${bytes(w.bytes)})`).join(', ')}`);
+    if (c.options.warc)
+      ctx.ui.out(text`WARC: ${warc.length === 0 ? 'no file (nothing fetched)' : warc.map((w) => `${w.path} (${bytes(w.bytes)})`).join(', ')}`);
   }
   if (c.state === 'cancelled') return EXIT.failed;
   if (c.counts.error > 0 && !allowFailures) {
@@ -728,7 +890,9 @@ async function startOwnDaemon(ctx: Context, f: FlagValues<typeof CRAWL_FLAGS>): 
   const options = daemonOptions({ ...f, 'state-dir': ctx.paths.stateDir, socket: ctx.paths.socket, db: f.db });
   try {
     return await Daemon.start({
-      ...options, lsp: null, socketInUse: 'refuse',
+      ...options,
+      lsp: null,
+      socketInUse: 'refuse',
       // Its notes would only break the progress bar; its warnings and errors are shown above it.
       log: (level, message) => {
         if (level === 'error' || level === 'warn') ctx.ui.err(text`daemon ${level}: ${message}`);
@@ -760,9 +924,27 @@ function say(ctx: Context, message: Text): number {
 
 function jobTable(jobs: Job[], columns?: number): Text {
   return table(
-    [{ title: 'ID', align: 'right' }, { title: 'STATE' }, { title: 'TRIES', align: 'right' }, { title: 'HOST' }, { title: 'URL', flexible: true }, { title: 'NOTE', flexible: true }],
-    jobs.map((j) => [String(j.id), j.state, `${j.attempts}/${j.maxAttempts}`, j.host, j.url,
-      j.lastError ?? (j.result?.status ? `HTTP ${j.result.status}${j.result.title ? ` · ${j.result.title}` : ''}` : j.workerId && j.state === 'in_progress' ? j.workerId : '')]),
+    [
+      { title: 'ID', align: 'right' },
+      { title: 'STATE' },
+      { title: 'TRIES', align: 'right' },
+      { title: 'HOST' },
+      { title: 'URL', flexible: true },
+      { title: 'NOTE', flexible: true },
+    ],
+    jobs.map((j) => [
+      String(j.id),
+      j.state,
+      `${j.attempts}/${j.maxAttempts}`,
+      j.host,
+      j.url,
+      j.lastError ??
+        (j.result?.status
+          ? `HTTP ${j.result.status}${j.result.title ? ` · ${j.result.title}` : ''}`
+          : j.workerId && j.state === 'in_progress'
+            ? j.workerId
+            : ''),
+    ]),
     columns,
   );
 }
@@ -775,7 +957,8 @@ function failedOnly(command: string, f: Record<string, unknown>): void {
 }
 
 function flagsAgain(f: Record<string, unknown>): Text {
-  return ['state', 'host', 'crawl', 'search', 'reason', 'limit'].filter((k) => f[k] !== undefined)
+  return ['state', 'host', 'crawl', 'search', 'reason', 'limit']
+    .filter((k) => f[k] !== undefined)
     .reduce((again, k) => text`${again} --${k} ${shellWord(String(f[k]))}`, text``);
 }
 

@@ -74,7 +74,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (topic === 'daemon') process.stdout.write(`${DAEMON_USAGE}\n`);
     else if (topic && Object.prototype.hasOwnProperty.call(COMMANDS, topic)) process.stdout.write(`${commandUsage(topic)}\n`);
     else if (topic) {
-      return usageFailure(text`crawlctl help: no command "${topic}"${didYouMean(topic, COMMAND_NAMES, (n) => `crawlctl help ${n}`)}\nRun "crawlctl help" for the list.`);
+      return usageFailure(
+        text`crawlctl help: no command "${topic}"${didYouMean(topic, COMMAND_NAMES, (n) => `crawlctl help ${n}`)}\nRun "crawlctl help" for the list.`,
+      );
     } else process.stdout.write(`${usage()}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
@@ -82,10 +84,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return EXIT.ok;
   }
-  if (name === 'daemon') return daemonCommand(rest.map((a) => (a === '-h' ? '--help' : a)), 'crawlctl daemon');
+  if (name === 'daemon')
+    return daemonCommand(
+      rest.map((a) => (a === '-h' ? '--help' : a)),
+      'crawlctl daemon',
+    );
   const command = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
-    return usageFailure(text`crawlctl: unknown command "${name}"${didYouMean(name, [...COMMAND_NAMES, 'help', 'version'], (n) => `crawlctl ${n}`)}\nRun "crawlctl help" for the list.`);
+    return usageFailure(
+      text`crawlctl: unknown command "${name}"${didYouMean(name, [...COMMAND_NAMES, 'help', 'version'], (n) => `crawlctl ${n}`)}\nRun "crawlctl help" for the list.`,
+    );
   }
   let flags: Record<string, unknown>;
   let positionals: string[];
@@ -110,7 +118,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const ui = new Ui(flags.json === true);
   const paths: PathFlags = { stateDir: flags['state-dir'] as string | undefined, socket: flags.socket as string | undefined };
   let onInterrupt!: () => void;
-  const interrupted = new Promise<void>((resolve) => { onInterrupt = resolve; });
+  const interrupted = new Promise<void>((resolve) => {
+    onInterrupt = resolve;
+  });
   let interrupts = 0;
   const sigint = () => {
     interrupts++;
@@ -120,7 +130,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigint);
   const ctx: Context = {
-    ui, paths, interrupted,
+    ui,
+    paths,
+    interrupted,
     connect: () => DaemonClient.connect(locateSocket(paths)),
   };
   try {

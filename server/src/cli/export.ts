@@ -24,7 +24,14 @@ export interface ExportOptions {
  * read back the same values (what a terminal would act on is written as `\uXXXX`); CSV cells are
  * written exact, except on a terminal.
  */
-export async function exportCrawl(ask: Ask, crawlId: string, what: ExportKind, format: ExportFormat, sink: Sink, opts: ExportOptions = {}): Promise<ExportCounts> {
+export async function exportCrawl(
+  ask: Ask,
+  crawlId: string,
+  what: ExportKind,
+  format: ExportFormat,
+  sink: Sink,
+  opts: ExportOptions = {},
+): Promise<ExportCounts> {
   const counts: ExportCounts = { rows: 0, urls: 0 };
   const fields = await exportFields(ask, crawlId, what, format);
   await sink.write(fileHeader(what, format, fields));

@@ -48,7 +48,13 @@ export function lines(parts: readonly Text[]): Text {
 
 /** Every line two spaces in. */
 export function indent(t: Text): Text {
-  return new Text(t.toString().split('\n').map((l) => `  ${l}`).join('\n'));
+  return new Text(
+    t
+      .toString()
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n'),
+  );
 }
 
 /** `key  value` lines with the keys aligned; rows with an empty value are left out. */
@@ -125,12 +131,15 @@ export function table(columns: Column[], rows: string[][], maxWidth?: number): T
       }
     }
   }
-  const line = (cells: string[]) => cells.map((cell, i) => {
-    const text = cut(cell, widths[i]);
-    const pad = ' '.repeat(Math.max(0, widths[i] - width(text)));
-    if (i === cells.length - 1 && columns[i].align !== 'right') return text;
-    return columns[i].align === 'right' ? pad + text : text + pad;
-  }).join('  ');
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => {
+        const text = cut(cell, widths[i]);
+        const pad = ' '.repeat(Math.max(0, widths[i] - width(text)));
+        if (i === cells.length - 1 && columns[i].align !== 'right') return text;
+        return columns[i].align === 'right' ? pad + text : text + pad;
+      })
+      .join('  ');
   return new Text([line(columns.map((c) => c.title)), ...clean.map(line)].join('\n'));
 }
 

@@ -66,7 +66,7 @@ function urlAndText(url: string, linkText: string | null, room: number): Text {
 }
 
 function statusOf(b: { status: number | null; error: string | null }): string {
-  return b.status !== null ? `HTTP ${b.status}` : b.error ?? 'no response';
+  return b.status !== null ? `HTTP ${b.status}` : (b.error ?? 'no response');
 }
 
 export function reportText(r: CrawlReport, columns = 80): Text {
@@ -81,11 +81,20 @@ export function reportText(r: CrawlReport, columns = 80): Text {
 
   if (r.byHost.length) {
     out.push(text``, text`Hosts`);
-    out.push(indent(table(
-      [{ title: 'HOST', flexible: true }, { title: 'PAGES', align: 'right' }, { title: 'ERRORS', align: 'right' }, { title: 'MEAN FETCH', align: 'right' }],
-      r.byHost.map((h) => [h.host, count(h.pages), count(h.errors), h.meanFetchMs === null ? '' : `${count(Math.round(h.meanFetchMs))} ms`]),
-      width - 2,
-    )));
+    out.push(
+      indent(
+        table(
+          [
+            { title: 'HOST', flexible: true },
+            { title: 'PAGES', align: 'right' },
+            { title: 'ERRORS', align: 'right' },
+            { title: 'MEAN FETCH', align: 'right' },
+          ],
+          r.byHost.map((h) => [h.host, count(h.pages), count(h.errors), h.meanFetchMs === null ? '' : `${count(Math.round(h.meanFetchMs))} ms`]),
+          width - 2,
+        ),
+      ),
+    );
   }
 
   out.push(text``);
@@ -123,7 +132,8 @@ export function reportText(r: CrawlReport, columns = 80): Text {
       out.push(text`  ${String(x.status).padEnd(3)}  ${fit(x.url, aRoom, 'middle')} → ${fit(to, bRoom, 'middle')}`);
     }
     const shownRedirects = Math.min(r.redirects.length, LISTED_REDIRECTS);
-    if (r.redirectCount > shownRedirects) out.push(text`  and ${count(r.redirectCount - shownRedirects)} more (crawlctl export ${r.crawlId} --what pages | jq 'select(.redirects != [])')`);
+    if (r.redirectCount > shownRedirects)
+      out.push(text`  and ${count(r.redirectCount - shownRedirects)} more (crawlctl export ${r.crawlId} --what pages | jq 'select(.redirects != [])')`);
   }
 
   const ranked = (title: string, rows: { url: string; value: string }[]) => {
@@ -132,8 +142,14 @@ export function reportText(r: CrawlReport, columns = 80): Text {
     out.push(text``, text`${title}`);
     for (const x of rows) out.push(text`  ${x.value.padStart(w)}  ${fit(x.url, width - 4 - w, 'middle')}`);
   };
-  ranked('Slowest pages', r.slowest.slice(0, 10).map((x) => ({ url: x.url, value: `${count(Math.round(x.fetchMs))} ms` })));
-  ranked('Largest pages', r.largest.slice(0, 10).map((x) => ({ url: x.url, value: bytes(x.bytes) })));
+  ranked(
+    'Slowest pages',
+    r.slowest.slice(0, 10).map((x) => ({ url: x.url, value: `${count(Math.round(x.fetchMs))} ms` })),
+  );
+  ranked(
+    'Largest pages',
+    r.largest.slice(0, 10).map((x) => ({ url: x.url, value: bytes(x.bytes) })),
+  );
   return lines(out);
 }
 
@@ -160,7 +176,13 @@ export function pageFields(p: PageRecord): Text {
     // The crawl's extract fields, a row each: a list as the CSV export joins it.
     ...Object.entries(p.data ?? {}).map(([key, v]): [string, string] => [
       `data.${key}`,
-      v === null || (Array.isArray(v) && v.length === 0) ? '(no match)' : Array.isArray(v) ? v.map(String).join(CSV_LIST_SEPARATOR) : typeof v === 'string' ? v : JSON.stringify(v),
+      v === null || (Array.isArray(v) && v.length === 0)
+        ? '(no match)'
+        : Array.isArray(v)
+          ? v.map(String).join(CSV_LIST_SEPARATOR)
+          : typeof v === 'string'
+            ? v
+            : JSON.stringify(v),
     ]),
   ]);
 }

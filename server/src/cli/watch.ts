@@ -123,7 +123,9 @@ async function waitingFor(client: DaemonClient, crawlId: string): Promise<Text[]
   const notes: Text[] = [];
   if (scheduler.paused) notes.push(text`  this daemon is paused: no page starts until "crawlctl resume"`);
   const mine = new Set(queued.jobs.map((j) => j.host));
-  const waiting = hosts.hosts.filter((h): h is Host & { reason: string } => mine.has(h.host) && (h.state === 'backoff' || h.state === 'blocked') && h.reason !== null);
+  const waiting = hosts.hosts.filter(
+    (h): h is Host & { reason: string } => mine.has(h.host) && (h.state === 'backoff' || h.state === 'blocked') && h.reason !== null,
+  );
   for (const h of waiting.slice(0, WAITING_HOSTS)) notes.push(text`  ${h.host} ${h.state}: ${h.reason}`);
   if (waiting.length > WAITING_HOSTS) notes.push(text`  and ${plural(waiting.length - WAITING_HOSTS, 'host')} more waiting: "crawlctl hosts" lists them`);
   return notes;
@@ -143,11 +145,33 @@ export function summary(c: Crawl, failed: Job[], skipped: Job[], columns?: numbe
   if (dropped.length) out.push(text`  links not followed: ${dropped.map(([why, k]) => `${why} ${k}`).join(' · ')}`);
   if (failed.length) {
     out.push(text``, text`Failed pages${n.error > failed.length ? ` (first ${failed.length} of ${n.error})` : ''}:`);
-    out.push(indent(table([{ title: 'URL', flexible: true }, { title: 'ERROR', flexible: true }], failed.map((j) => [j.url, j.lastError ?? '']), columns && columns - 2)));
+    out.push(
+      indent(
+        table(
+          [
+            { title: 'URL', flexible: true },
+            { title: 'ERROR', flexible: true },
+          ],
+          failed.map((j) => [j.url, j.lastError ?? '']),
+          columns && columns - 2,
+        ),
+      ),
+    );
   }
   if (skipped.length) {
     out.push(text``, text`Skipped pages${n.skipped > skipped.length ? ` (first ${skipped.length} of ${n.skipped})` : ''}:`);
-    out.push(indent(table([{ title: 'URL', flexible: true }, { title: 'WHY', flexible: true }], skipped.map((j) => [j.url, j.lastError ?? '']), columns && columns - 2)));
+    out.push(
+      indent(
+        table(
+          [
+            { title: 'URL', flexible: true },
+            { title: 'WHY', flexible: true },
+          ],
+          skipped.map((j) => [j.url, j.lastError ?? '']),
+          columns && columns - 2,
+        ),
+      ),
+    );
   }
   return lines(out);
 }

@@ -57,9 +57,7 @@ export const CORE_SETTINGS: { readonly [K in keyof CoreConfig]: CoreSetting } = 
   pollMs: { default: 250, min: 10, max: 60_000, integer: false, what: 'poll interval (ms)' },
 };
 
-export const DEFAULT_CONFIG = Object.fromEntries(
-  Object.entries(CORE_SETTINGS).map(([name, s]) => [name, s.default]),
-) as unknown as Readonly<CoreConfig>;
+export const DEFAULT_CONFIG = Object.fromEntries(Object.entries(CORE_SETTINGS).map(([name, s]) => [name, s.default])) as unknown as Readonly<CoreConfig>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

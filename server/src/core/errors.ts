@@ -35,7 +35,10 @@ export class ConflictError extends Error {
 
 /** The database cannot be opened or used as the queue's (either engine): its path or URL, and why, in a sentence. */
 export class DatabaseOpenError extends Error {
-  constructor(message: string, readonly path: string) {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
     super(message);
     this.name = 'DatabaseOpenError';
   }

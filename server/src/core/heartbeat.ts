@@ -19,13 +19,17 @@ export class Heartbeat {
     /** A beat was written. */
     onBeat: () => void,
   ) {
-    this.ticker = new Ticker(intervalMs, async () => {
-      const mine = held();
-      if (mine.length === 0) return;
-      const { lost } = await queue.heartbeat(workerId, ttlMs, mine);
-      onBeat();
-      if (lost.length) onLost(lost);
-    }, onError);
+    this.ticker = new Ticker(
+      intervalMs,
+      async () => {
+        const mine = held();
+        if (mine.length === 0) return;
+        const { lost } = await queue.heartbeat(workerId, ttlMs, mine);
+        onBeat();
+        if (lost.length) onLost(lost);
+      },
+      onError,
+    );
   }
 
   start(): void {

@@ -7,8 +7,20 @@ import { QueueError } from './errors';
 import { MAX_REASON, failureReason } from './failure-reason';
 import { clip } from './text';
 import {
-  JOB_STATES, type Ack, type CrawlCounts, type EventType, type Job, type JobEvent, type JobState, type JobPage, type KeySummary, type ListFilter,
-  type NewJob, type Outcome, type ReasonsQuery, type RequeueFilter,
+  JOB_STATES,
+  type Ack,
+  type CrawlCounts,
+  type EventType,
+  type Job,
+  type JobEvent,
+  type JobState,
+  type JobPage,
+  type KeySummary,
+  type ListFilter,
+  type NewJob,
+  type Outcome,
+  type ReasonsQuery,
+  type RequeueFilter,
 } from './types';
 
 export function validateNewJob(j: NewJob): void {
@@ -38,14 +50,21 @@ export function checkOutcome(o: Outcome): void {
         o.enqueue.forEach(validateNewJob);
       }
       break;
-    case 'skip': text(o.reason, 'reason'); break;
-    case 'fail': text(o.error, 'error'); break;
+    case 'skip':
+      text(o.reason, 'reason');
+      break;
+    case 'fail':
+      text(o.error, 'error');
+      break;
     case 'defer':
       text(o.reason, 'reason');
       if (!(Number.isFinite(o.delayMs) && o.delayMs >= 0)) throw new QueueError(`defer: delayMs must be a number ≥ 0 (got ${String(o.delayMs)})`);
       break;
-    case 'release': text(o.reason, 'reason'); break;
-    default: throw new QueueError(`unknown outcome type ${JSON.stringify((o as { type?: unknown }).type)}`);
+    case 'release':
+      text(o.reason, 'reason');
+      break;
+    default:
+      throw new QueueError(`unknown outcome type ${JSON.stringify((o as { type?: unknown }).type)}`);
   }
   if ('result' in o && o.result !== undefined) {
     try {
@@ -104,10 +123,16 @@ export function checkListFilter(filter: ListFilter): { limit: number; after: num
   const search = parseSearch(filter.search);
   const reason = checkReason(filter.reason, filter.state);
   return {
-    limit, after: decodeCursor(filter.cursor, filter.newestFirst === true), search,
+    limit,
+    after: decodeCursor(filter.cursor, filter.newestFirst === true),
+    search,
     shape: {
-      state: filter.state !== undefined && !reason, key: filter.key !== undefined, crawlId: filter.crawlId !== undefined, reason,
-      newestFirst: filter.newestFirst === true, search: search?.kind ?? null,
+      state: filter.state !== undefined && !reason,
+      key: filter.key !== undefined,
+      crawlId: filter.crawlId !== undefined,
+      reason,
+      newestFirst: filter.newestFirst === true,
+      search: search?.kind ?? null,
       // A reason's index holds that reason's failures alone: the fewest rows of any filter's, most often.
       walk: reason ? 'reason' : filter.crawlId !== undefined ? 'crawlId' : filter.key !== undefined ? 'key' : filter.state !== undefined ? 'state' : null,
     },
@@ -166,7 +191,14 @@ export function pageFrom(rows: Job[], limit: number, window?: { until: number; b
 
 /** A crawl's counters as read (none yet: zeros), with their total. */
 export function crawlCounts(row: Omit<CrawlCounts, 'total'> | undefined): CrawlCounts {
-  const s = { queued: row?.queued ?? 0, in_progress: row?.in_progress ?? 0, done: row?.done ?? 0, skipped: row?.skipped ?? 0, error: row?.error ?? 0, capped: row?.capped ?? 0 };
+  const s = {
+    queued: row?.queued ?? 0,
+    in_progress: row?.in_progress ?? 0,
+    done: row?.done ?? 0,
+    skipped: row?.skipped ?? 0,
+    error: row?.error ?? 0,
+    capped: row?.capped ?? 0,
+  };
   return { ...s, total: JOB_STATES.reduce((t, st) => t + s[st], 0) };
 }
 
@@ -264,11 +296,23 @@ export interface SettleContext {
  * retries with capped exponential backoff and jitter until max attempts, then errors; a deferral
  * or a release gives the attempt back.
  */
-export function settle(ack: Ack['outcome'], { attempts, maxAttempts, now, backoff, random }: SettleContext):
-  { row: Settled; event: EventType; detail: string | null } {
+export function settle(
+  ack: Ack['outcome'],
+  { attempts, maxAttempts, now, backoff, random }: SettleContext,
+): { row: Settled; event: EventType; detail: string | null } {
   const outcome = clipTexts(ack);
   const result = 'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null;
-  const row: Settled = { state: 'done', runAfter: 0, finishedAt: now, result, lastError: null, reason: null, attemptsDelta: 0, deferralsDelta: null, outcome: 'done' };
+  const row: Settled = {
+    state: 'done',
+    runAfter: 0,
+    finishedAt: now,
+    result,
+    lastError: null,
+    reason: null,
+    attemptsDelta: 0,
+    deferralsDelta: null,
+    outcome: 'done',
+  };
   const of = `attempt ${attempts}/${maxAttempts}`;
   switch (outcome.type) {
     case 'done':
@@ -293,7 +337,17 @@ export function settle(ack: Ack['outcome'], { attempts, maxAttempts, now, backof
     case 'defer': {
       const delay = Math.max(0, Math.round(outcome.delayMs));
       return {
-        row: { ...row, state: 'queued', runAfter: now + delay, finishedAt: null, result: null, lastError: outcome.reason, attemptsDelta: -1, deferralsDelta: 1, outcome: null },
+        row: {
+          ...row,
+          state: 'queued',
+          runAfter: now + delay,
+          finishedAt: null,
+          result: null,
+          lastError: outcome.reason,
+          attemptsDelta: -1,
+          deferralsDelta: 1,
+          outcome: null,
+        },
         event: 'deferred',
         detail: `${outcome.reason}; not before ${new Date(now + delay).toISOString()}`,
       };
@@ -373,8 +427,13 @@ export function history(job: Job, outcome: EventType | null, stored: StoredEvent
 /** A host's row as both engines' key summaries read it (times of 0 mean none). */
 export function toKeySummary(r: Record<string, unknown>): KeySummary {
   return {
-    key: r.key as string, limit: r.lim as number, inFlight: r.inFlight as number, queued: r.queued as number,
-    done: r.done as number, error: r.error as number, minDelayMs: r.minDelayMs as number,
+    key: r.key as string,
+    limit: r.lim as number,
+    inFlight: r.inFlight as number,
+    queued: r.queued as number,
+    done: r.done as number,
+    error: r.error as number,
+    minDelayMs: r.minDelayMs as number,
     nextStartAt: (r.nextStartAt as number | null) || null,
     deferredUntil: (r.deferredUntil as number | null) || null,
     deferReason: (r.deferReason as string | null) ?? null,
@@ -419,7 +478,11 @@ export function roundRobinShares(keys: KeyOffer[], n: number): number[] {
   for (let progress = true; left > 0 && progress;) {
     progress = false;
     for (let i = 0; i < keys.length && left > 0; i++) {
-      if (share[i] < room[i]) { share[i]++; left--; progress = true; }
+      if (share[i] < room[i]) {
+        share[i]++;
+        left--;
+        progress = true;
+      }
     }
   }
   return share;

@@ -96,14 +96,18 @@ export class Scheduler {
   ) {
     this.workerId = workerId;
     this.heartbeat = new Heartbeat(
-      queue, workerId, config.leaseTtlMs, config.heartbeatMs,
+      queue,
+      workerId,
+      config.leaseTtlMs,
+      config.heartbeatMs,
       () => [...this.running.values()].map((r) => ({ id: r.job.id, token: r.job.leaseToken })),
       (lost) => this.leasesLost(lost),
       (err) => this.reportError('heartbeat', err, 'warn'),
       () => this.writesWork('heartbeat'),
     );
     this.reaper = new Reaper(
-      queue, Math.min(5_000, Math.max(50, config.leaseTtlMs / 4)),
+      queue,
+      Math.min(5_000, Math.max(50, config.leaseTtlMs / 4)),
       (r) => {
         this.writesWork('reaper');
         if (r.requeued || r.failed) {
@@ -143,8 +147,12 @@ export class Scheduler {
 
   status(): SchedulerStatus {
     return {
-      workerId: this.workerId, paused: this.paused, stopping: this.stopping, running: this.running.size,
-      maxWorkers: this.config.maxWorkers, lastError: [...this.faults].map(([what, why]) => `${what} failed: ${why}`).pop() ?? null,
+      workerId: this.workerId,
+      paused: this.paused,
+      stopping: this.stopping,
+      running: this.running.size,
+      maxWorkers: this.config.maxWorkers,
+      lastError: [...this.faults].map(([what, why]) => `${what} failed: ${why}`).pop() ?? null,
       completed: this.completed,
     };
   }
@@ -210,7 +218,9 @@ export class Scheduler {
       }
       try {
         jobs = await this.queue.lease(this.workerId, free, {
-          ttlMs: this.config.leaseTtlMs, defaultLimit: this.config.perHostLimit, defaultDelayMs: this.config.perHostDelayMs,
+          ttlMs: this.config.leaseTtlMs,
+          defaultLimit: this.config.perHostLimit,
+          defaultDelayMs: this.config.perHostDelayMs,
         });
         this.writesWork();
       } catch (err) {
@@ -430,7 +440,9 @@ const ABORT_GRACE_MS = 2_000;
 
 async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
   const ok = await Promise.race([p.then(() => true), late]);
   clearTimeout(timer);
   return ok;

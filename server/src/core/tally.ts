@@ -53,11 +53,15 @@ export class TallySums {
       c[to]++;
     }
     const k = this.key(job.key);
-    if (from === 'queued') { k.queued--; k.recompute = true; }
-    else if (from === 'in_progress') k.inFlight--;
+    if (from === 'queued') {
+      k.queued--;
+      k.recompute = true;
+    } else if (from === 'in_progress') k.inFlight--;
     else if (from) k[from]--;
-    if (to === 'queued') { k.queued++; k.priority = Math.max(k.priority ?? job.priority, job.priority); }
-    else if (to === 'in_progress') k.inFlight++;
+    if (to === 'queued') {
+      k.queued++;
+      k.priority = Math.max(k.priority ?? job.priority, job.priority);
+    } else if (to === 'in_progress') k.inFlight++;
     else k[to]++;
   }
 

@@ -33,15 +33,20 @@ export class Ticker {
     if (this.running) return this.running;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.running = this.task().then(() => {
-      this.failures = 0;
-    }, (err: unknown) => {
-      this.failures++;
-      this.onError(err);
-    }).finally(() => {
-      this.running = null;
-      this.schedule();
-    });
+    this.running = this.task()
+      .then(
+        () => {
+          this.failures = 0;
+        },
+        (err: unknown) => {
+          this.failures++;
+          this.onError(err);
+        },
+      )
+      .finally(() => {
+        this.running = null;
+        this.schedule();
+      });
     return this.running;
   }
 
@@ -54,8 +59,7 @@ export class Ticker {
 
   private schedule(): void {
     if (this.stopped || this.timer) return;
-    const delay = this.failures === 0 ? this.intervalMs
-      : Math.min(this.intervalMs, RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.failures - 1));
+    const delay = this.failures === 0 ? this.intervalMs : Math.min(this.intervalMs, RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.failures - 1));
     this.timer = setTimeout(() => void this.run(), delay);
     this.timer.unref();
   }

@@ -7,8 +7,18 @@ export const JOB_STATES = ['queued', 'in_progress', 'done', 'skipped', 'error'] 
 export type JobState = (typeof JOB_STATES)[number];
 
 export const EVENT_TYPES = [
-  'enqueued', 'leased', 'done', 'skipped', 'failed', 'retry', 'deferred', 'expired',
-  'released', 'requeued', 'cancelled', 'lost_lease',
+  'enqueued',
+  'leased',
+  'done',
+  'skipped',
+  'failed',
+  'retry',
+  'deferred',
+  'expired',
+  'released',
+  'requeued',
+  'cancelled',
+  'lost_lease',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -107,17 +117,18 @@ export interface EnqueueOptions {
  * job kind's, handed to the queue's AckHook in the acknowledgement's transaction (see there);
  * opaque to the queue.
  */
-export type Outcome = (
+export type Outcome =
   /** `enqueue`: follow-up jobs (a page's links), inserted in the same transaction as the ack, so
    * they exist if and only if the attempt that found them is the one that counted. */
-  | { type: 'done'; result?: JobResult; enqueue?: NewJob[]; crawlCap?: number }
-  | { type: 'skip'; reason: string; result?: JobResult }
-  | { type: 'fail'; error: string; retryable?: boolean; result?: JobResult }
-  /** Not the job's fault (a 429, a 503 with Retry-After): run again later without spending an attempt. */
-  | { type: 'defer'; reason: string; delayMs: number }
-  /** Give the job back untouched (graceful stop): queued at once, the attempt not counted. */
-  | { type: 'release'; reason: string }
-) & { attached?: unknown };
+  (
+    | { type: 'done'; result?: JobResult; enqueue?: NewJob[]; crawlCap?: number }
+    | { type: 'skip'; reason: string; result?: JobResult }
+    | { type: 'fail'; error: string; retryable?: boolean; result?: JobResult }
+    /** Not the job's fault (a 429, a 503 with Retry-After): run again later without spending an attempt. */
+    | { type: 'defer'; reason: string; delayMs: number }
+    /** Give the job back untouched (graceful stop): queued at once, the attempt not counted. */
+    | { type: 'release'; reason: string }
+  ) & { attached?: unknown };
 
 /**
  * A job kind's own writes in the transaction of a batch of acknowledgements, for those accepted

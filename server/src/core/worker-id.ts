@@ -41,7 +41,10 @@ export function readProcessFacts(): ProcessFacts {
 /** 12 hex digits naming a boot's pid namespace (a namespace unreadable: the boot's), or null without a boot id. */
 export function processSpace(facts: ProcessFacts): string | null {
   if (facts.bootId === null) return null;
-  return createHash('sha256').update(`${facts.bootId}\n${facts.pidNamespace ?? ''}`).digest('hex').slice(0, 12);
+  return createHash('sha256')
+    .update(`${facts.bootId}\n${facts.pidNamespace ?? ''}`)
+    .digest('hex')
+    .slice(0, 12);
 }
 
 export const THIS_MACHINE: Machine = { host: os.hostname(), space: processSpace(readProcessFacts()) };

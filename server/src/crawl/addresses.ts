@@ -52,10 +52,7 @@ const V6: [string, number, string][] = [
   ['ff00::', 8, 'multicast'],
 ];
 
-const ranges = [
-  ...V4.map(([a, p, word]) => ({ list: subnet(a, p, 'ipv4'), word })),
-  ...V6.map(([a, p, word]) => ({ list: subnet(a, p, 'ipv6'), word })),
-];
+const ranges = [...V4.map(([a, p, word]) => ({ list: subnet(a, p, 'ipv4'), word })), ...V6.map(([a, p, word]) => ({ list: subnet(a, p, 'ipv6'), word }))];
 
 function subnet(address: string, prefix: number, type: 'ipv4' | 'ipv6'): net.BlockList {
   const list = new net.BlockList();
@@ -151,16 +148,18 @@ const lookupAll: LookupAll = async (host) => (await dns.promises.lookup(host, { 
  */
 export async function policyOfSeeds(hosts: readonly string[], lookup: LookupAll = lookupAll): Promise<AddressPolicy> {
   const kinds = new Set<AddressKind>();
-  await Promise.all([...new Set(hosts)].map(async (host) => {
-    const bare = unbracket(host);
-    if (net.isIP(bare)) kinds.add(classifyAddress(bare).kind);
-    else if (isLocalhostName(bare)) kinds.add('private');
-    else {
-      const addresses = await lookup(bare).catch(() => []);
-      if (addresses.length === 0) kinds.add('public');
-      for (const a of addresses) kinds.add(classifyAddress(a).kind);
-    }
-  }));
+  await Promise.all(
+    [...new Set(hosts)].map(async (host) => {
+      const bare = unbracket(host);
+      if (net.isIP(bare)) kinds.add(classifyAddress(bare).kind);
+      else if (isLocalhostName(bare)) kinds.add('private');
+      else {
+        const addresses = await lookup(bare).catch(() => []);
+        if (addresses.length === 0) kinds.add('public');
+        for (const a of addresses) kinds.add(classifyAddress(a).kind);
+      }
+    }),
+  );
   return kinds.size === 1 ? [...kinds][0] : 'any';
 }
 
@@ -177,7 +176,10 @@ export class AddressCheck {
   private readonly cache = new Map<string, { at: number; addresses: string[] }>();
   private readonly literals = new Map<string, string | null>();
 
-  constructor(private readonly lookup: LookupAll = lookupAll, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly lookup: LookupAll = lookupAll,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Why `host` is refused under `policy`, or null (also when it does not resolve: the fetch will say so). */
   async refusal(host: string, policy: AddressPolicy): Promise<string | null> {
@@ -223,7 +225,16 @@ export function guardConnect(policy: AddressPolicy): { lookup?: net.LookupFuncti
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err);
       const allowed = addresses.filter((a) => allows(a.address, policy));
-      if (allowed.length === 0) return callback(new AddressRefusedError(nameRefusal(hostname, addresses.map((a) => a.address), policy)));
+      if (allowed.length === 0)
+        return callback(
+          new AddressRefusedError(
+            nameRefusal(
+              hostname,
+              addresses.map((a) => a.address),
+              policy,
+            ),
+          ),
+        );
       if (options.all) callback(null, allowed);
       else callback(null, allowed[0].address, allowed[0].family);
     });

@@ -55,9 +55,15 @@ export class BodyStore {
         const pid = TMP_NAME.exec(name)?.[1];
         if (pid === undefined || processAlive(Number(pid))) continue;
         const file = path.join(this.dir, folder, name);
-        const age = await fs.promises.stat(file).then((st) => now - st.mtimeMs, () => 0);
+        const age = await fs.promises.stat(file).then(
+          (st) => now - st.mtimeMs,
+          () => 0,
+        );
         if (age < STALE_TMP_MS) continue;
-        await fs.promises.rm(file, { force: true }).then(() => removed++, () => undefined);
+        await fs.promises.rm(file, { force: true }).then(
+          () => removed++,
+          () => undefined,
+        );
       }
     }
     return removed;
@@ -66,11 +72,17 @@ export class BodyStore {
 
 function explain(err: unknown, what: string): string {
   const code = (err as NodeJS.ErrnoException).code;
-  const why = code === 'ENOSPC' ? 'the disk is full'
-    : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-    : code === 'EROFS' ? 'the file system is read-only'
-    : code === 'EDQUOT' ? 'the disk quota is used up'
-    : code === 'EFBIG' ? 'larger than this process may write'
-    : (err as Error).message;
+  const why =
+    code === 'ENOSPC'
+      ? 'the disk is full'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EROFS'
+          ? 'the file system is read-only'
+          : code === 'EDQUOT'
+            ? 'the disk quota is used up'
+            : code === 'EFBIG'
+              ? 'larger than this process may write'
+              : (err as Error).message;
   return `${what} (${why})`;
 }

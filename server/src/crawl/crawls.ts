@@ -18,7 +18,16 @@ import { CRAWL_KIND, DROP, foundBySitemap, pageJob, sitemapJob, type Frontier, t
 import { HoldLog } from './holds';
 import { pageHandler, type PageDeps, type PageSettings } from './page';
 import {
-  linkFate, PageRecorder, pagesCursor, parseLinkCursor, parsePagesCursor, redirectChains, withChains, writeRecords, type PageInfo, type PageWrite,
+  linkFate,
+  PageRecorder,
+  pagesCursor,
+  parseLinkCursor,
+  parsePagesCursor,
+  redirectChains,
+  withChains,
+  writeRecords,
+  type PageInfo,
+  type PageWrite,
 } from './pages';
 import { Politeness, ROBOTS_BLOCKED, type PolitenessSettings } from './politeness';
 import { compileScope, ScopeError } from './scope';
@@ -92,7 +101,11 @@ const RATE_WINDOW_MS = 10_000;
  * it started when fewer than two pages finished in the window: pages slower than the window made a
  * running crawl read "0.0 pages/s" while its pages were being fetched.
  */
-export function pagesPerSecond(row: Pick<CrawlRow, 'state' | 'pages' | 'createdAt' | 'finishedAt'>, samples: readonly { at: number; pages: number }[], now: number): number {
+export function pagesPerSecond(
+  row: Pick<CrawlRow, 'state' | 'pages' | 'createdAt' | 'finishedAt'>,
+  samples: readonly { at: number; pages: number }[],
+  now: number,
+): number {
   const first = samples[0];
   const last = samples[samples.length - 1];
   if (row.state === 'running' && samples.length >= 2 && last.pages - first.pages >= 2 && last.at > first.at) {
@@ -135,12 +148,17 @@ class Crawls implements CrawlService {
   private tickFault: string | null = null;
 
   constructor(
-    private readonly queue: Queue, private readonly store: CrawlStore, private readonly settings: CrawlSettings,
+    private readonly queue: Queue,
+    private readonly store: CrawlStore,
+    private readonly settings: CrawlSettings,
     private readonly log: Logger,
   ) {
     const fetchOpts = {
-      userAgent: settings.userAgent, connectTimeoutMs: settings.connectTimeoutMs, headersTimeoutMs: settings.headersTimeoutMs,
-      bodyTimeoutMs: settings.bodyTimeoutMs, totalTimeoutMs: settings.totalTimeoutMs,
+      userAgent: settings.userAgent,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      headersTimeoutMs: settings.headersTimeoutMs,
+      bodyTimeoutMs: settings.bodyTimeoutMs,
+      totalTimeoutMs: settings.totalTimeoutMs,
     };
     this.fetcher = new Fetcher({ ...fetchOpts, maxBodyBytes: settings.maxBodyBytes, maxRedirects: settings.maxRedirects });
     // RFC 9309: follow at least five redirects for robots.txt; parse at least 500 KiB of it.
@@ -167,7 +185,11 @@ class Crawls implements CrawlService {
       record: this.recordWith(),
       log,
     });
-    this.ticker = new Ticker(FLUSH_MS, async () => this.tick(), (err) => this.tickFailed(err));
+    this.ticker = new Ticker(
+      FLUSH_MS,
+      async () => this.tick(),
+      (err) => this.tickFailed(err),
+    );
     this.ticker.start();
   }
 
@@ -202,7 +224,7 @@ class Crawls implements CrawlService {
     if (valid.length === 0) {
       throw new QueueError(`no valid seed URL: ${rejected.map((r) => `${r.url} (${r.reason})`).join(', ')}`);
     }
-    options.addresses = p.addresses ?? this.settings.defaultAddresses ?? await policyOfSeeds(valid.map((v) => v.host));
+    options.addresses = p.addresses ?? this.settings.defaultAddresses ?? (await policyOfSeeds(valid.map((v) => v.host)));
     try {
       compileScope({ seeds: valid.map((v) => v.url), scope: options.scope, include: options.include, exclude: options.exclude });
     } catch (err) {
@@ -212,10 +234,14 @@ class Crawls implements CrawlService {
     const crawlId = `c_${randomBytes(4).toString('hex')}`;
     await this.store.insert({ id: crawlId, name: p.name ?? null, seeds: valid.map((v) => v.url), options, now: this.queue.now() });
     const frontier = (await this.frontierOf(crawlId))!;
-    const jobs = valid.map((v) => pageJob(v.url, v.host, {
-      crawlId, depth: 0, robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null,
-      userAgent: this.settings.userAgent,
-    }));
+    const jobs = valid.map((v) =>
+      pageJob(v.url, v.host, {
+        crawlId,
+        depth: 0,
+        robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null,
+        userAgent: this.settings.userAgent,
+      }),
+    );
     let r;
     try {
       r = await this.queue.enqueue(jobs, { crawlCap: frontier.options.maxPages });
@@ -307,12 +333,18 @@ class Crawls implements CrawlService {
       if (row.state === 'cancelled') throw new ConflictError(`crawl ${p.crawlId} is cancelled`);
       frontier = this.frontierFor(row);
     }
-    const jobs: NewJob[] = valid.map((v) => pageJob(v.url, v.host, {
-      crawlId: p.crawlId ?? null, depth: p.crawlId ? 0 : null, priority: p.priority, maxAttempts: p.maxAttempts,
-      // Added to a paused crawl: held with the rest of it until it resumes.
-      runAfter: frontier?.paused ? HELD : 0,
-      robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null, userAgent: this.settings.userAgent,
-    }));
+    const jobs: NewJob[] = valid.map((v) =>
+      pageJob(v.url, v.host, {
+        crawlId: p.crawlId ?? null,
+        depth: p.crawlId ? 0 : null,
+        priority: p.priority,
+        maxAttempts: p.maxAttempts,
+        // Added to a paused crawl: held with the rest of it until it resumes.
+        runAfter: frontier?.paused ? HELD : 0,
+        robots: this.settings.robots ? this.politeness.cached(new URL(v.url).origin) : null,
+        userAgent: this.settings.userAgent,
+      }),
+    );
     const r = await this.queue.enqueue(jobs, { crawlCap: frontier?.options.maxPages });
     if (frontier && r.enqueued > 0) await this.reopen(frontier.crawlId);
     return { enqueued: r.enqueued, duplicates: r.duplicates + r.capped, ids: r.ids.filter((id): id is number => id !== null), rejected };
@@ -408,7 +440,9 @@ class Crawls implements CrawlService {
     let missingTitles = 0;
     let redirectCount = 0;
     let brokenCount = 0;
-    const add = (to: Record<string, number>, key: string, n: number) => { to[key] = (to[key] ?? 0) + n; };
+    const add = (to: Record<string, number>, key: string, n: number) => {
+      to[key] = (to[key] ?? 0) + n;
+    };
     for (const g of c.groups) {
       total += g.pages;
       add(byStatus, g.status, g.pages);
@@ -426,17 +460,25 @@ class Crawls implements CrawlService {
       missingTitles += g.missingTitles;
     }
     const broken = [...c.broken].sort((a, b) => b.referrerCount - a.referrerCount || (a.url < b.url ? -1 : 1)).slice(0, REPORT_LISTED);
-    const referrers = await pages.referrers(broken.map((b) => b.urlId), REFERRERS_SHOWN);
+    const referrers = await pages.referrers(
+      broken.map((b) => b.urlId),
+      REFERRERS_SHOWN,
+    );
     const chains = await redirectChains(pages, crawlId, c.redirects);
     return {
       crawlId,
       pages: total,
       byStatus: Object.fromEntries(Object.entries(byStatus).sort(([a], [b]) => (a < b ? -1 : 1))),
       byContentType,
-      byHost: [...hosts].map(([host, h]) => ({ host, pages: h.pages, errors: h.errors, meanFetchMs: h.timed ? Math.round(h.ms / h.timed) : null }))
+      byHost: [...hosts]
+        .map(([host, h]) => ({ host, pages: h.pages, errors: h.errors, meanFetchMs: h.timed ? Math.round(h.ms / h.timed) : null }))
         .sort((a, b) => b.pages - a.pages || (a.host < b.host ? -1 : 1)),
       brokenLinks: broken.map((b) => ({
-        url: b.url, status: b.status, error: b.error, referrerCount: b.referrerCount, referrers: referrers.get(b.urlId) ?? [],
+        url: b.url,
+        status: b.status,
+        error: b.error,
+        referrerCount: b.referrerCount,
+        referrers: referrers.get(b.urlId) ?? [],
       })),
       brokenCount,
       redirects: c.redirects.map((r) => ({ url: r.url, finalUrl: chains.get(r.url)?.finalUrl ?? null, status: r.status })),
@@ -528,7 +570,9 @@ class Crawls implements CrawlService {
     let f = this.frontiers.get(crawlId);
     if (!f) {
       f = {
-        crawlId, options: row.options, paused: false,
+        crawlId,
+        options: row.options,
+        paused: false,
         scope: compileScope({ seeds: row.seeds, scope: row.options.scope, include: row.options.include, exclude: row.options.exclude }),
         ...(row.options.extract && { fields: parseFields(row.options.extract) }),
       };
@@ -610,7 +654,10 @@ class Crawls implements CrawlService {
         await this.settle(row.id);
         await this.archive.finish(row.id);
         if (!(await this.store.finish(row.id, this.queue.now()))) continue;
-        this.log('info', `crawl ${named(row.id, row.name)} finished: ${row.pages} page(s) fetched, ${s.error} error(s), ${s.skipped} skipped, in ${duration(this.queue.now() - row.createdAt)}`);
+        this.log(
+          'info',
+          `crawl ${named(row.id, row.name)} finished: ${row.pages} page(s) fetched, ${s.error} error(s), ${s.skipped} skipped, in ${duration(this.queue.now() - row.createdAt)}`,
+        );
         this.frontiers.delete(row.id);
         this.emit(row.id);
         // Emitted here: not again as it leaves the active set at the next tick.
@@ -640,19 +687,32 @@ class Crawls implements CrawlService {
     this.rates.set(row.id, samples);
   }
 
-
   private async record(row: CrawlRow): Promise<CrawlRecord> {
     const counts = await this.queue.crawlStats(row.id);
     const { [FROM_SITEMAPS]: fromSitemaps = 0, ...dropped } = await this.store.dropped(row.id);
     if (counts.capped > 0) dropped[DROP.pages] = counts.capped;
     const stats: Stats = {
-      queued: counts.queued, in_progress: counts.in_progress, done: counts.done, skipped: counts.skipped,
-      error: counts.error, total: counts.total,
+      queued: counts.queued,
+      in_progress: counts.in_progress,
+      done: counts.done,
+      skipped: counts.skipped,
+      error: counts.error,
+      total: counts.total,
     };
     return {
-      id: row.id, name: row.name, seeds: row.seeds, options: row.options, state: row.state, counts: stats,
-      pages: row.pages, bytes: row.bytes, dropped, fromSitemaps, pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], this.queue.now()) * 10) / 10,
-      createdAt: row.createdAt, finishedAt: row.finishedAt,
+      id: row.id,
+      name: row.name,
+      seeds: row.seeds,
+      options: row.options,
+      state: row.state,
+      counts: stats,
+      pages: row.pages,
+      bytes: row.bytes,
+      dropped,
+      fromSitemaps,
+      pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], this.queue.now()) * 10) / 10,
+      createdAt: row.createdAt,
+      finishedAt: row.finishedAt,
     };
   }
 
@@ -701,11 +761,30 @@ const REFERRERS_SHOWN = 100;
 function settledPage(j: Job, crawlId: string): PageWrite {
   const status = typeof j.result?.status === 'number' ? j.result.status : null;
   return {
-    crawlId, url: j.url, host: j.key, jobId: j.id, depth: j.depth, status, error: j.lastError, skipped: j.state === 'skipped',
-    redirectTo: null, via: (j.payload as PagePayload | null)?.via ?? [], contentType: j.result?.contentType ?? null,
-    bytes: j.result?.bytes ?? null, fetchMs: j.result?.durationMs ?? null, fetchedAt: status === null ? null : j.finishedAt,
-    title: j.result?.title ?? null, description: null, canonical: null, robots: null, lang: null, sha256: null, data: null,
-    lastmod: (j.payload as PagePayload | null)?.lastmod ?? null, linked: (j.depth ?? 0) > 0 || foundBySitemap(j.payload), links: null,
+    crawlId,
+    url: j.url,
+    host: j.key,
+    jobId: j.id,
+    depth: j.depth,
+    status,
+    error: j.lastError,
+    skipped: j.state === 'skipped',
+    redirectTo: null,
+    via: (j.payload as PagePayload | null)?.via ?? [],
+    contentType: j.result?.contentType ?? null,
+    bytes: j.result?.bytes ?? null,
+    fetchMs: j.result?.durationMs ?? null,
+    fetchedAt: status === null ? null : j.finishedAt,
+    title: j.result?.title ?? null,
+    description: null,
+    canonical: null,
+    robots: null,
+    lang: null,
+    sha256: null,
+    data: null,
+    lastmod: (j.payload as PagePayload | null)?.lastmod ?? null,
+    linked: (j.depth ?? 0) > 0 || foundBySitemap(j.payload),
+    links: null,
   };
 }
 
@@ -721,9 +800,7 @@ function sortUrls(urls: readonly string[]): { valid: { url: string; host: string
   return { valid, rejected };
 }
 
-export function createCrawlService(
-  queue: Queue, store: CrawlStore, settings: Partial<CrawlSettings> = {}, log: Logger = () => {},
-): CrawlService {
+export function createCrawlService(queue: Queue, store: CrawlStore, settings: Partial<CrawlSettings> = {}, log: Logger = () => {}): CrawlService {
   return new Crawls(queue, store, { ...DEFAULT_CRAWL_SETTINGS, ...settings }, log);
 }
 

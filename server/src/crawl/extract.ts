@@ -98,15 +98,21 @@ const ADAPTER: NonNullable<Options<AnyNode, Element>['adapter']> = {
   existsOne: (test, nodes) => walk(nodes, elements(test)),
   findOne: (test, nodes) => {
     let found: Element | null = null;
-    walk(nodes, elements((el) => test(el) && (found = el) !== null));
+    walk(
+      nodes,
+      elements((el) => test(el) && (found = el) !== null),
+    );
     return found;
   },
   findAll: (test, nodes) => {
     const found: Element[] = [];
-    walk(nodes, elements((el) => {
-      if (test(el)) found.push(el);
-      return false;
-    }));
+    walk(
+      nodes,
+      elements((el) => {
+        if (test(el)) found.push(el);
+        return false;
+      }),
+    );
     return found;
   },
 };
@@ -134,7 +140,9 @@ function compiled(selector: string): Field['query'] | Error {
 /** One field's spec made a query; an ExtractError names the field and says what is wrong. */
 export function parseField(name: string, spec: string): Field {
   if (!FIELD_NAME.test(name)) {
-    throw new ExtractError(`extract.${name}: a field name is a letter or _ then letters, digits, _ or - (64 at most), with [] at the end to collect every match`);
+    throw new ExtractError(
+      `extract.${name}: a field name is a letter or _ then letters, digits, _ or - (64 at most), with [] at the end to collect every match`,
+    );
   }
   const text = spec.trim();
   if (text === '') throw new ExtractError(`extract.${name}: needs a selector`);
@@ -149,7 +157,9 @@ export function parseField(name: string, spec: string): Field {
   }
   const query = compiled(text);
   if (query instanceof Error) {
-    throw new ExtractError(`extract.${name}: not a CSS selector${split ? ` (before @${split[2]})` : ''}: ${(split ? compiled(split[1]) as Error : query).message}`);
+    throw new ExtractError(
+      `extract.${name}: not a CSS selector${split ? ` (before @${split[2]})` : ''}: ${(split ? (compiled(split[1]) as Error) : query).message}`,
+    );
   }
   return { key, many, selector: text, attribute: null, query };
 }
@@ -184,7 +194,12 @@ class Budget {
 
 function valueOf(el: Element, field: Field, budget: Budget): string | null {
   // Read a little past the cap: collapsing whitespace may shorten it.
-  if (field.attribute === null) return budget.value(textOf(el, MAX_VALUE_CHARS * 4).replace(/\s+/g, ' ').trim());
+  if (field.attribute === null)
+    return budget.value(
+      textOf(el, MAX_VALUE_CHARS * 4)
+        .replace(/\s+/g, ' ')
+        .trim(),
+    );
   // Attributes are kept in objects without a prototype (dom.ts): `@constructor` is an attribute or nothing.
   return Object.hasOwn(el.attribs, field.attribute) ? budget.value(el.attribs[field.attribute]) : null;
 }

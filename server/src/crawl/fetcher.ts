@@ -287,12 +287,7 @@ export class Fetcher {
     }
   }
 
-  private async run(
-    url: string,
-    options: FetchOptions,
-    signal: AbortSignal,
-    failures: Failures,
-  ): Promise<Omit<FetchResult, 'durationMs'>> {
+  private async run(url: string, options: FetchOptions, signal: AbortSignal, failures: Failures): Promise<Omit<FetchResult, 'durationMs'>> {
     const { maxBodyBytes, maxRedirects } = this.options;
     const { checkRedirect, onBody } = options;
     const follow = options.followRedirects ?? true;
@@ -345,7 +340,10 @@ export class Fetcher {
         if (declared > maxBodyBytes && truncateAt === undefined) throw tooLarge(`declared Content-Length ${declared}`, maxBodyBytes);
         failures.body = { received, declared: Number.isSafeInteger(declared) ? declared : null };
         const decoders: Transform[] = [];
-        const encodings = (headers['content-encoding'] ?? '').toLowerCase().split(',').map((e) => e.trim());
+        const encodings = (headers['content-encoding'] ?? '')
+          .toLowerCase()
+          .split(',')
+          .map((e) => e.trim());
         // Encodings are listed in the order they were applied, so undo them from the last.
         for (const encoding of encodings.filter((e) => e !== '' && e !== 'identity').reverse()) {
           const decoder = decoderFor(encoding);
@@ -391,12 +389,7 @@ export class Fetcher {
     }
   }
 
-  private toFetchError(
-    err: unknown,
-    url: string,
-    stopped: 'timeout' | 'aborted' | null,
-    failures: Failures,
-  ): unknown {
+  private toFetchError(err: unknown, url: string, stopped: 'timeout' | 'aborted' | null, failures: Failures): unknown {
     if (err instanceof FetchError) return err;
     if (typeof err === 'object' && err !== null && failures.caller.has(err)) return err;
     if (err instanceof AddressRefusedError) {

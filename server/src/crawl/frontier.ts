@@ -98,9 +98,7 @@ export function sitemapJob(url: string, host: string, f: Frontier, what: 'map' |
  * job with the rule. One that could not be read yet decides nothing here: the page handler waits
  * for it, where a skip would be for good.
  */
-export function pageJob(
-  url: string, host: string, extra: Partial<NewJob> & { robots?: Robots | null; userAgent?: string; work?: GlobWork },
-): NewJob {
+export function pageJob(url: string, host: string, extra: Partial<NewJob> & { robots?: Robots | null; userAgent?: string; work?: GlobWork }): NewJob {
   const { robots, userAgent, work, ...rest } = extra;
   const job: NewJob = { kind: CRAWL_KIND, url, key: host, dedupeKey: url, ...rest };
   if (robots && !robots.retryLater && userAgent) {
@@ -141,8 +139,14 @@ export function planLinks(
   const known = knownUrls(f);
   const work: GlobWork = { steps: 0 };
   for (const link of links) {
-    if (link.nofollow && !f.options.followNofollow) { drop(DROP.nofollow); continue; }
-    if (f.options.maxDepth !== null && next > f.options.maxDepth) { drop(DROP.depth); continue; }
+    if (link.nofollow && !f.options.followNofollow) {
+      drop(DROP.nofollow);
+      continue;
+    }
+    if (f.options.maxDepth !== null && next > f.options.maxDepth) {
+      drop(DROP.depth);
+      continue;
+    }
     const verdict = f.scope.allowsNormalized(link);
     if (verdict !== true) {
       drop(verdict.startsWith('excluded') || verdict.startsWith('matches no include') ? DROP.pattern : DROP.scope);

@@ -57,7 +57,7 @@ export class Glob {
     this.head = this.starred ? source.slice(0, first) : source;
     this.tail = this.starred ? source.slice(last + 1) : '';
     this.middle = [];
-    for (let i = first + 1; i < last; ) {
+    for (let i = first + 1; i < last;) {
       const star = source.indexOf('*', i);
       if (star > i) this.middle.push(segment(source.slice(i, star)));
       i = star + 1;

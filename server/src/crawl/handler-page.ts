@@ -25,9 +25,7 @@ export interface PageInput {
 }
 
 /** The daemon's messages to a handler's thread (handler-worker.ts), and its answers. */
-export type ToHandler =
-  | { type: 'load'; id: number; file: string }
-  | { type: 'run'; id: number; file: string; page: PageInput };
+export type ToHandler = { type: 'load'; id: number; file: string } | { type: 'run'; id: number; file: string; page: PageInput };
 
 export type FromHandler = { id: number; output: HandlerOutput | null; error: null } | { id: number; output: null; error: string };
 
@@ -108,9 +106,12 @@ export class Match {
 export function handlerPage(input: PageInput) {
   let text: string | undefined;
   let nodes: AnyNode[] | undefined;
-  const tree = () => (nodes ??= extractLinks(Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength), input.finalUrl, {
-    encoding: sniffEncoding(input.body, input.charset), document: true, maxLinks: 0,
-  }).tree!.document.children);
+  const tree = () =>
+    (nodes ??= extractLinks(Buffer.from(input.body.buffer, input.body.byteOffset, input.body.byteLength), input.finalUrl, {
+      encoding: sniffEncoding(input.body, input.charset),
+      document: true,
+      maxLinks: 0,
+    }).tree!.document.children);
   return {
     url: input.url,
     finalUrl: input.finalUrl,
@@ -151,7 +152,9 @@ export function handlerOutput(result: unknown): HandlerOutput {
     }
     if (json === null) throw new ResultError('data is nothing as JSON; a record is an object');
     if (json.length > MAX_DATA_CHARS) {
-      throw new ResultError(`data is ${json.length.toLocaleString('en-US')} characters as JSON; a page's data is at most ${MAX_DATA_CHARS.toLocaleString('en-US')}`);
+      throw new ResultError(
+        `data is ${json.length.toLocaleString('en-US')} characters as JSON; a page's data is at most ${MAX_DATA_CHARS.toLocaleString('en-US')}`,
+      );
     }
     // Checked as it will be kept: toJSON (a Date's, a URL's) makes of a value what JSON says.
     const data = JSON.parse(json) as unknown;
@@ -165,7 +168,8 @@ export function handlerOutput(result: unknown): HandlerOutput {
   const urls: string[] = [];
   if (enqueue !== undefined && enqueue !== null) {
     if (!Array.isArray(enqueue)) throw new ResultError(`enqueue is ${kind(enqueue)}; it is a list of URLs`);
-    if (enqueue.length > DEFAULT_MAX_LINKS) throw new ResultError(`enqueue has ${enqueue.length.toLocaleString('en-US')} URLs; a page may add at most ${DEFAULT_MAX_LINKS.toLocaleString('en-US')}`);
+    if (enqueue.length > DEFAULT_MAX_LINKS)
+      throw new ResultError(`enqueue has ${enqueue.length.toLocaleString('en-US')} URLs; a page may add at most ${DEFAULT_MAX_LINKS.toLocaleString('en-US')}`);
     enqueue.forEach((u, i) => {
       if (typeof u !== 'string') throw new ResultError(`enqueue[${i}] is ${kind(u)}; a URL is a string`);
       if (Buffer.byteLength(u) > MAX_URL_BYTES) throw new ResultError(`enqueue[${i}] is longer than a URL may be (${MAX_URL_BYTES} bytes)`);
@@ -186,9 +190,19 @@ export function describe(err: unknown, file: string): string {
   const lines = (err.stack ?? '').split('\n');
   // A module that does not parse: its place goes first (`/…/x.mjs:3`, see handler-worker.ts), before the source line.
   const place = /^\S+:\d+$/.test(lines[0]) ? lines[0] : null;
-  const frames = lines.filter((l) => /^\s+at /.test(l)).map((l) => l.trim().slice(3)).filter((f) => !/\(?node:|handler-worker\.js/.test(f));
+  const frames = lines
+    .filter((l) => /^\s+at /.test(l))
+    .map((l) => l.trim().slice(3))
+    .filter((f) => !/\(?node:|handler-worker\.js/.test(f));
   const top = place ?? frames.find((f) => f.includes(dir)) ?? frames[0];
-  const where = top === undefined ? '' : ` (at ${top.split(dir).join('').split(`${path.dirname(file)}${path.sep}`).join('')})`;
+  const where =
+    top === undefined
+      ? ''
+      : ` (at ${top
+          .split(dir)
+          .join('')
+          .split(`${path.dirname(file)}${path.sep}`)
+          .join('')})`;
   return clip(`${err.name}: ${err.message}${where}`);
 }
 

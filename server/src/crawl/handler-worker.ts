@@ -7,9 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import {
-  BUFFERS_EXIT_CODE, describe, handlerOutput, handlerPage, ResultError, type FromHandler, type HandlerData, type ToHandler,
-} from './handler-page';
+import { BUFFERS_EXIT_CODE, describe, handlerOutput, handlerPage, ResultError, type FromHandler, type HandlerData, type ToHandler } from './handler-page';
 
 type Handler = (page: ReturnType<typeof handlerPage>) => unknown;
 
@@ -19,13 +17,15 @@ const modules = new Map<string, Promise<Handler>>();
 function load(file: string): Promise<Handler> {
   let loaded = modules.get(file);
   if (loaded === undefined) {
-    loaded = (import(pathToFileURL(file).href) as Promise<{ default?: unknown }>).catch((err: unknown) => {
-      throw err instanceof SyntaxError ? placed(err, file) : err;
-    }).then((mod) => {
-      const fn = typeof mod.default === 'function' ? mod.default : (mod.default as { default?: unknown } | undefined)?.default;
-      if (typeof fn !== 'function') throw new ResultError('has no default export function: `export default async (page) => ({ data, enqueue })`');
-      return fn as Handler;
-    });
+    loaded = (import(pathToFileURL(file).href) as Promise<{ default?: unknown }>)
+      .catch((err: unknown) => {
+        throw err instanceof SyntaxError ? placed(err, file) : err;
+      })
+      .then((mod) => {
+        const fn = typeof mod.default === 'function' ? mod.default : (mod.default as { default?: unknown } | undefined)?.default;
+        if (typeof fn !== 'function') throw new ResultError('has no default export function: `export default async (page) => ({ data, enqueue })`');
+        return fn as Handler;
+      });
     modules.set(file, loaded);
   }
   return loaded;
@@ -58,7 +58,7 @@ let dropped = 0;
 let windowAt = 0;
 for (const stream of [process.stdout, process.stderr]) {
   const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
-  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+  stream.write = (chunk: unknown, ...rest: unknown[]) => {
     // Anything else is the stream's to refuse, as it would.
     if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) return write(chunk, ...rest);
     const now = Date.now();
@@ -68,7 +68,7 @@ for (const stream of [process.stdout, process.stderr]) {
       written = 0;
       dropped = 0;
     }
-    const encoding = typeof rest[0] === 'string' ? rest[0] as BufferEncoding : undefined;
+    const encoding = typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : undefined;
     const size = typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding) : chunk.byteLength;
     if (written + size <= OUTPUT_BYTES) {
       written += size;
@@ -78,7 +78,7 @@ for (const stream of [process.stdout, process.stderr]) {
     const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
     done?.();
     return true;
-  });
+  };
 }
 
 /**
@@ -118,15 +118,18 @@ function failure(err: unknown, file: string): string {
 let turn: Promise<unknown> = Promise.resolve();
 
 port.on('message', (m: ToHandler) => {
-  turn = turn.then(async () => {
-    let reply: FromHandler;
-    try {
-      const handler = await load(m.file);
-      reply = m.type === 'load' ? { id: m.id, output: null, error: null } : { id: m.id, output: handlerOutput(await handler(handlerPage(m.page))), error: null };
-    } catch (err) {
-      reply = { id: m.id, output: null, error: failure(err, m.file) };
-    }
-    checkBuffers();
-    port.postMessage(reply);
-  }).catch(() => undefined);
+  turn = turn
+    .then(async () => {
+      let reply: FromHandler;
+      try {
+        const handler = await load(m.file);
+        reply =
+          m.type === 'load' ? { id: m.id, output: null, error: null } : { id: m.id, output: handlerOutput(await handler(handlerPage(m.page))), error: null };
+      } catch (err) {
+        reply = { id: m.id, output: null, error: failure(err, m.file) };
+      }
+      checkBuffers();
+      port.postMessage(reply);
+    })
+    .catch(() => undefined);
 });

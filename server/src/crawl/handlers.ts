@@ -40,7 +40,10 @@ const EXTENSIONS = new Set(['.mjs', '.js', '.cjs']);
 
 /** A page's handler failed it; the message says how. */
 export class HandlerError extends Error {
-  constructor(message: string, readonly retryable = false) {
+  constructor(
+    message: string,
+    readonly retryable = false,
+  ) {
     super(message);
     this.name = 'HandlerError';
   }
@@ -208,7 +211,8 @@ export class HandlerPool {
       let thread: Thread | undefined;
       for (const t of this.threads) {
         const has = t.versions.get(call.file);
-        if ((has === undefined || has === call.version) && t.calls.length < QUEUED_PER_THREAD && (thread === undefined || t.calls.length < thread.calls.length)) thread = t;
+        if ((has === undefined || has === call.version) && t.calls.length < QUEUED_PER_THREAD && (thread === undefined || t.calls.length < thread.calls.length))
+          thread = t;
       }
       if (thread === undefined || (thread.calls.length > 0 && this.threads.size < this.limits.threads)) {
         if (this.threads.size >= this.limits.threads) {
@@ -255,7 +259,8 @@ export class HandlerPool {
       // Buffers live outside the heap: the thread watches its own (handler-worker.ts).
       workerData: { buffersMb: this.limits.heapMb } satisfies HandlerData,
       // Its console goes to the log: the daemon's stdout may be the editor's channel.
-      stdout: true, stderr: true,
+      stdout: true,
+      stderr: true,
     });
     const thread: Thread = { worker, versions: new Map(), calls: [], timer: null, last: null, idle: null };
     this.threads.add(thread);
@@ -275,18 +280,23 @@ export class HandlerPool {
       this.pump();
     });
     worker.on('error', (err: Error & { code?: string }) => {
-      const message = err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-        ? `ran out of memory (a handler's thread may use ${this.limits.heapMb} MB), and its thread was stopped`
-        : `its thread failed: ${err.message}`;
+      const message =
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `ran out of memory (a handler's thread may use ${this.limits.heapMb} MB), and its thread was stopped`
+          : `its thread failed: ${err.message}`;
       void this.retire(thread, new HandlerError(message));
     });
     worker.on('exit', (code) => {
-      const message = code === BUFFERS_EXIT_CODE
-        ? `ran out of memory (its buffers passed ${this.limits.heapMb} MB), and its thread was stopped`
-        : `its thread ended (exit code ${code}); a handler must not call process.exit()`;
+      const message =
+        code === BUFFERS_EXIT_CODE
+          ? `ran out of memory (its buffers passed ${this.limits.heapMb} MB), and its thread was stopped`
+          : `its thread ended (exit code ${code}); a handler must not call process.exit()`;
       void this.retire(thread, new HandlerError(message));
     });
-    for (const [stream, level] of [[worker.stdout, 'info'], [worker.stderr, 'warn']] as const) {
+    for (const [stream, level] of [
+      [worker.stdout, 'info'],
+      [worker.stderr, 'warn'],
+    ] as const) {
       eachLine(stream, (line) => this.console(thread, level, line));
     }
     worker.unref();

@@ -30,7 +30,10 @@ export class HoldLog implements HoldEvents {
   /** When the map was last looked through by forgetStale. */
   private forgotAt = -Infinity;
 
-  constructor(private readonly log: Logger, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   onHold(host: string, until: number, kind: HoldKind, reason: string): void {
     const hold = this.held.get(host);

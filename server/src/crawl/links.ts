@@ -120,7 +120,10 @@ export function sniffEncoding(body: Uint8Array, declared: string | null): string
 }
 
 function tokens(value: string | undefined, separators: RegExp): string[] {
-  return (value ?? '').toLowerCase().split(separators).filter((t) => t !== '');
+  return (value ?? '')
+    .toLowerCase()
+    .split(separators)
+    .filter((t) => t !== '');
 }
 
 /**
@@ -138,7 +141,7 @@ class CappedText {
   }
 
   add(piece: string): void {
-    for (let at = 0; !this.full && at < piece.length; ) {
+    for (let at = 0; !this.full && at < piece.length;) {
       // Never 0: after a collapse that leaves room, the text is at most `max` long.
       const room = this.max * 4 - this.text.length;
       this.text += piece.slice(at, at + room);
@@ -197,8 +200,26 @@ interface OpenAnchor {
 
 /** HTML's void elements (and a few obsolete ones browsers still treat so): never open, so never closed. */
 const VOID = new Set([
-  'area', 'base', 'basefont', 'bgsound', 'br', 'col', 'command', 'embed', 'frame', 'hr', 'image', 'img', 'input',
-  'keygen', 'link', 'meta', 'param', 'source', 'track', 'wbr',
+  'area',
+  'base',
+  'basefont',
+  'bgsound',
+  'br',
+  'col',
+  'command',
+  'embed',
+  'frame',
+  'hr',
+  'image',
+  'img',
+  'input',
+  'keygen',
+  'link',
+  'meta',
+  'param',
+  'source',
+  'track',
+  'wbr',
 ]);
 const P = new Set(['p']);
 const CELLS = ['td', 'th', 'p'];
@@ -209,9 +230,32 @@ const HEADINGS = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
  * a cell. Innermost only: `<li>` in a `<ul>` in an `<li>` leaves the outer one open.
  */
 const IMPLIED_END = new Map<string, ReadonlySet<string>>([
-  ...['address', 'article', 'aside', 'blockquote', 'details', 'div', 'dl', 'fieldset', 'figcaption', 'figure', 'footer', 'form',
-    'header', 'hgroup', 'hr', 'main', 'menu', 'nav', 'ol', 'p', 'pre', 'section', 'table', 'ul']
-    .map((tag) => [tag, P] as const),
+  ...[
+    'address',
+    'article',
+    'aside',
+    'blockquote',
+    'details',
+    'div',
+    'dl',
+    'fieldset',
+    'figcaption',
+    'figure',
+    'footer',
+    'form',
+    'header',
+    'hgroup',
+    'hr',
+    'main',
+    'menu',
+    'nav',
+    'ol',
+    'p',
+    'pre',
+    'section',
+    'table',
+    'ul',
+  ].map((tag) => [tag, P] as const),
   ...HEADINGS.map((tag) => [tag, new Set(['p', ...HEADINGS])] as const),
   ['li', new Set(['li', 'p'])],
   ['dt', new Set(['dt', 'dd', 'p'])],
@@ -525,8 +569,7 @@ export class LinkExtractor {
     if (anchor === null) return;
     this.anchor = null;
     if (anchor.target === null) return;
-    anchor.target.text =
-      anchor.text.value() || anchor.imgAlt || clip(anchor.ariaLabel, MAX_LINK_TEXT_CHARS) || clip(anchor.title, MAX_LINK_TEXT_CHARS);
+    anchor.target.text = anchor.text.value() || anchor.imgAlt || clip(anchor.ariaLabel, MAX_LINK_TEXT_CHARS) || clip(anchor.title, MAX_LINK_TEXT_CHARS);
   }
 
   private resolveBase(href: string): string {

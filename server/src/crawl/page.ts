@@ -67,7 +67,6 @@ interface Seen {
   enqueued: Set<string>;
 }
 
-
 /**
  * How long a job of a paused crawl waits before it is looked at again. Pausing holds the crawl's
  * queued jobs; this is for those that were in flight then and came back unheld (a retry, a
@@ -139,7 +138,11 @@ export function pageHandler(deps: PageDeps) {
       if (robots.retryLater) {
         const tries = politeness.unreadableTries(origin);
         if (tries >= MAX_ROBOTS_TRIES) {
-          return { type: 'fail', error: `robots.txt could not be read in ${tries} tries (${robots.verdict(job.url, settings.userAgent).rule})`, retryable: false };
+          return {
+            type: 'fail',
+            error: `robots.txt could not be read in ${tries} tries (${robots.verdict(job.url, settings.userAgent).rule})`,
+            retryable: false,
+          };
         }
         return { type: 'defer', reason: 'robots.txt could not be read', delayMs: settings.robotsRetryMs };
       }
@@ -163,7 +166,12 @@ export function pageHandler(deps: PageDeps) {
       try {
         await deps.archive.add(frontier.crawlId, {
           // WARC-Date is when the capture began.
-          url: res.finalUrl, date: Date.now() - res.durationMs, requestHeaders: res.requestHeaders, status: res.status, responseHeaders: res.headers, body: res.body,
+          url: res.finalUrl,
+          date: Date.now() - res.durationMs,
+          requestHeaders: res.requestHeaders,
+          status: res.status,
+          responseHeaders: res.headers,
+          body: res.body,
         });
       } catch (err) {
         // Fetched but not archived: tried again later, so that the archive has every page of the crawl.
@@ -171,8 +179,13 @@ export function pageHandler(deps: PageDeps) {
       }
     }
     const result: JobResult = {
-      status: res.status, contentType: res.contentType, bytes: res.bytes, durationMs: res.durationMs,
-      finalUrl: res.finalUrl, title: null, sha256: res.sha256,
+      status: res.status,
+      contentType: res.contentType,
+      bytes: res.bytes,
+      durationMs: res.durationMs,
+      finalUrl: res.finalUrl,
+      title: null,
+      sha256: res.sha256,
     };
     if (res.status < 500 && res.status !== 429) politeness.succeeded(host);
 
@@ -182,8 +195,7 @@ export function pageHandler(deps: PageDeps) {
 
     const verdict = classifyStatus(res.status);
     if (verdict.outcome === 'retry') {
-      const asked = res.status === 429 || res.status === 503
-        ? parseRetryAfter(res.headers['retry-after'], Date.now(), settings.maxRetryAfterMs) : null;
+      const asked = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers['retry-after'], Date.now(), settings.maxRetryAfterMs) : null;
       if (asked !== null) {
         const wait = Math.max(asked, MIN_RETRY_AFTER_MS);
         const reason = `HTTP ${res.status} with Retry-After ${Math.round(wait / 1000)}s`;
@@ -202,9 +214,27 @@ export function pageHandler(deps: PageDeps) {
 
     // The handler runs on its thread while this one reads the page's links.
     const handler = frontier?.options.handler;
-    const ran = handler === undefined ? null : deps.handlers.run(handler, {
-      url: job.url, finalUrl: res.finalUrl, status: res.status, headers: res.headers, contentType: res.contentType, charset: res.charset, body: res.body,
-    }, handlerTimeoutMs(frontier!.options.handlerTimeout)).then((output) => ({ output }), (err: unknown) => ({ err }));
+    const ran =
+      handler === undefined
+        ? null
+        : deps.handlers
+            .run(
+              handler,
+              {
+                url: job.url,
+                finalUrl: res.finalUrl,
+                status: res.status,
+                headers: res.headers,
+                contentType: res.contentType,
+                charset: res.charset,
+                body: res.body,
+              },
+              handlerTimeoutMs(frontier!.options.handlerTimeout),
+            )
+            .then(
+              (output) => ({ output }),
+              (err: unknown) => ({ err }),
+            );
 
     let links: LinkExtraction | null = null;
     if (res.contentType !== null && HTML_TYPES.has(res.contentType)) {
@@ -213,9 +243,21 @@ export function pageHandler(deps: PageDeps) {
       if (fields && links.tree) {
         const { data, stopped, failed } = extractData(links.tree.document, fields);
         seen.data = data;
-        if (stopped.length > 0) warnOnce(frontier, 'extract', job.url, `extract.${stopped.join(', extract.')} cut short: the selectors took their ${MAX_STEPS.toLocaleString('en-US')} steps on this page`);
+        if (stopped.length > 0)
+          warnOnce(
+            frontier,
+            'extract',
+            job.url,
+            `extract.${stopped.join(', extract.')} cut short: the selectors took their ${MAX_STEPS.toLocaleString('en-US')} steps on this page`,
+          );
         for (const [key, message] of failed) warnOnce(frontier, 'extract', job.url, `extract.${key} failed: ${message}`);
-        if (links.tree.truncated) warnOnce(frontier, 'extract', job.url, `only the first ${MAX_NODES.toLocaleString('en-US')} nodes of the page were searched by the crawl's selectors`);
+        if (links.tree.truncated)
+          warnOnce(
+            frontier,
+            'extract',
+            job.url,
+            `only the first ${MAX_NODES.toLocaleString('en-US')} nodes of the page were searched by the crawl's selectors`,
+          );
       }
       // The tree is done with: the record keeps the links, not the page.
       links.tree = null;
@@ -259,7 +301,7 @@ export function pageHandler(deps: PageDeps) {
       seen.fates = planned.fates;
       return planned;
     }
-    const all = [...links?.links ?? [], ...seen.extra];
+    const all = [...(links?.links ?? []), ...seen.extra];
     const own = links?.links.length ?? 0;
     const fates: Planned['fates'] = [];
     const follow: ExtractedLink[] = [];
@@ -273,7 +315,9 @@ export function pageHandler(deps: PageDeps) {
       }
     });
     const planned = follow.length > 0 ? planLinks(frontier, job.depth ?? 0, follow, robotsOf, settings.userAgent) : null;
-    planned?.fates.forEach((fate, j) => { fates[at[j]] = fate; });
+    planned?.fates.forEach((fate, j) => {
+      fates[at[j]] = fate;
+    });
     seen.fates = fates;
     return planned;
   }
@@ -322,7 +366,10 @@ export function pageHandler(deps: PageDeps) {
       const n = normalizeUrl(raw, res.finalUrl);
       if (n.ok && urls.size < SITEMAPS_PER_INDEX) urls.set(n.url, n.host);
     }
-    seen.links = linksOnly(res.finalUrl, [...urls].map(([url, host]) => ({ url, host, nofollow: false, text: '' })));
+    seen.links = linksOnly(
+      res.finalUrl,
+      [...urls].map(([url, host]) => ({ url, host, nofollow: false, text: '' })),
+    );
     result.outlinks = urls.size;
     deps.count(frontier.crawlId, 1, res.bytes, new Map());
     // Not capped: a crawl's max pages is for its pages, and the sitemaps are how it finds them.
@@ -343,7 +390,10 @@ export function pageHandler(deps: PageDeps) {
     }
     await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
     if (map.cut > 0) {
-      deps.log('warn', `crawl ${frontier.crawlId}: the sitemap ${job.url} names ${map.cut} URL(s) past the protocol's ${SITEMAP_MAX_URLS.toLocaleString('en-US')}: left out`);
+      deps.log(
+        'warn',
+        `crawl ${frontier.crawlId}: the sitemap ${job.url} names ${map.cut} URL(s) past the protocol's ${SITEMAP_MAX_URLS.toLocaleString('en-US')}: left out`,
+      );
     }
     const entries = new Map<string, ExtractedLink & { lastmod: string | null }>();
     for (const [i, e] of map.entries.entries()) {
@@ -407,8 +457,11 @@ export function pageHandler(deps: PageDeps) {
       // A sitemap stays keyed apart from the page of its URL.
       ...((job.payload as PagePayload | null)?.sitemap && { dedupeKey: `sitemap ${target}` }),
       // A sitemap that redirects is still read as one, and a URL keeps its sitemap's lastmod.
-      crawlId: job.crawlId, depth: job.depth, payload: { ...(job.payload as PagePayload | null), via } satisfies PagePayload,
-      robots: robotsOf(url.origin), userAgent: settings.userAgent,
+      crawlId: job.crawlId,
+      depth: job.depth,
+      payload: { ...(job.payload as PagePayload | null), via } satisfies PagePayload,
+      robots: robotsOf(url.origin),
+      userAgent: settings.userAgent,
     });
     return { type: 'done', result, enqueue: [next], crawlCap: frontier?.options.maxPages };
   }
@@ -438,8 +491,18 @@ function oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
 /** What a page that is not HTML but has links (a sitemap, robots.txt) records of them. */
 function linksOnly(baseUrl: string, links: ExtractedLink[]): LinkExtraction {
   return {
-    title: null, description: null, canonical: null, lang: null, links, metaNofollow: false, metaNoindex: false, metaRobots: null,
-    dropped: 0, truncated: 0, baseUrl, tree: null,
+    title: null,
+    description: null,
+    canonical: null,
+    lang: null,
+    links,
+    metaNofollow: false,
+    metaNoindex: false,
+    metaRobots: null,
+    dropped: 0,
+    truncated: 0,
+    baseUrl,
+    tree: null,
   };
 }
 
@@ -454,7 +517,12 @@ function pageWrite(job: LeasedJob, frontier: Frontier, outcome: Extract<Outcome,
   const status = typeof result?.status === 'number' ? result.status : null;
   const extraction = seen.links;
   return {
-    crawlId: frontier.crawlId, url: job.url, host: job.key, jobId: job.id, depth: job.depth, status,
+    crawlId: frontier.crawlId,
+    url: job.url,
+    host: job.key,
+    jobId: job.id,
+    depth: job.depth,
+    status,
     error: stored(outcome.type === 'fail' ? outcome.error : outcome.type === 'skip' ? outcome.reason : null),
     skipped: outcome.type === 'skip',
     redirectTo: typeof result?.redirectTo === 'string' ? result.redirectTo : null,
@@ -472,8 +540,9 @@ function pageWrite(job: LeasedJob, frontier: Frontier, outcome: Extract<Outcome,
     data: seen.data,
     lastmod: (job.payload as PagePayload | null)?.lastmod ?? null,
     linked: (job.depth ?? 0) > 0 || foundBySitemap(job.payload),
-    links: extraction || seen.extra.length > 0
-      ? [...extraction?.links ?? [], ...seen.extra].map((l, i) => ({ url: l.url, text: stored(l.text) as string, reason: seen.fates?.[i] ?? null }))
-      : null,
+    links:
+      extraction || seen.extra.length > 0
+        ? [...(extraction?.links ?? []), ...seen.extra].map((l, i) => ({ url: l.url, text: stored(l.text) as string, reason: seen.fates?.[i] ?? null }))
+        : null,
   };
 }

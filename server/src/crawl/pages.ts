@@ -190,7 +190,9 @@ export class GroupDeltas {
 
   /** In key order, so writers adding to the same rows take their locks in one order. */
   list(): (GroupRow & { crawlId: string })[] {
-    return [...this.rows.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, r]) => r)
+    return [...this.rows.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([, r]) => r)
       .filter((r) => r.pages !== 0 || r.failed !== 0 || r.fetchMsSum !== 0 || r.fetchMsCount !== 0 || r.missingTitles !== 0);
   }
 }
@@ -289,7 +291,9 @@ const MAX_HOPS = 20;
  * its own (fetched as a job of its own), so a chain is followed through the records.
  */
 export async function redirectChains(
-  store: PageStore, crawlId: string, starts: readonly { url: string; redirectTo: string | null }[],
+  store: PageStore,
+  crawlId: string,
+  starts: readonly { url: string; redirectTo: string | null }[],
 ): Promise<Map<string, { hops: string[]; finalUrl: string | null }>> {
   const chains = new Map<string, { hops: string[]; finalUrl: string | null }>();
   let open = starts.filter((r) => r.redirectTo !== null);
@@ -297,7 +301,10 @@ export async function redirectChains(
   // Every chain advances one hop per round, in one read for all of them; one that comes back on
   // itself, or goes on past MAX_HOPS, ends nowhere.
   for (let hop = 1; open.length > 0; hop++) {
-    const next = await store.redirectTargets(crawlId, open.map((r) => chains.get(r.url)!.hops.at(-1) as string));
+    const next = await store.redirectTargets(
+      crawlId,
+      open.map((r) => chains.get(r.url)!.hops.at(-1) as string),
+    );
     open = open.filter((r) => {
       const chain = chains.get(r.url)!;
       const to = next.get(chain.hops.at(-1) as string);
@@ -317,10 +324,30 @@ export async function withChains(store: PageStore, crawlId: string, rows: readon
   return rows.map((r): PageInfo => {
     const chain = chains.get(r.url);
     return {
-      url: r.url, jobId: r.jobId, finalUrl: chain ? chain.finalUrl : r.status !== null ? r.url : null, redirects: chain?.hops ?? [],
-      status: r.status, error: r.error, skipped: r.skipped, contentType: r.contentType, bytes: r.bytes, fetchMs: r.fetchMs,
-      fetchedAt: r.fetchedAt, lastmod: r.lastmod, depth: r.depth, title: r.title, description: r.description, canonical: r.canonical, robots: r.robots,
-      lang: r.lang, foundOn: r.foundOn, linkText: r.linkText, outlinks: r.outlinks, inlinks: r.inlinks, sha256: r.sha256, data: r.data,
+      url: r.url,
+      jobId: r.jobId,
+      finalUrl: chain ? chain.finalUrl : r.status !== null ? r.url : null,
+      redirects: chain?.hops ?? [],
+      status: r.status,
+      error: r.error,
+      skipped: r.skipped,
+      contentType: r.contentType,
+      bytes: r.bytes,
+      fetchMs: r.fetchMs,
+      fetchedAt: r.fetchedAt,
+      lastmod: r.lastmod,
+      depth: r.depth,
+      title: r.title,
+      description: r.description,
+      canonical: r.canonical,
+      robots: r.robots,
+      lang: r.lang,
+      foundOn: r.foundOn,
+      linkText: r.linkText,
+      outlinks: r.outlinks,
+      inlinks: r.inlinks,
+      sha256: r.sha256,
+      data: r.data,
     };
   });
 }
@@ -442,7 +469,10 @@ export async function writeRecords(store: PageStore, batch: readonly PageWrite[]
  * other reason is left out, where writeRecords would keep it to try again.
  */
 export function writeRecordsNow(
-  write: (batch: readonly PageWrite[]) => void, batch: readonly PageWrite[], log: (level: 'warn', msg: string) => void, isStateError: (err: unknown) => boolean,
+  write: (batch: readonly PageWrite[]) => void,
+  batch: readonly PageWrite[],
+  log: (level: 'warn', msg: string) => void,
+  isStateError: (err: unknown) => boolean,
 ): void {
   try {
     write(batch);
@@ -480,7 +510,10 @@ export class PageRecorder {
   /** Why the last write failed, logged once; null while writes go through. */
   private fault: string | null = null;
 
-  constructor(private readonly store: PageStore, private readonly log: (level: 'info' | 'warn', msg: string) => void) {}
+  constructor(
+    private readonly store: PageStore,
+    private readonly log: (level: 'info' | 'warn', msg: string) => void,
+  ) {}
 
   record(w: PageWrite): Promise<void> {
     this.batch.push(w);

@@ -1,8 +1,26 @@
 import type pg from 'pg';
 import { REPORT_LISTED } from '../protocol';
 import {
-  ENQUEUED_LINK_SQL, FAILED_SQL, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, isLinked, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
-  type LinkRow, type LinksQuery, type PageRow, type PagesQuery, type PageStore, type PageWrite, type ReportCounts,
+  ENQUEUED_LINK_SQL,
+  FAILED_SQL,
+  LINK_SQL,
+  RECORD_SQL,
+  GroupDeltas,
+  IdCache,
+  isLinked,
+  parseLinkCursor,
+  urlKey,
+  type GroupFields,
+  reasonCode,
+  reasonOf,
+  statusRange,
+  type LinkRow,
+  type LinksQuery,
+  type PageRow,
+  type PagesQuery,
+  type PageStore,
+  type PageWrite,
+  type ReportCounts,
 } from './pages';
 
 /** Migration 2 of the crawl component on PostgreSQL: the design of sqlite-pages.ts. */
@@ -70,10 +88,30 @@ export const PG_PAGES_MIGRATION = `
 `;
 
 const PAGE_COLUMNS = [
-  ['url_id', 'bigint'], ['crawl_id', 'text'], ['job_id', 'bigint'], ['host', 'text'], ['status', 'integer'], ['error', 'text'], ['skipped', 'boolean'],
-  ['redirect_to', 'bigint'], ['content_type', 'text'], ['bytes', 'bigint'], ['fetch_ms', 'integer'], ['fetched_at', 'bigint'],
-  ['depth', 'integer'], ['title', 'text'], ['description', 'text'], ['canonical', 'text'], ['robots', 'text'], ['lang', 'text'],
-  ['found_on', 'bigint'], ['link_text', 'bigint'], ['outlinks', 'integer'], ['sha256', 'text'], ['data', 'text'], ['lastmod', 'text'],
+  ['url_id', 'bigint'],
+  ['crawl_id', 'text'],
+  ['job_id', 'bigint'],
+  ['host', 'text'],
+  ['status', 'integer'],
+  ['error', 'text'],
+  ['skipped', 'boolean'],
+  ['redirect_to', 'bigint'],
+  ['content_type', 'text'],
+  ['bytes', 'bigint'],
+  ['fetch_ms', 'integer'],
+  ['fetched_at', 'bigint'],
+  ['depth', 'integer'],
+  ['title', 'text'],
+  ['description', 'text'],
+  ['canonical', 'text'],
+  ['robots', 'text'],
+  ['lang', 'text'],
+  ['found_on', 'bigint'],
+  ['link_text', 'bigint'],
+  ['outlinks', 'integer'],
+  ['sha256', 'text'],
+  ['data', 'text'],
+  ['lastmod', 'text'],
 ] as const;
 
 /** Migration 3 of the crawl component: a sitemap's `<lastmod>` for the URLs it named. */
@@ -84,7 +122,9 @@ const INSERT_PAGES = `
   INSERT INTO pages (${PAGE_COLUMNS.map(([c]) => c).join(', ')})
   SELECT * FROM unnest(${PAGE_COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')}) AS t
    ORDER BY 1`;
-const UPDATE_PAGE = PAGE_COLUMNS.slice(1).map(([c]) => `${c} = excluded.${c}`).join(', ');
+const UPDATE_PAGE = PAGE_COLUMNS.slice(1)
+  .map(([c]) => `${c} = excluded.${c}`)
+  .join(', ');
 
 const SQL = {
   /**
@@ -220,7 +260,9 @@ export class PgPageStore implements PageStore {
     if (batch.length === 0) return;
     const client = await this.pool.connect();
     let broken: Error | undefined;
-    const dropped = (err: Error) => { broken = err; };
+    const dropped = (err: Error) => {
+      broken = err;
+    };
     client.on('error', dropped);
     try {
       await client.query('BEGIN');
@@ -231,12 +273,17 @@ export class PgPageStore implements PageStore {
       const urlId = (crawlId: string, url: string) => made.urls.get(`${crawlId} ${url}`) as number;
       const ids = batch.map((w) => urlId(w.crawlId, w.url));
       const existing = new Map(
-        (await client.query<GroupFields & { urlId: number; foundOn: number | null; linkText: number | null }>(SQL.existing, [ids])).rows.map((r) => [r.urlId, r]),
+        (await client.query<GroupFields & { urlId: number; foundOn: number | null; linkText: number | null }>(SQL.existing, [ids])).rows.map((r) => [
+          r.urlId,
+          r,
+        ]),
       );
       const groups = new GroupDeltas();
       const asked = batch.filter((w, i) => !existing.has(ids[i]) && w.via.length === 0 && isLinked(w)).map((w) => urlId(w.crawlId, w.url));
       const referrers = new Map(
-        asked.length === 0 ? [] : (await client.query<{ id: number; fromId: number; textId: number | null }>(SQL.firstReferrers, [asked])).rows.map((r) => [r.id, r]),
+        asked.length === 0
+          ? []
+          : (await client.query<{ id: number; fromId: number; textId: number | null }>(SQL.firstReferrers, [asked])).rows.map((r) => [r.id, r]),
       );
       const cols: unknown[][] = PAGE_COLUMNS.map(() => []);
       const linkCols: unknown[][] = [[], [], [], []];
@@ -252,9 +299,30 @@ export class PgPageStore implements PageStore {
         const foundOn = old ? old.foundOn : w.via.length > 0 ? urlId(w.crawlId, w.via[w.via.length - 1]) : (first?.fromId ?? null);
         const linkText = old ? old.linkText : (first?.textId ?? null);
         const row = [
-          id, w.crawlId, w.jobId, w.host, w.status, w.error, w.skipped, w.redirectTo === null ? null : urlId(w.crawlId, w.redirectTo),
-          w.contentType, w.bytes, w.fetchMs, w.fetchedAt, w.depth, w.title, w.description, w.canonical, w.robots, w.lang,
-          foundOn, linkText, w.links?.length ?? 0, w.sha256, w.data === null ? null : JSON.stringify(w.data), w.lastmod,
+          id,
+          w.crawlId,
+          w.jobId,
+          w.host,
+          w.status,
+          w.error,
+          w.skipped,
+          w.redirectTo === null ? null : urlId(w.crawlId, w.redirectTo),
+          w.contentType,
+          w.bytes,
+          w.fetchMs,
+          w.fetchedAt,
+          w.depth,
+          w.title,
+          w.description,
+          w.canonical,
+          w.robots,
+          w.lang,
+          foundOn,
+          linkText,
+          w.links?.length ?? 0,
+          w.sha256,
+          w.data === null ? null : JSON.stringify(w.data),
+          w.lastmod,
         ];
         row.forEach((v, c) => cols[c].push(v));
         for (const link of w.links ?? []) {
@@ -271,15 +339,26 @@ export class PgPageStore implements PageStore {
       if (linkCols[0].length > 0) await client.query(SQL.insertLinks, linkCols);
       const g = groups.list();
       if (g.length > 0) {
-        await client.query(SQL.addGroups, [g.map((r) => r.crawlId), g.map((r) => r.host), g.map((r) => r.contentType), g.map((r) => r.status),
-          g.map((r) => r.pages), g.map((r) => r.failed), g.map((r) => r.fetchMsSum), g.map((r) => r.fetchMsCount), g.map((r) => r.missingTitles)]);
+        await client.query(SQL.addGroups, [
+          g.map((r) => r.crawlId),
+          g.map((r) => r.host),
+          g.map((r) => r.contentType),
+          g.map((r) => r.status),
+          g.map((r) => r.pages),
+          g.map((r) => r.failed),
+          g.map((r) => r.fetchMsSum),
+          g.map((r) => r.fetchMsCount),
+          g.map((r) => r.missingTitles),
+        ]);
       }
       await client.query('COMMIT');
       // Ids are cached once committed: a rolled-back insert's ids do not exist.
       for (const [k, v] of made.newUrls) this.urlIds.set(k, v);
       for (const [k, v] of made.newTexts) this.textIds.set(k, v);
     } catch (err) {
-      await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
+      await client.query('ROLLBACK').catch((e: Error) => {
+        broken = e;
+      });
       throw err;
     } finally {
       client.off('error', dropped);
@@ -341,8 +420,7 @@ export class PgPageStore implements PageStore {
     if (range === null) where.push('p.status IS NULL AND NOT p.skipped');
     if (range) {
       // In the order of pages_status, so a page of a filtered walk is an index range, never a sort.
-      where.push(`p.status BETWEEN $${params.push(range[0])} AND $${params.push(range[1])}`,
-        `(p.status, p.url_id) > ($${params.push(q.after.status)}, $2)`);
+      where.push(`p.status BETWEEN $${params.push(range[0])} AND $${params.push(range[1])}`, `(p.status, p.url_id) > ($${params.push(q.after.status)}, $2)`);
       order = 'p.status, p.url_id';
     } else {
       where.push('p.url_id > $2');

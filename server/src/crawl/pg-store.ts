@@ -105,8 +105,12 @@ export class PgCrawlStore implements CrawlStore {
   }
 
   async addTotals(totals: CrawlTotals): Promise<void> {
-    const ids: string[] = [], pages: number[] = [], bytes: number[] = [];
-    const dropIds: string[] = [], reasons: string[] = [], counts: number[] = [];
+    const ids: string[] = [],
+      pages: number[] = [],
+      bytes: number[] = [];
+    const dropIds: string[] = [],
+      reasons: string[] = [],
+      counts: number[] = [];
     for (const [id, t] of totals) {
       if (t.pages || t.bytes) {
         ids.push(id);

@@ -157,8 +157,9 @@ export class Politeness {
     let robots: Robots;
     try {
       // The crawl-delay is not known yet; the slot records this request for the page's to follow.
-      const res = await this.inSlot(host, this.settings.defaultDelayMs, signal,
-        () => this.fetcher.fetch(`${origin}/robots.txt`, { signal, accept: 'text/plain,*/*;q=0.5', truncateAt: ROBOTS_MAX_BYTES, addresses }));
+      const res = await this.inSlot(host, this.settings.defaultDelayMs, signal, () =>
+        this.fetcher.fetch(`${origin}/robots.txt`, { signal, accept: 'text/plain,*/*;q=0.5', truncateAt: ROBOTS_MAX_BYTES, addresses }),
+      );
       robots = Robots.fromResponse(res.status, res.body);
     } catch (err) {
       if (!(err instanceof FetchError) || err.code === 'aborted' || err.code === 'address') throw err;

@@ -239,12 +239,21 @@ export class Robots {
   static fromJSON(data: unknown): Robots {
     const d = data as RobotsData;
     const valid =
-      typeof d === 'object' && d !== null && d.v === 1 &&
+      typeof d === 'object' &&
+      d !== null &&
+      d.v === 1 &&
       (d.kind === 'rules'
-        ? Array.isArray(d.groups) && Array.isArray(d.sitemaps) && d.sitemaps.every((s) => typeof s === 'string') &&
-          d.groups.every((g) => Array.isArray(g.agents) && g.agents.every((a) => typeof a === 'string') && Array.isArray(g.rules) &&
-            (g.crawlDelay === null || typeof g.crawlDelay === 'number') &&
-            g.rules.every((r) => typeof r.allow === 'boolean' && typeof r.pattern === 'string'))
+        ? Array.isArray(d.groups) &&
+          Array.isArray(d.sitemaps) &&
+          d.sitemaps.every((s) => typeof s === 'string') &&
+          d.groups.every(
+            (g) =>
+              Array.isArray(g.agents) &&
+              g.agents.every((a) => typeof a === 'string') &&
+              Array.isArray(g.rules) &&
+              (g.crawlDelay === null || typeof g.crawlDelay === 'number') &&
+              g.rules.every((r) => typeof r.allow === 'boolean' && typeof r.pattern === 'string'),
+          )
         : (d.kind === 'allow_all' || d.kind === 'disallow_all') && typeof d.reason === 'string');
     if (!valid) throw new TypeError('not serialized robots.txt data');
     return new Robots(d);
@@ -305,9 +314,7 @@ export class Robots {
       }
     }
     const chosen = groups.filter((g) =>
-      bestLength > 0
-        ? g.agents.some((a) => a.length === bestLength && (token === a || token.startsWith(a + '-')))
-        : g.agents.includes('*'),
+      bestLength > 0 ? g.agents.some((a) => a.length === bestLength && (token === a || token.startsWith(a + '-'))) : g.agents.includes('*'),
     );
     const selected: Selected = {
       // Array.prototype.sort is stable: equal rules keep their order in the file.

@@ -104,8 +104,7 @@ export function compileScope(options: ScopeOptions): ScopeMatcher {
     problems.push(`scope "${options.scope}" needs at least one seed`);
   }
   const domains = new Set([...hosts].map(domainOf));
-  const compileAll = (list: readonly string[] | undefined) =>
-    (list ?? []).map((p) => compilePattern(p, problems)).filter((p): p is Pattern => p !== null);
+  const compileAll = (list: readonly string[] | undefined) => (list ?? []).map((p) => compilePattern(p, problems)).filter((p): p is Pattern => p !== null);
   const include = compileAll(options.include);
   const exclude = compileAll(options.exclude);
   if (problems.length > 0) throw new ScopeError(problems);

@@ -66,42 +66,52 @@ export async function parseSitemap(text: string): Promise<Sitemap> {
     if (entry && field && entry[field].length < FIELD_CHARS) entry[field] += s;
   };
   const none = () => undefined;
-  const tokenizer = new Tokenizer({ xmlMode: true, decodeEntities: true }, {
-    onopentagname: (a, b) => {
-      const tag = local(a, b);
-      kind ??= tag === 'urlset' ? 'urlset' : tag === 'sitemapindex' ? 'index' : null;
-      if (entry === null && (tag === 'url' || tag === 'sitemap')) {
-        entry = { loc: '', lastmod: '' };
-        depth = 0;
-        return;
-      }
-      if (entry === null) return;
-      depth++;
-      field = depth === 1 && (tag === 'loc' || tag === 'lastmod') ? tag : null;
-    },
-    onclosetag: (a, b) => {
-      const tag = local(a, b);
-      if (entry !== null && depth > 0) {
-        depth--;
+  const tokenizer = new Tokenizer(
+    { xmlMode: true, decodeEntities: true },
+    {
+      onopentagname: (a, b) => {
+        const tag = local(a, b);
+        kind ??= tag === 'urlset' ? 'urlset' : tag === 'sitemapindex' ? 'index' : null;
+        if (entry === null && (tag === 'url' || tag === 'sitemap')) {
+          entry = { loc: '', lastmod: '' };
+          depth = 0;
+          return;
+        }
+        if (entry === null) return;
+        depth++;
+        field = depth === 1 && (tag === 'loc' || tag === 'lastmod') ? tag : null;
+      },
+      onclosetag: (a, b) => {
+        const tag = local(a, b);
+        if (entry !== null && depth > 0) {
+          depth--;
+          field = null;
+        } else if ((tag === 'url' || tag === 'sitemap') && entry) {
+          const loc = entry.loc.trim();
+          if (ABSOLUTE.test(loc) && entries.length < SITEMAP_MAX_URLS) entries.push({ loc, lastmod: entry.lastmod.trim() || null });
+          else if (ABSOLUTE.test(loc)) cut++;
+          entry = null;
+          field = null;
+        }
+      },
+      ontext: (a, b) => append(text.slice(a, b)),
+      ontextentity: (cp) => append(String.fromCodePoint(cp)),
+      oncdata: (a, b, offset) => append(text.slice(a, b - offset)),
+      onselfclosingtag: () => {
+        if (entry !== null && depth > 0) depth--;
         field = null;
-      } else if ((tag === 'url' || tag === 'sitemap') && entry) {
-        const loc = entry.loc.trim();
-        if (ABSOLUTE.test(loc) && entries.length < SITEMAP_MAX_URLS) entries.push({ loc, lastmod: entry.lastmod.trim() || null });
-        else if (ABSOLUTE.test(loc)) cut++;
-        entry = null;
-        field = null;
-      }
+      },
+      onattribname: none,
+      onattribdata: none,
+      onattribentity: none,
+      onattribend: none,
+      onopentagend: none,
+      oncomment: none,
+      ondeclaration: none,
+      onprocessinginstruction: none,
+      onend: none,
     },
-    ontext: (a, b) => append(text.slice(a, b)),
-    ontextentity: (cp) => append(String.fromCodePoint(cp)),
-    oncdata: (a, b, offset) => append(text.slice(a, b - offset)),
-    onselfclosingtag: () => {
-      if (entry !== null && depth > 0) depth--;
-      field = null;
-    },
-    onattribname: none, onattribdata: none, onattribentity: none, onattribend: none, onopentagend: none,
-    oncomment: none, ondeclaration: none, onprocessinginstruction: none, onend: none,
-  });
+  );
   for (let at = 0; at < text.length; at += SLICE) {
     if (at > 0) await new Promise(setImmediate);
     tokenizer.write(text.slice(at, at + SLICE));

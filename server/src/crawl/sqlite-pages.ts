@@ -4,8 +4,29 @@ import type { AckHook } from '../core/types';
 import { isBusy, retryWhileBusy } from '../core/sqlite/busy';
 import { REPORT_LISTED } from '../protocol';
 import {
-  ENQUEUED_LINK_SQL, enqueues, FAILED_SQL, writeRecordsNow, LINK_SQL, RECORD_SQL, GroupDeltas, IdCache, isLinked, UrlIdCache, parseLinkCursor, urlKey, type GroupFields, reasonCode, reasonOf, statusRange,
-  type LinkRow, type LinksQuery, type PageRow, type PagesQuery, type PageStore, type PageWrite, type ReportCounts,
+  ENQUEUED_LINK_SQL,
+  enqueues,
+  FAILED_SQL,
+  writeRecordsNow,
+  LINK_SQL,
+  RECORD_SQL,
+  GroupDeltas,
+  IdCache,
+  isLinked,
+  UrlIdCache,
+  parseLinkCursor,
+  urlKey,
+  type GroupFields,
+  reasonCode,
+  reasonOf,
+  statusRange,
+  type LinkRow,
+  type LinksQuery,
+  type PageRow,
+  type PagesQuery,
+  type PageStore,
+  type PageWrite,
+  type ReportCounts,
 } from './pages';
 
 /**
@@ -208,7 +229,9 @@ const SQL = {
       fetch_ms_sum = fetch_ms_sum + excluded.fetch_ms_sum, fetch_ms_count = fetch_ms_count + excluded.fetch_ms_count,
       missing_titles = missing_titles + excluded.missing_titles`,
   /** Bound by position, in WRITTEN's order: named, the 22 values cost 3-10 µs more a record (replayed). */
-  logPage: `INSERT OR REPLACE INTO pages_pending (${WRITTEN}) VALUES (${WRITTEN.split(',').map(() => '?').join(', ')})`,
+  logPage: `INSERT OR REPLACE INTO pages_pending (${WRITTEN}) VALUES (${WRITTEN.split(',')
+    .map(() => '?')
+    .join(', ')})`,
   movePages: `INSERT OR REPLACE INTO pages (${WRITTEN}) SELECT ${WRITTEN} FROM pages_pending ORDER BY url_id`,
   clearPages: `DELETE FROM pages_pending`,
   dropLinks: `DELETE FROM links WHERE from_id = ?`,
@@ -269,8 +292,31 @@ function toLink(r: LinkSqlRow): LinkRow {
 
 /** RECORD_SQL's columns, in order: `recordOf` reads them by position. */
 const RECORD_COLUMNS = [
-  'urlId', 'url', 'jobId', 'host', 'status', 'error', 'skipped', 'redirectTo', 'contentType', 'bytes', 'fetchMs', 'fetchedAt', 'lastmod', 'depth',
-  'title', 'description', 'canonical', 'robots', 'lang', 'foundOn', 'linkText', 'outlinks', 'inlinks', 'sha256', 'data',
+  'urlId',
+  'url',
+  'jobId',
+  'host',
+  'status',
+  'error',
+  'skipped',
+  'redirectTo',
+  'contentType',
+  'bytes',
+  'fetchMs',
+  'fetchedAt',
+  'lastmod',
+  'depth',
+  'title',
+  'description',
+  'canonical',
+  'robots',
+  'lang',
+  'foundOn',
+  'linkText',
+  'outlinks',
+  'inlinks',
+  'sha256',
+  'data',
 ] as const;
 
 /**
@@ -282,10 +328,30 @@ function recordOf(a: unknown[]): PageRow {
   type S = string | null;
   // Typed field by field, so that a field PageRow gains and this misses does not compile.
   const row: PageRow = {
-    urlId: a[0] as number, url: a[1] as string, jobId: a[2] as N, host: a[3] as string, status: a[4] as N, error: a[5] as S,
-    skipped: a[6] === 1, redirectTo: a[7] as S, contentType: a[8] as S, bytes: a[9] as N, fetchMs: a[10] as N, fetchedAt: a[11] as N,
-    lastmod: a[12] as S, depth: a[13] as N, title: a[14] as S, description: a[15] as S, canonical: a[16] as S, robots: a[17] as S, lang: a[18] as S,
-    foundOn: a[19] as S, linkText: a[20] as S, outlinks: a[21] as number, inlinks: a[22] as number, sha256: a[23] as S,
+    urlId: a[0] as number,
+    url: a[1] as string,
+    jobId: a[2] as N,
+    host: a[3] as string,
+    status: a[4] as N,
+    error: a[5] as S,
+    skipped: a[6] === 1,
+    redirectTo: a[7] as S,
+    contentType: a[8] as S,
+    bytes: a[9] as N,
+    fetchMs: a[10] as N,
+    fetchedAt: a[11] as N,
+    lastmod: a[12] as S,
+    depth: a[13] as N,
+    title: a[14] as S,
+    description: a[15] as S,
+    canonical: a[16] as S,
+    robots: a[17] as S,
+    lang: a[18] as S,
+    foundOn: a[19] as S,
+    linkText: a[20] as S,
+    outlinks: a[21] as number,
+    inlinks: a[22] as number,
+    sha256: a[23] as S,
     data: a[24] === null ? null : (JSON.parse(a[24] as string) as Record<string, unknown>),
   };
   return row;
@@ -301,7 +367,13 @@ function recordStatement(db: Database.Database, sql: string): Statement {
 
 /** What writeOne reads of a URL before writing its record: its record's group fields, if it has one (`has`). */
 type ExistingRow = Omit<GroupFields, 'skipped'> & {
-  has: number; foundOn: number | null; linkText: number | null; urlFoundOn: number | null; urlLinkText: number | null; skipped: number; outlinks: number;
+  has: number;
+  foundOn: number | null;
+  linkText: number | null;
+  urlFoundOn: number | null;
+  urlLinkText: number | null;
+  skipped: number;
+  outlinks: number;
 };
 
 /** Page records and links in the SQLite queue's own file, written on its connection. */
@@ -382,9 +454,30 @@ export class SqlitePageStore implements PageStore {
       this.s.dropLogged.run(urlId);
     }
     this.s.logPage.run(
-      urlId, w.crawlId, w.jobId, w.host, w.status, w.error, w.skipped ? 1 : 0, w.redirectTo === null ? null : this.urlId(w.crawlId, w.redirectTo, null),
-      w.contentType, w.bytes, w.fetchMs, w.fetchedAt, w.depth, w.title, w.description, w.canonical, w.robots, w.lang, foundOn, linkText,
-      w.links?.length ?? 0, w.sha256, w.data === null ? null : JSON.stringify(w.data), w.lastmod,
+      urlId,
+      w.crawlId,
+      w.jobId,
+      w.host,
+      w.status,
+      w.error,
+      w.skipped ? 1 : 0,
+      w.redirectTo === null ? null : this.urlId(w.crawlId, w.redirectTo, null),
+      w.contentType,
+      w.bytes,
+      w.fetchMs,
+      w.fetchedAt,
+      w.depth,
+      w.title,
+      w.description,
+      w.canonical,
+      w.robots,
+      w.lang,
+      foundOn,
+      linkText,
+      w.links?.length ?? 0,
+      w.sha256,
+      w.data === null ? null : JSON.stringify(w.data),
+      w.lastmod,
     );
     this.logged.pages++;
     if (!w.links || w.links.length === 0) return;
@@ -478,8 +571,7 @@ export class SqlitePageStore implements PageStore {
     // A status range in pages_status order: the rest of the cursor's status (an equality, so an
     // index seek past its url id), then the statuses after it. One query with both conditions
     // walked every earlier row of the status: 17 ms a page at 300,000.
-    const rows = range[0] <= q.after.status && q.after.status <= range[1]
-      ? query(['p.status = @afterStatus', 'p.url_id > @afterId'], 'p.url_id', params) : [];
+    const rows = range[0] <= q.after.status && q.after.status <= range[1] ? query(['p.status = @afterStatus', 'p.url_id > @afterId'], 'p.url_id', params) : [];
     if (rows.length < q.limit) {
       rows.push(...query(['p.status > @afterStatus', 'p.status BETWEEN @low AND @high'], 'p.status, p.url_id', { ...params, limit: q.limit - rows.length }));
     }
@@ -547,12 +639,14 @@ export class SqlitePageStore implements PageStore {
   async reportCounts(crawlId: string): Promise<ReportCounts> {
     await this.current();
     // One snapshot for every figure: a read transaction in WAL mode sees one state of the file.
-    return this.db.transaction(() => ({
-      groups: this.s.groups.all(crawlId) as ReportCounts['groups'],
-      broken: this.s.broken.all(crawlId) as ReportCounts['broken'],
-      redirects: this.s.redirects.all(crawlId) as ReportCounts['redirects'],
-      slowest: this.s.slowest.all(crawlId) as ReportCounts['slowest'],
-      largest: this.s.largest.all(crawlId) as ReportCounts['largest'],
-    })).deferred();
+    return this.db
+      .transaction(() => ({
+        groups: this.s.groups.all(crawlId) as ReportCounts['groups'],
+        broken: this.s.broken.all(crawlId) as ReportCounts['broken'],
+        redirects: this.s.redirects.all(crawlId) as ReportCounts['redirects'],
+        slowest: this.s.slowest.all(crawlId) as ReportCounts['slowest'],
+        largest: this.s.largest.all(crawlId) as ReportCounts['largest'],
+      }))
+      .deferred();
   }
 }

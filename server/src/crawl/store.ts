@@ -156,20 +156,28 @@ export class SqliteCrawlStore implements CrawlStore {
 
   /** With the page logs moved in: a finished crawl's records all read from \`pages\`, whatever holds the lock later. */
   async finish(id: string, now: number): Promise<boolean> {
-    return this.write(() => this.db.transaction(() => {
-      const finished = this.s.finish.run({ id, now }).changes > 0;
-      if (finished) this.pages.moveLogs();
-      return finished;
-    }).immediate());
+    return this.write(() =>
+      this.db
+        .transaction(() => {
+          const finished = this.s.finish.run({ id, now }).changes > 0;
+          if (finished) this.pages.moveLogs();
+          return finished;
+        })
+        .immediate(),
+    );
   }
 
   async addTotals(totals: CrawlTotals): Promise<void> {
-    await this.write(() => this.db.transaction(() => {
-      for (const [id, t] of totals) {
-        if (t.pages || t.bytes) this.s.addTotals.run({ id, pages: t.pages, bytes: t.bytes });
-        for (const [reason, n] of t.dropped) this.s.addDropped.run({ id, reason, n });
-      }
-    }).immediate());
+    await this.write(() =>
+      this.db
+        .transaction(() => {
+          for (const [id, t] of totals) {
+            if (t.pages || t.bytes) this.s.addTotals.run({ id, pages: t.pages, bytes: t.bytes });
+            for (const [reason, n] of t.dropped) this.s.addDropped.run({ id, reason, n });
+          }
+        })
+        .immediate(),
+    );
   }
 
   async dropped(id: string): Promise<Record<string, number>> {

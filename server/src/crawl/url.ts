@@ -48,7 +48,10 @@ function isUnreserved(code: number): boolean {
     (code >= 0x41 && code <= 0x5a) || // A-Z
     (code >= 0x61 && code <= 0x7a) || // a-z
     (code >= 0x30 && code <= 0x39) || // 0-9
-    code === 0x2d || code === 0x2e || code === 0x5f || code === 0x7e // - . _ ~
+    code === 0x2d ||
+    code === 0x2e ||
+    code === 0x5f ||
+    code === 0x7e // - . _ ~
   );
 }
 
@@ -138,10 +141,7 @@ export function normalizeUrl(input: string, base?: string): NormalizedUrl | Reje
   const q = href.indexOf('?');
   const query = q === -1 ? '' : '?' + canonicalEscapes(href.slice(q + 1), QUERY_LITERALS);
   const path = canonicalEscapes(parsed.pathname, PATH_LITERALS);
-  const auth =
-    parsed.username || parsed.password
-      ? parsed.username + (parsed.password ? ':' + parsed.password : '') + '@'
-      : '';
+  const auth = parsed.username || parsed.password ? parsed.username + (parsed.password ? ':' + parsed.password : '') + '@' : '';
   const url = `${parsed.protocol}//${auth}${parsed.host}${path}${query}`;
   if (Buffer.byteLength(url) > MAX_URL_BYTES) return { ok: false, reason: 'longer than 8 KiB' };
   return { ok: true, url, host: parsed.hostname };

@@ -32,11 +32,13 @@ export async function warcFiles(dir: string, crawlId: string): Promise<WarcFile[
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const files = await Promise.all(crawlFiles(names, crawlId).map(async (name) => {
-    const file = path.join(dir, name);
-    // One removed meanwhile (by hand) is left out.
-    const stat = await fs.promises.stat(file).catch(() => null);
-    return stat && { path: file, bytes: stat.size };
-  }));
+  const files = await Promise.all(
+    crawlFiles(names, crawlId).map(async (name) => {
+      const file = path.join(dir, name);
+      // One removed meanwhile (by hand) is left out.
+      const stat = await fs.promises.stat(file).catch(() => null);
+      return stat && { path: file, bytes: stat.size };
+    }),
+  );
   return files.filter((f) => f !== null);
 }

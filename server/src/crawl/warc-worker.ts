@@ -6,9 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { IDLE_CLOSE_MS, WarcWriter, type Exchange } from './warc';
 
 export type ToWriter =
-  | { type: 'add'; id: number; crawlId: string; exchange: Exchange }
-  | { type: 'finish'; id: number; crawlId: string }
-  | { type: 'close'; id: number };
+  { type: 'add'; id: number; crawlId: string; exchange: Exchange } | { type: 'finish'; id: number; crawlId: string } | { type: 'close'; id: number };
 
 export type FromWriter = { id: number; error: string | null };
 

@@ -100,17 +100,31 @@ export class WarcWriter {
   async add(crawlId: string, x: Exchange): Promise<void> {
     const date = new Date(x.date).toISOString();
     const target = new URL(x.url);
-    const response = WARCRecord.create({
-      url: x.url, date, type: 'response', warcVersion: 'WARC/1.1', keepHeadersCase: false,
-      statusline: `HTTP/1.1 ${x.status} ${STATUS_CODES[x.status] ?? ''}`.trimEnd(),
-      httpHeaders: storedHeaders(x.responseHeaders, x.body.byteLength),
-    }, [x.body]);
-    const request = WARCRecord.create({
-      url: x.url, date, type: 'request', warcVersion: 'WARC/1.1', keepHeadersCase: false,
-      statusline: `GET ${target.pathname}${target.search} HTTP/1.1`,
-      httpHeaders: [['host', target.host], ...Object.entries(x.requestHeaders)],
-      warcHeaders: { 'WARC-Concurrent-To': response.warcHeaders.headers.get('WARC-Record-ID') as string },
-    }, []);
+    const response = WARCRecord.create(
+      {
+        url: x.url,
+        date,
+        type: 'response',
+        warcVersion: 'WARC/1.1',
+        keepHeadersCase: false,
+        statusline: `HTTP/1.1 ${x.status} ${STATUS_CODES[x.status] ?? ''}`.trimEnd(),
+        httpHeaders: storedHeaders(x.responseHeaders, x.body.byteLength),
+      },
+      [x.body],
+    );
+    const request = WARCRecord.create(
+      {
+        url: x.url,
+        date,
+        type: 'request',
+        warcVersion: 'WARC/1.1',
+        keepHeadersCase: false,
+        statusline: `GET ${target.pathname}${target.search} HTTP/1.1`,
+        httpHeaders: [['host', target.host], ...Object.entries(x.requestHeaders)],
+        warcHeaders: { 'WARC-Concurrent-To': response.warcHeaders.headers.get('WARC-Record-ID') as string },
+      },
+      [],
+    );
     const bytes = Buffer.concat([await member(response), await member(request)]);
     const f = await this.fileFor(crawlId, bytes.byteLength);
     try {
@@ -149,7 +163,10 @@ export class WarcWriter {
     let name = '';
     let fd: number | null = null;
     while (fd === null) {
-      name = nextFileName(crawlId, crawlFiles(fs.readdirSync(this.dir), crawlId).map((n) => fileIndex(crawlId, n)!));
+      name = nextFileName(
+        crawlId,
+        crawlFiles(fs.readdirSync(this.dir), crawlId).map((n) => fileIndex(crawlId, n)!),
+      );
       try {
         // 'wx': a file of that name is another process's (or a run's that stopped): never written into.
         fd = fs.openSync(path.join(this.dir, name), 'wx', 0o600);
@@ -157,10 +174,18 @@ export class WarcWriter {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
     }
-    const info = await member(WARCRecord.createWARCInfo({ filename: name, warcVersion: 'WARC/1.1' }, {
-      software: `${PRODUCT}/${VERSION} (warcio.js)`, format: 'WARC File Format 1.1', 'http-header-user-agent': this.info.userAgent,
-      robots: this.info.robots ? 'obey' : 'ignore', isPartOf: crawlId,
-    }));
+    const info = await member(
+      WARCRecord.createWARCInfo(
+        { filename: name, warcVersion: 'WARC/1.1' },
+        {
+          software: `${PRODUCT}/${VERSION} (warcio.js)`,
+          format: 'WARC File Format 1.1',
+          'http-header-user-agent': this.info.userAgent,
+          robots: this.info.robots ? 'obey' : 'ignore',
+          isPartOf: crawlId,
+        },
+      ),
+    );
     try {
       writeAll(fd, info);
     } catch (err) {

@@ -58,17 +58,22 @@ export class Daemon {
     this.config = opts.config;
     this.queue = storage.queue;
     try {
-      this.crawls = createCrawlService(this.queue, storage.store, {
-        bodiesDir: paths.bodiesDir,
-        warcDir: paths.warcDir,
-        defaultDelayMs: opts.config.perHostDelayMs,
-        robots: opts.robots,
-        workspaceDir: opts.workspace === null ? null : path.resolve(opts.workspace ?? '.'),
-        ...(opts.userAgent !== undefined && { userAgent: opts.userAgent }),
-        ...(opts.defaultMaxDepth !== undefined && { defaultMaxDepth: opts.defaultMaxDepth }),
-        ...(opts.defaultScope !== undefined && { defaultScope: opts.defaultScope }),
-        ...(opts.defaultAddresses !== undefined && { defaultAddresses: opts.defaultAddresses }),
-      }, this.log);
+      this.crawls = createCrawlService(
+        this.queue,
+        storage.store,
+        {
+          bodiesDir: paths.bodiesDir,
+          warcDir: paths.warcDir,
+          defaultDelayMs: opts.config.perHostDelayMs,
+          robots: opts.robots,
+          workspaceDir: opts.workspace === null ? null : path.resolve(opts.workspace ?? '.'),
+          ...(opts.userAgent !== undefined && { userAgent: opts.userAgent }),
+          ...(opts.defaultMaxDepth !== undefined && { defaultMaxDepth: opts.defaultMaxDepth }),
+          ...(opts.defaultScope !== undefined && { defaultScope: opts.defaultScope }),
+          ...(opts.defaultAddresses !== undefined && { defaultAddresses: opts.defaultAddresses }),
+        },
+        this.log,
+      );
     } catch (err) {
       // The error thrown is what the user must read; a failed close (a PostgreSQL pool) is logged beside it.
       this.queue.close().catch((closeErr: unknown) => this.log('warn', `closing the queue: ${(closeErr as Error).message}`));
@@ -78,7 +83,11 @@ export class Daemon {
     this.seeds = new SeedMap(paths.seedFiles, this.log);
     this.feed = new ChangeFeed(this.queue, this.crawls, this.rate, { pollMs: this.config.pollMs }, this.log);
     this.services = {
-      queue: this.queue, crawls: this.crawls, scheduler: this.scheduler, rate: this.rate, seeds: this.seeds,
+      queue: this.queue,
+      crawls: this.crawls,
+      scheduler: this.scheduler,
+      rate: this.rate,
+      seeds: this.seeds,
       config: () => this.config,
       reconfigure: (change) => {
         const defined = Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined));
@@ -110,7 +119,10 @@ export class Daemon {
     d.feed.start();
     // Sampled steadily so jobs/s reflects the last seconds even when nobody asked for a while.
     d.rateTimer = setInterval(() => {
-      d.queue.stats().then((s) => d.rate.sample(fetchedTotal(s)), () => {});
+      d.queue.stats().then(
+        (s) => d.rate.sample(fetchedTotal(s)),
+        () => {},
+      );
     }, 1_000).unref();
     d.log('info', `daemon ${d.scheduler.workerId} started: database ${redactUrl(paths.db)}${d.socket ? `, socket ${d.socket.path}` : ', no socket'}`);
     return d;

@@ -11,12 +11,7 @@ import { iso } from './wire';
 /** Hosts named one by one before the rest are summed up. */
 const NAMED_HOSTS = 3;
 
-export async function idleReason(
-  queue: Queue,
-  crawls: CrawlService,
-  status: SchedulerStatus,
-  defaultLimit: number,
-): Promise<string | null> {
+export async function idleReason(queue: Queue, crawls: CrawlService, status: SchedulerStatus, defaultLimit: number): Promise<string | null> {
   // Backoffs and delays are on the queue's clock (the server's on PostgreSQL).
   const now = queue.now();
   const { queued } = await queue.stats();
@@ -44,7 +39,12 @@ export async function idleReason(
   if (delayed.length) parts.push(`waiting out a crawl delay: ${hosts(delayed)}`);
   if (paused.length) {
     const held = paused.reduce((n, c) => n + c.counts.queued, 0);
-    parts.push(`${held} job${held === 1 ? ' belongs' : 's belong'} to paused crawl${paused.length === 1 ? '' : 's'} ${paused.map((c) => c.id).slice(0, NAMED_HOSTS).join(', ')}${paused.length > NAMED_HOSTS ? ', …' : ''}`);
+    parts.push(
+      `${held} job${held === 1 ? ' belongs' : 's belong'} to paused crawl${paused.length === 1 ? '' : 's'} ${paused
+        .map((c) => c.id)
+        .slice(0, NAMED_HOSTS)
+        .join(', ')}${paused.length > NAMED_HOSTS ? ', …' : ''}`,
+    );
   }
   const wake = await queue.nextWakeAt();
   if (wake !== null && wake > now && !backingOff.length && !delayed.length) parts.push(`retries wait out their backoff, the next at ${iso(wake)}`);

@@ -84,7 +84,13 @@ export function createMethods(d: DaemonServices): MethodTable {
     'jobs/enqueue': async (p) => crawls.enqueue(p),
     'jobs/list': async (p) => {
       const page = await queue.list({
-        state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, limit: p.limit, cursor: p.cursor, newestFirst: p.order === 'newest', search: p.search,
+        state: p.state,
+        key: p.host?.toLowerCase(),
+        crawlId: p.crawlId,
+        limit: p.limit,
+        cursor: p.cursor,
+        newestFirst: p.order === 'newest',
+        search: p.search,
         reason: p.reason,
       });
       const now = queue.now();
@@ -98,7 +104,8 @@ export function createMethods(d: DaemonServices): MethodTable {
       return { job: wireJob(found.job, queue.now()), events: found.events.map(wireEvent), page: page && wirePage(page) };
     },
     'jobs/requeue': async (p) => {
-      if (!p.ids && !p.state && !p.host && !p.crawlId && p.reason === undefined) throw invalidParams('params: give ids, state, host, crawlId or reason to say which jobs');
+      if (!p.ids && !p.state && !p.host && !p.crawlId && p.reason === undefined)
+        throw invalidParams('params: give ids, state, host, crawlId or reason to say which jobs');
       return { requeued: await crawls.requeue({ ids: p.ids, state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, reason: p.reason }) };
     },
     'jobs/cancel': async (p) => ({ cancelled: await queue.cancel({ ids: p.ids }) }),

@@ -5,24 +5,49 @@
  */
 import { z } from 'zod';
 import {
-  ADDRESS_POLICIES, FINISHED_STATES, JOB_STATES, MAX_ENQUEUE_URLS, MAX_EXTRACT_FIELDS, MAX_EXTRACT_NAME, MAX_EXTRACT_SPEC, MAX_JOB_REASON, MAX_JOB_SEARCH,
-  MAX_REASONS_LISTED, MAX_SEED_TEXT_BYTES, MAX_SEEDS, MAX_URL_BYTES, MAX_URL_LIST_BYTES, SCOPES,
-  STATUS_CLASSES, jsonBytes, type Method, type ParamsOf,
+  ADDRESS_POLICIES,
+  FINISHED_STATES,
+  JOB_STATES,
+  MAX_ENQUEUE_URLS,
+  MAX_EXTRACT_FIELDS,
+  MAX_EXTRACT_NAME,
+  MAX_EXTRACT_SPEC,
+  MAX_JOB_REASON,
+  MAX_JOB_SEARCH,
+  MAX_REASONS_LISTED,
+  MAX_SEED_TEXT_BYTES,
+  MAX_SEEDS,
+  MAX_URL_BYTES,
+  MAX_URL_LIST_BYTES,
+  SCOPES,
+  STATUS_CLASSES,
+  jsonBytes,
+  type Method,
+  type ParamsOf,
 } from '../protocol';
 import { SETTINGS } from '../settings';
 
 const url = z.string().min(1, 'must not be empty');
 /** A list of URLs: one at least, `max` at most, and MAX_URL_LIST_BYTES as JSON. */
-const urlList = <T extends z.ZodType<string>>(item: T, max: number, empty: string) => z.array(item).min(1, empty).max(max).refine(
-  (urls) => jsonBytes(urls) <= MAX_URL_LIST_BYTES,
-  `the URLs come to more than ${MAX_URL_LIST_BYTES / 1024 / 1024} MiB as JSON; send them in several requests`,
-);
+const urlList = <T extends z.ZodType<string>>(item: T, max: number, empty: string) =>
+  z
+    .array(item)
+    .min(1, empty)
+    .max(max)
+    .refine(
+      (urls) => jsonBytes(urls) <= MAX_URL_LIST_BYTES,
+      `the URLs come to more than ${MAX_URL_LIST_BYTES / 1024 / 1024} MiB as JSON; send them in several requests`,
+    );
 /** A seed file's text, at most MAX_SEED_TEXT_BYTES as JSON (the length check first: it is free). */
-const seedText = z.string().max(MAX_SEED_TEXT_BYTES).refine(
-  (text) => jsonBytes(text) <= MAX_SEED_TEXT_BYTES,
-  `must come to at most ${MAX_SEED_TEXT_BYTES / 1024 / 1024} MiB as JSON`,
-);
-const crawlId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a crawl id such as c_1a2b3c');
+const seedText = z
+  .string()
+  .max(MAX_SEED_TEXT_BYTES)
+  .refine((text) => jsonBytes(text) <= MAX_SEED_TEXT_BYTES, `must come to at most ${MAX_SEED_TEXT_BYTES / 1024 / 1024} MiB as JSON`);
+const crawlId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be a crawl id such as c_1a2b3c');
 const jobId = z.number().int().positive();
 const strict = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape);
 /** A failure reason, as jobs/reasons gives them. */
@@ -48,9 +73,10 @@ export const Params = {
     /** Default: the daemon's setting, else the kind of the seeds' own addresses. */
     addresses: z.enum(ADDRESS_POLICIES).optional(),
     /** Names and selectors are checked by the crawl kind (crawl/extract.ts), which can say what is wrong with a selector. */
-    extract: z.record(z.string().max(MAX_EXTRACT_NAME), z.string().max(MAX_EXTRACT_SPEC)).refine(
-      (fields) => Object.keys(fields).length <= MAX_EXTRACT_FIELDS, `at most ${MAX_EXTRACT_FIELDS} fields`,
-    ).optional(),
+    extract: z
+      .record(z.string().max(MAX_EXTRACT_NAME), z.string().max(MAX_EXTRACT_SPEC))
+      .refine((fields) => Object.keys(fields).length <= MAX_EXTRACT_FIELDS, `at most ${MAX_EXTRACT_FIELDS} fields`)
+      .optional(),
     warc: z.boolean().optional(),
     sitemaps: z.boolean().optional(),
     /** Where it is and what it exports are checked by the crawl kind (crawl/handlers.ts). */

@@ -119,8 +119,15 @@ export function wireLease(l: core.LeaseInfo): Lease {
 export function wireWorker(w: core.WorkerRecord, state: WorkerState, self: boolean): Worker {
   const id = parseWorkerId(w.workerId);
   return {
-    workerId: w.workerId, host: id?.host ?? null, pid: id?.pid ?? null,
-    startedAt: iso(w.startedAt), seenAt: isoAlways(w.seenAt), stoppedAt: iso(w.stoppedAt), state, leases: w.leases, self,
+    workerId: w.workerId,
+    host: id?.host ?? null,
+    pid: id?.pid ?? null,
+    startedAt: iso(w.startedAt),
+    seenAt: isoAlways(w.seenAt),
+    stoppedAt: iso(w.stoppedAt),
+    state,
+    leases: w.leases,
+    self,
   };
 }
 
@@ -141,9 +148,29 @@ export function wireHost(h: HostRecord): Host {
 /** A page record on the wire: the contract's fields in its order, its time as ISO. */
 export function wirePage(p: PageInfo): PageRecord {
   return {
-    url: p.url, jobId: p.jobId, finalUrl: p.finalUrl, redirects: p.redirects, status: p.status, error: p.error, skipped: p.skipped,
-    contentType: p.contentType, bytes: p.bytes, fetchMs: p.fetchMs, fetchedAt: iso(p.fetchedAt), lastmod: p.lastmod, depth: p.depth, title: p.title,
-    description: p.description, canonical: p.canonical, robots: p.robots, lang: p.lang, foundOn: p.foundOn, linkText: p.linkText,
-    outlinks: p.outlinks, inlinks: p.inlinks, sha256: p.sha256, data: p.data,
+    url: p.url,
+    jobId: p.jobId,
+    finalUrl: p.finalUrl,
+    redirects: p.redirects,
+    status: p.status,
+    error: p.error,
+    skipped: p.skipped,
+    contentType: p.contentType,
+    bytes: p.bytes,
+    fetchMs: p.fetchMs,
+    fetchedAt: iso(p.fetchedAt),
+    lastmod: p.lastmod,
+    depth: p.depth,
+    title: p.title,
+    description: p.description,
+    canonical: p.canonical,
+    robots: p.robots,
+    lang: p.lang,
+    foundOn: p.foundOn,
+    linkText: p.linkText,
+    outlinks: p.outlinks,
+    inlinks: p.inlinks,
+    sha256: p.sha256,
+    data: p.data,
   };
 }

@@ -62,8 +62,12 @@ async function main(): Promise<number> {
 
   let daemonLog = '';
   // --clientProcessId: a demo killed part-way takes its daemon with it.
-  const daemon = spawn(process.execPath, [CRAWLCTL, 'daemon', ...at, '--per-host', '2', '--max-workers', '8', `--clientProcessId=${process.pid}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  daemon.stderr.setEncoding('utf8').on('data', (d: string) => { daemonLog += d; });
+  const daemon = spawn(process.execPath, [CRAWLCTL, 'daemon', ...at, '--per-host', '2', '--max-workers', '8', `--clientProcessId=${process.pid}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  daemon.stderr.setEncoding('utf8').on('data', (d: string) => {
+    daemonLog += d;
+  });
   let code: number;
   try {
     await waitForDaemon(daemon, () => daemonLog);
@@ -89,7 +93,10 @@ async function main(): Promise<number> {
   return code;
 }
 
-main().then((code) => process.exit(code), (err) => {
-  process.stderr.write(`demo failed: ${(err as Error).message}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);

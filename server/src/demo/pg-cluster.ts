@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import pg from 'pg';
 
-export const INSTALL_HINT = 'PostgreSQL server binaries (initdb, pg_ctl) were not found: install them (Debian/Ubuntu: apt-get install postgresql), or put pg_config on PATH';
+export const INSTALL_HINT =
+  'PostgreSQL server binaries (initdb, pg_ctl) were not found: install them (Debian/Ubuntu: apt-get install postgresql), or put pg_config on PATH';
 
 export interface Cluster {
   /** A URL to the server's `postgres` database, for creating the others. */
@@ -43,7 +44,10 @@ function run(bin: string, args: string[]): void {
 }
 
 function userIds(name: string): { uid: number; gid: number } {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
   if (!line) throw new Error(`no "${name}" user to run PostgreSQL as (running as root): ${INSTALL_HINT}`);
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
@@ -82,8 +86,18 @@ export function startCluster(settings: Record<string, string | number> = {}): Cl
   const options = { listen_addresses: "''", fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: 300, ...settings };
   try {
     run(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
-    run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', path.join(root, 'server.log'), '-w', '-t', '60', '-o',
-      [`-k ${socket}`, ...Object.entries(options).map(([k, v]) => `-c ${k}=${v}`)].join(' '), 'start']);
+    run(path.join(bin, 'pg_ctl'), [
+      '-D',
+      data,
+      '-l',
+      path.join(root, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      [`-k ${socket}`, ...Object.entries(options).map(([k, v]) => `-c ${k}=${v}`)].join(' '),
+      'start',
+    ]);
   } catch (err) {
     const log = path.join(root, 'server.log');
     const detail = `${(err as { stderr?: Buffer }).stderr?.toString() ?? ''}${fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''}`;

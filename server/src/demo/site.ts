@@ -18,7 +18,14 @@ export interface DemoSite {
 }
 
 type Page = {
-  status?: number; location?: string; title?: string; links?: string[]; nofollow?: string[]; body?: string; delayMs?: number; type?: string;
+  status?: number;
+  location?: string;
+  title?: string;
+  links?: string[];
+  nofollow?: string[];
+  body?: string;
+  delayMs?: number;
+  type?: string;
   /** Drop the connection instead of answering. */
   reset?: boolean;
 };
@@ -88,43 +95,59 @@ export async function startDemoSite(opts: { addresses?: [string, string, string]
   origins.shop = await listen(shop, shopHost);
 
   const { docs: d, blog: b, shop: s } = origins;
-  routes.set('docs', new Map<string, () => Page>([
-    ['/robots.txt', () => ({ type: 'text/plain', body: 'User-agent: *\nDisallow: /private/\n' })],
-    ['/', () => ({ title: 'Docs', links: ['/guide/', '/api/', '/private/notes', '/missing-page', `${b}/`, `${s}/`] })],
-    ['/guide/', () => ({ title: 'Guide', links: ['/guide/install', '/guide/configure', '/guide/old-name', '/'] })],
-    ['/guide/install', () => ({ title: 'Install', links: ['/guide/', '/guide/configure'] })],
-    ['/guide/configure', () => ({ title: 'Configure', links: ['/guide/', '/api/'] })],
-    ['/guide/old-name', () => ({ status: 301, location: '/guide/configure' })],
-    ['/api/', () => ({ title: 'API', links: ['/api/queue', '/api/crawls', '/api/broken'] })],
-    ['/api/queue', () => ({ title: 'Queue API', links: ['/api/'] })],
-    ['/api/crawls', () => ({ title: 'Crawls API', links: ['/api/'] })],
-    ['/api/broken', () => ({ status: 500, title: 'Internal Server Error' })],
-    ['/private/notes', () => ({ title: 'Private notes (robots.txt forbids this page)' })],
-  ]));
-  routes.set('blog', new Map<string, () => Page>([
-    ['/', () => ({ title: 'Blog', links: ['/posts/1', '/posts/2', '/posts/3', '/slow', `${d}/`] })],
-    ['/posts/1', () => ({ title: 'Hello, crawler', links: ['/', '/posts/2'] })],
-    ['/posts/2', () => ({ title: 'Politeness', links: ['/', '/posts/3', `${s}/discontinued`] })],
-    ['/posts/3', () => ({ title: 'Leases', links: ['/', '/posts/1'] })],
-    ['/slow', () => ({ title: 'A slow page', links: ['/'], delayMs: slowMs })],
-  ]));
-  routes.set('shop', new Map<string, () => Page>([
-    ['/', () => ({ title: 'Shop', links: ['/products/1', '/products/2', '/products/3'], nofollow: ['/cart'] })],
-    ['/products/1', () => ({ title: 'Product 1', links: ['/', '/products/2'] })],
-    ['/products/2', () => ({ title: 'Product 2', links: ['/', '/products/3', '/products/4'] })],
-    ['/products/4', () => ({ reset: true })],
-    ['/products/3', () => ({ title: 'Product 3', links: ['/'] })],
-    ['/cart', () => ({ title: 'Cart' })],
-    ['/discontinued', () => ({ status: 410, title: 'Gone' })],
-  ]));
+  routes.set(
+    'docs',
+    new Map<string, () => Page>([
+      ['/robots.txt', () => ({ type: 'text/plain', body: 'User-agent: *\nDisallow: /private/\n' })],
+      ['/', () => ({ title: 'Docs', links: ['/guide/', '/api/', '/private/notes', '/missing-page', `${b}/`, `${s}/`] })],
+      ['/guide/', () => ({ title: 'Guide', links: ['/guide/install', '/guide/configure', '/guide/old-name', '/'] })],
+      ['/guide/install', () => ({ title: 'Install', links: ['/guide/', '/guide/configure'] })],
+      ['/guide/configure', () => ({ title: 'Configure', links: ['/guide/', '/api/'] })],
+      ['/guide/old-name', () => ({ status: 301, location: '/guide/configure' })],
+      ['/api/', () => ({ title: 'API', links: ['/api/queue', '/api/crawls', '/api/broken'] })],
+      ['/api/queue', () => ({ title: 'Queue API', links: ['/api/'] })],
+      ['/api/crawls', () => ({ title: 'Crawls API', links: ['/api/'] })],
+      ['/api/broken', () => ({ status: 500, title: 'Internal Server Error' })],
+      ['/private/notes', () => ({ title: 'Private notes (robots.txt forbids this page)' })],
+    ]),
+  );
+  routes.set(
+    'blog',
+    new Map<string, () => Page>([
+      ['/', () => ({ title: 'Blog', links: ['/posts/1', '/posts/2', '/posts/3', '/slow', `${d}/`] })],
+      ['/posts/1', () => ({ title: 'Hello, crawler', links: ['/', '/posts/2'] })],
+      ['/posts/2', () => ({ title: 'Politeness', links: ['/', '/posts/3', `${s}/discontinued`] })],
+      ['/posts/3', () => ({ title: 'Leases', links: ['/', '/posts/1'] })],
+      ['/slow', () => ({ title: 'A slow page', links: ['/'], delayMs: slowMs })],
+    ]),
+  );
+  routes.set(
+    'shop',
+    new Map<string, () => Page>([
+      ['/', () => ({ title: 'Shop', links: ['/products/1', '/products/2', '/products/3'], nofollow: ['/cart'] })],
+      ['/products/1', () => ({ title: 'Product 1', links: ['/', '/products/2'] })],
+      ['/products/2', () => ({ title: 'Product 2', links: ['/', '/products/3', '/products/4'] })],
+      ['/products/4', () => ({ reset: true })],
+      ['/products/3', () => ({ title: 'Product 3', links: ['/'] })],
+      ['/cart', () => ({ title: 'Cart' })],
+      ['/discontinued', () => ({ status: 410, title: 'Gone' })],
+    ]),
+  );
 
   return {
-    origins, seed: `${d}/`, hits,
+    origins,
+    seed: `${d}/`,
+    hits,
     close: async () => {
-      await Promise.all(servers.map((srv) => new Promise<void>((r) => {
-        srv.closeAllConnections();
-        srv.close(() => r());
-      })));
+      await Promise.all(
+        servers.map(
+          (srv) =>
+            new Promise<void>((r) => {
+              srv.closeAllConnections();
+              srv.close(() => r());
+            }),
+        ),
+      );
     },
   };
 }

@@ -26,7 +26,10 @@ export class TestDaemon {
   /** When set, every request fails with it (a daemon that went away mid-request). */
   failWith: Error | undefined;
 
-  private constructor(readonly daemon: Daemon, private readonly dir: string) {}
+  private constructor(
+    readonly daemon: Daemon,
+    private readonly dir: string,
+  ) {}
 
   /** Call `stop` when done (in an `after` hook of the same suite). */
   static async start(): Promise<TestDaemon> {
@@ -66,7 +69,10 @@ export class TestDaemon {
   /** Leases `n` jobs and fails them for good with `error`. */
   async fail(n: number, error: string): Promise<number[]> {
     const held = await this.lease(n);
-    await this.queue.ack('w-test', held.map((h) => ({ ...h, outcome: { type: 'fail' as const, error, retryable: false } })));
+    await this.queue.ack(
+      'w-test',
+      held.map((h) => ({ ...h, outcome: { type: 'fail' as const, error, retryable: false } })),
+    );
     return held.map((h) => h.id);
   }
 
@@ -74,7 +80,10 @@ export class TestDaemon {
   async finish(n: number): Promise<number[]> {
     const held = await this.lease(n);
     const result = { status: 200, contentType: 'text/html', bytes: 2048, durationMs: 35, title: 'A page' };
-    await this.queue.ack('w-test', held.map((h) => ({ ...h, outcome: { type: 'done' as const, result } })));
+    await this.queue.ack(
+      'w-test',
+      held.map((h) => ({ ...h, outcome: { type: 'done' as const, result } })),
+    );
     return held.map((h) => h.id);
   }
 }

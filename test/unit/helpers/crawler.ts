@@ -15,8 +15,13 @@ import { eventually, tempDir } from './tmp';
 
 /** Settings that keep crawl tests quick: short timeouts and retries, bodies in a temp folder. */
 export const QUICK: Partial<CrawlSettings> = {
-  connectTimeoutMs: 2000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, totalTimeoutMs: 5000,
-  robotsRetryMs: 500, hostBackoffBaseMs: 100, hostBackoffMaxMs: 500,
+  connectTimeoutMs: 2000,
+  headersTimeoutMs: 2000,
+  bodyTimeoutMs: 2000,
+  totalTimeoutMs: 5000,
+  robotsRetryMs: 500,
+  hostBackoffBaseMs: 100,
+  hostBackoffMaxMs: 500,
 };
 
 type CrawlerOptions = { db?: string; settings?: Partial<CrawlSettings>; config?: Partial<CoreConfig>; queue?: SqliteQueueOptions };
@@ -39,11 +44,18 @@ export async function crawlerOn(engine: Engine, opts: Omit<CrawlerOptions, 'db' 
 
 function crawlerOver<Q extends Queue>(queue: Q, store: CrawlStore, db: string, dir: string, opts: CrawlerOptions) {
   const logs: string[] = [];
-  const crawls = createCrawlService(queue, store, { ...QUICK, bodiesDir: path.join(dir, 'bodies'), warcDir: path.join(dir, 'warc'), ...opts.settings },
-    (level, m) => logs.push(`${level}: ${m}`));
-  const scheduler = new Scheduler(queue, { crawl: crawls.handler },
+  const crawls = createCrawlService(
+    queue,
+    store,
+    { ...QUICK, bodiesDir: path.join(dir, 'bodies'), warcDir: path.join(dir, 'warc'), ...opts.settings },
+    (level, m) => logs.push(`${level}: ${m}`),
+  );
+  const scheduler = new Scheduler(
+    queue,
+    { crawl: crawls.handler },
     validateConfig({ maxWorkers: 8, perHostLimit: 2, leaseTtlMs: 5000, heartbeatMs: 500, pollMs: 20, ...opts.config }),
-    (level, m) => logs.push(`${level}: ${m}`));
+    (level, m) => logs.push(`${level}: ${m}`),
+  );
   scheduler.start();
   let stopped = false;
   const stop = async () => {
@@ -55,21 +67,33 @@ function crawlerOver<Q extends Queue>(queue: Q, store: CrawlStore, db: string, d
   };
   after(stop);
   return {
-    db, dir, queue, crawls, scheduler, logs, stop,
+    db,
+    dir,
+    queue,
+    crawls,
+    scheduler,
+    logs,
+    stop,
     /** Starts a crawl and waits for it to finish. */
     async run(p: StartCrawl, ms = 30_000): Promise<CrawlRecord> {
       const { crawlId } = await crawls.start(p);
       try {
-        const done = await eventually(`crawl ${crawlId} finished`, async () => {
-          const c = await crawls.get(crawlId);
-          return c.state === 'finished' ? c : null;
-        }, ms);
+        const done = await eventually(
+          `crawl ${crawlId} finished`,
+          async () => {
+            const c = await crawls.get(crawlId);
+            return c.state === 'finished' ? c : null;
+          },
+          ms,
+        );
         return done!;
       } catch (err) {
         // Say where it stood: the jobs, their histories and the scheduler's log.
         const { jobs } = await queue.list({ crawlId, limit: 50 });
         const states = await Promise.all(jobs.map(async (j) => `${j.url} ${j.state} ${JSON.stringify((await queue.get(j.id))!.events)}`));
-        throw new Error(`${(err as Error).message}\n${states.join('\n')}\nkeys: ${JSON.stringify(await queue.keys({ defaultLimit: 2 }))}\nlog: ${logs.join('\n')}`);
+        throw new Error(
+          `${(err as Error).message}\n${states.join('\n')}\nkeys: ${JSON.stringify(await queue.keys({ defaultLimit: 2 }))}\nlog: ${logs.join('\n')}`,
+        );
       }
     },
     /** A job's record and events by its URL. */

@@ -53,7 +53,9 @@ export async function startDaemon(opts: { stateDir?: string; args?: string[]; wa
   live.add(child);
   let err = '';
   child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => { err += d; });
+  child.stderr.on('data', (d: string) => {
+    err += d;
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       live.delete(child);
@@ -73,7 +75,10 @@ export async function startDaemon(opts: { stateDir?: string; args?: string[]; wa
   });
   const socket = /socket (\S+)/.exec(err)?.[1] ?? path.join(stateDir, STATE_FILES.socket);
   return {
-    child, stateDir, socket, exited,
+    child,
+    stateDir,
+    socket,
+    exited,
     stderr: () => err,
     stop: (signal = 'SIGTERM') => {
       child.kill(signal);
@@ -89,8 +94,12 @@ export function runMain(args: string[], timeoutMs = 15_000): Promise<RunResult> 
     live.add(child);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`main.js ${args.join(' ')} did not exit:\n${stderr}`));
@@ -193,8 +202,12 @@ export function crawlctl(args: string[], opts: { cwd?: string; input?: string; e
     live.add(child);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`crawlctl ${args.join(' ')} did not finish:\n${stdout}\n${stderr}`));
@@ -214,8 +227,12 @@ export function spawnCrawlctl(args: string[], cwd?: string): ChildProcess & { ou
   live.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   child.once('exit', () => live.delete(child));
   return Object.assign(child, { output: () => ({ stdout, stderr }) });
 }

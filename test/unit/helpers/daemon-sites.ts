@@ -38,7 +38,9 @@ export async function startWeb(host: string, pages: Record<string, string[]>, ga
     hits.set(path, (hits.get(path) ?? 0) + 1);
     inFlight++;
     max = Math.max(max, inFlight);
-    res.on('close', () => { inFlight--; });
+    res.on('close', () => {
+      inFlight--;
+    });
     if (held.has(path) && !opened.has(path)) {
       held.get(path)!.push(res);
       return;

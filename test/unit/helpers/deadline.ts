@@ -11,10 +11,10 @@ import { Worker } from 'node:worker_threads';
  * (require.resolve gives them).
  */
 export async function answersWithin<D, R>(ms: number, fn: (data: D) => R, data: D): Promise<R> {
-  const worker = new Worker(
-    `const { parentPort, workerData } = require('node:worker_threads'); parentPort.postMessage((${fn.toString()})(workerData));`,
-    { eval: true, workerData: data },
-  );
+  const worker = new Worker(`const { parentPort, workerData } = require('node:worker_threads'); parentPort.postMessage((${fn.toString()})(workerData));`, {
+    eval: true,
+    workerData: data,
+  });
   let timer: NodeJS.Timeout | undefined;
   try {
     return await new Promise<R>((resolve, reject) => {

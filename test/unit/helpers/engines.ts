@@ -93,10 +93,19 @@ const postgres: Engine = {
     await holder.query('SELECT id FROM jobs WHERE id = ANY($1::bigint[]) FOR UPDATE', [ids]);
     return {
       waiting: async (writers) => {
-        await eventually(`${writers} writers waiting on the held rows`, async () => (await watcher.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n >= writers);
+        await eventually(
+          `${writers} writers waiting on the held rows`,
+          async () =>
+            (
+              await watcher.query<{ n: number }>(
+                `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+              )
+            ).rows[0].n >= writers,
+        );
       },
-      release: async () => { await holder.query('ROLLBACK'); },
+      release: async () => {
+        await holder.query('ROLLBACK');
+      },
     };
   },
 };

@@ -62,10 +62,16 @@ export class FakeLanguageClient {
 
 const clientModule = require.resolve('vscode-languageclient/node');
 require.cache[clientModule] = {
-  id: clientModule, filename: clientModule, loaded: true,
+  id: clientModule,
+  filename: clientModule,
+  loaded: true,
   exports: {
-    LanguageClient: FakeLanguageClient, CloseAction: { DoNotRestart: 1, Restart: 2 }, ErrorAction: { Continue: 1, Shutdown: 2 },
-    RevealOutputChannelOn: { Never: 4 }, State, TransportKind: { stdio: 0, ipc: 1 },
+    LanguageClient: FakeLanguageClient,
+    CloseAction: { DoNotRestart: 1, Restart: 2 },
+    ErrorAction: { Continue: 1, Shutdown: 2 },
+    RevealOutputChannelOn: { Never: 4 },
+    State,
+    TransportKind: { stdio: 0, ipc: 1 },
   },
 } as unknown as NodeModule;
 

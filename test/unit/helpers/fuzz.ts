@@ -54,7 +54,7 @@ export function answerProblem(r: unknown, id: unknown): string | null {
   const a = r as Record<string, unknown>;
   if (a.jsonrpc !== '2.0') return 'jsonrpc is not "2.0"';
   if (JSON.stringify(a.id) !== JSON.stringify(id)) return `id ${JSON.stringify(a.id)} instead of ${JSON.stringify(id)}`;
-  if (('result' in a) === ('error' in a)) return 'needs exactly one of result and error';
+  if ('result' in a === 'error' in a) return 'needs exactly one of result and error';
   if ('error' in a) {
     const e = a.error as { code?: unknown; message?: unknown } | null;
     if (!e || typeof e.code !== 'number' || !KNOWN_CODES.has(e.code)) return `error code ${JSON.stringify(e?.code)} is not one of the contract's`;
@@ -85,9 +85,25 @@ export const SQL_INJECTION = ["'; DROP TABLE jobs; --", '1 OR 1=1', "x' OR '1'='
 
 /** URLs good and bad: other schemes, broken syntax, odd paths and hosts (loopback where fetchable). */
 export const url: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('http://127.0.0.9:9/', 'https://127.0.0.9:9/x?y=1#z', 'file:///etc/passwd', 'ftp://127.0.0.9/', 'data:text/plain,hi',
-    'javascript:alert(1)', 'gopher://127.0.0.9/', 'http://[::1', 'http://127.0.0.9:9/../../etc/passwd', 'http://a b/', 'http://', '//x/',
-    'http://127.0.0.9:99999/', 'http://user:pw@127.0.0.9:9/', 'HTTP://127.0.0.9:9/%zz', 'http://xn--/', 'http://127.0.0.9:9/\u0000'),
+  fc.constantFrom(
+    'http://127.0.0.9:9/',
+    'https://127.0.0.9:9/x?y=1#z',
+    'file:///etc/passwd',
+    'ftp://127.0.0.9/',
+    'data:text/plain,hi',
+    'javascript:alert(1)',
+    'gopher://127.0.0.9/',
+    'http://[::1',
+    'http://127.0.0.9:9/../../etc/passwd',
+    'http://a b/',
+    'http://',
+    '//x/',
+    'http://127.0.0.9:99999/',
+    'http://user:pw@127.0.0.9:9/',
+    'HTTP://127.0.0.9:9/%zz',
+    'http://xn--/',
+    'http://127.0.0.9:9/\u0000',
+  ),
   fc.string().map((s) => `http://127.0.0.9:9/${s}`),
   fc.string({ unit: 'binary', maxLength: 20 }).map((s) => `http://${s}/`),
   fc.webUrl(),
@@ -96,12 +112,41 @@ export const url: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** Seed-file text: option lines good and bad, URLs, comments and junk, either line ending. */
-export const seedText: fc.Arbitrary<string> = fc.tuple(fc.array(fc.oneof(
-  fc.constantFrom('# comment', 'name: x', 'max-depth: 2', 'max-depth: -1', 'max-depth: 99999999999999999', 'scope: planet', 'scope: any',
-    'include: /(a+)+$/', 'exclude: /[/', 'store-bodies: maybe', 'follow-nofollow: yes', 'bogus: 1', ': x', 'name:', '\t', '\r', '',
-    '  http://127.0.0.9:9/ trailing', 'http://127.0.0.9:9/#frag # comment', '\ufeffhttp://127.0.0.9:9/'),
-  url, fc.string(), fc.string({ unit: 'binary' }),
-), { maxLength: 20 }), fc.constantFrom('\n', '\r\n', '\r')).map(([lines, eol]) => lines.join(eol));
+export const seedText: fc.Arbitrary<string> = fc
+  .tuple(
+    fc.array(
+      fc.oneof(
+        fc.constantFrom(
+          '# comment',
+          'name: x',
+          'max-depth: 2',
+          'max-depth: -1',
+          'max-depth: 99999999999999999',
+          'scope: planet',
+          'scope: any',
+          'include: /(a+)+$/',
+          'exclude: /[/',
+          'store-bodies: maybe',
+          'follow-nofollow: yes',
+          'bogus: 1',
+          ': x',
+          'name:',
+          '\t',
+          '\r',
+          '',
+          '  http://127.0.0.9:9/ trailing',
+          'http://127.0.0.9:9/#frag # comment',
+          '\ufeffhttp://127.0.0.9:9/',
+        ),
+        url,
+        fc.string(),
+        fc.string({ unit: 'binary' }),
+      ),
+      { maxLength: 20 },
+    ),
+    fc.constantFrom('\n', '\r\n', '\r'),
+  )
+  .map(([lines, eol]) => lines.join(eol));
 
 // ---------------------------------------------------------------------------------------------
 // Method params: plausible values for each field, and hostile ones for any field.
@@ -112,19 +157,29 @@ export interface Real {
   jobId: fc.Arbitrary<number>;
 }
 
-const hugeString = fc.tuple(fc.integer({ min: 1_000, max: 400_000 }), fc.constantFrom('A', 'é', '\u0000', '\\', '"', '𝕏', '\ud800'))
+const hugeString = fc
+  .tuple(fc.integer({ min: 1_000, max: 400_000 }), fc.constantFrom('A', 'é', '\u0000', '\\', '"', '𝕏', '\ud800'))
   .map(([n, ch]) => ch.repeat(Math.ceil(n / ch.length)));
-const deep = fc.tuple(fc.integer({ min: 50, max: 60_000 }), fc.boolean()).map(([d, arrays]) =>
-  new Raw(arrays ? `${'['.repeat(d)}${']'.repeat(d)}` : `${'{"a":'.repeat(d)}1${'}'.repeat(d)}`));
-const oddNumber = fc.constantFrom('1e999', '-1e999', '-0', '1e-400', '9007199254740993', '123456789012345678901234567890', '0.5', '-1', '4294967296', '1E3')
+const deep = fc
+  .tuple(fc.integer({ min: 50, max: 60_000 }), fc.boolean())
+  .map(([d, arrays]) => new Raw(arrays ? `${'['.repeat(d)}${']'.repeat(d)}` : `${'{"a":'.repeat(d)}1${'}'.repeat(d)}`));
+const oddNumber = fc
+  .constantFrom('1e999', '-1e999', '-0', '1e-400', '9007199254740993', '123456789012345678901234567890', '0.5', '-1', '4294967296', '1E3')
   .map((t) => new Raw(t));
 const pollution = fc.constantFrom(
   new Entries([['__proto__', { polluted: 'yes', ids: [1], state: 'error' }]]),
   new Entries([['constructor', new Entries([['prototype', { polluted: 'yes' }]])]]),
   new Entries([['__proto__', null]]),
 );
-const scalar = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), oddNumber,
-  fc.string(), fc.string({ unit: 'binary' }));
+const scalar = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  oddNumber,
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+);
 /** Anything at all, some of it large or deep. */
 const hostile: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: scalar },
@@ -138,8 +193,16 @@ const hostile: fc.Arbitrary<unknown> = fc.oneof(
 const crawlIdish = (real: Real) => fc.oneof(real.crawlId, fc.constantFrom('c_00000000', 'c_', '', '../x', ...SQL_INJECTION), fc.string({ maxLength: 80 }));
 const jobIdish = (real: Real) => fc.oneof(real.jobId, fc.integer(), fc.constantFrom(0, -1, 2 ** 53, 2 ** 63), oddNumber);
 const count = fc.oneof(fc.integer({ min: -5, max: 2_000 }), oddNumber, fc.double({ noNaN: true, noDefaultInfinity: true }));
-const cursor = fc.oneof(fc.constant(null), fc.string({ maxLength: 40 }), fc.constantFrom('1', '0', '-1', '1e5', ' 1', '999999999999999', '9999999999999999', 'NaN', '0x10', ...SQL_INJECTION));
-const host = fc.oneof(fc.constantFrom('127.0.0.9', 'a.example', '..', 'a/b', '%2e%2e', '[::1]', 'xn--', 'A.EXAMPLE', '', ...SQL_INJECTION), fc.domain(), fc.string({ maxLength: 300 }));
+const cursor = fc.oneof(
+  fc.constant(null),
+  fc.string({ maxLength: 40 }),
+  fc.constantFrom('1', '0', '-1', '1e5', ' 1', '999999999999999', '9999999999999999', 'NaN', '0x10', ...SQL_INJECTION),
+);
+const host = fc.oneof(
+  fc.constantFrom('127.0.0.9', 'a.example', '..', 'a/b', '%2e%2e', '[::1]', 'xn--', 'A.EXAMPLE', '', ...SQL_INJECTION),
+  fc.domain(),
+  fc.string({ maxLength: 300 }),
+);
 
 const plausibleFor = (real: Real): Record<string, fc.Arbitrary<unknown>> => ({
   seeds: fc.array(url, { maxLength: 12 }),
@@ -181,17 +244,29 @@ export function paramsFor(method: Method, real: Real): fc.Arbitrary<unknown> {
   const PLAUSIBLE = plausibleFor(real);
   const extraKey = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'), fc.string({ maxLength: 20 }));
   if (method === 'scheduler/resume' || method === 'daemon/shutdown') {
-    return fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 20 }).filter((k) => k !== '__proto__'), hostile), { minLength: 1, maxLength: 3 })
+    return fc
+      .array(
+        fc.tuple(
+          fc.string({ minLength: 1, maxLength: 20 }).filter((k) => k !== '__proto__'),
+          hostile,
+        ),
+        { minLength: 1, maxLength: 3 },
+      )
       .map((pairs) => new Entries(pairs));
   }
-  const plausible = fields.length === 0
-    ? fc.constant(new Entries([]))
-    : fc.subarray(fields).chain((keys) => fc.tuple(...keys.map((k) => (PLAUSIBLE[k] ?? hostile).map((v) => [k, v] as const))))
-      .map((pairs) => new Entries(pairs));
-  const mixed = fc.tuple(
-    fc.subarray(fields).chain((keys) => fc.tuple(...keys.map((k) => fc.oneof(PLAUSIBLE[k] ?? hostile, hostile).map((v) => [k, v] as const)))),
-    fc.array(fc.tuple(extraKey, hostile), { maxLength: 3 }),
-  ).chain(([known, extra]) => fc.shuffledSubarray([...known, ...extra], { minLength: known.length + extra.length }))
+  const plausible =
+    fields.length === 0
+      ? fc.constant(new Entries([]))
+      : fc
+          .subarray(fields)
+          .chain((keys) => fc.tuple(...keys.map((k) => (PLAUSIBLE[k] ?? hostile).map((v) => [k, v] as const))))
+          .map((pairs) => new Entries(pairs));
+  const mixed = fc
+    .tuple(
+      fc.subarray(fields).chain((keys) => fc.tuple(...keys.map((k) => fc.oneof(PLAUSIBLE[k] ?? hostile, hostile).map((v) => [k, v] as const)))),
+      fc.array(fc.tuple(extraKey, hostile), { maxLength: 3 }),
+    )
+    .chain(([known, extra]) => fc.shuffledSubarray([...known, ...extra], { minLength: known.length + extra.length }))
     .map((pairs) => new Entries(pairs));
   return fc.oneof({ weight: 5, arbitrary: plausible }, { weight: 4, arbitrary: mixed }, { weight: 1, arbitrary: hostile });
 }

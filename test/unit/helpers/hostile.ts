@@ -59,10 +59,11 @@ export async function startRawHost(ip: string, routes: Record<string, RawRoute>)
     url: (p) => origin + p,
     hits,
     openFor: (path) => [...sockets.values()].filter((served) => served.has(path)).length,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets.keys()) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets.keys()) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -73,7 +74,9 @@ function notFound(socket: net.Socket): void {
 /** A response head with these headers (a Content-Type of text/html unless given). */
 export function head(headers: Record<string, string | number> = {}, statusLine = 'HTTP/1.1 200 OK'): string {
   const all = { 'content-type': 'text/html', ...headers };
-  return `${statusLine}\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}`).join('\r\n')}${HEAD_END}`;
+  return `${statusLine}\r\n${Object.entries(all)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\r\n')}${HEAD_END}`;
 }
 
 /** Writes `data` a byte at a time every `everyMs` until done or the peer goes away. */
@@ -124,6 +127,10 @@ export async function leavesNoFds(body: () => Promise<void>): Promise<void> {
   try {
     await eventually('file descriptors closed', () => leaked().length === 0, 3000);
   } catch {
-    assert.fail(`leaked file descriptors: ${leaked().map(([fd, target]) => `${fd} → ${target}`).join(', ')}`);
+    assert.fail(
+      `leaked file descriptors: ${leaked()
+        .map(([fd, target]) => `${fd} → ${target}`)
+        .join(', ')}`,
+    );
   }
 }

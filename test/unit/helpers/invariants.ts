@@ -36,7 +36,11 @@ export function crawlEndedWhole(dbPath: string, crawlId: string, pages: number):
     checkInvariants(x);
     const rows = x.prepare(`SELECT url, state, reclaims FROM jobs WHERE crawl_id = ?`).all(crawlId) as { url: string; state: string; reclaims: number }[];
     assert.equal(rows.length, pages, 'one job per page');
-    assert.deepEqual(rows.filter((r) => r.state !== 'done'), [], 'every page done');
+    assert.deepEqual(
+      rows.filter((r) => r.state !== 'done'),
+      [],
+      'every page done',
+    );
     return rows;
   });
 }
@@ -47,34 +51,62 @@ export function checkIntegrity(db: Database.Database): void {
 
 function checkSnapshot(q: { db: Database.Database }): void {
   assert.deepEqual(statsNow(q), countByState(q), 'stats counters equal COUNT(*) by state');
-  const keyCounts = q.db.prepare(`
+  const keyCounts = q.db
+    .prepare(
+      `
     SELECT key, sum(state = 'queued') AS queued, sum(state = 'in_progress') AS in_flight,
            sum(state = 'queued' AND run_after >= :held) AS held
-      FROM jobs GROUP BY key HAVING queued > 0 OR in_flight > 0 ORDER BY key`).all({ held: HELD });
+      FROM jobs GROUP BY key HAVING queued > 0 OR in_flight > 0 ORDER BY key`,
+    )
+    .all({ held: HELD });
   const keyRows = q.db.prepare(`SELECT key, queued, in_flight, held FROM keys WHERE queued > 0 OR in_flight > 0 ORDER BY key`).all();
   assert.deepEqual(keyRows, keyCounts, 'per-key queued, in-flight and held counters equal COUNT(*)');
-  const totals = q.db.prepare(`
+  const totals = q.db
+    .prepare(
+      `
     SELECT key, sum(state = 'done') AS done, sum(state = 'skipped') AS skipped, sum(state = 'error') AS error
-      FROM jobs GROUP BY key HAVING done + skipped + error > 0 ORDER BY key`).all();
+      FROM jobs GROUP BY key HAVING done + skipped + error > 0 ORDER BY key`,
+    )
+    .all();
   const totalRows = q.db.prepare(`SELECT key, done, skipped, error FROM key_totals WHERE done + skipped + error > 0 ORDER BY key`).all();
   assert.deepEqual(totalRows, totals, 'per-key finished counters equal COUNT(*)');
-  const crawlCounts = q.db.prepare(`
+  const crawlCounts = q.db
+    .prepare(
+      `
     SELECT crawl_id, sum(state='queued') AS queued, sum(state='in_progress') AS in_progress, sum(state='done') AS done,
            sum(state='skipped') AS skipped, sum(state='error') AS error
-      FROM jobs WHERE crawl_id IS NOT NULL GROUP BY crawl_id ORDER BY crawl_id`).all();
-  const crawlRows = q.db.prepare(`
+      FROM jobs WHERE crawl_id IS NOT NULL GROUP BY crawl_id ORDER BY crawl_id`,
+    )
+    .all();
+  const crawlRows = q.db
+    .prepare(
+      `
     SELECT crawl_id, queued, in_progress, done, skipped, error FROM crawl_counts
-     WHERE queued + in_progress + done + skipped + error > 0 ORDER BY crawl_id`).all();
+     WHERE queued + in_progress + done + skipped + error > 0 ORDER BY crawl_id`,
+    )
+    .all();
   assert.deepEqual(crawlRows, crawlCounts, 'per-crawl counters equal COUNT(*)');
-  const reasonCounts = q.db.prepare(`
-    SELECT ifnull(crawl_id, '') AS crawl_id, reason, count(*) AS n FROM jobs WHERE state = 'error' GROUP BY 1, 2 ORDER BY 1, 2`).all();
+  const reasonCounts = q.db
+    .prepare(
+      `
+    SELECT ifnull(crawl_id, '') AS crawl_id, reason, count(*) AS n FROM jobs WHERE state = 'error' GROUP BY 1, 2 ORDER BY 1, 2`,
+    )
+    .all();
   const reasonRows = q.db.prepare(`SELECT crawl_id, reason, n FROM reason_counts WHERE n <> 0 ORDER BY 1, 2`).all();
   assert.deepEqual(reasonRows, reasonCounts, 'failed jobs by crawl and reason equal COUNT(*)');
-  assert.deepEqual(misreasoned(q.db.prepare(`SELECT id, state, last_error, reason FROM jobs WHERE state = 'error' OR reason IS NOT NULL`).all() as ReasonRow[]), [],
-    "a failed job, and only a failed job, has its error's reason");
-  const broken = q.db.prepare(`
+  assert.deepEqual(
+    misreasoned(q.db.prepare(`SELECT id, state, last_error, reason FROM jobs WHERE state = 'error' OR reason IS NOT NULL`).all() as ReasonRow[]),
+    [],
+    "a failed job, and only a failed job, has its error's reason",
+  );
+  const broken = q.db
+    .prepare(
+      `
     SELECT count(*) FROM jobs WHERE state = 'in_progress'
-       AND (lease_token IS NULL OR worker_id IS NULL OR lease_expires_at IS NULL)`).pluck().get();
+       AND (lease_token IS NULL OR worker_id IS NULL OR lease_expires_at IS NULL)`,
+    )
+    .pluck()
+    .get();
   assert.equal(broken, 0, 'every in-progress job has a whole lease');
   const negative = q.db.prepare(`SELECT count(*) FROM keys WHERE queued < 0 OR in_flight < 0 OR held < 0 OR held > queued`).pluck().get();
   assert.equal(negative, 0, 'no negative key counters, no more held than queued');

@@ -17,21 +17,27 @@ export async function checkPgInvariants(q: PgQueue, maxInFlight?: number): Promi
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const states = (rows: { state: string; n: number }[]) => Object.fromEntries(rows.filter((r) => r.n !== 0).map((r) => [r.state, r.n]));
     assert.deepEqual(
-      states(await all(`SELECT state, sum(n) AS n FROM counts GROUP BY state ORDER BY state`) as { state: string; n: number }[]),
-      states(await all(`SELECT state, count(*) AS n FROM jobs GROUP BY state ORDER BY state`) as { state: string; n: number }[]),
-      'stats counters equal COUNT(*) by state');
+      states((await all(`SELECT state, sum(n) AS n FROM counts GROUP BY state ORDER BY state`)) as { state: string; n: number }[]),
+      states((await all(`SELECT state, count(*) AS n FROM jobs GROUP BY state ORDER BY state`)) as { state: string; n: number }[]),
+      'stats counters equal COUNT(*) by state',
+    );
     assert.deepEqual(
       await all(`SELECT key, queued, in_flight, held FROM keys WHERE queued <> 0 OR in_flight <> 0 OR held <> 0 ORDER BY key`),
-      await all(`SELECT key, count(*) FILTER (WHERE state = 'queued') AS queued, count(*) FILTER (WHERE state = 'in_progress') AS in_flight,
+      await all(
+        `SELECT key, count(*) FILTER (WHERE state = 'queued') AS queued, count(*) FILTER (WHERE state = 'in_progress') AS in_flight,
                         count(*) FILTER (WHERE state = 'queued' AND run_after >= $1) AS held
-                   FROM jobs GROUP BY key HAVING count(*) FILTER (WHERE state IN ('queued', 'in_progress')) > 0 ORDER BY key`, [HELD]),
-      'per-key queued, in-flight and held counters equal COUNT(*)');
+                   FROM jobs GROUP BY key HAVING count(*) FILTER (WHERE state IN ('queued', 'in_progress')) > 0 ORDER BY key`,
+        [HELD],
+      ),
+      'per-key queued, in-flight and held counters equal COUNT(*)',
+    );
     assert.deepEqual(
       await all(`SELECT key, done, skipped, error FROM key_totals WHERE done + skipped + error > 0 ORDER BY key`),
       await all(`SELECT key, count(*) FILTER (WHERE state = 'done') AS done, count(*) FILTER (WHERE state = 'skipped') AS skipped,
                         count(*) FILTER (WHERE state = 'error') AS error
                    FROM jobs GROUP BY key HAVING count(*) FILTER (WHERE state IN ('done', 'skipped', 'error')) > 0 ORDER BY key`),
-      'per-key finished counters equal COUNT(*)');
+      'per-key finished counters equal COUNT(*)',
+    );
     assert.deepEqual(
       await all(`SELECT crawl_id, sum(queued) AS queued, sum(in_progress) AS in_progress, sum(done) AS done, sum(skipped) AS skipped, sum(error) AS error
                    FROM crawl_counts GROUP BY crawl_id HAVING sum(queued + in_progress + done + skipped + error) > 0 ORDER BY crawl_id`),
@@ -39,13 +45,18 @@ export async function checkPgInvariants(q: PgQueue, maxInFlight?: number): Promi
                         count(*) FILTER (WHERE state = 'done') AS done, count(*) FILTER (WHERE state = 'skipped') AS skipped,
                         count(*) FILTER (WHERE state = 'error') AS error
                    FROM jobs WHERE crawl_id IS NOT NULL GROUP BY crawl_id ORDER BY crawl_id`),
-      'per-crawl counters equal COUNT(*)');
+      'per-crawl counters equal COUNT(*)',
+    );
     assert.deepEqual(
       await all(`SELECT crawl_id, reason, sum(n) AS n FROM reason_counts GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1, 2`),
       await all(`SELECT coalesce(crawl_id, '') AS crawl_id, reason, count(*) AS n FROM jobs WHERE state = 'error' GROUP BY 1, 2 ORDER BY 1, 2`),
-      'failed jobs by crawl and reason equal COUNT(*)');
-    assert.deepEqual(misreasoned(await all(`SELECT id, state, last_error, reason FROM jobs WHERE state = 'error' OR reason IS NOT NULL`) as ReasonRow[]), [],
-      "a failed job, and only a failed job, has its error's reason");
+      'failed jobs by crawl and reason equal COUNT(*)',
+    );
+    assert.deepEqual(
+      misreasoned((await all(`SELECT id, state, last_error, reason FROM jobs WHERE state = 'error' OR reason IS NOT NULL`)) as ReasonRow[]),
+      [],
+      "a failed job, and only a failed job, has its error's reason",
+    );
     const [broken] = await all(`SELECT count(*) AS n FROM jobs WHERE state = 'in_progress'
       AND (lease_token IS NULL OR worker_id IS NULL OR lease_expires_at IS NULL)`);
     assert.equal(broken.n, 0, 'every in-progress job has a whole lease');
@@ -82,9 +93,14 @@ interface PlanNode {
  * at its limit, so the scan reads every row it can.
  */
 export async function pgLeaseScan(q: PgQueue): Promise<{ index: string | null; rows: number }> {
-  const { rows: [r] } = await q.pool.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${PG_SQL.leaseCandidates}`, [1, 0, 0, [], 1_000_000]);
+  const {
+    rows: [r],
+  } = await q.pool.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${PG_SQL.leaseCandidates}`, [1, 0, 0, [], 1_000_000]);
   const nodes: PlanNode[] = [];
-  const walk = (n: PlanNode) => { if (n['Relation Name'] === 'keys') nodes.push(n); n.Plans?.forEach(walk); };
+  const walk = (n: PlanNode) => {
+    if (n['Relation Name'] === 'keys') nodes.push(n);
+    n.Plans?.forEach(walk);
+  };
   walk((r['QUERY PLAN'] as { Plan: PlanNode }[])[0].Plan);
   assert.equal(nodes.length, 1, 'the keys are read once');
   const [k] = nodes;

@@ -50,7 +50,9 @@ export async function startPgRelay(url: string): Promise<PgRelay> {
       }
       if (!flow.silent) client.write(chunk);
     });
-    client.on('data', (chunk: Buffer) => { if (!flow.silent) upstream.write(chunk); });
+    client.on('data', (chunk: Buffer) => {
+      if (!flow.silent) upstream.write(chunk);
+    });
     // A close is passed on even when silent, so that the test leaves no backend behind.
     const end = () => {
       client.destroy();
@@ -58,7 +60,10 @@ export async function startPgRelay(url: string): Promise<PgRelay> {
     };
     for (const s of [client, upstream]) {
       sockets.add(s);
-      s.on('close', () => { sockets.delete(s); end(); });
+      s.on('close', () => {
+        sockets.delete(s);
+        end();
+      });
       s.on('error', end);
     }
   });

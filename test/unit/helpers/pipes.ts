@@ -31,7 +31,8 @@ export function pipes(dir: string, stateDir: () => string) {
     const err = `${out}.err`;
     const script = `"$0" "$@" --state-dir "$STATE" 2>"$ERR" | ${rhs}; exit "\${PIPESTATUS[0]}"`;
     const child = spawn('bash', ['-c', script, process.execPath, CRAWLCTL_JS, ...args], {
-      stdio: 'ignore', env: { ...process.env, STATE: stateDir(), ERR: err, OUT: out, NODE: process.execPath, READER: reader },
+      stdio: 'ignore',
+      env: { ...process.env, STATE: stateDir(), ERR: err, OUT: out, NODE: process.execPath, READER: reader },
     });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -27,9 +27,10 @@ export async function startProbe(holdMs: number) {
     url: `http://127.0.0.1:${port}`,
     maxInFlight,
     seen,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

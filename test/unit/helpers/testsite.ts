@@ -84,9 +84,10 @@ export async function startHost(ip: string, routes: Record<string, Route>, delay
       for (let i = 1; i < starts.length; i++) min = Math.min(min, starts[i] - starts[i - 1]);
       return min;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -16,12 +16,18 @@ export class ThemeColor {
 }
 
 export class ThemeIcon {
-  constructor(readonly id: string, readonly color?: ThemeColor) {}
+  constructor(
+    readonly id: string,
+    readonly color?: ThemeColor,
+  ) {}
 }
 
 export class MarkdownString {
   supportHtml = false;
-  constructor(public value = '', public supportThemeIcons = false) {}
+  constructor(
+    public value = '',
+    public supportThemeIcons = false,
+  ) {}
 }
 
 export enum TreeItemCollapsibleState {
@@ -38,7 +44,10 @@ export class TreeItem {
   contextValue?: string;
   command?: { command: string; title: string; arguments?: unknown[] };
   accessibilityInformation?: { label: string; role?: string };
-  constructor(readonly label: string, readonly collapsibleState = TreeItemCollapsibleState.None) {}
+  constructor(
+    readonly label: string,
+    readonly collapsibleState = TreeItemCollapsibleState.None,
+  ) {}
 }
 
 export interface Disposable {
@@ -73,7 +82,11 @@ export class FakeStatusBarItem {
   accessibilityInformation: { label: string; role?: string } | undefined;
   visible = false;
   disposed = false;
-  constructor(readonly id: string, readonly alignment: StatusBarAlignment, readonly priority: number) {}
+  constructor(
+    readonly id: string,
+    readonly alignment: StatusBarAlignment,
+    readonly priority: number,
+  ) {}
   show(): void {
     this.visible = true;
   }

@@ -30,10 +30,12 @@ const agent = new http.Agent({ keepAlive: true });
 
 function get(url: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`probe said ${res.statusCode}`))));
-    }).on('error', reject);
+    http
+      .get(url, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`probe said ${res.statusCode}`))));
+      })
+      .on('error', reject);
   });
 }
 
@@ -51,12 +53,21 @@ void (async () => {
         await get(`${cfg.probe}/${encodeURIComponent(job.key)}/${job.id}`);
       },
     },
-    validateConfig({ maxWorkers: cfg.maxWorkers, perHostLimit: cfg.perHostLimit, leaseTtlMs: cfg.leaseTtlMs, heartbeatMs: cfg.heartbeatMs, pollMs: cfg.pollMs ?? 20 }),
+    validateConfig({
+      maxWorkers: cfg.maxWorkers,
+      perHostLimit: cfg.perHostLimit,
+      leaseTtlMs: cfg.leaseTtlMs,
+      heartbeatMs: cfg.heartbeatMs,
+      pollMs: cfg.pollMs ?? 20,
+    }),
     (level, msg) => process.stderr.write(`[${level}] ${msg}\n`),
   );
   scheduler.start();
   process.stdout.write(`ready ${scheduler.workerId}\n`);
   process.on('SIGTERM', () => {
-    void scheduler.stop(1000).then(() => queue.close()).then(() => process.exit(0));
+    void scheduler
+      .stop(1000)
+      .then(() => queue.close())
+      .then(() => process.exit(0));
   });
 })();

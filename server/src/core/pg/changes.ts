@@ -129,7 +129,12 @@ export class Listener {
   private reconnect(): void {
     this.retry = setTimeout(() => {
       this.retry = null;
-      this.start().then(() => this.onLost(), () => { if (!this.closed) this.reconnect(); });
+      this.start().then(
+        () => this.onLost(),
+        () => {
+          if (!this.closed) this.reconnect();
+        },
+      );
     }, 1000);
     this.retry.unref();
   }

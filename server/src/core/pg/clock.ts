@@ -20,9 +20,16 @@ export class ServerClock {
   private offset = 0;
   private readonly ticker: Ticker;
 
-  constructor(private readonly local: () => number, private readonly pool: pg.Pool) {
+  constructor(
+    private readonly local: () => number,
+    private readonly pool: pg.Pool,
+  ) {
     // A failed measurement keeps the last offset; the ticker tries again soon.
-    this.ticker = new Ticker(CLOCK_CHECK_MS, () => this.measure(), () => {});
+    this.ticker = new Ticker(
+      CLOCK_CHECK_MS,
+      () => this.measure(),
+      () => {},
+    );
   }
 
   now(): number {
@@ -49,7 +56,9 @@ export class ServerClock {
       let best = { roundTrip: Infinity, offset: 0 };
       for (let i = 0; i < SAMPLES; i++) {
         const sent = this.local();
-        const { rows: [r] } = await client.query<{ t: number }>(`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS t`);
+        const {
+          rows: [r],
+        } = await client.query<{ t: number }>(`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS t`);
         const back = this.local();
         if (back - sent < best.roundTrip) best = { roundTrip: back - sent, offset: Math.round(r.t - (sent + back) / 2) };
       }

@@ -17,16 +17,58 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DatabaseOpenError, QueueError } from '../errors';
 import {
-  checkOutcome, checkReasonsQuery, crawlCounts, history, pageFrom, checkListFilter, keyOffers, reclaimFailures, requeueFrom, roundRobinShares, ruleDefaults, settle, recordTaken,
-  toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type Settled, type StoredEvent,
+  checkOutcome,
+  checkReasonsQuery,
+  crawlCounts,
+  history,
+  pageFrom,
+  checkListFilter,
+  keyOffers,
+  reclaimFailures,
+  requeueFrom,
+  roundRobinShares,
+  ruleDefaults,
+  settle,
+  recordTaken,
+  toKeySummary,
+  validateNewJob,
+  windowEnd,
+  type MovedRow,
+  type QueueOptions,
+  type Settled,
+  type StoredEvent,
 } from '../job-rules';
 import { toJob } from '../rows';
 import {
   HELD,
-  type Ack, type AckResult, type CancelFilter, type CrawlCounts, type EnqueueOptions, type EnqueueResult, type EventType,
-  type HeartbeatResult, type Job, type JobChanges, type JobEvent, type JobPage, type JobState, type JobStateRow,
-  type KeySummary, type LeaseInfo, type LeaseOptions, type LeasedJob, type ListFilter, type NewJob, type Queue,
-  type ReapResult, type ReasonCount, type ReasonsQuery, type RequeueFilter, type Stats, WORKERS_KEPT_MS, type WorkerRecord,
+  type Ack,
+  type AckResult,
+  type CancelFilter,
+  type CrawlCounts,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type EventType,
+  type HeartbeatResult,
+  type Job,
+  type JobChanges,
+  type JobEvent,
+  type JobPage,
+  type JobState,
+  type JobStateRow,
+  type KeySummary,
+  type LeaseInfo,
+  type LeaseOptions,
+  type LeasedJob,
+  type ListFilter,
+  type NewJob,
+  type Queue,
+  type ReapResult,
+  type ReasonCount,
+  type ReasonsQuery,
+  type RequeueFilter,
+  type Stats,
+  WORKERS_KEPT_MS,
+  type WorkerRecord,
 } from '../types';
 import { CHANNEL, Listener, PgJobChanges, decodePayload, encodePayload, type Changed } from './changes';
 import { redactUrl } from '../db-url';
@@ -60,15 +102,24 @@ class Tx {
   private readonly events: unknown[][] = [[], [], [], [], [], [], []];
   private readonly trims = new Set<number>();
 
-  constructor(readonly client: pg.PoolClient, readonly now: number) {}
+  constructor(
+    readonly client: pg.PoolClient,
+    readonly now: number,
+  ) {}
 
   query<R extends pg.QueryResultRow = Row>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
     return this.client.query<R>(text, values);
   }
 
   /** An event row, written at the end of the transaction in the order given. */
-  event(id: number, type: EventType, workerId: string | null, detail: string | null,
-    lease: { attempt: number | null; leasedAt: number | null } | null = null, trim = false): void {
+  event(
+    id: number,
+    type: EventType,
+    workerId: string | null,
+    detail: string | null,
+    lease: { attempt: number | null; leasedAt: number | null } | null = null,
+    trim = false,
+  ): void {
     [id, this.now, type, workerId, detail, lease?.attempt ?? null, lease?.leasedAt ?? null].forEach((v, i) => this.events[i].push(v));
     if (trim) this.trims.add(id);
   }
@@ -88,7 +139,17 @@ class Tx {
     const shard = Math.floor(Math.random() * COUNTER_SHARDS);
     const json = JSON.stringify;
     await this.query(SQL.finish, [
-      shard, this.tally.anyServed(), this.now, json(r.update), json(r.bump), json(r.totals), json(r.crawls), json(r.states), json(r.reasons), CHANNEL, notify,
+      shard,
+      this.tally.anyServed(),
+      this.now,
+      json(r.update),
+      json(r.bump),
+      json(r.totals),
+      json(r.crawls),
+      json(r.states),
+      json(r.reasons),
+      CHANNEL,
+      notify,
     ]);
   }
 }
@@ -110,7 +171,10 @@ export class PgQueue implements Queue {
   /** The server's clock, as this machine's (the injected clock, if any) corrected by their offset. */
   private readonly clock: ServerClock;
 
-  private constructor(readonly pool: pg.Pool, opts: PgQueueOptions) {
+  private constructor(
+    readonly pool: pg.Pool,
+    opts: PgQueueOptions,
+  ) {
     this.clock = new ServerClock(opts.clock ?? Date.now, pool);
     this.rules = ruleDefaults({ ...opts, clock: () => this.clock.now() });
   }
@@ -123,7 +187,12 @@ export class PgQueue implements Queue {
     const components: Component[] = [QUEUE_COMPONENT, ...(opts.components ?? [])];
     const pool = await openPool(url, components, { max: opts.poolSize });
     const q = new PgQueue(pool, opts);
-    q.listener = new Listener(clientConfig(url), (p) => q.heard(p), () => q.feed(null, false, true), opts.listenCheckMs);
+    q.listener = new Listener(
+      clientConfig(url),
+      (p) => q.heard(p),
+      () => q.feed(null, false, true),
+      opts.listenCheckMs,
+    );
     q.reserver = new SideConnection(clientConfig(url));
     try {
       await q.clock.start();
@@ -169,7 +238,9 @@ export class PgQueue implements Queue {
       let broken: Error | undefined;
       // Checked out, a client has no listener of the pool's: a connection dropped mid-transaction
       // would be an unhandled 'error' and end the process. The statement in flight fails instead.
-      const dropped = (err: Error) => { broken = err; };
+      const dropped = (err: Error) => {
+        broken = err;
+      };
       client.on('error', dropped);
       let tx: Tx | undefined;
       try {
@@ -184,7 +255,9 @@ export class PgQueue implements Queue {
         if (touched) this.feed(ids === null ? null : [...ids], quiet, false);
         return out;
       } catch (err) {
-        await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
+        await client.query('ROLLBACK').catch((e: Error) => {
+          broken = e;
+        });
         if (tx) await this.releaseRoom(tx, false);
         if (attempt < MAX_TRIES && RETRYABLE.has((err as { code?: string }).code ?? '')) {
           await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
@@ -220,7 +293,7 @@ export class PgQueue implements Queue {
   /** Gives back the places a transaction reserved and did not fill (all of them if it rolled back). */
   private async releaseRoom(tx: Tx, committed: boolean): Promise<void> {
     for (const [crawlId, n] of tx.reserved) {
-      const unused = n - (committed ? tx.placed.get(crawlId) ?? 0 : 0);
+      const unused = n - (committed ? (tx.placed.get(crawlId) ?? 0) : 0);
       if (unused > 0) await this.reserver!.query(SQL.releaseRoom, [crawlId, unused]).catch(() => {});
     }
   }
@@ -285,8 +358,19 @@ export class PgQueue implements Queue {
     if (toInsert.length) {
       const cols: unknown[][] = Array.from({ length: 12 }, () => []);
       for (const j of toInsert) {
-        [j.kind, j.url, j.key, j.dedupeKey, j.crawlId ?? '', j.depth ?? null, j.priority ?? 0, j.skipReason === undefined ? 'queued' : 'skipped',
-          j.maxAttempts ?? this.rules.maxAttempts, j.runAfter ?? 0, j.skipReason ?? null, j.payload ? JSON.stringify(j.payload) : null,
+        [
+          j.kind,
+          j.url,
+          j.key,
+          j.dedupeKey,
+          j.crawlId ?? '',
+          j.depth ?? null,
+          j.priority ?? 0,
+          j.skipReason === undefined ? 'queued' : 'skipped',
+          j.maxAttempts ?? this.rules.maxAttempts,
+          j.runAfter ?? 0,
+          j.skipReason ?? null,
+          j.payload ? JSON.stringify(j.payload) : null,
         ].forEach((v, i) => cols[i].push(v));
       }
       // crawl_id travels as '' for "none" (arrays of text keep NULLs, but the pair is matched on coalesce).
@@ -347,16 +431,27 @@ export class PgQueue implements Queue {
     const out: (Row & { delayMs: number })[] = [];
     const seen: string[] = [];
     for (;;) {
-      const { rows: candidates } = await tx.query<{ key: string; queued: number; inFlight: number; lim: number; delayMs: number }>(
-        SQL.leaseCandidates, [opts.defaultLimit, opts.defaultDelayMs ?? 0, tx.now, seen, n]);
+      const { rows: candidates } = await tx.query<{ key: string; queued: number; inFlight: number; lim: number; delayMs: number }>(SQL.leaseCandidates, [
+        opts.defaultLimit,
+        opts.defaultDelayMs ?? 0,
+        tx.now,
+        seen,
+        n,
+      ]);
       if (candidates.length === 0) break;
       seen.push(...candidates.map((c) => c.key));
       const page = keyOffers(candidates);
       for (let share = roundRobinShares(page, n - out.length); share.some((s) => s > 0); share = roundRobinShares(page, n - out.length)) {
         const chosen = page.map((c, i) => ({ c, share: share[i] })).filter((x) => x.share > 0);
         // Jobs this lease took already are in_progress now: each key gives its next ones.
-        const { rows } = await tx.query<Row & { ord: number }>(SQL.leaseJobs,
-          [chosen.map((x) => x.c.key), chosen.map((x) => x.share), tx.now, workerId, batch, opts.ttlMs]);
+        const { rows } = await tx.query<Row & { ord: number }>(SQL.leaseJobs, [
+          chosen.map((x) => x.c.key),
+          chosen.map((x) => x.share),
+          tx.now,
+          workerId,
+          batch,
+          opts.ttlMs,
+        ]);
         rows.sort((a, b) => a.ord - b.ord || (b.priority as number) - (a.priority as number) || (a.id as number) - (b.id as number));
         const got = chosen.map(() => 0);
         for (const r of rows) {
@@ -394,16 +489,46 @@ export class PgQueue implements Queue {
     }
     const plans: ({ held: Held; next: ReturnType<typeof settle> } | null)[] = acks.map((a) => {
       const held: Held | undefined = a.job
-        ? { key: a.job.key, crawl_id: a.job.crawlId, priority: a.job.priority, attempts: a.job.attempts, max_attempts: a.job.maxAttempts, leased_at: a.job.leasedAt }
+        ? {
+            key: a.job.key,
+            crawl_id: a.job.crawlId,
+            priority: a.job.priority,
+            attempts: a.job.attempts,
+            max_attempts: a.job.maxAttempts,
+            leased_at: a.job.leasedAt,
+          }
         : read.get(`${a.id}.${a.token}`);
-      return held ? { held, next: settle(a.outcome, { attempts: held.attempts, maxAttempts: held.max_attempts, now: tx.now, backoff: this.rules.backoff, random: this.rules.random }) } : null;
+      return held
+        ? {
+            held,
+            next: settle(a.outcome, {
+              attempts: held.attempts,
+              maxAttempts: held.max_attempts,
+              now: tx.now,
+              backoff: this.rules.backoff,
+              random: this.rules.random,
+            }),
+          }
+        : null;
     });
     const cols: unknown[][] = Array.from({ length: 12 }, () => []);
     plans.forEach((p, ord) => {
       if (!p) return;
       const r: Settled = p.next.row;
-      [ord, acks[ord].id, acks[ord].token, r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.reason, r.attemptsDelta, r.deferralsDelta, r.outcome]
-        .forEach((v, i) => cols[i].push(v));
+      [
+        ord,
+        acks[ord].id,
+        acks[ord].token,
+        r.state,
+        r.runAfter,
+        r.finishedAt,
+        r.result,
+        r.lastError,
+        r.reason,
+        r.attemptsDelta,
+        r.deferralsDelta,
+        r.outcome,
+      ].forEach((v, i) => cols[i].push(v));
     });
     const matched = new Set<number>();
     if (cols[0].length) {
@@ -516,9 +641,8 @@ export class PgQueue implements Queue {
 
   async reasons(query: ReasonsQuery = {}): Promise<ReasonCount[]> {
     const { crawlId, limit } = checkReasonsQuery(query);
-    const { rows } = crawlId === undefined
-      ? await this.pool.query<ReasonCount>(SQL.reasons, [limit])
-      : await this.pool.query<ReasonCount>(SQL.crawlReasons, [crawlId, limit]);
+    const { rows } =
+      crawlId === undefined ? await this.pool.query<ReasonCount>(SQL.reasons, [limit]) : await this.pool.query<ReasonCount>(SQL.crawlReasons, [crawlId, limit]);
     return rows;
   }
 
@@ -532,7 +656,9 @@ export class PgQueue implements Queue {
   }
 
   async crawlStats(crawlId: string): Promise<CrawlCounts> {
-    const { rows: [r] } = await this.pool.query<Omit<CrawlCounts, 'total'>>(SQL.crawlStats, [crawlId]);
+    const {
+      rows: [r],
+    } = await this.pool.query<Omit<CrawlCounts, 'total'>>(SQL.crawlStats, [crawlId]);
     return crawlCounts(r);
   }
 
@@ -544,9 +670,12 @@ export class PgQueue implements Queue {
     if (shape.crawlId) params.push(filter.crawlId);
     if (shape.reason) params.push(filter.reason);
     const window = search
-      ? windowEnd((await this.pool.query<{ id: number }>(pgListWindowSql(shape), [
-        after, ...(shape.walk ? [filter[shape.walk]] : []), this.rules.searchBudget - 1,
-      ])).rows.map((r) => r.id), shape.newestFirst)
+      ? windowEnd(
+          (
+            await this.pool.query<{ id: number }>(pgListWindowSql(shape), [after, ...(shape.walk ? [filter[shape.walk]] : []), this.rules.searchBudget - 1])
+          ).rows.map((r) => r.id),
+          shape.newestFirst,
+        )
       : undefined;
     if (window) params.push(window.until);
     if (search?.kind === 'status') params.push(search.low, search.high);
@@ -558,7 +687,9 @@ export class PgQueue implements Queue {
 
   async get(id: number): Promise<{ job: Job; events: JobEvent[] } | null> {
     if (!Number.isSafeInteger(id)) return null;
-    const { rows: [row] } = await this.pool.query<Row>(SQL.getJob, [id]);
+    const {
+      rows: [row],
+    } = await this.pool.query<Row>(SQL.getJob, [id]);
     if (!row) return null;
     const job = toJob(row);
     const { rows: events } = await this.pool.query<StoredEvent>(SQL.jobEvents, [id]);
@@ -575,46 +706,71 @@ export class PgQueue implements Queue {
   }
 
   async keys(opts: { limit?: number; defaultLimit: number; defaultDelayMs?: number; live?: boolean }): Promise<KeySummary[]> {
-    const { rows } = await this.pool.query<Row>(opts.live ? SQL.liveKeySummaries : SQL.keySummaries,
-      [opts.defaultLimit, opts.defaultDelayMs ?? 0, opts.limit ?? 1000]);
+    const { rows } = await this.pool.query<Row>(opts.live ? SQL.liveKeySummaries : SQL.keySummaries, [
+      opts.defaultLimit,
+      opts.defaultDelayMs ?? 0,
+      opts.limit ?? 1000,
+    ]);
     return rows.map(toKeySummary);
   }
 
   async setKeyLimit(key: string, limit: number | null): Promise<void> {
     if (limit !== null && !(Number.isInteger(limit) && limit >= 1)) throw new QueueError('limit must be an integer ≥ 1');
-    await this.write(async (tx) => {
-      await tx.query(SQL.setKeyLimit, [key, limit]);
-      await tx.query(SQL.dropEmptySettings, [key]);
-    }, false, true);
+    await this.write(
+      async (tx) => {
+        await tx.query(SQL.setKeyLimit, [key, limit]);
+        await tx.query(SQL.dropEmptySettings, [key]);
+      },
+      false,
+      true,
+    );
   }
 
   async setKeyDelay(key: string, delayMs: number | null): Promise<void> {
     if (delayMs !== null && !(Number.isFinite(delayMs) && delayMs >= 0)) throw new QueueError('delay must be a number ≥ 0');
-    await this.write(async (tx) => {
-      await tx.query(SQL.setKeyDelay, [key, delayMs === null ? null : Math.round(delayMs)]);
-      await tx.query(SQL.dropEmptySettings, [key]);
-    }, false, true);
+    await this.write(
+      async (tx) => {
+        await tx.query(SQL.setKeyDelay, [key, delayMs === null ? null : Math.round(delayMs)]);
+        await tx.query(SQL.dropEmptySettings, [key]);
+      },
+      false,
+      true,
+    );
   }
 
   async claimStart(key: string, delayMs: number): Promise<number> {
-    const { rows: [r] } = await this.pool.query<{ last_start_at: number }>(SQL.claimStart, [key, this.rules.now(), Math.max(0, Math.round(delayMs))]);
+    const {
+      rows: [r],
+    } = await this.pool.query<{ last_start_at: number }>(SQL.claimStart, [key, this.rules.now(), Math.max(0, Math.round(delayMs))]);
     return r.last_start_at;
   }
 
   async deferKey(key: string, until: number, reason: string): Promise<void> {
-    await this.write(async (tx) => { await tx.query(SQL.deferKey, [key, Math.round(until), reason]); }, false, true);
+    await this.write(
+      async (tx) => {
+        await tx.query(SQL.deferKey, [key, Math.round(until), reason]);
+      },
+      false,
+      true,
+    );
   }
 
   async holdCrawl(crawlId: string, held: boolean): Promise<number> {
-    return this.write(async (tx) => {
-      const { rows } = await tx.query<{ id: number }>(held ? SQL.holdCrawl : SQL.releaseCrawl, [crawlId, HELD, tx.now]);
-      tx.touch(rows.map((r) => r.id));
-      return rows.length;
-    }, false, true);
+    return this.write(
+      async (tx) => {
+        const { rows } = await tx.query<{ id: number }>(held ? SQL.holdCrawl : SQL.releaseCrawl, [crawlId, HELD, tx.now]);
+        tx.touch(rows.map((r) => r.id));
+        return rows.length;
+      },
+      false,
+      true,
+    );
   }
 
   async nextWakeAt(after = this.rules.now()): Promise<number | null> {
-    const { rows: [r] } = await this.pool.query<{ at: number | null }>(SQL.nextWake, [after, HELD]);
+    const {
+      rows: [r],
+    } = await this.pool.query<{ at: number | null }>(SQL.nextWake, [after, HELD]);
     return r.at;
   }
 
@@ -667,10 +823,29 @@ function byState(rows: { state: JobState; n: number }[]): Stats {
 /** A leased job from a `leaseJobs` row and the lease just taken. */
 function leasedJob(r: Row, workerId: string, leaseToken: string, now: number, ttlMs: number): LeasedJob {
   return {
-    id: r.id as number, kind: r.kind as string, url: r.url as string, key: r.key as string, crawlId: r.crawl_id as string | null,
-    depth: r.depth as number | null, priority: r.priority as number, state: 'in_progress', attempts: r.attempts as number,
-    maxAttempts: r.max_attempts as number, reclaims: r.reclaims as number, deferrals: r.deferrals as number, runAfter: 0, workerId, leaseToken, leasedAt: now,
-    leaseExpiresAt: now + ttlMs, heartbeatAt: now, lastError: r.last_error as string | null, result: null,
-    payload: r.payload ? (JSON.parse(r.payload as string) as Record<string, unknown>) : null, createdAt: r.created_at as number, updatedAt: now, finishedAt: null,
+    id: r.id as number,
+    kind: r.kind as string,
+    url: r.url as string,
+    key: r.key as string,
+    crawlId: r.crawl_id as string | null,
+    depth: r.depth as number | null,
+    priority: r.priority as number,
+    state: 'in_progress',
+    attempts: r.attempts as number,
+    maxAttempts: r.max_attempts as number,
+    reclaims: r.reclaims as number,
+    deferrals: r.deferrals as number,
+    runAfter: 0,
+    workerId,
+    leaseToken,
+    leasedAt: now,
+    leaseExpiresAt: now + ttlMs,
+    heartbeatAt: now,
+    lastError: r.last_error as string | null,
+    result: null,
+    payload: r.payload ? (JSON.parse(r.payload as string) as Record<string, unknown>) : null,
+    createdAt: r.created_at as number,
+    updatedAt: now,
+    finishedAt: null,
   };
 }

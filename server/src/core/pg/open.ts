@@ -74,15 +74,26 @@ export function describePgError(err: unknown, url: string): string {
   const e = err as { code?: string; message?: string };
   const msg = e.message ?? String(err);
   switch (e.code) {
-    case 'ECONNREFUSED': return `PostgreSQL at ${where} refused the connection: is the server running there?`;
-    case 'ENOENT': return `PostgreSQL at ${where}: no server socket there: is the server running?`;
-    case 'ENOTFOUND': case 'EAI_AGAIN': return `PostgreSQL at ${where}: the host name does not resolve`;
-    case 'ETIMEDOUT': return `PostgreSQL at ${where} did not answer in time`;
-    case '28P01': case '28000': return `PostgreSQL at ${where} refused the login: ${msg}`;
-    case '3D000': return `PostgreSQL at ${where}: ${msg} (create it first, e.g. createdb)`;
-    case '42501': return `PostgreSQL at ${where}: permission denied: ${msg}`;
-    case '53300': return `PostgreSQL at ${where} has too many connections: ${msg}`;
-    default: return `PostgreSQL at ${where}: ${msg}`;
+    case 'ECONNREFUSED':
+      return `PostgreSQL at ${where} refused the connection: is the server running there?`;
+    case 'ENOENT':
+      return `PostgreSQL at ${where}: no server socket there: is the server running?`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `PostgreSQL at ${where}: the host name does not resolve`;
+    case 'ETIMEDOUT':
+      return `PostgreSQL at ${where} did not answer in time`;
+    case '28P01':
+    case '28000':
+      return `PostgreSQL at ${where} refused the login: ${msg}`;
+    case '3D000':
+      return `PostgreSQL at ${where}: ${msg} (create it first, e.g. createdb)`;
+    case '42501':
+      return `PostgreSQL at ${where}: permission denied: ${msg}`;
+    case '53300':
+      return `PostgreSQL at ${where} has too many connections: ${msg}`;
+    default:
+      return `PostgreSQL at ${where}: ${msg}`;
   }
 }
 
@@ -132,10 +143,14 @@ async function checkVersions(client: pg.PoolClient, url: string, components: Com
     return have;
   }
   const { rows } = await client.query<{ n: number }>(
-    `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1`, [SCHEMA]);
+    `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1`,
+    [SCHEMA],
+  );
   if (rows[0].n > 0) {
     throw new DatabaseOpenError(
-      `${redactUrl(url)}: schema "${SCHEMA}" holds tables of another program (no schema_versions); refusing to touch it`, redactUrl(url));
+      `${redactUrl(url)}: schema "${SCHEMA}" holds tables of another program (no schema_versions); refusing to touch it`,
+      redactUrl(url),
+    );
   }
   return new Map();
 }
@@ -157,8 +172,11 @@ async function migrate(pool: pg.Pool, url: string, components: Component[]): Pro
         else await m(client);
       }
       if (from < migrations.length) {
-        await client.query(`INSERT INTO ${SCHEMA}.schema_versions (component, version) VALUES ($1, $2)
-          ON CONFLICT (component) DO UPDATE SET version = excluded.version`, [name, migrations.length]);
+        await client.query(
+          `INSERT INTO ${SCHEMA}.schema_versions (component, version) VALUES ($1, $2)
+          ON CONFLICT (component) DO UPDATE SET version = excluded.version`,
+          [name, migrations.length],
+        );
       }
     }
     await client.query('COMMIT');
@@ -186,7 +204,7 @@ export class SideConnection {
   query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
     const run = this.tail.then(async () => {
       if (this.closed) throw new Error('the queue is closed');
-      return (this.client ?? await this.connect()).query<R>(text, values);
+      return (this.client ?? (await this.connect())).query<R>(text, values);
     });
     this.tail = run.catch(() => {});
     return run;
@@ -195,7 +213,9 @@ export class SideConnection {
   private async connect(): Promise<pg.Client> {
     const client = new pg.Client(this.config);
     // A drop must not crash the process: the statement in flight fails, the next one reconnects.
-    const lost = () => { if (this.client === client) this.client = null; };
+    const lost = () => {
+      if (this.client === client) this.client = null;
+    };
     client.on('error', lost);
     client.on('end', lost);
     await client.connect();

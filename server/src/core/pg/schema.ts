@@ -181,10 +181,14 @@ const BACKFILL_BATCH = 5_000;
 async function backfillReasons(client: pg.PoolClient): Promise<void> {
   for (let after = 0; ;) {
     const { rows } = await client.query<{ id: number; last_error: string | null }>(
-      `SELECT id, last_error FROM jobs WHERE state = 'error' AND id > $1 ORDER BY id LIMIT ${BACKFILL_BATCH}`, [after]);
+      `SELECT id, last_error FROM jobs WHERE state = 'error' AND id > $1 ORDER BY id LIMIT ${BACKFILL_BATCH}`,
+      [after],
+    );
     if (rows.length === 0) return;
-    await client.query(`UPDATE jobs SET reason = u.reason FROM unnest($1::bigint[], $2::text[]) AS u(id, reason) WHERE jobs.id = u.id`,
-      [rows.map((r) => r.id), rows.map((r) => failureReason(r.last_error ?? ''))]);
+    await client.query(`UPDATE jobs SET reason = u.reason FROM unnest($1::bigint[], $2::text[]) AS u(id, reason) WHERE jobs.id = u.id`, [
+      rows.map((r) => r.id),
+      rows.map((r) => failureReason(r.last_error ?? '')),
+    ]);
     after = Number(rows[rows.length - 1].id);
   }
 }

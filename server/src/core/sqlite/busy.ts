@@ -24,8 +24,10 @@ export class DatabaseLockedError extends QueueLockedError {
   readonly code = 'SQLITE_BUSY';
 
   constructor(path: string, budgetMs: number) {
-    super(`the queue database is locked by another process (${path}: a write transaction held for over `
-      + `${budgetMs / 1000} s, a SQLite browser's say); reads go on, writes resume when it lets go`);
+    super(
+      `the queue database is locked by another process (${path}: a write transaction held for over ` +
+        `${budgetMs / 1000} s, a SQLite browser's say); reads go on, writes resume when it lets go`,
+    );
   }
 }
 

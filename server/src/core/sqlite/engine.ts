@@ -10,17 +10,59 @@ import { Tally } from './tally';
 import { WalFlusher } from './wal-flush';
 import { QueueError } from '../errors';
 import {
-  checkOutcome, checkReasonsQuery, crawlCounts, history, pageFrom, checkListFilter, keyOffers, reclaimFailures, requeueFrom, roundRobinShares, ruleDefaults, settle, recordTaken,
-  toKeySummary, validateNewJob, windowEnd, type MovedRow, type QueueOptions, type StoredEvent,
+  checkOutcome,
+  checkReasonsQuery,
+  crawlCounts,
+  history,
+  pageFrom,
+  checkListFilter,
+  keyOffers,
+  reclaimFailures,
+  requeueFrom,
+  roundRobinShares,
+  ruleDefaults,
+  settle,
+  recordTaken,
+  toKeySummary,
+  validateNewJob,
+  windowEnd,
+  type MovedRow,
+  type QueueOptions,
+  type StoredEvent,
 } from '../job-rules';
 import { toJob } from '../rows';
 import {
   HELD,
-  type Ack, type AckHook, type AckResult, type EnqueueResult, type EventType, type HeartbeatResult, type Job,
-  type JobEvent, type JobPage, type JobState, type KeySummary, type LeaseInfo, type LeaseOptions,
-  type LeasedJob, type ListFilter, type NewJob, type Outcome, type Queue, type ReapResult, type ReasonCount, type ReasonsQuery, type RequeueFilter,
-  type Stats, type CancelFilter, type CrawlCounts, type EnqueueOptions, type JobChanges, type JobStateRow,
-  WORKERS_KEPT_MS, type WorkerRecord,
+  type Ack,
+  type AckHook,
+  type AckResult,
+  type EnqueueResult,
+  type EventType,
+  type HeartbeatResult,
+  type Job,
+  type JobEvent,
+  type JobPage,
+  type JobState,
+  type KeySummary,
+  type LeaseInfo,
+  type LeaseOptions,
+  type LeasedJob,
+  type ListFilter,
+  type NewJob,
+  type Outcome,
+  type Queue,
+  type ReapResult,
+  type ReasonCount,
+  type ReasonsQuery,
+  type RequeueFilter,
+  type Stats,
+  type CancelFilter,
+  type CrawlCounts,
+  type EnqueueOptions,
+  type JobChanges,
+  type JobStateRow,
+  WORKERS_KEPT_MS,
+  type WorkerRecord,
 } from '../types';
 
 export interface SqliteQueueOptions extends QueueOptions<Migration> {
@@ -45,7 +87,10 @@ export class SqliteQueue implements Queue {
   private readonly flusher: WalFlusher | null;
   private ackHook: AckHook | null = null;
 
-  constructor(readonly path: string, opts: SqliteQueueOptions = {}) {
+  constructor(
+    readonly path: string,
+    opts: SqliteQueueOptions = {},
+  ) {
     this.db = openDatabase(path, [{ name: 'queue', migrations: MIGRATIONS }, ...(opts.components ?? [])], {
       busyTimeoutMs: opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS,
     });
@@ -81,13 +126,15 @@ export class SqliteQueue implements Queue {
     return this.unlocked(() => {
       let result: T;
       try {
-        result = this.db.transaction(() => {
-          const tally = new Tally();
-          const now = this.rules.now();
-          const out = fn(tally, now);
-          tally.apply(this.s, now);
-          return out;
-        }).immediate();
+        result = this.db
+          .transaction(() => {
+            const tally = new Tally();
+            const now = this.rules.now();
+            const out = fn(tally, now);
+            tally.apply(this.s, now);
+            return out;
+          })
+          .immediate();
       } catch (err) {
         rolledBack?.();
         throw err;
@@ -104,8 +151,14 @@ export class SqliteQueue implements Queue {
   }
 
   /** An event row; one that ends an attempt carries the attempt's lease (number and start). */
-  private event(id: number, at: number, type: EventType, workerId: string | null, detail: string | null,
-    lease: { attempt: number | null; leasedAt: number | null } | null = null): void {
+  private event(
+    id: number,
+    at: number,
+    type: EventType,
+    workerId: string | null,
+    detail: string | null,
+    lease: { attempt: number | null; leasedAt: number | null } | null = null,
+  ): void {
     this.s.insertEvent.run({ id, at, type, workerId, detail, attempt: lease?.attempt ?? null, leasedAt: lease?.leasedAt ?? null });
   }
 
@@ -143,9 +196,22 @@ export class SqliteQueue implements Queue {
       const state: JobState = j.skipReason === undefined ? 'queued' : 'skipped';
       const skipped = state === 'skipped';
       const inserted = this.s.insertJob.run(
-        j.kind, j.url, j.key, j.dedupeKey, crawlId, j.depth ?? null, j.priority ?? 0, state, j.maxAttempts ?? this.rules.maxAttempts,
-        j.runAfter ?? 0, j.skipReason ?? null, j.payload ? JSON.stringify(j.payload) : null, now, now,
-        skipped ? now : null, skipped ? 'skipped' : null,
+        j.kind,
+        j.url,
+        j.key,
+        j.dedupeKey,
+        crawlId,
+        j.depth ?? null,
+        j.priority ?? 0,
+        state,
+        j.maxAttempts ?? this.rules.maxAttempts,
+        j.runAfter ?? 0,
+        j.skipReason ?? null,
+        j.payload ? JSON.stringify(j.payload) : null,
+        now,
+        now,
+        skipped ? now : null,
+        skipped ? 'skipped' : null,
       );
       if (inserted.changes === 0) {
         ids.push(null);
@@ -196,7 +262,11 @@ export class SqliteQueue implements Queue {
     let skip = 0;
     while (ids.length < n) {
       const candidates = take(this.s.leaseCandidates.iterate({ defaultLimit, defaultDelayMs, now }), skip, n) as {
-        key: string; queued: number; inFlight: number; lim: number; delayMs: number;
+        key: string;
+        queued: number;
+        inFlight: number;
+        lim: number;
+        delayMs: number;
       }[];
       if (candidates.length === 0) break;
       skip += candidates.length;
@@ -206,9 +276,10 @@ export class SqliteQueue implements Queue {
           if (share[i] === 0) return;
           const ready = this.s.readyJobsOfKey.pluck();
           // Past the jobs this lease took from the key already (they are leased after the picking).
-          const got = share[i] === 1 && c.taken === 0
-            ? [ready.get({ key: c.key, now }) as number | undefined].filter((id): id is number => id !== undefined)
-            : take(ready.iterate({ key: c.key, now }), c.taken, share[i]) as number[];
+          const got =
+            share[i] === 1 && c.taken === 0
+              ? [ready.get({ key: c.key, now }) as number | undefined].filter((id): id is number => id !== undefined)
+              : (take(ready.iterate({ key: c.key, now }), c.taken, share[i]) as number[]);
           recordTaken(c, share[i], got.length);
           if (got.length === 0) return;
           ids.push(...got);
@@ -218,7 +289,7 @@ export class SqliteQueue implements Queue {
       if (candidates.length < n) break;
     }
     // Taken only for a lease that found work: an empty one writes nothing, so it wakes no other process.
-    const seq = ids.length > 0 ? this.s.nextLeaseSeq.pluck().get() as number : 0;
+    const seq = ids.length > 0 ? (this.s.nextLeaseSeq.pluck().get() as number) : 0;
     return { ids, served, seq };
   }
 
@@ -233,31 +304,42 @@ export class SqliteQueue implements Queue {
     for (const a of acks) checkOutcome(a.outcome);
     const hook = this.ackHook;
     let hooked = false;
-    return this.write((tally, now) => {
-      const results = acks.map((a) => this.ackOne(tally, now, workerId, a));
-      if (!hook) return results;
-      const attached = acks.filter((a, i) => results[i].ok && ENDS_ATTEMPT.has(a.outcome.type) && a.outcome.attached !== undefined).map((a) => a.outcome.attached);
-      if (attached.length > 0) {
-        hooked = true;
-        hook.write(attached);
-      }
-      return results;
-    }, false, () => {
-      if (hooked) hook!.rolledBack();
-      hooked = false;
-    });
+    return this.write(
+      (tally, now) => {
+        const results = acks.map((a) => this.ackOne(tally, now, workerId, a));
+        if (!hook) return results;
+        const attached = acks
+          .filter((a, i) => results[i].ok && ENDS_ATTEMPT.has(a.outcome.type) && a.outcome.attached !== undefined)
+          .map((a) => a.outcome.attached);
+        if (attached.length > 0) {
+          hooked = true;
+          hook.write(attached);
+        }
+        return results;
+      },
+      false,
+      () => {
+        if (hooked) hook!.rolledBack();
+        hooked = false;
+      },
+    );
   }
 
   /** Where a lease is fenced: the update matches only (id, token, in_progress). */
   private ackOne(tally: Tally, now: number, workerId: string, { id, token, outcome, job }: Ack): AckResult {
     const held = job
       ? { key: job.key, crawl_id: job.crawlId, priority: job.priority, attempts: job.attempts, max_attempts: job.maxAttempts, leased_at: job.leasedAt }
-      : this.s.heldLease.get({ id, token }) as
-        | { key: string; crawl_id: string | null; priority: number; attempts: number; max_attempts: number; leased_at: number | null }
-        | undefined;
-    const next = held && settle(outcome, { attempts: held.attempts, maxAttempts: held.max_attempts, now, backoff: this.rules.backoff, random: this.rules.random });
+      : (this.s.heldLease.get({ id, token }) as
+          { key: string; crawl_id: string | null; priority: number; attempts: number; max_attempts: number; leased_at: number | null } | undefined);
+    const next =
+      held && settle(outcome, { attempts: held.attempts, maxAttempts: held.max_attempts, now, backoff: this.rules.backoff, random: this.rules.random });
     const r = next?.row;
-    if (!held || !r || this.s.ack.run(r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.reason, r.attemptsDelta, r.deferralsDelta, r.outcome, now, id, token).changes === 0) {
+    if (
+      !held ||
+      !r ||
+      this.s.ack.run(r.state, r.runAfter, r.finishedAt, r.result, r.lastError, r.reason, r.attemptsDelta, r.deferralsDelta, r.outcome, now, id, token)
+        .changes === 0
+    ) {
       this.s.insertEventIfJob.run({ at: now, type: 'lost_lease', workerId, detail: `${outcome.type} refused: the lease was no longer held`, id });
       return { id, ok: false };
     }
@@ -309,10 +391,14 @@ export class SqliteQueue implements Queue {
 
   async workerSeen(workerId: string): Promise<void> {
     const now = this.rules.now();
-    await this.unlocked(() => this.db.transaction(() => {
-      this.s.forgetWorkers.run({ before: now - WORKERS_KEPT_MS, workerId });
-      this.s.workerSeen.run({ workerId, now });
-    }).immediate());
+    await this.unlocked(() =>
+      this.db
+        .transaction(() => {
+          this.s.forgetWorkers.run({ before: now - WORKERS_KEPT_MS, workerId });
+          this.s.workerSeen.run({ workerId, now });
+        })
+        .immediate(),
+    );
   }
 
   async workerStopped(workerId: string): Promise<void> {
@@ -327,7 +413,9 @@ export class SqliteQueue implements Queue {
   async requeue(filter: RequeueFilter): Promise<number> {
     const from = requeueFrom(filter);
     const params = {
-      ids: filter.ids ? JSON.stringify(filter.ids) : null, key: filter.key ?? null, crawlId: filter.crawlId ?? null,
+      ids: filter.ids ? JSON.stringify(filter.ids) : null,
+      key: filter.key ?? null,
+      crawlId: filter.crawlId ?? null,
       ...(filter.reason !== undefined && { reason: filter.reason }),
     };
     const [closing, requeue] = filter.reason === undefined ? [this.s.recordClosing, this.s.requeue] : [this.s.recordClosingOfReason, this.s.requeueOfReason];
@@ -354,7 +442,9 @@ export class SqliteQueue implements Queue {
     if (!filter.ids && !filter.crawlId) return 0;
     return this.write((tally, now) => {
       const rows = this.s.cancel.all({
-        ids: filter.ids ? JSON.stringify(filter.ids) : null, crawlId: filter.crawlId ?? null, now,
+        ids: filter.ids ? JSON.stringify(filter.ids) : null,
+        crawlId: filter.crawlId ?? null,
+        now,
       }) as MovedRow[];
       for (const row of rows) {
         tally.move(row, 'queued', 'skipped');
@@ -395,18 +485,30 @@ export class SqliteQueue implements Queue {
   async list(filter: ListFilter): Promise<JobPage> {
     const { limit, after, shape, search } = checkListFilter(filter);
     const filters = {
-      ...(shape.state && { state: filter.state }), ...(shape.key && { key: filter.key }), ...(shape.crawlId && { crawlId: filter.crawlId }),
+      ...(shape.state && { state: filter.state }),
+      ...(shape.key && { key: filter.key }),
+      ...(shape.crawlId && { crawlId: filter.crawlId }),
       ...(shape.reason && { reason: filter.reason }),
     };
     const window = search
-      ? windowEnd(this.listStatement(`window:${JSON.stringify(shape)}`, () => listWindowSql(shape)).pluck().all({
-        after, skip: this.rules.searchBudget - 1, ...(shape.walk && { [shape.walk]: filters[shape.walk] }),
-      }) as number[], shape.newestFirst)
+      ? windowEnd(
+          this.listStatement(`window:${JSON.stringify(shape)}`, () => listWindowSql(shape))
+            .pluck()
+            .all({
+              after,
+              skip: this.rules.searchBudget - 1,
+              ...(shape.walk && { [shape.walk]: filters[shape.walk] }),
+            }) as number[],
+          shape.newestFirst,
+        )
       : undefined;
     const rows = this.listStatement(JSON.stringify(shape), () => listSql(shape)).all({
-      after, limit: limit + 1, ...filters,
+      after,
+      limit: limit + 1,
+      ...filters,
       ...(window && { until: window.until }),
-      ...(search?.kind === 'status' && { low: search.low, high: search.high }), ...(search?.kind === 'text' && { like: search.like }),
+      ...(search?.kind === 'status' && { low: search.low, high: search.high }),
+      ...(search?.kind === 'text' && { like: search.like }),
     }) as Row[];
     return pageFrom(rows.map(toJob), limit, window);
   }
@@ -435,26 +537,36 @@ export class SqliteQueue implements Queue {
 
   async keys(opts: { limit?: number; defaultLimit: number; defaultDelayMs?: number; live?: boolean }): Promise<KeySummary[]> {
     const rows = (opts.live ? this.s.liveKeySummaries : this.s.keySummaries).all({
-      defaultLimit: opts.defaultLimit, defaultDelayMs: opts.defaultDelayMs ?? 0, limit: opts.limit ?? 1000,
+      defaultLimit: opts.defaultLimit,
+      defaultDelayMs: opts.defaultDelayMs ?? 0,
+      limit: opts.limit ?? 1000,
     }) as Row[];
     return rows.map(toKeySummary);
   }
 
   async setKeyLimit(key: string, limit: number | null): Promise<void> {
     if (limit !== null && !(Number.isInteger(limit) && limit >= 1)) throw new QueueError('limit must be an integer ≥ 1');
-    await this.unlocked(() => this.db.transaction(() => {
-      this.s.setKeyLimit.run({ key, limit });
-      this.s.dropEmptySettings.run(key);
-    }).immediate());
+    await this.unlocked(() =>
+      this.db
+        .transaction(() => {
+          this.s.setKeyLimit.run({ key, limit });
+          this.s.dropEmptySettings.run(key);
+        })
+        .immediate(),
+    );
     this.changed();
   }
 
   async setKeyDelay(key: string, delayMs: number | null): Promise<void> {
     if (delayMs !== null && !(Number.isFinite(delayMs) && delayMs >= 0)) throw new QueueError('delay must be a number ≥ 0');
-    await this.unlocked(() => this.db.transaction(() => {
-      this.s.setKeyDelay.run({ key, delayMs: delayMs === null ? null : Math.round(delayMs) });
-      this.s.dropEmptySettings.run(key);
-    }).immediate());
+    await this.unlocked(() =>
+      this.db
+        .transaction(() => {
+          this.s.setKeyDelay.run({ key, delayMs: delayMs === null ? null : Math.round(delayMs) });
+          this.s.dropEmptySettings.run(key);
+        })
+        .immediate(),
+    );
     this.changed();
   }
 
@@ -470,10 +582,14 @@ export class SqliteQueue implements Queue {
   async holdCrawl(crawlId: string, held: boolean): Promise<number> {
     const [keys, jobs] = held ? [this.s.holdCrawlKeys, this.s.holdCrawl] : [this.s.releaseCrawlKeys, this.s.releaseCrawl];
     // The keys' held counts first, from the very jobs the second statement moves (one write lock).
-    const n = await this.unlocked(() => this.db.transaction(() => {
-      keys.run({ crawlId, held: HELD });
-      return jobs.run({ crawlId, held: HELD, now: this.rules.now() }).changes;
-    }).immediate());
+    const n = await this.unlocked(() =>
+      this.db
+        .transaction(() => {
+          keys.run({ crawlId, held: HELD });
+          return jobs.run({ crawlId, held: HELD, now: this.rules.now() }).changes;
+        })
+        .immediate(),
+    );
     this.changed();
     return n;
   }
@@ -496,7 +612,12 @@ export class SqliteQueue implements Queue {
   }
 
   changes(opts: { pollMs: number }): JobChanges {
-    return new SqliteJobChanges(this.db, () => this.changeCounter(), (l) => this.onChange(l), opts.pollMs);
+    return new SqliteJobChanges(
+      this.db,
+      () => this.changeCounter(),
+      (l) => this.onChange(l),
+      opts.pollMs,
+    );
   }
 
   async jobStates(ids: number[]): Promise<JobStateRow[]> {
@@ -518,11 +639,30 @@ export class SqliteQueue implements Queue {
 /** A leased job from a raw `leasedJobs` row and the lease just taken. */
 function leasedJob(r: unknown[], workerId: string, leaseToken: string, now: number, ttlMs: number): LeasedJob {
   return {
-    id: r[0] as number, kind: r[1] as string, url: r[2] as string, key: r[3] as string, crawlId: r[4] as string | null,
-    depth: r[5] as number | null, priority: r[6] as number, state: 'in_progress', attempts: r[7] as number,
-    maxAttempts: r[8] as number, reclaims: r[9] as number, deferrals: r[13] as number, runAfter: 0, workerId, leaseToken, leasedAt: now,
-    leaseExpiresAt: now + ttlMs, heartbeatAt: now, lastError: r[10] as string | null, result: null,
-    payload: r[11] ? (JSON.parse(r[11] as string) as Record<string, unknown>) : null, createdAt: r[12] as number, updatedAt: now, finishedAt: null,
+    id: r[0] as number,
+    kind: r[1] as string,
+    url: r[2] as string,
+    key: r[3] as string,
+    crawlId: r[4] as string | null,
+    depth: r[5] as number | null,
+    priority: r[6] as number,
+    state: 'in_progress',
+    attempts: r[7] as number,
+    maxAttempts: r[8] as number,
+    reclaims: r[9] as number,
+    deferrals: r[13] as number,
+    runAfter: 0,
+    workerId,
+    leaseToken,
+    leasedAt: now,
+    leaseExpiresAt: now + ttlMs,
+    heartbeatAt: now,
+    lastError: r[10] as string | null,
+    result: null,
+    payload: r[11] ? (JSON.parse(r[11] as string) as Record<string, unknown>) : null,
+    createdAt: r[12] as number,
+    updatedAt: now,
+    finishedAt: null,
   };
 }
 
@@ -537,4 +677,3 @@ function take<T>(rows: IterableIterator<T>, skip: number, count: number): T[] {
   }
   return out;
 }
-

@@ -6,7 +6,6 @@ import { DatabaseLockedError } from './busy';
 /** Marks a database file as ours ('CRAW'), so a foreign SQLite file is refused, not migrated. */
 const APPLICATION_ID = 0x43524157;
 
-
 /** A plain sentence for the SQLite failures a user can cause and fix. */
 export function describeSqliteError(err: unknown, path: string): string {
   const code = (err as { code?: string }).code ?? '';

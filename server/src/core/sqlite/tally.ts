@@ -25,7 +25,11 @@ export class Tally extends TallySums {
   apply(s: TallyStatements, now: number): void {
     const counts: Partial<StateDeltas> = {};
     let anyCount = false;
-    for (const state of JOB_STATES) if (this.counts[state] !== 0) { counts[state] = this.counts[state]; anyCount = true; }
+    for (const state of JOB_STATES)
+      if (this.counts[state] !== 0) {
+        counts[state] = this.counts[state];
+        anyCount = true;
+      }
     if (anyCount) s.bumpCounts.run(JSON.stringify(counts));
     for (const [crawlId, d] of this.crawls) {
       s.bumpCrawl.run({ crawlId, queued: d.queued, in_progress: d.in_progress, done: d.done, skipped: d.skipped, error: d.error });
@@ -42,7 +46,7 @@ export class Tally extends TallySums {
       } else if (d.recompute) {
         recounts.push([key, d.queued, d.inFlight, 0, 0, d.held]);
       } else if (d.queued !== 0 || d.held !== 0) {
-        bumps.push([key, d.queued, d.inFlight, d.queued > 0 ? d.priority ?? 0 : 0, d.held]);
+        bumps.push([key, d.queued, d.inFlight, d.queued > 0 ? (d.priority ?? 0) : 0, d.held]);
       } else if (d.inFlight !== 0) {
         inFlight.push([key, d.inFlight]);
       }

@@ -42,7 +42,11 @@ export class WalFlusher {
   private schedule(): void {
     const wait = this.lastStart + SPACING_MS - Date.now();
     if (wait <= 0) this.start();
-    else this.timer = setTimeout(() => { this.timer = null; this.start(); }, wait).unref();
+    else
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.start();
+      }, wait).unref();
   }
 
   private start(): void {

@@ -71,11 +71,16 @@ export class ChangeFeed {
   start(): void {
     const changes = this.queue.changes({ pollMs: this.opts.pollMs });
     this.changes = changes;
-    this.unsubscribe.push(changes.onSignal(() => this.batchDue()), () => changes.close());
-    this.unsubscribe.push(this.crawls.onCrawlChanged((c) => {
-      this.pendingCrawls.add(c.id);
-      this.batchDue();
-    }));
+    this.unsubscribe.push(
+      changes.onSignal(() => this.batchDue()),
+      () => changes.close(),
+    );
+    this.unsubscribe.push(
+      this.crawls.onCrawlChanged((c) => {
+        this.pendingCrawls.add(c.id);
+        this.batchDue();
+      }),
+    );
   }
 
   stop(): void {

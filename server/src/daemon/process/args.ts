@@ -27,10 +27,7 @@ export interface FlagSpec {
 export type FlagSpecs = Record<string, FlagSpec>;
 
 export type FlagValues<S extends FlagSpecs> = {
-  [K in keyof S]?: S[K]['type'] extends 'boolean' ? boolean
-    : S[K]['type'] extends 'int' | 'number' ? number
-    : S[K]['type'] extends 'list' ? string[]
-    : string;
+  [K in keyof S]?: S[K]['type'] extends 'boolean' ? boolean : S[K]['type'] extends 'int' | 'number' ? number : S[K]['type'] extends 'list' ? string[] : string;
 };
 
 export function parseFlags<S extends FlagSpecs>(argv: readonly string[], specs: S, command: string): { flags: FlagValues<S>; positionals: string[] } {

@@ -56,7 +56,7 @@ export async function runDaemon(options: DaemonOptions, sink: Logger): Promise<n
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', onSignal);
   // A bug must not take the crawl down with it: report it, keep serving.
-  const onUncaught = (err: unknown) => log('error', `uncaught: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  const onUncaught = (err: unknown) => log('error', `uncaught: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.on('uncaughtException', onUncaught);
   process.on('unhandledRejection', onUncaught);
   const done = () => {

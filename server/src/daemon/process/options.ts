@@ -10,7 +10,13 @@ import type { PathFlags } from './paths';
 
 type Rows = typeof SETTINGS;
 /** How the parser takes a setting's flag: a number, a switch, or text (`none` for a limit is text). */
-type FlagType<R> = R extends { type: 'boolean' } ? 'boolean' : R extends { nullable: true } ? 'string' : R extends { type: 'integer' | 'number' } ? 'int' | 'number' : 'string';
+type FlagType<R> = R extends { type: 'boolean' }
+  ? 'boolean'
+  : R extends { nullable: true }
+    ? 'string'
+    : R extends { type: 'integer' | 'number' }
+      ? 'int' | 'number'
+      : 'string';
 type SettingFlags<K extends FlaggedName> = {
   [P in K as Rows[P] extends { flag: { name: infer N extends string } } ? N : never]: FlagSpec & { type: FlagType<Rows[P]> };
 };
@@ -27,8 +33,11 @@ function flagOf(row: SettingRow & { flag: NonNullable<SettingRow['flag']> }): Fl
   // A limit: read by maxDepthFlag, which takes `none` too.
   if ('nullable' in row || row.type === 'string') return { type: 'string', value, help };
   return {
-    type: row.type === 'integer' ? 'int' : 'number', min: row.min, max: row.max,
-    value: value ?? (row.unit === 'seconds' ? 'SECONDS' : 'N'), help: `${help} (default ${row.default})`,
+    type: row.type === 'integer' ? 'int' : 'number',
+    min: row.min,
+    max: row.max,
+    value: value ?? (row.unit === 'seconds' ? 'SECONDS' : 'N'),
+    help: `${help} (default ${row.default})`,
   };
 }
 
@@ -38,7 +47,15 @@ export const PATH_FLAGS = {
 } as const satisfies FlagSpecs;
 
 export const WORKER_FLAGS = settingFlags(
-  'maxWorkers', 'perHostLimit', 'perHostDelaySeconds', 'leaseTtlSeconds', 'heartbeatSeconds', 'stopDeadlineSeconds', 'maxAttempts', 'userAgent', 'robots',
+  'maxWorkers',
+  'perHostLimit',
+  'perHostDelaySeconds',
+  'leaseTtlSeconds',
+  'heartbeatSeconds',
+  'stopDeadlineSeconds',
+  'maxAttempts',
+  'userAgent',
+  'robots',
 ) satisfies FlagSpecs;
 
 /** What a crawl that does not say gets: seed files without those options, `crawl/start` without them. */
@@ -46,8 +63,9 @@ export const CRAWL_DEFAULT_FLAGS = settingFlags('defaultMaxDepth', 'defaultScope
 
 export const WORKSPACE_FLAGS = {
   workspace: {
-    type: 'string', value: 'DIR',
-    help: 'the folder whose JavaScript modules crawls may run as page handlers, with this daemon\'s permissions (default: the current folder)',
+    type: 'string',
+    value: 'DIR',
+    help: "the folder whose JavaScript modules crawls may run as page handlers, with this daemon's permissions (default: the current folder)",
   },
   handlers: { type: 'boolean', help: 'run page handlers (the default; --handlers=false refuses crawls that name one, and runs none)' },
 } as const satisfies FlagSpecs;
@@ -61,7 +79,15 @@ export const LSP_FLAGS = {
   clientProcessId: { type: 'int', min: 1, value: 'PID', help: 'stop when this process (the editor, or a script that started the daemon) is gone' },
 } as const satisfies FlagSpecs;
 
-export const DAEMON_FLAGS = { ...PATH_FLAGS, ...WORKER_FLAGS, ...CRAWL_DEFAULT_FLAGS, ...WORKSPACE_FLAGS, ...LOG_FLAGS, ...LSP_FLAGS, help: { type: 'boolean', help: 'show this help' } } as const satisfies FlagSpecs;
+export const DAEMON_FLAGS = {
+  ...PATH_FLAGS,
+  ...WORKER_FLAGS,
+  ...CRAWL_DEFAULT_FLAGS,
+  ...WORKSPACE_FLAGS,
+  ...LOG_FLAGS,
+  ...LSP_FLAGS,
+  help: { type: 'boolean', help: 'show this help' },
+} as const satisfies FlagSpecs;
 
 export interface DaemonOptions {
   paths: PathFlags;

@@ -66,7 +66,10 @@ export function resolvePaths(flags: PathFlags, cwd = process.cwd()): StatePaths 
     }
   }
   return {
-    stateDir, db, socket, pointerFile,
+    stateDir,
+    db,
+    socket,
+    pointerFile,
     bodiesDir: path.join(stateDir, STATE_FILES.bodies),
     warcDir: path.join(stateDir, STATE_FILES.warc),
     seedFiles: path.join(stateDir, STATE_FILES.seedFiles),

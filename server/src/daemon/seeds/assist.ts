@@ -3,8 +3,17 @@
  * quick fixes for the parser's problems. Everything an option says comes from options.ts.
  */
 import {
-  CodeActionKind, CompletionItemKind, MarkupKind,
-  type CodeAction, type CompletionItem, type Diagnostic, type Hover, type Position, type Range, type TextEdit, type WorkspaceEdit,
+  CodeActionKind,
+  CompletionItemKind,
+  MarkupKind,
+  type CodeAction,
+  type CompletionItem,
+  type Diagnostic,
+  type Hover,
+  type Position,
+  type Range,
+  type TextEdit,
+  type WorkspaceEdit,
 } from 'vscode-languageserver/lib/common/api';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { OPTION_LINE, optionLine, stripComment, type SeedFile, type SeedProblem } from './file';
@@ -79,21 +88,23 @@ export function completions(doc: TextDocument, pos: Position, options: SeedOptio
   }
   const hasColon = at !== null || /^\s*:/.test(content.slice(wordEnd));
   const range: Range = { start: { line: pos.line, character: wordStart }, end: { line: pos.line, character: wordEnd } };
-  return [...options.values()].filter((o) => !given.has(o.name)).map((o, i): CompletionItem => ({
-    label: o.name,
-    kind: CompletionItemKind.Property,
-    detail: `${o.range}; default ${o.default}`,
-    documentation: { kind: MarkupKind.Markdown, value: optionMarkdown(o) },
-    sortText: String(i).padStart(2, '0'),
-    // A field option's key goes on with the field's name: `extract.` and the user types it.
-    textEdit: { range, newText: o.kind === 'field' ? `${o.name}.` : hasColon ? o.name : `${o.name}: ` },
-    ...(!hasColon && o.values.length > 0 && { command: { title: 'Suggest values', command: TRIGGER_SUGGEST } }),
-  }));
+  return [...options.values()]
+    .filter((o) => !given.has(o.name))
+    .map((o, i): CompletionItem => ({
+      label: o.name,
+      kind: CompletionItemKind.Property,
+      detail: `${o.range}; default ${o.default}`,
+      documentation: { kind: MarkupKind.Markdown, value: optionMarkdown(o) },
+      sortText: String(i).padStart(2, '0'),
+      // A field option's key goes on with the field's name: `extract.` and the user types it.
+      textEdit: { range, newText: o.kind === 'field' ? `${o.name}.` : hasColon ? o.name : `${o.name}: ` },
+      ...(!hasColon && o.values.length > 0 && { command: { title: 'Suggest values', command: TRIGGER_SUGGEST } }),
+    }));
 }
 
 /** The values of an option, replacing what is typed after its colon (a space added when none is). */
 function valueItems(o: SeedOption, content: string, colon: number, pos: Position): CompletionItem[] {
-  const valueStart = colon + 1 + (/^\s*/.exec(content.slice(colon + 1))![0].length);
+  const valueStart = colon + 1 + /^\s*/.exec(content.slice(colon + 1))![0].length;
   const start = Math.min(valueStart, pos.character);
   const end = Math.max(content.trimEnd().length, pos.character);
   const range: Range = { start: { line: pos.line, character: start }, end: { line: pos.line, character: end } };
@@ -142,7 +153,13 @@ export function quickFixes(doc: TextDocument, file: SeedFile, range: Range, sent
       const cut = { range: { start: { line: p.line, character: from }, end: { line: p.line, character: p.end } }, newText: '' };
       out.push({ title: 'Remove the text after the URL', kind: CodeActionKind.QuickFix, diagnostics, edit: edit([cut]) });
     } else if (p.fix === 'duplicate') {
-      out.push({ title: `Remove this duplicate URL (${p.message})`, kind: CodeActionKind.QuickFix, diagnostics, isPreferred: true, edit: edit([removeLine(p.line)]) });
+      out.push({
+        title: `Remove this duplicate URL (${p.message})`,
+        kind: CodeActionKind.QuickFix,
+        diagnostics,
+        isPreferred: true,
+        edit: edit([removeLine(p.line)]),
+      });
     } else if (p.fix === 'line') {
       out.push({ title: `Remove line ${p.line + 1}`, kind: CodeActionKind.QuickFix, diagnostics, edit: edit([removeLine(p.line)]) });
     }

@@ -15,8 +15,17 @@
  * three a second: the crawl took 57.4 s against 31.1 s with the file closed.
  */
 import {
-  CodeLensRefreshRequest, DiagnosticSeverity, InlayHintRefreshRequest, MarkupKind, TextDocuments,
-  type ClientCapabilities, type CodeLens, type Diagnostic, type Hover, type InlayHint, type _Connection,
+  CodeLensRefreshRequest,
+  DiagnosticSeverity,
+  InlayHintRefreshRequest,
+  MarkupKind,
+  TextDocuments,
+  type ClientCapabilities,
+  type CodeLens,
+  type Diagnostic,
+  type Hover,
+  type InlayHint,
+  type _Connection,
 } from 'vscode-languageserver/lib/common/api';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import * as path from 'node:path';
@@ -67,7 +76,10 @@ export class Throttled {
   private asked = false;
   private closed = false;
 
-  constructor(private readonly send: () => void, private readonly everyMs: number) {}
+  constructor(
+    private readonly send: () => void,
+    private readonly everyMs: number,
+  ) {}
 
   ask(): void {
     if (this.timer || this.closed) {
@@ -193,7 +205,9 @@ export class SeedFeatures {
       this.published.delete(e.document.uri);
       this.lensesDrawn.delete(e.document.uri);
       this.handlerProblems.delete(e.document.uri);
-      c.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }).catch((err: unknown) => this.log('debug', `diagnostics not cleared: ${(err as Error).message}`));
+      c.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }).catch((err: unknown) =>
+        this.log('debug', `diagnostics not cleared: ${(err as Error).message}`),
+      );
     });
     c.languages.inlayHint.on(async (p) => {
       const asked = { from: p.range.start.line, to: p.range.end.line, at: Date.now() };
@@ -347,7 +361,6 @@ export class SeedFeatures {
     for (const id of this.crawlsShown.keys()) if (!open.has(id)) this.crawlsShown.delete(id);
   }
 
-
   close(): void {
     this.closed = true;
     if (this.handlerTimer) clearTimeout(this.handlerTimer);
@@ -431,10 +444,13 @@ export class SeedFeatures {
    * an open file has a leased job, its jobs are read again and its hints redrawn every second.
    */
   private watchLeases(): void {
-    const leased = () => new Map([...this.snapshots.entries()].flatMap(([uri, s]) => {
-      const running = [...s.jobs.values()].filter((j) => j.state === 'in_progress').map((j) => j.id);
-      return running.length ? [[uri, new Set(running)] as const] : [];
-    }));
+    const leased = () =>
+      new Map(
+        [...this.snapshots.entries()].flatMap(([uri, s]) => {
+          const running = [...s.jobs.values()].filter((j) => j.state === 'in_progress').map((j) => j.id);
+          return running.length ? [[uri, new Set(running)] as const] : [];
+        }),
+      );
     if (leased().size && !this.leaseTimer && !this.closed) {
       this.leaseTimer = setInterval(() => {
         const now = leased();
@@ -442,7 +458,13 @@ export class SeedFeatures {
         const inView = [...now].some(([uri, ids]) => {
           const s = this.snapshots.get(uri);
           const shown = s && this.shownKeys(uri, s);
-          return !!s && [...ids].some((id) => { const key = s.urlOf.get(id); return key !== undefined && (!shown || shown.has(key)); });
+          return (
+            !!s &&
+            [...ids].some((id) => {
+              const key = s.urlOf.get(id);
+              return key !== undefined && (!shown || shown.has(key));
+            })
+          );
         });
         void this.refresh(now, inView).catch((err) => this.log('warn', `seed file refresh failed: ${(err as Error).message}`));
       }, LEASE_TICK_MS).unref();
@@ -465,7 +487,10 @@ export class SeedFeatures {
    */
   private look<T>(uri: string, f: () => Promise<T>): Promise<T> {
     const next = (this.looking.get(uri) ?? Promise.resolve()).then(f);
-    const settled = next.then(() => undefined, () => undefined);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
     this.looking.set(uri, settled);
     void settled.then(() => {
       if (this.looking.get(uri) === settled) this.looking.delete(uri);
@@ -490,7 +515,18 @@ export class SeedFeatures {
     }
     const file = have && have.version === doc.version ? have.file : parseSeedFile(doc.getText());
     const keys = [...new Set(file.urls.map((u) => u.normalized).filter((u): u is string => u !== null))].slice(0, MAX_LOOKUP);
-    const snap: Snapshot = { version: doc.version, file, crawlId, keys, jobs: new Map(), urlOf: new Map(), fingerprint: '', lensKey: '', touched: true, sweepDue: have?.sweepDue ?? false };
+    const snap: Snapshot = {
+      version: doc.version,
+      file,
+      crawlId,
+      keys,
+      jobs: new Map(),
+      urlOf: new Map(),
+      fingerprint: '',
+      lensKey: '',
+      touched: true,
+      sweepDue: have?.sweepDue ?? false,
+    };
     const kept = sameCrawl && read === 'as needed' ? have : undefined;
     for (const key of keys) {
       const job = kept?.jobs.get(key);
@@ -602,7 +638,7 @@ export class SeedFeatures {
     const dir = s.file.options.handler === undefined ? null : folderOf(uri);
     const doc = dir === null ? undefined : this.documents.get(uri);
     const at = doc === undefined ? null : handlerValue(doc, this.options);
-    const problem = at === null ? null : this.crawls.handlerProblem?.(at.value, dir!) ?? null;
+    const problem = at === null ? null : (this.crawls.handlerProblem?.(at.value, dir!) ?? null);
     if (at !== null && problem) out.push({ range: at.range, severity: DiagnosticSeverity.Error, message: problem, source: 'crawl' });
     if (problem) {
       this.handlerProblems.set(uri, problem);
@@ -691,9 +727,11 @@ export class SeedFeatures {
     if (live) {
       const args: SeedCommandArgs[typeof SEED_COMMANDS.pauseCrawl] = [{ crawlId: live.crawlId }];
       out.push({ range: at, command: { title: crawlLensTitle(live), command: SEED_COMMANDS.revealJobs, arguments: reveal } });
-      out.push(live.state === 'running'
-        ? { range: at, command: { title: '$(debug-pause) Pause', command: SEED_COMMANDS.pauseCrawl, arguments: args } }
-        : { range: at, command: { title: '▶ Resume', command: SEED_COMMANDS.resumeCrawl, arguments: args } });
+      out.push(
+        live.state === 'running'
+          ? { range: at, command: { title: '$(debug-pause) Pause', command: SEED_COMMANDS.pauseCrawl, arguments: args } }
+          : { range: at, command: { title: '▶ Resume', command: SEED_COMMANDS.resumeCrawl, arguments: args } },
+      );
       out.push({ range: at, command: { title: '$(debug-stop) Cancel', command: SEED_COMMANDS.cancelCrawl, arguments: args } });
     }
     if (start) {
@@ -706,12 +744,16 @@ export class SeedFeatures {
       // The crawl's failures are requeued as a whole (pages found on the way included); a
       // standalone URL's failure by its id.
       const standalone = failed.filter((j) => j.crawlId === null).map((j) => j.id);
-      const requeue: ParamsOf<'jobs/requeue'> = s.crawlId && standalone.length === 0 ? { crawlId: s.crawlId, state: 'error' } : { ids: failed.map((j) => j.id), state: 'error' };
+      const requeue: ParamsOf<'jobs/requeue'> =
+        s.crawlId && standalone.length === 0 ? { crawlId: s.crawlId, state: 'error' } : { ids: failed.map((j) => j.id), state: 'error' };
       const args: SeedCommandArgs[typeof SEED_COMMANDS.requeueFailed] = [requeue];
       out.push({ range: at, command: { title: `↻ Requeue failed (${failed.length})`, command: SEED_COMMANDS.requeueFailed, arguments: args } });
     }
     if (!live && (s.crawlId || jobs.length)) {
-      out.push({ range: at, command: { title: s.crawlId ? `Open in jobs view (crawl ${s.crawlId})` : 'Open in jobs view', command: SEED_COMMANDS.revealJobs, arguments: reveal } });
+      out.push({
+        range: at,
+        command: { title: s.crawlId ? `Open in jobs view (crawl ${s.crawlId})` : 'Open in jobs view', command: SEED_COMMANDS.revealJobs, arguments: reveal },
+      });
     }
     // The report of the file's crawl, running or ended (not of one that is gone).
     if (s.crawlId && crawl) {
@@ -781,8 +823,15 @@ export function stateLabel(j: Job, now: number): string {
       return `⟳ running · ${j.workerId ?? '?'} · lease ${seconds((j.leaseExpiresAt ?? now) - now)} left · heartbeat ${seconds(now - (j.heartbeatAt ?? now))} ago`;
     case 'done': {
       const r = j.result;
-      const parts = [r?.status, r?.bytes !== undefined ? bytes(r.bytes) : undefined, r?.durationMs !== undefined ? `${Math.round(r.durationMs)} ms` : undefined];
-      return `✓ done${parts.filter((p) => p !== undefined).map((p) => ` · ${p}`).join('')}`;
+      const parts = [
+        r?.status,
+        r?.bytes !== undefined ? bytes(r.bytes) : undefined,
+        r?.durationMs !== undefined ? `${Math.round(r.durationMs)} ms` : undefined,
+      ];
+      return `✓ done${parts
+        .filter((p) => p !== undefined)
+        .map((p) => ` · ${p}`)
+        .join('')}`;
     }
     case 'skipped':
       return `⤼ skipped${j.lastError ? ` · ${short(j.lastError)}` : ''}`;
@@ -833,8 +882,12 @@ export function jobMarkdown(j: Job, events: JobEvent[], now: number, data: Recor
   }
   const r = j.result;
   if (r) {
-    const bits = [r.status !== undefined ? `HTTP ${r.status}` : null, r.contentType ? md(r.contentType) : null,
-      r.bytes !== undefined ? bytes(r.bytes) : null, r.durationMs !== undefined ? `${Math.round(r.durationMs)} ms` : null].filter(Boolean);
+    const bits = [
+      r.status !== undefined ? `HTTP ${r.status}` : null,
+      r.contentType ? md(r.contentType) : null,
+      r.bytes !== undefined ? bytes(r.bytes) : null,
+      r.durationMs !== undefined ? `${Math.round(r.durationMs)} ms` : null,
+    ].filter(Boolean);
     rows.push(['Result', bits.join(' · ')]);
     if (r.title) rows.push(['Title', md(short(r.title, 200))]);
     if (r.finalUrl && r.finalUrl !== j.url) rows.push(['Final URL', md(r.finalUrl)]);
@@ -842,8 +895,12 @@ export function jobMarkdown(j: Job, events: JobEvent[], now: number, data: Recor
   if (j.lastError) rows.push([j.state === 'error' ? 'Error' : 'Note', md(short(j.lastError, 300))]);
   rows.push(['Created', iso(j.createdAt) ?? ''], ['Updated', iso(j.updatedAt) ?? '']);
   const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
-  const recent = events.slice(-EVENTS_IN_HOVER).map((e) =>
-    `- ${iso(e.at)?.slice(11, 19) ?? ''} **${md(e.type)}**${e.workerId ? ` by ${md(e.workerId)}` : ''}${e.detail ? ` — ${md(short(e.detail, 160))}` : ''}`);
+  const recent = events
+    .slice(-EVENTS_IN_HOVER)
+    .map(
+      (e) =>
+        `- ${iso(e.at)?.slice(11, 19) ?? ''} **${md(e.type)}**${e.workerId ? ` by ${md(e.workerId)}` : ''}${e.detail ? ` — ${md(short(e.detail, 160))}` : ''}`,
+    );
   return `**${md(j.url)}**\n\n${data ? `${dataMarkdown(data)}\n\n` : ''}${table}\n\n${recent.length ? `Recent events:\n\n${recent.join('\n')}` : 'No events.'}`;
 }
 

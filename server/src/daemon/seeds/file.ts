@@ -201,10 +201,27 @@ export function parseSeedFile(text: string): SeedFile {
     if (n.ok) url.normalized = n.url;
     else url.error = n.reason;
     urls.push(url);
-    if (url.error) problems.push({ line, start, end: url.end, message: text === m[2] ? `${clip(text, QUOTED)}: ${url.error}` : url.error, severity: 'error', option: false, fix: 'line' });
+    if (url.error)
+      problems.push({
+        line,
+        start,
+        end: url.end,
+        message: text === m[2] ? `${clip(text, QUOTED)}: ${url.error}` : url.error,
+        severity: 'error',
+        option: false,
+        fix: 'line',
+      });
     if (more && text === m[2]) {
       const extra = m[3].length - m[3].trimStart().length;
-      problems.push({ line, start: url.end + extra, end: content.trimEnd().length, message: 'one URL per line: this is not part of the URL', severity: 'error', option: false, fix: 'text' });
+      problems.push({
+        line,
+        start: url.end + extra,
+        end: content.trimEnd().length,
+        message: 'one URL per line: this is not part of the URL',
+        severity: 'error',
+        option: false,
+        fix: 'text',
+      });
     }
     if (url.normalized) {
       const first = seen.get(url.normalized);
@@ -227,10 +244,26 @@ export function parseSeedFile(text: string): SeedFile {
       // no line offered for removal, as taking out any one would not fix it.
       const given = optionLines.get(key)!;
       const item = issue.path[1];
-      const at = spec.kind === 'field' ? (typeof item === 'string' ? fieldLines.get(item) : undefined)
-        : spec.kind !== 'list' ? given[0] : typeof item === 'number' ? given[item] : undefined;
+      const at =
+        spec.kind === 'field'
+          ? typeof item === 'string'
+            ? fieldLines.get(item)
+            : undefined
+          : spec.kind !== 'list'
+            ? given[0]
+            : typeof item === 'number'
+              ? given[item]
+              : undefined;
       const line = at ?? given[0];
-      problems.push({ line, start: 0, end: lines[line].length, message: `${spec.name}: ${issue.message}`, severity: 'error', option: true, fix: at === undefined ? null : 'line' });
+      problems.push({
+        line,
+        start: 0,
+        end: lines[line].length,
+        message: `${spec.name}: ${issue.message}`,
+        severity: 'error',
+        option: true,
+        fix: at === undefined ? null : 'line',
+      });
       delete options[key];
       badOptions = true;
     }
@@ -248,6 +281,10 @@ export function startParams(file: SeedFile): ParamsOf<'crawl/start'> | null {
 
 /** Why a seed file cannot start a crawl, in one message (for invalid params). */
 export function whyNotStartable(file: SeedFile): string {
-  if (file.badOptions) return file.problems.filter((p) => p.option).map((p) => `line ${p.line + 1}: ${p.message}`).join('; ');
+  if (file.badOptions)
+    return file.problems
+      .filter((p) => p.option)
+      .map((p) => `line ${p.line + 1}: ${p.message}`)
+      .join('; ');
   return 'the seed file has no valid URL';
 }

@@ -13,7 +13,10 @@ export class SeedMap {
   private entries: Map<string, string> | null = null;
   private readonly listeners = new Set<(uri: string) => void>();
 
-  constructor(private readonly file: string, private readonly log: Logger) {}
+  constructor(
+    private readonly file: string,
+    private readonly log: Logger,
+  ) {}
 
   get(uri: string): string | null {
     return this.load().get(uri) ?? null;

@@ -93,14 +93,26 @@ function choices(key: OptionKey, help: Record<string, string>): OptionValue[] {
   return valueSchema(key).enum!.map((value) => ({ value, help: help[value] ?? '' }));
 }
 
-const BOOL: OptionValue[] = [{ value: 'true', help: 'Yes.' }, { value: 'false', help: 'No.' }];
+const BOOL: OptionValue[] = [
+  { value: 'true', help: 'Yes.' },
+  { value: 'false', help: 'No.' },
+];
 const DAEMON_SETS = (flag: string, setting: string) => `the daemon may set another: \`--${flag}\`, in the editor the ${setting} setting`;
 type Spec = Omit<SeedOption, 'range' | 'values'> & { values?: OptionValue[] };
 
 const specs = (defaults: CrawlDefaults): Spec[] => [
-  { name: 'name', key: 'name', kind: 'text', help: 'The crawl\'s name, shown beside its id in the jobs view and in crawlctl.', default: 'none', defaultNote: 'the crawl is shown by its id' },
   {
-    name: 'max-depth', key: 'maxDepth', kind: 'depth',
+    name: 'name',
+    key: 'name',
+    kind: 'text',
+    help: "The crawl's name, shown beside its id in the jobs view and in crawlctl.",
+    default: 'none',
+    defaultNote: 'the crawl is shown by its id',
+  },
+  {
+    name: 'max-depth',
+    key: 'maxDepth',
+    kind: 'depth',
     help: 'How many links away from a seed the crawl goes: 0 fetches the seeds only.',
     default: String(defaults.defaultMaxDepth ?? 'none'),
     defaultNote: `${defaults.defaultMaxDepth === null ? 'no limit, links are followed within the scope up to max-pages; ' : ''}${DAEMON_SETS('default-max-depth', 'Default Max Depth')}`,
@@ -108,41 +120,57 @@ const specs = (defaults: CrawlDefaults): Spec[] => [
   },
   { name: 'max-pages', key: 'maxPages', kind: 'int', help: 'Pages the crawl fetches at most, seeds included.', default: String(defaults.defaultMaxPages) },
   {
-    name: 'scope', key: 'scope', kind: 'choice', help: 'Which links the crawl follows.',
+    name: 'scope',
+    key: 'scope',
+    kind: 'choice',
+    help: 'Which links the crawl follows.',
     default: defaults.defaultScope,
     defaultNote: DAEMON_SETS('default-scope', 'Default Scope'),
     values: choices('scope', {
-      host: 'Links on the seeds\' own hosts only.',
-      domain: 'Links within the seeds\' registrable domains (docs.example.com and example.com).',
+      host: "Links on the seeds' own hosts only.",
+      domain: "Links within the seeds' registrable domains (docs.example.com and example.com).",
       any: 'Links anywhere, bounded by max-depth and max-pages.',
     }),
   },
   {
-    name: 'include', key: 'include', kind: 'list',
+    name: 'include',
+    key: 'include',
+    kind: 'list',
     help: 'Follow only the links that match: a glob (`*` matches anything, `/` included) or a /regular expression/ (RE2). Repeat the line for more patterns; a link matching any one is followed.',
-    default: 'none', defaultNote: 'every link in scope is followed',
+    default: 'none',
+    defaultNote: 'every link in scope is followed',
   },
   {
-    name: 'exclude', key: 'exclude', kind: 'list',
+    name: 'exclude',
+    key: 'exclude',
+    kind: 'list',
     help: 'Never follow the links that match: a glob or a /regular expression/, as for include. Repeat the line for more patterns; exclude wins over include.',
     default: 'none',
   },
   { name: 'follow-nofollow', key: 'followNofollow', kind: 'bool', help: 'Follow links marked `rel="nofollow"` too.', default: 'false', values: BOOL },
-  { name: 'store-bodies', key: 'storeBodies', kind: 'bool', help: 'Keep each fetched page\'s body in the state folder.', default: 'false', values: BOOL },
+  { name: 'store-bodies', key: 'storeBodies', kind: 'bool', help: "Keep each fetched page's body in the state folder.", default: 'false', values: BOOL },
   {
-    name: 'warc', key: 'warc', kind: 'bool',
-    help: 'Keep every response the crawl fetches, with its request, in WARC files (the web-archive standard replay tools read) in the state folder\'s `warc` folder.',
-    default: 'false', values: BOOL,
+    name: 'warc',
+    key: 'warc',
+    kind: 'bool',
+    help: "Keep every response the crawl fetches, with its request, in WARC files (the web-archive standard replay tools read) in the state folder's `warc` folder.",
+    default: 'false',
+    values: BOOL,
   },
   {
-    name: 'sitemaps', key: 'sitemaps', kind: 'bool',
-    help: 'Read the sitemaps of the seeds\' hosts (those robots.txt names, else /sitemap.xml) and crawl their URLs too, at depth 0; a page\'s `<lastmod>` is kept in its record.',
-    default: 'false', values: BOOL,
+    name: 'sitemaps',
+    key: 'sitemaps',
+    kind: 'bool',
+    help: "Read the sitemaps of the seeds' hosts (those robots.txt names, else /sitemap.xml) and crawl their URLs too, at depth 0; a page's `<lastmod>` is kept in its record.",
+    default: 'false',
+    values: BOOL,
   },
   {
-    name: 'addresses', key: 'addresses', kind: 'choice',
+    name: 'addresses',
+    key: 'addresses',
+    kind: 'choice',
     help: 'Which addresses the crawl may connect to, checked on the address each host resolves to.',
-    default: defaults.defaultAddresses ?? 'the kind of the seeds\' own addresses',
+    default: defaults.defaultAddresses ?? "the kind of the seeds' own addresses",
     defaultNote: DAEMON_SETS('default-addresses', 'Default Addresses'),
     values: choices('addresses', {
       public: 'Globally routable addresses only: never loopback, private or link-local ones.',
@@ -151,22 +179,32 @@ const specs = (defaults: CrawlDefaults): Spec[] => [
     }),
   },
   {
-    name: 'extract', key: 'extract', kind: 'field',
-    help: 'A field of each page\'s record data, one line each: `extract.price: span.price` for the text of the first match, '
-      + '`extract.price: span.price @data-value` for an attribute of it, `extract.tags[]: a.tag` for every match. No match: null (or an empty list).',
-    default: 'none', defaultNote: 'records have no data',
+    name: 'extract',
+    key: 'extract',
+    kind: 'field',
+    help:
+      "A field of each page's record data, one line each: `extract.price: span.price` for the text of the first match, " +
+      '`extract.price: span.price @data-value` for an attribute of it, `extract.tags[]: a.tag` for every match. No match: null (or an empty list).',
+    default: 'none',
+    defaultNote: 'records have no data',
   },
   {
-    name: 'handler', key: 'handler', kind: 'text',
-    help: 'A JavaScript module (`./scrape.mjs`, from this file\'s folder, inside the workspace) whose default export is called with each page fetched: '
-      + '`export default async (page) => ({ data, enqueue })`. `page` has `url`, `finalUrl`, `status`, `headers`, `contentType`, `text`, '
-      + 'and `$(selector)` / `$$(selector)` giving elements\' `text`, `attributes` and `attr(name)`. `data` (an object, or a list of records) joins the page\'s data; '
-      + '`enqueue`\'s URLs are crawled as its links are. It runs on a thread of the daemon with your permissions, which the editor starts only in a trusted workspace; '
-      + 'saved, it is used for the pages fetched next.',
-    default: 'none', defaultNote: 'no code of the workspace runs',
+    name: 'handler',
+    key: 'handler',
+    kind: 'text',
+    help:
+      "A JavaScript module (`./scrape.mjs`, from this file's folder, inside the workspace) whose default export is called with each page fetched: " +
+      '`export default async (page) => ({ data, enqueue })`. `page` has `url`, `finalUrl`, `status`, `headers`, `contentType`, `text`, ' +
+      "and `$(selector)` / `$$(selector)` giving elements' `text`, `attributes` and `attr(name)`. `data` (an object, or a list of records) joins the page's data; " +
+      "`enqueue`'s URLs are crawled as its links are. It runs on a thread of the daemon with your permissions, which the editor starts only in a trusted workspace; " +
+      'saved, it is used for the pages fetched next.',
+    default: 'none',
+    defaultNote: 'no code of the workspace runs',
   },
   {
-    name: 'handler-timeout', key: 'handlerTimeout', kind: 'int',
+    name: 'handler-timeout',
+    key: 'handlerTimeout',
+    kind: 'int',
     help: 'Seconds the handler may take over a page: past them, its thread is stopped and the page fails.',
     default: '10',
   },
@@ -180,8 +218,6 @@ export function optionNamed(options: SeedOptions, name: string): SeedOption | un
   const option = options.get(dot < 0 ? name : name.slice(0, dot));
   return option && (option.kind === 'field') === dot >= 0 ? option : undefined;
 }
-
-
 
 /** The options as a crawl with these defaults gets them: a daemon's help states its own defaults. */
 export function seedOptions(defaults: CrawlDefaults): SeedOptions {

@@ -8,7 +8,10 @@ import type { Method, Notification, Notifications, ParamsOf, ResultOf } from '..
 
 /** Nobody answers on the socket: no daemon runs there (or a dead one left its file behind). */
 export class NoDaemonError extends Error {
-  constructor(readonly socketPath: string, readonly reason: NodeJS.ErrnoException) {
+  constructor(
+    readonly socketPath: string,
+    readonly reason: NodeJS.ErrnoException,
+  ) {
     super(`no daemon is running at ${socketPath}`);
     this.name = 'NoDaemonError';
   }
@@ -16,7 +19,11 @@ export class NoDaemonError extends Error {
 
 /** The daemon answered with an error. */
 export class RemoteError extends Error {
-  constructor(readonly code: number, message: string, readonly data?: unknown) {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
     super(message);
     this.name = 'RemoteError';
   }
@@ -65,7 +72,8 @@ export class DaemonClient {
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK' || err.code === 'ENOTDIR') reject(new NoDaemonError(socketPath, err));
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK' || err.code === 'ENOTDIR')
+          reject(new NoDaemonError(socketPath, err));
         else reject(err);
       });
     });

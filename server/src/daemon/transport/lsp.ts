@@ -9,8 +9,14 @@
  */
 import { CodeActionKind, ResponseError, TextDocumentSyncKind, createConnection, type _Connection } from 'vscode-languageserver/lib/common/api';
 import {
-  IPCMessageReader, IPCMessageWriter, StreamMessageReader, StreamMessageWriter, createProtocolConnection,
-  type Logger as RpcLogger, type MessageReader, type MessageWriter,
+  IPCMessageReader,
+  IPCMessageWriter,
+  StreamMessageReader,
+  StreamMessageWriter,
+  createProtocolConnection,
+  type Logger as RpcLogger,
+  type MessageReader,
+  type MessageWriter,
 } from 'vscode-languageserver-protocol/node';
 import type { LogLevel, Logger } from '../../core/scheduler';
 import { CRAWL_DEFAULTS } from '../../crawl/defaults';
@@ -41,7 +47,9 @@ export interface LspServer {
 
 /** `flags`: the daemon's crawl defaults as given, which the seed-file option help states. */
 export function startLsp(
-  daemon: Daemon, mode: 'stdio' | 'ipc', clientProcessId: number | null,
+  daemon: Daemon,
+  mode: 'stdio' | 'ipc',
+  clientProcessId: number | null,
   flags: Pick<DaemonOptions, 'defaultMaxDepth' | 'defaultScope' | 'defaultAddresses'>,
 ): LspServer {
   const log = daemon.services.log;
@@ -58,7 +66,9 @@ export function startLsp(
   let exitCode: number | null = null;
   let shutdownReceived = false;
   let finish!: (code: number) => void;
-  const finished = new Promise<number>((resolve) => { finish = resolve; });
+  const finished = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
   const deadline = () => Math.min(EDITOR_STOP_DEADLINE_MS, daemon.services.config().stopDeadlineMs);
   const leave = (code: number, why: string) => {
     exitCode ??= code;
@@ -73,17 +83,18 @@ export function startLsp(
   const watchParent = (pid: number) => whenGone(pid, () => leave(1, `the editor (pid ${pid}) is gone`));
   if (clientProcessId !== null) watchParent(clientProcessId);
 
-  const connection = createConnection(
-    (editorConsole) => createProtocolConnection(reader, writer, guardedConsole(editorConsole, log)),
-    {
-      get shutdownReceived() { return shutdownReceived; },
-      set shutdownReceived(v: boolean) { shutdownReceived = v; },
-      initialize: (params) => {
-        if (clientProcessId === null && typeof params.processId === 'number') watchParent(params.processId);
-      },
-      exit: (code) => leave(code, 'the editor asked the server to exit'),
+  const connection = createConnection((editorConsole) => createProtocolConnection(reader, writer, guardedConsole(editorConsole, log)), {
+    get shutdownReceived() {
+      return shutdownReceived;
     },
-  );
+    set shutdownReceived(v: boolean) {
+      shutdownReceived = v;
+    },
+    initialize: (params) => {
+      if (clientProcessId === null && typeof params.processId === 'number') watchParent(params.processId);
+    },
+    exit: (code) => leave(code, 'the editor asked the server to exit'),
+  });
   reader.onClose(() => leave(shutdownReceived ? 0 : 1, 'the editor closed the connection'));
   // The IPC reader hears no 'close' from a process; the channel going away is 'disconnect'.
   if (mode === 'ipc') process.once('disconnect', () => leave(shutdownReceived ? 0 : 1, 'the editor closed the connection'));
@@ -99,7 +110,9 @@ export function startLsp(
   const features = new SeedFeatures(connection, daemon.queue, daemon.crawls, daemon.seeds, log, defaults);
   let subscribed = false;
   const call: CallContext = {
-    subscribe: () => { subscribed = true; },
+    subscribe: () => {
+      subscribed = true;
+    },
     documentText: (uri) => features.documents.get(uri)?.getText(),
   };
   for (const method of Object.keys(Params)) {

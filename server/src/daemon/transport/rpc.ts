@@ -19,7 +19,11 @@ const MAX_MESSAGE = 2_000;
 const MAX_ISSUES = 10;
 
 export class RpcError extends Error {
-  constructor(readonly code: number, message: string, readonly data?: unknown) {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
     super(clip(message, MAX_MESSAGE));
     this.name = 'RpcError';
   }
@@ -60,6 +64,6 @@ export function toRpcError(err: unknown, log: Logger, method: string): RpcError 
   if (err instanceof TypeError && /database connection is not open/.test(err.message)) {
     return new RpcError(ErrorCodes.Unavailable, 'the daemon is stopping');
   }
-  log('error', `${method} failed unexpectedly: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  log('error', `${method} failed unexpectedly: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return new RpcError(ErrorCodes.InternalError, `internal error: ${err instanceof Error ? err.message : String(err)}`);
 }

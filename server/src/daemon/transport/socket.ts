@@ -7,9 +7,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import {
-  JSONRPCServer, createJSONRPCErrorResponse, type JSONRPCID, type JSONRPCRequest, type JSONRPCResponse,
-} from 'json-rpc-2.0';
+import { JSONRPCServer, createJSONRPCErrorResponse, type JSONRPCID, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
 import type { Logger } from '../../core/scheduler';
 import { parseWorkerId, processAlive } from '../../core/worker-id';
 import { ErrorCodes, MAX_LINE_BYTES } from '../../protocol';
@@ -129,7 +127,11 @@ export class SocketServer {
     // What it sent is read and dropped, so closing does not reset the connection before it reads the answer.
     socket.resume();
     const max = this.limits.maxConnections;
-    const answer = createJSONRPCErrorResponse(null, ErrorCodes.Unavailable, `too many connections: the daemon serves at most ${max} at once; close some of its clients and try again`);
+    const answer = createJSONRPCErrorResponse(
+      null,
+      ErrorCodes.Unavailable,
+      `too many connections: the daemon serves at most ${max} at once; close some of its clients and try again`,
+    );
     socket.end(`${JSON.stringify(answer)}\n`, () => socket.destroy());
     this.refusedUnlogged++;
     if (this.refusalLogTimer) return;
@@ -233,7 +235,10 @@ class Holdings {
       for (const o of this.connections) if (o.held > 0 && (!largest || o.held > largest.held)) largest = o;
       // Nothing else holds anything: the one line alone is over the cap.
       const victim = largest ?? c;
-      this.log('warn', `dropped ${victim.name()}: it held ${mb(victim.held)} MB of unread answers and partial requests, the most of any client, and all clients together would have passed ${mb(this.limits.dropAtBytes)} MB`);
+      this.log(
+        'warn',
+        `dropped ${victim.name()}: it held ${mb(victim.held)} MB of unread answers and partial requests, the most of any client, and all clients together would have passed ${mb(this.limits.dropAtBytes)} MB`,
+      );
       victim.drop();
       if (victim === c) return false;
     }
@@ -278,7 +283,11 @@ class Connection {
   private requests = 0;
   private lastMethod = '';
   private readonly since = Date.now();
-  private readonly call: CallContext = { subscribe: () => { this.subscribed = true; } };
+  private readonly call: CallContext = {
+    subscribe: () => {
+      this.subscribed = true;
+    },
+  };
   /** Called as each answer leaves for the kernel: the socket's write buffer is smaller by it. */
   private readonly written = () => this.account();
 
@@ -398,7 +407,7 @@ class Connection {
 
   /** The line gathered so far, ended by `last`; the buffer starts afresh. */
   private takeLine(last?: Buffer): Buffer {
-    const line = this.pendingBytes === 0 ? last ?? Buffer.alloc(0) : Buffer.concat(last ? [...this.pending, last] : this.pending);
+    const line = this.pendingBytes === 0 ? (last ?? Buffer.alloc(0)) : Buffer.concat(last ? [...this.pending, last] : this.pending);
     this.pending = [];
     const had = this.pendingBytes;
     this.pendingBytes = 0;
@@ -436,7 +445,9 @@ class Connection {
     try {
       message = JSON.parse(text);
     } catch {
-      return this.respond(createJSONRPCErrorResponse(leadingId(text.slice(0, ID_PREFIX_BYTES)), ErrorCodes.ParseError, 'parse error: the line is not valid JSON'));
+      return this.respond(
+        createJSONRPCErrorResponse(leadingId(text.slice(0, ID_PREFIX_BYTES)), ErrorCodes.ParseError, 'parse error: the line is not valid JSON'),
+      );
     }
     if (Array.isArray(message)) {
       if (message.length === 0) return this.respond(invalid(null, 'an empty batch'));
@@ -474,14 +485,16 @@ class Connection {
     this.queuedBytes += bytes;
     this.account();
     this.updateReading();
-    p.then((r) => this.respond(r), (err) => this.log('error', `socket request failed: ${(err as Error).message}`))
-      .finally(() => {
-        this.inFlight--;
-        this.queuedBytes -= bytes;
-        this.account();
-        this.updateReading();
-        this.endIfDone();
-      });
+    p.then(
+      (r) => this.respond(r),
+      (err) => this.log('error', `socket request failed: ${(err as Error).message}`),
+    ).finally(() => {
+      this.inFlight--;
+      this.queuedBytes -= bytes;
+      this.account();
+      this.updateReading();
+      this.endIfDone();
+    });
   }
 
   /** One request, run in this connection's next turn: a flood from one client cannot hold up the rest. */
@@ -523,7 +536,11 @@ function refuseInBatch(m: unknown): JSONRPCResponse | null {
   const id = (m as { id?: unknown } | null)?.id;
   if (id === undefined && typeof m === 'object' && m !== null) return null;
   const answerId = typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
-  return createJSONRPCErrorResponse(answerId, ErrorCodes.Unavailable, `the batch's answers passed ${MAX_BATCH_ANSWER_BYTES} bytes; send fewer requests in one batch`);
+  return createJSONRPCErrorResponse(
+    answerId,
+    ErrorCodes.Unavailable,
+    `the batch's answers passed ${MAX_BATCH_ANSWER_BYTES} bytes; send fewer requests in one batch`,
+  );
 }
 
 /** The id a line starts with, read from its first ID_PREFIX_BYTES alone; null when it does not start with one. */
@@ -605,7 +622,9 @@ async function lockFor(file: string, log: Logger): Promise<() => void> {
  */
 function claimLock(file: string): (() => void) | { why: string; live?: string; stuck?: boolean } {
   const socket = file.replace(/\.lock$/, '');
-  const changing = { why: `the lock file ${file} kept changing: other processes are claiming ${socket} at the same time; try again, or give this daemon another --socket` };
+  const changing = {
+    why: `the lock file ${file} kept changing: other processes are claiming ${socket} at the same time; try again, or give this daemon another --socket`,
+  };
   try {
     const fd = fs.openSync(file, 'wx', 0o600);
     fs.writeSync(fd, String(process.pid));
@@ -622,7 +641,10 @@ function claimLock(file: string): (() => void) | { why: string; live?: string; s
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EEXIST') {
-      return { stuck: true, why: `cannot create the lock file ${file} (${code ?? (err as Error).message}); give this daemon a --socket in a folder its user (${describeUser(process.getuid?.())}) can write` };
+      return {
+        stuck: true,
+        why: `cannot create the lock file ${file} (${code ?? (err as Error).message}); give this daemon a --socket in a folder its user (${describeUser(process.getuid?.())}) can write`,
+      };
     }
   }
   let st: fs.Stats;
@@ -645,7 +667,8 @@ function claimLock(file: string): (() => void) | { why: string; live?: string; s
     const live = `${file} is held by pid ${pid} (${owner}), which is running`;
     return {
       live,
-      why: `${live}: another daemon is claiming ${socket} right now; let it start and use it, or give this daemon another --socket. ` +
+      why:
+        `${live}: another daemon is claiming ${socket} right now; let it start and use it, or give this daemon another --socket. ` +
         `If pid ${pid} is not a crawl daemon, remove ${file}`,
     };
   }
@@ -659,13 +682,15 @@ function claimLock(file: string): (() => void) | { why: string; live?: string; s
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return changing;
-    const left = pid !== null ? `was left by pid ${pid}, which is gone` : text === null ? 'cannot be read' : `holds no pid (${JSON.stringify(text.slice(0, 40))})`;
+    const left =
+      pid !== null ? `was left by pid ${pid}, which is gone` : text === null ? 'cannot be read' : `holds no pid (${JSON.stringify(text.slice(0, 40))})`;
     const dir = path.dirname(file);
     const sticky = ((statOrNull(dir)?.mode ?? 0) & 0o1000) !== 0;
     const folder = sticky ? `${dir} has the sticky bit, so only the file's owner may remove it` : `this user cannot write ${dir}`;
     return {
       stuck: true,
-      why: `the lock file ${file} ${left}, but this daemon (${describeUser(process.getuid?.())}) cannot remove it (${code}): it belongs to ${owner}, and ${folder}. ` +
+      why:
+        `the lock file ${file} ${left}, but this daemon (${describeUser(process.getuid?.())}) cannot remove it (${code}): it belongs to ${owner}, and ${folder}. ` +
         'Have its owner (or root) remove it, or give this daemon a --socket in a folder of its own',
     };
   }
@@ -684,4 +709,3 @@ function describeUser(uid: number | undefined): string {
   }
   return `uid ${uid}`;
 }
-
