@@ -281,6 +281,18 @@ describe("Export Crawl Results and the job document's page, in code-server", { t
     assert.match(homeText, /^- found on: — \(a seed\)$/m);
     await vscode!.screenshot('export-4-found-on-opened');
   });
+  step('5. Group By Failure Reason: the 404 listed under its reason with its count, and the reason opens onto its job', async () => {
+    await vscode!.openView('Jobs');
+    await paletteCommand(page, 'Crawl Orchestrator: Group By...');
+    await quickInputTitled(page, 'Group Jobs By');
+    await quickInputRow(page, 'Failure Reason').first().click();
+    const reason = vscode!.treeItem('HTTP 404', { view: 'Jobs' }).first();
+    await reason.waitFor({ state: 'visible', timeout: 15_000 });
+    assert.equal((await reason.locator('.label-description').innerText()).trim(), '1', 'one job failed with it');
+    await reason.click();
+    await vscode!.treeItem('/missing', { view: 'Jobs' }).first().waitFor({ state: 'visible', timeout: 15_000 });
+    await vscode!.screenshot('export-5-jobs-by-reason');
+  });
 });
 
 /** `node bin/crawlctl.js <args> --json --state-dir <stateDir>`, its output parsed. */
