@@ -1,137 +1,59 @@
 /**
  * A long seed file beside a crawl costs what changes, not what the file holds: a change batch
  * re-reads only the file's jobs that changed, an edit looks up only the URLs it adds, and hints
- * are made for the lines the editor asks for. The language server runs in process over a pair of
- * streams, driven by a real LSP client connection, on a real queue file whose reads are counted.
+ * are made for the lines the editor asks for. The language server runs in process (helpers/seed-lsp.ts),
+ * on a real queue file whose reads are counted.
  */
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { after, test } from 'node:test';
-import { createConnection } from 'vscode-languageserver/node';
-import {
-  DidChangeTextDocumentNotification,
-  DidOpenTextDocumentNotification,
-  InitializeRequest,
-  InitializedNotification,
-  InlayHintRefreshRequest,
-  InlayHintRequest,
-  PublishDiagnosticsNotification,
-  StreamMessageReader,
-  StreamMessageWriter,
-  createProtocolConnection,
-  type InlayHint,
-} from 'vscode-languageserver-protocol/node';
-import { SqliteQueue } from '../../server/src/core/sqlite/engine';
-import type { Queue } from '../../server/src/core/types';
-import { CRAWL_COMPONENT, CRAWL_KIND } from '../../server/src/crawl/crawls';
-import { CRAWL_DEFAULTS } from '../../server/src/crawl/defaults';
-import { SeedFeatures } from '../../server/src/daemon/seeds/features';
-import { SeedMap } from '../../server/src/daemon/seeds/map';
-import { eventually, tempDir } from './helpers/tmp';
+import { test } from 'node:test';
+import { DidChangeTextDocumentNotification } from 'vscode-languageserver-protocol/node';
+import { CRAWL_KIND } from '../../server/src/crawl/crawls';
+import { openSeedFile } from './helpers/seed-lsp';
+import { eventually } from './helpers/tmp';
 
 const URLS = 3_000;
 const url = (i: number) => `http://127.0.0.9/page/${i}`;
 
 /** A queue file of URLS standalone jobs, the seed-file features over it in process, and an LSP client with the file open. */
 async function openBigFile(sweepMs: number) {
-  const dir = tempDir();
-  const real = new SqliteQueue(path.join(dir, 'queue.db'), { components: [CRAWL_COMPONENT] });
-  after(() => real.close());
-  await real.enqueue(Array.from({ length: URLS }, (_, i) => ({ kind: CRAWL_KIND, url: url(i), key: '127.0.0.9', dedupeKey: url(i) })));
-  // The queue as the features see it, with the URLs they look up counted.
+  // The queue as the features see it, with the URLs they look up and the states they read counted.
   let looked = 0;
   let statesRead = 0;
-  const queue = new Proxy(real, {
-    get(target, prop, receiver) {
-      if (prop === 'findByDedupeKeys')
-        return (crawlId: string | null, keys: string[]) => {
-          looked += keys.length;
-          return target.findByDedupeKeys(crawlId, keys);
-        };
-      if (prop === 'jobStates')
-        return (ids: number[]) => {
-          statesRead += ids.length;
-          return target.jobStates(ids);
-        };
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  }) as Queue;
-
-  const toServer = new PassThrough();
-  const toClient = new PassThrough();
-  const server = createConnection(new StreamMessageReader(toServer), new StreamMessageWriter(toClient));
-  const features = new SeedFeatures(
-    server,
-    queue,
-    { get: () => Promise.reject(new Error('no crawls here')), pageOfJob: async () => null },
-    new SeedMap(path.join(dir, 'seedfiles.json'), () => {}),
-    () => {},
-    CRAWL_DEFAULTS,
-    sweepMs,
-  );
-  server.onInitialize((p) => {
-    features.setCapabilities(p.capabilities);
-    return { capabilities: { inlayHintProvider: { resolveProvider: false } } };
-  });
-  features.listen();
-  server.listen();
-  const client = createProtocolConnection(new StreamMessageReader(toClient), new StreamMessageWriter(toServer));
-  let redraws = 0;
-  let diagnosed = 0;
-  client.onRequest(InlayHintRefreshRequest.type, () => {
-    redraws++;
-  });
-  client.onNotification(PublishDiagnosticsNotification.type, () => {
-    diagnosed++;
-  });
-  client.listen();
-  after(() => {
-    features.close();
-    client.dispose();
-    server.dispose();
-  });
-  await client.sendRequest(InitializeRequest.type, {
-    processId: null,
-    rootUri: null,
-    workspaceFolders: null,
-    capabilities: { workspace: { inlayHint: { refreshSupport: true } } },
-  });
-  await client.sendNotification(InitializedNotification.type, {});
-
-  const uri = 'file:///work/big.crawl';
   const lines = Array.from({ length: URLS }, (_, i) => url(i));
-  await client.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'crawl', version: 1, text: lines.join('\n') } });
-  await eventually('the file looked at', () => diagnosed > 0);
+  const f = await openSeedFile({
+    text: lines.join('\n'),
+    sweepMs,
+    before: (q) => q.enqueue(lines.map((u) => ({ kind: CRAWL_KIND, url: u, key: '127.0.0.9', dedupeKey: u }))),
+    wrap: {
+      findByDedupeKeys: (real) => (crawlId, keys) => {
+        looked += keys.length;
+        return real(crawlId, keys);
+      },
+      jobStates: (real) => (ids) => {
+        statesRead += ids.length;
+        return real(ids);
+      },
+    },
+  });
   return {
-    real,
-    features,
-    client,
-    uri,
+    ...f,
     lines,
     looked: () => looked,
     resetLooked: () => {
       looked = 0;
     },
     statesRead: () => statesRead,
-    redraws: () => redraws,
-    diagnosed: () => diagnosed,
   };
 }
 
-const hintsFor = (client: Awaited<ReturnType<typeof openBigFile>>['client'], uri: string, from: number, to: number) =>
-  client.sendRequest(InlayHintRequest.type, {
-    textDocument: { uri },
-    range: { start: { line: from, character: 0 }, end: { line: to, character: 0 } },
-  }) as Promise<InlayHint[]>;
+const hintsFor = (f: Awaited<ReturnType<typeof openBigFile>>, from: number, to: number) => f.hints(from, to);
 
 test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits only new URLs, hints only the lines asked, redraws only for them', async () => {
   const f = await openBigFile(3_600_000);
   const { real, features, client, uri, lines } = f;
   assert.equal(f.looked(), URLS, 'opened: every URL looked up once');
 
-  const visible = await hintsFor(client, uri, 100, 140);
+  const visible = await hintsFor(f, 100, 140);
   assert.deepEqual(
     visible.map((h) => h.position.line),
     Array.from({ length: 41 }, (_, i) => 100 + i),
@@ -157,9 +79,9 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   assert.equal(f.looked(), 5, 'a batch of 5 changes reads 5 jobs, not the file');
   assert.equal(f.redraws(), before, 'no redraw for lines out of sight');
   const line = lines.indexOf(unseen[0].url);
-  assert.match(String((await hintsFor(client, uri, line, line))[0].label), /^✓ done · 200/);
+  assert.match(String((await hintsFor(f, line, line))[0].label), /^✓ done · 200/);
   // Shown now (the editor asked for lines 0-40): the next five (lines 5-9) are redrawn.
-  await hintsFor(client, uri, 0, 40);
+  await hintsFor(f, 0, 40);
   await finish();
   await eventually('the hints redrawn', () => f.redraws() > before);
 
@@ -180,7 +102,7 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   });
   await eventually('the edit looked at', () => f.diagnosed() > diagnosedBefore);
   assert.equal(f.looked(), 1, 'an edit looks up only the URL it added');
-  assert.equal(String((await hintsFor(client, uri, 0, 0))[0].label), 'not crawled yet');
+  assert.equal(String((await hintsFor(f, 0, 0))[0].label), 'not crawled yet');
 
   // Another edit: the URL without a job is not looked up again, nor any other.
   f.resetLooked();
@@ -191,12 +113,12 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   });
   await eventually('the second edit looked at', () => f.diagnosed() > diagnosedThen);
   assert.equal(f.looked(), 0, 'an edit adding no URL looks nothing up, not even the URLs without a job');
-  assert.equal(String((await hintsFor(client, uri, 1, 1))[0].label), 'not crawled yet');
+  assert.equal(String((await hintsFor(f, 1, 1))[0].label), 'not crawled yet');
 });
 
 test('jobs that changed unnamed (the feed could not say which) are found by the sweep of unfinished jobs', async () => {
   const f = await openBigFile(50);
-  const { real, features, client, uri, lines } = f;
+  const { real, features, lines } = f;
   const leased = await real.lease('w', 3, { ttlMs: 60_000, defaultLimit: 3 });
   await real.ack(
     'w',
@@ -206,7 +128,7 @@ test('jobs that changed unnamed (the feed could not say which) are found by the 
   features.jobsChanged([987_654]);
   for (const job of leased) {
     const line = lines.indexOf(job.url);
-    await eventually(`line ${line} swept`, async () => /^✓ done/.test(String((await hintsFor(client, uri, line, line))[0]?.label)));
+    await eventually(`line ${line} swept`, async () => /^✓ done/.test(String((await hintsFor(f, line, line))[0]?.label)));
   }
   // Swept once for that batch: the unfinished jobs' states read, and only the three that moved
   // read again whole; nothing again without another batch.
@@ -219,8 +141,8 @@ test('jobs that changed unnamed (the feed could not say which) are found by the 
 
 test('a running job out of sight ticks no redraw each second; in sight, its lease clock is redrawn', async () => {
   const f = await openBigFile(3_600_000);
-  const { real, features, client, uri } = f;
-  await hintsFor(client, uri, 2_000, 2_040);
+  const { real, features } = f;
+  await hintsFor(f, 2_000, 2_040);
   // Job 1 (line 0) runs: the jobs of the file are read every second for its lease clock.
   const [running] = await real.lease('w', 1, { ttlMs: 60_000, defaultLimit: 1 });
   assert.equal(running.url, f.lines[0]);
@@ -228,16 +150,16 @@ test('a running job out of sight ticks no redraw each second; in sight, its leas
   features.jobsChanged([running.id]);
   await new Promise((r) => setTimeout(r, 2_500));
   assert.equal(f.redraws(), before, 'its line is out of sight: no redraw, neither for the change nor each second');
-  await hintsFor(client, uri, 0, 40);
+  await hintsFor(f, 0, 40);
   await eventually('its lease clock redrawn', () => f.redraws() > before, 3_000);
 });
 
 test("a file in two editors: a change in either one's lines is redrawn", async () => {
   const f = await openBigFile(3_600_000);
-  const { real, features, client, uri } = f;
+  const { real, features } = f;
   // Editor one shows lines 0-40, editor two (asked after it) lines 2,000-2,040.
-  await hintsFor(client, uri, 0, 40);
-  await hintsFor(client, uri, 2_000, 2_040);
+  await hintsFor(f, 0, 40);
+  await hintsFor(f, 2_000, 2_040);
   const before = f.redraws();
   const leased = await real.lease('w', 2, { ttlMs: 60_000, defaultLimit: 2 });
   await real.ack(
@@ -251,7 +173,7 @@ test("a file in two editors: a change in either one's lines is redrawn", async (
 test('an edit is answered with diagnostics, and asks no redraw: the editor asks for the hints of an edited file itself', async () => {
   const f = await openBigFile(3_600_000);
   const { client, uri } = f;
-  await hintsFor(client, uri, 0, 40);
+  await hintsFor(f, 0, 40);
   const [redraws, diagnosed] = [f.redraws(), f.diagnosed()];
   await client.sendNotification(DidChangeTextDocumentNotification.type, {
     textDocument: { uri, version: 2 },
@@ -263,14 +185,14 @@ test('an edit is answered with diagnostics, and asks no redraw: the editor asks 
   assert.equal(f.redraws(), redraws);
   // What the editor then asks for is the edited file's: line 1 is the first URL now.
   assert.deepEqual(
-    (await hintsFor(client, uri, 0, 1)).map((h) => h.position.line),
+    (await hintsFor(f, 0, 1)).map((h) => h.position.line),
     [1],
   );
 });
 
 test('lines whose editor does not ask again after a redraw (hidden, closed) count as shown no more', async () => {
   const f = await openBigFile(3_600_000);
-  const { real, features, client, uri } = f;
+  const { real, features } = f;
   const finish = async (n: number) => {
     const leased = await real.lease('w', n, { ttlMs: 60_000, defaultLimit: n });
     await real.ack(
@@ -279,7 +201,7 @@ test('lines whose editor does not ask again after a redraw (hidden, closed) coun
     );
     features.jobsChanged(leased.map((j) => j.id));
   };
-  await hintsFor(client, uri, 0, 40);
+  await hintsFor(f, 0, 40);
   let before = f.redraws();
   await finish(2);
   await eventually('lines 0-1 redrawn', () => f.redraws() > before);
@@ -291,7 +213,7 @@ test('lines whose editor does not ask again after a redraw (hidden, closed) coun
   await new Promise((r) => setTimeout(r, 1_300));
   assert.equal(f.redraws(), before);
   // Shown again (the editor asks for what it shows): redrawn again.
-  await hintsFor(client, uri, 0, 40);
+  await hintsFor(f, 0, 40);
   await finish(2);
   await eventually('lines 4-5 redrawn', () => f.redraws() > before);
 });
