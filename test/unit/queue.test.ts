@@ -938,6 +938,19 @@ for (const engine of ENGINES) {
         await checkInvariants(q);
       });
 
+      test('a reason cut at its length never ends in half a character: stored, listed, counted and requeued as it was made', async () => {
+        const { q } = await open();
+        // The 120th UTF-16 unit is the first half of an emoji.
+        await failWith(q, { e1: `${'x'.repeat(119)}😀 and more`, e2: 'broke: \ud83d alone' });
+        const reasons = await q.reasons();
+        assert.deepEqual(reasons.map((r) => r.reason).sort(), ['broke: \ufffd alone', 'x'.repeat(119)]);
+        for (const { reason } of reasons) assert.equal((await q.list({ reason })).jobs.length, 1, reason);
+        await checkInvariants(q);
+        assert.equal(await q.requeue({ state: 'error' }), 2);
+        assert.deepEqual(await q.reasons(), []);
+        await checkInvariants(q);
+      });
+
       test('the migration to failure reasons gives the jobs that failed before it theirs, and counts them', async () => {
         const where = await engine.database();
         const old = await engine.connect(where, { clock: () => 1_700_000_000_000 });

@@ -24,5 +24,22 @@ export function failureReason(error: string): string {
     .replace(/^(fetch of )?…:?\s*/, '')
     .replace(/\d+(\.\d+)?\s*(ms|s|bytes)\b/g, 'N $2')
     .trim();
-  return (text || error).slice(0, MAX_REASON);
+  return wellFormed(cut(text || error, MAX_REASON));
+}
+
+/** At most `max` UTF-16 units, never ending in the first half of a character (an emoji cut in two). */
+function cut(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const head = s.slice(0, max);
+  return /[\uD800-\uDBFF]$/.test(head) ? head.slice(0, -1) : head;
+}
+
+/**
+ * Half characters (lone surrogates) made U+FFFD, as SQLite reads them back and PostgreSQL's jsonb
+ * refuses them: a reason (and the error it is made from) must be stored and counted as JavaScript
+ * holds it. One cut in two by the length above left reason_counts at +1 for it and -1 for its
+ * read-back form, and on PostgreSQL failed the whole acknowledgement.
+ */
+export function wellFormed(s: string): string {
+  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }

@@ -4,7 +4,7 @@
  */
 import { DEFAULT_CONFIG } from './config';
 import { QueueError } from './errors';
-import { MAX_REASON, failureReason } from './failure-reason';
+import { MAX_REASON, failureReason, wellFormed } from './failure-reason';
 import { clip } from './text';
 import {
   JOB_STATES,
@@ -276,10 +276,11 @@ export function ruleDefaults(opts: RuleOptions) {
  */
 export const MAX_STORED_TEXT = 2_000;
 
+/** An outcome's text clipped, and made well-formed (see wellFormed): stored as it is held. */
 function clipTexts(o: Ack['outcome']): Ack['outcome'] {
-  if (o.type === 'fail') return o.error.length > MAX_STORED_TEXT ? { ...o, error: clip(o.error, MAX_STORED_TEXT) } : o;
+  if (o.type === 'fail') return { ...o, error: wellFormed(clip(o.error, MAX_STORED_TEXT)) };
   if (o.type === 'done') return o;
-  return o.reason.length > MAX_STORED_TEXT ? { ...o, reason: clip(o.reason, MAX_STORED_TEXT) } : o;
+  return { ...o, reason: wellFormed(clip(o.reason, MAX_STORED_TEXT)) };
 }
 
 /** What settle needs besides the outcome: the job's attempts so far and allowed, the time, and how to back off. */

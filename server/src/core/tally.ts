@@ -38,8 +38,11 @@ export class TallySums {
    */
   move(job: { key: string; crawl_id: string | null; priority: number; reason?: string | null }, from: JobState | null, to: JobState): void {
     if (from === to) return;
-    if (from === 'error' || to === 'error') {
-      if (typeof job.reason !== 'string') throw new Error(`bookkeeping: a job ${to === 'error' ? 'failing' : 'leaving error'} without its reason`);
+    // A job that failed under a daemon from before reasons were kept (one still running on the
+    // database a newer one migrated) has none and was never counted by one: it leaves uncounted.
+    const uncounted = from === 'error' && typeof job.reason !== 'string';
+    if ((from === 'error' || to === 'error') && !uncounted) {
+      if (typeof job.reason !== 'string') throw new Error('bookkeeping: a job failing without its reason');
       const crawl = job.crawl_id ?? '';
       let byReason = this.reasons.get(crawl);
       if (!byReason) this.reasons.set(crawl, (byReason = new Map<string, number>()));
