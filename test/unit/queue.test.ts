@@ -381,6 +381,32 @@ for (const engine of ENGINES) {
     describe('paused crawls', () => {
       const wide = { ttlMs: 10_000, defaultLimit: 10 };
 
+      test("a requeue keeps a held crawl's jobs held, and they run once it is released", async () => {
+        const { q } = await open();
+        await q.enqueue([job('a', 1, { crawlId: 'p', maxAttempts: 1 }), job('a', 2, { maxAttempts: 1 })]);
+        const failed = await q.lease('w', 10, wide);
+        await q.ack(
+          'w',
+          failed.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'fail', error: 'HTTP 500' } })),
+        );
+        assert.equal(await q.holdCrawl('p', true), 0, 'nothing of it queued to hold');
+        assert.equal(await q.requeue({ state: 'error', heldCrawls: ['p'] }), 2);
+        await checkInvariants(q);
+        const again = await q.lease('w', 10, wide);
+        assert.deepEqual(
+          again.map((j) => j.url),
+          ['http://a/2'],
+          "the held crawl's job waits with it",
+        );
+        await q.ack('w', [{ id: again[0].id, token: again[0].leaseToken, outcome: { type: 'done' } }]);
+        assert.equal(await q.holdCrawl('p', false), 1);
+        assert.deepEqual(
+          (await q.lease('w', 10, wide)).map((j) => j.url),
+          ['http://a/1'],
+        );
+        await checkInvariants(q);
+      });
+
       test("a paused crawl over many hosts is out of the lease's scan; the other crawl leases at once", async () => {
         const { q } = await open();
         await q.enqueue(

@@ -262,6 +262,8 @@ export interface RequeueFilter {
   crawlId?: string;
   /** Only failed jobs of this reason (the state `error`, implied; another state is refused). */
   reason?: string;
+  /** Crawls held (paused, holdCrawl): their jobs go back to the queue held with them, not runnable. */
+  heldCrawls?: readonly string[];
 }
 
 /** Failed jobs (state `error`) counted by their reason. */

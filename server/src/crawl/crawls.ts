@@ -351,7 +351,10 @@ class Crawls implements CrawlService {
   }
 
   async requeue(filter: RequeueFilter): Promise<number> {
-    const n = await this.queue.requeue(filter);
+    // A paused crawl's jobs go back held with it: a requeue of every failed job (or of a reason,
+    // or a host) would otherwise set them running while their crawl is paused.
+    const paused = (await this.store.active()).filter((r) => r.state === 'paused').map((r) => r.id);
+    const n = await this.queue.requeue({ ...filter, heldCrawls: paused });
     if (n > 0) await this.reopen(filter.crawlId);
     return n;
   }

@@ -612,9 +612,10 @@ export class PgQueue implements Queue {
     return this.write(async (tx) => {
       let n = 0;
       for (const state of from) {
-        const { rows } = await tx.query<MovedRow>(SQL.requeue, [state, ...params, tx.now, filter.reason ?? null]);
+        const { rows } = await tx.query<MovedRow>(SQL.requeue, [state, ...params, tx.now, filter.reason ?? null, filter.heldCrawls ?? [], HELD]);
         for (const row of rows.sort((a, b) => a.id - b.id)) {
           tx.tally.move(row, state, 'queued');
+          if (row.run_after >= HELD) tx.tally.held(row.key, 1);
           // A lease taken back is recorded with the requeue, or the history would lose it.
           const taken = state === 'in_progress' ? { attempt: null, leasedAt: row.leased_at } : null;
           tx.event(row.id, 'requeued', taken ? row.worker_id : null, `was ${state}`, taken, true);

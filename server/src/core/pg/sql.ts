@@ -143,7 +143,7 @@ export const PG_SQL = {
    * locks the jobs, moves them, and writes down the event that closed each finished one (see the
    * SQLite engine's recordClosing), so only the requeue that moved a job writes it: one that waited
    * on another's lock finds the job queued and leaves it, where reading first and moving after
-   * wrote the event twice.
+   * wrote the event twice. $7: crawls held (paused), whose jobs go back held ($8, HELD).
    */
   requeue: `
     WITH old AS (
@@ -151,7 +151,8 @@ export const PG_SQL = {
        WHERE state = $1 ${FILTERS}
          FOR UPDATE),
     moved AS (
-      UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, deferrals = 0, run_after = 0, result = NULL,
+      UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, deferrals = 0, result = NULL,
+             run_after = CASE WHEN jobs.crawl_id = ANY($7::text[]) THEN $8::bigint ELSE 0 END,
              last_error = NULL, reason = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = $5
         FROM old WHERE jobs.id = old.id AND jobs.state = $1
       RETURNING jobs.id, jobs.key, jobs.crawl_id, jobs.priority, jobs.state, jobs.attempts, jobs.max_attempts, jobs.reclaims,

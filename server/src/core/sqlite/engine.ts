@@ -423,10 +423,11 @@ export class SqliteQueue implements Queue {
       let n = 0;
       for (const state of from) {
         closing.run({ ...params, from: state });
-        const rows = requeue.all({ ...params, from: state, now }) as MovedRow[];
+        const rows = requeue.all({ ...params, from: state, now, heldCrawls: JSON.stringify(filter.heldCrawls ?? []), held: HELD }) as MovedRow[];
         if (state === 'error' && rows.length) this.s.clearReasons.run(JSON.stringify(rows.map((row) => row.id)));
         for (const row of rows) {
           tally.move(row, state, 'queued');
+          if (row.run_after >= HELD) tally.held(row.key, 1);
           // A lease taken back is recorded with the requeue, or the history would lose it.
           const taken = state === 'in_progress' ? { attempt: null, leasedAt: row.leased_at } : null;
           this.event(row.id, now, 'requeued', taken ? row.worker_id : null, `was ${state}`, taken);

@@ -61,7 +61,8 @@ function recordClosing(ofReason: boolean): string {
  */
 function requeue(ofReason: boolean): string {
   return `
-    UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, deferrals = 0, run_after = 0, result = NULL,
+    UPDATE jobs SET state = 'queued', attempts = 0, reclaims = 0, deferrals = 0, result = NULL,
+           run_after = CASE WHEN crawl_id IN (SELECT value FROM json_each(:heldCrawls)) THEN :held ELSE 0 END,
            last_error = NULL, finished_at = NULL, outcome = NULL, ${LEASE_CLEARED}, updated_at = :now
     ${requeued(ofReason)}
     ${MOVED}, reason`;
