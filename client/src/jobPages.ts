@@ -1,7 +1,8 @@
 /**
  * A Jobs view group's rows as read from the daemon: a page of jobs/list (several requests for
  * more than its limit, a search's bounded walks), and how long a loaded page waits before it is
- * read again. The tree (jobsTree.ts) keeps the pages and decides which a change touched.
+ * read again, and the pages the groups have loaded (LoadedPages). The tree (jobsTree.ts) decides
+ * which groups a change touched and redraws them.
  */
 import { FINISHED_STATES, type Job, type JobState, type ResultOf } from '../../server/src/protocol';
 import type { DaemonApi } from './daemonApi';
@@ -116,4 +117,77 @@ function reached(cursor: string, stop: string, newest: boolean): boolean {
  */
 export function rereadInterval(page: Page): number {
   return Math.max(MIN_REREAD_MS, page.jobs.length * REREAD_MS_PER_ROW, page.windows * REREAD_MS_PER_WINDOW);
+}
+
+/**
+ * The pages of rows the groups have loaded, by group id, and the groups a change touched that
+ * were read too recently to read again yet (held, see rereadInterval): what the view costs does
+ * not grow with the crawl's rate or the rows loaded.
+ */
+export class LoadedPages {
+  private readonly pages = new Map<string, Page>();
+  private readonly held = new Set<string>();
+
+  constructor(private readonly now: () => number) {}
+
+  get(id: string): Page | undefined {
+    return this.pages.get(id);
+  }
+
+  set(id: string, page: Page): void {
+    this.pages.set(id, page);
+  }
+
+  entries(): IterableIterator<[string, Page]> {
+    return this.pages.entries();
+  }
+
+  clear(): void {
+    this.pages.clear();
+    this.held.clear();
+  }
+
+  /** Every page read again as the view next asks for it. */
+  allStale(): void {
+    for (const page of this.pages.values()) page.stale = true;
+    this.held.clear();
+  }
+
+  isHeld(id: string): boolean {
+    return this.held.has(id);
+  }
+
+  /**
+   * A change touched group `id`'s page: it is made stale, to be read again, and true returned;
+   * or, read too recently, it is held until its interval has passed, and false returned.
+   */
+  touch(id: string, page: Page): boolean {
+    if (this.now() - page.readAt < rereadInterval(page)) {
+      this.held.add(id);
+      return false;
+    }
+    this.held.delete(id);
+    page.stale = true;
+    return true;
+  }
+
+  /** Holds a loaded page read too recently (true), when redrawing its group would send its rows again. */
+  holdIfRecent(id: string): boolean {
+    const page = this.pages.get(id);
+    if (page === undefined || page.stale || this.now() - page.readAt >= rereadInterval(page)) return false;
+    this.held.add(id);
+    return true;
+  }
+
+  /** When the next held page may be read again, in ms from now; undefined when none is held. */
+  heldFor(): number | undefined {
+    let soonest: number | undefined;
+    for (const id of this.held) {
+      const page = this.pages.get(id);
+      if (!page) continue;
+      const wait = Math.max(0, page.readAt + rereadInterval(page) - this.now());
+      soonest = soonest === undefined ? wait : Math.min(soonest, wait);
+    }
+    return soonest;
+  }
 }

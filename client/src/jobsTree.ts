@@ -28,7 +28,7 @@
 import * as vscode from 'vscode';
 import { JOB_STATES, MAX_REASONS_LISTED, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
 import { CrawlNames } from './crawlNames';
-import { PAGE_SIZE, listOrder, readPage, rereadInterval, type JobsFilter, type Page } from './jobPages';
+import { LoadedPages, PAGE_SIZE, listOrder, readPage, type JobsFilter, type Page } from './jobPages';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
 import { escapeMarkdown, formatCount, plural } from './format';
 import {
@@ -174,9 +174,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private rootRows: { node: TreeNode; shown: string }[] | undefined;
   /** Bumped when the filter or grouping changes: a read begun before is not kept (reset). */
   private generation = 0;
-  private readonly pages = new Map<string, Page>();
-  /** Groups a change touched that were read too recently to read again yet (see REREAD_MS_PER_ROW). */
-  private readonly held = new Set<string>();
+  private readonly pages: LoadedPages;
   /**
    * Groups the user expanded or collapsed, by id, kept through filters and regroupings: the view
    * forgets a group it stopped showing (a filtered list has none), and would bring it back as it
@@ -201,6 +199,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   ) {
     this.mode = groupBy;
     this.names = new CrawlNames(daemon, now);
+    this.pages = new LoadedPages(now);
   }
 
   get groupBy(): GroupBy {
@@ -236,15 +235,13 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     this.rows.clear();
     this.rootRows = undefined;
     this.pages.clear();
-    this.held.clear();
     this.rootLimit = ROOT_PAGE;
     this.changed.fire(undefined);
   }
 
   /** Re-reads the groups and, as the view asks for them, every expanded group's loaded rows. */
   refresh(): void {
-    for (const page of this.pages.values()) page.stale = true;
-    this.held.clear();
+    this.pages.allStale();
     this.changed.fire(undefined);
   }
 
@@ -253,14 +250,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
    * when none is. The view brings a catch-up then.
    */
   heldFor(): number | undefined {
-    let soonest: number | undefined;
-    for (const id of this.held) {
-      const page = this.pages.get(id);
-      if (!page) continue;
-      const wait = Math.max(0, page.readAt + rereadInterval(page) - this.now());
-      soonest = soonest === undefined ? wait : Math.min(soonest, wait);
-    }
-    return soonest;
+    return this.pages.heldFor();
   }
 
   /**
@@ -277,22 +267,13 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     // sent 1,000 loaded Done rows to the view every second (600 KB each time) during a crawl.
     const states = new Set(jobs?.values());
     const redraw = new Set<GroupNode>();
-    const now = this.now();
-    for (const [id, page] of this.pages) {
+    for (const [id, page] of this.pages.entries()) {
       const group = this.groups.get(id);
       if (!group || page.stale) continue;
       // A reason's group gains a job only with its count (read with the roots whenever a job
       // fails, its page then read again as its signature moved), not with every failure.
       const entered = group.filter.reason === undefined && group.filter.state !== undefined && states.has(group.filter.state);
-      if (jobs === null || entered || page.jobs.some((j) => jobs.has(j.id)) || this.held.has(id)) {
-        if (now - page.readAt < rereadInterval(page)) {
-          this.held.add(id);
-          continue;
-        }
-        this.held.delete(id);
-        page.stale = true;
-        redraw.add(group);
-      }
+      if ((jobs === null || entered || page.jobs.some((j) => jobs.has(j.id)) || this.pages.isHeld(id)) && this.pages.touch(id, page)) redraw.add(group);
     }
     const shownRoots = this.rootRows;
     if (shownRoots !== undefined && this.rootMayChange(changes, jobs)) {
@@ -321,9 +302,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         // times a second sent its 1,000 rows each time, 9.6 MB in a 5,000-page crawl, and the
         // browser spent a core taking them in.
         const page = this.pages.get(group.id);
-        const heavy = page !== undefined && !page.stale && page.jobs.length > PAGE_SIZE && this.expansion.get(group.id) !== false;
-        if (heavy && now - page.readAt < rereadInterval(page)) this.held.add(group.id);
-        else redraw.add(group);
+        const heavy = page !== undefined && page.jobs.length > PAGE_SIZE && this.expansion.get(group.id) !== false;
+        if (!(heavy && this.pages.holdIfRecent(group.id))) redraw.add(group);
       }
     }
     if (redraw.size === 0) return false;
@@ -369,7 +349,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
    */
   refreshLeases(): boolean {
     const redraw: GroupNode[] = [];
-    for (const [id, page] of this.pages) {
+    for (const [id, page] of this.pages.entries()) {
       const group = this.groups.get(id);
       if (group && page.jobs.some((j) => j.state === 'in_progress')) {
         page.stale = true;
