@@ -6,8 +6,8 @@
  * params (daemon/params.ts) are held to these types by the compiler.
  * Timestamps on the wire are ISO-8601 UTC strings.
  */
-export const JOB_STATES = ['queued', 'in_progress', 'done', 'skipped', 'error'] as const;
-export type JobState = (typeof JOB_STATES)[number];
+import type { JobState } from './core/states';
+export { JOB_STATES, type JobState } from './core/states';
 export const FINISHED_STATES = ['done', 'skipped', 'error'] as const;
 export const SCOPES = ['host', 'domain', 'any'] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -3,8 +3,8 @@
  * it knows nothing of crawling, RPC or editors. Times are milliseconds since the epoch.
  */
 
-export const JOB_STATES = ['queued', 'in_progress', 'done', 'skipped', 'error'] as const;
-export type JobState = (typeof JOB_STATES)[number];
+import type { JobState } from './states';
+export { JOB_STATES, type JobState } from './states';
 
 export const EVENT_TYPES = [
   'enqueued',
