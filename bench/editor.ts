@@ -91,6 +91,8 @@ export const EDITOR_SIZES = {
   perHostLimit: 2,
   keystrokeEveryMs: 500,
   idleKeystrokes: 8,
+  /** Keystrokes per variant of the typing probe (BENCH_EDITOR_TYPING). */
+  probeKeystrokes: 16,
   crawlDeadlineMs: 180_000,
   /** No new round starts past this (the section should end within ~8 minutes). */
   budgetMs: 7 * 60_000,
@@ -422,7 +424,7 @@ function figuresOf(raw: EditorRaw): Figure[] {
       value: ROLES.reduce((sum, role) => sum + t.perKeyMs[role], 0),
       unit: 'ms',
       met: null,
-      note: `diagnostic (BENCH_EDITOR_TYPING=1), 16 keystrokes ${EDITOR_SIZES.keystrokeEveryMs} ms apart: ${ROLES.map((role) => `${ROLE_NAMES[role]} ${t.perKeyMs[role].toFixed(0)} ms`).join(', ')}; p90 ${t.p90} ms to render`,
+      note: `diagnostic (BENCH_EDITOR_TYPING=1), ${EDITOR_SIZES.probeKeystrokes} keystrokes ${EDITOR_SIZES.keystrokeEveryMs} ms apart: ${ROLES.map((role) => `${ROLE_NAMES[role]} ${t.perKeyMs[role].toFixed(0)} ms`).join(', ')}; p90 ${t.p90} ms to render`,
     });
   }
   for (const role of ROLES) {
@@ -809,7 +811,7 @@ class EditorBench {
         }
         const before = sampleCpu(this.stateDir);
         const keys: number[] = [];
-        for (let i = 0; i < 16; i++) keys.push(await typist.paced(EDITOR_SIZES.keystrokeEveryMs));
+        for (let i = 0; i < EDITOR_SIZES.probeKeystrokes; i++) keys.push(await typist.paced(EDITOR_SIZES.keystrokeEveryMs));
         await sleep(1_000);
         const cpu = cpuBetween(before, sampleCpu(this.stateDir));
         for (const p of profilers) log(`editor: typing profile ${await p.stop()}`);

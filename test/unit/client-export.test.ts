@@ -8,42 +8,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import type { LinkRecord, Method, PageRecord, ParamsOf, ResultOf } from '../../server/src/protocol';
+import { pageRecord } from './helpers/page-record';
 import { fileHeader, formatRecords, PAGE_COLUMNS, type BrokenRow } from '../../server/src/exports';
 import type { DaemonApi } from '../../client/src/daemonApi';
 import { ExportCancelled, exportCrawl, partialPath, type ExportProgress } from '../../client/src/exportCrawl';
 import { defaultFileName } from '../../client/src/exportRows';
 import { crawledSite } from './helpers/client-daemon';
 import { page, status } from './helpers/testsite';
-
-function pageRecord(over: Partial<PageRecord> = {}): PageRecord {
-  return {
-    url: 'https://a.test/',
-    jobId: 1,
-    finalUrl: 'https://a.test/',
-    redirects: [],
-    status: 200,
-    error: null,
-    skipped: false,
-    contentType: 'text/html',
-    bytes: 2048,
-    fetchMs: 35,
-    fetchedAt: '2025-01-02T03:04:05.000Z',
-    depth: 0,
-    title: 'Home',
-    description: null,
-    canonical: null,
-    robots: null,
-    lang: 'en',
-    foundOn: null,
-    linkText: null,
-    outlinks: 3,
-    inlinks: 0,
-    sha256: null,
-    data: null,
-    lastmod: null,
-    ...over,
-  };
-}
 
 test("the suggested file name: the crawl's name made safe, else its id, the kind and the extension", () => {
   assert.equal(defaultFileName({ crawlId: 'c_1a2b', name: 'docs' }, 'pages', 'jsonl'), 'docs-pages.jsonl');

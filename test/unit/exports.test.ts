@@ -27,6 +27,7 @@ import {
   type ExportKind,
 } from '../../server/src/exports';
 import type { LinkRecord, Method, PageRecord } from '../../server/src/protocol';
+import { pageRecord } from './helpers/page-record';
 
 /** RFC 4180, strictly: a quote only opens a field, a quoted field ends at a comma or CRLF, every record ends with CRLF. */
 function parseCsv(s: string): string[][] {
@@ -71,36 +72,6 @@ function parseCsv(s: string): string[][] {
   }
   if (row.length) throw new Error('the last record is not ended by CRLF');
   return rows;
-}
-
-function pageRecord(over: Partial<PageRecord> = {}): PageRecord {
-  return {
-    url: 'https://a.test/',
-    jobId: 1,
-    finalUrl: 'https://a.test/',
-    redirects: [],
-    status: 200,
-    error: null,
-    skipped: false,
-    contentType: 'text/html',
-    bytes: 2048,
-    fetchMs: 35,
-    fetchedAt: '2025-01-02T03:04:05.000Z',
-    depth: 0,
-    title: 'Home',
-    description: null,
-    canonical: null,
-    robots: null,
-    lang: 'en',
-    foundOn: null,
-    linkText: null,
-    outlinks: 3,
-    inlinks: 0,
-    sha256: null,
-    data: null,
-    lastmod: null,
-    ...over,
-  };
 }
 
 /** One cell as CSV: its row without the CRLF. */
