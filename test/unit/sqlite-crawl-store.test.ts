@@ -57,7 +57,8 @@ async function start(store: SqliteCrawlStore): Promise<void> {
   await store.insert({ id: CRAWL, name: null, seeds: [u('/')], options: {} as never, now: Date.now() });
 }
 
-const pending = (queue: SqliteQueue) => queue.db.prepare('SELECT count(*) FROM links_pending').pluck().get() as number;
+/** Records logged with links, not yet in `links` (the index by target). */
+const pending = (queue: SqliteQueue) => queue.db.prepare('SELECT count(*) FROM pages_pending WHERE links IS NOT NULL').pluck().get() as number;
 
 test('links written are read at once, and moved into links by the read', async () => {
   const { queue, store } = open(tempDb());
@@ -156,8 +157,15 @@ test('reads go on while another process holds the write lock, without the record
 
 test("the records' log has the columns of pages, in their order, and the same constraints: a record the log takes, the move takes", () => {
   const { queue } = open(tempDb());
-  const columns = (table: string) => queue.db.prepare(`SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)`).all(table);
+  // Pages' url id is its rowid, never null, which the table's info does not say.
+  const columns = (table: string) =>
+    queue.db.prepare(`SELECT name, type, "notnull" OR name = 'url_id' AS "notnull", dflt_value FROM pragma_table_info(?)`).all(table);
   assert.deepEqual(columns('pages_pending'), columns('pages'));
+  // The log's url id is unique by an index where pages' is its key.
+  const unique = queue.db
+    .prepare(`SELECT i.name FROM pragma_index_list('pages_pending') i, pragma_index_info(i.name) c WHERE i."unique" AND c.name = 'url_id'`)
+    .all();
+  assert.equal(unique.length, 1);
 });
 
 test('a record is read at once, and read again as written last, whether it was moved or is still logged', async () => {
@@ -181,9 +189,9 @@ test('a crawl that finishes has its records and links moved in with it', async (
   await start(store);
   await store.pages.write([page('/', [link('/a', 'A')], { depth: 0 })]);
   const count = (table: string) => queue.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
-  assert.deepEqual([count('pages_pending'), count('links_pending')], [1, 1]);
+  assert.deepEqual([count('pages_pending'), pending(queue), count('links')], [1, 1, 0]);
   assert.equal(await store.finish(CRAWL, Date.now()), true);
-  assert.deepEqual([count('pages_pending'), count('links_pending'), count('pages'), count('links')], [0, 0, 1, 1]);
+  assert.deepEqual([count('pages_pending'), count('pages'), count('links')], [0, 1, 1]);
 });
 
 test('records are moved once PAGES_MOVED_AT are logged, inside the write', async () => {
@@ -369,6 +377,42 @@ test('a database written before the link log reads the same after it, and takes 
       [u('/'), 'Page A'],
       [u('/b'), 'Page A'],
     ],
+  );
+});
+
+test('a database written with the links log (migration 6) reads the same after its links move into the records', async () => {
+  const file = tempDb();
+  {
+    const old = new SqliteQueue(file, { components: [{ ...CRAWL_COMPONENT, migrations: CRAWL_COMPONENT.migrations.slice(0, 6) }] });
+    old.db.prepare(`INSERT INTO crawls (id, seeds, options, state, created_at) VALUES (?, '[]', '{}', 'running', 0)`).run(CRAWL);
+    const url = old.db.prepare('INSERT INTO crawl_urls (id, crawl_id, url, key) VALUES (?, ?, ?, ?)');
+    ['/', '/a', '/b', '/c'].forEach((path, i) => url.run(i + 1, CRAWL, u(path), urlKey(CRAWL, u(path))));
+    // '/' moved with its links; '/a' still logged, its links too (the second to '/b' is not kept: the first link wins).
+    old.db.exec(`
+      INSERT INTO link_texts (id, text) VALUES (1, 'A'), (2, 'B'), (3, 'B again');
+      INSERT INTO pages (url_id, crawl_id, host, status, depth, outlinks) VALUES (1, '${CRAWL}', '127.0.0.9', 200, 0, 1);
+      INSERT INTO links (from_id, to_id, text_id, reason) VALUES (1, 2, 1, NULL);
+      INSERT INTO pages_pending (url_id, crawl_id, host, status, depth, found_on, link_text, outlinks) VALUES (2, '${CRAWL}', '127.0.0.9', 200, 1, 1, 1, 3);
+      INSERT INTO links_pending (from_id, links) VALUES (2, '[[4, null, 0], [3, 2, null], [3, 3, null]]');
+    `);
+    await old.close();
+  }
+  const { store } = open(file);
+  assert.deepEqual(
+    (await store.pages.links(CRAWL, { after: null, limit: 10 })).map((l) => [l.from, l.to, l.text, l.reason]),
+    [
+      [u('/'), u('/a'), 'A', null],
+      [u('/a'), u('/b'), 'B', null],
+      [u('/a'), u('/c'), '', 'nofollow'],
+    ],
+  );
+  assert.deepEqual(await store.pages.inlinks(CRAWL, u('/b'), 10), { links: [{ url: u('/a'), text: 'B' }], count: 1 });
+  // Fetched again: the links it had are gone from both directions.
+  await store.pages.write([page('/a', [link('/', 'Home')], { depth: 1 })]);
+  assert.deepEqual(await store.pages.inlinks(CRAWL, u('/b'), 10), { links: [], count: 0 });
+  assert.deepEqual(
+    (await store.pages.links(CRAWL, { after: null, limit: 10, from: u('/a') })).map((l) => [l.to, l.text]),
+    [[u('/'), 'Home']],
   );
 });
 

@@ -10,13 +10,11 @@ import {
   writeRecordsNow,
   LINK_SQL,
   RECORD_SQL,
-  GroupDeltas,
   IdCache,
   isLinked,
   UrlIdCache,
   parseLinkCursor,
   urlKey,
-  type GroupFields,
   reasonCode,
   reasonOf,
   statusRange,
@@ -25,6 +23,8 @@ import {
   type PageRow,
   type PagesQuery,
   type PageStore,
+  HTML_TYPES,
+  type LinkWrite,
   type PageWrite,
   type ReportCounts,
 } from './pages';
@@ -180,8 +180,71 @@ export const LASTMOD_MIGRATION = `
 `;
 
 /**
- * Links logged before they are moved into `links` in one sorted statement, which dirties each
- * page of the two indexes once for all its links. Replaying the 20,400 records of the benchmark's
+ * Migration 7: a page's links kept with its record, and `links` an index of them by target only.
+ * Kept twice (by page and by target, two B-trees written at every move), the graph was 0.89 of the
+ * 2.4 database pages a record wrote to the WAL, replaying the benchmark crawl's 20,400 records;
+ * forward reads (a page's links, an export) come from the record's JSON, sorted by target.
+ */
+export const LINKS_BY_TARGET_MIGRATION = `
+  INSERT OR IGNORE INTO links (from_id, to_id, text_id, reason)
+  SELECT p.from_id, j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM links_pending p, json_each(p.links) j
+   ORDER BY p.from_id, j.value ->> 0, p.rowid, j.key;
+  DROP TABLE links_pending;
+  ALTER TABLE pages ADD COLUMN links TEXT;          -- JSON [[to_id, text_id, reason], ...], a link a target, by to_id
+  UPDATE pages SET links = (SELECT json_group_array(json_array(to_id, text_id, reason) ORDER BY to_id) FROM links WHERE from_id = pages.url_id)
+   WHERE outlinks > 0;
+  -- The log of records appended to, in rowid order: keyed by url id, a record's row (its links in it) went where its
+  -- id fell, and every commit rewrote several of the log's pages (0.57 of a record's 2.4 in the replay).
+  CREATE TABLE pages_log (
+    url_id       INTEGER NOT NULL,
+    crawl_id     TEXT    NOT NULL,
+    job_id       INTEGER,
+    host         TEXT    NOT NULL,
+    status       INTEGER,
+    error        TEXT,
+    skipped      INTEGER NOT NULL DEFAULT 0,
+    redirect_to  INTEGER,
+    content_type TEXT,
+    bytes        INTEGER,
+    fetch_ms     INTEGER,
+    fetched_at   INTEGER,
+    depth        INTEGER,
+    title        TEXT,
+    description  TEXT,
+    canonical    TEXT,
+    robots       TEXT,
+    lang         TEXT,
+    found_on     INTEGER,
+    link_text    INTEGER,
+    outlinks     INTEGER NOT NULL DEFAULT 0,
+    sha256       TEXT,
+    data         TEXT,
+    lastmod      TEXT,
+    links        TEXT
+  );
+  INSERT INTO pages_log SELECT p.*, (SELECT json_group_array(json_array(to_id, text_id, reason) ORDER BY to_id) FROM links WHERE from_id = p.url_id)
+    FROM pages_pending p ORDER BY p.url_id;
+  UPDATE pages_log SET links = NULL WHERE outlinks = 0;
+  DROP TABLE pages_pending;
+  ALTER TABLE pages_log RENAME TO pages_pending;
+  -- The last record of a URL replaces the one before (INSERT OR REPLACE).
+  CREATE UNIQUE INDEX pages_pending_url ON pages_pending (url_id);
+  -- Links by target: whose links reach a URL (inlinks, referrers). Filled from \`pages_pending\` when its records are moved.
+  CREATE TABLE links_by_target (
+    to_id   INTEGER NOT NULL,
+    from_id INTEGER NOT NULL,
+    text_id INTEGER,
+    reason  INTEGER,
+    PRIMARY KEY (to_id, from_id)
+  ) WITHOUT ROWID;
+  INSERT INTO links_by_target (to_id, from_id, text_id, reason) SELECT to_id, from_id, text_id, reason FROM links ORDER BY to_id, from_id;
+  DROP TABLE links;
+  ALTER TABLE links_by_target RENAME TO links;
+`;
+
+/**
+ * Links logged (with their records, in `pages_pending`) before they are moved into `links` in one
+ * sorted statement, which dirties each page of its index once for all its links. Replaying the 20,400 records of the benchmark's
  * crawl as it wrote them (about 6 a transaction, 5 links each): 128 µs of CPU and 44 KB of WAL a
  * record written straight into `links` and a unique `link_texts`, 88 µs and 23 KB through the
  * log; a move took 5-10 ms on the daemon's thread (twice as long at 8,000, for no less CPU).
@@ -201,13 +264,26 @@ function isStateError(err: unknown): boolean {
   return err instanceof TypeError && /database connection is not open/.test(err.message);
 }
 
-/** What writeOne reads of a record it replaces. */
-const EXISTING = `p.found_on AS foundOn, p.link_text AS linkText, p.host, p.content_type AS contentType, p.status, p.skipped, p.error,
-                  p.fetch_ms AS fetchMs, p.title, p.outlinks`;
+/** A record's group row's columns (GroupDeltas.add, in SQL): its status as counted, then what it adds. */
+const GROUP_OF = `
+  crawl_id, host, coalesce(content_type, '') AS content_type,
+  CASE WHEN status IS NOT NULL THEN CAST(status AS TEXT) WHEN skipped THEN 'skipped' ELSE 'error' END AS status,
+  error IS NOT NULL AND NOT skipped AS failed, fetch_ms,
+  (title IS NULL AND status BETWEEN 200 AND 299 AND content_type IN (${[...HTML_TYPES].map((t) => `'${t}'`).join(', ')})) IS TRUE AS missing_title`;
 
 /** The columns of `pages` and `pages_pending` a record writes. */
 const WRITTEN = `url_id, crawl_id, job_id, host, status, error, skipped, redirect_to, content_type, bytes, fetch_ms,
-                 fetched_at, depth, title, description, canonical, robots, lang, found_on, link_text, outlinks, sha256, data, lastmod`;
+                 fetched_at, depth, title, description, canonical, robots, lang, found_on, link_text, outlinks, sha256, data, lastmod, links`;
+
+/** LINK_SQL's columns, read from the pages' own links (the engines share LINK_SQL for links by target). */
+const OUTLINK_SQL = `
+  SELECT f.url AS "from", u.url AS "to", t.text, j.value ->> 2 AS reason, p.url_id AS "fromId", j.value ->> 0 AS "toId",
+         EXISTS (SELECT 1 FROM pages x WHERE x.url_id = j.value ->> 0) AS "hasPage"
+    FROM pages p
+    JOIN json_each(p.links) j
+    JOIN crawl_urls f ON f.id = p.url_id
+    JOIN crawl_urls u ON u.id = j.value ->> 0
+    LEFT JOIN link_texts t ON t.id = j.value ->> 1`;
 
 const SQL = {
   urlId: `SELECT id FROM crawl_urls WHERE key = ?`,
@@ -216,15 +292,29 @@ const SQL = {
   insertUrl: `INSERT INTO crawl_urls (crawl_id, url, key, found_on, link_text) VALUES (?, ?, ?, ?, ?)`,
   foundUrl: `UPDATE crawl_urls SET found_on = ?, link_text = ? WHERE id = ? AND found_on IS NULL`,
   insertText: `INSERT INTO link_texts (text) VALUES (?)`,
-  /** The URL's record as it stands in \`pages\`, if any (\`has\`), and the URL's own found-on. */
+  /**
+   * Whether the URL has a record (\`has\`): the one logged, which comes after the one in \`pages\`;
+   * its found-on; how many links the record in \`pages\` has in the index by target; the URL's own found-on.
+   */
   existing: `
-    SELECT p.url_id IS NOT NULL AS has, ${EXISTING}, u.found_on AS urlFoundOn, u.link_text AS urlLinkText
-      FROM crawl_urls u LEFT JOIN pages p ON p.url_id = u.id WHERE u.id = ?`,
-  /** The URL's record as it stands in the log, which comes after the one in \`pages\`. */
-  existingLogged: `SELECT 1 AS has, ${EXISTING}, NULL AS urlFoundOn, NULL AS urlLinkText FROM pages_pending p WHERE p.url_id = ?`,
-  addGroup: `
+    SELECT coalesce(q.url_id, p.url_id) IS NOT NULL AS has, iif(q.url_id IS NULL, p.found_on, q.found_on) AS foundOn,
+           iif(q.url_id IS NULL, p.link_text, q.link_text) AS linkText, coalesce(p.outlinks, 0) AS movedLinks,
+           u.found_on AS urlFoundOn, u.link_text AS urlLinkText
+      FROM crawl_urls u LEFT JOIN pages_pending q ON q.url_id = u.id LEFT JOIN pages p ON p.url_id = u.id
+     WHERE u.id = ?`,
+  /**
+   * The logged records counted into their groups, and the records in \`pages\` they replace counted
+   * out, before the move: one statement a move, where a statement a batch (GroupDeltas) cost 4 µs a
+   * record and a page of the WAL at every commit (replayed).
+   */
+  moveGroups: `
     INSERT INTO page_groups (crawl_id, host, content_type, status, pages, failed, fetch_ms_sum, fetch_ms_count, missing_titles)
-    VALUES (:crawlId, :host, :contentType, :status, :pages, :failed, :fetchMsSum, :fetchMsCount, :missingTitles)
+    SELECT crawl_id, host, content_type, status, sum(sign), sum(sign * failed), sum(sign * coalesce(fetch_ms, 0)), sum(sign * (fetch_ms IS NOT NULL)),
+           sum(sign * missing_title)
+      FROM (SELECT 1 AS sign, ${GROUP_OF} FROM pages_pending
+            UNION ALL
+            SELECT -1, ${GROUP_OF} FROM pages WHERE url_id IN (SELECT url_id FROM pages_pending))
+     GROUP BY crawl_id, host, content_type, status
     ON CONFLICT DO UPDATE SET pages = pages + excluded.pages, failed = failed + excluded.failed,
       fetch_ms_sum = fetch_ms_sum + excluded.fetch_ms_sum, fetch_ms_count = fetch_ms_count + excluded.fetch_ms_count,
       missing_titles = missing_titles + excluded.missing_titles`,
@@ -234,17 +324,14 @@ const SQL = {
     .join(', ')})`,
   movePages: `INSERT OR REPLACE INTO pages (${WRITTEN}) SELECT ${WRITTEN} FROM pages_pending ORDER BY url_id`,
   clearPages: `DELETE FROM pages_pending`,
-  dropLinks: `DELETE FROM links WHERE from_id = ?`,
-  /** The log is short (a move every LINKS_MOVED_AT links): a scan, where an index would cost every row logged. */
-  dropLogged: `DELETE FROM links_pending WHERE from_id = ?`,
-  logLinks: `INSERT INTO links_pending (from_id, links) VALUES (?, ?)`,
-  hasPending: `SELECT EXISTS (SELECT 1 FROM links_pending) OR EXISTS (SELECT 1 FROM pages_pending)`,
-  /** In index order; a page's first link to a URL wins. */
+  /** The links of the URL's moved record, out of the index by target (those of one still logged are not in it yet). */
+  dropLinks: `DELETE FROM links WHERE (to_id, from_id) IN (SELECT j.value ->> 0, p.url_id FROM pages p, json_each(p.links) j WHERE p.url_id = ?)`,
+  hasPending: `SELECT EXISTS (SELECT 1 FROM pages_pending)`,
+  /** In index order; OR IGNORE for a database migrated with its links already in (LINKS_BY_TARGET_MIGRATION). */
   movePending: `
-    INSERT OR IGNORE INTO links (from_id, to_id, text_id, reason)
-    SELECT p.from_id, j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM links_pending p, json_each(p.links) j
-     ORDER BY p.from_id, j.value ->> 0, p.rowid, j.key`,
-  clearPending: `DELETE FROM links_pending`,
+    INSERT OR IGNORE INTO links (to_id, from_id, text_id, reason)
+    SELECT j.value ->> 0, p.url_id, j.value ->> 1, j.value ->> 2 FROM pages_pending p, json_each(p.links) j
+     ORDER BY 1, 2`,
   page: `${RECORD_SQL} WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = ?)`,
   inlinks: `
     SELECT f.url, coalesce(t.text, '') AS text
@@ -252,12 +339,13 @@ const SQL = {
      WHERE l.to_id = ? ORDER BY l.from_id LIMIT ?`,
   inlinkCount: `SELECT count(*) FROM links WHERE to_id = ?`,
   /** Pages in url id order, each page's links in target order: both index walks, so no page of links costs a sort. */
+  /** Pages in url id order, each page's links in target order (as its JSON keeps them). */
   linksAll: `
-    ${LINK_SQL} JOIN pages p ON p.url_id = l.from_id
-     WHERE p.crawl_id = @crawlId AND p.url_id >= @from AND (p.url_id > @from OR l.to_id > @to)
-     ORDER BY p.url_id, l.to_id LIMIT @limit`,
-  linksFrom: `${LINK_SQL} WHERE l.from_id = ? AND l.to_id > ? ORDER BY l.to_id LIMIT ?`,
-  link: `${LINK_SQL} WHERE l.from_id = ? AND l.to_id = ?`,
+    ${OUTLINK_SQL}
+     WHERE p.crawl_id = @crawlId AND p.url_id >= @from AND (p.url_id > @from OR j.value ->> 0 > @to)
+     ORDER BY p.url_id, j.value ->> 0 LIMIT @limit`,
+  linksFrom: `${OUTLINK_SQL} WHERE p.url_id = ? AND j.value ->> 0 > ? ORDER BY j.value ->> 0 LIMIT ?`,
+  link: `${OUTLINK_SQL} WHERE p.url_id = ? AND j.value ->> 0 = ?`,
   linksTo: `${LINK_SQL} WHERE l.to_id = ? AND l.from_id > ? ORDER BY l.from_id LIMIT ?`,
   redirectTarget: `
     SELECT r.url FROM pages p JOIN crawl_urls r ON r.id = p.redirect_to
@@ -365,16 +453,15 @@ function recordStatement(db: Database.Database, sql: string): Statement {
   return s;
 }
 
-/** What writeOne reads of a URL before writing its record: its record's group fields, if it has one (`has`). */
-type ExistingRow = Omit<GroupFields, 'skipped'> & {
+/** What writeOne reads of a URL before writing its record (SQL.existing). */
+interface ExistingRow {
   has: number;
   foundOn: number | null;
   linkText: number | null;
+  movedLinks: number;
   urlFoundOn: number | null;
   urlLinkText: number | null;
-  skipped: number;
-  outlinks: number;
-};
+}
 
 /** Page records and links in the SQLite queue's own file, written on its connection. */
 export class SqlitePageStore implements PageStore {
@@ -425,9 +512,7 @@ export class SqlitePageStore implements PageStore {
   }
 
   private writeAll(batch: readonly PageWrite[], onlyNew: boolean): void {
-    const groups = new GroupDeltas();
-    for (const w of batch) this.writeOne(w, onlyNew, groups);
-    for (const g of groups.list()) this.s.addGroup.run(g);
+    for (const w of batch) this.writeOne(w, onlyNew);
     if (this.logged.links >= LINKS_MOVED_AT || this.logged.pages >= PAGES_MOVED_AT) this.move();
   }
 
@@ -437,22 +522,18 @@ export class SqlitePageStore implements PageStore {
     this.textIds.clear();
   }
 
-  private writeOne(w: PageWrite, onlyNew: boolean, groups: GroupDeltas): void {
+  private writeOne(w: PageWrite, onlyNew: boolean): void {
     const urlId = this.urlId(w.crawlId, w.url, null);
-    const known = (this.s.existingLogged.get(urlId) ?? this.s.existing.get(urlId)) as ExistingRow;
+    const known = this.s.existing.get(urlId) as ExistingRow;
     const existing = known.has === 1 ? known : null;
     if (existing && onlyNew) return;
-    if (existing) groups.add(w.crawlId, { ...existing, skipped: existing.skipped === 1 }, -1);
-    groups.add(w.crawlId, w, 1);
     let foundOn = existing?.foundOn ?? null;
     let linkText = existing?.linkText ?? null;
     if (!existing && w.via.length > 0) foundOn = this.urlId(w.crawlId, w.via[w.via.length - 1], null);
     else if (!existing && isLinked(w)) [foundOn, linkText] = [known.urlFoundOn, known.urlLinkText];
-    if (existing && existing.outlinks > 0) {
-      // Its links may be moved or still logged (by this store or another, or a run before a restart).
-      this.s.dropLinks.run(urlId);
-      this.s.dropLogged.run(urlId);
-    }
+    // A record still logged is replaced with its links; one moved has its links in the index by target.
+    if (known.movedLinks > 0) this.s.dropLinks.run(urlId);
+    const links = w.links && w.links.length > 0 ? this.linksOf(w.crawlId, urlId, w.links) : null;
     this.s.logPage.run(
       urlId,
       w.crawlId,
@@ -478,24 +559,29 @@ export class SqlitePageStore implements PageStore {
       w.sha256,
       w.data === null ? null : JSON.stringify(w.data),
       w.lastmod,
+      links === null ? null : JSON.stringify(links),
     );
     this.logged.pages++;
-    if (!w.links || w.links.length === 0) return;
-    const links = w.links.map((link) => {
+    this.logged.links += links?.length ?? 0;
+  }
+
+  /** A page's links as its record keeps them: [to_id, text_id, reason], the first link to each target, by to_id. */
+  private linksOf(crawlId: string, urlId: number, links: readonly LinkWrite[]): [number, number | null, number | null][] {
+    const byTarget = new Map<number, [number, number | null, number | null]>();
+    for (const link of links) {
       const textId = this.textId(link.text);
-      const toId = this.urlId(w.crawlId, link.url, enqueues(link.reason) ? [urlId, textId] : null);
-      return [toId, textId, reasonCode(link.reason)];
-    });
-    this.s.logLinks.run(urlId, JSON.stringify(links));
-    this.logged.links += links.length;
+      const toId = this.urlId(crawlId, link.url, enqueues(link.reason) ? [urlId, textId] : null);
+      if (!byTarget.has(toId)) byTarget.set(toId, [toId, textId, reasonCode(link.reason)]);
+    }
+    return [...byTarget.values()].sort((a, b) => a[0] - b[0]);
   }
 
   /** Moves the logged records and links into `pages` and `links`, inside the caller's transaction. */
   private move(): void {
+    this.s.moveGroups.run();
+    this.s.movePending.run();
     this.s.movePages.run();
     this.s.clearPages.run();
-    this.s.movePending.run();
-    this.s.clearPending.run();
     this.logged = { links: 0, pages: 0 };
   }
 

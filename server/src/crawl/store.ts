@@ -3,7 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import { retryWhileBusy } from '../core/sqlite/busy';
 import type { CrawlOptions, CrawlState } from '../protocol';
 import type { PageStore } from './pages';
-import { LASTMOD_MIGRATION, LINK_LOG_MIGRATION, PAGES_LOG_MIGRATION, PAGES_MIGRATION, SqlitePageStore } from './sqlite-pages';
+import { LASTMOD_MIGRATION, LINK_LOG_MIGRATION, LINKS_BY_TARGET_MIGRATION, PAGES_LOG_MIGRATION, PAGES_MIGRATION, SqlitePageStore } from './sqlite-pages';
 
 /**
  * The crawl kind's own tables, in the queue's database file, versioned as the `crawl` component.
@@ -50,6 +50,7 @@ export const CRAWL_COMPONENT = {
     `,
     /* 5 */ PAGES_LOG_MIGRATION,
     /* 6 */ LASTMOD_MIGRATION,
+    /* 7 */ LINKS_BY_TARGET_MIGRATION,
   ],
 };
 
