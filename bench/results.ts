@@ -433,6 +433,8 @@ function growByCopies(q: SqliteQueue, crawlId: string, sites: number, perSite: n
     host: 'bench_shift(host, @hosts)',
     title: 'bench_shift(title, @hosts)',
     description: 'bench_shift(description, @hosts)',
+    // A page's links (SQLite keeps them with its record: [to_id, text_id, reason], by to_id).
+    links: `iif(links IS NULL, NULL, (SELECT json_group_array(json_array(j.value ->> 0 + @delta, j.value ->> 1, j.value ->> 2) ORDER BY j.key) FROM json_each(links) j))`,
   };
   const pageCols = columns('pages');
   const linkCols = columns('links');
@@ -444,7 +446,7 @@ function growByCopies(q: SqliteQueue, crawlId: string, sites: number, perSite: n
   const copyPages = db.prepare(`INSERT INTO pages (${pageCols.join(', ')})
     SELECT ${pageCols.map((c) => shifted[c] ?? c).join(', ')} FROM pages WHERE crawl_id = @crawlId AND url_id BETWEEN @lo AND @hi`);
   const copyLinks = db.prepare(`INSERT INTO links (${linkCols.join(', ')})
-    SELECT ${linkCols.map((c) => (c === 'from_id' || c === 'to_id' ? `${c} + @delta` : c)).join(', ')} FROM links WHERE from_id BETWEEN @lo AND @hi`);
+    SELECT ${linkCols.map((c) => (c === 'from_id' || c === 'to_id' ? `${c} + @delta` : c)).join(', ')} FROM links WHERE to_id BETWEEN @lo AND @hi`);
   // The first site's figures (page_groups, kept by the store as records are written), copied per copy under its hosts.
   const firstGroups = db.prepare('SELECT * FROM page_groups WHERE crawl_id = ?').all(crawlId) as Record<string, unknown>[];
   const addGroup = db.prepare(`INSERT INTO page_groups (crawl_id, host, content_type, status, pages, failed, fetch_ms_sum, fetch_ms_count, missing_titles)
