@@ -394,6 +394,9 @@ test('a database written with the links log (migration 6) reads the same after i
       INSERT INTO links (from_id, to_id, text_id, reason) VALUES (1, 2, 1, NULL);
       INSERT INTO pages_pending (url_id, crawl_id, host, status, depth, found_on, link_text, outlinks) VALUES (2, '${CRAWL}', '127.0.0.9', 200, 1, 1, 1, 3);
       INSERT INTO links_pending (from_id, links) VALUES (2, '[[4, null, 0], [3, 2, null], [3, 3, null]]');
+      -- Both counted as the store counted them when it wrote them.
+      INSERT INTO page_groups (crawl_id, host, content_type, status, pages, failed, fetch_ms_sum, fetch_ms_count, missing_titles)
+      VALUES ('${CRAWL}', '127.0.0.9', '', '200', 2, 0, 0, 0, 0);
     `);
     await old.close();
   }
@@ -407,6 +410,8 @@ test('a database written with the links log (migration 6) reads the same after i
     ],
   );
   assert.deepEqual(await store.pages.inlinks(CRAWL, u('/b'), 10), { links: [{ url: u('/a'), text: 'B' }], count: 1 });
+  const counted = async () => (await store.pages.reportCounts(CRAWL)).groups.map((g) => [g.status, g.pages]);
+  assert.deepEqual(await counted(), [['200', 2]], 'the record logged at the upgrade is not counted again');
   // Fetched again: the links it had are gone from both directions.
   await store.pages.write([page('/a', [link('/', 'Home')], { depth: 1 })]);
   assert.deepEqual(await store.pages.inlinks(CRAWL, u('/b'), 10), { links: [], count: 0 });
@@ -414,6 +419,8 @@ test('a database written with the links log (migration 6) reads the same after i
     (await store.pages.links(CRAWL, { after: null, limit: 10, from: u('/a') })).map((l) => [l.to, l.text]),
     [[u('/'), 'Home']],
   );
+  // Counted out of its old group (its host as written then), into its new one.
+  assert.deepEqual((await counted()).map(([, n]) => n).sort(), [1, 1]);
 });
 
 test("a crawl's state, read before every page, is read from an index and not from the row that holds the seeds", async () => {

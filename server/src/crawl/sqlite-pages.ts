@@ -186,16 +186,34 @@ export const LASTMOD_MIGRATION = `
  * forward reads (a page's links, an export) come from the record's JSON, sorted by target.
  */
 export const LINKS_BY_TARGET_MIGRATION = `
+  -- The logs moved in as SqlitePageStore.move did (the records logged are counted in page_groups already).
   INSERT OR IGNORE INTO links (from_id, to_id, text_id, reason)
   SELECT p.from_id, j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM links_pending p, json_each(p.links) j
    ORDER BY p.from_id, j.value ->> 0, p.rowid, j.key;
   DROP TABLE links_pending;
+  INSERT OR REPLACE INTO pages SELECT * FROM pages_pending ORDER BY url_id;
+  DROP TABLE pages_pending;
+
   ALTER TABLE pages ADD COLUMN links TEXT;          -- JSON [[to_id, text_id, reason], ...], a link a target, by to_id
   UPDATE pages SET links = (SELECT json_group_array(json_array(to_id, text_id, reason) ORDER BY to_id) FROM links WHERE from_id = pages.url_id)
    WHERE outlinks > 0;
-  -- The log of records appended to, in rowid order: keyed by url id, a record's row (its links in it) went where its
-  -- id fell, and every commit rewrote several of the log's pages (0.57 of a record's 2.4 in the replay).
-  CREATE TABLE pages_log (
+
+  -- Links by target: whose links reach a URL (inlinks, referrers). Filled from the log when it is moved.
+  CREATE TABLE links_by_target (
+    to_id   INTEGER NOT NULL,
+    from_id INTEGER NOT NULL,
+    text_id INTEGER,
+    reason  INTEGER,
+    PRIMARY KEY (to_id, from_id)
+  ) WITHOUT ROWID;
+  INSERT INTO links_by_target (to_id, from_id, text_id, reason) SELECT to_id, from_id, text_id, reason FROM links ORDER BY to_id, from_id;
+  DROP TABLE links;
+  ALTER TABLE links_by_target RENAME TO links;
+
+  -- Records not yet in \`pages\`, with their links, appended to: keyed by url id, a record's row went where its id
+  -- fell, and every commit rewrote several of the log's pages (0.57 of the 2.4 a record wrote, replayed).
+  -- \`pages\`' columns, in its order (a test keeps them so).
+  CREATE TABLE pages_pending (
     url_id       INTEGER NOT NULL,
     crawl_id     TEXT    NOT NULL,
     job_id       INTEGER,
@@ -222,24 +240,8 @@ export const LINKS_BY_TARGET_MIGRATION = `
     lastmod      TEXT,
     links        TEXT
   );
-  INSERT INTO pages_log SELECT p.*, (SELECT json_group_array(json_array(to_id, text_id, reason) ORDER BY to_id) FROM links WHERE from_id = p.url_id)
-    FROM pages_pending p ORDER BY p.url_id;
-  UPDATE pages_log SET links = NULL WHERE outlinks = 0;
-  DROP TABLE pages_pending;
-  ALTER TABLE pages_log RENAME TO pages_pending;
   -- The last record of a URL replaces the one before (INSERT OR REPLACE).
   CREATE UNIQUE INDEX pages_pending_url ON pages_pending (url_id);
-  -- Links by target: whose links reach a URL (inlinks, referrers). Filled from \`pages_pending\` when its records are moved.
-  CREATE TABLE links_by_target (
-    to_id   INTEGER NOT NULL,
-    from_id INTEGER NOT NULL,
-    text_id INTEGER,
-    reason  INTEGER,
-    PRIMARY KEY (to_id, from_id)
-  ) WITHOUT ROWID;
-  INSERT INTO links_by_target (to_id, from_id, text_id, reason) SELECT to_id, from_id, text_id, reason FROM links ORDER BY to_id, from_id;
-  DROP TABLE links;
-  ALTER TABLE links_by_target RENAME TO links;
 `;
 
 /**
