@@ -445,7 +445,7 @@ function growByCopies(q: SqliteQueue, crawlId: string, sites: number, perSite: n
       FROM crawl_urls WHERE crawl_id = @crawlId AND id BETWEEN @lo AND @hi`);
   const copyPages = db.prepare(`INSERT INTO pages (${pageCols.join(', ')})
     SELECT ${pageCols.map((c) => shifted[c] ?? c).join(', ')} FROM pages WHERE crawl_id = @crawlId AND url_id BETWEEN @lo AND @hi`);
-  const copyLinks = db.prepare(`INSERT INTO links (${linkCols.join(', ')})
+  const copyLinks = db.prepare(`INSERT INTO links_merged (${linkCols.join(', ')})
     SELECT ${linkCols.map((c) => (c === 'from_id' || c === 'to_id' ? `${c} + @delta` : c)).join(', ')} FROM links WHERE to_id BETWEEN @lo AND @hi`);
   // The first site's figures (page_groups, kept by the store as records are written), copied per copy under its hosts.
   const firstGroups = db.prepare('SELECT * FROM page_groups WHERE crawl_id = ?').all(crawlId) as Record<string, unknown>[];

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { UrlIdCache, urlKey, writeRecords, type LinkWrite, type PageWrite } from '../../server/src/crawl/pages';
 import { CRAWL_COMPONENT, SqliteCrawlStore, SQL as STORE_SQL } from '../../server/src/crawl/store';
-import { LINKS_MOVED_AT, PAGES_MOVED_AT } from '../../server/src/crawl/sqlite-pages';
+import { LINKS_MOVED_AT, PAGES_MOVED_AT, RECENT_MERGED_AT } from '../../server/src/crawl/sqlite-pages';
 import { tempDb } from './helpers/tmp';
 
 const CRAWL = 'c_log';
@@ -89,6 +89,29 @@ test('the log is moved once it holds LINKS_MOVED_AT links, inside the write', as
   assert.equal(queue.db.prepare('SELECT count(*) FROM links').pluck().get(), LINKS_MOVED_AT + 10);
   // Texts repeat: each stored once while the cache holds it.
   assert.equal(queue.db.prepare('SELECT count(*) FROM link_texts').pluck().get(), 7);
+});
+
+test('links by target are merged from the recent part into the big one a slice a write, and read the same throughout', async () => {
+  const { queue, store } = open(tempDb());
+  await start(store);
+  const hubs = Math.ceil(RECENT_MERGED_AT / LINKS_MOVED_AT) + 1;
+  // Every hub links every target: each target has one inlink from each hub.
+  const targets = Array.from({ length: LINKS_MOVED_AT }, (_, i) => link(`/t/${i}`, ''));
+  for (let h = 0; h < hubs; h++) await store.pages.write([page(`/hub/${h}`, targets)]);
+  const count = (table: string) => queue.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+  assert.deepEqual([count('links_recent'), count('links_merged')], [hubs * LINKS_MOVED_AT, 0]);
+  let writes = 0;
+  while (count('links_recent') > 0 && writes < 100) {
+    await store.pages.write([page(`/leaf/${writes++}`, null)]);
+    assert.equal(count('links'), hubs * LINKS_MOVED_AT);
+    assert.equal((await store.pages.inlinks(CRAWL, u('/t/1234'), 1000)).count, hubs);
+  }
+  assert.deepEqual([count('links_recent'), count('links_merged')], [0, hubs * LINKS_MOVED_AT]);
+  assert.ok(writes > 3, `merged in slices, not at once (${writes} writes)`);
+  // A hub fetched again drops its links from whichever part holds them.
+  await store.pages.write([page('/hub/0', [link('/t/1234', 'again')])]);
+  assert.equal((await store.pages.inlinks(CRAWL, u('/t/1234'), 1000)).count, hubs);
+  assert.equal((await store.pages.inlinks(CRAWL, u('/t/1233'), 1000)).count, hubs - 1);
 });
 
 test('a page fetched again replaces its links, whether they were moved or still logged', async () => {
