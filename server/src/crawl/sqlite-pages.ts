@@ -350,7 +350,7 @@ const SQL = {
   dropMerged: `DELETE FROM links_merged WHERE (to_id, from_id) IN (SELECT j.value ->> 0, p.url_id FROM pages p, json_each(p.links) j WHERE p.url_id = ?)`,
   dropRecent: `DELETE FROM links_recent WHERE (to_id, from_id) IN (SELECT j.value ->> 0, p.url_id FROM pages p, json_each(p.links) j WHERE p.url_id = ?)`,
   hasPending: `SELECT EXISTS (SELECT 1 FROM pages_pending)`,
-  /** In index order. REPLACE: a link left behind (by a process that stopped between its writes) must not stop every move after it. */
+  /** In index order. REPLACE, though a page's links are each logged once: a conflict here would stop every move after it. */
   movePending: `
     INSERT OR REPLACE INTO links_recent (to_id, from_id, text_id, reason)
     SELECT j.value ->> 0, p.url_id, j.value ->> 1, j.value ->> 2 FROM pages_pending p, json_each(p.links) j
