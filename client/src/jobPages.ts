@@ -104,6 +104,18 @@ export async function readPage(
 }
 
 /**
+ * Whether a job that entered a group's state lands among the rows its page loaded: a group lists
+ * by id (finished ones newest first), and its page holds every job of the group from the first
+ * listed to the last loaded; one past that waits for Load more, and the rows loaded do not move.
+ * A search's page walks windows of the queue, where no id bounds what it holds.
+ */
+export function withinLoaded(page: Page, filter: JobsFilter, id: number): boolean {
+  const last = page.jobs.at(-1)?.id;
+  if (filter.search !== undefined || page.nextCursor === null || last === undefined) return true;
+  return listOrder(filter).order === 'newest' ? id > last : id < last;
+}
+
+/**
  * Whether a jobs/list cursor has reached `stop`: both are ids of the last job a request examined
  * (protocol.ts, jobs/list), met in the listing's order.
  */

@@ -919,6 +919,52 @@ describe('a fast crawl beside a loaded group', () => {
   });
 });
 
+describe('jobs entering a loaded group', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await TestDaemon.start();
+  });
+  after(() => d.stop());
+
+  test('past the rows loaded, they move its count and read none of its rows; among them, its rows are read again', async () => {
+    await urls(d, 'enter.test', 250);
+    const late = await d.lease(3);
+    await d.finish(100);
+    await d.finish(100);
+    let clock = 1_000_000;
+    const tree = new JobsTreeProvider(d, 'state', () => clock);
+    const done = group(await tree.getChildren(), 'Done');
+    const ids = async () => (await tree.getChildren(done)).filter((n): n is JobNode => n.kind === 'job').map((n) => n.job.id);
+    const loaded = await ids();
+    assert.equal(loaded.length, PAGE_SIZE);
+    const fired: string[] = [];
+    const sub = tree.onDidChangeTreeData((e) => fired.push(...(e === undefined ? ['(all)'] : (Array.isArray(e) ? e : [e]).map((n) => n.id))));
+
+    // The three oldest jobs finish last: listed newest first, they come past the rows loaded.
+    await d.queue.ack(
+      'w-test',
+      late.map((h) => ({ ...h, outcome: { type: 'done' as const, result: { status: 200 } } })),
+    );
+    clock += 60_000;
+    d.calls.length = 0;
+    const stats = await d.request('queue/stats', {});
+    await tree.update({ jobs: new Map(late.map((h) => [h.id, 'done'])), stats, crawls: new Set() });
+    assert.ok(fired.includes('state:done'), `its count is redrawn: ${fired.join(', ')}`);
+    assert.equal(tree.getTreeItem(done).description, String(stats.done));
+    assert.deepEqual(await ids(), loaded);
+    assert.equal(d.callsOf('jobs/list').length, 0, 'its rows are not read again');
+
+    // One finishes among them (on top): they are read again.
+    const [next] = await d.finish(1);
+    clock += 60_000;
+    d.calls.length = 0;
+    await tree.update({ jobs: new Map([[next, 'done']]), stats: await d.request('queue/stats', {}), crawls: new Set() });
+    assert.deepEqual(await ids(), [next, ...loaded.slice(0, -1)]);
+    assert.equal(d.callsOf('jobs/list').length, 1);
+    sub.dispose();
+  });
+});
+
 describe('expanded and collapsed groups', () => {
   let d: TestDaemon;
   before(async () => {
