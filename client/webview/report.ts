@@ -128,9 +128,11 @@ function drawChart(v: ReportView): HTMLElement {
     chart.setData(data);
     if (Math.abs(chart.width - width) > 4) chart.setSize({ width, height: 180 });
   }
-  // A minute at least, ending at the last reading.
+  // A minute at least, ending at the last reading; an average, over the run it stands for (a
+  // crawl of half a second drawn on a minute is a dot).
   const times = data[0];
-  if (times.length > 0) chart.setScale('x', { min: Math.min(times[0], times[times.length - 1] - 60), max: times[times.length - 1] });
+  const end = times[times.length - 1];
+  if (times.length > 0) chart.setScale('x', { min: v.ratesAveraged ? times[0] : Math.min(times[0], end - 60), max: end });
   return chartBox;
 }
 
@@ -176,8 +178,18 @@ function render(v: ReportView): void {
     section(
       'Pages and failures per second',
       'rates',
+      v.rates.length > 0 ? drawChart(v) : null,
+      v.ratesAveraged
+        ? el(
+            'p',
+            { class: 'quiet' },
+            v.state === 'running' || v.state === 'paused'
+              ? 'Averaged since the crawl started; readings every two seconds follow while it runs.'
+              : `Averaged over the crawl's run: it ${v.state} within one reading, or before this report was opened.`,
+          )
+        : null,
       v.rates.length > 0
-        ? drawChart(v)
+        ? null
         : el(
             'p',
             { class: 'quiet' },
@@ -206,7 +218,6 @@ function render(v: ReportView): void {
           v.failures.map((r) => [countLabel(r, 'failure'), fmt(r.count)]),
           'Nothing failed.',
         ),
-        v.failuresPartial ? el('p', { class: 'quiet' }, 'Failures with no response are counted among the broken links listed.') : null,
       ),
     ),
     section(
