@@ -57,7 +57,8 @@ function limitButton(host: string): HTMLButtonElement {
 function countLabel(r: CountRow, where: string): Node | string {
   if (r.pages === null) return r.label;
   const pages = r.pages;
-  const b = el('button', { class: 'link', title: `Show the jobs of the pages counted as ${r.label}`, 'data-key': `${where} ${r.label}` }, r.label);
+  const what = 'reason' in pages ? `the jobs that failed with ${r.label}` : `the jobs of the pages counted as ${r.label}`;
+  const b = el('button', { class: 'link', title: `Show ${what}`, 'data-key': `${where} ${r.label}` }, r.label);
   b.addEventListener('click', () => vscode.postMessage({ type: 'showPages', label: r.label, pages }));
   return b;
 }
@@ -94,7 +95,11 @@ function drawChart(v: ReportView): HTMLElement {
   const last = v.rates.at(-1);
   chartBox.setAttribute(
     'aria-label',
-    last ? `pages per second ${last.pages.toFixed(1)}, failures per second ${last.errors.toFixed(1)} in the last reading` : 'no readings yet',
+    !last
+      ? 'no readings yet'
+      : v.ratesAveraged
+        ? `on average ${last.pages.toFixed(1)} pages per second, ${last.errors.toFixed(1)} failures per second over the crawl's run`
+        : `pages per second ${last.pages.toFixed(1)}, failures per second ${last.errors.toFixed(1)} in the last reading`,
   );
   const data: uPlot.AlignedData = [v.rates.map((r) => r.t), v.rates.map((r) => r.pages), v.rates.map((r) => r.errors)];
   const css = getComputedStyle(document.body);
@@ -214,7 +219,7 @@ function render(v: ReportView): void {
         'Failures by reason',
         'failures',
         table(
-          ['Reason', 'Pages'],
+          ['Reason', 'Jobs'],
           v.failures.map((r) => [countLabel(r, 'failure'), fmt(r.count)]),
           'Nothing failed.',
         ),

@@ -402,6 +402,12 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       // The page is a webview: an iframe in an iframe, under its own Content Security Policy.
       const report = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
       await report.locator('h1').filter({ hasText: crawlId }).waitFor({ state: 'visible', timeout: 20_000 });
+      // It ended before the report opened: no two readings, so the chart is its run's average, and says so.
+      await report.locator('.chart[aria-label^="on average"] canvas').first().waitFor({ state: 'attached', timeout: 10_000 });
+      await report
+        .locator('#rates ~ p.quiet')
+        .filter({ hasText: /^Averaged over the crawl's run/ })
+        .waitFor({ state: 'visible', timeout: 10_000 });
       const missing = report.locator('#broken ~ table tr').filter({ hasText: `${site.a}/missing` });
       await missing.first().waitFor({ state: 'visible', timeout: 10_000 });
       assert.match(await missing.first().innerText(), /HTTP 404/);
