@@ -19,19 +19,13 @@ import { escapeMarkdownInline, formatBytes, formatClock, formatCount, formatDura
 import { STATE_LABELS, attemptsText, crawlLabel, jobStatusText } from './jobsTreeText';
 import { jobHtml } from './report/html';
 
-export const JOB_VIEW_TYPE = 'crawlOrchestrator.job';
+const JOB_VIEW_TYPE = 'crawlOrchestrator.job';
 const SHOW_JOB = 'crawlOrchestrator.showJobDetails';
-
-/** Renders Markdown to HTML: the editor's own renderer in the extension, as it renders Markdown previews. */
-export type MarkdownRenderer = (markdown: string) => Thenable<string>;
-
-const editorMarkdown: MarkdownRenderer = (markdown) => vscode.commands.executeCommand<string>('markdown.api.render', markdown);
 
 export class JobDocuments implements vscode.Disposable {
   private readonly subscription: vscode.Disposable;
   /** One panel, as a preview tab: a job opened from a row or a link takes the place of the last. */
   private panel: { view: vscode.WebviewPanel; id: number; html: string } | undefined;
-  private pending = false;
   private timer: NodeJS.Timeout | undefined;
 
   /** A page's job id by crawl and URL (null: the page has none), as found; they never change. */
@@ -42,17 +36,15 @@ export class JobDocuments implements vscode.Disposable {
   constructor(
     private readonly daemon: DaemonApi & Pick<Daemon, 'onJobsChanged'>,
     private readonly extensionUri: vscode.Uri,
-    private readonly toHtml: MarkdownRenderer = editorMarkdown,
   ) {
     this.subscription = daemon.onJobsChanged(({ changes, truncated }) => {
       const shown = this.panel?.id;
       if (shown === undefined || !(truncated || changes.some((c) => c.id === shown))) return;
-      this.pending = true;
       // A job changes several times a second while it runs: drawn again at most twice a second.
+      // A draw that fails (the editor shutting down) leaves the page as it was.
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
-        if (this.pending) void this.draw();
-        this.pending = false;
+        this.draw().catch(() => undefined);
       }, 500);
     });
   }
@@ -79,7 +71,7 @@ export class JobDocuments implements vscode.Disposable {
     const panel = this.panel;
     if (!panel) return;
     const id = panel.id;
-    const body = await this.toHtml(await this.render(id));
+    const body = await vscode.commands.executeCommand<string>('markdown.api.render', await this.render(id));
     if (this.panel !== panel || panel.id !== id) return;
     const web = panel.view.webview;
     const html = jobHtml({

@@ -286,6 +286,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         unchanged.add(page);
       }
       if ((touched || this.pages.isHeld(id)) && this.pages.touch(id, page)) redraw.add(group);
+      else if (this.pages.redrawDue(id, page)) redraw.add(group);
     }
     const shownRoots = this.rootRows;
     if (shownRoots !== undefined && this.rootMayChange(changes, jobs)) {
