@@ -26,7 +26,7 @@ import { pickCrawl } from './crawlPicker';
 import { exportCrawlResults } from './exportCommand';
 import type { ReportPanels } from './report/panel';
 import { formatCount, localTimes, plural } from './format';
-import { showJob } from './jobDocument';
+import type { JobDocuments } from './jobDocument';
 import { GROUP_BY, type GroupBy, type GroupNode, type JobNode, type JobsFilterScope, type MoreNode, type TreeNode } from './jobsTree';
 import { STATE_LABELS, crawlLabel, jobLabel, newestFirst } from './jobsTreeText';
 import type { JobsView } from './jobsView';
@@ -38,6 +38,7 @@ export interface CommandDeps {
   daemon: Daemon;
   view: JobsView;
   reports: ReportPanels;
+  documents: JobDocuments;
   overview: QueueOverview;
   settings: () => Settings;
   log: vscode.OutputChannel;
@@ -98,7 +99,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     run('crawlOrchestrator.setHostLimit', (node?: unknown) => setHostLimit(deps, node)),
     run('crawlOrchestrator.showJobDetails', async (node?: unknown) => {
       const id = idsOf(node, undefined)?.[0] ?? (await pickJobIds(deps, 'Show Job Details', ['error', 'in_progress', 'queued'], false))?.[0];
-      if (id !== undefined) await showJob(id);
+      if (id !== undefined) await deps.documents.show(id);
     }),
     run('crawlOrchestrator.showDaemonLog', () => log.show(true)),
     run('crawlOrchestrator.restartDaemon', async () => {

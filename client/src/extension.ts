@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { ReportPanels } from './report/panel';
 import { Daemon } from './daemon';
-import { JOB_SCHEME, JobDocumentLinks, JobDocuments } from './jobDocument';
+import { JobDocuments } from './jobDocument';
 import { JobsView } from './jobsView';
 import { QueueOverview } from './overview';
 import { SECTION, diffSettings, readSettings, resolveStateDir, type ReadSettings, type Settings } from './settings';
@@ -27,9 +27,9 @@ export function activate(context: vscode.ExtensionContext): void {
   const daemon = new Daemon(context, log, traceLog, () => current.settings);
   const overview = new QueueOverview(daemon);
   const view = new JobsView(context, daemon, overview);
-  const reports = new ReportPanels(context.extensionUri, daemon);
+  const documents = new JobDocuments(daemon, context.extensionUri);
+  const reports = new ReportPanels(context.extensionUri, daemon, documents);
   const statusBar = new StatusBar(daemon, overview);
-  const documents = new JobDocuments(daemon);
   activeDaemon = daemon;
 
   const setDaemonContext = () => vscode.commands.executeCommand('setContext', 'crawlOrchestrator.daemon', daemon.status.kind);
@@ -43,10 +43,8 @@ export function activate(context: vscode.ExtensionContext): void {
     view,
     statusBar,
     documents,
-    vscode.workspace.registerTextDocumentContentProvider(JOB_SCHEME, documents),
-    vscode.languages.registerDocumentLinkProvider({ scheme: JOB_SCHEME }, new JobDocumentLinks()),
     reports,
-    ...registerCommands({ daemon, view, overview, reports, settings: () => current.settings, log }),
+    ...registerCommands({ daemon, view, overview, reports, documents, settings: () => current.settings, log }),
     daemon.onDidChangeStatus(() => void setDaemonContext()),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void daemon.start()),
     vscode.workspace.onDidChangeConfiguration(async (e) => {

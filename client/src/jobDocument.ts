@@ -1,15 +1,15 @@
 /**
- * Show Details: a read-only Markdown document at `crawl-job:/Job <id>.md` with the job's record,
- * its result and its full event history, attempt by attempt, with exact local times (to the
- * millisecond in the history), never relative ones: the document is rendered again only when the
- * job changes, so "3 min ago" would stay on a finished job for good. It is where users work
- * out what happened to a lease. A crawl's job also shows its page record (redirects, title,
- * description, where it was found, with a link to that page's job) and the links to and from
- * the page. It re-renders when the daemon reports the job changed.
+ * Show Details: a job's record, its result and its full event history, attempt by attempt, with
+ * exact local times (to the millisecond in the history), never relative ones: the page is drawn
+ * again only when the job changes, so "3 min ago" would stay on a finished job for good. It is
+ * where users work out what happened to a lease. A crawl's job also shows its page record
+ * (redirects, title, description, where it was found, with a link to that page's job) and the
+ * links to and from the page. It is drawn again when the daemon reports the job changed.
  *
- * Links to other jobs are Markdown links to `command:crawlOrchestrator.showJobDetails?[id]`; the
- * editor shows the document as text, where JobDocumentLinks makes them clickable (editor links
- * may run commands, which a Markdown preview's may not).
+ * Written as Markdown (renderJobDocument, what the tests read), shown rendered: the editor's own
+ * Markdown renderer (`markdown.api.render`) makes the HTML, shown in a webview panel under the
+ * crawl report's Content Security Policy and theme, with no script. Links to other jobs are
+ * `command:crawlOrchestrator.showJobDetails?[id]`, the one command the panel's links may run.
  */
 import * as vscode from 'vscode';
 import type { Crawl, Job, JobEvent, PageRecord, ResultOf } from '../../server/src/protocol';
@@ -17,29 +17,15 @@ import type { Daemon } from './daemon';
 import type { DaemonApi } from './daemonApi';
 import { escapeMarkdownInline, formatBytes, formatClock, formatCount, formatDuration, localTimes, plural } from './format';
 import { STATE_LABELS, attemptsText, crawlLabel, jobStatusText } from './jobsTreeText';
+import { jobHtml } from './report/html';
 
-export const JOB_SCHEME = 'crawl-job';
+const JOB_VIEW_TYPE = 'crawlOrchestrator.job';
+const SHOW_JOB = 'crawlOrchestrator.showJobDetails';
 
-export function jobUri(id: number): vscode.Uri {
-  return vscode.Uri.from({ scheme: JOB_SCHEME, path: `/Job ${id}.md` });
-}
-
-/** Opens a job's document, in the active editor group or another (`Beside` the crawl report). */
-export async function showJob(id: number, viewColumn?: vscode.ViewColumn): Promise<void> {
-  const doc = await vscode.workspace.openTextDocument(jobUri(id));
-  await vscode.window.showTextDocument(doc, { preview: true, ...(viewColumn !== undefined && { viewColumn }) });
-}
-
-export function jobIdOf(uri: vscode.Uri): number | undefined {
-  const m = /^\/Job (\d+)\.md$/.exec(uri.path);
-  return m ? Number(m[1]) : undefined;
-}
-
-export class JobDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
-  readonly onDidChange = this.changed.event;
+export class JobDocuments implements vscode.Disposable {
   private readonly subscription: vscode.Disposable;
-  private pending = new Set<number>();
+  /** One panel, as a preview tab: a job opened from a row or a link takes the place of the last. */
+  private panel: { view: vscode.WebviewPanel; id: number; html: string } | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   /** A page's job id by crawl and URL (null: the page has none), as found; they never change. */
@@ -47,30 +33,66 @@ export class JobDocuments implements vscode.TextDocumentContentProvider, vscode.
   /** Crawls' names by id, for the crawl row's "name (id)"; names never change. */
   private readonly crawlNames = new Map<string, string | null>();
 
-  constructor(private readonly daemon: DaemonApi & Pick<Daemon, 'onJobsChanged'>) {
+  constructor(
+    private readonly daemon: DaemonApi & Pick<Daemon, 'onJobsChanged'>,
+    private readonly extensionUri: vscode.Uri,
+  ) {
     this.subscription = daemon.onJobsChanged(({ changes, truncated }) => {
-      const open = this.openIds();
-      for (const id of open) if (truncated || changes.some((c) => c.id === id)) this.pending.add(id);
-      // A job changes several times a second while it runs: re-render at most twice a second.
-      if (this.pending.size > 0 && !this.timer) {
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          for (const id of this.pending) this.changed.fire(jobUri(id));
-          this.pending.clear();
-        }, 500);
-      }
+      const shown = this.panel?.id;
+      if (shown === undefined || !(truncated || changes.some((c) => c.id === shown))) return;
+      // A job changes several times a second while it runs: drawn again at most twice a second.
+      // A draw that fails (the editor shutting down) leaves the page as it was.
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.draw().catch(() => undefined);
+      }, 500);
     });
   }
 
-  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
-    const id = jobIdOf(uri);
-    if (id === undefined) return `${uri.toString()} names no job: job documents are crawl-job:/Job <id>.md\n`;
+  /** Shows a job's details, in the active editor group or another (`Beside` the crawl report). */
+  async show(id: number, viewColumn: vscode.ViewColumn = vscode.ViewColumn.Active): Promise<void> {
+    if (!this.panel) {
+      const view = vscode.window.createWebviewPanel(JOB_VIEW_TYPE, `Job ${id}`, viewColumn, {
+        enableCommandUris: [SHOW_JOB],
+        localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview')],
+      });
+      view.onDidDispose(() => (this.panel = undefined));
+      this.panel = { view, id, html: '' };
+    } else {
+      this.panel.id = id;
+      this.panel.view.title = `Job ${id}`;
+      this.panel.view.reveal(viewColumn);
+    }
+    await this.draw();
+  }
+
+  /** Draws the shown job anew; the page is replaced only when it says something new (a reload loses the scroll position). */
+  private async draw(): Promise<void> {
+    const panel = this.panel;
+    if (!panel) return;
+    const id = panel.id;
+    const body = await vscode.commands.executeCommand<string>('markdown.api.render', await this.render(id));
+    if (this.panel !== panel || panel.id !== id) return;
+    const web = panel.view.webview;
+    const html = jobHtml({
+      cspSource: web.cspSource,
+      title: `Job ${id}`,
+      styleUris: [web.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', 'report.css')).toString()],
+      body,
+    });
+    if (html === panel.html) return;
+    panel.html = html;
+    web.html = html;
+  }
+
+  /** The job's document, as Markdown. */
+  async render(id: number): Promise<string> {
     try {
       const { job, events, page } = await this.daemon.request('jobs/get', { id });
       const [details, crawl] = await Promise.all([this.pageDetails(job, page ?? null), this.crawlOf(job.crawlId)]);
       return renderJobDocument(job, events, Date.now(), details, crawl);
     } catch (err) {
-      return `# Job ${id}\n\nCould not read this job: ${err instanceof Error ? err.message : String(err)}\n`;
+      return `# Job ${id}\n\nCould not read this job: ${escapeMarkdownInline(err instanceof Error ? err.message : String(err))}\n`;
     }
   }
 
@@ -123,14 +145,7 @@ export class JobDocuments implements vscode.TextDocumentContentProvider, vscode.
   dispose(): void {
     clearTimeout(this.timer);
     this.subscription.dispose();
-    this.changed.dispose();
-  }
-
-  private openIds(): number[] {
-    return vscode.workspace.textDocuments
-      .filter((d) => d.uri.scheme === JOB_SCHEME)
-      .map((d) => jobIdOf(d.uri))
-      .filter((id): id is number => id !== undefined);
+    this.panel?.view.dispose();
   }
 }
 
@@ -383,37 +398,6 @@ export function inline(text: string): string {
  */
 export function mdUrl(url: string): string {
   return /^https?:\/\/[^\s<>\u0000-\u001f\u007f-\u009f]+$/i.test(url) && url.length <= 8192 ? `<${url}>` : inline(url);
-}
-
-// --- links in the document ------------------------------------------------------------------
-
-export interface CommandLink {
-  /** Offsets of `[label](target)` in the text. */
-  start: number;
-  end: number;
-  target: string;
-  jobId: number;
-}
-
-/** The links to other jobs' documents in a job document's text. */
-export function commandLinks(text: string): CommandLink[] {
-  const found: CommandLink[] = [];
-  const re = /\[(?:\\.|[^\\\]\n])*\]\((command:crawlOrchestrator\.showJobDetails\?%5B(\d+)%5D)\)/g;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    found.push({ start: m.index, end: m.index + m[0].length, target: m[1], jobId: Number(m[2]) });
-  }
-  return found;
-}
-
-/** Makes the job links of job documents clickable in the editor, which shows them as text. */
-export class JobDocumentLinks implements vscode.DocumentLinkProvider {
-  provideDocumentLinks(doc: vscode.TextDocument): vscode.DocumentLink[] {
-    return commandLinks(doc.getText()).map((l) => {
-      const link = new vscode.DocumentLink(new vscode.Range(doc.positionAt(l.start), doc.positionAt(l.end)), vscode.Uri.parse(l.target, true));
-      link.tooltip = `Show job ${l.jobId}`;
-      return link;
-    });
-  }
 }
 
 function errorText(err: unknown): string {

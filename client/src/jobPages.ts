@@ -104,6 +104,18 @@ export async function readPage(
 }
 
 /**
+ * Whether a job that entered a group's state lands among the rows its page loaded: a group lists
+ * by id (finished ones newest first), and its page holds every job of the group from the first
+ * listed to the last loaded; one past that waits for Load more, and the rows loaded do not move.
+ * A search's page walks windows of the queue, where no id bounds what it holds.
+ */
+export function withinLoaded(page: Page, filter: JobsFilter, id: number): boolean {
+  const last = page.jobs.at(-1)?.id;
+  if (filter.search !== undefined || page.nextCursor === null || last === undefined) return true;
+  return listOrder(filter).order === 'newest' ? id > last : id < last;
+}
+
+/**
  * Whether a jobs/list cursor has reached `stop`: both are ids of the last job a request examined
  * (protocol.ts, jobs/list), met in the listing's order.
  */
@@ -121,12 +133,16 @@ export function rereadInterval(page: Page): number {
 
 /**
  * The pages of rows the groups have loaded, by group id, and the groups a change touched that
- * were read too recently to read again yet (held, see rereadInterval): what the view costs does
- * not grow with the crawl's rate or the rows loaded.
+ * were read too recently to read again yet (held, see rereadInterval), or whose row alone changed
+ * (its count) but would send its rows with it: what the view costs does not grow with the crawl's
+ * rate or the rows loaded.
  */
 export class LoadedPages {
   private readonly pages = new Map<string, Page>();
+  /** Groups whose rows are read again when due. */
   private readonly held = new Set<string>();
+  /** Groups redrawn when due, their rows as loaded. */
+  private readonly heldRedraws = new Set<string>();
 
   constructor(private readonly now: () => number) {}
 
@@ -145,12 +161,14 @@ export class LoadedPages {
   clear(): void {
     this.pages.clear();
     this.held.clear();
+    this.heldRedraws.clear();
   }
 
   /** Every page read again as the view next asks for it. */
   allStale(): void {
     for (const page of this.pages.values()) page.stale = true;
     this.held.clear();
+    this.heldRedraws.clear();
   }
 
   isHeld(id: string): boolean {
@@ -167,22 +185,30 @@ export class LoadedPages {
       return false;
     }
     this.held.delete(id);
+    this.heldRedraws.delete(id);
     page.stale = true;
     return true;
   }
 
-  /** Holds a loaded page read too recently (true), when redrawing its group would send its rows again. */
+  /** Holds the redraw of a group whose page was read too recently (true), when redrawing it would send its rows again. */
   holdIfRecent(id: string): boolean {
     const page = this.pages.get(id);
     if (page === undefined || page.stale || this.now() - page.readAt >= rereadInterval(page)) return false;
-    this.held.add(id);
+    this.heldRedraws.add(id);
     return true;
   }
 
-  /** When the next held page may be read again, in ms from now; undefined when none is held. */
+  /** Whether a group's held redraw is due (then no longer held). */
+  redrawDue(id: string, page: Page): boolean {
+    if (!this.heldRedraws.has(id) || this.now() - page.readAt < rereadInterval(page)) return false;
+    this.heldRedraws.delete(id);
+    return true;
+  }
+
+  /** When the next held page may be read again or its group redrawn, in ms from now; undefined when none is held. */
   heldFor(): number | undefined {
     let soonest: number | undefined;
-    for (const id of this.held) {
+    for (const id of new Set([...this.held, ...this.heldRedraws])) {
       const page = this.pages.get(id);
       if (!page) continue;
       const wait = Math.max(0, page.readAt + rereadInterval(page) - this.now());

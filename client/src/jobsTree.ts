@@ -28,7 +28,7 @@
 import * as vscode from 'vscode';
 import { JOB_STATES, MAX_REASONS_LISTED, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
 import { CrawlNames } from './crawlNames';
-import { LoadedPages, PAGE_SIZE, listOrder, readPage, type JobsFilter, type Page } from './jobPages';
+import { LoadedPages, PAGE_SIZE, listOrder, readPage, withinLoaded, type JobsFilter, type Page } from './jobPages';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
 import { escapeMarkdown, formatCount, plural } from './format';
 import {
@@ -265,15 +265,28 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     // Too many changes to name (a fast crawl's batches): any loaded page may hold one, and each is
     // read again when its interval allows, as for named changes. Reading everything again at once
     // sent 1,000 loaded Done rows to the view every second (600 KB each time) during a crawl.
-    const states = new Set(jobs?.values());
     const redraw = new Set<GroupNode>();
+    /**
+     * Pages of state groups the named changes left as they were: no loaded row changed, and no job
+     * entered among them (a job that finishes does not change again, and leaves only by a requeue,
+     * which names it). Their count moves without them being read again. With 1,000 Done rows
+     * loaded, every job finishing below them read them all again.
+     */
+    const unchanged = new Set<Page>();
     for (const [id, page] of this.pages.entries()) {
       const group = this.groups.get(id);
       if (!group || page.stale) continue;
       // A reason's group gains a job only with its count (read with the roots whenever a job
       // fails, its page then read again as its signature moved), not with every failure.
-      const entered = group.filter.reason === undefined && group.filter.state !== undefined && states.has(group.filter.state);
-      if ((jobs === null || entered || page.jobs.some((j) => jobs.has(j.id)) || this.pages.isHeld(id)) && this.pages.touch(id, page)) redraw.add(group);
+      const { state, reason, host } = group.filter;
+      const entered =
+        jobs !== null && reason === undefined && state !== undefined && [...jobs].some(([job, is]) => is === state && withinLoaded(page, group.filter, job));
+      const touched = jobs === null || entered || page.jobs.some((j) => jobs.has(j.id));
+      if (!touched && !this.pages.isHeld(id) && state !== undefined && reason === undefined && host === undefined && group.filter.search === undefined) {
+        unchanged.add(page);
+      }
+      if ((touched || this.pages.isHeld(id)) && this.pages.touch(id, page)) redraw.add(group);
+      else if (this.pages.redrawDue(id, page)) redraw.add(group);
     }
     const shownRoots = this.rootRows;
     if (shownRoots !== undefined && this.rootMayChange(changes, jobs)) {
@@ -294,6 +307,10 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         return true;
       }
       this.rootRows = roots.map((node) => ({ node, shown: shown(node) }));
+      for (const group of before.keys()) {
+        const page = this.pages.get(group.id);
+        if (page && unchanged.has(page)) page.signature = group.signature;
+      }
       for (const [group, was] of before) {
         if (rendered(group) === was || redraw.has(group)) continue;
         // Redrawing a group sends its loaded rows again (the view reads an expanded group's

@@ -57,7 +57,8 @@ function limitButton(host: string): HTMLButtonElement {
 function countLabel(r: CountRow, where: string): Node | string {
   if (r.pages === null) return r.label;
   const pages = r.pages;
-  const b = el('button', { class: 'link', title: `Show the jobs of the pages counted as ${r.label}`, 'data-key': `${where} ${r.label}` }, r.label);
+  const what = 'reason' in pages ? `the jobs that failed with ${r.label}` : `the jobs of the pages counted as ${r.label}`;
+  const b = el('button', { class: 'link', title: `Show ${what}`, 'data-key': `${where} ${r.label}` }, r.label);
   b.addEventListener('click', () => vscode.postMessage({ type: 'showPages', label: r.label, pages }));
   return b;
 }
@@ -94,7 +95,11 @@ function drawChart(v: ReportView): HTMLElement {
   const last = v.rates.at(-1);
   chartBox.setAttribute(
     'aria-label',
-    last ? `pages per second ${last.pages.toFixed(1)}, failures per second ${last.errors.toFixed(1)} in the last reading` : 'no readings yet',
+    !last
+      ? 'no readings yet'
+      : v.ratesAveraged
+        ? `on average ${last.pages.toFixed(1)} pages per second, ${last.errors.toFixed(1)} failures per second over the crawl's run`
+        : `pages per second ${last.pages.toFixed(1)}, failures per second ${last.errors.toFixed(1)} in the last reading`,
   );
   const data: uPlot.AlignedData = [v.rates.map((r) => r.t), v.rates.map((r) => r.pages), v.rates.map((r) => r.errors)];
   const css = getComputedStyle(document.body);
@@ -128,9 +133,11 @@ function drawChart(v: ReportView): HTMLElement {
     chart.setData(data);
     if (Math.abs(chart.width - width) > 4) chart.setSize({ width, height: 180 });
   }
-  // A minute at least, ending at the last reading.
+  // A minute at least, ending at the last reading; an average, over the run it stands for (a
+  // crawl of half a second drawn on a minute is a dot).
   const times = data[0];
-  if (times.length > 0) chart.setScale('x', { min: Math.min(times[0], times[times.length - 1] - 60), max: times[times.length - 1] });
+  const end = times[times.length - 1];
+  if (times.length > 0) chart.setScale('x', { min: v.ratesAveraged ? times[0] : Math.min(times[0], end - 60), max: end });
   return chartBox;
 }
 
@@ -176,8 +183,18 @@ function render(v: ReportView): void {
     section(
       'Pages and failures per second',
       'rates',
+      v.rates.length > 0 ? drawChart(v) : null,
+      v.ratesAveraged
+        ? el(
+            'p',
+            { class: 'quiet' },
+            v.state === 'running' || v.state === 'paused'
+              ? 'Averaged since the crawl started; readings every two seconds follow while it runs.'
+              : `Averaged over the crawl's run: it ${v.state} within one reading, or before this report was opened.`,
+          )
+        : null,
       v.rates.length > 0
-        ? drawChart(v)
+        ? null
         : el(
             'p',
             { class: 'quiet' },
@@ -202,11 +219,10 @@ function render(v: ReportView): void {
         'Failures by reason',
         'failures',
         table(
-          ['Reason', 'Pages'],
+          ['Reason', 'Jobs'],
           v.failures.map((r) => [countLabel(r, 'failure'), fmt(r.count)]),
           'Nothing failed.',
         ),
-        v.failuresPartial ? el('p', { class: 'quiet' }, 'Failures with no response are counted among the broken links listed.') : null,
       ),
     ),
     section(

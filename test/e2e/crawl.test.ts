@@ -26,13 +26,12 @@ import {
   quickInputRow,
   quickInputTitled,
   escapeRegExp,
-  readEditorText,
   sleep,
   treeRows,
   until,
   viewPane,
   waitForEditorLines,
-  waitForEditorText,
+  waitForJobPage,
 } from './workbench';
 
 /** What `npm run package` made (E2E_VSIX: another build), found when the suite starts. */
@@ -370,30 +369,25 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     await vscode!.screenshot('4-jobs-view');
   });
 
-  step("5. Show Job Details opens the failed job's read-only crawl-job: document", async () => {
+  step("5. Show Job Details opens the failed job's details, rendered", async () => {
     await vscode!.contextMenu('/missing', 'Show Job Details', { view: 'Jobs', timeout: 15_000 });
-    const title = `Job ${failedJobId}.md`;
+    const title = `Job ${failedJobId}`;
     await page.locator('.tabs-container .tab.active .label-name').filter({ hasText: title }).waitFor({ state: 'visible', timeout: 15_000 });
-    await waitForEditorText(page, (text) => text.startsWith(`# Job ${failedJobId}: Error`), 'the job document');
+    const { frame, text } = await waitForJobPage(page, (t) => t.startsWith(`Job ${failedJobId}: Error`), 'the job page');
     await vscode!.screenshot('5-job-details');
 
-    const text = await readEditorText(page);
-    assert.match(text, new RegExp(`^# Job ${failedJobId}: Error$`, 'm'));
-    assert.ok(text.includes(`<${site.a}/missing>`), text);
-    assert.match(text, /^\| state \| error \|$/m);
-    assert.match(text, /^\| last error \| HTTP 404 \|$/m);
-    assert.match(text, /^- status: 404$/m);
-    assert.match(text, /^## History \(3 events\)$/m);
-    assert.match(text, /^\| [^|]+ \| \+[^|]+ \| enqueued \| +\| +\|$/m);
-    assert.match(text, /^### Lease 1: attempt 1 of 3, worker \S+$/m);
-    assert.match(text, /^\| [^|]+ \| \+[^|]+ \| leased \| \S+ \| attempt 1\/3 \|$/m);
-    assert.match(text, /^\| [^|]+ \| \+[^|]+ \| failed \| \S+ \| HTTP 404 \(attempt 1\/3\) \|$/m);
-
-    // Read-only: typing changes nothing.
-    await page.locator('.part.editor .editor-group-container.active .monaco-editor .view-lines').first().click();
-    await page.keyboard.type('x');
-    assert.equal((await readEditorText(page)).split('\n')[0], `# Job ${failedJobId}: Error`);
-    assert.equal(await page.locator('.tabs-container .tab.active.dirty').count(), 0, 'the job document never becomes dirty');
+    // Rendered: headings, tables and lists, not Markdown's pipes and dashes.
+    assert.equal((await frame.locator('h1').innerText()).trim(), `Job ${failedJobId}: Error`);
+    assert.doesNotMatch(text, /^(#|\||- )/m, `no Markdown source in:\n${text}`);
+    assert.ok(text.split('\n').includes(`${site.a}/missing`), text);
+    assert.match(text, /^state\terror$/m);
+    assert.match(text, /^last error\tHTTP 404$/m);
+    assert.match(text, /^status: 404$/m);
+    assert.match(text, /^History \(3 events\)$/m);
+    assert.match(text, /^[^\t\n]+\t\+[^\t\n]+\tenqueued\t*$/m);
+    assert.match(text, /^Lease 1: attempt 1 of 3, worker \S+$/m);
+    assert.match(text, /^[^\t\n]+\t\+[^\t\n]+\tleased\t\S+\tattempt 1\/3$/m);
+    assert.match(text, /^[^\t\n]+\t\+[^\t\n]+\tfailed\t\S+\tHTTP 404 \(attempt 1\/3\)$/m);
   });
 
   step(
@@ -408,6 +402,12 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       // The page is a webview: an iframe in an iframe, under its own Content Security Policy.
       const report = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
       await report.locator('h1').filter({ hasText: crawlId }).waitFor({ state: 'visible', timeout: 20_000 });
+      // It ended before the report opened: no two readings, so the chart is its run's average, and says so.
+      await report.locator('.chart[aria-label^="on average"] canvas').first().waitFor({ state: 'attached', timeout: 10_000 });
+      await report
+        .locator('#rates ~ p.quiet')
+        .filter({ hasText: /^Averaged over the crawl's run/ })
+        .waitFor({ state: 'visible', timeout: 10_000 });
       const missing = report.locator('#broken ~ table tr').filter({ hasText: `${site.a}/missing` });
       await missing.first().waitFor({ state: 'visible', timeout: 10_000 });
       assert.match(await missing.first().innerText(), /HTTP 404/);
@@ -461,11 +461,11 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       // The found-on page's link, reached with the keyboard, opens that page's job.
       await foundOn.focus();
       await foundOn.press('Enter');
-      await waitForEditorText(page, (t) => new RegExp(`^# Job \\d+: Done\n\n<${escapeRegExp(`${site.a}/`)}>\n`).test(t), "the found-on page's job document");
-      // Back as step 5 left it: the failed job's document the only one open, for step 7 to watch.
+      await waitForJobPage(page, (t) => new RegExp(`^Job \\d+: Done\n+${escapeRegExp(`${site.a}/`)}\n`).test(t), "the found-on page's job page");
+      // Back as step 5 left it: the failed job's page the only one open, for step 7 to watch.
       await vscode!.runCommand('View: Close All Editors');
       await vscode!.contextMenu('/missing', 'Show Job Details', { view: 'Jobs', timeout: 15_000 });
-      await waitForEditorText(page, (text) => text.startsWith(`# Job ${failedJobId}: Error`), "the failed job's document again");
+      await waitForJobPage(page, (text) => text.startsWith(`Job ${failedJobId}: Error`), "the failed job's page again");
     },
   );
 
@@ -497,13 +497,12 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       message: `job ${failedJobId} listed under Done`,
     });
     assert.equal(await activityBadge(page, 'Crawl Orchestrator'), undefined, 'no badge once nothing failed');
-    // The open job document follows the job.
-    await waitForEditorText(page, (t) => t.startsWith(`# Job ${failedJobId}: Done`), 'the job document to show the job done');
+    // The open job page follows the job.
+    const { text } = await waitForJobPage(page, (t) => t.startsWith(`Job ${failedJobId}: Done`), 'the job page to show the job done');
     await vscode!.screenshot('7-requeued-done');
-    const text = await readEditorText(page);
-    assert.match(text, /^\| [^|]+ \| \+[^|]+ \| requeued \| +\| was error \|$/m);
-    assert.match(text, /^- status: 200$/m);
-    assert.match(text, /^- title: Found on the second try$/m);
+    assert.match(text, /^[^\t\n]+\t\+[^\t\n]+\trequeued\t+was error$/m);
+    assert.match(text, /^status: 200$/m);
+    assert.match(text, /^title: Found on the second try$/m);
   });
 
   step('8. a .crawl seed file shows inline hints and diagnostics, and starts its crawl', async () => {
@@ -638,18 +637,15 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       .first();
     await pageA.waitFor({ state: 'visible', timeout: 20_000 });
     await pageA.click();
-    await waitForEditorText(page, (t) => t.includes(`<${urls.a}>`), 'the job document of /a');
-    // Below the first screen (after the record, before the page's links): read whole.
-    const doc = await readEditorText(page);
-    assert.match(doc, /^- heading: “Page A”$/m);
-    assert.match(doc, /^- links \(2 matches\):\n {2}- “\/”\n {2}- “\/b”$/m);
-    assert.match(doc, /^- path: “\/a”$/m);
-    // The screenshot shows the section: found, as a user would.
-    await page.keyboard.press('Control+F');
-    await page.keyboard.type('## Data');
-    await page.keyboard.press('Enter');
-    await page.keyboard.press('Escape');
-    await waitForEditorText(page, (t) => t.includes('- heading: “Page A”'), 'the Data section in view');
+    const { frame, text: doc } = await waitForJobPage(page, (t) => t.split('\n').includes(urls.a) && /^Data$/m.test(t), 'the job page of /a');
+    assert.match(doc, /^heading: “Page A”$/m);
+    assert.match(doc, /^links \(2 matches\):\n“\/”\n“\/b”$/m);
+    assert.match(doc, /^path: “\/a”$/m);
+    // The screenshot shows the section.
+    await frame
+      .locator('h2')
+      .filter({ hasText: /^Data$/ })
+      .scrollIntoViewIfNeeded();
     await vscode!.screenshot('8-seed-page-data');
     await vscode!.runCommand('View: Close Editor');
     await vscode!.runCommand('View: Close Editor');

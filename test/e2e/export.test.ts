@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { packagedVsix, REPO_ROOT, start, type CodeServerSession } from './harness';
 import { startTestSite, type TestSite } from './site';
-import { activeEditor, paletteCommand, quickInputBox, quickInputRow, quickInputTitled, readEditorText, sleep, until, waitForEditorText } from './workbench';
+import { escapeRegExp, paletteCommand, quickInputBox, quickInputRow, quickInputTitled, sleep, until, waitForJobPage } from './workbench';
 
 /** What `npm run package` made (E2E_VSIX: another build), found when the suite starts. */
 let VSIX = '';
@@ -211,74 +211,39 @@ describe("Export Crawl Results and the job document's page, in code-server", { t
     await quickInputBox(page).press('Enter');
     await page
       .locator('.tabs-container .tab.active .label-name')
-      .filter({ hasText: `Job ${jobA.id}.md` })
+      .filter({ hasText: `Job ${jobA.id}` })
       .waitFor({ state: 'visible', timeout: 15_000 });
-    await waitForEditorText(page, (t) => t.startsWith(`# Job ${jobA.id}: Done`), 'the job document');
-
-    const text = await readEditorText(page);
-    const foundOn = `- found on: [${site.a}/](command:crawlOrchestrator.showJobDetails?%5B${home.id}%5D) (job ${home.id}), link text “/a”`;
-    assert.ok(text.split('\n').includes(foundOn), `"${foundOn}" in:\n${text}`);
-    assert.match(text, /^## Page$/m);
-    assert.match(text, /^- title: Page A$/m);
-    assert.match(text, /^- depth: 1$/m);
-    assert.match(text, /^## Links to this page \(\d+\)$/m);
-    assert.ok(text.includes(`- <${site.a}/> “/a”`), text);
-    assert.match(text, /^## Links on this page \(2: 2 followed\)$/m);
+    // Rendered, not Markdown source: a heading, tables and lists, no pipes or hashes.
+    const shown = await waitForJobPage(page, (t) => t.startsWith(`Job ${jobA.id}: Done`), 'the job page');
+    const { frame, text } = shown;
+    assert.equal((await frame.locator('h1').innerText()).trim(), `Job ${jobA.id}: Done`);
+    assert.ok((await frame.locator('table').count()) > 0, 'its record is a table');
+    assert.doesNotMatch(text, /^(#|\|)/m, `no Markdown source in:\n${text}`);
+    assert.match(text, new RegExp(`^found on: ${escapeRegExp(`${site.a}/`)} \\(job ${home.id}\\), link text “/a”$`, 'm'));
+    assert.match(text, /^Page$/m);
+    assert.match(text, /^title: Page A$/m);
+    assert.match(text, /^depth: 1$/m);
+    assert.match(text, /^Links to this page \(\d+\)$/m);
+    assert.ok(text.split('\n').includes(`${site.a}/ “/a”`), text);
+    assert.match(text, /^Links on this page \(2: 2 followed\)$/m);
 
     // The page section in view, for the screenshot.
-    const line = text.split('\n').indexOf('## Page') + 1;
-    await page.keyboard.press('Control+G');
-    await quickInputBox(page).fill(`:${line + 22}`);
-    await quickInputBox(page).press('Enter');
-    const linkLine = activeEditor(page).locator('.view-line').filter({ hasText: 'found on:' });
-    await linkLine.first().waitFor({ state: 'visible', timeout: 10_000 });
+    const link = frame
+      .locator('a')
+      .filter({ hasText: new RegExp(`^${escapeRegExp(`${site.a}/`)}$`) })
+      .and(frame.locator('a[href^="command:"]'));
+    assert.equal(await link.count(), 1, 'the found-on page is a link to its job');
+    await link.scrollIntoViewIfNeeded();
     await vscode!.screenshot('export-3-job-document-page');
 
-    // Ctrl+click on the link opens the job of the page it was found on.
-    // Monaco activates a link while the pointer is over it with Ctrl held, and follows it on the click.
-    const link = linkLine
-      .first()
-      .locator('span')
-      .filter({ hasText: /^command:crawlOrchestrator\.showJobDetails/ })
-      .last();
-    await until(
-      async () => {
-        const box = await link.boundingBox();
-        if (!box) return false;
-        await page.mouse.move(box.x + box.width / 2, box.y - 40);
-        await page.keyboard.down('Control');
-        try {
-          await page.mouse.move(box.x + 8, box.y + box.height / 2, { steps: 4 });
-          const active = await linkLine
-            .first()
-            .locator('.detected-link-active')
-            .first()
-            .waitFor({ state: 'visible', timeout: 2_000 })
-            .then(
-              () => true,
-              () => false,
-            );
-          if (active) {
-            await page.mouse.down();
-            await page.mouse.up();
-          }
-        } finally {
-          await page.keyboard.up('Control');
-        }
-        return page
-          .locator('.tabs-container .tab.active .label-name')
-          .filter({ hasText: `Job ${home.id}.md` })
-          .waitFor({ state: 'visible', timeout: 2_000 })
-          .then(
-            () => true,
-            () => false,
-          );
-      },
-      { timeout: 20_000, interval: 250, message: `the found-on link to open Job ${home.id}.md` },
-    );
-    await waitForEditorText(page, (t) => t.startsWith(`# Job ${home.id}: Done`), "the found-on page's job document");
-    const homeText = await readEditorText(page);
-    assert.match(homeText, /^- found on: — \(a seed\)$/m);
+    // A click on the link opens the job of the page it was found on, in the same panel.
+    await link.click();
+    await page
+      .locator('.tabs-container .tab.active .label-name')
+      .filter({ hasText: `Job ${home.id}` })
+      .waitFor({ state: 'visible', timeout: 15_000 });
+    const homePage = await waitForJobPage(page, (t) => t.startsWith(`Job ${home.id}: Done`), "the found-on page's job page");
+    assert.match(homePage.text, /^found on: — \(a seed\)$/m);
     await vscode!.screenshot('export-4-found-on-opened');
   });
   step('5. Group By Failure Reason: the 404 listed under its reason with its count, and the reason opens onto its job', async () => {
@@ -290,7 +255,13 @@ describe("Export Crawl Results and the job document's page, in code-server", { t
     await reason.waitFor({ state: 'visible', timeout: 15_000 });
     assert.equal((await reason.locator('.label-description').innerText()).trim(), '1', 'one job failed with it');
     await reason.click();
-    await vscode!.treeItem('/missing', { view: 'Jobs' }).first().waitFor({ state: 'visible', timeout: 15_000 });
+    const missing = vscode!.treeItem('/missing', { view: 'Jobs' }).first();
+    await missing.waitFor({ state: 'visible', timeout: 15_000 });
+    // Its row opens its job's details, rendered beside the view.
+    await missing.click();
+    const failed = await waitForJobPage(page, (t) => /^Job \d+: Error\n/.test(t) && t.includes(`${site.a}/missing`), "the 404's job page");
+    assert.ok((await failed.frame.locator('table').count()) > 0, 'rendered: its record is a table');
+    assert.match(failed.text, /^last error\tHTTP 404$/m);
     await vscode!.screenshot('export-5-jobs-by-reason');
   });
 });

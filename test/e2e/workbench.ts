@@ -1,7 +1,7 @@
 // Reading and driving VS Code's workbench in Chromium, beyond what harness.ts
-// offers: the quick input's multi-step flows, a view's tree rows, and the
-// text an editor renders (inlay hints included), read in full by scrolling.
-import type { Locator, Page } from 'playwright-core';
+// offers: the quick input's multi-step flows, a view's tree rows, the lines an
+// editor renders (inlay hints included), and a job's details page (a webview).
+import type { Frame, Locator, Page } from 'playwright-core';
 import { waitFor, type WaitOptions } from './harness';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -159,77 +159,6 @@ export async function visibleLines(page: Page): Promise<Map<number, string>> {
   return new Map(lines.map(([n, text]) => [n, text.replace(/[^\S ]/g, ' ')]));
 }
 
-/**
- * The whole text of the active editor, inlay hints included. It renders only the lines in view,
- * so this pages through it with the keyboard (wheel events scroll a few lines each): the editor
- * gets the focus and its cursor ends at the top. The cursor's line at Ctrl+End says how many
- * lines there are.
- */
-export async function readEditorText(page: Page): Promise<string> {
-  const editor = activeEditor(page);
-  // The cursor's line, as the margin highlights it once rendered.
-  const cursorLine = () =>
-    editor.evaluate((el) => {
-      const active = Array.from(el.querySelectorAll('.margin-view-overlays .active-line-number')).find((n) => n.closest('.sticky-widget') === null);
-      return active ? Number((active as HTMLElement).innerText.trim()) : 0;
-    });
-  const lastVisible = async () => Math.max(0, ...(await visibleLines(page)).keys());
-  // A click on a line number focuses the editor without touching the text (it selects that line).
-  await editor.locator('.margin-view-overlays .line-numbers').first().click();
-  await page.keyboard.press('Control+Home');
-  await until(async () => (await cursorLine()) === 1, { timeout: 5_000, interval: 50, message: 'the cursor on line 1' });
-  // At Ctrl+End the last line is in view with the cursor on it (a one-line text never moves).
-  await page.keyboard.press('Control+End');
-  const count = await until(
-    async () => {
-      const line = await cursorLine();
-      return line > 1 && line === (await lastVisible()) ? line : undefined;
-    },
-    { timeout: 3_000, interval: 50, message: 'the cursor on the last line' },
-  ).catch(async (err: Error) => {
-    if ((await cursorLine()) === 1 && (await lastVisible()) === 1) return 1;
-    throw err;
-  });
-  await page.keyboard.press('Control+Home');
-  const all = new Map<number, string>();
-  const read = async () => {
-    for (const [n, text] of await visibleLines(page)) all.set(n, text);
-    return Math.max(0, ...all.keys());
-  };
-  await until(async () => (await visibleLines(page)).has(1), { timeout: 5_000, interval: 50, message: 'the first line' });
-  while ((await read()) < count) {
-    const before = Math.max(0, ...all.keys());
-    await page.keyboard.press('PageDown');
-    await until(async () => Math.max(0, ...(await visibleLines(page)).keys()) > before, {
-      timeout: 5_000,
-      interval: 50,
-      message: `lines after ${before} of ${count} to show`,
-    });
-  }
-  await page.keyboard.press('Control+Home');
-  const numbers = [...all.keys()].sort((a, b) => a - b);
-  if (numbers[0] !== 1 || numbers.length !== count || numbers[numbers.length - 1] !== count) {
-    throw new Error(`lines missing while reading the editor (read ${JSON.stringify(numbers)} of ${count})`);
-  }
-  return numbers.map((n) => all.get(n)!).join('\n');
-}
-
-/** Waits until the active editor's visible text (inlay hints included) passes `ok`. */
-export async function waitForEditorText(page: Page, ok: (text: string) => boolean, what: string, timeout = 15_000): Promise<void> {
-  let last = '';
-  await until(
-    async () => {
-      last = [...(await visibleLines(page)).entries()]
-        .sort((a, b) => a[0] - b[0])
-        .map(([, t]) => t)
-        .join('\n');
-      return ok(last);
-    },
-    { timeout, interval: 250, message: what },
-    () => ({ shown: last.slice(0, 400) }),
-  );
-}
-
 export async function waitForEditorLines(page: Page, ok: (lines: string[]) => boolean, what: string, timeout = 15_000): Promise<string[]> {
   let last: string[] = [];
   return until(
@@ -241,6 +170,38 @@ export async function waitForEditorLines(page: Page, ok: (lines: string[]) => bo
   ).catch((err: Error) => {
     throw new Error(`${err.message}; lines shown: ${JSON.stringify(last)}`);
   });
+}
+
+// --- a job's details (a webview) ---------------------------------------------------------
+
+/** A job's details page as shown: its frame, and its text as rendered (a table's cells apart by tabs). */
+export interface JobPage {
+  frame: Frame;
+  text: string;
+}
+
+/**
+ * Waits for the job details page (Show Job Details' webview, the `main#job` of an inner frame)
+ * to say what `ok` wants, and returns it.
+ */
+export async function waitForJobPage(page: Page, ok: (text: string) => boolean, what: string, timeout = 15_000): Promise<JobPage> {
+  let last = '';
+  return until(
+    async () => {
+      for (const frame of page.frames()) {
+        const text = await frame
+          .locator('main#job')
+          .innerText({ timeout: 200 })
+          .catch(() => undefined);
+        if (text === undefined) continue;
+        last = text;
+        if (ok(text)) return { frame, text };
+      }
+      return undefined;
+    },
+    { timeout, interval: 250, message: what },
+    () => ({ shown: last.slice(0, 400) }),
+  );
 }
 
 export function escapeRegExp(text: string): string {

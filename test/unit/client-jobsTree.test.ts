@@ -919,6 +919,58 @@ describe('a fast crawl beside a loaded group', () => {
   });
 });
 
+describe('jobs entering a loaded group', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await TestDaemon.start();
+  });
+  after(() => d.stop());
+
+  test('past the rows loaded, they move its count and read none of its rows; among them, its rows are read again', async () => {
+    await urls(d, 'enter.test', 450);
+    const late = await d.lease(3);
+    for (let i = 0; i < 4; i++) await d.finish(100);
+    let clock = 1_000_000;
+    const tree = new JobsTreeProvider(d, 'state', () => clock);
+    const done = group(await tree.getChildren(), 'Done');
+    const ids = async () => (await tree.getChildren(done)).filter((n): n is JobNode => n.kind === 'job').map((n) => n.job.id);
+    const more = (await tree.getChildren(done)).find((n): n is MoreNode => n.kind === 'more')!;
+    await tree.loadMore(more);
+    const loaded = await ids();
+    assert.equal(loaded.length, 2 * PAGE_SIZE);
+    const fired: string[] = [];
+    const sub = tree.onDidChangeTreeData((e) => fired.push(...(e === undefined ? ['(all)'] : (Array.isArray(e) ? e : [e]).map((n) => n.id))));
+
+    // The three oldest jobs finish last: listed newest first, they come past the rows loaded.
+    await d.queue.ack(
+      'w-test',
+      late.map((h) => ({ ...h, outcome: { type: 'done' as const, result: { status: 200 } } })),
+    );
+    d.calls.length = 0;
+    const stats = await d.request('queue/stats', {});
+    await tree.update({ jobs: new Map(late.map((h) => [h.id, 'done'])), stats, crawls: new Set() });
+    // Its rows were just read: redrawing its count would send them again, so that waits.
+    assert.ok(!fired.includes('state:done'), fired.join(', '));
+    const wait = tree.heldFor();
+    assert.equal(wait, 2 * PAGE_SIZE * REREAD_MS_PER_ROW);
+    clock += wait;
+    await tree.update(noChanges());
+    assert.ok(fired.includes('state:done'), `its count is redrawn: ${fired.join(', ')}`);
+    assert.equal(tree.getTreeItem(done).description, stats.done.toLocaleString('en-US'));
+    assert.deepEqual(await ids(), loaded);
+    assert.equal(d.callsOf('jobs/list').length, 0, 'its rows are not read again');
+
+    // One finishes among them (on top): they are read again.
+    const [next] = await d.finish(1);
+    clock += 60_000;
+    d.calls.length = 0;
+    await tree.update({ jobs: new Map([[next, 'done']]), stats: await d.request('queue/stats', {}), crawls: new Set() });
+    assert.deepEqual(await ids(), [next, ...loaded.slice(0, -1)]);
+    assert.equal(d.callsOf('jobs/list').length, 1);
+    sub.dispose();
+  });
+});
+
 describe('expanded and collapsed groups', () => {
   let d: TestDaemon;
   before(async () => {

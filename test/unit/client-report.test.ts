@@ -5,8 +5,8 @@
  */
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { escapeHtml, reportCsp, reportHtml } from '../../client/src/report/html';
-import { BROKEN_SHOWN, ratePoint, reportView } from '../../client/src/report/model';
+import { escapeHtml, jobCsp, jobHtml, reportCsp, reportHtml } from '../../client/src/report/html';
+import { BROKEN_SHOWN, averageRates, ratePoint, reportView } from '../../client/src/report/model';
 import { failureReason } from '../../server/src/core/failure-reason';
 import type { Crawl, CrawlReport, Host, Lease, Worker } from '../../server/src/protocol';
 
@@ -104,6 +104,13 @@ test('the view: counts, statuses, failures by reason, broken links with where th
   const v = reportView({
     crawl: crawl({ done: 20, queued: 4, in_progress: 1, error: 8, skipped: 2 }),
     report,
+    // jobs/reasons of the crawl: what the queue counts, whatever the broken links listed say.
+    reasons: [
+      { reason: 'HTTP 404', count: 4 },
+      { reason: 'ECONNREFUSED', count: 3 },
+      { reason: 'HTTP 500', count: 1 },
+    ],
+    now: Date.parse('2026-12-06T10:00:04.000Z'),
     hosts,
     leases: [
       lease('w1', 'a.test', 'http://a.test/q', '2026-12-06T10:00:01.000Z'),
@@ -129,9 +136,9 @@ test('the view: counts, statuses, failures by reason, broken links with where th
   );
   assert.deepEqual(
     v.failures.map((r) => `${r.label} ${r.count}`),
-    ['HTTP 404 4', 'ECONNREFUSED 2', 'HTTP 500 1'],
+    ['HTTP 404 4', 'ECONNREFUSED 3', 'HTTP 500 1'],
   );
-  // Each a click away from its pages' jobs: crawl/pages by status, and by reason for failures with no response.
+  // Each a click away from its jobs: the pages' by status (crawl/pages), the failed ones by reason (jobs/list).
   assert.deepEqual(Object.fromEntries(v.byStatus.map((r) => [r.label, r.pages])), {
     'HTTP 200': { status: 200 },
     'HTTP 404': { status: 404 },
@@ -141,9 +148,8 @@ test('the view: counts, statuses, failures by reason, broken links with where th
   });
   assert.deepEqual(
     v.failures.map((r) => r.pages),
-    [{ status: 404 }, { status: 'error', reason: 'ECONNREFUSED' }, { status: 500 }],
+    [{ reason: 'HTTP 404' }, { reason: 'ECONNREFUSED' }, { reason: 'HTTP 500' }],
   );
-  assert.equal(v.failuresPartial, true, 'three pages failed with no response, two of them listed');
   assert.deepEqual(v.broken[0], {
     url: 'http://a.test/gone',
     what: 'HTTP 404',
@@ -175,6 +181,8 @@ test('the view: counts, statuses, failures by reason, broken links with where th
   const unlisted = reportView({
     crawl: crawl(),
     report,
+    reasons: [],
+    now: 0,
     hosts,
     leases: [lease('w1', 'a.test', 'http://a.test/q', '2026-12-06T10:00:01.000Z')],
     workers: null,
@@ -188,7 +196,7 @@ test('the view: counts, statuses, failures by reason, broken links with where th
 });
 
 test('a host of the crawl the daemon does not list keeps its figures, its state unknown', () => {
-  const v = reportView({ crawl: crawl(), report, hosts: hosts.filter((h) => h.host !== 'b.test'), leases: [], workers: [], rates: [] });
+  const v = reportView({ crawl: crawl(), reasons: [], now: 0, report, hosts: hosts.filter((h) => h.host !== 'b.test'), leases: [], workers: [], rates: [] });
   assert.deepEqual(
     v.hosts.map((h) => [h.host, h.state, h.inFlight, h.pages]),
     [
@@ -198,7 +206,7 @@ test('a host of the crawl the daemon does not list keeps its figures, its state 
   );
 });
 
-test('a redirect that failed (a loop) is a failure by its reason, not by its 3xx', () => {
+test('a redirect that failed (a loop) is listed broken by its reason, not by its 3xx', () => {
   const loop = {
     url: 'http://a.test/l1',
     status: 301,
@@ -206,13 +214,30 @@ test('a redirect that failed (a loop) is a failure by its reason, not by its 3xx
     referrerCount: 1,
     referrers: [],
   };
-  const v = reportView({ crawl: crawl(), report: { ...report, byStatus: { 301: 1 }, brokenLinks: [loop] }, hosts: [], leases: [], workers: [], rates: [] });
-  assert.deepEqual(v.failures, [{ label: 'redirect loop: … → … → …', count: 1, pages: { status: '3xx', reason: 'redirect loop: … → … → …' } }]);
+  const v = reportView({
+    crawl: crawl(),
+    reasons: [],
+    now: 0,
+    report: { ...report, byStatus: { 301: 1 }, brokenLinks: [loop] },
+    hosts: [],
+    leases: [],
+    workers: [],
+    rates: [],
+  });
   assert.equal(v.broken[0].what, 'redirect loop: … → … → …');
 });
 
 test("a status crawl/pages cannot filter by (a server's 600) is counted, with no jobs to click to", () => {
-  const v = reportView({ crawl: crawl(), report: { ...report, byStatus: { 600: 1, 200: 2 }, brokenLinks: [] }, hosts: [], leases: [], workers: [], rates: [] });
+  const v = reportView({
+    crawl: crawl(),
+    reasons: [],
+    now: 0,
+    report: { ...report, byStatus: { 600: 1, 200: 2 }, brokenLinks: [] },
+    hosts: [],
+    leases: [],
+    workers: [],
+    rates: [],
+  });
   assert.deepEqual(v.byStatus, [
     { label: 'HTTP 200', count: 2, pages: { status: 200 } },
     { label: 'HTTP 600', count: 1, pages: null },
@@ -227,7 +252,16 @@ test('broken links are cut at BROKEN_SHOWN; the count says how many there are', 
     referrerCount: 1,
     referrers: [],
   }));
-  const v = reportView({ crawl: crawl(), report: { ...report, brokenLinks: many, brokenCount: 5_000 }, hosts: [], leases: [], workers: [], rates: [] });
+  const v = reportView({
+    crawl: crawl(),
+    reasons: [],
+    now: 0,
+    report: { ...report, brokenLinks: many, brokenCount: 5_000 },
+    hosts: [],
+    leases: [],
+    workers: [],
+    rates: [],
+  });
   assert.equal(v.broken.length, BROKEN_SHOWN);
   assert.equal(v.brokenCount, 5_000);
 });
@@ -251,6 +285,36 @@ test('a rate point is pages and failures a second between two readings', () => {
   assert.notEqual(ratePoint({ at, crawl: crawl({ done: 29 }) }, { at: at + 2_000, crawl: finished }), null, 'its last pages');
 });
 
+test("a crawl with fewer than two readings is charted as its run's average, from its start to its end (or now)", () => {
+  const start = Date.parse('2026-12-06T10:00:00.000Z');
+  const ended = { ...crawl({ done: 6, error: 2 }), state: 'finished' as const, finishedAt: '2026-12-06T10:00:00.500Z' };
+  const flat = { pages: 16, errors: 4 };
+  assert.deepEqual(averageRates(ended, start + 60_000), [
+    { t: start / 1000, ...flat },
+    { t: (start + 500) / 1000, ...flat },
+  ]);
+  const one = { t: start / 1000 + 0.5, pages: 3, errors: 0 };
+  const v = reportView({ crawl: ended, reasons: [], now: start + 60_000, report, hosts: [], leases: [], workers: [], rates: [one] });
+  assert.equal(v.ratesAveraged, true);
+  assert.deepEqual(v.rates, averageRates(ended, start + 60_000));
+  // Running: the average so far, until two readings are in.
+  const running = crawl({ done: 20 });
+  assert.deepEqual(averageRates(running, start + 4_000).at(-1), { t: (start + 4_000) / 1000, pages: 5, errors: 0 });
+  const read = reportView({
+    crawl: running,
+    reasons: [],
+    now: start + 4_000,
+    report,
+    hosts: [],
+    leases: [],
+    workers: [],
+    rates: [one, { ...one, t: one.t + 2 }],
+  });
+  assert.equal(read.ratesAveraged, false);
+  assert.equal(read.rates.length, 2);
+  assert.deepEqual(averageRates({ ...ended, finishedAt: ended.createdAt }, start), [], 'no time passed: no rate');
+});
+
 test('the page allows nothing from the network: scripts by nonce, styles and images from the extension only', () => {
   const csp = reportCsp('https://file+.vscode-resource.vscode-cdn.net', 'abc123');
   assert.equal(
@@ -269,4 +333,15 @@ test('the page allows nothing from the network: scripts by nonce, styles and ima
   assert.match(html, /<title>Report: &lt;docs&gt; \(c_1\)<\/title>/);
   assert.doesNotMatch(html, /https?:\/\//, 'no address on the network');
   assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+});
+
+test("a job's page is drawn under the report's policy with no script at all, its rendered body as it came", () => {
+  const csp = jobCsp('vscode-resource:');
+  assert.equal(csp, "default-src 'none'; style-src vscode-resource:; img-src vscode-resource: data:; font-src vscode-resource:");
+  assert.doesNotMatch(csp, /script-src/, 'default-src none: no script runs');
+  const html = jobHtml({ cspSource: 'vscode-resource:', styleUris: ['vscode-resource:/r.css'], title: 'Job <7>', body: '<h1>Job 7: Done</h1>' });
+  assert.ok(html.includes(`content="${escapeHtml(csp)}"`), html);
+  assert.match(html, /<main id="job"><h1>Job 7: Done<\/h1><\/main>/);
+  assert.match(html, /<title>Job &lt;7&gt;<\/title>/);
+  assert.doesNotMatch(html, /<script/);
 });

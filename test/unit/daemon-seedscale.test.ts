@@ -19,6 +19,8 @@ async function openBigFile(sweepMs: number) {
   // The queue as the features see it, with the URLs they look up and the states they read counted.
   let looked = 0;
   let statesRead = 0;
+  let readById = 0;
+  let readsById = 0;
   const lines = Array.from({ length: URLS }, (_, i) => url(i));
   const f = await openSeedFile({
     text: lines.join('\n'),
@@ -28,6 +30,11 @@ async function openBigFile(sweepMs: number) {
       findByDedupeKeys: (real) => (crawlId, keys) => {
         looked += keys.length;
         return real(crawlId, keys);
+      },
+      jobsByIds: (real) => (ids) => {
+        readById += ids.length;
+        readsById++;
+        return real(ids);
       },
       jobStates: (real) => (ids) => {
         statesRead += ids.length;
@@ -39,8 +46,12 @@ async function openBigFile(sweepMs: number) {
     ...f,
     lines,
     looked: () => looked,
+    /** Jobs read by id, and in how many queries. */
+    readById: () => ({ jobs: readById, queries: readsById }),
     resetLooked: () => {
       looked = 0;
+      readById = 0;
+      readsById = 0;
     },
     statesRead: () => statesRead,
   };
@@ -60,8 +71,8 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   );
   assert.equal(String(visible[0].label), '⏳ queued');
 
-  // Five jobs finish (lines 0-4, out of sight): the batch names them, only they are read again,
-  // and the editor is not asked to redraw the lines it shows, which did not change.
+  // Five jobs finish (lines 0-4, out of sight): the batch names them, only they are read again (by
+  // id, in one query), and the editor is not asked to redraw the lines it shows, which did not change.
   const finish = async () => {
     const leased = await real.lease('w', 5, { ttlMs: 60_000, defaultLimit: 5 });
     await real.ack(
@@ -74,9 +85,10 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   };
   const before = f.redraws();
   const unseen = await finish();
-  await eventually('the batch read', () => f.looked() === 5);
+  await eventually('the batch read', () => f.readById().jobs === 5);
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(f.looked(), 5, 'a batch of 5 changes reads 5 jobs, not the file');
+  assert.deepEqual(f.readById(), { jobs: 5, queries: 1 }, 'a batch of 5 changes reads 5 jobs, not the file');
+  assert.equal(f.looked(), 0, 'no URL looked up: the jobs are known');
   assert.equal(f.redraws(), before, 'no redraw for lines out of sight');
   const line = lines.indexOf(unseen[0].url);
   assert.match(String((await hintsFor(f, line, line))[0].label), /^✓ done · 200/);
@@ -91,6 +103,7 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   features.jobsChanged([987_654]);
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(f.looked(), 0);
+  assert.deepEqual(f.readById(), { jobs: 0, queries: 0 });
   assert.equal(f.redraws(), redrawn);
 
   // An edit adds one URL: only it is looked up.
@@ -131,12 +144,13 @@ test('jobs that changed unnamed (the feed could not say which) are found by the 
     await eventually(`line ${line} swept`, async () => /^✓ done/.test(String((await hintsFor(f, line, line))[0]?.label)));
   }
   // Swept once for that batch: the unfinished jobs' states read, and only the three that moved
-  // read again whole; nothing again without another batch.
-  const swept = f.looked();
-  assert.equal(swept, URLS + 3, 'the open, then the jobs the sweep found moved');
+  // read again whole, by id; nothing again without another batch.
+  assert.equal(f.looked(), URLS, 'the open looked every URL up, and nothing since');
+  assert.deepEqual(f.readById(), { jobs: 3, queries: 1 }, 'the jobs the sweep found moved');
   assert.equal(f.statesRead(), URLS, 'the states of every unfinished job, once');
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(f.looked(), swept);
+  assert.equal(f.looked(), URLS);
+  assert.deepEqual(f.readById(), { jobs: 3, queries: 1 });
 });
 
 test('a running job out of sight ticks no redraw each second; in sight, its lease clock is redrawn', async () => {

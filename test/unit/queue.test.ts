@@ -62,6 +62,10 @@ for (const engine of ENGINES) {
           ],
         );
         assert.deepEqual(await q.crawlStats('nobody'), { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, capped: 0, total: 0 });
+        // By id, in one read: the whole job, as get has it; ids not found left out.
+        const byId = (await q.jobsByIds([3, 1, 99])).sort((x, y) => x.id - y.id);
+        assert.deepEqual(byId, [(await q.get(1))!.job, (await q.get(3))!.job]);
+        assert.deepEqual(await q.jobsByIds([]), []);
       });
 
       test('a job enqueued with a skip reason is kept as skipped, never leased', async () => {

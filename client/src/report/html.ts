@@ -1,7 +1,8 @@
 /**
  * The report page's HTML: a shell that loads the bundled script and styles from the extension's
  * own folder, under a Content Security Policy that allows nothing from the network: no fetch, no
- * remote image or font, scripts only with this page's nonce. Pure, so that the policy is tested.
+ * remote image or font, scripts only with this page's nonce. A job's page (jobDocument.ts) is
+ * drawn under the same policy, without any script. Pure, so that the policies are tested.
  */
 
 export interface ReportPage {
@@ -15,6 +16,11 @@ export interface ReportPage {
 
 export function reportCsp(cspSource: string, nonce: string): string {
   return ["default-src 'none'", `style-src ${cspSource}`, `script-src 'nonce-${nonce}'`, `img-src ${cspSource} data:`, `font-src ${cspSource}`].join('; ');
+}
+
+/** The job page's policy: the report's, with no script at all (its links are followed by the editor). */
+export function jobCsp(cspSource: string): string {
+  return ["default-src 'none'", `style-src ${cspSource}`, `img-src ${cspSource} data:`, `font-src ${cspSource}`].join('; ');
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -37,6 +43,31 @@ export function reportHtml(p: ReportPage): string {
   <body>
     <main id="report"><p class="quiet">Reading the crawl…</p></main>
     <script nonce="${escapeHtml(p.nonce)}" src="${escapeHtml(p.scriptUri)}"></script>
+  </body>
+</html>`;
+}
+
+export interface JobPage {
+  cspSource: string;
+  styleUris: readonly string[];
+  title: string;
+  /** The job's document rendered from Markdown, in which the text from the web is escaped. */
+  body: string;
+}
+
+export function jobHtml(p: JobPage): string {
+  const links = p.styleUris.map((u) => `<link rel="stylesheet" href="${escapeHtml(u)}">`).join('\n    ');
+  return `<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta http-equiv="Content-Security-Policy" content="${escapeHtml(jobCsp(p.cspSource))}">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    ${links}
+    <title>${escapeHtml(p.title)}</title>
+  </head>
+  <body>
+    <main id="job">${p.body}</main>
   </body>
 </html>`;
 }

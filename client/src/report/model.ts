@@ -3,7 +3,7 @@
  * crawl/report, hosts/list, leases/list, workers/list) so that the page only draws and every choice is tested
  * alone. No `vscode`, no Node: the webview's bundle imports the types, the extension the functions.
  */
-import type { Crawl, CrawlReport, Host, Lease, StatusClass, Worker } from '../../../server/src/protocol';
+import type { Crawl, CrawlReport, FailureReason, Host, Lease, StatusClass, Worker } from '../../../server/src/protocol';
 import { failureReason } from '../../../server/src/core/failure-reason';
 import { crawlLabel } from '../jobsTreeText';
 
@@ -14,11 +14,11 @@ export interface RatePoint {
   errors: number;
 }
 
-/** The crawl's pages a count stands for, to list their jobs: crawl/pages' status filter, and the failure reason of their errors. */
-export interface PagesSelector {
-  status: number | StatusClass;
-  reason?: string;
-}
+/**
+ * What a count stands for, to list its jobs: the crawl's pages of an HTTP status or class
+ * (crawl/pages' filter), or its failed jobs of a reason (jobs/list's, as jobs/reasons counts them).
+ */
+export type PagesSelector = { status: number | StatusClass } | { reason: string };
 
 export interface CountRow {
   label: string;
@@ -37,11 +37,15 @@ export interface ReportView extends ReportAsIs {
   counts: { label: string; count: number; tone: 'ok' | 'busy' | 'bad' | 'quiet' }[];
   pagesPerSecond: number;
   rates: RatePoint[];
+  /**
+   * The rates are the crawl's average over its run (from its start to its end, or to now): fewer
+   * than two readings were taken, as of a crawl that ended within one reading, or before the
+   * report was opened.
+   */
+  ratesAveraged: boolean;
   byStatus: CountRow[];
-  /** Failures by what went wrong: "HTTP 404" × 19, "connection refused" × 5. */
+  /** The crawl's failed jobs by reason (jobs/reasons), as the Jobs view groups them: "HTTP 404" × 19, "ECONNREFUSED" × 5. */
   failures: CountRow[];
-  /** Failures with no response whose reason is told only by the listed broken links (the first REPORT_LISTED). */
-  failuresPartial: boolean;
   broken: { url: string; what: string; referrerCount: number; referrers: { url: string; text: string }[] }[];
   /** The crawl's hosts; state, reason and in flight (across every crawl) where the daemon lists the host, else null. */
   hosts: {
@@ -105,6 +109,23 @@ export function ratePoint(before: { at: number; crawl: Crawl }, now: { at: numbe
   };
 }
 
+/**
+ * The crawl's run as a whole, for a chart that has fewer than two readings: its average rates from
+ * its start to its end (or `now`, while it runs), as two points. None when no time passed.
+ */
+export function averageRates(crawl: Crawl, now: number): RatePoint[] {
+  const start = Date.parse(crawl.createdAt);
+  const end = crawl.finishedAt === null ? now : Date.parse(crawl.finishedAt);
+  const seconds = (end - start) / 1000;
+  if (!(seconds > 0)) return [];
+  const c = crawl.counts;
+  const point = { pages: (c.done + c.skipped + c.error) / seconds, errors: c.error / seconds };
+  return [
+    { t: start / 1000, ...point },
+    { t: end / 1000, ...point },
+  ];
+}
+
 /** crawl/pages takes statuses from 100 to 599; a server's odd one (600) is counted but has no filter. */
 function httpStatus(status: number): PagesSelector | null {
   return Number.isInteger(status) && status >= 100 && status <= 599 ? { status } : null;
@@ -117,6 +138,10 @@ function byCount(a: CountRow, b: CountRow): number {
 export function reportView(input: {
   crawl: Crawl;
   report: CrawlReport;
+  /** The crawl's failed jobs by reason (jobs/reasons with its crawlId). */
+  reasons: readonly FailureReason[];
+  /** When the crawl was read (ms since the epoch): where a running crawl's average ends. */
+  now: number;
   hosts: readonly Host[];
   leases: readonly Lease[];
   workers: readonly Worker[] | null;
@@ -129,21 +154,10 @@ export function reportView(input: {
     count,
     pages: status === 'skipped' ? null : status === 'error' ? { status: 'error' } : httpStatus(Number(status)),
   }));
-  // HTTP failures are counted whole by byStatus; those with no response, and redirects that
-  // failed (a loop, too many), only among the broken links listed.
-  const failures = new Map<string, CountRow>();
-  for (const [status, count] of Object.entries(report.byStatus)) {
-    if (/^[45]\d\d$/.test(status)) failures.set(`HTTP ${status}`, { label: `HTTP ${status}`, count, pages: httpStatus(Number(status)) });
-  }
-  let listedNoResponse = 0;
-  for (const b of report.brokenLinks) {
-    if (b.status !== null && (b.status < 300 || b.status >= 400)) continue;
-    if (b.status === null) listedNoResponse++;
-    const why = failureReason(b.error ?? 'failed');
-    const row = failures.get(why) ?? { label: why, count: 0, pages: { status: b.status === null ? 'error' : '3xx', reason: why } };
-    row.count++;
-    failures.set(why, row);
-  }
+  // Counted by the queue as the Jobs view's "Failure Reason" groups are, not from the broken
+  // links listed: those are the first few hundred, and pages, not jobs.
+  const failures: CountRow[] = input.reasons.map((r) => ({ label: r.reason, count: r.count, pages: { reason: r.reason } }));
+  const rates = input.rates.length >= 2 ? input.rates.slice(-MAX_RATE_POINTS) : averageRates(crawl, input.now);
   // The crawl's own hosts, each with its state where the daemon lists it (hosts/list names the
   // busiest thousand of every crawl's).
   const states = new Map(input.hosts.map((h) => [h.host, h]));
@@ -214,10 +228,10 @@ export function reportView(input: {
       { label: 'skipped', count: c.skipped, tone: 'quiet' },
     ],
     pagesPerSecond: crawl.pagesPerSecond,
-    rates: input.rates.slice(-MAX_RATE_POINTS),
+    rates,
+    ratesAveraged: input.rates.length < 2 && rates.length > 0,
     byStatus: statuses.sort(byCount),
-    failures: [...failures.values()].sort(byCount),
-    failuresPartial: (report.byStatus.error ?? 0) > listedNoResponse,
+    failures: failures.sort(byCount),
     broken: report.brokenLinks.slice(0, BROKEN_SHOWN).map((b) => ({
       url: b.url,
       what: b.status !== null && (b.status < 300 || b.status >= 400) ? `HTTP ${b.status}` : failureReason(b.error ?? 'failed'),

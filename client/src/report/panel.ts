@@ -7,11 +7,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { ErrorCodes, SEED_COMMANDS, STATUS_CLASSES, type Crawl, type Host, type PageRecord, type SeedCommandArgs } from '../../../server/src/protocol';
-import { failureReason } from '../../../server/src/core/failure-reason';
+import {
+  ErrorCodes,
+  MAX_JOB_REASON,
+  SEED_COMMANDS,
+  STATUS_CLASSES,
+  type Crawl,
+  type Host,
+  type PageRecord,
+  type SeedCommandArgs,
+} from '../../../server/src/protocol';
 import type { SetHostLimitArg } from '../commands';
 import type { Daemon } from '../daemon';
-import { showJob } from '../jobDocument';
+import type { JobDocuments } from '../jobDocument';
 import { formatCount } from '../format';
 import { crawlLabel } from '../jobsTreeText';
 import { reportHtml } from './html';
@@ -25,13 +33,12 @@ const READ_EVERY_MS = 2_000;
 const JOBS_LISTED = 10_000;
 const PAGES_READ = 50_000;
 
-/** A selector as the page sent it: a status the daemon takes, and a reason if any. */
+/** A selector as the page sent it: a status the daemon takes, or a reason it may hold. */
 function isSelector(p: unknown): p is PagesSelector {
-  const s = p as Partial<PagesSelector> | null;
+  const s = p as { status?: unknown; reason?: unknown } | null;
+  if (typeof s?.reason === 'string') return s.reason.length > 0 && s.reason.length <= MAX_JOB_REASON;
   const status = s?.status;
-  const known =
-    (typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599) || (STATUS_CLASSES as readonly unknown[]).includes(status);
-  return known && (s!.reason === undefined || typeof s!.reason === 'string');
+  return (typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599) || (STATUS_CLASSES as readonly unknown[]).includes(status);
 }
 
 export class ReportPanels implements vscode.Disposable {
@@ -40,12 +47,13 @@ export class ReportPanels implements vscode.Disposable {
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly daemon: Daemon,
+    private readonly documents: JobDocuments,
   ) {}
 
   show(crawl: Pick<Crawl, 'crawlId' | 'name'>): void {
     const had = this.open.get(crawl.crawlId);
     if (had) return had.reveal();
-    const panel = new ReportPanel(this.extensionUri, this.daemon, crawl, () => this.open.delete(crawl.crawlId));
+    const panel = new ReportPanel(this.extensionUri, this.daemon, this.documents, crawl, () => this.open.delete(crawl.crawlId));
     this.open.set(crawl.crawlId, panel);
   }
 
@@ -75,6 +83,7 @@ class ReportPanel {
   constructor(
     extensionUri: vscode.Uri,
     private readonly daemon: Daemon,
+    private readonly documents: JobDocuments,
     private readonly crawl: Pick<Crawl, 'crawlId' | 'name'>,
     private readonly onDispose: () => void,
   ) {
@@ -151,9 +160,9 @@ class ReportPanel {
   }
 
   /**
-   * The jobs of the crawl's pages a count stands for, in the Jobs view: read from crawl/pages by
-   * status (failures kept by reason, as the report counts them: an error, not skipped), at most
-   * JOBS_LISTED of them, reading at most PAGES_READ. The latest click wins over one still reading.
+   * The jobs a count stands for, in the Jobs view: the jobs of the crawl's pages of a status
+   * (crawl/pages), or its failed jobs of a reason (jobs/list, as jobs/reasons counts them); at
+   * most JOBS_LISTED of them, reading at most PAGES_READ. The latest click wins over one still reading.
    */
   private async showPages(label: string, sel: PagesSelector): Promise<void> {
     const asked = ++this.pagesAsked;
@@ -163,18 +172,27 @@ class ReportPanel {
     let cursor: string | null = null;
     let read = 0;
     do {
-      const r: { pages: PageRecord[]; nextCursor: string | null } = await this.daemon.request('crawl/pages', {
-        crawlId,
-        status: sel.status,
-        cursor,
-        limit: 1000,
-      });
-      for (const p of r.pages) {
-        if (p.jobId === null) continue;
-        if (sel.reason === undefined || (p.error !== null && !p.skipped && failureReason(p.error) === sel.reason)) ids.add(p.jobId);
+      if ('reason' in sel) {
+        const r: { jobs: { id: number }[]; nextCursor: string | null } = await this.daemon.request('jobs/list', {
+          crawlId,
+          reason: sel.reason,
+          cursor,
+          limit: 1000,
+        });
+        for (const j of r.jobs) ids.add(j.id);
+        cursor = r.nextCursor;
+        read += r.jobs.length;
+      } else {
+        const r: { pages: PageRecord[]; nextCursor: string | null } = await this.daemon.request('crawl/pages', {
+          crawlId,
+          status: sel.status,
+          cursor,
+          limit: 1000,
+        });
+        for (const p of r.pages) if (p.jobId !== null) ids.add(p.jobId);
+        cursor = r.nextCursor;
+        read += r.pages.length;
       }
-      cursor = r.nextCursor;
-      read += r.pages.length;
     } while (cursor !== null && ids.size < JOBS_LISTED && read < PAGES_READ && asked === this.pagesAsked && !this.disposed);
     if (asked !== this.pagesAsked || this.disposed) return;
     const unread = cursor !== null;
@@ -190,7 +208,7 @@ class ReportPanel {
 
   /** Beside the report, which stays where it is (a webview hidden loses its place on the page). */
   private openJob(id: number): Promise<void> {
-    return showJob(id, vscode.ViewColumn.Beside);
+    return this.documents.show(id, vscode.ViewColumn.Beside);
   }
 
   /** Reads after `ms` (sooner if asked sooner); a hidden panel is read when shown again. */
@@ -215,9 +233,10 @@ class ReportPanel {
     try {
       if (this.daemon.status.kind !== 'running') throw new Error('the daemon is not running; the report goes on when it runs again');
       const crawlId = this.crawl.crawlId;
-      const [got, report, hosts, leases, workers, running] = await Promise.all([
+      const [got, report, reasons, hosts, leases, workers, running] = await Promise.all([
         this.daemon.request('crawl/get', { crawlId }),
         this.daemon.request('crawl/report', { crawlId }),
+        this.daemon.request('jobs/reasons', { crawlId }),
         this.daemon.request('hosts/list', {}),
         this.daemon.request('leases/list', {}),
         // A daemon older than the registry has no workers/list: the report shows the lease holders.
@@ -237,6 +256,8 @@ class ReportPanel {
         view: reportView({
           crawl,
           report,
+          reasons: reasons.reasons,
+          now: now.at,
           hosts: hosts.hosts,
           leases: leases.leases.filter((l) => mine.has(l.jobId)),
           workers: workers?.workers ?? null,

@@ -386,6 +386,8 @@ export interface Queue {
   get(id: number): Promise<{ job: Job; events: JobEvent[] } | null>;
   /** Jobs by dedupe key (normalized URL) within a crawl, or among standalone jobs when crawlId is null. */
   findByDedupeKeys(crawlId: string | null, dedupeKeys: string[]): Promise<Job[]>;
+  /** These jobs, in one read (ids not found are left out). */
+  jobsByIds(ids: number[]): Promise<Job[]>;
   leases(): Promise<LeaseInfo[]>;
   /** Keys busiest first; `live`: only those with queued work a lease may take (not all held), cheaply, however many hosts there are. */
   keys(opts: { limit?: number; defaultLimit: number; defaultDelayMs?: number; live?: boolean }): Promise<KeySummary[]>;

@@ -697,6 +697,11 @@ export class PgQueue implements Queue {
     return { job, events: history(job, row.outcome as EventType | null, events) };
   }
 
+  async jobsByIds(ids: number[]): Promise<Job[]> {
+    if (ids.length === 0) return [];
+    return (await this.pool.query<Row>(SQL.jobsByIds, [ids])).rows.map(toJob);
+  }
+
   async findByDedupeKeys(crawlId: string | null, dedupeKeys: string[]): Promise<Job[]> {
     if (dedupeKeys.length === 0) return [];
     return (await this.pool.query<Row>(SQL.findByDedupeKeys, [crawlId, dedupeKeys])).rows.map(toJob);

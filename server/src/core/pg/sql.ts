@@ -253,6 +253,7 @@ export const PG_SQL = {
      ORDER BY count DESC, reason COLLATE "C" LIMIT $2`,
 
   getJob: `SELECT * FROM jobs WHERE id = $1`,
+  jobsByIds: `SELECT * FROM jobs WHERE id = ANY($1::bigint[])`,
   findByDedupeKeys: `SELECT * FROM jobs WHERE coalesce(crawl_id, '') = coalesce($1, '') AND dedupe_key = ANY($2::text[])`,
   jobEvents: `SELECT at, type, worker_id AS "workerId", detail, attempt, leased_at AS "leasedAt" FROM events WHERE job_id = $1 ORDER BY id`,
   leases: `

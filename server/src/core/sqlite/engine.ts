@@ -527,6 +527,11 @@ export class SqliteQueue implements Queue {
     return { job, events: history(job, row.outcome as EventType | null, this.s.jobEvents.all(id) as StoredEvent[]) };
   }
 
+  async jobsByIds(ids: number[]): Promise<Job[]> {
+    if (ids.length === 0) return [];
+    return (this.s.jobsByIds.all(JSON.stringify(ids)) as Row[]).map(toJob);
+  }
+
   async findByDedupeKeys(crawlId: string | null, dedupeKeys: string[]): Promise<Job[]> {
     if (dedupeKeys.length === 0) return [];
     return (this.s.findByDedupeKeys.all({ crawlId, keys: JSON.stringify(dedupeKeys) }) as Row[]).map(toJob);

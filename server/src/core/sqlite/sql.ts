@@ -247,6 +247,7 @@ export const SQL = {
   findByDedupeKeys: `
     SELECT * FROM jobs WHERE ifnull(crawl_id, '') = ifnull(:crawlId, '')
        AND dedupe_key IN (SELECT value FROM json_each(:keys))`,
+  jobsByIds: `SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?))`,
   jobEvents: `SELECT at, type, worker_id AS workerId, detail, attempt, leased_at AS leasedAt FROM events WHERE job_id = ? ORDER BY id`,
   leases: `
     SELECT id AS jobId, url, key, worker_id AS workerId, lease_token AS leaseToken, leased_at AS leasedAt,

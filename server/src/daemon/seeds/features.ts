@@ -578,24 +578,40 @@ export class SeedFeatures {
   }
 
   private async applyChanges(uri: string, have: Snapshot, ids: Set<number>): Promise<Snapshot> {
-    const urls = new Set<string>();
+    const known = new Map<number, string>();
     const unknown: number[] = [];
     for (const id of ids) {
       const url = have.urlOf.get(id);
-      if (url !== undefined) urls.add(url);
+      if (url !== undefined) known.set(id, url);
       else unknown.push(id);
     }
+    const urls = new Set<string>();
     const jobless = have.keys.filter((key) => !have.jobs.has(key));
     if (unknown.length > 0 && jobless.length > 0) {
       const mine = (await this.queue.jobStates(unknown)).some((j) => j.crawlId === null || j.crawlId === have.crawlId);
       if (mine) for (const key of jobless) urls.add(key);
     }
-    const changed = urls.size > 0 ? await this.readJobs(have, [...urls]) : new Set<string>();
+    const changed = known.size > 0 ? await this.readKnownJobs(have, known) : new Set<string>();
+    if (urls.size > 0) for (const key of await this.readJobs(have, [...urls])) changed.add(key);
     // What is shown now, after the read: a range asked for meanwhile was drawn from the jobs before it.
     const shown = this.shownKeys(uri, have);
     // An edit alone redraws nothing here: the editor asks for the hints of an edited file again.
     have.touched = [...changed].some((key) => !shown || shown.has(key));
     return have;
+  }
+
+  /**
+   * Reads again the jobs the snapshot holds that changed, by id: one query, where reading their
+   * URLs took two (the crawl's jobs and the standalone ones). A job no longer there (its crawl
+   * removed) has its URL looked up. Returns the URLs whose job is not as it was.
+   */
+  private async readKnownJobs(snap: Snapshot, known: Map<number, string>): Promise<Set<string>> {
+    const found = new Map<string, Job>();
+    for (const j of await this.queue.jobsByIds([...known.keys()])) found.set(known.get(j.id)!, j);
+    const gone = [...known.values()].filter((key) => !found.has(key));
+    const changed = this.takeJobs(snap, [...found.keys()], found);
+    if (gone.length > 0) for (const key of await this.readJobs(snap, gone)) changed.add(key);
+    return changed;
   }
 
   /**
@@ -606,6 +622,11 @@ export class SeedFeatures {
     const found = new Map<string, Job>();
     for (const j of await this.queue.findByDedupeKeys(null, keys)) found.set(j.url, j);
     if (snap.crawlId) for (const j of await this.queue.findByDedupeKeys(snap.crawlId, keys)) found.set(j.url, j);
+    return this.takeJobs(snap, keys, found);
+  }
+
+  /** These URLs' jobs as found (none: the URL has no job) into the snapshot; returns the URLs whose job is not as it was. */
+  private takeJobs(snap: Snapshot, keys: string[], found: Map<string, Job>): Set<string> {
     const changed = new Set<string>();
     for (const key of keys) {
       const old = snap.jobs.get(key);
