@@ -23,6 +23,7 @@ import { DAEMON_MAIN, stopDaemon, waitForSocket, type RpcClient } from './daemon
 import { elapsedMs, fmtRatio, log, now, tempDir, type Figure } from './measure';
 import { pgServer } from './pg';
 import { startSite, type Site } from './site';
+import { elsewhere } from '../test/unit/helpers/elsewhere';
 
 export const SCALE_SIZES = {
   hosts: 200,
@@ -38,7 +39,7 @@ export const SCALE_SIZES = {
   deadlineMs: 240_000,
 };
 
-/** The host name the daemon "of another machine" runs under. */
+/** The host name the daemon "of another machine" runs under (test/unit/helpers/elsewhere.ts). */
 const ELSEWHERE = 'scale-bench-elsewhere';
 
 type Kill = 'this machine' | 'another machine';
@@ -84,19 +85,7 @@ function cpuOf(pid: number, children = false): number {
   return ticks / TICKS;
 }
 
-/** How the daemon "of another machine" is started, or why it cannot be here. */
-function elsewhereCommand(): { prefix: string[] } | { why: string } {
-  // Root may make a UTS namespace directly; anyone else through a user namespace of their own.
-  const prefix = ['unshare', ...(process.getuid?.() === 0 ? [] : ['--user', '--map-root-user']), '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', ELSEWHERE];
-  try {
-    execFileSync(prefix[0], [...prefix.slice(1), 'true'], { stdio: 'ignore' });
-    return { prefix };
-  } catch (err) {
-    return { why: `unshare --uts is not available here (${(err as Error).message.split('\n')[0]})` };
-  }
-}
-
-async function startDaemon(dir: string, db: string | null, elsewhere: string[] | null): Promise<DaemonProc> {
+async function startDaemon(dir: string, db: string | null, wrapper: string[] | null): Promise<DaemonProc> {
   const S = SCALE_SIZES;
   const socket = path.join(dir, 'd.sock');
   const args = [
@@ -113,7 +102,7 @@ async function startDaemon(dir: string, db: string | null, elsewhere: string[] |
     'warn',
   ];
   if (db !== null) args.push('--db', db);
-  const [command, ...rest] = elsewhere ? [...elsewhere, process.execPath, ...args] : [process.execPath, ...args];
+  const [command, ...rest] = [...(wrapper ?? []), process.execPath, ...args];
   const child = spawn(command, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -163,15 +152,15 @@ export async function scaleRun(site: Site, root: string, url: string | null, dae
   const label = url === null ? 'one SQLite daemon' : `${daemons} daemon${daemons > 1 ? 's' : ''} on PostgreSQL${kill ? `, one of ${kill} killed` : ''}`;
   log(`scale: ${label}...`);
   site.reset();
-  const elsewhere = kill === 'another machine' ? elsewhereCommand() : null;
-  if (elsewhere && 'why' in elsewhere) throw new Error(elsewhere.why);
+  const other = kill === 'another machine' ? elsewhere(ELSEWHERE) : null;
+  if (other && 'why' in other) throw new Error(other.why);
   // The last daemon is the one killed; the first starts the crawl and is asked for its state.
   const procs: DaemonProc[] = [];
   const db = url === null ? null : new pg.Client({ connectionString: url, options: `-c search_path=${SCHEMA}` });
   try {
     for (let i = 0; i < daemons; i++) {
-      const prefix = elsewhere && i === daemons - 1 ? elsewhere.prefix : null;
-      procs.push(await startDaemon(tempDir(root, `scale-${runs}-${i}`), url, prefix));
+      const wrapper = other && i === daemons - 1 ? other.wrapper : null;
+      procs.push(await startDaemon(tempDir(root, `scale-${runs}-${i}`), url, wrapper));
     }
     runs++;
     await db?.connect();
