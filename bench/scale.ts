@@ -64,6 +64,11 @@ export interface ScaleRun {
   distinct: number;
   refetches: number;
   maxPerHost: number;
+  /**
+   * Requests in flight at the site, on average over the crawl (sampled every 20 ms): how many of
+   * the workers were waiting on the web rather than on the queue or the CPU.
+   */
+  meanInFlight: number;
   /** CPU seconds each daemon spent during the crawl (the killed one's up to its kill). */
   cpuSeconds: number[];
   /** Pages each daemon acknowledged, from the queue (PostgreSQL only). */
@@ -178,7 +183,11 @@ export async function scaleRun(site: Site, root: string, url: string | null, dae
     let killed: { at: number; afterPages: number } | null = null;
     let complete = false;
     const fetched = () => site.counters.reduce((n, c) => n + c.pages, 0);
+    let inFlight = 0;
+    let samples = 0;
     for (let polls = 0; elapsedMs(start) < S.deadlineMs; polls++) {
+      inFlight += site.counters.reduce((n, c) => n + c.inFlight, 0);
+      samples++;
       if (victim && !killed && fetched() >= S.killAt * site.allowedPages) {
         victim.cpuLast = cpuOf(victim.child.pid!);
         const exited = new Promise((r) => victim.child.once('exit', r));
@@ -235,6 +244,7 @@ export async function scaleRun(site: Site, root: string, url: string | null, dae
       distinct: site.distinctPages(),
       refetches: pages - site.distinctPages(),
       maxPerHost: Math.max(...site.counters.map((c) => c.maxInFlight)),
+      meanInFlight: inFlight / samples,
       cpuSeconds: procs.map((p) => p.cpuLast - p.cpuStart),
       pagesByDaemon,
       serverCpuSeconds,
@@ -243,7 +253,7 @@ export async function scaleRun(site: Site, root: string, url: string | null, dae
     };
     log(
       `scale: ${label}: ${run.distinct}/${site.allowedPages} pages in ${(wallMs / 1000).toFixed(1)} s (${run.pagesPerSecond.toFixed(0)}/s)` +
-        `${complete ? '' : ', INCOMPLETE'}, ${run.refetches} fetched again, max ${run.maxPerHost} per host, CPU ${run.cpuSeconds.map((c) => c.toFixed(1)).join(' + ')} s` +
+        `${complete ? '' : ', INCOMPLETE'}, ${run.refetches} fetched again, max ${run.maxPerHost} per host, ${run.meanInFlight.toFixed(1)} in flight on average, CPU ${run.cpuSeconds.map((c) => c.toFixed(1)).join(' + ')} s` +
         (serverCpuSeconds === null ? '' : `, server ${serverCpuSeconds.toFixed(1)} s`) +
         (reclaims
           ? `; ${reclaims.leasesReclaimed} leases reclaimed ${((reclaims.firstReclaimMs ?? NaN) / 1000).toFixed(1)}-${((reclaims.lastReclaimMs ?? NaN) / 1000).toFixed(1)} s after the kill`
@@ -263,6 +273,7 @@ function describe(r: ScaleRun, allowed: number): string {
   const cpu = r.cpuSeconds.map((c, i) => `${c.toFixed(1)} s${r.pagesByDaemon ? ` for ${r.pagesByDaemon[i]} pages` : ''}`).join(', ');
   return (
     `${r.distinct}/${allowed} pages${r.complete ? '' : ' (INCOMPLETE)'}, ${r.refetches} fetched twice, max ${r.maxPerHost} in flight per host (site-measured); ` +
+    `${r.meanInFlight.toFixed(1)} requests in flight on average, of ${r.daemons * SCALE_SIZES.workers} workers; ` +
     `daemon CPU ${cpu}` +
     (r.serverCpuSeconds === null
       ? ''
