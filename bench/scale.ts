@@ -14,6 +14,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -282,6 +283,17 @@ function describe(r: ScaleRun, allowed: number): string {
   );
 }
 
+/**
+ * Whether this machine could have met a target rate at all: the CPU the run spent per page (its
+ * daemons' and the server's; the site's and the other processes' not counted) at that rate, in
+ * cores, against the cores there are.
+ */
+function cpuNeeded(r: ScaleRun, pagesPerSecond: number): string {
+  if (r.serverCpuSeconds === null) return '';
+  const perPage = (r.cpuSeconds.reduce((a, b) => a + b, 0) + r.serverCpuSeconds) / r.distinct;
+  return `at the target's ${pagesPerSecond.toFixed(0)} pages/s, the daemons and the server would need ${(perPage * pagesPerSecond).toFixed(2)} cores of this machine's ${os.cpus().length}`;
+}
+
 /** The section's figures: pages/s by daemons, the ratios the issue asks for, and the two kills. */
 export async function scaleFigures(root: string): Promise<{ figures: Figure[]; raw: ScaleRun[] }> {
   const S = SCALE_SIZES;
@@ -351,7 +363,9 @@ export async function scaleFigures(root: string): Promise<{ figures: Figure[]; r
               met: ratio !== null && ratio >= target && once(r) && r.refetches === 0,
             }
           : { met: null }),
-        note: `${setting}; ${describe(r, site.allowedPages)}`,
+        note: [setting, describe(r, site.allowedPages), target !== undefined && one ? cpuNeeded(r, target * one.pagesPerSecond) : '']
+          .filter((t) => t !== '')
+          .join('; '),
       });
     }
     for (const kill of ['this machine', 'another machine'] as const) {
