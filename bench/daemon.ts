@@ -18,7 +18,7 @@ import { elapsedMs, log, median, now, percentile } from './measure';
 
 export const DAEMON_MAIN = path.join(__dirname, '..', 'server', 'src', 'daemon', 'process', 'main.js');
 
-class RpcClient {
+export class RpcClient {
   private buffered = '';
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -103,7 +103,7 @@ export interface DaemonResult {
   peakRssMb: number;
 }
 
-async function waitForSocket(file: string, child: ChildProcess, ms: number): Promise<RpcClient> {
+export async function waitForSocket(file: string, child: ChildProcess, ms: number): Promise<RpcClient> {
   const end = Date.now() + ms;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode} before serving`);
@@ -178,7 +178,7 @@ export async function daemonOverSocket(dbFile: string, dir: string, hosts: numbe
   }
 }
 
-async function stopDaemon(child: ChildProcess, client: RpcClient | null): Promise<void> {
+export async function stopDaemon(child: ChildProcess, client: RpcClient | null): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {

@@ -16,6 +16,9 @@
  * and a seed file watching it, and with them closed; pages/s, keystroke latency, CPU; bench/editor.ts),
  * heavy (issue 17: the crawl section's three crawlers on pages shaped like real ones, 20-120 KB
  * with 20-120 links each; site.ts).
+ * scale (issue 18: 1, 2 and 4 real daemons on one PostgreSQL crawling 200 hosts that answer in
+ * 200 ms, beside one SQLite daemon; then 4 with one killed halfway, of this machine and of another;
+ * bench/scale.ts).
  * BENCH_CPU_PROF=<dir> writes a CPU profile of each crawler child there (and of the results
  * section's daemons and crawlctl commands).
  */
@@ -36,6 +39,7 @@ import { RESULTS_SIZES, resultsFigures } from './results';
 import { EDITOR_SIZES, editorFigures } from './editor';
 import { buildMillion, fastFillMatches, fill, leaseLatency, lifecycleOurs, pausedLatency, perHostBinding, statsLatency } from './queue';
 import { startSite } from './site';
+import { SCALE_SIZES, scaleFigures } from './scale';
 import { soak, soakJobs, soakSummary, soakTable } from './soak';
 
 /**
@@ -54,9 +58,10 @@ const SIZES = {
   results: RESULTS_SIZES,
   editor: EDITOR_SIZES,
   heavy: { hosts: 20, pages: 1_000, concurrency: 16, perHostLimit: 2, deadlineMs: { ours: 150_000, bare: 60_000, crawlee: 300_000 } },
+  scale: SCALE_SIZES,
 };
 
-const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl', 'heavy', 'soak', 'postgres', 'paused', 'results', 'editor'] as const;
+const SECTIONS = ['lifecycle', 'binding', 'million', 'crawl', 'heavy', 'soak', 'postgres', 'paused', 'results', 'editor', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const figures: Figure[] = [];
@@ -775,6 +780,12 @@ async function postgresCrawl(root: string): Promise<void> {
   }
 }
 
+async function scaleSection(root: string): Promise<void> {
+  const r = await scaleFigures(root);
+  raw.scale = r.raw;
+  for (const f of r.figures) add(f);
+}
+
 async function soakSection(root: string): Promise<void> {
   const section = '7. Soak';
   log(`soak: ${SIZES.soak.jobs.toLocaleString('en-US')} jobs through the scheduler...`);
@@ -957,6 +968,7 @@ async function main(): Promise<void> {
     paused: pausedSection,
     results: resultsSection,
     editor: editorSection,
+    scale: scaleSection,
   };
   try {
     for (const s of sections) {

@@ -123,7 +123,11 @@ function renderHeavy(host: number, page: number, hosts: number, pages: number, o
   return { head, size };
 }
 
-export async function startSite(hosts: number, pages: number, shape: SiteShape = 'light'): Promise<Site> {
+/**
+ * `delayMs`: how long every answer waits (a timer, no CPU), as a distant server's would; 0 answers
+ * on the next turn of the event loop.
+ */
+export async function startSite(hosts: number, pages: number, shape: SiteShape = 'light', delayMs = 0): Promise<Site> {
   const servers: http.Server[] = [];
   const counters: HostCounters[] = [];
   const seen = new Set<string>();
@@ -143,7 +147,7 @@ export async function startSite(hosts: number, pages: number, shape: SiteShape =
       c.maxInFlight = Math.max(c.maxInFlight, c.inFlight);
       res.once('close', () => c.inFlight--);
       const url = req.url ?? '/';
-      setImmediate(() => {
+      const respond = () => {
         let body: Buffer;
         let type = 'text/html; charset=utf-8';
         let status = 200;
@@ -177,7 +181,9 @@ export async function startSite(hosts: number, pages: number, shape: SiteShape =
         }
         res.writeHead(status, { 'content-type': type, 'content-length': body.length });
         res.end(body);
-      });
+      };
+      if (delayMs > 0) setTimeout(respond, delayMs);
+      else setImmediate(respond);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

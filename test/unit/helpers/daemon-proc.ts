@@ -45,11 +45,17 @@ export function scratch(prefix = 'crawld-'): string {
 /** Fast heartbeats and a short stop deadline keep tests quick; every test may override them. */
 export const QUICK = ['--lease-ttl', '3', '--heartbeat', '0.5', '--stop-deadline', '2'];
 
-/** Starts `main.js` and resolves once it says it has started (or rejects with its stderr). */
-export async function startDaemon(opts: { stateDir?: string; args?: string[]; waitFor?: RegExp; env?: NodeJS.ProcessEnv } = {}): Promise<DaemonProc> {
+/**
+ * Starts `main.js` and resolves once it says it has started (or rejects with its stderr).
+ * `wrapper`: a command the daemon runs under, which must exec it (so that its pid is the daemon's).
+ */
+export async function startDaemon(
+  opts: { stateDir?: string; args?: string[]; waitFor?: RegExp; env?: NodeJS.ProcessEnv; wrapper?: string[] } = {},
+): Promise<DaemonProc> {
   const stateDir = opts.stateDir ?? scratch();
   const args = [MAIN_JS, '--state-dir', stateDir, ...QUICK, ...(opts.args ?? [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
+  const [command, ...rest] = [...(opts.wrapper ?? []), process.execPath, ...args];
+  const child = spawn(command, rest, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   live.add(child);
   let err = '';
   child.stderr.setEncoding('utf8');
