@@ -69,7 +69,7 @@ import {
 } from '../types';
 import { CHANNEL, Listener, PAYLOAD_MAX, PgJobChanges, decodePayload, encodePayload, type Changed } from './changes';
 import { redactUrl } from '../db-url';
-import { QUEUE_COMPONENT, SideConnection, clientConfig, describePgError, openPool, type Component, type Migration } from './open';
+import { QUEUE_COMPONENT, SideConnection, clientConfig, describePgError, openPool, unanswered, type Component, type Migration } from './open';
 import { COUNTER_SHARDS } from './schema';
 import { PG_SQL as SQL, pgListSql, pgListWindowSql } from './sql';
 import { PgTally } from './tally';
@@ -80,6 +80,8 @@ export interface PgQueueOptions extends QueueOptions<Migration> {
   poolSize?: number;
   /** How often the listening connection checks that it still hears, and how long it waits for it (LISTEN_CHECK_MS). */
   listenCheckMs?: number;
+  /** The longest a statement may run (STATEMENT_TIMEOUT_MS); a connection that does not answer is given QUERY_GRACE_MS more. */
+  statementTimeoutMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -181,15 +183,15 @@ export class PgQueue implements Queue {
    */
   static async open(url: string, opts: PgQueueOptions = {}): Promise<PgQueue> {
     const components: Component[] = [QUEUE_COMPONENT, ...(opts.components ?? [])];
-    const pool = await openPool(url, components, { max: opts.poolSize });
+    const pool = await openPool(url, components, { max: opts.poolSize, statementTimeoutMs: opts.statementTimeoutMs });
     const q = new PgQueue(pool, opts);
     q.listener = new Listener(
-      clientConfig(url),
+      clientConfig(url, opts.statementTimeoutMs),
       (p) => q.heard(p),
       () => q.feed(null, false, true),
       opts.listenCheckMs,
     );
-    q.reserver = new SideConnection(clientConfig(url));
+    q.reserver = new SideConnection(clientConfig(url, opts.statementTimeoutMs));
     try {
       await q.clock.start();
       await q.listener.start();
@@ -251,9 +253,12 @@ export class PgQueue implements Queue {
         if (touched) this.feed(ids === null ? null : [...ids], quiet, false);
         return out;
       } catch (err) {
-        await client.query('ROLLBACK').catch((e: Error) => {
-          broken = e;
-        });
+        // A connection that did not answer is dropped, not asked to roll back (its server rolls back when it sees it gone).
+        if (unanswered(err)) broken = err as Error;
+        else
+          await client.query('ROLLBACK').catch((e: Error) => {
+            broken = e;
+          });
         if (tx) await this.releaseRoom(tx, false);
         if (attempt < MAX_TRIES && RETRYABLE.has((err as { code?: string }).code ?? '')) {
           await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));

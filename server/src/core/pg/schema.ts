@@ -498,7 +498,7 @@ export const PG_MIGRATIONS: readonly Migration[] = [
 const BACKFILL_BATCH = 5_000;
 
 /** The reasons of the jobs that failed before there were any: read, computed here, written back, a batch at a time. */
-async function backfillReasons(client: pg.PoolClient): Promise<void> {
+async function backfillReasons(client: pg.ClientBase): Promise<void> {
   for (let after = 0; ;) {
     const { rows } = await client.query<{ id: number; last_error: string | null }>(
       `SELECT id, last_error FROM jobs WHERE state = 'error' AND id > $1 ORDER BY id LIMIT ${BACKFILL_BATCH}`,
