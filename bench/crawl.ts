@@ -190,7 +190,8 @@ export async function crawlOnPostgres(
     const leases = reports.reduce((n, r) => n + r.leases, 0);
     const run = measured(site, {
       crawler,
-      pages: end?.pages ?? 0,
+      // Past the deadline, the pages the site served: CPU per page and pages/s still mean something.
+      pages: end?.pages ?? site.distinctPages(),
       skipped: end?.skipped ?? 0,
       errors: end?.errors ?? 0,
       complete: end !== null,
@@ -201,7 +202,7 @@ export async function crawlOnPostgres(
     });
     return {
       ...run,
-      serverCpuSecondsPer1000: serverMs === null || run.pages === 0 ? null : serverMs / run.pages,
+      serverCpuSecondsPer1000: serverMs === null ? null : serverMs / run.pages,
       emptyLeaseFraction: leases === 0 ? 0 : reports.reduce((n, r) => n + r.emptyLeases, 0) / leases,
     };
   } finally {
