@@ -2,16 +2,19 @@
  * The networked engine: the queue on PostgreSQL, for daemons on several machines sharing one
  * crawl. The same contract and semantics as the SQLite engine (read docs/design.md); what differs
  * is how they hold across processes that share no lock:
+ *   - a lease and an acknowledgement are each one call of a function of the schema (schema.ts,
+ *     migration 7), one round trip in a transaction of its own, so the rows they lock stay locked
+ *     for the function's run only;
  *   - a lease locks the rows of the keys it takes from (FOR UPDATE SKIP LOCKED), so a per-host
  *     limit is read and raised under that key's lock by one daemon at a time, and no lease waits;
  *   - the jobs it takes are locked the same way; acknowledgements are fenced by the lease token;
  *   - counters are sharded rows (schema.ts), so transactions do not queue on one hot row;
- *   - a crawl's cap is counted under an advisory lock of that crawl, so two daemons cannot both
- *     take its last places;
+ *   - a crawl's places under its cap are reserved in its crawl_room row, so two daemons cannot
+ *     both take its last places;
  *   - every commit that changes jobs notifies the others (changes.ts), which wakes their
  *     dispatchers at once: nobody polls;
  *   - times are on the server's clock (clock.ts), whatever each machine's own says.
- * Transactions that lose a deadlock or a serialization race are run again from the start.
+ * Transactions and calls that lose a deadlock or a serialization race are run again from the start.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
