@@ -22,7 +22,7 @@ export interface PgCrawlJob extends CrawlJob {
 export type PgCrawlMessage =
   | { type: 'ready' }
   | { type: 'finished'; pages: number; skipped: number; errors: number }
-  | { type: 'stopped'; cpuMs: number; peakRssMb: number; problems: string[] };
+  | { type: 'stopped'; cpuMs: number; peakRssMb: number; problems: string[]; leases: number; emptyLeases: number };
 
 const job = JSON.parse(process.argv[2]) as PgCrawlJob;
 const send = (m: PgCrawlMessage): void => void process.send!(m);
@@ -32,6 +32,16 @@ tuneHeap(); // as the daemon does
 void (async () => {
   const rss = new PeakRss();
   const queue = await PgQueue.open(job.url, { components: [PG_CRAWL_COMPONENT] });
+  // Leases asked for and leases that came back empty: with several daemons, how often one finds
+  // nothing because the others hold the rows it needs.
+  const counts = { leases: 0, emptyLeases: 0 };
+  const lease = queue.lease.bind(queue);
+  queue.lease = async (...args) => {
+    const got = await lease(...args);
+    counts.leases++;
+    if (got.length === 0) counts.emptyLeases++;
+    return got;
+  };
   const crawls = createCrawlService(queue, new PgCrawlStore(queue.pool), { robots: true, bodiesDir: path.join(job.tmpDir, 'bodies') });
   const problems: string[] = [];
   const scheduler = new Scheduler(
@@ -46,6 +56,7 @@ void (async () => {
   process.on('message', (m: string) => {
     if (m === 'go') {
       cpu0 = process.cpuUsage();
+      counts.leases = counts.emptyLeases = 0;
       scheduler.start();
       if (job.leader) void lead();
     } else if (m === 'stop') {
@@ -56,7 +67,13 @@ void (async () => {
         await queue.close();
         const peak = rss.stop();
         process.send!(
-          { type: 'stopped', cpuMs: (cpu.user + cpu.system) / 1000, peakRssMb: Math.max(peak.sampledMb, peak.maxRssMb), problems } satisfies PgCrawlMessage,
+          {
+            type: 'stopped',
+            cpuMs: (cpu.user + cpu.system) / 1000,
+            peakRssMb: Math.max(peak.sampledMb, peak.maxRssMb),
+            problems,
+            ...counts,
+          } satisfies PgCrawlMessage,
           () => process.exit(0),
         );
       })();

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { CrawlJob, CrawlReport } from './child';
 import type { PgCrawlJob, PgCrawlMessage } from './crawl-pg-child';
 import { elapsedMs, log, now, tempDir } from './measure';
+import { postmasterPid, serverCpuMs } from './pg-server-cpu';
 import type { Site } from './site';
 
 export interface CrawlRun extends CrawlReport {
@@ -24,6 +25,14 @@ export interface CrawlRun extends CrawlReport {
   /** From the servers: requests for pages that do not exist (the site links to none). */
   notFound: number;
   requests: number;
+}
+
+/** A crawl by daemons on PostgreSQL, with the server's side of it. */
+export interface PgCrawlRun extends CrawlRun {
+  /** The PostgreSQL server's CPU per 1,000 pages (null: the server is not on this machine). */
+  serverCpuSecondsPer1000: number | null;
+  /** Leases that came back empty, of all the daemons' leases. */
+  emptyLeaseFraction: number;
 }
 
 const CHILD_GRACE_MS = 30_000;
@@ -131,9 +140,10 @@ export async function crawlOnPostgres(
   root: string,
   daemons: number,
   opts: { concurrency: number; perHostLimit: number; deadlineMs: number },
-): Promise<CrawlRun> {
+): Promise<PgCrawlRun> {
   site.reset();
   const crawler = `PostgreSQL × ${daemons}`;
+  const postmaster = await postmasterPid(url);
   log(`crawl: ${crawler}...`);
   const base = {
     url,
@@ -161,6 +171,7 @@ export async function crawlOnPostgres(
   const timer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), opts.deadlineMs + CHILD_GRACE_MS);
   try {
     await Promise.all(children.map((c) => next(c, 'ready')));
+    const server0 = postmaster === null ? null : serverCpuMs(postmaster);
     const start = now();
     const finished = next(children[0], 'finished');
     for (const c of children) c.send('go');
@@ -172,10 +183,15 @@ export async function crawlOnPostgres(
     const stopped = children.map((c) => next(c, 'stopped') as Promise<Extract<PgCrawlMessage, { type: 'stopped' }>>);
     for (const c of children) c.send('stop');
     const reports = await Promise.all(stopped);
+    // The daemons' backends end as they close; their time is the postmaster's once it has reaped them.
+    await new Promise((r) => setTimeout(r, 200));
+    const serverMs = server0 === null ? null : serverCpuMs(postmaster!) - server0;
     const problems = reports.flatMap((r) => r.problems);
-    return measured(site, {
+    const leases = reports.reduce((n, r) => n + r.leases, 0);
+    const run = measured(site, {
       crawler,
-      pages: end?.pages ?? 0,
+      // Past the deadline, the pages the site served: CPU per page and pages/s still mean something.
+      pages: end?.pages ?? site.distinctPages(),
       skipped: end?.skipped ?? 0,
       errors: end?.errors ?? 0,
       complete: end !== null,
@@ -184,6 +200,11 @@ export async function crawlOnPostgres(
       cpuMs: reports.reduce((n, r) => n + r.cpuMs, 0),
       peakRssMb: Math.max(...reports.map((r) => r.peakRssMb)),
     });
+    return {
+      ...run,
+      serverCpuSecondsPer1000: serverMs === null ? null : serverMs / run.pages,
+      emptyLeaseFraction: leases === 0 ? 0 : reports.reduce((n, r) => n + r.emptyLeases, 0) / leases,
+    };
   } finally {
     clearTimeout(timer);
     for (const c of children) c.kill();

@@ -158,6 +158,40 @@ describe('connections the server drops', () => {
   });
 });
 
+describe('statements that get no answer', () => {
+  test('one stuck behind a lock past the statement timeout fails with the reason, and its write is undone', async () => {
+    const url = await pgDatabase();
+    const q = await open(url, { statementTimeoutMs: 300 });
+    await q.enqueue([job('a', 1)]);
+    const [leased] = await q.lease('w', 1, { ttlMs: 60_000, defaultLimit: 2 });
+    const other = await pgClient(url);
+    await other.query('BEGIN');
+    try {
+      await other.query(`SELECT * FROM jobs WHERE id = $1 FOR UPDATE`, [leased.id]);
+      await assert.rejects(q.ack('w', [{ id: leased.id, token: leased.leaseToken, outcome: { type: 'done' }, job: leased }]), /statement timeout/);
+    } finally {
+      await other.query('ROLLBACK');
+    }
+    assert.equal((await q.stats()).in_progress, 1, 'the job is still leased');
+    const [r] = await q.ack('w', [{ id: leased.id, token: leased.leaseToken, outcome: { type: 'done' }, job: leased }]);
+    assert.equal(r.ok, true, 'and the ack goes through once the lock is gone');
+  });
+
+  test('one sent on a connection gone silent fails instead of waiting out TCP; the next runs on a new connection', async () => {
+    const url = await pgDatabase();
+    const relay = await startPgRelay(url);
+    // One connection in the pool, so the next statement is sent on the one silenced.
+    const q = await open(relay.url, { statementTimeoutMs: 300, poolSize: 1 });
+    await q.enqueue([job('a', 1)]);
+    const {
+      rows: [{ pid }],
+    } = await q.pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    relay.silence(pid);
+    await assert.rejects(q.stats(), /Query read timeout/);
+    assert.equal((await q.stats()).queued, 1);
+  });
+});
+
 describe('a listening connection that stops hearing', () => {
   /** A dispatcher on `q` with nothing to do, asleep: only a change it hears of can wake it in time. */
   function sleepingWorker(q: PgQueue): string[] {

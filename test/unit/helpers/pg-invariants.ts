@@ -1,7 +1,6 @@
 import * as assert from 'node:assert/strict';
 import pg from 'pg';
 import type { PgQueue } from '../../../server/src/core/pg/engine';
-import { PG_SQL } from '../../../server/src/core/pg/sql';
 import { HELD } from '../../../server/src/core/types';
 import { misreasoned, type ReasonRow } from './invariants';
 
@@ -89,19 +88,36 @@ interface PlanNode {
 
 /**
  * What the lease's scan of keys reads, told without timing: the index it walks (null: a
- * sequential scan) and the key rows it read, from the executed plan (EXPLAIN ANALYZE). Nothing is
- * at its limit, so the scan reads every row it can.
+ * sequential scan) and the key rows it read, from the executed plan of the scan inside the lease
+ * function (auto_explain, its plans sent to this connection as notices), in a transaction rolled
+ * back. Nothing is at its limit, so the scan reads every row it can.
  */
 export async function pgLeaseScan(q: PgQueue): Promise<{ index: string | null; rows: number }> {
-  const {
-    rows: [r],
-  } = await q.pool.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${PG_SQL.leaseCandidates}`, [1, 0, 0, [], 1_000_000]);
+  const client = await q.pool.connect();
+  const plans: { 'Query Text': string; Plan: PlanNode }[] = [];
+  const heard = (m: { message?: string }) => {
+    if (m.message?.includes('"Query Text"')) plans.push(JSON.parse(m.message.slice(m.message.indexOf('{'))) as (typeof plans)[number]);
+  };
+  client.on('notice', heard);
+  try {
+    await client.query('BEGIN');
+    await client.query(`LOAD 'auto_explain'`);
+    await client.query(`SET LOCAL auto_explain.log_min_duration = 0; SET LOCAL auto_explain.log_analyze = on;
+      SET LOCAL auto_explain.log_nested_statements = on; SET LOCAL auto_explain.log_format = json; SET LOCAL client_min_messages = log`);
+    await client.query(`SELECT * FROM lease_jobs('scan', 1000000, 1, 0, 0, 1000, 'scan', 0, 'scan', 'scan', 7000)`);
+  } finally {
+    await client.query('ROLLBACK');
+    client.off('notice', heard);
+    client.release();
+  }
+  const scan = plans.find((p) => p['Query Text'].includes('FROM keys k'));
+  assert.ok(scan, 'the lease scanned the keys');
   const nodes: PlanNode[] = [];
   const walk = (n: PlanNode) => {
     if (n['Relation Name'] === 'keys') nodes.push(n);
     n.Plans?.forEach(walk);
   };
-  walk((r['QUERY PLAN'] as { Plan: PlanNode }[])[0].Plan);
+  walk(scan.Plan);
   assert.equal(nodes.length, 1, 'the keys are read once');
   const [k] = nodes;
   // An index scan names its index; a bitmap heap scan's comes from its bitmap index scan below.
@@ -112,6 +128,8 @@ export async function pgLeaseScan(q: PgQueue): Promise<{ index: string | null; r
 /** The database as the queue's schema version 1 left it: no held counts, keys_rr on queued > 0, no failure reasons. */
 export async function pgBackToSchema1(q: PgQueue): Promise<void> {
   await q.pool.query(`
+    DROP FUNCTION ack_jobs, lease_jobs, change_payload, book;
+    DROP TYPE ack_link, job_move;
     DROP TABLE reason_counts;
     ALTER TABLE jobs DROP COLUMN reason;
     DROP TABLE crawl_room;

@@ -11,7 +11,7 @@ import type { JobChanges } from '../types';
 export const CHANNEL = 'crawl_orchestrator_jobs';
 
 /** PostgreSQL refuses payloads of 8,000 bytes or more; past this, "refetch everything". */
-const PAYLOAD_MAX = 7000;
+export const PAYLOAD_MAX = 7000;
 
 /** What one commit changed: ids, or null for "too many, refetch". */
 export type Changed = number[] | null;

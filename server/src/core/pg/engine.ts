@@ -2,16 +2,19 @@
  * The networked engine: the queue on PostgreSQL, for daemons on several machines sharing one
  * crawl. The same contract and semantics as the SQLite engine (read docs/design.md); what differs
  * is how they hold across processes that share no lock:
+ *   - a lease and an acknowledgement are each one call of a function of the schema (schema.ts,
+ *     migration 7), one round trip in a transaction of its own, so the rows they lock stay locked
+ *     for the function's run only;
  *   - a lease locks the rows of the keys it takes from (FOR UPDATE SKIP LOCKED), so a per-host
  *     limit is read and raised under that key's lock by one daemon at a time, and no lease waits;
  *   - the jobs it takes are locked the same way; acknowledgements are fenced by the lease token;
  *   - counters are sharded rows (schema.ts), so transactions do not queue on one hot row;
- *   - a crawl's cap is counted under an advisory lock of that crawl, so two daemons cannot both
- *     take its last places;
+ *   - a crawl's places under its cap are reserved in its crawl_room row, so two daemons cannot
+ *     both take its last places;
  *   - every commit that changes jobs notifies the others (changes.ts), which wakes their
  *     dispatchers at once: nobody polls;
  *   - times are on the server's clock (clock.ts), whatever each machine's own says.
- * Transactions that lose a deadlock or a serialization race are run again from the start.
+ * Transactions and calls that lose a deadlock or a serialization race are run again from the start.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -23,13 +26,10 @@ import {
   history,
   pageFrom,
   checkListFilter,
-  keyOffers,
   reclaimFailures,
   requeueFrom,
-  roundRobinShares,
   ruleDefaults,
   settle,
-  recordTaken,
   toKeySummary,
   validateNewJob,
   windowEnd,
@@ -70,9 +70,9 @@ import {
   WORKERS_KEPT_MS,
   type WorkerRecord,
 } from '../types';
-import { CHANNEL, Listener, PgJobChanges, decodePayload, encodePayload, type Changed } from './changes';
+import { CHANNEL, Listener, PAYLOAD_MAX, PgJobChanges, decodePayload, encodePayload, type Changed } from './changes';
 import { redactUrl } from '../db-url';
-import { QUEUE_COMPONENT, SideConnection, clientConfig, describePgError, openPool, type Component, type Migration } from './open';
+import { QUEUE_COMPONENT, SideConnection, clientConfig, describePgError, openPool, unanswered, type Component, type Migration } from './open';
 import { COUNTER_SHARDS } from './schema';
 import { PG_SQL as SQL, pgListSql, pgListWindowSql } from './sql';
 import { PgTally } from './tally';
@@ -83,6 +83,8 @@ export interface PgQueueOptions extends QueueOptions<Migration> {
   poolSize?: number;
   /** How often the listening connection checks that it still hears, and how long it waits for it (LISTEN_CHECK_MS). */
   listenCheckMs?: number;
+  /** The longest a statement may run (STATEMENT_TIMEOUT_MS); a connection that does not answer is given QUERY_GRACE_MS more. */
+  statementTimeoutMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -136,10 +138,9 @@ class Tx {
     if (work === 0 && notify === null) return;
     const keys = [...r.update, ...r.bump].map((k) => k.key).sort();
     if (keys.length) await this.query(SQL.lockKeys, [keys]);
-    const shard = Math.floor(Math.random() * COUNTER_SHARDS);
     const json = JSON.stringify;
     await this.query(SQL.finish, [
-      shard,
+      shard(),
       this.tally.anyServed(),
       this.now,
       json(r.update),
@@ -185,15 +186,15 @@ export class PgQueue implements Queue {
    */
   static async open(url: string, opts: PgQueueOptions = {}): Promise<PgQueue> {
     const components: Component[] = [QUEUE_COMPONENT, ...(opts.components ?? [])];
-    const pool = await openPool(url, components, { max: opts.poolSize });
+    const pool = await openPool(url, components, { max: opts.poolSize, statementTimeoutMs: opts.statementTimeoutMs });
     const q = new PgQueue(pool, opts);
     q.listener = new Listener(
-      clientConfig(url),
+      clientConfig(url, opts.statementTimeoutMs),
       (p) => q.heard(p),
       () => q.feed(null, false, true),
       opts.listenCheckMs,
     );
-    q.reserver = new SideConnection(clientConfig(url));
+    q.reserver = new SideConnection(clientConfig(url, opts.statementTimeoutMs));
     try {
       await q.clock.start();
       await q.listener.start();
@@ -255,9 +256,12 @@ export class PgQueue implements Queue {
         if (touched) this.feed(ids === null ? null : [...ids], quiet, false);
         return out;
       } catch (err) {
-        await client.query('ROLLBACK').catch((e: Error) => {
-          broken = e;
-        });
+        // A connection that did not answer is dropped, not asked to roll back (its server rolls back when it sees it gone).
+        if (unanswered(err)) broken = err as Error;
+        else
+          await client.query('ROLLBACK').catch((e: Error) => {
+            broken = e;
+          });
         if (tx) await this.releaseRoom(tx, false);
         if (attempt < MAX_TRIES && RETRYABLE.has((err as { code?: string }).code ?? '')) {
           await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
@@ -305,7 +309,7 @@ export class PgQueue implements Queue {
   }
 
   /** Inserts new jobs, skipping duplicates and, per crawl, whatever would pass `crawlCap`. */
-  private async insertJobs(tx: Tx, jobs: NewJob[], crawlCap?: number, links = false): Promise<EnqueueResult> {
+  private async insertJobs(tx: Tx, jobs: NewJob[], crawlCap?: number): Promise<EnqueueResult> {
     const pair = (j: NewJob) => `${j.crawlId ?? ''}\u0000${j.dedupeKey}`;
     // Under a crawl cap, a duplicate takes no room: those already there are known before counting.
     const taken = new Set<string>();
@@ -358,24 +362,10 @@ export class PgQueue implements Queue {
     if (toInsert.length) {
       const cols: unknown[][] = Array.from({ length: 12 }, () => []);
       for (const j of toInsert) {
-        [
-          j.kind,
-          j.url,
-          j.key,
-          j.dedupeKey,
-          j.crawlId ?? '',
-          j.depth ?? null,
-          j.priority ?? 0,
-          j.skipReason === undefined ? 'queued' : 'skipped',
-          j.maxAttempts ?? this.rules.maxAttempts,
-          j.runAfter ?? 0,
-          j.skipReason ?? null,
-          j.payload ? JSON.stringify(j.payload) : null,
-        ].forEach((v, i) => cols[i].push(v));
+        const r = this.newJobRow(j);
+        [r.kind, r.url, r.key, r.d, r.c, r.depth, r.priority, r.state, r.max_attempts, r.run_after, r.last_error, r.payload].forEach((v, i) => cols[i].push(v));
       }
-      // crawl_id travels as '' for "none" (arrays of text keep NULLs, but the pair is matched on coalesce).
-      cols[4] = cols[4].map((c) => (c === '' ? null : c));
-      const { rows } = await tx.query<{ id: number; c: string; d: string }>(links ? SQL.insertLinks : SQL.insertJobs, [...cols, tx.now]);
+      const { rows } = await tx.query<{ id: number; c: string; d: string }>(SQL.insertJobs, [...cols, tx.now]);
       for (const r of rows) {
         idOf.set(`${r.c}\u0000${r.d}`, r.id);
         if (room.has(r.c)) tx.placed.set(r.c, (tx.placed.get(r.c) ?? 0) + 1);
@@ -409,61 +399,47 @@ export class PgQueue implements Queue {
 
   async lease(workerId: string, n: number, opts: LeaseOptions): Promise<LeasedJob[]> {
     if (!(n >= 1)) return [];
-    return this.write(async (tx) => {
-      const batch = randomBytes(8).toString('hex');
-      const rows = await this.leaseRounds(tx, Math.floor(n), opts, workerId, batch);
-      if (rows.length === 0) return [];
-      const jobs = rows.map((r) => leasedJob(r, workerId, `${batch}.${r.id as number}`, tx.now, opts.ttlMs));
-      for (const job of jobs) tx.tally.move({ key: job.key, crawl_id: job.crawlId, priority: job.priority }, 'queued', 'in_progress');
-      for (const r of rows) tx.tally.served(r.key as string, r.delayMs);
-      tx.touch(jobs.map((j) => j.id));
-      return jobs;
-    }, true);
+    const batch = randomBytes(8).toString('hex');
+    const now = this.rules.now();
+    const { rows } = await this.call<Row>(SQL.leaseJobs, [
+      workerId,
+      Math.floor(n),
+      opts.defaultLimit,
+      opts.defaultDelayMs ?? 0,
+      now,
+      opts.ttlMs,
+      batch,
+      shard(),
+      CHANNEL,
+      this.origin,
+      PAYLOAD_MAX,
+    ]);
+    if (rows.length === 0) return [];
+    const jobs = rows.map((r) => leasedJob(r, workerId, `${batch}.${r.id as number}`, now, opts.ttlMs));
+    this.feed(
+      jobs.map((j) => j.id),
+      true,
+      false,
+    );
+    return jobs;
   }
 
   /**
-   * Round robin over the keys that may start a job now, as the SQLite engine does: one job per key
-   * per round, as many rounds as the batch needs and the keys' limits allow. Each key row is
-   * locked as it is read, so its in-flight count cannot move until this transaction ends; the
-   * jobs are leased in the same round trip as they are picked.
+   * One statement in a transaction of its own (a function of the schema's that does a lease's or
+   * an acknowledgement's whole work), run again if it lost a deadlock.
    */
-  private async leaseRounds(tx: Tx, n: number, opts: LeaseOptions, workerId: string, batch: string) {
-    const out: (Row & { delayMs: number })[] = [];
-    const seen: string[] = [];
-    for (;;) {
-      const { rows: candidates } = await tx.query<{ key: string; queued: number; inFlight: number; lim: number; delayMs: number }>(SQL.leaseCandidates, [
-        opts.defaultLimit,
-        opts.defaultDelayMs ?? 0,
-        tx.now,
-        seen,
-        n,
-      ]);
-      if (candidates.length === 0) break;
-      seen.push(...candidates.map((c) => c.key));
-      const page = keyOffers(candidates);
-      for (let share = roundRobinShares(page, n - out.length); share.some((s) => s > 0); share = roundRobinShares(page, n - out.length)) {
-        const chosen = page.map((c, i) => ({ c, share: share[i] })).filter((x) => x.share > 0);
-        // Jobs this lease took already are in_progress now: each key gives its next ones.
-        const { rows } = await tx.query<Row & { ord: number }>(SQL.leaseJobs, [
-          chosen.map((x) => x.c.key),
-          chosen.map((x) => x.share),
-          tx.now,
-          workerId,
-          batch,
-          opts.ttlMs,
-        ]);
-        rows.sort((a, b) => a.ord - b.ord || (b.priority as number) - (a.priority as number) || (a.id as number) - (b.id as number));
-        const got = chosen.map(() => 0);
-        for (const r of rows) {
-          got[r.ord - 1]++;
-          out.push({ ...r, delayMs: chosen[r.ord - 1].c.delayMs });
+  private async call<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.pool.query<R>(text, values);
+      } catch (err) {
+        if (attempt < MAX_TRIES && RETRYABLE.has((err as { code?: string }).code ?? '')) {
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+          continue;
         }
-        chosen.forEach((x, i) => recordTaken(x.c, x.share, got[i]));
+        throw err;
       }
-      // Fewer keys than asked for: every candidate was seen.
-      if (candidates.length < n || out.length >= n) break;
     }
-    return out;
   }
 
   async heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult> {
@@ -475,19 +451,18 @@ export class PgQueue implements Queue {
   async ack(workerId: string, acks: Ack[]): Promise<AckResult[]> {
     if (acks.length === 0) return [];
     for (const a of acks) checkOutcome(a.outcome);
-    return this.write((tx) => this.ackAll(tx, workerId, acks));
-  }
-
-  /** Every ack in one fenced update: only rows whose (id, token, in_progress) still match change. */
-  private async ackAll(tx: Tx, workerId: string, acks: Ack[]): Promise<AckResult[]> {
     type Held = { key: string; crawl_id: string | null; priority: number; attempts: number; max_attempts: number; leased_at: number | null };
+    // The scheduler acknowledges with the leased job; an ack without it is read first.
     const unknown = acks.filter((a) => !a.job).map((a) => a.id);
     const read = new Map<string, Held>();
     if (unknown.length) {
-      const { rows } = await tx.query<Held & { id: number; lease_token: string }>(SQL.heldLeases, [unknown]);
+      const { rows } = await this.pool.query<Held & { id: number; lease_token: string }>(SQL.heldLeases, [unknown]);
       for (const r of rows) read.set(`${r.id}.${r.lease_token}`, r);
     }
-    const plans: ({ held: Held; next: ReturnType<typeof settle> } | null)[] = acks.map((a) => {
+    const now = this.rules.now();
+    const rows: Row[] = [];
+    const links: Row[] = [];
+    const plans = acks.map((a, ord) => {
       const held: Held | undefined = a.job
         ? {
             key: a.job.key,
@@ -498,65 +473,100 @@ export class PgQueue implements Queue {
             leased_at: a.job.leasedAt,
           }
         : read.get(`${a.id}.${a.token}`);
-      return held
-        ? {
-            held,
-            next: settle(a.outcome, {
-              attempts: held.attempts,
-              maxAttempts: held.max_attempts,
-              now: tx.now,
-              backoff: this.rules.backoff,
-              random: this.rules.random,
-            }),
-          }
-        : null;
-    });
-    const cols: unknown[][] = Array.from({ length: 12 }, () => []);
-    plans.forEach((p, ord) => {
-      if (!p) return;
-      const r: Settled = p.next.row;
-      [
+      const lost = `${a.outcome.type} refused: the lease was no longer held`;
+      if (!held) {
+        rows.push({ ord, id: a.id, token: a.token, lost });
+        return null;
+      }
+      const next = settle(a.outcome, { attempts: held.attempts, maxAttempts: held.max_attempts, now, backoff: this.rules.backoff, random: this.rules.random });
+      const r: Settled = next.row;
+      const again = r.state === 'queued';
+      rows.push({
         ord,
-        acks[ord].id,
-        acks[ord].token,
-        r.state,
-        r.runAfter,
-        r.finishedAt,
-        r.result,
-        r.lastError,
-        r.reason,
-        r.attemptsDelta,
-        r.deferralsDelta,
-        r.outcome,
-      ].forEach((v, i) => cols[i].push(v));
+        id: a.id,
+        token: a.token,
+        state: r.state,
+        run_after: r.runAfter,
+        finished_at: r.finishedAt,
+        result: r.result,
+        last_error: r.lastError,
+        reason: r.reason,
+        delta: r.attemptsDelta,
+        deferred: r.deferralsDelta,
+        outcome: r.outcome,
+        key: held.key,
+        crawl_id: held.crawl_id,
+        priority: held.priority,
+        held: again && r.runAfter >= HELD ? 1 : 0,
+        // An attempt that ends the job is told by the job row itself; one that sends it round again is written down.
+        event: again ? next.event : null,
+        detail: next.detail,
+        attempt: held.attempts,
+        leased_at: held.leased_at,
+        lost,
+      });
+      if (a.outcome.type === 'done') {
+        const cap = a.outcome.crawlCap ?? null;
+        a.outcome.enqueue?.forEach((j, i) => links.push({ ack: ord, ord: i, ...this.newJobRow(j), cap }));
+      }
+      return r.state;
     });
+    const { rows: out } = await this.call<{ ack_ord: number; link_ord: number | null; job_id: number | null; capped: boolean | null }>(SQL.ackJobs, [
+      JSON.stringify(rows),
+      JSON.stringify(links),
+      workerId,
+      now,
+      this.rules.eventsPerJob,
+      shard(),
+      CHANNEL,
+      this.origin,
+      PAYLOAD_MAX,
+    ]);
     const matched = new Set<number>();
-    if (cols[0].length) {
-      const { rows } = await tx.query<{ ord: number }>(SQL.ack, [...cols, tx.now]);
-      for (const r of rows) matched.add(r.ord);
-    }
-    const out: AckResult[] = [];
-    for (let ord = 0; ord < acks.length; ord++) {
-      const { id, outcome } = acks[ord];
-      const plan = plans[ord];
-      if (!plan || !matched.has(ord)) {
-        tx.event(id, 'lost_lease', workerId, `${outcome.type} refused: the lease was no longer held`);
-        out.push({ id, ok: false });
+    const found = new Map<number, { ids: (number | null)[]; enqueued: number; capped: number }>();
+    for (const r of out) {
+      if (r.link_ord === null) {
+        matched.add(r.ack_ord);
         continue;
       }
-      const { held, next } = plan;
-      tx.tally.move({ ...held, reason: next.row.reason }, 'in_progress', next.row.state);
-      if (next.row.state === 'queued' && next.row.runAfter >= HELD) tx.tally.held(held.key, 1);
-      tx.touch([id]);
-      // An attempt that ends the job is told by the job row itself; one that sends it round again is written down.
-      if (next.row.state === 'queued') tx.event(id, next.event, workerId, next.detail, { attempt: held.attempts, leasedAt: held.leased_at }, true);
-      if (outcome.type === 'done' && outcome.enqueue?.length) {
-        out.push({ id, ok: true, state: next.row.state, enqueued: await this.insertJobs(tx, outcome.enqueue, outcome.crawlCap, true) });
-      } else {
-        out.push({ id, ok: true, state: next.row.state });
-      }
+      let f = found.get(r.ack_ord);
+      if (!f) found.set(r.ack_ord, (f = { ids: [], enqueued: 0, capped: 0 }));
+      f.ids[r.link_ord] = r.job_id;
+      if (r.job_id !== null) f.enqueued++;
+      if (r.capped) f.capped++;
     }
-    return out;
+    const changed: number[] = [];
+    const results = acks.map((a, ord): AckResult => {
+      const state = plans[ord];
+      if (state === null || !matched.has(ord)) return { id: a.id, ok: false };
+      changed.push(a.id);
+      const f = found.get(ord);
+      if (!f) return { id: a.id, ok: true, state };
+      const n = f.ids.length;
+      for (const id of f.ids) if (id !== null) changed.push(id);
+      return { id: a.id, ok: true, state, enqueued: { ids: f.ids, enqueued: f.enqueued, duplicates: n - f.enqueued - f.capped, capped: f.capped } };
+    });
+    if (changed.length) this.feed(changed, false, false);
+    return results;
+  }
+
+  /** A new job as the statements that insert jobs read it (by name, from JSON). */
+  private newJobRow(j: NewJob): Row {
+    return {
+      kind: j.kind,
+      url: j.url,
+      key: j.key,
+      d: j.dedupeKey,
+      // No crawl travels as null ('' is none as well: the pair is matched on coalesce).
+      c: j.crawlId || null,
+      depth: j.depth ?? null,
+      priority: j.priority ?? 0,
+      state: j.skipReason === undefined ? 'queued' : 'skipped',
+      max_attempts: j.maxAttempts ?? this.rules.maxAttempts,
+      run_after: j.runAfter ?? 0,
+      last_error: j.skipReason ?? null,
+      payload: j.payload ? JSON.stringify(j.payload) : null,
+    };
   }
 
   async reap(self: string | null = null): Promise<ReapResult> {
@@ -815,6 +825,11 @@ export class PgQueue implements Queue {
     await this.reserver?.end().catch(() => {});
     await this.pool.end();
   }
+}
+
+/** The counter shard a transaction adds to (schema.ts COUNTER_SHARDS). */
+function shard(): number {
+  return Math.floor(Math.random() * COUNTER_SHARDS);
 }
 
 function byState(rows: { state: JobState; n: number }[]): Stats {

@@ -13,7 +13,7 @@ import { PG_MIGRATIONS, SCHEMA } from './schema';
  * A migration: SQL, or a function for what SQL alone cannot do (values computed in JavaScript),
  * run on the connection inside the migrations' transaction.
  */
-export type Migration = string | ((client: pg.PoolClient) => Promise<void>);
+export type Migration = string | ((client: pg.ClientBase) => Promise<void>);
 
 /** A component's versioned tables (the queue's own, the crawl kind's...). */
 export interface Component {
@@ -40,10 +40,31 @@ const TYPES: pg.CustomTypesConfig = {
 export interface PoolOptions {
   /** Connections in the pool (the listening connection is one more). */
   max?: number;
+  /** The longest a statement may run (STATEMENT_TIMEOUT_MS). */
+  statementTimeoutMs?: number;
+}
+
+/**
+ * The longest a statement of the queue may run on the server: the slowest are bulk moves (a
+ * requeue or a pause of a crawl's 200,000 jobs takes a few seconds), a lease or an ack
+ * milliseconds. One stuck behind a lock for this long fails, and says so, rather than holding its
+ * connection and its caller.
+ */
+export const STATEMENT_TIMEOUT_MS = 60_000;
+/**
+ * How much longer this side waits for an answer: the server's own timeout, with a clear error,
+ * comes first; this one ends a statement sent on a connection that died without a word, which
+ * would otherwise wait out TCP's retransmissions (about 15 minutes on Linux) with its caller.
+ */
+export const QUERY_GRACE_MS = 5_000;
+
+/** pg's error for a statement not answered within query_timeout: its connection is beyond use. */
+export function unanswered(err: unknown): boolean {
+  return (err as Error | undefined)?.message === 'Query read timeout';
 }
 
 /** The settings every connection of the queue is made with, the listener's included. */
-export function clientConfig(url: string): pg.ClientConfig {
+export function clientConfig(url: string, statementTimeoutMs = STATEMENT_TIMEOUT_MS): pg.ClientConfig {
   if (!isPostgresUrl(url)) throw new DatabaseOpenError(`${redactUrl(url)} is not a postgres:// or postgresql:// URL`, redactUrl(url));
   try {
     new URL(url);
@@ -65,6 +86,9 @@ export function clientConfig(url: string): pg.ClientConfig {
     // connection that no longer gets its notifications, nor of one with a statement unanswered.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
+    // Keepalive probes only an idle connection: one with a statement unanswered needs these.
+    statement_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs + QUERY_GRACE_MS,
   };
 }
 
@@ -102,12 +126,12 @@ export function describePgError(err: unknown, url: string): string {
  * schema newer than this build before writing anything.
  */
 export async function openPool(url: string, components: Component[], opts: PoolOptions = {}): Promise<pg.Pool> {
-  const config = clientConfig(url);
+  const config = clientConfig(url, opts.statementTimeoutMs);
   const pool = new pg.Pool({ ...config, max: opts.max ?? 10 });
   // An idle connection dropped by the server must not crash the process; the next query reports it.
   pool.on('error', () => {});
   try {
-    await migrate(pool, url, components);
+    await migrate(config, url, components);
     return pool;
   } catch (err) {
     await pool.end().catch(() => {});
@@ -116,7 +140,7 @@ export async function openPool(url: string, components: Component[], opts: PoolO
   }
 }
 
-async function versions(db: pg.Pool | pg.PoolClient): Promise<Map<string, number> | null> {
+async function versions(db: pg.ClientBase): Promise<Map<string, number> | null> {
   const { rows } = await db.query<{ t: string | null }>(`SELECT to_regclass($1) AS t`, [`${SCHEMA}.schema_versions`]);
   if (rows[0].t === null) return null;
   const got = await db.query<{ component: string; version: number }>(`SELECT component, version FROM ${SCHEMA}.schema_versions`);
@@ -136,7 +160,7 @@ function refuseNewer(have: Map<string, number>, url: string, components: Compone
 }
 
 /** Refuses a namespace of another program or a schema newer than this build, before any write. */
-async function checkVersions(client: pg.PoolClient, url: string, components: Component[]): Promise<Map<string, number>> {
+async function checkVersions(client: pg.ClientBase, url: string, components: Component[]): Promise<Map<string, number>> {
   const have = await versions(client);
   if (have) {
     refuseNewer(have, url, components);
@@ -155,8 +179,11 @@ async function checkVersions(client: pg.PoolClient, url: string, components: Com
   return new Map();
 }
 
-async function migrate(pool: pg.Pool, url: string, components: Component[]): Promise<void> {
-  const client = await pool.connect();
+/** On a connection of its own, without the pool's timeouts: a migration's backfill of millions of jobs may take minutes. */
+async function migrate(config: pg.ClientConfig, url: string, components: Component[]): Promise<void> {
+  const client = new pg.Client({ ...config, statement_timeout: undefined, query_timeout: undefined });
+  client.on('error', () => {});
+  await client.connect();
   try {
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock($1)`, [MIGRATION_LOCK]);
@@ -184,7 +211,7 @@ async function migrate(pool: pg.Pool, url: string, components: Component[]): Pro
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    client.release();
+    await client.end().catch(() => {});
   }
 }
 

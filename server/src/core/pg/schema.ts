@@ -172,13 +172,333 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       INSERT INTO reason_counts (crawl_id, reason, shard, n)
       SELECT coalesce(crawl_id, ''), reason, 0, count(*) FROM jobs WHERE state = 'error' GROUP BY 1, 2;`);
   },
+  /* 7 */ `
+  -- A lease and an acknowledgement each in one round trip (issue 18): functions that do on the
+  -- server what the engine did over 5-7 round trips, so the key rows a lease or an acknowledgement
+  -- locks are held for the statement's run, not through the network's round trips.
+
+  -- One job's move between states, or (to_state NULL) jobs of a crawl refused past its cap: the
+  -- bookkeeping's input (book), as the engine's tally (core/tally.ts) sums them.
+  CREATE TYPE job_move AS (
+    key text, crawl_id text, priority integer, from_state text, to_state text,
+    reason text,     -- the reason a job fails with (to_state 'error')
+    held integer,    -- 1: a queued job held (a paused crawl's)
+    delay_ms bigint, -- not NULL: leased from its key, whose round-robin turn and pacing are due
+    capped bigint
+  );
+
+  -- The counters of a transaction's moves, as the engine's finish statement writes them (sql.ts):
+  -- key rows locked first and in key order (two transactions locking hosts in different orders
+  -- deadlock), then per key, per key's totals, per crawl, per state and per failure reason.
+  CREATE FUNCTION book(p_moves job_move[], p_shard integer, p_now bigint) RETURNS void LANGUAGE plpgsql AS $fn$
+  #variable_conflict use_column
+  DECLARE
+    v_turn bigint;
+  BEGIN
+    PERFORM 1 FROM keys WHERE key IN (SELECT m.key FROM unnest(p_moves) m WHERE m.to_state IS NOT NULL) ORDER BY key FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM unnest(p_moves) m WHERE m.delay_ms IS NOT NULL) THEN v_turn := nextval('lease_seq'); END IF;
+    WITH k AS (
+      SELECT m.key,
+             count(*) FILTER (WHERE m.to_state = 'queued') - count(*) FILTER (WHERE m.from_state = 'queued') AS queued,
+             count(*) FILTER (WHERE m.to_state = 'in_progress') - count(*) FILTER (WHERE m.from_state = 'in_progress') AS in_flight,
+             sum(m.held) AS held, max(m.delay_ms) AS delay_ms, bool_or(m.delay_ms IS NOT NULL) AS served,
+             bool_or(m.from_state IS NOT DISTINCT FROM 'queued') AS recompute, max(m.priority) FILTER (WHERE m.to_state = 'queued') AS priority
+        FROM unnest(p_moves) m WHERE m.to_state IS NOT NULL GROUP BY m.key),
+    updated AS (
+      UPDATE keys SET queued = keys.queued + k.queued, in_flight = keys.in_flight + k.in_flight, held = keys.held + k.held,
+             last_served = CASE WHEN k.served THEN v_turn ELSE keys.last_served END,
+             next_start_at = CASE WHEN k.delay_ms > 0 THEN p_now + k.delay_ms ELSE keys.next_start_at END,
+             top_priority = coalesce(
+               (SELECT priority FROM jobs WHERE jobs.key = keys.key AND state = 'queued' ORDER BY priority DESC, id LIMIT 1), 0)
+        FROM k WHERE keys.key = k.key AND (k.recompute OR k.served))
+    INSERT INTO keys (key, queued, in_flight, top_priority, held)
+    SELECT key, queued, in_flight, coalesce(priority, 0), held FROM k
+     WHERE NOT (k.recompute OR k.served) AND (queued <> 0 OR in_flight <> 0 OR held <> 0)
+     ORDER BY key
+    ON CONFLICT (key) DO UPDATE SET
+      queued = keys.queued + excluded.queued, in_flight = keys.in_flight + excluded.in_flight, held = keys.held + excluded.held,
+      top_priority = CASE WHEN excluded.queued > 0 THEN greatest(keys.top_priority, excluded.top_priority) ELSE keys.top_priority END;
+
+    INSERT INTO key_totals (key, done, skipped, error)
+    SELECT * FROM (
+      SELECT m.key,
+             count(*) FILTER (WHERE m.to_state = 'done') - count(*) FILTER (WHERE m.from_state = 'done') AS done,
+             count(*) FILTER (WHERE m.to_state = 'skipped') - count(*) FILTER (WHERE m.from_state = 'skipped') AS skipped,
+             count(*) FILTER (WHERE m.to_state = 'error') - count(*) FILTER (WHERE m.from_state = 'error') AS error
+        FROM unnest(p_moves) m WHERE m.to_state IS NOT NULL GROUP BY m.key) t
+     WHERE done <> 0 OR skipped <> 0 OR error <> 0
+     ORDER BY key
+    ON CONFLICT (key) DO UPDATE SET done = key_totals.done + excluded.done,
+      skipped = key_totals.skipped + excluded.skipped, error = key_totals.error + excluded.error;
+
+    INSERT INTO crawl_counts (crawl_id, shard, queued, in_progress, done, skipped, error, capped)
+    SELECT m.crawl_id, p_shard,
+           count(*) FILTER (WHERE m.to_state = 'queued') - count(*) FILTER (WHERE m.from_state = 'queued'),
+           count(*) FILTER (WHERE m.to_state = 'in_progress') - count(*) FILTER (WHERE m.from_state = 'in_progress'),
+           count(*) FILTER (WHERE m.to_state = 'done') - count(*) FILTER (WHERE m.from_state = 'done'),
+           count(*) FILTER (WHERE m.to_state = 'skipped') - count(*) FILTER (WHERE m.from_state = 'skipped'),
+           count(*) FILTER (WHERE m.to_state = 'error') - count(*) FILTER (WHERE m.from_state = 'error'),
+           coalesce(sum(m.capped), 0)
+      FROM unnest(p_moves) m WHERE m.crawl_id IS NOT NULL GROUP BY m.crawl_id ORDER BY m.crawl_id
+    ON CONFLICT (crawl_id, shard) DO UPDATE SET
+      queued = crawl_counts.queued + excluded.queued, in_progress = crawl_counts.in_progress + excluded.in_progress,
+      done = crawl_counts.done + excluded.done, skipped = crawl_counts.skipped + excluded.skipped,
+      error = crawl_counts.error + excluded.error, capped = crawl_counts.capped + excluded.capped;
+
+    INSERT INTO counts (state, shard, n)
+    SELECT * FROM (
+      SELECT s.state, p_shard, (SELECT count(*) FILTER (WHERE m.to_state = s.state) - count(*) FILTER (WHERE m.from_state = s.state)
+                                  FROM unnest(p_moves) m) AS n
+        FROM unnest(ARRAY['queued', 'in_progress', 'done', 'skipped', 'error']) s(state)) t
+     WHERE n <> 0
+    ON CONFLICT (state, shard) DO UPDATE SET n = counts.n + excluded.n;
+
+    INSERT INTO reason_counts (crawl_id, reason, shard, n)
+    SELECT coalesce(m.crawl_id, ''), m.reason, p_shard, count(*)
+      FROM unnest(p_moves) m WHERE m.to_state = 'error' AND m.reason IS NOT NULL
+     GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (crawl_id, reason, shard) DO UPDATE SET n = reason_counts.n + excluded.n;
+  END
+  $fn$;
+
+  -- A change notification's payload (changes.ts encodePayload): the ids, or "*" past p_max bytes.
+  CREATE FUNCTION change_payload(p_origin text, p_mark text, p_ids bigint[], p_max integer) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT p_origin || p_mark || ':' || CASE WHEN length(p_origin) + 2 + length(b) > p_max THEN '*' ELSE b END
+      FROM (SELECT array_to_string(p_ids, ',') AS b) s
+  $fn$;
+
+  -- A lease (engine.ts lease): round robin over the keys that may start a job now, one job per key
+  -- per round, as many rounds as the batch needs and the keys' limits allow (job-rules.ts
+  -- roundRobinShares); each key row locked as it is read (SKIP LOCKED: a key another transaction
+  -- holds is left to it this time), so its in-flight count cannot move until the function ends.
+  CREATE FUNCTION lease_jobs(p_worker text, p_n integer, p_limit integer, p_delay bigint, p_now bigint, p_ttl bigint,
+                             p_batch text, p_shard integer, p_channel text, p_origin text, p_max integer)
+  RETURNS TABLE (id bigint, kind text, url text, key text, crawl_id text, depth integer, priority integer, attempts integer,
+                 max_attempts integer, reclaims integer, last_error text, payload text, created_at bigint, deferrals integer)
+  LANGUAGE plpgsql AS $fn$
+  #variable_conflict use_column
+  DECLARE
+    v_seen text[] := '{}';
+    v_keys text[]; v_room integer[]; v_delay bigint[]; v_taken integer[]; v_dry boolean[]; v_share integer[]; v_got integer[];
+    v_all_keys text[] := '{}'; v_all_delay bigint[] := '{}'; v_ids bigint[] := '{}'; v_new bigint[];
+    v_left integer; v_progress boolean; v_any boolean; i integer; r record;
+  BEGIN
+    LOOP
+      v_keys := '{}'; v_room := '{}'; v_delay := '{}';
+      FOR r IN
+        SELECT k.key, k.queued - k.held AS queued, k.in_flight, coalesce(s.lim, p_limit) AS lim, coalesce(s.min_delay_ms, p_delay) AS delay_ms
+          FROM keys k LEFT JOIN key_settings s ON s.key = k.key
+         WHERE k.queued > k.held AND k.in_flight < coalesce(s.lim, p_limit)
+           AND k.next_start_at <= p_now AND k.deferred_until <= p_now AND k.key <> ALL(v_seen)
+         ORDER BY k.top_priority DESC, k.last_served
+         LIMIT p_n
+           FOR UPDATE OF k SKIP LOCKED
+      LOOP
+        v_keys := v_keys || r.key;
+        v_room := v_room || CASE WHEN r.delay_ms > 0 THEN 1 ELSE least(r.lim - r.in_flight, r.queued)::integer END;
+        v_delay := v_delay || r.delay_ms;
+      END LOOP;
+      EXIT WHEN cardinality(v_keys) = 0;
+      v_seen := v_seen || v_keys;
+      v_all_keys := v_all_keys || v_keys;
+      v_all_delay := v_all_delay || v_delay;
+      v_taken := array_fill(0, ARRAY[cardinality(v_keys)]);
+      v_dry := array_fill(false, ARRAY[cardinality(v_keys)]);
+      LOOP
+        -- This round's shares: one more job per key per pass while the batch has room.
+        v_share := array_fill(0, ARRAY[cardinality(v_keys)]);
+        v_left := p_n - cardinality(v_ids);
+        v_any := false;
+        LOOP
+          v_progress := false;
+          FOR i IN 1..cardinality(v_keys) LOOP
+            EXIT WHEN v_left = 0;
+            IF NOT v_dry[i] AND v_share[i] < v_room[i] - v_taken[i] THEN
+              v_share[i] := v_share[i] + 1; v_left := v_left - 1; v_progress := true; v_any := true;
+            END IF;
+          END LOOP;
+          EXIT WHEN v_left = 0 OR NOT v_progress;
+        END LOOP;
+        EXIT WHEN NOT v_any;
+        WITH picked AS (
+          SELECT u.ord, j.id FROM unnest(v_keys, v_share) WITH ORDINALITY AS u(key, share, ord)
+          CROSS JOIN LATERAL (
+            SELECT jobs.id FROM jobs WHERE jobs.key = u.key AND state = 'queued' AND run_after <= p_now
+             ORDER BY priority DESC, jobs.id LIMIT u.share FOR UPDATE SKIP LOCKED) j
+           WHERE u.share > 0),
+        leased AS (
+          UPDATE jobs SET state = 'in_progress', worker_id = p_worker, lease_token = p_batch || '.' || jobs.id, leased_at = p_now,
+                 lease_expires_at = p_now + p_ttl, heartbeat_at = p_now, attempts = jobs.attempts + 1, updated_at = p_now
+            FROM picked WHERE jobs.id = picked.id AND jobs.state = 'queued'
+          RETURNING picked.ord, jobs.id, jobs.priority)
+        SELECT coalesce(array_agg(l.id ORDER BY l.ord, l.priority DESC, l.id), '{}'),
+               ARRAY(SELECT count(l2.id)::integer FROM generate_subscripts(v_keys, 1) g(i) LEFT JOIN leased l2 ON l2.ord = g.i GROUP BY g.i ORDER BY g.i)
+          INTO v_new, v_got FROM leased l;
+        v_ids := v_ids || v_new;
+        FOR i IN 1..cardinality(v_keys) LOOP
+          v_taken[i] := v_taken[i] + v_got[i];
+          IF v_got[i] < v_share[i] THEN v_dry[i] := true; END IF;
+        END LOOP;
+      END LOOP;
+      -- Fewer keys than asked for: every candidate was seen.
+      EXIT WHEN cardinality(v_keys) < p_n OR cardinality(v_ids) >= p_n;
+    END LOOP;
+    IF cardinality(v_ids) = 0 THEN RETURN; END IF;
+    PERFORM book(ARRAY(
+      SELECT ROW(j.key, j.crawl_id, j.priority, 'queued', 'in_progress', NULL, 0, d.delay_ms, NULL)::job_move
+        FROM jobs j JOIN unnest(v_all_keys, v_all_delay) d(key, delay_ms) ON d.key = j.key WHERE j.id = ANY(v_ids)), p_shard, p_now);
+    -- Quiet: a lease makes no work ready, and waking dispatchers for it would spin them.
+    PERFORM pg_notify(p_channel, change_payload(p_origin, 'q', v_ids, p_max));
+    RETURN QUERY
+      SELECT j.id, j.kind, j.url, j.key, j.crawl_id, j.depth, j.priority, j.attempts, j.max_attempts, j.reclaims,
+             j.last_error, j.payload, j.created_at, j.deferrals
+        FROM unnest(v_ids) WITH ORDINALITY u(id, o) JOIN jobs j ON j.id = u.id ORDER BY u.o;
+  END
+  $fn$;
+
+  -- A link found by an acknowledged job, as the acknowledgement's function reads and marks it.
+  CREATE TYPE ack_link AS (
+    ack integer, ord integer, kind text, url text, key text, d text, c text, depth integer, priority integer, state text,
+    max_attempts integer, run_after bigint, last_error text, payload text, cap bigint,
+    first_in_batch boolean, first_in_ack boolean, fresh boolean, rank bigint
+  );
+
+  -- Acknowledgements (engine.ts ack), fenced by their lease tokens, with the events they write, the
+  -- links of those that are done (each crawl's places under its cap reserved here: the crawl's row
+  -- is locked from the reservation to the end of the function), and the bookkeeping. Returns the
+  -- acknowledgements that held their lease (link_ord NULL) and, per link, its new job's id (NULL:
+  -- a duplicate, or capped).
+  CREATE FUNCTION ack_jobs(p_acks jsonb, p_links jsonb, p_worker text, p_now bigint, p_events integer, p_shard integer,
+                           p_channel text, p_origin text, p_max integer)
+  RETURNS TABLE (ack_ord integer, link_ord integer, job_id bigint, capped boolean)
+  LANGUAGE plpgsql AS $fn$
+  #variable_conflict use_column
+  DECLARE
+    v_matched integer[]; v_changed bigint[]; v_moves job_move[]; v_links ack_link[];
+    v_room_c text[] := '{}'; v_granted bigint[] := '{}'; v_ins_ids bigint[] := '{}'; v_ins_c text[] := '{}'; v_ins_d text[] := '{}';
+  BEGIN
+    WITH u AS (
+      SELECT * FROM jsonb_to_recordset(p_acks) AS x(ord integer, id bigint, token text, state text, run_after bigint, finished_at bigint,
+                                                    result text, last_error text, reason text, delta integer, deferred integer, outcome text)),
+    m AS (
+      UPDATE jobs SET state = u.state, run_after = u.run_after, finished_at = u.finished_at, result = u.result,
+             last_error = u.last_error, reason = u.reason, attempts = jobs.attempts + u.delta,
+             deferrals = coalesce(jobs.deferrals + u.deferred, 0), outcome = u.outcome,
+             lease_token = NULL, lease_expires_at = NULL, updated_at = p_now
+        FROM u WHERE jobs.id = u.id AND jobs.lease_token = u.token AND jobs.state = 'in_progress' AND u.state IS NOT NULL
+      RETURNING u.ord, jobs.id)
+    SELECT coalesce(array_agg(ord), '{}'), coalesce(array_agg(id ORDER BY ord), '{}') INTO v_matched, v_changed FROM m;
+
+    -- An attempt that ends the job is told by the job row itself; one that sends it round again
+    -- is written down, and so is a refused acknowledgement (of a job that exists).
+    INSERT INTO events (job_id, at, type, worker_id, detail, attempt, leased_at)
+    SELECT x.id, p_now, CASE WHEN x.ord = ANY(v_matched) THEN x.event ELSE 'lost_lease' END, p_worker,
+           CASE WHEN x.ord = ANY(v_matched) THEN x.detail ELSE x.lost END,
+           CASE WHEN x.ord = ANY(v_matched) THEN x.attempt END, CASE WHEN x.ord = ANY(v_matched) THEN x.leased_at END
+      FROM jsonb_to_recordset(p_acks) AS x(ord integer, id bigint, event text, detail text, lost text, attempt integer, leased_at bigint)
+     WHERE (x.event IS NOT NULL OR NOT x.ord = ANY(v_matched)) AND EXISTS (SELECT 1 FROM jobs WHERE jobs.id = x.id)
+     ORDER BY x.ord;
+    DELETE FROM events e USING (
+      SELECT x.id, (SELECT events.id FROM events WHERE job_id = x.id ORDER BY events.id DESC OFFSET p_events - 1 LIMIT 1) AS edge
+        FROM jsonb_to_recordset(p_acks) AS x(ord integer, id bigint, event text)
+       WHERE x.event IS NOT NULL AND x.ord = ANY(v_matched)) t
+     WHERE e.job_id = t.id AND e.id < t.edge;
+
+    v_moves := ARRAY(
+      SELECT ROW(x.key, x.crawl_id, x.priority, 'in_progress', x.state, x.reason, x.held, NULL, NULL)::job_move
+        FROM jsonb_to_recordset(p_acks) AS x(ord integer, key text, crawl_id text, priority integer, state text, reason text, held integer)
+       WHERE x.ord = ANY(v_matched));
+
+    -- The links of the acknowledgements that held: the first of each (crawl, dedupe key) pair in the
+    -- batch is fresh unless a job has it already; under a cap, the fresh ones are ranked per crawl.
+    v_links := ARRAY(
+      SELECT ROW(l.ack, l.ord, l.kind, l.url, l.key, l.d, l.c, l.depth, l.priority, l.state, l.max_attempts, l.run_after, l.last_error,
+                 l.payload, l.cap, l.first_in_batch, l.first_in_ack, l.fresh,
+                 CASE WHEN l.fresh AND l.cap IS NOT NULL AND l.c IS NOT NULL
+                      THEN count(*) FILTER (WHERE l.fresh AND l.cap IS NOT NULL) OVER (PARTITION BY l.c ORDER BY l.ack, l.ord) END)::ack_link
+        FROM (
+          SELECT f.*, f.first_in_batch AND NOT EXISTS (
+                   SELECT 1 FROM jobs j WHERE coalesce(j.crawl_id, '') = coalesce(f.c, '') AND j.dedupe_key = f.d) AS fresh
+            FROM (
+              SELECT x.*,
+                     row_number() OVER (PARTITION BY coalesce(x.c, ''), x.d ORDER BY x.ack, x.ord) = 1 AS first_in_batch,
+                     row_number() OVER (PARTITION BY x.ack, coalesce(x.c, ''), x.d ORDER BY x.ord) = 1 AS first_in_ack
+                FROM jsonb_to_recordset(p_links) AS x(ack integer, ord integer, kind text, url text, key text, d text, c text, depth integer,
+                                                      priority integer, state text, max_attempts integer, run_after bigint, last_error text,
+                                                      payload text, cap bigint)
+               WHERE x.ack = ANY(v_matched)) f) l
+       ORDER BY l.ack, l.ord);
+
+    IF cardinality(v_links) > 0 THEN
+      -- Places under each capped crawl's cap: the larger of the places counted so far and the
+      -- crawl's committed jobs, plus what this batch takes (see sql.ts reserveRoom).
+      INSERT INTO crawl_room (crawl_id, used, granted)
+      SELECT DISTINCT l.c, 0, 0 FROM unnest(v_links) l WHERE l.rank IS NOT NULL ORDER BY 1
+      ON CONFLICT DO NOTHING;
+      WITH w AS (
+        SELECT l.c, count(*) AS want, min(l.cap) AS cap,
+               (SELECT coalesce(sum(queued + in_progress + done + skipped + error), 0) FROM crawl_counts cc WHERE cc.crawl_id = l.c) AS n
+          FROM unnest(v_links) l WHERE l.rank IS NOT NULL GROUP BY l.c),
+      r AS (
+        UPDATE crawl_room SET granted = least(w.want, greatest(w.cap - greatest(used, w.n), 0)),
+               used = greatest(used, w.n) + least(w.want, greatest(w.cap - greatest(used, w.n), 0))
+          FROM w WHERE crawl_room.crawl_id = w.c
+        RETURNING crawl_room.crawl_id, crawl_room.granted)
+      SELECT coalesce(array_agg(crawl_id), '{}'), coalesce(array_agg(granted), '{}') INTO v_room_c, v_granted FROM r;
+
+      -- In dedupe-key order: acknowledgements inserting the same links (pages of one site link to
+      -- the same pages) take their index locks in one order, so one waits rather than deadlocking.
+      WITH ins AS (
+        INSERT INTO jobs (kind, url, key, dedupe_key, crawl_id, depth, priority, state, max_attempts,
+                          run_after, last_error, payload, created_at, updated_at, finished_at, outcome)
+        SELECT l.kind, l.url, l.key, l.d, l.c, l.depth, l.priority, l.state, l.max_attempts, l.run_after, l.last_error, l.payload,
+               p_now, p_now, CASE WHEN l.state = 'skipped' THEN p_now END, CASE WHEN l.state = 'skipped' THEN 'skipped' END
+          FROM unnest(v_links) l LEFT JOIN unnest(v_room_c, v_granted) g(c, granted) ON g.c = l.c
+         WHERE l.fresh AND (l.rank IS NULL OR l.rank <= g.granted)
+         ORDER BY coalesce(l.c, ''), l.d
+        ON CONFLICT DO NOTHING
+        RETURNING id, key, crawl_id, priority, state, run_after, dedupe_key)
+      SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(coalesce(crawl_id, '')), '{}'), coalesce(array_agg(dedupe_key), '{}'),
+             v_moves || coalesce(array_agg(ROW(key, crawl_id, priority, NULL, state, NULL,
+                                               CASE WHEN state = 'queued' AND run_after >= ${HELD} THEN 1 ELSE 0 END, NULL, NULL)::job_move), '{}')
+        INTO v_ins_ids, v_ins_c, v_ins_d, v_moves FROM ins;
+
+      -- Places reserved and not filled (a twin committed meanwhile) go back.
+      UPDATE crawl_room SET used = used - g.granted + coalesce(n.placed, 0)
+        FROM unnest(v_room_c, v_granted) g(c, granted)
+        LEFT JOIN (SELECT c, count(*) AS placed FROM unnest(v_ins_c) c GROUP BY c) n ON n.c = g.c
+       WHERE crawl_room.crawl_id = g.c AND g.granted > coalesce(n.placed, 0);
+
+      v_moves := v_moves || ARRAY(
+        SELECT ROW(NULL, l.c, NULL, NULL, NULL, NULL, 0, NULL, count(*))::job_move
+          FROM unnest(v_links) l JOIN unnest(v_links) f ON f.fresh AND coalesce(f.c, '') = coalesce(l.c, '') AND f.d = l.d
+          JOIN unnest(v_room_c, v_granted) g(c, granted) ON g.c = f.c
+         WHERE l.first_in_ack AND f.rank > g.granted
+         GROUP BY l.c);
+      v_changed := v_changed || v_ins_ids;
+    END IF;
+
+    PERFORM book(v_moves, p_shard, p_now);
+    IF cardinality(v_changed) > 0 THEN PERFORM pg_notify(p_channel, change_payload(p_origin, 'w', v_changed, p_max)); END IF;
+
+    RETURN QUERY SELECT m, NULL::integer, NULL::bigint, NULL::boolean FROM unnest(v_matched) m;
+    RETURN QUERY
+      SELECT l.ack, l.ord, CASE WHEN l.first_in_batch THEN i.id END,
+             l.first_in_ack AND coalesce(f.rank > g.granted, false)
+        FROM unnest(v_links) l
+        LEFT JOIN unnest(v_ins_ids, v_ins_c, v_ins_d) i(id, c, d) ON i.c = coalesce(l.c, '') AND i.d = l.d
+        LEFT JOIN unnest(v_links) f ON f.fresh AND coalesce(f.c, '') = coalesce(l.c, '') AND f.d = l.d
+        LEFT JOIN unnest(v_room_c, v_granted) g(c, granted) ON g.c = f.c;
+  END
+  $fn$;
+  `,
 ];
 
 /** Failed jobs migration 6's backfill reads and writes at a time: what it holds stays small, however many failed. */
 const BACKFILL_BATCH = 5_000;
 
 /** The reasons of the jobs that failed before there were any: read, computed here, written back, a batch at a time. */
-async function backfillReasons(client: pg.PoolClient): Promise<void> {
+async function backfillReasons(client: pg.ClientBase): Promise<void> {
   for (let after = 0; ;) {
     const { rows } = await client.query<{ id: number; last_error: string | null }>(
       `SELECT id, last_error FROM jobs WHERE state = 'error' AND id > $1 ORDER BY id LIMIT ${BACKFILL_BATCH}`,

@@ -33,12 +33,6 @@ export const PG_SQL = {
   /** A batch of new jobs in the order given, so that ids, and so the queue's FIFO, follow it. */
   insertJobs: insertJobs('ord'),
   /**
-   * A page's links in dedupe-key order instead: acknowledgements inserting the same links (pages
-   * of one site link to the same pages) take their index locks in one order, so one waits for the
-   * other rather than deadlocking (found with two daemons: about one a second, each costing one).
-   */
-  insertLinks: insertJobs('c, d'),
-  /**
    * Up to $2 places under cap $3 for crawl $1, in a statement of its own: the row is locked only
    * for it. What is taken is the larger of the places counted so far and the crawl's committed
    * jobs (jobs enqueued without a cap count too).
@@ -68,33 +62,8 @@ export const PG_SQL = {
         FROM unnest($1::bigint[]) AS u(id)) t
      WHERE e.job_id = t.id AND e.id < t.edge`,
 
-  /**
-   * Keys that may start a job now, best priority first, then least recently served, each locked
-   * (SKIP LOCKED: a key another lease holds is left to it). Under the lock, in_flight is current.
-   * `queued > held` is keys_rr's condition: a key whose every job is held (a paused crawl's) is
-   * not in the index, so the scan never meets it.
-   */
-  leaseCandidates: `
-    SELECT k.key, k.queued - k.held AS queued, k.in_flight AS "inFlight", coalesce(s.lim, $1) AS lim, coalesce(s.min_delay_ms, $2) AS "delayMs"
-      FROM keys k LEFT JOIN key_settings s ON s.key = k.key
-     WHERE k.queued > k.held AND k.in_flight < coalesce(s.lim, $1)
-       AND k.next_start_at <= $3 AND k.deferred_until <= $3
-       AND k.key <> ALL($4::text[])
-     ORDER BY k.top_priority DESC, k.last_served
-     LIMIT $5
-       FOR UPDATE OF k SKIP LOCKED`,
-  /** Each chosen key's next ready jobs (an index seek), leased in the same statement. */
-  leaseJobs: `
-    WITH picked AS (
-      SELECT u.ord, j.id FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS u(key, share, ord)
-      CROSS JOIN LATERAL (
-        SELECT id FROM jobs WHERE key = u.key AND state = 'queued' AND run_after <= $3
-         ORDER BY priority DESC, id LIMIT u.share FOR UPDATE SKIP LOCKED) j)
-    UPDATE jobs SET state = 'in_progress', worker_id = $4, lease_token = $5 || '.' || jobs.id, leased_at = $3,
-           lease_expires_at = $3 + $6, heartbeat_at = $3, attempts = attempts + 1, updated_at = $3
-      FROM picked WHERE jobs.id = picked.id AND jobs.state = 'queued'
-    RETURNING picked.ord, jobs.id, kind, url, key, crawl_id, depth, priority, attempts, max_attempts, reclaims,
-              last_error, payload, created_at, deferrals`,
+  /** A lease in one round trip (schema.ts migration 7, lease_jobs): $1 worker ... $11 the notification's largest payload. */
+  leaseJobs: `SELECT * FROM lease_jobs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 
   /** Where a lease is renewed: every live lease of this worker, by the configured TTL. */
   heartbeat: `
@@ -105,16 +74,12 @@ export const PG_SQL = {
   heldLeases: `
     SELECT id, lease_token, key, crawl_id, priority, attempts, max_attempts, leased_at FROM jobs
      WHERE id = ANY($1::bigint[]) AND state = 'in_progress'`,
-  /** Where leases are fenced: only the holder's live lease (id AND token AND state) matches. */
-  ack: `
-    UPDATE jobs SET state = u.state, run_after = u.run_after, finished_at = u.finished_at, result = u.result,
-           last_error = u.last_error, reason = u.reason, attempts = jobs.attempts + u.delta, deferrals = coalesce(jobs.deferrals + u.deferred, 0),
-           outcome = u.outcome, ${LEASE_CLEARED}, updated_at = $13
-      FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[],
-                  $9::text[], $10::int[], $11::int[], $12::text[])
-           AS u(ord, id, token, state, run_after, finished_at, result, last_error, reason, delta, deferred, outcome)
-     WHERE jobs.id = u.id AND jobs.lease_token = u.token AND jobs.state = 'in_progress'
-    RETURNING u.ord`,
+  /**
+   * Acknowledgements in one round trip (schema.ts migration 7, ack_jobs): $1 the acks and $2 their
+   * links as JSON rows, read by name; fenced there: only the holder's live lease (id AND token AND
+   * state) matches.
+   */
+  ackJobs: `SELECT * FROM ack_jobs($1::jsonb, $2::jsonb, $3, $4, $5, $6, $7, $8, $9)`,
 
   anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < $1 AND worker_id IS DISTINCT FROM $2 LIMIT 1`,
   reapExpired: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND lease_expires_at < $1 AND worker_id IS DISTINCT FROM $4 ${RECLAIMED}`,
