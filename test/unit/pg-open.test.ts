@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { validateConfig } from '../../server/src/core/config';
 import { PgQueue } from '../../server/src/core/pg/engine';
+import { describePgError } from '../../server/src/core/pg/open';
 import { Scheduler } from '../../server/src/core/scheduler';
 import { PG_MIGRATIONS } from '../../server/src/core/pg/schema';
 import { DatabaseOpenError } from '../../server/src/core/errors';
@@ -30,6 +31,13 @@ describe('opening a PostgreSQL queue', () => {
     const url = new URL(await pgDatabase());
     url.pathname = '/no_such_database';
     await assert.rejects(PgQueue.open(url.toString()), refused(/does not exist.*createdb/));
+  });
+
+  test("a password the server asks for and none found: where one goes, not the driver's words", () => {
+    // As the pg driver throws it when no URL password, PGPASSWORD or ~/.pgpass line applies (seen against a server with password logins).
+    const err = new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string');
+    const said = describePgError(err, 'postgresql://crawler@db.internal/crawls');
+    assert.match(said, /^PostgreSQL at postgresql:\/\/crawler@db.internal\/crawls asked for a password and none was given: .*~\/\.pgpass \(mode 0600\)/);
   });
 
   test('a newer schema version is refused, and nothing is written', async () => {

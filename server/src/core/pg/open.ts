@@ -117,6 +117,10 @@ export function describePgError(err: unknown, url: string): string {
     case '53300':
       return `PostgreSQL at ${where} has too many connections: ${msg}`;
     default:
+      // The server asked for a password and none was found (the driver's words name neither).
+      if (/client password must be a string/.test(msg)) {
+        return `PostgreSQL at ${where} asked for a password and none was given: put it in the URL, PGPASSWORD, or a line of ~/.pgpass (mode 0600) that matches the host, port, database and user`;
+      }
       return `PostgreSQL at ${where}: ${msg}`;
   }
 }
