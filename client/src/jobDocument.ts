@@ -17,7 +17,7 @@ import type { Daemon } from './daemon';
 import type { DaemonApi } from './daemonApi';
 import { escapeMarkdownInline, formatBytes, formatClock, formatCount, formatDuration, localTimes, plural } from './format';
 import { STATE_LABELS, attemptsText, crawlLabel, jobStatusText } from './jobsTreeText';
-import { jobHtml } from './report/html';
+import { escapeHtml, jobHtml } from './report/html';
 
 const JOB_VIEW_TYPE = 'crawlOrchestrator.job';
 const SHOW_JOB = 'crawlOrchestrator.showJobDetails';
@@ -71,7 +71,9 @@ export class JobDocuments implements vscode.Disposable {
     const panel = this.panel;
     if (!panel) return;
     const id = panel.id;
-    const body = await vscode.commands.executeCommand<string>('markdown.api.render', await this.render(id));
+    const markdown = await this.render(id);
+    // The built-in Markdown extension disabled: its source, as text.
+    const body = await vscode.commands.executeCommand<string>('markdown.api.render', markdown).then(undefined, () => `<pre>${escapeHtml(markdown)}</pre>`);
     if (this.panel !== panel || panel.id !== id) return;
     const web = panel.view.webview;
     const html = jobHtml({
@@ -168,8 +170,9 @@ export const OUTLINKS_SHOWN = 200;
  * attempt. `crawl`: the job's crawl, named "name (id)" when given.
  */
 export function renderJobDocument(job: Job, events: JobEvent[], now: number, details?: PageDetails, crawl?: Pick<Crawl, 'crawlId' | 'name'>): string {
-  const out: string[] = [`# Job ${job.id}: ${STATE_LABELS[job.state]}`, '', `<${job.url}>`, '', '## Record', '', '| Field | Value |', '| :-- | :-- |'];
-  const row = (k: string, v: string | number | null) => out.push(`| ${k} | ${v === null ? '—' : String(v).replace(/\|/g, '\\|')} |`);
+  const out: string[] = [`# Job ${job.id}: ${STATE_LABELS[job.state]}`, '', mdUrl(job.url), '', '## Record', '', '| Field | Value |', '| :-- | :-- |'];
+  // Every value escaped: the renderer passes HTML through, and an error can quote a web server's header.
+  const row = (k: string, v: string | number | null) => out.push(`| ${k} | ${v === null ? '—' : inline(String(v))} |`);
   row('id', job.id);
   row('state', job.state);
   row('url', job.url);
@@ -187,7 +190,7 @@ export function renderJobDocument(job: Job, events: JobEvent[], now: number, det
   out.push('', '## Lease', '');
   if (job.workerId && job.leaseExpiresAt) {
     out.push(
-      `- worker: \`${job.workerId}\``,
+      `- worker: ${inline(job.workerId)}`,
       `- leased at: ${job.leasedAt ? formatClock(job.leasedAt, now, { ms: true }) : '—'}`,
       `- expires at: ${formatClock(job.leaseExpiresAt, now, { ms: true })}`,
       `- last heartbeat: ${job.heartbeatAt ? formatClock(job.heartbeatAt, now, { ms: true }) : 'none yet'}`,
@@ -201,7 +204,7 @@ export function renderJobDocument(job: Job, events: JobEvent[], now: number, det
     const r = job.result;
     out.push(
       `- status: ${r.status ?? '—'}`,
-      `- content type: ${r.contentType ?? '—'}`,
+      `- content type: ${r.contentType === null ? '—' : inline(r.contentType)}`,
       `- size: ${r.bytes === null ? '—' : `${formatBytes(r.bytes)} (${r.bytes} bytes)`}`,
       `- duration: ${r.durationMs === null ? '—' : formatDuration(r.durationMs)}`,
       `- final URL: ${r.finalUrl === null ? '—' : mdUrl(r.finalUrl)}`,
@@ -221,11 +224,11 @@ export function renderJobDocument(job: Job, events: JobEvent[], now: number, det
       const cells = [
         formatClock(e.at, now, { ms: true }),
         `+${formatDuration(Date.parse(e.at) - start)}`,
-        e.type,
-        e.workerId ?? '',
-        localTimes(e.detail ?? '', now),
+        inline(e.type),
+        inline(e.workerId ?? ''),
+        inline(localTimes(e.detail ?? '', now)),
       ];
-      out.push(`| ${cells.map((c) => c.replace(/\|/g, '\\|').replace(/\n/g, ' ')).join(' | ')} |`);
+      out.push(`| ${cells.join(' | ')} |`);
     }
   }
   if (events.length === 0) out.push('', 'No events recorded.');

@@ -41,6 +41,24 @@ test('each lease starts an attempt; the record, result and every event are there
   assert.match(text, /## Lease\n\nNot leased\./);
 });
 
+test("what a web server or a worker wrote is text in the document, never HTML, a link or a code span's end", async () => {
+  const d = await TestDaemon.start();
+  after(() => d.stop());
+  const { ids } = await d.request('jobs/enqueue', { urls: ['https://a.test/page'], maxAttempts: 2 });
+  // As the fetcher words a redirect it refuses, quoting the server's Location header.
+  const hostile = 'redirects to <form action="https://evil.example"><input name=p></form> [Sign in](https://evil.example) `x';
+  await d.fail(1, hostile);
+  const { job, events } = await d.request('jobs/get', { id: ids[0] });
+  const text = renderJobDocument({ ...job, workerId: 'w`<b>', leaseExpiresAt: job.updatedAt, result: null }, events, Date.now());
+  // Outside autolinks (<https://...>, which Markdown takes literally), no < and no [text](url) unescaped.
+  const bare = text.replace(/^<https:\/\/a\.test\/page>$/m, '');
+  assert.doesNotMatch(bare, /(^|[^\\])</m, bare);
+  assert.doesNotMatch(bare, /(^|[^\\])\[Sign in(^|[^\\])\]\(/m);
+  assert.match(bare, /\| last error \| redirects to \\<form action="https:\/\/evil\.example"\\>/);
+  assert.match(bare, /- worker: w\\`\\<b\\>/);
+  assert.match(bare, /\| failed \| w-test \| redirects to \\<form/);
+});
+
 test('a lease whose lost worker made the queue give the job up is titled so, not "not counted"', async () => {
   const d = await TestDaemon.start();
   after(() => d.stop());
@@ -255,12 +273,12 @@ test('the document names the job\'s crawl "name (id)", asking its name once; the
   };
   const docs = new JobDocuments(daemon as unknown as ConstructorParameters<typeof JobDocuments>[0], null as never);
   const show = () => docs.render(9);
-  assert.match(await show(), /^\| crawl \| docs \(c_9\) \|$/m);
-  assert.match(await show(), /^\| crawl \| docs \(c_9\) \|$/m);
+  assert.match(await show(), /^\| crawl \| docs \(c\\_9\) \|$/m);
+  assert.match(await show(), /^\| crawl \| docs \(c\\_9\) \|$/m);
   assert.deepEqual(asked, ['jobs/get', 'crawl/get', 'jobs/get'], 'names never change: asked once');
   named = false;
   const other = new JobDocuments(daemon as unknown as ConstructorParameters<typeof JobDocuments>[0], null as never);
-  assert.match(await other.render(9), /^\| crawl \| c_9 \|$/m);
+  assert.match(await other.render(9), /^\| crawl \| c\\_9 \|$/m);
   docs.dispose();
   other.dispose();
 });

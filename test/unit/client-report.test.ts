@@ -337,7 +337,10 @@ test('the page allows nothing from the network: scripts by nonce, styles and ima
 
 test("a job's page is drawn under the report's policy with no script at all, its rendered body as it came", () => {
   const csp = jobCsp('vscode-resource:');
-  assert.equal(csp, "default-src 'none'; style-src vscode-resource:; img-src vscode-resource: data:; font-src vscode-resource:");
+  assert.equal(
+    csp,
+    "default-src 'none'; style-src vscode-resource:; img-src vscode-resource: data:; font-src vscode-resource:; form-action 'none'; base-uri 'none'",
+  );
   assert.doesNotMatch(csp, /script-src/, 'default-src none: no script runs');
   const html = jobHtml({ cspSource: 'vscode-resource:', styleUris: ['vscode-resource:/r.css'], title: 'Job <7>', body: '<h1>Job 7: Done</h1>' });
   assert.ok(html.includes(`content="${escapeHtml(csp)}"`), html);

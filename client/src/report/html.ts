@@ -20,7 +20,10 @@ export function reportCsp(cspSource: string, nonce: string): string {
 
 /** The job page's policy: the report's, with no script at all (its links are followed by the editor). */
 export function jobCsp(cspSource: string): string {
-  return ["default-src 'none'", `style-src ${cspSource}`, `img-src ${cspSource} data:`, `font-src ${cspSource}`].join('; ');
+  // form-action and base-uri are not governed by default-src.
+  return ["default-src 'none'", `style-src ${cspSource}`, `img-src ${cspSource} data:`, `font-src ${cspSource}`, "form-action 'none'", "base-uri 'none'"].join(
+    '; ',
+  );
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
