@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { validateConfig } from '../../server/src/core/config';
 import { PgQueue } from '../../server/src/core/pg/engine';
-import { describePgError } from '../../server/src/core/pg/open';
+import { SideConnection, clientConfig, describePgError } from '../../server/src/core/pg/open';
 import { Scheduler } from '../../server/src/core/scheduler';
 import { PG_MIGRATIONS } from '../../server/src/core/pg/schema';
 import { DatabaseOpenError } from '../../server/src/core/errors';
@@ -197,6 +197,17 @@ describe('statements that get no answer', () => {
     relay.silence(pid);
     await assert.rejects(q.stats(), /Query read timeout/);
     assert.equal((await q.stats()).queued, 1);
+  });
+
+  test("the crawl caps' own connection, gone silent, fails its statement and runs the next on a new connection", async () => {
+    const relay = await startPgRelay(await pgDatabase());
+    const side = new SideConnection(clientConfig(relay.url, 300));
+    after(() => side.end());
+    const backend = async () => (await side.query<{ pid: number }>('SELECT pg_backend_pid() AS pid', [])).rows[0].pid;
+    const pid = await backend();
+    relay.silence(pid);
+    await assert.rejects(side.query('SELECT 1', []), /Query read timeout/);
+    assert.notEqual(await backend(), pid);
   });
 });
 

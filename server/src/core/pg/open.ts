@@ -235,7 +235,17 @@ export class SideConnection {
   query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
     const run = this.tail.then(async () => {
       if (this.closed) throw new Error('the queue is closed');
-      return (this.client ?? (await this.connect())).query<R>(text, values);
+      const client = this.client ?? (await this.connect());
+      try {
+        return await client.query<R>(text, values);
+      } catch (err) {
+        // Unanswered, it stays the client's query in flight and every one after it waits: dropped, as the pool's are.
+        if (unanswered(err)) {
+          if (this.client === client) this.client = null;
+          client.end().catch(() => {});
+        }
+        throw err;
+      }
     });
     this.tail = run.catch(() => {});
     return run;
