@@ -97,6 +97,8 @@ export class ParsePool {
       const call = this.waiting.shift()!;
       if (thread.idle !== null) clearTimeout(thread.idle);
       thread.idle = null;
+      // Held open while it reads: a page waited for keeps the process alive; an idle thread does not.
+      if (thread.calls.length === 0) thread.worker.ref();
       thread.calls.push(call);
       const { body } = call.message.request;
       // Its own buffer, whole, moves; a slice of a shared one (undici's and Buffer's pools) is copied first.
@@ -114,6 +116,7 @@ export class ParsePool {
       if (call === undefined || call.message.id !== m.id) return;
       thread.calls.shift();
       if (thread.calls.length === 0) {
+        thread.worker.unref();
         thread.idle = setTimeout(() => void this.retire(thread, null), IDLE_MS);
         thread.idle.unref();
       }
