@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { extractLinksInSlices } from './links';
-import { extractorOptions, fieldsOf, parsedPage, type ParsedPage, type ParseRequest } from './parse';
+import { extractorOptions, fieldsOf, parsedPage, unpackPage, type ParsedPage, type ParseRequest } from './parse';
 import type { FromParser, ToParser } from './parse-worker';
 
 /** Threads when not set: a core each but the daemon's own, at least one, at most 8 as for page handlers. */
@@ -120,7 +120,7 @@ export class ParsePool {
         thread.idle = setTimeout(() => void this.retire(thread, null), IDLE_MS);
         thread.idle.unref();
       }
-      if (m.error === null) call.resolve(m.page);
+      if (m.error === null) call.resolve(unpackPage(m.page));
       else call.reject(new Error(m.error));
       this.pump();
     });

@@ -7,11 +7,11 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { extractLinks } from './links';
-import { extractorOptions, fieldsOf, parsedPage, type ParsedPage, type ParseRequest } from './parse';
+import { extractorOptions, fieldsOf, packPage, parsedPage, type PackedPage, type ParseRequest } from './parse';
 
 export type ToParser = { id: number; request: ParseRequest };
 
-export type FromParser = { id: number; page: ParsedPage; error: null } | { id: number; page: null; error: string };
+export type FromParser = { id: number; page: PackedPage; error: null } | { id: number; page: null; error: string };
 
 /** The exit code of a thread the test hook ended. */
 export const CRASH_EXIT_CODE = 87;
@@ -23,7 +23,7 @@ port.on('message', ({ id, request }: ToParser) => {
   if (crashOn !== null && Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength).includes(crashOn)) process.exit(CRASH_EXIT_CODE);
   let reply: FromParser;
   try {
-    reply = { id, page: parsedPage(extractLinks(request.body, request.url, extractorOptions(request)), fieldsOf(request.fields)), error: null };
+    reply = { id, page: packPage(parsedPage(extractLinks(request.body, request.url, extractorOptions(request)), fieldsOf(request.fields))), error: null };
   } catch (err) {
     reply = { id, page: null, error: err instanceof Error ? err.message : String(err) };
   }
