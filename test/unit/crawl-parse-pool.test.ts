@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { extractData, parseFields } from '../../server/src/crawl/extract';
 import { extractLinks, sniffEncoding } from '../../server/src/crawl/links';
 import type { ParseRequest } from '../../server/src/crawl/parse';
-import { ParsePool, ParserLost } from '../../server/src/crawl/parse-pool';
+import { INLINE_BYTES, ParsePool, ParserLost } from '../../server/src/crawl/parse-pool';
 import { UsageError } from '../../server/src/daemon/process/args';
 import { parseDaemonArgs } from '../../server/src/daemon/process/options';
 import { crawler } from './helpers/crawler';
@@ -23,8 +23,9 @@ const FIELDS = { heading: 'title', 'hrefs[]': 'a @href', 'texts[]': 'a, p' };
 
 const pools: ParsePool[] = [];
 after(() => Promise.all(pools.map((p) => p.close())));
+/** Every page to a thread, however small, unless `threads` is 0. */
 function pool(threads: number): ParsePool {
-  const p = new ParsePool(threads);
+  const p = new ParsePool(threads, 0);
   pools.push(p);
   return p;
 }
@@ -84,6 +85,18 @@ describe('parsing on worker threads', () => {
     );
   });
 
+  test('reads a small page on this thread, even with threads', async () => {
+    const p = new ParsePool(1);
+    pools.push(p);
+    const body = Buffer.from(`<title>small</title>${'<a href="/x">x</a>'.repeat(100)}`);
+    const big = new Uint8Array(Buffer.from(`<title>big</title>${'<a href="/x">x</a>'.repeat(300)}`));
+    const length = body.byteLength;
+    assert.equal((await p.parse({ url: PAGE, body, charset: null, botToken: 'bot', fields: null })).title, 'small');
+    assert.equal(body.byteLength, length, 'not sent: still here');
+    assert.equal((await p.parse({ url: PAGE, body: big, charset: null, botToken: 'bot', fields: null })).title, 'big');
+    assert.equal(big.byteLength, 0, 'a page of 4 KB or more is sent');
+  });
+
   test('transfers a body that owns its buffer, and copies a slice of a shared one', async () => {
     const p = pool(1);
     const owned = new Uint8Array(Buffer.from(`<title>big</title>${'<a href="/x">x</a>'.repeat(1000)}`));
@@ -99,6 +112,11 @@ describe('parsing on worker threads', () => {
     assert.equal(r.title, 'small');
     assert.equal(small.toString(), '<title>small</title>', 'copied: still here');
     assert.equal(neighbour.toString(), 'a neighbour in the pool');
+    // So is a view into a larger buffer.
+    const whole = Buffer.from(`<!-- before --><title>inside</title>${' '.repeat(8000)}`);
+    const view = whole.subarray('<!-- before -->'.length);
+    assert.equal((await p.parse({ url: PAGE, body: view, charset: null, botToken: 'bot', fields: null })).title, 'inside');
+    assert.equal(whole.byteLength, 8036, 'the buffer it is a view of stays here');
   });
 
   describe('a thread that crashes', () => {
@@ -131,15 +149,17 @@ describe('parsing on worker threads', () => {
     after(() => Promise.all(hosts.map((h) => h.close())));
 
     test("retries the page, whose job pays an attempt, and the crawl finishes; a page that always crashes it fails, the daemon's thread never", async () => {
+      // Past INLINE_BYTES, so that a thread reads them.
+      const crashing = `<title>${CRASH}</title>${' '.repeat(INLINE_BYTES)}`;
       const crashOnce = (_req: unknown, res: import('node:http').ServerResponse, hit: number) => {
         res.setHeader('content-type', 'text/html');
-        res.end(hit === 1 ? `<title>${CRASH}</title>` : '<title>second try</title><a href="/">home</a>');
+        res.end(hit === 1 ? crashing : `<title>second try</title><a href="/">home</a>${' '.repeat(INLINE_BYTES)}`);
       };
       const h = await startHost('127.0.0.2', {
         '/robots.txt': text(''),
         '/': page(['/once', '/always', '/fine']),
         '/once': crashOnce,
-        '/always': page([], CRASH),
+        '/always': text(crashing, 'text/html'),
         '/fine': page(['/']),
       });
       hosts.push(h);
@@ -148,8 +168,9 @@ describe('parsing on worker threads', () => {
       assert.equal(crawl.counts.done, 3);
       const once = await cr.byUrl(crawl.id, h.url('/once'));
       assert.equal(once.job.state, 'done');
-      assert.equal(once.job.attempts, 2, 'the crash spent one attempt');
-      assert.equal(h.hits.get('/once'), 2);
+      assert.equal(once.job.attempts, 2, 'its crash spent one attempt');
+      // Fetched again once more when it was sent behind /always as that one crashed the thread: released, unspent.
+      assert.ok(h.hits.get('/once')! >= 2, `fetched ${h.hits.get('/once')} times`);
       const always = await cr.byUrl(crawl.id, h.url('/always'));
       assert.equal(always.job.state, 'error');
       assert.match(always.job.lastError ?? '', /parser thread ended/);
