@@ -519,16 +519,18 @@ async function heavySection(root: string): Promise<void> {
   const site = await startSite(S.hosts, S.pages, 'heavy');
   const opts = { concurrency: S.concurrency, perHostLimit: S.perHostLimit, seedOriginsOnly: true };
   const ours: CrawlRun[] = [];
-  const runs: Partial<Record<'bare' | 'crawlee', CrawlRun>> = {};
+  const runs: Partial<Record<'bare' | 'crawlee' | 'inline', CrawlRun>> = {};
   let daemon: CrawlStatsResult | undefined;
   try {
-    for (const crawler of ['ours', 'bare', 'crawlee', 'ours'] as const) {
+    // `inline`: ours with pages parsed on its own thread (--parse-threads 0), what the pool is worth, between the two runs of ours.
+    for (const kind of ['ours', 'bare', 'inline', 'crawlee', 'ours'] as const) {
+      const crawler = kind === 'inline' ? 'ours' : kind;
       try {
-        const r = await crawlWith(site, crawler, root, { ...opts, deadlineMs: S.deadlineMs[crawler] });
-        if (crawler === 'ours') ours.push(r);
-        else runs[crawler] = r;
+        const r = await crawlWith(site, crawler, root, { ...opts, deadlineMs: S.deadlineMs[crawler], ...(kind === 'inline' && { parseThreads: 0 }) });
+        if (kind === 'ours') ours.push(r);
+        else runs[kind] = r;
       } catch (err) {
-        failed(section, crawler, err);
+        failed(section, kind === 'inline' ? 'ours parsing on its own thread' : crawler, err);
       }
     }
     try {
@@ -549,8 +551,8 @@ async function heavySection(root: string): Promise<void> {
     await site.close();
   }
   const best = ours.length ? ours.reduce((a, b) => (b.pagesPerSecond > a.pagesPerSecond ? b : a)) : undefined;
-  const { bare, crawlee } = runs;
-  raw.heavy = { ours: best, runs: ours, bare, crawlee, daemon };
+  const { bare, crawlee, inline } = runs;
+  raw.heavy = { ours: best, runs: ours, bare, crawlee, inline, daemon };
   if (daemon) {
     add({
       section,
@@ -575,6 +577,19 @@ async function heavySection(root: string): Promise<void> {
     met: null,
     note: `${setting}; ${pages(best)}; runs: ${ours.map((r) => r.pagesPerSecond.toFixed(0)).join(', ')} pages/s`,
   });
+  if (inline) {
+    add({
+      section,
+      name: "pages parsed on threads vs on the crawl's own thread: pages/s",
+      value: best.pagesPerSecond,
+      unit: 'pages/s',
+      baseline: { name: '--parse-threads 0', value: inline.pagesPerSecond, unit: 'pages/s' },
+      ratio: best.pagesPerSecond / inline.pagesPerSecond,
+      ratioLabel: 'threads / own thread',
+      met: null,
+      note: `on its own thread: ${pages(inline)}, ${inline.cpuSecondsPer1000.toFixed(2)} CPU s per 1,000 pages, peak RSS ${inline.peakRssMb.toFixed(0)} MB`,
+    });
+  }
   if (bare) {
     const ratio = best.pagesPerSecond / bare.pagesPerSecond;
     add({
