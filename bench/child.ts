@@ -24,6 +24,8 @@ export interface CrawlJob {
   warc?: boolean;
   /** Ours only: a page handler's source, written to a module in tmpDir (crawl/start's handler). */
   handler?: string;
+  /** Ours only: threads that parse pages (the daemon's --parse-threads); 0 parses them on the crawl's own thread. */
+  parseThreads?: number;
   /** Crawlee and the bare loop: follow links to the seeds' origins only, as ours keeps to their hosts (the heavy site links out). */
   seedOriginsOnly?: boolean;
 }

@@ -24,6 +24,7 @@ runChild('ours', async (job, clock) => {
     warcDir: path.join(job.tmpDir, 'warc'),
     pageRecords: job.pageRecords ?? true,
     workspaceDir: job.tmpDir,
+    ...(job.parseThreads !== undefined && { parseThreads: job.parseThreads }),
   });
   const handler = job.handler === undefined ? undefined : path.join(job.tmpDir, 'handler.mjs');
   if (handler !== undefined) fs.writeFileSync(handler, job.handler!);

@@ -75,6 +75,7 @@ export async function crawlWith(
     extract?: Record<string, string>;
     warc?: boolean;
     handler?: string;
+    parseThreads?: number;
     seedOriginsOnly?: boolean;
   },
 ): Promise<CrawlRun> {
@@ -92,6 +93,7 @@ export async function crawlWith(
     ...(opts.warc && { warc: true }),
     ...(opts.handler !== undefined && { handler: opts.handler }),
     ...(opts.seedOriginsOnly && { seedOriginsOnly: true }),
+    ...(opts.parseThreads !== undefined && { parseThreads: opts.parseThreads }),
   };
   const label =
     opts.pageRecords === false
@@ -102,7 +104,9 @@ export async function crawlWith(
           ? `${crawler} with WARC`
           : opts.handler !== undefined
             ? `${crawler} with a page handler`
-            : crawler;
+            : opts.parseThreads === 0
+              ? `${crawler} parsing on its own thread`
+              : crawler;
   log(`crawl: ${label}...`);
   const report = await runChildProcess(`crawl-${crawler}.js`, job);
   return measured(site, { ...report, crawler: label });

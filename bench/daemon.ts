@@ -191,3 +191,67 @@ export async function stopDaemon(child: ChildProcess, client: RpcClient | null):
   await exited;
   clearTimeout(timer);
 }
+
+export interface CrawlStatsResult {
+  pages: number;
+  wallMs: number;
+  finished: boolean;
+  /** `queue/stats` over the socket while the crawl ran, one call after another with STATS_GAP_MS between. */
+  stats: Timing;
+  calls: number;
+  peakRssMb: number;
+}
+
+/** Between two `queue/stats` calls while a crawl runs: a client polling, as the editor's views do (every 250 ms), only closer. */
+const STATS_GAP_MS = 10;
+
+/**
+ * A crawl run by a daemon process, as `crawlctl crawl` would start it, with `queue/stats` timed at
+ * the client over the socket all the while: what a client waits for while the daemon's thread
+ * also runs the crawl.
+ */
+export async function statsDuringCrawl(
+  dir: string,
+  crawl: { seeds: string[]; maxDepth: number; maxPages: number },
+  opts: { maxWorkers: number; perHost: number; deadlineMs: number },
+): Promise<CrawlStatsResult> {
+  const socket = path.join(dir, 'd.sock');
+  const args = ['--state-dir', dir, '--socket', socket, '--max-workers', String(opts.maxWorkers), '--per-host', String(opts.perHost)];
+  const child = spawn(process.execPath, [DAEMON_MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  let client: RpcClient | null = null;
+  try {
+    client = await waitForSocket(socket, child, 60_000);
+    const c = client;
+    const started = now();
+    const { crawlId } = (await c.request('crawl/start', { ...crawl, scope: 'host' })) as { crawlId: string };
+    const samples: number[] = [];
+    let record = { state: 'running', pages: 0 };
+    let checked = now();
+    while (record.state === 'running' && elapsedMs(started) < opts.deadlineMs) {
+      samples.push(...(await time(1, () => c.request('queue/stats', {}))));
+      if (elapsedMs(checked) >= 250) {
+        checked = now();
+        record = ((await c.request('crawl/get', { crawlId })) as { crawl: typeof record }).crawl;
+      }
+      await sleep(STATS_GAP_MS);
+    }
+    const wallMs = elapsedMs(started);
+    record = ((await c.request('crawl/get', { crawlId })) as { crawl: typeof record }).crawl;
+    return {
+      pages: record.pages,
+      wallMs,
+      finished: record.state === 'finished',
+      stats: { medianMs: median(samples), p99Ms: percentile(samples, 99) },
+      calls: samples.length,
+      peakRssMb: memoryOf(child.pid!).hwmMb,
+    };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; daemon stderr: ${stderr.trim().slice(-800)}`);
+  } finally {
+    await stopDaemon(child, client);
+  }
+}

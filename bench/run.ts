@@ -30,7 +30,7 @@ import Database from 'better-sqlite3';
 import { SqliteQueue } from '../server/src/core/sqlite/engine';
 import { lifecycleBare, lifecycleOriginal, lifecyclePlainjob, originalCountsLatency } from './baselines';
 import { crawlOnPostgres, crawlWith, type CrawlRun, type PgCrawlRun } from './crawl';
-import { DAEMON_MAIN, daemonOverSocket } from './daemon';
+import { DAEMON_MAIN, daemonOverSocket, statsDuringCrawl, type CrawlStatsResult } from './daemon';
 import type { LifecycleResult } from './lifecycle';
 import { elapsedMs, fmt, fmtRatio, log, makeRoot, now, tempDir, type Figure } from './measure';
 import { createDatabase } from '../server/src/demo/pg-cluster';
@@ -512,32 +512,65 @@ async function crawlSection(root: string): Promise<void> {
  * Issue 17's targets, on pages the size of real ones: ours (page records on, as shipped) against
  * the bare undici + htmlparser2 loop and Crawlee, each keeping to the site's hosts. Ours runs twice,
  * before and after the others, and its faster run counts; CPU counts every thread of each process.
- * The `queue/stats` latency over the socket while this crawl runs is not measured here: ours runs
- * in process, without a daemon.
+ * Then the same crawl once more by a daemon process, started over its socket, with `queue/stats`
+ * timed at the client all along (daemon.ts statsDuringCrawl).
  */
+/** How the heavy section's client asks for `queue/stats`. */
+const STATS_NOTE = 'one call after another, 10 ms apart, from a client on the Unix socket';
+
 async function heavySection(root: string): Promise<void> {
   const S = SIZES.heavy;
   const section = '14. Pages shaped like real ones';
   const site = await startSite(S.hosts, S.pages, 'heavy');
   const opts = { concurrency: S.concurrency, perHostLimit: S.perHostLimit, seedOriginsOnly: true };
   const ours: CrawlRun[] = [];
-  const runs: Partial<Record<'bare' | 'crawlee', CrawlRun>> = {};
+  const runs: Partial<Record<'bare' | 'crawlee' | 'inline', CrawlRun>> = {};
+  let daemon: CrawlStatsResult | undefined;
   try {
-    for (const crawler of ['ours', 'bare', 'crawlee', 'ours'] as const) {
+    // `inline`: ours with pages parsed on its own thread (--parse-threads 0), what the pool is worth, between the two runs of ours.
+    for (const kind of ['ours', 'bare', 'inline', 'crawlee', 'ours'] as const) {
+      const crawler = kind === 'inline' ? 'ours' : kind;
       try {
-        const r = await crawlWith(site, crawler, root, { ...opts, deadlineMs: S.deadlineMs[crawler] });
-        if (crawler === 'ours') ours.push(r);
-        else runs[crawler] = r;
+        const r = await crawlWith(site, crawler, root, { ...opts, deadlineMs: S.deadlineMs[crawler], ...(kind === 'inline' && { parseThreads: 0 }) });
+        if (kind === 'ours') ours.push(r);
+        else runs[kind] = r;
       } catch (err) {
-        failed(section, crawler, err);
+        failed(section, kind === 'inline' ? 'ours parsing on its own thread' : crawler, err);
       }
+    }
+    try {
+      site.reset();
+      log('crawl: ours as a daemon process, queue/stats timed over its socket...');
+      daemon = await statsDuringCrawl(
+        tempDir(root, 'heavy-daemon'),
+        { seeds: site.seeds, maxDepth: 50, maxPages: site.allowedPages + site.disallowedLinks + 1_000 },
+        { maxWorkers: S.concurrency, perHost: S.perHostLimit, deadlineMs: S.deadlineMs.ours },
+      );
+      log(
+        `crawl: the daemon: ${daemon.pages} pages in ${(daemon.wallMs / 1000).toFixed(1)} s, queue/stats p99 ${daemon.stats.p99Ms.toFixed(1)} ms over ${daemon.calls} calls`,
+      );
+    } catch (err) {
+      failed(section, 'ours as a daemon', err);
     }
   } finally {
     await site.close();
   }
   const best = ours.length ? ours.reduce((a, b) => (b.pagesPerSecond > a.pagesPerSecond ? b : a)) : undefined;
-  const { bare, crawlee } = runs;
-  raw.heavy = { ours: best, runs: ours, bare, crawlee };
+  const { bare, crawlee, inline } = runs;
+  raw.heavy = { ours: best, runs: ours, bare, crawlee, inline, daemon };
+  if (daemon) {
+    add({
+      section,
+      name: 'queue/stats over the socket while the crawl runs: p99',
+      value: daemon.stats.p99Ms,
+      unit: 'ms',
+      target: '< 10 ms',
+      met: daemon.stats.p99Ms < 10,
+      note:
+        `median ${daemon.stats.medianMs.toFixed(2)} ms over ${daemon.calls} calls, ${STATS_NOTE}; the daemon crawled ${daemon.pages}/${site.allowedPages} pages ` +
+        `in ${(daemon.wallMs / 1000).toFixed(1)} s (${((daemon.pages * 1000) / daemon.wallMs).toFixed(0)} pages/s), peak RSS ${daemon.peakRssMb.toFixed(0)} MB`,
+    });
+  }
   if (!best) return;
   const setting = `${S.hosts} hosts × ${S.pages} pages of 20-120 KB with 20-120 links, concurrency ${S.concurrency}, per-host limit ${S.perHostLimit}`;
   const pages = (r: CrawlRun) => `${r.pages}/${site.allowedPages} pages${r.complete ? '' : ` (stopped at its deadline: rate over those)`}`;
@@ -549,6 +582,19 @@ async function heavySection(root: string): Promise<void> {
     met: null,
     note: `${setting}; ${pages(best)}; runs: ${ours.map((r) => r.pagesPerSecond.toFixed(0)).join(', ')} pages/s`,
   });
+  if (inline) {
+    add({
+      section,
+      name: "pages parsed on threads vs on the crawl's own thread: pages/s",
+      value: best.pagesPerSecond,
+      unit: 'pages/s',
+      baseline: { name: '--parse-threads 0', value: inline.pagesPerSecond, unit: 'pages/s' },
+      ratio: best.pagesPerSecond / inline.pagesPerSecond,
+      ratioLabel: 'threads / own thread',
+      met: null,
+      note: `on its own thread: ${pages(inline)}, ${inline.cpuSecondsPer1000.toFixed(2)} CPU s per 1,000 pages, peak RSS ${inline.peakRssMb.toFixed(0)} MB`,
+    });
+  }
   if (bare) {
     const ratio = best.pagesPerSecond / bare.pagesPerSecond;
     add({

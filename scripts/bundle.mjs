@@ -5,6 +5,7 @@
 //                                                           its native binary cannot be inlined)
 //   server/src/crawl/warc-worker.ts -> dist/server/warc-worker.js (the WARC writer's thread)
 //   server/src/crawl/handler-worker.ts -> dist/server/handler-worker.js (page handlers' threads)
+//   server/src/crawl/parse-worker.ts -> dist/server/parse-worker.js (the threads that parse pages)
 //   client/webview/report.ts  -> dist/webview/report.js   (the crawl report's page, uPlot inside,
 //                                                           with its styles beside it)
 // Minified, with source maps beside them for the debugger (the .vsix leaves the maps out).
@@ -39,6 +40,8 @@ const builds = [
   { ...common, entryPoints: ['server/src/crawl/warc-worker.ts'], outfile: 'dist/server/warc-worker.js' },
   // Page handlers' threads: the workspace's module is imported there with import(), left as it is.
   { ...common, entryPoints: ['server/src/crawl/handler-worker.ts'], outfile: 'dist/server/handler-worker.js' },
+  // The threads that parse fetched pages (crawl/parse-pool.ts).
+  { ...common, entryPoints: ['server/src/crawl/parse-worker.ts'], outfile: 'dist/server/parse-worker.js' },
   { ...common, entryPoints: ['client/webview/report.ts'], outfile: 'dist/webview/report.js', platform: 'browser', format: 'iife', target: 'es2022' },
 ];
 

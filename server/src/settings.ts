@@ -42,7 +42,7 @@ interface NumberRow extends Row {
   min: number;
   max: number;
 }
-/** A number, or null for no limit (the flag spells it `none`). */
+/** A number, or null for no limit (the flag spells it `none`) or, where the row says, the daemon's choice (`auto`). */
 interface LimitRow extends Row {
   type: 'integer';
   nullable: true;
@@ -117,6 +117,19 @@ export const SETTINGS = {
   stopDeadlineSeconds: {
     ...core('stopDeadlineMs', 'seconds'),
     flag: { name: 'stop-deadline', help: 'on stop, how long running jobs may take before they are handed back' },
+  },
+  /** Null (`auto`): a thread per core but the daemon's own, at most 8 (crawl/parse-pool.ts). */
+  parseThreads: {
+    type: 'integer',
+    nullable: true,
+    default: null,
+    min: 0,
+    max: 64,
+    flag: {
+      name: 'parse-threads',
+      value: 'N|auto',
+      help: "threads that parse fetched pages: auto (the default) one per core but the daemon's own, at most 8; 0 parses them on the daemon's own thread",
+    },
   },
   /** Empty: the daemon's own. */
   userAgent: { type: 'string', default: '', editor: 'restart', flag: { name: 'user-agent', value: 'TEXT', help: 'the User-Agent sent with every request' } },

@@ -8,6 +8,7 @@ import { extractLinks, extractLinksInSlices, LinkExtractor, sniffEncoding } from
 import { compileScope } from '../../server/src/crawl/scope';
 import { answersWithin } from './helpers/deadline';
 import { checkSync } from './helpers/fuzz';
+import { htmlPiece } from './helpers/html-pieces';
 
 const PAGE = 'https://example.com/dir/page.html';
 
@@ -433,67 +434,6 @@ function parserView(html: string) {
   parser.end(html);
   return { hrefs, metas, base, titleText };
 }
-
-/** Pieces that stress what the tokenizer must get right by itself: names, attributes, entities, raw text. */
-const htmlPiece = fc.oneof(
-  fc.constantFrom(
-    '<a href="/x">',
-    '<A HREF=/y REL=NoFollow>',
-    "<a href='/z?q=1&amp;r=2'>",
-    '<a href=/w rel="nofollow noopener">',
-    '</a>',
-    '<area href="/m">',
-    '<base href="/b/">',
-    '<BASE HREF="https://other.example/">',
-    '<svg>',
-    '</svg>',
-    '<svg/>',
-    '<title>',
-    '</title>',
-    '<title/>',
-    '<meta name="robots" content="noindex, nofollow">',
-    '<meta name=ROBOTS content=none>',
-    '<script>',
-    '</script>',
-    '<style>a<b</style>',
-    '<!--',
-    '-->',
-    '<![CDATA[x]]>',
-    '<!doctype html>',
-    '<?pi x?>',
-    '&amp;',
-    '&lt;',
-    '&#x41;',
-    '&copy',
-    '&unknown;',
-    '<',
-    '>',
-    '/',
-    '"',
-    "'",
-    '=',
-    ' ',
-    '\n',
-    '<a href="/x" href="/dup">',
-    '<textarea>',
-    '</textarea>',
-    '<a href>',
-    '<a href=>',
-    '<a\nhref\n=\n"/nl">',
-    'text',
-    'é',
-    '😀',
-    '<a>',
-    '<img alt="pic">',
-    '<a href=/t title=T aria-label=L>',
-    '<html lang=en>',
-    '<link rel=canonical href=/c>',
-    '<meta name=description content="d  e">',
-    '<p>',
-    '</p>',
-  ),
-  fc.string({ maxLength: 6 }),
-);
 
 describe('link extraction is linear and agrees with a tree builder', () => {
   it("agrees with htmlparser2's Parser on random pages fed in random chunks", () => {

@@ -17,6 +17,7 @@ import { HandlerError, handlerFile, HandlerPool, handlerTimeoutMs, type PoolLimi
 import { CRAWL_KIND, DROP, foundBySitemap, pageJob, sitemapJob, type Frontier, type PagePayload } from './frontier';
 import { HoldLog } from './holds';
 import { pageHandler, type PageDeps, type PageSettings } from './page';
+import { ParsePool } from './parse-pool';
 import {
   linkFate,
   PageRecorder,
@@ -57,6 +58,8 @@ export interface CrawlSettings extends FetcherOptions, PolitenessSettings, PageS
   workspaceDir: string | null;
   /** Threads page handlers run on, and the heap each may use. */
   handlerLimits?: PoolLimits;
+  /** Threads HTML pages are parsed on (0: the daemon's own); unset: a core each but the daemon's (parse-pool.ts). */
+  parseThreads?: number;
 }
 
 export const DEFAULT_USER_AGENT = `${PRODUCT}/${VERSION} (+https://github.com/crawl-orchestrator/crawl-orchestrator)`;
@@ -134,6 +137,7 @@ class Crawls implements CrawlService {
   private readonly bodies: BodyStore;
   private readonly archive: WarcArchive;
   private readonly handlers: HandlerPool;
+  private readonly parser: ParsePool;
   private readonly frontiers = new Map<string, Frontier>();
   private readonly totals = new Map<string, Totals>();
   private readonly rates = new Map<string, { at: number; pages: number }[]>();
@@ -171,6 +175,7 @@ class Crawls implements CrawlService {
     void this.bodies.sweep();
     this.recorder = new PageRecorder(store.pages, log);
     this.handlers = new HandlerPool(log, settings.workspaceDir, settings.handlerLimits);
+    this.parser = new ParsePool(settings.parseThreads);
     this.handler = pageHandler({
       fetcher: this.fetcher,
       addressCheck: new AddressCheck(),
@@ -180,6 +185,7 @@ class Crawls implements CrawlService {
       bodiesFor: (frontier) => (frontier?.options.storeBodies ? this.bodies : null),
       archive: this.archive,
       handlers: this.handlers,
+      parser: this.parser,
       delayOf: () => settings.defaultDelayMs,
       count: (id, pages, bytes, dropped, fromSitemaps) => this.count(id, pages, bytes, dropped, fromSitemaps),
       record: this.recordWith(),
@@ -534,7 +540,7 @@ class Crawls implements CrawlService {
     await this.recorder.flush();
     await this.flush();
     this.listeners.clear();
-    await Promise.all([this.fetcher.close(), this.robotsFetcher.close(), this.archive.close(), this.handlers.close()]);
+    await Promise.all([this.fetcher.close(), this.robotsFetcher.close(), this.archive.close(), this.handlers.close(), this.parser.close()]);
   }
 
   /** A crawl's WARC files, oldest first. */
@@ -577,7 +583,6 @@ class Crawls implements CrawlService {
         options: row.options,
         paused: false,
         scope: compileScope({ seeds: row.seeds, scope: row.options.scope, include: row.options.include, exclude: row.options.exclude }),
-        ...(row.options.extract && { fields: parseFields(row.options.extract) }),
       };
       this.frontiers.set(crawlId, f);
     }

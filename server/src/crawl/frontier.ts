@@ -1,7 +1,6 @@
 import { HELD, type NewJob } from '../core/types';
 import type { CrawlOptions, LinkReason } from '../protocol';
 import { BoundedMap } from './bounded';
-import type { Field } from './extract';
 import type { ExtractedLink } from './links';
 import type { GlobWork } from './glob';
 import type { Robots } from './robots';
@@ -24,8 +23,6 @@ export interface Frontier {
   crawlId: string;
   options: CrawlOptions;
   scope: ScopeMatcher;
-  /** The fields its pages' data is extracted into (options.extract, compiled); absent for none. */
-  fields?: Field[];
   /** What about its pages' data was said in the log (page.ts warnOnce): the rest of each is not. */
   warned?: Set<'extract' | 'handler'>;
   paused: boolean;

@@ -380,7 +380,7 @@ export class LinkExtractor {
     this.tokenizer = new Tokenizer({ decodeEntities: true }, this.callbacks());
   }
 
-  write(chunk: Buffer | string): void {
+  write(chunk: Uint8Array | string): void {
     if (this.ended) throw new Error('LinkExtractor.write after end');
     this.feed(typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true }));
   }
@@ -631,7 +631,7 @@ export class LinkExtractor {
 const SLICE_BYTES = 256 * 1024;
 
 /** extractLinks for a whole body, yielding to the event loop between slices of a large one. */
-export async function extractLinksInSlices(body: Buffer, pageUrl: string, options?: LinkExtractorOptions): Promise<LinkExtraction> {
+export async function extractLinksInSlices(body: Uint8Array, pageUrl: string, options?: LinkExtractorOptions): Promise<LinkExtraction> {
   const extractor = new LinkExtractor(pageUrl, options);
   for (let at = 0; at < body.byteLength; at += SLICE_BYTES) {
     if (at > 0) await new Promise(setImmediate);
@@ -641,7 +641,7 @@ export async function extractLinksInSlices(body: Buffer, pageUrl: string, option
 }
 
 /** One-shot convenience over LinkExtractor. */
-export function extractLinks(html: Buffer | string, pageUrl: string, options?: LinkExtractorOptions): LinkExtraction {
+export function extractLinks(html: Uint8Array | string, pageUrl: string, options?: LinkExtractorOptions): LinkExtraction {
   const extractor = new LinkExtractor(pageUrl, options);
   extractor.write(html);
   return extractor.end();

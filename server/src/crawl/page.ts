@@ -4,13 +4,15 @@ import type { AddressCheck } from './addresses';
 import type { WarcArchive } from './archive';
 import type { BodyStore } from './bodies';
 import { MAX_NODES } from './dom';
-import { extractData, MAX_STEPS } from './extract';
+import { MAX_STEPS } from './extract';
 import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
 import type { HandlerOutput } from './handler-page';
 import { HandlerError, handlerTimeoutMs, type HandlerPool } from './handlers';
 import { foundBySitemap, knownUrls, pageJob, planLinks, sitemapJob, type Frontier, type PagePayload, type Planned } from './frontier';
-import { DEFAULT_MAX_LINKS, extractLinksInSlices, sniffEncoding, type ExtractedLink, type LinkExtraction } from './links';
+import { DEFAULT_MAX_LINKS, type ExtractedLink } from './links';
 import { HTML_TYPES, type LinkWrite, type PageWrite } from './pages';
+import type { PageLinks } from './parse';
+import { ParserLost, type ParsePool } from './parse-pool';
 import type { Politeness } from './politeness';
 import { parseRobots, productToken, type Robots } from './robots';
 import { parseSitemap, SITEMAP_MAX_URLS, SITEMAPS_PER_INDEX, sitemapText, type Sitemap } from './sitemap';
@@ -41,6 +43,8 @@ export interface PageDeps {
   archive: Pick<WarcArchive, 'add'>;
   /** Where crawls with a page handler (options.handler) have it run. */
   handlers: Pick<HandlerPool, 'run'>;
+  /** Where HTML pages are read: their links, head and selector fields. */
+  parser: Pick<ParsePool, 'parse'>;
   /** The minimum delay owed between two requests to a host. */
   delayOf(host: string): number;
   /** Page totals, dropped links and URLs from sitemaps for a crawl's figures. */
@@ -56,7 +60,7 @@ export interface PageDeps {
 /** What a page handler learnt on the way to its outcome, for the page's record. */
 interface Seen {
   frontier: Frontier | null;
-  links: LinkExtraction | null;
+  links: PageLinks | null;
   /** Each link's fate, when the links were planned. */
   fates: LinkWrite['reason'][] | null;
   /** The crawl's fields extracted from the page, and its handler's data. */
@@ -236,22 +240,31 @@ export function pageHandler(deps: PageDeps) {
               (err: unknown) => ({ err }),
             );
 
-    let links: LinkExtraction | null = null;
+    let links: PageLinks | null = null;
     if (res.contentType !== null && HTML_TYPES.has(res.contentType)) {
-      const fields = frontier?.fields;
-      links = await extractLinksInSlices(res.body, res.finalUrl, { botToken, encoding: sniffEncoding(res.body, res.charset), document: fields !== undefined });
-      if (fields && links.tree) {
-        const { data, stopped, failed } = extractData(links.tree.document, fields);
-        seen.data = data;
-        if (stopped.length > 0)
+      // Stored first: the parser thread takes the body. A handler's thread is sent it later: the parser gets a copy.
+      await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
+      const body = handler === undefined ? res.body : new Uint8Array(res.body);
+      const fields = frontier?.options.extract ?? null;
+      let page;
+      try {
+        page = await deps.parser.parse({ url: res.finalUrl, body, charset: res.charset, botToken, fields });
+      } catch (err) {
+        if (!(err instanceof ParserLost)) throw err;
+        // The page that stopped its thread is tried again as its attempts allow; those lost with it, unspent.
+        return err.culprit ? { type: 'fail', error: err.message, retryable: true, result } : { type: 'release', reason: err.message };
+      }
+      if (frontier !== null && fields !== null) {
+        seen.data = page.data;
+        if (page.stopped.length > 0)
           warnOnce(
             frontier,
             'extract',
             job.url,
-            `extract.${stopped.join(', extract.')} cut short: the selectors took their ${MAX_STEPS.toLocaleString('en-US')} steps on this page`,
+            `extract.${page.stopped.join(', extract.')} cut short: the selectors took their ${MAX_STEPS.toLocaleString('en-US')} steps on this page`,
           );
-        for (const [key, message] of failed) warnOnce(frontier, 'extract', job.url, `extract.${key} failed: ${message}`);
-        if (links.tree.truncated)
+        for (const [key, message] of page.failed) warnOnce(frontier, 'extract', job.url, `extract.${key} failed: ${message}`);
+        if (page.treeTruncated)
           warnOnce(
             frontier,
             'extract',
@@ -259,13 +272,13 @@ export function pageHandler(deps: PageDeps) {
             `only the first ${MAX_NODES.toLocaleString('en-US')} nodes of the page were searched by the crawl's selectors`,
           );
       }
-      // The tree is done with: the record keeps the links, not the page.
-      links.tree = null;
-      result.title = links.title;
-      result.outlinks = links.links.length;
-      seen.links = links;
+      result.title = page.title;
+      result.outlinks = page.links.length;
+      links = page;
+      seen.links = page;
+    } else {
+      await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
     }
-    await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
     if (ran !== null) {
       // A stop, a cancel or a lost lease does not wait for the handler: its answer would go nowhere.
       const r = await untilAborted(ran, signal);
@@ -289,7 +302,7 @@ export function pageHandler(deps: PageDeps) {
    * `<meta name=robots content=nofollow>` are not followed, nor `rel=nofollow` ones (unless the
    * crawl says to); a URL its handler enqueued is, whether or not the page also links to it so.
    */
-  function plan(frontier: Frontier, job: LeasedJob, links: LinkExtraction | null, seen: Seen): Planned | null {
+  function plan(frontier: Frontier, job: LeasedJob, links: PageLinks | null, seen: Seen): Planned | null {
     // No handler's URLs (every crawl without one): the page's links as they are.
     if (seen.enqueued.size === 0) {
       if (links === null || links.links.length === 0) return null;
@@ -489,7 +502,7 @@ function oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** What a page that is not HTML but has links (a sitemap, robots.txt) records of them. */
-function linksOnly(baseUrl: string, links: ExtractedLink[]): LinkExtraction {
+function linksOnly(baseUrl: string, links: ExtractedLink[]): PageLinks {
   return {
     title: null,
     description: null,
@@ -502,7 +515,6 @@ function linksOnly(baseUrl: string, links: ExtractedLink[]): LinkExtraction {
     dropped: 0,
     truncated: 0,
     baseUrl,
-    tree: null,
   };
 }
 

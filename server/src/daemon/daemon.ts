@@ -66,6 +66,7 @@ export class Daemon {
           warcDir: paths.warcDir,
           defaultDelayMs: opts.config.perHostDelayMs,
           robots: opts.robots,
+          ...(opts.parseThreads !== undefined && { parseThreads: opts.parseThreads }),
           workspaceDir: opts.workspace === null ? null : path.resolve(opts.workspace ?? '.'),
           ...(opts.userAgent !== undefined && { userAgent: opts.userAgent }),
           ...(opts.defaultMaxDepth !== undefined && { defaultMaxDepth: opts.defaultMaxDepth }),

@@ -53,6 +53,7 @@ export const WORKER_FLAGS = settingFlags(
   'leaseTtlSeconds',
   'heartbeatSeconds',
   'stopDeadlineSeconds',
+  'parseThreads',
   'maxAttempts',
   'userAgent',
   'robots',
@@ -94,6 +95,8 @@ export interface DaemonOptions {
   config: CoreConfig;
   userAgent?: string;
   robots: boolean;
+  /** Threads that parse pages; unset: the crawl service's choice for the machine. */
+  parseThreads?: number;
   /** Unset: the crawl service's own defaults. A null max depth: no limit. */
   defaultMaxDepth?: number | null;
   defaultScope?: Scope;
@@ -150,7 +153,8 @@ export function daemonOptions(f: Partial<Values>): DaemonOptions {
     config,
     userAgent: f['user-agent'],
     robots: f.robots ?? SETTINGS.robots.default,
-    defaultMaxDepth: maxDepthFlag(f['default-max-depth']),
+    parseThreads: nullableFlag(SETTINGS.parseThreads, f['parse-threads'], 'auto', "the machine's choice") ?? undefined,
+    defaultMaxDepth: nullableFlag(SETTINGS.defaultMaxDepth, f['default-max-depth'], 'none', 'no limit'),
     defaultScope: f['default-scope'] as Scope | undefined,
     defaultAddresses: addresses === 'auto' ? undefined : addresses,
     workspace: f.handlers === false ? null : f.workspace,
@@ -160,13 +164,18 @@ export function daemonOptions(f: Partial<Values>): DaemonOptions {
   };
 }
 
-/** `--default-max-depth`: a whole number within the setting's bounds, or `none` (null: no limit). */
-function maxDepthFlag(raw: string | undefined): number | null | undefined {
+/** A limit's flag (`--default-max-depth`, `--parse-threads`): a whole number within its row's bounds, or `word` for null. */
+function nullableFlag(
+  row: { min: number; max: number; flag: { name: string } },
+  raw: string | undefined,
+  word: string,
+  meaning: string,
+): number | null | undefined {
   if (raw === undefined) return undefined;
-  if (raw === 'none') return null;
-  const { min, max, flag } = SETTINGS.defaultMaxDepth;
+  if (raw === word) return null;
+  const { min, max, flag } = row;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new UsageError(`--${flag.name}: must be a whole number from ${min} to ${max}, or none for no limit (got ${JSON.stringify(raw)})`);
+    throw new UsageError(`--${flag.name}: must be a whole number from ${min} to ${max}, or ${word} for ${meaning} (got ${JSON.stringify(raw)})`);
   }
   return Number(raw);
 }
