@@ -153,6 +153,31 @@ test('jobs that changed unnamed (the feed could not say which) are found by the 
   assert.deepEqual(f.readById(), { jobs: 3, queries: 1 });
 });
 
+test("a URL shown with its standalone job shows its crawl's job once that one comes", async () => {
+  const lines = [url(1), url(2)];
+  const f = await openSeedFile({
+    text: lines.join('\n'),
+    sweepMs: 60_000,
+    crawlId: 'c_file',
+    before: async (q) => {
+      await q.enqueue(lines.map((u) => ({ kind: CRAWL_KIND, url: u, key: '127.0.0.9', dedupeKey: u })));
+      const leased = await q.lease('w', 2, { ttlMs: 60_000, defaultLimit: 2 });
+      await q.ack(
+        'w',
+        leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })),
+      );
+    },
+  });
+  const label = async (line: number) => String((await f.hints(line, line))[0]?.label);
+  assert.match(await label(0), /^✓ done/);
+  const {
+    ids: [id],
+  } = await f.real.enqueue([{ kind: CRAWL_KIND, url: url(1), key: '127.0.0.9', dedupeKey: url(1), crawlId: 'c_file' }]);
+  f.features.jobsChanged([id!]);
+  await eventually("the crawl's job shown", async () => !/^✓ done/.test(await label(0)));
+  assert.match(await label(1), /^✓ done/, 'the other URL keeps its standalone job');
+});
+
 test('a running job out of sight ticks no redraw each second; in sight, its lease clock is redrawn', async () => {
   const f = await openBigFile(3_600_000);
   const { real, features } = f;

@@ -36,6 +36,8 @@ export async function openSeedFile(opts: {
   /** Jobs in the queue before the file opens. */
   before?: (queue: SqliteQueue) => Promise<unknown>;
   wrap?: QueueWraps;
+  /** The crawl the file started, as the seed map remembers it. */
+  crawlId?: string;
 }) {
   const dir = tempDir();
   const real = new SqliteQueue(path.join(dir, 'queue.db'), { components: [CRAWL_COMPONENT] });
@@ -50,6 +52,9 @@ export async function openSeedFile(opts: {
     },
   }) as Queue;
 
+  const uri = 'file:///work/big.crawl';
+  const seedMap = new SeedMap(path.join(dir, 'seedfiles.json'), () => {});
+  if (opts.crawlId) seedMap.set(uri, opts.crawlId);
   const toServer = new PassThrough();
   const toClient = new PassThrough();
   const server = createConnection(new StreamMessageReader(toServer), new StreamMessageWriter(toClient));
@@ -57,7 +62,7 @@ export async function openSeedFile(opts: {
     server,
     queue,
     { get: () => Promise.reject(new Error('no crawls here')), pageOfJob: async () => null },
-    new SeedMap(path.join(dir, 'seedfiles.json'), () => {}),
+    seedMap,
     () => {},
     CRAWL_DEFAULTS,
     opts.sweepMs,
@@ -90,7 +95,6 @@ export async function openSeedFile(opts: {
     capabilities: { workspace: { inlayHint: { refreshSupport: true } } },
   });
   await client.sendNotification(InitializedNotification.type, {});
-  const uri = 'file:///work/big.crawl';
   await client.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'crawl', version: 1, text: opts.text } });
   await eventually('the file looked at', () => diagnosed > 0);
   return {

@@ -587,9 +587,12 @@ export class SeedFeatures {
     }
     const urls = new Set<string>();
     const jobless = have.keys.filter((key) => !have.jobs.has(key));
-    if (unknown.length > 0 && jobless.length > 0) {
-      const mine = (await this.queue.jobStates(unknown)).some((j) => j.crawlId === null || j.crawlId === have.crawlId);
-      if (mine) for (const key of jobless) urls.add(key);
+    // A URL shown with its standalone job takes its crawl's when that one comes (readJobs prefers it).
+    const standalone = have.crawlId === null ? [] : have.keys.filter((key) => have.jobs.get(key)?.crawlId === null);
+    if (unknown.length > 0 && jobless.length + standalone.length > 0) {
+      const states = await this.queue.jobStates(unknown);
+      if (states.some((j) => j.crawlId === null || j.crawlId === have.crawlId)) for (const key of jobless) urls.add(key);
+      if (states.some((j) => j.crawlId === have.crawlId)) for (const key of standalone) urls.add(key);
     }
     const changed = known.size > 0 ? await this.readKnownJobs(have, known) : new Set<string>();
     if (urls.size > 0) for (const key of await this.readJobs(have, [...urls])) changed.add(key);
