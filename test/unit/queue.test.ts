@@ -545,6 +545,18 @@ for (const engine of ENGINES) {
         await checkInvariants(q);
       });
 
+      test('heartbeat renews only the leases the worker says it holds: one it never heard of expires', async () => {
+        const { q, clock } = await open();
+        await q.enqueue(jobs(['a'], 2));
+        // The second lease's answer lost on the way (a timeout): the worker holds only the first.
+        const [kept, unheard] = await q.lease('w', 2, { ttlMs: 1000, defaultLimit: 5 });
+        clock.now += 500;
+        assert.deepEqual(await q.heartbeat('w', 45_000, [{ id: kept.id, token: kept.leaseToken }]), { extended: 1, lost: [] });
+        const expiry = new Map((await q.leases()).map((l) => [l.jobId, l.expiresAt]));
+        assert.deepEqual([expiry.get(kept.id), expiry.get(unheard.id)], [q.now() + 45_000, q.now() + 500]);
+        await checkInvariants(q);
+      });
+
       test('reclaims are capped: a job that keeps killing its worker fails with that reason', async () => {
         const { q, clock } = await open({ maxReclaims: 2 });
         await q.enqueue([job('a', 1)]);

@@ -443,7 +443,7 @@ export class PgQueue implements Queue {
   }
 
   async heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult> {
-    const { rows } = await this.pool.query<{ id: number; token: string }>(SQL.heartbeat, [workerId, this.rules.now(), ttlMs]);
+    const { rows } = await this.pool.query<{ id: number; token: string }>(SQL.heartbeat, [workerId, this.rules.now(), ttlMs, held.map((h) => h.id)]);
     const live = new Map(rows.map((r) => [r.id, r.token]));
     return { extended: rows.length, lost: held.filter((h) => live.get(h.id) !== h.token) };
   }

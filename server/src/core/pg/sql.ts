@@ -65,10 +65,14 @@ export const PG_SQL = {
   /** A lease in one round trip (schema.ts migration 7, lease_jobs): $1 worker ... $11 the notification's largest payload. */
   leaseJobs: `SELECT * FROM lease_jobs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 
-  /** Where a lease is renewed: every live lease of this worker, by the configured TTL. */
+  /**
+   * Where a lease is renewed, by the configured TTL: the leases the worker says it holds ($4). One
+   * whose lease_jobs answer was lost (a timeout, a dropped connection) must expire and be reclaimed,
+   * not be renewed for as long as the worker lives.
+   */
   heartbeat: `
     UPDATE jobs SET lease_expires_at = $2::bigint + $3::bigint, heartbeat_at = $2
-     WHERE state = 'in_progress' AND worker_id = $1
+     WHERE id = ANY($4::bigint[]) AND state = 'in_progress' AND worker_id = $1
     RETURNING id, lease_token AS token`,
 
   heldLeases: `

@@ -294,7 +294,9 @@ export class SqliteQueue implements Queue {
   }
 
   async heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult> {
-    const rows = await this.unlocked(() => this.s.heartbeat.all({ workerId, ttlMs, now: this.rules.now() }) as { id: number; token: string }[]);
+    const rows = await this.unlocked(
+      () => this.s.heartbeat.all({ workerId, ttlMs, now: this.rules.now(), ids: JSON.stringify(held.map((h) => h.id)) }) as { id: number; token: string }[],
+    );
     const live = new Map(rows.map((r) => [r.id, r.token]));
     return { extended: rows.length, lost: held.filter((h) => live.get(h.id) !== h.token) };
   }

@@ -122,9 +122,10 @@ export const SQL = {
       FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))`,
 
   /** Where a lease is renewed: every live lease of this worker, by the configured TTL. */
+  /** The leases the worker says it holds (:ids): one it was never told of must expire, not live as long as the worker. */
   heartbeat: `
     UPDATE jobs SET lease_expires_at = :now + :ttlMs, heartbeat_at = :now
-     WHERE state = 'in_progress' AND worker_id = :workerId
+     WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'in_progress' AND worker_id = :workerId
     RETURNING id, lease_token AS token`,
 
   /** The lease an acknowledgement claims to hold, if it still does. */
