@@ -435,6 +435,9 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       INSERT INTO crawl_room (crawl_id, used, granted)
       SELECT DISTINCT l.c, 0, 0 FROM unnest(v_links) l WHERE l.rank IS NOT NULL ORDER BY 1
       ON CONFLICT DO NOTHING;
+      -- Locked in crawl order before the update, whose join takes them in any: two batches with links
+      -- of the same capped crawls would otherwise deadlock (and wait out deadlock_timeout to be told).
+      PERFORM 1 FROM crawl_room WHERE crawl_id IN (SELECT l.c FROM unnest(v_links) l WHERE l.rank IS NOT NULL) ORDER BY crawl_id FOR UPDATE;
       WITH w AS (
         SELECT l.c, count(*) AS want, min(l.cap) AS cap,
                (SELECT coalesce(sum(queued + in_progress + done + skipped + error), 0) FROM crawl_counts cc WHERE cc.crawl_id = l.c) AS n
