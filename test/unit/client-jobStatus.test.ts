@@ -142,14 +142,14 @@ test('the job document: what happened, the counts behind it, local times, and le
   const text = renderJobDocument(job, events, now, undefined, { crawlId: 'c_1', name: 'docs' });
   assert.match(text, /^\| what happened \| waiting: put off 2× \(last: HTTP 429 with Retry-After 12s\), until 09:38:35 \|$/m);
   assert.match(text, /^\| attempts \| 1 of 3 spent · put off 2× since an attempt last counted · lost its worker 1× \|$/m);
-  assert.match(text, /^\| crawl \| docs \(c_1\) \|$/m);
+  assert.match(text, /^\| crawl \| docs \(c\\_1\) \|$/m);
   // Absolute times only: the document is rendered again only when the job changes, so "in 12 s" would go stale.
   assert.match(text, /^\| may start \| 09:38:35 \|$/m);
   assert.match(text, /^\| created \| 09:30:00 \|$/m);
   assert.doesNotMatch(text, /\bago\b|\bin \d+ (s|min|h)\b|token age/);
   assert.match(text, /^\| 09:31:00\.250 \| \+250 ms \| retry \| w \| HTTP 500; retry at 09:31:02 \(attempt 1\/3 failed\) \|$/m);
   assert.doesNotMatch(text, /T\d\d:\d\d/, 'no ISO time left');
-  assert.match(renderJobDocument(job, events, now), /^\| crawl \| c_1 \|$/m, 'its name unknown, the id');
+  assert.match(renderJobDocument(job, events, now), /^\| crawl \| c\\_1 \|$/m, 'its name unknown, the id');
   assert.match(renderJobDocument({ ...job, held: true, runAfter: null }, events, now), /^\| may start \| when its crawl resumes \|$/m);
 
   const tip = jobTooltip(job, events, now, { crawlId: 'c_1', name: 'docs' });
