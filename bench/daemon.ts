@@ -133,17 +133,8 @@ export async function daemonOverSocket(dbFile: string, dir: string, hosts: numbe
   const queued = (await q.stats()).queued;
   await q.close();
 
-  const socket = path.join(dir, 'd.sock');
   const started = now();
-  const child = spawn(process.execPath, [DAEMON_MAIN, '--state-dir', dir, '--db', dbFile, '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  let client: RpcClient | null = null;
-  try {
-    client = await waitForSocket(socket, child, 60_000);
-    const c = client;
+  return withDaemon(dir, ['--db', dbFile], async (c, child) => {
     const startMs = elapsedMs(started);
     log(`daemon: serving after ${(startMs / 1000).toFixed(1)} s`);
     const stats: number[] = [];
@@ -171,6 +162,21 @@ export async function daemonOverSocket(dbFile: string, dir: string, hosts: numbe
     const peakRssMb = memoryOf(child.pid!).hwmMb;
     const t = (xs: number[]): Timing => ({ medianMs: median(xs), p99Ms: percentile(xs, 99) });
     return { queued, startMs, stats: t(stats), list: t(list), listQueued: t(listQueued), statusMs, rssByRoundMb, peakRssMb };
+  });
+}
+
+/** A daemon process on `dir` with these flags, serving `fn` over its socket; its stderr's end told with a failure, and stopped after. */
+async function withDaemon<T>(dir: string, flags: string[], fn: (client: RpcClient, child: ChildProcess) => Promise<T>): Promise<T> {
+  const socket = path.join(dir, 'd.sock');
+  const child = spawn(process.execPath, [DAEMON_MAIN, '--state-dir', dir, '--socket', socket, ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  let client: RpcClient | null = null;
+  try {
+    client = await waitForSocket(socket, child, 60_000);
+    return await fn(client, child);
   } catch (err) {
     throw new Error(`${(err as Error).message}; daemon stderr: ${stderr.trim().slice(-800)}`);
   } finally {
@@ -215,17 +221,7 @@ export async function statsDuringCrawl(
   crawl: { seeds: string[]; maxDepth: number; maxPages: number },
   opts: { maxWorkers: number; perHost: number; deadlineMs: number },
 ): Promise<CrawlStatsResult> {
-  const socket = path.join(dir, 'd.sock');
-  const args = ['--state-dir', dir, '--socket', socket, '--max-workers', String(opts.maxWorkers), '--per-host', String(opts.perHost)];
-  const child = spawn(process.execPath, [DAEMON_MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  let client: RpcClient | null = null;
-  try {
-    client = await waitForSocket(socket, child, 60_000);
-    const c = client;
+  return withDaemon(dir, ['--max-workers', String(opts.maxWorkers), '--per-host', String(opts.perHost)], async (c, child) => {
     const started = now();
     const { crawlId } = (await c.request('crawl/start', { ...crawl, scope: 'host' })) as { crawlId: string };
     const samples: number[] = [];
@@ -249,9 +245,5 @@ export async function statsDuringCrawl(
       calls: samples.length,
       peakRssMb: memoryOf(child.pid!).hwmMb,
     };
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; daemon stderr: ${stderr.trim().slice(-800)}`);
-  } finally {
-    await stopDaemon(child, client);
-  }
+  });
 }

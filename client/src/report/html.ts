@@ -32,22 +32,32 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
 }
 
-export function reportHtml(p: ReportPage): string {
+/** A webview's page: its policy, stylesheets, title and body; every value but the body escaped here. */
+function pageHtml(p: { csp: string; styleUris: readonly string[]; title: string; body: string }): string {
   const links = p.styleUris.map((u) => `<link rel="stylesheet" href="${escapeHtml(u)}">`).join('\n    ');
   return `<!DOCTYPE html>
 <html lang="en">
   <head>
     <meta charset="utf-8">
-    <meta http-equiv="Content-Security-Policy" content="${escapeHtml(reportCsp(p.cspSource, p.nonce))}">
+    <meta http-equiv="Content-Security-Policy" content="${escapeHtml(p.csp)}">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     ${links}
     <title>${escapeHtml(p.title)}</title>
   </head>
   <body>
-    <main id="report"><p class="quiet">Reading the crawl…</p></main>
-    <script nonce="${escapeHtml(p.nonce)}" src="${escapeHtml(p.scriptUri)}"></script>
+    ${p.body}
   </body>
 </html>`;
+}
+
+export function reportHtml(p: ReportPage): string {
+  return pageHtml({
+    csp: reportCsp(p.cspSource, p.nonce),
+    styleUris: p.styleUris,
+    title: p.title,
+    body: `<main id="report"><p class="quiet">Reading the crawl…</p></main>
+    <script nonce="${escapeHtml(p.nonce)}" src="${escapeHtml(p.scriptUri)}"></script>`,
+  });
 }
 
 export interface JobPage {
@@ -59,18 +69,5 @@ export interface JobPage {
 }
 
 export function jobHtml(p: JobPage): string {
-  const links = p.styleUris.map((u) => `<link rel="stylesheet" href="${escapeHtml(u)}">`).join('\n    ');
-  return `<!DOCTYPE html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8">
-    <meta http-equiv="Content-Security-Policy" content="${escapeHtml(jobCsp(p.cspSource))}">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    ${links}
-    <title>${escapeHtml(p.title)}</title>
-  </head>
-  <body>
-    <main id="job">${p.body}</main>
-  </body>
-</html>`;
+  return pageHtml({ csp: jobCsp(p.cspSource), styleUris: p.styleUris, title: p.title, body: `<main id="job">${p.body}</main>` });
 }
