@@ -7,6 +7,7 @@ import type { PageRecord } from '../../server/src/protocol';
 import { DATA_VALUES_SHOWN, JobDocuments, attempts, pageSection, renderJobDocument } from '../../client/src/jobDocument';
 import { crawledSite, TestDaemon } from './helpers/client-daemon';
 import { page, status } from './helpers/testsite';
+import { sentJob } from './helpers/jobs';
 
 test('each lease starts an attempt; the record, result and every event are there', async () => {
   const d = await TestDaemon.start();
@@ -238,29 +239,7 @@ test("a crawl's job document shows its page, where it was found (a link to that 
 
 test('the document names the job\'s crawl "name (id)", asking its name once; the id when it cannot be read', async () => {
   const asked: string[] = [];
-  const job = {
-    id: 9,
-    url: 'https://a.test/',
-    host: 'a.test',
-    crawlId: 'c_9',
-    depth: 0,
-    state: 'queued',
-    priority: 0,
-    attempts: 0,
-    maxAttempts: 3,
-    lostWorkers: 0,
-    deferrals: 0,
-    runAfter: null,
-    held: false,
-    workerId: null,
-    leasedAt: null,
-    leaseExpiresAt: null,
-    heartbeatAt: null,
-    lastError: null,
-    createdAt: '2026-01-02T03:04:05.000Z',
-    updatedAt: '2026-01-02T03:04:05.000Z',
-    result: null,
-  };
+  const job = sentJob({ id: 9, url: 'https://a.test/', host: 'a.test', crawlId: 'c_9' });
   let named = true;
   const daemon = {
     onJobsChanged: () => ({ dispose() {} }),

@@ -10,34 +10,13 @@ import { hostStateText, jobStatusText, jobTooltip } from '../../client/src/jobsT
 import { HELD } from '../../server/src/core/types';
 import { wireJob } from '../../server/src/daemon/wire';
 import { TestDaemon } from './helpers/client-daemon';
+import { sentJob } from './helpers/jobs';
 
 process.env.TZ = 'Asia/Kolkata';
 const now = Date.parse('2026-03-04T04:08:23.000Z'); // 09:38:23 in Kolkata
 const RETRY_AT = '2026-03-04T04:08:35.000Z'; // 09:38:35
 
-const base: Job = {
-  id: 7,
-  url: 'https://example.com/a',
-  host: 'example.com',
-  crawlId: 'c_1',
-  depth: 1,
-  state: 'queued',
-  priority: 0,
-  attempts: 0,
-  maxAttempts: 3,
-  lostWorkers: 0,
-  deferrals: 0,
-  runAfter: null,
-  held: false,
-  workerId: null,
-  leasedAt: null,
-  leaseExpiresAt: null,
-  heartbeatAt: null,
-  lastError: null,
-  createdAt: '2026-03-04T04:00:00.000Z',
-  updatedAt: '2026-03-04T04:08:00.000Z',
-  result: null,
-};
+const base: Job = sentJob({ id: 7, crawlId: 'c_1', depth: 1, createdAt: '2026-03-04T04:00:00.000Z', updatedAt: '2026-03-04T04:08:00.000Z' });
 const result = { status: 404, contentType: 'text/html', bytes: 10, durationMs: 5, finalUrl: null, title: null };
 
 test('a permanent 404 reads "HTTP 404", not "attempt 1/3"', () => {

@@ -11,6 +11,7 @@ import { PAGE_SIZE, REREAD_MS_PER_ROW } from '../../client/src/jobPages';
 import { JobsTreeProvider, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
 import { compareHosts, crawlLabels, filterMessage, hostDescription, jobDescription, jobLabel, jobTooltip, mixesCrawls } from '../../client/src/jobsTreeText';
 import { TestDaemon } from './helpers/client-daemon';
+import { sentJob } from './helpers/jobs';
 import { requeueParams } from '../../client/src/commands';
 
 const token = CancellationTokenNone as unknown as vscode.CancellationToken;
@@ -579,20 +580,13 @@ describe('catching up, grouped by crawl and filtered by ids', () => {
 
 describe('row wording', () => {
   const now = Date.parse('2026-01-02T10:00:00.000Z');
-  const job: Job = {
+  const job: Job = sentJob({
     id: 7,
     url: 'https://example.com/docs/a.html?x=1#top',
-    host: 'example.com',
     crawlId: 'c_1',
     depth: 2,
     state: 'in_progress',
-    priority: 0,
     attempts: 2,
-    maxAttempts: 3,
-    lostWorkers: 0,
-    deferrals: 0,
-    runAfter: null,
-    held: false,
     workerId: 'vm:1:2',
     leasedAt: '2026-01-02T09:59:50.000Z',
     leaseExpiresAt: '2026-01-02T10:00:12.000Z',
@@ -600,8 +594,7 @@ describe('row wording', () => {
     lastError: 'HTTP 503',
     createdAt: '2026-01-02T09:00:00.000Z',
     updatedAt: '2026-01-02T09:59:58.000Z',
-    result: null,
-  };
+  });
 
   test('labels are the path and query; a URL that does not parse stays whole', () => {
     assert.equal(jobLabel(job.url), '/docs/a.html?x=1');
