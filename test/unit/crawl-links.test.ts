@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Parser } from 'htmlparser2';
-import { DROP, KnownUrls, knownUrls, planLinks, type Frontier } from '../../server/src/crawl/frontier';
+import { DROP, KnownUrls, knownUrls, planLinks, rememberQueued, type Frontier } from '../../server/src/crawl/frontier';
 import { Robots } from '../../server/src/crawl/robots';
 import { extractLinks, extractLinksInSlices, LinkExtractor, sniffEncoding } from '../../server/src/crawl/links';
 import { compileScope } from '../../server/src/crawl/scope';
@@ -565,6 +565,23 @@ describe('planning links', () => {
         [DROP.nofollow, 1],
         [DROP.scope, 1],
       ]),
+    );
+  });
+
+  it("learns the URLs an acknowledgement put in the queue, but not those refused past the cap, nor a sitemap job's", () => {
+    const links = extractLinks(html, PAGE).links;
+    const f = frontier();
+    const [a, b] = planLinks(f, 0, links, () => null, 'bot').jobs;
+    const sitemap = { ...a, url: 'https://example.com/x', dedupeKey: 'sitemap https://example.com/x' };
+    rememberQueued(f, [a, b, sitemap], { ids: [7, null, 8], enqueued: 2, duplicates: 1, capped: 0 });
+    assert.deepEqual(planLinks(f, 0, links, () => null, 'bot').jobs, [], 'one new, one found there: both known');
+    assert.equal(knownUrls(f).has('https://example.com/x'), false, 'a sitemap job is not the page of its URL');
+    const capped = frontier();
+    rememberQueued(capped, [a, b], { ids: [7, null], enqueued: 1, duplicates: 0, capped: 1 });
+    assert.deepEqual(
+      planLinks(capped, 0, links, () => null, 'bot').jobs.map((j) => j.url),
+      ['https://example.com/b'],
+      'a null id may be a job refused past the cap: left to the queue',
     );
   });
 

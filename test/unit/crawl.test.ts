@@ -369,7 +369,7 @@ describe('a crawl changed by another process', () => {
     const leased = await two.queue.lease('two', 4, { ttlMs: 60_000, defaultLimit: 4 });
     const run = async (path: string): Promise<Outcome | void> => {
       const job = leased.find((j: LeasedJob) => j.url === a.url(path))!;
-      return two.crawls.handler(job, { signal: new AbortController().signal, workerId: 'two' });
+      return two.crawls.handler(job, { signal: new AbortController().signal, workerId: 'two', committed: () => {} });
     };
     const links = (o: Outcome | void): NewJob[] => (o?.type === 'done' ? (o.enqueue ?? []) : []);
 

@@ -131,7 +131,7 @@ test('crawl totals that cannot be written are kept and written later; the failur
   const { crawlId } = await crawls.start({ seeds: ['/a', '/b', '/c'].map((p) => site.url(p)) });
   const leased = await queue.lease('w', 3, { ttlMs: 60_000, defaultLimit: 3 });
   assert.equal(leased.length, 3);
-  for (const job of leased) await crawls.handler(job, { signal: new AbortController().signal, workerId: 'w' });
+  for (const job of leased) await crawls.handler(job, { signal: new AbortController().signal, workerId: 'w', committed: () => {} });
   // At once after the last page was counted (no timer can run in between): its count is not written yet.
   other.exec('BEGIN IMMEDIATE');
 

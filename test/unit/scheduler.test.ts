@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { validateConfig, type CoreConfig } from '../../server/src/core/config';
 import { QueueLockedError } from '../../server/src/core/errors';
+import type { AckResult } from '../../server/src/core/types';
 import { ABORT_LOST, Scheduler, type Handler } from '../../server/src/core/scheduler';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { parseWorkerId } from '../../server/src/core/worker-id';
@@ -74,6 +75,41 @@ for (const engine of ENGINES) {
       assert.equal(calls, 4);
       assert.equal(got.job.attempts, 1, 'only the attempt that succeeded counts');
       assert.deepEqual(got.events.filter((e) => e.type === 'deferred').length, 3);
+      await queue.close();
+    });
+
+    test("a handler hears of its acknowledgement once committed, with its follow-up jobs' ids; not when it threw", async () => {
+      const heard: AckResult[] = [];
+      const { queue, scheduler, logs } = await setup(engine, {
+        test: async (j, ctx) => {
+          ctx.committed((r) => heard.push(r));
+          if (j.key !== 'a') return;
+          if (j.url.endsWith('/throws')) throw new Error('boom');
+          if (j.url.endsWith('/listener-throws')) {
+            ctx.committed(() => {
+              throw new Error('listener boom');
+            });
+          }
+          return { type: 'done', enqueue: [job('b', j.id), job('b', 'shared')] };
+        },
+      });
+      const [first, throws, listenerThrows] = (await queue.enqueue([job('a', 1), job('a', 'throws', { maxAttempts: 1 }), job('a', 'listener-throws')])).ids;
+      scheduler.start();
+      await eventually('all ended', async () => (await queue.stats()).done === 5);
+      await scheduler.stop();
+      const fromA = heard.filter((r) => r.enqueued?.ids.length === 2);
+      assert.deepEqual(fromA.map((r) => r.id).sort(), [first, listenerThrows].sort(), 'the attempt that threw is not heard of');
+      for (const r of fromA) assert.ok((await queue.get(r.enqueued!.ids[0]!))!.job.key === 'b', 'the new job it names is in the queue');
+      assert.deepEqual(
+        fromA.map((r) => (r.enqueued!.ids[1] === null ? 'duplicate' : 'new')).sort(),
+        ['duplicate', 'new'],
+        'one of the two found the shared job there',
+      );
+      assert.ok(
+        logs.some((l) => l.includes('listener boom')),
+        'a listener that throws is logged, and the scheduler goes on',
+      );
+      assert.equal((await queue.get(throws!))!.job.state, 'error');
       await queue.close();
     });
 

@@ -4,13 +4,19 @@ import { Heartbeat } from './heartbeat';
 import { Reaper } from './reaper';
 import { checkOutcome } from './job-rules';
 import { clip } from './text';
-import type { Ack, LeasedJob, Outcome, Queue } from './types';
+import type { Ack, AckResult, LeasedJob, Outcome, Queue } from './types';
 import { makeWorkerId } from './worker-id';
 
 export interface HandlerContext {
   /** Fires when the lease is lost (reclaimed, requeued, expired) or the scheduler stops. */
   signal: AbortSignal;
   workerId: string;
+  /**
+   * Hears, once the attempt's acknowledgement is committed, what became of it (its follow-up
+   * jobs' ids): from then on they are in the queue for every process. Not called when the lease
+   * was lost, the scheduler stopped first, or the handler threw.
+   */
+  committed(listener: (result: AckResult) => void): void;
 }
 
 /** Runs one job. Resolving with nothing means done; throwing means a retryable failure. */
@@ -52,6 +58,8 @@ interface Running {
   settled: Promise<void>;
   /** The handler has returned: its acknowledgement is queued or being committed. */
   handled: boolean;
+  /** Its handler's `committed` listeners. */
+  committed: ((result: AckResult) => void)[];
 }
 
 /**
@@ -283,11 +291,15 @@ export class Scheduler {
   private run(job: LeasedJob): void {
     const abort = new AbortController();
     const handler = this.handlers[job.kind];
+    // Made before the handler runs: it may listen before its first await.
+    const committed: ((result: AckResult) => void)[] = [];
     const settled = (async (): Promise<Outcome> => {
       if (!handler) return { type: 'fail', error: `no handler for job kind "${job.kind}"`, retryable: false };
       try {
-        return (await handler(job, { signal: abort.signal, workerId: this.workerId })) ?? { type: 'done' };
+        const ctx: HandlerContext = { signal: abort.signal, workerId: this.workerId, committed: (l) => committed.push(l) };
+        return (await handler(job, ctx)) ?? { type: 'done' };
       } catch (err) {
+        committed.length = 0; // what it listened for is not what is acknowledged
         if (abort.signal.aborted) return { type: 'fail', error: String(abort.signal.reason) };
         // A write of the handler's that met another process's lock: tried again later, its attempt not spent.
         if (err instanceof QueueLockedError) return { type: 'defer', reason: err.message, delayMs: LOCKED_RETRY_MS };
@@ -306,9 +318,10 @@ export class Scheduler {
       }
       // Stopped mid-job: the job goes back untouched, its attempt not counted.
       if (abort.signal.reason === ABORT_STOP) outcome = { type: 'release', reason: 'worker stopping' };
+      if (outcome !== returned) committed.length = 0;
       return this.ack({ id: job.id, token: job.leaseToken, outcome, job });
     });
-    const running: Running = { job, abort, settled, handled: false };
+    const running: Running = { job, abort, settled, handled: false, committed };
     this.running.set(job.leaseToken, running);
   }
 
@@ -342,10 +355,13 @@ export class Scheduler {
     const waiters = this.ackWaiters.splice(0);
     try {
       const results = await this.queue.ack(this.workerId, acks);
-      for (const r of results) {
+      results.forEach((r, i) => {
         if (!r.ok) this.log('warn', `job ${r.id}: result refused, the lease had passed to another worker`);
-        else this.completed++;
-      }
+        else {
+          this.completed++;
+          this.tellCommitted(acks[i], r);
+        }
+      });
     } catch (err) {
       // Kept and retried: the leases stay ours while the heartbeat runs.
       this.reportError('acknowledging', err);
@@ -363,6 +379,18 @@ export class Scheduler {
     for (const a of acks) this.running.delete(a.token);
     for (const w of waiters) w();
     this.poke();
+  }
+
+  private tellCommitted(a: Ack, result: AckResult): void {
+    const r = this.running.get(a.token);
+    if (!r || result.id !== a.id) return;
+    for (const listener of r.committed) {
+      try {
+        listener(result);
+      } catch (err) {
+        this.handlerFailed(r.job, `its committed listener threw: ${message(err)}`);
+      }
+    }
   }
 
   /**

@@ -8,7 +8,7 @@ import { MAX_STEPS } from './extract';
 import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
 import type { HandlerOutput } from './handler-page';
 import { HandlerError, handlerTimeoutMs, type HandlerPool } from './handlers';
-import { foundBySitemap, knownUrls, pageJob, planLinks, sitemapJob, type Frontier, type PagePayload, type Planned } from './frontier';
+import { foundBySitemap, knownUrls, pageJob, planLinks, rememberQueued, sitemapJob, type Frontier, type PagePayload, type Planned } from './frontier';
 import { DEFAULT_MAX_LINKS, type ExtractedLink } from './links';
 import { HTML_TYPES, type LinkWrite, type PageWrite } from './pages';
 import type { PageLinks } from './parse';
@@ -109,6 +109,11 @@ export function pageHandler(deps: PageDeps) {
   return async (job: LeasedJob, ctx: HandlerContext): Promise<Outcome> => {
     const seen: Seen = { frontier: null, links: null, fates: null, data: null, extra: [], enqueued: new Set() };
     const outcome = await handle(job, ctx, seen);
+    if (seen.frontier !== null && outcome.type === 'done' && outcome.enqueue?.length) {
+      const { frontier } = seen;
+      const jobs = outcome.enqueue;
+      ctx.committed((r) => r.enqueued && rememberQueued(frontier, jobs, r.enqueued));
+    }
     // Only a crawl's pages have records; one whose crawl was cancelled under it (no frontier) ended
     // with its crawl, not on its own.
     if (deps.record && seen.frontier !== null && (outcome.type === 'done' || outcome.type === 'fail' || outcome.type === 'skip')) {
