@@ -23,8 +23,7 @@ test('a body that cannot be written leaves no partial file, and says why', () =>
     process.on('SIGXFSZ', () => {});
     const { BodyStore } = require(${JSON.stringify(require.resolve('../../server/src/crawl/bodies'))});
     const body = Buffer.alloc(256 * 1024, 7);
-    const hash = require('node:crypto').createHash('sha256').update(body).digest('hex');
-    new BodyStore(${JSON.stringify(dir)}).put(hash, body).then(
+    new BodyStore(${JSON.stringify(dir)}).put(body).then(
       () => console.log('stored'), (err) => console.log(err.message));`;
   const out = execFileSync('bash', ['-c', `ulimit -f 64; exec "${process.execPath}" -e "$0"`, script], { encoding: 'utf8' }).trim();
   assert.match(out, /^cannot store the page body: .*[0-9a-f]{64} cannot be written \(larger than this process may write\)$/);
@@ -36,18 +35,16 @@ test('a folder that cannot be made is named, not a raw mkdir error', async () =>
   const blocker = path.join(dir, 'bodies');
   fs.writeFileSync(blocker, 'a file where the folder should be');
   const body = Buffer.from('page');
-  await assert.rejects(
-    new BodyStore(blocker).put(sha(body), body),
-    /^Error: cannot store page bodies: the folder .*bodies\/[0-9a-f]{2} cannot be made \(ENOTDIR/,
-  );
+  await assert.rejects(new BodyStore(blocker).put(body), /^Error: cannot store page bodies: the folder .*bodies\/[0-9a-f]{2} cannot be made \(ENOTDIR/);
 });
 
 test("bodies half-written by processes that are gone are swept; a live one's are left", async () => {
   const dir = tempDir();
   const body = Buffer.from('<html>kept</html>');
   const store = new BodyStore(dir);
-  const kept = await store.put(sha(body), body);
-  const folder = path.dirname(kept);
+  const kept = await store.put(body);
+  assert.equal(kept.sha256, sha(body), 'named by its SHA-256');
+  const folder = path.dirname(kept.file);
   // A pid that is not running: one past the largest the kernel hands out is never a process.
   const maxPid = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
   const stale = path.join(folder, `${sha(body)}.${maxPid + 1}.abc.tmp`);
@@ -59,7 +56,7 @@ test("bodies half-written by processes that are gone are swept; a live one's are
   for (const f of [stale, live, other]) fs.utimesSync(f, hourAgo, hourAgo);
   assert.equal(await store.sweep(), 1);
   assert.deepEqual(
-    [stale, recent, live, other, kept].map((f) => fs.existsSync(f)),
+    [stale, recent, live, other, kept.file].map((f) => fs.existsSync(f)),
     [false, true, true, true, true],
     "a recent file may be a live writer's in another pid namespace",
   );

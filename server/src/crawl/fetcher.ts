@@ -11,7 +11,6 @@
  * connection instead of leaving it half-read in the pool.
  */
 
-import { createHash } from 'node:crypto';
 import type { Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { Agent, buildConnector, errors } from 'undici';
@@ -101,8 +100,6 @@ export interface FetchResult {
   bytes: number;
   /** Size as received on the wire. */
   rawBytes: number;
-  /** Hex SHA-256 of the decompressed body. */
-  sha256: string;
   durationMs: number;
   /** Each hop: the URL that answered with a redirect and its status. */
   redirects: { url: string; status: number }[];
@@ -330,7 +327,6 @@ export class Fetcher {
       }
 
       const chunks: Buffer[] = [];
-      const hash = createHash('sha256');
       const received = { bytes: 0 };
       let bytes = 0;
       const { truncateAt } = options;
@@ -355,7 +351,6 @@ export class Fetcher {
           const chunk = truncateAt !== undefined && bytes + whole.length > truncateAt ? whole.subarray(0, truncateAt - bytes) : whole;
           bytes += chunk.length;
           if (bytes > maxBodyBytes) throw tooLarge('decompressed body', maxBodyBytes);
-          hash.update(chunk);
           chunks.push(chunk);
           if (onBody) callerCode(failures, () => onBody(chunk));
           if (chunk !== whole) throw TRUNCATED;
@@ -381,7 +376,6 @@ export class Fetcher {
         body: Buffer.concat(chunks),
         bytes,
         rawBytes: received.bytes,
-        sha256: hash.digest('hex'),
         redirects,
         location,
         ...(truncated && { truncated }),

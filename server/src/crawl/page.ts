@@ -194,7 +194,7 @@ export function pageHandler(deps: PageDeps) {
       durationMs: res.durationMs,
       finalUrl: res.finalUrl,
       title: null,
-      sha256: res.sha256,
+      sha256: null,
     };
     if (res.status < 500 && res.status !== 429) politeness.succeeded(host);
 
@@ -248,7 +248,7 @@ export function pageHandler(deps: PageDeps) {
     let links: PageLinks | null = null;
     if (res.contentType !== null && HTML_TYPES.has(res.contentType)) {
       // Stored first: the parser thread takes the body. A handler's thread is sent it later: the parser gets a copy.
-      await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
+      await keepBody(frontier, res, result);
       const body = handler === undefined ? res.body : new Uint8Array(res.body);
       const fields = frontier?.options.extract ?? null;
       let page;
@@ -282,7 +282,7 @@ export function pageHandler(deps: PageDeps) {
       links = page;
       seen.links = page;
     } else {
-      await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
+      await keepBody(frontier, res, result);
     }
     if (ran !== null) {
       // A stop, a cancel or a lost lease does not wait for the handler: its answer would go nowhere.
@@ -369,6 +369,12 @@ export function pageHandler(deps: PageDeps) {
     deps.log('warn', `crawl ${frontier.crawlId}: ${url}: ${what} (the first such page; others are not reported)`);
   }
 
+  /** Keeps the body when the crawl keeps bodies; the result then names it by its hash (null otherwise). */
+  async function keepBody(frontier: Frontier | null, res: FetchResult, result: JobResult): Promise<void> {
+    const bodies = deps.bodiesFor(frontier);
+    if (bodies !== null) result.sha256 = (await bodies.put(res.body)).sha256;
+  }
+
   /**
    * A seed host's robots.txt, read for its `Sitemap:` lines: each becomes a sitemap job (any host:
    * the protocol lets robots.txt name sitemaps elsewhere), or `/sitemap.xml` when it names none or
@@ -378,7 +384,7 @@ export function pageHandler(deps: PageDeps) {
     // The crawler's own reading when it has one (redirects followed); this response's body otherwise.
     const read = robots === null && res.status >= 200 && res.status < 300 ? parseRobots(res.body) : null;
     const named = robots !== null ? robots.sitemaps : read?.kind === 'rules' ? read.sitemaps : [];
-    await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
+    await keepBody(frontier, res, result);
     const urls = new Map<string, string>();
     for (const raw of named.length > 0 ? named : ['/sitemap.xml']) {
       const n = normalizeUrl(raw, res.finalUrl);
@@ -406,7 +412,7 @@ export function pageHandler(deps: PageDeps) {
     } catch (err) {
       return { type: 'fail', error: `not a readable sitemap: ${(err as Error).message}`, retryable: false, result };
     }
-    await deps.bodiesFor(frontier)?.put(res.sha256, res.body);
+    await keepBody(frontier, res, result);
     if (map.cut > 0) {
       deps.log(
         'warn',
@@ -553,7 +559,7 @@ function pageWrite(job: LeasedJob, frontier: Frontier, outcome: Extract<Outcome,
     canonical: extraction?.canonical ?? null,
     robots: stored(extraction?.metaRobots),
     lang: stored(extraction?.lang),
-    sha256: frontier.options.storeBodies && typeof result?.sha256 === 'string' ? result.sha256 : null,
+    sha256: typeof result?.sha256 === 'string' ? result.sha256 : null,
     data: seen.data,
     lastmod: (job.payload as PagePayload | null)?.lastmod ?? null,
     linked: (job.depth ?? 0) > 0 || foundBySitemap(job.payload),
