@@ -109,3 +109,17 @@ test('the check sees imports of every kind', () => {
   assert.ok(importsOf('server/src/cli/commands.ts').includes('server/src/daemon/seeds/file'), 'a require() in a function');
   assert.ok(importsOf('server/src/core/sqlite/engine.ts').includes('server/src/core/rows'));
 });
+
+test("every worker thread the daemon starts is bundled beside it and shipped in the extension's package", () => {
+  const bundle = fs.readFileSync(path.join(ROOT, 'scripts', 'bundle.mjs'), 'utf8');
+  const shipped = fs.readFileSync(path.join(ROOT, '.vscodeignore'), 'utf8').split('\n');
+  const started = sources('server/src').flatMap((file) =>
+    [...fs.readFileSync(path.join(ROOT, file), 'utf8').matchAll(/new Worker\(path\.join\(__dirname, '([\w-]+)\.js'\)/g)].map((m) => ({ file, name: m[1] })),
+  );
+  assert.ok(started.length >= 4, `the parse, handler, WARC and checkpoint threads are found (${started.map((s) => s.name).join(', ')})`);
+  for (const { file, name } of started) {
+    // The bundled daemon is dist/server/daemon.js: __dirname is dist/server there.
+    assert.ok(bundle.includes(`outfile: 'dist/server/${name}.js'`), `${file} starts ${name}.js: scripts/bundle.mjs must build dist/server/${name}.js`);
+    assert.ok(shipped.includes(`!dist/server/${name}.js`), `${file} starts ${name}.js: .vscodeignore must ship dist/server/${name}.js`);
+  }
+});

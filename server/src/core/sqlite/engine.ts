@@ -8,6 +8,7 @@ import { SqliteJobChanges } from './changes';
 import { CHANGES_SQL, SQL, listSql, listWindowSql } from './sql';
 import { Tally } from './tally';
 import { WalFlusher } from './wal-flush';
+import { Checkpointer } from './checkpoint';
 import { QueueError } from '../errors';
 import {
   checkOutcome,
@@ -85,6 +86,8 @@ export class SqliteQueue implements Queue {
   /** The job rules' options with their defaults (clock, retries, backoff, history). */
   private readonly rules: ReturnType<typeof ruleDefaults>;
   private readonly flusher: WalFlusher | null;
+  /** Copies the WAL back off this thread (checkpoint.ts); null for a database in memory. */
+  readonly checkpointer: Checkpointer | null;
   private ackHook: AckHook | null = null;
 
   constructor(
@@ -97,6 +100,7 @@ export class SqliteQueue implements Queue {
     this.s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, this.db.prepare(sql)])) as SqliteQueue['s'];
     this.rules = ruleDefaults(opts);
     this.flusher = path === ':memory:' ? null : new WalFlusher(`${path}-wal`);
+    this.checkpointer = path === ':memory:' ? null : new Checkpointer(this.db, path);
   }
 
   setAckHook(hook: AckHook | null): void {
@@ -140,6 +144,7 @@ export class SqliteQueue implements Queue {
         throw err;
       }
       this.flusher?.committed();
+      this.checkpointer?.committed();
       if (!quiet) this.changed();
       return result;
     });
@@ -639,6 +644,7 @@ export class SqliteQueue implements Queue {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    await this.checkpointer?.close();
     await this.flusher?.close();
     if (this.db.open) this.db.close();
   }

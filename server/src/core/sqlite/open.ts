@@ -3,6 +3,9 @@ import * as fs from 'node:fs';
 import { DatabaseOpenError } from '../errors';
 import { DatabaseLockedError } from './busy';
 
+/** SQLite's automatic checkpoint, in WAL pages; a queue's checkpoint thread (checkpoint.ts) raises it while it runs. */
+export const AUTOCHECKPOINT_PAGES = 10_000;
+
 /** Marks a database file as ours ('CRAW'), so a foreign SQLite file is refused, not migrated. */
 const APPLICATION_ID = 0x43524157;
 
@@ -63,7 +66,7 @@ export function openDatabase(path: string, components: Component[], opts: OpenOp
     // The automatic checkpoint (and its fsync) runs inside whichever commit crosses the threshold:
     // at SQLite's default of 1,000 pages it was half of every transaction's time (measured).
     // Ten times rarer, and the WAL file trimmed back after each one.
-    db.pragma('wal_autocheckpoint = 10000');
+    db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     migrate(db, components);
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
