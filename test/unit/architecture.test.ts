@@ -112,7 +112,7 @@ test('the check sees imports of every kind', () => {
 
 test("every worker thread the daemon starts is bundled beside it and shipped in the extension's package", () => {
   const bundle = fs.readFileSync(path.join(ROOT, 'scripts', 'bundle.mjs'), 'utf8');
-  const shipped = fs.readFileSync(path.join(ROOT, '.vscodeignore'), 'utf8').split('\n');
+  const shipped = fs.readFileSync(path.join(ROOT, '.vscodeignore'), 'utf8').split(/\r?\n/);
   const started = sources('server/src').flatMap((file) =>
     [...fs.readFileSync(path.join(ROOT, file), 'utf8').matchAll(/new Worker\(path\.join\(__dirname, '([\w-]+)\.js'\)/g)].map((m) => ({ file, name: m[1] })),
   );

@@ -103,7 +103,8 @@ for (const engine of ENGINES) {
       '/p/1': html(),
       '/p/2': html(),
       '/p/3?a=1&b=2': html(),
-      '/p/4': html(),
+      // Found on a sitemap, so fetched after it: its link to that sitemap is a page to crawl all the same.
+      '/p/4': html(['/sitemap-b.xml']),
     };
     site = await startHost('127.0.0.50', routes);
     hosts.push(site, other);
@@ -120,6 +121,7 @@ for (const engine of ENGINES) {
     assert.equal(byUrl.get(u('/p/2'))?.foundOn, u('/sitemap-a.xml.gz'), 'found on its sitemap');
     assert.equal(byUrl.get(u('/private/x'))?.skipped, true, 'robots.txt still applies');
     assert.equal(other.hits.size, 0, 'out of scope: never fetched');
+    assert.equal(site.hits.get('/sitemap-b.xml'), 2, 'read as a sitemap, then fetched as the page a link names');
     assert.equal(byUrl.get(u('/sitemap-big.xml'))?.outlinks, DEFAULT_MAX_LINKS, "its links recorded as a page's are, up to 20,000");
     assert.ok(
       c.logs.some((l) => /names 1 URL\(s\) past the protocol's 50,000/.test(l)),

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import Database from 'better-sqlite3';
 import { test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { BACKSTOP_PAGES, type Checkpointer } from '../../server/src/core/sqlite/checkpoint';
@@ -59,4 +60,31 @@ test('a queue closed at once never starts the thread', async () => {
   await q.close();
   assert.equal((q.checkpointer as Checkpointer).runs, 0);
   assert.equal((q.checkpointer as unknown as { worker: Worker | null }).worker, null);
+});
+
+test('a reader that keeps its snapshot (a SQLite shell left in a transaction) makes the restart give up, and holds no write back', async () => {
+  const file = tempDb();
+  const q = new SqliteQueue(file);
+  const cp = q.checkpointer!;
+  await q.enqueue(jobs(['a'], 1));
+  const shell = new Database(file);
+  shell.exec('BEGIN');
+  shell.prepare('SELECT count(*) FROM jobs').get();
+  let writes = 0;
+  let busySeen = false;
+  try {
+    // Every write must go through while the restart cannot finish (with the restart waiting its
+    // busy timeout of 1 s holding the write lock, they failed: "the queue database is locked").
+    await eventually('a restart that gave up', async () => {
+      // Four at a time, as a daemon's acknowledgements, heartbeat and clients write.
+      await Promise.all([0, 1, 2, 3].map(() => q.enqueue(jobs([`h${writes++}`], 5))));
+      busySeen ||= cp.last?.busy === true;
+      return busySeen && cp.runs >= 2;
+    });
+  } finally {
+    shell.exec('COMMIT');
+    shell.close();
+  }
+  assert.equal((await q.stats()).queued, 1 + 5 * writes, 'no write was lost');
+  await q.close();
 });

@@ -383,7 +383,8 @@ export class Scheduler {
 
   private tellCommitted(a: Ack, result: AckResult): void {
     const r = this.running.get(a.token);
-    if (!r || result.id !== a.id) return;
+    // Not a handler that never returned (its lease released at a stop): that is not its outcome.
+    if (!r || !r.handled || result.id !== a.id) return;
     for (const listener of r.committed) {
       try {
         listener(result);

@@ -127,8 +127,9 @@ export function pageHandler(deps: PageDeps) {
     seen.frontier = frontier;
     if (job.crawlId !== null && frontier === null) return { type: 'skip', reason: 'crawl cancelled' };
     if (frontier?.paused) return { type: 'defer', reason: 'crawl paused', delayMs: PAUSED_RECHECK_MS };
-    // Leased, so committed: links to it from now on need not reach the queue.
-    if (frontier !== null) knownUrls(frontier).add(job.url);
+    // Leased, so committed: links to it from now on need not reach the queue. Not a sitemap's job,
+    // which is deduplicated apart from the page of its URL: a link to it still queues that page.
+    if (frontier !== null && (job.payload as PagePayload | null)?.sitemap === undefined) knownUrls(frontier).add(job.url);
     const origin = originOf(job.url);
     const host = job.key;
     const addresses = frontier?.options.addresses ?? 'any';

@@ -10,19 +10,23 @@ export interface CheckpointReply {
   /** Frames in the WAL and frames copied back, as SQLite counts them; -1 when it could not run. */
   log: number;
   checkpointed: number;
-  /** The restart could not take the write lock in time: the copy is done, the WAL not restarted yet. */
+  /** The restart was tried and could not have the lock or the readers in time: the WAL is not restarted yet. */
   busy: boolean;
   error: string | null;
 }
 
-const { path, busyTimeoutMs } = workerData as { path: string; busyTimeoutMs: number };
+export type ToCheckpointer = { restart: boolean } | 'close';
+
+const { path, lockWaitMs } = workerData as { path: string; lockWaitMs: number };
 const db = new Database(path, { fileMustExist: true });
 // The same durability as the daemon's own connection: the checkpoint syncs the WAL, then the file.
 db.pragma('synchronous = NORMAL');
-db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+// A restart holds the write lock while it waits for the lock's holder and for readers on older
+// snapshots (a SQLite shell left in a transaction): it must give up soon, not hold writers back.
+db.pragma(`busy_timeout = ${lockWaitMs}`);
 const port = parentPort!;
 
-port.on('message', (m: 'checkpoint' | 'close') => {
+port.on('message', (m: ToCheckpointer) => {
   if (m === 'close') {
     db.close();
     port.close();
@@ -30,10 +34,10 @@ port.on('message', (m: 'checkpoint' | 'close') => {
   }
   let reply: CheckpointReply;
   try {
-    // The bulk copied while the daemon goes on writing; then what came meanwhile, with writers held
-    // back (here, on this thread) only that long, and the WAL restarted for the next write.
-    db.pragma('wal_checkpoint(PASSIVE)');
-    const [r] = db.pragma('wal_checkpoint(RESTART)') as { busy: number; log: number; checkpointed: number }[];
+    // The bulk copied while the daemon goes on writing; then, if asked, what came meanwhile, with
+    // writers held back only that long, and the WAL restarted for the next write.
+    let [r] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
+    if (m.restart) [r] = db.pragma('wal_checkpoint(RESTART)') as (typeof r)[];
     reply = { log: r.log, checkpointed: r.checkpointed, busy: r.busy !== 0, error: null };
   } catch (err) {
     reply = { log: -1, checkpointed: -1, busy: false, error: err instanceof Error ? err.message : String(err) };

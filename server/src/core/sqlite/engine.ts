@@ -144,7 +144,6 @@ export class SqliteQueue implements Queue {
         throw err;
       }
       this.flusher?.committed();
-      this.checkpointer?.committed();
       if (!quiet) this.changed();
       return result;
     });
@@ -152,7 +151,11 @@ export class SqliteQueue implements Queue {
 
   /** A write, tried again on timers while another process holds the lock: the thread is never held long. */
   private unlocked<T>(fn: () => T): Promise<T> {
-    return retryWhileBusy(fn, this.path);
+    return retryWhileBusy(() => {
+      const result = fn();
+      this.checkpointer?.committed();
+      return result;
+    }, this.path);
   }
 
   /** An event row; one that ends an attempt carries the attempt's lease (number and start). */
