@@ -70,6 +70,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     run('crawlOrchestrator.requeueJob', async (node?: unknown, selected?: unknown) => {
       const ids = idsOf(node, selected) ?? (await pickJobIds(deps, 'Requeue Job', ['error', 'skipped', 'done']));
       if (!ids) return;
+      // Before the request: its notifications may come before its answer.
+      view.provider.follow(ids);
       const { requeued } = await ensureRunning(daemon).request('jobs/requeue', { ids });
       say(requeued > 0 ? `Requeued ${plural(requeued, 'job')}.` : 'Nothing was requeued: only finished jobs (done, skipped or error) can be requeued.');
     }),

@@ -28,7 +28,17 @@
  * "reasons/more", "reasons:none" (the note of a queue where nothing failed).
  */
 import * as vscode from 'vscode';
-import { JOB_STATES, MAX_REASONS_LISTED, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
+import {
+  FINISHED_STATES,
+  JOB_STATES,
+  MAX_REASONS_LISTED,
+  type Crawl,
+  type Host,
+  type Job,
+  type JobState,
+  type ResultOf,
+  type StateCounts,
+} from '../../server/src/protocol';
 import { CrawlNames } from './crawlNames';
 import { LoadedPages, PAGE_SIZE, anchors, listOrder, newerThan, readPage, withinLoaded, type JobsFilter, type Page } from './jobPages';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
@@ -137,6 +147,8 @@ export function countsKey(counts: StateCounts): string {
   return JOB_STATES.map((s) => counts[s]).join(',');
 }
 
+/** Jobs requeued from the view followed at once (see JobsTreeProvider.follow). */
+const MAX_FOLLOWED = 1_000;
 /** Root rows (hosts, failure reasons) read at first, and more with each "Load more" at the root. */
 const ROOT_PAGE = 200;
 /** hosts/list's own ceiling. */
@@ -197,6 +209,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private scope: JobsFilterScope | undefined;
   /** The counts the root rows were last built from (by state, and the crawls' "outside any crawl"). */
   private shownCounts: string | undefined;
+  /** Jobs requeued from the view (Requeue Job), until they finish again: one that joins an anchored group is listed there (see follow). */
+  private readonly followed = new Set<number>();
   private readonly changed = new vscode.EventEmitter<TreeNode | TreeNode[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
 
@@ -333,6 +347,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       }
     }
     const newer = this.followAnchored(jobs, redraw);
+    if (jobs !== null) for (const [id, state] of jobs) if (FINISHED_STATES.includes(state as (typeof FINISHED_STATES)[number])) this.followed.delete(id);
     if (redraw.size === 0 && newer.length === 0) return false;
     this.changed.fire([...redraw, ...newer]);
     return true;
@@ -362,8 +377,12 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       if (!group || page.stale || page.anchor === undefined) continue;
       const named = jobs === null ? [] : page.jobs.filter((j) => jobs.has(j.id));
       const left = named.filter((j) => jobs?.get(j.id) !== j.state);
-      // A row went round again and came back (requeued, failed again): the rows are read again, down from the same anchor.
-      const again = named.length > left.length;
+      // A row went round again and came back (requeued, failed again), or a job requeued from the
+      // view joined the group: the rows are read again, down from the same anchor.
+      const arrived = jobs === null || group.filter.state === undefined ? 0 : [...this.followed].filter((id) => jobs.get(id) === group.filter.state).length;
+      // Listed, they are not counted as newer (whether or not the count that took them in came first).
+      page.base += arrived;
+      const again = named.length > left.length || arrived > 0;
       if (again || (jobs === null && group.total !== undefined && group.total < page.seen)) {
         page.stale = true;
         page.keepAnchor = true;
@@ -391,6 +410,20 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       }
     }
     return newer;
+  }
+
+  /**
+   * Jobs the user requeued: when one finishes again, the anchored group it joins is read again
+   * down from its anchor, which lists it where its id falls, rather than counting it as newer: a
+   * requeue shows its effect. At most MAX_FOLLOWED are followed (Requeue Job takes the rows
+   * selected), the oldest forgotten first.
+   */
+  follow(ids: readonly number[]): void {
+    for (const id of ids) this.followed.add(id);
+    for (const id of this.followed) {
+      if (this.followed.size <= MAX_FOLLOWED) break;
+      this.followed.delete(id);
+    }
   }
 
   /** The "newer" row's click: its group's rows read again from the newest. */

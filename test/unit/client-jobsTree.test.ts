@@ -1033,6 +1033,43 @@ describe('jobs entering a loaded group', () => {
   });
 });
 
+describe('a job requeued from the view', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await TestDaemon.start();
+  });
+  after(() => d.stop());
+
+  test('leaves its group, and finished again is listed where its id falls rather than counted as newer', async () => {
+    await urls(d, 'again.test', 5);
+    const ids = await d.finish(5);
+    const tree = new JobsTreeProvider(d, 'state');
+    const catchUp = async (jobs: Map<number, Job['state']>) => {
+      await tree.update({ jobs, stats: await d.request('queue/stats', {}), crawls: new Set() });
+      await tree.getChildren();
+    };
+    let done = group(await tree.getChildren(), 'Done');
+    const rows = async () => (await tree.getChildren(done)).map((n) => (n.kind === 'job' ? n.job.id : n.kind));
+    const newestFirst = [...ids].reverse();
+    assert.deepEqual(await rows(), newestFirst);
+
+    const again = ids[1];
+    tree.follow([again]);
+    await d.request('jobs/requeue', { ids: [again] });
+    await catchUp(new Map([[again, 'queued']]));
+    assert.deepEqual(
+      await rows(),
+      newestFirst.filter((id) => id !== again),
+    );
+    assert.deepEqual(await d.finish(1), [again]);
+    // The counts come first (the overview's, at once), the job's change after them (debounced).
+    await catchUp(new Map());
+    await catchUp(new Map([[again, 'done']]));
+    done = group(await tree.getChildren(), 'Done');
+    assert.deepEqual(await rows(), newestFirst, 'back in its place, nothing counted as newer');
+  });
+});
+
 describe('expanded and collapsed groups', () => {
   let d: TestDaemon;
   before(async () => {
