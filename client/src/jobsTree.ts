@@ -379,7 +379,9 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       const left = named.filter((j) => jobs?.get(j.id) !== j.state);
       // A row went round again and came back (requeued, failed again), or a job requeued from the
       // view joined the group: the rows are read again, down from the same anchor.
-      const arrived = jobs === null || group.filter.state === undefined ? 0 : [...this.followed].filter((id) => jobs.get(id) === group.filter.state).length;
+      // A reason's group is not told apart: which reason a job failed for again the change does not say.
+      const { state, reason } = group.filter;
+      const arrived = jobs === null || state === undefined || reason !== undefined ? 0 : [...this.followed].filter((id) => jobs.get(id) === state).length;
       // Listed, they are not counted as newer (whether or not the count that took them in came first).
       page.base += arrived;
       const again = named.length > left.length || arrived > 0;
