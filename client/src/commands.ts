@@ -27,7 +27,7 @@ import { exportCrawlResults } from './exportCommand';
 import type { ReportPanels } from './report/panel';
 import { formatCount, localTimes, plural } from './format';
 import type { JobDocuments } from './jobDocument';
-import { GROUP_BY, type GroupBy, type GroupNode, type JobNode, type JobsFilterScope, type MoreNode, type TreeNode } from './jobsTree';
+import { GROUP_BY, type GroupBy, type GroupNode, type JobNode, type JobsFilterScope, type MoreNode, type NewerNode, type TreeNode } from './jobsTree';
 import { STATE_LABELS, crawlLabel, jobLabel, newestFirst } from './jobsTreeText';
 import type { JobsView } from './jobsView';
 import type { QueueOverview } from './overview';
@@ -70,6 +70,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     run('crawlOrchestrator.requeueJob', async (node?: unknown, selected?: unknown) => {
       const ids = idsOf(node, selected) ?? (await pickJobIds(deps, 'Requeue Job', ['error', 'skipped', 'done']));
       if (!ids) return;
+      // Before the request: its notifications may come before its answer.
+      view.provider.follow(ids);
       const { requeued } = await ensureRunning(daemon).request('jobs/requeue', { ids });
       say(requeued > 0 ? `Requeued ${plural(requeued, 'job')}.` : 'Nothing was requeued: only finished jobs (done, skipped or error) can be requeued.');
     }),
@@ -134,6 +136,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
     // Hidden from the palette: only the tree's Load more row runs it, with its node.
     run('crawlOrchestrator.loadMore', (node: unknown) => view.provider.loadMore(node as MoreNode)),
+    // Hidden too: the "newer" row above a group's rows runs it.
+    run('crawlOrchestrator.showNewest', (node: unknown) => view.provider.showNewest(node as NewerNode)),
     run(SEED_COMMANDS.pauseCrawl, (arg?: unknown) => crawlAction(deps, 'pause', arg)),
     run(SEED_COMMANDS.resumeCrawl, (arg?: unknown) => crawlAction(deps, 'resume', arg)),
     run(SEED_COMMANDS.cancelCrawl, (arg?: unknown) => crawlAction(deps, 'cancel', arg)),

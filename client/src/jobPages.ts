@@ -53,8 +53,30 @@ export interface Page {
   stale: boolean;
   /** Its group's signature when it was read. */
   signature: string;
-  /** When it was read (the provider's clock). */
+  /** When its rows were last read or sent to the view (the provider's clock): either costs as many rows. */
   readAt: number;
+  /**
+   * A group listed newest first (finished jobs, not a search): the newest id its rows were read
+   * down from. Jobs that join the group later are counted (`newerThan`), not listed, so that the
+   * rows under the pointer stay put while a crawl runs; "show newest" reads from the top again.
+   */
+  anchor?: number;
+  /** The group's count when its rows were read from the top, less the rows that left it since: what joined it since is the count less this. */
+  base: number;
+  /** The group's count at the last catch-up: a fall means jobs left it (a requeue), and rows loaded may be among them. */
+  seen: number;
+  /** Read again down from `anchor` rather than from the newest (the rows loaded changed, not the newest shown). */
+  keepAnchor: boolean;
+}
+
+/** Whether a group's loaded rows stay put as jobs join it (see Page.anchor). */
+export function anchors(filter: JobsFilter): boolean {
+  return filter.search === undefined && listOrder(filter).order === 'newest';
+}
+
+/** How many jobs joined an anchored page's group since its rows were read (0 for a page not anchored). */
+export function newerThan(page: Page, total: number | undefined): number {
+  return page.anchor === undefined || total === undefined ? 0 : Math.max(0, total - page.base);
 }
 
 /**
@@ -72,11 +94,14 @@ export async function readPage(
   filter: JobsFilter,
   want: number,
   through?: { stop: string | null; windows: number },
-): Promise<Omit<Page, 'signature' | 'readAt'>> {
+  /** Newest first: the newest id to list (an anchored page read again), else from the newest there is. */
+  from?: number,
+): Promise<Pick<Page, 'jobs' | 'nextCursor' | 'windows' | 'stale'>> {
   const jobs: Job[] = [];
   const newest = listOrder(filter).order === 'newest';
   const search = filter.search !== undefined;
-  let cursor: string | null = null;
+  // A cursor lists the ids past it: below it, newest first.
+  let cursor: string | null = newest && from !== undefined ? String(from + 1) : null;
   let asks = 0;
   for (;;) {
     const limit = search && through?.stop ? MAX_LIMIT : Math.min(MAX_LIMIT, want - jobs.length);

@@ -16,19 +16,31 @@
  *              with its crawl's name after the host where rows of several crawls are listed
  *              together: "example.com · docs (c_1a2b) · HTTP 404"; a click shows its details)
  *   paging     "Load more" (description "100 of 5,000 shown")                        loadMore
+ *   newer      "1,234 newer — show newest", first under a group listed newest first   newer
+ *              whose rows were read before those jobs joined it (its rows stay put)
  *   notes      e.g. "Could not list jobs: ...", "7 jobs outside any crawl"            note
  * States are queued, in_progress, done, skipped, error; host states ready, busy, delayed, backoff,
  * blocked; crawl states running, paused, finished, cancelled. With a filter (a seed file's "Open in
  * jobs view"), the root holds the crawl's state groups, or the given jobs; with a search, the five
  * state groups of the jobs matching it, each described by the matches loaded ("12 shown").
  * Ids: "state:<s>", "host:<h>", "crawl:<id>", "crawl:<id>/state:<s>", "reason:<reason, URI-encoded>",
- * "search/state:<s>", "<group id>/job:<n>", "filter/job:<n>", "<group id>/more", "hosts/more",
+ * "search/state:<s>", "<group id>/job:<n>", "filter/job:<n>", "<group id>/more", "<group id>/newer", "hosts/more",
  * "reasons/more", "reasons:none" (the note of a queue where nothing failed).
  */
 import * as vscode from 'vscode';
-import { JOB_STATES, MAX_REASONS_LISTED, type Crawl, type Host, type Job, type JobState, type ResultOf, type StateCounts } from '../../server/src/protocol';
+import {
+  FINISHED_STATES,
+  JOB_STATES,
+  MAX_REASONS_LISTED,
+  type Crawl,
+  type Host,
+  type Job,
+  type JobState,
+  type ResultOf,
+  type StateCounts,
+} from '../../server/src/protocol';
 import { CrawlNames } from './crawlNames';
-import { LoadedPages, PAGE_SIZE, listOrder, readPage, withinLoaded, type JobsFilter, type Page } from './jobPages';
+import { LoadedPages, PAGE_SIZE, anchors, listOrder, newerThan, readPage, withinLoaded, type JobsFilter, type Page } from './jobPages';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
 import { escapeMarkdown, formatCount, plural } from './format';
 import {
@@ -92,6 +104,14 @@ export interface MoreNode {
   total: number | undefined;
 }
 
+/** The first row of a group listed newest first when jobs joined it after its rows were read: they are not listed until asked for. */
+export interface NewerNode {
+  readonly kind: 'newer';
+  readonly id: string;
+  readonly parent: GroupNode;
+  count: number;
+}
+
 export interface NoteNode {
   readonly kind: 'note';
   readonly id: string;
@@ -100,7 +120,7 @@ export interface NoteNode {
   readonly icon: vscode.ThemeIcon;
 }
 
-export type TreeNode = GroupNode | JobNode | MoreNode | NoteNode;
+export type TreeNode = GroupNode | JobNode | MoreNode | NewerNode | NoteNode;
 
 /**
  * Narrows the view to one crawl, to given jobs (a seed file's "Open in jobs view" lens; `from`:
@@ -127,6 +147,8 @@ export function countsKey(counts: StateCounts): string {
   return JOB_STATES.map((s) => counts[s]).join(',');
 }
 
+/** Jobs requeued from the view followed at once (see JobsTreeProvider.follow). */
+const MAX_FOLLOWED = 1_000;
 /** Root rows (hosts, failure reasons) read at first, and more with each "Load more" at the root. */
 const ROOT_PAGE = 200;
 /** hosts/list's own ceiling. */
@@ -169,7 +191,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
    * Job and "Load more" rows by id, kept like the groups: a row handed out again is the same object,
    * so the view finds the element it knows rather than a stranger with its id.
    */
-  private readonly rows = new Map<string, JobNode | MoreNode>();
+  private readonly rows = new Map<string, JobNode | MoreNode | NewerNode>();
   /** The root rows as last shown, with how each looked: a root read that lists others redraws the root. */
   private rootRows: { node: TreeNode; shown: string }[] | undefined;
   /** Bumped when the filter or grouping changes: a read begun before is not kept (reset). */
@@ -187,6 +209,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private scope: JobsFilterScope | undefined;
   /** The counts the root rows were last built from (by state, and the crawls' "outside any crawl"). */
   private shownCounts: string | undefined;
+  /** Jobs requeued from the view (Requeue Job), until they finish again: one that joins an anchored group is listed there (see follow). */
+  private readonly followed = new Set<number>();
   private readonly changed = new vscode.EventEmitter<TreeNode | TreeNode[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
 
@@ -275,7 +299,8 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     const unchanged = new Set<Page>();
     for (const [id, page] of this.pages.entries()) {
       const group = this.groups.get(id);
-      if (!group || page.stale) continue;
+      // Anchored pages follow the counts, read below.
+      if (!group || page.stale || page.anchor !== undefined) continue;
       // A reason's group gains a job only with its count (read with the roots whenever a job
       // fails, its page then read again as its signature moved), not with every failure.
       const { state, reason, host } = group.filter;
@@ -318,14 +343,99 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         // its rows would, and its count lags the status bar's meanwhile. Done's count moving four
         // times a second sent its 1,000 rows each time, 9.6 MB in a 5,000-page crawl, and the
         // browser spent a core taking them in.
-        const page = this.pages.get(group.id);
-        const heavy = page !== undefined && page.jobs.length > PAGE_SIZE && this.expansion.get(group.id) !== false;
-        if (!(heavy && this.pages.holdIfRecent(group.id))) redraw.add(group);
+        if (!this.holdHeavy(group)) redraw.add(group);
       }
     }
-    if (redraw.size === 0) return false;
-    this.changed.fire([...redraw]);
+    const newer = this.followAnchored(jobs, redraw);
+    if (jobs !== null) for (const [id, state] of jobs) if (FINISHED_STATES.includes(state as (typeof FINISHED_STATES)[number])) this.followed.delete(id);
+    if (redraw.size === 0 && newer.length === 0) return false;
+    this.changed.fire([...redraw, ...newer]);
     return true;
+  }
+
+  /**
+   * Whether a group's redraw waits (see LoadedPages.holdIfRecent): redrawing it sends its loaded
+   * rows again (the view reads an expanded group's children anew), cheap for a page of them.
+   */
+  private holdHeavy(group: GroupNode): boolean {
+    const page = this.pages.get(group.id);
+    const heavy = page !== undefined && page.jobs.length > PAGE_SIZE && this.expansion.get(group.id) !== false;
+    return heavy && this.pages.holdIfRecent(group.id);
+  }
+
+  /**
+   * Anchored pages (groups listed newest first) after a catch-up: jobs that joined their group are
+   * counted on its "newer" row, redrawn alone (a row with no children: nothing else is sent), and
+   * none of its rows is read; rows that left it (a requeue) go, the others staying put. A row that
+   * changed within the group, or among too many changes to name a count that fell, reads the rows
+   * loaded again, down from the same anchor. Returns the "newer" rows to redraw; groups to redraw are added to `redraw`.
+   */
+  private followAnchored(jobs: Map<number, JobState> | null, redraw: Set<GroupNode>): NewerNode[] {
+    const newer: NewerNode[] = [];
+    for (const [id, page] of this.pages.entries()) {
+      const group = this.groups.get(id);
+      if (!group || page.stale || page.anchor === undefined) continue;
+      const named = jobs === null ? [] : page.jobs.filter((j) => jobs.has(j.id));
+      const left = named.filter((j) => jobs?.get(j.id) !== j.state);
+      // A row went round again and came back (requeued, failed again), or a job requeued from the
+      // view joined the group: the rows are read again, down from the same anchor.
+      // A reason's group is not told apart: which reason a job failed for again the change does not say.
+      const { state, reason } = group.filter;
+      const arrived = jobs === null || state === undefined || reason !== undefined ? 0 : [...this.followed].filter((id) => jobs.get(id) === state).length;
+      // Listed, they are not counted as newer (whether or not the count that took them in came first).
+      page.base += arrived;
+      const again = named.length > left.length || arrived > 0;
+      if (again || (jobs === null && group.total !== undefined && group.total < page.seen)) {
+        page.stale = true;
+        page.keepAnchor = true;
+        redraw.add(group);
+        continue;
+      }
+      if (left.length > 0) {
+        const gone = new Set(left.map((j) => j.id));
+        page.jobs = page.jobs.filter((j) => !gone.has(j.id));
+        for (const job of gone) this.rows.delete(`${id}/job:${job}`);
+        page.base -= left.length;
+        redraw.add(group);
+      }
+      if (group.total !== undefined) page.seen = group.total;
+      if (this.pages.redrawDue(id, page)) redraw.add(group);
+      if (redraw.has(group)) continue;
+      const count = newerThan(page, group.total);
+      const row = this.rows.get(`${id}/newer`);
+      // The row comes or goes: its group's children change.
+      if ((row === undefined) !== (count === 0)) {
+        if (!this.holdHeavy(group)) redraw.add(group);
+      } else if (row?.kind === 'newer' && row.count !== count) {
+        row.count = count;
+        newer.push(row);
+      }
+    }
+    return newer;
+  }
+
+  /**
+   * Jobs the user requeued: when one finishes again, the anchored group it joins is read again
+   * down from its anchor, which lists it where its id falls, rather than counting it as newer: a
+   * requeue shows its effect. At most MAX_FOLLOWED are followed (Requeue Job takes the rows
+   * selected), the oldest forgotten first.
+   */
+  follow(ids: readonly number[]): void {
+    for (const id of ids) this.followed.add(id);
+    for (const id of this.followed) {
+      if (this.followed.size <= MAX_FOLLOWED) break;
+      this.followed.delete(id);
+    }
+  }
+
+  /** The "newer" row's click: its group's rows read again from the newest. */
+  showNewest(node: NewerNode): void {
+    const page = this.pages.get(node.parent.id);
+    if (page) {
+      page.stale = true;
+      page.keepAnchor = false;
+    }
+    this.changed.fire(node.parent);
   }
 
   private rootMayChange(changes: TreeChanges, jobs: Map<number, JobState> | null): boolean {
@@ -438,6 +548,15 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         item.iconPath = new vscode.ThemeIcon('ellipsis');
         item.contextValue = 'loadMore';
         item.command = { command: 'crawlOrchestrator.loadMore', title: 'Load More', arguments: [node] };
+        return item;
+      }
+      case 'newer': {
+        const item = new vscode.TreeItem(`${formatCount(node.count)} newer — show newest`, vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.tooltip = `${plural(node.count, 'job')} joined ${node.parent.label} since these rows were read. They stay put while the crawl runs; click to read the newest.`;
+        item.iconPath = new vscode.ThemeIcon('arrow-up');
+        item.contextValue = 'newer';
+        item.command = { command: 'crawlOrchestrator.showNewest', title: 'Show Newest', arguments: [node] };
         return item;
       }
       case 'note': {
@@ -696,26 +815,38 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
 
   private async jobRows(group: GroupNode): Promise<TreeNode[]> {
     let page = this.pages.get(group.id);
-    if (!page || page.stale || page.signature !== group.signature) {
+    // An anchored page's signature (its group's count) moves as jobs join it, which it counts instead of reading.
+    if (!page || page.stale || (page.anchor === undefined && page.signature !== group.signature)) {
       const old = page;
       // A search read again walks as far as the matches loaded (Load more may have walked past
       // windows with none); anything else reads again as many rows as were loaded.
       const through =
         old && group.filter.search !== undefined && old.signature === group.signature ? { stop: old.nextCursor, windows: old.windows } : undefined;
       const generation = this.generation;
-      const read = await readPage(this.daemon, group.filter, Math.max(PAGE_SIZE, old?.jobs.length ?? 0), through);
+      const from = old?.keepAnchor ? old.anchor : undefined;
+      const read = await readPage(this.daemon, group.filter, Math.max(PAGE_SIZE, old?.jobs.length ?? 0), through, from);
       // The filter changed while it was read (another search, none): the view asks again for the new one.
       if (generation !== this.generation) return [];
-      page = { ...read, signature: group.signature, readAt: this.now() };
+      const total = group.total ?? 0;
+      // Read again down from its anchor, the page still counts the jobs that joined the group above it.
+      const base = old && from !== undefined ? total - Math.max(0, old.seen - old.base) : total;
+      const anchor = anchors(group.filter) ? (from ?? read.jobs[0]?.id) : undefined;
+      page = { ...read, signature: group.signature, readAt: this.now(), anchor, base, seen: total, keepAnchor: false };
       this.pages.set(group.id, page);
       // Rows that left the group are forgotten, so the kept rows stay as many as those loaded.
       const listed = new Set(page.jobs.map((j) => j.id));
       for (const j of old?.jobs ?? []) if (!listed.has(j.id)) this.rows.delete(`${group.id}/job:${j.id}`);
       // Its row was drawn before these were read: drawn again, it shows their count.
       if (describeMatches(group, page) && old) this.changed.fire(group);
+    } else if (page.anchor !== undefined) {
+      // Sent to the view again, which costs as much as reading them: its next redraw waits as long (LoadedPages.holdIfRecent).
+      page.readAt = this.now();
     }
     const crawlOf = await this.names.namer(page.jobs);
     const rows: TreeNode[] = page.jobs.map((job) => this.jobNode(`${group.id}/job:${job.id}`, job, crawlOf(job)));
+    const newer = newerThan(page, group.total);
+    if (newer > 0) rows.unshift(this.newerNode(group, newer));
+    else this.rows.delete(`${group.id}/newer`);
     if (page.nextCursor !== null) rows.push(this.moreNode(`${group.id}/more`, group, page.jobs.length, group.total));
     else this.rows.delete(`${group.id}/more`);
     return rows;
@@ -729,6 +860,15 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       return node;
     }
     const made: JobNode = { kind: 'job', id, job, crawl };
+    this.rows.set(id, made);
+    return made;
+  }
+
+  private newerNode(parent: GroupNode, count: number): NewerNode {
+    const id = `${parent.id}/newer`;
+    const node = this.rows.get(id);
+    if (node?.kind === 'newer') return Object.assign(node, { count });
+    const made: NewerNode = { kind: 'newer', id, parent, count };
     this.rows.set(id, made);
     return made;
   }
@@ -782,6 +922,8 @@ function shown(node: TreeNode): string {
       return `${JSON.stringify(node.job)}\n${node.crawl}`;
     case 'more':
       return `${node.shown}/${node.total}`;
+    case 'newer':
+      return String(node.count);
     case 'note':
       return node.label;
   }

@@ -5,26 +5,23 @@
 // link opens the job of the page it was found on. Screenshots go to test/e2e/artifacts/export-*.png.
 //
 // Run: npm run test:e2e (tsc -b, npm run package, node --test out/test/e2e).
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import { packagedVsix, REPO_ROOT, start, type CodeServerSession } from './harness';
+import { crawlctl, crawlOf } from './crawlctl';
+import { packagedVsix, start, type CodeServerSession } from './harness';
 import { startTestSite, type TestSite } from './site';
 import { escapeRegExp, paletteCommand, quickInputBox, quickInputRow, quickInputTitled, sleep, until, waitForJobPage } from './workbench';
 
 /** What `npm run package` made (E2E_VSIX: another build), found when the suite starts. */
 let VSIX = '';
-const CRAWLCTL = path.join(REPO_ROOT, 'bin', 'crawlctl.js');
 const EXTENSION_ID = 'crawl-orchestrator.crawl-orchestrator';
 const STATUS_ITEM_ID = `${EXTENSION_ID}.crawlOrchestrator.status`;
 const CRAWL_NAME = 'e2e-export';
 const EXPORT_TITLE = 'Crawl Orchestrator: Export Crawl Results...';
-const execFileP = promisify(execFile);
 
 describe("Export Crawl Results and the job document's page, in code-server", { timeout: 5 * 60_000 }, () => {
   let site: TestSite;
@@ -265,21 +262,6 @@ describe("Export Crawl Results and the job document's page, in code-server", { t
     await vscode!.screenshot('export-5-jobs-by-reason');
   });
 });
-
-/** `node bin/crawlctl.js <args> --json --state-dir <stateDir>`, its output parsed. */
-async function crawlctl(stateDir: string, ...args: string[]): Promise<unknown> {
-  try {
-    const { stdout } = await execFileP(process.execPath, [CRAWLCTL, ...args, '--json', '--state-dir', stateDir], { timeout: 30_000 });
-    return JSON.parse(stdout);
-  } catch (err) {
-    const e = err as { code?: unknown; stdout?: string; stderr?: string; message: string };
-    throw new Error(`crawlctl ${args.join(' ')} failed (exit ${String(e.code)}): ${e.stderr || e.stdout || e.message}`);
-  }
-}
-
-function crawlOf(list: unknown, id: string): { crawlId: string; state: string } | undefined {
-  return (list as { crawls: { crawlId: string; state: string }[] }).crawls.find((c) => c.crawlId === id);
-}
 
 /** An RFC 4180 reader (CRLF rows, quoted fields with doubled quotes). */
 function parseCsv(text: string): string[][] {

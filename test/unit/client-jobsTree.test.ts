@@ -8,7 +8,16 @@ import type { Job } from '../../server/src/protocol';
 import { DaemonUnavailable } from '../../client/src/daemonApi';
 import { CRAWL_LIST_BACKOFF_MS } from '../../client/src/crawlNames';
 import { PAGE_SIZE, REREAD_MS_PER_ROW } from '../../client/src/jobPages';
-import { JobsTreeProvider, noChanges, type GroupNode, type JobNode, type MoreNode, type TreeChanges, type TreeNode } from '../../client/src/jobsTree';
+import {
+  JobsTreeProvider,
+  noChanges,
+  type GroupNode,
+  type JobNode,
+  type MoreNode,
+  type NewerNode,
+  type TreeChanges,
+  type TreeNode,
+} from '../../client/src/jobsTree';
 import { compareHosts, crawlLabels, filterMessage, hostDescription, jobDescription, jobLabel, jobTooltip, mixesCrawls } from '../../client/src/jobsTreeText';
 import { TestDaemon } from './helpers/client-daemon';
 import { sentJob } from './helpers/jobs';
@@ -368,7 +377,7 @@ describe('grouped by failure reason', () => {
     assert.ok(ids.includes('reason:x%2Fjob%3A1'), ids.join(', '));
   });
 
-  test("a job that fails redraws its reason's row and reads its jobs again, not the others'; jobs that do well ask nothing", async () => {
+  test("a job that fails redraws its reason's row, counted above its rows, not the others'; jobs that do well ask nothing", async () => {
     let roots = await tree.getChildren();
     for (const label of ['ECONNREFUSED', 'HTTP 404']) await tree.getChildren(group(roots, label));
     const done = await d.finish(1);
@@ -383,9 +392,20 @@ describe('grouped by failure reason', () => {
     assert.deepEqual(asked, ['jobs/reasons', 'queue/stats']);
     roots = await tree.getChildren();
     d.calls.length = 0;
-    const rows = (await tree.getChildren(group(roots, 'HTTP 404'))) as JobNode[];
-    assert.equal(rows.length, 3);
-    assert.equal(tree.getTreeItem(group(roots, 'HTTP 404')).description, '3');
+    const notFound = group(roots, 'HTTP 404');
+    // Its rows stay put: the new failure is counted on a row above them, which reads the newest.
+    const [newer, ...rows] = await tree.getChildren(notFound);
+    assert.equal(rows.length, 2);
+    assert.equal(newer.kind, 'newer');
+    assert.equal(tree.getTreeItem(newer).label, '1 newer — show newest');
+    assert.equal(tree.getTreeItem(notFound).description, '3');
+    assert.deepEqual(d.callsOf('jobs/list'), []);
+    tree.showNewest(newer);
+    const newest = await tree.getChildren(notFound);
+    assert.deepEqual(
+      newest.map((r) => r.kind),
+      ['job', 'job', 'job'],
+    );
     assert.deepEqual(d.callsOf('jobs/list'), [{ state: 'error', reason: 'HTTP 404', order: 'newest', limit: PAGE_SIZE, cursor: null }]);
 
     // A reason new to the view: other roots, the whole tree.
@@ -473,27 +493,33 @@ describe('catching up with notifications', () => {
     );
     const again = await tree.getChildren(group(roots, 'Error'));
     assert.ok(again.length > 0 && again.every((row, i) => row === errorRows[i]), 'rows handed out again are the same elements');
+    // Done lists its newest first: its rows stay put, and the job that joined it is counted above them.
     assert.deepEqual(
       lists.map((l) => (l as { state: string }).state),
-      ['queued', 'done'],
+      ['queued'],
     );
+    const doneRows = await tree.getChildren(group(roots, 'Done'));
+    assert.ok(!doneRows.some((r) => r.kind === 'job' && r.job.id === id));
+    assert.equal(doneRows[0].kind, 'newer');
+    tree.showNewest(doneRows[0]);
     assert.ok((await tree.getChildren(group(roots, 'Done'))).some((r) => r.kind === 'job' && r.job.id === id));
   });
 
-  test('a job that changed while the counts did not: only its group is redrawn', async () => {
+  test('a job that changed while the counts did not: only its group is redrawn, its rows read down from where they were', async () => {
     const [row] = (await tree.getChildren(group(roots, 'Error'))) as JobNode[];
     const { redrawn, lists } = await catchUp({ jobs: new Map([[row.job.id, 'error']]), stats: await stats(), crawls: new Set() });
     assert.deepEqual(redrawn, ['state:error']);
-    assert.deepEqual(lists, [{ state: 'error', order: 'newest', limit: PAGE_SIZE, cursor: null }]);
+    assert.deepEqual(lists, [{ state: 'error', order: 'newest', limit: PAGE_SIZE, cursor: String(row.job.id + 1) }]);
   });
 
   test('too many changes to list: each loaded group is read again as its wait allows, not the whole tree', async () => {
     const { redrawn, lists } = await catchUp({ jobs: null, stats: undefined, crawls: new Set() });
     // The whole tree redrawn would send every loaded row again: 1,000 Done rows each second of a fast crawl.
-    assert.deepEqual(redrawn, ['state:queued', 'state:done', 'state:error']);
+    // Groups listed newest first are not read: what joins them is counted, as their count moves.
+    assert.deepEqual(redrawn, ['state:queued']);
     assert.deepEqual(
       lists.map((l) => (l as { state: string }).state),
-      ['queued', 'done', 'error'],
+      ['queued'],
     );
     // At once again (the clock not moved on): held, to be read when their wait is over.
     const fired: unknown[] = [];
@@ -840,34 +866,38 @@ describe('a fast crawl beside a loaded group', () => {
   });
   after(() => d.stop());
 
-  test('a group of 500 rows is read again at most once per 5 ms a row, however often jobs enter it', async () => {
+  test('a group of 500 rows is read again at most once per 5 ms a row, however often its jobs change; one listed newest first is not read', async () => {
     // Five hosts: a lease takes at most 100 jobs of one.
     for (let h = 0; h < 5; h++) await urls(d, `fast${h}.test`, 104);
     assert.equal((await d.finish(500)).length, 500);
+    for (let h = 0; h < 5; h++) await urls(d, `waiting${h}.test`, 100);
     let clock = 1_000_000;
     const tree = new JobsTreeProvider(d, 'state', () => clock);
-    const done = group(await tree.getChildren(), 'Done');
-    const more = (await tree.getChildren(done)).find((n): n is MoreNode => n.kind === 'more')!;
-    for (let i = 0; i < 4; i++) await tree.loadMore(more);
-    assert.equal((await tree.getChildren(done)).filter((n) => n.kind === 'job').length, 500);
+    const roots = await tree.getChildren();
+    const [queued, done] = [group(roots, 'Queued'), group(roots, 'Done')];
+    for (const g of [queued, done]) {
+      const more = (await tree.getChildren(g)).find((n): n is MoreNode => n.kind === 'more')!;
+      for (let i = 0; i < 4; i++) await tree.loadMore(more);
+      assert.equal((await tree.getChildren(g)).filter((n) => n.kind === 'job').length, 500);
+    }
 
-    // Jobs keep finishing: every catch-up says so. Only time lets the group be read again.
+    // Jobs keep changing, too many to name: every catch-up says so. Only time lets Queued be read again.
     const reads = async () => {
       d.calls.length = 0;
-      await tree.update({ jobs: new Map([[9_999_999, 'done']]), stats: undefined, crawls: new Set() });
-      await tree.getChildren(done);
-      return d.callsOf('jobs/list').length;
+      await tree.update({ jobs: null, stats: undefined, crawls: new Set() });
+      for (const g of [queued, done]) await tree.getChildren(g);
+      return (d.callsOf('jobs/list') as { state: string }[]).map((c) => c.state);
     };
-    assert.equal(await reads(), 0, 'just read: held');
+    assert.deepEqual(await reads(), [], 'just read: held');
     const wait = 500 * REREAD_MS_PER_ROW;
     assert.equal(tree.heldFor(), wait);
     clock += 400;
-    assert.equal(await reads(), 0, 'still held');
+    assert.deepEqual(await reads(), [], 'still held');
     assert.equal(tree.heldFor(), wait - 400);
     clock += wait - 400;
-    assert.equal(await reads(), 1, 'due: read again, in one request');
+    assert.deepEqual(await reads(), ['queued'], 'due: read again, in one request');
     assert.equal(tree.heldFor(), undefined);
-    assert.equal(await reads(), 0, 'held again after the read');
+    assert.deepEqual(await reads(), [], 'held again after the read');
   });
 
   test("a group with many rows loaded has its count redrawn with its rows, not each time it moves; a collapsed one's at once", async () => {
@@ -895,10 +925,17 @@ describe('a fast crawl beside a loaded group', () => {
     await tree.getChildren(done);
     fired.length = 0;
     await bump();
-    assert.deepEqual(fired, [], 'its 500 rows were just read: the count waits for them');
+    // Its 500 rows were just sent: the count waits for them, and only the row above them that counts the jobs that joined it is redrawn.
+    assert.deepEqual(fired, [['state:done/newer']]);
+    const [newer] = await tree.getChildren(done);
+    assert.equal(tree.getTreeItem(newer).label, '2 newer — show newest');
     assert.equal(tree.heldFor(), 500 * REREAD_MS_PER_ROW);
+    fired.length = 0;
     clock += 500 * REREAD_MS_PER_ROW;
+    d.calls.length = 0;
     await tree.update(noChanges());
+    await tree.getChildren(done);
+    assert.deepEqual(d.callsOf('jobs/list'), [], 'its rows are sent as they were, not read again');
     assert.deepEqual(fired, [['state:done']]);
     assert.match(items(tree, [done])[0].description as string, new RegExp(`^${shown.done.toLocaleString('en-US')}`));
 
@@ -919,7 +956,7 @@ describe('jobs entering a loaded group', () => {
   });
   after(() => d.stop());
 
-  test('past the rows loaded, they move its count and read none of its rows; among them, its rows are read again', async () => {
+  test('they move its count and read none of its rows, which stay put; "show newest" reads them', async () => {
     await urls(d, 'enter.test', 450);
     const late = await d.lease(3);
     for (let i = 0; i < 4; i++) await d.finish(100);
@@ -953,14 +990,83 @@ describe('jobs entering a loaded group', () => {
     assert.deepEqual(await ids(), loaded);
     assert.equal(d.callsOf('jobs/list').length, 0, 'its rows are not read again');
 
-    // One finishes among them (on top): they are read again.
+    // One finishes above them: counted with the three, the rows staying put until the newest are asked for.
     const [next] = await d.finish(1);
     clock += 60_000;
     d.calls.length = 0;
     await tree.update({ jobs: new Map([[next, 'done']]), stats: await d.request('queue/stats', {}), crawls: new Set() });
+    assert.deepEqual(await ids(), loaded);
+    const [newer] = await tree.getChildren(done);
+    assert.equal(tree.getTreeItem(newer).label, '4 newer — show newest');
+    assert.equal(d.callsOf('jobs/list').length, 0);
+    tree.showNewest(newer as NewerNode);
     assert.deepEqual(await ids(), [next, ...loaded.slice(0, -1)]);
+    assert.equal((await tree.getChildren(done))[0].kind, 'job', 'the newest shown, nothing is newer');
     assert.equal(d.callsOf('jobs/list').length, 1);
     sub.dispose();
+  });
+
+  test('a requeue takes its rows out, the rest staying put; among changes too many to name, a count that fell reads them again from where they were', async () => {
+    const tree = new JobsTreeProvider(d, 'state');
+    const done = group(await tree.getChildren(), 'Done');
+    const rows = async () => (await tree.getChildren(done)).map((n) => (n.kind === 'job' ? n.job.id : n.kind));
+    const before = await rows();
+    const [a, b] = [before[3] as number, before[4] as number];
+    await d.request('jobs/requeue', { ids: [a] });
+    d.calls.length = 0;
+    await tree.update({ jobs: new Map([[a, 'queued']]), stats: await d.request('queue/stats', {}), crawls: new Set() });
+    assert.deepEqual(
+      await rows(),
+      before.filter((id) => id !== a),
+    );
+    assert.deepEqual(d.callsOf('jobs/list'), [], 'the rows left are as they were');
+
+    await d.request('jobs/requeue', { ids: [b] });
+    d.calls.length = 0;
+    await tree.update({ jobs: null, stats: await d.request('queue/stats', {}), crawls: new Set() });
+    const after = await rows();
+    assert.deepEqual(after.slice(0, 98), before.filter((id) => id !== a && id !== b).slice(0, 98));
+    assert.deepEqual(
+      d.callsOf('jobs/list').map((c) => (c as { cursor: string }).cursor),
+      [String((before[0] as number) + 1)],
+    );
+  });
+});
+
+describe('a job requeued from the view', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await TestDaemon.start();
+  });
+  after(() => d.stop());
+
+  test('leaves its group, and finished again is listed where its id falls rather than counted as newer', async () => {
+    await urls(d, 'again.test', 5);
+    const ids = await d.finish(5);
+    const tree = new JobsTreeProvider(d, 'state');
+    const catchUp = async (jobs: Map<number, Job['state']>) => {
+      await tree.update({ jobs, stats: await d.request('queue/stats', {}), crawls: new Set() });
+      await tree.getChildren();
+    };
+    let done = group(await tree.getChildren(), 'Done');
+    const rows = async () => (await tree.getChildren(done)).map((n) => (n.kind === 'job' ? n.job.id : n.kind));
+    const newestFirst = [...ids].reverse();
+    assert.deepEqual(await rows(), newestFirst);
+
+    const again = ids[1];
+    tree.follow([again]);
+    await d.request('jobs/requeue', { ids: [again] });
+    await catchUp(new Map([[again, 'queued']]));
+    assert.deepEqual(
+      await rows(),
+      newestFirst.filter((id) => id !== again),
+    );
+    assert.deepEqual(await d.finish(1), [again]);
+    // The counts come first (the overview's, at once), the job's change after them (debounced).
+    await catchUp(new Map());
+    await catchUp(new Map([[again, 'done']]));
+    done = group(await tree.getChildren(), 'Done');
+    assert.deepEqual(await rows(), newestFirst, 'back in its place, nothing counted as newer');
   });
 });
 

@@ -153,6 +153,58 @@ test('jobs that changed unnamed (the feed could not say which) are found by the 
   assert.deepEqual(f.readById(), { jobs: 3, queries: 1 });
 });
 
+test('a batch too big to name its jobs reads again at once only the jobs of the lines shown, not the file', async () => {
+  const f = await openBigFile(3_600_000);
+  const { real, features } = f;
+  await hintsFor(f, 0, 40);
+  const leased = await real.lease('w', 5, { ttlMs: 60_000, defaultLimit: 5 });
+  await real.ack(
+    'w',
+    leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })),
+  );
+  f.resetLooked();
+  const before = f.redraws();
+  features.jobsChanged(null);
+  await eventually('the lines shown read again', () => f.readById().jobs > 0);
+  await eventually('their hints redrawn', () => f.redraws() > before);
+  assert.deepEqual(f.readById(), { jobs: 41, queries: 1 }, 'the 41 lines shown, by id, in one query');
+  assert.equal(f.looked(), 0, 'no URL looked up: not the 3,000 of the file');
+  for (const job of leased) assert.match(String((await hintsFor(f, f.lines.indexOf(job.url), f.lines.indexOf(job.url)))[0].label), /^✓ done/);
+});
+
+test('after a batch too big to name its jobs, the sweep reads the state of every job of the file, finished ones too, and looks up the URLs without one', async () => {
+  const f = await openBigFile(50);
+  const { real, features, lines } = f;
+  // Out of sight (lines 2,000-2,040 are shown): two jobs finish, named; then one is requeued and a new URL gets a job, unnamed.
+  await hintsFor(f, 2_000, 2_040);
+  const leased = await real.lease('w', 2, { ttlMs: 60_000, defaultLimit: 2 });
+  await real.ack(
+    'w',
+    leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })),
+  );
+  features.jobsChanged(leased.map((j) => j.id));
+  const label = async (line: number) => String((await hintsFor(f, line, line))[0]?.label);
+  const [first, second] = leased.map((j) => lines.indexOf(j.url));
+  await eventually('both done', async () => /^✓ done/.test(await label(first)) && /^✓ done/.test(await label(second)));
+  await hintsFor(f, 2_000, 2_040);
+
+  assert.equal(await real.requeue({ ids: [leased[0].id] }), 1);
+  const added = 'http://127.0.0.9/added';
+  await f.client.sendNotification(DidChangeTextDocumentNotification.type, {
+    textDocument: { uri: f.uri, version: 2 },
+    contentChanges: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: `${added}\n` }],
+  });
+  await eventually('the new URL looked up', async () => (await label(0)) === 'not crawled yet');
+  await real.enqueue([{ kind: CRAWL_KIND, url: added, key: '127.0.0.9', dedupeKey: added }]);
+  const states = f.statesRead();
+  features.jobsChanged(null);
+  // The URL without a job is not among the lines shown with a job: only the sweep finds it.
+  await eventually('the new URL found with its job', async () => /^⏳ queued/.test(await label(0)));
+  assert.equal(f.statesRead() - states, URLS, 'the state of every job the file had, finished ones too, once');
+  assert.match(await label(first + 1), /^⏳ queued/, 'the requeued job');
+  assert.match(await label(second + 1), /^✓ done/);
+});
+
 test("a URL shown with its standalone job shows its crawl's job once that one comes", async () => {
   const lines = [url(1), url(2)];
   const f = await openSeedFile({

@@ -8,7 +8,8 @@
  * is refreshed as jobs change.
  *
  * What a file costs during a crawl does not grow with its length or the crawl's rate: a change
- * re-reads only the jobs of the file that changed (by id, from the change feed), hints are made
+ * re-reads only the jobs of the file that changed (by id, from the change feed; those of the lines
+ * in view when the feed could not name them, the sweep finding the rest), hints are made
  * for the lines the editor shows (it asks for its visible range), and diagnostics and lenses are
  * sent again only when a job's failure or the file's crawl changed. A 5,000-URL file open beside a
  * crawl of those URLs re-read all 5,000 jobs (twice) and sent 5,000 hints on every change batch,
@@ -129,6 +130,14 @@ interface Snapshot {
   touched: boolean;
   /** Jobs changed since its unfinished jobs were last all read again (see SWEEP_MS). */
   sweepDue: boolean;
+  /**
+   * A batch could not name its jobs since the last sweep: the next one reads the states of all the
+   * file's jobs, not only the unfinished ones (a finished job may have been requeued), and looks
+   * up its URLs without a job.
+   */
+  unnamed: boolean;
+  /** This look is such a sweep's: it looks up the URLs without a job. */
+  lookUpJobless: boolean;
 }
 
 /** Jobs changed: these ids, or any (null, too many to name). */
@@ -253,11 +262,24 @@ export class SeedFeatures {
     this.capabilities = caps;
   }
 
-  /** Jobs changed somewhere (batched by the change feed): look again at the open seed files they touch. */
+  /**
+   * Jobs changed somewhere (batched by the change feed): look again at the open seed files they
+   * touch. A batch too big to name its jobs (a fast crawl's, most of them) reads again at once only
+   * the jobs of the lines the editor shows; the next sweep finds the rest. Reading every job of a
+   * 5,000-URL file by its URL for each such batch, three a second, cost the daemon more than the
+   * rest of the editor did.
+   */
   jobsChanged(ids: Changed): void {
     for (const [uri, snap] of this.snapshots) {
       snap.sweepDue = true;
-      this.schedule(uri, ids);
+      if (ids !== null) {
+        this.schedule(uri, ids);
+        continue;
+      }
+      snap.unnamed = true;
+      const shown = this.shownKeys(uri, snap);
+      const inView = [...snap.jobs].filter(([key]) => shown?.has(key)).map(([, job]) => job.id);
+      if (inView.length > 0) this.schedule(uri, inView);
     }
     this.watchSweeps();
   }
@@ -271,7 +293,10 @@ export class SeedFeatures {
       for (const [uri, snap] of this.snapshots) {
         if (!snap.sweepDue) continue;
         snap.sweepDue = false;
-        due.set(uri, new Set([...snap.jobs.values()].filter((j) => j.state === 'queued' || j.state === 'in_progress').map((j) => j.id)));
+        const jobs = [...snap.jobs.values()];
+        due.set(uri, new Set((snap.unnamed ? jobs : jobs.filter((j) => j.state === 'queued' || j.state === 'in_progress')).map((j) => j.id)));
+        snap.lookUpJobless = snap.unnamed;
+        snap.unnamed = false;
       }
       if (due.size > 0) void this.sweep(due).catch((err) => this.log('warn', `seed file refresh failed: ${(err as Error).message}`));
     }, this.sweepMs).unref();
@@ -526,8 +551,12 @@ export class SeedFeatures {
       lensKey: '',
       touched: true,
       sweepDue: have?.sweepDue ?? false,
+      unnamed: false,
+      lookUpJobless: false,
     };
     const kept = sameCrawl && read === 'as needed' ? have : undefined;
+    // Unless every URL is looked up below, what the next sweep owes is kept.
+    if (kept) Object.assign(snap, { unnamed: kept.unnamed, lookUpJobless: kept.lookUpJobless });
     for (const key of keys) {
       const job = kept?.jobs.get(key);
       if (job) {
@@ -587,6 +616,9 @@ export class SeedFeatures {
     }
     const urls = new Set<string>();
     const jobless = have.keys.filter((key) => !have.jobs.has(key));
+    // A sweep after a batch that named no job: any URL may have got one meanwhile.
+    if (have.lookUpJobless) for (const key of jobless) urls.add(key);
+    have.lookUpJobless = false;
     // A URL shown with its standalone job takes its crawl's when that one comes (readJobs prefers it).
     const standalone = have.crawlId === null ? [] : have.keys.filter((key) => have.jobs.get(key)?.crawlId === null);
     if (unknown.length > 0 && jobless.length + standalone.length > 0) {
