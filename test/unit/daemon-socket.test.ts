@@ -476,6 +476,23 @@ describe('notifications', () => {
     quiet.close();
   });
 
+  test("one client's pause and resume reach every subscriber, though no count changed", async () => {
+    const sub = await RawClient.connect(daemon.socket);
+    await sub.request('events/subscribe');
+    const pushes = () => sub.notifications.filter((n) => n.method === 'queue/statsChanged').length;
+    try {
+      for (const method of ['scheduler/pause', 'scheduler/resume'] as const) {
+        const before = pushes();
+        await c.request(method);
+        // The stats again, the cue on which an editor reads the scheduler's state (client/src/overview.ts).
+        await eventually(`stats pushed after ${method}`, () => pushes() > before);
+      }
+    } finally {
+      await c.request('scheduler/resume');
+      sub.close();
+    }
+  });
+
   test('leases taken by the scheduler are notified too (they commit quietly)', async () => {
     const sub = await RawClient.connect(daemon.socket);
     await sub.request('events/subscribe');

@@ -97,6 +97,7 @@ export class Daemon {
         return this.config;
       },
       shutdown: () => void this.stop('asked by a client'),
+      schedulerChanged: () => this.feed.resendStats(),
       stopping: () => this.stopPromise !== null,
       log: this.log,
     };

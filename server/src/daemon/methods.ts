@@ -45,6 +45,8 @@ export interface DaemonServices {
   /** Starts a graceful stop once the current responses are out. */
   shutdown(): void;
   stopping(): boolean;
+  /** The scheduler's state changed at a client's word: every client hears of it, not only that one. */
+  schedulerChanged(): void;
   log: Logger;
 }
 
@@ -137,16 +139,19 @@ export function createMethods(d: DaemonServices): MethodTable {
     'scheduler/pause': async () => {
       scheduler.pause();
       idleCache = null;
+      d.schedulerChanged();
       return { paused: true };
     },
     'scheduler/resume': async () => {
       scheduler.resume();
       idleCache = null;
+      d.schedulerChanged();
       return { paused: false };
     },
     'daemon/configure': async (p) => {
       const c = d.reconfigure({ maxWorkers: p.maxWorkers, perHostLimit: p.perHostLimit });
       idleCache = null;
+      d.schedulerChanged();
       return { maxWorkers: c.maxWorkers, perHostLimit: c.perHostLimit };
     },
     'daemon/shutdown': async () => {

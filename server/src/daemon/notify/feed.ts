@@ -91,6 +91,15 @@ export class ChangeFeed {
     this.listeners.clear();
   }
 
+  /**
+   * Something clients read beside the stats changed with no count (the scheduler paused, resumed,
+   * reconfigured): the next batch sends the stats all the same, and clients read the rest again.
+   */
+  resendStats(): void {
+    this.sentStats = null;
+    this.batchDue();
+  }
+
   /** A batch is due: sent now if the last one is old enough, else when it is. */
   batchDue(): void {
     if (this.stopped) return;
