@@ -113,6 +113,32 @@ for (const engine of ENGINES) {
       await queue.close();
     });
 
+    test('handlers finishing close together while others still run are acknowledged in one transaction', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const { queue, scheduler } = await setup(engine, {
+        test: async (j) => {
+          await gate;
+          // One after another, a tick apart: the first's acknowledgement waits for the second.
+          if (j.url.endsWith('/1')) await new Promise((r) => setImmediate(r));
+        },
+      });
+      const batches: number[] = [];
+      const ack = queue.ack.bind(queue);
+      queue.ack = (workerId, acks) => {
+        batches.push(acks.length);
+        return ack(workerId, acks);
+      };
+      await queue.enqueue([job('a', 0), job('b', 1)]);
+      scheduler.start();
+      await eventually('both running', () => scheduler.status().running === 2);
+      release();
+      await eventually('both done', async () => (await queue.stats()).done === 2);
+      await scheduler.stop();
+      assert.deepEqual(batches, [2]);
+      await queue.close();
+    });
+
     test('the worker id names host, process and a random part', async () => {
       const { scheduler } = await setup(engine, {});
       const w = parseWorkerId(scheduler.workerId);
