@@ -273,14 +273,15 @@ for (const engine of ENGINES) {
   });
 }
 
-test('a record the database refuses for its data costs itself only: the rest of its batch is written (postgres)', async () => {
+/** A PostgreSQL crawl store on a fresh database, with one crawl, and a record of a page of it to write. */
+async function pgStore(crawlId: string) {
   const db = await pgDatabase();
   const queue = await PgQueue.open(db, { components: [PG_CRAWL_COMPONENT] });
   after(() => queue.close());
   const store = new PgCrawlStore(queue.pool);
-  await store.insert({ id: 'c_bad', name: null, seeds: ['http://127.0.0.9/'], options: {} as never, now: Date.now() });
-  const write = (url: string, fetchMs: number): PageWrite => ({
-    crawlId: 'c_bad',
+  await store.insert({ id: crawlId, name: null, seeds: ['http://127.0.0.9/'], options: {} as never, now: Date.now() });
+  const write = (url: string, fetchMs: number, over: Partial<PageWrite> = {}): PageWrite => ({
+    crawlId,
     url,
     host: '127.0.0.9',
     jobId: null,
@@ -303,7 +304,13 @@ test('a record the database refuses for its data costs itself only: the rest of 
     data: null,
     lastmod: null,
     links: [{ url: 'http://127.0.0.9/x', text: 'x', reason: null }],
+    ...over,
   });
+  return { store, write };
+}
+
+test('a record the database refuses for its data costs itself only: the rest of its batch is written (postgres)', async () => {
+  const { store, write } = await pgStore('c_bad');
   const logged: string[] = [];
   // 3e9 ms does not fit the integer column: SQLSTATE 22003, a data error.
   await writeRecords(store.pages, [write('http://127.0.0.9/a', 5), write('http://127.0.0.9/bad', 3e9), write('http://127.0.0.9/c', 7)], false, (_level, msg) =>
@@ -314,4 +321,45 @@ test('a record the database refuses for its data costs itself only: the rest of 
   assert.equal(await store.pages.page('c_bad', 'http://127.0.0.9/bad'), null);
   assert.equal(logged.length, 1);
   assert.match(logged[0], /^the record of http:\/\/127\.0\.0\.9\/bad could not be stored, and is left out: /);
+});
+
+test('a record written again replaces the last in the report counts and keeps where it was found; settling leaves it be (postgres)', async () => {
+  const { store, write } = await pgStore('c_again');
+  const home = 'http://127.0.0.9/';
+  const page = 'http://127.0.0.9/p';
+  await store.pages.write([write(home, 3, { links: [{ url: page, text: 'To P', reason: null }] })]);
+  // Linked from the home page, fetched first with an error, then again with a 200 and no title.
+  await store.pages.write([write(page, 40, { depth: 1, status: 503, error: 'HTTP 503', links: null })]);
+  await store.pages.write([write(page, 9, { depth: 1, title: null, links: [{ url: home, text: '', reason: null }] })]);
+  // A lost worker's settle writes only records that are missing.
+  await store.pages.write([write(page, 77, { depth: 1 }), write('http://127.0.0.9/q', 5, { depth: 1, links: null })], true);
+
+  const record = await store.pages.page('c_again', page);
+  assert.equal(record?.status, 200);
+  assert.equal(record?.fetchMs, 9);
+  assert.equal(record?.foundOn, home);
+  assert.equal(record?.linkText, 'To P');
+  assert.equal((await store.pages.page('c_again', 'http://127.0.0.9/q'))?.fetchMs, 5);
+  const { groups } = await store.pages.reportCounts('c_again');
+  assert.deepEqual(
+    groups.map((g) => [g.status, g.pages, g.failed, g.fetchMsSum, g.fetchMsCount, g.missingTitles]),
+    [['200', 3, 0, 3 + 9 + 5, 3, 1]],
+  );
+  const fromP = await store.pages.links('c_again', { from: page, after: null, limit: 10 });
+  assert.deepEqual(
+    fromP.map((l) => [l.to, l.text]),
+    [[home, '']],
+  );
+});
+
+test('the text of a record with half a character is stored with U+FFFD in its place, as a text parameter had it (postgres)', async () => {
+  const { store, write } = await pgStore('c_half');
+  const url = 'http://127.0.0.9/h';
+  await store.pages.write([write(url, 1, { title: 'a\uD83Db', links: [{ url: 'http://127.0.0.9/y', text: 'c\uDE00', reason: null }] })]);
+  assert.equal((await store.pages.page('c_half', url))?.title, 'a\uFFFDb');
+  const links = await store.pages.links('c_half', { from: url, after: null, limit: 10 });
+  assert.deepEqual(
+    links.map((l) => l.text),
+    ['c\uFFFD'],
+  );
 });

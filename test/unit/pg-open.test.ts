@@ -88,7 +88,9 @@ describe('changes across processes (LISTEN/NOTIFY)', () => {
     const before = here.changeCounter();
     const { ids } = await there.enqueue([job('a', 1), job('b', 1)]);
     await eventually('the notification arrives', () => here.changeCounter() > before);
-    assert.ok(woken >= 1 && signals >= 1);
+    assert.ok(signals >= 1);
+    // The dispatchers' wake-up comes a moment later, with whatever else the others commit meanwhile.
+    await eventually('the listeners are woken', () => woken >= 1);
     assert.deepEqual((await reader.take(100)).ids!.sort(), ids);
 
     const [leased] = await there.lease('w', 1, { ttlMs: 1000, defaultLimit: 2 });

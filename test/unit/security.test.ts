@@ -384,8 +384,12 @@ const ALLOWED: { file: string; expr: string; why: string }[] = [
     expr: 'requeued(ofReason)',
     why: "a requeue's constant WHERE, with or without a reason's condition; the values are named parameters",
   },
-  { file: 'crawl/pg-pages.ts', expr: "PAGE_COLUMNS.map(([c]) => c).join(', ')", why: 'the column names of a constant list, joined once at load' },
-  { file: 'crawl/pg-pages.ts', expr: "PAGE_COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')", why: 'placeholders typed from the same constant list' },
+  {
+    file: 'crawl/pg-pages.ts',
+    expr: "RECORD_COLUMNS.replace(/(\\w+)/g, 'excluded.$1')",
+    why: "record_pages' constant column list, each name prefixed with excluded., once at load",
+  },
+  { file: 'crawl/pg-pages.ts', expr: "[...HTML_TYPES].map((t) => `'${t}'`).join(', ')", why: 'the constant set of HTML content types, quoted, once at load' },
   {
     file: 'crawl/pg-pages.ts',
     expr: "where.join(' AND ')",

@@ -96,6 +96,13 @@ const FLUSH_MS = 250;
  * written, and another process's tick may look in between.
  */
 const SEEDING_GRACE_MS = 60_000;
+/**
+ * A crawl's state read with the active crawls at a tick (every FLUSH_MS) stands for its pages this
+ * long: a page reads it itself only past that. Read for every page, it was one statement a page
+ * on PostgreSQL (a fifth of them in a web-bound crawl); another process's pause or cancel is now
+ * seen within a tick, as a fetch already under way would have missed it anyway.
+ */
+const STATE_FRESH_MS = 4 * FLUSH_MS;
 /** pages/s is measured over this window. */
 const RATE_WINDOW_MS = 10_000;
 
@@ -146,6 +153,10 @@ class Crawls implements CrawlService {
   private readonly recorder: PageRecorder;
   /** Records being completed for cancelled crawls: a stop waits for them. */
   private readonly settling = new Set<Promise<void>>();
+  /** When each known frontier's state was last read at a tick, by crawl id (Date.now()). */
+  private readonly stateReadAt = new Map<string, number>();
+  /** Counts this process's own changes of crawls' states: a tick's read that one overtook is not used. */
+  private stateChanges = 0;
   /** The crawls running or paused at the last tick, by id: see tick. */
   private lastActive = new Map<string, CrawlRow['state']>();
   /** Why the last tick failed, logged once; null while ticks go through. */
@@ -260,6 +271,7 @@ class Crawls implements CrawlService {
     } catch (err) {
       // No seed made it in: the crawl would wait for them forever.
       await this.store.setState(crawlId, 'cancelled', this.queue.now()).catch(() => {});
+      this.stateChanged(crawlId, null);
       throw err;
     }
     this.emit(crawlId);
@@ -304,6 +316,7 @@ class Crawls implements CrawlService {
     const row = await this.row(crawlId);
     if (row.state === 'cancelled' || row.state === 'finished') throw new ConflictError(`crawl ${crawlId} is ${row.state}`);
     await this.store.setState(crawlId, 'paused', null);
+    this.stateChanged(crawlId, true);
     await this.queue.holdCrawl(crawlId, true);
     this.log('info', `crawl ${named(crawlId, row.name)} paused`);
     return this.changed(crawlId);
@@ -313,6 +326,7 @@ class Crawls implements CrawlService {
     const row = await this.row(crawlId);
     if (row.state === 'cancelled' || row.state === 'finished') throw new ConflictError(`crawl ${crawlId} is ${row.state}; start a new one`);
     await this.store.setState(crawlId, 'running', null);
+    this.stateChanged(crawlId, false);
     await this.queue.holdCrawl(crawlId, false);
     this.log('info', `crawl ${named(crawlId, row.name)} resumed`);
     return this.changed(crawlId);
@@ -323,6 +337,7 @@ class Crawls implements CrawlService {
     if (row.state === 'cancelled' || row.state === 'finished') return { crawl: await this.record(row), cancelled: 0 };
     // State first: pages in flight then find the crawl gone and enqueue nothing more.
     await this.store.setState(crawlId, 'cancelled', this.queue.now());
+    this.stateChanged(crawlId, null);
     const cancelled = await this.queue.cancel({ crawlId });
     this.log('info', `crawl ${named(crawlId, row.name)} cancelled: ${cancelled} queued page(s) dropped`);
     this.settleInBackground(crawlId);
@@ -559,6 +574,7 @@ class Crawls implements CrawlService {
   /** The crawl's frontier while it may still grow; rebuilt from the store after a restart. */
   private async frontierOf(crawlId: string): Promise<Frontier | null> {
     const known = this.frontiers.get(crawlId);
+    if (known && Date.now() - (this.stateReadAt.get(crawlId) ?? -Infinity) < STATE_FRESH_MS) return known;
     // A frontier built once needs only the crawl's state after: paused, resumed or cancelled,
     // perhaps by another process.
     const state = known ? await this.store.state(crawlId) : undefined;
@@ -572,6 +588,33 @@ class Crawls implements CrawlService {
       return null;
     }
     return this.frontierFor(row);
+  }
+
+  /** This process paused (true), resumed (false) or cancelled (null) a crawl: its pages see it at once. */
+  private stateChanged(crawlId: string, paused: boolean | null): void {
+    this.stateChanges++;
+    const f = this.frontiers.get(crawlId);
+    if (f && paused !== null) f.paused = paused;
+    if (paused === null) {
+      this.frontiers.delete(crawlId);
+      this.stateReadAt.delete(crawlId);
+    }
+  }
+
+  /** The states just read with the active crawls, for the frontiers known here (frontierOf). */
+  private statesRead(rows: readonly CrawlRow[], changesBefore: number): void {
+    if (this.stateChanges !== changesBefore) return;
+    const at = Date.now();
+    const active = new Set<string>();
+    for (const row of rows) {
+      active.add(row.id);
+      const f = this.frontiers.get(row.id);
+      if (!f) continue;
+      f.paused = row.state === 'paused';
+      this.stateReadAt.set(row.id, at);
+    }
+    // Finished, cancelled or gone: its pages read the state themselves again.
+    for (const id of this.stateReadAt.keys()) if (!active.has(id)) this.stateReadAt.delete(id);
   }
 
   private frontierFor(row: CrawlRow): Frontier {
@@ -645,7 +688,9 @@ class Crawls implements CrawlService {
     // Not awaited: a record write waiting out a lock must not hold back the totals and crawl ends.
     this.recorder.retryKept();
     await this.flush();
+    const changes = this.stateChanges;
     const rows = await this.store.active();
+    this.statesRead(rows, changes);
     // A crawl another process finished, cancelled, paused or resumed changes nothing here that
     // emits: its change is seen as it leaves the active set or changes state in it, or the jobs
     // view and a seed file's lens would show it running for good.
@@ -667,6 +712,7 @@ class Crawls implements CrawlService {
           `crawl ${named(row.id, row.name)} finished: ${row.pages} page(s) fetched, ${s.error} error(s), ${s.skipped} skipped, in ${duration(this.queue.now() - row.createdAt)}`,
         );
         this.frontiers.delete(row.id);
+        this.stateReadAt.delete(row.id);
         this.emit(row.id);
         // Emitted here: not again as it leaves the active set at the next tick.
         this.lastActive.delete(row.id);

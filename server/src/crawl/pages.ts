@@ -163,39 +163,8 @@ export interface GroupRow {
   missingTitles: number;
 }
 
-/** What of a record its group row counts. */
-export type GroupFields = Pick<PageWrite, 'host' | 'contentType' | 'status' | 'skipped' | 'error' | 'fetchMs' | 'title'>;
-
 /** The content types read as HTML: links extracted, titles expected. */
 export const HTML_TYPES: ReadonlySet<string> = new Set(['text/html', 'application/xhtml+xml']);
-
-/** The group rows' changes of one batch of writes, summed, to be added in one statement each. */
-export class GroupDeltas {
-  private readonly rows = new Map<string, GroupRow & { crawlId: string }>();
-
-  add(crawlId: string, f: GroupFields, sign: 1 | -1): void {
-    const status = f.status !== null ? String(f.status) : f.skipped ? 'skipped' : 'error';
-    const contentType = f.contentType ?? '';
-    const key = JSON.stringify([crawlId, f.host, contentType, status]);
-    let row = this.rows.get(key);
-    if (!row) this.rows.set(key, (row = { crawlId, host: f.host, contentType, status, pages: 0, failed: 0, fetchMsSum: 0, fetchMsCount: 0, missingTitles: 0 }));
-    row.pages += sign;
-    if (f.error !== null && !f.skipped) row.failed += sign;
-    if (f.fetchMs !== null) {
-      row.fetchMsSum += sign * f.fetchMs;
-      row.fetchMsCount += sign;
-    }
-    if (f.title === null && f.status !== null && f.status >= 200 && f.status < 300 && HTML_TYPES.has(contentType)) row.missingTitles += sign;
-  }
-
-  /** In key order, so writers adding to the same rows take their locks in one order. */
-  list(): (GroupRow & { crawlId: string })[] {
-    return [...this.rows.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([, r]) => r)
-      .filter((r) => r.pages !== 0 || r.failed !== 0 || r.fetchMsSum !== 0 || r.fetchMsCount !== 0 || r.missingTitles !== 0);
-  }
-}
 
 /** Link reasons as stored: their index in LINK_REASONS, so an edge costs a byte, not a phrase. */
 export function reasonCode(reason: LinkReason | null): number | null {

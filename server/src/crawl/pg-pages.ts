@@ -1,16 +1,16 @@
 import type pg from 'pg';
+import { wellFormed } from '../core/failure-reason';
 import { REPORT_LISTED } from '../protocol';
 import {
   ENQUEUED_LINK_SQL,
   FAILED_SQL,
   LINK_SQL,
   RECORD_SQL,
-  GroupDeltas,
+  HTML_TYPES,
   IdCache,
   isLinked,
   parseLinkCursor,
   urlKey,
-  type GroupFields,
   reasonCode,
   reasonOf,
   statusRange,
@@ -87,92 +87,132 @@ export const PG_PAGES_MIGRATION = `
   CREATE INDEX links_to ON links (to_id, from_id);
 `;
 
-const PAGE_COLUMNS = [
-  ['url_id', 'bigint'],
-  ['crawl_id', 'text'],
-  ['job_id', 'bigint'],
-  ['host', 'text'],
-  ['status', 'integer'],
-  ['error', 'text'],
-  ['skipped', 'boolean'],
-  ['redirect_to', 'bigint'],
-  ['content_type', 'text'],
-  ['bytes', 'bigint'],
-  ['fetch_ms', 'integer'],
-  ['fetched_at', 'bigint'],
-  ['depth', 'integer'],
-  ['title', 'text'],
-  ['description', 'text'],
-  ['canonical', 'text'],
-  ['robots', 'text'],
-  ['lang', 'text'],
-  ['found_on', 'bigint'],
-  ['link_text', 'bigint'],
-  ['outlinks', 'integer'],
-  ['sha256', 'text'],
-  ['data', 'text'],
-  ['lastmod', 'text'],
-] as const;
+/** How long a write waits for a row lock another transaction holds. */
+const LOCK_TIMEOUT = '5s';
 
 /** Migration 3 of the crawl component: a sitemap's `<lastmod>` for the URLs it named. */
 export const PG_LASTMOD_MIGRATION = `ALTER TABLE pages ADD COLUMN lastmod text;`;
 
-/** A page record's columns, as column arrays (unnest), in url id order. Built once, from the constant list above. */
-const INSERT_PAGES = `
-  INSERT INTO pages (${PAGE_COLUMNS.map(([c]) => c).join(', ')})
-  SELECT * FROM unnest(${PAGE_COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')}) AS t
-   ORDER BY 1`;
-const UPDATE_PAGE = PAGE_COLUMNS.slice(1)
-  .map(([c]) => `${c} = excluded.${c}`)
-  .join(', ');
+/** The columns a record's write sets, in the order record_pages reads and inserts them. */
+const RECORD_COLUMNS = `crawl_id, job_id, host, status, error, skipped, redirect_to, content_type, bytes, fetch_ms, fetched_at, depth, title,
+                       description, canonical, robots, lang, found_on, link_text, outlinks, sha256, data, lastmod`;
+
+/**
+ * Migration 4 of the crawl component: a batch of records in one round trip (issue 18), where it
+ * was a transaction of 10 to 13 statements, each a round trip and a wake-up of the server (in a
+ * web-bound crawl of one daemon, 6.5 of its 11 statements a page). The URLs and link texts the
+ * batch names come once each, as [id] where the daemon knows it, else as [crawl id, url, key in
+ * hex] and [text]; the pages and their links name them by their place in those lists (from 1).
+ * Returns the ids it looked up, for the daemon to cache. The order of every write is the one the
+ * statements had: URLs in key order, texts in text order, records in url id order, links in (from,
+ * to) order and group rows in key order, so that daemons writing the same rows wait for one
+ * another rather than deadlock.
+ */
+export const PG_RECORD_MIGRATION = `
+  CREATE FUNCTION record_pages(p_urls jsonb, p_texts jsonb, p_pages jsonb, p_links jsonb, p_only_new boolean)
+  RETURNS TABLE (r_text boolean, r_ord integer, r_id bigint) LANGUAGE plpgsql AS $fn$
+  #variable_conflict use_column
+  DECLARE
+    v_urls bigint[]; v_texts bigint[]; v_written bigint[];
+  BEGIN
+    -- A row another daemon inserted and has not committed is waited for; not past this (that
+    -- daemon may be cut off mid-transaction): the records are kept and written with the next batch.
+    PERFORM set_config('lock_timeout', '${LOCK_TIMEOUT}', true);
+
+    -- Only URLs not there yet (ON CONFLICT alone spends a sequence number on every URL it finds
+    -- there); ON CONFLICT catches a concurrent twin.
+    INSERT INTO crawl_urls (crawl_id, url, key)
+    SELECT u.v->>0, u.v->>1, decode(u.v->>2, 'hex') FROM jsonb_array_elements(p_urls) u(v)
+     WHERE jsonb_array_length(u.v) = 3 AND NOT EXISTS (SELECT 1 FROM crawl_urls x WHERE x.key = decode(u.v->>2, 'hex'))
+     ORDER BY 3
+    ON CONFLICT DO NOTHING;
+    v_urls := ARRAY(
+      SELECT CASE WHEN jsonb_array_length(u.v) = 1 THEN (u.v->>0)::bigint
+                  ELSE (SELECT x.id FROM crawl_urls x WHERE x.key = decode(u.v->>2, 'hex')) END
+        FROM jsonb_array_elements(p_urls) WITH ORDINALITY u(v, o) ORDER BY u.o);
+    INSERT INTO link_texts (text)
+    SELECT t.v->>0 FROM jsonb_array_elements(p_texts) t(v)
+     WHERE jsonb_typeof(t.v->0) = 'string' AND NOT EXISTS (SELECT 1 FROM link_texts x WHERE x.text = t.v->>0)
+     ORDER BY 1
+    ON CONFLICT DO NOTHING;
+    v_texts := ARRAY(
+      SELECT CASE WHEN jsonb_typeof(t.v->0) = 'number' THEN (t.v->>0)::bigint ELSE (SELECT x.id FROM link_texts x WHERE x.text = t.v->>0) END
+        FROM jsonb_array_elements(p_texts) WITH ORDINALITY t(v, o) ORDER BY t.o);
+
+    -- The records, each with the one it replaces (whose found-on and link text it keeps) and, for a
+    -- linked URL met first, its first referrer (among the first thousand that enqueued it, the one
+    -- fetched first); the group rows they change (the old record's taken off).
+    WITH p AS (
+      SELECT v_urls[x.u] AS url_id, x.* FROM jsonb_to_recordset(p_pages) AS x(
+        u integer, crawl_id text, job_id bigint, host text, status integer, error text, skipped boolean, redirect integer, via integer,
+        ask boolean, content_type text, bytes bigint, fetch_ms integer, fetched_at bigint, depth integer, title text, description text,
+        canonical text, robots text, lang text, outlinks integer, sha256 text, data text, lastmod text)),
+    old AS (SELECT o.* FROM pages o WHERE o.url_id IN (SELECT url_id FROM p)),
+    ref AS (
+      SELECT p.url_id, r.from_id, r.text_id FROM p
+       CROSS JOIN LATERAL (
+         SELECT l.from_id, l.text_id
+           FROM (SELECT from_id, text_id FROM links WHERE to_id = p.url_id AND ${ENQUEUED_LINK_SQL} LIMIT 1000) l
+           JOIN pages f ON f.url_id = l.from_id
+          ORDER BY f.fetched_at, l.from_id LIMIT 1) r
+       WHERE p.ask AND NOT EXISTS (SELECT 1 FROM old WHERE old.url_id = p.url_id)),
+    w AS (
+      INSERT INTO pages (url_id, ${RECORD_COLUMNS})
+      SELECT p.url_id, p.crawl_id, p.job_id, p.host, p.status, p.error, p.skipped, v_urls[p.redirect], p.content_type, p.bytes, p.fetch_ms,
+             p.fetched_at, p.depth, p.title, p.description, p.canonical, p.robots, p.lang,
+             CASE WHEN old.url_id IS NOT NULL THEN old.found_on WHEN p.via IS NOT NULL THEN v_urls[p.via] ELSE ref.from_id END,
+             CASE WHEN old.url_id IS NOT NULL THEN old.link_text ELSE ref.text_id END,
+             p.outlinks, p.sha256, p.data, p.lastmod
+        FROM p LEFT JOIN old ON old.url_id = p.url_id LEFT JOIN ref ON ref.url_id = p.url_id
+       WHERE NOT (p_only_new AND old.url_id IS NOT NULL)
+       ORDER BY 1
+      ON CONFLICT (url_id) DO UPDATE SET (${RECORD_COLUMNS}) = ROW(${RECORD_COLUMNS.replace(/(\w+)/g, 'excluded.$1')})
+       WHERE NOT p_only_new
+      RETURNING url_id),
+    d AS (
+      SELECT p.crawl_id, p.host, coalesce(p.content_type, '') AS content_type,
+             coalesce(p.status::text, CASE WHEN p.skipped THEN 'skipped' ELSE 'error' END) AS status, 1 AS sign,
+             p.error, p.skipped, p.fetch_ms, p.title, p.status AS code
+        FROM p JOIN w ON w.url_id = p.url_id
+      UNION ALL
+      SELECT p.crawl_id, old.host, coalesce(old.content_type, ''), coalesce(old.status::text, CASE WHEN old.skipped THEN 'skipped' ELSE 'error' END), -1,
+             old.error, old.skipped, old.fetch_ms, old.title, old.status
+        FROM p JOIN w ON w.url_id = p.url_id JOIN old ON old.url_id = p.url_id),
+    g AS (
+      SELECT crawl_id, host, content_type, status, sum(sign) AS pages,
+             sum(CASE WHEN error IS NOT NULL AND NOT skipped THEN sign ELSE 0 END) AS failed,
+             sum(coalesce(fetch_ms, 0) * sign) AS fetch_ms_sum,
+             sum(CASE WHEN fetch_ms IS NOT NULL THEN sign ELSE 0 END) AS fetch_ms_count,
+             sum(CASE WHEN title IS NULL AND code BETWEEN 200 AND 299 AND content_type IN (${[...HTML_TYPES].map((t) => `'${t}'`).join(', ')})
+                      THEN sign ELSE 0 END) AS missing_titles
+        FROM d GROUP BY 1, 2, 3, 4),
+    gw AS (
+      INSERT INTO page_groups (crawl_id, host, content_type, status, pages, failed, fetch_ms_sum, fetch_ms_count, missing_titles)
+      SELECT * FROM g WHERE pages <> 0 OR failed <> 0 OR fetch_ms_sum <> 0 OR fetch_ms_count <> 0 OR missing_titles <> 0
+       ORDER BY crawl_id, host, content_type, status
+      ON CONFLICT (crawl_id, host, content_type, status) DO UPDATE SET pages = page_groups.pages + excluded.pages,
+        failed = page_groups.failed + excluded.failed, fetch_ms_sum = page_groups.fetch_ms_sum + excluded.fetch_ms_sum,
+        fetch_ms_count = page_groups.fetch_ms_count + excluded.fetch_ms_count,
+        missing_titles = page_groups.missing_titles + excluded.missing_titles)
+    SELECT coalesce(array_agg(url_id), '{}') INTO v_written FROM w;
+
+    -- Every written page's links go first, not only those of records read as there: another
+    -- daemon running the same job (a lease lost) may have committed its record meanwhile.
+    DELETE FROM links WHERE from_id = ANY(v_written);
+    INSERT INTO links (from_id, to_id, text_id, reason)
+    SELECT v_urls[l.f], v_urls[l.t], v_texts[l.x], l.r FROM jsonb_to_recordset(p_links) AS l(f integer, t integer, x integer, r smallint)
+     WHERE v_urls[l.f] = ANY(v_written)
+     ORDER BY 1, 2
+    ON CONFLICT DO NOTHING;
+
+    RETURN QUERY SELECT false, u.o::integer, v_urls[u.o] FROM jsonb_array_elements(p_urls) WITH ORDINALITY u(v, o) WHERE jsonb_array_length(u.v) = 3;
+    RETURN QUERY SELECT true, t.o::integer, v_texts[t.o] FROM jsonb_array_elements(p_texts) WITH ORDINALITY t(v, o) WHERE jsonb_typeof(t.v->0) = 'string';
+  END
+  $fn$;
+`;
 
 const SQL = {
-  /**
-   * Only URLs not there yet, in key order so writers meeting on the same URLs wait for
-   * one another rather than deadlock; ON CONFLICT catches a concurrent twin. (ON CONFLICT alone
-   * spends a sequence number on every URL it finds there.)
-   */
-  insertUrls: `
-    INSERT INTO crawl_urls (crawl_id, url, key)
-    SELECT c, u, k FROM unnest($1::text[], $2::text[], $3::bytea[]) AS t(c, u, k)
-     WHERE NOT EXISTS (SELECT 1 FROM crawl_urls x WHERE x.key = t.k)
-     ORDER BY k
-    ON CONFLICT DO NOTHING`,
-  urlIds: `SELECT id, crawl_id AS "crawlId", url FROM crawl_urls WHERE key = ANY($1::bytea[])`,
-  insertTexts: `
-    INSERT INTO link_texts (text) SELECT t FROM unnest($1::text[]) AS t
-     WHERE NOT EXISTS (SELECT 1 FROM link_texts x WHERE x.text = t) ORDER BY t
-    ON CONFLICT DO NOTHING`,
-  textIds: `SELECT id, text FROM link_texts WHERE text = ANY($1::text[])`,
-  existing: `
-    SELECT url_id AS "urlId", found_on AS "foundOn", link_text AS "linkText", host, content_type AS "contentType", status, skipped, error,
-           fetch_ms AS "fetchMs", title
-      FROM pages WHERE url_id = ANY($1::bigint[])`,
-  /** In key order (GroupDeltas.list), so writers adding to the same rows wait for one another rather than deadlock. */
-  addGroups: `
-    INSERT INTO page_groups (crawl_id, host, content_type, status, pages, failed, fetch_ms_sum, fetch_ms_count, missing_titles)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
-    ON CONFLICT (crawl_id, host, content_type, status) DO UPDATE SET pages = page_groups.pages + excluded.pages,
-      failed = page_groups.failed + excluded.failed, fetch_ms_sum = page_groups.fetch_ms_sum + excluded.fetch_ms_sum,
-      fetch_ms_count = page_groups.fetch_ms_count + excluded.fetch_ms_count,
-      missing_titles = page_groups.missing_titles + excluded.missing_titles`,
-  firstReferrers: `
-    SELECT t.id, r.from_id AS "fromId", r.text_id AS "textId"
-      FROM unnest($1::bigint[]) AS t(id)
-     CROSS JOIN LATERAL (
-       SELECT l.from_id, l.text_id
-         FROM (SELECT from_id, text_id FROM links WHERE to_id = t.id AND ${ENQUEUED_LINK_SQL} LIMIT 1000) l
-         JOIN pages p ON p.url_id = l.from_id
-        ORDER BY p.fetched_at, l.from_id LIMIT 1) r`,
-  /** A record replaces the URL's last one. */
-  upsert: `${INSERT_PAGES} ON CONFLICT (url_id) DO UPDATE SET ${UPDATE_PAGE}`,
-  /** Only records for URLs that have none (settle). */
-  insertNew: `${INSERT_PAGES} ON CONFLICT (url_id) DO NOTHING`,
-  dropLinks: `DELETE FROM links WHERE from_id = ANY($1::bigint[])`,
-  insertLinks: `
-    INSERT INTO links (from_id, to_id, text_id, reason)
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::smallint[]) ORDER BY 1, 2
-    ON CONFLICT DO NOTHING`,
+  record: `SELECT * FROM record_pages($1::jsonb, $2::jsonb, $3::jsonb, $4::jsonb, $5)`,
   page: `${RECORD_SQL} WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = $1)`,
   urlId: `SELECT id FROM crawl_urls WHERE key = $1`,
   inlinks: `
@@ -238,16 +278,23 @@ function toLink(r: LinkSqlRow): LinkRow {
   return { from: r.from, to: r.to, text: r.text ?? '', reason: reasonOf(r.reason), hasPage: r.hasPage, cursor: `${r.fromId}.${r.toId}` };
 }
 
+/**
+ * JSON for a jsonb parameter. PostgreSQL's jsonb refuses the escape of half a character (a lone
+ * surrogate, which JSON.stringify writes as \udXXX) where a text parameter took it as U+FFFD: the
+ * rare text that holds one is written as the text parameter had it.
+ */
+function jsonb(value: unknown): string {
+  const json = JSON.stringify(value);
+  return /\\u[dD][89a-fA-F]/.test(json) ? JSON.stringify(value, (_, v: unknown) => (typeof v === 'string' ? wellFormed(v) : v)) : json;
+}
+
 /** bigint columns come as numbers already (the pool's type parsers, core/pg/open.ts). */
 function toPage(r: Record<string, unknown>): PageRow {
   r.data = r.data === null || r.data === undefined ? null : JSON.parse(r.data as string);
   return r as unknown as PageRow;
 }
 
-/** How long a write waits for a row lock another transaction holds. */
-const LOCK_TIMEOUT = '5s';
-
-/** Page records and links on the PostgreSQL queue's pool; a batch is one transaction of a few statements. */
+/** Page records and links on the PostgreSQL queue's pool; a batch is one call of record_pages. */
 export class PgPageStore implements PageStore {
   private readonly urlIds = new IdCache();
   private readonly textIds = new IdCache();
@@ -258,158 +305,73 @@ export class PgPageStore implements PageStore {
     // One record per URL in a statement (an upsert may not touch a row twice): the last wins.
     const batch = [...new Map(input.map((w) => [`${w.crawlId} ${w.url}`, w])).values()];
     if (batch.length === 0) return;
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    const dropped = (err: Error) => {
-      broken = err;
+    // Each URL and text once, by its place in the list (from 1): its id where known, else what makes it.
+    const urls: unknown[][] = [];
+    const urlAt = new Map<string, number>();
+    const texts: unknown[][] = [];
+    const textAt = new Map<string, number>();
+    const url = (crawlId: string, u: string): number => {
+      const key = `${crawlId} ${u}`;
+      let at = urlAt.get(key);
+      if (at === undefined) {
+        const id = this.urlIds.get(key);
+        urlAt.set(key, (at = urls.push(id === undefined ? [crawlId, u, urlKey(crawlId, u).toString('hex')] : [id])));
+      }
+      return at;
     };
-    client.on('error', dropped);
-    try {
-      await client.query('BEGIN');
-      // A row another daemon inserted and has not committed is waited for; not past this (that
-      // daemon may be cut off mid-transaction): the records are kept and written with the next batch.
-      await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-      const made = await this.resolve(client, batch);
-      const urlId = (crawlId: string, url: string) => made.urls.get(`${crawlId} ${url}`) as number;
-      const ids = batch.map((w) => urlId(w.crawlId, w.url));
-      const existing = new Map(
-        (await client.query<GroupFields & { urlId: number; foundOn: number | null; linkText: number | null }>(SQL.existing, [ids])).rows.map((r) => [
-          r.urlId,
-          r,
-        ]),
-      );
-      const groups = new GroupDeltas();
-      const asked = batch.filter((w, i) => !existing.has(ids[i]) && w.via.length === 0 && isLinked(w)).map((w) => urlId(w.crawlId, w.url));
-      const referrers = new Map(
-        asked.length === 0
-          ? []
-          : (await client.query<{ id: number; fromId: number; textId: number | null }>(SQL.firstReferrers, [asked])).rows.map((r) => [r.id, r]),
-      );
-      const cols: unknown[][] = PAGE_COLUMNS.map(() => []);
-      const linkCols: unknown[][] = [[], [], [], []];
-      const written: number[] = [];
-      batch.forEach((w, i) => {
-        const id = ids[i];
-        const old = existing.get(id);
-        if (old && onlyNew) return;
-        written.push(id);
-        if (old) groups.add(w.crawlId, old, -1);
-        groups.add(w.crawlId, w, 1);
-        const first = referrers.get(id);
-        const foundOn = old ? old.foundOn : w.via.length > 0 ? urlId(w.crawlId, w.via[w.via.length - 1]) : (first?.fromId ?? null);
-        const linkText = old ? old.linkText : (first?.textId ?? null);
-        const row = [
-          id,
-          w.crawlId,
-          w.jobId,
-          w.host,
-          w.status,
-          w.error,
-          w.skipped,
-          w.redirectTo === null ? null : urlId(w.crawlId, w.redirectTo),
-          w.contentType,
-          w.bytes,
-          w.fetchMs,
-          w.fetchedAt,
-          w.depth,
-          w.title,
-          w.description,
-          w.canonical,
-          w.robots,
-          w.lang,
-          foundOn,
-          linkText,
-          w.links?.length ?? 0,
-          w.sha256,
-          w.data === null ? null : JSON.stringify(w.data),
-          w.lastmod,
-        ];
-        row.forEach((v, c) => cols[c].push(v));
-        for (const link of w.links ?? []) {
-          linkCols[0].push(id);
-          linkCols[1].push(urlId(w.crawlId, link.url));
-          linkCols[2].push(link.text === '' ? null : made.texts.get(link.text));
-          linkCols[3].push(reasonCode(link.reason));
-        }
-      });
-      if (cols[0].length > 0) await client.query(onlyNew ? SQL.insertNew : SQL.upsert, cols);
-      // Every written page's links go first, not only those of records read as there: another
-      // daemon running the same job (a lease lost) may commit its record meanwhile.
-      if (written.length > 0) await client.query(SQL.dropLinks, [written]);
-      if (linkCols[0].length > 0) await client.query(SQL.insertLinks, linkCols);
-      const g = groups.list();
-      if (g.length > 0) {
-        await client.query(SQL.addGroups, [
-          g.map((r) => r.crawlId),
-          g.map((r) => r.host),
-          g.map((r) => r.contentType),
-          g.map((r) => r.status),
-          g.map((r) => r.pages),
-          g.map((r) => r.failed),
-          g.map((r) => r.fetchMsSum),
-          g.map((r) => r.fetchMsCount),
-          g.map((r) => r.missingTitles),
-        ]);
+    const text = (t: string): number => {
+      let at = textAt.get(t);
+      if (at === undefined) {
+        const id = this.textIds.get(t);
+        textAt.set(t, (at = texts.push([id ?? t])));
       }
-      await client.query('COMMIT');
-      // Ids are cached once committed: a rolled-back insert's ids do not exist.
-      for (const [k, v] of made.newUrls) this.urlIds.set(k, v);
-      for (const [k, v] of made.newTexts) this.textIds.set(k, v);
-    } catch (err) {
-      await client.query('ROLLBACK').catch((e: Error) => {
-        broken = e;
-      });
-      throw err;
-    } finally {
-      client.off('error', dropped);
-      client.release(broken);
-    }
-  }
-
-  /** The ids of every URL and text the batch names, made where missing, in two statements each. */
-  private async resolve(client: pg.PoolClient, batch: readonly PageWrite[]) {
-    const urls = new Map<string, number>();
-    const texts = new Map<string, number>();
-    const wantUrls = new Map<string, [string, string, Buffer]>();
-    const wantTexts = new Set<string>();
-    const needUrl = (crawlId: string, url: string) => {
-      const key = `${crawlId} ${url}`;
-      const id = this.urlIds.get(key);
-      if (id !== undefined) urls.set(key, id);
-      else if (!wantUrls.has(key)) wantUrls.set(key, [crawlId, url, urlKey(crawlId, url)]);
+      return at;
     };
-    for (const w of batch) {
-      needUrl(w.crawlId, w.url);
-      if (w.redirectTo !== null) needUrl(w.crawlId, w.redirectTo);
-      if (w.via.length > 0) needUrl(w.crawlId, w.via[w.via.length - 1]);
-      for (const link of w.links ?? []) {
-        needUrl(w.crawlId, link.url);
-        if (link.text === '') continue;
-        const id = this.textIds.get(link.text);
-        if (id !== undefined) texts.set(link.text, id);
-        else wantTexts.add(link.text);
-      }
+    const links: unknown[] = [];
+    const pages = batch.map((w) => {
+      const from = url(w.crawlId, w.url);
+      for (const link of w.links ?? [])
+        links.push({ f: from, t: url(w.crawlId, link.url), x: link.text === '' ? null : text(link.text), r: reasonCode(link.reason) });
+      return {
+        u: from,
+        crawl_id: w.crawlId,
+        job_id: w.jobId,
+        host: w.host,
+        status: w.status,
+        error: w.error,
+        skipped: w.skipped,
+        redirect: w.redirectTo === null ? null : url(w.crawlId, w.redirectTo),
+        via: w.via.length > 0 ? url(w.crawlId, w.via[w.via.length - 1]) : null,
+        ask: w.via.length === 0 && isLinked(w),
+        content_type: w.contentType,
+        bytes: w.bytes,
+        fetch_ms: w.fetchMs,
+        fetched_at: w.fetchedAt,
+        depth: w.depth,
+        title: w.title,
+        description: w.description,
+        canonical: w.canonical,
+        robots: w.robots,
+        lang: w.lang,
+        outlinks: w.links?.length ?? 0,
+        sha256: w.sha256,
+        data: w.data === null ? null : JSON.stringify(w.data),
+        lastmod: w.lastmod,
+      };
+    });
+    const { rows } = await this.pool.query<{ r_text: boolean; r_ord: number; r_id: number }>(SQL.record, [
+      jsonb(urls),
+      jsonb(texts),
+      jsonb(pages),
+      jsonb(links),
+      onlyNew,
+    ]);
+    // The call is its own transaction: ids it returns are committed, so true from now on.
+    for (const r of rows) {
+      const made = (r.r_text ? texts : urls)[r.r_ord - 1];
+      if (r.r_text) this.textIds.set(made[0] as string, r.r_id);
+      else this.urlIds.set(`${made[0] as string} ${made[1] as string}`, r.r_id);
     }
-    const newUrls = new Map<string, number>();
-    const newTexts = new Map<string, number>();
-    if (wantUrls.size > 0) {
-      const want = [...wantUrls.values()];
-      const keys = want.map((p) => p[2]);
-      await client.query(SQL.insertUrls, [want.map((p) => p[0]), want.map((p) => p[1]), keys]);
-      for (const r of (await client.query<{ id: number; crawlId: string; url: string }>(SQL.urlIds, [keys])).rows) {
-        urls.set(`${r.crawlId} ${r.url}`, r.id);
-        newUrls.set(`${r.crawlId} ${r.url}`, r.id);
-      }
-    }
-    if (wantTexts.size > 0) {
-      const list = [...wantTexts];
-      await client.query(SQL.insertTexts, [list]);
-      for (const r of (await client.query<{ id: number; text: string }>(SQL.textIds, [list])).rows) {
-        texts.set(r.text, r.id);
-        newTexts.set(r.text, r.id);
-      }
-    }
-    return { urls, texts, newUrls, newTexts };
   }
 
   async pages(crawlId: string, q: PagesQuery): Promise<PageRow[]> {

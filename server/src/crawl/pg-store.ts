@@ -1,12 +1,13 @@
 import type pg from 'pg';
 import type { Component } from '../core/pg/open';
 import type { CrawlOptions, CrawlState } from '../protocol';
-import { PG_LASTMOD_MIGRATION, PG_PAGES_MIGRATION, PgPageStore } from './pg-pages';
+import { PG_LASTMOD_MIGRATION, PG_PAGES_MIGRATION, PG_RECORD_MIGRATION, PgPageStore } from './pg-pages';
 import { toCrawl, type CrawlRow, type CrawlStore, type CrawlTotals } from './store';
 
 /**
  * The crawl kind's tables on PostgreSQL, beside the queue's in its schema, versioned as the
- * `crawl` component. The same design as the SQLite store (store.ts); every write is one statement.
+ * `crawl` component. The same design as the SQLite store (store.ts); every write is one statement (a batch of page
+ * records, one call of a function of the schema: pg-pages.ts).
  */
 export const PG_CRAWL_COMPONENT: Component = {
   name: 'crawl',
@@ -37,6 +38,7 @@ export const PG_CRAWL_COMPONENT: Component = {
     `,
     /* 2 */ PG_PAGES_MIGRATION,
     /* 3 */ PG_LASTMOD_MIGRATION,
+    /* 4 */ PG_RECORD_MIGRATION,
   ],
 };
 

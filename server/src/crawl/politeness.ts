@@ -80,6 +80,12 @@ function lengthenStreak<K>(map: Map<K, number>, key: K): number {
  * memory and in the database with an expiry; and each host's health: repeated failures back the
  * whole host off with capped exponential backoff, and a success eases it.
  */
+/**
+ * How often expired robots.txt rows are dropped. Every tick, it was a statement four times a
+ * second per daemon: on PostgreSQL, with 4 daemons of a web-bound crawl, 0.08 of 2 statements a page.
+ */
+const ROBOTS_SWEEP_MS = 60_000;
+
 export class Politeness {
   private readonly robots = new Map<string, { robots: Robots; expiresAt: number }>();
   private readonly loading = new Map<string, Promise<Robots>>();
@@ -88,6 +94,8 @@ export class Politeness {
   private readonly waits = new Map<string, number>();
   /** Fetches in a row per origin that found robots.txt unreadable. */
   private readonly unreadable = new Map<string, number>();
+  /** When expired robots.txt rows were last dropped (on the queue's clock). */
+  private sweptAt = -Infinity;
 
   constructor(
     private readonly queue: Queue,
@@ -221,8 +229,14 @@ export class Politeness {
     return n;
   }
 
-  /** Drops expired robots.txt rows, keeping the table as small as the set of live hosts. */
+  /**
+   * Drops expired robots.txt rows, keeping the table as small as the set of live hosts; at most
+   * every ROBOTS_SWEEP_MS, though called at every crawl tick (four a second), as rows live a day.
+   */
   async sweep(): Promise<void> {
-    await this.store.dropExpiredRobots(this.now());
+    const now = this.now();
+    if (now - this.sweptAt < ROBOTS_SWEEP_MS) return;
+    await this.store.dropExpiredRobots(now);
+    this.sweptAt = now;
   }
 }

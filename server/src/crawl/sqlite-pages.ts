@@ -286,7 +286,7 @@ function isStateError(err: unknown): boolean {
   return err instanceof TypeError && /database connection is not open/.test(err.message);
 }
 
-/** A record's group row's columns (GroupDeltas.add, in SQL): its status as counted, then what it adds. */
+/** A record's group row's columns (GroupRow): its status as counted, then what it adds. */
 const GROUP_OF = `
   crawl_id, host, coalesce(content_type, '') AS content_type,
   CASE WHEN status IS NOT NULL THEN CAST(status AS TEXT) WHEN skipped THEN 'skipped' ELSE 'error' END AS status,
@@ -327,7 +327,7 @@ const SQL = {
      WHERE u.id = ?`,
   /**
    * The logged records counted into their groups, and the records in \`pages\` they replace counted
-   * out, before the move: one statement a move, where a statement a batch (GroupDeltas) cost 4 µs a
+   * out, before the move: one statement a move, where a statement a batch (its sums made in JavaScript) cost 4 µs a
    * record and a page of the WAL at every commit (replayed).
    */
   moveGroups: `
