@@ -17,13 +17,19 @@ export interface CheckpointReply {
 
 export type ToCheckpointer = { restart: boolean } | 'close';
 
-const { path, lockWaitMs } = workerData as { path: string; lockWaitMs: number };
+/**
+ * How long a restart waits for the write lock, and then, holding it, for readers on older
+ * snapshots: the daemon's writes wait as long (on its thread up to busy.ts's 10 ms).
+ */
+export const LOCK_WAIT_MS = 5;
+
+const { path } = workerData as { path: string };
 const db = new Database(path, { fileMustExist: true });
 // The same durability as the daemon's own connection: the checkpoint syncs the WAL, then the file.
 db.pragma('synchronous = NORMAL');
 // A restart holds the write lock while it waits for the lock's holder and for readers on older
 // snapshots (a SQLite shell left in a transaction): it must give up soon, not hold writers back.
-db.pragma(`busy_timeout = ${lockWaitMs}`);
+db.pragma(`busy_timeout = ${LOCK_WAIT_MS}`);
 const port = parentPort!;
 
 port.on('message', (m: ToCheckpointer) => {

@@ -9,7 +9,7 @@
  * Here a thread with its own connection copies the WAL back about once a second while commits
  * come (PASSIVE, beside the daemon's writes), then restarts it (RESTART: it copies what came
  * meanwhile and syncs it holding the write lock, and waits for readers on older snapshots at most
- * LOCK_WAIT_MS; after a restart that could not, it only copies for a while). A write that meets it
+ * LOCK_WAIT_MS (checkpoint-worker.ts); after a restart that could not, it only copies for a while). A write that meets it
  * waits as for any lock (busy.ts), and reads never wait. The automatic checkpoint stays as a
  * backstop at a higher threshold: should the thread fall behind or end, the WAL still ends.
  */
@@ -23,11 +23,6 @@ import { AUTOCHECKPOINT_PAGES } from './open';
 export const CHECKPOINT_EVERY_MS = 1_000;
 /** The automatic checkpoint while the thread runs: only if the thread falls far behind. */
 export const BACKSTOP_PAGES = 4 * AUTOCHECKPOINT_PAGES;
-/**
- * How long the thread's restart waits for the write lock, and then, holding it, for readers on
- * older snapshots: the daemon's writes wait as long (on its thread up to busy.ts's 10 ms).
- */
-const LOCK_WAIT_MS = 5;
 /** After a restart that could not wait long enough (a reader that stays), copies only, for this long. */
 const RESTART_BACKOFF_MS = 10_000;
 /** How long a closing queue waits for the thread to close its connection. */
@@ -93,7 +88,7 @@ export class Checkpointer {
   /** Started at the first checkpoint due. */
   private start(): Worker | null {
     try {
-      const worker = new Worker(path.join(__dirname, 'checkpoint-worker.js'), { workerData: { path: this.file, lockWaitMs: LOCK_WAIT_MS } });
+      const worker = new Worker(path.join(__dirname, 'checkpoint-worker.js'), { workerData: { path: this.file } });
       worker.unref();
       this.ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       worker.on('error', () => this.fail());
