@@ -72,7 +72,13 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (!ids) return;
       // Before the request: its notifications may come before its answer.
       view.provider.follow(ids);
-      const { requeued } = await ensureRunning(daemon).request('jobs/requeue', { ids });
+      let requeued = 0;
+      try {
+        ({ requeued } = await ensureRunning(daemon).request('jobs/requeue', { ids }));
+      } finally {
+        // None came back to the queue: none is to be listed when it finishes. (Of some, the answer does not say which.)
+        if (requeued === 0) view.provider.unfollow(ids);
+      }
       say(requeued > 0 ? `Requeued ${plural(requeued, 'job')}.` : 'Nothing was requeued: only finished jobs (done, skipped or error) can be requeued.');
     }),
     run(SEED_COMMANDS.requeueFailed, async (arg?: unknown) => {

@@ -61,10 +61,20 @@ export interface Page {
    * rows under the pointer stay put while a crawl runs; "show newest" reads from the top again.
    */
   anchor?: number;
-  /** The group's count when its rows were read from the top, less the rows that left it since: what joined it since is the count less this. */
+  /**
+   * The group's jobs not counted as newer: its count when its rows were read from the top, less
+   * the jobs that left it since, plus those that joined it where their id falls (read again from
+   * the anchor, or below the rows loaded). What joined it since is its count less this.
+   */
   base: number;
-  /** The group's count at the last catch-up: a fall means jobs left it (a requeue), and rows loaded may be among them. */
+  /** The group's count at the last catch-up, less the loaded rows named leaving since: a fall below it is of jobs the rows do not show. */
   seen: number;
+  /**
+   * Falls of the count taken as jobs left from below the rows (`base` lowered) before any row was
+   * named leaving: a row named later was among them, and is not taken off twice. The overview's
+   * counts come at once, job changes debounced, in either order.
+   */
+  fell: number;
   /** Read again down from `anchor` rather than from the newest (the rows loaded changed, not the newest shown). */
   keepAnchor: boolean;
 }

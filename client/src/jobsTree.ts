@@ -209,8 +209,11 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   private scope: JobsFilterScope | undefined;
   /** The counts the root rows were last built from (by state, and the crawls' "outside any crawl"). */
   private shownCounts: string | undefined;
-  /** Jobs requeued from the view (Requeue Job), until they finish again: one that joins an anchored group is listed there (see follow). */
-  private readonly followed = new Set<number>();
+  /**
+   * Jobs requeued from the view (Requeue Job), until they finish again, with their crawl (undefined:
+   * not known): one that joins an anchored group is listed there (see follow).
+   */
+  private readonly followed = new Map<number, string | null | undefined>();
   private readonly changed = new vscode.EventEmitter<TreeNode | TreeNode[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
 
@@ -328,6 +331,9 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       const same =
         roots.length === shownRoots.length && roots.every((r, i) => r.id === shownRoots[i].node.id && (r.kind === 'group' || shown(r) === shownRoots[i].shown));
       if (!same) {
+        // Redrawn whole, but the anchored pages still keep count of what joined and left them.
+        this.followAnchored(jobs, redraw);
+        this.forgetFinished(jobs);
         this.changed.fire(undefined);
         return true;
       }
@@ -347,10 +353,15 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       }
     }
     const newer = this.followAnchored(jobs, redraw);
-    if (jobs !== null) for (const [id, state] of jobs) if (FINISHED_STATES.includes(state as (typeof FINISHED_STATES)[number])) this.followed.delete(id);
+    this.forgetFinished(jobs);
     if (redraw.size === 0 && newer.length === 0) return false;
     this.changed.fire([...redraw, ...newer]);
     return true;
+  }
+
+  /** Followed jobs that finished again are followed no longer. */
+  private forgetFinished(jobs: Map<number, JobState> | null): void {
+    if (jobs !== null) for (const [id, state] of jobs) if (FINISHED_STATES.includes(state as (typeof FINISHED_STATES)[number])) this.followed.delete(id);
   }
 
   /**
@@ -367,38 +378,55 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
    * Anchored pages (groups listed newest first) after a catch-up: jobs that joined their group are
    * counted on its "newer" row, redrawn alone (a row with no children: nothing else is sent), and
    * none of its rows is read; rows that left it (a requeue) go, the others staying put. A row that
-   * changed within the group, or among too many changes to name a count that fell, reads the rows
-   * loaded again, down from the same anchor. Returns the "newer" rows to redraw; groups to redraw are added to `redraw`.
+   * changed within the group, a job requeued from the view coming back among its rows, or among
+   * too many changes to name a count that fell, reads the rows loaded again, down from the same
+   * anchor. A fall the rows named leaving do not explain is of jobs below them (a requeue of older
+   * ones): the newer count stays. Pages waiting to be read again down from their anchor keep
+   * count too (a collapsed group is read when expanded). Returns the "newer" rows to redraw;
+   * groups to redraw are added to `redraw`.
    */
   private followAnchored(jobs: Map<number, JobState> | null, redraw: Set<GroupNode>): NewerNode[] {
     const newer: NewerNode[] = [];
     for (const [id, page] of this.pages.entries()) {
       const group = this.groups.get(id);
-      if (!group || page.stale || page.anchor === undefined) continue;
+      // A page read again from the newest takes its count anew (jobRows).
+      if (!group || page.anchor === undefined || (page.stale && !page.keepAnchor)) continue;
+      const waiting = page.stale;
       const named = jobs === null ? [] : page.jobs.filter((j) => jobs.has(j.id));
       const left = named.filter((j) => jobs?.get(j.id) !== j.state);
-      // A row went round again and came back (requeued, failed again), or a job requeued from the
-      // view joined the group: the rows are read again, down from the same anchor.
-      // A reason's group is not told apart: which reason a job failed for again the change does not say.
-      const { state, reason } = group.filter;
-      const arrived = jobs === null || state === undefined || reason !== undefined ? 0 : [...this.followed].filter((id) => jobs.get(id) === state).length;
-      // Listed, they are not counted as newer (whether or not the count that took them in came first).
-      page.base += arrived;
-      const again = named.length > left.length || arrived > 0;
-      if (again || (jobs === null && group.total !== undefined && group.total < page.seen)) {
+      if (left.length > 0) {
+        const gone = new Set(left.map((j) => j.id));
+        page.jobs = page.jobs.filter((j) => !gone.has(j.id));
+        for (const job of gone) this.rows.delete(`${id}/job:${job}`);
+        // Those whose fall the counts brought first were taken off then.
+        const counted = Math.min(left.length, page.fell);
+        page.fell -= counted;
+        page.base -= left.length - counted;
+        page.seen -= left.length - counted;
+        redraw.add(group);
+      }
+      // Jobs requeued from the view that came back: at or below the anchor, a read from it lists them where their id falls.
+      const anchor = page.anchor;
+      const arrived = this.arrivals(jobs, group.filter).filter((job) => job <= anchor);
+      // Below the rows loaded (behind Load more), none is read again: listed there, not newer.
+      const floor = page.nextCursor === null ? 0 : Number(page.nextCursor);
+      page.base += arrived.filter((job) => job < floor).length;
+      let dropped = 0;
+      if (group.total !== undefined) {
+        dropped = Math.max(0, page.seen - group.total);
+        page.base -= dropped;
+        page.fell += dropped;
+        page.seen = group.total;
+      }
+      // A row went round again and came back (requeued, failed again), or a followed job did among them.
+      const again = named.length > left.length || arrived.some((job) => job >= floor);
+      if (again || (jobs === null && dropped > 0)) {
         page.stale = true;
         page.keepAnchor = true;
         redraw.add(group);
         continue;
       }
-      if (left.length > 0) {
-        const gone = new Set(left.map((j) => j.id));
-        page.jobs = page.jobs.filter((j) => !gone.has(j.id));
-        for (const job of gone) this.rows.delete(`${id}/job:${job}`);
-        page.base -= left.length;
-        redraw.add(group);
-      }
-      if (group.total !== undefined) page.seen = group.total;
+      if (waiting) continue;
       if (this.pages.redrawDue(id, page)) redraw.add(group);
       if (redraw.has(group)) continue;
       const count = newerThan(page, group.total);
@@ -415,17 +443,37 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
   }
 
   /**
+   * The followed jobs (see follow) these changes bring into a group's state, and its crawl's. A
+   * reason's group is not told apart: which reason a job failed for again the change does not say.
+   */
+  private arrivals(jobs: Map<number, JobState> | null, filter: JobsFilter): number[] {
+    const { state, reason, crawlId } = filter;
+    if (jobs === null || state === undefined || reason !== undefined) return [];
+    // A job whose crawl the view did not know (requeued by id) may be any crawl's.
+    const ofGroup = (crawl: string | null | undefined) => crawlId === undefined || crawl === undefined || crawl === crawlId;
+    return [...this.followed].filter(([id, crawl]) => jobs.get(id) === state && ofGroup(crawl)).map(([id]) => id);
+  }
+
+  /**
    * Jobs the user requeued: when one finishes again, the anchored group it joins is read again
    * down from its anchor, which lists it where its id falls, rather than counting it as newer: a
-   * requeue shows its effect. At most MAX_FOLLOWED are followed (Requeue Job takes the rows
-   * selected), the oldest forgotten first.
+   * requeue shows its effect. Each is followed with its crawl, as a loaded row shows it, so that
+   * only its crawl's group takes it. At most MAX_FOLLOWED are followed (Requeue Job takes the
+   * rows selected), the oldest forgotten first.
    */
   follow(ids: readonly number[]): void {
-    for (const id of ids) this.followed.add(id);
-    for (const id of this.followed) {
+    const crawls = new Map<number, string | null>();
+    for (const row of this.rows.values()) if (row.kind === 'job') crawls.set(row.job.id, row.job.crawlId);
+    for (const id of ids) this.followed.set(id, crawls.get(id));
+    for (const id of this.followed.keys()) {
       if (this.followed.size <= MAX_FOLLOWED) break;
       this.followed.delete(id);
     }
+  }
+
+  /** Jobs followed before a request that requeued none of them (or failed): none will come back. */
+  unfollow(ids: readonly number[]): void {
+    for (const id of ids) this.followed.delete(id);
   }
 
   /** The "newer" row's click: its group's rows read again from the newest. */
@@ -824,14 +872,28 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         old && group.filter.search !== undefined && old.signature === group.signature ? { stop: old.nextCursor, windows: old.windows } : undefined;
       const generation = this.generation;
       const from = old?.keepAnchor ? old.anchor : undefined;
+      const anchored = anchors(group.filter);
+      // Read from the newest, the rows are what the count is taken against: read before them, it
+      // holds no job they miss (the group's own count may be older than they are).
+      const counted = anchored && from === undefined ? await this.groupCount(group.filter) : undefined;
       const read = await readPage(this.daemon, group.filter, Math.max(PAGE_SIZE, old?.jobs.length ?? 0), through, from);
       // The filter changed while it was read (another search, none): the view asks again for the new one.
       if (generation !== this.generation) return [];
       const total = group.total ?? 0;
-      // Read again down from its anchor, the page still counts the jobs that joined the group above it.
-      const base = old && from !== undefined ? total - Math.max(0, old.seen - old.base) : total;
-      const anchor = anchors(group.filter) ? (from ?? read.jobs[0]?.id) : undefined;
-      page = { ...read, signature: group.signature, readAt: this.now(), anchor, base, seen: total, keepAnchor: false };
+      let kept: Pick<Page, 'base' | 'seen' | 'fell'>;
+      if (old && from !== undefined) {
+        // Read again down from its anchor: the jobs that joined the group where the rows were read
+        // (or had left it and came back) are listed now, not newer; those above the anchor still are.
+        const floor = old.nextCursor === null ? 0 : Number(old.nextCursor);
+        const had = new Set(old.jobs.map((j) => j.id));
+        const placed = read.jobs.filter((j) => !had.has(j.id) && j.id >= floor).length;
+        kept = { base: old.base + placed, seen: old.seen, fell: old.fell };
+      } else {
+        // Every job of the group is listed, or lies below the rows: the count is theirs.
+        kept = { base: read.nextCursor === null ? read.jobs.length : (counted ?? total), seen: total, fell: 0 };
+      }
+      const anchor = anchored ? (from ?? read.jobs[0]?.id) : undefined;
+      page = { ...read, ...kept, signature: group.signature, readAt: this.now(), anchor, keepAnchor: false };
       this.pages.set(group.id, page);
       // Rows that left the group are forgotten, so the kept rows stay as many as those loaded.
       const listed = new Set(page.jobs.map((j) => j.id));
@@ -850,6 +912,18 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
     if (page.nextCursor !== null) rows.push(this.moreNode(`${group.id}/more`, group, page.jobs.length, group.total));
     else this.rows.delete(`${group.id}/more`);
     return rows;
+  }
+
+  /** An anchored group's count as the daemon has it now (the counts a group row was made from may be older). */
+  private async groupCount(filter: JobsFilter): Promise<number | undefined> {
+    const { state, crawlId, reason } = filter;
+    if (state === undefined) return undefined;
+    if (reason !== undefined) {
+      const { reasons } = await this.daemon.request('jobs/reasons', { ...(crawlId === undefined ? {} : { crawlId }) });
+      return reasons.find((r) => r.reason === reason)?.count;
+    }
+    if (crawlId !== undefined) return (await this.daemon.request('crawl/get', { crawlId })).crawl.counts[state];
+    return (await this.daemon.request('queue/stats', {}))[state];
   }
 
   private jobNode(id: string, job: Job, crawl: string | undefined): JobNode {

@@ -2,7 +2,7 @@
 // survive a refresh, row wording, lazily resolved tooltips, and what the view shows without a daemon.
 import { CancellationTokenNone, MarkdownString, ThemeIcon, TreeItemCollapsibleState } from './helpers/vscode';
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import type * as vscode from 'vscode';
 import type { Job } from '../../server/src/protocol';
 import { DaemonUnavailable } from '../../client/src/daemonApi';
@@ -1067,6 +1067,129 @@ describe('a job requeued from the view', () => {
     await catchUp(new Map([[again, 'done']]));
     done = group(await tree.getChildren(), 'Done');
     assert.deepEqual(await rows(), newestFirst, 'back in its place, nothing counted as newer');
+  });
+});
+
+describe('the newer count of a group listed newest first', () => {
+  let d: TestDaemon;
+  beforeEach(async () => {
+    d = await TestDaemon.start();
+  });
+  afterEach(() => d.stop());
+
+  /** A tree by state (or as given) whose catch-ups are as the view's: the counts and the changes named, then the rows asked for. */
+  function view(tree: JobsTreeProvider) {
+    return {
+      catchUp: async (jobs: Map<number, Job['state']> | null, crawls: string[] = []) => {
+        await tree.update({ jobs, stats: await d.request('queue/stats', {}), crawls: new Set(crawls) });
+        return tree.getChildren();
+      },
+      /** The rows of a group: job ids, and "N newer" for the newer row. */
+      rows: async (g: GroupNode) =>
+        (await tree.getChildren(g)).map((n) => (n.kind === 'job' ? n.job.id : n.kind === 'newer' ? String(tree.getTreeItem(n).label) : n.kind)),
+    };
+  }
+  const done = (ids: number[]) => new Map(ids.map((id) => [id, 'done' as const]));
+
+  for (const collapsed of [false, true]) {
+    test(`a followed job back among the rows with others: those that joined above them stay counted${collapsed ? ' (the group collapsed until after more joined)' : ''}`, async () => {
+      await urls(d, 'anchor.test', 16);
+      const first = await d.finish(5);
+      const tree = new JobsTreeProvider(d, 'state');
+      const { catchUp, rows } = view(tree);
+      const g = group(await tree.getChildren(), 'Done');
+      const listed = [...first].reverse();
+      assert.deepEqual(await rows(g), listed);
+      await catchUp(done(await d.finish(3)));
+      assert.deepEqual(await rows(g), ['3 newer — show newest', ...listed]);
+
+      const again = first[2];
+      tree.follow([again]);
+      await d.request('jobs/requeue', { ids: [again] });
+      await catchUp(new Map([[again, 'queued']]));
+      assert.deepEqual(await rows(g), ['3 newer — show newest', ...listed.filter((id) => id !== again)]);
+      const back = await d.finish(5);
+      assert.ok(back.includes(again), `${again} among ${back.join(', ')}`);
+      await catchUp(done(back));
+      if (collapsed) tree.expandedChanged(g, false);
+      else assert.deepEqual(await rows(g), ['7 newer — show newest', ...listed], 'read again from the anchor: in its place, the four others newer');
+      await catchUp(done(await d.finish(4)));
+      if (collapsed) tree.expandedChanged(g, true);
+      assert.deepEqual(await rows(g), ['11 newer — show newest', ...listed]);
+    });
+  }
+
+  test('a requeue of jobs below the rows loaded, by id, leaves the newer count as it was', async () => {
+    for (let h = 0; h < 5; h++) await urls(d, `below${h}.test`, 60);
+    assert.equal((await d.finish(250)).length, 250);
+    const tree = new JobsTreeProvider(d, 'state');
+    const { catchUp, rows } = view(tree);
+    const g = group(await tree.getChildren(), 'Done');
+    const loaded = await rows(g);
+    assert.equal(loaded.length, PAGE_SIZE + 1, 'a page and Load more');
+    await catchUp(done(await d.finish(5)));
+    assert.deepEqual(await rows(g), ['5 newer — show newest', ...loaded]);
+    const { jobs: oldest } = await d.request('jobs/list', { state: 'done', limit: 10 });
+    const ids = oldest.map((j) => j.id);
+    assert.ok(ids.every((id) => !loaded.includes(id)));
+    assert.equal((await d.request('jobs/requeue', { ids })).requeued, 10);
+    await catchUp(new Map(ids.map((id) => [id, 'queued'])));
+    assert.deepEqual(await rows(g), ['5 newer — show newest', ...loaded]);
+    await catchUp(done(await d.finish(5)));
+    assert.deepEqual(await rows(g), ['10 newer — show newest', ...loaded]);
+  });
+
+  test('rows read after the counts the group row was made from are not counted as newer when the counts catch up', async () => {
+    for (const [n, host] of [
+      [10, 'small.test'],
+      [150, 'large.test'],
+    ] as const) {
+      await urls(d, host, n + 3);
+      await d.finish(n);
+      // The overview's counts, as pushed before three more finished.
+      const shown = await d.request('queue/stats', {});
+      const tree = new JobsTreeProvider(d, 'state', Date.now, () => shown);
+      const g = group(await tree.getChildren(), 'Done');
+      await d.finish(3);
+      const before = await rows(tree, g);
+      assert.equal(before.filter((r) => typeof r === 'number').length, Math.min(PAGE_SIZE, shown.done + 3));
+      Object.assign(shown, await d.request('queue/stats', {}));
+      await tree.update({ ...noChanges(), stats: shown });
+      await tree.getChildren();
+      assert.deepEqual(await rows(tree, g), before, `${host}: the three that finished are listed, not newer`);
+    }
+    async function rows(tree: JobsTreeProvider, g: GroupNode) {
+      return (await tree.getChildren(g)).map((n) => (n.kind === 'job' ? n.job.id : n.kind));
+    }
+  });
+
+  test("grouped by crawl, a followed job back in its crawl's Done leaves another crawl's newer count alone", async () => {
+    const a = await d.request('crawl/start', { seeds: [1, 2, 3].map((i) => `http://crawl-a.test/${i}`), name: 'a' });
+    const aDone = await d.finish(3);
+    const b = await d.request('crawl/start', { seeds: [1, 2, 3].map((i) => `http://crawl-b.test/${i}`), name: 'b' });
+    const bDone = await d.finish(1);
+    const tree = new JobsTreeProvider(d, 'crawl');
+    const { catchUp, rows } = view(tree);
+    const doneOf = async (name: string) => group(await tree.getChildren(group(await tree.getChildren(), name)), 'Done');
+    const [ga, gb] = [await doneOf('a'), await doneOf('b')];
+    assert.deepEqual(await rows(ga), [...aDone].reverse());
+    assert.deepEqual(await rows(gb), bDone);
+
+    const again = aDone[1];
+    tree.follow([again]);
+    await d.request('jobs/requeue', { ids: [again] });
+    await catchUp(new Map([[again, 'queued']]), [a.crawlId]);
+    // Crawl a's job and one of b's finish together.
+    const held = await d.lease(3);
+    const bNext = held.find((h) => h.id !== again)!.id;
+    await d.queue.ack(
+      'w-test',
+      held.filter((h) => h.id === again || h.id === bNext).map((h) => ({ ...h, outcome: { type: 'done' as const, result: { status: 200 } } })),
+    );
+    await catchUp(done([again, bNext]), [a.crawlId, b.crawlId]);
+    const [ga2, gb2] = [await doneOf('a'), await doneOf('b')];
+    assert.deepEqual(await rows(ga2), [...aDone].reverse(), 'back in its place');
+    assert.deepEqual(await rows(gb2), ['1 newer — show newest', ...bDone]);
   });
 });
 
