@@ -205,11 +205,12 @@ test('after a batch too big to name its jobs, the sweep reads the state of every
   assert.match(await label(second + 1), /^✓ done/);
 });
 
-test("a URL shown with its standalone job shows its crawl's job once that one comes", async () => {
+/** A file of two URLs, both done as standalone jobs, its crawl `c_file`; sweeps every `sweepMs`. */
+async function standaloneDone(sweepMs: number) {
   const lines = [url(1), url(2)];
   const f = await openSeedFile({
     text: lines.join('\n'),
-    sweepMs: 60_000,
+    sweepMs,
     crawlId: 'c_file',
     before: async (q) => {
       await q.enqueue(lines.map((u) => ({ kind: CRAWL_KIND, url: u, key: '127.0.0.9', dedupeKey: u })));
@@ -225,9 +226,21 @@ test("a URL shown with its standalone job shows its crawl's job once that one co
   const {
     ids: [id],
   } = await f.real.enqueue([{ kind: CRAWL_KIND, url: url(1), key: '127.0.0.9', dedupeKey: url(1), crawlId: 'c_file' }]);
-  f.features.jobsChanged([id!]);
-  await eventually("the crawl's job shown", async () => !/^✓ done/.test(await label(0)));
-  assert.match(await label(1), /^✓ done/, 'the other URL keeps its standalone job');
+  return { ...f, id: id!, label };
+}
+
+test("a URL shown with its standalone job shows its crawl's job once that one comes", async () => {
+  const f = await standaloneDone(60_000);
+  f.features.jobsChanged([f.id]);
+  await eventually("the crawl's job shown", async () => !/^✓ done/.test(await f.label(0)));
+  assert.match(await f.label(1), /^✓ done/, 'the other URL keeps its standalone job');
+});
+
+test("after a batch too big to name its jobs, a URL shown with its standalone job shows its crawl's job (the sweep looks it up)", async () => {
+  const f = await standaloneDone(50);
+  f.features.jobsChanged(null);
+  await eventually("the crawl's job shown", async () => /^⏳ queued/.test(await f.label(0)));
+  assert.match(await f.label(1), /^✓ done/, 'the other URL keeps its standalone job');
 });
 
 test('a running job out of sight ticks no redraw each second; in sight, its lease clock is redrawn', async () => {

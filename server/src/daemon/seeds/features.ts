@@ -278,7 +278,7 @@ export class SeedFeatures {
       }
       snap.unnamed = true;
       const shown = this.shownKeys(uri, snap);
-      const inView = [...snap.jobs].filter(([key]) => shown?.has(key)).map(([, job]) => job.id);
+      const inView = [...snap.jobs].filter(([key]) => !shown || shown.has(key)).map(([, job]) => job.id);
       if (inView.length > 0) this.schedule(uri, inView);
     }
     this.watchSweeps();
@@ -290,15 +290,28 @@ export class SeedFeatures {
     this.sweepTimer = setTimeout(() => {
       this.sweepTimer = null;
       const due = new Map<string, Set<number>>();
+      const unnamed = new Set<string>();
       for (const [uri, snap] of this.snapshots) {
         if (!snap.sweepDue) continue;
         snap.sweepDue = false;
         const jobs = [...snap.jobs.values()];
         due.set(uri, new Set((snap.unnamed ? jobs : jobs.filter((j) => j.state === 'queued' || j.state === 'in_progress')).map((j) => j.id)));
+        if (snap.unnamed) unnamed.add(uri);
         snap.lookUpJobless = snap.unnamed;
         snap.unnamed = false;
       }
-      if (due.size > 0) void this.sweep(due).catch((err) => this.log('warn', `seed file refresh failed: ${(err as Error).message}`));
+      if (due.size === 0) return;
+      void this.sweep(due).catch((err) => {
+        this.log('warn', `seed file refresh failed: ${(err as Error).message}`);
+        // Still owed: the next sweep reads them again, all of a file's jobs where a batch went unnamed.
+        for (const uri of due.keys()) {
+          const snap = this.snapshots.get(uri);
+          if (!snap) continue;
+          snap.sweepDue = true;
+          snap.unnamed ||= unnamed.has(uri);
+        }
+        this.watchSweeps();
+      });
     }, this.sweepMs).unref();
   }
 
@@ -616,11 +629,11 @@ export class SeedFeatures {
     }
     const urls = new Set<string>();
     const jobless = have.keys.filter((key) => !have.jobs.has(key));
-    // A sweep after a batch that named no job: any URL may have got one meanwhile.
-    if (have.lookUpJobless) for (const key of jobless) urls.add(key);
-    have.lookUpJobless = false;
     // A URL shown with its standalone job takes its crawl's when that one comes (readJobs prefers it).
     const standalone = have.crawlId === null ? [] : have.keys.filter((key) => have.jobs.get(key)?.crawlId === null);
+    // A sweep after a batch that named no job: any URL may have got one meanwhile, or its crawl's.
+    if (have.lookUpJobless) for (const key of [...jobless, ...standalone]) urls.add(key);
+    have.lookUpJobless = false;
     if (unknown.length > 0 && jobless.length + standalone.length > 0) {
       const states = await this.queue.jobStates(unknown);
       if (states.some((j) => j.crawlId === null || j.crawlId === have.crawlId)) for (const key of jobless) urls.add(key);
