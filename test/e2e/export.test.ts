@@ -8,11 +8,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { crawlctl, crawlOf } from './crawlctl';
 import { packagedVsix, start, type CodeServerSession } from './harness';
+import { story } from './story';
 import { startTestSite, type TestSite } from './site';
 import { escapeRegExp, paletteCommand, quickInputBox, quickInputRow, quickInputTitled, sleep, until, waitForJobPage } from './workbench';
 
@@ -30,21 +31,9 @@ describe("Export Crawl Results and the job document's page, in code-server", { t
   let vscode: CodeServerSession | undefined;
   let page: Page;
   let crawlId: string;
-  let broken: string | undefined;
 
-  function step(name: string, fn: () => Promise<void>): void {
-    it(name, { timeout: 120_000 }, async (t) => {
-      if (broken !== undefined) return t.skip(`"${broken}" failed`);
-      broken = name;
-      try {
-        await fn();
-      } catch (err) {
-        await vscode?.screenshot(`export-failed-${name.slice(0, 1)}`).catch(() => undefined);
-        throw err;
-      }
-      broken = undefined;
-    });
-  }
+  const steps = story('export', 120_000, () => vscode);
+  const { step } = steps;
 
   before(async () => {
     VSIX = packagedVsix();
@@ -60,14 +49,7 @@ describe("Export Crawl Results and the job document's page, in code-server", { t
   });
 
   after(async () => {
-    const failed = broken !== undefined;
-    if (vscode) {
-      if (failed)
-        console.log(
-          `e2e export: kept ${vscode.tempDir} and ${workspace}\n--- extension host log:\n${vscode.extensionHostLog().split('\n').slice(-30).join('\n')}`,
-        );
-      await vscode.stop({ keepTemp: failed });
-    }
+    const failed = await steps.end(workspace);
     await site?.close();
     if (workspace && !failed) fs.rmSync(workspace, { recursive: true, force: true });
   });

@@ -9,12 +9,13 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { Locator, Page } from 'playwright-core';
 import { listen } from '../../server/src/demo/site';
 import { crawlctl, crawlOf } from './crawlctl';
 import { packagedVsix, start, type CodeServerSession } from './harness';
+import { story } from './story';
 import { expandRow, sleep, treeRows, until, viewPane, type Row } from './workbench';
 
 const EXTENSION_ID = 'crawl-orchestrator.crawl-orchestrator';
@@ -33,23 +34,11 @@ describe('the Done group while a crawl runs, in code-server', { timeout: 5 * 60_
   let vscode: CodeServerSession | undefined;
   let page: Page;
   let jobs: Locator;
-  let broken: string | undefined;
   /** The Done rows shown before the second crawl, top to bottom. */
   let before2: string[] = [];
 
-  function step(name: string, fn: () => Promise<void>): void {
-    it(name, { timeout: 150_000 }, async (t) => {
-      if (broken !== undefined) return t.skip(`"${broken}" failed`);
-      broken = name;
-      try {
-        await fn();
-      } catch (err) {
-        await vscode?.screenshot(`newer-failed-${name.slice(0, 1)}`).catch(() => undefined);
-        throw err;
-      }
-      broken = undefined;
-    });
-  }
+  const steps = story('newer', 150_000, () => vscode);
+  const { step } = steps;
 
   /** The Done group's row and the rows under it, as rendered (the top of the list is in view). */
   async function done(): Promise<{ group: Row | undefined; rows: Row[] }> {
@@ -93,14 +82,7 @@ describe('the Done group while a crawl runs, in code-server', { timeout: 5 * 60_
   });
 
   after(async () => {
-    const failed = broken !== undefined;
-    if (vscode) {
-      if (failed)
-        console.log(
-          `e2e newer: kept ${vscode.tempDir} and ${workspace}\n--- extension host log:\n${vscode.extensionHostLog().split('\n').slice(-30).join('\n')}`,
-        );
-      await vscode.stop({ keepTemp: failed });
-    }
+    const failed = await steps.end(workspace);
     await new Promise((resolve) => server?.close(resolve));
     if (workspace && !failed) fs.rmSync(workspace, { recursive: true, force: true });
   });
