@@ -404,6 +404,13 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         page.base -= left.length - counted;
         page.seen -= left.length - counted;
         redraw.add(group);
+        // Nothing listed is left to hold in place: read again from the newest, so the jobs that
+        // join are listed rather than counted on a "newer" row over nothing.
+        if (page.jobs.length === 0) {
+          page.stale = true;
+          page.keepAnchor = false;
+          continue;
+        }
       }
       // Jobs requeued from the view that came back: at or below the anchor, a read from it lists them where their id falls.
       const anchor = page.anchor;

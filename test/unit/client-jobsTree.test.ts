@@ -1091,6 +1091,23 @@ describe('the newer count of a group listed newest first', () => {
   }
   const done = (ids: number[]) => new Map(ids.map((id) => [id, 'done' as const]));
 
+  test('a group whose rows all left hides nothing behind a newer row: the jobs that join it are listed', async () => {
+    await urls(d, 'empty.test', 4);
+    const first = await d.finish(2);
+    const tree = new JobsTreeProvider(d, 'state');
+    const { catchUp, rows } = view(tree);
+    const g = () => catchUp(new Map()).then((roots) => group(roots, 'Done'));
+    assert.deepEqual(await rows(await g()), [...first].reverse());
+    // Both requeued (by another client): the rows leave, and the group lists nothing.
+    await d.request('jobs/requeue', { ids: first });
+    await catchUp(new Map(first.map((id) => [id, 'queued' as const])));
+    assert.deepEqual(await rows(await g()), []);
+    // The error a user watches for, or a page done: listed, not "1 newer — show newest" over nothing.
+    const next = await d.finish(1);
+    await catchUp(done(next));
+    assert.deepEqual(await rows(await g()), next);
+  });
+
   for (const collapsed of [false, true]) {
     test(`a followed job back among the rows with others: those that joined above them stay counted${collapsed ? ' (the group collapsed until after more joined)' : ''}`, async () => {
       await urls(d, 'anchor.test', 16);
