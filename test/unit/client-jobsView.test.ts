@@ -155,3 +155,46 @@ test('counts pushed again unchanged set no context key and no badge again; a cha
     Object.assign(vscode.window, { createTreeView: () => treeView });
   }
 });
+
+test("a crawl's notifications, three a second, bring the tree one catch-up a second, the counts and the jobs together", async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
+  const changed = new vscode.EventEmitter<void>();
+  const jobsChanged = new vscode.EventEmitter<{ changes: { id: number; state: string }[]; truncated: boolean }>();
+  const overview = { stats: { queued: 3, in_progress: 1, done: 5, skipped: 0, error: 0 }, scheduler: undefined, onDidChange: changed.event };
+  const quiet = new vscode.EventEmitter<never>().event;
+  const daemon = { status: { kind: 'running' }, request: d.request.bind(d), onJobsChanged: jobsChanged.event, onDidChangeStatus: quiet, onCrawlChanged: quiet };
+  const context = { workspaceState: { get: () => undefined, update: async () => undefined } };
+  const v = new JobsView(context as never, daemon as never, overview as never);
+  const updates: { jobs: number[] | null; stats: boolean }[] = [];
+  v.provider.update = (c) => {
+    updates.push({ jobs: c.jobs === null ? null : [...c.jobs.keys()], stats: c.stats !== undefined });
+    return Promise.resolve(false);
+  };
+  const settle = async (ms: number) => {
+    t.mock.timers.tick(ms);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  try {
+    for (let i = 1; i <= 10; i++) {
+      jobsChanged.fire({ changes: [{ id: i, state: 'done' }], truncated: false });
+      await settle(300);
+    }
+    await settle(1_000);
+    assert.ok(updates.length >= 3 && updates.length <= 5, `3 s of notifications, ${updates.length} catch-ups`);
+    assert.deepEqual(
+      updates.flatMap((u) => u.jobs ?? []),
+      Array.from({ length: 10 }, (_, i) => i + 1),
+      'every job change reaches the tree, once',
+    );
+
+    // Counts shown take the job changes gathered so far with them.
+    updates.length = 0;
+    await settle(2_000);
+    jobsChanged.fire({ changes: [{ id: 11, state: 'done' }], truncated: false });
+    changed.fire();
+    await settle(2_000);
+    assert.deepEqual(updates, [{ jobs: [11], stats: true }]);
+  } finally {
+    v.dispose();
+  }
+});

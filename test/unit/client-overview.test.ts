@@ -60,3 +60,39 @@ test("the idle reason's times read in local time wherever it is shown", () => {
   const shown = schedulerBeside({ status, counts: '1,0,0,0,0' }, stats, Date.parse(at));
   assert.equal(shown?.idleReason, `a.test until ${clock} (HTTP 429)`);
 });
+
+test('counts pushed faster than once a second are shown once a second, the first at once and the last always', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const statusEvents = new EventEmitter<DaemonStatus>();
+  const statsEvents = new EventEmitter<QueueStats>();
+  const daemon = {
+    status: { kind: 'running' },
+    onDidChangeStatus: statusEvents.event,
+    onStatsChanged: statsEvents.event,
+    request: () => new Promise(() => {}),
+  };
+  const overview = new QueueOverview(daemon as unknown as Daemon);
+  let shown = 0;
+  overview.onDidChange(() => shown++);
+  const counts = (queued: number): QueueStats => ({ queued, in_progress: 0, done: 0, skipped: 0, error: 0, total: queued, jobsPerSecond: 0 });
+  try {
+    t.mock.timers.tick(5_000);
+    statsEvents.fire(counts(9));
+    assert.equal(overview.stats?.queued, 9, 'the first push after a quiet spell is shown at once');
+    t.mock.timers.tick(300);
+    statsEvents.fire(counts(8));
+    t.mock.timers.tick(300);
+    statsEvents.fire(counts(7));
+    assert.equal(overview.stats?.queued, 9, 'pushes within the second wait');
+    t.mock.timers.tick(400);
+    assert.equal(overview.stats?.queued, 7, 'the latest of them is shown when the second is up');
+    assert.equal(shown, 2);
+
+    statsEvents.fire(counts(6));
+    statusEvents.fire({ kind: 'stopped' });
+    t.mock.timers.tick(2_000);
+    assert.equal(overview.stats, undefined, 'a stopped daemon drops counts still waiting');
+  } finally {
+    overview.dispose();
+  }
+});

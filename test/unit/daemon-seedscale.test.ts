@@ -129,28 +129,44 @@ test('a 3,000-URL seed file: changes re-read only the jobs that changed, edits o
   assert.equal(String((await hintsFor(f, 1, 1))[0].label), 'not crawled yet');
 });
 
-test('jobs that changed unnamed (the feed could not say which) are found by the sweep of unfinished jobs', async () => {
+test('jobs that changed unnamed (the feed could not say which) are found by the sweep of unfinished jobs, read whole only when their lines are drawn', async () => {
   const f = await openBigFile(50);
   const { real, features, lines } = f;
+  // The editor shows lines 1,000-1,040; the jobs that move are on lines 0-2.
+  await hintsFor(f, 1_000, 1_040);
   const leased = await real.lease('w', 3, { ttlMs: 60_000, defaultLimit: 3 });
   await real.ack(
     'w',
     leased.map((j) => ({ id: j.id, token: j.leaseToken, outcome: { type: 'done', result: { status: 200 } } })),
   );
+  const shownLines = leased.map((j) => lines.indexOf(j.url));
+  assert.deepEqual(shownLines, [0, 1, 2]);
   // Jobs moved, but the batch names none of this file's.
   features.jobsChanged([987_654]);
-  for (const job of leased) {
-    const line = lines.indexOf(job.url);
-    await eventually(`line ${line} swept`, async () => /^✓ done/.test(String((await hintsFor(f, line, line))[0]?.label)));
-  }
-  // Swept once for that batch: the unfinished jobs' states read, and only the three that moved
-  // read again whole, by id; nothing again without another batch.
-  assert.equal(f.looked(), URLS, 'the open looked every URL up, and nothing since');
-  assert.deepEqual(f.readById(), { jobs: 3, queries: 1 }, 'the jobs the sweep found moved');
-  assert.equal(f.statesRead(), URLS, 'the states of every unfinished job, once');
+  await eventually('the sweep', () => f.statesRead() >= URLS);
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(f.looked(), URLS);
+  // Swept once for that batch: the unfinished jobs' states read, none whole (none is in sight).
+  assert.equal(f.statesRead(), URLS, 'the states of every unfinished job, once');
+  assert.deepEqual(f.readById(), { jobs: 0, queries: 0 }, 'jobs out of sight are not read whole');
+  // Drawn (scrolled to): the three read whole, in one query, with what their hints show.
+  const drawn = await hintsFor(f, 0, 40);
   assert.deepEqual(f.readById(), { jobs: 3, queries: 1 });
+  for (const line of shownLines) assert.match(String(drawn[line].label), /^✓ done · 200/);
+  assert.equal(String(drawn[3].label), '⏳ queued');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(f.looked(), URLS, 'the open looked every URL up, and nothing since');
+  assert.deepEqual(f.readById(), { jobs: 3, queries: 1 }, 'nothing again without another batch');
+});
+
+test('a job that fails out of sight is read whole by the sweep: its failure is a diagnostic and its lens count at once', async () => {
+  const f = await openBigFile(50);
+  const { real, features, lines } = f;
+  await hintsFor(f, 1_000, 1_040);
+  const [job] = await real.lease('w', 1, { ttlMs: 60_000, defaultLimit: 1 });
+  await real.ack('w', [{ id: job.id, token: job.leaseToken, outcome: { type: 'fail', error: 'HTTP 404', retryable: false } }]);
+  features.jobsChanged([987_654]);
+  await eventually('the failure diagnosed', () => f.diagnostics().some((d) => d.message === 'HTTP 404' && d.range.start.line === lines.indexOf(job.url)));
+  assert.deepEqual(f.readById(), { jobs: 1, queries: 1 });
 });
 
 test('a batch too big to name its jobs reads again at once only the jobs of the lines shown, not the file', async () => {

@@ -17,6 +17,7 @@ import {
   StreamMessageReader,
   StreamMessageWriter,
   createProtocolConnection,
+  type Diagnostic,
   type InlayHint,
 } from 'vscode-languageserver-protocol/node';
 import { SqliteQueue } from '../../../server/src/core/sqlite/engine';
@@ -76,10 +77,12 @@ export async function openSeedFile(opts: {
   const client = createProtocolConnection(new StreamMessageReader(toClient), new StreamMessageWriter(toServer));
   let redraws = 0;
   let diagnosed = 0;
+  let diagnostics: Diagnostic[] = [];
   client.onRequest(InlayHintRefreshRequest.type, () => {
     redraws++;
   });
-  client.onNotification(PublishDiagnosticsNotification.type, () => {
+  client.onNotification(PublishDiagnosticsNotification.type, (p) => {
+    diagnostics = p.diagnostics;
     diagnosed++;
   });
   client.listen();
@@ -104,6 +107,8 @@ export async function openSeedFile(opts: {
     uri,
     redraws: () => redraws,
     diagnosed: () => diagnosed,
+    /** The diagnostics last published. */
+    diagnostics: () => diagnostics,
     /** The hints of lines `from` to `to`, as an editor showing them asks. */
     hints: (from: number, to: number) =>
       client.sendRequest(InlayHintRequest.type, {
