@@ -90,3 +90,42 @@ test('more crawls changed than a batch names: the rest come in the next batches,
     few.stop();
   }
 });
+
+test('while no listener wants batches none is made (the queue is not read for them); the first one wanted names what changed meanwhile', async () => {
+  let takes = 0;
+  const queue = new Proxy(d.queue, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (prop !== 'changes') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      return (opts: Parameters<typeof target.changes>[0]) => {
+        const reader = target.changes(opts);
+        const take = reader.take.bind(reader);
+        reader.take = (max) => {
+          takes++;
+          return take(max);
+        };
+        return reader;
+      };
+    },
+  });
+  const lazy = new ChangeFeed(queue, d.daemon.crawls, new RateMeter(), { pollMs: 20, minIntervalMs: 20 }, () => {});
+  let wanted = false;
+  const named: number[] = [];
+  lazy.on(
+    (b) => named.push(...(b.jobs?.changes.map((c) => c.id) ?? [])),
+    () => wanted,
+  );
+  lazy.start();
+  try {
+    const { ids } = await d.request('jobs/enqueue', { urls: ['http://lazy.test/1', 'http://lazy.test/2'] });
+    await sleep(200);
+    assert.equal(takes, 0, 'no batch made for no one');
+    assert.equal(named.length, 0);
+    wanted = true;
+    lazy.batchDue();
+    await eventually('the jobs enqueued meanwhile named', () => ids.every((id) => named.includes(id)));
+    assert.ok(takes > 0);
+  } finally {
+    lazy.stop();
+  }
+});

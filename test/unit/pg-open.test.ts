@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { validateConfig } from '../../server/src/core/config';
+import { PgJobChanges } from '../../server/src/core/pg/changes';
 import { PgQueue } from '../../server/src/core/pg/engine';
 import { SideConnection, clientConfig, describePgError } from '../../server/src/core/pg/open';
 import { Scheduler } from '../../server/src/core/scheduler';
@@ -263,4 +264,10 @@ describe('a listening connection that stops hearing', () => {
     await there.enqueue([job('a', 2)]);
     await eventually('and the next, heard on the new connection', () => ran.includes('http://a/2'));
   });
+});
+
+test('a change reader not taken for a while (no one listens) holds no more ids than a take could name', () => {
+  const reader = new PgJobChanges(() => {});
+  reader.add(Array.from({ length: 10_001 }, (_, i) => i + 1));
+  return reader.take(1_000_000).then(({ ids }) => assert.equal(ids, null, 'too many to name, however many a take would name'));
 });

@@ -116,7 +116,10 @@ export class Daemon {
       await d.close();
       throw err;
     }
-    d.feed.on((b) => d.forward(b));
+    d.feed.on(
+      (b) => d.forward(b),
+      () => d.socket?.subscribed() ?? false,
+    );
     d.scheduler.start();
     d.feed.start();
     // Sampled steadily so jobs/s reflects the last seconds even when nobody asked for a while.

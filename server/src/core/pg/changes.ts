@@ -149,6 +149,9 @@ export class Listener {
   }
 }
 
+/** Ids a reader holds at most between takes: past them, a take says "too many to name". */
+const MAX_HELD = 10_000;
+
 /** One reader of the feed: the ids changed since its last take, by every process. */
 export class PgJobChanges implements JobChanges {
   private readonly listeners = new Set<() => void>();
@@ -161,6 +164,11 @@ export class PgJobChanges implements JobChanges {
   add(changed: Changed): void {
     if (changed === null) this.all = true;
     else if (!this.all) for (const id of changed) this.ids.add(id);
+    // A reader not taken for a while (no one listens) keeps no more than a take could name.
+    if (this.ids.size > MAX_HELD) {
+      this.all = true;
+      this.ids.clear();
+    }
     for (const l of this.listeners) l();
   }
 

@@ -33,7 +33,8 @@ export interface ChangeFeedOptions {
 const RATE_ONLY_MS = 1_000;
 
 export class ChangeFeed {
-  private readonly listeners = new Set<(batch: ChangeBatch) => void>();
+  /** Each listener, with whether it takes batches now (a socket with no subscriber does not). */
+  private readonly listeners = new Map<(batch: ChangeBatch) => void, () => boolean>();
   private readonly pendingCrawls = new Set<string>();
   private readonly minIntervalMs: number;
   private readonly maxChanges: number;
@@ -63,8 +64,8 @@ export class ChangeFeed {
     this.maxCrawls = opts.maxCrawls ?? 20;
   }
 
-  on(listener: (batch: ChangeBatch) => void): () => void {
-    this.listeners.add(listener);
+  on(listener: (batch: ChangeBatch) => void, wants: () => boolean = () => true): () => void {
+    this.listeners.set(listener, wants);
     return () => this.listeners.delete(listener);
   }
 
@@ -116,13 +117,16 @@ export class ChangeFeed {
   }
 
   private async flush(): Promise<void> {
-    if (this.stopped) return;
+    // No one takes batches (a daemon crawlctl started, no client subscribed): none is made. Making
+    // them read the states of up to 5,000 unfinished jobs a batch on the daemon's thread, for no
+    // one. A batch made later names what changed meanwhile, or says it is too much to name.
+    if (this.stopped || ![...this.listeners.values()].some((wants) => wants())) return;
     this.flushing = true;
     this.lastFlush = Date.now();
     try {
       const batch = await this.collect();
       if (batch.jobs || batch.stats || batch.crawls.length) {
-        for (const l of this.listeners) {
+        for (const l of this.listeners.keys()) {
           try {
             l(batch);
           } catch (err) {

@@ -186,6 +186,12 @@ export class SocketServer {
     }
   }
 
+  /** Whether any connection subscribed to notifications. */
+  subscribed(): boolean {
+    for (const c of this.connections) if (c.subscribed) return true;
+    return false;
+  }
+
   /** Sends a notification to every connection that subscribed. */
   notify(method: string, params: unknown): void {
     const line = `${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`;
