@@ -81,8 +81,9 @@ export class JobsView implements vscode.Disposable {
       daemon.onDidChangeStatus(() => this.refreshNow()),
       overview.onDidChange(() => {
         this.renderChrome();
-        // The counts are shown now, beside the badge, and the job changes gathered so far with them.
-        if (this.treeView.visible) this.run({ ...this.takePending(), stats: overview.stats });
+        // The counts are shown now, beside the badge, and the job changes gathered so far with them;
+        // not while newer counts wait to be shown (a scheduler read): those changes wait for them.
+        if (this.treeView.visible) this.run({ ...(overview.behind ? noChanges() : this.takePending()), stats: overview.stats });
         else this.missed = true;
       }),
       this.treeView.onDidChangeVisibility(({ visible }) => {
@@ -154,7 +155,19 @@ export class JobsView implements vscode.Disposable {
     if (this.timer === undefined) this.firstPending = now;
     clearTimeout(this.timer);
     const debounced = Math.min(DEBOUNCE_MS, Math.max(0, this.firstPending + MAX_DELAY_MS - now));
-    this.timer = setTimeout(() => this.run(this.takePending()), Math.max(debounced, this.lastCatchUp + CATCH_UP_EVERY_MS - now));
+    this.timer = setTimeout(() => this.catchUp(), Math.max(debounced, this.lastCatchUp + CATCH_UP_EVERY_MS - now));
+  }
+
+  /**
+   * The job changes gathered, unless counts newer than those shown wait to be shown: a change
+   * comes before the counts of its batch, and the tree takes a count older than the changes it
+   * applied for jobs leaving their group twice (a requeued Done row, with the counts shown once a
+   * second, came back counted as newer). The counts' showing takes them instead.
+   */
+  private catchUp(): void {
+    this.timer = undefined;
+    if (this.overview.behind) return;
+    this.run(this.takePending());
   }
 
   /** The changes gathered so far, no longer pending. */

@@ -77,6 +77,11 @@ export class QueueOverview implements vscode.Disposable {
     }, IDLE_POLL_MS);
   }
 
+  /** Counts were pushed that are not shown yet (they wait out STATS_MIN_INTERVAL_MS). */
+  get behind(): boolean {
+    return this.waiting !== undefined;
+  }
+
   get scheduler(): SchedulerStatus | undefined {
     return schedulerBeside(this.read, this.stats, Date.now());
   }

@@ -198,3 +198,39 @@ test("a crawl's notifications, three a second, bring the tree one catch-up a sec
     v.dispose();
   }
 });
+
+test('job changes wait while newer counts wait to be shown, and go with them: a count older than the changes would count a leaving job twice', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
+  const changed = new vscode.EventEmitter<void>();
+  const jobsChanged = new vscode.EventEmitter<{ changes: { id: number; state: string }[]; truncated: boolean }>();
+  const overview = { stats: { queued: 0, in_progress: 0, done: 5, skipped: 0, error: 0 }, scheduler: undefined, onDidChange: changed.event, behind: false };
+  const quiet = new vscode.EventEmitter<never>().event;
+  const daemon = { status: { kind: 'running' }, request: d.request.bind(d), onJobsChanged: jobsChanged.event, onDidChangeStatus: quiet, onCrawlChanged: quiet };
+  const context = { workspaceState: { get: () => undefined, update: async () => undefined } };
+  const v = new JobsView(context as never, daemon as never, overview as never);
+  const updates: { jobs: number[] | null; done: number | undefined }[] = [];
+  v.provider.update = (c) => {
+    updates.push({ jobs: c.jobs === null ? null : [...c.jobs.keys()], done: c.stats?.done });
+    return Promise.resolve(false);
+  };
+  const settle = async (ms: number) => {
+    t.mock.timers.tick(ms);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  try {
+    await settle(2_000);
+    // A job leaves Done; its batch's counts (done 4) wait to be shown, and a scheduler read shows the old ones meanwhile.
+    jobsChanged.fire({ changes: [{ id: 7, state: 'queued' }], truncated: false });
+    overview.behind = true;
+    changed.fire();
+    await settle(1_500);
+    assert.deepEqual(updates, [{ jobs: [], done: 5 }], 'the old counts alone; the change waits');
+    overview.stats = { ...overview.stats, done: 4 };
+    overview.behind = false;
+    changed.fire();
+    await settle(10);
+    assert.deepEqual(updates.at(-1), { jobs: [7], done: 4 }, 'the change with the counts of its batch');
+  } finally {
+    v.dispose();
+  }
+});
