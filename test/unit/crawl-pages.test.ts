@@ -306,8 +306,106 @@ async function pgStore(crawlId: string) {
     links: [{ url: 'http://127.0.0.9/x', text: 'x', reason: null }],
     ...over,
   });
-  return { store, write };
+  return { queue, store, write };
 }
+
+/** Leases a job for each URL on the store's queue, for `worker`. */
+async function leased(queue: PgQueue, crawlId: string, worker: string, urls: string[]) {
+  await queue.enqueue(urls.map((url) => ({ kind: 'crawl', url, key: '127.0.0.9', dedupeKey: url, crawlId })));
+  const jobs = await queue.lease(worker, urls.length, { ttlMs: 60_000, defaultLimit: 100 });
+  return new Map(jobs.map((j) => [j.url, j]));
+}
+
+test('records ride on the acknowledgements that count (postgres): none for a lease lost or a deferral, one refused for its data alone', async () => {
+  const crawlId = 'c_acked';
+  const { queue, store, write } = await pgStore(crawlId);
+  const logged: string[] = [];
+  queue.setAckHook(store.pages.ackHook((_level, msg) => logged.push(msg)));
+  const u = (p: string) => `http://127.0.0.9${p}`;
+  const jobs = await leased(queue, crawlId, 'w', ['/', '/bad', '/odd', '/next', '/later'].map(u));
+  const ack = (w: PageWrite, type: 'done' | 'defer' = 'done') => ({
+    id: jobs.get(w.url)!.id,
+    token: jobs.get(w.url)!.leaseToken,
+    outcome: type === 'done' ? { type, attached: w } : { type, reason: 'Retry-After', delayMs: 1000, attached: w },
+  });
+  const results = await queue.ack('w', [
+    ack(write(u('/'), 1, { links: [{ url: u('/next'), text: 'Next', reason: null }] })),
+    // 3e9 ms does not fit the integer column: SQLSTATE 22003, a data error.
+    ack(write(u('/bad'), 3e9, { links: [{ url: u('/next'), text: 'From bad', reason: null }] })),
+    // A record that makes the writer itself throw, not the database.
+    ack(write(u('/odd'), 2, { via: null as never })),
+    ack(write(u('/next'), 3, { depth: 1, links: [{ url: u('/'), text: 'Home', reason: null }] })),
+    ack(write(u('/later'), 4), 'defer'),
+  ]);
+  assert.deepEqual(
+    results.map((r) => [r.ok, r.state]),
+    [
+      [true, 'done'],
+      [true, 'done'],
+      [true, 'done'],
+      [true, 'done'],
+      [true, 'queued'],
+    ],
+    'a refused record does not hold back its acknowledgement',
+  );
+  assert.equal(await store.pages.page(crawlId, u('/bad')), null);
+  assert.equal(await store.pages.page(crawlId, u('/odd')), null);
+  assert.equal(await store.pages.page(crawlId, u('/later')), null, 'a deferral ends no attempt: what it carries is not written');
+  assert.equal(logged.length, 2);
+  assert.match(logged[0], /^the record of http:\/\/127\.0\.0\.9\/odd could not be stored/);
+  assert.match(logged[1], /^the record of http:\/\/127\.0\.0\.9\/bad could not be stored, and is left out: .*out of range/);
+  assert.equal((await store.pages.page(crawlId, u('/next')))?.foundOn, u('/'));
+  assert.deepEqual(await store.pages.inlinks(crawlId, u('/next'), 10), { links: [{ url: u('/'), text: 'Next' }], count: 1 });
+
+  // A lease lost: its record is not written, and neither are URLs only it named.
+  const lost = (await leased(queue, crawlId, 'gone', [u('/lost')])).get(u('/lost'))!;
+  const kept = (await leased(queue, crawlId, 'w', [u('/kept')])).get(u('/kept'))!;
+  await queue.reclaimWorkers(['gone'], 'worker gone');
+  const mixed = await queue.ack('w', [
+    {
+      id: lost.id,
+      token: lost.leaseToken,
+      outcome: { type: 'done', attached: write(u('/lost'), 5, { links: [{ url: u('/only-lost'), text: 'x', reason: null }] }) },
+    },
+    { id: kept.id, token: kept.leaseToken, outcome: { type: 'done', attached: write(u('/kept'), 6) } },
+  ]);
+  assert.deepEqual(
+    mixed.map((r) => r.ok),
+    [false, true],
+  );
+  assert.equal(await store.pages.page(crawlId, u('/lost')), null, 'an attempt whose lease was lost leaves no record');
+  assert.equal((await store.pages.page(crawlId, u('/kept')))?.fetchMs, 6);
+  const { rows } = await queue.pool.query(`SELECT url FROM crawl_urls WHERE url IN ($1, $2)`, [u('/lost'), u('/only-lost')]);
+  assert.deepEqual(rows, [], 'nor any URL only it named');
+});
+
+test('a record the database cannot write now fails its acknowledgement with it (postgres); tried again, both go through and no id is cached wrong', async () => {
+  const crawlId = 'c_full';
+  const { queue, store, write } = await pgStore(crawlId);
+  queue.setAckHook(store.pages.ackHook(() => assert.fail('nothing is refused for its data')));
+  await queue.pool.query(`
+    CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$;
+    CREATE TRIGGER refuse BEFORE INSERT ON pages FOR EACH ROW EXECUTE FUNCTION refuse();`);
+  const home = 'http://127.0.0.9/';
+  const job = (await leased(queue, crawlId, 'w', [home])).get(home)!;
+  const acks = [
+    {
+      id: job.id,
+      token: job.leaseToken,
+      outcome: { type: 'done' as const, attached: write(home, 1, { links: [{ url: 'http://127.0.0.9/new', text: 'New', reason: null }] }) },
+    },
+  ];
+  await assert.rejects(queue.ack('w', acks), /No space left/);
+  const { rows } = await queue.pool.query(`SELECT state FROM jobs WHERE id = $1`, [job.id]);
+  assert.equal(rows[0].state, 'in_progress', 'the acknowledgement was not written either');
+  await queue.pool.query('DROP TRIGGER refuse ON pages');
+  assert.equal((await queue.ack('w', acks))[0].ok, true, 'the lease is still held: the first try changed nothing');
+  await store.pages.write([write('http://127.0.0.9/new', 2, { depth: 1, links: null })]);
+  assert.equal((await store.pages.page(crawlId, 'http://127.0.0.9/new'))?.foundOn, home);
+  const orphans = await queue.pool.query('SELECT count(*)::int AS n FROM links l LEFT JOIN crawl_urls c ON c.id = l.to_id WHERE c.id IS NULL');
+  assert.equal(orphans.rows[0].n, 0);
+});
 
 test('a record the database refuses for its data costs itself only: the rest of its batch is written (postgres)', async () => {
   const { store, write } = await pgStore('c_bad');

@@ -172,6 +172,41 @@ describe('several daemons on one PostgreSQL', () => {
     for (const [i, p] of procs.entries()) if (i !== v) assert.equal((await p.stop()).code, 0);
   });
 
+  test("a page's record and its acknowledgement commit together: with records refused (a full disk), nothing is done without its record, even across a kill", async () => {
+    const url = await pgDatabase();
+    const web = await startWeb('127.0.0.91', chain(12));
+    const first = await startDaemon({ stateDir: scratch(), args: ['--db', url] });
+    // Migrated by now. Every write of a record is refused as a full disk refuses it, and counted.
+    const db = await pgClient(url);
+    await db.query(`
+      CREATE SEQUENCE refused;
+      CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM nextval('refused'); RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$;
+      CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON pages FOR EACH ROW EXECUTE FUNCTION refuse();`);
+    const c1 = await RawClient.connect(first.socket);
+    const { crawlId } = await c1.request('crawl/start', { seeds: [web.url('/')], maxDepth: 100, scope: 'host' });
+    const refused = async () => Number((await db.query(`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM refused`)).rows[0].n);
+    // A few refusals: the record tried and tried again, whatever went on beside it.
+    await eventually('records to be refused three times', async () => (await refused()) >= 3, 30_000);
+    c1.close();
+    await first.stop('SIGKILL');
+    const recordless = `SELECT j.url FROM jobs j WHERE j.crawl_id = $1 AND j.state = 'done' AND NOT EXISTS (SELECT 1 FROM pages p WHERE p.job_id = j.id)`;
+    assert.deepEqual((await db.query(recordless, [crawlId])).rows, [], 'no job was done without its record');
+    assert.equal(web.hits('/'), 1, 'the home page was fetched');
+
+    // The disk has room again: another daemon takes the dead one's lease and finishes the crawl, every job with its record.
+    await db.query('DROP TRIGGER refuse ON pages');
+    const second = await startDaemon({ stateDir: scratch(), args: ['--db', url] });
+    const c2 = await RawClient.connect(second.socket);
+    const crawl = await finished(c2, crawlId);
+    assert.deepEqual(crawl.counts, { queued: 0, in_progress: 0, done: 12, skipped: 0, error: 0 });
+    assert.deepEqual((await db.query(recordless, [crawlId])).rows, []);
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM pages WHERE crawl_id = $1 AND status = 200`, [crawlId]);
+    assert.equal(rows[0].n, 12, 'a record for every page');
+    c2.close();
+    assert.equal((await second.stop()).code, 0);
+  });
+
   test(
     'a daemon of another machine killed mid-fetch: its lease waits out the TTL (its pid means nothing here), then another finishes the crawl',
     { skip: 'why' in other ? other.why : false },

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { validateConfig, type CoreConfig } from '../../server/src/core/config';
 import { QueueLockedError } from '../../server/src/core/errors';
-import type { AckResult } from '../../server/src/core/types';
+import type { AckResult, Queue } from '../../server/src/core/types';
 import { ABORT_LOST, Scheduler, type Handler } from '../../server/src/core/scheduler';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { parseWorkerId } from '../../server/src/core/worker-id';
@@ -412,6 +412,40 @@ describe('scheduler on SQLite', () => {
     assert.equal(scheduler.status().lastError, null);
     await scheduler.stop();
     await locker.close();
+    await queue.close();
+  });
+
+  test('a change a lease has already seen makes no second lease', async () => {
+    const queue = await sqlite.connect(await sqlite.database());
+    let leases = 0;
+    let first = true;
+    const listeners = new Set<() => void>();
+    const changed = () => listeners.forEach((l) => l());
+    // The queue as the scheduler sees it: leases counted, and two changes announced before the
+    // next lease begins (one at once, one on the next turn, while the dispatcher yields to I/O).
+    const seen = new Proxy(queue, {
+      get(target, prop, receiver) {
+        if (prop === 'lease') return async (...args: Parameters<Queue['lease']>) => (leases++, target.lease(...args));
+        if (prop === 'onChange') return (l: () => void) => (listeners.add(l), () => listeners.delete(l));
+        if (prop === 'nextWakeAt')
+          return async () => {
+            if (first) {
+              first = false;
+              changed();
+              setImmediate(changed);
+            }
+            return null;
+          };
+        const v: unknown = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const scheduler = new Scheduler(seen, { test: async () => {} }, config(), () => {});
+    scheduler.start();
+    await eventually('the changes to be leased for', () => leases >= 2);
+    await sleep(100);
+    await scheduler.stop();
+    assert.equal(leases, 2, 'one lease, then one for both changes');
     await queue.close();
   });
 });

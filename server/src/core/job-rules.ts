@@ -34,6 +34,14 @@ export function validateNewJob(j: NewJob): void {
   if (j.priority !== undefined && !Number.isInteger(j.priority)) throw new QueueError('priority must be an integer');
 }
 
+/** Outcomes that count an attempt: only their attachments reach the AckHook (a deferral or a release ran no attempt of record). */
+const ENDS_ATTEMPT = new Set<Outcome['type']>(['done', 'fail', 'skip']);
+
+/** Whether what an acknowledgement carries is for the AckHook, once the acknowledgement holds its lease. */
+export function forAckHook(a: Ack): boolean {
+  return ENDS_ATTEMPT.has(a.outcome.type) && a.outcome.attached !== undefined;
+}
+
 /**
  * Whether a handler's outcome can be recorded, checked before it joins a batch of acknowledgements:
  * one that cannot (a result with no JSON form, an invalid follow-up job, a deferral without a

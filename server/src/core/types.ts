@@ -133,10 +133,13 @@ export type Outcome =
 /**
  * A job kind's own writes in the transaction of a batch of acknowledgements, for those accepted
  * (their leases still held) that end an attempt (done, fail, skip) and carry something
- * `attached`: so that no attempt that did not count leaves them, at one commit for both. On the
- * queue's connection, synchronously.
+ * `attached`: so that no attempt that did not count leaves them, at one commit for both. Each
+ * engine takes its own kind: SQLite an AckWriter, PostgreSQL an AckCall.
  */
-export interface AckHook {
+export type AckHook = AckWriter | AckCall;
+
+/** SQLite's: writes on the queue's connection, synchronously, inside the transaction. */
+export interface AckWriter {
   /**
    * What it cannot write for what was written, it leaves out and reports itself, and the
    * acknowledgements go on; it throws only what the database's state caused (full, unreadable),
@@ -145,6 +148,21 @@ export interface AckHook {
   write(attached: unknown[]): void;
   /** The transaction that `write` ran in was rolled back: what it made is gone. */
   rolledBack(): void;
+}
+
+/**
+ * PostgreSQL's: a function of the schema (installed by the kind's own migrations) that the
+ * acknowledgement's function calls inside its transaction, in the same round trip, as
+ * `fn(arg jsonb, accepted integer[]) RETURNS SETOF jsonb`: `arg` is what `prepare` made of the
+ * attachments, `accepted` the places (from 1) of those whose acknowledgement held its lease. As
+ * with an AckWriter, what it cannot write for what was written it leaves out and reports in its
+ * rows; it raises only what the database's state caused, which fails the batch.
+ */
+export interface AckCall {
+  /** The function's name, a plain identifier. */
+  readonly fn: string;
+  /** The argument for these attachments as JSON text, and what to do with the rows the function returned once they are committed. */
+  prepare(attached: unknown[]): { json: string; committed(rows: unknown[]): void };
 }
 
 export interface Ack {
@@ -352,8 +370,8 @@ export interface Queue {
   heartbeat(workerId: string, ttlMs: number, held: { id: number; token: string }[]): Promise<HeartbeatResult>;
   /** Fenced acknowledgements, applied in one transaction. */
   ack(workerId: string, acks: Ack[]): Promise<AckResult[]>;
-  /** The job kind's writes with each batch of acknowledgements (one hook; null: none). Absent where the engine cannot (PostgreSQL). */
-  setAckHook?(hook: AckHook | null): void;
+  /** The job kind's writes with each batch of acknowledgements (one hook, of the engine's kind; null: none). */
+  setAckHook(hook: AckHook | null): void;
   /**
    * Expired leases back to queued (or to error past the reclaim cap), but for those of `self`, the
    * calling process's worker: alive, it is still running them (see Reaper).

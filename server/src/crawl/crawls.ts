@@ -18,18 +18,7 @@ import { CRAWL_KIND, DROP, foundBySitemap, pageJob, sitemapJob, type Frontier, t
 import { HoldLog } from './holds';
 import { pageHandler, type PageDeps, type PageSettings } from './page';
 import { ParsePool } from './parse-pool';
-import {
-  linkFate,
-  PageRecorder,
-  pagesCursor,
-  parseLinkCursor,
-  parsePagesCursor,
-  redirectChains,
-  withChains,
-  writeRecords,
-  type PageInfo,
-  type PageWrite,
-} from './pages';
+import { linkFate, pagesCursor, parseLinkCursor, parsePagesCursor, redirectChains, withChains, writeRecords, type PageInfo, type PageWrite } from './pages';
 import { Politeness, ROBOTS_BLOCKED, type PolitenessSettings } from './politeness';
 import { compileScope, ScopeError } from './scope';
 import type { CrawlRecord, CrawlService, EnqueueUrls, HostRecord, LinksRequest, PageDetail, PagesRequest, StartCrawl } from './service';
@@ -150,7 +139,6 @@ class Crawls implements CrawlService {
   private readonly rates = new Map<string, { at: number; pages: number }[]>();
   private readonly listeners = new Set<(c: CrawlRecord) => void>();
   private readonly ticker: Ticker;
-  private readonly recorder: PageRecorder;
   /** Records being completed for cancelled crawls: a stop waits for them. */
   private readonly settling = new Set<Promise<void>>();
   /** When each known frontier's state was last read at a tick, by crawl id (Date.now()). */
@@ -184,7 +172,6 @@ class Crawls implements CrawlService {
     this.bodies = new BodyStore(settings.bodiesDir);
     this.archive = new WarcArchive(settings.warcDir, { userAgent: settings.userAgent, robots: settings.robots }, settings.warcFileBytes);
     void this.bodies.sweep();
-    this.recorder = new PageRecorder(store.pages, log);
     this.handlers = new HandlerPool(log, settings.workspaceDir, settings.handlerLimits);
     this.parser = new ParsePool(settings.parseThreads);
     this.handler = pageHandler({
@@ -552,7 +539,6 @@ class Crawls implements CrawlService {
   async close(): Promise<void> {
     await this.ticker.stop();
     await Promise.all(this.settling);
-    await this.recorder.flush();
     await this.flush();
     this.listeners.clear();
     await Promise.all([this.fetcher.close(), this.robotsFetcher.close(), this.archive.close(), this.handlers.close(), this.parser.close()]);
@@ -640,22 +626,16 @@ class Crawls implements CrawlService {
   }
 
   /**
-   * How the page handler keeps a record. Where the queue takes an AckHook and the store gives one
-   * (SQLite), the record rides on the outcome and is written in its acknowledgement's transaction:
-   * one commit a page instead of two, and no record of an attempt that did not count. Otherwise
-   * the recorder writes it before the acknowledgement.
+   * How the page handler keeps a record: it rides on the outcome and is written with its
+   * acknowledgement, in its transaction (the store's AckHook: on SQLite in the daemon, on
+   * PostgreSQL by a function called in the acknowledgement's round trip), so a page costs one
+   * commit, and no attempt that did not count leaves a record, and no job is done without its
+   * record.
    */
   private recordWith(): PageDeps['record'] {
     if (!this.settings.pageRecords) return null;
-    const hook = this.store.pages.ackHook?.(this.log);
-    if (hook && this.queue.setAckHook) {
-      this.queue.setAckHook(hook);
-      return async (page, outcome) => ({ ...outcome, attached: page });
-    }
-    return async (page, outcome) => {
-      await this.recorder.record(page);
-      return outcome;
-    };
+    this.queue.setAckHook(this.store.pages.ackHook(this.log));
+    return (page, outcome) => ({ ...outcome, attached: page });
   }
 
   private count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>, fromSitemaps = 0): void {
@@ -685,8 +665,6 @@ class Crawls implements CrawlService {
 
   /** Writes page totals, then finishes running crawls with nothing left queued or in flight. */
   private async tick(): Promise<void> {
-    // Not awaited: a record write waiting out a lock must not hold back the totals and crawl ends.
-    this.recorder.retryKept();
     await this.flush();
     const changes = this.stateChanges;
     const rows = await this.store.active();

@@ -49,11 +49,8 @@ export interface PageDeps {
   delayOf(host: string): number;
   /** Page totals, dropped links and URLs from sitemaps for a crawl's figures. */
   count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>, fromSitemaps?: number): void;
-  /**
-   * Keeps a crawl page's record and links: attached to the outcome, to be written with its
-   * acknowledgement, or written (or kept to be) before it is settled. Null: records are off.
-   */
-  record: ((page: PageWrite, outcome: Outcome) => Promise<Outcome>) | null;
+  /** Keeps a crawl page's record and links: attached to the outcome, to be written with its acknowledgement. Null: records are off. */
+  record: ((page: PageWrite, outcome: Outcome) => Outcome) | null;
   log: Logger;
 }
 

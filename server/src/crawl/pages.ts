@@ -3,8 +3,9 @@
  * tried gets a record (status, timings, title, description, where it was found), and every link
  * of every page an edge (from, to, text, and why it was not followed), so that a broken page can
  * be listed with every page that links to it. The engines store them (sqlite-pages.ts,
- * pg-pages.ts); this module holds what both share: the shapes, the recorder that batches writes,
- * and the assembly of records, redirect chains and the report.
+ * pg-pages.ts), written with the acknowledgements of the attempts they record; this module holds
+ * what both share: the shapes, the fallbacks for a record refused, and the assembly of records,
+ * redirect chains and the report.
  */
 import { createHash } from 'node:crypto';
 import type { LinkReason, PageRecord, StatusClass } from '../protocol';
@@ -129,8 +130,8 @@ export interface PageStore {
    * only records for URLs that have none (jobs that ended without the handler: lost workers).
    */
   write(batch: readonly PageWrite[], onlyNew?: boolean): Promise<void>;
-  /** Where the engine can, records written with their acknowledgements instead (PageWrites attached to outcomes). */
-  ackHook?(log: (level: 'warn', msg: string) => void): AckHook;
+  /** The queue's AckHook that writes records with their acknowledgements (PageWrites attached to outcomes). */
+  ackHook(log: (level: 'warn', msg: string) => void): AckHook;
   pages(crawlId: string, q: PagesQuery): Promise<PageRow[]>;
   page(crawlId: string, url: string): Promise<PageRow | null>;
   /** The first `limit` links to a URL, with the count of all of them. */
@@ -392,14 +393,6 @@ export class UrlIdCache {
 }
 
 /**
- * What is kept in memory while the database refuses records, at most, counted in records and
- * their links (a page may have 20,000); past it the oldest go.
- */
-const MAX_KEPT_WEIGHT = 500_000;
-
-const weight = (w: PageWrite) => 1 + (w.links?.length ?? 0);
-
-/**
  * Whether a write failed because of what was written rather than the database's state: such a
  * batch is written record by record, so that one bad record (a constraint, a value the engine
  * will not store) costs itself, not every record after it. SQLite's extended codes and
@@ -458,89 +451,7 @@ export function writeRecordsNow(
   }
 }
 
-function leftOut(w: PageWrite, err: unknown, log: (level: 'warn', msg: string) => void): void {
+/** Logs a record left out, and why. */
+export function leftOut(w: PageWrite, err: unknown, log: (level: 'warn', msg: string) => void): void {
   log('warn', `the record of ${w.url.slice(0, 200)} could not be stored, and is left out: ${(err as Error).message}`);
-}
-
-/**
- * Where records cannot ride on acknowledgements (PostgreSQL; see PageStore.ackHook), page records
- * are written in batches: every page that finishes in one turn of the event loop shares one
- * transaction, and its handler waits for it, so a page's acknowledgement (which enqueues its
- * links) never commits before its record and links do. A crash between the two costs a fetch
- * again, never a record. When the database refuses the write (locked, full), the records are kept
- * and written with the next batch, and the pages go on: the fetch is not lost.
- */
-export class PageRecorder {
-  private batch: PageWrite[] = [];
-  private waiting: (() => void)[] = [];
-  private kept: PageWrite[] = [];
-  private flushing: Promise<void> | null = null;
-  private scheduled = false;
-  /** Why the last write failed, logged once; null while writes go through. */
-  private fault: string | null = null;
-
-  constructor(
-    private readonly store: PageStore,
-    private readonly log: (level: 'info' | 'warn', msg: string) => void,
-  ) {}
-
-  record(w: PageWrite): Promise<void> {
-    this.batch.push(w);
-    this.schedule();
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  /** Tries what was kept again, unless a write is under way (which takes it along); never waits. */
-  retryKept(): void {
-    if (this.kept.length > 0) this.schedule();
-  }
-
-  /** Writes what is waiting, and what was kept; for a stop. */
-  async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (this.batch.length > 0 || this.kept.length > 0) await this.run();
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (this.flushing) return; // run() schedules again when it ends
-      void this.run();
-    });
-  }
-
-  private async run(): Promise<void> {
-    const batch = [...this.kept, ...this.batch];
-    const waiting = this.waiting;
-    this.kept = [];
-    this.batch = [];
-    this.waiting = [];
-    let done!: () => void;
-    this.flushing = new Promise((resolve) => (done = resolve));
-    try {
-      await writeRecords(this.store, batch, false, this.log);
-      if (this.fault !== null) this.log('info', `page records are written again (after: ${this.fault})`);
-      this.fault = null;
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      if (why !== this.fault) this.log('warn', `page records could not be written (kept, and written with the next): ${why}`);
-      this.fault = why;
-      this.kept = keepNewest(batch);
-    } finally {
-      this.flushing = null;
-      done();
-      for (const resolve of waiting) resolve();
-      if (this.batch.length > 0) this.schedule();
-    }
-  }
-}
-
-/** The newest records that fit MAX_KEPT_WEIGHT. */
-function keepNewest(batch: readonly PageWrite[]): PageWrite[] {
-  let total = 0;
-  let from = batch.length;
-  while (from > 0 && total + weight(batch[from - 1]) <= MAX_KEPT_WEIGHT) total += weight(batch[--from]);
-  return batch.slice(from);
 }

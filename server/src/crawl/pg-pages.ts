@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { wellFormed } from '../core/failure-reason';
+import type { AckCall } from '../core/types';
 import { REPORT_LISTED } from '../protocol';
 import {
   ENQUEUED_LINK_SQL,
@@ -9,6 +10,7 @@ import {
   HTML_TYPES,
   IdCache,
   isLinked,
+  leftOut,
   parseLinkCursor,
   urlKey,
   reasonCode,
@@ -211,6 +213,72 @@ export const PG_RECORD_MIGRATION = `
   $fn$;
 `;
 
+/** SQLSTATE classes of a record refused for what it holds (see isDataError in pages.ts): 22 data, 23 integrity, 54 limits. */
+const REFUSED = 'data_exception OR integrity_constraint_violation OR program_limit_exceeded';
+
+/**
+ * Migration 5 of the crawl component: records written with their acknowledgements (the queue's
+ * AckCall, core/pg/schema.ts migration 8), in their transaction and round trip. The argument is
+ * record_pages' lists ({urls, texts, pages, links}), each page and link tagged with its
+ * attachment's place (a); `whole` says no URL has two records in it. Only the records of the
+ * accepted attachments are written, the last for a URL; when every one was accepted and no URL
+ * repeats, the lists go to record_pages as they came. A batch refused for its data is written
+ * record by record, each in a subtransaction, and a record refused alone is left out and returned
+ * ({left: its place, error}) for the daemon to log: the acknowledgements go on. Anything else (a
+ * lock waited on past record_pages' lock_timeout, a full disk) fails the batch, acknowledgements
+ * and all, to be tried again together. The lock_timeout record_pages sets is put back after, so
+ * the acknowledgement's own waits keep theirs.
+ */
+export const PG_ACK_RECORD_MIGRATION = `
+  -- record_pages for some of a batch's pages, and their links; the URLs and texts no other of
+  -- them names are passed as known ids ([0]), so they are neither looked up nor inserted.
+  CREATE FUNCTION record_subset(p_arg jsonb, p_pages jsonb)
+  RETURNS TABLE (r_text boolean, r_ord integer, r_id bigint) LANGUAGE sql AS $fn$
+    WITH pg AS (SELECT p FROM jsonb_array_elements(p_pages) p),
+    lk AS (SELECT l FROM jsonb_array_elements(p_arg->'links') l WHERE l->'a' IN (SELECT p->'a' FROM pg)),
+    u AS (SELECT (p->>'u')::integer AS o FROM pg UNION SELECT (p->>'redirect')::integer FROM pg UNION SELECT (p->>'via')::integer FROM pg
+          UNION SELECT (l->>'f')::integer FROM lk UNION SELECT (l->>'t')::integer FROM lk),
+    x AS (SELECT (l->>'x')::integer AS o FROM lk)
+    SELECT r.* FROM record_pages(
+      (SELECT coalesce(jsonb_agg(CASE WHEN e.o IN (SELECT o FROM u WHERE o IS NOT NULL) THEN e.v ELSE '[0]' END ORDER BY e.o), '[]')
+         FROM jsonb_array_elements(p_arg->'urls') WITH ORDINALITY e(v, o)),
+      (SELECT coalesce(jsonb_agg(CASE WHEN e.o IN (SELECT o FROM x WHERE o IS NOT NULL) THEN e.v ELSE '[0]' END ORDER BY e.o), '[]')
+         FROM jsonb_array_elements(p_arg->'texts') WITH ORDINALITY e(v, o)),
+      p_pages, (SELECT coalesce(jsonb_agg(l), '[]') FROM lk), false) r
+  $fn$;
+
+  CREATE FUNCTION record_acked(p_arg jsonb, p_accepted integer[]) RETURNS SETOF jsonb LANGUAGE plpgsql AS $fn$
+  DECLARE
+    v_timeout text := current_setting('lock_timeout');
+    v_whole boolean := (p_arg->>'whole')::boolean AND cardinality(p_accepted) = jsonb_array_length(p_arg->'pages');
+    v_pages jsonb := p_arg->'pages'; v_page jsonb;
+  BEGIN
+    IF NOT v_whole THEN
+      SELECT coalesce(jsonb_agg(p ORDER BY (p->>'a')::integer), '[]') INTO v_pages
+        FROM (SELECT DISTINCT ON ((p->>'u')::integer) p FROM jsonb_array_elements(p_arg->'pages') p
+               WHERE (p->>'a')::integer = ANY(p_accepted) ORDER BY (p->>'u')::integer, (p->>'a')::integer DESC) s;
+    END IF;
+    BEGIN
+      IF v_whole THEN
+        RETURN QUERY SELECT jsonb_build_array(r_text, r_ord, r_id)
+          FROM record_pages(p_arg->'urls', p_arg->'texts', v_pages, p_arg->'links', false);
+      ELSE
+        RETURN QUERY SELECT jsonb_build_array(r_text, r_ord, r_id) FROM record_subset(p_arg, v_pages);
+      END IF;
+    EXCEPTION WHEN ${REFUSED} THEN
+      FOR v_page IN SELECT p FROM jsonb_array_elements(v_pages) p LOOP
+        BEGIN
+          RETURN QUERY SELECT jsonb_build_array(r_text, r_ord, r_id) FROM record_subset(p_arg, jsonb_build_array(v_page));
+        EXCEPTION WHEN ${REFUSED} THEN
+          RETURN NEXT jsonb_build_object('left', v_page->'a', 'error', SQLERRM);
+        END;
+      END LOOP;
+    END;
+    PERFORM set_config('lock_timeout', v_timeout, true);
+  END
+  $fn$;
+`;
+
 const SQL = {
   record: `SELECT * FROM record_pages($1::jsonb, $2::jsonb, $3::jsonb, $4::jsonb, $5)`,
   page: `${RECORD_SQL} WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = $1)`,
@@ -305,11 +373,70 @@ export class PgPageStore implements PageStore {
     // One record per URL in a statement (an upsert may not touch a row twice): the last wins.
     const batch = [...new Map(input.map((w) => [`${w.crawlId} ${w.url}`, w])).values()];
     if (batch.length === 0) return;
-    // Each URL and text once, by its place in the list (from 1): its id where known, else what makes it.
+    const lists = this.lists();
+    for (const w of batch) lists.add(w, null);
+    const { rows } = await this.pool.query<{ r_text: boolean; r_ord: number; r_id: number }>(SQL.record, [
+      jsonb(lists.urls),
+      jsonb(lists.texts),
+      jsonb(lists.pages),
+      jsonb(lists.links),
+      onlyNew,
+    ]);
+    // The call is its own transaction: ids it returns are committed, so true from now on.
+    for (const r of rows) lists.cache(r.r_text, r.r_ord, r.r_id);
+  }
+
+  /**
+   * Records written with the acknowledgements of their attempts (PgQueue's AckCall: record_acked,
+   * migration 5), in their transaction and round trip: no attempt that did not count leaves one,
+   * and a page costs one call, not two. A record refused for its data is left out and logged, and
+   * its acknowledgement goes on; one that cannot even be put into the call is, too.
+   */
+  ackHook(log: (level: 'warn', msg: string) => void): AckCall {
+    return {
+      fn: 'record_acked',
+      prepare: (attached) => {
+        const batch = attached as PageWrite[];
+        const lists = this.lists();
+        let whole = true;
+        const seen = new Set<string>();
+        batch.forEach((w, i) => {
+          try {
+            lists.add(w, i + 1);
+          } catch (err) {
+            whole = false;
+            leftOut(w, err, log);
+            return;
+          }
+          const key = `${w.crawlId} ${w.url}`;
+          if (seen.has(key)) whole = false;
+          seen.add(key);
+        });
+        return {
+          json: jsonb({ urls: lists.urls, texts: lists.texts, pages: lists.pages, links: lists.links, whole }),
+          committed: (rows) => {
+            for (const r of rows as ([boolean, number, number] | { left: number; error: string })[]) {
+              if (Array.isArray(r)) lists.cache(...r);
+              else leftOut(batch[r.left - 1], new Error(r.error), log);
+            }
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * record_pages' lists for a batch: each URL and text once, by its place in the list (from 1), as
+   * its id where known, else as what makes it; the pages and links name them by place, and carry
+   * their attachment's place (`a`) when they ride on acknowledgements.
+   */
+  private lists() {
     const urls: unknown[][] = [];
     const urlAt = new Map<string, number>();
     const texts: unknown[][] = [];
     const textAt = new Map<string, number>();
+    const pages: Record<string, unknown>[] = [];
+    const links: Record<string, unknown>[] = [];
     const url = (crawlId: string, u: string): number => {
       const key = `${crawlId} ${u}`;
       let at = urlAt.get(key);
@@ -327,51 +454,56 @@ export class PgPageStore implements PageStore {
       }
       return at;
     };
-    const links: unknown[] = [];
-    const pages = batch.map((w) => {
-      const from = url(w.crawlId, w.url);
-      for (const link of w.links ?? [])
-        links.push({ f: from, t: url(w.crawlId, link.url), x: link.text === '' ? null : text(link.text), r: reasonCode(link.reason) });
-      return {
-        u: from,
-        crawl_id: w.crawlId,
-        job_id: w.jobId,
-        host: w.host,
-        status: w.status,
-        error: w.error,
-        skipped: w.skipped,
-        redirect: w.redirectTo === null ? null : url(w.crawlId, w.redirectTo),
-        via: w.via.length > 0 ? url(w.crawlId, w.via[w.via.length - 1]) : null,
-        ask: w.via.length === 0 && isLinked(w),
-        content_type: w.contentType,
-        bytes: w.bytes,
-        fetch_ms: w.fetchMs,
-        fetched_at: w.fetchedAt,
-        depth: w.depth,
-        title: w.title,
-        description: w.description,
-        canonical: w.canonical,
-        robots: w.robots,
-        lang: w.lang,
-        outlinks: w.links?.length ?? 0,
-        sha256: w.sha256,
-        data: w.data === null ? null : JSON.stringify(w.data),
-        lastmod: w.lastmod,
-      };
-    });
-    const { rows } = await this.pool.query<{ r_text: boolean; r_ord: number; r_id: number }>(SQL.record, [
-      jsonb(urls),
-      jsonb(texts),
-      jsonb(pages),
-      jsonb(links),
-      onlyNew,
-    ]);
-    // The call is its own transaction: ids it returns are committed, so true from now on.
-    for (const r of rows) {
-      const made = (r.r_text ? texts : urls)[r.r_ord - 1];
-      if (r.r_text) this.textIds.set(made[0] as string, r.r_id);
-      else this.urlIds.set(`${made[0] as string} ${made[1] as string}`, r.r_id);
-    }
+    return {
+      urls,
+      texts,
+      pages,
+      links,
+      add: (w: PageWrite, a: number | null) => {
+        const from = url(w.crawlId, w.url);
+        const own = (w.links ?? []).map((link) => ({
+          ...(a === null ? {} : { a }),
+          f: from,
+          t: url(w.crawlId, link.url),
+          x: link.text === '' ? null : text(link.text),
+          r: reasonCode(link.reason),
+        }));
+        pages.push({
+          ...(a === null ? {} : { a }),
+          u: from,
+          crawl_id: w.crawlId,
+          job_id: w.jobId,
+          host: w.host,
+          status: w.status,
+          error: w.error,
+          skipped: w.skipped,
+          redirect: w.redirectTo === null ? null : url(w.crawlId, w.redirectTo),
+          via: w.via.length > 0 ? url(w.crawlId, w.via[w.via.length - 1]) : null,
+          ask: w.via.length === 0 && isLinked(w),
+          content_type: w.contentType,
+          bytes: w.bytes,
+          fetch_ms: w.fetchMs,
+          fetched_at: w.fetchedAt,
+          depth: w.depth,
+          title: w.title,
+          description: w.description,
+          canonical: w.canonical,
+          robots: w.robots,
+          lang: w.lang,
+          outlinks: w.links?.length ?? 0,
+          sha256: w.sha256,
+          data: w.data === null ? null : JSON.stringify(w.data),
+          lastmod: w.lastmod,
+        });
+        links.push(...own);
+      },
+      /** An id record_pages made or found, cached once committed. */
+      cache: (isText: boolean, ord: number, id: number) => {
+        const made = (isText ? texts : urls)[ord - 1];
+        if (isText) this.textIds.set(made[0] as string, id);
+        else this.urlIds.set(`${made[0] as string} ${made[1] as string}`, id);
+      },
+    };
   }
 
   async pages(crawlId: string, q: PagesQuery): Promise<PageRow[]> {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Component } from '../core/pg/open';
 import type { CrawlOptions, CrawlState } from '../protocol';
-import { PG_LASTMOD_MIGRATION, PG_PAGES_MIGRATION, PG_RECORD_MIGRATION, PgPageStore } from './pg-pages';
+import { PG_ACK_RECORD_MIGRATION, PG_LASTMOD_MIGRATION, PG_PAGES_MIGRATION, PG_RECORD_MIGRATION, PgPageStore } from './pg-pages';
 import { toCrawl, type CrawlRow, type CrawlStore, type CrawlTotals } from './store';
 
 /**
@@ -39,6 +39,7 @@ export const PG_CRAWL_COMPONENT: Component = {
     /* 2 */ PG_PAGES_MIGRATION,
     /* 3 */ PG_LASTMOD_MIGRATION,
     /* 4 */ PG_RECORD_MIGRATION,
+    /* 5 */ PG_ACK_RECORD_MIGRATION,
   ],
 };
 

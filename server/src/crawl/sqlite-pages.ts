@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
-import type { AckHook } from '../core/types';
+import type { AckWriter } from '../core/types';
 import { isBusy, retryWhileBusy } from '../core/sqlite/busy';
 import { REPORT_LISTED } from '../protocol';
 import {
@@ -529,12 +529,12 @@ export class SqlitePageStore implements PageStore {
   }
 
   /**
-   * Records written with the acknowledgements of their attempts (SqliteQueue's AckHook), in their
+   * Records written with the acknowledgements of their attempts (SqliteQueue's AckWriter), in their
    * transaction: no attempt that did not count leaves one, and a page costs one commit, not two.
    * A record that fails for anything but the database's state is rolled back alone (savepoints, as
    * writeRecords does with transactions), and the acknowledgements go on.
    */
-  ackHook(log: (level: 'warn', msg: string) => void): AckHook {
+  ackHook(log: (level: 'warn', msg: string) => void): AckWriter {
     const inSavepoint = this.db.transaction((batch: readonly PageWrite[]) => this.writeAll(batch, false));
     const savepoint = (batch: readonly PageWrite[]) => {
       try {

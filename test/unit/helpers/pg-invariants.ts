@@ -128,7 +128,7 @@ export async function pgLeaseScan(q: PgQueue): Promise<{ index: string | null; r
 /** The database as the queue's schema version 1 left it: no held counts, keys_rr on queued > 0, no failure reasons. */
 export async function pgBackToSchema1(q: PgQueue): Promise<void> {
   await q.pool.query(`
-    DROP FUNCTION ack_jobs, lease_jobs, change_payload, book;
+    DROP FUNCTION ack_jobs_with, ack_jobs, lease_jobs, change_payload, book;
     DROP TYPE ack_link, job_move;
     DROP TABLE reason_counts;
     ALTER TABLE jobs DROP COLUMN reason;

@@ -3,8 +3,9 @@
  * crawl. The same contract and semantics as the SQLite engine (read docs/design.md); what differs
  * is how they hold across processes that share no lock:
  *   - a lease and an acknowledgement are each one call of a function of the schema (schema.ts,
- *     migration 7), one round trip in a transaction of its own, so the rows they lock stay locked
- *     for the function's run only;
+ *     migrations 7 and 8), one round trip in a transaction of its own, so the rows they lock stay
+ *     locked for the function's run only; the job kind's own writes with an acknowledgement (its
+ *     AckCall, a function of its own) run inside that call;
  *   - a lease locks the rows of the keys it takes from (FOR UPDATE SKIP LOCKED), so a per-host
  *     limit is read and raised under that key's lock by one daemon at a time, and no lease waits;
  *   - the jobs it takes are locked the same way; acknowledgements are fenced by the lease token;
@@ -21,6 +22,7 @@ import pg from 'pg';
 import { DatabaseOpenError, QueueError } from '../errors';
 import {
   checkOutcome,
+  forAckHook,
   checkReasonsQuery,
   crawlCounts,
   history,
@@ -42,6 +44,8 @@ import { toJob } from '../rows';
 import {
   HELD,
   type Ack,
+  type AckCall,
+  type AckHook,
   type AckResult,
   type CancelFilter,
   type CrawlCounts,
@@ -178,6 +182,7 @@ export class PgQueue implements Queue {
   /** Reservations under crawl caps run here, each committed at once, apart from any transaction. */
   private reserver: SideConnection | null = null;
   private closed = false;
+  private ackHook: AckCall | null = null;
 
   /** The server's clock, as this machine's (the injected clock, if any) corrected by their offset. */
   private readonly clock: ServerClock;
@@ -213,6 +218,12 @@ export class PgQueue implements Queue {
       throw new DatabaseOpenError(describePgError(err, url), redactUrl(url));
     }
     return q;
+  }
+
+  setAckHook(hook: AckHook | null): void {
+    if (hook !== null && !('fn' in hook)) throw new QueueError('the PostgreSQL engine writes with the acknowledgement on the server: it takes an AckCall');
+    if (hook !== null && !/^[a-z_][a-z0-9_]*$/.test(hook.fn)) throw new QueueError(`an AckCall names a function of the schema by a plain name, not ${hook.fn}`);
+    this.ackHook = hook;
   }
 
   now(): number {
@@ -534,20 +545,42 @@ export class PgQueue implements Queue {
       }
       return r.state;
     });
-    const { rows: out } = await this.call<{ ack_ord: number; link_ord: number | null; job_id: number | null; capped: boolean | null }>(SQL.ackJobs, [
-      JSON.stringify(rows),
-      JSON.stringify(links),
-      workerId,
-      now,
-      this.rules.eventsPerJob,
-      shard(),
-      CHANNEL,
-      this.origin,
-      PAYLOAD_MAX,
-    ]);
+    // What the acknowledgements that end an attempt carry, for the kind's function, each with its acknowledgement's place.
+    const hook = this.ackHook;
+    const from: number[] = [];
+    const attached: unknown[] = [];
+    if (hook)
+      acks.forEach((a, ord) => {
+        if (plans[ord] === null || !forAckHook(a)) return;
+        from.push(ord);
+        attached.push(a.outcome.attached);
+      });
+    const hooked = hook && attached.length > 0 ? hook.prepare(attached) : null;
+    const { rows: out } = await this.call<{ ack_ord: number; link_ord: number | null; job_id: number | null; capped: boolean | null; hooked: unknown }>(
+      SQL.ackJobs,
+      [
+        hooked ? hook!.fn : null,
+        hooked ? hooked.json : null,
+        from,
+        JSON.stringify(rows),
+        JSON.stringify(links),
+        workerId,
+        now,
+        this.rules.eventsPerJob,
+        shard(),
+        CHANNEL,
+        this.origin,
+        PAYLOAD_MAX,
+      ],
+    );
     const matched = new Set<number>();
     const found = new Map<number, { ids: (number | null)[]; enqueued: number; capped: number }>();
+    const returned: unknown[] = [];
     for (const r of out) {
+      if (r.hooked !== null) {
+        returned.push(r.hooked);
+        continue;
+      }
       if (r.link_ord === null) {
         matched.add(r.ack_ord);
         continue;
@@ -569,6 +602,8 @@ export class PgQueue implements Queue {
       for (const id of f.ids) if (id !== null) changed.push(id);
       return { id: a.id, ok: true, state, enqueued: { ids: f.ids, enqueued: f.enqueued, duplicates: n - f.enqueued - f.capped, capped: f.capped } };
     });
+    // The call was its own transaction: what the hook wrote is committed.
+    hooked?.committed(returned);
     if (changed.length) this.feed(changed, false, false);
     return results;
   }

@@ -495,6 +495,44 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   END
   $fn$;
   `,
+  /* 8 */ `
+  -- A job kind's writes with its acknowledgements, in their transaction and round trip (issue 18;
+  -- the AckCall of core/types.ts): the crawl kind's page records rode a call of their own after
+  -- the acknowledgement, a round trip and a transaction more a batch, and a crash between the two
+  -- left a job done without its record. p_hook names a function of the kind's, fn(arg jsonb,
+  -- accepted integer[]) RETURNS SETOF jsonb; p_from gives, for each attachment in p_arg, the place
+  -- (ord) of its acknowledgement. The hook runs before ack_jobs: the leases it checks are locked
+  -- here (FOR UPDATE) and cannot move meanwhile, and the key and crawl rows that ack_jobs locks
+  -- stay locked for the acknowledgement's own work only, not for the hook's too (a lease skips a
+  -- key another transaction holds).
+  CREATE FUNCTION ack_jobs_with(p_hook text, p_arg jsonb, p_from integer[],
+                                p_acks jsonb, p_links jsonb, p_worker text, p_now bigint, p_events integer, p_shard integer,
+                                p_channel text, p_origin text, p_max integer)
+  RETURNS TABLE (ack_ord integer, link_ord integer, job_id bigint, capped boolean, hooked jsonb)
+  LANGUAGE plpgsql AS $fn$
+  #variable_conflict use_column
+  DECLARE
+    v_accepted integer[];
+  BEGIN
+    IF p_hook IS NOT NULL AND cardinality(p_from) > 0 THEN
+      WITH held AS (
+        SELECT x.ord FROM jsonb_to_recordset(p_acks) AS x(ord integer, id bigint, token text, state text)
+          JOIN jobs j ON j.id = x.id AND j.lease_token = x.token AND j.state = 'in_progress'
+         WHERE x.state IS NOT NULL
+         ORDER BY j.id
+           FOR UPDATE OF j)
+      SELECT coalesce(array_agg(f.i ORDER BY f.i), '{}') INTO v_accepted
+        FROM unnest(p_from) WITH ORDINALITY f(ord, i) WHERE f.ord IN (SELECT ord FROM held);
+      IF cardinality(v_accepted) > 0 THEN
+        RETURN QUERY EXECUTE format('SELECT NULL::integer, NULL::integer, NULL::bigint, NULL::boolean, h FROM %I($1, $2) h', p_hook)
+          USING p_arg, v_accepted;
+      END IF;
+    END IF;
+    RETURN QUERY SELECT a.ack_ord, a.link_ord, a.job_id, a.capped, NULL::jsonb
+      FROM ack_jobs(p_acks, p_links, p_worker, p_now, p_events, p_shard, p_channel, p_origin, p_max) a;
+  END
+  $fn$;
+  `,
 ];
 
 /** Failed jobs migration 6's backfill reads and writes at a time: what it holds stays small, however many failed. */

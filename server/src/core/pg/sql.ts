@@ -79,11 +79,12 @@ export const PG_SQL = {
     SELECT id, lease_token, key, crawl_id, priority, attempts, max_attempts, leased_at FROM jobs
      WHERE id = ANY($1::bigint[]) AND state = 'in_progress'`,
   /**
-   * Acknowledgements in one round trip (schema.ts migration 7, ack_jobs): $1 the acks and $2 their
-   * links as JSON rows, read by name; fenced there: only the holder's live lease (id AND token AND
-   * state) matches.
+   * Acknowledgements in one round trip (schema.ts migrations 7 and 8, ack_jobs_with): $1 the job
+   * kind's hook function (or NULL), $2 its argument and $3 the acknowledgement of each attachment;
+   * $4 the acks and $5 their links as JSON rows, read by name; fenced there: only the holder's live
+   * lease (id AND token AND state) matches.
    */
-  ackJobs: `SELECT * FROM ack_jobs($1::jsonb, $2::jsonb, $3, $4, $5, $6, $7, $8, $9)`,
+  ackJobs: `SELECT * FROM ack_jobs_with($1, $2::jsonb, $3::integer[], $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12)`,
 
   anyExpired: `SELECT 1 FROM jobs WHERE state = 'in_progress' AND lease_expires_at < $1 AND worker_id IS DISTINCT FROM $2 LIMIT 1`,
   reapExpired: `UPDATE jobs SET ${RECLAIM_SET} WHERE state = 'in_progress' AND lease_expires_at < $1 AND worker_id IS DISTINCT FROM $4 ${RECLAIMED}`,

@@ -12,6 +12,7 @@ import { Checkpointer } from './checkpoint';
 import { QueueError } from '../errors';
 import {
   checkOutcome,
+  forAckHook,
   checkReasonsQuery,
   crawlCounts,
   history,
@@ -36,6 +37,7 @@ import {
   HELD,
   type Ack,
   type AckHook,
+  type AckWriter,
   type AckResult,
   type EnqueueResult,
   type EventType,
@@ -50,7 +52,6 @@ import {
   type LeasedJob,
   type ListFilter,
   type NewJob,
-  type Outcome,
   type Queue,
   type ReapResult,
   type ReasonCount,
@@ -73,9 +74,6 @@ export interface SqliteQueueOptions extends QueueOptions<Migration> {
 
 type Row = Record<string, unknown>;
 
-/** Outcomes that count an attempt: only their attachments reach the AckHook (a deferral or a release ran no attempt of record). */
-const ENDS_ATTEMPT = new Set<Outcome['type']>(['done', 'fail', 'skip']);
-
 /** The embedded engine: one long-lived connection, statements prepared once, WAL. */
 export class SqliteQueue implements Queue {
   readonly db: Database.Database;
@@ -88,7 +86,7 @@ export class SqliteQueue implements Queue {
   private readonly flusher: WalFlusher | null;
   /** Copies the WAL back off this thread (checkpoint.ts); null for a database in memory. */
   readonly checkpointer: Checkpointer | null;
-  private ackHook: AckHook | null = null;
+  private ackHook: AckWriter | null = null;
 
   constructor(
     readonly path: string,
@@ -104,6 +102,8 @@ export class SqliteQueue implements Queue {
   }
 
   setAckHook(hook: AckHook | null): void {
+    if (hook !== null && !('write' in hook))
+      throw new QueueError('the SQLite engine writes with the acknowledgement on its own connection: it takes an AckWriter');
     this.ackHook = hook;
   }
 
@@ -318,9 +318,7 @@ export class SqliteQueue implements Queue {
       (tally, now) => {
         const results = acks.map((a) => this.ackOne(tally, now, workerId, a));
         if (!hook) return results;
-        const attached = acks
-          .filter((a, i) => results[i].ok && ENDS_ATTEMPT.has(a.outcome.type) && a.outcome.attached !== undefined)
-          .map((a) => a.outcome.attached);
+        const attached = acks.filter((a, i) => results[i].ok && forAckHook(a)).map((a) => a.outcome.attached);
         if (attached.length > 0) {
           hooked = true;
           hook.write(attached);
