@@ -242,7 +242,7 @@ describe('language server', () => {
     assert.deepEqual(requeue?.command?.arguments, [{ crawlId: started.crawlId, state: 'error' }]);
     const reveal = all.find((l) => l.command?.command === SEED_COMMANDS.revealJobs);
     assert.equal(reveal?.command?.arguments?.[0].crawlId, started.crawlId);
-    assert.equal(reveal?.command?.arguments?.[0].jobIds.length, 3);
+    assert.deepEqual(reveal?.command?.arguments?.[0].jobIds, [], 'the crawl names its jobs: their ids do not go with every lens');
 
     // The failure counted by its reason, under the same method name as on the socket.
     const { reasons } = await conn.sendRequest<{ reasons: { reason: string; count: number }[] }>('jobs/reasons', { crawlId: started.crawlId });

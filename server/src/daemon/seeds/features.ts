@@ -843,7 +843,9 @@ export class SeedFeatures {
     const at = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
     const out: CodeLens[] = [];
     const jobs = [...s.jobs.values()];
-    const reveal: SeedCommandArgs[typeof SEED_COMMANDS.revealJobs] = [{ crawlId: s.crawlId, jobIds: jobs.map((j) => j.id) }];
+    // A crawl's file shows its crawl, which names the jobs: the ids of 5,000 URLs went with every
+    // lens asked for (each keystroke, each progress redraw) for nothing.
+    const reveal: SeedCommandArgs[typeof SEED_COMMANDS.revealJobs] = [{ crawlId: s.crawlId, jobIds: s.crawlId ? [] : jobs.map((j) => j.id) }];
     // While the file's crawl runs (or is paused), starting it again would run a second crawl
     // beside it: the lens shows the one there is, and steers it. Nor is a start offered while
     // that is unknown.
