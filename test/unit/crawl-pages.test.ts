@@ -461,3 +461,26 @@ test('the text of a record with half a character is stored with U+FFFD in its pl
     ['c\uFFFD'],
   );
 });
+
+test('a record holding a NUL, which jsonb refuses, is written with U+FFFD in its place and holds back no acknowledgement (postgres)', async () => {
+  const crawlId = 'c_nul';
+  const { queue, store, write } = await pgStore(crawlId);
+  queue.setAckHook(store.pages.ackHook(() => assert.fail('nothing is refused')));
+  const u = (p: string) => `http://127.0.0.9${p}`;
+  const jobs = await leased(queue, crawlId, 'w', [u('/nul'), u('/fine')]);
+  const ack = (w: PageWrite) => ({ id: jobs.get(w.url)!.id, token: jobs.get(w.url)!.leaseToken, outcome: { type: 'done' as const, attached: w } });
+  const results = await queue.ack('w', [
+    ack(write(u('/nul'), 1, { title: 'a\u0000b', links: [{ url: u('/x'), text: 'c\u0000d', reason: null }] })),
+    ack(write(u('/fine'), 2)),
+  ]);
+  assert.deepEqual(
+    results.map((r) => r.ok),
+    [true, true],
+  );
+  assert.equal((await store.pages.page(crawlId, u('/nul')))?.title, 'a\uFFFDb');
+  assert.deepEqual(
+    (await store.pages.links(crawlId, { from: u('/nul'), after: null, limit: 10 })).map((l) => l.text),
+    ['c\uFFFDd'],
+  );
+  assert.ok(await store.pages.page(crawlId, u('/fine')));
+});

@@ -348,12 +348,16 @@ function toLink(r: LinkSqlRow): LinkRow {
 
 /**
  * JSON for a jsonb parameter. PostgreSQL's jsonb refuses the escape of half a character (a lone
- * surrogate, which JSON.stringify writes as \udXXX) where a text parameter took it as U+FFFD: the
- * rare text that holds one is written as the text parameter had it.
+ * surrogate, which JSON.stringify writes as \udXXX) where a text parameter took it as U+FFFD, and
+ * a NUL (\u0000) outright: the rare text that holds one is written as U+FFFD. The records ride on
+ * their acknowledgement, whose parameter it is: one the server refused failed the whole batch,
+ * again at every retry, before any handler of its own could leave that record out.
  */
 function jsonb(value: unknown): string {
   const json = JSON.stringify(value);
-  return /\\u[dD][89a-fA-F]/.test(json) ? JSON.stringify(value, (_, v: unknown) => (typeof v === 'string' ? wellFormed(v) : v)) : json;
+  return /\\u(?:[dD][89a-fA-F]|0000)/.test(json)
+    ? JSON.stringify(value, (_, v: unknown) => (typeof v === 'string' ? wellFormed(v).replace(/\0/g, '\uFFFD') : v))
+    : json;
 }
 
 /** bigint columns come as numbers already (the pool's type parsers, core/pg/open.ts). */

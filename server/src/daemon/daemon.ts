@@ -98,6 +98,7 @@ export class Daemon {
       },
       shutdown: () => void this.stop('asked by a client'),
       schedulerChanged: () => this.feed.resendStats(),
+      subscribed: () => this.feed.batchDue(),
       stopping: () => this.stopPromise !== null,
       log: this.log,
     };

@@ -47,6 +47,8 @@ export interface DaemonServices {
   stopping(): boolean;
   /** The scheduler's state changed at a client's word: every client hears of it, not only that one. */
   schedulerChanged(): void;
+  /** A client subscribed: what changed while no one listened (no batch is made then) is sent now. */
+  subscribed(): void;
   log: Logger;
 }
 
@@ -160,6 +162,7 @@ export function createMethods(d: DaemonServices): MethodTable {
     },
     'events/subscribe': async (_p, call) => {
       call.subscribe();
+      d.subscribed();
       return { subscribed: true };
     },
     'seeds/parse': async (p) => {

@@ -353,7 +353,8 @@ export class SeedFeatures {
           const is = now.get(id);
           // Unknown here, or gone: read whole.
           if (key === undefined || was === undefined || is === undefined) continue;
-          if (was.state === is.state && was.updatedAt === is.updatedAt) ids.delete(id);
+          // Not newer than what the snapshot holds (a look since read it whole, newer than this read): as it was.
+          if ((was.state === is.state && was.updatedAt === is.updatedAt) || is.updatedAt < was.updatedAt) ids.delete(id);
           else if (shown && !shown.has(key) && was.state !== 'error' && is.state !== 'error') {
             // Out of sight with no failure to show: its state now, the rest read when its line is drawn.
             this.put(snap, key, { ...was, state: is.state, updatedAt: is.updatedAt });
