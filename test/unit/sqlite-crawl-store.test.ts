@@ -12,6 +12,7 @@ import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { UrlIdCache, urlKey, writeRecords, type LinkWrite, type PageWrite } from '../../server/src/crawl/pages';
 import { CRAWL_COMPONENT, SqliteCrawlStore, SQL as STORE_SQL } from '../../server/src/crawl/store';
 import { LINKS_MOVED_AT, PAGES_MOVED_AT, RECENT_MERGED_AT } from '../../server/src/crawl/sqlite-pages';
+import { assertRecordsRodeOnAcks } from './helpers/acked-records';
 import { tempDb } from './helpers/tmp';
 
 const CRAWL = 'c_log';
@@ -308,25 +309,7 @@ test('records are written with the acknowledgements that count: none for a lease
     ack('/next', page('/next', [link('/', 'Home')])),
     ack('/later', page('/later', null), 'defer'),
   ]);
-  assert.deepEqual(
-    results.map((r) => [r.ok, r.state]),
-    [
-      [true, 'done'],
-      [true, 'done'],
-      [true, 'done'],
-      [true, 'done'],
-      [true, 'queued'],
-    ],
-    'a refused record does not hold back its acknowledgement',
-  );
-  assert.equal(await store.pages.page(CRAWL, u('/bad')), null);
-  assert.equal(await store.pages.page(CRAWL, u('/odd')), null);
-  assert.equal(await store.pages.page(CRAWL, u('/later')), null, 'a deferral ends no attempt: what it carries is not written');
-  assert.equal(logged.length, 2);
-  assert.match(logged[0], /^the record of http:\/\/127\.0\.0\.9\/bad could not be stored/);
-  assert.match(logged[1], /^the record of http:\/\/127\.0\.0\.9\/odd could not be stored/);
-  assert.equal((await store.pages.page(CRAWL, u('/next')))?.foundOn, u('/'));
-  assert.deepEqual(await store.pages.inlinks(CRAWL, u('/next'), 10), { links: [{ url: u('/'), text: 'Next' }], count: 1 });
+  await assertRecordsRodeOnAcks(results, store.pages, CRAWL, logged);
   const lost = (await leased(queue, 'gone', ['/lost'])).get(u('/lost'))!;
   await queue.reclaimWorkers(['gone'], 'worker gone');
   assert.deepEqual(await queue.ack('gone', [{ id: lost.id, token: lost.leaseToken, outcome: { type: 'done', attached: page('/lost', null) } }]), [
