@@ -22,7 +22,7 @@ const SCHEDULER_MIN_INTERVAL_MS = 1_000;
  * Pushed counts are shown at most once per this while they keep moving (a crawl pushes three a
  * second): each showing redraws the status bar and the Jobs view's groups, which a software-
  * rendered editor pays for in CPU taken from the crawl (the benchmark's browser: 0.27–0.30 CPU s a
- * thousand pages at every push, 0.19 s at one a second). The first push after a quiet spell is
+ * thousand pages at every push, 0.16–0.26 s at one a second). The first push after a quiet spell is
  * shown at once, and the last one always.
  */
 export const STATS_MIN_INTERVAL_MS = 1_000;
