@@ -71,12 +71,17 @@ export interface Page {
   seen: number;
   /**
    * Falls of the count taken as jobs left from below the rows (`base` lowered) before any row was
-   * named leaving: a row named later was among them, and is not taken off twice. The overview's
-   * counts come at once, job changes debounced, in either order.
+   * named leaving: a row named later was among them, and is not taken off twice. A batch's counts
+   * and its job changes may reach the tree in either order.
    */
   fell: number;
   /** Read again down from `anchor` rather than from the newest (the rows loaded changed, not the newest shown). */
   keepAnchor: boolean;
+}
+
+/** Where a newest-first page's loaded rows end: jobs of the group below this id wait behind Load more (0: all are loaded). */
+export function loadedFloor(page: Pick<Page, 'nextCursor'>): number {
+  return page.nextCursor === null ? 0 : Number(page.nextCursor);
 }
 
 /** Whether a group's loaded rows stay put as jobs join it (see Page.anchor). */

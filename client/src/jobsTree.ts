@@ -40,7 +40,7 @@ import {
   type StateCounts,
 } from '../../server/src/protocol';
 import { CrawlNames } from './crawlNames';
-import { LoadedPages, PAGE_SIZE, anchors, listOrder, newerThan, readPage, withinLoaded, type JobsFilter, type Page } from './jobPages';
+import { LoadedPages, PAGE_SIZE, anchors, listOrder, loadedFloor, newerThan, readPage, withinLoaded, type JobsFilter, type Page } from './jobPages';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
 import { escapeMarkdown, formatCount, plural } from './format';
 import {
@@ -416,7 +416,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       const anchor = page.anchor;
       const arrived = this.arrivals(jobs, group.filter).filter((job) => job <= anchor);
       // Below the rows loaded (behind Load more), none is read again: listed there, not newer.
-      const floor = page.nextCursor === null ? 0 : Number(page.nextCursor);
+      const floor = loadedFloor(page);
       page.base += arrived.filter((job) => job < floor).length;
       let dropped = 0;
       if (group.total !== undefined) {
@@ -891,7 +891,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       if (old && from !== undefined) {
         // Read again down from its anchor: the jobs that joined the group where the rows were read
         // (or had left it and came back) are listed now, not newer; those above the anchor still are.
-        const floor = old.nextCursor === null ? 0 : Number(old.nextCursor);
+        const floor = loadedFloor(old);
         const had = new Set(old.jobs.map((j) => j.id));
         const placed = read.jobs.filter((j) => !had.has(j.id) && j.id >= floor).length;
         kept = { base: old.base + placed, seen: old.seen, fell: old.fell };

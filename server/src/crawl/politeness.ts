@@ -76,16 +76,16 @@ function lengthenStreak<K>(map: Map<K, number>, key: K): number {
 }
 
 /**
- * robots.txt per origin, fetched once (one fetch per origin at a time in this process), cached in
- * memory and in the database with an expiry; and each host's health: repeated failures back the
- * whole host off with capped exponential backoff, and a success eases it.
- */
-/**
  * How often expired robots.txt rows are dropped. Every tick, it was a statement four times a
  * second per daemon: on PostgreSQL, with 4 daemons of a web-bound crawl, 0.08 of 2 statements a page.
  */
 const ROBOTS_SWEEP_MS = 60_000;
 
+/**
+ * robots.txt per origin, fetched once (one fetch per origin at a time in this process), cached in
+ * memory and in the database with an expiry; and each host's health: repeated failures back the
+ * whole host off with capped exponential backoff, and a success eases it.
+ */
 export class Politeness {
   private readonly robots = new Map<string, { robots: Robots; expiresAt: number }>();
   private readonly loading = new Map<string, Promise<Robots>>();

@@ -843,10 +843,9 @@ export class SeedFeatures {
     if (!s) return [];
     const at = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
     const out: CodeLens[] = [];
-    const jobs = [...s.jobs.values()];
     // A crawl's file shows its crawl, which names the jobs: the ids of 5,000 URLs went with every
     // lens asked for (each keystroke, each progress redraw) for nothing.
-    const reveal: SeedCommandArgs[typeof SEED_COMMANDS.revealJobs] = [{ crawlId: s.crawlId, jobIds: s.crawlId ? [] : jobs.map((j) => j.id) }];
+    const reveal: SeedCommandArgs[typeof SEED_COMMANDS.revealJobs] = [{ crawlId: s.crawlId, jobIds: s.crawlId ? [] : [...s.urlOf.keys()] }];
     // While the file's crawl runs (or is paused), starting it again would run a second crawl
     // beside it: the lens shows the one there is, and steers it. Nor is a start offered while
     // that is unknown.
@@ -867,7 +866,8 @@ export class SeedFeatures {
       const n = start.seeds.length;
       out.push({ range: at, command: { title: `▶ Start crawl (${n} URL${n === 1 ? '' : 's'})`, command: SEED_COMMANDS.startCrawl, arguments: args } });
     }
-    const failed = jobs.filter((j) => j.state === 'error');
+    // Asked at every keystroke and progress redraw: the jobs are walked only when some failed (Snapshot.failed).
+    const failed = s.failed > 0 ? [...s.jobs.values()].filter((j) => j.state === 'error') : [];
     if (failed.length) {
       // The crawl's failures are requeued as a whole (pages found on the way included); a
       // standalone URL's failure by its id.
@@ -877,7 +877,7 @@ export class SeedFeatures {
       const args: SeedCommandArgs[typeof SEED_COMMANDS.requeueFailed] = [requeue];
       out.push({ range: at, command: { title: `↻ Requeue failed (${failed.length})`, command: SEED_COMMANDS.requeueFailed, arguments: args } });
     }
-    if (!live && (s.crawlId || jobs.length)) {
+    if (!live && (s.crawlId || s.jobs.size > 0)) {
       out.push({
         range: at,
         command: { title: s.crawlId ? `Open in jobs view (crawl ${s.crawlId})` : 'Open in jobs view', command: SEED_COMMANDS.revealJobs, arguments: reveal },
