@@ -7,6 +7,7 @@
 //   server/src/crawl/handler-worker.ts -> dist/server/handler-worker.js (page handlers' threads)
 //   server/src/crawl/parse-worker.ts -> dist/server/parse-worker.js (the threads that parse pages)
 //   server/src/core/sqlite/checkpoint-worker.ts -> dist/server/checkpoint-worker.js (the WAL's checkpoints)
+//   server/src/daemon/transport/socket-worker.ts -> dist/server/socket-worker.js (the Unix socket's thread)
 //   client/webview/report.ts  -> dist/webview/report.js   (the crawl report's page, uPlot inside,
 //                                                           with its styles beside it)
 // Minified, with source maps beside them for the debugger (the .vsix leaves the maps out).
@@ -45,6 +46,8 @@ const builds = [
   { ...common, entryPoints: ['server/src/crawl/parse-worker.ts'], outfile: 'dist/server/parse-worker.js' },
   // The thread that copies the queue's WAL back into its file (core/sqlite/checkpoint.ts).
   { ...common, entryPoints: ['server/src/core/sqlite/checkpoint-worker.ts'], outfile: 'dist/server/checkpoint-worker.js', external: ['better-sqlite3'] },
+  // The thread that serves the Unix socket (daemon/transport/socket-thread.ts).
+  { ...common, entryPoints: ['server/src/daemon/transport/socket-worker.ts'], outfile: 'dist/server/socket-worker.js', external: ['better-sqlite3'] },
   { ...common, entryPoints: ['client/webview/report.ts'], outfile: 'dist/webview/report.js', platform: 'browser', format: 'iife', target: 'es2022' },
 ];
 

@@ -528,3 +528,43 @@ describe('shutdown', () => {
     await assert.rejects(RawClient.connect(d.socket), /ENOENT/);
   });
 });
+
+describe("the socket's thread", () => {
+  test('queue/stats is answered while the daemon thread requeues 100,000 jobs in one transaction, and never counts half of it', async () => {
+    const d = await startDaemon();
+    const [big, poll] = [await RawClient.connect(d.socket), await RawClient.connect(d.socket)];
+    try {
+      await poll.request('scheduler/pause');
+      const urls = Array.from({ length: 100_000 }, (_, i) => `http://127.0.0.9/p${i}`);
+      assert.equal((await big.request('jobs/enqueue', { urls })).enqueued, 100_000);
+      const ids = Array.from({ length: 100_000 }, (_, i) => i + 1);
+      assert.equal((await big.request('jobs/cancel', { ids })).cancelled, 100_000);
+      // One statement on the daemon's thread, a few seconds long: a row and an event for each job.
+      big.send(`${JSON.stringify({ jsonrpc: '2.0', id: 99, method: 'jobs/requeue', params: { state: 'skipped' } })}\n`);
+      const requeued = big.next(60_000);
+      let done = false;
+      void requeued.then(() => (done = true));
+      let answeredMeanwhile = 0;
+      const seen = new Set<string>();
+      while (!done) {
+        const s = await poll.request('queue/stats');
+        seen.add(`${s.queued}/${s.skipped}`);
+        if (!done) answeredMeanwhile++;
+      }
+      assert.equal((await requeued).result.requeued, 100_000);
+      // On one thread, a call behind the requeue waited for all of it: at most the one or two sent before it began were answered.
+      assert.ok(answeredMeanwhile > 3, `${answeredMeanwhile} queue/stats answered while the requeue ran`);
+      assert.deepEqual(
+        [...seen].filter((c) => c !== '0/100000' && c !== '100000/0'),
+        [],
+        'a count of part of one transaction',
+      );
+      const after = await poll.request('queue/stats');
+      assert.deepEqual([after.queued, after.skipped], [100_000, 0]);
+    } finally {
+      big.close();
+      poll.close();
+      await d.stop();
+    }
+  });
+});

@@ -68,6 +68,29 @@ for (const engine of ENGINES) {
         assert.deepEqual(await q.jobsByIds([]), []);
       });
 
+      test("a stats reader on a connection of its own counts what the queue counts, and does not wait for another's write", async () => {
+        const { q, where } = await openQueue(engine, { random: () => 0.5 });
+        const reader = engine.statsReader(where);
+        assert.deepEqual(await reader.stats(), await q.stats());
+        await q.enqueue([job('a', 1), job('a', 2), job('b', 1), job('b', 2, { skipReason: 'robots.txt' })]);
+        const [first] = await q.lease('w', 1, L);
+        await q.ack('w', [{ id: first.id, token: first.leaseToken, outcome: { type: 'fail', error: 'boom' } }]);
+        await q.lease('w', 1, L);
+        const counts = await q.stats();
+        assert.deepEqual(
+          [counts.queued, counts.in_progress, counts.skipped, counts.total],
+          [first.maxAttempts > 1 ? 2 : 1, 1, 1, 4],
+          'the counts this test reads the reader against',
+        );
+        assert.deepEqual(await reader.stats(), counts);
+        const held = await engine.holdJobs(where, [1, 2, 3, 4]);
+        try {
+          assert.deepEqual(await reader.stats(), counts);
+        } finally {
+          await held.release();
+        }
+      });
+
       test('a job enqueued with a skip reason is kept as skipped, never leased', async () => {
         const { q } = await open();
         await q.enqueue([job('a', 1, { skipReason: 'robots.txt: Disallow: /1' })]);

@@ -1,4 +1,4 @@
-import type { Job, JobResult, JobState } from './types';
+import type { Job, JobResult, JobState, Stats } from './types';
 
 /** A jobs row as either engine reads it back (the same column names on both), made a Job. */
 export function toJob(r: Record<string, unknown>): Job {
@@ -28,4 +28,14 @@ export function toJob(r: Record<string, unknown>): Job {
     updatedAt: r.updated_at as number,
     finishedAt: r.finished_at as number | null,
   };
+}
+
+/** The `counts` rows either engine reads (a state and its jobs), made Stats. */
+export function statsOf(rows: readonly { state: JobState; n: number }[]): Stats {
+  const out = { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, total: 0 };
+  for (const { state, n } of rows) {
+    out[state] = n;
+    out.total += n;
+  }
+  return out;
 }

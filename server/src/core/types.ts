@@ -206,6 +206,13 @@ export interface Stats {
   total: number;
 }
 
+/** The queue's counts read on a connection of its own (each engine's stats-reader.ts), for another thread. */
+export interface StatsReader {
+  /** The counts as of the last commit, as Queue.stats gives them. */
+  stats(): Promise<Stats>;
+  close(): Promise<void>;
+}
+
 export interface CrawlCounts extends Stats {
   /** Jobs refused because the crawl had reached its cap. */
   capped: number;

@@ -19,7 +19,8 @@ import type { DaemonOptions } from './process/options';
 import { ensurePrivateDir, prepareStateDir, resolvePaths, writeFileAtomic, type StatePaths } from './process/paths';
 import { RateMeter, fetchedTotal } from './notify/rate';
 import { SeedMap } from './seeds/map';
-import { SocketInUseError, SocketServer } from './transport/socket';
+import { SocketInUseError } from './transport/socket';
+import { SocketThread } from './transport/socket-thread';
 import { openStorage, type Storage } from './process/storage';
 
 export interface StartOptions extends DaemonOptions {
@@ -40,7 +41,7 @@ export class Daemon {
   readonly seeds: SeedMap;
   readonly services: DaemonServices;
   private readonly methods: MethodTable;
-  private socket: SocketServer | null = null;
+  private socket: SocketThread | null = null;
   private config: CoreConfig;
   private stopPromise: Promise<void> | null = null;
   private readonly rate = new RateMeter();
@@ -135,7 +136,7 @@ export class Daemon {
   }
 
   private async listen(socketInUse: StartOptions['socketInUse']): Promise<void> {
-    const server = new SocketServer(this.paths.socket, Object.keys(Params), (m, p, call) => this.call(m, p, call), this.log);
+    const server = new SocketThread(this.paths.socket, Object.keys(Params), (m, p, call) => this.call(m, p, call), this.log, this.paths.db);
     try {
       await server.listen();
     } catch (err) {

@@ -15,7 +15,7 @@ import { ErrorCodes, type Method, type ParamsOf, type Results } from '../protoco
 import { Params } from './params';
 import type { Logger } from '../core/scheduler';
 import { idleReason } from './idle';
-import { fetchedTotal, type RateMeter } from './notify/rate';
+import { statsAnswer, type RateMeter } from './notify/rate';
 import { RpcError, formatIssues, invalidParams, notFound, toRpcError, unavailable } from './transport/rpc';
 import { parseSeedFile, startParams, whyNotStartable } from './seeds/file';
 import type { SeedMap } from './seeds/map';
@@ -113,10 +113,7 @@ export function createMethods(d: DaemonServices): MethodTable {
       return { requeued: await crawls.requeue({ ids: p.ids, state: p.state, key: p.host?.toLowerCase(), crawlId: p.crawlId, reason: p.reason }) };
     },
     'jobs/cancel': async (p) => ({ cancelled: await queue.cancel({ ids: p.ids }) }),
-    'queue/stats': async () => {
-      const s = await queue.stats();
-      return { ...s, jobsPerSecond: d.rate.rate(fetchedTotal(s)) };
-    },
+    'queue/stats': async () => statsAnswer(await queue.stats(), d.rate),
     'leases/list': async () => ({ leases: (await queue.leases()).map(wireLease) }),
     'workers/list': async (p) => {
       const now = queue.now();

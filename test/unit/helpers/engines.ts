@@ -7,8 +7,10 @@
 import { after } from 'node:test';
 import Database from 'better-sqlite3';
 import { PgQueue, type PgQueueOptions } from '../../../server/src/core/pg/engine';
+import { PgStatsReader } from '../../../server/src/core/pg/stats-reader';
 import { SqliteQueue, type SqliteQueueOptions } from '../../../server/src/core/sqlite/engine';
-import type { Queue } from '../../../server/src/core/types';
+import { SqliteStatsReader } from '../../../server/src/core/sqlite/stats-reader';
+import type { Queue, StatsReader } from '../../../server/src/core/types';
 import { checkInvariants, sqliteBackToSchema1, sqliteLeaseScan } from './invariants';
 import { pgClient, pgDatabase } from './pg';
 import { checkPgInvariants, pgBackToSchema1, pgLeaseScan, pgValue } from './pg-invariants';
@@ -22,6 +24,8 @@ export interface Engine {
   database(): Promise<string>;
   /** A queue on that database, closed when the test file ends. */
   connect(where: string, opts?: EngineOptions): Promise<Queue>;
+  /** The engine's reader of counts on a connection of its own (another thread's), closed when the test file ends. */
+  statsReader(where: string): StatsReader;
   /** Counters equal COUNT(*), leases whole; with `maxInFlight`, no key past it. */
   check(q: Queue, maxInFlight?: number): Promise<void>;
   /** Event rows stored for a job (after trimming). */
@@ -48,6 +52,7 @@ const sqlite: Engine = {
     after(() => q.close());
     return q;
   },
+  statsReader: (where) => closedAfter(new SqliteStatsReader(where)),
   check: async (q, maxInFlight) => {
     const s = q as SqliteQueue;
     checkInvariants(s);
@@ -81,6 +86,7 @@ const postgres: Engine = {
     after(() => q.close());
     return q;
   },
+  statsReader: (where) => closedAfter(new PgStatsReader(where)),
   check: (q, maxInFlight) => checkPgInvariants(q as PgQueue, maxInFlight),
   eventRows: (q, id) => pgValue<number>(q as PgQueue, 'SELECT count(*) FROM events WHERE job_id = $1', [id]),
   keyRows: (q) => (q as PgQueue).keyRows(),
@@ -109,6 +115,11 @@ const postgres: Engine = {
     };
   },
 };
+
+function closedAfter(reader: StatsReader): StatsReader {
+  after(() => reader.close());
+  return reader;
+}
 
 export const ENGINES: readonly Engine[] = [sqlite, postgres];
 

@@ -40,7 +40,7 @@ import {
   type Settled,
   type StoredEvent,
 } from '../job-rules';
-import { toJob } from '../rows';
+import { statsOf, toJob } from '../rows';
 import {
   HELD,
   type Ack,
@@ -716,12 +716,12 @@ export class PgQueue implements Queue {
   }
 
   async stats(): Promise<Stats> {
-    return byState((await this.pool.query<{ state: JobState; n: number }>(SQL.stats)).rows);
+    return statsOf((await this.pool.query<{ state: JobState; n: number }>(SQL.stats)).rows);
   }
 
   /** The same counts the slow way; tests compare it with stats(). */
   async countByState(): Promise<Stats> {
-    return byState((await this.pool.query<{ state: JobState; n: number }>(SQL.countByState)).rows);
+    return statsOf((await this.pool.query<{ state: JobState; n: number }>(SQL.countByState)).rows);
   }
 
   async crawlStats(crawlId: string): Promise<CrawlCounts> {
@@ -889,15 +889,6 @@ export class PgQueue implements Queue {
 /** The counter shard a transaction adds to (schema.ts COUNTER_SHARDS). */
 function shard(): number {
   return Math.floor(Math.random() * COUNTER_SHARDS);
-}
-
-function byState(rows: { state: JobState; n: number }[]): Stats {
-  const out = { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, total: 0 };
-  for (const { state, n } of rows) {
-    out[state] = n;
-    out.total += n;
-  }
-  return out;
 }
 
 /** A leased job from a `leaseJobs` row and the lease just taken. */

@@ -32,7 +32,7 @@ import {
   type QueueOptions,
   type StoredEvent,
 } from '../job-rules';
-import { toJob } from '../rows';
+import { statsOf, toJob } from '../rows';
 import {
   HELD,
   type Ack,
@@ -469,22 +469,12 @@ export class SqliteQueue implements Queue {
   }
 
   async stats(): Promise<Stats> {
-    const out = { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, total: 0 };
-    for (const { state, n } of this.s.stats.all() as { state: JobState; n: number }[]) {
-      out[state] = n;
-      out.total += n;
-    }
-    return out;
+    return statsOf(this.s.stats.all() as { state: JobState; n: number }[]);
   }
 
   /** The same counts the slow way; tests compare it with stats(). */
   countByState(): Stats {
-    const out = { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, total: 0 };
-    for (const { state, n } of this.s.countByState.all() as { state: JobState; n: number }[]) {
-      out[state] = n;
-      out.total += n;
-    }
-    return out;
+    return statsOf(this.s.countByState.all() as { state: JobState; n: number }[]);
   }
 
   async crawlStats(crawlId: string): Promise<CrawlCounts> {

@@ -1,3 +1,6 @@
+import type { Stats } from '../../core/types';
+import type { Results } from '../../protocol';
+
 /**
  * Jobs fetched per second, from the growth of the counters of fetched jobs (see fetchedTotal,
  * counted across every process on the database) over a sliding window.
@@ -44,4 +47,9 @@ export class RateMeter {
  */
 export function fetchedTotal(s: { done: number; error: number }): number {
   return s.done + s.error;
+}
+
+/** `queue/stats`'s answer: the counts, and the rate with them as the newest sample. */
+export function statsAnswer(s: Stats, rate: RateMeter): Results['queue/stats'] {
+  return { ...s, jobsPerSecond: rate.rate(fetchedTotal(s)) };
 }

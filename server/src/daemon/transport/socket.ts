@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { JSONRPCServer, createJSONRPCErrorResponse, type JSONRPCID, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
 import type { Logger } from '../../core/scheduler';
 import { parseWorkerId, processAlive } from '../../core/worker-id';
@@ -15,7 +16,7 @@ import { DaemonClient, NoDaemonError } from './client';
 import type { CallContext } from '../methods';
 import { RpcError } from './rpc';
 import { statOrNull } from '../process/paths';
-import { Seat, Turns } from './turns';
+import { Seat, Turns, type TurnRelease } from './turns';
 
 export type Handle = (method: string, params: unknown, call: CallContext) => Promise<unknown>;
 
@@ -73,12 +74,21 @@ export const SOCKET_LIMITS: SocketLimits = {
   maxConnections: 1_024,
 };
 
+/** How a SocketServer serves, beside its limits. */
+export interface Serving {
+  /** Until when a request's turn lasts (turns.ts): `io` when methods run on this thread. */
+  turns?: TurnRelease;
+  /** Told when the first connection subscribes to notifications and when the last one that had goes. */
+  onSubscribers?: (any: boolean) => void;
+}
+
 export class SocketServer {
   private readonly rpc = new JSONRPCServer<CallContext>({ errorListener: () => {} });
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
-  private readonly turns = new Turns();
+  private readonly turns: Turns;
   private readonly holdings: Holdings;
+  private anySubscribed = false;
   private readonly limits: SocketLimits;
   private inode: number | null = null;
   private nextClient = 1;
@@ -92,10 +102,22 @@ export class SocketServer {
     handle: Handle,
     private readonly log: Logger,
     limits: Partial<SocketLimits> = {},
+    private readonly serving: Serving = {},
   ) {
     this.limits = { ...SOCKET_LIMITS, ...limits };
+    this.turns = new Turns(undefined, serving.turns);
     this.holdings = new Holdings(this.connections, this.limits, log);
-    for (const name of methods) this.rpc.addMethod(name, (params, call) => handle(name, params, call));
+    for (const name of methods) {
+      this.rpc.addMethod(name, (params, call) =>
+        handle(name, params, {
+          ...call,
+          subscribe: () => {
+            call.subscribe();
+            this.subscribersChanged();
+          },
+        }),
+      );
+    }
     this.rpc.mapErrorToJSONRPCErrorResponse = (id: JSONRPCID, err: unknown) => {
       const e = err instanceof RpcError ? err : new RpcError(ErrorCodes.InternalError, `internal error: ${(err as Error)?.message ?? String(err)}`);
       return createJSONRPCErrorResponse(id, e.code, e.message, e.data);
@@ -111,6 +133,7 @@ export class SocketServer {
         this.connections.delete(c);
         this.holdings.forget(c);
         this.turns.close(c.seat);
+        if (c.subscribed) this.subscribersChanged();
       });
     });
     this.server.on('error', (err) => this.log('error', `socket server: ${err.message}`));
@@ -164,8 +187,9 @@ export class SocketServer {
         this.log('info', `replaced the stale socket ${this.path}`);
       }
       // Created 0600 from the start (umask), then made sure of it (chmod). The bind happens inside
-      // listen(), synchronously, so the process-wide umask is narrowed for that call alone.
-      const mask = process.umask(0o177);
+      // listen(), synchronously, so the process-wide umask is narrowed for that call alone; a worker
+      // thread cannot set it, and the thread that started it narrows it meanwhile (socket-thread.ts).
+      const mask = isMainThread ? process.umask(0o177) : null;
       let listening: Promise<void>;
       try {
         listening = new Promise<void>((resolve, reject) => {
@@ -176,7 +200,7 @@ export class SocketServer {
           });
         });
       } finally {
-        process.umask(mask);
+        if (mask !== null) process.umask(mask);
       }
       await listening;
       fs.chmodSync(this.path, 0o600);
@@ -190,6 +214,13 @@ export class SocketServer {
   subscribed(): boolean {
     for (const c of this.connections) if (c.subscribed) return true;
     return false;
+  }
+
+  private subscribersChanged(): void {
+    const any = this.subscribed();
+    if (any === this.anySubscribed) return;
+    this.anySubscribed = any;
+    this.serving.onSubscribers?.(any);
   }
 
   /** Sends a notification to every connection that subscribed. */

@@ -23,14 +23,28 @@ export class Seat {
   benched = false;
 }
 
+/**
+ * How long a turn lasts. `io`: until its request is answered or awaits I/O, one at a time (requests
+ * run on this thread). `answer`: until it is answered, `concurrent` at once: requests run on another
+ * thread (socket-thread.ts), in the order their turns came, and a turn given back at the first await
+ * would let one client's 64 requests in flight all queue there ahead of another's.
+ */
+export type TurnRelease = { until: 'io' } | { until: 'answer'; concurrent: number };
+
 export class Turns {
   private readonly ring: Seat[] = [];
-  /** A turn is out: its request is neither answered nor waiting on I/O yet. */
-  private granted = false;
+  /** Turns out: requests neither answered nor (releasing at I/O) waiting on I/O yet. */
+  private granted = 0;
   /** When the current slice began; null when the event loop has had its turn since. */
   private sliceStart: number | null = null;
+  private readonly concurrent: number;
 
-  constructor(private readonly clock: () => number = () => performance.now()) {}
+  constructor(
+    private readonly clock: () => number = () => performance.now(),
+    private readonly turnsEnd: TurnRelease = { until: 'io' },
+  ) {
+    this.concurrent = turnsEnd.until === 'answer' ? turnsEnd.concurrent : 1;
+  }
 
   /**
    * Runs `fn` in one of `seat`'s turns, after the requests the seat sent before it. Resolves to
@@ -57,7 +71,7 @@ export class Turns {
       const p = fn();
       p.then(end, end);
       // A request that awaits I/O gives its turn back when the event loop moves on.
-      setImmediate(end);
+      if (this.turnsEnd.until === 'io') setImmediate(end);
       return await p;
     } catch (err) {
       end();
@@ -86,13 +100,13 @@ export class Turns {
   }
 
   private release(): void {
-    this.granted = false;
+    this.granted--;
     this.grant();
   }
 
   private grant(): void {
     // Nothing waiting starts no slice: an idle daemon schedules nothing.
-    if (this.granted || this.ring.length === 0) return;
+    if (this.granted >= this.concurrent || this.ring.length === 0) return;
     const now = this.clock();
     if (this.sliceStart === null) {
       this.sliceStart = now;
@@ -115,9 +129,9 @@ export class Turns {
       if (seat.waiting.length > 0) this.ring.push(seat);
       else seat.enlisted = false;
       if (!resolve) continue;
-      this.granted = true;
+      this.granted++;
       resolve(true);
-      return;
+      if (this.granted >= this.concurrent) return;
     }
   }
 }
