@@ -205,8 +205,14 @@ describe('socket contract', () => {
         [site.url('/missing')],
       );
 
-      assert.deepEqual(await c.request('jobs/requeue', { reason: 'HTTP 410', crawlId }), { requeued: 2 });
-      assert.deepEqual((await c.request('jobs/reasons', { crawlId })).reasons, [{ reason: 'HTTP 404', count: 1 }], 'requeued: off the count at once');
+      // Paused, so the requeued jobs are not fetched (and failed again) before the count is read.
+      await c.request('scheduler/pause');
+      try {
+        assert.deepEqual(await c.request('jobs/requeue', { reason: 'HTTP 410', crawlId }), { requeued: 2 });
+        assert.deepEqual((await c.request('jobs/reasons', { crawlId })).reasons, [{ reason: 'HTTP 404', count: 1 }], 'requeued: off the count at once');
+      } finally {
+        await c.request('scheduler/resume');
+      }
       await crawlDone(crawlId);
       assert.deepEqual((await c.request('jobs/reasons', { crawlId })).reasons, reasons, 'failed again, for the same reason');
     } finally {
