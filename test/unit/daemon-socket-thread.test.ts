@@ -19,18 +19,22 @@ test("the socket's thread: calls, errors, subscriptions, counts from its own con
   const queue = new SqliteQueue(db);
   const logged: string[] = [];
   const calls: string[] = [];
+  let subscribedCalls = 0;
+  const slow: (() => void)[] = [];
   const socket = path.join(scratch(), 'd.sock');
   const thread = new SocketThread(
     socket,
-    ['echo', 'fail', 'subscribe', 'queue/stats'],
+    ['echo', 'fail', 'subscribe', 'slow', 'queue/stats'],
     async (method, params, call) => {
       calls.push(method);
       if (method === 'fail') throw new RpcError(-32001, 'no such thing', { why: 'asked' });
       if (method === 'subscribe') call.subscribe();
+      if (method === 'slow') await new Promise<void>((resolve) => slow.push(resolve));
       return { method, params };
     },
     (level, m) => logged.push(`${level}: ${m}`),
     db,
+    () => subscribedCalls++,
   );
   await thread.listen();
   try {
@@ -49,13 +53,18 @@ test("the socket's thread: calls, errors, subscriptions, counts from its own con
 
     assert.equal(thread.subscribed(), false);
     await c.request('subscribe');
-    await eventually('the subscription to be known here', () => thread.subscribed());
+    // Known here as it is made, not once the thread's word comes back: the feed's batch owed to it is made.
+    assert.equal(thread.subscribed(), true);
+    await eventually("the thread's word on it", () => subscribedCalls === 1);
     thread.notify('jobs/changed', { changes: [] });
     await eventually('the notification', () => c.notifications.some((n) => n.method === 'jobs/changed'));
     c.close();
     await eventually('the subscriber gone to be known here', () => !thread.subscribed());
 
-    // A thread that ends unasked: logged, and the socket served again.
+    // A thread that ends unasked, with a call still running here: logged, and the socket served again.
+    const before = await RawClient.connect(socket);
+    before.send(`${JSON.stringify({ jsonrpc: '2.0', id: 'old', method: 'slow' })}\n`);
+    await eventually('the slow call to run', () => slow.length === 1);
     await (thread as unknown as { worker: Worker }).worker.terminate();
     await eventually('the socket served again', async () => {
       try {
@@ -65,6 +74,17 @@ test("the socket's thread: calls, errors, subscriptions, counts from its own con
         return false;
       }
     });
+    // The new thread numbers its calls from 1 again: with ten waiting, one has the old call's number.
+    for (let i = 0; i < 10; i++) c.send(`${JSON.stringify({ jsonrpc: '2.0', id: `new${i}`, method: 'slow' })}\n`);
+    await eventually('the new slow calls to run', () => slow.length === 11);
+    // The answer owed to the thread that ended goes to no one; the next answer here is the echo's.
+    slow[0]();
+    assert.deepEqual(await c.request('echo', { after: 'old' }), { method: 'echo', params: { after: 'old' } });
+    slow.slice(1).forEach((answer) => answer());
+    const answered = new Set<string>();
+    for (let i = 0; i < 10; i++) answered.add((await c.next()).id);
+    assert.equal(answered.size, 10);
+    before.close();
     assert.ok(
       logged.some((l) => /^error: the socket's thread ended/.test(l)),
       logged.join('\n'),

@@ -536,6 +536,27 @@ describe('shutdown', () => {
 });
 
 describe("the socket's thread", () => {
+  test('queue/stats sent in one write behind an enqueue counts what it enqueued', async () => {
+    const d = await startDaemon();
+    const k = await RawClient.connect(d.socket);
+    try {
+      await k.request('scheduler/pause');
+      const urls = Array.from({ length: 500 }, (_, i) => `http://127.0.0.9/r${i}`);
+      const line = (id: number, method: string, params: unknown) => `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
+      k.send(line(10, 'jobs/enqueue', { urls }) + line(11, 'queue/stats', {}));
+      const answers = [await k.next(), await k.next()];
+      assert.deepEqual(
+        answers.map((a) => a.id),
+        [10, 11],
+      );
+      assert.equal(answers[0].result.enqueued, 500);
+      assert.equal(answers[1].result.queued, 500, 'the count read before the enqueue ran');
+    } finally {
+      k.close();
+      await d.stop();
+    }
+  });
+
   test('queue/stats is answered while the daemon thread requeues 100,000 jobs in one transaction, and never counts half of it', async () => {
     const d = await startDaemon();
     const [big, poll] = [await RawClient.connect(d.socket), await RawClient.connect(d.socket)];

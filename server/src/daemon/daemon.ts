@@ -136,7 +136,14 @@ export class Daemon {
   }
 
   private async listen(socketInUse: StartOptions['socketInUse']): Promise<void> {
-    const server = new SocketThread(this.paths.socket, Object.keys(Params), (m, p, call) => this.call(m, p, call), this.log, this.paths.db);
+    const server = new SocketThread(
+      this.paths.socket,
+      Object.keys(Params),
+      (m, p, call) => this.call(m, p, call),
+      this.log,
+      this.paths.db,
+      () => this.feed.batchDue(),
+    );
     try {
       await server.listen();
     } catch (err) {

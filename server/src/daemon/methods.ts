@@ -31,6 +31,8 @@ export interface CallContext {
   subscribe(): void;
   /** The text of a document open in the editor (LSP transport only). */
   documentText?(uri: string): string | undefined;
+  /** The request awaits I/O: its turn goes back before its answer (the socket's thread, turns.ts). */
+  awaitsIo?(): void;
 }
 
 export interface DaemonServices {

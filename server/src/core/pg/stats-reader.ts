@@ -14,12 +14,13 @@ export class PgStatsReader implements StatsReader {
   constructor(private readonly url: string) {}
 
   async stats(): Promise<Stats> {
-    const client = await this.connected();
+    const connecting = this.connected();
+    const client = await connecting;
     try {
       return statsOf((await client.query<{ state: JobState; n: number }>(SQL.stats)).rows);
     } catch (err) {
-      // A connection that failed is dropped; the next read makes another.
-      this.client = null;
+      // A connection that failed is dropped (unless another read has made one since); the next read makes another.
+      if (this.client === connecting) this.client = null;
       void client.end().catch(() => {});
       throw err;
     }

@@ -21,12 +21,12 @@ export class SqliteStatsReader implements StatsReader {
     this.counts = this.db.prepare(SQL.stats);
   }
 
-  stats(): Promise<Stats> {
-    return Promise.resolve(statsOf(this.counts.all() as { state: JobState; n: number }[]));
+  // async: a read that fails (SQLITE_BUSY past the timeout, an I/O error) rejects, as PostgreSQL's does, rather than throw.
+  async stats(): Promise<Stats> {
+    return statsOf(this.counts.all() as { state: JobState; n: number }[]);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.db.close();
-    return Promise.resolve();
   }
 }

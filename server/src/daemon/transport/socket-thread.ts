@@ -3,7 +3,7 @@
  * turns and JSON happen there, and the daemon's thread sees each request as a message and answers
  * it with another. `queue/stats` is answered there outright, from a connection of its own to the
  * database: the daemon's thread runs the crawl, SQLite's commits, the link graph's moves and GC in
- * stretches of 12-20 ms, and a client's `queue/stats` that arrived in one waited it out (p99 25-28
+ * stretches of 12-20 ms, and a client's `queue/stats` that arrived in one waited it out (p99 28-46
  * ms over the socket during the heavy-page crawl, measured).
  */
 import * as path from 'node:path';
@@ -34,13 +34,16 @@ export type FromSocket =
 export type ToSocket =
   | { t: 'answer'; id: number; result: unknown }
   | { t: 'answer'; id: number; error: { code: number; message: string; data?: unknown } }
+  /** The request's handler awaits I/O: its turn goes back, as on one thread (turns.ts). */
+  | { t: 'yielded'; id: number }
   | { t: 'subscribe'; id: number }
   | { t: 'notify'; method: string; params: unknown }
   | { t: 'stopAccepting' }
   | { t: 'close' };
 
-/** A thread that ended unasked is started again after this long, so a thread that cannot run does not spin. */
+/** A thread that ended unasked is started again after this long, doubling while it cannot listen. */
 const RESTART_AFTER_MS = 1_000;
+const RESTART_AFTER_MAX_MS = 30_000;
 
 export class SocketThread {
   private worker: Worker | null = null;
@@ -49,33 +52,30 @@ export class SocketThread {
   /** The thread listens: one that ends now is started again. */
   private serving = false;
   private restartTimer: NodeJS.Timeout | null = null;
+  private restartAfterMs = RESTART_AFTER_MS;
   private closed: (() => void) | null = null;
 
+  /** `onSubscribed`: a connection subscribed, so changes are owed to it (the feed's batch). */
   constructor(
     readonly path: string,
     private readonly methods: readonly string[],
     private readonly handle: Handle,
     private readonly log: Logger,
     private readonly db: string,
+    private readonly onSubscribed: () => void = () => {},
   ) {}
 
-  /**
-   * Takes the socket path as SocketServer.listen does, on the socket's thread. A thread cannot set
-   * the process's umask: it is narrowed here until the socket is bound, so the file is 0600 from
-   * its first moment (anything else made meanwhile is only the more private for it).
-   */
+  /** Takes the socket path as SocketServer.listen does, on the socket's thread. */
   listen(): Promise<void> {
-    const mask = process.umask(0o177);
     return new Promise<void>((resolve, reject) => {
       const worker = this.start();
       const done = (err: Error | null) => {
-        process.umask(mask);
         worker.off('message', onMessage).off('error', done).off('exit', exited);
         if (!err) {
           this.serving = true;
+          this.restartAfterMs = RESTART_AFTER_MS;
           return resolve();
         }
-        this.closing = true;
         void worker.terminate();
         reject(err);
       };
@@ -95,12 +95,14 @@ export class SocketThread {
 
   /** Sends a notification to every connection that subscribed. */
   notify(method: string, params: unknown): void {
-    this.post({ t: 'notify', method, params });
+    this.worker?.postMessage({ t: 'notify', method, params } satisfies ToSocket);
   }
 
   /** Stops accepting; the file goes unless another daemon has taken the path since. */
   stopAccepting(): void {
-    this.post({ t: 'stopAccepting' });
+    this.closing = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.worker?.postMessage({ t: 'stopAccepting' } satisfies ToSocket);
   }
 
   /** Ends every connection once what it is owed has been written, then the thread. */
@@ -112,7 +114,7 @@ export class SocketThread {
     await new Promise<void>((resolve) => {
       this.closed = resolve;
       worker.once('exit', () => resolve());
-      this.post({ t: 'close' });
+      worker.postMessage({ t: 'close' } satisfies ToSocket);
     });
     await worker.terminate();
   }
@@ -121,31 +123,45 @@ export class SocketThread {
     const workerData: SocketWorkerData = { path: this.path, methods: this.methods, db: this.db };
     const worker = new Worker(path.join(__dirname, 'socket-worker.js'), { workerData });
     this.worker = worker;
-    worker.on('message', (m: FromSocket) => this.receive(m));
-    worker.on('error', (err) => this.log('error', `the socket's thread failed: ${err.message}`));
+    worker.on('message', (m: FromSocket) => this.receive(worker, m));
+    worker.on('error', (err: unknown) => this.log('error', `the socket's thread failed: ${(err as Error)?.stack ?? String(err)}`));
     worker.on('exit', (code) => {
-      if (this.worker === worker) this.worker = null;
+      if (this.worker !== worker) return;
+      this.worker = null;
       this.anySubscribed = false;
       const wasServing = this.serving;
       this.serving = false;
       if (this.closing || !wasServing) return;
       this.log('error', `the socket's thread ended (exit code ${code}); serving the socket again in ${RESTART_AFTER_MS} ms`);
-      this.restartTimer = setTimeout(() => {
-        this.restartTimer = null;
-        if (!this.closing) this.listen().catch((err: Error) => this.log('error', `serving the socket again failed: ${err.message}`));
-      }, RESTART_AFTER_MS);
-      this.restartTimer.unref();
+      this.restart();
     });
     return worker;
   }
 
-  private receive(m: FromSocket): void {
+  /** Serves the socket again; a thread that cannot listen is tried again later, unless another daemon took the socket. */
+  private restart(): void {
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.closing) return;
+      this.listen().catch((err: Error) => {
+        if (err instanceof SocketInUseError) return this.log('error', `the socket is not served again: ${err.message}`);
+        this.restartAfterMs = Math.min(this.restartAfterMs * 2, RESTART_AFTER_MAX_MS);
+        this.log('error', `serving the socket again failed: ${err.message}; trying again in ${this.restartAfterMs} ms`);
+        this.restart();
+      });
+    }, this.restartAfterMs);
+    this.restartTimer.unref();
+  }
+
+  private receive(worker: Worker, m: FromSocket): void {
     switch (m.t) {
       case 'call':
-        void this.answer(m.id, m.method, m.params);
+        void this.answer(worker, m.id, m.method, m.params);
         return;
       case 'subscribers':
+        if (worker !== this.worker) return;
         this.anySubscribed = m.any;
+        if (m.any) this.onSubscribed();
         return;
       case 'log':
         this.log(m.level, m.message);
@@ -158,25 +174,37 @@ export class SocketThread {
     }
   }
 
-  /** Runs one request on this thread; its subscription, if it makes one, reaches the socket's thread before its answer. */
-  private async answer(id: number, method: string, params: unknown): Promise<void> {
+  /**
+   * Runs one request on this thread. What goes back goes to the thread that asked, and to none if it
+   * has ended: ids start again in a thread started again. A subscription reaches it before the answer,
+   * and counts here at once, so the feed's batch owed to the new subscriber is not skipped while the
+   * thread's word on it is on its way.
+   */
+  private async answer(worker: Worker, id: number, method: string, params: unknown): Promise<void> {
+    const send = (m: ToSocket) => {
+      if (this.worker === worker) worker.postMessage(m);
+    };
+    let settled = false;
+    const subscribe = () => {
+      send({ t: 'subscribe', id });
+      if (this.worker === worker) this.anySubscribed = true;
+    };
+    const running = this.handle(method, params, { subscribe });
+    // As Turns does on one thread: a request still running once the event loop moves on awaits I/O.
+    setImmediate(() => settled || send({ t: 'yielded', id }));
     let reply: ToSocket;
     try {
-      const result = await this.handle(method, params, { subscribe: () => this.post({ t: 'subscribe', id }) });
-      reply = { t: 'answer', id, result };
+      reply = { t: 'answer', id, result: await running };
     } catch (err) {
       const e = err instanceof RpcError ? err : new RpcError(ErrorCodes.InternalError, `internal error: ${(err as Error)?.message ?? String(err)}`);
       reply = { t: 'answer', id, error: { code: e.code, message: e.message, data: e.data } };
     }
+    settled = true;
     try {
-      this.worker?.postMessage(reply);
+      send(reply);
     } catch (err) {
       // An answer that cannot be copied to the thread (a value with no structured clone) is an internal error, not silence.
-      this.post({ t: 'answer', id, error: { code: ErrorCodes.InternalError, message: `internal error: ${(err as Error).message}` } });
+      send({ t: 'answer', id, error: { code: ErrorCodes.InternalError, message: `internal error: ${(err as Error).message}` } });
     }
-  }
-
-  private post(m: ToSocket): void {
-    this.worker?.postMessage(m);
   }
 }

@@ -16,8 +16,9 @@ import { SocketInUseError, SocketServer } from './socket';
 import type { FromSocket, SocketWorkerData, ToSocket } from './socket-thread';
 
 /**
- * Requests at the daemon's thread at once. It runs one at a time but for those awaiting I/O; a few
- * keep it busy without letting one client's requests queue there ahead of another's.
+ * Requests at the daemon's thread at once, each until it is answered or awaits I/O (turns.ts
+ * `told`): it runs one at a time, and a few keep it busy without letting one client's requests
+ * queue there ahead of another's.
  */
 const AT_ONCE = 4;
 /** The rate is sampled this often even when nobody asks, as the daemon's thread samples its own. */
@@ -65,6 +66,8 @@ function noParams(params: unknown): boolean {
 
 async function handle(method: string, params: unknown, call: CallContext): Promise<unknown> {
   if (method === 'queue/stats' && !stopping && noParams(params)) {
+    // Its own I/O (PostgreSQL's) gives the turn back as the daemon's thread's does.
+    setImmediate(() => call.awaitsIo?.());
     try {
       return statsAnswer(await reader.stats(), rate);
     } catch {
@@ -80,7 +83,7 @@ const server = new SocketServer(
   handle,
   log,
   {},
-  { turns: { until: 'answer', concurrent: AT_ONCE }, onSubscribers: (any) => post({ t: 'subscribers', any }) },
+  { turns: { until: 'told', concurrent: AT_ONCE }, onSubscribers: (any) => post({ t: 'subscribers', any }) },
 );
 
 port.on('message', (m: ToSocket) => {
@@ -93,6 +96,9 @@ port.on('message', (m: ToSocket) => {
       else w.resolve(m.result);
       return;
     }
+    case 'yielded':
+      waiting.get(m.id)?.call.awaitsIo?.();
+      return;
     case 'subscribe':
       waiting.get(m.id)?.call.subscribe();
       return;
@@ -119,6 +125,10 @@ async function close(): Promise<void> {
 }
 
 server.listen().then(
-  () => post({ t: 'listening' }),
+  () => {
+    // Told to stop while it was taking the socket: it lets go of it at once.
+    if (stopping) server.stopAccepting();
+    post({ t: 'listening' });
+  },
   (err: Error) => post({ t: 'listenFailed', inUse: err instanceof SocketInUseError, message: err.message }),
 );

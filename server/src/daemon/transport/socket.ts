@@ -7,7 +7,6 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import { JSONRPCServer, createJSONRPCErrorResponse, type JSONRPCID, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
 import type { Logger } from '../../core/scheduler';
 import { parseWorkerId, processAlive } from '../../core/worker-id';
@@ -15,7 +14,7 @@ import { ErrorCodes, MAX_LINE_BYTES } from '../../protocol';
 import { DaemonClient, NoDaemonError } from './client';
 import type { CallContext } from '../methods';
 import { RpcError } from './rpc';
-import { statOrNull } from '../process/paths';
+import { fitsSocket, statOrNull } from '../process/paths';
 import { Seat, Turns, type TurnRelease } from './turns';
 
 export type Handle = (method: string, params: unknown, call: CallContext) => Promise<unknown>;
@@ -186,24 +185,34 @@ export class SocketServer {
         fs.unlinkSync(this.path);
         this.log('info', `replaced the stale socket ${this.path}`);
       }
-      // Created 0600 from the start (umask), then made sure of it (chmod). The bind happens inside
-      // listen(), synchronously, so the process-wide umask is narrowed for that call alone; a worker
-      // thread cannot set it, and the thread that started it narrows it meanwhile (socket-thread.ts).
-      const mask = isMainThread ? process.umask(0o177) : null;
-      let listening: Promise<void>;
+      // Bound inside a folder of its own (0700, mkdtemp), made 0600, then linked into place: no one
+      // else can open it at any moment, with no process-wide umask (a worker thread cannot set one,
+      // and narrowing it for the whole process would narrow every folder made meanwhile). A link
+      // never replaces what may have appeared at the path since. A path too long for the folder's
+      // name to fit is bound where it goes and made 0600 at once.
+      const folder = fs.mkdtempSync(path.join(path.dirname(this.path), '.crawld-'));
+      const inFolder = path.join(folder, 's');
+      const at = fitsSocket(inFolder) ? inFolder : this.path;
       try {
-        listening = new Promise<void>((resolve, reject) => {
+        await new Promise<void>((resolve, reject) => {
           this.server.once('error', reject);
-          this.server.listen(this.path, () => {
+          this.server.listen(at, () => {
             this.server.off('error', reject);
             resolve();
           });
         });
+        fs.chmodSync(at, 0o600);
+        if (at !== this.path) {
+          try {
+            fs.linkSync(at, this.path);
+          } catch (err) {
+            this.server.close();
+            throw new SocketInUseError(`${this.path} appeared while this daemon was taking it: ${(err as Error).message}`);
+          }
+        }
       } finally {
-        if (mask !== null) process.umask(mask);
+        fs.rmSync(folder, { recursive: true, force: true });
       }
-      await listening;
-      fs.chmodSync(this.path, 0o600);
       this.inode = fs.statSync(this.path).ino;
     } finally {
       release();
@@ -536,7 +545,7 @@ class Connection {
 
   /** One request, run in this connection's next turn: a flood from one client cannot hold up the rest. */
   private inTurn(m: unknown): Promise<JSONRPCResponse | null> {
-    return this.turns.take(this.seat, () => this.dispatch(m));
+    return this.turns.take(this.seat, (awaitsIo) => this.dispatch(m, awaitsIo));
   }
 
   /** Ends our side once the client has ended its own and every request it sent is answered. */
@@ -545,7 +554,7 @@ class Connection {
   }
 
   /** The envelope checked here, strictly; json-rpc-2.0 then runs the method. */
-  private async dispatch(m: unknown): Promise<JSONRPCResponse | null> {
+  private async dispatch(m: unknown, awaitsIo: () => void): Promise<JSONRPCResponse | null> {
     if (typeof m !== 'object' || m === null) return invalid(null, 'a request must be an object');
     const r = m as Record<string, unknown>;
     const id = r.id;
@@ -564,7 +573,7 @@ class Connection {
       if (id === undefined) return null;
       return createJSONRPCErrorResponse(answerId, ErrorCodes.MethodNotFound, `unknown method "${r.method.slice(0, 100)}"`);
     }
-    return this.rpc.receive(r as unknown as JSONRPCRequest, this.call);
+    return this.rpc.receive(r as unknown as JSONRPCRequest, { ...this.call, awaitsIo });
   }
 }
 

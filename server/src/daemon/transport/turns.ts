@@ -21,19 +21,22 @@ export class Seat {
   closed = false;
   /** Out of the round robin for now: its client holds answers it has not read (socket.ts). */
   benched = false;
+  /** Its turns out now. */
+  out = 0;
 }
 
 /**
- * How long a turn lasts. `io`: until its request is answered or awaits I/O, one at a time (requests
- * run on this thread). `answer`: until it is answered, `concurrent` at once: requests run on another
- * thread (socket-thread.ts), in the order their turns came, and a turn given back at the first await
- * would let one client's 64 requests in flight all queue there ahead of another's.
+ * How long a turn lasts. `io`: until its request is answered or awaits I/O, one at a time: requests
+ * run on this thread. `told`: until it is answered or `fn` says its request awaits I/O, `concurrent`
+ * at once and one per seat: requests run on another thread (socket-thread.ts), which says when a
+ * handler awaits, so that one client's requests in flight cannot all queue there ahead of another's,
+ * and a client's request starts after its earlier ones have (a count read after a write it sent).
  */
-export type TurnRelease = { until: 'io' } | { until: 'answer'; concurrent: number };
+export type TurnRelease = { until: 'io' } | { until: 'told'; concurrent: number };
 
 export class Turns {
   private readonly ring: Seat[] = [];
-  /** Turns out: requests neither answered nor (releasing at I/O) waiting on I/O yet. */
+  /** Turns out: requests neither answered nor waiting on I/O yet. */
   private granted = 0;
   /** When the current slice began; null when the event loop has had its turn since. */
   private sliceStart: number | null = null;
@@ -43,14 +46,14 @@ export class Turns {
     private readonly clock: () => number = () => performance.now(),
     private readonly turnsEnd: TurnRelease = { until: 'io' },
   ) {
-    this.concurrent = turnsEnd.until === 'answer' ? turnsEnd.concurrent : 1;
+    this.concurrent = turnsEnd.until === 'told' ? turnsEnd.concurrent : 1;
   }
 
   /**
    * Runs `fn` in one of `seat`'s turns, after the requests the seat sent before it. Resolves to
    * null, without running `fn`, if the seat is closed first: nobody is left to answer.
    */
-  async take<T>(seat: Seat, fn: () => Promise<T>): Promise<T | null> {
+  async take<T>(seat: Seat, fn: (awaitsIo: () => void) => Promise<T>): Promise<T | null> {
     if (seat.closed) return null;
     const run = await new Promise<boolean>((resolve) => {
       seat.waiting.push(resolve);
@@ -65,10 +68,11 @@ export class Turns {
     const end = () => {
       if (ended) return;
       ended = true;
+      seat.out--;
       this.release();
     };
     try {
-      const p = fn();
+      const p = fn(end);
       p.then(end, end);
       // A request that awaits I/O gives its turn back when the event loop moves on.
       if (this.turnsEnd.until === 'io') setImmediate(end);
@@ -118,11 +122,15 @@ export class Turns {
     } else if (now - this.sliceStart > SLICE_MS) {
       return;
     }
-    for (;;) {
-      const seat = this.ring.shift();
-      if (!seat) return;
+    const oneEach = this.turnsEnd.until === 'told';
+    for (let seats = this.ring.length; seats > 0 && this.granted < this.concurrent; seats--) {
+      const seat = this.ring.shift()!;
       if (seat.benched) {
         seat.enlisted = false;
+        continue;
+      }
+      if (oneEach && seat.out > 0) {
+        this.ring.push(seat);
         continue;
       }
       const resolve = seat.waiting.shift();
@@ -130,8 +138,8 @@ export class Turns {
       else seat.enlisted = false;
       if (!resolve) continue;
       this.granted++;
+      seat.out++;
       resolve(true);
-      if (this.granted >= this.concurrent) return;
     }
   }
 }
