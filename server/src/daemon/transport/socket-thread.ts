@@ -25,7 +25,8 @@ export interface SocketWorkerData {
 export type FromSocket =
   | { t: 'listening' }
   | { t: 'listenFailed'; inUse: boolean; message: string }
-  | { t: 'call'; id: number; method: string; params: unknown }
+  /** `params` as JSON text (socket-worker.ts `forward`). */
+  | { t: 'call'; id: number; method: string; params: string | undefined }
   | { t: 'subscribers'; any: boolean }
   | { t: 'log'; level: LogLevel; message: string }
   | { t: 'closed' };
@@ -125,6 +126,7 @@ export class SocketThread {
     this.worker = worker;
     worker.on('message', (m: FromSocket) => this.receive(worker, m));
     worker.on('error', (err: unknown) => this.log('error', `the socket's thread failed: ${(err as Error)?.stack ?? String(err)}`));
+    worker.on('messageerror', (err) => this.log('error', `a message from the socket's thread could not be read: ${err.message}`));
     worker.on('exit', (code) => {
       if (this.worker !== worker) return;
       this.worker = null;
@@ -156,7 +158,7 @@ export class SocketThread {
   private receive(worker: Worker, m: FromSocket): void {
     switch (m.t) {
       case 'call':
-        void this.answer(worker, m.id, m.method, m.params);
+        void this.answer(worker, m.id, m.method, m.params === undefined ? undefined : JSON.parse(m.params));
         return;
       case 'subscribers':
         if (worker !== this.worker) return;

@@ -11,7 +11,7 @@ import { SqliteStatsReader } from '../../core/sqlite/stats-reader';
 import type { StatsReader } from '../../core/types';
 import { RateMeter, fetchedTotal, statsAnswer } from '../notify/rate';
 import type { CallContext } from '../methods';
-import { RpcError } from './rpc';
+import { RpcError, invalidParams } from './rpc';
 import { SocketInUseError, SocketServer } from './socket';
 import type { FromSocket, SocketWorkerData, ToSocket } from './socket-thread';
 
@@ -47,11 +47,22 @@ let stopping = false;
 const waiting = new Map<number, { call: CallContext; resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
 let nextId = 1;
 
+/**
+ * Params cross as JSON text: a structured clone of params nested thousands deep is made here and then
+ * refused by the daemon's thread (a `messageerror`, the call lost and its turn held for good), where
+ * text always arrives. Nested too deep even to be written again, they are refused here.
+ */
 function forward(method: string, params: unknown, call: CallContext): Promise<unknown> {
+  let text: string | undefined;
+  try {
+    text = params === undefined ? undefined : JSON.stringify(params);
+  } catch {
+    return Promise.reject(invalidParams('params: nested too deeply'));
+  }
   const id = nextId++;
   return new Promise((resolve, reject) => {
     waiting.set(id, { call, resolve, reject });
-    post({ t: 'call', id, method, params });
+    post({ t: 'call', id, method, params: text });
   });
 }
 
@@ -86,6 +97,7 @@ const server = new SocketServer(
   { turns: { until: 'told', concurrent: AT_ONCE }, onSubscribers: (any) => post({ t: 'subscribers', any }) },
 );
 
+port.on('messageerror', (err) => log('error', `a message from the daemon's thread could not be read: ${err.message}`));
 port.on('message', (m: ToSocket) => {
   switch (m.t) {
     case 'answer': {
