@@ -127,9 +127,15 @@ export function startLsp(
     });
   }
   // A send fails when the editor has gone mid-batch (a broken pipe, a closed IPC channel): the
-  // reader's close stops the daemon; the failure is only noted, never left to reject unhandled.
+  // reader's close stops the daemon; the failure is only noted, never left to reject unhandled. A
+  // connection already closed by an earlier failed write throws at once rather than reject.
   const notify = (method: string, params: unknown) => {
-    connection.sendNotification(method, params).catch((err: unknown) => log('debug', `${method} not sent to the editor: ${(err as Error).message}`));
+    const notSent = (err: unknown) => log('debug', `${method} not sent to the editor: ${(err as Error).message}`);
+    try {
+      connection.sendNotification(method, params).catch(notSent);
+    } catch (err) {
+      notSent(err);
+    }
   };
   daemon.feed.on((batch) => {
     if (batch.jobs) features.jobsChanged(batch.jobs.truncated ? null : batch.jobs.changes.map((c) => c.id));
