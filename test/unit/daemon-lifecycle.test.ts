@@ -101,6 +101,11 @@ describe('the socket', () => {
   });
 });
 
+/** A folder under `dir` whose path is 8 bytes short of the socket limit: room for a short name, none for the bind folder. */
+function roomless(dir: string): string {
+  return path.join(dir, 'f'.repeat(MAX_SOCKET_PATH_BYTES - 8 - Buffer.byteLength(dir) - 1));
+}
+
 describe('flags and files', () => {
   test('a bad flag or value exits 2 at once, naming it', async () => {
     const dir = scratch();
@@ -119,6 +124,14 @@ describe('flags and files', () => {
       assert.match(r.stderr, message, args.join(' '));
     }
     assert.deepEqual(fs.readdirSync(dir), [], 'nothing was created');
+  });
+
+  test('a --socket that fits, in a folder that leaves no room to bind it first, is refused naming both limits', async () => {
+    const dir = scratch();
+    // `.cXXXXXX/s` beside it would not fit (socket.ts binds there, then links the socket into place).
+    const r = await runMain(['--state-dir', dir, '--socket', path.join(roomless(dir), 'a.s')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /--socket .* is too long: a Unix socket path may have at most \d+ bytes, and its folder's path at most \d+/);
   });
 
   test('--default-max-depth and --default-scope are what a seed file without those options gets', async () => {

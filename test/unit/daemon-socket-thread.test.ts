@@ -21,14 +21,20 @@ test("the socket's thread: calls, errors, subscriptions, counts from its own con
   const calls: string[] = [];
   let subscribedCalls = 0;
   const slow: (() => void)[] = [];
+  let lateSubscribed = false;
   const socket = path.join(scratch(), 'd.sock');
   const thread = new SocketThread(
     socket,
-    ['echo', 'fail', 'subscribe', 'slow', 'queue/stats'],
+    ['echo', 'fail', 'subscribe', 'subscribeLate', 'slow', 'queue/stats'],
     async (method, params, call) => {
       calls.push(method);
       if (method === 'fail') throw new RpcError(-32001, 'no such thing', { why: 'asked' });
       if (method === 'subscribe') call.subscribe();
+      if (method === 'subscribeLate') {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        call.subscribe();
+        lateSubscribed = true;
+      }
       if (method === 'slow') await new Promise<void>((resolve) => slow.push(resolve));
       return { method, params };
     },
@@ -55,11 +61,19 @@ test("the socket's thread: calls, errors, subscriptions, counts from its own con
     await c.request('subscribe');
     // Known here as it is made, not once the thread's word comes back: the feed's batch owed to it is made.
     assert.equal(thread.subscribed(), true);
-    await eventually("the thread's word on it", () => subscribedCalls === 1);
+    await eventually("the thread's word on it", () => subscribedCalls > 0);
     thread.notify('jobs/changed', { changes: [] });
     await eventually('the notification', () => c.notifications.some((n) => n.method === 'jobs/changed'));
     c.close();
     await eventually('the subscriber gone to be known here', () => !thread.subscribed());
+
+    // A subscription whose connection went before it was made: counted here as it is made, then let go.
+    // The line after it is answered at once, into the closed peer: the connection goes at that write.
+    const gone = await RawClient.connect(socket);
+    gone.send(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribeLate' })}\nnot json\n`);
+    gone.close();
+    await eventually('the late subscription to be made', () => lateSubscribed);
+    await eventually('no subscriber left, as the thread says', () => !thread.subscribed());
 
     // A thread that ends unasked, with a call still running here: logged, and the socket served again.
     const before = await RawClient.connect(socket);

@@ -45,6 +45,19 @@ export function fitsSocket(p: string): boolean {
   return Buffer.byteLength(p) <= MAX_SOCKET_PATH_BYTES;
 }
 
+/** The folder a daemon binds its socket in before linking it into place (socket.ts): this, then mkdtemp's six characters. */
+export const BIND_FOLDER_PREFIX = '.c';
+
+/** Where in `folder` the socket is bound. */
+export function boundIn(folder: string): string {
+  return path.join(folder, 's');
+}
+
+/** A socket path a daemon can serve: it fits, and so does the path it is bound at first, in a folder beside it. */
+export function servesSocket(p: string): boolean {
+  return fitsSocket(p) && fitsSocket(boundIn(path.join(path.dirname(p), `${BIND_FOLDER_PREFIX}XXXXXX`)));
+}
+
 /** Resolves every path from the flags, without touching the disk. */
 export function resolvePaths(flags: PathFlags, cwd = process.cwd()): StatePaths {
   const stateDir = path.resolve(cwd, flags.stateDir ?? DEFAULT_STATE_DIR);
@@ -53,12 +66,14 @@ export function resolvePaths(flags: PathFlags, cwd = process.cwd()): StatePaths 
   let pointerFile: string | null = null;
   if (flags.socket !== undefined) {
     socket = path.resolve(cwd, flags.socket);
-    if (!fitsSocket(socket)) {
-      throw new PathError(`--socket ${socket} is ${Buffer.byteLength(socket)} bytes long; a Unix socket path may have at most ${MAX_SOCKET_PATH_BYTES}`);
+    if (!servesSocket(socket)) {
+      throw new PathError(
+        `--socket ${socket} is too long: a Unix socket path may have at most ${MAX_SOCKET_PATH_BYTES} bytes, and its folder's path at most ${MAX_SOCKET_PATH_BYTES - 11}`,
+      );
     }
   } else {
     const direct = path.join(stateDir, STATE_FILES.socket);
-    if (fitsSocket(direct)) {
+    if (servesSocket(direct)) {
       socket = direct;
     } else {
       socket = shortSocketPath(stateDir);
@@ -83,7 +98,7 @@ export function shortSocketPath(stateDir: string): string {
   const bases = [process.env.XDG_RUNTIME_DIR, os.tmpdir(), '/tmp'].filter((b): b is string => !!b && path.isAbsolute(b));
   for (const base of bases) {
     const candidate = path.join(base, `crawld-${uid}`, name);
-    if (fitsSocket(candidate)) return candidate;
+    if (servesSocket(candidate)) return candidate;
   }
   throw new PathError(`no short enough folder for the socket of ${stateDir}; pass --socket with a short path`);
 }

@@ -113,6 +113,9 @@ port.on('message', (m: ToSocket) => {
       return;
     case 'subscribe':
       waiting.get(m.id)?.call.subscribe();
+      // Said even when nothing changed here: the daemon's thread counted the subscriber as it was
+      // made, and must hear that there is none if its connection has gone meanwhile.
+      post({ t: 'subscribers', any: server.subscribed() });
       return;
     case 'notify':
       server.notify(m.method, m.params);

@@ -14,7 +14,7 @@ import { ErrorCodes, MAX_LINE_BYTES } from '../../protocol';
 import { DaemonClient, NoDaemonError } from './client';
 import type { CallContext } from '../methods';
 import { RpcError } from './rpc';
-import { fitsSocket, statOrNull } from '../process/paths';
+import { BIND_FOLDER_PREFIX, boundIn, statOrNull } from '../process/paths';
 import { Seat, Turns, type TurnRelease } from './turns';
 
 export type Handle = (method: string, params: unknown, call: CallContext) => Promise<unknown>;
@@ -188,11 +188,11 @@ export class SocketServer {
       // Bound inside a folder of its own (0700, mkdtemp), made 0600, then linked into place: no one
       // else can open it at any moment, with no process-wide umask (a worker thread cannot set one,
       // and narrowing it for the whole process would narrow every folder made meanwhile). A link
-      // never replaces what may have appeared at the path since. A path too long for the folder's
-      // name to fit is bound where it goes and made 0600 at once.
-      const folder = fs.mkdtempSync(path.join(path.dirname(this.path), '.crawld-'));
-      const inFolder = path.join(folder, 's');
-      const at = fitsSocket(inFolder) ? inFolder : this.path;
+      // never replaces what may have appeared at the path since; and closing unlinks the name it
+      // was bound at, gone already, never the path another daemon may hold by then. Paths that
+      // leave no room for the folder are refused when they are resolved (paths.ts servesSocket).
+      const folder = fs.mkdtempSync(path.join(path.dirname(this.path), BIND_FOLDER_PREFIX));
+      const at = boundIn(folder);
       try {
         await new Promise<void>((resolve, reject) => {
           this.server.once('error', reject);
@@ -202,13 +202,14 @@ export class SocketServer {
           });
         });
         fs.chmodSync(at, 0o600);
-        if (at !== this.path) {
-          try {
-            fs.linkSync(at, this.path);
-          } catch (err) {
-            this.server.close();
-            throw new SocketInUseError(`${this.path} appeared while this daemon was taking it: ${(err as Error).message}`);
+        try {
+          fs.linkSync(at, this.path);
+        } catch (err) {
+          this.server.close();
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+            throw new SocketInUseError(`${this.path} appeared while this daemon was taking it`);
           }
+          throw err;
         }
       } finally {
         fs.rmSync(folder, { recursive: true, force: true });
