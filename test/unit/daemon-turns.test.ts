@@ -20,6 +20,46 @@ function fakeClock() {
 }
 
 describe('turns', () => {
+  test('told: turns last until their request says it awaits I/O or is answered, a few at once and one per seat', async () => {
+    const turns = new Turns(fakeClock().now, { until: 'told', concurrent: 2 });
+    const [a, b, c] = [new Seat(), new Seat(), new Seat()];
+    const started: string[] = [];
+    const held = new Map<string, { awaitsIo: () => void; answer: () => void }>();
+    const req = (seat: Seat, name: string) =>
+      turns.take(seat, (awaitsIo) => {
+        started.push(name);
+        return new Promise<string>((resolve) => held.set(name, { awaitsIo, answer: () => resolve(name) }));
+      });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const all = [req(a, 'a1'), req(a, 'a2'), req(b, 'b1'), req(c, 'c1')];
+    await settle();
+    // Two at once, and never two of one seat: a2 waits for a1 although a turn is free of b's.
+    assert.deepEqual(started, ['a1', 'b1']);
+    held.get('b1')!.answer();
+    await settle();
+    assert.deepEqual(started, ['a1', 'b1', 'c1'], "b's answer frees a turn; a's seat still has one out");
+    // No event loop turn ends a told turn: only its request's word.
+    await settle();
+    assert.deepEqual(started, ['a1', 'b1', 'c1']);
+    held.get('a1')!.awaitsIo();
+    await settle();
+    assert.deepEqual(started, ['a1', 'b1', 'c1', 'a2'], 'a1 awaits I/O: its turn goes to a2');
+    // Said twice (awaits, then answered), a turn is given back once.
+    held.get('a1')!.answer();
+    held.get('c1')!.answer();
+    held.get('a2')!.answer();
+    assert.deepEqual(await Promise.all(all), ['a1', 'a2', 'b1', 'c1']);
+    const d = new Seat();
+    const more = [req(d, 'd1'), req(d, 'd2'), req(b, 'b2')];
+    await settle();
+    assert.deepEqual(started.slice(4), ['d1', 'b2'], 'two turns free again, not three');
+    held.get('d1')!.answer();
+    held.get('b2')!.answer();
+    await settle();
+    held.get('d2')!.answer();
+    assert.deepEqual(await Promise.all(more), ['d1', 'd2', 'b2']);
+  });
+
   test('seats are served in a round robin, one request per turn, each seat in its own order', async () => {
     const turns = new Turns(fakeClock().now);
     const a = new Seat();
