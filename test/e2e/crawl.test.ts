@@ -136,7 +136,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
   });
 
   after(async () => {
-    recorder?.stop();
+    await recorder?.stop();
     const failed = broken !== undefined;
     if (vscode) {
       if (failed) report(vscode, workspace);
@@ -185,7 +185,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
   });
 
   step('2. Start Crawl from the command palette asks for seeds, scope and depth', async () => {
-    recorder.start(vscode!);
+    await recorder.start(vscode!);
     await paletteCommand(page, 'Crawl Orchestrator: Start Crawl');
     await quickInputTitled(page, 'Start Crawl (1/3): seed URLs');
     const box = quickInputBox(page);
@@ -299,7 +299,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       },
       async () => ({ seen: recorder.texts(), crawlctl: await crawlctl(stateDir, 'stats') }),
     );
-    recorder.stop();
+    await recorder.stop();
     const texts = recorder.texts();
     assert.equal(texts[0], '0 running · 0 queued · 0 failed', `the counts started from an empty queue: ${JSON.stringify(texts)}`);
     assert.ok(texts.length >= 3, `the counts moved through several values: ${JSON.stringify(texts)}`);
@@ -661,7 +661,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       message: `the status bar to read "${counts}"`,
     });
     const seenBefore = recorder.samples.length;
-    recorder.start(vscode!);
+    await recorder.start(vscode!);
 
     process.kill(before.pid, 'SIGKILL');
     const after = await until(() => daemonProcesses(stateDir).find((p) => p.pid !== before.pid), {
@@ -675,7 +675,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       timeout: 30_000,
       message: `the status bar to read "${counts}" again`,
     });
-    recorder.stop();
+    await recorder.stop();
     const meanwhile = recorder.samples.slice(seenBefore).map((x) => x.text);
     assert.ok(
       meanwhile.some((t) => /Crawl: (starting|connecting)/.test(t)),
@@ -757,48 +757,73 @@ interface StatusSample {
   classes: string;
 }
 
-/** Samples the status bar item every 100 ms, keeping each distinct rendering. */
+/**
+ * Records every rendering of the status bar item: an observer in the page notes each change to the
+ * status bar as it happens (a restart's "starting" may last less than a poll), and the recorder
+ * collects what it noted every 100 ms.
+ */
 class StatusRecorder {
   readonly samples: StatusSample[] = [];
   private running = false;
+  private session: CodeServerSession | null = null;
 
-  start(session: CodeServerSession): void {
+  async start(session: CodeServerSession): Promise<void> {
     if (this.running) return;
     this.running = true;
-    const item = session.statusBarItem({ id: STATUS_ITEM_ID }).first();
+    await session.page.evaluate((id) => {
+      type Noted = { at: number; text: string; spinning: boolean; classes: string };
+      const w = window as unknown as { __crawlStatus?: { noted: Noted[]; observer: MutationObserver } };
+      w.__crawlStatus?.observer.disconnect();
+      const noted: Noted[] = [];
+      const note = () => {
+        const el = document.querySelector<HTMLElement>(`.part.statusbar .statusbar-item[id=${JSON.stringify(id)}]`);
+        if (!el) return;
+        const s = { at: Date.now(), text: el.innerText.trim(), spinning: el.querySelector('.codicon-modifier-spin') !== null, classes: el.className };
+        const last = noted[noted.length - 1];
+        if (!last || last.text !== s.text || last.spinning !== s.spinning || last.classes !== s.classes) noted.push(s);
+      };
+      const observer = new MutationObserver(note);
+      observer.observe(document.querySelector('.part.statusbar') ?? document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+      note();
+      w.__crawlStatus = { noted, observer };
+    }, STATUS_ITEM_ID);
+    this.session = session;
     void (async () => {
       while (this.running) {
-        const s = await item
-          .evaluate(
-            (el) => ({
-              text: (el as HTMLElement).innerText.trim(),
-              spinning: el.querySelector('.codicon-modifier-spin') !== null,
-              classes: el.className,
-            }),
-            undefined,
-            { timeout: 2_000 },
-          )
-          .catch(() => undefined);
-        if (s) {
-          const m = /^(\d+) running · (\d+) queued · (\d+) failed$/.exec(s.text);
-          const sample: StatusSample = {
-            at: Date.now(),
-            ...s,
-            running: Number(m?.[1] ?? NaN),
-            queued: Number(m?.[2] ?? NaN),
-            failed: Number(m?.[3] ?? NaN),
-            warning: /\bwarning-kind\b/.test(s.classes),
-          };
-          const last = this.last();
-          if (!last || last.text !== sample.text || last.spinning !== sample.spinning || last.warning !== sample.warning) this.samples.push(sample);
-        }
+        await this.collect();
         await sleep(100);
       }
     })();
   }
 
-  stop(): void {
+  /** What the page noted since the last collection. */
+  private async collect(): Promise<void> {
+    const noted = await this.session!.page.evaluate(
+      () =>
+        (window as unknown as { __crawlStatus?: { noted: { at: number; text: string; spinning: boolean; classes: string }[] } }).__crawlStatus?.noted.splice(
+          0,
+        ) ?? [],
+    ).catch(() => []);
+    for (const s of noted) this.add(s);
+  }
+
+  private add(s: { at: number; text: string; spinning: boolean; classes: string }): void {
+    const m = /^(\d+) running · (\d+) queued · (\d+) failed$/.exec(s.text);
+    const sample: StatusSample = {
+      ...s,
+      running: Number(m?.[1] ?? NaN),
+      queued: Number(m?.[2] ?? NaN),
+      failed: Number(m?.[3] ?? NaN),
+      warning: /\bwarning-kind\b/.test(s.classes),
+    };
+    const last = this.last();
+    if (!last || last.text !== sample.text || last.spinning !== sample.spinning || last.warning !== sample.warning) this.samples.push(sample);
+  }
+
+  /** Stops, with what the page noted up to now collected. */
+  async stop(): Promise<void> {
     this.running = false;
+    if (this.session) await this.collect();
   }
 
   last(): StatusSample | undefined {
