@@ -17,7 +17,7 @@ import { createMethods, invoke, type CallContext, type DaemonServices, type Meth
 import { ChangeFeed, type ChangeBatch } from './notify/feed';
 import type { DaemonOptions } from './process/options';
 import { ensurePrivateDir, prepareStateDir, resolvePaths, writeFileAtomic, type StatePaths } from './process/paths';
-import { RateMeter, fetchedTotal } from './notify/rate';
+import { RateMeter, sampleSteadily } from './notify/rate';
 import { SeedMap } from './seeds/map';
 import { SocketInUseError } from './transport/socket';
 import { SocketThread } from './transport/socket-thread';
@@ -124,13 +124,7 @@ export class Daemon {
     );
     d.scheduler.start();
     d.feed.start();
-    // Sampled steadily so jobs/s reflects the last seconds even when nobody asked for a while.
-    d.rateTimer = setInterval(() => {
-      d.queue.stats().then(
-        (s) => d.rate.sample(fetchedTotal(s)),
-        () => {},
-      );
-    }, 1_000).unref();
+    d.rateTimer = sampleSteadily(() => d.queue.stats(), d.rate);
     d.log('info', `daemon ${d.scheduler.workerId} started: database ${redactUrl(paths.db)}${d.socket ? `, socket ${d.socket.path}` : ', no socket'}`);
     return d;
   }

@@ -49,6 +49,19 @@ export function fetchedTotal(s: { done: number; error: number }): number {
   return s.done + s.error;
 }
 
+/**
+ * Samples `rate` every second from `read` (a failed read is skipped), so jobs/s reflects the last
+ * seconds even when nobody asked for a while.
+ */
+export function sampleSteadily(read: () => Promise<Stats>, rate: RateMeter): NodeJS.Timeout {
+  return setInterval(() => {
+    read().then(
+      (s) => rate.sample(fetchedTotal(s)),
+      () => {},
+    );
+  }, 1_000).unref();
+}
+
 /** `queue/stats`'s answer: the counts, and the rate with them as the newest sample. */
 export function statsAnswer(s: Stats, rate: RateMeter): Results['queue/stats'] {
   return { ...s, jobsPerSecond: rate.rate(fetchedTotal(s)) };

@@ -49,6 +49,16 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
 /** SQLite result codes that mean "not now" rather than "never": disk full, locked, read-only. */
 const UNAVAILABLE_SQLITE = /^SQLITE_(FULL|BUSY|LOCKED|READONLY|IOERR|CANTOPEN)/;
 
+/** What a client is told of a failure the daemon did not expect (the cause logged where it is known). */
+export function internalError(err: unknown): RpcError {
+  return internalError(err);
+}
+
+/** An RpcError as it is; anything else an internal error. */
+export function asRpcError(err: unknown): RpcError {
+  return err instanceof RpcError ? err : internalError(err);
+}
+
 export function toRpcError(err: unknown, log: Logger, method: string): RpcError {
   if (err instanceof RpcError) return err;
   if (err instanceof QueueError || err instanceof ConfigError || err instanceof ScopeError) {

@@ -9,8 +9,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger, LogLevel } from '../../core/scheduler';
-import { ErrorCodes } from '../../protocol';
-import { RpcError } from './rpc';
+import { asRpcError, internalError } from './rpc';
 import { SocketInUseError, type Handle } from './socket';
 
 /** What the socket's thread is given to start. */
@@ -198,7 +197,7 @@ export class SocketThread {
     try {
       reply = { t: 'answer', id, result: await running };
     } catch (err) {
-      const e = err instanceof RpcError ? err : new RpcError(ErrorCodes.InternalError, `internal error: ${(err as Error)?.message ?? String(err)}`);
+      const e = asRpcError(err);
       reply = { t: 'answer', id, error: { code: e.code, message: e.message, data: e.data } };
     }
     settled = true;
@@ -206,7 +205,8 @@ export class SocketThread {
       send(reply);
     } catch (err) {
       // An answer that cannot be copied to the thread (a value with no structured clone) is an internal error, not silence.
-      send({ t: 'answer', id, error: { code: ErrorCodes.InternalError, message: `internal error: ${(err as Error).message}` } });
+      const e = internalError(err);
+      send({ t: 'answer', id, error: { code: e.code, message: e.message } });
     }
   }
 }

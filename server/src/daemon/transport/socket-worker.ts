@@ -9,7 +9,7 @@ import { isPostgresUrl } from '../../core/db-url';
 import type { LogLevel } from '../../core/scheduler';
 import { SqliteStatsReader } from '../../core/sqlite/stats-reader';
 import type { StatsReader } from '../../core/types';
-import { RateMeter, fetchedTotal, statsAnswer } from '../notify/rate';
+import { RateMeter, sampleSteadily, statsAnswer } from '../notify/rate';
 import type { CallContext } from '../methods';
 import { RpcError, invalidParams } from './rpc';
 import { SocketInUseError, SocketServer } from './socket';
@@ -21,8 +21,6 @@ import type { FromSocket, SocketWorkerData, ToSocket } from './socket-thread';
  * queue there ahead of another's.
  */
 const AT_ONCE = 4;
-/** The rate is sampled this often even when nobody asks, as the daemon's thread samples its own. */
-const RATE_SAMPLE_MS = 1_000;
 
 const port = parentPort!;
 const { path, methods, db } = workerData as SocketWorkerData;
@@ -34,12 +32,7 @@ const reader: StatsReader = isPostgresUrl(db)
   ? new (require('../../core/pg/stats-reader') as typeof import('../../core/pg/stats-reader')).PgStatsReader(db)
   : new SqliteStatsReader(db);
 const rate = new RateMeter();
-const sampler = setInterval(() => {
-  reader.stats().then(
-    (s) => rate.sample(fetchedTotal(s)),
-    () => {},
-  );
-}, RATE_SAMPLE_MS);
+const sampler = sampleSteadily(() => reader.stats(), rate);
 /** Stopping: every request goes to the daemon's thread, which says so. */
 let stopping = false;
 

@@ -13,7 +13,7 @@ import { parseWorkerId, processAlive } from '../../core/worker-id';
 import { ErrorCodes, MAX_LINE_BYTES } from '../../protocol';
 import { DaemonClient, NoDaemonError } from './client';
 import type { CallContext } from '../methods';
-import { RpcError } from './rpc';
+import { asRpcError } from './rpc';
 import { BIND_FOLDER_PREFIX, boundIn, statOrNull } from '../process/paths';
 import { Seat, Turns, type TurnRelease } from './turns';
 
@@ -118,7 +118,7 @@ export class SocketServer {
       );
     }
     this.rpc.mapErrorToJSONRPCErrorResponse = (id: JSONRPCID, err: unknown) => {
-      const e = err instanceof RpcError ? err : new RpcError(ErrorCodes.InternalError, `internal error: ${(err as Error)?.message ?? String(err)}`);
+      const e = asRpcError(err);
       return createJSONRPCErrorResponse(id, e.code, e.message, e.data);
     };
     // Half-open: a client that writes its requests and then ends its side (`nc -N`, `socket.end()`)
