@@ -322,7 +322,9 @@ function makeSession(s: {
         if (await quickInput.isVisible()) await page.keyboard.press('Escape');
         await page.keyboard.press(attempt % 2 === 0 ? 'F1' : 'Control+Shift+P');
         await quickInputBox.waitFor({ state: 'visible', timeout: Math.min(3_000, left()) });
-        await quickInputBox.fill(value);
+        // Bounded like each step: once in CI the box stayed unfillable for fill's default 30 s after a
+        // theme switch, while a fresh palette would have taken the text at once.
+        await quickInputBox.fill(value, { timeout: Math.min(5_000, left()) });
         await row.first().waitFor({ state: 'visible', timeout: left() });
         if ((await row.first().getAttribute('class'))?.split(' ').includes('focused')) {
           await quickInputBox.press('Enter');
