@@ -61,6 +61,12 @@ async function start(store: SqliteCrawlStore): Promise<void> {
 /** Records logged with links, not yet in `links` (the index by target). */
 const pending = (queue: SqliteQueue) => queue.db.prepare('SELECT count(*) FROM pages_pending WHERE links IS NOT NULL').pluck().get() as number;
 
+test('a URL key is the first 16 bytes of SHA-256 over the crawl id, a newline and the URL, as databases store them', () => {
+  // Written into both engines' databases: computed otherwise, keys already stored would no longer be found.
+  assert.equal(urlKey('c_1', 'http://example.test/a?b=1#').toString('hex'), '8c57ce6073b85c5bccb07d24ce63d803');
+  assert.notEqual(urlKey('c_1', 'http://example.test/a').toString('hex'), urlKey('c_2', 'http://example.test/a').toString('hex'));
+});
+
 test('links written are read at once, and moved into links by the read', async () => {
   const { queue, store } = open(tempDb());
   await start(store);
