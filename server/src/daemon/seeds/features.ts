@@ -45,6 +45,12 @@ import { iso, wireCrawl } from '../wire';
 
 /** URLs of one file looked up; beyond, lines get no live state (a seed list is not a queue dump). */
 const MAX_LOOKUP = 5_000;
+/**
+ * URLs whose jobs are read a query at most, the daemon's thread let go between: a watched crawl of
+ * a 5,000-URL file began with those read in two queries (the crawl's jobs, the standalone ones)
+ * that held the thread 80 ms.
+ */
+const LOOKUP_SLICE = 500;
 /** While a job of an open file is leased, its hint's lease clock is redrawn this often. */
 const LEASE_TICK_MS = 1_000;
 /**
@@ -697,8 +703,12 @@ export class SeedFeatures {
    */
   private async readJobs(snap: Snapshot, keys: string[]): Promise<Set<string>> {
     const found = new Map<string, Job>();
-    for (const j of await this.queue.findByDedupeKeys(null, keys)) found.set(j.url, j);
-    if (snap.crawlId) for (const j of await this.queue.findByDedupeKeys(snap.crawlId, keys)) found.set(j.url, j);
+    for (let at = 0; at < keys.length; at += LOOKUP_SLICE) {
+      if (at > 0) await new Promise(setImmediate);
+      const slice = keys.slice(at, at + LOOKUP_SLICE);
+      for (const j of await this.queue.findByDedupeKeys(null, slice)) found.set(j.url, j);
+      if (snap.crawlId) for (const j of await this.queue.findByDedupeKeys(snap.crawlId, slice)) found.set(j.url, j);
+    }
     return this.takeJobs(snap, keys, found);
   }
 
