@@ -56,9 +56,10 @@ export async function paletteCommand(page: Page, title: string): Promise<void> {
       if (await page.locator('.quick-input-widget').isVisible()) await page.keyboard.press('Escape');
       await page.keyboard.press(attempt % 2 === 0 ? 'F1' : 'Control+Shift+P');
       await box.waitFor({ state: 'visible', timeout: 3_000 });
-      await box.fill(`>${title}`);
+      // Bounded, as the harness's pick: a box that will not take the text is closed and opened again.
+      await box.fill(`>${title}`, { timeout: 5_000 });
       await row.first().waitFor({ state: 'visible', timeout: 10_000 });
-      await row.first().click();
+      await row.first().click({ timeout: 5_000 });
       return;
     } catch (err) {
       if (attempt >= 2) throw new Error(`palette command "${title}": ${(err as Error).message.split('\n')[0]}`);
