@@ -214,6 +214,47 @@ describe('seed files', () => {
     );
   });
 
+  test('a line read before reads the same wherever it stands again: a file parsed after others is parsed as on its own', () => {
+    const before = ['https://a.example/x', 'not a url here', 'https://b.example/ and more', 'ftp://c.example/', 'name: x'].join('\n');
+    const file = [
+      'name: n',
+      'https://b.example/ and more',
+      'https://a.example/x',
+      'https://a.example/x',
+      'not a url here',
+      'name: x',
+      'https://a.example/x # a comment',
+      '  ftp://c.example/',
+      'ftp://c.example/',
+    ].join('\n');
+    parseSeedFile(before);
+    const here = parseSeedFile(file);
+    const parser = path.join(__dirname, '../../server/src/daemon/seeds/file.js');
+    const alone: unknown = JSON.parse(
+      execFileSync(process.execPath, ['-e', `console.log(JSON.stringify(require(${JSON.stringify(parser)}).parseSeedFile(${JSON.stringify(file)})))`], {
+        encoding: 'utf8',
+      }),
+    );
+    assert.deepEqual(JSON.parse(JSON.stringify(here)), alone);
+    // Its lines where they stand: a duplicate of line 3, an option after the URLs, the same URL indented.
+    assert.deepEqual(
+      here.problems.map((p) => [p.line, p.message]),
+      [
+        [1, 'one URL per line: this is not part of the URL'],
+        [3, 'the same page as line 3'],
+        [4, 'not a URL: expected http:// or https://'],
+        [5, 'options go at the top, before the first URL'],
+        [6, 'the same page as line 3'],
+        [7, 'ftp://c.example/: scheme ftp: is not http(s)'],
+        [8, 'ftp://c.example/: scheme ftp: is not http(s)'],
+      ],
+    );
+    assert.deepEqual(
+      here.urls.filter((u) => u.line >= 7).map((u) => u.start),
+      [2, 0],
+    );
+  });
+
   test('the parser loads no crawl machinery: crawlctl requires it at every start', () => {
     const parser = path.join(__dirname, '../../server/src/daemon/seeds/file.js');
     const loaded: string[] = JSON.parse(

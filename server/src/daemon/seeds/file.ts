@@ -93,17 +93,50 @@ export function optionLine(content: string): RegExpExecArray | null {
   return m && (optionNamed(SEED_OPTIONS, m[2].toLowerCase()) !== undefined || /^(\s|$)/.test(m[3])) ? m : null;
 }
 
-/**
- * Seed URLs normalized, by their text: every keystroke in a seed file parses it whole, and half of
- * a 5,000-URL file's 12 ms went to normalizing URLs that had not changed (5-7 ms with this). Keys
- * are copied: a line is a slice of its version of the document, which it would keep alive.
- */
-const normalized = new BoundedMap<string, ReturnType<typeof normalizeUrl>>(20_000);
+/** What a URL line says on its own, wherever it stands in the file (its line number and duplicates aside). */
+interface UrlLine {
+  start: number;
+  text: string;
+  normalized: string | null;
+  error: string | null;
+  /** The error as its problem says it: the URL quoted, unless the line is reported whole. */
+  message: string | null;
+  /** Text after the URL on its line: where it starts (end: `contentEnd`); null for none. */
+  extraStart: number | null;
+  contentEnd: number;
+}
 
-function normalizeSeed(text: string): ReturnType<typeof normalizeUrl> {
-  let n = normalized.get(text);
-  if (n === undefined) normalized.set(ownString(text), (n = normalizeUrl(text)));
-  return n;
+/**
+ * URL lines read, by their text: every keystroke in a seed file parses it whole, and the lines
+ * not edited read the same as before. Reading each line again (comment, option or URL, the URL
+ * normalized from a cache of its own) took 7 ms of a 5,000-URL file's parse, looking each up here
+ * 2.3 ms. Keys are copied: a line is a slice of its version of the document, which it would keep
+ * alive.
+ */
+const urlLines = new BoundedMap<string, UrlLine>(20_000);
+
+/** A URL line read (content: the line without its comment, not blank, not an option). */
+function readUrlLine(content: string): UrlLine {
+  // `s`: other line terminators (U+2028) stay inside the line, as they do for the editor.
+  const m = /^(\s*)(\S+)(.*)$/s.exec(content)!;
+  const start = m[1].length;
+  const more = m[3].trim() !== '';
+  // Words with no scheme are text, not a URL: the line is reported whole, rather than its first
+  // word quoted as if it were one (`not a url` read "not: not a URL").
+  const schemeless = !SCHEME.test(m[2]);
+  const text = schemeless && more ? content.trimEnd().slice(start) : m[2];
+  const n = schemeless ? { ok: false as const, reason: NO_SCHEME } : normalizeUrl(text);
+  const quoted = text === m[2];
+  const error = n.ok ? null : n.reason;
+  return {
+    start,
+    text,
+    normalized: n.ok ? n.url : null,
+    error,
+    message: error === null ? null : quoted ? `${clip(text, QUOTED)}: ${error}` : error,
+    extraStart: more && quoted ? start + text.length + (m[3].length - m[3].trimStart().length) : null,
+    contentEnd: content.trimEnd().length,
+  };
 }
 
 /** Line breaks as LSP counts them (a lone CR too), so problems land on the lines the editor shows. */
@@ -122,9 +155,10 @@ export function parseSeedFile(text: string): SeedFile {
   const seen = new Map<string, number>();
 
   lines.forEach((raw, line) => {
-    const content = stripComment(raw);
-    if (content.trim() === '') return;
-    const opt = optionLine(content);
+    let read = urlLines.get(raw);
+    const content = read ? '' : stripComment(raw);
+    if (!read && content.trim() === '') return;
+    const opt = read ? null : optionLine(content);
     if (opt) {
       const name = opt[2].toLowerCase();
       const dot = opt[2].indexOf('.');
@@ -188,35 +222,16 @@ export function parseSeedFile(text: string): SeedFile {
       }
       return;
     }
-    // `s`: other line terminators (U+2028) stay inside the line, as they do for the editor.
-    const m = /^(\s*)(\S+)(.*)$/s.exec(content)!;
-    const start = m[1].length;
-    const more = m[3].trim() !== '';
-    // Words with no scheme are text, not a URL: the line is reported whole, rather than its first
-    // word quoted as if it were one (`not a url` read "not: not a URL").
-    const schemeless = !SCHEME.test(m[2]);
-    const text = schemeless && more ? content.trimEnd().slice(start) : m[2];
-    const url: SeedUrl = { line, start, end: start + text.length, text, normalized: null, error: null, duplicateOf: null };
-    const n = schemeless ? { ok: false as const, reason: NO_SCHEME } : normalizeSeed(text);
-    if (n.ok) url.normalized = n.url;
-    else url.error = n.reason;
+    if (!read) urlLines.set(ownString(raw), (read = readUrlLine(content)));
+    const { start, text, normalized, error, message, extraStart } = read;
+    const url: SeedUrl = { line, start, end: start + text.length, text, normalized, error, duplicateOf: null };
     urls.push(url);
-    if (url.error)
+    if (message !== null) problems.push({ line, start, end: url.end, message, severity: 'error', option: false, fix: 'line' });
+    if (extraStart !== null) {
       problems.push({
         line,
-        start,
-        end: url.end,
-        message: text === m[2] ? `${clip(text, QUOTED)}: ${url.error}` : url.error,
-        severity: 'error',
-        option: false,
-        fix: 'line',
-      });
-    if (more && text === m[2]) {
-      const extra = m[3].length - m[3].trimStart().length;
-      problems.push({
-        line,
-        start: url.end + extra,
-        end: content.trimEnd().length,
+        start: extraStart,
+        end: read.contentEnd,
         message: 'one URL per line: this is not part of the URL',
         severity: 'error',
         option: false,
