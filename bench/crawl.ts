@@ -7,7 +7,7 @@ import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import type { CrawlJob, CrawlReport } from './child';
 import type { PgCrawlJob, PgCrawlMessage } from './crawl-pg-child';
-import { elapsedMs, log, now, tempDir } from './measure';
+import { cpuProfileArgs, elapsedMs, log, now, tempDir } from './measure';
 import { postmasterPid, serverCpuMs } from './pg-server-cpu';
 import type { Site } from './site';
 
@@ -39,9 +39,7 @@ const CHILD_GRACE_MS = 30_000;
 
 function runChildProcess(script: string, job: CrawlJob): Promise<CrawlReport> {
   return new Promise((resolve, reject) => {
-    // BENCH_CPU_PROF=<dir> profiles each crawler child (node --cpu-prof), to see where its time goes.
-    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-    const child = fork(path.join(__dirname, script), [JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: profile });
+    const child = fork(path.join(__dirname, script), [JSON.stringify(job)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: cpuProfileArgs() });
     let stderr = '';
     let report: CrawlReport | null = null;
     child.stderr!.on('data', (d: Buffer) => {

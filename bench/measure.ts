@@ -101,6 +101,11 @@ export class PeakRss {
   }
 }
 
+/** BENCH_CPU_PROF=<dir>: node's arguments that profile a child process (--cpu-prof) into that directory, to see where its time goes. */
+export function cpuProfileArgs(): string[] {
+  return process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+}
+
 export function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }

@@ -29,7 +29,7 @@ import { DaemonClient } from '../server/src/daemon/transport/client';
 import { createDatabase } from '../server/src/demo/pg-cluster';
 import type { CrawlOptions } from '../server/src/protocol';
 import { DAEMON_MAIN, memoryOf } from './daemon';
-import { elapsedMs, log, median, now, tempDir, type Figure } from './measure';
+import { cpuProfileArgs, elapsedMs, log, median, now, tempDir, type Figure } from './measure';
 import { pgServer } from './pg';
 import { mix } from './site';
 
@@ -188,7 +188,7 @@ interface Daemon {
 /** `crawld` as the benchmark runs it elsewhere (daemon.ts), on a state folder and perhaps --db. */
 async function startDaemon(stateDir: string, extra: string[] = []): Promise<Daemon> {
   const socket = path.join(stateDir, 'd.sock');
-  const child = spawn(process.execPath, [...profileArgs(), DAEMON_MAIN, '--state-dir', stateDir, '--socket', socket, ...extra], {
+  const child = spawn(process.execPath, [...cpuProfileArgs(), DAEMON_MAIN, '--state-dir', stateDir, '--socket', socket, ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -256,7 +256,7 @@ async function runExport(d: Daemon, dir: string, crawlId: string, what: 'pages' 
   const start = now();
   const child = spawn(
     process.execPath,
-    [...profileArgs(), '--require', RSS_HOOK, CRAWLCTL, 'export', crawlId, '--what', what, '--format', 'jsonl', '-o', out, '--socket', d.socket],
+    [...cpuProfileArgs(), '--require', RSS_HOOK, CRAWLCTL, 'export', crawlId, '--what', what, '--format', 'jsonl', '-o', out, '--socket', d.socket],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, BENCH_RSS_FILE: rssFile },
@@ -476,11 +476,6 @@ function growByCopies(q: SqliteQueue, crawlId: string, sites: number, perSite: n
     }).immediate();
     log(`results: grown to ${((site + 1) * perSite).toLocaleString('en-US')} records`);
   }
-}
-
-/** BENCH_CPU_PROF=<dir>: the daemon and crawlctl profiled too (node --cpu-prof), as the crawlers are. */
-function profileArgs(): string[] {
-  return process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
 }
 
 export interface ResultsRaw {

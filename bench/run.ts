@@ -20,7 +20,7 @@
  * 200 ms, beside one SQLite daemon; then 4 with one killed halfway, of this machine and of another;
  * bench/scale.ts).
  * BENCH_CPU_PROF=<dir> writes a CPU profile of each crawler child there (and of the results
- * section's daemons and crawlctl commands).
+ * section's daemons and crawlctl commands, and the scale section's daemons).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -21,7 +21,7 @@ import pg from 'pg';
 import { SCHEMA } from '../server/src/core/pg/schema';
 import { createDatabase } from '../server/src/demo/pg-cluster';
 import { DAEMON_MAIN, stopDaemon, waitForSocket, type RpcClient } from './daemon';
-import { elapsedMs, fmtRatio, log, now, tempDir, type Figure } from './measure';
+import { cpuProfileArgs, elapsedMs, fmtRatio, log, now, tempDir, type Figure } from './measure';
 import { pgServer } from './pg';
 import { startSite, type Site } from './site';
 import { elsewhere } from '../test/unit/helpers/elsewhere';
@@ -108,7 +108,7 @@ async function startDaemon(dir: string, db: string | null, wrapper: string[] | n
     'warn',
   ];
   if (db !== null) args.push('--db', db);
-  const [command, ...rest] = [...(wrapper ?? []), process.execPath, ...args];
+  const [command, ...rest] = [...(wrapper ?? []), process.execPath, ...cpuProfileArgs(), ...args];
   const child = spawn(command, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
