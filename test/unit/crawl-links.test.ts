@@ -178,6 +178,46 @@ describe('link extraction', () => {
     assert.equal(extractLinks(Buffer.from('<title>ok</title>'), PAGE, { encoding: 'no-such-charset' }).title, 'ok');
   });
 
+  it('reads ASCII chunks of a UTF-8 body as the decoder would: a BOM after them is text, one at the start is not', () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const feed = (...chunks: Buffer[]) => {
+      const extractor = new LinkExtractor(PAGE, { encoding: 'utf-8' });
+      for (const c of chunks) extractor.write(c);
+      return extractor.end().links.map((l) => l.url);
+    };
+    // An ASCII chunk, then one that starts with a BOM and ends inside a character (é), then ASCII again.
+    const later = feed(Buffer.from('<a href="/x'), Buffer.concat([bom, Buffer.from('y\xc3', 'latin1')]), Buffer.from('\xa9"></a>', 'latin1'));
+    assert.deepEqual(later, ['https://example.com/x%EF%BB%BFy%C3%A9']);
+    assert.deepEqual(feed(bom, Buffer.from('<a href="/x">x</a>')), ['https://example.com/x'], 'a BOM that starts the body is not text');
+    assert.deepEqual(feed(Buffer.from(''), bom, Buffer.from('<a href="/x">x</a>')), ['https://example.com/x'], 'nor after an empty chunk');
+  });
+
+  it('decodes character references in the text and attributes it reads as the tokenizer does, in any chunks', () => {
+    const pages = [
+      '<title>Fish &amp Chips &lt;3 &notit; &#x1F600; &#0; &#x80; &copy=</title>',
+      '<a href="/q?a=1&amp;b=2&copy=3&not=4&lang=x" title="A &amp B">&#65;&amp;&ampx &CounterClockwiseContourIntegral; &am</a>',
+      '<a href=/u&amp;v?x=&lt rel="&#110;ofollow">t<!-- &amp; -->&am<!-- -->p; &amp</a><a href="/s">x<script>&amp;</script>&quot;</a>',
+      '<a href="/t"><img alt="&lt;img&gt;"></a><area href="/ar&#x2F;ea" alt="&eacute;"><meta name="description" content="&quot;d&quot">',
+    ];
+    for (const html of pages) {
+      // With a tree, the tokenizer decodes references itself: the reference for the rest.
+      const { tree, ...expected } = extractLinks(html, PAGE, { document: true });
+      assert.ok(tree !== null);
+      const bytes = Buffer.from(html);
+      for (const size of [1, 3, 7, bytes.length]) {
+        const extractor = new LinkExtractor(PAGE);
+        for (let at = 0; at < bytes.length; at += size) extractor.write(bytes.subarray(at, at + size));
+        const { tree: none, ...got } = extractor.end();
+        assert.equal(none, null);
+        assert.deepEqual(got, expected, `${html} in chunks of ${size}`);
+      }
+    }
+    const r = extractLinks(pages[1], PAGE);
+    assert.equal(r.links[0].url, 'https://example.com/q?a=1&b=2&copy=3&not=4&lang=x', 'no legacy reference before = in an attribute');
+    assert.equal(r.links[0].text, 'A&&x ∳ &am');
+    assert.equal(extractLinks(pages[0], PAGE).title, 'Fish & Chips <3 ¬it; 😀 \ufffd € ©=');
+  });
+
   it('settles the encoding as a browser would: BOM, then Content-Type, then <meta> in the first 1024 bytes', () => {
     const latin = (s: string) => Buffer.from(s, 'latin1');
     assert.equal(sniffEncoding(latin('<meta charset="windows-1252"><a href="/x">'), null), 'windows-1252');

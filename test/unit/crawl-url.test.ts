@@ -17,6 +17,10 @@ describe('normalizeUrl', () => {
     ['https://example.com:80/', 'https://example.com:80/'],
     ['http://example.com/a#section', 'http://example.com/a'],
     ['http://example.com/a?x=1#section', 'http://example.com/a?x=1'],
+    // The fragment is cut at the href's first '#': a '?' or '#' after it is the fragment's, '#' before it escaped.
+    ['http://example.com/a#s?x=1#t', 'http://example.com/a'],
+    ['http://example.com/a?#', 'http://example.com/a?'],
+    ['http://u%23:p@example.com/a%23?q=%23#f', 'http://u%23:p@example.com/a%23?q=%23'],
     ['http://example.com/a/./b/../c', 'http://example.com/a/c'],
     ['http://example.com/a/%2e%2E/b', 'http://example.com/b'],
     ['http://example.com/../../a', 'http://example.com/a'],
