@@ -28,7 +28,7 @@
 
 import { isAscii } from 'node:buffer';
 import { TextDecoder } from 'node:util';
-import { decodeHTML, decodeHTMLAttribute } from 'entities';
+import { decodeHTMLAttribute } from 'entities';
 import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 import { ownString } from './bounded';
 import { TreeBuilder } from './dom';
@@ -414,13 +414,14 @@ export class LinkExtractor {
   private attribName = '';
   private attribValue = '';
   /**
-   * Without a tree, character references are decoded here, in the text and attribute values read,
-   * rather than by the tokenizer at every character of the page: it then skips to the next `<` (or
-   * quote) as a string search does. Alone on 500 of the heavy bench's pages (70 KB), the tokenizer
-   * took 420 µs a page decoding them, 200 not. This holds the text read since the last tag or
-   * comment, raw: a reference may span two of the tokenizer's reports.
+   * Whether the tokenizer decodes character references: only while text is read (readsText), set
+   * at each tag. Elsewhere it skips to the next `<` (or quote) as a string search does: alone on 500
+   * of the heavy bench's pages (70 KB), the tokenizer took 420 µs a page decoding, 200 not. Where it
+   * decodes it does so as it always has (in title but not textarea or script, a page cut inside a
+   * comment); attribute values it read undecoded are decoded in onattribend. Deferring the text's
+   * decoding instead held an anchor's text whole until its end, 219 MB of heap for 6 MiB of `&`.
    */
-  private textRun = '';
+  private decoding: boolean;
 
   constructor(
     private readonly pageUrl: string,
@@ -433,8 +434,8 @@ export class LinkExtractor {
     this.metaNames = new Set(['robots', ...(options.botToken ? [options.botToken.toLowerCase()] : [])]);
     this.decoder = new StreamDecoder(options.encoding);
     this.tree = options.document ? new TreeBuilder() : null;
-    // The tree's text is every text of the page, decoded as the tokenizer does (and in script, not).
-    this.tokenizer = new Tokenizer({ decodeEntities: this.tree !== null }, this.callbacks());
+    this.decoding = this.readsText();
+    this.tokenizer = new Tokenizer({ decodeEntities: this.decoding }, this.callbacks());
   }
 
   write(chunk: Uint8Array | string): void {
@@ -492,10 +493,9 @@ export class LinkExtractor {
   }
 
   private callbacks(): TokenizerCallbacks {
-    const endText = () => this.endTextRun();
+    const ignore = () => undefined;
     return {
       onopentagname: (start, end) => {
-        this.endTextRun();
         this.tagName = this.slice(start, end).toLowerCase();
         this.inTag = true;
         this.attribs = this.tree !== null || READ_ATTRIBUTES.has(this.tagName) ? new Map() : null;
@@ -511,41 +511,44 @@ export class LinkExtractor {
       },
       onattribend: () => {
         if (this.attribs !== null && !this.attribs.has(this.attribName)) {
-          const value = this.tree === null && this.attribValue.includes('&') ? decodeHTMLAttribute(this.attribValue) : this.attribValue;
+          const value = !this.decoding && this.attribValue.includes('&') ? decodeHTMLAttribute(this.attribValue) : this.attribValue;
           this.attribs.set(this.attribName, value);
         }
         this.attribValue = '';
       },
-      onopentagend: () => this.endOpenTag(false),
-      onselfclosingtag: () => this.endOpenTag(true),
+      onopentagend: () => {
+        this.endOpenTag(false);
+        this.decodeWhereRead();
+      },
+      onselfclosingtag: () => {
+        this.endOpenTag(true);
+        this.decodeWhereRead();
+      },
       onclosetag: (start, end) => {
-        this.endTextRun();
         const name = this.slice(start, end).toLowerCase();
         if (!VOID.has(name)) this.elements.close(name);
+        this.decodeWhereRead();
       },
       // At the end of a page cut inside some tags the tokenizer reports text from position -1: no text of the page.
       ontext: (start, end) => {
-        if (start < 0 || !this.readsText()) return;
-        if (this.tree === null) this.textRun += this.slice(start, end);
-        else this.onText(this.slice(start, end));
+        if (start >= 0 && this.readsText()) this.onText(this.slice(start, end));
       },
-      ontextentity: (codepoint) => {
-        if (this.readsText()) this.onText(String.fromCodePoint(codepoint));
-      },
-      oncdata: endText,
-      oncomment: endText,
-      ondeclaration: endText,
-      onprocessinginstruction: endText,
-      onend: endText,
+      ontextentity: (codepoint) => this.onText(String.fromCodePoint(codepoint)),
+      oncdata: ignore,
+      oncomment: ignore,
+      ondeclaration: ignore,
+      onprocessinginstruction: ignore,
+      onend: ignore,
     };
   }
 
-  /** The text read since the last tag, its references decoded as the tokenizer's would be (in text, "legacy" ones too). */
-  private endTextRun(): void {
-    if (this.textRun === '') return;
-    const raw = this.textRun;
-    this.textRun = '';
-    this.onText(raw.includes('&') ? decodeHTML(raw) : raw);
+  /** The tokenizer set to decode references where text is read from here on (see `decoding`). */
+  private decodeWhereRead(): void {
+    const reads = this.readsText();
+    if (reads === this.decoding) return;
+    this.decoding = reads;
+    // A private field of htmlparser2's Tokenizer, read at every character (9.x); the links tests pin what it does.
+    (this.tokenizer as unknown as { decodeEntities: boolean }).decodeEntities = reads;
   }
 
   private endOpenTag(selfClosing: boolean): void {
