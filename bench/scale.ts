@@ -259,9 +259,11 @@ export async function scaleRun(site: Site, root: string, url: string | null, dae
       `scale: ${label}: ${run.distinct}/${site.allowedPages} pages in ${(wallMs / 1000).toFixed(1)} s (${run.pagesPerSecond.toFixed(0)}/s)` +
         `${complete ? '' : ', INCOMPLETE'}, ${run.refetches} fetched again, max ${run.maxPerHost} per host, ${run.meanInFlight.toFixed(1)} in flight on average, CPU ${run.cpuSeconds.map((c) => c.toFixed(1)).join(' + ')} s` +
         (serverCpuSeconds === null ? '' : `, server ${serverCpuSeconds.toFixed(1)} s`) +
-        (reclaims
-          ? `; ${reclaims.leasesReclaimed} leases reclaimed ${((reclaims.firstReclaimMs ?? NaN) / 1000).toFixed(1)}-${((reclaims.lastReclaimMs ?? NaN) / 1000).toFixed(1)} s after the kill`
-          : ''),
+        (reclaims === null
+          ? ''
+          : reclaims.firstReclaimMs === null || reclaims.lastReclaimMs === null
+            ? '; no lease of the killed daemon reclaimed'
+            : `; ${reclaims.leasesReclaimed} leases reclaimed ${(reclaims.firstReclaimMs / 1000).toFixed(1)}-${(reclaims.lastReclaimMs / 1000).toFixed(1)} s after the kill`),
     );
     return run;
   } finally {
