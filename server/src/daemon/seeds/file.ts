@@ -96,6 +96,7 @@ export function optionLine(content: string): RegExpExecArray | null {
 /** What a URL line says on its own, wherever it stands in the file (its line number and duplicates aside). */
 interface UrlLine {
   start: number;
+  /** Its own copy, as every string here (see urlLines). */
   text: string;
   normalized: string | null;
   error: string | null;
@@ -114,6 +115,8 @@ interface UrlLine {
  * alive.
  */
 const urlLines = new BoundedMap<string, UrlLine>(20_000);
+/** Longer lines are read every time, not kept: no URL that long is crawlable (url.ts), and a 20 MB line kept twice would stay. */
+const CACHED_LINE_MAX = 16 * 1024;
 
 /** A URL line read (content: the line without its comment, not blank, not an option). */
 function readUrlLine(content: string): UrlLine {
@@ -124,10 +127,12 @@ function readUrlLine(content: string): UrlLine {
   // Words with no scheme are text, not a URL: the line is reported whole, rather than its first
   // word quoted as if it were one (`not a url` read "not: not a URL").
   const schemeless = !SCHEME.test(m[2]);
-  const text = schemeless && more ? content.trimEnd().slice(start) : m[2];
+  const found = schemeless && more ? content.trimEnd().slice(start) : m[2];
+  // Copied: kept here, a slice of the line would keep its whole version of the document alive.
+  const text = ownString(found);
   const n = schemeless ? { ok: false as const, reason: NO_SCHEME } : normalizeUrl(text);
-  const quoted = text === m[2];
-  const error = n.ok ? null : n.reason;
+  const quoted = found === m[2];
+  const error = n.ok ? null : ownString(n.reason);
   return {
     start,
     text,
@@ -222,7 +227,10 @@ export function parseSeedFile(text: string): SeedFile {
       }
       return;
     }
-    if (!read) urlLines.set(ownString(raw), (read = readUrlLine(content)));
+    if (!read) {
+      read = readUrlLine(content);
+      if (raw.length <= CACHED_LINE_MAX) urlLines.set(ownString(raw), read);
+    }
     const { start, text, normalized, error, message, extraStart } = read;
     const url: SeedUrl = { line, start, end: start + text.length, text, normalized, error, duplicateOf: null };
     urls.push(url);
