@@ -25,10 +25,11 @@ test("the socket's thread: calls, errors, subscriptions, counts from its own con
   const socket = path.join(scratch(), 'd.sock');
   const thread = new SocketThread(
     socket,
-    ['echo', 'fail', 'subscribe', 'subscribeLate', 'slow', 'queue/stats'],
+    ['echo', 'fail', 'boom', 'subscribe', 'subscribeLate', 'slow', 'queue/stats'],
     async (method, params, call) => {
       calls.push(method);
       if (method === 'fail') throw new RpcError(-32001, 'no such thing', { why: 'asked' });
+      if (method === 'boom') throw new Error('it broke');
       if (method === 'subscribe') call.subscribe();
       if (method === 'subscribeLate') {
         await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -47,6 +48,8 @@ test("the socket's thread: calls, errors, subscriptions, counts from its own con
     let c = await RawClient.connect(socket);
     assert.deepEqual(await c.request('echo', { a: [1, 'x'] }), { method: 'echo', params: { a: [1, 'x'] } });
     assert.deepEqual((await c.call('fail', {})).error, { code: -32001, message: 'no such thing', data: { why: 'asked' } });
+    // Anything else thrown is an internal error, worded.
+    assert.deepEqual((await c.call('boom', {})).error, { code: -32603, message: 'internal error: it broke' });
 
     // Counts are read on the thread, from the database: the handler here never sees queue/stats.
     await queue.enqueue([job('a', 1), job('a', 2)]);

@@ -51,7 +51,7 @@ const UNAVAILABLE_SQLITE = /^SQLITE_(FULL|BUSY|LOCKED|READONLY|IOERR|CANTOPEN)/;
 
 /** What a client is told of a failure the daemon did not expect (the cause logged where it is known). */
 export function internalError(err: unknown): RpcError {
-  return internalError(err);
+  return new RpcError(ErrorCodes.InternalError, `internal error: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 /** An RpcError as it is; anything else an internal error. */
@@ -75,5 +75,5 @@ export function toRpcError(err: unknown, log: Logger, method: string): RpcError 
     return new RpcError(ErrorCodes.Unavailable, 'the daemon is stopping');
   }
   log('error', `${method} failed unexpectedly: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  return new RpcError(ErrorCodes.InternalError, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+  return internalError(err);
 }
