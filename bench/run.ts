@@ -512,6 +512,7 @@ async function crawlSection(root: string): Promise<void> {
  * Issue 17's targets, on pages the size of real ones: ours (page records on, as shipped) against
  * the bare undici + htmlparser2 loop and Crawlee, each keeping to the site's hosts. Ours runs twice,
  * before and after the others, and its faster run counts; CPU counts every thread of each process.
+ * Between them, ours on its own thread and ours without page records, for what each part costs.
  * Then the same crawl once more by a daemon process, started over its socket, with `queue/stats`
  * timed at the client all along (daemon.ts statsDuringCrawl).
  */
@@ -524,18 +525,27 @@ async function heavySection(root: string): Promise<void> {
   const site = await startSite(S.hosts, S.pages, 'heavy');
   const opts = { concurrency: S.concurrency, perHostLimit: S.perHostLimit, seedOriginsOnly: true };
   const ours: CrawlRun[] = [];
-  const runs: Partial<Record<'bare' | 'crawlee' | 'inline', CrawlRun>> = {};
+  const runs: Partial<Record<'bare' | 'crawlee' | 'inline' | 'unrecorded', CrawlRun>> = {};
   let daemon: CrawlStatsResult | undefined;
   try {
-    // `inline`: ours with pages parsed on its own thread (--parse-threads 0), what the pool is worth, between the two runs of ours.
-    for (const kind of ['ours', 'bare', 'inline', 'crawlee', 'ours'] as const) {
-      const crawler = kind === 'inline' ? 'ours' : kind;
+    // Between the two runs of ours: ours parsing on its own thread (--parse-threads 0), what the
+    // pool is worth; ours without page records and the link graph, what they cost.
+    type Variant = { crawler: 'ours' | 'bare' | 'crawlee'; name: string; opts: { parseThreads?: number; pageRecords?: boolean } };
+    const variants: Record<'ours' | 'bare' | 'inline' | 'unrecorded' | 'crawlee', Variant> = {
+      ours: { crawler: 'ours', name: 'ours', opts: {} },
+      bare: { crawler: 'bare', name: 'bare', opts: {} },
+      inline: { crawler: 'ours', name: 'ours parsing on its own thread', opts: { parseThreads: 0 } },
+      unrecorded: { crawler: 'ours', name: 'ours without page records', opts: { pageRecords: false } },
+      crawlee: { crawler: 'crawlee', name: 'crawlee', opts: {} },
+    };
+    for (const kind of ['ours', 'bare', 'inline', 'unrecorded', 'crawlee', 'ours'] as const) {
+      const v = variants[kind];
       try {
-        const r = await crawlWith(site, crawler, root, { ...opts, deadlineMs: S.deadlineMs[crawler], ...(kind === 'inline' && { parseThreads: 0 }) });
+        const r = await crawlWith(site, v.crawler, root, { ...opts, deadlineMs: S.deadlineMs[v.crawler], ...v.opts });
         if (kind === 'ours') ours.push(r);
         else runs[kind] = r;
       } catch (err) {
-        failed(section, kind === 'inline' ? 'ours parsing on its own thread' : crawler, err);
+        failed(section, v.name, err);
       }
     }
     try {
@@ -556,8 +566,8 @@ async function heavySection(root: string): Promise<void> {
     await site.close();
   }
   const best = ours.length ? ours.reduce((a, b) => (b.pagesPerSecond > a.pagesPerSecond ? b : a)) : undefined;
-  const { bare, crawlee, inline } = runs;
-  raw.heavy = { ours: best, runs: ours, bare, crawlee, inline, daemon };
+  const { bare, crawlee, inline, unrecorded } = runs;
+  raw.heavy = { ours: best, runs: ours, bare, crawlee, inline, unrecorded, daemon };
   if (daemon) {
     add({
       section,
@@ -621,6 +631,22 @@ async function heavySection(root: string): Promise<void> {
       target: '≤ 1.6×',
       met: cpu <= 1.6,
     });
+    if (unrecorded) {
+      // The bare loop keeps nothing of a page; ours keeps its record and every link (70 a page here) by page and by target.
+      add({
+        section,
+        name: 'ours without page records and the link graph vs the bare loop: CPU seconds per 1,000 pages (all threads)',
+        value: unrecorded.cpuSecondsPer1000,
+        unit: 's',
+        baseline: { name: 'bare loop', value: bare.cpuSecondsPer1000, unit: 's' },
+        ratio: unrecorded.cpuSecondsPer1000 / bare.cpuSecondsPer1000,
+        ratioLabel: 'ours / bare',
+        met: null,
+        note:
+          `${pages(unrecorded)} at ${unrecorded.pagesPerSecond.toFixed(0)} pages/s (${(unrecorded.pagesPerSecond / bare.pagesPerSecond).toFixed(2)}× the bare loop's); ` +
+          `records and the graph cost ${((best.cpuSecondsPer1000 - unrecorded.cpuSecondsPer1000) * 1000).toFixed(0)} CPU ms per 1,000 pages`,
+      });
+    }
   }
   if (crawlee) {
     const ratio = best.pagesPerSecond / crawlee.pagesPerSecond;

@@ -103,7 +103,9 @@ export class ChangeFeed {
 
   /** A batch is due: sent now if the last one is old enough, else when it is. */
   batchDue(): void {
-    if (this.stopped) return;
+    // No timer for no one: with one daemon crawling, 26 change signals a second armed one each.
+    // A subscriber's arrival asks for a batch (DaemonServices.subscribed), which names what changed meanwhile.
+    if (this.stopped || !this.wanted()) return;
     if (this.flushing) {
       this.again = true;
       return;
@@ -116,11 +118,16 @@ export class ChangeFeed {
     }, wait);
   }
 
+  private wanted(): boolean {
+    for (const wants of this.listeners.values()) if (wants()) return true;
+    return false;
+  }
+
   private async flush(): Promise<void> {
     // No one takes batches (a daemon crawlctl started, no client subscribed): none is made. Making
     // them read the states of up to 5,000 unfinished jobs a batch on the daemon's thread, for no
     // one. A batch made later names what changed meanwhile, or says it is too much to name.
-    if (this.stopped || ![...this.listeners.values()].some((wants) => wants())) return;
+    if (this.stopped || !this.wanted()) return;
     this.flushing = true;
     this.lastFlush = Date.now();
     try {
