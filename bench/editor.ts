@@ -546,8 +546,11 @@ class EditorBench {
     const before = sampleCpu(this.stateDir);
     const benchBefore = process.cpuUsage();
     // Profiled runs also count what the workbench exchanges with code-server over its WebSocket
-    // (the extension host's messages to the UI ride on it), from the DevTools protocol's frames.
-    const traffic = opts.profileDir ? await countWebSocket(page) : undefined;
+    // (the extension host's messages to the UI ride on it), from the DevTools protocol's frames;
+    // every run does when BENCH_EDITOR_FRAMES names a file for the frames, each run's marked there.
+    const dump = process.env.BENCH_EDITOR_FRAMES;
+    if (dump) fs.appendFileSync(dump, `${Date.now()} RUN ${label}\n`);
+    const traffic = opts.profileDir || dump ? await countWebSocket(page) : undefined;
     let crawlId: string;
     if (lens) {
       await lens.first().click({ timeout: 15_000 });

@@ -589,6 +589,36 @@ describe('seed features in process', () => {
     }
   });
 
+  test("a crawl's counts redraw its lens in turn, but its last count (nothing left queued or running) and a change of state at once", async () => {
+    const lsp = inProcess(
+      { findByDedupeKeys: async () => [] },
+      { get: async (id) => crawlRecord(id, 'running') },
+      { workspace: { codeLens: { refreshSupport: true } } },
+    );
+    const redraws: string[] = [];
+    const counted = (queued: number, running: number, done: number, state: CrawlRecord['state'] = 'running') =>
+      wireCrawl({ ...crawlRecord('c_1', state), counts: { queued, in_progress: running, done, skipped: 0, error: 0, total: queued + running + done } });
+    try {
+      const uri = await lsp.open(['https://a.example/', 'https://b.example/', 'https://c.example/'], 'c_1');
+      await lsp.lensTitles(uri);
+      // The throttle's two ways, recorded: which one a change takes is the decision under test.
+      (lsp.features as unknown as { lensRedraws: { ask(): void; now(): void; close(): void } }).lensRedraws = {
+        ask: () => redraws.push('in turn'),
+        now: () => redraws.push('at once'),
+        close: () => {},
+      };
+      lsp.features.crawlsChanged([counted(2, 1, 0)]);
+      lsp.features.crawlsChanged([counted(1, 1, 1)]);
+      lsp.features.crawlsChanged([counted(1, 1, 1)]);
+      lsp.features.crawlsChanged([counted(0, 0, 3)]);
+      lsp.features.crawlsChanged([counted(0, 0, 3, 'finished')]);
+      assert.deepEqual(redraws, ['in turn', 'in turn', 'at once', 'at once'], 'a count that did not move asks nothing');
+      assert.equal((await lsp.lensTitles(uri))[0], '▶ Start crawl (3 URLs)', 'finished: the file may start it again');
+    } finally {
+      lsp.close();
+    }
+  });
+
   test('a file that started another crawl: the crawl it showed is forgotten, and read again if shown again', async () => {
     const states = new Map<string, CrawlRecord['state']>([
       ['c_1', 'running'],

@@ -380,20 +380,23 @@ export class SeedFeatures {
    */
   crawlsChanged(crawls: readonly Crawl[]): void {
     let moved = false;
-    let state = false;
+    let atOnce = false;
     for (const c of crawls) {
       if (![...this.snapshots.values()].some((s) => s.crawlId === c.crawlId)) continue;
       // Kept over a read under way (this is newer than what it may return), and where a read
       // failed: the lens shows the crawl again without waiting for the database.
       const had = this.crawlsShown.get(c.crawlId);
       this.crawlsShown.set(c.crawlId, c);
-      moved ||= !(had instanceof Promise) && (!had || crawlLensTitle(had) !== crawlLensTitle(c));
-      state ||= !!had && !(had instanceof Promise) && had.state !== c.state;
+      const titled = !(had instanceof Promise) && (!had || crawlLensTitle(had) !== crawlLensTitle(c));
+      moved ||= titled;
+      // A crawl that finished, paused or resumed changes the lens's buttons (a finished crawl's lens
+      // lagged up to LENS_REDRAW_MS); one with nothing left queued or running has its last count,
+      // which the file's hints already show (its lens said "running · 3/4" a second after them).
+      atOnce ||= (!!had && !(had instanceof Promise) && had.state !== c.state) || (titled && c.counts.queued + c.counts.in_progress === 0);
     }
     if (!moved || !this.capabilities.workspace?.codeLens?.refreshSupport) return;
-    // A crawl that finished, paused or resumed changes the lens's buttons: redrawn at once, where
-    // its counts wait their turn (a finished crawl's lens lagged up to LENS_REDRAW_MS).
-    if (state) this.lensRedraws.now();
+    // Counts moving in every batch wait their turn.
+    if (atOnce) this.lensRedraws.now();
     else this.lensRedraws.ask();
   }
 
