@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Parser } from 'htmlparser2';
+import { Parser, Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 import { DROP, KnownUrls, knownUrls, planLinks, rememberQueued, type Frontier } from '../../server/src/crawl/frontier';
 import { Robots } from '../../server/src/crawl/robots';
-import { extractLinks, extractLinksInSlices, LinkExtractor, sniffEncoding } from '../../server/src/crawl/links';
+import { extractLinks, extractLinksInSlices, LinkExtractor, SkippingTokenizer, sniffEncoding } from '../../server/src/crawl/links';
 import { compileScope } from '../../server/src/crawl/scope';
 import { answersWithin } from './helpers/deadline';
 import { checkSync } from './helpers/fuzz';
@@ -526,6 +526,40 @@ describe('link extraction is linear and agrees with a tree builder', () => {
       }),
       400,
     );
+  });
+
+  it("skips ahead as htmlparser2's own tokenizer does: the same events at the same places, however the page is cut, decoding or not", () => {
+    const events = (T: typeof Tokenizer, html: string, cuts: number[], decodeEntities: boolean) => {
+      const seen: unknown[][] = [];
+      const callbacks = new Proxy({} as TokenizerCallbacks, {
+        get:
+          (_, name) =>
+          (...args: unknown[]) =>
+            seen.push([name, ...args]),
+      });
+      const tokenizer = new T({ decodeEntities }, callbacks);
+      let at = 0;
+      for (const cut of cuts) {
+        tokenizer.write(html.slice(at, cut));
+        at = cut;
+      }
+      tokenizer.write(html.slice(at));
+      tokenizer.end();
+      return seen;
+    };
+    checkSync(
+      fc.property(fc.array(htmlPiece, { maxLength: 40 }), fc.array(fc.nat(), { maxLength: 6 }), fc.boolean(), (pieces, cuts, decode) => {
+        const html = pieces.join('');
+        const at = [...cuts.map((c) => c % (html.length + 1))].sort((a, b) => a - b);
+        assert.deepEqual(events(SkippingTokenizer, html, at, decode), events(Tokenizer, html, at, decode));
+      }),
+      1_000,
+    );
+    // Skipping to the end of a chunk that lacks the character, then finding it in the next.
+    for (const html of ['<p title="a long value">x</p>', '<!-- a comment -->', '<script>if (a < b) x = "</scr" + "ipt>";</script>', 'é<a href="/é">é</a>']) {
+      for (let cut = 0; cut <= html.length; cut++)
+        assert.deepEqual(events(SkippingTokenizer, html, [cut], false), events(Tokenizer, html, [cut], false), `${html} cut at ${cut}`);
+    }
   });
 
   it('ends the title where a tree builder would: at its end tag, or at an end tag of an element around it', () => {
