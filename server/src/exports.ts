@@ -307,11 +307,15 @@ async function* paged<T>(read: (cursor: string | null) => Promise<[T[], string |
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/** The output gave out: its reader went away, or a file could not be written. */
+/** The output gave out: its reader went away, or it could not be written (a full disk). */
 export class OutputError extends Error {
+  /** The reader went away (`| head`): the end of the output is not wanted, which is no failure. */
+  readonly readerGone: boolean;
+
   constructor(failure: Error | null) {
     super(failure ? failure.message : 'the output was closed');
     this.name = 'OutputError';
+    this.readerGone = failure === null || (failure as NodeJS.ErrnoException).code === 'EPIPE';
   }
 }
 

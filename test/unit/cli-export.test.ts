@@ -319,6 +319,26 @@ describe('with a daemon and loopback sites', () => {
     await big?.close();
   });
 
+  test('output that cannot be written (a full disk) fails the command, said once and without a stack trace', async () => {
+    for (const args of [
+      ['export', crawlId],
+      ['export', crawlId, '--format', 'csv'],
+      ['report', crawlId, '--json'],
+      ['crawls', '--json'],
+      ['jobs', '--all'],
+    ]) {
+      const full = fs.openSync('/dev/full', 'w');
+      try {
+        const r = await crawlctl([...args, ...at()], { stdout: full });
+        assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+        assert.equal(r.stderr.match(/cannot write standard output: ENOSPC/g)?.length, 1, `${args.join(' ')}: ${r.stderr}`);
+        assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      } finally {
+        fs.closeSync(full);
+      }
+    }
+  });
+
   describe('crawlctl export', () => {
     test('pages as JSON lines: one a page, with its status', async () => {
       const r = await crawlctl(['export', crawlId, ...at()]);

@@ -503,10 +503,10 @@ FILE cannot be created · 3 no daemon running · 130 interrupted.`,
             await finished(file);
           }
         } catch (err) {
-          // The reader of stdout went away (| head): done, as on EPIPE.
-          if (err instanceof OutputError && !file) return EXIT.ok;
+          // The reader of stdout went away (| head): done, as on EPIPE. Any other failure (a full disk) is one.
+          if (err instanceof OutputError && !file && err.readerGone) return EXIT.ok;
           if (err instanceof OutputError || (file && (err as NodeJS.ErrnoException).syscall))
-            throw new CommandError(`cannot write ${output}: ${(err as Error).message}`, EXIT.failed);
+            throw new CommandError(`cannot write ${output ?? 'standard output'}: ${(err as Error).message}`, EXIT.failed);
           if (output !== undefined) ctx.ui.err(text`crawlctl export: ${output} is incomplete.`);
           throw err;
         }

@@ -177,10 +177,12 @@ Start one with "crawlctl daemon${flags}", or open the folder in VS Code with Cra
 
 // Run when loaded as the program: directly, or through the package's bin/crawlctl.js.
 if (require.main === module || /[\\/]bin[\\/]crawlctl(\.js)?$/.test(require.main?.filename ?? '')) {
-  // Output piped into a reader that stopped (`crawlctl jobs --all | head`): stop quietly, as Unix tools do.
+  // Output piped into a reader that stopped (`crawlctl jobs --all | head`): stop quietly, as Unix
+  // tools do. Any other failure to write it (a full disk) fails the command, said once, at its end.
+  let stdoutFailed: string | null = null;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(EXIT.ok);
-    throw err;
+    stdoutFailed ??= err.message;
   });
   // stderr carries progress and notes: a reader of it that stopped (`2> >(head -1)`) ends neither
   // the command nor its result on stdout, nor changes its exit code.
@@ -192,6 +194,12 @@ if (require.main === module || /[\\/]bin[\\/]crawlctl(\.js)?$/.test(require.main
     // Output into a pipe is written as the reader takes it: exiting before it is all written cut
     // `jobs --all --json | jq` off at the pipe's 64 KiB.
     await Promise.all([written(process.stdout), written(process.stderr)]);
+    // A write's failure is told after it (to a file, on the next tick): `report --json > /dev/full` exited 0.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (stdoutFailed !== null && code === EXIT.ok) {
+      process.stderr.write(`crawlctl: cannot write standard output: ${stdoutFailed}\n`);
+      code = EXIT.failed;
+    }
     // Open handles (a daemon's timers) must not hold the command open once it is done.
     process.exit(code);
   });
