@@ -148,7 +148,9 @@ function render(v: ReportView): void {
     b.what,
     fmt(b.referrerCount),
     b.referrerCount === 0
-      ? el('span', { class: 'quiet' }, 'no page fetched links to it (a seed)')
+      ? b.foundOn === null
+        ? el('span', { class: 'quiet' }, 'no page fetched links to it (a seed)')
+        : el('span', {}, el('span', { class: 'quiet' }, 'a redirect from '), pageLink(b.foundOn, `found ${b.url}`))
       : el(
           'span',
           {},

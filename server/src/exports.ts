@@ -221,9 +221,6 @@ export async function exportFields(ask: Ask, crawlId: string, kind: ExportKind, 
 /** A request to the daemon: crawlctl's client and the editor's each pass their own. */
 export type Ask = <M extends Method>(method: M, params: ParamsOf<M>) => Promise<ResultOf<M>>;
 
-/** Status classes of broken pages, in the order they are exported. Skipped pages (robots.txt, the address policy) are in none: not broken. */
-const BROKEN_CLASSES: readonly StatusClass[] = ['4xx', '5xx', 'error'];
-
 /** Records read in one request, in the order they are written. */
 export interface ExportBatch<K extends ExportKind = ExportKind> {
   records: ExportRecord<K>[];
@@ -234,7 +231,8 @@ export interface ExportBatch<K extends ExportKind = ExportKind> {
 /**
  * A crawl's records of a kind, a request at a time (`batchSize` records each, 1,000 at most; tests
  * ask for fewer): the next request is made only once the batch before was taken. `broken` reads
- * the pages of 4xx, then 5xx, then no response, and for each URL every link to it, paged too; a
+ * the pages that failed (crawl/report's broken pages: a 4xx, a 5xx, no response, a redirect loop,
+ * a handler that threw; skipped pages are not), and for each URL every link to it, paged too; a
  * URL nothing links to (reached by a redirect, or a seed) is one row.
  */
 export async function* exportBatches<K extends ExportKind>(ask: Ask, crawlId: string, kind: K, batchSize = EXPORT_BATCH): AsyncGenerator<ExportBatch<K>> {
@@ -248,17 +246,15 @@ export async function* exportBatches<K extends ExportKind>(ask: Ask, crawlId: st
     for await (const links of linkBatches(ask, crawlId, limit)) if (links.length) yield batch(links);
     return;
   }
-  for (const status of BROKEN_CLASSES) {
-    for await (const pages of pageBatches(ask, crawlId, limit, status)) {
-      for (const page of pages) {
-        let counted = false;
-        for await (const links of linkBatches(ask, crawlId, limit, page.url)) {
-          if (links.length === 0) continue;
-          yield batch(brokenRows(page, links), counted ? 0 : 1);
-          counted = true;
-        }
-        if (!counted) yield batch(brokenRows(page, []), 1);
+  for await (const pages of pageBatches(ask, crawlId, limit, 'failed')) {
+    for (const page of pages) {
+      let counted = false;
+      for await (const links of linkBatches(ask, crawlId, limit, page.url)) {
+        if (links.length === 0) continue;
+        yield batch(brokenRows(page, links), counted ? 0 : 1);
+        counted = true;
       }
+      if (!counted) yield batch(brokenRows(page, []), 1);
     }
   }
 }

@@ -232,8 +232,12 @@ export interface Rejected {
   reason: string;
 }
 
-/** A page filter of crawl/pages: one status, or a class of them (`error`: failed with no response; skipped pages are not). */
-export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'error'] as const;
+/**
+ * A page filter of crawl/pages: one status, or a class of them (`error`: failed with no response;
+ * `failed`: every page that failed, whatever its status, as crawl/report counts broken pages: a
+ * 4xx, a 5xx, no response, a redirect loop, a handler that threw; skipped pages are in none).
+ */
+export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'error', 'failed'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
 
 /**
@@ -325,7 +329,15 @@ export interface CrawlReport {
    * URLs that failed (a 4xx, a 5xx, no response, a redirect loop), most-linked first, at most
    * REPORT_LISTED, each with its first 100 referrers; `brokenCount` counts them all.
    */
-  brokenLinks: { url: string; status: number | null; error: string | null; referrerCount: number; referrers: { url: string; text: string }[] }[];
+  /** `foundOn`: the page whose link or redirect first queued the URL (one reached by a redirect has no link to it); null for a seed. */
+  brokenLinks: {
+    url: string;
+    status: number | null;
+    error: string | null;
+    referrerCount: number;
+    referrers: { url: string; text: string }[];
+    foundOn: string | null;
+  }[];
   brokenCount: number;
   /** Redirects in the order met, at most REPORT_LISTED; `finalUrl` null for a chain that loops. */
   redirects: { url: string; finalUrl: string | null; status: number }[];

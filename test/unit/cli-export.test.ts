@@ -184,10 +184,20 @@ describe('the report, as text', () => {
           url: i === 0 ? long : `http://example.test/r${i}`,
           text: i === 1 ? 'a \x1b[31mred\x1b[0m link' : `text ${i}`,
         })),
+        foundOn: long,
       },
-      { url: 'http://down.test/', status: null, error: 'connect ECONNREFUSED 127.0.0.1:9', referrerCount: 0, referrers: [] },
+      { url: 'http://down.test/', status: null, error: 'connect ECONNREFUSED 127.0.0.1:9', referrerCount: 0, referrers: [], foundOn: null },
+      { url: 'http://example.test/moved-away', status: 404, error: 'HTTP 404', referrerCount: 0, referrers: [], foundOn: 'http://example.test/old' },
+      {
+        url: 'http://example.test/threw',
+        status: 200,
+        error: 'handler: boom',
+        referrerCount: 1,
+        referrers: [{ url: 'http://example.test/', text: 'Threw' }],
+        foundOn: 'http://example.test/',
+      },
     ],
-    brokenCount: 2,
+    brokenCount: 4,
     redirects: [
       { url: 'http://example.test/old', finalUrl: 'http://example.test/new', status: 301 },
       { url: long, finalUrl: `${long}?moved`, status: 308 },
@@ -210,7 +220,7 @@ describe('the report, as text', () => {
     assert.match(shown, /^Content types {3}text\/html × 800, application\/pdf × 12, none × 3$/m);
     assert.match(shown, /^Missing titles {2}2 HTML pages without a title$/m);
     assert.match(shown, /^ {2}example\.test +1,200 +22 +45 ms$/m);
-    assert.match(shown, /^Broken links \(2 URLs\)$/m);
+    assert.match(shown, /^Broken links \(4 URLs\)$/m);
     assert.match(
       shown,
       /^ {2}http:\/\/example\.test\/missing\n {4}HTTP 404 · linked from 7 pages\n {6}http:\/\/example\.test\/very-lon.*….*end\.html {2}"text 0"$/m,
@@ -219,6 +229,9 @@ describe('the report, as text', () => {
     assert.equal(shown.match(/^ {6}http:\/\/example\.test\/r\d/gm)?.length, LISTED_REFERRERS - 1);
     assert.match(shown, /^ {6}and 2 more \(crawlctl export c_1 --what broken\)$/m);
     assert.match(shown, /^ {2}http:\/\/down\.test\/\n {4}connect ECONNREFUSED 127\.0\.0\.1:9 · linked from no page \(a seed\)$/m);
+    // Reached by a redirect, not a link: where from, not "a seed"; failed with a 200: why, not the status.
+    assert.match(shown, /^ {2}http:\/\/example\.test\/moved-away\n {4}HTTP 404 · reached by a redirect\n {6}from http:\/\/example\.test\/old$/m);
+    assert.match(shown, /^ {2}http:\/\/example\.test\/threw\n {4}handler: boom · linked from 1 page$/m);
     assert.match(shown, /^Redirects \(2\)\n {2}301 {2}http:\/\/example\.test\/old → http:\/\/example\.test\/new$/m);
     assert.match(shown, /^ {2}308 {2}http:\/\/example\.te…\S*end\.html → http:\/\/example\.te…\S*end\.html\?moved$/m);
     assert.match(shown, /^Slowest pages\n {2}1,234 ms {2}http:\/\/example\.test\/very.*….*\/end\.html\n {5}12 ms {2}http:\/\/example\.test\/$/m);

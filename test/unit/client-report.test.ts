@@ -44,6 +44,7 @@ const report: CrawlReport = {
       error: 'HTTP 404',
       referrerCount: 7,
       referrers: Array.from({ length: 7 }, (_, i) => ({ url: `http://a.test/p${i}`, text: `P${i}` })),
+      foundOn: 'http://a.test/p0',
     },
     {
       url: 'http://b.test/',
@@ -51,8 +52,16 @@ const report: CrawlReport = {
       error: 'http://b.test/: connect ECONNREFUSED 127.0.0.3:80',
       referrerCount: 1,
       referrers: [{ url: 'http://a.test/', text: 'B' }],
+      foundOn: 'http://a.test/',
     },
-    { url: 'http://b.test/x', status: null, error: 'http://b.test/x: connect ECONNREFUSED 127.0.0.3:80', referrerCount: 1, referrers: [] },
+    {
+      url: 'http://b.test/x',
+      status: null,
+      error: 'http://b.test/x: connect ECONNREFUSED 127.0.0.3:80',
+      referrerCount: 1,
+      referrers: [],
+      foundOn: 'http://a.test/',
+    },
   ],
   brokenCount: 8,
   redirects: [{ url: 'http://a.test/old', finalUrl: 'http://a.test/new', status: 301 }],
@@ -155,6 +164,7 @@ test('the view: counts, statuses, failures by reason, broken links with where th
     what: 'HTTP 404',
     referrerCount: 7,
     referrers: report.brokenLinks[0].referrers.slice(0, 5),
+    foundOn: 'http://a.test/p0',
   });
   assert.equal(v.broken[1].what, 'ECONNREFUSED');
   assert.deepEqual(
@@ -213,6 +223,7 @@ test('a redirect that failed (a loop) is listed broken by its reason, not by its
     error: 'redirect loop: http://a.test/l1 → http://a.test/l2 → http://a.test/l1',
     referrerCount: 1,
     referrers: [],
+    foundOn: null,
   };
   const v = reportView({
     crawl: crawl(),
@@ -225,6 +236,10 @@ test('a redirect that failed (a loop) is listed broken by its reason, not by its
     rates: [],
   });
   assert.equal(v.broken[0].what, 'redirect loop: … → … → …');
+  // A page that failed with a 200 (its handler threw) is listed by why, and one reached by a redirect says from where.
+  const threw = { ...loop, url: 'http://a.test/t', status: 200, error: 'handler: boom', referrerCount: 0, foundOn: 'http://a.test/old' };
+  const w = reportView({ crawl: crawl(), reasons: [], now: 0, report: { ...report, brokenLinks: [threw] }, hosts: [], leases: [], workers: [], rates: [] });
+  assert.deepEqual([w.broken[0].what, w.broken[0].foundOn], ['handler: boom', 'http://a.test/old']);
 });
 
 test("a status crawl/pages cannot filter by (a server's 600) is counted, with no jobs to click to", () => {
@@ -251,6 +266,7 @@ test('broken links are cut at BROKEN_SHOWN; the count says how many there are', 
     error: 'HTTP 404',
     referrerCount: 1,
     referrers: [],
+    foundOn: null,
   }));
   const v = reportView({
     crawl: crawl(),

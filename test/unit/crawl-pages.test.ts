@@ -105,11 +105,19 @@ for (const engine of ENGINES) {
               { url: u('/'), text: 'Missing one' },
               { url: u('/a'), text: 'Broken from A' },
             ].sort((x, y) => (x.url < y.url ? -1 : 1)),
+            foundOn: u('/'),
           },
-          { url: u('/gone'), status: 500, error: r.brokenLinks[1]?.error ?? '', referrerCount: 1, referrers: [{ url: u('/b'), text: 'Server error' }] },
-          { url: u('/removed'), status: 410, error: 'HTTP 410', referrerCount: 1, referrers: [{ url: u('/b'), text: 'Removed' }] },
-          // The loop ends in a failure on its second hop, reached by a redirect, not a link.
-          { url: u('/loop2'), status: 301, error: r.brokenLinks[3]?.error ?? '', referrerCount: 0, referrers: [] },
+          {
+            url: u('/gone'),
+            status: 500,
+            error: r.brokenLinks[1]?.error ?? '',
+            referrerCount: 1,
+            referrers: [{ url: u('/b'), text: 'Server error' }],
+            foundOn: u('/b'),
+          },
+          { url: u('/removed'), status: 410, error: 'HTTP 410', referrerCount: 1, referrers: [{ url: u('/b'), text: 'Removed' }], foundOn: u('/b') },
+          // The loop ends in a failure on its second hop, reached by a redirect, not a link: found on the hop before.
+          { url: u('/loop2'), status: 301, error: r.brokenLinks[3]?.error ?? '', referrerCount: 0, referrers: [], foundOn: u('/loop1') },
         ].map((b) => ({ ...b, referrers: b.referrers })),
       );
       assert.match(r.brokenLinks[1].error ?? '', /500/);
@@ -198,7 +206,7 @@ for (const engine of ENGINES) {
       } while (cursor !== null);
       assert.equal(seen.length, new Set(seen).size);
       assert.equal(seen.length, 7 + POPULAR_FROM + 7);
-      const walk = async (status: '2xx' | '3xx' | '4xx' | '5xx' | 'error' | number, limit: number) => {
+      const walk = async (status: '2xx' | '3xx' | '4xx' | '5xx' | 'error' | 'failed' | number, limit: number) => {
         const urls: string[] = [];
         let next: string | null = null;
         do {
@@ -232,6 +240,10 @@ for (const engine of ENGINES) {
         [u('/old'), u('/loop1'), u('/loop2')],
       );
       assert.deepEqual((await crawls.pages(crawlId, { status: 'error' })).pages, []);
+      // Every page that failed, whatever its status: the report's broken pages, the loop's 301 among them.
+      const failed = await walk('failed', 1);
+      assert.deepEqual([...failed].sort(), (await crawls.report(crawlId)).brokenLinks.map((b) => b.url).sort());
+      assert.ok(failed.includes(u('/loop2')) && failed.includes(u('/missing')), failed.join(' '));
       assert.deepEqual(
         (await crawls.pages(crawlId, { search: 'POPULAR' })).pages.map((p) => p.url),
         [u('/popular')],

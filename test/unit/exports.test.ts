@@ -265,6 +265,8 @@ describe('columns and records', () => {
 // Reading the records
 
 const classOf = (p: PageRecord): string => (p.status === null ? (p.skipped ? 'skipped' : 'error') : `${String(p.status)[0]}xx`);
+/** crawl/pages' status filter: a class, or `failed` (an error, whatever the status, and not skipped). */
+const inClass = (p: PageRecord, status: string): boolean => (status === 'failed' ? p.error !== null && !p.skipped : classOf(p) === status);
 
 /** crawl/pages and crawl/links over arrays, paged by index cursors as the daemon pages them (`error` leaves skipped pages out); it keeps the calls. */
 function fakeDaemon(pages: PageRecord[], links: LinkRecord[] = []) {
@@ -278,7 +280,7 @@ function fakeDaemon(pages: PageRecord[], links: LinkRecord[] = []) {
     await new Promise((r) => setImmediate(r));
     if (method === 'crawl/pages') {
       const r = slice(
-        pages.filter((p) => params.status === undefined || classOf(p) === params.status),
+        pages.filter((p) => params.status === undefined || inClass(p, params.status)),
         params.cursor,
         params.limit,
       );
@@ -367,7 +369,7 @@ describe('exportBatches', () => {
     assert.deepEqual(await all(exportBatches(fakeDaemon([], []).ask, 'c_1', 'pages')), []);
   });
 
-  test('broken: 4xx, then 5xx, then no response; a row per page linking to each, paged; a redirect target, a seed; skipped pages are not broken', async () => {
+  test("broken: every page that failed, whatever its status, in the crawl's order; a row per page linking to each, paged; a redirect target, a seed; skipped pages are not broken", async () => {
     const pages = [
       pageRecord({ url: 'https://a.test/', status: 200 }),
       pageRecord({ url: 'https://down.test/', status: null, error: 'ECONNREFUSED', foundOn: null }),
@@ -375,6 +377,9 @@ describe('exportBatches', () => {
       pageRecord({ url: 'https://a.test/gone', status: 404, error: 'HTTP 404', foundOn: 'https://a.test/' }),
       pageRecord({ url: 'https://a.test/private', status: null, error: 'robots.txt', skipped: true, foundOn: 'https://a.test/' }),
       pageRecord({ url: 'https://a.test/moved-to-nowhere', status: 410, error: 'HTTP 410', foundOn: 'https://a.test/old', linkText: 'Old' }),
+      // Failed with a status that is no failure's: a redirect loop, a handler that threw.
+      pageRecord({ url: 'https://a.test/loop', status: 301, error: 'redirect loop', foundOn: null }),
+      pageRecord({ url: 'https://a.test/threw', status: 200, error: 'handler: boom', foundOn: null }),
     ];
     const links: LinkRecord[] = [
       { from: 'https://a.test/', to: 'https://a.test/gone', text: 'Gone, "really"', followed: true, reason: null },
@@ -388,19 +393,23 @@ describe('exportBatches', () => {
     assert.deepEqual(
       got.flatMap((b) => b.records.map((r) => [r.url, r.status, r.error, r.referrer, r.text])),
       [
+        ['https://down.test/', null, 'ECONNREFUSED', null, null],
+        ['https://a.test/oops', 500, 'HTTP 500', 'https://a.test/', 'Oops'],
         ['https://a.test/gone', 404, 'HTTP 404', 'https://a.test/', 'Gone, "really"'],
         ['https://a.test/gone', 404, 'HTTP 404', 'https://a.test/b', ''],
         ['https://a.test/gone', 404, 'HTTP 404', 'https://a.test/c', 'again'],
         // Reached by a redirect: no link to it, the page whose redirect queued it instead.
         ['https://a.test/moved-to-nowhere', 410, 'HTTP 410', 'https://a.test/old', null],
-        ['https://a.test/oops', 500, 'HTTP 500', 'https://a.test/', 'Oops'],
-        ['https://down.test/', null, 'ECONNREFUSED', null, null],
+        ['https://a.test/loop', 301, 'redirect loop', null, null],
+        ['https://a.test/threw', 200, 'handler: boom', null, null],
       ],
     );
     // /gone's three referrers come in two batches: the URL is counted in the first.
     assert.deepEqual(
       got.map((b) => [b.records.length, b.urls]),
       [
+        [1, 1],
+        [1, 1],
         [2, 1],
         [1, 0],
         [1, 1],
@@ -412,9 +421,9 @@ describe('exportBatches', () => {
     assert.deepEqual(
       asked.filter((c) => c.method === 'crawl/pages').map((c) => [c.status, c.cursor]),
       [
-        ['4xx', null],
-        ['5xx', null],
-        ['error', null],
+        ['failed', null],
+        ['failed', '2'],
+        ['failed', '4'],
       ],
     );
     assert.deepEqual(

@@ -46,7 +46,7 @@ export interface ReportView extends ReportAsIs {
   byStatus: CountRow[];
   /** The crawl's failed jobs by reason (jobs/reasons), as the Jobs view groups them: "HTTP 404" × 19, "ECONNREFUSED" × 5. */
   failures: CountRow[];
-  broken: { url: string; what: string; referrerCount: number; referrers: { url: string; text: string }[] }[];
+  broken: { url: string; what: string; referrerCount: number; referrers: { url: string; text: string }[]; foundOn: string | null }[];
   /** The crawl's hosts; state, reason and in flight (across every crawl) where the daemon lists the host, else null. */
   hosts: {
     host: string;
@@ -234,9 +234,11 @@ export function reportView(input: {
     failures: failures.sort(byCount),
     broken: report.brokenLinks.slice(0, BROKEN_SHOWN).map((b) => ({
       url: b.url,
-      what: b.status !== null && (b.status < 300 || b.status >= 400) ? `HTTP ${b.status}` : failureReason(b.error ?? 'failed'),
+      // A 4xx or 5xx says it; a 2xx or 3xx that failed (a handler that threw, a redirect loop) and no response say why.
+      what: b.status !== null && b.status >= 400 ? `HTTP ${b.status}` : failureReason(b.error ?? 'failed'),
       referrerCount: b.referrerCount,
       referrers: b.referrers.slice(0, REFERRERS_SHOWN),
+      foundOn: b.foundOn,
     })),
     brokenCount: report.brokenCount,
     redirects: report.redirects,

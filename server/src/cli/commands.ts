@@ -468,9 +468,10 @@ Exit codes: 0 the report was printed, broken links or not (crawl --wait and watc
   crawlctl export c_1a2b3c --what links | jq -r 'select(.followed | not) | .to'
 
 Pages are in the order the crawl met them, their fields those of crawl/pages (in CSV: redirects
-joined with spaces, data as JSON text, nulls as empty cells). Broken: every URL that got a 4xx,
-a 5xx or no response, once per page linking to it (url, status, error, referrer, text); one
-reached only by a redirect names the redirecting page, and a seed has an empty referrer. Memory stays flat however large the
+joined with spaces, data as JSON text, nulls as empty cells). Broken: every URL that failed, as
+report counts them (a 4xx, a 5xx, no response, a redirect loop, a handler that threw), once per
+page linking to it (url, status, error, referrer, text); one reached only by a redirect names
+the redirecting page, and a seed has an empty referrer. Memory stays flat however large the
 crawl: records are fetched 1,000 at a time as the output takes them. CSV cells are written exact
 (no guard against spreadsheet formulas: an export is data), except on a terminal, where control
 characters are shown escaped.

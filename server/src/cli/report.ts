@@ -65,8 +65,15 @@ function urlAndText(url: string, linkText: string | null, room: number): Text {
   return text`${fit(url, urlRoom, 'middle')}  "${fit(linkText, textRoom - 2)}"`;
 }
 
+/** What went wrong: the error when there is one (a redirect loop answered 301, a handler that threw a 200), else the status. */
 function statusOf(b: { status: number | null; error: string | null }): string {
-  return b.status !== null ? `HTTP ${b.status}` : (b.error ?? 'no response');
+  return b.error ?? (b.status !== null ? `HTTP ${b.status}` : 'no response');
+}
+
+/** Who sent the crawl to a broken URL: the pages linking to it, or, with none, the redirect that led there, or none (a seed). */
+function linkedFrom(b: CrawlReport['brokenLinks'][number]): string {
+  if (b.referrerCount > 0) return `linked from ${plural(b.referrerCount, 'page')}`;
+  return b.foundOn === null ? 'linked from no page (a seed)' : 'reached by a redirect';
 }
 
 export function reportText(r: CrawlReport, columns = 80): Text {
@@ -103,11 +110,12 @@ export function reportText(r: CrawlReport, columns = 80): Text {
     out.push(text`Broken links (${count(r.brokenCount)} ${r.brokenCount === 1 ? 'URL' : 'URLs'})`);
     for (const b of r.brokenLinks.slice(0, LISTED_BROKEN)) {
       out.push(text`  ${fit(b.url, width - 2, 'middle')}`);
-      const linked = b.referrerCount === 0 ? 'linked from no page (a seed)' : `linked from ${plural(b.referrerCount, 'page')}`;
+      const linked = linkedFrom(b);
       // The count kept whole: a long error is what gets cut.
       out.push(text`    ${fit(statusOf(b), width - 4 - 3 - linked.length)} · ${linked}`);
       const shown = b.referrers.slice(0, LISTED_REFERRERS);
       for (const ref of shown) out.push(text`      ${urlAndText(ref.url, ref.text, width - 6)}`);
+      if (b.referrerCount === 0 && b.foundOn !== null) out.push(text`      from ${fit(b.foundOn, width - 11, 'middle')}`);
       const more = b.referrerCount - shown.length;
       if (more > 0) out.push(text`      and ${count(more)} more (crawlctl export ${r.crawlId} --what broken)`);
     }

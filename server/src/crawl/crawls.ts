@@ -490,6 +490,7 @@ class Crawls implements CrawlService {
         error: b.error,
         referrerCount: b.referrerCount,
         referrers: referrers.get(b.urlId) ?? [],
+        foundOn: b.foundOn,
       })),
       brokenCount,
       redirects: c.redirects.map((r) => ({ url: r.url, finalUrl: chains.get(r.url)?.finalUrl ?? null, status: r.status })),

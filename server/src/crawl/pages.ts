@@ -115,7 +115,7 @@ export interface LinksQuery {
 export interface ReportCounts {
   /** The crawl's records counted by host, content type and status (page_groups, kept as they are written). */
   groups: GroupRow[];
-  broken: { url: string; urlId: number; status: number | null; error: string | null; referrerCount: number }[];
+  broken: { url: string; urlId: number; status: number | null; error: string | null; referrerCount: number; foundOn: string | null }[];
   /** The first REPORT_LISTED, in the order met; GroupRow counts them all. */
   redirects: { url: string; status: number; redirectTo: string | null }[];
   slowest: { url: string; fetchMs: number }[];
@@ -225,10 +225,10 @@ export function enqueues(reason: LinkReason | null): boolean {
   return reason === null || reason === 'robots.txt';
 }
 
-/** A status filter as a SQL range: [low, high], or null for pages that failed with no response. */
-export function statusRange(status: number | StatusClass): [number, number] | null {
+/** A status filter as a SQL range: [low, high]; or the pages that failed with no response (`error`), or failed at all (`failed`). */
+export function statusRange(status: number | StatusClass): [number, number] | 'error' | 'failed' {
   if (typeof status === 'number') return [status, status];
-  if (status === 'error') return null;
+  if (status === 'error' || status === 'failed') return status;
   const low = Number(status[0]) * 100;
   return [low, low + 99];
 }

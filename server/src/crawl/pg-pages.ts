@@ -318,8 +318,8 @@ const SQL = {
       FROM page_groups WHERE crawl_id = $1 AND pages > 0`,
   broken: `
     SELECT u.url, p.url_id AS "urlId", p.status, p.error,
-           (SELECT count(*) FROM links l WHERE l.to_id = p.url_id) AS "referrerCount"
-      FROM pages p JOIN crawl_urls u ON u.id = p.url_id
+           (SELECT count(*) FROM links l WHERE l.to_id = p.url_id) AS "referrerCount", f.url AS "foundOn"
+      FROM pages p JOIN crawl_urls u ON u.id = p.url_id LEFT JOIN crawl_urls f ON f.id = p.found_on
      WHERE p.crawl_id = $1 AND ${FAILED_SQL}`,
   referrers: `
     SELECT t.id, f.url, coalesce(x.text, '') AS text
@@ -515,8 +515,9 @@ export class PgPageStore implements PageStore {
     const where = ['p.crawl_id = $1'];
     const range = q.status === undefined ? undefined : statusRange(q.status);
     let order = 'p.url_id';
-    if (range === null) where.push('p.status IS NULL AND NOT p.skipped');
-    if (range) {
+    if (range === 'error') where.push('p.status IS NULL AND NOT p.skipped');
+    if (range === 'failed') where.push(FAILED_SQL);
+    if (Array.isArray(range)) {
       // In the order of pages_status, so a page of a filtered walk is an index range, never a sort.
       where.push(`p.status BETWEEN $${params.push(range[0])} AND $${params.push(range[1])}`, `(p.status, p.url_id) > ($${params.push(q.after.status)}, $2)`);
       order = 'p.status, p.url_id';

@@ -391,8 +391,9 @@ const SQL = {
   /** Through pages_broken, a partial index of exactly these; referrers counted in each part (through the view, SQLite scanned both). */
   broken: `
     SELECT u.url, p.url_id AS urlId, p.status, p.error,
-           (SELECT count(*) FROM links_merged l WHERE l.to_id = p.url_id) + (SELECT count(*) FROM links_recent l WHERE l.to_id = p.url_id) AS referrerCount
-      FROM pages p JOIN crawl_urls u ON u.id = p.url_id
+           (SELECT count(*) FROM links_merged l WHERE l.to_id = p.url_id) + (SELECT count(*) FROM links_recent l WHERE l.to_id = p.url_id) AS referrerCount,
+           f.url AS foundOn
+      FROM pages p JOIN crawl_urls u ON u.id = p.url_id LEFT JOIN crawl_urls f ON f.id = p.found_on
      WHERE p.crawl_id = ? AND ${FAILED_SQL}`,
   redirects: `
     SELECT u.url, p.status, r.url AS redirectTo
@@ -711,7 +712,8 @@ export class SqlitePageStore implements PageStore {
     await this.current(true);
     const range = q.status === undefined ? undefined : statusRange(q.status);
     const search = q.search === undefined ? undefined : `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const params = { crawlId, afterStatus: q.after.status, afterId: q.after.urlId, limit: q.limit, low: range?.[0], high: range?.[1], search };
+    const [low, high] = Array.isArray(range) ? range : [];
+    const params = { crawlId, afterStatus: q.after.status, afterId: q.after.urlId, limit: q.limit, low, high, search };
     const query = (where: string[], order: string, p: typeof params) => {
       if (search !== undefined) where.push(`(u.url LIKE @search ESCAPE '\\' OR p.title LIKE @search ESCAPE '\\')`);
       // Built from fixed fragments only; every value is a bound parameter.
@@ -719,7 +721,9 @@ export class SqlitePageStore implements PageStore {
       return (this.prepared(sql).all(Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined))) as unknown[][]).map(recordOf);
     };
     if (range === undefined) return query(['p.url_id > @afterId'], 'p.url_id', params);
-    if (range === null) return query(['p.status IS NULL AND NOT p.skipped', 'p.url_id > @afterId'], 'p.url_id', params);
+    if (range === 'error') return query(['p.status IS NULL AND NOT p.skipped', 'p.url_id > @afterId'], 'p.url_id', params);
+    // As pages_broken is made: its partial index, in url id order.
+    if (range === 'failed') return query([FAILED_SQL, 'p.url_id > @afterId'], 'p.url_id', params);
     // A status range in pages_status order: the rest of the cursor's status (an equality, so an
     // index seek past its url id), then the statuses after it. One query with both conditions
     // walked every earlier row of the status: 17 ms a page at 300,000.
