@@ -116,4 +116,19 @@ describe('tables', () => {
     assert.match(lines[1], /…\s+done$/);
     assert.equal(bar(0.5, 4), '[██░░]');
   });
+
+  test('off a terminal (no width) cells are whole, and a flexible column is padded to 80 at most, not to its longest cell', () => {
+    const long = `http://example.com/${'x'.repeat(5_000)}`;
+    const t = table(
+      [{ title: 'ID', align: 'right' }, { title: 'URL', flexible: true }, { title: 'STATE' }],
+      [
+        ['7', long, 'done'],
+        ['12', 'http://x/', 'error'],
+      ],
+    );
+    const lines = String(t).split('\n');
+    assert.equal(lines[1], ` 7  ${long}  done`, 'the long URL whole');
+    assert.equal(lines[2], `12  http://x/${' '.repeat(80 - 'http://x/'.length)}  error`);
+    assert.ok(lines[0].length < 100, `the header: ${lines[0].length} characters`);
+  });
 });
