@@ -213,8 +213,8 @@ test('robots.txt unreadable, then read: the host held (robots) and recovered, on
   assert.deepEqual(
     c.logged.filter((l) => l.includes('host ')).map((l) => l.replace(/\d{4}-[\d-]+T[\d:.]+Z/g, 'T')),
     [
-      'info: host 127.0.0.5 held until T (robots): robots.txt unreachable; trying again at T',
-      'info: host 127.0.0.5 recovered, held since T (last: robots: robots.txt unreachable; trying again at T)',
+      'info: host 127.0.0.5 held until T (robots): robots.txt unreachable: returned 503, try 1 of 5',
+      'info: host 127.0.0.5 recovered, held since T (last: robots: robots.txt unreachable: returned 503, try 1 of 5)',
     ],
   );
 });

@@ -13,7 +13,7 @@ import { DEFAULT_MAX_LINKS, type ExtractedLink } from './links';
 import { HTML_TYPES, type LinkWrite, type PageWrite } from './pages';
 import type { PageLinks } from './parse';
 import { ParserLost, type ParsePool } from './parse-pool';
-import type { Politeness } from './politeness';
+import { MAX_ROBOTS_TRIES, type Politeness } from './politeness';
 import { parseRobots, productToken, type Robots } from './robots';
 import { parseSitemap, SITEMAP_MAX_URLS, SITEMAPS_PER_INDEX, sitemapText, type Sitemap } from './sitemap';
 import { normalizeUrl, originOf } from './url';
@@ -84,8 +84,6 @@ export const PAUSED_RECHECK_MS = 5_000;
 export const MAX_WAITS_IN_A_ROW = 5;
 /** The least wait for a Retry-After: `0` or a date gone by would otherwise ask again at once. */
 export const MIN_RETRY_AFTER_MS = 1_000;
-/** Reads of a robots.txt that found it unreadable before its host's pages fail rather than wait again. */
-export const MAX_ROBOTS_TRIES = 5;
 
 /**
  * The `crawl` job kind: fetch one page politely, record what came back, and hand its links to

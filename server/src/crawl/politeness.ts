@@ -8,6 +8,8 @@ import type { CrawlStore } from './store';
 
 /** Reasons a key is deferred for, as the hosts view shows them. */
 export const ROBOTS_BLOCKED = 'robots.txt unreachable';
+/** Reads of a robots.txt that found it unreadable before its host's pages fail rather than wait again. */
+export const MAX_ROBOTS_TRIES = 5;
 
 /** Why a whole host is held: failures in a row, the server's Retry-After, robots.txt unreadable. */
 export type HoldKind = 'backoff' | 'retry-after' | 'robots';
@@ -172,7 +174,7 @@ export class Politeness {
     } catch (err) {
       if (!(err instanceof FetchError) || err.code === 'aborted' || err.code === 'address') throw err;
       // Undecodable, timed out, connection refused: unreachable, tried again later.
-      robots = REDIRECT_FAILURES.has(err.code) ? Robots.unavailable(`robots.txt unavailable: ${err.message}`) : Robots.fromResponse(null);
+      robots = REDIRECT_FAILURES.has(err.code) ? Robots.unavailable(`robots.txt unavailable: ${err.message}`) : Robots.unreachable(err.message);
     }
     if (robots.retryLater) lengthenStreak(this.unreadable, origin);
     else this.unreadable.delete(origin);
@@ -181,7 +183,9 @@ export class Politeness {
     remember(this.robots, origin, { robots, expiresAt });
     await bestEffort(this.store.putRobots(origin, robots.toJSON(), expiresAt));
     if (robots.retryLater) {
-      const reason = `${ROBOTS_BLOCKED}; trying again at ${new Date(expiresAt).toISOString()}`;
+      // What failed and how many reads are left, as it happens; when it is tried again is the host's `until`.
+      const why = robots.verdict('/', this.settings.userAgent).rule?.replace(/^robots\.txt (unreachable: )?/, '') ?? 'unreadable';
+      const reason = `${ROBOTS_BLOCKED}: ${why}, try ${this.unreadableTries(origin)} of ${MAX_ROBOTS_TRIES}`;
       if (await bestEffort(this.queue.deferKey(host, expiresAt, reason))) this.events.onHold(host, expiresAt, 'robots', reason);
     } else {
       this.events.onRecovered(host);

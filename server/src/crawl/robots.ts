@@ -230,6 +230,11 @@ export class Robots {
     return new Robots({ v: 1, kind: policy.action, reason: policy.reason });
   }
 
+  /** robots.txt could not be fetched (a refused connection, a timeout): nothing is allowed until it is read; `why` says what failed. */
+  static unreachable(why: string): Robots {
+    return new Robots({ v: 1, kind: 'disallow_all', reason: `robots.txt unreachable: ${why}` });
+  }
+
   /** robots.txt exists in no usable form (the RFC's "unavailable", like a 4xx): everything is allowed. */
   static unavailable(reason: string): Robots {
     return new Robots({ v: 1, kind: 'allow_all', reason });
