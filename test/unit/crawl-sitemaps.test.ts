@@ -79,7 +79,7 @@ for (const engine of ENGINES) {
       '/sitemap_index.xml': (req, res, hit) =>
         xml(
           'application/xml',
-          `<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${['/sitemap-a.xml.gz', '/sitemap-b.xml', '/sitemap-big.xml']
+          `<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${['/sitemap-a.xml.gz', '/sitemap-b.xml', '/sitemap-big.xml', '/nested-index.xml']
             .map((p) => `<sitemap><loc>${u(p)}</loc></sitemap>`)
             .join('')}</sitemapindex>`,
         )(req, res, hit),
@@ -100,6 +100,12 @@ for (const engine of ENGINES) {
         'application/xml',
         urlset(Array.from({ length: SITEMAP_MAX_URLS + 1 }, (_, i) => `<url><loc>${other.url(`/o/${i}`)}</loc></url>`).join('')),
       ),
+      // An index an index names: not read (the protocol nests none; nested, they never ended).
+      '/nested-index.xml': (req, res, hit) =>
+        xml(
+          'application/xml',
+          `<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>${u('/deeper.xml')}</loc></sitemap></sitemapindex>`,
+        )(req, res, hit),
       '/p/1': html(),
       '/p/2': html(),
       '/p/3?a=1&b=2': html(),
@@ -129,7 +135,10 @@ for (const engine of ENGINES) {
     );
     // robots.txt's record links the sitemaps it names; the index's, its sitemaps.
     assert.equal(byUrl.get(u('/robots.txt'))?.outlinks, 1);
-    assert.equal(byUrl.get(u('/sitemap_index.xml'))?.outlinks, 3);
+    assert.equal(byUrl.get(u('/sitemap_index.xml'))?.outlinks, 4);
+    assert.equal(byUrl.get(u('/nested-index.xml'))?.skipped, true);
+    assert.match(byUrl.get(u('/nested-index.xml'))?.error ?? '', /a sitemap index named by a sitemap index: not read/);
+    assert.equal(site.hits.get('/deeper.xml'), undefined, 'what it names is not fetched');
     // Counted apart: the URLs sitemaps queued (/p/1 maybe first by the seed's link, /private/x queued skipped).
     const rec = await c.crawls.get(crawl.id);
     assert.ok(rec.fromSitemaps >= 4 && rec.fromSitemaps <= 5, `fromSitemaps ${rec.fromSitemaps}`);

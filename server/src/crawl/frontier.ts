@@ -87,6 +87,8 @@ export interface PagePayload {
   via?: string[];
   /** A sitemap to read (`map`), or a host's robots.txt to read sitemaps from (`robots`): SitemapPayload. */
   sitemap?: 'map' | 'robots';
+  /** A sitemap an index named: read as a list of URLs; an index there is not followed (the protocol nests none). */
+  inIndex?: true;
   /** A URL a sitemap named (at depth 0, as seeds are, but found on that sitemap). */
   fromSitemap?: true;
   /** The `<lastmod>` its sitemap gave it. */
@@ -102,8 +104,9 @@ export function foundBySitemap(payload: PagePayload | null): boolean {
  * A sitemap's fetch (or its host's robots.txt, for its `Sitemap:` lines): keyed apart from the page
  * of the same URL, which a link may also queue.
  */
-export function sitemapJob(url: string, host: string, f: Frontier, what: 'map' | 'robots'): NewJob {
-  return pageJob(url, host, { crawlId: f.crawlId, depth: 0, dedupeKey: `sitemap ${url}`, payload: { sitemap: what }, runAfter: f.paused ? HELD : 0 });
+export function sitemapJob(url: string, host: string, f: Frontier, what: 'map' | 'robots', inIndex = false): NewJob {
+  const payload = { sitemap: what, ...(inIndex && { inIndex: true }) } satisfies PagePayload;
+  return pageJob(url, host, { crawlId: f.crawlId, depth: 0, dedupeKey: `sitemap ${url}`, payload, runAfter: f.paused ? HELD : 0 });
 }
 
 /**
