@@ -461,6 +461,27 @@ describe('Fetcher: limits and failures', TEST_TIMEOUT, () => {
     await site.closed(sockets[0]);
   });
 
+  it('gives up a body that comes slower than 1 KiB/s over a window, though each byte is well within the body timeout', async (t) => {
+    const sockets: Socket[] = [];
+    const { site, fetcher } = await setup(
+      t,
+      (req, res) => {
+        if (req.url === '/quick') return endless(sockets, { 'content-type': 'text/plain' }, Buffer.alloc(1024, 'q'), 50)(req, res);
+        // A byte every 50 ms: 20 B/s, where the window wants 1 KiB/s.
+        return endless(sockets, { 'content-type': 'text/plain' }, Buffer.from('.'), 50)(req, res);
+      },
+      { slowBodyWindowMs: 300, totalTimeoutMs: 1_500 },
+    );
+    const slow = await fetchError(fetcher.fetch(site.url('/drip')));
+    assert.equal(slow.code, 'timeout');
+    assert.equal(slow.retryable, true);
+    assert.match(slow.message, /the body came slower than 1 KiB\/s for 0\.3 s/);
+    // 20 KiB/s over the same windows is kept up with: only the whole fetch's bound ends it.
+    const quick = await fetchError(fetcher.fetch(site.url('/quick')));
+    assert.match(quick.message, /took longer than 1500 ms/);
+    await site.closed(sockets[0]);
+  });
+
   it('times out when headers never come', async (t) => {
     const { site, fetcher } = await setup(t, () => undefined, { headersTimeoutMs: 300 });
     const err = await fetchError(fetcher.fetch(site.url('/silent')));

@@ -54,6 +54,11 @@ export interface FetcherOptions {
   bodyTimeoutMs: number;
   /** The whole fetch, redirects and body included. */
   totalTimeoutMs: number;
+  /**
+   * A body that comes slower than SLOW_BODY_BYTES_PER_S over a window this long is given up (default
+   * 10 s): a byte every 10 s stays under the body timeout, and held a worker for the whole fetch.
+   */
+  slowBodyWindowMs?: number;
   /** Cap on the body, both as received and decompressed. */
   maxBodyBytes: number;
   maxRedirects: number;
@@ -115,6 +120,8 @@ const DEFAULT_ACCEPT = 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8';
 const REDIRECT_BODY_DUMP_LIMIT = 64 * 1024;
 const ASCTIME = /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+/** The slowest body kept up with (as curl's --speed-limit): 8 hosts dripping a byte every 10 s took all 16 workers for a minute a page. */
+export const SLOW_BODY_BYTES_PER_S = 1024;
 /** Room for big cookies and policies; a response head past it is refused (Node's own default is 16 KiB). */
 export const MAX_HEADER_BYTES = 64 * 1024;
 /** Content codings undone for one response, at most, as curl caps them (CVE-2022-32206); servers apply one, rarely two. */
@@ -266,8 +273,8 @@ export class Fetcher {
     if (options.signal?.aborted) throw new FetchError('aborted', `fetch of ${first.url} aborted`, true);
 
     const controller = new AbortController();
-    let stopped: 'timeout' | 'aborted' | null = null;
-    const stop = (why: 'timeout' | 'aborted') => {
+    let stopped: 'timeout' | 'aborted' | 'slow' | null = null;
+    const stop = (why: 'timeout' | 'aborted' | 'slow') => {
       stopped ??= why;
       controller.abort();
     };
@@ -275,6 +282,15 @@ export class Fetcher {
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const timer = setTimeout(() => stop('timeout'), this.options.totalTimeoutMs);
     const failures: Failures = { decode: new WeakSet(), caller: new WeakSet(), body: null, redirectedTo: null };
+    // The body's pace, window by window, once it has begun (the headers have their own timeout).
+    const windowMs = this.options.slowBodyWindowMs ?? 10_000;
+    let counted: { received: { bytes: number }; at: number } | null = null;
+    const pace = setInterval(() => {
+      const body = failures.body;
+      if (body === null) return;
+      if (counted?.received === body.received && body.received.bytes - counted.at < (SLOW_BODY_BYTES_PER_S * windowMs) / 1000) stop('slow');
+      counted = { received: body.received, at: body.received.bytes };
+    }, windowMs);
     try {
       const result = await this.run(first.url, options, controller.signal, failures);
       return { ...result, durationMs: Math.round(performance.now() - start) };
@@ -282,6 +298,7 @@ export class Fetcher {
       throw this.toFetchError(err, first.url, stopped, failures);
     } finally {
       clearTimeout(timer);
+      clearInterval(pace);
       options.signal?.removeEventListener('abort', onCallerAbort);
     }
   }
@@ -389,7 +406,7 @@ export class Fetcher {
     }
   }
 
-  private toFetchError(err: unknown, url: string, stopped: 'timeout' | 'aborted' | null, failures: Failures): unknown {
+  private toFetchError(err: unknown, url: string, stopped: 'timeout' | 'aborted' | 'slow' | null, failures: Failures): unknown {
     if (err instanceof FetchError) return err;
     if (typeof err === 'object' && err !== null && failures.caller.has(err)) return err;
     if (err instanceof AddressRefusedError) {
@@ -401,6 +418,10 @@ export class Fetcher {
       return new FetchError('timeout', `fetch of ${url} took longer than ${this.options.totalTimeoutMs} ms`, true, { cause: err });
     }
     if (stopped === 'aborted') return new FetchError('aborted', `fetch of ${url} aborted`, true, { cause: err });
+    if (stopped === 'slow') {
+      const window = (this.options.slowBodyWindowMs ?? 10_000) / 1000;
+      return new FetchError('timeout', `${url}: the body came slower than ${SLOW_BODY_BYTES_PER_S / 1024} KiB/s for ${window} s`, true, { cause: err });
+    }
     const e = err as { code?: string; message?: string };
     if (typeof err === 'object' && err !== null && failures.decode.has(err)) {
       return new FetchError('decode', `cannot decompress ${url}: ${e.message}`, false, { cause: err });
