@@ -204,8 +204,11 @@ export function pageHandler(deps: PageDeps) {
       if (asked !== null) {
         const wait = Math.max(asked, MIN_RETRY_AFTER_MS);
         const reason = `HTTP ${res.status} with Retry-After ${Math.round(wait / 1000)}s`;
-        const inARow = await politeness.retryAfter(host, wait, reason);
+        const inARow = await politeness.retryAfter(host, wait, reason, MAX_WAITS_IN_A_ROW);
         if (inARow <= MAX_WAITS_IN_A_ROW) return { type: 'defer', reason, delayMs: wait };
+        // Past them, a failure like any other: held for the hour a 429 asks at every attempt, a
+        // host answering nothing else took about 5 + 1.5 hours a page.
+        await politeness.failed(host, `HTTP ${res.status}`);
         return { type: 'fail', error: `${verdict.reason}; asked to wait ${inARow} times in a row`, retryable: true, result };
       }
       await politeness.failed(host, `HTTP ${res.status}`);

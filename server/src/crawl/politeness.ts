@@ -226,8 +226,13 @@ export class Politeness {
    * A server asked us to slow down (429 or 503 with Retry-After): the whole host waits. Returns
    * how many times in a row the host has now asked.
    */
-  async retryAfter(host: string, delayMs: number, reason: string): Promise<number> {
+  /**
+   * A Retry-After heard: the host held as it asks, up to `maxInARow` times in a row; past them it is
+   * not held (the page fails and the host backs off as after any failure). Returns how many in a row.
+   */
+  async retryAfter(host: string, delayMs: number, reason: string, maxInARow: number): Promise<number> {
     const n = lengthenStreak(this.waits, host);
+    if (n > maxInARow) return n;
     const until = this.now() + delayMs;
     if (await bestEffort(this.queue.deferKey(host, until, reason))) this.events.onHold(host, until, 'retry-after', reason);
     return n;
