@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { extractData, parseFields } from '../../server/src/crawl/extract';
 import { extractLinks, sniffEncoding } from '../../server/src/crawl/links';
 import type { ParseRequest } from '../../server/src/crawl/parse';
-import { INLINE_BYTES, ParsePool, ParserLost } from '../../server/src/crawl/parse-pool';
+import { BIG_BYTES, INLINE_BYTES, ParsePool, ParserLost } from '../../server/src/crawl/parse-pool';
 import { UsageError } from '../../server/src/daemon/process/args';
 import { parseDaemonArgs } from '../../server/src/daemon/process/options';
 import { crawler } from './helpers/crawler';
@@ -95,6 +95,20 @@ describe('parsing on worker threads', () => {
     assert.equal(body.byteLength, length, 'not sent: still here');
     assert.equal((await p.parse({ url: PAGE, body: big, charset: null, botToken: 'bot', fields: null })).title, 'big');
     assert.equal(big.byteLength, 0, 'a page of 4 KB or more is sent');
+  });
+
+  test('a big page is read on a thread of its own: pages sent after it, of one thread, do not wait for it', async () => {
+    const p = pool(1);
+    // Some 8 MB of nesting: the slowest kind of page to read, a good part of a second here, where the small ones take a few ms.
+    const huge = Buffer.from(`<title>huge</title>${'<b><i>'.repeat(1_400_000)}`);
+    assert.ok(huge.byteLength >= BIG_BYTES);
+    const small = (n: number) => Buffer.from(`<title>small ${n}</title>${'<a href="/x">x</a>'.repeat(300)}`);
+    const order: string[] = [];
+    const reading = [huge, small(1), small(2)].map((body) =>
+      p.parse({ url: PAGE, body, charset: null, botToken: 'bot', fields: null }).then((r) => order.push(r.title ?? '')),
+    );
+    await Promise.all(reading);
+    assert.deepEqual(order, ['small 1', 'small 2', 'huge']);
   });
 
   test('transfers a body that owns its buffer, and copies a slice of a shared one', async () => {
