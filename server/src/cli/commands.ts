@@ -21,6 +21,7 @@ import {
   FINISHED_STATES,
   JOB_STATES,
   MAX_REASONS_LISTED,
+  REPORT_LISTED,
   SCOPES,
   SEED_FILE_EXTENSION,
   type AddressPolicy,
@@ -445,7 +446,8 @@ error · 3 no daemon running · 130 interrupted (the crawl goes on).`,
     args: '<crawlId>',
     flags: COMMON,
     more: `Long URLs are cut in the middle (…) to fit the terminal, or 80 columns off one; --json has
-them whole, and every broken link and redirect.
+them whole, and the first ${REPORT_LISTED.toLocaleString('en-US')} broken links and redirects with how many there are
+(brokenCount, redirectCount); export --what broken has every broken link.
 
 Exit codes: 0 the report was printed, broken links or not (crawl --wait and watch fail on them) ·
 1 no such crawl · 2 usage error · 3 no daemon running.`,
