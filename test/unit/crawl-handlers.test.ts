@@ -367,6 +367,8 @@ test('what a handler enqueues is followed though the page says nofollow, as a me
     ],
   );
   assert.equal(plain.pages, 1);
+  // Counted among the links not followed, as the record keeps them.
+  assert.equal((await c.crawls.get(plain.id)).dropped['meta nofollow'], 3);
 });
 
 // ---------------------------------------------------------------------------------------------

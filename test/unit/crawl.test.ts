@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { HELD, type LeasedJob, type NewJob, type Outcome } from '../../server/src/core/types';
 import { CRAWL_COMPONENT, createCrawlService, DEFAULT_USER_AGENT, pagesPerSecond, SqliteCrawlStore } from '../../server/src/crawl/crawls';
-import { MAX_WAITS_IN_A_ROW, PAUSED_RECHECK_MS } from '../../server/src/crawl/page';
+import { MAX_WAITS_IN_A_ROW, NOT_CRAWLABLE, PAUSED_RECHECK_MS } from '../../server/src/crawl/page';
 import { MAX_ROBOTS_TRIES } from '../../server/src/crawl/politeness';
 import { VERSION } from '../../server/src/version';
 import { crawler, QUICK } from './helpers/crawler';
@@ -65,6 +65,7 @@ describe('crawling a site', () => {
     assert.equal(crawl.counts.skipped, 1);
     assert.equal(crawl.pages, 10);
     assert.ok(crawl.dropped['out of scope'] >= 1, 'the out-of-scope link was counted');
+    assert.equal(crawl.dropped[NOT_CRAWLABLE], 1, 'the mailto: link was counted, though no edge keeps it');
     const home = await cr.byUrl(crawl.id, a.url('/'));
     assert.equal(home.job.result!.title, 'page');
     assert.equal(home.job.result!.status, 200);

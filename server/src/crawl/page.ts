@@ -82,6 +82,8 @@ export const PAUSED_RECHECK_MS = 5_000;
  * ever asks to wait ends in errors rather than in a crawl that never finishes.
  */
 export const MAX_WAITS_IN_A_ROW = 5;
+/** Links counted as not followed that are no URL to crawl: not http(s), malformed, or over 8 KiB. */
+export const NOT_CRAWLABLE = 'not a crawlable URL';
 /** The least wait for a Retry-After: `0` or a date gone by would otherwise ask again at once. */
 export const MIN_RETRY_AFTER_MS = 1_000;
 
@@ -297,7 +299,13 @@ export function pageHandler(deps: PageDeps) {
     if (frontier === null) return { type: 'done', result };
 
     const planned = plan(frontier, job, links, seen);
-    deps.count(frontier.crawlId, 1, res.bytes, planned?.dropped ?? new Map<string, number>());
+    // The crawl's count of links not followed has every one: those a meta nofollow stopped, and
+    // those that are no URL to crawl (mailto:, javascript:, malformed, over 8 KiB), which no edge keeps.
+    const dropped = new Map(planned?.dropped ?? []);
+    const stopped = seen.fates?.filter((f) => f === 'meta nofollow').length ?? 0;
+    if (stopped > 0) dropped.set('meta nofollow', stopped);
+    if (links !== null && links.dropped > 0) dropped.set(NOT_CRAWLABLE, links.dropped);
+    deps.count(frontier.crawlId, 1, res.bytes, dropped);
     return { type: 'done', result, enqueue: planned?.jobs ?? [], crawlCap: frontier.options.maxPages };
   }
 
