@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { PgQueue } from '../../server/src/core/pg/engine';
-import { writeRecords, type PageWrite } from '../../server/src/crawl/pages';
+import { searchPatterns, writeRecords, type PageWrite } from '../../server/src/crawl/pages';
 import { PG_CRAWL_COMPONENT, PgCrawlStore } from '../../server/src/crawl/pg-store';
 import type { CrawlService } from '../../server/src/crawl/service';
 import { crawlerOn } from './helpers/crawler';
@@ -479,4 +479,11 @@ test('a record holding a NUL, which jsonb refuses, is written with U+FFFD in its
     ['c\uFFFDd'],
   );
   assert.ok(await store.pages.page(crawlId, u('/fine')));
+});
+
+test('a search is matched as given and, with its non-ASCII characters percent-encoded, against URLs as they are kept', () => {
+  assert.deepEqual(searchPatterns('POPULAR'), ['%POPULAR%', null]);
+  assert.deepEqual(searchPatterns('100%_'), ['%100\\%\\_%', null], 'LIKE wildcards searched as themselves');
+  assert.deepEqual(searchPatterns('/päge'), ['%/päge%', '%/p\\%C3\\%A4ge%'], 'titles hold the text, URLs its encoding (its % searched as itself)');
+  assert.deepEqual(searchPatterns('é_%'), ['%é\\_\\%%', '%\\%C3\\%A9\\_\\%%'], "the encoding's % searched as itself");
 });

@@ -225,6 +225,16 @@ export function enqueues(reason: LinkReason | null): boolean {
   return reason === null || reason === 'robots.txt';
 }
 
+/**
+ * The LIKE patterns of a crawl/pages search (`\` escapes): the text as given, and the text with its
+ * non-ASCII characters percent-encoded as URLs are kept ("päge" finds /p%C3%A4ge), null when the same.
+ */
+export function searchPatterns(search: string): [string, string | null] {
+  const like = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const encoded = search.replace(/[^\x00-\x7f]+/g, (s) => encodeURIComponent(s));
+  return [like(search), encoded === search ? null : like(encoded)];
+}
+
 /** A status filter as a SQL range: [low, high]; or the pages that failed with no response (`error`), or failed at all (`failed`). */
 export function statusRange(status: number | StatusClass): [number, number] | 'error' | 'failed' {
   if (typeof status === 'number') return [status, status];

@@ -15,6 +15,7 @@ import {
   urlKey,
   reasonCode,
   reasonOf,
+  searchPatterns,
   statusRange,
   type LinkRow,
   type LinksQuery,
@@ -525,8 +526,9 @@ export class PgPageStore implements PageStore {
       where.push('p.url_id > $2');
     }
     if (q.search !== undefined) {
-      const n = params.push(`%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-      where.push(`(u.url ILIKE $${n} OR p.title ILIKE $${n})`);
+      const [search, searchUrl] = searchPatterns(q.search);
+      const n = params.push(search);
+      where.push(`(u.url ILIKE $${n} OR p.title ILIKE $${n}${searchUrl === null ? '' : ` OR u.url ILIKE $${params.push(searchUrl)}`})`);
     }
     // Built from fixed fragments only; every value is a bound parameter.
     const { rows } = await this.pool.query(`${RECORD_SQL} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT $3`, params);

@@ -17,6 +17,7 @@ import {
   urlKey,
   reasonCode,
   reasonOf,
+  searchPatterns,
   statusRange,
   type LinkRow,
   type LinksQuery,
@@ -711,11 +712,13 @@ export class SqlitePageStore implements PageStore {
   async pages(crawlId: string, q: PagesQuery): Promise<PageRow[]> {
     await this.current(true);
     const range = q.status === undefined ? undefined : statusRange(q.status);
-    const search = q.search === undefined ? undefined : `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const [search, searchUrl] = q.search === undefined ? [] : searchPatterns(q.search);
     const [low, high] = Array.isArray(range) ? range : [];
-    const params = { crawlId, afterStatus: q.after.status, afterId: q.after.urlId, limit: q.limit, low, high, search };
+    const params = { crawlId, afterStatus: q.after.status, afterId: q.after.urlId, limit: q.limit, low, high, search, searchUrl: searchUrl ?? undefined };
     const query = (where: string[], order: string, p: typeof params) => {
-      if (search !== undefined) where.push(`(u.url LIKE @search ESCAPE '\\' OR p.title LIKE @search ESCAPE '\\')`);
+      if (search !== undefined) {
+        where.push(`(u.url LIKE @search ESCAPE '\\' OR p.title LIKE @search ESCAPE '\\'${searchUrl ? ` OR u.url LIKE @searchUrl ESCAPE '\\'` : ''})`);
+      }
       // Built from fixed fragments only; every value is a bound parameter.
       const sql = `${RECORD_SQL} WHERE p.crawl_id = @crawlId AND ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`;
       return (this.prepared(sql).all(Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined))) as unknown[][]).map(recordOf);

@@ -103,7 +103,7 @@ export function runMain(args: string[], timeoutMs = 15_000): Promise<RunResult> 
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
     });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
     });
     const timer = setTimeout(() => {
