@@ -592,72 +592,53 @@ async function heavySection(root: string): Promise<void> {
     met: null,
     note: `${setting}; ${pages(best)}; runs: ${ours.map((r) => r.pagesPerSecond.toFixed(0)).join(', ')} pages/s`,
   });
+  /** A figure of ours against another crawl's: the other's as its baseline, and their ratio. */
+  const against = (name: string, value: number, unit: string, baseline: { name: string; value: number }, ratioLabel: string, rest: Partial<Figure> = {}) =>
+    add({ section, name, value, unit, baseline: { ...baseline, unit }, ratio: value / baseline.value, ratioLabel, met: null, ...rest });
   if (inline) {
-    add({
-      section,
-      name: "pages parsed on threads vs on the crawl's own thread: pages/s",
-      value: best.pagesPerSecond,
-      unit: 'pages/s',
-      baseline: { name: '--parse-threads 0', value: inline.pagesPerSecond, unit: 'pages/s' },
-      ratio: best.pagesPerSecond / inline.pagesPerSecond,
-      ratioLabel: 'threads / own thread',
-      met: null,
-      note: `on its own thread: ${pages(inline)}, ${inline.cpuSecondsPer1000.toFixed(2)} CPU s per 1,000 pages, peak RSS ${inline.peakRssMb.toFixed(0)} MB`,
-    });
+    against(
+      "pages parsed on threads vs on the crawl's own thread: pages/s",
+      best.pagesPerSecond,
+      'pages/s',
+      { name: '--parse-threads 0', value: inline.pagesPerSecond },
+      'threads / own thread',
+      {
+        note: `on its own thread: ${pages(inline)}, ${inline.cpuSecondsPer1000.toFixed(2)} CPU s per 1,000 pages, peak RSS ${inline.peakRssMb.toFixed(0)} MB`,
+      },
+    );
   }
   if (bare) {
     const ratio = best.pagesPerSecond / bare.pagesPerSecond;
-    add({
-      section,
-      name: 'ours vs the bare loop: pages/s',
-      value: best.pagesPerSecond,
-      unit: 'pages/s',
-      baseline: { name: 'bare loop', value: bare.pagesPerSecond, unit: 'pages/s' },
-      ratio,
-      ratioLabel: 'ours / bare',
+    against('ours vs the bare loop: pages/s', best.pagesPerSecond, 'pages/s', { name: 'bare loop', value: bare.pagesPerSecond }, 'ours / bare', {
       target: '≥ 0.7×',
       met: ratio >= 0.7,
       note: `bare ${pages(bare)}`,
     });
     const cpu = best.cpuSecondsPer1000 / bare.cpuSecondsPer1000;
-    add({
-      section,
-      name: 'ours vs the bare loop: CPU seconds per 1,000 pages (all threads)',
-      value: best.cpuSecondsPer1000,
-      unit: 's',
-      baseline: { name: 'bare loop', value: bare.cpuSecondsPer1000, unit: 's' },
-      ratio: cpu,
-      ratioLabel: 'ours / bare',
+    const bareCpu = { name: 'bare loop', value: bare.cpuSecondsPer1000 };
+    against('ours vs the bare loop: CPU seconds per 1,000 pages (all threads)', best.cpuSecondsPer1000, 's', bareCpu, 'ours / bare', {
       target: '≤ 1.6×',
       met: cpu <= 1.6,
     });
     if (unrecorded) {
       // The bare loop keeps nothing of a page; ours keeps its record and every link (70 a page here) by page and by target.
-      add({
-        section,
-        name: 'ours without page records and the link graph vs the bare loop: CPU seconds per 1,000 pages (all threads)',
-        value: unrecorded.cpuSecondsPer1000,
-        unit: 's',
-        baseline: { name: 'bare loop', value: bare.cpuSecondsPer1000, unit: 's' },
-        ratio: unrecorded.cpuSecondsPer1000 / bare.cpuSecondsPer1000,
-        ratioLabel: 'ours / bare',
-        met: null,
-        note:
-          `${pages(unrecorded)} at ${unrecorded.pagesPerSecond.toFixed(0)} pages/s (${(unrecorded.pagesPerSecond / bare.pagesPerSecond).toFixed(2)}× the bare loop's); ` +
-          `records and the graph cost ${((best.cpuSecondsPer1000 - unrecorded.cpuSecondsPer1000) * 1000).toFixed(0)} CPU ms per 1,000 pages`,
-      });
+      against(
+        'ours without page records and the link graph vs the bare loop: CPU seconds per 1,000 pages (all threads)',
+        unrecorded.cpuSecondsPer1000,
+        's',
+        bareCpu,
+        'ours / bare',
+        {
+          note:
+            `${pages(unrecorded)} at ${unrecorded.pagesPerSecond.toFixed(0)} pages/s (${(unrecorded.pagesPerSecond / bare.pagesPerSecond).toFixed(2)}× the bare loop's); ` +
+            `records and the graph cost ${((best.cpuSecondsPer1000 - unrecorded.cpuSecondsPer1000) * 1000).toFixed(0)} CPU ms per 1,000 pages`,
+        },
+      );
     }
   }
   if (crawlee) {
     const ratio = best.pagesPerSecond / crawlee.pagesPerSecond;
-    add({
-      section,
-      name: 'ours vs Crawlee CheerioCrawler: pages/s',
-      value: best.pagesPerSecond,
-      unit: 'pages/s',
-      baseline: { name: 'Crawlee', value: crawlee.pagesPerSecond, unit: 'pages/s' },
-      ratio,
-      ratioLabel: 'ours / Crawlee',
+    against('ours vs Crawlee CheerioCrawler: pages/s', best.pagesPerSecond, 'pages/s', { name: 'Crawlee', value: crawlee.pagesPerSecond }, 'ours / Crawlee', {
       target: '≥ 4×',
       met: ratio >= 4,
       note: `Crawlee ${pages(crawlee)}, ${crawlee.cpuSecondsPer1000.toFixed(2)} CPU s per 1,000 pages`,
