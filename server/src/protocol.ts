@@ -171,6 +171,8 @@ export interface Crawl {
    * before the queue drops those it has already and those past max pages.
    */
   fromSitemaps: number;
+  /** Of `pages`, those that were sitemaps (and robots.txt) read for its sitemaps: not pages of the site. */
+  sitemapsRead: number;
   /** Links seen but not enqueued, by reason: out of scope, past max depth or max pages, excluded. */
   dropped: Record<string, number>;
   pagesPerSecond: number;

@@ -20,6 +20,7 @@ function crawl(counts: Crawl['counts'], state: Crawl['state'] = 'running'): Craw
     bytes: 0,
     dropped: {},
     fromSitemaps: 0,
+    sitemapsRead: 0,
     pagesPerSecond: 4.2,
     createdAt: '2025-01-01T00:00:00.000Z',
     finishedAt: null,

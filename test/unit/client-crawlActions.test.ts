@@ -16,6 +16,7 @@ function crawl(over: Partial<Crawl> & Pick<Crawl, 'crawlId' | 'state'>): Crawl {
     bytes: 0,
     dropped: {},
     fromSitemaps: 0,
+    sitemapsRead: 0,
     pagesPerSecond: 0,
     createdAt: '2025-01-02T03:00:00.000Z',
     finishedAt: null,

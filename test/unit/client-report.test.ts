@@ -22,6 +22,7 @@ function crawl(counts: Partial<Crawl['counts']> = {}): Crawl {
     bytes: 0,
     dropped: {},
     fromSitemaps: 0,
+    sitemapsRead: 0,
     pagesPerSecond: 12.5,
     createdAt: '2026-12-06T10:00:00.000Z',
     finishedAt: null,

@@ -14,6 +14,7 @@ import { crawlerOn } from './helpers/crawler';
 import { crawlctl, startDaemon } from './helpers/daemon-proc';
 import { ENGINES } from './helpers/engines';
 import { startHost, text, type Route, type TestHost } from './helpers/testsite';
+import type { Crawl } from '../../server/src/protocol';
 
 const hosts: TestHost[] = [];
 after(() => Promise.all(hosts.map((h) => h.close())));
@@ -213,4 +214,44 @@ test('a host whose robots.txt names no sitemap is read at /sitemap.xml; a crawl 
   assert.equal(site.hits.get('/sitemap.xml'), 1);
   const pages = (await c.crawls.pages(mapped.id, { limit: 100 })).pages.map((p) => new URL(p.url).pathname).sort();
   assert.deepEqual(pages, ['/', '/from-map', '/robots.txt', '/sitemap.xml']);
+});
+
+test('a crawl reads no more sitemaps than its budget, however many robots.txt and indexes name, and says so once', async () => {
+  const maps = Array.from({ length: 5 }, (_, i) => `/maps/${i}.xml`);
+  const routes: Record<string, Route> = {
+    '/': html(),
+    '/robots.txt': (req, res, hit) => text(`Sitemap: ${site.url('/index.xml')}\n`)(req, res, hit),
+    '/index.xml': (req, res, hit) =>
+      xml('application/xml', `<sitemapindex>${maps.map((m) => `<sitemap><loc>${site.url(m)}</loc></sitemap>`).join('')}</sitemapindex>`)(req, res, hit),
+  };
+  for (const [i, m] of maps.entries()) {
+    routes[m] = (req, res, hit) => xml('application/xml', urlset(`<url><loc>${site.url(`/p/${i}`)}</loc></url>`))(req, res, hit);
+    routes[`/p/${i}`] = html();
+  }
+  const site: TestHost = await startHost('127.0.0.55', routes);
+  hosts.push(site);
+  // Three sitemaps: the index robots.txt names, and two of the five it names.
+  const c = await crawlerOn(ENGINES[0], { settings: { maxSitemaps: 3 } });
+  await c.run({ seeds: [site.url('/')], sitemaps: true });
+  assert.equal(maps.filter((m) => site.hits.has(m)).length, 2);
+  assert.equal(c.logs.filter((l) => /name more than the 3 a crawl reads: the rest are not read/.test(l)).length, 1, c.logs.join('\n'));
+});
+
+test('crawl --wait --sitemaps whose every page is skipped exits 1: the sitemaps it read are no pages of the site', async () => {
+  const site: TestHost = await startHost('127.0.0.56', {
+    '/': html(),
+    '/robots.txt': (req, res, hit) => text(`User-agent: *\nDisallow: /\nSitemap: ${site.url('/map.xml')}\n`)(req, res, hit),
+    '/map.xml': (req, res, hit) => xml('application/xml', urlset(`<url><loc>${site.url('/listed')}</loc></url>`))(req, res, hit),
+  });
+  hosts.push(site);
+  const daemon = await startDaemon();
+  after(() => daemon.stop());
+  const r = await crawlctl(['crawl', site.url('/'), '--sitemaps', '--wait', '--json', '--state-dir', daemon.stateDir], { timeoutMs: 60_000 });
+  assert.equal(r.code, 1, r.stderr);
+  const { crawl } = JSON.parse(r.stdout) as { crawl: Crawl };
+  assert.deepEqual(
+    [crawl.counts.done, crawl.counts.skipped, crawl.sitemapsRead, crawl.pages],
+    [1, 2, 1, 1],
+    'robots.txt read for its sitemaps (done); / and the sitemap, which it disallows too, skipped',
+  );
 });

@@ -468,6 +468,7 @@ function crawlRecord(id: string, state: CrawlRecord['state']): CrawlRecord {
     bytes: 0,
     dropped: {},
     fromSitemaps: 0,
+    sitemapsRead: 0,
     pagesPerSecond: 0,
     createdAt: 0,
     finishedAt: null,

@@ -886,7 +886,7 @@ async function follow(ctx: Context, client: DaemonClient, crawlId: string, allow
     return EXIT.failed;
   }
   // A check that checked nothing (every seed skipped: robots.txt, a redirect off the site, the address policy) is no pass.
-  if (c.counts.done === 0 && c.counts.skipped > 0 && !allowFailures) {
+  if (c.counts.skipped > 0 && c.pages <= c.sitemapsRead && !allowFailures) {
     if (!ctx.ui.json) ctx.ui.err(text`no page was fetched, every one was skipped: exit ${EXIT.failed} (--allow-failures exits 0 all the same).`);
     return EXIT.failed;
   }

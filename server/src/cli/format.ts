@@ -111,13 +111,13 @@ export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** How wide a flexible column is padded off a terminal (see table). */
+const PADDED_OFF_TERMINAL = 80;
+
 /**
  * A table of escaped cells, measured and cut as shown; when `maxWidth` is given, flexible columns
  * are cut so each line fits.
  */
-/** How wide a flexible column is padded off a terminal (see table). */
-const PADDED_OFF_TERMINAL = 80;
-
 export function table(columns: Column[], rows: string[][], maxWidth?: number): Text {
   const clean = rows.map((r) => r.map(escapeControls));
   const widths = columns.map((c, i) => Math.max(width(c.title), ...clean.map((r) => width(r[i] ?? ''))));

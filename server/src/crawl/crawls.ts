@@ -16,7 +16,8 @@ import { Fetcher, type FetcherOptions } from './fetcher';
 import { HandlerError, handlerFile, HandlerPool, handlerTimeoutMs, type PoolLimits } from './handlers';
 import { CRAWL_KIND, DROP, foundBySitemap, pageJob, sitemapJob, type Frontier, type PagePayload } from './frontier';
 import { HoldLog } from './holds';
-import { pageHandler, type PageDeps, type PageSettings } from './page';
+import { pageHandler, SITEMAPS_READ, type PageDeps, type PageSettings } from './page';
+import { SITEMAPS_PER_CRAWL } from './sitemap';
 import { ParsePool } from './parse-pool';
 import { linkFate, pagesCursor, parseLinkCursor, parsePagesCursor, redirectChains, withChains, writeRecords, type PageInfo, type PageWrite } from './pages';
 import { Politeness, ROBOTS_BLOCKED, type PolitenessSettings } from './politeness';
@@ -68,6 +69,7 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
   totalTimeoutMs: 60_000,
   maxBodyBytes: 10 * 1024 * 1024,
   maxRedirects: 10,
+  maxSitemaps: SITEMAPS_PER_CRAWL,
   maxRetryAfterMs: 3600_000,
   robotsTtlMs: 24 * 3600_000,
   robotsRetryMs: 60_000,
@@ -722,7 +724,7 @@ class Crawls implements CrawlService {
 
   private async record(row: CrawlRow): Promise<CrawlRecord> {
     const counts = await this.queue.crawlStats(row.id);
-    const { [FROM_SITEMAPS]: fromSitemaps = 0, ...dropped } = await this.store.dropped(row.id);
+    const { [FROM_SITEMAPS]: fromSitemaps = 0, [SITEMAPS_READ]: sitemapsRead = 0, ...dropped } = await this.store.dropped(row.id);
     if (counts.capped > 0) dropped[DROP.pages] = counts.capped;
     const stats: Stats = {
       queued: counts.queued,
@@ -743,6 +745,7 @@ class Crawls implements CrawlService {
       bytes: row.bytes,
       dropped,
       fromSitemaps,
+      sitemapsRead,
       pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], this.queue.now()) * 10) / 10,
       createdAt: row.createdAt,
       finishedAt: row.finishedAt,

@@ -24,7 +24,9 @@ export interface Frontier {
   options: CrawlOptions;
   scope: ScopeMatcher;
   /** What about its pages' data was said in the log (page.ts warnOnce): the rest of each is not. */
-  warned?: Set<'extract' | 'handler'>;
+  warned?: Set<'extract' | 'handler' | 'sitemaps'>;
+  /** Sitemap jobs this process queued for the crawl (page.ts sitemapsWithin). */
+  sitemaps?: number;
   paused: boolean;
   /** Made on first use by knownUrls. */
   known?: KnownUrls;

@@ -27,6 +27,8 @@ export interface PageSettings {
   /** How long to wait before retrying a host whose robots.txt could not be read. */
   robotsRetryMs: number;
   maxCrawlDelayMs: number;
+  /** Sitemaps a crawl reads, at most, as this process counts them (SITEMAPS_PER_CRAWL). */
+  maxSitemaps: number;
 }
 
 export interface PageDeps {
@@ -82,6 +84,8 @@ export const PAUSED_RECHECK_MS = 5_000;
  * ever asks to wait ends in errors rather than in a crawl that never finishes.
  */
 export const MAX_WAITS_IN_A_ROW = 5;
+/** Counted with a crawl's links not followed, and taken out of them as its sitemap reads (robots.txt's Sitemap lines, the sitemaps): pages that are not its pages. */
+export const SITEMAPS_READ = '(sitemaps read)';
 /** Links counted as not followed that are no URL to crawl: not http(s), malformed, or over 8 KiB. */
 export const NOT_CRAWLABLE = 'not a crawlable URL';
 /** The least wait for a Retry-After: `0` or a date gone by would otherwise ask again at once. */
@@ -208,9 +212,8 @@ export function pageHandler(deps: PageDeps) {
         const reason = `HTTP ${res.status} with Retry-After ${Math.round(wait / 1000)}s`;
         const inARow = await politeness.retryAfter(host, wait, reason, MAX_WAITS_IN_A_ROW);
         if (inARow <= MAX_WAITS_IN_A_ROW) return { type: 'defer', reason, delayMs: wait };
-        // Past them, a failure like any other: held for the hour a 429 asks at every attempt, a
-        // host answering nothing else took about 5 + 1.5 hours a page.
-        await politeness.failed(host, `HTTP ${res.status}`);
+        // Past them the page fails, its host held no longer than a backoff's longest: held the hour a
+        // 429 asks at every attempt, a host answering nothing else took about 5 + 1.5 hours a page.
         return { type: 'fail', error: `${verdict.reason}; asked to wait ${inARow} times in a row`, retryable: true, result };
       }
       await politeness.failed(host, `HTTP ${res.status}`);
@@ -370,10 +373,25 @@ export function pageHandler(deps: PageDeps) {
   }
 
   /** Said once a crawl for each kind of thing: a site of such pages would otherwise fill the log. */
-  function warnOnce(frontier: Frontier, kind: 'extract' | 'handler', url: string, what: string): void {
+  function warnOnce(frontier: Frontier, kind: 'extract' | 'handler' | 'sitemaps', url: string, what: string): void {
     if (frontier.warned?.has(kind)) return;
     (frontier.warned ??= new Set()).add(kind);
     deps.log('warn', `crawl ${frontier.crawlId}: ${url}: ${what} (the first such page; others are not reported)`);
+  }
+
+  /** As many of these sitemaps as the crawl may still read (settings.maxSitemaps), counted as queued; the rest said once. */
+  function sitemapsWithin<T>(frontier: Frontier, url: string, named: T[]): T[] {
+    const room = Math.max(0, settings.maxSitemaps - (frontier.sitemaps ?? 0));
+    if (named.length > room)
+      warnOnce(
+        frontier,
+        'sitemaps',
+        url,
+        `its sitemaps name more than the ${settings.maxSitemaps.toLocaleString('en-US')} a crawl reads: the rest are not read`,
+      );
+    const kept = named.slice(0, room);
+    frontier.sitemaps = (frontier.sitemaps ?? 0) + kept.length;
+    return kept;
   }
 
   /** Keeps the body when the crawl keeps bodies; the result then names it by its hash (null otherwise). */
@@ -402,9 +420,10 @@ export function pageHandler(deps: PageDeps) {
       [...urls].map(([url, host]) => ({ url, host, nofollow: false, text: '' })),
     );
     result.outlinks = urls.size;
-    deps.count(frontier.crawlId, 1, res.bytes, new Map());
-    // Not capped: a crawl's max pages is for its pages, and the sitemaps are how it finds them.
-    return { type: 'done', result, enqueue: [...urls].map(([url, host]) => sitemapJob(url, host, frontier, 'map')) };
+    deps.count(frontier.crawlId, 1, res.bytes, new Map([[SITEMAPS_READ, 1]]));
+    // Not capped by max pages, which is for its pages (the sitemaps are how it finds them), but by SITEMAPS_PER_CRAWL.
+    const queued = sitemapsWithin(frontier, res.finalUrl, [...urls]);
+    return { type: 'done', result, enqueue: queued.map(([url, host]) => sitemapJob(url, host, frontier, 'map')) };
   }
 
   /**
@@ -443,8 +462,8 @@ export function pageHandler(deps: PageDeps) {
       const named = links.slice(0, SITEMAPS_PER_INDEX);
       seen.links = linksOnly(res.finalUrl, named);
       result.outlinks = named.length;
-      deps.count(frontier.crawlId, 1, res.bytes, new Map());
-      return { type: 'done', result, enqueue: named.map((l) => sitemapJob(l.url, l.host, frontier, 'map', true)) };
+      deps.count(frontier.crawlId, 1, res.bytes, new Map([[SITEMAPS_READ, 1]]));
+      return { type: 'done', result, enqueue: sitemapsWithin(frontier, res.finalUrl, named).map((l) => sitemapJob(l.url, l.host, frontier, 'map', true)) };
     }
     // Depth -1: the links of a page at depth -1 are at depth 0, as the seeds are.
     const jobs: NewJob[] = [];
@@ -464,6 +483,7 @@ export function pageHandler(deps: PageDeps) {
     seen.links = linksOnly(res.finalUrl, links.slice(0, DEFAULT_MAX_LINKS));
     seen.fates = fates.slice(0, DEFAULT_MAX_LINKS);
     result.outlinks = seen.links.links.length;
+    dropped.set(SITEMAPS_READ, 1);
     deps.count(frontier.crawlId, 1, res.bytes, dropped, jobs.length);
     return { type: 'done', result, enqueue: jobs, crawlCap: frontier.options.maxPages };
   }

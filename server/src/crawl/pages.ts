@@ -12,6 +12,7 @@ import type { LinkReason, PageRecord, StatusClass } from '../protocol';
 import { INLINKS_COUNTED, LINK_REASONS } from '../protocol';
 import { BoundedMap } from './bounded';
 import type { AckHook } from '../core/types';
+import { wellFormed } from '../core/failure-reason';
 
 /** One link of a page as the page handler saw it. */
 export interface LinkWrite {
@@ -231,7 +232,8 @@ export function enqueues(reason: LinkReason | null): boolean {
  */
 export function searchPatterns(search: string): [string, string | null] {
   const like = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  const encoded = search.replace(/[^\x00-\x7f]+/g, (s) => encodeURIComponent(s));
+  // Made well formed first: encodeURIComponent throws on half a surrogate pair, which JSON may carry.
+  const encoded = wellFormed(search).replace(/[^\x00-\x7f]+/g, (s) => encodeURIComponent(s));
   return [like(search), encoded === search ? null : like(encoded)];
 }
 

@@ -185,7 +185,7 @@ export class Politeness {
     if (robots.retryLater) {
       // What failed and how many reads are left, as it happens; when it is tried again is the host's `until`.
       const why = robots.verdict('/', this.settings.userAgent).rule?.replace(/^robots\.txt (unreachable: )?/, '') ?? 'unreadable';
-      const reason = `${ROBOTS_BLOCKED}: ${why}, try ${this.unreadableTries(origin)} of ${MAX_ROBOTS_TRIES}`;
+      const reason = `${ROBOTS_BLOCKED}: ${why}, try ${Math.min(this.unreadableTries(origin), MAX_ROBOTS_TRIES)} of ${MAX_ROBOTS_TRIES}`;
       if (await bestEffort(this.queue.deferKey(host, expiresAt, reason))) this.events.onHold(host, expiresAt, 'robots', reason);
     } else {
       this.events.onRecovered(host);
@@ -223,18 +223,16 @@ export class Politeness {
   }
 
   /**
-   * A server asked us to slow down (429 or 503 with Retry-After): the whole host waits. Returns
-   * how many times in a row the host has now asked.
-   */
-  /**
-   * A Retry-After heard: the host held as it asks, up to `maxInARow` times in a row; past them it is
-   * not held (the page fails and the host backs off as after any failure). Returns how many in a row.
+   * A server asked us to slow down (429 or 503 with Retry-After): the whole host waits as it asks, up
+   * to `maxInARow` times in a row; past them (its page fails) for no longer than a backoff at its
+   * longest, not the hour a 429 may ask at every attempt. Returns how many times in a row it asked.
    */
   async retryAfter(host: string, delayMs: number, reason: string, maxInARow: number): Promise<number> {
     const n = lengthenStreak(this.waits, host);
-    if (n > maxInARow) return n;
-    const until = this.now() + delayMs;
-    if (await bestEffort(this.queue.deferKey(host, until, reason))) this.events.onHold(host, until, 'retry-after', reason);
+    const capped = n > maxInARow && delayMs > this.settings.hostBackoffMaxMs;
+    const why = capped ? `${reason}, asked ${n} times in a row: held ${this.settings.hostBackoffMaxMs / 1000} s, a backoff's longest` : reason;
+    const until = this.now() + (capped ? this.settings.hostBackoffMaxMs : delayMs);
+    if (await bestEffort(this.queue.deferKey(host, until, why))) this.events.onHold(host, until, 'retry-after', why);
     return n;
   }
 

@@ -25,6 +25,8 @@ export interface CrawlRecord {
   pagesPerSecond: number;
   /** URLs its sitemaps put in the queue. */
   fromSitemaps: number;
+  /** Of its pages, those that were sitemaps read, and robots.txt read for their names. */
+  sitemapsRead: number;
   createdAt: number;
   finishedAt: number | null;
 }

@@ -13,6 +13,12 @@ export const SITEMAP_MAX_URLS = 50_000;
 export const SITEMAP_MAX_BYTES = 50 * 1024 * 1024;
 /** Sitemaps one index (or robots.txt) may name that are read, at most (the protocol allows 50,000 of 50,000 URLs each). */
 export const SITEMAPS_PER_INDEX = 1_000;
+/**
+ * Sitemaps a crawl reads, at most (as this process counts them): robots.txt may name a thousand
+ * indexes of a thousand each, a million fetches that a crawl's max pages, which is for its pages,
+ * does not bound.
+ */
+export const SITEMAPS_PER_CRAWL = 10_000;
 /** Characters of a `<loc>` or `<lastmod>` kept: a URL past 8 KiB is refused later anyway. */
 const FIELD_CHARS = 10_000;
 /** Characters fed to the tokenizer at a time, the event loop let in between. */

@@ -97,6 +97,7 @@ export function wireCrawl(c: CrawlRecord): Crawl {
     pages: c.pages,
     bytes: c.bytes,
     fromSitemaps: c.fromSitemaps,
+    sitemapsRead: c.sitemapsRead,
     dropped: c.dropped,
     pagesPerSecond: c.pagesPerSecond,
     createdAt: isoAlways(c.createdAt),
