@@ -165,7 +165,7 @@ type Failures = {
   decode: WeakSet<object>;
   caller: WeakSet<object>;
   /** Set once a body is being read: bytes received so far and the declared Content-Length. */
-  body: { received: { bytes: number }; declared: number | null } | null;
+  body: { received: { bytes: number }; declared: number | null; stream: Readable } | null;
   /** The URL being requested when the last hop is a redirect's target, else null. */
   redirectedTo: string | null;
 };
@@ -284,12 +284,16 @@ export class Fetcher {
     const failures: Failures = { decode: new WeakSet(), caller: new WeakSet(), body: null, redirectedTo: null };
     // The body's pace, window by window, once it has begun (the headers have their own timeout).
     const windowMs = this.options.slowBodyWindowMs ?? 10_000;
-    let counted: { received: { bytes: number }; at: number } | null = null;
+    let counted: { received: { bytes: number }; at: number; when: number } | null = null;
     const pace = setInterval(() => {
       const body = failures.body;
       if (body === null) return;
-      if (counted?.received === body.received && body.received.bytes - counted.at < (SLOW_BODY_BYTES_PER_S * windowMs) / 1000) stop('slow');
-      counted = { received: body.received, at: body.received.bytes };
+      const when = performance.now();
+      // No verdict on a window in which this side was the slow one: the body paused by its decoders,
+      // or this thread held past the window (its data unread yet, the timer running first).
+      const judged = counted?.received === body.received && !body.stream.isPaused() && when - counted.when < 1.5 * windowMs;
+      if (judged && body.received.bytes - counted!.at < (SLOW_BODY_BYTES_PER_S * windowMs) / 1000) stop('slow');
+      counted = { received: body.received, at: body.received.bytes, when };
     }, windowMs);
     try {
       const result = await this.run(first.url, options, controller.signal, failures);
@@ -353,7 +357,7 @@ export class Fetcher {
       try {
         const declared = Number(headers['content-length']);
         if (declared > maxBodyBytes && truncateAt === undefined) throw tooLarge(`declared Content-Length ${declared}`, maxBodyBytes);
-        failures.body = { received, declared: Number.isSafeInteger(declared) ? declared : null };
+        failures.body = { received, declared: Number.isSafeInteger(declared) ? declared : null, stream: res.body };
         const decoders: Transform[] = [];
         const encodings = (headers['content-encoding'] ?? '')
           .toLowerCase()
