@@ -158,10 +158,10 @@ warc, sitemaps, extract.<field>, handler, handler-timeout),
 then its URLs: the flags that set those options are refused with a seed file; --wait and the
 others apply.
 
-Exit codes: 0 started (with --wait: the crawl finished, every page done or skipped) · 1 a seed
-was rejected, or with --wait the crawl was cancelled, a page ended in error (a broken link, an
-unreachable host) or every page was skipped (none fetched), unless --allow-failures · 2 usage
-error · 3 no daemon running (without --wait)
+Exit codes: 0 started (with --wait: the crawl finished, every page done or skipped; a warning on
+stderr when none was fetched) · 1 a seed was rejected, or with --wait the crawl was cancelled or a
+page ended in error (a broken link, an unreachable host), unless --allow-failures · 2 usage error ·
+3 no daemon running (without --wait)
 · 130 interrupted (the crawl goes on in a daemon that was already running).`,
     async run(ctx, f: FlagValues<typeof CRAWL_FLAGS>, args) {
       if (isSteer(args[0])) return steer(ctx, args[0], f, args.slice(1));
@@ -226,9 +226,9 @@ error · 3 no daemon running (without --wait)
     summary: "show a crawl's progress until it ends, then its summary, as crawl --wait does",
     args: '<crawlId>',
     flags: { ...COMMON, 'allow-failures': ALLOW_FAILURES },
-    more: `Exit codes: 0 the crawl finished, every page done or skipped · 1 no such crawl, or it was
-cancelled, a page ended in error or every page was skipped (unless --allow-failures) · 2 usage
-error · 3 no daemon running · 130 interrupted (the crawl goes on).`,
+    more: `Exit codes: 0 the crawl finished, every page done or skipped (a warning on stderr when none
+was fetched) · 1 no such crawl, or it was cancelled or a page ended in error (unless
+--allow-failures) · 2 usage error · 3 no daemon running · 130 interrupted (the crawl goes on).`,
     async run(ctx, f, args) {
       if (args.length !== 1) throw new UsageError('watch: give one crawl id ("crawlctl crawls" lists them)');
       const client = await ctx.connect();
@@ -885,10 +885,10 @@ async function follow(ctx: Context, client: DaemonClient, crawlId: string, allow
     if (!ctx.ui.json) ctx.ui.err(text`${plural(c.counts.error, 'page')} ended in error: exit ${EXIT.failed} (--allow-failures exits 0 all the same).`);
     return EXIT.failed;
   }
-  // A check that checked nothing (every seed skipped: robots.txt, a redirect off the site, the address policy) is no pass.
-  if (c.counts.skipped > 0 && c.pages <= c.sitemapsRead && !allowFailures) {
-    if (!ctx.ui.json) ctx.ui.err(text`no page was fetched, every one was skipped: exit ${EXIT.failed} (--allow-failures exits 0 all the same).`);
-    return EXIT.failed;
+  // A check that checked nothing (every seed skipped: robots.txt, a redirect off the site, the address policy)
+  // exits 0 as issue 14's contract has it (done or skipped), but not in silence.
+  if (c.counts.skipped > 0 && c.pages <= c.sitemapsRead && !ctx.ui.json) {
+    ctx.ui.err(text`warning: no page was fetched, every one was skipped (the summary says why): nothing was checked.`);
   }
   return EXIT.ok;
 }
