@@ -482,8 +482,8 @@ test('a record holding a NUL, which jsonb refuses, is written with U+FFFD in its
 });
 
 test('a search is matched as given and, with its non-ASCII characters percent-encoded, against URLs as they are kept', () => {
-  assert.deepEqual(searchPatterns('POPULAR'), ['%POPULAR%', null]);
-  assert.deepEqual(searchPatterns('100%_'), ['%100\\%\\_%', null], 'LIKE wildcards searched as themselves');
+  assert.deepEqual(searchPatterns('POPULAR'), ['%POPULAR%', undefined]);
+  assert.deepEqual(searchPatterns('100%_'), ['%100\\%\\_%', undefined], 'LIKE wildcards searched as themselves');
   assert.deepEqual(searchPatterns('/päge'), ['%/päge%', '%/p\\%C3\\%A4ge%'], 'titles hold the text, URLs its encoding (its % searched as itself)');
   assert.equal(searchPatterns('a\ud800b')[1], '%a\\%EF\\%BF\\%BDb%', 'half a surrogate pair (JSON may carry one) encoded as U+FFFD, not a throw');
   assert.deepEqual(searchPatterns('é_%'), ['%é\\_\\%%', '%\\%C3\\%A9\\_\\%%'], "the encoding's % searched as itself");

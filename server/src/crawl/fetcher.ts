@@ -122,6 +122,10 @@ const ASCTIME = /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/;
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 /** The slowest body kept up with (as curl's --speed-limit): 8 hosts dripping a byte every 10 s took all 16 workers for a minute a page. */
 export const SLOW_BODY_BYTES_PER_S = 1024;
+/** The window a body's pace is judged over, unless the options say otherwise. */
+const SLOW_BODY_WINDOW_MS = 10_000;
+/** Why a fetch was stopped from outside its request: its whole-fetch bound, its caller, or a body too slow. */
+type Stopped = 'timeout' | 'aborted' | 'slow';
 /** Room for big cookies and policies; a response head past it is refused (Node's own default is 16 KiB). */
 export const MAX_HEADER_BYTES = 64 * 1024;
 /** Content codings undone for one response, at most, as curl caps them (CVE-2022-32206); servers apply one, rarely two. */
@@ -273,8 +277,8 @@ export class Fetcher {
     if (options.signal?.aborted) throw new FetchError('aborted', `fetch of ${first.url} aborted`, true);
 
     const controller = new AbortController();
-    let stopped: 'timeout' | 'aborted' | 'slow' | null = null;
-    const stop = (why: 'timeout' | 'aborted' | 'slow') => {
+    let stopped: Stopped | null = null;
+    const stop = (why: Stopped) => {
       stopped ??= why;
       controller.abort();
     };
@@ -283,7 +287,7 @@ export class Fetcher {
     const timer = setTimeout(() => stop('timeout'), this.options.totalTimeoutMs);
     const failures: Failures = { decode: new WeakSet(), caller: new WeakSet(), body: null, redirectedTo: null };
     // The body's pace, window by window, once it has begun (the headers have their own timeout).
-    const windowMs = this.options.slowBodyWindowMs ?? 10_000;
+    const windowMs = this.options.slowBodyWindowMs ?? SLOW_BODY_WINDOW_MS;
     let counted: { received: { bytes: number }; at: number; when: number } | null = null;
     const pace = setInterval(() => {
       const body = failures.body;
@@ -410,7 +414,7 @@ export class Fetcher {
     }
   }
 
-  private toFetchError(err: unknown, url: string, stopped: 'timeout' | 'aborted' | 'slow' | null, failures: Failures): unknown {
+  private toFetchError(err: unknown, url: string, stopped: Stopped | null, failures: Failures): unknown {
     if (err instanceof FetchError) return err;
     if (typeof err === 'object' && err !== null && failures.caller.has(err)) return err;
     if (err instanceof AddressRefusedError) {
@@ -423,7 +427,7 @@ export class Fetcher {
     }
     if (stopped === 'aborted') return new FetchError('aborted', `fetch of ${url} aborted`, true, { cause: err });
     if (stopped === 'slow') {
-      const window = (this.options.slowBodyWindowMs ?? 10_000) / 1000;
+      const window = (this.options.slowBodyWindowMs ?? SLOW_BODY_WINDOW_MS) / 1000;
       return new FetchError('timeout', `${url}: the body came slower than ${SLOW_BODY_BYTES_PER_S / 1024} KiB/s for ${window} s`, true, { cause: err });
     }
     const e = err as { code?: string; message?: string };

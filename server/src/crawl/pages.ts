@@ -228,14 +228,17 @@ export function enqueues(reason: LinkReason | null): boolean {
 
 /**
  * The LIKE patterns of a crawl/pages search (`\` escapes): the text as given, and the text with its
- * non-ASCII characters percent-encoded as URLs are kept ("päge" finds /p%C3%A4ge), null when the same.
+ * non-ASCII characters percent-encoded as URLs are kept ("päge" finds /p%C3%A4ge), undefined when the same.
  */
-export function searchPatterns(search: string): [string, string | null] {
+export function searchPatterns(search: string): [string, string | undefined] {
   const like = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   // Made well formed first: encodeURIComponent throws on half a surrogate pair, which JSON may carry.
   const encoded = wellFormed(search).replace(/[^\x00-\x7f]+/g, (s) => encodeURIComponent(s));
-  return [like(search), encoded === search ? null : like(encoded)];
+  return [like(search), encoded === search ? undefined : like(encoded)];
 }
+
+/** Both engines' SQL (on `pages` as p) of the status classes that are no range: failed with no response, failed at all. */
+export const CLASS_SQL = { error: 'p.status IS NULL AND NOT p.skipped', failed: FAILED_SQL } as const;
 
 /** A status filter as a SQL range: [low, high]; or the pages that failed with no response (`error`), or failed at all (`failed`). */
 export function statusRange(status: number | StatusClass): [number, number] | 'error' | 'failed' {

@@ -15,6 +15,7 @@ import {
   urlKey,
   reasonCode,
   reasonOf,
+  CLASS_SQL,
   searchPatterns,
   statusRange,
   type LinkRow,
@@ -516,8 +517,7 @@ export class PgPageStore implements PageStore {
     const where = ['p.crawl_id = $1'];
     const range = q.status === undefined ? undefined : statusRange(q.status);
     let order = 'p.url_id';
-    if (range === 'error') where.push('p.status IS NULL AND NOT p.skipped');
-    if (range === 'failed') where.push(FAILED_SQL);
+    if (typeof range === 'string') where.push(CLASS_SQL[range]);
     if (Array.isArray(range)) {
       // In the order of pages_status, so a page of a filtered walk is an index range, never a sort.
       where.push(`p.status BETWEEN $${params.push(range[0])} AND $${params.push(range[1])}`, `(p.status, p.url_id) > ($${params.push(q.after.status)}, $2)`);
@@ -528,7 +528,7 @@ export class PgPageStore implements PageStore {
     if (q.search !== undefined) {
       const [search, searchUrl] = searchPatterns(q.search);
       const n = params.push(search);
-      where.push(`(u.url ILIKE $${n} OR p.title ILIKE $${n}${searchUrl === null ? '' : ` OR u.url ILIKE $${params.push(searchUrl)}`})`);
+      where.push(`(u.url ILIKE $${n} OR p.title ILIKE $${n}${searchUrl === undefined ? '' : ` OR u.url ILIKE $${params.push(searchUrl)}`})`);
     }
     // Built from fixed fragments only; every value is a bound parameter.
     const { rows } = await this.pool.query(`${RECORD_SQL} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT $3`, params);

@@ -17,6 +17,7 @@ import {
   urlKey,
   reasonCode,
   reasonOf,
+  CLASS_SQL,
   searchPatterns,
   statusRange,
   type LinkRow,
@@ -714,7 +715,7 @@ export class SqlitePageStore implements PageStore {
     const range = q.status === undefined ? undefined : statusRange(q.status);
     const [search, searchUrl] = q.search === undefined ? [] : searchPatterns(q.search);
     const [low, high] = Array.isArray(range) ? range : [];
-    const params = { crawlId, afterStatus: q.after.status, afterId: q.after.urlId, limit: q.limit, low, high, search, searchUrl: searchUrl ?? undefined };
+    const params = { crawlId, afterStatus: q.after.status, afterId: q.after.urlId, limit: q.limit, low, high, search, searchUrl };
     const query = (where: string[], order: string, p: typeof params) => {
       if (search !== undefined) {
         where.push(`(u.url LIKE @search ESCAPE '\\' OR p.title LIKE @search ESCAPE '\\'${searchUrl ? ` OR u.url LIKE @searchUrl ESCAPE '\\'` : ''})`);
@@ -724,9 +725,8 @@ export class SqlitePageStore implements PageStore {
       return (this.prepared(sql).all(Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined))) as unknown[][]).map(recordOf);
     };
     if (range === undefined) return query(['p.url_id > @afterId'], 'p.url_id', params);
-    if (range === 'error') return query(['p.status IS NULL AND NOT p.skipped', 'p.url_id > @afterId'], 'p.url_id', params);
-    // As pages_broken is made: its partial index, in url id order.
-    if (range === 'failed') return query([FAILED_SQL, 'p.url_id > @afterId'], 'p.url_id', params);
+    // `failed` as pages_broken is made: its partial index, in url id order.
+    if (typeof range === 'string') return query([CLASS_SQL[range], 'p.url_id > @afterId'], 'p.url_id', params);
     // A status range in pages_status order: the rest of the cursor's status (an equality, so an
     // index seek past its url id), then the statuses after it. One query with both conditions
     // walked every earlier row of the status: 17 ms a page at 300,000.
