@@ -25,11 +25,13 @@ test("the socket's thread: calls, errors, subscriptions, counts from its own con
   const socket = path.join(scratch(), 'd.sock');
   const thread = new SocketThread(
     socket,
-    ['echo', 'fail', 'boom', 'subscribe', 'subscribeLate', 'slow', 'queue/stats'],
+    ['echo', 'fail', 'boom', 'bigint', 'nothing', 'subscribe', 'subscribeLate', 'slow', 'queue/stats'],
     async (method, params, call) => {
       calls.push(method);
       if (method === 'fail') throw new RpcError(-32001, 'no such thing', { why: 'asked' });
       if (method === 'boom') throw new Error('it broke');
+      if (method === 'bigint') return { n: 1n };
+      if (method === 'nothing') return undefined;
       if (method === 'subscribe') call.subscribe();
       if (method === 'subscribeLate') {
         await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -50,6 +52,21 @@ test("the socket's thread: calls, errors, subscriptions, counts from its own con
     assert.deepEqual((await c.call('fail', {})).error, { code: -32001, message: 'no such thing', data: { why: 'asked' } });
     // Anything else thrown is an internal error, worded.
     assert.deepEqual((await c.call('boom', {})).error, { code: -32603, message: 'internal error: it broke' });
+    // Answers cross as JSON text: one JSON cannot write is an internal error, and the thread serves on.
+    assert.deepEqual((await c.call('bigint', {})).error, { code: -32603, message: 'internal error: Do not know how to serialize a BigInt' });
+    const nothing = await c.call('nothing', {});
+    assert.ok('result' in nothing && nothing.result === null);
+    // A batch's answers too, spliced in as written.
+    c.send(
+      `${JSON.stringify([
+        { jsonrpc: '2.0', id: 'b1', method: 'echo', params: { s: 'é\n"' } },
+        { jsonrpc: '2.0', id: 'b2', method: 'nothing' },
+      ])}\n`,
+    );
+    assert.deepEqual(await c.next(), [
+      { jsonrpc: '2.0', id: 'b1', result: { method: 'echo', params: { s: 'é\n"' } } },
+      { jsonrpc: '2.0', id: 'b2', result: null },
+    ]);
 
     // Counts are read on the thread, from the database: the handler here never sees queue/stats.
     await queue.enqueue([job('a', 1), job('a', 2)]);

@@ -12,7 +12,7 @@ import type { StatsReader } from '../../core/types';
 import { RateMeter, sampleSteadily, statsAnswer } from '../notify/rate';
 import type { CallContext } from '../methods';
 import { RpcError, invalidParams } from './rpc';
-import { SocketInUseError, SocketServer } from './socket';
+import { JsonText, SocketInUseError, SocketServer } from './socket';
 import type { FromSocket, SocketWorkerData, ToSocket } from './socket-thread';
 
 /**
@@ -98,7 +98,7 @@ port.on('message', (m: ToSocket) => {
       if (!w) return;
       waiting.delete(m.id);
       if ('error' in m) w.reject(new RpcError(m.error.code, m.error.message, m.error.data));
-      else w.resolve(m.result);
+      else w.resolve(new JsonText(m.json));
       return;
     }
     case 'yielded':

@@ -19,6 +19,20 @@ import { Seat, Turns, type TurnRelease } from './turns';
 
 export type Handle = (method: string, params: unknown, call: CallContext) => Promise<unknown>;
 
+/**
+ * An answer already written as JSON (the daemon's thread writes its answers so: socket-thread.ts),
+ * put into the response as it is rather than parsed and written again.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** A response as the line's JSON, a JsonText result spliced in. */
+function responseJson(r: JSONRPCResponse): string {
+  if (!('result' in r) || !(r.result instanceof JsonText)) return JSON.stringify(r);
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(r.id)},"result":${r.result.text}}`;
+}
+
 /** A live daemon already serves the socket. */
 export class SocketInUseError extends Error {
   constructor(message: string) {
@@ -482,7 +496,7 @@ class Connection {
 
   private respond(response: JSONRPCResponse | string | null): void {
     if (response === null) return;
-    this.write(`${typeof response === 'string' ? response : JSON.stringify(response)}\n`);
+    this.write(`${typeof response === 'string' ? response : responseJson(response)}\n`);
   }
 
   private handleLine(line: Buffer): void {
@@ -516,7 +530,7 @@ class Connection {
     for (const m of members) {
       const r = bytes > MAX_BATCH_ANSWER_BYTES ? refuseInBatch(m) : await this.inTurn(m);
       if (r === null) continue;
-      const text = JSON.stringify(r);
+      const text = responseJson(r);
       bytes += text.length;
       parts.push(text);
     }
