@@ -27,7 +27,7 @@ import { exportCrawlResults } from './exportCommand';
 import type { ReportPanels } from './report/panel';
 import { formatCount, localTimes, plural } from './format';
 import type { JobDocuments } from './jobDocument';
-import { GROUP_BY, type GroupBy, type GroupNode, type JobNode, type JobsFilterScope, type MoreNode, type NewerNode, type TreeNode } from './jobsTree';
+import { GROUP_BY, OPEN_ROW, type GroupBy, type GroupNode, type JobNode, type JobsFilterScope, type TreeNode } from './jobsTree';
 import { STATE_LABELS, crawlLabel, jobLabel, newestFirst } from './jobsTreeText';
 import type { JobsView } from './jobsView';
 import type { QueueOverview } from './overview';
@@ -140,10 +140,14 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const job = jobsOf(node, undefined)[0];
       if (job) await vscode.env.openExternal(vscode.Uri.parse(job.url, true));
     }),
-    // Hidden from the palette: only the tree's Load more row runs it, with its node.
-    run('crawlOrchestrator.loadMore', (node: unknown) => view.provider.loadMore(node as MoreNode)),
-    // Hidden too: the "newer" row above a group's rows runs it.
-    run('crawlOrchestrator.showNewest', (node: unknown) => view.provider.showNewest(node as NewerNode)),
+    // Not in the palette (nor declared): a click or Enter on a job, "Load more" or "newer" row (OPEN_ROW).
+    run(OPEN_ROW.command, async () => {
+      const selected = view.treeView.selection;
+      const node = selected.length === 1 ? selected[0] : undefined;
+      if (node?.kind === 'job') await deps.documents.show(node.job.id);
+      else if (node?.kind === 'more') await view.provider.loadMore(node);
+      else if (node?.kind === 'newer') view.provider.showNewest(node);
+    }),
     run(SEED_COMMANDS.pauseCrawl, (arg?: unknown) => crawlAction(deps, 'pause', arg)),
     run(SEED_COMMANDS.resumeCrawl, (arg?: unknown) => crawlAction(deps, 'resume', arg)),
     run(SEED_COMMANDS.cancelCrawl, (arg?: unknown) => crawlAction(deps, 'cancel', arg)),
@@ -399,8 +403,18 @@ async function startFromSeedFile(deps: CommandDeps, doc: vscode.TextDocument): P
     return;
   }
   const result = await daemon.request('seeds/start', { uri: doc.uri.toString(), text });
-  const skipped = problems.length > 0 ? ` ${name} has ${plural(problems.length, 'problem')}; lines with one were left out.` : '';
-  reportStarted(deps, { ...result, name: parsed.start.name ?? null }, parsed.start.seeds.length, skipped);
+  reportStarted(deps, { ...result, name: parsed.start.name ?? null }, parsed.start.seeds.length, problemsNote(name, parsed.problems));
+}
+
+/** What the start message says of a file's problems: lines with an error were left out, a repeated URL was crawled once. */
+export function problemsNote(name: string, problems: ResultOf<'seeds/parse'>['problems']): string {
+  const errors = problems.filter((p) => p.severity === 'error').length;
+  const warnings = problems.length - errors;
+  const parts = [
+    errors > 0 ? `${plural(errors, 'line')} with an error ${errors === 1 ? 'was' : 'were'} left out` : '',
+    warnings > 0 ? `${plural(warnings, 'warning')} (a URL repeated is crawled once)` : '',
+  ].filter((p) => p !== '');
+  return parts.length > 0 ? ` ${name}: ${parts.join('; ')}.` : '';
 }
 
 /** `result` with the name the crawl was started with, for the message. */

@@ -174,6 +174,16 @@ function stateIcon(state: JobState): vscode.ThemeIcon {
   return new vscode.ThemeIcon(id, new vscode.ThemeColor(color));
 }
 
+/**
+ * What a click (or Enter) on a job, "Load more" or "newer" row runs: a command with no arguments,
+ * which opens the row selected (JobsView.openSelected). VS Code keeps a row's command arguments
+ * under an id that a refresh of the row drops, so a click landing while its row was redrawn (a
+ * running job's, every second) failed with "Actual command not found, wanted to execute
+ * crawlOrchestrator.showJobDetails /7263" (1 click in 30 during a crawl); a command without
+ * arguments is sent as it is, and the click has selected its row before it runs.
+ */
+export const OPEN_ROW: vscode.Command = { command: 'crawlOrchestrator.openRow', title: 'Open' };
+
 /** A group's icon: its state's, but an empty "In progress" does not spin. */
 function groupIcon(state: JobState, count: number): vscode.ThemeIcon {
   return state === 'in_progress' && count === 0 ? icon(['sync', STATE_ICONS.in_progress[1]]) : stateIcon(state);
@@ -592,7 +602,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         item.iconPath = icon(stillIcon(job.state));
         item.contextValue = `job.${job.state}`;
         // The tooltip is left unset so that resolveTreeItem fetches it on hover.
-        item.command = { command: 'crawlOrchestrator.showJobDetails', title: 'Show Job Details', arguments: [node] };
+        item.command = OPEN_ROW;
         item.accessibilityInformation = { label: `Job ${job.id}, ${STATE_LABELS[job.state]}, ${job.url}, ${item.description}` };
         return item;
       }
@@ -602,7 +612,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         item.description = node.total === undefined ? `${formatCount(node.shown)} shown` : `${formatCount(node.shown)} of ${formatCount(node.total)} shown`;
         item.iconPath = new vscode.ThemeIcon('ellipsis');
         item.contextValue = 'loadMore';
-        item.command = { command: 'crawlOrchestrator.loadMore', title: 'Load More', arguments: [node] };
+        item.command = OPEN_ROW;
         return item;
       }
       case 'newer': {
@@ -611,7 +621,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
         item.tooltip = `${plural(node.count, 'job')} joined ${node.parent.label} since these rows were read. They stay put while the crawl runs; click to read the newest.`;
         item.iconPath = new vscode.ThemeIcon('arrow-up');
         item.contextValue = 'newer';
-        item.command = { command: 'crawlOrchestrator.showNewest', title: 'Show Newest', arguments: [node] };
+        item.command = OPEN_ROW;
         return item;
       }
       case 'note': {

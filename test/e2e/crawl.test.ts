@@ -287,6 +287,29 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     assert.match(tip, /Lease: worker \S+ · token age \d+ s · expires in \d+ s \(\d\d:\d\d:\d\d\) · last heartbeat (now|\d+ s ago)/, tip);
     assert.match(tip, /Recent events \(2 of 2, newest first\)/, tip);
     await vscode!.screenshot('3-running-with-lease');
+
+    // Clicks on the row while it is redrawn each second (its lease): each opens the job, none fails
+    // with "Actual command not found" (issue 16 bug 1: VS Code dropped a redrawn row's command
+    // arguments; the rows' command now has none).
+    let clicks = 0;
+    for (let i = 0; i < 12 && /^1 running/.test(recorder.last()?.text ?? ''); i++) {
+      if (
+        await slow
+          .first()
+          .click({ timeout: 1_000 })
+          .then(
+            () => true,
+            () => false,
+          )
+      )
+        clicks++;
+      await sleep(150 + 70 * i);
+    }
+    assert.ok(clicks >= 3, `the running row was clicked while redrawn (${clicks} clicks)`);
+    await waitForJobPage(page, (t) => t.includes(`${site.a}/slow`), "/slow's job page, opened by those clicks");
+    const lost = (await vscode!.notifications()).filter((n) => /command not found/i.test(n));
+    assert.deepEqual(lost, [], 'no click lost its command');
+    await vscode!.runCommand('View: Close All Editors');
     await page.mouse.move(0, 0);
 
     // The crawl ends with one failure: counts settle, the item turns to a warning.
@@ -531,7 +554,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       timeout: 20_000,
       message: 'the "Crawl ... started" notification',
     });
-    assert.match(note, /^Crawl e2e-seeds \(c_\w+\) started: 4 of 4 seeds enqueued\. seeds\.crawl has 1 problem; lines with one were left out\.$/);
+    assert.match(note, /^Crawl e2e-seeds \(c_\w+\) started: 4 of 4 seeds enqueued\. seeds\.crawl: 1 line with an error was left out\.$/);
     const seedCrawlId = /^Crawl e2e-seeds \((c_\w+)\)/.exec(note)![1];
     assert.notEqual(seedCrawlId, crawlId);
     // The file sets max-depth but no scope: the scope is crawlOrchestrator.defaultScope, passed to the daemon.

@@ -78,13 +78,25 @@ Object.assign(vscode.workspace, {
   asRelativePath: (uri: Uri) => uri.path.slice(1),
 });
 
-const { registerCommands } = require('../../client/src/commands') as typeof import('../../client/src/commands');
+const { problemsNote, registerCommands } = require('../../client/src/commands') as typeof import('../../client/src/commands');
+
+/** The Jobs view as the row command reads it: its selection, and what its rows' clicks did. */
+const rowsDone: unknown[] = [];
+const view = {
+  reveal: async () => {},
+  treeView: { selection: [] as unknown[] },
+  provider: {
+    loadMore: async (node: unknown) => void rowsDone.push(['loadMore', node]),
+    showNewest: (node: unknown) => void rowsDone.push(['showNewest', node]),
+  },
+};
+const documents = { show: async (id: number) => void rowsDone.push(['show', id]) };
 
 let d: TestDaemon;
 before(async () => {
   d = await TestDaemon.start();
   const daemon = { status: { kind: 'running' }, request: d.request.bind(d) };
-  registerCommands({ daemon, view: { reveal: async () => {} }, overview: {}, settings: () => ({}), log: {} } as never);
+  registerCommands({ daemon, view, documents, overview: {}, settings: () => ({}), log: {} } as never);
 });
 after(() => d.stop());
 beforeEach(() => {
@@ -183,4 +195,28 @@ test("a seed file's lens passes { crawlId }, a script a plain id: each acts on t
     `Resumed crawl script (${byId.crawlId})`,
   ]);
   assert.deepEqual(shown.info, [`Cancelled crawl lens (${byLens.crawlId}) and 1 queued job.`, `Cancelled crawl script (${byId.crawlId}) and 1 queued job.`]);
+});
+
+test("a row's click (openRow, no arguments) opens the row selected: a job's details, Load more, the newest", async () => {
+  const job = { kind: 'job', job: { id: 7263 } };
+  const more = { kind: 'more' };
+  const newer = { kind: 'newer' };
+  for (const selection of [[job], [more], [newer], [], [job, more], [{ kind: 'group' }]]) {
+    view.treeView.selection = selection;
+    await run('openRow');
+  }
+  assert.deepEqual(rowsDone, [
+    ['show', 7263],
+    ['loadMore', more],
+    ['showNewest', newer],
+  ]);
+});
+
+test("a seed file's start says what its problems did: lines with an error left out, a repeated URL crawled once", () => {
+  const error = { line: 3, message: 'not a URL', severity: 'error' } as const;
+  const warning = { line: 5, message: 'the same page as line 2', severity: 'warning' } as const;
+  assert.equal(problemsNote('links.crawl', []), '');
+  assert.equal(problemsNote('links.crawl', [warning]), ' links.crawl: 1 warning (a URL repeated is crawled once).', 'nothing was left out');
+  assert.equal(problemsNote('links.crawl', [error, error]), ' links.crawl: 2 lines with an error were left out.');
+  assert.equal(problemsNote('links.crawl', [error, warning]), ' links.crawl: 1 line with an error was left out; 1 warning (a URL repeated is crawled once).');
 });
