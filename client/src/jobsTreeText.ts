@@ -91,8 +91,8 @@ const REASON_SHOWN = 120;
 /**
  * What happened to a job, in words, from its record alone (rows are listed without their
  * history): "HTTP 404", "lost its worker 3× (lease expired)", "waiting: put off 20× (last: HTTP
- * 503 with Retry-After 30s), until 09:38:35", "attempt 2 of 3, retrying at 09:38:35 after HTTP 503
- * (temporary)", "held: crawl paused". Attempts are named only where they tell something: a
+ * 503 with Retry-After 30s), until 09:38:35", "attempt 2 of 3, retrying at 09:38:35 after HTTP
+ * 503", "held: crawl paused". Attempts are named only where they tell something: a
  * deferral, a release or a lost worker gives its attempt back, so "attempt 1/3" said nothing of a
  * page put off 20 times.
  */

@@ -24,7 +24,7 @@ test('a permanent 404 reads "HTTP 404", not "attempt 1/3"', () => {
 });
 
 test('a failure after every attempt says how many', () => {
-  assert.equal(jobStatusText({ ...base, state: 'error', attempts: 3, lastError: 'HTTP 503 (temporary)' }, now), 'HTTP 503 (temporary) after 3 attempts');
+  assert.equal(jobStatusText({ ...base, state: 'error', attempts: 3, lastError: 'HTTP 503' }, now), 'HTTP 503 after 3 attempts');
 });
 
 test('a job given up after losing its worker three times says so, and why, not "attempt 0/3"', () => {

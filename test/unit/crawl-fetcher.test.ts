@@ -583,6 +583,6 @@ describe('classifyStatus', () => {
     for (const s of [200, 203, 204, 299]) assert.equal(classifyStatus(s).outcome, 'done', String(s));
     for (const s of [408, 429, 500, 502, 503, 504]) assert.equal(classifyStatus(s).outcome, 'retry', String(s));
     for (const s of [400, 401, 403, 404, 410, 451, 301, 304, 100, 600]) assert.equal(classifyStatus(s).outcome, 'error', String(s));
-    assert.deepEqual(classifyStatus(503), { outcome: 'retry', reason: 'HTTP 503 (temporary)' });
+    assert.deepEqual(classifyStatus(503), { outcome: 'retry', reason: 'HTTP 503' });
   });
 });

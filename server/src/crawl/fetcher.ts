@@ -473,9 +473,9 @@ export type StatusClass = { outcome: 'done' | 'retry' | 'error'; reason: string 
 /** What a final status (after redirects) means for the job. */
 export function classifyStatus(status: number): StatusClass {
   if (status >= 200 && status < 300) return { outcome: 'done', reason: `HTTP ${status}` };
-  if (status === 408 || status === 429 || (status >= 500 && status < 600)) {
-    return { outcome: 'retry', reason: `HTTP ${status} (temporary)` };
-  }
+  // Retried, but not said so in the reason: it is the job's last error too once its attempts are spent
+  // ("HTTP 500 (temporary)" on a page that failed for good).
+  if (status === 408 || status === 429 || (status >= 500 && status < 600)) return { outcome: 'retry', reason: `HTTP ${status}` };
   if (status >= 400 && status < 500) return { outcome: 'error', reason: `HTTP ${status}` };
   if (status >= 300 && status < 400) return { outcome: 'error', reason: `HTTP ${status} redirect not followed` };
   return { outcome: 'error', reason: `unexpected HTTP status ${status}` };
