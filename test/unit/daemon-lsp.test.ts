@@ -557,6 +557,9 @@ describe('seed features in process', () => {
       );
       const gone = await lsp.open(['https://a.example/'], 'c_gone');
       assert.deepEqual(await lsp.lensTitles(gone), ['▶ Start crawl (1 URL)', 'Open in jobs view (crawl c_gone)'], 'a crawl that is gone: start it again');
+      // A crawl with a name is "name (id)", as everywhere.
+      lsp.features.crawlsChanged([wireCrawl({ ...crawlRecord('c_2', 'finished'), name: 'docs' })]);
+      assert.deepEqual(await lsp.lensTitles(other), ['▶ Start crawl (1 URL)', 'Open in jobs view (docs (c_2))', '$(graph) Report']);
     } finally {
       lsp.close();
     }
@@ -736,6 +739,14 @@ describe('hint wording', () => {
     assert.equal(stateLabel(job(url, { attempts: 2, runAfter: now - 1 }), now), '⏳ queued · attempt 3 of 3');
     assert.equal(stateLabel(job(url, { runAfter: HELD }), now), '‖ held · crawl paused', 'held with its paused crawl, as the jobs view says');
     assert.equal(stateLabel(job(url, { attempts: 1, runAfter: HELD }), now), '‖ held · crawl paused');
+  });
+
+  test('a redirect says where it leads: a path on its own origin, else the whole URL', () => {
+    const now = Date.UTC(2026, 0, 2, 9, 38, 23);
+    const done = (status: number, finalUrl: string) => job('https://a.example/old', { state: 'done', result: { status, bytes: 0, durationMs: 1, finalUrl } });
+    assert.equal(stateLabel(done(301, 'https://a.example/new?x=1'), now), '✓ done · 301 → /new?x=1 · 0 B · 1 ms');
+    assert.equal(stateLabel(done(302, 'https://b.example/'), now), '✓ done · 302 → https://b.example/ · 0 B · 1 ms');
+    assert.equal(stateLabel(done(200, 'https://a.example/old'), now), '✓ done · 200 · 0 B · 1 ms');
   });
 
   test('a countdown is redrawn when its text next changes: each second, each minute from two', () => {

@@ -893,7 +893,11 @@ export class SeedFeatures {
     if (!live && (s.crawlId || s.jobs.size > 0)) {
       out.push({
         range: at,
-        command: { title: s.crawlId ? `Open in jobs view (crawl ${s.crawlId})` : 'Open in jobs view', command: SEED_COMMANDS.revealJobs, arguments: reveal },
+        command: {
+          title: s.crawlId ? `Open in jobs view (${crawl?.name ? crawlWho(crawl) : `crawl ${s.crawlId}`})` : 'Open in jobs view',
+          command: SEED_COMMANDS.revealJobs,
+          arguments: reveal,
+        },
       });
     }
     // The report of the file's crawl, running or ended (not of one that is gone).
@@ -906,11 +910,15 @@ export class SeedFeatures {
 }
 
 /** A live crawl's lens: who it is, its state, and its pages finished of those found so far. */
+/** A crawl as every message names it: "name (id)", its id alone when it has no name. */
+function crawlWho(c: Crawl): string {
+  return c.name ? `${c.name} (${c.crawlId})` : c.crawlId;
+}
+
 function crawlLensTitle(c: Crawl): string {
   const { queued, in_progress: running, done, skipped, error } = c.counts;
   const finished = done + skipped + error;
-  const who = c.name ? `${c.name} (${c.crawlId})` : c.crawlId;
-  return `${c.state === 'running' ? '⟳' : '$(debug-pause)'} ${who}: ${c.state} · ${finished}/${finished + queued + running}${error ? ` · ${error} failed` : ''}`;
+  return `${c.state === 'running' ? '⟳' : '$(debug-pause)'} ${crawlWho(c)}: ${c.state} · ${finished}/${finished + queued + running}${error ? ` · ${error} failed` : ''}`;
 }
 
 /** A file's URLs on lines `from`..`to`: its URLs are in line order, and a file may have 5,000 of them. */
@@ -979,8 +987,11 @@ export function stateLabel(j: Job, now: number): string {
       return `⟳ running · ${j.workerId ?? '?'} · lease ${seconds((j.leaseExpiresAt ?? now) - now)} left · heartbeat ${seconds(now - (j.heartbeatAt ?? now))} ago`;
     case 'done': {
       const r = j.result;
+      // A redirect says where it leads, as the report does.
+      const to =
+        r?.status !== undefined && r.status >= 300 && r.status < 400 && r.finalUrl && r.finalUrl !== j.url ? ` → ${short(beside(j.url, r.finalUrl), 60)}` : '';
       const parts = [
-        r?.status,
+        r?.status === undefined ? undefined : `${r.status}${to}`,
         r?.bytes !== undefined ? bytes(r.bytes) : undefined,
         r?.durationMs !== undefined ? `${Math.round(r.durationMs)} ms` : undefined,
       ];
@@ -993,6 +1004,16 @@ export function stateLabel(j: Job, now: number): string {
       return `⤼ skipped${j.lastError ? ` · ${short(j.lastError)}` : ''}`;
     case 'error':
       return `✗ error${j.lastError ? ` · ${short(j.lastError)}` : ''}`;
+  }
+}
+
+/** `to` as seen from `from`: its path and query on the same origin, else whole. */
+function beside(from: string, to: string): string {
+  try {
+    const [a, b] = [new URL(from), new URL(to)];
+    return a.origin === b.origin ? `${b.pathname}${b.search}` : to;
+  } catch {
+    return to;
   }
 }
 
