@@ -534,8 +534,11 @@ export interface Results {
   'daemon/configure': { maxWorkers: number; perHostLimit: number };
   'daemon/shutdown': { stopping: boolean };
   'events/subscribe': { subscribed: boolean };
-  /** `start` is null when the file cannot start a crawl (bad options, no valid URL); lines are 1-based. */
-  'seeds/parse': { start: ParamsOf<'crawl/start'> | null; problems: { line: number; message: string }[] };
+  /**
+   * `start` is null when the file cannot start a crawl (bad options, no valid URL); lines are
+   * 1-based. A line with an error is left out of the crawl; a warning's (a repeated URL) is not.
+   */
+  'seeds/parse': { start: ParamsOf<'crawl/start'> | null; problems: { line: number; message: string; severity: 'error' | 'warning' }[] };
   'seeds/start': Results['crawl/start'];
 }
 

@@ -290,6 +290,9 @@ describe('socket contract', () => {
     const bad = await c.request('seeds/parse', { text: 'scope: everywhere\nhttp://x.example/\n' });
     assert.equal(bad.start, null);
     assert.equal(bad.problems[0].line, 1);
+    assert.equal(bad.problems[0].severity, 'error');
+    const repeated = await c.request('seeds/parse', { text: 'http://x.example/\nhttp://x.example/\n' });
+    assert.deepEqual(repeated.problems, [{ line: 2, message: 'the same page as line 1', severity: 'warning' }], 'a warning: the line is not left out');
   });
 });
 

@@ -166,7 +166,7 @@ export function createMethods(d: DaemonServices): MethodTable {
     },
     'seeds/parse': async (p) => {
       const file = parseSeedFile(p.text);
-      return { start: startParams(file), problems: file.problems.map((x) => ({ line: x.line + 1, message: x.message })) };
+      return { start: startParams(file), problems: file.problems.map((x) => ({ line: x.line + 1, message: x.message, severity: x.severity })) };
     },
     'seeds/start': async (p, call) => {
       const text = p.text ?? call.documentText?.(p.uri);
