@@ -4,6 +4,9 @@
  * local time, never as the wire's ISO UTC. Pure (the clock is a parameter), so the views' tests
  * can pin the exact text.
  */
+import { pad2 } from '../../server/src/times';
+
+export { formatClock, localTimes } from '../../server/src/times';
 
 /** A measured duration, exact to the unit below: "850 ms", "12 s", "4 min 05 s", "2 h 03 min", "3 d 4 h". */
 export function formatDuration(ms: number): string {
@@ -40,33 +43,6 @@ export function formatAge(iso: string, now: number): string {
 export function formatLeaseLeft(expiresAt: string, now: number): string {
   const left = Date.parse(expiresAt) - now;
   return left >= 0 ? `lease ${formatSpan(left)} left` : `lease expired ${formatSpan(left)} ago`;
-}
-
-/**
- * The local wall-clock time of an instant, "14:03:07" (with `ms`, "14:03:07.250"), with the date
- * when not today.
- */
-export function formatClock(iso: string, now: number, { ms = false } = {}): string {
-  const at = new Date(iso);
-  const time = `${pad2(at.getHours())}:${pad2(at.getMinutes())}:${pad2(at.getSeconds())}${ms ? `.${String(at.getMilliseconds()).padStart(3, '0')}` : ''}`;
-  return at.toDateString() === new Date(now).toDateString() ? time : `${at.getFullYear()}-${pad2(at.getMonth() + 1)}-${pad2(at.getDate())} ${time}`;
-}
-
-/**
- * ISO-8601 UTC instants as the daemon writes them into text (new Date().toISOString()), or a URL
- * (up to the next space), matched first so that an instant inside it (a path "/log/2026-...Z") is
- * left as it is: the URL must stay the one the daemon named.
- */
-const ISO_INSTANT_OR_URL = /\b[a-z][a-z\d+.-]*:\/\/\S*|\b(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\b/gi;
-
-/**
- * Text from the daemon (an event's detail, an error, an idle reason) with the instants in it as
- * local clock times: "retry at 2026-01-02T09:38:35.000Z" reads "retry at 09:38:35".
- */
-export function localTimes(text: string, now: number): string {
-  return text.replace(ISO_INSTANT_OR_URL, (match, iso: string | undefined) =>
-    iso === undefined || Number.isNaN(Date.parse(iso)) ? match : formatClock(iso, now),
-  );
 }
 
 /** "1,234,567": counts in the UI are read at a glance. */
@@ -112,8 +88,4 @@ export function escapeMarkdown(text: string): string {
  */
 export function escapeMarkdownInline(text: string): string {
   return text.replace(/[\\`*_[\]<>!&|~]/g, (c) => `\\${c}`);
-}
-
-function pad2(n: number): string {
-  return String(n).padStart(2, '0');
 }

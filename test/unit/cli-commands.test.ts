@@ -159,6 +159,10 @@ describe('with a daemon', () => {
     assert.match(one.stdout, /^result\s+HTTP 200 · text\/html/m);
     assert.match(one.stdout, /^AT\s+EVENT\s+WORKER\s+DETAIL$/m);
     assert.match(one.stdout, /\bleased\s+\S+:\d+:\S+\s+attempt 1\/3/);
+    // Times on this machine's clock, as the editor shows them (issue 16), not the wire's ISO UTC.
+    assert.match(one.stdout, /^created\s+\d\d:\d\d:\d\d \(\d+(\.\d)? s ago\)$/m);
+    assert.match(one.stdout, /^\d\d:\d\d:\d\d\.\d{3}\s+enqueued\b/m);
+    assert.doesNotMatch(one.stdout, /\d{4}-\d\d-\d\dT\d\d:\d\d/);
     const missing = await crawlctl(['job', '987654', ...at()]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /job 987654 does not exist/);

@@ -33,6 +33,7 @@ import {
   type Scope,
 } from '../protocol';
 import { EXIT } from '../exit';
+import { formatClock, localTimes } from '../times';
 import { EXPORT_FORMATS, EXPORT_KINDS, OutputError, Sink, type Ask, type ExportFormat, type ExportKind } from '../exports';
 import { exportCrawl, type ExportCounts } from './export';
 import { bytes, count, fields, plural, relative, shellWord, table, text, type Text } from './format';
@@ -338,7 +339,7 @@ was fetched) · 1 no such crawl, or it was cancelled or a page ended in error (u
         ctx.ui.out(
           text`\n${s.jobsPerSecond.toFixed(1)} jobs/s · this daemon: ${sched.running}/${sched.maxWorkers} running${sched.paused ? ', paused' : ''} (worker ${sched.workerId})`,
         );
-        if (sched.idleReason) ctx.ui.out(text`${sched.idleReason}`);
+        if (sched.idleReason) ctx.ui.out(text`${localTimes(sched.idleReason, Date.now())}`);
         return EXIT.ok;
       } finally {
         client.close();
@@ -402,6 +403,7 @@ was fetched) · 1 no such crawl, or it was cancelled or a page ended in error (u
       const r = { ...got, page: got.page ?? null };
       if (ctx.ui.json) return show(ctx, r);
       const j = r.job;
+      const now = Date.now();
       const rows: [string, string][] = [
         ['id', String(j.id)],
         ['url', j.url],
@@ -413,7 +415,7 @@ was fetched) · 1 no such crawl, or it was cancelled or a page ended in error (u
         ['attempts', `${j.attempts} of ${j.maxAttempts}`],
         ['worker', j.workerId ?? ''],
       ];
-      if (j.state === 'in_progress') rows.push(['lease', `expires ${relative(j.leaseExpiresAt)}, heartbeat ${relative(j.heartbeatAt)}`]);
+      if (j.state === 'in_progress') rows.push(['lease', `expires ${relative(j.leaseExpiresAt, now)}, heartbeat ${relative(j.heartbeatAt, now)}`]);
       if (j.result) {
         const x = j.result;
         rows.push([
@@ -426,14 +428,17 @@ was fetched) · 1 no such crawl, or it was cancelled or a page ended in error (u
         if (x.title && !r.page) rows.push(['title', x.title]);
         if (x.finalUrl && x.finalUrl !== j.url) rows.push(['final url', x.finalUrl]);
       }
-      if (j.lastError) rows.push([j.state === 'error' ? 'error' : 'note', j.lastError]);
-      rows.push(['created', j.createdAt], ['updated', j.updatedAt]);
+      if (j.lastError) rows.push([j.state === 'error' ? 'error' : 'note', localTimes(j.lastError, now)]);
+      rows.push(
+        ['created', `${formatClock(j.createdAt, now)} (${relative(j.createdAt, now)})`],
+        ['updated', `${formatClock(j.updatedAt, now)} (${relative(j.updatedAt, now)})`],
+      );
       ctx.ui.out(fields(rows));
       if (r.page) ctx.ui.out(text`\nPage record:\n${pageFields(r.page)}`);
       ctx.ui.out(
         text`\n${table(
           [{ title: 'AT' }, { title: 'EVENT' }, { title: 'WORKER' }, { title: 'DETAIL', flexible: true }],
-          r.events.map((e) => [e.at, e.type, e.workerId ?? '', e.detail ?? '']),
+          r.events.map((e) => [formatClock(e.at, now, { ms: true }), e.type, e.workerId ?? '', e.detail === null ? '' : localTimes(e.detail, now)]),
           ctx.ui.columns,
         )}`,
       );
@@ -687,7 +692,7 @@ Exit codes: 0 listed (none failed, too) · 1 no such crawl · 2 usage error · 3
             String(h.done),
             String(h.error),
             relative(h.until),
-            h.reason ?? '',
+            h.reason === null ? '' : localTimes(h.reason, Date.now()),
           ]),
           ctx.ui.columns,
         ),

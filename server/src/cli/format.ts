@@ -169,11 +169,6 @@ export function duration(ms: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** "10:42:05": an ISO time on this machine's clock, as the editor shows times. */
-export function clock(isoTime: string): string {
-  return new Date(isoTime).toTimeString().slice(0, 8);
-}
-
 /** "in 12 s" / "3 s ago" relative to now, from an ISO time. */
 export function relative(isoTime: string | null, now = Date.now()): string {
   if (!isoTime) return '';

@@ -5,7 +5,8 @@
  */
 import type { DaemonClient } from '../daemon/transport/client';
 import type { Crawl, Host, Job } from '../protocol';
-import { bar, bytes, clock, duration, indent, lines, plural, table, text, type Text } from './format';
+import { formatClock, localTimes } from '../times';
+import { bar, bytes, duration, indent, lines, plural, table, text, type Text } from './format';
 import type { Ui } from './ui';
 
 /** Pages listed by state in the summary. */
@@ -126,7 +127,8 @@ async function waitingFor(client: DaemonClient, crawlId: string): Promise<Text[]
   const waiting = hosts.hosts.filter(
     (h): h is Host & { reason: string } => mine.has(h.host) && (h.state === 'backoff' || h.state === 'blocked') && h.reason !== null,
   );
-  for (const h of waiting.slice(0, WAITING_HOSTS)) notes.push(text`  ${h.host} ${h.state}: ${h.reason}${h.until ? `; trying again at ${clock(h.until)}` : ''}`);
+  for (const h of waiting.slice(0, WAITING_HOSTS))
+    notes.push(text`  ${h.host} ${h.state}: ${localTimes(h.reason, Date.now())}${h.until ? `; trying again at ${formatClock(h.until, Date.now())}` : ''}`);
   if (waiting.length > WAITING_HOSTS) notes.push(text`  and ${plural(waiting.length - WAITING_HOSTS, 'host')} more waiting: "crawlctl hosts" lists them`);
   return notes;
 }
