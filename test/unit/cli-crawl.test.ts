@@ -111,7 +111,7 @@ describe('exit codes of crawl --wait', () => {
     // Nothing listens there: the connection is refused, robots.txt cannot be read, the host waits.
     const child = spawnCrawlctl(['crawl', 'http://127.0.0.97:9/', '--wait', '--state-dir', d.stateDir]);
     // What failed, how many reads of robots.txt so far, and when the next is, on this machine's clock.
-    const reason = /^ {2}127\.0\.0\.97 blocked: robots\.txt unreachable: .*ECONNREFUSED.*, try 1 of 5; trying again at \d\d:\d\d:\d\d$/m;
+    const reason = /^ {2}127\.0\.0\.97 blocked until \d\d:\d\d:\d\d: robots\.txt unreachable: .*ECONNREFUSED.*, try 1 of 5$/m;
     await eventually("the host's reason", () => reason.test(child.output().stderr), 15_000);
     assert.match(child.output().stderr, /^\[░{10}\] 0 finished of 1 found so far/m);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

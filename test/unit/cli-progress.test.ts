@@ -3,7 +3,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { nearest } from '../../server/src/cli/suggest';
+import { nearest } from '../../server/src/core/suggest';
 import { progressLine } from '../../server/src/cli/watch';
 import type { Crawl } from '../../server/src/protocol';
 import { crawlctl, scratch } from './helpers/daemon-proc';
@@ -77,6 +77,7 @@ describe('did you mean', () => {
         'crawlctl crawl: unknown flag --max-dept\nDid you mean "--max-depth"?\nRun "crawlctl crawl --help" for its flags.\n',
       ],
       [['frobnicate'], 'crawlctl: unknown command "frobnicate"\nRun "crawlctl help" for the list.\n'],
+      [['crawl', 'pauze', 'c_1a2b'], 'crawlctl crawl: "pauze" is neither a URL nor a seed file; did you mean "crawlctl crawl pause c_1a2b"?\n'],
     ];
     for (const [args, stderr] of cases) {
       const r = await crawlctl([...args, '--state-dir', empty]);

@@ -62,6 +62,10 @@ describe('seed files', () => {
     assert.match(String(byLine[0][2]), /^max-depth: must be a whole number, or none for no limit \(got "two"\)/);
     assert.equal(byLine[1][2], 'scope: must be host, domain or any (got "galaxy")');
     assert.match(String(byLine[2][2]), /unknown option "colour"; known options: name, max-depth/);
+    assert.match(
+      parseSeedFile('folow-nofolow: true\nhttp://a.example/\n').problems[0].message,
+      /^unknown option "folow-nofolow" \(did you mean "follow-nofollow"\?\); known options: /,
+    );
     assert.match(String(byLine[3][2]), /^max-pages: /);
     assert.match(String(byLine[4][2]), /ftp:\/\/files\.example\/: scheme ftp: is not http\(s\)/);
     assert.equal(byLine[5][2], 'not a URL: expected http:// or https://', 'the line is text, not a URL whose scheme is "not"');

@@ -34,6 +34,7 @@ import {
 } from '../protocol';
 import { EXIT } from '../exit';
 import { formatClock, localTimes } from '../times';
+import { nearest } from '../core/suggest';
 import { EXPORT_FORMATS, EXPORT_KINDS, OutputError, Sink, type Ask, type ExportFormat, type ExportKind } from '../exports';
 import { exportCrawl, type ExportCounts } from './export';
 import { bytes, count, fields, plural, relative, shellWord, table, text, type Text } from './format';
@@ -166,6 +167,9 @@ page ended in error (a broken link, an unreachable host), unless --allow-failure
 · 130 interrupted (the crawl goes on in a daemon that was already running).`,
     async run(ctx, f: FlagValues<typeof CRAWL_FLAGS>, args) {
       if (isSteer(args[0])) return steer(ctx, args[0], f, args.slice(1));
+      // "crawl pauze c_1a2b": a word, not a URL, near a steer's.
+      const steerMeant = args.length === 2 && /^[a-z]+$/i.test(args[0]) ? nearest(args[0], Object.keys(STEERS)) : null;
+      if (steerMeant) throw new UsageError(`crawl: "${args[0]}" is neither a URL nor a seed file; did you mean "crawlctl crawl ${steerMeant} ${args[1]}"?`);
       const start = await crawlStart(f, args);
       let client: DaemonClient;
       let own: Daemon | null = null;

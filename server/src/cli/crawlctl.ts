@@ -11,7 +11,7 @@ import { VERSION } from '../version';
 import { EXIT } from '../exit';
 import { COMMANDS, CommandError, type Context } from './commands';
 import { text, type Text } from './format';
-import { nearest } from './suggest';
+import { nearest } from '../core/suggest';
 import { Ui } from './ui';
 
 function usage(): string {

@@ -127,8 +127,10 @@ async function waitingFor(client: DaemonClient, crawlId: string): Promise<Text[]
   const waiting = hosts.hosts.filter(
     (h): h is Host & { reason: string } => mine.has(h.host) && (h.state === 'backoff' || h.state === 'blocked') && h.reason !== null,
   );
-  for (const h of waiting.slice(0, WAITING_HOSTS))
-    notes.push(text`  ${h.host} ${h.state}: ${localTimes(h.reason, Date.now())}${h.until ? `; trying again at ${formatClock(h.until, Date.now())}` : ''}`);
+  // The time first: a terminal's width cuts the line's end, and a reason can be long.
+  for (const h of waiting.slice(0, WAITING_HOSTS)) {
+    notes.push(text`  ${h.host} ${h.state}${h.until ? ` until ${formatClock(h.until, Date.now())}` : ''}: ${localTimes(h.reason, Date.now())}`);
+  }
   if (waiting.length > WAITING_HOSTS) notes.push(text`  and ${plural(waiting.length - WAITING_HOSTS, 'host')} more waiting: "crawlctl hosts" lists them`);
   return notes;
 }

@@ -16,6 +16,7 @@
  * `crawl/start` validates with, and every problem is reported on its line.
  */
 import { clip } from '../../core/text';
+import { nearest } from '../../core/suggest';
 import { BoundedMap, ownString } from '../../crawl/bounded';
 import { ExtractError, parseField } from '../../crawl/extract';
 import { normalizeUrl } from '../../crawl/url';
@@ -177,7 +178,14 @@ export function parseSeedFile(text: string): SeedFile {
       };
       const spec = optionNamed(SEED_OPTIONS, name);
       if (urls.length > 0) return problem(`options go at the top, before the first URL`);
-      if (!spec) return problem(`unknown option "${clip(opt[2], QUOTED)}"; known options: ${OPTION_NAMES}`);
+      if (!spec) {
+        // Not "extract" for "extract" (a field option named without its field).
+        const near = nearest(
+          name,
+          [...SEED_OPTIONS.keys()].filter((k) => k !== name),
+        );
+        return problem(`unknown option "${clip(opt[2], QUOTED)}"${near === null ? '' : ` (did you mean "${near}"?)`}; known options: ${OPTION_NAMES}`);
+      }
       const value = opt[3].trim();
       const shown = field === null ? name : `${spec.name}.${clip(field, QUOTED)}`;
       if (value === '') return problem(`${shown}: needs a value`);
