@@ -5,15 +5,16 @@
  * before the view, or whose notification was missed), one request at a time, and not again for a
  * while after one failed.
  */
-import type { Crawl, Job } from '../../server/src/protocol';
+import type { Crawl, Job, JobState } from '../../server/src/protocol';
 import { DaemonUnavailable, type DaemonApi } from './daemonApi';
+import type { JobsFilter } from './jobPages';
 import { crawlLabel, crawlLabels, mixesCrawls } from './jobsTreeText';
 
 /** After a crawl/list fails, none is asked again for this long, doubling up to the most below. */
 export const CRAWL_LIST_BACKOFF_MS = 5_000;
 const CRAWL_LIST_BACKOFF_MAX_MS = 60_000;
 
-type Named = Pick<Crawl, 'crawlId' | 'name'>;
+type Named = Pick<Crawl, 'crawlId' | 'name'> & Partial<Pick<Crawl, 'counts'>>;
 
 export class CrawlNames {
   private readonly known = new Map<string, Named>();
@@ -31,7 +32,11 @@ export class CrawlNames {
 
   learn(crawls: readonly Named[]): void {
     const before = this.known.size;
-    for (const { crawlId, name } of crawls) if (!this.known.has(crawlId)) this.known.set(crawlId, { crawlId, name });
+    for (const { crawlId, name, counts } of crawls) {
+      const known = this.known.get(crawlId);
+      if (!known) this.known.set(crawlId, { crawlId, name, counts });
+      else if (counts) known.counts = counts;
+    }
     if (this.known.size !== before) this.labels = crawlLabels([...this.known.values()]);
   }
 
@@ -47,9 +52,13 @@ export class CrawlNames {
     return this.known.get(crawlId);
   }
 
-  /** How rows listed together name their crawl: not at all when they come from one, else by their labels. */
-  async namer(jobs: Job[]): Promise<(job: Job) => string | undefined> {
-    if (!mixesCrawls(jobs)) return () => undefined;
+  /**
+   * How rows listed together name their crawl: by their labels when they come from several, or
+   * when their group (`filter`, not one crawl's) holds jobs of several crawls as last counted (a Done
+   * group's newest rows, all of the crawl running, above those of the crawls before it); else not at all.
+   */
+  async namer(jobs: Job[], filter: JobsFilter = {}): Promise<(job: Job) => string | undefined> {
+    if (filter.crawlId !== undefined) return () => undefined;
     if (jobs.some((j) => j.crawlId !== null && !this.known.has(j.crawlId))) {
       try {
         await this.list();
@@ -58,7 +67,16 @@ export class CrawlNames {
         // The rows go on without names rather than not at all; the ids stand in.
       }
     }
+    if (!mixesCrawls(jobs) && !this.severalWith(filter.state)) return () => undefined;
     return (job) => (job.crawlId === null ? undefined : (this.labels.get(job.crawlId) ?? job.crawlId));
+  }
+
+  /** Whether more than one crawl known had jobs in `state` when last counted. */
+  private severalWith(state: JobState | undefined): boolean {
+    if (state === undefined) return false;
+    let crawls = 0;
+    for (const c of this.known.values()) if ((c.counts?.[state] ?? 0) > 0 && ++crawls > 1) return true;
+    return false;
   }
 
   /** Reads every crawl's name; while backing off after a failure, resolves at once and the names stay unknown. */

@@ -921,7 +921,7 @@ export class JobsTreeProvider implements vscode.TreeDataProvider<TreeNode>, vsco
       // Sent to the view again, which costs as much as reading them: its next redraw waits as long (LoadedPages.holdIfRecent).
       page.readAt = this.now();
     }
-    const crawlOf = await this.names.namer(page.jobs);
+    const crawlOf = await this.names.namer(page.jobs, group.filter);
     const rows: TreeNode[] = page.jobs.map((job) => this.jobNode(`${group.id}/job:${job.id}`, job, crawlOf(job)));
     const newer = newerThan(page, group.total);
     if (newer > 0) rows.unshift(this.newerNode(group, newer));

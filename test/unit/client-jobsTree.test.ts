@@ -705,6 +705,30 @@ describe('rows of several crawls listed together', () => {
   });
 });
 
+test("a group of several crawls' jobs names its rows even where those loaded are one crawl's (a Done group's newest)", async () => {
+  const d = await TestDaemon.start();
+  try {
+    const older = (await d.request('crawl/start', { name: 'docs', seeds: ['http://127.0.0.64:9/x'] })).crawlId;
+    await d.fail(1, 'HTTP 404');
+    // More than a page of the newer crawl's failures: the Error group's first page (newest first) is all its own.
+    const seeds = Array.from({ length: PAGE_SIZE + 1 }, (_, i) => `http://127.0.2.${i + 1}:9/`);
+    const newer = (await d.request('crawl/start', { name: 'blog', seeds })).crawlId;
+    while ((await d.fail(50, 'HTTP 500')).length > 0);
+    const tree = new JobsTreeProvider(d, 'state');
+    const rows = ((await tree.getChildren(group(await tree.getChildren(), 'Error'))) as TreeNode[]).filter((r): r is JobNode => r.kind === 'job');
+    assert.equal(rows.length, PAGE_SIZE);
+    assert.ok(rows.every((r) => r.job.crawlId === newer));
+    assert.deepEqual(new Set(rows.map((r) => r.crawl)), new Set(['blog']), `named, since ${older}'s failure is in the group too`);
+    // Under its crawl, a group's rows need no name.
+    const byCrawl = new JobsTreeProvider(d, 'crawl');
+    const blog = group(await byCrawl.getChildren(), 'blog');
+    const under = (await byCrawl.getChildren(group(await byCrawl.getChildren(blog), 'Error'))) as TreeNode[];
+    assert.ok(under.filter((r): r is JobNode => r.kind === 'job').every((r) => r.crawl === undefined));
+  } finally {
+    await d.stop();
+  }
+});
+
 describe('crawl names', () => {
   test('crawl rows: the name where it is theirs alone, else "name (id)"; a crawl\'s title for messages is "name (id)"', async () => {
     const d = await TestDaemon.start();
