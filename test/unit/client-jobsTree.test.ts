@@ -715,14 +715,14 @@ test("a group of several crawls' jobs names its rows even where those loaded are
     const newer = (await d.request('crawl/start', { name: 'blog', seeds })).crawlId;
     while ((await d.fail(50, 'HTTP 500')).length > 0);
     const tree = new JobsTreeProvider(d, 'state');
-    const rows = ((await tree.getChildren(group(await tree.getChildren(), 'Error'))) as TreeNode[]).filter((r): r is JobNode => r.kind === 'job');
+    const rows = (await tree.getChildren(group(await tree.getChildren(), 'Error'))).filter((r): r is JobNode => r.kind === 'job');
     assert.equal(rows.length, PAGE_SIZE);
     assert.ok(rows.every((r) => r.job.crawlId === newer));
     assert.deepEqual(new Set(rows.map((r) => r.crawl)), new Set(['blog']), `named, since ${older}'s failure is in the group too`);
     // Under its crawl, a group's rows need no name.
     const byCrawl = new JobsTreeProvider(d, 'crawl');
     const blog = group(await byCrawl.getChildren(), 'blog');
-    const under = (await byCrawl.getChildren(group(await byCrawl.getChildren(blog), 'Error'))) as TreeNode[];
+    const under = await byCrawl.getChildren(group(await byCrawl.getChildren(blog), 'Error'));
     assert.ok(under.filter((r): r is JobNode => r.kind === 'job').every((r) => r.crawl === undefined));
   } finally {
     await d.stop();
