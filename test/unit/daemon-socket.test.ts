@@ -259,8 +259,12 @@ describe('socket contract', () => {
   test('crawl/pause, crawl/resume, crawl/cancel, and their errors', async () => {
     await c.request('scheduler/pause');
     try {
-      const { crawlId } = await c.request('crawl/start', { seeds: [b.url('/?held')] });
+      const { crawlId } = await c.request('crawl/start', { seeds: [b.url('/?held')], name: 'held' });
       assert.equal((await c.request('crawl/pause', { crawlId })).crawl.state, 'paused');
+      // Why nothing runs names the crawl "name (id)", as everywhere.
+      await c.request('scheduler/resume');
+      assert.match((await c.request('scheduler/status')).idleReason ?? '', new RegExp(`belongs? to paused crawl held \\(${crawlId}\\)`));
+      await c.request('scheduler/pause');
       assert.equal((await c.request('crawl/resume', { crawlId })).crawl.state, 'running');
       const cancelled = await c.request('crawl/cancel', { crawlId });
       assert.equal(cancelled.crawl.state, 'cancelled');

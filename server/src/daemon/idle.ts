@@ -41,7 +41,7 @@ export async function idleReason(queue: Queue, crawls: CrawlService, status: Sch
     const held = paused.reduce((n, c) => n + c.counts.queued, 0);
     parts.push(
       `${held} job${held === 1 ? ' belongs' : 's belong'} to paused crawl${paused.length === 1 ? '' : 's'} ${paused
-        .map((c) => c.id)
+        .map((c) => (c.name ? `${c.name} (${c.id})` : c.id))
         .slice(0, NAMED_HOSTS)
         .join(', ')}${paused.length > NAMED_HOSTS ? ', …' : ''}`,
     );
