@@ -144,6 +144,8 @@ class Crawls implements CrawlService {
   private lastActive = new Map<string, CrawlRow['state']>();
   /** Why the last tick failed, logged once; null while ticks go through. */
   private tickFault: string | null = null;
+  /** Crawls being finished, by id: a tick and the change feed (finishIfEnded) look at once. */
+  private readonly ending = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly queue: Queue,
@@ -637,24 +639,7 @@ class Crawls implements CrawlService {
     this.lastActive = active;
     for (const row of rows) {
       this.sampleRate(row);
-      if (row.state !== 'running') continue;
-      const s = await this.queue.crawlStats(row.id);
-      const seeding = s.total === 0 && this.queue.now() - row.createdAt < SEEDING_GRACE_MS;
-      if (s.queued === 0 && s.in_progress === 0 && !seeding) {
-        // Records complete (and its WARC file closed) before the crawl reads finished, so its report is whole when it does.
-        await this.settle(row.id);
-        await this.archive.finish(row.id);
-        if (!(await this.store.finish(row.id, this.queue.now()))) continue;
-        this.log(
-          'info',
-          `crawl ${named(row.id, row.name)} finished: ${row.pages} page(s) fetched, ${s.error} error(s), ${s.skipped} skipped, in ${duration(this.queue.now() - row.createdAt)}`,
-        );
-        this.frontiers.delete(row.id);
-        this.stateReadAt.delete(row.id);
-        this.emit(row.id);
-        // Emitted here: not again as it leaves the active set at the next tick.
-        this.lastActive.delete(row.id);
-      }
+      if (row.state === 'running') await this.finishEnded(row);
     }
     await this.politeness.sweep();
     this.holds.forgetStale();
@@ -662,6 +647,43 @@ class Crawls implements CrawlService {
       this.log('info', `crawl bookkeeping works again (after: ${this.tickFault})`);
       this.tickFault = null;
     }
+  }
+
+  async finishIfEnded(crawlId: string): Promise<boolean> {
+    const row = await this.store.get(crawlId);
+    return row?.state === 'running' ? this.finishEnded(row) : false;
+  }
+
+  /** Finishes a running crawl with nothing left queued or in flight; true when this call did. */
+  private finishEnded(row: CrawlRow): Promise<boolean> {
+    let ending = this.ending.get(row.id);
+    if (!ending) {
+      ending = this.finishNow(row).finally(() => this.ending.delete(row.id));
+      this.ending.set(row.id, ending);
+    }
+    return ending;
+  }
+
+  private async finishNow(row: CrawlRow): Promise<boolean> {
+    const s = await this.queue.crawlStats(row.id);
+    const seeding = s.total === 0 && this.queue.now() - row.createdAt < SEEDING_GRACE_MS;
+    if (s.queued !== 0 || s.in_progress !== 0 || seeding) return false;
+    // Records complete (and its WARC file closed) before the crawl reads finished, so its report is whole when it does.
+    await this.settle(row.id);
+    await this.archive.finish(row.id);
+    if (!(await this.store.finish(row.id, this.queue.now()))) return false;
+    // Its totals as its last pages' acknowledgements left them (the row was read before they may have committed).
+    const pages = (await this.store.get(row.id))?.pages ?? row.pages;
+    this.log(
+      'info',
+      `crawl ${named(row.id, row.name)} finished: ${pages} page(s) fetched, ${s.error} error(s), ${s.skipped} skipped, in ${duration(this.queue.now() - row.createdAt)}`,
+    );
+    this.frontiers.delete(row.id);
+    this.stateReadAt.delete(row.id);
+    this.emit(row.id);
+    // Emitted here: not again as it leaves the active set at the next tick.
+    this.lastActive.delete(row.id);
+    return true;
   }
 
   /** Logged once per cause, not once per tick (four a second). */
