@@ -630,6 +630,10 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
     );
     await page.locator('.markers-panel .monaco-list-row').filter({ hasText: 'HTTP 410' }).first().waitFor({ state: 'visible', timeout: 15_000 });
     await codeLens(page, /^↻ Requeue failed \(1\)$/).waitFor({ state: 'visible', timeout: 15_000 });
+    // The crawl's end goes out with its last job's change (daemon-notify.test.ts), but the editor
+    // redraws lenses after a debounce of its own, longer than its hints': with the hints final the
+    // lens still said "running · 3/4 · 1 failed", and was redrawn 332 ms later. The screenshot waits.
+    await codeLens(page, /: running · /).waitFor({ state: 'detached', timeout: 15_000 });
     await vscode!.screenshot('8-seed-file-crawled');
 
     // A crawled URL's hover has its page's data: the file's extract fields.

@@ -129,3 +129,20 @@ test('while no listener wants batches none is made (the queue is not read for th
     lazy.stop();
   }
 });
+
+test("a crawl's end comes in the batch of its last job's change, not a tick and a batch later", async () => {
+  const ends = new ChangeFeed(d.queue, d.daemon.crawls, new RateMeter(), { pollMs: 20, minIntervalMs: 20 }, () => {});
+  const told: { state: string; done: number }[] = [];
+  const { crawlId } = await d.request('crawl/start', { seeds: ['http://end.test/'] });
+  ends.on((b) => {
+    for (const { crawl } of b.crawls) if (crawl.crawlId === crawlId) told.push({ state: crawl.state, done: crawl.counts.done });
+  });
+  ends.start();
+  try {
+    await d.finish(1_000);
+    const first = (await eventually('the crawl told with its page done', () => told.find((c) => c.done === 1)))!;
+    assert.equal(first.state, 'finished', 'with its last job done, the crawl is told finished in the same batch');
+  } finally {
+    ends.stop();
+  }
+});

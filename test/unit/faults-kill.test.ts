@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test';
 import { STATE_FILES } from '../../server/src/protocol';
 import { RawClient, scratch, startDaemon, type DaemonProc } from './helpers/daemon-proc';
 import { checkIntegrity, checkInvariants, withReadOnly } from './helpers/invariants';
+import { killedMidCrawl } from './helpers/killed-totals';
 import { prng } from './helpers/prng';
 import { page, startHost, type TestHost } from './helpers/testsite';
 import { eventually } from './helpers/tmp';
@@ -118,6 +119,8 @@ function checkOutcome(web: Web, db: string, crawlId: string, bound: { leasesLost
     assert.deepEqual(twice, [], 'no page queued twice');
     const notDone = rows.filter((r) => r.state !== 'done').map((r) => `${r.url}: ${r.state} (${r.last_error})`);
     assert.deepEqual(notDone, [], 'every page done');
+    const pages = c.prepare(`SELECT pages FROM crawls WHERE id = ?`).pluck().get(crawlId);
+    assert.equal(pages, rows.length, "the crawl's page count is its pages done: none lost with a kill, none counted twice");
 
     let refetches = 0;
     let reclaims = 0;
@@ -141,6 +144,22 @@ function checkOutcome(web: Web, db: string, crawlId: string, bound: { leasesLost
 }
 
 describe('SIGKILL during a crawl', () => {
+  test("a crawl's page count commits with its pages: a kill the moment they are done loses none", async () => {
+    const db = path.join(scratch(), STATE_FILES.db);
+    const figures = (crawlId: string) =>
+      Promise.resolve(
+        withReadOnly(
+          db,
+          (c) =>
+            c
+              .prepare(`SELECT pages, (SELECT count(*) FROM jobs WHERE crawl_id = crawls.id AND state = 'done') AS done FROM crawls WHERE id = ?`)
+              .get(crawlId) as { pages: number; done: number },
+        ),
+      );
+    const after = await killedMidCrawl('127.0.0.67', ['--db', db], figures);
+    assert.equal(after.pages, after.done, `${after.done} pages done, ${after.pages} counted`);
+  });
+
   test(`one daemon killed ${KILLS} times at random moments and restarted (seed ${SEED})`, async () => {
     const rand = prng(SEED);
     const web = await startWebOf(['127.0.0.61', '127.0.0.62', '127.0.0.63'], 250, 100);

@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { RawClient, scratch, startDaemon, type DaemonProc } from './helpers/daemon-proc';
 import { startWeb, type TestWeb } from './helpers/daemon-sites';
 import { elsewhere } from './helpers/elsewhere';
+import { killedMidCrawl } from './helpers/killed-totals';
 import { pgClient, pgDatabase } from './helpers/pg';
 import { eventually } from './helpers/tmp';
 
@@ -205,6 +206,20 @@ describe('several daemons on one PostgreSQL', () => {
     assert.equal(rows[0].n, 12, 'a record for every page');
     c2.close();
     assert.equal((await second.stop()).code, 0);
+  });
+
+  test("a crawl's page count commits with its pages: a kill the moment they are done loses none", async () => {
+    const url = await pgDatabase();
+    const db = await pgClient(url);
+    const figures = async (crawlId: string) =>
+      (
+        await db.query<{ pages: number; done: number }>(
+          `SELECT pages::int AS pages, (SELECT count(*)::int FROM jobs WHERE crawl_id = crawls.id AND state = 'done') AS done FROM crawls WHERE id = $1`,
+          [crawlId],
+        )
+      ).rows[0];
+    const after = await killedMidCrawl('127.0.0.92', ['--db', url], figures);
+    assert.equal(after.pages, after.done, `${after.done} pages done, ${after.pages} counted`);
   });
 
   test(

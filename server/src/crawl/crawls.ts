@@ -16,14 +16,14 @@ import { Fetcher, type FetcherOptions } from './fetcher';
 import { HandlerError, handlerFile, HandlerPool, handlerTimeoutMs, type PoolLimits } from './handlers';
 import { CRAWL_KIND, DROP, foundBySitemap, pageJob, sitemapJob, type Frontier, type PagePayload } from './frontier';
 import { HoldLog } from './holds';
-import { pageHandler, SITEMAPS_READ, type PageDeps, type PageSettings } from './page';
+import { FROM_SITEMAPS, pageHandler, SITEMAPS_READ, type PageSettings } from './page';
 import { SITEMAPS_PER_CRAWL } from './sitemap';
 import { ParsePool } from './parse-pool';
 import { linkFate, pagesCursor, parseLinkCursor, parsePagesCursor, redirectChains, withChains, writeRecords, type PageInfo, type PageWrite } from './pages';
 import { Politeness, ROBOTS_BLOCKED, type PolitenessSettings } from './politeness';
 import { compileScope, ScopeError } from './scope';
 import type { CrawlRecord, CrawlService, EnqueueUrls, HostRecord, LinksRequest, PageDetail, PagesRequest, StartCrawl } from './service';
-import type { CrawlRow, CrawlStore, CrawlTotals } from './store';
+import type { CrawlRow, CrawlStore } from './store';
 import { normalizeUrl, originOf } from './url';
 
 export { CRAWL_COMPONENT, SqliteCrawlStore } from './store';
@@ -80,20 +80,20 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
   hostBackoffMaxMs: 10 * 60_000,
 };
 
-/** How often page totals are written and running crawls checked for their end. */
-const FLUSH_MS = 250;
+/** How often running crawls are checked for their end (and another process's changes of their state). */
+const TICK_MS = 250;
 /**
  * A crawl with no jobs yet is left running this long: its seeds are enqueued just after its row is
  * written, and another process's tick may look in between.
  */
 const SEEDING_GRACE_MS = 60_000;
 /**
- * A crawl's state read with the active crawls at a tick (every FLUSH_MS) stands for its pages this
+ * A crawl's state read with the active crawls at a tick (every TICK_MS) stands for its pages this
  * long: a page reads it itself only past that. Read for every page, it was one statement a page
  * on PostgreSQL (a fifth of them in a web-bound crawl); another process's pause or cancel is now
  * seen within a tick, as a fetch already under way would have missed it anyway.
  */
-const STATE_FRESH_MS = 4 * FLUSH_MS;
+const STATE_FRESH_MS = 4 * TICK_MS;
 /** pages/s is measured over this window. */
 const RATE_WINDOW_MS = 10_000;
 
@@ -116,12 +116,6 @@ export function pagesPerSecond(
   return end > row.createdAt ? (row.pages * 1000) / (end - row.createdAt) : 0;
 }
 
-interface Totals {
-  pages: number;
-  bytes: number;
-  dropped: Map<string, number>;
-}
-
 /**
  * Crawls: seeds, options and state in the crawl store; their pages as jobs of the `crawl` kind in
  * the queue. A crawl is finished when none of its jobs is queued or in progress.
@@ -137,7 +131,6 @@ class Crawls implements CrawlService {
   private readonly handlers: HandlerPool;
   private readonly parser: ParsePool;
   private readonly frontiers = new Map<string, Frontier>();
-  private readonly totals = new Map<string, Totals>();
   private readonly rates = new Map<string, { at: number; pages: number }[]>();
   private readonly listeners = new Set<(c: CrawlRecord) => void>();
   private readonly ticker: Ticker;
@@ -151,6 +144,8 @@ class Crawls implements CrawlService {
   private lastActive = new Map<string, CrawlRow['state']>();
   /** Why the last tick failed, logged once; null while ticks go through. */
   private tickFault: string | null = null;
+  /** Crawls being finished, by id: a tick and the change feed (finishIfEnded) look at once. */
+  private readonly ending = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly queue: Queue,
@@ -187,12 +182,16 @@ class Crawls implements CrawlService {
       handlers: this.handlers,
       parser: this.parser,
       delayOf: () => settings.defaultDelayMs,
-      count: (id, pages, bytes, dropped, fromSitemaps) => this.count(id, pages, bytes, dropped, fromSitemaps),
-      record: this.recordWith(),
+      records: settings.pageRecords,
       log,
     });
+    // A page's record and its crawl's totals ride on its acknowledgement, in its transaction (on
+    // SQLite on the daemon's connection, on PostgreSQL by a function called in its round trip): a
+    // page costs one commit, no attempt that did not count leaves a record or a count, and no job
+    // is done without them.
+    queue.setAckHook(store.ackHook(log));
     this.ticker = new Ticker(
-      FLUSH_MS,
+      TICK_MS,
       async () => this.tick(),
       (err) => this.tickFailed(err),
     );
@@ -542,7 +541,6 @@ class Crawls implements CrawlService {
   async close(): Promise<void> {
     await this.ticker.stop();
     await Promise.all(this.settling);
-    await this.flush();
     this.listeners.clear();
     await Promise.all([this.fetcher.close(), this.robotsFetcher.close(), this.archive.close(), this.handlers.close(), this.parser.close()]);
   }
@@ -628,47 +626,8 @@ class Crawls implements CrawlService {
     return row;
   }
 
-  /**
-   * How the page handler keeps a record: it rides on the outcome and is written with its
-   * acknowledgement, in its transaction (the store's AckHook: on SQLite in the daemon, on
-   * PostgreSQL by a function called in the acknowledgement's round trip), so a page costs one
-   * commit, and no attempt that did not count leaves a record, and no job is done without its
-   * record.
-   */
-  private recordWith(): PageDeps['record'] {
-    if (!this.settings.pageRecords) return null;
-    this.queue.setAckHook(this.store.pages.ackHook(this.log));
-    return (page, outcome) => ({ ...outcome, attached: page });
-  }
-
-  private count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>, fromSitemaps = 0): void {
-    let t = this.totals.get(crawlId);
-    if (!t) this.totals.set(crawlId, (t = { pages: 0, bytes: 0, dropped: new Map() }));
-    t.pages += pages;
-    t.bytes += bytes;
-    for (const [reason, n] of dropped) t.dropped.set(reason, (t.dropped.get(reason) ?? 0) + n);
-    if (fromSitemaps > 0) t.dropped.set(FROM_SITEMAPS, (t.dropped.get(FROM_SITEMAPS) ?? 0) + fromSitemaps);
-  }
-
-  /**
-   * Writes the totals counted since the last flush. What could not be written (the database
-   * locked or full) is counted back in, to be written with the next: it was lost before.
-   */
-  private async flush(): Promise<void> {
-    if (this.totals.size === 0) return;
-    const totals: CrawlTotals = new Map(this.totals);
-    this.totals.clear();
-    try {
-      await this.store.addTotals(totals);
-    } catch (err) {
-      for (const [crawlId, t] of totals) this.count(crawlId, t.pages, t.bytes, t.dropped);
-      throw err;
-    }
-  }
-
-  /** Writes page totals, then finishes running crawls with nothing left queued or in flight. */
+  /** Finishes running crawls with nothing left queued or in flight. */
   private async tick(): Promise<void> {
-    await this.flush();
     const changes = this.stateChanges;
     const rows = await this.store.active();
     this.statesRead(rows, changes);
@@ -680,24 +639,7 @@ class Crawls implements CrawlService {
     this.lastActive = active;
     for (const row of rows) {
       this.sampleRate(row);
-      if (row.state !== 'running') continue;
-      const s = await this.queue.crawlStats(row.id);
-      const seeding = s.total === 0 && this.queue.now() - row.createdAt < SEEDING_GRACE_MS;
-      if (s.queued === 0 && s.in_progress === 0 && !seeding) {
-        // Records complete (and its WARC file closed) before the crawl reads finished, so its report is whole when it does.
-        await this.settle(row.id);
-        await this.archive.finish(row.id);
-        if (!(await this.store.finish(row.id, this.queue.now()))) continue;
-        this.log(
-          'info',
-          `crawl ${named(row.id, row.name)} finished: ${row.pages} page(s) fetched, ${s.error} error(s), ${s.skipped} skipped, in ${duration(this.queue.now() - row.createdAt)}`,
-        );
-        this.frontiers.delete(row.id);
-        this.stateReadAt.delete(row.id);
-        this.emit(row.id);
-        // Emitted here: not again as it leaves the active set at the next tick.
-        this.lastActive.delete(row.id);
-      }
+      if (row.state === 'running') await this.finishEnded(row);
     }
     await this.politeness.sweep();
     this.holds.forgetStale();
@@ -707,10 +649,47 @@ class Crawls implements CrawlService {
     }
   }
 
+  async finishIfEnded(crawlId: string): Promise<boolean> {
+    const row = await this.store.get(crawlId);
+    return row?.state === 'running' ? this.finishEnded(row) : false;
+  }
+
+  /** Finishes a running crawl with nothing left queued or in flight; true when this call did. */
+  private finishEnded(row: CrawlRow): Promise<boolean> {
+    let ending = this.ending.get(row.id);
+    if (!ending) {
+      ending = this.finishNow(row).finally(() => this.ending.delete(row.id));
+      this.ending.set(row.id, ending);
+    }
+    return ending;
+  }
+
+  private async finishNow(row: CrawlRow): Promise<boolean> {
+    const s = await this.queue.crawlStats(row.id);
+    const seeding = s.total === 0 && this.queue.now() - row.createdAt < SEEDING_GRACE_MS;
+    if (s.queued !== 0 || s.in_progress !== 0 || seeding) return false;
+    // Records complete (and its WARC file closed) before the crawl reads finished, so its report is whole when it does.
+    await this.settle(row.id);
+    await this.archive.finish(row.id);
+    if (!(await this.store.finish(row.id, this.queue.now()))) return false;
+    // Its totals as its last pages' acknowledgements left them (the row was read before they may have committed).
+    const pages = (await this.store.get(row.id))?.pages ?? row.pages;
+    this.log(
+      'info',
+      `crawl ${named(row.id, row.name)} finished: ${pages} page(s) fetched, ${s.error} error(s), ${s.skipped} skipped, in ${duration(this.queue.now() - row.createdAt)}`,
+    );
+    this.frontiers.delete(row.id);
+    this.stateReadAt.delete(row.id);
+    this.emit(row.id);
+    // Emitted here: not again as it leaves the active set at the next tick.
+    this.lastActive.delete(row.id);
+    return true;
+  }
+
   /** Logged once per cause, not once per tick (four a second). */
   private tickFailed(err: unknown): void {
     const why = err instanceof Error ? err.message : String(err);
-    if (why !== this.tickFault) this.log('warn', `crawl bookkeeping failed (page totals are kept and written later): ${why}`);
+    if (why !== this.tickFault) this.log('warn', `crawl bookkeeping failed: ${why}`);
     this.tickFault = why;
   }
 
@@ -782,12 +761,6 @@ function clientCursor<T>(read: () => T): T {
     throw err;
   }
 }
-
-/**
- * The count of URLs a crawl's sitemaps queued, kept among its counts of dropped links
- * (crawl_dropped is a crawl's named counters) under a name no link reason has; read apart.
- */
-const FROM_SITEMAPS = '(from sitemaps)';
 
 /** Links to a page shown with its record (crawl/page), and referrers with each broken link (crawl/report). */
 const INLINKS_SHOWN = 1_000;

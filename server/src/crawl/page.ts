@@ -16,6 +16,7 @@ import { ParserLost, type ParsePool } from './parse-pool';
 import { MAX_ROBOTS_TRIES, type Politeness } from './politeness';
 import { parseRobots, productToken, type Robots } from './robots';
 import { parseSitemap, SITEMAP_MAX_URLS, SITEMAPS_PER_INDEX, sitemapText, type Sitemap } from './sitemap';
+import type { CrawlAck, CrawlTotals } from './store';
 import { normalizeUrl, originOf } from './url';
 
 export interface PageSettings {
@@ -49,10 +50,8 @@ export interface PageDeps {
   parser: Pick<ParsePool, 'parse'>;
   /** The minimum delay owed between two requests to a host. */
   delayOf(host: string): number;
-  /** Page totals, dropped links and URLs from sitemaps for a crawl's figures. */
-  count(crawlId: string, pages: number, bytes: number, dropped: Map<string, number>, fromSitemaps?: number): void;
-  /** Keeps a crawl page's record and links: attached to the outcome, to be written with its acknowledgement. Null: records are off. */
-  record: ((page: PageWrite, outcome: Outcome) => Outcome) | null;
+  /** Whether a crawl page's record and links are kept (off only to measure what they cost). */
+  records: boolean;
   log: Logger;
 }
 
@@ -68,6 +67,8 @@ interface Seen {
   extra: ExtractedLink[];
   /** Every URL its handler enqueued, among its links or not: followed whatever nofollow says. */
   enqueued: Set<string>;
+  /** What the page adds to its crawl's figures, when it counts (a page fetched). */
+  totals: CrawlTotals | null;
 }
 
 /**
@@ -86,6 +87,11 @@ export const PAUSED_RECHECK_MS = 5_000;
 export const MAX_WAITS_IN_A_ROW = 5;
 /** Counted with a crawl's links not followed, and taken out of them as its sitemap reads (robots.txt's Sitemap lines, the sitemaps): pages that are not its pages. */
 export const SITEMAPS_READ = '(sitemaps read)';
+/**
+ * The count of URLs a crawl's sitemaps queued, kept among its counts of dropped links
+ * (crawl_dropped is a crawl's named counters) under a name no link reason has; read apart.
+ */
+export const FROM_SITEMAPS = '(from sitemaps)';
 /** Links counted as not followed that are no URL to crawl: not http(s), malformed, or over 8 KiB. */
 export const NOT_CRAWLABLE = 'not a crawlable URL';
 /** The least wait for a Retry-After: `0` or a date gone by would otherwise ask again at once. */
@@ -104,11 +110,12 @@ export function pageHandler(deps: PageDeps) {
   const robotsOf = (origin: string) => (settings.robots ? politeness.cached(origin) : null);
 
   /**
-   * Every attempt of a crawl's page that ends (done, failed, skipped) is recorded with its
-   * acknowledgement or before it, so the links its acknowledgement enqueues are in the graph first.
+   * Every attempt of a crawl's page that ends (done, failed, skipped) is recorded, and what it
+   * adds to its crawl's totals counted, with its acknowledgement (CrawlAck), so the links its
+   * acknowledgement enqueues are in the graph first.
    */
   return async (job: LeasedJob, ctx: HandlerContext): Promise<Outcome> => {
-    const seen: Seen = { frontier: null, links: null, fates: null, data: null, extra: [], enqueued: new Set() };
+    const seen: Seen = { frontier: null, links: null, fates: null, data: null, extra: [], enqueued: new Set(), totals: null };
     const outcome = await handle(job, ctx, seen);
     if (seen.frontier !== null && outcome.type === 'done' && outcome.enqueue?.length) {
       const { frontier } = seen;
@@ -117,8 +124,9 @@ export function pageHandler(deps: PageDeps) {
     }
     // Only a crawl's pages have records; one whose crawl was cancelled under it (no frontier) ended
     // with its crawl, not on its own.
-    if (deps.record && seen.frontier !== null && (outcome.type === 'done' || outcome.type === 'fail' || outcome.type === 'skip')) {
-      return deps.record(pageWrite(job, seen.frontier, outcome, seen), outcome);
+    if (seen.frontier !== null && (outcome.type === 'done' || outcome.type === 'fail' || outcome.type === 'skip')) {
+      const page = deps.records ? pageWrite(job, seen.frontier, outcome, seen) : null;
+      if (page || seen.totals) return { ...outcome, attached: { page, totals: seen.totals } satisfies CrawlAck };
     }
     return outcome;
   };
@@ -308,7 +316,7 @@ export function pageHandler(deps: PageDeps) {
     const stopped = seen.fates?.filter((f) => f === 'meta nofollow').length ?? 0;
     if (stopped > 0) dropped.set('meta nofollow', stopped);
     if (links !== null && links.dropped > 0) dropped.set(NOT_CRAWLABLE, links.dropped);
-    deps.count(frontier.crawlId, 1, res.bytes, dropped);
+    seen.totals = counted(frontier, res, dropped);
     return { type: 'done', result, enqueue: planned?.jobs ?? [], crawlCap: frontier.options.maxPages };
   }
 
@@ -420,7 +428,7 @@ export function pageHandler(deps: PageDeps) {
       [...urls].map(([url, host]) => ({ url, host, nofollow: false, text: '' })),
     );
     result.outlinks = urls.size;
-    deps.count(frontier.crawlId, 1, res.bytes, new Map([[SITEMAPS_READ, 1]]));
+    seen.totals = counted(frontier, res, new Map([[SITEMAPS_READ, 1]]));
     // Not capped by max pages, which is for its pages (the sitemaps are how it finds them), but by SITEMAPS_PER_CRAWL.
     const queued = sitemapsWithin(frontier, res.finalUrl, [...urls]);
     return { type: 'done', result, enqueue: queued.map(([url, host]) => sitemapJob(url, host, frontier, 'map')) };
@@ -462,7 +470,7 @@ export function pageHandler(deps: PageDeps) {
       const named = links.slice(0, SITEMAPS_PER_INDEX);
       seen.links = linksOnly(res.finalUrl, named);
       result.outlinks = named.length;
-      deps.count(frontier.crawlId, 1, res.bytes, new Map([[SITEMAPS_READ, 1]]));
+      seen.totals = counted(frontier, res, new Map([[SITEMAPS_READ, 1]]));
       return { type: 'done', result, enqueue: sitemapsWithin(frontier, res.finalUrl, named).map((l) => sitemapJob(l.url, l.host, frontier, 'map', true)) };
     }
     // Depth -1: the links of a page at depth -1 are at depth 0, as the seeds are.
@@ -484,7 +492,8 @@ export function pageHandler(deps: PageDeps) {
     seen.fates = fates.slice(0, DEFAULT_MAX_LINKS);
     result.outlinks = seen.links.links.length;
     dropped.set(SITEMAPS_READ, 1);
-    deps.count(frontier.crawlId, 1, res.bytes, dropped, jobs.length);
+    if (jobs.length > 0) dropped.set(FROM_SITEMAPS, jobs.length);
+    seen.totals = counted(frontier, res, dropped);
     return { type: 'done', result, enqueue: jobs, crawlCap: frontier.options.maxPages };
   }
 
@@ -599,4 +608,9 @@ function pageWrite(job: LeasedJob, frontier: Frontier, outcome: Extract<Outcome,
         ? [...(extraction?.links ?? []), ...seen.extra].map((l, i) => ({ url: l.url, text: stored(l.text) as string, reason: seen.fates?.[i] ?? null }))
         : null,
   };
+}
+
+/** A page fetched, for its crawl's totals: one page, its bytes, its links not followed by reason. */
+function counted(frontier: Frontier, res: FetchResult, dropped: ReadonlyMap<string, number>): CrawlTotals {
+  return { crawlId: frontier.crawlId, pages: 1, bytes: res.bytes, dropped: Object.fromEntries(dropped) };
 }

@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import type { Component } from '../core/pg/open';
+import type { AckCall } from '../core/types';
 import type { CrawlOptions, CrawlState } from '../protocol';
+import type { PageWrite } from './pages';
 import { PG_ACK_RECORD_MIGRATION, PG_LASTMOD_MIGRATION, PG_PAGES_MIGRATION, PG_RECORD_MIGRATION, PgPageStore } from './pg-pages';
-import { toCrawl, type CrawlRow, type CrawlStore, type CrawlTotals } from './store';
+import { toCrawl, type CrawlAck, type CrawlRow, type CrawlStore } from './store';
 
 /**
  * The crawl kind's tables on PostgreSQL, beside the queue's in its schema, versioned as the
@@ -40,6 +42,35 @@ export const PG_CRAWL_COMPONENT: Component = {
     /* 3 */ PG_LASTMOD_MIGRATION,
     /* 4 */ PG_RECORD_MIGRATION,
     /* 5 */ PG_ACK_RECORD_MIGRATION,
+    /* 6 */ `
+    -- A crawl's totals written with the acknowledgements that counted them (CrawlAck, store.ts),
+    -- and their pages' records (record_acked). p_arg: {totals: [{a, c: crawl, p: pages, b: bytes,
+    -- d: {reason: n}}], at: [the attachment's place of each record], records: record_acked's
+    -- argument or null}. The records first: the crawl's row, locked by its update, is then held
+    -- only while the acknowledgement itself runs, which locks the crawl's counters anyway.
+    -- Crawls and reasons are locked in the order of their keys, as every batch takes them.
+    CREATE FUNCTION crawl_acked(p_arg jsonb, p_accepted integer[]) RETURNS SETOF jsonb LANGUAGE plpgsql AS $fn$
+    BEGIN
+      IF jsonb_typeof(p_arg->'records') = 'object' THEN
+        RETURN QUERY SELECT * FROM record_acked(p_arg->'records', ARRAY(
+          SELECT o::integer FROM jsonb_array_elements(p_arg->'at') WITH ORDINALITY e(v, o) WHERE (v #>> '{}')::integer = ANY(p_accepted)));
+      END IF;
+      WITH t AS (
+        SELECT e->>'c' AS id, (e->>'p')::bigint AS pages, (e->>'b')::bigint AS bytes
+          FROM jsonb_array_elements(p_arg->'totals') e WHERE (e->>'a')::integer = ANY(p_accepted)),
+      sums AS (SELECT id, sum(pages) AS pages, sum(bytes) AS bytes FROM t GROUP BY id),
+      locked AS (SELECT c.id FROM crawls c JOIN sums s ON s.id = c.id ORDER BY c.id FOR UPDATE OF c)
+      UPDATE crawls c SET pages = c.pages + s.pages, bytes = c.bytes + s.bytes
+        FROM sums s WHERE c.id = s.id AND c.id IN (SELECT id FROM locked);
+      INSERT INTO crawl_dropped (crawl_id, reason, n)
+      SELECT e->>'c', d.key, sum(d.value::bigint)
+        FROM jsonb_array_elements(p_arg->'totals') e, jsonb_each_text(e->'d') d
+       WHERE (e->>'a')::integer = ANY(p_accepted)
+       GROUP BY 1, 2 ORDER BY 1, 2
+      ON CONFLICT (crawl_id, reason) DO UPDATE SET n = crawl_dropped.n + excluded.n;
+    END
+    $fn$;
+    `,
   ],
 };
 
@@ -51,16 +82,6 @@ const SQL = {
   active: `SELECT * FROM crawls WHERE state IN ('running', 'paused')`,
   setState: `UPDATE crawls SET state = $2, finished_at = $3 WHERE id = $1`,
   finish: `UPDATE crawls SET state = 'finished', finished_at = $2 WHERE id = $1 AND state = 'running'`,
-  /** Every crawl's totals and drop counts in one statement, so a flush is all or nothing. */
-  addTotals: `
-    WITH totals AS (
-      UPDATE crawls c SET pages = c.pages + t.pages, bytes = c.bytes + t.bytes
-        FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(id, pages, bytes)
-       WHERE c.id = t.id
-    )
-    INSERT INTO crawl_dropped (crawl_id, reason, n)
-    SELECT * FROM unnest($4::text[], $5::text[], $6::bigint[])
-    ON CONFLICT (crawl_id, reason) DO UPDATE SET n = crawl_dropped.n + excluded.n`,
   dropped: `SELECT reason, n FROM crawl_dropped WHERE crawl_id = $1`,
   getRobots: `SELECT data, expires_at AS "expiresAt" FROM robots WHERE origin = $1`,
   putRobots: `
@@ -107,26 +128,29 @@ export class PgCrawlStore implements CrawlStore {
     return ((await this.pool.query(SQL.finish, [id, now])).rowCount ?? 0) > 0;
   }
 
-  async addTotals(totals: CrawlTotals): Promise<void> {
-    const ids: string[] = [],
-      pages: number[] = [],
-      bytes: number[] = [];
-    const dropIds: string[] = [],
-      reasons: string[] = [],
-      counts: number[] = [];
-    for (const [id, t] of totals) {
-      if (t.pages || t.bytes) {
-        ids.push(id);
-        pages.push(t.pages);
-        bytes.push(t.bytes);
-      }
-      for (const [reason, n] of t.dropped) {
-        dropIds.push(id);
-        reasons.push(reason);
-        counts.push(n);
-      }
-    }
-    await this.pool.query(SQL.addTotals, [ids, pages, bytes, dropIds, reasons, counts]);
+  /** crawl_acked (migration 6): the totals, and the records as PgPageStore.ackHook prepares them. */
+  ackHook(log: (level: 'warn', msg: string) => void): AckCall {
+    const records = this.pages.ackHook(log);
+    return {
+      fn: 'crawl_acked',
+      prepare: (attached) => {
+        const pages: PageWrite[] = [];
+        const at: number[] = [];
+        const totals: { a: number; c: string; p: number; b: number; d: Record<string, number> }[] = [];
+        (attached as CrawlAck[]).forEach(({ page, totals: t }, i) => {
+          if (page) {
+            pages.push(page);
+            at.push(i + 1);
+          }
+          if (t) totals.push({ a: i + 1, c: t.crawlId, p: t.pages, b: t.bytes, d: t.dropped });
+        });
+        const recorded = pages.length > 0 ? records.prepare(pages) : null;
+        return {
+          json: `{"totals":${JSON.stringify(totals)},"at":${JSON.stringify(at)},"records":${recorded?.json ?? 'null'}}`,
+          committed: (rows) => recorded?.committed(rows),
+        };
+      },
+    };
   }
 
   async dropped(id: string): Promise<Record<string, number>> {

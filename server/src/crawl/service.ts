@@ -93,6 +93,12 @@ export interface CrawlService {
   handlerProblem(given: string, base: string): string | null;
   /** A crawl's WARC files, oldest first (none for a crawl without `warc`). */
   warcFiles(crawl: Pick<CrawlRecord, 'id' | 'options'>): Promise<WarcFile[]>;
+  /**
+   * Finishes the crawl now if it runs with nothing left queued or in flight, as a tick of the
+   * crawl service would within 250 ms; true when this call did. The change feed asks it of the
+   * crawls whose jobs moved, so that a crawl's end goes out with its last job's change.
+   */
+  finishIfEnded(crawlId: string): Promise<boolean>;
   /** Called when a crawl's state changes (started, paused, resumed, cancelled, finished). */
   onCrawlChanged(listener: (crawl: CrawlRecord) => void): () => void;
   close(): Promise<void>;

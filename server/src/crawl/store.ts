@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { retryWhileBusy } from '../core/sqlite/busy';
+import type { AckHook, AckWriter } from '../core/types';
 import type { CrawlOptions, CrawlState } from '../protocol';
-import type { PageStore } from './pages';
+import type { PageStore, PageWrite } from './pages';
 import { LASTMOD_MIGRATION, LINK_LOG_MIGRATION, LINKS_BY_TARGET_MIGRATION, PAGES_LOG_MIGRATION, PAGES_MIGRATION, SqlitePageStore } from './sqlite-pages';
 
 /**
@@ -90,8 +91,25 @@ export const SQL = {
 
 type Row = Record<string, unknown>;
 
-/** Page and byte totals and drop counts of a crawl, gathered since the last flush. */
-export type CrawlTotals = Map<string, { pages: number; bytes: number; dropped: Map<string, number> }>;
+/**
+ * What an attempt of a crawl's job writes with its acknowledgement (the queue's AckHook): its
+ * page's record (null: records are off), and what its page adds to the crawl's totals (null: it
+ * counted none, a failure or a skip). Written in the acknowledgement's transaction, a crawl's
+ * totals are never ahead of or behind its jobs: counted in memory and written every 250 ms, a
+ * `kill -9` lost up to 250 ms of them, and clients read counts a tick behind the jobs.
+ */
+export interface CrawlAck {
+  page: PageWrite | null;
+  totals: CrawlTotals | null;
+}
+
+/** What one page adds to its crawl's figures: a page, its bytes, and its links dropped by reason. */
+export interface CrawlTotals {
+  crawlId: string;
+  pages: number;
+  bytes: number;
+  dropped: Record<string, number>;
+}
 
 /** Where crawls live beside the queue's jobs: one implementation per queue engine. */
 export interface CrawlStore {
@@ -107,8 +125,8 @@ export interface CrawlStore {
   setState(id: string, state: CrawlState, finishedAt: number | null): Promise<void>;
   /** Finishes a running crawl; false when it was not running (another process got there first). */
   finish(id: string, now: number): Promise<boolean>;
-  /** Adds totals gathered since the last flush, in one transaction. */
-  addTotals(totals: CrawlTotals): Promise<void>;
+  /** What writes each attempt's CrawlAck with its acknowledgement, for the queue of this store's engine. */
+  ackHook(log: (level: 'warn', msg: string) => void): AckHook;
   dropped(id: string): Promise<Record<string, number>>;
   getRobots(origin: string): Promise<{ data: unknown; expiresAt: number } | null>;
   putRobots(origin: string, data: unknown, expiresAt: number): Promise<void>;
@@ -168,17 +186,31 @@ export class SqliteCrawlStore implements CrawlStore {
     );
   }
 
-  async addTotals(totals: CrawlTotals): Promise<void> {
-    await this.write(() =>
-      this.db
-        .transaction(() => {
-          for (const [id, t] of totals) {
-            if (t.pages || t.bytes) this.s.addTotals.run({ id, pages: t.pages, bytes: t.bytes });
-            for (const [reason, n] of t.dropped) this.s.addDropped.run({ id, reason, n });
-          }
-        })
-        .immediate(),
-    );
+  /** Totals and records on the queue's connection, inside its transaction; records as SqlitePageStore.ackHook writes them. */
+  ackHook(log: (level: 'warn', msg: string) => void): AckWriter {
+    const records = this.pages.ackHook(log);
+    return {
+      write: (attached) => {
+        const pages: PageWrite[] = [];
+        // Summed by crawl first: a batch's pages are mostly one crawl's, a row written once.
+        const sums = new Map<string, { pages: number; bytes: number; dropped: Map<string, number> }>();
+        for (const { page, totals } of attached as CrawlAck[]) {
+          if (page) pages.push(page);
+          if (!totals) continue;
+          let sum = sums.get(totals.crawlId);
+          if (!sum) sums.set(totals.crawlId, (sum = { pages: 0, bytes: 0, dropped: new Map() }));
+          sum.pages += totals.pages;
+          sum.bytes += totals.bytes;
+          for (const [reason, n] of Object.entries(totals.dropped)) sum.dropped.set(reason, (sum.dropped.get(reason) ?? 0) + n);
+        }
+        for (const [id, sum] of sums) {
+          this.s.addTotals.run({ id, pages: sum.pages, bytes: sum.bytes });
+          for (const [reason, n] of sum.dropped) this.s.addDropped.run({ id, reason, n });
+        }
+        if (pages.length > 0) records.write(pages);
+      },
+      rolledBack: () => records.rolledBack(),
+    };
   }
 
   async dropped(id: string): Promise<Record<string, number>> {

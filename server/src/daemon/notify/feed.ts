@@ -191,6 +191,13 @@ export class ChangeFeed {
       } catch {
         continue; // Gone (its database rows were removed): nothing to report.
       }
+      // Its last job just ended: finished now, not at the crawl service's next tick (up to 250 ms)
+      // and sent in the batch after (300 ms on), so a seed file's lens never says "running" beside
+      // hints that are all final. Should that fail, the tick finishes it, and says so.
+      if (c.state === 'running' && c.counts.queued + c.counts.in_progress === 0) {
+        const was = c;
+        if (await this.crawls.finishIfEnded(id).catch(() => false)) c = await this.crawls.get(id).catch(() => was);
+      }
       crawls.push({ crawl: wireCrawl(c) });
     }
     return { jobs, stats, crawls };
