@@ -299,12 +299,18 @@ const GROUP_OF = `
 const WRITTEN = `url_id, crawl_id, job_id, host, status, error, skipped, redirect_to, content_type, bytes, fetch_ms,
                  fetched_at, depth, title, description, canonical, robots, lang, found_on, link_text, outlinks, sha256, data, lastmod, links`;
 
-/** LINK_SQL's columns, read from the pages' own links (the engines share LINK_SQL for links by target). */
+/**
+ * LINK_SQL's columns, read from the pages' own links (the engines share LINK_SQL for links by target).
+ * A page's links are read with jsonb_each, here and in the statements below: json_each gives each
+ * link as JSON text, which every \`->>\` parses again; jsonb_each gives it as JSONB, read in place.
+ * Taking 1.2 million links of 70-link pages apart, 0.34 µs a link against 0.55; moving them into
+ * \`links_recent\` (a 4,000-link move a transaction, with its commit), 1.35 µs against 1.55.
+ */
 const OUTLINK_SQL = `
   SELECT f.url AS "from", u.url AS "to", t.text, j.value ->> 2 AS reason, p.url_id AS "fromId", j.value ->> 0 AS "toId",
          EXISTS (SELECT 1 FROM pages x WHERE x.url_id = j.value ->> 0) AS "hasPage"
     FROM pages p
-    JOIN json_each(p.links) j
+    JOIN jsonb_each(p.links) j
     JOIN crawl_urls f ON f.id = p.url_id
     JOIN crawl_urls u ON u.id = j.value ->> 0
     LEFT JOIN link_texts t ON t.id = j.value ->> 1`;
@@ -350,13 +356,13 @@ const SQL = {
   movePages: `INSERT OR REPLACE INTO pages (${WRITTEN}) SELECT ${WRITTEN} FROM pages_pending ORDER BY url_id`,
   clearPages: `DELETE FROM pages_pending`,
   /** The links of the URL's moved record, out of the index by target (those of one still logged are not in it yet). */
-  dropMerged: `DELETE FROM links_merged WHERE (to_id, from_id) IN (SELECT j.value ->> 0, p.url_id FROM pages p, json_each(p.links) j WHERE p.url_id = ?)`,
-  dropRecent: `DELETE FROM links_recent WHERE (to_id, from_id) IN (SELECT j.value ->> 0, p.url_id FROM pages p, json_each(p.links) j WHERE p.url_id = ?)`,
+  dropMerged: `DELETE FROM links_merged WHERE (to_id, from_id) IN (SELECT j.value ->> 0, p.url_id FROM pages p, jsonb_each(p.links) j WHERE p.url_id = ?)`,
+  dropRecent: `DELETE FROM links_recent WHERE (to_id, from_id) IN (SELECT j.value ->> 0, p.url_id FROM pages p, jsonb_each(p.links) j WHERE p.url_id = ?)`,
   hasPending: `SELECT EXISTS (SELECT 1 FROM pages_pending)`,
   /** In index order. REPLACE, though a page's links are each logged once: a conflict here would stop every move after it. */
   movePending: `
     INSERT OR REPLACE INTO links_recent (to_id, from_id, text_id, reason)
-    SELECT j.value ->> 0, p.url_id, j.value ->> 1, j.value ->> 2 FROM pages_pending p, json_each(p.links) j
+    SELECT j.value ->> 0, p.url_id, j.value ->> 1, j.value ->> 2 FROM pages_pending p, jsonb_each(p.links) j
      ORDER BY 1, 2`,
   page: `${RECORD_SQL} WHERE p.url_id = (SELECT id FROM crawl_urls WHERE key = ?)`,
   /** Each part's first in index order, then the first of both: through the view, SQLite sorted every inlink (12× at 2,000). */
