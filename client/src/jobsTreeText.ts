@@ -2,7 +2,7 @@
  * What the Jobs tree's rows say: labels, descriptions and Markdown tooltips, from the daemon's
  * records. Pure, so the wording is pinned by tests without an editor.
  */
-import { JOB_STATES, type Crawl, type Host, type Job, type JobEvent, type JobState } from '../../server/src/protocol';
+import { crawlProgressText, JOB_STATES, type Crawl, type Host, type Job, type JobEvent, type JobState } from '../../server/src/protocol';
 import {
   escapeMarkdown,
   formatAge,
@@ -308,11 +308,9 @@ export function hostTooltip(host: Host, now: number): string {
   return lines.join('\n');
 }
 
-/** "running · 120/300 done · 2.5 pages/s" */
+/** "running · 120/300 finished · 2.5 pages/s", "cancelled · 6 finished · 153 cancelled · 2 failed" */
 export function crawlDescription(crawl: Crawl): string {
-  const total = countTotal(crawl.counts);
-  const finished = crawl.counts.done + crawl.counts.skipped + crawl.counts.error;
-  const parts = [crawl.state, `${formatCount(finished)}/${formatCount(total)} finished`];
+  const parts = [crawl.state, crawlProgressText(crawl, formatCount)];
   if (crawl.counts.error > 0) parts.push(`${formatCount(crawl.counts.error)} failed`);
   if (crawl.state === 'running') parts.push(`${formatRate(crawl.pagesPerSecond)} pages/s`);
   return parts.join(' · ');

@@ -164,6 +164,11 @@ export interface Crawl {
   options: CrawlOptions;
   state: CrawlState;
   counts: StateCounts;
+  /**
+   * Of `counts.skipped`, the jobs cancelled with the crawl while queued: they did not end on their
+   * own (see crawlProgress).
+   */
+  cancelled: number;
   pages: number;
   bytes: number;
   /**
@@ -178,6 +183,23 @@ export interface Crawl {
   pagesPerSecond: number;
   createdAt: string;
   finishedAt: string | null;
+}
+
+/**
+ * A crawl's progress as every view says it (the pickers, the Jobs view, the lens, the report,
+ * crawlctl): jobs that ended on their own of those found, and apart those cancelled with the
+ * crawl, which the queue counts as skipped (cancel: queued to skipped).
+ */
+export function crawlProgress(c: Pick<Crawl, 'counts' | 'cancelled'>): { finished: number; found: number; cancelled: number; failed: number } {
+  const n = c.counts;
+  const cancelled = Math.min(c.cancelled, n.skipped);
+  return { finished: n.done + n.skipped + n.error - cancelled, found: n.queued + n.in_progress + n.done + n.skipped + n.error, cancelled, failed: n.error };
+}
+
+/** "120/300 finished", or for a cancelled crawl "6 finished · 153 cancelled"; counts as `count` writes them. */
+export function crawlProgressText(c: Pick<Crawl, 'counts' | 'cancelled'>, count: (n: number) => string = String): string {
+  const p = crawlProgress(c);
+  return p.cancelled > 0 ? `${count(p.finished)} finished · ${count(p.cancelled)} cancelled` : `${count(p.finished)}/${count(p.found)} finished`;
 }
 
 export interface Lease {

@@ -10,7 +10,7 @@ import { BROKEN_SHOWN, averageRates, ratePoint, reportView } from '../../client/
 import { failureReason } from '../../server/src/core/failure-reason';
 import type { Crawl, CrawlReport, Host, Lease, Worker } from '../../server/src/protocol';
 
-function crawl(counts: Partial<Crawl['counts']> = {}): Crawl {
+function crawl(counts: Partial<Crawl['counts']> = {}, cancelled = 0): Crawl {
   return {
     crawlId: 'c_1',
     name: 'docs',
@@ -18,6 +18,7 @@ function crawl(counts: Partial<Crawl['counts']> = {}): Crawl {
     options: {} as Crawl['options'],
     state: 'running',
     counts: { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, capped: 0, ...counts } as Crawl['counts'],
+    cancelled,
     pages: 0,
     bytes: 0,
     dropped: {},

@@ -3,7 +3,16 @@
  * crawl/report, hosts/list, leases/list, workers/list) so that the page only draws and every choice is tested
  * alone. No `vscode`, no Node: the webview's bundle imports the types, the extension the functions.
  */
-import type { Crawl, CrawlReport, FailureReason, Host, Lease, StatusClass, Worker } from '../../../server/src/protocol';
+import {
+  crawlProgress,
+  type Crawl,
+  type CrawlReport,
+  type FailureReason,
+  type Host,
+  type Lease,
+  type StatusClass,
+  type Worker,
+} from '../../../server/src/protocol';
 import { failureReason } from '../../../server/src/core/failure-reason';
 import { crawlLabel } from '../jobsTreeText';
 
@@ -101,7 +110,8 @@ export const MAX_RATE_POINTS = 600;
 export function ratePoint(before: { at: number; crawl: Crawl }, now: { at: number; crawl: Crawl }): RatePoint | null {
   const seconds = (now.at - before.at) / 1000;
   if (seconds <= 0 || (before.crawl.state !== 'running' && now.crawl.state !== 'running')) return null;
-  const finished = (c: Crawl) => c.counts.done + c.counts.skipped + c.counts.error;
+  // Jobs cancelled with the crawl were not fetched: its cancel is no burst of pages.
+  const finished = (c: Crawl) => crawlProgress(c).finished;
   return {
     t: now.at / 1000,
     pages: Math.max(0, finished(now.crawl) - finished(before.crawl)) / seconds,
@@ -118,8 +128,7 @@ export function averageRates(crawl: Crawl, now: number): RatePoint[] {
   const end = crawl.finishedAt === null ? now : Date.parse(crawl.finishedAt);
   const seconds = (end - start) / 1000;
   if (!(seconds > 0)) return [];
-  const c = crawl.counts;
-  const point = { pages: (c.done + c.skipped + c.error) / seconds, errors: c.error / seconds };
+  const point = { pages: crawlProgress(crawl).finished / seconds, errors: crawl.counts.error / seconds };
   return [
     { t: start / 1000, ...point },
     { t: end / 1000, ...point },
@@ -149,6 +158,7 @@ export function reportView(input: {
 }): ReportView {
   const { crawl, report } = input;
   const c = crawl.counts;
+  const { cancelled } = crawlProgress(crawl);
   const statuses: CountRow[] = Object.entries(report.byStatus).map(([status, count]) => ({
     label: status === 'error' ? 'no response' : status === 'skipped' ? 'skipped' : `HTTP ${status}`,
     count,
@@ -225,7 +235,8 @@ export function reportView(input: {
       { label: 'queued', count: c.queued, tone: 'quiet' },
       { label: 'running', count: c.in_progress, tone: 'busy' },
       { label: 'failed', count: c.error, tone: 'bad' },
-      { label: 'skipped', count: c.skipped, tone: 'quiet' },
+      { label: 'skipped', count: c.skipped - cancelled, tone: 'quiet' },
+      ...(cancelled > 0 ? [{ label: 'cancelled', count: cancelled, tone: 'quiet' as const }] : []),
     ],
     pagesPerSecond: crawl.pagesPerSecond,
     rates,

@@ -328,6 +328,8 @@ class Crawls implements CrawlService {
     await this.store.setState(crawlId, 'cancelled', this.queue.now());
     this.stateChanged(crawlId, null);
     const cancelled = await this.queue.cancel({ crawlId });
+    // Counted apart from the skipped jobs they became, at once: the crawl's progress says so.
+    if (cancelled > 0) await this.store.addTotals(new Map([[crawlId, { pages: 0, bytes: 0, dropped: new Map([[CANCELLED, cancelled]]) }]]));
     this.log('info', `crawl ${named(crawlId, row.name)} cancelled: ${cancelled} queued page(s) dropped`);
     this.settleInBackground(crawlId);
     // Its file closed (a page in flight that lands after this begins another).
@@ -724,7 +726,7 @@ class Crawls implements CrawlService {
 
   private async record(row: CrawlRow): Promise<CrawlRecord> {
     const counts = await this.queue.crawlStats(row.id);
-    const { [FROM_SITEMAPS]: fromSitemaps = 0, [SITEMAPS_READ]: sitemapsRead = 0, ...dropped } = await this.store.dropped(row.id);
+    const { [FROM_SITEMAPS]: fromSitemaps = 0, [SITEMAPS_READ]: sitemapsRead = 0, [CANCELLED]: cancelled = 0, ...dropped } = await this.store.dropped(row.id);
     if (counts.capped > 0) dropped[DROP.pages] = counts.capped;
     const stats: Stats = {
       queued: counts.queued,
@@ -741,6 +743,7 @@ class Crawls implements CrawlService {
       options: row.options,
       state: row.state,
       counts: stats,
+      cancelled,
       pages: row.pages,
       bytes: row.bytes,
       dropped,
@@ -788,6 +791,8 @@ function clientCursor<T>(read: () => T): T {
  * (crawl_dropped is a crawl's named counters) under a name no link reason has; read apart.
  */
 const FROM_SITEMAPS = '(from sitemaps)';
+/** The count of its queued jobs cancelled with a crawl, kept there too. */
+const CANCELLED = '(cancelled)';
 
 /** Links to a page shown with its record (crawl/page), and referrers with each broken link (crawl/report). */
 const INLINKS_SHOWN = 1_000;

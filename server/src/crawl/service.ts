@@ -19,6 +19,8 @@ export interface CrawlRecord {
   options: CrawlOptions;
   state: CrawlState;
   counts: Stats;
+  /** Of its skipped jobs, those cancelled with it. */
+  cancelled: number;
   pages: number;
   bytes: number;
   dropped: Record<string, number>;

@@ -94,6 +94,7 @@ export function wireCrawl(c: CrawlRecord): Crawl {
     options: c.options,
     state: c.state,
     counts: wireCounts(c.counts),
+    cancelled: c.cancelled,
     pages: c.pages,
     bytes: c.bytes,
     fromSitemaps: c.fromSitemaps,

@@ -36,7 +36,7 @@ import { NotFoundError } from '../../core/errors';
 import { isHeld, type Job, type JobEvent, type Queue } from '../../core/types';
 import type { Logger } from '../../core/scheduler';
 import type { CrawlService } from '../../crawl/service';
-import { SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type Crawl, type ParamsOf, type SeedCommandArgs } from '../../protocol';
+import { crawlProgressText, SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type Crawl, type ParamsOf, type SeedCommandArgs } from '../../protocol';
 import { completions, handlerValue, optionHover, quickFixes } from './assist';
 import { parseSeedFile, startParams, type SeedFile, type SeedUrl } from './file';
 import type { SeedMap } from './map';
@@ -907,10 +907,9 @@ export class SeedFeatures {
 
 /** A live crawl's lens: who it is, its state, and its pages finished of those found so far. */
 function crawlLensTitle(c: Crawl): string {
-  const { queued, in_progress: running, done, skipped, error } = c.counts;
-  const finished = done + skipped + error;
+  const { error } = c.counts;
   const who = c.name ? `${c.name} (${c.crawlId})` : c.crawlId;
-  return `${c.state === 'running' ? '⟳' : '$(debug-pause)'} ${who}: ${c.state} · ${finished}/${finished + queued + running}${error ? ` · ${error} failed` : ''}`;
+  return `${c.state === 'running' ? '⟳' : '$(debug-pause)'} ${who}: ${c.state} · ${crawlProgressText(c)}${error ? ` · ${error} failed` : ''}`;
 }
 
 /** A file's URLs on lines `from`..`to`: its URLs are in line order, and a file may have 5,000 of them. */
