@@ -167,6 +167,7 @@ function render(v: ReportView): void {
     h.state === null ? el('span', { class: 'quiet' }, 'not listed') : el('span', { class: `state-${h.state}` }, h.state),
     [h.reason, h.until ? `until ${formatClock(h.until, now)}` : null].filter(Boolean).join(' · ') || '—',
     h.inFlight === null ? '—' : el('span', {}, `${h.inFlight}/${h.limit} `, limitButton(h.host)),
+    fmt(h.queued),
     fmt(h.pages),
     fmt(h.errors),
     h.meanFetchMs === null ? '—' : formatDuration(h.meanFetchMs),
@@ -272,7 +273,7 @@ function render(v: ReportView): void {
       ),
     ),
     v.missingTitles > 0 ? el('p', {}, `${fmt(v.missingTitles)} HTML pages have no title.`) : null,
-    section('Hosts', 'hosts', table(['Host', 'State', 'Why', 'In flight', 'Pages', 'Failed', 'Mean fetch'], hosts, 'No hosts yet.')),
+    section('Hosts', 'hosts', table(['Host', 'State', 'Why', 'In flight', 'Queued', 'Pages', 'Failed', 'Mean fetch'], hosts, 'No hosts yet.')),
     section(
       'Workers',
       'workers',

@@ -50,7 +50,18 @@ for (const engine of ENGINES) {
     const finished = 1 + links.length - cancelled;
     assert.equal(crawlDescription(crawl), `cancelled · ${finished} finished · ${cancelled} cancelled`);
     assert.match(`${progressLine(crawl)}`, new RegExp(`^\\[.*\\] ${finished} finished of 9 found · cancelled · ${cancelled} cancelled · `));
-    const view = reportView({ crawl, report: emptyReport(crawlId), reasons: [], now: Date.now(), hosts: [], leases: [], workers: null, rates: [] });
+    const view = reportView({
+      crawl,
+      report: emptyReport(crawlId),
+      reasons: [],
+      now: Date.now(),
+      hosts: [],
+      leases: [],
+      workers: null,
+      running: [],
+      queued: [],
+      rates: [],
+    });
     assert.deepEqual(
       view.counts.map((n) => `${n.label} ${n.count}`),
       [`done ${finished}`, 'queued 0', 'running 0', 'failed 0', 'skipped 0', `cancelled ${cancelled}`],

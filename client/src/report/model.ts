@@ -14,7 +14,7 @@ import {
   type Worker,
 } from '../../../server/src/protocol';
 import { failureReason } from '../../../server/src/core/failure-reason';
-import { crawlLabel } from '../jobsTreeText';
+import { crawlLabel, hostAsOf } from '../jobsTreeText';
 
 /** One point of the rate chart: seconds since the epoch, and pages and failures a second since the point before. */
 export interface RatePoint {
@@ -56,7 +56,11 @@ export interface ReportView extends ReportAsIs {
   /** The crawl's failed jobs by reason (jobs/reasons), as the Jobs view groups them: "HTTP 404" × 19, "ECONNREFUSED" × 5. */
   failures: CountRow[];
   broken: { url: string; what: string; referrerCount: number; referrers: { url: string; text: string }[]; foundOn: string | null }[];
-  /** The crawl's hosts; state, reason and in flight (across every crawl) where the daemon lists the host, else null. */
+  /**
+   * The crawl's hosts: those of its pages, and those holding its running or queued jobs (a host it
+   * is stuck on has no page yet); state, reason and in flight (across every crawl) where the daemon
+   * lists the host, else null.
+   */
   hosts: {
     host: string;
     state: Host['state'] | null;
@@ -64,6 +68,10 @@ export interface ReportView extends ReportAsIs {
     until: string | null;
     inFlight: number | null;
     limit: number | null;
+    /** This crawl's jobs running on the host. */
+    crawlInFlight: number;
+    /** This crawl's jobs queued on the host, of those read (`queuedMore`: not all were). */
+    queued: number;
     pages: number;
     errors: number;
     meanFetchMs: number | null;
@@ -135,6 +143,11 @@ export function averageRates(crawl: Crawl, now: number): RatePoint[] {
   ];
 }
 
+/** 1 for a host holding back the crawl's queued jobs (blocked, backing off), else 0. */
+function held(h: { state: Host['state'] | null; queued: number }): number {
+  return h.queued > 0 && (h.state === 'blocked' || h.state === 'backoff') ? 1 : 0;
+}
+
 /** crawl/pages takes statuses from 100 to 599; a server's odd one (600) is counted but has no filter. */
 function httpStatus(status: number): PagesSelector | null {
   return Number.isInteger(status) && status >= 100 && status <= 599 ? { status } : null;
@@ -155,6 +168,10 @@ export function reportView(input: {
   leases: readonly Lease[];
   workers: readonly Worker[] | null;
   rates: readonly RatePoint[];
+  /** The hosts of the crawl's running jobs, one a job. */
+  running: readonly string[];
+  /** The hosts of the crawl's queued jobs read (the first ones), one a job. */
+  queued: readonly string[];
 }): ReportView {
   const { crawl, report } = input;
   const c = crawl.counts;
@@ -170,19 +187,32 @@ export function reportView(input: {
   const rates = input.rates.length >= 2 ? input.rates.slice(-MAX_RATE_POINTS) : averageRates(crawl, input.now);
   // The crawl's own hosts, each with its state where the daemon lists it (hosts/list names the
   // busiest thousand of every crawl's).
-  const states = new Map(input.hosts.map((h) => [h.host, h]));
-  const hosts = report.byHost.map((s) => {
-    const h = states.get(s.host);
+  const states = new Map(input.hosts.map((h) => [h.host, hostAsOf(h, input.now)]));
+  const tally = (list: readonly string[]) => list.reduce((m, h) => m.set(h, (m.get(h) ?? 0) + 1), new Map<string, number>());
+  const running = tally(input.running);
+  const queued = tally(input.queued);
+  const figures = new Map(report.byHost.map((s) => [s.host, s]));
+  const hosts = [...new Set([...figures.keys(), ...running.keys(), ...queued.keys()])].map((host) => {
+    const h = states.get(host);
+    const s = figures.get(host);
+    const mine = running.get(host) ?? 0;
+    // A host at its limit with other crawls' work says so: this crawl's pages are not what it is busy with.
+    const reason =
+      h?.state === 'busy' && mine < h.inFlight
+        ? `${h.reason ?? 'at its limit'}, ${mine === 0 ? "none of them this crawl's" : `${mine} of them this crawl's`}`
+        : (h?.reason ?? null);
     return {
-      host: s.host,
+      host,
       state: h?.state ?? null,
-      reason: h?.reason ?? null,
+      reason,
       until: h?.until ?? null,
       inFlight: h?.inFlight ?? null,
       limit: h?.limit ?? null,
-      pages: s.pages,
-      errors: s.errors,
-      meanFetchMs: s.meanFetchMs,
+      crawlInFlight: mine,
+      queued: queued.get(host) ?? 0,
+      pages: s?.pages ?? 0,
+      errors: s?.errors ?? 0,
+      meanFetchMs: s?.meanFetchMs ?? null,
     };
   });
   // Every worker listed; the leases given are the crawl's (the caller keeps those of its running jobs).
@@ -257,7 +287,8 @@ export function reportView(input: {
     slowest: report.slowest,
     largest: report.largest,
     missingTitles: report.missingTitles,
-    hosts: hosts.sort((a, b) => b.errors - a.errors || b.pages - a.pages || (a.host < b.host ? -1 : 1)),
+    // Held hosts first (what the crawl waits on), then by failures and pages.
+    hosts: hosts.sort((a, b) => held(b) - held(a) || b.errors - a.errors || b.pages - a.pages || (a.host < b.host ? -1 : 1)),
     // Live (and unlisted lease holders) first, then lost, then stopped; the latest seen first within each.
     workers: [...workers.values()].sort((a, b) => rank(a) - rank(b) || (a.seenAt > b.seenAt ? -1 : a.seenAt < b.seenAt ? 1 : a.workerId < b.workerId ? -1 : 1)),
     workersListed: input.workers !== null,

@@ -31,6 +31,8 @@ const READ_EVERY_MS = 2_000;
 
 /** Jobs a count's click finds at most, and pages it reads for them (the Jobs view lists the first PAGE_SIZE and says how many). */
 const JOBS_LISTED = 10_000;
+/** The crawl's queued jobs read for their hosts: the first of them, as crawlctl watch reads them for what they wait on. */
+const QUEUED_READ = 1000;
 const PAGES_READ = 50_000;
 
 /** A selector as the page sent it: a status the daemon takes, or a reason it may hold. */
@@ -233,7 +235,7 @@ class ReportPanel {
     try {
       if (this.daemon.status.kind !== 'running') throw new Error('the daemon is not running; the report goes on when it runs again');
       const crawlId = this.crawl.crawlId;
-      const [got, report, reasons, hosts, leases, workers, running] = await Promise.all([
+      const [got, report, reasons, hosts, leases, workers, running, queued] = await Promise.all([
         this.daemon.request('crawl/get', { crawlId }),
         this.daemon.request('crawl/report', { crawlId }),
         this.daemon.request('jobs/reasons', { crawlId }),
@@ -242,6 +244,8 @@ class ReportPanel {
         // A daemon older than the registry has no workers/list: the report shows the lease holders.
         this.daemon.request('workers/list', {}).catch(() => null),
         this.daemon.request('jobs/list', { crawlId, state: 'in_progress', limit: 1000 }),
+        // The hosts its first queued jobs wait on: one it is stuck on has no page to count yet.
+        this.daemon.request('jobs/list', { crawlId, state: 'queued', limit: QUEUED_READ }),
       ]);
       crawl = got.crawl;
       this.hosts = hosts.hosts;
@@ -262,6 +266,8 @@ class ReportPanel {
           leases: leases.leases.filter((l) => mine.has(l.jobId)),
           workers: workers?.workers ?? null,
           rates: this.rates,
+          running: running.jobs.map((j) => j.host),
+          queued: queued.jobs.map((j) => j.host),
         }),
       };
     } catch (err) {
