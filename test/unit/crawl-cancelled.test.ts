@@ -37,6 +37,9 @@ for (const engine of ENGINES) {
       const n = (await c.crawls.get(crawlId)).counts;
       return n.done === 1 && n.queued + n.in_progress === links.length && n.in_progress === 2;
     });
+    // Paused, it fetches nothing: no rate (it read its average since the start, 0.5 pages/s or so).
+    const paused = await c.crawls.pause(crawlId);
+    assert.equal(paused.pagesPerSecond, 0);
     const { cancelled } = await c.crawls.cancel(crawlId);
     answer();
     assert.equal(cancelled, links.length - 2, 'the queued links were cancelled');

@@ -100,13 +100,17 @@ const RATE_WINDOW_MS = 10_000;
 /**
  * A crawl's pages/s: over the last RATE_WINDOW_MS while it runs, else since it started. Also since
  * it started when fewer than two pages finished in the window: pages slower than the window made a
- * running crawl read "0.0 pages/s" while its pages were being fetched.
+ * running crawl read "0.0 pages/s" while its pages were being fetched. None while none is (`fetching`,
+ * its jobs in progress): a paused crawl, or one whose hosts all hold it back, read its average for
+ * minutes as if it still fetched.
  */
 export function pagesPerSecond(
   row: Pick<CrawlRow, 'state' | 'pages' | 'createdAt' | 'finishedAt'>,
   samples: readonly { at: number; pages: number }[],
   now: number,
+  fetching: number,
 ): number {
+  if (row.state === 'paused' || (row.state === 'running' && fetching === 0)) return 0;
   const first = samples[0];
   const last = samples[samples.length - 1];
   if (row.state === 'running' && samples.length >= 2 && last.pages - first.pages >= 2 && last.at > first.at) {
@@ -749,7 +753,7 @@ class Crawls implements CrawlService {
       dropped,
       fromSitemaps,
       sitemapsRead,
-      pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], this.queue.now()) * 10) / 10,
+      pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], this.queue.now(), counts.in_progress) * 10) / 10,
       createdAt: row.createdAt,
       finishedAt: row.finishedAt,
     };
