@@ -340,6 +340,15 @@ export interface LinkRecord {
   reason: LinkReason | null;
 }
 
+/** Buckets crawl/rates answers at most: twenty minutes of two seconds. */
+export const RATE_BUCKETS = 600;
+
+/** A crawl's rate over time (crawl/rates): buckets with pages in them, oldest first, each at its start. */
+export interface CrawlRates {
+  bucketSeconds: number;
+  buckets: { at: string; pages: number; failures: number }[];
+}
+
 export interface CrawlReport {
   crawlId: string;
   /** Page records. */
@@ -454,6 +463,12 @@ export interface ParamsMap {
   'crawl/links': { crawlId: string; cursor?: string | null; limit?: number; from?: string; to?: string };
   /** What a site audit wants at a glance: statuses, broken links and their referrers, redirects, slow and large pages. */
   'crawl/report': { crawlId: string };
+  /**
+   * The crawl's rate over time from its page records' fetchedAt: pages fetched (and of them failed
+   * with a response) in buckets of `bucketSeconds` (default 2), RATE_BUCKETS of them from `since`
+   * (ISO; default: those up to now).
+   */
+  'crawl/rates': { crawlId: string; since?: string; bucketSeconds?: number };
   'jobs/enqueue': {
     /** At least one, at most MAX_ENQUEUE_URLS, at most MAX_URL_LIST_BYTES as JSON. */
     urls: string[];
@@ -531,6 +546,7 @@ export interface Results {
   };
   'crawl/links': { links: LinkRecord[]; nextCursor: string | null };
   'crawl/report': CrawlReport;
+  'crawl/rates': CrawlRates;
   'jobs/enqueue': { enqueued: number; duplicates: number; ids: number[]; rejected: Rejected[] };
   'jobs/list': { jobs: Job[]; nextCursor: string | null };
   'jobs/reasons': { reasons: FailureReason[] };

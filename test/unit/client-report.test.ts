@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { escapeHtml, jobCsp, jobHtml, reportCsp, reportHtml } from '../../client/src/report/html';
-import { BROKEN_SHOWN, averageRates, ratePoint, reportView } from '../../client/src/report/model';
+import { BROKEN_SHOWN, averageRates, historyAsked, historyPoints, ratePoint, rateSummary, reportView } from '../../client/src/report/model';
 import { failureReason } from '../../server/src/core/failure-reason';
 import type { Crawl, CrawlReport, Host, Lease, Worker } from '../../server/src/protocol';
 
@@ -456,4 +456,38 @@ test("a host the crawl waits on is listed though none of its pages is in yet; a 
     mine.hosts.map((h) => [h.host, h.reason, h.crawlInFlight]),
     [['a.test', '2 of 2 requests in flight', 2]],
   );
+});
+
+test("the chart's history: asked for the run in at most 600 buckets, drawn with its empty buckets as zeros, and said in words", () => {
+  const ran = { ...crawl(), state: 'finished' as const, createdAt: '2026-12-06T10:00:00.000Z', finishedAt: '2026-12-06T12:00:00.000Z' };
+  // Two hours: 12-second buckets cover it.
+  assert.deepEqual(historyAsked(ran, Date.parse('2026-12-06T13:00:00.000Z')), { crawlId: 'c_1', since: '2026-12-06T10:00:00.000Z', bucketSeconds: 12 });
+  // Running for an hour: the last twenty minutes, in the readings' two seconds.
+  assert.deepEqual(historyAsked(crawl(), Date.parse('2026-12-06T11:00:01.000Z')), { crawlId: 'c_1', since: '2026-12-06T10:40:00.000Z', bucketSeconds: 2 });
+  const points = historyPoints(
+    {
+      bucketSeconds: 2,
+      buckets: [
+        { at: '2026-12-06T10:00:00.000Z', pages: 80, failures: 0 },
+        { at: '2026-12-06T10:00:04.000Z', pages: 4, failures: 1 },
+      ],
+    },
+    Date.parse('2026-12-06T10:00:09.000Z'),
+  );
+  const t0 = Date.parse('2026-12-06T10:00:00.000Z') / 1000;
+  assert.deepEqual(points, [
+    { t: t0 + 2, pages: 40, errors: 0 },
+    { t: t0 + 4, pages: 0, errors: 0 },
+    { t: t0 + 6, pages: 2, errors: 0.5 },
+    { t: t0 + 8, pages: 0, errors: 0 },
+    { t: t0 + 9, pages: 0, errors: 0 },
+  ]);
+  const clock = (t: number) => `${t - t0}s`;
+  assert.equal(
+    rateSummary(points, false, clock),
+    'From 2s to 9s: at most 40.0 pages per second (at 2s), 0.0 at the last reading; at most 0.5 failures per second (at 6s).',
+  );
+  const v = reportView({ crawl: crawl(), reasons: [], now: 0, report, hosts: [], leases: [], workers: [], running: [], queued: [], rates: points });
+  assert.equal(v.ratesAveraged, false);
+  assert.match(v.rateSummary, /^From .* at most 40\.0 pages per second/);
 });

@@ -5,6 +5,8 @@
  */
 import {
   crawlProgress,
+  RATE_BUCKETS,
+  type CrawlRates,
   type Crawl,
   type CrawlReport,
   type FailureReason,
@@ -14,6 +16,7 @@ import {
   type Worker,
 } from '../../../server/src/protocol';
 import { failureReason } from '../../../server/src/core/failure-reason';
+import { formatClock } from '../format';
 import { crawlLabel, hostAsOf } from '../jobsTreeText';
 
 /** One point of the rate chart: seconds since the epoch, and pages and failures a second since the point before. */
@@ -52,6 +55,8 @@ export interface ReportView extends ReportAsIs {
    * report was opened.
    */
   ratesAveraged: boolean;
+  /** The chart in words (rateSummary): its text alternative. */
+  rateSummary: string;
   byStatus: CountRow[];
   /** The crawl's failed jobs by reason (jobs/reasons), as the Jobs view groups them: "HTTP 404" × 19, "ECONNREFUSED" × 5. */
   failures: CountRow[];
@@ -111,8 +116,8 @@ export type ReportMessage =
 export const BROKEN_SHOWN = 200;
 export const REFERRERS_SHOWN = 5;
 
-/** Rate points kept: twenty minutes at one every two seconds. */
-export const MAX_RATE_POINTS = 600;
+/** Rate points kept: twenty minutes at one every two seconds, as crawl/rates answers at most. */
+export const MAX_RATE_POINTS = RATE_BUCKETS;
 
 /** A rate point from two readings of the crawl's counts; null when no time passed, or the crawl ran at neither. */
 export function ratePoint(before: { at: number; crawl: Crawl }, now: { at: number; crawl: Crawl }): RatePoint | null {
@@ -125,6 +130,59 @@ export function ratePoint(before: { at: number; crawl: Crawl }, now: { at: numbe
     pages: Math.max(0, finished(now.crawl) - finished(before.crawl)) / seconds,
     errors: Math.max(0, now.crawl.counts.error - before.crawl.counts.error) / seconds,
   };
+}
+
+/** Readings every this many seconds: the chart's history is asked for in buckets of it (or wider, to cover a long run). */
+export const READING_SECONDS = 2;
+
+/**
+ * What crawl/rates is asked when the report opens: the crawl's run in at most RATE_BUCKETS
+ * buckets, the last RATE_BUCKETS readings' worth while it runs (the chart keeps no more), or its
+ * whole run, in wider buckets when it ran longer, once it ended.
+ */
+export function historyAsked(crawl: Crawl, now: number): { crawlId: string; since: string; bucketSeconds: number } {
+  const start = Date.parse(crawl.createdAt);
+  const end = crawl.finishedAt === null ? now : Date.parse(crawl.finishedAt);
+  const live = crawl.state === 'running' || crawl.state === 'paused';
+  const bucketSeconds = live ? READING_SECONDS : Math.max(READING_SECONDS, Math.ceil((end - start) / 1000 / RATE_BUCKETS));
+  const since = Math.max(start, end - RATE_BUCKETS * bucketSeconds * 1000);
+  // On a bucket's edge, as the daemon buckets them.
+  const edge = Math.floor(since / (bucketSeconds * 1000)) * bucketSeconds * 1000;
+  return { crawlId: crawl.crawlId, since: new Date(edge).toISOString(), bucketSeconds };
+}
+
+/**
+ * crawl/rates' buckets as rate points, each at its bucket's end, the empty buckets between the
+ * first and `end` (ms: the crawl's end, or now) drawn as zeros: a crawl held back reads 0 pages/s.
+ */
+export function historyPoints(r: CrawlRates, end: number): RatePoint[] {
+  if (r.buckets.length === 0) return [];
+  const step = r.bucketSeconds;
+  const byStart = new Map(r.buckets.map((b) => [Date.parse(b.at) / 1000, b]));
+  const points: RatePoint[] = [];
+  for (let t = Date.parse(r.buckets[0].at) / 1000; t < end / 1000 && points.length < RATE_BUCKETS; t += step) {
+    const b = byStart.get(t);
+    points.push({ t: Math.min(t + step, end / 1000), pages: (b?.pages ?? 0) / step, errors: (b?.failures ?? 0) / step });
+  }
+  return points;
+}
+
+/**
+ * The chart as text, for those who do not see it (its aria-label, and a line under it): the
+ * highest rate and when, and the last.
+ */
+export function rateSummary(rates: readonly RatePoint[], averaged: boolean, clock: (t: number) => string): string {
+  const last = rates.at(-1);
+  if (!last) return 'No readings yet.';
+  const f = (n: number) => n.toFixed(1);
+  if (averaged) return `On average ${f(last.pages)} pages and ${f(last.errors)} failures per second over the crawl's run.`;
+  const peak = rates.reduce((a, b) => (b.pages > a.pages ? b : a));
+  const failing = rates.reduce((a, b) => (b.errors > a.errors ? b : a));
+  return (
+    `From ${clock(rates[0].t)} to ${clock(last.t)}: at most ${f(peak.pages)} pages per second (at ${clock(peak.t)}), ` +
+    `${f(last.pages)} at the last reading; ` +
+    (failing.errors > 0 ? `at most ${f(failing.errors)} failures per second (at ${clock(failing.t)}).` : 'no failures.')
+  );
 }
 
 /**
@@ -271,6 +329,7 @@ export function reportView(input: {
     pagesPerSecond: crawl.pagesPerSecond,
     rates,
     ratesAveraged: input.rates.length < 2 && rates.length > 0,
+    rateSummary: rateSummary(rates, input.rates.length < 2, (t) => formatClock(new Date(t * 1000).toISOString(), input.now)),
     byStatus: statuses.sort(byCount),
     failures: failures.sort(byCount),
     broken: report.brokenLinks.slice(0, BROKEN_SHOWN).map((b) => ({

@@ -23,7 +23,7 @@ import type { JobDocuments } from '../jobDocument';
 import { formatCount } from '../format';
 import { crawlLabel } from '../jobsTreeText';
 import { reportHtml } from './html';
-import { MAX_RATE_POINTS, ratePoint, reportView, type PagesSelector, type RatePoint, type ReportMessage } from './model';
+import { historyAsked, historyPoints, MAX_RATE_POINTS, ratePoint, reportView, type PagesSelector, type RatePoint, type ReportMessage } from './model';
 
 export const REPORT_VIEW_TYPE = 'crawlOrchestrator.report';
 /** How often a shown report of a running crawl is read again. */
@@ -74,6 +74,8 @@ class ReportPanel {
   /** Counts clicked: a list read for an earlier click is dropped. */
   private pagesAsked = 0;
   private readonly rates: RatePoint[] = [];
+  /** Whether the crawl's rates before the report opened (crawl/rates) were asked for. */
+  private historyRead = false;
   private reading = false;
   /** A read asked for while one was under way: done when it ends. */
   private again = false;
@@ -250,6 +252,13 @@ class ReportPanel {
       crawl = got.crawl;
       this.hosts = hosts.hosts;
       const now = { at: Date.now(), crawl };
+      if (!this.historyRead) {
+        // What came before the report opened, from the crawl's records; readings follow. A daemon
+        // without crawl/rates (older) leaves the readings alone.
+        this.historyRead = true;
+        const history = await this.daemon.request('crawl/rates', historyAsked(crawl, now.at)).catch(() => null);
+        if (history) this.rates.push(...historyPoints(history, crawl.finishedAt === null ? now.at : Date.parse(crawl.finishedAt)));
+      }
       const point = this.last ? ratePoint(this.last, now) : null;
       if (point) this.rates.push(point);
       if (this.rates.length > MAX_RATE_POINTS) this.rates.splice(0, this.rates.length - MAX_RATE_POINTS);

@@ -4,7 +4,17 @@ import { ConflictError, NotFoundError, QueueError } from '../core/errors';
 import type { Logger } from '../core/scheduler';
 import { Ticker } from '../core/ticker';
 import { HELD, type Job, type NewJob, type Queue, type RequeueFilter, type Stats } from '../core/types';
-import { REPORT_LISTED, type AddressPolicy, type CrawlOptions, type CrawlReport, type LinkRecord, type Rejected, type Scope, type WarcFile } from '../protocol';
+import {
+  RATE_BUCKETS,
+  REPORT_LISTED,
+  type AddressPolicy,
+  type CrawlOptions,
+  type CrawlReport,
+  type LinkRecord,
+  type Rejected,
+  type Scope,
+  type WarcFile,
+} from '../protocol';
 import { PRODUCT, VERSION } from '../version';
 import { AddressCheck, policyOfSeeds } from './addresses';
 import { BodyStore } from './bodies';
@@ -19,7 +29,18 @@ import { HoldLog } from './holds';
 import { pageHandler, SITEMAPS_READ, type PageDeps, type PageSettings } from './page';
 import { SITEMAPS_PER_CRAWL } from './sitemap';
 import { ParsePool } from './parse-pool';
-import { linkFate, pagesCursor, parseLinkCursor, parsePagesCursor, redirectChains, withChains, writeRecords, type PageInfo, type PageWrite } from './pages';
+import {
+  linkFate,
+  pagesCursor,
+  parseLinkCursor,
+  parsePagesCursor,
+  redirectChains,
+  withChains,
+  writeRecords,
+  type PageInfo,
+  type PageWrite,
+  type RateBucket,
+} from './pages';
 import { Politeness, ROBOTS_BLOCKED, type PolitenessSettings } from './politeness';
 import { compileScope, ScopeError } from './scope';
 import type { CrawlRecord, CrawlService, EnqueueUrls, HostRecord, LinksRequest, PageDetail, PagesRequest, StartCrawl } from './service';
@@ -446,6 +467,14 @@ class Crawls implements CrawlService {
       links: rows.map((l) => ({ from: l.from, to: l.to, text: l.text, ...linkFate(l, row.state) })),
       nextCursor: rows.length === limit ? rows[rows.length - 1].cursor : null,
     };
+  }
+
+  async rateHistory(crawlId: string, since: number | null, bucketSeconds: number): Promise<{ bucketSeconds: number; buckets: RateBucket[] }> {
+    await this.row(crawlId);
+    const window = RATE_BUCKETS * bucketSeconds * 1000;
+    // fetchedAt is the fetching process's clock (Date.now()), as is the default window's end.
+    const from = since ?? Date.now() - window;
+    return { bucketSeconds, buckets: await this.store.pages.rates(crawlId, from, from + window, bucketSeconds * 1000) };
   }
 
   async report(crawlId: string): Promise<CrawlReport> {

@@ -1,15 +1,16 @@
 /**
- * A cancelled crawl's progress: its queued jobs, cancelled with it, become skipped jobs in the
- * queue's counts, and every view said "159/159 finished" of a crawl that fetched 6 pages. The
- * crawl counts them apart (crawl/get's `cancelled`), and the pickers, the Jobs view, the report
- * and crawlctl say so from one function; on both engines.
+ * A crawl's progress as the views say it, on both engines. A cancelled crawl: its queued jobs,
+ * cancelled with it, become skipped jobs in the queue's counts, and every view said "159/159
+ * finished" of a crawl that fetched 6 pages; the crawl counts them apart (crawl/get's
+ * `cancelled`), and the pickers, the Jobs view, the report and crawlctl say so from one function.
+ * Its rate over time (crawl/rates) from its records: the report's chart had none before it opened.
  */
 import * as assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { crawlDescription } from '../../client/src/jobsTreeText';
-import { reportView } from '../../client/src/report/model';
+import { historyAsked, historyPoints, reportView } from '../../client/src/report/model';
 import { progressLine } from '../../server/src/cli/watch';
-import { wireCrawl } from '../../server/src/daemon/wire';
+import { wireCrawl, wireRates } from '../../server/src/daemon/wire';
 import type { CrawlReport } from '../../server/src/protocol';
 import { crawlerOn } from './helpers/crawler';
 import { ENGINES } from './helpers/engines';
@@ -71,6 +72,42 @@ for (const engine of ENGINES) {
     );
     // What ran before the cancel is all the chart counts: no burst of pages at the cancel.
     assert.equal(Math.round((view.rates[0].pages * (Date.parse(crawl.finishedAt!) - Date.parse(crawl.createdAt))) / 1000), finished);
+  });
+}
+
+for (const engine of ENGINES) {
+  test(`${engine.name}: a crawl's rate over time comes from its records, for the report's chart before it opened`, async () => {
+    const links = Array.from({ length: 12 }, (_, i) => `/q${i}`);
+    const site = await startHost('127.0.0.3', {
+      '/robots.txt': text(''),
+      '/': page([...links, '/gone']),
+      ...Object.fromEntries(links.map((l) => [l, page([])])),
+    });
+    hosts.push(site);
+    const c = await crawlerOn(engine);
+    const started = Date.now();
+    const done = await c.run({ seeds: [site.url('/')], scope: 'host' });
+    assert.equal(done.counts.error, 1, '/gone is a 404');
+    const r = wireRates(await c.crawls.rateHistory(done.id, null, 2));
+    assert.equal(r.bucketSeconds, 2);
+    assert.equal(
+      r.buckets.reduce((n, b) => n + b.pages, 0),
+      links.length + 2,
+      'every page fetched, the 404 with them',
+    );
+    assert.equal(
+      r.buckets.reduce((n, b) => n + b.failures, 0),
+      1,
+    );
+    for (const b of r.buckets) assert.ok(Date.parse(b.at) >= started - 2000 && Date.parse(b.at) % 2000 === 0, b.at);
+    // As the report asks for it once the crawl ended: its whole run, drawn as rates.
+    const crawl = wireCrawl(done);
+    const asked = historyAsked(crawl, Date.now());
+    const whole = wireRates(await c.crawls.rateHistory(done.id, Date.parse(asked.since), asked.bucketSeconds));
+    const points = historyPoints(whole, Date.parse(crawl.finishedAt!));
+    assert.equal(Math.round(points.reduce((n, p) => n + p.pages * asked.bucketSeconds, 0)), links.length + 2);
+    // Another window is another window: nothing before the crawl.
+    assert.deepEqual((await c.crawls.rateHistory(done.id, started - 3_600_000, 2)).buckets, []);
   });
 }
 
