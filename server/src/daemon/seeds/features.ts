@@ -36,7 +36,7 @@ import { NotFoundError } from '../../core/errors';
 import { isHeld, type Job, type JobEvent, type Queue } from '../../core/types';
 import type { Logger } from '../../core/scheduler';
 import type { CrawlService } from '../../crawl/service';
-import { crawlProgressText, SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type Crawl, type ParamsOf, type SeedCommandArgs } from '../../protocol';
+import { crawlProgress, SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type Crawl, type ParamsOf, type SeedCommandArgs } from '../../protocol';
 import { completions, handlerValue, optionHover, quickFixes } from './assist';
 import { parseSeedFile, startParams, type SeedFile, type SeedUrl } from './file';
 import type { SeedMap } from './map';
@@ -907,9 +907,10 @@ export class SeedFeatures {
 
 /** A live crawl's lens: who it is, its state, and its pages finished of those found so far. */
 function crawlLensTitle(c: Crawl): string {
-  const { error } = c.counts;
+  const { finished, found, cancelled, failed } = crawlProgress(c);
   const who = c.name ? `${c.name} (${c.crawlId})` : c.crawlId;
-  return `${c.state === 'running' ? '⟳' : '$(debug-pause)'} ${who}: ${c.state} · ${crawlProgressText(c)}${error ? ` · ${error} failed` : ''}`;
+  const progress = `${finished}/${found}${cancelled ? ` · ${cancelled} cancelled` : ''}`;
+  return `${c.state === 'running' ? '⟳' : '$(debug-pause)'} ${who}: ${c.state} · ${progress}${failed ? ` · ${failed} failed` : ''}`;
 }
 
 /** A file's URLs on lines `from`..`to`: its URLs are in line order, and a file may have 5,000 of them. */
