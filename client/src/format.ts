@@ -6,7 +6,7 @@
  */
 import { pad2 } from '../../server/src/times';
 
-export { formatClock, localTimes } from '../../server/src/times';
+export { formatClock, instantsIn, localTimes } from '../../server/src/times';
 
 /** A measured duration, exact to the unit below: "850 ms", "12 s", "4 min 05 s", "2 h 03 min", "3 d 4 h". */
 export function formatDuration(ms: number): string {

@@ -2,7 +2,7 @@
  * What the Jobs tree's rows say: labels, descriptions and Markdown tooltips, from the daemon's
  * records. Pure, so the wording is pinned by tests without an editor.
  */
-import { JOB_STATES, type Crawl, type Host, type Job, type JobEvent, type JobState } from '../../server/src/protocol';
+import { crawlProgressText, JOB_STATES, type Crawl, type Host, type Job, type JobEvent, type JobState } from '../../server/src/protocol';
 import {
   escapeMarkdown,
   formatAge,
@@ -276,11 +276,23 @@ export function hostDescription(host: Host, now: number): string {
 }
 
 /**
+ * A host as it stands at `now`: a hold (a delay, a backoff, a block) whose time has passed is over,
+ * as the daemon would say it now (ready, or busy at its limit), and its reason no longer current;
+ * a view read before that instant (a paused crawl's, which nothing reads again) must not keep it.
+ */
+export function hostAsOf(host: Host, now: number): Host {
+  if (host.until === null || Date.parse(host.until) > now) return host;
+  const busy = host.inFlight >= host.limit;
+  return { ...host, state: busy ? 'busy' : 'ready', until: null, reason: busy ? `${host.inFlight} of ${host.limit} requests in flight` : null };
+}
+
+/**
  * "ready", "busy", "delayed until 14:05:07", "backing off until 14:05:07 (429 Too Many Requests)",
  * "blocked (robots.txt unreadable; trying again at 14:05:07)": a reason naming the time already
  * goes without " until" too.
  */
-export function hostStateText(host: Host, now: number): string {
+export function hostStateText(given: Host, now: number): string {
+  const host = hostAsOf(given, now);
   const reason = host.reason ? localTimes(host.reason, now) : null;
   const clock = host.until ? formatClock(host.until, now) : null;
   const until = clock === null || reason?.includes(clock) ? '' : ` until ${clock}`;
@@ -308,11 +320,9 @@ export function hostTooltip(host: Host, now: number): string {
   return lines.join('\n');
 }
 
-/** "running · 120/300 done · 2.5 pages/s" */
+/** "running · 120/300 finished · 2.5 pages/s", "cancelled · 6 finished · 153 cancelled · 2 failed" */
 export function crawlDescription(crawl: Crawl): string {
-  const total = countTotal(crawl.counts);
-  const finished = crawl.counts.done + crawl.counts.skipped + crawl.counts.error;
-  const parts = [crawl.state, `${formatCount(finished)}/${formatCount(total)} finished`];
+  const parts = [crawl.state, crawlProgressText(crawl, formatCount)];
   if (crawl.counts.error > 0) parts.push(`${formatCount(crawl.counts.error)} failed`);
   if (crawl.state === 'running') parts.push(`${formatRate(crawl.pagesPerSecond)} pages/s`);
   return parts.join(' · ');

@@ -11,7 +11,7 @@
 import * as vscode from 'vscode';
 import type { ResultOf } from '../../server/src/protocol';
 import type { Daemon } from './daemon';
-import { localTimes } from './format';
+import { instantsIn, localTimes } from './format';
 import { countsKey } from './jobsTree';
 
 export type QueueStats = ResultOf<'queue/stats'>;
@@ -42,7 +42,15 @@ export function schedulerBeside(read: SchedulerRead | undefined, stats: QueueSta
   if (read === undefined) return undefined;
   const current = stats !== undefined && read.counts === countsKey(stats);
   const reason = read.status.idleReason;
-  return { ...read.status, idleReason: current && reason !== null ? localTimes(reason, now) : null };
+  return { ...read.status, idleReason: current && reason !== null && !passed(reason, now) ? localTimes(reason, now) : null };
+}
+
+/**
+ * Whether a reason names an instant that has passed ("backing off until 03:22:16" at 03:23): it
+ * is no longer current, and the next read says what is.
+ */
+function passed(reason: string, now: number): boolean {
+  return instantsIn(reason).some((at) => at <= now);
 }
 
 export class QueueOverview implements vscode.Disposable {

@@ -92,15 +92,10 @@ function counts(v: ReportView): HTMLElement {
 /** The chart is made once and fed new points: made again on every read, it flickered and lost its cursor. */
 function drawChart(v: ReportView): HTMLElement {
   chartBox ??= el('div', { class: 'chart', role: 'img' });
-  const last = v.rates.at(-1);
-  chartBox.setAttribute(
-    'aria-label',
-    !last
-      ? 'no readings yet'
-      : v.ratesAveraged
-        ? `on average ${last.pages.toFixed(1)} pages per second, ${last.errors.toFixed(1)} failures per second over the crawl's run`
-        : `pages per second ${last.pages.toFixed(1)}, failures per second ${last.errors.toFixed(1)} in the last reading`,
-  );
+  // An image with its words, in the Tab order: the summary is also the line under it.
+  chartBox.setAttribute('role', 'img');
+  chartBox.setAttribute('tabindex', '0');
+  chartBox.setAttribute('aria-label', `Pages and failures per second. ${v.rateSummary}`);
   const data: uPlot.AlignedData = [v.rates.map((r) => r.t), v.rates.map((r) => r.pages), v.rates.map((r) => r.errors)];
   const css = getComputedStyle(document.body);
   const color = (name: string, fallback: string) => css.getPropertyValue(name).trim() || fallback;
@@ -117,7 +112,13 @@ function drawChart(v: ReportView): HTMLElement {
           y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
         },
         axes: [
-          { stroke: color('--vscode-foreground', '#888'), grid: { stroke: color('--vscode-editorWidget-border', '#4444') } },
+          {
+            stroke: color('--vscode-foreground', '#888'),
+            grid: { stroke: color('--vscode-editorWidget-border', '#4444') },
+            // Local clock times, no date, with room between them: uPlot's own put a date on the first ("12/8/26 3:23am") over the next.
+            space: 80,
+            values: (_u, ticks) => ticks.map((t) => formatClock(new Date(t * 1000).toISOString(), t * 1000)),
+          },
           { stroke: color('--vscode-foreground', '#888'), grid: { stroke: color('--vscode-editorWidget-border', '#4444') } },
         ],
         series: [
@@ -167,6 +168,7 @@ function render(v: ReportView): void {
     h.state === null ? el('span', { class: 'quiet' }, 'not listed') : el('span', { class: `state-${h.state}` }, h.state),
     [h.reason, h.until ? `until ${formatClock(h.until, now)}` : null].filter(Boolean).join(' · ') || '—',
     h.inFlight === null ? '—' : el('span', {}, `${h.inFlight}/${h.limit} `, limitButton(h.host)),
+    fmt(h.queued),
     fmt(h.pages),
     fmt(h.errors),
     h.meanFetchMs === null ? '—' : formatDuration(h.meanFetchMs),
@@ -186,6 +188,7 @@ function render(v: ReportView): void {
       'Pages and failures per second',
       'rates',
       v.rates.length > 0 ? drawChart(v) : null,
+      v.rates.length > 0 ? el('p', { class: 'quiet', 'aria-hidden': 'true' }, v.rateSummary) : null,
       v.ratesAveraged
         ? el(
             'p',
@@ -272,7 +275,7 @@ function render(v: ReportView): void {
       ),
     ),
     v.missingTitles > 0 ? el('p', {}, `${fmt(v.missingTitles)} HTML pages have no title.`) : null,
-    section('Hosts', 'hosts', table(['Host', 'State', 'Why', 'In flight', 'Pages', 'Failed', 'Mean fetch'], hosts, 'No hosts yet.')),
+    section('Hosts', 'hosts', table(['Host', 'State', 'Why', 'In flight', 'Queued', 'Pages', 'Failed', 'Mean fetch'], hosts, 'No hosts yet.')),
     section(
       'Workers',
       'workers',

@@ -164,6 +164,11 @@ export interface Crawl {
   options: CrawlOptions;
   state: CrawlState;
   counts: StateCounts;
+  /**
+   * Of `counts.skipped`, the jobs cancelled with the crawl while queued: they did not end on their
+   * own (see crawlProgress).
+   */
+  cancelled: number;
   pages: number;
   bytes: number;
   /**
@@ -178,6 +183,23 @@ export interface Crawl {
   pagesPerSecond: number;
   createdAt: string;
   finishedAt: string | null;
+}
+
+/**
+ * A crawl's progress as every view says it (the pickers, the Jobs view, the lens, the report,
+ * crawlctl): jobs that ended on their own of those found, and apart those cancelled with the
+ * crawl, which the queue counts as skipped (cancel: queued to skipped).
+ */
+export function crawlProgress(c: Pick<Crawl, 'counts' | 'cancelled'>): { finished: number; found: number; cancelled: number; failed: number } {
+  const n = c.counts;
+  const cancelled = Math.min(c.cancelled, n.skipped);
+  return { finished: n.done + n.skipped + n.error - cancelled, found: n.queued + n.in_progress + n.done + n.skipped + n.error, cancelled, failed: n.error };
+}
+
+/** "120/300 finished", or for a cancelled crawl "6 finished · 153 cancelled"; counts as `count` writes them. */
+export function crawlProgressText(c: Pick<Crawl, 'counts' | 'cancelled'>, count: (n: number) => string = String): string {
+  const p = crawlProgress(c);
+  return p.cancelled > 0 ? `${count(p.finished)} finished · ${count(p.cancelled)} cancelled` : `${count(p.finished)}/${count(p.found)} finished`;
 }
 
 export interface Lease {
@@ -318,6 +340,15 @@ export interface LinkRecord {
   reason: LinkReason | null;
 }
 
+/** Buckets crawl/rates answers at most: twenty minutes of two seconds. */
+export const RATE_BUCKETS = 600;
+
+/** A crawl's rate over time (crawl/rates): buckets with pages in them, oldest first, each at its start. */
+export interface CrawlRates {
+  bucketSeconds: number;
+  buckets: { at: string; pages: number; failures: number }[];
+}
+
 export interface CrawlReport {
   crawlId: string;
   /** Page records. */
@@ -432,6 +463,12 @@ export interface ParamsMap {
   'crawl/links': { crawlId: string; cursor?: string | null; limit?: number; from?: string; to?: string };
   /** What a site audit wants at a glance: statuses, broken links and their referrers, redirects, slow and large pages. */
   'crawl/report': { crawlId: string };
+  /**
+   * The crawl's rate over time from its page records' fetchedAt: pages fetched (and of them failed
+   * with a response) in buckets of `bucketSeconds` (default 2), RATE_BUCKETS of them from `since`
+   * (ISO; default: those up to now).
+   */
+  'crawl/rates': { crawlId: string; since?: string; bucketSeconds?: number };
   'jobs/enqueue': {
     /** At least one, at most MAX_ENQUEUE_URLS, at most MAX_URL_LIST_BYTES as JSON. */
     urls: string[];
@@ -509,6 +546,7 @@ export interface Results {
   };
   'crawl/links': { links: LinkRecord[]; nextCursor: string | null };
   'crawl/report': CrawlReport;
+  'crawl/rates': CrawlRates;
   'jobs/enqueue': { enqueued: number; duplicates: number; ids: number[]; rejected: Rejected[] };
   'jobs/list': { jobs: Job[]; nextCursor: string | null };
   'jobs/reasons': { reasons: FailureReason[] };

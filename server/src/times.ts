@@ -25,6 +25,11 @@ export function formatClock(iso: string, now: number, { ms = false } = {}): stri
  */
 const ISO_INSTANT_OR_URL = /\b[a-z][a-z\d+.-]*:\/\/\S*|\b(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)\b/gi;
 
+/** The instants (ms since the epoch) text from the daemon names, outside URLs. */
+export function instantsIn(text: string): number[] {
+  return [...text.matchAll(ISO_INSTANT_OR_URL)].flatMap(([, iso]) => (iso === undefined || Number.isNaN(Date.parse(iso)) ? [] : [Date.parse(iso)]));
+}
+
 /**
  * Text from the daemon (an event's detail, an error, an idle reason) with the instants in it as
  * local clock times: "retry at 2026-01-02T09:38:35.000Z" reads "retry at 09:38:35".

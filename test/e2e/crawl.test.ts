@@ -425,12 +425,23 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       // The page is a webview: an iframe in an iframe, under its own Content Security Policy.
       const report = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
       await report.locator('h1').filter({ hasText: crawlId }).waitFor({ state: 'visible', timeout: 20_000 });
-      // It ended before the report opened: no two readings, so the chart is its run's average, and says so.
-      await report.locator('.chart[aria-label^="on average"] canvas').first().waitFor({ state: 'attached', timeout: 10_000 });
-      await report
+      // It ended before the report opened: the chart draws its rate from its records (crawl/rates),
+      // not a flat average, and says it in words (the chart is in the Tab order with them).
+      const chart = report.locator('.chart[role="img"][tabindex="0"][aria-label^="Pages and failures per second. From "]');
+      await chart.locator('canvas').first().waitFor({ state: 'attached', timeout: 10_000 });
+      const summary = await report
         .locator('#rates ~ p.quiet')
-        .filter({ hasText: /^Averaged over the crawl's run/ })
-        .waitFor({ state: 'visible', timeout: 10_000 });
+        .filter({ hasText: /^From / })
+        .innerText({ timeout: 10_000 });
+      assert.match(summary, /at most \d+\.\d pages per second \(at \d\d:\d\d:\d\d\)/, summary);
+      assert.equal(
+        await report
+          .locator('#rates ~ p.quiet')
+          .filter({ hasText: /^Averaged/ })
+          .count(),
+        0,
+        'no average stands in for the history',
+      );
       const missing = report.locator('#broken ~ table tr').filter({ hasText: `${site.a}/missing` });
       await missing.first().waitFor({ state: 'visible', timeout: 10_000 });
       assert.match(await missing.first().innerText(), /HTTP 404/);
@@ -595,7 +606,7 @@ describe('Crawl Orchestrator in a real VS Code (code-server)', { timeout: 5 * 60
       .locator('h1')
       .filter({ hasText: `e2e-seeds (${seedCrawlId})` })
       .waitFor({ state: 'visible', timeout: 20_000 });
-    await report.locator('.chart[aria-label^="pages per second"] canvas').first().waitFor({ state: 'attached', timeout: 20_000 });
+    await report.locator('.chart[aria-label^="Pages and failures per second."] canvas').first().waitFor({ state: 'attached', timeout: 20_000 });
     const gone = await report.locator('#broken ~ table tr').filter({ hasText: urls.gone }).first().innerText();
     assert.match(gone, /HTTP 410/);
     // Every worker of the database is listed with its state: this daemon's own, live.

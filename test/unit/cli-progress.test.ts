@@ -8,7 +8,7 @@ import { progressLine } from '../../server/src/cli/watch';
 import type { Crawl } from '../../server/src/protocol';
 import { crawlctl, scratch } from './helpers/daemon-proc';
 
-function crawl(counts: Crawl['counts'], state: Crawl['state'] = 'running'): Crawl {
+function crawl(counts: Crawl['counts'], state: Crawl['state'] = 'running', cancelled = 0): Crawl {
   return {
     crawlId: 'c_1',
     name: null,
@@ -16,6 +16,7 @@ function crawl(counts: Crawl['counts'], state: Crawl['state'] = 'running'): Craw
     options: { maxDepth: 3, maxPages: 10_000, scope: 'host', include: [], exclude: [], followNofollow: false, storeBodies: false },
     state,
     counts,
+    cancelled,
     pages: 0,
     bytes: 0,
     dropped: {},

@@ -12,6 +12,7 @@ function crawl(over: Partial<Crawl> & Pick<Crawl, 'crawlId' | 'state'>): Crawl {
     seeds: ['https://a.test/'],
     options: { scope: 'host', maxDepth: null, maxPages: 1000, include: [], exclude: [], followNofollow: false, storeBodies: false, addresses: 'public' },
     counts: { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0 },
+    cancelled: 0,
     pages: 0,
     bytes: 0,
     dropped: {},

@@ -62,6 +62,10 @@ test('a time the reason names already is not said again', () => {
   const host = { host: 'a.test', limit: 2, inFlight: 0, queued: 3, done: 0, error: 0, state: 'blocked' as const, until: RETRY_AT };
   assert.equal(hostStateText({ ...host, reason: robots }, now), 'blocked (robots.txt unreadable; trying again at 09:38:35)');
   assert.equal(hostStateText({ ...host, reason: 'robots.txt unreadable' }, now), 'blocked until 09:38:35 (robots.txt unreadable)');
+  // Read before its time passed and not read again since (a paused crawl's host): the hold is over.
+  const later = Date.parse(RETRY_AT);
+  assert.equal(hostStateText({ ...host, reason: robots }, later), 'ready');
+  assert.equal(hostStateText({ ...host, state: 'backoff', inFlight: 2, reason: 'HTTP 429' }, later), 'busy');
 });
 
 test('a job held by its paused crawl reads held, not due nor waiting, whatever it went through', () => {

@@ -57,8 +57,24 @@ test("the idle reason's times read in local time wherever it is shown", () => {
   const status = { workerId: 'vm:1:1', paused: false, running: 0, maxWorkers: 4, idleReason: `a.test until ${at} (HTTP 429)` };
   const local = new Date(at);
   const clock = [local.getHours(), local.getMinutes(), local.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
-  const shown = schedulerBeside({ status, counts: '1,0,0,0,0' }, stats, Date.parse(at));
+  const shown = schedulerBeside({ status, counts: '1,0,0,0,0' }, stats, Date.parse(at) - 12_000);
   assert.equal(shown?.idleReason, `a.test until ${clock} (HTTP 429)`);
+});
+
+test('an idle reason whose time has passed is not shown as current: the next read says what is', () => {
+  const stats: QueueStats = { queued: 1, in_progress: 0, done: 0, skipped: 0, error: 0, total: 1, jobsPerSecond: 0 };
+  const at = '2026-03-04T04:08:35.000Z';
+  const status = {
+    workerId: 'vm:1:1',
+    paused: false,
+    running: 0,
+    maxWorkers: 4,
+    idleReason: `Nothing runs although 1 job is queued: backing off: a.test until ${at} (HTTP 429).`,
+  };
+  assert.equal(schedulerBeside({ status, counts: '1,0,0,0,0' }, stats, Date.parse(at))?.idleReason, null);
+  // An instant inside a URL is the URL's, not a time the reason waits for.
+  const inUrl = { ...status, idleReason: 'Nothing runs although 1 job is queued: a.test (http://a.test/log/2020-01-01T00:00:00Z).' };
+  assert.equal(schedulerBeside({ status: inUrl, counts: '1,0,0,0,0' }, stats, Date.parse(at))?.idleReason, inUrl.idleReason);
 });
 
 test('counts pushed faster than once a second are shown once a second, the first at once and the last always', (t) => {

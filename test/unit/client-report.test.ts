@@ -6,11 +6,11 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { escapeHtml, jobCsp, jobHtml, reportCsp, reportHtml } from '../../client/src/report/html';
-import { BROKEN_SHOWN, averageRates, ratePoint, reportView } from '../../client/src/report/model';
+import { BROKEN_SHOWN, averageRates, historyAsked, historyPoints, ratePoint, rateSummary, reportView } from '../../client/src/report/model';
 import { failureReason } from '../../server/src/core/failure-reason';
 import type { Crawl, CrawlReport, Host, Lease, Worker } from '../../server/src/protocol';
 
-function crawl(counts: Partial<Crawl['counts']> = {}): Crawl {
+function crawl(counts: Partial<Crawl['counts']> = {}, cancelled = 0): Crawl {
   return {
     crawlId: 'c_1',
     name: 'docs',
@@ -18,6 +18,7 @@ function crawl(counts: Partial<Crawl['counts']> = {}): Crawl {
     options: {} as Crawl['options'],
     state: 'running',
     counts: { queued: 0, in_progress: 0, done: 0, skipped: 0, error: 0, capped: 0, ...counts } as Crawl['counts'],
+    cancelled,
     pages: 0,
     bytes: 0,
     dropped: {},
@@ -133,6 +134,8 @@ test('the view: counts, statuses, failures by reason, broken links with where th
       worker('w9', 'lost', 1, '2026-12-06T09:50:00.000Z'),
       worker('w8', 'live', 0, '2026-12-06T10:00:04.000Z'),
     ],
+    running: ['a.test'],
+    queued: [],
     rates: [],
   });
   assert.equal(v.title, 'docs (c_1)');
@@ -197,6 +200,8 @@ test('the view: counts, statuses, failures by reason, broken links with where th
     hosts,
     leases: [lease('w1', 'a.test', 'http://a.test/q', '2026-12-06T10:00:01.000Z')],
     workers: null,
+    running: [],
+    queued: [],
     rates: [],
   });
   assert.deepEqual(
@@ -207,7 +212,18 @@ test('the view: counts, statuses, failures by reason, broken links with where th
 });
 
 test('a host of the crawl the daemon does not list keeps its figures, its state unknown', () => {
-  const v = reportView({ crawl: crawl(), reasons: [], now: 0, report, hosts: hosts.filter((h) => h.host !== 'b.test'), leases: [], workers: [], rates: [] });
+  const v = reportView({
+    crawl: crawl(),
+    reasons: [],
+    now: 0,
+    report,
+    hosts: hosts.filter((h) => h.host !== 'b.test'),
+    leases: [],
+    workers: [],
+    running: [],
+    queued: [],
+    rates: [],
+  });
   assert.deepEqual(
     v.hosts.map((h) => [h.host, h.state, h.inFlight, h.pages]),
     [
@@ -234,12 +250,25 @@ test('a redirect that failed (a loop) is listed broken by its reason, not by its
     hosts: [],
     leases: [],
     workers: [],
+    running: [],
+    queued: [],
     rates: [],
   });
   assert.equal(v.broken[0].what, 'redirect loop: … → … → …');
   // A page that failed with a 200 (its handler threw) is listed by why, and one reached by a redirect says from where.
   const threw = { ...loop, url: 'http://a.test/t', status: 200, error: 'handler: boom', referrerCount: 0, foundOn: 'http://a.test/old' };
-  const w = reportView({ crawl: crawl(), reasons: [], now: 0, report: { ...report, brokenLinks: [threw] }, hosts: [], leases: [], workers: [], rates: [] });
+  const w = reportView({
+    crawl: crawl(),
+    reasons: [],
+    now: 0,
+    report: { ...report, brokenLinks: [threw] },
+    hosts: [],
+    leases: [],
+    workers: [],
+    running: [],
+    queued: [],
+    rates: [],
+  });
   assert.deepEqual([w.broken[0].what, w.broken[0].foundOn], ['handler: boom', 'http://a.test/old']);
 });
 
@@ -252,6 +281,8 @@ test("a status crawl/pages cannot filter by (a server's 600) is counted, with no
     hosts: [],
     leases: [],
     workers: [],
+    running: [],
+    queued: [],
     rates: [],
   });
   assert.deepEqual(v.byStatus, [
@@ -277,6 +308,8 @@ test('broken links are cut at BROKEN_SHOWN; the count says how many there are', 
     hosts: [],
     leases: [],
     workers: [],
+    running: [],
+    queued: [],
     rates: [],
   });
   assert.equal(v.broken.length, BROKEN_SHOWN);
@@ -311,7 +344,7 @@ test("a crawl with fewer than two readings is charted as its run's average, from
     { t: (start + 500) / 1000, ...flat },
   ]);
   const one = { t: start / 1000 + 0.5, pages: 3, errors: 0 };
-  const v = reportView({ crawl: ended, reasons: [], now: start + 60_000, report, hosts: [], leases: [], workers: [], rates: [one] });
+  const v = reportView({ crawl: ended, reasons: [], now: start + 60_000, report, hosts: [], leases: [], workers: [], running: [], queued: [], rates: [one] });
   assert.equal(v.ratesAveraged, true);
   assert.deepEqual(v.rates, averageRates(ended, start + 60_000));
   // Running: the average so far, until two readings are in.
@@ -325,6 +358,8 @@ test("a crawl with fewer than two readings is charted as its run's average, from
     hosts: [],
     leases: [],
     workers: [],
+    running: [],
+    queued: [],
     rates: [one, { ...one, t: one.t + 2 }],
   });
   assert.equal(read.ratesAveraged, false);
@@ -364,4 +399,95 @@ test("a job's page is drawn under the report's policy with no script at all, its
   assert.match(html, /<main id="job"><h1>Job 7: Done<\/h1><\/main>/);
   assert.match(html, /<title>Job &lt;7&gt;<\/title>/);
   assert.doesNotMatch(html, /<script/);
+});
+
+test("a host the crawl waits on is listed though none of its pages is in yet; a host past its hold, or busy with other crawls' work, says so", () => {
+  const now = Date.parse('2026-12-06T10:00:04.000Z');
+  const listed: Host[] = [
+    { host: 'a.test', limit: 2, inFlight: 2, queued: 9, done: 20, error: 0, state: 'busy', until: null, reason: '2 of 2 requests in flight' },
+    {
+      host: 'stuck.test',
+      limit: 2,
+      inFlight: 0,
+      queued: 1,
+      done: 0,
+      error: 0,
+      state: 'blocked',
+      until: '2026-12-06T10:01:00.000Z',
+      reason: 'robots.txt unreachable',
+    },
+    // Read before its backoff ended, as a paused crawl's host stays: over by now.
+    { host: 'late.test', limit: 2, inFlight: 0, queued: 1, done: 0, error: 0, state: 'backoff', until: '2026-12-06T10:00:03.000Z', reason: 'HTTP 429' },
+  ];
+  const one = { ...report, byHost: [{ host: 'a.test', pages: 25, errors: 0, meanFetchMs: 10 }] };
+  const v = reportView({
+    crawl: crawl({ queued: 2 }),
+    reasons: [],
+    now,
+    report: one,
+    hosts: listed,
+    leases: [],
+    workers: [],
+    rates: [],
+    running: [],
+    queued: ['stuck.test', 'late.test'],
+  });
+  assert.deepEqual(
+    v.hosts.map((h) => [h.host, h.state, h.reason, h.until, h.crawlInFlight, h.queued, h.pages]),
+    [
+      ['stuck.test', 'blocked', 'robots.txt unreachable', '2026-12-06T10:01:00.000Z', 0, 1, 0],
+      ['a.test', 'busy', "2 of 2 requests in flight, none of them this crawl's", null, 0, 0, 25],
+      ['late.test', 'ready', null, null, 0, 1, 0],
+    ],
+  );
+  const mine = reportView({
+    crawl: crawl(),
+    reasons: [],
+    now,
+    report: one,
+    hosts: listed,
+    leases: [],
+    workers: [],
+    rates: [],
+    running: ['a.test', 'a.test'],
+    queued: [],
+  });
+  assert.deepEqual(
+    mine.hosts.map((h) => [h.host, h.reason, h.crawlInFlight]),
+    [['a.test', '2 of 2 requests in flight', 2]],
+  );
+});
+
+test("the chart's history: asked for the run in at most 600 buckets, drawn with its empty buckets as zeros, and said in words", () => {
+  const ran = { ...crawl(), state: 'finished' as const, createdAt: '2026-12-06T10:00:00.000Z', finishedAt: '2026-12-06T12:00:00.000Z' };
+  // Two hours: 12-second buckets cover it.
+  assert.deepEqual(historyAsked(ran, Date.parse('2026-12-06T13:00:00.000Z')), { crawlId: 'c_1', since: '2026-12-06T10:00:00.000Z', bucketSeconds: 12 });
+  // Running for an hour: the last twenty minutes, in the readings' two seconds.
+  assert.deepEqual(historyAsked(crawl(), Date.parse('2026-12-06T11:00:01.000Z')), { crawlId: 'c_1', since: '2026-12-06T10:40:00.000Z', bucketSeconds: 2 });
+  const points = historyPoints(
+    {
+      bucketSeconds: 2,
+      buckets: [
+        { at: '2026-12-06T10:00:00.000Z', pages: 80, failures: 0 },
+        { at: '2026-12-06T10:00:04.000Z', pages: 4, failures: 1 },
+      ],
+    },
+    Date.parse('2026-12-06T10:00:09.000Z'),
+  );
+  const t0 = Date.parse('2026-12-06T10:00:00.000Z') / 1000;
+  assert.deepEqual(points, [
+    { t: t0 + 2, pages: 40, errors: 0 },
+    { t: t0 + 4, pages: 0, errors: 0 },
+    { t: t0 + 6, pages: 2, errors: 0.5 },
+    { t: t0 + 8, pages: 0, errors: 0 },
+    { t: t0 + 9, pages: 0, errors: 0 },
+  ]);
+  const clock = (t: number) => `${t - t0}s`;
+  assert.equal(
+    rateSummary(points, false, clock),
+    'From 2s to 9s: at most 40.0 pages per second (at 2s), 0.0 at the last reading; at most 0.5 failures per second (at 6s).',
+  );
+  const v = reportView({ crawl: crawl(), reasons: [], now: 0, report, hosts: [], leases: [], workers: [], running: [], queued: [], rates: points });
+  assert.equal(v.ratesAveraged, false);
+  assert.match(v.rateSummary, /^From .* at most 40\.0 pages per second/);
 });

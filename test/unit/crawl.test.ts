@@ -423,7 +423,7 @@ describe('pages per second', () => {
       { at: 20_000, pages: 40 },
       { at: 30_000, pages: 90 },
     ];
-    assert.equal(pagesPerSecond({ ...running, pages: 90 }, samples, 30_000), 5);
+    assert.equal(pagesPerSecond({ ...running, pages: 90 }, samples, 30_000, 2), 5);
   });
 
   test('pages slower than the window: the rate since the start, not 0.0 while they are fetched', () => {
@@ -432,10 +432,19 @@ describe('pages per second', () => {
       { at: 25_000, pages: 6 },
       { at: 30_000, pages: 6 },
     ];
-    assert.equal(pagesPerSecond({ ...running, pages: 6 }, samples, 30_000), 0.2);
+    assert.equal(pagesPerSecond({ ...running, pages: 6 }, samples, 30_000, 1), 0.2);
+  });
+
+  test('none while nothing is fetched: paused, or every host holding it back', () => {
+    const samples = [
+      { at: 20_000, pages: 40 },
+      { at: 30_000, pages: 90 },
+    ];
+    assert.equal(pagesPerSecond({ ...running, pages: 90 }, samples, 30_000, 0), 0);
+    assert.equal(pagesPerSecond({ ...running, state: 'paused', pages: 90 }, samples, 30_000, 2), 0);
   });
 
   test('a finished crawl: its pages over its whole run', () => {
-    assert.equal(pagesPerSecond({ state: 'finished', pages: 100, createdAt: 0, finishedAt: 50_000 }, [], 90_000), 2);
+    assert.equal(pagesPerSecond({ state: 'finished', pages: 100, createdAt: 0, finishedAt: 50_000 }, [], 90_000, 0), 2);
   });
 });

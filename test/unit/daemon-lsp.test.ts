@@ -464,6 +464,7 @@ function crawlRecord(id: string, state: CrawlRecord['state']): CrawlRecord {
     options: {} as CrawlRecord['options'],
     state,
     counts: { queued: 1, in_progress: 0, done: 0, skipped: 0, error: 0 } as CrawlRecord['counts'],
+    cancelled: 0,
     pages: 0,
     bytes: 0,
     dropped: {},

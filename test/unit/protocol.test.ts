@@ -64,6 +64,7 @@ const LARGEST: Record<Method, Record<string, unknown>> = {
   'crawl/page': { crawlId, url: 'h'.repeat(8192) },
   'crawl/links': { crawlId, cursor: escaped(64), limit: 1000, from: 'h'.repeat(8192), to: 'h'.repeat(8192) },
   'crawl/report': { crawlId },
+  'crawl/rates': { crawlId, since: '2026-12-08T03:00:00.000Z', bucketSeconds: 3600 },
   'jobs/enqueue': { urls: filling(MAX_ENQUEUE_URLS, MAX_URL_LIST_BYTES, 'http://a.example/'), crawlId, priority: -1000, maxAttempts: 100 },
   'jobs/list': {
     state: 'error',

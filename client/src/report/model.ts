@@ -3,9 +3,21 @@
  * crawl/report, hosts/list, leases/list, workers/list) so that the page only draws and every choice is tested
  * alone. No `vscode`, no Node: the webview's bundle imports the types, the extension the functions.
  */
-import type { Crawl, CrawlReport, FailureReason, Host, Lease, StatusClass, Worker } from '../../../server/src/protocol';
+import {
+  crawlProgress,
+  RATE_BUCKETS,
+  type CrawlRates,
+  type Crawl,
+  type CrawlReport,
+  type FailureReason,
+  type Host,
+  type Lease,
+  type StatusClass,
+  type Worker,
+} from '../../../server/src/protocol';
 import { failureReason } from '../../../server/src/core/failure-reason';
-import { crawlLabel } from '../jobsTreeText';
+import { formatClock } from '../format';
+import { crawlLabel, hostAsOf } from '../jobsTreeText';
 
 /** One point of the rate chart: seconds since the epoch, and pages and failures a second since the point before. */
 export interface RatePoint {
@@ -43,11 +55,17 @@ export interface ReportView extends ReportAsIs {
    * report was opened.
    */
   ratesAveraged: boolean;
+  /** The chart in words (rateSummary): its text alternative. */
+  rateSummary: string;
   byStatus: CountRow[];
   /** The crawl's failed jobs by reason (jobs/reasons), as the Jobs view groups them: "HTTP 404" × 19, "ECONNREFUSED" × 5. */
   failures: CountRow[];
   broken: { url: string; what: string; referrerCount: number; referrers: { url: string; text: string }[]; foundOn: string | null }[];
-  /** The crawl's hosts; state, reason and in flight (across every crawl) where the daemon lists the host, else null. */
+  /**
+   * The crawl's hosts: those of its pages, and those holding its running or queued jobs (a host it
+   * is stuck on has no page yet); state, reason and in flight (across every crawl) where the daemon
+   * lists the host, else null.
+   */
   hosts: {
     host: string;
     state: Host['state'] | null;
@@ -55,6 +73,10 @@ export interface ReportView extends ReportAsIs {
     until: string | null;
     inFlight: number | null;
     limit: number | null;
+    /** This crawl's jobs running on the host. */
+    crawlInFlight: number;
+    /** This crawl's jobs queued on the host, of those read (`queuedMore`: not all were). */
+    queued: number;
     pages: number;
     errors: number;
     meanFetchMs: number | null;
@@ -94,19 +116,73 @@ export type ReportMessage =
 export const BROKEN_SHOWN = 200;
 export const REFERRERS_SHOWN = 5;
 
-/** Rate points kept: twenty minutes at one every two seconds. */
-export const MAX_RATE_POINTS = 600;
+/** Rate points kept: twenty minutes at one every two seconds, as crawl/rates answers at most. */
+export const MAX_RATE_POINTS = RATE_BUCKETS;
 
 /** A rate point from two readings of the crawl's counts; null when no time passed, or the crawl ran at neither. */
 export function ratePoint(before: { at: number; crawl: Crawl }, now: { at: number; crawl: Crawl }): RatePoint | null {
   const seconds = (now.at - before.at) / 1000;
   if (seconds <= 0 || (before.crawl.state !== 'running' && now.crawl.state !== 'running')) return null;
-  const finished = (c: Crawl) => c.counts.done + c.counts.skipped + c.counts.error;
+  // Jobs cancelled with the crawl were not fetched: its cancel is no burst of pages.
+  const finished = (c: Crawl) => crawlProgress(c).finished;
   return {
     t: now.at / 1000,
     pages: Math.max(0, finished(now.crawl) - finished(before.crawl)) / seconds,
     errors: Math.max(0, now.crawl.counts.error - before.crawl.counts.error) / seconds,
   };
+}
+
+/** Readings every this many seconds: the chart's history is asked for in buckets of it (or wider, to cover a long run). */
+export const READING_SECONDS = 2;
+
+/**
+ * What crawl/rates is asked when the report opens: the crawl's run in at most RATE_BUCKETS
+ * buckets, the last RATE_BUCKETS readings' worth while it runs (the chart keeps no more), or its
+ * whole run, in wider buckets when it ran longer, once it ended.
+ */
+export function historyAsked(crawl: Crawl, now: number): { crawlId: string; since: string; bucketSeconds: number } {
+  const start = Date.parse(crawl.createdAt);
+  const end = crawl.finishedAt === null ? now : Date.parse(crawl.finishedAt);
+  const live = crawl.state === 'running' || crawl.state === 'paused';
+  const bucketSeconds = live ? READING_SECONDS : Math.max(READING_SECONDS, Math.ceil((end - start) / 1000 / RATE_BUCKETS));
+  const since = Math.max(start, end - RATE_BUCKETS * bucketSeconds * 1000);
+  // On a bucket's edge, as the daemon buckets them.
+  const edge = Math.floor(since / (bucketSeconds * 1000)) * bucketSeconds * 1000;
+  return { crawlId: crawl.crawlId, since: new Date(edge).toISOString(), bucketSeconds };
+}
+
+/**
+ * crawl/rates' buckets as rate points, each at its bucket's end, the empty buckets between the
+ * first and `end` (ms: the crawl's end, or now) drawn as zeros: a crawl held back reads 0 pages/s.
+ */
+export function historyPoints(r: CrawlRates, end: number): RatePoint[] {
+  if (r.buckets.length === 0) return [];
+  const step = r.bucketSeconds;
+  const byStart = new Map(r.buckets.map((b) => [Date.parse(b.at) / 1000, b]));
+  const points: RatePoint[] = [];
+  for (let t = Date.parse(r.buckets[0].at) / 1000; t < end / 1000 && points.length < RATE_BUCKETS; t += step) {
+    const b = byStart.get(t);
+    points.push({ t: Math.min(t + step, end / 1000), pages: (b?.pages ?? 0) / step, errors: (b?.failures ?? 0) / step });
+  }
+  return points;
+}
+
+/**
+ * The chart as text, for those who do not see it (its aria-label, and a line under it): the
+ * highest rate and when, and the last.
+ */
+export function rateSummary(rates: readonly RatePoint[], averaged: boolean, clock: (t: number) => string): string {
+  const last = rates.at(-1);
+  if (!last) return 'No readings yet.';
+  const f = (n: number) => n.toFixed(1);
+  if (averaged) return `On average ${f(last.pages)} pages and ${f(last.errors)} failures per second over the crawl's run.`;
+  const peak = rates.reduce((a, b) => (b.pages > a.pages ? b : a));
+  const failing = rates.reduce((a, b) => (b.errors > a.errors ? b : a));
+  return (
+    `From ${clock(rates[0].t)} to ${clock(last.t)}: at most ${f(peak.pages)} pages per second (at ${clock(peak.t)}), ` +
+    `${f(last.pages)} at the last reading; ` +
+    (failing.errors > 0 ? `at most ${f(failing.errors)} failures per second (at ${clock(failing.t)}).` : 'no failures.')
+  );
 }
 
 /**
@@ -118,12 +194,16 @@ export function averageRates(crawl: Crawl, now: number): RatePoint[] {
   const end = crawl.finishedAt === null ? now : Date.parse(crawl.finishedAt);
   const seconds = (end - start) / 1000;
   if (!(seconds > 0)) return [];
-  const c = crawl.counts;
-  const point = { pages: (c.done + c.skipped + c.error) / seconds, errors: c.error / seconds };
+  const point = { pages: crawlProgress(crawl).finished / seconds, errors: crawl.counts.error / seconds };
   return [
     { t: start / 1000, ...point },
     { t: end / 1000, ...point },
   ];
+}
+
+/** 1 for a host holding back the crawl's queued jobs (blocked, backing off), else 0. */
+function held(h: { state: Host['state'] | null; queued: number }): number {
+  return h.queued > 0 && (h.state === 'blocked' || h.state === 'backoff') ? 1 : 0;
 }
 
 /** crawl/pages takes statuses from 100 to 599; a server's odd one (600) is counted but has no filter. */
@@ -146,9 +226,14 @@ export function reportView(input: {
   leases: readonly Lease[];
   workers: readonly Worker[] | null;
   rates: readonly RatePoint[];
+  /** The hosts of the crawl's running jobs, one a job. */
+  running: readonly string[];
+  /** The hosts of the crawl's queued jobs read (the first ones), one a job. */
+  queued: readonly string[];
 }): ReportView {
   const { crawl, report } = input;
   const c = crawl.counts;
+  const { cancelled } = crawlProgress(crawl);
   const statuses: CountRow[] = Object.entries(report.byStatus).map(([status, count]) => ({
     label: status === 'error' ? 'no response' : status === 'skipped' ? 'skipped' : `HTTP ${status}`,
     count,
@@ -160,19 +245,32 @@ export function reportView(input: {
   const rates = input.rates.length >= 2 ? input.rates.slice(-MAX_RATE_POINTS) : averageRates(crawl, input.now);
   // The crawl's own hosts, each with its state where the daemon lists it (hosts/list names the
   // busiest thousand of every crawl's).
-  const states = new Map(input.hosts.map((h) => [h.host, h]));
-  const hosts = report.byHost.map((s) => {
-    const h = states.get(s.host);
+  const states = new Map(input.hosts.map((h) => [h.host, hostAsOf(h, input.now)]));
+  const tally = (list: readonly string[]) => list.reduce((m, h) => m.set(h, (m.get(h) ?? 0) + 1), new Map<string, number>());
+  const running = tally(input.running);
+  const queued = tally(input.queued);
+  const figures = new Map(report.byHost.map((s) => [s.host, s]));
+  const hosts = [...new Set([...figures.keys(), ...running.keys(), ...queued.keys()])].map((host) => {
+    const h = states.get(host);
+    const s = figures.get(host);
+    const mine = running.get(host) ?? 0;
+    // A host at its limit with other crawls' work says so: this crawl's pages are not what it is busy with.
+    const reason =
+      h?.state === 'busy' && mine < h.inFlight
+        ? `${h.reason ?? 'at its limit'}, ${mine === 0 ? "none of them this crawl's" : `${mine} of them this crawl's`}`
+        : (h?.reason ?? null);
     return {
-      host: s.host,
+      host,
       state: h?.state ?? null,
-      reason: h?.reason ?? null,
+      reason,
       until: h?.until ?? null,
       inFlight: h?.inFlight ?? null,
       limit: h?.limit ?? null,
-      pages: s.pages,
-      errors: s.errors,
-      meanFetchMs: s.meanFetchMs,
+      crawlInFlight: mine,
+      queued: queued.get(host) ?? 0,
+      pages: s?.pages ?? 0,
+      errors: s?.errors ?? 0,
+      meanFetchMs: s?.meanFetchMs ?? null,
     };
   });
   // Every worker listed; the leases given are the crawl's (the caller keeps those of its running jobs).
@@ -225,11 +323,13 @@ export function reportView(input: {
       { label: 'queued', count: c.queued, tone: 'quiet' },
       { label: 'running', count: c.in_progress, tone: 'busy' },
       { label: 'failed', count: c.error, tone: 'bad' },
-      { label: 'skipped', count: c.skipped, tone: 'quiet' },
+      { label: 'skipped', count: c.skipped - cancelled, tone: 'quiet' },
+      ...(cancelled > 0 ? [{ label: 'cancelled', count: cancelled, tone: 'quiet' as const }] : []),
     ],
     pagesPerSecond: crawl.pagesPerSecond,
     rates,
     ratesAveraged: input.rates.length < 2 && rates.length > 0,
+    rateSummary: rateSummary(rates, input.rates.length < 2, (t) => formatClock(new Date(t * 1000).toISOString(), input.now)),
     byStatus: statuses.sort(byCount),
     failures: failures.sort(byCount),
     broken: report.brokenLinks.slice(0, BROKEN_SHOWN).map((b) => ({
@@ -246,7 +346,8 @@ export function reportView(input: {
     slowest: report.slowest,
     largest: report.largest,
     missingTitles: report.missingTitles,
-    hosts: hosts.sort((a, b) => b.errors - a.errors || b.pages - a.pages || (a.host < b.host ? -1 : 1)),
+    // Held hosts first (what the crawl waits on), then by failures and pages.
+    hosts: hosts.sort((a, b) => held(b) - held(a) || b.errors - a.errors || b.pages - a.pages || (a.host < b.host ? -1 : 1)),
     // Live (and unlisted lease holders) first, then lost, then stopped; the latest seen first within each.
     workers: [...workers.values()].sort((a, b) => rank(a) - rank(b) || (a.seenAt > b.seenAt ? -1 : a.seenAt < b.seenAt ? 1 : a.workerId < b.workerId ? -1 : 1)),
     workersListed: input.workers !== null,

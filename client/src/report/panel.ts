@@ -23,7 +23,7 @@ import type { JobDocuments } from '../jobDocument';
 import { formatCount } from '../format';
 import { crawlLabel } from '../jobsTreeText';
 import { reportHtml } from './html';
-import { MAX_RATE_POINTS, ratePoint, reportView, type PagesSelector, type RatePoint, type ReportMessage } from './model';
+import { historyAsked, historyPoints, MAX_RATE_POINTS, ratePoint, reportView, type PagesSelector, type RatePoint, type ReportMessage } from './model';
 
 export const REPORT_VIEW_TYPE = 'crawlOrchestrator.report';
 /** How often a shown report of a running crawl is read again. */
@@ -31,6 +31,8 @@ const READ_EVERY_MS = 2_000;
 
 /** Jobs a count's click finds at most, and pages it reads for them (the Jobs view lists the first PAGE_SIZE and says how many). */
 const JOBS_LISTED = 10_000;
+/** The crawl's queued jobs read for their hosts: the first of them, as crawlctl watch reads them for what they wait on. */
+const QUEUED_READ = 1000;
 const PAGES_READ = 50_000;
 
 /** A selector as the page sent it: a status the daemon takes, or a reason it may hold. */
@@ -72,6 +74,8 @@ class ReportPanel {
   /** Counts clicked: a list read for an earlier click is dropped. */
   private pagesAsked = 0;
   private readonly rates: RatePoint[] = [];
+  /** Whether the crawl's rates before the report opened (crawl/rates) were asked for. */
+  private historyRead = false;
   private reading = false;
   /** A read asked for while one was under way: done when it ends. */
   private again = false;
@@ -233,7 +237,7 @@ class ReportPanel {
     try {
       if (this.daemon.status.kind !== 'running') throw new Error('the daemon is not running; the report goes on when it runs again');
       const crawlId = this.crawl.crawlId;
-      const [got, report, reasons, hosts, leases, workers, running] = await Promise.all([
+      const [got, report, reasons, hosts, leases, workers, running, queued] = await Promise.all([
         this.daemon.request('crawl/get', { crawlId }),
         this.daemon.request('crawl/report', { crawlId }),
         this.daemon.request('jobs/reasons', { crawlId }),
@@ -242,10 +246,19 @@ class ReportPanel {
         // A daemon older than the registry has no workers/list: the report shows the lease holders.
         this.daemon.request('workers/list', {}).catch(() => null),
         this.daemon.request('jobs/list', { crawlId, state: 'in_progress', limit: 1000 }),
+        // The hosts its first queued jobs wait on: one it is stuck on has no page to count yet.
+        this.daemon.request('jobs/list', { crawlId, state: 'queued', limit: QUEUED_READ }),
       ]);
       crawl = got.crawl;
       this.hosts = hosts.hosts;
       const now = { at: Date.now(), crawl };
+      if (!this.historyRead) {
+        // What came before the report opened, from the crawl's records; readings follow. A daemon
+        // without crawl/rates (older) leaves the readings alone.
+        this.historyRead = true;
+        const history = await this.daemon.request('crawl/rates', historyAsked(crawl, now.at)).catch(() => null);
+        if (history) this.rates.push(...historyPoints(history, crawl.finishedAt === null ? now.at : Date.parse(crawl.finishedAt)));
+      }
       const point = this.last ? ratePoint(this.last, now) : null;
       if (point) this.rates.push(point);
       if (this.rates.length > MAX_RATE_POINTS) this.rates.splice(0, this.rates.length - MAX_RATE_POINTS);
@@ -262,6 +275,8 @@ class ReportPanel {
           leases: leases.leases.filter((l) => mine.has(l.jobId)),
           workers: workers?.workers ?? null,
           rates: this.rates,
+          running: running.jobs.map((j) => j.host),
+          queued: queued.jobs.map((j) => j.host),
         }),
       };
     } catch (err) {

@@ -18,6 +18,7 @@ import { redactUrl } from '../core/db-url';
 import type { PathFlags } from '../daemon/process/paths';
 import {
   ADDRESS_POLICIES,
+  crawlProgress,
   FINISHED_STATES,
   JOB_STATES,
   MAX_REASONS_LISTED,
@@ -273,6 +274,7 @@ was fetched) · 1 no such crawl, or it was cancelled or a page ended in error (u
               { title: 'DONE', align: 'right' },
               { title: 'ERROR', align: 'right' },
               { title: 'QUEUED', align: 'right' },
+              { title: 'CANCELLED', align: 'right' },
               { title: 'STARTED' },
               { title: 'NAME / SEEDS', flexible: true },
             ],
@@ -283,6 +285,7 @@ was fetched) · 1 no such crawl, or it was cancelled or a page ended in error (u
               String(c.counts.done),
               String(c.counts.error),
               String(c.counts.queued),
+              String(crawlProgress(c).cancelled),
               relative(c.createdAt),
               c.name ?? c.seeds.join(' '),
             ]),

@@ -4,7 +4,7 @@
  * queued pages wait for under it (a host backing off and why, a paused daemon), then a summary.
  */
 import type { DaemonClient } from '../daemon/transport/client';
-import type { Crawl, Host, Job } from '../protocol';
+import { crawlProgress, type Crawl, type Host, type Job } from '../protocol';
 import { formatClock, localTimes } from '../times';
 import { bar, bytes, duration, indent, lines, plural, table, text, type Text } from './format';
 import type { Ui } from './ui';
@@ -90,18 +90,18 @@ export async function watchCrawl(client: DaemonClient, crawlId: string, ui: Ui, 
  */
 export function progressLine(c: Crawl, now = Date.now(), width = PROGRESS_WIDTH): Text {
   const n = c.counts;
-  const finished = n.done + n.skipped + n.error;
-  const found = finished + n.queued + n.in_progress;
+  const { finished, found, cancelled } = crawlProgress(c);
   const over = c.state === 'finished' || c.state === 'cancelled';
   const elapsed = (c.finishedAt ? Date.parse(c.finishedAt) : now) - Date.parse(c.createdAt);
   let line = `${bar(found ? finished / found : 0, 10)} ${finished} finished of ${found} found${over ? '' : ' so far'}`;
   if (c.state !== 'running' && c.state !== 'finished') line += ` · ${c.state}`;
   const parts = [
+    cancelled ? `${cancelled} cancelled` : '',
     n.error ? plural(n.error, 'error') : '',
     n.in_progress ? `${n.in_progress} running` : '',
     duration(elapsed),
     // Skipped pages are the crawl's rules at work (robots.txt, scope): the least news.
-    n.skipped ? `${n.skipped} skipped` : '',
+    n.skipped > cancelled ? `${n.skipped - cancelled} skipped` : '',
     `${c.pagesPerSecond.toFixed(1)} pages/s`,
   ];
   for (const part of parts) {
@@ -138,11 +138,12 @@ async function waitingFor(client: DaemonClient, crawlId: string): Promise<Text[]
 /** The end of a crawl in a few lines: totals, what was not followed, and what failed and why. */
 export function summary(c: Crawl, failed: Job[], skipped: Job[], columns?: number): Text {
   const n = c.counts;
+  const { cancelled } = crawlProgress(c);
   const elapsed = (c.finishedAt ? Date.parse(c.finishedAt) : Date.now()) - Date.parse(c.createdAt);
   const unfinished = n.queued + n.in_progress ? ` · left unfinished ${n.queued + n.in_progress}` : '';
   const out = [
     text`Crawl ${c.crawlId}${c.name ? text` (${c.name})` : ''} ${c.state} in ${duration(elapsed)}: ${plural(c.pages, 'page')} fetched, ${bytes(c.bytes)}`,
-    text`  done ${n.done} · skipped ${n.skipped} · error ${n.error}${unfinished}`,
+    text`  done ${n.done} · skipped ${n.skipped - cancelled} · error ${n.error}${cancelled ? ` · cancelled ${cancelled}` : ''}${unfinished}`,
   ];
   if (c.options.sitemaps) out.push(text`  from sitemaps: ${plural(c.fromSitemaps, 'URL')} in scope`);
   const dropped = Object.entries(c.dropped).filter(([, k]) => k > 0);

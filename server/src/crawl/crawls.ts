@@ -4,7 +4,17 @@ import { ConflictError, NotFoundError, QueueError } from '../core/errors';
 import type { Logger } from '../core/scheduler';
 import { Ticker } from '../core/ticker';
 import { HELD, type Job, type NewJob, type Queue, type RequeueFilter, type Stats } from '../core/types';
-import { REPORT_LISTED, type AddressPolicy, type CrawlOptions, type CrawlReport, type LinkRecord, type Rejected, type Scope, type WarcFile } from '../protocol';
+import {
+  RATE_BUCKETS,
+  REPORT_LISTED,
+  type AddressPolicy,
+  type CrawlOptions,
+  type CrawlReport,
+  type LinkRecord,
+  type Rejected,
+  type Scope,
+  type WarcFile,
+} from '../protocol';
 import { PRODUCT, VERSION } from '../version';
 import { AddressCheck, policyOfSeeds } from './addresses';
 import { BodyStore } from './bodies';
@@ -19,7 +29,18 @@ import { HoldLog } from './holds';
 import { FROM_SITEMAPS, pageHandler, SITEMAPS_READ, type PageSettings } from './page';
 import { SITEMAPS_PER_CRAWL } from './sitemap';
 import { ParsePool } from './parse-pool';
-import { linkFate, pagesCursor, parseLinkCursor, parsePagesCursor, redirectChains, withChains, writeRecords, type PageInfo, type PageWrite } from './pages';
+import {
+  linkFate,
+  pagesCursor,
+  parseLinkCursor,
+  parsePagesCursor,
+  redirectChains,
+  withChains,
+  writeRecords,
+  type PageInfo,
+  type PageWrite,
+  type RateBucket,
+} from './pages';
 import { Politeness, ROBOTS_BLOCKED, type PolitenessSettings } from './politeness';
 import { compileScope, ScopeError } from './scope';
 import type { CrawlRecord, CrawlService, EnqueueUrls, HostRecord, LinksRequest, PageDetail, PagesRequest, StartCrawl } from './service';
@@ -100,13 +121,17 @@ const RATE_WINDOW_MS = 10_000;
 /**
  * A crawl's pages/s: over the last RATE_WINDOW_MS while it runs, else since it started. Also since
  * it started when fewer than two pages finished in the window: pages slower than the window made a
- * running crawl read "0.0 pages/s" while its pages were being fetched.
+ * running crawl read "0.0 pages/s" while its pages were being fetched. None while none is (`fetching`,
+ * its jobs in progress): a paused crawl, or one whose hosts all hold it back, read its average for
+ * minutes as if it still fetched.
  */
 export function pagesPerSecond(
   row: Pick<CrawlRow, 'state' | 'pages' | 'createdAt' | 'finishedAt'>,
   samples: readonly { at: number; pages: number }[],
   now: number,
+  fetching: number,
 ): number {
+  if (row.state === 'paused' || (row.state === 'running' && fetching === 0)) return 0;
   const first = samples[0];
   const last = samples[samples.length - 1];
   if (row.state === 'running' && samples.length >= 2 && last.pages - first.pages >= 2 && last.at > first.at) {
@@ -327,6 +352,8 @@ class Crawls implements CrawlService {
     await this.store.setState(crawlId, 'cancelled', this.queue.now());
     this.stateChanged(crawlId, null);
     const cancelled = await this.queue.cancel({ crawlId });
+    // Counted apart from the skipped jobs they became, at once: the crawl's progress says so.
+    if (cancelled > 0) await this.store.addCount(crawlId, CANCELLED, cancelled);
     this.log('info', `crawl ${named(crawlId, row.name)} cancelled: ${cancelled} queued page(s) dropped`);
     this.settleInBackground(crawlId);
     // Its file closed (a page in flight that lands after this begins another).
@@ -439,6 +466,14 @@ class Crawls implements CrawlService {
       links: rows.map((l) => ({ from: l.from, to: l.to, text: l.text, ...linkFate(l, row.state) })),
       nextCursor: rows.length === limit ? rows[rows.length - 1].cursor : null,
     };
+  }
+
+  async rateHistory(crawlId: string, since: number | null, bucketSeconds: number): Promise<{ bucketSeconds: number; buckets: RateBucket[] }> {
+    await this.row(crawlId);
+    const window = RATE_BUCKETS * bucketSeconds * 1000;
+    // fetchedAt is the fetching process's clock (Date.now()), as is the default window's end.
+    const from = since ?? Date.now() - window;
+    return { bucketSeconds, buckets: await this.store.pages.rates(crawlId, from, from + window, bucketSeconds * 1000) };
   }
 
   async report(crawlId: string): Promise<CrawlReport> {
@@ -703,7 +738,7 @@ class Crawls implements CrawlService {
 
   private async record(row: CrawlRow): Promise<CrawlRecord> {
     const counts = await this.queue.crawlStats(row.id);
-    const { [FROM_SITEMAPS]: fromSitemaps = 0, [SITEMAPS_READ]: sitemapsRead = 0, ...dropped } = await this.store.dropped(row.id);
+    const { [FROM_SITEMAPS]: fromSitemaps = 0, [SITEMAPS_READ]: sitemapsRead = 0, [CANCELLED]: cancelled = 0, ...dropped } = await this.store.dropped(row.id);
     if (counts.capped > 0) dropped[DROP.pages] = counts.capped;
     const stats: Stats = {
       queued: counts.queued,
@@ -720,12 +755,13 @@ class Crawls implements CrawlService {
       options: row.options,
       state: row.state,
       counts: stats,
+      cancelled,
       pages: row.pages,
       bytes: row.bytes,
       dropped,
       fromSitemaps,
       sitemapsRead,
-      pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], this.queue.now()) * 10) / 10,
+      pagesPerSecond: Math.round(pagesPerSecond(row, this.rates.get(row.id) ?? [], this.queue.now(), counts.in_progress) * 10) / 10,
       createdAt: row.createdAt,
       finishedAt: row.finishedAt,
     };
@@ -761,6 +797,9 @@ function clientCursor<T>(read: () => T): T {
     throw err;
   }
 }
+
+/** The count of its queued jobs cancelled with a crawl, kept among its named counters (crawl_dropped). */
+const CANCELLED = '(cancelled)';
 
 /** Links to a page shown with its record (crawl/page), and referrers with each broken link (crawl/report). */
 const INLINKS_SHOWN = 1_000;

@@ -143,6 +143,25 @@ export interface PageStore {
   /** The first `limit` pages linking to each URL (by its url id), in one go. */
   referrers(urlIds: readonly number[], limit: number): Promise<Map<number, { url: string; text: string }[]>>;
   reportCounts(crawlId: string): Promise<ReportCounts>;
+  /**
+   * The crawl's pages fetched from `from` to before `to` (ms), by their fetchedAt in buckets of
+   * `bucketMs`, oldest first; empty buckets left out; of its last RATE_RECORDS records (SQLite:
+   * written last; PostgreSQL: found last). Failures with no response have no fetchedAt.
+   */
+  rates(crawlId: string, from: number, to: number, bucketMs: number): Promise<RateBucket[]>;
+}
+
+/**
+ * Records a crawl's rate over time reads at most, the latest: every one of a crawl of 100,000
+ * took 240 ms of the daemon's thread on SQLite, the last 50,000 36 ms (median of 7).
+ */
+export const RATE_RECORDS = 50_000;
+
+/** A bucket of a crawl's rate over time: its start (ms), the pages fetched in it, and of them those that failed. */
+export interface RateBucket {
+  at: number;
+  pages: number;
+  failures: number;
 }
 
 /**

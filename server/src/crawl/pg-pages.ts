@@ -24,6 +24,8 @@ import {
   type PagesQuery,
   type PageStore,
   type PageWrite,
+  RATE_RECORDS,
+  type RateBucket,
   type ReportCounts,
 } from './pages';
 
@@ -340,6 +342,10 @@ const SQL = {
   largest: `
     SELECT u.url, p.bytes FROM pages p JOIN crawl_urls u ON u.id = p.url_id
      WHERE p.crawl_id = $1 AND p.bytes IS NOT NULL ORDER BY p.bytes DESC LIMIT 10`,
+  rates: `
+    SELECT fetched_at / $4 * $4 AS at, count(*)::int AS pages, count(*) FILTER (WHERE ${FAILED_SQL})::int AS failures
+      FROM (SELECT fetched_at, error, skipped FROM pages WHERE crawl_id = $1 ORDER BY url_id DESC LIMIT ${RATE_RECORDS}) p
+     WHERE fetched_at >= $2 AND fetched_at < $3 AND NOT skipped GROUP BY 1 ORDER BY 1`,
 };
 
 type LinkSqlRow = { from: string; to: string; text: string | null; reason: number | null; fromId: number; toId: number; hasPage: boolean };
@@ -589,6 +595,11 @@ export class PgPageStore implements PageStore {
       out.set(r.id, list);
     }
     return out;
+  }
+
+  async rates(crawlId: string, from: number, to: number, bucketMs: number): Promise<RateBucket[]> {
+    const { rows } = await this.pool.query<{ at: string; pages: number; failures: number }>(SQL.rates, [crawlId, from, to, bucketMs]);
+    return rows.map((r) => ({ at: Number(r.at), pages: r.pages, failures: r.failures }));
   }
 
   async reportCounts(crawlId: string): Promise<ReportCounts> {

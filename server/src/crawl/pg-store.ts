@@ -83,6 +83,9 @@ const SQL = {
   setState: `UPDATE crawls SET state = $2, finished_at = $3 WHERE id = $1`,
   finish: `UPDATE crawls SET state = 'finished', finished_at = $2 WHERE id = $1 AND state = 'running'`,
   dropped: `SELECT reason, n FROM crawl_dropped WHERE crawl_id = $1`,
+  addCount: `
+    INSERT INTO crawl_dropped (crawl_id, reason, n) VALUES ($1, $2, $3)
+    ON CONFLICT (crawl_id, reason) DO UPDATE SET n = crawl_dropped.n + excluded.n`,
   getRobots: `SELECT data, expires_at AS "expiresAt" FROM robots WHERE origin = $1`,
   putRobots: `
     INSERT INTO robots (origin, data, expires_at) VALUES ($1, $2, $3)
@@ -156,6 +159,10 @@ export class PgCrawlStore implements CrawlStore {
   async dropped(id: string): Promise<Record<string, number>> {
     const { rows } = await this.pool.query(SQL.dropped, [id]);
     return Object.fromEntries(rows.map((r: { reason: string; n: number }) => [r.reason, r.n]));
+  }
+
+  async addCount(id: string, name: string, n: number): Promise<void> {
+    await this.pool.query(SQL.addCount, [id, name, n]);
   }
 
   async getRobots(origin: string): Promise<{ data: unknown; expiresAt: number } | null> {

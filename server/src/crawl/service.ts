@@ -7,7 +7,7 @@
 import type { CrawlOptions, CrawlReport, CrawlState, Host, LinkRecord, ParamsOf, Rejected, StatusClass, WarcFile } from '../protocol';
 import type { Handler } from '../core/scheduler';
 import type { Job, RequeueFilter, Stats } from '../core/types';
-import type { PageInfo } from './pages';
+import type { PageInfo, RateBucket } from './pages';
 
 /** A crawl to start: crawl/start's params, as the contract has them. */
 export type StartCrawl = ParamsOf<'crawl/start'>;
@@ -19,6 +19,8 @@ export interface CrawlRecord {
   options: CrawlOptions;
   state: CrawlState;
   counts: Stats;
+  /** Of its skipped jobs, those cancelled with it. */
+  cancelled: number;
   pages: number;
   bytes: number;
   dropped: Record<string, number>;
@@ -84,6 +86,8 @@ export interface CrawlService {
   page(crawlId: string, url: string): Promise<PageDetail>;
   links(crawlId: string, q: LinksRequest): Promise<{ links: LinkRecord[]; nextCursor: string | null }>;
   report(crawlId: string): Promise<CrawlReport>;
+  /** The crawl's pages over time by their fetchedAt (crawl/rates), at most RATE_BUCKETS buckets back from now. */
+  rateHistory(crawlId: string, since: number | null, bucketSeconds: number): Promise<{ bucketSeconds: number; buckets: RateBucket[] }>;
   /** The record of a crawl's job, once it has one. */
   pageOfJob(job: Job): Promise<PageInfo | null>;
   /**

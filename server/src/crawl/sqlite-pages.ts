@@ -28,6 +28,8 @@ import {
   HTML_TYPES,
   type LinkWrite,
   type PageWrite,
+  RATE_RECORDS,
+  type RateBucket,
   type ReportCounts,
 } from './pages';
 
@@ -413,6 +415,10 @@ const SQL = {
   largest: `
     SELECT u.url, p.bytes FROM pages p JOIN crawl_urls u ON u.id = p.url_id
      WHERE p.crawl_id = ? AND p.bytes IS NOT NULL ORDER BY p.bytes DESC LIMIT 10`,
+  rates: `
+    SELECT fetched_at - fetched_at % @bucket AS at, count(*) AS pages, sum(${FAILED_SQL}) AS failures
+      FROM (SELECT fetched_at, error, skipped FROM pages INDEXED BY pages_crawl WHERE crawl_id = @crawlId ORDER BY rowid DESC LIMIT @most)
+     WHERE fetched_at >= @from AND fetched_at < @to AND NOT skipped GROUP BY 1 ORDER BY 1`,
 } as const;
 
 type LinkSqlRow = { from: string; to: string; text: string | null; reason: number | null; fromId: number; toId: number; hasPage: number };
@@ -799,6 +805,11 @@ export class SqlitePageStore implements PageStore {
   async referrers(urlIds: readonly number[], limit: number): Promise<Map<number, { url: string; text: string }[]>> {
     await this.current();
     return new Map(urlIds.map((id) => [id, this.s.inlinks.all({ to: id, limit }) as { url: string; text: string }[]]));
+  }
+
+  async rates(crawlId: string, from: number, to: number, bucketMs: number): Promise<RateBucket[]> {
+    await this.current();
+    return this.s.rates.all({ crawlId, from, to, bucket: bucketMs, most: RATE_RECORDS }) as RateBucket[];
   }
 
   async reportCounts(crawlId: string): Promise<ReportCounts> {

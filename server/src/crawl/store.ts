@@ -128,6 +128,8 @@ export interface CrawlStore {
   /** What writes each attempt's CrawlAck with its acknowledgement, for the queue of this store's engine. */
   ackHook(log: (level: 'warn', msg: string) => void): AckHook;
   dropped(id: string): Promise<Record<string, number>>;
+  /** Adds `n` to one of a crawl's named counters (crawl_dropped: its links dropped by reason, and counts kept there under names no reason has). */
+  addCount(id: string, name: string, n: number): Promise<void>;
   getRobots(origin: string): Promise<{ data: unknown; expiresAt: number } | null>;
   putRobots(origin: string, data: unknown, expiresAt: number): Promise<void>;
   dropExpiredRobots(now: number): Promise<void>;
@@ -215,6 +217,10 @@ export class SqliteCrawlStore implements CrawlStore {
 
   async dropped(id: string): Promise<Record<string, number>> {
     return Object.fromEntries((this.s.dropped.all(id) as { reason: string; n: number }[]).map((r) => [r.reason, r.n]));
+  }
+
+  async addCount(id: string, name: string, n: number): Promise<void> {
+    await this.write(() => this.s.addDropped.run({ id, reason: name, n }));
   }
 
   async getRobots(origin: string): Promise<{ data: unknown; expiresAt: number } | null> {

@@ -19,7 +19,7 @@ import { statsAnswer, type RateMeter } from './notify/rate';
 import { RpcError, formatIssues, invalidParams, notFound, toRpcError, unavailable } from './transport/rpc';
 import { parseSeedFile, startParams, whyNotStartable } from './seeds/file';
 import type { SeedMap } from './seeds/map';
-import { wireCrawl, wireEvent, wireHost, wireJob, wireLease, wirePage, wireWorker } from './wire';
+import { wireCrawl, wireEvent, wireHost, wireJob, wireLease, wirePage, wireRates, wireWorker } from './wire';
 import { workerState } from '../core/worker-id';
 
 /** workers/list's default length. */
@@ -87,6 +87,7 @@ export function createMethods(d: DaemonServices): MethodTable {
     },
     'crawl/links': async (p) => crawls.links(p.crawlId, p),
     'crawl/report': async (p) => crawls.report(p.crawlId),
+    'crawl/rates': async (p) => wireRates(await crawls.rateHistory(p.crawlId, p.since === undefined ? null : Date.parse(p.since), p.bucketSeconds ?? 2)),
     'jobs/enqueue': async (p) => crawls.enqueue(p),
     'jobs/list': async (p) => {
       const page = await queue.list({

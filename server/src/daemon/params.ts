@@ -109,6 +109,7 @@ export const Params = {
   }),
   /** What a site audit wants at a glance: statuses, broken links and their referrers, redirects, slow and large pages. */
   'crawl/report': strict({ crawlId }),
+  'crawl/rates': strict({ crawlId, since: z.string().datetime().optional(), bucketSeconds: z.number().int().min(1).max(3600).optional() }),
   'jobs/enqueue': strict({
     urls: urlList(z.string(), MAX_ENQUEUE_URLS, 'needs at least one URL'),
     crawlId: crawlId.optional(),

@@ -4,9 +4,9 @@
  */
 import { isHeld } from '../core/types';
 import type * as core from '../core/types';
-import type { PageInfo } from '../crawl/pages';
+import type { PageInfo, RateBucket } from '../crawl/pages';
 import type { CrawlRecord, HostRecord } from '../crawl/service';
-import type { Crawl, Host, Job, JobEvent, Lease, PageRecord, PageResult, StateCounts, Worker, WorkerState } from '../protocol';
+import type { Crawl, CrawlRates, Host, Job, JobEvent, Lease, PageRecord, PageResult, StateCounts, Worker, WorkerState } from '../protocol';
 import { parseWorkerId } from '../core/worker-id';
 
 /** Largest time a Date can hold; sentinels beyond it (a held job's run_after) have no date. */
@@ -94,6 +94,7 @@ export function wireCrawl(c: CrawlRecord): Crawl {
     options: c.options,
     state: c.state,
     counts: wireCounts(c.counts),
+    cancelled: c.cancelled,
     pages: c.pages,
     bytes: c.bytes,
     fromSitemaps: c.fromSitemaps,
@@ -103,6 +104,10 @@ export function wireCrawl(c: CrawlRecord): Crawl {
     createdAt: isoAlways(c.createdAt),
     finishedAt: iso(c.finishedAt),
   };
+}
+
+export function wireRates(r: { bucketSeconds: number; buckets: RateBucket[] }): CrawlRates {
+  return { bucketSeconds: r.bucketSeconds, buckets: r.buckets.map((b) => ({ at: isoAlways(b.at), pages: b.pages, failures: b.failures })) };
 }
 
 export function wireLease(l: core.LeaseInfo): Lease {

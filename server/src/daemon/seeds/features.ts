@@ -36,7 +36,7 @@ import { NotFoundError } from '../../core/errors';
 import { isHeld, type Job, type JobEvent, type Queue } from '../../core/types';
 import type { Logger } from '../../core/scheduler';
 import type { CrawlService } from '../../crawl/service';
-import { SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type Crawl, type ParamsOf, type SeedCommandArgs } from '../../protocol';
+import { crawlProgress, SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type Crawl, type ParamsOf, type SeedCommandArgs } from '../../protocol';
 import { completions, handlerValue, optionHover, quickFixes } from './assist';
 import { parseSeedFile, startParams, type SeedFile, type SeedUrl } from './file';
 import type { SeedMap } from './map';
@@ -916,9 +916,9 @@ function crawlWho(c: Crawl): string {
 }
 
 function crawlLensTitle(c: Crawl): string {
-  const { queued, in_progress: running, done, skipped, error } = c.counts;
-  const finished = done + skipped + error;
-  return `${c.state === 'running' ? '⟳' : '$(debug-pause)'} ${crawlWho(c)}: ${c.state} · ${finished}/${finished + queued + running}${error ? ` · ${error} failed` : ''}`;
+  const { finished, found, cancelled, failed } = crawlProgress(c);
+  const progress = `${finished}/${found}${cancelled ? ` · ${cancelled} cancelled` : ''}`;
+  return `${c.state === 'running' ? '⟳' : '$(debug-pause)'} ${crawlWho(c)}: ${c.state} · ${progress}${failed ? ` · ${failed} failed` : ''}`;
 }
 
 /** A file's URLs on lines `from`..`to`: its URLs are in line order, and a file may have 5,000 of them. */
