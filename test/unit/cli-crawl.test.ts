@@ -6,12 +6,13 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { SqliteQueue } from '../../server/src/core/sqlite/engine';
 import { CRAWL_COMPONENT } from '../../server/src/crawl/crawls';
 import { STATE_FILES } from '../../server/src/protocol';
 import { QUICK, crawlctl, scratch, spawnCrawlctl, startDaemon } from './helpers/daemon-proc';
 import { startWeb, type TestWeb } from './helpers/daemon-sites';
+import { page, startHost, status } from './helpers/testsite';
 import { eventually } from './helpers/tmp';
 
 let web: TestWeb;
@@ -106,12 +107,14 @@ describe('exit codes of crawl --wait', () => {
     assert.equal((await d.stop()).code, 0);
   });
 
-  test('a host that cannot be reached: its reason under the progress line while the crawl waits', async () => {
+  test('an origin whose robots.txt cannot be read: its reason under the progress line while the crawl waits', async () => {
     const d = await startDaemon();
-    // Nothing listens there: the connection is refused, robots.txt cannot be read, the host waits.
-    const child = spawnCrawlctl(['crawl', 'http://127.0.0.97:9/', '--wait', '--state-dir', d.stateDir]);
-    // What failed, how many reads of robots.txt so far, and when the next is, on this machine's clock.
-    const reason = /^ {2}127\.0\.0\.97 blocked until \d\d:\d\d:\d\d: robots\.txt unreachable: .*ECONNREFUSED.*, try 1 of 5$/m;
+    // robots.txt answers 503: it cannot be read, the origin's pages wait.
+    const site = await startHost('127.0.0.97', { '/robots.txt': status(503), '/': page([]) });
+    after(() => site.close());
+    const child = spawnCrawlctl(['crawl', site.url('/'), '--wait', '--state-dir', d.stateDir]);
+    // Which origin, what failed, how many reads of robots.txt so far, and when the next is, on this machine's clock.
+    const reason = new RegExp(`^ {2}127\\.0\\.0\\.97 blocked until \\d\\d:\\d\\d:\\d\\d: ${esc(site.origin)}: robots\\.txt returned 503, try 1 of 5$`, 'm');
     await eventually("the host's reason", () => reason.test(child.output().stderr), 15_000);
     assert.match(child.output().stderr, /^\[░{10}\] 0 finished of 1 found so far/m);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

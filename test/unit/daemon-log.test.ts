@@ -202,7 +202,7 @@ function crawlerLogged(settings: Partial<CrawlSettings>) {
   };
 }
 
-test('robots.txt unreadable, then read: the host held (robots) and recovered, one line each', async () => {
+test('robots.txt unreadable, then read: its origin held (robots) and recovered, one line each', async () => {
   // The page is disallowed, so only robots.txt read tells the host answers again.
   const web = await startHost('127.0.0.5', { '/robots.txt': once(status(503), text('User-agent: *\nDisallow: /private\n')), '/private/a': page([]) });
   after(() => web.close());
@@ -211,10 +211,10 @@ test('robots.txt unreadable, then read: the host held (robots) and recovered, on
   assert.equal(web.hits.get('/robots.txt'), 2);
   assert.equal(web.hits.get('/private/a'), undefined);
   assert.deepEqual(
-    c.logged.filter((l) => l.includes('host ')).map((l) => l.replace(/\d{4}-[\d-]+T[\d:.]+Z/g, 'T')),
+    c.logged.filter((l) => / (host|origin) /.test(l)).map((l) => l.replace(/\d{4}-[\d-]+T[\d:.]+Z/g, 'T')),
     [
-      'info: host 127.0.0.5 held until T (robots): robots.txt unreachable: returned 503, try 1 of 5',
-      'info: host 127.0.0.5 recovered, held since T (last: robots: robots.txt unreachable: returned 503, try 1 of 5)',
+      `info: origin ${web.origin} held until T (robots): robots.txt returned 503, try 1 of 5`,
+      `info: origin ${web.origin} recovered, held since T (last: robots: robots.txt returned 503, try 1 of 5)`,
     ],
   );
 });

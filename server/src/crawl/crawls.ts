@@ -41,7 +41,7 @@ import {
   type PageWrite,
   type RateBucket,
 } from './pages';
-import { Politeness, ROBOTS_BLOCKED, type PolitenessSettings } from './politeness';
+import { Politeness, type PolitenessSettings } from './politeness';
 import { compileScope, ScopeError } from './scope';
 import type { CrawlRecord, CrawlService, EnqueueUrls, HostRecord, LinksRequest, PageDetail, PagesRequest, StartCrawl } from './service';
 import type { CrawlRow, CrawlStore } from './store';
@@ -417,14 +417,14 @@ class Crawls implements CrawlService {
     const keys = await this.queue.keys({ ...opts, defaultDelayMs: this.settings.defaultDelayMs });
     return keys.map((k) => {
       const base = { host: k.key, limit: k.limit, inFlight: k.inFlight, queued: k.queued, done: k.done, error: k.error };
-      if (k.deferredUntil !== null && k.deferredUntil > now) {
-        const blocked = k.deferReason?.startsWith(ROBOTS_BLOCKED) ?? false;
-        return { ...base, state: blocked ? 'blocked' : 'backoff', until: k.deferredUntil, reason: k.deferReason };
-      }
+      if (k.deferredUntil !== null && k.deferredUntil > now) return { ...base, state: 'backoff', until: k.deferredUntil, reason: k.deferReason };
       if (k.inFlight >= k.limit) return { ...base, state: 'busy', until: null, reason: `${k.inFlight} of ${k.limit} requests in flight` };
       if (k.nextStartAt !== null && k.nextStartAt > now) {
         return { ...base, state: 'delayed', until: k.nextStartAt, reason: `minimum delay of ${k.minDelayMs} ms between requests` };
       }
+      // An origin's unreadable robots.txt holds its pages, not the host: shown when nothing else of the host runs.
+      const held = this.politeness.heldOrigin(k.key);
+      if (held !== null) return { ...base, state: 'blocked', until: held.until, reason: `${held.origin}: ${held.reason}` };
       return { ...base, state: 'ready', until: null, reason: null };
     });
   }

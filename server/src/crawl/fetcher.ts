@@ -454,6 +454,30 @@ export class Fetcher {
 }
 
 /**
+ * Connect errors that mean no server is there at all: nothing listens on the port, the name does
+ * not exist, no route to the host or its network. A server's own failures (resets, timeouts, 5xx) are not among them.
+ */
+const NO_SERVER_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** Whether a fetch failed for want of any server to connect to (NO_SERVER_CODES). */
+export function noServer(err: FetchError): boolean {
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  return err.code === 'network' && typeof code === 'string' && NO_SERVER_CODES.has(code);
+}
+
+/**
+ * A fetch error's text without the URL it was fetching: "connect ECONNREFUSED 127.0.0.4:8081
+ * (ECONNREFUSED)", not "http://127.0.0.4:8081/x: connect …"; "took longer than 5000 ms". Reports show the URL beside it and cut errors at a
+ * width, which a long URL used to fill before the cause.
+ */
+export function causeOf(err: FetchError, url: string): string {
+  const m = err.message;
+  if (m.startsWith(`${url}: `)) return m.slice(url.length + 2);
+  if (m.startsWith(`fetch of ${url} `)) return m.slice(`fetch of ${url} `.length);
+  return m;
+}
+
+/**
  * Milliseconds to wait according to a Retry-After value (delta-seconds or an
  * HTTP-date), clamped to [0, maxMs]; null when absent or unparsable.
  */

@@ -1,6 +1,6 @@
 /**
- * Hosts held back and recovered, in the log: a line when a host becomes held, one when it answers
- * again, none per job. A host held again while held (asked for Retry-After 1 s on every request,
+ * Hosts held back and recovered, in the log (or one origin of a host, held for its unreadable
+ * robots.txt): a line when a host becomes held, one when it answers again, none per job. A host held again while held (asked for Retry-After 1 s on every request,
  * still failing after its backoff) is the same hold going on: a debug line, and a count when it
  * recovers; otherwise 10,000 such hosts would write a line each every second.
  */
@@ -25,7 +25,7 @@ interface Hold {
 }
 
 export class HoldLog implements HoldEvents {
-  /** By host. */
+  /** By host, or by origin for a robots.txt hold. */
   private readonly held = new Map<string, Hold>();
   /** When the map was last looked through by forgetStale. */
   private forgotAt = -Infinity;
@@ -35,25 +35,25 @@ export class HoldLog implements HoldEvents {
     private readonly now: () => number = Date.now,
   ) {}
 
-  onHold(host: string, until: number, kind: HoldKind, reason: string): void {
-    const hold = this.held.get(host);
+  onHold(who: string, until: number, kind: HoldKind, reason: string): void {
+    const hold = this.held.get(who);
     if (hold) {
-      this.held.set(host, { ...hold, until, kind, reason, times: hold.times + 1 });
-      this.log('debug', `host ${host} held again until ${iso(until)} (${kind}, ${hold.times + 1} holds in a row): ${reason}`);
+      this.held.set(who, { ...hold, until, kind, reason, times: hold.times + 1 });
+      this.log('debug', `${named(who, kind)} held again until ${iso(until)} (${kind}, ${hold.times + 1} holds in a row): ${reason}`);
       return;
     }
-    this.held.set(host, { since: this.now(), until, kind, reason, times: 1 });
-    this.log('info', `host ${host} held until ${iso(until)} (${kind}): ${reason}`);
+    this.held.set(who, { since: this.now(), until, kind, reason, times: 1 });
+    this.log('info', `${named(who, kind)} held until ${iso(until)} (${kind}): ${reason}`);
   }
 
-  onRecovered(host: string): void {
-    const hold = this.held.get(host);
+  onRecovered(who: string): void {
+    const hold = this.held.get(who);
     // With several requests in flight, one sent before the hold can answer during it: that says
     // nothing of the hold's end, and logging it would make the next hold a new info line.
     if (!hold || this.now() < hold.until) return;
-    this.held.delete(host);
+    this.held.delete(who);
     const times = hold.times > 1 ? `, ${hold.times} holds in a row` : '';
-    this.log('info', `host ${host} recovered, held since ${iso(hold.since)}${times} (last: ${hold.kind}: ${hold.reason})`);
+    this.log('info', `${named(who, hold.kind)} recovered, held since ${iso(hold.since)}${times} (last: ${hold.kind}: ${hold.reason})`);
   }
 
   /**
@@ -66,6 +66,11 @@ export class HoldLog implements HoldEvents {
     this.forgotAt = now;
     for (const [host, hold] of this.held) if (hold.until < now - FORGET_AFTER_MS) this.held.delete(host);
   }
+}
+
+/** "host a.test", or "origin http://a.test:8080" for a robots.txt hold. */
+function named(who: string, kind: HoldKind): string {
+  return `${kind === 'robots' ? 'origin' : 'host'} ${who}`;
 }
 
 function iso(ms: number): string {

@@ -5,7 +5,7 @@ import type { WarcArchive } from './archive';
 import type { BodyStore } from './bodies';
 import { MAX_NODES } from './dom';
 import { MAX_STEPS } from './extract';
-import { classifyStatus, FetchError, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
+import { causeOf, classifyStatus, FetchError, noServer, parseRetryAfter, type Fetcher, type FetchResult } from './fetcher';
 import type { HandlerOutput } from './handler-page';
 import { HandlerError, handlerTimeoutMs, type HandlerPool } from './handlers';
 import { foundBySitemap, knownUrls, pageJob, planLinks, rememberQueued, sitemapJob, type Frontier, type PagePayload, type Planned } from './frontier';
@@ -25,8 +25,6 @@ export interface PageSettings {
   maxRedirects: number;
   /** A Retry-After longer than this is cut to it. */
   maxRetryAfterMs: number;
-  /** How long to wait before retrying a host whose robots.txt could not be read. */
-  robotsRetryMs: number;
   maxCrawlDelayMs: number;
   /** Sitemaps a crawl reads, at most, as this process counts them (SITEMAPS_PER_CRAWL). */
   maxSitemaps: number;
@@ -151,19 +149,19 @@ export function pageHandler(deps: PageDeps) {
       try {
         robots = await politeness.robotsFor(origin, host, signal, addresses);
       } catch (err) {
-        if (err instanceof FetchError && err.code === 'address') return { type: 'skip', reason: err.message };
+        if (!(err instanceof FetchError)) throw err;
+        if (err.code === 'address') return { type: 'skip', reason: err.message };
+        // No server there to read robots.txt from: the page's own fetch could only have failed so too.
+        if (noServer(err)) return fetchFailed(host, err, `${origin}/robots.txt`);
         throw err;
       }
       if (robots.retryLater) {
-        const tries = politeness.unreadableTries(origin);
-        if (tries >= MAX_ROBOTS_TRIES) {
-          return {
-            type: 'fail',
-            error: `robots.txt could not be read in ${tries} tries (${robots.verdict(job.url, settings.userAgent).rule})`,
-            retryable: false,
-          };
+        // The cause first: reports cut it at a width ("robots.txt could not be read in 5 tries (robots.txt un…").
+        if (robots.tries >= MAX_ROBOTS_TRIES) {
+          return { type: 'fail', error: `${robots.verdict(job.url, settings.userAgent).rule} (read ${robots.tries} times)`, retryable: false };
         }
-        return { type: 'defer', reason: 'robots.txt could not be read', delayMs: settings.robotsRetryMs };
+        // Only this origin's pages wait, each until its robots.txt is read again: other origins of the host run on.
+        return { type: 'defer', reason: politeness.unreadable(robots), delayMs: politeness.untilReadAgain(origin) };
       }
       const verdict = robots.verdict(job.url, settings.userAgent);
       if (!verdict.allowed) return { type: 'skip', reason: `robots.txt: ${verdict.rule ?? 'disallowed'}` };
@@ -178,8 +176,7 @@ export function pageHandler(deps: PageDeps) {
       if (!(err instanceof FetchError)) throw err;
       // A name that resolved to an allowed address at the early check and to a refused one now.
       if (err.code === 'address') return { type: 'skip', reason: err.message };
-      if (err.retryable && err.code !== 'aborted') await politeness.failed(host, err.message);
-      return { type: 'fail', error: err.message, retryable: err.retryable };
+      return fetchFailed(host, err, job.url);
     }
     if (frontier?.options.warc) {
       try {
@@ -318,6 +315,12 @@ export function pageHandler(deps: PageDeps) {
     if (links !== null && links.dropped > 0) dropped.set(NOT_CRAWLABLE, links.dropped);
     seen.totals = counted(frontier, res, dropped);
     return { type: 'done', result, enqueue: planned?.jobs ?? [], crawlCap: frontier.options.maxPages };
+  }
+
+  /** A fetch of `url` for the page failed: retried as its error allows, the host's failures counted, the cause first. */
+  async function fetchFailed(host: string, err: FetchError, url: string): Promise<Outcome> {
+    if (err.retryable && err.code !== 'aborted') await politeness.failed(host, err.message);
+    return { type: 'fail', error: causeOf(err, url), retryable: err.retryable };
   }
 
   /**

@@ -2,27 +2,41 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueLockedError } from '../core/errors';
 import type { Queue } from '../core/types';
 import type { AddressPolicy } from '../protocol';
-import { FetchError, type Fetcher } from './fetcher';
+import { causeOf, FetchError, noServer, type Fetcher } from './fetcher';
 import { ROBOTS_MAX_BYTES, Robots } from './robots';
 import type { CrawlStore } from './store';
 
-/** Reasons a key is deferred for, as the hosts view shows them. */
-export const ROBOTS_BLOCKED = 'robots.txt unreachable';
-/** Reads of a robots.txt that found it unreadable before its host's pages fail rather than wait again. */
+/** Reads of a robots.txt in a row that found it unreadable before its origin's pages fail rather than wait again. */
 export const MAX_ROBOTS_TRIES = 5;
+/**
+ * How long an expired robots.txt row is kept before the sweep drops it: an unreadable one carries
+ * its count of reads in a row, which must outlive a daemon's restart between two reads (it was in
+ * memory: 9 leases and 9 waits for "5 tries" across restarts).
+ */
+const ROBOTS_KEPT_EXPIRED_MS = 3600_000;
 
-/** Why a whole host is held: failures in a row, the server's Retry-After, robots.txt unreadable. */
+/**
+ * Why a whole host is held (failures in a row, the server's Retry-After), or one origin of it
+ * (its robots.txt unreadable: another port or scheme of the host may well answer).
+ */
 export type HoldKind = 'backoff' | 'retry-after' | 'robots';
 
 /**
- * What politeness tells of a host as it decides it, for the log: the queue's deferral is only
- * storage, written by any daemon sharing it, and says neither why nor when a host answers again.
+ * What politeness tells of a host or an origin as it decides it, for the log: the queue's deferral
+ * is only storage, written by any daemon sharing it, and says neither why nor when it answers again.
  */
 export interface HoldEvents {
-  /** The host is held until `until` (ms since the epoch), written to the queue. */
-  onHold(host: string, until: number, kind: HoldKind, reason: string): void;
-  /** The host answered: a page fetched (not 5xx nor 429), or its robots.txt read. */
-  onRecovered(host: string): void;
+  /** `who` (a host, or for robots.txt an origin) is held until `until` (ms since the epoch). */
+  onHold(who: string, until: number, kind: HoldKind, reason: string): void;
+  /** `who` answered: a page of the host fetched (not 5xx nor 429), or the origin's robots.txt read. */
+  onRecovered(who: string): void;
+}
+
+/** An origin whose robots.txt could not be read: its pages wait until `until`, the rest of its host does not. */
+export interface OriginHold {
+  origin: string;
+  until: number;
+  reason: string;
 }
 
 export interface PolitenessSettings {
@@ -94,8 +108,8 @@ export class Politeness {
   private readonly failures = new Map<string, number>();
   /** Retry-After answers in a row per host, with no other answer between them. */
   private readonly waits = new Map<string, number>();
-  /** Fetches in a row per origin that found robots.txt unreadable. */
-  private readonly unreadable = new Map<string, number>();
+  /** By host: its origin last found with robots.txt unreadable, for the hosts view. */
+  private readonly held = new Map<string, OriginHold>();
   /** When expired robots.txt rows were last dropped (on the queue's clock). */
   private sweptAt = -Infinity;
 
@@ -137,12 +151,15 @@ export class Politeness {
 
   private async loadRobots(origin: string, host: string, signal: AbortSignal, addresses: AddressPolicy): Promise<Robots> {
     const row = await this.store.getRobots(origin);
-    if (row && row.expiresAt > this.now()) {
-      const robots = Robots.fromJSON(row.data);
-      remember(this.robots, origin, { robots, expiresAt: row.expiresAt });
-      return robots;
+    const stored = row ? Robots.fromJSON(row.data) : null;
+    if (stored && row!.expiresAt > this.now()) {
+      remember(this.robots, origin, { robots: stored, expiresAt: row!.expiresAt });
+      if (stored.retryLater) remember(this.held, host, { origin, until: row!.expiresAt, reason: this.unreadable(stored) });
+      return stored;
     }
-    return this.fetchRobots(origin, host, signal, addresses);
+    // Expired: an unreadable one's reads in a row go on from the row, whoever read it, before a
+    // restart or not; from memory when its write was lost to a lock.
+    return this.fetchRobots(origin, host, signal, addresses, (stored ?? this.robots.get(origin)?.robots)?.tries ?? 0);
   }
 
   /**
@@ -162,32 +179,43 @@ export class Politeness {
     }
   }
 
-  /** A refused address (FetchError `address`) is thrown, not cached: it says nothing of the site, only of one crawl's policy. */
-  private async fetchRobots(origin: string, host: string, signal: AbortSignal, addresses: AddressPolicy): Promise<Robots> {
+  /**
+   * A refused address (FetchError `address`) is thrown, not cached: it says nothing of the site,
+   * only of one crawl's policy. So is a connection that found no server (refused, no such name, no
+   * route): RFC 9309 2.3.1.4 has a crawler assume complete disallow when robots.txt is unreachable
+   * "due to server or network errors", to spare a server in trouble; with no server there, nothing
+   * is crawled against anyone's wishes, and the page fails as if its own fetch had (a broken link
+   * in seconds, where 5 reads a minute apart held it 5 minutes). `before`: reads in a row so far
+   * that found it unreadable.
+   */
+  private async fetchRobots(origin: string, host: string, signal: AbortSignal, addresses: AddressPolicy, before: number): Promise<Robots> {
+    const url = `${origin}/robots.txt`;
     let robots: Robots;
     try {
       // The crawl-delay is not known yet; the slot records this request for the page's to follow.
       const res = await this.inSlot(host, this.settings.defaultDelayMs, signal, () =>
-        this.fetcher.fetch(`${origin}/robots.txt`, { signal, accept: 'text/plain,*/*;q=0.5', truncateAt: ROBOTS_MAX_BYTES, addresses }),
+        this.fetcher.fetch(url, { signal, accept: 'text/plain,*/*;q=0.5', truncateAt: ROBOTS_MAX_BYTES, addresses }),
       );
       robots = Robots.fromResponse(res.status, res.body);
     } catch (err) {
-      if (!(err instanceof FetchError) || err.code === 'aborted' || err.code === 'address') throw err;
-      // Undecodable, timed out, connection refused: unreachable, tried again later.
-      robots = REDIRECT_FAILURES.has(err.code) ? Robots.unavailable(`robots.txt unavailable: ${err.message}`) : Robots.unreachable(err.message);
+      if (!(err instanceof FetchError) || err.code === 'aborted' || err.code === 'address' || noServer(err)) throw err;
+      // Undecodable, timed out, reset: unreachable, tried again later.
+      robots = REDIRECT_FAILURES.has(err.code) ? Robots.unavailable(`robots.txt unavailable: ${err.message}`) : Robots.unreachable(causeOf(err, url));
     }
-    if (robots.retryLater) lengthenStreak(this.unreadable, origin);
-    else this.unreadable.delete(origin);
+    robots = robots.inARow(before + 1);
     const now = this.now();
     const expiresAt = now + (robots.retryLater ? this.settings.robotsRetryMs : this.settings.robotsTtlMs);
     remember(this.robots, origin, { robots, expiresAt });
     await bestEffort(this.store.putRobots(origin, robots.toJSON(), expiresAt));
     if (robots.retryLater) {
-      // What failed and how many reads are left, as it happens; when it is tried again is the host's `until`.
-      const why = robots.verdict('/', this.settings.userAgent).rule?.replace(/^robots\.txt (unreachable: )?/, '') ?? 'unreadable';
-      const reason = `${ROBOTS_BLOCKED}: ${why}, try ${Math.min(this.unreadableTries(origin), MAX_ROBOTS_TRIES)} of ${MAX_ROBOTS_TRIES}`;
-      if (await bestEffort(this.queue.deferKey(host, expiresAt, reason))) this.events.onHold(host, expiresAt, 'robots', reason);
+      // Only this origin's pages wait (each defers itself as it is leased): the host is not held,
+      // as its other ports and schemes may answer. The queue's limit per host still holds for them.
+      const reason = this.unreadable(robots);
+      remember(this.held, host, { origin, until: expiresAt, reason });
+      this.events.onHold(origin, expiresAt, 'robots', reason);
     } else {
+      if (this.held.get(host)?.origin === origin) this.held.delete(host);
+      this.events.onRecovered(origin);
       this.events.onRecovered(host);
       const delay = robots.crawlDelayMs(this.settings.userAgent, this.settings.maxCrawlDelayMs);
       if (delay !== null) await bestEffort(this.queue.setKeyDelay(host, delay));
@@ -195,9 +223,21 @@ export class Politeness {
     return robots;
   }
 
-  /** Fetches of an origin's robots.txt in a row, by this process, that could not read it. */
-  unreadableTries(origin: string): number {
-    return this.unreadable.get(origin) ?? 0;
+  /** What failed of an unreadable robots.txt and how many reads are left; when it is read again is the hold's `until`. */
+  unreadable(robots: Robots): string {
+    const why = robots.verdict('/', this.settings.userAgent).rule ?? 'robots.txt unreadable';
+    return `${why}, try ${Math.min(robots.tries, MAX_ROBOTS_TRIES)} of ${MAX_ROBOTS_TRIES}`;
+  }
+
+  /** How long until the origin's robots.txt, known here as unreadable, is read again. */
+  untilReadAgain(origin: string): number {
+    return Math.max(0, (this.robots.get(origin)?.expiresAt ?? this.now() + this.settings.robotsRetryMs) - this.now());
+  }
+
+  /** The host's origin whose robots.txt this process last found unreadable, while its pages wait for it. */
+  heldOrigin(host: string): OriginHold | null {
+    const hold = this.held.get(host);
+    return hold && hold.until > this.now() ? hold : null;
   }
 
   /** A response came back from the host: its failure streak ends, and so does its run of Retry-Afters. */
@@ -237,13 +277,13 @@ export class Politeness {
   }
 
   /**
-   * Drops expired robots.txt rows, keeping the table as small as the set of live hosts; at most
+   * Drops robots.txt rows expired an hour ago, keeping the table as small as the set of live hosts; at most
    * every ROBOTS_SWEEP_MS, though called at every crawl tick (four a second), as rows live a day.
    */
   async sweep(): Promise<void> {
     const now = this.now();
     if (now - this.sweptAt < ROBOTS_SWEEP_MS) return;
-    await this.store.dropExpiredRobots(now);
+    await this.store.dropExpiredRobots(now - ROBOTS_KEPT_EXPIRED_MS);
     this.sweptAt = now;
   }
 }

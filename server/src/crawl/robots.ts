@@ -82,7 +82,8 @@ export interface RobotsGroup {
 export type RobotsData =
   | { v: 1; kind: 'rules'; groups: RobotsGroup[]; sitemaps: string[] }
   | { v: 1; kind: 'allow_all'; reason: string }
-  | { v: 1; kind: 'disallow_all'; reason: string };
+  /** `tries`: reads in a row that found robots.txt unreadable, this one included (1 when absent, as rows before it were written). */
+  | { v: 1; kind: 'disallow_all'; reason: string; tries?: number };
 
 /** What to do with a robots.txt response, by status (RFC 9309 section 2.3.1). */
 export type RobotsStatusPolicy =
@@ -259,7 +260,7 @@ export class Robots {
               (g.crawlDelay === null || typeof g.crawlDelay === 'number') &&
               g.rules.every((r) => typeof r.allow === 'boolean' && typeof r.pattern === 'string'),
           )
-        : (d.kind === 'allow_all' || d.kind === 'disallow_all') && typeof d.reason === 'string');
+        : (d.kind === 'allow_all' || (d.kind === 'disallow_all' && (d.tries === undefined || Number.isInteger(d.tries)))) && typeof d.reason === 'string');
     if (!valid) throw new TypeError('not serialized robots.txt data');
     return new Robots(d);
   }
@@ -271,6 +272,16 @@ export class Robots {
   /** True when the whole site is disallowed only because robots.txt could not be read; fetch it again later. */
   get retryLater(): boolean {
     return this.data.kind === 'disallow_all';
+  }
+
+  /** Reads in a row that found robots.txt unreadable, this one included; 0 when it was read. */
+  get tries(): number {
+    return this.data.kind === 'disallow_all' ? (this.data.tries ?? 1) : 0;
+  }
+
+  /** This unreadable robots.txt as the `n`th read in a row to find it so; one that was read as it is. */
+  inARow(n: number): Robots {
+    return this.data.kind === 'disallow_all' ? new Robots({ ...this.data, tries: n }) : this;
   }
 
   get sitemaps(): readonly string[] {
