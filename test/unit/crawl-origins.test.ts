@@ -9,6 +9,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { failureReason } from '../../server/src/core/failure-reason';
+import { idleReason } from '../../server/src/daemon/idle';
 import { MAX_ROBOTS_TRIES } from '../../server/src/crawl/politeness';
 import { crawler, crawlerOn } from './helpers/crawler';
 import { ENGINES } from './helpers/engines';
@@ -22,6 +23,8 @@ async function host(ip: string, routes: Record<string, Route>) {
   hosts.push(h);
   return h;
 }
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A port of `ip` that nothing listens on: bound, then let go (no other test uses these addresses). */
 async function deadPort(ip: string): Promise<number> {
@@ -69,6 +72,12 @@ ENGINES.forEach((engine, i) => {
       assert.ok(
         cr.logs.some((l) => l.startsWith(`info: origin ${held.origin} held until`)),
         cr.logs.join('\n'),
+      );
+      // And so does the sentence of why nothing runs.
+      const idle = await eventually('nothing running', async () => idleReason(cr.queue, cr.crawls, cr.scheduler.status(), 1));
+      assert.match(
+        String(idle),
+        new RegExp(`^Nothing runs although 1 job is queued: waiting for robots\\.txt: ${esc(held.origin)}: robots\\.txt returned 503, try 1 of 5 until `),
       );
     });
 

@@ -1,7 +1,7 @@
 /**
  * Why nothing runs while jobs wait, in a sentence a user can act on: the scheduler is paused,
  * leasing or committing fails, every host with work is at its limit, backing off or delayed (and until when),
- * crawls are paused, retries are waiting out their backoff.
+ * crawls are paused, origins wait for their robots.txt, retries are waiting out their backoff.
  */
 import type { Queue } from '../core/types';
 import type { SchedulerStatus } from '../core/scheduler';
@@ -46,8 +46,13 @@ export async function idleReason(queue: Queue, crawls: CrawlService, status: Sch
         .join(', ')}${paused.length > NAMED_HOSTS ? ', …' : ''}`,
     );
   }
+  // An origin waiting for its robots.txt holds its pages, not its host's key: only the crawl kind knows it.
+  const blocked = parts.length ? [] : (await crawls.hosts({ defaultLimit })).filter((h) => h.state === 'blocked' && h.queued > 0);
+  if (blocked.length) parts.push(`waiting for robots.txt: ${hosts(blocked.map((h) => `${h.reason} until ${iso(h.until)}`))}`);
   const wake = await queue.nextWakeAt();
-  if (wake !== null && wake > now && !backingOff.length && !delayed.length) parts.push(`retries wait out their backoff, the next at ${iso(wake)}`);
+  if (wake !== null && wake > now && !backingOff.length && !delayed.length && !blocked.length) {
+    parts.push(`retries wait out their backoff, the next at ${iso(wake)}`);
+  }
   if (parts.length === 0) return null;
   return `Nothing runs although ${waiting}: ${parts.join('; ')}.`;
 }
