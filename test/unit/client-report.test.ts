@@ -111,6 +111,10 @@ const worker = (workerId: string, state: Worker['state'], leases: number, seenAt
   ...more,
 });
 
+/** The view of a crawl's report with nothing else to show: no hosts, leases, workers or rates. */
+const viewOf = (r: Parameters<typeof reportView>[0]['report']) =>
+  reportView({ crawl: crawl(), reasons: [], now: 0, report: r, hosts: [], leases: [], workers: [], running: [], queued: [], rates: [] });
+
 test('the view: counts, statuses, failures by reason, broken links with where they are found, hosts and workers of this crawl', () => {
   const v = reportView({
     crawl: crawl({ done: 20, queued: 4, in_progress: 1, error: 8, skipped: 2 }),
@@ -242,49 +246,16 @@ test('a redirect that failed (a loop) is listed broken by its reason, not by its
     referrers: [],
     foundOn: null,
   };
-  const v = reportView({
-    crawl: crawl(),
-    reasons: [],
-    now: 0,
-    report: { ...report, byStatus: { 301: 1 }, brokenLinks: [loop] },
-    hosts: [],
-    leases: [],
-    workers: [],
-    running: [],
-    queued: [],
-    rates: [],
-  });
+  const v = viewOf({ ...report, byStatus: { 301: 1 }, brokenLinks: [loop] });
   assert.equal(v.broken[0].what, 'redirect loop: … → … → …');
   // A page that failed with a 200 (its handler threw) is listed by why, and one reached by a redirect says from where.
   const threw = { ...loop, url: 'http://a.test/t', status: 200, error: 'handler: boom', referrerCount: 0, foundOn: 'http://a.test/old' };
-  const w = reportView({
-    crawl: crawl(),
-    reasons: [],
-    now: 0,
-    report: { ...report, brokenLinks: [threw] },
-    hosts: [],
-    leases: [],
-    workers: [],
-    running: [],
-    queued: [],
-    rates: [],
-  });
+  const w = viewOf({ ...report, brokenLinks: [threw] });
   assert.deepEqual([w.broken[0].what, w.broken[0].foundOn], ['handler: boom', 'http://a.test/old']);
 });
 
 test("a status crawl/pages cannot filter by (a server's 600) is counted, with no jobs to click to", () => {
-  const v = reportView({
-    crawl: crawl(),
-    reasons: [],
-    now: 0,
-    report: { ...report, byStatus: { 600: 1, 200: 2 }, brokenLinks: [] },
-    hosts: [],
-    leases: [],
-    workers: [],
-    running: [],
-    queued: [],
-    rates: [],
-  });
+  const v = viewOf({ ...report, byStatus: { 600: 1, 200: 2 }, brokenLinks: [] });
   assert.deepEqual(v.byStatus, [
     { label: 'HTTP 200', count: 2, pages: { status: 200 } },
     { label: 'HTTP 600', count: 1, pages: null },
@@ -300,18 +271,7 @@ test('broken links are cut at BROKEN_SHOWN; the count says how many there are', 
     referrers: [],
     foundOn: null,
   }));
-  const v = reportView({
-    crawl: crawl(),
-    reasons: [],
-    now: 0,
-    report: { ...report, brokenLinks: many, brokenCount: 5_000 },
-    hosts: [],
-    leases: [],
-    workers: [],
-    running: [],
-    queued: [],
-    rates: [],
-  });
+  const v = viewOf({ ...report, brokenLinks: many, brokenCount: 5_000 });
   assert.equal(v.broken.length, BROKEN_SHOWN);
   assert.equal(v.brokenCount, 5_000);
 });
@@ -420,18 +380,9 @@ test("a host the crawl waits on is listed though none of its pages is in yet; a 
     { host: 'late.test', limit: 2, inFlight: 0, queued: 1, done: 0, error: 0, state: 'backoff', until: '2026-12-06T10:00:03.000Z', reason: 'HTTP 429' },
   ];
   const one = { ...report, byHost: [{ host: 'a.test', pages: 25, errors: 0, meanFetchMs: 10 }] };
-  const v = reportView({
-    crawl: crawl({ queued: 2 }),
-    reasons: [],
-    now,
-    report: one,
-    hosts: listed,
-    leases: [],
-    workers: [],
-    rates: [],
-    running: [],
-    queued: ['stuck.test', 'late.test'],
-  });
+  const view = (c: ReturnType<typeof crawl>, running: string[], queued: string[]) =>
+    reportView({ crawl: c, reasons: [], now, report: one, hosts: listed, leases: [], workers: [], rates: [], running, queued });
+  const v = view(crawl({ queued: 2 }), [], ['stuck.test', 'late.test']);
   assert.deepEqual(
     v.hosts.map((h) => [h.host, h.state, h.reason, h.until, h.crawlInFlight, h.queued, h.pages]),
     [
@@ -440,18 +391,7 @@ test("a host the crawl waits on is listed though none of its pages is in yet; a 
       ['late.test', 'ready', null, null, 0, 1, 0],
     ],
   );
-  const mine = reportView({
-    crawl: crawl(),
-    reasons: [],
-    now,
-    report: one,
-    hosts: listed,
-    leases: [],
-    workers: [],
-    rates: [],
-    running: ['a.test', 'a.test'],
-    queued: [],
-  });
+  const mine = view(crawl(), ['a.test', 'a.test'], []);
   assert.deepEqual(
     mine.hosts.map((h) => [h.host, h.reason, h.crawlInFlight]),
     [['a.test', '2 of 2 requests in flight', 2]],
