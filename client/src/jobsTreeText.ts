@@ -2,7 +2,7 @@
  * What the Jobs tree's rows say: labels, descriptions and Markdown tooltips, from the daemon's
  * records. Pure, so the wording is pinned by tests without an editor.
  */
-import { crawlProgressText, JOB_STATES, type Crawl, type Host, type Job, type JobEvent, type JobState } from '../../server/src/protocol';
+import { crawlLabel, crawlProgressText, JOB_STATES, type Crawl, type Host, type Job, type JobEvent, type JobState } from '../../server/src/protocol';
 import {
   escapeMarkdown,
   formatAge,
@@ -163,10 +163,7 @@ export function jobDescription(job: Job, now: number, crawl?: string): string {
   return parts.join(' · ');
 }
 
-/** "docs (c_1a2b)", or the id alone for a crawl without a name: a crawl named on its own (a message, a picker). */
-export function crawlLabel(crawl: Pick<Crawl, 'crawlId' | 'name'>): string {
-  return crawl.name ? `${crawl.name} (${crawl.crawlId})` : crawl.crawlId;
-}
+export { crawlLabel };
 
 /** Crawls newest first (the one just started is the likeliest wanted), as a new array. */
 export function newestFirst<T extends Pick<Crawl, 'createdAt'>>(crawls: readonly T[]): T[] {
@@ -180,7 +177,7 @@ export function newestFirst<T extends Pick<Crawl, 'createdAt'>>(crawls: readonly
 export function crawlLabels(crawls: readonly Pick<Crawl, 'crawlId' | 'name'>[]): Map<string, string> {
   const named = new Map<string, number>();
   for (const c of crawls) if (c.name !== null) named.set(c.name, (named.get(c.name) ?? 0) + 1);
-  return new Map(crawls.map((c) => [c.crawlId, c.name === null ? c.crawlId : named.get(c.name)! > 1 ? `${c.name} (${c.crawlId})` : c.name]));
+  return new Map(crawls.map((c) => [c.crawlId, c.name === null ? c.crawlId : named.get(c.name)! > 1 ? crawlLabel(c) : c.name]));
 }
 
 /** Whether rows listed together come from more than one crawl (jobs outside any crawl count as one more). */

@@ -185,6 +185,11 @@ export interface Crawl {
   finishedAt: string | null;
 }
 
+/** A crawl as every view and message names it: "name (id)", its id alone when it has no name. */
+export function crawlLabel(crawl: Pick<Crawl, 'crawlId' | 'name'>): string {
+  return crawl.name ? `${crawl.name} (${crawl.crawlId})` : crawl.crawlId;
+}
+
 /**
  * A crawl's progress as every view says it (the pickers, the Jobs view, the lens, the report,
  * crawlctl): jobs that ended on their own of those found, and apart those cancelled with the

@@ -6,6 +6,7 @@
 import type { Queue } from '../core/types';
 import type { SchedulerStatus } from '../core/scheduler';
 import type { CrawlService } from '../crawl/service';
+import { crawlLabel } from '../protocol';
 import { iso } from './wire';
 
 /** Hosts named one by one before the rest are summed up. */
@@ -41,7 +42,7 @@ export async function idleReason(queue: Queue, crawls: CrawlService, status: Sch
     const held = paused.reduce((n, c) => n + c.counts.queued, 0);
     parts.push(
       `${held} job${held === 1 ? ' belongs' : 's belong'} to paused crawl${paused.length === 1 ? '' : 's'} ${paused
-        .map((c) => (c.name ? `${c.name} (${c.id})` : c.id))
+        .map((c) => crawlLabel({ crawlId: c.id, name: c.name }))
         .slice(0, NAMED_HOSTS)
         .join(', ')}${paused.length > NAMED_HOSTS ? ', …' : ''}`,
     );

@@ -36,7 +36,16 @@ import { NotFoundError } from '../../core/errors';
 import { isHeld, type Job, type JobEvent, type Queue } from '../../core/types';
 import type { Logger } from '../../core/scheduler';
 import type { CrawlService } from '../../crawl/service';
-import { crawlProgress, SEED_COMMANDS, SEED_FILE_EXTENSION, SEED_LANGUAGE_ID, type Crawl, type ParamsOf, type SeedCommandArgs } from '../../protocol';
+import {
+  crawlLabel,
+  crawlProgress,
+  SEED_COMMANDS,
+  SEED_FILE_EXTENSION,
+  SEED_LANGUAGE_ID,
+  type Crawl,
+  type ParamsOf,
+  type SeedCommandArgs,
+} from '../../protocol';
 import { completions, handlerValue, optionHover, quickFixes } from './assist';
 import { parseSeedFile, startParams, type SeedFile, type SeedUrl } from './file';
 import type { SeedMap } from './map';
@@ -894,7 +903,7 @@ export class SeedFeatures {
       out.push({
         range: at,
         command: {
-          title: s.crawlId ? `Open in jobs view (${crawl?.name ? crawlWho(crawl) : `crawl ${s.crawlId}`})` : 'Open in jobs view',
+          title: s.crawlId ? `Open in jobs view (${crawl?.name ? crawlLabel(crawl) : `crawl ${s.crawlId}`})` : 'Open in jobs view',
           command: SEED_COMMANDS.revealJobs,
           arguments: reveal,
         },
@@ -910,15 +919,10 @@ export class SeedFeatures {
 }
 
 /** A live crawl's lens: who it is, its state, and its pages finished of those found so far. */
-/** A crawl as every message names it: "name (id)", its id alone when it has no name. */
-function crawlWho(c: Crawl): string {
-  return c.name ? `${c.name} (${c.crawlId})` : c.crawlId;
-}
-
 function crawlLensTitle(c: Crawl): string {
   const { finished, found, cancelled, failed } = crawlProgress(c);
   const progress = `${finished}/${found}${cancelled ? ` · ${cancelled} cancelled` : ''}`;
-  return `${c.state === 'running' ? '⟳' : '$(debug-pause)'} ${crawlWho(c)}: ${c.state} · ${progress}${failed ? ` · ${failed} failed` : ''}`;
+  return `${c.state === 'running' ? '⟳' : '$(debug-pause)'} ${crawlLabel(c)}: ${c.state} · ${progress}${failed ? ` · ${failed} failed` : ''}`;
 }
 
 /** A file's URLs on lines `from`..`to`: its URLs are in line order, and a file may have 5,000 of them. */
